@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Install, through apt-get, everything cordon needs to build, test and benchmark on Debian 12.
+# Idempotent: when every package is already present it returns at once without touching apt.
+set -euo pipefail
+
+PACKAGES=(
+    build-essential cmake pkg-config git ca-certificates
+    libcurl4-openssl-dev libcjson-dev libsodium-dev libcriterion-dev
+    libmicrohttpd-dev libseccomp-dev libvectorscan-dev
+    clang libclang-rt-14-dev   # libFuzzer targets in tests/fuzz
+    python3 curl               # integration tests drive real programs
+    bubblewrap firejail hyperfine   # baselines for bench/
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages: ${missing[*]}" >&2
+    echo "install-deps: run this script as root, or install them with apt-get first" >&2
+    exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
