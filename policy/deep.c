@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Deep policy checks through vectorscan and the tz database (see deep.h for why they are kept
+ * out of the core).
+ */
+#include "policy/deep.h"
+
+#include <hs/hs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/*
+ * Compile one expression the way the API engine will; NULL on success or the reason. A data
+ * class must not match the empty string (it would flag every text); a constraint may, since
+ * it is matched against the whole argument and an empty argument is a value like any other.
+ */
+static const char *check_regex(const char *re, int need_width, char *why, size_t len)
+{
+    hs_database_t *db = NULL;
+    hs_compile_error_t *ce = NULL;
+    hs_expr_info_t *info = NULL;
+    const char *res = NULL;
+    unsigned flags = HS_FLAG_UTF8 | HS_FLAG_SINGLEMATCH | (need_width ? 0 : HS_FLAG_ALLOWEMPTY);
+
+    if (need_width && hs_expression_info(re, HS_FLAG_UTF8, &info, &ce) == HS_SUCCESS && info &&
+        info->min_width == 0) {
+        snprintf(why, len, "it matches the empty string, so it would match every text");
+        res = why;
+        goto out;
+    }
+    hs_free_compile_error(ce);
+    ce = NULL;
+    if (hs_compile(re, flags, HS_MODE_BLOCK, NULL, &db, &ce) != HS_SUCCESS) {
+        snprintf(why, len, "%s", ce && ce->message ? ce->message : "rejected");
+        res = why;
+    }
+out:
+    free(info);
+    hs_free_compile_error(ce);
+    hs_free_database(db);
+    return res;
+}
+
+static void check_tz(const char *tz, const char *zoneinfo, const char *path, struct diag *d)
+{
+    char file[512];
+    struct stat st;
+    if (strcmp(tz, "UTC") == 0)
+        return;
+    if (stat(zoneinfo, &st) != 0) {
+        diag_add(d, path, "cannot check time zone \"%s\": no tz database at %s (install the "
+                          "tzdata package)", tz, zoneinfo);
+        return;
+    }
+    if ((size_t)snprintf(file, sizeof file, "%s/%s", zoneinfo, tz) >= sizeof file ||
+        stat(file, &st) != 0 || !S_ISREG(st.st_mode))
+        diag_add(d, path, "unknown time zone \"%s\"; use an IANA name such as "
+                          "\"Europe/Brussels\" or \"America/New_York\"", tz);
+}
+
+size_t policy_check_deep(const struct policy *p, const char *zoneinfo, struct diag *d)
+{
+    size_t before = diag_total(d);
+    char path[DIAG_PATH_MAX], why[256];
+
+    for (size_t i = 0; i < p->api.n_custom; i++) {
+        char ep[DIAG_PATH_MAX];
+        diag_path_index(ep, "api.data.custom", (int)i);
+        diag_path_key(path, ep, "pattern");
+        if (check_regex(p->api.custom[i].pattern, 1, why, sizeof why))
+            diag_add(d, path, "pattern /%s/ cannot be used: %s", p->api.custom[i].pattern, why);
+    }
+    for (size_t i = 0; i < p->api.n_constraints; i++) {
+        char tp[DIAG_PATH_MAX];
+        diag_path_key(tp, "api.tools.constraints", p->api.constraints[i].tool);
+        diag_path_key(path, tp, p->api.constraints[i].arg);
+        if (check_regex(p->api.constraints[i].pattern, 0, why, sizeof why))
+            diag_add(d, path, "pattern /%s/ cannot be used: %s",
+                     p->api.constraints[i].pattern, why);
+    }
+    for (size_t i = 0; i < p->api.n_schedule; i++) {
+        char ep[DIAG_PATH_MAX];
+        diag_path_index(ep, "api.schedule", (int)i);
+        diag_path_key(path, ep, "tz");
+        check_tz(p->api.schedule[i].tz, zoneinfo, path, d);
+    }
+    return diag_total(d) - before;
+}

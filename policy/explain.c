@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The explanation of a compiled policy. It shows what will be enforced rather than what was
+ * written: defaults are printed with their origin, paths with their expansion and symlink
+ * target, exec names with the programs they hit, wildcards with what they cover. Text and
+ * JSON are built from the same walk so they cannot drift apart.
+ */
+#include "policy/explain.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---------------------------------------------------------------- exec matches */
+
+void policy_exec_matches(const struct policy *p, const char *glob,
+                         void (*fn)(const char *path, void *arg), void *arg)
+{
+    const struct policy_paths *s = &p->sandbox.exec.search;
+    const char *seen[64];
+    size_t nseen = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const char *dir = s->v[i].real ? s->v[i].real : s->v[i].path;
+        int dup = 0;
+        for (size_t j = 0; j < nseen; j++)
+            if (strcmp(seen[j], dir) == 0)
+                dup = 1;
+        if (dup)
+            continue;
+        if (nseen < sizeof seen / sizeof seen[0])
+            seen[nseen++] = dir;
+        DIR *dh = opendir(dir);
+        if (!dh)
+            continue;
+        struct dirent *de;
+        while ((de = readdir(dh))) {
+            if (de->d_name[0] == '.' || !policy_glob_match(glob, de->d_name))
+                continue;
+            char full[PATH_MAXLEN];
+            struct stat st;
+            if ((size_t)snprintf(full, sizeof full, "%s/%s", dir, de->d_name) >= sizeof full)
+                continue;
+            /* lstat: a symlinked directory such as /usr/bin/X11 is not a program */
+            if (lstat(full, &st) != 0 || S_ISDIR(st.st_mode))
+                continue;
+            if (S_ISLNK(st.st_mode) && (stat(full, &st) != 0 || !S_ISREG(st.st_mode)))
+                continue;
+            fn(full, arg);
+        }
+        closedir(dh);
+    }
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+static cJSON *str_array(const struct policy_list *l)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < l->n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(l->v[i]));
+    return a;
+}
+
+static cJSON *path_json(const struct policy_path *pp)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "as_written", pp->raw);
+    cJSON_AddStringToObject(o, "path", pp->path);
+    if (pp->real)
+        cJSON_AddStringToObject(o, "resolved", pp->real);
+    else
+        cJSON_AddNullToObject(o, "resolved");
+    cJSON_AddBoolToObject(o, "exists", pp->real != NULL);
+    cJSON_AddStringToObject(o, "origin", policy_origin_name(pp->origin));
+    return o;
+}
+
+static cJSON *paths_json(const struct policy_paths *l)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < l->n; i++)
+        cJSON_AddItemToArray(a, path_json(&l->v[i]));
+    return a;
+}
+
+static void add_match(const char *path, void *arg)
+{
+    cJSON_AddItemToArray((cJSON *)arg, cJSON_CreateString(path));
+}
+
+static cJSON *exec_names_json(const struct policy *p, const struct policy_list *l, int list)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < l->n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", l->v[i]);
+        if (list) {
+            cJSON *m = cJSON_AddArrayToObject(o, "programs");
+            policy_exec_matches(p, l->v[i], add_match, m);
+        }
+        cJSON_AddItemToArray(a, o);
+    }
+    return a;
+}
+
+static cJSON *data_json(const struct policy_data *d)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < d->n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "class", d->v[i].cls);
+        cJSON_AddStringToObject(o, "action", policy_action_name(d->v[i].action));
+        cJSON *m = cJSON_AddArrayToObject(o, "covers");
+        for (size_t j = 0; policy_data_classes[j]; j++)
+            if (policy_glob_match(d->v[i].cls, policy_data_classes[j]))
+                cJSON_AddItemToArray(m, cJSON_CreateString(policy_data_classes[j]));
+        cJSON_AddItemToArray(a, o);
+    }
+    return a;
+}
+
+static const char *const day_abbr[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+
+cJSON *policy_explain_json(const struct policy *p)
+{
+    char hex[65];
+    cJSON *r = cJSON_CreateObject();
+    if (!r)
+        return NULL;
+    cJSON_AddNumberToObject(r, "cordon_policy", p->schema);
+    cJSON_AddStringToObject(r, "agent", p->agent);
+    cJSON_AddStringToObject(r, "mode", policy_mode_name(p->mode));
+    cJSON_AddNumberToObject(r, "poll_seconds", p->poll_seconds);
+    for (size_t i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", p->digest[i]);
+    cJSON_AddStringToObject(r, "digest", hex);
+    if (p->version) {
+        cJSON_AddNumberToObject(r, "version", (double)p->version);
+        cJSON_AddStringToObject(r, "issued_at", p->issued_at ? p->issued_at : "");
+        cJSON_AddStringToObject(r, "expires_at", p->expires_at ? p->expires_at : "");
+    }
+
+    cJSON *sb = cJSON_AddObjectToObject(r, "sandbox");
+    cJSON_AddStringToObject(sb, "enforcement", policy_enforcement_name(p->sandbox.enforcement));
+    cJSON *fs = cJSON_AddObjectToObject(sb, "filesystem");
+    cJSON_AddItemToObject(fs, "read_write", paths_json(&p->sandbox.fs.read_write));
+    cJSON_AddItemToObject(fs, "read_only", paths_json(&p->sandbox.fs.read_only));
+    cJSON_AddItemToObject(fs, "deny", paths_json(&p->sandbox.fs.deny));
+    cJSON_AddBoolToObject(fs, "deny_credentials", p->sandbox.fs.deny_credentials);
+    cJSON *ex = cJSON_AddObjectToObject(sb, "exec");
+    int allowlist = !(p->sandbox.exec.allow_names.n == 1 &&
+                      strcmp(p->sandbox.exec.allow_names.v[0], "*") == 0);
+    cJSON_AddBoolToObject(ex, "allowlist", allowlist);
+    cJSON_AddItemToObject(ex, "allow_names",
+                          exec_names_json(p, &p->sandbox.exec.allow_names, allowlist));
+    cJSON_AddItemToObject(ex, "allow_paths", paths_json(&p->sandbox.exec.allow_paths));
+    cJSON_AddItemToObject(ex, "deny_names", exec_names_json(p, &p->sandbox.exec.deny_names, 1));
+    cJSON_AddItemToObject(ex, "deny_paths", paths_json(&p->sandbox.exec.deny_paths));
+    cJSON_AddItemToObject(ex, "search", paths_json(&p->sandbox.exec.search));
+    cJSON *net = cJSON_AddObjectToObject(sb, "network");
+    cJSON_AddStringToObject(net, "mode", policy_net_name(p->sandbox.net.mode));
+    cJSON *al = cJSON_AddArrayToObject(net, "allow");
+    for (size_t i = 0; i < p->sandbox.net.n_allow; i++) {
+        const struct policy_endpoint *e = &p->sandbox.net.allow[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "as_written", e->raw);
+        cJSON_AddStringToObject(o, "host", e->host);
+        cJSON_AddBoolToObject(o, "wildcard", e->wildcard);
+        if (e->port)
+            cJSON_AddNumberToObject(o, "port", e->port);
+        else
+            cJSON_AddStringToObject(o, "port", "*");
+        cJSON_AddItemToArray(al, o);
+    }
+    cJSON *ipc = cJSON_AddObjectToObject(sb, "ipc");
+    cJSON_AddStringToObject(ipc, "signals", policy_scope_name(p->sandbox.ipc.signals));
+    cJSON_AddStringToObject(ipc, "abstract_unix", policy_scope_name(p->sandbox.ipc.abstract_unix));
+
+    cJSON *api = cJSON_AddObjectToObject(r, "api");
+    cJSON_AddItemToObject(api, "models", str_array(&p->api.models));
+    cJSON_AddItemToObject(api, "data", data_json(&p->api.data));
+    cJSON *cu = cJSON_AddArrayToObject(api, "custom");
+    for (size_t i = 0; i < p->api.n_custom; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "class", p->api.custom[i].cls);
+        cJSON_AddStringToObject(o, "pattern", p->api.custom[i].pattern);
+        cJSON_AddStringToObject(o, "action", policy_action_name(p->api.custom[i].action));
+        cJSON_AddItemToArray(cu, o);
+    }
+    cJSON *tools = cJSON_AddObjectToObject(api, "tools");
+    cJSON_AddItemToObject(tools, "allow", str_array(&p->api.tools_allow));
+    cJSON_AddItemToObject(tools, "deny", str_array(&p->api.tools_deny));
+    cJSON *cs = cJSON_AddArrayToObject(tools, "constraints");
+    for (size_t i = 0; i < p->api.n_constraints; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "tool", p->api.constraints[i].tool);
+        cJSON_AddStringToObject(o, "argument", p->api.constraints[i].arg);
+        cJSON_AddStringToObject(o, "pattern", p->api.constraints[i].pattern);
+        cJSON_AddItemToArray(cs, o);
+    }
+    cJSON *bu = cJSON_AddObjectToObject(api, "budget");
+    if (p->api.session_usd >= 0)
+        cJSON_AddNumberToObject(bu, "session_usd", p->api.session_usd);
+    else
+        cJSON_AddNullToObject(bu, "session_usd");
+    if (p->api.day_usd >= 0)
+        cJSON_AddNumberToObject(bu, "day_usd", p->api.day_usd);
+    else
+        cJSON_AddNullToObject(bu, "day_usd");
+    cJSON *pr = cJSON_AddObjectToObject(bu, "prices");
+    for (size_t i = 0; i < p->api.n_prices; i++) {
+        cJSON *o = cJSON_AddObjectToObject(pr, p->api.prices[i].model);
+        cJSON_AddNumberToObject(o, "input_per_mtok", p->api.prices[i].input_per_mtok);
+        cJSON_AddNumberToObject(o, "output_per_mtok", p->api.prices[i].output_per_mtok);
+    }
+    cJSON *sc = cJSON_AddArrayToObject(api, "schedule");
+    for (size_t i = 0; i < p->api.n_schedule; i++) {
+        const struct policy_window *w = &p->api.schedule[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, w->outside ? "outside" : "inside", w->spec);
+        cJSON *days = cJSON_AddArrayToObject(o, "days");
+        for (int d = 0; d < 7; d++)
+            if (w->days & (1u << d))
+                cJSON_AddItemToArray(days, cJSON_CreateString(day_abbr[d]));
+        cJSON_AddNumberToObject(o, "start_minute", w->start_min);
+        cJSON_AddNumberToObject(o, "end_minute", w->end_min);
+        cJSON_AddStringToObject(o, "tz", w->tz);
+        cJSON_AddBoolToObject(o, "block", w->block);
+        cJSON_AddItemToObject(o, "data", data_json(&w->data));
+        cJSON_AddItemToObject(o, "tools_deny", str_array(&w->tools_deny));
+        if (w->has_models)
+            cJSON_AddItemToObject(o, "models", str_array(&w->models));
+        cJSON_AddItemToArray(sc, o);
+    }
+    if (p->api.has_anomaly) {
+        cJSON *an = cJSON_AddObjectToObject(api, "anomaly");
+        cJSON_AddNumberToObject(an, "requests_per_minute", p->api.requests_per_minute);
+        cJSON_AddNumberToObject(an, "denials_per_10_minutes", p->api.denials_per_10_minutes);
+        cJSON_AddStringToObject(an, "on_trigger", policy_trigger_name(p->api.on_trigger));
+    } else {
+        cJSON_AddNullToObject(api, "anomaly");
+    }
+    cJSON *au = cJSON_AddObjectToObject(api, "audit");
+    cJSON_AddStringToObject(au, "prompts", policy_record_name(p->api.record_prompts));
+    cJSON_AddStringToObject(au, "tool_arguments",
+                            policy_record_name(p->api.record_tool_arguments));
+    return r;
+}
+
+/* ---------------------------------------------------------------- text */
+
+struct text {
+    FILE *f;
+    int err;
+};
+
+__attribute__((format(printf, 2, 3))) static void out(struct text *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (vfprintf(t->f, fmt, ap) < 0)
+        t->err = 1;
+    va_end(ap);
+}
+
+static void text_paths(struct text *t, const char *title, const struct policy_paths *l)
+{
+    out(t, "    %s:%s\n", title, l->n ? "" : " (none)");
+    for (size_t i = 0; i < l->n; i++) {
+        const struct policy_path *pp = &l->v[i];
+        out(t, "      %-22s %s", pp->raw, pp->path);
+        if (!pp->real)
+            out(t, "  (does not exist yet)");
+        else if (strcmp(pp->real, pp->path) != 0)
+            out(t, "  -> %s (symlink resolved)", pp->real);
+        if (pp->origin != POLICY_ORIGIN_POLICY)
+            out(t, "  [%s]", policy_origin_name(pp->origin));
+        out(t, "\n");
+    }
+}
+
+struct match_print {
+    struct text *t;
+    size_t n;
+};
+
+static void print_match(const char *path, void *arg)
+{
+    struct match_print *m = arg;
+    if (m->n < 8)
+        m->t->err |= fprintf(m->t->f, "%s%s", m->n ? ", " : "", path) < 0;
+    m->n++;
+}
+
+static void text_names(struct text *t, const struct policy *p, const char *title,
+                       const struct policy_list *l)
+{
+    out(t, "    %s:%s\n", title, l->n ? "" : " (none)");
+    for (size_t i = 0; i < l->n; i++) {
+        struct match_print m = {t, 0};
+        out(t, "      %-22s ", l->v[i]);
+        if (strcmp(l->v[i], "*") == 0) {
+            out(t, "every program in the search directories\n");
+            continue;
+        }
+        policy_exec_matches(p, l->v[i], print_match, &m);
+        if (m.n > 8)
+            out(t, " and %zu more", m.n - 8);
+        out(t, "%s\n", m.n ? "" : "(no such program in the search directories now)");
+    }
+}
+
+static void text_data(struct text *t, const char *indent, const struct policy_data *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        out(t, "%s%-22s %s", indent, d->v[i].cls, policy_action_name(d->v[i].action));
+        if (strpbrk(d->v[i].cls, "*?")) {
+            out(t, "  (covers");
+            for (size_t j = 0; policy_data_classes[j]; j++)
+                if (policy_glob_match(d->v[i].cls, policy_data_classes[j]))
+                    out(t, " %s", policy_data_classes[j]);
+            out(t, ")");
+        }
+        out(t, "\n");
+    }
+}
+
+static void text_list(struct text *t, const struct policy_list *l, const char *empty)
+{
+    if (!l->n)
+        out(t, "%s", empty);
+    for (size_t i = 0; i < l->n; i++)
+        out(t, "%s%s", i ? ", " : "", l->v[i]);
+    out(t, "\n");
+}
+
+int policy_explain_text(const struct policy *p, FILE *f)
+{
+    struct text t = {f, 0};
+    out(&t, "policy for agent \"%s\" (cordon_policy %d), mode %s%s\n", p->agent, p->schema,
+        policy_mode_name(p->mode),
+        p->mode == POLICY_MODE_OBSERVE ? ": decisions are logged, nothing is blocked" : "");
+    out(&t, "  digest    sha256:");
+    for (size_t i = 0; i < 32; i++)
+        out(&t, "%02x", p->digest[i]);
+    out(&t, "\n");
+    if (p->version)
+        out(&t, "  version   %llu, issued %s, expires %s\n", (unsigned long long)p->version,
+            p->issued_at ? p->issued_at : "?", p->expires_at ? p->expires_at : "?");
+    else
+        out(&t, "  version   none (an unsigned source document; `cordon sign` stamps it)\n");
+    out(&t, "  poll      every %u s\n\n", p->poll_seconds);
+
+    out(&t, "sandbox (enforcement %s%s)\n", policy_enforcement_name(p->sandbox.enforcement),
+        p->sandbox.enforcement == POLICY_STRICT
+            ? ": refuse to start if the kernel cannot enforce a rule"
+            : ": degrade and report what the kernel cannot enforce");
+    out(&t, "  filesystem (paths resolved now; symlinks are followed and the rule names the "
+            "target)\n");
+    text_paths(&t, "read_write", &p->sandbox.fs.read_write);
+    text_paths(&t, "read_only", &p->sandbox.fs.read_only);
+    text_paths(&t, "deny", &p->sandbox.fs.deny);
+    out(&t, "    credential deny set: %s\n",
+        p->sandbox.fs.deny_credentials ? "on" : "OFF (deny_credentials is false)");
+    out(&t, "  exec\n");
+    text_names(&t, p, "allow (names)", &p->sandbox.exec.allow_names);
+    if (p->sandbox.exec.allow_paths.n)
+        text_paths(&t, "allow (paths)", &p->sandbox.exec.allow_paths);
+    text_names(&t, p, "deny (names)", &p->sandbox.exec.deny_names);
+    if (p->sandbox.exec.deny_paths.n)
+        text_paths(&t, "deny (paths)", &p->sandbox.exec.deny_paths);
+    text_paths(&t, "search", &p->sandbox.exec.search);
+    out(&t, "  network   mode %s", policy_net_name(p->sandbox.net.mode));
+    switch (p->sandbox.net.mode) {
+    case POLICY_NET_NONE: out(&t, ": no network sockets\n"); break;
+    case POLICY_NET_PROXY: out(&t, ": TCP only, through cordond, to the hosts below\n"); break;
+    case POLICY_NET_HOST: out(&t, ": unrestricted (the allow list is not enforced)\n"); break;
+    }
+    for (size_t i = 0; i < p->sandbox.net.n_allow; i++) {
+        const struct policy_endpoint *e = &p->sandbox.net.allow[i];
+        char port[16];
+        if (e->port)
+            snprintf(port, sizeof port, "port %u", e->port);
+        else
+            snprintf(port, sizeof port, "any port");
+        if (e->wildcard)
+            out(&t, "    allow   %-28s any name under %s, %s\n", e->raw, e->host + 2, port);
+        else
+            out(&t, "    allow   %-28s %s, %s\n", e->raw, e->host, port);
+    }
+    if (p->sandbox.net.mode == POLICY_NET_PROXY && !p->sandbox.net.n_allow)
+        out(&t, "    (no host is allowed: only model calls to cordond leave the sandbox)\n");
+    out(&t, "  ipc       signals %s, abstract unix sockets %s\n\n",
+        policy_scope_name(p->sandbox.ipc.signals), policy_scope_name(p->sandbox.ipc.abstract_unix));
+
+    out(&t, "api\n  models    ");
+    text_list(&t, &p->api.models, "none allowed (api.models is empty; [\"*\"] allows all)");
+    out(&t, "  data%s\n",
+        p->api.data.n || p->api.n_custom ? "" : "      no rules (nothing is classified)");
+    text_data(&t, "    ", &p->api.data);
+    for (size_t i = 0; i < p->api.n_custom; i++)
+        out(&t, "    %-22s %s  (custom: /%s/)\n", p->api.custom[i].cls,
+            policy_action_name(p->api.custom[i].action), p->api.custom[i].pattern);
+    out(&t, "  tools     allow ");
+    text_list(&t, &p->api.tools_allow,
+              "none (api.tools.allow is empty; every tool call is refused)");
+    out(&t, "            deny  ");
+    text_list(&t, &p->api.tools_deny, "none");
+    for (size_t i = 0; i < p->api.n_constraints; i++)
+        out(&t, "            %s: argument %s must match /%s/\n", p->api.constraints[i].tool,
+            p->api.constraints[i].arg, p->api.constraints[i].pattern);
+    out(&t, "  budget    ");
+    if (p->api.session_usd >= 0)
+        out(&t, "session $%.2f", p->api.session_usd);
+    else
+        out(&t, "session unlimited");
+    if (p->api.day_usd >= 0)
+        out(&t, ", day $%.2f\n", p->api.day_usd);
+    else
+        out(&t, ", day unlimited\n");
+    for (size_t i = 0; i < p->api.n_prices; i++)
+        out(&t, "            %s: $%g in, $%g out per million tokens\n", p->api.prices[i].model,
+            p->api.prices[i].input_per_mtok, p->api.prices[i].output_per_mtok);
+    for (size_t i = 0; i < p->api.n_schedule; i++) {
+        const struct policy_window *w = &p->api.schedule[i];
+        out(&t, "  schedule  %s %s (%s)%s\n", w->outside ? "outside" : "inside", w->spec, w->tz,
+            w->block ? ": every model call is refused" : ":");
+        text_data(&t, "            ", &w->data);
+        if (w->tools_deny.n) {
+            out(&t, "            tools deny ");
+            text_list(&t, &w->tools_deny, "");
+        }
+        if (w->has_models) {
+            out(&t, "            models only ");
+            text_list(&t, &w->models, "none");
+        }
+    }
+    if (p->api.has_anomaly) {
+        out(&t, "  anomaly   ");
+        if (p->api.requests_per_minute)
+            out(&t, "more than %u requests a minute", p->api.requests_per_minute);
+        if (p->api.requests_per_minute && p->api.denials_per_10_minutes)
+            out(&t, " or ");
+        if (p->api.denials_per_10_minutes)
+            out(&t, "more than %u denials in 10 minutes", p->api.denials_per_10_minutes);
+        out(&t, " -> %s\n", policy_trigger_name(p->api.on_trigger));
+    } else {
+        out(&t, "  anomaly   off\n");
+    }
+    out(&t, "  audit     prompts as %s, tool arguments as %s\n",
+        policy_record_name(p->api.record_prompts),
+        policy_record_name(p->api.record_tool_arguments));
+    return t.err || fflush(f) != 0 ? -EIO : 0;
+}

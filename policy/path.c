@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Expansion and normalization of the paths a policy names. Pure string work except
+ * path_resolve(), so the rules can be unit-tested without touching the file system.
+ */
+#include "policy/path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *var_value(const struct path_vars *v, const char *name, size_t n, int *known)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } vars[] = {
+        {"home", offsetof(struct path_vars, home)},
+        {"cwd", offsetof(struct path_vars, cwd)},
+        {"workspace", offsetof(struct path_vars, workspace)},
+        {"tmp", offsetof(struct path_vars, tmp)},
+    };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        if (strlen(vars[i].name) == n && memcmp(vars[i].name, name, n) == 0) {
+            *known = 1;
+            return *(const char *const *)((const char *)v + vars[i].off);
+        }
+    }
+    *known = 0;
+    return NULL;
+}
+
+static int append(char *out, size_t *o, const char *s, size_t n)
+{
+    if (*o + n >= PATH_MAXLEN)
+        return PATH_ERR_TOO_LONG;
+    memcpy(out + *o, s, n);
+    *o += n;
+    out[*o] = '\0';
+    return PATH_OK;
+}
+
+int path_expand(const char *raw, const struct path_vars *v, char out[PATH_MAXLEN], char *why,
+                size_t whylen)
+{
+    size_t o = 0;
+    const char *p = raw;
+    int rc;
+
+    out[0] = '\0';
+    if (p[0] == '~') {
+        if (p[1] != '\0' && p[1] != '/') {
+            snprintf(why, whylen, "\"~user\" is not supported; write the absolute path");
+            return PATH_ERR_SYNTAX;
+        }
+        if (!v->home) {
+            snprintf(why, whylen, "\"~\" needs a home directory and none is known here; "
+                                  "set HOME");
+            return PATH_ERR_UNSET;
+        }
+        if ((rc = append(out, &o, v->home, strlen(v->home))) != 0)
+            goto too_long;
+        p++;
+    }
+    while (*p) {
+        if (p[0] == '$' && p[1] == '{') {
+            const char *end = strchr(p + 2, '}');
+            if (!end) {
+                snprintf(why, whylen, "\"${\" without a closing \"}\"");
+                return PATH_ERR_SYNTAX;
+            }
+            size_t n = (size_t)(end - (p + 2));
+            if (n == 0) {
+                snprintf(why, whylen, "empty variable name \"${}\"");
+                return PATH_ERR_SYNTAX;
+            }
+            int known;
+            const char *val = var_value(v, p + 2, n, &known);
+            if (!known) {
+                snprintf(why, whylen,
+                         "unknown variable \"${%.*s}\"; known: ${home} ${cwd} ${workspace} "
+                         "${tmp}",
+                         (int)(n > 40 ? 40 : n), p + 2);
+                return PATH_ERR_VAR;
+            }
+            if (!val) {
+                snprintf(why, whylen, "variable \"${%.*s}\" has no value here", (int)n, p + 2);
+                return PATH_ERR_UNSET;
+            }
+            if ((rc = append(out, &o, val, strlen(val))) != 0)
+                goto too_long;
+            p = end + 1;
+            continue;
+        }
+        if ((rc = append(out, &o, p, 1)) != 0)
+            goto too_long;
+        p++;
+    }
+    rc = path_normalize(out);
+    if (rc == PATH_ERR_RELATIVE)
+        snprintf(why, whylen, "path must be absolute or start with ~ or a ${variable}");
+    else if (rc == PATH_ERR_DOTDOT)
+        snprintf(why, whylen, "path must not contain \"..\"; write the directory it means");
+    return rc;
+
+too_long:
+    snprintf(why, whylen, "path is longer than %d bytes once expanded", PATH_MAXLEN - 1);
+    return PATH_ERR_TOO_LONG;
+}
+
+int path_normalize(char *p)
+{
+    if (p[0] != '/')
+        return PATH_ERR_RELATIVE;
+    size_t r = 0, w = 0, len = strlen(p);
+    while (r < len) {
+        while (r < len && p[r] == '/')
+            r++;
+        size_t start = r;
+        while (r < len && p[r] != '/')
+            r++;
+        size_t n = r - start;
+        if (n == 0 || (n == 1 && p[start] == '.'))
+            continue;
+        if (n == 2 && p[start] == '.' && p[start + 1] == '.')
+            return PATH_ERR_DOTDOT;
+        p[w++] = '/';
+        memmove(p + w, p + start, n);
+        w += n;
+    }
+    if (w == 0)
+        p[w++] = '/';
+    p[w] = '\0';
+    return PATH_OK;
+}
+
+int path_resolve(const char *p, char real[PATH_MAXLEN])
+{
+    /* One open(O_PATH) and one readlink of its /proc fd resolve the whole chain; realpath()
+     * would readlink every component. Without /proc, fall back to realpath(). */
+    int fd = open(p, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, real, PATH_MAXLEN - 1);
+    int saved = errno;
+    close(fd);
+    if (n > 0 && real[0] == '/') {
+        real[n] = '\0';
+        return 0;
+    }
+    if (n < 0 && saved != ENOENT && saved != EACCES)
+        return -saved;
+    char tmp[PATH_MAX];
+    if (!realpath(p, tmp))
+        return -errno;
+    if (strlen(tmp) >= PATH_MAXLEN)
+        return -ENAMETOOLONG;
+    memcpy(real, tmp, strlen(tmp) + 1);
+    return 0;
+}
+
+int path_within(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    if (n == 1 && dir[0] == '/')
+        return path[0] == '/';
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Policy paths: variable expansion (~, ${home}, ${cwd}, ${workspace}, ${tmp}), lexical
+ * normalization and symlink resolution. A policy path must end up absolute and may not
+ * contain "..": a rule that climbs out of the directory it names is a rule nobody can audit.
+ */
+#ifndef CORDON_POLICY_PATH_H
+#define CORDON_POLICY_PATH_H
+
+#include <stddef.h>
+
+#define PATH_MAXLEN 4096
+
+/* Values of the variables; each must be an absolute path, or NULL when unknown. */
+struct path_vars {
+    const char *home;
+    const char *cwd;
+    const char *workspace;
+    const char *tmp;
+};
+
+enum path_status {
+    PATH_OK = 0,
+    PATH_ERR_SYNTAX = -1,   /* "${" without "}", an empty name, "~user" */
+    PATH_ERR_VAR = -2,      /* an unknown variable name */
+    PATH_ERR_UNSET = -3,    /* a known variable with no value here */
+    PATH_ERR_RELATIVE = -4, /* the result is not absolute */
+    PATH_ERR_DOTDOT = -5,   /* a ".." component */
+    PATH_ERR_TOO_LONG = -6, /* longer than PATH_MAXLEN */
+};
+
+/*
+ * Expand raw into out (PATH_MAXLEN bytes) and normalize it. On failure why receives the
+ * reason in words (without the path prefix; the caller adds the JSON path).
+ */
+__attribute__((warn_unused_result)) int path_expand(const char *raw, const struct path_vars *v,
+                                                    char out[PATH_MAXLEN], char *why,
+                                                    size_t whylen);
+
+/*
+ * Normalize an absolute path in place: collapse "//", drop "." components and a trailing
+ * "/". Returns PATH_ERR_DOTDOT on "..", PATH_ERR_RELATIVE when p does not start with "/".
+ */
+__attribute__((warn_unused_result)) int path_normalize(char *p);
+
+/*
+ * Resolve symlinks (realpath). Returns 0 with real filled, or a negative errno (-ENOENT when
+ * the path does not exist, which is not an error for a policy: the rule is kept by name).
+ */
+int path_resolve(const char *p, char real[PATH_MAXLEN]);
+
+/* True when path equals dir or lies beneath it ("/a/b" is beneath "/a", "/ab" is not). */
+int path_within(const char *path, const char *dir);
+
+#endif

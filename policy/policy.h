@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The policy document: parse (cJSON), validate every key, expand variables, resolve paths,
+ * and compile into one immutable struct policy that sandbox/, the shim, the API engine and
+ * `cordon explain` all read. The schema is specified in docs/POLICY.md; this header is its
+ * in-memory twin.
+ *
+ * Everything hangs off one allocation arena owned by the struct policy; policy_free()
+ * releases it all. Nothing in a compiled policy is ever modified after policy_load() returns.
+ */
+#ifndef CORDON_POLICY_POLICY_H
+#define CORDON_POLICY_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "policy/diag.h"
+#include "policy/path.h"
+
+#define POLICY_SCHEMA 1
+#define POLICY_MAX_BYTES (1u << 20) /* a policy larger than 1 MiB is refused */
+#define POLICY_MAX_DEPTH 8          /* the schema itself needs 5 levels */
+#define POLICY_MAX_STRING 4096      /* bytes in any one string */
+#define POLICY_MAX_ITEMS 1024       /* entries in any one array or object */
+
+enum policy_mode { POLICY_MODE_ENFORCE, POLICY_MODE_OBSERVE };
+enum policy_enforcement { POLICY_STRICT, POLICY_BEST_EFFORT };
+enum policy_net { POLICY_NET_NONE, POLICY_NET_PROXY, POLICY_NET_HOST };
+enum policy_scope { POLICY_SCOPE_SCOPED, POLICY_SCOPE_OPEN };
+enum policy_action { POLICY_ACTION_ALLOW, POLICY_ACTION_LOG, POLICY_ACTION_REDACT,
+                     POLICY_ACTION_BLOCK };
+enum policy_trigger { POLICY_TRIGGER_LOG, POLICY_TRIGGER_THROTTLE, POLICY_TRIGGER_QUARANTINE };
+enum policy_record { POLICY_RECORD_DIGEST, POLICY_RECORD_TEXT };
+
+/* Where a rule came from: the document, a documented default, or the credential deny set. */
+enum policy_origin { POLICY_ORIGIN_POLICY, POLICY_ORIGIN_DEFAULT, POLICY_ORIGIN_CREDENTIALS };
+
+struct policy_list {
+    size_t n;
+    const char *const *v;
+};
+
+struct policy_path {
+    const char *raw;  /* as written: "~/.ssh" */
+    const char *path; /* expanded and normalized: "/home/a/.ssh" */
+    const char *real; /* symlinks resolved; NULL when the path does not exist at compile time */
+    enum policy_origin origin;
+};
+
+struct policy_paths {
+    size_t n;
+    const struct policy_path *v;
+};
+
+struct policy_endpoint {
+    const char *raw;  /* "*.github.com:443" */
+    const char *host; /* lowercase; "*.github.com" when wildcard, IPv6 without brackets */
+    int wildcard;     /* host begins with "*.": any name strictly beneath the suffix */
+    uint16_t port;    /* 0 means any port ("host:*") */
+};
+
+struct policy_data_rule {
+    const char *cls; /* a built-in class, a custom class, or a glob over them ("secret.*") */
+    enum policy_action action;
+};
+
+struct policy_data {
+    size_t n;
+    const struct policy_data_rule *v;
+};
+
+struct policy_custom_class {
+    const char *cls;
+    const char *pattern; /* regular expression, checked by policy_check_deep() */
+    enum policy_action action;
+};
+
+struct policy_constraint {
+    const char *tool;    /* tool name or glob */
+    const char *arg;     /* argument name */
+    const char *pattern; /* regular expression the argument's value must match in full */
+};
+
+struct policy_price {
+    const char *model; /* model name or glob */
+    double input_per_mtok, output_per_mtok;
+};
+
+struct policy_window {
+    const char *spec;    /* as written: "Mon-Fri 08:00-18:00" */
+    int outside;         /* 1: the rules apply outside the window, 0: inside it */
+    uint8_t days;        /* bit 0 Monday ... bit 6 Sunday */
+    uint16_t start_min;  /* minutes after midnight */
+    uint16_t end_min;    /* may be <= start_min: the window wraps past midnight */
+    const char *tz;      /* IANA zone name, "UTC" by default */
+    int block;           /* refuse every model call while the rule applies */
+    struct policy_data data;
+    struct policy_list tools_deny;
+    int has_models;      /* models restricts the allowlist further while the rule applies */
+    struct policy_list models;
+};
+
+struct policy {
+    int schema;
+    const char *agent;
+    enum policy_mode mode;
+    unsigned poll_seconds;
+    /* Stamp added by signing; 0 / NULL in an unsigned source document. */
+    uint64_t version;
+    const char *issued_at;
+    const char *expires_at;
+    unsigned char digest[32]; /* SHA-256 of the document bytes as loaded */
+
+    struct {
+        enum policy_enforcement enforcement;
+        struct {
+            struct policy_paths read_write, read_only, deny;
+            int deny_credentials;
+        } fs;
+        struct {
+            struct policy_list allow_names; /* globs on file names; {"*"} by default */
+            struct policy_paths allow_paths;
+            struct policy_list deny_names;
+            struct policy_paths deny_paths;
+            struct policy_paths search; /* directories whose programs the names refer to */
+        } exec;
+        struct {
+            enum policy_net mode;
+            size_t n_allow;
+            const struct policy_endpoint *allow;
+        } net;
+        struct {
+            enum policy_scope signals, abstract_unix;
+        } ipc;
+    } sandbox;
+
+    struct {
+        struct policy_list models;
+        struct policy_data data;
+        size_t n_custom;
+        const struct policy_custom_class *custom;
+        struct policy_list tools_allow, tools_deny;
+        size_t n_constraints;
+        const struct policy_constraint *constraints;
+        double session_usd, day_usd; /* < 0: no limit */
+        size_t n_prices;
+        const struct policy_price *prices;
+        size_t n_schedule;
+        const struct policy_window *schedule;
+        int has_anomaly;
+        unsigned requests_per_minute, denials_per_10_minutes; /* 0: that trigger is off */
+        enum policy_trigger on_trigger;
+        enum policy_record record_prompts, record_tool_arguments;
+    } api;
+
+    struct policy_arena *arena; /* private */
+};
+
+/* The environment a policy is compiled for. */
+struct policy_env {
+    struct path_vars vars;  /* values of ~ ${home} ${cwd} ${workspace} ${tmp} */
+    int resolve_symlinks;   /* 1: fill policy_path.real with realpath() */
+};
+
+/*
+ * Parse, validate and compile buf (len bytes, need not be NUL-terminated). Every error found
+ * is added to d (which the caller has diag_init'ed). Returns 0 and *out on success (caller
+ * owns it: policy_free); -EINVAL when the document has errors (d says which), -ENOMEM.
+ */
+__attribute__((warn_unused_result)) int policy_load(const char *buf, size_t len,
+                                                    const struct policy_env *env,
+                                                    struct policy **out, struct diag *d);
+void policy_free(struct policy *p);
+
+/* Fill env from the process: HOME (or the passwd entry), getcwd(), TMPDIR or /tmp; the
+ * workspace is workspace when given, else the current directory. Strings point into
+ * storage owned by the caller-provided buffer block. Returns 0 or a negative errno. */
+struct policy_env_storage {
+    char home[PATH_MAXLEN], cwd[PATH_MAXLEN], workspace[PATH_MAXLEN], tmp[PATH_MAXLEN];
+};
+__attribute__((warn_unused_result)) int policy_env_from_process(struct policy_env *env,
+                                                                struct policy_env_storage *st,
+                                                                const char *workspace);
+
+/* Names for the enums, as written in the document. */
+const char *policy_mode_name(enum policy_mode m);
+const char *policy_enforcement_name(enum policy_enforcement e);
+const char *policy_net_name(enum policy_net n);
+const char *policy_scope_name(enum policy_scope s);
+const char *policy_action_name(enum policy_action a);
+const char *policy_trigger_name(enum policy_trigger t);
+const char *policy_record_name(enum policy_record r);
+const char *policy_origin_name(enum policy_origin o);
+
+/* The built-in data classes the classifier knows, NULL-terminated. */
+extern const char *const policy_data_classes[];
+/* The default credential deny set, NULL-terminated, as written ("~/.ssh"). */
+extern const char *const policy_credential_paths[];
+/* The default exec search directories, NULL-terminated. */
+extern const char *const policy_exec_search_default[];
+
+/* Glob match with '*' and '?' (no character classes); '*' crosses '.' and '/'. */
+int policy_glob_match(const char *glob, const char *s);
+
+#endif
