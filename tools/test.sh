@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The whole test suite, from a fresh Debian 12 machine: install what is needed, then build
+# and run every test three ways: a normal build, an ASan+UBSan build, and the libFuzzer
+# targets (seed replay plus FUZZ_SECONDS of fuzzing each, default 15).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh
+
+failed=()
+stage() {
+    local name=$1; shift
+    echo "=== $name"
+    if "$@"; then echo "=== $name: ok"; else echo "=== $name: FAILED"; failed+=("$name"); fi
+}
+
+ctest_in() { ctest --test-dir "$@" -j"$(nproc)" --output-on-failure --timeout 300; }
+
+fuzz_for_a_while() {
+    local dir=$1 secs=${FUZZ_SECONDS:-15} t
+    for t in policy envelope; do
+        local work
+        work=$(mktemp -d)
+        cp tests/fuzz/corpus/$t/* "$work"/
+        "$dir/tests/fuzz/fuzz_$t" -max_total_time="$secs" -max_len=65536 -timeout=10 \
+            -print_final_stats=1 "$work" 2>&1 | grep -E "^(stat::number_of_executed_units|==|SUMMARY|Done)" || true
+        # libFuzzer exits non-zero and leaves a crash-* file when it finds something
+        if ls crash-* leak-* timeout-* 2>/dev/null | grep -q .; then
+            echo "fuzz_$t found a failing input: $(ls crash-* leak-* timeout-* 2>/dev/null)"
+            rm -rf "$work"
+            return 1
+        fi
+        rm -rf "$work"
+    done
+}
+
+stage "build (release)" tools/build.sh release
+stage "tests (release)" ctest_in build
+stage "build (asan+ubsan)" tools/build.sh asan
+stage "tests (asan+ubsan)" ctest_in build-asan
+stage "build (fuzz)" tools/build.sh fuzz
+stage "fuzz seeds" ctest_in build-fuzz -R '^fuzz\.'
+stage "fuzz ${FUZZ_SECONDS:-15}s per target" fuzz_for_a_while build-fuzz
+
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "FAILED stages: ${failed[*]}"
+    exit 1
+fi
+echo "all stages passed"
