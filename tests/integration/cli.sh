@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The cordon command as a person uses it: keygen, sign, verify (and every way verification
+# must fail), policy check, explain, help and exit codes.
+CORDON=$1
+SRC=$2
+. "$SRC/tests/integration/lib.sh"
+EX=$SRC/examples/policies
+cd "$T"
+
+# --- help and usage
+run "help exits 0" 0 "$CORDON" help
+has "help lists sign" "sign"
+for c in keygen sign verify explain "policy check"; do
+    # shellcheck disable=SC2086
+    run "$c --help exits 0" 0 "$CORDON" $c --help
+    has "$c --help shows usage" "usage: cordon $c"
+done
+run "unknown command is a usage error" 2 "$CORDON" frobnicate
+has "unknown command is named" 'unknown command "frobnicate"'
+run "version" 0 "$CORDON" version
+has "version prints a number" "cordon 0."
+run "sign without --key is a usage error" 2 "$CORDON" sign "$EX/default.json"
+run "verify without --trust is a usage error" 2 "$CORDON" verify x.json
+run "check of a missing file is exit 2" 2 "$CORDON" policy check nope.json
+has "missing file is named" "cannot read nope.json"
+
+# --- keys
+run "keygen" 0 "$CORDON" keygen "$T/k"
+mode=$(stat -c %a "$T/k.key")
+[ "$mode" = 600 ] && ok "private key is mode 0600" || bad "private key is mode 0600" "mode $mode"
+run "keygen refuses to overwrite" 2 "$CORDON" keygen "$T/k"
+"$CORDON" keygen "$T/other" >/dev/null
+
+# --- policy check
+run "examples are valid" 0 "$CORDON" policy check "$EX"/*.json
+cat > bad.json <<'J'
+{"cordon_policy": 1, "agent": "x", "sandbox": {"network": {"mode": "proxi"}}, "api": {"modles": []}}
+J
+run "bad policy exits 1" 1 "$CORDON" policy check bad.json
+has "error names the path and the value" 'sandbox.network.mode: expected one of none|proxy|host, got "proxi"'
+has "every error is listed" 'api.modles: unknown key; did you mean "models"?'
+has "the count is given" "2 errors"
+run "check --json" 1 "$CORDON" policy check --json bad.json
+has "json carries paths" '"path":	"sandbox.network.mode"'
+
+# --- sign and verify
+"$CORDON" sign --key "$T/k.key" --version 7 --expires 1h "$EX/claims-agent.json" >env.json 2>sign.err
+[ $? -eq 0 ] && ok "sign" || bad "sign" "$(cat sign.err)"
+run "verify a good envelope" 0 "$CORDON" verify --trust "$T/k.pub" env.json
+has "verify prints the payload" '"agent":	"claims-agent"'
+has "verify prints the version" "version 7"
+run "verify --json" 0 "$CORDON" verify --json --trust "$T/k.pub" env.json
+has "json says valid" '"valid":	true'
+run "wrong key is refused" 1 "$CORDON" verify --trust "$T/other.pub" env.json
+has "wrong key is explained" "trusted"
+run "sign refuses an invalid policy" 1 "$CORDON" sign --key "$T/k.key" bad.json
+has "sign says nothing was signed" "nothing was signed"
+chmod 644 "$T/k.key"
+run "sign refuses a world-readable key" 2 "$CORDON" sign --key "$T/k.key" "$EX/default.json"
+has "says how to fix the mode" "chmod 600"
+chmod 600 "$T/k.key"
+run "bad duration" 2 "$CORDON" sign --key "$T/k.key" --expires 3x "$EX/default.json"
+
+# tamper: change one character of the payload (base64) and of the signature
+python3 - env.json <<'P'
+import json, sys, base64
+e = json.load(open(sys.argv[1]))
+p = bytearray(base64.b64decode(e["payload"]))
+i = p.index(b"claims-agent")
+p[i] ^= 1
+t = dict(e, payload=base64.b64encode(bytes(p)).decode())
+json.dump(t, open("tampered-payload.json", "w"))
+s = bytearray(base64.b64decode(e["signatures"][0]["sig"])); s[5] ^= 0x40
+t = dict(e, signatures=[dict(e["signatures"][0], sig=base64.b64encode(bytes(s)).decode())])
+json.dump(t, open("tampered-sig.json", "w"))
+json.dump(dict(e, payloadType="application/json"), open("wrong-type.json", "w"))
+json.dump(dict(e, signatures=[]), open("unsigned.json", "w"))
+P
+run "tampered payload is refused" 1 "$CORDON" verify --trust "$T/k.pub" tampered-payload.json
+run "tampered signature is refused" 1 "$CORDON" verify --trust "$T/k.pub" tampered-sig.json
+run "wrong payloadType is refused" 1 "$CORDON" verify --trust "$T/k.pub" wrong-type.json
+has "payloadType is named" "payloadType"
+run "unsigned envelope is refused" 1 "$CORDON" verify --trust "$T/k.pub" unsigned.json
+run "a plain policy is not an envelope" 1 "$CORDON" verify --trust "$T/k.pub" "$EX/default.json"
+
+"$CORDON" sign --key "$T/k.key" --expires 1s "$EX/default.json" >short.json 2>/dev/null
+sleep 2
+run "expired envelope is refused" 1 "$CORDON" verify --trust "$T/k.pub" short.json
+has "expiry is explained" "expired"
+
+# --- explain
+mkdir -p "$HOME/.ssh" ws
+run "explain" 0 "$CORDON" explain --workspace ws "$EX/claims-agent.json"
+has "explain shows the resolved home" "$HOME/.ssh"
+has "explain marks the credential set" "[credentials]"
+has "explain resolves the workspace" "$T/ws"
+has "explain expands the exec deny" "/usr/bin/rm"
+run "explain --json" 0 "$CORDON" explain --json "$EX/default.json"
+has "json has the digest" '"digest":'
+run "explain an envelope" 0 "$CORDON" explain --trust "$T/k.pub" env.json
+has "envelope stamp shown" "version   7"
+run "explain a tampered envelope" 1 "$CORDON" explain --trust "$T/k.pub" tampered-sig.json
+run "explain of a missing workspace is exit 2" 2 "$CORDON" explain --workspace "$T/none" "$EX/default.json"
+
+[ ! -e "$HOME/.ssh/id_rsa" ] || bad "nothing touched HOME" ""
+finish

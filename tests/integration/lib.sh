@@ -1,0 +1,28 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared helpers for the shell-driven integration tests: a private temporary directory and
+# HOME per test run, assertions that print what they saw, and a closing tally line.
+set -u
+PASS=0
+FAIL=0
+T=$(mktemp -d /tmp/cordon-it-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+export HOME="$T/home"
+mkdir -p "$HOME"
+
+ok()   { PASS=$((PASS + 1)); printf 'ok   %s\n' "$1"; }
+bad()  { FAIL=$((FAIL + 1)); printf 'FAIL %s\n' "$1"; shift; for l in "$@"; do printf '     %s\n' "$l"; done; }
+
+# run NAME WANT_STATUS CMD...: run CMD, capture stdout+stderr in $OUT, check the exit status.
+run() {
+    local name=$1 want=$2; shift 2
+    OUT=$("$@" 2>&1); local got=$?
+    if [ "$got" -eq "$want" ]; then ok "$name"; else bad "$name" "exit $got, want $want" "$OUT"; fi
+}
+# has NAME TEXT: the last run's output contains TEXT.
+has() {
+    case "$OUT" in *"$2"*) ok "$1" ;; *) bad "$1" "output lacks: $2" "$OUT" ;; esac
+}
+finish() {
+    echo "$PASS passed, $FAIL failed"
+    [ "$FAIL" -eq 0 ]
+}

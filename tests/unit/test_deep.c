@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Deep checks: patterns that vectorscan (the engine cordond runs them on) cannot compile, or
+ * that would match every text, and time zones the tz database does not know.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policy/deep.h"
+
+static char zdir[64];
+static struct diag d;
+
+/* A private tz database, so the result does not depend on the machine's tzdata. */
+static void setup(void)
+{
+    snprintf(zdir, sizeof zdir, "/tmp/cordon-zone-XXXXXX");
+    cr_assert_not_null(mkdtemp(zdir));
+    char p[128];
+    snprintf(p, sizeof p, "%s/Europe", zdir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/Europe/Brussels", zdir);
+    close(open(p, O_WRONLY | O_CREAT, 0644));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", zdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static size_t check(const char *api)
+{
+    char json[2048];
+    snprintf(json, sizeof json, "{\"cordon_policy\": 1, \"agent\": \"a\", \"api\": %s}", api);
+    struct policy_env env = {.vars = {"/h", "/c", "/w", "/tmp"}};
+    struct policy *p = NULL;
+    diag_init(&d);
+    cr_assert_eq(policy_load(json, strlen(json), &env, &p, &d), 0, "%s", d.e[0].msg);
+    size_t n = policy_check_deep(p, zdir, &d);
+    policy_free(p);
+    return n;
+}
+
+static void has(const char *path, const char *msg)
+{
+    for (size_t i = 0; i < d.count; i++)
+        if (strcmp(d.e[i].path, path) == 0 && strstr(d.e[i].msg, msg))
+            return;
+    cr_assert_fail("no deep error at %s containing '%s' (%zu errors, first: %s: %s)", path, msg,
+                   d.count, d.count ? d.e[0].path : "", d.count ? d.e[0].msg : "");
+}
+
+TestSuite(deep, .init = setup, .fini = teardown);
+
+Test(deep, good_patterns_and_zone_pass)
+{
+    cr_assert_eq(check("{\"data\": {\"custom\": [{\"class\": \"claim\", \"pattern\": "
+                       "\"CLM-[0-9]{8}\", \"action\": \"redact\"}]}, \"tools\": "
+                       "{\"constraints\": {\"t\": {\"id\": \"^[0-9]*$\"}}}, \"schedule\": "
+                       "[{\"outside\": \"Mon-Fri 08:00-18:00\", \"tz\": \"Europe/Brussels\", "
+                       "\"block\": true}, {\"inside\": \"Sat 00:00-01:00\", \"block\": true}]}"),
+                 0);
+}
+
+Test(deep, broken_pattern_is_named)
+{
+    cr_assert_eq(check("{\"data\": {\"custom\": [{\"class\": \"claim\", \"pattern\": "
+                       "\"CLM-[0-9\", \"action\": \"redact\"}]}}"),
+                 1);
+    has("api.data.custom[0].pattern", "cannot be used");
+}
+
+Test(deep, class_pattern_matching_empty_text_is_refused)
+{
+    cr_assert_eq(check("{\"data\": {\"custom\": [{\"class\": \"any\", \"pattern\": \"x*\", "
+                       "\"action\": \"block\"}]}}"),
+                 1);
+    has("api.data.custom[0].pattern", "matches the empty string");
+}
+
+Test(deep, broken_constraint_is_named)
+{
+    cr_assert_eq(check("{\"tools\": {\"constraints\": {\"crm_get\": {\"id\": \"(\"}}}}"), 1);
+    has("api.tools.constraints.crm_get.id", "cannot be used");
+}
+
+Test(deep, unknown_zone_is_named)
+{
+    cr_assert_eq(check("{\"schedule\": [{\"outside\": \"Mon 08:00-09:00\", \"tz\": "
+                       "\"Mars/Olympus_Mons\", \"block\": true}]}"),
+                 1);
+    has("api.schedule[0].tz", "unknown time zone \"Mars/Olympus_Mons\"");
+}
+
+Test(deep, missing_tz_database_says_what_to_install)
+{
+    char json[] = "{\"cordon_policy\": 1, \"agent\": \"a\", \"api\": {\"schedule\": "
+                  "[{\"outside\": \"Mon 08:00-09:00\", \"tz\": \"Europe/Brussels\", \"block\": "
+                  "true}]}}";
+    struct policy_env env = {.vars = {"/h", "/c", "/w", "/tmp"}};
+    struct policy *p = NULL;
+    diag_init(&d);
+    cr_assert_eq(policy_load(json, strlen(json), &env, &p, &d), 0);
+    cr_assert_eq(policy_check_deep(p, "/nonexistent/zoneinfo", &d), 1);
+    has("api.schedule[0].tz", "install the tzdata package");
+    policy_free(p);
+}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The explanation shows what will be enforced: resolved symlinks, the credential set,
+ * defaults with their origin, and the programs an exec rule hits (without following the
+ * /usr/bin/X11 -> . style links that once re-allowed rm).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policy/explain.h"
+
+static char dir[64];
+static char home[128], bin[128], real_ws[128], ws_link[128];
+
+static void touch(const char *path, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    cr_assert_geq(fd, 0, "cannot create %s", path);
+    close(fd);
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/cordon-explain-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(home, sizeof home, "%s/home", dir);
+    snprintf(bin, sizeof bin, "%s/bin", dir);
+    snprintf(real_ws, sizeof real_ws, "%s/real-ws", dir);
+    snprintf(ws_link, sizeof ws_link, "%s/ws", dir);
+    mkdir(home, 0700);
+    mkdir(bin, 0755);
+    mkdir(real_ws, 0755);
+    cr_assert_eq(symlink(real_ws, ws_link), 0);
+    char p[256];
+    snprintf(p, sizeof p, "%s/.ssh", home);
+    mkdir(p, 0700);
+    snprintf(p, sizeof p, "%s/rm", bin);
+    touch(p, 0755);
+    snprintf(p, sizeof p, "%s/rmdir", bin);
+    touch(p, 0755);
+    snprintf(p, sizeof p, "%s/python3", bin);
+    touch(p, 0755);
+    snprintf(p, sizeof p, "%s/X11", bin);
+    cr_assert_eq(symlink(".", p), 0); /* as on Debian: /usr/bin/X11 -> . */
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static struct policy *compile(void)
+{
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"cordon_policy\": 1, \"agent\": \"x\", \"sandbox\": {\"exec\": {\"deny\": "
+             "[\"rm*\"], \"search\": [\"%s\"]}, \"network\": {\"allow\": "
+             "[\"*.github.com:443\"]}}, \"api\": {\"data\": {\"secret.*\": \"block\"}}}",
+             bin);
+    struct policy_env env = {.vars = {home, dir, ws_link, "/tmp"}, .resolve_symlinks = 1};
+    struct policy *p = NULL;
+    struct diag d;
+    diag_init(&d);
+    cr_assert_eq(policy_load(json, strlen(json), &env, &p, &d), 0);
+    return p;
+}
+
+static char *capture_text(const struct policy *p)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_eq(policy_explain_text(p, f), 0);
+    fclose(f);
+    return buf;
+}
+
+Test(explain, text_shows_resolution_and_origins, .init = setup, .fini = teardown)
+{
+    struct policy *p = compile();
+    char *t = capture_text(p);
+    char want[512];
+    /* ${workspace} is a symlink: the rule names its target, and says so */
+    snprintf(want, sizeof want, "${workspace}           %s  -> %s (symlink resolved)  [default]",
+             ws_link, real_ws);
+    cr_assert(strstr(t, want), "missing '%s' in:\n%s", want, t);
+    snprintf(want, sizeof want, "~/.ssh                 %s/.ssh  [credentials]", home);
+    cr_assert(strstr(t, want), "missing '%s' in:\n%s", want, t);
+    snprintf(want, sizeof want, "~/.aws                 %s/.aws  (does not exist yet)  "
+                                "[credentials]", home);
+    cr_assert(strstr(t, want), "missing '%s' in:\n%s", want, t);
+    cr_assert(strstr(t, "any name under github.com, port 443"), "%s", t);
+    cr_assert(strstr(t, "(covers secret.aws_access_key"), "%s", t);
+    cr_assert(strstr(t, "models    none allowed"), "%s", t);
+    free(t);
+    policy_free(p);
+}
+
+static void count(const char *path, void *arg)
+{
+    (void)path;
+    (*(int *)arg)++;
+}
+
+Test(explain, exec_matches_do_not_follow_directory_links, .init = setup, .fini = teardown)
+{
+    struct policy *p = compile();
+    int n = 0;
+    policy_exec_matches(p, "rm*", count, &n);
+    cr_assert_eq(n, 2, "rm* should hit rm and rmdir once each, got %d", n);
+    n = 0;
+    policy_exec_matches(p, "*", count, &n);
+    cr_assert_eq(n, 3, "X11 -> . must not count as a program, got %d", n);
+    char *t = capture_text(p);
+    char want[256];
+    snprintf(want, sizeof want, "rm*                    %s/rm", bin);
+    cr_assert(strstr(t, want) || strstr(t, "rmdir"), "%s", t);
+    free(t);
+    policy_free(p);
+}
+
+Test(explain, json_has_the_compiled_form, .init = setup, .fini = teardown)
+{
+    struct policy *p = compile();
+    cJSON *o = policy_explain_json(p);
+    cr_assert_not_null(o);
+    cJSON *rw = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(o, "sandbox"), "filesystem"), "read_write");
+    cJSON *ws = cJSON_GetArrayItem(rw, 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(ws, "as_written")->valuestring, "${workspace}");
+    cr_assert_str_eq(cJSON_GetObjectItem(ws, "path")->valuestring, ws_link);
+    cr_assert_str_eq(cJSON_GetObjectItem(ws, "resolved")->valuestring, real_ws);
+    cr_assert_str_eq(cJSON_GetObjectItem(ws, "origin")->valuestring, "default");
+    cJSON *deny = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(o, "sandbox"), "exec"), "deny_names");
+    cJSON *progs = cJSON_GetObjectItem(cJSON_GetArrayItem(deny, 0), "programs");
+    cr_assert_eq(cJSON_GetArraySize(progs), 2);
+    cJSON *digest = cJSON_GetObjectItem(o, "digest");
+    cr_assert_eq(strlen(digest->valuestring), 64);
+    cJSON_Delete(o);
+    policy_free(p);
+}
+
+Test(explain, write_failure_is_reported)
+{
+    struct policy_env env = {.vars = {"/h", "/c", "/w", "/tmp"}};
+    struct policy *p = NULL;
+    struct diag d;
+    const char *j = "{\"cordon_policy\": 1, \"agent\": \"x\"}";
+    diag_init(&d);
+    cr_assert_eq(policy_load(j, strlen(j), &env, &p, &d), 0);
+    FILE *f = fopen("/dev/full", "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(policy_explain_text(p, f), -EIO);
+    fclose(f);
+    policy_free(p);
+}

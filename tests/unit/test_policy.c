@@ -1,0 +1,735 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The policy document: every good policy in the corpus loads and compiles to what it says;
+ * every bad one is refused with an error at the exact JSON path a person must fix, and a
+ * message that says what was expected. Hostile documents are refused, never crash or hang.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/policy.h"
+#include "tests/unit/support.h"
+
+static const struct policy_env test_env = {
+    .vars = {.home = "/home/tester", .cwd = "/work/proj", .workspace = "/work/proj/ws",
+             .tmp = "/tmp"},
+    .resolve_symlinks = 0,
+};
+
+static struct diag d;
+
+static struct policy *load(const char *json)
+{
+    struct policy *p = NULL;
+    diag_init(&d);
+    int rc = policy_load(json, strlen(json), &test_env, &p, &d);
+    if (rc != 0)
+        cr_assert_null(p);
+    return p;
+}
+
+/* Every error message the test may see, joined, for failure output. */
+static const char *all_errors(void)
+{
+    static char buf[8192];
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < d.count && o < sizeof buf - 1; i++) {
+        char line[512];
+        diag_format(&d, i, line, sizeof line);
+        o += (size_t)snprintf(buf + o, sizeof buf - o, "  %s\n", line);
+    }
+    return buf;
+}
+
+/* Assert that json is refused with an error at exactly path whose message contains msg. */
+static void expect_error(const char *json, const char *path, const char *msg)
+{
+    struct policy *p = load(json);
+    cr_assert_null(p, "policy was accepted, expected an error at %s", path);
+    for (size_t i = 0; i < d.count; i++)
+        if (strcmp(d.e[i].path, path) == 0 && strstr(d.e[i].msg, msg))
+            return;
+    cr_assert_fail("no error at path '%s' containing '%s'; got:\n%s", path, msg, all_errors());
+}
+
+/* ------------------------------------------------------------------ good corpus */
+
+static void load_file_ok(const char *path)
+{
+    size_t len;
+    char *buf = read_file(path, &len);
+    struct policy *p = NULL;
+    diag_init(&d);
+    int rc = policy_load(buf, len, &test_env, &p, &d);
+    cr_assert_eq(rc, 0, "%s was refused:\n%s", path, all_errors());
+    cr_assert_not_null(p);
+    cr_assert_not_null(p->agent);
+    policy_free(p);
+    free(buf);
+}
+
+static int corpus_dir(const char *dir)
+{
+    DIR *dh = opendir(dir);
+    cr_assert_not_null(dh, "cannot open %s", dir);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(dh))) {
+        size_t l = strlen(de->d_name);
+        if (l < 6 || strcmp(de->d_name + l - 5, ".json") != 0)
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        load_file_ok(path);
+        n++;
+    }
+    closedir(dh);
+    return n;
+}
+
+Test(good, corpus_and_examples_load)
+{
+    int n = corpus_dir(CORDON_TEST_DATA "/policies/good");
+    n += corpus_dir(CORDON_SOURCE_DIR "/examples/policies");
+    cr_assert_geq(n, 8, "the corpus shrank to %d files", n);
+}
+
+Test(good, minimal_gets_documented_defaults)
+{
+    struct policy *p = load("{\"cordon_policy\": 1, \"agent\": \"a\"}");
+    cr_assert_not_null(p, "%s", all_errors());
+    cr_assert_eq(p->mode, POLICY_MODE_ENFORCE);
+    cr_assert_eq(p->poll_seconds, 60);
+    cr_assert_eq(p->sandbox.enforcement, POLICY_STRICT);
+    cr_assert_eq(p->sandbox.net.mode, POLICY_NET_PROXY);
+    cr_assert_eq(p->sandbox.net.n_allow, 0);
+    cr_assert_eq(p->sandbox.ipc.signals, POLICY_SCOPE_SCOPED);
+    cr_assert_eq(p->sandbox.ipc.abstract_unix, POLICY_SCOPE_SCOPED);
+    /* read_write ${workspace} ${tmp}; read_only ${cwd} */
+    cr_assert_eq(p->sandbox.fs.read_write.n, 2);
+    cr_assert_str_eq(p->sandbox.fs.read_write.v[0].path, "/work/proj/ws");
+    cr_assert_eq(p->sandbox.fs.read_write.v[0].origin, POLICY_ORIGIN_DEFAULT);
+    cr_assert_str_eq(p->sandbox.fs.read_write.v[1].path, "/tmp");
+    cr_assert_eq(p->sandbox.fs.read_only.n, 1);
+    cr_assert_str_eq(p->sandbox.fs.read_only.v[0].path, "/work/proj");
+    /* exec: everything in the default search path */
+    cr_assert_eq(p->sandbox.exec.allow_names.n, 1);
+    cr_assert_str_eq(p->sandbox.exec.allow_names.v[0], "*");
+    cr_assert_eq(p->sandbox.exec.deny_names.n, 0);
+    cr_assert_eq(p->sandbox.exec.search.n, 6);
+    /* api allowlists are empty: nothing is allowed until the policy says so */
+    cr_assert_eq(p->api.models.n, 0);
+    cr_assert_eq(p->api.tools_allow.n, 0);
+    cr_assert(p->api.session_usd < 0 && p->api.day_usd < 0);
+    cr_assert_eq(p->api.has_anomaly, 0);
+    cr_assert_eq(p->api.record_prompts, POLICY_RECORD_DIGEST);
+    policy_free(p);
+}
+
+Test(good, credential_set_is_on_by_default_and_expanded)
+{
+    struct policy *p = load("{\"cordon_policy\": 1, \"agent\": \"a\"}");
+    cr_assert_not_null(p);
+    size_t n = 0;
+    for (; policy_credential_paths[n]; n++)
+        ;
+    cr_assert_eq(n, 14);
+    cr_assert_eq(p->sandbox.fs.deny.n, n);
+    const char *want[] = {"/home/tester/.ssh", "/home/tester/.aws", "/home/tester/.config/gcloud",
+                          "/home/tester/.git-credentials", "/home/tester/.config/gh"};
+    for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
+        int found = 0;
+        for (size_t i = 0; i < p->sandbox.fs.deny.n; i++)
+            if (strcmp(p->sandbox.fs.deny.v[i].path, want[w]) == 0) {
+                found = 1;
+                cr_assert_eq(p->sandbox.fs.deny.v[i].origin, POLICY_ORIGIN_CREDENTIALS);
+            }
+        cr_assert(found, "%s missing from the credential deny set", want[w]);
+    }
+    policy_free(p);
+}
+
+Test(good, credential_set_can_be_switched_off_explicitly)
+{
+    struct policy *p = load("{\"cordon_policy\": 1, \"agent\": \"a\", \"sandbox\": "
+                            "{\"filesystem\": {\"deny_credentials\": false, \"deny\": "
+                            "[\"~/.ssh\"]}}}");
+    cr_assert_not_null(p, "%s", all_errors());
+    cr_assert_eq(p->sandbox.fs.deny_credentials, 0);
+    cr_assert_eq(p->sandbox.fs.deny.n, 1);
+    cr_assert_str_eq(p->sandbox.fs.deny.v[0].path, "/home/tester/.ssh");
+    cr_assert_eq(p->sandbox.fs.deny.v[0].origin, POLICY_ORIGIN_POLICY);
+    policy_free(p);
+}
+
+Test(good, user_deny_is_merged_with_credentials_without_duplicates)
+{
+    struct policy *p = load("{\"cordon_policy\": 1, \"agent\": \"a\", \"sandbox\": "
+                            "{\"filesystem\": {\"deny\": [\"~/.ssh\", \"/srv/secret\"]}}}");
+    cr_assert_not_null(p, "%s", all_errors());
+    cr_assert_eq(p->sandbox.fs.deny.n, 15); /* 14 credentials + /srv/secret, ~/.ssh once */
+    cr_assert_eq(p->sandbox.fs.deny.v[0].origin, POLICY_ORIGIN_POLICY);
+    policy_free(p);
+}
+
+Test(good, everything_compiles_to_what_it_says)
+{
+    size_t len;
+    char *buf = read_file(CORDON_TEST_DATA "/policies/good/everything.json", &len);
+    struct policy *p = NULL;
+    diag_init(&d);
+    cr_assert_eq(policy_load(buf, len, &test_env, &p, &d), 0, "%s", all_errors());
+    cr_assert_str_eq(p->agent, "every-key_1.0");
+    cr_assert_eq(p->mode, POLICY_MODE_OBSERVE);
+    cr_assert_eq(p->poll_seconds, 5);
+    cr_assert_eq(p->sandbox.enforcement, POLICY_BEST_EFFORT);
+    cr_assert_eq(p->sandbox.fs.deny_credentials, 0);
+    cr_assert_eq(p->sandbox.fs.deny.n, 2);
+    cr_assert_str_eq(p->sandbox.fs.deny.v[0].path, "/work/proj/ws/.env");
+    cr_assert_str_eq(p->sandbox.fs.read_only.v[0].path, "/home/tester/notes");
+    cr_assert_str_eq(p->sandbox.fs.read_only.v[0].raw, "~/notes");
+    /* exec names and paths are told apart */
+    cr_assert_eq(p->sandbox.exec.allow_names.n, 2);
+    cr_assert_str_eq(p->sandbox.exec.allow_names.v[0], "python3*");
+    cr_assert_eq(p->sandbox.exec.allow_paths.n, 2);
+    cr_assert_str_eq(p->sandbox.exec.allow_paths.v[0].path, "/work/proj/ws/bin");
+    cr_assert_eq(p->sandbox.exec.deny_paths.n, 1);
+    cr_assert_str_eq(p->sandbox.exec.deny_paths.v[0].path, "/usr/bin/sudo");
+    cr_assert_eq(p->sandbox.exec.search.n, 2);
+    /* network endpoints */
+    cr_assert_eq(p->sandbox.net.mode, POLICY_NET_HOST);
+    cr_assert_eq(p->sandbox.net.n_allow, 3);
+    cr_assert_str_eq(p->sandbox.net.allow[0].host, "::1");
+    cr_assert_eq(p->sandbox.net.allow[0].port, 8080);
+    cr_assert_eq(p->sandbox.net.allow[1].port, 0);
+    cr_assert_eq(p->sandbox.ipc.signals, POLICY_SCOPE_OPEN);
+    /* api */
+    cr_assert_eq(p->api.models.n, 3);
+    cr_assert_eq(p->api.n_custom, 2);
+    cr_assert_str_eq(p->api.custom[0].cls, "claim_id");
+    cr_assert_eq(p->api.custom[1].action, POLICY_ACTION_BLOCK);
+    cr_assert_eq(p->api.data.n, 5); /* pii.* secret.* health financial claim_id */
+    cr_assert_eq(p->api.n_constraints, 3);
+    cr_assert_eq(p->api.session_usd, 0.5);
+    cr_assert_eq(p->api.day_usd, 10);
+    cr_assert_eq(p->api.n_prices, 2);
+    cr_assert_eq(p->api.prices[1].output_per_mtok, 15);
+    cr_assert_eq(p->api.n_schedule, 3);
+    cr_assert_eq(p->api.schedule[0].outside, 1);
+    cr_assert_eq(p->api.schedule[0].days, 0x1f);
+    cr_assert_eq(p->api.schedule[0].start_min, 8 * 60);
+    cr_assert_eq(p->api.schedule[0].end_min, 18 * 60);
+    cr_assert_str_eq(p->api.schedule[0].tz, "Europe/Brussels");
+    cr_assert_eq(p->api.schedule[1].days, 0x60);
+    cr_assert_eq(p->api.schedule[1].end_min, 24 * 60);
+    cr_assert_eq(p->api.schedule[1].block, 1);
+    cr_assert_str_eq(p->api.schedule[1].tz, "UTC");
+    cr_assert_eq(p->api.schedule[2].days, 0x7f);
+    cr_assert_eq(p->api.schedule[2].start_min, 22 * 60);
+    cr_assert_eq(p->api.schedule[2].end_min, 6 * 60);
+    cr_assert_eq(p->api.schedule[2].has_models, 1);
+    cr_assert_eq(p->api.requests_per_minute, 30);
+    cr_assert_eq(p->api.on_trigger, POLICY_TRIGGER_THROTTLE);
+    cr_assert_eq(p->api.record_prompts, POLICY_RECORD_TEXT);
+    policy_free(p);
+    free(buf);
+}
+
+Test(good, stamp_of_a_signed_payload_is_read)
+{
+    size_t len;
+    char *buf = read_file(CORDON_TEST_DATA "/policies/good/signed-payload.json", &len);
+    struct policy *p = NULL;
+    diag_init(&d);
+    cr_assert_eq(policy_load(buf, len, &test_env, &p, &d), 0, "%s", all_errors());
+    cr_assert_eq(p->version, 42);
+    cr_assert_str_eq(p->issued_at, "2026-11-28T10:00:00Z");
+    cr_assert_str_eq(p->expires_at, "2026-12-05T10:00:00Z");
+    policy_free(p);
+    free(buf);
+}
+
+Test(good, digest_is_sha256_of_the_bytes)
+{
+    const char *a = "{\"cordon_policy\": 1, \"agent\": \"a\"}";
+    const char *b = "{\"cordon_policy\": 1,  \"agent\": \"a\"}";
+    struct policy *pa = load(a), *pb = load(b);
+    cr_assert(pa && pb);
+    cr_assert_neq(memcmp(pa->digest, pb->digest, 32), 0);
+    struct policy *pa2 = load(a);
+    cr_assert_eq(memcmp(pa->digest, pa2->digest, 32), 0);
+    policy_free(pa);
+    policy_free(pb);
+    policy_free(pa2);
+}
+
+Test(good, variables_that_coincide_are_not_a_conflict)
+{
+    /* cwd == workspace: read_only ${cwd} and read_write ${workspace} name one directory */
+    struct policy_env env = test_env;
+    env.vars.workspace = "/work/proj";
+    struct policy *p = NULL;
+    const char *j = "{\"cordon_policy\": 1, \"agent\": \"a\"}";
+    diag_init(&d);
+    cr_assert_eq(policy_load(j, strlen(j), &env, &p, &d), 0, "%s", all_errors());
+    policy_free(p);
+}
+
+Test(good, deny_beneath_a_grant_is_accepted)
+{
+    struct policy *p = load("{\"cordon_policy\": 1, \"agent\": \"a\", \"sandbox\": "
+                            "{\"filesystem\": {\"read_only\": [\"~\"], \"deny\": "
+                            "[\"~/private\"]}}}");
+    cr_assert_not_null(p, "%s", all_errors());
+    policy_free(p);
+}
+
+Test(good, hosts_are_lowercased_and_wildcards_marked)
+{
+    struct policy *p = load("{\"cordon_policy\": 1, \"agent\": \"a\", \"sandbox\": "
+                            "{\"network\": {\"allow\": [\"API.Example.COM:443\", "
+                            "\"*.GitHub.com:22\"]}}}");
+    cr_assert_not_null(p, "%s", all_errors());
+    cr_assert_str_eq(p->sandbox.net.allow[0].host, "api.example.com");
+    cr_assert_eq(p->sandbox.net.allow[0].wildcard, 0);
+    cr_assert_str_eq(p->sandbox.net.allow[1].host, "*.github.com");
+    cr_assert_eq(p->sandbox.net.allow[1].wildcard, 1);
+    cr_assert_eq(p->sandbox.net.allow[1].port, 22);
+    policy_free(p);
+}
+
+/* ------------------------------------------------------------------ bad corpus */
+
+#define P(body) "{\"cordon_policy\": 1, \"agent\": \"a\", " body "}"
+
+Test(bad, not_json) { expect_error("{\"cordon_policy\": 1,", "", "not valid JSON at line 1"); }
+Test(bad, json_error_has_line_and_column)
+{
+    expect_error("{\n  \"cordon_policy\": 1\n  \"agent\": \"a\"\n}", "", "line 3, column 3");
+}
+Test(bad, trailing_garbage) { expect_error(P("\"mode\": \"enforce\"") " x", "", "not valid JSON"); }
+Test(bad, top_level_array) { expect_error("[]", "", "expected an object, got an array"); }
+Test(bad, empty_document) { expect_error("", "", "the document is empty"); }
+Test(bad, missing_schema) { expect_error("{\"agent\": \"a\"}", "cordon_policy", "missing"); }
+Test(bad, wrong_schema)
+{
+    expect_error("{\"cordon_policy\": 2, \"agent\": \"a\"}", "cordon_policy",
+                 "expected a whole number from 1 to 1, got 2");
+}
+Test(bad, missing_agent) { expect_error("{\"cordon_policy\": 1}", "agent", "missing"); }
+Test(bad, agent_with_space)
+{
+    expect_error("{\"cordon_policy\": 1, \"agent\": \"a b\"}", "agent",
+                 "expected 1 to 64 letters");
+}
+Test(bad, agent_not_string)
+{
+    expect_error("{\"cordon_policy\": 1, \"agent\": 7}", "agent", "expected a string, got 7");
+}
+Test(bad, mode_typo)
+{
+    expect_error(P("\"mode\": \"enforcing\""), "mode",
+                 "expected one of enforce|observe, got \"enforcing\"");
+}
+Test(bad, unknown_top_key_suggests)
+{
+    expect_error(P("\"sandbx\": {}"), "sandbx", "unknown key; did you mean \"sandbox\"?");
+}
+Test(bad, network_mode_typo)
+{
+    expect_error(P("\"sandbox\": {\"network\": {\"mode\": \"proxi\"}}"), "sandbox.network.mode",
+                 "expected one of none|proxy|host, got \"proxi\"");
+}
+Test(bad, enforcement_typo)
+{
+    expect_error(P("\"sandbox\": {\"enforcement\": \"strictest\"}"), "sandbox.enforcement",
+                 "expected one of strict|best_effort, got \"strictest\"");
+}
+Test(bad, filesystem_unknown_key)
+{
+    expect_error(P("\"sandbox\": {\"filesystem\": {\"readonly\": []}}"),
+                 "sandbox.filesystem.readonly", "did you mean \"read_only\"");
+}
+Test(bad, read_write_not_array)
+{
+    expect_error(P("\"sandbox\": {\"filesystem\": {\"read_write\": \"/tmp\"}}"),
+                 "sandbox.filesystem.read_write", "expected an array of paths, got a string");
+}
+Test(bad, relative_path)
+{
+    expect_error(P("\"sandbox\": {\"filesystem\": {\"read_only\": [\"/ok\", \"src\"]}}"),
+                 "sandbox.filesystem.read_only[1]", "path must be absolute");
+}
+Test(bad, dotdot_escape)
+{
+    expect_error(P("\"sandbox\": {\"filesystem\": {\"read_write\": [\"${workspace}/../etc\"]}}"),
+                 "sandbox.filesystem.read_write[0]", "must not contain \"..\"");
+}
+Test(bad, unknown_variable)
+{
+    expect_error(P("\"sandbox\": {\"filesystem\": {\"read_write\": [\"${workdir}/x\"]}}"),
+                 "sandbox.filesystem.read_write[0]", "unknown variable \"${workdir}\"");
+}
+Test(bad, tilde_user)
+{
+    expect_error(P("\"sandbox\": {\"filesystem\": {\"deny\": [\"~root/.ssh\"]}}"),
+                 "sandbox.filesystem.deny[0]", "\"~user\" is not supported");
+}
+Test(bad, unterminated_variable)
+{
+    expect_error(P("\"sandbox\": {\"filesystem\": {\"deny\": [\"${home/x\"]}}"),
+                 "sandbox.filesystem.deny[0]", "without a closing");
+}
+Test(bad, duplicate_path)
+{
+    expect_error(P("\"sandbox\": {\"filesystem\": {\"deny\": [\"/a\", \"/a/\"]}}"),
+                 "sandbox.filesystem.deny[1]", "names a path already listed");
+}
+Test(bad, duplicate_key_cannot_hide_a_rule)
+{
+    expect_error(P("\"mode\": \"enforce\", \"mode\": \"observe\""), "mode", "duplicate key");
+}
+Test(bad, duplicate_nested_key)
+{
+    expect_error(P("\"sandbox\": {\"filesystem\": {\"deny\": [\"/x\"], \"deny\": []}}"),
+                 "sandbox.filesystem.deny", "duplicate key");
+}
+Test(bad, deny_credentials_not_bool)
+{
+    expect_error(P("\"sandbox\": {\"filesystem\": {\"deny_credentials\": \"no\"}}"),
+                 "sandbox.filesystem.deny_credentials", "expected true or false, got \"no\"");
+}
+Test(bad, grant_inside_credentials)
+{
+    expect_error(P("\"sandbox\": {\"filesystem\": {\"read_only\": [\"~/.ssh/config\"]}}"),
+                 "sandbox.filesystem.read_only", "default credential deny set covers");
+}
+Test(bad, grant_inside_deny)
+{
+    expect_error(P("\"sandbox\": {\"filesystem\": {\"read_write\": [\"/srv/x/y\"], \"deny\": "
+                   "[\"/srv/x\"]}}"),
+                 "sandbox.filesystem.read_write", "lies inside the denied \"/srv/x\"");
+}
+Test(bad, same_entry_read_only_and_read_write)
+{
+    expect_error(P("\"sandbox\": {\"filesystem\": {\"read_write\": [\"/srv\"], \"read_only\": "
+                   "[\"/srv\"]}}"),
+                 "sandbox.filesystem.read_only", "also in read_write");
+}
+Test(bad, exec_name_with_space)
+{
+    expect_error(P("\"sandbox\": {\"exec\": {\"deny\": [\"r m\"]}}"), "sandbox.exec.deny[0]",
+                 "expected a program name or glob");
+}
+Test(bad, exec_unknown_key)
+{
+    expect_error(P("\"sandbox\": {\"exec\": {\"denny\": []}}"), "sandbox.exec.denny",
+                 "did you mean \"deny\"");
+}
+Test(bad, endpoint_without_port)
+{
+    expect_error(P("\"sandbox\": {\"network\": {\"allow\": [\"example.com\"]}}"),
+                 "sandbox.network.allow[0]", "expected \"host:port\"");
+}
+Test(bad, endpoint_port_out_of_range)
+{
+    expect_error(P("\"sandbox\": {\"network\": {\"allow\": [\"example.com:70000\"]}}"),
+                 "sandbox.network.allow[0]", "expected a port from 1 to 65535");
+}
+Test(bad, endpoint_port_zero)
+{
+    expect_error(P("\"sandbox\": {\"network\": {\"allow\": [\"example.com:0\"]}}"),
+                 "sandbox.network.allow[0]", "expected a port from 1 to 65535");
+}
+Test(bad, wildcard_too_broad)
+{
+    expect_error(P("\"sandbox\": {\"network\": {\"allow\": [\"*.com:443\"]}}"),
+                 "sandbox.network.allow[0]", "at least two labels");
+}
+Test(bad, hostname_with_bad_characters)
+{
+    expect_error(P("\"sandbox\": {\"network\": {\"allow\": [\"exa mple.com:443\"]}}"),
+                 "sandbox.network.allow[0]", "expected a host name");
+}
+Test(bad, allow_list_with_mode_none)
+{
+    expect_error(P("\"sandbox\": {\"network\": {\"mode\": \"none\", \"allow\": [\"a.b:1\"]}}"),
+                 "sandbox.network.allow", "mode \"none\" permits no connection");
+}
+Test(bad, ipc_scope_typo)
+{
+    expect_error(P("\"sandbox\": {\"ipc\": {\"signals\": \"none\"}}"), "sandbox.ipc.signals",
+                 "expected one of scoped|open, got \"none\"");
+}
+Test(bad, sandbox_not_object)
+{
+    expect_error(P("\"sandbox\": []"), "sandbox", "expected an object, got an array");
+}
+Test(bad, models_not_array)
+{
+    expect_error(P("\"api\": {\"models\": \"gpt-4o\"}"), "api.models",
+                 "expected an array of model, got a string");
+}
+Test(bad, model_name_with_space)
+{
+    expect_error(P("\"api\": {\"models\": [\"gpt 4\"]}"), "api.models[0]",
+                 "expected a model name or glob");
+}
+Test(bad, duplicate_model)
+{
+    expect_error(P("\"api\": {\"models\": [\"a\", \"a\"]}"), "api.models[1]", "listed twice");
+}
+Test(bad, unknown_data_class)
+{
+    expect_error(P("\"api\": {\"data\": {\"pii.emial\": \"redact\"}}"), "api.data[\"pii.emial\"]",
+                 "unknown data class \"pii.emial\"");
+}
+Test(bad, data_glob_matching_nothing)
+{
+    expect_error(P("\"api\": {\"data\": {\"pii.zz*\": \"redact\"}}"), "api.data[\"pii.zz*\"]",
+                 "unknown data class");
+}
+Test(bad, data_action_typo)
+{
+    expect_error(P("\"api\": {\"data\": {\"pii.email\": \"mask\"}}"), "api.data[\"pii.email\"]",
+                 "expected one of allow|log|redact|block, got \"mask\"");
+}
+Test(bad, custom_class_missing_pattern)
+{
+    expect_error(P("\"api\": {\"data\": {\"custom\": [{\"class\": \"x\", \"action\": \"block\"}]}}"),
+                 "api.data.custom[0]", "(pattern is missing)");
+}
+Test(bad, custom_class_shadows_builtin)
+{
+    expect_error(P("\"api\": {\"data\": {\"custom\": [{\"class\": \"health\", \"pattern\": "
+                   "\"x+\", \"action\": \"block\"}]}}"),
+                 "api.data.custom[0].class", "already defined");
+}
+Test(bad, custom_class_bad_name)
+{
+    expect_error(P("\"api\": {\"data\": {\"custom\": [{\"class\": \"Claim-ID\", \"pattern\": "
+                   "\"x+\", \"action\": \"block\"}]}}"),
+                 "api.data.custom[0].class", "expected a class name");
+}
+Test(bad, tools_unknown_key)
+{
+    expect_error(P("\"api\": {\"tools\": {\"allowed\": []}}"), "api.tools.allowed",
+                 "did you mean \"allow\"");
+}
+Test(bad, constraint_not_string)
+{
+    expect_error(P("\"api\": {\"tools\": {\"constraints\": {\"crm_get\": {\"id\": 5}}}}"),
+                 "api.tools.constraints.crm_get.id", "expected a string, got 5");
+}
+Test(bad, constraint_empty)
+{
+    expect_error(P("\"api\": {\"tools\": {\"constraints\": {\"crm_get\": {}}}}"),
+                 "api.tools.constraints.crm_get", "at least one");
+}
+Test(bad, negative_budget)
+{
+    expect_error(P("\"api\": {\"budget\": {\"session_usd\": -1}}"), "api.budget.session_usd",
+                 "expected a number from 0 to 1e+06, got -1");
+}
+Test(bad, session_over_day_budget)
+{
+    expect_error(P("\"api\": {\"budget\": {\"session_usd\": 9, \"day_usd\": 5}}"),
+                 "api.budget.session_usd", "exceeds the day budget");
+}
+Test(bad, price_missing_output)
+{
+    expect_error(P("\"api\": {\"budget\": {\"prices\": {\"gpt-4o-mini\": {\"input_per_mtok\": "
+                   "1}}}}"),
+                 "api.budget.prices[\"gpt-4o-mini\"]", "needs both");
+}
+Test(bad, schedule_bad_time)
+{
+    expect_error(P("\"api\": {\"schedule\": [{\"outside\": \"Mon-Fri 8:00-18:00\", \"block\": "
+                   "true}]}"),
+                 "api.schedule[0].outside", "expected \"DAYS HH:MM-HH:MM\"");
+}
+Test(bad, schedule_bad_day)
+{
+    expect_error(P("\"api\": {\"schedule\": [{\"inside\": \"Mon-Fry 08:00-18:00\", \"block\": "
+                   "true}]}"),
+                 "api.schedule[0].inside", "expected \"DAYS HH:MM-HH:MM\"");
+}
+Test(bad, schedule_empty_window)
+{
+    expect_error(P("\"api\": {\"schedule\": [{\"inside\": \"Mon 08:00-08:00\", \"block\": "
+                   "true}]}"),
+                 "api.schedule[0].inside", "expected \"DAYS HH:MM-HH:MM\"");
+}
+Test(bad, schedule_outside_and_inside)
+{
+    expect_error(P("\"api\": {\"schedule\": [{\"outside\": \"Mon 08:00-09:00\", \"inside\": "
+                   "\"Tue 08:00-09:00\", \"block\": true}]}"),
+                 "api.schedule[0]", "exactly one of");
+}
+Test(bad, schedule_rule_without_effect)
+{
+    expect_error(P("\"api\": {\"schedule\": [{\"outside\": \"Mon-Fri 08:00-18:00\"}]}"),
+                 "api.schedule[0]", "changes nothing");
+}
+Test(bad, schedule_tz_traversal)
+{
+    expect_error(P("\"api\": {\"schedule\": [{\"outside\": \"Mon 08:00-09:00\", \"tz\": "
+                   "\"../../etc/passwd\", \"block\": true}]}"),
+                 "api.schedule[0].tz", "expected an IANA time zone name");
+}
+Test(bad, schedule_data_cannot_define_custom)
+{
+    expect_error(P("\"api\": {\"schedule\": [{\"outside\": \"Mon 08:00-09:00\", \"data\": "
+                   "{\"custom\": []}}]}"),
+                 "api.schedule[0].data.custom", "defined once");
+}
+Test(bad, anomaly_trigger_typo)
+{
+    expect_error(P("\"api\": {\"anomaly\": {\"requests_per_minute\": 5, \"on_trigger\": "
+                   "\"kill\"}}"),
+                 "api.anomaly.on_trigger", "expected one of log|throttle|quarantine");
+}
+Test(bad, anomaly_zero_rate)
+{
+    expect_error(P("\"api\": {\"anomaly\": {\"requests_per_minute\": 0}}"),
+                 "api.anomaly.requests_per_minute", "from 1 to 100000, got 0");
+}
+Test(bad, anomaly_fractional_rate)
+{
+    expect_error(P("\"api\": {\"anomaly\": {\"requests_per_minute\": 1.5}}"),
+                 "api.anomaly.requests_per_minute", "expected a whole number");
+}
+Test(bad, anomaly_without_trigger)
+{
+    expect_error(P("\"api\": {\"anomaly\": {\"on_trigger\": \"log\"}}"), "api.anomaly",
+                 "no trigger is set");
+}
+Test(bad, audit_typo)
+{
+    expect_error(P("\"api\": {\"audit\": {\"prompts\": \"full\"}}"), "api.audit.prompts",
+                 "expected one of digest|text, got \"full\"");
+}
+Test(bad, poll_too_fast)
+{
+    expect_error(P("\"poll_seconds\": 1"), "poll_seconds", "from 5 to 86400, got 1");
+}
+Test(bad, control_character_in_string)
+{
+    expect_error(P("\"description\": \"a\\u001bb\""), "description", "control character");
+}
+
+Test(bad, every_error_is_reported_not_just_the_first)
+{
+    struct policy *p = load(P("\"mode\": \"x\", \"poll_seconds\": 0, \"sandbox\": {\"network\": "
+                              "{\"mode\": \"y\"}}, \"api\": {\"models\": 3}"));
+    cr_assert_null(p);
+    cr_assert_eq(diag_total(&d), 4, "expected 4 errors, got:\n%s", all_errors());
+}
+
+/* ------------------------------------------------------------------ hostile input */
+
+Test(hostile, nesting_is_bounded_before_parsing)
+{
+    char buf[4096];
+    size_t o = 0;
+    for (int i = 0; i < 1000; i++)
+        buf[o++] = '[';
+    buf[o] = '\0';
+    expect_error(buf, "", "nests deeper than 8 levels");
+}
+
+Test(hostile, deep_but_valid_json_is_refused)
+{
+    expect_error(P("\"description\": [[[[[[[[[[1]]]]]]]]]]"), "", "nests deeper");
+}
+
+Test(hostile, nul_escape_is_refused)
+{
+    expect_error(P("\"agent\": \"a\\u0000b\""), "", "\\u0000");
+}
+
+Test(hostile, raw_nul_byte_is_refused)
+{
+    const char doc[] = "{\"cordon_policy\": 1, \"agent\": \"a\"}\0garbage";
+    struct policy *p = NULL;
+    diag_init(&d);
+    cr_assert_neq(policy_load(doc, sizeof doc - 1, &test_env, &p, &d), 0);
+    cr_assert_null(p);
+    cr_assert(strstr(d.e[0].msg, "NUL byte"), "%s", all_errors());
+}
+
+Test(hostile, oversized_document_is_refused)
+{
+    size_t n = POLICY_MAX_BYTES + 10;
+    char *buf = malloc(n + 1);
+    memset(buf, ' ', n);
+    const char *valid = "{\"cordon_policy\": 1, \"agent\": \"a\"}";
+    memcpy(buf, valid, strlen(valid)); /* valid JSON followed by white space */
+    buf[n] = '\0';
+    expect_error(buf, "", "a policy may be at most 1048576 bytes");
+    free(buf);
+}
+
+Test(hostile, long_string_is_refused)
+{
+    size_t n = 5000;
+    char *buf = malloc(n + 100);
+    int o = snprintf(buf, 100, "{\"cordon_policy\": 1, \"agent\": \"a\", \"description\": \"");
+    memset(buf + o, 'x', n);
+    strcpy(buf + o + n, "\"}");
+    expect_error(buf, "description", "string is 5000 bytes");
+    free(buf);
+}
+
+Test(hostile, too_many_entries_are_refused)
+{
+    size_t cap = 1100 * 8 + 200;
+    char *buf = malloc(cap);
+    size_t o = (size_t)snprintf(buf, cap, "{\"cordon_policy\": 1, \"agent\": \"a\", \"api\": "
+                                          "{\"models\": [");
+    for (int i = 0; i < 1100; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s\"m%d\"", i ? "," : "", i);
+    snprintf(buf + o, cap - o, "]}}");
+    expect_error(buf, "api.models", "too many entries (1100)");
+    free(buf);
+}
+
+Test(hostile, error_list_is_bounded)
+{
+    size_t cap = 300 * 24 + 200;
+    char *buf = malloc(cap);
+    size_t o = (size_t)snprintf(buf, cap, "{\"cordon_policy\": 1, \"agent\": \"a\"");
+    for (int i = 0; i < 300; i++)
+        o += (size_t)snprintf(buf + o, cap - o, ", \"bogus%d\": 1", i);
+    snprintf(buf + o, cap - o, "}");
+    struct policy *p = load(buf);
+    cr_assert_null(p);
+    cr_assert_eq(d.count, DIAG_MAX);
+    cr_assert_eq(diag_total(&d), 300);
+    free(buf);
+}
+
+Test(hostile, key_with_control_characters_is_quoted_in_the_path)
+{
+    struct policy *p = load(P("\"api\": {\"data\": {\"x\\u001b[31m\": \"block\"}}"));
+    cr_assert_null(p);
+    cr_assert_eq(d.count, 1, "%s", all_errors());
+    cr_assert(strstr(d.e[0].path, "\\x1b"), "control character not escaped: %s", d.e[0].path);
+    cr_assert_null(strchr(d.e[0].path, 0x1b));
+}
+
+Test(glob, matches_like_the_documentation_says)
+{
+    cr_assert(policy_glob_match("claude-*", "claude-3-5-sonnet"));
+    cr_assert(policy_glob_match("*", ""));
+    cr_assert(policy_glob_match("secret.*", "secret.jwt"));
+    cr_assert(!policy_glob_match("secret.*", "secrets.jwt"));
+    cr_assert(policy_glob_match("gpt-4?", "gpt-4o"));
+    cr_assert(!policy_glob_match("gpt-4?", "gpt-4o-mini"));
+    cr_assert(policy_glob_match("a*b*c", "aXXbYYc"));
+    cr_assert(!policy_glob_match("a*b*c", "aXXbYY"));
+}
