@@ -54,8 +54,16 @@ static void check_tz(const char *tz, const char *zoneinfo, const char *path, str
                           "tzdata package)", tz, zoneinfo);
         return;
     }
-    if ((size_t)snprintf(file, sizeof file, "%s/%s", zoneinfo, tz) >= sizeof file ||
-        stat(file, &st) != 0 || !S_ISREG(st.st_mode))
+    char magic[4] = {0};
+    FILE *f = NULL;
+    if ((size_t)snprintf(file, sizeof file, "%s/%s", zoneinfo, tz) < sizeof file &&
+        stat(file, &st) == 0 && S_ISREG(st.st_mode) && (f = fopen(file, "rb"))) {
+        if (fread(magic, 1, sizeof magic, f) != sizeof magic)
+            magic[0] = '\0';
+        fclose(f);
+    }
+    /* every zone file starts with "TZif"; other files live there too (leapseconds, tzdata.zi) */
+    if (memcmp(magic, "TZif", 4) != 0)
         diag_add(d, path, "unknown time zone \"%s\"; use an IANA name such as "
                           "\"Europe/Brussels\" or \"America/New_York\"", tz);
 }

@@ -107,7 +107,7 @@ static cJSON *exec_names_json(const struct policy *p, const struct policy_list *
     return a;
 }
 
-static cJSON *data_json(const struct policy_data *d)
+static cJSON *data_json(const struct policy *p, const struct policy_data *d)
 {
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; a && i < d->n; i++) {
@@ -118,6 +118,9 @@ static cJSON *data_json(const struct policy_data *d)
         for (size_t j = 0; policy_data_classes[j]; j++)
             if (policy_glob_match(d->v[i].cls, policy_data_classes[j]))
                 cJSON_AddItemToArray(m, cJSON_CreateString(policy_data_classes[j]));
+        for (size_t j = 0; j < p->api.n_custom; j++)
+            if (policy_glob_match(d->v[i].cls, p->api.custom[j].cls))
+                cJSON_AddItemToArray(m, cJSON_CreateString(p->api.custom[j].cls));
         cJSON_AddItemToArray(a, o);
     }
     return a;
@@ -182,7 +185,7 @@ cJSON *policy_explain_json(const struct policy *p)
 
     cJSON *api = cJSON_AddObjectToObject(r, "api");
     cJSON_AddItemToObject(api, "models", str_array(&p->api.models));
-    cJSON_AddItemToObject(api, "data", data_json(&p->api.data));
+    cJSON_AddItemToObject(api, "data", data_json(p, &p->api.data));
     cJSON *cu = cJSON_AddArrayToObject(api, "custom");
     for (size_t i = 0; i < p->api.n_custom; i++) {
         cJSON *o = cJSON_CreateObject();
@@ -230,7 +233,7 @@ cJSON *policy_explain_json(const struct policy *p)
         cJSON_AddNumberToObject(o, "end_minute", w->end_min);
         cJSON_AddStringToObject(o, "tz", w->tz);
         cJSON_AddBoolToObject(o, "block", w->block);
-        cJSON_AddItemToObject(o, "data", data_json(&w->data));
+        cJSON_AddItemToObject(o, "data", data_json(p, &w->data));
         cJSON_AddItemToObject(o, "tools_deny", str_array(&w->tools_deny));
         if (w->has_models)
             cJSON_AddItemToObject(o, "models", str_array(&w->models));
@@ -314,7 +317,8 @@ static void text_names(struct text *t, const struct policy *p, const char *title
     }
 }
 
-static void text_data(struct text *t, const char *indent, const struct policy_data *d)
+static void text_data(struct text *t, const struct policy *p, const char *indent,
+                      const struct policy_data *d)
 {
     for (size_t i = 0; i < d->n; i++) {
         out(t, "%s%-22s %s", indent, d->v[i].cls, policy_action_name(d->v[i].action));
@@ -323,6 +327,9 @@ static void text_data(struct text *t, const char *indent, const struct policy_da
             for (size_t j = 0; policy_data_classes[j]; j++)
                 if (policy_glob_match(d->v[i].cls, policy_data_classes[j]))
                     out(t, " %s", policy_data_classes[j]);
+            for (size_t j = 0; j < p->api.n_custom; j++)
+                if (policy_glob_match(d->v[i].cls, p->api.custom[j].cls))
+                    out(t, " %s", p->api.custom[j].cls);
             out(t, ")");
         }
         out(t, "\n");
@@ -401,7 +408,7 @@ int policy_explain_text(const struct policy *p, FILE *f)
     text_list(&t, &p->api.models, "none allowed (api.models is empty; [\"*\"] allows all)");
     out(&t, "  data%s\n",
         p->api.data.n || p->api.n_custom ? "" : "      no rules (nothing is classified)");
-    text_data(&t, "    ", &p->api.data);
+    text_data(&t, p, "    ", &p->api.data);
     for (size_t i = 0; i < p->api.n_custom; i++)
         out(&t, "    %-22s %s  (custom: /%s/)\n", p->api.custom[i].cls,
             policy_action_name(p->api.custom[i].action), p->api.custom[i].pattern);
@@ -429,7 +436,7 @@ int policy_explain_text(const struct policy *p, FILE *f)
         const struct policy_window *w = &p->api.schedule[i];
         out(&t, "  schedule  %s %s (%s)%s\n", w->outside ? "outside" : "inside", w->spec, w->tz,
             w->block ? ": every model call is refused" : ":");
-        text_data(&t, "            ", &w->data);
+        text_data(&t, p, "            ", &w->data);
         if (w->tools_deny.n) {
             out(&t, "            tools deny ");
             text_list(&t, &w->tools_deny, "");

@@ -12,6 +12,7 @@
 #include "policy/policy.h"
 
 #include <cjson/cJSON.h>
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -126,7 +127,7 @@ static void describe(const cJSON *v, char *buf, size_t len)
     if (cJSON_IsString(v))
         diag_quote(v->valuestring, buf, len);
     else if (cJSON_IsNumber(v))
-        snprintf(buf, len, "%g", v->valuedouble);
+        snprintf(buf, len, "%.15g", v->valuedouble);
     else if (cJSON_IsBool(v))
         snprintf(buf, len, "%s", cJSON_IsTrue(v) ? "true" : "false");
     else
@@ -280,7 +281,7 @@ static double get_num(struct ctx *c, const cJSON *v, const char *path, double lo
         v->valuedouble > hi) {
         char got[96];
         describe(v, got, sizeof got);
-        diag_add(c->d, path, "expected a number from %g to %g, got %s", lo, hi, got);
+        diag_add(c->d, path, "expected a number from %.15g to %.15g, got %s", lo, hi, got);
         return def;
     }
     return v->valuedouble;
@@ -338,7 +339,8 @@ static int valid_name(const char *s, int allow_glob, int allow_slash)
     size_t n = 0;
     for (; *s; s++, n++) {
         unsigned char ch = (unsigned char)*s;
-        if (isalnum(ch) || ch == '_' || ch == '-' || ch == '.' || ch == ':' || ch == '@')
+        if (isalnum(ch) || ch == '_' || ch == '-' || ch == '.' || ch == ':' || ch == '@' ||
+            ch == '+')
             continue;
         if (allow_glob && (ch == '*' || ch == '?'))
             continue;
@@ -376,7 +378,9 @@ static struct policy_list get_names(struct ctx *c, const cJSON *v, const char *p
                                     const char *what, int allow_slash)
 {
     struct policy_list l = {0, NULL};
-    int n = check_array(c, v, path, what);
+    char of[48];
+    snprintf(of, sizeof of, "%s names", what);
+    int n = check_array(c, v, path, of);
     if (n <= 0)
         return l;
     const char **arr = cx_alloc(c, sizeof *arr * (size_t)n);
@@ -393,7 +397,7 @@ static struct policy_list get_names(struct ctx *c, const cJSON *v, const char *p
             char q[96];
             diag_quote(s, q, sizeof q);
             diag_add(c->d, ep,
-                     "expected a %s name or glob (letters, digits, _ - . : @%s, * and ?; at "
+                     "expected a %s name or glob (letters, digits, _ - . : @ +%s, * and ?; at "
                      "most 128), got %s",
                      what, allow_slash ? " /" : "", q);
             continue;
@@ -438,12 +442,31 @@ static int compile_path(struct ctx *c, const char *raw, const char *path,
     return 0;
 }
 
-static int path_listed(const struct policy_path *v, size_t n, const char *p)
+/* The entry of v (n entries) with path p, or NULL. */
+static const struct policy_path *path_listed(const struct policy_path *v, size_t n,
+                                             const char *p)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(v[i].path, p) == 0)
-            return 1;
-    return 0;
+            return &v[i];
+    return NULL;
+}
+
+/* A path written without ~ or a ${variable}: its meaning does not depend on the machine. */
+static int path_literal(const char *raw)
+{
+    return raw[0] != '~' && !strstr(raw, "${");
+}
+
+/*
+ * Two entries naming one directory are the writer's mistake when they are written the same
+ * way or both literally ("/srv" and "/srv/"). When a variable made them meet (${tmp} and
+ * ${workspace} when the agent works in /tmp) the policy is fine on other machines, so the
+ * second is folded into the first without a word.
+ */
+static int same_entry_is_mistake(const struct policy_path *a, const struct policy_path *b)
+{
+    return strcmp(a->raw, b->raw) == 0 || (path_literal(a->raw) && path_literal(b->raw));
 }
 
 /*
@@ -479,13 +502,15 @@ static struct policy_paths get_paths(struct ctx *c, const cJSON *v, const char *
                 continue;
             if (compile_path(c, s, ep, POLICY_ORIGIN_POLICY, &arr[l.n]) != 0)
                 continue;
-            if (path_listed(arr, l.n, arr[l.n].path)) {
+            const struct policy_path *prev = path_listed(arr, l.n, arr[l.n].path);
+            if (prev && same_entry_is_mistake(prev, &arr[l.n])) {
                 char q[96];
                 diag_quote(s, q, sizeof q);
                 diag_add(c->d, ep, "%s names a path already listed here", q);
                 continue;
             }
-            l.n++;
+            if (!prev)
+                l.n++;
         }
     } else {
         for (int i = 0; i < n; i++)
@@ -541,7 +566,25 @@ static void get_exec_rules(struct ctx *c, const cJSON *v, const char *path,
         const char *s = get_str(c, e, ep);
         if (!s)
             continue;
+        int dup = 0;
+        for (const cJSON *f = v->child; f != e; f = f->next)
+            if (cJSON_IsString(f) && strcmp(f->valuestring, s) == 0)
+                dup = 1;
+        if (dup) {
+            char q[96];
+            diag_quote(s, q, sizeof q);
+            diag_add(c->d, ep, "%s is listed twice", q);
+            continue;
+        }
         if (is_path_entry(s)) {
+            if (strpbrk(s, "*?[")) {
+                char q[96];
+                diag_quote(s, q, sizeof q);
+                diag_add(c->d, ep, "globs are matched against program names, not paths (got "
+                                   "%s); name the file or the directory whose programs may run",
+                         q);
+                continue;
+            }
             if (compile_path(c, s, ep, POLICY_ORIGIN_POLICY, &pv[paths->n]) == 0)
                 paths->n++;
             continue;
@@ -671,6 +714,11 @@ static void get_endpoints(struct ctx *c, const cJSON *v, const char *path)
                 ok = valid_hostname(h + 2) && strchr(h + 2, '.') != NULL;
             } else {
                 ok = valid_hostname(h);
+                /* all digits and dots: it is meant as an IPv4 address, so it must be one */
+                if (ok && strspn(h, "0123456789.") == strlen(h)) {
+                    struct in_addr a4;
+                    ok = inet_pton(AF_INET, h, &a4) == 1;
+                }
             }
         }
         if (!ok) {
@@ -683,6 +731,14 @@ static void get_endpoints(struct ctx *c, const cJSON *v, const char *path)
         }
         for (char *p = h; *p; p++)
             *p = (char)tolower((unsigned char)*p);
+        int dup = 0;
+        for (size_t j = 0; j < k; j++)
+            if (strcmp(arr[j].host, h) == 0 && arr[j].port == port)
+                dup = 1;
+        if (dup) {
+            diag_add(c->d, ep, "%s is listed twice", q);
+            continue;
+        }
         arr[k].raw = cx_strdup(c, s);
         arr[k].host = cx_strdup(c, h);
         arr[k].wildcard = wildcard;
@@ -738,7 +794,8 @@ static void check_fs_conflicts(struct ctx *c)
     const struct policy_paths *dn = &c->p->sandbox.fs.deny;
     for (size_t i = 0; i < ro->n; i++)
         for (size_t j = 0; j < rw->n; j++)
-            if (strcmp(ro->v[i].raw, rw->v[j].raw) == 0 &&
+            if (strcmp(ro->v[i].path, rw->v[j].path) == 0 &&
+                same_entry_is_mistake(&ro->v[i], &rw->v[j]) &&
                 ro->v[i].origin == POLICY_ORIGIN_POLICY &&
                 rw->v[j].origin == POLICY_ORIGIN_POLICY) {
                 char q[96];
@@ -753,7 +810,10 @@ static void check_fs_conflicts(struct ctx *c)
             const struct policy_path *gp = &grants[g]->v[i];
             for (size_t j = 0; j < dn->n; j++) {
                 const struct policy_path *dp = &dn->v[j];
-                if (!path_within(gp->path, dp->path))
+                /* judged on the paths as written and, once resolved, on the targets: a
+                 * symlink must not carry a grant into a denied directory */
+                if (!path_within(gp->path, dp->path) &&
+                    !(gp->real && dp->real && path_within(gp->real, dp->real)))
                     continue;
                 char q[96], qd[96];
                 diag_quote(gp->raw, q, sizeof q);
@@ -764,7 +824,8 @@ static void check_fs_conflicts(struct ctx *c)
                              "set sandbox.filesystem.deny_credentials to false and list in "
                              "deny the credential paths you still want denied",
                              q, qd);
-                else if (strcmp(gp->path, dp->path) == 0)
+                else if (strcmp(gp->path, dp->path) == 0 ||
+                         (gp->real && dp->real && strcmp(gp->real, dp->real) == 0))
                     diag_add(c->d, names[g], "%s is also in deny; list each path once", q);
                 else
                     diag_add(c->d, names[g],
@@ -1234,7 +1295,7 @@ static void get_schedule(struct ctx *c, const cJSON *v, const char *path)
         }
         diag_path_key(fp, ep, "block");
         w->block = get_bool(c, cJSON_GetObjectItemCaseSensitive(e, "block"), fp, 0);
-        if (!data && !tools && !models && !w->block) {
+        if (!w->data.n && !w->tools_deny.n && !models && !w->block) {
             diag_add(c->d, ep, "this rule changes nothing; give it \"data\", \"tools\", "
                                "\"models\" or \"block\": true");
             ok = 0;
@@ -1464,7 +1525,7 @@ int policy_load(const char *buf, size_t len, const struct policy_env *env, struc
      * itself a valid policy, and so explain can show it. envelope.c checks its meaning. */
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
     if (ver)
-        p->version = (uint64_t)get_int(&c, ver, "version", 1, 9007199254740991LL, 0);
+        p->version = (uint64_t)get_int(&c, ver, "version", 1, 9007199254740992LL, 0);
     const cJSON *ia = cJSON_GetObjectItemCaseSensitive(root, "issued_at");
     if (ia && (p->issued_at = get_str(&c, ia, "issued_at")))
         p->issued_at = cx_strdup(&c, p->issued_at);
@@ -1512,13 +1573,15 @@ int policy_env_from_process(struct policy_env *env, struct policy_env_storage *s
 {
     memset(env, 0, sizeof *env);
     env->resolve_symlinks = 1;
+    /* HOME first, as a shell would; the passwd entry when HOME is unset or unusable */
     const char *home = getenv("HOME");
-    if (!home || home[0] != '/') {
-        struct passwd *pw = getpwuid(getuid());
-        home = pw ? pw->pw_dir : NULL;
-    }
-    if (home && copy_abs(st->home, home) == 0)
+    if (home && copy_abs(st->home, home) == 0) {
         env->vars.home = st->home;
+    } else {
+        struct passwd *pw = getpwuid(getuid());
+        if (pw && copy_abs(st->home, pw->pw_dir) == 0)
+            env->vars.home = st->home;
+    }
     if (getcwd(st->cwd, sizeof st->cwd))
         env->vars.cwd = st->cwd;
     const char *tmp = getenv("TMPDIR");

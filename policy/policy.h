@@ -18,7 +18,7 @@
 
 #define POLICY_SCHEMA 1
 #define POLICY_MAX_BYTES (1u << 20) /* a policy larger than 1 MiB is refused */
-#define POLICY_MAX_DEPTH 8          /* the schema itself needs 5 levels */
+#define POLICY_MAX_DEPTH 8          /* the schema itself needs 6 (api.schedule[].tools.deny) */
 #define POLICY_MAX_STRING 4096      /* bytes in any one string */
 #define POLICY_MAX_ITEMS 1024       /* entries in any one array or object */
 

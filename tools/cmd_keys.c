@@ -95,8 +95,11 @@ static int run_sign(int argc, char **argv)
     if (!(d = malloc(sizeof *d)))
         goto out;
     diag_init(d);
-    if (cli_read_file(argv[optind], POLICY_MAX_BYTES + 1, &buf, &len) != 0)
+    int e = cli_read_file(argv[optind], POLICY_MAX_BYTES, &buf, &len);
+    if (e != 0) {
+        rc = e == -EFBIG ? CLI_FAIL : CLI_USAGE; /* too large is an invalid policy */
         goto out;
+    }
     /* Never sign what would not load: the shim would refuse it anyway, far from here. */
     rc = cli_compile_policy(buf, len, NULL, 1, &p, d);
     if (rc != CLI_OK) {
@@ -187,8 +190,11 @@ static int run_verify(int argc, char **argv)
         cli_error("verify", "%s", err);
         goto out;
     }
-    if (cli_read_file(argv[optind], DSSE_MAX_ENVELOPE + 1, &buf, &len) != 0)
+    int e = cli_read_file(argv[optind], DSSE_MAX_ENVELOPE, &buf, &len);
+    if (e != 0) {
+        rc = e == -EFBIG ? CLI_FAIL : CLI_USAGE; /* too large is an invalid envelope */
         goto out;
+    }
     rc = CLI_FAIL;
     if (envelope_verify(buf, len, &trust, time(NULL), &payload, &plen, &st, keyid, err,
                         sizeof err) != 0)

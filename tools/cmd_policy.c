@@ -79,8 +79,9 @@ static int run_check(int argc, char **argv)
             goto next;
         }
         diag_init(d);
-        if (cli_read_file(argv[i], POLICY_MAX_BYTES + 1, &buf, &len) != 0) {
-            rc = CLI_USAGE;
+        int e = cli_read_file(argv[i], POLICY_MAX_BYTES, &buf, &len);
+        if (e != 0) {
+            rc = e == -EFBIG ? CLI_FAIL : CLI_USAGE; /* too large is an invalid policy */
             goto next;
         }
         rc = cli_compile_policy(buf, len, NULL, 1, &p, d);
@@ -92,10 +93,10 @@ static int run_check(int argc, char **argv)
                 cJSON_AddStringToObject(o, "agent", p->agent);
             cJSON *errs = cJSON_AddArrayToObject(o, "errors");
             for (size_t k = 0; k < d->count; k++) {
-                cJSON *e = cJSON_CreateObject();
-                cJSON_AddStringToObject(e, "path", d->e[k].path);
-                cJSON_AddStringToObject(e, "message", d->e[k].msg);
-                cJSON_AddItemToArray(errs, e);
+                cJSON *err = cJSON_CreateObject();
+                cJSON_AddStringToObject(err, "path", d->e[k].path);
+                cJSON_AddStringToObject(err, "message", d->e[k].msg);
+                cJSON_AddItemToArray(errs, err);
             }
             cJSON_AddNumberToObject(o, "errors_not_shown", (double)d->dropped);
             cJSON_AddItemToArray(report, o);
@@ -170,9 +171,12 @@ static int run_explain(int argc, char **argv)
     if (!(d = malloc(sizeof *d)))
         goto out;
     diag_init(d);
-    if (cli_read_file(argv[optind], trust_path ? DSSE_MAX_ENVELOPE : POLICY_MAX_BYTES + 1, &buf,
-                      &len) != 0)
+    int e = cli_read_file(argv[optind], trust_path ? DSSE_MAX_ENVELOPE : POLICY_MAX_BYTES, &buf,
+                          &len);
+    if (e != 0) {
+        rc = e == -EFBIG ? CLI_FAIL : CLI_USAGE;
         goto out;
+    }
     const char *doc = buf;
     size_t doclen = len;
     if (trust_path) {

@@ -44,6 +44,14 @@ has "the count is given" "2 errors"
 run "check --json" 1 "$CORDON" policy check --json bad.json
 has "json carries paths" '"path":	"sandbox.network.mode"'
 
+# run from $TMPDIR: ${tmp} and the default workspace meet, and the policy is still valid
+(cd "${TMPDIR:-/tmp}" && "$CORDON" policy check "$EX/default.json" >/dev/null) \
+    && ok "policy valid when run from the tmp directory" \
+    || bad "policy valid when run from the tmp directory" "$(cd /tmp && "$CORDON" policy check "$EX/default.json" 2>&1)"
+head -c 1048577 /dev/zero | tr '\0' ' ' > big.json
+run "an oversized policy is invalid (exit 1)" 1 "$CORDON" policy check big.json
+has "the limit is named exactly" "larger than 1048576 bytes"
+
 # --- sign and verify
 "$CORDON" sign --key "$T/k.key" --version 7 --expires 1h "$EX/claims-agent.json" >env.json 2>sign.err
 [ $? -eq 0 ] && ok "sign" || bad "sign" "$(cat sign.err)"

@@ -25,7 +25,13 @@ static void setup(void)
     snprintf(p, sizeof p, "%s/Europe", zdir);
     mkdir(p, 0755);
     snprintf(p, sizeof p, "%s/Europe/Brussels", zdir);
-    close(open(p, O_WRONLY | O_CREAT, 0644));
+    int fd = open(p, O_WRONLY | O_CREAT, 0644);
+    cr_assert_eq(write(fd, "TZif2", 5), 5); /* the magic every zone file starts with */
+    close(fd);
+    snprintf(p, sizeof p, "%s/leapseconds", zdir); /* lives there, is not a zone */
+    fd = open(p, O_WRONLY | O_CREAT, 0644);
+    cr_assert_eq(write(fd, "# leap", 6), 6);
+    close(fd);
 }
 
 static void teardown(void)
@@ -111,4 +117,12 @@ Test(deep, missing_tz_database_says_what_to_install)
     cr_assert_eq(policy_check_deep(p, "/nonexistent/zoneinfo", &d), 1);
     has("api.schedule[0].tz", "install the tzdata package");
     policy_free(p);
+}
+
+Test(deep, a_file_that_is_not_a_zone_is_refused)
+{
+    cr_assert_eq(check("{\"schedule\": [{\"outside\": \"Mon 08:00-09:00\", \"tz\": "
+                       "\"leapseconds\", \"block\": true}]}"),
+                 1);
+    has("api.schedule[0].tz", "unknown time zone \"leapseconds\"");
 }

@@ -163,3 +163,37 @@ Test(explain, write_failure_is_reported)
     fclose(f);
     policy_free(p);
 }
+
+Test(explain, symlink_cannot_carry_a_grant_into_a_denied_directory, .init = setup, .fini = teardown)
+{
+    /* ws -> real-ws: granting the link while denying the target is a conflict */
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"cordon_policy\": 1, \"agent\": \"x\", \"sandbox\": {\"filesystem\": "
+             "{\"read_only\": [\"%s\"], \"deny\": [\"%s\"]}}}",
+             ws_link, real_ws);
+    struct policy_env env = {.vars = {home, dir, dir, "/tmp"}, .resolve_symlinks = 1};
+    struct policy *p = NULL;
+    struct diag d;
+    diag_init(&d);
+    cr_assert_neq(policy_load(json, strlen(json), &env, &p, &d), 0);
+    cr_assert_null(p);
+    cr_assert_str_eq(d.e[0].path, "sandbox.filesystem.read_only");
+    cr_assert(strstr(d.e[0].msg, "also in deny"), "%s", d.e[0].msg);
+}
+
+Test(explain, wildcards_cover_custom_classes_too)
+{
+    const char *j = "{\"cordon_policy\": 1, \"agent\": \"x\", \"api\": {\"data\": {\"custom\": "
+                    "[{\"class\": \"claim_id\", \"pattern\": \"CLM-[0-9]{8}\", \"action\": "
+                    "\"redact\"}], \"claim*\": \"block\"}}}";
+    struct policy_env env = {.vars = {"/h", "/c", "/w", "/tmp"}};
+    struct policy *p = NULL;
+    struct diag d;
+    diag_init(&d);
+    cr_assert_eq(policy_load(j, strlen(j), &env, &p, &d), 0);
+    char *t = capture_text(p);
+    cr_assert(strstr(t, "(covers claim_id)"), "%s", t);
+    free(t);
+    policy_free(p);
+}

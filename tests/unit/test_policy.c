@@ -6,6 +6,8 @@
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,9 @@ static const struct policy_env test_env = {
              .tmp = "/tmp"},
     .resolve_symlinks = 0,
 };
+
+/* A policy with the two required keys and body. */
+#define P(body) "{\"cordon_policy\": 1, \"agent\": \"a\", " body "}"
 
 static struct diag d;
 
@@ -302,9 +307,40 @@ Test(good, hosts_are_lowercased_and_wildcards_marked)
     policy_free(p);
 }
 
+Test(good, variables_that_coincide_in_one_list_are_folded)
+{
+    /* run from /tmp: ${tmp} and ${workspace} are one directory; the policy is still fine */
+    struct policy_env env = test_env;
+    env.vars.workspace = "/tmp";
+    env.vars.cwd = "/tmp";
+    struct policy *p = NULL;
+    const char *j = "{\"cordon_policy\": 1, \"agent\": \"a\", \"sandbox\": {\"filesystem\": "
+                    "{\"read_write\": [\"${workspace}\", \"${tmp}\"], \"read_only\": "
+                    "[\"${cwd}\", \"${workspace}\"]}}}";
+    diag_init(&d);
+    cr_assert_eq(policy_load(j, strlen(j), &env, &p, &d), 0, "%s", all_errors());
+    cr_assert_eq(p->sandbox.fs.read_write.n, 1);
+    cr_assert_eq(p->sandbox.fs.read_only.n, 1);
+    policy_free(p);
+}
+
+Test(good, program_names_may_hold_a_plus)
+{
+    struct policy *p = load(P("\"sandbox\": {\"exec\": {\"deny\": [\"g++\", \"c++*\"]}}"));
+    cr_assert_not_null(p, "%s", all_errors());
+    policy_free(p);
+}
+
+Test(good, version_up_to_two_to_the_53)
+{
+    struct policy *p = load(P("\"version\": 9007199254740992"));
+    cr_assert_not_null(p, "%s", all_errors());
+    cr_assert_eq(p->version, 9007199254740992ULL);
+    policy_free(p);
+}
+
 /* ------------------------------------------------------------------ bad corpus */
 
-#define P(body) "{\"cordon_policy\": 1, \"agent\": \"a\", " body "}"
 
 Test(bad, not_json) { expect_error("{\"cordon_policy\": 1,", "", "not valid JSON at line 1"); }
 Test(bad, json_error_has_line_and_column)
@@ -472,7 +508,7 @@ Test(bad, sandbox_not_object)
 Test(bad, models_not_array)
 {
     expect_error(P("\"api\": {\"models\": \"gpt-4o\"}"), "api.models",
-                 "expected an array of model, got a string");
+                 "expected an array of model names, got a string");
 }
 Test(bad, model_name_with_space)
 {
@@ -533,7 +569,7 @@ Test(bad, constraint_empty)
 Test(bad, negative_budget)
 {
     expect_error(P("\"api\": {\"budget\": {\"session_usd\": -1}}"), "api.budget.session_usd",
-                 "expected a number from 0 to 1e+06, got -1");
+                 "expected a number from 0 to 1000000, got -1");
 }
 Test(bad, session_over_day_budget)
 {
@@ -620,6 +656,54 @@ Test(bad, poll_too_fast)
 Test(bad, control_character_in_string)
 {
     expect_error(P("\"description\": \"a\\u001bb\""), "description", "control character");
+}
+
+Test(bad, literal_duplicate_across_read_only_and_read_write)
+{
+    expect_error(P("\"sandbox\": {\"filesystem\": {\"read_write\": [\"/srv\"], \"read_only\": "
+                   "[\"/srv/\"]}}"),
+                 "sandbox.filesystem.read_only", "also in read_write");
+}
+Test(bad, duplicate_exec_name)
+{
+    expect_error(P("\"sandbox\": {\"exec\": {\"deny\": [\"rm\", \"rm\"]}}"),
+                 "sandbox.exec.deny[1]", "listed twice");
+}
+Test(bad, glob_in_exec_path)
+{
+    expect_error(P("\"sandbox\": {\"exec\": {\"allow\": [\"/opt/tools/*\"]}}"),
+                 "sandbox.exec.allow[0]", "globs are matched against program names");
+}
+Test(bad, duplicate_endpoint)
+{
+    expect_error(P("\"sandbox\": {\"network\": {\"allow\": [\"a.example:443\", "
+                   "\"A.example:443\"]}}"),
+                 "sandbox.network.allow[1]", "listed twice");
+}
+Test(bad, ipv4_out_of_range)
+{
+    expect_error(P("\"sandbox\": {\"network\": {\"allow\": [\"999.1.1.1:80\"]}}"),
+                 "sandbox.network.allow[0]", "IPv4 address");
+}
+Test(bad, schedule_rule_with_empty_objects_changes_nothing)
+{
+    expect_error(P("\"api\": {\"schedule\": [{\"inside\": \"Mon 08:00-09:00\", \"tools\": {}, "
+                   "\"data\": {}}]}"),
+                 "api.schedule[0]", "changes nothing");
+}
+Test(bad, models_not_array_message_reads_well)
+{
+    expect_error(P("\"api\": {\"models\": \"x\"}"), "api.models",
+                 "expected an array of model names, got a string");
+}
+Test(bad, large_number_is_printed_in_full)
+{
+    expect_error(P("\"api\": {\"budget\": {\"session_usd\": 1000001}}"),
+                 "api.budget.session_usd", "from 0 to 1000000, got 1000001");
+}
+Test(bad, version_beyond_two_to_the_53)
+{
+    expect_error(P("\"version\": 9007199254740994"), "version", "expected a whole number");
 }
 
 Test(bad, every_error_is_reported_not_just_the_first)
@@ -732,4 +816,28 @@ Test(glob, matches_like_the_documentation_says)
     cr_assert(!policy_glob_match("gpt-4?", "gpt-4o-mini"));
     cr_assert(policy_glob_match("a*b*c", "aXXbYYc"));
     cr_assert(!policy_glob_match("a*b*c", "aXXbYY"));
+}
+
+Test(env, home_with_dotdot_falls_back_to_the_passwd_entry)
+{
+    struct policy_env env;
+    struct policy_env_storage *st = malloc(sizeof *st);
+    setenv("HOME", "/root/../etc", 1);
+    cr_assert_eq(policy_env_from_process(&env, st, NULL), 0);
+    cr_assert_not_null(env.vars.home, "no home at all");
+    cr_assert_null(strstr(env.vars.home, ".."));
+    cr_assert_eq(env.vars.home[0], '/');
+    free(st);
+}
+
+Test(env, workspace_defaults_to_the_current_directory)
+{
+    struct policy_env env;
+    struct policy_env_storage *st = malloc(sizeof *st);
+    char cwd[PATH_MAXLEN];
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+    cr_assert_eq(policy_env_from_process(&env, st, NULL), 0);
+    cr_assert_str_eq(env.vars.workspace, cwd);
+    cr_assert_eq(policy_env_from_process(&env, st, "/nonexistent/ws"), -ENOENT);
+    free(st);
 }
