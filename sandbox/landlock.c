@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The Landlock ruleset of a policy.
+ *
+ * Landlock only grants: a rule on a directory covers everything beneath it, and nothing can
+ * take a right back further down. A policy that allows $HOME but denies ~/.ssh is therefore
+ * built by "sibling expansion": instead of one rule on $HOME, every entry of $HOME gets the
+ * rule except .ssh, and a directory that holds a denied path deeper down is expanded in turn.
+ * The directories on the way only get READ_DIR, so the names inside a denied directory can be
+ * listed but nothing in it can be read, written or created (docs/SECURITY.md).
+ *
+ * Programs get EXECUTE one file at a time only where it matters: a search directory holding a
+ * denied program is expanded into per-file rules (following no symlink, so Debian's
+ * /usr/bin/X11 -> . cannot re-grant the directory); one without gets a single rule. Denied
+ * programs are matched by inode, so a second name (a hard link, or a symlink elsewhere in the
+ * search path) for a denied program is denied too.
+ */
+#include "sandbox/landlock.h"
+#include "sandbox/report.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset 444
+#endif
+#ifndef SYS_landlock_add_rule
+#define SYS_landlock_add_rule 445
+#endif
+#ifndef SYS_landlock_restrict_self
+#define SYS_landlock_restrict_self 446
+#endif
+
+/* The ruleset attribute and the port rule as of ABI 6, whatever the headers know. */
+struct ll_ruleset_attr {
+    uint64_t handled_access_fs;
+    uint64_t handled_access_net;
+    uint64_t scoped;
+};
+
+struct ll_net_port_attr {
+    uint64_t allowed_access;
+    uint64_t port;
+};
+
+#define LL_RULE_PATH_BENEATH 1
+#define LL_RULE_NET_PORT 2
+
+#define FS_READ (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
+#define FS_EXEC (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE)
+/* Rights that mean something on a file (the kernel refuses directory rights on a file). */
+#define FS_FILE_RIGHTS                                                                         \
+    (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE | \
+     LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_IOCTL_DEV)
+#define MAX_DENY 256
+#define MAX_DENIED_INODES 512
+#define MAX_DEPTH 32
+
+uint64_t sandbox_landlock_fs_rights(int abi)
+{
+    uint64_t r = 0;
+    if (abi > SANDBOX_LANDLOCK_KNOWN_ABI)
+        abi = SANDBOX_LANDLOCK_KNOWN_ABI;
+    /* Fall through from the newest ABI down, as the kernel's sandboxer sample does. */
+    switch (abi) {
+    case 7:
+    case 6:
+    case 5:
+        r |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
+        /* fall through */
+    case 4:
+    case 3:
+        r |= LANDLOCK_ACCESS_FS_TRUNCATE;
+        /* fall through */
+    case 2:
+        r |= LANDLOCK_ACCESS_FS_REFER;
+        /* fall through */
+    case 1:
+        r |= (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1; /* EXECUTE .. MAKE_SYM */
+        break;
+    default:
+        break;
+    }
+    return r;
+}
+
+struct inode_id {
+    dev_t dev;
+    ino_t ino;
+};
+
+/*
+ * Descriptors opened one after another get consecutive numbers; a run of them is closed with
+ * one close_range() instead of a close() each. Rule building opens one descriptor per
+ * program, so this halves the system calls of the biggest phase.
+ */
+struct fd_run {
+    int first, last;
+};
+
+static void run_flush(struct fd_run *run)
+{
+    if (run->first < 0)
+        return;
+    if (syscall(SYS_close_range, (unsigned)run->first, (unsigned)run->last, 0) != 0)
+        for (int fd = run->first; fd <= run->last; fd++)
+            close(fd);
+    run->first = run->last = -1;
+}
+
+/* Hand fd over to be closed; only an unbroken sequence is ever closed as a range. */
+static void run_push(struct fd_run *run, int fd)
+{
+    if (run->first >= 0 && (fd != run->last + 1 || run->last - run->first >= 255))
+        run_flush(run);
+    if (run->first < 0)
+        run->first = fd;
+    run->last = fd;
+}
+
+struct ll {
+    int ruleset;
+    struct fd_run run;
+    uint64_t fs;     /* handled file system rights */
+    struct sandbox_report *r;
+    size_t n_deny;
+    char *deny[MAX_DENY]; /* resolved denied paths */
+    size_t n_denied_ino;
+    struct inode_id denied_ino[MAX_DENIED_INODES]; /* programs that must not run */
+    char *err;
+    size_t errlen;
+};
+
+static int within(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    if (n == 1 && dir[0] == '/')
+        return 1;
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* The path fd names, or -1 (when /proc is missing the rule still works by fd). */
+static int fd_path(int fd, char *buf, size_t len)
+{
+    char link[48];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, buf, len - 1);
+    if (n <= 0 || buf[0] != '/')
+        return -1;
+    buf[n] = '\0';
+    return 0;
+}
+
+static int add_rule_fd(struct ll *L, int fd, uint64_t rights, int is_dir, unsigned *counter)
+{
+    struct landlock_path_beneath_attr a = {
+        .allowed_access = rights & L->fs & (is_dir ? ~0ULL : FS_FILE_RIGHTS),
+        .parent_fd = fd,
+    };
+    if (!a.allowed_access)
+        return 0;
+    if (syscall(SYS_landlock_add_rule, L->ruleset, LL_RULE_PATH_BENEATH, &a, 0) != 0) {
+        char where[PATH_MAXLEN] = "?";
+        int e = errno;
+        (void)fd_path(fd, where, sizeof where);
+        snprintf(L->err, L->errlen, "landlock: cannot add a rule for %s: %s", where, strerror(e));
+        return SANDBOX_ERR_SYSCALL;
+    }
+    (*counter)++;
+    return 0;
+}
+
+/* Add a rule on path; a path that does not exist (or that we may not even look up) has
+ * nothing to grant and is skipped. */
+static int add_rule_path(struct ll *L, const char *path, uint64_t rights, unsigned *counter)
+{
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    int rc = fstat(fd, &st) == 0 ? add_rule_fd(L, fd, rights, S_ISDIR(st.st_mode), counter) : 0;
+    close(fd);
+    return rc;
+}
+
+static int is_denied(const struct ll *L, const char *path)
+{
+    for (size_t i = 0; i < L->n_deny; i++)
+        if (within(path, L->deny[i]))
+            return 1;
+    return 0;
+}
+
+static int deny_beneath(const struct ll *L, const char *dir)
+{
+    for (size_t i = 0; i < L->n_deny; i++)
+        if (within(L->deny[i], dir) && strcmp(L->deny[i], dir) != 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * Grant rights on everything in dir except the denied paths: READ_DIR on dir itself so it can
+ * still be listed, a full rule on each entry that holds no denied path, and the same
+ * expansion again for each entry that does.
+ */
+static int expand(struct ll *L, const char *dir, uint64_t rights, int depth)
+{
+    int rc = 0;
+    if (depth > MAX_DEPTH) {
+        snprintf(L->err, L->errlen, "landlock: a deny rule lies more than %d directories "
+                                    "below its grant (%s); grant a directory closer to it",
+                 MAX_DEPTH, dir);
+        return SANDBOX_ERR_UNSUPPORTED;
+    }
+    L->r->expanded_dirs++;
+    if ((rc = add_rule_path(L, dir, rights & LANDLOCK_ACCESS_FS_READ_DIR, &L->r->fs_rules)) != 0)
+        return rc;
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0; /* nothing below we could grant */
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d))) {
+        const char *name = de->d_name;
+        if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
+            continue;
+        char child[PATH_MAXLEN];
+        if ((size_t)snprintf(child, sizeof child, "%s/%s", strcmp(dir, "/") ? dir : "", name) >=
+            sizeof child)
+            continue;
+        if (is_denied(L, child))
+            continue;
+        unsigned char type = de->d_type;
+        if (type == DT_UNKNOWN) {
+            struct stat st;
+            if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+                continue;
+            type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : DT_REG;
+        }
+        /* A symlink is no part of the directory's subtree: the grant never covered its
+         * target, whose own rules decide when it is followed. */
+        if (type == DT_LNK)
+            continue;
+        if (type == DT_DIR && deny_beneath(L, child)) {
+            run_flush(&L->run);
+            rc = expand(L, child, rights, depth + 1);
+            continue;
+        }
+        int fd = openat(dirfd(d), name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        rc = add_rule_fd(L, fd, rights, type == DT_DIR, &L->r->fs_rules);
+        run_push(&L->run, fd);
+    }
+    run_flush(&L->run);
+    closedir(d);
+    return rc;
+}
+
+/* Grant rights on path, expanding around the denied paths beneath it. */
+static int grant(struct ll *L, const char *path, uint64_t rights)
+{
+    char real[PATH_MAXLEN];
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return 0; /* a grant on a path that does not exist grants nothing */
+    if (fd_path(fd, real, sizeof real) != 0) {
+        /* no /proc: cannot compare with the denies, so grant only when none exist */
+        struct stat st;
+        int rc = 0;
+        if (L->n_deny == 0 && fstat(fd, &st) == 0)
+            rc = add_rule_fd(L, fd, rights, S_ISDIR(st.st_mode), &L->r->fs_rules);
+        close(fd);
+        return rc;
+    }
+    int rc = 0;
+    if (is_denied(L, real)) {
+        /* the whole grant lies inside a deny: nothing to add */
+    } else if (deny_beneath(L, real)) {
+        rc = expand(L, real, rights, 0);
+    } else {
+        struct stat st;
+        if (fstat(fd, &st) == 0)
+            rc = add_rule_fd(L, fd, rights, S_ISDIR(st.st_mode), &L->r->fs_rules);
+    }
+    close(fd);
+    return rc;
+}
+
+/* The denied path as the kernel will see it: symlinks resolved; for a path that does not
+ * exist yet, its parent resolved and the name kept. */
+static void add_deny(struct ll *L, const struct policy_path *pp)
+{
+    char buf[PATH_MAXLEN];
+    const char *use = pp->real;
+    if (!use) {
+        int fd = open(pp->path, O_PATH | O_CLOEXEC);
+        if (fd >= 0 && fd_path(fd, buf, sizeof buf) == 0)
+            use = buf;
+        if (fd >= 0)
+            close(fd);
+    }
+    if (!use) {
+        char parent[PATH_MAXLEN];
+        const char *slash = strrchr(pp->path, '/');
+        size_t pl = slash ? (size_t)(slash - pp->path) : 0;
+        memcpy(parent, pp->path, pl);
+        parent[pl] = '\0';
+        int fd = open(pl ? parent : "/", O_PATH | O_CLOEXEC);
+        char rp[PATH_MAXLEN];
+        if (fd >= 0 && fd_path(fd, rp, sizeof rp) == 0 &&
+            (size_t)snprintf(buf, sizeof buf, "%s%s", strcmp(rp, "/") ? rp : "", slash) <
+                sizeof buf)
+            use = buf;
+        else
+            use = pp->path;
+        if (fd >= 0)
+            close(fd);
+    }
+    for (size_t i = 0; i < L->n_deny; i++)
+        if (strcmp(L->deny[i], use) == 0)
+            return;
+    if (L->n_deny < MAX_DENY && (L->deny[L->n_deny] = strdup(use)))
+        L->n_deny++;
+    /* the link itself, when the deny names a symlink: its own name is denied too */
+    if (pp->real && strcmp(pp->real, pp->path) != 0 && L->n_deny < MAX_DENY &&
+        (L->deny[L->n_deny] = strdup(pp->path)))
+        L->n_deny++;
+}
+
+/* System paths every dynamically linked program needs to read (docs/SECURITY.md). */
+static const char *const system_read[] = {
+    "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc", "/proc", NULL,
+};
+/* Credentials of the machine itself, denied inside the system grants above. */
+static const char *const system_deny[] = {
+    "/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers",
+    "/etc/sudoers.d", "/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ecdsa_key",
+    "/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_dsa_key", "/etc/security/opasswd",
+    NULL,
+};
+/* Directories of helper programs run by other programs (git's git-core, the loader). */
+static const char *const system_exec[] = {
+    "/usr/lib", "/usr/libexec", "/usr/lib64", "/usr/lib32", "/lib", "/lib64", "/lib32", NULL,
+};
+/* The ELF interpreters: the kernel opens them for execution, so they need EXECUTE. */
+static const char *const loaders[] = {
+    "/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib/ld-linux-armhf.so.3",
+    "/lib/ld-linux.so.2", "/libx32/ld-linux-x32.so.2", NULL,
+};
+
+struct dev_grant {
+    const char *path;
+    uint64_t rights;
+};
+
+static const struct dev_grant system_dev[] = {
+    {"/dev/null", LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
+                      LANDLOCK_ACCESS_FS_TRUNCATE},
+    {"/dev/zero", LANDLOCK_ACCESS_FS_READ_FILE},
+    {"/dev/urandom", LANDLOCK_ACCESS_FS_READ_FILE},
+    {"/dev/random", LANDLOCK_ACCESS_FS_READ_FILE},
+    {"/dev/tty", LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
+                     LANDLOCK_ACCESS_FS_IOCTL_DEV},
+    {NULL, 0},
+};
+
+static int fs_rules(struct ll *L, const struct policy *p)
+{
+    int rc = 0;
+    /* Read-write is everything but EXECUTE and device nodes: a root agent that may mknod a
+     * block device in its workspace could open the raw disk beneath every rule. */
+    uint64_t rw = L->fs & ~(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
+                            LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_IOCTL_DEV);
+    /* The machine's own credentials need a Landlock deny only where the file permissions
+     * would let this process read them (as root); otherwise the expansion of /etc is cost
+     * without benefit. */
+    for (size_t i = 0; system_deny[i]; i++) {
+        struct policy_path pp = {system_deny[i], system_deny[i], NULL, POLICY_ORIGIN_DEFAULT};
+        if (access(system_deny[i], R_OK) == 0)
+            add_deny(L, &pp);
+    }
+    for (size_t i = 0; i < p->sandbox.fs.deny.n; i++)
+        add_deny(L, &p->sandbox.fs.deny.v[i]);
+    for (size_t i = 0; rc == 0 && system_read[i]; i++)
+        rc = grant(L, system_read[i], FS_READ);
+    for (size_t i = 0; rc == 0 && system_dev[i].path; i++)
+        rc = grant(L, system_dev[i].path, system_dev[i].rights);
+    if (rc == 0 && p->sandbox.net.mode == POLICY_NET_HOST)
+        rc = grant(L, "/run/systemd/resolve", FS_READ); /* resolv.conf's target there */
+    for (size_t i = 0; rc == 0 && i < p->sandbox.fs.read_only.n; i++)
+        rc = grant(L, p->sandbox.fs.read_only.v[i].path, FS_READ);
+    for (size_t i = 0; rc == 0 && i < p->sandbox.fs.read_write.n; i++)
+        rc = grant(L, p->sandbox.fs.read_write.v[i].path, rw);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- exec */
+
+static int inode_denied(const struct ll *L, dev_t dev, ino_t ino)
+{
+    for (size_t i = 0; i < L->n_denied_ino; i++)
+        if (L->denied_ino[i].dev == dev && L->denied_ino[i].ino == ino)
+            return 1;
+    return 0;
+}
+
+static void deny_inode(struct ll *L, const struct stat *st)
+{
+    if (!S_ISREG(st->st_mode) || inode_denied(L, st->st_dev, st->st_ino) ||
+        L->n_denied_ino >= MAX_DENIED_INODES)
+        return;
+    L->denied_ino[L->n_denied_ino].dev = st->st_dev;
+    L->denied_ino[L->n_denied_ino].ino = st->st_ino;
+    L->n_denied_ino++;
+}
+
+static int name_matches(const struct policy_list *l, const char *name)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (policy_glob_match(l->v[i], name))
+            return 1;
+    return 0;
+}
+
+/* The search directories, resolved and without duplicates (/bin is /usr/bin here). */
+static size_t search_dirs(const struct policy *p, char dirs[][PATH_MAXLEN], size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->sandbox.exec.search.n && n < max; i++) {
+        int fd = open(p->sandbox.exec.search.v[i].path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        int ok = fd_path(fd, dirs[n], PATH_MAXLEN) == 0;
+        close(fd);
+        for (size_t j = 0; ok && j < n; j++)
+            if (strcmp(dirs[j], dirs[n]) == 0)
+                ok = 0;
+        if (ok)
+            n++;
+    }
+    return n;
+}
+
+/* One search directory: a single rule when nothing in it is held back, else one a file. */
+static int exec_dir(struct ll *L, const char *dir, const struct policy *p, int allowlist)
+{
+    int rc = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct stat dst;
+    if (fstat(dirfd(d), &dst) != 0) {
+        closedir(d);
+        return 0;
+    }
+    int held_back = allowlist;
+    struct dirent *de;
+    if (!allowlist) {
+        while ((de = readdir(d)) && !held_back)
+            if (de->d_type != DT_LNK && de->d_type != DT_DIR &&
+                inode_denied(L, dst.st_dev, de->d_ino))
+                held_back = 1;
+        if (!held_back) {
+            rc = add_rule_fd(L, dirfd(d), FS_EXEC, 1, &L->r->exec_rules);
+            closedir(d);
+            return rc;
+        }
+        rewinddir(d);
+    }
+    while (rc == 0 && (de = readdir(d))) {
+        /* follow no symlink: X11 -> . would grant the whole directory again; a link to a
+         * program works through the rule on its target */
+        if (de->d_type == DT_LNK || de->d_type == DT_DIR || de->d_name[0] == '.')
+            continue;
+        if (allowlist && !name_matches(&p->sandbox.exec.allow_names, de->d_name))
+            continue;
+        /* getdents already gives type and inode: no stat per program */
+        if (de->d_type == DT_REG && inode_denied(L, dst.st_dev, de->d_ino))
+            continue;
+        int fd = openat(dirfd(d), de->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        struct stat st;
+        if (de->d_type == DT_REG ||
+            (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+             !inode_denied(L, st.st_dev, st.st_ino)))
+            rc = add_rule_fd(L, fd, FS_EXEC, 0, &L->r->exec_rules);
+        run_push(&L->run, fd);
+    }
+    run_flush(&L->run);
+    closedir(d);
+    return rc;
+}
+
+static int exec_rules(struct ll *L, const struct policy *p)
+{
+    static char dirs[16][PATH_MAXLEN];
+    size_t nd = search_dirs(p, dirs, 16);
+    int rc = 0;
+    int allowlist = !(p->sandbox.exec.allow_names.n == 1 &&
+                      strcmp(p->sandbox.exec.allow_names.v[0], "*") == 0);
+
+    /* The denied programs, by inode: every name in the search path that matches a deny, and
+     * every deny path (a directory denies everything beneath it through the fs rules). */
+    for (size_t i = 0; i < nd && p->sandbox.exec.deny_names.n; i++) {
+        DIR *d = opendir(dirs[i]);
+        if (!d)
+            continue;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            struct stat st;
+            if (name_matches(&p->sandbox.exec.deny_names, de->d_name) &&
+                fstatat(dirfd(d), de->d_name, &st, 0) == 0)
+                deny_inode(L, &st);
+        }
+        closedir(d);
+    }
+    for (size_t i = 0; i < p->sandbox.exec.deny_paths.n; i++) {
+        struct stat st;
+        if (stat(p->sandbox.exec.deny_paths.v[i].path, &st) == 0)
+            deny_inode(L, &st);
+    }
+    for (size_t i = 0; rc == 0 && i < nd; i++)
+        if (!is_denied(L, dirs[i]))
+            rc = exec_dir(L, dirs[i], p, allowlist);
+    /* Helper programs under the library directories run only in denylist mode; an allowlist
+     * names what runs, and the ELF interpreter is all the kernel itself needs. */
+    for (size_t i = 0; rc == 0 && !allowlist && system_exec[i]; i++)
+        rc = add_rule_path(L, system_exec[i], FS_EXEC, &L->r->exec_rules);
+    for (size_t i = 0; rc == 0 && loaders[i]; i++)
+        rc = add_rule_path(L, loaders[i], FS_EXEC, &L->r->exec_rules);
+    /* an allowed tree (a pyenv, an nvm) must also be listable: interpreters read their
+     * library directories */
+    for (size_t i = 0; rc == 0 && i < p->sandbox.exec.allow_paths.n; i++)
+        rc = add_rule_path(L, p->sandbox.exec.allow_paths.v[i].path,
+                           FS_EXEC | LANDLOCK_ACCESS_FS_READ_DIR, &L->r->exec_rules);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- apply */
+
+int sandbox_landlock_apply(const struct policy *p, const struct sandbox_opts *o, int abi,
+                           struct sandbox_report *r, char *err, size_t errlen)
+{
+    int rc = SANDBOX_ERR_NOMEM;
+    struct ll *L = calloc(1, sizeof *L);
+    if (!L) {
+        snprintf(err, errlen, "landlock: out of memory");
+        return rc;
+    }
+    L->ruleset = -1;
+    L->run.first = L->run.last = -1;
+    L->r = r;
+    L->err = err;
+    L->errlen = errlen;
+    L->fs = sandbox_landlock_fs_rights(abi);
+
+    struct ll_ruleset_attr attr = {.handled_access_fs = L->fs};
+    size_t attr_size = sizeof attr.handled_access_fs;
+    if (abi >= 4 && p->sandbox.net.mode != POLICY_NET_HOST)
+        attr.handled_access_net = LANDLOCK_ACCESS_NET_BIND_TCP | LANDLOCK_ACCESS_NET_CONNECT_TCP;
+    if (abi >= 4)
+        attr_size = offsetof(struct ll_ruleset_attr, scoped);
+    if (abi >= 6) {
+        if (p->sandbox.ipc.signals == POLICY_SCOPE_SCOPED)
+            attr.scoped |= LANDLOCK_SCOPE_SIGNAL;
+        if (p->sandbox.ipc.abstract_unix == POLICY_SCOPE_SCOPED)
+            attr.scoped |= LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET;
+        attr_size = sizeof attr;
+    }
+    r->fs_handled = attr.handled_access_fs;
+    r->net_handled = attr.handled_access_net;
+    r->scoped = attr.scoped;
+
+    L->ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
+    if (L->ruleset < 0) {
+        snprintf(err, errlen, "landlock: cannot create a ruleset at ABI %d: %s", abi,
+                 strerror(errno));
+        rc = SANDBOX_ERR_SYSCALL;
+        goto out;
+    }
+
+    double t = sandbox_report_clock_us();
+    if ((rc = fs_rules(L, p)) != 0)
+        goto out;
+    r->timing.fs_us = sandbox_report_clock_us() - t;
+
+    t = sandbox_report_clock_us();
+    if ((rc = exec_rules(L, p)) != 0)
+        goto out;
+    r->timing.exec_us = sandbox_report_clock_us() - t;
+
+    t = sandbox_report_clock_us();
+    for (size_t i = 0; attr.handled_access_net && i < o->n_proxy_ports; i++) {
+        struct ll_net_port_attr na = {LANDLOCK_ACCESS_NET_CONNECT_TCP, o->proxy_ports[i]};
+        if (syscall(SYS_landlock_add_rule, L->ruleset, LL_RULE_NET_PORT, &na, 0) != 0) {
+            snprintf(err, errlen, "landlock: cannot allow TCP port %u: %s", o->proxy_ports[i],
+                     strerror(errno));
+            rc = SANDBOX_ERR_SYSCALL;
+            goto out;
+        }
+        r->net_rules++;
+    }
+    r->timing.net_us = sandbox_report_clock_us() - t;
+
+    t = sandbox_report_clock_us();
+    if (!o->dry_run) {
+        if (syscall(SYS_landlock_restrict_self, L->ruleset, 0) != 0) {
+            snprintf(err, errlen, "landlock: cannot restrict this process: %s (no_new_privs "
+                                  "must be set first)", strerror(errno));
+            rc = SANDBOX_ERR_SYSCALL;
+            goto out;
+        }
+        r->landlock_applied = 1;
+    }
+    r->timing.restrict_us = sandbox_report_clock_us() - t;
+    rc = 0;
+out:
+    if (L->ruleset >= 0)
+        close(L->ruleset);
+    for (size_t i = 0; i < L->n_deny; i++)
+        free(L->deny[i]);
+    free(L);
+    return rc;
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The kernel sandbox: one compiled policy in, kernel restrictions out, and a report of exactly
+ * what the kernel enforces afterwards. Linux applies Landlock (file system, TCP ports, IPC
+ * scopes), a seccomp filter and no_new_privs; macOS applies a Seatbelt profile generated from
+ * the same policy. Nothing here can be undone by the process once applied, and every child
+ * inherits it across fork and exec.
+ *
+ * sandbox_apply() restricts the CALLING THREAD (and, through the seccomp TSYNC flag, the
+ * seccomp part for all threads). Call it while the process has one thread: Landlock before ABI
+ * 8 cannot restrict the other threads, so a strict policy refuses to apply when more exist.
+ */
+#ifndef CORDON_SANDBOX_SANDBOX_H
+#define CORDON_SANDBOX_SANDBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "policy/policy.h"
+
+#define SANDBOX_MAX_PORTS 8
+#define SANDBOX_MAX_NOTES 24
+#define SANDBOX_NOTE_MAX 240
+
+/* What the caller knows that the policy does not: where the governance proxy listens. */
+struct sandbox_opts {
+    size_t n_proxy_ports;                  /* TCP ports the agent may connect to in proxy mode */
+    uint16_t proxy_ports[SANDBOX_MAX_PORTS];
+    int dry_run;                           /* build and count every rule, restrict nothing */
+};
+
+/* Microseconds spent in each phase of sandbox_apply(), for the enforcement report and bench/. */
+struct sandbox_timing {
+    double probe_us, fs_us, exec_us, net_us, seccomp_us, restrict_us, total_us;
+};
+
+struct sandbox_report {
+    /* The kernel */
+    int landlock_abi;          /* 0: Landlock unavailable (disabled or too old) */
+    int seccomp_available;
+    /* What was applied */
+    int landlock_applied;      /* a Landlock domain now restricts this thread */
+    uint64_t fs_handled;       /* LANDLOCK_ACCESS_FS_* rights the ruleset handles */
+    uint64_t net_handled;      /* LANDLOCK_ACCESS_NET_* rights the ruleset handles */
+    uint64_t scoped;           /* LANDLOCK_SCOPE_* flags */
+    unsigned fs_rules;         /* path-beneath rules for read/write grants (sibling expansion
+                                  included) */
+    unsigned exec_rules;       /* path-beneath rules that grant EXECUTE */
+    unsigned net_rules;        /* TCP port rules */
+    unsigned expanded_dirs;    /* directories expanded into sibling rules around a deny */
+    int seccomp_installed;
+    unsigned seccomp_rules;
+    int no_new_privs;
+    unsigned capabilities_dropped; /* capabilities the process held and lost (root agents) */
+    int threads;               /* threads in the process when the sandbox was applied */
+    enum policy_enforcement enforcement;
+    enum policy_net net_mode;
+    struct sandbox_timing timing;
+    /* Each degradation: something the policy asked for that the kernel does not enforce
+     * (best_effort only; strict refuses instead). */
+    size_t n_degradations;
+    char degradations[SANDBOX_MAX_NOTES][SANDBOX_NOTE_MAX];
+    /* Each limit: something the mechanism cannot do even when everything applied. */
+    size_t n_limits;
+    char limits[SANDBOX_MAX_NOTES][SANDBOX_NOTE_MAX];
+};
+
+enum sandbox_status {
+    SANDBOX_OK = 0,
+    SANDBOX_ERR_UNSUPPORTED = -1, /* strict policy, kernel lacks a feature (err says which) */
+    SANDBOX_ERR_THREADS = -2,     /* strict policy, more than one thread */
+    SANDBOX_ERR_SYSCALL = -3,     /* a Landlock, seccomp or prctl call failed unexpectedly */
+    SANDBOX_ERR_NOMEM = -4,
+};
+
+/*
+ * Apply the sandbox the policy describes to the calling process. On SANDBOX_OK the report
+ * says what the kernel enforces. On failure err holds a sentence that says what failed, why,
+ * and what to do (run on a newer kernel, or set "enforcement": "best_effort"); the process may
+ * then already carry part of the restrictions and must not run the agent.
+ */
+__attribute__((warn_unused_result)) int sandbox_apply(const struct policy *p,
+                                                      const struct sandbox_opts *o,
+                                                      struct sandbox_report *r, char *err,
+                                                      size_t errlen);
+
+/* The report as JSON text (malloc'd, caller frees), for `cordon exec --report` and the
+ * enforcement report the shim sends to cordond. NULL on OOM. */
+char *sandbox_report_json(const struct sandbox_report *r);
+
+/* ---- probe.c: what this kernel offers, without changing anything ---- */
+
+/* The Landlock ABI version, 0 when Landlock is unavailable. */
+int sandbox_probe_landlock_abi(void);
+/* Threads in this process (from /proc/self/status), or -1 when it cannot be read. */
+int sandbox_probe_threads(void);
+/* 1 when this process already runs with no_new_privs, 0 otherwise. */
+int sandbox_probe_no_new_privs(void);
+/* Seccomp mode from /proc/self/status: 0 none, 1 strict, 2 filter; -1 unknown. */
+int sandbox_probe_seccomp_mode(void);
+
+/* ---- seatbelt.c: the macOS profile (generated on every OS, applied only on macOS) ---- */
+
+/*
+ * The SBPL profile for the policy: deny by default; read and write grants as subpaths;
+ * read-metadata but not read-data on denied paths; network-outbound only to the proxy ports
+ * on localhost. *out is malloc'd text (caller frees). Returns 0, -ENOMEM.
+ */
+__attribute__((warn_unused_result)) int sandbox_seatbelt_profile(const struct policy *p,
+                                                                 const struct sandbox_opts *o,
+                                                                 char **out);
+
+#endif
