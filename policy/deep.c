@@ -5,11 +5,50 @@
  */
 #include "policy/deep.h"
 
+#include <dlfcn.h>
 #include <hs/hs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/*
+ * vectorscan is loaded when a pattern is first checked, not when cordon starts: it brings
+ * libstdc++ along, and `cordon exec`, which never checks a pattern, must not pay for that.
+ */
+static struct {
+    int tried;
+    const char *error;
+    hs_error_t (*compile)(const char *, unsigned, unsigned, const hs_platform_info_t *,
+                          hs_database_t **, hs_compile_error_t **);
+    hs_error_t (*expression_info)(const char *, unsigned, hs_expr_info_t **,
+                                  hs_compile_error_t **);
+    hs_error_t (*free_compile_error)(hs_compile_error_t *);
+    hs_error_t (*free_database)(hs_database_t *);
+} hs;
+
+static int hs_load(void)
+{
+    if (hs.tried)
+        return hs.error ? -1 : 0;
+    hs.tried = 1;
+    void *h = dlopen(CORDON_LIBHS, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        hs.error = "cannot load vectorscan (" CORDON_LIBHS "); install the libvectorscan5 "
+                   "package";
+        return -1;
+    }
+    *(void **)&hs.compile = dlsym(h, "hs_compile");
+    *(void **)&hs.expression_info = dlsym(h, "hs_expression_info");
+    *(void **)&hs.free_compile_error = dlsym(h, "hs_free_compile_error");
+    *(void **)&hs.free_database = dlsym(h, "hs_free_database");
+    if (!hs.compile || !hs.expression_info || !hs.free_compile_error || !hs.free_database) {
+        hs.error = "the vectorscan library (" CORDON_LIBHS ") lacks hs_compile; install "
+                   "the libvectorscan5 package";
+        return -1;
+    }
+    return 0;
+}
 
 /*
  * Compile one expression the way the API engine will; NULL on success or the reason. A data
@@ -24,22 +63,30 @@ static const char *check_regex(const char *re, int need_width, char *why, size_t
     const char *res = NULL;
     unsigned flags = HS_FLAG_UTF8 | HS_FLAG_SINGLEMATCH | (need_width ? 0 : HS_FLAG_ALLOWEMPTY);
 
-    if (need_width && hs_expression_info(re, HS_FLAG_UTF8, &info, &ce) == HS_SUCCESS && info &&
+    if (hs_load() != 0) {
+        snprintf(why, len, "%s", hs.error);
+        return why;
+    }
+
+    if (need_width && hs.expression_info(re, HS_FLAG_UTF8, &info, &ce) == HS_SUCCESS && info &&
         info->min_width == 0) {
         snprintf(why, len, "it matches the empty string, so it would match every text");
         res = why;
         goto out;
     }
-    hs_free_compile_error(ce);
+    if (ce)
+        hs.free_compile_error(ce);
     ce = NULL;
-    if (hs_compile(re, flags, HS_MODE_BLOCK, NULL, &db, &ce) != HS_SUCCESS) {
+    if (hs.compile(re, flags, HS_MODE_BLOCK, NULL, &db, &ce) != HS_SUCCESS) {
         snprintf(why, len, "%s", ce && ce->message ? ce->message : "rejected");
         res = why;
     }
 out:
     free(info);
-    hs_free_compile_error(ce);
-    hs_free_database(db);
+    if (ce)
+        hs.free_compile_error(ce);
+    if (db)
+        hs.free_database(db);
     return res;
 }
 

@@ -54,8 +54,18 @@ __attribute__((warn_unused_result)) int cli_compile_policy(const char *buf, size
                                                            const char *workspace, int deep,
                                                            struct policy **out, struct diag *d);
 
+/*
+ * Read a policy document, or with trust_path a signed envelope verified against that trust
+ * file, and return the policy JSON in *owned (caller frees). An envelope given without a
+ * trust file is refused, never read as a policy. Prints the reason on failure. Returns
+ * CLI_OK, CLI_FAIL (invalid, too large or unverifiable) or CLI_USAGE (unreadable).
+ */
+__attribute__((warn_unused_result)) int cli_read_policy(const char *cmd, const char *path,
+                                                        const char *trust_path, char **owned,
+                                                        size_t *len);
+
 /* The subcommands, defined by the command files. */
 extern const struct cli_command cmd_keygen, cmd_sign, cmd_verify, cmd_policy_check,
-    cmd_explain;
+    cmd_explain, cmd_exec;
 
 #endif

@@ -51,6 +51,50 @@ out:
     return rc;
 }
 
+int cli_read_policy(const char *cmd, const char *path, const char *trust_path, char **owned,
+                    size_t *len)
+{
+    char *buf = NULL, *payload = NULL, err[768];
+    size_t n = 0;
+    *owned = NULL;
+    *len = 0;
+    int e = cli_read_file(path, trust_path ? DSSE_MAX_ENVELOPE : POLICY_MAX_BYTES, &buf, &n);
+    if (e != 0)
+        return e == -EFBIG ? CLI_FAIL : CLI_USAGE; /* too large is an invalid document */
+    if (!trust_path) {
+        if (strstr(buf, "\"payloadType\"")) {
+            cli_error(cmd, "%s is a signed envelope; pass --trust KEY.pub to verify it", path);
+            free(buf);
+            return CLI_FAIL;
+        }
+        *owned = buf;
+        *len = n;
+        return CLI_OK;
+    }
+    struct key_trust trust;
+    struct envelope_stamp stamp;
+    int rc = CLI_USAGE;
+    if (key_trust_load(trust_path, &trust, err, sizeof err) != 0) {
+        cli_error(cmd, "%s", err);
+        goto out;
+    }
+    size_t plen = 0;
+    rc = CLI_FAIL;
+    if (envelope_verify(buf, n, &trust, time(NULL), &payload, &plen, &stamp, NULL, err,
+                        sizeof err) != 0) {
+        cli_error(cmd, "%s: %s", path, err);
+        goto out;
+    }
+    *owned = payload;
+    *len = plen;
+    payload = NULL; /* transferred */
+    rc = CLI_OK;
+out:
+    free(payload);
+    free(buf);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- policy check */
 
 static int run_check(int argc, char **argv)
@@ -152,8 +196,8 @@ static int run_explain(int argc, char **argv)
                                          {0, 0, 0, 0}};
     int json = 0, c, rc = CLI_USAGE;
     const char *workspace = NULL, *trust_path = NULL;
-    char *buf = NULL, *payload = NULL;
-    size_t len = 0, plen = 0;
+    char *buf = NULL;
+    size_t len = 0;
     struct policy *p = NULL;
     struct diag *d = NULL;
 
@@ -171,31 +215,10 @@ static int run_explain(int argc, char **argv)
     if (!(d = malloc(sizeof *d)))
         goto out;
     diag_init(d);
-    int e = cli_read_file(argv[optind], trust_path ? DSSE_MAX_ENVELOPE : POLICY_MAX_BYTES, &buf,
-                          &len);
-    if (e != 0) {
-        rc = e == -EFBIG ? CLI_FAIL : CLI_USAGE;
+    if ((rc = cli_read_policy("explain", argv[optind], trust_path, &buf, &len)) != CLI_OK)
         goto out;
-    }
     const char *doc = buf;
     size_t doclen = len;
-    if (trust_path) {
-        struct key_trust trust;
-        struct envelope_stamp stamp;
-        char err[512];
-        if (key_trust_load(trust_path, &trust, err, sizeof err) != 0) {
-            cli_error("explain", "%s", err);
-            goto out;
-        }
-        if (envelope_verify(buf, len, &trust, time(NULL), &payload, &plen, &stamp, NULL, err,
-                            sizeof err) != 0) {
-            cli_error("explain", "%s: %s", argv[optind], err);
-            rc = CLI_FAIL;
-            goto out;
-        }
-        doc = payload;
-        doclen = plen;
-    }
     rc = cli_compile_policy(doc, doclen, workspace, 0, &p, d);
     if (rc != CLI_OK) {
         cli_print_diag(stderr, argv[optind], d);
@@ -214,7 +237,6 @@ static int run_explain(int argc, char **argv)
     }
 out:
     policy_free(p);
-    free(payload);
     free(buf);
     free(d);
     return rc;
