@@ -536,8 +536,9 @@ Test(bad, data_action_typo)
 }
 Test(bad, custom_class_missing_pattern)
 {
-    expect_error(P("\"api\": {\"data\": {\"custom\": [{\"class\": \"x\", \"action\": \"block\"}]}}"),
-                 "api.data.custom[0]", "(pattern is missing)");
+    expect_error(
+        P("\"api\": {\"data\": {\"custom\": [{\"class\": \"x\", \"action\": \"block\"}]}}"),
+        "api.data.custom[0]", "(pattern is missing)");
 }
 Test(bad, custom_class_shadows_builtin)
 {
