@@ -23,7 +23,9 @@ static void print_help(FILE *f)
     fprintf(f, "  %-14s %s\n", "version", "print the version");
     fprintf(f, "  %-14s %s\n", "help [COMMAND]", "this text, or a command's own help");
     fprintf(f, "\nEvery command takes --help. Exit status: 0 success, 1 the policy or\n"
-               "signature is invalid, 2 usage error. See docs/POLICY.md for the policy format.\n");
+               "signature is invalid, 2 usage error (exec passes on its command's status).\n"
+               "See docs/POLICY.md for the policy format, docs/SECURITY.md for what is\n"
+               "enforced and its limits.\n");
 }
 
 /* Match argv against a (possibly two-word) command name; returns words consumed or 0. */
