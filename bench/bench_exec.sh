@@ -12,7 +12,9 @@ src=$PWD
 build=${1:-build}
 cordon=$src/$build/tools/cordon
 runs=${RUNS:-60}
-work=$(mktemp -d /tmp/cordon-bench-XXXXXX)
+# Outside /tmp: a HOME inside the tmp directory would make the ${tmp} grant expand around
+# the credential set, a layout real machines do not have.
+work=$(mktemp -d /var/tmp/cordon-bench-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/home/.ssh" "$work/ws"
 cd "$work/ws"
