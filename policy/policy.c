@@ -331,6 +331,15 @@ static int check_array(struct ctx *c, const cJSON *v, const char *path, const ch
     return n;
 }
 
+/* Room for the entries of array v (checked as check_array does), or NULL when it is empty,
+ * not an array, too long, or memory ran out; the error, if any, is already added. */
+static void *array_room(struct ctx *c, const cJSON *v, const char *path, const char *of,
+                        size_t elem)
+{
+    int n = check_array(c, v, path, of);
+    return n > 0 ? cx_alloc(c, elem * (size_t)n) : NULL;
+}
+
 /* ---------------------------------------------------------------- name checks */
 
 /* Characters of model, tool and class names and their globs. */
@@ -380,10 +389,7 @@ static struct policy_list get_names(struct ctx *c, const cJSON *v, const char *p
     struct policy_list l = {0, NULL};
     char of[48];
     snprintf(of, sizeof of, "%s names", what);
-    int n = check_array(c, v, path, of);
-    if (n <= 0)
-        return l;
-    const char **arr = cx_alloc(c, sizeof *arr * (size_t)n);
+    const char **arr = array_room(c, v, path, of, sizeof *arr);
     if (!arr)
         return l;
     int i = 0;
@@ -666,10 +672,7 @@ static void get_endpoints(struct ctx *c, const cJSON *v, const char *path)
 {
     if (!v)
         return;
-    int n = check_array(c, v, path, "\"host:port\" strings");
-    if (n <= 0)
-        return;
-    struct policy_endpoint *arr = cx_alloc(c, sizeof *arr * (size_t)n);
+    struct policy_endpoint *arr = array_room(c, v, path, "\"host:port\" strings", sizeof *arr);
     if (!arr)
         return;
     size_t k = 0;
@@ -939,10 +942,7 @@ static int class_known(const char *glob, const struct policy *p, int is_glob)
 
 static void get_custom(struct ctx *c, const cJSON *v, const char *path)
 {
-    int n = check_array(c, v, path, "custom classes");
-    if (n <= 0)
-        return;
-    struct policy_custom_class *arr = cx_alloc(c, sizeof *arr * (size_t)n);
+    struct policy_custom_class *arr = array_room(c, v, path, "custom classes", sizeof *arr);
     if (!arr)
         return;
     size_t k = 0;
@@ -1217,10 +1217,7 @@ static int valid_tz(const char *s)
 
 static void get_schedule(struct ctx *c, const cJSON *v, const char *path)
 {
-    int n = check_array(c, v, path, "schedule rules");
-    if (n <= 0)
-        return;
-    struct policy_window *arr = cx_alloc(c, sizeof *arr * (size_t)n);
+    struct policy_window *arr = array_room(c, v, path, "schedule rules", sizeof *arr);
     if (!arr)
         return;
     size_t k = 0;
