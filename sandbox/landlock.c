@@ -60,8 +60,10 @@ struct ll_net_port_attr {
 #define FS_FILE_RIGHTS                                                                         \
     (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE | \
      LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_IOCTL_DEV)
-#define MAX_DENY 256
-#define MAX_DENIED_INODES 512
+/* A valid policy has at most 1024 denies, each one or two paths (a symlink and its target),
+ * plus the credential and system sets; going beyond is an error, never a silent drop. */
+#define MAX_DENY 2200
+#define MAX_DENIED_INODES 4096
 #define MAX_DEPTH 32
 
 uint64_t sandbox_landlock_fs_rights(int abi)
@@ -135,6 +137,7 @@ struct ll {
     char *deny[MAX_DENY]; /* resolved denied paths */
     size_t n_denied_ino;
     struct inode_id denied_ino[MAX_DENIED_INODES]; /* programs that must not run */
+    int overflow; /* a list above was full: refuse rather than enforce less */
     char *err;
     size_t errlen;
 };
@@ -199,10 +202,28 @@ static int is_denied(const struct ll *L, const char *path)
     return 0;
 }
 
+/*
+ * Fences are never granted as a whole by a grant above them: a policy whose cwd is / would
+ * otherwise grant /dev, and with it every disk. Unlike a deny, a fence does not refuse grants
+ * made inside it (the device nodes of system_dev, or /dev/shm if a policy names it).
+ */
+static const char *const fences[] = {"/dev", NULL};
+
+static int is_fence(const char *path)
+{
+    for (size_t i = 0; fences[i]; i++)
+        if (strcmp(path, fences[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static int deny_beneath(const struct ll *L, const char *dir)
 {
     for (size_t i = 0; i < L->n_deny; i++)
         if (within(L->deny[i], dir) && strcmp(L->deny[i], dir) != 0)
+            return 1;
+    for (size_t i = 0; fences[i]; i++)
+        if (within(fences[i], dir) && strcmp(fences[i], dir) != 0)
             return 1;
     return 0;
 }
@@ -212,7 +233,7 @@ static int deny_beneath(const struct ll *L, const char *dir)
  * still be listed, a full rule on each entry that holds no denied path, and the same
  * expansion again for each entry that does.
  */
-static int expand(struct ll *L, const char *dir, uint64_t rights, int depth)
+static int expand(struct ll *L, const char *dir, uint64_t rights, unsigned *counter, int depth)
 {
     int rc = 0;
     if (depth > MAX_DEPTH) {
@@ -222,7 +243,7 @@ static int expand(struct ll *L, const char *dir, uint64_t rights, int depth)
         return SANDBOX_ERR_UNSUPPORTED;
     }
     L->r->expanded_dirs++;
-    if ((rc = add_rule_path(L, dir, rights & LANDLOCK_ACCESS_FS_READ_DIR, &L->r->fs_rules)) != 0)
+    if ((rc = add_rule_path(L, dir, rights & LANDLOCK_ACCESS_FS_READ_DIR, counter)) != 0)
         return rc;
     DIR *d = opendir(dir);
     if (!d)
@@ -236,7 +257,7 @@ static int expand(struct ll *L, const char *dir, uint64_t rights, int depth)
         if ((size_t)snprintf(child, sizeof child, "%s/%s", strcmp(dir, "/") ? dir : "", name) >=
             sizeof child)
             continue;
-        if (is_denied(L, child))
+        if (is_denied(L, child) || is_fence(child))
             continue;
         unsigned char type = de->d_type;
         if (type == DT_UNKNOWN) {
@@ -251,13 +272,13 @@ static int expand(struct ll *L, const char *dir, uint64_t rights, int depth)
             continue;
         if (type == DT_DIR && deny_beneath(L, child)) {
             run_flush(&L->run);
-            rc = expand(L, child, rights, depth + 1);
+            rc = expand(L, child, rights, counter, depth + 1);
             continue;
         }
         int fd = openat(dirfd(d), name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
             continue;
-        rc = add_rule_fd(L, fd, rights, type == DT_DIR, &L->r->fs_rules);
+        rc = add_rule_fd(L, fd, rights, type == DT_DIR, counter);
         run_push(&L->run, fd);
     }
     run_flush(&L->run);
@@ -265,8 +286,10 @@ static int expand(struct ll *L, const char *dir, uint64_t rights, int depth)
     return rc;
 }
 
-/* Grant rights on path, expanding around the denied paths beneath it. */
-static int grant(struct ll *L, const char *path, uint64_t rights)
+/* Grant rights on path, expanding around the denied paths beneath it; rules are counted in
+ * *counter. Every grant, exec ones included, goes through here, so no grant can reach a
+ * denied path. */
+static int grant(struct ll *L, const char *path, uint64_t rights, unsigned *counter)
 {
     char real[PATH_MAXLEN];
     int fd = open(path, O_PATH | O_CLOEXEC);
@@ -277,7 +300,7 @@ static int grant(struct ll *L, const char *path, uint64_t rights)
         struct stat st;
         int rc = 0;
         if (L->n_deny == 0 && fstat(fd, &st) == 0)
-            rc = add_rule_fd(L, fd, rights, S_ISDIR(st.st_mode), &L->r->fs_rules);
+            rc = add_rule_fd(L, fd, rights, S_ISDIR(st.st_mode), counter);
         close(fd);
         return rc;
     }
@@ -285,14 +308,26 @@ static int grant(struct ll *L, const char *path, uint64_t rights)
     if (is_denied(L, real)) {
         /* the whole grant lies inside a deny: nothing to add */
     } else if (deny_beneath(L, real)) {
-        rc = expand(L, real, rights, 0);
+        rc = expand(L, real, rights, counter, 0);
     } else {
         struct stat st;
         if (fstat(fd, &st) == 0)
-            rc = add_rule_fd(L, fd, rights, S_ISDIR(st.st_mode), &L->r->fs_rules);
+            rc = add_rule_fd(L, fd, rights, S_ISDIR(st.st_mode), counter);
     }
     close(fd);
     return rc;
+}
+
+static void deny_path(struct ll *L, const char *path)
+{
+    for (size_t i = 0; i < L->n_deny; i++)
+        if (strcmp(L->deny[i], path) == 0)
+            return;
+    if (L->n_deny >= MAX_DENY || !(L->deny[L->n_deny] = strdup(path))) {
+        L->overflow = 1;
+        return;
+    }
+    L->n_deny++;
 }
 
 /* The denied path as the kernel will see it: symlinks resolved; for a path that does not
@@ -325,15 +360,10 @@ static void add_deny(struct ll *L, const struct policy_path *pp)
         if (fd >= 0)
             close(fd);
     }
-    for (size_t i = 0; i < L->n_deny; i++)
-        if (strcmp(L->deny[i], use) == 0)
-            return;
-    if (L->n_deny < MAX_DENY && (L->deny[L->n_deny] = strdup(use)))
-        L->n_deny++;
+    deny_path(L, use);
     /* the link itself, when the deny names a symlink: its own name is denied too */
-    if (pp->real && strcmp(pp->real, pp->path) != 0 && L->n_deny < MAX_DENY &&
-        (L->deny[L->n_deny] = strdup(pp->path)))
-        L->n_deny++;
+    if (pp->real && strcmp(pp->real, pp->path) != 0)
+        deny_path(L, pp->path);
 }
 
 /* System paths every dynamically linked program needs to read (docs/SECURITY.md). */
@@ -345,7 +375,9 @@ static const char *const system_deny[] = {
     "/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers",
     "/etc/sudoers.d", "/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ecdsa_key",
     "/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_dsa_key", "/etc/security/opasswd",
-    NULL,
+    "/etc/ssl/private", "/etc/krb5.keytab", "/etc/wireguard", "/etc/ipsec.secrets",
+    "/etc/ppp/chap-secrets", "/etc/ppp/pap-secrets", "/etc/NetworkManager/system-connections",
+    "/etc/letsencrypt", "/etc/openvpn", "/etc/libvirt/secrets", NULL,
 };
 /* Directories of helper programs run by other programs (git's git-core, the loader). */
 static const char *const system_exec[] = {
@@ -385,21 +417,25 @@ static int fs_rules(struct ll *L, const struct policy *p)
      * without benefit. */
     for (size_t i = 0; system_deny[i]; i++) {
         struct policy_path pp = {system_deny[i], system_deny[i], NULL, POLICY_ORIGIN_DEFAULT};
-        if (access(system_deny[i], R_OK) == 0)
+        /* AT_EACCESS: the effective uid decides, as it will for the agent's opens */
+        if (faccessat(AT_FDCWD, system_deny[i], R_OK, AT_EACCESS) == 0)
             add_deny(L, &pp);
     }
+
     for (size_t i = 0; i < p->sandbox.fs.deny.n; i++)
         add_deny(L, &p->sandbox.fs.deny.v[i]);
+    unsigned *n = &L->r->fs_rules;
     for (size_t i = 0; rc == 0 && system_read[i]; i++)
-        rc = grant(L, system_read[i], FS_READ);
+        rc = grant(L, system_read[i], FS_READ, n);
+    /* inside the /dev fence: these nodes, one rule each */
     for (size_t i = 0; rc == 0 && system_dev[i].path; i++)
-        rc = grant(L, system_dev[i].path, system_dev[i].rights);
+        rc = add_rule_path(L, system_dev[i].path, system_dev[i].rights, n);
     if (rc == 0 && p->sandbox.net.mode == POLICY_NET_HOST)
-        rc = grant(L, "/run/systemd/resolve", FS_READ); /* resolv.conf's target there */
+        rc = grant(L, "/run/systemd/resolve", FS_READ, n); /* resolv.conf's target there */
     for (size_t i = 0; rc == 0 && i < p->sandbox.fs.read_only.n; i++)
-        rc = grant(L, p->sandbox.fs.read_only.v[i].path, FS_READ);
+        rc = grant(L, p->sandbox.fs.read_only.v[i].path, FS_READ, n);
     for (size_t i = 0; rc == 0 && i < p->sandbox.fs.read_write.n; i++)
-        rc = grant(L, p->sandbox.fs.read_write.v[i].path, rw);
+        rc = grant(L, p->sandbox.fs.read_write.v[i].path, rw, n);
     return rc;
 }
 
@@ -415,9 +451,12 @@ static int inode_denied(const struct ll *L, dev_t dev, ino_t ino)
 
 static void deny_inode(struct ll *L, const struct stat *st)
 {
-    if (!S_ISREG(st->st_mode) || inode_denied(L, st->st_dev, st->st_ino) ||
-        L->n_denied_ino >= MAX_DENIED_INODES)
+    if (!S_ISREG(st->st_mode) || inode_denied(L, st->st_dev, st->st_ino))
         return;
+    if (L->n_denied_ino >= MAX_DENIED_INODES) {
+        L->overflow = 1;
+        return;
+    }
     L->denied_ino[L->n_denied_ino].dev = st->st_dev;
     L->denied_ino[L->n_denied_ino].ino = st->st_ino;
     L->n_denied_ino++;
@@ -470,9 +509,8 @@ static int exec_dir(struct ll *L, const char *dir, const struct policy *p, int a
                 inode_denied(L, dst.st_dev, de->d_ino))
                 held_back = 1;
         if (!held_back) {
-            rc = add_rule_fd(L, dirfd(d), FS_EXEC, 1, &L->r->exec_rules);
             closedir(d);
-            return rc;
+            return grant(L, dir, FS_EXEC, &L->r->exec_rules); /* around any fs deny */
         }
         rewinddir(d);
     }
@@ -485,6 +523,10 @@ static int exec_dir(struct ll *L, const char *dir, const struct policy *p, int a
             continue;
         /* getdents already gives type and inode: no stat per program */
         if (de->d_type == DT_REG && inode_denied(L, dst.st_dev, de->d_ino))
+            continue;
+        char child[PATH_MAXLEN];
+        if ((size_t)snprintf(child, sizeof child, "%s/%s", dir, de->d_name) >= sizeof child ||
+            is_denied(L, child))
             continue;
         int fd = openat(dirfd(d), de->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
@@ -509,8 +551,10 @@ static int exec_rules(struct ll *L, const struct policy *p)
     int allowlist = !(p->sandbox.exec.allow_names.n == 1 &&
                       strcmp(p->sandbox.exec.allow_names.v[0], "*") == 0);
 
-    /* The denied programs, by inode: every name in the search path that matches a deny, and
-     * every deny path (a directory denies everything beneath it through the fs rules). */
+    /* The denied programs, by inode (a hard link is the same program) and by resolved path
+     * (added to the deny list now that the file system grants are made, so that no exec
+     * grant below reaches them: /usr/bin/clang is a link into /usr/lib, which gets EXECUTE
+     * as a whole otherwise). A deny path that is a directory denies what lies beneath it. */
     for (size_t i = 0; i < nd && p->sandbox.exec.deny_names.n; i++) {
         DIR *d = opendir(dirs[i]);
         if (!d)
@@ -518,16 +562,27 @@ static int exec_rules(struct ll *L, const struct policy *p)
         struct dirent *de;
         while ((de = readdir(d))) {
             struct stat st;
-            if (name_matches(&p->sandbox.exec.deny_names, de->d_name) &&
-                fstatat(dirfd(d), de->d_name, &st, 0) == 0)
+            char real[PATH_MAXLEN];
+            if (!name_matches(&p->sandbox.exec.deny_names, de->d_name))
+                continue;
+            int fd = openat(dirfd(d), de->d_name, O_PATH | O_CLOEXEC);
+            if (fd < 0)
+                continue;
+            if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
                 deny_inode(L, &st);
+                if (fd_path(fd, real, sizeof real) == 0)
+                    deny_path(L, real);
+            }
+            close(fd);
         }
         closedir(d);
     }
     for (size_t i = 0; i < p->sandbox.exec.deny_paths.n; i++) {
+        const struct policy_path *dp = &p->sandbox.exec.deny_paths.v[i];
         struct stat st;
-        if (stat(p->sandbox.exec.deny_paths.v[i].path, &st) == 0)
+        if (stat(dp->path, &st) == 0)
             deny_inode(L, &st);
+        deny_path(L, dp->real ? dp->real : dp->path);
     }
     for (size_t i = 0; rc == 0 && i < nd; i++)
         if (!is_denied(L, dirs[i]))
@@ -535,14 +590,20 @@ static int exec_rules(struct ll *L, const struct policy *p)
     /* Helper programs under the library directories run only in denylist mode; an allowlist
      * names what runs, and the ELF interpreter is all the kernel itself needs. */
     for (size_t i = 0; rc == 0 && !allowlist && system_exec[i]; i++)
-        rc = add_rule_path(L, system_exec[i], FS_EXEC, &L->r->exec_rules);
+        rc = grant(L, system_exec[i], FS_EXEC, &L->r->exec_rules);
     for (size_t i = 0; rc == 0 && loaders[i]; i++)
         rc = add_rule_path(L, loaders[i], FS_EXEC, &L->r->exec_rules);
     /* an allowed tree (a pyenv, an nvm) must also be listable: interpreters read their
      * library directories */
     for (size_t i = 0; rc == 0 && i < p->sandbox.exec.allow_paths.n; i++)
-        rc = add_rule_path(L, p->sandbox.exec.allow_paths.v[i].path,
-                           FS_EXEC | LANDLOCK_ACCESS_FS_READ_DIR, &L->r->exec_rules);
+        rc = grant(L, p->sandbox.exec.allow_paths.v[i].path,
+                   FS_EXEC | LANDLOCK_ACCESS_FS_READ_DIR, &L->r->exec_rules);
+    if (rc == 0 && L->overflow) {
+        snprintf(L->err, L->errlen, "landlock: more than %d denied paths or %d denied "
+                                    "programs; deny a directory instead of its entries",
+                 MAX_DENY, MAX_DENIED_INODES);
+        rc = SANDBOX_ERR_UNSUPPORTED;
+    }
     return rc;
 }
 
@@ -592,6 +653,12 @@ int sandbox_landlock_apply(const struct policy *p, const struct sandbox_opts *o,
     double t = sandbox_report_clock_us();
     if ((rc = fs_rules(L, p)) != 0)
         goto out;
+    if (L->overflow) {
+        snprintf(err, errlen, "landlock: more than %d denied paths; deny a directory instead of "
+                              "its entries", MAX_DENY);
+        rc = SANDBOX_ERR_UNSUPPORTED;
+        goto out;
+    }
     r->timing.fs_us = sandbox_report_clock_us() - t;
 
     t = sandbox_report_clock_us();

@@ -91,7 +91,8 @@ static void add_limits(const struct policy *p, struct sandbox_report *r)
 /*
  * Capabilities a root agent keeps: what it needs to manage files inside the paths Landlock
  * grants (ownership, modes, reading files of other users there) and to drop to another user.
- * Everything else goes, CAP_DAC_READ_SEARCH too (open_by_handle_at, the classic container
+ * Everything else goes: CAP_FSETID (a setuid bit survives writes and chown only with it),
+ * CAP_DAC_READ_SEARCH too (open_by_handle_at, the classic container
  * escape primitive; CAP_DAC_OVERRIDE already lets root search directories). With
  * CAP_SYS_ADMIN or CAP_PERFMON a root agent could read the
  * environment of processes outside the sandbox through /proc, with CAP_SYS_TIME move the
@@ -99,7 +100,7 @@ static void add_limits(const struct policy *p, struct sandbox_report *r)
  * from coming back through setuid programs or file capabilities.
  */
 static const int kept_caps[] = {
-    CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_SETUID, CAP_SETGID, CAP_KILL,
+    CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SETUID, CAP_SETGID, CAP_KILL,
 };
 
 static int cap_kept(int cap)

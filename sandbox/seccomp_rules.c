@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #ifndef MSG_FASTOPEN
 #define MSG_FASTOPEN 0x20000000
@@ -29,16 +30,45 @@
 #define AF_MAX_KNOWN 64 /* families above this are refused by one rule */
 #endif
 
-/* Never needed by an agent, often by an escape or a kernel exploit. */
-static const char *const denied_calls[] = {
-    "ptrace", "process_vm_readv", "process_vm_writev", "bpf", "perf_event_open", "keyctl",
-    "add_key", "request_key", "mount", "umount2", "pivot_root", "move_mount", "open_tree",
-    "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "kexec_load",
-    "kexec_file_load", "init_module", "finit_module", "delete_module", "io_uring_setup",
-    "io_uring_enter", "io_uring_register", "userfaultfd", "quotactl", "swapon", "swapoff",
-    "reboot", "settimeofday", "clock_settime", "adjtimex", "clock_adjtime", "acct",
-    "sethostname", "setdomainname", NULL,
+/*
+ * Never needed by an agent, often by an escape or a kernel exploit. The number is used where
+ * this libseccomp is older than the system call (x86_64 numbers); a name it resolves to
+ * nothing, with no number, fails the build rather than leave a hole.
+ */
+struct call {
+    const char *name;
+    int x86_64_nr;
 };
+
+static const struct call denied_calls[] = {
+    {"ptrace", 0}, {"process_vm_readv", 0}, {"process_vm_writev", 0}, {"bpf", 0},
+    {"perf_event_open", 0}, {"keyctl", 0}, {"add_key", 0}, {"request_key", 0},
+    {"mount", 0}, {"umount2", 0}, {"pivot_root", 0}, {"move_mount", 0}, {"open_tree", 0},
+    {"open_tree_attr", 467}, {"fsopen", 0}, {"fsconfig", 0}, {"fsmount", 0}, {"fspick", 0},
+    {"mount_setattr", 442}, {"kexec_load", 0}, {"kexec_file_load", 0}, {"init_module", 0},
+    {"finit_module", 0}, {"delete_module", 0}, {"io_uring_setup", 0}, {"io_uring_enter", 0},
+    {"io_uring_register", 0}, {"userfaultfd", 0}, {"quotactl", 0}, {"quotactl_fd", 443},
+    {"swapon", 0}, {"swapoff", 0}, {"reboot", 0}, {"settimeofday", 0}, {"clock_settime", 0},
+    {"adjtimex", 0}, {"clock_adjtime", 0}, {"acct", 0}, {"sethostname", 0},
+    {"setdomainname", 0}, {NULL, 0},
+};
+
+/* Where each chmod-family call takes its mode, and the newer ones by number. */
+static const struct {
+    struct call call;
+    unsigned mode_arg;
+} chmod_calls[] = {
+    {{"chmod", 0}, 1}, {{"fchmod", 0}, 1}, {{"fchmodat", 0}, 2}, {{"fchmodat2", 452}, 2},
+};
+
+/* The namespace flags of clone(2) and unshare(2). CLONE_NEWTIME shares its bit with the exit
+ * signal in clone's flags and exists only for unshare and clone3. */
+static const unsigned long ns_flags[] = {
+    0x00020000 /* NEWNS */,  0x02000000 /* NEWCGROUP */, 0x04000000 /* NEWUTS */,
+    0x08000000 /* NEWIPC */, 0x10000000 /* NEWUSER */,   0x20000000 /* NEWPID */,
+    0x40000000 /* NEWNET */,
+};
+#define CLONE_NEWTIME_FLAG 0x00000080UL
 
 /* (argument n & mask) == value, on the full 64-bit register */
 #define ARG_MASKED(n, mask, value) SCMP_CMP((n), SCMP_CMP_MASKED_EQ, (mask), (value))
@@ -51,20 +81,38 @@ struct filter {
     size_t errlen;
 };
 
-static int deny(struct filter *f, int errnum, const char *call, unsigned n,
-                const struct scmp_arg_cmp *args)
+static int resolve(struct filter *f, const struct call *c)
 {
-    int nr = seccomp_syscall_resolve_name(call);
+    int nr = seccomp_syscall_resolve_name(c->name);
+    if (nr == __NR_SCMP_ERROR && c->x86_64_nr && seccomp_arch_native() == SCMP_ARCH_X86_64)
+        nr = c->x86_64_nr;
     if (nr == __NR_SCMP_ERROR)
-        return 0; /* not a system call on this architecture */
+        snprintf(f->err, f->errlen, "seccomp: this libseccomp does not know the system call "
+                                    "%s; give its number in seccomp_rules.c", c->name);
+    return nr;
+}
+
+static int deny_call(struct filter *f, int errnum, const struct call *c, unsigned n,
+                     const struct scmp_arg_cmp *args)
+{
+    int nr = resolve(f, c);
+    if (nr == __NR_SCMP_ERROR)
+        return -EINVAL;
     int rc = seccomp_rule_add_array(f->ctx, SCMP_ACT_ERRNO((unsigned)errnum), nr, n, args);
     if (rc != 0) {
-        snprintf(f->err, f->errlen, "seccomp: cannot add a rule for %s: %s", call,
+        snprintf(f->err, f->errlen, "seccomp: cannot add a rule for %s: %s", c->name,
                  strerror(-rc));
         return -EINVAL;
     }
     f->rules++;
     return 0;
+}
+
+static int deny(struct filter *f, int errnum, const char *name, unsigned n,
+                const struct scmp_arg_cmp *args)
+{
+    const struct call c = {name, 0};
+    return deny_call(f, errnum, &c, n, args);
 }
 
 static int deny1(struct filter *f, int errnum, const char *call, struct scmp_arg_cmp a)
@@ -147,9 +195,34 @@ int sandbox_seccomp_build(enum policy_net mode, scmp_filter_ctx *out, unsigned *
         snprintf(err, errlen, "seccomp: libseccomp refused the bad-architecture action");
         goto out;
     }
-    for (size_t i = 0; denied_calls[i]; i++)
-        if ((rc = deny(&f, EPERM, denied_calls[i], 0, NULL)) != 0)
+    for (size_t i = 0; denied_calls[i].name; i++)
+        if ((rc = deny_call(&f, EPERM, &denied_calls[i], 0, NULL)) != 0)
             goto out;
+    /* setuid and setgid bits: a root agent owns the system's files, and a setuid-root copy
+     * of an interpreter left anywhere would give root to every user of the host (the agent
+     * itself runs with no_new_privs and gains nothing) */
+    for (size_t i = 0; i < sizeof chmod_calls / sizeof chmod_calls[0]; i++) {
+        unsigned a = chmod_calls[i].mode_arg;
+        struct scmp_arg_cmp suid = ARG_MASKED(a, S_ISUID, S_ISUID);
+        struct scmp_arg_cmp sgid = ARG_MASKED(a, S_ISGID, S_ISGID);
+        if ((rc = deny_call(&f, EPERM, &chmod_calls[i].call, 1, &suid)) != 0 ||
+            (rc = deny_call(&f, EPERM, &chmod_calls[i].call, 1, &sgid)) != 0)
+            goto out;
+    }
+    /* New namespaces: a user namespace hands every capability back (inside it), and with
+     * it rtnetlink and traffic control, a steady source of kernel exploits. clone3 passes its
+     * flags in memory seccomp cannot read, so it answers ENOSYS and glibc falls back to
+     * clone, whose flags it can. */
+    for (size_t i = 0; i < sizeof ns_flags / sizeof ns_flags[0]; i++) {
+        struct scmp_arg_cmp fl = ARG_MASKED(0, ns_flags[i], ns_flags[i]);
+        if ((rc = deny1(&f, EPERM, "unshare", fl)) != 0 ||
+            (rc = deny1(&f, EPERM, "clone", fl)) != 0)
+            goto out;
+    }
+    if ((rc = deny1(&f, EPERM, "unshare", ARG_MASKED(0, CLONE_NEWTIME_FLAG,
+                                                      CLONE_NEWTIME_FLAG))) != 0 ||
+        (rc = deny(&f, ENOSYS, "clone3", 0, NULL)) != 0)
+        goto out;
     /* TIOCSTI pushes characters into the terminal's input: typed commands for the parent
      * shell. TIOCLINUX can do the same on a virtual console. */
     if ((rc = deny1(&f, EPERM, "ioctl", ARG_EQ32(1, TIOCSTI))) != 0 ||

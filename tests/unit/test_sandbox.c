@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -516,5 +517,98 @@ Test(sandbox, a_root_agent_loses_all_but_the_file_capabilities)
     struct policy *p = compile(NULL);
     struct sandbox_opts o = {0};
     cr_assert_eq(in_sandbox(p, &o, caps_probe, NULL), 0);
+    policy_free(p);
+}
+
+__attribute__((format(printf, 1, 2))) static struct policy *compile_json(const char *fmt, ...)
+{
+    char json[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(json, sizeof json, fmt, ap);
+    va_end(ap);
+    struct policy_env env = {.vars = {home, home, ws, "/tmp"}, .resolve_symlinks = 1};
+    struct policy *p = NULL;
+    struct diag d;
+    diag_init(&d);
+    int rc = policy_load(json, strlen(json), &env, &p, &d);
+    cr_assert_eq(rc, 0, "policy refused: %s: %s", d.count ? d.e[0].path : "",
+                 d.count ? d.e[0].msg : "");
+    return p;
+}
+
+Test(sandbox, an_exec_grant_cannot_read_a_denied_file)
+{
+    if (sandbox_probe_landlock_abi() < 1)
+        cr_skip_test("no Landlock on this kernel");
+    char env_file[256];
+    snprintf(env_file, sizeof env_file, "%s/.env", ws);
+    put(env_file, "DB_PASSWORD=x", 0600);
+    struct policy *p = compile_json(
+        "{\"cordon_policy\": 1, \"agent\": \"t\", \"sandbox\": {\"filesystem\": {\"deny\": "
+        "[\"${workspace}/.env\"]}, \"exec\": {\"allow\": [\"*\", \"%s\"]}}}",
+        ws);
+    cr_assert_eq(open_in_sandbox(p, ws, ".env", O_RDONLY), EACCES);
+    policy_free(p);
+}
+
+Test(sandbox, a_grant_of_the_root_does_not_open_dev)
+{
+    if (sandbox_probe_landlock_abi() < 1)
+        cr_skip_test("no Landlock on this kernel");
+    char shm[128];
+    snprintf(shm, sizeof shm, "/dev/shm/cordon-test-%d", (int)getpid());
+    put(shm, "SHM", 0644);
+    struct policy *p = compile_json("{\"cordon_policy\": 1, \"agent\": \"t\", \"sandbox\": "
+                                    "{\"filesystem\": {\"read_only\": [\"%s\"]}}}",
+                                    "/");
+    cr_assert_eq(open_in_sandbox(p, "/dev/shm", shm + strlen("/dev/shm/"), O_RDONLY), EACCES);
+    cr_assert_eq(open_in_sandbox(p, "/dev", "null", O_WRONLY), 0, "listed nodes stay usable");
+    cr_assert_eq(open_in_sandbox(p, "/etc", "hostname", O_RDONLY), 0, "the rest of / is read");
+    unlink(shm);
+    policy_free(p);
+}
+
+static int setuid_probe(void *arg)
+{
+    const char *file = arg;
+    if (syscall(SYS_fchmodat, AT_FDCWD, file, 04755, 0) == 0 || errno != EPERM)
+        return 1;
+    if (syscall(SYS_chmod, file, 02755) == 0 || errno != EPERM)
+        return 2;
+    if (syscall(SYS_chmod, file, 0755) != 0)
+        return 3; /* an ordinary mode change still works */
+    return 0;
+}
+
+Test(sandbox, setuid_and_setgid_bits_cannot_be_set)
+{
+    struct policy *p = compile(NULL);
+    struct sandbox_opts o = {0};
+    char file[256];
+    snprintf(file, sizeof file, "%s/tool", ws);
+    copy_true(file);
+    cr_assert_eq(in_sandbox(p, &o, setuid_probe, file), 0);
+    policy_free(p);
+}
+
+static int namespace_probe(void *arg)
+{
+    (void)arg;
+    if (syscall(SYS_unshare, 0x10000000 /* CLONE_NEWUSER */) == 0 || errno != EPERM)
+        return 1;
+    if (syscall(SYS_unshare, 0x40000000UL | (1UL << 32) /* NEWNET, stray bit */) == 0 ||
+        errno != EPERM)
+        return 2;
+    if (syscall(435 /* clone3 */, NULL, 0) == 0 || errno != ENOSYS)
+        return 3; /* glibc falls back to clone on ENOSYS */
+    return 0;
+}
+
+Test(sandbox, new_namespaces_are_refused)
+{
+    struct policy *p = compile(NULL);
+    struct sandbox_opts o = {0};
+    cr_assert_eq(in_sandbox(p, &o, namespace_probe, NULL), 0);
     policy_free(p);
 }
