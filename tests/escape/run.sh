@@ -728,4 +728,30 @@ chmod 600 "$H/.ssh/id_rsa"
 touch -d "@$(date +%s)" "$H/.ssh/id_rsa"
 rebaseline
 
+# A pathname unix socket inside the denied ~/.gnupg (where gpg-agent listens): opening the
+# file is refused, connecting is not (Landlock up to ABI 7 has no right for it).
+mkdir -p "$H/.gnupg"
+USOCK="$H/.gnupg/S.cordon-agent"
+/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(1); print("ready", flush=True)
+c, _ = s.accept(); c.sendall(b"agent-reply-from-outside\n"); c.close()
+' "$USOCK" >"$OUTD/usock.log" 2>&1 &
+USOCK_PID=$!
+wait_for "$OUTD/usock.log" ready
+attack fs "$PROJ" /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+print(s.recv(100).decode().strip())
+' "$USOCK"
+limit limit_unix_socket_in_denied_dir_reachable \
+    "Landlock (ABI <= 7) does not check connect() to a pathname unix socket: gpg-agent, ssh-agent, docker.sock stay reachable" \
+    'agent-reply-from-outside'
+kill "$USOCK_PID" 2>/dev/null
+wait "$USOCK_PID" 2>/dev/null
+rm -rf "$H/.gnupg"
+rebaseline
+
 finish
