@@ -75,15 +75,22 @@ static const char *const limits[] = {
     "rules name what existed when the sandbox was applied; new entries take the rights of "
     "their directory",
     "file descriptors opened before the sandbox keep working",
+    "connect() to pathname unix sockets is not checked (gpg-agent, ssh-agent, docker.sock "
+    "stay reachable)",
+    "file modes and owners can change outside the grants (never setuid/setgid bits)",
     NULL,
 };
 
 static void add_limits(const struct policy *p, struct sandbox_report *r)
 {
-    if (p->sandbox.net.mode == POLICY_NET_PROXY)
+    if (p->sandbox.net.mode == POLICY_NET_PROXY) {
         sandbox_report_note(r->limits, &r->n_limits,
                             "landlock filters TCP by port only: the proxy port is reachable "
                             "on every address");
+        sandbox_report_note(r->limits, &r->n_limits,
+                            "listen() on an unbound TCP socket gets an ephemeral port: keep "
+                            "inbound connections firewalled");
+    }
     for (size_t i = 0; limits[i]; i++)
         sandbox_report_note(r->limits, &r->n_limits, "%s", limits[i]);
 }
