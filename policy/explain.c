@@ -182,6 +182,7 @@ cJSON *policy_explain_json(const struct policy *p)
     cJSON *ipc = cJSON_AddObjectToObject(sb, "ipc");
     cJSON_AddStringToObject(ipc, "signals", policy_scope_name(p->sandbox.ipc.signals));
     cJSON_AddStringToObject(ipc, "abstract_unix", policy_scope_name(p->sandbox.ipc.abstract_unix));
+    cJSON_AddStringToObject(ipc, "unix_sockets", policy_unix_name(p->sandbox.ipc.unix_sockets));
 
     cJSON *api = cJSON_AddObjectToObject(r, "api");
     cJSON_AddItemToObject(api, "models", str_array(&p->api.models));
@@ -401,8 +402,9 @@ int policy_explain_text(const struct policy *p, FILE *f)
     }
     if (p->sandbox.net.mode == POLICY_NET_PROXY && !p->sandbox.net.n_allow)
         out(&t, "    (no host is allowed: only model calls to cordond leave the sandbox)\n");
-    out(&t, "  ipc       signals %s, abstract unix sockets %s\n\n",
-        policy_scope_name(p->sandbox.ipc.signals), policy_scope_name(p->sandbox.ipc.abstract_unix));
+    out(&t, "  ipc       signals %s, abstract unix sockets %s, new unix sockets %s\n\n",
+        policy_scope_name(p->sandbox.ipc.signals), policy_scope_name(p->sandbox.ipc.abstract_unix),
+        p->sandbox.ipc.unix_sockets == POLICY_UNIX_PAIRS ? "only as stream pairs" : "open");
 
     out(&t, "api\n  models    ");
     text_list(&t, &p->api.models, "none allowed (api.models is empty; [\"*\"] allows all)");

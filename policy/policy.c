@@ -760,7 +760,7 @@ static const char *const k_sandbox[] = {"enforcement", "filesystem", "exec", "ne
 static const char *const k_fs[] = {"read_write", "read_only", "deny", "deny_credentials", NULL};
 static const char *const k_exec[] = {"allow", "deny", "search", NULL};
 static const char *const k_net[] = {"mode", "allow", NULL};
-static const char *const k_ipc[] = {"signals", "abstract_unix", NULL};
+static const char *const k_ipc[] = {"signals", "abstract_unix", "unix_sockets", NULL};
 static const char *const k_api[] = {"models", "data", "tools", "budget", "schedule", "anomaly",
                                     "audit", NULL};
 static const char *const k_tools[] = {"allow", "deny", "constraints", NULL};
@@ -778,6 +778,7 @@ static const char *const n_mode[] = {"enforce", "observe", NULL};
 static const char *const n_enf[] = {"strict", "best_effort", NULL};
 static const char *const n_net[] = {"none", "proxy", "host", NULL};
 static const char *const n_scope[] = {"scoped", "open", NULL};
+static const char *const n_unix[] = {"open", "pairs", NULL};
 static const char *const n_action[] = {"allow", "log", "redact", "block", NULL};
 static const char *const n_trigger[] = {"log", "throttle", "quarantine", NULL};
 static const char *const n_record[] = {"digest", "text", NULL};
@@ -911,6 +912,9 @@ static void walk_sandbox(struct ctx *c, const cJSON *sb)
         p->sandbox.ipc.abstract_unix = (enum policy_scope)get_enum(
             c, cJSON_GetObjectItemCaseSensitive(ipc, "abstract_unix"),
             "sandbox.ipc.abstract_unix", n_scope, POLICY_SCOPE_SCOPED);
+        p->sandbox.ipc.unix_sockets = (enum policy_unix)get_enum(
+            c, cJSON_GetObjectItemCaseSensitive(ipc, "unix_sockets"), "sandbox.ipc.unix_sockets",
+            n_unix, POLICY_UNIX_OPEN);
     }
 }
 
@@ -1605,6 +1609,7 @@ const char *policy_mode_name(enum policy_mode m) { return n_mode[m]; }
 const char *policy_enforcement_name(enum policy_enforcement e) { return n_enf[e]; }
 const char *policy_net_name(enum policy_net n) { return n_net[n]; }
 const char *policy_scope_name(enum policy_scope s) { return n_scope[s]; }
+const char *policy_unix_name(enum policy_unix u) { return n_unix[u]; }
 const char *policy_action_name(enum policy_action a) { return n_action[a]; }
 const char *policy_trigger_name(enum policy_trigger t) { return n_trigger[t]; }
 const char *policy_record_name(enum policy_record r) { return n_record[r]; }

@@ -26,6 +26,9 @@ enum policy_mode { POLICY_MODE_ENFORCE, POLICY_MODE_OBSERVE };
 enum policy_enforcement { POLICY_STRICT, POLICY_BEST_EFFORT };
 enum policy_net { POLICY_NET_NONE, POLICY_NET_PROXY, POLICY_NET_HOST };
 enum policy_scope { POLICY_SCOPE_SCOPED, POLICY_SCOPE_OPEN };
+/* New unix sockets: any (open), or only stream socketpairs (pairs), which cannot reach a
+ * named socket such as gpg-agent's or docker's. */
+enum policy_unix { POLICY_UNIX_OPEN, POLICY_UNIX_PAIRS };
 enum policy_action { POLICY_ACTION_ALLOW, POLICY_ACTION_LOG, POLICY_ACTION_REDACT,
                      POLICY_ACTION_BLOCK };
 enum policy_trigger { POLICY_TRIGGER_LOG, POLICY_TRIGGER_THROTTLE, POLICY_TRIGGER_QUARANTINE };
@@ -130,6 +133,7 @@ struct policy {
         } net;
         struct {
             enum policy_scope signals, abstract_unix;
+            enum policy_unix unix_sockets;
         } ipc;
     } sandbox;
 
@@ -186,6 +190,7 @@ const char *policy_mode_name(enum policy_mode m);
 const char *policy_enforcement_name(enum policy_enforcement e);
 const char *policy_net_name(enum policy_net n);
 const char *policy_scope_name(enum policy_scope s);
+const char *policy_unix_name(enum policy_unix u);
 const char *policy_action_name(enum policy_action a);
 const char *policy_trigger_name(enum policy_trigger t);
 const char *policy_record_name(enum policy_record r);

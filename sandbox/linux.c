@@ -75,8 +75,6 @@ static const char *const limits[] = {
     "rules name what existed when the sandbox was applied; new entries take the rights of "
     "their directory",
     "file descriptors opened before the sandbox keep working",
-    "connect() to pathname unix sockets is not checked (gpg-agent, ssh-agent, docker.sock "
-    "stay reachable)",
     "file modes and owners can change outside the grants (never setuid/setgid bits)",
     NULL,
 };
@@ -91,6 +89,11 @@ static void add_limits(const struct policy *p, struct sandbox_report *r)
                             "listen() on an unbound TCP socket gets an ephemeral port: keep "
                             "inbound connections firewalled");
     }
+    if (p->sandbox.ipc.unix_sockets == POLICY_UNIX_OPEN)
+        sandbox_report_note(r->limits, &r->n_limits,
+                            "connect() to pathname unix sockets is not checked (gpg-agent, "
+                            "ssh-agent, docker.sock stay reachable); set "
+                            "sandbox.ipc.unix_sockets to \"pairs\" to close it");
     for (size_t i = 0; limits[i]; i++)
         sandbox_report_note(r->limits, &r->n_limits, "%s", limits[i]);
 }

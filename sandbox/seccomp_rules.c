@@ -179,8 +179,24 @@ static int socket_rules(struct filter *f, enum policy_net mode)
     return rc;
 }
 
-int sandbox_seccomp_build(enum policy_net mode, scmp_filter_ctx *out, unsigned *rules,
-                          char *err, size_t errlen)
+/*
+ * Unix sockets as pairs only: Landlock (up to ABI 7) does not check connect() to a named
+ * socket, so the only way to keep gpg-agent, ssh-agent or docker.sock out of reach is to
+ * create no socket that could connect. A stream socketpair cannot; a datagram one could
+ * still sendto() a named socket, so it is refused too. Sockets inherited from before the
+ * sandbox keep working.
+ */
+static int unix_pair_rules(struct filter *f)
+{
+    int rc = deny1(f, EACCES, "socket", ARG_EQ32(0, AF_UNIX));
+    for (uint32_t t = 0; rc == 0 && t <= 0xf; t++)
+        if (t != SOCK_STREAM)
+            rc = deny1(f, EACCES, "socketpair", ARG_MASKED(1, 0xf, t));
+    return rc;
+}
+
+int sandbox_seccomp_build(enum policy_net mode, enum policy_unix ux, scmp_filter_ctx *out,
+                          unsigned *rules, char *err, size_t errlen)
 {
     int rc = -ENOMEM;
     struct filter f = {seccomp_init(SCMP_ACT_ALLOW), 0, err, errlen};
@@ -229,6 +245,8 @@ int sandbox_seccomp_build(enum policy_net mode, scmp_filter_ctx *out, unsigned *
         (rc = deny1(&f, EPERM, "ioctl", ARG_EQ32(1, TIOCLINUX))) != 0)
         goto out;
     if (mode != POLICY_NET_HOST && (rc = socket_rules(&f, mode)) != 0)
+        goto out;
+    if (ux == POLICY_UNIX_PAIRS && (rc = unix_pair_rules(&f)) != 0)
         goto out;
     *out = f.ctx;
     f.ctx = NULL; /* transferred */

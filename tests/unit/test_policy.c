@@ -501,6 +501,11 @@ Test(bad, ipc_scope_typo)
     expect_error(P("\"sandbox\": {\"ipc\": {\"signals\": \"none\"}}"), "sandbox.ipc.signals",
                  "expected one of scoped|open, got \"none\"");
 }
+Test(bad, unix_sockets_typo)
+{
+    expect_error(P("\"sandbox\": {\"ipc\": {\"unix_sockets\": \"closed\"}}"),
+                 "sandbox.ipc.unix_sockets", "expected one of open|pairs, got \"closed\"");
+}
 Test(bad, sandbox_not_object)
 {
     expect_error(P("\"sandbox\": []"), "sandbox", "expected an object, got an array");

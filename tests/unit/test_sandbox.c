@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -611,4 +612,60 @@ Test(sandbox, new_namespaces_are_refused)
     struct sandbox_opts o = {0};
     cr_assert_eq(in_sandbox(p, &o, namespace_probe, NULL), 0);
     policy_free(p);
+}
+
+/* A listener on a pathname socket inside the denied ~/.ssh, as gpg-agent or ssh-agent are. */
+static int unix_probe(void *arg)
+{
+    const char *path = arg;
+    const unsigned long hi = 1UL << 32;
+    long s = syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
+    if (s >= 0)
+        return 1; /* could connect to path from here */
+    if (errno != EACCES)
+        return 2;
+    if (syscall(SYS_socket, AF_UNIX | hi, SOCK_STREAM, 0) >= 0)
+        return 3;
+    int sv[2];
+    if (syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        return 4; /* stream pairs stay: subprocess and node IPC use them */
+    if (syscall(SYS_socketpair, AF_UNIX, SOCK_DGRAM, 0, sv) == 0 || errno != EACCES)
+        return 5; /* a datagram pair could sendto() a named socket */
+    (void)path;
+    return 0;
+}
+
+static int unix_connect_probe(void *arg)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(arg) >= sizeof a.sun_path)
+        return 99;
+    memcpy(a.sun_path, arg, strlen(arg) + 1);
+    long s = syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
+    if (s < 0)
+        return errno;
+    return syscall(SYS_connect, s, &a, sizeof a) == 0 ? 0 : errno;
+}
+
+Test(sandbox, unix_pairs_keep_named_sockets_out_of_reach)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/.ssh/agent.sock", home);
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    cr_assert_lt(strlen(path), sizeof a.sun_path);
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(l, 4), 0);
+    struct policy *open_p = compile(NULL);
+    struct policy *pairs_p = compile("\"ipc\": {\"unix_sockets\": \"pairs\"}");
+    struct sandbox_opts o = {0};
+    /* open (the default): the documented limit, Landlock <= ABI 7 lets the connect through */
+    cr_assert_eq(in_sandbox(open_p, &o, unix_connect_probe, path), 0);
+    cr_assert_eq(in_sandbox(pairs_p, &o, unix_connect_probe, path), EACCES);
+    cr_assert_eq(in_sandbox(pairs_p, &o, unix_probe, path), 0);
+    close(l);
+    unlink(path);
+    policy_free(open_p);
+    policy_free(pairs_p);
 }
