@@ -366,6 +366,111 @@ static void add_deny(struct ll *L, const struct policy_path *pp)
         deny_path(L, pp->path);
 }
 
+/* ---------------------------------------------------------------- bind mounts */
+
+#define MAX_MOUNTS 512
+
+struct mount_entry {
+    unsigned long dev;
+    char root[PATH_MAXLEN]; /* the directory of its file system the mount shows */
+    char point[PATH_MAXLEN];
+};
+
+/* Undo mountinfo's octal escapes (\040 for a space) in place. */
+static void unescape(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+            r[3] >= '0' && r[3] <= '7') {
+            *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+            r += 3;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+}
+
+/* a + b, where b is "" or starts with '/', without a doubled slash. */
+static int join(char *out, size_t len, const char *a, const char *b)
+{
+    if (strcmp(a, "/") == 0)
+        return (size_t)snprintf(out, len, "%s", *b ? b : "/") < len ? 0 : -1;
+    return (size_t)snprintf(out, len, "%s%s", a, b) < len ? 0 : -1;
+}
+
+static size_t read_mounts(struct mount_entry *m, size_t max)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    char line[2 * PATH_MAXLEN + 512];
+    size_t n = 0;
+    while (f && n < max && fgets(line, sizeof line, f)) {
+        unsigned maj, min;
+        /* id parent major:minor root mount-point ... */
+        char *save = NULL, *tok = strtok_r(line, " ", &save);
+        for (int field = 0; tok && field < 5; field++, tok = strtok_r(NULL, " ", &save)) {
+            if (field == 2 && sscanf(tok, "%u:%u", &maj, &min) == 2)
+                m[n].dev = (unsigned long)maj << 20 | min;
+            else if (field == 3)
+                snprintf(m[n].root, sizeof m[n].root, "%s", tok);
+            else if (field == 4) {
+                snprintf(m[n].point, sizeof m[n].point, "%s", tok);
+                unescape(m[n].root);
+                unescape(m[n].point);
+                n++;
+            }
+        }
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/*
+ * A denied directory is reachable wherever its file system is mounted again: a bind mount
+ * of ~/.ssh into the workspace shows the same files under another path, and Landlock rules
+ * follow the path walked. Deny every such second place too.
+ */
+static void deny_bind_mounts(struct ll *L)
+{
+    struct mount_entry *m = malloc(sizeof *m * MAX_MOUNTS);
+    size_t nm = m ? read_mounts(m, MAX_MOUNTS) : 0;
+    size_t nd = L->n_deny; /* only the denies asked for, not the ones found here */
+    for (size_t i = 0; i < nd; i++) {
+        const char *d = L->deny[i];
+        /* the mount that holds d: the longest mount point above it */
+        size_t home = nm, best = 0;
+        for (size_t k = 0; k < nm; k++) {
+            size_t l = strlen(m[k].point);
+            if (within(d, m[k].point) && (home == nm || l > best)) {
+                home = k;
+                best = l;
+            }
+        }
+        if (home == nm)
+            continue;
+        /* d as a path inside its file system */
+        char dfs[PATH_MAXLEN], where[PATH_MAXLEN];
+        const char *rest = strcmp(m[home].point, "/") ? d + best : d;
+        if (join(dfs, sizeof dfs, m[home].root, rest) != 0)
+            continue;
+        for (size_t k = 0; k < nm; k++) {
+            if (k == home || m[k].dev != m[home].dev)
+                continue;
+            if (within(dfs, m[k].root)) {
+                /* the mount shows d (or a parent of it): d is there too */
+                const char *tail = strcmp(m[k].root, "/") ? dfs + strlen(m[k].root) : dfs;
+                if (join(where, sizeof where, m[k].point, tail) == 0)
+                    deny_path(L, where);
+            } else if (within(m[k].root, dfs)) {
+                deny_path(L, m[k].point); /* the mount shows a part of d: all of it */
+            }
+        }
+    }
+    free(m);
+}
+
 /* System paths every dynamically linked program needs to read (docs/SECURITY.md). */
 static const char *const system_read[] = {
     "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc", "/proc", NULL,
@@ -424,6 +529,7 @@ static int fs_rules(struct ll *L, const struct policy *p)
 
     for (size_t i = 0; i < p->sandbox.fs.deny.n; i++)
         add_deny(L, &p->sandbox.fs.deny.v[i]);
+    deny_bind_mounts(L);
     unsigned *n = &L->r->fs_rules;
     for (size_t i = 0; rc == 0 && system_read[i]; i++)
         rc = grant(L, system_read[i], FS_READ, n);

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
@@ -668,4 +670,46 @@ Test(sandbox, unix_pairs_keep_named_sockets_out_of_reach)
     unlink(path);
     policy_free(open_p);
     policy_free(pairs_p);
+}
+
+Test(sandbox, a_bind_mount_of_a_denied_directory_is_denied_too)
+{
+    if (sandbox_probe_landlock_abi() < 1)
+        cr_skip_test("no Landlock on this kernel");
+    struct policy *p = compile(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        /* a dev container's mount: ~/.ssh shown again inside the workspace */
+        char ssh[256], mnt[256], key[300], control[300];
+        snprintf(ssh, sizeof ssh, "%s/.ssh", home);
+        snprintf(mnt, sizeof mnt, "%s/mounted-ssh", ws);
+        if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+            _exit(77); /* not allowed to make a mount namespace here */
+        if (mkdir(mnt, 0700) != 0 || mount(ssh, mnt, NULL, MS_BIND, NULL) != 0)
+            _exit(78);
+        snprintf(key, sizeof key, "%s/id_rsa", mnt);
+        snprintf(control, sizeof control, "%s/control", ws);
+        if (try_open(key, O_RDONLY) != 0)
+            _exit(79); /* the mount must show the key before the sandbox */
+        int cfd = open(control, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (cfd < 0)
+            _exit(82);
+        close(cfd);
+        struct sandbox_report r;
+        struct sandbox_opts o = {0};
+        char err[512];
+        if (sandbox_apply(p, &o, &r, err, sizeof err) != 0)
+            _exit(80);
+        if (try_open(control, O_WRONLY) != 0)
+            _exit(81); /* the rest of the workspace stays writable */
+        _exit(try_open(key, O_RDONLY) == EACCES ? 0 : 1);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+        cr_skip_test("cannot create a mount namespace here");
+    cr_assert_eq(WEXITSTATUS(status), 0, "status %d", WEXITSTATUS(status));
+    policy_free(p);
 }
