@@ -368,12 +368,13 @@ static void add_deny(struct ll *L, const struct policy_path *pp)
 
 /* ---------------------------------------------------------------- bind mounts */
 
-#define MAX_MOUNTS 512
+#define MAX_MOUNTS 4096
+#define MOUNTINFO_MAX (4u << 20)
 
 struct mount_entry {
     unsigned long dev;
-    char root[PATH_MAXLEN]; /* the directory of its file system the mount shows */
-    char point[PATH_MAXLEN];
+    char *root;  /* the directory of its file system the mount shows */
+    char *point; /* where it is mounted */
 };
 
 /* Undo mountinfo's octal escapes (\040 for a space) in place. */
@@ -400,30 +401,60 @@ static int join(char *out, size_t len, const char *a, const char *b)
     return (size_t)snprintf(out, len, "%s%s", a, b) < len ? 0 : -1;
 }
 
-static size_t read_mounts(struct mount_entry *m, size_t max)
+/* The whole of /proc/self/mountinfo, NUL-terminated (caller frees), or NULL. One buffer and
+ * in-place parsing: page faults cost more than the parsing on a virtual machine. */
+static char *read_mountinfo(void)
 {
-    FILE *f = fopen("/proc/self/mountinfo", "re");
-    char line[2 * PATH_MAXLEN + 512];
-    size_t n = 0;
-    while (f && n < max && fgets(line, sizeof line, f)) {
-        unsigned maj, min;
-        /* id parent major:minor root mount-point ... */
-        char *save = NULL, *tok = strtok_r(line, " ", &save);
-        for (int field = 0; tok && field < 5; field++, tok = strtok_r(NULL, " ", &save)) {
-            if (field == 2 && sscanf(tok, "%u:%u", &maj, &min) == 2)
-                m[n].dev = (unsigned long)maj << 20 | min;
-            else if (field == 3)
-                snprintf(m[n].root, sizeof m[n].root, "%s", tok);
-            else if (field == 4) {
-                snprintf(m[n].point, sizeof m[n].point, "%s", tok);
-                unescape(m[n].root);
-                unescape(m[n].point);
-                n++;
+    int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+    size_t cap = 16384, n = 0;
+    char *buf = fd >= 0 ? malloc(cap) : NULL;
+    while (buf) {
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        if (n + 1 == cap) {
+            char *nb = cap < MOUNTINFO_MAX ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
             }
+            buf = nb;
+            cap *= 2;
         }
     }
-    if (f)
-        fclose(f);
+    if (fd >= 0)
+        close(fd);
+    if (buf)
+        buf[n] = '\0';
+    return buf;
+}
+
+/* Split the mountinfo text into entries (pointing into text). */
+static size_t parse_mounts(char *text, struct mount_entry *m, size_t max)
+{
+    size_t n = 0;
+    for (char *line = text, *next; line && *line && n < max; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        /* id parent major:minor root mount-point ... */
+        char *save = NULL, *f[5];
+        int k = 0;
+        for (char *tok = strtok_r(line, " ", &save); tok && k < 5;
+             tok = strtok_r(NULL, " ", &save))
+            f[k++] = tok;
+        unsigned maj, min;
+        if (k < 5 || sscanf(f[2], "%u:%u", &maj, &min) != 2)
+            continue;
+        unescape(f[3]);
+        unescape(f[4]);
+        m[n].dev = (unsigned long)maj << 20 | min;
+        m[n].root = f[3];
+        m[n].point = f[4];
+        n++;
+    }
     return n;
 }
 
@@ -434,8 +465,9 @@ static size_t read_mounts(struct mount_entry *m, size_t max)
  */
 static void deny_bind_mounts(struct ll *L)
 {
-    struct mount_entry *m = malloc(sizeof *m * MAX_MOUNTS);
-    size_t nm = m ? read_mounts(m, MAX_MOUNTS) : 0;
+    char *text = read_mountinfo();
+    struct mount_entry *m = text ? malloc(sizeof *m * MAX_MOUNTS) : NULL;
+    size_t nm = m ? parse_mounts(text, m, MAX_MOUNTS) : 0;
     size_t nd = L->n_deny; /* only the denies asked for, not the ones found here */
     for (size_t i = 0; i < nd; i++) {
         const char *d = L->deny[i];
@@ -469,6 +501,7 @@ static void deny_bind_mounts(struct ll *L)
         }
     }
     free(m);
+    free(text);
 }
 
 /* System paths every dynamically linked program needs to read (docs/SECURITY.md). */
