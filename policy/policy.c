@@ -931,15 +931,19 @@ static int valid_class_name(const char *s)
     return 1;
 }
 
+static int name_equal(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0;
+}
+
 static int class_known(const char *glob, const struct policy *p, int is_glob)
 {
+    int (*match)(const char *, const char *) = is_glob ? policy_glob_match : name_equal;
     for (size_t i = 0; policy_data_classes[i]; i++)
-        if (is_glob ? policy_glob_match(glob, policy_data_classes[i])
-                    : strcmp(glob, policy_data_classes[i]) == 0)
+        if (match(glob, policy_data_classes[i]))
             return 1;
     for (size_t i = 0; i < p->api.n_custom; i++)
-        if (is_glob ? policy_glob_match(glob, p->api.custom[i].cls)
-                    : strcmp(glob, p->api.custom[i].cls) == 0)
+        if (match(glob, p->api.custom[i].cls))
             return 1;
     return 0;
 }

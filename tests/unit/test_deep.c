@@ -4,6 +4,7 @@
  * that would match every text, and time zones the tz database does not know.
  */
 #include <criterion/criterion.h>
+#include "tests/unit/support.h"
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,9 +37,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", zdir);
-    cr_assert_eq(system(cmd), 0);
+    remove_tree(zdir);
 }
 
 static size_t check(const char *api)

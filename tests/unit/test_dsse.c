@@ -45,37 +45,9 @@ static void setup(void)
                  "%s", err);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* The checked-in test key, through a 0600 copy (git does not keep the mode). */
-static struct key_secret *golden_key(void)
-{
-    char path[PATH_MAX], err[512] = "";
-    struct key_secret *k = NULL;
-    size_t len;
-    char *text = read_file(CORDON_TEST_DATA "/dsse/test.key", &len);
-    int fd;
-
-    snprintf(path, sizeof path, "%s/golden.key", tmpdir);
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    cr_assert(fd >= 0);
-    cr_assert_eq(write(fd, text, len), (ssize_t)len);
-    close(fd);
-    free(text);
-    cr_assert_eq(key_secret_load(path, &k, err, sizeof err), 0, "%s", err);
-    unlink(path);
-    return k;
+    remove_tree(tmpdir);
 }
 
 /* A key the trust set does not hold. */
@@ -244,7 +216,7 @@ Test(dsse, pae_of_an_empty_body_and_of_binary_bytes)
 
 Test(dsse, signing_reproduces_the_golden_envelope)
 {
-    struct key_secret *k = golden_key();
+    struct key_secret *k = golden_key(tmpdir);
     size_t body_len, want_len;
     char *body = read_file(CORDON_TEST_DATA "/dsse/payload.json", &body_len);
     char *want = golden_text(&want_len);

@@ -40,39 +40,20 @@ static struct key_secret *key;
 
 static void setup(void)
 {
-    char path[PATH_MAX], err[512] = "";
-    size_t len;
-    char *text;
-    int fd;
+    char err[512] = "";
 
     cr_assert(sodium_init() >= 0);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/cordon-test-envelope-XXXXXX");
     cr_assert_not_null(mkdtemp(tmpdir));
     cr_assert_eq(key_trust_load(CORDON_TEST_DATA "/dsse/test.pub", &trust, err, sizeof err), 0,
                  "%s", err);
-    /* The checked-in key through a 0600 copy: git does not keep the mode. */
-    text = read_file(CORDON_TEST_DATA "/dsse/test.key", &len);
-    snprintf(path, sizeof path, "%s/golden.key", tmpdir);
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    cr_assert(fd >= 0);
-    cr_assert_eq(write(fd, text, len), (ssize_t)len);
-    close(fd);
-    free(text);
-    cr_assert_eq(key_secret_load(path, &key, err, sizeof err), 0, "%s", err);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    key = golden_key(tmpdir);
 }
 
 static void teardown(void)
 {
     key_secret_free(key);
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    remove_tree(tmpdir);
 }
 
 static const struct envelope_stamp golden_stamp = {7, ISSUED, EXPIRES};

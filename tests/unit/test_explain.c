@@ -5,6 +5,7 @@
  * /usr/bin/X11 -> . style links that once re-allowed rm).
  */
 #include <criterion/criterion.h>
+#include "tests/unit/support.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -52,9 +53,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    remove_tree(dir);
 }
 
 static struct policy *compile(void)

@@ -8,6 +8,7 @@
  * exec by inode, strict refusals and the report.
  */
 #include <criterion/criterion.h>
+#include "tests/unit/support.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -82,9 +83,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    cr_assert_eq(system(cmd), 0);
+    remove_tree(root);
 }
 
 TestSuite(sandbox, .init = setup, .fini = teardown);
@@ -266,47 +265,60 @@ static void *sleeper(void *arg)
     return NULL;
 }
 
-Test(sandbox, strict_refuses_a_second_thread)
+/*
+ * Apply p in a forked child that has started a second thread first; the result, the report
+ * and the error come back through shared memory.
+ */
+static int apply_beside_a_thread(const struct policy *p, struct sandbox_report *r, char *err,
+                                 size_t errlen)
 {
-    struct policy *p = compile(NULL);
+    struct shared {
+        int rc;
+        struct sandbox_report r;
+        char err[512];
+    } *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(sh, MAP_FAILED);
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         pthread_t t;
         pthread_create(&t, NULL, sleeper, NULL);
-        struct sandbox_report r;
         struct sandbox_opts o = {0};
-        char err[512];
-        int rc = sandbox_apply(p, &o, &r, err, sizeof err);
-        _exit(rc == SANDBOX_ERR_THREADS && strstr(err, "thread") ? 0 : 1);
+        sh->rc = sandbox_apply(p, &o, &sh->r, sh->err, sizeof sh->err);
+        _exit(0);
     }
     int status;
-    waitpid(pid, &status, 0);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-              "strict policy applied with two threads");
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "the child died");
+    int rc = sh->rc;
+    *r = sh->r;
+    snprintf(err, errlen, "%s", sh->err);
+    munmap(sh, sizeof *sh);
+    return rc;
+}
+
+Test(sandbox, strict_refuses_a_second_thread)
+{
+    struct policy *p = compile(NULL);
+    struct sandbox_report r;
+    char err[512];
+    cr_assert_eq(apply_beside_a_thread(p, &r, err, sizeof err), SANDBOX_ERR_THREADS,
+                 "strict policy applied with two threads");
+    cr_assert(strstr(err, "thread"), "%s", err);
     policy_free(p);
 }
 
 Test(sandbox, best_effort_reports_the_second_thread)
 {
     struct policy *p = compile("\"enforcement\": \"best_effort\"");
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        pthread_t t;
-        pthread_create(&t, NULL, sleeper, NULL);
-        struct sandbox_report r;
-        struct sandbox_opts o = {0};
-        char err[512];
-        int rc = sandbox_apply(p, &o, &r, err, sizeof err);
-        int seen = 0;
-        for (size_t i = 0; i < r.n_degradations; i++)
-            seen |= strstr(r.degradations[i], "thread") != NULL;
-        _exit(rc == 0 && r.threads == 2 && seen ? 0 : 1);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    struct sandbox_report r;
+    char err[512];
+    cr_assert_eq(apply_beside_a_thread(p, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(r.threads, 2);
+    int seen = 0;
+    for (size_t i = 0; i < r.n_degradations; i++)
+        seen |= strstr(r.degradations[i], "thread") != NULL;
+    cr_assert(seen, "no degradation names the thread");
     policy_free(p);
 }
 
