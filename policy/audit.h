@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The tamper-evident audit log: JSON Lines chained by SHA-256, with signed checkpoints in the
+ * C2SP tlog-checkpoint / signed-note format over an RFC 6962 Merkle root. The format is
+ * specified in docs/AUDIT-FORMAT.md.
+ *
+ * Key isolation: audit_open() starts a writer process that alone holds the checkpoint signing
+ * key, the log file and the Merkle frontier. The calling process (cordond's request handling)
+ * only submits record fields over a socket pair; the writer assigns seq, ts and prev, writes the
+ * line, syncs it, and signs checkpoints over what it wrote itself. A compromised request
+ * handler can add records, but cannot get an arbitrary root signed or rewrite a line.
+ *
+ * audit_append() is safe to call from many threads at once.
+ */
+#ifndef CORDON_POLICY_AUDIT_H
+#define CORDON_POLICY_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct audit_log;
+
+enum audit_fsync {
+    AUDIT_FSYNC_ALWAYS, /* fdatasync after every record */
+    AUDIT_FSYNC_BATCH,  /* fdatasync every batch_records or batch_ms, whichever comes first */
+    AUDIT_FSYNC_NONE,   /* leave it to the kernel (tests, benchmarks) */
+};
+
+struct audit_config {
+    const char *dir;             /* created 0700 if missing; holds audit.jsonl and checkpoints */
+    const char *key_path;        /* Ed25519 signing key (cordon keygen); read by the writer only */
+    const char *origin;          /* checkpoint origin line, e.g. "cordon.example/host1/audit" */
+    enum audit_fsync fsync;
+    unsigned batch_records;      /* 0: default 256 */
+    unsigned batch_ms;           /* 0: default 50 */
+    unsigned checkpoint_records; /* a checkpoint every N records; 0: default 1000 */
+    unsigned checkpoint_seconds; /* ... or every T seconds when records arrived; 0: default 60 */
+    unsigned heartbeat_seconds;  /* a checkpoint when idle this long; 0: default 300 */
+};
+
+/* Flags for audit_append(). */
+#define AUDIT_SYNC 0x1 /* the record gates an action: return only once it is on disk */
+
+enum audit_status {
+    AUDIT_OK = 0,
+    AUDIT_ERR_IO = -1,      /* write or sync failed (ENOSPC, EIO): actions that require audit
+                               must fail closed; the log stays failed until restarted */
+    AUDIT_ERR_CORRUPT = -2, /* open: a corrupt middle, or a log shorter than a checkpoint */
+    AUDIT_ERR_KEY = -3,     /* open: the signing key is missing, unreadable or not 0600 */
+    AUDIT_ERR_INVALID = -4, /* append: fields are not a JSON object, or too large (64 KiB) */
+    AUDIT_ERR_NOMEM = -5,
+    AUDIT_ERR_CLOSED = -6,  /* the writer has exited */
+};
+
+/*
+ * Open (or create) the log in cfg->dir, recover a torn tail (and record the recovery), refuse
+ * a corrupt log, start the writer process and append a "start" record. On failure err holds a
+ * sentence saying what failed, why and what to do. Returns AUDIT_OK with *out, or a status.
+ */
+__attribute__((warn_unused_result)) int audit_open(const struct audit_config *cfg,
+                                                   struct audit_log **out, char *err,
+                                                   size_t errlen);
+
+/*
+ * Append one record. kind is the record kind ("policy.fetch", "fs.open", "tunnel", ...);
+ * agent may be NULL; fields is a JSON object text whose members are copied into the record
+ * (it must not hold seq, ts, prev, kind or agent). With AUDIT_SYNC, waits until the record is
+ * synced (whatever the fsync mode says for others). On success *seq (may be NULL) is the
+ * record's line index. Returns AUDIT_OK or a status.
+ */
+__attribute__((warn_unused_result)) int audit_append(struct audit_log *l, const char *kind,
+                                                     const char *agent, const char *fields,
+                                                     unsigned flags, uint64_t *seq);
+
+struct audit_stats {
+    uint64_t records;      /* lines in the log, recovered ones included */
+    uint64_t synced;       /* lines known to be on disk */
+    uint64_t checkpoints;  /* checkpoints signed since open */
+    uint64_t last_checkpoint_size; /* tree size of the latest checkpoint */
+    int failed;            /* 1 after an I/O error */
+};
+
+/* A snapshot of the counters, for /metrics ("audit lag" is records - synced). */
+void audit_stats_get(struct audit_log *l, struct audit_stats *s);
+
+/* Append a "stop" record, sign a final checkpoint, stop the writer and free l. NULL is a
+ * no-op. Returns AUDIT_OK or the first error seen. */
+int audit_close(struct audit_log *l);
+
+#endif
