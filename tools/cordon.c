@@ -9,7 +9,8 @@
 #include "tools/cli.h"
 
 static const struct cli_command *const commands[] = {
-    &cmd_exec,   &cmd_keygen, &cmd_sign, &cmd_verify, &cmd_policy_check, &cmd_explain, NULL,
+    &cmd_run,    &cmd_exec,   &cmd_doctor,       &cmd_keygen, &cmd_sign,
+    &cmd_verify, &cmd_policy_check, &cmd_explain, NULL,
 };
 
 static void print_help(FILE *f)
