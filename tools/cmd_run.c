@@ -182,6 +182,14 @@ static void forward(int sig, siginfo_t *si, void *uc)
 
 static struct root g_root;
 
+/* Once the sandbox applies to cordon itself, leave without exit handlers: they (a leak
+ * checker under a sanitizer, say) may need what the sandbox refuses (see cmd_exec.c). */
+__attribute__((noreturn)) static void leave(int status)
+{
+    fflush(NULL);
+    _exit(status);
+}
+
 static void *poller(void *arg)
 {
     (void)arg;
@@ -340,13 +348,13 @@ static int run_run(int argc, char **argv)
     int st = run_start(argv + optind, shim, timeout, &pid, &exec_errno, line, sizeof line);
     if (st < 0) {
         cli_error("run", "cannot start %s: %s", argv[optind], strerror(-st));
-        return ROOT_EXIT_RUN;
+        leave(ROOT_EXIT_RUN);
     }
     if (st == RUN_EXEC_FAILED) {
         cli_error("run", "cannot run %s: %s%s", argv[optind], strerror(exec_errno),
                   exec_errno == EACCES ? " (the sandbox allows executing only the programs in "
                                          "sandbox.exec; see `cordon explain`)" : "");
-        return exec_errno == ENOENT ? 127 : 126;
+        leave(exec_errno == ENOENT ? 127 : 126);
     }
     if (st == RUN_NO_HANDSHAKE) {
         cli_error("run", "the shim did not load in %s within %g s (a static binary? a setuid "
@@ -354,7 +362,7 @@ static int run_run(int argc, char **argv)
                          "sandbox did apply; `cordon exec` runs a command under the kernel "
                          "layer alone, without hooks or events",
                   argv[optind], timeout);
-        return ROOT_EXIT_RUN;
+        leave(ROOT_EXIT_RUN);
     }
     child_pid = pid;
     if (g_root.online && g_root.policy->sandbox.net.mode != POLICY_NET_NONE &&
@@ -367,12 +375,10 @@ static int run_run(int argc, char **argv)
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) {
             cli_error("run", "lost track of %s: %s", argv[optind], strerror(errno));
-            return ROOT_EXIT_RUN;
+            leave(ROOT_EXIT_RUN);
         }
     events_flush_dropped();
-    fflush(NULL);
-    /* Inside the sandbox: leave without exit handlers (see cmd_exec.c). */
-    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    leave(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 
 const struct cli_command cmd_run = {
