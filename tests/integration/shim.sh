@@ -226,6 +226,7 @@ sign online 20 '{"cordon_policy":1,"agent":"it-online","sandbox":{"enforcement":
 cp online.env served.env
 python3 "$STUB" --envelope "$T/served.env" --key "$KEY" --allow "127.0.0.1:$HP" --allow "web.test:$HP" \
     --map web.test=127.0.0.1 --events-sock "$T/events.sock" --log "$T/cordond.log" \
+    --unix "$T/api.sock" \
     --port-file "$T/stub.port" & PIDS+=($!)
 wait_file "$T/stub.port" || bad "the cordond stand-in did not start"
 SP=$(cat "$T/stub.port")
@@ -276,6 +277,8 @@ elif echo "$LOG" | grep '"shim.start"' | grep -q '"sh", "-c", "[^"]*static_probe
 else bad "static binary: the parent shell's shim.start is missing" "$LOG"; fi
 has "fetch: the shim sent If-None-Match on polls" '"inm": ""'
 
+run "unix:/PATH server: the policy is fetched over a Unix socket" 0 "$CORDON" run --server "unix:$T/api.sock" --key "$T/keys/agent.key" --trust "$T/keys/k.pub" --workspace "$WS" -- curl -sS --noproxy '*' "http://127.0.0.1:$HP/"
+has "unix server: the tunnel announced by Cordon-Proxy works" 'hello-origin'
 run "wrong agent key: refused with 401" 125 "$CORDON" run --server "http://127.0.0.1:$SP" --key "ck_$(printf 'A%.0s' $(seq 43))" --trust "$T/keys/k.pub" -- true
 has "401 explained" 'refused the agent key (401)'
 

@@ -183,6 +183,12 @@ class Stub:
             ev.listen(64)
             threading.Thread(target=self.accept_loop, args=(ev, self.events),
                              daemon=True).start()
+        if self.a.unix:
+            ux = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            ux.bind(self.a.unix)
+            ux.listen(64)
+            threading.Thread(target=self.accept_loop, args=(ux, self.handle),
+                             daemon=True).start()
         with open(self.a.port_file + ".tmp", "w") as f:
             f.write("%d\n" % self.port)
         os.rename(self.a.port_file + ".tmp", self.a.port_file)
@@ -204,6 +210,7 @@ def main():
     p.add_argument("--events-sock")
     p.add_argument("--log", required=True)
     p.add_argument("--port", type=int, default=0)
+    p.add_argument("--unix", help="also answer HTTP on this Unix socket path")
     p.add_argument("--port-file", required=True)
     Stub(p.parse_args()).serve()
 
