@@ -165,13 +165,16 @@ static int exec_gate(const char *prog, char *const argv[], const char *what)
         errno = saved;
         return 0;
     }
+    struct stat st;
+    if (stat(abs, &st) != 0) { /* nothing to run there (a shell's PATH walk): the kernel says */
+        errno = saved;
+        return 0;
+    }
     char real[PATH_MAXLEN];
     const char *rp = realpath(abs, real) ? real : NULL;
     int deny = decide_exec(shim.policy, abs, rp, rule, sizeof rule);
     unsigned kind = SHIM_KIND_EXEC;
-    struct stat st;
-    if (!deny && stat(abs, &st) == 0 && S_ISREG(st.st_mode) &&
-        (st.st_mode & (S_ISUID | S_ISGID))) {
+    if (!deny && S_ISREG(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID))) {
         deny = 1;
         kind = SHIM_KIND_SETUID;
         snprintf(rule, sizeof rule, "a set-user-ID or set-group-ID program; no_new_privs keeps "

@@ -422,7 +422,21 @@ int root_enforce(struct root *r, char *err, size_t errlen)
     } else if ((rc = put("CORDON_POLICY", r->prof.policy, err, errlen))) {
         return rc;
     }
-    if ((rc = put("CORDON_TRUST", r->prof.trust, err, errlen)) ||
+    /* Trust inline: descendants verify the cache with it, and a trust file need not be
+     * readable inside the sandbox. */
+    char trust[KEY_TRUST_MAX * 100 + 1];
+    size_t tl = 0;
+    for (size_t i = 0; i < r->trust.n; i++) {
+        char b64[64];
+        sodium_bin2base64(b64, sizeof b64, r->trust.keys[i].pk, 32,
+                          sodium_base64_VARIANT_ORIGINAL);
+        int n = snprintf(trust + tl, sizeof trust - tl, "cordon-ed25519 %s %s\n",
+                         r->trust.keys[i].id, b64);
+        if (n < 0 || (size_t)n >= sizeof trust - tl)
+            break;
+        tl += (size_t)n;
+    }
+    if ((rc = put("CORDON_TRUST", trust, err, errlen)) ||
         (r->prof.workspace[0] && (rc = put("CORDON_WORKSPACE", r->prof.workspace, err, errlen))))
         return rc;
     if (r->prof.log[0] && (rc = put("CORDON_LOG", r->prof.log, err, errlen)))

@@ -88,6 +88,8 @@ static int check_shim_loads(const char *shim, char *msg, size_t len)
         rc = 0;
     } else if (s == RUN_EXEC_FAILED) {
         snprintf(msg, len, "cannot run /bin/true: %s", strerror(exec_errno));
+    } else if (s == RUN_SHIM_REFUSED) {
+        snprintf(msg, len, "loads but REFUSED the test policy (its reason is above)");
     } else {
         snprintf(msg, len, "does NOT load: /bin/true gave no handshake in 5 s");
     }

@@ -159,6 +159,13 @@ int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid
         line[strcspn(line, "\n")] = '\0';
         return RUN_STARTED;
     }
+    /* The shim exits 126 when it refuses; it said why on stderr. */
+    int status;
+    if (waitpid(*pid, &status, WNOHANG) == *pid) {
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 126)
+            return RUN_SHIM_REFUSED;
+        return RUN_NO_HANDSHAKE;
+    }
     kill(*pid, SIGKILL);
     while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
         ;
@@ -355,6 +362,11 @@ static int run_run(int argc, char **argv)
                   exec_errno == EACCES ? " (the sandbox allows executing only the programs in "
                                          "sandbox.exec; see `cordon explain`)" : "");
         leave(exec_errno == ENOENT ? 127 : 126);
+    }
+    if (st == RUN_SHIM_REFUSED) {
+        cli_error("run", "the shim in %s refused to start it (its reason is above)",
+                  argv[optind]);
+        leave(ROOT_EXIT_RUN);
     }
     if (st == RUN_NO_HANDSHAKE) {
         cli_error("run", "the shim did not load in %s within %g s (a static binary? a setuid "

@@ -16,7 +16,8 @@ int run_find_shim(char *path, size_t len);
 enum run_start {
     RUN_STARTED = 0,     /* the shim answered: *line holds its handshake */
     RUN_EXEC_FAILED = 1, /* CMD could not be executed: *exec_errno says why */
-    RUN_NO_HANDSHAKE = 2 /* CMD ran but no shim answered in time; the child was killed */
+    RUN_NO_HANDSHAKE = 2, /* CMD ran but no shim answered in time; the child was killed */
+    RUN_SHIM_REFUSED = 3  /* the shim in CMD refused to start it (its message is on stderr) */
 };
 
 /*

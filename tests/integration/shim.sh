@@ -199,6 +199,11 @@ run "cordon run: 128+N for a signal" 143 "${R[@]}" -- sh -c 'kill -TERM $$'
 run "cordon run: hooks active in CMD" 1 "${R[@]}" -- cat "$HOME/.ssh/id_rsa"
 has "cordon run: the hook named the rule" 'filesystem.deny "~/.ssh"'
 no_leak "cordon run: no leak"
+OUTSIDE=$(mktemp -d /var/tmp/cordon-it-trust-XXXXXX)
+cp "$T/keys/k.pub" "$OUTSIDE/k.pub"
+run "cordon run: a trust file outside the grants still serves the whole tree" 0 "$CORDON" run --policy "$T/offline.env" --trust "$OUTSIDE/k.pub" --workspace "$WS" -- sh -c 'sh -c "echo grandchild-ok"'
+has "trust outside: the grandchild ran under the shim" 'grandchild-ok'
+rm -rf "$OUTSIDE"
 run "cordon run: CMD not found" 127 "${R[@]}" -- /nonexistent/cmd
 if [ -x "$WS/bin/static_probe" ]; then
     run "cordon run: a static CMD gives no handshake -> 125" 125 "${R[@]}" --timeout-handshake 1 -- "$WS/bin/static_probe" "$HOME/.ssh/id_rsa"
