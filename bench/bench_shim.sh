@@ -56,18 +56,31 @@ for c in "open 200000 $work/ws/file" "stat 200000 $work/ws/file" "connect 5000 $
 done
 
 echo
-echo "== per exec: 1000 x /bin/true from sh (hyperfine, median)"
-loop='for i in $(seq 1000); do /bin/true; done'
-hyperfine -N --warmup 1 --runs 5 --export-json "$work/exec.json" \
-    "$cordon exec --policy $work/host.env --trust $CORDON_TRUST -- sh -c '$loop'" \
-    "$cordon run --policy $work/host.env --trust $CORDON_TRUST -- sh -c '$loop'" >/dev/null
-python3 - "$work/exec.json" <<'P'
-import json, sys
-r = json.load(open(sys.argv[1]))["results"]
-a, b = r[0]["median"], r[1]["median"]
-print("sandbox only (cordon exec) %8.1f ms" % (a * 1e3))
-print("with shim    (cordon run)  %8.1f ms" % (b * 1e3))
-print("added per exec             %8.3f ms" % ((b - a)))
+echo "== per exec: 1000 x /bin/true from sh, 5 interleaved rounds (medians)"
+python3 - "$cordon" "$work/host.env" "$CORDON_TRUST" <<'P'
+import resource, statistics, subprocess, sys, time
+cordon, env, trust = sys.argv[1:4]
+loop = "for i in $(seq 1000); do /bin/true; done"
+cmds = {"sandbox only (cordon exec)": [cordon, "exec", "--policy", env, "--trust", trust, "--", "sh", "-c", loop],
+        "with shim    (cordon run) ": [cordon, "run", "--policy", env, "--trust", trust, "--", "sh", "-c", loop]}
+wall = {k: [] for k in cmds}
+cpu = {k: [] for k in cmds}
+for _ in range(5):
+    for k, c in cmds.items():
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.monotonic()
+        subprocess.run(c, check=True)
+        t1 = time.monotonic()
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wall[k].append(t1 - t0)
+        cpu[k].append((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
+for k in cmds:
+    print("%s  wall %8.1f ms   cpu %8.1f ms" % (k, statistics.median(wall[k]) * 1e3,
+                                                   statistics.median(cpu[k]) * 1e3))
+a, b = list(cmds)
+print("added per exec               wall %8.3f ms   cpu %8.3f ms" % (
+    statistics.median(wall[b]) - statistics.median(wall[a]),
+    statistics.median(cpu[b]) - statistics.median(cpu[a])))
 P
 
 echo

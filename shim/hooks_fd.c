@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Descriptor hooks: close, close_range, dup2, dup3. The shim holds a few inherited
- * descriptors (the event channel, the sealed policy cache, the DNS map, the handshake pipe)
+ * descriptors (the event channel, the sealed policy cache, the DNS map)
  * that descendants need; programs that close every descriptor before exec (Python's
  * subprocess with close_fds, daemons) would otherwise cut every grandchild off its policy.
  *

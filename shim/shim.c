@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -29,7 +30,7 @@
 #include "shim/root.h"
 #include "shim/shim.h"
 
-struct shim_state shim HIDDEN = {.fds = {-1, -1, -1, -1}};
+struct shim_state shim HIDDEN = {.fds = {-1, -1, -1}};
 
 static struct root g_root;     /* the root process keeps its root state for the poller */
 static struct policy *g_policy; /* descendants' compiled policy */
@@ -61,7 +62,7 @@ int shim_is_own_fd(int fd)
 }
 
 static const char *const fd_env[SHIM_FD_COUNT] = {"CORDON_EVENT_FD", "CORDON_POLICY_FD",
-                                                  "CORDON_DNS_FD", NULL};
+                                                  "CORDON_DNS_FD"};
 
 /* Rewrite "NAME=N" in our env slot for NAME (no allocation). */
 static void env_set_fd(const char *name, int fd)
@@ -94,8 +95,7 @@ void shim_move_own_fd(int fd)
         atomic_store(&shim.fds[i], n);
         if (i == SHIM_FD_EVENT)
             events_set_fd(n);
-        if (fd_env[i])
-            env_set_fd(fd_env[i], n);
+        env_set_fd(fd_env[i], n);
         /* the old number is about to be replaced by the caller's dup2 */
     }
 }
@@ -283,6 +283,19 @@ __attribute__((noreturn)) static void refuse(const char *prog, const char *why)
         (void)w;
     }
     _exit(ROOT_EXIT_SHIM);
+}
+
+/* The kernel facts of a governed tree. prctl(PR_GET_SECCOMP) answers 2 in filter mode
+ * without reading /proc/self/status (which costs more than the rest of the check); when the
+ * filter refuses that prctl, /proc answers. */
+static int kernel_facts(void)
+{
+    if (sandbox_probe_no_new_privs() != 1)
+        return 0;
+    int m = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
+    if (m == 2)
+        return 1;
+    return sandbox_probe_seccomp_mode() == 2;
 }
 
 static int env_fd(const char *name)
@@ -496,8 +509,7 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
 
     struct profile prof;
     const char *session = getenv("CORDON_SESSION");
-    int marked = session && strlen(session) == 32 && sandbox_probe_no_new_privs() == 1 &&
-                 sandbox_probe_seccomp_mode() == 2;
+    int marked = session && strlen(session) == 32 && kernel_facts();
     int hooks = 1;
     if (marked) {
         memset(&prof, 0, sizeof prof);
@@ -547,11 +559,11 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
     set_proxy(getenv("CORDON_PROXY"));
     sodium_memzero(&prof, sizeof prof);
     build_env();
-    atomic_store(&shim.fds[SHIM_FD_HANDSHAKE], env_fd("CORDON_HANDSHAKE_FD"));
     if (hooks && shim.policy)
         atomic_store(&shim.active, 1);
+    /* Nothing of the program runs before this point, so the handshake fd needs no
+     * protection from the fd hooks; it must really be closed (cordon run waits for it). */
     handshake();
-    atomic_store(&shim.fds[SHIM_FD_HANDSHAKE], -1);
     send_start(argc, argv);
     atexit(at_exit);
     if (!marked && g_root.online && shim.net != POLICY_NET_NONE &&

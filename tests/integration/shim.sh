@@ -204,6 +204,12 @@ cp "$T/keys/k.pub" "$OUTSIDE/k.pub"
 run "cordon run: a trust file outside the grants still serves the whole tree" 0 "$CORDON" run --policy "$T/offline.env" --trust "$OUTSIDE/k.pub" --workspace "$WS" -- sh -c 'sh -c "echo grandchild-ok"'
 has "trust outside: the grandchild ran under the shim" 'grandchild-ok'
 rm -rf "$OUTSIDE"
+# The pipes CMD holds beyond stdio, compared with those a plain `cordon exec` child holds
+# (the test harness may itself pass some down).
+pipes() { "$@" -- sh -c 'ls -l /proc/$$/fd' 2>/dev/null | awk '$9 >= 3 && $11 ~ /^pipe:/ {print $9}' | sort; }
+base_pipes=$(pipes "$CORDON" exec --policy "$T/offline.env" --trust "$T/keys/k.pub" --workspace "$WS")
+run_pipes=$(pipes "${R[@]}")
+[ "$base_pipes" = "$run_pipes" ] && ok "cordon run: the handshake pipe is closed in CMD" || bad "cordon run: a pipe leaked into CMD" "exec: $base_pipes" "run: $run_pipes"
 run "cordon run: CMD not found" 127 "${R[@]}" -- /nonexistent/cmd
 if [ -x "$WS/bin/static_probe" ]; then
     run "cordon run: a static CMD gives no handshake -> 125" 125 "${R[@]}" --timeout-handshake 1 -- "$WS/bin/static_probe" "$HOME/.ssh/id_rsa"
