@@ -159,6 +159,11 @@ no_leak "forged mark: no leak"
 run "CORDON_LOG=off: no line" 1 env CORDON_LOG=off LD_PRELOAD="$SHIM" cat "$HOME/.ssh/id_rsa"
 case "$OUT" in *"cordon:"*) bad "CORDON_LOG=off printed a line" "$OUT" ;; *) ok "CORDON_LOG=off is quiet" ;; esac
 
+sign observe 12 '{"cordon_policy":1,"agent":"it-observe","mode":"observe","sandbox":{"enforcement":"best_effort",'"$FS,$EXEC"',"network":{"mode":"none"}}}'
+run "observe mode: the hook lets the call through to the kernel" 1 env CORDON_POLICY="$T/observe.env" LD_PRELOAD="$SHIM" cat "$HOME/.ssh/id_rsa"
+has "observe mode: says what it would have denied" 'cordon: observe: would deny open('
+no_leak "observe mode: the kernel sandbox still refused the read"
+
 # ---------------------------------------------------------------- fail closed, before main()
 cp offline.env tampered.env
 python3 - "$T/tampered.env" <<'PY'
@@ -251,6 +256,12 @@ run "python urllib: a name through the DNS placeholder and the tunnel" 0 "${O[@]
 has "python urllib: the origin answered" 'hello-origin'
 run "python socket to a placeholder: getaddrinfo gave 198.18/15" 0 "${O[@]}" -- "$PY" -c "import socket; print(socket.getaddrinfo('web.test', $HP)[0][4][0])"
 has "python: placeholder address" '198.18.'
+run "gethostbyname_ex and getnameinfo see the placeholder map" 0 "${O[@]}" -- "$PY" -c "
+import socket
+name, _, addrs = socket.gethostbyname_ex('web.test')
+print('ghbn', addrs[0], socket.getnameinfo((addrs[0], $HP), 0)[0])"
+has "gethostbyname_ex: placeholder, getnameinfo: the name back" 'web.test'
+case "$OUT" in *"ghbn 198.18."*) ok "gethostbyname_ex gave a 198.18/15 placeholder" ;; *) bad "gethostbyname_ex: no placeholder" "$OUT" ;; esac
 run "git ls-remote over http through the tunnel" 0 "${O[@]}" -- git ls-remote "http://web.test:$HP/repo.git"
 has "git: the ref is listed" 'refs/heads/main'
 if command -v node >/dev/null; then
