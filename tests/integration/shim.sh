@@ -313,6 +313,12 @@ sleep 0.2
 OUT=$(cat "$T/cordond.log")
 has "poller: policy.stale event" '"kind": "policy.stale"'
 
+# The same from a root started with the profile (the shim's own poller thread).
+sign online3 22 '{"cordon_policy":1,"agent":"it-online","sandbox":{"enforcement":"best_effort",'"$FS,$EXEC,$NET"'},"poll_seconds":5}'
+( sleep 1; cp "$T/online3.env" "$T/served.env" ) &
+run "shim poller: a root started with the profile notices v22" 0 env CORDON_SERVER="http://127.0.0.1:$SP" CORDON_KEY="$T/keys/agent.key" CORDON_TRUST="$T/keys/k.pub" CORDON_WORKSPACE="$WS" LD_PRELOAD="$SHIM" sleep 7
+has "shim poller: one warning line" 'policy v22 is published; this process runs v21; restart to apply'
+
 # ---------------------------------------------------------------- exported symbols
 want="open open64 openat openat64 __open_2 __open64_2 __openat_2 __openat64_2 creat creat64
 fopen fopen64 freopen freopen64 execve execv execvp execvpe execl execlp execle fexecve execveat
