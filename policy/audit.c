@@ -369,8 +369,13 @@ static int parse_fields(const char *text, size_t len, cJSON **out)
         return AUDIT_OK;
     if (len > AUDIT_FIELDS_MAX || memchr(text, '\0', len))
         return AUDIT_ERR_INVALID;
-    cJSON *o = cJSON_ParseWithLength(text, len);
-    if (!cJSON_IsObject(o)) {
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    /* Exactly one object: "{...} {...}" or trailing bytes would let a caller smuggle a
+     * second record past the check. */
+    while (o && end < text + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+        end++;
+    if (!cJSON_IsObject(o) || end != text + len) {
         cJSON_Delete(o);
         return AUDIT_ERR_INVALID;
     }
@@ -828,8 +833,17 @@ int audit_open(const struct audit_config *cfg, struct audit_log **out, char *err
         goto out;
     }
     if (pid == 0) {
+        /* The writer keeps stdio and its socket, nothing else of the caller's: no listening
+         * sockets, no client connections, no other files. */
         close(sv[0]);
-        writer_main(cfg, sv[1]);
+        int s = sv[1];
+        if (s != 3) {
+            if (dup2(s, 3) < 0)
+                _exit(1);
+            s = 3;
+        }
+        close_range(4, ~0U, 0);
+        writer_main(cfg, s);
         _exit(0);
     }
     close(sv[1]);
@@ -927,6 +941,11 @@ void audit_stats_get(struct audit_log *l, struct audit_stats *s)
     s->checkpoints = r.checkpoints;
     s->last_checkpoint_size = r.last_checkpoint_size;
     s->failed = r.failed ? 1 : 0;
+}
+
+int audit_caller_socket(struct audit_log *l)
+{
+    return l ? l->sock : -1;
 }
 
 int audit_close(struct audit_log *l)

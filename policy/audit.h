@@ -83,6 +83,12 @@ struct audit_stats {
 /* A snapshot of the counters, for /metrics ("audit lag" is records - synced). */
 void audit_stats_get(struct audit_log *l, struct audit_stats *s);
 
+/*
+ * The caller's end of the socket to the writer. Exposed so that tests can play the hostile
+ * caller the writer is built to withstand; cordond has no use for it.
+ */
+int audit_caller_socket(struct audit_log *l);
+
 /* Append a "stop" record, sign a final checkpoint, stop the writer and free l. NULL is a
  * no-op. Returns AUDIT_OK or the first error seen. */
 int audit_close(struct audit_log *l);

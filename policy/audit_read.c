@@ -301,7 +301,12 @@ static int walk_line(struct walk *w, const char *line, size_t len, int is_last)
 {
     struct audit_read_report *r = w->r;
     uint64_t seq = r->lines;
-    cJSON *o = len <= AUDIT_LINE_MAX ? cJSON_ParseWithLength(line, len) : NULL;
+    const char *pend = NULL;
+    cJSON *o = len <= AUDIT_LINE_MAX ? cJSON_ParseWithLengthOpts(line, len, &pend, 0) : NULL;
+    if (o && pend != line + len) { /* a line is exactly one object, nothing after it */
+        cJSON_Delete(o);
+        o = NULL;
+    }
     const cJSON *jseq = cJSON_GetObjectItemCaseSensitive(o, "seq");
     const char *ts = str_member(o, "ts"), *prev = str_member(o, "prev"),
                *kind = str_member(o, "kind");
