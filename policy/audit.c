@@ -74,7 +74,7 @@ struct frame_init {
 
 struct waiter_reply {
     struct frame_reply r;
-    int need_sync;
+    int need_sync, is_append;
 };
 
 struct writer {
@@ -84,14 +84,20 @@ struct writer {
     unsigned char pk[32];
     struct merkle_tree tree;
     unsigned char last_hash[32];
-    uint64_t bytes;          /* end of the last good line */
+    uint64_t bytes;          /* end of the last line written to the file */
     uint64_t synced;
     uint64_t checkpoints, last_cp_size;
     uint64_t since_cp;       /* records written since the last checkpoint */
-    int64_t last_cp_ms, first_unsynced_ms;
+    int64_t last_cp_ms, first_unsynced_ms, last_anchor_ms;
+    /* Lines built but not yet written: the lines of one batch of frames go to the file in
+     * one write(), a record never split across two. The snapshot is the state before the
+     * batch, restored if the write fails so that the chain only ever covers what is on file. */
+    char *pend;
+    size_t pend_len, pend_cap;
+    struct merkle_tree snap_tree;
+    unsigned char snap_hash[32];
+    uint64_t snap_since_cp;
     int failed, told_failed;
-    char *line;              /* the line being built */
-    size_t line_cap;
     struct waiter_reply *replies;
     size_t nreplies, replies_cap;
 };
@@ -157,9 +163,36 @@ static void writer_fail(struct writer *w, const char *what, int err)
     w->failed = 1;
 }
 
-static int writer_sync(struct writer *w)
+#define PEND_FLUSH (1u << 20)
+
+/* Write the pending lines. On failure the file is cut back and the state restored: nothing
+ * the caller was told is in the log is lost, and nothing half-written stays. */
+static int writer_flush(struct writer *w)
 {
     if (w->failed)
+        return AUDIT_ERR_IO;
+    if (w->pend_len == 0)
+        return AUDIT_OK;
+    ssize_t wr = write(w->fd, w->pend, w->pend_len);
+    if (wr != (ssize_t)w->pend_len) {
+        int e = wr < 0 ? errno : ENOSPC;
+        if (wr > 0 && ftruncate(w->fd, (off_t)w->bytes) != 0)
+            e = errno;
+        w->tree = w->snap_tree;
+        memcpy(w->last_hash, w->snap_hash, 32);
+        w->since_cp = w->snap_since_cp;
+        w->pend_len = 0;
+        writer_fail(w, "writing to", e);
+        return AUDIT_ERR_IO;
+    }
+    w->bytes += w->pend_len;
+    w->pend_len = 0;
+    return AUDIT_OK;
+}
+
+static int writer_sync(struct writer *w)
+{
+    if (writer_flush(w) != AUDIT_OK)
         return AUDIT_ERR_IO;
     if (w->synced == w->tree.size)
         return AUDIT_OK;
@@ -184,9 +217,10 @@ static size_t escape_ascii(const char *s, char *dst)
 }
 
 /*
- * Write one record: the members the writer decides, then the caller's (already validated)
- * fields, in one write() so a crash leaves either the whole line or a torn tail recovery can
- * recognise. Returns AUDIT_OK with *seq, or AUDIT_ERR_IO (the writer is then failed).
+ * Add one record: the members the writer decides, then the caller's (already validated)
+ * fields. The line goes to the pending batch; it reaches the file in one write() with the
+ * rest of the batch, so a crash leaves whole lines or a torn tail recovery can recognise.
+ * Returns AUDIT_OK with *seq, or a status (AUDIT_ERR_IO: the writer is failed).
  */
 static int writer_record(struct writer *w, const char *kind, const char *agent,
                          const cJSON *fields, uint64_t *seq)
@@ -201,59 +235,57 @@ static int writer_record(struct writer *w, const char *kind, const char *agent,
             return AUDIT_ERR_NOMEM;
     }
     size_t flen = printed ? strlen(printed) : 0;
-    size_t need = 256 + 2 * AUDIT_AGENT_MAX + flen;
-    if (need > w->line_cap) {
-        char *n = realloc(w->line, need);
+    size_t need = w->pend_len + 256 + 2 * AUDIT_AGENT_MAX + flen;
+    if (need > w->pend_cap) {
+        size_t cap = need > 2 * w->pend_cap ? need : 2 * w->pend_cap;
+        char *n = realloc(w->pend, cap);
         if (!n) {
             free(printed);
             return AUDIT_ERR_NOMEM;
         }
-        w->line = n;
-        w->line_cap = need;
+        w->pend = n;
+        w->pend_cap = cap;
     }
-    char ts[40], prev[65];
+    if (w->synced == w->tree.size)
+        w->first_unsynced_ms = mono_ms(); /* the batch_ms clock starts with this record */
+    if (w->pend_len == 0) {
+        w->snap_tree = w->tree;
+        memcpy(w->snap_hash, w->last_hash, 32);
+        w->snap_since_cp = w->since_cp;
+    }
+    char ts[40], prev[65], *line = w->pend + w->pend_len;
     audit_time_format(now_ms(), ts, sizeof ts);
     sodium_bin2hex(prev, sizeof prev, w->last_hash, 32);
-    int n = snprintf(w->line, w->line_cap, "{\"seq\":%llu,\"ts\":\"%s\",\"prev\":\"%s\","
-                     "\"kind\":\"%s\"", (unsigned long long)w->tree.size, ts, prev, kind);
+    int n = snprintf(line, w->pend_cap - w->pend_len, "{\"seq\":%llu,\"ts\":\"%s\","
+                     "\"prev\":\"%s\",\"kind\":\"%s\"", (unsigned long long)w->tree.size, ts,
+                     prev, kind);
     size_t len = (size_t)n;
     if (agent) {
-        memcpy(w->line + len, ",\"agent\":\"", 10);
+        memcpy(line + len, ",\"agent\":\"", 10);
         len += 10;
-        len += escape_ascii(agent, w->line + len);
-        w->line[len++] = '"';
+        len += escape_ascii(agent, line + len);
+        line[len++] = '"';
     }
     if (printed) {
         /* The caller's object without its braces: "{...}" -> ",..." */
-        w->line[len++] = ',';
-        memcpy(w->line + len, printed + 1, flen - 2);
+        line[len++] = ',';
+        memcpy(line + len, printed + 1, flen - 2);
         len += flen - 2;
     }
-    w->line[len++] = '}';
-    w->line[len++] = '\n';
-    ssize_t wr = write(w->fd, w->line, len);
-    if (wr != (ssize_t)len) {
-        int e = wr < 0 ? errno : ENOSPC;
-        /* Leave no partial line behind: the next reader would have to call it torn. */
-        if (wr > 0 && ftruncate(w->fd, (off_t)w->bytes) != 0)
-            e = errno;
-        writer_fail(w, "writing to", e);
-        goto out;
-    }
-    crypto_hash_sha256(w->last_hash, (const unsigned char *)w->line, len - 1);
-    merkle_append(&w->tree, w->line, len - 1);
-    w->bytes += len;
+    line[len++] = '}';
+    line[len++] = '\n';
+    crypto_hash_sha256(w->last_hash, (const unsigned char *)line, len - 1);
+    merkle_append(&w->tree, line, len - 1);
+    w->pend_len += len;
     w->since_cp++;
     if (seq)
         *seq = w->tree.size - 1;
-    if (w->cfg->fsync == AUDIT_FSYNC_ALWAYS) {
-        if (writer_sync(w) != AUDIT_OK)
-            goto out;
-    } else if (w->synced + 1 == w->tree.size) {
-        w->first_unsynced_ms = mono_ms();
-    }
-    rc = AUDIT_OK;
-out:
+    if (w->cfg->fsync == AUDIT_FSYNC_ALWAYS)
+        rc = writer_sync(w);
+    else if (w->pend_len >= PEND_FLUSH)
+        rc = writer_flush(w);
+    else
+        rc = AUDIT_OK;
     free(printed);
     return rc;
 }
@@ -276,7 +308,7 @@ static int write_anchor(struct writer *w, const char *note, size_t len)
 }
 
 /* Sign a checkpoint over every line written so far, after they are on disk, then log it. */
-static int writer_checkpoint(struct writer *w)
+static int writer_checkpoint(struct writer *w, int force_anchor)
 {
     char note[NOTE_MAX], root64[64];
     unsigned char root[32];
@@ -299,12 +331,16 @@ static int writer_checkpoint(struct writer *w)
     cJSON_Delete(f);
     if (rc != AUDIT_OK)
         return rc;
-    if ((rc = writer_sync(w)) != AUDIT_OK)
-        return rc;
-    int arc = write_anchor(w, note, (size_t)len);
-    if (arc != 0) {
-        writer_fail(w, "replacing the checkpoint beside", -arc);
-        return AUDIT_ERR_IO;
+    /* DIR/checkpoint is replaced at most once a second (and at close): each replacement
+     * costs two more syncs, and the log's own checkpoint records are the primary copy. The
+     * lines it covers are already on disk; the checkpoint record itself need not be. */
+    if (force_anchor || mono_ms() - w->last_anchor_ms >= 1000) {
+        int arc = write_anchor(w, note, (size_t)len);
+        if (arc != 0) {
+            writer_fail(w, "replacing the checkpoint beside", -arc);
+            return AUDIT_ERR_IO;
+        }
+        w->last_anchor_ms = mono_ms();
     }
     w->checkpoints++;
     w->last_cp_size = size;
@@ -322,7 +358,8 @@ static void fill_reply(const struct writer *w, struct frame_reply *r)
     r->last_checkpoint_size = w->last_cp_size;
 }
 
-static int queue_reply(struct writer *w, uint64_t id, int status, uint64_t seq, int need_sync)
+static int queue_reply(struct writer *w, uint64_t id, int status, uint64_t seq, int need_sync,
+                       int is_append)
 {
     if (w->nreplies == w->replies_cap) {
         size_t cap = w->replies_cap ? w->replies_cap * 2 : 64;
@@ -338,6 +375,7 @@ static int queue_reply(struct writer *w, uint64_t id, int status, uint64_t seq, 
     r->r.status = status;
     r->r.seq = seq;
     r->need_sync = need_sync;
+    r->is_append = is_append;
     return 0;
 }
 
@@ -347,11 +385,14 @@ static int flush_replies(struct writer *w)
     int need = 0;
     for (size_t i = 0; i < w->nreplies; i++)
         need |= w->replies[i].need_sync && w->replies[i].r.status == AUDIT_OK;
-    int src = need ? writer_sync(w) : AUDIT_OK;
+    int src = need ? writer_sync(w) : writer_flush(w);
     for (size_t i = 0; i < w->nreplies; i++) {
         struct frame_reply *r = &w->replies[i].r;
         if (w->replies[i].need_sync && r->status == AUDIT_OK && src != AUDIT_OK)
             r->status = src;
+        /* a record whose batch could not be written is not in the log, whatever was said */
+        if (w->replies[i].is_append && r->status == AUDIT_OK && r->seq >= w->tree.size)
+            r->status = AUDIT_ERR_IO;
         fill_reply(w, r);
     }
     int rc = 0;
@@ -419,9 +460,9 @@ static int writer_append(struct writer *w, const struct frame_hdr *h, const char
         st = writer_record(w, kind, h->agent_len ? agent : NULL, fields, &seq);
     cJSON_Delete(fields);
     if (st == AUDIT_OK && w->since_cp >= cfg_or(w->cfg->checkpoint_records, 1000))
-        (void)writer_checkpoint(w); /* the record is in whatever the checkpoint does */
+        (void)writer_checkpoint(w, 0); /* the record is in whatever the checkpoint does */
     if (h->flags & (FRAME_REPLY | FRAME_SYNC))
-        return queue_reply(w, h->id, st, seq, (h->flags & FRAME_SYNC) != 0) == 0 ? 0 : -1;
+        return queue_reply(w, h->id, st, seq, (h->flags & FRAME_SYNC) != 0, 1) == 0 ? 0 : -1;
     return 0;
 }
 
@@ -450,16 +491,16 @@ static ssize_t writer_frames(struct writer *w, const char *buf, size_t len, int 
             if (writer_append(w, &h, body) != 0)
                 return -1;
         } else if (h.type == FRAME_STATS) {
-            if (queue_reply(w, h.id, w->failed ? AUDIT_ERR_IO : AUDIT_OK, 0, 0) != 0)
+            if (queue_reply(w, h.id, w->failed ? AUDIT_ERR_IO : AUDIT_OK, 0, 0, 0) != 0)
                 return -1;
         } else {
             int st = writer_record(w, "stop", NULL, NULL, NULL);
-            int cst = writer_checkpoint(w);
+            int cst = writer_checkpoint(w, 1);
             if (st == AUDIT_OK)
                 st = cst;
             if (st == AUDIT_OK)
                 st = writer_sync(w);
-            if (queue_reply(w, h.id, st, w->tree.size, 0) != 0)
+            if (queue_reply(w, h.id, st, w->tree.size, 0, 0) != 0)
                 return -1;
             *closing = 1;
         }
@@ -515,7 +556,7 @@ static void writer_loop(struct writer *w)
               mono_ms() - w->first_unsynced_ms >= cfg_or(w->cfg->batch_ms, 50))))
             (void)writer_sync(w);
         if (!w->failed && !closing && writer_due_checkpoint(w))
-            (void)writer_checkpoint(w);
+            (void)writer_checkpoint(w, 0);
         if (flush_replies(w) != 0)
             break;
         if (w->failed && !w->told_failed) {
@@ -527,8 +568,8 @@ static void writer_loop(struct writer *w)
             w->told_failed = 1;
         }
     }
-    if (!w->failed && w->cfg->fsync != AUDIT_FSYNC_NONE)
-        (void)writer_sync(w);
+    if (!w->failed)
+        (void)(w->cfg->fsync != AUDIT_FSYNC_NONE ? writer_sync(w) : writer_flush(w));
     free(buf);
 }
 
@@ -680,7 +721,7 @@ static void writer_main(const struct audit_config *cfg, int sock)
     if (write_all(sock, &init, sizeof init) == 0 && init.status == AUDIT_OK)
         writer_loop(&w);
     key_secret_free(w.key);
-    free(w.line);
+    free(w.pend);
     free(w.replies);
     if (w.fd >= 0)
         close(w.fd);
@@ -697,11 +738,22 @@ struct waiter {
     struct waiter *next;
 };
 
+/* Frames that nobody waits for are gathered and sent together: one system call for many
+ * records is what lets a busy server keep up. A flusher thread sends a partial batch within
+ * about a millisecond, so a quiet server's records do not sit in memory. */
+#define SEND_CAP (256u * 1024)
+#define SEND_FLUSH (64u * 1024)
+#define SEND_DELAY_NS 1000000L
+
 struct audit_log {
     int sock;
     pid_t pid;
-    pthread_t reader;
-    pthread_mutex_t send_lock; /* one frame at a time on the socket */
+    pthread_t reader, flusher;
+    pthread_mutex_t send_lock; /* the send buffer and the socket's write side */
+    pthread_cond_t send_cond;  /* the flusher waits for a non-empty buffer */
+    char *sbuf;
+    size_t slen;
+    int send_failed, stopping;
     pthread_mutex_t lock;      /* waiters, flags and counters below */
     pthread_cond_t cond;
     struct waiter *waiters;
@@ -734,6 +786,34 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
+/* Send the gathered frames; call with send_lock held. */
+static void send_flush(struct audit_log *l)
+{
+    if (l->slen && !l->send_failed && write_all(l->sock, l->sbuf, l->slen) != 0)
+        l->send_failed = 1;
+    l->slen = 0;
+}
+
+static void *flusher_main(void *arg)
+{
+    struct audit_log *l = arg;
+    pthread_mutex_lock(&l->send_lock);
+    while (!l->stopping) {
+        if (l->slen == 0) {
+            pthread_cond_wait(&l->send_cond, &l->send_lock);
+            continue;
+        }
+        pthread_mutex_unlock(&l->send_lock);
+        struct timespec d = {0, SEND_DELAY_NS};
+        nanosleep(&d, NULL); /* let a burst gather */
+        pthread_mutex_lock(&l->send_lock);
+        send_flush(l);
+    }
+    send_flush(l);
+    pthread_mutex_unlock(&l->send_lock);
+    return NULL;
+}
+
 /* Send one frame and, when id is set, wait for its reply. */
 static int roundtrip(struct audit_log *l, struct frame_hdr *h, const struct iovec *body,
                      int nbody, struct frame_reply *out)
@@ -757,35 +837,24 @@ static int roundtrip(struct audit_log *l, struct frame_hdr *h, const struct iove
     }
     pthread_mutex_unlock(&l->lock);
 
-    struct iovec iov[4] = {{.iov_base = h, .iov_len = sizeof *h}};
-    for (int i = 0; i < nbody; i++)
-        iov[1 + i] = body[i];
-    struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)(1 + nbody)};
-    size_t total = sizeof *h + h->len;
     int rc = AUDIT_OK;
+    size_t total = sizeof *h + h->len;
     pthread_mutex_lock(&l->send_lock);
-    while (total) {
-        ssize_t n = sendmsg(l->sock, &m, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = AUDIT_ERR_CLOSED;
-            break;
-        }
-        total -= (size_t)n;
-        /* advance the iovecs past what was sent */
-        while (n > 0 && m.msg_iovlen) {
-            if ((size_t)n >= m.msg_iov[0].iov_len) {
-                n -= (ssize_t)m.msg_iov[0].iov_len;
-                m.msg_iov++;
-                m.msg_iovlen--;
-            } else {
-                m.msg_iov[0].iov_base = (char *)m.msg_iov[0].iov_base + n;
-                m.msg_iov[0].iov_len -= (size_t)n;
-                n = 0;
-            }
-        }
+    if (l->slen + total > SEND_CAP)
+        send_flush(l);
+    int was_empty = l->slen == 0;
+    memcpy(l->sbuf + l->slen, h, sizeof *h);
+    l->slen += sizeof *h;
+    for (int i = 0; i < nbody; i++) {
+        memcpy(l->sbuf + l->slen, body[i].iov_base, body[i].iov_len);
+        l->slen += body[i].iov_len;
     }
+    if (want || l->slen >= SEND_FLUSH)
+        send_flush(l);
+    else if (was_empty)
+        pthread_cond_signal(&l->send_cond);
+    if (l->send_failed)
+        rc = AUDIT_ERR_CLOSED;
     pthread_mutex_unlock(&l->send_lock);
 
     pthread_mutex_lock(&l->lock);
@@ -868,10 +937,23 @@ int audit_open(const struct audit_config *cfg, struct audit_log **out, char *err
     }
     l->sock = sv[0];
     l->pid = pid;
+    l->sbuf = malloc(SEND_CAP);
     pthread_mutex_init(&l->send_lock, NULL);
+    pthread_cond_init(&l->send_cond, NULL);
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->cond, NULL);
-    if (pthread_create(&l->reader, NULL, reader_main, l) != 0) {
+    if (!l->sbuf || pthread_create(&l->reader, NULL, reader_main, l) != 0) {
+        free(l->sbuf);
+        free(l);
+        l = NULL;
+        rc = AUDIT_ERR_NOMEM;
+        goto kill;
+    }
+    if (pthread_create(&l->flusher, NULL, flusher_main, l) != 0) {
+        /* without a flusher, records that nobody waits for could sit unsent */
+        shutdown(sv[0], SHUT_RDWR);
+        pthread_join(l->reader, NULL);
+        free(l->sbuf);
         free(l);
         l = NULL;
         rc = AUDIT_ERR_NOMEM;
@@ -954,12 +1036,19 @@ int audit_close(struct audit_log *l)
         return AUDIT_OK;
     struct frame_hdr h = {.type = FRAME_CLOSE};
     int rc = roundtrip(l, &h, NULL, 0, NULL);
+    pthread_mutex_lock(&l->send_lock);
+    l->stopping = 1;
+    pthread_cond_signal(&l->send_cond);
+    pthread_mutex_unlock(&l->send_lock);
+    pthread_join(l->flusher, NULL);
     shutdown(l->sock, SHUT_RDWR);
     pthread_join(l->reader, NULL);
     int status = 0;
     while (waitpid(l->pid, &status, 0) < 0 && errno == EINTR)
         ;
     close(l->sock);
+    free(l->sbuf);
+    pthread_cond_destroy(&l->send_cond);
     pthread_mutex_destroy(&l->send_lock);
     pthread_mutex_destroy(&l->lock);
     pthread_cond_destroy(&l->cond);

@@ -514,7 +514,7 @@ static void malformed_frame_case(struct raw_hdr h)
 {
     struct audit_log *l = open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath,
                                                          .origin = ORIGIN});
-    cr_assert_eq(audit_append(l, "before", NULL, NULL, 0, NULL), AUDIT_OK);
+    cr_assert_eq(audit_append(l, "before", NULL, NULL, AUDIT_SYNC, NULL), AUDIT_OK);
     send_raw(audit_caller_socket(l), h, NULL, 0);
     /* The writer stops rather than read a stream out of step: later appends fail. */
     int rc = audit_append(l, "after", NULL, NULL, AUDIT_SYNC, NULL);
