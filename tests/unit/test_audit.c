@@ -960,3 +960,28 @@ Test(audit, full_disk_fails_closed_and_keeps_what_was_acknowledged)
                 "CAP_SYS_ADMIN); the full-disk test did not run");
     cr_assert_eq(WEXITSTATUS(st), 0, "full-disk scenario failed at step %d", WEXITSTATUS(st));
 }
+
+/* ---------------------------------------------------------------- golden log */
+
+Test(audit, golden_log_from_the_independent_writer_verifies)
+{
+    size_t len;
+    char *pub = read_file(CORDON_TEST_DATA "/checkpoint/test.pub", &len);
+    struct key_trust t;
+    char err[256];
+    cr_assert_eq(key_trust_parse(pub, len, &t, err, sizeof err), 0, "%s", err);
+    free(pub);
+    char *anchor = read_file(CORDON_TEST_DATA "/checkpoint/audit.checkpoint", &len);
+    const char *anchors[] = {anchor};
+    size_t lens[] = {len};
+    struct audit_read_opts o = {.check_signatures = 1, .trust = t.keys, .ntrust = t.n,
+                                .anchors = anchors, .anchor_lens = lens, .nanchors = 1};
+    struct audit_read_report r;
+    cr_assert_eq(audit_read_file(CORDON_TEST_DATA "/checkpoint/audit.jsonl", &o, &r), 0);
+    cr_assert_eq(r.status, AUDIT_READ_VALID, "%s", r.problem);
+    cr_assert_eq(r.lines, 5);
+    cr_assert_eq(r.checkpoints, 1);
+    cr_assert_eq(r.anchors_ok, 1);
+    cr_assert_eq(r.anchored, 3);
+    free(anchor);
+}
