@@ -53,8 +53,10 @@ static void fields_for(int i, char *out, size_t len)
     char hex[65];
     crypto_hash_sha256(h, (const unsigned char *)&i, sizeof i);
     sodium_bin2hex(hex, sizeof hex, h, 32);
-    snprintf(out, len, "{\"decision\":\"allow\",\"model\":\"gpt-4o-mini\",\"request\":%d,"
-             "\"prompt_sha256\":\"%s\"}", i, hex);
+    snprintf(out, len,
+             "{\"decision\":\"allow\",\"model\":\"gpt-4o-mini\",\"request\":%d,"
+             "\"prompt_sha256\":\"%s\"}",
+             i, hex);
 }
 
 static void clear_log(void)
@@ -69,8 +71,8 @@ static void clear_log(void)
 static double run_log(enum audit_fsync mode, int n)
 {
     clear_log();
-    struct audit_config c = {.dir = logdir, .key_path = keypath,
-                             .origin = "bench.cordon/audit", .fsync = mode, .checkpoint_records = getenv("CPR") ? (unsigned)strtoul(getenv("CPR"), NULL, 10) : 0};
+    struct audit_config c = {
+        .dir = logdir, .key_path = keypath, .origin = "bench.cordon/audit", .fsync = mode};
     struct audit_log *l = NULL;
     char err[512], f[256];
     if (audit_open(&c, &l, err, sizeof err) != AUDIT_OK) {

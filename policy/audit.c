@@ -46,19 +46,19 @@ enum { FRAME_APPEND = 1, FRAME_STATS = 2, FRAME_CLOSE = 3 };
 enum { FRAME_SYNC = 0x1, FRAME_REPLY = 0x2 };
 
 struct frame_hdr {
-    uint32_t len;       /* body bytes after this header */
+    uint32_t len; /* body bytes after this header */
     uint8_t type;
     uint8_t flags;
-    uint16_t kind_len;  /* the body is kind, agent, fields, back to back */
+    uint16_t kind_len; /* the body is kind, agent, fields, back to back */
     uint16_t agent_len;
     uint16_t pad;
-    uint64_t id;        /* echoed in the reply; 0 for frames without one */
+    uint64_t id; /* echoed in the reply; 0 for frames without one */
 };
 
 #define FRAME_BODY_MAX (AUDIT_FIELDS_MAX + AUDIT_KIND_MAX + AUDIT_AGENT_MAX)
 
 struct frame_reply {
-    uint64_t id;        /* 0: an unsolicited notice (the writer failed) */
+    uint64_t id; /* 0: an unsolicited notice (the writer failed) */
     int32_t status;
     uint32_t failed;
     uint64_t seq;
@@ -84,10 +84,10 @@ struct writer {
     unsigned char pk[32];
     struct merkle_tree tree;
     unsigned char last_hash[32];
-    uint64_t bytes;          /* end of the last line written to the file */
+    uint64_t bytes; /* end of the last line written to the file */
     uint64_t synced;
     uint64_t checkpoints, last_cp_size;
-    uint64_t since_cp;       /* records written since the last checkpoint */
+    uint64_t since_cp; /* records written since the last checkpoint */
     int64_t last_cp_ms, first_unsynced_ms, last_anchor_ms;
     /* Lines built but not yet written: the lines of one batch of frames go to the file in
      * one write(), a record never split across two. The snapshot is the state before the
@@ -157,9 +157,10 @@ static unsigned cfg_or(unsigned v, unsigned dflt)
 static void writer_fail(struct writer *w, const char *what, int err)
 {
     if (!w->failed)
-        fprintf(stderr, "cordon audit: %s %s/audit.jsonl failed: %s; the log refuses further "
-                "records until cordond is restarted with space or the disk fixed\n", what,
-                w->cfg->dir, strerror(err));
+        fprintf(stderr,
+                "cordon audit: %s %s/audit.jsonl failed: %s; the log refuses further "
+                "records until cordond is restarted with space or the disk fixed\n",
+                what, w->cfg->dir, strerror(err));
     w->failed = 1;
 }
 
@@ -222,8 +223,8 @@ static size_t escape_ascii(const char *s, char *dst)
  * rest of the batch, so a crash leaves whole lines or a torn tail recovery can recognise.
  * Returns AUDIT_OK with *seq, or a status (AUDIT_ERR_IO: the writer is failed).
  */
-static int writer_record(struct writer *w, const char *kind, const char *agent,
-                         const cJSON *fields, uint64_t *seq)
+static int writer_record(struct writer *w, const char *kind, const char *agent, const cJSON *fields,
+                         uint64_t *seq)
 {
     int rc = AUDIT_ERR_IO;
     char *printed = NULL;
@@ -256,9 +257,10 @@ static int writer_record(struct writer *w, const char *kind, const char *agent,
     char ts[40], prev[65], *line = w->pend + w->pend_len;
     audit_time_format(now_ms(), ts, sizeof ts);
     sodium_bin2hex(prev, sizeof prev, w->last_hash, 32);
-    int n = snprintf(line, w->pend_cap - w->pend_len, "{\"seq\":%llu,\"ts\":\"%s\","
-                     "\"prev\":\"%s\",\"kind\":\"%s\"", (unsigned long long)w->tree.size, ts,
-                     prev, kind);
+    int n = snprintf(line, w->pend_cap - w->pend_len,
+                     "{\"seq\":%llu,\"ts\":\"%s\","
+                     "\"prev\":\"%s\",\"kind\":\"%s\"",
+                     (unsigned long long)w->tree.size, ts, prev, kind);
     size_t len = (size_t)n;
     if (agent) {
         memcpy(line + len, ",\"agent\":\"", 10);
@@ -478,7 +480,8 @@ static ssize_t writer_frames(struct writer *w, const char *buf, size_t len, int 
         if (h.len > FRAME_BODY_MAX || h.kind_len > AUDIT_KIND_MAX ||
             h.agent_len > AUDIT_AGENT_MAX || (size_t)h.kind_len + h.agent_len > h.len ||
             h.type < FRAME_APPEND || h.type > FRAME_CLOSE || (h.flags & ~3u) || h.pad) {
-            fprintf(stderr, "cordon audit: malformed frame from the log's caller (type %u, "
+            fprintf(stderr,
+                    "cordon audit: malformed frame from the log's caller (type %u, "
                     "length %u); the writer stops so that nothing out of step is recorded\n",
                     h.type, h.len);
             return -1;
@@ -582,8 +585,10 @@ static int writer_init(struct writer *w, char *err, size_t errlen)
     struct audit_read_report *rep = NULL;
     int rc = AUDIT_ERR_IO;
     if (mkdir(c->dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "audit: cannot create directory %s: %s; create it (mode 0700) "
-                 "or point the audit dir elsewhere", c->dir, strerror(errno));
+        snprintf(err, errlen,
+                 "audit: cannot create directory %s: %s; create it (mode 0700) "
+                 "or point the audit dir elsewhere",
+                 c->dir, strerror(errno));
         goto out;
     }
     w->dirfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -604,8 +609,10 @@ static int writer_init(struct writer *w, char *err, size_t errlen)
         goto out;
     }
     if (flock(w->fd, LOCK_EX | LOCK_NB) != 0) {
-        snprintf(err, errlen, "audit: %s/audit.jsonl is held by another writer (%s); run one "
-                 "cordond per audit directory", c->dir, strerror(errno));
+        snprintf(err, errlen,
+                 "audit: %s/audit.jsonl is held by another writer (%s); run one "
+                 "cordond per audit directory",
+                 c->dir, strerror(errno));
         goto out;
     }
     int afd = openat(w->dirfd, "checkpoint", O_RDONLY | O_CLOEXEC);
@@ -613,8 +620,10 @@ static int writer_init(struct writer *w, char *err, size_t errlen)
         ssize_t n = read(afd, anchor, sizeof anchor);
         close(afd);
         if (n < 0 || (size_t)n > NOTE_MAX) {
-            snprintf(err, errlen, "audit: %s/checkpoint is unreadable or larger than a "
-                     "checkpoint; move it aside after keeping a copy", c->dir);
+            snprintf(err, errlen,
+                     "audit: %s/checkpoint is unreadable or larger than a "
+                     "checkpoint; move it aside after keeping a copy",
+                     c->dir);
             rc = AUDIT_ERR_CORRUPT;
             goto out;
         }
@@ -661,9 +670,9 @@ static int writer_init(struct writer *w, char *err, size_t errlen)
         cJSON *f = cJSON_CreateObject();
         if (!f || !cJSON_AddNumberToObject(f, "cut_bytes", (double)rep->torn_bytes) ||
             !cJSON_AddStringToObject(f, "cut_sha256", hex) ||
-            !cJSON_AddStringToObject(f, "reason", rep->torn_no_lf
-                                                      ? "last line had no newline"
-                                                      : "last line was not a valid record")) {
+            !cJSON_AddStringToObject(f, "reason",
+                                     rep->torn_no_lf ? "last line had no newline"
+                                                     : "last line was not a valid record")) {
             cJSON_Delete(f);
             rc = AUDIT_ERR_NOMEM;
             goto out;
@@ -691,8 +700,10 @@ static int writer_init(struct writer *w, char *err, size_t errlen)
     if (rc == AUDIT_OK)
         rc = writer_sync(w);
     if (rc != AUDIT_OK) {
-        snprintf(err, errlen, "audit: cannot write the start record to %.300s; check free "
-                 "space and the disk", path);
+        snprintf(err, errlen,
+                 "audit: cannot write the start record to %.300s; check free "
+                 "space and the disk",
+                 path);
         goto out;
     }
     rc = AUDIT_OK;
@@ -754,7 +765,7 @@ struct audit_log {
     char *sbuf;
     size_t slen;
     int send_failed, stopping;
-    pthread_mutex_t lock;      /* waiters, flags and counters below */
+    pthread_mutex_t lock; /* waiters, flags and counters below */
     pthread_cond_t cond;
     struct waiter *waiters;
     uint64_t next_id;
@@ -815,8 +826,8 @@ static void *flusher_main(void *arg)
 }
 
 /* Send one frame and, when id is set, wait for its reply. */
-static int roundtrip(struct audit_log *l, struct frame_hdr *h, const struct iovec *body,
-                     int nbody, struct frame_reply *out)
+static int roundtrip(struct audit_log *l, struct frame_hdr *h, const struct iovec *body, int nbody,
+                     struct frame_reply *out)
 {
     struct waiter wt = {0};
     int want = (h->flags & (FRAME_REPLY | FRAME_SYNC)) || h->type != FRAME_APPEND;
@@ -885,7 +896,8 @@ int audit_open(const struct audit_config *cfg, struct audit_log **out, char *err
     struct frame_init init;
     *out = NULL;
     if (!cfg || !cfg->dir || !cfg->key_path || !cfg->origin || !note_origin_valid(cfg->origin)) {
-        snprintf(err, errlen, "audit: the configuration needs a directory, a key path and an "
+        snprintf(err, errlen,
+                 "audit: the configuration needs a directory, a key path and an "
                  "origin of 1-255 characters from [A-Za-z0-9._/:-] (got \"%s\")",
                  cfg && cfg->origin ? cfg->origin : "");
         return AUDIT_ERR_INVALID;
@@ -981,8 +993,7 @@ int audit_append(struct audit_log *l, const char *kind, const char *agent, const
     if (!l)
         return AUDIT_ERR_CLOSED;
     size_t flen = fields ? strlen(fields) : 0;
-    if (!audit_kind_valid(kind) || (agent && !audit_agent_valid(agent)) ||
-        flen > AUDIT_FIELDS_MAX)
+    if (!audit_kind_valid(kind) || (agent && !audit_agent_valid(agent)) || flen > AUDIT_FIELDS_MAX)
         return AUDIT_ERR_INVALID;
     /* Checked here too so that a caller learns of its mistake without waiting; the writer
      * checks again and does not rely on this. */
@@ -992,11 +1003,14 @@ int audit_append(struct audit_log *l, const char *kind, const char *agent, const
     if (st != AUDIT_OK)
         return st;
     size_t klen = strlen(kind), alen = agent ? strlen(agent) : 0;
-    struct frame_hdr h = {.len = (uint32_t)(klen + alen + flen), .type = FRAME_APPEND,
-                          .flags = (uint8_t)(((flags & AUDIT_SYNC) ? FRAME_SYNC : 0) |
-                                             (seq ? FRAME_REPLY : 0)),
-                          .kind_len = (uint16_t)klen, .agent_len = (uint16_t)alen};
-    struct iovec body[3] = {{(void *)kind, klen}, {(void *)(agent ? agent : ""), alen},
+    struct frame_hdr h = {
+        .len = (uint32_t)(klen + alen + flen),
+        .type = FRAME_APPEND,
+        .flags = (uint8_t)(((flags & AUDIT_SYNC) ? FRAME_SYNC : 0) | (seq ? FRAME_REPLY : 0)),
+        .kind_len = (uint16_t)klen,
+        .agent_len = (uint16_t)alen};
+    struct iovec body[3] = {{(void *)kind, klen},
+                            {(void *)(agent ? agent : ""), alen},
                             {(void *)(fields ? fields : ""), flen}};
     struct frame_reply r;
     int rc = roundtrip(l, &h, body, 3, &r);

@@ -67,6 +67,10 @@ __attribute__((warn_unused_result)) int audit_open(const struct audit_config *cf
  * (it must not hold seq, ts, prev, kind or agent). With AUDIT_SYNC, waits until the record is
  * synced (whatever the fsync mode says for others). On success *seq (may be NULL) is the
  * record's line index. Returns AUDIT_OK or a status.
+ *
+ * Without AUDIT_SYNC and with seq NULL the call does not wait for the writer: it checks the
+ * fields, queues the frame (sent within about a millisecond) and returns AUDIT_OK; a write
+ * failure after that is reported by later calls (AUDIT_ERR_IO), not by this one.
  */
 __attribute__((warn_unused_result)) int audit_append(struct audit_log *l, const char *kind,
                                                      const char *agent, const char *fields,

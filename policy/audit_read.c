@@ -32,8 +32,7 @@ int audit_kind_valid(const char *kind)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char c = kind[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
             return 0;
     }
     return 1;
@@ -95,8 +94,7 @@ int audit_time_parse(const char *s, int64_t now_ms, int64_t *ms)
         int64_t v = 0;
         for (size_t i = 0; i + 1 < n; i++)
             v = v * 10 + (s[i] - '0');
-        int64_t mult = unit == 's' ? 1000 : unit == 'm' ? 60000 : unit == 'h' ? 3600000
-                                                                                : 86400000;
+        int64_t mult = unit == 's' ? 1000 : unit == 'm' ? 60000 : unit == 'h' ? 3600000 : 86400000;
         *ms = now_ms - v * mult;
         return 0;
     }
@@ -147,8 +145,8 @@ void audit_time_format(int64_t ms, char *out, size_t outlen)
     time_t secs = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
-    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
 /* The walker's state beyond the report. */
@@ -161,9 +159,8 @@ struct walk {
     int *anchor_done;
 };
 
-__attribute__((format(printf, 4, 5))) static void fail(struct walk *w,
-                                                      enum audit_read_status st,
-                                                      uint64_t line, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static void fail(struct walk *w, enum audit_read_status st,
+                                                       uint64_t line, const char *fmt, ...)
 {
     va_list ap;
     w->r->status = st;
@@ -192,7 +189,8 @@ static int verify_note(struct walk *w, const char *text, size_t len, struct note
         return rc;
     }
     if (!w->have_self_pk) {
-        snprintf(err, errlen, "no start record before it names a public key, and no --trust "
+        snprintf(err, errlen,
+                 "no start record before it names a public key, and no --trust "
                  "key was given");
         return -EPERM;
     }
@@ -245,16 +243,19 @@ static int check_checkpoint_record(struct walk *w, uint64_t seq, const cJSON *o)
     const char *end = NULL;
     if (!cJSON_IsNumber(size) || size->valuedouble != (double)seq || !root64 || !note ||
         strlen(root64) != 44 ||
-        sodium_base642bin(root, 32, root64, 44, NULL, &bin, &end,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 || bin != 32) {
-        fail(w, AUDIT_READ_TAMPERED, seq, "line %llu: checkpoint record lacks a size equal to "
+        sodium_base642bin(root, 32, root64, 44, NULL, &bin, &end, sodium_base64_VARIANT_ORIGINAL) !=
+            0 ||
+        bin != 32) {
+        fail(w, AUDIT_READ_TAMPERED, seq,
+             "line %llu: checkpoint record lacks a size equal to "
              "its seq, a base64 root or a note; the record was altered",
              (unsigned long long)seq);
         return -1;
     }
     merkle_root(&w->r->tree, want);
     if (memcmp(root, want, 32) != 0) {
-        fail(w, AUDIT_READ_TAMPERED, seq, "line %llu: the checkpoint's root does not match "
+        fail(w, AUDIT_READ_TAMPERED, seq,
+             "line %llu: the checkpoint's root does not match "
              "the %llu lines before it: an earlier line was changed, removed or reordered",
              (unsigned long long)seq, (unsigned long long)seq);
         return -1;
@@ -268,9 +269,10 @@ static int check_checkpoint_record(struct walk *w, uint64_t seq, const cJSON *o)
             return -1;
         }
         if (cp.size != seq || memcmp(cp.root, want, 32) != 0) {
-            fail(w, AUDIT_READ_TAMPERED, seq, "line %llu: the signed note covers size %llu "
-                 "with another root than the record states", (unsigned long long)seq,
-                 (unsigned long long)cp.size);
+            fail(w, AUDIT_READ_TAMPERED, seq,
+                 "line %llu: the signed note covers size %llu "
+                 "with another root than the record states",
+                 (unsigned long long)seq, (unsigned long long)cp.size);
             return -1;
         }
     }
@@ -286,8 +288,10 @@ static void note_start_key(struct walk *w, const cJSON *o)
     const char *pk64 = str_member(o, "public_key");
     unsigned char pk[32];
     size_t bin = 0;
-    if (!pk64 || sodium_base642bin(pk, 32, pk64, strlen(pk64), NULL, &bin, NULL,
-                                   sodium_base64_VARIANT_ORIGINAL) != 0 || bin != 32)
+    if (!pk64 ||
+        sodium_base642bin(pk, 32, pk64, strlen(pk64), NULL, &bin, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        bin != 32)
         return;
     if (w->have_self_pk && memcmp(pk, w->self_pk, 32) != 0)
         w->r->key_changes++;
@@ -313,7 +317,7 @@ static int walk_line(struct walk *w, const char *line, size_t len, int is_last)
     const cJSON *jagent = cJSON_GetObjectItemCaseSensitive(o, "agent");
     int64_t ts_ms = 0;
     int go = 0;
-    if (!cJSON_IsObject(o) || !cJSON_IsNumber(jseq) || !ts || !prev || !kind ||
+    if (!cJSON_IsObject(o) || !cJSON_IsNumber(jseq) || !ts || !prev || !kind || strlen(ts) < 20 ||
         audit_time_parse(ts, 0, &ts_ms) != 0 || !audit_kind_valid(kind) ||
         (jagent && !cJSON_IsString(jagent)) || memchr(line, '\0', len)) {
         if (is_last) {
@@ -322,25 +326,29 @@ static int walk_line(struct walk *w, const char *line, size_t len, int is_last)
             crypto_hash_sha256(r->torn_sha256, (const unsigned char *)line, len + 1);
             goto out;
         }
-        fail(w, AUDIT_READ_TAMPERED, seq, "line %llu is not a valid audit record (JSON object "
+        fail(w, AUDIT_READ_TAMPERED, seq,
+             "line %llu is not a valid audit record (JSON object "
              "with seq, ts, prev, kind): the file was edited or damaged in the middle; keep "
              "a copy as evidence, then move the file aside to start a new log",
              (unsigned long long)seq);
         goto out;
     }
     if (jseq->valuedouble != (double)seq) {
-        fail(w, AUDIT_READ_TAMPERED, seq, "line %llu has seq %.0f: lines were removed, "
+        fail(w, AUDIT_READ_TAMPERED, seq,
+             "line %llu has seq %.0f: lines were removed, "
              "inserted or reordered before it; keep a copy as evidence, then move the file "
-             "aside to start a new log", (unsigned long long)seq, jseq->valuedouble);
+             "aside to start a new log",
+             (unsigned long long)seq, jseq->valuedouble);
         goto out;
     }
     char want[65];
     hex32(r->last_hash, want);
     if (strcmp(prev, want) != 0) {
-        fail(w, AUDIT_READ_TAMPERED, seq, "line %llu: prev does not match the SHA-256 of line "
+        fail(w, AUDIT_READ_TAMPERED, seq,
+             "line %llu: prev does not match the SHA-256 of line "
              "%llu: one of the two lines was altered; keep a copy as evidence, then move the "
-             "file aside to start a new log", (unsigned long long)seq,
-             (unsigned long long)(seq ? seq - 1 : 0));
+             "file aside to start a new log",
+             (unsigned long long)seq, (unsigned long long)(seq ? seq - 1 : 0));
         goto out;
     }
     if (strcmp(kind, "checkpoint") == 0 && check_checkpoint_record(w, seq, o) != 0)
@@ -348,8 +356,12 @@ static int walk_line(struct walk *w, const char *line, size_t len, int is_last)
     if (strcmp(kind, "start") == 0)
         note_start_key(w, o);
     if (w->o->visit) {
-        struct audit_rec rec = {.seq = seq, .line = line, .len = len, .kind = kind,
-                                .agent = jagent ? jagent->valuestring : NULL, .ts_ms = ts_ms,
+        struct audit_rec rec = {.seq = seq,
+                                .line = line,
+                                .len = len,
+                                .kind = kind,
+                                .agent = jagent ? jagent->valuestring : NULL,
+                                .ts_ms = ts_ms,
                                 .json = o};
         if (w->o->visit(&rec, w->o->ctx) != 0) {
             go = 0;
@@ -366,24 +378,17 @@ out:
     return go;
 }
 
-int audit_read_file(const char *path, const struct audit_read_opts *opts,
+/* Walk the bytes of a log; the verdict goes to report. Returns 0, or -ENOMEM. */
+static int read_mem(const char *buf, size_t size, const struct audit_read_opts *opts,
                     struct audit_read_report *report)
 {
-    int rc = -1, fd = -1;
-    void *map = MAP_FAILED;
-    size_t size = 0;
+    int rc = 0;
     struct walk w = {.o = opts, .r = report};
-    memset(report, 0, sizeof *report);
-    merkle_init(&report->tree);
-    report->self_asserted = opts->check_signatures && !opts->trust;
-    if (sodium_init() < 0) {
-        snprintf(report->problem, sizeof report->problem, "libsodium failed to initialise");
-        return -ENOSYS;
-    }
     if (opts->nanchors) {
         w.anchors = calloc(opts->nanchors, sizeof *w.anchors);
         w.anchor_done = calloc(opts->nanchors, sizeof *w.anchor_done);
         if (!w.anchors || !w.anchor_done) {
+            snprintf(report->problem, sizeof report->problem, "out of memory");
             rc = -ENOMEM;
             goto out;
         }
@@ -391,32 +396,111 @@ int audit_read_file(const char *path, const struct audit_read_opts *opts,
     for (size_t i = 0; i < opts->nanchors; i++) {
         char err[384];
         int vrc = opts->check_signatures
-                      ? verify_note(&w, opts->anchors[i], opts->anchor_lens[i], &w.anchors[i],
-                                    err, sizeof err)
-                      : note_checkpoint_parse(opts->anchors[i], opts->anchor_lens[i],
-                                              &w.anchors[i], err, sizeof err);
+                      ? verify_note(&w, opts->anchors[i], opts->anchor_lens[i], &w.anchors[i], err,
+                                    sizeof err)
+                      : note_checkpoint_parse(opts->anchors[i], opts->anchor_lens[i], &w.anchors[i],
+                                              err, sizeof err);
         if (vrc == -EPERM && !opts->trust) {
             /* The self-asserted key is only known once the start record is read: check
              * the anchor's body now and its signature after the walk. */
-            vrc = note_checkpoint_parse(opts->anchors[i], opts->anchor_lens[i], &w.anchors[i],
-                                        err, sizeof err);
+            vrc = note_checkpoint_parse(opts->anchors[i], opts->anchor_lens[i], &w.anchors[i], err,
+                                        sizeof err);
         }
         if (vrc != 0) {
             fail(&w, AUDIT_READ_TAMPERED, 0, "anchor %zu: %s", i + 1, err);
-            rc = 0;
             goto out;
         }
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-        check_anchors(&w);
-        goto tail;
+    const char *p = buf, *end = buf + size;
+    if (check_anchors(&w) != 0)
+        goto out;
+    while (size && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) {
+            report->torn_bytes = (uint64_t)(end - p);
+            report->torn_no_lf = 1;
+            crypto_hash_sha256(report->torn_sha256, (const unsigned char *)p, (size_t)(end - p));
+            break;
+        }
+        if (!walk_line(&w, p, (size_t)(nl - p), nl + 1 == end))
+            break;
+        p = nl + 1;
     }
+    if (report->status == AUDIT_READ_VALID) {
+        for (size_t i = 0; i < opts->nanchors; i++) {
+            if (w.anchor_done[i])
+                continue;
+            if (w.anchors[i].size > report->lines) {
+                fail(&w, AUDIT_READ_TRUNCATED, report->lines,
+                     "anchor %zu covers %llu lines "
+                     "but the log has only %llu valid lines: the log was truncated after that "
+                     "checkpoint was handed out; recover the missing lines from a backup",
+                     i + 1, (unsigned long long)w.anchors[i].size,
+                     (unsigned long long)report->lines);
+                break;
+            }
+        }
+    }
+    if (report->status == AUDIT_READ_VALID && opts->check_signatures && !opts->trust) {
+        for (size_t i = 0; i < opts->nanchors; i++) {
+            char err[384];
+            struct note_checkpoint cp;
+            if (!w.have_self_pk || note_checkpoint_verify(opts->anchors[i], opts->anchor_lens[i],
+                                                          w.self_pk, &cp, err, sizeof err) != 0) {
+                fail(&w, AUDIT_READ_TAMPERED, 0,
+                     "anchor %zu is not signed by the key the "
+                     "log's start record names; pass the log's real public key with --trust",
+                     i + 1);
+                break;
+            }
+        }
+    }
+out:
+    free(w.anchors);
+    free(w.anchor_done);
+    return rc;
+}
+
+static int read_init(const struct audit_read_opts *opts, struct audit_read_report *report)
+{
+    memset(report, 0, sizeof *report);
+    merkle_init(&report->tree);
+    report->self_asserted = opts->check_signatures && !opts->trust;
+    if (sodium_init() < 0) {
+        snprintf(report->problem, sizeof report->problem, "libsodium failed to initialise");
+        return -ENOSYS;
+    }
+    return 0;
+}
+
+int audit_read_buf(const char *buf, size_t len, const struct audit_read_opts *opts,
+                   struct audit_read_report *report)
+{
+    int rc = read_init(opts, report);
+    return rc ? rc : read_mem(buf, len, opts, report);
+}
+
+int audit_read_file(const char *path, const struct audit_read_opts *opts,
+                    struct audit_read_report *report)
+{
+    int rc = read_init(opts, report), fd = -1;
+    void *map = MAP_FAILED;
+    size_t size = 0;
     struct stat st;
+    if (rc != 0)
+        return rc;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)
+        return read_mem("", 0, opts, report); /* no log yet: an empty one */
     if (fd < 0 || fstat(fd, &st) != 0) {
         rc = -errno;
         snprintf(report->problem, sizeof report->problem, "cannot read %s: %s", path,
                  strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = -EINVAL;
+        snprintf(report->problem, sizeof report->problem, "%s is not a regular file", path);
         goto out;
     }
     size = (size_t)st.st_size;
@@ -430,59 +514,11 @@ int audit_read_file(const char *path, const struct audit_read_opts *opts,
         }
         madvise(map, size, MADV_SEQUENTIAL);
     }
-    const char *p = map == MAP_FAILED ? NULL : map, *end = p ? p + size : NULL;
-    if (check_anchors(&w) != 0)
-        goto done;
-    while (p && p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl) {
-            report->torn_bytes = (uint64_t)(end - p);
-            report->torn_no_lf = 1;
-            crypto_hash_sha256(report->torn_sha256, (const unsigned char *)p,
-                               (size_t)(end - p));
-            break;
-        }
-        if (!walk_line(&w, p, (size_t)(nl - p), nl + 1 == end))
-            break;
-        p = nl + 1;
-    }
-tail:
-    if (report->status == AUDIT_READ_VALID) {
-        for (size_t i = 0; i < opts->nanchors; i++) {
-            if (w.anchor_done[i])
-                continue;
-            if (w.anchors[i].size > report->lines) {
-                fail(&w, AUDIT_READ_TRUNCATED, report->lines, "anchor %zu covers %llu lines "
-                     "but the log has only %llu valid lines: the log was truncated after that "
-                     "checkpoint was handed out; recover the missing lines from a backup",
-                     i + 1, (unsigned long long)w.anchors[i].size,
-                     (unsigned long long)report->lines);
-                break;
-            }
-        }
-    }
-    if (report->status == AUDIT_READ_VALID && opts->check_signatures && !opts->trust) {
-        for (size_t i = 0; i < opts->nanchors; i++) {
-            char err[384];
-            struct note_checkpoint cp;
-            if (!w.have_self_pk ||
-                note_checkpoint_verify(opts->anchors[i], opts->anchor_lens[i], w.self_pk, &cp,
-                                       err, sizeof err) != 0) {
-                fail(&w, AUDIT_READ_TAMPERED, 0, "anchor %zu is not signed by the key the "
-                     "log's start record names; pass the log's real public key with --trust",
-                     i + 1);
-                break;
-            }
-        }
-    }
-done:
-    rc = 0;
+    rc = read_mem(size ? map : "", size, opts, report);
 out:
     if (map != MAP_FAILED)
         munmap(map, size);
     if (fd >= 0)
         close(fd);
-    free(w.anchors);
-    free(w.anchor_done);
     return rc;
 }

@@ -53,10 +53,10 @@ struct audit_rec {
 };
 
 struct audit_read_opts {
-    int check_signatures;              /* verify checkpoint signatures (the writer does not) */
-    const struct key_public *trust;    /* keys to verify with; NULL: the start record's key */
+    int check_signatures;           /* verify checkpoint signatures (the writer does not) */
+    const struct key_public *trust; /* keys to verify with; NULL: the start record's key */
     size_t ntrust;
-    const char *const *anchors;        /* signed checkpoint texts to check the log against */
+    const char *const *anchors; /* signed checkpoint texts to check the log against */
     const size_t *anchor_lens;
     size_t nanchors;
     /* Called for each valid line in order; a non-zero return stops the walk. */
@@ -72,20 +72,20 @@ enum audit_read_status {
 
 struct audit_read_report {
     enum audit_read_status status;
-    uint64_t bad_line;       /* index of the first bad line (status != VALID) */
-    char problem[768];       /* a sentence: what is wrong, where, what to do */
-    uint64_t lines;          /* complete lines read and found valid */
-    uint64_t bytes;          /* their bytes, LFs included: where the valid log ends */
-    uint64_t checkpoints;    /* checkpoint records whose root (and signature) held */
+    uint64_t bad_line;        /* index of the first bad line (status != VALID) */
+    char problem[768];        /* a sentence: what is wrong, where, what to do */
+    uint64_t lines;           /* complete lines read and found valid */
+    uint64_t bytes;           /* their bytes, LFs included: where the valid log ends */
+    uint64_t checkpoints;     /* checkpoint records whose root (and signature) held */
     uint64_t checkpoint_size; /* tree size of the last one */
     uint64_t anchors_ok;
-    uint64_t anchored;       /* lines covered by a verified checkpoint or anchor */
-    int self_asserted;       /* signatures were checked with the key the log names itself */
-    int key_changes;         /* start records naming a different key than the one before */
-    uint64_t torn_bytes;     /* a trailing partial or unparseable last line */
+    uint64_t anchored;   /* lines covered by a verified checkpoint or anchor */
+    int self_asserted;   /* signatures were checked with the key the log names itself */
+    int key_changes;     /* start records naming a different key than the one before */
+    uint64_t torn_bytes; /* a trailing partial or unparseable last line */
     unsigned char torn_sha256[32];
-    int torn_no_lf;          /* the torn tail had no LF (a torn write) */
-    struct merkle_tree tree; /* over the valid lines */
+    int torn_no_lf;              /* the torn tail had no LF (a torn write) */
+    struct merkle_tree tree;     /* over the valid lines */
     unsigned char last_hash[32]; /* SHA-256 of the last valid line; zeros when none */
 };
 
@@ -97,5 +97,10 @@ struct audit_read_report {
 __attribute__((warn_unused_result)) int audit_read_file(const char *path,
                                                         const struct audit_read_opts *opts,
                                                         struct audit_read_report *report);
+
+/* The same walk over a log held in memory (buf need not be NUL-terminated). */
+__attribute__((warn_unused_result)) int audit_read_buf(const char *buf, size_t len,
+                                                       const struct audit_read_opts *opts,
+                                                       struct audit_read_report *report);
 
 #endif

@@ -67,8 +67,7 @@ int note_checkpoint_sign(const char *origin, uint64_t size, const unsigned char 
 }
 
 /* The next line of text[*pos..len) without its LF; -1 when no LF terminates it. */
-static int next_line(const char *text, size_t len, size_t *pos, const char **line,
-                     size_t *llen)
+static int next_line(const char *text, size_t len, size_t *pos, const char **line, size_t *llen)
 {
     const char *nl = memchr(text + *pos, '\n', len - *pos);
     if (!nl)
@@ -86,8 +85,10 @@ int note_checkpoint_parse(const char *text, size_t len, struct note_checkpoint *
     size_t ll, pos = 0;
     memset(cp, 0, sizeof *cp);
     if (len > NOTE_MAX) {
-        snprintf(err, errlen, "checkpoint note is %zu bytes, more than the %d a checkpoint "
-                 "can be; this is not a cordon checkpoint", len, NOTE_MAX);
+        snprintf(err, errlen,
+                 "checkpoint note is %zu bytes, more than the %d a checkpoint "
+                 "can be; this is not a cordon checkpoint",
+                 len, NOTE_MAX);
         return -EINVAL;
     }
     if (next_line(text, len, &pos, &l, &ll) != 0 || ll == 0 || ll > NOTE_ORIGIN_MAX) {
@@ -97,21 +98,25 @@ int note_checkpoint_parse(const char *text, size_t len, struct note_checkpoint *
     memcpy(cp->origin, l, ll);
     cp->origin[ll] = '\0';
     if (!note_origin_valid(cp->origin)) {
-        snprintf(err, errlen, "checkpoint note: origin \"%.60s\" has characters outside "
-                 "[A-Za-z0-9._/:-]", cp->origin);
+        snprintf(err, errlen,
+                 "checkpoint note: origin \"%.60s\" has characters outside "
+                 "[A-Za-z0-9._/:-]",
+                 cp->origin);
         return -EINVAL;
     }
-    if (next_line(text, len, &pos, &l, &ll) != 0 || ll == 0 || ll > 20 ||
-        (ll > 1 && l[0] == '0')) {
-        snprintf(err, errlen, "checkpoint note: the second line must be the tree size in "
+    if (next_line(text, len, &pos, &l, &ll) != 0 || ll == 0 || ll > 20 || (ll > 1 && l[0] == '0')) {
+        snprintf(err, errlen,
+                 "checkpoint note: the second line must be the tree size in "
                  "decimal without leading zeros");
         return -EINVAL;
     }
     uint64_t size = 0;
     for (size_t i = 0; i < ll; i++) {
         if (l[i] < '0' || l[i] > '9' || size > (UINT64_MAX - 9) / 10) {
-            snprintf(err, errlen, "checkpoint note: tree size \"%.*s\" is not a decimal number "
-                     "below 2^64", (int)ll, l);
+            snprintf(err, errlen,
+                     "checkpoint note: tree size \"%.*s\" is not a decimal number "
+                     "below 2^64",
+                     (int)ll, l);
             return -EINVAL;
         }
         size = size * 10 + (uint64_t)(l[i] - '0');
@@ -120,15 +125,17 @@ int note_checkpoint_parse(const char *text, size_t len, struct note_checkpoint *
     size_t bin = 0;
     const char *end = NULL;
     if (next_line(text, len, &pos, &l, &ll) != 0 || ll != 44 ||
-        sodium_base642bin(cp->root, 32, l, ll, NULL, &bin, &end,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        sodium_base642bin(cp->root, 32, l, ll, NULL, &bin, &end, sodium_base64_VARIANT_ORIGINAL) !=
+            0 ||
         bin != 32 || end != l + ll) {
-        snprintf(err, errlen, "checkpoint note: the third line must be the 32-byte root hash "
+        snprintf(err, errlen,
+                 "checkpoint note: the third line must be the 32-byte root hash "
                  "in standard base64");
         return -EINVAL;
     }
     if (next_line(text, len, &pos, &l, &ll) != 0 || ll != 0) {
-        snprintf(err, errlen, "checkpoint note: expected a blank line after the root hash "
+        snprintf(err, errlen,
+                 "checkpoint note: expected a blank line after the root hash "
                  "(extension lines are not used by cordon)");
         return -EINVAL;
     }
@@ -154,8 +161,10 @@ int note_checkpoint_verify(const char *text, size_t len, const unsigned char pk[
         }
         /* "— NAME BASE64" */
         if (ll < 5 + nlen || memcmp(l, EMDASH " ", 4) != 0) {
-            snprintf(err, errlen, "checkpoint note: signature line %zu does not start with "
-                     "an em dash and a space", sigs + 1);
+            snprintf(err, errlen,
+                     "checkpoint note: signature line %zu does not start with "
+                     "an em dash and a space",
+                     sigs + 1);
             return -EINVAL;
         }
         sigs++;
@@ -171,8 +180,8 @@ int note_checkpoint_verify(const char *text, size_t len, const unsigned char pk[
             continue; /* not an Ed25519 signature, C2SP says to ignore unknown types */
         if (memcmp(blob, want, 4) != 0)
             continue;
-        if (crypto_sign_verify_detached(blob + 4, (const unsigned char *)text, cp->body_len,
-                                        pk) == 0)
+        if (crypto_sign_verify_detached(blob + 4, (const unsigned char *)text, cp->body_len, pk) ==
+            0)
             return 0;
     }
     if (sigs == 0) {
@@ -180,7 +189,8 @@ int note_checkpoint_verify(const char *text, size_t len, const unsigned char pk[
                  cp->origin, (unsigned long long)cp->size);
         return -EINVAL;
     }
-    snprintf(err, errlen, "checkpoint for %s at size %llu has no valid signature by the "
+    snprintf(err, errlen,
+             "checkpoint for %s at size %llu has no valid signature by the "
              "expected key; it was forged or altered, or signed by another key (check --trust)",
              cp->origin, (unsigned long long)cp->size);
     return -EPERM;

@@ -35,9 +35,9 @@ void note_key_hash(const char *name, const unsigned char pk[32], unsigned char o
  * length, or -1 when it does not fit or origin is invalid.
  */
 __attribute__((warn_unused_result)) int note_checkpoint_sign(const char *origin, uint64_t size,
-                                                            const unsigned char root[32],
-                                                            const struct key_secret *k,
-                                                            char *out, size_t cap);
+                                                             const unsigned char root[32],
+                                                             const struct key_secret *k, char *out,
+                                                             size_t cap);
 
 /*
  * Parse a signed checkpoint note and verify it with pk under the origin as key name. Returns
@@ -45,13 +45,13 @@ __attribute__((warn_unused_result)) int note_checkpoint_sign(const char *origin,
  * -EPERM when it is well formed but carries no valid signature by pk (err says so).
  */
 __attribute__((warn_unused_result)) int note_checkpoint_verify(const char *text, size_t len,
-                                                              const unsigned char pk[32],
-                                                              struct note_checkpoint *cp,
-                                                              char *err, size_t errlen);
+                                                               const unsigned char pk[32],
+                                                               struct note_checkpoint *cp,
+                                                               char *err, size_t errlen);
 
 /* Parse the body only, no signature check (to show what an unverifiable note claims). */
 __attribute__((warn_unused_result)) int note_checkpoint_parse(const char *text, size_t len,
-                                                             struct note_checkpoint *cp,
-                                                             char *err, size_t errlen);
+                                                              struct note_checkpoint *cp, char *err,
+                                                              size_t errlen);
 
 #endif

@@ -61,12 +61,12 @@ static void print_text(const char *path, const struct audit_read_report *r, size
 {
     printf("%s: %" PRIu64 " lines read\n", path, r->lines);
     printf("checkpoints: %" PRIu64 " verified%s\n", r->checkpoints,
-           r->checkpoints ? (r->self_asserted
-                                 ? " with the key the log's start record names (self-asserted: "
-                                   "anyone who rewrote the log could have replaced it; pass "
-                                   "--trust KEY.pub to check against a key you hold)"
-                                 : " with the trusted key")
-                          : "");
+           r->checkpoints
+               ? (r->self_asserted ? " with the key the log's start record names (self-asserted: "
+                                     "anyone who rewrote the log could have replaced it; pass "
+                                     "--trust KEY.pub to check against a key you hold)"
+                                   : " with the trusted key")
+               : "");
     if (r->key_changes)
         printf("note: %d start record(s) name a different key than the one before\n",
                r->key_changes);
@@ -77,14 +77,14 @@ static void print_text(const char *path, const struct audit_read_report *r, size
                "mid-write; cordond cuts and records them when it next opens the log)\n",
                r->torn_bytes);
     if (r->status != AUDIT_READ_VALID) {
-        printf("%s: %s\n", r->status == AUDIT_READ_TAMPERED ? "TAMPERED" : "TRUNCATED",
-               r->problem);
+        printf("%s: %s\n", r->status == AUDIT_READ_TAMPERED ? "TAMPERED" : "TRUNCATED", r->problem);
         return;
     }
     if (r->lines > r->anchored)
         printf("unanchored tail: %" PRIu64 " line(s) from line %" PRIu64 " on are chained but "
                "not covered by a verified checkpoint or anchor; a truncation there would not "
-               "be detectable\n", r->lines - r->anchored, r->anchored);
+               "be detectable\n",
+               r->lines - r->anchored, r->anchored);
     printf("VALID: the chain, the sequence and every checkpoint hold\n");
 }
 
@@ -104,14 +104,19 @@ static int run_verify(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 't': trust_path = optarg; break;
+        case 't':
+            trust_path = optarg;
+            break;
         case 'a':
             if (nanchors == MAX_ANCHORS)
                 return cli_usage_error(&cmd_audit_verify, "at most %d anchors", MAX_ANCHORS);
             anchor_paths[nanchors++] = optarg;
             break;
-        case 'j': json = 1; break;
-        default: return cli_usage_error(&cmd_audit_verify, "unknown option");
+        case 'j':
+            json = 1;
+            break;
+        default:
+            return cli_usage_error(&cmd_audit_verify, "unknown option");
         }
     }
     if (optind != argc - 1)
@@ -225,12 +230,10 @@ static int show_record(const struct audit_rec *rec, void *ctx)
 
 static int run_query(int argc, char **argv)
 {
-    static const struct option opts[] = {{"agent", required_argument, NULL, 'a'},
-                                         {"since", required_argument, NULL, 's'},
-                                         {"until", required_argument, NULL, 'u'},
-                                         {"kind", required_argument, NULL, 'k'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"agent", required_argument, NULL, 'a'}, {"since", required_argument, NULL, 's'},
+        {"until", required_argument, NULL, 'u'}, {"kind", required_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},        {0, 0, 0, 0}};
     struct query q = {.since = INT64_MIN, .until = INT64_MAX};
     char path[4096];
     int c;
@@ -241,23 +244,31 @@ static int run_query(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'a': q.agent = optarg; break;
+        case 'a':
+            q.agent = optarg;
+            break;
         case 'k':
             if (!audit_kind_valid(optarg))
-                return cli_usage_error(&cmd_audit_query, "--kind \"%s\" is not a record kind "
-                                       "(1-64 characters of a-z 0-9 . _ -)", optarg);
+                return cli_usage_error(&cmd_audit_query,
+                                       "--kind \"%s\" is not a record kind "
+                                       "(1-64 characters of a-z 0-9 . _ -)",
+                                       optarg);
             q.kind = optarg;
             break;
         case 's':
         case 'u':
             if (audit_time_parse(optarg, now_ms, c == 's' ? &q.since : &q.until) != 0)
-                return cli_usage_error(&cmd_audit_query, "--%s \"%s\": expected RFC 3339 "
+                return cli_usage_error(&cmd_audit_query,
+                                       "--%s \"%s\": expected RFC 3339 "
                                        "(2026-11-24T09:00:00Z), a date (2026-11-24) or a "
                                        "duration ago (90m, 24h, 7d)",
                                        c == 's' ? "since" : "until", optarg);
             break;
-        case 'j': q.json = 1; break;
-        default: return cli_usage_error(&cmd_audit_query, "unknown option");
+        case 'j':
+            q.json = 1;
+            break;
+        default:
+            return cli_usage_error(&cmd_audit_query, "unknown option");
         }
     }
     if (optind != argc - 1)
@@ -275,8 +286,10 @@ static int run_query(int argc, char **argv)
         cli_error("audit query", "%s", r->problem);
         rc = CLI_USAGE;
     } else if (r->status != AUDIT_READ_VALID) {
-        cli_error("audit query", "warning: the log does not verify, records from line %" PRIu64
-                  " on are not shown: %s", r->bad_line, r->problem);
+        cli_error("audit query",
+                  "warning: the log does not verify, records from line %" PRIu64
+                  " on are not shown: %s",
+                  r->bad_line, r->problem);
         rc = CLI_FAIL;
     }
     if (!q.json && rc != CLI_USAGE)

@@ -67,8 +67,8 @@ TestSuite(audit, .init = setup, .fini = teardown, .timeout = 60);
 
 static struct audit_config config(void)
 {
-    struct audit_config c = {.dir = logdir, .key_path = keypath, .origin = ORIGIN,
-                             .fsync = AUDIT_FSYNC_BATCH};
+    struct audit_config c = {
+        .dir = logdir, .key_path = keypath, .origin = ORIGIN, .fsync = AUDIT_FSYNC_BATCH};
     return c;
 }
 
@@ -212,7 +212,8 @@ Test(audit, records_chain_and_checkpoints_verify)
     cr_assert(strstr(v[0], "\"kind\":\"start\""), "%s", v[0]);
     cr_assert(strstr(v[0], "\"public_key\":\"") && strstr(v[0], "\"origin\":\"" ORIGIN "\""));
     cr_assert(strstr(v[1], "\"seq\":1,") && strstr(v[1], "\"agent\":\"claims-agent\"") &&
-              strstr(v[1], "\"decision\":\"deny\""), "%s", v[1]);
+                  strstr(v[1], "\"decision\":\"deny\""),
+              "%s", v[1]);
     cr_assert(strstr(v[nl - 2], "\"kind\":\"stop\""), "%s", v[nl - 2]);
     cr_assert(strstr(v[nl - 1], "\"kind\":\"checkpoint\""), "%s", v[nl - 1]);
     free_lines(v, nl);
@@ -221,8 +222,8 @@ Test(audit, records_chain_and_checkpoints_verify)
 Test(audit, reopen_continues_the_chain)
 {
     make_log();
-    struct audit_log *l = open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath,
-                                                         .origin = ORIGIN});
+    struct audit_log *l =
+        open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath, .origin = ORIGIN});
     fill(l, 3);
     cr_assert_eq(audit_close(l), AUDIT_OK);
     struct audit_read_report *r = walk(NULL);
@@ -238,20 +239,30 @@ Test(audit, reopen_continues_the_chain)
 
 Test(audit, invalid_appends_are_refused)
 {
-    struct audit_log *l = open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath,
-                                                         .origin = ORIGIN});
+    struct audit_log *l =
+        open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath, .origin = ORIGIN});
     static const char *const bad_fields[] = {
-        "[1,2]", "\"text\"", "{", "{\"seq\":5}", "{\"ts\":\"x\"}", "{\"prev\":\"0\"}",
-        "{\"kind\":\"start\"}", "{\"agent\":\"other\"}", "nope", "{} {}",
+        "[1,2]",
+        "\"text\"",
+        "{",
+        "{\"seq\":5}",
+        "{\"ts\":\"x\"}",
+        "{\"prev\":\"0\"}",
+        "{\"kind\":\"start\"}",
+        "{\"agent\":\"other\"}",
+        "nope",
+        "{} {}",
     };
     for (size_t i = 0; i < sizeof bad_fields / sizeof bad_fields[0]; i++)
         cr_expect_eq(audit_append(l, "x.y", NULL, bad_fields[i], AUDIT_SYNC, NULL),
                      AUDIT_ERR_INVALID, "fields %s", bad_fields[i]);
-    static const char *const bad_kinds[] = {"", "Fs.Open", "a b", "kind\n", "é",
-        "a-very-long-kind-name-that-goes-on-and-on-beyond-sixty-four-characters-x"};
+    static const char *const bad_kinds[] = {
+        "",    "Fs.Open",
+        "a b", "kind\n",
+        "é",   "a-very-long-kind-name-that-goes-on-and-on-beyond-sixty-four-characters-x"};
     for (size_t i = 0; i < sizeof bad_kinds / sizeof bad_kinds[0]; i++)
-        cr_expect_eq(audit_append(l, bad_kinds[i], NULL, NULL, AUDIT_SYNC, NULL),
-                     AUDIT_ERR_INVALID, "kind %s", bad_kinds[i]);
+        cr_expect_eq(audit_append(l, bad_kinds[i], NULL, NULL, AUDIT_SYNC, NULL), AUDIT_ERR_INVALID,
+                     "kind %s", bad_kinds[i]);
     cr_expect_eq(audit_append(l, "ok", "agent\nforged", NULL, 0, NULL), AUDIT_ERR_INVALID);
     cr_expect_eq(audit_append(l, NULL, NULL, NULL, 0, NULL), AUDIT_ERR_INVALID);
     size_t big = AUDIT_FIELDS_MAX + 10;
@@ -264,8 +275,9 @@ Test(audit, invalid_appends_are_refused)
     cr_expect_eq(audit_append(l, "big", NULL, huge, AUDIT_SYNC, NULL), AUDIT_ERR_INVALID);
     free(huge);
     /* Text in a record is allowed when the caller puts it there, escaped as JSON. */
-    cr_assert_eq(audit_append(l, "ok", NULL, "{\"text\":\"line\\nbreak \\\"q\\\"\"}",
-                              AUDIT_SYNC, NULL), AUDIT_OK);
+    cr_assert_eq(
+        audit_append(l, "ok", NULL, "{\"text\":\"line\\nbreak \\\"q\\\"\"}", AUDIT_SYNC, NULL),
+        AUDIT_OK);
     cr_assert_eq(audit_close(l), AUDIT_OK);
     struct audit_read_report *r = walk(NULL);
     cr_assert_eq(r->status, AUDIT_READ_VALID, "%s", r->problem);
@@ -294,9 +306,8 @@ static void *appender(void *p)
 
 Test(audit, threads_append_concurrently)
 {
-    struct audit_log *l = open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath,
-                                                         .origin = ORIGIN,
-                                                         .checkpoint_records = 100});
+    struct audit_log *l = open_ok(&(struct audit_config){
+        .dir = logdir, .key_path = keypath, .origin = ORIGIN, .checkpoint_records = 100});
     pthread_t th[4];
     struct thread_arg a[4];
     for (int i = 0; i < 4; i++) {
@@ -323,7 +334,8 @@ Test(audit, threads_append_concurrently)
 
 Test(audit, idle_heartbeat_signs_a_checkpoint)
 {
-    struct audit_log *l = open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath,
+    struct audit_log *l = open_ok(&(struct audit_config){.dir = logdir,
+                                                         .key_path = keypath,
                                                          .origin = ORIGIN,
                                                          .checkpoint_seconds = 1,
                                                          .heartbeat_seconds = 1});
@@ -382,8 +394,8 @@ static void torn_tail_case(const char *tail, const char *reason)
     cr_assert_eq(before->status, AUDIT_READ_VALID);
     cr_assert_eq(before->torn_bytes, strlen(tail));
     uint64_t lines = before->lines;
-    struct audit_log *l = open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath,
-                                                         .origin = ORIGIN});
+    struct audit_log *l =
+        open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath, .origin = ORIGIN});
     cr_assert_eq(audit_close(l), AUDIT_OK);
     char **v;
     size_t n = lines_of(&v);
@@ -394,7 +406,8 @@ static void torn_tail_case(const char *tail, const char *reason)
     sodium_bin2hex(hex, sizeof hex, h, 32);
     snprintf(want, sizeof want, "\"cut_bytes\":%zu,\"cut_sha256\":\"%s\"", strlen(tail), hex);
     cr_assert(strstr(v[lines], "\"kind\":\"recovery\"") && strstr(v[lines], want) &&
-              strstr(v[lines], reason), "%s", v[lines]);
+                  strstr(v[lines], reason),
+              "%s", v[lines]);
     free_lines(v, n);
     struct audit_read_report *r = walk(NULL);
     cr_assert_eq(r->status, AUDIT_READ_VALID, "%s", r->problem);
@@ -475,28 +488,26 @@ static void send_raw(int sock, struct raw_hdr h, const char *body, size_t blen)
 
 Test(audit, hostile_content_in_well_formed_frames_is_dropped)
 {
-    struct audit_log *l = open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath,
-                                                         .origin = ORIGIN});
+    struct audit_log *l =
+        open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath, .origin = ORIGIN});
     int s = audit_caller_socket(l);
     static const struct {
         const char *kind, *agent, *fields;
     } cases[] = {
-        {"BAD KIND", "", "{}"},
-        {"ok", "", "{\"seq\":0}"},
-        {"ok", "", "{\"prev\":\"00\"}"},
-        {"ok", "", "[1]"},
-        {"ok", "ag\nent", "{}"},
-        {"ok", "", "{\"a\":1}\n{\"b\":2}"},
+        {"BAD KIND", "", "{}"}, {"ok", "", "{\"seq\":0}"}, {"ok", "", "{\"prev\":\"00\"}"},
+        {"ok", "", "[1]"},      {"ok", "ag\nent", "{}"},   {"ok", "", "{\"a\":1}\n{\"b\":2}"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char body[128];
-        size_t k = strlen(cases[i].kind), a = strlen(cases[i].agent),
-               f = strlen(cases[i].fields);
+        size_t k = strlen(cases[i].kind), a = strlen(cases[i].agent), f = strlen(cases[i].fields);
         memcpy(body, cases[i].kind, k);
         memcpy(body + k, cases[i].agent, a);
         memcpy(body + k + a, cases[i].fields, f);
-        send_raw(s, (struct raw_hdr){.len = (uint32_t)(k + a + f), .type = 1,
-                                     .kind_len = (uint16_t)k, .agent_len = (uint16_t)a},
+        send_raw(s,
+                 (struct raw_hdr){.len = (uint32_t)(k + a + f),
+                                  .type = 1,
+                                  .kind_len = (uint16_t)k,
+                                  .agent_len = (uint16_t)a},
                  body, k + a + f);
     }
     /* a NUL inside the fields */
@@ -512,8 +523,8 @@ Test(audit, hostile_content_in_well_formed_frames_is_dropped)
 
 static void malformed_frame_case(struct raw_hdr h)
 {
-    struct audit_log *l = open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath,
-                                                         .origin = ORIGIN});
+    struct audit_log *l =
+        open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath, .origin = ORIGIN});
     cr_assert_eq(audit_append(l, "before", NULL, NULL, AUDIT_SYNC, NULL), AUDIT_OK);
     send_raw(audit_caller_socket(l), h, NULL, 0);
     /* The writer stops rather than read a stream out of step: later appends fail. */
@@ -525,9 +536,8 @@ static void malformed_frame_case(struct raw_hdr h)
     cr_assert_eq(r->status, AUDIT_READ_VALID, "%s", r->problem);
     cr_assert_eq(r->lines, 2, "start and before, nothing after the bad frame");
     /* And the log opens again afterwards. */
-    struct audit_log *again = open_ok(&(struct audit_config){.dir = logdir,
-                                                             .key_path = keypath,
-                                                             .origin = ORIGIN});
+    struct audit_log *again =
+        open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath, .origin = ORIGIN});
     cr_assert_eq(audit_close(again), AUDIT_OK);
 }
 
@@ -705,8 +715,7 @@ Test(audit, cli_verify_catches_a_forged_checkpoint_signature)
     char trust[256];
     snprintf(trust, sizeof trust, "--trust '%s'", pubpath);
     cr_assert_eq(verify_cli(trust), 1, "%s", out);
-    cr_assert(strstr(out, "checkpoint signature") && strstr(out, "no valid signature"), "%s",
-              out);
+    cr_assert(strstr(out, "checkpoint signature") && strstr(out, "no valid signature"), "%s", out);
     cr_assert_eq(verify_cli(""), 1, "%s", out);
 }
 
@@ -747,8 +756,8 @@ Test(audit, cli_verify_usage_and_unreadable_input)
 
 Test(audit, cli_query_filters_by_agent_kind_and_time)
 {
-    struct audit_log *l = open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath,
-                                                         .origin = ORIGIN});
+    struct audit_log *l =
+        open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath, .origin = ORIGIN});
     cr_assert_eq(audit_append(l, "fs.open", "claims-agent", "{\"decision\":\"deny\"}", 0, NULL),
                  AUDIT_OK);
     cr_assert_eq(audit_append(l, "api.request", "claims-agent", "{\"model\":\"m1\"}", 0, NULL),
@@ -765,8 +774,7 @@ Test(audit, cli_query_filters_by_agent_kind_and_time)
     cr_assert(strstr(out, "2 of 6 records matched"), "%s", out);
     snprintf(args, sizeof args, "audit query '%s' --kind fs.open --json", logdir);
     cr_assert_eq(cordon(out, sizeof out, args), 0, "%s", out);
-    cr_assert(strstr(out, "\"agent\":\"other-agent\"") && !strstr(out, "api.request"), "%s",
-              out);
+    cr_assert(strstr(out, "\"agent\":\"other-agent\"") && !strstr(out, "api.request"), "%s", out);
     snprintf(args, sizeof args, "audit query '%s' --until 2020-01-01", logdir);
     cr_assert_eq(cordon(out, sizeof out, args), 0, "%s", out);
     cr_assert(strstr(out, "0 of 6 records matched"), "%s", out);
@@ -796,9 +804,9 @@ Test(audit, time_parsing)
     cr_assert_eq(ms, 1795510800000LL - 9 * 3600000LL);
     cr_assert_eq(audit_time_parse("7d", 1000000000000LL, &ms), 0);
     cr_assert_eq(ms, 1000000000000LL - 7 * 86400000LL);
-    static const char *const bad[] = {"", "2026-13-01", "2026-11-24T25:00:00Z", "24x", "h",
-                                      "2026-11-24T09:00:00", "2026-11-24T09:00:00.Z",
-                                      "99999999999d"};
+    static const char *const bad[] = {
+        "",  "2026-13-01",          "2026-11-24T25:00:00Z",  "24x",
+        "h", "2026-11-24T09:00:00", "2026-11-24T09:00:00.Z", "99999999999d"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_expect_eq(audit_time_parse(bad[i], 0, &ms), -EINVAL, "%s", bad[i]);
 }
@@ -881,24 +889,26 @@ Test(audit, kill_9_under_load_loses_no_acknowledged_record)
     usleep(100 * 1000); /* let the writer's death settle (it is not our child to wait for) */
 
     /* Reopen: a torn tail, if the kill left one, is cut and recorded; the rest must hold. */
-    struct audit_log *l = open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath,
-                                                         .origin = ORIGIN});
+    struct audit_log *l =
+        open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath, .origin = ORIGIN});
     cr_assert_eq(audit_close(l), AUDIT_OK);
     acked_cap = acks[n - 1].seq + 1;
     acked_at = malloc(acked_cap * sizeof *acked_at);
     for (size_t i = 0; i < acked_cap; i++)
         acked_at[i] = -2;
-    struct audit_read_opts o = {.check_signatures = 1, .trust = &golden_pub, .ntrust = 1,
-                                .visit = note_acked};
+    struct audit_read_opts o = {
+        .check_signatures = 1, .trust = &golden_pub, .ntrust = 1, .visit = note_acked};
     struct audit_read_report *r = walk(&o);
     cr_assert_eq(r->status, AUDIT_READ_VALID, "%s", r->problem);
-    cr_assert_gt(r->lines, n + 100, "the load thread's records should sit between the "
+    cr_assert_gt(r->lines, n + 100,
+                 "the load thread's records should sit between the "
                  "acknowledged ones (%llu lines, %zu acknowledged)",
                  (unsigned long long)r->lines, n);
     for (size_t i = 0; i < n; i++)
-        cr_assert_eq(acked_at[acks[i].seq], acks[i].n, "acknowledged record %lld (seq %llu) "
-                     "is missing or different", (long long)acks[i].n,
-                     (unsigned long long)acks[i].seq);
+        cr_assert_eq(acked_at[acks[i].seq], acks[i].n,
+                     "acknowledged record %lld (seq %llu) "
+                     "is missing or different",
+                     (long long)acks[i].n, (unsigned long long)acks[i].seq);
     free(acked_at);
     free(acks);
 }
@@ -982,8 +992,12 @@ Test(audit, golden_log_from_the_independent_writer_verifies)
     char *anchor = read_file(CORDON_TEST_DATA "/checkpoint/audit.checkpoint", &len);
     const char *anchors[] = {anchor};
     size_t lens[] = {len};
-    struct audit_read_opts o = {.check_signatures = 1, .trust = t.keys, .ntrust = t.n,
-                                .anchors = anchors, .anchor_lens = lens, .nanchors = 1};
+    struct audit_read_opts o = {.check_signatures = 1,
+                                .trust = t.keys,
+                                .ntrust = t.n,
+                                .anchors = anchors,
+                                .anchor_lens = lens,
+                                .nanchors = 1};
     struct audit_read_report r;
     cr_assert_eq(audit_read_file(CORDON_TEST_DATA "/checkpoint/audit.jsonl", &o, &r), 0);
     cr_assert_eq(r.status, AUDIT_READ_VALID, "%s", r.problem);
