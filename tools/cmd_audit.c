@@ -194,6 +194,23 @@ struct query {
     uint64_t shown;
 };
 
+/*
+ * Print text from the log with control characters (C0, DEL and UTF-8 encoded C1) shown as
+ * \xNN: a record may carry text an agent chose, and it must not be able to move the cursor
+ * or rewrite what the auditor's terminal shows.
+ */
+static void put_safe(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            printf("\\x%02x", *p);
+        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+            printf("\\xc2\\x%02x", *++p);
+        else
+            putchar(*p);
+    }
+}
+
 static int show_record(const struct audit_rec *rec, void *ctx)
 {
     struct query *q = ctx;
@@ -210,18 +227,23 @@ static int show_record(const struct audit_rec *rec, void *ctx)
         return 0;
     }
     const cJSON *ts = cJSON_GetObjectItemCaseSensitive(rec->json, "ts");
-    printf("%s  #%" PRIu64 "  %-14s %-16s", ts->valuestring, rec->seq, rec->kind,
-           rec->agent ? rec->agent : "-");
+    printf("%s  #%" PRIu64 "  %-14s ", ts->valuestring, rec->seq, rec->kind);
+    put_safe(rec->agent ? rec->agent : "-");
+    for (size_t n = rec->agent ? strlen(rec->agent) : 1; n < 16; n++)
+        putchar(' ');
     for (const cJSON *m = rec->json->child; m; m = m->next) {
         if (audit_member_reserved(m->string) || strcmp(m->string, "note") == 0 ||
             strcmp(m->string, "public_key") == 0)
             continue;
+        putchar(' ');
+        put_safe(m->string);
+        putchar('=');
         if (cJSON_IsString(m)) {
-            printf(" %s=%s", m->string, m->valuestring);
+            put_safe(m->valuestring);
             continue;
         }
         char *v = cJSON_PrintUnformatted(m);
-        printf(" %s=%s", m->string, v ? v : "?");
+        put_safe(v ? v : "?");
         free(v);
     }
     putchar('\n');

@@ -764,6 +764,8 @@ Test(audit, cli_query_filters_by_agent_kind_and_time)
                  AUDIT_OK);
     cr_assert_eq(audit_append(l, "fs.open", "other-agent", "{\"decision\":\"allow\"}", 0, NULL),
                  AUDIT_OK);
+    cr_assert_eq(audit_append(l, "tty.test", NULL, "{\"text\":\"\\u001b[2Jcleared\\r\"}", 0, NULL),
+                 AUDIT_OK);
     cr_assert_eq(audit_close(l), AUDIT_OK);
     char args[512];
     snprintf(args, sizeof args, "audit query '%s' --agent claims-agent --since 1h", logdir);
@@ -771,13 +773,18 @@ Test(audit, cli_query_filters_by_agent_kind_and_time)
     cr_assert(strstr(out, "fs.open") && strstr(out, "decision=deny") && strstr(out, "model=m1"),
               "%s", out);
     cr_assert_null(strstr(out, "other-agent"), "%s", out);
-    cr_assert(strstr(out, "2 of 6 records matched"), "%s", out);
+    cr_assert(strstr(out, "2 of 7 records matched"), "%s", out);
+    /* text a record carries cannot drive the auditor's terminal */
+    snprintf(args, sizeof args, "audit query '%s' --kind tty.test", logdir);
+    cr_assert_eq(cordon(out, sizeof out, args), 0, "%s", out);
+    cr_assert(strstr(out, "text=\\x1b[2Jcleared\\x0d"), "%s", out);
+    cr_assert_null(strchr(out, 0x1b), "%s", out);
     snprintf(args, sizeof args, "audit query '%s' --kind fs.open --json", logdir);
     cr_assert_eq(cordon(out, sizeof out, args), 0, "%s", out);
     cr_assert(strstr(out, "\"agent\":\"other-agent\"") && !strstr(out, "api.request"), "%s", out);
     snprintf(args, sizeof args, "audit query '%s' --until 2020-01-01", logdir);
     cr_assert_eq(cordon(out, sizeof out, args), 0, "%s", out);
-    cr_assert(strstr(out, "0 of 6 records matched"), "%s", out);
+    cr_assert(strstr(out, "0 of 7 records matched"), "%s", out);
     snprintf(args, sizeof args, "audit query '%s' --since yesterday", logdir);
     cr_assert_eq(cordon(out, sizeof out, args), 2, "%s", out);
     cr_assert(strstr(out, "RFC 3339"), "%s", out);
