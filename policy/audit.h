@@ -56,6 +56,11 @@ enum audit_status {
  * Open (or create) the log in cfg->dir, recover a torn tail (and record the recovery), refuse
  * a corrupt log, start the writer process and append a "start" record. On failure err holds a
  * sentence saying what failed, why and what to do. Returns AUDIT_OK with *out, or a status.
+ *
+ * The writer is a child process made with fork(): call audit_open() early, before threads
+ * that could hold locks the child would need, and do not reap children with waitpid(-1)
+ * (audit_close() waits for the writer itself). The writer keeps only stdio and its socket of
+ * the caller's descriptors, and exits when the caller's end closes.
  */
 __attribute__((warn_unused_result)) int audit_open(const struct audit_config *cfg,
                                                    struct audit_log **out, char *err,
