@@ -66,6 +66,6 @@ __attribute__((warn_unused_result)) int cli_read_policy(const char *cmd, const c
 
 /* The subcommands, defined by the command files. */
 extern const struct cli_command cmd_keygen, cmd_sign, cmd_verify, cmd_policy_check,
-    cmd_explain, cmd_exec, cmd_run, cmd_doctor;
+    cmd_explain, cmd_exec, cmd_audit_verify, cmd_audit_query, cmd_run, cmd_doctor;
 
 #endif

@@ -9,8 +9,9 @@
 #include "tools/cli.h"
 
 static const struct cli_command *const commands[] = {
-    &cmd_run,    &cmd_exec,   &cmd_doctor,       &cmd_keygen, &cmd_sign,
-    &cmd_verify, &cmd_policy_check, &cmd_explain, NULL,
+    &cmd_run,          &cmd_exec,        &cmd_doctor,  &cmd_keygen,       &cmd_sign,
+    &cmd_verify,       &cmd_policy_check, &cmd_explain, &cmd_audit_verify, &cmd_audit_query,
+    NULL,
 };
 
 static void print_help(FILE *f)
@@ -77,6 +78,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "policy") == 0)
         fprintf(stderr, "cordon policy: expected a subcommand: check\n");
+    else if (strcmp(argv[1], "audit") == 0)
+        fprintf(stderr, "cordon audit: expected a subcommand: verify or query\n");
     else
         fprintf(stderr, "cordon: unknown command \"%s\"; `cordon help` lists the commands\n",
                 argv[1]);
