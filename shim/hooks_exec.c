@@ -245,15 +245,13 @@ EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
     return do_execvpe(file, argv, envp, "execvpe");
 }
 
-#define MAX_LIST_ARGS 4096
-
 /* Collect execl's variable arguments into a mapped argv (a vfork child has a small stack). */
 static char **list_args(const char *arg0, va_list ap, size_t *maplen, char *const **envp_out)
 {
     va_list cp;
     va_copy(cp, ap);
     size_t n = 1;
-    while (va_arg(cp, char *) && n < MAX_LIST_ARGS)
+    while (va_arg(cp, char *))
         n++;
     va_end(cp);
     *maplen = (n + 1) * sizeof(char *);
