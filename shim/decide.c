@@ -18,8 +18,8 @@ int decide_fs_deny(const struct policy *p, const char *path, const char *real)
         const struct policy_path *r = &d->v[i];
         if ((r->path && path_within(path, r->path)) || (r->real && path_within(path, r->real)))
             return (int)i;
-        if (real && ((r->path && path_within(real, r->path)) ||
-                     (r->real && path_within(real, r->real))))
+        if (real &&
+            ((r->path && path_within(real, r->path)) || (r->real && path_within(real, r->real))))
             return (int)i;
     }
     return -1;
@@ -55,8 +55,8 @@ static int in_search(const struct policy *p, const char *dir)
 }
 
 /* Does a name list or path list match program (or its resolved form)? */
-static int match_names(const struct policy *p, const struct policy_list *names,
-                       const char *prog, const char *real, const char **which)
+static int match_names(const struct policy *p, const struct policy_list *names, const char *prog,
+                       const char *real, const char **which)
 {
     const char *cands[2] = {prog, real};
     for (int c = 0; c < 2; c++) {
@@ -82,8 +82,8 @@ static int match_paths(const struct policy_paths *ps, const char *prog, const ch
         const struct policy_path *r = &ps->v[i];
         const char *dirs[2] = {r->path, r->real};
         for (int k = 0; k < 2; k++)
-            if (dirs[k] && ((prog && path_within(prog, dirs[k])) ||
-                            (real && path_within(real, dirs[k])))) {
+            if (dirs[k] &&
+                ((prog && path_within(prog, dirs[k])) || (real && path_within(real, dirs[k])))) {
                 *which = r->raw;
                 return 1;
             }

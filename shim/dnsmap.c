@@ -100,8 +100,7 @@ const char *dnsmap_lookup(uint32_t addr)
     if (!tab || !dnsmap_is_placeholder(addr) || addr == DNSMAP_BASE)
         return NULL;
     uint32_t i = addr - DNSMAP_BASE - 1;
-    if (i >= DNSMAP_SLOTS ||
-        atomic_load_explicit(&tab->slots[i].state, memory_order_acquire) != 2)
+    if (i >= DNSMAP_SLOTS || atomic_load_explicit(&tab->slots[i].state, memory_order_acquire) != 2)
         return NULL;
     return tab->slots[i].name;
 }

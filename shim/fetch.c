@@ -58,8 +58,10 @@ int fetch_target_parse(const char *url, struct fetch_target *t, char *err, size_
         struct sockaddr_un *un = (struct sockaddr_un *)&t->addr;
         const char *path = url + 5;
         if (path[0] != '/' || strlen(path) >= sizeof un->sun_path) {
-            diag_set(err, errlen, "%s: a unix: server needs an absolute socket path of at "
-                                  "most %zu bytes", url, sizeof un->sun_path - 1);
+            diag_set(err, errlen,
+                     "%s: a unix: server needs an absolute socket path of at "
+                     "most %zu bytes",
+                     url, sizeof un->sun_path - 1);
             return -EINVAL;
         }
         un->sun_family = AF_UNIX;
@@ -69,8 +71,10 @@ int fetch_target_parse(const char *url, struct fetch_target *t, char *err, size_
         return 0;
     }
     if (strncmp(url, "http://", 7) != 0) {
-        diag_set(err, errlen, "%s: expected http://HOST:PORT or unix:/PATH (cordond speaks "
-                              "plain HTTP on loopback or a Unix socket)", url);
+        diag_set(err, errlen,
+                 "%s: expected http://HOST:PORT or unix:/PATH (cordond speaks "
+                 "plain HTTP on loopback or a Unix socket)",
+                 url);
         return -EINVAL;
     }
     char hp[FETCH_HOST_MAX], host[FETCH_HOST_MAX];
@@ -83,8 +87,7 @@ int fetch_target_parse(const char *url, struct fetch_target *t, char *err, size_
     memcpy(hp, s, n);
     hp[n] = '\0';
     if (fetch_split_hostport(hp, host, sizeof host, &t->port) != 0) {
-        diag_set(err, errlen, "%s: expected http://HOST:PORT with a port from 1 to 65535",
-                 url);
+        diag_set(err, errlen, "%s: expected http://HOST:PORT with a port from 1 to 65535", url);
         return -EINVAL;
     }
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
@@ -92,8 +95,7 @@ int fetch_target_parse(const char *url, struct fetch_target *t, char *err, size_
     snprintf(port, sizeof port, "%u", t->port);
     int g = getaddrinfo(host, port, &hints, &res);
     if (g != 0 || !res) {
-        diag_set(err, errlen, "cannot resolve the cordond host %s: %s", host,
-                 gai_strerror(g));
+        diag_set(err, errlen, "cannot resolve the cordond host %s: %s", host, gai_strerror(g));
         return -EHOSTUNREACH;
     }
     memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
@@ -130,8 +132,7 @@ int fetch_parse_response(const char *buf, size_t len, struct fetch_response *r, 
         }
     if (!end) {
         if (len > FETCH_MAX_HEADERS) {
-            diag_set(err, errlen, "cordond's response headers exceed %d bytes",
-                     FETCH_MAX_HEADERS);
+            diag_set(err, errlen, "cordond's response headers exceed %d bytes", FETCH_MAX_HEADERS);
             return -EPROTO;
         }
         return -EAGAIN;
@@ -146,12 +147,13 @@ int fetch_parse_response(const char *buf, size_t len, struct fetch_response *r, 
         return -EPROTO;
     }
     /* Status line: HTTP/1.x SP DDD [SP reason] */
-    if ((size_t)(end - buf) < 12 || (memcmp(buf, "HTTP/1.1 ", 9) != 0 &&
-                                     memcmp(buf, "HTTP/1.0 ", 9) != 0) ||
-        buf[9] < '1' || buf[9] > '5' || buf[10] < '0' || buf[10] > '9' || buf[11] < '0' ||
-        buf[11] > '9' || (buf[12] != ' ' && buf[12] != '\r')) {
-        diag_set(err, errlen, "the server did not answer with an HTTP/1.x status line; is "
-                              "CORDON_SERVER really cordond?");
+    if ((size_t)(end - buf) < 12 ||
+        (memcmp(buf, "HTTP/1.1 ", 9) != 0 && memcmp(buf, "HTTP/1.0 ", 9) != 0) || buf[9] < '1' ||
+        buf[9] > '5' || buf[10] < '0' || buf[10] > '9' || buf[11] < '0' || buf[11] > '9' ||
+        (buf[12] != ' ' && buf[12] != '\r')) {
+        diag_set(err, errlen,
+                 "the server did not answer with an HTTP/1.x status line; is "
+                 "CORDON_SERVER really cordond?");
         return -EPROTO;
     }
     r->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
@@ -192,8 +194,9 @@ int fetch_parse_response(const char *buf, size_t len, struct fetch_response *r, 
                     r->content_length = (size_t)cl;
             }
         } else if (kl == 17 && strncasecmp(s, "Transfer-Encoding", 17) == 0) {
-            diag_set(err, errlen, "cordond answered with Transfer-Encoding, which the shim "
-                                  "does not accept; cordond must send Content-Length");
+            diag_set(err, errlen,
+                     "cordond answered with Transfer-Encoding, which the shim "
+                     "does not accept; cordond must send Content-Length");
             return -EPROTO;
         }
         if (bad) {
@@ -231,9 +234,8 @@ static int wait_fd(int fd, short ev, long long deadline)
     }
 }
 
-int fetch_policy(const struct fetch_target *t, const char *key, const char *etag,
-                 int timeout_ms, struct fetch_response *r, char **body, size_t *body_len,
-                 char *err, size_t errlen)
+int fetch_policy(const struct fetch_target *t, const char *key, const char *etag, int timeout_ms,
+                 struct fetch_response *r, char **body, size_t *body_len, char *err, size_t errlen)
 {
     int rc = -EPROTO, fd = -1;
     char *buf = NULL, req[1024];
@@ -251,22 +253,20 @@ int fetch_policy(const struct fetch_target *t, const char *key, const char *etag
     if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) != 0) {
         if (errno != EINPROGRESS && errno != EAGAIN) {
             rc = -errno;
-            diag_set(err, errlen, "cannot connect to cordond at %s: %s", t->host,
-                     strerror(errno));
+            diag_set(err, errlen, "cannot connect to cordond at %s: %s", t->host, strerror(errno));
             goto out;
         }
         int w = wait_fd(fd, POLLOUT, deadline), soerr = 0;
         socklen_t sl = sizeof soerr;
         if (w == 0) {
             rc = -ETIMEDOUT;
-            diag_set(err, errlen, "cordond at %s did not accept a connection within %d ms",
-                     t->host, timeout_ms);
+            diag_set(err, errlen, "cordond at %s did not accept a connection within %d ms", t->host,
+                     timeout_ms);
             goto out;
         }
         if (w < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr) {
             rc = -(soerr ? soerr : errno);
-            diag_set(err, errlen, "cannot connect to cordond at %s: %s", t->host,
-                     strerror(-rc));
+            diag_set(err, errlen, "cannot connect to cordond at %s: %s", t->host, strerror(-rc));
             goto out;
         }
     }
@@ -293,8 +293,7 @@ int fetch_policy(const struct fetch_target *t, const char *key, const char *etag
         }
         if (w < 0) {
             rc = -errno;
-            diag_set(err, errlen, "cannot send the policy request to cordond: %s",
-                     strerror(errno));
+            diag_set(err, errlen, "cannot send the policy request to cordond: %s", strerror(errno));
             goto out;
         }
         off += (size_t)w;

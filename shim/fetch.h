@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#define FETCH_MAX_HEADERS 16384            /* bytes of status line and headers */
-#define FETCH_MAX_BODY (2u * 1024 * 1024)  /* an envelope is at most 2 MiB */
+#define FETCH_MAX_HEADERS 16384           /* bytes of status line and headers */
+#define FETCH_MAX_BODY (2u * 1024 * 1024) /* an envelope is at most 2 MiB */
 #define FETCH_HOST_MAX 256
 
 /* Where cordond answers, resolved once (before the sandbox and the DNS hook exist). */
@@ -34,9 +34,8 @@ struct fetch_response {
 
 /* Parse http://HOST:PORT (HOST a name, an IPv4 address or [IPv6]) or unix:/PATH and resolve
  * it. Returns 0 or a negative errno with err set. */
-__attribute__((warn_unused_result)) int fetch_target_parse(const char *url,
-                                                           struct fetch_target *t, char *err,
-                                                           size_t errlen);
+__attribute__((warn_unused_result)) int fetch_target_parse(const char *url, struct fetch_target *t,
+                                                           char *err, size_t errlen);
 
 /*
  * Parse the status line and headers of buf (len bytes, the whole response read so far).
@@ -44,8 +43,8 @@ __attribute__((warn_unused_result)) int fetch_target_parse(const char *url,
  * needed, -EPROTO when it is malformed or too large (err says how).
  */
 __attribute__((warn_unused_result)) int fetch_parse_response(const char *buf, size_t len,
-                                                             struct fetch_response *r,
-                                                             char *err, size_t errlen);
+                                                             struct fetch_response *r, char *err,
+                                                             size_t errlen);
 
 /*
  * GET /v1/policy with the agent key, and If-None-Match when etag is non-empty. On 200 *body
@@ -53,11 +52,10 @@ __attribute__((warn_unused_result)) int fetch_parse_response(const char *buf, si
  * any other status *body is NULL and r->status says what happened. Returns 0 when a response
  * was received, or a negative errno (-ETIMEDOUT, -ECONNREFUSED, -EPROTO...) with err set.
  */
-__attribute__((warn_unused_result)) int fetch_policy(const struct fetch_target *t,
-                                                     const char *key, const char *etag,
-                                                     int timeout_ms, struct fetch_response *r,
-                                                     char **body, size_t *body_len, char *err,
-                                                     size_t errlen);
+__attribute__((warn_unused_result)) int fetch_policy(const struct fetch_target *t, const char *key,
+                                                     const char *etag, int timeout_ms,
+                                                     struct fetch_response *r, char **body,
+                                                     size_t *body_len, char *err, size_t errlen);
 
 /* Split "HOST:PORT" ("[v6]:PORT" too) into host (without brackets) and port. 0 or -EINVAL. */
 int fetch_split_hostport(const char *s, char *host, size_t hostlen, unsigned short *port);

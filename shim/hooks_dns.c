@@ -25,8 +25,8 @@ static int (*r_getaddrinfo)(const char *, const char *, const struct addrinfo *,
                             struct addrinfo **);
 static struct hostent *(*r_gethostbyname)(const char *);
 static struct hostent *(*r_gethostbyname2)(const char *, int);
-static int (*r_gethostbyname_r)(const char *, struct hostent *, char *, size_t,
-                                struct hostent **, int *);
+static int (*r_gethostbyname_r)(const char *, struct hostent *, char *, size_t, struct hostent **,
+                                int *);
 static int (*r_gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t,
                                  struct hostent **, int *);
 static int (*r_getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t, char *,
@@ -83,7 +83,8 @@ EXPORT int getaddrinfo(const char *node, const char *service, const struct addri
             port = (uint16_t)v;
         } else {
             /* A service name: let glibc look it up against a numeric host. */
-            struct addrinfo h = {.ai_flags = AI_NUMERICHOST, .ai_family = AF_INET,
+            struct addrinfo h = {.ai_flags = AI_NUMERICHOST,
+                                 .ai_family = AF_INET,
                                  .ai_socktype = hints ? hints->ai_socktype : 0};
             struct addrinfo *r = NULL;
             int g = REAL(getaddrinfo)("127.0.0.1", service, &h, &r);
@@ -225,16 +226,16 @@ EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, siz
     return by_name_r(name, AF_INET, ret, buf, len, result, herr);
 }
 
-EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf,
-                            size_t len, struct hostent **result, int *herr)
+EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf, size_t len,
+                            struct hostent **result, int *herr)
 {
     if (!mapped(name) || (af != AF_INET && af != AF_INET6))
         return REAL(gethostbyname2_r)(name, af, ret, buf, len, result, herr);
     return by_name_r(name, af, ret, buf, len, result, herr);
 }
 
-EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host,
-                       socklen_t hostlen, char *serv, socklen_t servlen, int flags)
+EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, socklen_t hostlen,
+                       char *serv, socklen_t servlen, int flags)
 {
     const char *name = NULL;
     if (atomic_load(&shim.active) && sa && host && hostlen && !(flags & NI_NUMERICHOST)) {

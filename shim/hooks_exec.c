@@ -59,8 +59,8 @@ static char *const *env_make(struct envbuf *b, char *const envp[])
     char **out = b->stack;
     if (need > STACK_ENV) {
         b->heap_len = need * sizeof(char *);
-        void *m = mmap(NULL, b->heap_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                       -1, 0);
+        void *m =
+            mmap(NULL, b->heap_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m == MAP_FAILED)
             return envp;
         b->heap = m;
@@ -177,8 +177,9 @@ static int exec_gate(const char *prog, char *const argv[], const char *what)
     if (!deny && S_ISREG(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID))) {
         deny = 1;
         kind = SHIM_KIND_SETUID;
-        snprintf(rule, sizeof rule, "a set-user-ID or set-group-ID program; no_new_privs keeps "
-                                    "it from gaining privileges, so it would fail");
+        snprintf(rule, sizeof rule,
+                 "a set-user-ID or set-group-ID program; no_new_privs keeps "
+                 "it from gaining privileges, so it would fail");
     }
     exec_detail(mem, sizeof mem, abs, argv, deny ? rule : "allowed");
     if (!deny) {
@@ -209,8 +210,7 @@ int hooks_exec_execve(const char *path, char *const argv[], char *const envp[])
     return rc;
 }
 
-static int do_execvpe(const char *file, char *const argv[], char *const envp[],
-                      const char *what)
+static int do_execvpe(const char *file, char *const argv[], char *const envp[], const char *what)
 {
     char found[PATH_MAXLEN];
     if (nonempty(file) && search_path(file, found, sizeof found) == 0 &&
@@ -360,8 +360,7 @@ int hooks_exec_execveat(int dirfd, const char *path, char *const argv[], char *c
     return rc;
 }
 
-EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
-                    int flags)
+EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
 {
     return hooks_exec_execveat(dirfd, path, argv, envp, flags);
 }

@@ -122,14 +122,14 @@ static mode_t mode_arg(int flags, va_list ap)
     return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
 }
 
-#define OPEN_BODY(fn, dirfd, what, call)                                                      \
-    do {                                                                                      \
-        if (hooks_fs_gate(dirfd, path, flags, what) != 0)                                    \
-            return -1;                                                                        \
-        int fd_ = (call);                                                                     \
-        if (fd_ < 0)                                                                          \
-            hooks_fs_after(dirfd, path, flags, what, errno);                                  \
-        return fd_;                                                                           \
+#define OPEN_BODY(fn, dirfd, what, call)                                                           \
+    do {                                                                                           \
+        if (hooks_fs_gate(dirfd, path, flags, what) != 0)                                          \
+            return -1;                                                                             \
+        int fd_ = (call);                                                                          \
+        if (fd_ < 0)                                                                               \
+            hooks_fs_after(dirfd, path, flags, what, errno);                                       \
+        return fd_;                                                                                \
     } while (0)
 
 EXPORT int open(const char *path, int flags, ...)
@@ -210,15 +210,15 @@ static int stdio_flags(const char *mode)
     return (plus ? O_RDWR : O_WRONLY) | O_CREAT | O_TRUNC;
 }
 
-#define FOPEN_BODY(what, call)                                                                \
-    do {                                                                                      \
-        int flags = stdio_flags(mode);                                                        \
-        if (hooks_fs_gate(AT_FDCWD, path, flags, what) != 0)                                 \
-            return NULL;                                                                      \
-        FILE *f_ = (call);                                                                    \
-        if (!f_)                                                                              \
-            hooks_fs_after(AT_FDCWD, path, flags, what, errno);                               \
-        return f_;                                                                            \
+#define FOPEN_BODY(what, call)                                                                     \
+    do {                                                                                           \
+        int flags = stdio_flags(mode);                                                             \
+        if (hooks_fs_gate(AT_FDCWD, path, flags, what) != 0)                                       \
+            return NULL;                                                                           \
+        FILE *f_ = (call);                                                                         \
+        if (!f_)                                                                                   \
+            hooks_fs_after(AT_FDCWD, path, flags, what, errno);                                    \
+        return f_;                                                                                 \
     } while (0)
 
 EXPORT FILE *fopen(const char *path, const char *mode)

@@ -35,8 +35,8 @@ static ssize_t (*r_sendmsg)(int, const struct msghdr *, int);
 static int (*r_sendmmsg)(int, struct mmsghdr *, unsigned, int);
 
 /* Host (IPv6 in brackets, a placeholder as its name) and port of an inet address. */
-static int describe(const struct sockaddr *sa, socklen_t len, char *host, size_t hl,
-                    uint16_t *port, uint32_t *v4)
+static int describe(const struct sockaddr *sa, socklen_t len, char *host, size_t hl, uint16_t *port,
+                    uint32_t *v4)
 {
     *v4 = 0;
     if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
@@ -100,8 +100,8 @@ static int to_cordond(const struct sockaddr *sa, uint16_t port, uint32_t v4)
     return 0;
 }
 
-static void net_detail(char *mem, size_t cap, const char *host, uint16_t port,
-                       const char *proto, const char *rule)
+static void net_detail(char *mem, size_t cap, const char *host, uint16_t port, const char *proto,
+                       const char *rule)
 {
     struct jbuf b;
     jb_init(&b, mem, cap);
@@ -337,7 +337,8 @@ int hooks_net_connect(int fd, const struct sockaddr *sa, socklen_t len)
     if (!shim.proxy_len || !shim.key[0]) {
         if (deny_net(SHIM_KIND_NET, "net.connect", "connect", host, port, "tcp",
                      "sandbox.network.mode \"proxy\", but there is no cordond tunnel (offline "
-                     "mode: set CORDON_SERVER)", EACCES) != 0)
+                     "mode: set CORDON_SERVER)",
+                     EACCES) != 0)
             return -1;
         return REAL(connect)(fd, sa, len);
     }
@@ -364,8 +365,8 @@ int hooks_net_connect(int fd, const struct sockaddr *sa, socklen_t len)
     snprintf(subject, sizeof subject, "%s:%s", host, pp);
     net_detail(mem, sizeof mem, host, port, "tcp", why);
     /* cordond decided (and audits) the refusal itself; the event is the shim's view of it. */
-    shim_report(status == 403 || status == 407 ? SHIM_KIND_NET : SHIM_KIND_TUNNEL,
-                "net.connect", "deny", "connect", subject, why, mem);
+    shim_report(status == 403 || status == 407 ? SHIM_KIND_NET : SHIM_KIND_TUNNEL, "net.connect",
+                "deny", "connect", subject, why, mem);
     errno = err;
     return -1;
 }
@@ -375,8 +376,8 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
     return hooks_net_connect(fd, sa, len);
 }
 
-EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
-                      const struct sockaddr *sa, socklen_t alen)
+EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *sa,
+                      socklen_t alen)
 {
     if (sa && udp_gate(fd, sa, alen, "sendto") != 0)
         return -1;

@@ -59,8 +59,8 @@ EXPORT long syscall(long n, ...)
     case SYS_execve:
         return hooks_exec_execve((const char *)a1, (char *const *)a2, (char *const *)a3);
     case SYS_execveat:
-        return hooks_exec_execveat((int)a1, (const char *)a2, (char *const *)a3,
-                                   (char *const *)a4, (int)a5);
+        return hooks_exec_execveat((int)a1, (const char *)a2, (char *const *)a3, (char *const *)a4,
+                                   (int)a5);
     case SYS_close:
         return hooks_fd_close((int)a1);
 #ifdef SYS_close_range

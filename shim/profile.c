@@ -22,10 +22,13 @@ struct field {
     size_t off, size;
 };
 
-#define F(n, m) {n, offsetof(struct profile, m), sizeof(((struct profile *)0)->m)}
+#define F(n, m)                                                                                    \
+    {                                                                                              \
+        n, offsetof(struct profile, m), sizeof(((struct profile *)0)->m)                           \
+    }
 static const struct field fields[] = {
-    F("CORDON_SERVER", server), F("CORDON_KEY", key),
-    F("CORDON_TRUST", trust),   F("CORDON_POLICY", policy),
+    F("CORDON_SERVER", server),       F("CORDON_KEY", key),
+    F("CORDON_TRUST", trust),         F("CORDON_POLICY", policy),
     F("CORDON_WORKSPACE", workspace), F("CORDON_LOG", log),
 };
 #undef F
@@ -38,8 +41,10 @@ static char *field_ptr(struct profile *p, const struct field *f)
 int profile_parse(const char *text, size_t len, struct profile *p, char *err, size_t errlen)
 {
     if (len > PROFILE_MAX_BYTES) {
-        diag_set(err, errlen, "the profile is %zu bytes, more than the %d allowed; a profile "
-                              "holds a few NAME=VALUE lines", len, PROFILE_MAX_BYTES);
+        diag_set(err, errlen,
+                 "the profile is %zu bytes, more than the %d allowed; a profile "
+                 "holds a few NAME=VALUE lines",
+                 len, PROFILE_MAX_BYTES);
         return -EINVAL;
     }
     if (memchr(text, '\0', len)) {
@@ -61,8 +66,10 @@ int profile_parse(const char *text, size_t len, struct profile *p, char *err, si
             continue;
         const char *eq = memchr(s + i, '=', n - i);
         if (!eq) {
-            diag_set(err, errlen, "profile line %u: expected NAME=VALUE, such as "
-                                  "CORDON_SERVER=http://127.0.0.1:8443", line);
+            diag_set(err, errlen,
+                     "profile line %u: expected NAME=VALUE, such as "
+                     "CORDON_SERVER=http://127.0.0.1:8443",
+                     line);
             return -EINVAL;
         }
         size_t nlen = (size_t)(eq - (s + i));
@@ -76,15 +83,19 @@ int profile_parse(const char *text, size_t len, struct profile *p, char *err, si
             memcpy(name, s + i, c);
             name[c] = '\0';
             diag_quote(name, q, sizeof q);
-            diag_set(err, errlen, "profile line %u: unknown variable %s; a profile sets "
-                                  "CORDON_SERVER, CORDON_KEY, CORDON_TRUST, CORDON_POLICY, "
-                                  "CORDON_WORKSPACE or CORDON_LOG", line, q);
+            diag_set(err, errlen,
+                     "profile line %u: unknown variable %s; a profile sets "
+                     "CORDON_SERVER, CORDON_KEY, CORDON_TRUST, CORDON_POLICY, "
+                     "CORDON_WORKSPACE or CORDON_LOG",
+                     line, q);
             return -EINVAL;
         }
         size_t vlen = n - (size_t)(eq + 1 - s);
         if (vlen >= f->size) {
-            diag_set(err, errlen, "profile line %u: the value of %s is %zu bytes, more than "
-                                  "%zu", line, f->name, vlen, f->size - 1);
+            diag_set(err, errlen,
+                     "profile line %u: the value of %s is %zu bytes, more than "
+                     "%zu",
+                     line, f->name, vlen, f->size - 1);
             return -EINVAL;
         }
         char *dst = field_ptr(p, f);
@@ -101,8 +112,8 @@ int profile_key_valid(const char *s)
     if (strncmp(s, "ck_", 3) != 0 || strlen(s) != PROFILE_KEY_LEN)
         return 0;
     for (const char *c = s + 3; *c; c++)
-        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
-              (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '_'))
             return 0;
     return 1;
 }
@@ -122,28 +133,30 @@ int profile_check(struct profile *p, char *err, size_t errlen)
         return -EINVAL;
     }
     if (!p->server[0] && !p->policy[0]) {
-        diag_set(err, errlen, "no policy source: set CORDON_SERVER (with CORDON_KEY) to fetch "
-                              "the agent's policy from cordond, or CORDON_POLICY to a signed "
-                              "envelope file made with `cordon sign`");
+        diag_set(err, errlen,
+                 "no policy source: set CORDON_SERVER (with CORDON_KEY) to fetch "
+                 "the agent's policy from cordond, or CORDON_POLICY to a signed "
+                 "envelope file made with `cordon sign`");
         return -ENOENT;
     }
     if (p->server[0] && !p->key[0]) {
-        diag_set(err, errlen, "CORDON_SERVER is set but CORDON_KEY is not: set CORDON_KEY to "
-                              "the agent's key (ck_...) or to a file (mode 0600) holding it");
+        diag_set(err, errlen,
+                 "CORDON_SERVER is set but CORDON_KEY is not: set CORDON_KEY to "
+                 "the agent's key (ck_...) or to a file (mode 0600) holding it");
         return -ENOENT;
     }
     if (p->server[0] && strncmp(p->server, "http://", 7) != 0 &&
         strncmp(p->server, "unix:/", 6) != 0) {
         char q[96];
         diag_quote(p->server, q, sizeof q);
-        diag_set(err, errlen, "CORDON_SERVER is %s; expected http://HOST:PORT or unix:/PATH",
-                 q);
+        diag_set(err, errlen, "CORDON_SERVER is %s; expected http://HOST:PORT or unix:/PATH", q);
         return -EINVAL;
     }
     if (!p->trust[0]) {
-        diag_set(err, errlen, "CORDON_TRUST is not set: set it to the public key file that "
-                              "signs this agent's policies (a .pub from `cordon keygen`), or "
-                              "to the key line itself");
+        diag_set(err, errlen,
+                 "CORDON_TRUST is not set: set it to the public key file that "
+                 "signs this agent's policies (a .pub from `cordon keygen`), or "
+                 "to the key line itself");
         return -ENOENT;
     }
     return 0;
@@ -175,8 +188,10 @@ int profile_load(struct profile *p, char *err, size_t errlen)
             goto pout;
         }
         if (!S_ISREG(st.st_mode) || st.st_size > PROFILE_MAX_BYTES) {
-            diag_set(err, errlen, "the profile %s (CORDON_PROFILE) is not a regular file of "
-                                  "at most %d bytes", file, PROFILE_MAX_BYTES);
+            diag_set(err, errlen,
+                     "the profile %s (CORDON_PROFILE) is not a regular file of "
+                     "at most %d bytes",
+                     file, PROFILE_MAX_BYTES);
             goto pout;
         }
         if (!(buf = malloc((size_t)st.st_size + 1))) {
@@ -205,16 +220,16 @@ int profile_load(struct profile *p, char *err, size_t errlen)
     return profile_check(p, err, errlen);
 }
 
-int profile_key(const struct profile *p, char out[PROFILE_KEY_LEN + 1], char *err,
-                size_t errlen)
+int profile_key(const struct profile *p, char out[PROFILE_KEY_LEN + 1], char *err, size_t errlen)
 {
     char buf[260];
     int rc = -EINVAL;
     if (strncmp(p->key, "ck_", 3) == 0) {
         if (!profile_key_valid(p->key)) {
-            diag_set(err, errlen, "CORDON_KEY does not have the form of an agent key (ck_ and "
-                                  "43 URL-safe base64 characters); copy it again from "
-                                  "cordond's key listing");
+            diag_set(err, errlen,
+                     "CORDON_KEY does not have the form of an agent key (ck_ and "
+                     "43 URL-safe base64 characters); copy it again from "
+                     "cordond's key listing");
             return -EINVAL;
         }
         memcpy(out, p->key, PROFILE_KEY_LEN + 1);
@@ -230,8 +245,10 @@ int profile_key(const struct profile *p, char out[PROFILE_KEY_LEN + 1], char *er
     }
     if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
         rc = -EPERM;
-        diag_set(err, errlen, "the agent key file %s is readable by others or not a regular "
-                              "file; run chmod 600 %s", p->key, p->key);
+        diag_set(err, errlen,
+                 "the agent key file %s is readable by others or not a regular "
+                 "file; run chmod 600 %s",
+                 p->key, p->key);
         goto out;
     }
     ssize_t n = read(fd, buf, sizeof buf - 1);
@@ -244,8 +261,10 @@ int profile_key(const struct profile *p, char out[PROFILE_KEY_LEN + 1], char *er
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         buf[--n] = '\0';
     if (!profile_key_valid(buf)) {
-        diag_set(err, errlen, "the agent key file %s does not hold an agent key (ck_ and 43 "
-                              "URL-safe base64 characters on one line)", p->key);
+        diag_set(err, errlen,
+                 "the agent key file %s does not hold an agent key (ck_ and 43 "
+                 "URL-safe base64 characters on one line)",
+                 p->key);
         goto out;
     }
     memcpy(out, buf, PROFILE_KEY_LEN + 1);

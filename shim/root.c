@@ -61,10 +61,9 @@ int root_load_trust(const char *spec, struct key_trust *t, char *err, size_t err
     return rc;
 }
 
-int root_verify(const struct key_trust *trust, const char *env, size_t len,
-                uint64_t min_version, char **payload, size_t *payload_len,
-                struct envelope_stamp *st, char keyid[KEY_ID_HEX + 1], char *err,
-                size_t errlen)
+int root_verify(const struct key_trust *trust, const char *env, size_t len, uint64_t min_version,
+                char **payload, size_t *payload_len, struct envelope_stamp *st,
+                char keyid[KEY_ID_HEX + 1], char *err, size_t errlen)
 {
     char why[512];
     int rc = envelope_verify(env, len, trust, time(NULL), payload, payload_len, st, keyid, why,
@@ -83,8 +82,9 @@ int root_verify(const struct key_trust *trust, const char *env, size_t len,
     if (st->version < min_version) {
         free(*payload);
         *payload = NULL;
-        diag_set(err, errlen, "the policy envelope has version %llu, lower than version %llu "
-                              "already seen in this process tree; a rollback is refused",
+        diag_set(err, errlen,
+                 "the policy envelope has version %llu, lower than version %llu "
+                 "already seen in this process tree; a rollback is refused",
                  (unsigned long long)st->version, (unsigned long long)min_version);
         return -ESTALE;
     }
@@ -101,11 +101,12 @@ int root_compile(const char *payload, size_t len, const char *workspace, struct 
     if (!st || !d)
         goto out;
     diag_init(d);
-    if ((rc = policy_env_from_process(&env, st, workspace && *workspace ? workspace : NULL)) !=
-        0) {
-        diag_set(err, errlen, "cannot establish the policy's variables (home, current and "
-                              "workspace directories): %s; set HOME and CORDON_WORKSPACE to "
-                              "existing directories", strerror(-rc));
+    if ((rc = policy_env_from_process(&env, st, workspace && *workspace ? workspace : NULL)) != 0) {
+        diag_set(err, errlen,
+                 "cannot establish the policy's variables (home, current and "
+                 "workspace directories): %s; set HOME and CORDON_WORKSPACE to "
+                 "existing directories",
+                 strerror(-rc));
         goto out;
     }
     /* A descendant expands the variables as its root did (env -i drops HOME, a child may
@@ -128,8 +129,9 @@ int root_compile(const char *payload, size_t len, const char *workspace, struct 
         char first[DIAG_PATH_MAX + DIAG_MSG_MAX + 4] = "";
         if (d->count)
             diag_format(d, 0, first, sizeof first);
-        diag_set(err, errlen, "the signed policy does not compile here (%zu error%s, first: "
-                              "%s); check it with `cordon policy check` in this environment",
+        diag_set(err, errlen,
+                 "the signed policy does not compile here (%zu error%s, first: "
+                 "%s); check it with `cordon policy check` in this environment",
                  diag_total(d), diag_total(d) == 1 ? "" : "s", first);
     }
 out:
@@ -139,8 +141,7 @@ out:
 }
 
 /* Read the whole offline envelope file. */
-static int read_envelope_file(const char *path, char **buf, size_t *len, char *err,
-                              size_t errlen)
+static int read_envelope_file(const char *path, char **buf, size_t *len, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -EINVAL;
     char *b = NULL;
@@ -195,19 +196,24 @@ static int get_envelope(struct root *r, char *err, size_t errlen)
     int rc = fetch_policy(&r->server, r->key, NULL, ROOT_FETCH_TIMEOUT_MS, &resp, &r->envelope,
                           &r->envelope_len, why, sizeof why);
     if (rc != 0) {
-        diag_set(err, errlen, "cannot fetch the policy from %s: %s; start cordond or check "
-                              "CORDON_SERVER (there is no cached policy to fall back on)",
+        diag_set(err, errlen,
+                 "cannot fetch the policy from %s: %s; start cordond or check "
+                 "CORDON_SERVER (there is no cached policy to fall back on)",
                  r->prof.server, why);
         return rc;
     }
     if (resp.status == 401) {
-        diag_set(err, errlen, "cordond at %s refused the agent key (401); check CORDON_KEY, "
-                              "the key may be unknown or revoked", r->prof.server);
+        diag_set(err, errlen,
+                 "cordond at %s refused the agent key (401); check CORDON_KEY, "
+                 "the key may be unknown or revoked",
+                 r->prof.server);
         return -EACCES;
     }
     if (resp.status == 404) {
-        diag_set(err, errlen, "cordond at %s has no policy for this agent (404); publish one "
-                              "for it on the server", r->prof.server);
+        diag_set(err, errlen,
+                 "cordond at %s has no policy for this agent (404); publish one "
+                 "for it on the server",
+                 r->prof.server);
         return -ENOENT;
     }
     if (resp.status != 200) {
@@ -234,8 +240,9 @@ static int connect_events(struct root *r, char *err, size_t errlen)
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&un, sizeof un) != 0) {
         int e = errno;
-        diag_set(err, errlen, "cannot connect to cordond's event channel %s: %s; decisions "
-                              "could not be recorded, so the agent does not start",
+        diag_set(err, errlen,
+                 "cannot connect to cordond's event channel %s: %s; decisions "
+                 "could not be recorded, so the agent does not start",
                  r->events_url, strerror(e));
         if (fd >= 0)
             close(fd);
@@ -266,8 +273,7 @@ static int connect_events(struct root *r, char *err, size_t errlen)
         int e = errno;
         sodium_memzero(mem, sizeof mem);
         close(fd);
-        diag_set(err, errlen, "cannot send the hello on cordond's event channel: %s",
-                 strerror(e));
+        diag_set(err, errlen, "cannot send the hello on cordond's event channel: %s", strerror(e));
         return -e;
     }
     sodium_memzero(mem, sizeof mem);
@@ -305,8 +311,8 @@ int root_prepare(struct root *r, char *err, size_t errlen)
     }
     if ((rc = get_envelope(r, err, errlen)) != 0)
         return rc;
-    if ((rc = root_verify(&r->trust, r->envelope, r->envelope_len, 0, &r->payload,
-                          &r->payload_len, &r->stamp, r->keyid, err, errlen)) != 0)
+    if ((rc = root_verify(&r->trust, r->envelope, r->envelope_len, 0, &r->payload, &r->payload_len,
+                          &r->stamp, r->keyid, err, errlen)) != 0)
         return rc;
     root_digest(r->envelope, r->envelope_len, r->digest);
     if ((rc = root_compile(r->payload, r->payload_len, r->prof.workspace, &r->policy, err,
@@ -323,8 +329,10 @@ int root_prepare(struct root *r, char *err, size_t errlen)
             char host[FETCH_HOST_MAX];
             unsigned short port;
             if (fetch_split_hostport(r->proxy, host, sizeof host, &port) != 0) {
-                diag_set(err, errlen, "cordond announced a tunnel address %s that is not "
-                                      "HOST:PORT", r->proxy);
+                diag_set(err, errlen,
+                         "cordond announced a tunnel address %s that is not "
+                         "HOST:PORT",
+                         r->proxy);
                 return -EPROTO;
             }
             add_port(&r->sopts, port);
@@ -363,8 +371,7 @@ fail:;
     int e = errno;
     if (fd >= 0)
         close(fd);
-    diag_set(err, errlen, "cannot create the sealed policy cache for descendants: %s",
-             strerror(e));
+    diag_set(err, errlen, "cannot create the sealed policy cache for descendants: %s", strerror(e));
     return -e;
 }
 
@@ -428,8 +435,7 @@ int root_enforce(struct root *r, char *err, size_t errlen)
     size_t tl = 0;
     for (size_t i = 0; i < r->trust.n; i++) {
         char b64[64];
-        sodium_bin2base64(b64, sizeof b64, r->trust.keys[i].pk, 32,
-                          sodium_base64_VARIANT_ORIGINAL);
+        sodium_bin2base64(b64, sizeof b64, r->trust.keys[i].pk, 32, sodium_base64_VARIANT_ORIGINAL);
         int n = snprintf(trust + tl, sizeof trust - tl, "cordon-ed25519 %s %s\n",
                          r->trust.keys[i].id, b64);
         if (n < 0 || (size_t)n >= sizeof trust - tl)
@@ -499,8 +505,8 @@ int root_poll_once(struct root *r, char *msg, size_t msglen, char *err, size_t e
     size_t len = 0, plen = 0;
     struct envelope_stamp st;
     char keyid[KEY_ID_HEX + 1];
-    int rc = fetch_policy(&r->server, r->key, r->etag, ROOT_FETCH_TIMEOUT_MS, &resp, &env,
-                          &len, err, errlen);
+    int rc = fetch_policy(&r->server, r->key, r->etag, ROOT_FETCH_TIMEOUT_MS, &resp, &env, &len,
+                          err, errlen);
     if (rc != 0)
         return rc;
     if (resp.status == 304) {
@@ -521,8 +527,9 @@ int root_poll_once(struct root *r, char *msg, size_t msglen, char *err, size_t e
     memcpy(r->etag, resp.etag, sizeof r->etag);
     if (st.version == r->stamp.version)
         return 0;
-    snprintf(msg, msglen, "cordon: policy v%llu is published; this process runs v%llu; "
-                          "restart to apply",
+    snprintf(msg, msglen,
+             "cordon: policy v%llu is published; this process runs v%llu; "
+             "restart to apply",
              (unsigned long long)st.version, (unsigned long long)r->stamp.version);
     return 1;
 }

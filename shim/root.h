@@ -30,24 +30,24 @@
 
 struct root {
     struct profile prof;
-    char key[PROFILE_KEY_LEN + 1];  /* "" offline */
+    char key[PROFILE_KEY_LEN + 1]; /* "" offline */
     struct key_trust trust;
-    int online;                     /* CORDON_SERVER given */
+    int online; /* CORDON_SERVER given */
     struct fetch_target server;
     char etag[128];
-    char proxy[FETCH_HOST_MAX];     /* Cordon-Proxy, "" when unknown */
+    char proxy[FETCH_HOST_MAX]; /* Cordon-Proxy, "" when unknown */
     char events_url[FETCH_HOST_MAX];
-    char *envelope;                 /* the verified envelope bytes (malloc'd) */
+    char *envelope; /* the verified envelope bytes (malloc'd) */
     size_t envelope_len;
-    char *payload;                  /* the policy JSON inside it (malloc'd) */
+    char *payload; /* the policy JSON inside it (malloc'd) */
     size_t payload_len;
     struct envelope_stamp stamp;
     char keyid[KEY_ID_HEX + 1];
     struct policy *policy;
-    char digest[7 + 64 + 1];        /* "sha256:" + hex */
+    char digest[7 + 64 + 1]; /* "sha256:" + hex */
     char session[33];
     int event_fd, policy_fd, dns_fd;
-    char preload[4096];             /* libcordon.so, kept readable inside the sandbox */
+    char preload[4096]; /* libcordon.so, kept readable inside the sandbox */
     struct sandbox_opts sopts;
     struct sandbox_report report;
 };
@@ -67,27 +67,22 @@ __attribute__((warn_unused_result)) int root_enforce(struct root *r, char *err, 
 
 /* Verify envelope bytes against trust at the current time, refusing versions below
  * min_version. On success *payload (malloc'd) and *st. */
-__attribute__((warn_unused_result)) int root_verify(const struct key_trust *trust,
-                                                    const char *env, size_t len,
-                                                    uint64_t min_version, char **payload,
-                                                    size_t *payload_len,
-                                                    struct envelope_stamp *st,
-                                                    char keyid[KEY_ID_HEX + 1], char *err,
-                                                    size_t errlen);
+__attribute__((warn_unused_result)) int
+root_verify(const struct key_trust *trust, const char *env, size_t len, uint64_t min_version,
+            char **payload, size_t *payload_len, struct envelope_stamp *st,
+            char keyid[KEY_ID_HEX + 1], char *err, size_t errlen);
 
 /* Compile a verified policy JSON for this process (workspace "" = current directory). */
 __attribute__((warn_unused_result)) int root_compile(const char *payload, size_t len,
-                                                     const char *workspace,
-                                                     struct policy **out, char *err,
-                                                     size_t errlen);
+                                                     const char *workspace, struct policy **out,
+                                                     char *err, size_t errlen);
 
 /* "sha256:" + hex SHA-256 of buf. */
 void root_digest(const char *buf, size_t len, char out[7 + 64 + 1]);
 
 /* Load trust from CORDON_TRUST's form: inline text or a file path. */
-__attribute__((warn_unused_result)) int root_load_trust(const char *spec,
-                                                        struct key_trust *t, char *err,
-                                                        size_t errlen);
+__attribute__((warn_unused_result)) int root_load_trust(const char *spec, struct key_trust *t,
+                                                        char *err, size_t errlen);
 
 /*
  * One conditional fetch (the poller). Returns 1 and fills msg with the warning line when a

@@ -32,9 +32,9 @@
 
 struct shim_state shim HIDDEN = {.fds = {-1, -1, -1}};
 
-static struct root g_root;     /* the root process keeps its root state for the poller */
+static struct root g_root;      /* the root process keeps its root state for the poller */
 static struct policy *g_policy; /* descendants' compiled policy */
-static char g_self[4096];      /* this library's path, for LD_PRELOAD re-injection */
+static char g_self[4096];       /* this library's path, for LD_PRELOAD re-injection */
 
 #define ENV_SLOT 4200
 static char g_envmem[SHIM_ENV_MAX][ENV_SLOT];
@@ -176,13 +176,15 @@ static const struct {
     const char *name;
     int override;
 } env_names[] = {
-    {"CORDON_SESSION", 1},    {"CORDON_POLICY_DIGEST", 1}, {"CORDON_POLICY_FD", 1},
-    {"CORDON_EVENT_FD", 1},   {"CORDON_DNS_FD", 1},        {"CORDON_SERVER", 1},
-    {"CORDON_KEY", 1},        {"CORDON_TRUST", 1},         {"CORDON_POLICY", 1},
-    {"CORDON_WORKSPACE", 1},  {"CORDON_PROXY", 1},         {"CORDON_HOME", 1},
-    {"CORDON_CWD", 1},         {"CORDON_LOG", 0},
-    {"HTTPS_PROXY", 0},       {"https_proxy", 0},          {"NO_PROXY", 0},
-    {"no_proxy", 0},
+    {"CORDON_SESSION", 1},   {"CORDON_POLICY_DIGEST", 1},
+    {"CORDON_POLICY_FD", 1}, {"CORDON_EVENT_FD", 1},
+    {"CORDON_DNS_FD", 1},    {"CORDON_SERVER", 1},
+    {"CORDON_KEY", 1},       {"CORDON_TRUST", 1},
+    {"CORDON_POLICY", 1},    {"CORDON_WORKSPACE", 1},
+    {"CORDON_PROXY", 1},     {"CORDON_HOME", 1},
+    {"CORDON_CWD", 1},       {"CORDON_LOG", 0},
+    {"HTTPS_PROXY", 0},      {"https_proxy", 0},
+    {"NO_PROXY", 0},         {"no_proxy", 0},
 };
 
 static void build_env(void)
@@ -439,9 +441,10 @@ static void *poller(void *arg)
             events_emit("policy.stale", "log", d);
         } else if (rc < 0 && failures++ == 0 && shim.log_mode != PROFILE_LOG_OFF) {
             char line[700];
-            int n = snprintf(line, sizeof line, "cordon: policy poll failed: %s (will keep "
-                                                "trying every %u s)\n", err,
-                             g_root.policy->poll_seconds);
+            int n = snprintf(line, sizeof line,
+                             "cordon: policy poll failed: %s (will keep "
+                             "trying every %u s)\n",
+                             err, g_root.policy->poll_seconds);
             if (n > 0) {
                 ssize_t w = write(2, line, (size_t)n < sizeof line ? (size_t)n : 0);
                 (void)w;

@@ -35,22 +35,22 @@ enum shim_fd { SHIM_FD_EVENT, SHIM_FD_POLICY, SHIM_FD_DNS, SHIM_FD_COUNT };
 #define SHIM_ENV_MAX 20
 
 struct shim_state {
-    _Atomic int active;             /* hooks decide only when 1 */
+    _Atomic int active; /* hooks decide only when 1 */
     const struct policy *policy;
     int observe;
     enum policy_net net;
     enum profile_log log_mode;
-    struct sockaddr_storage proxy;  /* the egress tunnel */
+    struct sockaddr_storage proxy; /* the egress tunnel */
     socklen_t proxy_len;
-    uint16_t cordond_ports[8];      /* connects to these pass untouched */
+    uint16_t cordond_ports[8]; /* connects to these pass untouched */
     size_t n_cordond_ports;
-    char server_host[256];          /* never mapped to a placeholder */
+    char server_host[256]; /* never mapped to a placeholder */
     char key[PROFILE_KEY_LEN + 1];
     char session[33];
     char agent[128];
     uint64_t version;
     _Atomic int fds[SHIM_FD_COUNT];
-    _Atomic unsigned said;          /* kinds already printed */
+    _Atomic unsigned said; /* kinds already printed */
     /* "NAME=value" strings re-injected into the environment of every exec. */
     size_t n_env;
     char *env[SHIM_ENV_MAX];

@@ -111,10 +111,17 @@ static int run_doctor(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'p': policy_path = optarg; break;
-        case 't': trust = optarg; break;
-        case 'w': workspace = optarg; break;
-        default: return cli_usage_error(&cmd_doctor, "unknown option");
+        case 'p':
+            policy_path = optarg;
+            break;
+        case 't':
+            trust = optarg;
+            break;
+        case 'w':
+            workspace = optarg;
+            break;
+        default:
+            return cli_usage_error(&cmd_doctor, "unknown option");
         }
     }
     if (optind < argc)
@@ -148,8 +155,9 @@ static int run_doctor(int argc, char **argv)
                                        ? "already set (this shell runs inside a sandbox)"
                                        : "not set");
     int mode = sandbox_probe_seccomp_mode();
-    printf("seccomp here    %s\n", mode == 2 ? "a filter applies to this shell"
-                               : mode == 0 ? "none" : "unknown");
+    printf("seccomp here    %s\n", mode == 2   ? "a filter applies to this shell"
+                                   : mode == 0 ? "none"
+                                               : "unknown");
 
     char shim[PATH_MAX], msg[512];
     if (run_find_shim(shim, sizeof shim) != 0) {
@@ -191,8 +199,8 @@ static int run_doctor(int argc, char **argv)
             printf("  file system   %u rules (%u directories expanded around denials)\n",
                    r.fs_rules, r.expanded_dirs);
             printf("  exec          %u rules\n", r.exec_rules);
-            printf("  network       %s, %u TCP port rules\n",
-                   policy_net_name(r.net_mode), r.net_rules);
+            printf("  network       %s, %u TCP port rules\n", policy_net_name(r.net_mode),
+                   r.net_rules);
             printf("  seccomp       %u rules\n", r.seccomp_rules);
             for (size_t i = 0; i < r.n_degradations; i++)
                 printf("  not enforced: %s\n", r.degradations[i]);

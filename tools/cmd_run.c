@@ -73,8 +73,8 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid,
-              int *exec_errno, char *line, size_t linelen)
+int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid, int *exec_errno,
+              char *line, size_t linelen)
 {
     int ex[2], hs[2];
     line[0] = '\0';
@@ -292,21 +292,36 @@ static int run_run(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         switch (c) {
-        case 'P': src.profile = optarg; break;
-        case 's': src.server = optarg; break;
-        case 'k': src.key = optarg; break;
-        case 'p': src.policy = optarg; break;
-        case 't': src.trust = optarg; break;
-        case 'w': src.workspace = optarg; break;
+        case 'P':
+            src.profile = optarg;
+            break;
+        case 's':
+            src.server = optarg;
+            break;
+        case 'k':
+            src.key = optarg;
+            break;
+        case 'p':
+            src.policy = optarg;
+            break;
+        case 't':
+            src.trust = optarg;
+            break;
+        case 'w':
+            src.workspace = optarg;
+            break;
         case 'T': {
             char *end;
             timeout = strtod(optarg, &end);
             if (*end || !(timeout > 0 && timeout <= 600))
-                return cli_usage_error(&cmd_run, "--timeout-handshake %s: expected seconds "
-                                                 "from 0 to 600", optarg);
+                return cli_usage_error(&cmd_run,
+                                       "--timeout-handshake %s: expected seconds "
+                                       "from 0 to 600",
+                                       optarg);
             break;
         }
-        default: return cli_usage_error(&cmd_run, "unknown option");
+        default:
+            return cli_usage_error(&cmd_run, "unknown option");
         }
     }
     if (optind >= argc)
@@ -319,8 +334,10 @@ static int run_run(int argc, char **argv)
 
     char err[2048], shim[PATH_MAX];
     if (run_find_shim(shim, sizeof shim) != 0) {
-        cli_error("run", "libcordon.so was not found next to cordon, in the build tree or in "
-                         "%s; set CORDON_SHIM_LIBRARY to its path", CORDON_LIBDIR);
+        cli_error("run",
+                  "libcordon.so was not found next to cordon, in the build tree or in "
+                  "%s; set CORDON_SHIM_LIBRARY to its path",
+                  CORDON_LIBDIR);
         return ROOT_EXIT_RUN;
     }
     root_init(&g_root);
@@ -335,8 +352,7 @@ static int run_run(int argc, char **argv)
         return ROOT_EXIT_RUN;
     }
     for (size_t i = 0; i < g_root.report.n_degradations; i++)
-        fprintf(stderr, "cordon run: warning: not enforced: %s\n",
-                g_root.report.degradations[i]);
+        fprintf(stderr, "cordon run: warning: not enforced: %s\n", g_root.report.degradations[i]);
     if (!g_root.online && strcmp(g_root.prof.log, "off") != 0)
         fprintf(stderr, "cordon run: offline mode (--policy): decisions are enforced but not "
                         "recorded by cordond\n");
@@ -360,19 +376,20 @@ static int run_run(int argc, char **argv)
     if (st == RUN_EXEC_FAILED) {
         cli_error("run", "cannot run %s: %s%s", argv[optind], strerror(exec_errno),
                   exec_errno == EACCES ? " (the sandbox allows executing only the programs in "
-                                         "sandbox.exec; see `cordon explain`)" : "");
+                                         "sandbox.exec; see `cordon explain`)"
+                                       : "");
         leave(exec_errno == ENOENT ? 127 : 126);
     }
     if (st == RUN_SHIM_REFUSED) {
-        cli_error("run", "the shim in %s refused to start it (its reason is above)",
-                  argv[optind]);
+        cli_error("run", "the shim in %s refused to start it (its reason is above)", argv[optind]);
         leave(ROOT_EXIT_RUN);
     }
     if (st == RUN_NO_HANDSHAKE) {
-        cli_error("run", "the shim did not load in %s within %g s (a static binary? a setuid "
-                         "program? another architecture?), so it was stopped. The kernel "
-                         "sandbox did apply; `cordon exec` runs a command under the kernel "
-                         "layer alone, without hooks or events",
+        cli_error("run",
+                  "the shim did not load in %s within %g s (a static binary? a setuid "
+                  "program? another architecture?), so it was stopped. The kernel "
+                  "sandbox did apply; `cordon exec` runs a command under the kernel "
+                  "layer alone, without hooks or events",
                   argv[optind], timeout);
         leave(ROOT_EXIT_RUN);
     }

@@ -14,8 +14,8 @@
 int run_find_shim(char *path, size_t len);
 
 enum run_start {
-    RUN_STARTED = 0,     /* the shim answered: *line holds its handshake */
-    RUN_EXEC_FAILED = 1, /* CMD could not be executed: *exec_errno says why */
+    RUN_STARTED = 0,      /* the shim answered: *line holds its handshake */
+    RUN_EXEC_FAILED = 1,  /* CMD could not be executed: *exec_errno says why */
     RUN_NO_HANDSHAKE = 2, /* CMD ran but no shim answered in time; the child was killed */
     RUN_SHIM_REFUSED = 3  /* the shim in CMD refused to start it (its message is on stderr) */
 };
@@ -25,7 +25,7 @@ enum run_start {
  * handshake pipe in CORDON_HANDSHAKE_FD. Waits for the exec (a close-on-exec pipe) and then
  * up to timeout_s seconds for the handshake. *pid receives the child.
  */
-int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid,
-              int *exec_errno, char *line, size_t linelen);
+int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid, int *exec_errno,
+              char *line, size_t linelen);
 
 #endif

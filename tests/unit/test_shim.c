@@ -227,7 +227,7 @@ Test(fetch, target_forms)
     cr_assert_eq(t.addr.ss_family, AF_INET6);
     cr_assert_eq(fetch_target_parse("unix:/run/cordon/api.sock", &t, err, sizeof err), 0);
     cr_assert_eq(t.addr.ss_family, AF_UNIX);
-    const char *bad[] = {"https://x:1", "http://x", "http://x:0", "http://x:65536",
+    const char *bad[] = {"https://x:1",   "http://x",      "http://x:0", "http://x:65536",
                          "http://x:1/v1", "unix:relative", "ftp://x:1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_neq(fetch_target_parse(bad[i], &t, err, sizeof err), 0, "accepted %s", bad[i]);
