@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,44 @@ int main(int argc, char **argv)
         result(n, open64(t, flags));
     else if (!strcmp(n, "openat"))
         result(n, openat(AT_FDCWD, t, flags));
-    else if (!strcmp(n, "creat"))
+    else if (!strcmp(n, "open-plain"))
+        result(n, open(t, O_RDONLY)); /* a constant flag: the plain symbol, not __open_2 */
+    else if (!strcmp(n, "open64-plain"))
+        result(n, open64(t, O_RDONLY));
+    else if (!strcmp(n, "openat-plain"))
+        result(n, openat(AT_FDCWD, t, O_RDONLY));
+    else if (!strcmp(n, "openat64-plain"))
+        result(n, openat64(AT_FDCWD, t, O_RDONLY));
+    else if (!strcmp(n, "creat64"))
+        result(n, creat64(t, 0600));
+    else if (!strcmp(n, "fopen64"))
+        result(n, fopen64(t, "r") ? 0 : -1);
+    else if (!strcmp(n, "freopen64"))
+        result(n, freopen64(t, "r", stdin) ? 0 : -1);
+    else if (!strcmp(n, "syscall-open"))
+        result(n, syscall(SYS_open, t, O_RDONLY));
+    else if (!strcmp(n, "syscall-openat2")) {
+        struct open_how how = {.flags = O_RDONLY};
+        result(n, syscall(SYS_openat2, AT_FDCWD, t, &how, sizeof how));
+    } else if (!strcmp(n, "popen"))
+        result(n, pclose(popen(t, "r")));
+    else if (!strcmp(n, "posix_spawn")) {
+        pid_t pid;
+        char *a[] = {(char *)t, NULL};
+        int e = posix_spawn(&pid, t, NULL, NULL, a, environ);
+        errno = e;
+        result(n, e ? -1 : 0);
+    } else if (!strcmp(n, "execvpe")) {
+        char *a[] = {(char *)t, NULL};
+        result(n, execvpe(t, a, environ));
+    } else if (!strcmp(n, "execveat")) {
+        char *a[] = {(char *)t, NULL};
+        result(n, execveat(AT_FDCWD, t, a, environ, 0));
+    } else if (!strcmp(n, "fexecve")) {
+        char *a[] = {(char *)t, NULL};
+        int fd = open(t, O_RDONLY | O_CLOEXEC);
+        result(n, fd < 0 ? -2 : fexecve(fd, a, environ));
+    } else if (!strcmp(n, "creat"))
         result(n, creat(t, 0600));
     else if (!strcmp(n, "fopen"))
         result(n, fopen(t, "r") ? 0 : -1);

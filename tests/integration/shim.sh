@@ -97,21 +97,24 @@ if [ -x "$WS/bin/static_probe" ]; then
 fi
 
 # Every hook's denial path, from a C program (fortified, 64-bit and list variants included).
-for h in open open64 openat creat fopen freopen syscall-openat; do
-    tgt="$HOME/.ssh/id_rsa"; [ "$h" = creat ] && tgt="$HOME/.ssh/new"
+for h in open open64 openat open-plain open64-plain openat-plain openat64-plain creat creat64 \
+         fopen fopen64 freopen freopen64 syscall-open syscall-openat syscall-openat2; do
+    tgt="$HOME/.ssh/id_rsa"; case "$h" in creat*) tgt="$HOME/.ssh/new" ;; esac
     run "hook $h: refused" 0 env LD_PRELOAD="$SHIM" "$WS/bin/hookprobe" "$h" "$tgt"
     has "hook $h: returns EACCES" "$h rc=-1 errno=Permission denied"
     has "hook $h: the hook (not just the kernel) named the rule" 'filesystem.deny "~/.ssh"'
 done
 [ ! -e "$HOME/.ssh/new" ] && ok "hook creat: nothing was created" || bad "hook creat: file created"
-for h in execv execl execle syscall-execve; do
+for h in execv execl execle execveat fexecve posix_spawn syscall-execve; do
     run "hook $h: refused" 0 env LD_PRELOAD="$SHIM" "$WS/bin/hookprobe" "$h" /usr/bin/rm
     has "hook $h: EACCES and the rule" 'sandbox.exec.deny "rm"'
 done
-for h in execvp execlp posix_spawnp; do
+for h in execvp execlp execvpe posix_spawnp; do
     run "hook $h: refused after the PATH search" 0 env LD_PRELOAD="$SHIM" "$WS/bin/hookprobe" "$h" rm
     has "hook $h: the rule" 'sandbox.exec.deny "rm"'
 done
+run "hook popen: the shell runs, rm inside it is refused" 0 env LD_PRELOAD="$SHIM" "$WS/bin/hookprobe" popen "rm $WS/victim"
+has "hook popen: rm refused in the child" 'sandbox.exec.deny "rm"'
 run "hook system: the shell runs, rm inside it is refused" 0 env LD_PRELOAD="$SHIM" "$WS/bin/hookprobe" system "rm $WS/victim"
 has "hook system: rm refused in the child" 'sandbox.exec.deny "rm"'
 run "close/close_range of the shim's fds: the exec'd child stays governed" 1 env LD_PRELOAD="$SHIM" "$WS/bin/hookprobe" close-own "$HOME/.ssh/id_rsa"
