@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The egress tunnel: HTTP CONNECT on its own listener (docs/PROTOCOL.md "Egress tunnel").
+ * libmicrohttpd cannot hand a CONNECT connection over as a raw byte stream, so the tunnel has
+ * a small server of its own.
+ *
+ * Threading: one thread per tunnel, bounded by max_tunnels. A tunnel is long-lived and
+ * mostly waits; a thread with blocking poll()/read()/write() keeps the relay, half-close and
+ * accounting code short enough to audit, and the bound keeps memory predictable (small
+ * stacks). An epoll+splice loop would save the copy through user space, which bench/ measures
+ * against a direct connection; at agent traffic levels the copy is not the bottleneck.
+ */
+#ifndef CORDON_SERVER_TUNNEL_H
+#define CORDON_SERVER_TUNNEL_H
+
+#include <stddef.h>
+
+struct srv;
+struct tunnel;
+
+#define TUNNEL_MAX_HEADER 8192 /* request line + headers */
+
+/* Serve CONNECT on fd (bound, listening). Returns 0 or -1 with err set. */
+__attribute__((warn_unused_result)) int tunnel_start(struct srv *s, int fd, struct tunnel **out,
+                                                     char *err, size_t errlen);
+/* Stop accepting; tunnels in flight are left to finish or die with the process. */
+void tunnel_stop(struct tunnel *t);
+
+/*
+ * Parse a CONNECT request head (hdr, NUL-terminated, up to and including the blank line).
+ * On success fills host (lowercased; IPv6 without brackets), port, the proxy key and the
+ * session (empty when absent) and returns 0; otherwise returns the HTTP status to refuse with
+ * (400, 405) and sets why. Exposed for tests.
+ */
+int tunnel_parse_request(const char *hdr, char *host, size_t hostlen, unsigned *port,
+                         char *key, size_t keylen, char *session, size_t sessionlen,
+                         const char **why);
+
+#endif
