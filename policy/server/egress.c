@@ -31,7 +31,7 @@ const struct policy_endpoint *egress_match(const struct policy *p, const char *h
 
 static const char *v4_class(uint32_t a)
 {
-    if (a == 0xA9FEA9FEu || a == 0x64646EC8u) /* 169.254.169.254, 100.100.100.200 */
+    if (a == 0xA9FEA9FEu || a == 0x646464C8u) /* 169.254.169.254, 100.100.100.200 */
         return "metadata";
     if ((a >> 24) == 127)
         return "loopback";

@@ -560,14 +560,26 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         r->path = classify(url);
         r->max = strcmp(url, "/v1/admin/policies") == 0 ? HTTP_MAX_BODY : HTTP_MAX_SMALL_BODY;
         *con_cls = r;
+        /* Refuse a declared oversized body before reading any of it (libmicrohttpd accepts a
+         * response only here or after the upload, not in the middle of it). */
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > r->max) {
+            r->too_big = 1;
+            return send_error(s, c, r, 413, "too_large", "the request body is over %zu bytes",
+                              r->max);
+        }
         return MHD_YES;
     }
     if (*upload_size) {
         if (r->too_big || r->len + *upload_size > r->max) {
-            r->too_big = 1;
+            /* A chunked body that grows past the limit: discard the rest, refuse at the end. */
+            free(r->body);
+            r->body = NULL;
+            r->len = 0;
+            r->too_big = 2;
             *upload_size = 0;
-            return send_error(s, c, r, 413, "too_large", "the request body is over %zu bytes",
-                              r->max);
+            return MHD_YES;
         }
         char *nb = realloc(r->body, r->len + *upload_size + 1);
         if (!nb)
@@ -579,8 +591,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *upload_size = 0;
         return MHD_YES;
     }
-    if (r->too_big)
+    if (r->too_big == 1)
         return MHD_YES; /* the 413 is already queued */
+    if (r->too_big == 2)
+        return send_error(s, c, r, 413, "too_large", "the request body is over %zu bytes",
+                          r->max);
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     switch (r->path) {
     case SP_POLICY:
