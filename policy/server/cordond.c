@@ -60,6 +60,7 @@ static const char usage[] =
     "  --max-tunnels N, --event-rate N, --event-burst N, --audit-fsync always|batch|none,\n"
     "  --audit-origin TEXT, --upstream 'NAME URL' (parsed and validated; used by the model\n"
     "                           proxy, not yet by this version)\n"
+    "  --check-config           validate the configuration and flags, then exit\n"
     "  --help, --version\n"
     "\n"
     "Signals: SIGHUP reloads the policies; SIGTERM or SIGINT stops. See docs/SERVER.md.\n"
@@ -213,6 +214,7 @@ static int write_ready(const char *path, const char *text)
 static const struct option opts[] = {
     {"config", required_argument, NULL, 'c'},
     {"help", no_argument, NULL, 'h'},
+    {"check-config", no_argument, NULL, 'C'},
     {"version", no_argument, NULL, 'V'},
     {"listen", required_argument, NULL, 0},
     {"tunnel-listen", required_argument, NULL, 0},
@@ -246,7 +248,7 @@ int main(int argc, char **argv)
     struct srv *s = &g_srv;
     char err[1024];
     const char *config_path = NULL;
-    int c, idx, rc = 1;
+    int c, idx, rc = 1, check_only = 0;
     struct key_secret *signer = NULL;
     struct http *http = NULL;
     struct tunnel *tun = NULL;
@@ -269,6 +271,8 @@ int main(int argc, char **argv)
         }
         if (c == 'c')
             config_path = optarg;
+        if (c == 'C')
+            check_only = 1;
         if (c == '?' || c == ':') {
             fprintf(stderr, "cordond: unknown option or missing value: %s\n%s",
                     argv[optind - 1], usage);
@@ -304,6 +308,10 @@ int main(int argc, char **argv)
         return 1;
     }
     struct config *cfg = &s->cfg;
+    if (check_only) {
+        printf("cordond: configuration is valid\n");
+        return 0;
+    }
     if (sodium_init() < 0)
         return 1;
     signal(SIGPIPE, SIG_IGN);

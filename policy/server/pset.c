@@ -317,7 +317,8 @@ static int build(struct pset_manager *m, struct srcs *s, struct pset **out, stru
     vers = malloc((m->n_vers + s->n + 1) * sizeof *vers);
     if (!vers)
         goto nomem;
-    memcpy(vers, m->vers, m->n_vers * sizeof *vers);
+    if (m->n_vers)
+        memcpy(vers, m->vers, m->n_vers * sizeof *vers);
     time_t now = time(NULL);
     set->resign_at = now + m->o.expiry / 2;
 

@@ -45,6 +45,7 @@ has "config error names file and line" "bad.conf:2: unknown key \"bogus_key\""
 printf 'threads lots\n' > "$W/bad2.conf"
 run "bad number refused" 1 "$CORDOND" --config "$W/bad2.conf"
 has "config error says what was expected" "threads: expected a whole number from 1 to 256"
+run "the shipped example config is valid" 0 "$CORDOND" --config "$SRC/examples/cordond.conf" --check-config
 run "no signing key refused" 1 "$CORDOND" --policies-dir "$W/pol" --state-dir "$W/state"
 has "missing signing key says what to do" "cordon keygen"
 
@@ -70,7 +71,7 @@ start_server() {
     unshare -m sh -c "mount --bind '$W/hosts' /etc/hosts && exec '$CORDOND' --config '$W/cordond.conf'" \
         >>"$W/cordond.log" 2>&1 &
     SPID=$!; PIDS+=($SPID)
-    for _ in $(seq 100); do [ -s "$W/ready" ] && break; sleep 0.05; done
+    for _ in $(seq 300); do [ -s "$W/ready" ] && break; sleep 0.05; done
     H=$(sed -n 's/^http=//p' "$W/ready"); TUN=$(sed -n 's/^tunnel=//p' "$W/ready")
     EV=$(sed -n 's/^events=unix://p' "$W/ready")
 }
@@ -247,11 +248,16 @@ KE=${KE:0:45}A; printf '%s\n' "$KE" > "$E/key"; chmod 600 "$E/key"
 "$CORDOND" --policy "$W/pol/web.json" --agent-key-file "$E/key" --signing-key "$E/sign.key" \
     --state-dir "$E/state" --listen 127.0.0.1:0 --tunnel-listen 127.0.0.1:0 --events-socket off \
     --ready-file "$E/ready" >"$E/log" 2>&1 & EP=$!; PIDS+=($EP)
-for _ in $(seq 100); do [ -s "$E/ready" ] && break; sleep 0.05; done
+for _ in $(seq 300); do [ -s "$E/ready" ] && break; sleep 0.05; done
 EH=$(sed -n 's/^http=//p' "$E/ready")
 [ "$(code -H "Authorization: Bearer $KE" "http://$EH/v1/policy")" = 200 ] &&
     ok "single-policy mode serves the file to the pre-made key" || bad "embedded" "$(cat "$E/log")"
 grep -q "events=" "$E/ready" && bad "events off still advertised" || ok "events off: not advertised"
 kill -TERM $EP; wait $EP; [ $? -eq 0 ] && ok "SIGTERM stops cleanly" || bad "SIGTERM exit"
 kill -TERM "$SPID"; wait "$SPID"; [ $? -eq 0 ] && ok "main server stops cleanly" || bad "main stop" "$(tail -5 "$W/cordond.log")"
+if grep -qE "runtime error|AddressSanitizer|LeakSanitizer" "$W/cordond.log" "$E/log"; then
+    bad "no sanitizer reports in the server logs" "$(grep -hE -A5 "runtime error|Sanitizer" "$W/cordond.log" "$E/log" | head -20)"
+else
+    ok "no sanitizer reports in the server logs"
+fi
 finish
