@@ -430,6 +430,7 @@ int main(int argc, char **argv)
         goto out;
     fprintf(stderr, "cordond %s: serving\n%s", CORDON_VERSION, ready);
 
+    time_t retry_at = 0;
     for (;;) {
         struct timespec one = {1, 0};
         int sig = sigtimedwait(&set, NULL, &one);
@@ -441,11 +442,13 @@ int main(int argc, char **argv)
             continue;
         }
         struct pset *cur = pset_acquire(s->psets);
-        time_t due = cur->resign_at;
+        time_t due = cur->resign_at, now = time(NULL);
         pset_release(cur);
-        if (time(NULL) >= due) {
+        if (now >= due && now >= retry_at) {
             diag_init(d);
-            (void)srv_reload(s, NULL, 0, "resign", d);
+            /* A failed re-sign is retried a minute later, not every second. */
+            if (srv_reload(s, NULL, 0, "resign", d) != 0)
+                retry_at = now + 60;
         }
     }
     fprintf(stderr, "cordond: stopping\n");
