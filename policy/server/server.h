@@ -10,6 +10,7 @@
 #ifndef CORDON_SERVER_SERVER_H
 #define CORDON_SERVER_SERVER_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,7 @@ struct srv {
     struct agents *agents;
     struct pset_manager *psets;
     struct audit_log *audit;
+    pthread_rwlock_t audit_lock; /* srv_audit reads; closing the log at exit writes */
     struct srv_metrics m;
     char proxy_addr[128];  /* Cordon-Proxy: HOST:PORT of the tunnel listener */
     char events_addr[256]; /* Cordon-Events: unix:/PATH, or "" */

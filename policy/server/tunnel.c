@@ -539,15 +539,23 @@ int tunnel_start(struct srv *s, int fd, struct tunnel **out, char *err, size_t e
     return 0;
 }
 
-void tunnel_stop(struct tunnel *t)
+size_t tunnel_stop(struct tunnel *t)
 {
     if (!t)
-        return;
+        return 0;
     uint64_t one = 1;
     if (write(t->stopfd, &one, sizeof one) != sizeof one)
         perror("cordond: tunnel stop");
     pthread_join(t->thread, NULL);
     close(t->stopfd);
     close(t->fd);
+    uint64_t open = 0;
+    for (int i = 0; i < 300; i++) {
+        open = __atomic_load_n(&t->s->m.tunnels_open, __ATOMIC_RELAXED);
+        if (!open)
+            break;
+        usleep(10 * 1000);
+    }
     free(t);
+    return (size_t)open;
 }

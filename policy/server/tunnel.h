@@ -23,8 +23,9 @@ struct tunnel;
 /* Serve CONNECT on fd (bound, listening). Returns 0 or -1 with err set. */
 __attribute__((warn_unused_result)) int tunnel_start(struct srv *s, int fd, struct tunnel **out,
                                                      char *err, size_t errlen);
-/* Stop accepting; tunnels in flight are left to finish or die with the process. */
-void tunnel_stop(struct tunnel *t);
+/* Stop accepting and wait up to 3 seconds for open tunnels to end; returns how many are still
+ * open (their threads keep running until the process exits). */
+size_t tunnel_stop(struct tunnel *t);
 
 /*
  * Parse a CONNECT request head (hdr, NUL-terminated, up to and including the blank line).
