@@ -27,14 +27,4 @@ __attribute__((warn_unused_result)) int tunnel_start(struct srv *s, int fd, stru
  * open (their threads keep running until the process exits). */
 size_t tunnel_stop(struct tunnel *t);
 
-/*
- * Parse a CONNECT request head (hdr, NUL-terminated, up to and including the blank line).
- * On success fills host (lowercased; IPv6 without brackets), port, the proxy key and the
- * session (empty when absent) and returns 0; otherwise returns the HTTP status to refuse with
- * (400, 405) and sets why. Exposed for tests.
- */
-int tunnel_parse_request(const char *hdr, char *host, size_t hostlen, unsigned *port,
-                         char *key, size_t keylen, char *session, size_t sessionlen,
-                         const char **why);
-
 #endif

@@ -151,12 +151,13 @@ run "push with agent != file name refused" 1 "$CORDON" policy push --server "$UR
 has "says why" "must equal the file name"
 
 # Fetches race with pushes and SIGHUPs: every answer complete, versions never go down.
-$PY fetchloop "$URL/v1/policy" "$OPSKEY" 4 "$W/race" 2>"$W/race.err" & LOOP=$!
+$PY fetchloop "$URL/v1/policy" "$OPSKEY" "$W/race.stop" "$W/race" 2>"$W/race.err" & LOOP=$!
 for i in 1 2 3 4 5 6; do
     policy ops ", \"r$i.example.org:80\"" > "$T/ops.json"
     "$CORDON" policy push --server "$URL" "$T/ops.json" >/dev/null 2>&1
     kill -HUP "$SPID"; sleep 0.3
 done
+touch "$W/race.stop"
 wait $LOOP
 R=$(cat "$W/race")
 [[ $R == *"bad=0"* && $R != "fetches=0"* ]] && ok "racing fetches all valid, versions monotonic ($R)" ||
@@ -193,14 +194,14 @@ run "tunnel still works after hostile input" 0 curl -sf -p -x "http://cordon:$KE
 SES=0123456789abcdef0123456789abcdef
 EVT='{"type":"event","kind":"fs.open","decision":"deny","pid":1,"ts":1795871000123,"detail":{"path":"/home/a/.ssh/id_rsa"}}'
 R=$($PY events "$EV" "$KEY" "[{\"type\":\"hello\",\"key\":\"KEY\",\"session\":\"$SES\",\"pid\":1,\"policy_version\":1,\"policy_digest\":\"sha256:00\"},
-  $EVT, \"not json\", {\"type\":\"event\",\"kind\":\"bogus\"}, $EVT]")
+  $EVT, \"not json\", {\"type\":\"event\",\"kind\":\"bogus\"}, {\"big\":5000}, $EVT]")
 [[ $R == *"closed=False"* ]] && ok "malformed events do not close the connection" || bad "events open" "$R"
 EPID=$(echo "$R" | sed -n 's/.*pid=//p')
 sleep 0.3
 grep '"kind":"fs.open"' "$W/state/audit/audit.jsonl" | grep -q "\"agent\":\"web\".*\"session\":\"$SES\",\"pid\":$EPID" &&
     ok "event audited with agent, session and the kernel's pid" || bad "event audit" "$(grep fs.open "$W/state/audit/audit.jsonl" | head -2)"
 M=$(curl -s "$URL/metrics")
-[[ $M == *'cordon_events_total{outcome="malformed"} 2'* ]] && ok "malformed events counted" || bad "malformed count" "$(echo "$M" | grep events)"
+[[ $M == *'cordon_events_total{outcome="malformed"} 3'* ]] && ok "malformed and oversized events counted" || bad "malformed count" "$(echo "$M" | grep events)"
 R=$($PY events "$EV" "$KEY" "[{\"type\":\"hello\",\"key\":\"ck_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"session\":\"$SES\"}, $EVT]")
 [[ $R == *"closed=True"* ]] && ok "bad hello closes the connection" || bad "bad hello" "$R"
 R=$($PY events "$EV" "$OPSKEY" "[{\"type\":\"hello\",\"key\":\"KEY\",\"session\":\"$SES\",\"pid\":1}, {\"repeat\":300,\"msg\":$EVT}]")
@@ -246,12 +247,14 @@ KE=ck_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' | head -c 
 KE=${KE:0:45}A; printf '%s\n' "$KE" > "$E/key"; chmod 600 "$E/key"
 "$CORDON" keygen "$E/sign" >/dev/null
 "$CORDOND" --policy "$W/pol/web.json" --agent-key-file "$E/key" --signing-key "$E/sign.key" \
-    --state-dir "$E/state" --listen 127.0.0.1:0 --tunnel-listen 127.0.0.1:0 --events-socket off \
+    --state-dir "$E/state" --listen 127.0.0.1:0 --listen "unix:$E/http.sock" --tunnel-listen 127.0.0.1:0 --events-socket off \
     --ready-file "$E/ready" >"$E/log" 2>&1 & EP=$!; PIDS+=($EP)
 for _ in $(seq 300); do [ -s "$E/ready" ] && break; sleep 0.05; done
-EH=$(sed -n 's/^http=//p' "$E/ready")
+EH=$(sed -n 's/^http=//p' "$E/ready" | head -1)
 [ "$(code -H "Authorization: Bearer $KE" "http://$EH/v1/policy")" = 200 ] &&
     ok "single-policy mode serves the file to the pre-made key" || bad "embedded" "$(cat "$E/log")"
+[ "$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$E/http.sock" -H "Authorization: Bearer $KE" http://cordond/v1/policy)" = 200 ] &&
+    ok "policy served on a unix socket listener too" || bad "unix listener"
 grep -q "events=" "$E/ready" && bad "events off still advertised" || ok "events off: not advertised"
 kill -TERM $EP; wait $EP; [ $? -eq 0 ] && ok "SIGTERM stops cleanly" || bad "SIGTERM exit"
 kill -TERM "$SPID"; wait "$SPID"; [ $? -eq 0 ] && ok "main server stops cleanly" || bad "main stop" "$(tail -5 "$W/cordond.log")"

@@ -48,9 +48,13 @@ def slow(host, port, partial, wait):
 def fetchloop(url, key, seconds, out):
     """Fetch the policy until the time is up; every 200 must be a complete envelope and the
     version must never go down. Writes a summary line to out."""
-    end = time.time() + float(seconds)
-    last, n, bad, versions = 0, 0, 0, set()
-    while time.time() < end:
+    # seconds is a number, or the path of a file whose appearance ends the loop (after one
+    # more fetch, so the last version served is seen)
+    stop_file = None if seconds.replace(".", "").isdigit() else seconds
+    end = time.time() + (60.0 if stop_file else float(seconds))
+    last, n, bad, versions, final = 0, 0, 0, set(), False
+    while time.time() < end and not final:
+        final = bool(stop_file) and os.path.exists(stop_file)
         req = urllib.request.Request(url, headers={"Authorization": "Bearer " + key})
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
@@ -84,6 +88,10 @@ def events(path, key, script):
     for item in json.loads(script):
         if isinstance(item, dict) and "sleep" in item:
             time.sleep(item["sleep"])
+            continue
+        if isinstance(item, dict) and "big" in item:
+            s.send(b"{" + b" " * item["big"] + b"}")
+            sent += 1
             continue
         if isinstance(item, dict) and "repeat" in item:
             msg = json.dumps(item["msg"]).encode()
