@@ -105,54 +105,89 @@ fail:
     return -1;
 }
 
+/* One direction of a tunnel: bytes read from `from` wait in buf until `to` takes them. */
+struct flow {
+    int from, to;
+    char *buf;
+    size_t len, off;
+    int eof, shut;
+    uint64_t *total, *metric;
+};
+
+/*
+ * Relay both directions with non-blocking sockets and a buffer each, so a peer that writes
+ * without reading cannot wedge the other direction (blocking writes would deadlock two
+ * peers that both send large amounts at once). EOF is passed on as a half-close once the
+ * buffered bytes are out.
+ */
 static void relay(int a, int b, const char *pre, size_t prelen, uint64_t *up, uint64_t *down,
                   struct srv *s)
 {
-    char *buf = malloc(RELAY_BUF);
-    if (!buf)
-        return;
-    if (prelen) {
-        write_all(b, pre, prelen);
+    struct flow f[2] = {{a, b, malloc(RELAY_BUF), 0, 0, 0, 0, up, &s->m.tunnel_bytes_up},
+                        {b, a, malloc(RELAY_BUF), 0, 0, 0, 0, down, &s->m.tunnel_bytes_down}};
+    if (!f[0].buf || !f[1].buf)
+        goto out;
+    fcntl(a, F_SETFL, fcntl(a, F_GETFL) | O_NONBLOCK);
+    fcntl(b, F_SETFL, fcntl(b, F_GETFL) | O_NONBLOCK);
+    if (prelen) { /* bytes the client sent right behind its CONNECT head */
+        memcpy(f[0].buf, pre, prelen);
+        f[0].len = prelen;
         *up += prelen;
         srv_count(&s->m.tunnel_bytes_up, prelen);
     }
-    int open_a = 1, open_b = 1;
-    while (open_a || open_b) {
-        struct pollfd p[2] = {{open_a ? a : -1, POLLIN, 0}, {open_b ? b : -1, POLLIN, 0}};
+    for (;;) {
+        struct pollfd p[2] = {{a, 0, 0}, {b, 0, 0}};
+        int busy = 0;
+        for (int i = 0; i < 2; i++) {
+            if (f[i].len > f[i].off) {
+                p[1 - i].events |= POLLOUT; /* f[0] writes to b (p[1]), f[1] to a (p[0]) */
+                busy = 1;
+            } else if (!f[i].eof) {
+                p[i].events |= POLLIN;
+                busy = 1;
+            } else if (!f[i].shut) {
+                shutdown(f[i].to, SHUT_WR);
+                f[i].shut = 1;
+            }
+        }
+        if (!busy)
+            break;
         if (poll(p, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
             break;
         }
         for (int i = 0; i < 2; i++) {
-            if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            int from = i == 0 ? a : b, to = i == 0 ? b : a;
-            ssize_t n = recv(from, buf, RELAY_BUF, 0);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                /* Half-close: pass the EOF on, keep the other direction flowing. */
-                shutdown(to, SHUT_WR);
-                if (i == 0)
-                    open_a = 0;
-                else
-                    open_b = 0;
-                if (n < 0)
-                    open_a = open_b = 0;
-                continue;
+            struct flow *x = &f[i];
+            short rin = p[i].revents, rout = p[1 - i].revents;
+            if ((p[i].events & POLLIN) && (rin & (POLLIN | POLLHUP | POLLERR))) {
+                ssize_t n = recv(x->from, x->buf, RELAY_BUF, 0);
+                if (n > 0) {
+                    x->len = (size_t)n;
+                    x->off = 0;
+                    *x->total += (uint64_t)n;
+                    srv_count(x->metric, (uint64_t)n);
+                } else if (n == 0) {
+                    x->eof = 1;
+                } else if (errno != EAGAIN && errno != EINTR) {
+                    goto out; /* reset: the tunnel is over */
+                }
             }
-            write_all(to, buf, (size_t)n);
-            if (i == 0) {
-                *up += (uint64_t)n;
-                srv_count(&s->m.tunnel_bytes_up, (uint64_t)n);
-            } else {
-                *down += (uint64_t)n;
-                srv_count(&s->m.tunnel_bytes_down, (uint64_t)n);
+            if ((p[1 - i].events & POLLOUT) && (rout & (POLLOUT | POLLHUP | POLLERR))) {
+                ssize_t n = send(x->to, x->buf + x->off, x->len - x->off, MSG_NOSIGNAL);
+                if (n > 0) {
+                    x->off += (size_t)n;
+                    if (x->off == x->len)
+                        x->off = x->len = 0;
+                } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                    goto out;
+                }
             }
         }
     }
-    free(buf);
+out:
+    free(f[0].buf);
+    free(f[1].buf);
 }
 
 static void deny(struct srv *s, int fd, unsigned status, const char *reason, const char *agent,
