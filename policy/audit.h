@@ -56,6 +56,11 @@ enum audit_status {
  * Open (or create) the log in cfg->dir, recover a torn tail (and record the recovery), refuse
  * a corrupt log, start the writer process and append a "start" record. On failure err holds a
  * sentence saying what failed, why and what to do. Returns AUDIT_OK with *out, or a status.
+ *
+ * The writer is a child process made with fork(): call audit_open() early, before threads
+ * that could hold locks the child would need, and do not reap children with waitpid(-1)
+ * (audit_close() waits for the writer itself). The writer keeps only stdio and its socket of
+ * the caller's descriptors, and exits when the caller's end closes.
  */
 __attribute__((warn_unused_result)) int audit_open(const struct audit_config *cfg,
                                                    struct audit_log **out, char *err,
@@ -67,6 +72,10 @@ __attribute__((warn_unused_result)) int audit_open(const struct audit_config *cf
  * (it must not hold seq, ts, prev, kind or agent). With AUDIT_SYNC, waits until the record is
  * synced (whatever the fsync mode says for others). On success *seq (may be NULL) is the
  * record's line index. Returns AUDIT_OK or a status.
+ *
+ * Without AUDIT_SYNC and with seq NULL the call does not wait for the writer: it checks the
+ * fields, queues the frame (sent within about a millisecond) and returns AUDIT_OK; a write
+ * failure after that is reported by later calls (AUDIT_ERR_IO), not by this one.
  */
 __attribute__((warn_unused_result)) int audit_append(struct audit_log *l, const char *kind,
                                                      const char *agent, const char *fields,
@@ -82,6 +91,12 @@ struct audit_stats {
 
 /* A snapshot of the counters, for /metrics ("audit lag" is records - synced). */
 void audit_stats_get(struct audit_log *l, struct audit_stats *s);
+
+/*
+ * The caller's end of the socket to the writer. Exposed so that tests can play the hostile
+ * caller the writer is built to withstand; cordond has no use for it.
+ */
+int audit_caller_socket(struct audit_log *l);
 
 /* Append a "stop" record, sign a final checkpoint, stop the writer and free l. NULL is a
  * no-op. Returns AUDIT_OK or the first error seen. */

@@ -532,6 +532,11 @@ const char *key_secret_id(const struct key_secret *k)
     return k ? k->id : NULL;
 }
 
+void key_secret_public(const struct key_secret *k, unsigned char pk[32])
+{
+    memcpy(pk, k->pk, crypto_sign_PUBLICKEYBYTES);
+}
+
 void key_secret_sign(const struct key_secret *k, const unsigned char *msg, size_t len,
                      unsigned char sig[64])
 {

@@ -45,6 +45,8 @@ __attribute__((warn_unused_result)) int key_secret_load(const char *path, struct
                                                         char *err, size_t errlen);
 void key_secret_free(struct key_secret *k);
 const char *key_secret_id(const struct key_secret *k);
+/* The 32-byte public half of k (the audit log names it in its start record). */
+void key_secret_public(const struct key_secret *k, unsigned char pk[32]);
 /* Sign msg; sig receives 64 bytes. */
 void key_secret_sign(const struct key_secret *k, const unsigned char *msg, size_t len,
                      unsigned char sig[64]);

@@ -225,7 +225,8 @@ grep -q '"kind":"agent.revoke"' "$A" && ok "revoke audited" || bad "revoke audit
 
 # ------------------------------------------------------------------ kill -9 under load, restart
 $PY fetchloop "$URL/v1/policy" "$KEY" 2 "$W/load" 2>/dev/null & LOOP=$!
-sleep 0.7; kill -9 "$SPID"; wait "$SPID" 2>/dev/null; wait $LOOP
+sleep 0.7; cp "$W/state/audit/checkpoint" "$W/anchor" 2>/dev/null
+kill -9 "$SPID"; wait "$SPID" 2>/dev/null; wait $LOOP
 V_BEFORE=$(awk '$1=="ops"{print $2}' "$W/state/versions")
 start_server
 URL=http://$H
@@ -234,11 +235,38 @@ curl -s -H "Authorization: Bearer $OPSKEY" "$URL/v1/policy" > "$W/env3.json"
 V_AFTER=$(python3 -c 'import json,base64,sys;print(json.loads(base64.b64decode(json.load(open(sys.argv[1]))["payload"]))["version"])' "$W/env3.json")
 [ "$V_AFTER" = "$V_BEFORE" ] && ok "version survives the restart unchanged ($V_AFTER)" || bad "version restart" "$V_BEFORE -> $V_AFTER"
 if "$CORDON" audit verify --help >/dev/null 2>&1; then
-    run "audit log verifies after kill -9" 0 "$CORDON" audit verify "$W/state/audit"
+    if [ -s "$W/anchor" ]; then
+        run "audit log verifies after kill -9, against a checkpoint kept before" 0 \
+            "$CORDON" audit verify "$W/state/audit" --trust "$W/sign.pub" --anchor "$W/anchor"
+    else
+        run "audit log verifies after kill -9" 0 "$CORDON" audit verify "$W/state/audit" --trust "$W/sign.pub"
+    fi
 else
     python3 -c 'import json,sys;[json.loads(l) for l in open(sys.argv[1])]' "$A" &&
         ok "every audit line is whole JSON after kill -9" || bad "audit after kill"
 fi
+
+# ------------------------------------------------------------------ audit failure: fail closed
+# The audit log on a 64 KiB tmpfs (in the server's own mount namespace): once the disk is
+# full, policies and tunnels are refused with 503 and /healthz says why.
+F=$T/full; mkdir -p "$F/audit"
+printf '%s\n' "$KEY" > "$F/key"; chmod 600 "$F/key"
+unshare -m sh -c "mount -t tmpfs -o size=64k tmpfs '$F/audit' && exec '$CORDOND' --policy '$W/pol/web.json' \
+    --agent-key-file '$F/key' --signing-key '$W/sign.key' --state-dir '$F/state' --audit-dir '$F/audit' \
+    --listen 127.0.0.1:0 --tunnel-listen 127.0.0.1:0 --events-socket off --audit-fsync always \
+    --ready-file '$F/ready'" >"$F/log" 2>&1 & FP=$!; PIDS+=($FP)
+for _ in $(seq 300); do [ -s "$F/ready" ] && break; sleep 0.05; done
+FH=$(sed -n 's/^http=//p' "$F/ready"); FT=$(sed -n 's/^tunnel=//p' "$F/ready")
+st=200; n=0
+while [ "$st" = 200 ] && [ $n -lt 3000 ]; do
+    st=$(curl -s -o "$W/body" -w '%{http_code}' -H "Authorization: Bearer $KEY" "http://$FH/v1/policy"); n=$((n + 1))
+done
+[ "$st" = 503 ] && grep -q "audit" "$W/body" && ok "policy refused with 503 once the audit disk is full (after $n fetches)" ||
+    bad "audit full: policy" "status $st after $n" "$(cat "$W/body")" "$(tail -3 "$F/log")"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$FH/healthz")" = 503 ] && ok "healthz 503 when audit failed" || bad "healthz audit"
+R=$($PY raw "${FT%:*}" "${FT##*:}" "CONNECT 127.0.0.1:$UP HTTP/1.1\r\nProxy-Authorization: Bearer $KEY\r\n\r\n")
+[[ $R == "HTTP/1.1 503"* ]] && ok "tunnel refused with 503 when audit failed" || bad "audit full: tunnel" "$R"
+kill -TERM $FP; wait $FP
 
 # ------------------------------------------------------------------ single-policy mode
 E=$T/embedded; mkdir -p "$E"

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the audit log costs cordond: append throughput with fdatasync batched and with
+ * fdatasync after every record, and the speed of `cordon audit verify`. Each figure is printed
+ * beside a baseline measured in the same run on the same bytes: write() of the same lines with
+ * fdatasync at the same points, and bare SHA-256 of the same file. Medians of ROUNDS rounds;
+ * the machine is shared and noisy, so ratios say more than the absolute numbers.
+ *
+ * usage: bench_audit [DIR]   (default: a new directory under /var/tmp, removed afterwards)
+ */
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "policy/audit.h"
+#include "policy/audit_read.h"
+#include "policy/key.h"
+
+#define ROUNDS 5
+#define BATCH_RECORDS 200000
+#define ALWAYS_RECORDS 400
+
+static char base[256], keyprefix[300], keypath[320], pubpath[320], logdir[300], logpath[320];
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp);
+    return v[n / 2];
+}
+
+static void fields_for(int i, char *out, size_t len)
+{
+    unsigned char h[32];
+    char hex[65];
+    crypto_hash_sha256(h, (const unsigned char *)&i, sizeof i);
+    sodium_bin2hex(hex, sizeof hex, h, 32);
+    snprintf(out, len,
+             "{\"decision\":\"allow\",\"model\":\"gpt-4o-mini\",\"request\":%d,"
+             "\"prompt_sha256\":\"%s\"}",
+             i, hex);
+}
+
+static void clear_log(void)
+{
+    char p[400];
+    unlink(logpath);
+    snprintf(p, sizeof p, "%s/checkpoint", logdir);
+    unlink(p);
+}
+
+/* records/s through audit_append (no waiting) until audit_close returns (all synced). */
+static double run_log(enum audit_fsync mode, int n)
+{
+    clear_log();
+    struct audit_config c = {
+        .dir = logdir, .key_path = keypath, .origin = "bench.cordon/audit", .fsync = mode};
+    struct audit_log *l = NULL;
+    char err[512], f[256];
+    if (audit_open(&c, &l, err, sizeof err) != AUDIT_OK) {
+        fprintf(stderr, "bench_audit: %s\n", err);
+        exit(2);
+    }
+    double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        fields_for(i, f, sizeof f);
+        if (audit_append(l, "api.request", "bench-agent", f, 0, NULL) != AUDIT_OK) {
+            fprintf(stderr, "bench_audit: append failed\n");
+            exit(2);
+        }
+    }
+    if (audit_close(l) != AUDIT_OK)
+        exit(2);
+    return n / (now_s() - t0);
+}
+
+/* records/s writing the log's own lines with write() and fdatasync every sync_every lines. */
+static double run_raw(int n, int sync_every)
+{
+    size_t len;
+    struct stat st;
+    int in = open(logpath, O_RDONLY);
+    if (in < 0 || fstat(in, &st) != 0)
+        exit(2);
+    len = (size_t)st.st_size;
+    char *src = mmap(NULL, len, PROT_READ, MAP_PRIVATE, in, 0);
+    close(in);
+    char raw[400];
+    snprintf(raw, sizeof raw, "%s/raw.jsonl", base);
+    unlink(raw);
+    int fd = open(raw, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    double t0 = now_s();
+    const char *p = src;
+    for (int i = 0; i < n && p < src + len; i++) {
+        const char *nl = memchr(p, '\n', (size_t)(src + len - p));
+        if (write(fd, p, (size_t)(nl + 1 - p)) < 0)
+            exit(2);
+        if ((i + 1) % sync_every == 0)
+            fdatasync(fd);
+        p = nl + 1;
+    }
+    fdatasync(fd);
+    double r = n / (now_s() - t0);
+    close(fd);
+    munmap(src, len);
+    unlink(raw);
+    return r;
+}
+
+static double file_mb(void)
+{
+    struct stat st;
+    return stat(logpath, &st) == 0 ? (double)st.st_size / 1e6 : 0;
+}
+
+static double run_verify(const struct key_trust *t)
+{
+    struct audit_read_opts o = {.check_signatures = 1, .trust = t->keys, .ntrust = t->n};
+    static struct audit_read_report r;
+    double t0 = now_s();
+    if (audit_read_file(logpath, &o, &r) != 0 || r.status != AUDIT_READ_VALID) {
+        fprintf(stderr, "bench_audit: the log does not verify: %s\n", r.problem);
+        exit(2);
+    }
+    return file_mb() / (now_s() - t0);
+}
+
+static double run_sha(void)
+{
+    int fd = open(logpath, O_RDONLY);
+    struct stat st;
+    fstat(fd, &st);
+    double t0 = now_s();
+    unsigned char *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    unsigned char h[32];
+    crypto_hash_sha256(h, m, (size_t)st.st_size);
+    munmap(m, (size_t)st.st_size);
+    close(fd);
+    return file_mb() / (now_s() - t0);
+}
+
+static void row(const char *what, double v[ROUNDS], const char *base_what, double b[ROUNDS],
+                const char *unit)
+{
+    double mv = median(v, ROUNDS), mb = median(b, ROUNDS);
+    printf("%-34s %12.0f %-6s | baseline %-38s %12.0f %-6s | ratio %.2f\n", what, mv, unit,
+           base_what, mb, unit, mv / mb);
+}
+
+int main(int argc, char **argv)
+{
+    double a[ROUNDS], b[ROUNDS];
+    char err[512];
+    if (sodium_init() < 0)
+        return 2;
+    if (argc > 1)
+        snprintf(base, sizeof base, "%s", argv[1]);
+    else
+        snprintf(base, sizeof base, "/var/tmp/cordon-bench-audit-XXXXXX");
+    if (argc <= 1 && !mkdtemp(base))
+        return 2;
+    snprintf(keyprefix, sizeof keyprefix, "%s/bench", base);
+    snprintf(keypath, sizeof keypath, "%s.key", keyprefix);
+    snprintf(pubpath, sizeof pubpath, "%s.pub", keyprefix);
+    snprintf(logdir, sizeof logdir, "%s/log", base);
+    snprintf(logpath, sizeof logpath, "%s/audit.jsonl", logdir);
+    unlink(keypath);
+    unlink(pubpath);
+    if (key_generate(keyprefix, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "bench_audit: %s\n", err);
+        return 2;
+    }
+    struct key_trust t;
+    if (key_trust_load(pubpath, &t, err, sizeof err) != 0)
+        return 2;
+    printf("bench_audit: medians of %d rounds, files in %s\n", ROUNDS, base);
+
+    for (int r = 0; r < ROUNDS; r++) {
+        a[r] = run_log(AUDIT_FSYNC_BATCH, BATCH_RECORDS);
+        b[r] = run_raw(BATCH_RECORDS, 256);
+    }
+    row("append, fsync=batch (records/s)", a, "write()/line, fdatasync/256 lines", b, "rec/s");
+
+    for (int r = 0; r < ROUNDS; r++) {
+        a[r] = run_verify(&t);
+        b[r] = run_sha();
+    }
+    char what[64];
+    snprintf(what, sizeof what, "verify %.0f MB (MB/s)", file_mb());
+    row(what, a, "SHA-256 of the same file", b, "MB/s");
+
+    for (int r = 0; r < ROUNDS; r++) {
+        a[r] = run_log(AUDIT_FSYNC_ALWAYS, ALWAYS_RECORDS);
+        b[r] = run_raw(ALWAYS_RECORDS, 1);
+    }
+    row("append, fsync=always (records/s)", a, "write()+fdatasync per line", b, "rec/s");
+
+    clear_log();
+    unlink(keypath);
+    unlink(pubpath);
+    rmdir(logdir);
+    if (argc <= 1)
+        rmdir(base);
+    return 0;
+}
