@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "policy/audit.h"
 #include "policy/server/server.h"
@@ -629,15 +630,33 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
+/* libmicrohttpd's own messages (mostly about malformed requests): one line a second at most,
+ * so that a client sending garbage cannot flood the server's log. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
+    static int64_t last_s;
+    static uint64_t suppressed;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t prev = __atomic_load_n(&last_s, __ATOMIC_RELAXED);
+    if (prev == (int64_t)ts.tv_sec ||
+        !__atomic_compare_exchange_n(&last_s, &prev, (int64_t)ts.tv_sec, 0, __ATOMIC_RELAXED,
+                                     __ATOMIC_RELAXED)) {
+        __atomic_add_fetch(&suppressed, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    uint64_t skipped = __atomic_exchange_n(&suppressed, 0, __ATOMIC_RELAXED);
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);
     size_t n = strlen(line);
     while (n && line[n - 1] == '\n')
         line[--n] = '\0';
-    fprintf(stderr, "cordond: http: %s\n", line);
+    if (skipped)
+        fprintf(stderr, "cordond: http: %s (%" PRIu64 " similar lines suppressed)\n", line,
+                skipped);
+    else
+        fprintf(stderr, "cordond: http: %s\n", line);
 }
 
 int http_start(struct srv *s, const int *fds, size_t n, struct http **out, char *err,
