@@ -2,18 +2,21 @@
 /*
  * cordond under load, each figure beside a baseline measured in the same run:
  *   - policy fetch latency (p50, p99) with CLIENTS keep-alive clients fetching at once,
- *     beside GET /healthz on the same server (the cost of MHD and the network path alone);
+ *     beside a bare libmicrohttpd server started here with the same thread pool and a fixed
+ *     answer (the cost of MHD and the loopback path alone), and GET /healthz on cordond;
  *   - CONNECT tunnel throughput beside a direct loopback connection to the same sink.
  * The machine is shared and noisy: latencies are pooled over every request, throughputs are
  * the median of ROUNDS rounds. Run through bench/bench_server.sh, which starts the server.
  *
- * usage: bench_server HTTP_HOST:PORT TUNNEL_HOST:PORT KEY
+ * usage: bench_server HTTP_HOST:PORT TUNNEL_HOST:PORT KEY [THREADS]
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <microhttpd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +29,7 @@
 #define ROUNDS 5
 #define BYTES (128u << 20)
 
-static struct sockaddr_in http_sa, tun_sa, sink_sa;
+static struct sockaddr_in http_sa, bare_sa, tun_sa, sink_sa;
 static const char *key;
 
 static double now_us(void)
@@ -89,6 +92,7 @@ static int request(int fd, const char *req, size_t len)
 }
 
 struct client {
+    const struct sockaddr_in *sa;
     const char *path;
     double lat[REQUESTS];
     int errors;
@@ -102,7 +106,7 @@ static void *client(void *arg)
     int n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer %s\r\n\r\n", c->path,
                      key);
-    int fd = dial(&http_sa);
+    int fd = dial(c->sa);
     pthread_barrier_wait(c->start);
     for (int i = 0; i < REQUESTS; i++) {
         double t0 = now_us();
@@ -120,14 +124,15 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void latency(const char *path, double *p50, double *p99, int *errors)
+static void latency(const struct sockaddr_in *sa, const char *path, double *p50, double *p99,
+                    int *errors)
 {
     static struct client cs[CLIENTS];
     pthread_t th[CLIENTS];
     pthread_barrier_t b;
     pthread_barrier_init(&b, NULL, CLIENTS);
     for (int i = 0; i < CLIENTS; i++) {
-        cs[i] = (struct client){.path = path, .start = &b};
+        cs[i] = (struct client){.sa = sa, .path = path, .start = &b};
         pthread_create(&th[i], NULL, client, &cs[i]);
     }
     static double all[CLIENTS * REQUESTS];
@@ -198,23 +203,66 @@ static double push(int tunnel)
     return BYTES / secs / (1 << 20);
 }
 
+static enum MHD_Result bare(void *cls, struct MHD_Connection *c, const char *url,
+                            const char *method, const char *version, const char *upload,
+                            size_t *upload_size, void **con_cls)
+{
+    (void)cls, (void)url, (void)method, (void)version, (void)upload, (void)upload_size;
+    /* Answer on the second call, as cordond does: a response queued before libmicrohttpd
+     * has finished reading the request ends the keep-alive connection. */
+    static int seen;
+    if (!*con_cls) {
+        *con_cls = &seen;
+        return MHD_YES;
+    }
+    static const char body[] = "{\"status\":\"ok\"}";
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 4 || parse_addr(argv[1], &http_sa) || parse_addr(argv[2], &tun_sa)) {
-        fprintf(stderr, "usage: bench_server HTTP_HOST:PORT TUNNEL_HOST:PORT KEY\n");
+    if (argc < 4 || argc > 5 || parse_addr(argv[1], &http_sa) || parse_addr(argv[2], &tun_sa)) {
+        fprintf(stderr, "usage: bench_server HTTP_HOST:PORT TUNNEL_HOST:PORT KEY [THREADS]\n");
         return 2;
     }
     key = argv[3];
-    double p50, p99, h50, h99;
-    int e1, e2;
-    latency("/healthz", &h50, &h99, &e2); /* warm-up */
-    latency("/v1/policy", &p50, &p99, &e1);
-    latency("/healthz", &h50, &h99, &e2);
-    printf("policy fetch, %d clients x %d requests (keep-alive)\n", CLIENTS, REQUESTS);
-    printf("  %-22s p50 %8.0f us   p99 %8.0f us   errors %d\n", "GET /v1/policy", p50, p99, e1);
-    printf("  %-22s p50 %8.0f us   p99 %8.0f us   errors %d\n", "GET /healthz (base)", h50, h99,
+    signal(SIGPIPE, SIG_IGN); /* a closed connection is counted as an error, not fatal */
+    unsigned threads = argc == 5 ? (unsigned)strtoul(argv[4], NULL, 10) : 2;
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, bare,
+        NULL,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&(struct sockaddr_in){.sin_family = AF_INET,
+                                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)},
+        MHD_OPTION_END);
+    const union MHD_DaemonInfo *info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    if (!info) {
+        fprintf(stderr, "bench_server: cannot start the bare libmicrohttpd baseline\n");
+        return 1;
+    }
+    bare_sa.sin_family = AF_INET;
+    bare_sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bare_sa.sin_port = htons(info->port);
+    double p50, p99, h50, h99, b50, b99;
+    int e1, e2, e3;
+    latency(&bare_sa, "/", &b50, &b99, &e3); /* warm-up */
+    latency(&http_sa, "/healthz", &h50, &h99, &e2);
+    latency(&http_sa, "/v1/policy", &p50, &p99, &e1);
+    latency(&bare_sa, "/", &b50, &b99, &e3);
+    latency(&http_sa, "/healthz", &h50, &h99, &e2);
+    MHD_stop_daemon(d);
+    printf("policy fetch, %d clients x %d requests (keep-alive), %u server threads\n", CLIENTS,
+           REQUESTS, threads);
+    printf("  %-24s p50 %8.0f us   p99 %8.0f us   errors %d\n", "cordond GET /v1/policy", p50,
+           p99, e1);
+    printf("  %-24s p50 %8.0f us   p99 %8.0f us   errors %d\n", "cordond GET /healthz", h50, h99,
            e2);
-    printf("  %-22s p50 x%.2f        p99 x%.2f\n", "ratio", p50 / h50, p99 / h99);
+    printf("  %-24s p50 %8.0f us   p99 %8.0f us   errors %d\n", "bare MHD (base)", b50, b99, e3);
+    printf("  %-24s p50 x%.2f        p99 x%.2f\n", "ratio policy/base", p50 / b50, p99 / b99);
 
     int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     socklen_t sl = sizeof sink_sa;
@@ -238,5 +286,5 @@ int main(int argc, char **argv)
     printf("  %-22s %8.0f MiB/s\n", "CONNECT tunnel", tun[ROUNDS / 2]);
     printf("  %-22s %8.0f MiB/s\n", "direct (base)", direct[ROUNDS / 2]);
     printf("  %-22s x%.2f\n", "ratio", tun[ROUNDS / 2] / direct[ROUNDS / 2]);
-    return e1 || e2 ? 1 : 0;
+    return e1 || e2 || e3 ? 1 : 0;
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Start a private cordond (single-policy mode, audit fsync off so the disk is not measured)
-# and run bench_server against it: policy fetch latency beside /healthz, tunnel throughput
-# beside a direct connection.
+# and run bench_server against it: policy fetch latency beside a bare libmicrohttpd server
+# with the same thread count, tunnel throughput beside a direct connection.
 #   bench/bench_server.sh [BUILD_DIR]   (default build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +21,4 @@ printf '%s\n' "$KEY" > "$T/key"; chmod 600 "$T/key"
     --ready-file "$T/ready" 2>"$T/log" &
 PID=$!
 for _ in $(seq 100); do [ -s "$T/ready" ] && break; sleep 0.05; done
-"$B/bench/bench_server" "$(sed -n 's/^http=//p' "$T/ready")" "$(sed -n 's/^tunnel=//p' "$T/ready")" "$KEY"
+"$B/bench/bench_server" "$(sed -n 's/^http=//p' "$T/ready")" "$(sed -n 's/^tunnel=//p' "$T/ready")" "$KEY" 2

@@ -76,6 +76,7 @@ int srv_audit(struct srv *s, const char *kind, const char *agent, const char *fi
     pthread_rwlock_unlock(&s->audit_lock);
     if (rc == AUDIT_OK)
         return 0;
+    __atomic_store_n(&s->audit_failed, 1, __ATOMIC_RELAXED);
     static int warned;
     if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
         fprintf(stderr, "cordond: audit: cannot append a %s record (status %d); actions that "
@@ -445,6 +446,10 @@ int main(int argc, char **argv)
             (void)srv_reload(s, NULL, 0, "sighup", d);
             continue;
         }
+        struct audit_stats as;
+        audit_stats_get(s->audit, &as);
+        if (as.failed)
+            __atomic_store_n(&s->audit_failed, 1, __ATOMIC_RELAXED);
         struct pset *cur = pset_acquire(s->psets);
         time_t due = cur->resign_at, now = time(NULL);
         pset_release(cur);

@@ -213,9 +213,7 @@ static enum MHD_Result do_policy(struct srv *s, struct MHD_Connection *c, struct
 
 static enum MHD_Result do_healthz(struct srv *s, struct MHD_Connection *c, struct req *r)
 {
-    struct audit_stats as;
-    audit_stats_get(s->audit, &as);
-    if (as.failed)
+    if (__atomic_load_n(&s->audit_failed, __ATOMIC_RELAXED))
         return send_error(s, c, r, 503, "audit_failed",
                           "the audit log has failed; fix the audit directory and restart");
     static const char ok[] = "{\"status\":\"ok\"}";

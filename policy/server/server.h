@@ -37,6 +37,8 @@ struct srv {
     struct pset_manager *psets;
     struct audit_log *audit;
     pthread_rwlock_t audit_lock; /* srv_audit reads; closing the log at exit writes */
+    int audit_failed; /* atomic: set by a failed append or by the main loop's once-a-second
+                         look at the log, so /healthz needs no round trip to the writer */
     struct srv_metrics m;
     char proxy_addr[128];  /* Cordon-Proxy: HOST:PORT of the tunnel listener */
     char events_addr[256]; /* Cordon-Events: unix:/PATH, or "" */
