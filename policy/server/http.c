@@ -666,9 +666,9 @@ int http_start(struct srv *s, const int *fds, size_t n, struct http **out, char 
     for (size_t i = 0; i < n; i++) {
         h->d[i] = MHD_start_daemon(
             MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-            handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fds[i], MHD_OPTION_THREAD_POOL_SIZE,
-            s->cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.connection_timeout,
-            MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections,
+            handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
+            fds[i], MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT,
+            s->cfg.connection_timeout, MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
         if (!h->d[i]) {
