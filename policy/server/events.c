@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The event intake loop (see events.h). The sender's pid comes from the kernel (SCM_CREDENTIALS
+ * with SO_PASSCRED, else SO_PEERCRED of the connection), never from the message. Malformed
+ * messages are counted and dropped without closing the connection; log lines about them are
+ * limited to one a second so a hostile sender cannot flood the server's log.
+ */
+#include "policy/server/events.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "policy/server/server.h"
+
+struct econn {
+    struct econn *prev, *next;
+    int fd;
+    pid_t peer_pid;
+    int bound;
+    char agent[AGENTS_NAME_MAX + 1];
+    char session[33];
+};
+
+struct bucket {
+    char agent[AGENTS_NAME_MAX + 1];
+    double tokens;
+    int64_t last_ms;
+    uint64_t dropped_unreported;
+};
+
+struct events {
+    struct srv *s;
+    int lfd, ep, stopfd;
+    char path[108];
+    pthread_t thread;
+    size_t n_buckets;
+    struct bucket *buckets;
+    int64_t last_log_ms;
+    uint64_t log_suppressed;
+    size_t n_conns;
+    struct econn *conns;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+__attribute__((format(printf, 2, 3))) static void elog(struct events *e, const char *fmt, ...)
+{
+    int64_t t = now_ms();
+    if (t - e->last_log_ms < 1000) {
+        e->log_suppressed++;
+        return;
+    }
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "cordond: events: %s", line);
+    if (e->log_suppressed)
+        fprintf(stderr, " (%" PRIu64 " similar lines suppressed)", e->log_suppressed);
+    fputc('\n', stderr);
+    e->last_log_ms = t;
+    e->log_suppressed = 0;
+}
+
+static struct bucket *bucket_for(struct events *e, const char *agent)
+{
+    for (size_t i = 0; i < e->n_buckets; i++)
+        if (strcmp(e->buckets[i].agent, agent) == 0)
+            return &e->buckets[i];
+    struct bucket *nb = realloc(e->buckets, (e->n_buckets + 1) * sizeof *nb);
+    if (!nb)
+        return NULL;
+    e->buckets = nb;
+    struct bucket *b = &e->buckets[e->n_buckets++];
+    memset(b, 0, sizeof *b);
+    snprintf(b->agent, sizeof b->agent, "%s", agent);
+    b->tokens = e->s->cfg.event_burst;
+    b->last_ms = now_ms();
+    return b;
+}
+
+/* Token bucket: refill at event_rate per second up to event_burst; 1 if a token was taken. */
+static int take_token(struct events *e, struct bucket *b)
+{
+    int64_t t = now_ms();
+    b->tokens += (double)(t - b->last_ms) * e->s->cfg.event_rate / 1000.0;
+    if (b->tokens > e->s->cfg.event_burst)
+        b->tokens = e->s->cfg.event_burst;
+    b->last_ms = t;
+    if (b->tokens < 1.0)
+        return 0;
+    b->tokens -= 1.0;
+    return 1;
+}
+
+static int hex32(const char *s)
+{
+    if (strlen(s) != 32)
+        return 0;
+    for (int i = 0; i < 32; i++)
+        if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+            return 0;
+    return 1;
+}
+
+static const char *const kinds[] = {"sandbox.report", "fs.open",      "exec",
+                                    "net.connect",    "net.dns",      "net.udp",
+                                    "policy.stale",   "events.dropped", "shim.start", NULL};
+
+static void close_conn(struct events *e, struct econn *c)
+{
+    epoll_ctl(e->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        e->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c);
+    e->n_conns--;
+}
+
+/* Returns 0 to keep the connection, -1 to close it. */
+static int handle(struct events *e, struct econn *c, const char *msg, size_t len, pid_t pid)
+{
+    struct srv *s = e->s;
+    cJSON *o = cJSON_ParseWithLength(msg, len);
+    cJSON *type = o ? cJSON_GetObjectItemCaseSensitive(o, "type") : NULL;
+    int rc = 0;
+    if (!c->bound) {
+        cJSON *key = cJSON_GetObjectItemCaseSensitive(o, "key");
+        cJSON *ses = cJSON_GetObjectItemCaseSensitive(o, "session");
+        char agent[AGENTS_NAME_MAX + 1];
+        int ks = -100;
+        if (!cJSON_IsObject(o) || !cJSON_IsString(type) ||
+            strcmp(type->valuestring, "hello") != 0 || !cJSON_IsString(key) ||
+            !cJSON_IsString(ses) || !hex32(ses->valuestring) ||
+            (ks = agents_check(s->agents, key->valuestring, agent, NULL)) != AGENTS_OK) {
+            srv_count(&s->m.events_malformed, 1);
+            elog(e, "pid %d: bad hello (%s); connection closed", (int)pid,
+                 ks == AGENTS_ERR_REVOKED   ? "revoked key"
+                 : ks == AGENTS_ERR_UNKNOWN ? "unknown key"
+                                            : "not a hello with key and 32-hex session");
+            rc = -1;
+            goto out;
+        }
+        c->bound = 1;
+        memcpy(c->agent, agent, sizeof agent);
+        memcpy(c->session, ses->valuestring, 33);
+        char fields[160];
+        snprintf(fields, sizeof fields, "{\"session\":\"%s\",\"pid\":%d}", c->session, (int)pid);
+        (void)srv_audit(s, "events.hello", c->agent, fields, 0);
+        goto out;
+    }
+    cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
+    cJSON *dec = cJSON_GetObjectItemCaseSensitive(o, "decision");
+    cJSON *ts = cJSON_GetObjectItemCaseSensitive(o, "ts");
+    cJSON *cpid = cJSON_GetObjectItemCaseSensitive(o, "pid");
+    cJSON *detail = cJSON_GetObjectItemCaseSensitive(o, "detail");
+    int known = 0;
+    for (size_t i = 0; kinds[i] && cJSON_IsString(kind); i++)
+        known |= strcmp(kind->valuestring, kinds[i]) == 0;
+    if (!cJSON_IsObject(o) || !cJSON_IsString(type) || strcmp(type->valuestring, "event") != 0 ||
+        !known || !cJSON_IsString(dec) ||
+        (strcmp(dec->valuestring, "allow") != 0 && strcmp(dec->valuestring, "deny") != 0 &&
+         strcmp(dec->valuestring, "log") != 0) ||
+        !cJSON_IsNumber(ts) || ts->valuedouble < 0 || !cJSON_IsNumber(cpid) ||
+        (detail && !cJSON_IsObject(detail))) {
+        srv_count(&s->m.events_malformed, 1);
+        elog(e, "agent %s pid %d: malformed event dropped (need type \"event\", a known kind, "
+             "decision allow|deny|log, numeric ts and pid, detail an object)", c->agent, (int)pid);
+        goto out;
+    }
+    struct bucket *b = bucket_for(e, c->agent);
+    if (!b || !take_token(e, b)) {
+        srv_count(&s->m.events_dropped, 1);
+        if (b)
+            b->dropped_unreported++;
+        goto out;
+    }
+    if (b->dropped_unreported) {
+        char f[96];
+        snprintf(f, sizeof f, "{\"count\":%" PRIu64 ",\"reason\":\"rate limit\"}",
+                 b->dropped_unreported);
+        (void)srv_audit(s, "events.rate_limited", c->agent, f, 0);
+        b->dropped_unreported = 0;
+    }
+    cJSON *rec = cJSON_CreateObject();
+    cJSON_AddStringToObject(rec, "session", c->session);
+    cJSON_AddNumberToObject(rec, "pid", (double)pid);
+    cJSON_AddNumberToObject(rec, "claimed_pid", cpid->valuedouble);
+    cJSON_AddStringToObject(rec, "decision", dec->valuestring);
+    cJSON_AddNumberToObject(rec, "event_ts", ts->valuedouble);
+    if (detail)
+        cJSON_AddItemToObject(rec, "detail", cJSON_Duplicate(detail, 1));
+    char *fields = cJSON_PrintUnformatted(rec);
+    cJSON_Delete(rec);
+    if (fields && srv_audit(s, kind->valuestring, c->agent, fields, 0) == 0) {
+        srv_count(&s->m.events_accepted, 1);
+        srv_count(&s->m.decisions[SD_EVENT][strcmp(dec->valuestring, "deny") == 0 ? SD_DENY
+                                                                                   : SD_ALLOW],
+                  1);
+    } else {
+        srv_count(&s->m.events_dropped, 1);
+    }
+    free(fields);
+out:
+    cJSON_Delete(o);
+    return rc;
+}
+
+static void read_conn(struct events *e, struct econn *c)
+{
+    char buf[EVENTS_MAX_MESSAGE + 1];
+    char cbuf[CMSG_SPACE(sizeof(struct ucred))];
+    for (int i = 0; i < 64; i++) { /* bounded per wakeup: fairness between connections */
+        struct iovec iov = {buf, sizeof buf};
+        struct msghdr mh = {0};
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = cbuf;
+        mh.msg_controllen = sizeof cbuf;
+        ssize_t n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) {
+            close_conn(e, c);
+            return;
+        }
+        pid_t pid = c->peer_pid;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS) {
+                struct ucred uc;
+                memcpy(&uc, CMSG_DATA(cm), sizeof uc);
+                pid = uc.pid;
+            } else if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+                /* Descriptors sent to us are closed, never used. */
+                int *fds = (int *)(void *)CMSG_DATA(cm);
+                size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t k = 0; k < nfd; k++)
+                    close(fds[k]);
+            }
+        }
+        if ((mh.msg_flags & MSG_TRUNC) || (size_t)n > EVENTS_MAX_MESSAGE) {
+            srv_count(&e->s->m.events_malformed, 1);
+            elog(e, "pid %d: message over %d bytes dropped", (int)pid, EVENTS_MAX_MESSAGE);
+            if (!c->bound) {
+                close_conn(e, c);
+                return;
+            }
+            continue;
+        }
+        if (handle(e, c, buf, (size_t)n, pid) != 0) {
+            close_conn(e, c);
+            return;
+        }
+    }
+}
+
+static void *loop(void *arg)
+{
+    struct events *e = arg;
+    struct epoll_event evs[64];
+    for (;;) {
+        int n = epoll_wait(e->ep, evs, 64, -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            void *p = evs[i].data.ptr;
+            if (p == &e->stopfd)
+                return NULL;
+            if (p == &e->lfd) {
+                int fd = accept4(e->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (fd < 0)
+                    continue;
+                if (e->n_conns >= EVENTS_MAX_CONNECTIONS) {
+                    close(fd);
+                    elog(e, "over %d connections; refused one", EVENTS_MAX_CONNECTIONS);
+                    continue;
+                }
+                int one = 1;
+                setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+                struct econn *c = calloc(1, sizeof *c);
+                struct ucred uc;
+                socklen_t ul = sizeof uc;
+                if (!c) {
+                    close(fd);
+                    continue;
+                }
+                c->fd = fd;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0)
+                    c->peer_pid = uc.pid;
+                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+                if (epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+                    close(fd);
+                    free(c);
+                    continue;
+                }
+                e->n_conns++;
+                c->next = e->conns;
+                if (e->conns)
+                    e->conns->prev = c;
+                e->conns = c;
+                srv_count(&e->s->m.events_connections, 1);
+                continue;
+            }
+            read_conn(e, p);
+        }
+    }
+    return NULL;
+}
+
+int events_start(struct srv *s, const char *path, struct events **out, char *err, size_t errlen)
+{
+    struct events *e = calloc(1, sizeof *e);
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    if (!e)
+        return -1;
+    e->s = s;
+    e->lfd = e->ep = e->stopfd = -1;
+    if (strlen(path) >= sizeof un.sun_path) {
+        snprintf(err, errlen, "events_socket: %s is too long for a unix socket path", path);
+        goto fail;
+    }
+    memcpy(un.sun_path, path, strlen(path) + 1);
+    snprintf(e->path, sizeof e->path, "%s", path);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            snprintf(err, errlen, "events_socket: %s exists and is not a socket; remove it or "
+                     "choose another path", path);
+            goto fail;
+        }
+        unlink(path); /* a stale socket of an earlier run */
+    }
+    e->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    if (e->lfd < 0 || setsockopt(e->lfd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0 ||
+        bind(e->lfd, (struct sockaddr *)&un, sizeof un) != 0 || listen(e->lfd, 128) != 0) {
+        snprintf(err, errlen, "events_socket: cannot listen on %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    /* Any local process may send events, but only a valid agent key binds a connection. */
+    chmod(path, 0666);
+    e->ep = epoll_create1(EPOLL_CLOEXEC);
+    e->stopfd = eventfd(0, EFD_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &e->lfd};
+    struct epoll_event sv = {.events = EPOLLIN, .data.ptr = &e->stopfd};
+    if (e->ep < 0 || e->stopfd < 0 || epoll_ctl(e->ep, EPOLL_CTL_ADD, e->lfd, &ev) != 0 ||
+        epoll_ctl(e->ep, EPOLL_CTL_ADD, e->stopfd, &sv) != 0 ||
+        pthread_create(&e->thread, NULL, loop, e) != 0) {
+        snprintf(err, errlen, "events: cannot start the intake thread: %s", strerror(errno));
+        goto fail;
+    }
+    *out = e;
+    return 0;
+fail:
+    if (e->lfd >= 0)
+        close(e->lfd);
+    if (e->ep >= 0)
+        close(e->ep);
+    if (e->stopfd >= 0)
+        close(e->stopfd);
+    free(e);
+    return -1;
+}
+
+void events_stop(struct events *e)
+{
+    if (!e)
+        return;
+    uint64_t one = 1;
+    if (write(e->stopfd, &one, sizeof one) != sizeof one)
+        perror("cordond: events stop");
+    pthread_join(e->thread, NULL);
+    while (e->conns)
+        close_conn(e, e->conns);
+    close(e->lfd);
+    close(e->ep);
+    close(e->stopfd);
+    unlink(e->path);
+    free(e->buckets);
+    free(e);
+}

@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# cordond driven as agents and administrators drive it: a real server on loopback, real
+# curl and raw sockets, a private mount namespace whose /etc/hosts makes test names resolve to
+# loopback and metadata addresses.
+#   server.sh CORDOND CORDON SOURCE_DIR
+CORDOND=$1 CORDON=$2 SRC=$3
+. "$SRC/tests/integration/lib.sh"
+if ! unshare -m true 2>/dev/null; then
+    echo "skipped: the name-resolution checks need a private mount namespace (unshare -m, root)"
+    exit 77
+fi
+PY="/usr/bin/python3 $SRC/tests/integration/server_client.py"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"; }
+trap cleanup EXIT
+
+W=$T/w; mkdir -p "$W/pol" "$W/state"
+"$CORDON" keygen "$W/sign" >/dev/null
+head -c 32 /dev/urandom | base64 > "$W/admin"; chmod 600 "$W/admin"
+export CORDON_ADMIN_TOKEN_FILE=$W/admin
+
+# A loopback HTTP server the tunnel may reach, allowed by its exact IP literal.
+$PY serve "$W/upstream.port" & PIDS+=($!); disown
+for _ in $(seq 50); do [ -s "$W/upstream.port" ] && break; sleep 0.1; done
+UP=$(cat "$W/upstream.port")
+
+policy() { # NAME EXTRA_ALLOW MODE
+    cat <<JSON
+{"cordon_policy": 1, "agent": "$1", "mode": "${3:-enforce}",
+ "sandbox": {"network": {"mode": "proxy",
+   "allow": ["127.0.0.1:$UP", "rebind.test:$UP", "meta.test:$UP", "*.example.org:443"${2:-}]}}}
+JSON
+}
+policy web > "$W/pol/web.json"
+policy ops > "$W/pol/ops.json"
+printf '127.0.0.1 localhost\n127.0.0.1 rebind.test\n169.254.169.254 meta.test\n' > "$W/hosts"
+
+# ------------------------------------------------------------------ help and config errors
+run "cordond --help" 0 "$CORDOND" --help
+has "help names the flags" "--ready-file"
+printf 'listen 127.0.0.1:1\nbogus_key 1\n' > "$W/bad.conf"
+run "unknown config key refused" 1 "$CORDOND" --config "$W/bad.conf"
+has "config error names file and line" "bad.conf:2: unknown key \"bogus_key\""
+printf 'threads lots\n' > "$W/bad2.conf"
+run "bad number refused" 1 "$CORDOND" --config "$W/bad2.conf"
+has "config error says what was expected" "threads: expected a whole number from 1 to 256"
+run "the shipped example config is valid" 0 "$CORDOND" --config "$SRC/examples/cordond.conf" --check-config
+run "no signing key refused" 1 "$CORDOND" --policies-dir "$W/pol" --state-dir "$W/state"
+has "missing signing key says what to do" "cordon keygen"
+
+# ------------------------------------------------------------------ start
+cat > "$W/cordond.conf" <<CONF
+# test server
+listen 127.0.0.1:0
+tunnel_listen 127.0.0.1:0
+policies_dir $W/pol
+signing_key $W/sign.key
+state_dir $W/state
+admin_token_file $W/admin
+ready_file $W/ready
+connection_timeout 2
+handshake_timeout 2
+event_rate 20
+event_burst 50
+audit_fsync always
+upstream openai https://api.openai.com
+CONF
+start_server() {
+    rm -f "$W/ready"
+    unshare -m sh -c "mount --bind '$W/hosts' /etc/hosts && exec '$CORDOND' --config '$W/cordond.conf'" \
+        >>"$W/cordond.log" 2>&1 &
+    SPID=$!; PIDS+=($SPID)
+    for _ in $(seq 300); do [ -s "$W/ready" ] && break; sleep 0.05; done
+    H=$(sed -n 's/^http=//p' "$W/ready"); TUN=$(sed -n 's/^tunnel=//p' "$W/ready")
+    EV=$(sed -n 's/^events=unix://p' "$W/ready")
+}
+start_server
+[ -n "$H" ] && ok "server ready" || { bad "server ready" "$(cat "$W/cordond.log")"; finish; exit 1; }
+URL=http://$H
+run "healthz" 0 curl -sf "$URL/healthz"
+has "healthz ok" '"status":"ok"'
+
+# ------------------------------------------------------------------ agents and policy fetch
+KEY=$("$CORDON" agent add --server "$URL" --agent web 2>/dev/null)
+[[ $KEY =~ ^ck_[A-Za-z0-9_-]{43}$ ]] && ok "agent add prints a ck_ key" || bad "agent add" "$KEY"
+grep -q "${KEY}" "$W/state/agents" && bad "keys file holds the key itself" || ok "keys file holds no key"
+[ "$(stat -c %a "$W/state/server.secret")" = 600 ] && ok "server secret is 0600" || bad "secret mode"
+OPSKEY=$("$CORDON" agent add --server "$URL" --agent ops 2>/dev/null)
+
+run "policy fetch" 0 curl -s -D "$W/h1" -o "$W/env1.json" -H "Authorization: Bearer $KEY" "$URL/v1/policy"
+grep -q "^HTTP/1.1 200" "$W/h1" && ok "fetch is 200" || bad "fetch is 200" "$(cat "$W/h1")"
+run "envelope verifies with the server's key" 0 "$CORDON" verify --trust "$W/sign.pub" "$W/env1.json"
+has "payload is web's policy" 'valid: agent "web", version 1'
+ETAG=$(sed -n 's/^ETag: //Ip' "$W/h1" | tr -d '\r')
+[[ $ETAG =~ ^\"v1-[0-9a-f]{16}\"$ ]] && ok "ETag form" || bad "ETag form" "$ETAG"
+grep -qi "^Cordon-Proxy: $TUN" "$W/h1" && ok "Cordon-Proxy header" || bad "Cordon-Proxy" "$(cat "$W/h1")"
+grep -qi "^Cordon-Events: unix:$EV" "$W/h1" && ok "Cordon-Events header" || bad "Cordon-Events"
+grep -qi "^Cache-Control: no-cache" "$W/h1" && ok "Cache-Control" || bad "Cache-Control"
+code() { curl -s -o "$W/body" -w '%{http_code}' "$@"; }
+[ "$(code -H "Authorization: Bearer $KEY" -H "If-None-Match: $ETAG" "$URL/v1/policy")" = 304 ] &&
+    ok "If-None-Match gives 304" || bad "304"
+[ "$(code "$URL/v1/policy")" = 401 ] && grep -q "missing" "$W/body" && ok "no key: 401 missing" ||
+    bad "401 missing" "$(cat "$W/body")"
+[ "$(code -H "Authorization: Basic x" "$URL/v1/policy")" = 401 ] && grep -q "not a Bearer" "$W/body" &&
+    ok "not bearer: 401" || bad "401 not bearer" "$(cat "$W/body")"
+[ "$(code -H "Authorization: Bearer ck_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" "$URL/v1/policy")" = 401 ] &&
+    grep -q "unknown" "$W/body" && ok "unknown key: 401 unknown" || bad "401 unknown" "$(cat "$W/body")"
+GONE=$("$CORDON" agent add --server "$URL" --agent web 2>/dev/null)
+GONEID=$("$CORDON" agent list --server "$URL" | awk '$2=="web"{id=$1} END{print id}')
+run "agent revoke by id" 0 "$CORDON" agent revoke --server "$URL" --id "$GONEID"
+[ "$(code -H "Authorization: Bearer $GONE" "$URL/v1/policy")" = 401 ] && grep -q "revoked" "$W/body" &&
+    ok "revoked key: 401 revoked" || bad "401 revoked" "$(cat "$W/body")"
+run "agent list shows the revoked key" 0 "$CORDON" agent list --server "$URL"
+has "list marks it" "revoked"
+
+# ------------------------------------------------------------------ hostile HTTP
+[ "$(code -X POST -H "Authorization: Bearer $KEY" "$URL/v1/policy")" = 405 ] && ok "POST /v1/policy: 405" || bad 405
+[ "$(code "$URL/nope")" = 404 ] && grep -q '"cordon.not_found"' "$W/body" && ok "unknown path: 404 JSON" || bad 404
+[ "$(code -X POST "$URL/v1/admin/reload")" = 401 ] && ok "admin without token: 401" || bad "admin 401"
+[ "$(code -X POST -H "Authorization: Bearer wrong-token-wrong-token" "$URL/v1/admin/reload")" = 401 ] &&
+    grep -q "wrong" "$W/body" && ok "admin wrong token: 401" || bad "admin wrong 401"
+AH="Authorization: Bearer $(cat "$W/admin")"
+[ "$(code -X POST -H "$AH" -d '{"agent":' "$URL/v1/admin/agents")" = 400 ] && ok "malformed JSON: 400" || bad "400 json"
+[ "$(code -X POST -H "$AH" -d '{"agent":"x","admin":true}' "$URL/v1/admin/agents")" = 400 ] &&
+    grep -q 'unknown member' "$W/body" && ok "unknown JSON key: 400" || bad "400 unknown key" "$(cat "$W/body")"
+[ "$(code -X POST -H "$AH" -d '{"agent":"../etc"}' "$URL/v1/admin/agents")" = 400 ] && ok "bad agent name: 400" || bad "400 name"
+head -c 70000 /dev/zero | tr '\0' a > "$W/big"
+[ "$(code -X POST -H "$AH" --data-binary @"$W/big" "$URL/v1/admin/agents")" = 413 ] && ok "oversized body: 413" || bad 413
+R=$($PY big "${H%:*}" "${H##*:}" "GET /healthz HTTP/1.1" 100000)
+[[ $R == "HTTP/1.1 4"* || $R == CLOSED ]] && ok "oversized headers refused ($R)" || bad "big headers" "$R"
+R=$($PY raw "${H%:*}" "${H##*:}" '\x00\xff\x01garbage\r\n\r\n')
+[[ $R == "HTTP/1.1 4"* || $R == CLOSED ]] && ok "garbage request refused ($R)" || bad "garbage" "$R"
+R=$($PY slow "${H%:*}" "${H##*:}" 'GET /healthz HTTP/1.1\r\nHost: x\r\n' 6)
+[[ $R == CLOSED* ]] && ok "slowloris HTTP client cut off ($R)" || bad "slowloris http" "$R"
+run "still healthy after hostile input" 0 curl -sf "$URL/healthz"
+
+# ------------------------------------------------------------------ reloads and push
+sed 's/"mode": "enforce"/"mode": "enforcee"/' "$W/pol/web.json" > "$T/web.json"
+run "bad push refused" 1 "$CORDON" policy push --server "$URL" "$T/web.json"
+has "push prints the diagnostic" 'web.json: mode: expected one of enforce|observe'
+curl -s -H "Authorization: Bearer $KEY" "$URL/v1/policy" > "$W/env2.json"
+cmp -s "$W/env1.json" "$W/env2.json" && ok "old set still served after a bad push" || bad "old set"
+policy ops ', "other.example.org:80"' > "$T/ops.json"
+run "good push" 0 "$CORDON" policy push --server "$URL" "$T/ops.json"
+has "ops at version 2" "ops version 2"
+has "web unchanged at version 1" "web version 1"
+grep -q other.example.org "$W/pol/ops.json" && ok "push wrote the policies dir" || bad "push write"
+policy x > "$T/wrongname.json"
+run "push with agent != file name refused" 1 "$CORDON" policy push --server "$URL" "$T/wrongname.json"
+has "says why" "must equal the file name"
+
+# Fetches race with pushes and SIGHUPs: every answer complete, versions never go down.
+$PY fetchloop "$URL/v1/policy" "$OPSKEY" "$W/race.stop" "$W/race" 2>"$W/race.err" & LOOP=$!
+for i in 1 2 3 4 5 6; do
+    policy ops ", \"r$i.example.org:80\"" > "$T/ops.json"
+    "$CORDON" policy push --server "$URL" "$T/ops.json" >/dev/null 2>&1
+    kill -HUP "$SPID"; sleep 0.3
+done
+touch "$W/race.stop"
+wait $LOOP
+R=$(cat "$W/race")
+[[ $R == *"bad=0"* && $R != "fetches=0"* ]] && ok "racing fetches all valid, versions monotonic ($R)" ||
+    bad "race" "$R" "$(head -5 "$W/race.err")"
+[[ $R == *",8"* ]] && ok "the race saw the final version" || bad "race final version" "$R"
+
+# ------------------------------------------------------------------ tunnel
+run "tunnel to an explicitly allowed loopback literal" 0 \
+    curl -sf -p -x "http://cordon:$KEY@$TUN" "http://127.0.0.1:$UP/"
+has "bytes came through" "hello from upstream"
+run "tunnel with a Bearer proxy header" 0 \
+    curl -sf -p -x "http://$TUN" --proxy-header "Proxy-Authorization: Bearer $KEY" "http://127.0.0.1:$UP/100000"
+[ ${#OUT} -gt 100000 ] && ok "100 kB relayed" || bad "100k relay" "${#OUT}"
+conn() { $PY raw "${TUN%:*}" "${TUN##*:}" "CONNECT $1 HTTP/1.1\r\nHost: $1\r\nProxy-Authorization: Bearer $KEY\r\n\r\n"; }
+R=$(conn "127.0.0.2:$UP"); [[ $R == "HTTP/1.1 403"* ]] && ok "not on the allowlist: 403" || bad "403 allow" "$R"
+R=$(conn "rebind.test:$UP"); [[ $R == "HTTP/1.1 403"* ]] && ok "name resolving to 127.0.0.1: 403" || bad "rebind" "$R"
+R=$(conn "meta.test:$UP"); [[ $R == "HTTP/1.1 403"* ]] && ok "name resolving to 169.254.169.254: 403" || bad "metadata" "$R"
+R=$(conn "nothing.example.org:443"); [[ $R == "HTTP/1.1 502"* ]] && ok "unresolvable: 502" || bad "502" "$R"
+R=$($PY raw "${TUN%:*}" "${TUN##*:}" "CONNECT 127.0.0.1:$UP HTTP/1.1\r\n\r\n")
+[[ $R == "HTTP/1.1 407"* ]] && ok "tunnel without key: 407" || bad "407" "$R"
+R=$($PY raw "${TUN%:*}" "${TUN##*:}" "CONNECT 127.0.0.1:$UP HTTP/1.1\r\nProxy-Authorization: Bearer $GONE\r\n\r\n")
+[[ $R == "HTTP/1.1 407"* ]] && ok "tunnel with a revoked key: 407" || bad "407 revoked" "$R"
+R=$($PY raw "${TUN%:*}" "${TUN##*:}" 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+[[ $R == "HTTP/1.1 405"* ]] && ok "GET on the tunnel port: 405" || bad "405 tunnel" "$R"
+R=$($PY raw "${TUN%:*}" "${TUN##*:}" 'CONNECT nonsense\r\n\r\n')
+[[ $R == "HTTP/1.1 400"* ]] && ok "malformed CONNECT: 400" || bad "400 tunnel" "$R"
+R=$($PY big "${TUN%:*}" "${TUN##*:}" "CONNECT 127.0.0.1:$UP HTTP/1.1" 20000)
+[[ $R == "HTTP/1.1 431"* ]] && ok "tunnel headers too large: 431" || bad "431" "$R"
+R=$($PY slow "${TUN%:*}" "${TUN##*:}" 'CONNECT 127.0.0.1:80 HTTP/1.1\r\n' 6)
+[[ $R == "HTTP/1.1 408"* ]] && ok "tunnel slowloris: 408 ($R)" || bad "408" "$R"
+run "tunnel still works after hostile input" 0 curl -sf -p -x "http://cordon:$KEY@$TUN" "http://127.0.0.1:$UP/"
+
+# ------------------------------------------------------------------ events
+SES=0123456789abcdef0123456789abcdef
+EVT='{"type":"event","kind":"fs.open","decision":"deny","pid":1,"ts":1795871000123,"detail":{"path":"/home/a/.ssh/id_rsa"}}'
+R=$($PY events "$EV" "$KEY" "[{\"type\":\"hello\",\"key\":\"KEY\",\"session\":\"$SES\",\"pid\":1,\"policy_version\":1,\"policy_digest\":\"sha256:00\"},
+  $EVT, \"not json\", {\"type\":\"event\",\"kind\":\"bogus\"}, {\"big\":5000}, $EVT]")
+[[ $R == *"closed=False"* ]] && ok "malformed events do not close the connection" || bad "events open" "$R"
+EPID=$(echo "$R" | sed -n 's/.*pid=//p')
+sleep 0.3
+grep '"kind":"fs.open"' "$W/state/audit/audit.jsonl" | grep -q "\"agent\":\"web\".*\"session\":\"$SES\",\"pid\":$EPID" &&
+    ok "event audited with agent, session and the kernel's pid" || bad "event audit" "$(grep fs.open "$W/state/audit/audit.jsonl" | head -2)"
+M=$(curl -s "$URL/metrics")
+[[ $M == *'cordon_events_total{outcome="malformed"} 3'* ]] && ok "malformed and oversized events counted" || bad "malformed count" "$(echo "$M" | grep events)"
+R=$($PY events "$EV" "$KEY" "[{\"type\":\"hello\",\"key\":\"ck_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"session\":\"$SES\"}, $EVT]")
+[[ $R == *"closed=True"* ]] && ok "bad hello closes the connection" || bad "bad hello" "$R"
+R=$($PY events "$EV" "$OPSKEY" "[{\"type\":\"hello\",\"key\":\"KEY\",\"session\":\"$SES\",\"pid\":1}, {\"repeat\":300,\"msg\":$EVT}]")
+sleep 0.3
+M=$(curl -s "$URL/metrics")
+DROP=$(echo "$M" | sed -n 's/^cordon_events_total{outcome="dropped"} //p')
+[ "${DROP:-0}" -ge 200 ] && ok "rate limit drops the excess ($DROP of 300 dropped, burst 50)" || bad "rate limit" "$DROP"
+grep -q '"kind":"events.rate_limited"' "$W/state/audit/audit.jsonl" || true
+
+# ------------------------------------------------------------------ metrics and audit
+for m in 'cordon_http_requests_total{path="/v1/policy",status="200"}' 'cordon_tunnels_total' \
+         'cordon_tunnel_bytes_total{direction="down"}' 'cordon_policy_reloads_total' \
+         'cordon_audit_records' 'cordon_decisions_total{kind="tunnel",decision="deny"}'; do
+    [[ $M == *"$m"* ]] && ok "metrics: $m" || bad "metrics: $m"
+done
+A=$W/state/audit/audit.jsonl
+grep '"kind":"tunnel.close"' "$A" | grep -q '"bytes_down":[1-9].*"duration_ms"' && ok "tunnel audited with bytes and duration" || bad "tunnel audit"
+grep '"kind":"tunnel.deny"' "$A" | grep -q '"host":"meta.test"' && ok "metadata refusal audited" || bad "deny audit"
+grep -q '"kind":"policy.reload".*"ok":false' "$A" && ok "failed reload audited" || bad "reload audit"
+grep -q '"kind":"agent.revoke"' "$A" && ok "revoke audited" || bad "revoke audit"
+
+# ------------------------------------------------------------------ kill -9 under load, restart
+$PY fetchloop "$URL/v1/policy" "$KEY" 2 "$W/load" 2>/dev/null & LOOP=$!
+sleep 0.7; cp "$W/state/audit/checkpoint" "$W/anchor" 2>/dev/null
+kill -9 "$SPID"; wait "$SPID" 2>/dev/null; wait $LOOP
+V_BEFORE=$(awk '$1=="ops"{print $2}' "$W/state/versions")
+start_server
+URL=http://$H
+[ -n "$H" ] && ok "restart after kill -9" || bad "restart" "$(tail -5 "$W/cordond.log")"
+curl -s -H "Authorization: Bearer $OPSKEY" "$URL/v1/policy" > "$W/env3.json"
+V_AFTER=$(python3 -c 'import json,base64,sys;print(json.loads(base64.b64decode(json.load(open(sys.argv[1]))["payload"]))["version"])' "$W/env3.json")
+[ "$V_AFTER" = "$V_BEFORE" ] && ok "version survives the restart unchanged ($V_AFTER)" || bad "version restart" "$V_BEFORE -> $V_AFTER"
+if "$CORDON" audit verify --help >/dev/null 2>&1; then
+    if [ -s "$W/anchor" ]; then
+        run "audit log verifies after kill -9, against a checkpoint kept before" 0 \
+            "$CORDON" audit verify "$W/state/audit" --trust "$W/sign.pub" --anchor "$W/anchor"
+    else
+        run "audit log verifies after kill -9" 0 "$CORDON" audit verify "$W/state/audit" --trust "$W/sign.pub"
+    fi
+else
+    python3 -c 'import json,sys;[json.loads(l) for l in open(sys.argv[1])]' "$A" &&
+        ok "every audit line is whole JSON after kill -9" || bad "audit after kill"
+fi
+
+# ------------------------------------------------------------------ audit failure: fail closed
+# The audit log on a 64 KiB tmpfs (in the server's own mount namespace): once the disk is
+# full, policies and tunnels are refused with 503 and /healthz says why.
+F=$T/full; mkdir -p "$F/audit"
+printf '%s\n' "$KEY" > "$F/key"; chmod 600 "$F/key"
+unshare -m sh -c "mount -t tmpfs -o size=64k tmpfs '$F/audit' && exec '$CORDOND' --policy '$W/pol/web.json' \
+    --agent-key-file '$F/key' --signing-key '$W/sign.key' --state-dir '$F/state' --audit-dir '$F/audit' \
+    --listen 127.0.0.1:0 --tunnel-listen 127.0.0.1:0 --events-socket off --audit-fsync always \
+    --ready-file '$F/ready'" >"$F/log" 2>&1 & FP=$!; PIDS+=($FP)
+for _ in $(seq 300); do [ -s "$F/ready" ] && break; sleep 0.05; done
+FH=$(sed -n 's/^http=//p' "$F/ready"); FT=$(sed -n 's/^tunnel=//p' "$F/ready")
+st=200; n=0
+while [ "$st" = 200 ] && [ $n -lt 3000 ]; do
+    st=$(curl -s -o "$W/body" -w '%{http_code}' -H "Authorization: Bearer $KEY" "http://$FH/v1/policy"); n=$((n + 1))
+done
+[ "$st" = 503 ] && grep -q "audit" "$W/body" && ok "policy refused with 503 once the audit disk is full (after $n fetches)" ||
+    bad "audit full: policy" "status $st after $n" "$(cat "$W/body")" "$(tail -3 "$F/log")"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$FH/healthz")" = 503 ] && ok "healthz 503 when audit failed" || bad "healthz audit"
+R=$($PY raw "${FT%:*}" "${FT##*:}" "CONNECT 127.0.0.1:$UP HTTP/1.1\r\nProxy-Authorization: Bearer $KEY\r\n\r\n")
+[[ $R == "HTTP/1.1 503"* ]] && ok "tunnel refused with 503 when audit failed" || bad "audit full: tunnel" "$R"
+kill -TERM $FP; wait $FP
+
+# ------------------------------------------------------------------ single-policy mode
+E=$T/embedded; mkdir -p "$E"
+KE=ck_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' | head -c 43)
+# the last base64url character of 32 bytes carries only 4 bits; 'A' keeps it canonical
+KE=${KE:0:45}A; printf '%s\n' "$KE" > "$E/key"; chmod 600 "$E/key"
+"$CORDON" keygen "$E/sign" >/dev/null
+"$CORDOND" --policy "$W/pol/web.json" --agent-key-file "$E/key" --signing-key "$E/sign.key" \
+    --state-dir "$E/state" --listen 127.0.0.1:0 --listen "unix:$E/http.sock" --tunnel-listen 127.0.0.1:0 --events-socket off \
+    --ready-file "$E/ready" >"$E/log" 2>&1 & EP=$!; PIDS+=($EP)
+for _ in $(seq 300); do [ -s "$E/ready" ] && break; sleep 0.05; done
+EH=$(sed -n 's/^http=//p' "$E/ready" | head -1)
+[ "$(code -H "Authorization: Bearer $KE" "http://$EH/v1/policy")" = 200 ] &&
+    ok "single-policy mode serves the file to the pre-made key" || bad "embedded" "$(cat "$E/log")"
+[ "$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$E/http.sock" -H "Authorization: Bearer $KE" http://cordond/v1/policy)" = 200 ] &&
+    ok "policy served on a unix socket listener too" || bad "unix listener"
+grep -q "events=" "$E/ready" && bad "events off still advertised" || ok "events off: not advertised"
+kill -TERM $EP; wait $EP; [ $? -eq 0 ] && ok "SIGTERM stops cleanly" || bad "SIGTERM exit"
+kill -TERM "$SPID"; wait "$SPID"; [ $? -eq 0 ] && ok "main server stops cleanly" || bad "main stop" "$(tail -5 "$W/cordond.log")"
+if grep -qE "runtime error|AddressSanitizer|LeakSanitizer" "$W/cordond.log" "$E/log"; then
+    bad "no sanitizer reports in the server logs" "$(grep -hE -A5 "runtime error|Sanitizer" "$W/cordond.log" "$E/log" | head -20)"
+else
+    ok "no sanitizer reports in the server logs"
+fi
+finish

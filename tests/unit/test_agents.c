@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Agent keys: creation, lookup, revocation, the keys file and the server secret. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policy/server/agents.h"
+
+static char dir[64], keys[128], secret[128], err[1024];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/cordon-agents-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(keys, sizeof keys, "%s/agents", dir);
+    snprintf(secret, sizeof secret, "%s/server.secret", dir);
+}
+
+static void teardown(void)
+{
+    unlink(keys);
+    unlink(secret);
+    rmdir(dir);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    char *buf = calloc(1, 1 << 16);
+    size_t n = fread(buf, 1, (1 << 16) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+TestSuite(agents, .init = setup, .fini = teardown);
+
+Test(agents, add_check_revoke_persist)
+{
+    struct agents *a;
+    char key[AGENTS_KEY_LEN + 1], id[AGENTS_ID_LEN + 1], name[AGENTS_NAME_MAX + 1];
+    cr_assert_eq(agents_open(keys, secret, &a, err, sizeof err), 0, "%s", err);
+    struct stat st;
+    cr_assert_eq(stat(secret, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    cr_assert_eq(agents_add(a, "claims-agent", key, id, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(strlen(key), 46);
+    cr_assert_eq(strncmp(key, "ck_", 3), 0);
+    cr_assert_eq(strncmp(id, "ak_", 3), 0);
+    cr_assert_eq(agents_check(a, key, name, NULL), AGENTS_OK);
+    cr_assert_str_eq(name, "claims-agent");
+
+    /* the file holds the HMAC, never the key */
+    char *text = slurp(keys);
+    cr_assert_null(strstr(text, key + 3));
+    cr_assert_not_null(strstr(text, id));
+    free(text);
+
+    /* a neighbour key differing in one character is unknown */
+    char other[AGENTS_KEY_LEN + 1];
+    memcpy(other, key, sizeof other);
+    other[10] = other[10] == 'A' ? 'B' : 'A';
+    cr_assert_eq(agents_check(a, other, NULL, NULL), AGENTS_ERR_UNKNOWN);
+    cr_assert_eq(agents_check(a, "ck_short", NULL, NULL), AGENTS_ERR_MALFORMED);
+    cr_assert_eq(agents_check(a, "", NULL, NULL), AGENTS_ERR_MALFORMED);
+    cr_assert_eq(agents_check(a, "ck_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+", NULL, NULL),
+                 AGENTS_ERR_MALFORMED);
+
+    size_t n;
+    cr_assert_eq(agents_revoke(a, id, &n, err, sizeof err), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(agents_check(a, key, NULL, NULL), AGENTS_ERR_REVOKED);
+    cr_assert_eq(agents_revoke(a, id, &n, err, sizeof err), 0);
+    cr_assert_eq(n, 0, "revoking twice revokes nothing");
+    agents_free(a);
+
+    /* a restart reads the same state back with the same secret */
+    cr_assert_eq(agents_open(keys, secret, &a, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(agents_check(a, key, NULL, NULL), AGENTS_ERR_REVOKED);
+    char key2[AGENTS_KEY_LEN + 1];
+    cr_assert_eq(agents_add(a, "b", key2, NULL, err, sizeof err), 0);
+    cr_assert_eq(agents_add(a, "b", key, NULL, err, sizeof err), 0);
+    cr_assert_eq(agents_revoke(a, "b", &n, err, sizeof err), 0);
+    cr_assert_eq(n, 2, "revoke by name takes every live key");
+    char *list = agents_list_json(a);
+    cr_assert_not_null(strstr(list, "\"agent\":\"claims-agent\""));
+    free(list);
+    agents_free(a);
+}
+
+Test(agents, ephemeral_key_is_not_written)
+{
+    struct agents *a;
+    cr_assert_eq(agents_open(keys, secret, &a, err, sizeof err), 0, "%s", err);
+    const char *k = "ck_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    cr_assert_eq(agents_add_ephemeral(a, "solo", k, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(agents_check(a, k, NULL, NULL), AGENTS_OK);
+    cr_assert_neq(agents_add_ephemeral(a, "solo", "ck_nope", err, sizeof err), 0);
+    char key[AGENTS_KEY_LEN + 1];
+    cr_assert_eq(agents_add(a, "other", key, NULL, err, sizeof err), 0);
+    char *text = slurp(keys);
+    cr_assert_null(strstr(text, "solo"));
+    free(text);
+    cr_assert_neq(agents_add(a, "../x", key, NULL, err, sizeof err), 0);
+    cr_assert_neq(agents_add(a, "", key, NULL, err, sizeof err), 0);
+    agents_free(a);
+}
+
+Test(agents, secret_with_loose_mode_refused)
+{
+    int fd = open(secret, O_WRONLY | O_CREAT, 0644);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, "0123456789abcdef0123456789abcdef", 32), 32);
+    fchmod(fd, 0644);
+    close(fd);
+    struct agents *a = NULL;
+    cr_assert_eq(agents_open(keys, secret, &a, err, sizeof err), -EPERM);
+    cr_assert(strstr(err, "chmod 600"), "%s", err);
+    chmod(secret, 0600);
+    truncate(secret, 31);
+    cr_assert_neq(agents_open(keys, secret, &a, err, sizeof err), 0);
+    cr_assert(strstr(err, "32-byte"), "%s", err);
+}
+
+static int open_with(const char *text)
+{
+    FILE *f = fopen(keys, "w");
+    fputs(text, f);
+    fclose(f);
+    struct agents *a = NULL;
+    err[0] = '\0';
+    int rc = agents_open(keys, secret, &a, err, sizeof err);
+    agents_free(a);
+    return rc;
+}
+
+#define HMAC "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+Test(agents, hostile_keys_files)
+{
+    cr_assert_eq(open_with("# header\n\nak_0123456789abcdef a " HMAC " 1795872711 -\n"), 0, "%s",
+                 err);
+    cr_assert_neq(open_with("ak_0123456789abcdef a " HMAC " 1795872711\n"), 0);
+    cr_assert(strstr(err, ":1: expected 5 fields"), "%s", err);
+    cr_assert_neq(open_with("#\nak_0123456789ABCDEF a " HMAC " 1 -\n"), 0);
+    cr_assert(strstr(err, ":2: KEY_ID"), "%s", err);
+    cr_assert_neq(open_with("ak_0123456789abcdef ../a " HMAC " 1 -\n"), 0);
+    cr_assert_neq(open_with("ak_0123456789abcdef a 0011 1 -\n"), 0);
+    cr_assert_neq(open_with("ak_0123456789abcdef a " HMAC " -5 -\n"), 0);
+    cr_assert_neq(open_with("ak_0123456789abcdef a " HMAC " 1 x\n"), 0);
+    cr_assert_neq(open_with("ak_0123456789abcdef a " HMAC " 1 - extra\n"), 0);
+    cr_assert_neq(open_with("ak_0123456789abcdef a " HMAC " 1 -\n"
+                            "ak_0123456789abcdef b " HMAC " 1 -\n"), 0);
+    cr_assert(strstr(err, "appears twice"), "%s", err);
+    char *long_line = malloc(4096);
+    memset(long_line, 'a', 4095);
+    long_line[4095] = '\0';
+    cr_assert_neq(open_with(long_line), 0);
+    cr_assert(strstr(err, "longer than"), "%s", err);
+    free(long_line);
+
+    struct agents *a;
+    cr_assert_eq(agents_open(NULL, NULL, &a, err, sizeof err), 0);
+    cr_assert_neq(agents_parse(a, "x\0y", 3, err, sizeof err), 0);
+    cr_assert(strstr(err, "NUL"), "%s", err);
+    agents_free(a);
+}

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cordond's config parser: every key, flags over the file, and hostile files. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "policy/server/config.h"
+
+static struct config c;
+static char err[1024];
+
+static int parse(const char *text)
+{
+    config_defaults(&c);
+    err[0] = '\0';
+    return config_parse(&c, text, strlen(text), "test.conf", err, sizeof err);
+}
+
+Test(config, defaults_and_every_key)
+{
+    cr_assert_eq(parse("# comment\n\n"
+                       "listen 127.0.0.1:8080\n"
+                       "listen unix:/run/cordond.sock\n"
+                       "  tunnel_listen [::1]:8081  \n"
+                       "policies_dir /etc/cordon/policies\r\n"
+                       "signing_key /etc/cordon/sign.key\n"
+                       "state_dir /var/lib/x\n"
+                       "admin_token_file /etc/cordon/admin\n"
+                       "policy_expiry 12h\n"
+                       "threads 8\n"
+                       "event_rate 5\n"
+                       "audit_fsync always\n"
+                       "upstream openai https://api.openai.com/v1\n"
+                       "upstream local http://127.0.0.1:11434\n"),
+                 0, "%s", err);
+    cr_assert_eq(c.n_listen, 2);
+    cr_assert_str_eq(c.listen[0], "127.0.0.1:8080");
+    cr_assert_str_eq(c.listen[1], "unix:/run/cordond.sock");
+    cr_assert_str_eq(c.tunnel_listen, "[::1]:8081");
+    cr_assert_str_eq(c.policies_dir, "/etc/cordon/policies");
+    cr_assert_eq(c.policy_expiry, 12 * 3600);
+    cr_assert_eq(c.threads, 8);
+    cr_assert_eq(c.event_rate, 5);
+    cr_assert_eq(c.event_burst, 200); /* default kept */
+    cr_assert_str_eq(c.audit_fsync, "always");
+    cr_assert_eq(c.n_upstreams, 2);
+    cr_assert_str_eq(c.upstreams[1].name, "local");
+    cr_assert_str_eq(c.upstreams[1].url, "http://127.0.0.1:11434");
+    cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(c.agent_keys, "/var/lib/x/agents");
+    cr_assert_str_eq(c.audit_dir, "/var/lib/x/audit");
+    cr_assert_str_eq(c.events_socket, "/var/lib/x/events.sock");
+}
+
+Test(config, errors_name_file_line_key_and_expectation)
+{
+    cr_assert_neq(parse("threads 4\nbogus 1\n"), 0);
+    cr_assert(strstr(err, "test.conf:2: unknown key \"bogus\""), "%s", err);
+    cr_assert_neq(parse("\n\nthreads 0\n"), 0);
+    cr_assert(strstr(err, "test.conf:3: threads: expected a whole number from 1 to 256"), "%s",
+              err);
+    cr_assert_neq(parse("threads 4x\n"), 0);
+    cr_assert_neq(parse("threads -1\n"), 0);
+    cr_assert_neq(parse("threads 99999999999999999999\n"), 0);
+    cr_assert_neq(parse("listen localhost:80\n"), 0);
+    cr_assert(strstr(err, "listen: expected IPv4:PORT"), "%s", err);
+    cr_assert_neq(parse("listen 127.0.0.1:65536\n"), 0);
+    cr_assert_neq(parse("listen 127.0.0.1:\n"), 0);
+    cr_assert_neq(parse("listen unix:relative.sock\n"), 0);
+    cr_assert_neq(parse("tunnel_listen unix:/x.sock\n"), 0, "the tunnel is TCP only");
+    cr_assert_neq(parse("policies_dir relative/dir\n"), 0);
+    cr_assert(strstr(err, "expected an absolute path"), "%s", err);
+    cr_assert_neq(parse("policy_expiry 1h30m\n"), 0);
+    cr_assert_neq(parse("policy_expiry 30s\n"), 0);
+    cr_assert(strstr(err, "at least 60s"), "%s", err);
+    cr_assert_neq(parse("audit_fsync sometimes\n"), 0);
+    cr_assert_neq(parse("threads\n"), 0);
+    cr_assert(strstr(err, "missing value"), "%s", err);
+    cr_assert_neq(parse("threads 2\nthreads 3\n"), 0);
+    cr_assert(strstr(err, "set twice"), "%s", err);
+    cr_assert_neq(parse("upstream openai\n"), 0);
+    cr_assert_neq(parse("upstream OpenAI https://x\n"), 0);
+    cr_assert_neq(parse("upstream a ftp://x\n"), 0);
+    cr_assert_neq(parse("upstream a https://\n"), 0);
+    cr_assert_neq(parse("upstream a https://x\nupstream a https://y\n"), 0);
+    cr_assert(strstr(err, "defined twice"), "%s", err);
+    cr_assert_neq(parse("signing_key /a\x01b\n"), 0);
+    cr_assert(strstr(err, "control character"), "%s", err);
+}
+
+Test(config, hostile_files)
+{
+    config_defaults(&c);
+    cr_assert_neq(config_parse(&c, "threads 4\0x\n", 12, "nul.conf", err, sizeof err), 0);
+    cr_assert(strstr(err, "NUL"), "%s", err);
+
+    size_t n = CONFIG_MAX_BYTES + 1;
+    char *big = malloc(n + 1);
+    memset(big, '#', n);
+    big[n] = '\0';
+    cr_assert_neq(parse(big), 0);
+    cr_assert(strstr(err, "the limit is"), "%s", err);
+
+    /* one line over the limit, inside a small file */
+    memset(big, 'a', 2000);
+    big[2000] = '\0';
+    cr_assert_neq(parse(big), 0);
+    cr_assert(strstr(err, "test.conf:1: line is longer"), "%s", err);
+    free(big);
+
+    char path[1100];
+    memset(path, 'a', sizeof path);
+    path[0] = '/';
+    path[sizeof path - 1] = '\0';
+    char line[1200];
+    snprintf(line, sizeof line, "signing_key %.900s\n", path);
+    cr_assert_eq(parse(line), 0, "%s", err);
+
+    /* a missing file, a directory */
+    config_defaults(&c);
+    cr_assert_eq(config_load_file(&c, "/nonexistent/cordond.conf", err, sizeof err), -ENOENT);
+    cr_assert(strstr(err, "/nonexistent/cordond.conf"), "%s", err);
+    cr_assert_neq(config_load_file(&c, "/", err, sizeof err), 0);
+    cr_assert(strstr(err, "not a regular file"), "%s", err);
+}
+
+Test(config, flags_override_the_file)
+{
+    cr_assert_eq(parse("listen 127.0.0.1:1\nlisten 127.0.0.1:2\nthreads 2\n"
+                       "policies_dir /p\nsigning_key /k\n"), 0, "%s", err);
+    cr_assert_eq(config_set_flag(&c, "threads", "9", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.threads, 9);
+    cr_assert_eq(config_set_flag(&c, "listen", "127.0.0.1:0", err, sizeof err), 0);
+    cr_assert_eq(c.n_listen, 1, "flags replace the file's list");
+    cr_assert_eq(config_set_flag(&c, "listen", "unix:/tmp/x.sock", err, sizeof err), 0);
+    cr_assert_eq(c.n_listen, 2, "several flags add up");
+    cr_assert_neq(config_set_flag(&c, "threads", "x", err, sizeof err), 0);
+    cr_assert(strstr(err, "flag --threads: threads: expected"), "%s", err);
+    cr_assert_neq(config_set_flag(&c, "nope", "x", err, sizeof err), 0);
+}
+
+Test(config, finish_checks_the_combination)
+{
+    cr_assert_eq(parse("signing_key /k\n"), 0);
+    cr_assert_neq(config_finish(&c, err, sizeof err), 0);
+    cr_assert(strstr(err, "no policies"), "%s", err);
+    cr_assert_eq(parse("policies_dir /p\npolicy_file /f.json\nsigning_key /k\n"), 0);
+    cr_assert_neq(config_finish(&c, err, sizeof err), 0);
+    cr_assert_eq(parse("policies_dir /p\n"), 0);
+    cr_assert_neq(config_finish(&c, err, sizeof err), 0);
+    cr_assert(strstr(err, "cordon keygen"), "%s", err);
+    cr_assert_eq(parse("policies_dir /p\nsigning_key /k\nagent_key_file /a\n"), 0);
+    cr_assert_neq(config_finish(&c, err, sizeof err), 0, "a key file needs single-policy mode");
+    char line[400];
+    snprintf(line, sizeof line, "policy_file /f\nsigning_key /k\nstate_dir /%0150d\n", 0);
+    cr_assert_eq(parse(line), 0);
+    cr_assert_neq(config_finish(&c, err, sizeof err), 0, "events socket path too long");
+    cr_assert(strstr(err, "unix socket"), "%s", err);
+}
+
+Test(config, parse_addr)
+{
+    struct sockaddr_storage sa;
+    socklen_t sl;
+    cr_assert_eq(config_parse_addr("127.0.0.1:0", &sa, &sl), 0);
+    cr_assert_eq(sa.ss_family, AF_INET);
+    cr_assert_eq(config_parse_addr("[::1]:443", &sa, &sl), 0);
+    cr_assert_eq(ntohs(((struct sockaddr_in6 *)&sa)->sin6_port), 443);
+    cr_assert_eq(config_parse_addr("unix:/run/x", &sa, &sl), 0);
+    cr_assert_str_eq(((struct sockaddr_un *)&sa)->sun_path, "/run/x");
+    const char *bad[] = {"", ":80", "1.2.3.4", "1.2.3.4:+80", "1.2.3.4:080000", "[::1:80",
+                         "[]:80", "::1:80", "host:80", "256.1.1.1:80", "unix:", NULL};
+    for (int i = 0; bad[i]; i++)
+        cr_assert_neq(config_parse_addr(bad[i], &sa, &sl), 0, "%s", bad[i]);
+}

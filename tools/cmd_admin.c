@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The administration commands that talk to a running cordond: `cordon agent add|revoke|list`,
+ * `cordon policy push` and `cordon policy reload`. Each authenticates with the admin bearer
+ * token read from a 0600 file (--admin-token FILE or CORDON_ADMIN_TOKEN_FILE), never from
+ * the command line, where other users could read it in the process list. The endpoints are
+ * specified in docs/PROTOCOL.md "Admin endpoints".
+ */
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policy/policy.h"
+#include "tools/cli.h"
+
+#define MAX_RESPONSE (16u << 20)
+
+struct resp {
+    char *p;
+    size_t len;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct resp *r = ud;
+    size_t n = size * nmemb;
+    if (r->len + n > MAX_RESPONSE)
+        return 0;
+    char *np = realloc(r->p, r->len + n + 1);
+    if (!np)
+        return 0;
+    memcpy(np + r->len, ptr, n);
+    r->p = np;
+    r->len += n;
+    r->p[r->len] = '\0';
+    return n;
+}
+
+/* Read the admin token: the first line of a file with no group or other permission bits. */
+static int read_token(const char *cmd, const char *path, char *tok, size_t len)
+{
+    if (!path)
+        path = getenv("CORDON_ADMIN_TOKEN_FILE");
+    if (!path || !path[0]) {
+        cli_error(cmd, "no admin token: pass --admin-token FILE or set "
+                  "CORDON_ADMIN_TOKEN_FILE (the server's admin_token_file)");
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        cli_error(cmd, "%s: cannot read the admin token: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+        close(fd);
+        cli_error(cmd, "%s: the admin token file must be readable by its owner only; run "
+                  "chmod 600 %s", path, path);
+        return -1;
+    }
+    ssize_t n = read(fd, tok, len - 1);
+    close(fd);
+    if (n <= 0) {
+        cli_error(cmd, "%s: the admin token file is empty", path);
+        return -1;
+    }
+    tok[n] = '\0';
+    tok[strcspn(tok, "\r\n")] = '\0';
+    return 0;
+}
+
+/*
+ * One admin request. server is http://HOST:PORT or unix:/PATH. Returns the HTTP status (0 when
+ * the server could not be reached, with the reason printed) and the body in *r.
+ */
+static long admin_call(const char *cmd, const char *server, const char *token_file,
+                       const char *method, const char *path, const char *body, struct resp *r)
+{
+    char tok[512], auth[600], url[1024];
+    long status = 0;
+    CURL *c = NULL;
+    struct curl_slist *h = NULL;
+    if (read_token(cmd, token_file, tok, sizeof tok) != 0)
+        return -1;
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
+    sodium_memzero(tok, sizeof tok);
+    c = curl_easy_init();
+    if (!c)
+        goto out;
+    if (strncmp(server, "unix:", 5) == 0) {
+        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, server + 5);
+        snprintf(url, sizeof url, "http://localhost%s", path);
+    } else if (strncmp(server, "http://", 7) == 0 || strncmp(server, "https://", 8) == 0) {
+        size_t sl = strlen(server);
+        while (sl && server[sl - 1] == '/')
+            sl--;
+        snprintf(url, sizeof url, "%.*s%s", (int)sl, server, path);
+    } else {
+        cli_error(cmd, "--server %s: expected http://HOST:PORT or unix:/PATH", server);
+        status = -1;
+        goto out;
+    }
+    h = curl_slist_append(h, auth);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode cc = curl_easy_perform(c);
+    if (cc != CURLE_OK) {
+        cli_error(cmd, "cannot reach cordond at %s: %s; is it running, and is --server right?",
+                  server, curl_easy_strerror(cc));
+        goto out;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+out:
+    sodium_memzero(auth, sizeof auth);
+    curl_slist_free_all(h);
+    if (c)
+        curl_easy_cleanup(c);
+    return status;
+}
+
+/* Print the server's error JSON (message and diagnostics) as lines. */
+static void print_error(const char *cmd, long status, const struct resp *r)
+{
+    cJSON *o = r->p ? cJSON_Parse(r->p) : NULL;
+    cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
+    if (cJSON_IsString(m))
+        cli_error(cmd, "server refused (HTTP %ld): %s", status, m->valuestring);
+    else
+        cli_error(cmd, "server answered HTTP %ld", status);
+    cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "diagnostics");
+    cJSON *it;
+    cJSON_ArrayForEach(it, d)
+        if (cJSON_IsString(it))
+            fprintf(stderr, "  %s\n", it->valuestring);
+    cJSON_Delete(o);
+}
+
+struct admin_args {
+    const char *server, *token, *agent, *id;
+};
+
+/* Parse the shared options; returns the index of the first operand or -1. */
+static int parse_args(const struct cli_command *cmd, int argc, char **argv,
+                      struct admin_args *a, int want_agent)
+{
+    static const struct option opts[] = {{"server", required_argument, NULL, 's'},
+                                         {"admin-token", required_argument, NULL, 't'},
+                                         {"agent", required_argument, NULL, 'a'},
+                                         {"id", required_argument, NULL, 'i'},
+                                         {0, 0, 0, 0}};
+    int c;
+    memset(a, 0, sizeof *a);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': a->server = optarg; break;
+        case 't': a->token = optarg; break;
+        case 'a': a->agent = optarg; break;
+        case 'i': a->id = optarg; break;
+        default: cli_usage_error(cmd, "unknown option"); return -1;
+        }
+    }
+    if (!a->server)
+        a->server = getenv("CORDON_SERVER");
+    if (!a->server) {
+        cli_usage_error(cmd, "--server URL is required (or set CORDON_SERVER)");
+        return -1;
+    }
+    if (!want_agent && (a->agent || a->id)) {
+        cli_usage_error(cmd, "--agent and --id do not apply here");
+        return -1;
+    }
+    return optind;
+}
+
+/* ---------------------------------------------------------------- agent add */
+
+static int run_agent_add(int argc, char **argv)
+{
+    struct admin_args a;
+    struct resp r = {0};
+    int rc = CLI_FAIL;
+    if (cli_wants_help(&cmd_agent_add, argc, argv))
+        return CLI_OK;
+    int i = parse_args(&cmd_agent_add, argc, argv, &a, 1);
+    if (i < 0)
+        return CLI_USAGE;
+    if (!a.agent || a.id || i != argc)
+        return cli_usage_error(&cmd_agent_add, "name the agent with --agent NAME");
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "agent", a.agent);
+    char *body = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    long st = admin_call("agent add", a.server, a.token, "POST", "/v1/admin/agents", body, &r);
+    free(body);
+    if (st <= 0) {
+        rc = CLI_USAGE;
+        goto out;
+    }
+    if (st != 201) {
+        print_error("agent add", st, &r);
+        goto out;
+    }
+    cJSON *o = cJSON_Parse(r.p);
+    cJSON *key = cJSON_GetObjectItemCaseSensitive(o, "key");
+    cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+    if (cJSON_IsString(key) && cJSON_IsString(id)) {
+        printf("%s\n", key->valuestring);
+        fprintf(stderr, "cordon agent add: key %s for agent %s; it is shown only once, store it "
+                "now (CORDON_KEY, mode 0600)\n", id->valuestring, a.agent);
+        rc = CLI_OK;
+        sodium_memzero(key->valuestring, strlen(key->valuestring));
+    } else {
+        cli_error("agent add", "the server's answer has no key");
+    }
+    cJSON_Delete(o);
+out:
+    if (r.p)
+        sodium_memzero(r.p, r.len);
+    free(r.p);
+    return rc;
+}
+
+const struct cli_command cmd_agent_add = {
+    "agent add",
+    "create an agent key on a cordond (shown once)",
+    "usage: cordon agent add --server URL --agent NAME [--admin-token FILE]\n"
+    "\n"
+    "Ask cordond to create a new key for agent NAME and print it on standard output. The key\n"
+    "is shown only this once: the server keeps only an HMAC of it. Give it to the agent as\n"
+    "CORDON_KEY (the value, or a file of mode 0600).\n"
+    "\n"
+    "  --server URL         http://HOST:PORT or unix:/PATH of cordond (default $CORDON_SERVER)\n"
+    "  --admin-token FILE   the admin token, a file of mode 0600 (default\n"
+    "                       $CORDON_ADMIN_TOKEN_FILE)\n"
+    "\n"
+    "Exit status: 0 created, 1 the server refused, 2 usage error or server unreachable.\n",
+    run_agent_add,
+};
+
+/* ---------------------------------------------------------------- agent revoke */
+
+static int run_agent_revoke(int argc, char **argv)
+{
+    struct admin_args a;
+    struct resp r = {0};
+    int rc = CLI_FAIL;
+    if (cli_wants_help(&cmd_agent_revoke, argc, argv))
+        return CLI_OK;
+    int i = parse_args(&cmd_agent_revoke, argc, argv, &a, 1);
+    if (i < 0)
+        return CLI_USAGE;
+    if ((!a.agent) == (!a.id) || i != argc)
+        return cli_usage_error(&cmd_agent_revoke, "give exactly one of --agent NAME or --id ID");
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, a.agent ? "agent" : "id", a.agent ? a.agent : a.id);
+    char *body = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    long st = admin_call("agent revoke", a.server, a.token, "POST", "/v1/admin/agents/revoke",
+                         body, &r);
+    free(body);
+    if (st <= 0) {
+        rc = CLI_USAGE;
+    } else if (st != 200) {
+        print_error("agent revoke", st, &r);
+    } else {
+        cJSON *o = cJSON_Parse(r.p);
+        cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "revoked");
+        printf("revoked %d key(s)\n", cJSON_IsNumber(n) ? n->valueint : 0);
+        cJSON_Delete(o);
+        rc = CLI_OK;
+    }
+    free(r.p);
+    return rc;
+}
+
+const struct cli_command cmd_agent_revoke = {
+    "agent revoke",
+    "revoke an agent's keys on a cordond",
+    "usage: cordon agent revoke --server URL (--agent NAME | --id ak_...) [--admin-token FILE]\n"
+    "\n"
+    "Revoke one key (--id, as `cordon agent list` shows it) or every live key of an agent\n"
+    "(--agent). A revoked key is refused at once with 401 (\"revoked\"); the agent's processes\n"
+    "keep their verified policy until it expires.\n"
+    "\n"
+    "Exit status: 0 revoked, 1 the server refused (no such key), 2 usage error or server\n"
+    "unreachable.\n",
+    run_agent_revoke,
+};
+
+/* ---------------------------------------------------------------- agent list */
+
+static int run_agent_list(int argc, char **argv)
+{
+    struct admin_args a;
+    struct resp r = {0};
+    int rc = CLI_FAIL;
+    if (cli_wants_help(&cmd_agent_list, argc, argv))
+        return CLI_OK;
+    int i = parse_args(&cmd_agent_list, argc, argv, &a, 0);
+    if (i < 0)
+        return CLI_USAGE;
+    if (i != argc)
+        return cli_usage_error(&cmd_agent_list, "no operands expected");
+    long st = admin_call("agent list", a.server, a.token, "GET", "/v1/admin/agents", NULL, &r);
+    if (st <= 0) {
+        rc = CLI_USAGE;
+    } else if (st != 200) {
+        print_error("agent list", st, &r);
+    } else {
+        cJSON *o = cJSON_Parse(r.p), *it;
+        printf("%-20s %-24s %-12s %s\n", "ID", "AGENT", "CREATED", "STATE");
+        cJSON_ArrayForEach(it, o)
+        {
+            cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+            cJSON *ag = cJSON_GetObjectItemCaseSensitive(it, "agent");
+            cJSON *cr = cJSON_GetObjectItemCaseSensitive(it, "created");
+            cJSON *rv = cJSON_GetObjectItemCaseSensitive(it, "revoked");
+            if (!cJSON_IsString(id) || !cJSON_IsString(ag) || !cJSON_IsNumber(cr))
+                continue;
+            printf("%-20s %-24s %-12.0f %s\n", id->valuestring, ag->valuestring, cr->valuedouble,
+                   cJSON_IsNumber(rv) ? "revoked" : "live");
+        }
+        cJSON_Delete(o);
+        rc = CLI_OK;
+    }
+    free(r.p);
+    return rc;
+}
+
+const struct cli_command cmd_agent_list = {
+    "agent list",
+    "list the agent keys a cordond knows",
+    "usage: cordon agent list --server URL [--admin-token FILE]\n"
+    "\n"
+    "Print every key id, its agent, when it was created and whether it is revoked. Keys\n"
+    "themselves are never shown: the server does not have them.\n"
+    "\n"
+    "Exit status: 0 listed, 1 the server refused, 2 usage error or server unreachable.\n",
+    run_agent_list,
+};
+
+/* ---------------------------------------------------------------- policy push */
+
+static int run_policy_push(int argc, char **argv)
+{
+    struct admin_args a;
+    struct resp r = {0};
+    int rc = CLI_FAIL;
+    cJSON *b = NULL;
+    char *body = NULL;
+    if (cli_wants_help(&cmd_policy_push, argc, argv))
+        return CLI_OK;
+    int i = parse_args(&cmd_policy_push, argc, argv, &a, 0);
+    if (i < 0)
+        return CLI_USAGE;
+    if (i == argc)
+        return cli_usage_error(&cmd_policy_push, "name at least one AGENT.json file");
+    b = cJSON_CreateObject();
+    cJSON *files = cJSON_AddArrayToObject(b, "files");
+    for (; i < argc; i++) {
+        char *buf = NULL, *copy = strdup(argv[i]);
+        size_t len;
+        if (!copy || cli_read_file(argv[i], POLICY_MAX_BYTES, &buf, &len) != 0) {
+            free(copy);
+            rc = CLI_USAGE;
+            goto out;
+        }
+        if (memchr(buf, '\0', len)) {
+            cli_error("policy push", "%s: holds a NUL byte; a policy is JSON text", argv[i]);
+            free(buf);
+            free(copy);
+            rc = CLI_FAIL;
+            goto out;
+        }
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "name", basename(copy));
+        cJSON_AddStringToObject(f, "content", buf);
+        cJSON_AddItemToArray(files, f);
+        free(buf);
+        free(copy);
+    }
+    body = cJSON_PrintUnformatted(b);
+    long st = admin_call("policy push", a.server, a.token, "POST", "/v1/admin/policies", body,
+                         &r);
+    if (st <= 0) {
+        rc = CLI_USAGE;
+    } else if (st != 200) {
+        print_error("policy push", st, &r);
+    } else {
+        cJSON *o = cJSON_Parse(r.p), *it;
+        cJSON *g = cJSON_GetObjectItemCaseSensitive(o, "generation");
+        printf("policy set %d is served:\n", cJSON_IsNumber(g) ? g->valueint : 0);
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "agents"))
+        {
+            cJSON *ag = cJSON_GetObjectItemCaseSensitive(it, "agent");
+            cJSON *v = cJSON_GetObjectItemCaseSensitive(it, "version");
+            if (cJSON_IsString(ag) && cJSON_IsNumber(v))
+                printf("  %s version %.0f\n", ag->valuestring, v->valuedouble);
+        }
+        cJSON_Delete(o);
+        rc = CLI_OK;
+    }
+out:
+    free(body);
+    cJSON_Delete(b);
+    free(r.p);
+    return rc;
+}
+
+const struct cli_command cmd_policy_push = {
+    "policy push",
+    "upload policies to a cordond, validated as a whole",
+    "usage: cordon policy push --server URL [--admin-token FILE] AGENT.json...\n"
+    "\n"
+    "Upload policy files to cordond. Each file's name must be AGENT.json and its \"agent\"\n"
+    "member must be AGENT. The server validates the uploaded files together with the ones it\n"
+    "already serves (policy check and the deep checks); only if the whole set is valid are the\n"
+    "files written into its policies directory and the new set served, atomically. Otherwise\n"
+    "every problem is printed and the server keeps serving the previous set.\n"
+    "\n"
+    "Exit status: 0 served, 1 refused (the diagnostics say why), 2 usage error or server\n"
+    "unreachable.\n",
+    run_policy_push,
+};
+
+/* ---------------------------------------------------------------- policy reload */
+
+static int run_policy_reload(int argc, char **argv)
+{
+    struct admin_args a;
+    struct resp r = {0};
+    int rc = CLI_FAIL;
+    if (cli_wants_help(&cmd_policy_reload, argc, argv))
+        return CLI_OK;
+    int i = parse_args(&cmd_policy_reload, argc, argv, &a, 0);
+    if (i < 0)
+        return CLI_USAGE;
+    if (i != argc)
+        return cli_usage_error(&cmd_policy_reload, "no operands expected");
+    long st = admin_call("policy reload", a.server, a.token, "POST", "/v1/admin/reload", NULL,
+                         &r);
+    if (st <= 0) {
+        rc = CLI_USAGE;
+    } else if (st != 200) {
+        print_error("policy reload", st, &r);
+    } else {
+        printf("reloaded\n");
+        rc = CLI_OK;
+    }
+    free(r.p);
+    return rc;
+}
+
+const struct cli_command cmd_policy_reload = {
+    "policy reload",
+    "make a cordond re-read its policies directory",
+    "usage: cordon policy reload --server URL [--admin-token FILE]\n"
+    "\n"
+    "Ask cordond to re-read its policies directory, as SIGHUP does. A set with any invalid\n"
+    "policy is refused as a whole (the diagnostics are printed) and the previous set stays.\n"
+    "\n"
+    "Exit status: 0 reloaded, 1 refused, 2 usage error or server unreachable.\n",
+    run_policy_reload,
+};
