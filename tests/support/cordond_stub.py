@@ -2,6 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """A minimal stand-in for cordond on loopback, for the shim's integration tests.
 
+tests/integration/shim_cordond.sh runs the shim against the real cordond; this stand-in
+serves the checks the real server rightly refuses or cannot stage without privileges:
+host names that resolve to the loopback origin (--map), a Unix-socket HTTP listener, and
+envelopes swapped on disk between polls.
+
 It implements exactly the three parts of docs/PROTOCOL.md the shim talks to, and nothing of
 the API layer: GET /v1/policy (Bearer key, ETag, 304, Cordon-Proxy, Cordon-Events), the
 CONNECT egress tunnel (key check, host:port allowlist, 403/407/502) and the SOCK_SEQPACKET
