@@ -792,6 +792,11 @@ int sandbox_landlock_apply(const struct policy *p, const struct sandbox_opts *o,
     double t = sandbox_report_clock_us();
     if ((rc = fs_rules(L, p)) != 0)
         goto out;
+    /* Files the caller needs every process to read (libcordon.so outside the system paths). */
+    for (size_t i = 0; i < o->n_read_files; i++)
+        if ((rc = add_rule_path(L, o->read_files[i], LANDLOCK_ACCESS_FS_READ_FILE,
+                                &r->fs_rules)) != 0)
+            goto out;
     if (L->overflow) {
         snprintf(err, errlen, "landlock: more than %d denied paths; deny a directory instead of "
                               "its entries", MAX_DENY);

@@ -26,6 +26,8 @@ struct sandbox_opts {
     size_t n_proxy_ports;                  /* TCP ports the agent may connect to in proxy mode */
     uint16_t proxy_ports[SANDBOX_MAX_PORTS];
     int dry_run;                           /* build and count every rule, restrict nothing */
+    size_t n_read_files;                   /* files every process must be able to read: */
+    const char *read_files[2];             /* libcordon.so when it lives outside /usr, /lib */
 };
 
 /* Microseconds spent in each phase of sandbox_apply(), for the enforcement report and bench/. */

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Decisions (see decide.h). The kernel sandbox is the boundary; these functions exist so a
+ * denial can be refused early with the name of the rule, and so the same answer can be
+ * logged in observe mode. They must never allow what the kernel denies by a different
+ * reading of the policy, so they follow docs/POLICY.md section 6 for exec and "deny wins"
+ * for the file system.
+ */
+#include <string.h>
+
+#include "policy/path.h"
+#include "shim/decide.h"
+
+int decide_fs_deny(const struct policy *p, const char *path, const char *real)
+{
+    const struct policy_paths *d = &p->sandbox.fs.deny;
+    for (size_t i = 0; i < d->n; i++) {
+        const struct policy_path *r = &d->v[i];
+        if ((r->path && path_within(path, r->path)) || (r->real && path_within(path, r->real)))
+            return (int)i;
+        if (real &&
+            ((r->path && path_within(real, r->path)) || (r->real && path_within(real, r->real))))
+            return (int)i;
+    }
+    return -1;
+}
+
+static const char *base_name(const char *s)
+{
+    const char *b = strrchr(s, '/');
+    return b ? b + 1 : s;
+}
+
+/* The directory part of s into out ("/usr/bin/ls" -> "/usr/bin"). */
+static void dir_name(const char *s, char *out, size_t len)
+{
+    const char *b = strrchr(s, '/');
+    size_t n = b ? (size_t)(b - s) : 0;
+    if (n == 0)
+        n = 1; /* "/ls" -> "/" */
+    if (n >= len)
+        n = len - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
+static int in_search(const struct policy *p, const char *dir)
+{
+    const struct policy_paths *s = &p->sandbox.exec.search;
+    for (size_t i = 0; i < s->n; i++)
+        if ((s->v[i].path && strcmp(dir, s->v[i].path) == 0) ||
+            (s->v[i].real && strcmp(dir, s->v[i].real) == 0))
+            return 1;
+    return 0;
+}
+
+/* Does a name list or path list match program (or its resolved form)? */
+static int match_names(const struct policy *p, const struct policy_list *names, const char *prog,
+                       const char *real, const char **which)
+{
+    const char *cands[2] = {prog, real};
+    for (int c = 0; c < 2; c++) {
+        if (!cands[c])
+            continue;
+        char dir[PATH_MAXLEN];
+        dir_name(cands[c], dir, sizeof dir);
+        if (!in_search(p, dir))
+            continue;
+        for (size_t i = 0; i < names->n; i++)
+            if (policy_glob_match(names->v[i], base_name(cands[c]))) {
+                *which = names->v[i];
+                return 1;
+            }
+    }
+    return 0;
+}
+
+static int match_paths(const struct policy_paths *ps, const char *prog, const char *real,
+                       const char **which)
+{
+    for (size_t i = 0; i < ps->n; i++) {
+        const struct policy_path *r = &ps->v[i];
+        const char *dirs[2] = {r->path, r->real};
+        for (int k = 0; k < 2; k++)
+            if (dirs[k] &&
+                ((prog && path_within(prog, dirs[k])) || (real && path_within(real, dirs[k])))) {
+                *which = r->raw;
+                return 1;
+            }
+    }
+    return 0;
+}
+
+static int all_names(const struct policy_list *l)
+{
+    return l->n == 1 && strcmp(l->v[0], "*") == 0;
+}
+
+int decide_exec(const struct policy *p, const char *program, const char *real, char *rule,
+                size_t rulelen)
+{
+    const char *which = NULL;
+    if (match_names(p, &p->sandbox.exec.deny_names, program, real, &which) ||
+        match_paths(&p->sandbox.exec.deny_paths, program, real, &which)) {
+        if (rulelen) {
+            size_t n = 0;
+            const char *pre = "sandbox.exec.deny \"";
+            for (; pre[n] && n + 1 < rulelen; n++)
+                rule[n] = pre[n];
+            for (size_t i = 0; which[i] && n + 2 < rulelen; i++)
+                rule[n++] = which[i];
+            if (n + 1 < rulelen)
+                rule[n++] = '"';
+            rule[n] = '\0';
+        }
+        return 1;
+    }
+    const struct policy_list *an = &p->sandbox.exec.allow_names;
+    if (all_names(an))
+        return 0; /* denylist mode: every program runs unless deny matches it */
+    if (match_names(p, an, program, real, &which) ||
+        match_paths(&p->sandbox.exec.allow_paths, program, real, &which))
+        return 0;
+    if (rulelen) {
+        const char *m = "not in sandbox.exec.allow";
+        size_t n = 0;
+        for (; m[n] && n + 1 < rulelen; n++)
+            rule[n] = m[n];
+        rule[n] = '\0';
+    }
+    return 1;
+}
+
+int decide_abspath(const char *base, const char *path, char *out, size_t outlen)
+{
+    size_t n = 0;
+    if (path[0] != '/') {
+        size_t bl = strlen(base);
+        if (bl + 1 >= outlen)
+            return -1;
+        memcpy(out, base, bl);
+        n = bl;
+        out[n++] = '/';
+    }
+    size_t pl = strlen(path);
+    if (n + pl + 1 > outlen)
+        return -1;
+    memcpy(out + n, path, pl + 1);
+    /* Fold the components in place: out always starts with '/'. */
+    char *r = out, *w = out;
+    while (*r) {
+        while (*r == '/')
+            r++;
+        if (!*r)
+            break;
+        char *e = r;
+        while (*e && *e != '/')
+            e++;
+        size_t cl = (size_t)(e - r);
+        if (cl == 1 && r[0] == '.') {
+            /* skip */
+        } else if (cl == 2 && r[0] == '.' && r[1] == '.') {
+            while (w > out && *--w != '/')
+                ;
+        } else {
+            *w++ = '/';
+            memmove(w, r, cl);
+            w += cl;
+        }
+        r = e;
+    }
+    if (w == out)
+        *w++ = '/';
+    *w = '\0';
+    return 0;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The hooks' decisions, as pure functions of a compiled policy and a path or program: no
+ * system state besides what the arguments say, no allocation, so the same code answers in a
+ * hook, in a unit test under ASan, and in `cordon doctor`.
+ */
+#ifndef CORDON_SHIM_DECIDE_H
+#define CORDON_SHIM_DECIDE_H
+
+#include <stddef.h>
+#include "policy/policy.h"
+
+/*
+ * The index of the sandbox.filesystem.deny entry that covers path (absolute, normalized),
+ * comparing with both the rule's path and its symlink-resolved form; -1 when none does.
+ * real may be NULL or the caller's realpath() of path, which is compared too.
+ */
+int decide_fs_deny(const struct policy *p, const char *path, const char *real);
+
+/*
+ * Whether program (absolute path of the file to execute; real its resolved form or NULL)
+ * may run under sandbox.exec. Returns 0 when allowed, 1 when denied; rule receives the
+ * words for the message ("sandbox.exec.deny \"rm\"", "not in sandbox.exec.allow").
+ */
+int decide_exec(const struct policy *p, const char *program, const char *real, char *rule,
+                size_t rulelen);
+
+/*
+ * Lexically make path absolute against base (a directory, absolute) and normalize it
+ * ("//", ".", ".." are folded) into out. Returns 0, or -1 when it does not fit.
+ */
+int decide_abspath(const char *base, const char *path, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The event channel to cordond (docs/PROTOCOL.md, "Event channel"): one JSON object per
+ * SOCK_SEQPACKET message, sent without waiting. Everything here may run inside a hook: no
+ * malloc, no stdio, no locks; messages are built in stack buffers, and a message that cannot
+ * be sent at once is counted as dropped (an atomic counter) and reported later.
+ */
+#ifndef CORDON_SHIM_EVENTS_H
+#define CORDON_SHIM_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EVENTS_MAX_MSG 4096
+#define EVENTS_MAX_PATH 1024
+#define EVENTS_MAX_ARGV 2048
+
+/* A bounded JSON text under construction; overflow is remembered, never written past. */
+struct jbuf {
+    char *p;
+    size_t len, cap;
+    int overflow;
+};
+
+void jb_init(struct jbuf *b, char *mem, size_t cap);
+void jb_raw(struct jbuf *b, const char *s);
+/* A JSON string: quotes, escapes, cut at max bytes with "..." (max 0: no limit). */
+void jb_str(struct jbuf *b, const char *s, size_t max);
+void jb_u64(struct jbuf *b, uint64_t v);
+void jb_i64(struct jbuf *b, int64_t v);
+
+/* Use fd (already connected, hello sent) for events; -1 disables the channel. */
+void events_set_fd(int fd);
+int events_fd(void);
+
+/* Send one message as it is; on failure the message is counted as dropped. 0 or -1. */
+int events_send(const char *msg, size_t len);
+
+/*
+ * Send {"type":"event","kind":K,"decision":D,"pid":P,"ts":T,"detail":DETAIL}; detail is a
+ * JSON object text (NULL: {}). When earlier messages were dropped, an events.dropped event
+ * with their count goes first.
+ */
+void events_emit(const char *kind, const char *decision, const char *detail);
+
+/* Messages this process could not send so far. */
+uint64_t events_dropped(void);
+
+/* Report the drops not yet reported (at exit). */
+void events_flush_dropped(void);
+
+#endif

@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Network hooks. In network mode "proxy" the kernel lets TCP reach only cordond's ports, so
+ * the connect hook turns every other TCP connect into a CONNECT through cordond's egress
+ * tunnel, naming the host (mapped back from a DNS placeholder) so the policy judges names.
+ * The handshake runs inside the hook with stack buffers: the socket is put in non-blocking
+ * mode, every wait has a deadline, the response is read one byte at a time so not a byte of
+ * the tunnelled stream is consumed, and the caller's flags are restored; a non-blocking
+ * caller thus sees connect() return 0 at once, which POSIX allows.
+ *
+ * UDP to inet addresses is refused with a line that says why (the seccomp filter refuses UDP
+ * sockets in "proxy" and "none" anyway). Mode "none" refuses TCP too; mode "host" passes
+ * everything and records it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "shim/dnsmap.h"
+#include "shim/events.h"
+#include "shim/hooks.h"
+
+#define TUNNEL_TIMEOUT_MS 15000
+
+static int (*r_connect)(int, const struct sockaddr *, socklen_t);
+static ssize_t (*r_sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+static ssize_t (*r_sendmsg)(int, const struct msghdr *, int);
+static int (*r_sendmmsg)(int, struct mmsghdr *, unsigned, int);
+
+/* Host (IPv6 in brackets, a placeholder as its name) and port of an inet address. */
+static int describe(const struct sockaddr *sa, socklen_t len, char *host, size_t hl, uint16_t *port,
+                    uint32_t *v4)
+{
+    *v4 = 0;
+    if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        *port = ntohs(in->sin_port);
+        *v4 = ntohl(in->sin_addr.s_addr);
+        const char *name = dnsmap_lookup(*v4);
+        if (name) {
+            snprintf(host, hl, "%s", name);
+            return 0;
+        }
+        return inet_ntop(AF_INET, &in->sin_addr, host, (socklen_t)hl) ? 0 : -1;
+    }
+    if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        *port = ntohs(in6->sin6_port);
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+            memcpy(v4, &in6->sin6_addr.s6_addr[12], 4);
+            *v4 = ntohl(*v4);
+            const char *name = dnsmap_lookup(*v4);
+            if (name) {
+                snprintf(host, hl, "%s", name);
+                return 0;
+            }
+            struct in_addr a = {htonl(*v4)};
+            return inet_ntop(AF_INET, &a, host, (socklen_t)hl) ? 0 : -1;
+        }
+        char t[INET6_ADDRSTRLEN];
+        if (!inet_ntop(AF_INET6, &in6->sin6_addr, t, sizeof t))
+            return -1;
+        snprintf(host, hl, "[%s]", t);
+        return 0;
+    }
+    return -1;
+}
+
+static int is_loopback(const struct sockaddr *sa, uint32_t v4)
+{
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+            return 1;
+        if (!IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+            return 0;
+    }
+    return (v4 >> 24) == 127;
+}
+
+static int to_cordond(const struct sockaddr *sa, uint16_t port, uint32_t v4)
+{
+    int port_ok = 0;
+    for (size_t i = 0; i < shim.n_cordond_ports; i++)
+        port_ok |= shim.cordond_ports[i] == port;
+    if (!port_ok)
+        return 0;
+    if (is_loopback(sa, v4))
+        return 1;
+    if (shim.proxy_len && shim.proxy.ss_family == AF_INET && sa->sa_family == AF_INET)
+        return ((const struct sockaddr_in *)&shim.proxy)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)sa)->sin_addr.s_addr;
+    return 0;
+}
+
+static void net_detail(char *mem, size_t cap, const char *host, uint16_t port, const char *proto,
+                       const char *rule)
+{
+    struct jbuf b;
+    jb_init(&b, mem, cap);
+    jb_raw(&b, "{\"host\":");
+    jb_str(&b, host, 300);
+    jb_raw(&b, ",\"port\":");
+    jb_u64(&b, port);
+    jb_raw(&b, ",\"proto\":");
+    jb_str(&b, proto, 0);
+    jb_raw(&b, ",\"rule\":");
+    jb_str(&b, rule, 600);
+    jb_raw(&b, "}");
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int wait_for(int fd, short ev, long long deadline)
+{
+    for (;;) {
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {fd, ev, 0};
+        int r = poll(&p, 1, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        return r;
+    }
+}
+
+/* The CONNECT handshake. 0 tunnel open; else the errno to return, with words in why. */
+static int tunnel(int fd, const char *host, uint16_t port, int *status, char *why, size_t wl)
+{
+    long long deadline = now_ms() + TUNNEL_TIMEOUT_MS;
+    *status = 0;
+    why[0] = '\0';
+    int rc = REAL(connect)(fd, (const struct sockaddr *)&shim.proxy, shim.proxy_len);
+    if (rc != 0 && errno != EINPROGRESS) {
+        snprintf(why, wl, "cordond's egress tunnel cannot be reached: %s", strerror(errno));
+        return ECONNREFUSED;
+    }
+    if (rc != 0) {
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        if (wait_for(fd, POLLOUT, deadline) <= 0 ||
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr) {
+            snprintf(why, wl, "cordond's egress tunnel cannot be reached: %s",
+                     strerror(soerr ? soerr : ETIMEDOUT));
+            return ECONNREFUSED;
+        }
+    }
+    char req[1024], pp[16];
+    struct jbuf b;
+    jb_init(&b, pp, sizeof pp);
+    jb_u64(&b, port);
+    jb_init(&b, req, sizeof req);
+    jb_raw(&b, "CONNECT ");
+    jb_raw(&b, host);
+    jb_raw(&b, ":");
+    jb_raw(&b, pp);
+    jb_raw(&b, " HTTP/1.1\r\nHost: ");
+    jb_raw(&b, host);
+    jb_raw(&b, ":");
+    jb_raw(&b, pp);
+    jb_raw(&b, "\r\nProxy-Authorization: Bearer ");
+    jb_raw(&b, shim.key);
+    jb_raw(&b, "\r\nCordon-Session: ");
+    jb_raw(&b, shim.session);
+    jb_raw(&b, "\r\n\r\n");
+    if (b.overflow) {
+        snprintf(why, wl, "the host name is too long for a CONNECT request");
+        return EINVAL;
+    }
+    for (size_t off = 0; off < b.len;) {
+        ssize_t w = send(fd, req + off, b.len - off, MSG_NOSIGNAL);
+        if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+            if (wait_for(fd, POLLOUT, deadline) <= 0)
+                goto timeout;
+            continue;
+        }
+        if (w <= 0) {
+            snprintf(why, wl, "sending CONNECT to cordond failed: %s", strerror(errno));
+            return ECONNREFUSED;
+        }
+        off += (size_t)w;
+    }
+    for (volatile size_t i = 0; i < sizeof req; i++)
+        req[i] = 0; /* the key was in it */
+    char resp[4096];
+    size_t n = 0;
+    while (n < sizeof resp - 1) {
+        ssize_t r = recv(fd, resp + n, 1, 0);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+            if (wait_for(fd, POLLIN, deadline) <= 0)
+                goto timeout;
+            continue;
+        }
+        if (r <= 0) {
+            snprintf(why, wl, "cordond closed the tunnel before answering");
+            return ECONNREFUSED;
+        }
+        n++;
+        if (n >= 4 && memcmp(resp + n - 4, "\r\n\r\n", 4) == 0)
+            break;
+    }
+    resp[n] = '\0';
+    if (n < 12 || memcmp(resp, "HTTP/1.", 7) != 0) {
+        snprintf(why, wl, "cordond's tunnel did not answer with HTTP");
+        return ECONNREFUSED;
+    }
+    *status = (resp[9] - '0') * 100 + (resp[10] - '0') * 10 + (resp[11] - '0');
+    if (*status == 200)
+        return 0;
+    /* The refusal's body is one line naming the rule: read what arrives of it. */
+    size_t cl = 0;
+    const char *h = strcasestr(resp, "\r\ncontent-length:");
+    if (h)
+        cl = (size_t)strtoul(h + 17, NULL, 10);
+    char body[300];
+    size_t bn = 0;
+    while (bn < cl && bn < sizeof body - 1) {
+        ssize_t r = recv(fd, body + bn, 1, 0);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+            if (wait_for(fd, POLLIN, now_ms() + 1000) <= 0)
+                break;
+            continue;
+        }
+        if (r <= 0)
+            break;
+        if (body[bn] == '\n' || body[bn] == '\r')
+            break;
+        bn++;
+    }
+    body[bn] = '\0';
+    snprintf(why, wl, "cordond refused the tunnel (%d)%s%s", *status, bn ? ": " : "", body);
+    return (*status == 403 || *status == 407) ? EACCES : ECONNREFUSED;
+timeout:
+    snprintf(why, wl, "cordond's tunnel did not answer within %d s", TUNNEL_TIMEOUT_MS / 1000);
+    return ETIMEDOUT;
+}
+
+static int deny_net(unsigned kind, const char *ev, const char *what, const char *host,
+                    uint16_t port, const char *proto, const char *rule, int err)
+{
+    char subject[320], mem[1200], pp[8];
+    struct jbuf b;
+    jb_init(&b, pp, sizeof pp);
+    jb_u64(&b, port);
+    snprintf(subject, sizeof subject, "%s %s:%s", proto, host, pp);
+    net_detail(mem, sizeof mem, host, port, proto, rule);
+    if (shim.observe) {
+        shim_report(kind, ev, "log", what, subject, rule, mem);
+        return 0;
+    }
+    shim_report(kind, ev, "deny", what, subject, rule, mem);
+    errno = err;
+    return -1;
+}
+
+static int sock_type(int fd)
+{
+    int t = 0;
+    socklen_t l = sizeof t;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &t, &l) != 0)
+        return -1;
+    return t;
+}
+
+/* UDP gate for sendto/sendmsg/connect: 0 pass, -1 refused. */
+static int udp_gate(int fd, const struct sockaddr *sa, socklen_t len, const char *what)
+{
+    if (!atomic_load(&shim.active) || !sa || shim.net == POLICY_NET_HOST ||
+        (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+        return 0;
+    int saved = errno;
+    if (sock_type(fd) != SOCK_DGRAM) {
+        errno = saved;
+        return 0;
+    }
+    char host[300];
+    uint16_t port = 0;
+    uint32_t v4;
+    if (describe(sa, len, host, sizeof host, &port, &v4) != 0)
+        snprintf(host, sizeof host, "?");
+    int rc = deny_net(SHIM_KIND_UDP, "net.udp", what, host, port, "udp",
+                      shim.net == POLICY_NET_NONE
+                          ? "sandbox.network.mode \"none\": no network at all"
+                          : "sandbox.network.mode \"proxy\" carries TCP through cordond only; "
+                            "UDP is refused",
+                      EACCES);
+    if (rc == 0)
+        errno = saved;
+    return rc;
+}
+
+int hooks_net_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    if (!atomic_load(&shim.active) || !sa || len < sizeof(sa_family_t) ||
+        (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+        return REAL(connect)(fd, sa, len);
+    int saved = errno, type = sock_type(fd);
+    errno = saved;
+    if (type == SOCK_DGRAM) {
+        if (udp_gate(fd, sa, len, "connect") != 0)
+            return -1;
+        return REAL(connect)(fd, sa, len);
+    }
+    if (type != SOCK_STREAM)
+        return REAL(connect)(fd, sa, len);
+    char host[300], mem[1200];
+    uint16_t port = 0;
+    uint32_t v4;
+    if (describe(sa, len, host, sizeof host, &port, &v4) != 0)
+        return REAL(connect)(fd, sa, len);
+    if (shim.net == POLICY_NET_HOST) {
+        net_detail(mem, sizeof mem, host, port, "tcp", "sandbox.network.mode \"host\"");
+        events_emit("net.connect", "allow", mem);
+        return REAL(connect)(fd, sa, len);
+    }
+    if (shim.net == POLICY_NET_NONE) {
+        if (deny_net(SHIM_KIND_NET, "net.connect", "connect", host, port, "tcp",
+                     "sandbox.network.mode \"none\": no network at all", EACCES) != 0)
+            return -1;
+        return REAL(connect)(fd, sa, len);
+    }
+    if (to_cordond(sa, port, v4))
+        return REAL(connect)(fd, sa, len);
+    if (!shim.proxy_len || !shim.key[0]) {
+        if (deny_net(SHIM_KIND_NET, "net.connect", "connect", host, port, "tcp",
+                     "sandbox.network.mode \"proxy\", but there is no cordond tunnel (offline "
+                     "mode: set CORDON_SERVER)",
+                     EACCES) != 0)
+            return -1;
+        return REAL(connect)(fd, sa, len);
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0)
+        return -1;
+    if (!(flags & O_NONBLOCK))
+        fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    int status;
+    char why[512];
+    int err = tunnel(fd, host, port, &status, why, sizeof why);
+    if (!(flags & O_NONBLOCK))
+        fcntl(fd, F_SETFL, flags);
+    if (err == 0) {
+        net_detail(mem, sizeof mem, host, port, "tcp", "tunnel");
+        events_emit("net.connect", "allow", mem);
+        errno = saved;
+        return 0;
+    }
+    char subject[320], pp[8];
+    struct jbuf b;
+    jb_init(&b, pp, sizeof pp);
+    jb_u64(&b, port);
+    snprintf(subject, sizeof subject, "%s:%s", host, pp);
+    net_detail(mem, sizeof mem, host, port, "tcp", why);
+    /* cordond decided (and audits) the refusal itself; the event is the shim's view of it. */
+    shim_report(status == 403 || status == 407 ? SHIM_KIND_NET : SHIM_KIND_TUNNEL, "net.connect",
+                "deny", "connect", subject, why, mem);
+    errno = err;
+    return -1;
+}
+
+EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    return hooks_net_connect(fd, sa, len);
+}
+
+EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *sa,
+                      socklen_t alen)
+{
+    if (sa && udp_gate(fd, sa, alen, "sendto") != 0)
+        return -1;
+    return REAL(sendto)(fd, buf, len, flags, sa, alen);
+}
+
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
+{
+    if (m && m->msg_name && udp_gate(fd, m->msg_name, m->msg_namelen, "sendmsg") != 0)
+        return -1;
+    return REAL(sendmsg)(fd, m, flags);
+}
+
+EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
+{
+    for (unsigned i = 0; v && i < n; i++)
+        if (v[i].msg_hdr.msg_name &&
+            udp_gate(fd, v[i].msg_hdr.msg_name, v[i].msg_hdr.msg_namelen, "sendmmsg") != 0)
+            return -1;
+    return REAL(sendmmsg)(fd, v, n, flags);
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent profile: the handful of CORDON_* variables that tell a governed process where its
+ * policy comes from (docs/PROTOCOL.md, "The agent profile"). Values come from the environment
+ * first; a CORDON_PROFILE file of NAME=VALUE lines fills in what the environment leaves unset.
+ * Parsing is separate from the environment so that it can be tested with hostile text.
+ */
+#ifndef CORDON_SHIM_PROFILE_H
+#define CORDON_SHIM_PROFILE_H
+
+#include <stddef.h>
+
+#define PROFILE_MAX_BYTES 65536 /* a profile file larger than this is refused */
+#define PROFILE_VALUE_MAX 4096  /* bytes in one value */
+#define PROFILE_KEY_LEN 46      /* "ck_" + 43 characters */
+
+enum profile_log { PROFILE_LOG_ONCE, PROFILE_LOG_ALL, PROFILE_LOG_OFF };
+
+struct profile {
+    char server[PROFILE_VALUE_MAX];    /* CORDON_SERVER, "" when unset */
+    char key[PROFILE_VALUE_MAX];       /* CORDON_KEY as given: a value or a path */
+    char trust[PROFILE_VALUE_MAX];     /* CORDON_TRUST as given: inline text or a path */
+    char policy[PROFILE_VALUE_MAX];    /* CORDON_POLICY */
+    char workspace[PROFILE_VALUE_MAX]; /* CORDON_WORKSPACE */
+    char log[16];                      /* CORDON_LOG */
+    enum profile_log log_mode;
+};
+
+/*
+ * Fill the members of p that are still empty from profile text (NAME=VALUE lines, '#'
+ * comments, blank lines, an optional CR before LF). Only the variables of the profile are
+ * accepted; any other line is refused and err names its line number. Returns 0 or -EINVAL.
+ */
+__attribute__((warn_unused_result)) int profile_parse(const char *text, size_t len,
+                                                      struct profile *p, char *err, size_t errlen);
+
+/*
+ * The profile of this process: the environment, then CORDON_PROFILE's file for what is left.
+ * Checks that the combination can work (a server with a key, or a policy file; a trust).
+ * Returns 0 or a negative errno with err set to a sentence saying what to do.
+ */
+__attribute__((warn_unused_result)) int profile_load(struct profile *p, char *err, size_t errlen);
+
+/* Check the combination of an already filled profile (what profile_load checks last). */
+__attribute__((warn_unused_result)) int profile_check(struct profile *p, char *err, size_t errlen);
+
+/*
+ * The agent key: p->key itself when it starts with "ck_", else the content of the file it
+ * names (mode 0600 or stricter, at most 256 bytes, one line). Checks the form ("ck_" and 43
+ * URL-safe base64 characters). out receives PROFILE_KEY_LEN + 1 bytes. Returns 0 or -errno.
+ */
+__attribute__((warn_unused_result)) int
+profile_key(const struct profile *p, char out[PROFILE_KEY_LEN + 1], char *err, size_t errlen);
+
+/* 1 when s has the form of an agent key. */
+int profile_key_valid(const char *s);
+
+#endif

@@ -1,0 +1,535 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The root sequence (see root.h). Order matters and is fixed by the protocol: the event
+ * channel is connected before the sandbox, because a policy with unix_sockets "pairs"
+ * forbids new Unix sockets afterwards; the tree mark is exported only after the sandbox is
+ * in place, so a mark always means the kernel restrictions exist.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "policy/diag.h"
+#include "policy/policy.h"
+#include "shim/dnsmap.h"
+#include "shim/events.h"
+#include "shim/root.h"
+
+void root_init(struct root *r)
+{
+    memset(r, 0, sizeof *r);
+    r->event_fd = r->policy_fd = r->dns_fd = -1;
+}
+
+void root_free(struct root *r)
+{
+    policy_free(r->policy);
+    free(r->envelope);
+    free(r->payload);
+    sodium_memzero(r->key, sizeof r->key);
+    r->policy = NULL;
+    r->envelope = r->payload = NULL;
+}
+
+void root_digest(const char *buf, size_t len, char out[7 + 64 + 1])
+{
+    unsigned char h[32];
+    crypto_hash_sha256(h, (const unsigned char *)buf, len);
+    memcpy(out, "sha256:", 7);
+    sodium_bin2hex(out + 7, 65, h, sizeof h);
+}
+
+int root_load_trust(const char *spec, struct key_trust *t, char *err, size_t errlen)
+{
+    char why[512];
+    int rc;
+    if (strncmp(spec, "cordon-ed25519 ", 15) == 0)
+        rc = key_trust_parse(spec, strlen(spec), t, why, sizeof why);
+    else
+        rc = key_trust_load(spec, t, why, sizeof why);
+    if (rc != 0)
+        diag_set(err, errlen, "CORDON_TRUST: %s", why);
+    return rc;
+}
+
+int root_verify(const struct key_trust *trust, const char *env, size_t len, uint64_t min_version,
+                char **payload, size_t *payload_len, struct envelope_stamp *st,
+                char keyid[KEY_ID_HEX + 1], char *err, size_t errlen)
+{
+    char why[512];
+    int rc = envelope_verify(env, len, trust, time(NULL), payload, payload_len, st, keyid, why,
+                             sizeof why);
+    if (rc != 0) {
+        const char *what = "";
+        if (rc == ENVELOPE_ERR_EXPIRED)
+            what = "; ask for a fresh policy (cordond re-signs on fetch, or run `cordon sign` "
+                   "again)";
+        else if (rc == DSSE_ERR_UNKNOWN_KEY || rc == DSSE_ERR_BAD_SIGNATURE)
+            what = "; check that CORDON_TRUST holds the public key that signs this agent's "
+                   "policies and that the envelope was not edited";
+        diag_set(err, errlen, "the policy envelope was refused: %s%s", why, what);
+        return rc < 0 ? rc : -EINVAL;
+    }
+    if (st->version < min_version) {
+        free(*payload);
+        *payload = NULL;
+        diag_set(err, errlen,
+                 "the policy envelope has version %llu, lower than version %llu "
+                 "already seen in this process tree; a rollback is refused",
+                 (unsigned long long)st->version, (unsigned long long)min_version);
+        return -ESTALE;
+    }
+    return 0;
+}
+
+int root_compile(const char *payload, size_t len, const char *workspace, struct policy **out,
+                 char *err, size_t errlen)
+{
+    struct policy_env env;
+    struct policy_env_storage *st = malloc(sizeof *st);
+    struct diag *d = malloc(sizeof *d);
+    int rc = -ENOMEM;
+    if (!st || !d)
+        goto out;
+    diag_init(d);
+    if ((rc = policy_env_from_process(&env, st, workspace && *workspace ? workspace : NULL)) != 0) {
+        diag_set(err, errlen,
+                 "cannot establish the policy's variables (home, current and "
+                 "workspace directories): %s; set HOME and CORDON_WORKSPACE to "
+                 "existing directories",
+                 strerror(-rc));
+        goto out;
+    }
+    /* A descendant expands the variables as its root did (env -i drops HOME, a child may
+     * chdir), so the hooks read the policy exactly as the kernel sandbox was built from it. */
+    const char *h = getenv("CORDON_HOME"), *c = getenv("CORDON_CWD");
+    if (h && h[0] == '/' && strlen(h) < sizeof st->home) {
+        memcpy(st->home, h, strlen(h) + 1);
+        env.vars.home = st->home;
+    }
+    if (c && c[0] == '/' && strlen(c) < sizeof st->cwd) {
+        memcpy(st->cwd, c, strlen(c) + 1);
+        env.vars.cwd = st->cwd;
+        if (!(workspace && *workspace)) {
+            memcpy(st->workspace, c, strlen(c) + 1);
+            env.vars.workspace = st->workspace;
+        }
+    }
+    env.resolve_symlinks = 1;
+    if ((rc = policy_load(payload, len, &env, out, d)) != 0) {
+        char first[DIAG_PATH_MAX + DIAG_MSG_MAX + 4] = "";
+        if (d->count)
+            diag_format(d, 0, first, sizeof first);
+        diag_set(err, errlen,
+                 "the signed policy does not compile here (%zu error%s, first: "
+                 "%s); check it with `cordon policy check` in this environment",
+                 diag_total(d), diag_total(d) == 1 ? "" : "s", first);
+    }
+out:
+    free(st);
+    free(d);
+    return rc;
+}
+
+/* Read the whole offline envelope file. */
+static int read_envelope_file(const char *path, char **buf, size_t *len, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -EINVAL;
+    char *b = NULL;
+    size_t n = 0, cap = FETCH_MAX_BODY + 1;
+    if (fd < 0) {
+        rc = -errno;
+        diag_set(err, errlen, "cannot read the policy envelope %s (CORDON_POLICY): %s", path,
+                 strerror(errno));
+        goto out;
+    }
+    if (!(b = malloc(cap))) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        ssize_t r = read(fd, b + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = -errno;
+            diag_set(err, errlen, "cannot read %s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        if (n == cap) {
+            rc = -EFBIG;
+            diag_set(err, errlen, "the policy envelope %s is larger than %u bytes", path,
+                     FETCH_MAX_BODY);
+            goto out;
+        }
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    b = NULL; /* transferred */
+    rc = 0;
+out:
+    free(b);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static int get_envelope(struct root *r, char *err, size_t errlen)
+{
+    if (!r->online)
+        return read_envelope_file(r->prof.policy, &r->envelope, &r->envelope_len, err, errlen);
+    struct fetch_response resp;
+    char why[512];
+    int rc = fetch_policy(&r->server, r->key, NULL, ROOT_FETCH_TIMEOUT_MS, &resp, &r->envelope,
+                          &r->envelope_len, why, sizeof why);
+    if (rc != 0) {
+        diag_set(err, errlen,
+                 "cannot fetch the policy from %s: %s; start cordond or check "
+                 "CORDON_SERVER (there is no cached policy to fall back on)",
+                 r->prof.server, why);
+        return rc;
+    }
+    if (resp.status == 401) {
+        diag_set(err, errlen,
+                 "cordond at %s refused the agent key (401); check CORDON_KEY, "
+                 "the key may be unknown or revoked",
+                 r->prof.server);
+        return -EACCES;
+    }
+    if (resp.status == 404) {
+        diag_set(err, errlen,
+                 "cordond at %s has no policy for this agent (404); publish one "
+                 "for it on the server",
+                 r->prof.server);
+        return -ENOENT;
+    }
+    if (resp.status != 200) {
+        diag_set(err, errlen, "cordond at %s answered the policy fetch with HTTP %d",
+                 r->prof.server, resp.status);
+        return -EPROTO;
+    }
+    memcpy(r->etag, resp.etag, sizeof r->etag);
+    memcpy(r->proxy, resp.proxy, sizeof r->proxy);
+    memcpy(r->events_url, resp.events, sizeof r->events_url);
+    return 0;
+}
+
+static int connect_events(struct root *r, char *err, size_t errlen)
+{
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    const char *path = r->events_url + 5;
+    if (strncmp(r->events_url, "unix:/", 6) != 0 || strlen(path) >= sizeof un.sun_path) {
+        diag_set(err, errlen, "cordond announced an event channel %s that is not unix:/PATH",
+                 r->events_url);
+        return -EPROTO;
+    }
+    memcpy(un.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&un, sizeof un) != 0) {
+        int e = errno;
+        diag_set(err, errlen,
+                 "cannot connect to cordond's event channel %s: %s; decisions "
+                 "could not be recorded, so the agent does not start",
+                 r->events_url, strerror(e));
+        if (fd >= 0)
+            close(fd);
+        return -e;
+    }
+    /* Descendants inherit the connection (CORDON_EVENT_FD): clear close-on-exec. Moving it
+     * above the low numbers keeps it out of the way of programs that dup2 onto 3, 4, 5. */
+    int high = fcntl(fd, F_DUPFD, 100);
+    if (high >= 0) {
+        close(fd);
+        fd = high;
+    }
+    char mem[1024];
+    struct jbuf b;
+    jb_init(&b, mem, sizeof mem);
+    jb_raw(&b, "{\"type\":\"hello\",\"key\":");
+    jb_str(&b, r->key, 0);
+    jb_raw(&b, ",\"session\":");
+    jb_str(&b, r->session, 0);
+    jb_raw(&b, ",\"pid\":");
+    jb_i64(&b, getpid());
+    jb_raw(&b, ",\"policy_version\":");
+    jb_u64(&b, r->stamp.version);
+    jb_raw(&b, ",\"policy_digest\":");
+    jb_str(&b, r->digest, 0);
+    jb_raw(&b, "}");
+    if (send(fd, mem, b.len, MSG_NOSIGNAL) != (ssize_t)b.len) {
+        int e = errno;
+        sodium_memzero(mem, sizeof mem);
+        close(fd);
+        diag_set(err, errlen, "cannot send the hello on cordond's event channel: %s", strerror(e));
+        return -e;
+    }
+    sodium_memzero(mem, sizeof mem);
+    r->event_fd = fd;
+    events_set_fd(fd);
+    return 0;
+}
+
+static int add_port(struct sandbox_opts *o, unsigned short port)
+{
+    for (size_t i = 0; i < o->n_proxy_ports; i++)
+        if (o->proxy_ports[i] == port)
+            return 0;
+    if (o->n_proxy_ports == SANDBOX_MAX_PORTS)
+        return -ENOSPC;
+    o->proxy_ports[o->n_proxy_ports++] = port;
+    return 0;
+}
+
+int root_prepare(struct root *r, char *err, size_t errlen)
+{
+    int rc;
+    /* A root expands the policy in its own environment, never in values an earlier tree
+     * (or a forged mark) left behind. */
+    unsetenv("CORDON_HOME");
+    unsetenv("CORDON_CWD");
+    if ((rc = root_load_trust(r->prof.trust, &r->trust, err, errlen)) != 0)
+        return rc;
+    r->online = r->prof.server[0] != '\0';
+    if (r->online) {
+        if ((rc = profile_key(&r->prof, r->key, err, errlen)) != 0)
+            return rc;
+        if ((rc = fetch_target_parse(r->prof.server, &r->server, err, errlen)) != 0)
+            return rc;
+    }
+    if ((rc = get_envelope(r, err, errlen)) != 0)
+        return rc;
+    if ((rc = root_verify(&r->trust, r->envelope, r->envelope_len, 0, &r->payload, &r->payload_len,
+                          &r->stamp, r->keyid, err, errlen)) != 0)
+        return rc;
+    root_digest(r->envelope, r->envelope_len, r->digest);
+    if ((rc = root_compile(r->payload, r->payload_len, r->prof.workspace, &r->policy, err,
+                           errlen)) != 0)
+        return rc;
+    unsigned char sid[16];
+    randombytes_buf(sid, sizeof sid);
+    sodium_bin2hex(r->session, sizeof r->session, sid, sizeof sid);
+
+    if (r->online) {
+        if (r->server.port)
+            add_port(&r->sopts, r->server.port);
+        if (r->proxy[0]) {
+            char host[FETCH_HOST_MAX];
+            unsigned short port;
+            if (fetch_split_hostport(r->proxy, host, sizeof host, &port) != 0) {
+                diag_set(err, errlen,
+                         "cordond announced a tunnel address %s that is not "
+                         "HOST:PORT",
+                         r->proxy);
+                return -EPROTO;
+            }
+            add_port(&r->sopts, port);
+        }
+        if (r->events_url[0] && (rc = connect_events(r, err, errlen)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* A sealed memfd holding the verified envelope: descendants can read it, nobody can change
+ * it, and it costs no file on disk that a sandboxed process would need access to. */
+static int make_policy_fd(struct root *r, char *err, size_t errlen)
+{
+    int fd = memfd_create("cordon-policy", MFD_ALLOW_SEALING);
+    if (fd < 0)
+        goto fail;
+    for (size_t off = 0; off < r->envelope_len;) {
+        ssize_t n = write(fd, r->envelope + off, r->envelope_len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            goto fail;
+        off += (size_t)n;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+        goto fail;
+    int high = fcntl(fd, F_DUPFD, 100);
+    if (high >= 0) {
+        close(fd);
+        fd = high;
+    }
+    r->policy_fd = fd;
+    return 0;
+fail:;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    diag_set(err, errlen, "cannot create the sealed policy cache for descendants: %s", strerror(e));
+    return -e;
+}
+
+static int put(const char *name, const char *value, char *err, size_t errlen)
+{
+    if (setenv(name, value, 1) != 0) {
+        diag_set(err, errlen, "cannot set %s: %s", name, strerror(errno));
+        return -errno;
+    }
+    return 0;
+}
+
+static int put_fd(const char *name, int fd, char *err, size_t errlen)
+{
+    char v[16];
+    snprintf(v, sizeof v, "%d", fd);
+    return put(name, v, err, errlen);
+}
+
+int root_enforce(struct root *r, char *err, size_t errlen)
+{
+    int rc;
+    char why[1024];
+    if (r->preload[0]) {
+        r->sopts.read_files[0] = r->preload;
+        r->sopts.n_read_files = 1;
+    }
+    if (sandbox_apply(r->policy, &r->sopts, &r->report, why, sizeof why) != SANDBOX_OK) {
+        diag_set(err, errlen, "%s", why);
+        return -EPERM;
+    }
+    char *json = sandbox_report_json(&r->report);
+    events_emit("sandbox.report", "allow", json);
+    free(json);
+
+    if ((rc = make_policy_fd(r, err, errlen)) != 0)
+        return rc;
+    if (r->policy->sandbox.net.mode == POLICY_NET_PROXY) {
+        int fd = dnsmap_create();
+        if (fd >= 0) {
+            int high = fcntl(fd, F_DUPFD, 100);
+            if (high >= 0) {
+                close(fd);
+                fd = high; /* the mapping made by dnsmap_create stays valid */
+            }
+            r->dns_fd = fd;
+        }
+    }
+    /* The effective profile, so descendants that lost it (env -i) get it back from the
+     * hooks, and so a profile file need not be readable inside the sandbox. */
+    if (r->online) {
+        if ((rc = put("CORDON_SERVER", r->prof.server, err, errlen)) ||
+            (rc = put("CORDON_KEY", r->key, err, errlen)))
+            return rc;
+    } else if ((rc = put("CORDON_POLICY", r->prof.policy, err, errlen))) {
+        return rc;
+    }
+    /* Trust inline: descendants verify the cache with it, and a trust file need not be
+     * readable inside the sandbox. */
+    char trust[KEY_TRUST_MAX * 100 + 1];
+    size_t tl = 0;
+    for (size_t i = 0; i < r->trust.n; i++) {
+        char b64[64];
+        sodium_bin2base64(b64, sizeof b64, r->trust.keys[i].pk, 32, sodium_base64_VARIANT_ORIGINAL);
+        int n = snprintf(trust + tl, sizeof trust - tl, "cordon-ed25519 %s %s\n",
+                         r->trust.keys[i].id, b64);
+        if (n < 0 || (size_t)n >= sizeof trust - tl)
+            break;
+        tl += (size_t)n;
+    }
+    if ((rc = put("CORDON_TRUST", trust, err, errlen)) ||
+        (r->prof.workspace[0] && (rc = put("CORDON_WORKSPACE", r->prof.workspace, err, errlen))))
+        return rc;
+    if (r->prof.log[0] && (rc = put("CORDON_LOG", r->prof.log, err, errlen)))
+        return rc;
+    if (r->event_fd >= 0 && (rc = put_fd("CORDON_EVENT_FD", r->event_fd, err, errlen)))
+        return rc;
+    if (r->dns_fd >= 0 && (rc = put_fd("CORDON_DNS_FD", r->dns_fd, err, errlen)))
+        return rc;
+    if (r->online && r->proxy[0] && r->policy->sandbox.net.mode == POLICY_NET_PROXY) {
+        char url[FETCH_HOST_MAX * 2 + 64];
+        /* The key rides in the proxy URL so that clients honouring HTTPS_PROXY authenticate
+         * their own CONNECT (Basic, key as the password; docs/PROTOCOL.md). */
+        snprintf(url, sizeof url, "http://cordon:%s@%s", r->key, r->proxy);
+        if ((rc = put("CORDON_PROXY", r->proxy, err, errlen)) ||
+            (rc = put("HTTPS_PROXY", url, err, errlen)) ||
+            (rc = put("https_proxy", url, err, errlen)) ||
+            (rc = put("NO_PROXY", "localhost,127.0.0.1,::1", err, errlen)) ||
+            (rc = put("no_proxy", "localhost,127.0.0.1,::1", err, errlen)))
+            return rc;
+        sodium_memzero(url, sizeof url);
+        /* Not HTTP_PROXY or ALL_PROXY: plain http through a proxy uses absolute-form GET
+         * requests, which the tunnel port refuses; the connect hook tunnels plain http
+         * itself. */
+    }
+    if (r->online && r->server.port) {
+        char base[FETCH_HOST_MAX + 16];
+        snprintf(base, sizeof base, "http://%s/v1", r->server.host);
+        if ((rc = put("OPENAI_BASE_URL", base, err, errlen)))
+            return rc;
+        snprintf(base, sizeof base, "http://%s", r->server.host);
+        if ((rc = put("ANTHROPIC_BASE_URL", base, err, errlen)))
+            return rc;
+    }
+    {
+        struct policy_env pe;
+        struct policy_env_storage *ps = malloc(sizeof *ps);
+        if (!ps)
+            return -ENOMEM;
+        rc = policy_env_from_process(&pe, ps, NULL);
+        if (rc == 0)
+            rc = put("CORDON_HOME", pe.vars.home, err, errlen);
+        if (rc == 0)
+            rc = put("CORDON_CWD", pe.vars.cwd, err, errlen);
+        free(ps);
+        if (rc)
+            return rc;
+    }
+    /* The mark last: it must never exist without the sandbox and the cache behind it. */
+    if ((rc = put_fd("CORDON_POLICY_FD", r->policy_fd, err, errlen)) ||
+        (rc = put("CORDON_POLICY_DIGEST", r->digest, err, errlen)) ||
+        (rc = put("CORDON_SESSION", r->session, err, errlen)))
+        return rc;
+    return 0;
+}
+
+int root_poll_once(struct root *r, char *msg, size_t msglen, char *err, size_t errlen)
+{
+    struct fetch_response resp;
+    char *env = NULL, *payload = NULL;
+    size_t len = 0, plen = 0;
+    struct envelope_stamp st;
+    char keyid[KEY_ID_HEX + 1];
+    int rc = fetch_policy(&r->server, r->key, r->etag, ROOT_FETCH_TIMEOUT_MS, &resp, &env, &len,
+                          err, errlen);
+    if (rc != 0)
+        return rc;
+    if (resp.status == 304) {
+        free(env);
+        return 0;
+    }
+    if (resp.status != 200) {
+        diag_set(err, errlen, "cordond answered the policy poll with HTTP %d", resp.status);
+        free(env);
+        return -EPROTO;
+    }
+    rc = root_verify(&r->trust, env, len, r->stamp.version, &payload, &plen, &st, keyid, err,
+                     errlen);
+    free(env);
+    free(payload);
+    if (rc != 0)
+        return rc;
+    memcpy(r->etag, resp.etag, sizeof r->etag);
+    if (st.version == r->stamp.version)
+        return 0;
+    snprintf(msg, msglen,
+             "cordon: policy v%llu is published; this process runs v%llu; "
+             "restart to apply",
+             (unsigned long long)st.version, (unsigned long long)r->stamp.version);
+    return 1;
+}

@@ -1,0 +1,588 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libcordon.so's constructor and shared state. Before main() runs, a process either proves
+ * it belongs to a governed tree (the tree mark AND the kernel facts: no_new_privs and a
+ * seccomp filter) and loads the tree's cached, verified policy, or it becomes the root of a
+ * new tree and runs the whole root sequence (shim/root.c). Any failure on either path ends
+ * the process with status 126 and one paragraph saying why and what to do: an agent never
+ * runs without the policy it was meant to run under.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <sodium.h>
+
+#include "policy/diag.h"
+#include "sandbox/sandbox.h"
+#include "shim/dnsmap.h"
+#include "shim/events.h"
+#include "shim/root.h"
+#include "shim/shim.h"
+
+struct shim_state shim HIDDEN = {.fds = {-1, -1, -1}};
+
+static struct root g_root;      /* the root process keeps its root state for the poller */
+static struct policy *g_policy; /* descendants' compiled policy */
+static char g_self[4096];       /* this library's path, for LD_PRELOAD re-injection */
+
+#define ENV_SLOT 4200
+static char g_envmem[SHIM_ENV_MAX][ENV_SLOT];
+
+void *shim_real(const char *name)
+{
+    return dlsym(RTLD_NEXT, name);
+}
+
+void **shim_real_slot(void **slot, const char *name)
+{
+    if (!__atomic_load_n(slot, __ATOMIC_ACQUIRE))
+        __atomic_store_n(slot, dlsym(RTLD_NEXT, name), __ATOMIC_RELEASE);
+    return slot;
+}
+
+int shim_is_own_fd(int fd)
+{
+    if (fd < 0)
+        return 0;
+    for (int i = 0; i < SHIM_FD_COUNT; i++)
+        if (atomic_load(&shim.fds[i]) == fd)
+            return 1;
+    return 0;
+}
+
+static const char *const fd_env[SHIM_FD_COUNT] = {"CORDON_EVENT_FD", "CORDON_POLICY_FD",
+                                                  "CORDON_DNS_FD"};
+
+/* Rewrite "NAME=N" in our env slot for NAME (no allocation). */
+static void env_set_fd(const char *name, int fd)
+{
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < shim.n_env; i++)
+        if (strncmp(shim.env[i], name, nl) == 0 && shim.env[i][nl] == '=') {
+            char digits[16];
+            int k = 0;
+            unsigned v = (unsigned)fd;
+            do {
+                digits[k++] = (char)('0' + v % 10);
+                v /= 10;
+            } while (v);
+            char *w = shim.env[i] + nl + 1;
+            while (k)
+                *w++ = digits[--k];
+            *w = '\0';
+        }
+}
+
+void shim_move_own_fd(int fd)
+{
+    for (int i = 0; i < SHIM_FD_COUNT; i++) {
+        if (atomic_load(&shim.fds[i]) != fd)
+            continue;
+        int n = fcntl(fd, F_DUPFD, 100);
+        if (n < 0)
+            continue; /* out of descriptors: the caller's dup2 takes the number anyway */
+        atomic_store(&shim.fds[i], n);
+        if (i == SHIM_FD_EVENT)
+            events_set_fd(n);
+        env_set_fd(fd_env[i], n);
+        /* the old number is about to be replaced by the caller's dup2 */
+    }
+}
+
+int shim_dir_of(int dirfd, char *buf, size_t len)
+{
+    if (dirfd == AT_FDCWD)
+        return syscall(SYS_getcwd, buf, len) > 0 ? 0 : -1;
+    char link[32] = "/proc/self/fd/";
+    int k = 14;
+    char d[12];
+    int nd = 0;
+    unsigned v = (unsigned)dirfd;
+    do {
+        d[nd++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (nd)
+        link[k++] = d[--nd];
+    link[k] = '\0';
+    ssize_t n = readlink(link, buf, len - 1);
+    if (n <= 0 || buf[0] != '/')
+        return -1;
+    buf[n] = '\0';
+    return 0;
+}
+
+/* ---- the lines on stderr ---- */
+
+static void put(char *buf, size_t cap, size_t *n, const char *s)
+{
+    while (*s && *n + 1 < cap)
+        buf[(*n)++] = *s++;
+    buf[*n] = '\0';
+}
+
+void shim_report(unsigned kind, const char *ev_kind, const char *decision, const char *what,
+                 const char *subject, const char *rule, const char *detail)
+{
+    int saved = errno;
+    int deny = strcmp(decision, "deny") == 0, logd = strcmp(decision, "log") == 0;
+    if ((deny || logd) && shim.log_mode != PROFILE_LOG_OFF) {
+        unsigned prev = atomic_fetch_or(&shim.said, kind);
+        if (shim.log_mode == PROFILE_LOG_ALL || !(prev & kind)) {
+            char line[2048], q[1200];
+            struct jbuf jq;
+            jb_init(&jq, q, sizeof q);
+            jb_str(&jq, subject, 1024);
+            size_t n = 0;
+            put(line, sizeof line, &n, deny ? "cordon: denied " : "cordon: observe: would deny ");
+            put(line, sizeof line, &n, what);
+            put(line, sizeof line, &n, "(");
+            put(line, sizeof line, &n, q);
+            put(line, sizeof line, &n, "): ");
+            put(line, sizeof line, &n, rule);
+            put(line, sizeof line, &n, " (policy ");
+            put(line, sizeof line, &n, shim.agent);
+            put(line, sizeof line, &n, " v");
+            char v[24];
+            struct jbuf jv;
+            jb_init(&jv, v, sizeof v);
+            jb_u64(&jv, shim.version);
+            put(line, sizeof line, &n, v);
+            put(line, sizeof line, &n, ")\n");
+            if (n + 1 >= sizeof line)
+                line[sizeof line - 2] = '\n';
+            ssize_t w = write(2, line, n);
+            (void)w;
+        }
+    }
+    events_emit(ev_kind, decision, detail);
+    errno = saved;
+}
+
+/* ---- the environment of children ---- */
+
+static const struct {
+    const char *name;
+    int override;
+} env_names[] = {
+    {"CORDON_SESSION", 1},   {"CORDON_POLICY_DIGEST", 1},
+    {"CORDON_POLICY_FD", 1}, {"CORDON_EVENT_FD", 1},
+    {"CORDON_DNS_FD", 1},    {"CORDON_SERVER", 1},
+    {"CORDON_KEY", 1},       {"CORDON_TRUST", 1},
+    {"CORDON_POLICY", 1},    {"CORDON_WORKSPACE", 1},
+    {"CORDON_PROXY", 1},     {"CORDON_HOME", 1},
+    {"CORDON_CWD", 1},       {"CORDON_LOG", 0},
+    {"HTTPS_PROXY", 0},      {"https_proxy", 0},
+    {"NO_PROXY", 0},         {"no_proxy", 0},
+};
+
+static void build_env(void)
+{
+    shim.n_env = 0;
+    for (size_t i = 0; i < sizeof env_names / sizeof env_names[0]; i++) {
+        const char *v = getenv(env_names[i].name);
+        if (!v || strlen(env_names[i].name) + strlen(v) + 2 > ENV_SLOT)
+            continue;
+        size_t m = 0;
+        put(g_envmem[shim.n_env], ENV_SLOT, &m, env_names[i].name);
+        put(g_envmem[shim.n_env], ENV_SLOT, &m, "=");
+        put(g_envmem[shim.n_env], ENV_SLOT, &m, v);
+        shim.env[shim.n_env] = g_envmem[shim.n_env];
+        shim.env_override[shim.n_env] = env_names[i].override;
+        shim.n_env++;
+    }
+}
+
+static int name_is(const char *entry, const char *var)
+{
+    size_t i = 0;
+    while (var[i] && entry[i] == var[i])
+        i++;
+    return var[i] == '\0' && entry[i] == '=';
+}
+
+static int has_name(char *const envp[], const char *entry)
+{
+    size_t nl = (size_t)(strchr(entry, '=') - entry);
+    for (size_t i = 0; envp && envp[i]; i++)
+        if (strncmp(envp[i], entry, nl) == 0 && envp[i][nl] == '=')
+            return 1;
+    return 0;
+}
+
+char *const *shim_env_for_exec(char *const envp[], char **out, size_t cap, char *scratch,
+                               size_t scratchlen)
+{
+    size_t n = 0;
+    int preload_done = 0;
+    for (size_t i = 0; envp && envp[i]; i++) {
+        int skip = 0;
+        for (size_t k = 0; k < shim.n_env && !skip; k++) {
+            size_t nl = (size_t)(strchr(shim.env[k], '=') - shim.env[k]);
+            if (shim.env_override[k] && strncmp(envp[i], shim.env[k], nl) == 0 &&
+                envp[i][nl] == '=')
+                skip = 1;
+        }
+        if (skip)
+            continue;
+        if (n + 1 >= cap)
+            return (char *const *)envp;
+        if (name_is(envp[i], "LD_PRELOAD") && g_self[0] && !strstr(envp[i], g_self)) {
+            size_t m = 0;
+            put(scratch, scratchlen, &m, "LD_PRELOAD=");
+            put(scratch, scratchlen, &m, g_self);
+            put(scratch, scratchlen, &m, ":");
+            put(scratch, scratchlen, &m, envp[i] + 11);
+            out[n++] = scratch;
+            preload_done = 1;
+            continue;
+        }
+        if (name_is(envp[i], "LD_PRELOAD"))
+            preload_done = 1;
+        out[n++] = envp[i];
+    }
+    for (size_t k = 0; k < shim.n_env; k++) {
+        if (!shim.env_override[k] && has_name(envp, shim.env[k]))
+            continue;
+        if (n + 1 >= cap)
+            return (char *const *)envp;
+        out[n++] = shim.env[k];
+    }
+    if (!preload_done && g_self[0]) {
+        static char preload[sizeof g_self + 16];
+        if (!preload[0])
+            snprintf(preload, sizeof preload, "LD_PRELOAD=%s", g_self);
+        if (n + 1 >= cap)
+            return (char *const *)envp;
+        out[n++] = preload;
+    }
+    out[n] = NULL;
+    return out;
+}
+
+/* ---- start ---- */
+
+__attribute__((noreturn)) static void refuse(const char *prog, const char *why)
+{
+    char line[3000];
+    int n = snprintf(line, sizeof line,
+                     "cordon: %s was not started: %s. The policy could not be put in place, so "
+                     "nothing ran (exit status %d; see docs/SHIM.md).\n",
+                     prog, why, ROOT_EXIT_SHIM);
+    if (n > 0) {
+        ssize_t w = write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+        (void)w;
+    }
+    _exit(ROOT_EXIT_SHIM);
+}
+
+/* The kernel facts of a governed tree. prctl(PR_GET_SECCOMP) answers 2 in filter mode
+ * without reading /proc/self/status (which costs more than the rest of the check); when the
+ * filter refuses that prctl, /proc answers. */
+static int kernel_facts(void)
+{
+    if (sandbox_probe_no_new_privs() != 1)
+        return 0;
+    int m = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
+    if (m == 2)
+        return 1;
+    return sandbox_probe_seccomp_mode() == 2;
+}
+
+static int env_fd(const char *name)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return -1;
+    char *end;
+    long fd = strtol(v, &end, 10);
+    if (*end || fd < 0 || fd > 65535 || fcntl((int)fd, F_GETFD) < 0)
+        return -1;
+    return (int)fd;
+}
+
+static void set_proxy(const char *hostport)
+{
+    char host[FETCH_HOST_MAX];
+    unsigned short port;
+    if (!hostport || fetch_split_hostport(hostport, host, sizeof host, &port) != 0)
+        return;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    char ps[8];
+    snprintf(ps, sizeof ps, "%u", port);
+    if (getaddrinfo(host, ps, &hints, &res) != 0 || !res)
+        return;
+    memcpy(&shim.proxy, res->ai_addr, res->ai_addrlen);
+    shim.proxy_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    if (shim.n_cordond_ports < 8)
+        shim.cordond_ports[shim.n_cordond_ports++] = port;
+}
+
+static void set_server(const char *server)
+{
+    if (!server || strncmp(server, "http://", 7) != 0)
+        return;
+    char hp[FETCH_HOST_MAX], host[FETCH_HOST_MAX];
+    unsigned short port;
+    snprintf(hp, sizeof hp, "%s", server + 7);
+    hp[strcspn(hp, "/")] = '\0';
+    if (fetch_split_hostport(hp, host, sizeof host, &port) != 0)
+        return;
+    snprintf(shim.server_host, sizeof shim.server_host, "%s", host);
+    if (shim.n_cordond_ports < 8)
+        shim.cordond_ports[shim.n_cordond_ports++] = port;
+}
+
+/* The descendant path. Returns 0 when hooks can be installed, 1 when the process must run
+ * with the kernel layer alone (the cache is gone), and refuses on tampering. */
+static int descend(const char *prog, struct profile *prof)
+{
+    char err[1024], why[1200];
+    int fd = env_fd("CORDON_POLICY_FD");
+    const char *want = getenv("CORDON_POLICY_DIGEST");
+    if (fd < 0 || !want) {
+        const char *l = getenv("CORDON_LOG");
+        if (!l || strcmp(l, "off") != 0) {
+            static const char m[] = "cordon: the policy cache of this process tree is gone "
+                                    "(CORDON_POLICY_FD was closed by a program the shim cannot "
+                                    "see); the kernel sandbox still applies, but this process "
+                                    "runs without hooks or events\n";
+            ssize_t w = write(2, m, sizeof m - 1);
+            (void)w;
+        }
+        return 1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size <= 0 || st.st_size > (off_t)FETCH_MAX_BODY)
+        refuse(prog, "the tree's policy cache (CORDON_POLICY_FD) is not a policy envelope");
+    char *env = malloc((size_t)st.st_size + 1), *payload = NULL;
+    size_t got = 0, plen = 0;
+    if (!env)
+        refuse(prog, "out of memory");
+    while (got < (size_t)st.st_size) {
+        ssize_t r = pread(fd, env + got, (size_t)st.st_size - got, (off_t)got);
+        if (r <= 0)
+            refuse(prog, "the tree's policy cache (CORDON_POLICY_FD) cannot be read");
+        got += (size_t)r;
+    }
+    env[got] = '\0';
+    char digest[72];
+    root_digest(env, got, digest);
+    if (strcmp(digest, want) != 0)
+        refuse(prog, "the tree's policy cache does not match CORDON_POLICY_DIGEST (it was "
+                     "replaced); start the agent again from its profile");
+    struct key_trust trust;
+    struct envelope_stamp stamp;
+    char keyid[KEY_ID_HEX + 1];
+    if (root_load_trust(prof->trust, &trust, err, sizeof err) != 0 ||
+        root_verify(&trust, env, got, 0, &payload, &plen, &stamp, keyid, err, sizeof err) != 0) {
+        snprintf(why, sizeof why, "%s", err);
+        refuse(prog, why);
+    }
+    if (root_compile(payload, plen, prof->workspace, &g_policy, err, sizeof err) != 0) {
+        snprintf(why, sizeof why, "%s", err);
+        refuse(prog, why);
+    }
+    free(env);
+    free(payload);
+    shim.version = stamp.version;
+    atomic_store(&shim.fds[SHIM_FD_POLICY], fd);
+    int efd = env_fd("CORDON_EVENT_FD");
+    if (efd >= 0) {
+        atomic_store(&shim.fds[SHIM_FD_EVENT], efd);
+        events_set_fd(efd);
+    }
+    int dfd = env_fd("CORDON_DNS_FD");
+    if (dfd >= 0 && dnsmap_attach(dfd) == 0)
+        atomic_store(&shim.fds[SHIM_FD_DNS], dfd);
+    const char *sess = getenv("CORDON_SESSION");
+    snprintf(shim.session, sizeof shim.session, "%s", sess ? sess : "");
+    if (prof->key[0]) {
+        char k[PROFILE_KEY_LEN + 1];
+        if (profile_key(prof, k, err, sizeof err) == 0)
+            memcpy(shim.key, k, sizeof k);
+        sodium_memzero(k, sizeof k);
+    }
+    return 0;
+}
+
+static void *poller(void *arg)
+{
+    (void)arg;
+    char msg[256], err[512];
+    int failures = 0;
+    for (;;) {
+        sleep(g_root.policy->poll_seconds);
+        int rc = root_poll_once(&g_root, msg, sizeof msg, err, sizeof err);
+        if (rc == 1) {
+            if (shim.log_mode != PROFILE_LOG_OFF) {
+                size_t n = strlen(msg);
+                msg[n] = '\n';
+                ssize_t w = write(2, msg, n + 1);
+                (void)w;
+                msg[n] = '\0';
+            }
+            char d[128];
+            snprintf(d, sizeof d, "{\"running\":%llu,\"etag\":\"%.80s\"}",
+                     (unsigned long long)g_root.stamp.version,
+                     strchr(g_root.etag, '"') ? "" : g_root.etag);
+            events_emit("policy.stale", "log", d);
+        } else if (rc < 0 && failures++ == 0 && shim.log_mode != PROFILE_LOG_OFF) {
+            char line[700];
+            int n = snprintf(line, sizeof line,
+                             "cordon: policy poll failed: %s (will keep "
+                             "trying every %u s)\n",
+                             err, g_root.policy->poll_seconds);
+            if (n > 0) {
+                ssize_t w = write(2, line, (size_t)n < sizeof line ? (size_t)n : 0);
+                (void)w;
+            }
+        }
+    }
+    return NULL;
+}
+
+static void handshake(void)
+{
+    int fd = env_fd("CORDON_HANDSHAKE_FD");
+    unsetenv("CORDON_HANDSHAKE_FD");
+    if (fd < 0)
+        return;
+    char line[96];
+    int n = snprintf(line, sizeof line, "ok pid=%d policy=v%llu\n", (int)getpid(),
+                     (unsigned long long)shim.version);
+    ssize_t w = write(fd, line, (size_t)n);
+    (void)w;
+    close(fd);
+}
+
+static void send_start(int argc, char **argv)
+{
+    if (events_fd() < 0)
+        return;
+    char mem[EVENTS_MAX_ARGV + 64];
+    struct jbuf b;
+    jb_init(&b, mem, sizeof mem);
+    jb_raw(&b, "{\"argv\":[");
+    size_t used = 0;
+    for (int i = 0; argv && i < argc && argv[i]; i++) {
+        size_t l = strlen(argv[i]);
+        if (used + l > EVENTS_MAX_ARGV) {
+            jb_raw(&b, i ? ",\"...\"" : "\"...\"");
+            break;
+        }
+        if (i)
+            jb_raw(&b, ",");
+        jb_str(&b, argv[i], EVENTS_MAX_ARGV);
+        used += l;
+    }
+    jb_raw(&b, "]}");
+    events_emit("shim.start", "allow", b.overflow ? "{\"argv\":[\"...\"]}" : mem);
+}
+
+static void at_exit(void)
+{
+    events_flush_dropped();
+}
+
+__attribute__((constructor)) static void shim_init(int argc, char **argv, char **envp)
+{
+    (void)envp;
+    int saved = errno;
+    const char *prog = argc > 0 && argv && argv[0] ? argv[0] : "the program";
+    char err[2048];
+    Dl_info di;
+    if (dladdr((void *)shim_init, &di) && di.dli_fname)
+        snprintf(g_self, sizeof g_self, "%s", di.dli_fname);
+
+    if (sodium_init() < 0)
+        refuse(prog, "libsodium cannot initialise (no entropy source?)");
+
+    struct profile prof;
+    const char *session = getenv("CORDON_SESSION");
+    int marked = session && strlen(session) == 32 && kernel_facts();
+    int hooks = 1;
+    if (marked) {
+        memset(&prof, 0, sizeof prof);
+        if (profile_load(&prof, err, sizeof err) != 0)
+            refuse(prog, err);
+        if (descend(prog, &prof) != 0)
+            hooks = 0;
+        shim.policy = g_policy;
+    } else {
+        /* No mark, or a mark without the kernel facts behind it (forged or stale): this
+         * process is the root of a new tree. */
+        root_init(&g_root);
+        memcpy(g_root.preload, g_self, sizeof g_root.preload);
+        if (profile_load(&g_root.prof, err, sizeof err) != 0 ||
+            root_prepare(&g_root, err, sizeof err) != 0 ||
+            root_enforce(&g_root, err, sizeof err) != 0)
+            refuse(prog, err);
+        prof = g_root.prof;
+        shim.policy = g_root.policy;
+        shim.version = g_root.stamp.version;
+        memcpy(shim.key, g_root.key, sizeof shim.key);
+        memcpy(shim.session, g_root.session, sizeof shim.session);
+        atomic_store(&shim.fds[SHIM_FD_POLICY], g_root.policy_fd);
+        atomic_store(&shim.fds[SHIM_FD_EVENT], g_root.event_fd);
+        atomic_store(&shim.fds[SHIM_FD_DNS], g_root.dns_fd);
+        if (!g_root.online && strcmp(prof.log, "off") != 0) {
+            static const char m[] = "cordon: offline mode (CORDON_POLICY, no CORDON_SERVER): "
+                                    "decisions are enforced but not recorded by cordond\n";
+            ssize_t w = write(2, m, sizeof m - 1);
+            (void)w;
+        }
+        for (size_t i = 0; i < g_root.report.n_degradations; i++) {
+            char l[SANDBOX_NOTE_MAX + 64];
+            int n = snprintf(l, sizeof l, "cordon: warning: not enforced: %s\n",
+                             g_root.report.degradations[i]);
+            ssize_t w = write(2, l, n > 0 && (size_t)n < sizeof l ? (size_t)n : 0);
+            (void)w;
+        }
+    }
+    shim.log_mode = prof.log_mode;
+    if (shim.policy) {
+        snprintf(shim.agent, sizeof shim.agent, "%s", shim.policy->agent);
+        shim.observe = shim.policy->mode == POLICY_MODE_OBSERVE;
+        shim.net = shim.policy->sandbox.net.mode;
+    }
+    set_server(getenv("CORDON_SERVER"));
+    set_proxy(getenv("CORDON_PROXY"));
+    sodium_memzero(&prof, sizeof prof);
+    build_env();
+    if (hooks && shim.policy)
+        atomic_store(&shim.active, 1);
+    /* Nothing of the program runs before this point, so the handshake fd needs no
+     * protection from the fd hooks; it must really be closed (cordon run waits for it). */
+    handshake();
+    send_start(argc, argv);
+    atexit(at_exit);
+    if (!marked && g_root.online && shim.net != POLICY_NET_NONE &&
+        g_root.policy->poll_seconds > 0) {
+        pthread_t t;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&a, 256 * 1024);
+        if (pthread_create(&t, &a, poller, NULL) != 0 && shim.log_mode != PROFILE_LOG_OFF) {
+            static const char m[] = "cordon: cannot start the policy poller; a newer policy "
+                                    "will not be noticed until restart\n";
+            ssize_t w = write(2, m, sizeof m - 1);
+            (void)w;
+        }
+        pthread_attr_destroy(&a);
+    }
+    errno = saved;
+}

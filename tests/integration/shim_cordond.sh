@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# libcordon.so and `cordon run` against the real cordond on loopback (single-policy mode):
+# the policy fetch, the CONNECT tunnel, the event channel into the audit log, the poller
+# after a reload, and the refusals (wrong key, server gone).
+#   shim_cordond.sh CORDOND CORDON SOURCE_DIR
+CORDOND=$(realpath "$1")
+CORDON=$(realpath "$2")
+SRC=$3
+. "$SRC/tests/integration/lib.sh"
+SHIM=$(cd "$(dirname "$CORDON")/../shim" && pwd)/libcordon.so
+PY=$(command -v /usr/bin/python3 || command -v python3)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T"; }
+trap cleanup EXIT
+wait_file() { for _ in $(seq 200); do [ -s "$1" ] && return 0; sleep 0.05; done; return 1; }
+
+mkdir -p "$HOME/.ssh" "$T/ws" "$T/state" "$T/site"
+echo "PRIVATE-KEY-MATERIAL" > "$HOME/.ssh/id_rsa"
+echo "hello-origin" > "$T/site/index.html"
+cd "$T"
+"$CORDON" keygen "$T/sign" >/dev/null
+KEY=ck_$("$PY" -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))')
+printf '%s\n' "$KEY" > "$T/agent.key" && chmod 600 "$T/agent.key"
+
+"$PY" "$SRC/tests/support/http_origin.py" "$T/site" "$T/origin.port" & PIDS+=($!)
+wait_file "$T/origin.port" || bad "the origin did not start"
+HP=$(cat "$T/origin.port")
+write_policy() { # poll_seconds comes first so that a reload changes the document
+    printf '{"cordon_policy":1,"agent":"it-real","poll_seconds":%s,"sandbox":{"enforcement":"best_effort","filesystem":{"read_write":["${workspace}","${tmp}"],"read_only":["${cwd}"]},"exec":{"deny":["rm"]},"network":{"mode":"proxy","allow":["127.0.0.1:%s"]}}}\n' "$1" "$HP" > "$T/policy.json"
+}
+write_policy 5
+"$CORDOND" --policy "$T/policy.json" --agent-key-file "$T/agent.key" --signing-key "$T/sign.key" \
+    --state-dir "$T/state" --listen 127.0.0.1:0 --tunnel-listen 127.0.0.1:0 \
+    --ready-file "$T/ready" > "$T/cordond.log" 2>&1 & DPID=$!; PIDS+=($DPID)
+if ! wait_file "$T/ready"; then bad "cordond started" "$(cat "$T/cordond.log")"; finish; exit 1; fi
+ok "cordond started"
+H=$(sed -n 's/^http=//p' "$T/ready")
+O=("$CORDON" run --server "http://$H" --key "$T/agent.key" --trust "$T/sign.pub" --workspace "$T/ws")
+
+run "cordon run: policy fetched from cordond, curl through its tunnel" 0 "${O[@]}" -- curl -sS --noproxy '*' "http://127.0.0.1:$HP/"
+has "curl: the origin answered through cordond" 'hello-origin'
+run "python urllib through the tunnel" 0 "${O[@]}" -- "$PY" -c "import urllib.request as u; print(u.urlopen('http://127.0.0.1:$HP/').read().decode())"
+has "python: the origin answered" 'hello-origin'
+run "a destination outside the allowlist: cordond's refusal" 7 "${O[@]}" -- curl -sS --noproxy '*' "http://127.0.0.1:1/"
+has "refusal: cordond's 403 and its words" 'refused the tunnel (403)'
+has "refusal: names the allowlist" 'sandbox.network.allow'
+run "credentials: denied under the real server's policy" 1 "${O[@]}" -- cat "$HOME/.ssh/id_rsa"
+has "credentials: the rule and the version" '(policy it-real v'
+case "$OUT" in *PRIVATE-KEY-MATERIAL*) bad "credentials leaked" ;; *) ok "credentials: no leak" ;; esac
+run "profile mode (LD_PRELOAD) against cordond" 1 env CORDON_SERVER="http://$H" CORDON_KEY="$T/agent.key" CORDON_TRUST="$T/sign.pub" CORDON_WORKSPACE="$T/ws" LD_PRELOAD="$SHIM" sh -c "rm -f $T/ws/x; exit 1"
+has "profile mode: exec denial" 'sandbox.exec.deny "rm"'
+
+sleep 0.5
+AUDIT=$(cat "$T"/state/audit/*.jsonl 2>/dev/null)
+OUT=$AUDIT
+has "audit: the fetch" '"kind":"policy.fetch"'
+has "audit: the shim's hello" '"kind":"events.hello"'
+has "audit: the enforcement report" '"kind":"sandbox.report"'
+has "audit: the file denial with its path" "\"path\":\"$HOME/.ssh/id_rsa\""
+echo "$AUDIT" | grep '"kind":"exec"' | grep -q '"decision":"deny"' && ok "audit: the exec denial" || bad "audit: no exec denial recorded"
+has "audit: the tunnel opened to the origin" "\"kind\":\"tunnel.open\""
+has "audit: the shim's connect event" '"kind":"net.connect"'
+run "the audit log verifies with the shim's events in it" 0 "$CORDON" audit verify "$T/state/audit"
+
+# The poller: a reload publishes a new version while the agent runs.
+( sleep 1; write_policy 6; kill -HUP "$DPID" ) &
+run "poller: a reload is noticed while the agent runs" 0 "${O[@]}" -- sleep 8
+has "poller: one warning line" 'is published; this process runs v'
+has "poller: restart to apply" 'restart to apply'
+
+run "wrong agent key: cordond says 401, nothing runs" 125 "$CORDON" run --server "http://$H" --key "ck_$(printf 'A%.0s' $(seq 43))" --trust "$T/sign.pub" -- echo RAN
+has "wrong key: explained" 'refused the agent key (401)'
+kill "$DPID"; wait "$DPID" 2>/dev/null
+run "cordond gone: nothing runs" 125 "${O[@]}" -- echo RAN
+has "cordond gone: explained" 'cannot fetch the policy'
+finish

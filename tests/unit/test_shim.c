@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The shim's pure logic, under ASan and UBSan: profile parsing, the HTTP response parser of
+ * the policy fetch (hostile and truncated answers included), the hook decisions, the DNS
+ * placeholder map and the bounded JSON writer of the event channel; and the fetch itself
+ * against a real loopback socket serving hostile answers.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "policy/diag.h"
+#include "policy/policy.h"
+#include "shim/decide.h"
+#include "shim/dnsmap.h"
+#include "shim/events.h"
+#include "shim/fetch.h"
+#include "shim/profile.h"
+
+/* ---------------------------------------------------------------- profile */
+
+Test(profile, parses_names_values_comments_and_crlf)
+{
+    struct profile p = {0};
+    const char *t = "# the claims agent\r\n\nCORDON_SERVER=http://127.0.0.1:8443\r\n"
+                    "  CORDON_KEY=/etc/cordon/agent.key\nCORDON_TRUST=/etc/cordon/t.pub\n"
+                    "CORDON_LOG=all";
+    char err[256];
+    cr_assert_eq(profile_parse(t, strlen(t), &p, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(p.server, "http://127.0.0.1:8443");
+    cr_assert_str_eq(p.key, "/etc/cordon/agent.key");
+    cr_assert_str_eq(p.log, "all");
+    cr_assert_eq(profile_check(&p, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(p.log_mode, PROFILE_LOG_ALL);
+}
+
+Test(profile, environment_wins_over_the_file)
+{
+    struct profile p = {0};
+    memcpy(p.server, "unix:/run/cordon.sock", 22);
+    const char *t = "CORDON_SERVER=http://10.0.0.1:1\n";
+    char err[256];
+    cr_assert_eq(profile_parse(t, strlen(t), &p, err, sizeof err), 0);
+    cr_assert_str_eq(p.server, "unix:/run/cordon.sock");
+}
+
+Test(profile, unknown_name_is_refused_with_its_line)
+{
+    struct profile p = {0};
+    const char *t = "CORDON_POLICY=/x\nCORDON_TRUSTT=/y\n";
+    char err[256];
+    cr_assert_eq(profile_parse(t, strlen(t), &p, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "line 2"), "%s", err);
+    cr_assert(strstr(err, "CORDON_TRUSTT"), "%s", err);
+}
+
+Test(profile, hostile_input)
+{
+    struct profile p = {0};
+    char err[256];
+    cr_assert_eq(profile_parse("CORDON_LOG\n", 11, &p, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "NAME=VALUE"), "%s", err);
+    cr_assert_eq(profile_parse("CORDON_LOG=a\0b\n", 15, &p, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "NUL"), "%s", err);
+    /* a value longer than its field */
+    char *big = malloc(PROFILE_VALUE_MAX + 64);
+    memcpy(big, "CORDON_POLICY=", 14);
+    memset(big + 14, 'a', PROFILE_VALUE_MAX + 10);
+    cr_assert_eq(profile_parse(big, PROFILE_VALUE_MAX + 24, &p, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "bytes"), "%s", err);
+    free(big);
+    /* a file over the limit */
+    char *huge = calloc(1, PROFILE_MAX_BYTES + 2);
+    memset(huge, '#', PROFILE_MAX_BYTES + 1);
+    cr_assert_eq(profile_parse(huge, PROFILE_MAX_BYTES + 1, &p, err, sizeof err), -EINVAL);
+    free(huge);
+    /* control characters in an unknown name are quoted, not echoed raw */
+    cr_assert_eq(profile_parse("\x1b[2J=x\n", 7, &p, err, sizeof err), -EINVAL);
+    cr_assert_null(strchr(err, '\x1b'), "%s", err);
+}
+
+Test(profile, check_says_what_is_missing)
+{
+    struct profile p = {0};
+    char err[512];
+    cr_assert_eq(profile_check(&p, err, sizeof err), -ENOENT);
+    cr_assert(strstr(err, "CORDON_SERVER") && strstr(err, "CORDON_POLICY"), "%s", err);
+    memcpy(p.server, "http://127.0.0.1:1", 19);
+    cr_assert_eq(profile_check(&p, err, sizeof err), -ENOENT);
+    cr_assert(strstr(err, "CORDON_KEY"), "%s", err);
+    memcpy(p.key, "ck_x", 5);
+    cr_assert_eq(profile_check(&p, err, sizeof err), -ENOENT);
+    cr_assert(strstr(err, "CORDON_TRUST"), "%s", err);
+    memcpy(p.server, "ftp://x", 8);
+    memcpy(p.trust, "/t", 3);
+    cr_assert_eq(profile_check(&p, err, sizeof err), -EINVAL);
+    memcpy(p.server, "unix:/run/c", 12);
+    memcpy(p.log, "loud", 5);
+    cr_assert_eq(profile_check(&p, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "once, all or off"), "%s", err);
+}
+
+Test(profile, agent_key_form)
+{
+    cr_assert(profile_key_valid("ck_0123456789abcdefghijABCDEFGHIJ-_xyzXYZ01234"));
+    cr_assert_not(profile_key_valid("ck_0123456789abcdefghijABCDEFGHIJ-_xyzXYZ0123"));
+    cr_assert_not(profile_key_valid("ck_0123456789abcdefghijABCDEFGHIJ+/xyzXYZ01234"));
+    cr_assert_not(profile_key_valid("xx_0123456789abcdefghijABCDEFGHIJ-_xyzXYZ01234"));
+    struct profile p = {0};
+    char out[PROFILE_KEY_LEN + 1], err[256];
+    memcpy(p.key, "ck_short", 9);
+    cr_assert_eq(profile_key(&p, out, err, sizeof err), -EINVAL);
+}
+
+Test(profile, key_file_must_be_private)
+{
+    char dir[] = "/tmp/cordon-test-XXXXXX", path[64], err[512], out[PROFILE_KEY_LEN + 1];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/agent.key", dir);
+    FILE *f = fopen(path, "w");
+    fputs("ck_0123456789abcdefghijABCDEFGHIJ-_xyzXYZ01234\n", f);
+    fclose(f);
+    chmod(path, 0644);
+    struct profile p = {0};
+    memcpy(p.key, path, strlen(path) + 1);
+    cr_assert_eq(profile_key(&p, out, err, sizeof err), -EPERM);
+    cr_assert(strstr(err, "chmod 600"), "%s", err);
+    chmod(path, 0600);
+    cr_assert_eq(profile_key(&p, out, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(out, "ck_0123456789abcdefghijABCDEFGHIJ-_xyzXYZ01234");
+    unlink(path);
+    rmdir(dir);
+}
+
+/* ---------------------------------------------------------------- HTTP response parsing */
+
+static int parse(const char *s, struct fetch_response *r, char *err)
+{
+    return fetch_parse_response(s, strlen(s), r, err, 256);
+}
+
+Test(fetch, parses_the_policy_headers)
+{
+    struct fetch_response r;
+    char err[256];
+    const char *s = "HTTP/1.1 200 OK\r\nETag: \"v42-0123456789abcdef\"\r\n"
+                    "cordon-proxy: 127.0.0.1:8443\r\nCordon-Events:  unix:/run/c/ev.sock \r\n"
+                    "Content-Length: 5\r\n\r\nhello";
+    cr_assert_eq(parse(s, &r, err), 0, "%s", err);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.etag, "\"v42-0123456789abcdef\"");
+    cr_assert_str_eq(r.proxy, "127.0.0.1:8443");
+    cr_assert_str_eq(r.events, "unix:/run/c/ev.sock");
+    cr_assert_eq(r.content_length, 5);
+    cr_assert_eq(strlen(s) - r.header_len, 5);
+}
+
+Test(fetch, incomplete_headers_ask_for_more)
+{
+    struct fetch_response r;
+    char err[256];
+    cr_assert_eq(parse("HTTP/1.1 200 OK\r\nETag: x\r\n", &r, err), -EAGAIN);
+    cr_assert_eq(parse("", &r, err), -EAGAIN);
+}
+
+Test(fetch, hostile_answers_are_refused)
+{
+    struct fetch_response r;
+    char err[256];
+    const char *bad[] = {
+        "SSH-2.0-OpenSSH\r\n\r\n",
+        "HTTP/1.1 2000 OK\r\n\r\n",
+        "HTTP/2 200\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "HTTP/1.1 200 OK\r\n: empty name\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(parse(bad[i], &r, err), -EPROTO, "accepted: %s", bad[i]);
+        cr_assert(err[0], "no reason for %s", bad[i]);
+    }
+    /* an ETag longer than the shim keeps */
+    char big[512] = "HTTP/1.1 304 Not Modified\r\nETag: ";
+    memset(big + strlen(big), 'e', 300);
+    strcat(big, "\r\n\r\n");
+    cr_assert_eq(parse(big, &r, err), -EPROTO);
+    cr_assert(strstr(err, "ETag"), "%s", err);
+    /* a NUL inside the headers */
+    cr_assert_eq(fetch_parse_response("HTTP/1.1 200 OK\r\nA: \0\r\n\r\n", 25, &r, err, 256),
+                 -EPROTO);
+}
+
+Test(fetch, oversized_headers_are_refused)
+{
+    size_t n = FETCH_MAX_HEADERS + 100;
+    char *s = malloc(n + 1);
+    memcpy(s, "HTTP/1.1 200 OK\r\nX: ", 20);
+    memset(s + 20, 'a', n - 20);
+    s[n] = '\0';
+    struct fetch_response r;
+    char err[256];
+    cr_assert_eq(fetch_parse_response(s, n, &r, err, sizeof err), -EPROTO);
+    cr_assert(strstr(err, "exceed"), "%s", err);
+    free(s);
+}
+
+Test(fetch, target_forms)
+{
+    struct fetch_target t;
+    char err[256];
+    cr_assert_eq(fetch_target_parse("http://127.0.0.1:8443", &t, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(t.port, 8443);
+    cr_assert_eq(fetch_target_parse("http://[::1]:9/", &t, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(t.addr.ss_family, AF_INET6);
+    cr_assert_eq(fetch_target_parse("unix:/run/cordon/api.sock", &t, err, sizeof err), 0);
+    cr_assert_eq(t.addr.ss_family, AF_UNIX);
+    const char *bad[] = {"https://x:1",   "http://x",      "http://x:0", "http://x:65536",
+                         "http://x:1/v1", "unix:relative", "ftp://x:1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_neq(fetch_target_parse(bad[i], &t, err, sizeof err), 0, "accepted %s", bad[i]);
+    unsigned short port;
+    char host[64];
+    cr_assert_eq(fetch_split_hostport("[::1]:443", host, sizeof host, &port), 0);
+    cr_assert_str_eq(host, "::1");
+    cr_assert_eq(fetch_split_hostport("api.github.com:", host, sizeof host, &port), -EINVAL);
+}
+
+/* A one-shot loopback server that sends a canned answer, for fetch_policy end to end. */
+struct canned {
+    int lfd;
+    const char *answer;
+    size_t len;
+    int hang;
+};
+
+static void *serve_once(void *arg)
+{
+    struct canned *c = arg;
+    int fd = accept(c->lfd, NULL, NULL);
+    char buf[2048];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    (void)n;
+    if (!c->hang && send(fd, c->answer, c->len, MSG_NOSIGNAL) < 0)
+        perror("send");
+    if (c->hang)
+        sleep(2);
+    close(fd);
+    return NULL;
+}
+
+static int fetch_canned(const char *answer, size_t len, int hang, int timeout_ms,
+                        struct fetch_response *r, char **body, size_t *blen, char *err)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    struct canned c = {socket(AF_INET, SOCK_STREAM, 0), answer, len, hang};
+    cr_assert(bind(c.lfd, (struct sockaddr *)&a, sizeof a) == 0);
+    cr_assert(listen(c.lfd, 1) == 0);
+    getsockname(c.lfd, (struct sockaddr *)&a, &al);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", ntohs(a.sin_port));
+    struct fetch_target t;
+    cr_assert_eq(fetch_target_parse(url, &t, err, 256), 0);
+    pthread_t th;
+    pthread_create(&th, NULL, serve_once, &c);
+    int rc = fetch_policy(&t, "ck_k", "\"v1-x\"", timeout_ms, r, body, blen, err, 256);
+    pthread_join(th, NULL);
+    close(c.lfd);
+    return rc;
+}
+
+Test(fetch, end_to_end_200_and_304)
+{
+    struct fetch_response r;
+    char *body, err[256];
+    size_t blen;
+    const char *ok = "HTTP/1.1 200 OK\r\nETag: \"v2-y\"\r\nContent-Length: 4\r\n\r\n{\"a\"";
+    cr_assert_eq(fetch_canned(ok, strlen(ok), 0, 2000, &r, &body, &blen, err), 0, "%s", err);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(blen, 4);
+    cr_assert_str_eq(body, "{\"a\"");
+    free(body);
+    const char *nm = "HTTP/1.1 304 Not Modified\r\nETag: \"v1-x\"\r\n\r\n";
+    cr_assert_eq(fetch_canned(nm, strlen(nm), 0, 2000, &r, &body, &blen, err), 0, "%s", err);
+    cr_assert_eq(r.status, 304);
+    cr_assert_null(body);
+}
+
+Test(fetch, end_to_end_truncated_and_silent_servers)
+{
+    struct fetch_response r;
+    char *body, err[256];
+    size_t blen;
+    const char *cut = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this";
+    cr_assert_eq(fetch_canned(cut, strlen(cut), 0, 2000, &r, &body, &blen, err), -EPROTO);
+    cr_assert(strstr(err, "cut"), "%s", err);
+    cr_assert_eq(fetch_canned("HTTP/1.1 20", 11, 0, 2000, &r, &body, &blen, err), -EPROTO);
+    cr_assert_eq(fetch_canned(NULL, 0, 1, 300, &r, &body, &blen, err), -ETIMEDOUT);
+    cr_assert(strstr(err, "within 300 ms"), "%s", err);
+}
+
+/* ---------------------------------------------------------------- decisions */
+
+static struct policy *compile(const char *json)
+{
+    struct policy_env env = {0};
+    env.vars.home = "/home/a";
+    env.vars.cwd = "/srv/agent";
+    env.vars.workspace = "/srv/agent/ws";
+    env.vars.tmp = "/tmp";
+    struct diag *d = malloc(sizeof *d);
+    diag_init(d);
+    struct policy *p = NULL;
+    int rc = policy_load(json, strlen(json), &env, &p, d);
+    char first[600] = "";
+    if (d->count)
+        diag_format(d, 0, first, sizeof first);
+    cr_assert_eq(rc, 0, "%s", first);
+    free(d);
+    return p;
+}
+
+Test(decide, fs_deny_wins_with_the_rule_index)
+{
+    struct policy *p = compile("{\"cordon_policy\":1,\"agent\":\"a\",\"sandbox\":{\"filesystem\":"
+                               "{\"read_write\":[\"~\"],\"deny\":[\"~/secrets\"]}}}");
+    int i = decide_fs_deny(p, "/home/a/.ssh/id_rsa", NULL);
+    cr_assert_geq(i, 0);
+    cr_assert_str_eq(p->sandbox.fs.deny.v[i].raw, "~/.ssh");
+    i = decide_fs_deny(p, "/home/a/secrets", NULL);
+    cr_assert_geq(i, 0);
+    cr_assert_str_eq(p->sandbox.fs.deny.v[i].raw, "~/secrets");
+    cr_assert_eq(decide_fs_deny(p, "/home/a/secretsX", NULL), -1);
+    cr_assert_eq(decide_fs_deny(p, "/home/a/work/x", NULL), -1);
+    /* a symlink's resolved form is checked too */
+    cr_assert_geq(decide_fs_deny(p, "/home/a/link", "/home/a/.aws/credentials"), 0);
+    policy_free(p);
+}
+
+Test(decide, exec_denylist_and_allowlist)
+{
+    char rule[200];
+    struct policy *p = compile("{\"cordon_policy\":1,\"agent\":\"a\",\"sandbox\":{\"exec\":"
+                               "{\"deny\":[\"rm\",\"/usr/bin/dd\"],\"search\":[\"/usr/bin\"]}}}");
+    cr_assert_eq(decide_exec(p, "/usr/bin/rm", NULL, rule, sizeof rule), 1);
+    cr_assert_str_eq(rule, "sandbox.exec.deny \"rm\"");
+    cr_assert_eq(decide_exec(p, "/usr/bin/dd", NULL, rule, sizeof rule), 1);
+    cr_assert_eq(decide_exec(p, "/usr/bin/ls", NULL, rule, sizeof rule), 0);
+    /* a name rule covers the search directories only */
+    cr_assert_eq(decide_exec(p, "/opt/x/rm", NULL, rule, sizeof rule), 0);
+    policy_free(p);
+    p = compile("{\"cordon_policy\":1,\"agent\":\"a\",\"sandbox\":{\"exec\":"
+                "{\"allow\":[\"python3*\",\"${workspace}/bin\"],\"search\":[\"/usr/bin\"]}}}");
+    cr_assert_eq(decide_exec(p, "/usr/bin/python3.11", NULL, rule, sizeof rule), 0);
+    cr_assert_eq(decide_exec(p, "/srv/agent/ws/bin/tool", NULL, rule, sizeof rule), 0);
+    cr_assert_eq(decide_exec(p, "/usr/bin/curl", NULL, rule, sizeof rule), 1);
+    cr_assert_str_eq(rule, "not in sandbox.exec.allow");
+    /* the resolved form counts: a link elsewhere to an allowed program */
+    cr_assert_eq(decide_exec(p, "/home/a/py", "/usr/bin/python3.11", rule, sizeof rule), 0);
+    policy_free(p);
+}
+
+Test(decide, abspath_folds_components)
+{
+    char out[64];
+    cr_assert_eq(decide_abspath("/home/a", "x/../.ssh//./id_rsa", out, sizeof out), 0);
+    cr_assert_str_eq(out, "/home/a/.ssh/id_rsa");
+    cr_assert_eq(decide_abspath("/", "/../../etc/shadow", out, sizeof out), 0);
+    cr_assert_str_eq(out, "/etc/shadow");
+    cr_assert_eq(decide_abspath("/a", ".", out, sizeof out), 0);
+    cr_assert_str_eq(out, "/a");
+    cr_assert_eq(decide_abspath("/", "/", out, sizeof out), 0);
+    cr_assert_str_eq(out, "/");
+    char big[100];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    cr_assert_eq(decide_abspath("/", big, out, sizeof out), -1);
+}
+
+/* ---------------------------------------------------------------- DNS map */
+
+Test(dnsmap, names_get_stable_placeholders_and_map_back)
+{
+    void *mem = calloc(1, dnsmap_size());
+    dnsmap_use(mem);
+    uint32_t a = dnsmap_assign("API.GitHub.com"), b = dnsmap_assign("crm.internal");
+    cr_assert(dnsmap_is_placeholder(a) && dnsmap_is_placeholder(b));
+    cr_assert_neq(a, b);
+    cr_assert_eq(dnsmap_assign("api.github.com"), a, "case-insensitive and stable");
+    cr_assert_str_eq(dnsmap_lookup(a), "api.github.com");
+    cr_assert_null(dnsmap_lookup(0x7f000001));
+    cr_assert_null(dnsmap_lookup(DNSMAP_BASE));
+    cr_assert_null(dnsmap_lookup(DNSMAP_BASE + 4000), "an unassigned slot");
+    char longname[300];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    cr_assert_eq(dnsmap_assign(longname), 0);
+    cr_assert_eq(dnsmap_assign(""), 0);
+    dnsmap_use(NULL);
+    free(mem);
+}
+
+Test(dnsmap, full_table_refuses_instead_of_overwriting)
+{
+    void *mem = calloc(1, dnsmap_size());
+    dnsmap_use(mem);
+    char name[32];
+    for (int i = 0; i < DNSMAP_SLOTS; i++) {
+        snprintf(name, sizeof name, "h%d.test", i);
+        cr_assert_neq(dnsmap_assign(name), 0);
+    }
+    cr_assert_eq(dnsmap_assign("one-too-many.test"), 0);
+    cr_assert_str_eq(dnsmap_lookup(DNSMAP_BASE + 1), "h0.test");
+    dnsmap_use(NULL);
+    free(mem);
+}
+
+Test(dnsmap, shared_across_fork)
+{
+    int fd = dnsmap_create();
+    cr_assert_geq(fd, 0);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(dnsmap_assign("child.test") ? 0 : 1);
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert_eq(WEXITSTATUS(st), 0);
+    cr_assert_str_eq(dnsmap_lookup(DNSMAP_BASE + 1), "child.test");
+    close(fd);
+}
+
+/* ---------------------------------------------------------------- bounded JSON */
+
+Test(events, json_strings_are_escaped_and_bounded)
+{
+    char mem[64];
+    struct jbuf b;
+    jb_init(&b, mem, sizeof mem);
+    jb_str(&b, "a\"b\\c\n\x01", 0);
+    cr_assert_str_eq(mem, "\"a\\\"b\\\\c\\u000a\\u0001\"");
+    jb_init(&b, mem, sizeof mem);
+    jb_str(&b, "abcdefgh", 3);
+    cr_assert_str_eq(mem, "\"abc...\"");
+    jb_init(&b, mem, 8);
+    jb_raw(&b, "0123456789");
+    cr_assert(b.overflow);
+    cr_assert_eq(b.len, 0, "nothing partial is written");
+    jb_init(&b, mem, sizeof mem);
+    jb_i64(&b, -42);
+    jb_raw(&b, ",");
+    jb_u64(&b, UINT64_MAX);
+    cr_assert_str_eq(mem, "-42,18446744073709551615");
+}
+
+Test(events, drops_are_counted_never_silent)
+{
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    int small = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    events_set_fd(sv[0]);
+    uint64_t before = events_dropped();
+    for (int i = 0; i < 2000; i++)
+        events_emit("fs.open", "deny", "{\"path\":\"/x\"}");
+    uint64_t dropped = events_dropped() - before;
+    cr_assert_gt(dropped, 0, "a full socket must count drops");
+    /* drain, then the next event is preceded by an events.dropped report */
+    char buf[8192];
+    while (recv(sv[1], buf, sizeof buf, MSG_DONTWAIT) > 0)
+        ;
+    events_emit("exec", "allow", NULL);
+    ssize_t n = recv(sv[1], buf, sizeof buf - 1, MSG_DONTWAIT);
+    cr_assert_gt(n, 0);
+    buf[n] = '\0';
+    cr_assert(strstr(buf, "\"kind\":\"events.dropped\""), "%s", buf);
+    cr_assert(strstr(buf, "\"count\":"), "%s", buf);
+    n = recv(sv[1], buf, sizeof buf - 1, MSG_DONTWAIT);
+    buf[n > 0 ? n : 0] = '\0';
+    cr_assert(strstr(buf, "\"kind\":\"exec\""), "%s", buf);
+    events_set_fd(-1);
+    close(sv[0]);
+    close(sv[1]);
+}
