@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The embedded default (see embedded.h): a private cordond started by `cordon run` when the
+ * policy is a plain document and no server is configured. The run gets the whole two-layer
+ * product (signed policy, egress tunnel, event intake, audit log) without anything to set up:
+ * the keys are made here, used for one run and wiped with their directory.
+ *
+ * cordond runs as a child of the unsandboxed `cordon run` process, never inside the agent's
+ * sandbox: it needs the network for the tunnel and write access to the audit directory, and
+ * the agent must not be able to signal or trace it (Landlock scopes signals to the domain).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <sodium.h>
+
+#include "policy/diag.h"
+#include "policy/key.h"
+#include "tools/cli.h"
+#include "tools/embedded.h"
+
+#ifndef CORDON_SBINDIR
+#define CORDON_SBINDIR "/usr/local/sbin"
+#endif
+
+#define READY_WAIT_MS 15000
+#define STOP_WAIT_MS 10000
+
+int embedded_is_policy(const char *path)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    buf = malloc((1u << 20) + 1);
+    if (buf)
+        len = fread(buf, 1, 1u << 20, f);
+    fclose(f);
+    if (!buf)
+        return 0;
+    buf[len] = '\0';
+    cJSON *doc = cJSON_ParseWithLength(buf, len);
+    int is = cJSON_IsObject(doc) && cJSON_GetObjectItemCaseSensitive(doc, "cordon_policy") &&
+             !cJSON_GetObjectItemCaseSensitive(doc, "payloadType");
+    cJSON_Delete(doc);
+    free(buf);
+    return is;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    remove(p);
+    return 0;
+}
+
+static void remove_dir(const char *dir)
+{
+    if (dir[0])
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* mkdir -p with mode 0700 for every directory it creates. */
+static int make_dirs(const char *path)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return -ENAMETOOLONG;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* The default audit directory: $XDG_STATE_HOME/cordon/audit, else ~/.local/state/... */
+static int default_audit_dir(char *out, size_t len)
+{
+    const char *xdg = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    int n;
+    if (xdg && xdg[0] == '/')
+        n = snprintf(out, len, "%s/cordon/audit", xdg);
+    else if (home && home[0] == '/')
+        n = snprintf(out, len, "%s/.local/state/cordon/audit", home);
+    else
+        return -ENOENT;
+    return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+/* cordond: $CORDON_CORDOND, next to cordon, in the build tree, then the install prefix. */
+static int find_cordond(char *out, size_t len)
+{
+    const char *env = getenv("CORDON_CORDOND");
+    if (env && *env)
+        return realpath(env, out) && strlen(out) < len && access(out, X_OK) == 0 ? 0 : -ENOENT;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        const char *rel[] = {"/cordond", "/../policy/server/cordond", "/../sbin/cordond"};
+        for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+            char cand[PATH_MAX + 32];
+            snprintf(cand, sizeof cand, "%s%s", exe, rel[i]);
+            if (access(cand, X_OK) == 0 && realpath(cand, out) && strlen(out) < len)
+                return 0;
+        }
+    }
+    if (snprintf(out, len, "%s/cordond", CORDON_SBINDIR) < (int)len && access(out, X_OK) == 0)
+        return 0;
+    return -ENOENT;
+}
+
+/* A fresh agent key, "ck_" + 43 characters of URL-safe base64, into a new 0600 file. */
+static int write_agent_key(const char *path, char key[64], char *err, size_t errlen)
+{
+    unsigned char raw[32];
+    int rc = 0;
+    randombytes_buf(raw, sizeof raw);
+    memcpy(key, "ck_", 3);
+    sodium_bin2base64(key + 3, 61, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    char line[66];
+    size_t klen = (size_t)snprintf(line, sizeof line, "%s\n", key);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || fchmod(fd, 0600) != 0 || write(fd, line, klen) != (ssize_t)klen) {
+        rc = -errno;
+        diag_set(err, errlen, "cannot write the agent key %s: %s", path, strerror(errno));
+    }
+    if (fd >= 0)
+        close(fd);
+    sodium_memzero(raw, sizeof raw);
+    sodium_memzero(line, sizeof line);
+    return rc;
+}
+
+/* The first line of the ready file that starts with name=, without the prefix. */
+static int ready_value(const char *text, const char *name, char *out, size_t len)
+{
+    size_t nl = strlen(name);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        if (strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            const char *v = p + nl + 1;
+            size_t vl = strcspn(v, "\n");
+            if (vl == 0 || vl >= len)
+                return -EINVAL;
+            memcpy(out, v, vl);
+            out[vl] = '\0';
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Wait for the ready file; 0, or -ECHILD when cordond exited first, -ETIMEDOUT. */
+static int wait_ready(struct embedded *e, const char *ready, char *http, size_t len)
+{
+    for (long waited = 0; waited < READY_WAIT_MS; waited += 10) {
+        int st;
+        if (waitpid(e->pid, &st, WNOHANG) == e->pid) {
+            e->pid = 0;
+            return -ECHILD;
+        }
+        char buf[4096];
+        int fd = open(ready, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t n = read(fd, buf, sizeof buf - 1);
+            close(fd);
+            if (n > 0) {
+                buf[n] = '\0';
+                if (ready_value(buf, "http", http, len) == 0)
+                    return 0;
+            }
+        }
+        sleep_ms(10);
+    }
+    return -ETIMEDOUT;
+}
+
+int embedded_start(const char *policy_path, const char *audit_dir, struct embedded *e,
+                   char *err, size_t errlen)
+{
+    int rc = -1;
+    char cordond[PATH_MAX], policy_abs[PATH_MAX], keyid[KEY_ID_HEX + 1];
+    char signing[256], state[256], events[256];
+    char ready[256], http[256];
+    memset(e, 0, sizeof *e);
+
+    if (!realpath(policy_path, policy_abs)) {
+        rc = -errno;
+        diag_set(err, errlen, "cannot read the policy %s: %s", policy_path, strerror(errno));
+        goto out;
+    }
+    if ((rc = find_cordond(cordond, sizeof cordond)) != 0) {
+        diag_set(err, errlen, "cordond was not found next to cordon, in the build tree or in "
+                              "%s; build it (tools/build.sh) or set CORDON_CORDOND to its path",
+                 CORDON_SBINDIR);
+        goto out;
+    }
+    if (audit_dir)
+        rc = snprintf(e->audit_dir, sizeof e->audit_dir, "%s", audit_dir) <
+                     (int)sizeof e->audit_dir ? 0 : -ENAMETOOLONG;
+    else if ((rc = default_audit_dir(e->audit_dir, sizeof e->audit_dir)) != 0)
+        diag_set(err, errlen, "no audit directory: HOME and XDG_STATE_HOME are unset; "
+                              "pass --audit DIR");
+    if (rc != 0)
+        goto out;
+    if ((rc = make_dirs(e->audit_dir)) != 0) {
+        diag_set(err, errlen, "cannot create the audit directory %s: %s", e->audit_dir,
+                 strerror(-rc));
+        goto out;
+    }
+
+    /* The private directory: short, so that the event socket path fits in sun_path. */
+    const char *rt = getenv("XDG_RUNTIME_DIR");
+    if (!rt || rt[0] != '/' || strlen(rt) > 80 || access(rt, W_OK) != 0)
+        rt = "/tmp";
+    snprintf(e->dir, sizeof e->dir, "%s/cordon-run-XXXXXX", rt);
+    if (!mkdtemp(e->dir)) {
+        rc = -errno;
+        diag_set(err, errlen, "cannot create a private directory %s: %s", e->dir,
+                 strerror(errno));
+        e->dir[0] = '\0';
+        goto out;
+    }
+    snprintf(signing, sizeof signing, "%s/signing", e->dir);
+    snprintf(e->trust_path, sizeof e->trust_path, "%s/signing.pub", e->dir);
+    snprintf(e->key_path, sizeof e->key_path, "%s/agent.key", e->dir);
+    snprintf(e->log_path, sizeof e->log_path, "%s/cordond.log", e->dir);
+    snprintf(state, sizeof state, "%s/state", e->dir);
+    snprintf(events, sizeof events, "%s/events.sock", e->dir);
+    snprintf(ready, sizeof ready, "%s/ready", e->dir);
+    if ((rc = key_generate(signing, keyid, err, errlen)) != 0)
+        goto out;
+    snprintf(e->signing_path, sizeof e->signing_path, "%s.key", signing);
+    if ((rc = write_agent_key(e->key_path, e->key, err, errlen)) != 0)
+        goto out;
+    if (mkdir(state, 0700) != 0) {
+        rc = -errno;
+        diag_set(err, errlen, "cannot create %s: %s", state, strerror(errno));
+        goto out;
+    }
+
+    int logfd = open(e->log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (logfd < 0) {
+        rc = -errno;
+        diag_set(err, errlen, "cannot create %s: %s", e->log_path, strerror(errno));
+        goto out;
+    }
+    char *const argv[] = {cordond, "--listen", "127.0.0.1:0", "--tunnel-listen",
+                          "127.0.0.1:0", "--policy", policy_abs, "--agent-key-file",
+                          e->key_path, "--signing-key", e->signing_path, "--state-dir", state,
+                          "--audit-dir", e->audit_dir, "--events-socket", events,
+                          "--ready-file", ready, NULL};
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = -errno;
+        close(logfd);
+        diag_set(err, errlen, "cannot start cordond: %s", strerror(errno));
+        goto out;
+    }
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul < 0 || dup2(nul, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+            _exit(127);
+        /* its own process group: a Ctrl-C meant for the agent must not stop the server
+         * before the run has been recorded to the end */
+        setpgid(0, 0);
+        execv(cordond, argv);
+        _exit(127);
+    }
+    close(logfd);
+    e->pid = pid;
+    if ((rc = wait_ready(e, ready, http, sizeof http)) != 0) {
+        diag_set(err, errlen, "the private cordond did not start (%s); its output is in %s",
+                 rc == -ECHILD ? "it exited" : "no answer within 15 s", e->log_path);
+        goto out;
+    }
+    if (snprintf(e->server, sizeof e->server, "http://%s", http) >= (int)sizeof e->server) {
+        rc = -ENAMETOOLONG;
+        diag_set(err, errlen, "cordond listens on an address too long to use: %s", http);
+        goto out;
+    }
+    /* cordond holds both keys in memory now. The private directory may lie inside the
+     * agent's grants (${tmp}), and the signing key also signs the audit checkpoints: an agent
+     * that could read it could forge them. So neither key stays on disk. */
+    unlink(e->signing_path);
+    unlink(e->key_path);
+    rc = 0;
+out:
+    if (rc != 0) {
+        sodium_memzero(e->key, sizeof e->key);
+        if (e->pid > 0) {
+            kill(e->pid, SIGKILL);
+            waitpid(e->pid, NULL, 0);
+            e->pid = 0;
+        }
+        /* keep the directory when cordond's output is the explanation */
+        if (access(e->log_path, R_OK) != 0)
+            remove_dir(e->dir);
+    }
+    return rc;
+}
+
+int embedded_stop(struct embedded *e)
+{
+    int rc = 0;
+    if (e->pid > 0) {
+        int st = 0;
+        kill(e->pid, SIGTERM);
+        long waited = 0;
+        pid_t r;
+        while ((r = waitpid(e->pid, &st, WNOHANG)) == 0 && waited < STOP_WAIT_MS) {
+            sleep_ms(10);
+            waited += 10;
+        }
+        if (r == 0) {
+            kill(e->pid, SIGKILL);
+            waitpid(e->pid, &st, 0);
+        }
+        if (r <= 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            rc = -EIO;
+        e->pid = 0;
+    }
+    sodium_memzero(e->key, sizeof e->key);
+    if (rc != 0)
+        fprintf(stderr, "cordon run: the private cordond did not stop cleanly; its output is "
+                        "in %s\n", e->log_path);
+    else
+        remove_dir(e->dir);
+    return rc;
+}

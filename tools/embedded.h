@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The embedded default: `cordon run --policy POLICY.json` with no server configured starts a
+ * private cordond for the length of one run. It gets an ephemeral signing key and agent key in
+ * a private directory (0700) that disappears afterwards, listens on loopback ports chosen by
+ * the kernel, and writes its audit trail into a directory that outlives the run (the caller's,
+ * or $XDG_STATE_HOME/cordon/audit).
+ */
+#ifndef CORDON_TOOLS_EMBEDDED_H
+#define CORDON_TOOLS_EMBEDDED_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct embedded {
+    pid_t pid;                  /* the private cordond, 0 when not running */
+    char dir[160];              /* private runtime directory, removed by embedded_stop(); short,
+                                   so the event socket path fits in sun_path */
+    char audit_dir[PATH_MAX];   /* where the audit log stays */
+    char server[128];           /* http://127.0.0.1:PORT */
+    char key[64];               /* the agent key (ck_...), wiped by embedded_stop() */
+    char key_path[PATH_MAX];    /* where cordond read it; removed once cordond listens */
+    char trust_path[PATH_MAX];  /* the ephemeral signing key's public half */
+    char signing_path[PATH_MAX]; /* its private half; removed once cordond listens */
+    char log_path[PATH_MAX];    /* cordond's own output */
+};
+
+/*
+ * 1 when the file at path holds a policy document (a JSON object with "cordon_policy"),
+ * 0 when it is anything else (a signed envelope, say). Reads at most 1 MiB.
+ */
+int embedded_is_policy(const char *path);
+
+/*
+ * Start a private cordond serving the policy at policy_path, with its audit log in audit_dir
+ * (NULL: the XDG state directory). Waits until it listens. On failure err says what failed
+ * and where cordond's own output is; nothing is left running. Returns 0 or a negative errno.
+ */
+__attribute__((warn_unused_result)) int embedded_start(const char *policy_path,
+                                                       const char *audit_dir,
+                                                       struct embedded *e, char *err,
+                                                       size_t errlen);
+
+/*
+ * Stop the private cordond (SIGTERM, then SIGKILL after 10 s), wait for it so that its audit
+ * log is closed with a final checkpoint, and remove the private directory. Returns 0 when
+ * cordond exited cleanly, -EIO otherwise (its output is then kept and named on stderr).
+ */
+int embedded_stop(struct embedded *e);
+
+#endif
