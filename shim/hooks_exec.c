@@ -197,6 +197,31 @@ static int exec_gate(const char *prog, char *const argv[], const char *what)
     return -1;
 }
 
+/*
+ * An exec the hook let through and the kernel refused (a program in the workspace, which
+ * Landlock does not grant EXECUTE): record it as a denial too, so that the audit trail does
+ * not show only the hook's "allow". err is the errno of the failed exec; errno is kept.
+ */
+static void exec_after(const char *prog, char *const argv[], const char *what, int err)
+{
+    if (!atomic_load(&shim.active) || !prog || (err != EACCES && err != EPERM))
+        return;
+    int saved = errno;
+    char abs[PATH_MAXLEN], base[PATH_MAXLEN], mem[EVENTS_MAX_MSG - 256];
+    if (prog[0] == '/')
+        decide_abspath("/", prog, abs, sizeof abs);
+    else if (shim_dir_of(AT_FDCWD, base, sizeof base) != 0 ||
+             decide_abspath(base, prog, abs, sizeof abs) != 0) {
+        errno = saved;
+        return;
+    }
+    exec_detail(mem, sizeof mem, abs, argv, "kernel");
+    shim_report(SHIM_KIND_KERNEL_EXEC, "exec", "deny", what, abs,
+                "refused by the kernel: no execute right there under the policy's grants, "
+                "or denied by the file's permissions", mem);
+    errno = saved;
+}
+
 int hooks_exec_execve(const char *path, char *const argv[], char *const envp[])
 {
     if (exec_gate(path, argv, "execve") != 0)
@@ -206,6 +231,7 @@ int hooks_exec_execve(const char *path, char *const argv[], char *const envp[])
     int rc = REAL(execve)(path, argv, e);
     int saved = errno;
     env_done(&b);
+    exec_after(path, argv, "execve", saved);
     errno = saved;
     return rc;
 }
@@ -221,6 +247,8 @@ static int do_execvpe(const char *file, char *const argv[], char *const envp[], 
     int rc = REAL(execvpe)(file, argv, e);
     int saved = errno;
     env_done(&b);
+    if (nonempty(file) && search_path(file, found, sizeof found) == 0)
+        exec_after(found, argv, what, saved);
     errno = saved;
     return rc;
 }
@@ -374,6 +402,8 @@ EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_acti
     char *const *e = env_make(&b, envp);
     int rc = REAL(posix_spawn)(pid, path, fa, attr, argv, e);
     env_done(&b);
+    if (rc != 0)
+        exec_after(path, argv, "posix_spawn", rc);
     return rc;
 }
 
@@ -388,6 +418,8 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
     char *const *e = env_make(&b, envp);
     int rc = REAL(posix_spawnp)(pid, file, fa, attr, argv, e);
     env_done(&b);
+    if (rc != 0 && nonempty(file) && search_path(file, found, sizeof found) == 0)
+        exec_after(found, argv, "posix_spawnp", rc);
     return rc;
 }
 

@@ -27,6 +27,7 @@ enum shim_kind {
     SHIM_KIND_SETUID = 1 << 4,
     SHIM_KIND_KERNEL_FS = 1 << 5,
     SHIM_KIND_TUNNEL = 1 << 6,
+    SHIM_KIND_KERNEL_EXEC = 1 << 7,
 };
 
 /* The shim's own descriptors, which close/dup2/close_range must not take away. */

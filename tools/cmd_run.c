@@ -24,10 +24,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "policy/diag.h"
 #include "shim/events.h"
 #include "shim/root.h"
 #include "tools/cli.h"
+#include "tools/embedded.h"
 #include "tools/run.h"
 
 #ifndef CORDON_LIBDIR
@@ -276,6 +279,61 @@ static int run_resolve_source(const struct run_source *s, struct profile *p, cha
     return profile_check(p, err, errlen);
 }
 
+__attribute__((noreturn)) static void run_governed(const struct run_source *srcp, double timeout,
+                                                   char **cmd);
+
+/*
+ * The embedded default: a plain policy and no server. A private cordond serves the policy,
+ * signed with a key made for this run, tunnels the egress and records the run; this process
+ * stays outside the sandbox to stop it afterwards (a process inside could not even signal
+ * it), while a child takes the governed path against it.
+ */
+static int run_embedded(const struct run_source *src, const char *audit, double timeout,
+                        char **cmd)
+{
+    struct embedded e;
+    char err[2048];
+    if (embedded_start(src->policy, audit, &e, err, sizeof err) != 0) {
+        cli_error("run", "%s; %s was not started", err, cmd[0]);
+        return ROOT_EXIT_RUN;
+    }
+    struct run_source gov = *src;
+    gov.policy = NULL;
+    gov.server = e.server;
+    gov.key = e.key;
+    gov.trust = e.trust_path;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        cli_error("run", "cannot start %s: %s", cmd[0], strerror(errno));
+        (void)embedded_stop(&e);
+        return ROOT_EXIT_RUN;
+    }
+    if (pid == 0)
+        run_governed(&gov, timeout, cmd);
+    sodium_memzero(e.key, sizeof e.key);
+    child_pid = pid;
+    struct sigaction sa = {0};
+    sa.sa_sigaction = forward;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+    int status = 0, code;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    int stopped = embedded_stop(&e);
+    fprintf(stderr,
+            "cordon run: the audit log of this run is in %s%s\n"
+            "  check it:    cordon audit verify %s\n"
+            "  read it:     cordon audit query %s --since 1h\n",
+            e.audit_dir, stopped == 0 ? "" : " (cordond did not close it cleanly)", e.audit_dir,
+            e.audit_dir);
+    return code;
+}
+
 static int run_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"profile", required_argument, NULL, 'P'},
@@ -285,8 +343,10 @@ static int run_run(int argc, char **argv)
                                          {"trust", required_argument, NULL, 't'},
                                          {"workspace", required_argument, NULL, 'w'},
                                          {"timeout-handshake", required_argument, NULL, 'T'},
+                                         {"audit", required_argument, NULL, 'A'},
                                          {0, 0, 0, 0}};
     struct run_source src = {0};
+    const char *audit = NULL;
     double timeout = 5;
     int c;
     optind = 1;
@@ -310,6 +370,9 @@ static int run_run(int argc, char **argv)
         case 'w':
             src.workspace = optarg;
             break;
+        case 'A':
+            audit = optarg;
+            break;
         case 'T': {
             char *end;
             timeout = strtod(optarg, &end);
@@ -331,6 +394,28 @@ static int run_run(int argc, char **argv)
                                          "policy from cordond, or read a signed file");
     if (src.server && !src.key && !getenv("CORDON_KEY"))
         return cli_usage_error(&cmd_run, "--server needs --key (or CORDON_KEY)");
+    if (src.policy && access(src.policy, R_OK) != 0)
+        return cli_usage_error(&cmd_run, "--policy %s: %s", src.policy, strerror(errno));
+    if (src.policy && embedded_is_policy(src.policy)) {
+        if (src.trust || src.key)
+            return cli_usage_error(&cmd_run, "%s is a plain policy: cordon run signs it for this "
+                                             "run with a key of its own, so --trust and --key do "
+                                             "not apply (sign it with `cordon sign` to use yours)",
+                                   src.policy);
+        return run_embedded(&src, audit, timeout, argv + optind);
+    }
+    if (audit)
+        return cli_usage_error(&cmd_run, "--audit applies to a plain --policy only (the embedded "
+                                         "cordond); a cordond you run keeps its own audit log");
+    run_governed(&src, timeout, argv + optind);
+}
+
+/* Everything after the options: the root sequence, the command, the supervisor. Does not
+ * return. */
+__attribute__((noreturn)) static void run_governed(const struct run_source *srcp, double timeout,
+                                                   char **cmd)
+{
+    struct run_source src = *srcp;
 
     char err[2048], shim[PATH_MAX];
     if (run_find_shim(shim, sizeof shim) != 0) {
@@ -338,18 +423,18 @@ static int run_run(int argc, char **argv)
                   "libcordon.so was not found next to cordon, in the build tree or in "
                   "%s; set CORDON_SHIM_LIBRARY to its path",
                   CORDON_LIBDIR);
-        return ROOT_EXIT_RUN;
+        leave(ROOT_EXIT_RUN);
     }
     root_init(&g_root);
     if (run_resolve_source(&src, &g_root.prof, err, sizeof err) != 0) {
         cli_error("run", "%s", err);
-        return ROOT_EXIT_RUN;
+        leave(ROOT_EXIT_RUN);
     }
     snprintf(g_root.preload, sizeof g_root.preload, "%s", shim);
     if (root_prepare(&g_root, err, sizeof err) != 0 || root_enforce(&g_root, err, sizeof err)) {
-        cli_error("run", "%s; %s was not started", err, argv[optind]);
+        cli_error("run", "%s; %s was not started", err, cmd[0]);
         root_free(&g_root);
-        return ROOT_EXIT_RUN;
+        leave(ROOT_EXIT_RUN);
     }
     for (size_t i = 0; i < g_root.report.n_degradations; i++)
         fprintf(stderr, "cordon run: warning: not enforced: %s\n", g_root.report.degradations[i]);
@@ -368,20 +453,20 @@ static int run_run(int argc, char **argv)
     pid_t pid;
     int exec_errno;
     char line[128];
-    int st = run_start(argv + optind, shim, timeout, &pid, &exec_errno, line, sizeof line);
+    int st = run_start(cmd, shim, timeout, &pid, &exec_errno, line, sizeof line);
     if (st < 0) {
-        cli_error("run", "cannot start %s: %s", argv[optind], strerror(-st));
+        cli_error("run", "cannot start %s: %s", cmd[0], strerror(-st));
         leave(ROOT_EXIT_RUN);
     }
     if (st == RUN_EXEC_FAILED) {
-        cli_error("run", "cannot run %s: %s%s", argv[optind], strerror(exec_errno),
+        cli_error("run", "cannot run %s: %s%s", cmd[0], strerror(exec_errno),
                   exec_errno == EACCES ? " (the sandbox allows executing only the programs in "
                                          "sandbox.exec; see `cordon explain`)"
                                        : "");
         leave(exec_errno == ENOENT ? 127 : 126);
     }
     if (st == RUN_SHIM_REFUSED) {
-        cli_error("run", "the shim in %s refused to start it (its reason is above)", argv[optind]);
+        cli_error("run", "the shim in %s refused to start it (its reason is above)", cmd[0]);
         leave(ROOT_EXIT_RUN);
     }
     if (st == RUN_NO_HANDSHAKE) {
@@ -390,7 +475,7 @@ static int run_run(int argc, char **argv)
                   "program? another architecture?), so it was stopped. The kernel "
                   "sandbox did apply; `cordon exec` runs a command under the kernel "
                   "layer alone, without hooks or events",
-                  argv[optind], timeout);
+                  cmd[0], timeout);
         leave(ROOT_EXIT_RUN);
     }
     child_pid = pid;
@@ -403,7 +488,7 @@ static int run_run(int argc, char **argv)
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) {
-            cli_error("run", "lost track of %s: %s", argv[optind], strerror(errno));
+            cli_error("run", "lost track of %s: %s", cmd[0], strerror(errno));
             leave(ROOT_EXIT_RUN);
         }
     events_flush_dropped();
@@ -414,7 +499,7 @@ const struct cli_command cmd_run = {
     "run",
     "run a command governed by its agent's signed policy (sandbox, hooks, events)",
     "usage: cordon run [--profile FILE | --server URL --key KEY | --policy FILE]\n"
-    "                  [--trust KEY.pub] [--workspace DIR] [--timeout-handshake S]\n"
+    "                  [--trust KEY.pub] [--audit DIR] [--workspace DIR] [--timeout-handshake S]\n"
     "                  -- CMD ARGS...\n"
     "\n"
     "Fetch the agent's signed policy from cordond (or read a signed envelope file), verify\n"
@@ -426,10 +511,18 @@ const struct cli_command cmd_run = {
     "                         CORDON_POLICY, CORDON_WORKSPACE, CORDON_LOG)\n"
     "  --server URL           cordond: http://HOST:PORT or unix:/PATH\n"
     "  --key KEY              the agent key (ck_...) or a file (mode 0600) holding it\n"
-    "  --policy FILE          a signed envelope (`cordon sign`): offline, nothing recorded\n"
-    "  --trust KEY.pub        the public key that signs the policies (required)\n"
+    "  --policy FILE          a signed envelope (`cordon sign`): offline, nothing recorded;\n"
+    "                         or a plain policy (JSON): the embedded default, below\n"
+    "  --audit DIR            with a plain policy: where the audit log goes (default\n"
+    "                         $XDG_STATE_HOME/cordon/audit or ~/.local/state/cordon/audit)\n"
+    "  --trust KEY.pub        the public key that signs the policies (required, except\n"
+    "                         with a plain policy)\n"
     "  --workspace DIR        the value of ${workspace} (default: the current directory)\n"
     "  --timeout-handshake S  how long to wait for the shim to answer in CMD (default 5)\n"
+    "\n"
+    "The embedded default: with a plain policy and no server, cordon run starts a private\n"
+    "cordond for this run (a signing key and an agent key made for it, loopback ports), runs\n"
+    "CMD against it, stops it afterwards and prints where the audit log is.\n"
     "\n"
     "Options win over the environment (CORDON_*), which wins over the profile file.\n"
     "The variables are described in docs/SHIM.md.\n"

@@ -298,8 +298,18 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
     close(logfd);
     e->pid = pid;
     if ((rc = wait_ready(e, ready, http, sizeof http)) != 0) {
-        diag_set(err, errlen, "the private cordond did not start (%s); its output is in %s",
-                 rc == -ECHILD ? "it exited" : "no answer within 15 s", e->log_path);
+        char said[1024] = "";
+        int lfd = open(e->log_path, O_RDONLY | O_CLOEXEC);
+        if (lfd >= 0) {
+            ssize_t n = read(lfd, said, sizeof said - 1);
+            said[n > 0 ? n : 0] = '\0';
+            close(lfd);
+        }
+        while (*said && said[strlen(said) - 1] == '\n')
+            said[strlen(said) - 1] = '\0';
+        diag_set(err, errlen, "the private cordond did not start (%s)%s%s; its output is in %s",
+                 rc == -ECHILD ? "it exited" : "no answer within 15 s", *said ? ":\n" : "",
+                 said, e->log_path);
         goto out;
     }
     if (snprintf(e->server, sizeof e->server, "http://%s", http) >= (int)sizeof e->server) {
@@ -321,7 +331,11 @@ out:
             waitpid(e->pid, NULL, 0);
             e->pid = 0;
         }
-        /* keep the directory when cordond's output is the explanation */
+        /* keep the directory when cordond's output is the explanation, never the keys */
+        if (e->signing_path[0])
+            unlink(e->signing_path);
+        if (e->key_path[0])
+            unlink(e->key_path);
         if (access(e->log_path, R_OK) != 0)
             remove_dir(e->dir);
     }

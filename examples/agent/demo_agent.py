@@ -4,12 +4,13 @@
 misbehaving or hijacked agent would. Run it under cordon and read which attempts the
 kernel refused; run it without cordon to see the same attempts succeed.
 
-    cordon exec --policy examples/policies/default.json --workspace WS -- python3 demo_agent.py
+    cordon run --policy examples/policies/default.json -- python3 demo_agent.py
 """
 import os
 import socket
 import subprocess
 import sys
+import urllib.request
 
 home = os.path.expanduser("~")
 results = []
@@ -20,7 +21,10 @@ def attempt(what, fn):
         detail = fn()
         results.append((what, "allowed", detail or ""))
     except OSError as e:
-        results.append((what, "refused", f"{e.strerror} (errno {e.errno})"))
+        if e.strerror:
+            results.append((what, "refused", f"{e.strerror} (errno {e.errno})"))
+        else:  # urllib: the proxy's answer, or why the connection failed
+            results.append((what, "refused", str(getattr(e, "reason", e))))
 
 
 def write_workspace():
@@ -56,6 +60,13 @@ def udp_dns():
     return "UDP socket created"
 
 
+def fetch(url):
+    def go():
+        with urllib.request.urlopen(url, timeout=15) as r:
+            return f"HTTP {r.status}, {len(r.read())} bytes"
+    return go
+
+
 def tcp_direct():
     s = socket.create_connection(("127.0.0.1", 22), timeout=2)
     s.close()
@@ -70,6 +81,8 @@ attempt("plant a file in the home directory", write_outside)
 attempt("run a script it wrote to the workspace", run_dropped_script)
 attempt("open a UDP socket (DNS exfiltration)", udp_dns)
 attempt("connect straight to 127.0.0.1:22", tcp_direct)
+attempt("fetch https://registry.npmjs.org/ (on the allow list)", fetch("https://registry.npmjs.org/"))
+attempt("fetch https://example.com/ (not on the allow list)", fetch("https://example.com/"))
 
 width = max(len(w) for w, _, _ in results)
 for what, verdict, detail in results:

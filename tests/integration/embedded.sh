@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The embedded default: `cordon run --policy PLAIN.json` with no server starts a private
+# cordond, runs the command governed by both layers against it, stops it and leaves an audit
+# log that verifies. Real programs, the real shim, the real kernel sandbox, the real cordond.
+#   embedded.sh CORDON SOURCE_DIR
+CORDON=$(realpath "$1")
+SRC=$2
+. "$SRC/tests/integration/lib.sh"
+unset CORDON_SERVER CORDON_KEY CORDON_TRUST CORDON_POLICY CORDON_PROFILE XDG_STATE_HOME
+unset XDG_RUNTIME_DIR
+export CORDON_LOG=all
+mkdir -p "$HOME/.ssh" "$HOME/.aws" "$T/ws"
+echo "PRIVATE-KEY-MATERIAL" > "$HOME/.ssh/id_rsa"
+echo "AWS-SECRET" > "$HOME/.aws/credentials"
+cd "$T/ws"
+cat > "$T/plain.json" <<'J'
+{"cordon_policy":1,"agent":"it-embedded","sandbox":{"enforcement":"best_effort",
+ "filesystem":{"read_write":["${workspace}","${tmp}"],"read_only":["${cwd}"]},
+ "exec":{"deny":["rm"]},"network":{"mode":"proxy","allow":["127.0.0.1:9"]},
+ "ipc":{"unix_sockets":"pairs"}},"poll_seconds":60}
+J
+AUD=$T/audit
+
+# the run: a denied credential read, a denied program, a program the kernel refuses to
+# execute (a script dropped in the workspace), a refused connection; the exit status passes
+run "embedded run passes the command's exit status" 7 "$CORDON" run --policy "$T/plain.json" \
+    --audit "$AUD" -- sh -c 'cat ~/.ssh/id_rsa; rm -f x; printf "#!/bin/sh\necho SCRIPT-RAN\n" > d.sh;
+        chmod +x d.sh; ./d.sh; python3 -c "import socket; socket.create_connection((\"127.0.0.1\", 22), 2)";
+        echo done; exit 7'
+has "the credential read is refused with the rule" 'filesystem.deny "~/.ssh"'
+has "rm is refused by sandbox.exec.deny" 'sandbox.exec.deny "rm"'
+has "the run prints where the audit log is" "the audit log of this run is in $AUD"
+case "$OUT" in *PRIVATE-KEY-MATERIAL*) bad "the planted key stays unread" "$OUT" ;;
+    *) ok "the planted key stays unread" ;; esac
+case "$OUT" in *SCRIPT-RAN*) bad "the dropped script does not run" "$OUT" ;;
+    *) ok "the dropped script does not run" ;; esac
+
+run "the audit log verifies" 0 "$CORDON" audit verify "$AUD"
+has "verify says valid" "VALID"
+run "query: the credential read" 0 "$CORDON" audit query "$AUD" --agent it-embedded --kind fs.open
+has "the fs.open record names the file" "/home/.ssh/id_rsa"
+run "query: the enforcement report" 0 "$CORDON" audit query "$AUD" --kind sandbox.report
+has "the report says Landlock applied" '"applied":true'
+run "query: the exec decisions" 0 "$CORDON" audit query "$AUD" --kind exec --json
+has "rm denied by the hook is recorded" '"rule":"sandbox.exec.deny \"rm\""'
+has "the script refused by the kernel is recorded as a denial" '"rule":"kernel"'
+run "query: the tunnel refusal" 0 "$CORDON" audit query "$AUD" --kind tunnel.deny
+has "cordond refused 127.0.0.1:22" "port=22"
+run "the run is closed in the log" 0 "$CORDON" audit query "$AUD" --kind stop
+has "a stop record" "stop"
+
+# nothing left behind: no cordond, no private directory with keys in it
+if pgrep -f "cordond --listen 127.0.0.1:0 --tunnel-listen 127.0.0.1:0 --policy $T/plain.json" \
+    >/dev/null; then bad "the private cordond is stopped"; else ok "the private cordond is stopped"; fi
+left=$(find /tmp -maxdepth 1 -name 'cordon-run-*' -newer "$T/plain.json" 2>/dev/null)
+if [ -z "$left" ]; then ok "the private directory is removed"; else
+    bad "the private directory is removed" "$left"; fi
+
+# a second run appends to the same log, which still verifies (a new key, named in its start)
+run "a second run" 0 "$CORDON" run --policy "$T/plain.json" --audit "$AUD" -- true
+run "the log of two runs verifies" 0 "$CORDON" audit verify "$AUD"
+run "two start records" 0 "$CORDON" audit query "$AUD" --kind start
+has "query counts both" "2 of"
+
+# the default audit directory is the XDG state directory
+run "default audit directory" 0 "$CORDON" run --policy "$T/plain.json" -- true
+has "it is under HOME/.local/state" "$HOME/.local/state/cordon/audit"
+test -s "$HOME/.local/state/cordon/audit/audit.jsonl" && ok "the default log exists" ||
+    bad "the default log exists"
+XDG_STATE_HOME=$T/xdg run "XDG_STATE_HOME is honoured" 0 "$CORDON" run --policy "$T/plain.json" -- true
+has "it is under XDG_STATE_HOME" "$T/xdg/cordon/audit"
+
+# the agent cannot reach the keys: the signing key is gone from disk once cordond holds it
+mkdir -p "$T/rt"
+XDG_RUNTIME_DIR=$T/rt run "the agent finds no key file in the private directory" 0 "$CORDON" run \
+    --policy "$T/plain.json" --audit "$AUD" -- sh -c "ls $T/rt/cordon-run-*/"
+case "$OUT" in *signing.key*|*agent.key*) bad "no key file is listed" "$OUT" ;;
+    *signing.pub*) ok "no key file is listed" ;; *) bad "no key file is listed" "$OUT" ;; esac
+
+# refusals: each says what is wrong, exits 125 (cordon) or 2 (usage), starts nothing
+printf '{"cordon_policy":1,"agent":"x","sandbox":{"network":{"mode":"proxi"}}}\n' > "$T/bad.json"
+run "a bad plain policy is refused" 125 "$CORDON" run --policy "$T/bad.json" --audit "$T/a3" -- true
+has "the refusal names the error" "proxi"
+run "--trust with a plain policy is a usage error" 2 "$CORDON" run --policy "$T/plain.json" \
+    --trust "$T/plain.json" -- true
+has "it says why" "plain policy"
+"$CORDON" keygen "$T/k" >/dev/null
+"$CORDON" sign --key "$T/k.key" "$T/plain.json" > "$T/env.json" 2>/dev/null
+run "--audit with a signed envelope is a usage error" 2 "$CORDON" run --policy "$T/env.json" \
+    --trust "$T/k.pub" --audit "$T/a4" -- true
+has "it says where --audit applies" "--audit applies to a plain --policy"
+mkdir -p "$T/ro" && touch "$T/ro/file"
+run "an audit directory that cannot be created is refused" 125 "$CORDON" run \
+    --policy "$T/plain.json" --audit "$T/ro/file/audit" -- true
+has "it names the directory" "$T/ro/file/audit"
+CORDON_CORDOND=/nonexistent run "a missing cordond is refused" 125 "$CORDON" run \
+    --policy "$T/plain.json" --audit "$T/a5" -- true
+has "it says how to point at cordond" "CORDON_CORDOND"
+finish
