@@ -3,6 +3,7 @@
 #include "tools/cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -121,4 +122,32 @@ int cli_wants_help(const struct cli_command *cmd, int argc, char **argv)
         }
     }
     return 0;
+}
+
+int cli_find_file(const char *env, const char *const rel[], size_t nrel, const char *installed,
+                  int mode, char *out, size_t len)
+{
+    char buf[PATH_MAX];
+    const char *v = env ? getenv(env) : NULL;
+    if (v && *v)
+        return realpath(v, buf) && access(buf, mode) == 0 &&
+                       snprintf(out, len, "%s", buf) < (int)len ? 0 : -ENOENT;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        for (size_t i = 0; i < nrel; i++) {
+            char cand[PATH_MAX + 64];
+            snprintf(cand, sizeof cand, "%s%s", exe, rel[i]);
+            if (access(cand, mode) == 0 && realpath(cand, buf) &&
+                snprintf(out, len, "%s", buf) < (int)len)
+                return 0;
+        }
+    }
+    if (installed && access(installed, mode) == 0 && snprintf(out, len, "%s", installed) < (int)len)
+        return 0;
+    return -ENOENT;
 }

@@ -43,6 +43,17 @@ int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 /* If argv holds -h or --help, print cmd's usage to stdout and return 1. */
 int cli_wants_help(const struct cli_command *cmd, int argc, char **argv);
 
+/*
+ * Find a file that ships with cordon: the path in the environment variable env when it is set
+ * (and then only there), else each of rel (e.g. "/../shim/libcordon.so") appended to the
+ * directory of the running cordon binary, else installed. mode is the access(2) mode the file
+ * must allow (R_OK for a library, X_OK for a program). Writes the resolved path into out.
+ * Returns 0 or -ENOENT.
+ */
+__attribute__((warn_unused_result)) int cli_find_file(const char *env, const char *const rel[],
+                                                      size_t nrel, const char *installed,
+                                                      int mode, char *out, size_t len);
+
 struct policy;
 /*
  * Validate and compile a policy document for this process's environment (workspace may be

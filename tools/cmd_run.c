@@ -39,34 +39,10 @@
 
 int run_find_shim(char *path, size_t len)
 {
-    const char *env = getenv("CORDON_SHIM_LIBRARY");
-    if (env && *env) {
-        if (realpath(env, path) && access(path, R_OK) == 0)
-            return 0;
-        return -ENOENT;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash)
-            *slash = '\0';
-        const char *rel[] = {"/libcordon.so", "/../shim/libcordon.so", "/../lib/libcordon.so"};
-        for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-            char cand[PATH_MAX + 32];
-            snprintf(cand, sizeof cand, "%s%s", exe, rel[i]);
-            if (access(cand, R_OK) == 0 && realpath(cand, path) && strlen(path) < len)
-                return 0;
-        }
-    }
-    char inst[PATH_MAX];
-    snprintf(inst, sizeof inst, "%s/libcordon.so", CORDON_LIBDIR);
-    if (access(inst, R_OK) == 0 && strlen(inst) < len) {
-        memcpy(path, inst, strlen(inst) + 1);
-        return 0;
-    }
-    return -ENOENT;
+    static const char *const rel[] = {"/libcordon.so", "/../shim/libcordon.so",
+                                      "/../lib/libcordon.so"};
+    return cli_find_file("CORDON_SHIM_LIBRARY", rel, sizeof rel / sizeof rel[0],
+                         CORDON_LIBDIR "/libcordon.so", R_OK, path, len);
 }
 
 static long long now_ms(void)

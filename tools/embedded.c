@@ -108,27 +108,9 @@ static int default_audit_dir(char *out, size_t len)
 /* cordond: $CORDON_CORDOND, next to cordon, in the build tree, then the install prefix. */
 static int find_cordond(char *out, size_t len)
 {
-    const char *env = getenv("CORDON_CORDOND");
-    if (env && *env)
-        return realpath(env, out) && strlen(out) < len && access(out, X_OK) == 0 ? 0 : -ENOENT;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash)
-            *slash = '\0';
-        const char *rel[] = {"/cordond", "/../policy/server/cordond", "/../sbin/cordond"};
-        for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-            char cand[PATH_MAX + 32];
-            snprintf(cand, sizeof cand, "%s%s", exe, rel[i]);
-            if (access(cand, X_OK) == 0 && realpath(cand, out) && strlen(out) < len)
-                return 0;
-        }
-    }
-    if (snprintf(out, len, "%s/cordond", CORDON_SBINDIR) < (int)len && access(out, X_OK) == 0)
-        return 0;
-    return -ENOENT;
+    static const char *const rel[] = {"/cordond", "/../policy/server/cordond", "/../sbin/cordond"};
+    return cli_find_file("CORDON_CORDOND", rel, sizeof rel / sizeof rel[0],
+                         CORDON_SBINDIR "/cordond", X_OK, out, len);
 }
 
 /* A fresh agent key, "ck_" + 43 characters of URL-safe base64, into a new 0600 file. */
