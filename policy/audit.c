@@ -236,6 +236,13 @@ static int writer_record(struct writer *w, const char *kind, const char *agent, 
             return AUDIT_ERR_NOMEM;
     }
     size_t flen = printed ? strlen(printed) : 0;
+    /* The limit holds for what is written, not for what the caller sent: cJSON may print a
+     * number longer than it was given (1e15 -> 1e+15), and a line the reader refuses would
+     * make the log unreadable and cordond unable to restart. */
+    if (flen > AUDIT_FIELDS_MAX) {
+        free(printed);
+        return AUDIT_ERR_INVALID;
+    }
     size_t need = w->pend_len + 256 + 2 * AUDIT_AGENT_MAX + flen;
     if (need > w->pend_cap) {
         size_t cap = need > 2 * w->pend_cap ? need : 2 * w->pend_cap;
@@ -452,6 +459,13 @@ static int writer_append(struct writer *w, const struct frame_hdr *h, const char
     memcpy(agent, body + h->kind_len, h->agent_len);
     agent[h->agent_len] = '\0';
     int st = AUDIT_OK;
+    /* The kinds the writer emits itself are its alone: a caller's "checkpoint" or "start"
+     * (naming another public key) would make a genuine log fail verification, or change
+     * the key that verification without --trust relies on. */
+    static const char *const own[] = {"start", "stop", "checkpoint", "recovery"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (strcmp(kind, own[i]) == 0)
+            st = AUDIT_ERR_INVALID;
     if (!audit_kind_valid(kind) || (h->agent_len && !audit_agent_valid(agent)) ||
         strlen(kind) != h->kind_len || strlen(agent) != h->agent_len)
         st = AUDIT_ERR_INVALID;

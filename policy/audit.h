@@ -47,7 +47,9 @@ enum audit_status {
                                must fail closed; the log stays failed until restarted */
     AUDIT_ERR_CORRUPT = -2, /* open: a corrupt middle, or a log shorter than a checkpoint */
     AUDIT_ERR_KEY = -3,     /* open: the signing key is missing, unreadable or not 0600 */
-    AUDIT_ERR_INVALID = -4, /* append: fields are not a JSON object, or too large (64 KiB) */
+    AUDIT_ERR_INVALID = -4, /* append: fields are not a JSON object, too large (64 KiB as
+                               written), or kind is one the writer keeps for itself (start,
+                               stop, checkpoint, recovery) */
     AUDIT_ERR_NOMEM = -5,
     AUDIT_ERR_CLOSED = -6,  /* the writer has exited */
 };

@@ -264,6 +264,27 @@ Test(audit, invalid_appends_are_refused)
         cr_expect_eq(audit_append(l, bad_kinds[i], NULL, NULL, AUDIT_SYNC, NULL), AUDIT_ERR_INVALID,
                      "kind %s", bad_kinds[i]);
     cr_expect_eq(audit_append(l, "ok", "agent\nforged", NULL, 0, NULL), AUDIT_ERR_INVALID);
+    /* The kinds the writer emits itself: a caller's checkpoint or start would break or
+     * re-key a genuine log. */
+    static const char *const own[] = {"start", "stop", "checkpoint", "recovery"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        cr_expect_eq(audit_append(l, own[i], NULL, "{\"public_key\":\"x\",\"size\":0}",
+                                  AUDIT_SYNC, NULL),
+                     AUDIT_ERR_INVALID, "kind %s", own[i]);
+    /* Under the limit as sent, over it as printed: 1e15 is written 1e+15. */
+    size_t n15 = (AUDIT_FIELDS_MAX - 16) / 5;
+    char *grow = malloc(16 + n15 * 5);
+    size_t gl = (size_t)snprintf(grow, 16, "{\"a\":[");
+    for (size_t i = 0; i < n15; i++) {
+        memcpy(grow + gl, "1e15,", 5);
+        gl += 5;
+    }
+    grow[gl - 1] = ']';
+    grow[gl++] = '}';
+    grow[gl] = '\0';
+    cr_assert_leq(strlen(grow), AUDIT_FIELDS_MAX);
+    cr_expect_eq(audit_append(l, "grow", NULL, grow, AUDIT_SYNC, NULL), AUDIT_ERR_INVALID);
+    free(grow);
     cr_expect_eq(audit_append(l, NULL, NULL, NULL, 0, NULL), AUDIT_ERR_INVALID);
     size_t big = AUDIT_FIELDS_MAX + 10;
     char *huge = malloc(big + 1);
