@@ -189,7 +189,7 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
 {
     int rc = -1;
     char cordond[PATH_MAX], policy_abs[PATH_MAX], keyid[KEY_ID_HEX + 1];
-    char signing[256], state[256], events[256];
+    char signing[256], state[256], events[256], auditkey[256];
     char ready[256], http[256];
     memset(e, 0, sizeof *e);
 
@@ -240,6 +240,11 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
     if ((rc = key_generate(signing, keyid, err, errlen)) != 0)
         goto out;
     snprintf(e->signing_path, sizeof e->signing_path, "%s.key", signing);
+    /* the audit checkpoints get a key of their own, which only the audit writer reads */
+    snprintf(auditkey, sizeof auditkey, "%s/audit", e->dir);
+    if ((rc = key_generate(auditkey, keyid, err, errlen)) != 0)
+        goto out;
+    snprintf(e->audit_key_path, sizeof e->audit_key_path, "%s/audit.key", e->dir);
     if ((rc = write_agent_key(e->key_path, e->key, err, errlen)) != 0)
         goto out;
     if (mkdir(state, 0700) != 0) {
@@ -254,11 +259,14 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
         diag_set(err, errlen, "cannot create %s: %s", e->log_path, strerror(errno));
         goto out;
     }
-    char *const argv[] = {cordond, "--listen", "127.0.0.1:0", "--tunnel-listen",
-                          "127.0.0.1:0", "--policy", policy_abs, "--agent-key-file",
-                          e->key_path, "--signing-key", e->signing_path, "--state-dir", state,
-                          "--audit-dir", e->audit_dir, "--events-socket", events,
-                          "--ready-file", ready, NULL};
+    char *const argv[] = {cordond,          "--listen",         "127.0.0.1:0",
+                          "--tunnel-listen", "127.0.0.1:0",     "--policy",
+                          policy_abs,        "--agent-key-file", e->key_path,
+                          "--signing-key",   e->signing_path,   "--audit-key",
+                          e->audit_key_path, "--state-dir",     state,
+                          "--audit-dir",     e->audit_dir,      "--events-socket",
+                          events,            "--ready-file",    ready,
+                          NULL};
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -303,6 +311,7 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
      * agent's grants (${tmp}), and the signing key also signs the audit checkpoints: an agent
      * that could read it could forge them. So neither key stays on disk. */
     unlink(e->signing_path);
+    unlink(e->audit_key_path);
     unlink(e->key_path);
     rc = 0;
 out:
@@ -316,6 +325,8 @@ out:
         /* keep the directory when cordond's output is the explanation, never the keys */
         if (e->signing_path[0])
             unlink(e->signing_path);
+        if (e->audit_key_path[0])
+            unlink(e->audit_key_path);
         if (e->key_path[0])
             unlink(e->key_path);
         if (access(e->log_path, R_OK) != 0)

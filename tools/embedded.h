@@ -23,6 +23,7 @@ struct embedded {
     char key_path[PATH_MAX];    /* where cordond read it; removed once cordond listens */
     char trust_path[PATH_MAX];  /* the ephemeral signing key's public half */
     char signing_path[PATH_MAX]; /* its private half; removed once cordond listens */
+    char audit_key_path[PATH_MAX]; /* the audit checkpoint key; removed once cordond listens */
     char log_path[PATH_MAX];    /* cordond's own output */
 };
 

@@ -42,6 +42,7 @@ static const struct kdef keys[] = {
     {"agent_key_file", K_PATH, F(agent_key_file), 0, 0},
     {"audit_dir", K_PATH, F(audit_dir), 0, 0},
     {"signing_key", K_PATH, F(signing_key), 0, 0},
+    {"audit_key", K_PATH, F(audit_key), 0, 0},
     {"admin_token_file", K_PATH, F(admin_token_file), 0, 0},
     {"state_dir", K_PATH, F(state_dir), 0, 0},
     {"events_socket", K_PATH, F(events_socket), 0, 0},

@@ -34,6 +34,7 @@ struct config {
     char agent_key_file[PATH_MAX]; /* a pre-made key for the single policy's agent */
     char audit_dir[PATH_MAX];
     char signing_key[PATH_MAX];
+    char audit_key[PATH_MAX];       /* signs audit checkpoints; "" = signing_key (warned) */
     char admin_token_file[PATH_MAX]; /* empty: admin endpoints are off */
     char state_dir[PATH_MAX];
     char events_socket[PATH_MAX]; /* default STATE/events.sock; "off" disables the channel */

@@ -49,6 +49,8 @@ static const char usage[] =
     "  --agent-key-file FILE    single-policy mode: a ck_ key (file mode 0600) for its agent,\n"
     "                           held in memory only\n"
     "  --signing-key FILE       Ed25519 key that signs policies (cordon keygen); required\n"
+    "  --audit-key FILE         Ed25519 key that signs audit checkpoints, held only by the audit\n"
+    "                           writer process (default: the signing key, with a warning)\n"
     "  --state-dir DIR          server secret, keys file, versions (default /var/lib/cordond)\n"
     "  --agent-keys FILE        the keys file (default STATE/agents)\n"
     "  --audit-dir DIR          the audit log (default STATE/audit)\n"
@@ -229,6 +231,7 @@ static const struct option opts[] = {
     {"agent-key-file", required_argument, NULL, 0},
     {"audit-dir", required_argument, NULL, 0},
     {"signing-key", required_argument, NULL, 0},
+    {"audit-key", required_argument, NULL, 0},
     {"admin-token-file", required_argument, NULL, 0},
     {"state-dir", required_argument, NULL, 0},
     {"events-socket", required_argument, NULL, 0},
@@ -357,7 +360,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "cordond: agents: %s\n", err);
         goto out;
     }
-    struct audit_config ac = {.dir = cfg->audit_dir, .key_path = cfg->signing_key,
+    /* The audit writer is the only process that should hold the checkpoint key: this one
+     * answers requests and holds the policy signing key, so with one key for both a
+     * compromised request handler could sign checkpoints of its own. */
+    const char *audit_key = cfg->audit_key[0] ? cfg->audit_key : cfg->signing_key;
+    if (strcmp(audit_key, cfg->signing_key) == 0)
+        fprintf(stderr, "cordond: warning: audit_key is not set (or is signing_key): audit "
+                        "checkpoints are signed with the policy signing key, which the request-"
+                        "handling process also holds; set audit_key to a key of its own (cordon "
+                        "keygen) so that only the audit writer can sign checkpoints\n");
+    struct audit_config ac = {.dir = cfg->audit_dir, .key_path = audit_key,
                               .origin = cfg->audit_origin,
                               .fsync = strcmp(cfg->audit_fsync, "always") == 0 ? AUDIT_FSYNC_ALWAYS
                                        : strcmp(cfg->audit_fsync, "none") == 0 ? AUDIT_FSYNC_NONE

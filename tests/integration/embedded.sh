@@ -75,7 +75,7 @@ has "it is under XDG_STATE_HOME" "$T/xdg/cordon/audit"
 mkdir -p "$T/rt"
 XDG_RUNTIME_DIR=$T/rt run "the agent finds no key file in the private directory" 0 "$CORDON" run \
     --policy "$T/plain.json" --audit "$AUD" -- sh -c "ls $T/rt/cordon-run-*/"
-case "$OUT" in *signing.key*|*agent.key*) bad "no key file is listed" "$OUT" ;;
+case "$OUT" in *signing.key*|*agent.key*|*audit.key*) bad "no key file is listed" "$OUT" ;;
     *signing.pub*) ok "no key file is listed" ;; *) bad "no key file is listed" "$OUT" ;; esac
 
 # refusals: each says what is wrong, exits 125 (cordon) or 2 (usage), starts nothing

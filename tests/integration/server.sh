@@ -285,6 +285,8 @@ EH=$(sed -n 's/^http=//p' "$E/ready" | head -1)
     ok "policy served on a unix socket listener too" || bad "unix listener"
 grep -q "events=" "$E/ready" && bad "events off still advertised" || ok "events off: not advertised"
 kill -TERM $EP; wait $EP; [ $? -eq 0 ] && ok "SIGTERM stops cleanly" || bad "SIGTERM exit"
+grep -q "audit_key is not set" "$W/cordond.log" && ok "cordond warns that the checkpoints share the policy key" ||
+    bad "warning about audit_key" "$(head -5 "$W/cordond.log")"
 kill -TERM "$SPID"; wait "$SPID"; [ $? -eq 0 ] && ok "main server stops cleanly" || bad "main stop" "$(tail -5 "$W/cordond.log")"
 if grep -qE "runtime error|AddressSanitizer|LeakSanitizer" "$W/cordond.log" "$E/log"; then
     bad "no sanitizer reports in the server logs" "$(grep -hE -A5 "runtime error|Sanitizer" "$W/cordond.log" "$E/log" | head -20)"
