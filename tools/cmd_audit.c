@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "policy/audit_read.h"
@@ -24,6 +25,18 @@ static int log_path(const char *dir, char *out, size_t outlen)
 {
     int n = snprintf(out, outlen, "%s/audit.jsonl", dir);
     return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+/* A missing log is a usage error for the commands that read one (audit_read_file() takes it
+ * for an empty log, which is right only for audit_open()). */
+static int log_exists(const char *cmd, const char *dir, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return 0;
+    cli_error(cmd, "no audit log in %s: %s: %s (a cordond audit directory holds audit.jsonl)",
+              dir, path, strerror(errno));
+    return -1;
 }
 
 /* ---------------------------------------------------------------- verify */
@@ -123,6 +136,8 @@ static int run_verify(int argc, char **argv)
         return cli_usage_error(&cmd_audit_verify, "name exactly one audit directory");
     if (log_path(argv[optind], path, sizeof path) != 0)
         return cli_usage_error(&cmd_audit_verify, "the directory name is too long");
+    if (log_exists("audit verify", argv[optind], path) != 0)
+        return CLI_USAGE;
     if (trust_path && key_trust_load(trust_path, &trust, err, sizeof err) != 0) {
         cli_error("audit verify", "%s", err);
         return CLI_USAGE;
@@ -146,6 +161,12 @@ static int run_verify(int argc, char **argv)
     if (rrc != 0) {
         cli_error("audit verify", "%s", r->problem);
         goto out;
+    }
+    if (r->status == AUDIT_READ_VALID && r->lines == 0) {
+        /* audit_open() writes a start record first: an empty log was truncated to nothing */
+        r->status = AUDIT_READ_TRUNCATED;
+        snprintf(r->problem, sizeof r->problem, "%.600s holds no record; every log begins with a "
+                 "start record, so this one was truncated to nothing", path);
     }
     if (json)
         print_json(r, nanchors);
@@ -297,6 +318,8 @@ static int run_query(int argc, char **argv)
         return cli_usage_error(&cmd_audit_query, "name exactly one audit directory");
     if (log_path(argv[optind], path, sizeof path) != 0)
         return cli_usage_error(&cmd_audit_query, "the directory name is too long");
+    if (log_exists("audit query", argv[optind], path) != 0)
+        return CLI_USAGE;
     struct audit_read_opts o = {.check_signatures = 1, .visit = show_record, .ctx = &q};
     struct audit_read_report *r = malloc(sizeof *r);
     if (!r) {

@@ -269,6 +269,10 @@ static int run_embedded(const struct run_source *src, const char *audit, double 
 {
     struct embedded e;
     char err[2048];
+    if (embedded_check_audit(src->policy, audit, src->workspace, err, sizeof err) != 0) {
+        cli_error("run", "%s; %s was not started", err, cmd[0]);
+        return ROOT_EXIT_RUN;
+    }
     if (embedded_start(src->policy, audit, &e, err, sizeof err) != 0) {
         cli_error("run", "%s; %s was not started", err, cmd[0]);
         return ROOT_EXIT_RUN;

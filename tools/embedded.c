@@ -26,6 +26,7 @@
 
 #include "policy/diag.h"
 #include "policy/key.h"
+#include "policy/policy.h"
 #include "tools/cli.h"
 #include "tools/embedded.h"
 
@@ -153,6 +154,74 @@ static int ready_value(const char *text, const char *name, char *out, size_t len
     return -ENOENT;
 }
 
+/* 1 when path is dir or lies beneath it (both absolute and normalized). */
+static int beneath(const char *dir, const char *path)
+{
+    size_t n = strlen(dir);
+    if (n == 1 && dir[0] == '/')
+        return 1;
+    return strncmp(dir, path, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+int embedded_check_audit(const char *policy_path, const char *audit_dir, const char *workspace,
+                         char *err, size_t errlen)
+{
+    int rc = 0;
+    char dir[PATH_MAX], *buf = NULL;
+    size_t len = 0;
+    struct policy *p = NULL;
+    struct diag *d = malloc(sizeof *d);
+    if (!d)
+        return -ENOMEM;
+    diag_init(d);
+    if (audit_dir)
+        rc = snprintf(dir, sizeof dir, "%s", audit_dir) < (int)sizeof dir ? 0 : -ENAMETOOLONG;
+    else
+        rc = default_audit_dir(dir, sizeof dir);
+    if (rc != 0) {
+        diag_set(err, errlen, "no audit directory: HOME and XDG_STATE_HOME are unset; pass "
+                              "--audit DIR");
+        goto out;
+    }
+    /* compare what the kernel will compare: the directory as it resolves, or as written
+     * when it does not exist yet */
+    char real[PATH_MAX];
+    if (dir[0] != '/' && realpath(".", real)) {
+        char abs[PATH_MAX * 2];
+        snprintf(abs, sizeof abs, "%s/%s", real, dir);
+        snprintf(dir, sizeof dir, "%.*s", (int)sizeof dir - 1, abs);
+    }
+    if (realpath(dir, real))
+        snprintf(dir, sizeof dir, "%s", real);
+    if ((rc = cli_read_file(policy_path, 1u << 20, &buf, &len)) != 0) {
+        diag_set(err, errlen, "cannot read the policy %s", policy_path);
+        goto out;
+    }
+    if (cli_compile_policy(buf, len, workspace, 0, &p, d) != 0) {
+        /* the server reports the errors in full when it loads the policy */
+        rc = 0;
+        goto out;
+    }
+    for (size_t i = 0; i < p->sandbox.fs.read_write.n; i++) {
+        const struct policy_path *g = &p->sandbox.fs.read_write.v[i];
+        const char *gp = g->real ? g->real : g->path;
+        if (beneath(gp, dir)) {
+            rc = -EPERM;
+            diag_set(err, errlen, "the audit directory %s lies inside the agent's read_write "
+                                  "grant %s (%s), so the agent could rewrite its own audit "
+                                  "log; pass --audit DIR outside every grant, or run from "
+                                  "another directory than HOME when the workspace is the "
+                                  "current directory", dir, g->raw, gp);
+            goto out;
+        }
+    }
+out:
+    policy_free(p);
+    free(buf);
+    free(d);
+    return rc;
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -219,9 +288,10 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
     }
 
     /* The private directory: short, so that the event socket path fits in sun_path. */
+    /* Outside ${tmp} when possible: the state directory holds cordond's server secret. */
     const char *rt = getenv("XDG_RUNTIME_DIR");
     if (!rt || rt[0] != '/' || strlen(rt) > 80 || access(rt, W_OK) != 0)
-        rt = "/tmp";
+        rt = geteuid() == 0 && access("/run", W_OK) == 0 ? "/run" : "/tmp";
     snprintf(e->dir, sizeof e->dir, "%s/cordon-run-XXXXXX", rt);
     if (!mkdtemp(e->dir)) {
         rc = -errno;

@@ -34,6 +34,17 @@ struct embedded {
 int embedded_is_policy(const char *path);
 
 /*
+ * Refuse an audit directory the agent could write: one inside a read_write grant of the
+ * policy compiled for this run (the workspace, ${tmp}). audit_dir NULL means the default.
+ * Returns 0, -EPERM with err saying which grant and what to do, or another negative errno
+ * when the policy does not compile (err says why).
+ */
+__attribute__((warn_unused_result)) int embedded_check_audit(const char *policy_path,
+                                                             const char *audit_dir,
+                                                             const char *workspace, char *err,
+                                                             size_t errlen);
+
+/*
  * Start a private cordond serving the policy at policy_path, with its audit log in audit_dir
  * (NULL: the XDG state directory). Waits until it listens. On failure err says what failed
  * and where cordond's own output is; nothing is left running. Returns 0 or a negative errno.

@@ -13,7 +13,8 @@ tools/install-deps.sh
 tools/build.sh release >/dev/null
 cordon=$PWD/build/tools/cordon
 policy=$PWD/examples/policies/default.json
-work=$(mktemp -d /tmp/cordon-quickstart-XXXXXX)
+# /var/tmp, not /tmp: the audit log must lie outside the agent's grants, and ${tmp} is one
+work=$(mktemp -d /var/tmp/cordon-quickstart-XXXXXX)
 home=$work/home
 ws=$work/workspace
 mkdir -p "$home/.ssh" "$home/.aws" "$ws"

@@ -20,7 +20,10 @@ cat > "$T/plain.json" <<'J'
  "exec":{"deny":["rm"]},"network":{"mode":"proxy","allow":["127.0.0.1:9"]},
  "ipc":{"unix_sockets":"pairs"}},"poll_seconds":60}
 J
-AUD=$T/audit
+# The audit log must lie outside every grant of the agent, and ${tmp} is /tmp.
+V=$(mktemp -d /var/tmp/cordon-it-XXXXXX)
+trap 'rm -rf "$T" "$V"' EXIT
+AUD=$V/audit
 
 # the run: a denied credential read, a denied program, a program the kernel refuses to
 # execute (a script dropped in the workspace), a refused connection; the exit status passes
@@ -37,6 +40,7 @@ case "$OUT" in *SCRIPT-RAN*) bad "the dropped script does not run" "$OUT" ;;
     *) ok "the dropped script does not run" ;; esac
 
 run "the audit log verifies" 0 "$CORDON" audit verify "$AUD"
+test -s "$AUD/audit.jsonl" && ok "the audit log exists" || bad "the audit log exists"
 has "verify says valid" "VALID"
 run "query: the credential read" 0 "$CORDON" audit query "$AUD" --agent it-embedded --kind fs.open
 has "the fs.open record names the file" "/home/.ssh/id_rsa"
@@ -63,13 +67,22 @@ run "the log of two runs verifies" 0 "$CORDON" audit verify "$AUD"
 run "two start records" 0 "$CORDON" audit query "$AUD" --kind start
 has "query counts both" "2 of"
 
+# an audit directory the agent could write is refused: here HOME is under /tmp, ${tmp}
+run "an audit directory inside a grant is refused" 125 "$CORDON" run --policy "$T/plain.json" -- true
+has "the refusal names the grant" 'read_write grant ${tmp}'
+run "so is one inside the workspace" 125 "$CORDON" run --policy "$T/plain.json" \
+    --workspace "$V" --audit "$V/ws-audit" -- true
+has "the refusal names the workspace" 'read_write grant ${workspace}'
+test ! -e "$V/ws-audit" && ok "nothing was created" || bad "nothing was created"
+
 # the default audit directory is the XDG state directory
-run "default audit directory" 0 "$CORDON" run --policy "$T/plain.json" -- true
-has "it is under HOME/.local/state" "$HOME/.local/state/cordon/audit"
-test -s "$HOME/.local/state/cordon/audit/audit.jsonl" && ok "the default log exists" ||
+mkdir -p "$V/home"
+HOME=$V/home run "default audit directory" 0 "$CORDON" run --policy "$T/plain.json" -- true
+has "it is under HOME/.local/state" "$V/home/.local/state/cordon/audit"
+test -s "$V/home/.local/state/cordon/audit/audit.jsonl" && ok "the default log exists" ||
     bad "the default log exists"
-XDG_STATE_HOME=$T/xdg run "XDG_STATE_HOME is honoured" 0 "$CORDON" run --policy "$T/plain.json" -- true
-has "it is under XDG_STATE_HOME" "$T/xdg/cordon/audit"
+XDG_STATE_HOME=$V/xdg run "XDG_STATE_HOME is honoured" 0 "$CORDON" run --policy "$T/plain.json" -- true
+has "it is under XDG_STATE_HOME" "$V/xdg/cordon/audit"
 
 # the agent cannot reach the keys: the signing key is gone from disk once cordond holds it
 mkdir -p "$T/rt"
@@ -80,7 +93,7 @@ case "$OUT" in *signing.key*|*agent.key*|*audit.key*) bad "no key file is listed
 
 # refusals: each says what is wrong, exits 125 (cordon) or 2 (usage), starts nothing
 printf '{"cordon_policy":1,"agent":"x","sandbox":{"network":{"mode":"proxi"}}}\n' > "$T/bad.json"
-run "a bad plain policy is refused" 125 "$CORDON" run --policy "$T/bad.json" --audit "$T/a3" -- true
+run "a bad plain policy is refused" 125 "$CORDON" run --policy "$T/bad.json" --audit "$V/a3" -- true
 has "the refusal names the error" "proxi"
 run "--trust with a plain policy is a usage error" 2 "$CORDON" run --policy "$T/plain.json" \
     --trust "$T/plain.json" -- true
@@ -88,13 +101,13 @@ has "it says why" "plain policy"
 "$CORDON" keygen "$T/k" >/dev/null
 "$CORDON" sign --key "$T/k.key" "$T/plain.json" > "$T/env.json" 2>/dev/null
 run "--audit with a signed envelope is a usage error" 2 "$CORDON" run --policy "$T/env.json" \
-    --trust "$T/k.pub" --audit "$T/a4" -- true
+    --trust "$T/k.pub" --audit "$V/a4" -- true
 has "it says where --audit applies" "--audit applies to a plain --policy"
-mkdir -p "$T/ro" && touch "$T/ro/file"
+mkdir -p "$V/ro" && touch "$V/ro/file"
 run "an audit directory that cannot be created is refused" 125 "$CORDON" run \
-    --policy "$T/plain.json" --audit "$T/ro/file/audit" -- true
-has "it names the directory" "$T/ro/file/audit"
+    --policy "$T/plain.json" --audit "$V/ro/file/audit" -- true
+has "it names the directory" "$V/ro/file/audit"
 CORDON_CORDOND=/nonexistent run "a missing cordond is refused" 125 "$CORDON" run \
-    --policy "$T/plain.json" --audit "$T/a5" -- true
+    --policy "$T/plain.json" --audit "$V/a5" -- true
 has "it says how to point at cordond" "CORDON_CORDOND"
 finish
