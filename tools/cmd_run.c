@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,6 +53,34 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * After a refused start: the command ran until the handshake timed out and may have started
+ * processes of its own (even setsid ones). cordon is their subreaper, so once the command is
+ * gone they are our children: kill them until none is left.
+ */
+static void kill_orphans(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+    for (int round = 0; round < 200; round++) {
+        int any = 0;
+        FILE *f = fopen(path, "r");
+        long c;
+        while (f && fscanf(f, "%ld", &c) == 1) {
+            kill((pid_t)c, SIGKILL);
+            any = 1;
+        }
+        if (f)
+            fclose(f);
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            any = 1;
+        if (!any)
+            return;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid, int *exec_errno,
               char *line, size_t linelen)
 {
@@ -65,6 +94,8 @@ int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid
         close(ex[1]);
         return -errno;
     }
+    /* so that what the command starts comes back to us if we must stop it (kill_orphans) */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     fflush(NULL);
     *pid = fork();
     if (*pid < 0) {
@@ -148,6 +179,7 @@ int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid
     kill(*pid, SIGKILL);
     while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
         ;
+    kill_orphans();
     return RUN_NO_HANDSHAKE;
 }
 
@@ -339,7 +371,16 @@ static int run_run(int argc, char **argv)
             src.server = optarg;
             break;
         case 'k':
-            src.key = optarg;
+            /* A key given as a value would stay readable in /proc/PID/cmdline (mode 0444)
+             * for the whole run: keep a copy and wipe the argument. A file name stays. */
+            if (strncmp(optarg, "ck_", 3) == 0) {
+                static char keycopy[128];
+                snprintf(keycopy, sizeof keycopy, "%s", optarg);
+                sodium_memzero(optarg, strlen(optarg));
+                src.key = keycopy;
+            } else {
+                src.key = optarg;
+            }
             break;
         case 'p':
             src.policy = optarg;
@@ -490,7 +531,9 @@ const struct cli_command cmd_run = {
     "  --profile FILE         NAME=VALUE lines (CORDON_SERVER, CORDON_KEY, CORDON_TRUST,\n"
     "                         CORDON_POLICY, CORDON_WORKSPACE, CORDON_LOG)\n"
     "  --server URL           cordond: http://HOST:PORT or unix:/PATH\n"
-    "  --key KEY              the agent key (ck_...) or a file (mode 0600) holding it\n"
+    "  --key KEY              the agent key (ck_...) or a file (mode 0600) holding it;\n"
+    "                         prefer the file or CORDON_KEY: a value is wiped from cordon's\n"
+    "                         command line, but only once cordon has started\n"
     "  --policy FILE          a signed envelope (`cordon sign`): offline, nothing recorded;\n"
     "                         or a plain policy (JSON): the embedded default, below\n"
     "  --audit DIR            with a plain policy: where the audit log goes (default\n"

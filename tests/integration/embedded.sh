@@ -91,6 +91,38 @@ XDG_RUNTIME_DIR=$T/rt run "the agent finds no key file in the private directory"
 case "$OUT" in *signing.key*|*agent.key*|*audit.key*) bad "no key file is listed" "$OUT" ;;
     *signing.pub*) ok "no key file is listed" ;; *) bad "no key file is listed" "$OUT" ;; esac
 
+# a command the shim cannot enter (a static binary) is refused, and what it started dies too
+mkdir -p "$V/wsx"
+cat > "$V/wsx/spawner.c" <<'C'
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+    if (fork() == 0) {          /* a detached grandchild that would outlive the refusal */
+        setsid();
+        close(0), close(1), close(2); /* or the test's $(...) would wait for it */
+        sleep(3);
+        FILE *f = fopen(argv[1], "w");
+        if (f) fputs("survived\n", f);
+        return 0;
+    }
+    (void)argc;
+    sleep(30);
+    return 0;
+}
+C
+if gcc -static -O1 -o "$V/wsx/spawner" "$V/wsx/spawner.c" 2>/dev/null; then
+    printf '{"cordon_policy":1,"agent":"it-static","sandbox":{"enforcement":"best_effort","filesystem":{"read_write":["${workspace}","${tmp}"]},"exec":{"allow":["*","${workspace}"]},"network":{"mode":"proxy","allow":[]}}}\n' > "$T/static.json"
+    run "a static command gives no handshake: refused" 125 "$CORDON" run --policy "$T/static.json" \
+        --workspace "$V/wsx" --audit "$V/a6" --timeout-handshake 1 -- "$V/wsx/spawner" "$V/wsx/survived"
+    has "the refusal says the shim did not load" "did not load"
+    sleep 4
+    test ! -e "$V/wsx/survived" && ok "the command's detached child was stopped too" ||
+        bad "the command's detached child was stopped too"
+else
+    echo "note: gcc -static is unavailable; the static-command case was not run"
+fi
+
 # refusals: each says what is wrong, exits 125 (cordon) or 2 (usage), starts nothing
 printf '{"cordon_policy":1,"agent":"x","sandbox":{"network":{"mode":"proxi"}}}\n' > "$T/bad.json"
 run "a bad plain policy is refused" 125 "$CORDON" run --policy "$T/bad.json" --audit "$V/a3" -- true

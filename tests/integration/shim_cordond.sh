@@ -71,6 +71,12 @@ has "poller: restart to apply" 'restart to apply'
 
 run "wrong agent key: cordond says 401, nothing runs" 125 "$CORDON" run --server "http://$H" --key "ck_$(printf 'A%.0s' $(seq 43))" --trust "$T/sign.pub" -- echo RAN
 has "wrong key: explained" 'refused the agent key (401)'
+# a key given as a value does not stay on cordon's command line (/proc/PID/cmdline is 0444)
+run "--key as a value works" 0 "$CORDON" run --server "http://$H" --key "$KEY" --trust "$T/sign.pub" \
+    --workspace "$T/ws" -- sh -c 'tr "\0" " " < /proc/$PPID/cmdline'
+has "the supervisor's command line is the cordon run" "--trust"
+case "$OUT" in *"$KEY"*) bad "the key is wiped from the command line" "$OUT" ;;
+    *) ok "the key is wiped from the command line" ;; esac
 kill "$DPID"; wait "$DPID" 2>/dev/null
 run "cordond gone: nothing runs" 125 "${O[@]}" -- echo RAN
 has "cordond gone: explained" 'cannot fetch the policy'
