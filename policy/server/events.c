@@ -31,6 +31,7 @@ struct econn {
     int fd;
     pid_t peer_pid;
     int bound;
+    int64_t accepted_ms; /* a connection that sends no hello within HELLO_MS is closed */
     char agent[AGENTS_NAME_MAX + 1];
     char session[33];
 };
@@ -278,12 +279,42 @@ static void read_conn(struct events *e, struct econn *c)
     }
 }
 
+/*
+ * Connections that never say hello hold a slot and prove nothing: anyone on the host may
+ * connect (the socket is 0666), so without a deadline they could fill every slot and keep the
+ * shims of real agents from reporting. They get HELLO_MS, and at most UNBOUND_MAX at once.
+ */
+#define HELLO_MS 2000
+#define UNBOUND_MAX 256
+
+static void sweep_unbound(struct events *e)
+{
+    int64_t t = now_ms();
+    for (struct econn *c = e->conns, *next; c; c = next) {
+        next = c->next;
+        if (!c->bound && t - c->accepted_ms >= HELLO_MS) {
+            elog(e, "pid %d: no hello within %d ms; connection closed", (int)c->peer_pid,
+                 HELLO_MS);
+            srv_count(&e->s->m.events_malformed, 1);
+            close_conn(e, c);
+        }
+    }
+}
+
+static size_t unbound_count(const struct events *e)
+{
+    size_t n = 0;
+    for (const struct econn *c = e->conns; c; c = c->next)
+        n += !c->bound;
+    return n;
+}
+
 static void *loop(void *arg)
 {
     struct events *e = arg;
     struct epoll_event evs[64];
     for (;;) {
-        int n = epoll_wait(e->ep, evs, 64, -1);
+        int n = epoll_wait(e->ep, evs, 64, HELLO_MS / 4);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -297,9 +328,10 @@ static void *loop(void *arg)
                 int fd = accept4(e->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 if (fd < 0)
                     continue;
-                if (e->n_conns >= EVENTS_MAX_CONNECTIONS) {
+                if (e->n_conns >= EVENTS_MAX_CONNECTIONS || unbound_count(e) >= UNBOUND_MAX) {
                     close(fd);
-                    elog(e, "over %d connections; refused one", EVENTS_MAX_CONNECTIONS);
+                    elog(e, "over %d connections (%d without a hello); refused one",
+                         EVENTS_MAX_CONNECTIONS, UNBOUND_MAX);
                     continue;
                 }
                 int one = 1;
@@ -312,6 +344,7 @@ static void *loop(void *arg)
                     continue;
                 }
                 c->fd = fd;
+                c->accepted_ms = now_ms();
                 if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0)
                     c->peer_pid = uc.pid;
                 struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
@@ -330,6 +363,7 @@ static void *loop(void *arg)
             }
             read_conn(e, p);
         }
+        sweep_unbound(e); /* after the events: none of them may point at a closed one */
     }
     return NULL;
 }

@@ -210,6 +210,21 @@ M=$(curl -s "$URL/metrics")
 DROP=$(echo "$M" | sed -n 's/^cordon_events_total{outcome="dropped"} //p')
 [ "${DROP:-0}" -ge 200 ] && ok "rate limit drops the excess ($DROP of 300 dropped, burst 50)" || bad "rate limit" "$DROP"
 grep -q '"kind":"events.rate_limited"' "$W/state/audit/audit.jsonl" || true
+# a connection that never says hello is closed, so silent ones cannot hold every slot
+R=$(python3 - "$EV" <<'P'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+s.settimeout(5)
+t = time.time()
+try:
+    d = s.recv(100)
+    print("closed" if d == b"" else "data", round(time.time() - t, 1))
+except socket.timeout:
+    print("open", round(time.time() - t, 1))
+P
+)
+[[ $R == closed* ]] && ok "no hello: closed after the deadline ($R s)" || bad "hello deadline" "$R"
 
 # ------------------------------------------------------------------ metrics and audit
 for m in 'cordon_http_requests_total{path="/v1/policy",status="200"}' 'cordon_tunnels_total' \
