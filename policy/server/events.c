@@ -30,6 +30,7 @@ struct econn {
     struct econn *prev, *next;
     int fd;
     pid_t peer_pid;
+    uid_t peer_uid;
     int bound;
     int64_t accepted_ms; /* a connection that sends no hello within HELLO_MS is closed */
     char agent[AGENTS_NAME_MAX + 1];
@@ -282,10 +283,11 @@ static void read_conn(struct events *e, struct econn *c)
 /*
  * Connections that never say hello hold a slot and prove nothing: anyone on the host may
  * connect (the socket is 0666), so without a deadline they could fill every slot and keep the
- * shims of real agents from reporting. They get HELLO_MS, and at most UNBOUND_MAX at once.
+ * shims of real agents from reporting. They get HELLO_MS, and each user at most UNBOUND_MAX
+ * at once.
  */
 #define HELLO_MS 2000
-#define UNBOUND_MAX 256
+#define UNBOUND_MAX 64 /* per user, so that one user cannot lock out another's agents */
 
 static void sweep_unbound(struct events *e)
 {
@@ -301,11 +303,11 @@ static void sweep_unbound(struct events *e)
     }
 }
 
-static size_t unbound_count(const struct events *e)
+static size_t unbound_count(const struct events *e, uid_t uid)
 {
     size_t n = 0;
     for (const struct econn *c = e->conns; c; c = c->next)
-        n += !c->bound;
+        n += !c->bound && c->peer_uid == uid;
     return n;
 }
 
@@ -328,25 +330,27 @@ static void *loop(void *arg)
                 int fd = accept4(e->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 if (fd < 0)
                     continue;
-                if (e->n_conns >= EVENTS_MAX_CONNECTIONS || unbound_count(e) >= UNBOUND_MAX) {
+                struct ucred uc = {0, (uid_t)-1, (gid_t)-1};
+                socklen_t ul = sizeof uc;
+                getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul);
+                if (e->n_conns >= EVENTS_MAX_CONNECTIONS ||
+                    unbound_count(e, uc.uid) >= UNBOUND_MAX) {
                     close(fd);
-                    elog(e, "over %d connections (%d without a hello); refused one",
-                         EVENTS_MAX_CONNECTIONS, UNBOUND_MAX);
+                    elog(e, "uid %d: over %d connections, or %d without a hello; refused one",
+                         (int)uc.uid, EVENTS_MAX_CONNECTIONS, UNBOUND_MAX);
                     continue;
                 }
                 int one = 1;
                 setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
                 struct econn *c = calloc(1, sizeof *c);
-                struct ucred uc;
-                socklen_t ul = sizeof uc;
                 if (!c) {
                     close(fd);
                     continue;
                 }
                 c->fd = fd;
                 c->accepted_ms = now_ms();
-                if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0)
-                    c->peer_pid = uc.pid;
+                c->peer_pid = uc.pid;
+                c->peer_uid = uc.uid;
                 struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
                 if (epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
                     close(fd);
