@@ -53,6 +53,7 @@ static const struct kdef keys[] = {
     {"threads", K_UINT, F(threads), 1, 256},
     {"connection_timeout", K_UINT, F(connection_timeout), 1, 3600},
     {"handshake_timeout", K_UINT, F(handshake_timeout), 1, 300},
+    {"tunnel_idle_timeout", K_UINT, F(tunnel_idle_timeout), 1, 86400},
     {"max_connections", K_UINT, F(max_connections), 1, 65536},
     {"max_tunnels", K_UINT, F(max_tunnels), 1, 65536},
     {"event_rate", K_UINT, F(event_rate), 1, 1000000},
@@ -75,6 +76,7 @@ void config_defaults(struct config *c)
     c->threads = 4;
     c->connection_timeout = 30;
     c->handshake_timeout = 10;
+    c->tunnel_idle_timeout = 600;
     c->max_connections = 1024;
     c->max_tunnels = 256;
     c->event_rate = 100;

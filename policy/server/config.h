@@ -45,6 +45,7 @@ struct config {
     unsigned threads;             /* HTTP worker threads */
     unsigned connection_timeout;  /* seconds an idle HTTP connection is kept */
     unsigned handshake_timeout;   /* seconds a tunnel client has to send its CONNECT */
+    unsigned tunnel_idle_timeout; /* seconds a tunnel may carry nothing before it is closed */
     unsigned max_connections;     /* HTTP connections at once */
     unsigned max_tunnels;         /* tunnels at once */
     unsigned event_rate;          /* events per second per agent (token bucket refill) */

@@ -58,7 +58,8 @@ static const char usage[] =
     "  --events-socket PATH     event channel socket (default STATE/events.sock; off: none)\n"
     "  --ready-file FILE        written once listening: http=, tunnel=, events= lines\n"
     "  --policy-expiry DUR      validity of each signed policy (default 24h; re-signed at half)\n"
-    "  --threads N, --connection-timeout S, --handshake-timeout S, --max-connections N,\n"
+    "  --threads N, --connection-timeout S, --handshake-timeout S, --tunnel-idle-timeout S,\n"
+    "  --max-connections N,\n"
     "  --max-tunnels N, --event-rate N, --event-burst N, --audit-fsync always|batch|none,\n"
     "  --audit-origin TEXT, --upstream 'NAME URL' (parsed and validated; used by the model\n"
     "                           proxy, not yet by this version)\n"
@@ -242,6 +243,7 @@ static const struct option opts[] = {
     {"threads", required_argument, NULL, 0},
     {"connection-timeout", required_argument, NULL, 0},
     {"handshake-timeout", required_argument, NULL, 0},
+    {"tunnel-idle-timeout", required_argument, NULL, 0},
     {"max-connections", required_argument, NULL, 0},
     {"max-tunnels", required_argument, NULL, 0},
     {"event-rate", required_argument, NULL, 0},

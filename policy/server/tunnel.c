@@ -152,11 +152,14 @@ static void relay(int a, int b, const char *pre, size_t prelen, uint64_t *up, ui
         }
         if (!busy)
             break;
-        if (poll(p, 2, -1) < 0) {
+        int pr = poll(p, 2, (int)s->cfg.tunnel_idle_timeout * 1000);
+        if (pr < 0) {
             if (errno == EINTR)
                 continue;
             break;
         }
+        if (pr == 0)
+            break; /* idle past tunnel_idle_timeout: free the slot */
         for (int i = 0; i < 2; i++) {
             struct flow *x = &f[i];
             short rin = p[i].revents, rout = p[1 - i].revents;

@@ -61,6 +61,7 @@ admin_token_file $W/admin
 ready_file $W/ready
 connection_timeout 2
 handshake_timeout 2
+tunnel_idle_timeout 2
 event_rate 20
 event_burst 50
 audit_fsync always
@@ -171,6 +172,22 @@ has "bytes came through" "hello from upstream"
 run "tunnel with a Bearer proxy header" 0 \
     curl -sf -p -x "http://$TUN" --proxy-header "Proxy-Authorization: Bearer $KEY" "http://127.0.0.1:$UP/100000"
 [ ${#OUT} -gt 100000 ] && ok "100 kB relayed" || bad "100k relay" "${#OUT}"
+# an open tunnel that carries nothing is closed after tunnel_idle_timeout (2 s here)
+R=$(python3 - "${TUN%:*}" "${TUN##*:}" "127.0.0.1:$UP" "$KEY" <<'P'
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+s.sendall(f"CONNECT {sys.argv[3]} HTTP/1.1\r\nHost: {sys.argv[3]}\r\nProxy-Authorization: Bearer {sys.argv[4]}\r\n\r\n".encode())
+head = s.recv(4096)
+s.settimeout(8)
+t = time.time()
+try:
+    d = s.recv(100)
+    print(head.split(b"\r\n")[0].decode(), "closed" if d == b"" else "data", round(time.time() - t, 1))
+except socket.timeout:
+    print(head.split(b"\r\n")[0].decode(), "open", round(time.time() - t, 1))
+P
+)
+[[ $R == "HTTP/1.1 200"*closed* ]] && ok "an idle tunnel is closed ($R s)" || bad "idle tunnel" "$R"
 conn() { $PY raw "${TUN%:*}" "${TUN##*:}" "CONNECT $1 HTTP/1.1\r\nHost: $1\r\nProxy-Authorization: Bearer $KEY\r\n\r\n"; }
 R=$(conn "127.0.0.2:$UP"); [[ $R == "HTTP/1.1 403"* ]] && ok "not on the allowlist: 403" || bad "403 allow" "$R"
 R=$(conn "rebind.test:$UP"); [[ $R == "HTTP/1.1 403"* ]] && ok "name resolving to 127.0.0.1: 403" || bad "rebind" "$R"
