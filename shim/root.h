@@ -46,7 +46,8 @@ struct root {
     struct policy *policy;
     char digest[7 + 64 + 1]; /* "sha256:" + hex */
     char session[33];
-    int event_fd, policy_fd, dns_fd;
+    int event_fd, policy_fd, dns_fd, hooks_fd;
+    char hooks_digest[7 + 64 + 1]; /* of the hook image in hooks_fd */
     char preload[4096]; /* libcordon.so, kept readable inside the sandbox */
     struct sandbox_opts sopts;
     struct sandbox_report report;

@@ -27,17 +27,18 @@
 #include "sandbox/sandbox.h"
 #include "shim/dnsmap.h"
 #include "shim/events.h"
+#include "shim/hookpol.h"
 #include "shim/root.h"
 #include "shim/shim.h"
 
-struct shim_state shim HIDDEN = {.fds = {-1, -1, -1}};
+struct shim_state shim HIDDEN = {.fds = {-1, -1, -1, -1}};
 
 static struct root g_root;      /* the root process keeps its root state for the poller */
 static struct policy *g_policy; /* descendants' compiled policy */
 static char g_self[4096];       /* this library's path, for LD_PRELOAD re-injection */
 
 #define ENV_SLOT 4200
-static char g_envmem[SHIM_ENV_MAX][ENV_SLOT];
+static char g_envmem[SHIM_ENV_MAX * ENV_SLOT];
 
 void *shim_real(const char *name)
 {
@@ -62,7 +63,7 @@ int shim_is_own_fd(int fd)
 }
 
 static const char *const fd_env[SHIM_FD_COUNT] = {"CORDON_EVENT_FD", "CORDON_POLICY_FD",
-                                                  "CORDON_DNS_FD"};
+                                                  "CORDON_DNS_FD", "CORDON_HOOKS_FD"};
 
 /* Rewrite "NAME=N" in our env slot for NAME (no allocation). */
 static void env_set_fd(const char *name, int fd)
@@ -178,7 +179,8 @@ static const struct {
 } env_names[] = {
     {"CORDON_SESSION", 1},   {"CORDON_POLICY_DIGEST", 1},
     {"CORDON_POLICY_FD", 1}, {"CORDON_EVENT_FD", 1},
-    {"CORDON_DNS_FD", 1},    {"CORDON_SERVER", 1},
+    {"CORDON_DNS_FD", 1},    {"CORDON_HOOKS_FD", 1},
+    {"CORDON_HOOKS_DIGEST", 1}, {"CORDON_SERVER", 1},
     {"CORDON_KEY", 1},       {"CORDON_TRUST", 1},
     {"CORDON_POLICY", 1},    {"CORDON_WORKSPACE", 1},
     {"CORDON_PROXY", 1},     {"CORDON_HOME", 1},
@@ -189,18 +191,28 @@ static const struct {
 
 static void build_env(void)
 {
+    /* Packed one after the other, so only the pages the values need are touched. */
+    size_t used = 0;
     shim.n_env = 0;
-    for (size_t i = 0; i < sizeof env_names / sizeof env_names[0]; i++) {
+    for (size_t i = 0; i < sizeof env_names / sizeof env_names[0] && shim.n_env < SHIM_ENV_MAX;
+         i++) {
         const char *v = getenv(env_names[i].name);
-        if (!v || strlen(env_names[i].name) + strlen(v) + 2 > ENV_SLOT)
+        size_t nl = strlen(env_names[i].name);
+        /* room for env_set_fd to write a longer descriptor number later */
+        size_t need = v ? nl + strlen(v) + 2 + (nl > 3 && strcmp(env_names[i].name + nl - 3,
+                                                                 "_FD") == 0 ? 8 : 0)
+                        : 0;
+        if (!v || need > ENV_SLOT || used + need > sizeof g_envmem)
             continue;
+        char *slot = g_envmem + used;
         size_t m = 0;
-        put(g_envmem[shim.n_env], ENV_SLOT, &m, env_names[i].name);
-        put(g_envmem[shim.n_env], ENV_SLOT, &m, "=");
-        put(g_envmem[shim.n_env], ENV_SLOT, &m, v);
-        shim.env[shim.n_env] = g_envmem[shim.n_env];
+        put(slot, need, &m, env_names[i].name);
+        put(slot, need, &m, "=");
+        put(slot, need, &m, v);
+        shim.env[shim.n_env] = slot;
         shim.env_override[shim.n_env] = env_names[i].override;
         shim.n_env++;
+        used += need;
     }
 }
 
@@ -345,39 +357,68 @@ static void set_server(const char *server)
         shim.cordond_ports[shim.n_cordond_ports++] = port;
 }
 
-/* The descendant path. Returns 0 when hooks can be installed, 1 when the process must run
- * with the kernel layer alone (the cache is gone), and refuses on tampering. */
-static int descend(const char *prog, struct profile *prof)
+/* Read all of a sealed memfd into a malloc'd buffer; refuses anything not sealed against
+ * every change, so what was checked is what stays. */
+static char *read_sealed(const char *prog, int fd, const char *name, size_t max, size_t *len)
 {
-    char err[1024], why[1200];
-    int fd = env_fd("CORDON_POLICY_FD");
-    const char *want = getenv("CORDON_POLICY_DIGEST");
-    if (fd < 0 || !want) {
-        const char *l = getenv("CORDON_LOG");
-        if (!l || strcmp(l, "off") != 0) {
-            static const char m[] = "cordon: the policy cache of this process tree is gone "
-                                    "(CORDON_POLICY_FD was closed by a program the shim cannot "
-                                    "see); the kernel sandbox still applies, but this process "
-                                    "runs without hooks or events\n";
-            ssize_t w = write(2, m, sizeof m - 1);
-            (void)w;
-        }
-        return 1;
-    }
+    char why[256];
     struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size <= 0 || st.st_size > (off_t)FETCH_MAX_BODY)
-        refuse(prog, "the tree's policy cache (CORDON_POLICY_FD) is not a policy envelope");
-    char *env = malloc((size_t)st.st_size + 1), *payload = NULL;
-    size_t got = 0, plen = 0;
-    if (!env)
+    int seals = fcntl(fd, F_GET_SEALS);
+    int want = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+    if (seals < 0 || (seals & want) != want || fstat(fd, &st) != 0 || st.st_size <= 0 ||
+        (size_t)st.st_size > max) {
+        snprintf(why, sizeof why, "the tree's policy cache (%s) is not a sealed cordon memfd",
+                 name);
+        refuse(prog, why);
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    if (!buf)
         refuse(prog, "out of memory");
     while (got < (size_t)st.st_size) {
-        ssize_t r = pread(fd, env + got, (size_t)st.st_size - got, (off_t)got);
-        if (r <= 0)
-            refuse(prog, "the tree's policy cache (CORDON_POLICY_FD) cannot be read");
+        ssize_t r = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
+        if (r <= 0) {
+            snprintf(why, sizeof why, "the tree's policy cache (%s) cannot be read", name);
+            refuse(prog, why);
+        }
         got += (size_t)r;
     }
-    env[got] = '\0';
+    buf[got] = '\0';
+    *len = got;
+    return buf;
+}
+
+/* The hook image path: the root compiled the policy, resolved its paths and sealed what the
+ * hooks read into CORDON_HOOKS_FD. The image is checked against CORDON_HOOKS_DIGEST and its
+ * seals, not against the signing key: see docs/SECURITY.md, "Descendants". */
+static void descend_image(const char *prog, int fd, const char *want)
+{
+    char err[512], why[700], digest[72];
+    size_t len = 0;
+    char *img = read_sealed(prog, fd, "CORDON_HOOKS_FD", HOOKPOL_MAX_BYTES, &len);
+    root_digest(img, len, digest);
+    if (strcmp(digest, want) != 0)
+        refuse(prog, "the tree's hook image does not match CORDON_HOOKS_DIGEST (it was "
+                     "replaced); start the agent again from its profile");
+    uint64_t version = 0;
+    if (hookpol_decode(img, len, &g_policy, &version, err, sizeof err) != 0) {
+        snprintf(why, sizeof why, "the tree's hook image is malformed: %s", err);
+        refuse(prog, why);
+    }
+    /* img stays allocated: g_policy's strings point into it for the life of the process. */
+    shim.version = version;
+    atomic_store(&shim.fds[SHIM_FD_HOOKS], fd);
+}
+
+/* The envelope path, for a tree whose root left no hook image: verify the cached envelope
+ * with the trusted key and compile it here. */
+static void descend_envelope(const char *prog, struct profile *prof, int fd, const char *want)
+{
+    char err[1024], why[1200];
+    if (sodium_init() < 0)
+        refuse(prog, "libsodium cannot initialise (no entropy source?)");
+    size_t got = 0, plen = 0;
+    char *env = read_sealed(prog, fd, "CORDON_POLICY_FD", FETCH_MAX_BODY, &got), *payload = NULL;
     char digest[72];
     root_digest(env, got, digest);
     if (strcmp(digest, want) != 0)
@@ -398,6 +439,33 @@ static int descend(const char *prog, struct profile *prof)
     free(env);
     free(payload);
     shim.version = stamp.version;
+}
+
+/* The descendant path. Returns 0 when hooks can be installed, 1 when the process must run
+ * with the kernel layer alone (the cache is gone), and refuses on tampering. */
+static int descend(const char *prog, struct profile *prof)
+{
+    char err[1024];
+    int fd = env_fd("CORDON_POLICY_FD");
+    const char *want = getenv("CORDON_POLICY_DIGEST");
+    int hfd = env_fd("CORDON_HOOKS_FD");
+    const char *hwant = getenv("CORDON_HOOKS_DIGEST");
+    if (fd < 0 || !want || (hwant && hfd < 0)) {
+        const char *l = getenv("CORDON_LOG");
+        if (!l || strcmp(l, "off") != 0) {
+            static const char m[] = "cordon: the policy cache of this process tree is gone "
+                                    "(CORDON_POLICY_FD or CORDON_HOOKS_FD was closed by a "
+                                    "program the shim cannot see); the kernel sandbox still "
+                                    "applies, but this process runs without hooks or events\n";
+            ssize_t w = write(2, m, sizeof m - 1);
+            (void)w;
+        }
+        return 1;
+    }
+    if (hfd >= 0 && hwant)
+        descend_image(prog, hfd, hwant);
+    else
+        descend_envelope(prog, prof, fd, want);
     atomic_store(&shim.fds[SHIM_FD_POLICY], fd);
     int efd = env_fd("CORDON_EVENT_FD");
     if (efd >= 0) {
@@ -507,9 +575,6 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
     if (dladdr((void *)shim_init, &di) && di.dli_fname)
         snprintf(g_self, sizeof g_self, "%s", di.dli_fname);
 
-    if (sodium_init() < 0)
-        refuse(prog, "libsodium cannot initialise (no entropy source?)");
-
     struct profile prof;
     const char *session = getenv("CORDON_SESSION");
     int marked = session && strlen(session) == 32 && kernel_facts();
@@ -524,6 +589,12 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
     } else {
         /* No mark, or a mark without the kernel facts behind it (forged or stale): this
          * process is the root of a new tree. */
+        /* Only the root needs libsodium's initialisation (randombytes for the session id,
+         * Ed25519); a descendant on the hook image path hashes with SHA-256 and wipes with
+         * sodium_memzero, neither of which depends on it, and sodium_init's CPU feature
+         * probing is expensive on virtual machines that trap CPUID. */
+        if (sodium_init() < 0)
+            refuse(prog, "libsodium cannot initialise (no entropy source?)");
         root_init(&g_root);
         memcpy(g_root.preload, g_self, sizeof g_root.preload);
         if (profile_load(&g_root.prof, err, sizeof err) != 0 ||
@@ -538,6 +609,7 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
         atomic_store(&shim.fds[SHIM_FD_POLICY], g_root.policy_fd);
         atomic_store(&shim.fds[SHIM_FD_EVENT], g_root.event_fd);
         atomic_store(&shim.fds[SHIM_FD_DNS], g_root.dns_fd);
+        atomic_store(&shim.fds[SHIM_FD_HOOKS], g_root.hooks_fd);
         if (!g_root.online && strcmp(prof.log, "off") != 0) {
             static const char m[] = "cordon: offline mode (CORDON_POLICY, no CORDON_SERVER): "
                                     "decisions are enforced but not recorded by cordond\n";
