@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include "shim/events.h"
 #include "shim/hookpol.h"
 #include "shim/root.h"
+#include "shim/rootlib.h"
 
 void root_init(struct root *r)
 {
@@ -391,14 +393,23 @@ static int make_policy_fds(struct root *r, char *err, size_t errlen)
         diag_set(err, errlen, "out of memory encoding the hook image for descendants");
         return -ENOMEM;
     }
-    root_digest(img, len, r->hooks_digest);
     fd = sealed_memfd("cordon-hooks", img, len);
     free(img);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        fd = -e;
+    }
     if (fd < 0) {
         diag_set(err, errlen, "cannot create the sealed hook image for descendants: %s",
                  strerror(-fd));
         return fd;
     }
+    /* The memfd's identity: a descendant compares it with the fd it is given, so a
+     * descriptor number reused for another file is never taken for the image. */
+    snprintf(r->hooks_id, sizeof r->hooks_id, "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
     r->hooks_fd = fd;
     return 0;
 }
@@ -424,8 +435,13 @@ int root_enforce(struct root *r, char *err, size_t errlen)
     int rc;
     char why[1024];
     if (r->preload[0]) {
+        /* libcordon.so for every descendant, and libcordon-root.so beside it for a process
+         * of the tree that has to become a root again (a mark without its kernel facts). */
         r->sopts.read_files[0] = r->preload;
         r->sopts.n_read_files = 1;
+        if (rootlib_path(r->preload, r->rootlib, sizeof r->rootlib) == 0 &&
+            access(r->rootlib, R_OK) == 0)
+            r->sopts.read_files[r->sopts.n_read_files++] = r->rootlib;
     }
     if (sandbox_apply(r->policy, &r->sopts, &r->report, why, sizeof why) != SANDBOX_OK) {
         diag_set(err, errlen, "%s", why);
@@ -520,7 +536,7 @@ int root_enforce(struct root *r, char *err, size_t errlen)
     }
     /* The mark last: it must never exist without the sandbox and the cache behind it. */
     if ((rc = put_fd("CORDON_HOOKS_FD", r->hooks_fd, err, errlen)) ||
-        (rc = put("CORDON_HOOKS_DIGEST", r->hooks_digest, err, errlen)) ||
+        (rc = put("CORDON_HOOKS_ID", r->hooks_id, err, errlen)) ||
         (rc = put_fd("CORDON_POLICY_FD", r->policy_fd, err, errlen)) ||
         (rc = put("CORDON_POLICY_DIGEST", r->digest, err, errlen)) ||
         (rc = put("CORDON_SESSION", r->session, err, errlen)))

@@ -21,14 +21,13 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#include <sodium.h>
-
 #include "policy/diag.h"
 #include "sandbox/sandbox.h"
 #include "shim/dnsmap.h"
 #include "shim/events.h"
 #include "shim/hookpol.h"
 #include "shim/root.h"
+#include "shim/rootlib.h"
 #include "shim/shim.h"
 
 struct shim_state shim HIDDEN = {.fds = {-1, -1, -1, -1}};
@@ -36,6 +35,7 @@ struct shim_state shim HIDDEN = {.fds = {-1, -1, -1, -1}};
 static struct root g_root;      /* the root process keeps its root state for the poller */
 static struct policy *g_policy; /* descendants' compiled policy */
 static char g_self[4096];       /* this library's path, for LD_PRELOAD re-injection */
+static const struct rootlib *g_rootlib; /* libcordon-root.so, loaded by roots only */
 
 #define ENV_SLOT 4200
 static char g_envmem[SHIM_ENV_MAX * ENV_SLOT];
@@ -180,7 +180,7 @@ static const struct {
     {"CORDON_SESSION", 1},   {"CORDON_POLICY_DIGEST", 1},
     {"CORDON_POLICY_FD", 1}, {"CORDON_EVENT_FD", 1},
     {"CORDON_DNS_FD", 1},    {"CORDON_HOOKS_FD", 1},
-    {"CORDON_HOOKS_DIGEST", 1}, {"CORDON_SERVER", 1},
+    {"CORDON_HOOKS_ID", 1},  {"CORDON_SERVER", 1},
     {"CORDON_KEY", 1},       {"CORDON_TRUST", 1},
     {"CORDON_POLICY", 1},    {"CORDON_WORKSPACE", 1},
     {"CORDON_PROXY", 1},     {"CORDON_HOME", 1},
@@ -357,6 +357,29 @@ static void set_server(const char *server)
         shim.cordond_ports[shim.n_cordond_ports++] = port;
 }
 
+/* Load libcordon-root.so from beside this library (the root path and the fallback path of
+ * a descendant need it; see rootlib.h). */
+static const struct rootlib *rootlib(const char *prog)
+{
+    if (g_rootlib)
+        return g_rootlib;
+    char path[sizeof g_self + 32], why[sizeof path + 600];
+    if (rootlib_path(g_self, path, sizeof path) != 0)
+        refuse(prog, "cannot tell where libcordon.so was loaded from, so libcordon-root.so "
+                     "cannot be found beside it");
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    const struct rootlib *t = h ? dlsym(h, ROOTLIB_SYMBOL) : NULL;
+    if (!t) {
+        snprintf(why, sizeof why,
+                 "cannot load %s (%s); it is installed beside libcordon.so and holds what the "
+                 "root of a governed tree needs: reinstall cordon",
+                 path, dlerror());
+        refuse(prog, why);
+    }
+    g_rootlib = t;
+    return t;
+}
+
 /* Read all of a sealed memfd into a malloc'd buffer; refuses anything not sealed against
  * every change, so what was checked is what stays. */
 static char *read_sealed(const char *prog, int fd, const char *name, size_t max, size_t *len)
@@ -389,17 +412,22 @@ static char *read_sealed(const char *prog, int fd, const char *name, size_t max,
 }
 
 /* The hook image path: the root compiled the policy, resolved its paths and sealed what the
- * hooks read into CORDON_HOOKS_FD. The image is checked against CORDON_HOOKS_DIGEST and its
- * seals, not against the signing key: see docs/SECURITY.md, "Descendants". */
+ * hooks read into CORDON_HOOKS_FD. The image is checked by its seals and its identity
+ * (CORDON_HOOKS_ID, the memfd's device and inode), not against the signing key: see
+ * docs/SECURITY.md, "Descendants do not check the signature again". */
 static void descend_image(const char *prog, int fd, const char *want)
 {
-    char err[512], why[700], digest[72];
+    char err[512], why[700], id[48];
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        refuse(prog, "the tree's hook image (CORDON_HOOKS_FD) cannot be examined");
+    snprintf(id, sizeof id, "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
+    if (strcmp(id, want) != 0)
+        refuse(prog, "the tree's hook image is not the one CORDON_HOOKS_ID names (the "
+                     "descriptor was replaced); start the agent again from its profile");
     size_t len = 0;
     char *img = read_sealed(prog, fd, "CORDON_HOOKS_FD", HOOKPOL_MAX_BYTES, &len);
-    root_digest(img, len, digest);
-    if (strcmp(digest, want) != 0)
-        refuse(prog, "the tree's hook image does not match CORDON_HOOKS_DIGEST (it was "
-                     "replaced); start the agent again from its profile");
     uint64_t version = 0;
     if (hookpol_decode(img, len, &g_policy, &version, err, sizeof err) != 0) {
         snprintf(why, sizeof why, "the tree's hook image is malformed: %s", err);
@@ -410,35 +438,19 @@ static void descend_image(const char *prog, int fd, const char *want)
     atomic_store(&shim.fds[SHIM_FD_HOOKS], fd);
 }
 
-/* The envelope path, for a tree whose root left no hook image: verify the cached envelope
- * with the trusted key and compile it here. */
+/* The envelope path, for a tree whose root left no hook image: libcordon-root.so verifies
+ * the cached envelope with the trusted key and compiles it here. */
 static void descend_envelope(const char *prog, struct profile *prof, int fd, const char *want)
 {
-    char err[1024], why[1200];
-    if (sodium_init() < 0)
-        refuse(prog, "libsodium cannot initialise (no entropy source?)");
-    size_t got = 0, plen = 0;
-    char *env = read_sealed(prog, fd, "CORDON_POLICY_FD", FETCH_MAX_BODY, &got), *payload = NULL;
-    char digest[72];
-    root_digest(env, got, digest);
-    if (strcmp(digest, want) != 0)
-        refuse(prog, "the tree's policy cache does not match CORDON_POLICY_DIGEST (it was "
-                     "replaced); start the agent again from its profile");
-    struct key_trust trust;
-    struct envelope_stamp stamp;
-    char keyid[KEY_ID_HEX + 1];
-    if (root_load_trust(prof->trust, &trust, err, sizeof err) != 0 ||
-        root_verify(&trust, env, got, 0, &payload, &plen, &stamp, keyid, err, sizeof err) != 0) {
-        snprintf(why, sizeof why, "%s", err);
-        refuse(prog, why);
-    }
-    if (root_compile(payload, plen, prof->workspace, &g_policy, err, sizeof err) != 0) {
-        snprintf(why, sizeof why, "%s", err);
-        refuse(prog, why);
-    }
+    char err[1024];
+    size_t got = 0;
+    char *env = read_sealed(prog, fd, "CORDON_POLICY_FD", FETCH_MAX_BODY, &got);
+    uint64_t version = 0;
+    if (rootlib(prog)->load_envelope(prof->trust, prof->workspace, env, got, want, &g_policy,
+                                     &version, err, sizeof err) != 0)
+        refuse(prog, err);
     free(env);
-    free(payload);
-    shim.version = stamp.version;
+    shim.version = version;
 }
 
 /* The descendant path. Returns 0 when hooks can be installed, 1 when the process must run
@@ -449,7 +461,7 @@ static int descend(const char *prog, struct profile *prof)
     int fd = env_fd("CORDON_POLICY_FD");
     const char *want = getenv("CORDON_POLICY_DIGEST");
     int hfd = env_fd("CORDON_HOOKS_FD");
-    const char *hwant = getenv("CORDON_HOOKS_DIGEST");
+    const char *hwant = getenv("CORDON_HOOKS_ID");
     if (fd < 0 || !want || (hwant && hfd < 0)) {
         const char *l = getenv("CORDON_LOG");
         if (!l || strcmp(l, "off") != 0) {
@@ -481,7 +493,7 @@ static int descend(const char *prog, struct profile *prof)
         char k[PROFILE_KEY_LEN + 1];
         if (profile_key(prof, k, err, sizeof err) == 0)
             memcpy(shim.key, k, sizeof k);
-        sodium_memzero(k, sizeof k);
+        explicit_bzero(k, sizeof k);
     }
     return 0;
 }
@@ -493,7 +505,7 @@ static void *poller(void *arg)
     int failures = 0;
     for (;;) {
         sleep(g_root.policy->poll_seconds);
-        int rc = root_poll_once(&g_root, msg, sizeof msg, err, sizeof err);
+        int rc = g_rootlib->poll_once(&g_root, msg, sizeof msg, err, sizeof err);
         if (rc == 1) {
             if (shim.log_mode != PROFILE_LOG_OFF) {
                 size_t n = strlen(msg);
@@ -589,18 +601,20 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
     } else {
         /* No mark, or a mark without the kernel facts behind it (forged or stale): this
          * process is the root of a new tree. */
-        /* Only the root needs libsodium's initialisation (randombytes for the session id,
-         * Ed25519); a descendant on the hook image path hashes with SHA-256 and wipes with
-         * sodium_memzero, neither of which depends on it, and sodium_init's CPU feature
-         * probing is expensive on virtual machines that trap CPUID. */
-        if (sodium_init() < 0)
-            refuse(prog, "libsodium cannot initialise (no entropy source?)");
-        root_init(&g_root);
+        /* Only a root loads libcordon-root.so (libsodium, cJSON, the compiler, the
+         * sandbox): a descendant on the hook image path needs none of it. */
+        memset(&g_root, 0, sizeof g_root); /* root_init, which lives in libcordon-root.so */
+        g_root.event_fd = g_root.policy_fd = g_root.dns_fd = g_root.hooks_fd = -1;
         memcpy(g_root.preload, g_self, sizeof g_root.preload);
         if (profile_load(&g_root.prof, err, sizeof err) != 0 ||
-            root_prepare(&g_root, err, sizeof err) != 0 ||
-            root_enforce(&g_root, err, sizeof err) != 0)
+            rootlib(prog)->start(&g_root, err, sizeof err) != 0)
             refuse(prog, err);
+        /* libcordon-root.so has its own copies of the event channel and the DNS map; the
+         * hooks use this library's. */
+        if (g_root.event_fd >= 0)
+            events_set_fd(g_root.event_fd);
+        if (g_root.dns_fd >= 0 && dnsmap_attach(g_root.dns_fd) != 0)
+            refuse(prog, "cannot map the DNS name map of network mode proxy");
         prof = g_root.prof;
         shim.policy = g_root.policy;
         shim.version = g_root.stamp.version;
@@ -632,7 +646,7 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
     }
     set_server(getenv("CORDON_SERVER"));
     set_proxy(getenv("CORDON_PROXY"));
-    sodium_memzero(&prof, sizeof prof);
+    explicit_bzero(&prof, sizeof prof);
     build_env();
     if (hooks && shim.policy)
         atomic_store(&shim.active, 1);
