@@ -6,8 +6,9 @@
 #      and without it under the same kernel sandbox (`cordon exec`), and with no sandbox;
 #   2. per exec: sh -c 'for i in $(seq 1000); do /bin/true; done' under `cordon run` (every
 #      /bin/true loads the shim and takes the descendant path) vs under `cordon exec`;
-#   3. start of a root: `cordon run` against a loopback cordond stand-in, and a process
-#      started with the profile (LD_PRELOAD, offline envelope), vs bwrap and /bin/true.
+#   3. start of a root, vs bwrap and /bin/true: a process started with the profile
+#      (LD_PRELOAD) from an offline envelope and from the real cordond on loopback
+#      (single-policy mode), and `cordon run` against that cordond.
 #   bench/bench_shim.sh [BUILD_DIR]   (default: build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -91,19 +92,24 @@ cat > "$work/proxy.json" <<'J'
  "network":{"mode":"proxy","allow":["example.com:443"]}},"poll_seconds":3600}
 J
 "$cordon" sign --key "$work/keys/k.key" --version 1 "$work/proxy.json" > "$work/proxy.env" 2>/dev/null
-python3 "$src/tests/support/cordond_stub.py" --envelope "$work/proxy.env" --key "$key" \
-    --events-sock "$work/ev.sock" --log "$work/stub.log" --port-file "$work/stub.port" & pids+=($!)
-for _ in $(seq 100); do [ -s "$work/stub.port" ] && break; sleep 0.05; done
-sp=$(cat "$work/stub.port")
+cordond=$src/$build/policy/server/cordond
+mkdir -p "$work/state"
+"$cordond" --policy "$work/proxy.json" --agent-key-file "$work/keys/agent.key" \
+    --signing-key "$work/keys/k.key" --state-dir "$work/state" --listen 127.0.0.1:0 \
+    --tunnel-listen 127.0.0.1:0 --ready-file "$work/ready" > "$work/cordond.log" 2>&1 & pids+=($!)
+for _ in $(seq 200); do [ -s "$work/ready" ] && break; sleep 0.05; done
+server=http://$(sed -n 's/^http=//p' "$work/ready")
 hyperfine -N --warmup 3 --runs 30 --export-json "$work/start.json" \
     "/bin/true" \
     "bwrap --ro-bind / / --dev /dev --proc /proc --unshare-net --unshare-pid /bin/true" \
     "env CORDON_POLICY=$work/proxy.env LD_PRELOAD=$shim /bin/true" \
-    "$cordon run --server http://127.0.0.1:$sp --key $work/keys/agent.key --trust $CORDON_TRUST -- /bin/true" >/dev/null
+    "env CORDON_SERVER=$server CORDON_KEY=$work/keys/agent.key LD_PRELOAD=$shim /bin/true" \
+    "$cordon run --server $server --key $work/keys/agent.key --trust $CORDON_TRUST -- /bin/true" >/dev/null
 python3 - "$work/start.json" <<'P'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
-names = ["/bin/true", "bwrap", "shim root (profile, offline)", "cordon run (loopback server)"]
+names = ["/bin/true", "bwrap", "shim root (profile, offline)", "shim root (profile, cordond)",
+         "cordon run (cordond)"]
 bw = r[1]["median"]
 for n, x in zip(names, r):
     print("%-30s %7.2f ms   %5.2fx bwrap" % (n, x["median"] * 1e3, x["median"] / bw))

@@ -360,28 +360,6 @@ static int valid_name(const char *s, int allow_glob, int allow_slash)
     return n > 0 && n <= 128;
 }
 
-int policy_glob_match(const char *g, const char *s)
-{
-    const char *star = NULL, *ss = NULL;
-    while (*s) {
-        if (*g == '?' || *g == *s) {
-            g++;
-            s++;
-        } else if (*g == '*') {
-            star = g++;
-            ss = s;
-        } else if (star) {
-            g = star + 1;
-            s = ++ss;
-        } else {
-            return 0;
-        }
-    }
-    while (*g == '*')
-        g++;
-    return *g == '\0';
-}
-
 /* A list of names (models, tools): strings, valid characters, no duplicates. */
 static struct policy_list get_names(struct ctx *c, const cJSON *v, const char *path,
                                     const char *what, int allow_slash)

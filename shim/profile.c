@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
 
 #include "policy/diag.h"
 #include "shim/profile.h"
@@ -270,7 +269,7 @@ int profile_key(const struct profile *p, char out[PROFILE_KEY_LEN + 1], char *er
     memcpy(out, buf, PROFILE_KEY_LEN + 1);
     rc = 0;
 out:
-    sodium_memzero(buf, sizeof buf);
+    explicit_bzero(buf, sizeof buf); /* libcordon.so does not link libsodium */
     if (fd >= 0)
         close(fd);
     return rc;

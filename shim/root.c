@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,12 +23,14 @@
 #include "policy/policy.h"
 #include "shim/dnsmap.h"
 #include "shim/events.h"
+#include "shim/hookpol.h"
 #include "shim/root.h"
+#include "shim/rootlib.h"
 
 void root_init(struct root *r)
 {
     memset(r, 0, sizeof *r);
-    r->event_fd = r->policy_fd = r->dns_fd = -1;
+    r->event_fd = r->policy_fd = r->dns_fd = r->hooks_fd = -1;
 }
 
 void root_free(struct root *r)
@@ -343,15 +346,16 @@ int root_prepare(struct root *r, char *err, size_t errlen)
     return 0;
 }
 
-/* A sealed memfd holding the verified envelope: descendants can read it, nobody can change
- * it, and it costs no file on disk that a sandboxed process would need access to. */
-static int make_policy_fd(struct root *r, char *err, size_t errlen)
+/* A sealed memfd holding buf: descendants can read it, nobody can change it, and it costs no
+ * file on disk that a sandboxed process would need access to. Returns the fd (moved above the
+ * low numbers) or -errno. */
+static int sealed_memfd(const char *name, const char *buf, size_t len)
 {
-    int fd = memfd_create("cordon-policy", MFD_ALLOW_SEALING);
+    int fd = memfd_create(name, MFD_ALLOW_SEALING), e;
     if (fd < 0)
-        goto fail;
-    for (size_t off = 0; off < r->envelope_len;) {
-        ssize_t n = write(fd, r->envelope + off, r->envelope_len - off);
+        return -errno;
+    for (size_t off = 0; off < len;) {
+        ssize_t n = write(fd, buf + off, len - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -365,14 +369,49 @@ static int make_policy_fd(struct root *r, char *err, size_t errlen)
         close(fd);
         fd = high;
     }
-    r->policy_fd = fd;
-    return 0;
-fail:;
-    int e = errno;
-    if (fd >= 0)
-        close(fd);
-    diag_set(err, errlen, "cannot create the sealed policy cache for descendants: %s", strerror(e));
+    return fd;
+fail:
+    e = errno ? errno : EIO;
+    close(fd);
     return -e;
+}
+
+/* The verified envelope (CORDON_POLICY_FD, the protocol's cache) and the hook image
+ * (CORDON_HOOKS_FD, what descendants actually load: shim/hookpol.h). */
+static int make_policy_fds(struct root *r, char *err, size_t errlen)
+{
+    int fd = sealed_memfd("cordon-policy", r->envelope, r->envelope_len);
+    if (fd < 0) {
+        diag_set(err, errlen, "cannot create the sealed policy cache for descendants: %s",
+                 strerror(-fd));
+        return fd;
+    }
+    r->policy_fd = fd;
+    char *img = NULL;
+    size_t len = 0;
+    if (hookpol_encode(r->policy, r->stamp.version, &img, &len) != 0) {
+        diag_set(err, errlen, "out of memory encoding the hook image for descendants");
+        return -ENOMEM;
+    }
+    fd = sealed_memfd("cordon-hooks", img, len);
+    free(img);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        fd = -e;
+    }
+    if (fd < 0) {
+        diag_set(err, errlen, "cannot create the sealed hook image for descendants: %s",
+                 strerror(-fd));
+        return fd;
+    }
+    /* The memfd's identity: a descendant compares it with the fd it is given, so a
+     * descriptor number reused for another file is never taken for the image. */
+    snprintf(r->hooks_id, sizeof r->hooks_id, "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
+    r->hooks_fd = fd;
+    return 0;
 }
 
 static int put(const char *name, const char *value, char *err, size_t errlen)
@@ -396,8 +435,13 @@ int root_enforce(struct root *r, char *err, size_t errlen)
     int rc;
     char why[1024];
     if (r->preload[0]) {
+        /* libcordon.so for every descendant, and libcordon-root.so beside it for a process
+         * of the tree that has to become a root again (a mark without its kernel facts). */
         r->sopts.read_files[0] = r->preload;
         r->sopts.n_read_files = 1;
+        if (rootlib_path(r->preload, r->rootlib, sizeof r->rootlib) == 0 &&
+            access(r->rootlib, R_OK) == 0)
+            r->sopts.read_files[r->sopts.n_read_files++] = r->rootlib;
     }
     if (sandbox_apply(r->policy, &r->sopts, &r->report, why, sizeof why) != SANDBOX_OK) {
         diag_set(err, errlen, "%s", why);
@@ -407,7 +451,7 @@ int root_enforce(struct root *r, char *err, size_t errlen)
     events_emit("sandbox.report", "allow", json);
     free(json);
 
-    if ((rc = make_policy_fd(r, err, errlen)) != 0)
+    if ((rc = make_policy_fds(r, err, errlen)) != 0)
         return rc;
     if (r->policy->sandbox.net.mode == POLICY_NET_PROXY) {
         int fd = dnsmap_create();
@@ -491,7 +535,9 @@ int root_enforce(struct root *r, char *err, size_t errlen)
             return rc;
     }
     /* The mark last: it must never exist without the sandbox and the cache behind it. */
-    if ((rc = put_fd("CORDON_POLICY_FD", r->policy_fd, err, errlen)) ||
+    if ((rc = put_fd("CORDON_HOOKS_FD", r->hooks_fd, err, errlen)) ||
+        (rc = put("CORDON_HOOKS_ID", r->hooks_id, err, errlen)) ||
+        (rc = put_fd("CORDON_POLICY_FD", r->policy_fd, err, errlen)) ||
         (rc = put("CORDON_POLICY_DIGEST", r->digest, err, errlen)) ||
         (rc = put("CORDON_SESSION", r->session, err, errlen)))
         return rc;

@@ -46,8 +46,10 @@ struct root {
     struct policy *policy;
     char digest[7 + 64 + 1]; /* "sha256:" + hex */
     char session[33];
-    int event_fd, policy_fd, dns_fd;
+    int event_fd, policy_fd, dns_fd, hooks_fd;
+    char hooks_id[48];   /* "DEV:INO" of the hook image's memfd */
     char preload[4096]; /* libcordon.so, kept readable inside the sandbox */
+    char rootlib[4096]; /* libcordon-root.so beside it, when it exists */
     struct sandbox_opts sopts;
     struct sandbox_report report;
 };

@@ -21,23 +21,24 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#include <sodium.h>
-
 #include "policy/diag.h"
 #include "sandbox/sandbox.h"
 #include "shim/dnsmap.h"
 #include "shim/events.h"
+#include "shim/hookpol.h"
 #include "shim/root.h"
+#include "shim/rootlib.h"
 #include "shim/shim.h"
 
-struct shim_state shim HIDDEN = {.fds = {-1, -1, -1}};
+struct shim_state shim HIDDEN = {.fds = {-1, -1, -1, -1}};
 
 static struct root g_root;      /* the root process keeps its root state for the poller */
 static struct policy *g_policy; /* descendants' compiled policy */
 static char g_self[4096];       /* this library's path, for LD_PRELOAD re-injection */
+static const struct rootlib *g_rootlib; /* libcordon-root.so, loaded by roots only */
 
 #define ENV_SLOT 4200
-static char g_envmem[SHIM_ENV_MAX][ENV_SLOT];
+static char g_envmem[SHIM_ENV_MAX * ENV_SLOT];
 
 void *shim_real(const char *name)
 {
@@ -62,7 +63,7 @@ int shim_is_own_fd(int fd)
 }
 
 static const char *const fd_env[SHIM_FD_COUNT] = {"CORDON_EVENT_FD", "CORDON_POLICY_FD",
-                                                  "CORDON_DNS_FD"};
+                                                  "CORDON_DNS_FD", "CORDON_HOOKS_FD"};
 
 /* Rewrite "NAME=N" in our env slot for NAME (no allocation). */
 static void env_set_fd(const char *name, int fd)
@@ -132,6 +133,29 @@ static void put(char *buf, size_t cap, size_t *n, const char *s)
     buf[*n] = '\0';
 }
 
+/* Bounded string copy without stdio: the descendant path avoids snprintf, whose code is a
+ * handful of libc pages that /bin/true and friends never touch otherwise, and each page
+ * faulted in costs ~10 µs on the VMs this was measured on. */
+static void copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = 0;
+    put(dst, cap, &n, src ? src : "");
+}
+
+/* Decimal digits of v appended at *n. */
+static void put_u64(char *buf, size_t cap, size_t *n, unsigned long long v)
+{
+    char d[24];
+    int k = 0;
+    do {
+        d[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (k && *n + 1 < cap)
+        buf[(*n)++] = d[--k];
+    buf[*n] = '\0';
+}
+
 void shim_report(unsigned kind, const char *ev_kind, const char *decision, const char *what,
                  const char *subject, const char *rule, const char *detail)
 {
@@ -178,7 +202,8 @@ static const struct {
 } env_names[] = {
     {"CORDON_SESSION", 1},   {"CORDON_POLICY_DIGEST", 1},
     {"CORDON_POLICY_FD", 1}, {"CORDON_EVENT_FD", 1},
-    {"CORDON_DNS_FD", 1},    {"CORDON_SERVER", 1},
+    {"CORDON_DNS_FD", 1},    {"CORDON_HOOKS_FD", 1},
+    {"CORDON_HOOKS_ID", 1},  {"CORDON_SERVER", 1},
     {"CORDON_KEY", 1},       {"CORDON_TRUST", 1},
     {"CORDON_POLICY", 1},    {"CORDON_WORKSPACE", 1},
     {"CORDON_PROXY", 1},     {"CORDON_HOME", 1},
@@ -189,18 +214,28 @@ static const struct {
 
 static void build_env(void)
 {
+    /* Packed one after the other, so only the pages the values need are touched. */
+    size_t used = 0;
     shim.n_env = 0;
-    for (size_t i = 0; i < sizeof env_names / sizeof env_names[0]; i++) {
+    for (size_t i = 0; i < sizeof env_names / sizeof env_names[0] && shim.n_env < SHIM_ENV_MAX;
+         i++) {
         const char *v = getenv(env_names[i].name);
-        if (!v || strlen(env_names[i].name) + strlen(v) + 2 > ENV_SLOT)
+        size_t nl = strlen(env_names[i].name);
+        /* room for env_set_fd to write a longer descriptor number later */
+        size_t need = v ? nl + strlen(v) + 2 + (nl > 3 && strcmp(env_names[i].name + nl - 3,
+                                                                 "_FD") == 0 ? 8 : 0)
+                        : 0;
+        if (!v || need > ENV_SLOT || used + need > sizeof g_envmem)
             continue;
+        char *slot = g_envmem + used;
         size_t m = 0;
-        put(g_envmem[shim.n_env], ENV_SLOT, &m, env_names[i].name);
-        put(g_envmem[shim.n_env], ENV_SLOT, &m, "=");
-        put(g_envmem[shim.n_env], ENV_SLOT, &m, v);
-        shim.env[shim.n_env] = g_envmem[shim.n_env];
+        put(slot, need, &m, env_names[i].name);
+        put(slot, need, &m, "=");
+        put(slot, need, &m, v);
+        shim.env[shim.n_env] = slot;
         shim.env_override[shim.n_env] = env_names[i].override;
         shim.n_env++;
+        used += need;
     }
 }
 
@@ -318,14 +353,28 @@ static void set_proxy(const char *hostport)
     unsigned short port;
     if (!hostport || fetch_split_hostport(hostport, host, sizeof host, &port) != 0)
         return;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    char ps[8];
-    snprintf(ps, sizeof ps, "%u", port);
-    if (getaddrinfo(host, ps, &hints, &res) != 0 || !res)
-        return;
-    memcpy(&shim.proxy, res->ai_addr, res->ai_addrlen);
-    shim.proxy_len = res->ai_addrlen;
-    freeaddrinfo(res);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&shim.proxy;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&shim.proxy;
+    /* The usual tunnel address is numeric: no resolver (and its pages) in every exec. */
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons(port);
+        shim.proxy_len = sizeof *in4;
+    } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(port);
+        shim.proxy_len = sizeof *in6;
+    } else {
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+        char ps[8];
+        size_t pn = 0;
+        put_u64(ps, sizeof ps, &pn, port);
+        if (getaddrinfo(host, ps, &hints, &res) != 0 || !res)
+            return;
+        memcpy(&shim.proxy, res->ai_addr, res->ai_addrlen);
+        shim.proxy_len = res->ai_addrlen;
+        freeaddrinfo(res);
+    }
     if (shim.n_cordond_ports < 8)
         shim.cordond_ports[shim.n_cordond_ports++] = port;
 }
@@ -336,68 +385,139 @@ static void set_server(const char *server)
         return;
     char hp[FETCH_HOST_MAX], host[FETCH_HOST_MAX];
     unsigned short port;
-    snprintf(hp, sizeof hp, "%s", server + 7);
+    copy(hp, sizeof hp, server + 7);
     hp[strcspn(hp, "/")] = '\0';
     if (fetch_split_hostport(hp, host, sizeof host, &port) != 0)
         return;
-    snprintf(shim.server_host, sizeof shim.server_host, "%s", host);
+    copy(shim.server_host, sizeof shim.server_host, host);
     if (shim.n_cordond_ports < 8)
         shim.cordond_ports[shim.n_cordond_ports++] = port;
+}
+
+/* Load libcordon-root.so from beside this library (the root path and the fallback path of
+ * a descendant need it; see rootlib.h). */
+static const struct rootlib *rootlib(const char *prog)
+{
+    if (g_rootlib)
+        return g_rootlib;
+    char path[sizeof g_self + 32], why[sizeof path + 600];
+    if (rootlib_path(g_self, path, sizeof path) != 0)
+        refuse(prog, "cannot tell where libcordon.so was loaded from, so libcordon-root.so "
+                     "cannot be found beside it");
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    const struct rootlib *t = h ? dlsym(h, ROOTLIB_SYMBOL) : NULL;
+    if (!t) {
+        snprintf(why, sizeof why,
+                 "cannot load %s (%s); it is installed beside libcordon.so and holds what the "
+                 "root of a governed tree needs: reinstall cordon",
+                 path, dlerror());
+        refuse(prog, why);
+    }
+    g_rootlib = t;
+    return t;
+}
+
+/* Read all of a sealed memfd into a malloc'd buffer; refuses anything not sealed against
+ * every change, so what was checked is what stays. */
+static char *read_sealed(const char *prog, int fd, const char *name, size_t max, size_t *len)
+{
+    char why[256];
+    struct stat st;
+    int seals = fcntl(fd, F_GET_SEALS);
+    int want = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+    if (seals < 0 || (seals & want) != want || fstat(fd, &st) != 0 || st.st_size <= 0 ||
+        (size_t)st.st_size > max) {
+        snprintf(why, sizeof why, "the tree's policy cache (%s) is not a sealed cordon memfd",
+                 name);
+        refuse(prog, why);
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    if (!buf)
+        refuse(prog, "out of memory");
+    while (got < (size_t)st.st_size) {
+        ssize_t r = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
+        if (r <= 0) {
+            snprintf(why, sizeof why, "the tree's policy cache (%s) cannot be read", name);
+            refuse(prog, why);
+        }
+        got += (size_t)r;
+    }
+    buf[got] = '\0';
+    *len = got;
+    return buf;
+}
+
+/* The hook image path: the root compiled the policy, resolved its paths and sealed what the
+ * hooks read into CORDON_HOOKS_FD. The image is checked by its seals and its identity
+ * (CORDON_HOOKS_ID, the memfd's device and inode), not against the signing key: see
+ * docs/SECURITY.md, "Descendants do not check the signature again". */
+static void descend_image(const char *prog, int fd, const char *want)
+{
+    char err[512], why[700], id[48];
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        refuse(prog, "the tree's hook image (CORDON_HOOKS_FD) cannot be examined");
+    size_t il = 0;
+    id[0] = '\0';
+    put_u64(id, sizeof id, &il, (unsigned long long)st.st_dev);
+    put(id, sizeof id, &il, ":");
+    put_u64(id, sizeof id, &il, (unsigned long long)st.st_ino);
+    if (strcmp(id, want) != 0)
+        refuse(prog, "the tree's hook image is not the one CORDON_HOOKS_ID names (the "
+                     "descriptor was replaced); start the agent again from its profile");
+    size_t len = 0;
+    char *img = read_sealed(prog, fd, "CORDON_HOOKS_FD", HOOKPOL_MAX_BYTES, &len);
+    uint64_t version = 0;
+    if (hookpol_decode(img, len, &g_policy, &version, err, sizeof err) != 0) {
+        snprintf(why, sizeof why, "the tree's hook image is malformed: %s", err);
+        refuse(prog, why);
+    }
+    /* img stays allocated: g_policy's strings point into it for the life of the process. */
+    shim.version = version;
+    atomic_store(&shim.fds[SHIM_FD_HOOKS], fd);
+}
+
+/* The envelope path, for a tree whose root left no hook image: libcordon-root.so verifies
+ * the cached envelope with the trusted key and compiles it here. */
+static void descend_envelope(const char *prog, struct profile *prof, int fd, const char *want)
+{
+    char err[1024];
+    size_t got = 0;
+    char *env = read_sealed(prog, fd, "CORDON_POLICY_FD", FETCH_MAX_BODY, &got);
+    uint64_t version = 0;
+    if (rootlib(prog)->load_envelope(prof->trust, prof->workspace, env, got, want, &g_policy,
+                                     &version, err, sizeof err) != 0)
+        refuse(prog, err);
+    free(env);
+    shim.version = version;
 }
 
 /* The descendant path. Returns 0 when hooks can be installed, 1 when the process must run
  * with the kernel layer alone (the cache is gone), and refuses on tampering. */
 static int descend(const char *prog, struct profile *prof)
 {
-    char err[1024], why[1200];
+    char err[1024];
     int fd = env_fd("CORDON_POLICY_FD");
     const char *want = getenv("CORDON_POLICY_DIGEST");
-    if (fd < 0 || !want) {
+    int hfd = env_fd("CORDON_HOOKS_FD");
+    const char *hwant = getenv("CORDON_HOOKS_ID");
+    if (fd < 0 || !want || (hwant && hfd < 0)) {
         const char *l = getenv("CORDON_LOG");
         if (!l || strcmp(l, "off") != 0) {
             static const char m[] = "cordon: the policy cache of this process tree is gone "
-                                    "(CORDON_POLICY_FD was closed by a program the shim cannot "
-                                    "see); the kernel sandbox still applies, but this process "
-                                    "runs without hooks or events\n";
+                                    "(CORDON_POLICY_FD or CORDON_HOOKS_FD was closed by a "
+                                    "program the shim cannot see); the kernel sandbox still "
+                                    "applies, but this process runs without hooks or events\n";
             ssize_t w = write(2, m, sizeof m - 1);
             (void)w;
         }
         return 1;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size <= 0 || st.st_size > (off_t)FETCH_MAX_BODY)
-        refuse(prog, "the tree's policy cache (CORDON_POLICY_FD) is not a policy envelope");
-    char *env = malloc((size_t)st.st_size + 1), *payload = NULL;
-    size_t got = 0, plen = 0;
-    if (!env)
-        refuse(prog, "out of memory");
-    while (got < (size_t)st.st_size) {
-        ssize_t r = pread(fd, env + got, (size_t)st.st_size - got, (off_t)got);
-        if (r <= 0)
-            refuse(prog, "the tree's policy cache (CORDON_POLICY_FD) cannot be read");
-        got += (size_t)r;
-    }
-    env[got] = '\0';
-    char digest[72];
-    root_digest(env, got, digest);
-    if (strcmp(digest, want) != 0)
-        refuse(prog, "the tree's policy cache does not match CORDON_POLICY_DIGEST (it was "
-                     "replaced); start the agent again from its profile");
-    struct key_trust trust;
-    struct envelope_stamp stamp;
-    char keyid[KEY_ID_HEX + 1];
-    if (root_load_trust(prof->trust, &trust, err, sizeof err) != 0 ||
-        root_verify(&trust, env, got, 0, &payload, &plen, &stamp, keyid, err, sizeof err) != 0) {
-        snprintf(why, sizeof why, "%s", err);
-        refuse(prog, why);
-    }
-    if (root_compile(payload, plen, prof->workspace, &g_policy, err, sizeof err) != 0) {
-        snprintf(why, sizeof why, "%s", err);
-        refuse(prog, why);
-    }
-    free(env);
-    free(payload);
-    shim.version = stamp.version;
+    if (hfd >= 0 && hwant)
+        descend_image(prog, hfd, hwant);
+    else
+        descend_envelope(prog, prof, fd, want);
     atomic_store(&shim.fds[SHIM_FD_POLICY], fd);
     int efd = env_fd("CORDON_EVENT_FD");
     if (efd >= 0) {
@@ -408,12 +528,12 @@ static int descend(const char *prog, struct profile *prof)
     if (dfd >= 0 && dnsmap_attach(dfd) == 0)
         atomic_store(&shim.fds[SHIM_FD_DNS], dfd);
     const char *sess = getenv("CORDON_SESSION");
-    snprintf(shim.session, sizeof shim.session, "%s", sess ? sess : "");
+    copy(shim.session, sizeof shim.session, sess);
     if (prof->key[0]) {
         char k[PROFILE_KEY_LEN + 1];
         if (profile_key(prof, k, err, sizeof err) == 0)
             memcpy(shim.key, k, sizeof k);
-        sodium_memzero(k, sizeof k);
+        explicit_bzero(k, sizeof k);
     }
     return 0;
 }
@@ -425,7 +545,7 @@ static void *poller(void *arg)
     int failures = 0;
     for (;;) {
         sleep(g_root.policy->poll_seconds);
-        int rc = root_poll_once(&g_root, msg, sizeof msg, err, sizeof err);
+        int rc = g_rootlib->poll_once(&g_root, msg, sizeof msg, err, sizeof err);
         if (rc == 1) {
             if (shim.log_mode != PROFILE_LOG_OFF) {
                 size_t n = strlen(msg);
@@ -505,10 +625,7 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
     char err[2048];
     Dl_info di;
     if (dladdr((void *)shim_init, &di) && di.dli_fname)
-        snprintf(g_self, sizeof g_self, "%s", di.dli_fname);
-
-    if (sodium_init() < 0)
-        refuse(prog, "libsodium cannot initialise (no entropy source?)");
+        copy(g_self, sizeof g_self, di.dli_fname);
 
     struct profile prof;
     const char *session = getenv("CORDON_SESSION");
@@ -524,12 +641,20 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
     } else {
         /* No mark, or a mark without the kernel facts behind it (forged or stale): this
          * process is the root of a new tree. */
-        root_init(&g_root);
+        /* Only a root loads libcordon-root.so (libsodium, cJSON, the compiler, the
+         * sandbox): a descendant on the hook image path needs none of it. */
+        memset(&g_root, 0, sizeof g_root); /* root_init, which lives in libcordon-root.so */
+        g_root.event_fd = g_root.policy_fd = g_root.dns_fd = g_root.hooks_fd = -1;
         memcpy(g_root.preload, g_self, sizeof g_root.preload);
         if (profile_load(&g_root.prof, err, sizeof err) != 0 ||
-            root_prepare(&g_root, err, sizeof err) != 0 ||
-            root_enforce(&g_root, err, sizeof err) != 0)
+            rootlib(prog)->start(&g_root, err, sizeof err) != 0)
             refuse(prog, err);
+        /* libcordon-root.so has its own copies of the event channel and the DNS map; the
+         * hooks use this library's. */
+        if (g_root.event_fd >= 0)
+            events_set_fd(g_root.event_fd);
+        if (g_root.dns_fd >= 0 && dnsmap_attach(g_root.dns_fd) != 0)
+            refuse(prog, "cannot map the DNS name map of network mode proxy");
         prof = g_root.prof;
         shim.policy = g_root.policy;
         shim.version = g_root.stamp.version;
@@ -538,6 +663,7 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
         atomic_store(&shim.fds[SHIM_FD_POLICY], g_root.policy_fd);
         atomic_store(&shim.fds[SHIM_FD_EVENT], g_root.event_fd);
         atomic_store(&shim.fds[SHIM_FD_DNS], g_root.dns_fd);
+        atomic_store(&shim.fds[SHIM_FD_HOOKS], g_root.hooks_fd);
         if (!g_root.online && strcmp(prof.log, "off") != 0) {
             static const char m[] = "cordon: offline mode (CORDON_POLICY, no CORDON_SERVER): "
                                     "decisions are enforced but not recorded by cordond\n";
@@ -554,13 +680,13 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
     }
     shim.log_mode = prof.log_mode;
     if (shim.policy) {
-        snprintf(shim.agent, sizeof shim.agent, "%s", shim.policy->agent);
+        copy(shim.agent, sizeof shim.agent, shim.policy->agent);
         shim.observe = shim.policy->mode == POLICY_MODE_OBSERVE;
         shim.net = shim.policy->sandbox.net.mode;
     }
     set_server(getenv("CORDON_SERVER"));
     set_proxy(getenv("CORDON_PROXY"));
-    sodium_memzero(&prof, sizeof prof);
+    explicit_bzero(&prof, sizeof prof);
     build_env();
     if (hooks && shim.policy)
         atomic_store(&shim.active, 1);

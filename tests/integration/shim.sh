@@ -41,6 +41,28 @@ sign() { # sign NAME VERSION POLICY_JSON [EXPIRES]
 printf '#include <stdio.h>\nint main(int c,char**v){FILE*f=fopen(v[1],"r");printf("static:%%s\\n",f?"READ":"denied");return 0;}\n' > static.c
 gcc -static -O1 -o "$WS/bin/static_probe" static.c 2>/dev/null || echo "note: gcc -static unavailable"
 gcc -O2 -D_FORTIFY_SOURCE=2 -o "$WS/bin/hookprobe" "$SRC/tests/integration/hookprobe.c"
+# rawexec VAR=VALUE|-VAR... -- PROG ARGS: execve by a raw system call (the exec hooks and the
+# environment they re-inject never see it), with the variables changed as given.
+cat > rawexec.c <<'C'
+#include <stdlib.h>
+#include <string.h>
+extern char **environ;
+static long sys_execve(const char *p, char **a, char **e)
+{
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(59L), "D"(p), "S"(a), "d"(e) : "rcx", "r11", "memory");
+    return r;
+}
+int main(int c, char **v)
+{
+    int i = 1;
+    for (; i < c && strcmp(v[i], "--"); i++)
+        if (v[i][0] == '-') unsetenv(v[i] + 1); else putenv(v[i]);
+    sys_execve(v[i + 1], v + i + 1, environ);
+    return 127;
+}
+C
+if [ "$(uname -m)" = x86_64 ]; then gcc -O1 -o "$WS/bin/rawexec" rawexec.c; fi
 
 FS='"filesystem":{"read_write":["${workspace}","${tmp}"],"read_only":["${cwd}"]}'
 EXEC='"exec":{"allow":["*","${workspace}/bin"],"deny":["rm"]}'
@@ -207,6 +229,19 @@ run "cordon run: 128+N for a signal" 143 "${R[@]}" -- sh -c 'kill -TERM $$'
 run "cordon run: hooks active in CMD" 1 "${R[@]}" -- cat "$HOME/.ssh/id_rsa"
 has "cordon run: the hook named the rule" 'filesystem.deny "~/.ssh"'
 no_leak "cordon run: no leak"
+if [ -x "$WS/bin/rawexec" ]; then
+    # A descendant loads the hook image; the descriptor must be the memfd the root sealed.
+    run "hook image: a replaced CORDON_HOOKS_ID refuses the descendant" 126 "${R[@]}" -- "$WS/bin/rawexec" CORDON_HOOKS_ID=1:2 -- /bin/cat "$HOME/.ssh/id_rsa"
+    has "hook image: says the descriptor was replaced" 'CORDON_HOOKS_ID'
+    no_leak "hook image replaced: no leak"
+    run "hook image: another file at the descriptor number refuses" 126 "${R[@]}" -- "$WS/bin/rawexec" CORDON_HOOKS_FD=0 -- /bin/cat "$HOME/.ssh/id_rsa"
+    # Without a hook image, a descendant verifies and compiles the cached envelope itself.
+    run "no hook image: the envelope fallback still hooks" 1 "${R[@]}" -- "$WS/bin/rawexec" -CORDON_HOOKS_ID -- /bin/cat "$HOME/.ssh/id_rsa"
+    has "envelope fallback: the hook named the rule" 'filesystem.deny "~/.ssh"'
+    no_leak "envelope fallback: no leak"
+    run "envelope fallback: a replaced digest refuses" 126 "${R[@]}" -- "$WS/bin/rawexec" -CORDON_HOOKS_ID CORDON_POLICY_DIGEST=sha256:00 -- /bin/cat "$HOME/.ssh/id_rsa"
+    has "envelope fallback: names CORDON_POLICY_DIGEST" 'CORDON_POLICY_DIGEST'
+fi
 OUTSIDE=$(mktemp -d /var/tmp/cordon-it-trust-XXXXXX)
 cp "$T/keys/k.pub" "$OUTSIDE/k.pub"
 run "cordon run: a trust file outside the grants still serves the whole tree" 0 "$CORDON" run --policy "$T/offline.env" --trust "$OUTSIDE/k.pub" --workspace "$WS" -- sh -c 'sh -c "echo grandchild-ok"'

@@ -24,6 +24,7 @@
 #include "shim/dnsmap.h"
 #include "shim/events.h"
 #include "shim/fetch.h"
+#include "shim/hookpol.h"
 #include "shim/profile.h"
 
 /* ---------------------------------------------------------------- profile */
@@ -388,6 +389,123 @@ Test(decide, abspath_folds_components)
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     cr_assert_eq(decide_abspath("/", big, out, sizeof out), -1);
+}
+
+/* ---------------------------------------------------------------- hook image */
+
+static const char *image_policy =
+    "{\"cordon_policy\":1,\"agent\":\"img\",\"mode\":\"observe\",\"sandbox\":{"
+    "\"filesystem\":{\"read_write\":[\"~\"],\"deny\":[\"~/secrets\"]},"
+    "\"exec\":{\"allow\":[\"python3*\",\"${workspace}/bin\"],\"deny\":[\"rm\",\"/usr/bin/dd\"],"
+    "\"search\":[\"/usr/bin\"]},\"network\":{\"mode\":\"host\"}}}";
+
+Test(hookpol, round_trip_decides_like_the_compiled_policy)
+{
+    struct policy *p = compile(image_policy), *q = NULL;
+    char *img = NULL, err[256] = "";
+    size_t len = 0;
+    uint64_t ver = 0;
+    cr_assert_eq(hookpol_encode(p, 42, &img, &len), 0);
+    cr_assert_eq(hookpol_decode(img, len, &q, &ver, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(ver, 42);
+    cr_assert_str_eq(q->agent, "img");
+    cr_assert_eq(q->mode, POLICY_MODE_OBSERVE);
+    cr_assert_eq(q->sandbox.net.mode, POLICY_NET_HOST);
+    cr_assert_eq(q->sandbox.fs.deny.n, p->sandbox.fs.deny.n);
+    for (size_t i = 0; i < p->sandbox.fs.deny.n; i++) {
+        cr_assert_str_eq(q->sandbox.fs.deny.v[i].raw, p->sandbox.fs.deny.v[i].raw);
+        cr_assert_eq(q->sandbox.fs.deny.v[i].origin, p->sandbox.fs.deny.v[i].origin);
+    }
+    const char *paths[] = {"/home/a/.ssh/id_rsa", "/home/a/secrets/x", "/home/a/work",
+                           "/home/a/.aws/credentials", "/etc/passwd"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        cr_assert_eq(decide_fs_deny(q, paths[i], NULL), decide_fs_deny(p, paths[i], NULL), "%s",
+                     paths[i]);
+    const char *progs[] = {"/usr/bin/rm", "/usr/bin/dd", "/usr/bin/python3.11",
+                           "/srv/agent/ws/bin/tool", "/usr/bin/curl", "/opt/x/rm"};
+    for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++) {
+        char r1[200], r2[200];
+        cr_assert_eq(decide_exec(q, progs[i], NULL, r1, sizeof r1),
+                     decide_exec(p, progs[i], NULL, r2, sizeof r2), "%s", progs[i]);
+        cr_assert_str_eq(r1, r2);
+    }
+    hookpol_free(q);
+    free(img);
+    policy_free(p);
+}
+
+Test(hookpol, every_truncation_is_refused)
+{
+    struct policy *p = compile(image_policy), *q = NULL;
+    char *img = NULL, err[256];
+    size_t len = 0;
+    uint64_t ver;
+    cr_assert_eq(hookpol_encode(p, 7, &img, &len), 0);
+    for (size_t n = 0; n < len; n++) {
+        char *cut = malloc(n ? n : 1); /* exact size, so ASan sees any read past the end */
+        memcpy(cut, img, n);
+        cr_assert_neq(hookpol_decode(cut, n, &q, &ver, err, sizeof err), 0, "prefix %zu", n);
+        cr_assert_null(q);
+        free(cut);
+    }
+    free(img);
+    policy_free(p);
+}
+
+static int decode_text(const char *fields, size_t len, char *err)
+{
+    struct policy *q = NULL;
+    uint64_t ver;
+    char *copy = malloc(len);
+    memcpy(copy, fields, len);
+    int rc = hookpol_decode(copy, len, &q, &ver, err, 256);
+    hookpol_free(q);
+    free(copy);
+    return rc;
+}
+#define DECODE(lit, err) decode_text(lit, sizeof(lit) - 1, err)
+
+Test(hookpol, hostile_images_are_refused_with_a_reason)
+{
+    char err[256];
+    /* the smallest valid image: no list entries */
+    cr_assert_eq(DECODE("cordon-hooks 1\0" "1\0" "0\0" "2\0" "a\0" "0\0" "0\0" "0\0" "0\0"
+                        "0\0" "0\0", err), 0, "%s", err);
+    cr_assert_eq(DECODE("cordon-hooks 2\0" "1\0" "0\0" "2\0" "a\0" "0\0" "0\0" "0\0" "0\0"
+                        "0\0" "0\0", err), -EINVAL);
+    cr_assert(strstr(err, "does not start"), "%s", err);
+    /* trailing bytes */
+    cr_assert_eq(DECODE("cordon-hooks 1\0" "1\0" "0\0" "2\0" "a\0" "0\0" "0\0" "0\0" "0\0"
+                        "0\0" "0\0" "x\0", err), -EINVAL);
+    cr_assert(strstr(err, "unexpected bytes"), "%s", err);
+    /* mode and network out of range, numbers that are not plain decimal */
+    cr_assert_eq(DECODE("cordon-hooks 1\0" "1\0" "2\0" "2\0" "a\0" "0\0" "0\0" "0\0" "0\0"
+                        "0\0" "0\0", err), -EINVAL);
+    cr_assert_eq(DECODE("cordon-hooks 1\0" "1\0" "0\0" "3\0" "a\0" "0\0" "0\0" "0\0" "0\0"
+                        "0\0" "0\0", err), -EINVAL);
+    cr_assert_eq(DECODE("cordon-hooks 1\0" "-1\0" "0\0" "2\0" "a\0" "0\0" "0\0" "0\0" "0\0"
+                        "0\0" "0\0", err), -EINVAL);
+    cr_assert_eq(DECODE("cordon-hooks 1\0" "99999999999999999999\0" "0\0" "2\0" "a\0" "0\0"
+                        "0\0" "0\0" "0\0" "0\0" "0\0", err), -EINVAL);
+    /* a count far beyond what follows, and beyond the limit */
+    cr_assert_eq(DECODE("cordon-hooks 1\0" "1\0" "0\0" "2\0" "a\0" "4000\0" "0\0", err), -EINVAL);
+    cr_assert_eq(DECODE("cordon-hooks 1\0" "1\0" "0\0" "2\0" "a\0" "18446744073709551615\0",
+                        err), -EINVAL);
+    /* a relative path, a bad origin */
+    cr_assert_eq(DECODE("cordon-hooks 1\0" "1\0" "0\0" "2\0" "a\0" "1\0" "0\0" "x\0" "etc\0"
+                        "\0" "0\0" "0\0" "0\0" "0\0" "0\0", err), -EINVAL);
+    cr_assert(strstr(err, "relative"), "%s", err);
+    cr_assert_eq(DECODE("cordon-hooks 1\0" "1\0" "0\0" "2\0" "a\0" "1\0" "9\0" "x\0" "/etc\0"
+                        "\0" "0\0" "0\0" "0\0" "0\0" "0\0", err), -EINVAL);
+    /* the last field without its NUL */
+    cr_assert_eq(DECODE("cordon-hooks 1\0" "1\0" "0\0" "2\0" "a\0" "0\0" "0\0" "0\0" "0\0"
+                        "0\0" "0", err), -EINVAL);
+    /* empty and oversized */
+    struct policy *q = NULL;
+    uint64_t ver;
+    cr_assert_eq(hookpol_decode("", 0, &q, &ver, err, sizeof err), -EINVAL);
+    cr_assert_eq(hookpol_decode("x", (size_t)HOOKPOL_MAX_BYTES + 1, &q, &ver, err, sizeof err),
+                 -EINVAL);
 }
 
 /* ---------------------------------------------------------------- DNS map */

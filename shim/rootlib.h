@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libcordon-root.so: the part of the shim that only the root of a tree needs (the profile's
+ * key and trust, the fetch, the DSSE verification, the policy compiler, the kernel sandbox),
+ * with libsodium and cJSON behind it. libcordon.so loads it with dlopen only when its
+ * constructor takes the root path, so that a descendant (every exec in a governed tree)
+ * loads no library but libcordon.so itself: loading and relocating libsodium and cJSON was a
+ * fifth of an exec's cost. The library exports one symbol, a table of these entry points.
+ */
+#ifndef CORDON_SHIM_ROOTLIB_H
+#define CORDON_SHIM_ROOTLIB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/policy.h"
+#include "shim/root.h"
+
+#define ROOTLIB_FILE "libcordon-root.so" /* next to libcordon.so */
+#define ROOTLIB_SYMBOL "cordon_rootlib"
+
+struct rootlib {
+    /* sodium_init, then root_prepare and root_enforce on r (r->prof already loaded). */
+    int (*start)(struct root *r, char *err, size_t errlen);
+    /* root_poll_once. */
+    int (*poll_once)(struct root *r, char *msg, size_t msglen, char *err, size_t errlen);
+    /* A descendant of a tree without a hook image: check the cached envelope against
+     * want_digest, verify it with trust and compile it for this process. */
+    int (*load_envelope)(const char *trust, const char *workspace, const char *env, size_t len,
+                         const char *want_digest, struct policy **out, uint64_t *version,
+                         char *err, size_t errlen);
+};
+
+/* The path of libcordon-root.so beside the shim at shim_path, into out. 0 or -1. */
+static inline int rootlib_path(const char *shim_path, char *out, size_t len)
+{
+    const char *slash = NULL;
+    for (const char *s = shim_path; *s; s++)
+        if (*s == '/')
+            slash = s;
+    size_t dir = slash ? (size_t)(slash - shim_path) + 1 : 0;
+    size_t need = dir + sizeof ROOTLIB_FILE;
+    if (!shim_path[0] || need > len)
+        return -1;
+    for (size_t i = 0; i < dir; i++)
+        out[i] = shim_path[i];
+    for (size_t i = 0; i < sizeof ROOTLIB_FILE; i++)
+        out[dir + i] = ROOTLIB_FILE[i];
+    return 0;
+}
+
+#endif
