@@ -68,3 +68,13 @@ int sandbox_probe_seccomp_mode(void)
 {
     return status_field("Seccomp");
 }
+
+int sandbox_probe_cordon_filter(void)
+{
+    int saved = errno;
+    errno = 0;
+    int r = prctl(SANDBOX_CANARY_OPTION, 0, 0, 0, 0);
+    int ours = r == -1 && errno == SANDBOX_CANARY_ERRNO;
+    errno = saved;
+    return ours;
+}

@@ -100,6 +100,17 @@ int sandbox_probe_no_new_privs(void);
 /* Seccomp mode from /proc/self/status: 0 none, 1 strict, 2 filter; -1 unknown. */
 int sandbox_probe_seccomp_mode(void);
 
+/*
+ * cordon's seccomp filter answers prctl(SANDBOX_CANARY_OPTION, ...), an option no kernel
+ * knows (the kernel says EINVAL), with SANDBOX_CANARY_ERRNO. no_new_privs and "a seccomp
+ * filter" are true in any hardened container or systemd unit; this answer is true only
+ * under cordon's sandbox, so the shim can tell a governed tree from a forged mark.
+ */
+#define SANDBOX_CANARY_OPTION 0x434f5244 /* "CORD" */
+#define SANDBOX_CANARY_ERRNO 131         /* ENOTRECOVERABLE */
+/* 1 when the calling process runs under cordon's seccomp filter, 0 otherwise. */
+int sandbox_probe_cordon_filter(void);
+
 /* ---- seatbelt.c: the macOS profile (generated on every OS, applied only on macOS) ---- */
 
 /*

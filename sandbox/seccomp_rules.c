@@ -14,6 +14,7 @@
  * refusing. Rules only deny; the default is allow, so no two rules can disagree about a call.
  */
 #include "sandbox/seccomp_rules.h"
+#include "sandbox/sandbox.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -243,6 +244,10 @@ int sandbox_seccomp_build(enum policy_net mode, enum policy_unix ux, scmp_filter
      * shell. TIOCLINUX can do the same on a virtual console. */
     if ((rc = deny1(&f, EPERM, "ioctl", ARG_EQ32(1, TIOCSTI))) != 0 ||
         (rc = deny1(&f, EPERM, "ioctl", ARG_EQ32(1, TIOCLINUX))) != 0)
+        goto out;
+    /* The canary: how a process tells cordon's filter from any other (sandbox.h). */
+    if ((rc = deny1(&f, SANDBOX_CANARY_ERRNO, "prctl",
+                    ARG_EQ32(0, (uint32_t)SANDBOX_CANARY_OPTION))) != 0)
         goto out;
     if (mode != POLICY_NET_HOST && (rc = socket_rules(&f, mode)) != 0)
         goto out;

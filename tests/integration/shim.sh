@@ -180,6 +180,25 @@ has "threads and fork under the hooks: every read denied, nothing crashed" 'stre
 run "forged CORDON_SESSION: treated as a new root" 1 env CORDON_SESSION=00000000000000000000000000000000 CORDON_POLICY_FD=0 LD_PRELOAD="$SHIM" cat "$HOME/.ssh/id_rsa"
 has "forged mark: the root path ran (offline note) and denied" 'filesystem.deny "~/.ssh"'
 no_leak "forged mark: no leak"
+# The same forged mark inside a hardened container (no_new_privs and a seccomp filter of its
+# own, as with Kubernetes' RuntimeDefault or systemd's SystemCallFilter=): those two facts
+# hold, but cordon's filter is not there, so this is still a new root.
+cat > "$T/hardened.py" <<'P'
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+assert libc.prctl(38, 1, 0, 0, 0) == 0            # PR_SET_NO_NEW_PRIVS
+insn = struct.pack("HBBI", 0x06, 0, 0, 0x7fff0000) # one instruction: SECCOMP_RET_ALLOW
+buf = ctypes.create_string_buffer(insn)
+class Prog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+prog = Prog(1, ctypes.cast(buf, ctypes.c_void_p))
+assert libc.prctl(22, 2, ctypes.byref(prog), 0, 0) == 0  # PR_SET_SECCOMP, FILTER
+os.execvp(sys.argv[1], sys.argv[1:])
+P
+run "forged mark in a hardened container: treated as a new root" 1 /usr/bin/python3 "$T/hardened.py" \
+    env CORDON_SESSION=00000000000000000000000000000000 LD_PRELOAD="$SHIM" cat "$HOME/.ssh/id_rsa"
+has "hardened container: the read is denied" 'filesystem.deny "~/.ssh"'
+no_leak "hardened container: no leak"
 
 run "CORDON_LOG=off: no line" 1 env CORDON_LOG=off LD_PRELOAD="$SHIM" cat "$HOME/.ssh/id_rsa"
 case "$OUT" in *"cordon:"*) bad "CORDON_LOG=off printed a line" "$OUT" ;; *) ok "CORDON_LOG=off is quiet" ;; esac
