@@ -207,8 +207,11 @@ int profile_load(struct profile *p, char *err, size_t errlen)
             got += (size_t)r;
         }
         char why[512];
+        int had_key = p->key[0] != '\0';
         if ((rc = profile_parse(buf, got, p, why, sizeof why)) != 0)
             diag_set(err, errlen, "%s: %s", file, why);
+        else
+            rc = profile_check_file_mode(file, st.st_mode, had_key, p, err, errlen);
     pout:
         if (fd >= 0)
             close(fd);
@@ -217,6 +220,19 @@ int profile_load(struct profile *p, char *err, size_t errlen)
             return rc;
     }
     return profile_check(p, err, errlen);
+}
+
+int profile_check_file_mode(const char *file, unsigned mode, int had_key,
+                            const struct profile *p, char *err, size_t errlen)
+{
+    if (had_key || strncmp(p->key, "ck_", 3) != 0 || !(mode & 077))
+        return 0;
+    diag_set(err, errlen,
+             "the profile %s holds the agent key itself and is readable by others (mode %03o); "
+             "run chmod 600 %s, or put the key in a file of mode 0600 and set CORDON_KEY to "
+             "its path",
+             file, mode & 0777, file);
+    return -EPERM;
 }
 
 int profile_key(const struct profile *p, char out[PROFILE_KEY_LEN + 1], char *err, size_t errlen)

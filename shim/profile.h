@@ -52,6 +52,16 @@ __attribute__((warn_unused_result)) int profile_check(struct profile *p, char *e
 __attribute__((warn_unused_result)) int
 profile_key(const struct profile *p, char out[PROFILE_KEY_LEN + 1], char *err, size_t errlen);
 
+/*
+ * A profile file that holds the agent key itself (CORDON_KEY=ck_...) must be as private as a
+ * key file: refuses (-EPERM, err says chmod 600) when mode has a group or other bit, unless
+ * the key came from elsewhere (had_key: the environment set it first). Returns 0 or -EPERM.
+ */
+__attribute__((warn_unused_result)) int profile_check_file_mode(const char *file, unsigned mode,
+                                                                int had_key,
+                                                                const struct profile *p,
+                                                                char *err, size_t errlen);
+
 /* 1 when s has the form of an agent key. */
 int profile_key_valid(const char *s);
 

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -275,12 +276,17 @@ static int run_resolve_source(const struct run_source *s, struct profile *p, cha
             return -EINVAL;
         }
         char why[512];
+        int had_key = p->key[0] != '\0';
         int rc = profile_parse(buf, len, p, why, sizeof why);
         free(buf);
         if (rc != 0) {
             diag_set(err, errlen, "%s: %s", file, why);
             return rc;
         }
+        struct stat st;
+        if (stat(file, &st) == 0 &&
+            (rc = profile_check_file_mode(file, st.st_mode, had_key, p, err, errlen)) != 0)
+            return rc;
     }
     if (p->server[0] && p->policy[0] && !s->policy)
         p->policy[0] = '\0'; /* a server wins over an offline file from the environment */

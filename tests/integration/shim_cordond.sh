@@ -77,6 +77,17 @@ run "--key as a value works" 0 "$CORDON" run --server "http://$H" --key "$KEY" -
 has "the supervisor's command line is the cordon run" "--trust"
 case "$OUT" in *"$KEY"*) bad "the key is wiped from the command line" "$OUT" ;;
     *) ok "the key is wiped from the command line" ;; esac
+# a profile that holds the key itself must be as private as a key file
+printf 'CORDON_SERVER=http://%s\nCORDON_KEY=%s\nCORDON_TRUST=%s\n' "$H" "$KEY" "$T/sign.pub" > "$T/p.env"
+chmod 644 "$T/p.env"
+run "a world-readable profile holding the key is refused" 125 "$CORDON" run --profile "$T/p.env" \
+    --workspace "$T/ws" -- true
+has "it says chmod 600" "chmod 600 $T/p.env"
+CORDON_PROFILE=$T/p.env run "so it is by the shim in a profile-mode root" 126 \
+    env LD_PRELOAD="$SHIM" CORDON_WORKSPACE="$T/ws" true
+has "the shim says chmod 600" "chmod 600 $T/p.env"
+chmod 600 "$T/p.env"
+run "the same profile at mode 0600 works" 0 "$CORDON" run --profile "$T/p.env" --workspace "$T/ws" -- true
 kill "$DPID"; wait "$DPID" 2>/dev/null
 run "cordond gone: nothing runs" 125 "${O[@]}" -- echo RAN
 has "cordond gone: explained" 'cannot fetch the policy'

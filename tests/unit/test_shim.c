@@ -89,6 +89,25 @@ Test(profile, hostile_input)
     cr_assert_null(strchr(err, '\x1b'), "%s", err);
 }
 
+Test(profile, a_file_holding_the_key_must_be_private)
+{
+    static struct profile p;
+    char err[512];
+    memset(&p, 0, sizeof p);
+    const char *t = "CORDON_KEY=ck_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n";
+    cr_assert_eq(profile_parse(t, strlen(t), &p, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(profile_check_file_mode("/etc/a.env", 0100644, 0, &p, err, sizeof err), -EPERM);
+    cr_expect(strstr(err, "chmod 600 /etc/a.env") != NULL, "%s", err);
+    cr_expect_eq(profile_check_file_mode("/etc/a.env", 0100600, 0, &p, err, sizeof err), 0);
+    /* the key came from the environment, not from this file */
+    cr_expect_eq(profile_check_file_mode("/etc/a.env", 0100644, 1, &p, err, sizeof err), 0);
+    /* a key file's path in a readable profile is fine: the key file has its own check */
+    memset(&p, 0, sizeof p);
+    t = "CORDON_KEY=/etc/cordon/agent.key\n";
+    cr_assert_eq(profile_parse(t, strlen(t), &p, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(profile_check_file_mode("/etc/a.env", 0100644, 0, &p, err, sizeof err), 0);
+}
+
 Test(profile, check_says_what_is_missing)
 {
     struct profile p = {0};
