@@ -51,10 +51,21 @@ const char *egress_addr_class(const struct sockaddr *sa)
     const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
     static const unsigned char ec2[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0,
                                           0,    0,    0,    0,    0, 0, 0x02, 0x54};
-    if (IN6_IS_ADDR_V4MAPPED(a) || IN6_IS_ADDR_V4COMPAT(a)) {
+    static const unsigned char nat64[12] = {0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+    /* IPv6 forms that carry an IPv4 address a gateway on the path may reach: mapped and
+     * compatible (::ffff:a.b.c.d, ::a.b.c.d), the NAT64 well-known prefix 64:ff9b::/96
+     * (RFC 6052) and 6to4 2002:AABB:CCDD::/48 (RFC 3056). Each is judged as that IPv4. */
+    if (IN6_IS_ADDR_V4MAPPED(a) || IN6_IS_ADDR_V4COMPAT(a) || memcmp(a->s6_addr, nat64, 12) == 0) {
         uint32_t v4;
         memcpy(&v4, &a->s6_addr[12], 4);
         return v4_class(ntohl(v4));
+    }
+    if (a->s6_addr[0] == 0x20 && a->s6_addr[1] == 0x02) {
+        uint32_t v4;
+        memcpy(&v4, &a->s6_addr[2], 4);
+        const char *c = v4_class(ntohl(v4));
+        if (c)
+            return c;
     }
     if (memcmp(a->s6_addr, ec2, 16) == 0)
         return "metadata";

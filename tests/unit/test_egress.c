@@ -37,6 +37,9 @@ Test(egress, address_classes)
         {"169.254.1.1", "link-local"},   {"fe80::1", "link-local"},
         {"0.0.0.0", "unspecified"},      {"::", "unspecified"},
         {"::ffff:0.0.0.0", "unspecified"}, {"140.82.112.3", NULL},
+        {"64:ff9b::a9fe:a9fe", "metadata"}, {"64:ff9b::127.0.0.1", "loopback"},
+        {"2002:a9fe:a9fe::1", "metadata"},  {"2002:7f00:1::", "loopback"},
+        {"2002:8c52:7003::1", NULL},        {"64:ff9b::8c52:7003", NULL},
         {"2606:4700::1111", NULL},       {"100.100.100.201", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
