@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,4 +197,47 @@ int policy_glob_match(const char *g, const char *s)
     while (*g == '*')
         g++;
     return *g == '\0';
+}
+
+int path_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+    int rc, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    char *buf = NULL;
+    *out = NULL;
+    *len = 0;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    rc = -EINVAL;
+    if (!S_ISREG(st.st_mode))
+        goto out;
+    rc = -EFBIG;
+    if (st.st_size > (off_t)max) {
+        *len = (size_t)st.st_size;
+        goto out;
+    }
+    rc = -ENOMEM;
+    if (!(buf = malloc((size_t)st.st_size + 1)))
+        goto out;
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    *out = buf;
+    buf = NULL; /* transferred */
+    *len = got;
+    rc = 0;
+out:
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    return rc;
 }

@@ -26,6 +26,7 @@
 
 #include "policy/diag.h"
 #include "policy/key.h"
+#include "policy/path.h"
 #include "policy/policy.h"
 #include "tools/cli.h"
 #include "tools/embedded.h"
@@ -41,16 +42,8 @@ int embedded_is_policy(const char *path)
 {
     char *buf = NULL;
     size_t len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    if (path_read_file(path, 1u << 20, &buf, &len) != 0)
         return 0;
-    buf = malloc((1u << 20) + 1);
-    if (buf)
-        len = fread(buf, 1, 1u << 20, f);
-    fclose(f);
-    if (!buf)
-        return 0;
-    buf[len] = '\0';
     cJSON *doc = cJSON_ParseWithLength(buf, len);
     int is = cJSON_IsObject(doc) && cJSON_GetObjectItemCaseSensitive(doc, "cordon_policy") &&
              !cJSON_GetObjectItemCaseSensitive(doc, "payloadType");
@@ -154,15 +147,6 @@ static int ready_value(const char *text, const char *name, char *out, size_t len
     return -ENOENT;
 }
 
-/* 1 when path is dir or lies beneath it (both absolute and normalized). */
-static int beneath(const char *dir, const char *path)
-{
-    size_t n = strlen(dir);
-    if (n == 1 && dir[0] == '/')
-        return 1;
-    return strncmp(dir, path, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
-
 int embedded_check_audit(const char *policy_path, const char *audit_dir, const char *workspace,
                          char *err, size_t errlen)
 {
@@ -205,7 +189,7 @@ int embedded_check_audit(const char *policy_path, const char *audit_dir, const c
     for (size_t i = 0; i < p->sandbox.fs.read_write.n; i++) {
         const struct policy_path *g = &p->sandbox.fs.read_write.v[i];
         const char *gp = g->real ? g->real : g->path;
-        if (beneath(gp, dir)) {
+        if (path_within(dir, gp)) {
             rc = -EPERM;
             diag_set(err, errlen, "the audit directory %s lies inside the agent's read_write "
                                   "grant %s (%s), so the agent could rewrite its own audit "

@@ -6,6 +6,7 @@
  * its origin.
  */
 #include "policy/server/config.h"
+#include "policy/path.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -373,45 +374,19 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
 
 int config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 {
-    int rc = -1;
     char *buf = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        rc = -errno;
-        diag_set(err, errlen, "%s: cannot open the config file: %s", path, strerror(errno));
-        goto out;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = -EINVAL;
+    size_t len = 0;
+    int rc = path_read_file(path, CONFIG_MAX_BYTES, &buf, &len);
+    if (rc == -EINVAL)
         diag_set(err, errlen, "%s: not a regular file; name the config file", path);
-        goto out;
-    }
-    if (st.st_size > (off_t)CONFIG_MAX_BYTES) {
-        rc = -EINVAL;
-        diag_set(err, errlen, "%s: %lld bytes, the limit is %u; this is not a cordond config",
-                 path, (long long)st.st_size, CONFIG_MAX_BYTES);
-        goto out;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (!buf) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    rc = config_parse(c, buf, got, path, err, errlen);
-out:
+    else if (rc == -EFBIG)
+        diag_set(err, errlen, "%s: %zu bytes, the limit is %u; this is not a cordond config",
+                 path, len, CONFIG_MAX_BYTES);
+    else if (rc != 0)
+        diag_set(err, errlen, "%s: cannot open the config file: %s", path, strerror(-rc));
+    else
+        rc = config_parse(c, buf, len, path, err, errlen);
     free(buf);
-    if (fd >= 0)
-        close(fd);
     return rc;
 }
 

@@ -4,6 +4,7 @@
  * mutex, which readers never take; readers take only the short pointer lock in pset_acquire().
  */
 #include "policy/server/pset.h"
+#include "policy/path.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -185,44 +186,14 @@ struct srcs {
 
 static int read_all(const char *path, char **out, size_t *len, struct diag *d, const char *label)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    struct stat st;
-    char *buf = NULL;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        diag_add(d, label, "cannot read: %s", strerror(errno));
-        goto fail;
-    }
-    if (!S_ISREG(st.st_mode)) {
+    int rc = path_read_file(path, POLICY_MAX_BYTES, out, len);
+    if (rc == -EINVAL)
         diag_add(d, label, "not a regular file");
-        goto fail;
-    }
-    if (st.st_size > (off_t)POLICY_MAX_BYTES) {
-        diag_add(d, label, "%lld bytes, the limit for a policy is %u", (long long)st.st_size,
-                 POLICY_MAX_BYTES);
-        goto fail;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (!buf)
-        goto fail;
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    close(fd);
-    *out = buf;
-    *len = got;
-    return 0;
-fail:
-    if (fd >= 0)
-        close(fd);
-    free(buf);
-    return -EINVAL;
+    else if (rc == -EFBIG)
+        diag_add(d, label, "%zu bytes, the limit for a policy is %u", *len, POLICY_MAX_BYTES);
+    else if (rc != 0)
+        diag_add(d, label, "cannot read: %s", strerror(-rc));
+    return rc == 0 ? 0 : -EINVAL;
 }
 
 /* NAME.json -> NAME when NAME is a valid agent name; else -1. */
