@@ -297,58 +297,48 @@ static char **list_args(const char *arg0, va_list ap, size_t *maplen, char *cons
     return v;
 }
 
-EXPORT int execl(const char *path, const char *arg, ...)
+/* The execl family: its list (and execle's envp) into a mapped argv, then the vector form. */
+static int exec_listed(const char *prog, const char *arg0, va_list ap, int has_envp, int search,
+                       const char *what)
 {
-    va_list ap;
     size_t ml;
-    va_start(ap, arg);
-    char **v = list_args(arg, ap, &ml, NULL);
-    va_end(ap);
+    char *const *envp = environ;
+    char **v = list_args(arg0, ap, &ml, has_envp ? &envp : NULL);
     if (!v) {
         errno = ENOMEM;
         return -1;
     }
-    int rc = hooks_exec_execve(path, v, environ);
+    int rc = search ? do_execvpe(prog, v, envp, what) : hooks_exec_execve(prog, v, envp);
     int saved = errno;
     munmap(v, ml);
     errno = saved;
+    return rc;
+}
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    int rc = exec_listed(path, arg, ap, 0, 0, "execl");
+    va_end(ap);
     return rc;
 }
 
 EXPORT int execle(const char *path, const char *arg, ...)
 {
     va_list ap;
-    size_t ml;
-    char *const *envp = NULL;
     va_start(ap, arg);
-    char **v = list_args(arg, ap, &ml, &envp);
+    int rc = exec_listed(path, arg, ap, 1, 0, "execle");
     va_end(ap);
-    if (!v) {
-        errno = ENOMEM;
-        return -1;
-    }
-    int rc = hooks_exec_execve(path, v, envp);
-    int saved = errno;
-    munmap(v, ml);
-    errno = saved;
     return rc;
 }
 
 EXPORT int execlp(const char *file, const char *arg, ...)
 {
     va_list ap;
-    size_t ml;
     va_start(ap, arg);
-    char **v = list_args(arg, ap, &ml, NULL);
+    int rc = exec_listed(file, arg, ap, 0, 1, "execlp");
     va_end(ap);
-    if (!v) {
-        errno = ENOMEM;
-        return -1;
-    }
-    int rc = do_execvpe(file, v, environ, "execlp");
-    int saved = errno;
-    munmap(v, ml);
-    errno = saved;
     return rc;
 }
 
