@@ -2,8 +2,9 @@
 /*
  * Encoding and decoding of the hook image (see hookpol.h). The decoder treats its input as
  * hostile: every field must end inside the buffer, counts are bounded, numbers are plain
- * decimal, and nothing may follow the last list. It makes a counting pass first, so the whole
- * result is a single allocation made in the constructor; the hooks never allocate.
+ * decimal, and nothing may follow the last list. A counting pass comes first, so the whole
+ * result fits in one block the caller provides (hookpol_decode_into: the shim's descendants
+ * use static memory, since a first malloc costs an exec more than the rest of the decoding).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -192,60 +193,90 @@ truncated:
     return -EINVAL;
 }
 
-int hookpol_decode(const char *buf, size_t len, struct policy **out, uint64_t *version,
-                   char *err, size_t errlen)
+/* The header; leaves in->off at the first list. */
+static int header(struct ibuf *in, uint64_t *ver, uint64_t *mode, uint64_t *net,
+                  const char **agent, char *err, size_t errlen)
 {
-    *out = NULL;
-    if (!buf || len == 0 || len > HOOKPOL_MAX_BYTES) {
+    if (!in->b || in->n == 0 || in->n > HOOKPOL_MAX_BYTES) {
         diag_set(err, errlen, "the hook image is empty or larger than %u bytes",
                  HOOKPOL_MAX_BYTES);
         return -EINVAL;
     }
-    struct ibuf in = {buf, len, 0};
-    const char *magic = next(&in), *agent;
-    uint64_t ver, mode, net;
+    const char *magic = next(in);
     if (!magic || strcmp(magic, MAGIC) != 0) {
         diag_set(err, errlen, "the hook image does not start with \"%s\"", MAGIC);
         return -EINVAL;
     }
-    if (num(&in, UINT64_MAX, &ver) != 0 || num(&in, POLICY_MODE_OBSERVE, &mode) != 0 ||
-        num(&in, POLICY_NET_HOST, &net) != 0 || !(agent = next(&in))) {
+    if (num(in, UINT64_MAX, ver) != 0 || num(in, POLICY_MODE_OBSERVE, mode) != 0 ||
+        num(in, POLICY_NET_HOST, net) != 0 || !(*agent = next(in))) {
         diag_set(err, errlen, "the hook image's header (version, mode, network, agent) is "
                               "malformed");
         return -EINVAL;
     }
-    size_t after_header = in.off, n[N_LISTS];
-    int rc = walk(&in, n, NULL, err, errlen);
-    if (rc != 0)
-        return rc;
+    return 0;
+}
+
+/* What decoding needs: the policy, then the path lists, then the name lists. */
+static size_t need_for(const size_t n[N_LISTS])
+{
     size_t total = sizeof(struct policy);
     for (int k = 0; k < N_LISTS; k++)
         total += n[k] * (list_is_paths[k] ? sizeof(struct policy_path) : sizeof(char *));
-    struct policy *p = calloc(1, total);
-    if (!p) {
-        diag_set(err, errlen, "out of memory decoding the hook image");
+    return total;
+}
+
+int hookpol_measure(const char *buf, size_t len, size_t *need, char *err, size_t errlen)
+{
+    struct ibuf in = {buf, len, 0};
+    uint64_t ver, mode, net;
+    const char *agent;
+    size_t n[N_LISTS];
+    int rc = header(&in, &ver, &mode, &net, &agent, err, errlen);
+    if (rc == 0)
+        rc = walk(&in, n, NULL, err, errlen);
+    if (rc == 0)
+        *need = need_for(n);
+    return rc;
+}
+
+int hookpol_decode_into(const char *buf, size_t len, void *mem, size_t memlen,
+                        struct policy **out, uint64_t *version, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct ibuf in = {buf, len, 0};
+    uint64_t ver, mode, net;
+    const char *agent;
+    size_t n[N_LISTS];
+    int rc = header(&in, &ver, &mode, &net, &agent, err, errlen);
+    size_t after_header = in.off;
+    if (rc == 0)
+        rc = walk(&in, n, NULL, err, errlen);
+    if (rc != 0)
+        return rc;
+    if (!mem || memlen < need_for(n) || (uintptr_t)mem % _Alignof(struct policy)) {
+        diag_set(err, errlen, "the hook image needs %zu aligned bytes to decode, %zu given",
+                 need_for(n), memlen);
         return -ENOMEM;
     }
+    struct policy *p = mem;
+    memset(p, 0, sizeof *p);
     /* Paths first (pointer-aligned like the names that follow). */
-    char *mem = (char *)(p + 1);
+    char *at = (char *)(p + 1);
     struct fill f = {{0}, {0}};
     for (int k = 0; k < N_LISTS; k++)
         if (list_is_paths[k]) {
-            f.paths[k] = (struct policy_path *)(void *)mem;
-            mem += n[k] * sizeof(struct policy_path);
+            f.paths[k] = (struct policy_path *)(void *)at;
+            at += n[k] * sizeof(struct policy_path);
         }
     for (int k = 0; k < N_LISTS; k++)
         if (!list_is_paths[k]) {
-            f.names[k] = (const char **)(void *)mem;
-            mem += n[k] * sizeof(char *);
+            f.names[k] = (const char **)(void *)at;
+            at += n[k] * sizeof(char *);
         }
     in.off = after_header;
     size_t n2[N_LISTS];
-    rc = walk(&in, n2, &f, err, errlen);
-    if (rc != 0) { /* cannot differ from the first pass over the same bytes */
-        free(p);
+    if ((rc = walk(&in, n2, &f, err, errlen)) != 0) /* cannot differ from the first pass */
         return rc;
-    }
     p->schema = POLICY_SCHEMA;
     p->agent = agent;
     p->mode = (enum policy_mode)mode;
@@ -260,6 +291,24 @@ int hookpol_decode(const char *buf, size_t len, struct policy **out, uint64_t *v
     *out = p;
     *version = ver;
     return 0;
+}
+
+int hookpol_decode(const char *buf, size_t len, struct policy **out, uint64_t *version,
+                   char *err, size_t errlen)
+{
+    *out = NULL;
+    size_t need;
+    int rc = hookpol_measure(buf, len, &need, err, errlen);
+    if (rc != 0)
+        return rc;
+    void *mem = malloc(need);
+    if (!mem) {
+        diag_set(err, errlen, "out of memory decoding the hook image");
+        return -ENOMEM;
+    }
+    if ((rc = hookpol_decode_into(buf, len, mem, need, out, version, err, errlen)) != 0)
+        free(mem);
+    return rc;
 }
 
 void hookpol_free(struct policy *p)

@@ -37,6 +37,18 @@ __attribute__((warn_unused_result)) int hookpol_decode(const char *buf, size_t l
                                                        struct policy **out, uint64_t *version,
                                                        char *err, size_t errlen);
 
+/* Check an image and say how many bytes hookpol_decode_into needs for it. Returns 0, or
+ * -EINVAL with err saying what is malformed. */
+__attribute__((warn_unused_result)) int hookpol_measure(const char *buf, size_t len, size_t *need,
+                                                        char *err, size_t errlen);
+
+/* hookpol_decode into mem (memlen bytes, aligned for struct policy), which must outlive *out
+ * like buf. Returns 0, -EINVAL (malformed) or -ENOMEM (mem too small or misaligned). */
+__attribute__((warn_unused_result)) int hookpol_decode_into(const char *buf, size_t len, void *mem,
+                                                            size_t memlen, struct policy **out,
+                                                            uint64_t *version, char *err,
+                                                            size_t errlen);
+
 /* Release what hookpol_decode returned (not buf). */
 void hookpol_free(struct policy *p);
 

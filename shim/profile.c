@@ -117,20 +117,27 @@ int profile_key_valid(const char *s)
     return 1;
 }
 
-int profile_check(struct profile *p, char *err, size_t errlen)
+int profile_log_mode(const char *value, enum profile_log *mode, char *err, size_t errlen)
 {
-    if (!p->log[0] || strcmp(p->log, "once") == 0)
-        p->log_mode = PROFILE_LOG_ONCE;
-    else if (strcmp(p->log, "all") == 0)
-        p->log_mode = PROFILE_LOG_ALL;
-    else if (strcmp(p->log, "off") == 0)
-        p->log_mode = PROFILE_LOG_OFF;
+    if (!value || !value[0] || strcmp(value, "once") == 0)
+        *mode = PROFILE_LOG_ONCE;
+    else if (strcmp(value, "all") == 0)
+        *mode = PROFILE_LOG_ALL;
+    else if (strcmp(value, "off") == 0)
+        *mode = PROFILE_LOG_OFF;
     else {
         char q[96];
-        diag_quote(p->log, q, sizeof q);
+        diag_quote(value, q, sizeof q);
         diag_set(err, errlen, "CORDON_LOG is %s; expected once, all or off", q);
         return -EINVAL;
     }
+    return 0;
+}
+
+int profile_check(struct profile *p, char *err, size_t errlen)
+{
+    if (profile_log_mode(p->log, &p->log_mode, err, errlen) != 0)
+        return -EINVAL;
     if (!p->server[0] && !p->policy[0]) {
         diag_set(err, errlen,
                  "no policy source: set CORDON_SERVER (with CORDON_KEY) to fetch "
@@ -237,24 +244,29 @@ int profile_check_file_mode(const char *file, unsigned mode, int had_key,
 
 int profile_key(const struct profile *p, char out[PROFILE_KEY_LEN + 1], char *err, size_t errlen)
 {
+    return profile_key_of(p->key, out, err, errlen);
+}
+
+int profile_key_of(const char *key, char out[PROFILE_KEY_LEN + 1], char *err, size_t errlen)
+{
     char buf[260];
     int rc = -EINVAL;
-    if (strncmp(p->key, "ck_", 3) == 0) {
-        if (!profile_key_valid(p->key)) {
+    if (strncmp(key, "ck_", 3) == 0) {
+        if (!profile_key_valid(key)) {
             diag_set(err, errlen,
                      "CORDON_KEY does not have the form of an agent key (ck_ and "
                      "43 URL-safe base64 characters); copy it again from "
                      "cordond's key listing");
             return -EINVAL;
         }
-        memcpy(out, p->key, PROFILE_KEY_LEN + 1);
+        memcpy(out, key, PROFILE_KEY_LEN + 1);
         return 0;
     }
-    int fd = open(p->key, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open(key, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         rc = -errno;
-        diag_set(err, errlen, "cannot read the agent key file %s (CORDON_KEY): %s", p->key,
+        diag_set(err, errlen, "cannot read the agent key file %s (CORDON_KEY): %s", key,
                  strerror(errno));
         goto out;
     }
@@ -263,13 +275,13 @@ int profile_key(const struct profile *p, char out[PROFILE_KEY_LEN + 1], char *er
         diag_set(err, errlen,
                  "the agent key file %s is readable by others or not a regular "
                  "file; run chmod 600 %s",
-                 p->key, p->key);
+                 key, key);
         goto out;
     }
     ssize_t n = read(fd, buf, sizeof buf - 1);
     if (n < 0 || n > 256) {
         diag_set(err, errlen, "the agent key file %s is unreadable or longer than 256 bytes",
-                 p->key);
+                 key);
         goto out;
     }
     buf[n] = '\0';
@@ -279,7 +291,7 @@ int profile_key(const struct profile *p, char out[PROFILE_KEY_LEN + 1], char *er
         diag_set(err, errlen,
                  "the agent key file %s does not hold an agent key (ck_ and 43 "
                  "URL-safe base64 characters on one line)",
-                 p->key);
+                 key);
         goto out;
     }
     memcpy(out, buf, PROFILE_KEY_LEN + 1);

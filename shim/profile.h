@@ -62,6 +62,15 @@ __attribute__((warn_unused_result)) int profile_check_file_mode(const char *file
                                                                 const struct profile *p,
                                                                 char *err, size_t errlen);
 
+/* profile_key for a CORDON_KEY value given directly (a key, or the path of a key file). */
+__attribute__((warn_unused_result)) int profile_key_of(const char *key,
+                                                       char out[PROFILE_KEY_LEN + 1], char *err,
+                                                       size_t errlen);
+
+/* The log mode CORDON_LOG names (NULL or "" is "once"). Returns 0, or -EINVAL with err set. */
+__attribute__((warn_unused_result)) int profile_log_mode(const char *value, enum profile_log *mode,
+                                                         char *err, size_t errlen);
+
 /* 1 when s has the form of an agent key. */
 int profile_key_valid(const char *s);
 

@@ -491,6 +491,9 @@ int root_enforce(struct root *r, char *err, size_t errlen)
         return rc;
     if (r->prof.log[0] && (rc = put("CORDON_LOG", r->prof.log, err, errlen)))
         return rc;
+    /* Every value of the profile file is in the environment now: a descendant starts from
+     * the environment alone and never opens the file (which the sandbox may not grant). */
+    unsetenv("CORDON_PROFILE");
     if (r->event_fd >= 0 && (rc = put_fd("CORDON_EVENT_FD", r->event_fd, err, errlen)))
         return rc;
     if (r->dns_fd >= 0 && (rc = put_fd("CORDON_DNS_FD", r->dns_fd, err, errlen)))

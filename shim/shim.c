@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -412,9 +413,9 @@ static const struct rootlib *rootlib(const char *prog)
     return t;
 }
 
-/* Read all of a sealed memfd into a malloc'd buffer; refuses anything not sealed against
- * every change, so what was checked is what stays. */
-static char *read_sealed(const char *prog, int fd, const char *name, size_t max, size_t *len)
+/* The size of a memfd sealed against every change, so what was checked is what stays;
+ * refuses anything else. The seals are read before the size, which they then fix. */
+static size_t sealed_size(const char *prog, int fd, const char *name, size_t max)
 {
     char why[256];
     struct stat st;
@@ -426,12 +427,19 @@ static char *read_sealed(const char *prog, int fd, const char *name, size_t max,
                  name);
         refuse(prog, why);
     }
-    char *buf = malloc((size_t)st.st_size + 1);
-    size_t got = 0;
+    return (size_t)st.st_size;
+}
+
+/* Read all of a sealed memfd into a malloc'd buffer. */
+static char *read_sealed(const char *prog, int fd, const char *name, size_t max, size_t *len)
+{
+    char why[256];
+    size_t size = sealed_size(prog, fd, name, max), got = 0;
+    char *buf = malloc(size + 1);
     if (!buf)
         refuse(prog, "out of memory");
-    while (got < (size_t)st.st_size) {
-        ssize_t r = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
+    while (got < size) {
+        ssize_t r = pread(fd, buf + got, size - got, (off_t)got);
         if (r <= 0) {
             snprintf(why, sizeof why, "the tree's policy cache (%s) cannot be read", name);
             refuse(prog, why);
@@ -443,10 +451,19 @@ static char *read_sealed(const char *prog, int fd, const char *name, size_t max,
     return buf;
 }
 
+/* Where a descendant decodes its hook image: static, so an exec pays no malloc (the first one
+ * costs a getrandom, two brk calls and fresh heap pages), and only the pages the policy
+ * needs are touched. A larger policy gets an anonymous mapping. */
+static union {
+    struct policy p;
+    unsigned char b[64 * 1024];
+} g_arena;
+
 /* The hook image path: the root compiled the policy, resolved its paths and sealed what the
  * hooks read into CORDON_HOOKS_FD. The image is checked by its seals and its identity
  * (CORDON_HOOKS_ID, the memfd's device and inode), not against the signing key: see
- * docs/SECURITY.md, "Descendants do not check the signature again". */
+ * docs/SECURITY.md, "Descendants do not check the signature again". It is mapped, not
+ * copied: its pages are already in memory. */
 static void descend_image(const char *prog, int fd, const char *want)
 {
     char err[512], why[700], id[48];
@@ -461,45 +478,61 @@ static void descend_image(const char *prog, int fd, const char *want)
     if (strcmp(id, want) != 0)
         refuse(prog, "the tree's hook image is not the one CORDON_HOOKS_ID names (the "
                      "descriptor was replaced); start the agent again from its profile");
-    size_t len = 0;
-    char *img = read_sealed(prog, fd, "CORDON_HOOKS_FD", HOOKPOL_MAX_BYTES, &len);
+    size_t len = sealed_size(prog, fd, "CORDON_HOOKS_FD", HOOKPOL_MAX_BYTES), need = 0;
+    const char *img = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (img == MAP_FAILED)
+        refuse(prog, "the tree's hook image (CORDON_HOOKS_FD) cannot be mapped");
+    void *mem = &g_arena;
     uint64_t version = 0;
-    if (hookpol_decode(img, len, &g_policy, &version, err, sizeof err) != 0) {
+    int rc = hookpol_measure(img, len, &need, err, sizeof err);
+    if (rc == 0 && need > sizeof g_arena &&
+        (mem = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) ==
+            MAP_FAILED)
+        refuse(prog, "out of memory for the tree's hook image");
+    if (rc == 0)
+        rc = hookpol_decode_into(img, len, mem, need, &g_policy, &version, err, sizeof err);
+    if (rc != 0) {
         snprintf(why, sizeof why, "the tree's hook image is malformed: %s", err);
         refuse(prog, why);
     }
-    /* img stays allocated: g_policy's strings point into it for the life of the process. */
+    /* The mapping stays: g_policy's strings point into it for the life of the process. */
     shim.version = version;
     atomic_store(&shim.fds[SHIM_FD_HOOKS], fd);
 }
 
 /* The envelope path, for a tree whose root left no hook image: libcordon-root.so verifies
- * the cached envelope with the trusted key and compiles it here. */
-static void descend_envelope(const char *prog, struct profile *prof, int fd, const char *want)
+ * the cached envelope with the trust key the root exported and compiles it here. */
+static void descend_envelope(const char *prog, int fd, const char *want)
 {
     char err[1024];
     size_t got = 0;
     char *env = read_sealed(prog, fd, "CORDON_POLICY_FD", FETCH_MAX_BODY, &got);
+    const char *trust = getenv("CORDON_TRUST"), *ws = getenv("CORDON_WORKSPACE");
     uint64_t version = 0;
-    if (rootlib(prog)->load_envelope(prof->trust, prof->workspace, env, got, want, &g_policy,
-                                     &version, err, sizeof err) != 0)
+    if (rootlib(prog)->load_envelope(trust ? trust : "", ws ? ws : "", env, got, want,
+                                     &g_policy, &version, err, sizeof err) != 0)
         refuse(prog, err);
     free(env);
     shim.version = version;
 }
 
-/* The descendant path. Returns 0 when hooks can be installed, 1 when the process must run
- * with the kernel layer alone (the cache is gone), and refuses on tampering. */
-static int descend(const char *prog, struct profile *prof)
+/*
+ * The descendant path. Returns 0 when hooks can be installed, 1 when the process must run
+ * with the kernel layer alone (the cache is gone), and refuses on tampering. It reads the
+ * profile from the environment alone: the root exported the effective values (inline trust,
+ * the key's value) and dropped CORDON_PROFILE, so no descendant reads a file to start.
+ */
+static int descend(const char *prog)
 {
-    char err[1024];
+    char err[512];
+    if (profile_log_mode(getenv("CORDON_LOG"), &shim.log_mode, err, sizeof err) != 0)
+        refuse(prog, err);
     int fd = env_fd("CORDON_POLICY_FD");
     const char *want = getenv("CORDON_POLICY_DIGEST");
     int hfd = env_fd("CORDON_HOOKS_FD");
     const char *hwant = getenv("CORDON_HOOKS_ID");
     if (fd < 0 || !want || (hwant && hfd < 0)) {
-        const char *l = getenv("CORDON_LOG");
-        if (!l || strcmp(l, "off") != 0) {
+        if (shim.log_mode != PROFILE_LOG_OFF) {
             static const char m[] = "cordon: the policy cache of this process tree is gone "
                                     "(CORDON_POLICY_FD or CORDON_HOOKS_FD was closed by a "
                                     "program the shim cannot see); the kernel sandbox still "
@@ -512,7 +545,7 @@ static int descend(const char *prog, struct profile *prof)
     if (hfd >= 0 && hwant)
         descend_image(prog, hfd, hwant);
     else
-        descend_envelope(prog, prof, fd, want);
+        descend_envelope(prog, fd, want);
     atomic_store(&shim.fds[SHIM_FD_POLICY], fd);
     int efd = env_fd("CORDON_EVENT_FD");
     if (efd >= 0) {
@@ -524,9 +557,11 @@ static int descend(const char *prog, struct profile *prof)
         atomic_store(&shim.fds[SHIM_FD_DNS], dfd);
     const char *sess = getenv("CORDON_SESSION");
     copy(shim.session, sizeof shim.session, sess);
-    if (prof->key[0]) {
+    /* The key authenticates the tunnel, so only network mode proxy needs it. */
+    const char *key = getenv("CORDON_KEY");
+    if (key && *key && g_policy->sandbox.net.mode == POLICY_NET_PROXY) {
         char k[PROFILE_KEY_LEN + 1];
-        if (profile_key(prof, k, err, sizeof err) == 0)
+        if (profile_key_of(key, k, err, sizeof err) == 0)
             memcpy(shim.key, k, sizeof k);
         explicit_bzero(k, sizeof k);
     }
@@ -612,68 +647,68 @@ static void at_exit(void)
     events_flush_dropped();
 }
 
+/* The root path: no mark, or a mark without the kernel facts behind it (forged or stale).
+ * Only a root loads libcordon-root.so (libsodium, cJSON, the compiler, the sandbox); a
+ * descendant needs none of it. Kept out of the constructor so that the descendant's stack
+ * frame stays small: every page of stack an exec touches is a fault. */
+__attribute__((noinline)) static void become_root(const char *prog)
+{
+    char err[2048];
+    memset(&g_root, 0, sizeof g_root); /* root_init, which lives in libcordon-root.so */
+    g_root.event_fd = g_root.policy_fd = g_root.dns_fd = g_root.hooks_fd = -1;
+    memcpy(g_root.preload, g_self, sizeof g_root.preload);
+    if (profile_load(&g_root.prof, err, sizeof err) != 0 ||
+        rootlib(prog)->start(&g_root, err, sizeof err) != 0)
+        refuse(prog, err);
+    /* libcordon-root.so has its own copies of the event channel and the DNS map; the
+     * hooks use this library's. */
+    if (g_root.event_fd >= 0)
+        events_set_fd(g_root.event_fd);
+    if (g_root.dns_fd >= 0 && dnsmap_attach(g_root.dns_fd) != 0)
+        refuse(prog, "cannot map the DNS name map of network mode proxy");
+    shim.log_mode = g_root.prof.log_mode;
+    shim.policy = g_root.policy;
+    shim.version = g_root.stamp.version;
+    memcpy(shim.key, g_root.key, sizeof shim.key);
+    memcpy(shim.session, g_root.session, sizeof shim.session);
+    atomic_store(&shim.fds[SHIM_FD_POLICY], g_root.policy_fd);
+    atomic_store(&shim.fds[SHIM_FD_EVENT], g_root.event_fd);
+    atomic_store(&shim.fds[SHIM_FD_DNS], g_root.dns_fd);
+    atomic_store(&shim.fds[SHIM_FD_HOOKS], g_root.hooks_fd);
+    if (!g_root.online && shim.log_mode != PROFILE_LOG_OFF) {
+        static const char m[] = "cordon: offline mode (CORDON_POLICY, no CORDON_SERVER): "
+                                "decisions are enforced but not recorded by cordond\n";
+        ssize_t w = write(2, m, sizeof m - 1);
+        (void)w;
+    }
+    for (size_t i = 0; i < g_root.report.n_degradations; i++) {
+        char l[SANDBOX_NOTE_MAX + 64];
+        int n = snprintf(l, sizeof l, "cordon: warning: not enforced: %s\n",
+                         g_root.report.degradations[i]);
+        ssize_t w = write(2, l, n > 0 && (size_t)n < sizeof l ? (size_t)n : 0);
+        (void)w;
+    }
+}
+
 __attribute__((constructor)) static void shim_init(int argc, char **argv, char **envp)
 {
     (void)envp;
     int saved = errno;
     const char *prog = argc > 0 && argv && argv[0] ? argv[0] : "the program";
-    char err[2048];
     Dl_info di;
     if (dladdr((void *)shim_init, &di) && di.dli_fname)
         copy(g_self, sizeof g_self, di.dli_fname);
 
-    struct profile prof;
     const char *session = getenv("CORDON_SESSION");
     int marked = session && strlen(session) == 32 && kernel_facts();
     int hooks = 1;
     if (marked) {
-        memset(&prof, 0, sizeof prof);
-        if (profile_load(&prof, err, sizeof err) != 0)
-            refuse(prog, err);
-        if (descend(prog, &prof) != 0)
+        if (descend(prog) != 0)
             hooks = 0;
         shim.policy = g_policy;
     } else {
-        /* No mark, or a mark without the kernel facts behind it (forged or stale): this
-         * process is the root of a new tree. */
-        /* Only a root loads libcordon-root.so (libsodium, cJSON, the compiler, the
-         * sandbox): a descendant on the hook image path needs none of it. */
-        memset(&g_root, 0, sizeof g_root); /* root_init, which lives in libcordon-root.so */
-        g_root.event_fd = g_root.policy_fd = g_root.dns_fd = g_root.hooks_fd = -1;
-        memcpy(g_root.preload, g_self, sizeof g_root.preload);
-        if (profile_load(&g_root.prof, err, sizeof err) != 0 ||
-            rootlib(prog)->start(&g_root, err, sizeof err) != 0)
-            refuse(prog, err);
-        /* libcordon-root.so has its own copies of the event channel and the DNS map; the
-         * hooks use this library's. */
-        if (g_root.event_fd >= 0)
-            events_set_fd(g_root.event_fd);
-        if (g_root.dns_fd >= 0 && dnsmap_attach(g_root.dns_fd) != 0)
-            refuse(prog, "cannot map the DNS name map of network mode proxy");
-        prof = g_root.prof;
-        shim.policy = g_root.policy;
-        shim.version = g_root.stamp.version;
-        memcpy(shim.key, g_root.key, sizeof shim.key);
-        memcpy(shim.session, g_root.session, sizeof shim.session);
-        atomic_store(&shim.fds[SHIM_FD_POLICY], g_root.policy_fd);
-        atomic_store(&shim.fds[SHIM_FD_EVENT], g_root.event_fd);
-        atomic_store(&shim.fds[SHIM_FD_DNS], g_root.dns_fd);
-        atomic_store(&shim.fds[SHIM_FD_HOOKS], g_root.hooks_fd);
-        if (!g_root.online && strcmp(prof.log, "off") != 0) {
-            static const char m[] = "cordon: offline mode (CORDON_POLICY, no CORDON_SERVER): "
-                                    "decisions are enforced but not recorded by cordond\n";
-            ssize_t w = write(2, m, sizeof m - 1);
-            (void)w;
-        }
-        for (size_t i = 0; i < g_root.report.n_degradations; i++) {
-            char l[SANDBOX_NOTE_MAX + 64];
-            int n = snprintf(l, sizeof l, "cordon: warning: not enforced: %s\n",
-                             g_root.report.degradations[i]);
-            ssize_t w = write(2, l, n > 0 && (size_t)n < sizeof l ? (size_t)n : 0);
-            (void)w;
-        }
+        become_root(prog);
     }
-    shim.log_mode = prof.log_mode;
     if (shim.policy) {
         copy(shim.agent, sizeof shim.agent, shim.policy->agent);
         shim.observe = shim.policy->mode == POLICY_MODE_OBSERVE;
@@ -681,7 +716,6 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
     }
     set_server(getenv("CORDON_SERVER"));
     set_proxy(getenv("CORDON_PROXY"));
-    explicit_bzero(&prof, sizeof prof);
     build_env();
     if (hooks && shim.policy)
         atomic_store(&shim.active, 1);

@@ -239,6 +239,16 @@ has "bad profile: names the line" 'profile line 2: unknown variable'
 printf 'CORDON_POLICY=%s\n' "$T/offline.env" > good.profile
 run "profile file: fills what the environment lacks" 1 env -u CORDON_POLICY CORDON_PROFILE="$T/good.profile" LD_PRELOAD="$SHIM" cat "$HOME/.ssh/id_rsa"
 has "profile file: the policy came from it" '(policy it-offline v10)'
+# A profile file the sandbox does not grant: the root reads it before the sandbox, exports
+# what it holds and drops CORDON_PROFILE, so descendants start from the environment alone.
+PD=$(mktemp -d /var/tmp/cordon-it-profile-XXXXXX)
+printf 'CORDON_POLICY=%s\n' "$T/offline.env" > "$PD/p.profile"
+run "profile outside the grants: descendants still start" 0 env -u CORDON_POLICY CORDON_PROFILE="$PD/p.profile" LD_PRELOAD="$SHIM" sh -c 'cat "$1" >/dev/null && echo PROFILE-READABLE; /bin/true && echo CHILD-RAN; echo "PROFILE=${CORDON_PROFILE-unset}"' sh "$PD/p.profile"
+has "profile outside the grants: the sandbox hides the file" 'cordon: denied'
+has "profile outside the grants: a child ran" 'CHILD-RAN'
+has "profile outside the grants: descendants do not see CORDON_PROFILE" 'PROFILE=unset'
+case "$OUT" in *PROFILE-READABLE*) bad "profile outside the grants: the file was readable" "$OUT" ;; *) ok "profile outside the grants: the file was not readable" ;; esac
+rm -rf "$PD"
 
 # ---------------------------------------------------------------- cordon run, offline
 unset CORDON_POLICY CORDON_TRUST CORDON_WORKSPACE
@@ -261,6 +271,25 @@ if [ -x "$WS/bin/rawexec" ]; then
     run "envelope fallback: a replaced digest refuses" 126 "${R[@]}" -- "$WS/bin/rawexec" -CORDON_HOOKS_ID CORDON_POLICY_DIGEST=sha256:00 -- /bin/cat "$HOME/.ssh/id_rsa"
     has "envelope fallback: names CORDON_POLICY_DIGEST" 'CORDON_POLICY_DIGEST'
 fi
+# A hook image too large for the shim's static decoding space (3,000 paths of 32 bytes: more
+# than its 64 KiB) is decoded into a mapping of its own, with the same decisions.
+python3 - "$FS" > big.json <<'PY'
+import json, sys
+fs = json.loads("{" + sys.argv[1] + "}")["filesystem"]
+none = "/opt/cordon-it-none/"
+print(json.dumps({"cordon_policy": 1, "agent": "it-big", "sandbox": {
+    "enforcement": "best_effort", "filesystem": fs, "network": {"mode": "none"},
+    "exec": {"allow": ["*", "${workspace}/bin"] + [none + "a%d" % i for i in range(1000)],
+             "deny": ["rm"] + [none + "d%d" % i for i in range(1000)],
+             "search": [none + "s%d" % i for i in range(1000)] + ["/usr/bin", "/bin"]}}}))
+PY
+"$CORDON" sign --key keys/k.key --version 1 big.json > big.env 2>/dev/null
+run "large hook image: descendants start and decide" 0 "$CORDON" run --policy "$T/big.env" --trust "$T/keys/k.pub" --workspace "$WS" -- sh -c 'cat "$HOME/.ssh/id_rsa"; rm -f "$0"; /bin/true && echo LARGE-CHILD-RAN' "$T/big.json"
+has "large hook image: the credential read is denied by the hook" 'filesystem.deny "~/.ssh"'
+has "large hook image: exec.deny holds in the descendant" 'sandbox.exec.deny "rm" (policy it-big v1)'
+has "large hook image: a grandchild ran" 'LARGE-CHILD-RAN'
+no_leak "large hook image: no leak"
+[ -f big.json ] && ok "large hook image: rm did not run" || bad "large hook image: rm ran"
 OUTSIDE=$(mktemp -d /var/tmp/cordon-it-trust-XXXXXX)
 cp "$T/keys/k.pub" "$OUTSIDE/k.pub"
 run "cordon run: a trust file outside the grants still serves the whole tree" 0 "$CORDON" run --policy "$T/offline.env" --trust "$OUTSIDE/k.pub" --workspace "$WS" -- sh -c 'sh -c "echo grandchild-ok"'

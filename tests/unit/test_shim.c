@@ -141,6 +141,27 @@ Test(profile, agent_key_form)
     cr_assert_eq(profile_key(&p, out, err, sizeof err), -EINVAL);
 }
 
+Test(profile, log_mode_and_key_from_a_value)
+{
+    enum profile_log m = PROFILE_LOG_OFF;
+    char err[256], out[PROFILE_KEY_LEN + 1];
+    cr_assert_eq(profile_log_mode(NULL, &m, err, sizeof err), 0);
+    cr_assert_eq(m, PROFILE_LOG_ONCE);
+    cr_assert_eq(profile_log_mode("all", &m, err, sizeof err), 0);
+    cr_assert_eq(m, PROFILE_LOG_ALL);
+    cr_assert_eq(profile_log_mode("off", &m, err, sizeof err), 0);
+    cr_assert_eq(m, PROFILE_LOG_OFF);
+    cr_assert_eq(profile_log_mode("OFF\n", &m, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "once, all or off"), "%s", err);
+    cr_assert_eq(profile_key_of("ck_0123456789abcdefghijABCDEFGHIJ-_xyzXYZ01234", out, err,
+                                sizeof err), 0, "%s", err);
+    cr_assert_str_eq(out, "ck_0123456789abcdefghijABCDEFGHIJ-_xyzXYZ01234");
+    cr_assert_eq(profile_key_of("ck_0123", out, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "form of an agent key"), "%s", err);
+    cr_assert_eq(profile_key_of("/nonexistent/agent.key", out, err, sizeof err), -ENOENT);
+    cr_assert(strstr(err, "/nonexistent/agent.key"), "%s", err);
+}
+
 Test(profile, key_file_must_be_private)
 {
     char dir[] = "/tmp/cordon-test-XXXXXX", path[64], err[512], out[PROFILE_KEY_LEN + 1];
@@ -525,6 +546,43 @@ Test(hookpol, hostile_images_are_refused_with_a_reason)
     cr_assert_eq(hookpol_decode("", 0, &q, &ver, err, sizeof err), -EINVAL);
     cr_assert_eq(hookpol_decode("x", (size_t)HOOKPOL_MAX_BYTES + 1, &q, &ver, err, sizeof err),
                  -EINVAL);
+}
+
+Test(hookpol, decode_into_caller_memory_checks_size_and_alignment)
+{
+    struct policy *p = compile(image_policy), *q = NULL;
+    char *img = NULL, err[256] = "";
+    size_t len = 0, need = 0;
+    uint64_t ver = 0;
+    cr_assert_eq(hookpol_encode(p, 9, &img, &len), 0);
+    cr_assert_eq(hookpol_measure(img, len, &need, err, sizeof err), 0, "%s", err);
+    /* the policy, 2 + 1 + 1 + 1 paths (deny, allow, deny, search) and 2 + 1 names */
+    cr_assert_geq(need, sizeof(struct policy) + 3 * sizeof(char *));
+    unsigned char *mem = malloc(need + 1);
+    memset(mem, 0xa5, need + 1); /* decoding must not rely on zeroed memory */
+    cr_assert_eq(hookpol_decode_into(img, len, mem, need - 1, &q, &ver, err, sizeof err), -ENOMEM);
+    cr_assert(strstr(err, "aligned bytes"), "%s", err);
+    cr_assert_null(q);
+    cr_assert_eq(hookpol_decode_into(img, len, mem + 1, need, &q, &ver, err, sizeof err), -ENOMEM);
+    cr_assert_eq(hookpol_decode_into(img, len, NULL, need, &q, &ver, err, sizeof err), -ENOMEM);
+    cr_assert_eq(hookpol_decode_into(img, len, mem, need, &q, &ver, err, sizeof err), 0, "%s", err);
+    cr_assert_eq((void *)q, (void *)mem);
+    cr_assert_eq(ver, 9);
+    cr_assert_eq(mem[need], 0xa5, "wrote past the measured size");
+    cr_assert_eq(q->sandbox.exec.deny_names.n, p->sandbox.exec.deny_names.n);
+    cr_assert_eq(q->sandbox.exec.search.n, p->sandbox.exec.search.n);
+    char r1[200], r2[200];
+    cr_assert_eq(decide_exec(q, "/usr/bin/rm", NULL, r1, sizeof r1),
+                 decide_exec(p, "/usr/bin/rm", NULL, r2, sizeof r2));
+    cr_assert_str_eq(r1, r2);
+    /* a malformed image is refused by both, with the same reason */
+    char e2[256];
+    cr_assert_eq(hookpol_measure(img, len - 1, &need, err, sizeof err), -EINVAL);
+    cr_assert_eq(hookpol_decode_into(img, len - 1, mem, need, &q, &ver, e2, sizeof e2), -EINVAL);
+    cr_assert_str_eq(err, e2);
+    free(mem);
+    free(img);
+    policy_free(p);
 }
 
 /* ---------------------------------------------------------------- DNS map */
