@@ -10,6 +10,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -33,13 +34,26 @@
 
 struct shim_state shim HIDDEN = {.fds = {-1, -1, -1, -1}};
 
-static struct root g_root;      /* the root process keeps its root state for the poller */
-static struct policy *g_policy; /* descendants' compiled policy */
-static char g_self[4096];       /* this library's path, for LD_PRELOAD re-injection */
+static struct root g_root; /* the root process keeps its root state for the poller */
+/* This library's path, for LD_PRELOAD re-injection: the loader's own copy of the name
+ * (dladdr), which stays valid as long as the library is loaded, that is always. */
+static const char *g_self = "";
 static const struct rootlib *g_rootlib; /* libcordon-root.so, loaded by roots only */
 
+/*
+ * What the constructor keeps for the life of the process, packed from the start of one
+ * static block: a descendant's decoded hook image (at most START_POLICY_MAX bytes; a larger
+ * one gets a mapping of its own), then the variables re-injected into children. Every page
+ * an exec touches is a page fault, and a typical start touches one page of this block.
+ */
 #define ENV_SLOT 4200
-static char g_envmem[SHIM_ENV_MAX * ENV_SLOT];
+#define START_POLICY_MAX (64 * 1024)
+static union {
+    struct policy align;
+    char b[START_POLICY_MAX + SHIM_ENV_MAX * ENV_SLOT + sizeof "LD_PRELOAD=" + PATH_MAX];
+} g_mem;
+static size_t g_mem_used;
+static const char *g_preload_entry; /* "LD_PRELOAD=" g_self */
 
 void *shim_real(const char *name)
 {
@@ -215,8 +229,9 @@ static const struct {
 
 static void build_env(void)
 {
-    /* Packed one after the other, so only the pages the values need are touched. */
-    size_t used = 0;
+    /* Packed one after the other, after the decoded policy, so only the pages the values
+     * need are touched. */
+    size_t used = g_mem_used;
     shim.n_env = 0;
     for (size_t i = 0; i < sizeof env_names / sizeof env_names[0] && shim.n_env < SHIM_ENV_MAX;
          i++) {
@@ -226,9 +241,9 @@ static void build_env(void)
         size_t need = v ? nl + strlen(v) + 2 + (nl > 3 && strcmp(env_names[i].name + nl - 3,
                                                                  "_FD") == 0 ? 8 : 0)
                         : 0;
-        if (!v || need > ENV_SLOT || used + need > sizeof g_envmem)
+        if (!v || need > ENV_SLOT || used + need > sizeof g_mem.b)
             continue;
-        char *slot = g_envmem + used;
+        char *slot = g_mem.b + used;
         size_t m = 0;
         put(slot, need, &m, env_names[i].name);
         put(slot, need, &m, "=");
@@ -238,6 +253,16 @@ static void build_env(void)
         shim.n_env++;
         used += need;
     }
+    size_t sl = strlen(g_self);
+    if (sl && sl < PATH_MAX && used + sl + sizeof "LD_PRELOAD=" <= sizeof g_mem.b) {
+        char *e = g_mem.b + used;
+        size_t m = 0;
+        put(e, sl + sizeof "LD_PRELOAD=", &m, "LD_PRELOAD=");
+        put(e, sl + sizeof "LD_PRELOAD=", &m, g_self);
+        g_preload_entry = e;
+        used += m + 1;
+    }
+    g_mem_used = used;
 }
 
 static int name_is(const char *entry, const char *var)
@@ -295,13 +320,10 @@ char *const *shim_env_for_exec(char *const envp[], char **out, size_t cap, char 
             return (char *const *)envp;
         out[n++] = shim.env[k];
     }
-    if (!preload_done && g_self[0]) {
-        static char preload[sizeof g_self + 16];
-        if (!preload[0])
-            snprintf(preload, sizeof preload, "LD_PRELOAD=%s", g_self);
+    if (!preload_done && g_preload_entry) {
         if (n + 1 >= cap)
             return (char *const *)envp;
-        out[n++] = preload;
+        out[n++] = (char *)g_preload_entry;
     }
     out[n] = NULL;
     return out;
@@ -336,11 +358,15 @@ static int env_fd(const char *name)
     const char *v = getenv(name);
     if (!v || !*v)
         return -1;
-    char *end;
-    long fd = strtol(v, &end, 10);
-    if (*end || fd < 0 || fd > 65535 || fcntl((int)fd, F_GETFD) < 0)
+    int fd = 0; /* plain digits, without strtol's pages */
+    for (int i = 0; v[i]; i++) {
+        if (v[i] < '0' || v[i] > '9' || i == 5)
+            return -1;
+        fd = fd * 10 + (v[i] - '0');
+    }
+    if (fd > 65535 || fcntl(fd, F_GETFD) < 0)
         return -1;
-    return (int)fd;
+    return fd;
 }
 
 static void set_proxy(const char *hostport)
@@ -396,7 +422,7 @@ static const struct rootlib *rootlib(const char *prog)
 {
     if (g_rootlib)
         return g_rootlib;
-    char path[sizeof g_self + 32], why[sizeof path + 600];
+    char path[PATH_MAX + 32], why[sizeof path + 600];
     if (rootlib_path(g_self, path, sizeof path) != 0)
         refuse(prog, "cannot tell where libcordon.so was loaded from, so libcordon-root.so "
                      "cannot be found beside it");
@@ -413,28 +439,28 @@ static const struct rootlib *rootlib(const char *prog)
     return t;
 }
 
-/* The size of a memfd sealed against every change, so what was checked is what stays;
+/* The status of a memfd sealed against every change, so what was checked is what stays;
  * refuses anything else. The seals are read before the size, which they then fix. */
-static size_t sealed_size(const char *prog, int fd, const char *name, size_t max)
+static void sealed_stat(const char *prog, int fd, const char *name, size_t max, struct stat *st)
 {
     char why[256];
-    struct stat st;
     int seals = fcntl(fd, F_GET_SEALS);
     int want = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
-    if (seals < 0 || (seals & want) != want || fstat(fd, &st) != 0 || st.st_size <= 0 ||
-        (size_t)st.st_size > max) {
+    if (seals < 0 || (seals & want) != want || fstat(fd, st) != 0 || st->st_size <= 0 ||
+        (size_t)st->st_size > max) {
         snprintf(why, sizeof why, "the tree's policy cache (%s) is not a sealed cordon memfd",
                  name);
         refuse(prog, why);
     }
-    return (size_t)st.st_size;
 }
 
 /* Read all of a sealed memfd into a malloc'd buffer. */
 static char *read_sealed(const char *prog, int fd, const char *name, size_t max, size_t *len)
 {
     char why[256];
-    size_t size = sealed_size(prog, fd, name, max), got = 0;
+    struct stat st;
+    sealed_stat(prog, fd, name, max, &st);
+    size_t size = (size_t)st.st_size, got = 0;
     char *buf = malloc(size + 1);
     if (!buf)
         refuse(prog, "out of memory");
@@ -451,25 +477,16 @@ static char *read_sealed(const char *prog, int fd, const char *name, size_t max,
     return buf;
 }
 
-/* Where a descendant decodes its hook image: static, so an exec pays no malloc (the first one
- * costs a getrandom, two brk calls and fresh heap pages), and only the pages the policy
- * needs are touched. A larger policy gets an anonymous mapping. */
-static union {
-    struct policy p;
-    unsigned char b[64 * 1024];
-} g_arena;
-
 /* The hook image path: the root compiled the policy, resolved its paths and sealed what the
  * hooks read into CORDON_HOOKS_FD. The image is checked by its seals and its identity
  * (CORDON_HOOKS_ID, the memfd's device and inode), not against the signing key: see
  * docs/SECURITY.md, "Descendants do not check the signature again". It is mapped, not
  * copied: its pages are already in memory. */
-static void descend_image(const char *prog, int fd, const char *want)
+static struct policy *descend_image(const char *prog, int fd, const char *want)
 {
     char err[512], why[700], id[48];
     struct stat st;
-    if (fstat(fd, &st) != 0)
-        refuse(prog, "the tree's hook image (CORDON_HOOKS_FD) cannot be examined");
+    sealed_stat(prog, fd, "CORDON_HOOKS_FD", HOOKPOL_MAX_BYTES, &st);
     size_t il = 0;
     id[0] = '\0';
     put_u64(id, sizeof id, &il, (unsigned long long)st.st_dev);
@@ -478,42 +495,50 @@ static void descend_image(const char *prog, int fd, const char *want)
     if (strcmp(id, want) != 0)
         refuse(prog, "the tree's hook image is not the one CORDON_HOOKS_ID names (the "
                      "descriptor was replaced); start the agent again from its profile");
-    size_t len = sealed_size(prog, fd, "CORDON_HOOKS_FD", HOOKPOL_MAX_BYTES), need = 0;
+    size_t len = (size_t)st.st_size, need = 0;
     const char *img = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
     if (img == MAP_FAILED)
         refuse(prog, "the tree's hook image (CORDON_HOOKS_FD) cannot be mapped");
-    void *mem = &g_arena;
+    /* Static memory, not malloc: an exec's first malloc costs a getrandom, two brk calls
+     * and fresh heap pages, more than the rest of this path together. */
+    void *mem = g_mem.b;
+    struct policy *pol = NULL;
     uint64_t version = 0;
     int rc = hookpol_measure(img, len, &need, err, sizeof err);
-    if (rc == 0 && need > sizeof g_arena &&
+    if (rc == 0 && need > START_POLICY_MAX &&
         (mem = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) ==
             MAP_FAILED)
         refuse(prog, "out of memory for the tree's hook image");
     if (rc == 0)
-        rc = hookpol_decode_into(img, len, mem, need, &g_policy, &version, err, sizeof err);
+        rc = hookpol_decode_into(img, len, mem, need, &pol, &version, err, sizeof err);
     if (rc != 0) {
         snprintf(why, sizeof why, "the tree's hook image is malformed: %s", err);
         refuse(prog, why);
     }
-    /* The mapping stays: g_policy's strings point into it for the life of the process. */
+    if (mem == g_mem.b)
+        g_mem_used = (need + 15) & ~(size_t)15;
+    /* The mapping stays: the policy's strings point into it for the life of the process. */
     shim.version = version;
     atomic_store(&shim.fds[SHIM_FD_HOOKS], fd);
+    return pol;
 }
 
 /* The envelope path, for a tree whose root left no hook image: libcordon-root.so verifies
  * the cached envelope with the trust key the root exported and compiles it here. */
-static void descend_envelope(const char *prog, int fd, const char *want)
+static struct policy *descend_envelope(const char *prog, int fd, const char *want)
 {
     char err[1024];
     size_t got = 0;
     char *env = read_sealed(prog, fd, "CORDON_POLICY_FD", FETCH_MAX_BODY, &got);
     const char *trust = getenv("CORDON_TRUST"), *ws = getenv("CORDON_WORKSPACE");
+    struct policy *pol = NULL;
     uint64_t version = 0;
-    if (rootlib(prog)->load_envelope(trust ? trust : "", ws ? ws : "", env, got, want,
-                                     &g_policy, &version, err, sizeof err) != 0)
+    if (rootlib(prog)->load_envelope(trust ? trust : "", ws ? ws : "", env, got, want, &pol,
+                                     &version, err, sizeof err) != 0)
         refuse(prog, err);
     free(env);
     shim.version = version;
+    return pol;
 }
 
 /*
@@ -542,10 +567,9 @@ static int descend(const char *prog)
         }
         return 1;
     }
-    if (hfd >= 0 && hwant)
-        descend_image(prog, hfd, hwant);
-    else
-        descend_envelope(prog, fd, want);
+    struct policy *pol = hfd >= 0 && hwant ? descend_image(prog, hfd, hwant)
+                                           : descend_envelope(prog, fd, want);
+    shim.policy = pol;
     atomic_store(&shim.fds[SHIM_FD_POLICY], fd);
     int efd = env_fd("CORDON_EVENT_FD");
     if (efd >= 0) {
@@ -559,7 +583,7 @@ static int descend(const char *prog)
     copy(shim.session, sizeof shim.session, sess);
     /* The key authenticates the tunnel, so only network mode proxy needs it. */
     const char *key = getenv("CORDON_KEY");
-    if (key && *key && g_policy->sandbox.net.mode == POLICY_NET_PROXY) {
+    if (key && *key && pol->sandbox.net.mode == POLICY_NET_PROXY) {
         char k[PROFILE_KEY_LEN + 1];
         if (profile_key_of(key, k, err, sizeof err) == 0)
             memcpy(shim.key, k, sizeof k);
@@ -656,7 +680,7 @@ __attribute__((noinline)) static void become_root(const char *prog)
     char err[2048];
     memset(&g_root, 0, sizeof g_root); /* root_init, which lives in libcordon-root.so */
     g_root.event_fd = g_root.policy_fd = g_root.dns_fd = g_root.hooks_fd = -1;
-    memcpy(g_root.preload, g_self, sizeof g_root.preload);
+    copy(g_root.preload, sizeof g_root.preload, g_self);
     if (profile_load(&g_root.prof, err, sizeof err) != 0 ||
         rootlib(prog)->start(&g_root, err, sizeof err) != 0)
         refuse(prog, err);
@@ -697,7 +721,7 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
     const char *prog = argc > 0 && argv && argv[0] ? argv[0] : "the program";
     Dl_info di;
     if (dladdr((void *)shim_init, &di) && di.dli_fname)
-        copy(g_self, sizeof g_self, di.dli_fname);
+        g_self = di.dli_fname;
 
     const char *session = getenv("CORDON_SESSION");
     int marked = session && strlen(session) == 32 && kernel_facts();
@@ -705,7 +729,6 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
     if (marked) {
         if (descend(prog) != 0)
             hooks = 0;
-        shim.policy = g_policy;
     } else {
         become_root(prog);
     }
