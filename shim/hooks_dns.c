@@ -67,7 +67,7 @@ static uint32_t assign(const char *name)
     return a;
 }
 
-EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+EXPORT int HOOK(getaddrinfo)(const char *node, const char *service, const struct addrinfo *hints,
                        struct addrinfo **res)
 {
     int family = hints ? hints->ai_family : AF_UNSPEC;
@@ -186,14 +186,14 @@ static struct hostent *by_name(const char *name, int af)
     return &tls_he;
 }
 
-EXPORT struct hostent *gethostbyname(const char *name)
+EXPORT struct hostent *HOOK(gethostbyname)(const char *name)
 {
     if (!mapped(name))
         return REAL(gethostbyname)(name);
     return by_name(name, AF_INET);
 }
 
-EXPORT struct hostent *gethostbyname2(const char *name, int af)
+EXPORT struct hostent *HOOK(gethostbyname2)(const char *name, int af)
 {
     if (!mapped(name) || (af != AF_INET && af != AF_INET6))
         return REAL(gethostbyname2)(name, af);
@@ -218,7 +218,7 @@ static int by_name_r(const char *name, int af, struct hostent *ret, char *buf, s
     return 0;
 }
 
-EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t len,
+EXPORT int HOOK(gethostbyname_r)(const char *name, struct hostent *ret, char *buf, size_t len,
                            struct hostent **result, int *herr)
 {
     if (!mapped(name))
@@ -226,7 +226,7 @@ EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, siz
     return by_name_r(name, AF_INET, ret, buf, len, result, herr);
 }
 
-EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf, size_t len,
+EXPORT int HOOK(gethostbyname2_r)(const char *name, int af, struct hostent *ret, char *buf, size_t len,
                             struct hostent **result, int *herr)
 {
     if (!mapped(name) || (af != AF_INET && af != AF_INET6))
@@ -234,7 +234,7 @@ EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char 
     return by_name_r(name, af, ret, buf, len, result, herr);
 }
 
-EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, socklen_t hostlen,
+EXPORT int HOOK(getnameinfo)(const struct sockaddr *sa, socklen_t salen, char *host, socklen_t hostlen,
                        char *serv, socklen_t servlen, int flags)
 {
     const char *name = NULL;

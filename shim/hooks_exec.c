@@ -253,22 +253,22 @@ static int do_execvpe(const char *file, char *const argv[], char *const envp[], 
     return rc;
 }
 
-EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+EXPORT int HOOK(execve)(const char *path, char *const argv[], char *const envp[])
 {
     return hooks_exec_execve(path, argv, envp);
 }
 
-EXPORT int execv(const char *path, char *const argv[])
+EXPORT int HOOK(execv)(const char *path, char *const argv[])
 {
     return hooks_exec_execve(path, argv, environ);
 }
 
-EXPORT int execvp(const char *file, char *const argv[])
+EXPORT int HOOK(execvp)(const char *file, char *const argv[])
 {
     return do_execvpe(file, argv, environ, "execvp");
 }
 
-EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+EXPORT int HOOK(execvpe)(const char *file, char *const argv[], char *const envp[])
 {
     return do_execvpe(file, argv, envp, "execvpe");
 }
@@ -315,7 +315,7 @@ static int exec_listed(const char *prog, const char *arg0, va_list ap, int has_e
     return rc;
 }
 
-EXPORT int execl(const char *path, const char *arg, ...)
+EXPORT int HOOK(execl)(const char *path, const char *arg, ...)
 {
     va_list ap;
     va_start(ap, arg);
@@ -324,7 +324,7 @@ EXPORT int execl(const char *path, const char *arg, ...)
     return rc;
 }
 
-EXPORT int execle(const char *path, const char *arg, ...)
+EXPORT int HOOK(execle)(const char *path, const char *arg, ...)
 {
     va_list ap;
     va_start(ap, arg);
@@ -333,7 +333,7 @@ EXPORT int execle(const char *path, const char *arg, ...)
     return rc;
 }
 
-EXPORT int execlp(const char *file, const char *arg, ...)
+EXPORT int HOOK(execlp)(const char *file, const char *arg, ...)
 {
     va_list ap;
     va_start(ap, arg);
@@ -342,7 +342,7 @@ EXPORT int execlp(const char *file, const char *arg, ...)
     return rc;
 }
 
-EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+EXPORT int HOOK(fexecve)(int fd, char *const argv[], char *const envp[])
 {
     char path[PATH_MAXLEN];
     if (shim_dir_of(fd, path, sizeof path) == 0 && exec_gate(path, argv, "fexecve") != 0)
@@ -378,12 +378,12 @@ int hooks_exec_execveat(int dirfd, const char *path, char *const argv[], char *c
     return rc;
 }
 
-EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
+EXPORT int HOOK(execveat)(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
 {
     return hooks_exec_execveat(dirfd, path, argv, envp, flags);
 }
 
-EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+EXPORT int HOOK(posix_spawn)(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                        const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
     if (exec_gate(path, argv, "posix_spawn") != 0)
@@ -397,7 +397,7 @@ EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_acti
     return rc;
 }
 
-EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+EXPORT int HOOK(posix_spawnp)(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
                         const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
     char found[PATH_MAXLEN];
@@ -413,7 +413,7 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
     return rc;
 }
 
-EXPORT int system(const char *cmd)
+EXPORT int HOOK(system)(const char *cmd)
 {
     if (cmd) {
         char *argv[] = {"sh", "-c", (char *)cmd, NULL};
@@ -423,7 +423,7 @@ EXPORT int system(const char *cmd)
     return REAL(system)(cmd);
 }
 
-EXPORT FILE *popen(const char *cmd, const char *type)
+EXPORT FILE *HOOK(popen)(const char *cmd, const char *type)
 {
     char *argv[] = {"sh", "-c", (char *)cmd, NULL};
     if (exec_gate("/bin/sh", argv, "popen") != 0)

@@ -58,12 +58,12 @@ int hooks_fd_close_range(unsigned first, unsigned last, int flags)
     }
 }
 
-EXPORT int close(int fd)
+EXPORT int HOOK(close)(int fd)
 {
     return hooks_fd_close(fd);
 }
 
-EXPORT int close_range(unsigned first, unsigned last, int flags)
+EXPORT int HOOK(close_range)(unsigned first, unsigned last, int flags)
 {
     if (first > last) {
         errno = EINVAL;
@@ -72,14 +72,14 @@ EXPORT int close_range(unsigned first, unsigned last, int flags)
     return hooks_fd_close_range(first, last, flags);
 }
 
-EXPORT int dup2(int oldfd, int newfd)
+EXPORT int HOOK(dup2)(int oldfd, int newfd)
 {
     if (oldfd != newfd && shim_is_own_fd(newfd))
         shim_move_own_fd(newfd);
     return REAL(dup2)(oldfd, newfd);
 }
 
-EXPORT int dup3(int oldfd, int newfd, int flags)
+EXPORT int HOOK(dup3)(int oldfd, int newfd, int flags)
 {
     if (oldfd != newfd && shim_is_own_fd(newfd))
         shim_move_own_fd(newfd);

@@ -132,7 +132,7 @@ static mode_t mode_arg(int flags, va_list ap)
         return fd_;                                                                                \
     } while (0)
 
-EXPORT int open(const char *path, int flags, ...)
+EXPORT int HOOK(open)(const char *path, int flags, ...)
 {
     va_list ap;
     va_start(ap, flags);
@@ -141,7 +141,7 @@ EXPORT int open(const char *path, int flags, ...)
     OPEN_BODY(open, AT_FDCWD, "open", REAL(open)(path, flags, m));
 }
 
-EXPORT int open64(const char *path, int flags, ...)
+EXPORT int HOOK(open64)(const char *path, int flags, ...)
 {
     va_list ap;
     va_start(ap, flags);
@@ -150,7 +150,7 @@ EXPORT int open64(const char *path, int flags, ...)
     OPEN_BODY(open64, AT_FDCWD, "open", REAL(open64)(path, flags, m));
 }
 
-EXPORT int openat(int dirfd, const char *path, int flags, ...)
+EXPORT int HOOK(openat)(int dirfd, const char *path, int flags, ...)
 {
     va_list ap;
     va_start(ap, flags);
@@ -159,7 +159,7 @@ EXPORT int openat(int dirfd, const char *path, int flags, ...)
     OPEN_BODY(openat, dirfd, "openat", REAL(openat)(dirfd, path, flags, m));
 }
 
-EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+EXPORT int HOOK(openat64)(int dirfd, const char *path, int flags, ...)
 {
     va_list ap;
     va_start(ap, flags);
@@ -168,33 +168,33 @@ EXPORT int openat64(int dirfd, const char *path, int flags, ...)
     OPEN_BODY(openat64, dirfd, "openat", REAL(openat64)(dirfd, path, flags, m));
 }
 
-EXPORT int __open_2(const char *path, int flags)
+EXPORT int HOOK(__open_2)(const char *path, int flags)
 {
     OPEN_BODY(__open_2, AT_FDCWD, "open", REAL(__open_2)(path, flags));
 }
 
-EXPORT int __open64_2(const char *path, int flags)
+EXPORT int HOOK(__open64_2)(const char *path, int flags)
 {
     OPEN_BODY(__open64_2, AT_FDCWD, "open", REAL(__open64_2)(path, flags));
 }
 
-EXPORT int __openat_2(int dirfd, const char *path, int flags)
+EXPORT int HOOK(__openat_2)(int dirfd, const char *path, int flags)
 {
     OPEN_BODY(__openat_2, dirfd, "openat", REAL(__openat_2)(dirfd, path, flags));
 }
 
-EXPORT int __openat64_2(int dirfd, const char *path, int flags)
+EXPORT int HOOK(__openat64_2)(int dirfd, const char *path, int flags)
 {
     OPEN_BODY(__openat64_2, dirfd, "openat", REAL(__openat64_2)(dirfd, path, flags));
 }
 
-EXPORT int creat(const char *path, mode_t mode)
+EXPORT int HOOK(creat)(const char *path, mode_t mode)
 {
     int flags = O_WRONLY | O_CREAT | O_TRUNC;
     OPEN_BODY(creat, AT_FDCWD, "creat", REAL(creat)(path, mode));
 }
 
-EXPORT int creat64(const char *path, mode_t mode)
+EXPORT int HOOK(creat64)(const char *path, mode_t mode)
 {
     int flags = O_WRONLY | O_CREAT | O_TRUNC;
     OPEN_BODY(creat64, AT_FDCWD, "creat", REAL(creat64)(path, mode));
@@ -221,22 +221,22 @@ static int stdio_flags(const char *mode)
         return f_;                                                                                 \
     } while (0)
 
-EXPORT FILE *fopen(const char *path, const char *mode)
+EXPORT FILE *HOOK(fopen)(const char *path, const char *mode)
 {
     FOPEN_BODY("fopen", REAL(fopen)(path, mode));
 }
 
-EXPORT FILE *fopen64(const char *path, const char *mode)
+EXPORT FILE *HOOK(fopen64)(const char *path, const char *mode)
 {
     FOPEN_BODY("fopen", REAL(fopen64)(path, mode));
 }
 
-EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream)
+EXPORT FILE *HOOK(freopen)(const char *path, const char *mode, FILE *stream)
 {
     FOPEN_BODY("freopen", REAL(freopen)(path, mode, stream));
 }
 
-EXPORT FILE *freopen64(const char *path, const char *mode, FILE *stream)
+EXPORT FILE *HOOK(freopen64)(const char *path, const char *mode, FILE *stream)
 {
     FOPEN_BODY("freopen", REAL(freopen64)(path, mode, stream));
 }

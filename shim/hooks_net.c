@@ -371,12 +371,12 @@ int hooks_net_connect(int fd, const struct sockaddr *sa, socklen_t len)
     return -1;
 }
 
-EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+EXPORT int HOOK(connect)(int fd, const struct sockaddr *sa, socklen_t len)
 {
     return hooks_net_connect(fd, sa, len);
 }
 
-EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *sa,
+EXPORT ssize_t HOOK(sendto)(int fd, const void *buf, size_t len, int flags, const struct sockaddr *sa,
                       socklen_t alen)
 {
     if (sa && udp_gate(fd, sa, alen, "sendto") != 0)
@@ -384,14 +384,14 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const stru
     return REAL(sendto)(fd, buf, len, flags, sa, alen);
 }
 
-EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
+EXPORT ssize_t HOOK(sendmsg)(int fd, const struct msghdr *m, int flags)
 {
     if (m && m->msg_name && udp_gate(fd, m->msg_name, m->msg_namelen, "sendmsg") != 0)
         return -1;
     return REAL(sendmsg)(fd, m, flags);
 }
 
-EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
+EXPORT int HOOK(sendmmsg)(int fd, struct mmsghdr *v, unsigned n, int flags)
 {
     for (unsigned i = 0; v && i < n; i++)
         if (v[i].msg_hdr.msg_name &&

@@ -17,7 +17,7 @@
 
 static long (*r_syscall)(long, ...);
 
-EXPORT long syscall(long n, ...)
+EXPORT long HOOK(syscall)(long n, ...)
 {
     va_list ap;
     va_start(ap, n);

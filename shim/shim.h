@@ -18,6 +18,15 @@
 #define HIDDEN __attribute__((visibility("hidden")))
 #define EXPORT __attribute__((visibility("default")))
 
+/* The name a hook is defined under (shim/hooklist.h lists them all): the libc name itself on
+ * Linux, where the preloaded definition comes first in symbol lookup; cordon_hook_<name> on
+ * macOS, where dyld swaps each pair of the __DATA,__interpose table (interpose_macos.c). */
+#ifdef __APPLE__
+#define HOOK(name) cordon_hook_##name
+#else
+#define HOOK(name) name
+#endif
+
 /* Kinds of denial, for CORDON_LOG=once. */
 enum shim_kind {
     SHIM_KIND_FS = 1 << 0,
