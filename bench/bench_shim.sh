@@ -57,7 +57,7 @@ for c in "open 200000 $work/ws/file" "stat 200000 $work/ws/file" "connect 5000 $
 done
 
 echo
-echo "== per exec: 1000 x /bin/true from sh, 5 interleaved rounds (medians)"
+echo "== per exec: 1000 x /bin/true from sh, 9 interleaved rounds (medians)"
 python3 - "$cordon" "$work/host.env" "$CORDON_TRUST" <<'P'
 import resource, statistics, subprocess, sys, time
 cordon, env, trust = sys.argv[1:4]
@@ -66,7 +66,7 @@ cmds = {"sandbox only (cordon exec)": [cordon, "exec", "--policy", env, "--trust
         "with shim    (cordon run) ": [cordon, "run", "--policy", env, "--trust", trust, "--", "sh", "-c", loop]}
 wall = {k: [] for k in cmds}
 cpu = {k: [] for k in cmds}
-for _ in range(5):
+for _ in range(9):
     for k, c in cmds.items():
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.monotonic()
