@@ -358,8 +358,9 @@ const struct cli_command cmd_agent_revoke = {
     "usage: cordon agent revoke --server URL (--agent NAME | --id ak_...) [--admin-token FILE]\n"
     "\n"
     "Revoke one key (--id, as `cordon agent list` shows it) or every live key of an agent\n"
-    "(--agent). A revoked key is refused at once with 401 (\"revoked\"); the agent's processes\n"
-    "keep their verified policy until it expires.\n"
+    "(--agent). A revoked key is refused at once with 401 (\"revoked\"), and within half a\n"
+    "second cordond closes the tunnels and event connections it opened. The agent's processes\n"
+    "keep their verified policy and kernel sandbox until the policy expires.\n"
     "\n"
     "Exit status: 0 revoked, 1 the server refused (no such key), 2 usage error or server\n"
     "unreachable.\n",

@@ -24,6 +24,7 @@ struct agents {
     unsigned char *secret; /* 32 bytes, sodium_malloc'd */
     size_t n, cap;
     struct agents_entry *v;
+    uint64_t revocations; /* atomic: grows with every revoke that revoked something */
 };
 
 int agents_valid_name(const char *s)
@@ -436,11 +437,29 @@ int agents_revoke(struct agents *a, const char *id_or_name, size_t *count, char 
             a->v[i].revoked = old[i];
         n = 0;
     }
+    if (n)
+        __atomic_add_fetch(&a->revocations, 1, __ATOMIC_RELEASE);
 out:
     pthread_rwlock_unlock(&a->lock);
     free(old);
     *count = n;
     return rc;
+}
+
+uint64_t agents_revocations(struct agents *a)
+{
+    return __atomic_load_n(&a->revocations, __ATOMIC_ACQUIRE);
+}
+
+int agents_id_live(struct agents *a, const char *id)
+{
+    int live = 0;
+    pthread_rwlock_rdlock(&a->lock);
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i].id, id) == 0)
+            live = !a->v[i].revoked;
+    pthread_rwlock_unlock(&a->lock);
+    return live;
 }
 
 char *agents_list_json(struct agents *a)

@@ -82,6 +82,15 @@ __attribute__((warn_unused_result)) int agents_add_ephemeral(struct agents *a, c
 __attribute__((warn_unused_result)) int agents_revoke(struct agents *a, const char *id_or_name,
                                                       size_t *count, char *err, size_t errlen);
 
+/*
+ * For holders of a connection opened with a key that may be revoked later (tunnels, event
+ * connections): agents_revocations() grows with every revoke that revoked a key, so a holder
+ * that sees it change asks agents_id_live() whether its key id is still live (known and not
+ * revoked).
+ */
+uint64_t agents_revocations(struct agents *a);
+int agents_id_live(struct agents *a, const char *id);
+
 /* A JSON array of {"id","agent","created","revoked"} (malloc'd, caller frees), or NULL. */
 char *agents_list_json(struct agents *a);
 

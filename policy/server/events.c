@@ -34,6 +34,7 @@ struct econn {
     int bound;
     int64_t accepted_ms; /* a connection that sends no hello within HELLO_MS is closed */
     char agent[AGENTS_NAME_MAX + 1];
+    char key_id[AGENTS_ID_LEN + 1]; /* the key that bound it, checked again on revocation */
     char session[33];
 };
 
@@ -55,6 +56,7 @@ struct events {
     uint64_t log_suppressed;
     size_t n_conns;
     struct econn *conns;
+    uint64_t revocations_seen; /* agents_revocations() at the last look */
 };
 
 static int64_t now_ms(void)
@@ -158,7 +160,7 @@ static int handle(struct events *e, struct econn *c, const char *msg, size_t len
         if (!cJSON_IsObject(o) || !cJSON_IsString(type) ||
             strcmp(type->valuestring, "hello") != 0 || !cJSON_IsString(key) ||
             !cJSON_IsString(ses) || !hex32(ses->valuestring) ||
-            (ks = agents_check(s->agents, key->valuestring, agent, NULL)) != AGENTS_OK) {
+            (ks = agents_check(s->agents, key->valuestring, agent, c->key_id)) != AGENTS_OK) {
             srv_count(&s->m.events_malformed, 1);
             elog(e, "pid %d: bad hello (%s); connection closed", (int)pid,
                  ks == AGENTS_ERR_REVOKED   ? "revoked key"
@@ -303,6 +305,26 @@ static void sweep_unbound(struct events *e)
     }
 }
 
+/* A revoked key ends the connections it bound: the next look after a revoke closes them, and
+ * the audit log says why. */
+static void sweep_revoked(struct events *e)
+{
+    uint64_t gen = agents_revocations(e->s->agents);
+    if (gen == e->revocations_seen)
+        return;
+    e->revocations_seen = gen;
+    for (struct econn *c = e->conns, *next; c; c = next) {
+        next = c->next;
+        if (!c->bound || agents_id_live(e->s->agents, c->key_id))
+            continue;
+        char fields[160];
+        snprintf(fields, sizeof fields, "{\"session\":\"%s\",\"pid\":%d,\"key_id\":\"%s\"}",
+                 c->session, (int)c->peer_pid, c->key_id);
+        (void)srv_audit(e->s, "events.revoked", c->agent, fields, 0);
+        close_conn(e, c);
+    }
+}
+
 static size_t unbound_count(const struct events *e, uid_t uid)
 {
     size_t n = 0;
@@ -315,6 +337,7 @@ static void *loop(void *arg)
 {
     struct events *e = arg;
     struct epoll_event evs[64];
+    e->revocations_seen = agents_revocations(e->s->agents);
     for (;;) {
         int n = epoll_wait(e->ep, evs, 64, HELLO_MS / 4);
         if (n < 0) {
@@ -367,7 +390,9 @@ static void *loop(void *arg)
             }
             read_conn(e, p);
         }
-        sweep_unbound(e); /* after the events: none of them may point at a closed one */
+        /* after the events: none of them may point at a closed one */
+        sweep_unbound(e);
+        sweep_revoked(e);
     }
     return NULL;
 }

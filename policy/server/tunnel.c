@@ -120,9 +120,19 @@ struct flow {
  * peers that both send large amounts at once). EOF is passed on as a half-close once the
  * buffered bytes are out.
  */
-static void relay(int a, int b, const char *pre, size_t prelen, uint64_t *up, uint64_t *down,
-                  struct srv *s)
+/* How often an open tunnel looks whether its key was revoked (docs/SECURITY.md). */
+#define REVOKE_CHECK_MS 500
+
+/* Why a relay ended, for the tunnel.close record. */
+static const char *const relay_end_words[] = {"closed", "idle", "revoked", "reset"};
+enum relay_end { RELAY_CLOSED, RELAY_IDLE, RELAY_REVOKED, RELAY_RESET };
+
+static enum relay_end relay(int a, int b, const char *pre, size_t prelen, uint64_t *up,
+                            uint64_t *down, struct srv *s, const char *key_id)
 {
+    enum relay_end end = RELAY_RESET;
+    int64_t idle_ms = (int64_t)s->cfg.tunnel_idle_timeout * 1000, last = now_ms();
+    uint64_t seen = agents_revocations(s->agents);
     struct flow f[2] = {{a, b, malloc(RELAY_BUF), 0, 0, 0, 0, up, &s->m.tunnel_bytes_up},
                         {b, a, malloc(RELAY_BUF), 0, 0, 0, 0, down, &s->m.tunnel_bytes_down}};
     if (!f[0].buf || !f[1].buf)
@@ -150,22 +160,39 @@ static void relay(int a, int b, const char *pre, size_t prelen, uint64_t *up, ui
                 f[i].shut = 1;
             }
         }
-        if (!busy)
+        if (!busy) {
+            end = RELAY_CLOSED;
             break;
-        int pr = poll(p, 2, (int)s->cfg.tunnel_idle_timeout * 1000);
+        }
+        /* A revoked key ends its tunnels within REVOKE_CHECK_MS, busy or idle. */
+        uint64_t gen = agents_revocations(s->agents);
+        if (gen != seen) {
+            seen = gen;
+            if (!agents_id_live(s->agents, key_id)) {
+                end = RELAY_REVOKED;
+                break;
+            }
+        }
+        int64_t left = idle_ms - (now_ms() - last);
+        if (left <= 0) {
+            end = RELAY_IDLE; /* idle past tunnel_idle_timeout: free the slot */
+            break;
+        }
+        int pr = poll(p, 2, (int)(left < REVOKE_CHECK_MS ? left : REVOKE_CHECK_MS));
         if (pr < 0) {
             if (errno == EINTR)
                 continue;
             break;
         }
         if (pr == 0)
-            break; /* idle past tunnel_idle_timeout: free the slot */
+            continue;
         for (int i = 0; i < 2; i++) {
             struct flow *x = &f[i];
             short rin = p[i].revents, rout = p[1 - i].revents;
             if ((p[i].events & POLLIN) && (rin & (POLLIN | POLLHUP | POLLERR))) {
                 ssize_t n = recv(x->from, x->buf, RELAY_BUF, 0);
                 if (n > 0) {
+                    last = now_ms();
                     x->len = (size_t)n;
                     x->off = 0;
                     *x->total += (uint64_t)n;
@@ -179,6 +206,7 @@ static void relay(int a, int b, const char *pre, size_t prelen, uint64_t *up, ui
             if ((p[1 - i].events & POLLOUT) && (rout & (POLLOUT | POLLHUP | POLLERR))) {
                 ssize_t n = send(x->to, x->buf + x->off, x->len - x->off, MSG_NOSIGNAL);
                 if (n > 0) {
+                    last = now_ms();
                     x->off += (size_t)n;
                     if (x->off == x->len)
                         x->off = x->len = 0;
@@ -191,6 +219,7 @@ static void relay(int a, int b, const char *pre, size_t prelen, uint64_t *up, ui
 out:
     free(f[0].buf);
     free(f[1].buf);
+    return end;
 }
 
 static void deny(struct srv *s, int fd, unsigned status, const char *reason, const char *agent,
@@ -273,7 +302,8 @@ static void *serve(void *arg)
                "http://cordon:KEY@HOST:PORT)");
         goto out;
     }
-    int ks = agents_check(s->agents, key, agent, NULL);
+    char key_id[AGENTS_ID_LEN + 1];
+    int ks = agents_check(s->agents, key, agent, key_id);
     sodium_memzero(key, sizeof key);
     if (ks != AGENTS_OK) {
         srv_count(&s->m.decisions[SD_TUNNEL][SD_DENY], 1);
@@ -360,12 +390,14 @@ static void *serve(void *arg)
     static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
     write_all(fd, ok, sizeof ok - 1);
     uint64_t bytes_up = 0, bytes_down = 0;
-    relay(fd, up, hdr + head_len, len - head_len, &bytes_up, &bytes_down, s);
+    enum relay_end how =
+        relay(fd, up, hdr + head_len, len - head_len, &bytes_up, &bytes_down, s, key_id);
     snprintf(fields, sizeof fields,
              "{\"host\":\"%s\",\"port\":%u,\"address\":\"%s\",\"session\":\"%s\","
              "\"bytes_up\":%" PRIu64 ",\"bytes_down\":%" PRIu64 ",\"duration_ms\":%" PRId64
-             ",\"policy_version\":%" PRIu64 "}",
-             host, port, addr, session, bytes_up, bytes_down, now_ms() - t0, version);
+             ",\"policy_version\":%" PRIu64 ",\"end\":\"%s\"}",
+             host, port, addr, session, bytes_up, bytes_down, now_ms() - t0, version,
+             relay_end_words[how]);
     (void)srv_audit(s, "tunnel.close", agent, fields, 0);
 out:
     pset_release(set);

@@ -243,6 +243,63 @@ P
 )
 [[ $R == closed* ]] && ok "no hello: closed after the deadline ($R s)" || bad "hello deadline" "$R"
 
+# ------------------------------------------------------------------ revocation ends what is open
+# A second key of web holds a busy tunnel and a bound event connection; web's first key holds
+# another tunnel. Revoking the second key must close its tunnel and its event connection
+# (each checks within half a second) and leave the first key's tunnel open.
+REVKEY=$("$CORDON" agent add --server "$URL" --agent web 2>/dev/null)
+REVID=$("$CORDON" agent list --server "$URL" | awk '$2=="web" && $4=="live"{id=$1} END{print id}')
+python3 - "${TUN%:*}" "${TUN##*:}" "127.0.0.1:$UP" "$REVKEY" "$KEY" "$EV" > "$W/revoke.out" 2>&1 <<'P' &
+import select, socket, sys, time
+host, port, dest, revkey, key, evpath = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+def tunnel(k):
+    s = socket.create_connection((host, port))
+    s.sendall(f"CONNECT {dest} HTTP/1.1\r\nHost: {dest}\r\nProxy-Authorization: Bearer {k}\r\n\r\n".encode())
+    head = s.recv(4096)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return s
+doomed, kept = tunnel(revkey), tunnel(key)
+ev = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+ev.connect(evpath)
+ev.send(('{"type":"hello","key":"%s","session":"%s","pid":1}' % (revkey, "ab" * 16)).encode())
+socks = {"tunnel": doomed, "events": ev, "other": kept}
+closed = {}
+print("ready", flush=True)
+t0 = time.time()
+while time.time() - t0 < 6 and len(closed) < 2:
+    for name in ("tunnel", "other"):  # keep both tunnels busy, so idling cannot close them
+        if name not in closed:
+            try:
+                socks[name].send(b"X")
+            except OSError:
+                pass
+    r, _, _ = select.select([s for n, s in socks.items() if n not in closed], [], [], 0.3)
+    for n, s in socks.items():
+        if s in r and n not in closed:
+            try:
+                d = s.recv(4096)
+            except OSError:
+                d = b""
+            if d == b"":
+                closed[n] = round(time.time() - t0, 2)
+print(" ".join("%s=%s" % (n, closed.get(n, "open")) for n in socks), flush=True)
+P
+RPY=$!
+for _ in $(seq 100); do grep -q ready "$W/revoke.out" 2>/dev/null && break; sleep 0.05; done
+run "revoke the key that holds them" 0 "$CORDON" agent revoke --server "$URL" --id "$REVID"
+wait "$RPY"
+R=$(tail -1 "$W/revoke.out")
+[[ $R == *"tunnel="[0-9]* ]] && ok "revoke closes the key's open tunnel ($R)" || bad "revoke: tunnel" "$(cat "$W/revoke.out")"
+[[ $R == *"events="[0-9]* ]] && ok "revoke closes the key's event connection" || bad "revoke: events" "$(cat "$W/revoke.out")"
+[[ $R == *"other=open"* ]] && ok "revoke leaves another key's tunnel open" || bad "revoke: other tunnel" "$(cat "$W/revoke.out")"
+sleep 0.3
+grep '"kind":"tunnel.close"' "$W/state/audit/audit.jsonl" | grep -q '"end":"revoked"' &&
+    ok "tunnel.close says the key was revoked" || bad "tunnel.close end" "$(grep tunnel.close "$W/state/audit/audit.jsonl" | tail -2)"
+grep '"kind":"events.revoked"' "$W/state/audit/audit.jsonl" | grep -q "\"key_id\":\"$REVID\"" &&
+    ok "events.revoked audited with the key id" || bad "events.revoked" "$(grep events.revoked "$W/state/audit/audit.jsonl")"
+grep '"kind":"tunnel.close"' "$W/state/audit/audit.jsonl" | grep -q '"end":"idle"' &&
+    ok "the idle tunnel's close says idle" || bad "tunnel.close idle" "$(grep tunnel.close "$W/state/audit/audit.jsonl" | head -3)"
+
 # ------------------------------------------------------------------ metrics and audit
 for m in 'cordon_http_requests_total{path="/v1/policy",status="200"}' 'cordon_tunnels_total' \
          'cordon_tunnel_bytes_total{direction="down"}' 'cordon_policy_reloads_total' \

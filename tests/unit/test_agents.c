@@ -94,6 +94,32 @@ Test(agents, add_check_revoke_persist)
     agents_free(a);
 }
 
+Test(agents, revocations_tell_holders_to_look_again)
+{
+    struct agents *a;
+    char k1[AGENTS_KEY_LEN + 1], k2[AGENTS_KEY_LEN + 1], id1[AGENTS_ID_LEN + 1],
+        id2[AGENTS_ID_LEN + 1];
+    cr_assert_eq(agents_open(keys, secret, &a, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(agents_add(a, "web", k1, id1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(agents_add(a, "web", k2, id2, err, sizeof err), 0, "%s", err);
+    uint64_t g0 = agents_revocations(a);
+    cr_assert(agents_id_live(a, id1));
+    cr_assert(agents_id_live(a, id2));
+    cr_assert_not(agents_id_live(a, "ak_0000000000000000"), "an unknown id is not live");
+    size_t n;
+    cr_assert_eq(agents_revoke(a, "nobody", &n, err, sizeof err), 0);
+    cr_assert_eq(agents_revocations(a), g0, "a revoke that revoked nothing changes nothing");
+    cr_assert_eq(agents_revoke(a, id2, &n, err, sizeof err), 0);
+    cr_assert_eq(agents_revocations(a), g0 + 1);
+    cr_assert(agents_id_live(a, id1), "the agent's other key stays live");
+    cr_assert_not(agents_id_live(a, id2));
+    cr_assert_eq(agents_revoke(a, "web", &n, err, sizeof err), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(agents_revocations(a), g0 + 2);
+    cr_assert_not(agents_id_live(a, id1));
+    agents_free(a);
+}
+
 Test(agents, ephemeral_key_is_not_written)
 {
     struct agents *a;
