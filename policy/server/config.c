@@ -57,6 +57,7 @@ static const struct kdef keys[] = {
     {"tunnel_idle_timeout", K_UINT, F(tunnel_idle_timeout), 1, 86400},
     {"max_connections", K_UINT, F(max_connections), 1, 65536},
     {"max_tunnels", K_UINT, F(max_tunnels), 1, 65536},
+    {"max_tunnels_per_agent", K_UINT, F(max_tunnels_per_agent), 1, 65536},
     {"event_rate", K_UINT, F(event_rate), 1, 1000000},
     {"event_burst", K_UINT, F(event_burst), 1, 1000000},
     {"upstream", K_UPSTREAM, F(upstreams), 0, 0},
@@ -448,6 +449,14 @@ int config_finish(struct config *c, char *err, size_t errlen)
         default_in_state(c->events_socket, sizeof c->events_socket, c->state_dir,
                          "events.sock") != 0)
         goto toolong;
+    if (!c->max_tunnels_per_agent)
+        c->max_tunnels_per_agent = c->max_tunnels > 1 ? c->max_tunnels / 2 : 1;
+    if (c->max_tunnels_per_agent > c->max_tunnels) {
+        diag_set(err, errlen, "max_tunnels_per_agent (%u) is above max_tunnels (%u); one agent "
+                 "cannot hold more tunnels than the server allows in all",
+                 c->max_tunnels_per_agent, c->max_tunnels);
+        return -EINVAL;
+    }
     if (strcmp(c->events_socket, "off") != 0 &&
         strlen(c->events_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
         diag_set(err, errlen, "events_socket: %s is longer than a unix socket path may be (%zu "

@@ -268,6 +268,7 @@ int main(int argc, char **argv)
 
     config_defaults(&s->cfg);
     pthread_rwlock_init(&s->audit_lock, NULL);
+    pthread_mutex_init(&s->tunnel_lock, NULL);
     /* First pass: --config and --help; flags are applied after the file. */
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+", opts, &idx)) != -1) {

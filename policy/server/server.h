@@ -45,6 +45,10 @@ struct srv {
     unsigned char admin_mac[32]; /* SHA-256 of the admin token; admin endpoints off if !admin_on */
     int admin_on;
     int stopping;
+    /* Open tunnels per agent, for max_tunnels_per_agent (tunnel.c). */
+    pthread_mutex_t tunnel_lock;
+    struct srv_tunnel_count *tunnel_counts;
+    size_t n_tunnel_counts;
 };
 
 static inline void srv_count(uint64_t *c, uint64_t n)

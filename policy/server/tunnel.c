@@ -47,6 +47,60 @@ struct conn {
     int fd;
 };
 
+/* One agent's open tunnels. Entries are reused once their count is back to 0, so the table
+ * never holds more entries than tunnels were open at once. */
+struct srv_tunnel_count {
+    char agent[AGENTS_NAME_MAX + 1];
+    unsigned n;
+};
+
+/* Count a tunnel for agent. Returns 0, or the number it already holds when that is the
+ * limit (or, with no memory, the limit itself). */
+static unsigned count_take(struct srv *s, const char *agent)
+{
+    unsigned limit = s->cfg.max_tunnels_per_agent, held = 0;
+    pthread_mutex_lock(&s->tunnel_lock);
+    struct srv_tunnel_count *c = NULL, *free_slot = NULL;
+    for (size_t i = 0; i < s->n_tunnel_counts && !c; i++) {
+        if (strcmp(s->tunnel_counts[i].agent, agent) == 0)
+            c = &s->tunnel_counts[i];
+        else if (!s->tunnel_counts[i].n && !free_slot)
+            free_slot = &s->tunnel_counts[i];
+    }
+    if (!c && !free_slot) {
+        struct srv_tunnel_count *nv =
+            realloc(s->tunnel_counts, (s->n_tunnel_counts + 1) * sizeof *nv);
+        if (nv) {
+            s->tunnel_counts = nv;
+            free_slot = &nv[s->n_tunnel_counts++];
+            free_slot->n = 0;
+        }
+    }
+    if (!c && free_slot) {
+        c = free_slot;
+        snprintf(c->agent, sizeof c->agent, "%s", agent);
+    }
+    if (!c)
+        held = limit;
+    else if (c->n >= limit)
+        held = c->n;
+    else
+        c->n++;
+    pthread_mutex_unlock(&s->tunnel_lock);
+    return held;
+}
+
+static void count_give(struct srv *s, const char *agent)
+{
+    pthread_mutex_lock(&s->tunnel_lock);
+    for (size_t i = 0; i < s->n_tunnel_counts; i++)
+        if (s->tunnel_counts[i].n && strcmp(s->tunnel_counts[i].agent, agent) == 0) {
+            s->tunnel_counts[i].n--;
+            break;
+        }
+    pthread_mutex_unlock(&s->tunnel_lock);
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -255,6 +309,7 @@ static void *serve(void *arg)
     int64_t t0 = now_ms(), deadline = t0 + (int64_t)s->cfg.handshake_timeout * 1000;
     char *end = NULL;
     struct pset *set = NULL;
+    int counted = 0; /* this tunnel counts against its agent's max_tunnels_per_agent */
     /* Read the head: bounded in size and in time, so a slow or endless client costs a
      * bounded share of the tunnel slots. */
     while (!end) {
@@ -313,6 +368,15 @@ static void *serve(void *arg)
                                             : "the agent key is unknown to this server");
         goto out;
     }
+    unsigned held = count_take(s, agent);
+    if (held) {
+        snprintf(line, sizeof line,
+                 "agent %s already holds %u tunnels, its limit (max_tunnels_per_agent); "
+                 "close some, or raise the limit in cordond's configuration", agent, held);
+        deny(s, fd, 429, "Too Many Requests", agent, host, port, session, line);
+        goto out;
+    }
+    counted = 1;
     set = pset_acquire(s->psets);
     const struct pset_entry *e = pset_find(set, agent);
     if (!e) {
@@ -401,6 +465,8 @@ static void *serve(void *arg)
     (void)srv_audit(s, "tunnel.close", agent, fields, 0);
 out:
     pset_release(set);
+    if (counted)
+        count_give(s, agent);
     if (up >= 0)
         close(up);
     close(fd);

@@ -62,6 +62,7 @@ ready_file $W/ready
 connection_timeout 2
 handshake_timeout 2
 tunnel_idle_timeout 2
+max_tunnels_per_agent 3
 event_rate 20
 event_burst 50
 audit_fsync always
@@ -242,6 +243,40 @@ except socket.timeout:
 P
 )
 [[ $R == closed* ]] && ok "no hello: closed after the deadline ($R s)" || bad "hello deadline" "$R"
+
+# ------------------------------------------------------------------ tunnels per agent
+# max_tunnels_per_agent 3: web holds three tunnels, a fourth is refused with 429 while ops
+# still gets one, and once web's close, web gets one again.
+R=$(python3 - "${TUN%:*}" "${TUN##*:}" "127.0.0.1:$UP" "$KEY" "$OPSKEY" <<'P'
+import socket, sys, time
+host, port, dest, web, ops = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+def tunnel(k):
+    s = socket.create_connection((host, port))
+    s.sendall(f"CONNECT {dest} HTTP/1.1\r\nHost: {dest}\r\nProxy-Authorization: Bearer {k}\r\n\r\n".encode())
+    resp = s.recv(4096).decode(errors="replace")
+    if resp.startswith("HTTP/1.1 429") and not resp.split("\r\n\r\n", 1)[-1]:
+        resp += s.recv(4096).decode(errors="replace")  # the body may come in a second segment
+    return s, resp
+status = lambda r: r.split("\r\n")[0]
+held = [tunnel(web) for _ in range(3)]
+fourth, resp4 = tunnel(web)
+ops_t, resp_ops = tunnel(ops)
+for s, _ in held:
+    s.close()
+time.sleep(0.5)
+again, resp_again = tunnel(web)
+print("|".join([str(sum(status(r).startswith("HTTP/1.1 200") for _, r in held)), status(resp4),
+                status(resp_ops), status(resp_again), resp4.split("\r\n\r\n", 1)[-1].strip()]))
+P
+)
+IFS='|' read -r HELD S4 SOPS SAGAIN BODY <<< "$R"
+[ "$HELD" = 3 ] && ok "an agent holds up to max_tunnels_per_agent tunnels" || bad "per-agent: three held" "$R"
+[[ $S4 == "HTTP/1.1 429"* ]] && ok "one more is refused with 429" || bad "per-agent: 429" "$R"
+[[ $R == *"max_tunnels_per_agent"* ]] && ok "the refusal names the limit" || bad "per-agent: message" "$R"
+[[ $SOPS == "HTTP/1.1 200"* ]] && ok "another agent still gets a tunnel" || bad "per-agent: ops" "$R"
+[[ $SAGAIN == "HTTP/1.1 200"* ]] && ok "closed tunnels give the agent its slots back" || bad "per-agent: again" "$R"
+grep '"kind":"tunnel.deny"' "$W/state/audit/audit.jsonl" | grep -q '"status":429' &&
+    ok "the 429 is audited" || bad "per-agent: audit" "$(grep tunnel.deny "$W/state/audit/audit.jsonl" | tail -2)"
 
 # ------------------------------------------------------------------ revocation ends what is open
 # A second key of web holds a busy tunnel and a bound event connection; web's first key holds
