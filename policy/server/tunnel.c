@@ -181,12 +181,13 @@ struct flow {
 static const char *const relay_end_words[] = {"closed", "idle", "revoked", "reset"};
 enum relay_end { RELAY_CLOSED, RELAY_IDLE, RELAY_REVOKED, RELAY_RESET };
 
+/* seen: agents_revocations() from before the key was checked, so a revoke that lands between
+ * the check and the relay is caught at the first turn. */
 static enum relay_end relay(int a, int b, const char *pre, size_t prelen, uint64_t *up,
-                            uint64_t *down, struct srv *s, const char *key_id)
+                            uint64_t *down, struct srv *s, const char *key_id, uint64_t seen)
 {
     enum relay_end end = RELAY_RESET;
     int64_t idle_ms = (int64_t)s->cfg.tunnel_idle_timeout * 1000, last = now_ms();
-    uint64_t seen = agents_revocations(s->agents);
     struct flow f[2] = {{a, b, malloc(RELAY_BUF), 0, 0, 0, 0, up, &s->m.tunnel_bytes_up},
                         {b, a, malloc(RELAY_BUF), 0, 0, 0, 0, down, &s->m.tunnel_bytes_down}};
     if (!f[0].buf || !f[1].buf)
@@ -358,6 +359,7 @@ static void *serve(void *arg)
         goto out;
     }
     char key_id[AGENTS_ID_LEN + 1];
+    uint64_t revocations = agents_revocations(s->agents);
     int ks = agents_check(s->agents, key, agent, key_id);
     sodium_memzero(key, sizeof key);
     if (ks != AGENTS_OK) {
@@ -455,7 +457,8 @@ static void *serve(void *arg)
     write_all(fd, ok, sizeof ok - 1);
     uint64_t bytes_up = 0, bytes_down = 0;
     enum relay_end how =
-        relay(fd, up, hdr + head_len, len - head_len, &bytes_up, &bytes_down, s, key_id);
+        relay(fd, up, hdr + head_len, len - head_len, &bytes_up, &bytes_down, s, key_id,
+              revocations);
     snprintf(fields, sizeof fields,
              "{\"host\":\"%s\",\"port\":%u,\"address\":\"%s\",\"session\":\"%s\","
              "\"bytes_up\":%" PRIu64 ",\"bytes_down\":%" PRIu64 ",\"duration_ms\":%" PRId64
