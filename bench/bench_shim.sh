@@ -3,7 +3,8 @@
 # What libcordon.so costs, each figure next to its baseline measured in the same run
 # (medians; the machine is a shared, noisy 2-core VM):
 #   1. per call: open+close of a cached file, stat, connect (ns per call), with the shim
-#      and without it under the same kernel sandbox (`cordon exec`), and with no sandbox;
+#      and without it under the same kernel sandbox (`cordon exec`), and with no sandbox,
+#      in 9 interleaved rounds;
 #   2. per exec: sh -c 'for i in $(seq 1000); do /bin/true; done' under `cordon run` (every
 #      /bin/true loads the shim and takes the descendant path) vs under `cordon exec`;
 #   3. start of a root, vs bwrap and /bin/true: a process started with the profile
@@ -46,14 +47,24 @@ P
 for _ in $(seq 100); do [ -s "$work/listen.port" ] && break; sleep 0.05; done
 port=$(cat "$work/listen.port")
 
-echo "== per call (ns, median of 7 rounds)"
+# Rounds are interleaved (no sandbox, sandbox only, shim, then again), so a noisy moment of
+# the shared machine falls on all three alike rather than on one column.
+echo "== per call (ns, median of 9 interleaved rounds)"
 printf '%-12s %12s %14s %12s %8s\n' call "no sandbox" "sandbox only" "with shim" "shim/sb"
-for c in "open 200000 $work/ws/file" "stat 200000 $work/ws/file" "connect 5000 $port"; do
+for c in "open 50000 $work/ws/file" "stat 50000 $work/ws/file" "connect 1500 $port"; do
     set -- $c
-    base=$("$work/ws/hookbench" $c)
-    sb=$("$cordon" exec --policy "$work/host.env" --trust "$CORDON_TRUST" -- "$work/ws/hookbench" $c)
-    sh=$(CORDON_POLICY=$work/host.env LD_PRELOAD=$shim "$work/ws/hookbench" $c)
-    printf '%-12s %12s %14s %12s %8s\n' "$1" "$base" "$sb" "$sh" "$(awk -v a="$sh" -v b="$sb" 'BEGIN{printf "%.2f", a/b}')"
+    base=() sb=() sh=()
+    for _ in $(seq 9); do
+        base+=("$("$work/ws/hookbench" $c 1)")
+        sb+=("$("$cordon" exec --policy "$work/host.env" --trust "$CORDON_TRUST" -- "$work/ws/hookbench" $c 1)")
+        sh+=("$(CORDON_POLICY=$work/host.env LD_PRELOAD=$shim "$work/ws/hookbench" $c 1)")
+    done
+    python3 - "$1" "${base[*]}" "${sb[*]}" "${sh[*]}" <<'P'
+import statistics, sys
+name, cols = sys.argv[1], [[float(x) for x in a.split()] for a in sys.argv[2:]]
+base, sb, sh = (statistics.median(c) for c in cols)
+print("%-12s %12.0f %14.0f %12.0f %8.2f" % (name, base, sb, sh, sh / sb))
+P
 done
 
 echo
