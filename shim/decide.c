@@ -25,6 +25,48 @@ int decide_fs_deny(const struct policy *p, const char *path, const char *real)
     return -1;
 }
 
+void decide_fs_prepare(struct decide_fs_index *ix, const struct policy *p, uint32_t *mem,
+                       size_t cap)
+{
+    const struct policy_paths *d = &p->sandbox.fs.deny;
+    ix->p = p;
+    ix->n = d->n;
+    ix->len = NULL;
+    if (!mem || cap < 2 * d->n)
+        return;
+    for (size_t i = 0; i < d->n; i++) {
+        const struct policy_path *r = &d->v[i];
+        mem[2 * i] = r->path ? (uint32_t)strlen(r->path) : DECIDE_NO_PATH;
+        mem[2 * i + 1] = r->real && !(r->path && strcmp(r->real, r->path) == 0)
+                             ? (uint32_t)strlen(r->real)
+                             : DECIDE_NO_PATH;
+    }
+    ix->len = mem;
+}
+
+/* path_within with both lengths known. */
+static int within_len(const char *path, size_t plen, const char *dir, size_t dlen)
+{
+    if (dlen == 1 && dir[0] == '/')
+        return path[0] == '/';
+    return dlen <= plen && memcmp(path, dir, dlen) == 0 && (path[dlen] == '\0' || path[dlen] == '/');
+}
+
+int decide_fs_deny_indexed(const struct decide_fs_index *ix, const char *path)
+{
+    if (!ix->len)
+        return decide_fs_deny(ix->p, path, NULL);
+    const struct policy_path *v = ix->p->sandbox.fs.deny.v;
+    size_t plen = strlen(path);
+    for (size_t i = 0; i < ix->n; i++) {
+        uint32_t lp = ix->len[2 * i], lr = ix->len[2 * i + 1];
+        if ((lp != DECIDE_NO_PATH && within_len(path, plen, v[i].path, lp)) ||
+            (lr != DECIDE_NO_PATH && within_len(path, plen, v[i].real, lr)))
+            return (int)i;
+    }
+    return -1;
+}
+
 static const char *base_name(const char *s)
 {
     const char *b = strrchr(s, '/');

@@ -8,6 +8,7 @@
 #define CORDON_SHIM_DECIDE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "policy/policy.h"
 
 /*
@@ -16,6 +17,28 @@
  * real may be NULL or the caller's realpath() of path, which is compared too.
  */
 int decide_fs_deny(const struct policy *p, const char *path, const char *real);
+
+/*
+ * decide_fs_deny for the hooks, which ask it on every open: the length of each entry's path
+ * and resolved path is measured once (decide_fs_prepare), so a check compares a length and
+ * then bytes instead of measuring every entry again, and a resolved path equal to the path
+ * is not compared twice. len holds 2 per entry (DECIDE_NO_PATH: none, or the resolved path
+ * is the same as the path).
+ */
+#define DECIDE_NO_PATH UINT32_MAX
+struct decide_fs_index {
+    const struct policy *p;
+    size_t n;
+    uint32_t *len;
+};
+
+/* Fill ix for p with cap uint32_t of mem; with too little room ix falls back to
+ * decide_fs_deny (ix->len NULL). */
+void decide_fs_prepare(struct decide_fs_index *ix, const struct policy *p, uint32_t *mem,
+                       size_t cap);
+
+/* What decide_fs_deny(ix->p, path, NULL) answers. */
+int decide_fs_deny_indexed(const struct decide_fs_index *ix, const char *path);
 
 /*
  * Whether program (absolute path of the file to execute; real its resolved form or NULL)

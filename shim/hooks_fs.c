@@ -83,7 +83,7 @@ int hooks_fs_gate(int dirfd, const char *path, int flags, const char *what)
         errno = saved;
         return 0; /* cannot tell: the kernel decides */
     }
-    int i = decide_fs_deny(shim.policy, abs, NULL);
+    int i = decide_fs_deny_indexed(&shim.fs_deny, abs);
     if (i < 0) {
         errno = saved;
         return 0;

@@ -50,7 +50,8 @@ static const struct rootlib *g_rootlib; /* libcordon-root.so, loaded by roots on
 #define START_POLICY_MAX (64 * 1024)
 static union {
     struct policy align;
-    char b[START_POLICY_MAX + SHIM_ENV_MAX * ENV_SLOT + sizeof "LD_PRELOAD=" + PATH_MAX];
+    char b[START_POLICY_MAX + SHIM_ENV_MAX * ENV_SLOT + sizeof "LD_PRELOAD=" + PATH_MAX +
+           2 * POLICY_MAX_ITEMS * sizeof(uint32_t) + sizeof(uint32_t)];
 } g_mem;
 static size_t g_mem_used;
 static const char *g_preload_entry; /* "LD_PRELOAD=" g_self */
@@ -263,6 +264,17 @@ static void build_env(void)
         used += m + 1;
     }
     g_mem_used = used;
+}
+
+/* The lengths of filesystem.deny for the open hooks (decide_fs_prepare), after the
+ * environment in the same static block. */
+static void index_fs_deny(void)
+{
+    size_t at = (g_mem_used + sizeof(uint32_t) - 1) & ~(sizeof(uint32_t) - 1);
+    size_t cap = at < sizeof g_mem.b ? (sizeof g_mem.b - at) / sizeof(uint32_t) : 0;
+    decide_fs_prepare(&shim.fs_deny, shim.policy, (uint32_t *)(void *)(g_mem.b + at), cap);
+    if (shim.fs_deny.len)
+        g_mem_used = at + 2 * shim.fs_deny.n * sizeof(uint32_t);
 }
 
 static int name_is(const char *entry, const char *var)
@@ -740,6 +752,8 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
     set_server(getenv("CORDON_SERVER"));
     set_proxy(getenv("CORDON_PROXY"));
     build_env();
+    if (shim.policy)
+        index_fs_deny();
     if (hooks && shim.policy)
         atomic_store(&shim.active, 1);
     /* Nothing of the program runs before this point, so the handshake fd needs no

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "policy/policy.h"
+#include "shim/decide.h"
 #include "shim/profile.h"
 
 #define HIDDEN __attribute__((visibility("hidden")))
@@ -47,6 +48,7 @@ enum shim_fd { SHIM_FD_EVENT, SHIM_FD_POLICY, SHIM_FD_DNS, SHIM_FD_HOOKS, SHIM_F
 struct shim_state {
     _Atomic int active; /* hooks decide only when 1 */
     const struct policy *policy;
+    struct decide_fs_index fs_deny; /* policy's filesystem.deny, measured once */
     int observe;
     enum policy_net net;
     enum profile_log log_mode;

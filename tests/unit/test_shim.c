@@ -391,6 +391,39 @@ Test(decide, fs_deny_wins_with_the_rule_index)
     policy_free(p);
 }
 
+Test(decide, fs_deny_index_answers_like_the_plain_check)
+{
+    struct policy *p = compile("{\"cordon_policy\":1,\"agent\":\"a\",\"sandbox\":{\"filesystem\":"
+                               "{\"read_write\":[\"~\"],\"deny\":[\"~/secrets\",\"/etc/x\"]}}}");
+    /* a resolved form that differs from the path, and one entry with neither */
+    struct policy_path *v = (struct policy_path *)p->sandbox.fs.deny.v;
+    cr_assert_geq(p->sandbox.fs.deny.n, 3);
+    v[0].real = "/srv/real/secrets";
+    v[1].path = NULL;
+    v[1].real = NULL;
+    uint32_t mem[2 * 64];
+    struct decide_fs_index ix, small;
+    decide_fs_prepare(&ix, p, mem, sizeof mem / sizeof mem[0]);
+    cr_assert_not_null(ix.len);
+    decide_fs_prepare(&small, p, mem, 1); /* too little room: the plain check answers */
+    cr_assert_null(small.len);
+    decide_fs_prepare(&ix, p, mem, sizeof mem / sizeof mem[0]);
+    const char *paths[] = {"/", "/home", "/home/a", "/home/a/", "/home/a/.ssh", "/home/a/.ssh/k",
+                           "/home/a/.sshX", "/home/a/.ss", "/home/a/secrets", "/home/a/secretsX",
+                           "/home/a/secrets/deep/er", "/srv/real/secrets", "/srv/real/secrets2",
+                           "/srv/real/secrets/x", "/srv/real", "/etc/x", "/etc/xy", "/etc/x/y",
+                           "/home/a/.aws/credentials", "/home/a/work/file"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        cr_assert_eq(decide_fs_deny_indexed(&ix, paths[i]), decide_fs_deny(p, paths[i], NULL),
+                     "%s", paths[i]);
+        cr_assert_eq(decide_fs_deny_indexed(&small, paths[i]), decide_fs_deny(p, paths[i], NULL),
+                     "%s", paths[i]);
+    }
+    cr_assert_eq(decide_fs_deny_indexed(&ix, "/srv/real/secrets/x"), 0);
+    cr_assert_eq(decide_fs_deny_indexed(&ix, "/home/a/.sshX"), -1);
+    policy_free(p);
+}
+
 Test(decide, exec_denylist_and_allowlist)
 {
     char rule[200];
