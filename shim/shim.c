@@ -557,7 +557,8 @@ static struct policy *descend_envelope(const char *prog, int fd, const char *wan
  * The descendant path. Returns 0 when hooks can be installed, 1 when the process must run
  * with the kernel layer alone (the cache is gone), and refuses on tampering. It reads the
  * profile from the environment alone: the root exported the effective values (inline trust,
- * the key's value) and dropped CORDON_PROFILE, so no descendant reads a file to start.
+ * the key's value) and dropped CORDON_PROFILE, so a descendant reads no profile or trust
+ * file to start.
  */
 static int descend(const char *prog)
 {
@@ -593,9 +594,10 @@ static int descend(const char *prog)
         atomic_store(&shim.fds[SHIM_FD_DNS], dfd);
     const char *sess = getenv("CORDON_SESSION");
     copy(shim.session, sizeof shim.session, sess);
-    /* The key authenticates the tunnel, so only network mode proxy needs it. */
+    /* The key authenticates the tunnel, so only a tree with one needs it (network mode
+     * proxy against cordond; an offline root exports no CORDON_PROXY). */
     const char *key = getenv("CORDON_KEY");
-    if (key && *key && pol->sandbox.net.mode == POLICY_NET_PROXY) {
+    if (key && *key && pol->sandbox.net.mode == POLICY_NET_PROXY && getenv("CORDON_PROXY")) {
         char k[PROFILE_KEY_LEN + 1];
         if (profile_key_of(key, k, err, sizeof err) == 0)
             memcpy(shim.key, k, sizeof k);

@@ -359,8 +359,9 @@ const struct cli_command cmd_agent_revoke = {
     "\n"
     "Revoke one key (--id, as `cordon agent list` shows it) or every live key of an agent\n"
     "(--agent). A revoked key is refused at once with 401 (\"revoked\"), and within half a\n"
-    "second cordond closes the tunnels and event connections it opened. The agent's processes\n"
-    "keep their verified policy and kernel sandbox until the policy expires.\n"
+    "second cordond closes the tunnels and event connections it opened (a tunnel still\n"
+    "connecting, as soon as it relays). The agent's processes keep their verified policy\n"
+    "and kernel sandbox until the policy expires.\n"
     "\n"
     "Exit status: 0 revoked, 1 the server refused (no such key), 2 usage error or server\n"
     "unreachable.\n",

@@ -449,8 +449,10 @@ int config_finish(struct config *c, char *err, size_t errlen)
         default_in_state(c->events_socket, sizeof c->events_socket, c->state_dir,
                          "events.sock") != 0)
         goto toolong;
+    /* Single-policy mode serves one agent, which may then use every slot. */
     if (!c->max_tunnels_per_agent)
-        c->max_tunnels_per_agent = c->max_tunnels > 1 ? c->max_tunnels / 2 : 1;
+        c->max_tunnels_per_agent =
+            c->policy_file[0] ? c->max_tunnels : c->max_tunnels > 1 ? c->max_tunnels / 2 : 1;
     if (c->max_tunnels_per_agent > c->max_tunnels) {
         diag_set(err, errlen, "max_tunnels_per_agent (%u) is above max_tunnels (%u); one agent "
                  "cannot hold more tunnels than the server allows in all",

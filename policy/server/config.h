@@ -48,7 +48,8 @@ struct config {
     unsigned tunnel_idle_timeout; /* seconds a tunnel may carry nothing before it is closed */
     unsigned max_connections;     /* HTTP connections at once */
     unsigned max_tunnels;         /* tunnels at once */
-    unsigned max_tunnels_per_agent; /* tunnels one agent may hold at once (0: half of max_tunnels) */
+    unsigned max_tunnels_per_agent; /* tunnels one agent may hold at once; unset (0):
+                                       max_tunnels with one policy file, else half of it */
     unsigned event_rate;          /* events per second per agent (token bucket refill) */
     unsigned event_burst;         /* bucket size */
     struct config_upstream upstreams[CONFIG_MAX_UPSTREAMS];

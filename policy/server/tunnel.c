@@ -168,21 +168,21 @@ struct flow {
     uint64_t *total, *metric;
 };
 
+/* How often an open tunnel looks whether its key was revoked (docs/SECURITY.md). */
+#define REVOKE_CHECK_MS 500
+
+/* Why a relay ended, for the tunnel.close record: both directions done, silent for
+ * tunnel_idle_timeout, its key revoked, or a peer reset (or the relay failed). */
+static const char *const relay_end_words[] = {"closed", "idle", "revoked", "reset"};
+enum relay_end { RELAY_CLOSED, RELAY_IDLE, RELAY_REVOKED, RELAY_RESET };
+
 /*
  * Relay both directions with non-blocking sockets and a buffer each, so a peer that writes
  * without reading cannot wedge the other direction (blocking writes would deadlock two
  * peers that both send large amounts at once). EOF is passed on as a half-close once the
- * buffered bytes are out.
+ * buffered bytes are out. seen: agents_revocations() from before the key was checked, so a
+ * revoke that lands between the check and the relay is caught at the first turn.
  */
-/* How often an open tunnel looks whether its key was revoked (docs/SECURITY.md). */
-#define REVOKE_CHECK_MS 500
-
-/* Why a relay ended, for the tunnel.close record. */
-static const char *const relay_end_words[] = {"closed", "idle", "revoked", "reset"};
-enum relay_end { RELAY_CLOSED, RELAY_IDLE, RELAY_REVOKED, RELAY_RESET };
-
-/* seen: agents_revocations() from before the key was checked, so a revoke that lands between
- * the check and the relay is caught at the first turn. */
 static enum relay_end relay(int a, int b, const char *pre, size_t prelen, uint64_t *up,
                             uint64_t *down, struct srv *s, const char *key_id, uint64_t seen)
 {

@@ -160,13 +160,17 @@ Test(config, finish_checks_the_combination)
     cr_assert_eq(parse(line), 0);
     cr_assert_neq(config_finish(&c, err, sizeof err), 0, "events socket path too long");
     cr_assert(strstr(err, "unix socket"), "%s", err);
-    /* tunnels per agent: half of max_tunnels unless set, never above it */
-    cr_assert_eq(parse("policy_file /f\nsigning_key /k\nmax_tunnels 10\n"), 0);
+    /* tunnels per agent: unless set, half of max_tunnels with a policies directory and all
+     * of it with one policy file (one agent); never above it */
+    cr_assert_eq(parse("policies_dir /p\nsigning_key /k\nmax_tunnels 10\n"), 0);
     cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
     cr_assert_eq(c.max_tunnels_per_agent, 5);
-    cr_assert_eq(parse("policy_file /f\nsigning_key /k\nmax_tunnels 1\n"), 0);
+    cr_assert_eq(parse("policies_dir /p\nsigning_key /k\nmax_tunnels 1\n"), 0);
     cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
     cr_assert_eq(c.max_tunnels_per_agent, 1);
+    cr_assert_eq(parse("policy_file /f\nsigning_key /k\nmax_tunnels 10\n"), 0);
+    cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.max_tunnels_per_agent, 10);
     cr_assert_eq(parse("policy_file /f\nsigning_key /k\nmax_tunnels 10\nmax_tunnels_per_agent 10\n"), 0);
     cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
     cr_assert_eq(parse("policy_file /f\nsigning_key /k\nmax_tunnels 10\nmax_tunnels_per_agent 11\n"), 0);
