@@ -199,7 +199,7 @@ int policy_glob_match(const char *g, const char *s)
     return *g == '\0';
 }
 
-int path_read_file(const char *path, size_t max, char **out, size_t *len)
+int path_read_file(const char *path, size_t max, char **out, size_t *len, unsigned *mode)
 {
     int rc, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     struct stat st;
@@ -210,6 +210,8 @@ int path_read_file(const char *path, size_t max, char **out, size_t *len)
         rc = -errno;
         goto out;
     }
+    if (mode)
+        *mode = (unsigned)st.st_mode;
     rc = -EINVAL;
     if (!S_ISREG(st.st_mode))
         goto out;

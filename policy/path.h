@@ -52,10 +52,11 @@ int path_resolve(const char *p, char real[PATH_MAXLEN]);
 /*
  * Read a whole regular file of at most max bytes into a malloc'd NUL-terminated buffer
  * (caller frees *out). Returns 0; -EINVAL when it is not a regular file; -EFBIG when it is
- * larger than max (*len then holds its size); or the negative errno of open/fstat.
+ * larger than max (*len then holds its size); or the negative errno of open/fstat. mode, when
+ * not NULL, gets the file's mode bits as fstat saw them on the descriptor that was read.
  */
 __attribute__((warn_unused_result)) int path_read_file(const char *path, size_t max,
-                                                       char **out, size_t *len);
+                                                       char **out, size_t *len, unsigned *mode);
 
 /* True when path equals dir or lies beneath it ("/a/b" is beneath "/a", "/ab" is not). */
 int path_within(const char *path, const char *dir);

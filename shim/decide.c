@@ -30,7 +30,6 @@ void decide_fs_prepare(struct decide_fs_index *ix, const struct policy *p, uint3
 {
     const struct policy_paths *d = &p->sandbox.fs.deny;
     ix->p = p;
-    ix->n = d->n;
     ix->len = NULL;
     if (!mem || cap < 2 * d->n)
         return;
@@ -56,9 +55,10 @@ int decide_fs_deny_indexed(const struct decide_fs_index *ix, const char *path)
 {
     if (!ix->len)
         return decide_fs_deny(ix->p, path, NULL);
-    const struct policy_path *v = ix->p->sandbox.fs.deny.v;
+    const struct policy_paths *d = &ix->p->sandbox.fs.deny;
+    const struct policy_path *v = d->v;
     size_t plen = strlen(path);
-    for (size_t i = 0; i < ix->n; i++) {
+    for (size_t i = 0; i < d->n; i++) {
         uint32_t lp = ix->len[2 * i], lr = ix->len[2 * i + 1];
         if ((lp != DECIDE_NO_PATH && within_len(path, plen, v[i].path, lp)) ||
             (lr != DECIDE_NO_PATH && within_len(path, plen, v[i].real, lr)))

@@ -28,7 +28,6 @@ int decide_fs_deny(const struct policy *p, const char *path, const char *real);
 #define DECIDE_NO_PATH UINT32_MAX
 struct decide_fs_index {
     const struct policy *p;
-    size_t n;
     uint32_t *len;
 };
 

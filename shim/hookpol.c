@@ -225,21 +225,7 @@ static size_t need_for(const size_t n[N_LISTS])
     return total;
 }
 
-int hookpol_measure(const char *buf, size_t len, size_t *need, char *err, size_t errlen)
-{
-    struct ibuf in = {buf, len, 0};
-    uint64_t ver, mode, net;
-    const char *agent;
-    size_t n[N_LISTS];
-    int rc = header(&in, &ver, &mode, &net, &agent, err, errlen);
-    if (rc == 0)
-        rc = walk(&in, n, NULL, err, errlen);
-    if (rc == 0)
-        *need = need_for(n);
-    return rc;
-}
-
-int hookpol_decode_into(const char *buf, size_t len, void *mem, size_t memlen,
+int hookpol_decode_into(const char *buf, size_t len, void *mem, size_t memlen, size_t *need,
                         struct policy **out, uint64_t *version, char *err, size_t errlen)
 {
     *out = NULL;
@@ -253,6 +239,8 @@ int hookpol_decode_into(const char *buf, size_t len, void *mem, size_t memlen,
         rc = walk(&in, n, NULL, err, errlen);
     if (rc != 0)
         return rc;
+    if (need)
+        *need = need_for(n);
     if (!mem || memlen < need_for(n) || (uintptr_t)mem % _Alignof(struct policy)) {
         diag_set(err, errlen, "the hook image needs %zu aligned bytes to decode, %zu given",
                  need_for(n), memlen);
@@ -293,6 +281,14 @@ int hookpol_decode_into(const char *buf, size_t len, void *mem, size_t memlen,
     return 0;
 }
 
+int hookpol_measure(const char *buf, size_t len, size_t *need, char *err, size_t errlen)
+{
+    struct policy *p;
+    uint64_t version;
+    int rc = hookpol_decode_into(buf, len, NULL, 0, need, &p, &version, err, errlen);
+    return rc == -ENOMEM ? 0 : rc; /* counted, and nothing given to decode into */
+}
+
 int hookpol_decode(const char *buf, size_t len, struct policy **out, uint64_t *version,
                    char *err, size_t errlen)
 {
@@ -306,7 +302,7 @@ int hookpol_decode(const char *buf, size_t len, struct policy **out, uint64_t *v
         diag_set(err, errlen, "out of memory decoding the hook image");
         return -ENOMEM;
     }
-    if ((rc = hookpol_decode_into(buf, len, mem, need, out, version, err, errlen)) != 0)
+    if ((rc = hookpol_decode_into(buf, len, mem, need, NULL, out, version, err, errlen)) != 0)
         free(mem);
     return rc;
 }

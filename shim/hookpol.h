@@ -43,9 +43,12 @@ __attribute__((warn_unused_result)) int hookpol_measure(const char *buf, size_t 
                                                         char *err, size_t errlen);
 
 /* hookpol_decode into mem (memlen bytes, aligned for struct policy), which must outlive *out
- * like buf. Returns 0, -EINVAL (malformed) or -ENOMEM (mem too small or misaligned). */
+ * like buf. need (may be NULL) gets the bytes the image takes once it is known to be well
+ * formed, so a caller whose memory was too small knows how much to get. Returns 0, -EINVAL
+ * (malformed) or -ENOMEM (mem too small, NULL or misaligned). */
 __attribute__((warn_unused_result)) int hookpol_decode_into(const char *buf, size_t len, void *mem,
-                                                            size_t memlen, struct policy **out,
+                                                            size_t memlen, size_t *need,
+                                                            struct policy **out,
                                                             uint64_t *version, char *err,
                                                             size_t errlen);
 

@@ -14,6 +14,7 @@
 
 
 #include "policy/diag.h"
+#include "policy/path.h"
 #include "shim/profile.h"
 
 struct field {
@@ -168,6 +169,30 @@ int profile_check(struct profile *p, char *err, size_t errlen)
     return 0;
 }
 
+int profile_read_file(struct profile *p, const char *file, char *err, size_t errlen)
+{
+    char *buf = NULL, why[512];
+    size_t len = 0;
+    unsigned mode = 0;
+    int rc = path_read_file(file, PROFILE_MAX_BYTES, &buf, &len, &mode);
+    if (rc == -EINVAL || rc == -EFBIG) {
+        diag_set(err, errlen, "the profile %s is not a regular file of at most %d bytes", file,
+                 PROFILE_MAX_BYTES);
+        return -EINVAL;
+    }
+    if (rc != 0) {
+        diag_set(err, errlen, "cannot read the profile %s: %s", file, strerror(-rc));
+        return rc;
+    }
+    int had_key = p->key[0] != '\0';
+    if ((rc = profile_parse(buf, len, p, why, sizeof why)) != 0)
+        diag_set(err, errlen, "%s: %s", file, why);
+    else
+        rc = profile_check_file_mode(file, mode, had_key, p, err, errlen);
+    free(buf);
+    return rc;
+}
+
 int profile_load(struct profile *p, char *err, size_t errlen)
 {
     memset(p, 0, sizeof *p);
@@ -184,45 +209,7 @@ int profile_load(struct profile *p, char *err, size_t errlen)
     }
     const char *file = getenv("CORDON_PROFILE");
     if (file && *file) {
-        int rc = -EINVAL, fd = open(file, O_RDONLY | O_CLOEXEC);
-        char *buf = NULL;
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) != 0) {
-            rc = -errno;
-            diag_set(err, errlen, "cannot read the profile %s (CORDON_PROFILE): %s", file,
-                     strerror(errno));
-            goto pout;
-        }
-        if (!S_ISREG(st.st_mode) || st.st_size > PROFILE_MAX_BYTES) {
-            diag_set(err, errlen,
-                     "the profile %s (CORDON_PROFILE) is not a regular file of "
-                     "at most %d bytes",
-                     file, PROFILE_MAX_BYTES);
-            goto pout;
-        }
-        if (!(buf = malloc((size_t)st.st_size + 1))) {
-            rc = -ENOMEM;
-            goto pout;
-        }
-        size_t got = 0;
-        while (got < (size_t)st.st_size) {
-            ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0)
-                break;
-            got += (size_t)r;
-        }
-        char why[512];
-        int had_key = p->key[0] != '\0';
-        if ((rc = profile_parse(buf, got, p, why, sizeof why)) != 0)
-            diag_set(err, errlen, "%s: %s", file, why);
-        else
-            rc = profile_check_file_mode(file, st.st_mode, had_key, p, err, errlen);
-    pout:
-        if (fd >= 0)
-            close(fd);
-        free(buf);
+        int rc = profile_read_file(p, file, err, errlen);
         if (rc != 0)
             return rc;
     }

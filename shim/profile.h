@@ -35,6 +35,14 @@ __attribute__((warn_unused_result)) int profile_parse(const char *text, size_t l
                                                       struct profile *p, char *err, size_t errlen);
 
 /*
+ * Fill what p still lacks from a profile file (profile_parse), read once: a regular file of at
+ * most PROFILE_MAX_BYTES, which must be mode 0600 if it holds the key itself
+ * (profile_check_file_mode). Returns 0 or a negative errno with err saying what to do.
+ */
+__attribute__((warn_unused_result)) int profile_read_file(struct profile *p, const char *file,
+                                                          char *err, size_t errlen);
+
+/*
  * The profile of this process: the environment, then CORDON_PROFILE's file for what is left.
  * Checks that the combination can work (a server with a key, or a policy file; a trust).
  * Returns 0 or a negative errno with err set to a sentence saying what to do.

@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "policy/diag.h"
+#include "policy/path.h"
 #include "policy/policy.h"
 #include "shim/dnsmap.h"
 #include "shim/events.h"
@@ -146,47 +147,16 @@ out:
 /* Read the whole offline envelope file. */
 static int read_envelope_file(const char *path, char **buf, size_t *len, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -EINVAL;
-    char *b = NULL;
-    size_t n = 0, cap = FETCH_MAX_BODY + 1;
-    if (fd < 0) {
-        rc = -errno;
+    int rc = path_read_file(path, FETCH_MAX_BODY, buf, len, NULL);
+    if (rc == -EFBIG)
+        diag_set(err, errlen, "the policy envelope %s is larger than %u bytes", path,
+                 FETCH_MAX_BODY);
+    else if (rc == -EINVAL)
+        diag_set(err, errlen, "the policy envelope %s (CORDON_POLICY) is not a regular file",
+                 path);
+    else if (rc != 0)
         diag_set(err, errlen, "cannot read the policy envelope %s (CORDON_POLICY): %s", path,
-                 strerror(errno));
-        goto out;
-    }
-    if (!(b = malloc(cap))) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    for (;;) {
-        ssize_t r = read(fd, b + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = -errno;
-            diag_set(err, errlen, "cannot read %s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-        if (n == cap) {
-            rc = -EFBIG;
-            diag_set(err, errlen, "the policy envelope %s is larger than %u bytes", path,
-                     FETCH_MAX_BODY);
-            goto out;
-        }
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    b = NULL; /* transferred */
-    rc = 0;
-out:
-    free(b);
-    if (fd >= 0)
-        close(fd);
+                 strerror(-rc));
     return rc;
 }
 

@@ -274,7 +274,7 @@ static void index_fs_deny(void)
     size_t cap = at < sizeof g_mem.b ? (sizeof g_mem.b - at) / sizeof(uint32_t) : 0;
     decide_fs_prepare(&shim.fs_deny, shim.policy, (uint32_t *)(void *)(g_mem.b + at), cap);
     if (shim.fs_deny.len)
-        g_mem_used = at + 2 * shim.fs_deny.n * sizeof(uint32_t);
+        g_mem_used = at + 2 * shim.policy->sandbox.fs.deny.n * sizeof(uint32_t);
 }
 
 static int name_is(const char *entry, const char *var)
@@ -516,13 +516,14 @@ static struct policy *descend_image(const char *prog, int fd, const char *want)
     void *mem = g_mem.b;
     struct policy *pol = NULL;
     uint64_t version = 0;
-    int rc = hookpol_measure(img, len, &need, err, sizeof err);
-    if (rc == 0 && need > START_POLICY_MAX &&
-        (mem = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) ==
-            MAP_FAILED)
-        refuse(prog, "out of memory for the tree's hook image");
-    if (rc == 0)
-        rc = hookpol_decode_into(img, len, mem, need, &pol, &version, err, sizeof err);
+    int rc = hookpol_decode_into(img, len, mem, START_POLICY_MAX, &need, &pol, &version, err,
+                                 sizeof err);
+    if (rc == -ENOMEM) { /* a policy larger than the static block: a mapping of its own */
+        mem = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (mem == MAP_FAILED)
+            refuse(prog, "out of memory for the tree's hook image");
+        rc = hookpol_decode_into(img, len, mem, need, NULL, &pol, &version, err, sizeof err);
+    }
     if (rc != 0) {
         snprintf(why, sizeof why, "the tree's hook image is malformed: %s", err);
         refuse(prog, why);

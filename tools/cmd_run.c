@@ -269,23 +269,8 @@ static int run_resolve_source(const struct run_source *s, struct profile *p, cha
     }
     const char *file = s->profile ? s->profile : getenv("CORDON_PROFILE");
     if (file && *file) {
-        char *buf = NULL;
-        size_t len = 0;
-        if (cli_read_file(file, PROFILE_MAX_BYTES, &buf, &len) != 0) {
-            diag_set(err, errlen, "cannot read the profile %s", file);
-            return -EINVAL;
-        }
-        char why[512];
-        int had_key = p->key[0] != '\0';
-        int rc = profile_parse(buf, len, p, why, sizeof why);
-        free(buf);
-        if (rc != 0) {
-            diag_set(err, errlen, "%s: %s", file, why);
-            return rc;
-        }
-        struct stat st;
-        if (stat(file, &st) == 0 &&
-            (rc = profile_check_file_mode(file, st.st_mode, had_key, p, err, errlen)) != 0)
+        int rc = profile_read_file(p, file, err, errlen);
+        if (rc != 0)
             return rc;
     }
     if (p->server[0] && p->policy[0] && !s->policy)

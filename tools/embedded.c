@@ -42,7 +42,7 @@ int embedded_is_policy(const char *path)
 {
     char *buf = NULL;
     size_t len = 0;
-    if (path_read_file(path, 1u << 20, &buf, &len) != 0)
+    if (path_read_file(path, 1u << 20, &buf, &len, NULL) != 0)
         return 0;
     cJSON *doc = cJSON_ParseWithLength(buf, len);
     int is = cJSON_IsObject(doc) && cJSON_GetObjectItemCaseSensitive(doc, "cordon_policy") &&

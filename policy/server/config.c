@@ -377,7 +377,7 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 {
     char *buf = NULL;
     size_t len = 0;
-    int rc = path_read_file(path, CONFIG_MAX_BYTES, &buf, &len);
+    int rc = path_read_file(path, CONFIG_MAX_BYTES, &buf, &len, NULL);
     if (rc == -EINVAL)
         diag_set(err, errlen, "%s: not a regular file; name the config file", path);
     else if (rc == -EFBIG)

@@ -71,6 +71,17 @@ static const char usage[] =
 
 static struct srv g_srv;
 
+void srv_json_text(const char *text, char *out, size_t outlen)
+{
+    size_t j = 0;
+    for (const char *p = text; *p && j + 2 < outlen; p++) {
+        if (*p == '"' || *p == '\\')
+            out[j++] = '\\';
+        out[j++] = (unsigned char)*p < 0x20 ? ' ' : *p;
+    }
+    out[j] = '\0';
+}
+
 int srv_audit(struct srv *s, const char *kind, const char *agent, const char *fields, int sync)
 {
     pthread_rwlock_rdlock(&s->audit_lock);
@@ -106,13 +117,7 @@ int srv_reload(struct srv *s, const struct pset_source *push, size_t npush, cons
         first[0] = '\0';
         if (d->count)
             diag_format(d, 0, first, sizeof first);
-        size_t j = 0;
-        for (const char *p = first; *p && j + 2 < sizeof esc; p++) {
-            if (*p == '"' || *p == '\\')
-                esc[j++] = '\\';
-            esc[j++] = (unsigned char)*p < 0x20 ? ' ' : *p;
-        }
-        esc[j] = '\0';
+        srv_json_text(first, esc, sizeof esc);
         snprintf(fields, sizeof fields,
                  "{\"trigger\":\"%s\",\"ok\":false,\"errors\":%zu,\"first\":\"%s\"}", why,
                  diag_total(d), esc);

@@ -186,7 +186,7 @@ struct srcs {
 
 static int read_all(const char *path, char **out, size_t *len, struct diag *d, const char *label)
 {
-    int rc = path_read_file(path, POLICY_MAX_BYTES, out, len);
+    int rc = path_read_file(path, POLICY_MAX_BYTES, out, len, NULL);
     if (rc == -EINVAL)
         diag_add(d, label, "not a regular file");
     else if (rc == -EFBIG)

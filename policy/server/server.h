@@ -62,6 +62,10 @@ static inline void srv_count(uint64_t *c, uint64_t n)
  */
 int srv_audit(struct srv *s, const char *kind, const char *agent, const char *fields, int sync);
 
+/* text as the inside of a JSON string for an audit field: quotes and backslashes escaped,
+ * control characters made spaces, cut to fit out (outlen bytes, NUL included). */
+void srv_json_text(const char *text, char *out, size_t outlen);
+
 /* Reload the policy set (SIGHUP, POST /v1/admin/reload, push); audits the outcome. d gets
  * the diagnostics. Returns 0 or a negative errno. */
 int srv_reload(struct srv *s, const struct pset_source *push, size_t npush, const char *why,

@@ -282,13 +282,7 @@ static void deny(struct srv *s, int fd, unsigned status, const char *reason, con
 {
     char fields[1024], q[700];
     /* line is built from validated host names and fixed text; quote it as JSON anyway. */
-    size_t j = 0;
-    for (const char *p = line; *p && j + 2 < sizeof q; p++) {
-        if (*p == '"' || *p == '\\')
-            q[j++] = '\\';
-        q[j++] = (unsigned char)*p < 0x20 ? ' ' : *p;
-    }
-    q[j] = '\0';
+    srv_json_text(line, q, sizeof q);
     snprintf(fields, sizeof fields,
              "{\"host\":\"%s\",\"port\":%u,\"session\":\"%s\",\"decision\":\"deny\","
              "\"status\":%u,\"reason\":\"%s\"}",

@@ -593,12 +593,12 @@ Test(hookpol, decode_into_caller_memory_checks_size_and_alignment)
     cr_assert_geq(need, sizeof(struct policy) + 3 * sizeof(char *));
     unsigned char *mem = malloc(need + 1);
     memset(mem, 0xa5, need + 1); /* decoding must not rely on zeroed memory */
-    cr_assert_eq(hookpol_decode_into(img, len, mem, need - 1, &q, &ver, err, sizeof err), -ENOMEM);
+    cr_assert_eq(hookpol_decode_into(img, len, mem, need - 1, NULL, &q, &ver, err, sizeof err), -ENOMEM);
     cr_assert(strstr(err, "aligned bytes"), "%s", err);
     cr_assert_null(q);
-    cr_assert_eq(hookpol_decode_into(img, len, mem + 1, need, &q, &ver, err, sizeof err), -ENOMEM);
-    cr_assert_eq(hookpol_decode_into(img, len, NULL, need, &q, &ver, err, sizeof err), -ENOMEM);
-    cr_assert_eq(hookpol_decode_into(img, len, mem, need, &q, &ver, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(hookpol_decode_into(img, len, mem + 1, need, NULL, &q, &ver, err, sizeof err), -ENOMEM);
+    cr_assert_eq(hookpol_decode_into(img, len, NULL, need, NULL, &q, &ver, err, sizeof err), -ENOMEM);
+    cr_assert_eq(hookpol_decode_into(img, len, mem, need, NULL, &q, &ver, err, sizeof err), 0, "%s", err);
     cr_assert_eq((void *)q, (void *)mem);
     cr_assert_eq(ver, 9);
     cr_assert_eq(mem[need], 0xa5, "wrote past the measured size");
@@ -611,7 +611,7 @@ Test(hookpol, decode_into_caller_memory_checks_size_and_alignment)
     /* a malformed image is refused by both, with the same reason */
     char e2[256];
     cr_assert_eq(hookpol_measure(img, len - 1, &need, err, sizeof err), -EINVAL);
-    cr_assert_eq(hookpol_decode_into(img, len - 1, mem, need, &q, &ver, e2, sizeof e2), -EINVAL);
+    cr_assert_eq(hookpol_decode_into(img, len - 1, mem, need, NULL, &q, &ver, e2, sizeof e2), -EINVAL);
     cr_assert_str_eq(err, e2);
     free(mem);
     free(img);
