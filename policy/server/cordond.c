@@ -59,7 +59,7 @@ static const char usage[] =
     "  --ready-file FILE        written once listening: http=, tunnel=, events= lines\n"
     "  --policy-expiry DUR      validity of each signed policy (default 24h; re-signed at half)\n"
     "  --threads N, --connection-timeout S, --handshake-timeout S, --tunnel-idle-timeout S,\n"
-    "  --max-connections N,\n"
+    "  --max-connections N, --max-tunnels-per-agent N,\n"
     "  --max-tunnels N, --event-rate N, --event-burst N, --audit-fsync always|batch|none,\n"
     "  --audit-origin TEXT, --upstream 'NAME URL' (parsed and validated; used by the model\n"
     "                           proxy, not yet by this version)\n"
@@ -251,6 +251,7 @@ static const struct option opts[] = {
     {"tunnel-idle-timeout", required_argument, NULL, 0},
     {"max-connections", required_argument, NULL, 0},
     {"max-tunnels", required_argument, NULL, 0},
+    {"max-tunnels-per-agent", required_argument, NULL, 0},
     {"event-rate", required_argument, NULL, 0},
     {"event-burst", required_argument, NULL, 0},
     {"upstream", required_argument, NULL, 0},

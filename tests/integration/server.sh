@@ -48,6 +48,9 @@ has "config error says what was expected" "threads: expected a whole number from
 run "the shipped example config is valid" 0 "$CORDOND" --config "$SRC/examples/cordond.conf" --check-config
 run "no signing key refused" 1 "$CORDOND" --policies-dir "$W/pol" --state-dir "$W/state"
 has "missing signing key says what to do" "cordon keygen"
+run "a per-agent tunnel limit above the total is refused" 1 "$CORDOND" --config "$SRC/examples/cordond.conf" \
+    --max-tunnels 4 --max-tunnels-per-agent 9 --check-config
+has "the refusal names both limits" "max_tunnels_per_agent (9) is above max_tunnels (4)"
 
 # ------------------------------------------------------------------ start
 cat > "$W/cordond.conf" <<CONF

@@ -162,6 +162,39 @@ Test(profile, log_mode_and_key_from_a_value)
     cr_assert(strstr(err, "/nonexistent/agent.key"), "%s", err);
 }
 
+Test(profile, read_file_refuses_what_is_not_a_small_private_profile)
+{
+    char dir[] = "/tmp/cordon-test-XXXXXX", path[96], err[512];
+    cr_assert_not_null(mkdtemp(dir));
+    struct profile p = {0};
+    snprintf(path, sizeof path, "%s/none", dir);
+    cr_assert_eq(profile_read_file(&p, path, err, sizeof err), -ENOENT);
+    cr_assert(strstr(err, "cannot read the profile") && strstr(err, path), "%s", err);
+    cr_assert_eq(profile_read_file(&p, dir, err, sizeof err), -EINVAL, "a directory");
+    cr_assert(strstr(err, "not a regular file"), "%s", err);
+    snprintf(path, sizeof path, "%s/huge", dir);
+    FILE *f = fopen(path, "w");
+    for (int i = 0; i <= PROFILE_MAX_BYTES; i++)
+        fputc('#', f);
+    fclose(f);
+    cr_assert_eq(profile_read_file(&p, path, err, sizeof err), -EINVAL, "oversized");
+    cr_assert(strstr(err, "at most 65536 bytes"), "%s", err);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/key.profile", dir);
+    f = fopen(path, "w");
+    fputs("CORDON_KEY=ck_0123456789abcdefghijABCDEFGHIJ-_xyzXYZ01234\nCORDON_POLICY=/e\n", f);
+    fclose(f);
+    chmod(path, 0644);
+    cr_assert_eq(profile_read_file(&p, path, err, sizeof err), -EPERM, "the key, readable by all");
+    cr_assert(strstr(err, "chmod 600"), "%s", err);
+    memset(&p, 0, sizeof p);
+    chmod(path, 0600);
+    cr_assert_eq(profile_read_file(&p, path, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(p.policy, "/e");
+    unlink(path);
+    rmdir(dir);
+}
+
 Test(profile, key_file_must_be_private)
 {
     char dir[] = "/tmp/cordon-test-XXXXXX", path[64], err[512], out[PROFILE_KEY_LEN + 1];
