@@ -387,6 +387,16 @@ int hooks_net_connect(int fd, const struct sockaddr *sa, socklen_t len)
      * EAFNOSUPPORT or EINVAL): the kernel answers. */
     if (type != SOCK_STREAM || domain != sa->sa_family)
         return REAL(connect)(fd, sa, len);
+    if (domain == AF_INET6 && len >= sizeof(struct sockaddr_in6) &&
+        IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr)) {
+        int v6only = 0;
+        socklen_t ol = sizeof v6only;
+        if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol) == 0 && v6only) {
+            errno = saved;
+            return REAL(connect)(fd, sa, len); /* an IPv6-only socket cannot reach IPv4 */
+        }
+        errno = saved;
+    }
     char host[DNSMAP_NAME_MAX + 1], mem[1500];
     uint16_t port = 0;
     uint32_t v4;
