@@ -101,7 +101,7 @@ int dnsmap_name_check(const char *name, char *out, size_t cap, const char **why)
         char c = name[i];
         if (c >= 'A' && c <= 'Z')
             c = (char)(c - 'A' + 'a');
-        if (c == '.' && (i == 0 || name[i - 1] == '.')) {
+        if (c == '.' && (i == 0 || name[i - 1] == '.' || i == n - 1)) {
             w = "a host name with an empty label";
             goto bad;
         }

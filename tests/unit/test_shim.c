@@ -769,7 +769,8 @@ Test(dnsmap, name_check_normalizes_or_says_why)
     cr_assert_eq(dnsmap_name_check(n253, out, sizeof out, &why), 0);
     cr_assert_eq(dnsmap_name_check(n254, out, sizeof out, &why), -EINVAL);
     cr_assert(strstr(why, "253"), "%s", why);
-    const char *bad[] = {"", ".", "crm..internal", ".crm.internal", "crm internal",
+    const char *bad[] = {"", ".", "..", "crm.internal..", "crm..internal", ".crm.internal",
+                         "crm internal",
                          "crm.internal\r\nX: 1", "crm.internal\n", "a:b", "[::1]", "a%b",
                          "caf\xc3\xa9.internal", "a/b", "user@host", "a\tb"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
