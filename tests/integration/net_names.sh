@@ -7,8 +7,9 @@
 # crm.internal (10.77.0.1, fd77::1) and loop.internal (127.0.0.1, a name that resolves to
 # loopback). Each policy names one spelling; the test shows that a destination is judged as
 # the program named it, that the audit log records that name, that the refusal says what to
-# write, and that the kernel, not the hook, still refuses a raw connect to the same port.
-#   net_names.sh CORDON ESCAPE_PROBE SOURCE_DIR
+# write, and that the kernel, not the hook, still refuses a raw connect to the same port. Then a
+# cordond whose tunnel listens on [::1] only: IPv4 sockets reach it too.
+#   net_names.sh CORDON ESCAPE_PROBE CORDOND SOURCE_DIR
 if [ -z "${CORDON_NET_NAMES_NS:-}" ]; then
     if ! unshare -mn true 2>/dev/null || ! command -v ip >/dev/null; then
         if [ "${CI:-}" = true ]; then
@@ -22,7 +23,8 @@ if [ -z "${CORDON_NET_NAMES_NS:-}" ]; then
 fi
 CORDON=$(realpath "$1")
 PROBE=$(realpath "$2")
-SRC=$3
+CORDOND=$(realpath "$3")
+SRC=$4
 . "$SRC/tests/integration/lib.sh"
 PY=/usr/bin/python3
 PIDS=()
@@ -204,6 +206,39 @@ audit_has "loop.internal: refused for its loopback address" tunnel.deny "\"host\
     "resolves to a loopback address"
 expect DENY 10.77.0.1 "" $V4W
 expect DENY localhost "" curl $NAMEW
+
+# ------------------------------------------------------------------ a tunnel on [::1]
+# cordond's tunnel listens on IPv6 loopback only: an IPv4 socket cannot reach it, so the hook
+# puts an IPv6 socket in its place; IPv6 sockets (IPV6_V6ONLY too) reach it as they are.
+KEY=ck_$("$PY" -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))')
+printf '%s\n' "$KEY" > "$T/agent.key" && chmod 600 "$T/agent.key"
+"$CORDON" keygen "$T/sign" >/dev/null
+mkdir -p "$T/state"
+policy tunnel6 "localhost:$P" "crm.internal:$P"
+"$CORDOND" --policy "$T/tunnel6.json" --agent-key-file "$T/agent.key" --signing-key "$T/sign.key" \
+    --state-dir "$T/state" --listen 127.0.0.1:0 --tunnel-listen "[::1]:0" \
+    --ready-file "$T/ready6" > "$T/cordond6.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 200); do [ -s "$T/ready6" ] && break; sleep 0.05; done
+OUT=$(cat "$T/ready6" 2>/dev/null)
+has "cordond's tunnel listens on [::1]" "tunnel=[::1]:"
+H6=$(sed -n 's/^http=//p' "$T/ready6")
+POL=tunnel6
+RUN_OUT=$("$CORDON" run --server "http://$H6" --key "$T/agent.key" --trust "$T/sign.pub" \
+    --workspace "$T/ws" -- sh "$T/clients.sh" 2>&1)
+expect OK localhost "" $NAMEW
+expect OK ::1 "::1" $V6W
+expect OK 127.0.0.1 "127.0.0.1" $V4W
+for w in curl $NAMEW; do
+    line=$(printf '%s\n' "$RUN_OUT" | grep -F "RES $w crm.internal " | head -1)
+    case $line in *" OK hello 10.77.0.1"* | *" OK hello fd77::1"*)
+        ok "$POL: $w crm.internal reaches the address cordond resolved" ;;
+        *) bad "$POL: $w crm.internal reaches the address cordond resolved" "$line" ;; esac
+done
+expect DENY loop.internal "" curl $NAMEW
+AUDIT=$(cat "$T"/state/audit/*.jsonl 2>/dev/null)
+audit_has "localhost by its name, through the IPv6 tunnel" tunnel.open "\"host\":\"localhost\""
+audit_has "crm.internal by its name, through the IPv6 tunnel" tunnel.open "\"host\":\"crm.internal\""
 
 # ------------------------------------------------------------------ hostile names
 policy plain-hostile "localhost:$P"
