@@ -63,7 +63,7 @@ static enum dns_way way(const char *name, char *low, size_t cap, const char **wh
     return dnsmap_name_check(name, low, cap, why) == 0 ? DNS_MAP : DNS_REFUSE;
 }
 
-static void report(const char *what, const char *name, const char *rule)
+static void report(unsigned kind, const char *what, const char *name, const char *rule)
 {
     char mem[900];
     struct jbuf b;
@@ -74,7 +74,7 @@ static void report(const char *what, const char *name, const char *rule)
     jb_str(&b, rule, 400);
     jb_raw(&b, "}");
     /* Not a policy decision (observe mode changes nothing): the name cannot be carried. */
-    shim_report(SHIM_KIND_DNS, "net.dns", "deny", what, name, rule, mem);
+    shim_report(kind, "net.dns", "deny", what, name, rule, mem);
 }
 
 static void refuse_name(const char *what, const char *name, const char *why)
@@ -85,7 +85,7 @@ static void refuse_name(const char *what, const char *name, const char *why)
     jb_raw(&b, "not resolved: ");
     jb_raw(&b, why);
     jb_raw(&b, "; cordond's tunnel carries host names, IPv4 and IPv6 addresses only");
-    report(what, name, rule);
+    report(SHIM_KIND_DNS, what, name, rule);
 }
 
 /* The placeholder for low (a checked name), or 0 after saying why there is none. */
@@ -93,7 +93,7 @@ static uint32_t assign(const char *what, const char *low, int af)
 {
     uint32_t a = dnsmap_assign(low);
     if (!a) {
-        report(what, low,
+        report(SHIM_KIND_DNS_FULL, what, low,
                dnsmap_full()
                    ? "not resolved: the name map of network mode \"proxy\" is full (4096 names "
                      "in this process tree); start the program again for a new map"
