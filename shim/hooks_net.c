@@ -404,10 +404,15 @@ int hooks_net_connect(int fd, const struct sockaddr *sa, socklen_t len)
     if (dnsmap_target(sa, len, host, sizeof host, &port, &named, &v4) != 0) {
         if (!dnsmap_lookup_sa(sa, len))
             return REAL(connect)(fd, sa, len); /* short address: the kernel says EINVAL */
-        /* A placeholder whose name another process of the tree made unsendable. */
-        return deny_net(SHIM_KIND_NET, "net.connect", "connect", "(unsendable name)", port,
-                        "tcp", "the name behind this placeholder address is not a host name",
-                        EINVAL);
+        /* A placeholder whose name another process of the tree made unsendable: no CONNECT
+         * can carry it, in observe mode too. */
+        static const char rule[] = "the name behind this placeholder address is not a host "
+                                   "name (the tree's shared name map was written to)";
+        net_detail(mem, sizeof mem, "(unsendable name)", port, "tcp", rule);
+        shim_report(SHIM_KIND_TUNNEL, "net.connect", "deny", "connect", "(unsendable name)", rule,
+                    mem);
+        errno = EINVAL;
+        return -1;
     }
     if (shim.net == POLICY_NET_HOST) {
         net_detail(mem, sizeof mem, host, port, "tcp", "sandbox.network.mode \"host\"");
