@@ -24,7 +24,7 @@ static int valid_host(const char *h)
     if (n == 0 || n > 253)
         return 0;
     for (size_t i = 0; i < n; i++) {
-        if (h[i] == '.' && (i == 0 || h[i - 1] == '.'))
+        if (h[i] == '.' && (i == 0 || h[i - 1] == '.' || i == n - 1))
             return 0;
         if (!isalnum((unsigned char)h[i]) && h[i] != '.' && h[i] != '-' && h[i] != '_')
             return 0;

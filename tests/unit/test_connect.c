@@ -100,6 +100,7 @@ Test(connect, refused_with_a_reason)
         {"CONNECT :443 HTTP/1.1\r\n\r\n", 400},
         {"CONNECT a..b.com:443 HTTP/1.1\r\n\r\n", 400},
         {"CONNECT .a.com:443 HTTP/1.1\r\n\r\n", 400},
+        {"CONNECT a.com.:443 HTTP/1.1\r\n\r\n", 400},
         {"CONNECT a\rb:443 HTTP/1.1\r\n\r\n", 400},
         {"CONNECT a/b:443 HTTP/1.1\r\n\r\n", 400},
         {"CONNECT user@host:443 HTTP/1.1\r\n\r\n", 400},
