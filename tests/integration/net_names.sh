@@ -261,6 +261,19 @@ he = libc.gethostbyname(b"crm.internal\0.evil.test")
 print("nul", he[0].decode() if he else "none")
 s = socket.create_connection(("localhost", port), 10)
 print("localhost before", "ok")
+s.close()
+# any process of the tree can write the shared map: a name made hostile there is refused
+# when the connect hook reads it back, never written into a CONNECT request
+import mmap, os
+addr = gai("victim.internal")
+m = mmap.mmap(int(os.environ["CORDON_DNS_FD"]), 0)
+i = m.find(b"victim.internal\0")
+m[i + 6:i + 7] = b"\n"
+try:
+    socket.create_connection((addr, port), 10)
+    print("victim connected")
+except OSError as e:
+    print("victim refused", e.errno)
 PYX
 )
 OUT2=$(CORDON_LOG=once "$CORDON" run --policy "$T/plain-hostile.json" --workspace "$T/ws" \
@@ -289,6 +302,8 @@ has "the line says why (escaped, not raw CR LF)" 'not resolved: a host name may 
 has "the line on the long name" "longer than 253 characters"
 has "a name with a NUL: C sees the part before it" "nul crm.internal"
 has "localhost works" "localhost before ok"
+has "a name made hostile in the shared map: the connect is refused (EINVAL)" "victim refused 22"
+has "and says why" "the name behind this placeholder address is not a host name"
 case "$OUT" in *"X-Evil"*$'\r'*|*$'\r'"X-Evil"*) bad "no raw CR reaches a line" "$OUT" ;;
     *) ok "no raw CR reaches a line" ;; esac
 OUT=$OUT2
@@ -300,7 +315,7 @@ has "the full map says so, and what to do" \
 n=$(printf '%s\n' "$OUT" | grep -c "is full")
 [ "$n" -eq 1 ] && ok "5905 refusals, one line (CORDON_LOG=once)" || bad "one line for a full map" "$n lines"
 has "names already mapped still work" "localhost after ok"
-AUDIT=$("$CORDON" audit query "$V/hostile" --kind tunnel.open --json 2>&1)
-case $AUDIT in *X-Evil*) bad "nothing hostile reached the tunnel" "$AUDIT" ;;
+AUDIT=$("$CORDON" audit query "$V/hostile" --json 2>&1 | grep -F '"kind":"tunnel.')
+case $AUDIT in *X-Evil* | *victim*) bad "nothing hostile reached the tunnel" "$AUDIT" ;;
     *) ok "nothing hostile reached the tunnel" ;; esac
 finish
