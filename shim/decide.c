@@ -6,10 +6,13 @@
  * reading of the policy, so they follow docs/POLICY.md section 6 for exec and "deny wins"
  * for the file system.
  */
+#include <errno.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "policy/path.h"
 #include "shim/decide.h"
+#include "shim/dnsmap.h"
 
 int decide_fs_deny(const struct policy *p, const char *path, const char *real)
 {
@@ -215,4 +218,88 @@ int decide_abspath(const char *base, const char *path, char *out, size_t outlen)
         *w++ = '/';
     *w = '\0';
     return 0;
+}
+
+/* Append s to out at *n; 1 when it did not fit (nothing is written past cap). */
+static int put_bounded(char *out, size_t cap, size_t *n, const char *s, size_t len)
+{
+    if (len > cap - *n)
+        return 1;
+    memcpy(out + *n, s, len);
+    *n += len;
+    return 0;
+}
+
+static int connect_host_ok(const char *host)
+{
+    size_t n = strlen(host);
+    if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+        char t[INET6_ADDRSTRLEN];
+        unsigned char a[sizeof(struct in6_addr)];
+        if (n - 2 >= sizeof t)
+            return 0;
+        memcpy(t, host + 1, n - 2);
+        t[n - 2] = '\0';
+        return inet_pton(AF_INET6, t, a) == 1;
+    }
+    char low[DNSMAP_NAME_MAX + 1];
+    /* exactly what the check leaves: lowercase, no trailing dot */
+    return dnsmap_name_check(host, low, sizeof low, NULL) == 0 && strcmp(low, host) == 0;
+}
+
+#define PUT_LIT(lit) put_bounded(out, cap, &n, lit, sizeof lit - 1)
+
+int decide_connect_head(const char *host, uint16_t port, const char *key, const char *session,
+                        char *out, size_t cap, const char **why)
+{
+    if (!host || !connect_host_ok(host)) {
+        *why = "the destination is not a host name (letters, digits, '-', '_', '.'), an IPv4 "
+               "address or a bracketed IPv6 address";
+        return -EINVAL;
+    }
+    if (port == 0) {
+        *why = "the destination port is 0";
+        return -EINVAL;
+    }
+    size_t kl = key ? strlen(key) : 0, sl = session ? strlen(session) : 0;
+    int ok = kl > 3 && strncmp(key, "ck_", 3) == 0;
+    for (size_t i = 0; ok && i < kl; i++)
+        ok = (key[i] >= 'a' && key[i] <= 'z') || (key[i] >= 'A' && key[i] <= 'Z') ||
+             (key[i] >= '0' && key[i] <= '9') || key[i] == '-' || key[i] == '_';
+    if (!ok) {
+        *why = "the agent key is not ck_ followed by base64url characters";
+        return -EINVAL;
+    }
+    ok = sl == 0 || sl == 32;
+    for (size_t i = 0; ok && i < sl; i++)
+        ok = (session[i] >= '0' && session[i] <= '9') || (session[i] >= 'a' && session[i] <= 'f');
+    if (!ok) {
+        *why = "the session is not 32 lowercase hex characters";
+        return -EINVAL;
+    }
+    char pp[8], digits[6];
+    size_t pl = 0;
+    size_t nd = 0;
+    for (unsigned v = port; v; v /= 10)
+        digits[nd++] = (char)('0' + v % 10);
+    pp[pl++] = ':';
+    while (nd)
+        pp[pl++] = digits[--nd];
+    size_t n = 0, hl = strlen(host);
+    int over = PUT_LIT("CONNECT ") || put_bounded(out, cap, &n, host, hl) ||
+               put_bounded(out, cap, &n, pp, pl) ||
+               PUT_LIT(" HTTP/1.1\r\nHost: ") ||
+               put_bounded(out, cap, &n, host, hl) || put_bounded(out, cap, &n, pp, pl) ||
+               PUT_LIT("\r\nProxy-Authorization: Bearer ") ||
+               put_bounded(out, cap, &n, key, kl);
+    if (!over && sl)
+        over = PUT_LIT("\r\nCordon-Session: ") ||
+               put_bounded(out, cap, &n, session, sl);
+    if (!over)
+        over = PUT_LIT("\r\n\r\n");
+    if (over) {
+        *why = "the CONNECT request does not fit its buffer";
+        return -EINVAL;
+    }
+    return (int)n;
 }

@@ -53,4 +53,17 @@ int decide_exec(const struct policy *p, const char *program, const char *real, c
  */
 int decide_abspath(const char *base, const char *path, char *out, size_t outlen);
 
+/*
+ * The CONNECT request head the connect hook sends to cordond's tunnel (docs/PROTOCOL.md
+ * "Egress tunnel") for host (a name as dnsmap_name_check leaves it, a dotted IPv4 address,
+ * or an IPv6 address in brackets) and port, authenticated with key (ck_...) and naming
+ * session (32 lowercase hex characters, or empty). Everything is checked before a byte is
+ * written, so a name with a space, a CR or a LF (the map is shared with every process of the
+ * tree) can never add a line to the request. Returns the length written to out (without a
+ * NUL), or -EINVAL with why pointing at words for a person (a hostile or empty field, or
+ * out too small).
+ */
+int decide_connect_head(const char *host, uint16_t port, const char *key, const char *session,
+                        char *out, size_t cap, const char **why);
+
 #endif

@@ -1,9 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Name resolution hooks for network mode "proxy". The sandbox refuses UDP, so the agent
- * cannot ask a DNS server anything; instead each name gets a placeholder address from the
+ * cannot ask a DNS server anything; instead every name gets a placeholder address from the
  * shared map (shim/dnsmap.c) and the connect hook hands the name to cordond, which resolves
- * it itself. Numeric hosts, "localhost" and cordond's own host name are resolved for real.
+ * it itself and judges the name the program used. That includes names that /etc/hosts
+ * answers (`localhost` among them) and numeric-looking names glibc would read as an address
+ * ("127.1", "0x7f000001"): cordond sees them as written. Only IP literals (dotted-quad IPv4,
+ * IPv6), AI_PASSIVE lookups (a local address to bind, which the sandbox refuses anyway) and
+ * cordond's own host name are resolved for real.
+ *
+ * What a lookup answers: one address per call, so that a name never reaches the tunnel
+ * twice for one connection attempt. AF_INET and AF_UNSPEC get the IPv4 placeholder; AF_INET6
+ * the IPv6 one, with or without AI_V4MAPPED and AI_ALL. AI_ADDRCONFIG changes nothing: the
+ * connect hook reaches the tunnel from a socket of either family. A name the tunnel cannot
+ * carry (a space, a CR or LF, over 253 characters) is refused with EAI_NONAME and a line; a
+ * full map with EAI_FAIL and a line.
  *
  * getaddrinfo's result must be released by glibc's freeaddrinfo(), which frees each entry
  * and its ai_canonname with free(): entries are therefore malloc'd here, with the address
@@ -32,99 +43,168 @@ static int (*r_gethostbyname2_r)(const char *, int, struct hostent *, char *, si
 static int (*r_getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t, char *,
                             socklen_t, int);
 
-/* Should this name get a placeholder? */
-static int mapped(const char *name)
+enum dns_way { DNS_REAL, DNS_MAP, DNS_REFUSE };
+
+static int is_server_host(const char *name)
 {
-    if (!atomic_load(&shim.active) || shim.net != POLICY_NET_PROXY || !name || !*name)
-        return 0;
-    unsigned char buf[sizeof(struct in6_addr)];
-    if (inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1)
-        return 0;
-    size_t n = strlen(name);
-    if (strcasecmp(name, "localhost") == 0 ||
-        (n > 10 && strcasecmp(name + n - 10, ".localhost") == 0) ||
-        (shim.server_host[0] && strcasecmp(name, shim.server_host) == 0))
-        return 0;
-    return n <= DNSMAP_NAME_MAX;
+    size_t n = strlen(name), sn = strlen(shim.server_host);
+    if (n && name[n - 1] == '.')
+        n--;
+    return sn && n == sn && strncasecmp(name, shim.server_host, n) == 0;
 }
 
-static uint32_t assign(const char *name)
+/* Resolve for real, hand out a placeholder (low: the name as the map keeps it), or refuse
+ * (why: the words). */
+static enum dns_way way(const char *name, char *low, size_t cap, const char **why)
 {
-    uint32_t a = dnsmap_assign(name);
-    if (a) {
-        char mem[600], ip[16];
+    if (!atomic_load(&shim.active) || shim.net != POLICY_NET_PROXY || !name || !*name ||
+        dnsmap_is_literal(name) || is_server_host(name))
+        return DNS_REAL;
+    return dnsmap_name_check(name, low, cap, why) == 0 ? DNS_MAP : DNS_REFUSE;
+}
+
+static void report(unsigned kind, const char *what, const char *name, const char *rule)
+{
+    char mem[900];
+    struct jbuf b;
+    jb_init(&b, mem, sizeof mem);
+    jb_raw(&b, "{\"host\":");
+    jb_str(&b, name, 300);
+    jb_raw(&b, ",\"rule\":");
+    jb_str(&b, rule, 400);
+    jb_raw(&b, "}");
+    /* Not a policy decision (observe mode changes nothing): the name cannot be carried. */
+    shim_report(kind, "net.dns", "deny", what, name, rule, mem);
+}
+
+static void refuse_name(const char *what, const char *name, const char *why)
+{
+    char rule[400];
+    struct jbuf b;
+    jb_init(&b, rule, sizeof rule);
+    jb_raw(&b, "not resolved: ");
+    jb_raw(&b, why);
+    jb_raw(&b, "; cordond's tunnel carries host names, IPv4 and IPv6 addresses only");
+    report(SHIM_KIND_DNS, what, name, rule);
+}
+
+/* The placeholder for low (a checked name), or 0 after saying why there is none. */
+static uint32_t assign(const char *what, const char *low, int af)
+{
+    uint32_t a = dnsmap_assign(low);
+    if (!a) {
+        report(SHIM_KIND_DNS_FULL, what, low,
+               dnsmap_full()
+                   ? "not resolved: the name map of network mode \"proxy\" is full (4096 names "
+                     "in this process tree); start the program again for a new map"
+                   : "not resolved: the name map of network mode \"proxy\" cannot be mapped");
+        return 0;
+    }
+    char mem[600], ip[INET6_ADDRSTRLEN];
+    if (af == AF_INET6) {
+        struct in6_addr a6;
+        dnsmap_addr6(a, &a6);
+        inet_ntop(AF_INET6, &a6, ip, sizeof ip);
+    } else {
         struct in_addr ia = {htonl(a)};
         inet_ntop(AF_INET, &ia, ip, sizeof ip);
-        struct jbuf b;
-        jb_init(&b, mem, sizeof mem);
-        jb_raw(&b, "{\"host\":");
-        jb_str(&b, name, 300);
-        jb_raw(&b, ",\"placeholder\":");
-        jb_str(&b, ip, 0);
-        jb_raw(&b, "}");
-        events_emit("net.dns", "allow", mem);
     }
+    struct jbuf b;
+    jb_init(&b, mem, sizeof mem);
+    jb_raw(&b, "{\"host\":");
+    jb_str(&b, low, 300);
+    jb_raw(&b, ",\"placeholder\":");
+    jb_str(&b, ip, 0);
+    jb_raw(&b, "}");
+    events_emit("net.dns", "allow", mem);
     return a;
 }
 
+/* The port of service, as getaddrinfo reads it: digits, or a name from /etc/services
+ * (unless AI_NUMERICSERV). 0 or an EAI_ code. */
+static int service_port(const char *service, const struct addrinfo *hints, uint16_t *port)
+{
+    *port = 0;
+    if (!service || !*service)
+        return 0;
+    unsigned long v = 0;
+    size_t i = 0;
+    for (; service[i] >= '0' && service[i] <= '9' && i < 6; i++)
+        v = v * 10 + (unsigned long)(service[i] - '0');
+    if (!service[i] && v <= 65535) {
+        *port = (uint16_t)v;
+        return 0;
+    }
+    if (hints && (hints->ai_flags & AI_NUMERICSERV))
+        return EAI_NONAME;
+    /* A service name: let glibc look it up against a numeric host. */
+    struct addrinfo h = {.ai_flags = AI_NUMERICHOST,
+                         .ai_family = AF_INET,
+                         .ai_socktype = hints ? hints->ai_socktype : 0,
+                         .ai_protocol = hints ? hints->ai_protocol : 0};
+    struct addrinfo *r = NULL;
+    int g = REAL(getaddrinfo)("127.0.0.1", service, &h, &r);
+    if (g != 0)
+        return g;
+    *port = ntohs(((struct sockaddr_in *)r->ai_addr)->sin_port);
+    freeaddrinfo(r);
+    return 0;
+}
+
 EXPORT int HOOK(getaddrinfo)(const char *node, const char *service, const struct addrinfo *hints,
-                       struct addrinfo **res)
+                             struct addrinfo **res)
 {
     int family = hints ? hints->ai_family : AF_UNSPEC;
-    if (!mapped(node) || (hints && (hints->ai_flags & AI_NUMERICHOST)) ||
+    int flags = hints ? hints->ai_flags : 0;
+    char low[DNSMAP_NAME_MAX + 1];
+    const char *why = NULL;
+    enum dns_way w = way(node, low, sizeof low, &why);
+    if (w == DNS_REAL || (flags & (AI_NUMERICHOST | AI_PASSIVE)) ||
         (family != AF_UNSPEC && family != AF_INET && family != AF_INET6))
         return REAL(getaddrinfo)(node, service, hints, res);
     int saved = errno;
-    uint16_t port = 0;
-    if (service && *service) {
-        char *end;
-        long v = strtol(service, &end, 10);
-        if (!*end && v >= 0 && v <= 65535) {
-            port = (uint16_t)v;
-        } else {
-            /* A service name: let glibc look it up against a numeric host. */
-            struct addrinfo h = {.ai_flags = AI_NUMERICHOST,
-                                 .ai_family = AF_INET,
-                                 .ai_socktype = hints ? hints->ai_socktype : 0};
-            struct addrinfo *r = NULL;
-            int g = REAL(getaddrinfo)("127.0.0.1", service, &h, &r);
-            if (g != 0)
-                return g;
-            port = ntohs(((struct sockaddr_in *)r->ai_addr)->sin_port);
-            freeaddrinfo(r);
-        }
+    if (w == DNS_REFUSE) {
+        refuse_name("getaddrinfo", node, why);
+        errno = saved;
+        return EAI_NONAME;
     }
-    uint32_t a = assign(node);
-    if (!a)
-        return EAI_AGAIN; /* the map is full (4096 names in this tree) */
+    uint16_t port;
+    int g = service_port(service, hints, &port);
+    if (g != 0)
+        return g;
+    int af = family == AF_INET6 ? AF_INET6 : AF_INET;
+    uint32_t a = assign("getaddrinfo", low, af);
+    if (!a) {
+        errno = saved;
+        return EAI_FAIL;
+    }
     int socktype = hints && hints->ai_socktype ? hints->ai_socktype : SOCK_STREAM;
     int proto = hints && hints->ai_protocol ? hints->ai_protocol
                 : socktype == SOCK_DGRAM    ? IPPROTO_UDP
                                             : IPPROTO_TCP;
-    size_t alen = family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     struct addrinfo *ai = calloc(1, sizeof *ai + sizeof(struct sockaddr_in6));
     if (!ai)
         return EAI_MEMORY;
-    ai->ai_family = family == AF_INET6 ? AF_INET6 : AF_INET;
+    ai->ai_flags = flags;
+    ai->ai_family = af;
     ai->ai_socktype = socktype;
     ai->ai_protocol = proto;
-    ai->ai_addrlen = (socklen_t)alen;
     ai->ai_addr = (struct sockaddr *)(ai + 1);
-    if (family == AF_INET6) {
+    if (af == AF_INET6) {
         struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ai->ai_addr;
         s6->sin6_family = AF_INET6;
         s6->sin6_port = htons(port);
-        s6->sin6_addr.s6_addr[10] = s6->sin6_addr.s6_addr[11] = 0xff;
-        uint32_t be = htonl(a);
-        memcpy(&s6->sin6_addr.s6_addr[12], &be, 4);
+        dnsmap_addr6(a, &s6->sin6_addr);
+        ai->ai_addrlen = sizeof *s6;
     } else {
         struct sockaddr_in *s4 = (struct sockaddr_in *)ai->ai_addr;
         s4->sin_family = AF_INET;
         s4->sin_port = htons(port);
         s4->sin_addr.s_addr = htonl(a);
+        ai->ai_addrlen = sizeof *s4;
     }
-    if (hints && (hints->ai_flags & AI_CANONNAME)) {
-        ai->ai_canonname = strdup(node);
+    if (flags & AI_CANONNAME) {
+        ai->ai_canonname = strdup(low);
         if (!ai->ai_canonname) {
             free(ai);
             return EAI_MEMORY;
@@ -154,10 +234,9 @@ static int fill_hostent(const char *name, int af, uint32_t a, struct hostent *he
     char *nm = p;
     memcpy(nm, name, nl);
     if (af == AF_INET6) {
-        memset(addr, 0, 16);
-        addr[10] = addr[11] = (char)0xff;
-        uint32_t be = htonl(a);
-        memcpy(addr + 12, &be, 4);
+        struct in6_addr a6;
+        dnsmap_addr6(a, &a6);
+        memcpy(addr, &a6, 16);
     } else {
         uint32_t be = htonl(a);
         memcpy(addr, &be, 4);
@@ -176,11 +255,18 @@ static int fill_hostent(const char *name, int af, uint32_t a, struct hostent *he
 static __thread struct hostent tls_he;
 static __thread char tls_buf[512];
 
-static struct hostent *by_name(const char *name, int af)
+static struct hostent *by_name(const char *what, const char *name, int af)
 {
-    uint32_t a = assign(name);
-    if (!a || fill_hostent(name, af, a, &tls_he, tls_buf, sizeof tls_buf) != 0) {
-        h_errno = TRY_AGAIN;
+    char low[DNSMAP_NAME_MAX + 1];
+    const char *why = NULL;
+    if (way(name, low, sizeof low, &why) == DNS_REFUSE) {
+        refuse_name(what, name, why);
+        h_errno = HOST_NOT_FOUND;
+        return NULL;
+    }
+    uint32_t a = assign(what, low, af);
+    if (!a || fill_hostent(low, af, a, &tls_he, tls_buf, sizeof tls_buf) != 0) {
+        h_errno = NO_RECOVERY;
         return NULL;
     }
     return &tls_he;
@@ -188,28 +274,39 @@ static struct hostent *by_name(const char *name, int af)
 
 EXPORT struct hostent *HOOK(gethostbyname)(const char *name)
 {
-    if (!mapped(name))
+    char low[DNSMAP_NAME_MAX + 1];
+    const char *why;
+    if (way(name, low, sizeof low, &why) == DNS_REAL)
         return REAL(gethostbyname)(name);
-    return by_name(name, AF_INET);
+    return by_name("gethostbyname", name, AF_INET);
 }
 
 EXPORT struct hostent *HOOK(gethostbyname2)(const char *name, int af)
 {
-    if (!mapped(name) || (af != AF_INET && af != AF_INET6))
+    char low[DNSMAP_NAME_MAX + 1];
+    const char *why;
+    if (way(name, low, sizeof low, &why) == DNS_REAL || (af != AF_INET && af != AF_INET6))
         return REAL(gethostbyname2)(name, af);
-    return by_name(name, af);
+    return by_name("gethostbyname2", name, af);
 }
 
-static int by_name_r(const char *name, int af, struct hostent *ret, char *buf, size_t len,
-                     struct hostent **result, int *herr)
+static int by_name_r(const char *what, const char *name, int af, struct hostent *ret, char *buf,
+                     size_t len, struct hostent **result, int *herr)
 {
-    uint32_t a = assign(name);
+    char low[DNSMAP_NAME_MAX + 1];
+    const char *why = NULL;
     *result = NULL;
+    if (way(name, low, sizeof low, &why) == DNS_REFUSE) {
+        refuse_name(what, name, why);
+        *herr = HOST_NOT_FOUND;
+        return 0; /* as glibc: no error, no result */
+    }
+    uint32_t a = assign(what, low, af);
     if (!a) {
-        *herr = TRY_AGAIN;
+        *herr = NO_RECOVERY;
         return EAGAIN;
     }
-    int rc = fill_hostent(name, af, a, ret, buf, len);
+    int rc = fill_hostent(low, af, a, ret, buf, len);
     if (rc != 0) {
         *herr = NETDB_INTERNAL;
         return rc;
@@ -219,42 +316,37 @@ static int by_name_r(const char *name, int af, struct hostent *ret, char *buf, s
 }
 
 EXPORT int HOOK(gethostbyname_r)(const char *name, struct hostent *ret, char *buf, size_t len,
-                           struct hostent **result, int *herr)
+                                 struct hostent **result, int *herr)
 {
-    if (!mapped(name))
+    char low[DNSMAP_NAME_MAX + 1];
+    const char *why;
+    if (way(name, low, sizeof low, &why) == DNS_REAL)
         return REAL(gethostbyname_r)(name, ret, buf, len, result, herr);
-    return by_name_r(name, AF_INET, ret, buf, len, result, herr);
+    return by_name_r("gethostbyname_r", name, AF_INET, ret, buf, len, result, herr);
 }
 
-EXPORT int HOOK(gethostbyname2_r)(const char *name, int af, struct hostent *ret, char *buf, size_t len,
-                            struct hostent **result, int *herr)
+EXPORT int HOOK(gethostbyname2_r)(const char *name, int af, struct hostent *ret, char *buf,
+                                  size_t len, struct hostent **result, int *herr)
 {
-    if (!mapped(name) || (af != AF_INET && af != AF_INET6))
+    char low[DNSMAP_NAME_MAX + 1];
+    const char *why;
+    if (way(name, low, sizeof low, &why) == DNS_REAL || (af != AF_INET && af != AF_INET6))
         return REAL(gethostbyname2_r)(name, af, ret, buf, len, result, herr);
-    return by_name_r(name, af, ret, buf, len, result, herr);
+    return by_name_r("gethostbyname2_r", name, af, ret, buf, len, result, herr);
 }
 
-EXPORT int HOOK(getnameinfo)(const struct sockaddr *sa, socklen_t salen, char *host, socklen_t hostlen,
-                       char *serv, socklen_t servlen, int flags)
+EXPORT int HOOK(getnameinfo)(const struct sockaddr *sa, socklen_t salen, char *host,
+                             socklen_t hostlen, char *serv, socklen_t servlen, int flags)
 {
     const char *name = NULL;
-    if (atomic_load(&shim.active) && sa && host && hostlen && !(flags & NI_NUMERICHOST)) {
-        if (sa->sa_family == AF_INET && salen >= sizeof(struct sockaddr_in))
-            name = dnsmap_lookup(ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr));
-        else if (sa->sa_family == AF_INET6 && salen >= sizeof(struct sockaddr_in6)) {
-            const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-            if (IN6_IS_ADDR_V4MAPPED(a6)) {
-                uint32_t v;
-                memcpy(&v, &a6->s6_addr[12], 4);
-                name = dnsmap_lookup(ntohl(v));
-            }
-        }
-    }
+    if (atomic_load(&shim.active) && sa && host && hostlen && !(flags & NI_NUMERICHOST))
+        name = dnsmap_lookup_sa(sa, salen);
     if (!name)
         return REAL(getnameinfo)(sa, salen, host, hostlen, serv, servlen, flags);
-    if (strlen(name) >= hostlen)
+    size_t n = strlen(name);
+    if (n >= hostlen)
         return EAI_OVERFLOW;
-    memcpy(host, name, strlen(name) + 1);
+    memcpy(host, name, n + 1);
     if (serv && servlen)
         return REAL(getnameinfo)(sa, salen, NULL, 0, serv, servlen, flags);
     return 0;

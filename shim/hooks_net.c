@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Network hooks. In network mode "proxy" the kernel lets TCP reach only cordond's ports, so
- * the connect hook turns every other TCP connect into a CONNECT through cordond's egress
- * tunnel, naming the host (mapped back from a DNS placeholder) so the policy judges names.
- * The handshake runs inside the hook with stack buffers: the socket is put in non-blocking
- * mode, every wait has a deadline, the response is read one byte at a time so not a byte of
- * the tunnelled stream is consumed, and the caller's flags are restored; a non-blocking
- * caller thus sees connect() return 0 at once, which POSIX allows.
+ * Network hooks. In network mode "proxy" the kernel lets TCP reach only cordond's ports, so the
+ * connect hook turns every other TCP connect into a CONNECT through cordond's egress tunnel, naming
+ * the host the program used (mapped back from a DNS placeholder, or the IP literal it gave) so the
+ * policy judges names. The tunnel is reached from a socket of either family: an IPv6 socket reaches
+ * an IPv4 tunnel through the IPv4-mapped address, and a socket that cannot (IPV6_V6ONLY, or IPv4
+ * against an IPv6 tunnel) is swapped for one of the tunnel's family under the same descriptor
+ * number. The handshake runs inside the hook with stack buffers: the socket is put in non-blocking
+ * mode, every wait has a deadline, the response is read one byte at a time so not a byte of the
+ * tunnelled stream is consumed, and the caller's flags are restored; a non-blocking caller thus
+ * sees connect() return 0 at once, which POSIX allows.
  *
  * UDP to inet addresses is refused with a line that says why (the seccomp filter refuses UDP
  * sockets in "proxy" and "none" anyway). Mode "none" refuses TCP too; mode "host" passes
@@ -19,10 +22,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 
+#include "shim/decide.h"
 #include "shim/dnsmap.h"
 #include "shim/events.h"
 #include "shim/hooks.h"
@@ -34,43 +42,14 @@ static ssize_t (*r_sendto)(int, const void *, size_t, int, const struct sockaddr
 static ssize_t (*r_sendmsg)(int, const struct msghdr *, int);
 static int (*r_sendmmsg)(int, struct mmsghdr *, unsigned, int);
 
-/* Host (IPv6 in brackets, a placeholder as its name) and port of an inet address. */
-static int describe(const struct sockaddr *sa, socklen_t len, char *host, size_t hl, uint16_t *port,
-                    uint32_t *v4)
+/* The socket's address family (SO_DOMAIN), or -1. */
+static int sock_domain(int fd)
 {
-    *v4 = 0;
-    if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        *port = ntohs(in->sin_port);
-        *v4 = ntohl(in->sin_addr.s_addr);
-        const char *name = dnsmap_lookup(*v4);
-        if (name) {
-            snprintf(host, hl, "%s", name);
-            return 0;
-        }
-        return inet_ntop(AF_INET, &in->sin_addr, host, (socklen_t)hl) ? 0 : -1;
-    }
-    if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        *port = ntohs(in6->sin6_port);
-        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-            memcpy(v4, &in6->sin6_addr.s6_addr[12], 4);
-            *v4 = ntohl(*v4);
-            const char *name = dnsmap_lookup(*v4);
-            if (name) {
-                snprintf(host, hl, "%s", name);
-                return 0;
-            }
-            struct in_addr a = {htonl(*v4)};
-            return inet_ntop(AF_INET, &a, host, (socklen_t)hl) ? 0 : -1;
-        }
-        char t[INET6_ADDRSTRLEN];
-        if (!inet_ntop(AF_INET6, &in6->sin6_addr, t, sizeof t))
-            return -1;
-        snprintf(host, hl, "[%s]", t);
-        return 0;
-    }
-    return -1;
+    int d = -1;
+    socklen_t l = sizeof d;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &d, &l) != 0)
+        return -1;
+    return d;
 }
 
 static int is_loopback(const struct sockaddr *sa, uint32_t v4)
@@ -85,19 +64,22 @@ static int is_loopback(const struct sockaddr *sa, uint32_t v4)
     return (v4 >> 24) == 127;
 }
 
-static int to_cordond(const struct sockaddr *sa, uint16_t port, uint32_t v4)
+static int to_cordond(const struct sockaddr *sa, uint16_t port, uint32_t v4, int named)
 {
     int port_ok = 0;
     for (size_t i = 0; i < shim.n_cordond_ports; i++)
         port_ok |= shim.cordond_ports[i] == port;
-    if (!port_ok)
+    if (!port_ok || named)
         return 0;
     if (is_loopback(sa, v4))
         return 1;
-    if (shim.proxy_len && shim.proxy.ss_family == AF_INET && sa->sa_family == AF_INET)
+    if (!shim.proxy_len || shim.proxy.ss_family != sa->sa_family)
+        return 0;
+    if (sa->sa_family == AF_INET)
         return ((const struct sockaddr_in *)&shim.proxy)->sin_addr.s_addr ==
                ((const struct sockaddr_in *)sa)->sin_addr.s_addr;
-    return 0;
+    return memcmp(&((const struct sockaddr_in6 *)&shim.proxy)->sin6_addr,
+                  &((const struct sockaddr_in6 *)sa)->sin6_addr, sizeof(struct in6_addr)) == 0;
 }
 
 static void net_detail(char *mem, size_t cap, const char *host, uint16_t port, const char *proto,
@@ -112,7 +94,7 @@ static void net_detail(char *mem, size_t cap, const char *host, uint16_t port, c
     jb_raw(&b, ",\"proto\":");
     jb_str(&b, proto, 0);
     jb_raw(&b, ",\"rule\":");
-    jb_str(&b, rule, 600);
+    jb_str(&b, rule, 900);
     jb_raw(&b, "}");
 }
 
@@ -137,15 +119,120 @@ static int wait_for(int fd, short ev, long long deadline)
     }
 }
 
-/* The CONNECT handshake. 0 tunnel open; else the errno to return, with words in why. */
-static int tunnel(int fd, const char *host, uint16_t port, int *status, char *why, size_t wl)
+/*
+ * Put a socket of the tunnel's family in fd's place, keeping its descriptor flags and the
+ * options a client sets before connecting. An IPV6_V6ONLY socket cannot reach an IPv4
+ * tunnel, nor an IPv4 socket an IPv6 one; the program keeps its descriptor number and gets
+ * the byte stream it asked for (getsockname() then shows the other family). In network mode
+ * proxy Landlock refuses bind(), so no local address is lost.
+ */
+static int replace_socket(int fd, int family)
+{
+    int fdflags = fcntl(fd, F_GETFD);
+    int nfd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fdflags < 0 || nfd < 0) {
+        int e = errno;
+        if (nfd >= 0)
+            syscall(SYS_close, nfd);
+        errno = e;
+        return -1;
+    }
+    static const struct {
+        int level, name;
+        socklen_t size;
+    } keep[] = {
+        {IPPROTO_TCP, TCP_NODELAY, sizeof(int)},
+        {SOL_SOCKET, SO_KEEPALIVE, sizeof(int)},
+        {IPPROTO_TCP, TCP_KEEPIDLE, sizeof(int)},
+        {IPPROTO_TCP, TCP_KEEPINTVL, sizeof(int)},
+        {IPPROTO_TCP, TCP_KEEPCNT, sizeof(int)},
+        {IPPROTO_TCP, TCP_USER_TIMEOUT, sizeof(int)},
+        {SOL_SOCKET, SO_LINGER, sizeof(struct linger)},
+        {SOL_SOCKET, SO_RCVTIMEO, sizeof(struct timeval)},
+        {SOL_SOCKET, SO_SNDTIMEO, sizeof(struct timeval)},
+    };
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+        union {
+            int i;
+            struct linger l;
+            struct timeval tv;
+        } v;
+        socklen_t l = keep[i].size;
+        if (getsockopt(fd, keep[i].level, keep[i].name, &v, &l) == 0 && l == keep[i].size)
+            (void)setsockopt(nfd, keep[i].level, keep[i].name, &v, l);
+    }
+    long r = syscall(SYS_dup3, nfd, fd, (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0);
+    int e = errno;
+    syscall(SYS_close, nfd);
+    errno = e;
+    return r < 0 ? -1 : 0;
+}
+
+/* Start connecting fd (non-blocking, of family domain) to cordond's tunnel, whatever the
+ * two families are. Returns what connect() returns. */
+static int connect_tunnel(int fd, int domain)
+{
+    const struct sockaddr *px = (const struct sockaddr *)&shim.proxy;
+    if (domain == px->sa_family)
+        return REAL(connect)(fd, px, shim.proxy_len);
+    int v6only = 0;
+    socklen_t l = sizeof v6only;
+    if (domain == AF_INET6 && px->sa_family == AF_INET &&
+        getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &l) == 0 && !v6only) {
+        /* a dual-stack socket reaches 127.0.0.1 as ::ffff:127.0.0.1 */
+        const struct sockaddr_in *p4 = (const struct sockaddr_in *)px;
+        struct sockaddr_in6 m;
+        memset(&m, 0, sizeof m);
+        m.sin6_family = AF_INET6;
+        m.sin6_port = p4->sin_port;
+        m.sin6_addr.s6_addr[10] = m.sin6_addr.s6_addr[11] = 0xff;
+        memcpy(&m.sin6_addr.s6_addr[12], &p4->sin_addr, 4);
+        return REAL(connect)(fd, (const struct sockaddr *)&m, sizeof m);
+    }
+    if (replace_socket(fd, px->sa_family) != 0)
+        return -1;
+    return REAL(connect)(fd, px, shim.proxy_len);
+}
+
+static void tunnel_addr(char *out, size_t cap)
+{
+    char a[INET6_ADDRSTRLEN] = "?";
+    uint16_t port = 0;
+    if (shim.proxy.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *p6 = (const struct sockaddr_in6 *)&shim.proxy;
+        inet_ntop(AF_INET6, &p6->sin6_addr, a, sizeof a);
+        port = ntohs(p6->sin6_port);
+        snprintf(out, cap, "[%s]:%u", a, port);
+    } else {
+        const struct sockaddr_in *p4 = (const struct sockaddr_in *)&shim.proxy;
+        inet_ntop(AF_INET, &p4->sin_addr, a, sizeof a);
+        port = ntohs(p4->sin_port);
+        snprintf(out, cap, "%s:%u", a, port);
+    }
+}
+
+/* The CONNECT handshake on fd (non-blocking, of family domain). 0 tunnel open; else the
+ * errno to return, with words in why. */
+static int tunnel(int fd, int domain, const char *host, uint16_t port, int *status, char *why,
+                  size_t wl)
 {
     long long deadline = now_ms() + TUNNEL_TIMEOUT_MS;
     *status = 0;
     why[0] = '\0';
-    int rc = REAL(connect)(fd, (const struct sockaddr *)&shim.proxy, shim.proxy_len);
+    char req[1024], ta[INET6_ADDRSTRLEN + 10];
+    const char *bad = NULL;
+    int len = decide_connect_head(host, port, shim.key, shim.session, req, sizeof req, &bad);
+    if (len < 0) {
+        snprintf(why, wl, "no CONNECT request was sent: %s", bad);
+        return EINVAL;
+    }
+    tunnel_addr(ta, sizeof ta);
+    int rc = connect_tunnel(fd, domain);
     if (rc != 0 && errno != EINPROGRESS) {
-        snprintf(why, wl, "cordond's egress tunnel cannot be reached: %s", strerror(errno));
+        snprintf(why, wl, "cordond's egress tunnel at %s cannot be reached from this %s socket: "
+                 "%s; is cordond running?", ta, domain == AF_INET6 ? "IPv6" : "IPv4",
+                 strerror(errno));
+        explicit_bzero(req, sizeof req);
         return ECONNREFUSED;
     }
     if (rc != 0) {
@@ -153,48 +240,29 @@ static int tunnel(int fd, const char *host, uint16_t port, int *status, char *wh
         socklen_t sl = sizeof soerr;
         if (wait_for(fd, POLLOUT, deadline) <= 0 ||
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr) {
-            snprintf(why, wl, "cordond's egress tunnel cannot be reached: %s",
-                     strerror(soerr ? soerr : ETIMEDOUT));
+            snprintf(why, wl, "cordond's egress tunnel at %s cannot be reached: %s; is cordond "
+                     "running?", ta, strerror(soerr ? soerr : ETIMEDOUT));
+            explicit_bzero(req, sizeof req);
             return ECONNREFUSED;
         }
     }
-    char req[1024], pp[16];
-    struct jbuf b;
-    jb_init(&b, pp, sizeof pp);
-    jb_u64(&b, port);
-    jb_init(&b, req, sizeof req);
-    jb_raw(&b, "CONNECT ");
-    jb_raw(&b, host);
-    jb_raw(&b, ":");
-    jb_raw(&b, pp);
-    jb_raw(&b, " HTTP/1.1\r\nHost: ");
-    jb_raw(&b, host);
-    jb_raw(&b, ":");
-    jb_raw(&b, pp);
-    jb_raw(&b, "\r\nProxy-Authorization: Bearer ");
-    jb_raw(&b, shim.key);
-    jb_raw(&b, "\r\nCordon-Session: ");
-    jb_raw(&b, shim.session);
-    jb_raw(&b, "\r\n\r\n");
-    if (b.overflow) {
-        snprintf(why, wl, "the host name is too long for a CONNECT request");
-        return EINVAL;
-    }
-    for (size_t off = 0; off < b.len;) {
-        ssize_t w = send(fd, req + off, b.len - off, MSG_NOSIGNAL);
+    for (size_t off = 0; off < (size_t)len;) {
+        ssize_t w = send(fd, req + off, (size_t)len - off, MSG_NOSIGNAL);
         if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (wait_for(fd, POLLOUT, deadline) <= 0)
+            if (wait_for(fd, POLLOUT, deadline) <= 0) {
+                explicit_bzero(req, sizeof req);
                 goto timeout;
+            }
             continue;
         }
         if (w <= 0) {
             snprintf(why, wl, "sending CONNECT to cordond failed: %s", strerror(errno));
+            explicit_bzero(req, sizeof req);
             return ECONNREFUSED;
         }
         off += (size_t)w;
     }
-    for (volatile size_t i = 0; i < sizeof req; i++)
-        req[i] = 0; /* the key was in it */
+    explicit_bzero(req, sizeof req); /* the key was in it */
     char resp[4096];
     size_t n = 0;
     while (n < sizeof resp - 1) {
@@ -225,7 +293,7 @@ static int tunnel(int fd, const char *host, uint16_t port, int *status, char *wh
     const char *h = strcasestr(resp, "\r\ncontent-length:");
     if (h)
         cl = (size_t)strtoul(h + 17, NULL, 10);
-    char body[300];
+    char body[768];
     size_t bn = 0;
     while (bn < cl && bn < sizeof body - 1) {
         ssize_t r = recv(fd, body + bn, 1, 0);
@@ -251,7 +319,7 @@ timeout:
 static int deny_net(unsigned kind, const char *ev, const char *what, const char *host,
                     uint16_t port, const char *proto, const char *rule, int err)
 {
-    char subject[320], mem[1200], pp[8];
+    char subject[320], mem[1500], pp[8];
     struct jbuf b;
     jb_init(&b, pp, sizeof pp);
     jb_u64(&b, port);
@@ -286,10 +354,11 @@ static int udp_gate(int fd, const struct sockaddr *sa, socklen_t len, const char
         errno = saved;
         return 0;
     }
-    char host[300];
+    char host[DNSMAP_NAME_MAX + 1];
     uint16_t port = 0;
     uint32_t v4;
-    if (describe(sa, len, host, sizeof host, &port, &v4) != 0)
+    int named;
+    if (dnsmap_target(sa, len, host, sizeof host, &port, &named, &v4) != 0)
         snprintf(host, sizeof host, "?");
     int rc = deny_net(SHIM_KIND_UDP, "net.udp", what, host, port, "udp",
                       shim.net == POLICY_NET_NONE
@@ -307,20 +376,44 @@ int hooks_net_connect(int fd, const struct sockaddr *sa, socklen_t len)
     if (!atomic_load(&shim.active) || !sa || len < sizeof(sa_family_t) ||
         (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
         return REAL(connect)(fd, sa, len);
-    int saved = errno, type = sock_type(fd);
+    int saved = errno, type = sock_type(fd), domain = sock_domain(fd);
     errno = saved;
     if (type == SOCK_DGRAM) {
         if (udp_gate(fd, sa, len, "connect") != 0)
             return -1;
         return REAL(connect)(fd, sa, len);
     }
-    if (type != SOCK_STREAM)
+    /* Not a TCP socket, or an address of the other family (which the kernel refuses with
+     * EAFNOSUPPORT or EINVAL): the kernel answers. */
+    if (type != SOCK_STREAM || domain != sa->sa_family)
         return REAL(connect)(fd, sa, len);
-    char host[300], mem[1200];
+    if (domain == AF_INET6 && len >= sizeof(struct sockaddr_in6) &&
+        IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr)) {
+        int v6only = 0;
+        socklen_t ol = sizeof v6only;
+        if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol) == 0 && v6only) {
+            errno = saved;
+            return REAL(connect)(fd, sa, len); /* an IPv6-only socket cannot reach IPv4 */
+        }
+        errno = saved;
+    }
+    char host[DNSMAP_NAME_MAX + 1], mem[1500];
     uint16_t port = 0;
     uint32_t v4;
-    if (describe(sa, len, host, sizeof host, &port, &v4) != 0)
-        return REAL(connect)(fd, sa, len);
+    int named;
+    if (dnsmap_target(sa, len, host, sizeof host, &port, &named, &v4) != 0) {
+        if (!dnsmap_lookup_sa(sa, len))
+            return REAL(connect)(fd, sa, len); /* short address: the kernel says EINVAL */
+        /* A placeholder whose name another process of the tree made unsendable: no CONNECT
+         * can carry it, in observe mode too. */
+        static const char rule[] = "the name behind this placeholder address is not a host "
+                                   "name (the tree's shared name map was written to)";
+        net_detail(mem, sizeof mem, "(unsendable name)", port, "tcp", rule);
+        shim_report(SHIM_KIND_TUNNEL, "net.connect", "deny", "connect", "(unsendable name)", rule,
+                    mem);
+        errno = EINVAL;
+        return -1;
+    }
     if (shim.net == POLICY_NET_HOST) {
         net_detail(mem, sizeof mem, host, port, "tcp", "sandbox.network.mode \"host\"");
         events_emit("net.connect", "allow", mem);
@@ -332,7 +425,7 @@ int hooks_net_connect(int fd, const struct sockaddr *sa, socklen_t len)
             return -1;
         return REAL(connect)(fd, sa, len);
     }
-    if (to_cordond(sa, port, v4))
+    if (to_cordond(sa, port, v4, named))
         return REAL(connect)(fd, sa, len);
     if (!shim.proxy_len || !shim.key[0]) {
         if (deny_net(SHIM_KIND_NET, "net.connect", "connect", host, port, "tcp",
@@ -348,10 +441,10 @@ int hooks_net_connect(int fd, const struct sockaddr *sa, socklen_t len)
     if (!(flags & O_NONBLOCK))
         fcntl(fd, F_SETFL, flags | O_NONBLOCK);
     int status;
-    char why[512];
-    int err = tunnel(fd, host, port, &status, why, sizeof why);
-    if (!(flags & O_NONBLOCK))
-        fcntl(fd, F_SETFL, flags);
+    char why[900];
+    int err = tunnel(fd, domain, host, port, &status, why, sizeof why);
+    /* fd may now be another socket (replace_socket): give it the caller's flags */
+    fcntl(fd, F_SETFL, flags);
     if (err == 0) {
         net_detail(mem, sizeof mem, host, port, "tcp", "tunnel");
         events_emit("net.connect", "allow", mem);

@@ -38,6 +38,8 @@ enum shim_kind {
     SHIM_KIND_KERNEL_FS = 1 << 5,
     SHIM_KIND_TUNNEL = 1 << 6,
     SHIM_KIND_KERNEL_EXEC = 1 << 7,
+    SHIM_KIND_DNS = 1 << 8,      /* a name the tunnel cannot carry */
+    SHIM_KIND_DNS_FULL = 1 << 9, /* the name map is full */
 };
 
 /* The shim's own descriptors, which close/dup2/close_range must not take away. */

@@ -11,6 +11,7 @@ PACKAGES=(
     clang libclang-rt-14-dev   # libFuzzer targets in tests/fuzz
     llvm-14                    # llvm-readobj: the Mach-O check of the macOS interpose table
     python3 curl nodejs        # integration tests drive real programs (node: fetch, child_process)
+    iproute2                   # ip(8): addresses in the private network namespace of net_names.sh
     bubblewrap firejail hyperfine   # baselines for bench/
 )
 

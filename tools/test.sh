@@ -24,9 +24,13 @@ fuzz_for_a_while() {
         cp tests/fuzz/corpus/$t/* "$work"/
         "$dir/tests/fuzz/fuzz_$t" -max_total_time="$secs" -max_len=65536 -timeout=10 \
             -print_final_stats=1 "$work" 2>&1 | grep -E "^(stat::number_of_executed_units|==|SUMMARY|Done)" || true
-        # libFuzzer exits non-zero and leaves a crash-* file when it finds something
-        if ls crash-* leak-* timeout-* 2>/dev/null | grep -q .; then
-            echo "fuzz_$t found a failing input: $(ls crash-* leak-* timeout-* 2>/dev/null)"
+        # libFuzzer exits non-zero and leaves a crash-* file when it finds something. (Not
+        # `ls ... | grep -q .`: under pipefail the ls of a pattern with no match, leak-* when
+        # only a crash-* exists, fails the pipeline and hid every finding.)
+        local found
+        found=$(compgen -G 'crash-*'; compgen -G 'leak-*'; compgen -G 'timeout-*') || true
+        if [ -n "$found" ]; then
+            echo "fuzz_$t found a failing input: $found"
             rm -rf "$work"
             return 1
         fi

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * CONNECT request heads (see connect.h). Strict on purpose: one request line of three
- * tokens separated by single spaces, a host of letters, digits, dots and dashes or a
- * bracketed IPv6 literal, a decimal port, and "Name: value" header lines. Anything else is a
- * 400 that names what was wrong.
+ * CONNECT request heads (see connect.h). Strict on purpose: one request line of three tokens
+ * separated by single spaces, a host of letters, digits, dots, dashes and underscores or a
+ * bracketed IPv6 literal, a decimal port, and "Name: value" header lines. Anything else is a 400
+ * that names what was wrong.
  */
 #include "policy/server/connect.h"
 
@@ -16,14 +16,19 @@
 #include <string.h>
 #include <strings.h>
 
+/* Letters, digits, '-', '_' and '.' (docs/POLICY.md section 7 allows '_' in names), no
+ * empty label: the characters a policy's names are made of. */
 static int valid_host(const char *h)
 {
     size_t n = strlen(h);
     if (n == 0 || n > 253)
         return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)h[i]) && h[i] != '.' && h[i] != '-')
+    for (size_t i = 0; i < n; i++) {
+        if (h[i] == '.' && (i == 0 || h[i - 1] == '.' || i == n - 1))
             return 0;
+        if (!isalnum((unsigned char)h[i]) && h[i] != '.' && h[i] != '-' && h[i] != '_')
+            return 0;
+    }
     return 1;
 }
 

@@ -123,8 +123,8 @@ static void write_all(int fd, const char *p, size_t n)
 
 static void refuse(int fd, unsigned status, const char *reason, const char *line)
 {
-    char buf[1024];
-    char body[600];
+    char buf[1536];
+    char body[1100];
     int bl = snprintf(body, sizeof body, "cordon: %s\n", line);
     if (bl < 0 || (size_t)bl >= sizeof body)
         bl = (int)sizeof body - 1;
@@ -280,7 +280,7 @@ out:
 static void deny(struct srv *s, int fd, unsigned status, const char *reason, const char *agent,
                  const char *host, unsigned port, const char *session, const char *line)
 {
-    char fields[1024], q[700];
+    char fields[1600], q[1200];
     /* line is built from validated host names and fixed text; quote it as JSON anyway. */
     srv_json_text(line, q, sizeof q);
     snprintf(fields, sizeof fields,
@@ -299,7 +299,7 @@ static void *serve(void *arg)
     struct srv *s = cn->s;
     int fd = cn->fd, up = -1;
     free(cn);
-    char hdr[TUNNEL_MAX_HEADER + 1], line[600];
+    char hdr[TUNNEL_MAX_HEADER + 1], line[1024];
     size_t len = 0;
     int64_t t0 = now_ms(), deadline = t0 + (int64_t)s->cfg.handshake_timeout * 1000;
     char *end = NULL;
@@ -384,9 +384,13 @@ static void *serve(void *arg)
     int observe = pol->mode == POLICY_MODE_OBSERVE;
     const struct policy_endpoint *rule = egress_match(pol, host, (uint16_t)port);
     struct policy_endpoint none = {"", "", 0, 0};
+    char target[300]; /* host:port as it is written: [IPv6]:port */
+    snprintf(target, sizeof target, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
     if (!rule && !observe) {
-        snprintf(line, sizeof line, "%s:%u is not on sandbox.network.allow of agent %s", host,
-                 port, agent);
+        char hint[300];
+        egress_hint(pol, host, (uint16_t)port, hint, sizeof hint);
+        snprintf(line, sizeof line, "%s is not on sandbox.network.allow of agent %s%s", target,
+                 agent, hint);
         deny(s, fd, 403, "Forbidden", agent, host, port, session, line);
         goto out;
     }
@@ -422,10 +426,11 @@ static void *serve(void *arg)
     if (up < 0) {
         if (refused_class)
             snprintf(line, sizeof line, "%s resolves to a %s address, which the policy does not "
-                     "name explicitly (allow the exact IP literal to reach it)", host,
-                     refused_class);
+                     "name explicitly (a special address is reached only through its exact IP "
+                     "literal%s on sandbox.network.allow)", host, refused_class,
+                     strcmp(refused_class, "loopback") == 0 ? ", or localhost," : "");
         else
-            snprintf(line, sizeof line, "%s:%u cannot be reached", host, port);
+            snprintf(line, sizeof line, "%s cannot be reached", target);
         deny(s, fd, refused_class ? 403 : 502, refused_class ? "Forbidden" : "Bad Gateway",
              agent, host, port, session, line);
         goto out;

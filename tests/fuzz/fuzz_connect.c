@@ -2,7 +2,8 @@
 /*
  * libFuzzer target: the tunnel's CONNECT head parser on arbitrary bytes (as the tunnel calls
  * it: NUL-terminated, at most 8192 bytes). Accepted heads yield a host of the allowed
- * characters and a port in range; refused ones carry a status and a reason.
+ * characters (a name's letters, digits, '.', '-' and '_', or an IPv6 address) and a port in
+ * range; refused ones carry a status and a reason.
  */
 #include <ctype.h>
 #include <stddef.h>
@@ -34,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (port == 0 || port > 65535 || host[0] == '\0')
             __builtin_trap();
         for (const char *p = host; *p; p++)
-            if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && !strchr(".-:", *p) &&
+            if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && !strchr(".-_:", *p) &&
                 !(*p >= 'a' && *p <= 'f'))
                 __builtin_trap();
     }

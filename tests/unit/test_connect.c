@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "policy/server/connect.h"
+#include "shim/decide.h"
 
 static char host[256], key[128], session[40];
 static unsigned port;
@@ -39,6 +40,40 @@ Test(connect, accepted_forms)
 
     cr_assert_eq(parse("CONNECT 10.0.0.1:1 HTTP/1.1\r\n\r\n"), 0, "no key is the caller's 407");
     cr_assert_str_eq(key, "");
+
+    /* '_' is a name character in a policy (docs/POLICY.md section 7), so the tunnel takes it */
+    cr_assert_eq(parse("CONNECT my_svc.internal:8080 HTTP/1.1\r\n\r\n"), 0, "%s", why);
+    cr_assert_str_eq(host, "my_svc.internal");
+}
+
+/* Whatever the shim's connect hook sends, cordond reads back as the same destination. */
+Test(connect, what_the_shim_sends_parses_to_the_same_destination)
+{
+    char n253[254];
+    memset(n253, 'a', 253);
+    n253[253] = '\0';
+    struct {
+        const char *sent, *host;
+    } cases[] = {
+        {"localhost", "localhost"},     {"crm.internal", "crm.internal"},
+        {"my_svc.internal", "my_svc.internal"}, {"127.0.0.1", "127.0.0.1"},
+        {"[::1]", "::1"},               {"[2001:db8::1]", "2001:db8::1"},
+        {"127.1", "127.1"},             {n253, n253},
+    };
+    const char *k = "ck_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG";
+    const char *sess = "0123456789abcdef0123456789abcdef";
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char head[1024];
+        const char *w = NULL;
+        int n = decide_connect_head(cases[i].sent, 443, k, sess, head, sizeof head - 1, &w);
+        cr_assert_gt(n, 0, "case %zu: %s", i, w);
+        head[n] = '\0';
+        cr_assert_eq(parse(head), 0, "case %zu: %s", i, why);
+        cr_assert_str_eq(host, cases[i].host, "case %zu", i);
+        cr_assert_eq(port, 443);
+        cr_assert_str_eq(key, k);
+        cr_assert_str_eq(session, sess);
+    }
 }
 
 Test(connect, refused_with_a_reason)
@@ -63,7 +98,10 @@ Test(connect, refused_with_a_reason)
         {"CONNECT x:+80 HTTP/1.1\r\n\r\n", 400},
         {"CONNECT x:0000080 HTTP/1.1\r\n\r\n", 400},
         {"CONNECT :443 HTTP/1.1\r\n\r\n", 400},
-        {"CONNECT a_b.com:443 HTTP/1.1\r\n\r\n", 400},
+        {"CONNECT a..b.com:443 HTTP/1.1\r\n\r\n", 400},
+        {"CONNECT .a.com:443 HTTP/1.1\r\n\r\n", 400},
+        {"CONNECT a.com.:443 HTTP/1.1\r\n\r\n", 400},
+        {"CONNECT a\rb:443 HTTP/1.1\r\n\r\n", 400},
         {"CONNECT a/b:443 HTTP/1.1\r\n\r\n", 400},
         {"CONNECT user@host:443 HTTP/1.1\r\n\r\n", 400},
         {"CONNECT [::1:443 HTTP/1.1\r\n\r\n", 400},

@@ -653,6 +653,48 @@ Test(hookpol, decode_into_caller_memory_checks_size_and_alignment)
 
 /* ---------------------------------------------------------------- DNS map */
 
+static struct sockaddr_storage sa_mem;
+
+/* An inet sockaddr for a literal, with port 80. */
+static const struct sockaddr *sa_of(const char *lit, socklen_t *len)
+{
+    memset(&sa_mem, 0, sizeof sa_mem);
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&sa_mem;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&sa_mem;
+    if (inet_pton(AF_INET, lit, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons(80);
+        *len = sizeof *a4;
+    } else {
+        cr_assert_eq(inet_pton(AF_INET6, lit, &a6->sin6_addr), 1, "bad test address %s", lit);
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons(80);
+        *len = sizeof *a6;
+    }
+    return (const struct sockaddr *)&sa_mem;
+}
+
+/* The name behind a literal's address (len: its sockaddr's length minus cut). */
+static const char *lookup_lit(const char *lit, socklen_t cut)
+{
+    socklen_t l;
+    const struct sockaddr *sa = sa_of(lit, &l);
+    return dnsmap_lookup_sa(sa, l - cut);
+}
+
+static void ip4_text(uint32_t a, char *out)
+{
+    struct in_addr ia = {htonl(a)};
+    inet_ntop(AF_INET, &ia, out, INET_ADDRSTRLEN);
+}
+
+static void ip6_text(uint32_t a, char *out)
+{
+    struct in6_addr a6;
+    dnsmap_addr6(a, &a6);
+    inet_ntop(AF_INET6, &a6, out, INET6_ADDRSTRLEN);
+}
+
 Test(dnsmap, names_get_stable_placeholders_and_map_back)
 {
     void *mem = calloc(1, dnsmap_size());
@@ -661,6 +703,7 @@ Test(dnsmap, names_get_stable_placeholders_and_map_back)
     cr_assert(dnsmap_is_placeholder(a) && dnsmap_is_placeholder(b));
     cr_assert_neq(a, b);
     cr_assert_eq(dnsmap_assign("api.github.com"), a, "case-insensitive and stable");
+    cr_assert_eq(dnsmap_assign("api.github.com."), a, "the absolute form is the same name");
     cr_assert_str_eq(dnsmap_lookup(a), "api.github.com");
     cr_assert_null(dnsmap_lookup(0x7f000001));
     cr_assert_null(dnsmap_lookup(DNSMAP_BASE));
@@ -670,8 +713,86 @@ Test(dnsmap, names_get_stable_placeholders_and_map_back)
     longname[sizeof longname - 1] = '\0';
     cr_assert_eq(dnsmap_assign(longname), 0);
     cr_assert_eq(dnsmap_assign(""), 0);
+    cr_assert_eq(dnsmap_assign("crm.internal\r\nX-Evil: 1"), 0, "a name with CR LF gets none");
+    cr_assert_not(dnsmap_full());
     dnsmap_use(NULL);
     free(mem);
+}
+
+Test(dnsmap, both_families_reach_the_same_name)
+{
+    void *mem = calloc(1, dnsmap_size());
+    dnsmap_use(mem);
+    uint32_t a = dnsmap_assign("localhost");
+    char t4[INET_ADDRSTRLEN], t6[INET6_ADDRSTRLEN], mapped[64];
+    ip4_text(a, t4);
+    ip6_text(a, t6);
+    cr_assert_str_eq(t4, "198.18.0.1", "the first IPv4 placeholder");
+    cr_assert_str_eq(t6, "2001:2::c612:1", "the first IPv6 placeholder");
+    snprintf(mapped, sizeof mapped, "::ffff:%s", t4);
+    cr_assert_str_eq(lookup_lit(t4, 0), "localhost");
+    cr_assert_str_eq(lookup_lit(t6, 0), "localhost");
+    cr_assert_str_eq(lookup_lit(mapped, 0), "localhost", "IPv4-mapped form");
+    /* neighbours of the ranges are not placeholders */
+    const char *others[] = {"::1", "127.0.0.1", "2001:2::c612:2", "2001:3::c612:1",
+                            "2001:2:0:0:1::c612:1", "198.20.0.1", "::ffff:127.0.0.1"};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        cr_assert_null(lookup_lit(others[i], 0), "%s", others[i]);
+    cr_assert_null(lookup_lit(t6, 1), "a short address");
+    /* the whole range lies in 198.18.0.0/15 and 2001:2::/48 */
+    uint32_t last = DNSMAP_BASE + DNSMAP_SLOTS;
+    cr_assert(dnsmap_is_placeholder(last));
+    struct in6_addr a6;
+    dnsmap_addr6(last, &a6);
+    cr_assert(a6.s6_addr[0] == 0x20 && a6.s6_addr[1] == 0x01 && a6.s6_addr[2] == 0 &&
+              a6.s6_addr[3] == 0x02 && a6.s6_addr[4] == 0 && a6.s6_addr[5] == 0);
+    dnsmap_use(NULL);
+    free(mem);
+}
+
+Test(dnsmap, name_check_normalizes_or_says_why)
+{
+    char out[DNSMAP_NAME_MAX + 1];
+    const char *why = NULL;
+    cr_assert_eq(dnsmap_name_check("CRM.Internal.", out, sizeof out, &why), 0);
+    cr_assert_str_eq(out, "crm.internal");
+    cr_assert_eq(dnsmap_name_check("my_svc.internal", out, sizeof out, &why), 0);
+    /* what C code sees of a name with a NUL in it is the part before the NUL */
+    static const char nul[] = "crm.internal\0.evil.test";
+    cr_assert_eq(dnsmap_name_check(nul, out, sizeof out, &why), 0);
+    cr_assert_str_eq(out, "crm.internal");
+    char n253[260], n254[260];
+    memset(n253, 'a', 253);
+    n253[253] = '\0';
+    memset(n254, 'a', 254);
+    n254[254] = '\0';
+    cr_assert_eq(dnsmap_name_check(n253, out, sizeof out, &why), 0);
+    cr_assert_eq(dnsmap_name_check(n254, out, sizeof out, &why), -EINVAL);
+    cr_assert(strstr(why, "253"), "%s", why);
+    const char *bad[] = {"", ".", "..", "crm.internal..", "crm..internal", ".crm.internal",
+                         "crm internal",
+                         "crm.internal\r\nX: 1", "crm.internal\n", "a:b", "[::1]", "a%b",
+                         "caf\xc3\xa9.internal", "a/b", "user@host", "a\tb"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        why = NULL;
+        cr_assert_eq(dnsmap_name_check(bad[i], out, sizeof out, &why), -EINVAL, "case %zu", i);
+        cr_assert_not_null(why, "case %zu has no reason", i);
+        cr_assert_str_eq(out, "", "case %zu leaves nothing behind", i);
+    }
+    cr_assert_eq(dnsmap_name_check("abcdef", out, 4, &why), -EINVAL, "too small a buffer");
+}
+
+Test(dnsmap, literals_and_numeric_looking_names)
+{
+    const char *lit[] = {"127.0.0.1", "10.0.0.5", "::1", "2001:db8::1", "::ffff:127.0.0.1",
+                         "fe80::1%eth0", "fe80::1%2"};
+    for (size_t i = 0; i < sizeof lit / sizeof lit[0]; i++)
+        cr_assert(dnsmap_is_literal(lit[i]), "%s is a literal", lit[i]);
+    /* glibc reads these as addresses; the tunnel sees them as the names they were written */
+    const char *names[] = {"127.1", "0x7f000001", "2130706433", "0177.0.0.1", "localhost",
+                           "1.2.3.4.5", "::1%", "%eth0", "[::1]", ""};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        cr_assert_not(dnsmap_is_literal(names[i]), "%s is not a literal", names[i]);
 }
 
 Test(dnsmap, full_table_refuses_instead_of_overwriting)
@@ -679,12 +800,23 @@ Test(dnsmap, full_table_refuses_instead_of_overwriting)
     void *mem = calloc(1, dnsmap_size());
     dnsmap_use(mem);
     char name[32];
-    for (int i = 0; i < DNSMAP_SLOTS; i++) {
+    /* 10,000 distinct names: the first 4096 get a placeholder each, the rest none */
+    unsigned got = 0;
+    for (int i = 0; i < 10000; i++) {
         snprintf(name, sizeof name, "h%d.test", i);
-        cr_assert_neq(dnsmap_assign(name), 0);
+        uint32_t a = dnsmap_assign(name);
+        if (a) {
+            cr_assert_eq(a, DNSMAP_BASE + 1 + (uint32_t)i);
+            got++;
+        }
     }
+    cr_assert_eq(got, DNSMAP_SLOTS);
+    cr_assert(dnsmap_full());
     cr_assert_eq(dnsmap_assign("one-too-many.test"), 0);
+    cr_assert_eq(dnsmap_assign("h17.test"), DNSMAP_BASE + 18, "known names still resolve");
     cr_assert_str_eq(dnsmap_lookup(DNSMAP_BASE + 1), "h0.test");
+    cr_assert_str_eq(dnsmap_lookup(DNSMAP_BASE + DNSMAP_SLOTS), "h4095.test");
+    cr_assert_null(dnsmap_lookup(DNSMAP_BASE + DNSMAP_SLOTS + 1));
     dnsmap_use(NULL);
     free(mem);
 }
@@ -695,12 +827,169 @@ Test(dnsmap, shared_across_fork)
     cr_assert_geq(fd, 0);
     pid_t pid = fork();
     if (pid == 0)
-        _exit(dnsmap_assign("child.test") ? 0 : 1);
+        _exit(dnsmap_assign("child.test") && dnsmap_assign("Other.Test") ? 0 : 1);
     int st;
     waitpid(pid, &st, 0);
     cr_assert_eq(WEXITSTATUS(st), 0);
     cr_assert_str_eq(dnsmap_lookup(DNSMAP_BASE + 1), "child.test");
+    char t6[INET6_ADDRSTRLEN];
+    ip6_text(DNSMAP_BASE + 2, t6);
+    cr_assert_str_eq(lookup_lit(t6, 0), "other.test",
+                     "the parent maps the child's IPv6 placeholder back");
+    cr_assert_eq(dnsmap_assign("child.test"), DNSMAP_BASE + 1, "and gets the same one");
     close(fd);
+}
+
+Test(dnsmap, a_process_without_a_table_gets_a_private_one)
+{
+    dnsmap_use(NULL);
+    uint32_t a = dnsmap_assign("lonely.test");
+    cr_assert(dnsmap_is_placeholder(a));
+    cr_assert_str_eq(dnsmap_lookup(a), "lonely.test");
+    dnsmap_use(NULL);
+}
+
+Test(dnsmap, connect_targets)
+{
+    void *mem = calloc(1, dnsmap_size());
+    dnsmap_use(mem);
+    uint32_t a = dnsmap_assign("crm.internal");
+    char t4[INET_ADDRSTRLEN], t6[INET6_ADDRSTRLEN], mapped[64];
+    ip4_text(a, t4);
+    ip6_text(a, t6);
+    snprintf(mapped, sizeof mapped, "::ffff:%s", t4);
+    struct {
+        const char *addr, *host;
+        int named;
+        uint32_t v4;
+    } cases[] = {
+        {t4, "crm.internal", 1, 0},
+        {t6, "crm.internal", 1, 0},
+        {mapped, "crm.internal", 1, 0},
+        {"127.0.0.1", "127.0.0.1", 0, 0x7f000001},
+        {"::ffff:127.0.0.1", "127.0.0.1", 0, 0x7f000001},
+        {"::1", "[::1]", 0, 0},
+        {"2001:db8::1:0:0:1", "[2001:db8::1:0:0:1]", 0, 0},
+        {"0:0:0:0:0:0:0:1", "[::1]", 0, 0},
+        {"198.18.0.200", "198.18.0.200", 0, 0xc61200c8}, /* an unassigned placeholder */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char host[DNSMAP_NAME_MAX + 1];
+        uint16_t port = 0;
+        int named = -1;
+        uint32_t v4 = 1;
+        socklen_t l;
+        const struct sockaddr *sa = sa_of(cases[i].addr, &l);
+        cr_assert_eq(dnsmap_target(sa, l, host, sizeof host, &port, &named, &v4), 0, "%s",
+                     cases[i].addr);
+        cr_assert_str_eq(host, cases[i].host, "%s", cases[i].addr);
+        cr_assert_eq(port, 80);
+        cr_assert_eq(named, cases[i].named, "%s", cases[i].addr);
+        if (!cases[i].named)
+            cr_assert_eq(v4, cases[i].v4, "%s", cases[i].addr);
+    }
+    /* any process of the tree can write the shared map: a name made hostile there is
+     * refused when it is read back, never put on a request line */
+    char *slot = memmem(mem, dnsmap_size(), "crm.internal", 12);
+    cr_assert_not_null(slot);
+    slot[3] = '\r';
+    char host[DNSMAP_NAME_MAX + 1];
+    uint16_t port;
+    int named;
+    uint32_t v4;
+    socklen_t l;
+    const struct sockaddr *sa = sa_of(t4, &l);
+    cr_assert_eq(dnsmap_target(sa, l, host, sizeof host, &port, &named, &v4), -EINVAL);
+    struct sockaddr_un {
+        sa_family_t f;
+        char p[20];
+    } un = {AF_UNIX, "x"};
+    cr_assert_eq(dnsmap_target((struct sockaddr *)&un, sizeof un, host, sizeof host, &port,
+                               &named, &v4),
+                 -EINVAL);
+    dnsmap_use(NULL);
+    free(mem);
+}
+
+/* ---------------------------------------------------------------- CONNECT request heads */
+
+#define KEY "ck_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
+#define SESSION "0123456789abcdef0123456789abcdef"
+
+Test(connect_head, names_literals_and_ipv6_in_brackets)
+{
+    char out[1024];
+    const char *why = NULL;
+    int n = decide_connect_head("localhost", 8080, KEY, SESSION, out, sizeof out, &why);
+    cr_assert_gt(n, 0, "%s", why);
+    out[n] = '\0';
+    cr_assert_str_eq(out, "CONNECT localhost:8080 HTTP/1.1\r\nHost: localhost:8080\r\n"
+                          "Proxy-Authorization: Bearer " KEY "\r\n"
+                          "Cordon-Session: " SESSION "\r\n\r\n");
+    n = decide_connect_head("[::1]", 443, KEY, "", out, sizeof out, &why);
+    cr_assert_gt(n, 0, "%s", why);
+    out[n] = '\0';
+    cr_assert_str_eq(out, "CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n"
+                          "Proxy-Authorization: Bearer " KEY "\r\n\r\n",
+                     "no session: no header");
+    n = decide_connect_head("127.0.0.1", 1, KEY, SESSION, out, sizeof out, &why);
+    cr_assert_gt(n, 0);
+    cr_assert(strncmp(out, "CONNECT 127.0.0.1:1 HTTP/1.1\r\n", 30) == 0);
+    n = decide_connect_head("my_svc.internal", 65535, KEY, SESSION, out, sizeof out, &why);
+    cr_assert_gt(n, 0);
+    cr_assert(strncmp(out, "CONNECT my_svc.internal:65535 ", 30) == 0);
+    /* the longest name fits the hook's buffer */
+    char n253[300];
+    memset(n253, 'a', 253);
+    n253[253] = '\0';
+    cr_assert_gt(decide_connect_head(n253, 65535, KEY, SESSION, out, sizeof out, &why), 0);
+}
+
+Test(connect_head, hostile_fields_are_refused_before_a_byte_is_written)
+{
+    const char *hosts[] = {"",
+                           "crm.internal\r\nX-Evil: 1",
+                           "crm.internal\n",
+                           "crm internal",
+                           "crm.internal HTTP/1.1",
+                           "CRM.internal", /* not as the name check leaves it */
+                           "crm.internal.",
+                           "::1",
+                           "[::1",
+                           "[not-v6]",
+                           "[::1]:80",
+                           "a:b",
+                           "caf\xc3\xa9.internal",
+                           NULL};
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        char out[1024];
+        memset(out, 'X', sizeof out);
+        const char *why = NULL;
+        cr_assert_eq(decide_connect_head(hosts[i], 80, KEY, SESSION, out, sizeof out, &why),
+                     -EINVAL, "case %zu", i);
+        cr_assert_not_null(why, "case %zu has no reason", i);
+        cr_assert_eq(out[0], 'X', "case %zu wrote into the buffer", i);
+    }
+    char n254[300], out[1024];
+    memset(n254, 'a', 254);
+    n254[254] = '\0';
+    const char *why;
+    cr_assert_eq(decide_connect_head(n254, 80, KEY, SESSION, out, sizeof out, &why), -EINVAL);
+    cr_assert_eq(decide_connect_head("x.internal", 0, KEY, SESSION, out, sizeof out, &why),
+                 -EINVAL);
+    cr_assert_eq(decide_connect_head("x.internal", 80, "ck_a\r\nX: 1", SESSION, out, sizeof out,
+                                     &why),
+                 -EINVAL, "a key with CR LF");
+    cr_assert_eq(decide_connect_head("x.internal", 80, "", SESSION, out, sizeof out, &why),
+                 -EINVAL, "no key");
+    cr_assert_eq(decide_connect_head("x.internal", 80, KEY, "0123", out, sizeof out, &why),
+                 -EINVAL, "a short session");
+    cr_assert_eq(decide_connect_head("x.internal", 80, KEY, SESSION "\r\n", out, sizeof out,
+                                     &why),
+                 -EINVAL, "a session with CR LF");
+    cr_assert_eq(decide_connect_head("x.internal", 80, KEY, SESSION, out, 60, &why), -EINVAL,
+                 "too small a buffer");
+    cr_assert(strstr(why, "does not fit"), "%s", why);
 }
 
 /* ---------------------------------------------------------------- bounded JSON */
