@@ -31,10 +31,36 @@ const char *const policy_data_classes[] = {
     "secret.api_key",     "health",             "financial",             NULL,
 };
 
+/* docs/POLICY.md, "The credential deny set", says what each entry holds. The first 14 are the
+ * original set, in their original order. */
 const char *const policy_credential_paths[] = {
-    "~/.ssh",   "~/.gnupg",     "~/.aws",         "~/.azure",       "~/.config/gcloud",
-    "~/.kube",  "~/.docker",    "~/.git-credentials", "~/.netrc",   "~/.npmrc",
-    "~/.pypirc", "~/.vault-token", "~/.terraform.d", "~/.config/gh", NULL,
+    /* keys, clouds and clusters */
+    "~/.ssh", "~/.gnupg", "~/.aws", "~/.azure", "~/.config/gcloud", "~/.kube", "~/.docker",
+    "~/.git-credentials", "~/.netrc", "~/.npmrc", "~/.pypirc", "~/.vault-token",
+    "~/.terraform.d", "~/.config/gh",
+    "~/.config/hub", "~/.config/glab-cli", "~/.config/git/credentials", "~/.oci",
+    "~/.config/doctl", "~/.config/hcloud", "~/.config/netlify", "~/.terraformrc", "~/.s3cfg",
+    "~/.boto", "~/.config/rclone", "~/.config/containers/auth.json", "~/.config/sops",
+    "~/.huggingface", "~/.cache/huggingface/token", "~/.kaggle",
+    /* package registries */
+    "~/.yarnrc", "~/.yarnrc.yml", "~/.gem/credentials", "~/.cargo/credentials",
+    "~/.cargo/credentials.toml", "~/.composer/auth.json", "~/.config/composer/auth.json",
+    "~/.m2/settings-security.xml",
+    /* databases */
+    "~/.pgpass", "~/.my.cnf", "~/.mylogin.cnf",
+    /* password stores and keyrings */
+    "~/.password-store", "~/.local/share/keyrings", "~/.local/share/kwalletd",
+    "~/.local/share/python_keyring", "~/.config/op", "~/.pki",
+    /* browser and mail profiles */
+    "~/.mozilla", "~/.thunderbird", "~/.config/google-chrome", "~/.config/chromium",
+    "~/.config/BraveSoftware", "~/.config/microsoft-edge", "~/.config/vivaldi",
+    "~/.config/opera",
+    /* shell and REPL histories */
+    "~/.bash_history", "~/.zsh_history", "~/.histfile", "~/.sh_history",
+    "~/.local/share/fish/fish_history", "~/.python_history", "~/.node_repl_history",
+    "~/.psql_history", "~/.mysql_history", "~/.sqlite_history", "~/.irb_history",
+    "~/.rediscli_history", "~/.lesshst", "~/.wget-hsts", "~/.viminfo",
+    NULL,
 };
 
 const char *const policy_host_paths[] = {
@@ -1584,6 +1610,7 @@ int policy_load(const char *buf, size_t len, const struct policy_env *env, struc
         goto out;
     }
     p->arena = a;
+    p->paths_resolved = env->resolve_symlinks;
     struct ctx c = {.d = d, .p = p, .a = a, .env = env, .oom = 0};
 
     if (!check_object(&c, root, "", k_top)) {

@@ -117,6 +117,8 @@ struct policy {
     const char *issued_at;
     const char *expires_at;
     unsigned char digest[32]; /* SHA-256 of the document bytes as loaded */
+    int paths_resolved;       /* compiled with resolve_symlinks: a path whose .real is NULL did
+                                 not exist then */
 
     struct {
         enum policy_enforcement enforcement;

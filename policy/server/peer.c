@@ -389,13 +389,16 @@ static enum peer_verdict check_tcp(int fd, pid_t *pidp, char *why, size_t whylen
         if (IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&peer)->sin6_addr))
             tries[nt++] = (__typeof__(tries[0])){"/proc/self/net/tcp", 1};
     }
-    for (size_t t = 0; t < nt; t++) {
+    /* The kernel prints the table in pieces, and a socket opened or closed elsewhere between
+     * two pieces can make it skip a line: a miss is read again before it counts. */
+    for (size_t t = 0; t < 3 * nt; t++) {
         char lhex[48], rhex[48];
-        if (peer_tcp_hex((struct sockaddr *)&peer, tries[t].v4, lhex, sizeof lhex) != 0 ||
-            peer_tcp_hex((struct sockaddr *)&me, tries[t].v4, rhex, sizeof rhex) != 0)
+        int v4 = tries[t % nt].v4;
+        if (peer_tcp_hex((struct sockaddr *)&peer, v4, lhex, sizeof lhex) != 0 ||
+            peer_tcp_hex((struct sockaddr *)&me, v4, rhex, sizeof rhex) != 0)
             continue;
         size_t len = 0;
-        char *text = read_table(tries[t].table, &len);
+        char *text = read_table(tries[t % nt].table, &len);
         unsigned long ino = 0;
         unsigned uid = 0;
         int rc = text ? peer_tcp_find(text, len, lhex, rhex, &ino, &uid) : -EIO;

@@ -151,10 +151,13 @@ Test(good, credential_set_is_on_by_default_and_expanded)
     size_t n = 0;
     for (; policy_credential_paths[n]; n++)
         ;
-    cr_assert_eq(n, 14);
+    cr_assert_eq(n, 70);
     cr_assert_eq(p->sandbox.fs.deny.n, n + host_paths());
     const char *want[] = {"/home/tester/.ssh", "/home/tester/.aws", "/home/tester/.config/gcloud",
-                          "/home/tester/.git-credentials", "/home/tester/.config/gh"};
+                          "/home/tester/.git-credentials", "/home/tester/.config/gh",
+                          "/home/tester/.pgpass", "/home/tester/.bash_history",
+                          "/home/tester/.cargo/credentials.toml", "/home/tester/.mozilla",
+                          "/home/tester/.local/share/keyrings"};
     for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
         int found = 0;
         for (size_t i = 0; i < p->sandbox.fs.deny.n; i++)
@@ -188,8 +191,8 @@ Test(good, user_deny_is_merged_with_credentials_without_duplicates)
     struct policy *p = load("{\"cordon_policy\": 1, \"agent\": \"a\", \"sandbox\": "
                             "{\"filesystem\": {\"deny\": [\"~/.ssh\", \"/srv/secret\"]}}}");
     cr_assert_not_null(p, "%s", all_errors());
-    /* 14 credentials + /srv/secret, ~/.ssh once, and the host secret set */
-    cr_assert_eq(p->sandbox.fs.deny.n, 15 + host_paths());
+    /* 70 credentials + /srv/secret, ~/.ssh once, and the host secret set */
+    cr_assert_eq(p->sandbox.fs.deny.n, 71 + host_paths());
     cr_assert_eq(p->sandbox.fs.deny.v[0].origin, POLICY_ORIGIN_POLICY);
     policy_free(p);
 }
