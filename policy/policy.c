@@ -1778,12 +1778,12 @@ int policy_check_policy_file(const struct policy *p, const char *path, char *err
     if (!g)
         return 0;
     int differs = strcmp(path, canon) != 0;
-    diag_set(err, errlen, "the policy file %s%s%s lies inside the agent's read_write grant %s "
-                          "(%s): the agent could rewrite the policy that governs its next run; "
-                          "keep the policy file where the sandbox cannot write (outside the "
+    diag_set(err, errlen, "the policy file %s%s%s%s lies inside the agent's read_write grant "
+                          "%s (%s): the agent could rewrite the policy that governs its next "
+                          "run; keep the policy file where the sandbox cannot write (outside the "
                           "workspace, ${tmp} and every read_write path)", path,
-             differs ? ", which resolves to " : "", differs ? canon : "", g->raw,
-             g->real ? g->real : g->path);
+             differs ? ", which resolves to " : "", differs ? canon : "", differs ? "," : "",
+             g->raw, g->real ? g->real : g->path);
     return -EPERM;
 }
 

@@ -203,14 +203,19 @@ int embedded_check_audit(const char *policy_path, const char *audit_dir, const c
     const struct policy_path *g = policy_grant_covering(p, dir, 1, canon, &rc);
     if (rc == 0 && g) {
         rc = -EPERM;
-        const char *written = audit_dir ? audit_dir : "the default audit directory";
-        diag_set(err, errlen, "the audit directory %s%s%s lies inside the agent's read_write "
+        char written[PATH_MAX];
+        if (audit_dir)
+            snprintf(written, sizeof written, "%s", audit_dir);
+        else if (default_audit_dir(written, sizeof written) != 0)
+            snprintf(written, sizeof written, "%s", dir);
+        int differs = strcmp(written, dir) != 0;
+        diag_set(err, errlen, "the %saudit directory %s%s%s%s lies inside the agent's read_write "
                               "grant %s (%s), so the agent could rewrite its own audit log; "
                               "pass --audit DIR outside every read_write grant, or run from "
                               "another directory than HOME when the workspace is the current "
-                              "directory", written, strcmp(written, dir) ? ", which resolves to "
-                                                                         : "",
-                 strcmp(written, dir) ? dir : "", g->raw, g->real ? g->real : g->path);
+                              "directory", audit_dir ? "" : "default ", written,
+                 differs ? ", which resolves to " : "", differs ? dir : "", differs ? "," : "",
+                 g->raw, g->real ? g->real : g->path);
         goto out;
     }
     if ((rc = policy_check_policy_file(p, policy_path, err, errlen)) != 0)

@@ -125,7 +125,9 @@ fi
 
 # refusals: each says what is wrong, exits 125 (cordon) or 2 (usage), starts nothing
 printf '{"cordon_policy":1,"agent":"x","sandbox":{"network":{"mode":"proxi"}}}\n' > "$FX/bad.json"
-run "a bad plain policy is refused" 125 "$CORDON" run --policy "$FX/bad.json" --audit "$V/a3" -- true
+# (a cordond that fails to start keeps its private directory for its log: keep it in $T)
+mkdir -p "$T/rt"
+XDG_RUNTIME_DIR=$T/rt run "a bad plain policy is refused" 125 "$CORDON" run --policy "$FX/bad.json" --audit "$V/a3" -- true
 has "the refusal names the error" "proxi"
 run "--trust with a plain policy is a usage error" 2 "$CORDON" run --policy "$FX/plain.json" \
     --trust "$FX/plain.json" -- true
