@@ -90,6 +90,23 @@ XDG_RUNTIME_DIR=$T/rt run "the agent finds no key file in the private directory"
     --policy "$FX/plain.json" --audit "$AUD" -- sh -c "ls $T/rt/cordon-run-*/"
 case "$OUT" in *signing.key*|*agent.key*|*audit.key*) bad "no key file is listed" "$OUT" ;;
     *signing.pub*) ok "no key file is listed" ;; *) bad "no key file is listed" "$OUT" ;; esac
+case "$OUT" in *admin.sock*) bad "the private cordond opens no admin socket" "$OUT" ;;
+    *) ok "the private cordond opens no admin socket" ;; esac
+# the private directory is cordond's state directory: the signed policy denies it to the
+# agent, although it lies inside ${tmp} here
+XDG_RUNTIME_DIR=$T/rt run "the agent cannot read the private directory" 0 "$CORDON" run \
+    --policy "$FX/plain.json" --audit "$AUD" -- sh -c "cat $T/rt/cordon-run-*/cordond.log $T/rt/cordon-run-*/signing.pub >/dev/null 2>&1 && echo PRIVATE-READ; cat $T/rt/cordon-run-*/cordond.log 2>&1 | head -1"
+case "$OUT" in *PRIVATE-READ*) bad "the private directory is denied" "$OUT" ;;
+    *"cordond's secrets"*) ok "the private directory is denied" ;;
+    *) bad "the private directory is denied" "$OUT" ;; esac
+# an audit directory in a read-only grant may be used, and is denied to the run that writes it
+mkdir -p "$V/proj"
+run "an audit directory inside a read-only grant is accepted" 0 env -C "$V/proj" "$CORDON" run \
+    --policy "$FX/plain.json" --workspace "$T/ws" --audit "$V/proj/audits" -- \
+    sh -c "cat $V/proj/audits/audit.jsonl >/dev/null 2>&1 && echo LOG-READ; echo done"
+has "the run ran" "done"
+case "$OUT" in *LOG-READ*) bad "its log is denied to the agent" "$OUT" ;;
+    *) ok "its log is denied to the agent" ;; esac
 
 # a command the shim cannot enter (a static binary) is refused, and what it started dies too
 mkdir -p "$V/wsx"
