@@ -208,8 +208,10 @@ static bool stamp_in_range(const struct envelope_stamp *st)
            st->expires_at > st->issued_at;
 }
 
-int envelope_sign(const char *policy_json, size_t len, const struct envelope_stamp *st,
-                  const struct key_secret *k, char **out, char *err, size_t errlen)
+/* host: NULL leaves the document's host_deny alone; otherwise it is replaced by n paths. */
+static int sign_doc(const char *policy_json, size_t len, const struct envelope_stamp *st,
+                    const char *const *host, size_t n, const struct key_secret *k, char **out,
+                    char *err, size_t errlen)
 {
     char issued[TIME_LEN + 1], expires[TIME_LEN + 1], version[24];
     const char *why = NULL;
@@ -246,6 +248,25 @@ int envelope_sign(const char *policy_json, size_t len, const struct envelope_sta
         cJSON_DeleteItemFromObjectCaseSensitive(doc, "issued_at");
     while (cJSON_GetObjectItemCaseSensitive(doc, "expires_at") != NULL)
         cJSON_DeleteItemFromObjectCaseSensitive(doc, "expires_at");
+    if (host != NULL) {
+        while (cJSON_GetObjectItemCaseSensitive(doc, "host_deny") != NULL)
+            cJSON_DeleteItemFromObjectCaseSensitive(doc, "host_deny");
+        if (n > 0) {
+            cJSON *arr = cJSON_AddArrayToObject(doc, "host_deny");
+            rc = DSSE_ERR_NOMEM;
+            for (size_t i = 0; arr != NULL && i < n; i++) {
+                cJSON *item = cJSON_CreateString(host[i]);
+                if (item == NULL || !cJSON_AddItemToArray(arr, item)) {
+                    cJSON_Delete(item);
+                    arr = NULL;
+                }
+            }
+            if (arr == NULL) {
+                diag_set(err, errlen, "envelope: out of memory adding host_deny");
+                goto out;
+            }
+        }
+    }
 
     /* Raw, not a double: the version is written as the exact integer it is. */
     snprintf(version, sizeof version, "%" PRIu64, st->version);
@@ -272,6 +293,21 @@ out:
     cJSON_free(body);
     cJSON_Delete(doc);
     return rc;
+}
+
+int envelope_sign(const char *policy_json, size_t len, const struct envelope_stamp *st,
+                  const struct key_secret *k, char **out, char *err, size_t errlen)
+{
+    return sign_doc(policy_json, len, st, NULL, 0, k, out, err, errlen);
+}
+
+int envelope_sign_host(const char *policy_json, size_t len, const struct envelope_stamp *st,
+                       const char *const *host_deny, size_t n, const struct key_secret *k,
+                       char **out, char *err, size_t errlen)
+{
+    static const char *const none[1] = {NULL};
+    return sign_doc(policy_json, len, st, host_deny ? host_deny : none, host_deny ? n : 0, k,
+                    out, err, errlen);
 }
 
 /* The one member called name; NULL when absent, *dup set when it appears more than once. */

@@ -42,6 +42,20 @@ __attribute__((warn_unused_result)) int envelope_sign(const char *policy_json, s
                                                       char *err, size_t errlen);
 
 /*
+ * envelope_sign, and the signer's own secret paths written into the payload as the top-level
+ * member "host_deny" (an array of n absolute paths), which every verifier then denies to the
+ * sandbox (docs/POLICY.md, "The host secret set"). Like the stamp it replaces whatever the
+ * document carried; n == 0 removes it. envelope_sign() itself leaves a document's host_deny
+ * as written.
+ */
+__attribute__((warn_unused_result)) int envelope_sign_host(const char *policy_json, size_t len,
+                                                           const struct envelope_stamp *st,
+                                                           const char *const *host_deny,
+                                                           size_t n, const struct key_secret *k,
+                                                           char **out, char *err,
+                                                           size_t errlen);
+
+/*
  * Verify an envelope at time now: DSSE with the policy payload type, then the stamp
  * (present, well-formed, issued_at <= now + skew, now < expires_at). On success *payload gets
  * the policy JSON (malloc'd, caller frees) and *st the stamp. keyid may be NULL.

@@ -374,6 +374,8 @@ int policy_explain_text(const struct policy *p, FILE *f)
     text_paths(&t, "deny", &p->sandbox.fs.deny);
     out(&t, "    credential deny set: %s\n",
         p->sandbox.fs.deny_credentials ? "on" : "OFF (deny_credentials is false)");
+    out(&t, "    host secret set: on (cordond's keys, token, state and audit log; no policy "
+            "switches it off)\n");
     out(&t, "  exec\n");
     text_names(&t, p, "allow (names)", &p->sandbox.exec.allow_names);
     if (p->sandbox.exec.allow_paths.n)

@@ -167,6 +167,123 @@ int path_resolve(const char *p, char real[PATH_MAXLEN])
     return 0;
 }
 
+#define CANON_MAX_LINKS 40 /* the kernel's own limit (MAXSYMLINKS) */
+
+/* Drop the last component of the absolute path d (length *n); "/" stays "/". */
+static void canon_pop(char *d, size_t *n)
+{
+    while (*n > 1 && d[*n - 1] != '/')
+        (*n)--;
+    if (*n > 1)
+        (*n)--;
+    d[*n] = '\0';
+}
+
+int path_canonical(const char *p, char out[PATH_MAXLEN])
+{
+    /* rest: what is still to walk, kept at the end of a buffer twice PATH_MAXLEN long so that
+     * a symlink's target can be put in front of it without moving the whole */
+    char rest[2 * PATH_MAXLEN], link[PATH_MAXLEN];
+    size_t n = 1, links = 0, ghost = 0; /* ghost: trailing components that do not exist */
+    int rc;
+
+    out[0] = '\0';
+    if (!p || !*p)
+        return -EINVAL;
+    size_t plen = strlen(p);
+    if (plen >= PATH_MAXLEN)
+        return -ENAMETOOLONG;
+    char *r = rest + sizeof rest - plen - 1;
+    memcpy(r, p, plen + 1);
+    if (p[0] != '/') {
+        char cwd[PATH_MAXLEN];
+        if (!getcwd(cwd, sizeof cwd))
+            return errno == ERANGE ? -ENAMETOOLONG : -errno;
+        size_t cl = strlen(cwd);
+        if (cl + 1 + plen >= PATH_MAXLEN)
+            return -ENAMETOOLONG;
+        r -= cl + 1;
+        memcpy(r, cwd, cl);
+        r[cl] = '/';
+    }
+    out[0] = '/';
+    out[1] = '\0';
+    while (*r) {
+        while (*r == '/')
+            r++;
+        if (!*r)
+            break;
+        size_t cl = strcspn(r, "/");
+        const char *c = r;
+        r += cl;
+        if (cl == 1 && c[0] == '.')
+            continue;
+        if (cl == 2 && c[0] == '.' && c[1] == '.') {
+            /* the existing part has no symlink left, so its parent is the real parent */
+            canon_pop(out, &n);
+            if (ghost)
+                ghost--;
+            continue;
+        }
+        size_t need = n + (n > 1) + cl;
+        if (need >= PATH_MAXLEN)
+            return -ENAMETOOLONG;
+        size_t before = n;
+        if (n > 1)
+            out[n++] = '/';
+        memcpy(out + n, c, cl);
+        n += cl;
+        out[n] = '\0';
+        if (ghost) { /* beneath a name that does not exist nothing can exist */
+            ghost++;
+            continue;
+        }
+        struct stat st;
+        if (lstat(out, &st) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR) {
+                ghost = 1;
+                continue;
+            }
+            rc = -errno;
+            goto fail;
+        }
+        if (!S_ISLNK(st.st_mode))
+            continue;
+        if (++links > CANON_MAX_LINKS) {
+            rc = -ELOOP;
+            goto fail;
+        }
+        ssize_t ll = readlink(out, link, sizeof link - 1);
+        if (ll < 0) {
+            rc = -errno;
+            goto fail;
+        }
+        if (ll == 0) {
+            rc = -ENOENT;
+            goto fail;
+        }
+        /* the target takes the link's place in front of what is left to walk */
+        size_t left = strlen(r);
+        if ((size_t)ll + 1 + left >= PATH_MAXLEN) {
+            rc = -ENAMETOOLONG;
+            goto fail;
+        }
+        r -= (size_t)ll + 1;
+        memcpy(r, link, (size_t)ll);
+        r[ll] = '/';
+        n = before;
+        out[n] = '\0';
+        if (link[0] == '/') {
+            n = 1;
+            out[1] = '\0';
+        }
+    }
+    return 0;
+fail:
+    out[0] = '\0';
+    return rc;
+}
+
 int path_within(const char *path, const char *dir)
 {
     size_t n = strlen(dir);

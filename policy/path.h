@@ -58,6 +58,21 @@ int path_resolve(const char *p, char real[PATH_MAXLEN]);
 __attribute__((warn_unused_result)) int path_read_file(const char *path, size_t max,
                                                        char **out, size_t *len, unsigned *mode);
 
+/*
+ * The one canonical form a path is judged in, for paths that are about to be used rather than
+ * written into a policy (an audit directory, a policy file): a relative p is taken from the
+ * current directory; the longest prefix that exists is resolved component by component with
+ * symlinks followed, as the kernel will follow them; whatever lies beyond, which does not
+ * exist yet, has "//", "." and ".." folded by name ("mkdir -p" would create it that way). A
+ * ".." that climbs back into the existing part is resolved there again, so "a/new/../link"
+ * follows link. out receives an absolute path without a symlink in its existing part.
+ *
+ * Returns 0; -EINVAL for an empty path; -ELOOP after 40 symlinks; -ENAMETOOLONG when a step
+ * or the result exceeds PATH_MAXLEN - 1 bytes; or the negative errno of a component that
+ * could not be examined (-EACCES): a path whose prefix cannot be seen is not judged by name.
+ */
+__attribute__((warn_unused_result)) int path_canonical(const char *p, char out[PATH_MAXLEN]);
+
 /* True when path equals dir or lies beneath it ("/a/b" is beneath "/a", "/ab" is not). */
 int path_within(const char *path, const char *dir);
 

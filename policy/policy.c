@@ -31,10 +31,40 @@ const char *const policy_data_classes[] = {
     "secret.api_key",     "health",             "financial",             NULL,
 };
 
+/* docs/POLICY.md, "The credential deny set", says what each entry holds. The first 14 are the
+ * original set, in their original order. */
 const char *const policy_credential_paths[] = {
-    "~/.ssh",   "~/.gnupg",     "~/.aws",         "~/.azure",       "~/.config/gcloud",
-    "~/.kube",  "~/.docker",    "~/.git-credentials", "~/.netrc",   "~/.npmrc",
-    "~/.pypirc", "~/.vault-token", "~/.terraform.d", "~/.config/gh", NULL,
+    /* keys, clouds and clusters */
+    "~/.ssh", "~/.gnupg", "~/.aws", "~/.azure", "~/.config/gcloud", "~/.kube", "~/.docker",
+    "~/.git-credentials", "~/.netrc", "~/.npmrc", "~/.pypirc", "~/.vault-token",
+    "~/.terraform.d", "~/.config/gh",
+    "~/.config/hub", "~/.config/glab-cli", "~/.config/git/credentials", "~/.oci",
+    "~/.config/doctl", "~/.config/hcloud", "~/.config/netlify", "~/.terraformrc", "~/.s3cfg",
+    "~/.boto", "~/.config/rclone", "~/.config/containers/auth.json", "~/.config/sops",
+    "~/.huggingface", "~/.cache/huggingface/token", "~/.kaggle",
+    /* package registries */
+    "~/.yarnrc", "~/.yarnrc.yml", "~/.gem/credentials", "~/.cargo/credentials",
+    "~/.cargo/credentials.toml", "~/.composer/auth.json", "~/.config/composer/auth.json",
+    "~/.m2/settings-security.xml",
+    /* databases */
+    "~/.pgpass", "~/.my.cnf", "~/.mylogin.cnf",
+    /* password stores and keyrings */
+    "~/.password-store", "~/.local/share/keyrings", "~/.local/share/kwalletd",
+    "~/.local/share/python_keyring", "~/.config/op", "~/.pki",
+    /* browser and mail profiles */
+    "~/.mozilla", "~/.thunderbird", "~/.config/google-chrome", "~/.config/chromium",
+    "~/.config/BraveSoftware", "~/.config/microsoft-edge", "~/.config/vivaldi",
+    "~/.config/opera",
+    /* shell and REPL histories */
+    "~/.bash_history", "~/.zsh_history", "~/.histfile", "~/.sh_history",
+    "~/.local/share/fish/fish_history", "~/.python_history", "~/.node_repl_history",
+    "~/.psql_history", "~/.mysql_history", "~/.sqlite_history", "~/.irb_history",
+    "~/.rediscli_history", "~/.lesshst", "~/.wget-hsts", "~/.viminfo",
+    NULL,
+};
+
+const char *const policy_host_paths[] = {
+    "/etc/cordon", "/var/lib/cordond", "/run/cordond", "~/.local/state/cordon", NULL,
 };
 
 const char *const policy_exec_search_default[] = {
@@ -104,6 +134,8 @@ struct ctx {
     struct policy_arena *a;
     const struct policy_env *env;
     int oom;
+    size_t n_host;      /* the document's host_deny, checked */
+    const char **host;
 };
 
 static void *cx_alloc(struct ctx *c, size_t n)
@@ -408,7 +440,15 @@ static int compile_path(struct ctx *c, const char *raw, const char *path,
                         enum policy_origin origin, struct policy_path *out)
 {
     char exp[PATH_MAXLEN], why[200];
-    if (path_expand(raw, &c->env->vars, exp, why, sizeof why) != PATH_OK) {
+    if (origin == POLICY_ORIGIN_HOST && raw[0] == '/') {
+        /* a host secret is an absolute path as cordond or the environment named it: taken
+         * literally, never expanded ("${" is just a name there) */
+        if (strlen(raw) >= sizeof exp)
+            return -1;
+        memcpy(exp, raw, strlen(raw) + 1);
+        if (path_normalize(exp) != PATH_OK)
+            return -1;
+    } else if (path_expand(raw, &c->env->vars, exp, why, sizeof why) != PATH_OK) {
         char q[96];
         diag_quote(raw, q, sizeof q);
         diag_add(c->d, path, "%s (in %s)", why, q);
@@ -508,6 +548,105 @@ static struct policy_paths get_paths(struct ctx *c, const cJSON *v, const char *
             l.n++;
     l.v = arr;
     return l;
+}
+
+/*
+ * Append the host secret set to the deny list l: the fixed paths (policy_host_paths), the
+ * state directory of $XDG_STATE_HOME, the caller's host secrets (cordond's, before it signs)
+ * and the document's host_deny. They are denied whatever the document says, deny_credentials
+ * included; check_fs_conflicts() refuses a grant inside one of them.
+ */
+static void add_host_paths(struct ctx *c, struct policy_paths *l)
+{
+    const struct policy_env *env = c->env;
+    size_t nfixed = 0;
+    for (; policy_host_paths[nfixed]; nfixed++)
+        ;
+    size_t nlit = 1 + env->n_host_deny + c->n_host;
+    const char **lit = cx_alloc(c, sizeof *lit * nlit);
+    struct policy_path *arr = cx_alloc(c, sizeof *arr * (l->n + nfixed + nlit + 1));
+    if (!lit || !arr)
+        return;
+    size_t k = 0;
+    const char *st = env->state_home;
+    if (st && st[0] == '/' && !strstr(st, "/..") && strlen(st) + 8 < PATH_MAXLEN) {
+        char *s = cx_alloc(c, strlen(st) + 8);
+        if (s) {
+            snprintf(s, strlen(st) + 8, "%s/cordon", st);
+            lit[k++] = s;
+        }
+    }
+    for (size_t i = 0; i < env->n_host_deny; i++)
+        if (env->host_deny[i] && env->host_deny[i][0] == '/')
+            lit[k++] = env->host_deny[i];
+    for (size_t i = 0; i < c->n_host; i++)
+        lit[k++] = c->host[i];
+    if (l->n)
+        memcpy(arr, l->v, sizeof *arr * l->n);
+    size_t n = l->n;
+    for (size_t i = 0; i < nfixed + k; i++) {
+        const char *raw = i < nfixed ? policy_host_paths[i] : lit[i - nfixed];
+        if (compile_path(c, raw, "sandbox.filesystem.deny", POLICY_ORIGIN_HOST, &arr[n]) == 0 &&
+            !path_listed(arr, n, arr[n].path))
+            n++;
+    }
+    l->v = arr;
+    l->n = n;
+}
+
+/*
+ * host_deny: the absolute paths the signer (cordond) keeps secret, added to the signed payload
+ * like the stamp. They become deny rules of origin "host". Each must be absolute, without "..",
+ * and not "/" itself; at most POLICY_HOST_DENY_MAX of them.
+ */
+static void get_host_deny(struct ctx *c, const cJSON *v)
+{
+    const char *path = "host_deny";
+    if (!cJSON_IsArray(v)) {
+        diag_add(c->d, path, "expected an array of absolute paths (the files and directories "
+                             "cordond keeps secret, added when it signs), got %s",
+                 diag_json_type(v));
+        return;
+    }
+    int n = cJSON_GetArraySize(v);
+    if (n > POLICY_HOST_DENY_MAX) {
+        diag_add(c->d, path, "too many entries (%d); at most %d are accepted", n,
+                 POLICY_HOST_DENY_MAX);
+        return;
+    }
+    const char **arr = n ? cx_alloc(c, sizeof *arr * (size_t)n) : NULL;
+    if (n && !arr)
+        return;
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        char ep[DIAG_PATH_MAX], q[96], norm[PATH_MAXLEN];
+        diag_path_index(ep, path, i);
+        const char *s = get_str(c, e, ep);
+        if (!s)
+            continue;
+        diag_quote(s, q, sizeof q);
+        if (s[0] != '/') {
+            diag_add(c->d, ep, "expected an absolute path, got %s; host_deny names files and "
+                               "directories from /", q);
+            continue;
+        }
+        if (strlen(s) >= sizeof norm) {
+            diag_add(c->d, ep, "path is longer than %d bytes", PATH_MAXLEN - 1);
+            continue;
+        }
+        memcpy(norm, s, strlen(s) + 1);
+        if (path_normalize(norm) != PATH_OK) {
+            diag_add(c->d, ep, "path must not contain \"..\" (got %s)", q);
+            continue;
+        }
+        if (strcmp(norm, "/") == 0) {
+            diag_add(c->d, ep, "\"/\" would deny the whole file system; host_deny names "
+                               "cordond's own files and directories");
+            continue;
+        }
+        arr[c->n_host++] = cx_strdup(c, s);
+    }
+    c->host = arr;
 }
 
 /* ---------------------------------------------------------------- sandbox */
@@ -732,7 +871,7 @@ static void get_endpoints(struct ctx *c, const cJSON *v, const char *path)
 
 static const char *const k_top[] = {"cordon_policy", "agent",  "mode",       "sandbox",
                                     "api",           "poll_seconds", "version", "issued_at",
-                                    "expires_at",    "description", NULL};
+                                    "expires_at",    "description", "host_deny", NULL};
 static const char *const k_sandbox[] = {"enforcement", "filesystem", "exec", "network", "ipc",
                                         NULL};
 static const char *const k_fs[] = {"read_write", "read_only", "deny", "deny_credentials", NULL};
@@ -760,7 +899,7 @@ static const char *const n_unix[] = {"open", "pairs", NULL};
 static const char *const n_action[] = {"allow", "log", "redact", "block", NULL};
 static const char *const n_trigger[] = {"log", "throttle", "quarantine", NULL};
 static const char *const n_record[] = {"digest", "text", NULL};
-static const char *const n_origin[] = {"policy", "default", "credentials", NULL};
+static const char *const n_origin[] = {"policy", "default", "credentials", "host", NULL};
 
 /*
  * Rules that contradict each other are errors rather than precedence puzzles: the same entry
@@ -800,7 +939,13 @@ static void check_fs_conflicts(struct ctx *c)
                 char q[96], qd[96];
                 diag_quote(gp->raw, q, sizeof q);
                 diag_quote(dp->raw, qd, sizeof qd);
-                if (dp->origin == POLICY_ORIGIN_CREDENTIALS)
+                if (dp->origin == POLICY_ORIGIN_HOST)
+                    diag_add(c->d, names[g],
+                             "%s lies in %s, which holds cordond's secrets (its keys, admin "
+                             "token, state or audit log); it belongs to cordond and cannot be "
+                             "granted: choose a directory outside it",
+                             q, qd);
+                else if (dp->origin == POLICY_ORIGIN_CREDENTIALS)
                     diag_add(c->d, names[g],
                              "%s lies in %s, which the default credential deny set covers; "
                              "set sandbox.filesystem.deny_credentials to false and list in "
@@ -849,6 +994,7 @@ static void walk_sandbox(struct ctx *c, const cJSON *sb)
         get_paths(c, ro, "sandbox.filesystem.read_only", default_read_only, NULL);
     p->sandbox.fs.deny = get_paths(c, deny, "sandbox.filesystem.deny", NULL,
                                    creds ? policy_credential_paths : NULL);
+    add_host_paths(c, &p->sandbox.fs.deny);
 
     check_fs_conflicts(c);
 
@@ -1464,6 +1610,7 @@ int policy_load(const char *buf, size_t len, const struct policy_env *env, struc
         goto out;
     }
     p->arena = a;
+    p->paths_resolved = env->resolve_symlinks;
     struct ctx c = {.d = d, .p = p, .a = a, .env = env, .oom = 0};
 
     if (!check_object(&c, root, "", k_top)) {
@@ -1516,6 +1663,12 @@ int policy_load(const char *buf, size_t len, const struct policy_env *env, struc
     if (ea && (p->expires_at = get_str(&c, ea, "expires_at")))
         p->expires_at = cx_strdup(&c, p->expires_at);
 
+    /* host_deny is stamped in by cordond (envelope.c) and read before the sandbox, whose deny
+     * list it joins. */
+    const cJSON *hd = cJSON_GetObjectItemCaseSensitive(root, "host_deny");
+    if (hd)
+        get_host_deny(&c, hd);
+
     walk_sandbox(&c, cJSON_GetObjectItemCaseSensitive(root, "sandbox"));
     walk_api(&c, cJSON_GetObjectItemCaseSensitive(root, "api"));
 
@@ -1567,6 +1720,9 @@ int policy_env_from_process(struct policy_env *env, struct policy_env_storage *s
     }
     if (getcwd(st->cwd, sizeof st->cwd))
         env->vars.cwd = st->cwd;
+    const char *xdg = getenv("XDG_STATE_HOME");
+    if (xdg && copy_abs(st->state, xdg) == 0)
+        env->state_home = st->state;
     const char *tmp = getenv("TMPDIR");
     if (!tmp || copy_abs(st->tmp, tmp) != 0) {
         if (copy_abs(st->tmp, "/tmp") != 0)
@@ -1585,6 +1741,50 @@ int policy_env_from_process(struct policy_env *env, struct policy_env_storage *s
         env->vars.workspace = st->workspace;
     }
     return 0;
+}
+
+const struct policy_path *policy_grant_covering(const struct policy *p, const char *path,
+                                                int write_only, char canon[PATH_MAXLEN],
+                                                int *rc)
+{
+    const struct policy_paths *lists[] = {&p->sandbox.fs.read_write, &p->sandbox.fs.read_only};
+    if ((*rc = path_canonical(path, canon)) != 0)
+        return NULL;
+    for (size_t l = 0; l < (write_only ? 1u : 2u); l++)
+        for (size_t i = 0; i < lists[l]->n; i++) {
+            const struct policy_path *g = &lists[l]->v[i];
+            char gc[PATH_MAXLEN];
+            /* a grant is added by the kernel through its resolved path; one that does not
+             * exist now may by the time the sandbox is built, so its folded name counts */
+            if (path_canonical(g->path, gc) != 0)
+                snprintf(gc, sizeof gc, "%s", g->real ? g->real : g->path);
+            if (path_within(canon, gc) || path_within(canon, g->path) ||
+                (g->real && path_within(canon, g->real)))
+                return g;
+        }
+    return NULL;
+}
+
+int policy_check_policy_file(const struct policy *p, const char *path, char *err, size_t errlen)
+{
+    char canon[PATH_MAXLEN];
+    int rc;
+    const struct policy_path *g = policy_grant_covering(p, path, 1, canon, &rc);
+    if (rc != 0) {
+        diag_set(err, errlen, "the policy file %s cannot be resolved (%s), so it cannot be "
+                              "judged against the agent's grants", path, strerror(-rc));
+        return rc;
+    }
+    if (!g)
+        return 0;
+    int differs = strcmp(path, canon) != 0;
+    diag_set(err, errlen, "the policy file %s%s%s%s lies inside the agent's read_write grant "
+                          "%s (%s): the agent could rewrite the policy that governs its next "
+                          "run; keep the policy file where the sandbox cannot write (outside the "
+                          "workspace, ${tmp} and every read_write path)", path,
+             differs ? ", which resolves to " : "", differs ? canon : "", differs ? "," : "",
+             g->raw, g->real ? g->real : g->path);
+    return -EPERM;
 }
 
 const char *policy_mode_name(enum policy_mode m) { return n_mode[m]; }

@@ -34,8 +34,13 @@ enum policy_action { POLICY_ACTION_ALLOW, POLICY_ACTION_LOG, POLICY_ACTION_REDAC
 enum policy_trigger { POLICY_TRIGGER_LOG, POLICY_TRIGGER_THROTTLE, POLICY_TRIGGER_QUARANTINE };
 enum policy_record { POLICY_RECORD_DIGEST, POLICY_RECORD_TEXT };
 
-/* Where a rule came from: the document, a documented default, or the credential deny set. */
-enum policy_origin { POLICY_ORIGIN_POLICY, POLICY_ORIGIN_DEFAULT, POLICY_ORIGIN_CREDENTIALS };
+/* Where a rule came from: the document, a documented default, the credential deny set, or the
+ * host secret set (cordond's own keys, token, state and audit log: policy_host_paths and the
+ * signed payload's host_deny), which no policy can switch off or grant. */
+enum policy_origin { POLICY_ORIGIN_POLICY, POLICY_ORIGIN_DEFAULT, POLICY_ORIGIN_CREDENTIALS,
+                     POLICY_ORIGIN_HOST };
+
+#define POLICY_HOST_DENY_MAX 64 /* entries in a document's host_deny */
 
 struct policy_list {
     size_t n;
@@ -112,6 +117,8 @@ struct policy {
     const char *issued_at;
     const char *expires_at;
     unsigned char digest[32]; /* SHA-256 of the document bytes as loaded */
+    int paths_resolved;       /* compiled with resolve_symlinks: a path whose .real is NULL did
+                                 not exist then */
 
     struct {
         enum policy_enforcement enforcement;
@@ -163,6 +170,11 @@ struct policy {
 struct policy_env {
     struct path_vars vars;  /* values of ~ ${home} ${cwd} ${workspace} ${tmp} */
     int resolve_symlinks;   /* 1: fill policy_path.real with realpath() */
+    const char *state_home; /* $XDG_STATE_HOME when absolute: its cordon/ is a host secret */
+    /* More host secrets, absolute paths, from the caller rather than the document: cordond
+     * compiles what it is about to sign with the host_deny it will add. */
+    const char *const *host_deny;
+    size_t n_host_deny;
 };
 
 /*
@@ -180,10 +192,32 @@ void policy_free(struct policy *p);
  * storage owned by the caller-provided buffer block. Returns 0 or a negative errno. */
 struct policy_env_storage {
     char home[PATH_MAXLEN], cwd[PATH_MAXLEN], workspace[PATH_MAXLEN], tmp[PATH_MAXLEN];
+    char state[PATH_MAXLEN];
 };
 __attribute__((warn_unused_result)) int policy_env_from_process(struct policy_env *env,
                                                                 struct policy_env_storage *st,
                                                                 const char *workspace);
+
+/*
+ * The grant of p that covers path, judged as the kernel will see both: path and every grant
+ * in their canonical form (path_canonical: symlinks that exist followed, "//", "." and ".."
+ * folded). With write_only, only read_write grants count. Returns the grant, or NULL when none
+ * covers path; canon (PATH_MAXLEN bytes) gets the canonical path and *rc the canonicaliser's
+ * result: when *rc != 0 nothing was judged, and the caller must refuse rather than guess.
+ */
+const struct policy_path *policy_grant_covering(const struct policy *p, const char *path,
+                                                int write_only, char canon[PATH_MAXLEN],
+                                                int *rc);
+
+/*
+ * Refuse a policy file the sandbox it describes could rewrite: one inside a read_write grant
+ * of p, judged as policy_grant_covering() does. The agent would otherwise edit the policy its
+ * next run obeys (or, for a signed file, put back an older envelope). Returns 0; -EPERM with
+ * err saying which grant and what to do; or the canonicaliser's negative errno with err set.
+ */
+__attribute__((warn_unused_result)) int policy_check_policy_file(const struct policy *p,
+                                                                 const char *path, char *err,
+                                                                 size_t errlen);
 
 /* Names for the enums, as written in the document. */
 const char *policy_mode_name(enum policy_mode m);
@@ -200,6 +234,10 @@ const char *policy_origin_name(enum policy_origin o);
 extern const char *const policy_data_classes[];
 /* The default credential deny set, NULL-terminated, as written ("~/.ssh"). */
 extern const char *const policy_credential_paths[];
+/* The host secret set every policy denies whatever it says, NULL-terminated, as written:
+ * cordond's default configuration, state and runtime directories and the embedded default's
+ * audit location. $XDG_STATE_HOME/cordon is added when the variable is set. */
+extern const char *const policy_host_paths[];
 /* The default exec search directories, NULL-terminated. */
 extern const char *const policy_exec_search_default[];
 

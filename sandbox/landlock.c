@@ -61,8 +61,10 @@ struct ll_net_port_attr {
     (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE | \
      LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_IOCTL_DEV)
 /* A valid policy has at most 1024 denies, each one or two paths (a symlink and its target),
- * plus the credential and system sets; going beyond is an error, never a silent drop. */
-#define MAX_DENY 2200
+ * plus the credential set (70), the system set (21) and the host secret set (4, $XDG_STATE_HOME,
+ * up to 64 from host_deny and 32 from cordond's own list), each one or two paths too; going
+ * beyond is an error, never a silent drop. */
+#define MAX_DENY 2600
 #define MAX_DENIED_INODES 4096
 #define MAX_DEPTH 32
 
@@ -135,11 +137,18 @@ struct ll {
     struct sandbox_report *r;
     size_t n_deny;
     char *deny[MAX_DENY]; /* resolved denied paths */
+    size_t deny_len[MAX_DENY]; /* their lengths: is_denied() runs for every entry of every
+                                  expanded directory, against every deny */
     size_t n_denied_ino;
     struct inode_id denied_ino[MAX_DENIED_INODES]; /* programs that must not run */
     int overflow; /* a list above was full: refuse rather than enforce less */
     char *err;
     size_t errlen;
+    /* The last parent add_deny() resolved: most denied paths that do not exist share one
+     * (~ for the credential set), and resolving it again cost an open, a readlink and a close
+     * for each of them. */
+    int parent_ok;
+    char parent_key[PATH_MAXLEN], parent_real[PATH_MAXLEN];
 };
 
 static int within(const char *path, const char *dir)
@@ -196,9 +205,13 @@ static int add_rule_path(struct ll *L, const char *path, uint64_t rights, unsign
 
 static int is_denied(const struct ll *L, const char *path)
 {
-    for (size_t i = 0; i < L->n_deny; i++)
-        if (within(path, L->deny[i]))
+    size_t pl = strlen(path);
+    for (size_t i = 0; i < L->n_deny; i++) {
+        size_t n = L->deny_len[i];
+        if (n == 1 || (pl >= n && (path[n] == '\0' || path[n] == '/') &&
+                       memcmp(path, L->deny[i], n) == 0))
             return 1;
+    }
     return 0;
 }
 
@@ -219,8 +232,10 @@ static int is_fence(const char *path)
 
 static int deny_beneath(const struct ll *L, const char *dir)
 {
+    size_t dl = strlen(dir);
     for (size_t i = 0; i < L->n_deny; i++)
-        if (within(L->deny[i], dir) && strcmp(L->deny[i], dir) != 0)
+        if (L->deny_len[i] > dl && (dl == 1 || L->deny[i][dl] == '/') &&
+            memcmp(L->deny[i], dir, dl) == 0)
             return 1;
     for (size_t i = 0; fences[i]; i++)
         if (within(fences[i], dir) && strcmp(fences[i], dir) != 0)
@@ -327,16 +342,20 @@ static void deny_path(struct ll *L, const char *path)
         L->overflow = 1;
         return;
     }
+    L->deny_len[L->n_deny] = strlen(path);
     L->n_deny++;
 }
 
 /* The denied path as the kernel will see it: symlinks resolved; for a path that does not
  * exist yet, its parent resolved and the name kept. */
-static void add_deny(struct ll *L, const struct policy_path *pp)
+static void add_deny(struct ll *L, const struct policy_path *pp, int resolved)
 {
     char buf[PATH_MAXLEN];
     const char *use = pp->real;
-    if (!use) {
+    /* resolved: the policy was compiled a moment ago with symlinks resolved, and a path with
+     * no target did not exist then; looking again costs a failed open for each of the credential
+     * set's entries that a machine does not have */
+    if (!use && !resolved) {
         int fd = open(pp->path, O_PATH | O_CLOEXEC);
         if (fd >= 0 && fd_path(fd, buf, sizeof buf) == 0)
             use = buf;
@@ -349,16 +368,23 @@ static void add_deny(struct ll *L, const struct policy_path *pp)
         size_t pl = slash ? (size_t)(slash - pp->path) : 0;
         memcpy(parent, pp->path, pl);
         parent[pl] = '\0';
-        int fd = open(pl ? parent : "/", O_PATH | O_CLOEXEC);
-        char rp[PATH_MAXLEN];
-        if (fd >= 0 && fd_path(fd, rp, sizeof rp) == 0 &&
+        if (!pl)
+            memcpy(parent, "/", 2);
+        if (!L->parent_ok || strcmp(parent, L->parent_key) != 0) {
+            int fd = open(parent, O_PATH | O_CLOEXEC);
+            L->parent_ok = fd >= 0 && fd_path(fd, L->parent_real, sizeof L->parent_real) == 0;
+            if (L->parent_ok)
+                memcpy(L->parent_key, parent, strlen(parent) + 1);
+            if (fd >= 0)
+                close(fd);
+        }
+        const char *rp = L->parent_real;
+        if (L->parent_ok &&
             (size_t)snprintf(buf, sizeof buf, "%s%s", strcmp(rp, "/") ? rp : "", slash) <
                 sizeof buf)
             use = buf;
         else
             use = pp->path;
-        if (fd >= 0)
-            close(fd);
     }
     deny_path(L, use);
     /* the link itself, when the deny names a symlink: its own name is denied too */
@@ -557,11 +583,11 @@ static int fs_rules(struct ll *L, const struct policy *p)
         struct policy_path pp = {system_deny[i], system_deny[i], NULL, POLICY_ORIGIN_DEFAULT};
         /* AT_EACCESS: the effective uid decides, as it will for the agent's opens */
         if (faccessat(AT_FDCWD, system_deny[i], R_OK, AT_EACCESS) == 0)
-            add_deny(L, &pp);
+            add_deny(L, &pp, 0);
     }
 
     for (size_t i = 0; i < p->sandbox.fs.deny.n; i++)
-        add_deny(L, &p->sandbox.fs.deny.v[i]);
+        add_deny(L, &p->sandbox.fs.deny.v[i], p->paths_resolved);
     deny_bind_mounts(L);
     unsigned *n = &L->r->fs_rules;
     for (size_t i = 0; rc == 0 && system_read[i]; i++)

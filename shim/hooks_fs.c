@@ -91,7 +91,9 @@ int hooks_fs_gate(int dirfd, const char *path, int flags, const char *what)
     const struct policy_path *r = &shim.policy->sandbox.fs.deny.v[i];
     char rule[600], mem[EVENTS_MAX_MSG - 256];
     snprintf(rule, sizeof rule, "filesystem.deny \"%s\"%s", r->raw,
-             r->origin == POLICY_ORIGIN_CREDENTIALS ? " (credential deny set)" : "");
+             r->origin == POLICY_ORIGIN_CREDENTIALS ? " (credential deny set)"
+             : r->origin == POLICY_ORIGIN_HOST      ? " (cordond's secrets: host deny set)"
+                                                    : "");
     detail(mem, sizeof mem, abs, flags, rule);
     if (shim.observe) {
         shim_report(SHIM_KIND_FS, "fs.open", "log", what, abs, rule, mem);

@@ -291,6 +291,10 @@ int root_prepare(struct root *r, char *err, size_t errlen)
     if ((rc = root_compile(r->payload, r->payload_len, r->prof.workspace, &r->policy, err,
                            errlen)) != 0)
         return rc;
+    /* An envelope file the sandbox could rewrite would let the agent put back an older one,
+     * or remove it, for the next run: refused like a writable plain policy. */
+    if (!r->online && (rc = policy_check_policy_file(r->policy, r->prof.policy, err, errlen)) != 0)
+        return rc;
     unsigned char sid[16];
     randombytes_buf(sid, sizeof sid);
     sodium_bin2hex(r->session, sizeof r->session, sid, sizeof sid);

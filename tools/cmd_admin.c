@@ -3,8 +3,10 @@
  * The administration commands that talk to a running cordond: `cordon agent add|revoke|list`,
  * `cordon policy push` and `cordon policy reload`. Each authenticates with the admin bearer
  * token read from a 0600 file (--admin-token FILE or CORDON_ADMIN_TOKEN_FILE), never from
- * the command line, where other users could read it in the process list. The endpoints are
- * specified in docs/PROTOCOL.md "Admin endpoints".
+ * the command line, where other users could read it in the process list. They talk to
+ * cordond's admin listener (admin_listen), by default the unix socket
+ * /run/cordond/admin.sock; the agent-facing listener does not serve these endpoints. The
+ * endpoints are specified in docs/PROTOCOL.md "Admin endpoints".
  */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -24,6 +26,7 @@
 #include "tools/cli.h"
 
 #define MAX_RESPONSE (16u << 20)
+#define DEFAULT_ADMIN "unix:/run/cordond/admin.sock" /* cordond's default admin_listen */
 
 struct resp {
     char *p;
@@ -56,7 +59,7 @@ static int read_token(const char *cmd, const char *path, char *tok, size_t len)
                   "CORDON_ADMIN_TOKEN_FILE (the server's admin_token_file)");
         return -1;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         cli_error(cmd, "%s: cannot read the admin token: %s", path, strerror(errno));
@@ -154,7 +157,7 @@ static long admin_call(const char *cmd, const char *server, const char *token_fi
     c = lc.easy_init();
     if (!c)
         goto out;
-    if (strncmp(server, "unix:", 5) == 0) {
+    if (strncmp(server, "unix:/", 6) == 0) {
         lc.easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, server + 5);
         snprintf(url, sizeof url, "http://localhost%s", path);
     } else if (strncmp(server, "http://", 7) == 0 || strncmp(server, "https://", 8) == 0) {
@@ -163,7 +166,8 @@ static long admin_call(const char *cmd, const char *server, const char *token_fi
             sl--;
         snprintf(url, sizeof url, "%.*s%s", (int)sl, server, path);
     } else {
-        cli_error(cmd, "--server %s: expected http://HOST:PORT or unix:/PATH", server);
+        cli_error(cmd, "--server %s: expected unix:/PATH (cordond's admin_listen) or "
+                  "http://HOST:PORT", server);
         status = -1;
         goto out;
     }
@@ -182,8 +186,9 @@ static long admin_call(const char *cmd, const char *server, const char *token_fi
     lc.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     CURLcode cc = lc.easy_perform(c);
     if (cc != CURLE_OK) {
-        cli_error(cmd, "cannot reach cordond at %s: %s; is it running, and is --server right?",
-                  server, lc.easy_strerror(cc));
+        cli_error(cmd, "cannot reach cordond at %s: %s; is it running with an "
+                  "admin_token_file, and is --server its admin_listen (default %s)?",
+                  server, lc.easy_strerror(cc), DEFAULT_ADMIN);
         goto out;
     }
     lc.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -213,6 +218,19 @@ static void print_error(const char *cmd, long status, const struct resp *r)
     cJSON_Delete(o);
 }
 
+/* The options every admin command takes, for its --help. */
+#define ADMIN_OPTIONS                                                                          \
+    "  --server ADMIN       cordond's admin_listen: unix:/PATH (default\n"                      \
+    "                       " DEFAULT_ADMIN ") or http://HOST:PORT when admin_listen\n"         \
+    "                       is a TCP address; the agent-facing listen address has no admin\n" \
+    "                       endpoints\n"                                                        \
+    "  --admin-token FILE   the admin token, a file of mode 0600 (default\n"                   \
+    "                       $CORDON_ADMIN_TOKEN_FILE)\n"                                       \
+    "\n"                                                                                        \
+    "cordond refuses these requests from a sandboxed process (no_new_privs and a seccomp\n"    \
+    "filter, which a systemd unit with NoNewPrivileges= and SystemCallFilter= also has),\n"   \
+    "whatever token it holds: run them from an administrator's shell.\n"
+
 struct admin_args {
     const char *server, *token, *agent, *id;
 };
@@ -238,12 +256,9 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
         default: cli_usage_error(cmd, "unknown option"); return -1;
         }
     }
+    /* Not CORDON_SERVER: that names the agent-facing listener, which has no admin API. */
     if (!a->server)
-        a->server = getenv("CORDON_SERVER");
-    if (!a->server) {
-        cli_usage_error(cmd, "--server URL is required (or set CORDON_SERVER)");
-        return -1;
-    }
+        a->server = DEFAULT_ADMIN;
     if (!want_agent && (a->agent || a->id)) {
         cli_usage_error(cmd, "--agent and --id do not apply here");
         return -1;
@@ -302,15 +317,13 @@ out:
 const struct cli_command cmd_agent_add = {
     "agent add",
     "create an agent key on a cordond (shown once)",
-    "usage: cordon agent add --server URL --agent NAME [--admin-token FILE]\n"
+    "usage: cordon agent add [--server ADMIN] --agent NAME [--admin-token FILE]\n"
     "\n"
     "Ask cordond to create a new key for agent NAME and print it on standard output. The key\n"
     "is shown only this once: the server keeps only an HMAC of it. Give it to the agent as\n"
     "CORDON_KEY (the value, or a file of mode 0600).\n"
     "\n"
-    "  --server URL         http://HOST:PORT or unix:/PATH of cordond (default $CORDON_SERVER)\n"
-    "  --admin-token FILE   the admin token, a file of mode 0600 (default\n"
-    "                       $CORDON_ADMIN_TOKEN_FILE)\n"
+    ADMIN_OPTIONS
     "\n"
     "Exit status: 0 created, 1 the server refused, 2 usage error or server unreachable.\n",
     run_agent_add,
@@ -355,13 +368,16 @@ static int run_agent_revoke(int argc, char **argv)
 const struct cli_command cmd_agent_revoke = {
     "agent revoke",
     "revoke an agent's keys on a cordond",
-    "usage: cordon agent revoke --server URL (--agent NAME | --id ak_...) [--admin-token FILE]\n"
+    "usage: cordon agent revoke [--server ADMIN] (--agent NAME | --id ak_...)\n"
+    "                           [--admin-token FILE]\n"
     "\n"
     "Revoke one key (--id, as `cordon agent list` shows it) or every live key of an agent\n"
     "(--agent). A revoked key is refused at once with 401 (\"revoked\"), and within half a\n"
     "second cordond closes the tunnels and event connections it opened (a tunnel still\n"
     "connecting, as soon as it relays). The agent's processes keep their verified policy\n"
     "and kernel sandbox until the policy expires.\n"
+    "\n"
+    ADMIN_OPTIONS
     "\n"
     "Exit status: 0 revoked, 1 the server refused (no such key), 2 usage error or server\n"
     "unreachable.\n",
@@ -411,10 +427,12 @@ static int run_agent_list(int argc, char **argv)
 const struct cli_command cmd_agent_list = {
     "agent list",
     "list the agent keys a cordond knows",
-    "usage: cordon agent list --server URL [--admin-token FILE]\n"
+    "usage: cordon agent list [--server ADMIN] [--admin-token FILE]\n"
     "\n"
     "Print every key id, its agent, when it was created and whether it is revoked. Keys\n"
     "themselves are never shown: the server does not have them.\n"
+    "\n"
+    ADMIN_OPTIONS
     "\n"
     "Exit status: 0 listed, 1 the server refused, 2 usage error or server unreachable.\n",
     run_agent_list,
@@ -491,13 +509,15 @@ out:
 const struct cli_command cmd_policy_push = {
     "policy push",
     "upload policies to a cordond, validated as a whole",
-    "usage: cordon policy push --server URL [--admin-token FILE] AGENT.json...\n"
+    "usage: cordon policy push [--server ADMIN] [--admin-token FILE] AGENT.json...\n"
     "\n"
     "Upload policy files to cordond. Each file's name must be AGENT.json and its \"agent\"\n"
     "member must be AGENT. The server validates the uploaded files together with the ones it\n"
     "already serves (policy check and the deep checks); only if the whole set is valid are the\n"
     "files written into its policies directory and the new set served, atomically. Otherwise\n"
     "every problem is printed and the server keeps serving the previous set.\n"
+    "\n"
+    ADMIN_OPTIONS
     "\n"
     "Exit status: 0 served, 1 refused (the diagnostics say why), 2 usage error or server\n"
     "unreachable.\n",
@@ -535,10 +555,12 @@ static int run_policy_reload(int argc, char **argv)
 const struct cli_command cmd_policy_reload = {
     "policy reload",
     "make a cordond re-read its policies directory",
-    "usage: cordon policy reload --server URL [--admin-token FILE]\n"
+    "usage: cordon policy reload [--server ADMIN] [--admin-token FILE]\n"
     "\n"
     "Ask cordond to re-read its policies directory, as SIGHUP does. A set with any invalid\n"
     "policy is refused as a whole (the diagnostics are printed) and the previous set stays.\n"
+    "\n"
+    ADMIN_OPTIONS
     "\n"
     "Exit status: 0 reloaded, 1 refused, 2 usage error or server unreachable.\n",
     run_policy_reload,

@@ -79,6 +79,11 @@ static int run_exec(int argc, char **argv)
         cli_error("exec", "%s is not a valid policy; nothing was run", policy_path);
         goto out;
     }
+    if (strcmp(policy_path, "-") != 0 &&
+        policy_check_policy_file(p, policy_path, err, sizeof err) != 0) {
+        cli_error("exec", "%s; nothing was run", err);
+        goto out;
+    }
 
     struct sandbox_report r;
     if (sandbox_apply(p, &so, &r, err, sizeof err) != SANDBOX_OK) {

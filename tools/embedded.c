@@ -147,36 +147,50 @@ static int ready_value(const char *text, const char *name, char *out, size_t len
     return -ENOENT;
 }
 
+/* The audit directory this run will use, canonical (path_canonical): the one judged, created
+ * and handed to cordond, so that what is checked is what is written. */
+static int audit_dir_for(const char *audit_dir, char *out, size_t len, char *err, size_t errlen)
+{
+    char dir[PATH_MAX], canon[PATH_MAXLEN];
+    int rc;
+    if (audit_dir)
+        rc = snprintf(dir, sizeof dir, "%s", audit_dir) < (int)sizeof dir ? 0 : -ENAMETOOLONG;
+    else
+        rc = default_audit_dir(dir, sizeof dir);
+    if (rc == -ENOENT) {
+        diag_set(err, errlen, "no audit directory: HOME and XDG_STATE_HOME are unset; pass "
+                              "--audit DIR");
+        return rc;
+    }
+    if (rc == 0)
+        rc = path_canonical(dir, canon);
+    if (rc == 0 && strlen(canon) >= len)
+        rc = -ENAMETOOLONG;
+    if (rc != 0) {
+        diag_set(err, errlen, "the audit directory %s cannot be resolved (%s), so it cannot be "
+                              "judged against the agent's grants; pass --audit DIR with a path "
+                              "that resolves", dir, strerror(-rc));
+        return rc;
+    }
+    memcpy(out, canon, strlen(canon) + 1);
+    return 0;
+}
+
 int embedded_check_audit(const char *policy_path, const char *audit_dir, const char *workspace,
                          char *err, size_t errlen)
 {
     int rc = 0;
-    char dir[PATH_MAX], *buf = NULL;
+    char dir[PATH_MAX], canon[PATH_MAXLEN], *buf = NULL;
     size_t len = 0;
     struct policy *p = NULL;
     struct diag *d = malloc(sizeof *d);
     if (!d)
         return -ENOMEM;
     diag_init(d);
-    if (audit_dir)
-        rc = snprintf(dir, sizeof dir, "%s", audit_dir) < (int)sizeof dir ? 0 : -ENAMETOOLONG;
-    else
-        rc = default_audit_dir(dir, sizeof dir);
-    if (rc != 0) {
-        diag_set(err, errlen, "no audit directory: HOME and XDG_STATE_HOME are unset; pass "
-                              "--audit DIR");
+    /* judge what the kernel will see: the directory with every symlink of its existing part
+     * followed (a planted ~/.local/state/cordon -> workspace), "//" and ".." folded */
+    if ((rc = audit_dir_for(audit_dir, dir, sizeof dir, err, errlen)) != 0)
         goto out;
-    }
-    /* compare what the kernel will compare: the directory as it resolves, or as written
-     * when it does not exist yet */
-    char real[PATH_MAX];
-    if (dir[0] != '/' && realpath(".", real)) {
-        char abs[PATH_MAX * 2];
-        snprintf(abs, sizeof abs, "%s/%s", real, dir);
-        snprintf(dir, sizeof dir, "%.*s", (int)sizeof dir - 1, abs);
-    }
-    if (realpath(dir, real))
-        snprintf(dir, sizeof dir, "%s", real);
     if ((rc = cli_read_file(policy_path, 1u << 20, &buf, &len)) != 0) {
         diag_set(err, errlen, "cannot read the policy %s", policy_path);
         goto out;
@@ -186,19 +200,27 @@ int embedded_check_audit(const char *policy_path, const char *audit_dir, const c
         rc = 0;
         goto out;
     }
-    for (size_t i = 0; i < p->sandbox.fs.read_write.n; i++) {
-        const struct policy_path *g = &p->sandbox.fs.read_write.v[i];
-        const char *gp = g->real ? g->real : g->path;
-        if (path_within(dir, gp)) {
-            rc = -EPERM;
-            diag_set(err, errlen, "the audit directory %s lies inside the agent's read_write "
-                                  "grant %s (%s), so the agent could rewrite its own audit "
-                                  "log; pass --audit DIR outside every grant, or run from "
-                                  "another directory than HOME when the workspace is the "
-                                  "current directory", dir, g->raw, gp);
-            goto out;
-        }
+    const struct policy_path *g = policy_grant_covering(p, dir, 1, canon, &rc);
+    if (rc == 0 && g) {
+        rc = -EPERM;
+        char written[PATH_MAX];
+        if (audit_dir)
+            snprintf(written, sizeof written, "%s", audit_dir);
+        else if (default_audit_dir(written, sizeof written) != 0)
+            snprintf(written, sizeof written, "%s", dir);
+        int differs = strcmp(written, dir) != 0;
+        diag_set(err, errlen, "the %saudit directory %s%s%s%s lies inside the agent's read_write "
+                              "grant %s (%s), so the agent could rewrite its own audit log; "
+                              "pass --audit DIR outside every read_write grant, or run from "
+                              "another directory than HOME when the workspace is the current "
+                              "directory", audit_dir ? "" : "default ", written,
+                 differs ? ", which resolves to " : "", differs ? dir : "", differs ? "," : "",
+                 g->raw, g->real ? g->real : g->path);
+        goto out;
     }
+    if ((rc = policy_check_policy_file(p, policy_path, err, errlen)) != 0)
+        goto out;
+    rc = 0;
 out:
     policy_free(p);
     free(buf);
@@ -242,7 +264,7 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
 {
     int rc = -1;
     char cordond[PATH_MAX], policy_abs[PATH_MAX], keyid[KEY_ID_HEX + 1];
-    char signing[256], state[256], events[256], auditkey[256];
+    char signing[256], events[256], auditkey[256];
     char ready[256], http[256];
     memset(e, 0, sizeof *e);
 
@@ -257,13 +279,7 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
                  CORDON_SBINDIR);
         goto out;
     }
-    if (audit_dir)
-        rc = snprintf(e->audit_dir, sizeof e->audit_dir, "%s", audit_dir) <
-                     (int)sizeof e->audit_dir ? 0 : -ENAMETOOLONG;
-    else if ((rc = default_audit_dir(e->audit_dir, sizeof e->audit_dir)) != 0)
-        diag_set(err, errlen, "no audit directory: HOME and XDG_STATE_HOME are unset; "
-                              "pass --audit DIR");
-    if (rc != 0)
+    if ((rc = audit_dir_for(audit_dir, e->audit_dir, sizeof e->audit_dir, err, errlen)) != 0)
         goto out;
     if ((rc = make_dirs(e->audit_dir)) != 0) {
         diag_set(err, errlen, "cannot create the audit directory %s: %s", e->audit_dir,
@@ -288,7 +304,6 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
     snprintf(e->trust_path, sizeof e->trust_path, "%s/signing.pub", e->dir);
     snprintf(e->key_path, sizeof e->key_path, "%s/agent.key", e->dir);
     snprintf(e->log_path, sizeof e->log_path, "%s/cordond.log", e->dir);
-    snprintf(state, sizeof state, "%s/state", e->dir);
     snprintf(events, sizeof events, "%s/events.sock", e->dir);
     snprintf(ready, sizeof ready, "%s/ready", e->dir);
     if ((rc = key_generate(signing, keyid, err, errlen)) != 0)
@@ -301,11 +316,6 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
     snprintf(e->audit_key_path, sizeof e->audit_key_path, "%s/audit.key", e->dir);
     if ((rc = write_agent_key(e->key_path, e->key, err, errlen)) != 0)
         goto out;
-    if (mkdir(state, 0700) != 0) {
-        rc = -errno;
-        diag_set(err, errlen, "cannot create %s: %s", state, strerror(errno));
-        goto out;
-    }
 
     int logfd = open(e->log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (logfd < 0) {
@@ -317,7 +327,7 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
                           "--tunnel-listen", "127.0.0.1:0",     "--policy",
                           policy_abs,        "--agent-key-file", e->key_path,
                           "--signing-key",   e->signing_path,   "--audit-key",
-                          e->audit_key_path, "--state-dir",     state,
+                          e->audit_key_path, "--state-dir",     e->dir,
                           "--audit-dir",     e->audit_dir,      "--events-socket",
                           events,            "--ready-file",    ready,
                           NULL};

@@ -2,7 +2,8 @@
 /*
  * The embedded default: `cordon run --policy POLICY.json` with no server configured starts a
  * private cordond for the length of one run. It gets an ephemeral signing key and agent key in
- * a private directory (0700) that disappears afterwards, listens on loopback ports chosen by
+ * a private directory (0700; cordond's state directory, so the policy it signs denies it to
+ * the agent) that disappears afterwards, listens on loopback ports chosen by
  * the kernel, and writes its audit trail into a directory that outlives the run (the caller's,
  * or $XDG_STATE_HOME/cordon/audit).
  */
@@ -34,10 +35,13 @@ struct embedded {
 int embedded_is_policy(const char *path);
 
 /*
- * Refuse an audit directory the agent could write: one inside a read_write grant of the
- * policy compiled for this run (the workspace, ${tmp}). audit_dir NULL means the default.
- * Returns 0, -EPERM with err saying which grant and what to do, or another negative errno
- * when the policy does not compile (err says why).
+ * Refuse an audit directory or a policy file the agent could write: one inside a read_write
+ * grant of the policy compiled for this run (the workspace, ${tmp}), judged after both are
+ * canonicalised (path_canonical: existing symlinks followed, "//" and ".." folded).
+ * audit_dir NULL means the default ($XDG_STATE_HOME/cordon/audit, ~/.local/state/...).
+ * Returns 0; -EPERM with err saying which grant and what to do; another negative errno when
+ * a path cannot be resolved (err says why). A policy that does not compile passes here: the
+ * private cordond reports its errors in full.
  */
 __attribute__((warn_unused_result)) int embedded_check_audit(const char *policy_path,
                                                              const char *audit_dir,

@@ -24,7 +24,7 @@
 #include "policy/diag.h"
 #include "policy/envelope.h"
 
-enum ktype { K_PATH, K_LISTEN, K_ADDR, K_UINT, K_DURATION, K_UPSTREAM, K_FSYNC, K_STR };
+enum ktype { K_PATH, K_LISTEN, K_ADDR, K_ADMIN, K_UINT, K_DURATION, K_UPSTREAM, K_FSYNC, K_STR };
 
 struct kdef {
     const char *name;
@@ -37,6 +37,7 @@ struct kdef {
 static const struct kdef keys[] = {
     {"listen", K_LISTEN, F(listen), 0, 0},
     {"tunnel_listen", K_ADDR, F(tunnel_listen), 0, 0},
+    {"admin_listen", K_ADMIN, F(admin_listen), 0, 0},
     {"policies_dir", K_PATH, F(policies_dir), 0, 0},
     {"policy_file", K_PATH, F(policy_file), 0, 0},
     {"agent_keys", K_PATH, F(agent_keys), 0, 0},
@@ -71,6 +72,7 @@ void config_defaults(struct config *c)
     snprintf(c->listen[0], sizeof c->listen[0], "127.0.0.1:7071");
     c->n_listen = 1;
     snprintf(c->tunnel_listen, sizeof c->tunnel_listen, "127.0.0.1:7072");
+    snprintf(c->admin_listen, sizeof c->admin_listen, "unix:/run/cordond/admin.sock");
     snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/cordond");
     snprintf(c->audit_fsync, sizeof c->audit_fsync, "batch");
     snprintf(c->audit_origin, sizeof c->audit_origin, "cordond/audit");
@@ -198,6 +200,18 @@ static int set_key(struct config *c, const struct kdef *k, const char *v, const 
         }
         snprintf(field, k->size, "%s", v);
         return 0;
+    case K_ADMIN: {
+        struct sockaddr_storage sa;
+        socklen_t sl;
+        if (strlen(v) >= CONFIG_ADDR_MAX || config_parse_addr(v, &sa, &sl) != 0) {
+            diag_set(err, errlen, "%s: %s: expected unix:/ABSOLUTE/PATH (a socket only local "
+                     "administrators can reach: the default is unix:/run/cordond/admin.sock), "
+                     "IPv4:PORT or [IPv6]:PORT, got %s", where, k->name, q);
+            return -EINVAL;
+        }
+        snprintf(field, k->size, "%s", v);
+        return 0;
+    }
     case K_LISTEN:
     case K_ADDR: {
         struct sockaddr_storage sa;
@@ -459,6 +473,33 @@ int config_finish(struct config *c, char *err, size_t errlen)
                  c->max_tunnels_per_agent, c->max_tunnels);
         return -EINVAL;
     }
+    /* The admin API needs a listener of its own: on a shared one it would answer agents too. */
+    struct sockaddr_storage as, ls;
+    socklen_t asl, lsl;
+    if (config_parse_addr(c->admin_listen, &as, &asl) == 0) {
+        for (size_t i = 0; i <= c->n_listen; i++) {
+            const char *other = i < c->n_listen ? c->listen[i] : c->tunnel_listen;
+            if (config_parse_addr(other, &ls, &lsl) != 0 || as.ss_family != ls.ss_family)
+                continue;
+            int same;
+            if (as.ss_family == AF_UNIX)
+                same = strcmp(((struct sockaddr_un *)&as)->sun_path,
+                              ((struct sockaddr_un *)&ls)->sun_path) == 0;
+            else if (as.ss_family == AF_INET)
+                same = ((struct sockaddr_in *)&as)->sin_port != 0 &&
+                       memcmp(&as, &ls, sizeof(struct sockaddr_in)) == 0;
+            else
+                same = ((struct sockaddr_in6 *)&as)->sin6_port != 0 &&
+                       memcmp(&as, &ls, sizeof(struct sockaddr_in6)) == 0;
+            if (same) {
+                diag_set(err, errlen, "admin_listen %s is also a %s address; the admin API "
+                         "must have a listener of its own (agents reach listen and "
+                         "tunnel_listen)", c->admin_listen,
+                         i < c->n_listen ? "listen" : "tunnel_listen");
+                return -EINVAL;
+            }
+        }
+    }
     if (strcmp(c->events_socket, "off") != 0 &&
         strlen(c->events_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
         diag_set(err, errlen, "events_socket: %s is longer than a unix socket path may be (%zu "
@@ -470,4 +511,64 @@ int config_finish(struct config *c, char *err, size_t errlen)
 toolong:
     diag_set(err, errlen, "state_dir: %s is too long to hold the server's files", c->state_dir);
     return -EINVAL;
+}
+
+/* Add path (normalized) to out when it is not there yet; -1 when out is full. */
+static int secret_add(char (*out)[PATH_MAX], size_t max, size_t *n, const char *path)
+{
+    char norm[PATH_MAX];
+    if (!path[0] || path[0] != '/' || strlen(path) >= sizeof norm)
+        return 0;
+    memcpy(norm, path, strlen(path) + 1);
+    if (path_normalize(norm) != PATH_OK)
+        return 0;
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(out[i], norm) == 0)
+            return 0;
+    if (*n == max)
+        return -1;
+    memcpy(out[(*n)++], norm, strlen(norm) + 1);
+    return 0;
+}
+
+int config_secret_paths(const struct config *c, char (*out)[PATH_MAX], size_t max, char *err,
+                        size_t errlen)
+{
+    char admin_dir[PATH_MAX] = "";
+    if (c->admin_token_file[0] && strncmp(c->admin_listen, "unix:/", 6) == 0) {
+        snprintf(admin_dir, sizeof admin_dir, "%s", c->admin_listen + 5);
+        char *slash = strrchr(admin_dir, '/');
+        if (slash && slash != admin_dir)
+            *slash = '\0';
+        else
+            admin_dir[0] = '\0'; /* a socket directly in / : the socket itself is not secret */
+    }
+    const struct {
+        const char *key, *path;
+    } sec[] = {
+        {"signing_key", c->signing_key},     {"audit_key", c->audit_key},
+        {"admin_token_file", c->admin_token_file}, {"state_dir", c->state_dir},
+        {"audit_dir", c->audit_dir},         {"agent_keys", c->agent_keys},
+        {"agent_key_file", c->agent_key_file}, {"policies_dir", c->policies_dir},
+        {"policy_file", c->policy_file},     {"admin_listen", admin_dir},
+    };
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof sec / sizeof sec[0]; i++) {
+        if (!sec[i].path[0])
+            continue;
+        char canon[PATH_MAXLEN];
+        int have = path_canonical(sec[i].path, canon) == 0;
+        if ((have && strcmp(canon, "/") == 0) || strcmp(sec[i].path, "/") == 0) {
+            diag_set(err, errlen, "%s: / cannot hold cordond's secrets: every path cordond "
+                     "keeps secret is denied to every sandbox, and this would be all of them; "
+                     "give it a directory of its own", sec[i].key);
+            return -EINVAL;
+        }
+        if ((have && secret_add(out, max, &n, canon) != 0) ||
+            secret_add(out, max, &n, sec[i].path) != 0) {
+            diag_set(err, errlen, "more than %zu secret paths", max);
+            return -EINVAL;
+        }
+    }
+    return (int)n;
 }

@@ -28,6 +28,9 @@ struct config {
     char listen[CONFIG_MAX_LISTEN][CONFIG_ADDR_MAX]; /* "127.0.0.1:7071", "[::1]:7071", "unix:/p" */
     size_t n_listen;
     char tunnel_listen[CONFIG_ADDR_MAX]; /* TCP only: the CONNECT listener */
+    char admin_listen[CONFIG_ADDR_MAX];  /* the only listener of the admin endpoints:
+                                            "unix:/PATH" (default
+                                            unix:/run/cordond/admin.sock) or TCP */
     char policies_dir[PATH_MAX];
     char policy_file[PATH_MAX];    /* single-policy mode (--policy): instead of policies_dir */
     char agent_keys[PATH_MAX];     /* the keys file; default STATE/agents */
@@ -85,6 +88,20 @@ __attribute__((warn_unused_result)) int config_set_flag(struct config *c, const 
  * dir or a policy file, a signing key, ...). Returns 0 or -EINVAL with err set. */
 __attribute__((warn_unused_result)) int config_finish(struct config *c, char *err,
                                                       size_t errlen);
+
+/*
+ * The paths this configuration keeps secret, which cordond adds to every policy it signs as
+ * host_deny: signing_key, audit_key, admin_token_file, state_dir, audit_dir, agent_keys,
+ * agent_key_file, policies_dir or policy_file, and the directory of a unix admin_listen when
+ * the admin endpoints are on. Each is given as path_canonical() resolves it and, when that
+ * differs, also as configured (normalized), without duplicates. Call after config_finish().
+ * Returns the number written to out (at most max), or -EINVAL with err set when one of them is
+ * "/" (every path would then be denied) or there are more than max.
+ */
+#define CONFIG_MAX_SECRETS 32
+__attribute__((warn_unused_result)) int config_secret_paths(const struct config *c,
+                                                            char (*out)[PATH_MAX], size_t max,
+                                                            char *err, size_t errlen);
 
 /*
  * Parse a listen address: "unix:/ABS/PATH", "IPv4:PORT" or "[IPv6]:PORT" (port 0 lets the

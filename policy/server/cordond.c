@@ -44,6 +44,10 @@ static const char usage[] =
     "  --listen ADDR            HTTP: IPv4:PORT, [IPv6]:PORT or unix:/PATH (repeatable;\n"
     "                           default 127.0.0.1:7071; port 0 lets the kernel choose)\n"
     "  --tunnel-listen ADDR     CONNECT tunnel: IPv4:PORT or [IPv6]:PORT (default 127.0.0.1:7072)\n"
+    "  --admin-listen ADDR      the admin endpoints, and only they: unix:/PATH (default\n"
+    "                           unix:/run/cordond/admin.sock; directory made 0700, socket\n"
+    "                           0600) or IPv4:PORT / [IPv6]:PORT; requests from a sandboxed\n"
+    "                           process are refused whatever token they carry\n"
     "  --policies-dir DIR       one AGENT.json policy per agent\n"
     "  --policy FILE            single-policy mode: serve this one file (instead of a dir)\n"
     "  --agent-key-file FILE    single-policy mode: a ck_ key (file mode 0600) for its agent,\n"
@@ -55,8 +59,9 @@ static const char usage[] =
     "  --agent-keys FILE        the keys file (default STATE/agents)\n"
     "  --audit-dir DIR          the audit log (default STATE/audit)\n"
     "  --admin-token-file FILE  admin bearer token (mode 0600); admin endpoints off without it\n"
+    "                           (the admin_listen socket is then not created)\n"
     "  --events-socket PATH     event channel socket (default STATE/events.sock; off: none)\n"
-    "  --ready-file FILE        written once listening: http=, tunnel=, events= lines\n"
+    "  --ready-file FILE        written once listening: http=, tunnel=, admin=, events= lines\n"
     "  --policy-expiry DUR      validity of each signed policy (default 24h; re-signed at half)\n"
     "  --threads N, --connection-timeout S, --handshake-timeout S, --tunnel-idle-timeout S,\n"
     "  --max-connections N, --max-tunnels-per-agent N,\n"
@@ -166,7 +171,37 @@ static int read_secret_file(const char *what, const char *path, char *out, size_
     return 0;
 }
 
-static int listen_on(const char *spec, int *fd_out, char *bound, size_t boundlen)
+/* The directory of a unix socket path: created 0700 when missing (one level only: the admin
+ * socket's directory is cordond's own, /run/cordond by default). */
+static int socket_dir(const char *what, const char *spec)
+{
+    char dir[CONFIG_ADDR_MAX];
+    if (strlen(spec + 5) >= sizeof dir)
+        return -1;
+    memcpy(dir, spec + 5, strlen(spec + 5) + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    struct stat st;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "cordond: %s: cannot create the directory %s: %s\n", what, dir,
+                strerror(errno));
+        return -1;
+    }
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "cordond: %s: %s is not a directory\n", what, dir);
+        return -1;
+    }
+    if (st.st_mode & 022)
+        fprintf(stderr, "cordond: warning: %s: %s is writable by group or others, who could "
+                "put another socket in its place; make it 0700 (RuntimeDirectory=cordond does)\n",
+                what, dir);
+    return 0;
+}
+
+/* mode: for a unix socket, the mode it is created with (0: as the umask says). */
+static int listen_on(const char *spec, int *fd_out, char *bound, size_t boundlen, mode_t mode)
 {
     struct sockaddr_storage sa;
     socklen_t sl;
@@ -184,7 +219,16 @@ static int listen_on(const char *spec, int *fd_out, char *bound, size_t boundlen
     } else {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     }
-    if (bind(fd, (struct sockaddr *)&sa, sl) != 0 || listen(fd, 512) != 0)
+    mode_t old = 0;
+    if (sa.ss_family == AF_UNIX && mode)
+        old = umask(0777 & ~mode); /* never a moment with a wider mode */
+    int bound_ok = bind(fd, (struct sockaddr *)&sa, sl) == 0;
+    if (sa.ss_family == AF_UNIX && mode) {
+        umask(old);
+        if (bound_ok && chmod(((struct sockaddr_un *)&sa)->sun_path, mode) != 0)
+            bound_ok = 0;
+    }
+    if (!bound_ok || listen(fd, 512) != 0)
         goto fail;
     struct sockaddr_storage got;
     socklen_t gl = sizeof got;
@@ -230,6 +274,7 @@ static const struct option opts[] = {
     {"version", no_argument, NULL, 'V'},
     {"listen", required_argument, NULL, 0},
     {"tunnel-listen", required_argument, NULL, 0},
+    {"admin-listen", required_argument, NULL, 0},
     {"policies-dir", required_argument, NULL, 0},
     {"policy", required_argument, NULL, 0},
     {"policy-file", required_argument, NULL, 0},
@@ -268,7 +313,10 @@ int main(int argc, char **argv)
     struct http *http = NULL;
     struct tunnel *tun = NULL;
     struct events *ev = NULL;
-    int fds[CONFIG_MAX_LISTEN], nfds = 0, tfd = -1;
+    int fds[CONFIG_MAX_LISTEN], nfds = 0, tfd = -1, afd = -1;
+    char admin_bound[CONFIG_ADDR_MAX] = "";
+    static char secrets[CONFIG_MAX_SECRETS][PATH_MAX];
+    static const char *secret_ptrs[CONFIG_MAX_SECRETS];
     char bound[CONFIG_MAX_LISTEN][CONFIG_ADDR_MAX];
     struct diag *d = NULL;
 
@@ -325,6 +373,16 @@ int main(int argc, char **argv)
         return 1;
     }
     struct config *cfg = &s->cfg;
+    /* What this server keeps secret: added to every policy it signs as host_deny, so that no
+     * sandbox on the host reaches its keys, token, state or audit log whatever the layout. */
+    int nsecrets = config_secret_paths(cfg, secrets, CONFIG_MAX_SECRETS, err, sizeof err);
+    if (nsecrets < 0) {
+        fprintf(stderr, "cordond: %s%s%s\n", config_path ? config_path : "",
+                config_path ? ": " : "", err);
+        return 1;
+    }
+    for (int i = 0; i < nsecrets; i++)
+        secret_ptrs[i] = secrets[i];
     if (check_only) {
         printf("cordond: configuration is valid\n");
         return 0;
@@ -396,7 +454,8 @@ int main(int argc, char **argv)
     struct pset_options po = {.policies_dir = cfg->policies_dir[0] ? cfg->policies_dir : NULL,
                               .policy_file = cfg->policy_file[0] ? cfg->policy_file : NULL,
                               .versions_path = versions, .key = signer,
-                              .expiry = cfg->policy_expiry};
+                              .expiry = cfg->policy_expiry, .host_deny = secret_ptrs,
+                              .n_host_deny = (size_t)nsecrets};
     if (pset_manager_open(&po, &s->psets, d) != 0) {
         fprintf(stderr, "cordond: the policies are invalid; nothing is served:\n");
         for (size_t i = 0; i < d->count; i++) {
@@ -419,11 +478,17 @@ int main(int argc, char **argv)
         }
     }
     for (size_t i = 0; i < cfg->n_listen; i++) {
-        if (listen_on(cfg->listen[i], &fds[nfds], bound[i], sizeof bound[i]) != 0)
+        if (listen_on(cfg->listen[i], &fds[nfds], bound[i], sizeof bound[i], 0) != 0)
             goto out;
         nfds++;
     }
-    if (listen_on(cfg->tunnel_listen, &tfd, s->proxy_addr, sizeof s->proxy_addr) != 0)
+    if (listen_on(cfg->tunnel_listen, &tfd, s->proxy_addr, sizeof s->proxy_addr, 0) != 0)
+        goto out;
+    /* The admin endpoints listen only on admin_listen, and only when there is a token. */
+    if (s->admin_on &&
+        ((strncmp(cfg->admin_listen, "unix:", 5) == 0 &&
+          socket_dir("admin_listen", cfg->admin_listen) != 0) ||
+         listen_on(cfg->admin_listen, &afd, admin_bound, sizeof admin_bound, 0600) != 0))
         goto out;
     if (strcmp(cfg->events_socket, "off") != 0)
     {
@@ -440,16 +505,19 @@ int main(int argc, char **argv)
         goto out;
     }
     tfd = -1; /* transferred */
-    if (http_start(s, fds, (size_t)nfds, &http, err, sizeof err) != 0) {
+    if (http_start(s, fds, (size_t)nfds, afd, &http, err, sizeof err) != 0) {
         fprintf(stderr, "cordond: %s\n", err);
         goto out;
     }
     nfds = 0; /* transferred: MHD closes them */
+    afd = -1;
     char ready[4096];
     size_t rl = 0;
     for (size_t i = 0; i < cfg->n_listen; i++)
         rl += (size_t)snprintf(ready + rl, sizeof ready - rl, "http=%s\n", bound[i]);
     rl += (size_t)snprintf(ready + rl, sizeof ready - rl, "tunnel=%s\n", s->proxy_addr);
+    if (admin_bound[0])
+        rl += (size_t)snprintf(ready + rl, sizeof ready - rl, "admin=%s\n", admin_bound);
     if (s->events_addr[0])
         snprintf(ready + rl, sizeof ready - rl, "events=%s\n", s->events_addr);
     if (cfg->ready_file[0] && write_ready(cfg->ready_file, ready) != 0)
@@ -495,6 +563,8 @@ out:
         close(fds[i]);
     if (tfd >= 0)
         close(tfd);
+    if (afd >= 0)
+        close(afd);
     pthread_rwlock_wrlock(&s->audit_lock);
     if (s->audit && audit_close(s->audit) != AUDIT_OK)
         rc = 1;

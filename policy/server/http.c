@@ -18,11 +18,20 @@
 #include <time.h>
 
 #include "policy/audit.h"
+#include "policy/server/peer.h"
 #include "policy/server/server.h"
+
+/* One per daemon: the agent-facing listeners serve everything but the admin endpoints, the
+ * admin listener (admin_listen) serves those alone. */
+struct listener {
+    struct srv *s;
+    int admin;
+};
 
 struct http {
     size_t n;
-    struct MHD_Daemon *d[CONFIG_MAX_LISTEN];
+    struct MHD_Daemon *d[CONFIG_MAX_LISTEN + 1];
+    struct listener l[CONFIG_MAX_LISTEN + 1];
 };
 
 struct req {
@@ -30,6 +39,7 @@ struct req {
     char *body;
     size_t len, max;
     int too_big;
+    int answered; /* refused before the body: the rest of the upload is discarded */
 };
 
 static enum srv_path classify(const char *url)
@@ -297,6 +307,11 @@ static enum MHD_Result do_metrics(struct srv *s, struct MHD_Connection *c, struc
            "cordon_events_total{outcome=\"dropped\"} %" PRIu64 "\n"
            "cordon_events_total{outcome=\"malformed\"} %" PRIu64 "\n",
            ld(&s->m.events_accepted), ld(&s->m.events_dropped), ld(&s->m.events_malformed));
+    sb_add(&b,
+           "# HELP cordon_admin_refused_total Admin requests refused for their peer (a governed "
+           "or unidentified process).\n"
+           "# TYPE cordon_admin_refused_total counter\ncordon_admin_refused_total %" PRIu64 "\n",
+           ld(&s->m.admin_refused));
     uint64_t reloads, failures;
     pset_manager_stats(s->psets, &reloads, &failures);
     struct pset *set = pset_acquire(s->psets);
@@ -543,6 +558,51 @@ static enum MHD_Result do_admin(struct srv *s, struct MHD_Connection *c, struct 
     return ret;
 }
 
+/* ------------------------------------------------------------ admin peer check */
+
+/*
+ * Refuse an admin request from a governed process, or from a local process cordond cannot
+ * name, before its token or body is looked at (policy/server/peer.h). Returns MHD_YES with
+ * *refused clear when the peer may go on, else the queued 403.
+ */
+static enum MHD_Result admin_peer_gate(struct srv *s, struct MHD_Connection *c, struct req *r,
+                                       const char *url, int *refused)
+{
+    *refused = 0;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    char why[400];
+    pid_t pid = 0;
+    enum peer_verdict v = PEER_UNKNOWN;
+    if (ci)
+        v = peer_check(ci->connect_fd, &pid, why, sizeof why);
+    else
+        snprintf(why, sizeof why, "the connection's socket is not known");
+    if (v == PEER_OUTSIDE || v == PEER_REMOTE)
+        return MHD_YES;
+    *refused = 1;
+    srv_count(&s->m.admin_refused, 1);
+    char fields[900], esc_url[200], esc_why[500];
+    srv_json_text(url, esc_url, sizeof esc_url);
+    srv_json_text(why, esc_why, sizeof esc_why);
+    snprintf(fields, sizeof fields,
+             "{\"path\":\"%s\",\"peer_pid\":%d,\"verdict\":\"%s\",\"why\":\"%s\"}", esc_url,
+             (int)pid, v == PEER_GOVERNED ? "governed" : "unidentified", esc_why);
+    (void)srv_audit(s, "admin.refused", NULL, fields, 0);
+    if (v == PEER_GOVERNED)
+        return send_error(s, c, r, 403, "admin_from_sandbox",
+                          "cordond refuses admin requests from a governed process: %s. The "
+                          "admin API is for administrators outside every sandbox, whatever "
+                          "token they hold; run the command from a shell or unit without "
+                          "NoNewPrivileges and a system call filter",
+                          why);
+    return send_error(s, c, r, 403, "admin_peer_unknown",
+                      "cordond cannot tell which process sent this admin request (%s), so it "
+                      "refuses it; use the unix admin socket (admin_listen) from a process "
+                      "that stays connected until the answer",
+                      why);
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -550,7 +610,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                                size_t *upload_size, void **con_cls)
 {
     (void)version;
-    struct srv *s = cls;
+    const struct listener *L = cls;
+    struct srv *s = L->s;
     struct req *r = *con_cls;
     if (!r) {
         r = calloc(1, sizeof *r);
@@ -559,6 +620,32 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         r->path = classify(url);
         r->max = strcmp(url, "/v1/admin/policies") == 0 ? HTTP_MAX_BODY : HTTP_MAX_SMALL_BODY;
         *con_cls = r;
+        /* Each listener serves its half only, answered before any body is read. */
+        if (L->admin && r->path != SP_ADMIN) {
+            r->answered = 1;
+            return send_error(s, c, r, 404, "not_found", "this is cordond's admin listener "
+                              "(admin_listen): it serves /v1/admin/* only; the policy fetch, "
+                              "/healthz and /metrics are on listen");
+        }
+        if (!L->admin && r->path == SP_ADMIN) {
+            r->answered = 1;
+            if (!s->admin_on)
+                return send_error(s, c, r, 404, "not_found", "no admin endpoints here: this "
+                                  "server has no admin_token_file, and when it has one they "
+                                  "are served only on admin_listen (%s), never on listen",
+                                  s->cfg.admin_listen);
+            return send_error(s, c, r, 404, "not_found", "the admin endpoints are not served "
+                              "on this listener; they are on admin_listen (%s), for "
+                              "administrators outside every sandbox", s->cfg.admin_listen);
+        }
+        if (L->admin) {
+            int refused;
+            enum MHD_Result ret = admin_peer_gate(s, c, r, url, &refused);
+            if (refused) {
+                r->answered = 1;
+                return ret;
+            }
+        }
         /* Refuse a declared oversized body before reading any of it (libmicrohttpd accepts a
          * response only here or after the upload, not in the middle of it). */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -570,6 +657,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         return MHD_YES;
     }
+    if (*upload_size && r->answered) {
+        *upload_size = 0; /* refused already: the body is not kept */
+        return MHD_YES;
+    }
+    if (r->answered)
+        return MHD_YES;
     if (*upload_size) {
         if (r->too_big || r->len + *upload_size > r->max) {
             /* A chunked body that grows past the limit: discard the rest, refuse at the end. */
@@ -610,7 +703,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return do_admin(s, c, r, url, method);
     default:
         return send_error(s, c, r, 404, "not_found", "no such endpoint; cordond serves "
-                          "/v1/policy, /healthz, /metrics and /v1/admin/*");
+                          "/v1/policy, /healthz and /metrics here, and /v1/admin/* on "
+                          "admin_listen");
     }
 }
 
@@ -657,23 +751,30 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
         fprintf(stderr, "cordond: http: %s\n", line);
 }
 
-int http_start(struct srv *s, const int *fds, size_t n, struct http **out, char *err,
-               size_t errlen)
+int http_start(struct srv *s, const int *fds, size_t n, int admin_fd, struct http **out,
+               char *err, size_t errlen)
 {
     struct http *h = calloc(1, sizeof *h);
-    if (!h)
+    if (!h || n > CONFIG_MAX_LISTEN) {
+        free(h);
         return -1;
-    for (size_t i = 0; i < n; i++) {
+    }
+    for (size_t i = 0; i < n + (admin_fd >= 0); i++) {
+        int admin = i == n;
+        h->l[i].s = s;
+        h->l[i].admin = admin;
+        /* admin requests are rare: one thread; a reload in it stalls no agent */
         h->d[i] = MHD_start_daemon(
             MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-            handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
-            fds[i], MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT,
+            handler, &h->l[i], MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+            MHD_OPTION_LISTEN_SOCKET, admin ? admin_fd : fds[i], MHD_OPTION_THREAD_POOL_SIZE,
+            admin ? 1u : s->cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT,
             s->cfg.connection_timeout, MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
         if (!h->d[i]) {
             snprintf(err, errlen, "cannot start the HTTP server on %s (libmicrohttpd refused; "
-                     "see the lines above)", s->cfg.listen[i]);
+                     "see the lines above)", admin ? s->cfg.admin_listen : s->cfg.listen[i]);
             http_stop(h);
             return -1;
         }

@@ -23,9 +23,15 @@ struct http;
 #define HTTP_MAX_SMALL_BODY (64u << 10)
 #define HTTP_MEMORY_LIMIT (64u << 10) /* per connection: request line + headers must fit */
 
-/* Start one daemon per listen socket (already bound and listening). Returns 0 or -1. */
+/*
+ * Start one daemon per listen socket (already bound and listening), and one for admin_fd
+ * (the admin_listen socket, or -1 when the admin endpoints are off). The listen sockets serve
+ * the policy fetch, /healthz and /metrics and answer the admin paths with 404; the admin
+ * socket serves the admin paths alone, to peers outside every sandbox (peer.h). Returns 0 or -1.
+ */
 __attribute__((warn_unused_result)) int http_start(struct srv *s, const int *fds, size_t n,
-                                                   struct http **out, char *err, size_t errlen);
+                                                   int admin_fd, struct http **out, char *err,
+                                                   size_t errlen);
 void http_stop(struct http *h);
 
 #endif

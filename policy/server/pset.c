@@ -351,8 +351,8 @@ static int build(struct pset_manager *m, struct srcs *s, struct pset **out, stru
         char err[512];
         struct envelope_stamp st = {.version = e->version, .issued_at = now,
                                     .expires_at = now + m->o.expiry};
-        if (envelope_sign(e->source, e->source_len, &st, m->o.key, &e->envelope, err,
-                          sizeof err) != 0) {
+        if (envelope_sign_host(e->source, e->source_len, &st, m->o.host_deny,
+                               m->o.n_host_deny, m->o.key, &e->envelope, err, sizeof err) != 0) {
             diag_add(d, e->agent, "cannot sign: %s", err);
             goto out;
         }
@@ -565,6 +565,9 @@ int pset_manager_open(const struct pset_options *o, struct pset_manager **out, s
                  strerror(-rc));
         goto fail;
     }
+    /* what is signed is what was checked: each policy compiles with the host_deny it gets */
+    m->env.host_deny = o->host_deny;
+    m->env.n_host_deny = o->n_host_deny;
     if (m->versions_path[0] && (rc = versions_load(m, d)) != 0)
         goto fail;
     if ((rc = pset_manager_reload(m, NULL, 0, 0, d)) != 0)

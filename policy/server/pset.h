@@ -53,6 +53,10 @@ struct pset_options {
     const char *versions_path; /* NULL: versions kept in memory only */
     const struct key_secret *key; /* borrowed; outlives the manager */
     time_t expiry;            /* seconds of validity of each envelope */
+    /* The server's own secret paths: every policy is compiled with them and signed with them
+     * as its host_deny (borrowed; outlive the manager). */
+    const char *const *host_deny;
+    size_t n_host_deny;
 };
 
 struct pset_manager;

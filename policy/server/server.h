@@ -29,6 +29,7 @@ struct srv_metrics {
     uint64_t decisions[SD_N][SD_DN];
     uint64_t tunnels_open, tunnels_total, tunnel_bytes_up, tunnel_bytes_down;
     uint64_t events_accepted, events_dropped, events_malformed, events_connections;
+    uint64_t admin_refused; /* admin requests refused for their peer (peer.h) */
 };
 
 struct srv {

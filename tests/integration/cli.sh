@@ -111,5 +111,38 @@ has "envelope stamp shown" "version   7"
 run "explain a tampered envelope" 1 "$CORDON" explain --trust "$T/k.pub" tampered-sig.json
 run "explain of a missing workspace is exit 2" 2 "$CORDON" explain --workspace "$T/none" "$EX/default.json"
 
+run "explain shows the host secret set" 0 "$CORDON" explain --workspace ws "$EX/default.json"
+has "explain marks the host secret set" "[host]"
+has "explain lists /etc/cordon" "/etc/cordon"
+has "explain says the host secret set cannot be switched off" "host secret set: on"
+
+# --- a policy file the sandbox could rewrite
+cp "$EX/default.json" "$T/ws/policy.json"
+run "exec refuses a policy file inside its own read_write grant" 125 "$CORDON" exec \
+    --policy "$T/ws/policy.json" --workspace "$T/ws" -- true
+has "the refusal names the grant and why" 'could rewrite the policy that governs its next run'
+mkdir -p "$FX/ws"
+cp "$EX/default.json" "$FX/policy.json"
+run "control: the same policy outside the grants runs" 0 "$CORDON" exec --policy "$FX/policy.json" \
+    --workspace "$T/ws" -- true
+
+# --- the admin commands: the admin socket by default, --server unix:/PATH or http://
+for c in "agent add" "agent revoke" "agent list" "policy push" "policy reload"; do
+    # shellcheck disable=SC2086
+    run "$c --help exits 0" 0 "$CORDON" $c --help
+    has "$c --help names the default admin socket" "unix:/run/cordond/admin.sock"
+done
+has "help says sandboxed clients are refused" "refuses these requests from a sandboxed process"
+head -c 32 /dev/urandom | base64 > "$T/admin.token"; chmod 600 "$T/admin.token"
+run "--server with another scheme is a usage error" 2 "$CORDON" agent list \
+    --admin-token "$T/admin.token" --server ftp://127.0.0.1:1
+has "it says which forms are accepted" "expected unix:/PATH (cordond's admin_listen) or http://HOST:PORT"
+run "an admin socket that is not there: usage exit, with what to check" 2 "$CORDON" agent list \
+    --admin-token "$T/admin.token" --server "unix:$T/no-such.sock"
+has "it names the socket and admin_listen" "cannot reach cordond at unix:$T/no-such.sock"
+ln -s "$T/admin.token" "$T/token-link"
+run "the token is not read through a symlink" 2 "$CORDON" agent list --admin-token "$T/token-link" \
+    --server "unix:$T/no-such.sock"
+
 [ ! -e "$HOME/.ssh/id_rsa" ] || bad "nothing touched HOME" ""
 finish

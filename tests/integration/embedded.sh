@@ -14,7 +14,7 @@ mkdir -p "$HOME/.ssh" "$HOME/.aws" "$T/ws"
 echo "PRIVATE-KEY-MATERIAL" > "$HOME/.ssh/id_rsa"
 echo "AWS-SECRET" > "$HOME/.aws/credentials"
 cd "$T/ws"
-cat > "$T/plain.json" <<'J'
+cat > "$FX/plain.json" <<'J'
 {"cordon_policy":1,"agent":"it-embedded","sandbox":{"enforcement":"best_effort",
  "filesystem":{"read_write":["${workspace}","${tmp}"],"read_only":["${cwd}"]},
  "exec":{"deny":["rm"]},"network":{"mode":"proxy","allow":["127.0.0.1:9"]},
@@ -22,12 +22,12 @@ cat > "$T/plain.json" <<'J'
 J
 # The audit log must lie outside every grant of the agent, and ${tmp} is /tmp.
 V=$(mktemp -d /var/tmp/cordon-it-XXXXXX)
-trap 'rm -rf "$T" "$V"' EXIT
+trap 'rm -rf "$T" "$V" "$FX"' EXIT
 AUD=$V/audit
 
 # the run: a denied credential read, a denied program, a program the kernel refuses to
 # execute (a script dropped in the workspace), a refused connection; the exit status passes
-run "embedded run passes the command's exit status" 7 "$CORDON" run --policy "$T/plain.json" \
+run "embedded run passes the command's exit status" 7 "$CORDON" run --policy "$FX/plain.json" \
     --audit "$AUD" -- sh -c 'cat ~/.ssh/id_rsa; rm -f x; printf "#!/bin/sh\necho SCRIPT-RAN\n" > d.sh;
         chmod +x d.sh; ./d.sh; python3 -c "import socket; socket.create_connection((\"127.0.0.1\", 22), 2)";
         echo done; exit 7'
@@ -55,41 +55,58 @@ run "the run is closed in the log" 0 "$CORDON" audit query "$AUD" --kind stop
 has "a stop record" "stop"
 
 # nothing left behind: no cordond, no private directory with keys in it
-if pgrep -f "cordond --listen 127.0.0.1:0 --tunnel-listen 127.0.0.1:0 --policy $T/plain.json" \
+if pgrep -f "cordond --listen 127.0.0.1:0 --tunnel-listen 127.0.0.1:0 --policy $FX/plain.json" \
     >/dev/null; then bad "the private cordond is stopped"; else ok "the private cordond is stopped"; fi
-left=$(find /tmp -maxdepth 1 -name 'cordon-run-*' -newer "$T/plain.json" 2>/dev/null)
+left=$(find /tmp -maxdepth 1 -name 'cordon-run-*' -newer "$FX/plain.json" 2>/dev/null)
 if [ -z "$left" ]; then ok "the private directory is removed"; else
     bad "the private directory is removed" "$left"; fi
 
 # a second run appends to the same log, which still verifies (a new key, named in its start)
-run "a second run" 0 "$CORDON" run --policy "$T/plain.json" --audit "$AUD" -- true
+run "a second run" 0 "$CORDON" run --policy "$FX/plain.json" --audit "$AUD" -- true
 run "the log of two runs verifies" 0 "$CORDON" audit verify "$AUD"
 run "two start records" 0 "$CORDON" audit query "$AUD" --kind start
 has "query counts both" "2 of"
 
 # an audit directory the agent could write is refused: here HOME is under /tmp, ${tmp}
-run "an audit directory inside a grant is refused" 125 "$CORDON" run --policy "$T/plain.json" -- true
+run "an audit directory inside a grant is refused" 125 "$CORDON" run --policy "$FX/plain.json" -- true
 has "the refusal names the grant" 'read_write grant ${tmp}'
-run "so is one inside the workspace" 125 "$CORDON" run --policy "$T/plain.json" \
+run "so is one inside the workspace" 125 "$CORDON" run --policy "$FX/plain.json" \
     --workspace "$V" --audit "$V/ws-audit" -- true
 has "the refusal names the workspace" 'read_write grant ${workspace}'
 test ! -e "$V/ws-audit" && ok "nothing was created" || bad "nothing was created"
 
 # the default audit directory is the XDG state directory
 mkdir -p "$V/home"
-HOME=$V/home run "default audit directory" 0 "$CORDON" run --policy "$T/plain.json" -- true
+HOME=$V/home run "default audit directory" 0 "$CORDON" run --policy "$FX/plain.json" -- true
 has "it is under HOME/.local/state" "$V/home/.local/state/cordon/audit"
 test -s "$V/home/.local/state/cordon/audit/audit.jsonl" && ok "the default log exists" ||
     bad "the default log exists"
-XDG_STATE_HOME=$V/xdg run "XDG_STATE_HOME is honoured" 0 "$CORDON" run --policy "$T/plain.json" -- true
+XDG_STATE_HOME=$V/xdg run "XDG_STATE_HOME is honoured" 0 "$CORDON" run --policy "$FX/plain.json" -- true
 has "it is under XDG_STATE_HOME" "$V/xdg/cordon/audit"
 
 # the agent cannot reach the keys: the signing key is gone from disk once cordond holds it
 mkdir -p "$T/rt"
 XDG_RUNTIME_DIR=$T/rt run "the agent finds no key file in the private directory" 0 "$CORDON" run \
-    --policy "$T/plain.json" --audit "$AUD" -- sh -c "ls $T/rt/cordon-run-*/"
+    --policy "$FX/plain.json" --audit "$AUD" -- sh -c "ls $T/rt/cordon-run-*/"
 case "$OUT" in *signing.key*|*agent.key*|*audit.key*) bad "no key file is listed" "$OUT" ;;
     *signing.pub*) ok "no key file is listed" ;; *) bad "no key file is listed" "$OUT" ;; esac
+case "$OUT" in *admin.sock*) bad "the private cordond opens no admin socket" "$OUT" ;;
+    *) ok "the private cordond opens no admin socket" ;; esac
+# the private directory is cordond's state directory: the signed policy denies it to the
+# agent, although it lies inside ${tmp} here
+XDG_RUNTIME_DIR=$T/rt run "the agent cannot read the private directory" 0 "$CORDON" run \
+    --policy "$FX/plain.json" --audit "$AUD" -- sh -c "cat $T/rt/cordon-run-*/cordond.log $T/rt/cordon-run-*/signing.pub >/dev/null 2>&1 && echo PRIVATE-READ; cat $T/rt/cordon-run-*/cordond.log 2>&1 | head -1"
+case "$OUT" in *PRIVATE-READ*) bad "the private directory is denied" "$OUT" ;;
+    *"cordond's secrets"*) ok "the private directory is denied" ;;
+    *) bad "the private directory is denied" "$OUT" ;; esac
+# an audit directory in a read-only grant may be used, and is denied to the run that writes it
+mkdir -p "$V/proj"
+run "an audit directory inside a read-only grant is accepted" 0 env -C "$V/proj" "$CORDON" run \
+    --policy "$FX/plain.json" --workspace "$T/ws" --audit "$V/proj/audits" -- \
+    sh -c "cat $V/proj/audits/audit.jsonl >/dev/null 2>&1 && echo LOG-READ; echo done"
+has "the run ran" "done"
+case "$OUT" in *LOG-READ*) bad "its log is denied to the agent" "$OUT" ;;
+    *) ok "its log is denied to the agent" ;; esac
 
 # a command the shim cannot enter (a static binary) is refused, and what it started dies too
 mkdir -p "$V/wsx"
@@ -112,8 +129,8 @@ int main(int argc, char **argv)
 }
 C
 if gcc -static -O1 -o "$V/wsx/spawner" "$V/wsx/spawner.c" 2>/dev/null; then
-    printf '{"cordon_policy":1,"agent":"it-static","sandbox":{"enforcement":"best_effort","filesystem":{"read_write":["${workspace}","${tmp}"]},"exec":{"allow":["*","${workspace}"]},"network":{"mode":"proxy","allow":[]}}}\n' > "$T/static.json"
-    run "a static command gives no handshake: refused" 125 "$CORDON" run --policy "$T/static.json" \
+    printf '{"cordon_policy":1,"agent":"it-static","sandbox":{"enforcement":"best_effort","filesystem":{"read_write":["${workspace}","${tmp}"]},"exec":{"allow":["*","${workspace}"]},"network":{"mode":"proxy","allow":[]}}}\n' > "$FX/static.json"
+    run "a static command gives no handshake: refused" 125 "$CORDON" run --policy "$FX/static.json" \
         --workspace "$V/wsx" --audit "$V/a6" --timeout-handshake 1 -- "$V/wsx/spawner" "$V/wsx/survived"
     has "the refusal says the shim did not load" "did not load"
     sleep 4
@@ -124,22 +141,24 @@ else
 fi
 
 # refusals: each says what is wrong, exits 125 (cordon) or 2 (usage), starts nothing
-printf '{"cordon_policy":1,"agent":"x","sandbox":{"network":{"mode":"proxi"}}}\n' > "$T/bad.json"
-run "a bad plain policy is refused" 125 "$CORDON" run --policy "$T/bad.json" --audit "$V/a3" -- true
+printf '{"cordon_policy":1,"agent":"x","sandbox":{"network":{"mode":"proxi"}}}\n' > "$FX/bad.json"
+# (a cordond that fails to start keeps its private directory for its log: keep it in $T)
+mkdir -p "$T/rt"
+XDG_RUNTIME_DIR=$T/rt run "a bad plain policy is refused" 125 "$CORDON" run --policy "$FX/bad.json" --audit "$V/a3" -- true
 has "the refusal names the error" "proxi"
-run "--trust with a plain policy is a usage error" 2 "$CORDON" run --policy "$T/plain.json" \
-    --trust "$T/plain.json" -- true
+run "--trust with a plain policy is a usage error" 2 "$CORDON" run --policy "$FX/plain.json" \
+    --trust "$FX/plain.json" -- true
 has "it says why" "plain policy"
 "$CORDON" keygen "$T/k" >/dev/null
-"$CORDON" sign --key "$T/k.key" "$T/plain.json" > "$T/env.json" 2>/dev/null
-run "--audit with a signed envelope is a usage error" 2 "$CORDON" run --policy "$T/env.json" \
+"$CORDON" sign --key "$T/k.key" "$FX/plain.json" > "$FX/env.json" 2>/dev/null
+run "--audit with a signed envelope is a usage error" 2 "$CORDON" run --policy "$FX/env.json" \
     --trust "$T/k.pub" --audit "$V/a4" -- true
 has "it says where --audit applies" "--audit applies to a plain --policy"
 mkdir -p "$V/ro" && touch "$V/ro/file"
 run "an audit directory that cannot be created is refused" 125 "$CORDON" run \
-    --policy "$T/plain.json" --audit "$V/ro/file/audit" -- true
+    --policy "$FX/plain.json" --audit "$V/ro/file/audit" -- true
 has "it names the directory" "$V/ro/file/audit"
 CORDON_CORDOND=/nonexistent run "a missing cordond is refused" 125 "$CORDON" run \
-    --policy "$T/plain.json" --audit "$V/a5" -- true
+    --policy "$FX/plain.json" --audit "$V/a5" -- true
 has "it says how to point at cordond" "CORDON_CORDOND"
 finish

@@ -5,7 +5,10 @@ set -u
 PASS=0
 FAIL=0
 T=$(mktemp -d /tmp/cordon-it-XXXXXX)
-trap 'rm -rf "$T"' EXIT
+# Policy files and envelopes live outside every grant a test's policy makes (/tmp is ${tmp},
+# read-write): cordon refuses a policy file that the sandbox it describes could rewrite.
+FX=$(mktemp -d /var/tmp/cordon-it-fx-XXXXXX)
+trap 'rm -rf "$T" "$FX"' EXIT
 export HOME="$T/home"
 mkdir -p "$HOME"
 

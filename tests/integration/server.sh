@@ -12,7 +12,7 @@ if ! unshare -m true 2>/dev/null; then
 fi
 PY="/usr/bin/python3 $SRC/tests/integration/server_client.py"
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"; }
+cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T" "$FX"; }
 trap cleanup EXIT
 
 W=$T/w; mkdir -p "$W/pol" "$W/state"
@@ -48,6 +48,12 @@ has "config error says what was expected" "threads: expected a whole number from
 run "the shipped example config is valid" 0 "$CORDOND" --config "$SRC/examples/cordond.conf" --check-config
 run "no signing key refused" 1 "$CORDOND" --policies-dir "$W/pol" --state-dir "$W/state"
 has "missing signing key says what to do" "cordon keygen"
+run "admin_listen: a malformed address is refused" 2 "$CORDOND" --config "$SRC/examples/cordond.conf" \
+    --admin-listen "unix:relative.sock" --check-config
+has "admin_listen: the error says what is expected" 'admin_listen: expected unix:/ABSOLUTE/PATH'
+run "admin_listen: sharing the agents' listener is refused" 1 "$CORDOND" --config "$SRC/examples/cordond.conf" \
+    --listen 127.0.0.1:7999 --admin-listen 127.0.0.1:7999 --check-config
+has "admin_listen: the refusal says why" 'admin API must have a listener of its own'
 run "a per-agent tunnel limit above the total is refused" 1 "$CORDOND" --config "$SRC/examples/cordond.conf" \
     --max-tunnels 4 --max-tunnels-per-agent 9 --check-config
 has "the refusal names both limits" "max_tunnels_per_agent (9) is above max_tunnels (4)"
@@ -61,6 +67,7 @@ policies_dir $W/pol
 signing_key $W/sign.key
 state_dir $W/state
 admin_token_file $W/admin
+admin_listen unix:$W/admin.sock
 ready_file $W/ready
 connection_timeout 2
 handshake_timeout 2
@@ -83,15 +90,29 @@ start_server() {
 start_server
 [ -n "$H" ] && ok "server ready" || { bad "server ready" "$(cat "$W/cordond.log")"; finish; exit 1; }
 URL=http://$H
+ADM=unix:$W/admin.sock
 run "healthz" 0 curl -sf "$URL/healthz"
 has "healthz ok" '"status":"ok"'
+grep -qx "admin=unix:$W/admin.sock" "$W/ready" && ok "ready file names the admin socket" ||
+    bad "ready admin" "$(cat "$W/ready")"
+[ "$(stat -c %a "$W/admin.sock")" = 600 ] && ok "admin socket is mode 0600" ||
+    bad "admin socket mode" "$(stat -c %a "$W/admin.sock")"
 
 # ------------------------------------------------------------------ agents and policy fetch
-KEY=$("$CORDON" agent add --server "$URL" --agent web 2>/dev/null)
+# The admin endpoints are on admin_listen only.
+AH="Authorization: Bearer $(cat "$W/admin")"
+[ "$(curl -s -o "$W/body" -w '%{http_code}' -X POST -H "$AH" -d '{"agent":"web"}' "$URL/v1/admin/agents")" = 404 ] &&
+    grep -q "admin_listen (unix:$W/admin.sock)" "$W/body" && ok "admin on the agents' listener: 404 naming admin_listen" ||
+    bad "admin on listen" "$(cat "$W/body")"
+run "an admin command pointed at the agents' listener is refused" 1 "$CORDON" agent list --server "$URL"
+has "it says where the admin endpoints are" "admin_listen"
+[ "$(curl -s -o "$W/body" -w '%{http_code}' --unix-socket "$W/admin.sock" http://cordond/healthz)" = 404 ] &&
+    grep -q "admin listener" "$W/body" && ok "the admin socket serves nothing else" || bad "admin socket /healthz" "$(cat "$W/body")"
+KEY=$("$CORDON" agent add --server "$ADM" --agent web 2>/dev/null)
 [[ $KEY =~ ^ck_[A-Za-z0-9_-]{43}$ ]] && ok "agent add prints a ck_ key" || bad "agent add" "$KEY"
 grep -q "${KEY}" "$W/state/agents" && bad "keys file holds the key itself" || ok "keys file holds no key"
 [ "$(stat -c %a "$W/state/server.secret")" = 600 ] && ok "server secret is 0600" || bad "secret mode"
-OPSKEY=$("$CORDON" agent add --server "$URL" --agent ops 2>/dev/null)
+OPSKEY=$("$CORDON" agent add --server "$ADM" --agent ops 2>/dev/null)
 
 run "policy fetch" 0 curl -s -D "$W/h1" -o "$W/env1.json" -H "Authorization: Bearer $KEY" "$URL/v1/policy"
 grep -q "^HTTP/1.1 200" "$W/h1" && ok "fetch is 200" || bad "fetch is 200" "$(cat "$W/h1")"
@@ -111,27 +132,43 @@ code() { curl -s -o "$W/body" -w '%{http_code}' "$@"; }
     ok "not bearer: 401" || bad "401 not bearer" "$(cat "$W/body")"
 [ "$(code -H "Authorization: Bearer ck_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" "$URL/v1/policy")" = 401 ] &&
     grep -q "unknown" "$W/body" && ok "unknown key: 401 unknown" || bad "401 unknown" "$(cat "$W/body")"
-GONE=$("$CORDON" agent add --server "$URL" --agent web 2>/dev/null)
-GONEID=$("$CORDON" agent list --server "$URL" | awk '$2=="web"{id=$1} END{print id}')
-run "agent revoke by id" 0 "$CORDON" agent revoke --server "$URL" --id "$GONEID"
+GONE=$("$CORDON" agent add --server "$ADM" --agent web 2>/dev/null)
+GONEID=$("$CORDON" agent list --server "$ADM" | awk '$2=="web"{id=$1} END{print id}')
+run "agent revoke by id" 0 "$CORDON" agent revoke --server "$ADM" --id "$GONEID"
 [ "$(code -H "Authorization: Bearer $GONE" "$URL/v1/policy")" = 401 ] && grep -q "revoked" "$W/body" &&
     ok "revoked key: 401 revoked" || bad "401 revoked" "$(cat "$W/body")"
-run "agent list shows the revoked key" 0 "$CORDON" agent list --server "$URL"
+run "agent list shows the revoked key" 0 "$CORDON" agent list --server "$ADM"
 has "list marks it" "revoked"
 
 # ------------------------------------------------------------------ hostile HTTP
 [ "$(code -X POST -H "Authorization: Bearer $KEY" "$URL/v1/policy")" = 405 ] && ok "POST /v1/policy: 405" || bad 405
 [ "$(code "$URL/nope")" = 404 ] && grep -q '"cordon.not_found"' "$W/body" && ok "unknown path: 404 JSON" || bad 404
-[ "$(code -X POST "$URL/v1/admin/reload")" = 401 ] && ok "admin without token: 401" || bad "admin 401"
-[ "$(code -X POST -H "Authorization: Bearer wrong-token-wrong-token" "$URL/v1/admin/reload")" = 401 ] &&
+acode() { curl -s -o "$W/body" -w '%{http_code}' --unix-socket "$W/admin.sock" "$@"; }
+AU=http://cordond/v1/admin
+[ "$(acode -X POST "$AU/reload")" = 401 ] && ok "admin without token: 401" || bad "admin 401"
+[ "$(acode -X POST -H "Authorization: Bearer wrong-token-wrong-token" "$AU/reload")" = 401 ] &&
     grep -q "wrong" "$W/body" && ok "admin wrong token: 401" || bad "admin wrong 401"
-AH="Authorization: Bearer $(cat "$W/admin")"
-[ "$(code -X POST -H "$AH" -d '{"agent":' "$URL/v1/admin/agents")" = 400 ] && ok "malformed JSON: 400" || bad "400 json"
-[ "$(code -X POST -H "$AH" -d '{"agent":"x","admin":true}' "$URL/v1/admin/agents")" = 400 ] &&
+[ "$(acode -X POST -H "$AH" -d '{"agent":' "$AU/agents")" = 400 ] && ok "malformed JSON: 400" || bad "400 json"
+[ "$(acode -X POST -H "$AH" -d '{"agent":"x","admin":true}' "$AU/agents")" = 400 ] &&
     grep -q 'unknown member' "$W/body" && ok "unknown JSON key: 400" || bad "400 unknown key" "$(cat "$W/body")"
-[ "$(code -X POST -H "$AH" -d '{"agent":"../etc"}' "$URL/v1/admin/agents")" = 400 ] && ok "bad agent name: 400" || bad "400 name"
+[ "$(acode -X POST -H "$AH" -d '{"agent":"../etc"}' "$AU/agents")" = 400 ] && ok "bad agent name: 400" || bad "400 name"
 head -c 70000 /dev/zero | tr '\0' a > "$W/big"
-[ "$(code -X POST -H "$AH" --data-binary @"$W/big" "$URL/v1/admin/agents")" = 413 ] && ok "oversized body: 413" || bad 413
+[ "$(acode -X POST -H "$AH" --data-binary @"$W/big" "$AU/agents")" = 413 ] && ok "oversized body: 413" || bad 413
+
+# A governed process is refused, token or not: curl under cordon exec, with a policy that lets
+# it open unix sockets and reach the socket.
+printf '{"cordon_policy":1,"agent":"it-peer","sandbox":{"enforcement":"best_effort","network":{"mode":"host"}}}\n' > "$FX/peer.json"
+run "a sandboxed curl gets no admin answer" 0 "$CORDON" exec --policy "$FX/peer.json" -- \
+    curl -s -o "$W/gov.body" -w '%{http_code}' --unix-socket "$W/admin.sock" -H "$AH" "$AU/agents"
+[ "$OUT" = 403 ] && grep -q '"cordon.admin_from_sandbox"' "$W/gov.body" &&
+    grep -q "no_new_privs and a seccomp filter" "$W/gov.body" &&
+    ok "a sandboxed peer holding the token is refused with 403" || bad "sandboxed admin peer" "$OUT" "$(cat "$W/gov.body")"
+[ "$(acode -H "$AH" "$AU/agents")" = 200 ] && ok "control: the same request from outside is answered" ||
+    bad "admin control" "$(cat "$W/body")"
+curl -s "$URL/metrics" | grep -qx 'cordon_admin_refused_total 1' && ok "the refusal is counted" ||
+    bad "admin refused metric" "$(curl -s "$URL/metrics" | grep admin)"
+grep '"kind":"admin.refused"' "$W/state/audit/audit.jsonl" | grep -q '"verdict":"governed"' &&
+    ok "the refusal is audited" || bad "admin refused audit"
 R=$($PY big "${H%:*}" "${H##*:}" "GET /healthz HTTP/1.1" 100000)
 [[ $R == "HTTP/1.1 4"* || $R == CLOSED ]] && ok "oversized headers refused ($R)" || bad "big headers" "$R"
 R=$($PY raw "${H%:*}" "${H##*:}" '\x00\xff\x01garbage\r\n\r\n')
@@ -142,24 +179,24 @@ run "still healthy after hostile input" 0 curl -sf "$URL/healthz"
 
 # ------------------------------------------------------------------ reloads and push
 sed 's/"mode": "enforce"/"mode": "enforcee"/' "$W/pol/web.json" > "$T/web.json"
-run "bad push refused" 1 "$CORDON" policy push --server "$URL" "$T/web.json"
+run "bad push refused" 1 "$CORDON" policy push --server "$ADM" "$T/web.json"
 has "push prints the diagnostic" 'web.json: mode: expected one of enforce|observe'
 curl -s -H "Authorization: Bearer $KEY" "$URL/v1/policy" > "$W/env2.json"
 cmp -s "$W/env1.json" "$W/env2.json" && ok "old set still served after a bad push" || bad "old set"
 policy ops ', "other.example.org:80"' > "$T/ops.json"
-run "good push" 0 "$CORDON" policy push --server "$URL" "$T/ops.json"
+run "good push" 0 "$CORDON" policy push --server "$ADM" "$T/ops.json"
 has "ops at version 2" "ops version 2"
 has "web unchanged at version 1" "web version 1"
 grep -q other.example.org "$W/pol/ops.json" && ok "push wrote the policies dir" || bad "push write"
 policy x > "$T/wrongname.json"
-run "push with agent != file name refused" 1 "$CORDON" policy push --server "$URL" "$T/wrongname.json"
+run "push with agent != file name refused" 1 "$CORDON" policy push --server "$ADM" "$T/wrongname.json"
 has "says why" "must equal the file name"
 
 # Fetches race with pushes and SIGHUPs: every answer complete, versions never go down.
 $PY fetchloop "$URL/v1/policy" "$OPSKEY" "$W/race.stop" "$W/race" 2>"$W/race.err" & LOOP=$!
 for i in 1 2 3 4 5 6; do
     policy ops ", \"r$i.example.org:80\"" > "$T/ops.json"
-    "$CORDON" policy push --server "$URL" "$T/ops.json" >/dev/null 2>&1
+    "$CORDON" policy push --server "$ADM" "$T/ops.json" >/dev/null 2>&1
     kill -HUP "$SPID"; sleep 0.3
 done
 touch "$W/race.stop"
@@ -285,8 +322,8 @@ grep '"kind":"tunnel.deny"' "$W/state/audit/audit.jsonl" | grep -q '"status":429
 # A second key of web holds a busy tunnel and a bound event connection; web's first key holds
 # another tunnel. Revoking the second key must close its tunnel and its event connection
 # (each checks within half a second) and leave the first key's tunnel open.
-REVKEY=$("$CORDON" agent add --server "$URL" --agent web 2>/dev/null)
-REVID=$("$CORDON" agent list --server "$URL" | awk '$2=="web" && $4=="live"{id=$1} END{print id}')
+REVKEY=$("$CORDON" agent add --server "$ADM" --agent web 2>/dev/null)
+REVID=$("$CORDON" agent list --server "$ADM" | awk '$2=="web" && $4=="live"{id=$1} END{print id}')
 python3 - "${TUN%:*}" "${TUN##*:}" "127.0.0.1:$UP" "$REVKEY" "$KEY" "$EV" > "$W/revoke.out" 2>&1 <<'P' &
 import select, socket, sys, time
 host, port, dest, revkey, key, evpath = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
@@ -324,7 +361,7 @@ print(" ".join("%s=%s" % (n, closed.get(n, "open")) for n in socks), flush=True)
 P
 RPY=$!
 for _ in $(seq 100); do grep -q ready "$W/revoke.out" 2>/dev/null && break; sleep 0.05; done
-run "revoke the key that holds them" 0 "$CORDON" agent revoke --server "$URL" --id "$REVID"
+run "revoke the key that holds them" 0 "$CORDON" agent revoke --server "$ADM" --id "$REVID"
 wait "$RPY"
 R=$(tail -1 "$W/revoke.out")
 [[ $R == *"tunnel="[0-9]* ]] && ok "revoke closes the key's open tunnel ($R)" || bad "revoke: tunnel" "$(cat "$W/revoke.out")"
@@ -403,6 +440,7 @@ KE=${KE:0:45}A; printf '%s\n' "$KE" > "$E/key"; chmod 600 "$E/key"
 "$CORDON" keygen "$E/sign" >/dev/null
 "$CORDOND" --policy "$W/pol/web.json" --agent-key-file "$E/key" --signing-key "$E/sign.key" \
     --state-dir "$E/state" --listen 127.0.0.1:0 --listen "unix:$E/http.sock" --tunnel-listen 127.0.0.1:0 --events-socket off \
+    --admin-token-file "$W/admin" --admin-listen 127.0.0.1:0 \
     --ready-file "$E/ready" >"$E/log" 2>&1 & EP=$!; PIDS+=($EP)
 for _ in $(seq 300); do [ -s "$E/ready" ] && break; sleep 0.05; done
 EH=$(sed -n 's/^http=//p' "$E/ready" | head -1)
@@ -411,6 +449,14 @@ EH=$(sed -n 's/^http=//p' "$E/ready" | head -1)
 [ "$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$E/http.sock" -H "Authorization: Bearer $KE" http://cordond/v1/policy)" = 200 ] &&
     ok "policy served on a unix socket listener too" || bad "unix listener"
 grep -q "events=" "$E/ready" && bad "events off still advertised" || ok "events off: not advertised"
+# admin_listen on TCP: the peer is found through /proc/net/tcp and /proc/PID/fd
+EA=$(sed -n 's/^admin=//p' "$E/ready")
+[ "$(curl -s -o "$W/body" -w '%{http_code}' -H "$AH" "http://$EA/v1/admin/agents")" = 200 ] &&
+    ok "TCP admin_listen: answered from outside" || bad "TCP admin control" "$EA" "$(cat "$W/body")"
+run "TCP admin_listen: a sandboxed curl gets no admin answer" 0 "$CORDON" exec --policy "$FX/peer.json" -- \
+    curl -s -o "$W/gov2.body" -w '%{http_code}' -H "$AH" "http://$EA/v1/admin/agents"
+[ "$OUT" = 403 ] && grep -q '"cordon.admin_from_sandbox"' "$W/gov2.body" &&
+    ok "TCP admin_listen: a sandboxed peer holding the token is refused" || bad "TCP sandboxed admin" "$OUT" "$(cat "$W/gov2.body")"
 kill -TERM $EP; wait $EP; [ $? -eq 0 ] && ok "SIGTERM stops cleanly" || bad "SIGTERM exit"
 grep -q "audit_key is not set" "$W/cordond.log" && ok "cordond warns that the checkpoints share the policy key" ||
     bad "warning about audit_key" "$(head -5 "$W/cordond.log")"

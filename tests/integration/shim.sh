@@ -12,7 +12,7 @@ SHIM=$(cd "$(dirname "$CORDON")/../shim" && pwd)/libcordon.so
 STUB=$SRC/tests/support/cordond_stub.py
 ORIGIN=$SRC/tests/support/http_origin.py
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T"; }
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T" "$FX"; }
 trap cleanup EXIT
 
 # Credentials that must stay unread.
@@ -32,9 +32,9 @@ leaked() { case "$OUT" in *PRIVATE-KEY-MATERIAL*|*AWS-SECRET*) return 0 ;; esac;
 no_leak() { if leaked; then bad "$1" "a planted credential appeared in the output" "$OUT"; else ok "$1"; fi; }
 wait_file() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.05; done; return 1; }
 
-sign() { # sign NAME VERSION POLICY_JSON [EXPIRES]
-    printf '%s\n' "$3" > "$1.json"
-    "$CORDON" sign --key keys/k.key --version "$2" --expires "${4:-1h}" "$1.json" > "$1.env" 2>/dev/null
+sign() { # sign NAME VERSION POLICY_JSON [EXPIRES]: $FX/NAME.json and $FX/NAME.env
+    printf '%s\n' "$3" > "$FX/$1.json"
+    "$CORDON" sign --key keys/k.key --version "$2" --expires "${4:-1h}" "$FX/$1.json" > "$FX/$1.env" 2>/dev/null
 }
 
 # The static probe and the hook probe live in the workspace, where the policy allows exec.
@@ -69,7 +69,7 @@ EXEC='"exec":{"allow":["*","${workspace}/bin"],"deny":["rm"]}'
 sign offline 10 '{"cordon_policy":1,"agent":"it-offline","sandbox":{"enforcement":"best_effort",'"$FS,$EXEC"',"network":{"mode":"none"}}}'
 
 # ---------------------------------------------------------------- offline, through the profile
-export CORDON_POLICY=$T/offline.env CORDON_TRUST=$T/keys/k.pub CORDON_WORKSPACE=$WS
+export CORDON_POLICY=$FX/offline.env CORDON_TRUST=$T/keys/k.pub CORDON_WORKSPACE=$WS
 P() { LD_PRELOAD=$SHIM "$@"; }
 
 run "profile: cat of ~/.ssh/id_rsa fails" 1 env LD_PRELOAD="$SHIM" cat "$HOME/.ssh/id_rsa"
@@ -204,13 +204,13 @@ run "CORDON_LOG=off: no line" 1 env CORDON_LOG=off LD_PRELOAD="$SHIM" cat "$HOME
 case "$OUT" in *"cordon:"*) bad "CORDON_LOG=off printed a line" "$OUT" ;; *) ok "CORDON_LOG=off is quiet" ;; esac
 
 sign observe 12 '{"cordon_policy":1,"agent":"it-observe","mode":"observe","sandbox":{"enforcement":"best_effort",'"$FS,$EXEC"',"network":{"mode":"none"}}}'
-run "observe mode: the hook lets the call through to the kernel" 1 env CORDON_POLICY="$T/observe.env" LD_PRELOAD="$SHIM" cat "$HOME/.ssh/id_rsa"
+run "observe mode: the hook lets the call through to the kernel" 1 env CORDON_POLICY="$FX/observe.env" LD_PRELOAD="$SHIM" cat "$HOME/.ssh/id_rsa"
 has "observe mode: says what it would have denied" 'cordon: observe: would deny open('
 no_leak "observe mode: the kernel sandbox still refused the read"
 
 # ---------------------------------------------------------------- fail closed, before main()
-cp offline.env tampered.env
-python3 - "$T/tampered.env" <<'PY'
+cp "$FX/offline.env" "$FX/tampered.env"
+python3 - "$FX/tampered.env" <<'PY'
 import base64, json, sys
 e = json.load(open(sys.argv[1]))
 p = json.loads(base64.b64decode(e["payload"]))
@@ -218,12 +218,12 @@ p["sandbox"]["network"]["mode"] = "host"
 e["payload"] = base64.b64encode(json.dumps(p).encode()).decode()
 json.dump(e, open(sys.argv[1], "w"))
 PY
-run "tampered envelope: refused, exit 126" 126 env CORDON_POLICY="$T/tampered.env" LD_PRELOAD="$SHIM" echo RAN
+run "tampered envelope: refused, exit 126" 126 env CORDON_POLICY="$FX/tampered.env" LD_PRELOAD="$SHIM" echo RAN
 has "tampered: says the signature failed" 'signature'
 case "$OUT" in *RAN*) bad "tampered: the program ran" ;; *) ok "tampered: the program never ran" ;; esac
 sign expired 11 '{"cordon_policy":1,"agent":"it-offline","sandbox":{"enforcement":"best_effort",'"$FS"'}}' 1s
 sleep 1.2
-run "expired envelope: refused, exit 126" 126 env CORDON_POLICY="$T/expired.env" LD_PRELOAD="$SHIM" echo RAN
+run "expired envelope: refused, exit 126" 126 env CORDON_POLICY="$FX/expired.env" LD_PRELOAD="$SHIM" echo RAN
 has "expired: says so and what to do" 'expired'
 run "wrong trusted key: refused" 126 env CORDON_TRUST="$T/keys/other.pub" LD_PRELOAD="$SHIM" echo RAN
 has "wrong key: points at CORDON_TRUST" 'CORDON_TRUST'
@@ -233,16 +233,16 @@ run "no trust: refused" 126 env -u CORDON_TRUST LD_PRELOAD="$SHIM" echo RAN
 has "no trust: says what to set" 'CORDON_TRUST is not set'
 run "server down: refused" 126 env -u CORDON_POLICY CORDON_SERVER=http://127.0.0.1:1 CORDON_KEY="$KEY" LD_PRELOAD="$SHIM" echo RAN
 has "server down: names the server and that there is no cache" 'no cached policy'
-printf 'CORDON_POLICY=%s\nCORDON_TRUSTT=x\n' "$T/offline.env" > bad.profile
+printf 'CORDON_POLICY=%s\nCORDON_TRUSTT=x\n' "$FX/offline.env" > bad.profile
 run "profile file with an unknown name: refused" 126 env -u CORDON_POLICY CORDON_PROFILE="$T/bad.profile" LD_PRELOAD="$SHIM" echo RAN
 has "bad profile: names the line" 'profile line 2: unknown variable'
-printf 'CORDON_POLICY=%s\n' "$T/offline.env" > good.profile
+printf 'CORDON_POLICY=%s\n' "$FX/offline.env" > good.profile
 run "profile file: fills what the environment lacks" 1 env -u CORDON_POLICY CORDON_PROFILE="$T/good.profile" LD_PRELOAD="$SHIM" cat "$HOME/.ssh/id_rsa"
 has "profile file: the policy came from it" '(policy it-offline v10)'
 # A profile file the sandbox does not grant: the root reads it before the sandbox, exports
 # what it holds and drops CORDON_PROFILE, so descendants start from the environment alone.
 PD=$(mktemp -d /var/tmp/cordon-it-profile-XXXXXX)
-printf 'CORDON_POLICY=%s\n' "$T/offline.env" > "$PD/p.profile"
+printf 'CORDON_POLICY=%s\n' "$FX/offline.env" > "$PD/p.profile"
 run "profile outside the grants: descendants still start" 0 env -u CORDON_POLICY CORDON_PROFILE="$PD/p.profile" LD_PRELOAD="$SHIM" sh -c 'cat "$1" >/dev/null && echo PROFILE-READABLE; /bin/true && echo CHILD-RAN; echo "PROFILE=${CORDON_PROFILE-unset}"' sh "$PD/p.profile"
 has "profile outside the grants: the sandbox hides the file" 'cordon: denied'
 has "profile outside the grants: a child ran" 'CHILD-RAN'
@@ -252,7 +252,7 @@ rm -rf "$PD"
 
 # ---------------------------------------------------------------- cordon run, offline
 unset CORDON_POLICY CORDON_TRUST CORDON_WORKSPACE
-R=("$CORDON" run --policy "$T/offline.env" --trust "$T/keys/k.pub" --workspace "$WS")
+R=("$CORDON" run --policy "$FX/offline.env" --trust "$T/keys/k.pub" --workspace "$WS")
 run "cordon run: CMD's exit status" 3 "${R[@]}" -- sh -c 'exit 3'
 run "cordon run: 128+N for a signal" 143 "${R[@]}" -- sh -c 'kill -TERM $$'
 run "cordon run: hooks active in CMD" 1 "${R[@]}" -- cat "$HOME/.ssh/id_rsa"
@@ -273,7 +273,7 @@ if [ -x "$WS/bin/rawexec" ]; then
 fi
 # A hook image too large for the shim's static decoding space (3,000 paths of 32 bytes: more
 # than its 64 KiB) is decoded into a mapping of its own, with the same decisions.
-python3 - "$FS" > big.json <<'PY'
+python3 - "$FS" > "$FX/big.json" <<'PY'
 import json, sys
 fs = json.loads("{" + sys.argv[1] + "}")["filesystem"]
 none = "/opt/cordon-it-none/"
@@ -283,8 +283,9 @@ print(json.dumps({"cordon_policy": 1, "agent": "it-big", "sandbox": {
              "deny": ["rm"] + [none + "d%d" % i for i in range(1000)],
              "search": [none + "s%d" % i for i in range(1000)] + ["/usr/bin", "/bin"]}}}))
 PY
-"$CORDON" sign --key keys/k.key --version 1 big.json > big.env 2>/dev/null
-run "large hook image: descendants start and decide" 0 "$CORDON" run --policy "$T/big.env" --trust "$T/keys/k.pub" --workspace "$WS" -- sh -c 'cat "$HOME/.ssh/id_rsa"; rm -f "$0"; /bin/true && echo LARGE-CHILD-RAN' "$T/big.json"
+"$CORDON" sign --key keys/k.key --version 1 "$FX/big.json" > "$FX/big.env" 2>/dev/null
+cp "$FX/big.json" big.json # a file rm is asked to delete, where the sandbox could
+run "large hook image: descendants start and decide" 0 "$CORDON" run --policy "$FX/big.env" --trust "$T/keys/k.pub" --workspace "$WS" -- sh -c 'cat "$HOME/.ssh/id_rsa"; rm -f "$0"; /bin/true && echo LARGE-CHILD-RAN' "$T/big.json"
 has "large hook image: the credential read is denied by the hook" 'filesystem.deny "~/.ssh"'
 has "large hook image: exec.deny holds in the descendant" 'sandbox.exec.deny "rm" (policy it-big v1)'
 has "large hook image: a grandchild ran" 'LARGE-CHILD-RAN'
@@ -292,13 +293,13 @@ no_leak "large hook image: no leak"
 [ -f big.json ] && ok "large hook image: rm did not run" || bad "large hook image: rm ran"
 OUTSIDE=$(mktemp -d /var/tmp/cordon-it-trust-XXXXXX)
 cp "$T/keys/k.pub" "$OUTSIDE/k.pub"
-run "cordon run: a trust file outside the grants still serves the whole tree" 0 "$CORDON" run --policy "$T/offline.env" --trust "$OUTSIDE/k.pub" --workspace "$WS" -- sh -c 'sh -c "echo grandchild-ok"'
+run "cordon run: a trust file outside the grants still serves the whole tree" 0 "$CORDON" run --policy "$FX/offline.env" --trust "$OUTSIDE/k.pub" --workspace "$WS" -- sh -c 'sh -c "echo grandchild-ok"'
 has "trust outside: the grandchild ran under the shim" 'grandchild-ok'
 rm -rf "$OUTSIDE"
 # The pipes CMD holds beyond stdio, compared with those a plain `cordon exec` child holds
 # (the test harness may itself pass some down).
 pipes() { "$@" -- sh -c 'ls -l /proc/$$/fd' 2>/dev/null | awk '$9 >= 3 && $11 ~ /^pipe:/ {print $9}' | sort; }
-base_pipes=$(pipes "$CORDON" exec --policy "$T/offline.env" --trust "$T/keys/k.pub" --workspace "$WS")
+base_pipes=$(pipes "$CORDON" exec --policy "$FX/offline.env" --trust "$T/keys/k.pub" --workspace "$WS")
 run_pipes=$(pipes "${R[@]}")
 [ "$base_pipes" = "$run_pipes" ] && ok "cordon run: the handshake pipe is closed in CMD" || bad "cordon run: a pipe leaked into CMD" "exec: $base_pipes" "run: $run_pipes"
 run "cordon run: CMD not found" 127 "${R[@]}" -- /nonexistent/cmd
@@ -306,7 +307,7 @@ if [ -x "$WS/bin/static_probe" ]; then
     run "cordon run: a static CMD gives no handshake -> 125" 125 "${R[@]}" --timeout-handshake 1 -- "$WS/bin/static_probe" "$HOME/.ssh/id_rsa"
     has "cordon run: says the shim did not load and points at cordon exec" 'cordon exec'
 fi
-run "cordon run: tampered envelope -> 125" 125 "$CORDON" run --policy "$T/tampered.env" --trust "$T/keys/k.pub" -- true
+run "cordon run: tampered envelope -> 125" 125 "$CORDON" run --policy "$FX/tampered.env" --trust "$T/keys/k.pub" -- true
 run "cordon run: server down -> 125" 125 "$CORDON" run --server http://127.0.0.1:1 --key "$T/keys/agent.key" --trust "$T/keys/k.pub" -- true
 has "cordon run: server down explained" 'cannot fetch the policy'
 run "cordon run --help" 0 "$CORDON" run --help
@@ -325,7 +326,7 @@ wait_file "$T/origin.port" || bad "the origin server did not start"
 HP=$(cat "$T/origin.port")
 NET='"network":{"mode":"proxy","allow":["127.0.0.1:'$HP'","web.test:'$HP'"]}'
 sign online 20 '{"cordon_policy":1,"agent":"it-online","sandbox":{"enforcement":"best_effort",'"$FS,$EXEC,$NET"'},"poll_seconds":5}'
-cp online.env served.env
+cp "$FX/online.env" served.env
 python3 "$STUB" --envelope "$T/served.env" --key "$KEY" --allow "127.0.0.1:$HP" --allow "web.test:$HP" \
     --map web.test=127.0.0.1 --events-sock "$T/events.sock" --log "$T/cordond.log" \
     --unix "$T/api.sock" \
@@ -392,7 +393,7 @@ has "401 explained" 'refused the agent key (401)'
 
 # The poller: publish v21 while the agent runs; one warning, one policy.stale event.
 sign online2 21 '{"cordon_policy":1,"agent":"it-online","sandbox":{"enforcement":"best_effort",'"$FS,$EXEC,$NET"'},"poll_seconds":5}'
-( sleep 1; cp "$T/online2.env" "$T/served.env" ) &
+( sleep 1; cp "$FX/online2.env" "$T/served.env" ) &
 run "poller: a newer policy is noticed while running" 0 "${O[@]}" -- sleep 7
 has "poller: one warning line" 'policy v21 is published; this process runs v20; restart to apply'
 sleep 0.2
@@ -401,7 +402,7 @@ has "poller: policy.stale event" '"kind": "policy.stale"'
 
 # The same from a root started with the profile (the shim's own poller thread).
 sign online3 22 '{"cordon_policy":1,"agent":"it-online","sandbox":{"enforcement":"best_effort",'"$FS,$EXEC,$NET"'},"poll_seconds":5}'
-( sleep 1; cp "$T/online3.env" "$T/served.env" ) &
+( sleep 1; cp "$FX/online3.env" "$T/served.env" ) &
 run "shim poller: a root started with the profile notices v22" 0 env CORDON_SERVER="http://127.0.0.1:$SP" CORDON_KEY="$T/keys/agent.key" CORDON_TRUST="$T/keys/k.pub" CORDON_WORKSPACE="$WS" LD_PRELOAD="$SHIM" sleep 7
 has "shim poller: one warning line" 'policy v22 is published; this process runs v21; restart to apply'
 

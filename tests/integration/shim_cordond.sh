@@ -11,7 +11,7 @@ SRC=$3
 SHIM=$(cd "$(dirname "$CORDON")/../shim" && pwd)/libcordon.so
 PY=$(command -v /usr/bin/python3 || command -v python3)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T"; }
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T" "$FX"; }
 trap cleanup EXIT
 wait_file() { for _ in $(seq 200); do [ -s "$1" ] && return 0; sleep 0.05; done; return 1; }
 

@@ -2,11 +2,13 @@
 /* cordond's config parser: every key, flags over the file, and hostile files. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "policy/server/config.h"
 
@@ -177,6 +179,115 @@ Test(config, finish_checks_the_combination)
     cr_assert_neq(config_finish(&c, err, sizeof err), 0);
     cr_assert(strstr(err, "max_tunnels_per_agent (11) is above max_tunnels (10)"), "%s", err);
     cr_assert_neq(parse("max_tunnels_per_agent 0\n"), 0, "0 is not a limit");
+}
+
+Test(config, admin_listen)
+{
+    cr_assert_eq(parse("policies_dir /p\nsigning_key /k\n"), 0);
+    cr_assert_str_eq(c.admin_listen, "unix:/run/cordond/admin.sock", "the default is a socket");
+    cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(parse("admin_listen 127.0.0.1:7073\n"), 0, "%s", err);
+    cr_assert_str_eq(c.admin_listen, "127.0.0.1:7073");
+    cr_assert_eq(parse("admin_listen [::1]:0\n"), 0, "%s", err);
+    const char *bad[] = {"admin_listen unix:relative\n", "admin_listen unix:\n",
+                         "admin_listen localhost:7073\n", "admin_listen 127.0.0.1\n",
+                         "admin_listen 127.0.0.1:99999\n", "admin_listen /run/cordond/admin.sock\n",
+                         NULL};
+    for (int i = 0; bad[i]; i++) {
+        cr_assert_neq(parse(bad[i]), 0, "%s", bad[i]);
+        cr_assert(strstr(err, "test.conf:1: admin_listen: expected unix:/ABSOLUTE/PATH"), "%s",
+                  err);
+    }
+    char longpath[300];
+    snprintf(longpath, sizeof longpath, "admin_listen unix:/%0200d\n", 0);
+    cr_assert_neq(parse(longpath), 0, "longer than a unix socket path");
+    cr_assert_neq(parse("admin_listen unix:/a\nadmin_listen unix:/b\n"), 0);
+    cr_assert(strstr(err, "set twice"), "%s", err);
+    /* it cannot share a listener with the agents */
+    cr_assert_eq(parse("policies_dir /p\nsigning_key /k\nlisten 127.0.0.1:7071\n"
+                       "admin_listen 127.0.0.1:7071\n"), 0);
+    cr_assert_neq(config_finish(&c, err, sizeof err), 0);
+    cr_assert(strstr(err, "also a listen address"), "%s", err);
+    cr_assert_eq(parse("policies_dir /p\nsigning_key /k\nlisten unix:/run/c.sock\n"
+                       "admin_listen unix:/run/c.sock\n"), 0);
+    cr_assert_neq(config_finish(&c, err, sizeof err), 0);
+    cr_assert_eq(parse("policies_dir /p\nsigning_key /k\ntunnel_listen 127.0.0.1:7072\n"
+                       "admin_listen 127.0.0.1:7072\n"), 0);
+    cr_assert_neq(config_finish(&c, err, sizeof err), 0);
+    cr_assert(strstr(err, "tunnel_listen"), "%s", err);
+    /* port 0 twice is two ports */
+    cr_assert_eq(parse("policies_dir /p\nsigning_key /k\nlisten 127.0.0.1:0\n"
+                       "admin_listen 127.0.0.1:0\n"), 0);
+    cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(config_set_flag(&c, "admin_listen", "unix:/tmp/a.sock", err, sizeof err), 0);
+    cr_assert_neq(config_set_flag(&c, "admin_listen", "nope", err, sizeof err), 0);
+    cr_assert(strstr(err, "flag --admin-listen"), "%s", err);
+}
+
+static int has_path(char (*v)[PATH_MAX], int n, const char *p)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(v[i], p) == 0)
+            return 1;
+    return 0;
+}
+
+Test(config, secret_paths_are_every_configured_secret)
+{
+    static char out[CONFIG_MAX_SECRETS][PATH_MAX];
+    cr_assert_eq(parse("policies_dir /etc/cd/policies\nsigning_key /etc/cd/policy.key\n"
+                       "audit_key /etc/cd/audit.key\nadmin_token_file /etc/cd/admin.token\n"
+                       "state_dir /srv/cd-state//\naudit_dir /srv/audit\n"
+                       "admin_listen unix:/run/cd/admin.sock\n"), 0, "%s", err);
+    cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
+    int n = config_secret_paths(&c, out, CONFIG_MAX_SECRETS, err, sizeof err);
+    cr_assert_geq(n, 8, "%s", err);
+    const char *want[] = {"/etc/cd/policies", "/etc/cd/policy.key", "/etc/cd/audit.key",
+                          "/etc/cd/admin.token", "/srv/cd-state", "/srv/audit",
+                          "/srv/cd-state/agents", "/run/cd"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_assert(has_path(out, n, want[i]), "%s is not among the secrets", want[i]);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            cr_assert_str_neq(out[i], out[j], "listed twice");
+    /* no admin token: the admin socket is not made, its directory is not a secret */
+    cr_assert_eq(parse("policy_file /srv/p.json\nsigning_key /srv/k.key\n"
+                       "agent_key_file /srv/agent.key\nadmin_listen unix:/run/cd/admin.sock\n"), 0);
+    cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
+    n = config_secret_paths(&c, out, CONFIG_MAX_SECRETS, err, sizeof err);
+    cr_assert(has_path(out, n, "/srv/p.json") && has_path(out, n, "/srv/agent.key"));
+    cr_assert(has_path(out, n, "/var/lib/cordond"), "the default state dir");
+    cr_assert(!has_path(out, n, "/run/cd"));
+    /* a secret at / would deny everything: refused */
+    cr_assert_eq(parse("policies_dir /p\nsigning_key /k\nstate_dir /\n"), 0);
+    cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(config_secret_paths(&c, out, CONFIG_MAX_SECRETS, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "state_dir: / cannot hold cordond's secrets"), "%s", err);
+    /* too little room is an error, not a silent drop */
+    cr_assert_eq(parse("policies_dir /p\nsigning_key /k\n"), 0);
+    cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(config_secret_paths(&c, out, 2, err, sizeof err), -EINVAL);
+}
+
+Test(config, secret_paths_resolve_symlinks_and_keep_the_name)
+{
+    static char out[CONFIG_MAX_SECRETS][PATH_MAX];
+    char dir[] = "/tmp/cordon-cfg-XXXXXX", real[PATH_MAX], link[PATH_MAX + 8], text[3 * PATH_MAX];
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_not_null(realpath(dir, real));
+    snprintf(link, sizeof link, "%s/l", real);
+    cr_assert_eq(symlink(real, link), 0);
+    snprintf(text, sizeof text, "policies_dir /p\nsigning_key %s/k.key\n", link);
+    cr_assert_eq(parse(text), 0, "%s", err);
+    cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
+    int n = config_secret_paths(&c, out, CONFIG_MAX_SECRETS, err, sizeof err);
+    char want[PATH_MAX + 16];
+    snprintf(want, sizeof want, "%s/k.key", real);
+    cr_assert(has_path(out, n, want), "the resolved key path");
+    snprintf(want, sizeof want, "%s/k.key", link);
+    cr_assert(has_path(out, n, want), "the key path as configured");
+    unlink(link);
+    rmdir(real);
 }
 
 Test(config, parse_addr)

@@ -197,6 +197,45 @@ Test(envelope, signing_replaces_a_stamp_the_policy_already_carries)
     free(env);
 }
 
+Test(envelope, signing_host_replaces_host_deny_and_plain_signing_keeps_it)
+{
+    static const char *const host[] = {"/etc/cordon/policy.key", "/var/lib/cordond"};
+    const char *doc = "{\"cordon_policy\":1,\"agent\":\"a\",\"host_deny\":[\"/forged\"],"
+                      "\"host_deny\":[\"/second\"]}";
+    char *out = NULL, *payload = NULL, err[512] = "";
+    struct envelope_stamp st;
+    cr_assert_eq(envelope_sign_host(doc, strlen(doc), &golden_stamp, host, 2, key, &out, err,
+                                    sizeof err),
+                 ENVELOPE_OK, "%s", err);
+    cr_assert_eq(verify_at(out, ISSUED, &payload, &st, err, sizeof err), ENVELOPE_OK, "%s", err);
+    cJSON *p = cJSON_Parse(payload);
+    cr_assert_eq(count_members(p, "host_deny"), 1, "%s", payload);
+    cJSON *arr = cJSON_GetObjectItemCaseSensitive(p, "host_deny");
+    cr_assert_eq(cJSON_GetArraySize(arr), 2);
+    cr_assert_str_eq(cJSON_GetArrayItem(arr, 0)->valuestring, "/etc/cordon/policy.key");
+    cr_assert_str_eq(cJSON_GetArrayItem(arr, 1)->valuestring, "/var/lib/cordond");
+    cJSON_Delete(p);
+    free(payload);
+    free(out);
+    /* none to add: whatever the document claimed is removed */
+    cr_assert_eq(envelope_sign_host(doc, strlen(doc), &golden_stamp, NULL, 0, key, &out, err,
+                                    sizeof err),
+                 ENVELOPE_OK, "%s", err);
+    cr_assert_eq(verify_at(out, ISSUED, &payload, &st, err, sizeof err), ENVELOPE_OK, "%s", err);
+    p = cJSON_Parse(payload);
+    cr_assert_eq(count_members(p, "host_deny"), 0, "%s", payload);
+    cJSON_Delete(p);
+    free(payload);
+    free(out);
+    /* cordon sign (envelope_sign) signs the document's own host_deny as written */
+    const char *own = "{\"cordon_policy\":1,\"agent\":\"a\",\"host_deny\":[\"/srv/x\"]}";
+    out = sign(own, &golden_stamp);
+    cr_assert_eq(verify_at(out, ISSUED, &payload, &st, err, sizeof err), ENVELOPE_OK, "%s", err);
+    assert_has(payload, "\"host_deny\":[\"/srv/x\"]");
+    free(payload);
+    free(out);
+}
+
 Test(envelope, signing_refuses_a_policy_that_is_not_an_object)
 {
     static const char *bad[] = {"[1,2]", "42", "\"policy\"", "not json", "{} {}", ""};

@@ -2,6 +2,8 @@
 /* Path expansion and normalization: what a policy path turns into, and what is refused. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,4 +113,172 @@ Test(path, resolve_follows_symlinks_and_reports_missing)
     unlink(link);
     rmdir(target);
     rmdir(dir);
+}
+
+/* ------------------------------------------------------------------ path_canonical */
+
+static char canon_dir[256];
+
+static void canon_setup(void)
+{
+    char tmpl[] = "/tmp/cordon-canon-XXXXXX", real[PATH_MAX];
+    cr_assert_not_null(mkdtemp(tmpl));
+    cr_assert_not_null(realpath(tmpl, real));
+    cr_assert_lt(strlen(real), sizeof canon_dir);
+    memcpy(canon_dir, real, strlen(real) + 1);
+}
+
+static void canon_teardown(void)
+{
+    char cmd[sizeof canon_dir + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", canon_dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* canon_dir + "/" + rel, into a static buffer (one at a time) */
+static const char *at(const char *rel)
+{
+    static char buf[4][PATH_MAXLEN];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s%s%s", canon_dir, *rel ? "/" : "", rel);
+    return buf[k];
+}
+
+static void canon_is(const char *in, const char *want)
+{
+    char out[PATH_MAXLEN];
+    int rc = path_canonical(in, out);
+    cr_assert_eq(rc, 0, "%s: rc %d (%s)", in, rc, strerror(-rc));
+    cr_assert_str_eq(out, want, "%s became %s, want %s", in, out, want);
+}
+
+TestSuite(canonical, .init = canon_setup, .fini = canon_teardown);
+
+Test(canonical, folds_slashes_dots_and_dotdot_in_what_does_not_exist)
+{
+    cr_assert_eq(mkdir(at("d"), 0700), 0);
+    char in[PATH_MAXLEN];
+    snprintf(in, sizeof in, "/%s//d/./new//deeper/../x/.", canon_dir);
+    canon_is(in, at("d/new/x"));
+    canon_is("//", "/");
+    canon_is("/./", "/");
+    canon_is("/..", "/");
+    canon_is("/../../etc", "/etc");
+    /* the textual check of item 5: "//tmp/x" must become what "/tmp/x" is */
+    snprintf(in, sizeof in, "/%s/d", canon_dir);
+    canon_is(in, at("d"));
+}
+
+Test(canonical, follows_symlink_chains_relative_and_absolute)
+{
+    cr_assert_eq(mkdir(at("real"), 0700), 0);
+    cr_assert_eq(mkdir(at("real/sub"), 0700), 0);
+    cr_assert_eq(symlink("real", at("c3")), 0);      /* relative */
+    cr_assert_eq(symlink("c3", at("c2")), 0);
+    cr_assert_eq(symlink(at("c2"), at("c1")), 0);    /* absolute */
+    canon_is(at("c1"), at("real"));
+    canon_is(at("c1/sub/new/audit"), at("real/sub/new/audit"));
+    /* a link whose target climbs: sub/up -> ../.. */
+    cr_assert_eq(symlink("../..", at("real/sub/up")), 0);
+    canon_is(at("c1/sub/up/x"), at("x"));
+}
+
+Test(canonical, dotdot_after_a_symlink_is_the_target_parent)
+{
+    cr_assert_eq(mkdir(at("a"), 0700), 0);
+    cr_assert_eq(mkdir(at("a/b"), 0700), 0);
+    cr_assert_eq(symlink(at("a/b"), at("l")), 0);
+    /* the kernel walks l to a/b, then ".." to a; a textual fold would give canon_dir */
+    canon_is(at("l/../z"), at("a/z"));
+}
+
+Test(canonical, dotdot_back_into_existing_part_follows_links_again)
+{
+    cr_assert_eq(mkdir(at("ws"), 0700), 0);
+    cr_assert_eq(mkdir(at("t"), 0700), 0);
+    cr_assert_eq(symlink(at("ws"), at("t/alink")), 0);
+    /* new does not exist; ".." climbs back to t, where alink is a symlink again */
+    canon_is(at("t/new/../alink/audit"), at("ws/audit"));
+}
+
+Test(canonical, dangling_symlink_resolves_to_its_target)
+{
+    /* a planted ~/.local/state/cordon -> $WS/t with t not made yet */
+    cr_assert_eq(mkdir(at("ws"), 0700), 0);
+    cr_assert_eq(mkdir(at("state"), 0700), 0);
+    cr_assert_eq(symlink(at("ws/t"), at("state/cordon")), 0);
+    canon_is(at("state/cordon/audit"), at("ws/t/audit"));
+}
+
+Test(canonical, beneath_a_file_is_kept_by_name)
+{
+    cr_assert_eq(close(open(at("f"), O_CREAT | O_WRONLY, 0600)), 0);
+    canon_is(at("f/x/../y"), at("f/y"));
+}
+
+Test(canonical, loops_are_refused)
+{
+    char out[PATH_MAXLEN];
+    cr_assert_eq(symlink("l2", at("l1")), 0);
+    cr_assert_eq(symlink("l1", at("l2")), 0);
+    cr_assert_eq(path_canonical(at("l1/x"), out), -ELOOP);
+    cr_assert_str_eq(out, "");
+    cr_assert_eq(symlink("self", at("self")), 0);
+    cr_assert_eq(path_canonical(at("self"), out), -ELOOP);
+}
+
+Test(canonical, relative_paths_start_at_the_current_directory)
+{
+    char old[PATH_MAXLEN];
+    cr_assert_not_null(getcwd(old, sizeof old));
+    cr_assert_eq(mkdir(at("rel"), 0700), 0);
+    cr_assert_eq(chdir(at("rel")), 0);
+    canon_is("x/../y", at("rel/y"));
+    canon_is(".", at("rel"));
+    canon_is("..", canon_dir);
+    cr_assert_eq(chdir(old), 0);
+}
+
+Test(canonical, empty_and_too_long_are_refused)
+{
+    char out[PATH_MAXLEN];
+    cr_assert_eq(path_canonical("", out), -EINVAL);
+    cr_assert_eq(path_canonical(NULL, out), -EINVAL);
+    char big[PATH_MAXLEN + 8];
+    big[0] = '/';
+    memset(big + 1, 'a', sizeof big - 2);
+    big[sizeof big - 1] = '\0';
+    cr_assert_eq(path_canonical(big, out), -ENAMETOOLONG);
+    /* short enough as written, too long once components are appended */
+    char many[PATH_MAXLEN];
+    size_t o = 0;
+    while (o + 4 < sizeof many - 1) {
+        memcpy(many + o, "/abc", 4);
+        o += 4;
+    }
+    many[o] = '\0';
+    cr_assert_eq(path_canonical(many, out), 0); /* 4092 bytes: fits */
+    /* a symlink whose target makes the walk too long */
+    char target[3000];
+    target[0] = '/';
+    memset(target + 1, 'b', sizeof target - 2);
+    target[sizeof target - 1] = '\0';
+    cr_assert_eq(symlink(target, at("longlink")), 0);
+    char in[PATH_MAXLEN];
+    int n = snprintf(in, sizeof in, "%s/longlink/", canon_dir);
+    memset(in + n, 'c', sizeof in - 1 - (size_t)n);
+    in[sizeof in - 1] = '\0';
+    in[sizeof in - 2] = '\0'; /* 4094 bytes: fits as given */
+    cr_assert_eq(path_canonical(in, out), -ENAMETOOLONG);
+}
+
+Test(canonical, an_unreadable_prefix_is_an_error_not_a_guess)
+{
+    if (geteuid() == 0)
+        cr_skip_test("root sees through directory permissions");
+    char out[PATH_MAXLEN];
+    cr_assert_eq(mkdir(at("closed"), 0000), 0);
+    cr_assert_eq(path_canonical(at("closed/x/y"), out), -EACCES);
+    chmod(at("closed"), 0700);
 }

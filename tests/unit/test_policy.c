@@ -21,6 +21,15 @@ static const struct policy_env test_env = {
     .resolve_symlinks = 0,
 };
 
+/* Entries of the host secret set (policy_host_paths) in test_env, which sets no state_home. */
+static size_t host_paths(void)
+{
+    size_t n = 0;
+    for (; policy_host_paths[n]; n++)
+        ;
+    return n;
+}
+
 /* A policy with the two required keys and body. */
 #define P(body) "{\"cordon_policy\": 1, \"agent\": \"a\", " body "}"
 
@@ -142,10 +151,13 @@ Test(good, credential_set_is_on_by_default_and_expanded)
     size_t n = 0;
     for (; policy_credential_paths[n]; n++)
         ;
-    cr_assert_eq(n, 14);
-    cr_assert_eq(p->sandbox.fs.deny.n, n);
+    cr_assert_eq(n, 70);
+    cr_assert_eq(p->sandbox.fs.deny.n, n + host_paths());
     const char *want[] = {"/home/tester/.ssh", "/home/tester/.aws", "/home/tester/.config/gcloud",
-                          "/home/tester/.git-credentials", "/home/tester/.config/gh"};
+                          "/home/tester/.git-credentials", "/home/tester/.config/gh",
+                          "/home/tester/.pgpass", "/home/tester/.bash_history",
+                          "/home/tester/.cargo/credentials.toml", "/home/tester/.mozilla",
+                          "/home/tester/.local/share/keyrings"};
     for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
         int found = 0;
         for (size_t i = 0; i < p->sandbox.fs.deny.n; i++)
@@ -165,9 +177,12 @@ Test(good, credential_set_can_be_switched_off_explicitly)
                             "[\"~/.ssh\"]}}}");
     cr_assert_not_null(p, "%s", all_errors());
     cr_assert_eq(p->sandbox.fs.deny_credentials, 0);
-    cr_assert_eq(p->sandbox.fs.deny.n, 1);
+    /* the credential set is off; the host secret set is not, and cannot be */
+    cr_assert_eq(p->sandbox.fs.deny.n, 1 + host_paths());
     cr_assert_str_eq(p->sandbox.fs.deny.v[0].path, "/home/tester/.ssh");
     cr_assert_eq(p->sandbox.fs.deny.v[0].origin, POLICY_ORIGIN_POLICY);
+    for (size_t i = 1; i < p->sandbox.fs.deny.n; i++)
+        cr_assert_eq(p->sandbox.fs.deny.v[i].origin, POLICY_ORIGIN_HOST);
     policy_free(p);
 }
 
@@ -176,7 +191,8 @@ Test(good, user_deny_is_merged_with_credentials_without_duplicates)
     struct policy *p = load("{\"cordon_policy\": 1, \"agent\": \"a\", \"sandbox\": "
                             "{\"filesystem\": {\"deny\": [\"~/.ssh\", \"/srv/secret\"]}}}");
     cr_assert_not_null(p, "%s", all_errors());
-    cr_assert_eq(p->sandbox.fs.deny.n, 15); /* 14 credentials + /srv/secret, ~/.ssh once */
+    /* 70 credentials + /srv/secret, ~/.ssh once, and the host secret set */
+    cr_assert_eq(p->sandbox.fs.deny.n, 71 + host_paths());
     cr_assert_eq(p->sandbox.fs.deny.v[0].origin, POLICY_ORIGIN_POLICY);
     policy_free(p);
 }
@@ -193,7 +209,7 @@ Test(good, everything_compiles_to_what_it_says)
     cr_assert_eq(p->poll_seconds, 5);
     cr_assert_eq(p->sandbox.enforcement, POLICY_BEST_EFFORT);
     cr_assert_eq(p->sandbox.fs.deny_credentials, 0);
-    cr_assert_eq(p->sandbox.fs.deny.n, 2);
+    cr_assert_eq(p->sandbox.fs.deny.n, 2 + host_paths());
     cr_assert_str_eq(p->sandbox.fs.deny.v[0].path, "/work/proj/ws/.env");
     cr_assert_str_eq(p->sandbox.fs.read_only.v[0].path, "/home/tester/notes");
     cr_assert_str_eq(p->sandbox.fs.read_only.v[0].raw, "~/notes");
@@ -846,4 +862,231 @@ Test(env, workspace_defaults_to_the_current_directory)
     cr_assert_str_eq(env.vars.workspace, cwd);
     cr_assert_eq(policy_env_from_process(&env, st, "/nonexistent/ws"), -ENOENT);
     free(st);
+}
+
+/* ------------------------------------------------------------------ the host secret set */
+
+/* The deny entry of p with path, or NULL. */
+static const struct policy_path *denied(const struct policy *p, const char *path)
+{
+    for (size_t i = 0; i < p->sandbox.fs.deny.n; i++)
+        if (strcmp(p->sandbox.fs.deny.v[i].path, path) == 0)
+            return &p->sandbox.fs.deny.v[i];
+    return NULL;
+}
+
+Test(host, fixed_set_is_denied_with_its_own_origin_whatever_the_policy_says)
+{
+    struct policy *p = load(P("\"sandbox\": {\"filesystem\": {\"deny_credentials\": false, "
+                              "\"read_only\": [\"/\"], \"deny\": []}}"));
+    cr_assert_not_null(p, "%s", all_errors());
+    const char *want[] = {"/etc/cordon", "/var/lib/cordond", "/run/cordond",
+                          "/home/tester/.local/state/cordon"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const struct policy_path *e = denied(p, want[i]);
+        cr_assert_not_null(e, "%s is not denied", want[i]);
+        cr_assert_eq(e->origin, POLICY_ORIGIN_HOST);
+    }
+    cr_assert_str_eq(policy_origin_name(POLICY_ORIGIN_HOST), "host");
+    policy_free(p);
+}
+
+Test(host, a_grant_inside_a_host_secret_is_refused_saying_whose_it_is)
+{
+    expect_error(P("\"sandbox\": {\"filesystem\": {\"read_only\": [\"/etc/cordon/policies\"]}}"),
+                 "sandbox.filesystem.read_only", "belongs to cordond and cannot be granted");
+    expect_error(P("\"sandbox\": {\"filesystem\": {\"read_write\": [\"/var/lib/cordond\"]}}"),
+                 "sandbox.filesystem.read_write", "holds cordond's secrets");
+    expect_error(P("\"sandbox\": {\"filesystem\": {\"deny_credentials\": false, "
+                   "\"read_only\": [\"~/.local/state/cordon/audit\"]}}"),
+                 "sandbox.filesystem.read_only", "belongs to cordond");
+}
+
+Test(host, host_deny_joins_the_deny_list_as_host)
+{
+    struct policy *p = load(P("\"host_deny\": [\"/srv/cordond/signing.key\", \"/srv/cd//state/\", "
+                              "\"/srv/cordond/signing.key\"]"));
+    cr_assert_not_null(p, "%s", all_errors());
+    const struct policy_path *e = denied(p, "/srv/cordond/signing.key");
+    cr_assert_not_null(e);
+    cr_assert_eq(e->origin, POLICY_ORIGIN_HOST);
+    e = denied(p, "/srv/cd/state");
+    cr_assert_not_null(e, "host_deny is normalized");
+    cr_assert_eq(e->origin, POLICY_ORIGIN_HOST);
+    /* the duplicate is folded */
+    size_t n = 0;
+    for (size_t i = 0; i < p->sandbox.fs.deny.n; i++)
+        n += strcmp(p->sandbox.fs.deny.v[i].path, "/srv/cordond/signing.key") == 0;
+    cr_assert_eq(n, 1);
+    policy_free(p);
+    expect_error(P("\"host_deny\": [\"/srv/cordond\"], \"sandbox\": {\"filesystem\": "
+                   "{\"read_write\": [\"/srv/cordond/audit\"]}}"),
+                 "sandbox.filesystem.read_write", "belongs to cordond");
+}
+
+Test(host, host_deny_is_taken_literally)
+{
+    /* a name with "${" or "~" in it is a name: nothing is expanded in a signer's path */
+    struct policy *p = load(P("\"host_deny\": [\"/srv/${home}/x\", \"/srv/~\"]"));
+    cr_assert_not_null(p, "%s", all_errors());
+    cr_assert_not_null(denied(p, "/srv/${home}/x"));
+    cr_assert_not_null(denied(p, "/srv/~"));
+    cr_assert_null(denied(p, "/srv/home/tester/x"));
+    policy_free(p);
+}
+
+Test(host, malformed_host_deny_is_refused)
+{
+    expect_error(P("\"host_deny\": \"/etc/cordon\""), "host_deny", "expected an array");
+    expect_error(P("\"host_deny\": {}"), "host_deny", "expected an array");
+    expect_error(P("\"host_deny\": [42]"), "host_deny[0]", "expected a string");
+    expect_error(P("\"host_deny\": [\"\"]"), "host_deny[0]", "non-empty");
+    expect_error(P("\"host_deny\": [\"etc/cordon\"]"), "host_deny[0]", "expected an absolute path");
+    expect_error(P("\"host_deny\": [\"~/.ssh\"]"), "host_deny[0]", "expected an absolute path");
+    expect_error(P("\"host_deny\": [\"/a/../b\"]"), "host_deny[0]", "must not contain");
+    expect_error(P("\"host_deny\": [\"/\"]"), "host_deny[0]", "whole file system");
+    expect_error(P("\"host_deny\": [\"//./\"]"), "host_deny[0]", "whole file system");
+    expect_error(P("\"host_deny\": [\"/a\\tb\"]"), "host_deny[0]", "control character");
+}
+
+Test(host, too_many_and_oversized_host_deny_entries_are_refused)
+{
+    char doc[8192] = "{\"cordon_policy\": 1, \"agent\": \"a\", \"host_deny\": [";
+    size_t o = strlen(doc);
+    for (int i = 0; i <= POLICY_HOST_DENY_MAX; i++)
+        o += (size_t)snprintf(doc + o, sizeof doc - o, "%s\"/h/%d\"", i ? "," : "", i);
+    snprintf(doc + o, sizeof doc - o, "]}");
+    expect_error(doc, "host_deny", "too many entries");
+    /* exactly the limit is fine */
+    o = strlen("{\"cordon_policy\": 1, \"agent\": \"a\", \"host_deny\": [");
+    doc[o] = '\0';
+    for (int i = 0; i < POLICY_HOST_DENY_MAX; i++)
+        o += (size_t)snprintf(doc + o, sizeof doc - o, "%s\"/h/%d\"", i ? "," : "", i);
+    snprintf(doc + o, sizeof doc - o, "]}");
+    struct policy *p = load(doc);
+    cr_assert_not_null(p, "%s", all_errors());
+    policy_free(p);
+    /* one entry of 4096 bytes: longer than any path */
+    size_t big = 4096 + 128;
+    char *huge = malloc(big);
+    cr_assert_not_null(huge);
+    int n = snprintf(huge, big, "{\"cordon_policy\": 1, \"agent\": \"a\", \"host_deny\": [\"/");
+    memset(huge + n, 'x', 4095);
+    snprintf(huge + n + 4095, big - (size_t)n - 4095, "\"]}");
+    expect_error(huge, "host_deny[0]", "longer than 4095 bytes");
+    free(huge);
+}
+
+Test(host, the_environment_adds_host_secrets)
+{
+    static const char *const extra[] = {"/opt/cd/keys/policy.key", "/opt/cd/state"};
+    struct policy_env env = test_env;
+    env.state_home = "/home/tester/xdg-state";
+    env.host_deny = extra;
+    env.n_host_deny = 2;
+    const char *doc = P("\"sandbox\": {\"filesystem\": {\"read_only\": [\"/opt\"]}}");
+    struct policy *p = NULL;
+    diag_init(&d);
+    cr_assert_eq(policy_load(doc, strlen(doc), &env, &p, &d), 0, "%s", all_errors());
+    cr_assert_not_null(denied(p, "/home/tester/xdg-state/cordon"));
+    cr_assert_eq(denied(p, "/opt/cd/state")->origin, POLICY_ORIGIN_HOST);
+    cr_assert_eq(denied(p, "/opt/cd/keys/policy.key")->origin, POLICY_ORIGIN_HOST);
+    policy_free(p);
+    const char *inside = P("\"sandbox\": {\"filesystem\": {\"read_only\": [\"/opt/cd/state/x\"]}}");
+    diag_init(&d);
+    cr_assert_neq(policy_load(inside, strlen(inside), &env, &p, &d), 0);
+    cr_assert(strstr(all_errors(), "belongs to cordond"), "%s", all_errors());
+}
+
+/* ------------------------------------------------------------------ judging files to use */
+
+static char fx[256];
+
+static void fx_setup(void)
+{
+    char t[] = "/tmp/cordon-pf-XXXXXX", real[PATH_MAXLEN];
+    cr_assert_not_null(mkdtemp(t));
+    cr_assert_not_null(realpath(t, real));
+    cr_assert_lt(strlen(real), sizeof fx);
+    memcpy(fx, real, strlen(real) + 1);
+}
+
+static void fx_teardown(void)
+{
+    char cmd[sizeof fx + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(judge, .init = fx_setup, .fini = fx_teardown);
+
+/* A policy granting fx/ws read-write and fx/ro read-only, compiled with symlinks resolved. */
+static struct policy *judge_policy(void)
+{
+    char doc[1024], ws[300], ro[300];
+    snprintf(ws, sizeof ws, "%s/ws", fx);
+    snprintf(ro, sizeof ro, "%s/ro", fx);
+    cr_assert_eq(mkdir(ws, 0700), 0);
+    cr_assert_eq(mkdir(ro, 0700), 0);
+    snprintf(doc, sizeof doc, P("\"sandbox\": {\"filesystem\": {\"read_write\": [\"%s\"], "
+                                "\"read_only\": [\"%s\"]}}"), ws, ro);
+    struct policy_env env = test_env;
+    env.resolve_symlinks = 1;
+    struct policy *p = NULL;
+    diag_init(&d);
+    cr_assert_eq(policy_load(doc, strlen(doc), &env, &p, &d), 0, "%s", all_errors());
+    return p;
+}
+
+Test(judge, a_policy_file_in_a_read_write_grant_is_refused_however_it_is_named)
+{
+    struct policy *p = judge_policy();
+    char path[600], link[600], err[1024];
+    snprintf(path, sizeof path, "%s/ws/policy.json", fx);
+    cr_assert_eq(policy_check_policy_file(p, path, err, sizeof err), -EPERM);
+    cr_assert(strstr(err, "could rewrite the policy"), "%s", err);
+    /* through a symlink from outside the grants, and with a doubled slash */
+    snprintf(link, sizeof link, "%s/alink", fx);
+    snprintf(path, sizeof path, "%s/ws", fx);
+    cr_assert_eq(symlink(path, link), 0);
+    snprintf(path, sizeof path, "%s/alink/policy.json", fx);
+    cr_assert_eq(policy_check_policy_file(p, path, err, sizeof err), -EPERM);
+    cr_assert(strstr(err, "which resolves to"), "%s", err);
+    snprintf(path, sizeof path, "/%s//ws/./policy.json", fx);
+    cr_assert_eq(policy_check_policy_file(p, path, err, sizeof err), -EPERM);
+    /* read-only and outside every grant: fine */
+    snprintf(path, sizeof path, "%s/ro/policy.json", fx);
+    cr_assert_eq(policy_check_policy_file(p, path, err, sizeof err), 0, "%s", err);
+    snprintf(path, sizeof path, "%s/policy.json", fx);
+    cr_assert_eq(policy_check_policy_file(p, path, err, sizeof err), 0, "%s", err);
+    policy_free(p);
+}
+
+Test(judge, grant_covering_counts_read_only_grants_only_when_asked)
+{
+    struct policy *p = judge_policy();
+    char path[600], canon[PATH_MAXLEN];
+    int rc;
+    snprintf(path, sizeof path, "%s/ro/x/../audit", fx);
+    cr_assert_null(policy_grant_covering(p, path, 1, canon, &rc));
+    cr_assert_eq(rc, 0);
+    const struct policy_path *g = policy_grant_covering(p, path, 0, canon, &rc);
+    cr_assert_not_null(g);
+    cr_assert_eq(rc, 0);
+    char want[600];
+    snprintf(want, sizeof want, "%s/ro/audit", fx);
+    cr_assert_str_eq(canon, want);
+    /* a loop cannot be judged: the caller is told, nothing is covered */
+    char l1[600], l2[600];
+    snprintf(l1, sizeof l1, "%s/l1", fx);
+    snprintf(l2, sizeof l2, "%s/l2", fx);
+    cr_assert_eq(symlink(l2, l1), 0);
+    cr_assert_eq(symlink(l1, l2), 0);
+    snprintf(path, sizeof path, "%s/l1/p.json", fx);
+    cr_assert_null(policy_grant_covering(p, path, 1, canon, &rc));
+    cr_assert_eq(rc, -ELOOP);
+    char err[512];
+    cr_assert_eq(policy_check_policy_file(p, path, err, sizeof err), -ELOOP);
+    cr_assert(strstr(err, "cannot be resolved"), "%s", err);
+    policy_free(p);
 }

@@ -319,12 +319,16 @@ Test(profile, credential_directories_keep_metadata_but_not_data)
     free(t);
 }
 
-Test(profile, credential_set_off_denies_nothing)
+Test(profile, credential_set_off_denies_only_the_host_secrets)
 {
     char *t = profile_json(P("\"sandbox\": {\"filesystem\": {\"deny_credentials\": false}}"),
                            proxy_port, 1);
     cr_assert_null(strstr(t, "/Users/agent/.ssh"));
-    cr_assert_null(strstr(t, "(deny file-read-data"));
+    /* cordond's secrets stay denied: the credential switch does not reach them */
+    const char *deny = strstr(t, "(deny file-read-data");
+    cr_assert_not_null(deny);
+    cr_assert_not_null(strstr(deny, "\"/etc/cordon\""), "%s", deny);
+    cr_assert_not_null(strstr(deny, "\"/Users/agent/.local/state/cordon\""), "%s", deny);
     free(t);
 }
 

@@ -434,7 +434,7 @@ Test(decide, fs_deny_index_answers_like_the_plain_check)
     v[0].real = "/srv/real/secrets";
     v[1].path = NULL;
     v[1].real = NULL;
-    uint32_t mem[2 * 64];
+    uint32_t mem[2 * 256];
     struct decide_fs_index ix, small;
     decide_fs_prepare(&ix, p, mem, sizeof mem / sizeof mem[0]);
     cr_assert_not_null(ix.len);
