@@ -29,7 +29,7 @@ SRC=$4
 PY=/usr/bin/python3
 PIDS=()
 V=$(mktemp -d /var/tmp/cordon-it-XXXXXX) # audit logs: outside every grant (${tmp} is /tmp)
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T" "$V"; }
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T" "$V" "$FX"; }
 trap cleanup EXIT
 unset CORDON_SERVER CORDON_KEY CORDON_TRUST CORDON_POLICY CORDON_PROFILE XDG_STATE_HOME
 export CORDON_LOG=all
@@ -65,7 +65,7 @@ policy() { # NAME ALLOW...: a plain policy for the embedded cordond
     printf '{"cordon_policy":1,"agent":"%s","sandbox":{"enforcement":"best_effort",
  "filesystem":{"read_write":["${workspace}","${tmp}"],"read_only":["${cwd}"]},
  "exec":{"allow":["*","${workspace}/bin"]},"network":{"mode":"proxy","allow":[%s]}},
- "poll_seconds":60}\n' "$name" "$allow" > "$T/$name.json"
+ "poll_seconds":60}\n' "$name" "$allow" > "$FX/$name.json"
 }
 TARGETS="localhost ::1 127.0.0.1 crm.internal loop.internal 10.77.0.1"
 # Every client, every target, inside one `cordon run` per policy.
@@ -106,7 +106,7 @@ V6W="curl py-urllib py-create_connection py-inet6 py-v6only py-nonblocking node-
 V4W="curl $PYW node-fetch node-http node-net-family0 node-net-family4"
 run_policy() { # NAME: run every client under the policy, then the audit query
     POL=$1
-    RUN_OUT=$("$CORDON" run --policy "$T/$POL.json" --workspace "$T/ws" --audit "$V/$POL" \
+    RUN_OUT=$("$CORDON" run --policy "$FX/$POL.json" --workspace "$T/ws" --audit "$V/$POL" \
         -- sh "$T/clients.sh" 2>&1)
     AUDIT=$("$CORDON" audit query "$V/$POL" --json 2>&1)
 }
@@ -145,7 +145,7 @@ if [ "${ABI:-0}" -ge 4 ]; then
     OUT=$("$PROBE" tcp 127.0.0.1 "$P" 2>&1)
     has "control: the raw connect works outside the sandbox" "SUCCEEDED"
     for a in 127.0.0.1 ::1 ::ffff:127.0.0.1 10.77.0.1; do
-        OUT=$("$CORDON" run --policy "$T/plain-localhost.json" --workspace "$T/ws" \
+        OUT=$("$CORDON" run --policy "$FX/plain-localhost.json" --workspace "$T/ws" \
             --audit "$V/raw" -- sh -c "\"\$0\" tcp $a $P" "$T/ws/bin/escape_probe" 2>&1)
         case $OUT in *"errno=EACCES"*) ok "kernel: a raw connect to $a port $P is refused" ;;
             *) bad "kernel: a raw connect to $a port $P is refused" "$OUT" ;; esac
@@ -157,7 +157,7 @@ else
 fi
 
 # git (libcurl) by name
-OUT=$(cd "$T/ws" && "$CORDON" run --policy "$T/plain-localhost.json" --workspace "$T/ws" \
+OUT=$(cd "$T/ws" && "$CORDON" run --policy "$FX/plain-localhost.json" --workspace "$T/ws" \
     --audit "$V/git" -- git ls-remote "http://localhost:$P/repo.git" 2>&1)
 has "git ls-remote http://localhost:P/ lists the ref" "refs/heads/main"
 
@@ -215,7 +215,7 @@ printf '%s\n' "$KEY" > "$T/agent.key" && chmod 600 "$T/agent.key"
 "$CORDON" keygen "$T/sign" >/dev/null
 mkdir -p "$T/state"
 policy tunnel6 "localhost:$P" "crm.internal:$P"
-"$CORDOND" --policy "$T/tunnel6.json" --agent-key-file "$T/agent.key" --signing-key "$T/sign.key" \
+"$CORDOND" --policy "$FX/tunnel6.json" --agent-key-file "$T/agent.key" --signing-key "$T/sign.key" \
     --state-dir "$T/state" --listen 127.0.0.1:0 --tunnel-listen "[::1]:0" \
     --ready-file "$T/ready6" > "$T/cordond6.log" 2>&1 &
 PIDS+=($!)
@@ -242,7 +242,7 @@ audit_has "crm.internal by its name, through the IPv6 tunnel" tunnel.open "\"hos
 
 # ------------------------------------------------------------------ hostile names
 policy plain-hostile "localhost:$P"
-OUT=$("$CORDON" run --policy "$T/plain-hostile.json" --workspace "$T/ws" --audit "$V/hostile" -- \
+OUT=$("$CORDON" run --policy "$FX/plain-hostile.json" --workspace "$T/ws" --audit "$V/hostile" -- \
     "$PY" - "$P" <<'PYX' 2>&1
 import ctypes, socket, sys
 port = int(sys.argv[1])
@@ -276,7 +276,7 @@ except OSError as e:
     print("victim refused", e.errno)
 PYX
 )
-OUT2=$(CORDON_LOG=once "$CORDON" run --policy "$T/plain-hostile.json" --workspace "$T/ws" \
+OUT2=$(CORDON_LOG=once "$CORDON" run --policy "$FX/plain-hostile.json" --workspace "$T/ws" \
     --audit "$V/hostile" -- "$PY" - "$P" <<'PYX' 2>&1
 import socket, sys
 port = int(sys.argv[1])
