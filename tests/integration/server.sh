@@ -353,7 +353,16 @@ grep -q '"kind":"agent.revoke"' "$A" && ok "revoke audited" || bad "revoke audit
 # ------------------------------------------------------------------ kill -9 under load, restart
 $PY fetchloop "$URL/v1/policy" "$KEY" 2 "$W/load" 2>/dev/null & LOOP=$!
 sleep 0.7; cp "$W/state/audit/checkpoint" "$W/anchor" 2>/dev/null
+# the audit writer outlives a kill -9 of cordond by as long as it takes to write what it was
+# sent; the restart would find the log still locked, so wait for it to go
+AW=$(for c in $(cat /proc/"$SPID"/task/*/children 2>/dev/null); do
+    [ "$(cat /proc/"$c"/comm 2>/dev/null)" = cordon-audit ] && echo "$c"; done)
 kill -9 "$SPID"; wait "$SPID" 2>/dev/null; wait $LOOP
+for _ in $(seq 200); do
+    st=$(awk '{print $3}' "/proc/$AW/stat" 2>/dev/null)
+    [ -n "$AW" ] && [ -n "$st" ] && [ "$st" != Z ] || break
+    sleep 0.05
+done
 V_BEFORE=$(awk '$1=="ops"{print $2}' "$W/state/versions")
 start_server
 URL=http://$H
@@ -362,12 +371,16 @@ curl -s -H "Authorization: Bearer $OPSKEY" "$URL/v1/policy" > "$W/env3.json"
 V_AFTER=$(python3 -c 'import json,base64,sys;print(json.loads(base64.b64decode(json.load(open(sys.argv[1]))["payload"]))["version"])' "$W/env3.json")
 [ "$V_AFTER" = "$V_BEFORE" ] && ok "version survives the restart unchanged ($V_AFTER)" || bad "version restart" "$V_BEFORE -> $V_AFTER"
 if "$CORDON" audit verify --help >/dev/null 2>&1; then
+    # valid, but with the gap the kill left (recorded by the restart), and not closed while the
+    # restarted server runs: status 3
     if [ -s "$W/anchor" ]; then
-        run "audit log verifies after kill -9, against a checkpoint kept before" 0 \
+        run "audit log verifies after kill -9, against a checkpoint kept before" 3 \
             "$CORDON" audit verify "$W/state/audit" --trust "$W/sign.pub" --anchor "$W/anchor"
     else
-        run "audit log verifies after kill -9" 0 "$CORDON" audit verify "$W/state/audit" --trust "$W/sign.pub"
+        run "audit log verifies after kill -9" 3 "$CORDON" audit verify "$W/state/audit" --trust "$W/sign.pub"
     fi
+    has "verify lists the gap the kill left, recorded by the restart" "the next writer recorded it (a gap record)"
+    has "verify says the log of the running server is not closed" ", not closed: the writer stopped without its stop record"
 else
     python3 -c 'import json,sys;[json.loads(l) for l in open(sys.argv[1])]' "$A" &&
         ok "every audit line is whole JSON after kill -9" || bad "audit after kill"
