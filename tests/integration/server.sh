@@ -408,6 +408,65 @@ R=$($PY raw "${FT%:*}" "${FT##*:}" "CONNECT 127.0.0.1:$UP HTTP/1.1\r\nProxy-Auth
 [[ $R == "HTTP/1.1 503"* ]] && ok "tunnel refused with 503 when audit failed" || bad "audit full: tunnel" "$R"
 kill -TERM $FP; wait $FP
 
+# The same full disk with audit_on_failure exit: cordond stops (status 3) instead of serving 503.
+F2=$T/full2; mkdir -p "$F2/audit"
+printf '%s\n' "$KEY" > "$F2/key"; chmod 600 "$F2/key"
+unshare -m sh -c "mount -t tmpfs -o size=64k tmpfs '$F2/audit' && exec '$CORDOND' --policy '$W/pol/web.json' \
+    --agent-key-file '$F2/key' --signing-key '$W/sign.key' --state-dir '$F2/state' --audit-dir '$F2/audit' \
+    --listen 127.0.0.1:0 --tunnel-listen 127.0.0.1:0 --events-socket off --audit-fsync always \
+    --audit-on-failure exit --ready-file '$F2/ready'" >"$F2/log" 2>&1 & FP2=$!; PIDS+=($FP2)
+for _ in $(seq 300); do [ -s "$F2/ready" ] && break; sleep 0.05; done
+FH2=$(sed -n 's/^http=//p' "$F2/ready"); n=0
+while kill -0 $FP2 2>/dev/null && [ $n -lt 3000 ]; do
+    curl -s -o /dev/null -H "Authorization: Bearer $KEY" "http://$FH2/v1/policy"; n=$((n + 1))
+done
+for _ in $(seq 50); do kill -0 $FP2 2>/dev/null || break; sleep 0.1; done
+wait $FP2; FRC=$?
+[ "$FRC" = 3 ] && grep -q "audit_on_failure is exit: cordond stops now with exit status 3" "$F2/log" &&
+    ok "audit_on_failure exit: a full audit disk stops cordond with status 3" ||
+    bad "audit_on_failure exit" "exit $FRC after $n fetches" "$(tail -5 "$F2/log")"
+
+# The audit writer killed from outside: cordond says so, stops with status 3, and its restart
+# records the gap.
+K=$T/killw; mkdir -p "$K"
+printf '%s\n' "$KEY" > "$K/key"; chmod 600 "$K/key"
+kw_start() {
+    rm -f "$K/ready"
+    "$CORDOND" --policy "$W/pol/web.json" --agent-key-file "$K/key" --signing-key "$W/sign.key" \
+        --state-dir "$K/state" --listen 127.0.0.1:0 --tunnel-listen 127.0.0.1:0 --events-socket off \
+        --ready-file "$K/ready" >>"$K/log" 2>&1 & KP=$!; PIDS+=($KP)
+    for _ in $(seq 300); do [ -s "$K/ready" ] && break; sleep 0.05; done
+}
+kw_start
+KW=
+for c in $(cat /proc/$KP/task/*/children 2>/dev/null); do
+    [ "$(cat /proc/$c/comm 2>/dev/null)" = cordon-audit ] && KW=$c
+done
+if [ -z "$KW" ]; then
+    bad "the audit writer is cordond's child named cordon-audit" "$(ls /proc/$KP/task)"
+else
+    ok "the audit writer is cordond's child named cordon-audit"
+    kill -KILL "$KW"
+    for _ in $(seq 50); do kill -0 $KP 2>/dev/null || break; sleep 0.1; done
+    wait $KP; KRC=$?
+    [ "$KRC" = 3 ] && ok "cordond stops with status 3 when its audit writer is killed" ||
+        bad "cordond exit on writer death" "exit $KRC" "$(tail -5 "$K/log")"
+    grep -q "the audit writer process (pid $KW) was killed by signal 9" "$K/log" &&
+        grep -q "Nothing can be recorded any more" "$K/log" &&
+        ok "cordond says loudly that its audit writer was killed" ||
+        bad "cordond message on writer death" "$(tail -5 "$K/log")"
+    kw_start
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" \
+        "http://$(sed -n 's/^http=//p' "$K/ready")/v1/policy")" = 200 ] &&
+        ok "the restarted cordond serves again" || bad "restart after writer death" "$(tail -5 "$K/log")"
+    grep -q "was not closed: its last record" "$K/log" &&
+        grep -q '"kind":"gap"' "$K/state/audit/audit.jsonl" &&
+        ok "the restart records the gap" || bad "gap after writer death" "$(tail -5 "$K/log")"
+    kill -TERM $KP; wait $KP
+    run "the log of the killed writer verifies, with its gap" 3 "$CORDON" audit verify "$K/state/audit"
+    has "verify: closed, with the gap" "VALID (closed), with 1 gap"
+fi
+
 # ------------------------------------------------------------------ single-policy mode
 E=$T/embedded; mkdir -p "$E"
 KE=ck_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' | head -c 43)
