@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,17 +30,39 @@ struct proc {
     int ours;   /* a child of this process */
 };
 
+/* The processes of one walk, with an index on pid: a walk of a large tree (a fork bomb) must
+ * not cost the square of its size. */
 struct plist {
     struct proc *v;
     size_t n, cap;
+    size_t *slot; /* open addressing over 2 * cap slots: index + 1 into v, 0 when empty */
 };
+
+static size_t pid_hash(pid_t pid, size_t mask)
+{
+    return ((size_t)(uint32_t)pid * 2654435761u) & mask;
+}
 
 static int plist_has(const struct plist *l, pid_t pid)
 {
-    for (size_t i = 0; i < l->n; i++)
-        if (l->v[i].pid == pid)
+    if (!l->slot)
+        return 0;
+    size_t mask = 2 * l->cap - 1;
+    for (size_t h = pid_hash(pid, mask);; h = (h + 1) & mask) {
+        size_t s = l->slot[h];
+        if (!s)
+            return 0;
+        if (l->v[s - 1].pid == pid)
             return 1;
-    return 0;
+    }
+}
+
+static void plist_index(struct plist *l, size_t i)
+{
+    size_t mask = 2 * l->cap - 1, h = pid_hash(l->v[i].pid, mask);
+    while (l->slot[h])
+        h = (h + 1) & mask;
+    l->slot[h] = i + 1;
 }
 
 static void plist_add(struct plist *l, pid_t pid, int zombie, int ours)
@@ -52,9 +75,24 @@ static void plist_add(struct plist *l, pid_t pid, int zombie, int ours)
         if (!v)
             return;
         l->v = v;
+        size_t *slot = calloc(2 * cap, sizeof *slot);
+        if (!slot)
+            return; /* l->cap unchanged: the old index still covers the n entries */
+        free(l->slot);
+        l->slot = slot;
         l->cap = cap;
+        for (size_t i = 0; i < l->n; i++)
+            plist_index(l, i);
     }
-    l->v[l->n++] = (struct proc){pid, zombie, ours};
+    l->v[l->n] = (struct proc){pid, zombie, ours};
+    plist_index(l, l->n++);
+}
+
+static void plist_free(struct plist *l)
+{
+    free(l->v);
+    free(l->slot);
+    memset(l, 0, sizeof *l);
 }
 
 static int is_kept(pid_t pid, const pid_t *keep, size_t nkeep)
@@ -158,56 +196,68 @@ static int children_of(pid_t pid, struct plist *q)
 /* The descendants by /proc/PID/stat alone, for kernels without children files. */
 static void collect_by_scan(struct plist *out, const pid_t *keep, size_t nkeep)
 {
-    struct plist all = {0};
-    pid_t *parent = NULL;
-    size_t pcap = 0;
+    struct {
+        pid_t pid, ppid;
+        int zombie;
+    } *all = NULL;
+    size_t n = 0, cap = 0;
     DIR *d = opendir("/proc");
     if (!d)
         return;
     struct dirent *de;
-    while ((de = readdir(d))) {
+    while ((de = readdir(d)) && n < MAX_PROCS * 4) {
         char *end;
         long pid = strtol(de->d_name, &end, 10);
         pid_t pp;
         char st;
         if (*end || pid <= 0 || read_stat((pid_t)pid, &pp, &st) != 0)
             continue;
-        if (all.n == pcap) {
-            size_t cap = pcap ? pcap * 2 : 256;
-            pid_t *np = cap <= MAX_PROCS ? realloc(parent, cap * sizeof *np) : NULL;
-            if (!np)
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 256;
+            void *na = realloc(all, nc * sizeof *all);
+            if (!na)
                 break;
-            parent = np;
-            pcap = cap;
+            all = na;
+            cap = nc;
         }
-        size_t before = all.n;
-        plist_add(&all, (pid_t)pid, st == 'Z' || st == 'X', 0);
-        if (all.n == before)
-            break;
-        parent[all.n - 1] = pp;
+        all[n].pid = (pid_t)pid;
+        all[n].ppid = pp;
+        all[n].zombie = st == 'Z' || st == 'X';
+        n++;
     }
     closedir(d);
-    /* Breadth first from this process: out grows while it is walked. */
+    /* This process's children, then theirs, one pass per generation. */
     pid_t self = getpid();
-    for (size_t i = 0; i < all.n; i++)
-        if (parent[i] == self && !is_kept(all.v[i].pid, keep, nkeep))
-            plist_add(out, all.v[i].pid, all.v[i].zombie, 1);
-    for (size_t k = 0; k < out->n; k++)
-        for (size_t i = 0; i < all.n; i++)
-            if (parent[i] == out->v[k].pid && !is_kept(all.v[i].pid, keep, nkeep) &&
-                !plist_has(out, all.v[i].pid))
-                plist_add(out, all.v[i].pid, all.v[i].zombie, 0);
-    free(all.v);
-    free(parent);
+    for (size_t i = 0; i < n; i++)
+        if (all[i].ppid == self && !is_kept(all[i].pid, keep, nkeep))
+            plist_add(out, all[i].pid, all[i].zombie, 1);
+    for (size_t grew = 1; grew;) {
+        grew = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!plist_has(out, all[i].pid) && plist_has(out, all[i].ppid) &&
+                !is_kept(all[i].pid, keep, nkeep)) {
+                size_t before = out->n;
+                plist_add(out, all[i].pid, all[i].zombie, 0);
+                grew |= out->n > before; /* not when MAX_PROCS is reached */
+            }
+    }
+    free(all);
+}
+
+static int use_scan;
+
+void reaper_use_scan(int on)
+{
+    use_scan = on;
 }
 
 /* Every descendant of this process outside keep[], with its state. */
 static void collect(struct plist *out, const pid_t *keep, size_t nkeep)
 {
-    out->n = 0;
+    plist_free(out);
     struct plist q = {0};
-    if (children_of(getpid(), &q) == -ENOENT) {
-        free(q.v);
+    if (use_scan || children_of(getpid(), &q) == -ENOENT) {
+        plist_free(&q);
         collect_by_scan(out, keep, nkeep);
         return;
     }
@@ -224,7 +274,7 @@ static void collect(struct plist *out, const pid_t *keep, size_t nkeep)
         if (st != 'Z' && st != 'X')
             (void)children_of(pid, &q);
     }
-    free(q.v);
+    plist_free(&q);
 }
 
 static unsigned running_in(const struct plist *l)
@@ -249,7 +299,7 @@ unsigned reaper_count(const pid_t *keep, size_t nkeep)
     struct plist l = {0};
     collect(&l, keep, nkeep);
     unsigned n = running_in(&l);
-    free(l.v);
+    plist_free(&l);
     return n;
 }
 
@@ -258,17 +308,17 @@ unsigned reaper_reap(const pid_t *keep, size_t nkeep)
     /* Only the direct children matter here: no need to walk the whole tree. */
     struct plist q = {0};
     unsigned n = 0;
-    if (children_of(getpid(), &q) == -ENOENT) {
+    if (use_scan || children_of(getpid(), &q) == -ENOENT) {
         struct plist l = {0};
         collect_by_scan(&l, keep, nkeep);
         n = reap_in(&l);
-        free(l.v);
+        plist_free(&l);
     } else {
         for (size_t i = 0; i < q.n; i++)
             if (!is_kept(q.v[i].pid, keep, nkeep) && waitpid(q.v[i].pid, NULL, WNOHANG) > 0)
                 n++;
     }
-    free(q.v);
+    plist_free(&q);
     return n;
 }
 
@@ -319,7 +369,7 @@ void reaper_end(const pid_t *keep, size_t nkeep, long grace_ms, volatile sig_ato
     for (size_t i = 0; i < termed.n; i++)
         termed_only += !plist_has(&killed, termed.v[i].pid);
     out->terminated = termed_only;
-    free(l.v);
-    free(termed.v);
-    free(killed.v);
+    plist_free(&l);
+    plist_free(&termed);
+    plist_free(&killed);
 }

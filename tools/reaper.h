@@ -41,4 +41,8 @@ void reaper_end(const pid_t *keep, size_t nkeep, long grace_ms, volatile sig_ato
  * that died while it goes on. Returns how many were reaped. */
 unsigned reaper_reap(const pid_t *keep, size_t nkeep);
 
+/* Walk /proc/PID/stat even where the children files exist, as on kernels without them
+ * (CONFIG_PROC_CHILDREN unset). For tests of that path; off by default. */
+void reaper_use_scan(int on);
+
 #endif
