@@ -331,6 +331,7 @@ BG_PIDS+=("$RUNPID")
 # named cordon-audit
 child_named() {
     local c
+    # shellcheck disable=SC2013 # the children file is one line of space-separated pids
     for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
         [ "$(cat /proc/"$c"/comm 2>/dev/null)" = "$2" ] && echo "$c"
     done
