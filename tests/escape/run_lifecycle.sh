@@ -327,6 +327,15 @@ WAUD=$AUD
 ) >"$OUTD/w1" 2>&1 </dev/null &
 RUNPID=$!
 BG_PIDS+=("$RUNPID")
+# forget PID: drop it from BG_PIDS once waited for, so that the cleanup never signals a pid
+# the kernel may have given to another process since
+forget() {
+    local keep=() p
+    for p in "${BG_PIDS[@]}"; do
+        [ "$p" = "$1" ] || keep+=("$p")
+    done
+    BG_PIDS=("${keep[@]}")
+}
 # the private cordond is cordon run's child named cordond; its writer, cordond's child
 # named cordon-audit
 child_named() {
@@ -350,6 +359,7 @@ for _ in $(seq 1 200); do
     if ! kill -0 "$RUNPID" 2>/dev/null; then
         wait "$RUNPID"
         RC=$?
+        forget "$RUNPID"
         break
     fi
     sleep 0.1

@@ -13,6 +13,9 @@ fi
 PY="/usr/bin/python3 $SRC/tests/integration/server_client.py"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"; }
+# unlist PID: once a server was waited for, its pid may be given to any other process of the
+# machine; the cleanup must not kill that one
+unlist() { local k=() p; for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || k+=("$p"); done; PIDS=("${k[@]}"); }
 trap cleanup EXIT
 
 W=$T/w; mkdir -p "$W/pol" "$W/state"
@@ -357,7 +360,7 @@ sleep 0.7; cp "$W/state/audit/checkpoint" "$W/anchor" 2>/dev/null
 # sent; the restart would find the log still locked, so wait for it to go
 AW=$(for c in $(cat /proc/"$SPID"/task/*/children 2>/dev/null); do
     [ "$(cat /proc/"$c"/comm 2>/dev/null)" = cordon-audit ] && echo "$c"; done)
-kill -9 "$SPID"; wait "$SPID" 2>/dev/null; wait $LOOP
+kill -9 "$SPID"; wait "$SPID" 2>/dev/null; unlist "$SPID"; wait $LOOP
 for _ in $(seq 200); do
     st=$(awk '{print $3}' "/proc/$AW/stat" 2>/dev/null)
     [ -n "$AW" ] && [ -n "$st" ] && [ "$st" != Z ] || break
@@ -406,7 +409,7 @@ done
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$FH/healthz")" = 503 ] && ok "healthz 503 when audit failed" || bad "healthz audit"
 R=$($PY raw "${FT%:*}" "${FT##*:}" "CONNECT 127.0.0.1:$UP HTTP/1.1\r\nProxy-Authorization: Bearer $KEY\r\n\r\n")
 [[ $R == "HTTP/1.1 503"* ]] && ok "tunnel refused with 503 when audit failed" || bad "audit full: tunnel" "$R"
-kill -TERM $FP; wait $FP
+kill -TERM $FP; wait $FP; unlist $FP
 
 # The same full disk with audit_on_failure exit: cordond stops (status 3) instead of serving 503.
 F2=$T/full2; mkdir -p "$F2/audit"
@@ -421,7 +424,7 @@ while kill -0 $FP2 2>/dev/null && [ $n -lt 3000 ]; do
     curl -s -o /dev/null -H "Authorization: Bearer $KEY" "http://$FH2/v1/policy"; n=$((n + 1))
 done
 for _ in $(seq 50); do kill -0 $FP2 2>/dev/null || break; sleep 0.1; done
-wait $FP2; FRC=$?
+wait $FP2; FRC=$?; unlist $FP2
 [ "$FRC" = 3 ] && grep -q "audit_on_failure is exit: cordond stops now with exit status 3" "$F2/log" &&
     ok "audit_on_failure exit: a full audit disk stops cordond with status 3" ||
     bad "audit_on_failure exit" "exit $FRC after $n fetches" "$(tail -5 "$F2/log")"
@@ -448,7 +451,7 @@ else
     ok "the audit writer is cordond's child named cordon-audit"
     kill -KILL "$KW"
     for _ in $(seq 50); do kill -0 $KP 2>/dev/null || break; sleep 0.1; done
-    wait $KP; KRC=$?
+    wait $KP; KRC=$?; unlist $KP
     [ "$KRC" = 3 ] && ok "cordond stops with status 3 when its audit writer is killed" ||
         bad "cordond exit on writer death" "exit $KRC" "$(tail -5 "$K/log")"
     grep -q "the audit writer process (pid $KW) was killed by signal 9" "$K/log" &&
@@ -462,7 +465,7 @@ else
     grep -q "was not closed: its last record" "$K/log" &&
         grep -q '"kind":"gap"' "$K/state/audit/audit.jsonl" &&
         ok "the restart records the gap" || bad "gap after writer death" "$(tail -5 "$K/log")"
-    kill -TERM $KP; wait $KP
+    kill -TERM $KP; wait $KP; unlist $KP
     run "the log of the killed writer verifies, with its gap" 3 "$CORDON" audit verify "$K/state/audit"
     has "verify: closed, with the gap" "VALID (closed), with 1 gap"
 fi
@@ -483,10 +486,11 @@ EH=$(sed -n 's/^http=//p' "$E/ready" | head -1)
 [ "$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$E/http.sock" -H "Authorization: Bearer $KE" http://cordond/v1/policy)" = 200 ] &&
     ok "policy served on a unix socket listener too" || bad "unix listener"
 grep -q "events=" "$E/ready" && bad "events off still advertised" || ok "events off: not advertised"
-kill -TERM $EP; wait $EP; [ $? -eq 0 ] && ok "SIGTERM stops cleanly" || bad "SIGTERM exit"
+kill -TERM $EP; wait $EP; EST=$?; unlist $EP; [ $EST -eq 0 ] && ok "SIGTERM stops cleanly" || bad "SIGTERM exit"
 grep -q "audit_key is not set" "$W/cordond.log" && ok "cordond warns that the checkpoints share the policy key" ||
     bad "warning about audit_key" "$(head -5 "$W/cordond.log")"
-kill -TERM "$SPID"; wait "$SPID"; [ $? -eq 0 ] && ok "main server stops cleanly" || bad "main stop" "$(tail -5 "$W/cordond.log")"
+kill -TERM "$SPID"; wait "$SPID"; MST=$?; unlist "$SPID"
+[ $MST -eq 0 ] && ok "main server stops cleanly" || bad "main stop" "$(tail -5 "$W/cordond.log")"
 if grep -qE "runtime error|AddressSanitizer|LeakSanitizer" "$W/cordond.log" "$E/log"; then
     bad "no sanitizer reports in the server logs" "$(grep -hE -A5 "runtime error|Sanitizer" "$W/cordond.log" "$E/log" | head -20)"
 else
