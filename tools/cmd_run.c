@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -354,6 +355,32 @@ static void send_session_end(int status, int signo, const struct reaper_result *
     events_emit("session.end", "log", mem);
 }
 
+/*
+ * Wait (at most 2 s) until cordond has read everything sent on the supervisor's connection,
+ * session.end included. cordond reads a connection's messages in order and closes its end when
+ * it reads the end of the stream, so that close means session.end was judged, while this
+ * process still existed for cordond to look at (it checks the sender in /proc).
+ */
+static void finish_events(int fd)
+{
+    if (fd < 0 || shutdown(fd, SHUT_WR) != 0)
+        return;
+    long long deadline = now_ms() + 2000;
+    for (;;) {
+        long long left = deadline - now_ms();
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = left > 0 ? poll(&p, 1, (int)left) : 0;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return;
+        char b[64];
+        ssize_t n = recv(fd, b, sizeof b, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            return;
+    }
+}
+
 static const char *plural(unsigned n)
 {
     return n == 1 ? "" : "es";
@@ -571,6 +598,7 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
                     rr.killed, o->grace_s, rr.left ? ", some survived even SIGKILL" : "");
     }
     send_session_end(code, WIFSIGNALED(status) ? WTERMSIG(status) : 0, &rr, o, still);
+    finish_events(sup_fd);
 out:
     if (e) {
         int stopped = embedded_stop(e);
