@@ -39,6 +39,10 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || die "$PY is needed (the pty and the TERM-ignoring descendant)"
 "$CORDON" run --help >/dev/null 2>&1 || die "\`$CORDON run --help\` fails"
 make_tree
+# The private cordond's directory goes under the run directory, not /run or /tmp: a run whose
+# cordond is killed keeps it (its cordond.log explains), and the cleanup must remove it.
+RT=$RUN/rt
+mkdir -m 700 "$RT"
 
 # plain_policy NAME SIGNALS: a plain policy for the embedded default (and for cordond)
 plain_policy() {
@@ -66,8 +70,8 @@ crun() {
     {
         (
             cd "$PROJ" || exit 99
-            exec env -i HOME="$H" PATH=/usr/bin:/bin TMPDIR="$TMPD" LC_ALL=C.UTF-8 TERM=dumb \
-                "$CORDON" run --workspace "$WS" "$@"
+            exec env -i HOME="$H" PATH=/usr/bin:/bin TMPDIR="$TMPD" XDG_RUNTIME_DIR="$RT" \
+                LC_ALL=C.UTF-8 TERM=dumb "$CORDON" run --workspace "$WS" "$@"
         ) >"$out" 2>&1 </dev/null
         R_RC=$?
     } 2>/dev/null
@@ -240,16 +244,17 @@ fi
 
 # ---------------------------------------------------------------- Ctrl-C reaches CMD once
 new_audit
-"$PY" - "$CORDON" "$POL/run.json" "$AUD" "$WS" "$PROJ" "$H" "$TMPD" >"$OUTD/pty" 2>&1 <<'PYEOF'
+"$PY" - "$CORDON" "$POL/run.json" "$AUD" "$WS" "$PROJ" "$H" "$TMPD" "$RT" >"$OUTD/pty" 2>&1 <<'PYEOF'
 import os, pty, sys, time, select
-cordon, pol, aud, ws, proj, home, tmpd = sys.argv[1:]
+cordon, pol, aud, ws, proj, home, tmpd, rt = sys.argv[1:]
 cmd = 'n=0; trap "n=\\$((n+1))" INT; echo ready; i=0; while [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done; echo ints=$n'
 pid, fd = pty.fork()
 if pid == 0:
     os.chdir(proj)
     os.execve(cordon, [cordon, "run", "--workspace", ws, "--policy", pol, "--audit", aud,
                        "--", "sh", "-c", cmd],
-              {"HOME": home, "PATH": "/usr/bin:/bin", "TMPDIR": tmpd, "TERM": "dumb"})
+              {"HOME": home, "PATH": "/usr/bin:/bin", "TMPDIR": tmpd, "XDG_RUNTIME_DIR": rt,
+               "TERM": "dumb"})
 out = b""
 deadline = time.time() + 30
 sent = False
@@ -321,7 +326,8 @@ new_audit
 WAUD=$AUD
 (
     cd "$PROJ" || exit 99
-    exec env -i HOME="$H" PATH=/usr/bin:/bin TMPDIR="$TMPD" LC_ALL=C.UTF-8 TERM=dumb \
+    exec env -i HOME="$H" PATH=/usr/bin:/bin TMPDIR="$TMPD" XDG_RUNTIME_DIR="$RT" \
+        LC_ALL=C.UTF-8 TERM=dumb \
         "$CORDON" run --workspace "$WS" --policy "$POL/run.json" --audit "$WAUD" --grace 1 -- \
         sh -c 'while :; do cat "$HOME/.ssh/id_rsa"; sleep 0.1; done; : '"$TOK4"
 ) >"$OUTD/w1" 2>&1 </dev/null &
@@ -370,7 +376,7 @@ check writer_killed_message_says_what_stopped \
     'matches "$R_OUT" "the private cordond exited with status 3 while sh was running, so the run.s decisions could no longer be recorded" && matches "$R_OUT" "audit writer process \(pid $WRITER\) was killed by signal 9"' \
     "$R_OUT"
 check writer_killed_message_says_where_to_look \
-    'matches "$R_OUT" "the audit log of this run is in $WAUD" && matches "$R_OUT" "cordond.s output: .*/cordond.log"' \
+    'matches "$R_OUT" "the audit log of this run is in $WAUD" && matches "$R_OUT" "cordond.s output: $RT/cordon-run-[A-Za-z0-9]+/cordond.log" && [ -s "$(sed -n "s/.*cordond.s output: //p" "$OUTD/w1")" ]' \
     "$R_OUT"
 S=$(survivors "$TOK4")
 check writer_killed_agent_is_ended '[ -z "$S" ]' "still running: $S"

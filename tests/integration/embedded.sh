@@ -136,8 +136,11 @@ fi
 
 # refusals: each says what is wrong, exits 125 (cordon) or 2 (usage), starts nothing
 printf '{"cordon_policy":1,"agent":"x","sandbox":{"network":{"mode":"proxi"}}}\n' > "$T/bad.json"
-run "a bad plain policy is refused" 125 "$CORDON" run --policy "$T/bad.json" --audit "$V/a3" -- true
+# (its private directory is kept, cordond.log explaining: under $T, not in /run or /tmp)
+XDG_RUNTIME_DIR=$T/rt run "a bad plain policy is refused" 125 "$CORDON" run --policy "$T/bad.json" \
+    --audit "$V/a3" -- true
 has "the refusal names the error" "proxi"
+has "the refusal says where cordond's output is" "its output is in $T/rt/cordon-run-"
 run "--trust with a plain policy is a usage error" 2 "$CORDON" run --policy "$T/plain.json" \
     --trust "$T/plain.json" -- true
 has "it says why" "plain policy"
