@@ -461,8 +461,9 @@ static int writer_append(struct writer *w, const struct frame_hdr *h, const char
     int st = AUDIT_OK;
     /* The kinds the writer emits itself are its alone: a caller's "checkpoint" or "start"
      * (naming another public key) would make a genuine log fail verification, or change
-     * the key that verification without --trust relies on. */
-    static const char *const own[] = {"start", "stop", "checkpoint", "recovery"};
+     * the key that verification without --trust relies on; a caller's "stop" would make a
+     * cut log look closed, and a "gap" would invent a crash. */
+    static const char *const own[] = {"start", "stop", "checkpoint", "recovery", "gap"};
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
         if (strcmp(kind, own[i]) == 0)
             st = AUDIT_ERR_INVALID;
@@ -590,6 +591,44 @@ static void writer_loop(struct writer *w)
     free(buf);
 }
 
+/*
+ * The audit directory is 0700 and the log 0600 (docs/AUDIT-FORMAT.md), whoever made them: a
+ * directory or log of this user that grants anything to group or others loses those bits,
+ * and the change is said on stderr; one that belongs to another user is refused, since its
+ * owner could replace or truncate the log whatever its mode says. Returns 0, or -1 with err
+ * set.
+ */
+static int own_private(int fd, const char *path, const char *what, char *err, size_t errlen)
+{
+    mode_t mode;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "audit: cannot inspect %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (st.st_uid != geteuid()) {
+        snprintf(err, errlen,
+                 "audit: the %s %s belongs to uid %u, not to this process's user (uid %u), "
+                 "who could not trust it: its owner could replace or truncate the log; use an "
+                 "audit directory that this user owns (it is created mode 0700 when missing)",
+                 what, path, (unsigned)st.st_uid, (unsigned)geteuid());
+        return -1;
+    }
+    if (!(st.st_mode & 077))
+        return 0;
+    mode = st.st_mode & 0700;
+    if (fchmod(fd, mode) != 0) {
+        snprintf(err, errlen,
+                 "audit: the %s %s has mode %04o and cannot be made %04o: %s; the log must be "
+                 "readable by this user alone; fix the mode or use another directory",
+                 what, path, (unsigned)(st.st_mode & 07777), (unsigned)mode, strerror(errno));
+        return -1;
+    }
+    fprintf(stderr, "cordon audit: the %s %s had mode %04o; it is now %04o (this user alone)\n",
+            what, path, (unsigned)(st.st_mode & 07777), (unsigned)mode);
+    return 0;
+}
+
 /* Open the directory, the key and the log, recover or refuse, write recovery and start. */
 static int writer_init(struct writer *w, char *err, size_t errlen)
 {
@@ -610,6 +649,8 @@ static int writer_init(struct writer *w, char *err, size_t errlen)
         snprintf(err, errlen, "audit: cannot open directory %s: %s", c->dir, strerror(errno));
         goto out;
     }
+    if (own_private(w->dirfd, c->dir, "directory", err, errlen) != 0)
+        goto out;
     char kerr[400] = "";
     if (key_secret_load(c->key_path, &w->key, kerr, sizeof kerr) != 0) {
         snprintf(err, errlen, "audit: cannot use the checkpoint signing key: %s", kerr);
@@ -617,11 +658,17 @@ static int writer_init(struct writer *w, char *err, size_t errlen)
         goto out;
     }
     key_secret_public(w->key, w->pk);
-    w->fd = openat(w->dirfd, "audit.jsonl", O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    w->fd = openat(w->dirfd, "audit.jsonl",
+                   O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (w->fd < 0) {
-        snprintf(err, errlen, "audit: cannot open %s/audit.jsonl: %s", c->dir, strerror(errno));
+        snprintf(err, errlen, "audit: cannot open %s/audit.jsonl: %s%s", c->dir, strerror(errno),
+                 errno == ELOOP ? " (it is a symbolic link; the log must be a file of its own)"
+                                : "");
         goto out;
     }
+    snprintf(path, sizeof path, "%s/audit.jsonl", c->dir);
+    if (own_private(w->fd, path, "log", err, errlen) != 0)
+        goto out;
     if (flock(w->fd, LOCK_EX | LOCK_NB) != 0) {
         snprintf(err, errlen,
                  "audit: %s/audit.jsonl is held by another writer (%s); run one "
@@ -673,6 +720,34 @@ static int writer_init(struct writer *w, char *err, size_t errlen)
     w->synced = w->tree.size;
     w->last_cp_size = rep->checkpoint_size;
     w->last_cp_ms = mono_ms();
+    if (rep->lines > 0 && !rep->closed) {
+        /* The writer before this one stopped without its stop record: killed, crashed, or
+         * out of disk. Say where its records end, so that the gap is in the log itself and
+         * not only in what `cordon audit verify` can infer. */
+        char last_ts[40];
+        audit_time_format(rep->last_ts_ms, last_ts, sizeof last_ts);
+        cJSON *g = cJSON_CreateObject();
+        if (!g || !cJSON_AddNumberToObject(g, "last_seq", (double)(rep->lines - 1)) ||
+            !cJSON_AddStringToObject(g, "last_ts", last_ts) ||
+            !cJSON_AddStringToObject(g, "last_kind", rep->last_kind) ||
+            !cJSON_AddStringToObject(g, "reason",
+                                     "the previous writer stopped without its stop record")) {
+            cJSON_Delete(g);
+            rc = AUDIT_ERR_NOMEM;
+            goto out;
+        }
+        rc = writer_record(w, "gap", NULL, g, NULL);
+        cJSON_Delete(g);
+        if (rc != AUDIT_OK) {
+            snprintf(err, errlen, "audit: cannot record the gap in %.300s", path);
+            goto out;
+        }
+        fprintf(stderr,
+                "cordon audit: %s was not closed: its last record (seq %llu, %s, %s) is not "
+                "the writer's stop record, so the writer before this one was killed, crashed "
+                "or lost its disk; a gap record now marks where its records end\n",
+                path, (unsigned long long)(rep->lines - 1), rep->last_kind, last_ts);
+    }
     if (rep->torn_bytes) {
         if (ftruncate(w->fd, (off_t)rep->bytes) != 0 || fsync(w->fd) != 0) {
             snprintf(err, errlen, "audit: cannot cut the torn tail of %.300s: %s", path,
@@ -735,6 +810,12 @@ static void writer_main(const struct audit_config *cfg, int sock)
     signal(SIGINT, SIG_IGN);
     signal(SIGTERM, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
+    /* A lowered RLIMIT_FSIZE or RLIMIT_CPU must not kill the writer in silence: past the file
+     * size limit a write fails with EFBIG and the log fails closed (every later append gets
+     * AUDIT_ERR_IO); past the CPU soft limit nothing happens until the hard one, whose
+     * SIGKILL the caller notices (audit_check). */
+    signal(SIGXFSZ, SIG_IGN);
+    signal(SIGXCPU, SIG_IGN);
     prctl(PR_SET_DUMPABLE, 0); /* no ptrace or core dump of the key by the caller's uid */
     prctl(PR_SET_NAME, "cordon-audit");
     if (sodium_init() < 0) {
@@ -785,6 +866,7 @@ struct audit_log {
     uint64_t next_id;
     int failed, closed;
     struct frame_reply last; /* the latest counters the writer sent */
+    int reaped, wstatus;     /* the writer's exit, once audit_check() or close waited for it */
 };
 
 static void *reader_main(void *arg)
@@ -1058,6 +1140,59 @@ int audit_caller_socket(struct audit_log *l)
     return l ? l->sock : -1;
 }
 
+pid_t audit_writer_pid(struct audit_log *l)
+{
+    return l ? l->pid : -1;
+}
+
+/* How a process ended, as a person reads it. */
+static void describe_exit(int st, char *why, size_t whylen)
+{
+    if (WIFSIGNALED(st))
+        snprintf(why, whylen, "was killed by signal %d (%s)", WTERMSIG(st),
+                 strsignal(WTERMSIG(st)));
+    else if (WIFEXITED(st))
+        snprintf(why, whylen, "exited with status %d", WEXITSTATUS(st));
+    else
+        snprintf(why, whylen, "ended (wait status 0x%x)", (unsigned)st);
+}
+
+int audit_check(struct audit_log *l, char *why, size_t whylen)
+{
+    if (!l) {
+        snprintf(why, whylen, "the log is not open");
+        return AUDIT_ERR_CLOSED;
+    }
+    pthread_mutex_lock(&l->lock);
+    int closed = l->closed, failed = l->failed;
+    pthread_mutex_unlock(&l->lock);
+    if (!closed) {
+        if (failed)
+            snprintf(why, whylen, "the writer (pid %d) could not write or sync the log; it "
+                     "refuses every record until restarted", (int)l->pid);
+        return failed ? AUDIT_ERR_IO : AUDIT_OK;
+    }
+    /* The writer's end of the socket closed: it has exited or is about to. */
+    for (int i = 0; i < 50 && !l->reaped; i++) {
+        int st;
+        pid_t r = waitpid(l->pid, &st, WNOHANG);
+        if (r == l->pid) {
+            l->reaped = 1;
+            l->wstatus = st;
+        } else if (r < 0 && errno != EINTR) {
+            break; /* not our child any more (reaped by someone else) */
+        } else {
+            struct timespec d = {0, 10 * 1000 * 1000};
+            nanosleep(&d, NULL);
+        }
+    }
+    char how[128] = "closed its socket";
+    if (l->reaped)
+        describe_exit(l->wstatus, how, sizeof how);
+    snprintf(why, whylen, "the audit writer process (pid %d) %s", (int)l->pid, how);
+    return AUDIT_ERR_CLOSED;
+}
+
 int audit_close(struct audit_log *l)
 {
     if (!l)
@@ -1072,7 +1207,7 @@ int audit_close(struct audit_log *l)
     shutdown(l->sock, SHUT_RDWR);
     pthread_join(l->reader, NULL);
     int status = 0;
-    while (waitpid(l->pid, &status, 0) < 0 && errno == EINTR)
+    while (!l->reaped && waitpid(l->pid, &status, 0) < 0 && errno == EINTR)
         ;
     close(l->sock);
     free(l->sbuf);

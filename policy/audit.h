@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct audit_log;
 
@@ -49,14 +50,17 @@ enum audit_status {
     AUDIT_ERR_KEY = -3,     /* open: the signing key is missing, unreadable or not 0600 */
     AUDIT_ERR_INVALID = -4, /* append: fields are not a JSON object, too large (64 KiB as
                                written), or kind is one the writer keeps for itself (start,
-                               stop, checkpoint, recovery) */
+                               stop, checkpoint, recovery, gap) */
     AUDIT_ERR_NOMEM = -5,
     AUDIT_ERR_CLOSED = -6,  /* the writer has exited */
 };
 
 /*
  * Open (or create) the log in cfg->dir, recover a torn tail (and record the recovery), refuse
- * a corrupt log, start the writer process and append a "start" record. On failure err holds a
+ * a corrupt log, start the writer process and append a "start" record. A log that the writer
+ * before did not close (its last record is not the stop record) gets a "gap" record first.
+ * The directory is made 0700 and the log 0600 if they grant more, and refused if another
+ * user owns them. On failure err holds a
  * sentence saying what failed, why and what to do. Returns AUDIT_OK with *out, or a status.
  *
  * The writer is a child process made with fork(): call audit_open() early, before threads
@@ -99,6 +103,19 @@ void audit_stats_get(struct audit_log *l, struct audit_stats *s);
  * caller the writer is built to withstand; cordond has no use for it.
  */
 int audit_caller_socket(struct audit_log *l);
+
+/* The writer process's pid (tests find it to play an attacker; cordond names it). */
+pid_t audit_writer_pid(struct audit_log *l);
+
+/*
+ * Whether the log can still record, without a round trip to the writer (cheap enough for a
+ * once-a-second look). Returns AUDIT_OK; AUDIT_ERR_IO when the writer runs but has failed
+ * (a write or sync error: it refuses every record until restarted); AUDIT_ERR_CLOSED when
+ * the writer process is gone (it exited or was killed; it is then reaped here, waiting at
+ * most half a second). Except for AUDIT_OK, why holds a sentence naming the writer's pid and
+ * what happened to it ("was killed by signal 9 (Killed)").
+ */
+int audit_check(struct audit_log *l, char *why, size_t whylen);
 
 /* Append a "stop" record, sign a final checkpoint, stop the writer and free l. NULL is a
  * no-op. Returns AUDIT_OK or the first error seen. */

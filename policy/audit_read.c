@@ -157,6 +157,16 @@ struct walk {
     int have_self_pk;
     struct note_checkpoint *anchors;
     int *anchor_done;
+    /* Where each writer's records end (see track_writers). */
+    char prev_kind[AUDIT_KIND_MAX + 1];
+    int closed_now;      /* the records so far end with stop, or stop and its checkpoint */
+    int seg_any;         /* a writer's records (not only gap/recovery) have been seen */
+    int seg_closed;      /* closed_now after the last of them */
+    uint64_t seg_last_line;
+    int64_t seg_last_ts;
+    int init_open;       /* gap or recovery records seen since, and no start yet */
+    int init_has_gap;
+    uint64_t init_first; /* the first of them */
 };
 
 __attribute__((format(printf, 4, 5))) static void fail(struct walk *w, enum audit_read_status st,
@@ -299,6 +309,71 @@ static void note_start_key(struct walk *w, const cJSON *o)
     w->have_self_pk = 1;
 }
 
+/*
+ * Follow the writers through the log. Each writer's records begin with its start record,
+ * preceded by the gap and recovery records it wrote while opening the log, and end with its
+ * stop record and a final checkpoint when it closed in order. A start that follows records
+ * ending otherwise marks a gap: a writer stopped (killed, crashed, failed) without saying so.
+ * A gap record is the next writer's own account of it: it must sit right after the records
+ * it describes and never after a closed log. Returns 0, or -1 with the problem recorded.
+ */
+static int track_writers(struct walk *w, uint64_t seq, const char *kind, int64_t ts_ms,
+                         const cJSON *o)
+{
+    struct audit_read_report *r = w->r;
+    int is_gap = strcmp(kind, "gap") == 0, is_recovery = strcmp(kind, "recovery") == 0;
+    int closes = strcmp(kind, "stop") == 0 ||
+                 (strcmp(kind, "checkpoint") == 0 && strcmp(w->prev_kind, "stop") == 0);
+    if (is_gap) {
+        const cJSON *last = cJSON_GetObjectItemCaseSensitive(o, "last_seq");
+        if (seq == 0 || w->closed_now || !cJSON_IsNumber(last) ||
+            last->valuedouble != (double)(seq - 1)) {
+            fail(w, AUDIT_READ_TAMPERED, seq,
+                 "line %llu: a gap record that does not follow the records it describes (its "
+                 "last_seq must be %llu, and the log before it must not be closed): the "
+                 "record was altered or moved; keep a copy as evidence",
+                 (unsigned long long)seq, (unsigned long long)(seq ? seq - 1 : 0));
+            return -1;
+        }
+    }
+    if (is_gap || is_recovery) {
+        if (!w->init_open) {
+            w->init_open = 1;
+            w->init_first = seq;
+        }
+        w->init_has_gap |= is_gap;
+    } else {
+        if (strcmp(kind, "start") == 0) {
+            if (w->init_has_gap && w->seg_closed) {
+                fail(w, AUDIT_READ_TAMPERED, seq,
+                     "line %llu: a gap record announces a writer that stopped without its "
+                     "stop record, but the records before it end with one; the log was "
+                     "altered; keep a copy as evidence",
+                     (unsigned long long)w->init_first);
+                return -1;
+            }
+            if (w->seg_any && !w->seg_closed) {
+                if (r->gaps < AUDIT_READ_MAX_GAPS) {
+                    struct audit_gap *g = &r->gap[r->gaps];
+                    g->line = w->init_open ? w->init_first : seq;
+                    g->last_line = w->seg_last_line;
+                    g->last_ts_ms = w->seg_last_ts;
+                    g->recorded = w->init_has_gap;
+                }
+                r->gaps++;
+            }
+        }
+        w->init_open = w->init_has_gap = 0;
+        w->seg_any = 1;
+        w->seg_closed = closes;
+        w->seg_last_line = seq;
+        w->seg_last_ts = ts_ms;
+    }
+    w->closed_now = closes;
+    snprintf(w->prev_kind, sizeof w->prev_kind, "%s", kind);
+    return 0;
+}
+
 /* One complete line (without LF); is_last when nothing follows its LF. Returns 1 to go on,
  * 0 to stop (problem recorded, torn tail noted, or the visitor asked). */
 static int walk_line(struct walk *w, const char *line, size_t len, int is_last)
@@ -353,6 +428,8 @@ static int walk_line(struct walk *w, const char *line, size_t len, int is_last)
     }
     if (strcmp(kind, "checkpoint") == 0 && check_checkpoint_record(w, seq, o) != 0)
         goto out;
+    if (track_writers(w, seq, kind, ts_ms, o) != 0)
+        goto out;
     if (strcmp(kind, "start") == 0)
         note_start_key(w, o);
     if (w->o->visit) {
@@ -372,6 +449,9 @@ static int walk_line(struct walk *w, const char *line, size_t len, int is_last)
     merkle_append(&r->tree, line, len);
     r->lines++;
     r->bytes += len + 1;
+    r->closed = w->closed_now;
+    snprintf(r->last_kind, sizeof r->last_kind, "%s", kind);
+    r->last_ts_ms = ts_ms;
     go = check_anchors(w) == 0;
 out:
     cJSON_Delete(o);

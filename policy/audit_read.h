@@ -64,6 +64,17 @@ struct audit_read_opts {
     void *ctx;
 };
 
+/* A writer that stopped without its stop record, found inside the log (see closed below). */
+struct audit_gap {
+    uint64_t line;      /* the first record of the next writer (its gap, recovery or start) */
+    uint64_t last_line; /* the last record of the writer that stopped */
+    int64_t last_ts_ms; /* that record's time */
+    int recorded;       /* the next writer wrote a gap record for it (writers before this
+                           format version did not) */
+};
+
+#define AUDIT_READ_MAX_GAPS 32 /* gaps kept in the report; all are counted */
+
 enum audit_read_status {
     AUDIT_READ_VALID = 0,
     AUDIT_READ_TAMPERED = 1,  /* a line, the chain, seq or a checkpoint does not hold */
@@ -87,6 +98,16 @@ struct audit_read_report {
     int torn_no_lf;              /* the torn tail had no LF (a torn write) */
     struct merkle_tree tree;     /* over the valid lines */
     unsigned char last_hash[32]; /* SHA-256 of the last valid line; zeros when none */
+    /* How the log ends: closed when its last valid record is the writer's own stop record
+     * or the final checkpoint right after it, which only an orderly audit_close() writes.
+     * A log whose writer died, was killed or lost its disk ends otherwise (a live log
+     * too: its writer has not stopped yet). */
+    int closed;
+    char last_kind[AUDIT_KIND_MAX + 1]; /* kind of the last valid record; "" when none */
+    int64_t last_ts_ms;                 /* its time */
+    /* Every start record that follows a writer which stopped without its stop record. */
+    uint64_t gaps;
+    struct audit_gap gap[AUDIT_READ_MAX_GAPS]; /* the first AUDIT_READ_MAX_GAPS of them */
 };
 
 /*

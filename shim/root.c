@@ -200,7 +200,9 @@ static int get_envelope(struct root *r, char *err, size_t errlen)
     return 0;
 }
 
-static int connect_events(struct root *r, char *err, size_t errlen)
+/* Connect to the event socket and say hello for r's session; role, when set, is added to the
+ * hello ("supervisor"). Returns the connected fd (close-on-exec) or a negative errno. */
+static int dial_events(const struct root *r, const char *role, char *err, size_t errlen)
 {
     struct sockaddr_un un = {.sun_family = AF_UNIX};
     const char *path = r->events_url + 5;
@@ -221,13 +223,6 @@ static int connect_events(struct root *r, char *err, size_t errlen)
             close(fd);
         return -e;
     }
-    /* Descendants inherit the connection (CORDON_EVENT_FD): clear close-on-exec. Moving it
-     * above the low numbers keeps it out of the way of programs that dup2 onto 3, 4, 5. */
-    int high = fcntl(fd, F_DUPFD, 100);
-    if (high >= 0) {
-        close(fd);
-        fd = high;
-    }
     char mem[1024];
     struct jbuf b;
     jb_init(&b, mem, sizeof mem);
@@ -241,6 +236,10 @@ static int connect_events(struct root *r, char *err, size_t errlen)
     jb_u64(&b, r->stamp.version);
     jb_raw(&b, ",\"policy_digest\":");
     jb_str(&b, r->digest, 0);
+    if (role) {
+        jb_raw(&b, ",\"role\":");
+        jb_str(&b, role, 0);
+    }
     jb_raw(&b, "}");
     if (send(fd, mem, b.len, MSG_NOSIGNAL) != (ssize_t)b.len) {
         int e = errno;
@@ -250,9 +249,31 @@ static int connect_events(struct root *r, char *err, size_t errlen)
         return -e;
     }
     sodium_memzero(mem, sizeof mem);
+    return fd;
+}
+
+static int connect_events(struct root *r, char *err, size_t errlen)
+{
+    int fd = dial_events(r, NULL, err, errlen);
+    if (fd < 0)
+        return fd;
+    /* Descendants inherit the connection (CORDON_EVENT_FD): clear close-on-exec. Moving it
+     * above the low numbers keeps it out of the way of programs that dup2 onto 3, 4, 5. */
+    int high = fcntl(fd, F_DUPFD, 100);
+    if (high >= 0) {
+        close(fd);
+        fd = high;
+    }
     r->event_fd = fd;
     events_set_fd(fd);
     return 0;
+}
+
+int root_open_supervisor_events(const struct root *r, char *err, size_t errlen)
+{
+    if (!r->online || !r->events_url[0])
+        return -ENOENT;
+    return dial_events(r, "supervisor", err, errlen);
 }
 
 static int add_port(struct sandbox_opts *o, unsigned short port)

@@ -63,6 +63,16 @@ void root_free(struct root *r);
  * compile the policy and connect the event channel. 0 or negative with err set. */
 __attribute__((warn_unused_result)) int root_prepare(struct root *r, char *err, size_t errlen);
 
+/*
+ * After root_prepare: a second connection to cordond's event channel for the same session,
+ * for a supervisor that stays outside the sandbox (`cordon run`). It is not inherited across
+ * exec (close-on-exec) and not exported, so no process of the tree can use it or shut it
+ * down; its hello says "role":"supervisor". Returns the fd, -ENOENT when r has no event
+ * channel (offline, or cordond announced none), or another negative errno with err set.
+ */
+__attribute__((warn_unused_result)) int root_open_supervisor_events(const struct root *r,
+                                                                    char *err, size_t errlen);
+
 /* Apply the sandbox, report it, create the caches and export the tree mark and the proxy
  * variables into this process's environment. 0 or negative with err set. */
 __attribute__((warn_unused_result)) int root_enforce(struct root *r, char *err, size_t errlen);

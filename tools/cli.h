@@ -14,6 +14,8 @@ enum cli_exit {
     CLI_OK = 0,    /* success, valid */
     CLI_FAIL = 1,  /* the policy or signature is invalid, verification failed */
     CLI_USAGE = 2, /* wrong arguments, or a file could not be read or written */
+    CLI_INCOMPLETE = 3, /* `cordon audit verify`: the log holds, but a writer stopped without
+                           its stop record (at the end: not closed; or inside: a gap) */
 };
 
 struct cli_command {

@@ -50,6 +50,24 @@ static void print_json(const struct audit_read_report *r, size_t nanchors)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", status_name(r->status));
+    if (r->status == AUDIT_READ_VALID) {
+        cJSON_AddBoolToObject(o, "closed", r->closed);
+        cJSON_AddBoolToObject(o, "complete", r->closed && r->gaps == 0);
+        cJSON_AddNumberToObject(o, "last_line", (double)(r->lines - 1));
+        cJSON_AddNumberToObject(o, "gap_count", (double)r->gaps);
+        cJSON *gaps = cJSON_AddArrayToObject(o, "gaps");
+        for (uint64_t i = 0; gaps && i < r->gaps && i < AUDIT_READ_MAX_GAPS; i++) {
+            const struct audit_gap *g = &r->gap[i];
+            char ts[40];
+            audit_time_format(g->last_ts_ms, ts, sizeof ts);
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddNumberToObject(e, "line", (double)g->line);
+            cJSON_AddNumberToObject(e, "last_line", (double)g->last_line);
+            cJSON_AddStringToObject(e, "last_ts", ts);
+            cJSON_AddBoolToObject(e, "recorded", g->recorded);
+            cJSON_AddItemToArray(gaps, e);
+        }
+    }
     cJSON_AddNumberToObject(o, "lines", (double)r->lines);
     cJSON_AddNumberToObject(o, "checkpoints", (double)r->checkpoints);
     cJSON_AddNumberToObject(o, "anchors", (double)nanchors);
@@ -98,7 +116,36 @@ static void print_text(const char *path, const struct audit_read_report *r, size
                "not covered by a verified checkpoint or anchor; a truncation there would not "
                "be detectable\n",
                r->lines - r->anchored, r->anchored);
-    printf("VALID: the chain, the sequence and every checkpoint hold\n");
+    for (uint64_t i = 0; i < r->gaps && i < AUDIT_READ_MAX_GAPS; i++) {
+        const struct audit_gap *g = &r->gap[i];
+        char ts[40];
+        audit_time_format(g->last_ts_ms, ts, sizeof ts);
+        printf("gap: line %" PRIu64 ": the writer before stopped without its stop record after "
+               "line %" PRIu64 " (%s); %s\n",
+               g->line, g->last_line, ts,
+               g->recorded ? "the next writer recorded it (a gap record)"
+                           : "no gap record (written by an older writer)");
+    }
+    if (r->gaps > AUDIT_READ_MAX_GAPS)
+        printf("gap: %" PRIu64 " more not shown (--json lists the first %d as well)\n",
+               r->gaps - AUDIT_READ_MAX_GAPS, AUDIT_READ_MAX_GAPS);
+    if (!r->closed) {
+        printf("VALID up to line %" PRIu64 ", not closed: the writer stopped without its stop "
+               "record\n",
+               r->lines - 1);
+        printf("  (its last record is %s at line %" PRIu64 ": the writer was killed, crashed or "
+               "lost its disk, and decisions after that may be missing; a log whose cordond "
+               "is still running reads the same way)\n",
+               r->last_kind, r->lines - 1);
+    } else if (r->gaps) {
+        printf("VALID (closed), with %" PRIu64 " gap%s: the chain, the sequence and every "
+               "checkpoint hold, but a writer stopped without its stop record (see above), and "
+               "decisions made while none was running are missing\n",
+               r->gaps, r->gaps == 1 ? "" : "s");
+    } else {
+        printf("VALID (closed): the chain, the sequence and every checkpoint hold, and the "
+               "writer closed the log with its stop record\n");
+    }
 }
 
 static int run_verify(int argc, char **argv)
@@ -172,7 +219,9 @@ static int run_verify(int argc, char **argv)
         print_json(r, nanchors);
     else
         print_text(path, r, nanchors);
-    rc = r->status == AUDIT_READ_VALID ? CLI_OK : CLI_FAIL;
+    rc = r->status != AUDIT_READ_VALID     ? CLI_FAIL
+         : !r->closed || r->gaps ? CLI_INCOMPLETE
+                                   : CLI_OK;
 out:
     for (size_t i = 0; i < loaded; i++)
         free(anchors[i]);
@@ -200,9 +249,17 @@ const struct cli_command cmd_audit_verify = {
     "Lines after the last verified checkpoint or anchor are reported as the unanchored\n"
     "tail: they are chained, but their removal could not be detected. A trailing partial\n"
     "line (a crash mid-write) is reported as a torn tail and is not an error.\n"
+    "\n"
+    "How the log ends: `VALID (closed)` when its last record is the writer's stop record\n"
+    "(and the final checkpoint after it), which only an orderly stop writes; otherwise\n"
+    "`VALID up to line N, not closed: the writer stopped without its stop record` (the\n"
+    "writer was killed, crashed or lost its disk; a log whose cordond still runs reads the\n"
+    "same way, so verify a copy taken after it stopped). Every such stop inside the log is\n"
+    "listed as a gap, with the line where the next writer took over.\n"
     "The format is specified in docs/AUDIT-FORMAT.md.\n"
     "\n"
-    "Exit status: 0 valid, 1 tampered or truncated, 2 usage error or unreadable input.\n",
+    "Exit status: 0 valid and closed, without a gap; 3 valid, but not closed or with a gap;\n"
+    "1 tampered or truncated; 2 usage error or unreadable input.\n",
     run_verify,
 };
 

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * `cordon run`: start a command governed from its first instruction. cordon itself performs
- * the root sequence of the shim (shim/root.c: fetch or read the signed policy, verify,
- * compile, connect the event channel, apply the kernel sandbox, mark the tree), then starts
- * the command with libcordon.so preloaded, whose constructor takes the descendant path (hooks
- * only). Because the sandbox is already in place when the command is executed, the kernel
- * boundary holds even if the preload fails to load; the handshake makes that failure loud.
+ * `cordon run`: start a command governed from its first instruction, and end the run when
+ * the command ends. The process the user started (the supervisor) performs the first half of
+ * the shim's root sequence (shim/root.c: fetch or read the signed policy, verify, compile,
+ * connect the event channel), opens an event connection of its own, becomes the subreaper of
+ * the run and forks the command. The child applies the kernel sandbox to itself (the second
+ * half: root_enforce) and executes CMD with libcordon.so preloaded, whose constructor takes
+ * the descendant path (hooks only). Because the sandbox is in place when CMD is executed, the
+ * kernel boundary holds even if the preload fails to load; the handshake makes that loud.
  *
- * cordon stays as a small supervisor: it forwards signals, runs the policy poller and exits
- * with the command's status (128+N when a signal ended it, as shells report).
+ * The supervisor stays outside the sandbox: it forwards signals, runs the policy poller,
+ * watches the private cordond of the embedded default, and when CMD exits ends what CMD left
+ * running (tools/reaper.c), records session.end and exits with CMD's status (128+N when a
+ * signal ended it, as shells report).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -33,6 +38,7 @@
 #include "shim/root.h"
 #include "tools/cli.h"
 #include "tools/embedded.h"
+#include "tools/reaper.h"
 #include "tools/run.h"
 
 #ifndef CORDON_LIBDIR
@@ -54,36 +60,7 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/*
- * After a refused start: the command ran until the handshake timed out and may have started
- * processes of its own (even setsid ones). cordon is their subreaper, so once the command is
- * gone they are our children: kill them until none is left.
- */
-static void kill_orphans(void)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
-    for (int round = 0; round < 200; round++) {
-        int any = 0;
-        FILE *f = fopen(path, "r");
-        long c;
-        while (f && fscanf(f, "%ld", &c) == 1) {
-            kill((pid_t)c, SIGKILL);
-            any = 1;
-        }
-        if (f)
-            fclose(f);
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            any = 1;
-        if (!any)
-            return;
-        struct timespec ts = {0, 5 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-}
-
-int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid, int *exec_errno,
-              char *line, size_t linelen)
+int run_spawn(const struct run_spawn *s, pid_t *pid, int *exec_errno, char *line, size_t linelen)
 {
     int ex[2], hs[2];
     line[0] = '\0';
@@ -95,8 +72,7 @@ int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid
         close(ex[1]);
         return -errno;
     }
-    /* so that what the command starts comes back to us if we must stop it (kill_orphans) */
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    pid_t parent = getpid();
     fflush(NULL);
     *pid = fork();
     if (*pid < 0) {
@@ -107,27 +83,39 @@ int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid
     if (*pid == 0) {
         close(ex[0]);
         close(hs[0]);
+        /* The parent's handlers and mask are not the command's: defaults first, so that a
+         * Ctrl-C while the sandbox is being applied stops this process as it would CMD. */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sig != SIGKILL && sig != SIGSTOP)
+                signal(sig, SIG_DFL);
+        if (s->pdeathsig && (prctl(PR_SET_PDEATHSIG, s->pdeathsig) != 0 || getppid() != parent))
+            _exit(ROOT_EXIT_RUN); /* the parent is already gone */
+        if (s->before_exec && s->before_exec(s->ctx) != 0) {
+            int refused = -1;
+            ssize_t wr = write(ex[1], &refused, sizeof refused);
+            (void)wr;
+            _exit(ROOT_EXIT_RUN);
+        }
         int w = fcntl(hs[1], F_DUPFD, 100); /* without close-on-exec: the shim writes to it */
         char v[16], *pre = NULL;
         snprintf(v, sizeof v, "%d", w);
         setenv("CORDON_HANDSHAKE_FD", v, 1);
         const char *old = getenv("LD_PRELOAD");
-        if (old && *old && asprintf(&pre, "%s:%s", shim, old) > 0)
+        if (old && *old && asprintf(&pre, "%s:%s", s->shim, old) > 0)
             setenv("LD_PRELOAD", pre, 1);
         else
-            setenv("LD_PRELOAD", shim, 1);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int s = 1; s < NSIG; s++)
-            if (s != SIGKILL && s != SIGSTOP)
-                signal(s, SIG_DFL);
-        execvp(argv[0], argv);
+            setenv("LD_PRELOAD", s->shim, 1);
+        execvp(s->argv[0], s->argv);
         int e = errno;
         ssize_t wr = write(ex[1], &e, sizeof e);
         (void)wr;
         _exit(e == ENOENT ? 127 : 126);
     }
+    if (s->track)
+        *s->track = *pid;
     close(ex[1]);
     close(hs[1]);
     int e = 0;
@@ -136,13 +124,15 @@ int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid
         ;
     close(ex[0]);
     if (r == (ssize_t)sizeof e) {
-        *exec_errno = e;
         close(hs[0]);
         while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
             ;
+        if (e < 0)
+            return RUN_REFUSED;
+        *exec_errno = e;
         return RUN_EXEC_FAILED;
     }
-    long long deadline = now_ms() + (long long)(timeout_s * 1000);
+    long long deadline = now_ms() + (long long)(s->timeout_s * 1000);
     size_t n = 0;
     for (;;) {
         long long left = deadline - now_ms();
@@ -180,34 +170,65 @@ int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid
     kill(*pid, SIGKILL);
     while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
         ;
-    kill_orphans();
     return RUN_NO_HANDSHAKE;
+}
+
+int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid, int *exec_errno,
+              char *line, size_t linelen)
+{
+    /* so that what the command starts comes back to us if we must stop it */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    struct run_spawn s = {.argv = argv, .shim = shim, .timeout_s = timeout_s};
+    int st = run_spawn(&s, pid, exec_errno, line, linelen);
+    if (st == RUN_NO_HANDSHAKE) {
+        struct reaper_result rr;
+        reaper_end(NULL, 0, 0, NULL, &rr);
+    }
+    return st;
 }
 
 /* ---- the supervisor ---- */
 
-static volatile pid_t child_pid;
+/*
+ * The process the user started stays outside the sandbox for the whole run. It is the
+ * command's parent and the subreaper of everything the command starts; the command is a
+ * child that applies the sandbox to itself and then executes CMD (run_spawn's before_exec).
+ * So the supervisor can still end the run's processes when CMD exits (Landlock's signal scope
+ * would refuse it a signal to a process outside its own domain if it were inside one), can
+ * record the end on an event connection of its own, and can notice its private cordond dying.
+ */
+
+static volatile pid_t child_pid;           /* CMD, while it runs */
+static volatile sig_atomic_t g_ending;      /* CMD has exited: its descendants are being ended */
+static volatile sig_atomic_t g_hurry;       /* a signal asked to skip the rest of the grace */
 
 static void forward(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
+    if (g_ending) {
+        /* a second Ctrl-C (or a SIGTERM) while the run's processes are being ended: do not
+         * wait out the grace period */
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT)
+            g_hurry = 1;
+        return;
+    }
     /* A signal from the terminal (Ctrl-C) reached the whole process group, the child
      * included; only signals sent to cordon alone are passed on. */
     if (si && si->si_code == SI_KERNEL)
         return;
-    if (child_pid > 0)
-        kill(child_pid, sig);
+    int saved = errno;
+    pid_t p = child_pid;
+    if (p > 0)
+        kill(p, sig);
+    errno = saved;
+}
+
+static void on_child(int sig)
+{
+    (void)sig; /* only to interrupt ppoll() */
 }
 
 static struct root g_root;
-
-/* Once the sandbox applies to cordon itself, leave without exit handlers: they (a leak
- * checker under a sanitizer, say) may need what the sandbox refuses (see cmd_exec.c). */
-__attribute__((noreturn)) static void leave(int status)
-{
-    fflush(NULL);
-    _exit(status);
-}
 
 static void *poller(void *arg)
 {
@@ -278,16 +299,324 @@ static int run_resolve_source(const struct run_source *s, struct profile *p, cha
     return profile_check(p, err, errlen);
 }
 
-__attribute__((noreturn)) static void run_governed(const struct run_source *srcp, double timeout,
-                                                   char **cmd);
+struct run_opts {
+    double handshake_s; /* --timeout-handshake */
+    double grace_s;     /* --grace */
+    int detach_ok;      /* --detach-ok */
+};
+
+#define RUN_GRACE_DEFAULT 5.0
+
+/* What the child does between fork and exec: the root's second half, the sandbox. */
+struct enforce_ctx {
+    const char *cmd;
+};
+
+static int enforce_in_child(void *arg)
+{
+    const struct enforce_ctx *c = arg;
+    char err[2048];
+    if (root_enforce(&g_root, err, sizeof err) != 0) {
+        cli_error("run", "%s; %s was not started", err, c->cmd);
+        return -1;
+    }
+    for (size_t i = 0; i < g_root.report.n_degradations; i++)
+        fprintf(stderr, "cordon run: warning: not enforced: %s\n", g_root.report.degradations[i]);
+    if (!g_root.online && strcmp(g_root.prof.log, "off") != 0)
+        fprintf(stderr, "cordon run: offline mode (--policy): decisions are enforced but not "
+                        "recorded by cordond\n");
+    return 0;
+}
+
+/* session.end: how the run ended, on the supervisor's own event connection. */
+static void send_session_end(int status, int signo, const struct reaper_result *rr,
+                             const struct run_opts *o, unsigned still)
+{
+    char mem[512];
+    struct jbuf b;
+    jb_init(&b, mem, sizeof mem);
+    jb_raw(&b, "{\"status\":");
+    jb_i64(&b, status);
+    if (signo) {
+        jb_raw(&b, ",\"signal\":");
+        jb_i64(&b, signo);
+    }
+    jb_raw(&b, ",\"still_running\":");
+    jb_u64(&b, still);
+    jb_raw(&b, ",\"terminated\":");
+    jb_u64(&b, rr->terminated);
+    jb_raw(&b, ",\"killed\":");
+    jb_u64(&b, rr->killed);
+    jb_raw(&b, ",\"left_running\":");
+    jb_u64(&b, o->detach_ok ? still : rr->left);
+    jb_raw(&b, ",\"grace_ms\":");
+    jb_u64(&b, (uint64_t)(o->grace_s * 1000));
+    jb_raw(&b, o->detach_ok ? ",\"detach_ok\":true}" : ",\"detach_ok\":false}");
+    events_emit("session.end", "log", mem);
+}
+
+/*
+ * Wait (at most 2 s) until cordond has read everything sent on the supervisor's connection,
+ * session.end included. cordond reads a connection's messages in order and closes its end when
+ * it reads the end of the stream, so that close means session.end was judged, while this
+ * process still existed for cordond to look at (it checks the sender in /proc).
+ */
+static void finish_events(int fd)
+{
+    if (fd < 0 || shutdown(fd, SHUT_WR) != 0)
+        return;
+    long long deadline = now_ms() + 2000;
+    for (;;) {
+        long long left = deadline - now_ms();
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = left > 0 ? poll(&p, 1, (int)left) : 0;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return;
+        char b[64];
+        ssize_t n = recv(fd, b, sizeof b, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            return;
+    }
+}
+
+static const char *plural(unsigned n)
+{
+    return n == 1 ? "" : "es";
+}
+
+/*
+ * The private cordond stopped while CMD ran: nothing the run does can be recorded any more, so
+ * the run ends here. Says what stopped and where to look.
+ */
+static void report_lost_cordond(struct embedded *e, int wstatus, const char *cmd,
+                                const struct reaper_result *rr, const struct run_opts *o)
+{
+    char how[96], said[1024];
+    if (WIFSIGNALED(wstatus))
+        snprintf(how, sizeof how, "was killed by signal %d (%s)", WTERMSIG(wstatus),
+                 strsignal(WTERMSIG(wstatus)));
+    else
+        snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(wstatus));
+    cli_error("run",
+              "the private cordond %s while %s was running, so the run's decisions could no "
+              "longer be recorded: %s and the %u process%s it had started were ended "
+              "(SIGTERM, then SIGKILL after %g s; %u needed SIGKILL)",
+              how, cmd, cmd, rr->running ? rr->running - 1 : 0,
+              plural(rr->running ? rr->running - 1 : 0), o->grace_s, rr->killed);
+    if (embedded_tail(e, said, sizeof said) == 0 && said[0])
+        fprintf(stderr, "cordon run: cordond said:\n%s\n", said);
+    fprintf(stderr,
+            "cordon run: the audit log of this run is in %s; it ends where cordond stopped\n"
+            "  check it:         cordon audit verify %s\n"
+            "  cordond's output: %s\n",
+            e->audit_dir, e->audit_dir, e->log_path);
+}
+
+/*
+ * Everything after the options: the root sequence, the command, the supervision, the end.
+ * e is the private cordond of the embedded default, or NULL. Returns the exit status.
+ */
+static int supervise(const struct run_source *srcp, const struct run_opts *o, char **cmd,
+                     struct embedded *e)
+{
+    struct run_source src = *srcp;
+    char err[2048], shim[PATH_MAX];
+    int code = ROOT_EXIT_RUN, sup_fd = -1;
+    if (e) {
+        src.policy = NULL;
+        src.server = e->server;
+        src.key = e->key;
+        src.trust = e->trust_path;
+    }
+    if (run_find_shim(shim, sizeof shim) != 0) {
+        cli_error("run",
+                  "libcordon.so was not found next to cordon, in the build tree or in "
+                  "%s; set CORDON_SHIM_LIBRARY to its path",
+                  CORDON_LIBDIR);
+        goto out;
+    }
+    root_init(&g_root);
+    if (run_resolve_source(&src, &g_root.prof, err, sizeof err) != 0) {
+        cli_error("run", "%s", err);
+        goto out;
+    }
+    snprintf(g_root.preload, sizeof g_root.preload, "%s", shim);
+    if (root_prepare(&g_root, err, sizeof err) != 0) {
+        cli_error("run", "%s; %s was not started", err, cmd[0]);
+        goto out;
+    }
+    if (e)
+        sodium_memzero(e->key, sizeof e->key); /* the root holds its own copy now */
+    sup_fd = root_open_supervisor_events(&g_root, err, sizeof err);
+    if (sup_fd < 0 && sup_fd != -ENOENT) {
+        cli_error("run", "%s; %s was not started", err, cmd[0]);
+        goto out;
+    }
+
+    /* Every process CMD starts stays below this one, however it detaches. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+        cli_error("run", "cannot become the subreaper of the run (prctl: %s); %s was not started",
+                  strerror(errno), cmd[0]);
+        goto out;
+    }
+    /* A closed stderr must not kill the supervisor mid-run (the child restores SIGPIPE). */
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t chld, waitmask;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, &waitmask); /* delivered only inside ppoll() below */
+    sigdelset(&waitmask, SIGCHLD);
+    struct sigaction ca = {0};
+    ca.sa_handler = on_child;
+    sigemptyset(&ca.sa_mask);
+    sigaction(SIGCHLD, &ca, NULL);
+    struct sigaction sa = {0};
+    sa.sa_sigaction = forward;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+
+    pid_t keep[2] = {e ? e->pid : 0, e ? e->writer_pid : 0}, pid;
+    struct reaper_result rr;
+    int exec_errno;
+    char line[128];
+    struct enforce_ctx ec = {cmd[0]};
+    struct run_spawn sp = {.argv = cmd,
+                           .shim = shim,
+                           .timeout_s = o->handshake_s,
+                           .before_exec = enforce_in_child,
+                           .ctx = &ec,
+                           .pdeathsig = SIGKILL,
+                           .track = &child_pid};
+    int st = run_spawn(&sp, &pid, &exec_errno, line, sizeof line);
+    if (st != RUN_STARTED) {
+        child_pid = 0;
+        reaper_end(keep, 2, 0, NULL, &rr); /* whatever CMD started before it was refused */
+    }
+    if (st < 0) {
+        cli_error("run", "cannot start %s: %s", cmd[0], strerror(-st));
+        goto out;
+    }
+    if (st == RUN_REFUSED)
+        goto out;
+    if (st == RUN_EXEC_FAILED) {
+        cli_error("run", "cannot run %s: %s%s", cmd[0], strerror(exec_errno),
+                  exec_errno == EACCES ? " (the sandbox allows executing only the programs in "
+                                         "sandbox.exec; see `cordon explain`)"
+                                       : "");
+        code = exec_errno == ENOENT ? 127 : 126;
+        goto out;
+    }
+    if (st == RUN_SHIM_REFUSED) {
+        cli_error("run", "the shim in %s refused to start it (its reason is above)", cmd[0]);
+        goto out;
+    }
+    if (st == RUN_NO_HANDSHAKE) {
+        cli_error("run",
+                  "the shim did not load in %s within %g s (a static binary? a setuid "
+                  "program? another architecture?), so it was stopped. The kernel "
+                  "sandbox did apply; `cordon exec` runs a command under the kernel "
+                  "layer alone, without hooks or events",
+                  cmd[0], o->handshake_s);
+        goto out;
+    }
+    /* From here on this process speaks on its own connection: the one CMD inherited is
+     * shared with every process of the tree, which could shut it down. */
+    if (sup_fd >= 0) {
+        events_set_fd(sup_fd);
+        if (g_root.event_fd >= 0)
+            close(g_root.event_fd);
+        g_root.event_fd = -1;
+    }
+    if (g_root.online && g_root.policy->poll_seconds > 0) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, poller, NULL) == 0)
+            pthread_detach(t);
+    }
+
+    /* Wait for CMD, for the private cordond, for cordond's end of our connection. */
+    int status = 0, lost = 0, lost_status = 0, hup_told = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR) {
+            cli_error("run", "lost track of %s: %s", cmd[0], strerror(errno));
+            goto out;
+        }
+        if (e && e->pid > 0 && waitpid(e->pid, &lost_status, WNOHANG) == e->pid) {
+            e->pid = 0;
+            lost = 1;
+            break;
+        }
+        pid_t skip[3] = {pid, keep[0], keep[1]};
+        (void)reaper_reap(skip, 3);
+        struct pollfd pf = {sup_fd, POLLRDHUP, 0};
+        int watch = !e && sup_fd >= 0 && !hup_told;
+        struct timespec tick = {1, 0};
+        int pr = ppoll(&pf, watch ? 1 : 0, &tick, &waitmask);
+        if (pr > 0 && watch && (pf.revents & (POLLHUP | POLLRDHUP | POLLERR))) {
+            hup_told = 1;
+            fprintf(stderr, "cordon run: warning: cordond closed this run's event connection "
+                            "(it stopped, or the agent key was revoked): what %s does from now "
+                            "on is not recorded, and its end will not be either\n", cmd[0]);
+        }
+    }
+    g_ending = 1;
+    child_pid = 0;
+    if (lost) {
+        reaper_end(&keep[1], 1, (long)(o->grace_s * 1000), &g_hurry, &rr);
+        report_lost_cordond(e, lost_status, cmd[0], &rr, o);
+        embedded_abandon(e);
+        e = NULL;
+        code = RUN_EXIT_UNRECORDED;
+        goto out;
+    }
+    code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    events_flush_dropped();
+    unsigned still;
+    memset(&rr, 0, sizeof rr);
+    if (o->detach_ok) {
+        still = reaper_count(keep, 2);
+        if (still)
+            fprintf(stderr, "cordon run: %s exited; %u process%s it started still run%s "
+                            "(--detach-ok), inside the sandbox%s\n",
+                    cmd[0], still, plural(still), still == 1 ? "s" : "",
+                    e ? ", no longer recorded once the private cordond stops" : "");
+    } else {
+        reaper_end(keep, 2, (long)(o->grace_s * 1000), &g_hurry, &rr);
+        still = rr.running;
+        if (still)
+            fprintf(stderr, "cordon run: %s exited; the %u process%s it started that still "
+                            "ran %s ended (%u by SIGTERM, %u needed SIGKILL after the %g s "
+                            "grace%s)\n",
+                    cmd[0], still, plural(still), still == 1 ? "was" : "were", rr.terminated,
+                    rr.killed, o->grace_s, rr.left ? ", some survived even SIGKILL" : "");
+    }
+    send_session_end(code, WIFSIGNALED(status) ? WTERMSIG(status) : 0, &rr, o, still);
+    finish_events(sup_fd);
+out:
+    if (e) {
+        int stopped = embedded_stop(e);
+        fprintf(stderr,
+                "cordon run: the audit log of this run is in %s%s\n"
+                "  check it:    cordon audit verify %s\n"
+                "  read it:     cordon audit query %s --since 1h\n",
+                e->audit_dir, stopped == 0 ? "" : " (cordond did not close it cleanly)",
+                e->audit_dir, e->audit_dir);
+    }
+    return code;
+}
 
 /*
  * The embedded default: a plain policy and no server. A private cordond serves the policy,
- * signed with a key made for this run, tunnels the egress and records the run; this process
- * stays outside the sandbox to stop it afterwards (a process inside could not even signal
- * it), while a child takes the governed path against it.
+ * signed with a key made for this run, tunnels the egress and records the run.
  */
-static int run_embedded(const struct run_source *src, const char *audit, double timeout,
+static int run_embedded(const struct run_source *src, const char *audit, const struct run_opts *o,
                         char **cmd)
 {
     struct embedded e;
@@ -300,41 +629,19 @@ static int run_embedded(const struct run_source *src, const char *audit, double 
         cli_error("run", "%s; %s was not started", err, cmd[0]);
         return ROOT_EXIT_RUN;
     }
-    struct run_source gov = *src;
-    gov.policy = NULL;
-    gov.server = e.server;
-    gov.key = e.key;
-    gov.trust = e.trust_path;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        cli_error("run", "cannot start %s: %s", cmd[0], strerror(errno));
-        (void)embedded_stop(&e);
-        return ROOT_EXIT_RUN;
-    }
-    if (pid == 0)
-        run_governed(&gov, timeout, cmd);
-    sodium_memzero(e.key, sizeof e.key);
-    child_pid = pid;
-    struct sigaction sa = {0};
-    sa.sa_sigaction = forward;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaction(sigs[i], &sa, NULL);
-    int status = 0, code;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    int stopped = embedded_stop(&e);
-    fprintf(stderr,
-            "cordon run: the audit log of this run is in %s%s\n"
-            "  check it:    cordon audit verify %s\n"
-            "  read it:     cordon audit query %s --since 1h\n",
-            e.audit_dir, stopped == 0 ? "" : " (cordond did not close it cleanly)", e.audit_dir,
-            e.audit_dir);
-    return code;
+    return supervise(src, o, cmd, &e);
+}
+
+/* Seconds up to max, as --timeout-handshake (more than 0) and --grace (0 too) take them. */
+static int parse_seconds(const char *s, int zero_ok, double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v > 0 || (zero_ok && v == 0)) || !(v <= max))
+        return -EINVAL;
+    *out = v;
+    return 0;
 }
 
 static int run_run(int argc, char **argv)
@@ -347,10 +654,12 @@ static int run_run(int argc, char **argv)
                                          {"workspace", required_argument, NULL, 'w'},
                                          {"timeout-handshake", required_argument, NULL, 'T'},
                                          {"audit", required_argument, NULL, 'A'},
+                                         {"grace", required_argument, NULL, 'g'},
+                                         {"detach-ok", no_argument, NULL, 'D'},
                                          {0, 0, 0, 0}};
     struct run_source src = {0};
+    struct run_opts o = {.handshake_s = 5, .grace_s = RUN_GRACE_DEFAULT};
     const char *audit = NULL;
-    double timeout = 5;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -385,16 +694,23 @@ static int run_run(int argc, char **argv)
         case 'A':
             audit = optarg;
             break;
-        case 'T': {
-            char *end;
-            timeout = strtod(optarg, &end);
-            if (*end || !(timeout > 0 && timeout <= 600))
+        case 'T':
+            if (parse_seconds(optarg, 0, 600, &o.handshake_s) != 0)
                 return cli_usage_error(&cmd_run,
                                        "--timeout-handshake %s: expected seconds "
                                        "from 0 to 600",
                                        optarg);
             break;
-        }
+        case 'g':
+            if (parse_seconds(optarg, 1, 3600, &o.grace_s) != 0)
+                return cli_usage_error(&cmd_run,
+                                       "--grace %s: expected seconds from 0 to 3600 (0: "
+                                       "SIGKILL at once)",
+                                       optarg);
+            break;
+        case 'D':
+            o.detach_ok = 1;
+            break;
         default:
             return cli_usage_error(&cmd_run, "unknown option");
         }
@@ -414,97 +730,12 @@ static int run_run(int argc, char **argv)
                                              "run with a key of its own, so --trust and --key do "
                                              "not apply (sign it with `cordon sign` to use yours)",
                                    src.policy);
-        return run_embedded(&src, audit, timeout, argv + optind);
+        return run_embedded(&src, audit, &o, argv + optind);
     }
     if (audit)
         return cli_usage_error(&cmd_run, "--audit applies to a plain --policy only (the embedded "
                                          "cordond); a cordond you run keeps its own audit log");
-    run_governed(&src, timeout, argv + optind);
-}
-
-/* Everything after the options: the root sequence, the command, the supervisor. Does not
- * return. */
-__attribute__((noreturn)) static void run_governed(const struct run_source *srcp, double timeout,
-                                                   char **cmd)
-{
-    struct run_source src = *srcp;
-
-    char err[2048], shim[PATH_MAX];
-    if (run_find_shim(shim, sizeof shim) != 0) {
-        cli_error("run",
-                  "libcordon.so was not found next to cordon, in the build tree or in "
-                  "%s; set CORDON_SHIM_LIBRARY to its path",
-                  CORDON_LIBDIR);
-        leave(ROOT_EXIT_RUN);
-    }
-    root_init(&g_root);
-    if (run_resolve_source(&src, &g_root.prof, err, sizeof err) != 0) {
-        cli_error("run", "%s", err);
-        leave(ROOT_EXIT_RUN);
-    }
-    snprintf(g_root.preload, sizeof g_root.preload, "%s", shim);
-    if (root_prepare(&g_root, err, sizeof err) != 0 || root_enforce(&g_root, err, sizeof err)) {
-        cli_error("run", "%s; %s was not started", err, cmd[0]);
-        root_free(&g_root);
-        leave(ROOT_EXIT_RUN);
-    }
-    for (size_t i = 0; i < g_root.report.n_degradations; i++)
-        fprintf(stderr, "cordon run: warning: not enforced: %s\n", g_root.report.degradations[i]);
-    if (!g_root.online && strcmp(g_root.prof.log, "off") != 0)
-        fprintf(stderr, "cordon run: offline mode (--policy): decisions are enforced but not "
-                        "recorded by cordond\n");
-
-    struct sigaction sa = {0};
-    sa.sa_sigaction = forward;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaction(sigs[i], &sa, NULL);
-
-    pid_t pid;
-    int exec_errno;
-    char line[128];
-    int st = run_start(cmd, shim, timeout, &pid, &exec_errno, line, sizeof line);
-    if (st < 0) {
-        cli_error("run", "cannot start %s: %s", cmd[0], strerror(-st));
-        leave(ROOT_EXIT_RUN);
-    }
-    if (st == RUN_EXEC_FAILED) {
-        cli_error("run", "cannot run %s: %s%s", cmd[0], strerror(exec_errno),
-                  exec_errno == EACCES ? " (the sandbox allows executing only the programs in "
-                                         "sandbox.exec; see `cordon explain`)"
-                                       : "");
-        leave(exec_errno == ENOENT ? 127 : 126);
-    }
-    if (st == RUN_SHIM_REFUSED) {
-        cli_error("run", "the shim in %s refused to start it (its reason is above)", cmd[0]);
-        leave(ROOT_EXIT_RUN);
-    }
-    if (st == RUN_NO_HANDSHAKE) {
-        cli_error("run",
-                  "the shim did not load in %s within %g s (a static binary? a setuid "
-                  "program? another architecture?), so it was stopped. The kernel "
-                  "sandbox did apply; `cordon exec` runs a command under the kernel "
-                  "layer alone, without hooks or events",
-                  cmd[0], timeout);
-        leave(ROOT_EXIT_RUN);
-    }
-    child_pid = pid;
-    if (g_root.online && g_root.policy->sandbox.net.mode != POLICY_NET_NONE &&
-        g_root.policy->poll_seconds > 0) {
-        pthread_t t;
-        if (pthread_create(&t, NULL, poller, NULL) == 0)
-            pthread_detach(t);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) {
-            cli_error("run", "lost track of %s: %s", cmd[0], strerror(errno));
-            leave(ROOT_EXIT_RUN);
-        }
-    events_flush_dropped();
-    leave(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    return supervise(&src, &o, argv + optind, NULL);
 }
 
 const struct cli_command cmd_run = {
@@ -512,12 +743,18 @@ const struct cli_command cmd_run = {
     "run a command governed by its agent's signed policy (sandbox, hooks, events)",
     "usage: cordon run [--profile FILE | --server URL --key KEY | --policy FILE]\n"
     "                  [--trust KEY.pub] [--audit DIR] [--workspace DIR] [--timeout-handshake S]\n"
-    "                  -- CMD ARGS...\n"
+    "                  [--grace S] [--detach-ok] -- CMD ARGS...\n"
     "\n"
     "Fetch the agent's signed policy from cordond (or read a signed envelope file), verify\n"
     "it, apply the kernel sandbox, then run CMD with libcordon.so preloaded so that its\n"
     "opens, connects and execs are decided, routed and recorded. Every descendant of CMD\n"
     "stays inside the sandbox and under the hooks.\n"
+    "\n"
+    "A run ends when CMD ends. cordon run stays outside the sandbox as the parent of CMD and\n"
+    "the subreaper of everything CMD starts (setsid and double forks included). When CMD\n"
+    "exits, every process it started that still runs gets SIGTERM, and SIGKILL after the\n"
+    "grace period; the audit log gets a session.end record with CMD's status, how many\n"
+    "processes still ran and how many needed SIGKILL.\n"
     "\n"
     "  --profile FILE         NAME=VALUE lines (CORDON_SERVER, CORDON_KEY, CORDON_TRUST,\n"
     "                         CORDON_POLICY, CORDON_WORKSPACE, CORDON_LOG)\n"
@@ -533,15 +770,24 @@ const struct cli_command cmd_run = {
     "                         with a plain policy)\n"
     "  --workspace DIR        the value of ${workspace} (default: the current directory)\n"
     "  --timeout-handshake S  how long to wait for the shim to answer in CMD (default 5)\n"
+    "  --grace S              seconds between SIGTERM and SIGKILL for what CMD leaves\n"
+    "                         running (default 5; 0: SIGKILL at once). A second Ctrl-C or\n"
+    "                         SIGTERM to cordon run cuts it short\n"
+    "  --detach-ok            let what CMD started outlive the run (the old behaviour): it\n"
+    "                         keeps running inside the sandbox, and session.end says so\n"
     "\n"
     "The embedded default: with a plain policy and no server, cordon run starts a private\n"
     "cordond for this run (a signing key and an agent key made for it, loopback ports), runs\n"
-    "CMD against it, stops it afterwards and prints where the audit log is.\n"
+    "CMD against it, stops it afterwards and prints where the audit log is. If that cordond\n"
+    "stops during the run (its audit writer died, its disk filled), the run's decisions can\n"
+    "no longer be recorded: cordon run ends CMD and everything it started, says so and exits\n"
+    "124.\n"
     "\n"
     "Options win over the environment (CORDON_*), which wins over the profile file.\n"
     "The variables are described in docs/SHIM.md.\n"
     "\n"
-    "Exit status: CMD's own, or 128+N when signal N ended it; 125 cordon refused before\n"
+    "Exit status: CMD's own, or 128+N when signal N ended it; 124 the private cordond\n"
+    "stopped during the run, which was ended (embedded default); 125 cordon refused before\n"
     "running CMD (no policy, bad signature, expired, server down, a strict policy the\n"
     "kernel cannot enforce) or the shim did not load in CMD; 126 CMD cannot be executed;\n"
     "127 CMD was not found.\n",

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -259,6 +260,37 @@ static int wait_ready(struct embedded *e, const char *ready, char *http, size_t 
     return -ETIMEDOUT;
 }
 
+/* cordond's audit writer: its child named cordon-audit (policy/audit.c), or 0. Should cordond
+ * die, the writer becomes a child of cordon run, which must not take it for a process of the
+ * run. */
+static pid_t find_writer(pid_t cordond)
+{
+    char path[96], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)cordond, (int)cordond);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    for (char *p = buf, *end; *p; p = end) {
+        long c = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        char comm[32] = "";
+        snprintf(path, sizeof path, "/proc/%ld/comm", c);
+        int cf = open(path, O_RDONLY | O_CLOEXEC);
+        if (cf < 0)
+            continue;
+        ssize_t cl = read(cf, comm, sizeof comm - 1);
+        close(cf);
+        comm[cl > 0 ? cl : 0] = '\0';
+        if (strncmp(comm, "cordon-audit", 12) == 0)
+            return (pid_t)c;
+    }
+    return 0;
+}
+
 int embedded_start(const char *policy_path, const char *audit_dir, struct embedded *e,
                    char *err, size_t errlen)
 {
@@ -323,6 +355,8 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
         diag_set(err, errlen, "cannot create %s: %s", e->log_path, strerror(errno));
         goto out;
     }
+    /* audit-on-failure exit: a log that can no longer record stops this cordond, and the
+     * run with it (cmd_run.c), instead of letting the agent go on unrecorded. */
     char *const argv[] = {cordond,          "--listen",         "127.0.0.1:0",
                           "--tunnel-listen", "127.0.0.1:0",     "--policy",
                           policy_abs,        "--agent-key-file", e->key_path,
@@ -330,8 +364,9 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
                           e->audit_key_path, "--state-dir",     e->dir,
                           "--audit-dir",     e->audit_dir,      "--events-socket",
                           events,            "--ready-file",    ready,
-                          NULL};
+                          "--audit-on-failure", "exit",         NULL};
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         rc = -errno;
@@ -346,6 +381,11 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
         /* its own process group: a Ctrl-C meant for the agent must not stop the server
          * before the run has been recorded to the end */
         setpgid(0, 0);
+        /* If cordon run itself is killed, nothing supervises the run any more: cordond goes
+         * too, and its log ends without a stop record, which the next start and `cordon
+         * audit verify` report. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(127);
         execv(cordond, argv);
         _exit(127);
     }
@@ -371,6 +411,7 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
         diag_set(err, errlen, "cordond listens on an address too long to use: %s", http);
         goto out;
     }
+    e->writer_pid = find_writer(e->pid);
     /* cordond holds both keys in memory now. The private directory may lie inside the
      * agent's grants (${tmp}), and the signing key also signs the audit checkpoints: an agent
      * that could read it could forge them. So neither key stays on disk. */
@@ -397,6 +438,62 @@ out:
             remove_dir(e->dir);
     }
     return rc;
+}
+
+int embedded_tail(const struct embedded *e, char *out, size_t len)
+{
+    out[0] = '\0';
+    int fd = open(e->log_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    char buf[4096];
+    off_t from = fstat(fd, &st) == 0 && st.st_size > (off_t)sizeof buf - 1
+                     ? st.st_size - (off_t)sizeof buf + 1
+                     : 0;
+    ssize_t n = pread(fd, buf, sizeof buf - 1, from);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    while (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    /* the last three lines, each indented, control characters shown as '?' */
+    const char *p = buf + n;
+    for (int lines = 0; p > buf && lines < 3;) {
+        p--;
+        if (*p == '\n' && ++lines == 3)
+            p++;
+    }
+    size_t o = 0;
+    for (int start = 1; *p && o + 4 < len; p++) {
+        if (start) {
+            out[o++] = ' ';
+            out[o++] = ' ';
+            start = 0;
+        }
+        if (*p == '\n')
+            start = 1;
+        out[o++] = (*p == '\n' || (unsigned char)*p >= 0x20) && *p != 0x7f ? *p : '?';
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+void embedded_abandon(struct embedded *e)
+{
+    sodium_memzero(e->key, sizeof e->key);
+    e->pid = 0;
+    /* The writer was cordond's child; with cordond gone it is ours. It exits once it has
+     * written and synced what it holds: give it that time, so that the log is complete
+     * before anyone is told to verify it. */
+    for (long waited = 0; e->writer_pid > 0 && waited < STOP_WAIT_MS; waited += 10) {
+        pid_t r = waitpid(e->writer_pid, NULL, WNOHANG);
+        if (r == e->writer_pid || (r < 0 && errno == ECHILD && kill(e->writer_pid, 0) != 0))
+            break;
+        sleep_ms(10);
+    }
+    e->writer_pid = 0;
 }
 
 int embedded_stop(struct embedded *e)

@@ -16,6 +16,7 @@
 
 struct embedded {
     pid_t pid;                  /* the private cordond, 0 when not running */
+    pid_t writer_pid;           /* its audit writer process, 0 when unknown */
     char dir[160];              /* private runtime directory, removed by embedded_stop(); short,
                                    so the event socket path fits in sun_path */
     char audit_dir[PATH_MAX];   /* where the audit log stays */
@@ -57,6 +58,19 @@ __attribute__((warn_unused_result)) int embedded_start(const char *policy_path,
                                                        const char *audit_dir,
                                                        struct embedded *e, char *err,
                                                        size_t errlen);
+
+/*
+ * The last three lines of cordond's output (what it said before it stopped), indented, for a
+ * message. Returns 0 (out may be empty) or a negative errno.
+ */
+int embedded_tail(const struct embedded *e, char *out, size_t len);
+
+/*
+ * The private cordond has exited on its own (it was reaped): wipe the key, wait (at most 10 s)
+ * for its audit writer to finish if it became our child, and keep the private directory, whose
+ * cordond.log says what happened. embedded_stop() must not be called afterwards.
+ */
+void embedded_abandon(struct embedded *e);
 
 /*
  * Stop the private cordond (SIGTERM, then SIGKILL after 10 s), wait for it so that its audit

@@ -13,18 +13,41 @@
  * tree's shim/, or the installed library directory. 0 with path filled, -ENOENT. */
 int run_find_shim(char *path, size_t len);
 
+/* `cordon run` ended the command because its private cordond stopped during the run: the
+ * decisions could no longer be recorded. */
+#define RUN_EXIT_UNRECORDED 124
+
 enum run_start {
     RUN_STARTED = 0,      /* the shim answered: *line holds its handshake */
     RUN_EXEC_FAILED = 1,  /* CMD could not be executed: *exec_errno says why */
     RUN_NO_HANDSHAKE = 2, /* CMD ran but no shim answered in time; the child was killed */
-    RUN_SHIM_REFUSED = 3  /* the shim in CMD refused to start it (its message is on stderr) */
+    RUN_SHIM_REFUSED = 3, /* the shim in CMD refused to start it (its message is on stderr) */
+    RUN_REFUSED = 4       /* before_exec refused in the child (it said why on stderr) */
+};
+
+struct run_spawn {
+    char *const *argv;   /* CMD ARGS..., searched in PATH */
+    const char *shim;    /* libcordon.so, prepended to LD_PRELOAD */
+    double timeout_s;    /* how long to wait for the handshake */
+    /* Called in the child after fork, before exec, with every signal at its default and
+     * none blocked: `cordon run` applies the sandbox here. Non-zero refuses (RUN_REFUSED);
+     * it prints why itself. NULL: nothing. */
+    int (*before_exec)(void *ctx);
+    void *ctx;
+    int pdeathsig;          /* the child's parent-death signal (0: none) */
+    volatile pid_t *track;  /* receives the child's pid as soon as it exists (may be NULL) */
 };
 
 /*
- * Fork, and in the child exec argv (PATH search) with LD_PRELOAD=shim prepended and the
+ * Fork, and in the child exec s->argv (PATH search) with LD_PRELOAD=shim prepended and the
  * handshake pipe in CORDON_HANDSHAKE_FD. Waits for the exec (a close-on-exec pipe) and then
- * up to timeout_s seconds for the handshake. *pid receives the child.
+ * up to timeout_s seconds for the handshake. *pid receives the child. Without a handshake
+ * the child is killed and reaped; what it started is left to the caller.
  */
+int run_spawn(const struct run_spawn *s, pid_t *pid, int *exec_errno, char *line, size_t linelen);
+
+/* run_spawn without before_exec, as a subreaper that kills whatever the command started when
+ * no handshake comes (cordon doctor). */
 int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid, int *exec_errno,
               char *line, size_t linelen);
 

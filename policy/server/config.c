@@ -24,7 +24,7 @@
 #include "policy/diag.h"
 #include "policy/envelope.h"
 
-enum ktype { K_PATH, K_LISTEN, K_ADDR, K_ADMIN, K_UINT, K_DURATION, K_UPSTREAM, K_FSYNC, K_STR };
+enum ktype { K_PATH, K_LISTEN, K_ADDR, K_ADMIN, K_UINT, K_DURATION, K_UPSTREAM, K_CHOICE, K_STR };
 
 struct kdef {
     const char *name;
@@ -32,6 +32,12 @@ struct kdef {
     size_t off, size;
     unsigned min, max; /* K_UINT bounds */
 };
+
+/* The values a K_CHOICE key allows, "a|b|c". */
+static const char *choices_of(const char *key)
+{
+    return strcmp(key, "audit_fsync") == 0 ? "always|batch|none" : "refuse|exit";
+}
 
 #define F(m) offsetof(struct config, m), sizeof(((struct config *)0)->m)
 static const struct kdef keys[] = {
@@ -49,7 +55,8 @@ static const struct kdef keys[] = {
     {"state_dir", K_PATH, F(state_dir), 0, 0},
     {"events_socket", K_PATH, F(events_socket), 0, 0},
     {"ready_file", K_PATH, F(ready_file), 0, 0},
-    {"audit_fsync", K_FSYNC, F(audit_fsync), 0, 0},
+    {"audit_fsync", K_CHOICE, F(audit_fsync), 0, 0},
+    {"audit_on_failure", K_CHOICE, F(audit_on_failure), 0, 0},
     {"audit_origin", K_STR, F(audit_origin), 0, 0},
     {"policy_expiry", K_DURATION, F(policy_expiry), 0, 0},
     {"threads", K_UINT, F(threads), 1, 256},
@@ -75,6 +82,7 @@ void config_defaults(struct config *c)
     snprintf(c->admin_listen, sizeof c->admin_listen, "unix:/run/cordond/admin.sock");
     snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/cordond");
     snprintf(c->audit_fsync, sizeof c->audit_fsync, "batch");
+    snprintf(c->audit_on_failure, sizeof c->audit_on_failure, "refuse");
     snprintf(c->audit_origin, sizeof c->audit_origin, "cordond/audit");
     c->policy_expiry = 24 * 3600;
     c->threads = 4;
@@ -192,14 +200,23 @@ static int set_key(struct config *c, const struct kdef *k, const char *v, const 
         }
         memcpy(field, v, strlen(v) + 1);
         return 0;
-    case K_FSYNC:
-        if (strcmp(v, "always") != 0 && strcmp(v, "batch") != 0 && strcmp(v, "none") != 0) {
-            diag_set(err, errlen, "%s: %s: expected one of always|batch|none, got %s", where,
-                     k->name, q);
+    case K_CHOICE: {
+        size_t vl = strlen(v);
+        int ok = 0;
+        const char *choices = choices_of(k->name);
+        for (const char *c0 = choices; c0 && !ok; c0 = strchr(c0, '|') ? strchr(c0, '|') + 1
+                                                                       : NULL) {
+            size_t cl = strcspn(c0, "|");
+            ok = cl == vl && memcmp(c0, v, vl) == 0 && vl < k->size;
+        }
+        if (!ok) {
+            diag_set(err, errlen, "%s: %s: expected one of %s, got %s", where, k->name,
+                     choices, q);
             return -EINVAL;
         }
         snprintf(field, k->size, "%s", v);
         return 0;
+    }
     case K_ADMIN: {
         struct sockaddr_storage sa;
         socklen_t sl;

@@ -43,6 +43,7 @@ struct config {
     char events_socket[PATH_MAX]; /* default STATE/events.sock; "off" disables the channel */
     char ready_file[PATH_MAX];    /* written once listening: the chosen addresses */
     char audit_fsync[16];         /* always | batch | none */
+    char audit_on_failure[16];    /* refuse (503 until restarted) | exit (status 3) */
     char audit_origin[128];
     time_t policy_expiry;         /* seconds; default 24h */
     unsigned threads;             /* HTTP worker threads */

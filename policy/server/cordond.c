@@ -66,13 +66,16 @@ static const char usage[] =
     "  --threads N, --connection-timeout S, --handshake-timeout S, --tunnel-idle-timeout S,\n"
     "  --max-connections N, --max-tunnels-per-agent N,\n"
     "  --max-tunnels N, --event-rate N, --event-burst N, --audit-fsync always|batch|none,\n"
-    "  --audit-origin TEXT, --upstream 'NAME URL' (parsed and validated; used by the model\n"
+    "  --audit-origin TEXT, --audit-on-failure refuse|exit,\n"
+    "  --upstream 'NAME URL' (parsed and validated; used by the model\n"
     "                           proxy, not yet by this version)\n"
     "  --check-config           validate the configuration and flags, then exit\n"
     "  --help, --version\n"
     "\n"
     "Signals: SIGHUP reloads the policies; SIGTERM or SIGINT stops. See docs/SERVER.md.\n"
-    "Exit status: 0 stopped cleanly, 1 could not start (the message says why), 2 usage.\n";
+    "Exit status: 0 stopped cleanly, 1 could not start (the message says why), 2 usage,\n"
+    "3 stopped because the audit log could no longer record (its writer process died, or\n"
+    "the log failed with audit_on_failure exit): restart it, the next start records the gap.\n";
 
 static struct srv g_srv;
 
@@ -98,9 +101,12 @@ int srv_audit(struct srv *s, const char *kind, const char *agent, const char *fi
     __atomic_store_n(&s->audit_failed, 1, __ATOMIC_RELAXED);
     static int warned;
     if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
-        fprintf(stderr, "cordond: audit: cannot append a %s record (status %d); actions that "
-                "require audit are refused until the audit directory is fixed and cordond is "
-                "restarted\n", kind, rc);
+        fprintf(stderr, "cordond: audit: cannot append the %s record (status %d: %s); actions "
+                "that require audit are refused until the audit directory is fixed and cordond "
+                "is restarted\n", kind, rc,
+                rc == AUDIT_ERR_IO       ? "the log could not be written or synced"
+                : rc == AUDIT_ERR_CLOSED ? "the audit writer process is gone"
+                                         : "refused by the log");
     return -1;
 }
 
@@ -170,6 +176,45 @@ static int read_secret_file(const char *what, const char *path, char *out, size_
     out[l] = '\0';
     return 0;
 }
+
+/*
+ * The once-a-second look at the audit writer. Whatever silences it must be loud: its death
+ * (killed, crashed) stops cordond with status 3, so that a supervisor restarts it and the
+ * next start records the gap; a failed log (write or sync error) refuses every action that
+ * must be recorded (503, /healthz) and, with audit_on_failure exit, stops cordond as well.
+ * Returns 0 to go on serving, -1 to stop.
+ */
+static int audit_watch(struct srv *s)
+{
+    char why[256];
+    int st = audit_check(s->audit, why, sizeof why);
+    if (st == AUDIT_OK)
+        return 0;
+    int was = __atomic_exchange_n(&s->audit_failed, 1, __ATOMIC_RELAXED);
+    if (st == AUDIT_ERR_CLOSED) {
+        fprintf(stderr,
+                "cordond: audit: %s. Nothing can be recorded any more: policy fetches and "
+                "tunnels are refused (503), and cordond stops now with exit status 3 rather than "
+                "serve unrecorded. Restart it (a supervisor with Restart=on-failure does); the "
+                "next start records the gap in %s/audit.jsonl\n",
+                why, s->cfg.audit_dir);
+        return -1;
+    }
+    if (strcmp(s->cfg.audit_on_failure, "exit") == 0) {
+        fprintf(stderr,
+                "cordond: audit: %s. audit_on_failure is exit: cordond stops now with exit "
+                "status 3; fix the audit directory (disk full?) and restart it\n",
+                why);
+        return -1;
+    }
+    if (!was)
+        fprintf(stderr,
+                "cordond: audit: %s. Policy fetches and tunnels are refused (503) and /healthz "
+                "reports it until the audit directory is fixed and cordond restarted\n",
+                why);
+    return 0;
+}
+
 
 /* The directory of a unix socket path: created 0700 when missing (one level only: the admin
  * socket's directory is cordond's own, /run/cordond by default). */
@@ -288,6 +333,7 @@ static const struct option opts[] = {
     {"events-socket", required_argument, NULL, 0},
     {"ready-file", required_argument, NULL, 0},
     {"audit-fsync", required_argument, NULL, 0},
+    {"audit-on-failure", required_argument, NULL, 0},
     {"audit-origin", required_argument, NULL, 0},
     {"policy-expiry", required_argument, NULL, 0},
     {"threads", required_argument, NULL, 0},
@@ -525,6 +571,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "cordond %s: serving\n%s", CORDON_VERSION, ready);
 
     time_t retry_at = 0;
+    int stop_status = 0;
     for (;;) {
         struct timespec one = {1, 0};
         int sig = sigtimedwait(&set, NULL, &one);
@@ -535,10 +582,10 @@ int main(int argc, char **argv)
             (void)srv_reload(s, NULL, 0, "sighup", d);
             continue;
         }
-        struct audit_stats as;
-        audit_stats_get(s->audit, &as);
-        if (as.failed)
-            __atomic_store_n(&s->audit_failed, 1, __ATOMIC_RELAXED);
+        if (audit_watch(s) != 0) {
+            stop_status = 3;
+            break;
+        }
         struct pset *cur = pset_acquire(s->psets);
         time_t due = cur->resign_at, now = time(NULL);
         pset_release(cur);
@@ -549,8 +596,9 @@ int main(int argc, char **argv)
                 retry_at = now + 60;
         }
     }
-    fprintf(stderr, "cordond: stopping\n");
-    rc = 0;
+    fprintf(stderr, "cordond: stopping%s\n", stop_status ? " (exit status 3: the audit log "
+                    "can no longer record)" : "");
+    rc = stop_status;
 out:
     http_stop(http);
     events_stop(ev);
@@ -566,7 +614,7 @@ out:
     if (afd >= 0)
         close(afd);
     pthread_rwlock_wrlock(&s->audit_lock);
-    if (s->audit && audit_close(s->audit) != AUDIT_OK)
+    if (s->audit && audit_close(s->audit) != AUDIT_OK && rc == 0)
         rc = 1;
     s->audit = NULL;
     pthread_rwlock_unlock(&s->audit_lock);

@@ -117,6 +117,19 @@ static int take_token(struct events *e, struct bucket *b)
     return 1;
 }
 
+/* The number after blanks at s, or -1 when there is none. */
+static int atoi_digits(const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (!isdigit((unsigned char)*s))
+        return -1;
+    int v = 0;
+    for (; isdigit((unsigned char)*s) && v < 1000000; s++)
+        v = v * 10 + (*s - '0');
+    return v;
+}
+
 static int hex32(const char *s)
 {
     if (strlen(s) != 32)
@@ -127,9 +140,34 @@ static int hex32(const char *s)
     return 1;
 }
 
-static const char *const kinds[] = {"sandbox.report", "fs.open",      "exec",
-                                    "net.connect",    "net.dns",      "net.udp",
-                                    "policy.stale",   "events.dropped", "shim.start", NULL};
+static const char *const kinds[] = {"sandbox.report", "fs.open",        "exec",
+                                    "net.connect",    "net.dns",        "net.udp",
+                                    "policy.stale",   "events.dropped", "shim.start",
+                                    "session.end",    NULL};
+
+/*
+ * session.end is the supervisor's account of how a run ended (`cordon run`: the command's
+ * status, what was still running and how it was ended). Only the process that opened the
+ * connection may send it, and only from outside every sandbox (no_new_privs unset): the
+ * governed processes share an event connection that `cordon run` opened, and each of them
+ * runs with no_new_privs, so none can forge the end of its own run. pid is the kernel's.
+ */
+static int from_supervisor(const struct econn *c, pid_t pid)
+{
+    if (pid <= 0 || pid != c->peer_pid)
+        return 0;
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    int nnp = -1;
+    while (fgets(buf, sizeof buf, f))
+        if (strncmp(buf, "NoNewPrivs:", 11) == 0)
+            nnp = atoi_digits(buf + 11);
+    fclose(f);
+    return nnp == 0;
+}
 
 static void close_conn(struct events *e, struct econn *c)
 {
@@ -172,8 +210,13 @@ static int handle(struct events *e, struct econn *c, const char *msg, size_t len
         c->bound = 1;
         memcpy(c->agent, agent, sizeof agent);
         memcpy(c->session, ses->valuestring, 33);
-        char fields[160];
-        snprintf(fields, sizeof fields, "{\"session\":\"%s\",\"pid\":%d}", c->session, (int)pid);
+        /* A role is what the sender says of itself: recorded, never trusted (session.end is
+         * judged by from_supervisor, not by this). */
+        cJSON *role = cJSON_GetObjectItemCaseSensitive(o, "role");
+        int sup = cJSON_IsString(role) && strcmp(role->valuestring, "supervisor") == 0;
+        char fields[192];
+        snprintf(fields, sizeof fields, "{\"session\":\"%s\",\"pid\":%d%s}", c->session,
+                 (int)pid, sup ? ",\"role\":\"supervisor\"" : "");
         (void)srv_audit(s, "events.hello", c->agent, fields, 0);
         goto out;
     }
@@ -196,8 +239,17 @@ static int handle(struct events *e, struct econn *c, const char *msg, size_t len
              "decision allow|deny|log, numeric ts and pid, detail an object)", c->agent, (int)pid);
         goto out;
     }
+    int is_end = strcmp(kind->valuestring, "session.end") == 0;
+    if (is_end && !from_supervisor(c, pid)) {
+        srv_count(&s->m.events_malformed, 1);
+        elog(e, "agent %s pid %d: session.end refused: only the unsandboxed process that "
+             "opened the connection (cordon run, pid %d) may end a session", c->agent, (int)pid,
+             (int)c->peer_pid);
+        goto out;
+    }
     struct bucket *b = bucket_for(e, c->agent);
-    if (!b || !take_token(e, b)) {
+    /* The end of a run is recorded however many events its agent sent before. */
+    if (!b || (!is_end && !take_token(e, b))) {
         srv_count(&s->m.events_dropped, 1);
         if (b)
             b->dropped_unreported++;
@@ -234,7 +286,9 @@ out:
     return rc;
 }
 
-static void read_conn(struct events *e, struct econn *c)
+/* Read what c has queued, at most 64 messages. Returns 1 when that bound stopped it (more may
+ * be waiting), 0 when nothing is left or the connection was closed. */
+static int read_conn(struct events *e, struct econn *c)
 {
     char buf[EVENTS_MAX_MESSAGE + 1];
     char cbuf[CMSG_SPACE(sizeof(struct ucred))];
@@ -247,10 +301,10 @@ static void read_conn(struct events *e, struct econn *c)
         mh.msg_controllen = sizeof cbuf;
         ssize_t n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            return;
+            return 0;
         if (n <= 0) {
             close_conn(e, c);
-            return;
+            return 0;
         }
         pid_t pid = c->peer_pid;
         for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
@@ -271,15 +325,16 @@ static void read_conn(struct events *e, struct econn *c)
             elog(e, "pid %d: message over %d bytes dropped", (int)pid, EVENTS_MAX_MESSAGE);
             if (!c->bound) {
                 close_conn(e, c);
-                return;
+                return 0;
             }
             continue;
         }
         if (handle(e, c, buf, (size_t)n, pid) != 0) {
             close_conn(e, c);
-            return;
+            return 0;
         }
     }
+    return 1;
 }
 
 /*
@@ -333,6 +388,22 @@ static size_t unbound_count(const struct events *e, uid_t uid)
     return n;
 }
 
+/* At stop: what the connections had sent before it is still recorded (the session.end that
+ * `cordon run` sends just before it stops its private cordond, say). Bounded, so that a
+ * sender that keeps writing cannot hold the stop. */
+static void drain(struct events *e)
+{
+    for (int round = 0; round < 64; round++) {
+        int more = 0;
+        for (struct econn *c = e->conns, *next; c; c = next) {
+            next = c->next;
+            more |= read_conn(e, c);
+        }
+        if (!more)
+            return;
+    }
+}
+
 static void *loop(void *arg)
 {
     struct events *e = arg;
@@ -347,8 +418,10 @@ static void *loop(void *arg)
         }
         for (int i = 0; i < n; i++) {
             void *p = evs[i].data.ptr;
-            if (p == &e->stopfd)
+            if (p == &e->stopfd) {
+                drain(e);
                 return NULL;
+            }
             if (p == &e->lfd) {
                 int fd = accept4(e->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 if (fd < 0)

@@ -46,5 +46,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     if (r.bytes + r.torn_bytes > len)
         __builtin_trap();
+    /* how the log ends and where writers stopped: consistent with the lines read */
+    if (r.status == AUDIT_READ_VALID) {
+        if (r.closed && r.lines == 0)
+            __builtin_trap();
+        for (uint64_t i = 0; i < r.gaps && i < AUDIT_READ_MAX_GAPS; i++)
+            if (r.gap[i].last_line >= r.gap[i].line || r.gap[i].line >= r.lines ||
+                (i && r.gap[i].line <= r.gap[i - 1].line))
+                __builtin_trap();
+    }
     return 0;
 }

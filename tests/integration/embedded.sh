@@ -42,6 +42,7 @@ case "$OUT" in *SCRIPT-RAN*) bad "the dropped script does not run" "$OUT" ;;
 run "the audit log verifies" 0 "$CORDON" audit verify "$AUD"
 test -s "$AUD/audit.jsonl" && ok "the audit log exists" || bad "the audit log exists"
 has "verify says valid" "VALID"
+has "verify says the run closed the log" "VALID (closed)"
 run "query: the credential read" 0 "$CORDON" audit query "$AUD" --agent it-embedded --kind fs.open
 has "the fs.open record names the file" "/home/.ssh/id_rsa"
 run "query: the enforcement report" 0 "$CORDON" audit query "$AUD" --kind sandbox.report
@@ -74,6 +75,16 @@ run "so is one inside the workspace" 125 "$CORDON" run --policy "$FX/plain.json"
     --workspace "$V" --audit "$V/ws-audit" -- true
 has "the refusal names the workspace" 'read_write grant ${workspace}'
 test ! -e "$V/ws-audit" && ok "nothing was created" || bad "nothing was created"
+
+# the audit directory is 0700 as AUDIT-FORMAT.md says, even when it existed before with 0755
+mkdir -p "$V/pre" && chmod 755 "$V/pre"
+run "an audit directory that exists already" 0 "$CORDON" run --policy "$FX/plain.json" --audit "$V/pre" -- true
+[ "$(stat -c %a "$V/pre")" = 700 ] && ok "a pre-existing audit directory is made 0700" ||
+    bad "a pre-existing audit directory is made 0700" "mode $(stat -c %a "$V/pre")"
+[ "$(stat -c %a "$V/pre/audit.jsonl")" = 600 ] && ok "the log in it is 0600" ||
+    bad "the log in it is 0600" "mode $(stat -c %a "$V/pre/audit.jsonl")"
+run "the log in the pre-existing directory verifies, closed" 0 "$CORDON" audit verify "$V/pre"
+has "verify says closed" "VALID (closed)"
 
 # the default audit directory is the XDG state directory
 mkdir -p "$V/home"
@@ -142,10 +153,11 @@ fi
 
 # refusals: each says what is wrong, exits 125 (cordon) or 2 (usage), starts nothing
 printf '{"cordon_policy":1,"agent":"x","sandbox":{"network":{"mode":"proxi"}}}\n' > "$FX/bad.json"
-# (a cordond that fails to start keeps its private directory for its log: keep it in $T)
-mkdir -p "$T/rt"
-XDG_RUNTIME_DIR=$T/rt run "a bad plain policy is refused" 125 "$CORDON" run --policy "$FX/bad.json" --audit "$V/a3" -- true
+# (its private directory is kept, cordond.log explaining: under $T, not in /run or /tmp)
+XDG_RUNTIME_DIR=$T/rt run "a bad plain policy is refused" 125 "$CORDON" run --policy "$FX/bad.json" \
+    --audit "$V/a3" -- true
 has "the refusal names the error" "proxi"
+has "the refusal says where cordond's output is" "its output is in $T/rt/cordon-run-"
 run "--trust with a plain policy is a usage error" 2 "$CORDON" run --policy "$FX/plain.json" \
     --trust "$FX/plain.json" -- true
 has "it says why" "plain policy"

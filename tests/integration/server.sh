@@ -13,6 +13,9 @@ fi
 PY="/usr/bin/python3 $SRC/tests/integration/server_client.py"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T" "$FX"; }
+# unlist PID: once a server was waited for, its pid may be given to any other process of the
+# machine; the cleanup must not kill that one
+unlist() { local k=() p; for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || k+=("$p"); done; PIDS=("${k[@]}"); }
 trap cleanup EXIT
 
 W=$T/w; mkdir -p "$W/pol" "$W/state"
@@ -390,7 +393,16 @@ grep -q '"kind":"agent.revoke"' "$A" && ok "revoke audited" || bad "revoke audit
 # ------------------------------------------------------------------ kill -9 under load, restart
 $PY fetchloop "$URL/v1/policy" "$KEY" 2 "$W/load" 2>/dev/null & LOOP=$!
 sleep 0.7; cp "$W/state/audit/checkpoint" "$W/anchor" 2>/dev/null
-kill -9 "$SPID"; wait "$SPID" 2>/dev/null; wait $LOOP
+# the audit writer outlives a kill -9 of cordond by as long as it takes to write what it was
+# sent; the restart would find the log still locked, so wait for it to go
+AW=$(for c in $(cat /proc/"$SPID"/task/*/children 2>/dev/null); do
+    [ "$(cat /proc/"$c"/comm 2>/dev/null)" = cordon-audit ] && echo "$c"; done)
+kill -9 "$SPID"; wait "$SPID" 2>/dev/null; unlist "$SPID"; wait $LOOP
+for _ in $(seq 200); do
+    st=$(awk '{print $3}' "/proc/$AW/stat" 2>/dev/null)
+    [ -n "$AW" ] && [ -n "$st" ] && [ "$st" != Z ] || break
+    sleep 0.05
+done
 V_BEFORE=$(awk '$1=="ops"{print $2}' "$W/state/versions")
 start_server
 URL=http://$H
@@ -399,12 +411,16 @@ curl -s -H "Authorization: Bearer $OPSKEY" "$URL/v1/policy" > "$W/env3.json"
 V_AFTER=$(python3 -c 'import json,base64,sys;print(json.loads(base64.b64decode(json.load(open(sys.argv[1]))["payload"]))["version"])' "$W/env3.json")
 [ "$V_AFTER" = "$V_BEFORE" ] && ok "version survives the restart unchanged ($V_AFTER)" || bad "version restart" "$V_BEFORE -> $V_AFTER"
 if "$CORDON" audit verify --help >/dev/null 2>&1; then
+    # valid, but with the gap the kill left (recorded by the restart), and not closed while the
+    # restarted server runs: status 3
     if [ -s "$W/anchor" ]; then
-        run "audit log verifies after kill -9, against a checkpoint kept before" 0 \
+        run "audit log verifies after kill -9, against a checkpoint kept before" 3 \
             "$CORDON" audit verify "$W/state/audit" --trust "$W/sign.pub" --anchor "$W/anchor"
     else
-        run "audit log verifies after kill -9" 0 "$CORDON" audit verify "$W/state/audit" --trust "$W/sign.pub"
+        run "audit log verifies after kill -9" 3 "$CORDON" audit verify "$W/state/audit" --trust "$W/sign.pub"
     fi
+    has "verify lists the gap the kill left, recorded by the restart" "the next writer recorded it (a gap record)"
+    has "verify says the log of the running server is not closed" ", not closed: the writer stopped without its stop record"
 else
     python3 -c 'import json,sys;[json.loads(l) for l in open(sys.argv[1])]' "$A" &&
         ok "every audit line is whole JSON after kill -9" || bad "audit after kill"
@@ -430,7 +446,66 @@ done
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$FH/healthz")" = 503 ] && ok "healthz 503 when audit failed" || bad "healthz audit"
 R=$($PY raw "${FT%:*}" "${FT##*:}" "CONNECT 127.0.0.1:$UP HTTP/1.1\r\nProxy-Authorization: Bearer $KEY\r\n\r\n")
 [[ $R == "HTTP/1.1 503"* ]] && ok "tunnel refused with 503 when audit failed" || bad "audit full: tunnel" "$R"
-kill -TERM $FP; wait $FP
+kill -TERM $FP; wait $FP; unlist $FP
+
+# The same full disk with audit_on_failure exit: cordond stops (status 3) instead of serving 503.
+F2=$T/full2; mkdir -p "$F2/audit"
+printf '%s\n' "$KEY" > "$F2/key"; chmod 600 "$F2/key"
+unshare -m sh -c "mount -t tmpfs -o size=64k tmpfs '$F2/audit' && exec '$CORDOND' --policy '$W/pol/web.json' \
+    --agent-key-file '$F2/key' --signing-key '$W/sign.key' --state-dir '$F2/state' --audit-dir '$F2/audit' \
+    --listen 127.0.0.1:0 --tunnel-listen 127.0.0.1:0 --events-socket off --audit-fsync always \
+    --audit-on-failure exit --ready-file '$F2/ready'" >"$F2/log" 2>&1 & FP2=$!; PIDS+=($FP2)
+for _ in $(seq 300); do [ -s "$F2/ready" ] && break; sleep 0.05; done
+FH2=$(sed -n 's/^http=//p' "$F2/ready"); n=0
+while kill -0 $FP2 2>/dev/null && [ $n -lt 3000 ]; do
+    curl -s -o /dev/null -H "Authorization: Bearer $KEY" "http://$FH2/v1/policy"; n=$((n + 1))
+done
+for _ in $(seq 50); do kill -0 $FP2 2>/dev/null || break; sleep 0.1; done
+wait $FP2; FRC=$?; unlist $FP2
+[ "$FRC" = 3 ] && grep -q "audit_on_failure is exit: cordond stops now with exit status 3" "$F2/log" &&
+    ok "audit_on_failure exit: a full audit disk stops cordond with status 3" ||
+    bad "audit_on_failure exit" "exit $FRC after $n fetches" "$(tail -5 "$F2/log")"
+
+# The audit writer killed from outside: cordond says so, stops with status 3, and its restart
+# records the gap.
+K=$T/killw; mkdir -p "$K"
+printf '%s\n' "$KEY" > "$K/key"; chmod 600 "$K/key"
+kw_start() {
+    rm -f "$K/ready"
+    "$CORDOND" --policy "$W/pol/web.json" --agent-key-file "$K/key" --signing-key "$W/sign.key" \
+        --state-dir "$K/state" --listen 127.0.0.1:0 --tunnel-listen 127.0.0.1:0 --events-socket off \
+        --ready-file "$K/ready" >>"$K/log" 2>&1 & KP=$!; PIDS+=($KP)
+    for _ in $(seq 300); do [ -s "$K/ready" ] && break; sleep 0.05; done
+}
+kw_start
+KW=
+for c in $(cat /proc/$KP/task/*/children 2>/dev/null); do
+    [ "$(cat /proc/$c/comm 2>/dev/null)" = cordon-audit ] && KW=$c
+done
+if [ -z "$KW" ]; then
+    bad "the audit writer is cordond's child named cordon-audit" "$(ls /proc/$KP/task)"
+else
+    ok "the audit writer is cordond's child named cordon-audit"
+    kill -KILL "$KW"
+    for _ in $(seq 50); do kill -0 $KP 2>/dev/null || break; sleep 0.1; done
+    wait $KP; KRC=$?; unlist $KP
+    [ "$KRC" = 3 ] && ok "cordond stops with status 3 when its audit writer is killed" ||
+        bad "cordond exit on writer death" "exit $KRC" "$(tail -5 "$K/log")"
+    grep -q "the audit writer process (pid $KW) was killed by signal 9" "$K/log" &&
+        grep -q "Nothing can be recorded any more" "$K/log" &&
+        ok "cordond says loudly that its audit writer was killed" ||
+        bad "cordond message on writer death" "$(tail -5 "$K/log")"
+    kw_start
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" \
+        "http://$(sed -n 's/^http=//p' "$K/ready")/v1/policy")" = 200 ] &&
+        ok "the restarted cordond serves again" || bad "restart after writer death" "$(tail -5 "$K/log")"
+    grep -q "was not closed: its last record" "$K/log" &&
+        grep -q '"kind":"gap"' "$K/state/audit/audit.jsonl" &&
+        ok "the restart records the gap" || bad "gap after writer death" "$(tail -5 "$K/log")"
+    kill -TERM $KP; wait $KP; unlist $KP
+    run "the log of the killed writer verifies, with its gap" 3 "$CORDON" audit verify "$K/state/audit"
+    has "verify: closed, with the gap" "VALID (closed), with 1 gap"
+fi
 
 # ------------------------------------------------------------------ single-policy mode
 E=$T/embedded; mkdir -p "$E"
@@ -457,10 +532,11 @@ run "TCP admin_listen: a sandboxed curl gets no admin answer" 0 "$CORDON" exec -
     curl -s -o "$W/gov2.body" -w '%{http_code}' -H "$AH" "http://$EA/v1/admin/agents"
 [ "$OUT" = 403 ] && grep -q '"cordon.admin_from_sandbox"' "$W/gov2.body" &&
     ok "TCP admin_listen: a sandboxed peer holding the token is refused" || bad "TCP sandboxed admin" "$OUT" "$(cat "$W/gov2.body")"
-kill -TERM $EP; wait $EP; [ $? -eq 0 ] && ok "SIGTERM stops cleanly" || bad "SIGTERM exit"
+kill -TERM $EP; wait $EP; EST=$?; unlist $EP; [ $EST -eq 0 ] && ok "SIGTERM stops cleanly" || bad "SIGTERM exit"
 grep -q "audit_key is not set" "$W/cordond.log" && ok "cordond warns that the checkpoints share the policy key" ||
     bad "warning about audit_key" "$(head -5 "$W/cordond.log")"
-kill -TERM "$SPID"; wait "$SPID"; [ $? -eq 0 ] && ok "main server stops cleanly" || bad "main stop" "$(tail -5 "$W/cordond.log")"
+kill -TERM "$SPID"; wait "$SPID"; MST=$?; unlist "$SPID"
+[ $MST -eq 0 ] && ok "main server stops cleanly" || bad "main stop" "$(tail -5 "$W/cordond.log")"
 if grep -qE "runtime error|AddressSanitizer|LeakSanitizer" "$W/cordond.log" "$E/log"; then
     bad "no sanitizer reports in the server logs" "$(grep -hE -A5 "runtime error|Sanitizer" "$W/cordond.log" "$E/log" | head -20)"
 else

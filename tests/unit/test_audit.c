@@ -15,12 +15,15 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "policy/audit.h"
 #include "policy/audit_read.h"
 #include "policy/key.h"
+#include "policy/merkle.h"
 #include "policy/note.h"
 #include "support.h"
 
@@ -266,7 +269,7 @@ Test(audit, invalid_appends_are_refused)
     cr_expect_eq(audit_append(l, "ok", "agent\nforged", NULL, 0, NULL), AUDIT_ERR_INVALID);
     /* The kinds the writer emits itself: a caller's checkpoint or start would break or
      * re-key a genuine log. */
-    static const char *const own[] = {"start", "stop", "checkpoint", "recovery"};
+    static const char *const own[] = {"start", "stop", "checkpoint", "recovery", "gap"};
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
         cr_expect_eq(audit_append(l, own[i], NULL, "{\"public_key\":\"x\",\"size\":0}",
                                   AUDIT_SYNC, NULL),
@@ -599,7 +602,7 @@ Test(audit, cli_verify_accepts_an_intact_log)
     char trust[256];
     snprintf(trust, sizeof trust, "--trust '%s'", pubpath);
     cr_assert_eq(verify_cli(trust), 0, "%s", out);
-    cr_assert(strstr(out, "VALID") && strstr(out, "with the trusted key"), "%s", out);
+    cr_assert(strstr(out, "VALID (closed)") && strstr(out, "with the trusted key"), "%s", out);
     cr_assert_eq(verify_cli(""), 0, "%s", out);
     cr_assert(strstr(out, "self-asserted"), "%s", out);
     cr_assert_eq(verify_cli("--json"), 0, "%s", out);
@@ -607,6 +610,9 @@ Test(audit, cli_verify_accepts_an_intact_log)
     cr_assert_not_null(j, "%s", out);
     cr_assert_str_eq(cJSON_GetObjectItem(j, "status")->valuestring, "valid");
     cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(j, "self_asserted_key")));
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(j, "closed")), "%s", out);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(j, "complete")), "%s", out);
+    cr_assert_eq(cJSON_GetObjectItem(j, "gap_count")->valuedouble, 0);
     cJSON_Delete(j);
 }
 
@@ -672,9 +678,12 @@ Test(audit, cli_verify_catches_truncation_against_an_anchor)
     write_lines(v, n - 5);
     cr_assert_eq(verify_cli(args), 1, "%s", out);
     cr_assert(strstr(out, "TRUNCATED") && strstr(out, "truncated"), "%s", out);
-    /* Without the anchor the same cut is only an unanchored tail: exit 0, but said. */
-    cr_assert_eq(verify_cli(""), 0, "%s", out);
-    cr_assert(strstr(out, "unanchored tail:"), "%s", out);
+    /* Without the anchor the same cut is an unanchored tail, and a log that no longer ends
+     * with its stop record: valid, but not closed (exit 3). */
+    cr_assert_eq(verify_cli(""), 3, "%s", out);
+    cr_assert(strstr(out, "unanchored tail:") && strstr(out, ", not closed: the writer stopped "
+                                                             "without its stop record"),
+              "%s", out);
     /* The cut log regrown past the anchor's size (DIR/checkpoint removed as well, or the
      * writer would refuse): the anchor's root no longer matches the prefix. */
     unlink(cp);
@@ -1096,4 +1105,392 @@ Test(audit, random_frames_never_corrupt_the_log)
         cr_assert_eq(r->status, AUDIT_READ_VALID, "round %d: %s", round, r->problem);
         cr_assert_eq(r->torn_bytes, 0);
     }
+}
+
+/* ---------------------------------------------------------------- a writer that stops unseen */
+
+/* Open the log, write n records and a synced last.one, then kill the writer from outside, as
+ * an attacker would; the handle notices, and its close fails. Returns the lines in the log. */
+static uint64_t killed_session(int n)
+{
+    struct audit_log *l =
+        open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath, .origin = ORIGIN});
+    fill(l, n);
+    cr_assert_eq(audit_append(l, "last.one", NULL, NULL, AUDIT_SYNC, NULL), AUDIT_OK);
+    pid_t w = audit_writer_pid(l);
+    cr_assert_gt(w, 0);
+    cr_assert_eq(kill(w, SIGKILL), 0);
+    char why[256] = "";
+    int st = AUDIT_OK;
+    for (int i = 0; i < 300 && (st = audit_check(l, why, sizeof why)) == AUDIT_OK; i++)
+        usleep(10 * 1000);
+    cr_assert_eq(st, AUDIT_ERR_CLOSED, "audit_check: %d %s", st, why);
+    cr_assert(strstr(why, "was killed by signal 9"), "%s", why);
+    cr_assert_neq(audit_close(l), AUDIT_OK);
+    return walk(NULL)->lines;
+}
+
+static void reopen_and_close(void)
+{
+    struct audit_log *l =
+        open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath, .origin = ORIGIN});
+    cr_assert_eq(audit_close(l), AUDIT_OK);
+}
+
+Test(audit, a_killed_writer_leaves_a_log_not_closed_and_the_next_start_records_the_gap)
+{
+    uint64_t cut = killed_session(6);
+    struct audit_read_report *r = walk(NULL);
+    cr_assert_eq(r->status, AUDIT_READ_VALID, "%s", r->problem);
+    cr_assert_eq(r->closed, 0, "the log ends with %s, not with the writer's stop", r->last_kind);
+    cr_assert_str_eq(r->last_kind, "last.one");
+    cr_assert_eq(r->gaps, 0);
+    int64_t last_ts = r->last_ts_ms;
+
+    reopen_and_close();
+    char **v;
+    size_t n = lines_of(&v);
+    char want[128], ts[40];
+    audit_time_format(last_ts, ts, sizeof ts);
+    snprintf(want, sizeof want, "\"kind\":\"gap\",\"last_seq\":%llu,\"last_ts\":\"%s\","
+             "\"last_kind\":\"last.one\"", (unsigned long long)(cut - 1), ts);
+    cr_assert(strstr(v[cut], want), "line %llu: %s\nwant %s", (unsigned long long)cut, v[cut],
+              want);
+    cr_assert(strstr(v[cut + 1], "\"kind\":\"start\""), "%s", v[cut + 1]);
+    cr_assert(strstr(v[n - 2], "\"kind\":\"stop\""), "%s", v[n - 2]);
+    free_lines(v, n);
+    r = walk(NULL);
+    cr_assert_eq(r->status, AUDIT_READ_VALID, "%s", r->problem);
+    cr_assert_eq(r->closed, 1);
+    cr_assert_eq(r->gaps, 1);
+    cr_assert_eq(r->gap[0].line, cut);
+    cr_assert_eq(r->gap[0].last_line, cut - 1);
+    cr_assert_eq(r->gap[0].last_ts_ms, last_ts);
+    cr_assert_eq(r->gap[0].recorded, 1);
+}
+
+Test(audit, a_clean_close_gets_no_gap_record)
+{
+    make_log();
+    reopen_and_close();
+    char **v;
+    size_t n = lines_of(&v);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_null(strstr(v[i], "\"kind\":\"gap\""), "line %zu: %s", i, v[i]);
+    free_lines(v, n);
+    struct audit_read_report *r = walk(NULL);
+    cr_assert(r->closed && r->gaps == 0, "closed %d gaps %llu", r->closed,
+              (unsigned long long)r->gaps);
+}
+
+Test(audit, cli_verify_tells_a_closed_log_from_a_cut_one)
+{
+    make_log();
+    cr_assert_eq(verify_cli(""), 0, "%s", out);
+    cr_assert(strstr(out, "\nVALID (closed): "), "%s", out);
+    uint64_t lines = killed_session(5);
+    cr_assert_eq(verify_cli(""), 3, "%s", out);
+    char want[160];
+    snprintf(want, sizeof want, "\nVALID up to line %llu, not closed: the writer stopped without "
+             "its stop record\n", (unsigned long long)(lines - 1));
+    cr_assert(strstr(out, want), "%s\nwant: %s", out, want);
+    cr_assert(strstr(out, "its last record is last.one"), "%s", out);
+    cr_assert_null(strstr(out, "VALID (closed)"), "%s", out);
+    cr_assert_eq(verify_cli("--json"), 3, "%s", out);
+    cJSON *j = cJSON_Parse(out);
+    cr_assert_not_null(j, "%s", out);
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "status")->valuestring, "valid");
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(j, "closed")), "%s", out);
+    cr_assert_eq(cJSON_GetObjectItem(j, "last_line")->valuedouble, (double)(lines - 1));
+    cJSON_Delete(j);
+}
+
+Test(audit, cli_verify_a_log_cut_right_after_a_checkpoint)
+{
+    make_log();
+    char **v;
+    size_t n = lines_of(&v), k = 0;
+    for (size_t i = 1; i + 2 < n && !k; i++)
+        if (strstr(v[i], "\"kind\":\"checkpoint\"") && !strstr(v[i - 1], "\"kind\":\"stop\""))
+            k = i;
+    cr_assert_gt(k, 0, "make_log writes a checkpoint every 5 records");
+    write_lines(v, k + 1);
+    free_lines(v, n);
+    char cp[256];
+    snprintf(cp, sizeof cp, "%s/checkpoint", logdir);
+    cr_assert_eq(unlink(cp), 0); /* it covers the lines cut away: the writer would refuse */
+    struct audit_read_report *r = walk(NULL);
+    cr_assert_eq(r->status, AUDIT_READ_VALID, "%s", r->problem);
+    cr_assert_eq(r->closed, 0, "a checkpoint not preceded by stop does not close the log");
+    cr_assert_eq(verify_cli(""), 3, "%s", out);
+    char want[200];
+    snprintf(want, sizeof want, "VALID up to line %zu, not closed: the writer stopped without its "
+             "stop record\n  (its last record is checkpoint at line %zu", k, k);
+    cr_assert(strstr(out, want), "%s\nwant: %s", out, want);
+    /* the next start records it, and verify then lists it as a gap of a closed log */
+    reopen_and_close();
+    cr_assert_eq(verify_cli(""), 3, "%s", out);
+    snprintf(want, sizeof want, "gap: line %zu: the writer before stopped without its stop record "
+             "after line %zu (", k + 1, k);
+    cr_assert(strstr(out, want), "%s\nwant: %s", out, want);
+    cr_assert(strstr(out, "\nVALID (closed), with 1 gap: "), "%s", out);
+}
+
+Test(audit, cli_verify_reports_every_gap)
+{
+    uint64_t first = killed_session(3);
+    uint64_t second = killed_session(3);
+    reopen_and_close();
+    struct audit_read_report *r = walk(NULL);
+    cr_assert_eq(r->status, AUDIT_READ_VALID, "%s", r->problem);
+    cr_assert_eq(r->gaps, 2);
+    cr_assert_eq(r->gap[0].line, first);
+    cr_assert_eq(r->gap[1].line, second);
+    cr_assert(r->gap[0].recorded && r->gap[1].recorded);
+    cr_assert_eq(verify_cli(""), 3, "%s", out);
+    char want[160];
+    snprintf(want, sizeof want, "gap: line %llu: the writer before stopped without its stop "
+             "record after line %llu", (unsigned long long)first,
+             (unsigned long long)(first - 1));
+    cr_assert(strstr(out, want), "%s\nwant: %s", out, want);
+    snprintf(want, sizeof want, "gap: line %llu: the writer before stopped without its stop "
+             "record after line %llu", (unsigned long long)second,
+             (unsigned long long)(second - 1));
+    cr_assert(strstr(out, want), "%s\nwant: %s", out, want);
+    cr_assert(strstr(out, "\nVALID (closed), with 2 gaps: "), "%s", out);
+    cr_assert_eq(verify_cli("--json"), 3, "%s", out);
+    cJSON *j = cJSON_Parse(out);
+    cr_assert_not_null(j, "%s", out);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(j, "closed")));
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(j, "complete")));
+    cr_assert_eq(cJSON_GetObjectItem(j, "gap_count")->valuedouble, 2);
+    cJSON *gaps = cJSON_GetObjectItem(j, "gaps");
+    cr_assert_eq(cJSON_GetArraySize(gaps), 2);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(gaps, 1), "line")->valuedouble,
+                 (double)second);
+    cJSON_Delete(j);
+}
+
+/* Rewrite the lines as the log's own key would have written them: seq, prev and every
+ * checkpoint recomputed, so that only what the test changed differs from a genuine log. */
+static void rechain(char **v, size_t n)
+{
+    char err[512], hex[65], root64[64], note[NOTE_MAX];
+    struct key_secret *k;
+    cr_assert_eq(key_secret_load(keypath, &k, err, sizeof err), 0, "%s", err);
+    unsigned char last[32] = {0}, root[32];
+    struct merkle_tree t;
+    merkle_init(&t);
+    for (size_t i = 0; i < n; i++) {
+        cJSON *o = cJSON_Parse(v[i]);
+        cr_assert_not_null(o, "%s", v[i]);
+        sodium_bin2hex(hex, sizeof hex, last, 32);
+        cJSON_ReplaceItemInObject(o, "seq", cJSON_CreateNumber((double)i));
+        cJSON_ReplaceItemInObject(o, "prev", cJSON_CreateString(hex));
+        if (strcmp(cJSON_GetObjectItem(o, "kind")->valuestring, "checkpoint") == 0) {
+            merkle_root(&t, root);
+            sodium_bin2base64(root64, sizeof root64, root, 32, sodium_base64_VARIANT_ORIGINAL);
+            cr_assert_gt(note_checkpoint_sign(ORIGIN, t.size, root, k, note, sizeof note), 0);
+            cJSON_ReplaceItemInObject(o, "size", cJSON_CreateNumber((double)i));
+            cJSON_ReplaceItemInObject(o, "root", cJSON_CreateString(root64));
+            cJSON_ReplaceItemInObject(o, "note", cJSON_CreateString(note));
+        }
+        free(v[i]);
+        v[i] = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        crypto_hash_sha256(last, (unsigned char *)v[i], strlen(v[i]));
+        merkle_append(&t, v[i], strlen(v[i]));
+    }
+    key_secret_free(k);
+}
+
+Test(audit, a_gap_left_by_an_older_writer_without_a_gap_record_is_still_found)
+{
+    uint64_t cut = killed_session(3);
+    reopen_and_close();
+    char **v;
+    size_t n = lines_of(&v);
+    cr_assert(strstr(v[cut], "\"kind\":\"gap\""), "%s", v[cut]);
+    free(v[cut]);
+    memmove(&v[cut], &v[cut + 1], (n - cut - 1) * sizeof *v);
+    n--;
+    rechain(v, n);
+    write_lines(v, n);
+    free_lines(v, n);
+    struct audit_read_report *r = walk(NULL);
+    cr_assert_eq(r->status, AUDIT_READ_VALID, "%s", r->problem);
+    cr_assert_eq(r->gaps, 1);
+    cr_assert_eq(r->gap[0].line, cut, "the start that follows the cut");
+    cr_assert_eq(r->gap[0].recorded, 0);
+    char trust[256];
+    snprintf(trust, sizeof trust, "--trust '%s'", pubpath);
+    cr_assert_eq(verify_cli(trust), 3, "%s", out);
+    cr_assert(strstr(out, "no gap record (written by an older writer)"), "%s", out);
+}
+
+Test(audit, a_gap_record_that_does_not_fit_its_place_is_tampering)
+{
+    /* after a closed log: a gap record invents a crash */
+    make_log();
+    reopen_and_close();
+    char **v;
+    size_t n = lines_of(&v), second = 0;
+    for (size_t i = 1; i < n && !second; i++)
+        if (strstr(v[i], "\"kind\":\"start\""))
+            second = i;
+    cr_assert_gt(second, 0);
+    v = realloc(v, (n + 1) * sizeof *v);
+    memmove(&v[second + 1], &v[second], (n - second) * sizeof *v);
+    v[second] = strdup("{\"seq\":0,\"ts\":\"2026-11-24T09:00:00.000Z\",\"prev\":\"\","
+                       "\"kind\":\"gap\",\"last_seq\":0,\"last_ts\":\"2026-11-24T09:00:00.000Z\","
+                       "\"last_kind\":\"x\"}");
+    n++;
+    /* last_seq must name the line before it */
+    char fix[64];
+    snprintf(fix, sizeof fix, "\"last_seq\":%zu,", second - 1);
+    char *p = strstr(v[second], "\"last_seq\":0,");
+    char *line = NULL;
+    cr_assert_gt(asprintf(&line, "%.*s%s%s", (int)(p - v[second]), v[second], fix, p + 13), 0);
+    free(v[second]);
+    v[second] = line;
+    rechain(v, n);
+    write_lines(v, n);
+    cr_assert_eq(verify_cli(""), 1, "%s", out);
+    cr_assert(strstr(out, "TAMPERED") && strstr(out, "a gap record"), "%s", out);
+    free_lines(v, n);
+
+    /* after a cut log, but naming another line than the one before it */
+    remove_tree(logdir);
+    uint64_t cut = killed_session(3);
+    reopen_and_close();
+    n = lines_of(&v);
+    snprintf(fix, sizeof fix, "\"last_seq\":%llu,", (unsigned long long)(cut - 1));
+    p = strstr(v[cut], fix);
+    cr_assert_not_null(p, "%s", v[cut]);
+    char other[64];
+    snprintf(other, sizeof other, "\"last_seq\":%llu,", (unsigned long long)(cut - 2));
+    cr_assert_gt(asprintf(&line, "%.*s%s%s", (int)(p - v[cut]), v[cut], other, p + strlen(fix)),
+                 0);
+    free(v[cut]);
+    v[cut] = line;
+    rechain(v, n);
+    write_lines(v, n);
+    free_lines(v, n);
+    cr_assert_eq(verify_cli(""), 1, "%s", out);
+    snprintf(fix, sizeof fix, "its last_seq must be %llu", (unsigned long long)(cut - 1));
+    cr_assert(strstr(out, "TAMPERED") && strstr(out, fix), "%s", out);
+}
+
+/* ---------------------------------------------------------------- limits on the writer */
+
+static char proc_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return '?';
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' ? rp[2] : '?';
+}
+
+Test(audit, rlimit_fsize_on_the_writer_fails_the_log_instead_of_killing_the_writer)
+{
+    struct audit_config c = config();
+    c.fsync = AUDIT_FSYNC_ALWAYS;
+    struct audit_log *l = open_ok(&c);
+    fill(l, 3);
+    cr_assert_eq(audit_append(l, "before", NULL, NULL, AUDIT_SYNC, NULL), AUDIT_OK);
+    char path[256];
+    log_file(path, sizeof path);
+    struct stat before;
+    cr_assert_eq(stat(path, &before), 0);
+    /* what `prlimit --pid WRITER --fsize=0:0` does */
+    pid_t w = audit_writer_pid(l);
+    struct rlimit zero = {0, 0};
+    cr_assert_eq(prlimit(w, RLIMIT_FSIZE, &zero, NULL), 0, "prlimit: %s", strerror(errno));
+    int rc = audit_append(l, "after", NULL, "{\"pad\":\"xxxxxxxx\"}", AUDIT_SYNC, NULL);
+    cr_assert_eq(rc, AUDIT_ERR_IO, "append past the limit: %d, want AUDIT_ERR_IO (the writer must "
+                 "fail the log, not die of SIGXFSZ)", rc);
+    cr_assert_eq(kill(w, 0), 0, "the writer is gone");
+    char st = proc_state(w);
+    cr_assert(st != 'Z' && st != 'X' && st != '?', "the writer is in state %c", st);
+    char why[256];
+    cr_assert_eq(audit_check(l, why, sizeof why), AUDIT_ERR_IO, "%s", why);
+    cr_assert(strstr(why, "could not write or sync"), "%s", why);
+    cr_assert_eq(audit_append(l, "more", NULL, NULL, 0, NULL), AUDIT_ERR_IO);
+    struct audit_stats s;
+    audit_stats_get(l, &s);
+    cr_assert_eq(s.failed, 1);
+    cr_assert_neq(audit_close(l), AUDIT_OK, "the stop record cannot be written");
+    struct stat after;
+    cr_assert_eq(stat(path, &after), 0);
+    cr_assert_eq(after.st_size, before.st_size, "nothing was written past the limit");
+    struct audit_read_report *r = walk(NULL);
+    cr_assert_eq(r->status, AUDIT_READ_VALID, "%s", r->problem);
+    cr_assert_eq(r->torn_bytes, 0);
+    cr_assert_eq(r->closed, 0, "the log did not get its stop record, and says so");
+}
+
+/* ---------------------------------------------------------------- the audit directory */
+
+Test(audit, a_loose_audit_directory_and_log_are_tightened)
+{
+    cr_assert_eq(mkdir(logdir, 0755), 0);
+    cr_assert_eq(chmod(logdir, 0755), 0);
+    char path[256];
+    log_file(path, sizeof path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    cr_assert(fd >= 0);
+    close(fd);
+    cr_assert_eq(chmod(path, 0644), 0);
+    reopen_and_close();
+    struct stat st;
+    cr_assert_eq(stat(logdir, &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0700, "directory mode %o", st.st_mode & 07777);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0600, "log mode %o", st.st_mode & 07777);
+    /* and a new directory is made 0700 */
+    remove_tree(logdir);
+    reopen_and_close();
+    cr_assert_eq(stat(logdir, &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0700, "directory mode %o", st.st_mode & 07777);
+}
+
+Test(audit, an_audit_directory_of_another_user_is_refused)
+{
+    if (geteuid() != 0) {
+        const char *ci = getenv("CI");
+        cr_assert(!(ci && strcmp(ci, "true") == 0), "needs root to make a directory of uid 65534");
+        cr_skip("needs root to make a directory owned by another user");
+    }
+    cr_assert_eq(mkdir(logdir, 0700), 0);
+    cr_assert_eq(chown(logdir, 65534, 65534), 0);
+    struct audit_log *l = NULL;
+    char err[512] = "";
+    struct audit_config c = config();
+    cr_assert_neq(audit_open(&c, &l, err, sizeof err), AUDIT_OK);
+    cr_assert_null(l);
+    cr_assert(strstr(err, "belongs to uid 65534") && strstr(err, "that this user owns"), "%s", err);
+    char path[256];
+    log_file(path, sizeof path);
+    cr_assert_neq(access(path, F_OK), 0, "nothing is created in it");
+}
+
+Test(audit, a_log_that_is_a_symlink_is_refused)
+{
+    cr_assert_eq(mkdir(logdir, 0700), 0);
+    char path[256], target[256];
+    log_file(path, sizeof path);
+    snprintf(target, sizeof target, "%s/elsewhere.jsonl", base);
+    cr_assert_eq(symlink(target, path), 0);
+    struct audit_log *l = NULL;
+    char err[512] = "";
+    struct audit_config c = config();
+    cr_assert_neq(audit_open(&c, &l, err, sizeof err), AUDIT_OK);
+    cr_assert(strstr(err, "symbolic link"), "%s", err);
+    cr_assert_neq(access(target, F_OK), 0, "the link's target was not created");
 }

@@ -36,6 +36,7 @@ Test(config, defaults_and_every_key)
                        "threads 8\n"
                        "event_rate 5\n"
                        "audit_fsync always\n"
+                       "audit_on_failure exit\n"
                        "upstream openai https://api.openai.com/v1\n"
                        "upstream local http://127.0.0.1:11434\n"),
                  0, "%s", err);
@@ -49,6 +50,7 @@ Test(config, defaults_and_every_key)
     cr_assert_eq(c.event_rate, 5);
     cr_assert_eq(c.event_burst, 200); /* default kept */
     cr_assert_str_eq(c.audit_fsync, "always");
+    cr_assert_str_eq(c.audit_on_failure, "exit");
     cr_assert_eq(c.n_upstreams, 2);
     cr_assert_str_eq(c.upstreams[1].name, "local");
     cr_assert_str_eq(c.upstreams[1].url, "http://127.0.0.1:11434");
@@ -80,6 +82,13 @@ Test(config, errors_name_file_line_key_and_expectation)
     cr_assert_neq(parse("policy_expiry 30s\n"), 0);
     cr_assert(strstr(err, "at least 60s"), "%s", err);
     cr_assert_neq(parse("audit_fsync sometimes\n"), 0);
+    cr_assert(strstr(err, "audit_fsync: expected one of always|batch|none, got \"sometimes\""),
+              "%s", err);
+    cr_assert_neq(parse("audit_on_failure ignore\n"), 0);
+    cr_assert(strstr(err, "audit_on_failure: expected one of refuse|exit"), "%s", err);
+    cr_assert_neq(parse("audit_on_failure exi\n"), 0);
+    cr_assert_neq(parse("audit_on_failure exit2\n"), 0);
+    cr_assert_neq(parse("audit_on_failure refuse|exit\n"), 0);
     cr_assert_neq(parse("threads\n"), 0);
     cr_assert(strstr(err, "missing value"), "%s", err);
     cr_assert_neq(parse("threads 2\nthreads 3\n"), 0);
@@ -304,4 +313,12 @@ Test(config, parse_addr)
                          "[]:80", "::1:80", "host:80", "256.1.1.1:80", "unix:", NULL};
     for (int i = 0; bad[i]; i++)
         cr_assert_neq(config_parse_addr(bad[i], &sa, &sl), 0, "%s", bad[i]);
+}
+
+Test(config, audit_on_failure_defaults_to_refuse)
+{
+    config_defaults(&c);
+    cr_assert_str_eq(c.audit_on_failure, "refuse");
+    cr_assert_eq(config_set_flag(&c, "audit_on_failure", "exit", err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(c.audit_on_failure, "exit");
 }
