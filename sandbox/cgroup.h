@@ -49,9 +49,10 @@ enum sandbox_cgroup_kind { SANDBOX_CGROUP_NONE, SANDBOX_CGROUP_V2, SANDBOX_CGROU
 /*
  * Make a group holding every limit of want that this machine and this launcher can hold,
  * and write those limits. Returns 0 and *out (free with sandbox_cgroup_destroy) when at least
- * one limit is held (sandbox_cgroup_holds says which); -ENOTSUP when no hierarchy offers a
- * wanted controller, -EACCES/-EPERM/-EROFS/... when the launcher may not create a group:
- * then nothing was created, *out is NULL and err says what failed and what to do.
+ * one limit is held (sandbox_cgroup_holds says which; err is then empty, or says why another
+ * wanted limit is not held); -EINVAL when want asks for nothing, -ENOTSUP when no hierarchy
+ * offers a wanted controller, -EACCES/-EPERM/-EROFS/... when the launcher may not create a
+ * group: then nothing was created, *out is NULL and err says what failed and what to do.
  */
 __attribute__((warn_unused_result)) int sandbox_cgroup_create(
     const struct sandbox_cgroup_want *want, struct sandbox_cgroup **out, char *err,
