@@ -2,9 +2,10 @@
 /*
  * sandbox_apply() on Linux: probe, decide what a strict policy can demand of this kernel and
  * which mechanism holds each of sandbox.limits, make the private IPC namespace when asked
- * (it needs the capabilities that go next), then no_new_privs, the rlimits, the capability
- * drop, Landlock and seccomp, in that order (both of the latter need no_new_privs; seccomp
- * goes last so nothing it refuses is needed while building the rest).
+ * (it needs the capabilities that go next), then no_new_privs, the capability drop, Landlock,
+ * seccomp and the rlimits, in that order (Landlock and seccomp need no_new_privs; seccomp
+ * comes after Landlock so nothing it refuses is needed while building the rest; the rlimits
+ * come last so that a low one cannot starve the set-up).
  */
 #include "sandbox/sandbox.h"
 #include "sandbox/report.h"
@@ -253,9 +254,6 @@ int sandbox_apply(const struct policy *p, const struct sandbox_opts *o, struct s
         return SANDBOX_ERR_SYSCALL;
     }
     r->no_new_privs = o->dry_run ? sandbox_probe_no_new_privs() : 1;
-    /* rlimits only ever go down here, which needs no capability */
-    if ((rc = sandbox_limits_apply(r, o->dry_run, err, errlen)) != 0)
-        return rc;
     if (!o->dry_run) {
         int dropped = drop_capabilities(err, errlen);
         if (dropped < 0)
@@ -272,6 +270,11 @@ int sandbox_apply(const struct policy *p, const struct sandbox_opts *o, struct s
         (rc = sandbox_seccomp_apply(p, sysv, o->dry_run, r, err, errlen)) != 0)
         return rc;
     r->timing.seccomp_us = sandbox_report_clock_us() - t;
+
+    /* The rlimits last: they only ever go down, which needs no capability, and a low
+     * open_files or memory limit must not starve the Landlock and seccomp set-up above. */
+    if ((rc = sandbox_limits_apply(r, o->dry_run, err, errlen)) != 0)
+        return rc;
 
     add_limits(p, r);
     r->timing.total_us = sandbox_report_clock_us() - t0;
