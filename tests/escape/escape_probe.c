@@ -1942,25 +1942,26 @@ static int m_cgroup_escape(int argc, char **argv)
     memcpy(parent, group, strlen(group) + 1);
     *strrchr(parent, '/') = '\0';
     snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    int refused = 0;
     snprintf(path, sizeof path, "%s%s/cgroup.procs", argv[1], parent);
-    if ((fd = syscall(SYS_open, path, (long)(O_WRONLY | O_CLOEXEC))) < 0 ||
-        syscall(SYS_write, fd, pid, (long)strlen(pid)) < 0)
-        refused += failed("write pid to the parent's cgroup.procs");
-    else
-        return printf("%s: SUCCEEDED moved itself to %s\n", mode, path), WON;
+    fd = syscall(SYS_open, path, (long)(O_WRONLY | O_CLOEXEC));
+    if (fd >= 0 && syscall(SYS_write, fd, pid, (long)strlen(pid)) >= 0) {
+        printf("%s: SUCCEEDED moved itself to %s\n", mode, path);
+        return WON;
+    }
+    failed("write pid to the parent's cgroup.procs");
     snprintf(path, sizeof path, "%s%s/pids.max", argv[1], group);
-    if ((fd = syscall(SYS_open, path, (long)(O_WRONLY | O_CLOEXEC))) < 0 ||
-        syscall(SYS_write, fd, "max\n", 4L) < 0)
-        refused += failed("write the group's own limit");
-    else
-        return printf("%s: SUCCEEDED wrote %s\n", mode, path), WON;
+    fd = syscall(SYS_open, path, (long)(O_WRONLY | O_CLOEXEC));
+    if (fd >= 0 && syscall(SYS_write, fd, "max\n", 4L) >= 0) {
+        printf("%s: SUCCEEDED wrote %s\n", mode, path);
+        return WON;
+    }
+    failed("write the group's own limit");
     snprintf(path, sizeof path, "%s%s/escape", argv[1], group);
-    if (syscall(SYS_mkdir, path, 0755L) != 0)
-        refused += failed("mkdir a child group");
-    else
-        return printf("%s: SUCCEEDED made %s\n", mode, path), WON;
-    return REFUSED;
+    if (syscall(SYS_mkdir, path, 0755L) == 0) {
+        printf("%s: SUCCEEDED made %s\n", mode, path);
+        return WON;
+    }
+    return failed("mkdir a child group");
 }
 
 /* ------------------------------------------------------------------ non-native ABIs */
