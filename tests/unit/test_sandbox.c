@@ -1046,16 +1046,28 @@ Test(sandbox, a_lower_hard_limit_already_in_place_is_kept)
     policy_free(p);
 }
 
-Test(sandbox, memory_without_a_cgroup_is_rlimit_as)
+/* A dry run of p in a child: the report, the error, the result. */
+static int dry(const struct policy *p, struct sandbox_report *r, char *err, size_t errlen);
+
+Test(sandbox, memory_is_a_cgroup_limit_or_rlimit_as)
 {
-    enum sandbox_cgroup_kind kind;
-    char file[256];
-    uint64_t cg = sandbox_cgroup_limit_of_self(SANDBOX_CGROUP_MEMORY, &kind, file, sizeof file);
     /* the largest limit there is: a sanitizer's shadow memory already takes terabytes of
      * address space, and every later mmap would fail below it */
-    if (cg && cg <= (1ULL << 50))
-        cr_skip_test("this process's cgroup (%s) already limits memory", file);
     struct policy *p = compile("\"limits\": {\"memory\": \"1024T\"}");
+    enum sandbox_cgroup_kind kind;
+    char file[256], err[512];
+    uint64_t cg = sandbox_cgroup_limit_of_self(SANDBOX_CGROUP_MEMORY, &kind, file, sizeof file);
+    if (cg) {
+        /* this process already runs in a group that limits memory: that group holds it */
+        struct sandbox_report r;
+        cr_assert_eq(dry(p, &r, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(r.resources[SANDBOX_LIMIT_MEMORY].via,
+                     kind == SANDBOX_CGROUP_V2 ? SANDBOX_VIA_CGROUP_V2 : SANDBOX_VIA_CGROUP_V1);
+        cr_assert_eq(r.resources[SANDBOX_LIMIT_MEMORY].value, cg);
+        cr_assert_str_eq(r.resources[SANDBOX_LIMIT_MEMORY].where, file);
+        policy_free(p);
+        return;
+    }
     struct limits_seen *s =
         mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     struct sandbox_opts o = {0};
@@ -1077,14 +1089,18 @@ Test(sandbox, processes_of_root_without_a_cgroup_refuse_or_degrade)
 {
     enum sandbox_cgroup_kind kind;
     char file[256], err[512];
-    if (sandbox_cgroup_limit_of_self(SANDBOX_CGROUP_PIDS, &kind, file, sizeof file) &&
-        strlen(file))
-        cr_skip_test("this process's cgroup already limits processes (%s)", file);
+    uint64_t cg = sandbox_cgroup_limit_of_self(SANDBOX_CGROUP_PIDS, &kind, file, sizeof file);
     struct sandbox_report r;
     struct policy *strict = compile("\"limits\": {\"processes\": 50}");
     struct policy *be = compile("\"enforcement\": \"best_effort\", \"limits\": "
                                 "{\"processes\": 50}");
-    if (getuid() == 0) {
+    if (cg && cg <= 50) {
+        /* a group of this process holds it already */
+        cr_assert_eq(dry(strict, &r, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(r.resources[SANDBOX_LIMIT_PROCESSES].via,
+                     kind == SANDBOX_CGROUP_V2 ? SANDBOX_VIA_CGROUP_V2 : SANDBOX_VIA_CGROUP_V1);
+        cr_assert_str_eq(r.resources[SANDBOX_LIMIT_PROCESSES].where, file);
+    } else if (getuid() == 0) {
         cr_assert_eq(dry(strict, &r, err, sizeof err), SANDBOX_ERR_UNSUPPORTED);
         cr_assert(strstr(err, "RLIMIT_NPROC") && strstr(err, "cgroup") &&
                       strstr(err, "user of its own") && strstr(err, "best_effort"),
