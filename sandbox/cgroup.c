@@ -121,7 +121,7 @@ static int has_word(const char *s, const char *w, const char *seps)
 /* Lines of a file of any size, read through a fixed buffer; a line longer than the buffer is
  * skipped whole. */
 struct lines {
-    int fd, eof;
+    int fd, eof, skipping; /* skipping: the rest of a line too long for buf */
     size_t len, off;
     char buf[8192];
 };
@@ -129,7 +129,7 @@ struct lines {
 static int lines_open(struct lines *l, const char *path)
 {
     l->fd = open(path, O_RDONLY | O_CLOEXEC);
-    l->eof = 0;
+    l->eof = l->skipping = 0;
     l->len = l->off = 0;
     return l->fd < 0 ? -errno : 0;
 }
@@ -142,10 +142,14 @@ static char *lines_next(struct lines *l)
             *nl = '\0';
             char *line = l->buf + l->off;
             l->off = (size_t)(nl - l->buf) + 1;
+            if (l->skipping) {
+                l->skipping = 0;
+                continue;
+            }
             return line;
         }
         if (l->eof) {
-            if (l->off < l->len) { /* a last line without a newline */
+            if (l->off < l->len && !l->skipping) { /* a last line without a newline */
                 l->buf[l->len < sizeof l->buf ? l->len : sizeof l->buf - 1] = '\0';
                 char *line = l->buf + l->off;
                 l->off = l->len;
@@ -156,8 +160,10 @@ static char *lines_next(struct lines *l)
         memmove(l->buf, l->buf + l->off, l->len - l->off);
         l->len -= l->off;
         l->off = 0;
-        if (l->len == sizeof l->buf - 1) /* one line fills the buffer: drop it */
+        if (l->len == sizeof l->buf - 1) { /* one line fills the buffer: drop it whole */
             l->len = 0;
+            l->skipping = 1;
+        }
         ssize_t n = read(l->fd, l->buf + l->len, sizeof l->buf - 1 - l->len);
         if (n < 0 && errno == EINTR)
             continue;

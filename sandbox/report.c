@@ -197,6 +197,7 @@ size_t sandbox_report_text(const struct sandbox_report *r, char *buf, size_t len
        : r->sysv == POLICY_SYSV_PRIVATE ? "refused by seccomp (\"private\" could not be made)"
                                         : "refused by seccomp");
     const char *lead = "  limits       ";
+    int shown = 0;
     for (int i = 0; i < SANDBOX_N_LIMITS; i++) {
         const struct sandbox_limit_state *ls = &r->resources[i];
         if (ls->via == SANDBOX_VIA_UNSET)
@@ -209,8 +210,9 @@ size_t sandbox_report_text(const struct sandbox_report *r, char *buf, size_t len
                scope_of((enum sandbox_limit)i, ls->via), "", ls->where,
                (unsigned long long)ls->value);
         lead = "               ";
+        shown++;
     }
-    if (lead[2] == 'l')
+    if (!shown)
         tb(&t, "%snone (no process, memory, CPU time or open-file limit)\n", lead);
     tb(&t, "  threads      %d\n", r->threads);
     tb(&t, "  time         %.0f us (seccomp %.0f us)\n", r->timing.total_us,
