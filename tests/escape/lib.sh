@@ -26,8 +26,11 @@ CG_DIRS=()   # cgroups the runner made itself (controls), removed after their pr
 RUN=$(mktemp -d /tmp/cordon-escape.XXXXXX)
 chmod 755 "$RUN"
 
-# Every object the suite made goes again, whatever path the run took to its end.
+# Every object the suite made goes again, whatever path the run took to its end. Only the
+# runner itself cleans up: bash can run the EXIT trap in a subshell that a signal ends, and
+# that subshell must not take the run directory and the listeners away from the runner.
 cleanup() {
+    [ "$BASHPID" = "$$" ] || return 0
     local p o d
     for p in "${BG_PIDS[@]}"; do
         kill -KILL "$p" 2>/dev/null
