@@ -183,6 +183,21 @@ cJSON *policy_explain_json(const struct policy *p)
     cJSON_AddStringToObject(ipc, "signals", policy_scope_name(p->sandbox.ipc.signals));
     cJSON_AddStringToObject(ipc, "abstract_unix", policy_scope_name(p->sandbox.ipc.abstract_unix));
     cJSON_AddStringToObject(ipc, "unix_sockets", policy_unix_name(p->sandbox.ipc.unix_sockets));
+    cJSON_AddStringToObject(ipc, "sysv", policy_sysv_name(p->sandbox.ipc.sysv));
+    cJSON *lim = cJSON_AddObjectToObject(sb, "limits");
+    const struct {
+        const char *name;
+        uint64_t v;
+    } lims[] = {{"processes", p->sandbox.limits.processes},
+                {"memory", p->sandbox.limits.memory},
+                {"cpu_seconds", p->sandbox.limits.cpu_seconds},
+                {"open_files", p->sandbox.limits.open_files}};
+    for (size_t i = 0; i < sizeof lims / sizeof lims[0]; i++) {
+        if (lims[i].v)
+            cJSON_AddNumberToObject(lim, lims[i].name, (double)lims[i].v);
+        else
+            cJSON_AddNullToObject(lim, lims[i].name);
+    }
 
     cJSON *api = cJSON_AddObjectToObject(r, "api");
     cJSON_AddItemToObject(api, "models", str_array(&p->api.models));
@@ -337,6 +352,53 @@ static void text_data(struct text *t, const struct policy *p, const char *indent
     }
 }
 
+/* 536870912 -> "512M (536870912 bytes)"; a size that is no whole number of K/M/G/T in
+ * bytes alone. */
+static void text_size(struct text *t, uint64_t bytes)
+{
+    static const char units[] = "KMGT";
+    int u = -1;
+    for (int i = 3; i >= 0; i--)
+        if (bytes % (1ULL << (10 * (i + 1))) == 0) {
+            u = i;
+            break;
+        }
+    if (u >= 0)
+        out(t, "%llu%c (%llu bytes)", (unsigned long long)(bytes >> (10 * (u + 1))), units[u],
+            (unsigned long long)bytes);
+    else
+        out(t, "%llu bytes", (unsigned long long)bytes);
+}
+
+static void text_limits(struct text *t, const struct policy *p)
+{
+    const uint64_t np = p->sandbox.limits.processes, mem = p->sandbox.limits.memory;
+    const uint64_t cpu = p->sandbox.limits.cpu_seconds, nof = p->sandbox.limits.open_files;
+    if (!np && !mem && !cpu && !nof) {
+        out(t, "  limits    none: no process, memory, CPU time or open-file limit\n");
+        return;
+    }
+    const char *lead = "  limits    ";
+    if (np) {
+        out(t, "%sprocesses   %llu, the sandbox together (a cgroup; else RLIMIT_NPROC, per "
+               "user)\n", lead, (unsigned long long)np);
+        lead = "            ";
+    }
+    if (mem) {
+        out(t, "%smemory      ", lead);
+        text_size(t, mem);
+        out(t, ", the sandbox together (a cgroup; else RLIMIT_AS, per process)\n");
+        lead = "            ";
+    }
+    if (cpu) {
+        out(t, "%scpu_seconds %llu, each process (RLIMIT_CPU)\n", lead, (unsigned long long)cpu);
+        lead = "            ";
+    }
+    if (nof)
+        out(t, "%sopen_files  %llu, each process (RLIMIT_NOFILE)\n", lead,
+            (unsigned long long)nof);
+}
+
 static void text_list(struct text *t, const struct policy_list *l, const char *empty)
 {
     if (!l->n)
@@ -404,9 +466,15 @@ int policy_explain_text(const struct policy *p, FILE *f)
     }
     if (p->sandbox.net.mode == POLICY_NET_PROXY && !p->sandbox.net.n_allow)
         out(&t, "    (no host is allowed: only model calls to cordond leave the sandbox)\n");
-    out(&t, "  ipc       signals %s, abstract unix sockets %s, new unix sockets %s\n\n",
+    out(&t, "  ipc       signals %s, abstract unix sockets %s, new unix sockets %s\n",
         policy_scope_name(p->sandbox.ipc.signals), policy_scope_name(p->sandbox.ipc.abstract_unix),
         p->sandbox.ipc.unix_sockets == POLICY_UNIX_PAIRS ? "only as stream pairs" : "open");
+    out(&t, "            SysV IPC %s\n",
+        p->sandbox.ipc.sysv == POLICY_SYSV_PRIVATE
+            ? "in an IPC namespace of the sandbox's own (objects outside are invisible)"
+            : "refused (shm, message queues, semaphores)");
+    text_limits(&t, p);
+    out(&t, "\n");
 
     out(&t, "api\n  models    ");
     text_list(&t, &p->api.models, "none allowed (api.models is empty; [\"*\"] allows all)");

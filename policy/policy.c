@@ -319,6 +319,106 @@ static double get_num(struct ctx *c, const cJSON *v, const char *path, double lo
     return v->valuedouble;
 }
 
+/*
+ * A limit of sandbox.limits: a whole number from lo to hi. Absent means no limit (0), and the
+ * error for 0 says so, since "0 for unlimited" is a common habit that would here be wrong.
+ */
+static uint64_t get_limit(struct ctx *c, const cJSON *v, const char *path, const char *unit,
+                          uint64_t lo, uint64_t hi)
+{
+    if (!v)
+        return 0;
+    char got[96];
+    describe(v, got, sizeof got);
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
+        v->valuedouble != floor(v->valuedouble) || v->valuedouble < (double)lo ||
+        v->valuedouble > (double)hi) {
+        diag_add(c->d, path, "expected a whole number of %s from %llu to %llu, got %s%s", unit,
+                 (unsigned long long)lo, (unsigned long long)hi, got,
+                 cJSON_IsNumber(v) && v->valuedouble == 0
+                     ? " (to set no limit, leave the key out)"
+                     : "");
+        return 0;
+    }
+    return (uint64_t)v->valuedouble;
+}
+
+static const char *get_str(struct ctx *c, const cJSON *v, const char *path);
+
+/*
+ * A size in bytes: a whole number, or a string of digits with an optional suffix K, M, G or
+ * T (powers of 1024, either case), as systemd's MemoryMax= and docker's --memory write it.
+ * Returns the bytes, 0 (with an error) when it is malformed, overflows or lies outside
+ * lo..hi.
+ */
+static uint64_t get_size(struct ctx *c, const cJSON *v, const char *path, uint64_t lo,
+                         uint64_t hi)
+{
+    if (!v)
+        return 0;
+    char got[96], hint[64] = "";
+    describe(v, got, sizeof got);
+    uint64_t bytes = 0;
+    int ok = 0;
+    if (cJSON_IsNumber(v)) {
+        ok = isfinite(v->valuedouble) && v->valuedouble == floor(v->valuedouble) &&
+             v->valuedouble >= (double)lo && v->valuedouble <= (double)hi;
+        if (ok)
+            bytes = (uint64_t)v->valuedouble;
+        else if (isfinite(v->valuedouble) && v->valuedouble < (double)lo)
+            snprintf(hint, sizeof hint, " (below the minimum of 1M)");
+        else if (isfinite(v->valuedouble) && v->valuedouble > (double)hi)
+            snprintf(hint, sizeof hint, " (above the maximum of 1024T)");
+    } else if (cJSON_IsString(v)) {
+        /* length and control characters; "" falls through to the size message */
+        const char *s = v->valuestring[0] ? get_str(c, v, path) : v->valuestring;
+        if (!s)
+            return 0;
+        size_t n = strspn(s, "0123456789");
+        uint64_t mult = 1;
+        const char *suf = s + n;
+        if (*suf) {
+            switch (*suf) {
+            case 'k': case 'K': mult = 1ULL << 10; break;
+            case 'm': case 'M': mult = 1ULL << 20; break;
+            case 'g': case 'G': mult = 1ULL << 30; break;
+            case 't': case 'T': mult = 1ULL << 40; break;
+            default: mult = 0; break;
+            }
+            if (mult && suf[1]) {
+                /* "512MB", "2GiB": the unit is the suffix alone */
+                if (n > 0 && n <= 16 && (strcmp(suf + 1, "B") == 0 || strcmp(suf + 1, "iB") == 0 ||
+                                         strcmp(suf + 1, "b") == 0))
+                    snprintf(hint, sizeof hint, "; did you mean \"%.*s%c\"?", (int)n, s, *suf);
+                mult = 0;
+            }
+        }
+        if (n > 0 && n <= 16 && mult) {
+            uint64_t num = 0;
+            for (size_t i = 0; i < n; i++)
+                num = num * 10 + (uint64_t)(s[i] - '0');
+            ok = num <= UINT64_MAX / mult && num * mult >= lo && num * mult <= hi;
+            if (ok)
+                bytes = num * mult;
+            else if (num <= UINT64_MAX / mult && num * mult < lo)
+                snprintf(hint, sizeof hint, " (below the minimum of 1M)");
+            else
+                snprintf(hint, sizeof hint, " (above the maximum of 1024T)");
+        } else if (s[n] == '.') {
+            snprintf(hint, sizeof hint, " (whole numbers only: \"1536M\", not \"1.5G\")");
+        }
+    }
+    if (!ok) {
+        diag_add(c->d, path,
+                 "expected a size from 1M to 1024T: a whole number of bytes, or a string of "
+                 "digits with K, M, G or T (powers of 1024) such as \"512M\" or \"2G\"; "
+                 "got %s%s",
+                 got, hint);
+        return 0;
+    }
+    return bytes;
+}
+
 /* A string within POLICY_MAX_STRING, non-empty. NULL (with an error) otherwise. */
 static const char *get_str(struct ctx *c, const cJSON *v, const char *path)
 {
@@ -873,11 +973,12 @@ static const char *const k_top[] = {"cordon_policy", "agent",  "mode",       "sa
                                     "api",           "poll_seconds", "version", "issued_at",
                                     "expires_at",    "description", "host_deny", NULL};
 static const char *const k_sandbox[] = {"enforcement", "filesystem", "exec", "network", "ipc",
-                                        NULL};
+                                        "limits", NULL};
 static const char *const k_fs[] = {"read_write", "read_only", "deny", "deny_credentials", NULL};
 static const char *const k_exec[] = {"allow", "deny", "search", NULL};
 static const char *const k_net[] = {"mode", "allow", NULL};
-static const char *const k_ipc[] = {"signals", "abstract_unix", "unix_sockets", NULL};
+static const char *const k_ipc[] = {"signals", "abstract_unix", "unix_sockets", "sysv", NULL};
+static const char *const k_limits[] = {"processes", "memory", "cpu_seconds", "open_files", NULL};
 static const char *const k_api[] = {"models", "data", "tools", "budget", "schedule", "anomaly",
                                     "audit", NULL};
 static const char *const k_tools[] = {"allow", "deny", "constraints", NULL};
@@ -896,6 +997,7 @@ static const char *const n_enf[] = {"strict", "best_effort", NULL};
 static const char *const n_net[] = {"none", "proxy", "host", NULL};
 static const char *const n_scope[] = {"scoped", "open", NULL};
 static const char *const n_unix[] = {"open", "pairs", NULL};
+static const char *const n_sysv[] = {"deny", "private", NULL};
 static const char *const n_action[] = {"allow", "log", "redact", "block", NULL};
 static const char *const n_trigger[] = {"log", "throttle", "quarantine", NULL};
 static const char *const n_record[] = {"digest", "text", NULL};
@@ -966,7 +1068,7 @@ static void check_fs_conflicts(struct ctx *c)
 static void walk_sandbox(struct ctx *c, const cJSON *sb)
 {
     struct policy *p = c->p;
-    const cJSON *fs = NULL, *ex = NULL, *net = NULL, *ipc = NULL;
+    const cJSON *fs = NULL, *ex = NULL, *net = NULL, *ipc = NULL, *limits = NULL;
     if (sb && check_object(c, sb, "sandbox", k_sandbox)) {
         p->sandbox.enforcement = (enum policy_enforcement)get_enum(
             c, cJSON_GetObjectItemCaseSensitive(sb, "enforcement"), "sandbox.enforcement",
@@ -975,6 +1077,7 @@ static void walk_sandbox(struct ctx *c, const cJSON *sb)
         ex = cJSON_GetObjectItemCaseSensitive(sb, "exec");
         net = cJSON_GetObjectItemCaseSensitive(sb, "network");
         ipc = cJSON_GetObjectItemCaseSensitive(sb, "ipc");
+        limits = cJSON_GetObjectItemCaseSensitive(sb, "limits");
     }
 
     /* filesystem */
@@ -1039,6 +1142,25 @@ static void walk_sandbox(struct ctx *c, const cJSON *sb)
         p->sandbox.ipc.unix_sockets = (enum policy_unix)get_enum(
             c, cJSON_GetObjectItemCaseSensitive(ipc, "unix_sockets"), "sandbox.ipc.unix_sockets",
             n_unix, POLICY_UNIX_OPEN);
+        p->sandbox.ipc.sysv = (enum policy_sysv)get_enum(
+            c, cJSON_GetObjectItemCaseSensitive(ipc, "sysv"), "sandbox.ipc.sysv", n_sysv,
+            POLICY_SYSV_DENY);
+    }
+
+    /* limits */
+    if (limits && check_object(c, limits, "sandbox.limits", k_limits)) {
+        p->sandbox.limits.processes =
+            get_limit(c, cJSON_GetObjectItemCaseSensitive(limits, "processes"),
+                      "sandbox.limits.processes", "processes", 1, POLICY_LIMIT_PROCESSES_MAX);
+        p->sandbox.limits.memory = get_size(c, cJSON_GetObjectItemCaseSensitive(limits, "memory"),
+                                            "sandbox.limits.memory", POLICY_LIMIT_MEMORY_MIN,
+                                            POLICY_LIMIT_MEMORY_MAX);
+        p->sandbox.limits.cpu_seconds =
+            get_limit(c, cJSON_GetObjectItemCaseSensitive(limits, "cpu_seconds"),
+                      "sandbox.limits.cpu_seconds", "seconds", 1, POLICY_LIMIT_CPU_MAX);
+        p->sandbox.limits.open_files = get_limit(
+            c, cJSON_GetObjectItemCaseSensitive(limits, "open_files"), "sandbox.limits.open_files",
+            "open files", POLICY_LIMIT_OPEN_FILES_MIN, POLICY_LIMIT_OPEN_FILES_MAX);
     }
 }
 
@@ -1792,6 +1914,7 @@ const char *policy_enforcement_name(enum policy_enforcement e) { return n_enf[e]
 const char *policy_net_name(enum policy_net n) { return n_net[n]; }
 const char *policy_scope_name(enum policy_scope s) { return n_scope[s]; }
 const char *policy_unix_name(enum policy_unix u) { return n_unix[u]; }
+const char *policy_sysv_name(enum policy_sysv s) { return n_sysv[s]; }
 const char *policy_action_name(enum policy_action a) { return n_action[a]; }
 const char *policy_trigger_name(enum policy_trigger t) { return n_trigger[t]; }
 const char *policy_record_name(enum policy_record r) { return n_record[r]; }

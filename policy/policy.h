@@ -29,6 +29,9 @@ enum policy_scope { POLICY_SCOPE_SCOPED, POLICY_SCOPE_OPEN };
 /* New unix sockets: any (open), or only stream socketpairs (pairs), which cannot reach a
  * named socket such as gpg-agent's or docker's. */
 enum policy_unix { POLICY_UNIX_OPEN, POLICY_UNIX_PAIRS };
+/* SysV IPC (shm, message queues, semaphores): refused (deny), or allowed inside an IPC
+ * namespace of the sandbox's own (private), where objects outside cannot be named. */
+enum policy_sysv { POLICY_SYSV_DENY, POLICY_SYSV_PRIVATE };
 enum policy_action { POLICY_ACTION_ALLOW, POLICY_ACTION_LOG, POLICY_ACTION_REDACT,
                      POLICY_ACTION_BLOCK };
 enum policy_trigger { POLICY_TRIGGER_LOG, POLICY_TRIGGER_THROTTLE, POLICY_TRIGGER_QUARANTINE };
@@ -141,7 +144,12 @@ struct policy {
         struct {
             enum policy_scope signals, abstract_unix;
             enum policy_unix unix_sockets;
+            enum policy_sysv sysv;
         } ipc;
+        /* sandbox.limits; 0 means no limit. memory is in bytes. */
+        struct {
+            uint64_t processes, memory, cpu_seconds, open_files;
+        } limits;
     } sandbox;
 
     struct {
@@ -225,6 +233,7 @@ const char *policy_enforcement_name(enum policy_enforcement e);
 const char *policy_net_name(enum policy_net n);
 const char *policy_scope_name(enum policy_scope s);
 const char *policy_unix_name(enum policy_unix u);
+const char *policy_sysv_name(enum policy_sysv s);
 const char *policy_action_name(enum policy_action a);
 const char *policy_trigger_name(enum policy_trigger t);
 const char *policy_record_name(enum policy_record r);
@@ -240,6 +249,14 @@ extern const char *const policy_credential_paths[];
 extern const char *const policy_host_paths[];
 /* The default exec search directories, NULL-terminated. */
 extern const char *const policy_exec_search_default[];
+
+/* The bounds of sandbox.limits, as docs/POLICY.md gives them. */
+#define POLICY_LIMIT_PROCESSES_MAX 4194304ULL    /* PID_MAX_LIMIT */
+#define POLICY_LIMIT_MEMORY_MIN (1ULL << 20)      /* 1M */
+#define POLICY_LIMIT_MEMORY_MAX (1ULL << 50)      /* 1024T */
+#define POLICY_LIMIT_CPU_MAX 31536000ULL          /* a year of CPU time */
+#define POLICY_LIMIT_OPEN_FILES_MIN 3ULL          /* stdin, stdout, stderr */
+#define POLICY_LIMIT_OPEN_FILES_MAX 2147483584ULL /* the ceiling of fs.nr_open on 64-bit */
 
 /* Glob match with '*' and '?' (no character classes); '*' crosses '.' and '/'. */
 int policy_glob_match(const char *glob, const char *s);

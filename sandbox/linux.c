@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * sandbox_apply() on Linux: probe, decide what a strict policy can demand of this kernel,
- * then no_new_privs, Landlock and seccomp, in that order (both of the latter need
- * no_new_privs; seccomp goes last so nothing it refuses is needed while building the rest).
+ * sandbox_apply() on Linux: probe, decide what a strict policy can demand of this kernel and
+ * which mechanism holds each of sandbox.limits, make the private IPC namespace when asked
+ * (it needs the capabilities that go next), then no_new_privs, the capability drop, Landlock,
+ * seccomp and the rlimits, in that order (Landlock and seccomp need no_new_privs; seccomp
+ * comes after Landlock so nothing it refuses is needed while building the rest; the rlimits
+ * come last so that a low one cannot starve the set-up).
  */
 #include "sandbox/sandbox.h"
 #include "sandbox/report.h"
@@ -18,7 +21,12 @@
 #include <time.h>
 
 #include "sandbox/landlock.h"
+#include "sandbox/limits.h"
 #include "sandbox/seccomp.h"
+
+#ifndef CLONE_NEWIPC
+#define CLONE_NEWIPC 0x08000000
+#endif
 
 /*
  * What the kernel lacks for this policy. Under strict the first gap is the error; under
@@ -68,6 +76,59 @@ static int check_kernel(const struct policy *p, struct sandbox_report *r, char *
     return 0;
 }
 
+/* 1 when the effective set holds cap (what unshare(CLONE_NEWIPC) needs: CAP_SYS_ADMIN). */
+static int has_cap(int cap)
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &hdr, data) != 0)
+        return 0;
+    return (data[cap / 32].effective >> (cap % 32)) & 1;
+}
+
+/*
+ * sandbox.ipc.sysv "private": an IPC namespace of the process's own, made before the
+ * capabilities go (it needs CAP_SYS_ADMIN) and before the filter (which refuses new
+ * namespaces). SysV objects outside it cannot be named from inside, so the filter may then
+ * let the SysV calls through. When it cannot be made, strict refuses and best_effort falls
+ * back to "deny" and says so. Sets *sysv to what the filter must do.
+ */
+static int private_ipc(const struct policy *p, const struct sandbox_opts *o,
+                       struct sandbox_report *r, enum sandbox_sysv *sysv, char *err,
+                       size_t errlen)
+{
+    *sysv = SANDBOX_SYSV_DENY;
+    if (p->sandbox.ipc.sysv != POLICY_SYSV_PRIVATE)
+        return 0;
+    char why[200] = "";
+    if (r->threads > 1)
+        snprintf(why, sizeof why, "unshare(CLONE_NEWIPC) would move only the calling thread, "
+                                  "and the process has %d", r->threads);
+    else if (o->dry_run && !has_cap(CAP_SYS_ADMIN))
+        snprintf(why, sizeof why, "creating an IPC namespace needs CAP_SYS_ADMIN, which this "
+                                  "process lacks");
+    else if (!o->dry_run && syscall(SYS_unshare, (long)CLONE_NEWIPC) != 0)
+        snprintf(why, sizeof why, "unshare(CLONE_NEWIPC) failed: %s%s", strerror(errno),
+                 errno == EPERM ? " (it needs CAP_SYS_ADMIN)" : "");
+    if (!why[0]) {
+        r->ipc_namespace = 1;
+        *sysv = SANDBOX_SYSV_ALLOW;
+        return 0;
+    }
+    if (p->sandbox.enforcement == POLICY_STRICT) {
+        snprintf(err, errlen,
+                 "sandbox: sandbox.ipc.sysv is \"private\" but no IPC namespace can be made: "
+                 "%s; run the agent as root, set sandbox.ipc.sysv to \"deny\" (SysV IPC "
+                 "refused), or set \"enforcement\": \"best_effort\" to fall back to deny",
+                 why);
+        return SANDBOX_ERR_UNSUPPORTED;
+    }
+    sandbox_report_note(r->degradations, &r->n_degradations,
+                        "sandbox.ipc.sysv \"private\" fell back to \"deny\" (SysV IPC is "
+                        "refused): %s", why);
+    return 0;
+}
+
 /* What the mechanisms cannot do even when everything applied (docs/SECURITY.md). */
 static const char *const limits[] = {
     "names inside a denied directory can be listed when its parent is granted; contents "
@@ -76,6 +137,8 @@ static const char *const limits[] = {
     "their directory",
     "file descriptors opened before the sandbox keep working",
     "file modes and owners can change outside the grants (never setuid/setgid bits)",
+    "the /proc/<pid>/fd lists of processes outside can be listed (descriptor numbers); "
+    "their targets cannot be read or opened",
     NULL,
 };
 
@@ -179,6 +242,12 @@ int sandbox_apply(const struct policy *p, const struct sandbox_opts *o, struct s
         sandbox_report_note(r->limits, &r->n_limits,
                             "network mode proxy without a proxy port: no TCP connection is "
                             "allowed");
+    r->sysv = p->sandbox.ipc.sysv;
+    if ((rc = sandbox_limits_plan(p, o, r, err, errlen)) != 0)
+        return rc;
+    enum sandbox_sysv sysv;
+    if ((rc = private_ipc(p, o, r, &sysv, err, errlen)) != 0)
+        return rc;
 
     if (!o->dry_run && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         snprintf(err, errlen, "sandbox: cannot set no_new_privs: %s", strerror(errno));
@@ -198,9 +267,14 @@ int sandbox_apply(const struct policy *p, const struct sandbox_opts *o, struct s
 
     t = sandbox_report_clock_us();
     if (r->seccomp_available &&
-        (rc = sandbox_seccomp_apply(p, o->dry_run, r, err, errlen)) != 0)
+        (rc = sandbox_seccomp_apply(p, sysv, o->dry_run, r, err, errlen)) != 0)
         return rc;
     r->timing.seccomp_us = sandbox_report_clock_us() - t;
+
+    /* The rlimits last: they only ever go down, which needs no capability, and a low
+     * open_files or memory limit must not starve the Landlock and seccomp set-up above. */
+    if ((rc = sandbox_limits_apply(r, o->dry_run, err, errlen)) != 0)
+        return rc;
 
     add_limits(p, r);
     r->timing.total_us = sandbox_report_clock_us() - t0;

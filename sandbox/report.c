@@ -50,6 +50,41 @@ static cJSON *notes(const char (*v)[SANDBOX_NOTE_MAX], size_t n)
     return a;
 }
 
+static const char *const limit_names[SANDBOX_N_LIMITS] = {"processes", "memory", "cpu_seconds",
+                                                          "open_files"};
+static const char *const via_names[] = {"unset", "cgroup v2", "cgroup v1", "rlimit", "nothing"};
+
+const char *sandbox_limit_name(enum sandbox_limit l)
+{
+    return limit_names[l];
+}
+
+const char *sandbox_via_name(enum sandbox_via v)
+{
+    return via_names[v];
+}
+
+/* What one limit bounds, as the report says it. */
+static const char *scope_of(enum sandbox_limit l, enum sandbox_via v)
+{
+    switch (v) {
+    case SANDBOX_VIA_CGROUP_V1:
+    case SANDBOX_VIA_CGROUP_V2:
+        return l == SANDBOX_LIMIT_PROCESSES ? "the sandbox's processes and threads together"
+                                            : "the sandbox's processes together (swap included)";
+    case SANDBOX_VIA_RLIMIT:
+        return l == SANDBOX_LIMIT_PROCESSES ? "every process of the real user id, on the whole "
+                                              "host"
+               : l == SANDBOX_LIMIT_MEMORY  ? "each process's address space"
+               : l == SANDBOX_LIMIT_CPU_SECONDS ? "each process's CPU time (SIGKILL at the "
+                                                  "limit)"
+                                                : "each process";
+    case SANDBOX_VIA_NOTHING: return "not enforced (see degradations)";
+    case SANDBOX_VIA_UNSET: break;
+    }
+    return "";
+}
+
 char *sandbox_report_json(const struct sandbox_report *r)
 {
     cJSON *o = cJSON_CreateObject();
@@ -74,6 +109,28 @@ char *sandbox_report_json(const struct sandbox_report *r)
     cJSON_AddBoolToObject(se, "available", r->seccomp_available);
     cJSON_AddBoolToObject(se, "installed", r->seccomp_installed);
     cJSON_AddNumberToObject(se, "rules", r->seccomp_rules);
+    cJSON *ipc = cJSON_AddObjectToObject(o, "ipc");
+    cJSON_AddStringToObject(ipc, "sysv", policy_sysv_name(r->sysv));
+    cJSON_AddBoolToObject(ipc, "ipc_namespace", r->ipc_namespace);
+    cJSON_AddStringToObject(ipc, "sysv_calls",
+                            r->ipc_namespace ? "allowed in the private IPC namespace"
+                                             : "refused by seccomp");
+    cJSON *rl = cJSON_AddObjectToObject(o, "resource_limits");
+    for (int i = 0; i < SANDBOX_N_LIMITS; i++) {
+        const struct sandbox_limit_state *ls = &r->resources[i];
+        cJSON *l = cJSON_AddObjectToObject(rl, sandbox_limit_name((enum sandbox_limit)i));
+        if (ls->want)
+            cJSON_AddNumberToObject(l, "limit", (double)ls->want);
+        else
+            cJSON_AddNullToObject(l, "limit");
+        cJSON_AddStringToObject(l, "enforced_by", sandbox_via_name(ls->via));
+        if (ls->via == SANDBOX_VIA_UNSET)
+            continue;
+        if (ls->via != SANDBOX_VIA_NOTHING)
+            cJSON_AddNumberToObject(l, "value", (double)ls->value);
+        cJSON_AddStringToObject(l, ls->via == SANDBOX_VIA_RLIMIT ? "rlimit" : "file", ls->where);
+        cJSON_AddStringToObject(l, "scope", scope_of((enum sandbox_limit)i, ls->via));
+    }
     cJSON_AddBoolToObject(o, "no_new_privs", r->no_new_privs);
     cJSON_AddNumberToObject(o, "capabilities_dropped", r->capabilities_dropped);
     cJSON_AddStringToObject(o, "network", policy_net_name(r->net_mode));
@@ -91,6 +148,80 @@ char *sandbox_report_json(const struct sandbox_report *r)
     char *s = cJSON_Print(o);
     cJSON_Delete(o);
     return s;
+}
+
+struct textbuf {
+    char *buf;
+    size_t len, need;
+};
+
+__attribute__((format(printf, 2, 3))) static void tb(struct textbuf *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t room = t->need < t->len ? t->len - t->need : 0;
+    int n = vsnprintf(room ? t->buf + t->need : NULL, room, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        t->need += (size_t)n;
+}
+
+size_t sandbox_report_text(const struct sandbox_report *r, char *buf, size_t len)
+{
+    struct textbuf t = {buf, len, 0};
+    if (len)
+        buf[0] = '\0';
+    tb(&t, "sandbox (enforcement %s, network %s)\n", policy_enforcement_name(r->enforcement),
+       policy_net_name(r->net_mode));
+    if (r->landlock_applied) {
+        tb(&t, "  landlock     ABI %d: %u file rules (%u directories expanded), %u exec, %u TCP\n",
+           r->landlock_abi, r->fs_rules, r->expanded_dirs, r->exec_rules, r->net_rules);
+        tb(&t, "  scoped       %s\n",
+           (r->scoped & LANDLOCK_SCOPE_SIGNAL) && (r->scoped & LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET)
+               ? "signals, abstract unix sockets"
+           : (r->scoped & LANDLOCK_SCOPE_SIGNAL) ? "signals"
+           : r->scoped                           ? "abstract unix sockets"
+                                                 : "nothing");
+    } else {
+        tb(&t, "  landlock     %s\n", r->landlock_abi ? "not applied (dry run)"
+                                                      : "NOT AVAILABLE on this kernel");
+    }
+    tb(&t, "  seccomp      %s, %u rules\n",
+       r->seccomp_installed ? "installed" : r->seccomp_available ? "not installed (dry run)"
+                                                                 : "NOT AVAILABLE",
+       r->seccomp_rules);
+    tb(&t, "  privileges   no_new_privs %s, %u capabilities dropped\n",
+       r->no_new_privs ? "set" : "not set", r->capabilities_dropped);
+    tb(&t, "  sysv ipc     %s\n",
+       r->ipc_namespace ? "allowed in an IPC namespace of the sandbox's own"
+       : r->sysv == POLICY_SYSV_PRIVATE ? "refused by seccomp (\"private\" could not be made)"
+                                        : "refused by seccomp");
+    const char *lead = "  limits       ";
+    int shown = 0;
+    for (int i = 0; i < SANDBOX_N_LIMITS; i++) {
+        const struct sandbox_limit_state *ls = &r->resources[i];
+        if (ls->via == SANDBOX_VIA_UNSET)
+            continue;
+        tb(&t, "%s%-11s %llu, ", lead, limit_names[i], (unsigned long long)ls->want);
+        if (ls->via == SANDBOX_VIA_NOTHING)
+            tb(&t, "NOT ENFORCED: %s\n", ls->where);
+        else
+            tb(&t, "%s: %s\n%27s%s = %llu\n", via_names[ls->via],
+               scope_of((enum sandbox_limit)i, ls->via), "", ls->where,
+               (unsigned long long)ls->value);
+        lead = "               ";
+        shown++;
+    }
+    if (!shown)
+        tb(&t, "%snone (no process, memory, CPU time or open-file limit)\n", lead);
+    tb(&t, "  threads      %d\n", r->threads);
+    tb(&t, "  time         %.0f us (seccomp %.0f us)\n", r->timing.total_us,
+       r->timing.seccomp_us);
+    for (size_t i = 0; i < r->n_degradations; i++)
+        tb(&t, "  NOT ENFORCED %s\n", r->degradations[i]);
+    for (size_t i = 0; i < r->n_limits; i++)
+        tb(&t, "  limit        %s\n", r->limits[i]);
+    return t.need;
 }
 
 void sandbox_report_note(char (*v)[SANDBOX_NOTE_MAX], size_t *n, const char *fmt, ...)

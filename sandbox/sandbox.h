@@ -28,6 +28,35 @@ struct sandbox_opts {
     int dry_run;                           /* build and count every rule, restrict nothing */
     size_t n_read_files;                   /* files every process must be able to read: */
     const char *read_files[2];             /* libcordon.so when it lives outside /usr, /lib */
+    /* A launcher that tried to make a cgroup for sandbox.limits and could not says why here;
+     * the sandbox puts it in its refusal or degradation (NULL: no launcher tried). Limits a
+     * cgroup holds need no word: sandbox_apply finds them in /proc/self/cgroup. */
+    const char *cgroup_error;
+};
+
+/* sandbox.limits, in the report's order. */
+enum sandbox_limit {
+    SANDBOX_LIMIT_PROCESSES,
+    SANDBOX_LIMIT_MEMORY,
+    SANDBOX_LIMIT_CPU_SECONDS,
+    SANDBOX_LIMIT_OPEN_FILES,
+    SANDBOX_N_LIMITS,
+};
+
+/* What enforces one limit. */
+enum sandbox_via {
+    SANDBOX_VIA_UNSET,     /* the policy sets no such limit */
+    SANDBOX_VIA_CGROUP_V2, /* a cgroup v2 the process is in: the sandbox together */
+    SANDBOX_VIA_CGROUP_V1, /* a cgroup v1 hierarchy (pids, memory): the sandbox together */
+    SANDBOX_VIA_RLIMIT,    /* a resource limit: each process (RLIMIT_NPROC: each user) */
+    SANDBOX_VIA_NOTHING,   /* asked for, enforced by nothing (best_effort: a degradation) */
+};
+
+struct sandbox_limit_state {
+    uint64_t want;  /* the policy's value; 0: not set */
+    uint64_t value; /* what the kernel enforces: want, or a tighter limit already in place */
+    enum sandbox_via via;
+    char where[256]; /* the cgroup's limit file, or the rlimit's name */
 };
 
 /* Microseconds spent in each phase of sandbox_apply(), for the enforcement report and bench/. */
@@ -56,6 +85,10 @@ struct sandbox_report {
     int threads;               /* threads in the process when the sandbox was applied */
     enum policy_enforcement enforcement;
     enum policy_net net_mode;
+    enum policy_sysv sysv;     /* the policy's sandbox.ipc.sysv */
+    int ipc_namespace;         /* 1: the process got an IPC namespace of its own ("private");
+                                  0: SysV IPC is refused by seccomp */
+    struct sandbox_limit_state resources[SANDBOX_N_LIMITS];
     struct sandbox_timing timing;
     /* Each degradation: something the policy asked for that the kernel does not enforce
      * (best_effort only; strict refuses instead). */
@@ -88,6 +121,16 @@ __attribute__((warn_unused_result)) int sandbox_apply(const struct policy *p,
 /* The report as JSON text (malloc'd, caller frees), for `cordon exec --report` and the
  * enforcement report the shim sends to cordond. NULL on OOM. */
 char *sandbox_report_json(const struct sandbox_report *r);
+
+/* The same report as text for a person (`cordon exec --report=text`), one fact a line.
+ * Writes at most len bytes (NUL-terminated, truncated when short); returns the length the
+ * whole text needs, as snprintf does. */
+size_t sandbox_report_text(const struct sandbox_report *r, char *buf, size_t len);
+
+/* Names used in the report: "processes", "memory", "cpu_seconds", "open_files"; and
+ * "cgroup v2", "cgroup v1", "rlimit", "nothing", "unset". */
+const char *sandbox_limit_name(enum sandbox_limit l);
+const char *sandbox_via_name(enum sandbox_via v);
 
 /* ---- probe.c: what this kernel offers, without changing anything ---- */
 

@@ -661,6 +661,24 @@ int sandbox_apply(const struct policy *p, const struct sandbox_opts *o, struct s
     r->fs_rules = s.fs_rules;
     r->exec_rules = s.exec_rules;
     r->net_rules = s.net_rules;
+    r->sysv = p->sandbox.ipc.sysv;
+    /* Not ported to macOS: sandbox.limits, and a SysV namespace of the sandbox's own
+     * (Seatbelt's deny default refuses SysV IPC, which is "deny"). */
+    const char *gap = NULL;
+    if (p->sandbox.limits.processes || p->sandbox.limits.memory ||
+        p->sandbox.limits.cpu_seconds || p->sandbox.limits.open_files)
+        gap = "sandbox.limits is not enforced on macOS yet";
+    else if (p->sandbox.ipc.sysv == POLICY_SYSV_PRIVATE)
+        gap = "sandbox.ipc.sysv \"private\" has no IPC namespace on macOS: SysV IPC stays "
+              "refused";
+    if (gap && p->sandbox.enforcement == POLICY_STRICT) {
+        diag_set(err, errlen, "seatbelt: %s; remove it from the policy or set "
+                              "\"enforcement\": \"best_effort\"", gap);
+        rc = SANDBOX_ERR_UNSUPPORTED;
+        goto out;
+    }
+    if (gap)
+        sandbox_report_note(r->degradations, &r->n_degradations, "%s", gap);
     if (p->sandbox.net.mode == POLICY_NET_PROXY && s.net_rules == 0)
         sandbox_report_note(r->limits, &r->n_limits, "%s",
              "network mode proxy without a proxy port: no TCP connection is allowed");

@@ -3,7 +3,8 @@
  * The seccomp half of the Linux sandbox: what Landlock cannot express. Socket families, types
  * and protocols (Landlock knows only TCP ports), TCP Fast Open (a connect hidden in sendto),
  * and the system calls an agent never needs and an escape often does (ptrace, io_uring, bpf,
- * mount, module loading, TIOCSTI, ...). Denials return an errno rather than killing, so the
+ * mount, module loading, TIOCSTI, ...), calls that act on another process by pid (prlimit64,
+ * sched_*, setpriority, ioprio_set) and SysV IPC. Denials return an errno rather than killing, so the
  * agent prints a sane error; system calls of other ABIs (i386, x32) are refused outright.
  */
 #ifndef CORDON_SANDBOX_SECCOMP_H
@@ -11,14 +12,28 @@
 
 #include "sandbox/sandbox.h"
 
+#include <linux/filter.h>
+
+/* SysV IPC in the filter: refused, or allowed because the sandbox made an IPC namespace of
+ * its own (the policy's "private" that the kernel granted; a "private" that could not be
+ * made under best_effort is refused like "deny"). */
+enum sandbox_sysv { SANDBOX_SYSV_DENY, SANDBOX_SYSV_ALLOW };
+
 /*
- * Load the filter for p's network mode (compiled into cordon at build time, see
- * seccomp_rules.c) for every thread of the process (TSYNC), unless dry_run. Needs
- * no_new_privs or CAP_SYS_ADMIN. Returns 0 or SANDBOX_ERR_* with err set.
+ * Load the filter for p's network and unix-socket modes and for sysv (compiled into cordon at
+ * build time, see seccomp_rules.c) for every thread of the process (TSYNC), unless dry_run.
+ * Needs no_new_privs or CAP_SYS_ADMIN. Returns 0 or SANDBOX_ERR_* with err set.
  */
 __attribute__((warn_unused_result)) int sandbox_seccomp_apply(const struct policy *p,
+                                                              enum sandbox_sysv sysv,
                                                               int dry_run,
                                                               struct sandbox_report *r,
                                                               char *err, size_t errlen);
+
+/* The compiled program for one combination, as the build made it (for the unit tests, which
+ * build the rules again with libseccomp and compare): *len instructions, *rules rules. */
+const struct sock_filter *sandbox_seccomp_program(enum policy_net net, enum policy_unix ux,
+                                                  enum sandbox_sysv sysv, size_t *len,
+                                                  unsigned *rules);
 
 #endif

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The rules of the seccomp filter, expressed with libseccomp (see seccomp.h for what they
- * cover and why). They depend only on the network mode, so the build runs them once per mode
- * (gen_seccomp.c) and compiles the resulting BPF into cordon: no process pays for building
- * the filter or for loading libseccomp. The unit tests build them again at run time and
- * compare.
+ * cover and why). They depend only on the network mode, the unix-socket mode and whether SysV
+ * IPC is allowed, so the build runs them once per combination (gen_seccomp.c) and compiles the
+ * resulting BPF into cordon: no process pays for building the filter or for loading
+ * libseccomp. The unit tests build them again at run time and compare.
  *
  * socket(2) and ioctl(2) take 32-bit arguments and the kernel drops the upper half of the
  * register, so an equality must look at the lower half only: with a plain comparison (even
@@ -51,7 +51,44 @@ static const struct call denied_calls[] = {
     {"io_uring_register", 0}, {"userfaultfd", 0}, {"quotactl", 0}, {"quotactl_fd", 443},
     {"swapon", 0}, {"swapoff", 0}, {"reboot", 0}, {"settimeofday", 0}, {"clock_settime", 0},
     {"adjtimex", 0}, {"clock_adjtime", 0}, {"acct", 0}, {"sethostname", 0},
-    {"setdomainname", 0}, {NULL, 0},
+    {"setdomainname", 0}, {"setns", 0}, {NULL, 0},
+};
+
+/*
+ * System V IPC. Its objects are named by keys and ids that no Landlock rule or scope covers,
+ * so a segment or queue made outside the sandbox could be attached, read and overwritten
+ * from inside. Refused unless the sandbox has an IPC namespace of its own
+ * (sandbox.ipc.sysv "private"), where nothing from outside can be named.
+ */
+static const char *const sysv_calls[] = {
+    "shmget", "shmat", "shmdt", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl",
+    "semget", "semop", "semtimedop", "semctl", NULL,
+};
+
+/*
+ * POSIX message queues. Landlock refuses mq_open's open of the queue (the internal mqueue
+ * mount is granted nowhere), but only after the kernel created it with O_CREAT, and mq_unlink
+ * removes a queue without the path hooks Landlock checks: a queue of any program outside
+ * could be deleted from inside. No agent needs them; the family is refused.
+ */
+static const char *const mq_calls[] = {
+    "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
+    NULL,
+};
+
+/*
+ * Calls that act on another process by pid, whose only kernel check is "same user or the
+ * capability": a root agent, its capabilities dropped, still matches every root process on
+ * the host. prlimit64 on another process sets limits the kernel enforces with SIGKILL and
+ * SIGXFSZ (RLIMIT_CPU, RLIMIT_FSIZE: a dead or silenced audit writer), and SCHED_IDLE or an
+ * affinity to one busy CPU starves it. Only pid 0, the caller, is allowed; glibc's
+ * getrlimit/setrlimit pass 0, and so does every sched_* and nice(2) call a program makes on
+ * itself. pthread_setaffinity_np and pthread_setschedparam pass a thread id, which a static
+ * filter cannot tell from another process's pid: they are refused (docs/SECURITY.md).
+ */
+static const char *const self_only_calls[] = {
+    "prlimit64", "sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr",
+    NULL,
 };
 
 /* Where each chmod-family call takes its mode, and the newer ones by number. */
@@ -196,8 +233,8 @@ static int unix_pair_rules(struct filter *f)
     return rc;
 }
 
-int sandbox_seccomp_build(enum policy_net mode, enum policy_unix ux, scmp_filter_ctx *out,
-                          unsigned *rules, char *err, size_t errlen)
+int sandbox_seccomp_build(enum policy_net mode, enum policy_unix ux, enum sandbox_sysv sysv,
+                          scmp_filter_ctx *out, unsigned *rules, char *err, size_t errlen)
 {
     int rc = -ENOMEM;
     struct filter f = {seccomp_init(SCMP_ACT_ALLOW), 0, err, errlen};
@@ -245,6 +282,30 @@ int sandbox_seccomp_build(enum policy_net mode, enum policy_unix ux, scmp_filter
     if ((rc = deny1(&f, EPERM, "ioctl", ARG_EQ32(1, TIOCSTI))) != 0 ||
         (rc = deny1(&f, EPERM, "ioctl", ARG_EQ32(1, TIOCLINUX))) != 0)
         goto out;
+    /* Another process's limits, scheduling, nice value and I/O priority (see
+     * self_only_calls). The comparisons are on the whole register: a pid the kernel would
+     * read as 0 with stray upper bits is refused, which only errs towards refusing. */
+    for (size_t i = 0; self_only_calls[i]; i++)
+        if ((rc = deny1(&f, EPERM, self_only_calls[i], SCMP_A0(SCMP_CMP_NE, 0))) != 0)
+            goto out;
+    /* setpriority and ioprio_set take (which, who): only (PRIO_PROCESS, 0) and
+     * (IOPRIO_WHO_PROCESS, 0), the caller. A process group may hold processes outside the
+     * sandbox (a pipeline's other commands), and PRIO_USER 0 is every process of the
+     * caller's user: for root, every root process of the host. */
+    if ((rc = deny1(&f, EPERM, "setpriority", SCMP_A0(SCMP_CMP_NE, 0 /* PRIO_PROCESS */))) !=
+            0 ||
+        (rc = deny1(&f, EPERM, "setpriority", SCMP_A1(SCMP_CMP_NE, 0))) != 0 ||
+        (rc = deny1(&f, EPERM, "ioprio_set", SCMP_A0(SCMP_CMP_NE, 1 /* IOPRIO_WHO_PROCESS */))) !=
+            0 ||
+        (rc = deny1(&f, EPERM, "ioprio_set", SCMP_A1(SCMP_CMP_NE, 0))) != 0)
+        goto out;
+    for (size_t i = 0; mq_calls[i]; i++)
+        if ((rc = deny(&f, EPERM, mq_calls[i], 0, NULL)) != 0)
+            goto out;
+    if (sysv == SANDBOX_SYSV_DENY)
+        for (size_t i = 0; sysv_calls[i]; i++)
+            if ((rc = deny(&f, EPERM, sysv_calls[i], 0, NULL)) != 0)
+                goto out;
     /* The canary: how a process tells cordon's filter from any other (sandbox.h). */
     if ((rc = deny1(&f, SANDBOX_CANARY_ERRNO, "prctl",
                     ARG_EQ32(0, (uint32_t)SANDBOX_CANARY_OPTION))) != 0)

@@ -15,12 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "policy/envelope.h"
 #include "policy/key.h"
 #include "policy/policy.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
 #include "tools/cli.h"
 #include "tools/run.h"
@@ -29,6 +31,69 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 {
     (void)st, (void)flag, (void)f;
     return remove(p);
+}
+
+/*
+ * The dry run as `cordon exec` would meet it: with sandbox.limits.processes or .memory, in a
+ * cgroup made for it (joined by a child, which hands the report back), as cordon exec makes
+ * one. Returns sandbox_apply's result.
+ */
+static int dry_run_like_exec(const struct policy *p, struct sandbox_opts *so,
+                             struct sandbox_report *r, char *err, size_t errlen)
+{
+    struct sandbox_cgroup *g = NULL;
+    char cgerr[512] = "";
+    if (p->sandbox.limits.processes || p->sandbox.limits.memory) {
+        struct sandbox_cgroup_want want = {p->sandbox.limits.processes,
+                                           p->sandbox.limits.memory};
+        if (sandbox_cgroup_create(&want, &g, cgerr, sizeof cgerr) != 0)
+            g = NULL;
+        if (cgerr[0])
+            so->cgroup_error = cgerr;
+    }
+    if (!g)
+        return sandbox_apply(p, so, r, err, errlen);
+    struct result {
+        int rc;
+        struct sandbox_report r;
+        char err[1024];
+    } *res = calloc(1, sizeof *res);
+    int fds[2], rc = SANDBOX_ERR_SYSCALL;
+    if (!res || pipe(fds) != 0) {
+        snprintf(err, errlen, "doctor: cannot run the dry run in a cgroup");
+        goto out;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        res->rc = sandbox_cgroup_join(g, 0) == 0
+                      ? sandbox_apply(p, so, &res->r, res->err, sizeof res->err)
+                      : SANDBOX_ERR_SYSCALL;
+        ssize_t w = write(fds[1], res, sizeof *res);
+        _exit(w == (ssize_t)sizeof *res ? 0 : 1);
+    }
+    close(fds[1]);
+    size_t got = 0;
+    while (pid > 0 && got < sizeof *res) {
+        ssize_t n = read(fds[0], (char *)res + got, sizeof *res - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fds[0]);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    if (got == sizeof *res) {
+        rc = res->rc;
+        *r = res->r;
+        snprintf(err, errlen, "%s", res->err);
+    } else {
+        snprintf(err, errlen, "doctor: the dry run in a cgroup did not report");
+    }
+out:
+    free(res);
+    (void)sandbox_cgroup_destroy(g, NULL, 0);
+    return rc;
 }
 
 static int read_int_file(const char *path, long *v)
@@ -194,7 +259,7 @@ static int run_doctor(int argc, char **argv)
         struct sandbox_report r;
         printf("\npolicy %s (agent \"%s\", %s, %s):\n", policy_path, p->agent,
                policy_enforcement_name(p->sandbox.enforcement), policy_mode_name(p->mode));
-        if (sandbox_apply(p, &so, &r, err, sizeof err) != SANDBOX_OK) {
+        if (dry_run_like_exec(p, &so, &r, err, sizeof err) != SANDBOX_OK) {
             printf("  REFUSED here: %s\n", err);
             problems++;
         } else {
@@ -204,6 +269,16 @@ static int run_doctor(int argc, char **argv)
             printf("  network       %s, %u TCP port rules\n", policy_net_name(r.net_mode),
                    r.net_rules);
             printf("  seccomp       %u rules\n", r.seccomp_rules);
+            printf("  sysv ipc      %s\n",
+                   r.ipc_namespace ? "allowed in an IPC namespace of the sandbox's own"
+                                   : "refused by seccomp");
+            for (int i = 0; i < SANDBOX_N_LIMITS; i++) {
+                const struct sandbox_limit_state *ls = &r.resources[i];
+                if (ls->via == SANDBOX_VIA_UNSET)
+                    continue;
+                printf("  %-13s %llu, %s (%s)\n", sandbox_limit_name((enum sandbox_limit)i),
+                       (unsigned long long)ls->want, sandbox_via_name(ls->via), ls->where);
+            }
             for (size_t i = 0; i < r.n_degradations; i++)
                 printf("  not enforced: %s\n", r.degradations[i]);
             for (size_t i = 0; i < r.n_limits; i++)

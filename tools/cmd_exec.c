@@ -3,20 +3,33 @@
  * `cordon exec`: run any command inside the kernel sandbox a policy describes. No shim and no
  * server: the sandbox is applied to this process, then the command replaces it and inherits
  * every restriction, as do all of its descendants.
+ *
+ * When the policy limits processes or memory (sandbox.limits) and a cgroup can be made, the
+ * limit must be held from outside the sandbox: cordon exec then forks. The parent stays
+ * outside, makes the group, passes signals on, and when the command ends kills what is left in
+ * the group, removes it and exits as the command did; the child joins the group, applies the
+ * sandbox and execs. Without such limits nothing forks: the common start stays one exec.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "policy/policy.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
 #include "tools/cli.h"
 
 /* The exit statuses of env(1) and timeout(1), so scripts can tell cordon's failure from the
  * command's. */
 enum { EXEC_FAILED = 125, EXEC_CANNOT_RUN = 126, EXEC_NOT_FOUND = 127 };
+enum report_form { REPORT_NONE, REPORT_JSON, REPORT_TEXT };
 
 static int parse_port(const char *s, uint16_t *port)
 {
@@ -29,18 +42,171 @@ static int parse_port(const char *s, uint16_t *port)
     return 0;
 }
 
+/*
+ * Apply the sandbox to this process and exec cmd. Returns EXEC_FAILED when the sandbox cannot
+ * be applied (nothing ran); does not return otherwise: the command runs, or this process
+ * leaves with 126 or 127.
+ */
+static int sandbox_and_exec(const struct policy *p, const struct sandbox_opts *so,
+                            enum report_form report, char **cmd)
+{
+    struct sandbox_report r;
+    char err[1024];
+    if (sandbox_apply(p, so, &r, err, sizeof err) != SANDBOX_OK) {
+        cli_error("exec", "%s", err);
+        return EXEC_FAILED;
+    }
+    for (size_t i = 0; i < r.n_degradations; i++)
+        fprintf(stderr, "cordon exec: warning: not enforced: %s\n", r.degradations[i]);
+    if (report == REPORT_JSON) {
+        char *json = sandbox_report_json(&r);
+        if (json)
+            fprintf(stderr, "%s\n", json);
+        free(json);
+    } else if (report == REPORT_TEXT) {
+        char text[8192];
+        sandbox_report_text(&r, text, sizeof text);
+        fputs(text, stderr);
+    }
+    fflush(stderr);
+    execvp(cmd[0], cmd);
+    int e = errno;
+    if (e == EACCES)
+        cli_error("exec", "cannot run %s: %s (the sandbox allows executing only the programs "
+                          "in sandbox.exec; see `cordon explain`)",
+                  cmd[0], strerror(e));
+    else
+        cli_error("exec", "cannot run %s: %s", cmd[0], strerror(e));
+    /* Inside the sandbox now: leave without exit handlers, which (under a sanitizer, say)
+     * may need what the sandbox refuses and would turn 126 into something else. */
+    fflush(stderr);
+    _exit(e == ENOENT ? EXEC_NOT_FOUND : EXEC_CANNOT_RUN);
+}
+
+/* ---------------------------------------------------------------- the cgroup launcher */
+
+static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM,
+                                SIGWINCH};
+static volatile sig_atomic_t command_pid;
+
+static void forward(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    /* The terminal sends ^C, ^\ and window changes to the whole foreground process group,
+     * the command included: passing them on would deliver them twice. */
+    if (si && si->si_code == SI_KERNEL)
+        return;
+    int saved = errno;
+    if (command_pid > 0)
+        (void)kill((pid_t)command_pid, sig);
+    errno = saved;
+}
+
+/* End this process the way the command ended: killed by sig, without a core of its own. */
+static void die_like(int sig)
+{
+    struct rlimit none = {0, 0};
+    (void)setrlimit(RLIMIT_CORE, &none);
+    signal(sig, SIG_DFL);
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, sig);
+    sigprocmask(SIG_UNBLOCK, &s, NULL);
+    raise(sig);
+    _exit(128 + sig);
+}
+
+/*
+ * Run cmd in group g: fork, the child joins g, applies the sandbox and execs; the parent waits
+ * outside, passes signals on, and at the end kills what is left in g and removes it. Returns
+ * the command's exit status (or EXEC_FAILED); *sig is the signal that ended the command, or 0.
+ */
+static int run_in_cgroup(struct sandbox_cgroup *g, const struct policy *p,
+                         const struct sandbox_opts *so, enum report_form report, char **cmd,
+                         int *sig)
+{
+    sigset_t block, old;
+    char err[512];
+    int status = 0, rc = EXEC_FAILED;
+    *sig = 0;
+    sigemptyset(&block);
+    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+        sigaddset(&block, forwarded[i]);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    /* orphans of the command come back here, so that they can be reaped after the kill */
+    (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    pid_t self = getpid();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        cli_error("exec", "cannot fork: %s; nothing was run", strerror(errno));
+        goto out;
+    }
+    if (pid == 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        /* a launcher killed outright takes the command with it */
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (getppid() != self)
+            _exit(EXEC_FAILED);
+        int j = sandbox_cgroup_join(g, 0);
+        if (j != 0) {
+            cli_error("exec", "cannot join the cgroup made for the limits: %s; nothing was run",
+                      strerror(-j));
+            _exit(EXEC_FAILED);
+        }
+        _exit(sandbox_and_exec(p, so, report, cmd));
+    }
+    command_pid = pid;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = forward;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+        sigaction(forwarded[i], &sa, NULL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    command_pid = 0;
+    rc = WIFEXITED(status) ? WEXITSTATUS(status) : EXEC_FAILED;
+    if (WIFSIGNALED(status))
+        *sig = WTERMSIG(status);
+    unsigned long ooms = sandbox_cgroup_oom_kills(g);
+    if (ooms)
+        cli_error("exec", "the memory limit (sandbox.limits.memory) was reached: the kernel "
+                          "killed %lu process%s of the command",
+                  ooms, ooms == 1 ? "" : "es");
+out:
+    /* what the command left running dies with the run, and the group goes */
+    if (sandbox_cgroup_destroy(g, err, sizeof err) != 0)
+        cli_error("exec", "warning: %s", err);
+    for (int i = 0; i < 1000; i++) {
+        pid_t w = waitpid(-1, NULL, WNOHANG);
+        if (w < 0)
+            break; /* ECHILD: every child reaped */
+        if (w == 0) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return rc;
+}
+
 static int run_exec(int argc, char **argv)
 {
     static const struct option opts[] = {{"policy", required_argument, NULL, 'p'},
                                          {"trust", required_argument, NULL, 't'},
                                          {"workspace", required_argument, NULL, 'w'},
                                          {"proxy", required_argument, NULL, 'x'},
-                                         {"report", no_argument, NULL, 'r'},
+                                         {"report", optional_argument, NULL, 'r'},
                                          {0, 0, 0, 0}};
     const char *policy_path = NULL, *trust_path = NULL, *workspace = NULL;
     struct sandbox_opts so = {0};
-    int report = 0, c;
-    char *buf = NULL, err[1024];
+    enum report_form report = REPORT_NONE;
+    int c, sig = 0;
+    char *buf = NULL, cgerr[512] = "", err[1024];
+    struct sandbox_cgroup *g = NULL;
     size_t len = 0;
     struct policy *p = NULL;
     struct diag *d = NULL;
@@ -52,7 +218,14 @@ static int run_exec(int argc, char **argv)
         case 'p': policy_path = optarg; break;
         case 't': trust_path = optarg; break;
         case 'w': workspace = optarg; break;
-        case 'r': report = 1; break;
+        case 'r':
+            if (!optarg || strcmp(optarg, "json") == 0)
+                report = REPORT_JSON;
+            else if (strcmp(optarg, "text") == 0)
+                report = REPORT_TEXT;
+            else
+                return cli_usage_error(&cmd_exec, "--report=%s: expected json or text", optarg);
+            break;
         case 'x':
             if (so.n_proxy_ports == SANDBOX_MAX_PORTS ||
                 parse_port(optarg, &so.proxy_ports[so.n_proxy_ports]) != 0)
@@ -85,36 +258,28 @@ static int run_exec(int argc, char **argv)
         goto out;
     }
 
-    struct sandbox_report r;
-    if (sandbox_apply(p, &so, &r, err, sizeof err) != SANDBOX_OK) {
-        cli_error("exec", "%s", err);
-        goto out;
+    if (p->sandbox.limits.processes || p->sandbox.limits.memory) {
+        /* the limits are held best by a group made from outside the sandbox; without one the
+         * sandbox falls back to rlimits, or refuses (strict) what no rlimit can hold */
+        struct sandbox_cgroup_want want = {p->sandbox.limits.processes,
+                                           p->sandbox.limits.memory};
+        if (sandbox_cgroup_create(&want, &g, cgerr, sizeof cgerr) != 0)
+            g = NULL;
+        if (cgerr[0])
+            so.cgroup_error = cgerr;
     }
-    for (size_t i = 0; i < r.n_degradations; i++)
-        fprintf(stderr, "cordon exec: warning: not enforced: %s\n", r.degradations[i]);
-    if (report) {
-        char *json = sandbox_report_json(&r);
-        if (json)
-            fprintf(stderr, "%s\n", json);
-        free(json);
+    if (g) {
+        rc = run_in_cgroup(g, p, &so, report, argv + optind, &sig);
+        g = NULL; /* destroyed there */
+    } else {
+        rc = sandbox_and_exec(p, &so, report, argv + optind);
     }
-    fflush(stderr);
-    execvp(argv[optind], argv + optind);
-    int e = errno;
-    if (e == EACCES)
-        cli_error("exec", "cannot run %s: %s (the sandbox allows executing only the programs "
-                          "in sandbox.exec; see `cordon explain`)",
-                  argv[optind], strerror(e));
-    else
-        cli_error("exec", "cannot run %s: %s", argv[optind], strerror(e));
-    /* Inside the sandbox now: leave without exit handlers, which (under a sanitizer, say)
-     * may need what the sandbox refuses and would turn 126 into something else. */
-    fflush(stderr);
-    _exit(e == ENOENT ? EXEC_NOT_FOUND : EXEC_CANNOT_RUN);
 out:
     policy_free(p);
     free(buf);
     free(d);
+    if (sig)
+        die_like(sig);
     return rc;
 }
 
@@ -122,7 +287,7 @@ const struct cli_command cmd_exec = {
     "exec",
     "run a command inside the kernel sandbox a policy describes",
     "usage: cordon exec --policy POLICY.json [--trust KEY.pub] [--workspace DIR]\n"
-    "                   [--proxy PORT]... [--report] -- CMD ARGS...\n"
+    "                   [--proxy PORT]... [--report[=json|text]] -- CMD ARGS...\n"
     "\n"
     "Apply the policy's sandbox (Landlock file system, exec and TCP rules, IPC scopes, a\n"
     "seccomp filter, no_new_privs, and for root all but the file capabilities dropped) to\n"
@@ -134,7 +299,13 @@ const struct cli_command cmd_exec = {
     "  --workspace DIR   the value of ${workspace} (default: the current directory)\n"
     "  --proxy PORT      in network mode \"proxy\", a TCP port CMD may connect to (the\n"
     "                    governance proxy); repeat for several\n"
-    "  --report          print the enforcement report (JSON) on standard error first\n"
+    "  --report[=FORM]   print the enforcement report on standard error first: json\n"
+    "                    (the default) or text\n"
+    "\n"
+    "With sandbox.limits.processes or .memory, cordon exec makes a cgroup for CMD when it\n"
+    "may (root, or a delegated cgroup subtree): it then stays outside the sandbox as CMD's\n"
+    "parent, passes signals on, and when CMD exits kills whatever CMD left in the group\n"
+    "and removes it. Otherwise those limits are rlimits (see docs/POLICY.md).\n"
     "\n"
     "Under \"enforcement\": \"strict\" cordon refuses to run CMD when the kernel cannot\n"
     "enforce the policy; under \"best_effort\" it runs CMD and prints each gap.\n"

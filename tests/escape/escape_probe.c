@@ -44,6 +44,12 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <sched.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/resource.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <linux/bpf.h>
 #include <linux/io_uring.h>
 #include <linux/openat2.h>
@@ -1227,6 +1233,737 @@ static int m_sys(int argc, char **argv)
     return usage("NAME: unknown system call case");
 }
 
+/* ------------------------------------------------------------------ other processes by pid */
+
+/*
+ * One call that names another process by pid (or its process group, its user, a pidfd), with
+ * arguments that change something observable: the runner compares `pidstate` of the victim
+ * before and after, and checks that it is still alive. Every victim is a process the runner
+ * made for the purpose. For the *_user cases TARGET is a uid (0: the caller's own user).
+ */
+struct sched_attr_v1 {
+    uint32_t size, sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+#define IOPRIO_VALUE(cls, data) (((long)(cls) << 13) | (data))
+#define IOPRIO_CLASS_IDLE 3
+#define IOPRIO_WHO_PROCESS 1
+#define IOPRIO_WHO_PGRP 2
+#define IOPRIO_WHO_USER 3
+#ifndef SCHED_IDLE
+#define SCHED_IDLE 5
+#endif
+#ifndef F_SETSIG
+#define F_SETSIG 10
+#endif
+#define KCMP_VM 1
+
+static long pid_prlimit_get(long pid)
+{
+    struct rlimit old;
+    long r = syscall(SYS_prlimit64, pid, (long)RLIMIT_CPU, NULL, &old);
+    if (r == 0)
+        printf("%s: read RLIMIT_CPU of pid %ld: %llu:%llu\n", mode, pid,
+               (unsigned long long)old.rlim_cur, (unsigned long long)old.rlim_max);
+    return r;
+}
+
+/* the attack of the issue: 1 s of CPU, then the kernel kills the process */
+static long pid_prlimit_cpu(long pid)
+{
+    struct rlimit nl = {1, 1};
+    return syscall(SYS_prlimit64, pid, (long)RLIMIT_CPU, &nl, NULL);
+}
+
+/* an audit writer's next write dies of SIGXFSZ */
+static long pid_prlimit_fsize(long pid)
+{
+    struct rlimit nl = {0, 0};
+    return syscall(SYS_prlimit64, pid, (long)RLIMIT_FSIZE, &nl, NULL);
+}
+
+static long pid_prlimit_nofile(long pid)
+{
+    struct rlimit nl = {3, 3};
+    return syscall(SYS_prlimit64, pid, (long)RLIMIT_NOFILE, &nl, NULL);
+}
+
+static long pid_sched_setaffinity(long pid)
+{
+    unsigned long mask = 1; /* CPU 0 only */
+    return syscall(SYS_sched_setaffinity, pid, (long)sizeof mask, &mask);
+}
+
+static long pid_sched_setscheduler(long pid)
+{
+    struct sched_param sp = {0};
+    return syscall(SYS_sched_setscheduler, pid, (long)SCHED_IDLE, &sp);
+}
+
+static long pid_sched_setparam(long pid)
+{
+    struct sched_param sp = {0}; /* what a SCHED_OTHER process has: no change, same checks */
+    return syscall(SYS_sched_setparam, pid, &sp);
+}
+
+static long pid_sched_setattr(long pid)
+{
+    struct sched_attr_v1 a = {.size = sizeof a, .sched_policy = SCHED_IDLE};
+    return syscall(SYS_sched_setattr, pid, &a, 0L);
+}
+
+static long pid_setpriority_process(long pid)
+{
+    return syscall(SYS_setpriority, (long)PRIO_PROCESS, pid, 19L);
+}
+
+static long pid_setpriority_pgrp(long pgid)
+{
+    return syscall(SYS_setpriority, (long)PRIO_PGRP, pgid, 19L);
+}
+
+static long pid_setpriority_user(long uid)
+{
+    return syscall(SYS_setpriority, (long)PRIO_USER, uid, 19L);
+}
+
+static long pid_ioprio_set_process(long pid)
+{
+    return syscall(SYS_ioprio_set, (long)IOPRIO_WHO_PROCESS, pid,
+                   IOPRIO_VALUE(IOPRIO_CLASS_IDLE, 0));
+}
+
+static long pid_ioprio_set_pgrp(long pgid)
+{
+    return syscall(SYS_ioprio_set, (long)IOPRIO_WHO_PGRP, pgid,
+                   IOPRIO_VALUE(IOPRIO_CLASS_IDLE, 0));
+}
+
+static long pid_ioprio_set_user(long uid)
+{
+    return syscall(SYS_ioprio_set, (long)IOPRIO_WHO_USER, uid,
+                   IOPRIO_VALUE(IOPRIO_CLASS_IDLE, 0));
+}
+
+static long pid_migrate_pages(long pid)
+{
+    unsigned long nodes = 1; /* node 0 to node 0: moves nothing, passes every check */
+    return syscall(SYS_migrate_pages, pid, 64L, &nodes, &nodes);
+}
+
+static long pid_move_pages(long pid)
+{
+    void *page = NULL;
+    int status = 0;
+    return syscall(SYS_move_pages, pid, 1L, &page, NULL, &status, 0L); /* a query */
+}
+
+static long pid_kcmp(long pid)
+{
+    return syscall(SYS_kcmp, pid, (long)getpid(), (long)KCMP_VM, 0L, 0L);
+}
+
+static long pid_get_robust_list(long pid)
+{
+    void *head = NULL;
+    size_t len = 0;
+    return syscall(SYS_get_robust_list, pid, &head, &len);
+}
+
+static long pid_process_madvise(long pid)
+{
+    long pfd = syscall(SYS_pidfd_open, pid, 0L);
+    if (pfd < 0)
+        return pfd;
+    struct iovec iov = {0};
+    /* no range: every check runs, nothing is advised */
+    return syscall(SYS_process_madvise, pfd, &iov, 0L, (long)MADV_COLD, 0L);
+}
+
+static long pid_setns(long pid)
+{
+    long pfd = syscall(SYS_pidfd_open, pid, 0L);
+    if (pfd < 0)
+        return pfd;
+    return syscall(SYS_setns, pfd, (long)CLONE_NEWUTS);
+}
+
+static long pid_pidfd_open(long pid)
+{
+    long pfd = syscall(SYS_pidfd_open, pid, 0L);
+    if (pfd >= 0)
+        syscall(SYS_close, pfd);
+    return pfd < 0 ? pfd : 0;
+}
+
+static long pid_pidfd_send_signal(long pid)
+{
+    long pfd = syscall(SYS_pidfd_open, pid, 0L);
+    if (pfd < 0)
+        return pfd;
+    return syscall(SYS_pidfd_send_signal, pfd, (long)SIGKILL, NULL, 0L);
+}
+
+static long pid_tkill(long pid)
+{
+    return syscall(SYS_tkill, pid, (long)SIGKILL);
+}
+
+static long pid_tgkill(long pid)
+{
+    return syscall(SYS_tgkill, pid, pid, (long)SIGKILL);
+}
+
+static long pid_rt_sigqueueinfo(long pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = SIGKILL;
+    si.si_code = SI_QUEUE;
+    si.si_pid = getpid();
+    return syscall(SYS_rt_sigqueueinfo, pid, (long)SIGKILL, &si);
+}
+
+static long pid_rt_tgsigqueueinfo(long pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = SIGKILL;
+    si.si_code = SI_QUEUE;
+    si.si_pid = getpid();
+    return syscall(SYS_rt_tgsigqueueinfo, pid, pid, (long)SIGKILL, &si);
+}
+
+/* F_SETOWN names a process to signal when a descriptor is ready, F_SETSIG the signal: the
+ * kernel, not the caller, sends it, after the write below. Landlock's signal scope checks
+ * at that point; the calls themselves succeed. */
+static long pid_fsetown(long pid)
+{
+    int p[2];
+    if (syscall(SYS_pipe2, p, (long)O_NONBLOCK) != 0)
+        return -1;
+    if (syscall(SYS_fcntl, (long)p[0], (long)F_SETSIG, (long)SIGKILL) != 0 ||
+        syscall(SYS_fcntl, (long)p[0], (long)F_SETOWN, pid) != 0 ||
+        syscall(SYS_fcntl, (long)p[0], (long)F_SETFL, (long)(O_ASYNC | O_NONBLOCK)) != 0)
+        return -1;
+    return syscall(SYS_write, (long)p[1], "x", 1L) == 1 ? 0 : -1;
+}
+
+static long pid_getpriority(long pid)
+{
+    errno = 0;
+    long r = syscall(SYS_getpriority, (long)PRIO_PROCESS, pid);
+    return r < 0 && errno ? -1 : 0;
+}
+
+static long pid_capget(long pid)
+{
+    struct {
+        uint32_t version;
+        int pid;
+    } hdr = {0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, (int)pid};
+    uint32_t data[6];
+    return syscall(SYS_capget, &hdr, data);
+}
+
+static long pid_sched_getaffinity(long pid)
+{
+    unsigned long mask[16];
+    long r = syscall(SYS_sched_getaffinity, pid, (long)sizeof mask, mask);
+    return r < 0 ? r : 0;
+}
+
+static long pid_getsid(long pid)
+{
+    long r = syscall(SYS_getsid, pid);
+    return r < 0 ? r : 0;
+}
+
+static long pid_setpgid(long pgid)
+{
+    return syscall(SYS_setpgid, 0L, pgid); /* join the victim's group, same session only */
+}
+
+static const struct pid_case {
+    const char *name;
+    long (*call)(long target);
+} pid_cases[] = {
+    {"prlimit_get", pid_prlimit_get},
+    {"prlimit_cpu", pid_prlimit_cpu},
+    {"prlimit_fsize", pid_prlimit_fsize},
+    {"prlimit_nofile", pid_prlimit_nofile},
+    {"sched_setaffinity", pid_sched_setaffinity},
+    {"sched_setscheduler", pid_sched_setscheduler},
+    {"sched_setparam", pid_sched_setparam},
+    {"sched_setattr", pid_sched_setattr},
+    {"setpriority_process", pid_setpriority_process},
+    {"setpriority_pgrp", pid_setpriority_pgrp},
+    {"setpriority_user", pid_setpriority_user},
+    {"ioprio_set_process", pid_ioprio_set_process},
+    {"ioprio_set_pgrp", pid_ioprio_set_pgrp},
+    {"ioprio_set_user", pid_ioprio_set_user},
+    {"migrate_pages", pid_migrate_pages},
+    {"move_pages", pid_move_pages},
+    {"kcmp", pid_kcmp},
+    {"get_robust_list", pid_get_robust_list},
+    {"process_madvise", pid_process_madvise},
+    {"setns", pid_setns},
+    {"pidfd_send_signal", pid_pidfd_send_signal},
+    {"tkill", pid_tkill},
+    {"tgkill", pid_tgkill},
+    {"rt_sigqueueinfo", pid_rt_sigqueueinfo},
+    {"rt_tgsigqueueinfo", pid_rt_tgsigqueueinfo},
+    {"fsetown", pid_fsetown},
+    /* harmless reads and handles: positive controls */
+    {"pidfd_open", pid_pidfd_open},
+    {"getpriority", pid_getpriority},
+    {"capget", pid_capget},
+    {"sched_getaffinity", pid_sched_getaffinity},
+    {"getsid", pid_getsid},
+    {"setpgid", pid_setpgid},
+};
+
+static int m_pid(int argc, char **argv)
+{
+    long target;
+    if (argc == 2 && strcmp(argv[1], "list") == 0) {
+        for (size_t i = 0; i < sizeof pid_cases / sizeof pid_cases[0]; i++)
+            printf("%s\n", pid_cases[i].name);
+        return WON;
+    }
+    if (argc != 3 || parse_long(argv[2], &target) != 0 || target < 0)
+        return usage("CASE PID|UID   (see `escape_probe pid list`)");
+    for (size_t i = 0; i < sizeof pid_cases / sizeof pid_cases[0]; i++) {
+        if (strcmp(argv[1], pid_cases[i].name) != 0)
+            continue;
+        errno = 0;
+        if (pid_cases[i].call(target) < 0)
+            return failed(pid_cases[i].name);
+        printf("%s: SUCCEEDED %s on %ld\n", mode, pid_cases[i].name, target);
+        return WON;
+    }
+    return usage("CASE: unknown case");
+}
+
+/* Outside the sandbox: what the pid cases change, read for the runner to compare. */
+static int m_pidstate(int argc, char **argv)
+{
+    long pid;
+    if (argc != 2 || parse_long(argv[1], &pid) != 0 || pid <= 0)
+        return usage("PID");
+    errno = 0;
+    long nice = syscall(SYS_getpriority, (long)PRIO_PROCESS, pid); /* 20 - nice */
+    if (nice < 0 && errno)
+        return setup_failed("getpriority");
+    long pol = syscall(SYS_sched_getscheduler, pid);
+    unsigned long mask[16] = {0};
+    long ml = syscall(SYS_sched_getaffinity, pid, (long)sizeof mask, mask);
+    long io = syscall(SYS_ioprio_get, (long)IOPRIO_WHO_PROCESS, pid);
+    struct rlimit cpu, fsz, nof;
+    if (pol < 0 || ml < 0 || io < 0 ||
+        syscall(SYS_prlimit64, pid, (long)RLIMIT_CPU, NULL, &cpu) != 0 ||
+        syscall(SYS_prlimit64, pid, (long)RLIMIT_FSIZE, NULL, &fsz) != 0 ||
+        syscall(SYS_prlimit64, pid, (long)RLIMIT_NOFILE, NULL, &nof) != 0)
+        return setup_failed("read the victim's state");
+    printf("nice=%ld policy=%ld affinity=%lx ioprio=%lx cpu=%llu:%llu fsize=%llu:%llu "
+           "nofile=%llu:%llu\n",
+           20 - nice, pol, mask[0], io, (unsigned long long)cpu.rlim_cur,
+           (unsigned long long)cpu.rlim_max, (unsigned long long)fsz.rlim_cur,
+           (unsigned long long)fsz.rlim_max, (unsigned long long)nof.rlim_cur,
+           (unsigned long long)nof.rlim_max);
+    return WON;
+}
+
+/* ------------------------------------------------------------------ SysV IPC, POSIX mqueues */
+
+struct canary_msg {
+    long mtype;
+    char text[64];
+};
+
+/* Outside the sandbox: a shm segment, a message queue or a semaphore set under a random key,
+ * holding TOKEN (the semaphore: the value 7). Prints "key=K id=I". */
+static int m_sysv_plant(int argc, char **argv)
+{
+    if (argc != 3)
+        return usage("shm|msg|sem TOKEN");
+    uint32_t rnd;
+    if (syscall(SYS_getrandom, &rnd, sizeof rnd, 0L) != (long)sizeof rnd)
+        return setup_failed("getrandom");
+    long key = (long)(rnd & 0x7fffffff) | 1;
+    long id;
+    char text[64];
+    snprintf(text, sizeof text, "cordon-sysv-%s", argv[2]);
+    if (strcmp(argv[1], "shm") == 0) {
+        if ((id = syscall(SYS_shmget, key, 4096L, (long)(IPC_CREAT | IPC_EXCL | 0600))) < 0)
+            return setup_failed("shmget");
+        long a = syscall(SYS_shmat, id, NULL, 0L);
+        if (a == -1)
+            return setup_failed("shmat");
+        memcpy((void *)a, text, strlen(text) + 1);
+        syscall(SYS_shmdt, a);
+    } else if (strcmp(argv[1], "msg") == 0) {
+        if ((id = syscall(SYS_msgget, key, (long)(IPC_CREAT | IPC_EXCL | 0600))) < 0)
+            return setup_failed("msgget");
+        struct canary_msg m = {.mtype = 1};
+        memcpy(m.text, text, strlen(text) + 1);
+        if (syscall(SYS_msgsnd, id, &m, (long)sizeof m.text, (long)IPC_NOWAIT) != 0)
+            return setup_failed("msgsnd");
+    } else if (strcmp(argv[1], "sem") == 0) {
+        if ((id = syscall(SYS_semget, key, 1L, (long)(IPC_CREAT | IPC_EXCL | 0600))) < 0)
+            return setup_failed("semget");
+        if (syscall(SYS_semctl, id, 0L, (long)SETVAL, 7L) != 0)
+            return setup_failed("semctl SETVAL");
+    } else {
+        return usage("shm|msg|sem TOKEN");
+    }
+    printf("key=%ld id=%ld\n", key, id);
+    return WON;
+}
+
+/* Outside: is the planted object as it was? Prints "intact" (exit 0) or what changed. */
+static int m_sysv_check(int argc, char **argv)
+{
+    long id;
+    if (argc != 4 || parse_long(argv[2], &id) != 0)
+        return usage("shm|msg|sem ID TOKEN");
+    char text[64];
+    snprintf(text, sizeof text, "cordon-sysv-%s", argv[3]);
+    if (strcmp(argv[1], "shm") == 0) {
+        long a = syscall(SYS_shmat, id, NULL, (long)SHM_RDONLY);
+        if (a == -1)
+            return failed("shmat");
+        int same = strcmp((const char *)a, text) == 0;
+        syscall(SYS_shmdt, a);
+        printf("%s\n", same ? "intact" : "CHANGED");
+        return same ? WON : REFUSED;
+    }
+    if (strcmp(argv[1], "msg") == 0) {
+        struct msqid_ds ds;
+        if (syscall(SYS_msgctl, id, (long)IPC_STAT, &ds) != 0)
+            return failed("msgctl IPC_STAT");
+        int same = ds.msg_qnum == 1 && ds.msg_lrpid == 0;
+        printf("%s (messages %lu, last receiver %ld)\n", same ? "intact" : "CHANGED",
+               (unsigned long)ds.msg_qnum, (long)ds.msg_lrpid);
+        return same ? WON : REFUSED;
+    }
+    if (strcmp(argv[1], "sem") == 0) {
+        long v = syscall(SYS_semctl, id, 0L, (long)GETVAL, 0L);
+        printf("%s (value %ld)\n", v == 7 ? "intact" : "CHANGED", v);
+        return v == 7 ? WON : REFUSED;
+    }
+    return usage("shm|msg|sem ID TOKEN");
+}
+
+/*
+ * SysV attacks on an object outside: ATTACK is get (by KEY), read, write, remove (by ID).
+ * A read prints what it found, so the runner sees a leaked token. "own" creates, uses and
+ * removes an object of its own: what "private" must allow.
+ */
+static int m_sysv(int argc, char **argv)
+{
+    long n;
+    if (argc != 4 || parse_long(argv[3], &n) != 0)
+        return usage("shm|msg|sem get|read|write|remove|own KEY|ID");
+    const char *kind = argv[1], *what = argv[2];
+    int shm = strcmp(kind, "shm") == 0, msg = strcmp(kind, "msg") == 0;
+    if (strcmp(what, "get") == 0) {
+        long id = syscall(shm ? SYS_shmget : msg ? SYS_msgget : SYS_semget, n, 0L, 0L);
+        if (id < 0)
+            return failed("get by key");
+        printf("%s: SUCCEEDED key %ld names id %ld\n", mode, n, id);
+        return WON;
+    }
+    if (strcmp(what, "own") == 0) {
+        long id = shm   ? syscall(SYS_shmget, (long)IPC_PRIVATE, 4096L, (long)(IPC_CREAT | 0600))
+                  : msg ? syscall(SYS_msgget, (long)IPC_PRIVATE, (long)(IPC_CREAT | 0600))
+                        : syscall(SYS_semget, (long)IPC_PRIVATE, 1L, (long)(IPC_CREAT | 0600));
+        if (id < 0)
+            return failed("create own");
+        long rc = 0;
+        if (shm) {
+            long a = syscall(SYS_shmat, id, NULL, 0L);
+            rc = a == -1 ? -1 : 0;
+            if (!rc) {
+                memcpy((void *)a, "own", 4);
+                syscall(SYS_shmdt, a);
+            }
+            if (syscall(SYS_shmctl, id, (long)IPC_RMID, NULL) != 0)
+                rc = -1;
+        } else if (msg) {
+            struct canary_msg m = {.mtype = 1, .text = "own"};
+            rc = syscall(SYS_msgsnd, id, &m, 4L, (long)IPC_NOWAIT);
+            if (!rc && syscall(SYS_msgrcv, id, &m, (long)sizeof m.text, 0L, (long)IPC_NOWAIT) < 0)
+                rc = -1;
+            if (syscall(SYS_msgctl, id, (long)IPC_RMID, NULL) != 0)
+                rc = -1;
+        } else {
+            struct sembuf op = {0, 1, IPC_NOWAIT};
+            rc = syscall(SYS_semop, id, &op, 1L);
+            if (syscall(SYS_semctl, id, 0L, (long)IPC_RMID, 0L) != 0)
+                rc = -1;
+        }
+        if (rc < 0)
+            return failed("use own");
+        printf("%s: SUCCEEDED created, used and removed an object of its own\n", mode);
+        return WON;
+    }
+    if (strcmp(what, "read") == 0) {
+        if (shm) {
+            long a = syscall(SYS_shmat, n, NULL, (long)SHM_RDONLY);
+            if (a == -1)
+                return failed("shmat");
+            show("shm read", (const char *)a, 64);
+            return WON;
+        }
+        if (msg) {
+            struct canary_msg m;
+            long got = syscall(SYS_msgrcv, n, &m, (long)sizeof m.text, 0L, (long)IPC_NOWAIT);
+            if (got < 0)
+                return failed("msgrcv");
+            show("msgrcv", m.text, got);
+            return WON;
+        }
+        long v = syscall(SYS_semctl, n, 0L, (long)GETVAL, 0L);
+        if (v < 0)
+            return failed("semctl GETVAL");
+        printf("%s: SUCCEEDED semaphore value %ld\n", mode, v);
+        return WON;
+    }
+    if (strcmp(what, "write") == 0) {
+        long rc;
+        if (shm) {
+            long a = syscall(SYS_shmat, n, NULL, 0L);
+            if (a == -1)
+                return failed("shmat");
+            memcpy((void *)a, "PWNED", 6);
+            rc = 0;
+        } else if (msg) {
+            struct canary_msg m = {.mtype = 1, .text = "PWNED"};
+            rc = syscall(SYS_msgsnd, n, &m, 6L, (long)IPC_NOWAIT);
+        } else {
+            rc = syscall(SYS_semctl, n, 0L, (long)SETVAL, 0L);
+        }
+        if (rc < 0)
+            return failed("write");
+        printf("%s: SUCCEEDED wrote into %s %ld\n", mode, kind, n);
+        return WON;
+    }
+    if (strcmp(what, "remove") == 0) {
+        long rc = shm   ? syscall(SYS_shmctl, n, (long)IPC_RMID, NULL)
+                  : msg ? syscall(SYS_msgctl, n, (long)IPC_RMID, NULL)
+                        : syscall(SYS_semctl, n, 0L, (long)IPC_RMID, 0L);
+        if (rc < 0)
+            return failed("IPC_RMID");
+        printf("%s: SUCCEEDED removed %s %ld\n", mode, kind, n);
+        return WON;
+    }
+    return usage("shm|msg|sem get|read|write|remove|own KEY|ID");
+}
+
+/* POSIX message queues: plant (outside), open and receive, create, unlink (attacks, and
+ * the runner's cleanup). */
+static int m_mq(int argc, char **argv)
+{
+    if (argc != 4)
+        return usage("plant|open|create|unlink NAME TOKEN");
+    const char *name = argv[2][0] == '/' ? argv[2] + 1 : argv[2]; /* the syscall takes no '/' */
+    char text[64];
+    snprintf(text, sizeof text, "cordon-mq-%s", argv[3]);
+    if (strcmp(argv[1], "plant") == 0) {
+        struct mq_attr_raw {
+            long flags, maxmsg, msgsize, curmsgs, pad[4];
+        } a = {0, 4, 64, 0, {0}};
+        long fd = syscall(SYS_mq_open, name, (long)(O_WRONLY | O_CREAT | O_EXCL), 0600L, &a);
+        if (fd < 0)
+            return setup_failed("mq_open create");
+        if (syscall(SYS_mq_timedsend, fd, text, (long)strlen(text) + 1, 0L, NULL) != 0)
+            return setup_failed("mq_timedsend");
+        printf("planted\n");
+        return WON;
+    }
+    if (strcmp(argv[1], "open") == 0) {
+        long fd = syscall(SYS_mq_open, name, (long)(O_RDWR | O_NONBLOCK), 0L, NULL);
+        if (fd < 0)
+            return failed("mq_open");
+        char buf[128];
+        long n = syscall(SYS_mq_timedreceive, fd, buf, (long)sizeof buf, NULL, NULL);
+        if (n < 0)
+            return failed("mq_timedreceive");
+        show("mq_timedreceive", buf, n);
+        return WON;
+    }
+    if (strcmp(argv[1], "create") == 0) {
+        struct {
+            long flags, maxmsg, msgsize, curmsgs, pad[4];
+        } a = {0, 4, 64, 0, {0}};
+        long fd = syscall(SYS_mq_open, name, (long)(O_RDWR | O_CREAT | O_EXCL), 0600L, &a);
+        if (fd < 0)
+            return failed("mq_open O_CREAT");
+        printf("%s: SUCCEEDED created a queue\n", mode);
+        return WON;
+    }
+    if (strcmp(argv[1], "unlink") == 0) {
+        if (syscall(SYS_mq_unlink, name) != 0)
+            return failed("mq_unlink");
+        printf("%s: SUCCEEDED unlinked\n", mode);
+        return WON;
+    }
+    return usage("plant|open|create|unlink NAME TOKEN");
+}
+
+/* ------------------------------------------------------------------ resource limits */
+
+/* N children that wait; how many could be made. Exit 0 when all of them. */
+static int m_forks(int argc, char **argv)
+{
+    long n;
+    if (argc != 2 || parse_long(argv[1], &n) != 0 || n <= 0 || n > 100000)
+        return usage("N");
+    pid_t *kids = calloc((size_t)n, sizeof *kids);
+    if (!kids)
+        return setup_failed("calloc");
+    long made = 0;
+    int e = 0;
+    for (; made < n; made++) {
+        pid_t c = fork();
+        if (c < 0) {
+            e = errno;
+            break;
+        }
+        if (c == 0) {
+            pause();
+            _exit(0);
+        }
+        kids[made] = c;
+    }
+    for (long i = 0; i < made; i++)
+        kill(kids[i], SIGKILL);
+    for (long i = 0; i < made; i++)
+        waitpid(kids[i], NULL, 0);
+    if (made < n) {
+        errno = e;
+        printf("%s: forked %ld of %ld\n", mode, made, n);
+        return failed("fork");
+    }
+    printf("%s: SUCCEEDED forked %ld of %ld\n", mode, made, n);
+    return WON;
+}
+
+/* Touch MB mebibytes of anonymous memory, one MiB at a time. */
+static int m_hog(int argc, char **argv)
+{
+    long mb;
+    if (argc != 2 || parse_long(argv[1], &mb) != 0 || mb <= 0)
+        return usage("MEBIBYTES");
+    for (long i = 0; i < mb; i++) {
+        char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            printf("%s: touched %ld MiB\n", mode, i);
+            return failed("mmap");
+        }
+        for (long o = 0; o < (1 << 20); o += 4096)
+            p[o] = (char)o | 1;
+    }
+    printf("%s: SUCCEEDED touched %ld MiB\n", mode, mb);
+    return WON;
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Use SECONDS of CPU time. */
+static int m_spin(int argc, char **argv)
+{
+    long s;
+    if (argc != 2 || parse_long(argv[1], &s) != 0 || s <= 0 || s > 30)
+        return usage("SECONDS (at most 30)");
+    volatile unsigned long x = 0;
+    while (cpu_seconds() < (double)s)
+        for (int i = 0; i < 100000; i++)
+            x = x + (unsigned long)i;
+    printf("%s: SUCCEEDED used %ld s of CPU\n", mode, s);
+    return WON;
+}
+
+/* Open /dev/null N times. */
+static int m_nofile(int argc, char **argv)
+{
+    long n;
+    if (argc != 2 || parse_long(argv[1], &n) != 0 || n <= 0)
+        return usage("N");
+    for (long i = 0; i < n; i++)
+        if (syscall(SYS_open, "/dev/null", (long)(O_RDONLY | O_CLOEXEC)) < 0) {
+            printf("%s: opened %ld of %ld\n", mode, i, n);
+            return failed("open");
+        }
+    printf("%s: SUCCEEDED opened %ld descriptors\n", mode, n);
+    return WON;
+}
+
+/*
+ * Leave the cgroup of a run, or loosen it: the group's parent's cgroup.procs, the group's own
+ * pids.max, a child group. MOUNT is where the hierarchy of CONTROLLER ("unified" for cgroup
+ * v2) is mounted; the group is read from /proc/self/cgroup. Exit 0 as soon as one step
+ * succeeds.
+ */
+static int m_cgroup_escape(int argc, char **argv)
+{
+    if (argc != 3)
+        return usage("MOUNT CONTROLLER");
+    char buf[4096], group[1024] = "";
+    long fd = syscall(SYS_open, "/proc/self/cgroup", (long)(O_RDONLY | O_CLOEXEC));
+    long n = fd < 0 ? -1 : syscall(SYS_read, fd, buf, (long)sizeof buf - 1);
+    if (n <= 0)
+        return setup_failed("read /proc/self/cgroup");
+    buf[n] = '\0';
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c2 = '\0';
+        int v2 = line[0] == '0' && c1 == line + 1 && c2 == c1 + 1; /* "0::/path" */
+        int match = strcmp(argv[2], "unified") == 0 ? v2 : strstr(c1 + 1, argv[2]) != NULL;
+        if (match && strlen(c2 + 1) < sizeof group)
+            memcpy(group, c2 + 1, strlen(c2 + 1) + 1);
+    }
+    if (!group[0] || strcmp(group, "/") == 0)
+        return setup_failed("this process is in no group of its own for the controller");
+    printf("%s: in %s\n", mode, group);
+    char path[2048], parent[1024], pid[24];
+    memcpy(parent, group, strlen(group) + 1);
+    *strrchr(parent, '/') = '\0';
+    snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    snprintf(path, sizeof path, "%s%s/cgroup.procs", argv[1], parent);
+    fd = syscall(SYS_open, path, (long)(O_WRONLY | O_CLOEXEC));
+    if (fd >= 0 && syscall(SYS_write, fd, pid, (long)strlen(pid)) >= 0) {
+        printf("%s: SUCCEEDED moved itself to %s\n", mode, path);
+        return WON;
+    }
+    failed("write pid to the parent's cgroup.procs");
+    snprintf(path, sizeof path, "%s%s/pids.max", argv[1], group);
+    fd = syscall(SYS_open, path, (long)(O_WRONLY | O_CLOEXEC));
+    if (fd >= 0 && syscall(SYS_write, fd, "max\n", 4L) >= 0) {
+        printf("%s: SUCCEEDED wrote %s\n", mode, path);
+        return WON;
+    }
+    failed("write the group's own limit");
+    snprintf(path, sizeof path, "%s%s/escape", argv[1], group);
+    if (syscall(SYS_mkdir, path, 0755L) == 0) {
+        printf("%s: SUCCEEDED made %s\n", mode, path);
+        return WON;
+    }
+    return failed("mkdir a child group");
+}
+
 /* ------------------------------------------------------------------ non-native ABIs */
 
 /* The i386 entry point (int $0x80) from 64-bit code: its own system call table, its own
@@ -1501,6 +2238,17 @@ static const struct mode modes[] = {
     {"int80_socket", m_int80_socket},
     {"x32_open", m_x32_open},
     {"x32_socket", m_x32_socket},
+    {"pid", m_pid},
+    {"pidstate", m_pidstate},
+    {"sysv_plant", m_sysv_plant},
+    {"sysv_check", m_sysv_check},
+    {"sysv", m_sysv},
+    {"mq", m_mq},
+    {"forks", m_forks},
+    {"hog", m_hog},
+    {"spin", m_spin},
+    {"nofile", m_nofile},
+    {"cgroup_escape", m_cgroup_escape},
     {"listen", m_listen},
     {"ulisten", m_ulisten},
     {"victim", m_victim},

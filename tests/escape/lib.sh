@@ -19,16 +19,40 @@ PASS=0
 FAIL=0
 SKIP=0
 BG_PIDS=()
+IPC_OBJS=()  # SysV objects the runner planted, as "shm:ID", "msg:ID", "sem:ID"
+MQ_NAMES=()  # POSIX message queues the runner planted (or an attack might have made)
+CG_DIRS=()   # cgroups the runner made itself (controls), removed after their processes
 
 RUN=$(mktemp -d /tmp/cordon-escape.XXXXXX)
 chmod 755 "$RUN"
 
+# Every object the suite made goes again, whatever path the run took to its end. Only the
+# runner itself cleans up: bash can run the EXIT trap in a subshell that a signal ends, and
+# that subshell must not take the run directory and the listeners away from the runner.
 cleanup() {
-    local p
+    [ "$BASHPID" = "$$" ] || return 0
+    local p o d
     for p in "${BG_PIDS[@]}"; do
-        kill "$p" 2>/dev/null
+        kill -KILL "$p" 2>/dev/null
     done
     wait 2>/dev/null
+    for o in "${IPC_OBJS[@]}"; do
+        case $o in
+        shm:*) ipcrm -m "${o#shm:}" 2>/dev/null ;;
+        msg:*) ipcrm -q "${o#msg:}" 2>/dev/null ;;
+        sem:*) ipcrm -s "${o#sem:}" 2>/dev/null ;;
+        esac
+    done
+    for o in "${MQ_NAMES[@]}"; do
+        "$PROBES/escape_probe" mq unlink "$o" x >/dev/null 2>&1
+    done
+    for d in "${CG_DIRS[@]}"; do
+        if [ -d "$d" ]; then
+            xargs -r kill -KILL <"$d/cgroup.procs" 2>/dev/null
+            sleep 0.1
+            rmdir "$d" 2>/dev/null
+        fi
+    done
     rm -rf "$RUN"
 }
 trap cleanup EXIT
@@ -114,11 +138,13 @@ make_tree() {
     printf 'read-only-%s\n' "$T_RO" >"$PROJ/ro.txt"
 }
 
-# write_policy NAME ENFORCEMENT NETWORK_MODE READ_WRITE_EXTRA
+# write_policy NAME ENFORCEMENT NETWORK_MODE READ_WRITE_EXTRA [IPC_EXTRA [SANDBOX_EXTRA]]
 # The probes' directory and the set-user-ID directory are allowed by path in exec.allow so
 # that the probes can run at all; everything else about exec is the "deny rm" rule.
+# IPC_EXTRA and SANDBOX_EXTRA are spliced into "ipc" and "sandbox" (', "sysv": "private"',
+# ', "limits": {...}').
 write_policy() {
-    local name=$1 enf=$2 net=$3 rw_extra=$4
+    local name=$1 enf=$2 net=$3 rw_extra=$4 ipc_extra=${5:-} sb_extra=${6:-}
     cat >"$POL/$name.json" <<EOF
 {
   "cordon_policy": 1,
@@ -132,7 +158,7 @@ write_policy() {
     },
     "exec": { "allow": ["*", "$PROBES", "$SUID"], "deny": ["rm"] },
     "network": { "mode": "$net" },
-    "ipc": { "signals": "scoped", "abstract_unix": "scoped" }
+    "ipc": { "signals": "scoped", "abstract_unix": "scoped"$ipc_extra }$sb_extra
   }
 }
 EOF
@@ -144,6 +170,12 @@ make_policies() {
     write_policy homerw strict proxy ', "~"'
     write_policy threads_strict strict none ""
     write_policy threads_best_effort best_effort none ""
+    write_policy sysv_private strict none "" ', "sysv": "private"'
+    write_policy lim_procs strict none "" "" ', "limits": { "processes": 50 }'
+    write_policy lim_procs_be best_effort none "" "" ', "limits": { "processes": 50 }'
+    write_policy lim_mem strict none "" "" ', "limits": { "memory": "64M" }'
+    write_policy lim_cpu strict none "" "" ', "limits": { "cpu_seconds": 1 }'
+    write_policy lim_files strict none "" "" ', "limits": { "open_files": 16 }'
 }
 
 # ---------------------------------------------------------------- canary state
@@ -286,7 +318,7 @@ attack_start() {
 
 # attack_finish: wait for the attack, stop the watcher, collect everything.
 attack_finish() {
-    wait "$A_PID"
+    wait "$A_PID" 2>/dev/null # a limit kills by design: no "Killed" notice
     A_RC=$?
     watch_stop
     A_OUT=$(cat "$OUTD/stdout" "$OUTD/stderr")

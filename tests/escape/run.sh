@@ -216,6 +216,17 @@ attack fs "$PROJ" "$P" read "/proc/$HOLDER/fd/3"
 denied read_ssh_via_proc_fd_of_process_outside "$FS"
 attack fs "$PROJ" "$P" fd_steal "$HOLDER" 3
 denied read_ssh_via_pidfd_getfd_from_process_outside "$SYS"
+# /proc/PID/fd of a process outside: the directory can be listed (its mode lets the same
+# user, and root, read it, and listing is no ptrace access); the links cannot be read or
+# followed, and fdinfo cannot be opened (Landlock's ptrace restriction)
+attack fs "$PROJ" /usr/bin/readlink -v "/proc/$HOLDER/fd/3"
+denied readlink_fd_of_process_outside_refused 'Permission denied'
+attack fs "$PROJ" "$P" read "/proc/$HOLDER/fdinfo/3"
+denied read_fdinfo_of_process_outside_refused "$FS"
+attack fs "$PROJ" /bin/ls "/proc/$HOLDER/fd"
+limit limit_fd_list_of_process_outside_listable \
+    "/proc/<pid>/fd of a process outside lists its descriptor numbers; their targets stay unreadable" \
+    '^3$'
 attack fs "$PROJ" "$P" read "/proc/$ARGV_HOLDER/cmdline"
 limit limit_cmdline_of_process_outside_readable \
     "/proc/<pid>/cmdline is world-readable: arguments of every process stay visible" \
@@ -669,6 +680,503 @@ matches "$T_OUT" "^other: SUCCEEDED .*$T_SSH" ||
 limit limit_thread_before_apply_reads_canary \
     "Landlock before ABI 8 restricts only the calling thread; strict refuses, best_effort reports" \
     '^other: SUCCEEDED'
+
+# ---------------------------------------------------------------- other processes, by pid
+
+echo "# calls that name another process by pid, group, user or pidfd"
+# The victims are root processes without capabilities, as a service with an empty
+# CapabilityBoundingSet or another sandboxed agent runs: against a victim that holds
+# capabilities the agent lacks, commoncap already refuses the sched_*, nice and I/O priority
+# calls, so such a victim would hide a missing rule. Each control runs the same call outside
+# the sandbox with exactly the agent's capabilities (what cordon keeps for root).
+NOCAPS=(setpriv --bounding-set=-all --inh-caps=-all)
+AGENT_CAPS=(setpriv --bounding-set=-all,+chown,+dac_override,+fowner,+setuid,+setgid,+kill
+    --inh-caps=-all)
+# new_victim [WRAPPER...]: a sleeping process in a session (and process group) of its own;
+# sets VICTIM once it runs sleep.
+new_victim() {
+    setsid "$@" /usr/bin/sleep 600 </dev/null >/dev/null 2>&1 &
+    VICTIM=$!
+    BG_PIDS+=("$VICTIM")
+    disown "$VICTIM" # its death is the point: no "Killed" notice
+    local _
+    for _ in $(seq 1 500); do
+        [ "$(cat "/proc/$VICTIM/comm" 2>/dev/null)" = sleep ] && return 0
+        sleep 0.01
+    done
+    die "a victim process did not start"
+}
+# pidstate PID [WRAPPER...]: what the pid cases change; as root, or through WRAPPER (the
+# victim's own uid: reading another user's limits needs CAP_SYS_RESOURCE, which a test
+# runner may lack)
+pidstate() {
+    local pid=$1
+    shift
+    "$@" "$P" pidstate "$pid" 2>&1
+}
+alive() { [ -e "/proc/$1" ] && ! grep -q '^State:.*zombie' "/proc/$1/status" 2>/dev/null; }
+gone() { # gone PID: wait up to 5 s for PID to end
+    local _
+    for _ in $(seq 1 500); do
+        alive "$1" || return 0
+        sleep 0.01
+    done
+    return 1
+}
+
+# victim_survives V BEFORE [WRAPPER...]: the refused attack changed nothing on V
+victim_survives() {
+    local pid=$1 was=$2 now
+    shift 2
+    alive "$pid" || PRE_WHY+=("the victim outside the sandbox was killed")
+    now=$(pidstate "$pid" "$@")
+    [ "$now" = "$was" ] || PRE_WHY+=("the victim's state changed:" "before: $was" "after:  $now")
+}
+
+# CASE CONTROL: what the control must show without the sandbox: the victim's state changed
+# (state), the victim killed (kill), success (works), success as full root, the agent's
+# capabilities being too few (root).
+SINGLE_CPU=0
+[ "$(nproc)" -gt 1 ] || SINGLE_CPU=1
+while read -r case ctl; do
+    [ "$case" = sched_setaffinity ] && [ "$SINGLE_CPU" = 1 ] && ctl=works
+    new_victim "${NOCAPS[@]}"
+    before=$(pidstate "$VICTIM")
+    if [ "$ctl" = root ]; then
+        outside "$P" pid "$case" "$VICTIM"
+    else
+        outside "${AGENT_CAPS[@]}" "$P" pid "$case" "$VICTIM"
+    fi
+    cline=$(printf '%s\n' "$A_OUT" | tail -1)
+    cwhy=
+    [ "$A_RC" -eq 0 ] || cwhy="the call fails even without the sandbox"
+    case $ctl in
+    state) [ "$(pidstate "$VICTIM")" != "$before" ] || cwhy="the victim did not change" ;;
+    kill) gone "$VICTIM" || cwhy="the victim survived" ;;
+    esac
+    kill -KILL "$VICTIM" 2>/dev/null
+    if [ -n "$cwhy" ]; then
+        bad "pid_${case}_on_process_outside_refused" "control failed: $cwhy" "$cline"
+        continue
+    fi
+    new_victim "${NOCAPS[@]}"
+    before=$(pidstate "$VICTIM")
+    attack none "$PROJ" "$P" pid "$case" "$VICTIM"
+    sleep 0.05
+    victim_survives "$VICTIM" "$before"
+    denied "pid_${case}_on_process_outside_refused" "$SYS"
+    echo "     [outside the sandbox, $([ "$ctl" = root ] && echo "as root" || echo "with the agent's capabilities"): $cline]"
+    kill -KILL "$VICTIM" 2>/dev/null
+done <<'EOF'
+prlimit_get works
+prlimit_cpu state
+prlimit_fsize state
+prlimit_nofile state
+sched_setaffinity state
+sched_setscheduler state
+sched_setparam works
+sched_setattr state
+setpriority_process state
+setpriority_pgrp state
+ioprio_set_process state
+ioprio_set_pgrp state
+migrate_pages works
+move_pages works
+kcmp works
+get_robust_list works
+process_madvise root
+setns root
+pidfd_send_signal kill
+tkill kill
+tgkill kill
+rt_sigqueueinfo kill
+rt_tgsigqueueinfo kill
+EOF
+
+# The issue's attack as it bites: RLIMIT_CPU 1:1 on a process that computes. Outside, the
+# kernel kills it within a second of CPU; inside, it keeps computing.
+cpu_of() { # CPU seconds PID has used, in tenths
+    awk -v t="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 10 / t) }' "/proc/$1/stat" 2>/dev/null
+}
+spinner() {
+    setsid "${NOCAPS[@]}" "$P" spin 30 </dev/null >/dev/null 2>&1 &
+    SPINNER=$!
+    BG_PIDS+=("$SPINNER")
+    disown "$SPINNER"
+}
+spinner
+sleep 0.1
+outside "${AGENT_CAPS[@]}" "$P" pid prlimit_cpu "$SPINNER"
+if gone "$SPINNER"; then
+    SPIN_CTL="killed within 5 s of its 30"
+else
+    SPIN_CTL="still running after 5 s"
+fi
+kill -KILL "$SPINNER" 2>/dev/null
+spinner
+attack none "$PROJ" "$P" pid prlimit_cpu "$SPINNER"
+for _ in $(seq 1 500); do
+    [ "$(cpu_of "$SPINNER")" -ge 15 ] 2>/dev/null && break
+    sleep 0.01
+done
+[ "$(cpu_of "$SPINNER")" -ge 15 ] 2>/dev/null || PRE_WHY+=("the spinner did not get 1.5 s of CPU")
+alive "$SPINNER" || PRE_WHY+=("the computing victim outside the sandbox was killed")
+case $SPIN_CTL in
+killed*) denied prlimit_cpu_kill_of_a_computing_process_outside_refused "$SYS" ;;
+*) bad prlimit_cpu_kill_of_a_computing_process_outside_refused \
+    "control failed: RLIMIT_CPU 1:1 set from outside did not kill the spinner ($SPIN_CTL)" ;;
+esac
+echo "     [outside the sandbox: the spinner was $SPIN_CTL]"
+kill -KILL "$SPINNER" 2>/dev/null
+
+# F_SETOWN and F_SETSIG: the kernel itself sends the signal (here SIGKILL) when the pipe
+# becomes readable. The calls succeed inside; delivery outside is what Landlock's signal
+# scope refuses.
+new_victim "${NOCAPS[@]}"
+outside "${AGENT_CAPS[@]}" "$P" pid fsetown "$VICTIM"
+if [ "$A_RC" -eq 0 ] && gone "$VICTIM"; then
+    new_victim "${NOCAPS[@]}"
+    before=$(pidstate "$VICTIM")
+    attack none "$PROJ" "$P" pid fsetown "$VICTIM"
+    sleep 0.2
+    victim_survives "$VICTIM" "$before"
+    allowed fsetown_sigkill_to_process_outside_not_delivered 'SUCCEEDED fsetown'
+else
+    bad fsetown_sigkill_to_process_outside_not_delivered \
+        "control failed: F_SETOWN + F_SETSIG did not kill the victim outside the sandbox" "$A_OUT"
+fi
+kill -KILL "$VICTIM" 2>/dev/null
+
+# PRIO_USER with who 0 reaches every process of the caller's user: for root, every root
+# process of the host. (IOPRIO_WHO_USER with who 0 names uid 0 whoever calls: the kernel
+# compares with the uid made of who.) The control and the attack run as a uid of their own
+# that nothing else uses and name it, so that neither can touch anything but its victim.
+FREE_UID=
+for u in $(seq 61000 61999); do
+    if ! getent passwd "$u" >/dev/null && ! pgrep -U "$u" >/dev/null; then
+        FREE_UID=$u
+        break
+    fi
+done
+[ -n "$FREE_UID" ] || die "no free uid in 61000-61999 for the PRIO_USER cases"
+AS_U=(setpriv --reuid="$FREE_UID" --regid="$FREE_UID" --clear-groups)
+while read -r case who; do
+    [ "$who" = self ] && who=$FREE_UID
+    new_victim "${AS_U[@]}"
+    before=$(pidstate "$VICTIM" "${AS_U[@]}")
+    outside "${AS_U[@]}" "$P" pid "$case" "$who"
+    cline=$(printf '%s\n' "$A_OUT" | tail -1)
+    if [ "$A_RC" -ne 0 ] || [ "$(pidstate "$VICTIM" "${AS_U[@]}")" = "$before" ]; then
+        bad "pid_${case}_refused" "control failed: uid $FREE_UID could not change its own victim" \
+            "$cline" "$(pidstate "$VICTIM" "${AS_U[@]}")"
+        kill -KILL "$VICTIM" 2>/dev/null
+        continue
+    fi
+    kill -KILL "$VICTIM" 2>/dev/null
+    new_victim "${AS_U[@]}"
+    before=$(pidstate "$VICTIM" "${AS_U[@]}")
+    A_WRAP=("${AS_U[@]}")
+    attack none "$PROJ" "$P" pid "$case" "$who"
+    victim_survives "$VICTIM" "$before" "${AS_U[@]}"
+    denied "pid_${case}_refused" "$SYS"
+    echo "     [outside the sandbox, as uid $FREE_UID: $cline]"
+    kill -KILL "$VICTIM" 2>/dev/null
+done <<'EOF'
+setpriority_user 0
+ioprio_set_user self
+EOF
+
+# What an agent does to itself keeps working, and harmless reads of others too.
+for case in prlimit_get prlimit_nofile sched_setaffinity sched_setscheduler sched_setattr \
+    setpriority_process ioprio_set_process; do
+    attack none "$PROJ" "$P" pid "$case" 0
+    allowed "pid_${case}_on_itself_ok" "SUCCEEDED $case on 0"
+done
+new_victim "${NOCAPS[@]}"
+for case in pidfd_open getpriority capget sched_getaffinity getsid; do
+    attack none "$PROJ" "$P" pid "$case" "$VICTIM"
+    allowed "pid_${case}_of_process_outside_harmless_ok" "SUCCEEDED $case"
+done
+
+# The same through the programs a person types.
+before=$(pidstate "$VICTIM")
+attack none "$PROJ" /usr/bin/prlimit --pid "$VICTIM" --cpu=1:1
+victim_survives "$VICTIM" "$before"
+denied real_prlimit_pid_of_process_outside_refused 'Operation not permitted'
+attack none "$PROJ" /usr/bin/renice -n 19 -p "$VICTIM"
+victim_survives "$VICTIM" "$before"
+denied real_renice_of_process_outside_refused 'Operation not permitted|Permission denied'
+attack none "$PROJ" /usr/bin/taskset -p 1 "$VICTIM"
+victim_survives "$VICTIM" "$before"
+denied real_taskset_of_process_outside_refused 'Operation not permitted'
+attack none "$PROJ" /usr/bin/ionice -c 3 -p "$VICTIM"
+victim_survives "$VICTIM" "$before"
+denied real_ionice_of_process_outside_refused 'Operation not permitted'
+kill -KILL "$VICTIM" 2>/dev/null
+attack none "$PROJ" /bin/bash -c 'ulimit -n 100 && ulimit -n && ulimit -S -c 0'
+allowed real_bash_ulimit_ok '^100$'
+attack none "$PROJ" "$PY" -c 'import resource as r; r.setrlimit(r.RLIMIT_NOFILE, (100, 100)); print("py", r.getrlimit(r.RLIMIT_NOFILE))'
+allowed real_python3_setrlimit_ok 'py \(100, 100\)'
+attack none "$PROJ" /usr/bin/nice -n 5 /bin/sh -c 'echo nice=$(cut -d" " -f19 /proc/self/stat)'
+allowed real_nice_ok 'nice=5'
+attack none "$PROJ" "$PY" -c 'import os; os.sched_setaffinity(0, {0}); print("cpus", sorted(os.sched_getaffinity(0)))'
+allowed real_python3_sched_setaffinity_self_ok 'cpus \[0\]'
+attack none "$PROJ" /usr/bin/taskset -c 0 /bin/sh -c 'echo taskset-ran'
+allowed real_taskset_command_ok 'taskset-ran'
+attack none "$PROJ" /usr/bin/ionice -c 3 /bin/sh -c 'echo ionice-ran'
+allowed real_ionice_command_ok 'ionice-ran'
+attack none "$PROJ" /usr/bin/chrt -b 0 /bin/sh -c 'echo chrt-ran'
+allowed real_chrt_batch_command_ok 'chrt-ran'
+if [ -x /usr/bin/node ]; then
+    attack none "$PROJ" /usr/bin/node -e 'const cp = require("child_process");
+console.log(cp.execFileSync("/usr/bin/echo", ["node-child-ran"]).toString().trim());'
+    allowed real_node_child_process_ok 'node-child-ran'
+elif [ "${CI:-}" = true ]; then
+    bad real_node_child_process_ok "CI=true, and node is not installed (/usr/bin/node)"
+else
+    skip real_node_child_process_ok "node is not installed here (/usr/bin/node)"
+fi
+
+# ---------------------------------------------------------------- SysV IPC and POSIX mqueues
+
+echo "# SysV IPC planted outside the sandbox, and POSIX message queues"
+T_SYSV=$(token)
+T_MQ=$(token)
+SECRETS+=("$T_SYSV" "$T_MQ")
+for kind in shm msg sem; do
+    plant=$("$P" sysv_plant "$kind" "$T_SYSV") || die "cannot plant a SysV $kind: $plant"
+    key=$(printf '%s\n' "$plant" | sed -n 's/^key=\([0-9]*\) .*/\1/p')
+    id=$(printf '%s\n' "$plant" | sed -n 's/.* id=\([0-9]*\)$/\1/p')
+    IPC_OBJS+=("$kind:$id")
+    # controls that change nothing: the object is reachable without the sandbox
+    outside "$P" sysv "$kind" get "$key"
+    ctl=$(printf '%s\n' "$A_OUT" | tail -1)
+    if [ "$A_RC" -ne 0 ]; then
+        bad "sysv_${kind}_planted_outside" "control failed: $ctl"
+        continue
+    fi
+    for what in get read write remove; do
+        arg=$id
+        [ "$what" = get ] && arg=$key
+        attack none "$PROJ" "$P" sysv "$kind" "$what" "$arg"
+        "$P" sysv_check "$kind" "$id" "$T_SYSV" >"$OUTD/sysv" 2>&1 ||
+            PRE_WHY+=("the $kind outside changed: $(cat "$OUTD/sysv")")
+        denied "sysv_${kind}_${what}_outside_refused" "$SYS"
+    done
+    echo "     [outside the sandbox: $ctl]"
+    # "private": the objects outside cannot even be named
+    attack sysv_private "$PROJ" "$P" sysv "$kind" get "$key"
+    denied "sysv_private_${kind}_outside_invisible_by_key" 'errno=ENOENT'
+    attack sysv_private "$PROJ" "$P" sysv "$kind" read "$id"
+    "$P" sysv_check "$kind" "$id" "$T_SYSV" >"$OUTD/sysv" 2>&1 ||
+        PRE_WHY+=("the $kind outside changed: $(cat "$OUTD/sysv")")
+    denied "sysv_private_${kind}_outside_invisible_by_id" 'errno=(EINVAL|EIDRM)'
+    attack sysv_private "$PROJ" "$P" sysv "$kind" own 0
+    allowed "sysv_private_${kind}_of_its_own_ok" 'SUCCEEDED created, used and removed'
+done
+attack none "$PROJ" "$P" sysv shm own 0
+denied sysv_shm_of_its_own_refused_by_default "$SYS"
+
+MQ_A=/cordon-escape-$(token)
+MQ_B=/cordon-escape-$(token)
+MQ_C=/cordon-escape-$(token)
+MQ_NAMES+=("$MQ_A" "$MQ_B" "$MQ_C")
+"$P" mq plant "$MQ_A" "$T_MQ" >/dev/null || die "cannot plant a POSIX message queue"
+"$P" mq plant "$MQ_B" "$T_MQ" >/dev/null || die "cannot plant a POSIX message queue"
+outside "$P" mq open "$MQ_A" "$T_MQ"
+MQ_CTL=$(printf '%s\n' "$A_OUT" | tail -1)
+if [ "$A_RC" -eq 0 ]; then
+    attack none "$PROJ" "$P" mq open "$MQ_B" "$T_MQ"
+    denied mqueue_open_outside_refused "$SYS"
+    attack none "$PROJ" "$P" mq unlink "$MQ_B" "$T_MQ"
+    denied mqueue_unlink_outside_refused "$SYS"
+    attack none "$PROJ" "$P" mq create "$MQ_C" "$T_MQ"
+    saved_rc=$A_RC saved_out=$A_OUT
+    outside "$P" mq unlink "$MQ_C" x
+    [ "$A_RC" -ne 0 ] || PRE_WHY+=("the refused mq_open(O_CREAT) left a queue outside")
+    A_RC=$saved_rc A_OUT=$saved_out
+    denied mqueue_create_refused_and_nothing_created "$SYS"
+    attack sysv_private "$PROJ" "$P" mq open "$MQ_B" "$T_MQ"
+    denied mqueue_open_refused_under_private_sysv "$SYS"
+    outside "$P" mq open "$MQ_B" "$T_MQ"
+    case $A_OUT in
+    *"cordon-mq-$T_MQ"*) ok mqueue_outside_intact ;;
+    *) bad mqueue_outside_intact "the queue outside lost its message" "$A_OUT" ;;
+    esac
+    echo "     [outside the sandbox: ${MQ_CTL%%: cordon-mq-*}]"
+else
+    bad mqueue_open_outside_refused "control failed: $MQ_CTL"
+fi
+
+# ---------------------------------------------------------------- sandbox.limits
+
+echo "# sandbox.limits (as root, through the cgroup cordon exec makes)"
+# report_value KEY.PATH: a member of the JSON report the last attack printed on stderr
+report_value() {
+    "$PY" - "$OUTD/stderr" "$1" <<'PYEOF'
+import json, sys
+text = open(sys.argv[1]).read()
+start = text.find("{")
+try:
+    doc, _ = json.JSONDecoder().raw_decode(text[start:])
+except ValueError:
+    sys.exit(0)
+v = doc
+for k in sys.argv[2].split("."):
+    v = v.get(k) if isinstance(v, dict) else None
+print("" if v is None else v)
+PYEOF
+}
+SEEN_GROUPS=()
+# group_of LIMIT: G becomes the cgroup directory the report names for LIMIT, remembered so
+# that the suite can check that none of them outlives its run.
+group_of() {
+    local f
+    f=$(report_value "resource_limits.$1.file")
+    G=
+    if [ -n "$f" ]; then
+        G=$(dirname "$f")
+        SEEN_GROUPS+=("$G")
+    fi
+}
+# timed_attack ARGS...: attack, and A_SECS the seconds it took (tells a kill from a timeout)
+timed_attack() {
+    local t0=$SECONDS
+    attack "$@"
+    A_SECS=$((SECONDS - t0))
+}
+# killed NAME SIGNAL: the command died of SIGNAL within seconds (how a limit stops it);
+# exit 137 is also what the runner's timeout gives, hence the clock
+killed() {
+    local name=$1 sig=$2 w kept=()
+    common_checks
+    for w in "${WHY[@]}"; do
+        case $w in "killed by signal $sig:"* | "timed out (exit $((128 + sig)))") ;;
+        *) kept+=("$w") ;;
+        esac
+    done
+    WHY=("${kept[@]}")
+    [ "$A_RC" -eq $((128 + sig)) ] || WHY+=("expected death by signal $sig (exit $((128 + sig)))")
+    [ "$A_SECS" -lt 30 ] || WHY+=("it took $A_SECS s: the runner's timeout, not the limit")
+    report "$name"
+}
+# refused_by_cordon NAME REGEX: cordon exec refused to run anything (125), saying REGEX
+refused_by_cordon() {
+    local name=$1 re=$2 w kept=()
+    common_checks
+    for w in "${WHY[@]}"; do
+        [ "$w" = "cordon exec failed before exec (exit 125)" ] || kept+=("$w")
+    done
+    WHY=("${kept[@]}")
+    [ "$A_RC" -eq 125 ] || WHY+=("expected cordon exec to refuse with 125")
+    matches "$A_OUT" "$re" || WHY+=("expected output matching /$re/")
+    report "$name"
+}
+no_group_left() { # NAME DIR: the run's group is gone
+    if [ -z "$2" ]; then
+        bad "$1" "the report named no cgroup"
+    elif [ -e "$2" ]; then
+        bad "$1" "$2 was left behind"
+    else
+        ok "$1"
+    fi
+}
+
+attack none "$PROJ" "$P" forks 500
+allowed limits_default_has_no_process_limit_500_forks 'SUCCEEDED forked 500 of 500'
+A_EXTRA=(--report)
+attack lim_procs "$PROJ" "$P" forks 500
+group_of processes
+VIA=$(report_value resource_limits.processes.enforced_by)
+n=$(printf '%s\n' "$A_OUT" | sed -n 's/^forks: forked \([0-9]*\) of 500$/\1/p')
+[ -n "$n" ] && [ "$n" -lt 50 ] || PRE_WHY+=("expected fewer than 50 forks, got ${n:-none}")
+case $VIA in "cgroup v"*) ;; *) PRE_WHY+=("the report says processes are held by: ${VIA:-nothing}") ;; esac
+denied limits_processes_50_stops_a_fork_loop 'errno=EAGAIN \(fork\)'
+echo "     [held by $VIA: $G]"
+no_group_left limits_processes_cgroup_removed_after_the_run "$G"
+
+attack none "$PROJ" "$P" hog 256
+allowed limits_default_has_no_memory_limit 'SUCCEEDED touched 256 MiB'
+A_EXTRA=(--report)
+timed_attack lim_mem "$PROJ" "$P" hog 256
+group_of memory
+VIA=$(report_value resource_limits.memory.enforced_by)
+case $VIA in "cgroup v"*) ;; *) PRE_WHY+=("the report says memory is held by: ${VIA:-nothing}") ;; esac
+matches "$A_OUT" 'memory limit \(sandbox.limits.memory\) was reached' ||
+    PRE_WHY+=("cordon exec did not say that the memory limit was reached")
+killed limits_memory_64m_stops_a_hog 9
+no_group_left limits_memory_cgroup_removed_after_the_run "$G"
+
+attack none "$PROJ" "$P" spin 2
+allowed limits_default_has_no_cpu_limit 'SUCCEEDED used 2 s'
+timed_attack lim_cpu "$PROJ" "$P" spin 3
+killed limits_cpu_seconds_1_stops_a_spinner 9
+
+attack none "$PROJ" "$P" nofile 64
+allowed limits_default_open_files_64_ok 'SUCCEEDED opened 64'
+attack lim_files "$PROJ" "$P" nofile 64
+denied limits_open_files_16_refuses_the_17th 'errno=EMFILE'
+
+# the group cannot be left or loosened from inside; outside, the same writes work
+A_EXTRA=(--report)
+attack lim_procs "$PROJ" /bin/true
+VIA=$(report_value resource_limits.processes.enforced_by)
+group_of processes
+if [ "$VIA" = "cgroup v2" ]; then
+    CG_MOUNT=$(findmnt -n -t cgroup2 -o TARGET | head -1)
+    CG_CTRL=unified
+else
+    CG_MOUNT=$(findmnt -n -t cgroup -o TARGET,OPTIONS | awk '$2 ~ /(^|,)pids(,|$)/ { print $1; exit }')
+    CG_CTRL=pids
+fi
+CTL_GROUP=$CG_MOUNT/cordon-escape-control-$(token)
+CG_DIRS+=("$CTL_GROUP")
+if mkdir "$CTL_GROUP" 2>/dev/null; then
+    outside /bin/sh -c 'echo $$ > "$1/cgroup.procs" && exec "$2" cgroup_escape "$3" "$4"' sh \
+        "$CTL_GROUP" "$P" "$CG_MOUNT" "$CG_CTRL"
+    CG_CTL=$(printf '%s\n' "$A_OUT" | tail -1)
+    rmdir "$CTL_GROUP" 2>/dev/null
+    if [ "$A_RC" -eq 0 ]; then
+        attack lim_procs "$PROJ" "$P" cgroup_escape "$CG_MOUNT" "$CG_CTRL"
+        matches "$A_OUT" "^cgroup_escape: in /" || PRE_WHY+=("the command was in no group")
+        denied limits_cgroup_procs_raw_write_refused "$FS"
+        echo "     [outside the sandbox: $CG_CTL]"
+    else
+        bad limits_cgroup_procs_raw_write_refused "control failed: $CG_CTL"
+    fi
+else
+    bad limits_cgroup_procs_raw_write_refused "cannot make a control group in $CG_MOUNT"
+fi
+
+# a launcher that may not make a cgroup: root is not counted by RLIMIT_NPROC
+NO_CG=(unshare -m --propagation private /bin/sh -c 'mount -t tmpfs none /sys/fs/cgroup && exec "$@"' sh)
+A_WRAP=("${NO_CG[@]}")
+attack lim_procs "$PROJ" "$P" forks 10
+matches "$A_OUT" '^forks:' && PRE_WHY+=("the command ran")
+refused_by_cordon limits_processes_root_without_cgroup_strict_refuses \
+    'RLIMIT_NPROC does not count.*run the agent as a user of its own.*best_effort'
+A_WRAP=("${NO_CG[@]}")
+attack lim_procs_be "$PROJ" "$P" forks 60
+allowed limits_processes_root_without_cgroup_best_effort_warns \
+    'warning: not enforced: sandbox.limits.processes \(50\)' 'SUCCEEDED forked 60 of 60'
+# and an agent of its own uid gets RLIMIT_NPROC, which binds it
+A_WRAP=("${AS_U[@]}")
+A_EXTRA=(--report)
+attack lim_procs "$PROJ" "$P" forks 500
+[ "$(report_value resource_limits.processes.rlimit)" = RLIMIT_NPROC ] ||
+    PRE_WHY+=("the report does not say RLIMIT_NPROC")
+denied limits_processes_nonroot_rlimit_nproc 'errno=EAGAIN \(fork\)'
+
+left=()
+for g in "${SEEN_GROUPS[@]}"; do
+    [ ! -e "$g" ] || left+=("$g")
+done
+if [ "${#left[@]}" -eq 0 ] && [ "${#SEEN_GROUPS[@]}" -gt 0 ]; then
+    ok limits_no_cgroup_left_behind
+    echo "     note: ${#SEEN_GROUPS[@]} groups made and removed"
+else
+    bad limits_no_cgroup_left_behind "groups left: ${left[*]:-none seen at all}"
+fi
 
 # ---------------------------------------------------------------- seccomp: system calls
 

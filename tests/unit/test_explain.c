@@ -196,3 +196,50 @@ Test(explain, wildcards_cover_custom_classes_too)
     free(t);
     policy_free(p);
 }
+
+static struct policy *load_plain(const char *j)
+{
+    struct policy_env env = {.vars = {"/h", "/c", "/w", "/tmp"}};
+    struct policy *p = NULL;
+    struct diag d;
+    diag_init(&d);
+    cr_assert_eq(policy_load(j, strlen(j), &env, &p, &d), 0, "%s", d.count ? d.e[0].msg : "");
+    return p;
+}
+
+Test(explain, limits_and_sysv_are_shown_with_their_mechanisms)
+{
+    struct policy *p = load_plain("{\"cordon_policy\": 1, \"agent\": \"x\", \"sandbox\": {\"ipc\": "
+                                  "{\"sysv\": \"private\"}, \"limits\": {\"processes\": 50, "
+                                  "\"memory\": \"512M\", \"cpu_seconds\": 60, "
+                                  "\"open_files\": 1024}}}");
+    char *t = capture_text(p);
+    cr_assert(strstr(t, "SysV IPC in an IPC namespace of the sandbox's own"), "%s", t);
+    cr_assert(strstr(t, "processes   50, the sandbox together (a cgroup; else RLIMIT_NPROC"),
+              "%s", t);
+    cr_assert(strstr(t, "memory      512M (536870912 bytes)"), "%s", t);
+    cr_assert(strstr(t, "cpu_seconds 60, each process (RLIMIT_CPU)"), "%s", t);
+    cr_assert(strstr(t, "open_files  1024, each process (RLIMIT_NOFILE)"), "%s", t);
+    free(t);
+    cJSON *o = policy_explain_json(p);
+    cJSON *sb = cJSON_GetObjectItem(o, "sandbox");
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(sb, "ipc"), "sysv")->valuestring,
+                     "private");
+    cJSON *lim = cJSON_GetObjectItem(sb, "limits");
+    cr_assert_eq(cJSON_GetObjectItem(lim, "memory")->valuedouble, 536870912.0);
+    cr_assert_eq(cJSON_GetObjectItem(lim, "processes")->valuedouble, 50.0);
+    cJSON_Delete(o);
+    policy_free(p);
+
+    p = load_plain("{\"cordon_policy\": 1, \"agent\": \"x\"}");
+    t = capture_text(p);
+    cr_assert(strstr(t, "SysV IPC refused"), "%s", t);
+    cr_assert(strstr(t, "limits    none: no process, memory, CPU time or open-file limit"), "%s",
+              t);
+    free(t);
+    o = policy_explain_json(p);
+    lim = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "sandbox"), "limits");
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(lim, "processes")), "no limit is null");
+    cJSON_Delete(o);
+    policy_free(p);
+}

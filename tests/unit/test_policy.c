@@ -123,6 +123,10 @@ Test(good, minimal_gets_documented_defaults)
     cr_assert_eq(p->sandbox.net.n_allow, 0);
     cr_assert_eq(p->sandbox.ipc.signals, POLICY_SCOPE_SCOPED);
     cr_assert_eq(p->sandbox.ipc.abstract_unix, POLICY_SCOPE_SCOPED);
+    cr_assert_eq(p->sandbox.ipc.sysv, POLICY_SYSV_DENY, "SysV IPC is refused by default");
+    cr_assert(!p->sandbox.limits.processes && !p->sandbox.limits.memory &&
+                  !p->sandbox.limits.cpu_seconds && !p->sandbox.limits.open_files,
+              "no limit by default");
     /* read_write ${workspace} ${tmp}; read_only ${cwd} */
     cr_assert_eq(p->sandbox.fs.read_write.n, 2);
     cr_assert_str_eq(p->sandbox.fs.read_write.v[0].path, "/work/proj/ws");
@@ -228,6 +232,11 @@ Test(good, everything_compiles_to_what_it_says)
     cr_assert_eq(p->sandbox.net.allow[0].port, 8080);
     cr_assert_eq(p->sandbox.net.allow[1].port, 0);
     cr_assert_eq(p->sandbox.ipc.signals, POLICY_SCOPE_OPEN);
+    cr_assert_eq(p->sandbox.ipc.sysv, POLICY_SYSV_PRIVATE);
+    cr_assert_eq(p->sandbox.limits.processes, 64);
+    cr_assert_eq(p->sandbox.limits.memory, 2ULL << 30);
+    cr_assert_eq(p->sandbox.limits.cpu_seconds, 600);
+    cr_assert_eq(p->sandbox.limits.open_files, 4096);
     /* api */
     cr_assert_eq(p->api.models.n, 3);
     cr_assert_eq(p->api.n_custom, 2);
@@ -522,6 +531,143 @@ Test(bad, unix_sockets_typo)
     expect_error(P("\"sandbox\": {\"ipc\": {\"unix_sockets\": \"closed\"}}"),
                  "sandbox.ipc.unix_sockets", "expected one of open|pairs, got \"closed\"");
 }
+Test(bad, sysv_typo_names_the_choices)
+{
+    expect_error(P("\"sandbox\": {\"ipc\": {\"sysv\": \"privat\"}}"), "sandbox.ipc.sysv",
+                 "expected one of deny|private, got \"privat\"");
+    expect_error(P("\"sandbox\": {\"ipc\": {\"sysv\": true}}"), "sandbox.ipc.sysv",
+                 "expected one of deny|private, got true");
+    expect_error(P("\"sandbox\": {\"ipc\": {\"sysvv\": \"deny\"}}"), "sandbox.ipc.sysvv",
+                 "did you mean \"sysv\"?");
+}
+
+/* ------------------------------------------------------------------ sandbox.limits */
+
+static struct policy *load_limits(const char *body)
+{
+    char json[4096];
+    snprintf(json, sizeof json, P("\"sandbox\": {\"limits\": {%s}}"), body);
+    return load(json);
+}
+
+static void expect_limit_error(const char *body, const char *path, const char *msg)
+{
+    char json[8192];
+    snprintf(json, sizeof json, P("\"sandbox\": {\"limits\": {%s}}"), body);
+    expect_error(json, path, msg);
+}
+
+Test(good, limits_take_whole_numbers_and_sizes)
+{
+    struct policy *p = load_limits("\"processes\": 50, \"memory\": \"512M\", "
+                                   "\"cpu_seconds\": 60, \"open_files\": 1024");
+    cr_assert_not_null(p, "%s", all_errors());
+    cr_assert_eq(p->sandbox.limits.processes, 50);
+    cr_assert_eq(p->sandbox.limits.memory, 512ULL << 20);
+    cr_assert_eq(p->sandbox.limits.cpu_seconds, 60);
+    cr_assert_eq(p->sandbox.limits.open_files, 1024);
+    policy_free(p);
+    const struct {
+        const char *v;
+        uint64_t bytes;
+    } sizes[] = {{"1048576", 1ULL << 20}, {"\"1048576\"", 1ULL << 20}, {"\"1024K\"", 1ULL << 20},
+                 {"\"1m\"", 1ULL << 20},  {"\"2G\"", 2ULL << 30},        {"\"2g\"", 2ULL << 30},
+                 {"\"1T\"", 1ULL << 40},  {"\"1024T\"", 1ULL << 50},     {"1125899906842624", 1ULL << 50}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char body[128];
+        snprintf(body, sizeof body, "\"memory\": %s", sizes[i].v);
+        p = load_limits(body);
+        cr_assert_not_null(p, "%s refused: %s", sizes[i].v, all_errors());
+        cr_assert_eq(p->sandbox.limits.memory, sizes[i].bytes, "%s", sizes[i].v);
+        policy_free(p);
+    }
+    /* every bound itself is accepted */
+    p = load_limits("\"processes\": 1, \"cpu_seconds\": 1, \"open_files\": 3");
+    cr_assert_not_null(p, "%s", all_errors());
+    policy_free(p);
+    p = load_limits("\"processes\": 4194304, \"cpu_seconds\": 31536000, "
+                    "\"open_files\": 2147483584");
+    cr_assert_not_null(p, "%s", all_errors());
+    policy_free(p);
+}
+
+Test(bad, limits_zero_says_how_to_mean_no_limit)
+{
+    expect_limit_error("\"processes\": 0", "sandbox.limits.processes",
+                       "expected a whole number of processes from 1 to 4194304, got 0 (to set "
+                       "no limit, leave the key out)");
+    expect_limit_error("\"cpu_seconds\": 0", "sandbox.limits.cpu_seconds",
+                       "leave the key out");
+    expect_limit_error("\"memory\": 0", "sandbox.limits.memory", "(below the minimum of 1M)");
+}
+
+Test(bad, limits_negative_fractional_and_overflowing)
+{
+    expect_limit_error("\"processes\": -1", "sandbox.limits.processes", "got -1");
+    expect_limit_error("\"processes\": 1.5", "sandbox.limits.processes", "got 1.5");
+    expect_limit_error("\"processes\": 4194305", "sandbox.limits.processes",
+                       "from 1 to 4194304, got 4194305");
+    expect_limit_error("\"cpu_seconds\": 1e300", "sandbox.limits.cpu_seconds", "got 1e+300");
+    expect_limit_error("\"open_files\": 2", "sandbox.limits.open_files",
+                       "from 3 to 2147483584, got 2");
+    expect_limit_error("\"open_files\": 18446744073709551616", "sandbox.limits.open_files",
+                       "got 1.84467440737096e+19");
+    expect_limit_error("\"memory\": -1048576", "sandbox.limits.memory",
+                       "(below the minimum of 1M)");
+    expect_limit_error("\"memory\": \"1025T\"", "sandbox.limits.memory",
+                       "(above the maximum of 1024T)");
+    expect_limit_error("\"memory\": \"99999999999T\"", "sandbox.limits.memory",
+                       "(above the maximum of 1024T)");
+    expect_limit_error("\"memory\": \"99999999999999999999M\"", "sandbox.limits.memory",
+                       "got \"99999999999999999999M\"");
+    expect_limit_error("\"memory\": 1e300", "sandbox.limits.memory", "above the maximum");
+    expect_limit_error("\"memory\": 1048576.5", "sandbox.limits.memory", "got 1048576.5");
+}
+
+Test(bad, limits_wrong_types_and_spellings)
+{
+    expect_limit_error("\"processes\": \"50\"", "sandbox.limits.processes",
+                       "expected a whole number of processes from 1 to 4194304, got \"50\"");
+    expect_limit_error("\"open_files\": true", "sandbox.limits.open_files", "got true");
+    expect_limit_error("\"cpu_seconds\": null", "sandbox.limits.cpu_seconds", "got null");
+    expect_limit_error("\"memory\": [1]", "sandbox.limits.memory", "got an array");
+    expect_limit_error("\"memory\": \"2GB\"", "sandbox.limits.memory",
+                       "got \"2GB\"; did you mean \"2G\"?");
+    expect_limit_error("\"memory\": \"512MiB\"", "sandbox.limits.memory",
+                       "did you mean \"512M\"?");
+    expect_limit_error("\"memory\": \"1.5G\"", "sandbox.limits.memory",
+                       "(whole numbers only: \"1536M\", not \"1.5G\")");
+    const char *const malformed[] = {"\"\"", "\"M\"", "\" 5M\"", "\"5 M\"", "\"+5M\"",
+                                     "\"-5M\"", "\"0x10M\"", "\"5P\"", "\"5MM\""};
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+        char body[96];
+        snprintf(body, sizeof body, "\"memory\": %s", malformed[i]);
+        expect_limit_error(body, "sandbox.limits.memory",
+                           "a whole number of bytes, or a string of digits with K, M, G or T");
+    }
+    expect_limit_error("\"memroy\": \"1G\"", "sandbox.limits.memroy",
+                       "unknown key; did you mean \"memory\"?");
+    expect_error(P("\"sandbox\": {\"limits\": [50]}"), "sandbox.limits",
+                 "expected an object, got an array");
+    expect_error(P("\"sandbox\": {\"limit\": {}}"), "sandbox.limit",
+                 "did you mean \"limits\"?");
+    expect_limit_error("\"processes\": 5, \"processes\": 5000", "sandbox.limits.processes",
+                       "duplicate key");
+}
+
+Test(bad, limits_hostile_values_are_bounded)
+{
+    /* a size string far longer than any size: refused, quoted shortly, never overflows */
+    char body[6000] = "\"memory\": \"";
+    size_t o = strlen(body);
+    memset(body + o, '9', 5000);
+    memcpy(body + o + 5000, "M\"", 3);
+    expect_limit_error(body, "sandbox.limits.memory", "string is 5001 bytes");
+    /* a control character is refused by the string checks before the size is read */
+    expect_limit_error("\"memory\": \"5\\u001bM\"", "sandbox.limits.memory",
+                       "string contains a control character (0x1b)");
+}
+
 Test(bad, sandbox_not_object)
 {
     expect_error(P("\"sandbox\": []"), "sandbox", "expected an object, got an array");

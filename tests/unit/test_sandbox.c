@@ -11,6 +11,8 @@
 #include "tests/unit/support.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -18,8 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/msg.h>
+#include <sys/resource.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -28,8 +35,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox/cgroup.h"
 #include "sandbox/landlock.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/seccomp.h"
+#include "sandbox/seccomp_rules.h"
 
 static char root[64], home[128], ws[128], bin[128];
 
@@ -723,5 +733,434 @@ Test(sandbox, a_bind_mount_of_a_denied_directory_is_denied_too)
     if (WEXITSTATUS(status) == 77)
         cr_skip_test("cannot create a mount namespace here");
     cr_assert_eq(WEXITSTATUS(status), 0, "status %d", WEXITSTATUS(status));
+    policy_free(p);
+}
+
+/* ------------------------------------------------------------------ seccomp: the programs */
+
+
+/* The BPF compiled into cordon is what the rules give when built again now. */
+Test(sandbox, compiled_programs_match_the_rules)
+{
+    for (int n = 0; n < 3; n++)
+        for (int u = 0; u < 2; u++)
+            for (int v = 0; v < 2; v++) {
+                scmp_filter_ctx ctx;
+                unsigned rules, built_rules;
+                char err[256];
+                cr_assert_eq(sandbox_seccomp_build((enum policy_net)n, (enum policy_unix)u,
+                                                   (enum sandbox_sysv)v, &ctx, &rules, err,
+                                                   sizeof err),
+                             0, "%s", err);
+                int fd = memfd_create("bpf", 0);
+                cr_assert_geq(fd, 0);
+                cr_assert_eq(seccomp_export_bpf(ctx, fd), 0);
+                off_t len = lseek(fd, 0, SEEK_END);
+                unsigned char *buf = malloc((size_t)len);
+                cr_assert_eq(pread(fd, buf, (size_t)len, 0), len);
+                size_t ins;
+                const struct sock_filter *bpf = sandbox_seccomp_program(
+                    (enum policy_net)n, (enum policy_unix)u, (enum sandbox_sysv)v, &ins,
+                    &built_rules);
+                cr_assert_eq(ins * sizeof *bpf, (size_t)len, "net %d unix %d sysv %d", n, u, v);
+                cr_assert_eq(memcmp(bpf, buf, (size_t)len), 0, "net %d unix %d sysv %d", n, u, v);
+                cr_assert_eq(built_rules, rules);
+                free(buf);
+                close(fd);
+                seccomp_release(ctx);
+            }
+    size_t ins;
+    unsigned deny_rules, allow_rules;
+    (void)sandbox_seccomp_program(POLICY_NET_PROXY, POLICY_UNIX_PAIRS, SANDBOX_SYSV_DENY, &ins,
+                                  &deny_rules);
+    (void)sandbox_seccomp_program(POLICY_NET_PROXY, POLICY_UNIX_PAIRS, SANDBOX_SYSV_ALLOW, &ins,
+                                  &allow_rules);
+    cr_assert_eq(deny_rules, allow_rules + 12, "deny adds one rule per SysV call");
+}
+
+/* ------------------------------------------------------------------ other processes by pid */
+
+
+#define IOPRIO(cls, data) (((long)(cls) << 13) | (data))
+
+/* 0 when the calls on the caller itself work and the same calls on anyone else are refused;
+ * otherwise the number of the check that failed. */
+static int pid_calls_probe(void *arg)
+{
+    (void)arg;
+    const long hi = 1L << 32;
+    long other = getppid(); /* the test runner, outside the sandbox */
+    struct rlimit rl, lower;
+    if (syscall(SYS_prlimit64, 0L, (long)RLIMIT_NOFILE, NULL, &rl) != 0)
+        return 1;
+    lower.rlim_cur = rl.rlim_cur > 64 ? 64 : rl.rlim_cur;
+    lower.rlim_max = rl.rlim_max;
+    if (syscall(SYS_prlimit64, 0L, (long)RLIMIT_NOFILE, &lower, NULL) != 0)
+        return 2;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 3; /* glibc passes pid 0 */
+    if (syscall(SYS_prlimit64, other, (long)RLIMIT_NOFILE, NULL, &rl) == 0 || errno != EPERM)
+        return 4; /* a read of another process: refused too */
+    if (syscall(SYS_prlimit64, (long)getpid(), (long)RLIMIT_NOFILE, NULL, &rl) == 0 ||
+        errno != EPERM)
+        return 5; /* its own pid spelled out: a static filter cannot tell, documented */
+    if (syscall(SYS_prlimit64, hi, (long)RLIMIT_NOFILE, NULL, &rl) == 0 || errno != EPERM)
+        return 6; /* the kernel would read pid 0: errs towards refusing */
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0 || sched_setaffinity(0, sizeof set, &set) != 0)
+        return 7;
+    if (syscall(SYS_sched_setaffinity, other, (long)sizeof set, &set) == 0 || errno != EPERM)
+        return 8;
+    struct sched_param sp = {0};
+    if (sched_setscheduler(0, SCHED_BATCH, &sp) != 0)
+        return 9;
+    if (syscall(SYS_sched_setscheduler, other, (long)SCHED_IDLE, &sp) == 0 || errno != EPERM)
+        return 10;
+    if (syscall(SYS_sched_setparam, other, &sp) == 0 || errno != EPERM)
+        return 11;
+    if (setpriority(PRIO_PROCESS, 0, 5) != 0)
+        return 12; /* nice(1) */
+    if (syscall(SYS_setpriority, (long)PRIO_USER, 0L, 19L) == 0 || errno != EPERM)
+        return 13; /* for root: every root process of the host */
+    if (syscall(SYS_setpriority, (long)PRIO_PGRP, 0L, 19L) == 0 || errno != EPERM)
+        return 14;
+    if (syscall(SYS_setpriority, (long)PRIO_PROCESS, other, 19L) == 0 || errno != EPERM)
+        return 15;
+    if (syscall(SYS_ioprio_set, 1L /* WHO_PROCESS */, 0L, IOPRIO(2 /* BE */, 4)) != 0)
+        return 16; /* ionice on itself */
+    if (syscall(SYS_ioprio_set, 3L /* WHO_USER */, 0L, IOPRIO(3 /* IDLE */, 0)) == 0 ||
+        errno != EPERM)
+        return 17;
+    if (syscall(SYS_ioprio_set, 1L | hi, other, IOPRIO(3, 0)) == 0 || errno != EPERM)
+        return 18;
+    if (syscall(SYS_setns, -1L, 0L) == 0 || errno != EPERM)
+        return 19; /* EPERM before the kernel's EBADF */
+    return 0;
+}
+
+Test(sandbox, calls_on_another_pid_are_refused_on_oneself_they_work)
+{
+    struct policy *p = compile(NULL);
+    struct sandbox_opts o = {0};
+    cr_assert_eq(in_sandbox(p, &o, pid_calls_probe, NULL), 0);
+    policy_free(p);
+}
+
+/* 0 when every SysV and POSIX message queue call is refused before the kernel looks. */
+static int ipc_denied_probe(void *arg)
+{
+    (void)arg;
+    if (syscall(SYS_shmget, (long)IPC_PRIVATE, 4096L, (long)(IPC_CREAT | 0600)) >= 0 ||
+        errno != EPERM)
+        return 1;
+    if (syscall(SYS_shmat, 0L, NULL, 0L) != -1 || errno != EPERM)
+        return 2;
+    if (syscall(SYS_msgget, (long)IPC_PRIVATE, (long)(IPC_CREAT | 0600)) >= 0 || errno != EPERM)
+        return 3;
+    if (syscall(SYS_msgrcv, 0L, NULL, 0L, 0L, (long)IPC_NOWAIT) >= 0 || errno != EPERM)
+        return 4;
+    if (syscall(SYS_semget, (long)IPC_PRIVATE, 1L, (long)(IPC_CREAT | 0600)) >= 0 ||
+        errno != EPERM)
+        return 5;
+    if (syscall(SYS_semctl, 0L, 0L, (long)GETVAL, 0L) >= 0 || errno != EPERM)
+        return 6;
+    if (syscall(SYS_mq_open, "cordon-unit", (long)O_RDONLY, 0L, NULL) >= 0 || errno != EPERM)
+        return 7;
+    if (syscall(SYS_mq_unlink, "cordon-unit") == 0 || errno != EPERM)
+        return 8;
+    return 0;
+}
+
+Test(sandbox, sysv_and_mqueues_are_refused_by_default)
+{
+    struct policy *p = compile(NULL);
+    struct sandbox_opts o = {0};
+    cr_assert_eq(in_sandbox(p, &o, ipc_denied_probe, NULL), 0);
+    policy_free(p);
+}
+
+/* Under CI nothing here may skip: a missing capability is then a failure. */
+static void skip_or_fail(const char *why)
+{
+    const char *ci = getenv("CI");
+    if (ci && strcmp(ci, "true") == 0)
+        cr_assert_fail("CI=true, and %s", why);
+    cr_skip_test("%s", why);
+}
+
+static int private_ipc_probe(void *arg)
+{
+    long key = *(long *)arg;
+    if (syscall(SYS_shmget, key, 0L, 0L) >= 0 || errno != ENOENT)
+        return 1; /* the segment outside is invisible */
+    long id = syscall(SYS_shmget, (long)IPC_PRIVATE, 4096L, (long)(IPC_CREAT | 0600));
+    if (id < 0)
+        return 2;
+    char *a = shmat((int)id, NULL, 0);
+    if (a == (void *)-1)
+        return 3;
+    memcpy(a, "own", 4);
+    if (shmdt(a) != 0 || shmctl((int)id, IPC_RMID, NULL) != 0)
+        return 4;
+    if (syscall(SYS_mq_open, "cordon-unit", (long)O_RDONLY, 0L, NULL) >= 0 || errno != EPERM)
+        return 5; /* POSIX queues stay refused */
+    return 0;
+}
+
+Test(sandbox, private_sysv_gets_a_namespace_of_its_own)
+{
+    if (geteuid() != 0)
+        skip_or_fail("an IPC namespace needs CAP_SYS_ADMIN: run the unit tests as root");
+    long key = 0x434f0000 | (getpid() & 0xffff);
+    int id = shmget((key_t)key, 4096, IPC_CREAT | IPC_EXCL | 0600);
+    cr_assert_geq(id, 0, "cannot plant a segment: %s", strerror(errno));
+    struct policy *p = compile("\"ipc\": {\"sysv\": \"private\"}");
+    struct sandbox_opts o = {0};
+    int rc = in_sandbox(p, &o, private_ipc_probe, &key);
+    shmctl(id, IPC_RMID, NULL);
+    cr_assert_eq(rc, 0);
+    policy_free(p);
+}
+
+/* Apply p as an unprivileged user (no CAP_SYS_ADMIN) in a child; the report and the error
+ * come back through shared memory. */
+struct apply_result {
+    int rc, shm_errno;
+    struct sandbox_report r;
+    char err[1024];
+};
+
+static void apply_unprivileged(const struct policy *p, struct apply_result *out)
+{
+    struct apply_result *sh =
+        mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(sh, MAP_FAILED);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgroups(0, NULL) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+                               setresuid(65534, 65534, 65534) != 0))
+            _exit(2);
+        struct sandbox_opts o = {0};
+        sh->rc = sandbox_apply(p, &o, &sh->r, sh->err, sizeof sh->err);
+        errno = 0;
+        if (sh->rc == 0 && syscall(SYS_shmget, (long)IPC_PRIVATE, 4096L, 0600L) < 0)
+            sh->shm_errno = errno;
+        _exit(0);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child could not drop root");
+    *out = *sh;
+    munmap(sh, sizeof *sh);
+}
+
+Test(sandbox, private_sysv_without_the_capability_refuses_or_degrades)
+{
+    struct policy *strict = compile_json(
+        "{\"cordon_policy\": 1, \"agent\": \"t\", \"sandbox\": {\"filesystem\": "
+        "{\"read_write\": [\"%s\"]}, \"ipc\": {\"sysv\": \"private\"}}}", ws);
+    struct apply_result a;
+    apply_unprivileged(strict, &a);
+    cr_assert_eq(a.rc, SANDBOX_ERR_UNSUPPORTED);
+    cr_assert(strstr(a.err, "CAP_SYS_ADMIN") && strstr(a.err, "\"deny\"") &&
+                  strstr(a.err, "best_effort"),
+              "%s", a.err);
+    policy_free(strict);
+    struct policy *be = compile_json(
+        "{\"cordon_policy\": 1, \"agent\": \"t\", \"sandbox\": {\"enforcement\": "
+        "\"best_effort\", \"filesystem\": {\"read_write\": [\"%s\"]}, \"ipc\": {\"sysv\": "
+        "\"private\"}}}", ws);
+    apply_unprivileged(be, &a);
+    cr_assert_eq(a.rc, 0, "%s", a.err);
+    cr_assert_eq(a.r.ipc_namespace, 0);
+    cr_assert_eq(a.shm_errno, EPERM, "the fallback is deny");
+    int seen = 0;
+    for (size_t i = 0; i < a.r.n_degradations; i++)
+        seen |= strstr(a.r.degradations[i], "fell back to \"deny\"") != NULL;
+    cr_assert(seen, "no degradation says what happened");
+    policy_free(be);
+}
+
+/* ------------------------------------------------------------------ sandbox.limits */
+
+struct limits_seen {
+    struct rlimit cpu, nofile, as, nproc;
+};
+
+static int limits_probe(void *arg)
+{
+    struct limits_seen *s = arg; /* shared memory */
+    getrlimit(RLIMIT_CPU, &s->cpu);
+    getrlimit(RLIMIT_NOFILE, &s->nofile);
+    getrlimit(RLIMIT_AS, &s->as);
+    getrlimit(RLIMIT_NPROC, &s->nproc);
+    struct rlimit up = {s->nofile.rlim_max + 1, s->nofile.rlim_max + 1};
+    return setrlimit(RLIMIT_NOFILE, &up) == 0 ? 1 : 0; /* it cannot raise them back */
+}
+
+Test(sandbox, cpu_and_open_files_are_rlimits_soft_and_hard)
+{
+    struct policy *p = compile("\"limits\": {\"cpu_seconds\": 100, \"open_files\": 64}");
+    struct limits_seen *s =
+        mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    struct sandbox_opts o = {0};
+    cr_assert_eq(in_sandbox(p, &o, limits_probe, s), 0, "a limit could be raised again");
+    cr_assert_eq(s->cpu.rlim_cur, 100);
+    cr_assert_eq(s->cpu.rlim_max, 100);
+    cr_assert_eq(s->nofile.rlim_cur, 64);
+    cr_assert_eq(s->nofile.rlim_max, 64);
+    munmap(s, sizeof *s);
+    policy_free(p);
+}
+
+static int lower_nofile_then_probe(void *arg)
+{
+    return limits_probe(arg);
+}
+
+Test(sandbox, a_lower_hard_limit_already_in_place_is_kept)
+{
+    struct policy *p = compile("\"limits\": {\"open_files\": 4096}");
+    struct limits_seen *s =
+        mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        struct rlimit low = {32, 32};
+        struct sandbox_report r;
+        struct sandbox_opts o = {0};
+        char err[512];
+        if (setrlimit(RLIMIT_NOFILE, &low) != 0 || sandbox_apply(p, &o, &r, err, sizeof err))
+            _exit(90);
+        if (r.resources[SANDBOX_LIMIT_OPEN_FILES].value != 32 ||
+            !strstr(r.resources[SANDBOX_LIMIT_OPEN_FILES].where, "already lower: 32"))
+            _exit(91);
+        _exit(lower_nofile_then_probe(s));
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", WEXITSTATUS(status));
+    cr_assert_eq(s->nofile.rlim_max, 32);
+    munmap(s, sizeof *s);
+    policy_free(p);
+}
+
+/* A dry run of p in a child: the report, the error, the result. */
+static int dry(const struct policy *p, struct sandbox_report *r, char *err, size_t errlen);
+
+Test(sandbox, memory_is_a_cgroup_limit_or_rlimit_as)
+{
+    /* the largest limit there is: a sanitizer's shadow memory already takes terabytes of
+     * address space, and every later mmap would fail below it */
+    struct policy *p = compile("\"limits\": {\"memory\": \"1024T\"}");
+    enum sandbox_cgroup_kind kind;
+    char file[256], err[512];
+    uint64_t cg = sandbox_cgroup_limit_of_self(SANDBOX_CGROUP_MEMORY, &kind, file, sizeof file);
+    if (cg) {
+        /* this process already runs in a group that limits memory: that group holds it */
+        struct sandbox_report r;
+        cr_assert_eq(dry(p, &r, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(r.resources[SANDBOX_LIMIT_MEMORY].via,
+                     kind == SANDBOX_CGROUP_V2 ? SANDBOX_VIA_CGROUP_V2 : SANDBOX_VIA_CGROUP_V1);
+        cr_assert_eq(r.resources[SANDBOX_LIMIT_MEMORY].value, cg);
+        cr_assert_str_eq(r.resources[SANDBOX_LIMIT_MEMORY].where, file);
+        policy_free(p);
+        return;
+    }
+    struct limits_seen *s =
+        mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    struct sandbox_opts o = {0};
+    cr_assert_eq(in_sandbox(p, &o, limits_probe, s), 0);
+    cr_assert_eq(s->as.rlim_cur, 1ULL << 50);
+    cr_assert_eq(s->as.rlim_max, 1ULL << 50);
+    munmap(s, sizeof *s);
+    policy_free(p);
+}
+
+/* A dry run of p in a child: the report, the error, the result. */
+static int dry(const struct policy *p, struct sandbox_report *r, char *err, size_t errlen)
+{
+    struct sandbox_opts o = {0};
+    return dry_run(p, o, r, err, errlen);
+}
+
+Test(sandbox, processes_of_root_without_a_cgroup_refuse_or_degrade)
+{
+    enum sandbox_cgroup_kind kind;
+    char file[256], err[512];
+    uint64_t cg = sandbox_cgroup_limit_of_self(SANDBOX_CGROUP_PIDS, &kind, file, sizeof file);
+    struct sandbox_report r;
+    struct policy *strict = compile("\"limits\": {\"processes\": 50}");
+    struct policy *be = compile("\"enforcement\": \"best_effort\", \"limits\": "
+                                "{\"processes\": 50}");
+    if (cg && cg <= 50) {
+        /* a group of this process holds it already */
+        cr_assert_eq(dry(strict, &r, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(r.resources[SANDBOX_LIMIT_PROCESSES].via,
+                     kind == SANDBOX_CGROUP_V2 ? SANDBOX_VIA_CGROUP_V2 : SANDBOX_VIA_CGROUP_V1);
+        cr_assert_str_eq(r.resources[SANDBOX_LIMIT_PROCESSES].where, file);
+    } else if (getuid() == 0) {
+        cr_assert_eq(dry(strict, &r, err, sizeof err), SANDBOX_ERR_UNSUPPORTED);
+        cr_assert(strstr(err, "RLIMIT_NPROC") && strstr(err, "cgroup") &&
+                      strstr(err, "user of its own") && strstr(err, "best_effort"),
+                  "%s", err);
+        cr_assert_eq(dry(be, &r, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(r.resources[SANDBOX_LIMIT_PROCESSES].via, SANDBOX_VIA_NOTHING);
+        int seen = 0;
+        for (size_t i = 0; i < r.n_degradations; i++)
+            seen |= strstr(r.degradations[i], "sandbox.limits.processes (50)") != NULL;
+        cr_assert(seen, "no degradation names the limit");
+    } else {
+        cr_assert_eq(dry(strict, &r, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(r.resources[SANDBOX_LIMIT_PROCESSES].via, SANDBOX_VIA_RLIMIT);
+        cr_assert_str_eq(r.resources[SANDBOX_LIMIT_PROCESSES].where, "RLIMIT_NPROC");
+    }
+    policy_free(strict);
+    policy_free(be);
+}
+
+Test(sandbox, the_report_says_what_holds_each_limit)
+{
+    struct policy *p = compile("\"enforcement\": \"best_effort\", \"limits\": "
+                               "{\"cpu_seconds\": 30, \"open_files\": 256}");
+    struct sandbox_report r;
+    char err[512];
+    cr_assert_eq(dry(p, &r, err, sizeof err), 0, "%s", err);
+    char *json = sandbox_report_json(&r);
+    cr_assert_not_null(json);
+    cr_assert(strstr(json, "\"resource_limits\""), "%s", json);
+    cr_assert(strstr(json, "\"RLIMIT_CPU\""), "%s", json);
+    cr_assert(strstr(json, "\"RLIMIT_NOFILE\""), "%s", json);
+    cr_assert(strstr(json, "\"enforced_by\":\t\"rlimit\""), "%s", json);
+    cr_assert(strstr(json, "\"enforced_by\":\t\"unset\""), "processes and memory are unset");
+    cr_assert(strstr(json, "\"sysv\":\t\"deny\""), "%s", json);
+    cr_assert(strstr(json, "\"ipc_namespace\":\tfalse"), "%s", json);
+    free(json);
+    char text[8192];
+    size_t need = sandbox_report_text(&r, text, sizeof text);
+    cr_assert_lt(need, sizeof text);
+    cr_assert(strstr(text, "cpu_seconds 30, rlimit: each process's CPU time"), "%s", text);
+    cr_assert(strstr(text, "RLIMIT_CPU = 30\n"), "%s", text);
+    cr_assert(strstr(text, "open_files  256, rlimit: each process\n"), "%s", text);
+    cr_assert(strstr(text, "RLIMIT_NOFILE = 256\n"), "%s", text);
+    cr_assert(strstr(text, "sysv ipc     refused by seccomp"), "%s", text);
+    /* a short buffer is cut, never overrun, and the length needed is still told */
+    char small[16];
+    cr_assert_eq(sandbox_report_text(&r, small, sizeof small), need);
+    cr_assert_eq(strlen(small), sizeof small - 1);
+    policy_free(p);
+}
+
+Test(sandbox, no_limit_by_default_is_reported_as_none)
+{
+    struct policy *p = compile(NULL);
+    struct sandbox_report r;
+    char err[512], text[8192];
+    cr_assert_eq(dry(p, &r, err, sizeof err), 0, "%s", err);
+    for (int i = 0; i < SANDBOX_N_LIMITS; i++)
+        cr_assert_eq(r.resources[i].via, SANDBOX_VIA_UNSET);
+    sandbox_report_text(&r, text, sizeof text);
+    cr_assert(strstr(text, "limits       none"), "%s", text);
     policy_free(p);
 }
