@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A control group for one run, made by a launcher that stays OUTSIDE the sandbox (`cordon
- * exec` today, `cordon run` later): the only place where the processes of a sandbox can be
+ * exec`, and `cordon run`'s supervisor): the only place where the processes of a sandbox can be
  * limited together (a process count, their memory) and found again at the end, whatever they
  * did to their process tree. Linux only.
  *

@@ -34,6 +34,7 @@
 #include <sodium.h>
 
 #include "policy/diag.h"
+#include "sandbox/cgroup.h"
 #include "shim/events.h"
 #include "shim/root.h"
 #include "tools/cli.h"
@@ -310,12 +311,21 @@ struct run_opts {
 /* What the child does between fork and exec: the root's second half, the sandbox. */
 struct enforce_ctx {
     const char *cmd;
+    const struct sandbox_cgroup *cgroup; /* the run's group, made by the supervisor, or NULL */
 };
 
 static int enforce_in_child(void *arg)
 {
     const struct enforce_ctx *c = arg;
     char err[2048];
+    /* Into the run's group before the sandbox: sandbox_apply finds the limits there, and
+     * once Landlock applies nothing below /sys can be written, so the tree cannot leave it. */
+    int jr = c->cgroup ? sandbox_cgroup_join(c->cgroup, 0) : 0;
+    if (jr != 0) {
+        cli_error("run", "cannot join the run's cgroup: %s; %s was not started", strerror(-jr),
+                  c->cmd);
+        return -1;
+    }
     if (root_enforce(&g_root, err, sizeof err) != 0) {
         cli_error("run", "%s; %s was not started", err, c->cmd);
         return -1;
@@ -424,6 +434,8 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
     struct run_source src = *srcp;
     char err[2048], shim[PATH_MAX];
     int code = ROOT_EXIT_RUN, sup_fd = -1;
+    struct sandbox_cgroup *cg = NULL;
+    char cgerr[512] = "";
     if (e) {
         src.policy = NULL;
         src.server = e->server;
@@ -455,6 +467,18 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
         goto out;
     }
 
+    /* sandbox.limits processes and memory are held for the whole tree by a group made here,
+     * outside the sandbox, where it can also be removed at the end; without one the sandbox
+     * falls back to rlimits, or refuses under strict what no rlimit holds (sandbox_apply). */
+    if (g_root.policy->sandbox.limits.processes || g_root.policy->sandbox.limits.memory) {
+        struct sandbox_cgroup_want want = {g_root.policy->sandbox.limits.processes,
+                                           g_root.policy->sandbox.limits.memory};
+        if (sandbox_cgroup_create(&want, &cg, cgerr, sizeof cgerr) != 0)
+            cg = NULL;
+        if (cgerr[0])
+            g_root.sopts.cgroup_error = cgerr;
+    }
+
     /* Every process CMD starts stays below this one, however it detaches. */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
         cli_error("run", "cannot become the subreaper of the run (prctl: %s); %s was not started",
@@ -484,7 +508,7 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
     struct reaper_result rr;
     int exec_errno;
     char line[128];
-    struct enforce_ctx ec = {cmd[0]};
+    struct enforce_ctx ec = {cmd[0], cg};
     struct run_spawn sp = {.argv = cmd,
                            .shim = shim,
                            .timeout_s = o->handshake_s,
@@ -600,6 +624,13 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
     send_session_end(code, WIFSIGNALED(status) ? WTERMSIG(status) : 0, &rr, o, still);
     finish_events(sup_fd);
 out:
+    if (cg) {
+        /* what the reaper could not end (it left the tree's reach) ends with the group */
+        char why[512];
+        if (sandbox_cgroup_destroy(cg, why, sizeof why) != 0)
+            fprintf(stderr, "cordon run: warning: %s\n", why);
+        cg = NULL;
+    }
     if (e) {
         int stopped = embedded_stop(e);
         fprintf(stderr,

@@ -319,6 +319,86 @@ check server_forged_session_end_is_refused \
     '[ "$R_RC" -eq 0 ] && ! grep -q "\"forged\":true" "$SRV/state/audit/audit.jsonl" && grep -q "session.end refused" "$SRV/log"' \
     "exit $R_RC" "$R_OUT" "$(grep -c forged "$SRV/state/audit/audit.jsonl") forged records; cordond: $(tail -3 "$SRV/log")"
 
+# forget PID: drop it from BG_PIDS once waited for, so that the cleanup never signals a pid
+# the kernel may have given to another process since
+forget() {
+    local keep=() p
+    for p in "${BG_PIDS[@]}"; do
+        [ "$p" = "$1" ] || keep+=("$p")
+    done
+    BG_PIDS=("${keep[@]}")
+}
+# ---------------------------------------------------------------- the audit writer blinded
+# The attack that found this: inside the run, the agent finds cordond's audit writer in /proc
+# and sets its file size limit to 0 (the writer then died at its next write, unrecorded).
+# Control: the same raw call and prlimit(1) from outside, on a sleeper of ours.
+sleep 600 &
+BLIND_VICTIM=$!
+BG_PIDS+=("$BLIND_VICTIM")
+"$P" pid prlimit_fsize "$BLIND_VICTIM" >"$OUTD/bctl" 2>&1
+BCTL_RC=$?
+prlimit --pid "$BLIND_VICTIM" --nofile=7:7 >>"$OUTD/bctl" 2>&1
+BCTL2_RC=$?
+check blind_control_prlimit_works_outside \
+    '[ "$BCTL_RC" -eq 0 ] && [ "$BCTL2_RC" -eq 0 ] && grep -q "^Max open files *7 *7" /proc/$BLIND_VICTIM/limits' \
+    "probe exit $BCTL_RC, prlimit exit $BCTL2_RC" "$(cat "$OUTD/bctl")"
+kill -KILL "$BLIND_VICTIM" 2>/dev/null
+wait "$BLIND_VICTIM" 2>/dev/null
+forget "$BLIND_VICTIM"
+new_audit
+BAUD=$AUD
+crun "$OUTD/b1" --policy "$POL/run.json" --audit "$BAUD" -- sh -c '
+w=
+for d in /proc/[0-9]*; do
+    [ "$(cat "$d/comm" 2>/dev/null)" = cordon-audit ] && w=${d#/proc/}
+done
+[ -n "$w" ] || { echo "no-writer-found"; exit 9; }
+echo "writer=$w"
+"$1" pid prlimit_fsize "$w"; echo "probe-status=$?"
+prlimit --pid "$w" --fsize=0:0; echo "prlimit-status=$?"
+cat "$HOME/.ssh/id_rsa"; echo "after-attack"' sh "$P"
+check blind_writer_found_from_inside 'matches "$R_OUT" "writer=[0-9]+"' "$R_OUT"
+check blind_prlimit_fsize_refused_by_the_kernel \
+    'matches "$R_OUT" "errno=EPERM \(prlimit_fsize\)" && matches "$R_OUT" "probe-status=1" && matches "$R_OUT" "prlimit-status=[1-9]"' \
+    "$R_OUT"
+check blind_run_ends_normally '[ "$R_RC" -eq 0 ] && matches "$R_OUT" "after-attack"' "exit $R_RC" "$R_OUT"
+check blind_later_denial_is_recorded \
+    'grep "\"kind\":\"fs.open\"" "$BAUD/audit.jsonl" | grep -q "id_rsa"' \
+    "$(grep -c . "$BAUD/audit.jsonl" 2>/dev/null) records" "$(tail -5 "$BAUD/audit.jsonl" 2>/dev/null)"
+"$CORDON" audit verify "$BAUD" >"$OUTD/bv" 2>&1
+VRC=$?
+check blind_log_verifies_closed '[ "$VRC" -eq 0 ] && grep -q "^VALID (closed)" "$OUTD/bv"' \
+    "exit $VRC" "$(cat "$OUTD/bv")"
+
+# ---------------------------------------------------------------- sandbox.limits under cordon run
+# The supervisor makes the run's cgroup outside the sandbox and removes it at the end.
+# Control: the same fork loop under the policy without limits.
+cat >"$POL/limited.json" <<EOF
+{"cordon_policy": 1, "agent": "lifecycle-limited",
+ "sandbox": {"enforcement": "strict",
+   "filesystem": {"read_write": ["\${workspace}", "\${tmp}"], "read_only": ["\${cwd}"]},
+   "exec": {"allow": ["*", "$PROBES"]},
+   "network": {"mode": "proxy", "allow": []},
+   "limits": {"processes": 50}}}
+EOF
+new_audit
+crun "$OUTD/l0" --policy "$POL/run.json" --audit "$AUD" -- "$P" forks 300
+check limits_control_300_forks_without_limits 'matches "$R_OUT" "SUCCEEDED forked 300 of 300"' \
+    "exit $R_RC" "$R_OUT"
+CG_BEFORE=$(find /sys/fs/cgroup -maxdepth 3 -type d -name 'cordon-*' 2>/dev/null | sort)
+new_audit
+crun "$OUTD/l1" --policy "$POL/limited.json" --audit "$AUD" -- "$P" forks 300
+NF=$(printf '%s\n' "$R_OUT" | sed -n 's/^forks: forked \([0-9]*\) of 300$/\1/p')
+check limits_processes_held_for_the_tree_by_cordon_run \
+    '[ -n "$NF" ] && [ "$NF" -lt 50 ] && matches "$R_OUT" "errno=EAGAIN \(fork\)"' \
+    "forked ${NF:-?}" "exit $R_RC" "$R_OUT"
+check limits_report_says_cgroup \
+    'grep "\"kind\":\"sandbox.report\"" "$AUD/audit.jsonl" | grep -q "\"enforced_by\":\"cgroup v[12]"' \
+    "$(grep '"kind":"sandbox.report"' "$AUD/audit.jsonl" | head -c 1500)"
+CG_AFTER=$(find /sys/fs/cgroup -maxdepth 3 -type d -name 'cordon-*' 2>/dev/null | sort)
+check limits_cgroup_removed_after_the_run '[ "$CG_BEFORE" = "$CG_AFTER" ]' \
+    "left: $(comm -13 <(printf '%s\n' "$CG_BEFORE") <(printf '%s\n' "$CG_AFTER"))"
+
 # ---------------------------------------------------------------- the audit writer killed
 # An embedded run whose agent keeps working; the writer is found and killed from outside.
 TOK4=$(token)
@@ -333,15 +413,6 @@ WAUD=$AUD
 ) >"$OUTD/w1" 2>&1 </dev/null &
 RUNPID=$!
 BG_PIDS+=("$RUNPID")
-# forget PID: drop it from BG_PIDS once waited for, so that the cleanup never signals a pid
-# the kernel may have given to another process since
-forget() {
-    local keep=() p
-    for p in "${BG_PIDS[@]}"; do
-        [ "$p" = "$1" ] || keep+=("$p")
-    done
-    BG_PIDS=("${keep[@]}")
-}
 # the private cordond is cordon run's child named cordond; its writer, cordond's child
 # named cordon-audit
 child_named() {
