@@ -67,13 +67,24 @@ struct conn {
     struct resp r;
     struct sbuf parena;
     struct stub_params sp;
+    struct conn *rnext; /* in the worker's run queue */
+    int queued;
+    size_t turn_bytes;  /* written in this turn */
+    int turn_answers;   /* requests taken in this turn */
 };
+
+/* A connection may take TURN_ANSWERS requests, or write TURN_BYTES, per turn; then it goes
+ * to the back of the run queue, so that a fast client on loopback (which sends its next
+ * request before the stub looks elsewhere) cannot starve the others. */
+#define TURN_BYTES (1u << 20)
+#define TURN_ANSWERS 16
 
 struct worker {
     int ep, lfd;
     pthread_t th;
     struct handle hl;
     struct conn *conns;
+    struct conn *rq_head, *rq_tail;
 };
 
 static struct {
@@ -84,9 +95,42 @@ static struct {
     atomic_ullong reqno;
 } S;
 
+static void runq_push(struct conn *c)
+{
+    struct worker *w = c->w;
+    if (c->queued)
+        return;
+    c->queued = 1;
+    c->rnext = NULL;
+    if (w->rq_tail)
+        w->rq_tail->rnext = c;
+    else
+        w->rq_head = c;
+    w->rq_tail = c;
+}
+
+static void runq_remove(struct conn *c)
+{
+    struct worker *w = c->w;
+    struct conn *prev = NULL;
+    for (struct conn *q = w->rq_head; q; prev = q, q = q->rnext)
+        if (q == c) {
+            if (prev)
+                prev->rnext = q->rnext;
+            else
+                w->rq_head = q->rnext;
+            if (w->rq_tail == q)
+                w->rq_tail = prev;
+            break;
+        }
+    c->queued = 0;
+}
+
 static void conn_close(struct conn *c)
 {
     struct worker *w = c->w;
+    if (c->queued)
+        runq_remove(c);
     if (c->streaming)
         atomic_fetch_sub(&stub_stats.open_streams, 1);
     atomic_fetch_sub(&stub_stats.open_conns, 1);
@@ -143,6 +187,7 @@ static int flush(struct conn *c)
         ssize_t n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
         if (n > 0) {
             c->out_off += (size_t)n;
+            c->turn_bytes += (size_t)n;
             atomic_fetch_add(&stub_stats.bytes_out, n);
             c->last_io = stub_mono_ns();
             continue;
@@ -247,7 +292,9 @@ static enum stub_api route(const char *b, const struct stub_head *h, int *method
     return API_NONE;
 }
 
-/* Does the request carry exactly the key the stub was given (when it was given one)? */
+/* Does the request carry exactly the key the stub was given (when it was given one)? On
+ * Anthropic paths that is "x-api-key: KEY", or, with no x-api-key at all, "Authorization:
+ * Bearer KEY", which is how @anthropic-ai/sdk 1.x sends an API key. */
 static int authorized(const char *b, const struct stub_head *h, enum stub_prov prov)
 {
     const char *key = prov == PROV_ANTHROPIC ? S.cfg.anthropic_key : S.cfg.openai_key;
@@ -255,10 +302,8 @@ static int authorized(const char *b, const struct stub_head *h, enum stub_prov p
         return 1;
     size_t n, kl = strlen(key);
     const char *v;
-    if (prov == PROV_ANTHROPIC) {
-        v = stub_parse_header(b, h, "x-api-key", &n);
-        return v && n == kl && memcmp(v, key, kl) == 0;
-    }
+    if (prov == PROV_ANTHROPIC && (v = stub_parse_header(b, h, "x-api-key", &n)))
+        return n == kl && memcmp(v, key, kl) == 0;
     v = stub_parse_header(b, h, "authorization", &n);
     return v && n == kl + 7 && memcmp(v, "Bearer ", 7) == 0 && memcmp(v + 7, key, kl) == 0;
 }
@@ -382,6 +427,14 @@ static void want_continue(struct conn *c)
     }
 }
 
+static int suspicious(const char *b, size_t from, size_t n)
+{
+    for (size_t i = from; i < n; i++)
+        if (b[i] == '\0' || (b[i] == '\n' && (i == 0 || b[i - 1] != '\r')))
+            return 1;
+    return 0;
+}
+
 /* Take the next request from the input. 1: it was answered or its answer started (or it
  * was refused); 0: more input is needed. */
 static int take_request(struct conn *c)
@@ -393,10 +446,11 @@ static int take_request(struct conn *c)
             return 0;
         if (!c->req_start)
             c->req_start = stub_mono_ns();
-        /* search only the new bytes (and 3 before them) for the blank line */
+        /* look at the new bytes only (and 3 before them): the parser runs once the blank
+         * line is there, or a byte that no head may hold (NUL, a bare LF) */
         size_t from = c->scanned > 3 ? c->scanned - 3 : 0;
         if (n < STUB_MAX_HEAD && !memmem(b + from, n - from, "\r\n\r\n", 4) &&
-            !memchr(b + from, '\0', n - from)) {
+            !suspicious(b, from, n)) {
             c->scanned = n;
             return 0;
         }
@@ -499,10 +553,16 @@ static void produce(struct conn *c)
     }
 }
 
-/* Drive a connection as far as it can go without blocking. */
+/* Drive a connection as far as it can go without blocking, or until its turn is over. */
 static void conn_run(struct conn *c)
 {
+    c->turn_bytes = 0;
+    c->turn_answers = 0;
     for (;;) {
+        if (c->turn_bytes >= TURN_BYTES && c->state == C_RESP && !c->timer_wait) {
+            runq_push(c);
+            return;
+        }
         if (c->state == C_RESP)
             produce(c);
         if (c->out.oom || c->in.oom) {
@@ -545,9 +605,17 @@ static void conn_run(struct conn *c)
                 return;
             continue;
         }
-        /* C_READ: the next request */
-        if (take_request(c))
+        /* C_READ: the next request, unless this turn already had one */
+        if (c->turn_answers >= TURN_ANSWERS) {
+            runq_push(c);
+            return;
+        }
+        if (take_request(c)) {
+            c->turn_answers++;
             continue;
+        }
+        if (c->out_off < c->out.len)
+            continue; /* a 100 Continue to write first */
         int rr = fill(c);
         if (rr > 0)
             continue;
@@ -650,7 +718,7 @@ static void *worker_main(void *arg)
     struct epoll_event evs[256];
     int64_t last_sweep = stub_mono_ns();
     while (!atomic_load(&S.stop)) {
-        int n = epoll_wait(w->ep, evs, 256, 250);
+        int n = epoll_wait(w->ep, evs, 256, w->rq_head ? 0 : 250);
         for (int i = 0; i < n; i++) {
             struct handle *hd = evs[i].data.ptr;
             uint32_t e = evs[i].events;
@@ -665,6 +733,18 @@ static void *worker_main(void *arg)
             } else {
                 conn_run(hd->c);
             }
+        }
+        /* one more turn for each connection that was waiting for one */
+        struct conn *last = w->rq_tail;
+        while (w->rq_head) {
+            struct conn *c = w->rq_head;
+            w->rq_head = c->rnext;
+            if (!w->rq_head)
+                w->rq_tail = NULL;
+            c->queued = 0;
+            conn_run(c);
+            if (c == last)
+                break;
         }
         int64_t now = stub_mono_ns();
         if (now - last_sweep >= 250000000) {
