@@ -879,5 +879,5 @@ int main(int argc, char **argv)
         print_hist("first_event_us", &lat[2], 0, 0);
     }
     free(lat);
-    return errors || unfinished ? 1 : 0;
+    return errors || unfinished || non2xx ? 1 : 0;
 }

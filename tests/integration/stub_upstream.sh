@@ -8,6 +8,7 @@
 #   stub_upstream.sh STUB_BIN SOURCE_DIR BUILD_DIR
 STUB=$1
 SRC=$2
+BUILD=$3
 NPM_DIR=${CORDON_TEST_NPM:-${XDG_CACHE_HOME:-$HOME/.cache}/cordon-test-npm}
 OPENAI_VER=6.49.0    # the newest openai that runs on Debian 12's Node 20 (7.x wants Node 22)
 ANTHROPIC_VER=1.16.0
@@ -71,6 +72,40 @@ run "curl: a streamed chat answer ends with data: [DONE]" 0 \
     curl -sS --fail -N "http://127.0.0.1:$PORT/v1/chat/completions" -H "Authorization: Bearer $OKEY" \
     -d '{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}'
 has "curl: the stream is terminated" 'data: [DONE]'
+
+run "README.md documents every scenario and parameter the stub has" 0 "$PY" - "$PORT" \
+    "$SRC/tests/support/README.md" <<'PY'
+import json, sys, urllib.request
+table = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/__stub/scenarios"))
+doc = open(sys.argv[2]).read()
+missing = [f"`{w}`" for w in table["common_params"].split() if f"`{w}`" not in doc]
+for s in table["scenarios"]:
+    row = next((l for l in doc.splitlines() if l.startswith(f"| `{s['name']}` |")), None)
+    if row is None:
+        missing.append(s["name"])
+        continue
+    missing += [f"{s['name']}.{p}" for p in s["params"].split() if f"`{p}`" not in row]
+print("undocumented:", missing) if missing else print("all documented")
+sys.exit(1 if missing else 0)
+PY
+
+# bench/loadgen against the stub: counts, and held streams
+LG=$BUILD/bench/loadgen
+printf '{"model":"m","messages":[{"role":"user","content":"hi"}]}' >"$T/chat.json"
+run "loadgen: 500 requests over 8 connections, closed loop" 0 "$LG" --json -n 500 -c 8 \
+    --body "$T/chat.json" -H "Authorization: Bearer $OKEY" "http://127.0.0.1:$PORT/v1/chat/completions"
+has "loadgen: all 500 answered without error" '"requests":500,"errors":0,"non2xx":0,"unfinished":0'
+run "loadgen: an open loop of 200 requests at 400/s" 0 "$LG" --json -n 200 -r 400 -c 4 \
+    --body "$T/chat.json" -H "Authorization: Bearer $OKEY" "http://127.0.0.1:$PORT/v1/chat/completions"
+has "loadgen: the open loop sent all 200" '"requests":200,"errors":0'
+printf '{"model":"m","stream":true,"messages":[{"role":"user","content":"%s"}]}' \
+    '[[stub:sse_unterminated hold_ms=3000]]' >"$T/hold.json"
+run "loadgen --hold: 20 streams held open" 0 "$LG" --hold 20 --hold-seconds 0.5 \
+    --body "$T/hold.json" -H "Authorization: Bearer $OKEY" "http://127.0.0.1:$PORT/v1/chat/completions"
+has "loadgen --hold: every stream reached its first event" 'held 20 streams (0 ended early)'
+run "loadgen: a wrong key counts as non-2xx" 1 "$LG" --json -n 10 -c 2 --body "$T/chat.json" \
+    "http://127.0.0.1:$PORT/v1/chat/completions"
+has "loadgen: non-2xx reported" '"non2xx":10'
 
 if kill -0 "$STUB_PID" 2>/dev/null; then ok "the stub survived everything above"; else
     bad "the stub survived everything above" "$(cat "$T/stub.err")"
