@@ -114,18 +114,30 @@ static int64_t now_ns(void)
 /* ---- one connection and the incremental parse of its answer ---- */
 
 enum { K_CONNECTING, K_IDLE, K_SENDING, K_READING, K_HELD };
-enum { B_HEAD, B_LENGTH, B_CHUNK_SIZE, B_CHUNK_EXT, B_CHUNK_LF, B_CHUNK_DATA, B_CHUNK_CR,
-       B_CHUNK_DLF, B_TRAILER, B_TRAILER_LF, B_CLOSE, B_DONE };
+enum {
+    B_HEAD,
+    B_LENGTH,
+    B_CHUNK_SIZE,
+    B_CHUNK_EXT,
+    B_CHUNK_LF,
+    B_CHUNK_DATA,
+    B_CHUNK_CR,
+    B_CHUNK_DLF,
+    B_TRAILER,
+    B_TRAILER_LF,
+    B_CLOSE,
+    B_DONE
+};
 
 struct lconn {
     int fd, state, in_idle;
     size_t sent;
     char buf[BUF_SIZE];
-    size_t have;             /* bytes of the head gathered in buf */
+    size_t have; /* bytes of the head gathered in buf */
     int body_state, status, is_sse, close_after, line_blank;
-    uint64_t left;           /* Content-Length or chunk bytes left */
+    uint64_t left; /* Content-Length or chunk bytes left */
     int64_t t_sched, t_first_byte, t_first_event;
-    char prev1, prev2;       /* the last body bytes, to find the first "\n\n" */
+    char prev1, prev2; /* the last body bytes, to find the first "\n\n" */
 };
 
 /* Look at body bytes for the first byte and the first whole SSE event. */
@@ -638,8 +650,8 @@ static void on_signal(int sig)
     atomic_store(&G.stop, 1);
 }
 
-static int build_request(const char *method, const char *path, const char *host,
-                         char **hdrs, int nh, const char *body_file)
+static int build_request(const char *method, const char *path, const char *host, char **hdrs,
+                         int nh, const char *body_file)
 {
     char *body = NULL;
     long blen = 0;
@@ -867,11 +879,11 @@ int main(int argc, char **argv)
         print_hist("first_event_us", &lat[2], 1, 1);
         printf("}\n");
     } else {
-        printf("loadgen: %s loop, %d connections, %d threads, %.2f s\n", mode, G.conns,
-               G.threads, secs);
+        printf("loadgen: %s loop, %d connections, %d threads, %.2f s\n", mode, G.conns, G.threads,
+               secs);
         printf("requests %llu  errors %llu  non-2xx %llu  unfinished %d  rate %.1f req/s\n",
-               (unsigned long long)done, (unsigned long long)errors,
-               (unsigned long long)non2xx, unfinished, (double)done / secs);
+               (unsigned long long)done, (unsigned long long)errors, (unsigned long long)non2xx,
+               unfinished, (double)done / secs);
         if (G.hold)
             printf("held %d streams (%d ended early)\n", held, ended);
         print_hist("latency_us", &lat[0], 0, 0);

@@ -91,18 +91,18 @@ enum { END_OK, END_ERROR, END_DROP, END_HOLD, END_CLOSE };
 /* One output item: a piece of text or one tool call. Strings live in plan.arena. */
 struct item {
     int kind;
-    size_t off, len;  /* IT_TEXT: the text (when gen is 0); IT_TOOL: the arguments */
-    uint64_t gen;     /* IT_TEXT: this many bytes of generated text instead */
-    size_t chunk;     /* bytes per streamed delta (never splits a UTF-8 sequence); 0: one */
+    size_t off, len; /* IT_TEXT: the text (when gen is 0); IT_TOOL: the arguments */
+    uint64_t gen;    /* IT_TEXT: this many bytes of generated text instead */
+    size_t chunk;    /* bytes per streamed delta (never splits a UTF-8 sequence); 0: one */
     size_t name_off, name_len, id_off, id_len; /* IT_TOOL */
-    int index;       /* IT_TOOL: the chat tool_calls index */
-    int split_name;  /* IT_TOOL, chat only: send the name in pieces of this many bytes */
+    int index;                                 /* IT_TOOL: the chat tool_calls index */
+    int split_name; /* IT_TOOL, chat only: send the name one byte per delta */
 };
 
 struct plan {
     char scenario[STUB_NAME_MAX];
     struct sbuf arena;
-    int status;       /* 0: a normal answer; else the HTTP status of an error answer */
+    int status;        /* 0: a normal answer; else the HTTP status of an error answer */
     char err_type[64]; /* provider error type; empty: the usual one for the status */
     size_t msg_off, msg_len;
     int retry_after;  /* seconds; -1: no Retry-After header */
@@ -110,11 +110,11 @@ struct plan {
     int first_byte_ms, first_event_ms, delay_ms;
     int nitems;
     struct item items[STUB_MAX_ITEMS];
-    int end;          /* END_* */
-    int after;        /* END_ERROR, END_DROP: streamed deltas before it */
-    int hold_ms;      /* END_HOLD */
+    int end;     /* END_* */
+    int after;   /* END_ERROR, END_DROP: streamed deltas before it */
+    int hold_ms; /* END_HOLD */
     int no_final_newline;
-    int pings;        /* extra pings (comments for OpenAI) between deltas */
+    int pings;         /* extra pings (comments for OpenAI) between deltas */
     int finish_length; /* the answer was cut by max tokens */
     long long in_tok, out_tok, cached_tok, reason_tok, cache_create_tok; /* -1: derived */
     char model[128];
@@ -123,8 +123,8 @@ struct plan {
 /* Build the plan for scenario params p (p->name is the scenario) answering rq. Returns 0, or
  * -EINVAL with why set for an unknown scenario, parameter or bad value (why may point into
  * whybuf, of whylen bytes). */
-int scen_build(struct plan *pl, const struct stub_params *p, const struct apireq *rq,
-               char *whybuf, size_t whylen, const char **why);
+int scen_build(struct plan *pl, const struct stub_params *p, const struct apireq *rq, char *whybuf,
+               size_t whylen, const char **why);
 /* The table, for --help and the README check: name i, or NULL past the end. */
 const char *scen_name(int i);
 const char *scen_summary(int i);
@@ -160,13 +160,13 @@ struct resp {
     const struct apireq *rq;
     const struct plan *pl;
     const struct fmt *f;
-    struct sbuf *out;   /* the connection's pending output */
-    struct sbuf ev;     /* one event being written */
-    int chunked;        /* frame writes as HTTP/1.1 chunks */
-    int close;          /* the connection closes after this answer */
-    uint64_t reqno;     /* unique per request: ids derive from it */
-    long long created;  /* wall clock seconds */
-    char id[48];        /* chatcmpl-..., resp_..., msg_... */
+    struct sbuf *out;  /* the connection's pending output */
+    struct sbuf ev;    /* one event being written */
+    int chunked;       /* frame writes as HTTP/1.1 chunks */
+    int close;         /* the connection closes after this answer */
+    uint64_t reqno;    /* unique per request: ids derive from it */
+    long long created; /* wall clock seconds */
+    char id[48];       /* chatcmpl-..., resp_..., msg_... */
     /* the cursor over the stream */
     int phase, item, deltas, seq, last_event;
     uint64_t pos;
@@ -202,8 +202,8 @@ void resp_id(const struct resp *r, struct sbuf *b, const char *prefix, int i);
 /* A whole error answer of the request's provider: head and body into out. retry_after and
  * should_retry are -1 for no such header. */
 void stub_error_answer(struct sbuf *out, enum stub_prov prov, int status, const char *type,
-                       const char *msg, size_t msglen, int close, int retry_after,
-                       int should_retry, uint64_t reqno);
+                       const char *msg, size_t msglen, int close, int retry_after, int should_retry,
+                       uint64_t reqno);
 /* The standard reason phrase of an HTTP status. */
 const char *stub_reason(int status);
 /* The status line and the header lines every answer has (content type, framing: clen >= 0
@@ -223,8 +223,8 @@ void openai_error_body(struct sbuf *b, int status, const char *type, const char 
 void openai_embeddings(const struct apireq *rq, const struct plan *pl, struct sbuf *body);
 void stub_models(const struct apireq *rq, struct sbuf *body);
 /* stub_anthropic.c */
-void anth_error_body(struct sbuf *b, int status, const char *type, const char *msg,
-                     size_t msglen, uint64_t reqno);
+void anth_error_body(struct sbuf *b, int status, const char *type, const char *msg, size_t msglen,
+                     uint64_t reqno);
 
 /* ---- stub_control.c: the control API, the request log, counters ---- */
 
@@ -256,8 +256,8 @@ void ctl_handle(const char *buf, const struct stub_head *h, const char *body, si
 /* ---- stub_server.c: sockets ---- */
 
 struct stub_config {
-    const char *host;          /* a loopback address */
-    int port;                  /* 0: the kernel picks */
+    const char *host; /* a loopback address */
+    int port;         /* 0: the kernel picks */
     int threads;
     const char *openai_key;    /* NULL: any Authorization passes */
     const char *anthropic_key; /* NULL: any x-api-key passes */

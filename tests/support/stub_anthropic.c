@@ -192,20 +192,38 @@ static void ms_whole(struct resp *r, struct sbuf *b)
     sbuf_put(b, "}", 1);
 }
 
-const struct fmt fmt_messages = {ms_start, ms_item_start, ms_delta, ms_item_end,
+const struct fmt fmt_messages = {ms_start,  ms_item_start, ms_delta, ms_item_end,
                                  ms_finish, ms_error,      ms_ping,  ms_whole};
 
-void anth_error_body(struct sbuf *b, int status, const char *type, const char *msg,
-                     size_t msglen, uint64_t reqno)
+void anth_error_body(struct sbuf *b, int status, const char *type, const char *msg, size_t msglen,
+                     uint64_t reqno)
 {
     const char *dtype = "invalid_request_error", *dmsg = "The request is invalid.";
     switch (status) {
-    case 401: dtype = "authentication_error"; dmsg = "invalid x-api-key"; break;
-    case 403: dtype = "permission_error"; dmsg = "Your API key does not have permission."; break;
-    case 404: dtype = "not_found_error"; dmsg = "The requested resource was not found."; break;
-    case 413: dtype = "request_too_large"; dmsg = "Request exceeds the maximum size."; break;
-    case 429: dtype = "rate_limit_error"; dmsg = "Number of requests has exceeded your rate limit."; break;
-    case 529: dtype = "overloaded_error"; dmsg = "Overloaded"; break;
+    case 401:
+        dtype = "authentication_error";
+        dmsg = "invalid x-api-key";
+        break;
+    case 403:
+        dtype = "permission_error";
+        dmsg = "Your API key does not have permission.";
+        break;
+    case 404:
+        dtype = "not_found_error";
+        dmsg = "The requested resource was not found.";
+        break;
+    case 413:
+        dtype = "request_too_large";
+        dmsg = "Request exceeds the maximum size.";
+        break;
+    case 429:
+        dtype = "rate_limit_error";
+        dmsg = "Number of requests has exceeded your rate limit.";
+        break;
+    case 529:
+        dtype = "overloaded_error";
+        dmsg = "Overloaded";
+        break;
     default:
         if (status >= 500) {
             dtype = "api_error";

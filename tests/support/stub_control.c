@@ -136,7 +136,8 @@ static int element_spec(const cJSON *e, struct sbuf *spec, char **path, const ch
     }
     sbuf_puts(spec, name->valuestring);
     const cJSON *kv;
-    cJSON_ArrayForEach(kv, e) {
+    cJSON_ArrayForEach(kv, e)
+    {
         if (strcmp(kv->string, "scenario") == 0)
             continue;
         if (strcmp(kv->string, "path") == 0) {
@@ -297,8 +298,7 @@ static void answer(struct sbuf *out, int status, const char *ctype, const struct
     sbuf_put(out, body->p, body->len);
 }
 
-static void answer_error(struct sbuf *out, int status, const char *msg, int close,
-                         uint64_t reqno)
+static void answer_error(struct sbuf *out, int status, const char *msg, int close, uint64_t reqno)
 {
     struct sbuf b = {0};
     sbuf_puts(&b, "{\"error\":");
@@ -459,8 +459,7 @@ void ctl_handle(const char *buf, const struct stub_head *h, const char *body, si
             goto not_allowed;
         long long since = query_since(buf + h->query.off, h->query.len);
         if (since < 0) {
-            answer_error(out, 400, "since must be a record index (a decimal number)", close,
-                         reqno);
+            answer_error(out, 400, "since must be a record index (a decimal number)", close, reqno);
             goto out;
         }
         list_requests(since, &b);

@@ -58,8 +58,8 @@ static void chunk_begin(struct resp *r)
     resp_begin_event(r, NULL);
     sbuf_puts(&r->ev, "{\"id\":");
     sbuf_json_str(&r->ev, r->id);
-    sbuf_printf(&r->ev, ",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":",
-                r->created);
+    sbuf_printf(&r->ev,
+                ",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":", r->created);
     sbuf_json_str(&r->ev, r->pl->model);
     sbuf_puts(&r->ev, ",\"service_tier\":\"default\",\"system_fingerprint\":\"fp_stub\","
                       "\"choices\":[");
@@ -131,8 +131,8 @@ static void chat_delta(struct resp *r, int i, uint64_t off, size_t n)
         resp_item_json(r, &r->ev, i, off, n);
         sbuf_puts(&r->ev, "}");
     } else {
-        sbuf_printf(&r->ev, "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":",
-                    it->index);
+        sbuf_printf(&r->ev,
+                    "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":", it->index);
         resp_item_json(r, &r->ev, i, off, n);
         sbuf_puts(&r->ev, "}}]}");
     }
@@ -235,7 +235,7 @@ static void chat_whole(struct resp *r, struct sbuf *b)
     sbuf_puts(b, ",\"service_tier\":\"default\",\"system_fingerprint\":\"fp_stub\"}");
 }
 
-const struct fmt fmt_chat = {chat_start, chat_item_start, chat_delta, chat_item_end,
+const struct fmt fmt_chat = {chat_start,  chat_item_start, chat_delta,  chat_item_end,
                              chat_finish, chat_error,      sse_comment, chat_whole};
 
 /* Component d of input k's vector: a multiple of 1/256 in [-1, 1], so that a float32 holds
@@ -256,8 +256,7 @@ void openai_embeddings(const struct apireq *rq, const struct plan *pl, struct sb
     char b64[sizeof raw * 4 / 3 + 8];
     sbuf_puts(b, "{\"object\":\"list\",\"data\":[");
     for (int k = 0; k < rq->emb_n; k++) {
-        sbuf_printf(b, "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":", k ? "," : "",
-                    k);
+        sbuf_printf(b, "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":", k ? "," : "", k);
         if (rq->emb_base64) {
             for (int d = 0; d < rq->emb_dims; d++) {
                 float v = emb_value(rq, k, d);
@@ -323,8 +322,7 @@ void stub_models(const struct apireq *rq, struct sbuf *b)
     sbuf_put(b, "}", 1);
 }
 
-void openai_error_body(struct sbuf *b, int status, const char *type, const char *msg,
-                       size_t msglen)
+void openai_error_body(struct sbuf *b, int status, const char *type, const char *msg, size_t msglen)
 {
     const char *dtype = "invalid_request_error", *code = NULL, *dmsg = "The request is invalid.";
     switch (status) {

@@ -222,6 +222,12 @@ int stub_parse_head(const char *buf, size_t len, struct stub_head *h, const char
             *why = "the request head holds a NUL byte";
             return 400;
         }
+        for (const char *lf = buf + start;
+             scan > start && (lf = memchr(lf, '\n', scan - (size_t)(lf - buf))); lf++)
+            if (lf == buf + start || lf[-1] != '\r') {
+                *why = "a line of the request head ends in a bare LF (CRLF is required)";
+                return 400;
+            }
         return -EAGAIN;
     }
     size_t hend = (size_t)(end - buf) + 2; /* just past the last header line's CRLF */
@@ -283,8 +289,19 @@ const char *stub_parse_header(const char *buf, const struct stub_head *h, const 
     return NULL;
 }
 
-enum { CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TRAILER, CH_TRAILER_LF,
-       CH_LINE, CH_LINE_LF, CH_DONE };
+enum {
+    CH_SIZE,
+    CH_EXT,
+    CH_SIZE_LF,
+    CH_DATA,
+    CH_DATA_CR,
+    CH_DATA_LF,
+    CH_TRAILER,
+    CH_TRAILER_LF,
+    CH_LINE,
+    CH_LINE_LF,
+    CH_DONE
+};
 
 static int hexval(unsigned char c)
 {

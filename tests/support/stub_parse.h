@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STUB_MAX_HEAD (64u * 1024)   /* request line + headers + blank line */
-#define STUB_MAX_HEADERS 128         /* header lines in one head */
-#define STUB_MAX_BODY (64u << 20)    /* a request body, framed either way */
+#define STUB_MAX_HEAD (64u * 1024) /* request line + headers + blank line */
+#define STUB_MAX_HEADERS 128       /* header lines in one head */
+#define STUB_MAX_BODY (64u << 20)  /* a request body, framed either way */
 
 /* A byte range of the buffer a head was parsed from. */
 struct stub_span {
@@ -50,8 +50,8 @@ const char *stub_parse_header(const char *buf, const struct stub_head *head, con
 struct stub_chunked {
     int state;
     int digits;
-    uint64_t left;       /* data bytes left in the current chunk */
-    size_t trailer;      /* bytes of trailer section seen */
+    uint64_t left;  /* data bytes left in the current chunk */
+    size_t trailer; /* bytes of trailer section seen */
 };
 
 /*

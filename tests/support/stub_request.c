@@ -44,7 +44,8 @@ static void walk_content(struct sbuf *t, const cJSON *c, int depth)
     if (!cJSON_IsArray(c))
         return;
     const cJSON *part;
-    cJSON_ArrayForEach(part, c) {
+    cJSON_ArrayForEach(part, c)
+    {
         if (cJSON_IsString(part)) {
             add_text(t, part);
             continue;
@@ -65,8 +66,8 @@ static int parse_embeddings(struct apireq *rq, const cJSON *root, const char **w
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "encoding_format");
     const cJSON *dims = cJSON_GetObjectItemCaseSensitive(root, "dimensions");
     rq->emb_base64 = cJSON_IsString(fmt) && strcmp(fmt->valuestring, "base64") == 0;
-    if (fmt && !(cJSON_IsString(fmt) && (rq->emb_base64 ||
-                                         strcmp(fmt->valuestring, "float") == 0))) {
+    if (fmt &&
+        !(cJSON_IsString(fmt) && (rq->emb_base64 || strcmp(fmt->valuestring, "float") == 0))) {
         *why = "encoding_format must be \"float\" or \"base64\"";
         return 400;
     }
@@ -100,7 +101,8 @@ static int parse_embeddings(struct apireq *rq, const cJSON *root, const char **w
                 h = (h ^ *p) * 1099511628211ull;
         } else if (cJSON_IsArray(e)) {
             const cJSON *tok;
-            cJSON_ArrayForEach(tok, e) {
+            cJSON_ArrayForEach(tok, e)
+            {
                 if (!cJSON_IsNumber(tok)) {
                     *why = "a token array holds something other than numbers";
                     return 400;
@@ -150,18 +152,19 @@ int req_parse(struct apireq *rq, const char *body, size_t len, const char **why)
         goto out;
     }
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
-    rq->include_usage = rq->api == API_CHAT &&
-                        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
+    rq->include_usage =
+        rq->api == API_CHAT && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
     /* system / instructions first, then the conversation */
     walk_content(&rq->text, cJSON_GetObjectItemCaseSensitive(root, "system"), 0);
     add_text(&rq->text, cJSON_GetObjectItemCaseSensitive(root, "instructions"));
-    const cJSON *conv = cJSON_GetObjectItemCaseSensitive(
-        root, rq->api == API_RESPONSES ? "input" : "messages");
+    const cJSON *conv =
+        cJSON_GetObjectItemCaseSensitive(root, rq->api == API_RESPONSES ? "input" : "messages");
     if (rq->api == API_RESPONSES && cJSON_IsString(conv)) {
         add_text(&rq->text, conv);
     } else if (cJSON_IsArray(conv)) {
         const cJSON *m;
-        cJSON_ArrayForEach(m, conv) {
+        cJSON_ArrayForEach(m, conv)
+        {
             if (!cJSON_IsObject(m))
                 continue;
             walk_content(&rq->text, cJSON_GetObjectItemCaseSensitive(m, "content"), 0);

@@ -54,8 +54,10 @@ static void item_json(struct resp *r, struct sbuf *b, int i, int done)
     sbuf_puts(b, "{\"id\":");
     item_id(r, b, i);
     if (it->kind == IT_TEXT) {
-        sbuf_printf(b, ",\"type\":\"message\",\"status\":\"%s\",\"role\":\"assistant\","
-                       "\"content\":[", done ? "completed" : "in_progress");
+        sbuf_printf(b,
+                    ",\"type\":\"message\",\"status\":\"%s\",\"role\":\"assistant\","
+                    "\"content\":[",
+                    done ? "completed" : "in_progress");
         if (done)
             text_part(r, b, i, 1);
         sbuf_puts(b, "]}");
@@ -94,9 +96,10 @@ static void response_json(struct resp *r, struct sbuf *b, int final)
     const char *status = !final ? "in_progress" : pl->finish_length ? "incomplete" : "completed";
     sbuf_puts(b, "{\"id\":");
     sbuf_json_str(b, r->id);
-    sbuf_printf(b, ",\"object\":\"response\",\"created_at\":%lld,\"status\":\"%s\","
-                   "\"background\":false,\"error\":null,\"incomplete_details\":%s,"
-                   "\"instructions\":null,\"max_output_tokens\":null,\"model\":",
+    sbuf_printf(b,
+                ",\"object\":\"response\",\"created_at\":%lld,\"status\":\"%s\","
+                "\"background\":false,\"error\":null,\"incomplete_details\":%s,"
+                "\"instructions\":null,\"max_output_tokens\":null,\"model\":",
                 r->created, status,
                 final && pl->finish_length ? "{\"reason\":\"max_output_tokens\"}" : "null");
     sbuf_json_str(b, pl->model);
@@ -233,5 +236,5 @@ static void rs_whole(struct resp *r, struct sbuf *b)
     response_json(r, b, 1);
 }
 
-const struct fmt fmt_responses = {rs_start, rs_item_start, rs_delta, rs_item_end,
+const struct fmt fmt_responses = {rs_start,  rs_item_start, rs_delta, rs_item_end,
                                   rs_finish, rs_error,      rs_ping,  rs_whole};

@@ -429,8 +429,8 @@ static int b_placeholder(struct ctx *c)
         name = "send_message";
         nl = strlen(name);
     }
-    int rc = a.oom ? bad(c, "tokens", "is too long") :
-                     add_tool(c, name, nl, a.p, a.len, (size_t)size, 0);
+    int rc = a.oom ? bad(c, "tokens", "is too long")
+                   : add_tool(c, name, nl, a.p, a.len, (size_t)size, 0);
     sbuf_free(&a);
     return rc;
 }
@@ -556,8 +556,8 @@ static int common(struct ctx *c)
     return 0;
 }
 
-int scen_build(struct plan *pl, const struct stub_params *p, const struct apireq *rq,
-               char *whybuf, size_t whylen, const char **why)
+int scen_build(struct plan *pl, const struct stub_params *p, const struct apireq *rq, char *whybuf,
+               size_t whylen, const char **why)
 {
     struct ctx c = {pl, p, rq, whybuf, whylen, why};
     const struct scenario *s = NULL;
@@ -565,8 +565,7 @@ int scen_build(struct plan *pl, const struct stub_params *p, const struct apireq
         if (strcmp(table[i].name, p->name) == 0)
             s = &table[i];
     if (!s) {
-        snprintf(whybuf, whylen, "unknown scenario \"%s\" (see tests/support/README.md)",
-                 p->name);
+        snprintf(whybuf, whylen, "unknown scenario \"%s\" (see tests/support/README.md)", p->name);
         *why = whybuf;
         return -EINVAL;
     }

@@ -69,8 +69,8 @@ struct conn {
     struct stub_params sp;
     struct conn *rnext; /* in the worker's run queue */
     int queued;
-    size_t turn_bytes;  /* written in this turn */
-    int turn_answers;   /* requests taken in this turn */
+    size_t turn_bytes; /* written in this turn */
+    int turn_answers;  /* requests taken in this turn */
 };
 
 /* A connection may take TURN_ANSWERS requests, or write TURN_BYTES, per turn; then it goes
@@ -257,22 +257,21 @@ static enum stub_prov guess_prov(const char *b, const struct stub_head *h)
     size_t n;
     if (h->path.len >= 12 && memcmp(b + h->path.off, "/v1/messages", 12) == 0)
         return PROV_ANTHROPIC;
-    if (stub_parse_header(b, h, "anthropic-version", &n) || stub_parse_header(b, h, "x-api-key", &n))
+    if (stub_parse_header(b, h, "anthropic-version", &n) ||
+        stub_parse_header(b, h, "x-api-key", &n))
         return PROV_ANTHROPIC;
     return PROV_OPENAI;
 }
 
-static enum stub_api route(const char *b, const struct stub_head *h, int *method_ok,
-                           char *model_id, size_t idcap)
+static enum stub_api route(const char *b, const struct stub_head *h, int *method_ok, char *model_id,
+                           size_t idcap)
 {
     static const struct {
         const char *path, *method;
         enum stub_api api;
     } routes[] = {
-        {"/v1/chat/completions", "POST", API_CHAT},
-        {"/v1/responses", "POST", API_RESPONSES},
-        {"/v1/messages", "POST", API_MESSAGES},
-        {"/v1/embeddings", "POST", API_EMBEDDINGS},
+        {"/v1/chat/completions", "POST", API_CHAT}, {"/v1/responses", "POST", API_RESPONSES},
+        {"/v1/messages", "POST", API_MESSAGES},     {"/v1/embeddings", "POST", API_EMBEDDINGS},
         {"/v1/models", "GET", API_MODELS},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
@@ -313,9 +312,8 @@ static int authorized(const char *b, const struct stub_head *h, enum stub_prov p
 static void refuse(struct conn *c, int status, const char *why, int use_head)
 {
     /* use_head: c->head describes the bytes at in_off (some of its fields, at least) */
-    enum stub_prov prov = use_head && c->head.method.len
-                              ? guess_prov(c->in.p + c->in_off, &c->head)
-                              : PROV_OPENAI;
+    enum stub_prov prov =
+        use_head && c->head.method.len ? guess_prov(c->in.p + c->in_off, &c->head) : PROV_OPENAI;
     uint64_t reqno = atomic_fetch_add(&S.reqno, 1) + 1;
     stub_error_answer(&c->out, prov, status, NULL, why, strlen(why), 1, -1, -1, reqno);
     c->state = C_LINGER;
@@ -403,7 +401,9 @@ static void dispatch(struct conn *c, const char *b, const char *body, size_t ble
         source = NULL;
     }
     ctl_record(b, h, body, blen, rq->api, rq->stream, source ? &c->sp : NULL, source,
-               status ? status : c->pl.status ? c->pl.status : 200);
+               status         ? status
+               : c->pl.status ? c->pl.status
+                              : 200);
     if (status) {
         stub_error_answer(&c->out, rq->prov, status, NULL, why, why ? strlen(why) : 0, close, -1,
                           -1, reqno);
@@ -478,8 +478,8 @@ static int take_request(struct conn *c)
         for (;;) {
             size_t used, dlen;
             const char *data;
-            int rc = stub_parse_chunked(&c->ch, b + c->ch_pos, n - c->ch_pos, &used, &data, &dlen,
-                                        &why);
+            int rc =
+                stub_parse_chunked(&c->ch, b + c->ch_pos, n - c->ch_pos, &used, &data, &dlen, &why);
             c->ch_pos += used;
             if (dlen) {
                 if (c->cbody.len + dlen > STUB_MAX_BODY) {

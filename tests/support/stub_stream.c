@@ -17,41 +17,71 @@
 const char *const *stub_model_ids;
 int stub_model_count;
 
-enum { PH_FIRST_BYTE, PH_HEAD, PH_START, PH_ITEM_START, PH_DELTA, PH_ITEM_END, PH_FINISH,
-       PH_ABORT, PH_WHOLE, PH_OVER };
+enum {
+    PH_FIRST_BYTE,
+    PH_HEAD,
+    PH_START,
+    PH_ITEM_START,
+    PH_DELTA,
+    PH_ITEM_END,
+    PH_FINISH,
+    PH_ABORT,
+    PH_WHOLE,
+    PH_OVER
+};
 
 const char *stub_reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    case 529: return "Site Overloaded";
-    default: return status < 500 ? "Client Error" : "Server Error";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    case 529:
+        return "Site Overloaded";
+    default:
+        return status < 500 ? "Client Error" : "Server Error";
     }
 }
 
 void stub_head_begin(struct sbuf *out, int status, enum stub_prov prov, const char *ctype,
                      long long clen, int close, uint64_t reqno)
 {
-    sbuf_printf(out, "HTTP/1.1 %d %s\r\ncontent-type: %s\r\n", status, stub_reason(status),
-                ctype);
+    sbuf_printf(out, "HTTP/1.1 %d %s\r\ncontent-type: %s\r\n", status, stub_reason(status), ctype);
     if (clen >= 0)
         sbuf_printf(out, "content-length: %lld\r\n", clen);
     else if (clen == -1)
@@ -63,8 +93,8 @@ void stub_head_begin(struct sbuf *out, int status, enum stub_prov prov, const ch
 }
 
 void stub_error_answer(struct sbuf *out, enum stub_prov prov, int status, const char *type,
-                       const char *msg, size_t msglen, int close, int retry_after,
-                       int should_retry, uint64_t reqno)
+                       const char *msg, size_t msglen, int close, int retry_after, int should_retry,
+                       uint64_t reqno)
 {
     struct sbuf body = {0};
     if (prov == PROV_ANTHROPIC)
@@ -98,8 +128,9 @@ void resp_init(struct resp *r, const struct apireq *rq, const struct plan *pl, s
            : rq->api == API_RESPONSES ? &fmt_responses
            : rq->api == API_MESSAGES  ? &fmt_messages
                                       : NULL;
-    const char *prefix = rq->api == API_CHAT ? "chatcmpl-" : rq->api == API_RESPONSES ? "resp_"
-                                                                                        : "msg_";
+    const char *prefix = rq->api == API_CHAT        ? "chatcmpl-"
+                         : rq->api == API_RESPONSES ? "resp_"
+                                                    : "msg_";
     snprintf(r->id, sizeof r->id, "%s%016llx", prefix, (unsigned long long)reqno);
     r->phase = PH_FIRST_BYTE;
     r->item = r->deltas = r->seq = r->last_event = 0;
@@ -195,8 +226,8 @@ static int whole(struct resp *r)
 {
     const struct plan *pl = r->pl;
     const struct apireq *rq = r->rq;
-    if (pl->status || (pl->end == END_ERROR && rq->api != API_EMBEDDINGS &&
-                       rq->api != API_MODELS && rq->api != API_MODEL)) {
+    if (pl->status || (pl->end == END_ERROR && rq->api != API_EMBEDDINGS && rq->api != API_MODELS &&
+                       rq->api != API_MODEL)) {
         int st = pl->status ? pl->status : 500;
         stub_error_answer(r->out, rq->prov, st, pl->err_type[0] ? pl->err_type : NULL,
                           pl->msg_len ? pl->arena.p + pl->msg_off : NULL, pl->msg_len, r->close,
@@ -213,8 +244,7 @@ static int whole(struct resp *r)
         r->f->whole(r, body);
     if (rq->api == API_MODEL && body->len == 0) {
         static const char m[] = "The model does not exist.";
-        stub_error_answer(r->out, rq->prov, 404, NULL, m, sizeof m - 1, r->close, -1, -1,
-                          r->reqno);
+        stub_error_answer(r->out, rq->prov, 404, NULL, m, sizeof m - 1, r->close, -1, -1, r->reqno);
         return STEP_DONE;
     }
     stub_head_begin(r->out, 200, rq->prov, "application/json", (long long)body->len, r->close,

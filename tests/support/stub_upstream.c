@@ -47,8 +47,8 @@ static void usage(FILE *f)
 static int num_arg(const char *opt, const char *v, long long lo, long long hi, long long *out)
 {
     if (stub_parse_int(v, strlen(v), lo, hi, out) != 0) {
-        fprintf(stderr, "stub_upstream: %s takes a number from %lld to %lld, got \"%s\"\n", opt,
-                lo, hi, v);
+        fprintf(stderr, "stub_upstream: %s takes a number from %lld to %lld, got \"%s\"\n", opt, lo,
+                hi, v);
         return -1;
     }
     return 0;
@@ -109,8 +109,7 @@ int main(int argc, char **argv)
             continue;
         }
         if (!val || strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "stub_upstream: unknown option or missing value: %s (see --help)\n",
-                    a);
+            fprintf(stderr, "stub_upstream: unknown option or missing value: %s (see --help)\n", a);
             return 2;
         }
         i++;
@@ -203,8 +202,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (ready && (rc = write_ready(ready, port)) != 0) {
-        fprintf(stderr, "stub_upstream: cannot write --ready-file %s: %s\n", ready,
-                strerror(-rc));
+        fprintf(stderr, "stub_upstream: cannot write --ready-file %s: %s\n", ready, strerror(-rc));
         srv_stop();
         return 1;
     }
