@@ -85,6 +85,7 @@ struct worker {
     struct handle hl;
     struct conn *conns;
     struct conn *rq_head, *rq_tail;
+    struct conn *dead; /* closed, to be freed once no event can name them */
 };
 
 static struct {
@@ -126,9 +127,14 @@ static void runq_remove(struct conn *c)
     c->queued = 0;
 }
 
+/* Close a connection. Its memory is freed at the end of the worker's loop iteration
+ * (free_dead), since events for it may still wait in the batch being processed. */
 static void conn_close(struct conn *c)
 {
     struct worker *w = c->w;
+    if (c->closed)
+        return;
+    c->closed = 1;
     if (c->queued)
         runq_remove(c);
     if (c->streaming)
@@ -146,14 +152,24 @@ static void conn_close(struct conn *c)
         w->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    sbuf_free(&c->in);
-    sbuf_free(&c->out);
-    sbuf_free(&c->cbody);
-    sbuf_free(&c->rq.text);
-    sbuf_free(&c->pl.arena);
-    sbuf_free(&c->r.ev);
-    sbuf_free(&c->parena);
-    free(c);
+    c->rnext = w->dead;
+    w->dead = c;
+}
+
+static void free_dead(struct worker *w)
+{
+    for (struct conn *c = w->dead, *n; c; c = n) {
+        n = c->rnext;
+        sbuf_free(&c->in);
+        sbuf_free(&c->out);
+        sbuf_free(&c->cbody);
+        sbuf_free(&c->rq.text);
+        sbuf_free(&c->pl.arena);
+        sbuf_free(&c->r.ev);
+        sbuf_free(&c->parena);
+        free(c);
+    }
+    w->dead = NULL;
 }
 
 static int arm_timer(struct conn *c, int ms)
@@ -722,6 +738,8 @@ static void *worker_main(void *arg)
         for (int i = 0; i < n; i++) {
             struct handle *hd = evs[i].data.ptr;
             uint32_t e = evs[i].events;
+            if (hd->kind != H_LISTEN && hd->c->closed)
+                continue; /* closed earlier in this batch */
             if (hd->kind == H_LISTEN) {
                 on_accept(w);
             } else if (hd->kind == H_TIMER) {
@@ -735,25 +753,27 @@ static void *worker_main(void *arg)
             }
         }
         /* one more turn for each connection that was waiting for one */
-        struct conn *last = w->rq_tail;
-        while (w->rq_head) {
+        int turns = 0;
+        for (struct conn *q = w->rq_head; q; q = q->rnext)
+            turns++;
+        while (w->rq_head && turns-- > 0) {
             struct conn *c = w->rq_head;
             w->rq_head = c->rnext;
             if (!w->rq_head)
                 w->rq_tail = NULL;
             c->queued = 0;
             conn_run(c);
-            if (c == last)
-                break;
         }
         int64_t now = stub_mono_ns();
         if (now - last_sweep >= 250000000) {
             sweep(w);
             last_sweep = now;
         }
+        free_dead(w);
     }
     while (w->conns)
         conn_close(w->conns);
+    free_dead(w);
     return NULL;
 }
 
