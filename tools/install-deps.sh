@@ -12,8 +12,14 @@ PACKAGES=(
     llvm-14                    # llvm-readobj: the Mach-O check of the macOS interpose table
     python3 curl nodejs        # integration tests drive real programs (node: fetch, child_process)
     iproute2                   # ip(8): addresses in the private network namespace of net_names.sh
+    python3-requests python3-httpx  # real HTTP clients against tests/support/stub_upstream
+    wrk                        # the baseline of bench/bench_stub.sh
     bubblewrap firejail hyperfine   # baselines for bench/
 )
+
+# npm installs the official OpenAI and Anthropic clients for integration.stub_upstream (the
+# test does that itself, into a cache). Node.js builds other than Debian's ship npm inside.
+command -v npm >/dev/null || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
