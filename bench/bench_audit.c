@@ -18,9 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "policy/audit.h"
-#include "policy/audit_read.h"
-#include "policy/key.h"
+#include "policy/audit/audit.h"
+#include "policy/audit/audit_read.h"
+#include "policy/sign/key.h"
 
 #define ROUNDS 5
 #define BATCH_RECORDS 200000

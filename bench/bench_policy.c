@@ -15,9 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "policy/dsse.h"
-#include "policy/envelope.h"
-#include "policy/key.h"
+#include "policy/sign/dsse.h"
+#include "policy/sign/envelope.h"
+#include "policy/sign/key.h"
 #include "policy/policy.h"
 
 #define ROUNDS 21

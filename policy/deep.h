@@ -12,7 +12,7 @@
 #ifndef CORDON_POLICY_DEEP_H
 #define CORDON_POLICY_DEEP_H
 
-#include "policy/diag.h"
+#include "base/diag.h"
 #include "policy/policy.h"
 
 #define DEEP_ZONEINFO_DIR "/usr/share/zoneinfo"

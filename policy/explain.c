@@ -5,6 +5,7 @@
  * target, exec names with the programs they hit, wildcards with what they cover. Text and
  * JSON are built from the same walk so they cannot drift apart.
  */
+#include "base/glob.h"
 #include "policy/explain.h"
 
 #include <dirent.h>
@@ -36,7 +37,7 @@ void policy_exec_matches(const struct policy *p, const char *glob,
             continue;
         struct dirent *de;
         while ((de = readdir(dh))) {
-            if (de->d_name[0] == '.' || !policy_glob_match(glob, de->d_name))
+            if (de->d_name[0] == '.' || !glob_match(glob, de->d_name))
                 continue;
             char full[PATH_MAXLEN];
             struct stat st;
@@ -116,10 +117,10 @@ static cJSON *data_json(const struct policy *p, const struct policy_data *d)
         cJSON_AddStringToObject(o, "action", policy_action_name(d->v[i].action));
         cJSON *m = cJSON_AddArrayToObject(o, "covers");
         for (size_t j = 0; policy_data_classes[j]; j++)
-            if (policy_glob_match(d->v[i].cls, policy_data_classes[j]))
+            if (glob_match(d->v[i].cls, policy_data_classes[j]))
                 cJSON_AddItemToArray(m, cJSON_CreateString(policy_data_classes[j]));
         for (size_t j = 0; j < p->api.n_custom; j++)
-            if (policy_glob_match(d->v[i].cls, p->api.custom[j].cls))
+            if (glob_match(d->v[i].cls, p->api.custom[j].cls))
                 cJSON_AddItemToArray(m, cJSON_CreateString(p->api.custom[j].cls));
         cJSON_AddItemToArray(a, o);
     }
@@ -341,10 +342,10 @@ static void text_data(struct text *t, const struct policy *p, const char *indent
         if (strpbrk(d->v[i].cls, "*?")) {
             out(t, "  (covers");
             for (size_t j = 0; policy_data_classes[j]; j++)
-                if (policy_glob_match(d->v[i].cls, policy_data_classes[j]))
+                if (glob_match(d->v[i].cls, policy_data_classes[j]))
                     out(t, " %s", policy_data_classes[j]);
             for (size_t j = 0; j < p->api.n_custom; j++)
-                if (policy_glob_match(d->v[i].cls, p->api.custom[j].cls))
+                if (glob_match(d->v[i].cls, p->api.custom[j].cls))
                     out(t, " %s", p->api.custom[j].cls);
             out(t, ")");
         }

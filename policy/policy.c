@@ -9,6 +9,7 @@
  * checked on the raw bytes; string lengths, array and object sizes and duplicate keys (which
  * cJSON keeps, letting a second "deny" hide behind the first) during the walk.
  */
+#include "base/glob.h"
 #include "policy/policy.h"
 
 #include <cjson/cJSON.h>
@@ -1184,7 +1185,7 @@ static int name_equal(const char *a, const char *b)
 
 static int class_known(const char *glob, const struct policy *p, int is_glob)
 {
-    int (*match)(const char *, const char *) = is_glob ? policy_glob_match : name_equal;
+    int (*match)(const char *, const char *) = is_glob ? glob_match : name_equal;
     for (size_t i = 0; policy_data_classes[i]; i++)
         if (match(glob, policy_data_classes[i]))
             return 1;

@@ -13,8 +13,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "policy/diag.h"
-#include "policy/path.h"
+#include "base/diag.h"
+#include "base/path.h"
 
 #define POLICY_SCHEMA 1
 #define POLICY_MAX_BYTES (1u << 20) /* a policy larger than 1 MiB is refused */
@@ -258,7 +258,5 @@ extern const char *const policy_exec_search_default[];
 #define POLICY_LIMIT_OPEN_FILES_MIN 3ULL          /* stdin, stdout, stderr */
 #define POLICY_LIMIT_OPEN_FILES_MAX 2147483584ULL /* the ceiling of fs.nr_open on 64-bit */
 
-/* Glob match with '*' and '?' (no character classes); '*' crosses '.' and '/'. */
-int policy_glob_match(const char *glob, const char *s);
 
 #endif

@@ -15,6 +15,7 @@
  * programs are matched by inode, so a second name (a hard link, or a symlink elsewhere in the
  * search path) for a denied program is denied too.
  */
+#include "base/glob.h"
 #include "sandbox/landlock.h"
 #include "sandbox/report.h"
 
@@ -630,7 +631,7 @@ static void deny_inode(struct ll *L, const struct stat *st)
 static int name_matches(const struct policy_list *l, const char *name)
 {
     for (size_t i = 0; i < l->n; i++)
-        if (policy_glob_match(l->v[i], name))
+        if (glob_match(l->v[i], name))
             return 1;
     return 0;
 }

@@ -10,7 +10,8 @@
 #include <string.h>
 #include <arpa/inet.h>
 
-#include "policy/path.h"
+#include "base/glob.h"
+#include "base/path.h"
 #include "shim/decide.h"
 #include "shim/dnsmap.h"
 
@@ -112,7 +113,7 @@ static int match_names(const struct policy *p, const struct policy_list *names, 
         if (!in_search(p, dir))
             continue;
         for (size_t i = 0; i < names->n; i++)
-            if (policy_glob_match(names->v[i], base_name(cands[c]))) {
+            if (glob_match(names->v[i], base_name(cands[c]))) {
                 *which = names->v[i];
                 return 1;
             }

@@ -18,7 +18,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "policy/diag.h"
+#include "base/diag.h"
 #include "shim/fetch.h"
 
 int fetch_split_hostport(const char *s, char *host, size_t hostlen, unsigned short *port)

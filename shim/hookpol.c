@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/diag.h"
+#include "base/diag.h"
 #include "shim/hookpol.h"
 
 #define MAGIC "cordon-hooks 1"

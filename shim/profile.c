@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 
-#include "policy/diag.h"
-#include "policy/path.h"
+#include "base/diag.h"
+#include "base/path.h"
 #include "shim/profile.h"
 
 struct field {

@@ -19,8 +19,8 @@
 
 #include <sodium.h>
 
-#include "policy/diag.h"
-#include "policy/path.h"
+#include "base/diag.h"
+#include "base/path.h"
 #include "policy/policy.h"
 #include "shim/dnsmap.h"
 #include "shim/events.h"

@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy/envelope.h"
-#include "policy/key.h"
+#include "policy/sign/envelope.h"
+#include "policy/sign/key.h"
 #include "sandbox/sandbox.h"
 #include "shim/fetch.h"
 #include "shim/profile.h"

@@ -9,7 +9,7 @@
 
 #include <sodium.h>
 
-#include "policy/diag.h"
+#include "base/diag.h"
 #include "shim/rootlib.h"
 
 static int start(struct root *r, char *err, size_t errlen)

@@ -23,7 +23,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#include "policy/diag.h"
+#include "base/diag.h"
 #include "sandbox/sandbox.h"
 #include "shim/dnsmap.h"
 #include "shim/events.h"

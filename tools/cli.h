@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
-#include "policy/diag.h"
+#include "base/diag.h"
 
 enum cli_exit {
     CLI_OK = 0,    /* success, valid */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `cordon audit verify` and `cordon audit query`: what an auditor runs against a copy of the
- * audit directory. Both walk the log with policy/audit_read.c, so the query never shows a
+ * audit directory. Both walk the log with policy/audit/audit_read.c, so the query never shows a
  * record without having checked the chain up to it.
  */
 #include <cjson/cJSON.h>
@@ -14,9 +14,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "policy/audit_read.h"
-#include "policy/key.h"
-#include "policy/note.h"
+#include "policy/audit/audit_read.h"
+#include "policy/sign/key.h"
+#include "policy/audit/note.h"
 #include "tools/cli.h"
 
 #define MAX_ANCHORS 64

@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "policy/envelope.h"
-#include "policy/key.h"
+#include "policy/sign/envelope.h"
+#include "policy/sign/key.h"
 #include "policy/policy.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "policy/envelope.h"
-#include "policy/key.h"
+#include "policy/sign/envelope.h"
+#include "policy/sign/key.h"
 #include "policy/policy.h"
 #include "tools/cli.h"
 

@@ -11,9 +11,9 @@
 #include <time.h>
 
 #include "policy/deep.h"
-#include "policy/envelope.h"
+#include "policy/sign/envelope.h"
 #include "policy/explain.h"
-#include "policy/key.h"
+#include "policy/sign/key.h"
 #include "policy/policy.h"
 #include "tools/cli.h"
 

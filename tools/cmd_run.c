@@ -33,7 +33,7 @@
 
 #include <sodium.h>
 
-#include "policy/diag.h"
+#include "base/diag.h"
 #include "sandbox/cgroup.h"
 #include "shim/events.h"
 #include "shim/root.h"

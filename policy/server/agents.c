@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "policy/diag.h"
+#include "base/diag.h"
 
 struct agents {
     pthread_rwlock_t lock;

@@ -6,7 +6,7 @@
  * its origin.
  */
 #include "policy/server/config.h"
-#include "policy/path.h"
+#include "base/path.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -21,8 +21,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "policy/diag.h"
-#include "policy/envelope.h"
+#include "base/diag.h"
+#include "policy/sign/envelope.h"
 
 enum ktype { K_PATH, K_LISTEN, K_ADDR, K_ADMIN, K_UINT, K_DURATION, K_UPSTREAM, K_CHOICE, K_STR };
 

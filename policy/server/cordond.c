@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "policy/audit.h"
-#include "policy/key.h"
+#include "policy/audit/audit.h"
+#include "policy/sign/key.h"
 #include "policy/server/events.h"
 #include "policy/server/http.h"
 #include "policy/server/server.h"

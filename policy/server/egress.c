@@ -2,6 +2,7 @@
 /*
  * Egress allowlist matching and address classification for the tunnel (see egress.h).
  */
+#include "base/glob.h"
 #include "policy/server/egress.h"
 
 #include <arpa/inet.h>
@@ -67,7 +68,7 @@ const struct policy_endpoint *egress_match(const struct policy *p, const char *h
                 continue; /* "*.0.1" names names, never the address 10.0.0.1 */
             /* "*.github.com": a name strictly beneath the suffix, never the suffix itself. */
             size_t hl = strlen(host), sl = strlen(e->host + 1);
-            if (hl > sl && host[0] != '.' && policy_glob_match(e->host, host))
+            if (hl > sl && host[0] != '.' && glob_match(e->host, host))
                 return e;
         } else if (same_host(e->host, host)) {
             return e; /* the host as the program named it wins over the localhost rule */

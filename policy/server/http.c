@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "policy/audit.h"
+#include "policy/audit/audit.h"
 #include "policy/server/peer.h"
 #include "policy/server/server.h"
 

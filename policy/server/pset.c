@@ -4,7 +4,7 @@
  * mutex, which readers never take; readers take only the short pointer lock in pset_acquire().
  */
 #include "policy/server/pset.h"
-#include "policy/path.h"
+#include "base/path.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "policy/deep.h"
-#include "policy/envelope.h"
-#include "policy/key.h"
+#include "policy/sign/envelope.h"
+#include "policy/sign/key.h"
 #include "policy/policy.h"
 
 struct version_rec {

@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "policy/diag.h"
+#include "base/diag.h"
 #include "policy/server/agents.h"
 
 #define PSET_MAX_AGENTS 4096

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/audit_read.h"
-#include "policy/key.h"
-#include "policy/note.h"
+#include "policy/audit/audit_read.h"
+#include "policy/sign/key.h"
+#include "policy/audit/note.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/envelope.h"
-#include "policy/key.h"
+#include "policy/sign/envelope.h"
+#include "policy/sign/key.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "policy/key.h"
+#include "policy/sign/key.h"
 
 /* The whole file, NUL-terminated (caller frees); the test fails if it cannot be read. */
 static inline char *read_file(const char *path, size_t *len)

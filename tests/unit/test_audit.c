@@ -20,11 +20,11 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "policy/audit.h"
-#include "policy/audit_read.h"
-#include "policy/key.h"
-#include "policy/merkle.h"
-#include "policy/note.h"
+#include "policy/audit/audit.h"
+#include "policy/audit/audit_read.h"
+#include "policy/sign/key.h"
+#include "policy/audit/merkle.h"
+#include "policy/audit/note.h"
 #include "support.h"
 
 #define ORIGIN "cordon.test/host1/audit"

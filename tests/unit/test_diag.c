@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "policy/diag.h"
+#include "base/diag.h"
 
 Test(diag, formats_path_and_message)
 {

@@ -21,8 +21,8 @@
 #include <cjson/cJSON.h>
 #include <sodium.h>
 
-#include "policy/dsse.h"
-#include "policy/key.h"
+#include "policy/sign/dsse.h"
+#include "policy/sign/key.h"
 
 #define TYPE "application/vnd.cordon.policy+json"
 #define GOLDEN_ID "21fe31dfa154a261"

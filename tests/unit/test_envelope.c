@@ -22,9 +22,9 @@
 #include <cjson/cJSON.h>
 #include <sodium.h>
 
-#include "policy/dsse.h"
-#include "policy/envelope.h"
-#include "policy/key.h"
+#include "policy/sign/dsse.h"
+#include "policy/sign/envelope.h"
+#include "policy/sign/key.h"
 
 #define GOLDEN_ID "21fe31dfa154a261"
 #define ISSUED ((time_t)1795863600)  /* 2026-11-28T11:00:00Z */

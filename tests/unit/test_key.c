@@ -20,7 +20,7 @@
 
 #include <sodium.h>
 
-#include "policy/key.h"
+#include "policy/sign/key.h"
 
 #define GOLDEN_ID "21fe31dfa154a261"
 #define GOLDEN_PK_B64 "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="

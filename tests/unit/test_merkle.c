@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "policy/merkle.h"
+#include "policy/audit/merkle.h"
 #include "support.h"
 
 Test(merkle, golden_roots_every_size)

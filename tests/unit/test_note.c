@@ -6,9 +6,9 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "policy/key.h"
-#include "policy/merkle.h"
-#include "policy/note.h"
+#include "policy/sign/key.h"
+#include "policy/audit/merkle.h"
+#include "policy/audit/note.h"
 #include "support.h"
 
 #define ORIGIN "cordon.example/host1/audit"

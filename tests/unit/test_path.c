@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "policy/path.h"
+#include "base/path.h"
 
 static const struct path_vars vars = {"/home/u", "/src/repo", "/src/repo/ws", "/tmp"};
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/glob.h"
 #include "policy/policy.h"
 #include "tests/unit/support.h"
 
@@ -976,14 +977,14 @@ Test(hostile, key_with_control_characters_is_quoted_in_the_path)
 
 Test(glob, matches_like_the_documentation_says)
 {
-    cr_assert(policy_glob_match("claude-*", "claude-3-5-sonnet"));
-    cr_assert(policy_glob_match("*", ""));
-    cr_assert(policy_glob_match("secret.*", "secret.jwt"));
-    cr_assert(!policy_glob_match("secret.*", "secrets.jwt"));
-    cr_assert(policy_glob_match("gpt-4?", "gpt-4o"));
-    cr_assert(!policy_glob_match("gpt-4?", "gpt-4o-mini"));
-    cr_assert(policy_glob_match("a*b*c", "aXXbYYc"));
-    cr_assert(!policy_glob_match("a*b*c", "aXXbYY"));
+    cr_assert(glob_match("claude-*", "claude-3-5-sonnet"));
+    cr_assert(glob_match("*", ""));
+    cr_assert(glob_match("secret.*", "secret.jwt"));
+    cr_assert(!glob_match("secret.*", "secrets.jwt"));
+    cr_assert(glob_match("gpt-4?", "gpt-4o"));
+    cr_assert(!glob_match("gpt-4?", "gpt-4o-mini"));
+    cr_assert(glob_match("a*b*c", "aXXbYYc"));
+    cr_assert(!glob_match("a*b*c", "aXXbYY"));
 }
 
 Test(env, home_with_dotdot_falls_back_to_the_passwd_entry)

@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "policy/envelope.h"
-#include "policy/key.h"
+#include "policy/sign/envelope.h"
+#include "policy/sign/key.h"
 #include "policy/policy.h"
 #include "policy/server/pset.h"
 #include "support.h"

@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "policy/diag.h"
+#include "base/diag.h"
 #include "policy/policy.h"
 #include "shim/decide.h"
 #include "shim/dnsmap.h"

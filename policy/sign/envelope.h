@@ -4,13 +4,13 @@
  * in a DSSE envelope of type application/vnd.cordon.policy+json. This is what cordond serves,
  * what `cordon sign` writes and what the shim verifies before it trusts a single rule.
  */
-#ifndef CORDON_POLICY_ENVELOPE_H
-#define CORDON_POLICY_ENVELOPE_H
+#ifndef CORDON_SIGN_ENVELOPE_H
+#define CORDON_SIGN_ENVELOPE_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-#include "policy/dsse.h"
+#include "policy/sign/dsse.h"
 
 #define ENVELOPE_PAYLOAD_TYPE "application/vnd.cordon.policy+json"
 

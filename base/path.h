@@ -4,8 +4,8 @@
  * normalization and symlink resolution. A policy path must end up absolute and may not
  * contain "..": a rule that climbs out of the directory it names is a rule nobody can audit.
  */
-#ifndef CORDON_POLICY_PATH_H
-#define CORDON_POLICY_PATH_H
+#ifndef CORDON_BASE_PATH_H
+#define CORDON_BASE_PATH_H
 
 #include <stddef.h>
 

@@ -13,7 +13,7 @@
  * synced answer always means the line is on disk. The frame layout is described in
  * docs/SECURITY.md ("Audit writer isolation").
  */
-#include "policy/audit.h"
+#include "policy/audit/audit.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -35,10 +35,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "policy/audit_read.h"
-#include "policy/key.h"
-#include "policy/merkle.h"
-#include "policy/note.h"
+#include "policy/audit/audit_read.h"
+#include "policy/sign/key.h"
+#include "policy/audit/merkle.h"
+#include "policy/audit/note.h"
 
 /* ---- the frames between the caller and the writer ------------------------------------- */
 

@@ -9,11 +9,11 @@
  * Base64 is the standard alphabet with padding when written; standard and URL-safe are both
  * accepted when read, as the DSSE specification asks.
  */
-#ifndef CORDON_POLICY_DSSE_H
-#define CORDON_POLICY_DSSE_H
+#ifndef CORDON_SIGN_DSSE_H
+#define CORDON_SIGN_DSSE_H
 
 #include <stddef.h>
-#include "policy/key.h"
+#include "policy/sign/key.h"
 
 #define DSSE_MAX_ENVELOPE (2u << 20) /* bytes of envelope JSON accepted */
 #define DSSE_MAX_SIGNATURES 8

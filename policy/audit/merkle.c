@@ -4,7 +4,7 @@
  * two below n, so its perfect left subtrees are exactly the set bits of n from the top down;
  * the root folds them from the smallest (rightmost) upwards as node = H(0x01 || left || right).
  */
-#include "policy/merkle.h"
+#include "policy/audit/merkle.h"
 
 #include <sodium.h>
 #include <string.h>

@@ -6,13 +6,13 @@
  * every anchor given, and say precisely where the first problem is. The format is specified in
  * docs/AUDIT-FORMAT.md.
  */
-#ifndef CORDON_POLICY_AUDIT_READ_H
-#define CORDON_POLICY_AUDIT_READ_H
+#ifndef CORDON_AUDIT_AUDIT_READ_H
+#define CORDON_AUDIT_AUDIT_READ_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy/merkle.h"
+#include "policy/audit/merkle.h"
 
 struct cJSON;
 struct key_public;

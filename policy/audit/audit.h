@@ -12,8 +12,8 @@
  *
  * audit_append() is safe to call from many threads at once.
  */
-#ifndef CORDON_POLICY_AUDIT_H
-#define CORDON_POLICY_AUDIT_H
+#ifndef CORDON_AUDIT_AUDIT_H
+#define CORDON_AUDIT_AUDIT_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -6,8 +6,8 @@
  * || public key). cordon uses the checkpoint origin as the key name, so one name identifies
  * both the log and the key that vouches for it.
  */
-#ifndef CORDON_POLICY_NOTE_H
-#define CORDON_POLICY_NOTE_H
+#ifndef CORDON_AUDIT_NOTE_H
+#define CORDON_AUDIT_NOTE_H
 
 #include <stddef.h>
 #include <stdint.h>

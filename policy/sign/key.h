@@ -7,8 +7,8 @@
  *
  * Secret material is held in sodium_malloc'd memory and wiped by key_secret_free().
  */
-#ifndef CORDON_POLICY_KEY_H
-#define CORDON_POLICY_KEY_H
+#ifndef CORDON_SIGN_KEY_H
+#define CORDON_SIGN_KEY_H
 
 #include <stddef.h>
 #include <stdint.h>

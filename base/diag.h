@@ -6,8 +6,8 @@
  * Validation reports every error it finds, not only the first, up to DIAG_MAX; beyond that
  * the entries are counted so the reader knows the list is cut.
  */
-#ifndef CORDON_POLICY_DIAG_H
-#define CORDON_POLICY_DIAG_H
+#ifndef CORDON_BASE_DIAG_H
+#define CORDON_BASE_DIAG_H
 
 #include <stddef.h>
 

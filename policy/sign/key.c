@@ -7,8 +7,8 @@
  * seed, raw or in base64, is wiped with sodium_memzero before it goes out of scope, and the
  * loaded secret lives in sodium_malloc'd memory (guard pages, locked when the system allows).
  */
-#include "policy/key.h"
-#include "policy/diag.h"
+#include "policy/sign/key.h"
+#include "base/diag.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,14 +5,14 @@
  * structure, canonical decimal and base64) because a checkpoint is evidence: two texts that
  * mean the same thing should not both verify.
  */
-#include "policy/note.h"
+#include "policy/audit/note.h"
 
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "policy/key.h"
+#include "policy/sign/key.h"
 
 #define EMDASH "\xe2\x80\x94"
 

@@ -7,7 +7,7 @@
  * walk stops at the first problem: after a broken line nothing later can be trusted to mean
  * what it says, and the person reading the verdict needs the first place to look.
  */
-#include "policy/audit_read.h"
+#include "policy/audit/audit_read.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -22,8 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "policy/key.h"
-#include "policy/note.h"
+#include "policy/sign/key.h"
+#include "policy/audit/note.h"
 
 int audit_kind_valid(const char *kind)
 {

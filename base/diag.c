@@ -3,9 +3,8 @@
  * Error collection for policy validation. Fixed-size storage so that a hostile document with
  * a million mistakes costs a counter, not memory.
  */
-#include "policy/diag.h"
+#include "base/diag.h"
 
-#include <cjson/cJSON.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -108,19 +107,3 @@ void diag_set(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-const char *diag_json_type(const struct cJSON *v)
-{
-    if (cJSON_IsString(v))
-        return "a string";
-    if (cJSON_IsNumber(v))
-        return "a number";
-    if (cJSON_IsBool(v))
-        return "a boolean";
-    if (cJSON_IsNull(v))
-        return "null";
-    if (cJSON_IsArray(v))
-        return "an array";
-    if (cJSON_IsObject(v))
-        return "an object";
-    return "an unknown value";
-}

@@ -3,8 +3,7 @@
  * Expansion and normalization of the paths a policy names. Pure string work except
  * path_resolve(), so the rules can be unit-tested without touching the file system.
  */
-#include "policy/path.h"
-#include "policy/policy.h"
+#include "base/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -290,30 +289,6 @@ int path_within(const char *path, const char *dir)
     if (n == 1 && dir[0] == '/')
         return path[0] == '/';
     return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
-
-/* policy_glob_match (declared in policy.h) lives here, with the path functions, so that
- * libcordon.so can decide exec rules without linking the policy compiler and cJSON. */
-int policy_glob_match(const char *g, const char *s)
-{
-    const char *star = NULL, *ss = NULL;
-    while (*s) {
-        if (*g == '?' || *g == *s) {
-            g++;
-            s++;
-        } else if (*g == '*') {
-            star = g++;
-            ss = s;
-        } else if (star) {
-            g = star + 1;
-            s = ++ss;
-        } else {
-            return 0;
-        }
-    }
-    while (*g == '*')
-        g++;
-    return *g == '\0';
 }
 
 int path_read_file(const char *path, size_t max, char **out, size_t *len, unsigned *mode)

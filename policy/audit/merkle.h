@@ -5,8 +5,8 @@
  * O(1), the root is O(log n), memory is 64 hashes whatever the size. Inclusion and consistency
  * proofs are not provided: the audit log only needs roots.
  */
-#ifndef CORDON_POLICY_MERKLE_H
-#define CORDON_POLICY_MERKLE_H
+#ifndef CORDON_AUDIT_MERKLE_H
+#define CORDON_AUDIT_MERKLE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -8,8 +8,8 @@
  * even when another one verifies. Every failure leaves one sentence in err: what failed, why,
  * and what to do; text that came from the envelope is quoted only after being made printable.
  */
-#include "policy/dsse.h"
-#include "policy/diag.h"
+#include "policy/sign/dsse.h"
+#include "base/diag.h"
 
 #include <stdarg.h>
 #include <stdbool.h>

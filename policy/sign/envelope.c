@@ -7,8 +7,8 @@
  * and formatted here with the days-from-civil algorithm rather than timegm/gmtime, so the
  * result depends on neither TZ, the locale nor the C library.
  */
-#include "policy/envelope.h"
-#include "policy/diag.h"
+#include "policy/sign/envelope.h"
+#include "base/diag.h"
 
 #include <errno.h>
 #include <inttypes.h>
