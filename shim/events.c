@@ -11,85 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/jbuf.h"
 #include "shim/events.h"
 
 static _Atomic int ev_fd = -1;
 static _Atomic uint64_t ev_dropped, ev_reported;
 
-void jb_init(struct jbuf *b, char *mem, size_t cap)
-{
-    b->p = mem;
-    b->len = 0;
-    b->cap = cap;
-    b->overflow = 0;
-    if (cap)
-        mem[0] = '\0';
-}
-
-static void jb_put(struct jbuf *b, const char *s, size_t n)
-{
-    if (b->overflow || b->len + n + 1 > b->cap) {
-        b->overflow = 1;
-        return;
-    }
-    for (size_t i = 0; i < n; i++)
-        b->p[b->len + i] = s[i];
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void jb_raw(struct jbuf *b, const char *s)
-{
-    size_t n = 0;
-    while (s[n])
-        n++;
-    jb_put(b, s, n);
-}
-
-void jb_str(struct jbuf *b, const char *s, size_t max)
-{
-    static const char hex[] = "0123456789abcdef";
-    jb_put(b, "\"", 1);
-    size_t i = 0;
-    for (; s && s[i]; i++) {
-        if (max && i >= max) {
-            jb_put(b, "...", 3);
-            break;
-        }
-        unsigned char c = (unsigned char)s[i];
-        char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-        if (c == '"' || c == '\\') {
-            char q[2] = {'\\', (char)c};
-            jb_put(b, q, 2);
-        } else if (c < 0x20 || c == 0x7f) {
-            jb_put(b, e, 6);
-        } else {
-            jb_put(b, (const char *)&c, 1);
-        }
-    }
-    jb_put(b, "\"", 1);
-}
-
-void jb_u64(struct jbuf *b, uint64_t v)
-{
-    char t[24];
-    size_t n = sizeof t;
-    do {
-        t[--n] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    jb_put(b, t + n, sizeof t - n);
-}
-
-void jb_i64(struct jbuf *b, int64_t v)
-{
-    if (v < 0) {
-        jb_put(b, "-", 1);
-        jb_u64(b, (uint64_t)0 - (uint64_t)v);
-    } else {
-        jb_u64(b, (uint64_t)v);
-    }
-}
 
 void events_set_fd(int fd)
 {
@@ -122,18 +49,18 @@ static void emit_one(const char *kind, const char *decision, const char *detail)
     struct jbuf b;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    jb_init(&b, mem, sizeof mem);
-    jb_raw(&b, "{\"type\":\"event\",\"kind\":");
-    jb_str(&b, kind, 0);
-    jb_raw(&b, ",\"decision\":");
-    jb_str(&b, decision, 0);
-    jb_raw(&b, ",\"pid\":");
-    jb_i64(&b, (int64_t)syscall(SYS_getpid));
-    jb_raw(&b, ",\"ts\":");
-    jb_i64(&b, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-    jb_raw(&b, ",\"detail\":");
-    jb_raw(&b, detail && *detail ? detail : "{}");
-    jb_raw(&b, "}");
+    jbuf_init(&b, mem, sizeof mem);
+    jbuf_raw(&b, "{\"type\":\"event\",\"kind\":");
+    jbuf_str(&b, kind, 0);
+    jbuf_raw(&b, ",\"decision\":");
+    jbuf_str(&b, decision, 0);
+    jbuf_raw(&b, ",\"pid\":");
+    jbuf_i64(&b, (int64_t)syscall(SYS_getpid));
+    jbuf_raw(&b, ",\"ts\":");
+    jbuf_i64(&b, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    jbuf_raw(&b, ",\"detail\":");
+    jbuf_raw(&b, detail && *detail ? detail : "{}");
+    jbuf_raw(&b, "}");
     if (b.overflow) { /* the detail was bounded; an oversized one is a drop, not a cut JSON */
         atomic_fetch_add(&ev_dropped, 1);
         return;
@@ -150,10 +77,10 @@ void events_flush_dropped(void)
         return;
     char mem[64];
     struct jbuf b;
-    jb_init(&b, mem, sizeof mem);
-    jb_raw(&b, "{\"count\":");
-    jb_u64(&b, d - r);
-    jb_raw(&b, "}");
+    jbuf_init(&b, mem, sizeof mem);
+    jbuf_raw(&b, "{\"count\":");
+    jbuf_u64(&b, d - r);
+    jbuf_raw(&b, "}");
     emit_one("events.dropped", "log", mem);
 }
 

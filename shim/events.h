@@ -11,23 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/jbuf.h"
+
 #define EVENTS_MAX_MSG 4096
 #define EVENTS_MAX_PATH 1024
 #define EVENTS_MAX_ARGV 2048
 
-/* A bounded JSON text under construction; overflow is remembered, never written past. */
-struct jbuf {
-    char *p;
-    size_t len, cap;
-    int overflow;
-};
-
-void jb_init(struct jbuf *b, char *mem, size_t cap);
-void jb_raw(struct jbuf *b, const char *s);
-/* A JSON string: quotes, escapes, cut at max bytes with "..." (max 0: no limit). */
-void jb_str(struct jbuf *b, const char *s, size_t max);
-void jb_u64(struct jbuf *b, uint64_t v);
-void jb_i64(struct jbuf *b, int64_t v);
 
 /* Use fd (already connected, hello sent) for events; -1 disables the channel. */
 void events_set_fd(int fd);

@@ -67,12 +67,12 @@ static void report(unsigned kind, const char *what, const char *name, const char
 {
     char mem[900];
     struct jbuf b;
-    jb_init(&b, mem, sizeof mem);
-    jb_raw(&b, "{\"host\":");
-    jb_str(&b, name, 300);
-    jb_raw(&b, ",\"rule\":");
-    jb_str(&b, rule, 400);
-    jb_raw(&b, "}");
+    jbuf_init(&b, mem, sizeof mem);
+    jbuf_raw(&b, "{\"host\":");
+    jbuf_str(&b, name, 300);
+    jbuf_raw(&b, ",\"rule\":");
+    jbuf_str(&b, rule, 400);
+    jbuf_raw(&b, "}");
     /* Not a policy decision (observe mode changes nothing): the name cannot be carried. */
     shim_report(kind, "net.dns", "deny", what, name, rule, mem);
 }
@@ -81,10 +81,10 @@ static void refuse_name(const char *what, const char *name, const char *why)
 {
     char rule[400];
     struct jbuf b;
-    jb_init(&b, rule, sizeof rule);
-    jb_raw(&b, "not resolved: ");
-    jb_raw(&b, why);
-    jb_raw(&b, "; cordond's tunnel carries host names, IPv4 and IPv6 addresses only");
+    jbuf_init(&b, rule, sizeof rule);
+    jbuf_raw(&b, "not resolved: ");
+    jbuf_raw(&b, why);
+    jbuf_raw(&b, "; cordond's tunnel carries host names, IPv4 and IPv6 addresses only");
     report(SHIM_KIND_DNS, what, name, rule);
 }
 
@@ -110,12 +110,12 @@ static uint32_t assign(const char *what, const char *low, int af)
         inet_ntop(AF_INET, &ia, ip, sizeof ip);
     }
     struct jbuf b;
-    jb_init(&b, mem, sizeof mem);
-    jb_raw(&b, "{\"host\":");
-    jb_str(&b, low, 300);
-    jb_raw(&b, ",\"placeholder\":");
-    jb_str(&b, ip, 0);
-    jb_raw(&b, "}");
+    jbuf_init(&b, mem, sizeof mem);
+    jbuf_raw(&b, "{\"host\":");
+    jbuf_str(&b, low, 300);
+    jbuf_raw(&b, ",\"placeholder\":");
+    jbuf_str(&b, ip, 0);
+    jbuf_raw(&b, "}");
     events_emit("net.dns", "allow", mem);
     return a;
 }

@@ -122,32 +122,32 @@ static void exec_detail(char *mem, size_t cap, const char *prog, char *const arg
                         const char *rule)
 {
     struct jbuf b;
-    jb_init(&b, mem, cap);
-    jb_raw(&b, "{\"path\":");
-    jb_str(&b, prog, EVENTS_MAX_PATH);
-    jb_raw(&b, ",\"argv\":[");
+    jbuf_init(&b, mem, cap);
+    jbuf_raw(&b, "{\"path\":");
+    jbuf_str(&b, prog, EVENTS_MAX_PATH);
+    jbuf_raw(&b, ",\"argv\":[");
     size_t used = 0;
     for (size_t i = 0; argv && argv[i]; i++) {
         size_t l = strlen(argv[i]);
         if (i)
-            jb_raw(&b, ",");
+            jbuf_raw(&b, ",");
         if (used + l > EVENTS_MAX_ARGV) {
-            jb_str(&b, argv[i], EVENTS_MAX_ARGV > used ? EVENTS_MAX_ARGV - used : 1);
+            jbuf_str(&b, argv[i], EVENTS_MAX_ARGV > used ? EVENTS_MAX_ARGV - used : 1);
             break;
         }
-        jb_str(&b, argv[i], 0);
+        jbuf_str(&b, argv[i], 0);
         used += l;
     }
-    jb_raw(&b, "],\"rule\":");
-    jb_str(&b, rule, 256);
-    jb_raw(&b, "}");
+    jbuf_raw(&b, "],\"rule\":");
+    jbuf_str(&b, rule, 256);
+    jbuf_raw(&b, "}");
     if (b.overflow) { /* keep the event: drop argv rather than the whole message */
-        jb_init(&b, mem, cap);
-        jb_raw(&b, "{\"path\":");
-        jb_str(&b, prog, EVENTS_MAX_PATH);
-        jb_raw(&b, ",\"argv\":[\"...\"],\"rule\":");
-        jb_str(&b, rule, 256);
-        jb_raw(&b, "}");
+        jbuf_init(&b, mem, cap);
+        jbuf_raw(&b, "{\"path\":");
+        jbuf_str(&b, prog, EVENTS_MAX_PATH);
+        jbuf_raw(&b, ",\"argv\":[\"...\"],\"rule\":");
+        jbuf_str(&b, rule, 256);
+        jbuf_raw(&b, "}");
     }
 }
 

@@ -39,28 +39,28 @@ static FILE *(*r_freopen64)(const char *, const char *, FILE *);
 static void flag_words(int flags, struct jbuf *b)
 {
     int acc = flags & O_ACCMODE;
-    jb_raw(b, acc == O_WRONLY ? "O_WRONLY" : acc == O_RDWR ? "O_RDWR" : "O_RDONLY");
+    jbuf_raw(b, acc == O_WRONLY ? "O_WRONLY" : acc == O_RDWR ? "O_RDWR" : "O_RDONLY");
     if (flags & O_CREAT)
-        jb_raw(b, "|O_CREAT");
+        jbuf_raw(b, "|O_CREAT");
     if (flags & O_TRUNC)
-        jb_raw(b, "|O_TRUNC");
+        jbuf_raw(b, "|O_TRUNC");
     if (flags & O_APPEND)
-        jb_raw(b, "|O_APPEND");
+        jbuf_raw(b, "|O_APPEND");
     if ((flags & O_TMPFILE) == O_TMPFILE)
-        jb_raw(b, "|O_TMPFILE");
+        jbuf_raw(b, "|O_TMPFILE");
 }
 
 static void detail(char *mem, size_t cap, const char *path, int flags, const char *rule)
 {
     struct jbuf b;
-    jb_init(&b, mem, cap);
-    jb_raw(&b, "{\"path\":");
-    jb_str(&b, path, EVENTS_MAX_PATH);
-    jb_raw(&b, ",\"flags\":\"");
+    jbuf_init(&b, mem, cap);
+    jbuf_raw(&b, "{\"path\":");
+    jbuf_str(&b, path, EVENTS_MAX_PATH);
+    jbuf_raw(&b, ",\"flags\":\"");
     flag_words(flags, &b);
-    jb_raw(&b, "\",\"rule\":");
-    jb_str(&b, rule, 256);
-    jb_raw(&b, "}");
+    jbuf_raw(&b, "\",\"rule\":");
+    jbuf_str(&b, rule, 256);
+    jbuf_raw(&b, "}");
 }
 
 static int absolute(int dirfd, const char *path, char *out, size_t len)

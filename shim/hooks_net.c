@@ -86,16 +86,16 @@ static void net_detail(char *mem, size_t cap, const char *host, uint16_t port, c
                        const char *rule)
 {
     struct jbuf b;
-    jb_init(&b, mem, cap);
-    jb_raw(&b, "{\"host\":");
-    jb_str(&b, host, 300);
-    jb_raw(&b, ",\"port\":");
-    jb_u64(&b, port);
-    jb_raw(&b, ",\"proto\":");
-    jb_str(&b, proto, 0);
-    jb_raw(&b, ",\"rule\":");
-    jb_str(&b, rule, 900);
-    jb_raw(&b, "}");
+    jbuf_init(&b, mem, cap);
+    jbuf_raw(&b, "{\"host\":");
+    jbuf_str(&b, host, 300);
+    jbuf_raw(&b, ",\"port\":");
+    jbuf_u64(&b, port);
+    jbuf_raw(&b, ",\"proto\":");
+    jbuf_str(&b, proto, 0);
+    jbuf_raw(&b, ",\"rule\":");
+    jbuf_str(&b, rule, 900);
+    jbuf_raw(&b, "}");
 }
 
 static long long now_ms(void)
@@ -321,8 +321,8 @@ static int deny_net(unsigned kind, const char *ev, const char *what, const char 
 {
     char subject[320], mem[1500], pp[8];
     struct jbuf b;
-    jb_init(&b, pp, sizeof pp);
-    jb_u64(&b, port);
+    jbuf_init(&b, pp, sizeof pp);
+    jbuf_u64(&b, port);
     snprintf(subject, sizeof subject, "%s %s:%s", proto, host, pp);
     net_detail(mem, sizeof mem, host, port, proto, rule);
     if (shim.observe) {
@@ -453,8 +453,8 @@ int hooks_net_connect(int fd, const struct sockaddr *sa, socklen_t len)
     }
     char subject[320], pp[8];
     struct jbuf b;
-    jb_init(&b, pp, sizeof pp);
-    jb_u64(&b, port);
+    jbuf_init(&b, pp, sizeof pp);
+    jbuf_u64(&b, port);
     snprintf(subject, sizeof subject, "%s:%s", host, pp);
     net_detail(mem, sizeof mem, host, port, "tcp", why);
     /* cordond decided (and audits) the refusal itself; the event is the shim's view of it. */

@@ -225,22 +225,22 @@ static int dial_events(const struct root *r, const char *role, char *err, size_t
     }
     char mem[1024];
     struct jbuf b;
-    jb_init(&b, mem, sizeof mem);
-    jb_raw(&b, "{\"type\":\"hello\",\"key\":");
-    jb_str(&b, r->key, 0);
-    jb_raw(&b, ",\"session\":");
-    jb_str(&b, r->session, 0);
-    jb_raw(&b, ",\"pid\":");
-    jb_i64(&b, getpid());
-    jb_raw(&b, ",\"policy_version\":");
-    jb_u64(&b, r->stamp.version);
-    jb_raw(&b, ",\"policy_digest\":");
-    jb_str(&b, r->digest, 0);
+    jbuf_init(&b, mem, sizeof mem);
+    jbuf_raw(&b, "{\"type\":\"hello\",\"key\":");
+    jbuf_str(&b, r->key, 0);
+    jbuf_raw(&b, ",\"session\":");
+    jbuf_str(&b, r->session, 0);
+    jbuf_raw(&b, ",\"pid\":");
+    jbuf_i64(&b, getpid());
+    jbuf_raw(&b, ",\"policy_version\":");
+    jbuf_u64(&b, r->stamp.version);
+    jbuf_raw(&b, ",\"policy_digest\":");
+    jbuf_str(&b, r->digest, 0);
     if (role) {
-        jb_raw(&b, ",\"role\":");
-        jb_str(&b, role, 0);
+        jbuf_raw(&b, ",\"role\":");
+        jbuf_str(&b, role, 0);
     }
-    jb_raw(&b, "}");
+    jbuf_raw(&b, "}");
     if (send(fd, mem, b.len, MSG_NOSIGNAL) != (ssize_t)b.len) {
         int e = errno;
         sodium_memzero(mem, sizeof mem);

@@ -182,8 +182,8 @@ void shim_report(unsigned kind, const char *ev_kind, const char *decision, const
         if (shim.log_mode == PROFILE_LOG_ALL || !(prev & kind)) {
             char line[2048], q[1200];
             struct jbuf jq;
-            jb_init(&jq, q, sizeof q);
-            jb_str(&jq, subject, 1024);
+            jbuf_init(&jq, q, sizeof q);
+            jbuf_str(&jq, subject, 1024);
             size_t n = 0;
             put(line, sizeof line, &n, deny ? "cordon: denied " : "cordon: observe: would deny ");
             put(line, sizeof line, &n, what);
@@ -196,8 +196,8 @@ void shim_report(unsigned kind, const char *ev_kind, const char *decision, const
             put(line, sizeof line, &n, " v");
             char v[24];
             struct jbuf jv;
-            jb_init(&jv, v, sizeof v);
-            jb_u64(&jv, shim.version);
+            jbuf_init(&jv, v, sizeof v);
+            jbuf_u64(&jv, shim.version);
             put(line, sizeof line, &n, v);
             put(line, sizeof line, &n, ")\n");
             if (n + 1 >= sizeof line)
@@ -663,21 +663,21 @@ static void send_start(int argc, char **argv)
         return;
     char mem[EVENTS_MAX_ARGV + 64];
     struct jbuf b;
-    jb_init(&b, mem, sizeof mem);
-    jb_raw(&b, "{\"argv\":[");
+    jbuf_init(&b, mem, sizeof mem);
+    jbuf_raw(&b, "{\"argv\":[");
     size_t used = 0;
     for (int i = 0; argv && i < argc && argv[i]; i++) {
         size_t l = strlen(argv[i]);
         if (used + l > EVENTS_MAX_ARGV) {
-            jb_raw(&b, i ? ",\"...\"" : "\"...\"");
+            jbuf_raw(&b, i ? ",\"...\"" : "\"...\"");
             break;
         }
         if (i)
-            jb_raw(&b, ",");
-        jb_str(&b, argv[i], EVENTS_MAX_ARGV);
+            jbuf_raw(&b, ",");
+        jbuf_str(&b, argv[i], EVENTS_MAX_ARGV);
         used += l;
     }
-    jb_raw(&b, "]}");
+    jbuf_raw(&b, "]}");
     events_emit("shim.start", "allow", b.overflow ? "{\"argv\":[\"...\"]}" : mem);
 }
 

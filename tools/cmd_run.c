@@ -344,24 +344,24 @@ static void send_session_end(int status, int signo, const struct reaper_result *
 {
     char mem[512];
     struct jbuf b;
-    jb_init(&b, mem, sizeof mem);
-    jb_raw(&b, "{\"status\":");
-    jb_i64(&b, status);
+    jbuf_init(&b, mem, sizeof mem);
+    jbuf_raw(&b, "{\"status\":");
+    jbuf_i64(&b, status);
     if (signo) {
-        jb_raw(&b, ",\"signal\":");
-        jb_i64(&b, signo);
+        jbuf_raw(&b, ",\"signal\":");
+        jbuf_i64(&b, signo);
     }
-    jb_raw(&b, ",\"still_running\":");
-    jb_u64(&b, still);
-    jb_raw(&b, ",\"terminated\":");
-    jb_u64(&b, rr->terminated);
-    jb_raw(&b, ",\"killed\":");
-    jb_u64(&b, rr->killed);
-    jb_raw(&b, ",\"left_running\":");
-    jb_u64(&b, o->detach_ok ? still : rr->left);
-    jb_raw(&b, ",\"grace_ms\":");
-    jb_u64(&b, (uint64_t)(o->grace_s * 1000));
-    jb_raw(&b, o->detach_ok ? ",\"detach_ok\":true}" : ",\"detach_ok\":false}");
+    jbuf_raw(&b, ",\"still_running\":");
+    jbuf_u64(&b, still);
+    jbuf_raw(&b, ",\"terminated\":");
+    jbuf_u64(&b, rr->terminated);
+    jbuf_raw(&b, ",\"killed\":");
+    jbuf_u64(&b, rr->killed);
+    jbuf_raw(&b, ",\"left_running\":");
+    jbuf_u64(&b, o->detach_ok ? still : rr->left);
+    jbuf_raw(&b, ",\"grace_ms\":");
+    jbuf_u64(&b, (uint64_t)(o->grace_s * 1000));
+    jbuf_raw(&b, o->detach_ok ? ",\"detach_ok\":true}" : ",\"detach_ok\":false}");
     events_emit("session.end", "log", mem);
 }
 

@@ -998,20 +998,20 @@ Test(events, json_strings_are_escaped_and_bounded)
 {
     char mem[64];
     struct jbuf b;
-    jb_init(&b, mem, sizeof mem);
-    jb_str(&b, "a\"b\\c\n\x01", 0);
+    jbuf_init(&b, mem, sizeof mem);
+    jbuf_str(&b, "a\"b\\c\n\x01", 0);
     cr_assert_str_eq(mem, "\"a\\\"b\\\\c\\u000a\\u0001\"");
-    jb_init(&b, mem, sizeof mem);
-    jb_str(&b, "abcdefgh", 3);
+    jbuf_init(&b, mem, sizeof mem);
+    jbuf_str(&b, "abcdefgh", 3);
     cr_assert_str_eq(mem, "\"abc...\"");
-    jb_init(&b, mem, 8);
-    jb_raw(&b, "0123456789");
+    jbuf_init(&b, mem, 8);
+    jbuf_raw(&b, "0123456789");
     cr_assert(b.overflow);
     cr_assert_eq(b.len, 0, "nothing partial is written");
-    jb_init(&b, mem, sizeof mem);
-    jb_i64(&b, -42);
-    jb_raw(&b, ",");
-    jb_u64(&b, UINT64_MAX);
+    jbuf_init(&b, mem, sizeof mem);
+    jbuf_i64(&b, -42);
+    jbuf_raw(&b, ",");
+    jbuf_u64(&b, UINT64_MAX);
     cr_assert_str_eq(mem, "-42,18446744073709551615");
 }
 
