@@ -9,6 +9,7 @@ PACKAGES=(
     libcurl4-openssl-dev libcjson-dev libsodium-dev libcriterion-dev
     libmicrohttpd-dev libseccomp-dev libvectorscan-dev
     clang libclang-rt-14-dev   # libFuzzer targets in tests/fuzz
+    clang-format               # tools/format.sh --check: the tree stays formatted
     llvm-14                    # llvm-readobj: the Mach-O check of the macOS interpose table
     python3 curl nodejs        # integration tests drive real programs (node: fetch, child_process)
     iproute2                   # ip(8): addresses in the private network namespace of net_names.sh
