@@ -252,6 +252,10 @@ R=$($PY raw "${TUN%:*}" "${TUN##*:}" "CONNECT 127.0.0.1:$UP HTTP/1.1\r\n\r\n")
 [[ $R == "HTTP/1.1 407"* ]] && ok "tunnel without key: 407" || bad "407" "$R"
 R=$($PY raw "${TUN%:*}" "${TUN##*:}" "CONNECT 127.0.0.1:$UP HTTP/1.1\r\nProxy-Authorization: Bearer $GONE\r\n\r\n")
 [[ $R == "HTTP/1.1 407"* ]] && ok "tunnel with a revoked key: 407" || bad "407 revoked" "$R"
+sleep 0.2
+grep '"kind":"tunnel.deny"' "$W/state/audit/audit.jsonl" | grep '"status":407' | grep "\"key_id\":\"$GONEID\"" |
+    grep -q '"rule":"agent_key.revoked"' && ok "the revoked key's 407 is audited" ||
+    bad "407 revoked audit" "$(grep '"status":407' "$W/state/audit/audit.jsonl")"
 R=$($PY raw "${TUN%:*}" "${TUN##*:}" 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
 [[ $R == "HTTP/1.1 405"* ]] && ok "GET on the tunnel port: 405" || bad "405 tunnel" "$R"
 R=$($PY raw "${TUN%:*}" "${TUN##*:}" 'CONNECT nonsense\r\n\r\n')
