@@ -80,3 +80,20 @@ void jbuf_i64(struct jbuf *b, int64_t v)
         jbuf_u64(b, (uint64_t)v);
     }
 }
+
+void jbuf_key(struct jbuf *b, const char *key)
+{
+    char last = b->len ? b->p[b->len - 1] : '{';
+    if (last != '{' && last != '[')
+        jbuf_put(b, ",", 1);
+    jbuf_str(b, key, 0);
+    jbuf_put(b, ":", 1);
+}
+
+void jbuf_bool(struct jbuf *b, int v)
+{
+    if (v)
+        jbuf_put(b, "true", 4);
+    else
+        jbuf_put(b, "false", 5);
+}

@@ -35,4 +35,10 @@ void jbuf_str(struct jbuf *b, const char *s, size_t max);
 void jbuf_u64(struct jbuf *b, uint64_t v);
 void jbuf_i64(struct jbuf *b, int64_t v);
 
+/* An object member's key: a comma first unless an object or array was just opened, then
+ * "key": (escaped like jbuf_str). The value follows with jbuf_str, jbuf_u64, ... */
+void jbuf_key(struct jbuf *b, const char *key);
+/* true or false. */
+void jbuf_bool(struct jbuf *b, int v);
+
 #endif

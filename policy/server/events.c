@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,9 +22,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "policy/server/server.h"
 
 struct econn {
@@ -59,16 +60,9 @@ struct events {
     uint64_t revocations_seen; /* agents_revocations() at the last look */
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 __attribute__((format(printf, 2, 3))) static void elog(struct events *e, const char *fmt, ...)
 {
-    int64_t t = now_ms();
+    int64_t t = clock_mono_ms();
     if (t - e->last_log_ms < 1000) {
         e->log_suppressed++;
         return;
@@ -99,14 +93,14 @@ static struct bucket *bucket_for(struct events *e, const char *agent)
     memset(b, 0, sizeof *b);
     snprintf(b->agent, sizeof b->agent, "%s", agent);
     b->tokens = e->s->cfg.event_burst;
-    b->last_ms = now_ms();
+    b->last_ms = clock_mono_ms();
     return b;
 }
 
 /* Token bucket: refill at event_rate per second up to event_burst; 1 if a token was taken. */
 static int take_token(struct events *e, struct bucket *b)
 {
-    int64_t t = now_ms();
+    int64_t t = clock_mono_ms();
     b->tokens += (double)(t - b->last_ms) * e->s->cfg.event_rate / 1000.0;
     if (b->tokens > e->s->cfg.event_burst)
         b->tokens = e->s->cfg.event_burst;
@@ -117,13 +111,13 @@ static int take_token(struct events *e, struct bucket *b)
     return 1;
 }
 
-/* The number after blanks at s, or -1 when there is none. */
+/* The number after blanks at s, or -EINVAL when there is none. */
 static int atoi_digits(const char *s)
 {
     while (*s == ' ' || *s == '\t')
         s++;
     if (!isdigit((unsigned char)*s))
-        return -1;
+        return -EINVAL;
     int v = 0;
     for (; isdigit((unsigned char)*s) && v < 1000000; s++)
         v = v * 10 + (*s - '0');
@@ -183,43 +177,81 @@ static void close_conn(struct events *e, struct econn *c)
     e->n_conns--;
 }
 
-/* Returns 0 to keep the connection, -1 to close it. */
-static int handle(struct events *e, struct econn *c, const char *msg, size_t len, pid_t pid)
+/* A message refused or dropped without a record: counted in *counter (malformed, dropped)
+ * through the decision path, with nobody to answer. */
+static void drop(struct srv *s, uint64_t *counter)
+{
+    struct decision d;
+    decision_init(&d, DECISION_REQUEST, NULL);
+    d.reply = DECISION_REPLY_NONE;
+    d.also = counter;
+    d.outcome = DECISION_DENY;
+    (void)srv_decide(s, &d);
+}
+
+/* A JSON number as cJSON printed it: integers without a fraction, others in full. */
+static void jbuf_number(struct jbuf *b, double v)
+{
+    if (!isfinite(v)) {
+        jbuf_raw(b, "null");
+    } else if (v == floor(v) && fabs(v) < 9.0e15) {
+        jbuf_i64(b, (int64_t)v);
+    } else {
+        char t[32];
+        snprintf(t, sizeof t, "%.17g", v); /* a number's digits, not a caller's text */
+        jbuf_raw(b, t);
+    }
+}
+
+/* The first message binds the connection: a hello with a live key and a 32-hex session.
+ * Returns 0, or -EACCES when the connection is to be closed. */
+static int handle_hello(struct events *e, struct econn *c, cJSON *o, pid_t pid)
 {
     struct srv *s = e->s;
-    cJSON *o = cJSON_ParseWithLength(msg, len);
-    cJSON *type = o ? cJSON_GetObjectItemCaseSensitive(o, "type") : NULL;
-    int rc = 0;
-    if (!c->bound) {
-        cJSON *key = cJSON_GetObjectItemCaseSensitive(o, "key");
-        cJSON *ses = cJSON_GetObjectItemCaseSensitive(o, "session");
-        char agent[AGENTS_NAME_MAX + 1];
-        int ks = -100;
-        if (!cJSON_IsObject(o) || !cJSON_IsString(type) ||
-            strcmp(type->valuestring, "hello") != 0 || !cJSON_IsString(key) ||
-            !cJSON_IsString(ses) || !hex32(ses->valuestring) ||
-            (ks = agents_check(s->agents, key->valuestring, agent, c->key_id)) != AGENTS_OK) {
-            srv_count(&s->m.events_malformed, 1);
-            elog(e, "pid %d: bad hello (%s); connection closed", (int)pid,
-                 ks == AGENTS_ERR_REVOKED   ? "revoked key"
-                 : ks == AGENTS_ERR_UNKNOWN ? "unknown key"
-                                            : "not a hello with key and 32-hex session");
-            rc = -1;
-            goto out;
-        }
-        c->bound = 1;
-        memcpy(c->agent, agent, sizeof agent);
-        memcpy(c->session, ses->valuestring, 33);
-        /* A role is what the sender says of itself: recorded, never trusted (session.end is
-         * judged by from_supervisor, not by this). */
-        cJSON *role = cJSON_GetObjectItemCaseSensitive(o, "role");
-        int sup = cJSON_IsString(role) && strcmp(role->valuestring, "supervisor") == 0;
-        char fields[192];
-        snprintf(fields, sizeof fields, "{\"session\":\"%s\",\"pid\":%d%s}", c->session,
-                 (int)pid, sup ? ",\"role\":\"supervisor\"" : "");
-        (void)srv_audit(s, "events.hello", c->agent, fields, 0);
-        goto out;
+    cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
+    cJSON *key = cJSON_GetObjectItemCaseSensitive(o, "key");
+    cJSON *ses = cJSON_GetObjectItemCaseSensitive(o, "session");
+    char agent[AGENTS_NAME_MAX + 1];
+    int ks = -100;
+    if (!cJSON_IsObject(o) || !cJSON_IsString(type) || strcmp(type->valuestring, "hello") != 0 ||
+        !cJSON_IsString(key) || !cJSON_IsString(ses) || !hex32(ses->valuestring) ||
+        (ks = agents_check(s->agents, key->valuestring, agent, c->key_id)) != AGENTS_OK) {
+        drop(s, &s->m.events_malformed);
+        elog(e, "pid %d: bad hello (%s); connection closed", (int)pid,
+             ks == AGENTS_ERR_REVOKED   ? "revoked key"
+             : ks == AGENTS_ERR_UNKNOWN ? "unknown key"
+                                        : "not a hello with key and 32-hex session");
+        return -EACCES;
     }
+    c->bound = 1;
+    memcpy(c->agent, agent, sizeof agent);
+    memcpy(c->session, ses->valuestring, 33);
+    /* A role is what the sender says of itself: recorded, never trusted (session.end is
+     * judged by from_supervisor, not by this). */
+    cJSON *role = cJSON_GetObjectItemCaseSensitive(o, "role");
+    int sup = cJSON_IsString(role) && strcmp(role->valuestring, "supervisor") == 0;
+    char mem[256];
+    struct jbuf f;
+    jbuf_init(&f, mem, sizeof mem);
+    jbuf_raw(&f, "{");
+    jbuf_key(&f, "session");
+    jbuf_str(&f, c->session, 0);
+    jbuf_key(&f, "pid");
+    jbuf_i64(&f, (int64_t)pid);
+    if (sup) {
+        jbuf_key(&f, "role");
+        jbuf_str(&f, "supervisor", 0);
+    }
+    jbuf_raw(&f, "}");
+    (void)srv_audit_jbuf(s, "events.hello", c->agent, &f, 0);
+    return 0;
+}
+
+/* An event's form (docs/PROTOCOL.md "Event channel"): type "event", a known kind, decision
+ * allow|deny|log, numeric ts and pid, detail an object when present. */
+static int event_valid(cJSON *o)
+{
+    cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
     cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
     cJSON *dec = cJSON_GetObjectItemCaseSensitive(o, "decision");
     cJSON *ts = cJSON_GetObjectItemCaseSensitive(o, "ts");
@@ -228,20 +260,89 @@ static int handle(struct events *e, struct econn *c, const char *msg, size_t len
     int known = 0;
     for (size_t i = 0; kinds[i] && cJSON_IsString(kind); i++)
         known |= strcmp(kind->valuestring, kinds[i]) == 0;
-    if (!cJSON_IsObject(o) || !cJSON_IsString(type) || strcmp(type->valuestring, "event") != 0 ||
-        !known || !cJSON_IsString(dec) ||
-        (strcmp(dec->valuestring, "allow") != 0 && strcmp(dec->valuestring, "deny") != 0 &&
-         strcmp(dec->valuestring, "log") != 0) ||
-        !cJSON_IsNumber(ts) || ts->valuedouble < 0 || !cJSON_IsNumber(cpid) ||
-        (detail && !cJSON_IsObject(detail))) {
-        srv_count(&s->m.events_malformed, 1);
+    return cJSON_IsObject(o) && cJSON_IsString(type) && strcmp(type->valuestring, "event") == 0 &&
+           known && cJSON_IsString(dec) &&
+           (strcmp(dec->valuestring, "allow") == 0 || strcmp(dec->valuestring, "deny") == 0 ||
+            strcmp(dec->valuestring, "log") == 0) &&
+           cJSON_IsNumber(ts) && ts->valuedouble >= 0 && cJSON_IsNumber(cpid) &&
+           (!detail || cJSON_IsObject(detail));
+}
+
+/* The first accepted event after drops says how many were dropped. */
+static void report_drops(struct srv *s, const struct econn *c, struct bucket *b)
+{
+    if (!b->dropped_unreported)
+        return;
+    char mem[128];
+    struct jbuf f;
+    jbuf_init(&f, mem, sizeof mem);
+    jbuf_raw(&f, "{");
+    jbuf_key(&f, "count");
+    jbuf_u64(&f, b->dropped_unreported);
+    jbuf_key(&f, "reason");
+    jbuf_str(&f, "rate limit", 0);
+    jbuf_raw(&f, "}");
+    (void)srv_audit_jbuf(s, "events.rate_limited", c->agent, &f, 0);
+    b->dropped_unreported = 0;
+}
+
+/* Record a valid event under its kind: the shim's decision, counted as the event kind's. */
+static void record_event(struct srv *s, const struct econn *c, cJSON *o, pid_t pid)
+{
+    cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
+    cJSON *dec = cJSON_GetObjectItemCaseSensitive(o, "decision");
+    cJSON *detail = cJSON_GetObjectItemCaseSensitive(o, "detail");
+    struct decision d;
+    decision_init(&d, DECISION_EVENT, kind->valuestring);
+    d.reply = DECISION_REPLY_NONE;
+    d.agent = c->agent;
+    d.key_id = c->key_id;
+    d.what = kind->valuestring;
+    d.outcome = strcmp(dec->valuestring, "deny") == 0 ? DECISION_DENY : DECISION_ALLOW;
+    struct jbuf *f = &d.fields;
+    jbuf_key(f, "session");
+    jbuf_str(f, c->session, 0);
+    jbuf_key(f, "pid");
+    jbuf_i64(f, (int64_t)pid);
+    jbuf_key(f, "claimed_pid");
+    jbuf_number(f, cJSON_GetObjectItemCaseSensitive(o, "pid")->valuedouble);
+    jbuf_key(f, "decision");
+    jbuf_str(f, dec->valuestring, 0);
+    jbuf_key(f, "event_ts");
+    jbuf_number(f, cJSON_GetObjectItemCaseSensitive(o, "ts")->valuedouble);
+    if (detail) {
+        char *text = cJSON_PrintUnformatted(detail); /* cJSON's own output: valid JSON */
+        jbuf_key(f, "detail");
+        if (text)
+            jbuf_raw(f, text);
+        else
+            f->overflow = 1; /* no memory: the record cannot be whole */
+        free(text);
+    }
+    (void)srv_decide(s, &d);
+    srv_count(d.audit_rc == 0 ? &s->m.events_accepted : &s->m.events_dropped, 1);
+}
+
+/* Returns 0 to keep the connection, a negative errno to close it. */
+static int handle(struct events *e, struct econn *c, const char *msg, size_t len, pid_t pid)
+{
+    struct srv *s = e->s;
+    cJSON *o = cJSON_ParseWithLength(msg, len);
+    int rc = 0;
+    if (!c->bound) {
+        rc = handle_hello(e, c, o, pid);
+        goto out;
+    }
+    if (!event_valid(o)) {
+        drop(s, &s->m.events_malformed);
         elog(e, "agent %s pid %d: malformed event dropped (need type \"event\", a known kind, "
              "decision allow|deny|log, numeric ts and pid, detail an object)", c->agent, (int)pid);
         goto out;
     }
+    cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
     int is_end = strcmp(kind->valuestring, "session.end") == 0;
     if (is_end && !from_supervisor(c, pid)) {
-        srv_count(&s->m.events_malformed, 1);
+        drop(s, &s->m.events_malformed);
         elog(e, "agent %s pid %d: session.end refused: only the unsandboxed process that "
              "opened the connection (cordon run, pid %d) may end a session", c->agent, (int)pid,
              (int)c->peer_pid);
@@ -250,37 +351,13 @@ static int handle(struct events *e, struct econn *c, const char *msg, size_t len
     struct bucket *b = bucket_for(e, c->agent);
     /* The end of a run is recorded however many events its agent sent before. */
     if (!b || (!is_end && !take_token(e, b))) {
-        srv_count(&s->m.events_dropped, 1);
+        drop(s, &s->m.events_dropped);
         if (b)
             b->dropped_unreported++;
         goto out;
     }
-    if (b->dropped_unreported) {
-        char f[96];
-        snprintf(f, sizeof f, "{\"count\":%" PRIu64 ",\"reason\":\"rate limit\"}",
-                 b->dropped_unreported);
-        (void)srv_audit(s, "events.rate_limited", c->agent, f, 0);
-        b->dropped_unreported = 0;
-    }
-    cJSON *rec = cJSON_CreateObject();
-    cJSON_AddStringToObject(rec, "session", c->session);
-    cJSON_AddNumberToObject(rec, "pid", (double)pid);
-    cJSON_AddNumberToObject(rec, "claimed_pid", cpid->valuedouble);
-    cJSON_AddStringToObject(rec, "decision", dec->valuestring);
-    cJSON_AddNumberToObject(rec, "event_ts", ts->valuedouble);
-    if (detail)
-        cJSON_AddItemToObject(rec, "detail", cJSON_Duplicate(detail, 1));
-    char *fields = cJSON_PrintUnformatted(rec);
-    cJSON_Delete(rec);
-    if (fields && srv_audit(s, kind->valuestring, c->agent, fields, 0) == 0) {
-        srv_count(&s->m.events_accepted, 1);
-        srv_count(&s->m.decisions[SD_EVENT][strcmp(dec->valuestring, "deny") == 0 ? SD_DENY
-                                                                                   : SD_ALLOW],
-                  1);
-    } else {
-        srv_count(&s->m.events_dropped, 1);
-    }
-    free(fields);
+    report_drops(s, c, b);
+    record_event(s, c, o, pid);
 out:
     cJSON_Delete(o);
     return rc;
@@ -348,7 +425,7 @@ static int read_conn(struct events *e, struct econn *c)
 
 static void sweep_unbound(struct events *e)
 {
-    int64_t t = now_ms();
+    int64_t t = clock_mono_ms();
     for (struct econn *c = e->conns, *next; c; c = next) {
         next = c->next;
         if (!c->bound && t - c->accepted_ms >= HELLO_MS) {
@@ -372,10 +449,18 @@ static void sweep_revoked(struct events *e)
         next = c->next;
         if (!c->bound || agents_id_live(e->s->agents, c->key_id))
             continue;
-        char fields[160];
-        snprintf(fields, sizeof fields, "{\"session\":\"%s\",\"pid\":%d,\"key_id\":\"%s\"}",
-                 c->session, (int)c->peer_pid, c->key_id);
-        (void)srv_audit(e->s, "events.revoked", c->agent, fields, 0);
+        char mem[192];
+        struct jbuf f;
+        jbuf_init(&f, mem, sizeof mem);
+        jbuf_raw(&f, "{");
+        jbuf_key(&f, "session");
+        jbuf_str(&f, c->session, 0);
+        jbuf_key(&f, "pid");
+        jbuf_i64(&f, (int64_t)c->peer_pid);
+        jbuf_key(&f, "key_id");
+        jbuf_str(&f, c->key_id, 0);
+        jbuf_raw(&f, "}");
+        (void)srv_audit_jbuf(e->s, "events.revoked", c->agent, &f, 0);
         close_conn(e, c);
     }
 }
@@ -444,7 +529,7 @@ static void *loop(void *arg)
                     continue;
                 }
                 c->fd = fd;
-                c->accepted_ms = now_ms();
+                c->accepted_ms = clock_mono_ms();
                 c->peer_pid = uc.pid;
                 c->peer_uid = uc.uid;
                 struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
@@ -474,8 +559,11 @@ int events_start(struct srv *s, const char *path, struct events **out, char *err
 {
     struct events *e = calloc(1, sizeof *e);
     struct sockaddr_un un = {.sun_family = AF_UNIX};
-    if (!e)
-        return -1;
+    int rc = -EINVAL;
+    if (!e) {
+        snprintf(err, errlen, "events: cannot start the intake: out of memory");
+        return -ENOMEM;
+    }
     e->s = s;
     e->lfd = e->ep = e->stopfd = -1;
     if (strlen(path) >= sizeof un.sun_path) {
@@ -497,6 +585,7 @@ int events_start(struct srv *s, const char *path, struct events **out, char *err
     int one = 1;
     if (e->lfd < 0 || setsockopt(e->lfd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0 ||
         bind(e->lfd, (struct sockaddr *)&un, sizeof un) != 0 || listen(e->lfd, 128) != 0) {
+        rc = -errno;
         snprintf(err, errlen, "events_socket: cannot listen on %s: %s", path, strerror(errno));
         goto fail;
     }
@@ -506,10 +595,12 @@ int events_start(struct srv *s, const char *path, struct events **out, char *err
     e->stopfd = eventfd(0, EFD_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &e->lfd};
     struct epoll_event sv = {.events = EPOLLIN, .data.ptr = &e->stopfd};
+    int pc = 0;
     if (e->ep < 0 || e->stopfd < 0 || epoll_ctl(e->ep, EPOLL_CTL_ADD, e->lfd, &ev) != 0 ||
         epoll_ctl(e->ep, EPOLL_CTL_ADD, e->stopfd, &sv) != 0 ||
-        pthread_create(&e->thread, NULL, loop, e) != 0) {
-        snprintf(err, errlen, "events: cannot start the intake thread: %s", strerror(errno));
+        (pc = pthread_create(&e->thread, NULL, loop, e)) != 0) {
+        rc = pc ? -pc : -errno;
+        snprintf(err, errlen, "events: cannot start the intake thread: %s", strerror(-rc));
         goto fail;
     }
     *out = e;
@@ -522,7 +613,7 @@ fail:
     if (e->stopfd >= 0)
         close(e->stopfd);
     free(e);
-    return -1;
+    return rc;
 }
 
 void events_stop(struct events *e)

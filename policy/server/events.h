@@ -17,7 +17,8 @@ struct events;
 #define EVENTS_MAX_MESSAGE 4096
 #define EVENTS_MAX_CONNECTIONS 4096
 
-/* Listen on path (an existing socket file is replaced) and serve. Returns 0 or -1. */
+/* Listen on path (an existing socket file is replaced) and serve. Returns 0, or a negative
+ * errno with err set. */
 __attribute__((warn_unused_result)) int events_start(struct srv *s, const char *path,
                                                      struct events **out, char *err,
                                                      size_t errlen);

@@ -27,7 +27,8 @@ struct http;
  * Start one daemon per listen socket (already bound and listening), and one for admin_fd
  * (the admin_listen socket, or -1 when the admin endpoints are off). The listen sockets serve
  * the policy fetch, /healthz and /metrics and answer the admin paths with 404; the admin
- * socket serves the admin paths alone, to peers outside every sandbox (peer.h). Returns 0 or -1.
+ * socket serves the admin paths alone, to peers outside every sandbox (peer.h). Returns 0, or a
+ * negative errno with err set.
  */
 __attribute__((warn_unused_result)) int http_start(struct srv *s, const int *fds, size_t n,
                                                    int admin_fd, struct http **out, char *err,

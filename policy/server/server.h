@@ -10,26 +10,24 @@
 #ifndef CORDON_SERVER_SERVER_H
 #define CORDON_SERVER_SERVER_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "policy/server/agents.h"
 #include "policy/server/config.h"
+#include "policy/server/decision.h"
 #include "policy/server/pset.h"
 
 struct audit_log;
 
-enum srv_path { SP_POLICY, SP_HEALTHZ, SP_METRICS, SP_ADMIN, SP_OTHER, SP_N };
-enum srv_decision_kind { SD_POLICY_FETCH, SD_TUNNEL, SD_EVENT, SD_N };
-enum srv_decision { SD_ALLOW, SD_DENY, SD_ERROR, SD_DN };
-
 struct srv_metrics {
-    uint64_t requests[SP_N][600]; /* by path and HTTP status */
-    uint64_t decisions[SD_N][SD_DN];
+    uint64_t decisions[DECISION_KIND_N][DECISION_OUTCOME_N]; /* counted by srv_decide */
     uint64_t tunnels_open, tunnels_total, tunnel_bytes_up, tunnel_bytes_down;
     uint64_t events_accepted, events_dropped, events_malformed, events_connections;
     uint64_t admin_refused; /* admin requests refused for their peer (peer.h) */
+    uint64_t audit_invalid; /* records the log refused as malformed: a bug in cordond */
 };
 
 struct srv {
@@ -57,15 +55,26 @@ static inline void srv_count(uint64_t *c, uint64_t n)
     __atomic_add_fetch(c, n, __ATOMIC_RELAXED);
 }
 
+/* srv_audit's results besides 0. */
+#define SRV_AUDIT_FAILED (-EIO)      /* the log cannot record: refuse what requires audit */
+#define SRV_AUDIT_INVALID (-EINVAL) /* this record was malformed: a bug, the log is fine */
+
 /*
- * Append an audit record; fields is a JSON object text. Returns 0, or -1 when the log has
- * failed (the caller of an action that requires audit refuses with 503). sync: wait for disk.
+ * Append an audit record; fields is a JSON object text. sync: wait for disk. Returns 0;
+ * SRV_AUDIT_FAILED when the log has failed (a write or sync error, or its writer is gone):
+ * the caller of an action that requires audit refuses it with 503, and /healthz answers 503
+ * from then on; or SRV_AUDIT_INVALID when the log refused this one record (fields not an
+ * object, too large, a reserved kind): a coding mistake in cordond, said loudly on stderr and
+ * counted in cordon_audit_invalid_total, while the log and /healthz stay as they were.
  */
 int srv_audit(struct srv *s, const char *kind, const char *agent, const char *fields, int sync);
 
-/* text as the inside of a JSON string for an audit field: quotes and backslashes escaped,
- * control characters made spaces, cut to fit out (outlen bytes, NUL included). */
-void srv_json_text(const char *text, char *out, size_t outlen);
+/* The same for a record built in b; a text that overflowed b is SRV_AUDIT_INVALID. */
+int srv_audit_jbuf(struct srv *s, const char *kind, const char *agent, const struct jbuf *b,
+                   int sync);
+
+/* 1 while the audit log can record (what /healthz reports), else 0. */
+int srv_healthy(struct srv *s);
 
 /* Reload the policy set (SIGHUP, POST /v1/admin/reload, push); audits the outcome. d gets
  * the diagnostics. Returns 0 or a negative errno. */

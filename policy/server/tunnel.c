@@ -19,14 +19,16 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/io.h"
 #include "policy/policy.h"
 #include "policy/server/connect.h"
 #include "policy/server/egress.h"
@@ -101,62 +103,63 @@ static void count_give(struct srv *s, const char *agent)
     pthread_mutex_unlock(&s->tunnel_lock);
 }
 
-static int64_t now_ms(void)
+/* Send a refusal made by srv_decide (a whole HTTP response) and free it. */
+static void send_refusal(int fd, struct decision *d)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        p += w;
-        n -= (size_t)w;
+    if (d->body && io_write_all(fd, d->body, d->body_len) != 0) {
+        /* the client is gone: there is nobody to tell */
     }
+    decision_done(d);
 }
 
-static void refuse(int fd, unsigned status, const char *reason, const char *line)
+/* Refuse a connection for the form of its request, before anyone is identified: not audited
+ * (it names nobody), counted with the requests. */
+__attribute__((format(printf, 4, 5))) static void refuse(struct srv *s, int fd, unsigned status,
+                                                         const char *fmt, ...)
 {
-    char buf[1536];
-    char body[1100];
-    int bl = snprintf(body, sizeof body, "cordon: %s\n", line);
-    if (bl < 0 || (size_t)bl >= sizeof body)
-        bl = (int)sizeof body - 1;
-    int n = snprintf(buf, sizeof buf,
-                     "HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-                     "%sConnection: close\r\n\r\n%s",
-                     status, reason, bl,
-                     status == 407 ? "Proxy-Authenticate: Basic realm=\"cordon\"\r\n" : "", body);
-    if (n > 0)
-        write_all(fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    struct decision d;
+    decision_init(&d, DECISION_REQUEST, NULL);
+    d.reply = DECISION_REPLY_PLAIN;
+    char msg[DECISION_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    decision_refuse(&d, status, NULL, NULL, "%s", msg);
+    (void)srv_decide(s, &d);
+    send_refusal(fd, &d);
 }
 
-/* Connect to sa within the timeout; returns the socket or -1. */
+/* Connect to sa within the timeout; returns the socket or a negative errno (-ETIMEDOUT when
+ * the time ran out). The caller says which target could not be reached. */
 static int connect_to(const struct sockaddr *sa, socklen_t sl)
 {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
-        return -1;
-    if (connect(fd, sa, sl) != 0 && errno != EINPROGRESS)
+        return -errno;
+    int rc = 0;
+    if (connect(fd, sa, sl) != 0 && errno != EINPROGRESS) {
+        rc = -errno;
         goto fail;
+    }
     struct pollfd p = {fd, POLLOUT, 0};
     int err = 0;
     socklen_t el = sizeof err;
-    if (poll(&p, 1, CONNECT_TIMEOUT_MS) != 1 ||
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0)
+    int pr = poll(&p, 1, CONNECT_TIMEOUT_MS);
+    if (pr != 1) {
+        rc = pr == 0 ? -ETIMEDOUT : -errno;
         goto fail;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
+        rc = err ? -err : -errno;
+        goto fail;
+    }
     int fl = fcntl(fd, F_GETFL);
     fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     return fd;
 fail:
     close(fd);
-    return -1;
+    return rc;
 }
 
 /* One direction of a tunnel: bytes read from `from` wait in buf until `to` takes them. */
@@ -187,7 +190,7 @@ static enum relay_end relay(int a, int b, const char *pre, size_t prelen, uint64
                             uint64_t *down, struct srv *s, const char *key_id, uint64_t seen)
 {
     enum relay_end end = RELAY_RESET;
-    int64_t idle_ms = (int64_t)s->cfg.tunnel_idle_timeout * 1000, last = now_ms();
+    int64_t idle_ms = (int64_t)s->cfg.tunnel_idle_timeout * 1000, last = clock_mono_ms();
     struct flow f[2] = {{a, b, malloc(RELAY_BUF), 0, 0, 0, 0, up, &s->m.tunnel_bytes_up},
                         {b, a, malloc(RELAY_BUF), 0, 0, 0, 0, down, &s->m.tunnel_bytes_down}};
     if (!f[0].buf || !f[1].buf)
@@ -228,7 +231,7 @@ static enum relay_end relay(int a, int b, const char *pre, size_t prelen, uint64
                 break;
             }
         }
-        int64_t left = idle_ms - (now_ms() - last);
+        int64_t left = idle_ms - (clock_mono_ms() - last);
         if (left <= 0) {
             end = RELAY_IDLE; /* idle past tunnel_idle_timeout: free the slot */
             break;
@@ -247,7 +250,7 @@ static enum relay_end relay(int a, int b, const char *pre, size_t prelen, uint64
             if ((p[i].events & POLLIN) && (rin & (POLLIN | POLLHUP | POLLERR))) {
                 ssize_t n = recv(x->from, x->buf, RELAY_BUF, 0);
                 if (n > 0) {
-                    last = now_ms();
+                    last = clock_mono_ms();
                     x->len = (size_t)n;
                     x->off = 0;
                     *x->total += (uint64_t)n;
@@ -261,7 +264,7 @@ static enum relay_end relay(int a, int b, const char *pre, size_t prelen, uint64
             if ((p[1 - i].events & POLLOUT) && (rout & (POLLOUT | POLLHUP | POLLERR))) {
                 ssize_t n = send(x->to, x->buf + x->off, x->len - x->off, MSG_NOSIGNAL);
                 if (n > 0) {
-                    last = now_ms();
+                    last = clock_mono_ms();
                     x->off += (size_t)n;
                     if (x->off == x->len)
                         x->off = x->len = 0;
@@ -277,200 +280,330 @@ out:
     return end;
 }
 
-static void deny(struct srv *s, int fd, unsigned status, const char *reason, const char *agent,
-                 const char *host, unsigned port, const char *session, const char *line)
+/* One tunnel request as it goes through serve(): what the client asked and who it is. */
+struct treq {
+    struct srv *s;
+    int fd, up;
+    int64_t t0;
+    char hdr[TUNNEL_MAX_HEADER + 1];
+    size_t len, head_len; /* bytes read; the head's, up to its blank line */
+    char host[256], session[40];
+    unsigned port;
+    char target[300]; /* host:port as it is written: [IPv6]:port */
+    char agent[AGENTS_NAME_MAX + 1], key_id[AGENTS_ID_LEN + 1];
+    uint64_t revocations; /* agents_revocations() before the key was checked */
+    int counted;          /* this tunnel counts against its agent's max_tunnels_per_agent */
+    char addr[INET6_ADDRSTRLEN]; /* the address connected to */
+    uint64_t policy_version;
+    struct pset *set;             /* held from the verdict until tunnel.open is written */
+    struct policy_endpoint none; /* observe mode's rule: none, "" */
+};
+
+/* A refusal of an identified agent's tunnel: tunnel.deny with host, port, session, status
+ * and the sentence, then the response. */
+__attribute__((format(printf, 4, 5))) static void deny(struct treq *t, unsigned status,
+                                                       const char *rule, const char *fmt, ...)
 {
-    char fields[1600], q[1200];
-    /* line is built from validated host names and fixed text; quote it as JSON anyway. */
-    srv_json_text(line, q, sizeof q);
-    snprintf(fields, sizeof fields,
-             "{\"host\":\"%s\",\"port\":%u,\"session\":\"%s\",\"decision\":\"deny\","
-             "\"status\":%u,\"reason\":\"%s\"}",
-             host, port, session, status, q);
-    if (agent)
-        (void)srv_audit(s, "tunnel.deny", agent, fields, 0);
-    srv_count(&s->m.decisions[SD_TUNNEL][SD_DENY], 1);
-    refuse(fd, status, reason, line);
+    struct decision d;
+    decision_init(&d, DECISION_TUNNEL, "tunnel.deny");
+    d.reply = DECISION_REPLY_PLAIN;
+    d.agent = t->agent;
+    d.key_id = t->key_id;
+    char msg[DECISION_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    decision_refuse(&d, status, NULL, rule, "%s", msg);
+    struct jbuf *f = &d.fields;
+    jbuf_key(f, "host");
+    jbuf_str(f, t->host, 0);
+    jbuf_key(f, "port");
+    jbuf_u64(f, t->port);
+    jbuf_key(f, "session");
+    jbuf_str(f, t->session, 0);
+    jbuf_key(f, "decision");
+    jbuf_str(f, "deny", 0);
+    jbuf_key(f, "status");
+    jbuf_u64(f, status);
+    jbuf_key(f, "reason");
+    jbuf_str(f, d.message, 0);
+    (void)srv_decide(t->s, &d);
+    send_refusal(t->fd, &d);
 }
 
-static void *serve(void *arg)
+/* Read the head: bounded in size and in time, so a slow or endless client costs a bounded
+ * share of the tunnel slots. Returns 0, or -1 when the connection was refused or is gone. */
+static int read_head(struct treq *t)
 {
-    struct conn *cn = arg;
-    struct srv *s = cn->s;
-    int fd = cn->fd, up = -1;
-    free(cn);
-    char hdr[TUNNEL_MAX_HEADER + 1], line[1024];
-    size_t len = 0;
-    int64_t t0 = now_ms(), deadline = t0 + (int64_t)s->cfg.handshake_timeout * 1000;
+    int64_t deadline = t->t0 + (int64_t)t->s->cfg.handshake_timeout * 1000;
     char *end = NULL;
-    struct pset *set = NULL;
-    int counted = 0; /* this tunnel counts against its agent's max_tunnels_per_agent */
-    /* Read the head: bounded in size and in time, so a slow or endless client costs a
-     * bounded share of the tunnel slots. */
     while (!end) {
-        int64_t left = deadline - now_ms();
-        struct pollfd p = {fd, POLLIN, 0};
+        int64_t left = deadline - clock_mono_ms();
+        struct pollfd p = {t->fd, POLLIN, 0};
         if (left <= 0 || poll(&p, 1, (int)left) != 1) {
-            refuse(fd, 408, "Request Timeout", "the CONNECT request did not arrive in time");
-            goto out;
+            refuse(t->s, t->fd, 408, "the CONNECT request did not arrive in time");
+            return -ETIMEDOUT;
         }
-        if (len == TUNNEL_MAX_HEADER) {
-            refuse(fd, 431, "Request Header Fields Too Large",
-                   "the CONNECT request head is over 8192 bytes");
-            goto out;
+        if (t->len == TUNNEL_MAX_HEADER) {
+            refuse(t->s, t->fd, 431, "the CONNECT request head is over %d bytes",
+                   TUNNEL_MAX_HEADER);
+            return -EMSGSIZE;
         }
-        ssize_t n = recv(fd, hdr + len, TUNNEL_MAX_HEADER - len, 0);
+        ssize_t n = recv(t->fd, t->hdr + t->len, TUNNEL_MAX_HEADER - t->len, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            goto out;
-        len += (size_t)n;
-        hdr[len] = '\0';
-        if (memchr(hdr, '\0', len)) {
-            refuse(fd, 400, "Bad Request", "the request holds a NUL byte");
-            goto out;
+            return n < 0 ? -errno : -ECONNRESET;
+        t->len += (size_t)n;
+        t->hdr[t->len] = '\0';
+        if (memchr(t->hdr, '\0', t->len)) {
+            refuse(t->s, t->fd, 400, "the request holds a NUL byte");
+            return -EINVAL;
         }
-        end = strstr(hdr, "\r\n\r\n");
+        end = strstr(t->hdr, "\r\n\r\n");
     }
-    size_t head_len = (size_t)(end + 4 - hdr);
-    char saved = hdr[head_len];
-    hdr[head_len] = '\0';
-    char host[256], key[128], session[40];
-    unsigned port = 0;
+    t->head_len = (size_t)(end + 4 - t->hdr);
+    return 0;
+}
+
+/* Parse the head and identify its key. Returns 0 with host, port, session, agent and key_id
+ * set, or a negative errno once the connection was refused (a bad key is audited). */
+static int identify(struct treq *t)
+{
+    char key[128];
     const char *why = NULL;
-    int st = connect_parse_request(hdr, host, sizeof host, &port, key, sizeof key, session,
-                                  sizeof session, &why);
-    hdr[head_len] = saved;
+    char saved = t->hdr[t->head_len];
+    t->hdr[t->head_len] = '\0';
+    int st = connect_parse_request(t->hdr, t->host, sizeof t->host, &t->port, key, sizeof key,
+                                   t->session, sizeof t->session, &why);
+    t->hdr[t->head_len] = saved;
     if (st != 0) {
-        refuse(fd, (unsigned)st, st == 405 ? "Method Not Allowed" : "Bad Request", why);
-        goto out;
+        refuse(t->s, t->fd, (unsigned)st, "%s", why);
+        return -EINVAL;
     }
-    char agent[AGENTS_NAME_MAX + 1];
     if (!key[0]) {
-        refuse(fd, 407, "Proxy Authentication Required",
-               "no agent key: send Proxy-Authorization: Bearer ck_... (or a proxy URL "
-               "http://cordon:KEY@HOST:PORT)");
-        goto out;
+        refuse(t->s, t->fd, 407, "no agent key: send Proxy-Authorization: Bearer ck_... (or a "
+               "proxy URL http://cordon:KEY@HOST:PORT)");
+        return -EACCES;
     }
-    char key_id[AGENTS_ID_LEN + 1];
-    uint64_t revocations = agents_revocations(s->agents);
-    int ks = agents_check(s->agents, key, agent, key_id);
+    snprintf(t->target, sizeof t->target, strchr(t->host, ':') ? "[%s]:%u" : "%s:%u", t->host,
+             t->port);
+    t->revocations = agents_revocations(t->s->agents);
+    int ks = agents_check(t->s->agents, key, t->agent, t->key_id);
     sodium_memzero(key, sizeof key);
-    if (ks != AGENTS_OK) {
-        srv_count(&s->m.decisions[SD_TUNNEL][SD_DENY], 1);
-        refuse(fd, 407, "Proxy Authentication Required",
-               ks == AGENTS_ERR_REVOKED ? "the agent key was revoked"
-               : ks == AGENTS_ERR_MALFORMED ? "the agent key is not ck_ + 43 base64url characters"
-                                            : "the agent key is unknown to this server");
-        goto out;
+    if (ks == AGENTS_OK)
+        return 0;
+    if (ks != AGENTS_ERR_REVOKED) { /* the key names nobody */
+        t->agent[0] = '\0';
+        t->key_id[0] = '\0';
     }
-    unsigned held = count_take(s, agent);
+    struct decision d;
+    decision_init(&d, DECISION_TUNNEL, "tunnel.deny");
+    d.reply = DECISION_REPLY_PLAIN;
+    d.agent = t->agent[0] ? t->agent : NULL;
+    d.key_id = t->key_id[0] ? t->key_id : NULL;
+    decision_refuse(&d, 407, NULL,
+                    ks == AGENTS_ERR_REVOKED     ? "agent_key.revoked"
+                    : ks == AGENTS_ERR_MALFORMED ? "agent_key.malformed"
+                                                 : "agent_key.unknown",
+                    "%s",
+                    ks == AGENTS_ERR_REVOKED     ? "the agent key was revoked"
+                    : ks == AGENTS_ERR_MALFORMED ? "the agent key is not ck_ + 43 base64url "
+                                                   "characters"
+                                                 : "the agent key is unknown to this server");
+    struct jbuf *f = &d.fields;
+    if (d.key_id) {
+        jbuf_key(f, "key_id");
+        jbuf_str(f, d.key_id, 0);
+    }
+    jbuf_key(f, "host");
+    jbuf_str(f, t->host, 0);
+    jbuf_key(f, "port");
+    jbuf_u64(f, t->port);
+    jbuf_key(f, "session");
+    jbuf_str(f, t->session, 0);
+    jbuf_key(f, "decision");
+    jbuf_str(f, "deny", 0);
+    jbuf_key(f, "status");
+    jbuf_u64(f, 407);
+    jbuf_key(f, "reason");
+    jbuf_str(f, d.message, 0);
+    (void)srv_decide(t->s, &d);
+    send_refusal(t->fd, &d);
+    return -EACCES;
+}
+
+/* The agent's slot and the policy's verdict on host:port. Returns the rule that allows it
+ * (t->none in observe mode, which logs instead), with t->set held for as long as the rule is
+ * used, or NULL once refused. */
+static const struct policy_endpoint *judge(struct treq *t)
+{
+    unsigned held = count_take(t->s, t->agent);
     if (held) {
-        snprintf(line, sizeof line,
-                 "agent %s already holds %u tunnels, its limit (max_tunnels_per_agent); "
-                 "close some, or raise the limit in cordond's configuration", agent, held);
-        deny(s, fd, 429, "Too Many Requests", agent, host, port, session, line);
-        goto out;
+        deny(t, 429, "max_tunnels_per_agent",
+             "agent %s already holds %u tunnels, its limit (max_tunnels_per_agent); close "
+             "some, or raise the limit in cordond's configuration", t->agent, held);
+        return NULL;
     }
-    counted = 1;
-    set = pset_acquire(s->psets);
-    const struct pset_entry *e = pset_find(set, agent);
+    t->counted = 1;
+    t->set = pset_acquire(t->s->psets);
+    const struct pset_entry *e = pset_find(t->set, t->agent);
     if (!e) {
-        snprintf(line, sizeof line, "agent %s has no policy on this server", agent);
-        deny(s, fd, 403, "Forbidden", agent, host, port, session, line);
-        goto out;
+        deny(t, 403, "policy_set", "agent %s has no policy on this server", t->agent);
+        return NULL;
     }
     const struct policy *pol = e->policy;
-    int observe = pol->mode == POLICY_MODE_OBSERVE;
-    const struct policy_endpoint *rule = egress_match(pol, host, (uint16_t)port);
-    struct policy_endpoint none = {"", "", 0, 0};
-    char target[300]; /* host:port as it is written: [IPv6]:port */
-    snprintf(target, sizeof target, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
-    if (!rule && !observe) {
+    const struct policy_endpoint *rule = egress_match(pol, t->host, (uint16_t)t->port);
+    if (!rule && pol->mode != POLICY_MODE_OBSERVE) {
         char hint[300];
-        egress_hint(pol, host, (uint16_t)port, hint, sizeof hint);
-        snprintf(line, sizeof line, "%s is not on sandbox.network.allow of agent %s%s", target,
-                 agent, hint);
-        deny(s, fd, 403, "Forbidden", agent, host, port, session, line);
-        goto out;
+        egress_hint(pol, t->host, (uint16_t)t->port, hint, sizeof hint);
+        deny(t, 403, "sandbox.network.allow", "%s is not on sandbox.network.allow of agent %s%s",
+             t->target, t->agent, hint);
+        return NULL;
     }
-    if (!rule)
-        rule = &none; /* observe mode: logged below, special addresses still refused */
+    t->policy_version = e->version;
+    return rule ? rule : &t->none; /* observe: logged, special addresses still refused */
+}
+
+/* Resolve the name here and connect to the first address that passes the address checks, so
+ * that a name which rebinds between check and use gains nothing. Returns 0 with t->up, or a
+ * negative errno once refused. */
+static int dial(struct treq *t, const struct policy_endpoint *rule)
+{
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV;
     char ps[8];
-    snprintf(ps, sizeof ps, "%u", port);
-    int gai = getaddrinfo(host, ps, &hints, &res);
+    snprintf(ps, sizeof ps, "%u", t->port & 0xffff);
+    int gai = getaddrinfo(t->host, ps, &hints, &res);
     if (gai != 0) {
-        snprintf(line, sizeof line, "%s cannot be resolved: %s", host, gai_strerror(gai));
-        deny(s, fd, 502, "Bad Gateway", agent, host, port, session, line);
-        goto out;
+        deny(t, 502, "egress.resolve", "%s cannot be resolved: %s", t->host, gai_strerror(gai));
+        return -EHOSTUNREACH;
     }
     const char *refused_class = NULL;
-    char addr[INET6_ADDRSTRLEN] = "";
-    for (struct addrinfo *ai = res; ai && up < 0; ai = ai->ai_next) {
-        if (!egress_addr_allowed(rule, host, ai->ai_addr)) {
+    for (struct addrinfo *ai = res; ai && t->up < 0; ai = ai->ai_next) {
+        if (!egress_addr_allowed(rule, t->host, ai->ai_addr)) {
             refused_class = egress_addr_class(ai->ai_addr);
             continue;
         }
-        up = connect_to(ai->ai_addr, ai->ai_addrlen);
-        if (up >= 0) {
-            const void *a = ai->ai_family == AF_INET
-                                ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
-                                : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
-            inet_ntop(ai->ai_family, a, addr, sizeof addr);
-        }
+        int fd = connect_to(ai->ai_addr, ai->ai_addrlen);
+        if (fd < 0)
+            continue;
+        t->up = fd;
+        const void *a = ai->ai_family == AF_INET
+                            ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+                            : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+        inet_ntop(ai->ai_family, a, t->addr, sizeof t->addr);
     }
     freeaddrinfo(res);
-    if (up < 0) {
-        if (refused_class)
-            snprintf(line, sizeof line, "%s resolves to a %s address, which the policy does not "
-                     "name explicitly (a special address is reached only through its exact IP "
-                     "literal%s on sandbox.network.allow)", host, refused_class,
-                     strcmp(refused_class, "loopback") == 0 ? ", or localhost," : "");
-        else
-            snprintf(line, sizeof line, "%s cannot be reached", target);
-        deny(s, fd, refused_class ? 403 : 502, refused_class ? "Forbidden" : "Bad Gateway",
-             agent, host, port, session, line);
-        goto out;
-    }
-    char fields[768];
-    snprintf(fields, sizeof fields,
-             "{\"host\":\"%s\",\"port\":%u,\"address\":\"%s\",\"session\":\"%s\","
-             "\"decision\":\"%s\",\"rule\":\"%s\",\"policy_version\":%" PRIu64 "}",
-             host, port, addr, session, rule == &none ? "log" : "allow", rule->raw, e->version);
-    uint64_t version = e->version;
-    pset_release(set);
-    set = NULL;
-    /* Opening a tunnel requires audit: refuse rather than carry unrecorded traffic. */
-    if (srv_audit(s, "tunnel.open", agent, fields, 1) != 0) {
-        srv_count(&s->m.decisions[SD_TUNNEL][SD_ERROR], 1);
-        refuse(fd, 503, "Service Unavailable",
-               "the audit log cannot be written, so no tunnel is opened");
-        goto out;
-    }
-    srv_count(&s->m.decisions[SD_TUNNEL][SD_ALLOW], 1);
-    srv_count(&s->m.tunnels_total, 1);
+    if (t->up >= 0)
+        return 0;
+    if (refused_class)
+        deny(t, 403, "egress.address", "%s resolves to a %s address, which the policy does not "
+             "name explicitly (a special address is reached only through its exact IP "
+             "literal%s on sandbox.network.allow)", t->host, refused_class,
+             strcmp(refused_class, "loopback") == 0 ? ", or localhost," : "");
+    else
+        deny(t, 502, "egress.connect", "%s cannot be reached", t->target);
+    return -EHOSTUNREACH;
+}
+
+/* host, port, address and session: the start of tunnel.open and tunnel.close. */
+static void where_fields(const struct treq *t, struct jbuf *f)
+{
+    jbuf_key(f, "host");
+    jbuf_str(f, t->host, 0);
+    jbuf_key(f, "port");
+    jbuf_u64(f, t->port);
+    jbuf_key(f, "address");
+    jbuf_str(f, t->addr, 0);
+    jbuf_key(f, "session");
+    jbuf_str(f, t->session, 0);
+}
+
+/* Opening a tunnel requires audit: tunnel.open is written synchronously before the 200, and a
+ * tunnel that cannot be recorded is refused rather than carry unrecorded traffic. Returns 0
+ * when the tunnel may open. */
+static int open_recorded(struct treq *t, const struct policy_endpoint *rule)
+{
+    struct decision d;
+    decision_init(&d, DECISION_TUNNEL, "tunnel.open");
+    d.reply = DECISION_REPLY_PLAIN;
+    d.agent = t->agent;
+    d.key_id = t->key_id;
+    d.audit_flags = DECISION_AUDIT_SYNC | DECISION_AUDIT_REQUIRED;
+    d.audit_failed_msg = "the audit log cannot be written, so no tunnel is opened";
+    d.rule = rule->raw;
+    where_fields(t, &d.fields);
+    jbuf_key(&d.fields, "decision");
+    jbuf_str(&d.fields, rule == &t->none ? "log" : "allow", 0);
+    jbuf_key(&d.fields, "policy_version");
+    jbuf_u64(&d.fields, t->policy_version);
+    if (srv_decide(t->s, &d) == DECISION_ALLOW)
+        return 0;
+    send_refusal(t->fd, &d);
+    return -EIO;
+}
+
+/* Relay until the tunnel ends, then record its totals and why it ended. */
+static void run_tunnel(struct treq *t)
+{
+    srv_count(&t->s->m.tunnels_total, 1);
     static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-    write_all(fd, ok, sizeof ok - 1);
+    if (io_write_all(t->fd, ok, sizeof ok - 1) != 0) {
+        /* the client is gone: the relay sees it at once and records the end */
+    }
     uint64_t bytes_up = 0, bytes_down = 0;
-    enum relay_end how =
-        relay(fd, up, hdr + head_len, len - head_len, &bytes_up, &bytes_down, s, key_id,
-              revocations);
-    snprintf(fields, sizeof fields,
-             "{\"host\":\"%s\",\"port\":%u,\"address\":\"%s\",\"session\":\"%s\","
-             "\"bytes_up\":%" PRIu64 ",\"bytes_down\":%" PRIu64 ",\"duration_ms\":%" PRId64
-             ",\"policy_version\":%" PRIu64 ",\"end\":\"%s\"}",
-             host, port, addr, session, bytes_up, bytes_down, now_ms() - t0, version,
-             relay_end_words[how]);
-    (void)srv_audit(s, "tunnel.close", agent, fields, 0);
-out:
-    pset_release(set);
-    if (counted)
-        count_give(s, agent);
-    if (up >= 0)
-        close(up);
+    enum relay_end how = relay(t->fd, t->up, t->hdr + t->head_len, t->len - t->head_len,
+                               &bytes_up, &bytes_down, t->s, t->key_id, t->revocations);
+    char mem[1024];
+    struct jbuf f;
+    jbuf_init(&f, mem, sizeof mem);
+    jbuf_raw(&f, "{");
+    where_fields(t, &f);
+    jbuf_key(&f, "bytes_up");
+    jbuf_u64(&f, bytes_up);
+    jbuf_key(&f, "bytes_down");
+    jbuf_u64(&f, bytes_down);
+    jbuf_key(&f, "duration_ms");
+    jbuf_i64(&f, clock_mono_ms() - t->t0);
+    jbuf_key(&f, "policy_version");
+    jbuf_u64(&f, t->policy_version);
+    jbuf_key(&f, "end");
+    jbuf_str(&f, relay_end_words[how], 0);
+    jbuf_raw(&f, "}");
+    (void)srv_audit_jbuf(t->s, "tunnel.close", t->agent, &f, 0);
+}
+
+/* One tunnel, start to end: read, identify, judge, dial, record, relay. */
+static void *serve(void *arg)
+{
+    struct conn *cn = arg;
+    struct treq *t = calloc(1, sizeof *t); /* 10 KiB: off the small thread stack */
+    struct srv *s = cn->s;
+    int fd = cn->fd;
+    free(cn);
+    if (t) {
+        t->s = s;
+        t->fd = fd;
+        t->up = -1;
+        t->t0 = clock_mono_ms();
+        t->none = (struct policy_endpoint){"", "", 0, 0};
+        const struct policy_endpoint *rule = NULL;
+        if (read_head(t) == 0 && identify(t) == 0 && (rule = judge(t)) && dial(t, rule) == 0 &&
+            open_recorded(t, rule) == 0) {
+            pset_release(t->set); /* the rule is not used past its record */
+            t->set = NULL;
+            run_tunnel(t);
+        }
+        pset_release(t->set);
+        if (t->counted)
+            count_give(s, t->agent);
+        if (t->up >= 0)
+            close(t->up);
+        free(t);
+    }
     close(fd);
     __atomic_sub_fetch(&s->m.tunnels_open, 1, __ATOMIC_RELAXED);
     return NULL;
@@ -501,7 +634,7 @@ static void *accept_loop(void *arg)
         }
         uint64_t open = __atomic_add_fetch(&s->m.tunnels_open, 1, __ATOMIC_RELAXED);
         if (open > s->cfg.max_tunnels) {
-            refuse(c, 503, "Service Unavailable", "too many tunnels are open; retry later");
+            refuse(s, c, 503, "too many tunnels are open; retry later");
             close(c);
             __atomic_sub_fetch(&s->m.tunnels_open, 1, __ATOMIC_RELAXED);
             continue;
@@ -516,7 +649,7 @@ static void *accept_loop(void *arg)
         cn->s = s;
         cn->fd = c;
         if (pthread_create(&th, &attr, serve, cn) != 0) {
-            refuse(c, 503, "Service Unavailable", "cannot start a tunnel thread; retry later");
+            refuse(s, c, 503, "cannot start a tunnel thread; retry later");
             close(c);
             free(cn);
             __atomic_sub_fetch(&s->m.tunnels_open, 1, __ATOMIC_RELAXED);
@@ -529,17 +662,20 @@ static void *accept_loop(void *arg)
 int tunnel_start(struct srv *s, int fd, struct tunnel **out, char *err, size_t errlen)
 {
     struct tunnel *t = calloc(1, sizeof *t);
-    if (!t)
-        return -1;
+    if (!t) {
+        snprintf(err, errlen, "cannot start the tunnel listener: out of memory");
+        return -ENOMEM;
+    }
     t->s = s;
     t->fd = fd;
     t->stopfd = eventfd(0, EFD_CLOEXEC);
-    if (t->stopfd < 0 || pthread_create(&t->thread, NULL, accept_loop, t) != 0) {
-        snprintf(err, errlen, "cannot start the tunnel listener: %s", strerror(errno));
+    int rc = t->stopfd < 0 ? errno : pthread_create(&t->thread, NULL, accept_loop, t);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the tunnel listener: %s", strerror(rc));
         if (t->stopfd >= 0)
             close(t->stopfd);
         free(t);
-        return -1;
+        return -rc;
     }
     t->running = 1;
     *out = t;

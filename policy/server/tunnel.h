@@ -20,7 +20,7 @@ struct tunnel;
 
 #define TUNNEL_MAX_HEADER 8192 /* request line + headers */
 
-/* Serve CONNECT on fd (bound, listening). Returns 0 or -1 with err set. */
+/* Serve CONNECT on fd (bound, listening). Returns 0, or a negative errno with err set. */
 __attribute__((warn_unused_result)) int tunnel_start(struct srv *s, int fd, struct tunnel **out,
                                                      char *err, size_t errlen);
 /* Stop accepting and wait up to 3 seconds for open tunnels to end; returns how many are still

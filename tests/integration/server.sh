@@ -142,6 +142,17 @@ run "agent revoke by id" 0 "$CORDON" agent revoke --server "$ADM" --id "$GONEID"
     ok "revoked key: 401 revoked" || bad "401 revoked" "$(cat "$W/body")"
 run "agent list shows the revoked key" 0 "$CORDON" agent list --server "$ADM"
 has "list marks it" "revoked"
+# A 401 is a decision like any other: the revoked key's refusal is in the audit log (read
+# back through the verifying reader), naming the key, its agent and the check that refused it;
+# an unknown key's names the client's address, since its key names nobody.
+sleep 0.3
+run "audit query reads the policy.fetch records" 0 "$CORDON" audit query "$W/state/audit" --kind policy.fetch --json
+echo "$OUT" | grep '"agent":"web"' | grep '"status":401' | grep "\"key_id\":\"$GONEID\"" |
+    grep -q '"rule":"agent_key.revoked"' && ok "the revoked key's 401 is audited with its key id" ||
+    bad "401 revoked audit" "$(echo "$OUT" | grep '"status":401')"
+echo "$OUT" | grep '"status":401' | grep '"rule":"agent_key.unknown"' | grep -q '"peer":"127.0.0.1"' &&
+    ok "an unknown key's 401 is audited with the client's address" ||
+    bad "401 unknown audit" "$(echo "$OUT" | grep '"status":401')"
 
 # ------------------------------------------------------------------ hostile HTTP
 [ "$(code -X POST -H "Authorization: Bearer $KEY" "$URL/v1/policy")" = 405 ] && ok "POST /v1/policy: 405" || bad 405
@@ -241,6 +252,10 @@ R=$($PY raw "${TUN%:*}" "${TUN##*:}" "CONNECT 127.0.0.1:$UP HTTP/1.1\r\n\r\n")
 [[ $R == "HTTP/1.1 407"* ]] && ok "tunnel without key: 407" || bad "407" "$R"
 R=$($PY raw "${TUN%:*}" "${TUN##*:}" "CONNECT 127.0.0.1:$UP HTTP/1.1\r\nProxy-Authorization: Bearer $GONE\r\n\r\n")
 [[ $R == "HTTP/1.1 407"* ]] && ok "tunnel with a revoked key: 407" || bad "407 revoked" "$R"
+sleep 0.2
+grep '"kind":"tunnel.deny"' "$W/state/audit/audit.jsonl" | grep '"status":407' | grep "\"key_id\":\"$GONEID\"" |
+    grep -q '"rule":"agent_key.revoked"' && ok "the revoked key's 407 is audited" ||
+    bad "407 revoked audit" "$(grep '"status":407' "$W/state/audit/audit.jsonl")"
 R=$($PY raw "${TUN%:*}" "${TUN##*:}" 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
 [[ $R == "HTTP/1.1 405"* ]] && ok "GET on the tunnel port: 405" || bad "405 tunnel" "$R"
 R=$($PY raw "${TUN%:*}" "${TUN##*:}" 'CONNECT nonsense\r\n\r\n')

@@ -56,3 +56,26 @@ Test(jbuf, overflow_is_remembered_and_nothing_follows_it)
     cr_assert_eq(mem[b.len], '\0');
     cr_assert_null(strchr(mem, '}'));
 }
+
+Test(jbuf, keys_put_their_commas_and_an_object_parses_back)
+{
+    char mem[256];
+    struct jbuf b;
+    jbuf_init(&b, mem, sizeof mem);
+    jbuf_raw(&b, "{");
+    jbuf_key(&b, "a\"");
+    jbuf_bool(&b, 1);
+    jbuf_key(&b, "list");
+    jbuf_raw(&b, "[");
+    jbuf_u64(&b, 1);
+    jbuf_raw(&b, "]");
+    jbuf_key(&b, "no");
+    jbuf_bool(&b, 0);
+    jbuf_raw(&b, "}");
+    cr_assert_eq(b.overflow, 0);
+    cr_assert_str_eq(mem, "{\"a\\\"\":true,\"list\":[1],\"no\":false}");
+    cJSON *o = cJSON_Parse(mem);
+    cr_assert_not_null(o);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(o, "a\"")));
+    cJSON_Delete(o);
+}

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The one decision path (decision.h): count, audit, render, always in that order, so that no
+ * handler can count a refusal it forgot to record or record one it answers differently.
+ * Records and refusal bodies are written with the JSON text writer (base/jbuf.h): whatever a
+ * client sent ends up escaped, never formatted into JSON.
+ */
+#include "policy/server/decision.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/diag.h"
+#include "policy/server/server.h"
+
+void decision_init(struct decision *d, enum decision_kind kind, const char *audit_kind)
+{
+    memset(d, 0, offsetof(struct decision, fields));
+    d->kind = kind;
+    d->outcome = DECISION_ALLOW;
+    d->status = 200;
+    d->reply = DECISION_REPLY_JSON;
+    d->audit_kind = audit_kind;
+    jbuf_init(&d->fields, d->fields_mem, sizeof d->fields_mem);
+    jbuf_raw(&d->fields, "{");
+    d->audit_rc = 0;
+    d->body = NULL;
+    d->body_len = 0;
+}
+
+static void set_refusal(struct decision *d, enum decision_outcome outcome, unsigned status,
+                        const char *code, const char *rule, const char *fmt, va_list ap)
+{
+    d->outcome = outcome;
+    d->status = status;
+    d->code = code;
+    d->rule = rule;
+    vsnprintf(d->message, sizeof d->message, fmt, ap);
+}
+
+void decision_refuse(struct decision *d, unsigned status, const char *code, const char *rule,
+                     const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_refusal(d, DECISION_DENY, status, code, rule, fmt, ap);
+    va_end(ap);
+}
+
+void decision_fail(struct decision *d, unsigned status, const char *code, const char *rule,
+                   const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_refusal(d, DECISION_ERROR, status, code, rule, fmt, ap);
+    va_end(ap);
+}
+
+const char *decision_status_text(unsigned status)
+{
+    static const struct {
+        unsigned status;
+        const char *text;
+    } t[] = {{200, "OK"},
+             {400, "Bad Request"},
+             {401, "Unauthorized"},
+             {403, "Forbidden"},
+             {404, "Not Found"},
+             {405, "Method Not Allowed"},
+             {407, "Proxy Authentication Required"},
+             {408, "Request Timeout"},
+             {413, "Content Too Large"},
+             {422, "Unprocessable Content"},
+             {429, "Too Many Requests"},
+             {431, "Request Header Fields Too Large"},
+             {500, "Internal Server Error"},
+             {502, "Bad Gateway"},
+             {503, "Service Unavailable"}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (t[i].status == status)
+            return t[i].text;
+    return "Error";
+}
+
+const char *decision_kind_name(enum decision_kind kind)
+{
+    static const char *const names[DECISION_KIND_N] = {"policy.fetch", "tunnel", "event", NULL,
+                                                       NULL};
+    return kind < DECISION_KIND_N ? names[kind] : NULL;
+}
+
+const char *decision_outcome_name(enum decision_outcome outcome)
+{
+    static const char *const names[DECISION_OUTCOME_N] = {"allow", "deny", "error"};
+    return outcome < DECISION_OUTCOME_N ? names[outcome] : "error";
+}
+
+/* Append the record's closing members and write it. */
+static int audit(struct srv *s, struct decision *d)
+{
+    struct jbuf *f = &d->fields;
+    if (d->rule) {
+        jbuf_key(f, "rule");
+        jbuf_str(f, d->rule, 256);
+    }
+    if (d->peer) {
+        jbuf_key(f, "peer");
+        jbuf_str(f, d->peer, 128);
+    }
+    jbuf_raw(f, "}");
+    return srv_audit_jbuf(s, d->audit_kind, d->agent, f,
+                          (d->audit_flags & DECISION_AUDIT_SYNC) != 0);
+}
+
+/* An allow that could not be recorded, when its action requires a record. */
+static void unrecorded(struct decision *d)
+{
+    if (d->audit_rc == SRV_AUDIT_INVALID)
+        decision_fail(d, 500, "audit_invalid", "audit",
+                      "cordond could not record this decision (an internal error, reported in "
+                      "the server's log), so it refuses it; retry, and report the server's log "
+                      "to the operator if it persists");
+    else
+        decision_fail(d, 503, "audit_failed", "audit", "%s",
+                      d->audit_failed_msg ? d->audit_failed_msg
+                                          : "the audit log cannot be written, so the request "
+                                            "is refused");
+}
+
+/* Most refusals are a few hundred bytes; diagnostics (a refused policy push) add a line each,
+ * and each byte may grow sixfold when escaped. */
+static size_t body_cap(const struct decision *d)
+{
+    size_t cap = 512 + 6 * strlen(d->message);
+    if (d->diag)
+        cap += (d->diag->count + 1) * (6 * (DIAG_PATH_MAX + DIAG_MSG_MAX + 4) + 8);
+    return cap;
+}
+
+static void render_json(struct decision *d, struct jbuf *b)
+{
+    jbuf_raw(b, "{\"error\":{\"code\":\"cordon.");
+    jbuf_raw(b, d->code ? d->code : "error"); /* codes are fixed words of cordond's */
+    jbuf_raw(b, "\",\"message\":");
+    jbuf_str(b, d->message, 0);
+    if (d->diag && diag_total(d->diag)) {
+        jbuf_raw(b, ",\"diagnostics\":[");
+        for (size_t i = 0; i < d->diag->count; i++) {
+            char line[DIAG_PATH_MAX + DIAG_MSG_MAX + 4];
+            diag_format(d->diag, i, line, sizeof line);
+            if (i)
+                jbuf_raw(b, ",");
+            jbuf_str(b, line, 0);
+        }
+        if (d->diag->dropped) {
+            char line[64];
+            snprintf(line, sizeof line, "... and %zu more", d->diag->dropped);
+            if (d->diag->count)
+                jbuf_raw(b, ",");
+            jbuf_str(b, line, 0);
+        }
+        jbuf_raw(b, "]");
+    }
+    jbuf_raw(b, "}}");
+}
+
+static void render_plain(struct decision *d, struct jbuf *b)
+{
+    size_t body = strlen("cordon: \n") + strlen(d->message);
+    jbuf_raw(b, "HTTP/1.1 ");
+    jbuf_u64(b, d->status);
+    jbuf_raw(b, " ");
+    jbuf_raw(b, decision_status_text(d->status));
+    jbuf_raw(b, "\r\nContent-Type: text/plain\r\nContent-Length: ");
+    jbuf_u64(b, body);
+    jbuf_raw(b, "\r\n");
+    if (d->status == 407)
+        jbuf_raw(b, "Proxy-Authenticate: Basic realm=\"cordon\"\r\n");
+    jbuf_raw(b, "Connection: close\r\n\r\ncordon: ");
+    jbuf_raw(b, d->message); /* text/plain: the sentence as it is */
+    jbuf_raw(b, "\n");
+}
+
+/* The refusal as the client reads it; d->body stays NULL when there is no memory. */
+static void render(struct decision *d)
+{
+    if (d->reply == DECISION_REPLY_NONE)
+        return;
+    size_t cap = body_cap(d);
+    char *mem = malloc(cap);
+    if (!mem)
+        return;
+    struct jbuf b;
+    jbuf_init(&b, mem, cap);
+    if (d->reply == DECISION_REPLY_JSON)
+        render_json(d, &b);
+    else
+        render_plain(d, &b);
+    if (b.overflow) { /* body_cap is an upper bound: this is a bug, and nothing is sent */
+        fprintf(stderr, "cordond: BUG: the %u refusal did not fit %zu bytes\n", d->status, cap);
+        free(mem);
+        return;
+    }
+    d->body = mem;
+    d->body_len = b.len;
+}
+
+static void count(struct srv *s, const struct decision *d)
+{
+    srv_count(&s->m.decisions[d->kind][d->outcome], 1);
+    if (d->also && d->outcome != DECISION_ALLOW)
+        srv_count(d->also, 1);
+}
+
+enum decision_outcome srv_decide(struct srv *s, struct decision *d)
+{
+    if (d->kind >= DECISION_KIND_N)
+        d->kind = DECISION_REQUEST;
+    if (d->audit_kind) {
+        d->audit_rc = audit(s, d);
+        if (d->audit_rc != 0 && d->outcome == DECISION_ALLOW &&
+            (d->audit_flags & DECISION_AUDIT_REQUIRED))
+            unrecorded(d);
+    }
+    count(s, d);
+    if (d->outcome != DECISION_ALLOW)
+        render(d);
+    return d->outcome;
+}
+
+void decision_done(struct decision *d)
+{
+    free(d->body);
+    d->body = NULL;
+    d->body_len = 0;
+}
