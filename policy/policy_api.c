@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The API half of the policy walk (policy_walk.h): "api" (models, data classes and custom
- * patterns, tools and their argument constraints, budget and prices, schedule windows,
+ * The API half of the policy walk that policy_load.c drives: "api" (models, data classes and
+ * custom patterns, tools and their argument constraints, budget and prices, schedule windows,
  * anomaly triggers, what the audit records). cordond's stages read what it compiles; nothing
  * here is enforced by the kernel.
  */
 #include "base/glob.h"
+#include "policy/policy_api.h"
 #include "policy/policy.h"
 #include "policy/policy_walk.h"
 

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The sandbox half of the policy walk (policy_walk.h): "sandbox" (filesystem grants and
- * denials with their expansion and conflicts, exec rules, network endpoints, IPC scopes,
+ * The sandbox half of the policy walk that policy_load.c drives: "sandbox" (filesystem grants
+ * and denials with their expansion and conflicts, exec rules, network endpoints, IPC scopes,
  * resource limits) and the "host_deny" list that cordond stamps in. What the kernel is asked
  * to enforce is decided here; sandbox/ only applies it.
  */
+#include "policy/policy_sandbox.h"
 #include "policy/policy.h"
 #include "policy/policy_walk.h"
 

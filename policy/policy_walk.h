@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Private to policy/: the walk that turns a policy document into its compiled form, shared by
- * its three files. policy.c owns the document (the raw-byte guards, the top-level keys, the
- * arena and the scalar readers below), policy_sandbox.c walks "sandbox" and "host_deny",
- * policy_api.c walks "api". Every reader records its errors in the walk's struct diag with
- * the JSON path it was given, and returns a default (0, NULL, an empty list) so that the walk
- * goes on and reports every mistake of the document at once.
+ * Private to policy/: the readers of the walk that turns a policy document into its compiled
+ * form (policy_walk.c). policy_load.c walks the document's top level with them,
+ * policy_sandbox.c its "sandbox" and "host_deny", policy_api.c its "api". Every reader records
+ * its errors in the walk's struct diag with the JSON path it was given, and returns a default
+ * (0, NULL, an empty list) so that the walk goes on and reports every mistake of the document
+ * at once.
  */
 #ifndef CORDON_POLICY_WALK_H
 #define CORDON_POLICY_WALK_H
@@ -25,6 +25,9 @@ struct ctx {
     size_t n_host; /* the document's host_deny, checked */
     const char **host;
 };
+
+/* A new, empty arena for a policy (freed by policy_free); NULL when memory ran out. */
+struct policy_arena *pw_arena_new(void);
 
 /* Memory from the policy's arena, freed with it; NULL (and oom set) when it runs out. */
 void *pw_cx_alloc(struct ctx *c, size_t n);
@@ -64,7 +67,7 @@ int pw_valid_name(const char *s, int allow_glob, int allow_slash);
 struct policy_list pw_get_names(struct ctx *c, const cJSON *v, const char *path,
                                 const char *what, int allow_slash);
 
-/* The names of each enum, in its order, NULL-terminated (policy.c). */
+/* The names of each enum, in its order, NULL-terminated. */
 extern const char *const pw_n_mode[];
 extern const char *const pw_n_enf[];
 extern const char *const pw_n_net[];
@@ -75,13 +78,5 @@ extern const char *const pw_n_action[];
 extern const char *const pw_n_trigger[];
 extern const char *const pw_n_record[];
 extern const char *const pw_n_origin[];
-
-/* policy_sandbox.c: the document's "host_deny" (read before the sandbox, whose deny list it
- * joins) and its "sandbox" object (NULL: every default). */
-void pw_get_host_deny(struct ctx *c, const cJSON *v);
-void pw_walk_sandbox(struct ctx *c, const cJSON *sb);
-
-/* policy_api.c: the document's "api" object (NULL: none). */
-void pw_walk_api(struct ctx *c, const cJSON *api);
 
 #endif
