@@ -121,4 +121,13 @@ int audit_check(struct audit_log *l, char *why, size_t whylen);
  * no-op. Returns AUDIT_OK or the first error seen. */
 int audit_close(struct audit_log *l);
 
+/*
+ * Private to policy/audit/: the writer process's body (audit_writer.c), which audit_open()
+ * runs in the child it forks, on its end sock of the socket pair. It answers with a frame_init
+ * (audit_frame.h), serves frames until the caller's end closes, and returns; the child then
+ * exits. Declared here, not in a header of its own, so that the handle (audit.c) and the writer
+ * depend on this header alone and not on each other.
+ */
+void audit_writer_main(const struct audit_config *cfg, int sock);
+
 #endif
