@@ -266,18 +266,18 @@ static int parse_day(const char *s, size_t n)
     for (int i = 0; i < 7; i++)
         if (n == 3 && memcmp(s, day_names[i], 3) == 0)
             return i;
-    return -1;
+    return -EINVAL;
 }
 
 static int parse_hhmm(const char *s, unsigned *min)
 {
     if (!isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) || s[2] != ':' ||
         !isdigit((unsigned char)s[3]) || !isdigit((unsigned char)s[4]))
-        return -1;
+        return -EINVAL;
     unsigned h = (unsigned)(s[0] - '0') * 10 + (unsigned)(s[1] - '0');
     unsigned m = (unsigned)(s[3] - '0') * 10 + (unsigned)(s[4] - '0');
     if (m > 59 || h > 24 || (h == 24 && m != 0))
-        return -1;
+        return -EINVAL;
     *min = h * 60 + m;
     return 0;
 }
@@ -287,7 +287,7 @@ static int parse_window(const char *s, struct policy_window *w)
 {
     const char *sp = strchr(s, ' ');
     if (!sp)
-        return -1;
+        return -EINVAL;
     uint8_t days = 0;
     const char *p = s;
     while (p < sp) {
@@ -302,7 +302,7 @@ static int parse_window(const char *s, struct policy_window *w)
             a = b = parse_day(p, (size_t)(end - p));
         }
         if (a < 0 || b < 0)
-            return -1;
+            return -EINVAL;
         for (int d = a;; d = (d + 1) % 7) {
             days |= (uint8_t)(1u << d);
             if (d == b)
@@ -310,14 +310,14 @@ static int parse_window(const char *s, struct policy_window *w)
         }
         p = comma ? comma + 1 : sp;
         if (comma && p == sp)
-            return -1;
+            return -EINVAL;
     }
     const char *t = sp + 1;
     unsigned a, b;
     if (strlen(t) != 11 || t[5] != '-' || parse_hhmm(t, &a) != 0 || parse_hhmm(t + 6, &b) != 0)
-        return -1;
+        return -EINVAL;
     if (a == b || a == 24 * 60)
-        return -1;
+        return -EINVAL;
     w->days = days;
     w->start_min = (uint16_t)a;
     w->end_min = (uint16_t)b;

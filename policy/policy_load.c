@@ -41,14 +41,14 @@ static int prescan(const char *buf, size_t len, struct diag *d)
         if (ch == '\0') {
             diag_add(d, "", "the document contains a NUL byte at offset %zu; a policy is "
                             "UTF-8 JSON text", i);
-            return -1;
+            return -EINVAL;
         }
         if (in_str) {
             if (ch == '\\' && i + 1 < len) {
                 if (buf[i + 1] == 'u' && i + 5 < len && memcmp(buf + i + 2, "0000", 4) == 0) {
                     diag_add(d, "", "the document contains the escape \\u0000 at offset %zu; "
                                     "NUL characters are not accepted in a policy", i);
-                    return -1;
+                    return -EINVAL;
                 }
                 i++;
             } else if (ch == '"') {
@@ -62,7 +62,7 @@ static int prescan(const char *buf, size_t len, struct diag *d)
             if (++depth > POLICY_MAX_DEPTH) {
                 diag_add(d, "", "the document nests deeper than %d levels (offset %zu); the "
                                 "schema needs far fewer", POLICY_MAX_DEPTH, i);
-                return -1;
+                return -EINVAL;
             }
         } else if (ch == '}' || ch == ']')
             depth--;

@@ -38,15 +38,15 @@ static int compile_path(struct ctx *c, const char *raw, const char *path,
         /* a host secret is an absolute path as cordond or the environment named it: taken
          * literally, never expanded ("${" is just a name there) */
         if (strlen(raw) >= sizeof exp)
-            return -1;
+            return -EINVAL;
         memcpy(exp, raw, strlen(raw) + 1);
         if (path_normalize(exp) != PATH_OK)
-            return -1;
+            return -EINVAL;
     } else if (path_expand(raw, &c->env->vars, exp, why, sizeof why) != PATH_OK) {
         char q[96];
         diag_quote(raw, q, sizeof q);
         diag_add(c->d, path, "%s (in %s)", why, q);
-        return -1;
+        return -EINVAL;
     }
     out->raw = pw_cx_strdup(c, raw);
     out->path = pw_cx_strdup(c, exp);
@@ -328,15 +328,15 @@ static int parse_port(const char *s, uint16_t *port)
         return 0;
     }
     if (!*s || strlen(s) > 5)
-        return -1;
+        return -EINVAL;
     unsigned long v = 0;
     for (const char *p = s; *p; p++) {
         if (!isdigit((unsigned char)*p))
-            return -1;
+            return -EINVAL;
         v = v * 10 + (unsigned long)(*p - '0');
     }
     if (v < 1 || v > 65535 || s[0] == '0')
-        return -1;
+        return -EINVAL;
     *port = (uint16_t)v;
     return 0;
 }

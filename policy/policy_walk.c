@@ -389,13 +389,13 @@ int pw_check_array(struct ctx *c, const cJSON *v, const char *path, const char *
 {
     if (!cJSON_IsArray(v)) {
         diag_add(c->d, path, "expected an array of %s, got %s", of, diag_json_type(v));
-        return -1;
+        return -EINVAL;
     }
     int n = cJSON_GetArraySize(v);
     if (n > (int)POLICY_MAX_ITEMS) {
         diag_add(c->d, path, "too many entries (%d); at most %u are accepted", n,
                  POLICY_MAX_ITEMS);
-        return -1;
+        return -E2BIG;
     }
     return n;
 }

@@ -54,7 +54,8 @@ uint64_t pw_get_size(struct ctx *c, const cJSON *v, const char *path, uint64_t l
  * otherwise. The result points into the cJSON tree: copy it with pw_cx_strdup to keep it. */
 const char *pw_get_str(struct ctx *c, const cJSON *v, const char *path);
 
-/* An array of at most POLICY_MAX_ITEMS: its size, or -1 with the error added. */
+/* An array of at most POLICY_MAX_ITEMS: its size, or -EINVAL (not an array) or -E2BIG (too
+ * long) with the error added. */
 int pw_check_array(struct ctx *c, const cJSON *v, const char *path, const char *of);
 /* Room for the entries of array v, or NULL when it is empty, not an array, too long or memory
  * ran out (the error, if any, already added). */

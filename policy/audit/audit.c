@@ -414,3 +414,24 @@ int audit_close(struct audit_log *l)
     return rc;
 }
 
+const char *audit_strerror(int status)
+{
+    switch (status) {
+    case AUDIT_OK:
+        return "ok";
+    case AUDIT_ERR_IO:
+        return "the log could not be written or synced";
+    case AUDIT_ERR_CORRUPT:
+        return "the log is corrupt";
+    case AUDIT_ERR_KEY:
+        return "the signing key cannot be used";
+    case AUDIT_ERR_INVALID:
+        return "the record is not valid";
+    case AUDIT_ERR_NOMEM:
+        return "out of memory";
+    case AUDIT_ERR_CLOSED:
+        return "the audit writer process is gone";
+    default:
+        return err_is_errno(status) ? strerror(-status) : "unknown audit error";
+    }
+}

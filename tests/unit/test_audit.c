@@ -1494,3 +1494,21 @@ Test(audit, a_log_that_is_a_symlink_is_refused)
     cr_assert(strstr(err, "symbolic link"), "%s", err);
     cr_assert_neq(access(target, F_OK), 0, "the link's target was not created");
 }
+
+/* Every code of the module lies outside errno's range (ENVELOPE_ERR_EXPIRED once equalled
+ * -EINVAL), and audit_strerror names each one apart, and an errno as strerror does. */
+Test(audit, codes_are_disjoint_from_errno_and_named)
+{
+    static const int codes[] = {AUDIT_ERR_IO, AUDIT_ERR_CORRUPT, AUDIT_ERR_KEY,
+                                AUDIT_ERR_INVALID, AUDIT_ERR_NOMEM, AUDIT_ERR_CLOSED};
+    size_t n = sizeof codes / sizeof codes[0];
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_lt(codes[i], 0);
+        cr_assert(!err_is_errno(codes[i]), "code %d overlaps errno", codes[i]);
+        cr_assert_str_neq(audit_strerror(codes[i]), audit_strerror(0));
+        for (size_t j = 0; j < i; j++)
+            cr_assert_str_neq(audit_strerror(codes[i]), audit_strerror(codes[j]), "%d and %d", codes[i],
+                              codes[j]);
+    }
+    cr_assert_str_eq(audit_strerror(-ENOENT), strerror(ENOENT));
+}

@@ -1164,3 +1164,21 @@ Test(sandbox, no_limit_by_default_is_reported_as_none)
     cr_assert(strstr(text, "limits       none"), "%s", text);
     policy_free(p);
 }
+
+/* Every code of the module lies outside errno's range (ENVELOPE_ERR_EXPIRED once equalled
+ * -EINVAL), and sandbox_strerror names each one apart, and an errno as strerror does. */
+Test(sandbox, codes_are_disjoint_from_errno_and_named)
+{
+    static const int codes[] = {SANDBOX_ERR_UNSUPPORTED, SANDBOX_ERR_THREADS,
+                                SANDBOX_ERR_SYSCALL, SANDBOX_ERR_NOMEM};
+    size_t n = sizeof codes / sizeof codes[0];
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_lt(codes[i], 0);
+        cr_assert(!err_is_errno(codes[i]), "code %d overlaps errno", codes[i]);
+        cr_assert_str_neq(sandbox_strerror(codes[i]), sandbox_strerror(0));
+        for (size_t j = 0; j < i; j++)
+            cr_assert_str_neq(sandbox_strerror(codes[i]), sandbox_strerror(codes[j]), "%d and %d", codes[i],
+                              codes[j]);
+    }
+    cr_assert_str_eq(sandbox_strerror(-ENOENT), strerror(ENOENT));
+}
