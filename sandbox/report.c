@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sandbox/landlock.h"
+#include "sandbox/landlock_abi.h"
 
 static const struct {
     uint64_t bit;
