@@ -449,9 +449,9 @@ void pw_walk_api(struct ctx *c, const cJSON *api)
     if ((v = cJSON_GetObjectItemCaseSensitive(api, "budget")) &&
         pw_check_object(c, v, "api.budget", k_budget)) {
         p->api.session_usd = pw_get_num(c, cJSON_GetObjectItemCaseSensitive(v, "session_usd"),
-                                     "api.budget.session_usd", 0, 1e6, -1);
+                                        "api.budget.session_usd", 0, 1e6, -1);
         p->api.day_usd = pw_get_num(c, cJSON_GetObjectItemCaseSensitive(v, "day_usd"),
-                                 "api.budget.day_usd", 0, 1e6, -1);
+                                    "api.budget.day_usd", 0, 1e6, -1);
         const cJSON *pr = cJSON_GetObjectItemCaseSensitive(v, "prices");
         if (pr)
             get_prices(c, pr, "api.budget.prices");

@@ -171,7 +171,7 @@ int policy_load(const char *buf, size_t len, const struct policy_env *env, struc
         }
     }
     p->mode = (enum policy_mode)pw_get_enum(&c, cJSON_GetObjectItemCaseSensitive(root, "mode"),
-                                         "mode", pw_n_mode, POLICY_MODE_ENFORCE);
+                                            "mode", pw_n_mode, POLICY_MODE_ENFORCE);
     p->poll_seconds = (unsigned)pw_get_int(
         &c, cJSON_GetObjectItemCaseSensitive(root, "poll_seconds"), "poll_seconds", 5, 86400, 60);
     const cJSON *desc = cJSON_GetObjectItemCaseSensitive(root, "description");

@@ -549,7 +549,7 @@ void pw_walk_sandbox(struct ctx *c, const cJSON *sb)
         ro = cJSON_GetObjectItemCaseSensitive(fs, "read_only");
         deny = cJSON_GetObjectItemCaseSensitive(fs, "deny");
         creds = pw_get_bool(c, cJSON_GetObjectItemCaseSensitive(fs, "deny_credentials"),
-                         "sandbox.filesystem.deny_credentials", 1);
+                            "sandbox.filesystem.deny_credentials", 1);
     }
     p->sandbox.fs.deny_credentials = creds;
     p->sandbox.fs.read_write =
@@ -612,14 +612,14 @@ void pw_walk_sandbox(struct ctx *c, const cJSON *sb)
     if (limits && pw_check_object(c, limits, "sandbox.limits", k_limits)) {
         p->sandbox.limits.processes =
             pw_get_limit(c, cJSON_GetObjectItemCaseSensitive(limits, "processes"),
-                      "sandbox.limits.processes", "processes", 1, POLICY_LIMIT_PROCESSES_MAX);
+                         "sandbox.limits.processes", "processes", 1, POLICY_LIMIT_PROCESSES_MAX);
         p->sandbox.limits.memory =
             pw_get_size(c, cJSON_GetObjectItemCaseSensitive(limits, "memory"),
                         "sandbox.limits.memory", POLICY_LIMIT_MEMORY_MIN,
                         POLICY_LIMIT_MEMORY_MAX);
         p->sandbox.limits.cpu_seconds =
             pw_get_limit(c, cJSON_GetObjectItemCaseSensitive(limits, "cpu_seconds"),
-                      "sandbox.limits.cpu_seconds", "seconds", 1, POLICY_LIMIT_CPU_MAX);
+                         "sandbox.limits.cpu_seconds", "seconds", 1, POLICY_LIMIT_CPU_MAX);
         p->sandbox.limits.open_files = pw_get_limit(
             c, cJSON_GetObjectItemCaseSensitive(limits, "open_files"), "sandbox.limits.open_files",
             "open files", POLICY_LIMIT_OPEN_FILES_MIN, POLICY_LIMIT_OPEN_FILES_MAX);

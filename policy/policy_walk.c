@@ -136,7 +136,7 @@ static size_t edit_distance(const char *a, const char *b)
  * and only keys from allowed (NULL-terminated). Returns 1 when the object may be walked.
  */
 int pw_check_object(struct ctx *c, const cJSON *o, const char *path,
-                        const char *const *allowed)
+                    const char *const *allowed)
 {
     if (!cJSON_IsObject(o)) {
         diag_add(c->d, path, "expected an object, got %s", diag_json_type(o));
@@ -190,7 +190,7 @@ int pw_check_object(struct ctx *c, const cJSON *o, const char *path,
 /* ---------------------------------------------------------------- scalars */
 
 int pw_get_enum(struct ctx *c, const cJSON *v, const char *path, const char *const *names,
-                    int def)
+                int def)
 {
     if (!v)
         return def;
@@ -223,7 +223,7 @@ int pw_get_bool(struct ctx *c, const cJSON *v, const char *path, int def)
 }
 
 long long pw_get_int(struct ctx *c, const cJSON *v, const char *path, long long lo,
-                         long long hi, long long def)
+                     long long hi, long long def)
 {
     if (!v)
         return def;
@@ -242,7 +242,7 @@ long long pw_get_int(struct ctx *c, const cJSON *v, const char *path, long long 
 }
 
 double pw_get_num(struct ctx *c, const cJSON *v, const char *path, double lo, double hi,
-                      double def)
+                  double def)
 {
     if (!v)
         return def;
@@ -261,7 +261,7 @@ double pw_get_num(struct ctx *c, const cJSON *v, const char *path, double lo, do
  * error for 0 says so, since "0 for unlimited" is a common habit that would here be wrong.
  */
 uint64_t pw_get_limit(struct ctx *c, const cJSON *v, const char *path, const char *unit,
-                          uint64_t lo, uint64_t hi)
+                      uint64_t lo, uint64_t hi)
 {
     if (!v)
         return 0;
@@ -289,7 +289,7 @@ const char *pw_get_str(struct ctx *c, const cJSON *v, const char *path);
  * lo..hi.
  */
 uint64_t pw_get_size(struct ctx *c, const cJSON *v, const char *path, uint64_t lo,
-                         uint64_t hi)
+                     uint64_t hi)
 {
     if (!v)
         return 0;
@@ -403,7 +403,7 @@ int pw_check_array(struct ctx *c, const cJSON *v, const char *path, const char *
 /* Room for the entries of array v (checked as pw_check_array does), or NULL when it is empty,
  * not an array, too long, or memory ran out; the error, if any, is already added. */
 void *pw_array_room(struct ctx *c, const cJSON *v, const char *path, const char *of,
-                        size_t elem)
+                    size_t elem)
 {
     int n = pw_check_array(c, v, path, of);
     return n > 0 ? pw_cx_alloc(c, elem * (size_t)n) : NULL;
@@ -431,7 +431,7 @@ int pw_valid_name(const char *s, int allow_glob, int allow_slash)
 
 /* A list of names (models, tools): strings, valid characters, no duplicates. */
 struct policy_list pw_get_names(struct ctx *c, const cJSON *v, const char *path,
-                                    const char *what, int allow_slash)
+                                const char *what, int allow_slash)
 {
     struct policy_list l = {0, NULL};
     char of[48];
