@@ -335,3 +335,25 @@ out:
         close(fd);
     return rc;
 }
+
+const char *path_strerror(int status)
+{
+    switch (status) {
+    case PATH_OK:
+        return "ok";
+    case PATH_ERR_SYNTAX:
+        return "malformed variable or \"~user\"";
+    case PATH_ERR_VAR:
+        return "unknown variable";
+    case PATH_ERR_UNSET:
+        return "variable has no value here";
+    case PATH_ERR_RELATIVE:
+        return "path is not absolute";
+    case PATH_ERR_DOTDOT:
+        return "path contains \"..\"";
+    case PATH_ERR_TOO_LONG:
+        return "path is too long";
+    default:
+        return err_is_errno(status) ? strerror(-status) : "unknown path error";
+    }
+}

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "base/err.h"
+
 #define PATH_MAXLEN 4096
 
 /* Values of the variables; each must be an absolute path, or NULL when unknown. */
@@ -19,14 +21,15 @@ struct path_vars {
     const char *tmp;
 };
 
+/* The codes are in PATH's block of base/err.h, disjoint from every errno. */
 enum path_status {
     PATH_OK = 0,
-    PATH_ERR_SYNTAX = -1,   /* "${" without "}", an empty name, "~user" */
-    PATH_ERR_VAR = -2,      /* an unknown variable name */
-    PATH_ERR_UNSET = -3,    /* a known variable with no value here */
-    PATH_ERR_RELATIVE = -4, /* the result is not absolute */
-    PATH_ERR_DOTDOT = -5,   /* a ".." component */
-    PATH_ERR_TOO_LONG = -6, /* longer than PATH_MAXLEN */
+    PATH_ERR_SYNTAX = ERR_BLOCK_PATH - 1,   /* "${" without "}", an empty name, "~user" */
+    PATH_ERR_VAR = ERR_BLOCK_PATH - 2,      /* an unknown variable name */
+    PATH_ERR_UNSET = ERR_BLOCK_PATH - 3,    /* a known variable with no value here */
+    PATH_ERR_RELATIVE = ERR_BLOCK_PATH - 4, /* the result is not absolute */
+    PATH_ERR_DOTDOT = ERR_BLOCK_PATH - 5,   /* a ".." component */
+    PATH_ERR_TOO_LONG = ERR_BLOCK_PATH - 6, /* longer than PATH_MAXLEN */
 };
 
 /*
@@ -72,6 +75,10 @@ __attribute__((warn_unused_result)) int path_read_file(const char *path, size_t 
  * could not be examined (-EACCES): a path whose prefix cannot be seen is not judged by name.
  */
 __attribute__((warn_unused_result)) int path_canonical(const char *p, char out[PATH_MAXLEN]);
+
+/* What a path_expand or path_normalize status means, in a few words: a path code, or a
+ * negative errno (strerror). */
+const char *path_strerror(int status);
 
 /* True when path equals dir or lies beneath it ("/a/b" is beneath "/a", "/ab" is not). */
 int path_within(const char *path, const char *dir);

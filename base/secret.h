@@ -26,6 +26,16 @@ __attribute__((warn_unused_result)) int secret_read_file(const char *what, const
                                                          size_t max, char **out, size_t *len,
                                                          char *err, size_t errlen);
 
+/*
+ * secret_read_file, with the bytes kept as they are: no newline dropped, and an empty file is
+ * read (*len 0) rather than refused, for a caller whose format says what a line must be (a
+ * private key file holds exactly one).
+ */
+__attribute__((warn_unused_result)) int secret_read_file_exact(const char *what,
+                                                               const char *path, size_t max,
+                                                               char **out, size_t *len,
+                                                               char *err, size_t errlen);
+
 /* Wipe len bytes of buf, then free it. NULL is accepted. */
 void secret_free(char *buf, size_t len);
 

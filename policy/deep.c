@@ -6,6 +6,7 @@
 #include "policy/deep.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <hs/hs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,13 +31,13 @@ static struct {
 static int hs_load(void)
 {
     if (hs.tried)
-        return hs.error ? -1 : 0;
+        return hs.error ? -ELIBACC : 0;
     hs.tried = 1;
     void *h = dlopen(CORDON_LIBHS, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         hs.error = "cannot load vectorscan (" CORDON_LIBHS "); install the libvectorscan5 "
                    "package";
-        return -1;
+        return -ELIBACC;
     }
     *(void **)&hs.compile = dlsym(h, "hs_compile");
     *(void **)&hs.expression_info = dlsym(h, "hs_expression_info");
@@ -45,7 +46,7 @@ static int hs_load(void)
     if (!hs.compile || !hs.expression_info || !hs.free_compile_error || !hs.free_database) {
         hs.error = "the vectorscan library (" CORDON_LIBHS ") lacks hs_compile; install "
                    "the libvectorscan5 package";
-        return -1;
+        return -ELIBACC;
     }
     return 0;
 }

@@ -16,6 +16,7 @@
  * search path) for a denied program is denied too.
  */
 #include "base/glob.h"
+#include "base/grow.h"
 #include "sandbox/landlock.h"
 #include "sandbox/report.h"
 
@@ -440,15 +441,10 @@ static char *read_mountinfo(void)
         if (r <= 0)
             break;
         n += (size_t)r;
-        if (n + 1 == cap) {
-            char *nb = cap < MOUNTINFO_MAX ? realloc(buf, cap * 2) : NULL;
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
+        if (n + 1 == cap && (cap >= MOUNTINFO_MAX || GROW(&buf, &cap, cap + 1) != 0)) {
+            free(buf);
+            buf = NULL;
+            break;
         }
     }
     if (fd >= 0)

@@ -8,9 +8,10 @@
 #include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
-#include "sandbox/landlock.h"
+#include "sandbox/landlock_abi.h"
 
 static const struct {
     uint64_t bit;
@@ -62,6 +63,24 @@ const char *sandbox_limit_name(enum sandbox_limit l)
 const char *sandbox_via_name(enum sandbox_via v)
 {
     return via_names[v];
+}
+
+const char *sandbox_strerror(int status)
+{
+    switch (status) {
+    case SANDBOX_OK:
+        return "ok";
+    case SANDBOX_ERR_UNSUPPORTED:
+        return "the kernel lacks a feature the strict policy requires";
+    case SANDBOX_ERR_THREADS:
+        return "the process has more than one thread";
+    case SANDBOX_ERR_SYSCALL:
+        return "a Landlock, seccomp or prctl call failed";
+    case SANDBOX_ERR_NOMEM:
+        return "out of memory";
+    default:
+        return err_is_errno(status) ? strerror(-status) : "unknown sandbox error";
+    }
 }
 
 /* What one limit bounds, as the report says it. */

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "base/err.h"
 #include "policy/policy.h"
 
 #define SANDBOX_MAX_PORTS 8
@@ -99,12 +100,16 @@ struct sandbox_report {
     char limits[SANDBOX_MAX_NOTES][SANDBOX_NOTE_MAX];
 };
 
+/* The codes are in SANDBOX's block of base/err.h, disjoint from every errno. */
 enum sandbox_status {
     SANDBOX_OK = 0,
-    SANDBOX_ERR_UNSUPPORTED = -1, /* strict policy, kernel lacks a feature (err says which) */
-    SANDBOX_ERR_THREADS = -2,     /* strict policy, more than one thread */
-    SANDBOX_ERR_SYSCALL = -3,     /* a Landlock, seccomp or prctl call failed unexpectedly */
-    SANDBOX_ERR_NOMEM = -4,
+    /* strict policy, kernel lacks a feature (err says which) */
+    SANDBOX_ERR_UNSUPPORTED = ERR_BLOCK_SANDBOX - 1,
+    /* strict policy, more than one thread */
+    SANDBOX_ERR_THREADS = ERR_BLOCK_SANDBOX - 2,
+    /* a Landlock, seccomp or prctl call failed unexpectedly */
+    SANDBOX_ERR_SYSCALL = ERR_BLOCK_SANDBOX - 3,
+    SANDBOX_ERR_NOMEM = ERR_BLOCK_SANDBOX - 4,
 };
 
 /*
@@ -130,6 +135,9 @@ size_t sandbox_report_text(const struct sandbox_report *r, char *buf, size_t len
 /* Names used in the report: "processes", "memory", "cpu_seconds", "open_files"; and
  * "cgroup v2", "cgroup v1", "rlimit", "nothing", "unset". */
 const char *sandbox_limit_name(enum sandbox_limit l);
+/* What a sandbox_apply status means, in a few words: a sandbox code, or a negative errno
+ * (strerror). err from sandbox_apply says more. */
+const char *sandbox_strerror(int status);
 const char *sandbox_via_name(enum sandbox_via v);
 
 /* ---- probe.c: what this kernel offers, without changing anything ---- */

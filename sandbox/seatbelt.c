@@ -14,6 +14,7 @@
  * path cannot end its string and add a rule. Each fixed rule says why it is there; the limits
  * of the mapping are written down in docs/SECURITY.md ("macOS (Seatbelt)").
  */
+#include "base/grow.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/report.h"
 
@@ -36,17 +37,9 @@ static void put_n(struct sbpl *s, const char *str, size_t n)
 {
     if (s->oom)
         return;
-    if (s->len + n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 4096;
-        while (cap < s->len + n + 1)
-            cap *= 2;
-        char *nb = realloc(s->buf, cap);
-        if (!nb) {
-            s->oom = 1;
-            return;
-        }
-        s->buf = nb;
-        s->cap = cap;
+    if (GROW(&s->buf, &s->cap, s->len + n + 1) != 0) {
+        s->oom = 1;
+        return;
     }
     memcpy(s->buf + s->len, str, n);
     s->len += n;

@@ -260,9 +260,9 @@ static int wait_ready(struct embedded *e, const char *ready, char *http, size_t 
     return -ETIMEDOUT;
 }
 
-/* cordond's audit writer: its child named cordon-audit (policy/audit/audit.c), or 0. Should cordond
- * die, the writer becomes a child of cordon run, which must not take it for a process of the
- * run. */
+/* cordond's audit writer: its child named cordon-audit (policy/audit/audit_writer.c), or 0.
+ * Should cordond die, the writer becomes a child of cordon run, which must not take it for a
+ * process of the run. */
 static pid_t find_writer(pid_t cordond)
 {
     char path[96], buf[4096];

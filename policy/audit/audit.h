@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "base/err.h"
+
 struct audit_log;
 
 enum audit_fsync {
@@ -42,17 +44,22 @@ struct audit_config {
 /* Flags for audit_append(). */
 #define AUDIT_SYNC 0x1 /* the record gates an action: return only once it is on disk */
 
+/* The codes are in AUDIT's block of base/err.h, disjoint from every errno. */
 enum audit_status {
     AUDIT_OK = 0,
-    AUDIT_ERR_IO = -1,      /* write or sync failed (ENOSPC, EIO): actions that require audit
-                               must fail closed; the log stays failed until restarted */
-    AUDIT_ERR_CORRUPT = -2, /* open: a corrupt middle, or a log shorter than a checkpoint */
-    AUDIT_ERR_KEY = -3,     /* open: the signing key is missing, unreadable or not 0600 */
-    AUDIT_ERR_INVALID = -4, /* append: fields are not a JSON object, too large (64 KiB as
-                               written), or kind is one the writer keeps for itself (start,
-                               stop, checkpoint, recovery, gap) */
-    AUDIT_ERR_NOMEM = -5,
-    AUDIT_ERR_CLOSED = -6,  /* the writer has exited */
+    /* write or sync failed (ENOSPC, EIO): actions that require audit must fail closed; the
+     * log stays failed until restarted */
+    AUDIT_ERR_IO = ERR_BLOCK_AUDIT - 1,
+    /* open: a corrupt middle, or a log shorter than a checkpoint */
+    AUDIT_ERR_CORRUPT = ERR_BLOCK_AUDIT - 2,
+    /* open: the signing key is missing, unreadable or not 0600 */
+    AUDIT_ERR_KEY = ERR_BLOCK_AUDIT - 3,
+    /* append: fields are not a JSON object, too large (64 KiB as written), or kind is one the
+     * writer keeps for itself (start, stop, checkpoint, recovery, gap) */
+    AUDIT_ERR_INVALID = ERR_BLOCK_AUDIT - 4,
+    AUDIT_ERR_NOMEM = ERR_BLOCK_AUDIT - 5,
+    /* the writer has exited */
+    AUDIT_ERR_CLOSED = ERR_BLOCK_AUDIT - 6,
 };
 
 /*
@@ -120,5 +127,18 @@ int audit_check(struct audit_log *l, char *why, size_t whylen);
 /* Append a "stop" record, sign a final checkpoint, stop the writer and free l. NULL is a
  * no-op. Returns AUDIT_OK or the first error seen. */
 int audit_close(struct audit_log *l);
+
+/* What a status means, in a few words ("the audit writer process is gone"): an audit code,
+ * or a negative errno (strerror). */
+const char *audit_strerror(int status);
+
+/*
+ * Private to policy/audit/: the writer process's body (audit_writer.c), which audit_open()
+ * runs in the child it forks, on its end sock of the socket pair. It answers with a frame_init
+ * (audit_frame.h), serves frames until the caller's end closes, and returns; the child then
+ * exits. Declared here, not in a header of its own, so that the handle (audit.c) and the writer
+ * depend on this header alone and not on each other.
+ */
+void audit_writer_main(const struct audit_config *cfg, int sock);
 
 #endif

@@ -58,6 +58,32 @@ int audit_member_reserved(const char *name)
     return 0;
 }
 
+int audit_fields_parse(const char *text, size_t len, struct cJSON **out)
+{
+    *out = NULL;
+    if (len == 0)
+        return 0;
+    if (len > AUDIT_FIELDS_MAX || memchr(text, '\0', len))
+        return -EINVAL;
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    /* Exactly one object: "{...} {...}" or trailing bytes would let a caller smuggle a
+     * second record past the check. */
+    while (o && end < text + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+        end++;
+    if (!cJSON_IsObject(o) || end != text + len) {
+        cJSON_Delete(o);
+        return -EINVAL;
+    }
+    for (const cJSON *m = o->child; m; m = m->next)
+        if (!m->string || audit_member_reserved(m->string)) {
+            cJSON_Delete(o);
+            return -EINVAL;
+        }
+    *out = o;
+    return 0;
+}
+
 /* n digits at s as a number; -1 when any is not a digit. */
 static int digits(const char *s, int n)
 {

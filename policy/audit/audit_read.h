@@ -29,6 +29,15 @@ int audit_kind_valid(const char *kind);
 int audit_agent_valid(const char *agent);
 /* 1 if name is one of the members the log itself sets (seq, ts, prev, kind, agent). */
 int audit_member_reserved(const char *name);
+/*
+ * The caller's fields of a record, checked as the writer checks them (and the handle, so that
+ * a caller learns of its mistake without waiting): empty (*out NULL), or exactly one JSON
+ * object of at most AUDIT_FIELDS_MAX bytes, no NUL, no member the log sets itself. Returns 0
+ * with *out the parsed object (cJSON_Delete it), or -EINVAL.
+ */
+struct cJSON;
+__attribute__((warn_unused_result)) int audit_fields_parse(const char *text, size_t len,
+                                                           struct cJSON **out);
 
 /*
  * Parse a time for queries and records: RFC 3339 ("2026-11-24T09:00:00Z", fractional seconds

@@ -51,18 +51,18 @@ int note_checkpoint_sign(const char *origin, uint64_t size, const unsigned char 
     unsigned char blob[4 + 64], pk[32];
     char blob64[sodium_base64_ENCODED_LEN(sizeof blob, sodium_base64_VARIANT_ORIGINAL)];
     if (!note_origin_valid(origin))
-        return -1;
+        return -EINVAL;
     sodium_bin2base64(root64, sizeof root64, root, 32, sodium_base64_VARIANT_ORIGINAL);
     int body = snprintf(out, cap, "%s\n%llu\n%s\n", origin, (unsigned long long)size, root64);
     if (body < 0 || (size_t)body >= cap)
-        return -1;
+        return -ENOSPC;
     key_secret_public(k, pk);
     note_key_hash(origin, pk, blob);
     key_secret_sign(k, (const unsigned char *)out, (size_t)body, blob + 4);
     sodium_bin2base64(blob64, sizeof blob64, blob, sizeof blob, sodium_base64_VARIANT_ORIGINAL);
     int all = snprintf(out + body, cap - (size_t)body, "\n" EMDASH " %s %s\n", origin, blob64);
     if (all < 0 || (size_t)all >= cap - (size_t)body)
-        return -1;
+        return -ENOSPC;
     return body + all;
 }
 

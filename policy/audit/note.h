@@ -32,7 +32,7 @@ void note_key_hash(const char *name, const unsigned char pk[32], unsigned char o
 
 /*
  * Write the signed checkpoint for (origin, size, root) into out (NUL-terminated). Returns the
- * length, or -1 when it does not fit or origin is invalid.
+ * length, -EINVAL when origin is invalid, or -ENOSPC when it does not fit in cap bytes.
  */
 __attribute__((warn_unused_result)) int note_checkpoint_sign(const char *origin, uint64_t size,
                                                              const unsigned char root[32],

@@ -513,6 +513,6 @@ const char *dsse_strerror(int status)
     case DSSE_ERR_NOMEM:
         return "out of memory";
     default:
-        return "unknown DSSE error";
+        return err_is_errno(status) ? strerror(-status) : "unknown DSSE error";
     }
 }

@@ -13,21 +13,30 @@
 #define CORDON_SIGN_DSSE_H
 
 #include <stddef.h>
+#include "base/err.h"
 #include "policy/sign/key.h"
 
 #define DSSE_MAX_ENVELOPE (2u << 20) /* bytes of envelope JSON accepted */
 #define DSSE_MAX_SIGNATURES 8
 
+/* The codes are in DSSE's block of base/err.h, disjoint from every errno. */
 enum dsse_status {
     DSSE_OK = 0,
-    DSSE_ERR_MALFORMED = -1,      /* not JSON, not an object, a field missing or mistyped */
-    DSSE_ERR_TOO_LARGE = -2,      /* over DSSE_MAX_ENVELOPE, or too many signatures */
-    DSSE_ERR_BASE64 = -3,         /* payload or a signature is not valid base64 */
-    DSSE_ERR_PAYLOAD_TYPE = -4,   /* payloadType differs from the one expected */
-    DSSE_ERR_NO_SIGNATURE = -5,   /* signatures is empty */
-    DSSE_ERR_UNKNOWN_KEY = -6,    /* no signature carries a key id the trust set holds */
-    DSSE_ERR_BAD_SIGNATURE = -7,  /* a trusted key's signature does not verify */
-    DSSE_ERR_NOMEM = -8,
+    /* not JSON, not an object, a field missing or mistyped */
+    DSSE_ERR_MALFORMED = ERR_BLOCK_DSSE - 1,
+    /* over DSSE_MAX_ENVELOPE, or too many signatures */
+    DSSE_ERR_TOO_LARGE = ERR_BLOCK_DSSE - 2,
+    /* payload or a signature is not valid base64 */
+    DSSE_ERR_BASE64 = ERR_BLOCK_DSSE - 3,
+    /* payloadType differs from the one expected */
+    DSSE_ERR_PAYLOAD_TYPE = ERR_BLOCK_DSSE - 4,
+    /* signatures is empty */
+    DSSE_ERR_NO_SIGNATURE = ERR_BLOCK_DSSE - 5,
+    /* no signature carries a key id the trust set holds */
+    DSSE_ERR_UNKNOWN_KEY = ERR_BLOCK_DSSE - 6,
+    /* a trusted key's signature does not verify */
+    DSSE_ERR_BAD_SIGNATURE = ERR_BLOCK_DSSE - 7,
+    DSSE_ERR_NOMEM = ERR_BLOCK_DSSE - 8,
 };
 
 /* Write the PAE of (type, body) into a malloc'd buffer; caller frees. NULL on overflow/OOM. */
@@ -56,6 +65,7 @@ __attribute__((warn_unused_result)) int dsse_verify(const char *env, size_t env_
                                                     char keyid[KEY_ID_HEX + 1], char *err,
                                                     size_t errlen);
 
+/* What a status means, in a few words: a DSSE code, or a negative errno (strerror). */
 const char *dsse_strerror(int status);
 
 #endif

@@ -444,3 +444,23 @@ out:
     free(body);
     return rc;
 }
+
+const char *envelope_strerror(int status)
+{
+    switch (status) {
+    case ENVELOPE_OK:
+        return "ok";
+    case ENVELOPE_ERR_PAYLOAD:
+        return "the payload is not a JSON object";
+    case ENVELOPE_ERR_STAMP:
+        return "version, issued_at or expires_at is missing or malformed";
+    case ENVELOPE_ERR_EXPIRED:
+        return "the policy has expired";
+    case ENVELOPE_ERR_NOT_YET_VALID:
+        return "the policy is not valid yet (issued in the future)";
+    default:
+        if (err_is_errno(status))
+            return strerror(-status);
+        return dsse_strerror(status);
+    }
+}

@@ -10,17 +10,22 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include "base/err.h"
 #include "policy/sign/dsse.h"
 
 #define ENVELOPE_PAYLOAD_TYPE "application/vnd.cordon.policy+json"
 
 enum envelope_status {
     ENVELOPE_OK = 0,
-    /* DSSE_ERR_* values pass through unchanged */
-    ENVELOPE_ERR_PAYLOAD = -20,      /* payload is not a JSON object */
-    ENVELOPE_ERR_STAMP = -21,        /* version/issued_at/expires_at missing or malformed */
-    ENVELOPE_ERR_EXPIRED = -22,      /* now >= expires_at */
-    ENVELOPE_ERR_NOT_YET_VALID = -23 /* now < issued_at - skew */
+    /* DSSE_ERR_* values pass through unchanged; these are in ENVELOPE's block of base/err.h */
+    /* payload is not a JSON object */
+    ENVELOPE_ERR_PAYLOAD = ERR_BLOCK_ENVELOPE - 1,
+    /* version/issued_at/expires_at missing or malformed */
+    ENVELOPE_ERR_STAMP = ERR_BLOCK_ENVELOPE - 2,
+    /* now >= expires_at */
+    ENVELOPE_ERR_EXPIRED = ERR_BLOCK_ENVELOPE - 3,
+    /* now < issued_at - skew */
+    ENVELOPE_ERR_NOT_YET_VALID = ERR_BLOCK_ENVELOPE - 4,
 };
 
 #define ENVELOPE_CLOCK_SKEW 300 /* seconds of clock difference tolerated on issued_at */
@@ -66,6 +71,10 @@ __attribute__((warn_unused_result)) int envelope_verify(const char *env, size_t 
                                                         struct envelope_stamp *st,
                                                         char keyid[KEY_ID_HEX + 1], char *err,
                                                         size_t errlen);
+
+/* What a status of envelope_sign or envelope_verify means, in a few words: an envelope code,
+ * a DSSE code (dsse_strerror) or a negative errno (strerror). */
+const char *envelope_strerror(int status);
 
 /* Parse "2026-11-28T11:00:00Z" (UTC only). Returns 0 or -EINVAL. */
 int envelope_parse_time(const char *s, time_t *out);

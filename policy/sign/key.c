@@ -9,6 +9,7 @@
  */
 #include "policy/sign/key.h"
 #include "base/diag.h"
+#include "base/secret.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -443,12 +444,10 @@ out:
 
 int key_secret_load(const char *path, struct key_secret **out, char *err, size_t errlen)
 {
-    char why[256];
-    char *buf = NULL; /* holds the seed in base64: sodium memory, wiped on free */
+    char why[512];
+    char *buf = NULL; /* holds the seed in base64: wiped on every path out */
     struct key_secret *k = NULL;
-    struct stat st;
     size_t len = 0;
-    int fd = -1;
     int rc = -1;
 
     if (out == NULL || path == NULL) {
@@ -458,40 +457,10 @@ int key_secret_load(const char *path, struct key_secret **out, char *err, size_t
     *out = NULL;
     if ((rc = sodium_ready(err, errlen)) != 0)
         goto out;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        rc = -errno;
-        diag_set(err, errlen, "key: cannot open %s: %s; create a key pair with cordon keygen",
-               path, strerror(-rc));
-        goto out;
-    }
-    if (fstat(fd, &st) != 0) {
-        rc = -errno;
-        diag_set(err, errlen, "key: cannot stat %s: %s", path, strerror(-rc));
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = -EINVAL;
-        diag_set(err, errlen, "key: %s is not a regular file; expected a .key file", path);
-        goto out;
-    }
-    /* As ssh does: a key others can read may already be someone else's key. */
-    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-        rc = -EPERM;
-        diag_set(err, errlen, "key: %s has mode %04o, open to group or others; a private key "
-                            "must be private: run chmod 600 %s (and consider the key exposed "
-                            "if others could read it)",
-               path, (unsigned)(st.st_mode & 07777), path);
-        goto out;
-    }
-    buf = sodium_malloc(SEC_FILE_MAX);
-    k = sodium_malloc(sizeof *k);
-    if (buf == NULL || k == NULL) {
-        rc = -ENOMEM;
-        diag_set(err, errlen, "key: cannot allocate guarded memory for the key");
-        goto out;
-    }
-    rc = read_small(fd, buf, SEC_FILE_MAX, &len);
+    /* As ssh does: a key others can read may already be someone else's key (-EPERM, with the
+     * chmod that fixes it); a symbolic link in its place is refused too (-ELOOP). */
+    rc = secret_read_file_exact("the private key", path, SEC_FILE_MAX, &buf, &len, why,
+                                sizeof why);
     if (rc == -EFBIG) {
         rc = -EINVAL;
         diag_set(err, errlen, "key: %s: over %d bytes, not a cordon private key; expected one "
@@ -499,7 +468,17 @@ int key_secret_load(const char *path, struct key_secret **out, char *err, size_t
         goto out;
     }
     if (rc != 0) {
-        diag_set(err, errlen, "key: cannot read %s: %s", path, strerror(-rc));
+        diag_set(err, errlen, "key: %s%s", why,
+                 rc == -ENOENT   ? "; create a key pair with cordon keygen"
+                 : rc == -EINVAL ? "; expected a .key file"
+                 : rc == -EPERM  ? " (and consider the key exposed if others could read it)"
+                                 : "");
+        goto out;
+    }
+    k = sodium_malloc(sizeof *k);
+    if (k == NULL) {
+        rc = -ENOMEM;
+        diag_set(err, errlen, "key: cannot allocate guarded memory for the key");
         goto out;
     }
     if ((rc = parse_secret(buf, len, k, why, sizeof why)) != 0) {
@@ -510,12 +489,8 @@ int key_secret_load(const char *path, struct key_secret **out, char *err, size_t
     k = NULL; /* transferred */
     rc = 0;
 out:
-    if (buf != NULL)
-        sodium_memzero(buf, SEC_FILE_MAX);
-    sodium_free(buf); /* sodium_free wipes too; the explicit wipe states the intent */
+    secret_free(buf, len);
     key_secret_free(k);
-    if (fd >= 0)
-        close(fd);
     return rc;
 }
 

@@ -546,3 +546,41 @@ Test(envelope, parse_duration_refuses_everything_else)
         cr_assert_eq(t, 12345, "nothing written on failure");
     }
 }
+
+/* Every code of the module lies outside errno's range (ENVELOPE_ERR_EXPIRED once equalled
+ * -EINVAL), and envelope_strerror names each one apart, and an errno as strerror does. */
+Test(envelope, codes_are_disjoint_from_errno_and_named)
+{
+    static const int codes[] = {ENVELOPE_ERR_PAYLOAD, ENVELOPE_ERR_STAMP, ENVELOPE_ERR_EXPIRED,
+                                ENVELOPE_ERR_NOT_YET_VALID, DSSE_ERR_MALFORMED,
+                                DSSE_ERR_BAD_SIGNATURE};
+    size_t n = sizeof codes / sizeof codes[0];
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_lt(codes[i], 0);
+        cr_assert(!err_is_errno(codes[i]), "code %d overlaps errno", codes[i]);
+        cr_assert_str_neq(envelope_strerror(codes[i]), envelope_strerror(0));
+        for (size_t j = 0; j < i; j++)
+            cr_assert_str_neq(envelope_strerror(codes[i]), envelope_strerror(codes[j]), "%d and %d", codes[i],
+                              codes[j]);
+    }
+    cr_assert_str_eq(envelope_strerror(-ENOENT), strerror(ENOENT));
+}
+
+/* Every code of the module lies outside errno's range (ENVELOPE_ERR_EXPIRED once equalled
+ * -EINVAL), and dsse_strerror names each one apart, and an errno as strerror does. */
+Test(envelope, dsse_codes_are_disjoint_from_errno_and_named)
+{
+    static const int codes[] = {DSSE_ERR_MALFORMED, DSSE_ERR_TOO_LARGE, DSSE_ERR_BASE64,
+                                DSSE_ERR_PAYLOAD_TYPE, DSSE_ERR_NO_SIGNATURE, DSSE_ERR_UNKNOWN_KEY,
+                                DSSE_ERR_BAD_SIGNATURE, DSSE_ERR_NOMEM};
+    size_t n = sizeof codes / sizeof codes[0];
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_lt(codes[i], 0);
+        cr_assert(!err_is_errno(codes[i]), "code %d overlaps errno", codes[i]);
+        cr_assert_str_neq(dsse_strerror(codes[i]), dsse_strerror(0));
+        for (size_t j = 0; j < i; j++)
+            cr_assert_str_neq(dsse_strerror(codes[i]), dsse_strerror(codes[j]), "%d and %d", codes[i],
+                              codes[j]);
+    }
+    cr_assert_str_eq(dsse_strerror(-ENOENT), strerror(ENOENT));
+}

@@ -507,3 +507,23 @@ Test(key, trust_load_reads_the_checked_in_pub_and_reports_a_missing_file)
     cr_assert_eq(key_trust_load(path, &t, err, sizeof err), -EINVAL);
     assert_has(err, "bad.pub: line 3");
 }
+
+/* A symbolic link planted where the key should be is refused, not followed: the key is read
+ * through the one private-file reader (base/secret.h). */
+Test(key, load_refuses_a_symlink_in_place_of_the_key)
+{
+    char prefix[PATH_MAX], path[PATH_MAX], link[PATH_MAX], err[512] = "";
+    struct key_secret *k = NULL;
+
+    tmp_path(prefix, sizeof prefix, "real");
+    cr_assert_eq(key_generate(prefix, NULL, err, sizeof err), 0, "%s", err);
+    tmp_path(path, sizeof path, "real.key");
+    tmp_path(link, sizeof link, "link.key");
+    cr_assert_eq(symlink(path, link), 0);
+    cr_assert_eq(key_secret_load(link, &k, err, sizeof err), -ELOOP, "%s", err);
+    cr_assert_null(k);
+    assert_has(err, "symbolic link");
+    assert_has(err, "link.key");
+    cr_assert_eq(key_secret_load(path, &k, err, sizeof err), 0, "%s", err);
+    key_secret_free(k);
+}

@@ -146,7 +146,7 @@ Test(note, invalid_origin_is_not_signed)
 {
     char out[NOTE_MAX];
     unsigned char root[32] = {0};
-    cr_assert_eq(note_checkpoint_sign("has space", 1, root, key, out, sizeof out), -1);
-    cr_assert_eq(note_checkpoint_sign("", 1, root, key, out, sizeof out), -1);
-    cr_assert_eq(note_checkpoint_sign(ORIGIN, 1, root, key, out, 40), -1);
+    cr_assert_eq(note_checkpoint_sign("has space", 1, root, key, out, sizeof out), -EINVAL);
+    cr_assert_eq(note_checkpoint_sign("", 1, root, key, out, sizeof out), -EINVAL);
+    cr_assert_eq(note_checkpoint_sign(ORIGIN, 1, root, key, out, 40), -ENOSPC);
 }

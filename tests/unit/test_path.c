@@ -282,3 +282,21 @@ Test(canonical, an_unreadable_prefix_is_an_error_not_a_guess)
     cr_assert_eq(path_canonical(at("closed/x/y"), out), -EACCES);
     chmod(at("closed"), 0700);
 }
+
+/* Every code of the module lies outside errno's range (ENVELOPE_ERR_EXPIRED once equalled
+ * -EINVAL), and path_strerror names each one apart, and an errno as strerror does. */
+Test(path, codes_are_disjoint_from_errno_and_named)
+{
+    static const int codes[] = {PATH_ERR_SYNTAX, PATH_ERR_VAR, PATH_ERR_UNSET,
+                                PATH_ERR_RELATIVE, PATH_ERR_DOTDOT, PATH_ERR_TOO_LONG};
+    size_t n = sizeof codes / sizeof codes[0];
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_lt(codes[i], 0);
+        cr_assert(!err_is_errno(codes[i]), "code %d overlaps errno", codes[i]);
+        cr_assert_str_neq(path_strerror(codes[i]), path_strerror(0));
+        for (size_t j = 0; j < i; j++)
+            cr_assert_str_neq(path_strerror(codes[i]), path_strerror(codes[j]), "%d and %d", codes[i],
+                              codes[j]);
+    }
+    cr_assert_str_eq(path_strerror(-ENOENT), strerror(ENOENT));
+}

@@ -96,6 +96,21 @@ static void teardown(void)
     remove_tree(root);
 }
 
+/*
+ * Under CI nothing here may skip: a kernel without Landlock, seccomp or the namespaces a test
+ * needs would otherwise pass the kernel suite without testing anything, so under CI=true it
+ * is a failure that says what is missing. Elsewhere (a laptop, an old kernel) the test skips
+ * and says why.
+ */
+static void skip_or_fail(const char *why)
+{
+    const char *ci = getenv("CI");
+    if (ci && strcmp(ci, "true") == 0)
+        cr_assert_fail("CI=true, and %s: the kernel suite must run where the kernel sandbox "
+                       "can be tested", why);
+    cr_skip_test("%s", why);
+}
+
 TestSuite(sandbox, .init = setup, .fini = teardown);
 
 /* The test tree's policy: cwd = home (read-only) with the credential set, workspace rw,
@@ -190,7 +205,7 @@ Test(sandbox, rights_follow_the_abi)
 Test(sandbox, home_read_only_with_ssh_denied)
 {
     if (sandbox_probe_landlock_abi() < 1)
-        cr_skip_test("no Landlock on this kernel");
+        skip_or_fail("no Landlock on this kernel");
     struct policy *p = compile(NULL);
     cr_assert_eq(open_in_sandbox(p, home, ".ssh/id_rsa", O_RDONLY), EACCES);
     cr_assert_eq(open_in_sandbox(p, home, "notes.txt", O_RDONLY), 0, "siblings stay readable");
@@ -207,7 +222,7 @@ Test(sandbox, home_read_only_with_ssh_denied)
 Test(sandbox, a_denied_symlink_is_denied_at_its_target)
 {
     if (sandbox_probe_landlock_abi() < 1)
-        cr_skip_test("no Landlock on this kernel");
+        skip_or_fail("no Landlock on this kernel");
     char link_path[256], target[256];
     snprintf(target, sizeof target, "%s/secret-dir", home);
     mkdir(target, 0700);
@@ -249,7 +264,7 @@ static int exec_probe(void *arg)
 Test(sandbox, denied_programs_do_not_run_by_any_name)
 {
     if (sandbox_probe_landlock_abi() < 1)
-        cr_skip_test("no Landlock on this kernel");
+        skip_or_fail("no Landlock on this kernel");
     struct policy *p = compile(NULL);
     struct sandbox_opts o = {0};
     char path[256];
@@ -366,7 +381,7 @@ static int udp_probe(void *arg)
 Test(sandbox, proxy_mode_allows_only_the_proxy_port)
 {
     if (sandbox_probe_landlock_abi() < 4)
-        cr_skip_test("Landlock ABI < 4 has no TCP rules");
+        skip_or_fail("Landlock ABI < 4 has no TCP rules");
     uint16_t proxy, other;
     int l1 = listener(&proxy), l2 = listener(&other);
     struct policy *p = compile("\"network\": {\"mode\": \"proxy\"}");
@@ -538,7 +553,7 @@ static int caps_probe(void *arg)
 Test(sandbox, a_root_agent_loses_all_but_the_file_capabilities)
 {
     if (geteuid() != 0 || !(cap_eff() & (1ULL << 21)))
-        cr_skip_test("needs root with CAP_SYS_ADMIN to show the drop");
+        skip_or_fail("needs root with CAP_SYS_ADMIN to show the drop");
     struct policy *p = compile(NULL);
     struct sandbox_opts o = {0};
     cr_assert_eq(in_sandbox(p, &o, caps_probe, NULL), 0);
@@ -565,7 +580,7 @@ __attribute__((format(printf, 1, 2))) static struct policy *compile_json(const c
 Test(sandbox, an_exec_grant_cannot_read_a_denied_file)
 {
     if (sandbox_probe_landlock_abi() < 1)
-        cr_skip_test("no Landlock on this kernel");
+        skip_or_fail("no Landlock on this kernel");
     char env_file[256];
     snprintf(env_file, sizeof env_file, "%s/.env", ws);
     put(env_file, "DB_PASSWORD=x", 0600);
@@ -580,7 +595,7 @@ Test(sandbox, an_exec_grant_cannot_read_a_denied_file)
 Test(sandbox, a_grant_of_the_root_does_not_open_dev)
 {
     if (sandbox_probe_landlock_abi() < 1)
-        cr_skip_test("no Landlock on this kernel");
+        skip_or_fail("no Landlock on this kernel");
     char shm[128];
     snprintf(shm, sizeof shm, "/dev/shm/cordon-test-%d", (int)getpid());
     put(shm, "SHM", 0644);
@@ -697,7 +712,7 @@ Test(sandbox, unix_pairs_keep_named_sockets_out_of_reach)
 Test(sandbox, a_bind_mount_of_a_denied_directory_is_denied_too)
 {
     if (sandbox_probe_landlock_abi() < 1)
-        cr_skip_test("no Landlock on this kernel");
+        skip_or_fail("no Landlock on this kernel");
     struct policy *p = compile(NULL);
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
@@ -731,7 +746,7 @@ Test(sandbox, a_bind_mount_of_a_denied_directory_is_denied_too)
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status));
     if (WEXITSTATUS(status) == 77)
-        cr_skip_test("cannot create a mount namespace here");
+        skip_or_fail("cannot create a mount namespace here");
     cr_assert_eq(WEXITSTATUS(status), 0, "status %d", WEXITSTATUS(status));
     policy_free(p);
 }
@@ -877,15 +892,6 @@ Test(sandbox, sysv_and_mqueues_are_refused_by_default)
     struct sandbox_opts o = {0};
     cr_assert_eq(in_sandbox(p, &o, ipc_denied_probe, NULL), 0);
     policy_free(p);
-}
-
-/* Under CI nothing here may skip: a missing capability is then a failure. */
-static void skip_or_fail(const char *why)
-{
-    const char *ci = getenv("CI");
-    if (ci && strcmp(ci, "true") == 0)
-        cr_assert_fail("CI=true, and %s", why);
-    cr_skip_test("%s", why);
 }
 
 static int private_ipc_probe(void *arg)
@@ -1163,4 +1169,22 @@ Test(sandbox, no_limit_by_default_is_reported_as_none)
     sandbox_report_text(&r, text, sizeof text);
     cr_assert(strstr(text, "limits       none"), "%s", text);
     policy_free(p);
+}
+
+/* Every code of the module lies outside errno's range (ENVELOPE_ERR_EXPIRED once equalled
+ * -EINVAL), and sandbox_strerror names each one apart, and an errno as strerror does. */
+Test(sandbox, codes_are_disjoint_from_errno_and_named)
+{
+    static const int codes[] = {SANDBOX_ERR_UNSUPPORTED, SANDBOX_ERR_THREADS,
+                                SANDBOX_ERR_SYSCALL, SANDBOX_ERR_NOMEM};
+    size_t n = sizeof codes / sizeof codes[0];
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_lt(codes[i], 0);
+        cr_assert(!err_is_errno(codes[i]), "code %d overlaps errno", codes[i]);
+        cr_assert_str_neq(sandbox_strerror(codes[i]), sandbox_strerror(0));
+        for (size_t j = 0; j < i; j++)
+            cr_assert_str_neq(sandbox_strerror(codes[i]), sandbox_strerror(codes[j]), "%d and %d", codes[i],
+                              codes[j]);
+    }
+    cr_assert_str_eq(sandbox_strerror(-ENOENT), strerror(ENOENT));
 }

@@ -88,3 +88,25 @@ Test(secret, refuses_a_symlink_a_directory_a_large_an_empty_and_a_missing_file)
     snprintf(missing, sizeof missing, "%s/none", dir);
     refused(missing, 0, -ENOENT, "cannot open");
 }
+
+Test(secret, exact_keeps_every_byte_and_reads_an_empty_file)
+{
+    char err[256] = "", *out = NULL;
+    size_t len = 0;
+    const char *p = file("two", "line\n\n", 0600);
+    cr_assert_eq(secret_read_file_exact("the test key", p, 0, &out, &len, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(len, 6);
+    cr_assert_str_eq(out, "line\n\n");
+    secret_free(out, len);
+    p = file("empty", "", 0600);
+    cr_assert_eq(secret_read_file_exact("the test key", p, 0, &out, &len, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(len, 0);
+    cr_assert_str_eq(out, "");
+    secret_free(out, len);
+    p = file("open", "x", 0644);
+    cr_assert_eq(secret_read_file_exact("the test key", p, 0, &out, &len, err, sizeof err),
+                 -EPERM);
+    cr_assert_null(out);
+}

@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The sandbox half of the policy walk that policy_load.c drives: "sandbox" (filesystem grants
+ * and denials with their expansion and conflicts, exec rules, network endpoints, IPC scopes,
+ * resource limits) and the "host_deny" list that cordond stamps in. What the kernel is asked
+ * to enforce is decided here; sandbox/ only applies it.
+ */
+#include "policy/policy_sandbox.h"
+#include "policy/policy.h"
+#include "policy/policy_walk.h"
+
+#include <cjson/cJSON.h>
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const default_read_write[] = {"${workspace}", "${tmp}", NULL};
+static const char *const default_read_only[] = {"${cwd}", NULL};
+
+static const char *const k_sandbox[] = {"enforcement", "filesystem", "exec", "network", "ipc",
+                                        "limits", NULL};
+static const char *const k_fs[] = {"read_write", "read_only", "deny", "deny_credentials", NULL};
+static const char *const k_exec[] = {"allow", "deny", "search", NULL};
+static const char *const k_net[] = {"mode", "allow", NULL};
+static const char *const k_ipc[] = {"signals", "abstract_unix", "unix_sockets", "sysv", NULL};
+static const char *const k_limits[] = {"processes", "memory", "cpu_seconds", "open_files", NULL};
+
+/* ---------------------------------------------------------------- paths */
+
+static int compile_path(struct ctx *c, const char *raw, const char *path,
+                        enum policy_origin origin, struct policy_path *out)
+{
+    char exp[PATH_MAXLEN], why[200];
+    if (origin == POLICY_ORIGIN_HOST && raw[0] == '/') {
+        /* a host secret is an absolute path as cordond or the environment named it: taken
+         * literally, never expanded ("${" is just a name there) */
+        if (strlen(raw) >= sizeof exp)
+            return -EINVAL;
+        memcpy(exp, raw, strlen(raw) + 1);
+        if (path_normalize(exp) != PATH_OK)
+            return -EINVAL;
+    } else if (path_expand(raw, &c->env->vars, exp, why, sizeof why) != PATH_OK) {
+        char q[96];
+        diag_quote(raw, q, sizeof q);
+        diag_add(c->d, path, "%s (in %s)", why, q);
+        return -EINVAL;
+    }
+    out->raw = pw_cx_strdup(c, raw);
+    out->path = pw_cx_strdup(c, exp);
+    out->real = NULL;
+    out->origin = origin;
+    if (c->env->resolve_symlinks) {
+        char real[PATH_MAXLEN];
+        if (path_resolve(exp, real) == 0)
+            out->real = strcmp(real, exp) == 0 ? out->path : pw_cx_strdup(c, real);
+    }
+    return 0;
+}
+
+/* The entry of v (n entries) with path p, or NULL. */
+static const struct policy_path *path_listed(const struct policy_path *v, size_t n,
+                                             const char *p)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].path, p) == 0)
+            return &v[i];
+    return NULL;
+}
+
+/* A path written without ~ or a ${variable}: its meaning does not depend on the machine. */
+static int path_literal(const char *raw)
+{
+    return raw[0] != '~' && !strstr(raw, "${");
+}
+
+/*
+ * Two entries naming one directory are the writer's mistake when they are written the same
+ * way or both literally ("/srv" and "/srv/"). When a variable made them meet (${tmp} and
+ * ${workspace} when the agent works in /tmp) the policy is fine on other machines, so the
+ * second is folded into the first without a word.
+ */
+static int same_entry_is_mistake(const struct policy_path *a, const struct policy_path *b)
+{
+    return strcmp(a->raw, b->raw) == 0 || (path_literal(a->raw) && path_literal(b->raw));
+}
+
+/*
+ * A list of paths: the document's entries when present, the defaults otherwise, then the
+ * extra entries (the credential set for deny). Duplicates after expansion are folded.
+ */
+static struct policy_paths get_paths(struct ctx *c, const cJSON *v, const char *path,
+                                     const char *const *defaults, const char *const *extra)
+{
+    struct policy_paths l = {0, NULL};
+    int n = 0;
+    if (v) {
+        n = pw_check_array(c, v, path, "paths");
+        if (n < 0)
+            return l;
+    } else {
+        for (; defaults && defaults[n]; n++)
+            ;
+    }
+    size_t nextra = 0;
+    for (; extra && extra[nextra]; nextra++)
+        ;
+    struct policy_path *arr = pw_cx_alloc(c, sizeof *arr * ((size_t)n + nextra + 1));
+    if (!arr)
+        return l;
+    if (v) {
+        int i = 0;
+        for (const cJSON *e = v->child; e; e = e->next, i++) {
+            char ep[DIAG_PATH_MAX];
+            diag_path_index(ep, path, i);
+            const char *s = pw_get_str(c, e, ep);
+            if (!s)
+                continue;
+            if (compile_path(c, s, ep, POLICY_ORIGIN_POLICY, &arr[l.n]) != 0)
+                continue;
+            const struct policy_path *prev = path_listed(arr, l.n, arr[l.n].path);
+            if (prev && same_entry_is_mistake(prev, &arr[l.n])) {
+                char q[96];
+                diag_quote(s, q, sizeof q);
+                diag_add(c->d, ep, "%s names a path already listed here", q);
+                continue;
+            }
+            if (!prev)
+                l.n++;
+        }
+    } else {
+        for (int i = 0; i < n; i++)
+            if (compile_path(c, defaults[i], path, POLICY_ORIGIN_DEFAULT, &arr[l.n]) == 0 &&
+                !path_listed(arr, l.n, arr[l.n].path))
+                l.n++;
+    }
+    for (size_t i = 0; i < nextra; i++)
+        if (compile_path(c, extra[i], path, POLICY_ORIGIN_CREDENTIALS, &arr[l.n]) == 0 &&
+            !path_listed(arr, l.n, arr[l.n].path))
+            l.n++;
+    l.v = arr;
+    return l;
+}
+
+/*
+ * Append the host secret set to the deny list l: the fixed paths (policy_host_paths), the
+ * state directory of $XDG_STATE_HOME, the caller's host secrets (cordond's, before it signs)
+ * and the document's host_deny. They are denied whatever the document says, deny_credentials
+ * included; check_fs_conflicts() refuses a grant inside one of them.
+ */
+static void add_host_paths(struct ctx *c, struct policy_paths *l)
+{
+    const struct policy_env *env = c->env;
+    size_t nfixed = 0;
+    for (; policy_host_paths[nfixed]; nfixed++)
+        ;
+    size_t nlit = 1 + env->n_host_deny + c->n_host;
+    const char **lit = pw_cx_alloc(c, sizeof *lit * nlit);
+    struct policy_path *arr = pw_cx_alloc(c, sizeof *arr * (l->n + nfixed + nlit + 1));
+    if (!lit || !arr)
+        return;
+    size_t k = 0;
+    const char *st = env->state_home;
+    if (st && st[0] == '/' && !strstr(st, "/..") && strlen(st) + 8 < PATH_MAXLEN) {
+        char *s = pw_cx_alloc(c, strlen(st) + 8);
+        if (s) {
+            snprintf(s, strlen(st) + 8, "%s/cordon", st);
+            lit[k++] = s;
+        }
+    }
+    for (size_t i = 0; i < env->n_host_deny; i++)
+        if (env->host_deny[i] && env->host_deny[i][0] == '/')
+            lit[k++] = env->host_deny[i];
+    for (size_t i = 0; i < c->n_host; i++)
+        lit[k++] = c->host[i];
+    if (l->n)
+        memcpy(arr, l->v, sizeof *arr * l->n);
+    size_t n = l->n;
+    for (size_t i = 0; i < nfixed + k; i++) {
+        const char *raw = i < nfixed ? policy_host_paths[i] : lit[i - nfixed];
+        if (compile_path(c, raw, "sandbox.filesystem.deny", POLICY_ORIGIN_HOST, &arr[n]) == 0 &&
+            !path_listed(arr, n, arr[n].path))
+            n++;
+    }
+    l->v = arr;
+    l->n = n;
+}
+
+/*
+ * host_deny: the absolute paths the signer (cordond) keeps secret, added to the signed payload
+ * like the stamp. They become deny rules of origin "host". Each must be absolute, without "..",
+ * and not "/" itself; at most POLICY_HOST_DENY_MAX of them.
+ */
+void pw_get_host_deny(struct ctx *c, const cJSON *v)
+{
+    const char *path = "host_deny";
+    if (!cJSON_IsArray(v)) {
+        diag_add(c->d, path, "expected an array of absolute paths (the files and directories "
+                             "cordond keeps secret, added when it signs), got %s",
+                 diag_json_type(v));
+        return;
+    }
+    int n = cJSON_GetArraySize(v);
+    if (n > POLICY_HOST_DENY_MAX) {
+        diag_add(c->d, path, "too many entries (%d); at most %d are accepted", n,
+                 POLICY_HOST_DENY_MAX);
+        return;
+    }
+    const char **arr = n ? pw_cx_alloc(c, sizeof *arr * (size_t)n) : NULL;
+    if (n && !arr)
+        return;
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        char ep[DIAG_PATH_MAX], q[96], norm[PATH_MAXLEN];
+        diag_path_index(ep, path, i);
+        const char *s = pw_get_str(c, e, ep);
+        if (!s)
+            continue;
+        diag_quote(s, q, sizeof q);
+        if (s[0] != '/') {
+            diag_add(c->d, ep, "expected an absolute path, got %s; host_deny names files and "
+                               "directories from /", q);
+            continue;
+        }
+        if (strlen(s) >= sizeof norm) {
+            diag_add(c->d, ep, "path is longer than %d bytes", PATH_MAXLEN - 1);
+            continue;
+        }
+        memcpy(norm, s, strlen(s) + 1);
+        if (path_normalize(norm) != PATH_OK) {
+            diag_add(c->d, ep, "path must not contain \"..\" (got %s)", q);
+            continue;
+        }
+        if (strcmp(norm, "/") == 0) {
+            diag_add(c->d, ep, "\"/\" would deny the whole file system; host_deny names "
+                               "cordond's own files and directories");
+            continue;
+        }
+        arr[c->n_host++] = pw_cx_strdup(c, s);
+    }
+    c->host = arr;
+}
+
+/* ---------------------------------------------------------------- sandbox */
+
+static int is_path_entry(const char *s)
+{
+    return strchr(s, '/') || s[0] == '~' || strncmp(s, "${", 2) == 0;
+}
+
+static void get_exec_rules(struct ctx *c, const cJSON *v, const char *path,
+                           struct policy_list *names, struct policy_paths *paths,
+                           const char *def_name)
+{
+    names->n = 0;
+    names->v = NULL;
+    paths->n = 0;
+    paths->v = NULL;
+    if (!v) {
+        if (def_name) {
+            const char **one = pw_cx_alloc(c, sizeof *one);
+            if (one) {
+                one[0] = def_name;
+                names->n = 1;
+                names->v = one;
+            }
+        }
+        return;
+    }
+    int n = pw_check_array(c, v, path, "program names or paths");
+    if (n <= 0)
+        return;
+    const char **nv = pw_cx_alloc(c, sizeof *nv * (size_t)n);
+    struct policy_path *pv = pw_cx_alloc(c, sizeof *pv * (size_t)n);
+    if (!nv || !pv)
+        return;
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        char ep[DIAG_PATH_MAX];
+        diag_path_index(ep, path, i);
+        const char *s = pw_get_str(c, e, ep);
+        if (!s)
+            continue;
+        int dup = 0;
+        for (const cJSON *f = v->child; f != e; f = f->next)
+            if (cJSON_IsString(f) && strcmp(f->valuestring, s) == 0)
+                dup = 1;
+        if (dup) {
+            char q[96];
+            diag_quote(s, q, sizeof q);
+            diag_add(c->d, ep, "%s is listed twice", q);
+            continue;
+        }
+        if (is_path_entry(s)) {
+            if (strpbrk(s, "*?[")) {
+                char q[96];
+                diag_quote(s, q, sizeof q);
+                diag_add(c->d, ep, "globs are matched against program names, not paths (got "
+                                   "%s); name the file or the directory whose programs may run",
+                         q);
+                continue;
+            }
+            if (compile_path(c, s, ep, POLICY_ORIGIN_POLICY, &pv[paths->n]) == 0)
+                paths->n++;
+            continue;
+        }
+        if (!pw_valid_name(s, 1, 0)) {
+            char q[96];
+            diag_quote(s, q, sizeof q);
+            diag_add(c->d, ep,
+                     "expected a program name or glob (\"rm\", \"python3*\") or an absolute "
+                     "path, got %s",
+                     q);
+            continue;
+        }
+        nv[names->n++] = pw_cx_strdup(c, s);
+    }
+    names->v = nv;
+    paths->v = pv;
+}
+
+static int parse_port(const char *s, uint16_t *port)
+{
+    if (strcmp(s, "*") == 0) {
+        *port = 0;
+        return 0;
+    }
+    if (!*s || strlen(s) > 5)
+        return -EINVAL;
+    unsigned long v = 0;
+    for (const char *p = s; *p; p++) {
+        if (!isdigit((unsigned char)*p))
+            return -EINVAL;
+        v = v * 10 + (unsigned long)(*p - '0');
+    }
+    if (v < 1 || v > 65535 || s[0] == '0')
+        return -EINVAL;
+    *port = (uint16_t)v;
+    return 0;
+}
+
+static int valid_hostname(const char *h)
+{
+    size_t n = strlen(h), label = 0;
+    if (n == 0 || n > 253)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)h[i];
+        if (ch == '.') {
+            if (label == 0 || h[i - 1] == '-')
+                return 0;
+            label = 0;
+            continue;
+        }
+        if (!(isalnum(ch) || ch == '-' || ch == '_'))
+            return 0;
+        if (label == 0 && ch == '-')
+            return 0;
+        if (++label > 63)
+            return 0;
+    }
+    return label > 0 && h[n - 1] != '-';
+}
+
+static int valid_ip6(const char *h)
+{
+    size_t n = strlen(h);
+    if (n < 2 || n > 45)
+        return 0;
+    int colons = 0;
+    for (const char *p = h; *p; p++) {
+        if (*p == ':')
+            colons++;
+        else if (!isxdigit((unsigned char)*p) && *p != '.')
+            return 0;
+    }
+    return colons >= 2;
+}
+
+static void get_endpoints(struct ctx *c, const cJSON *v, const char *path)
+{
+    if (!v)
+        return;
+    struct policy_endpoint *arr = pw_array_room(c, v, path, "\"host:port\" strings", sizeof *arr);
+    if (!arr)
+        return;
+    size_t k = 0;
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        char ep[DIAG_PATH_MAX], q[96], host[300];
+        diag_path_index(ep, path, i);
+        const char *s = pw_get_str(c, e, ep);
+        if (!s)
+            continue;
+        diag_quote(s, q, sizeof q);
+        const char *colon = strrchr(s, ':');
+        if (!colon || strlen(s) > 260) {
+            diag_add(c->d, ep,
+                     "expected \"host:port\" (\"api.example.com:443\", \"*.github.com:443\", "
+                     "\"[::1]:8080\", \"host:*\"), got %s",
+                     q);
+            continue;
+        }
+        size_t hl = (size_t)(colon - s);
+        memcpy(host, s, hl);
+        host[hl] = '\0';
+        uint16_t port;
+        if (parse_port(colon + 1, &port) != 0) {
+            diag_add(c->d, ep, "expected a port from 1 to 65535 or \"*\" after the last \":\", "
+                               "got %s",
+                     q);
+            continue;
+        }
+        int wildcard = 0, ok;
+        char *h = host;
+        if (h[0] == '[') {
+            ok = hl > 2 && h[hl - 1] == ']';
+            if (ok) {
+                h[hl - 1] = '\0';
+                h++;
+                ok = valid_ip6(h);
+            }
+        } else {
+            if (strncmp(h, "*.", 2) == 0) {
+                wildcard = 1;
+                ok = valid_hostname(h + 2) && strchr(h + 2, '.') != NULL;
+            } else {
+                ok = valid_hostname(h);
+                /* all digits and dots: it is meant as an IPv4 address, so it must be one */
+                if (ok && strspn(h, "0123456789.") == strlen(h)) {
+                    struct in_addr a4;
+                    ok = inet_pton(AF_INET, h, &a4) == 1;
+                }
+            }
+        }
+        if (!ok) {
+            diag_add(c->d, ep,
+                     "expected a host name, \"*.\" followed by a domain with at least two "
+                     "labels, an IPv4 address or a bracketed IPv6 address before the port, "
+                     "got %s",
+                     q);
+            continue;
+        }
+        for (char *p = h; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        int dup = 0;
+        for (size_t j = 0; j < k; j++)
+            if (strcmp(arr[j].host, h) == 0 && arr[j].port == port)
+                dup = 1;
+        if (dup) {
+            diag_add(c->d, ep, "%s is listed twice", q);
+            continue;
+        }
+        arr[k].raw = pw_cx_strdup(c, s);
+        arr[k].host = pw_cx_strdup(c, h);
+        arr[k].wildcard = wildcard;
+        arr[k].port = port;
+        k++;
+    }
+    c->p->sandbox.net.allow = arr;
+    c->p->sandbox.net.n_allow = k;
+}
+
+
+/*
+ * Rules that contradict each other are errors rather than precedence puzzles: the same entry
+ * written in two lists, or a grant beneath a denied directory such as one of the default
+ * credential set (the person must switch the set off on purpose, not by accident). Two
+ * different entries that expand to the same directory here (${cwd} and ${workspace} when the
+ * agent runs in its workspace) are not the writer's mistake: the wider grant applies.
+ */
+static void check_fs_conflicts(struct ctx *c)
+{
+    const struct policy_paths *rw = &c->p->sandbox.fs.read_write;
+    const struct policy_paths *ro = &c->p->sandbox.fs.read_only;
+    const struct policy_paths *dn = &c->p->sandbox.fs.deny;
+    for (size_t i = 0; i < ro->n; i++)
+        for (size_t j = 0; j < rw->n; j++)
+            if (strcmp(ro->v[i].path, rw->v[j].path) == 0 &&
+                same_entry_is_mistake(&ro->v[i], &rw->v[j]) &&
+                ro->v[i].origin == POLICY_ORIGIN_POLICY &&
+                rw->v[j].origin == POLICY_ORIGIN_POLICY) {
+                char q[96];
+                diag_quote(ro->v[i].raw, q, sizeof q);
+                diag_add(c->d, "sandbox.filesystem.read_only",
+                         "%s is also in read_write; list each path once", q);
+            }
+    const struct policy_paths *grants[] = {rw, ro};
+    const char *names[] = {"sandbox.filesystem.read_write", "sandbox.filesystem.read_only"};
+    for (size_t g = 0; g < 2; g++)
+        for (size_t i = 0; i < grants[g]->n; i++) {
+            const struct policy_path *gp = &grants[g]->v[i];
+            for (size_t j = 0; j < dn->n; j++) {
+                const struct policy_path *dp = &dn->v[j];
+                /* judged on the paths as written and, once resolved, on the targets: a
+                 * symlink must not carry a grant into a denied directory */
+                if (!path_within(gp->path, dp->path) &&
+                    !(gp->real && dp->real && path_within(gp->real, dp->real)))
+                    continue;
+                char q[96], qd[96];
+                diag_quote(gp->raw, q, sizeof q);
+                diag_quote(dp->raw, qd, sizeof qd);
+                if (dp->origin == POLICY_ORIGIN_HOST)
+                    diag_add(c->d, names[g],
+                             "%s lies in %s, which holds cordond's secrets (its keys, admin "
+                             "token, state or audit log); it belongs to cordond and cannot be "
+                             "granted: choose a directory outside it",
+                             q, qd);
+                else if (dp->origin == POLICY_ORIGIN_CREDENTIALS)
+                    diag_add(c->d, names[g],
+                             "%s lies in %s, which the default credential deny set covers; "
+                             "set sandbox.filesystem.deny_credentials to false and list in "
+                             "deny the credential paths you still want denied",
+                             q, qd);
+                else if (strcmp(gp->path, dp->path) == 0 ||
+                         (gp->real && dp->real && strcmp(gp->real, dp->real) == 0))
+                    diag_add(c->d, names[g], "%s is also in deny; list each path once", q);
+                else
+                    diag_add(c->d, names[g],
+                             "%s lies inside the denied %s, and a deny covers everything "
+                             "beneath it; remove one of the two rules",
+                             q, qd);
+            }
+        }
+}
+
+void pw_walk_sandbox(struct ctx *c, const cJSON *sb)
+{
+    struct policy *p = c->p;
+    const cJSON *fs = NULL, *ex = NULL, *net = NULL, *ipc = NULL, *limits = NULL;
+    if (sb && pw_check_object(c, sb, "sandbox", k_sandbox)) {
+        p->sandbox.enforcement = (enum policy_enforcement)pw_get_enum(
+            c, cJSON_GetObjectItemCaseSensitive(sb, "enforcement"), "sandbox.enforcement",
+            pw_n_enf, POLICY_STRICT);
+        fs = cJSON_GetObjectItemCaseSensitive(sb, "filesystem");
+        ex = cJSON_GetObjectItemCaseSensitive(sb, "exec");
+        net = cJSON_GetObjectItemCaseSensitive(sb, "network");
+        ipc = cJSON_GetObjectItemCaseSensitive(sb, "ipc");
+        limits = cJSON_GetObjectItemCaseSensitive(sb, "limits");
+    }
+
+    /* filesystem */
+    const cJSON *rw = NULL, *ro = NULL, *deny = NULL;
+    int creds = 1;
+    if (fs && pw_check_object(c, fs, "sandbox.filesystem", k_fs)) {
+        rw = cJSON_GetObjectItemCaseSensitive(fs, "read_write");
+        ro = cJSON_GetObjectItemCaseSensitive(fs, "read_only");
+        deny = cJSON_GetObjectItemCaseSensitive(fs, "deny");
+        creds = pw_get_bool(c, cJSON_GetObjectItemCaseSensitive(fs, "deny_credentials"),
+                            "sandbox.filesystem.deny_credentials", 1);
+    }
+    p->sandbox.fs.deny_credentials = creds;
+    p->sandbox.fs.read_write =
+        get_paths(c, rw, "sandbox.filesystem.read_write", default_read_write, NULL);
+    p->sandbox.fs.read_only =
+        get_paths(c, ro, "sandbox.filesystem.read_only", default_read_only, NULL);
+    p->sandbox.fs.deny = get_paths(c, deny, "sandbox.filesystem.deny", NULL,
+                                   creds ? policy_credential_paths : NULL);
+    add_host_paths(c, &p->sandbox.fs.deny);
+
+    check_fs_conflicts(c);
+
+    /* exec */
+    const cJSON *ea = NULL, *ed = NULL, *es = NULL;
+    if (ex && pw_check_object(c, ex, "sandbox.exec", k_exec)) {
+        ea = cJSON_GetObjectItemCaseSensitive(ex, "allow");
+        ed = cJSON_GetObjectItemCaseSensitive(ex, "deny");
+        es = cJSON_GetObjectItemCaseSensitive(ex, "search");
+    }
+    get_exec_rules(c, ea, "sandbox.exec.allow", &p->sandbox.exec.allow_names,
+                   &p->sandbox.exec.allow_paths, "*");
+    get_exec_rules(c, ed, "sandbox.exec.deny", &p->sandbox.exec.deny_names,
+                   &p->sandbox.exec.deny_paths, NULL);
+    p->sandbox.exec.search =
+        get_paths(c, es, "sandbox.exec.search", policy_exec_search_default, NULL);
+
+    /* network */
+    p->sandbox.net.mode = POLICY_NET_PROXY;
+    if (net && pw_check_object(c, net, "sandbox.network", k_net)) {
+        p->sandbox.net.mode = (enum policy_net)pw_get_enum(
+            c, cJSON_GetObjectItemCaseSensitive(net, "mode"), "sandbox.network.mode", pw_n_net,
+            POLICY_NET_PROXY);
+        const cJSON *allow = cJSON_GetObjectItemCaseSensitive(net, "allow");
+        get_endpoints(c, allow, "sandbox.network.allow");
+        if (allow && p->sandbox.net.mode == POLICY_NET_NONE && cJSON_GetArraySize(allow) > 0)
+            diag_add(c->d, "sandbox.network.allow",
+                     "mode \"none\" permits no connection, so an allow list has no effect; "
+                     "set \"mode\": \"proxy\" or remove the list");
+    }
+
+    /* ipc */
+    p->sandbox.ipc.signals = POLICY_SCOPE_SCOPED;
+    p->sandbox.ipc.abstract_unix = POLICY_SCOPE_SCOPED;
+    if (ipc && pw_check_object(c, ipc, "sandbox.ipc", k_ipc)) {
+        p->sandbox.ipc.signals = (enum policy_scope)pw_get_enum(
+            c, cJSON_GetObjectItemCaseSensitive(ipc, "signals"), "sandbox.ipc.signals", pw_n_scope,
+            POLICY_SCOPE_SCOPED);
+        p->sandbox.ipc.abstract_unix = (enum policy_scope)pw_get_enum(
+            c, cJSON_GetObjectItemCaseSensitive(ipc, "abstract_unix"),
+            "sandbox.ipc.abstract_unix", pw_n_scope, POLICY_SCOPE_SCOPED);
+        p->sandbox.ipc.unix_sockets = (enum policy_unix)pw_get_enum(
+            c, cJSON_GetObjectItemCaseSensitive(ipc, "unix_sockets"), "sandbox.ipc.unix_sockets",
+            pw_n_unix, POLICY_UNIX_OPEN);
+        p->sandbox.ipc.sysv = (enum policy_sysv)pw_get_enum(
+            c, cJSON_GetObjectItemCaseSensitive(ipc, "sysv"), "sandbox.ipc.sysv", pw_n_sysv,
+            POLICY_SYSV_DENY);
+    }
+
+    /* limits */
+    if (limits && pw_check_object(c, limits, "sandbox.limits", k_limits)) {
+        p->sandbox.limits.processes =
+            pw_get_limit(c, cJSON_GetObjectItemCaseSensitive(limits, "processes"),
+                         "sandbox.limits.processes", "processes", 1, POLICY_LIMIT_PROCESSES_MAX);
+        p->sandbox.limits.memory =
+            pw_get_size(c, cJSON_GetObjectItemCaseSensitive(limits, "memory"),
+                        "sandbox.limits.memory", POLICY_LIMIT_MEMORY_MIN,
+                        POLICY_LIMIT_MEMORY_MAX);
+        p->sandbox.limits.cpu_seconds =
+            pw_get_limit(c, cJSON_GetObjectItemCaseSensitive(limits, "cpu_seconds"),
+                         "sandbox.limits.cpu_seconds", "seconds", 1, POLICY_LIMIT_CPU_MAX);
+        p->sandbox.limits.open_files = pw_get_limit(
+            c, cJSON_GetObjectItemCaseSensitive(limits, "open_files"), "sandbox.limits.open_files",
+            "open files", POLICY_LIMIT_OPEN_FILES_MIN, POLICY_LIMIT_OPEN_FILES_MAX);
+    }
+}
+
