@@ -29,6 +29,7 @@
 #include "policy/sign/key.h"
 #include "base/path.h"
 #include "policy/policy.h"
+#include "policy/server/ready.h"
 #include "tools/cli.h"
 #include "tools/embedded.h"
 
@@ -130,24 +131,6 @@ static int write_agent_key(const char *path, char key[64], char *err, size_t err
     return rc;
 }
 
-/* The first line of the ready file that starts with name=, without the prefix. */
-static int ready_value(const char *text, const char *name, char *out, size_t len)
-{
-    size_t nl = strlen(name);
-    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-        if (strncmp(p, name, nl) == 0 && p[nl] == '=') {
-            const char *v = p + nl + 1;
-            size_t vl = strcspn(v, "\n");
-            if (vl == 0 || vl >= len)
-                return -EINVAL;
-            memcpy(out, v, vl);
-            out[vl] = '\0';
-            return 0;
-        }
-    }
-    return -ENOENT;
-}
-
 /* The audit directory this run will use, canonical (path_canonical): the one judged, created
  * and handed to cordond, so that what is checked is what is written. */
 static int audit_dir_for(const char *audit_dir, char *out, size_t len, char *err, size_t errlen)
@@ -244,16 +227,10 @@ static int wait_ready(struct embedded *e, const char *ready, char *http, size_t 
             e->pid = 0;
             return -ECHILD;
         }
-        char buf[4096];
-        int fd = open(ready, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            ssize_t n = read(fd, buf, sizeof buf - 1);
-            close(fd);
-            if (n > 0) {
-                buf[n] = '\0';
-                if (ready_value(buf, "http", http, len) == 0)
-                    return 0;
-            }
+        struct ready rd;
+        if (ready_read(ready, &rd, NULL, 0) == 0 && strlen(rd.http[0]) < len) {
+            memcpy(http, rd.http[0], strlen(rd.http[0]) + 1);
+            return 0;
         }
         sleep_ms(10);
     }

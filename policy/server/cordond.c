@@ -28,6 +28,7 @@
 #include "policy/sign/key.h"
 #include "policy/server/events.h"
 #include "policy/server/http.h"
+#include "policy/server/ready.h"
 #include "policy/server/server.h"
 #include "policy/server/tunnel.h"
 
@@ -298,18 +299,6 @@ fail:
     if (fd >= 0)
         close(fd);
     return -1;
-}
-
-static int write_ready(const char *path, const char *text)
-{
-    char tmp[PATH_MAX + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "we");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
-        fprintf(stderr, "cordond: cannot write the ready file %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    return 0;
 }
 
 static const struct option opts[] = {
@@ -641,22 +630,33 @@ static int start_services(struct srv *s, struct run *r)
     return 0;
 }
 
-/* Say where the server listens: the ready file (when asked for) and standard error. */
+_Static_assert(READY_MAX_HTTP >= CONFIG_MAX_LISTEN && READY_ADDR_MAX >= CONFIG_ADDR_MAX,
+               "every listener fits in the ready file");
+
+/* Say where the server listens (policy/server/ready.h): the ready file, when asked for, and
+ * the same lines on standard error. */
 static int announce_ready(struct srv *s, struct run *r)
 {
     const struct config *cfg = &s->cfg;
-    char ready[4096];
-    size_t rl = 0;
+    struct ready rd;
+    char text[READY_MAX_BYTES + 1], err[PATH_MAX + 128];
+    int rc;
+    memset(&rd, 0, sizeof rd);
     for (size_t i = 0; i < cfg->n_listen; i++)
-        rl += (size_t)snprintf(ready + rl, sizeof ready - rl, "http=%s\n", r->bound[i]);
-    rl += (size_t)snprintf(ready + rl, sizeof ready - rl, "tunnel=%s\n", s->proxy_addr);
-    if (r->admin_bound[0])
-        rl += (size_t)snprintf(ready + rl, sizeof ready - rl, "admin=%s\n", r->admin_bound);
-    if (s->events_addr[0])
-        snprintf(ready + rl, sizeof ready - rl, "events=%s\n", s->events_addr);
-    if (cfg->ready_file[0] && write_ready(cfg->ready_file, ready) != 0)
+        snprintf(rd.http[rd.n_http++], sizeof rd.http[0], "%s", r->bound[i]);
+    snprintf(rd.tunnel, sizeof rd.tunnel, "%s", s->proxy_addr);
+    snprintf(rd.admin, sizeof rd.admin, "%s", r->admin_bound);
+    snprintf(rd.events, sizeof rd.events, "%s", s->events_addr);
+    if ((rc = ready_format(&rd, text, sizeof text)) != 0) {
+        fprintf(stderr, "cordond: the listeners' addresses cannot be written as a ready file "
+                "(%s): a listen path holds a control character\n", strerror(-rc));
         return -1;
-    fprintf(stderr, "cordond %s: serving\n%s", CORDON_VERSION, ready);
+    }
+    if (cfg->ready_file[0] && ready_write(cfg->ready_file, &rd, err, sizeof err) != 0) {
+        fprintf(stderr, "cordond: %s\n", err);
+        return -1;
+    }
+    fprintf(stderr, "cordond %s: serving\n%s", CORDON_VERSION, text);
     return 0;
 }
 
