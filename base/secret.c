@@ -19,8 +19,9 @@ void secret_free(char *buf, size_t len)
     free(buf);
 }
 
-int secret_read_file(const char *what, const char *path, size_t max, char **out, size_t *len,
-                     char *err, size_t errlen)
+/* Both readers: trim drops the trailing newlines of a text secret, a binary one keeps them. */
+static int read_private(const char *what, const char *path, size_t max, int trim, char **out,
+                        size_t *len, char *err, size_t errlen)
 {
     int rc, fd = -1;
     struct stat st;
@@ -89,7 +90,7 @@ int secret_read_file(const char *what, const char *path, size_t max, char **out,
             goto out;
         }
     }
-    while (got && (buf[got - 1] == '\n' || buf[got - 1] == '\r'))
+    while (trim && got && (buf[got - 1] == '\n' || buf[got - 1] == '\r'))
         got--;
     if (got == 0) {
         rc = -ENODATA;
@@ -109,4 +110,16 @@ out:
     if (fd >= 0)
         close(fd);
     return rc;
+}
+
+int secret_read_file(const char *what, const char *path, size_t max, char **out, size_t *len,
+                     char *err, size_t errlen)
+{
+    return read_private(what, path, max, 1, out, len, err, errlen);
+}
+
+int secret_read_raw(const char *what, const char *path, size_t max, char **out, size_t *len,
+                    char *err, size_t errlen)
+{
+    return read_private(what, path, max, 0, out, len, err, errlen);
 }

@@ -29,4 +29,10 @@ __attribute__((warn_unused_result)) int secret_read_file(const char *what, const
 /* Wipe len bytes of buf, then free it. NULL is accepted. */
 void secret_free(char *buf, size_t len);
 
+/* secret_read_file() for a binary secret (cordond's server secret): every byte is kept, a
+ * trailing newline or carriage return included; the same checks and the same errors. */
+__attribute__((warn_unused_result)) int secret_read_raw(const char *what, const char *path,
+                                                        size_t max, char **out, size_t *len,
+                                                        char *err, size_t errlen);
+
 #endif

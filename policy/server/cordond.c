@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/secret.h"
 #include "policy/audit/audit.h"
 #include "policy/sign/key.h"
 #include "policy/server/events.h"
@@ -144,37 +145,24 @@ int srv_reload(struct srv *s, const struct pset_source *push, size_t npush, cons
     return rc;
 }
 
-/* Read a small secret file that must be mode 0600 (no group/other bits); trims the newline. */
-static int read_secret_file(const char *what, const char *path, char *out, size_t outlen)
+/* A one-line secret (the admin token, an agent key) from its private file (base/secret.h:
+ * no symlink, mode 0600, wiped) into out, outlen bytes at most with the NUL. */
+static int read_token_file(const char *what, const char *path, char *out, size_t outlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        fprintf(stderr, "cordond: %s %s: cannot open: %s\n", what, path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
+    char err[2 * PATH_MAX + 256], *buf = NULL;
+    size_t len = 0;
+    int rc = secret_read_file(what, path, outlen - 1, &buf, &len, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "cordond: %s\n", err);
+        return rc;
     }
-    if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
-        fprintf(stderr, "cordond: %s %s: must be a regular file readable only by its owner; "
-                "run chmod 600 %s\n", what, path, path);
-        close(fd);
-        return -1;
-    }
-    ssize_t n = read(fd, out, outlen - 1);
-    close(fd);
-    if (n <= 0) {
-        fprintf(stderr, "cordond: %s %s: empty or unreadable\n", what, path);
-        return -1;
-    }
-    out[n] = '\0';
-    size_t l = strcspn(out, "\r\n");
-    if (strspn(out + l, "\r\n") != strlen(out + l)) {
+    if (memchr(buf, '\n', len) || memchr(buf, '\r', len)) {
         fprintf(stderr, "cordond: %s %s: expected one line\n", what, path);
-        sodium_memzero(out, outlen);
-        return -1;
+        secret_free(buf, len);
+        return -EINVAL;
     }
-    out[l] = '\0';
+    memcpy(out, buf, len + 1);
+    secret_free(buf, len);
     return 0;
 }
 
@@ -183,7 +171,7 @@ static int read_secret_file(const char *what, const char *path, char *out, size_
  * (killed, crashed) stops cordond with status 3, so that a supervisor restarts it and the
  * next start records the gap; a failed log (write or sync error) refuses every action that
  * must be recorded (503, /healthz) and, with audit_on_failure exit, stops cordond as well.
- * Returns 0 to go on serving, -1 to stop.
+ * Returns 0 to go on serving, 1 to stop.
  */
 static int audit_watch(struct srv *s)
 {
@@ -199,14 +187,14 @@ static int audit_watch(struct srv *s)
                 "serve unrecorded. Restart it (a supervisor with Restart=on-failure does); the "
                 "next start records the gap in %s/audit.jsonl\n",
                 why, s->cfg.audit_dir);
-        return -1;
+        return 1;
     }
     if (strcmp(s->cfg.audit_on_failure, "exit") == 0) {
         fprintf(stderr,
                 "cordond: audit: %s. audit_on_failure is exit: cordond stops now with exit "
                 "status 3; fix the audit directory (disk full?) and restart it\n",
                 why);
-        return -1;
+        return 1;
     }
     if (!was)
         fprintf(stderr,
@@ -223,7 +211,7 @@ static int socket_dir(const char *what, const char *spec)
 {
     char dir[CONFIG_ADDR_MAX];
     if (strlen(spec + 5) >= sizeof dir)
-        return -1;
+        return -ENAMETOOLONG;
     memcpy(dir, spec + 5, strlen(spec + 5) + 1);
     char *slash = strrchr(dir, '/');
     if (!slash || slash == dir)
@@ -231,13 +219,14 @@ static int socket_dir(const char *what, const char *spec)
     *slash = '\0';
     struct stat st;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        int rc = -errno;
         fprintf(stderr, "cordond: %s: cannot create the directory %s: %s\n", what, dir,
-                strerror(errno));
-        return -1;
+                strerror(-rc));
+        return rc;
     }
     if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         fprintf(stderr, "cordond: %s: %s is not a directory\n", what, dir);
-        return -1;
+        return -ENOTDIR;
     }
     if (st.st_mode & 022)
         fprintf(stderr, "cordond: warning: %s: %s is writable by group or others, who could "
@@ -246,13 +235,16 @@ static int socket_dir(const char *what, const char *spec)
     return 0;
 }
 
-/* mode: for a unix socket, the mode it is created with (0: as the umask says). */
+/* Bind and listen on spec (config_finish() checked it), writing the address bound (the port
+ * the kernel chose) into bound. mode: for a unix socket, the mode it is created with (0: as
+ * the umask says). Returns 0 or a negative errno, said on stderr. */
 static int listen_on(const char *spec, int *fd_out, char *bound, size_t boundlen, mode_t mode)
 {
     struct sockaddr_storage sa;
     socklen_t sl;
-    if (config_parse_addr(spec, &sa, &sl) != 0)
-        return -1;
+    int rc;
+    if ((rc = config_parse_addr(spec, &sa, &sl)) != 0)
+        return rc;
     int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0)
@@ -294,11 +286,12 @@ static int listen_on(const char *spec, int *fd_out, char *bound, size_t boundlen
     *fd_out = fd;
     return 0;
 fail:
+    rc = -errno;
     fprintf(stderr, "cordond: cannot listen on %s: %s; is another server using it?\n", spec,
-            strerror(errno));
+            strerror(-rc));
     if (fd >= 0)
         close(fd);
-    return -1;
+    return rc;
 }
 
 static const struct option opts[] = {
@@ -360,7 +353,9 @@ struct run {
 static char g_secrets[CONFIG_MAX_SECRETS][PATH_MAX];
 static const char *g_secret_ptrs[CONFIG_MAX_SECRETS];
 
-/* Returned by the start-up steps that may end the process early: go on starting. */
+/* Returned by the option and configuration steps, which may end the process early with an
+ * exit status: go on starting. The later steps return 0 or a negative errno (or the failing
+ * module's own code), having said on stderr what failed. */
 #define GO_ON (-1)
 
 /* First pass over the flags: --help, --version, --config and --check-config, and whether the
@@ -454,7 +449,7 @@ static int load_config(int argc, char **argv, struct config *cfg, struct run *r)
 static int prepare_process(struct run *r)
 {
     if (sodium_init() < 0)
-        return -1;
+        return -EIO;
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&r->signals);
     sigaddset(&r->signals, SIGHUP);
@@ -469,14 +464,15 @@ static int load_admin_token(struct srv *s)
 {
     const struct config *cfg = &s->cfg;
     char tok[512];
-    if (read_secret_file("admin_token_file", cfg->admin_token_file, tok, sizeof tok) != 0)
-        return -1;
+    int rc;
+    if ((rc = read_token_file("admin_token_file", cfg->admin_token_file, tok, sizeof tok)) != 0)
+        return rc;
     if (strlen(tok) < 16) {
         fprintf(stderr, "cordond: admin_token_file %s: the token is shorter than 16 "
                 "characters; write a long random one (e.g. head -c 32 /dev/urandom | "
                 "base64)\n", cfg->admin_token_file);
         sodium_memzero(tok, sizeof tok);
-        return -1;
+        return -EINVAL;
     }
     crypto_hash_sha256(s->admin_mac, (const unsigned char *)tok, strlen(tok));
     sodium_memzero(tok, sizeof tok);
@@ -489,22 +485,24 @@ static int open_keys(struct srv *s, struct run *r)
 {
     const struct config *cfg = &s->cfg;
     char err[1024];
+    int rc;
     if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
+        rc = -errno;
         fprintf(stderr, "cordond: state_dir %s: cannot create: %s\n", cfg->state_dir,
-                strerror(errno));
-        return -1;
+                strerror(-rc));
+        return rc;
     }
-    if (key_secret_load(cfg->signing_key, &r->signer, err, sizeof err) != 0) {
+    if ((rc = key_secret_load(cfg->signing_key, &r->signer, err, sizeof err)) != 0) {
         fprintf(stderr, "cordond: signing_key: %s\n", err);
-        return -1;
+        return rc;
     }
-    if (cfg->admin_token_file[0] && load_admin_token(s) != 0)
-        return -1;
+    if (cfg->admin_token_file[0] && (rc = load_admin_token(s)) != 0)
+        return rc;
     char secret_path[PATH_MAX + 16];
     snprintf(secret_path, sizeof secret_path, "%s/server.secret", cfg->state_dir);
-    if (agents_open(cfg->agent_keys, secret_path, &s->agents, err, sizeof err) != 0) {
+    if ((rc = agents_open(cfg->agent_keys, secret_path, &s->agents, err, sizeof err)) != 0) {
         fprintf(stderr, "cordond: agents: %s\n", err);
-        return -1;
+        return rc;
     }
     return 0;
 }
@@ -528,9 +526,10 @@ static int open_audit_log(struct srv *s)
                               .fsync = strcmp(cfg->audit_fsync, "always") == 0 ? AUDIT_FSYNC_ALWAYS
                                        : strcmp(cfg->audit_fsync, "none") == 0 ? AUDIT_FSYNC_NONE
                                                                                : AUDIT_FSYNC_BATCH};
-    if (audit_open(&ac, &s->audit, err, sizeof err) != AUDIT_OK) {
+    int rc = audit_open(&ac, &s->audit, err, sizeof err);
+    if (rc != AUDIT_OK) {
         fprintf(stderr, "cordond: audit: %s\n", err);
-        return -1;
+        return rc;
     }
     return 0;
 }
@@ -539,17 +538,17 @@ static int open_audit_log(struct srv *s)
 static int add_agent_key(struct srv *s)
 {
     const struct config *cfg = &s->cfg;
-    char err[1024] = "", key[128];
+    char err[1024], key[128];
+    int rc;
+    if ((rc = read_token_file("agent_key_file", cfg->agent_key_file, key, sizeof key)) != 0)
+        return rc;
     struct pset *cur = pset_acquire(s->psets);
-    int bad = read_secret_file("agent_key_file", cfg->agent_key_file, key, sizeof key) != 0 ||
-              agents_add_ephemeral(s->agents, cur->v[0].agent, key, err, sizeof err) != 0;
+    rc = agents_add_ephemeral(s->agents, cur->v[0].agent, key, err, sizeof err);
     pset_release(cur);
     sodium_memzero(key, sizeof key);
-    if (bad) {
+    if (rc != 0)
         fprintf(stderr, "cordond: agent_key_file %s: %s\n", cfg->agent_key_file, err);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 /* The policy set, checked and signed whole (every error listed), and the single policy's
@@ -558,8 +557,11 @@ static int open_policies(struct srv *s, struct run *r)
 {
     const struct config *cfg = &s->cfg;
     struct diag *d = r->d = malloc(sizeof *d);
-    if (!d)
-        return -1;
+    int rc;
+    if (!d) {
+        fprintf(stderr, "cordond: out of memory\n");
+        return -ENOMEM;
+    }
     diag_init(d);
     char versions[PATH_MAX + 16];
     snprintf(versions, sizeof versions, "%s/versions", cfg->state_dir);
@@ -568,18 +570,16 @@ static int open_policies(struct srv *s, struct run *r)
                               .versions_path = versions, .key = r->signer,
                               .expiry = cfg->policy_expiry, .host_deny = g_secret_ptrs,
                               .n_host_deny = (size_t)r->nsecrets};
-    if (pset_manager_open(&po, &s->psets, d) != 0) {
+    if ((rc = pset_manager_open(&po, &s->psets, d)) != 0) {
         fprintf(stderr, "cordond: the policies are invalid; nothing is served:\n");
         for (size_t i = 0; i < d->count; i++) {
             char line[DIAG_PATH_MAX + DIAG_MSG_MAX + 4];
             diag_format(d, i, line, sizeof line);
             fprintf(stderr, "  %s\n", line);
         }
-        return -1;
+        return rc;
     }
-    if (cfg->agent_key_file[0] && add_agent_key(s) != 0)
-        return -1;
-    return 0;
+    return cfg->agent_key_file[0] ? add_agent_key(s) : 0;
 }
 
 /* Bind every listener: HTTP, the tunnel, the admin endpoints (only on admin_listen, and only
@@ -587,18 +587,24 @@ static int open_policies(struct srv *s, struct run *r)
 static int start_listeners(struct srv *s, struct run *r)
 {
     const struct config *cfg = &s->cfg;
+    int rc;
     for (size_t i = 0; i < cfg->n_listen; i++) {
-        if (listen_on(cfg->listen[i], &r->fds[r->nfds], r->bound[i], sizeof r->bound[i], 0) != 0)
-            return -1;
+        if ((rc = listen_on(cfg->listen[i], &r->fds[r->nfds], r->bound[i], sizeof r->bound[i],
+                            0)) != 0)
+            return rc;
         r->nfds++;
     }
-    if (listen_on(cfg->tunnel_listen, &r->tfd, s->proxy_addr, sizeof s->proxy_addr, 0) != 0)
-        return -1;
-    if (s->admin_on &&
-        ((strncmp(cfg->admin_listen, "unix:", 5) == 0 &&
-          socket_dir("admin_listen", cfg->admin_listen) != 0) ||
-         listen_on(cfg->admin_listen, &r->afd, r->admin_bound, sizeof r->admin_bound, 0600) != 0))
-        return -1;
+    rc = listen_on(cfg->tunnel_listen, &r->tfd, s->proxy_addr, sizeof s->proxy_addr, 0);
+    if (rc != 0)
+        return rc;
+    if (s->admin_on) {
+        if (strncmp(cfg->admin_listen, "unix:", 5) == 0 &&
+            (rc = socket_dir("admin_listen", cfg->admin_listen)) != 0)
+            return rc;
+        if ((rc = listen_on(cfg->admin_listen, &r->afd, r->admin_bound, sizeof r->admin_bound,
+                            0600)) != 0)
+            return rc;
+    }
     if (strcmp(cfg->events_socket, "off") != 0) {
         /* config_finish() bounded the path to a sun_path (108 bytes) */
         memcpy(s->events_addr, "unix:", 5);
@@ -611,19 +617,20 @@ static int start_listeners(struct srv *s, struct run *r)
 static int start_services(struct srv *s, struct run *r)
 {
     char err[1024];
+    int rc;
     if (s->events_addr[0] &&
-        events_start(s, s->cfg.events_socket, &r->ev, err, sizeof err) != 0) {
+        (rc = events_start(s, s->cfg.events_socket, &r->ev, err, sizeof err)) != 0) {
         fprintf(stderr, "cordond: %s\n", err);
-        return -1;
+        return rc;
     }
-    if (tunnel_start(s, r->tfd, &r->tun, err, sizeof err) != 0) {
+    if ((rc = tunnel_start(s, r->tfd, &r->tun, err, sizeof err)) != 0) {
         fprintf(stderr, "cordond: %s\n", err);
-        return -1;
+        return rc;
     }
     r->tfd = -1; /* transferred */
-    if (http_start(s, r->fds, (size_t)r->nfds, r->afd, &r->http, err, sizeof err) != 0) {
+    if ((rc = http_start(s, r->fds, (size_t)r->nfds, r->afd, &r->http, err, sizeof err)) != 0) {
         fprintf(stderr, "cordond: %s\n", err);
-        return -1;
+        return rc;
     }
     r->nfds = 0; /* transferred: MHD closes them */
     r->afd = -1;
@@ -650,11 +657,11 @@ static int announce_ready(struct srv *s, struct run *r)
     if ((rc = ready_format(&rd, text, sizeof text)) != 0) {
         fprintf(stderr, "cordond: the listeners' addresses cannot be written as a ready file "
                 "(%s): a listen path holds a control character\n", strerror(-rc));
-        return -1;
+        return rc;
     }
-    if (cfg->ready_file[0] && ready_write(cfg->ready_file, &rd, err, sizeof err) != 0) {
+    if (cfg->ready_file[0] && (rc = ready_write(cfg->ready_file, &rd, err, sizeof err)) != 0) {
         fprintf(stderr, "cordond: %s\n", err);
-        return -1;
+        return rc;
     }
     fprintf(stderr, "cordond %s: serving\n%s", CORDON_VERSION, text);
     return 0;
