@@ -26,6 +26,7 @@
 #include <sodium.h>
 
 #include "base/diag.h"
+#include "base/io.h"
 #include "policy/sign/key.h"
 #include "base/path.h"
 #include "policy/policy.h"
@@ -120,10 +121,12 @@ static int write_agent_key(const char *path, char key[64], char *err, size_t err
     char line[66];
     size_t klen = (size_t)snprintf(line, sizeof line, "%s\n", key);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 || fchmod(fd, 0600) != 0 || write(fd, line, klen) != (ssize_t)klen) {
+    if (fd < 0 || fchmod(fd, 0600) != 0)
         rc = -errno;
-        diag_set(err, errlen, "cannot write the agent key %s: %s", path, strerror(errno));
-    }
+    else
+        rc = io_write_all(fd, line, klen);
+    if (rc != 0)
+        diag_set(err, errlen, "cannot write the agent key %s: %s", path, strerror(-rc));
     if (fd >= 0)
         close(fd);
     sodium_memzero(raw, sizeof raw);
