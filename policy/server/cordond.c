@@ -145,8 +145,7 @@ int srv_reload(struct srv *s, const struct pset_source *push, size_t npush, cons
     return rc;
 }
 
-/* A one-line secret (the admin token, an agent key) from its private file (base/secret.h:
- * no symlink, mode 0600, wiped) into out, outlen bytes at most with the NUL. */
+/* Read a small secret file that must be mode 0600 (no group/other bits); trims the newline. */
 static int read_token_file(const char *what, const char *path, char *out, size_t outlen)
 {
     char err[2 * PATH_MAX + 256], *buf = NULL;
