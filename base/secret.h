@@ -29,7 +29,8 @@ __attribute__((warn_unused_result)) int secret_read_file(const char *what, const
 /*
  * secret_read_file, with the bytes kept as they are: no newline dropped, and an empty file is
  * read (*len 0) rather than refused, for a caller whose format says what a line must be (a
- * private key file holds exactly one).
+ * private key file holds exactly one) and for binary secrets (cordond's server secret, whose
+ * random bytes may end in a newline).
  */
 __attribute__((warn_unused_result)) int secret_read_file_exact(const char *what,
                                                                const char *path, size_t max,

@@ -26,9 +26,11 @@
 #include <sodium.h>
 
 #include "base/diag.h"
+#include "base/io.h"
 #include "policy/sign/key.h"
 #include "base/path.h"
 #include "policy/policy.h"
+#include "policy/server/ready.h"
 #include "tools/cli.h"
 #include "tools/embedded.h"
 
@@ -119,33 +121,17 @@ static int write_agent_key(const char *path, char key[64], char *err, size_t err
     char line[66];
     size_t klen = (size_t)snprintf(line, sizeof line, "%s\n", key);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 || fchmod(fd, 0600) != 0 || write(fd, line, klen) != (ssize_t)klen) {
+    if (fd < 0 || fchmod(fd, 0600) != 0)
         rc = -errno;
-        diag_set(err, errlen, "cannot write the agent key %s: %s", path, strerror(errno));
-    }
+    else
+        rc = io_write_all(fd, line, klen);
+    if (rc != 0)
+        diag_set(err, errlen, "cannot write the agent key %s: %s", path, strerror(-rc));
     if (fd >= 0)
         close(fd);
     sodium_memzero(raw, sizeof raw);
     sodium_memzero(line, sizeof line);
     return rc;
-}
-
-/* The first line of the ready file that starts with name=, without the prefix. */
-static int ready_value(const char *text, const char *name, char *out, size_t len)
-{
-    size_t nl = strlen(name);
-    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-        if (strncmp(p, name, nl) == 0 && p[nl] == '=') {
-            const char *v = p + nl + 1;
-            size_t vl = strcspn(v, "\n");
-            if (vl == 0 || vl >= len)
-                return -EINVAL;
-            memcpy(out, v, vl);
-            out[vl] = '\0';
-            return 0;
-        }
-    }
-    return -ENOENT;
 }
 
 /* The audit directory this run will use, canonical (path_canonical): the one judged, created
@@ -244,16 +230,10 @@ static int wait_ready(struct embedded *e, const char *ready, char *http, size_t 
             e->pid = 0;
             return -ECHILD;
         }
-        char buf[4096];
-        int fd = open(ready, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            ssize_t n = read(fd, buf, sizeof buf - 1);
-            close(fd);
-            if (n > 0) {
-                buf[n] = '\0';
-                if (ready_value(buf, "http", http, len) == 0)
-                    return 0;
-            }
+        struct ready rd;
+        if (ready_read(ready, &rd, NULL, 0) == 0 && strlen(rd.http[0]) < len) {
+            memcpy(http, rd.http[0], strlen(rd.http[0]) + 1);
+            return 0;
         }
         sleep_ms(10);
     }
@@ -291,69 +271,98 @@ static pid_t find_writer(pid_t cordond)
     return 0;
 }
 
-int embedded_start(const char *policy_path, const char *audit_dir, struct embedded *e,
-                   char *err, size_t errlen)
+/* What embedded_start() needs before it makes anything: the policy's absolute path, cordond,
+ * and the audit directory (judged, canonical and created). */
+static int find_inputs(const char *policy_path, const char *audit_dir, struct embedded *e,
+                       char *cordond, size_t cordond_len, char policy_abs[PATH_MAX], char *err,
+                       size_t errlen)
 {
-    int rc = -1;
-    char cordond[PATH_MAX], policy_abs[PATH_MAX], keyid[KEY_ID_HEX + 1];
-    char signing[256], events[256], auditkey[256];
-    char ready[256], http[256];
-    memset(e, 0, sizeof *e);
-
+    int rc;
     if (!realpath(policy_path, policy_abs)) {
         rc = -errno;
         diag_set(err, errlen, "cannot read the policy %s: %s", policy_path, strerror(errno));
-        goto out;
+        return rc;
     }
-    if ((rc = find_cordond(cordond, sizeof cordond)) != 0) {
+    if ((rc = find_cordond(cordond, cordond_len)) != 0) {
         diag_set(err, errlen, "cordond was not found next to cordon, in the build tree or in "
                               "%s; build it (tools/build.sh) or set CORDON_CORDOND to its path",
                  CORDON_SBINDIR);
-        goto out;
+        return rc;
     }
     if ((rc = audit_dir_for(audit_dir, e->audit_dir, sizeof e->audit_dir, err, errlen)) != 0)
-        goto out;
+        return rc;
     if ((rc = make_dirs(e->audit_dir)) != 0) {
         diag_set(err, errlen, "cannot create the audit directory %s: %s", e->audit_dir,
                  strerror(-rc));
-        goto out;
+        return rc;
     }
+    return 0;
+}
 
-    /* The private directory: short, so that the event socket path fits in sun_path. */
-    /* Outside ${tmp} when possible: the state directory holds cordond's server secret. */
+/* The private directory: short, so that the event socket path fits in sun_path, and outside
+ * ${tmp} when possible, since it is cordond's state directory and holds its server secret. */
+static int make_private_dir(struct embedded *e, char *err, size_t errlen)
+{
     const char *rt = getenv("XDG_RUNTIME_DIR");
     if (!rt || rt[0] != '/' || strlen(rt) > 80 || access(rt, W_OK) != 0)
         rt = geteuid() == 0 && access("/run", W_OK) == 0 ? "/run" : "/tmp";
     snprintf(e->dir, sizeof e->dir, "%s/cordon-run-XXXXXX", rt);
     if (!mkdtemp(e->dir)) {
-        rc = -errno;
+        int rc = -errno;
         diag_set(err, errlen, "cannot create a private directory %s: %s", e->dir,
                  strerror(errno));
         e->dir[0] = '\0';
-        goto out;
+        return rc;
     }
-    snprintf(signing, sizeof signing, "%s/signing", e->dir);
+    return 0;
+}
+
+/* The files of the private directory that only cordond's command line names (struct embedded
+ * holds the others). */
+struct embedded_files {
+    char signing[256]; /* the prefix key_generate() writes .key and .pub after */
+    char auditkey[256];
+    char events[256];
+    char ready[256];
+};
+
+static void name_files(struct embedded *e, struct embedded_files *f)
+{
+    snprintf(f->signing, sizeof f->signing, "%s/signing", e->dir);
+    snprintf(f->auditkey, sizeof f->auditkey, "%s/audit", e->dir);
+    snprintf(f->events, sizeof f->events, "%s/events.sock", e->dir);
+    snprintf(f->ready, sizeof f->ready, "%s/ready", e->dir);
     snprintf(e->trust_path, sizeof e->trust_path, "%s/signing.pub", e->dir);
     snprintf(e->key_path, sizeof e->key_path, "%s/agent.key", e->dir);
     snprintf(e->log_path, sizeof e->log_path, "%s/cordond.log", e->dir);
-    snprintf(events, sizeof events, "%s/events.sock", e->dir);
-    snprintf(ready, sizeof ready, "%s/ready", e->dir);
-    if ((rc = key_generate(signing, keyid, err, errlen)) != 0)
-        goto out;
-    snprintf(e->signing_path, sizeof e->signing_path, "%s.key", signing);
-    /* the audit checkpoints get a key of their own, which only the audit writer reads */
-    snprintf(auditkey, sizeof auditkey, "%s/audit", e->dir);
-    if ((rc = key_generate(auditkey, keyid, err, errlen)) != 0)
-        goto out;
-    snprintf(e->audit_key_path, sizeof e->audit_key_path, "%s/audit.key", e->dir);
-    if ((rc = write_agent_key(e->key_path, e->key, err, errlen)) != 0)
-        goto out;
+}
 
+/* The run's three keys: the policy signing key, the audit checkpoint key (which only the audit
+ * writer reads) and the agent key. */
+static int make_keys(struct embedded *e, const struct embedded_files *f, char *err,
+                     size_t errlen)
+{
+    char keyid[KEY_ID_HEX + 1];
+    int rc;
+    if ((rc = key_generate(f->signing, keyid, err, errlen)) != 0)
+        return rc;
+    snprintf(e->signing_path, sizeof e->signing_path, "%s.key", f->signing);
+    if ((rc = key_generate(f->auditkey, keyid, err, errlen)) != 0)
+        return rc;
+    snprintf(e->audit_key_path, sizeof e->audit_key_path, "%s/audit.key", e->dir);
+    return write_agent_key(e->key_path, e->key, err, errlen);
+}
+
+/* Fork and exec cordond with its output in the log, in its own process group, killed should
+ * this process die. */
+static int spawn_cordond(struct embedded *e, char *cordond, char *policy_abs,
+                         struct embedded_files *f, char *err, size_t errlen)
+{
     int logfd = open(e->log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (logfd < 0) {
-        rc = -errno;
+        int rc = -errno;
         diag_set(err, errlen, "cannot create %s: %s", e->log_path, strerror(errno));
-        goto out;
+        return rc;
     }
     /* audit-on-failure exit: a log that can no longer record stops this cordond, and the
      * run with it (cmd_run.c), instead of letting the agent go on unrecorded. */
@@ -363,16 +372,16 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
                           "--signing-key",   e->signing_path,   "--audit-key",
                           e->audit_key_path, "--state-dir",     e->dir,
                           "--audit-dir",     e->audit_dir,      "--events-socket",
-                          events,            "--ready-file",    ready,
+                          f->events,         "--ready-file",    f->ready,
                           "--audit-on-failure", "exit",         NULL};
     fflush(NULL);
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
-        rc = -errno;
+        int rc = -errno;
         close(logfd);
         diag_set(err, errlen, "cannot start cordond: %s", strerror(errno));
-        goto out;
+        return rc;
     }
     if (pid == 0) {
         int nul = open("/dev/null", O_RDONLY);
@@ -391,7 +400,17 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
     }
     close(logfd);
     e->pid = pid;
-    if ((rc = wait_ready(e, ready, http, sizeof http)) != 0) {
+    return 0;
+}
+
+/* Wait until cordond listens and take its address; when it does not, err quotes what it
+ * said. */
+static int await_cordond(struct embedded *e, const struct embedded_files *f, char *err,
+                         size_t errlen)
+{
+    char http[256];
+    int rc;
+    if ((rc = wait_ready(e, f->ready, http, sizeof http)) != 0) {
         char said[1024] = "";
         int lfd = open(e->log_path, O_RDONLY | O_CLOEXEC);
         if (lfd >= 0) {
@@ -404,39 +423,66 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
         diag_set(err, errlen, "the private cordond did not start (%s)%s%s; its output is in %s",
                  rc == -ECHILD ? "it exited" : "no answer within 15 s", *said ? ":\n" : "",
                  said, e->log_path);
-        goto out;
+        return rc;
     }
     if (snprintf(e->server, sizeof e->server, "http://%s", http) >= (int)sizeof e->server) {
-        rc = -ENAMETOOLONG;
         diag_set(err, errlen, "cordond listens on an address too long to use: %s", http);
-        goto out;
+        return -ENAMETOOLONG;
     }
+    return 0;
+}
+
+/* Remove the key files: cordond holds the keys in memory once it listens, or has failed. */
+static void unlink_keys(const struct embedded *e)
+{
+    if (e->signing_path[0])
+        unlink(e->signing_path);
+    if (e->audit_key_path[0])
+        unlink(e->audit_key_path);
+    if (e->key_path[0])
+        unlink(e->key_path);
+}
+
+/* A start that failed: nothing left running, no key anywhere, and the directory kept only
+ * when cordond's output in it is the explanation. */
+static void abort_start(struct embedded *e)
+{
+    sodium_memzero(e->key, sizeof e->key);
+    if (e->pid > 0) {
+        kill(e->pid, SIGKILL);
+        waitpid(e->pid, NULL, 0);
+        e->pid = 0;
+    }
+    unlink_keys(e);
+    if (access(e->log_path, R_OK) != 0)
+        remove_dir(e->dir);
+}
+
+int embedded_start(const char *policy_path, const char *audit_dir, struct embedded *e,
+                   char *err, size_t errlen)
+{
+    char cordond[PATH_MAX], policy_abs[PATH_MAX];
+    struct embedded_files f;
+    int rc;
+    memset(e, 0, sizeof *e);
+    if ((rc = find_inputs(policy_path, audit_dir, e, cordond, sizeof cordond, policy_abs, err,
+                          errlen)) != 0 ||
+        (rc = make_private_dir(e, err, errlen)) != 0)
+        goto out;
+    name_files(e, &f);
+    if ((rc = make_keys(e, &f, err, errlen)) != 0 ||
+        (rc = spawn_cordond(e, cordond, policy_abs, &f, err, errlen)) != 0 ||
+        (rc = await_cordond(e, &f, err, errlen)) != 0)
+        goto out;
     e->writer_pid = find_writer(e->pid);
     /* cordond holds both keys in memory now. The private directory may lie inside the
      * agent's grants (${tmp}), and the signing key also signs the audit checkpoints: an agent
      * that could read it could forge them. So neither key stays on disk. */
-    unlink(e->signing_path);
-    unlink(e->audit_key_path);
-    unlink(e->key_path);
+    unlink_keys(e);
     rc = 0;
 out:
-    if (rc != 0) {
-        sodium_memzero(e->key, sizeof e->key);
-        if (e->pid > 0) {
-            kill(e->pid, SIGKILL);
-            waitpid(e->pid, NULL, 0);
-            e->pid = 0;
-        }
-        /* keep the directory when cordond's output is the explanation, never the keys */
-        if (e->signing_path[0])
-            unlink(e->signing_path);
-        if (e->audit_key_path[0])
-            unlink(e->audit_key_path);
-        if (e->key_path[0])
-            unlink(e->key_path);
-        if (access(e->log_path, R_OK) != 0)
-            remove_dir(e->dir);
-    }
+    if (rc != 0)
+        abort_start(e);
     return rc;
 }
 

@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #include "base/diag.h"
+#include "base/grow.h"
+#include "base/io.h"
+#include "base/secret.h"
 
 struct agents {
     pthread_rwlock_t lock;
@@ -26,6 +29,21 @@ struct agents {
     struct agents_entry *v;
     uint64_t revocations; /* atomic: grows with every revoke that revoked something */
 };
+
+const char *agents_strerror(int rc)
+{
+    switch (rc) {
+    case AGENTS_OK:
+        return "the key is live";
+    case AGENTS_ERR_MALFORMED:
+        return "the key is not ck_ followed by 43 base64url characters";
+    case AGENTS_ERR_UNKNOWN:
+        return "no agent holds this key";
+    case AGENTS_ERR_REVOKED:
+        return "the key was revoked";
+    }
+    return err_is_errno(rc) ? strerror(-rc) : "unknown agents status";
+}
 
 int agents_valid_name(const char *s)
 {
@@ -38,16 +56,16 @@ int agents_valid_name(const char *s)
     return 1;
 }
 
-/* Decode a key's 32 bytes; 0 or -1 when the text is not exactly ck_ + 43 base64url. */
+/* Decode a key's 32 bytes; 0 or -EINVAL when the text is not exactly ck_ + 43 base64url. */
 static int key_decode(const char *key, unsigned char raw[32])
 {
     size_t bl;
     if (strncmp(key, "ck_", 3) != 0 || strlen(key) != AGENTS_KEY_LEN)
-        return -1;
+        return -EINVAL;
     if (sodium_base642bin(raw, 32, key + 3, 43, NULL, &bl, NULL,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
         bl != 32)
-        return -1;
+        return -EINVAL;
     return 0;
 }
 
@@ -56,18 +74,14 @@ static void key_mac(const struct agents *a, const char *key, unsigned char mac[3
     crypto_auth_hmacsha256(mac, (const unsigned char *)key, strlen(key), a->secret);
 }
 
+/* Append e: 0, -ENOSPC past AGENTS_MAX, -ENOMEM. */
 static int push(struct agents *a, const struct agents_entry *e)
 {
+    int rc;
     if (a->n == AGENTS_MAX)
         return -ENOSPC;
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 16;
-        struct agents_entry *v = realloc(a->v, cap * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        a->v = v;
-        a->cap = cap;
-    }
+    if ((rc = GROW(&a->v, &a->cap, a->n + 1)) != 0)
+        return rc;
     a->v[a->n++] = *e;
     return 0;
 }
@@ -79,11 +93,11 @@ static int parse_time(const char *s, time_t *out)
         return 0;
     }
     if (!isdigit((unsigned char)s[0]) || strlen(s) > 12)
-        return -1;
+        return -EINVAL;
     char *end;
     long long v = strtoll(s, &end, 10);
     if (*end || v <= 0)
-        return -1;
+        return -EINVAL;
     *out = (time_t)v;
     return 0;
 }
@@ -158,55 +172,60 @@ int agents_parse(struct agents *a, const char *text, size_t len, char *err, size
             }
         memcpy(e.id, f[0], AGENTS_ID_LEN + 1);
         memcpy(e.name, f[1], strlen(f[1]) + 1); /* valid_name bounded it to 64 */
-        if (push(a, &e) != 0) {
+        int rc = push(a, &e);
+        if (rc == -ENOSPC) {
             diag_set(err, errlen, "%s: more than %d keys; remove revoked ones", a->path,
                      AGENTS_MAX);
             return -EINVAL;
+        }
+        if (rc != 0) {
+            diag_set(err, errlen, "%s: out of memory reading the keys file", a->path);
+            return rc;
         }
     }
     return 0;
 }
 
-/* Read or create the server secret. */
+/* Create the server secret: 32 random bytes in a new 0600 file, synced before it is used. */
+static int create_secret(struct agents *a, const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        int rc = -errno;
+        diag_set(err, errlen, "%s: cannot create the server secret: %s; check that the "
+                 "state directory exists and is writable", path, strerror(errno));
+        return rc;
+    }
+    randombytes_buf(a->secret, 32);
+    int ok = fchmod(fd, 0600) == 0 && io_write_all(fd, a->secret, 32) == 0 && fsync(fd) == 0;
+    close(fd);
+    if (!ok) {
+        unlink(path);
+        diag_set(err, errlen, "%s: cannot write the server secret", path);
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Read the server secret (base/secret.h: no symlink, mode 0600, wiped), or create it. */
 static int load_secret(struct agents *a, const char *path, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 && errno == ENOENT) {
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0) {
-            diag_set(err, errlen, "%s: cannot create the server secret: %s; check that the "
-                     "state directory exists and is writable", path, strerror(errno));
-            return -errno;
-        }
-        randombytes_buf(a->secret, 32);
-        int ok = fchmod(fd, 0600) == 0 && write(fd, a->secret, 32) == 32 && fsync(fd) == 0;
-        close(fd);
-        if (!ok) {
-            unlink(path);
-            diag_set(err, errlen, "%s: cannot write the server secret", path);
-            return -EIO;
-        }
+    char *buf = NULL, why[2 * 4096 + 256];
+    size_t len = 0;
+    int rc = secret_read_file_exact("the server secret", path, 64, &buf, &len, why, sizeof why);
+    if (rc == -ENOENT)
+        return create_secret(a, path, err, errlen);
+    if (rc == 0 && len == 32)
+        memcpy(a->secret, buf, 32);
+    secret_free(buf, len);
+    if (rc == 0 && len == 32)
         return 0;
-    }
-    if (fd < 0) {
-        diag_set(err, errlen, "%s: cannot open the server secret: %s", path, strerror(errno));
-        return -errno;
-    }
-    struct stat st;
-    int rc = 0;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != 32) {
+    if (rc == 0 || rc == -EINVAL || rc == -EFBIG || rc == -ENODATA) {
         diag_set(err, errlen, "%s: not a 32-byte regular file; restore the server secret (or "
                  "remove it, which invalidates every agent key)", path);
-        rc = -EINVAL;
-    } else if (st.st_mode & 077) {
-        diag_set(err, errlen, "%s: the server secret is readable by others (mode %03o); run "
-                 "chmod 600 %s", path, (unsigned)(st.st_mode & 0777), path);
-        rc = -EPERM;
-    } else if (read(fd, a->secret, 32) != 32) {
-        diag_set(err, errlen, "%s: cannot read the server secret", path);
-        rc = -EIO;
+        return -EINVAL;
     }
-    close(fd);
+    diag_set(err, errlen, "%s", why); /* a symlink, a loose mode (chmod 600), cannot open */
     return rc;
 }
 
@@ -217,13 +236,17 @@ int agents_open(const char *keys_path, const char *secret_path, struct agents **
     char *buf = NULL;
     FILE *f = NULL;
     struct agents *a = calloc(1, sizeof *a);
-    if (!a || sodium_init() < 0)
+    if (!a || sodium_init() < 0) {
+        diag_set(err, errlen, "out of memory, or libsodium cannot start");
         goto out;
+    }
     pthread_rwlock_init(&a->lock, NULL);
     snprintf(a->path, sizeof a->path, "%s", keys_path ? keys_path : "");
     a->secret = sodium_malloc(32);
-    if (!a->secret)
+    if (!a->secret) {
+        diag_set(err, errlen, "out of memory for the server secret");
         goto out;
+    }
     if (secret_path && (rc = load_secret(a, secret_path, err, errlen)) != 0)
         goto out;
     if (!secret_path)
@@ -240,6 +263,7 @@ int agents_open(const char *keys_path, const char *secret_path, struct agents **
             buf = malloc(AGENTS_FILE_MAX + 1);
             if (!buf) {
                 rc = -ENOMEM;
+                diag_set(err, errlen, "%s: out of memory reading the keys file", keys_path);
                 goto out;
             }
             size_t n = fread(buf, 1, AGENTS_FILE_MAX + 1, f);
@@ -309,13 +333,17 @@ static int save(struct agents *a, char *err, size_t errlen)
     snprintf(tmp, sizeof tmp, "%s.tmp", a->path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
+        int rc = -errno;
         diag_set(err, errlen, "%s: cannot write the keys file: %s", tmp, strerror(errno));
-        return -errno;
+        return rc;
     }
     FILE *f = fdopen(fd, "w");
     if (!f) {
+        int rc = -errno;
         close(fd);
-        return -ENOMEM;
+        unlink(tmp);
+        diag_set(err, errlen, "%s: cannot write the keys file: %s", tmp, strerror(-rc));
+        return rc;
     }
     fprintf(f, "# cordond agent keys: KEY_ID AGENT HMAC-SHA-256(server secret, key) CREATED "
                "REVOKED\n# Written by cordond; edit with `cordon agent add|revoke`.\n");
@@ -422,6 +450,7 @@ int agents_revoke(struct agents *a, const char *id_or_name, size_t *count, char 
     time_t *old = calloc(a->n ? a->n : 1, sizeof *old);
     if (!old) {
         rc = -ENOMEM;
+        diag_set(err, errlen, "out of memory revoking a key");
         goto out;
     }
     for (size_t i = 0; i < a->n; i++) {

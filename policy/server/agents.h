@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "base/err.h"
+
 #define AGENTS_KEY_LEN 46           /* "ck_" + 43 */
 #define AGENTS_ID_LEN 19            /* "ak_" + 16 hex */
 #define AGENTS_NAME_MAX 64
@@ -29,12 +31,21 @@
 
 struct agents;
 
+/*
+ * What agents_check() finds. The codes live in the module's block of base/err.h, far from
+ * every errno value, so that no code can be read as an errno (they were -1, -2, -3: -EPERM,
+ * -ENOENT, -ESRCH). Every other function of this module returns 0 or a negative errno.
+ */
 enum agents_status {
     AGENTS_OK = 0,
-    AGENTS_ERR_MALFORMED = -1, /* not of the form ck_ + 43 base64url characters */
-    AGENTS_ERR_UNKNOWN = -2,   /* no key with this HMAC */
-    AGENTS_ERR_REVOKED = -3,   /* the key existed and was revoked */
+    AGENTS_ERR_MALFORMED = ERR_BLOCK_AGENTS - 1, /* not ck_ + 43 base64url characters */
+    AGENTS_ERR_UNKNOWN = ERR_BLOCK_AGENTS - 2,   /* no key with this HMAC */
+    AGENTS_ERR_REVOKED = ERR_BLOCK_AGENTS - 3,   /* the key existed and was revoked */
 };
+
+/* A sentence for rc: an agents_status, a negative errno (strerror's text) or 0. Never NULL;
+ * the text is static. */
+const char *agents_strerror(int rc);
 
 struct agents_entry {
     char id[AGENTS_ID_LEN + 1];
@@ -61,7 +72,7 @@ __attribute__((warn_unused_result)) int agents_parse(struct agents *a, const cha
 
 /*
  * Identify a key: compares its HMAC with every entry in constant time (the scan does not stop
- * at a match). On AGENTS_OK fills name and id (either may be NULL).
+ * at a match). Returns an agents_status; on AGENTS_OK fills name and id (either may be NULL).
  */
 int agents_check(struct agents *a, const char *key, char name[AGENTS_NAME_MAX + 1],
                  char id[AGENTS_ID_LEN + 1]);

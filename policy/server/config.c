@@ -313,6 +313,7 @@ static int set_key(struct config *c, const struct kdef *k, const char *v, const 
         return 0;
     }
     }
+    diag_set(err, errlen, "%s: %s: this key has no reader; report it as a bug", where, k->name);
     return -EINVAL;
 }
 
@@ -530,7 +531,7 @@ toolong:
     return -EINVAL;
 }
 
-/* Add path (normalized) to out when it is not there yet; -1 when out is full. */
+/* Add path (normalized) to out when it is not there yet; 0, or -ENOSPC when out is full. */
 static int secret_add(char (*out)[PATH_MAX], size_t max, size_t *n, const char *path)
 {
     char norm[PATH_MAX];
@@ -543,7 +544,7 @@ static int secret_add(char (*out)[PATH_MAX], size_t max, size_t *n, const char *
         if (strcmp(out[i], norm) == 0)
             return 0;
     if (*n == max)
-        return -1;
+        return -ENOSPC;
     memcpy(out[(*n)++], norm, strlen(norm) + 1);
     return 0;
 }

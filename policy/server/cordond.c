@@ -24,10 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/secret.h"
 #include "policy/audit/audit.h"
 #include "policy/sign/key.h"
 #include "policy/server/events.h"
 #include "policy/server/http.h"
+#include "policy/server/ready.h"
 #include "policy/server/server.h"
 #include "policy/server/tunnel.h"
 
@@ -80,36 +82,22 @@ static const char usage[] =
 static struct srv g_srv;
 
 /* Read a small secret file that must be mode 0600 (no group/other bits); trims the newline. */
-static int read_secret_file(const char *what, const char *path, char *out, size_t outlen)
+static int read_token_file(const char *what, const char *path, char *out, size_t outlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        fprintf(stderr, "cordond: %s %s: cannot open: %s\n", what, path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
+    char err[2 * PATH_MAX + 256], *buf = NULL;
+    size_t len = 0;
+    int rc = secret_read_file(what, path, outlen - 1, &buf, &len, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "cordond: %s\n", err);
+        return rc;
     }
-    if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
-        fprintf(stderr, "cordond: %s %s: must be a regular file readable only by its owner; "
-                "run chmod 600 %s\n", what, path, path);
-        close(fd);
-        return -1;
-    }
-    ssize_t n = read(fd, out, outlen - 1);
-    close(fd);
-    if (n <= 0) {
-        fprintf(stderr, "cordond: %s %s: empty or unreadable\n", what, path);
-        return -1;
-    }
-    out[n] = '\0';
-    size_t l = strcspn(out, "\r\n");
-    if (strspn(out + l, "\r\n") != strlen(out + l)) {
+    if (memchr(buf, '\n', len) || memchr(buf, '\r', len)) {
         fprintf(stderr, "cordond: %s %s: expected one line\n", what, path);
-        sodium_memzero(out, outlen);
-        return -1;
+        secret_free(buf, len);
+        return -EINVAL;
     }
-    out[l] = '\0';
+    memcpy(out, buf, len + 1);
+    secret_free(buf, len);
     return 0;
 }
 
@@ -118,7 +106,7 @@ static int read_secret_file(const char *what, const char *path, char *out, size_
  * (killed, crashed) stops cordond with status 3, so that a supervisor restarts it and the
  * next start records the gap; a failed log (write or sync error) refuses every action that
  * must be recorded (503, /healthz) and, with audit_on_failure exit, stops cordond as well.
- * Returns 0 to go on serving, -1 to stop.
+ * Returns 0 to go on serving, 1 to stop.
  */
 static int audit_watch(struct srv *s)
 {
@@ -134,14 +122,14 @@ static int audit_watch(struct srv *s)
                 "serve unrecorded. Restart it (a supervisor with Restart=on-failure does); the "
                 "next start records the gap in %s/audit.jsonl\n",
                 why, s->cfg.audit_dir);
-        return -1;
+        return 1;
     }
     if (strcmp(s->cfg.audit_on_failure, "exit") == 0) {
         fprintf(stderr,
                 "cordond: audit: %s. audit_on_failure is exit: cordond stops now with exit "
                 "status 3; fix the audit directory (disk full?) and restart it\n",
                 why);
-        return -1;
+        return 1;
     }
     if (!was)
         fprintf(stderr,
@@ -158,7 +146,7 @@ static int socket_dir(const char *what, const char *spec)
 {
     char dir[CONFIG_ADDR_MAX];
     if (strlen(spec + 5) >= sizeof dir)
-        return -1;
+        return -ENAMETOOLONG;
     memcpy(dir, spec + 5, strlen(spec + 5) + 1);
     char *slash = strrchr(dir, '/');
     if (!slash || slash == dir)
@@ -166,13 +154,14 @@ static int socket_dir(const char *what, const char *spec)
     *slash = '\0';
     struct stat st;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        int rc = -errno;
         fprintf(stderr, "cordond: %s: cannot create the directory %s: %s\n", what, dir,
-                strerror(errno));
-        return -1;
+                strerror(-rc));
+        return rc;
     }
     if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         fprintf(stderr, "cordond: %s: %s is not a directory\n", what, dir);
-        return -1;
+        return -ENOTDIR;
     }
     if (st.st_mode & 022)
         fprintf(stderr, "cordond: warning: %s: %s is writable by group or others, who could "
@@ -181,13 +170,16 @@ static int socket_dir(const char *what, const char *spec)
     return 0;
 }
 
-/* mode: for a unix socket, the mode it is created with (0: as the umask says). */
+/* Bind and listen on spec (config_finish() checked it), writing the address bound (the port
+ * the kernel chose) into bound. mode: for a unix socket, the mode it is created with (0: as
+ * the umask says). Returns 0 or a negative errno, said on stderr. */
 static int listen_on(const char *spec, int *fd_out, char *bound, size_t boundlen, mode_t mode)
 {
     struct sockaddr_storage sa;
     socklen_t sl;
-    if (config_parse_addr(spec, &sa, &sl) != 0)
-        return -1;
+    int rc;
+    if ((rc = config_parse_addr(spec, &sa, &sl)) != 0)
+        return rc;
     int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0)
@@ -229,23 +221,12 @@ static int listen_on(const char *spec, int *fd_out, char *bound, size_t boundlen
     *fd_out = fd;
     return 0;
 fail:
+    rc = -errno;
     fprintf(stderr, "cordond: cannot listen on %s: %s; is another server using it?\n", spec,
-            strerror(errno));
+            strerror(-rc));
     if (fd >= 0)
         close(fd);
-    return -1;
-}
-
-static int write_ready(const char *path, const char *text)
-{
-    char tmp[PATH_MAX + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "we");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
-        fprintf(stderr, "cordond: cannot write the ready file %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 static const struct option opts[] = {
@@ -285,27 +266,39 @@ static const struct option opts[] = {
     {0, 0, 0, 0},
 };
 
-int main(int argc, char **argv)
-{
-    struct srv *s = &g_srv;
-    char err[1024];
-    const char *config_path = NULL;
-    int c, idx, rc = 1, check_only = 0;
-    struct key_secret *signer = NULL;
-    struct http *http = NULL;
-    struct tunnel *tun = NULL;
-    struct events *ev = NULL;
-    int fds[CONFIG_MAX_LISTEN], nfds = 0, tfd = -1, afd = -1;
-    char admin_bound[CONFIG_ADDR_MAX] = "";
-    static char secrets[CONFIG_MAX_SECRETS][PATH_MAX];
-    static const char *secret_ptrs[CONFIG_MAX_SECRETS];
+/* What main() opens on the way up, held in one place so that one shut_down() releases
+ * whatever was opened, however far the start got. */
+struct run {
+    const char *config_path;
+    int check_only;
+    int nsecrets;
+    struct key_secret *signer;
+    struct http *http;
+    struct tunnel *tun;
+    struct events *ev;
+    int fds[CONFIG_MAX_LISTEN], nfds, tfd, afd;
+    char admin_bound[CONFIG_ADDR_MAX];
     char bound[CONFIG_MAX_LISTEN][CONFIG_ADDR_MAX];
-    struct diag *d = NULL;
+    struct diag *d;
+    sigset_t signals; /* the ones main waits for */
+};
 
-    config_defaults(&s->cfg);
-    pthread_rwlock_init(&s->audit_lock, NULL);
-    pthread_mutex_init(&s->tunnel_lock, NULL);
-    /* First pass: --config and --help; flags are applied after the file. */
+/* What this server keeps secret (config_secret_paths): borrowed by the policy set manager for
+ * its whole life, hence static. */
+static char g_secrets[CONFIG_MAX_SECRETS][PATH_MAX];
+static const char *g_secret_ptrs[CONFIG_MAX_SECRETS];
+
+/* Returned by the option and configuration steps, which may end the process early with an
+ * exit status: go on starting. The later steps return 0 or a negative errno (or the failing
+ * module's own code), having said on stderr what failed. */
+#define GO_ON (-1)
+
+/* First pass over the flags: --help, --version, --config and --check-config, and whether the
+ * command line parses at all; the other flags are applied after the file. Returns GO_ON or
+ * the exit status. */
+static int scan_options(int argc, char **argv, struct run *r)
+{
+    int c, idx;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+", opts, &idx)) != -1) {
         if (c == 'h') {
@@ -317,9 +310,9 @@ int main(int argc, char **argv)
             return 0;
         }
         if (c == 'c')
-            config_path = optarg;
+            r->config_path = optarg;
         if (c == 'C')
-            check_only = 1;
+            r->check_only = 1;
         if (c == '?' || c == ':') {
             fprintf(stderr, "cordond: unknown option or missing value: %s\n%s",
                     argv[optind - 1], usage);
@@ -330,10 +323,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "cordond: unexpected argument %s\n", argv[optind]);
         return 2;
     }
-    if (config_path && config_load_file(&s->cfg, config_path, err, sizeof err) != 0) {
-        fprintf(stderr, "cordond: %s\n", err);
-        return 1;
-    }
+    return GO_ON;
+}
+
+/* Second pass: every --KEY VALUE flag onto the configuration, over the file's values.
+ * Returns GO_ON or the exit status (2: a bad flag is a usage error). */
+static int apply_flags(int argc, char **argv, struct config *cfg)
+{
+    char err[1024];
+    int c, idx;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+", opts, &idx)) != -1) {
         if (c != 0)
@@ -344,71 +342,111 @@ int main(int argc, char **argv)
         for (char *p = key; *p; p++)
             if (*p == '-')
                 *p = '_';
-        if (config_set_flag(&s->cfg, key, optarg, err, sizeof err) != 0) {
+        if (config_set_flag(cfg, key, optarg, err, sizeof err) != 0) {
             fprintf(stderr, "cordond: %s\n", err);
             return 2;
         }
     }
-    if (config_finish(&s->cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "cordond: %s%s%s\n", config_path ? config_path : "",
-                config_path ? ": " : "", err);
+    return GO_ON;
+}
+
+/* The configuration: the file, then the flags, then the checks of the whole and the secret
+ * paths it implies. Returns GO_ON or the exit status. */
+static int load_config(int argc, char **argv, struct config *cfg, struct run *r)
+{
+    char err[1024];
+    const char *path = r->config_path;
+    int rc;
+    if (path && config_load_file(cfg, path, err, sizeof err) != 0) {
+        fprintf(stderr, "cordond: %s\n", err);
         return 1;
     }
-    struct config *cfg = &s->cfg;
+    if ((rc = apply_flags(argc, argv, cfg)) != GO_ON)
+        return rc;
+    if (config_finish(cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "cordond: %s%s%s\n", path ? path : "", path ? ": " : "", err);
+        return 1;
+    }
     /* What this server keeps secret: added to every policy it signs as host_deny, so that no
      * sandbox on the host reaches its keys, token, state or audit log whatever the layout. */
-    int nsecrets = config_secret_paths(cfg, secrets, CONFIG_MAX_SECRETS, err, sizeof err);
-    if (nsecrets < 0) {
-        fprintf(stderr, "cordond: %s%s%s\n", config_path ? config_path : "",
-                config_path ? ": " : "", err);
+    r->nsecrets = config_secret_paths(cfg, g_secrets, CONFIG_MAX_SECRETS, err, sizeof err);
+    if (r->nsecrets < 0) {
+        fprintf(stderr, "cordond: %s%s%s\n", path ? path : "", path ? ": " : "", err);
         return 1;
     }
-    for (int i = 0; i < nsecrets; i++)
-        secret_ptrs[i] = secrets[i];
-    if (check_only) {
-        printf("cordond: configuration is valid\n");
-        return 0;
-    }
-    if (sodium_init() < 0)
-        return 1;
-    signal(SIGPIPE, SIG_IGN);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits: only main waits on them */
+    for (int i = 0; i < r->nsecrets; i++)
+        g_secret_ptrs[i] = g_secrets[i];
+    return GO_ON;
+}
 
-    if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "cordond: state_dir %s: cannot create: %s\n", cfg->state_dir,
-                strerror(errno));
-        return 1;
-    }
-    if (key_secret_load(cfg->signing_key, &signer, err, sizeof err) != 0) {
-        fprintf(stderr, "cordond: signing_key: %s\n", err);
-        return 1;
-    }
-    if (cfg->admin_token_file[0]) {
-        char tok[512];
-        if (read_secret_file("admin_token_file", cfg->admin_token_file, tok, sizeof tok) != 0)
-            goto out;
-        if (strlen(tok) < 16) {
-            fprintf(stderr, "cordond: admin_token_file %s: the token is shorter than 16 "
-                    "characters; write a long random one (e.g. head -c 32 /dev/urandom | "
-                    "base64)\n", cfg->admin_token_file);
-            sodium_memzero(tok, sizeof tok);
-            goto out;
-        }
-        crypto_hash_sha256(s->admin_mac, (const unsigned char *)tok, strlen(tok));
+/* libsodium, and the signals: SIGPIPE ignored, the three main waits for blocked in every
+ * thread (each inherits the mask), so that only main's sigtimedwait takes them. */
+static int prepare_process(struct run *r)
+{
+    if (sodium_init() < 0)
+        return -EIO;
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&r->signals);
+    sigaddset(&r->signals, SIGHUP);
+    sigaddset(&r->signals, SIGTERM);
+    sigaddset(&r->signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &r->signals, NULL);
+    return 0;
+}
+
+/* The admin token: its SHA-256 only is kept, and the admin endpoints are on. */
+static int load_admin_token(struct srv *s)
+{
+    const struct config *cfg = &s->cfg;
+    char tok[512];
+    int rc;
+    if ((rc = read_token_file("admin_token_file", cfg->admin_token_file, tok, sizeof tok)) != 0)
+        return rc;
+    if (strlen(tok) < 16) {
+        fprintf(stderr, "cordond: admin_token_file %s: the token is shorter than 16 "
+                "characters; write a long random one (e.g. head -c 32 /dev/urandom | "
+                "base64)\n", cfg->admin_token_file);
         sodium_memzero(tok, sizeof tok);
-        s->admin_on = 1;
+        return -EINVAL;
     }
+    crypto_hash_sha256(s->admin_mac, (const unsigned char *)tok, strlen(tok));
+    sodium_memzero(tok, sizeof tok);
+    s->admin_on = 1;
+    return 0;
+}
+
+/* The state directory, the policy signing key, the admin token and the agent keys. */
+static int open_keys(struct srv *s, struct run *r)
+{
+    const struct config *cfg = &s->cfg;
+    char err[1024];
+    int rc;
+    if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
+        rc = -errno;
+        fprintf(stderr, "cordond: state_dir %s: cannot create: %s\n", cfg->state_dir,
+                strerror(-rc));
+        return rc;
+    }
+    if ((rc = key_secret_load(cfg->signing_key, &r->signer, err, sizeof err)) != 0) {
+        fprintf(stderr, "cordond: signing_key: %s\n", err);
+        return rc;
+    }
+    if (cfg->admin_token_file[0] && (rc = load_admin_token(s)) != 0)
+        return rc;
     char secret_path[PATH_MAX + 16];
     snprintf(secret_path, sizeof secret_path, "%s/server.secret", cfg->state_dir);
-    if (agents_open(cfg->agent_keys, secret_path, &s->agents, err, sizeof err) != 0) {
+    if ((rc = agents_open(cfg->agent_keys, secret_path, &s->agents, err, sizeof err)) != 0) {
         fprintf(stderr, "cordond: agents: %s\n", err);
-        goto out;
+        return rc;
     }
+    return 0;
+}
+
+/* The audit log and its writer process, which holds the checkpoint key. */
+static int open_audit_log(struct srv *s)
+{
+    const struct config *cfg = &s->cfg;
+    char err[1024];
     /* The audit writer is the only process that should hold the checkpoint key: this one
      * answers requests and holds the policy signing key, so with one key for both a
      * compromised request handler could sign checkpoints of its own. */
@@ -423,94 +461,160 @@ int main(int argc, char **argv)
                               .fsync = strcmp(cfg->audit_fsync, "always") == 0 ? AUDIT_FSYNC_ALWAYS
                                        : strcmp(cfg->audit_fsync, "none") == 0 ? AUDIT_FSYNC_NONE
                                                                                : AUDIT_FSYNC_BATCH};
-    if (audit_open(&ac, &s->audit, err, sizeof err) != AUDIT_OK) {
+    int rc = audit_open(&ac, &s->audit, err, sizeof err);
+    if (rc != AUDIT_OK) {
         fprintf(stderr, "cordond: audit: %s\n", err);
-        goto out;
+        return rc;
     }
-    d = malloc(sizeof *d);
-    if (!d)
-        goto out;
+    return 0;
+}
+
+/* Single-policy mode's --agent-key-file: the key, for the one policy's agent, in memory only. */
+static int add_agent_key(struct srv *s)
+{
+    const struct config *cfg = &s->cfg;
+    char err[1024], key[128];
+    int rc;
+    if ((rc = read_token_file("agent_key_file", cfg->agent_key_file, key, sizeof key)) != 0)
+        return rc;
+    struct pset *cur = pset_acquire(s->psets);
+    rc = agents_add_ephemeral(s->agents, cur->v[0].agent, key, err, sizeof err);
+    pset_release(cur);
+    sodium_memzero(key, sizeof key);
+    if (rc != 0)
+        fprintf(stderr, "cordond: agent_key_file %s: %s\n", cfg->agent_key_file, err);
+    return rc;
+}
+
+/* The policy set, checked and signed whole (every error listed), and the single policy's
+ * agent key. */
+static int open_policies(struct srv *s, struct run *r)
+{
+    const struct config *cfg = &s->cfg;
+    struct diag *d = r->d = malloc(sizeof *d);
+    int rc;
+    if (!d) {
+        fprintf(stderr, "cordond: out of memory\n");
+        return -ENOMEM;
+    }
     diag_init(d);
     char versions[PATH_MAX + 16];
     snprintf(versions, sizeof versions, "%s/versions", cfg->state_dir);
     struct pset_options po = {.policies_dir = cfg->policies_dir[0] ? cfg->policies_dir : NULL,
                               .policy_file = cfg->policy_file[0] ? cfg->policy_file : NULL,
-                              .versions_path = versions, .key = signer,
-                              .expiry = cfg->policy_expiry, .host_deny = secret_ptrs,
-                              .n_host_deny = (size_t)nsecrets};
-    if (pset_manager_open(&po, &s->psets, d) != 0) {
+                              .versions_path = versions, .key = r->signer,
+                              .expiry = cfg->policy_expiry, .host_deny = g_secret_ptrs,
+                              .n_host_deny = (size_t)r->nsecrets};
+    if ((rc = pset_manager_open(&po, &s->psets, d)) != 0) {
         fprintf(stderr, "cordond: the policies are invalid; nothing is served:\n");
         for (size_t i = 0; i < d->count; i++) {
             char line[DIAG_PATH_MAX + DIAG_MSG_MAX + 4];
             diag_format(d, i, line, sizeof line);
             fprintf(stderr, "  %s\n", line);
         }
-        goto out;
+        return rc;
     }
-    if (cfg->agent_key_file[0]) {
-        char key[128];
-        struct pset *cur = pset_acquire(s->psets);
-        int bad = read_secret_file("agent_key_file", cfg->agent_key_file, key, sizeof key) != 0 ||
-                  agents_add_ephemeral(s->agents, cur->v[0].agent, key, err, sizeof err) != 0;
-        pset_release(cur);
-        sodium_memzero(key, sizeof key);
-        if (bad) {
-            fprintf(stderr, "cordond: agent_key_file %s: %s\n", cfg->agent_key_file, err);
-            goto out;
-        }
-    }
+    return cfg->agent_key_file[0] ? add_agent_key(s) : 0;
+}
+
+/* Bind every listener: HTTP, the tunnel, the admin endpoints (only on admin_listen, and only
+ * when there is a token) and, unless it is off, name the event socket. */
+static int start_listeners(struct srv *s, struct run *r)
+{
+    const struct config *cfg = &s->cfg;
+    int rc;
     for (size_t i = 0; i < cfg->n_listen; i++) {
-        if (listen_on(cfg->listen[i], &fds[nfds], bound[i], sizeof bound[i], 0) != 0)
-            goto out;
-        nfds++;
+        if ((rc = listen_on(cfg->listen[i], &r->fds[r->nfds], r->bound[i], sizeof r->bound[i],
+                            0)) != 0)
+            return rc;
+        r->nfds++;
     }
-    if (listen_on(cfg->tunnel_listen, &tfd, s->proxy_addr, sizeof s->proxy_addr, 0) != 0)
-        goto out;
-    /* The admin endpoints listen only on admin_listen, and only when there is a token. */
-    if (s->admin_on &&
-        ((strncmp(cfg->admin_listen, "unix:", 5) == 0 &&
-          socket_dir("admin_listen", cfg->admin_listen) != 0) ||
-         listen_on(cfg->admin_listen, &afd, admin_bound, sizeof admin_bound, 0600) != 0))
-        goto out;
-    if (strcmp(cfg->events_socket, "off") != 0)
-    {
+    rc = listen_on(cfg->tunnel_listen, &r->tfd, s->proxy_addr, sizeof s->proxy_addr, 0);
+    if (rc != 0)
+        return rc;
+    if (s->admin_on) {
+        if (strncmp(cfg->admin_listen, "unix:", 5) == 0 &&
+            (rc = socket_dir("admin_listen", cfg->admin_listen)) != 0)
+            return rc;
+        if ((rc = listen_on(cfg->admin_listen, &r->afd, r->admin_bound, sizeof r->admin_bound,
+                            0600)) != 0)
+            return rc;
+    }
+    if (strcmp(cfg->events_socket, "off") != 0) {
         /* config_finish() bounded the path to a sun_path (108 bytes) */
         memcpy(s->events_addr, "unix:", 5);
         memcpy(s->events_addr + 5, cfg->events_socket, strlen(cfg->events_socket) + 1);
     }
-    if (s->events_addr[0] && events_start(s, cfg->events_socket, &ev, err, sizeof err) != 0) {
-        fprintf(stderr, "cordond: %s\n", err);
-        goto out;
-    }
-    if (tunnel_start(s, tfd, &tun, err, sizeof err) != 0) {
-        fprintf(stderr, "cordond: %s\n", err);
-        goto out;
-    }
-    tfd = -1; /* transferred */
-    if (http_start(s, fds, (size_t)nfds, afd, &http, err, sizeof err) != 0) {
-        fprintf(stderr, "cordond: %s\n", err);
-        goto out;
-    }
-    nfds = 0; /* transferred: MHD closes them */
-    afd = -1;
-    char ready[4096];
-    size_t rl = 0;
-    for (size_t i = 0; i < cfg->n_listen; i++)
-        rl += (size_t)snprintf(ready + rl, sizeof ready - rl, "http=%s\n", bound[i]);
-    rl += (size_t)snprintf(ready + rl, sizeof ready - rl, "tunnel=%s\n", s->proxy_addr);
-    if (admin_bound[0])
-        rl += (size_t)snprintf(ready + rl, sizeof ready - rl, "admin=%s\n", admin_bound);
-    if (s->events_addr[0])
-        snprintf(ready + rl, sizeof ready - rl, "events=%s\n", s->events_addr);
-    if (cfg->ready_file[0] && write_ready(cfg->ready_file, ready) != 0)
-        goto out;
-    fprintf(stderr, "cordond %s: serving\n%s", CORDON_VERSION, ready);
+    return 0;
+}
 
+/* The event intake, the tunnel and the HTTP front, each taking its listener. */
+static int start_services(struct srv *s, struct run *r)
+{
+    char err[1024];
+    int rc;
+    if (s->events_addr[0] &&
+        (rc = events_start(s, s->cfg.events_socket, &r->ev, err, sizeof err)) != 0) {
+        fprintf(stderr, "cordond: %s\n", err);
+        return rc;
+    }
+    if ((rc = tunnel_start(s, r->tfd, &r->tun, err, sizeof err)) != 0) {
+        fprintf(stderr, "cordond: %s\n", err);
+        return rc;
+    }
+    r->tfd = -1; /* transferred */
+    if ((rc = http_start(s, r->fds, (size_t)r->nfds, r->afd, &r->http, err, sizeof err)) != 0) {
+        fprintf(stderr, "cordond: %s\n", err);
+        return rc;
+    }
+    r->nfds = 0; /* transferred: MHD closes them */
+    r->afd = -1;
+    return 0;
+}
+
+_Static_assert(READY_MAX_HTTP >= CONFIG_MAX_LISTEN && READY_ADDR_MAX >= CONFIG_ADDR_MAX,
+               "every listener fits in the ready file");
+
+/* Say where the server listens (policy/server/ready.h): the ready file, when asked for, and
+ * the same lines on standard error. */
+static int announce_ready(struct srv *s, struct run *r)
+{
+    const struct config *cfg = &s->cfg;
+    struct ready rd;
+    char text[READY_MAX_BYTES + 1], err[PATH_MAX + 128];
+    int rc;
+    memset(&rd, 0, sizeof rd);
+    for (size_t i = 0; i < cfg->n_listen; i++)
+        snprintf(rd.http[rd.n_http++], sizeof rd.http[0], "%s", r->bound[i]);
+    snprintf(rd.tunnel, sizeof rd.tunnel, "%s", s->proxy_addr);
+    snprintf(rd.admin, sizeof rd.admin, "%s", r->admin_bound);
+    snprintf(rd.events, sizeof rd.events, "%s", s->events_addr);
+    if ((rc = ready_format(&rd, text, sizeof text)) != 0) {
+        fprintf(stderr, "cordond: the listeners' addresses cannot be written as a ready file "
+                "(%s): a listen path holds a control character\n", strerror(-rc));
+        return rc;
+    }
+    if (cfg->ready_file[0] && (rc = ready_write(cfg->ready_file, &rd, err, sizeof err)) != 0) {
+        fprintf(stderr, "cordond: %s\n", err);
+        return rc;
+    }
+    fprintf(stderr, "cordond %s: serving\n%s", CORDON_VERSION, text);
+    return 0;
+}
+
+/*
+ * Serve until told to stop: SIGHUP reloads the policy set, SIGTERM and SIGINT stop; once a
+ * second the audit writer is looked at and the set re-signed when it passes half its
+ * validity. Returns the exit status: 0, or 3 when the audit log can no longer record.
+ */
+static int serve(struct srv *s, struct run *r)
+{
+    struct diag *d = r->d;
     time_t retry_at = 0;
     int stop_status = 0;
     for (;;) {
         struct timespec one = {1, 0};
-        int sig = sigtimedwait(&set, NULL, &one);
+        int sig = sigtimedwait(&r->signals, NULL, &one);
         if (sig == SIGTERM || sig == SIGINT)
             break;
         if (sig == SIGHUP) {
@@ -534,21 +638,27 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "cordond: stopping%s\n", stop_status ? " (exit status 3: the audit log "
                     "can no longer record)" : "");
-    rc = stop_status;
-out:
-    http_stop(http);
-    events_stop(ev);
-    size_t left = tunnel_stop(tun);
+    return stop_status;
+}
+
+/* Stop and release whatever the start opened, the audit log last but for the policy set and
+ * the agents, which a tunnel thread still running may use. Returns rc, or 1 when a clean stop
+ * could not close the audit log. */
+static int shut_down(struct srv *s, struct run *r, int rc)
+{
+    http_stop(r->http);
+    events_stop(r->ev);
+    size_t left = tunnel_stop(r->tun);
     if (left)
         fprintf(stderr, "cordond: %zu tunnel(s) still open at exit; their tunnel.close records "
                 "are lost\n", left);
 
-    for (int i = 0; i < nfds; i++)
-        close(fds[i]);
-    if (tfd >= 0)
-        close(tfd);
-    if (afd >= 0)
-        close(afd);
+    for (int i = 0; i < r->nfds; i++)
+        close(r->fds[i]);
+    if (r->tfd >= 0)
+        close(r->tfd);
+    if (r->afd >= 0)
+        close(r->afd);
     pthread_rwlock_wrlock(&s->audit_lock);
     if (s->audit && audit_close(s->audit) != AUDIT_OK && rc == 0)
         rc = 1;
@@ -558,7 +668,32 @@ out:
         pset_manager_free(s->psets);
         agents_free(s->agents);
     }
-    key_secret_free(signer);
-    free(d);
+    key_secret_free(r->signer);
+    free(r->d);
     return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct srv *s = &g_srv;
+    struct run r = {.tfd = -1, .afd = -1};
+    int rc;
+
+    config_defaults(&s->cfg);
+    pthread_rwlock_init(&s->audit_lock, NULL);
+    pthread_mutex_init(&s->tunnel_lock, NULL);
+    if ((rc = scan_options(argc, argv, &r)) != GO_ON ||
+        (rc = load_config(argc, argv, &s->cfg, &r)) != GO_ON)
+        return rc;
+    if (r.check_only) {
+        printf("cordond: configuration is valid\n");
+        return 0;
+    }
+    if (prepare_process(&r) != 0)
+        return 1;
+    rc = 1;
+    if (open_keys(s, &r) == 0 && open_audit_log(s) == 0 && open_policies(s, &r) == 0 &&
+        start_listeners(s, &r) == 0 && start_services(s, &r) == 0 && announce_ready(s, &r) == 0)
+        rc = serve(s, &r);
+    return shut_down(s, &r, rc);
 }

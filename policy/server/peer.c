@@ -5,6 +5,7 @@
  * and bounded and are fuzzed (tests/fuzz/fuzz_peer.c).
  */
 #include "policy/server/peer.h"
+#include "base/grow.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -238,32 +239,34 @@ int peer_tcp_find(const char *text, size_t len, const char *local, const char *r
     return -ENOENT;
 }
 
-/* The whole of a /proc/net table, malloc'd (caller frees), or NULL. */
+/* The whole of a /proc/net table, malloc'd (caller frees), or NULL (it cannot be opened, or
+ * it reaches PEER_TCP_TABLE_MAX). */
 static char *read_table(const char *path, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    size_t cap = 65536, n = 0;
-    char *buf = fd >= 0 ? malloc(cap) : NULL;
-    while (buf) {
+    size_t cap = 0, n = 0;
+    char *buf = NULL;
+    *len = 0;
+    if (fd < 0)
+        return NULL;
+    if (GROW(&buf, &cap, 65536) != 0) {
+        close(fd);
+        return NULL;
+    }
+    for (;;) {
         ssize_t r = read(fd, buf + n, cap - n);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
             break;
         n += (size_t)r;
-        if (n == cap) {
-            char *nb = cap < PEER_TCP_TABLE_MAX ? realloc(buf, cap * 2) : NULL;
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
+        if (n == cap && (cap >= PEER_TCP_TABLE_MAX || GROW(&buf, &cap, cap + 1) != 0)) {
+            free(buf);
+            buf = NULL;
+            break;
         }
     }
-    if (fd >= 0)
-        close(fd);
+    close(fd);
     *len = n;
     return buf;
 }

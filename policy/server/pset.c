@@ -4,6 +4,8 @@
  * mutex, which readers never take; readers take only the short pointer lock in pset_acquire().
  */
 #include "policy/server/pset.h"
+#include "base/grow.h"
+#include "base/io.h"
 #include "base/path.h"
 
 #include <ctype.h>
@@ -105,7 +107,7 @@ static int versions_load(struct pset_manager *m, struct diag *d)
         return -EIO;
     }
     char line[256];
-    size_t lineno = 0;
+    size_t lineno = 0, cap = 0; /* versions are loaded once, before any reload, into NULL */
     int rc = 0;
     while (fgets(line, sizeof line, f)) {
         lineno++;
@@ -125,12 +127,10 @@ static int versions_load(struct pset_manager *m, struct diag *d)
             rc = -EINVAL;
             break;
         }
-        struct version_rec *nv = realloc(m->vers, (m->n_vers + 1) * sizeof *nv);
-        if (!nv) {
-            rc = -ENOMEM;
+        if ((rc = GROW(&m->vers, &cap, m->n_vers + 1)) != 0) {
+            diag_add(d, "", "%s: out of memory reading the policy versions", m->versions_path);
             break;
         }
-        m->vers = nv;
         memcpy(r.agent, name, strlen(name) + 1);
         r.version = v;
         m->vers[m->n_vers++] = r;
@@ -196,15 +196,15 @@ static int read_all(const char *path, char **out, size_t *len, struct diag *d, c
     return rc == 0 ? 0 : -EINVAL;
 }
 
-/* NAME.json -> NAME when NAME is a valid agent name; else -1. */
+/* NAME.json -> NAME when NAME is a valid agent name; else -EINVAL. */
 static int file_agent(const char *file, char agent[AGENTS_NAME_MAX + 1])
 {
     size_t n = strlen(file);
     if (n <= 5 || strcmp(file + n - 5, ".json") != 0 || n - 5 > AGENTS_NAME_MAX)
-        return -1;
+        return -EINVAL;
     memcpy(agent, file, n - 5);
     agent[n - 5] = '\0';
-    return agents_valid_name(agent) ? 0 : -1;
+    return agents_valid_name(agent) ? 0 : -EINVAL;
 }
 
 static struct src *src_find(struct srcs *s, const char *agent)
@@ -394,20 +394,15 @@ static int write_pushed(struct pset_manager *m, const struct srcs *s,
         snprintf(path, sizeof path, "%s/%s.json", m->dir, s->v[i].agent);
         snprintf(tmp, sizeof tmp, "%s/.%s.json.tmp", m->dir, s->v[i].agent);
         int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-        int ok = fd >= 0;
-        size_t off = 0;
-        while (ok && off < e->source_len) {
-            ssize_t n = write(fd, e->source + off, e->source_len - off);
-            if (n < 0 && errno == EINTR)
-                continue;
-            ok = n > 0;
-            off += ok ? (size_t)n : 0;
-        }
-        ok = ok && fsync(fd) == 0;
+        int rc = fd < 0 ? -errno : io_write_all(fd, e->source, e->source_len);
+        if (rc == 0 && fsync(fd) != 0)
+            rc = -errno;
         if (fd >= 0)
             close(fd);
-        if (!ok || rename(tmp, path) != 0) {
-            diag_add(d, "", "%s: cannot write the pushed policy: %s", path, strerror(errno));
+        if (rc == 0 && rename(tmp, path) != 0)
+            rc = -errno;
+        if (rc != 0) {
+            diag_add(d, "", "%s: cannot write the pushed policy: %s", path, strerror(-rc));
             unlink(tmp);
             return -EIO;
         }
@@ -423,8 +418,10 @@ int pset_manager_reload(struct pset_manager *m, const struct pset_source *push, 
     struct pset *set = NULL;
     struct version_rec *nv = NULL;
     size_t n_nv = 0;
-    if (!s)
+    if (!s) {
+        diag_add(d, "", "out of memory reloading the policy set");
         return -ENOMEM;
+    }
     pthread_mutex_lock(&m->reload_mu);
     if (npush && !m->dir[0]) {
         diag_add(d, "", "this server serves one policy file (--policy); push needs a server "
@@ -437,8 +434,10 @@ int pset_manager_reload(struct pset_manager *m, const struct pset_source *push, 
             struct src *x = &s->v[s->n];
             memcpy(x->agent, cur->v[i].agent, sizeof x->agent);
             x->text = malloc(cur->v[i].source_len + 1);
-            if (!x->text)
+            if (!x->text) {
+                rc = -ENOMEM;
                 goto out;
+            }
             memcpy(x->text, cur->v[i].source, cur->v[i].source_len + 1);
             x->len = cur->v[i].source_len;
             s->n++;
@@ -454,8 +453,10 @@ int pset_manager_reload(struct pset_manager *m, const struct pset_source *push, 
         /* The agent is whatever the one file names; build() checks it is a valid name. */
         struct diag *one = malloc(sizeof *one);
         struct policy *p = NULL;
-        if (!one)
+        if (!one) {
+            rc = -ENOMEM; /* rc was 0 here: a reload that built nothing must not succeed */
             goto out;
+        }
         diag_init(one);
         if (policy_load(x->text, x->len, &m->env, &p, one) != 0) {
             diag_merge(d, m->file, one);
@@ -551,8 +552,10 @@ int pset_manager_open(const struct pset_options *o, struct pset_manager **out, s
 {
     int rc = -ENOMEM;
     struct pset_manager *m = calloc(1, sizeof *m);
-    if (!m)
+    if (!m) {
+        diag_add(d, "", "out of memory opening the policy set");
         goto fail;
+    }
     m->o = *o;
     snprintf(m->dir, sizeof m->dir, "%s", o->policies_dir ? o->policies_dir : "");
     snprintf(m->file, sizeof m->file, "%s", o->policy_file ? o->policy_file : "");

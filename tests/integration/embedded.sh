@@ -173,4 +173,19 @@ has "it names the directory" "$V/ro/file/audit"
 CORDON_CORDOND=/nonexistent run "a missing cordond is refused" 125 "$CORDON" run \
     --policy "$FX/plain.json" --audit "$V/a5" -- true
 has "it says how to point at cordond" "CORDON_CORDOND"
+# the ready file is read by its one definition (policy/server/ready.h): a cordond whose ready
+# file breaks the format (here an escape sequence in the address) is not taken to listen
+cat > "$V/fake-cordond" <<'SH'
+#!/bin/sh
+while [ $# -gt 0 ]; do [ "$1" = --ready-file ] && R=$2; shift; done
+printf 'http=127.0.0.1:1\033[2J\ntunnel=127.0.0.1:2\n' > "$R"
+echo "fake cordond: wrote a hostile ready file"
+sleep 1
+exit 1
+SH
+chmod +x "$V/fake-cordond"
+XDG_RUNTIME_DIR=$T/rt CORDON_CORDOND=$V/fake-cordond run "a malformed ready file is not taken" 125 \
+    "$CORDON" run --policy "$FX/plain.json" --audit "$V/a7" -- true
+has "the run waits for a ready file that parses, and says cordond exited" "did not start (it exited)"
+has "it quotes what cordond said" "fake cordond: wrote a hostile ready file"
 finish

@@ -285,7 +285,13 @@ sleep 0.3
 M=$(curl -s "$URL/metrics")
 DROP=$(echo "$M" | sed -n 's/^cordon_events_total{outcome="dropped"} //p')
 [ "${DROP:-0}" -ge 200 ] && ok "rate limit drops the excess ($DROP of 300 dropped, burst 50)" || bad "rate limit" "$DROP"
-grep -q '"kind":"events.rate_limited"' "$W/state/audit/audit.jsonl" || true
+# the first event accepted after drops records how many were dropped: one more event once
+# the bucket has refilled (event_rate 20/s), then the record must reach the log
+R=$($PY events "$EV" "$OPSKEY" "[{\"type\":\"hello\",\"key\":\"KEY\",\"session\":\"$SES\",\"pid\":1}, {\"sleep\":0.5}, $EVT]")
+for _ in $(seq 50); do grep -q '"kind":"events.rate_limited"' "$W/state/audit/audit.jsonl" && break; sleep 0.1; done
+grep '"kind":"events.rate_limited"' "$W/state/audit/audit.jsonl" | grep '"agent":"ops"' | grep -q '"count":[1-9]' &&
+    ok "the drops are audited (events.rate_limited, agent and count)" ||
+    bad "rate limit audit" "$(grep -c . "$W/state/audit/audit.jsonl") records; $(grep rate_limited "$W/state/audit/audit.jsonl")"
 # a connection that never says hello is closed, so silent ones cannot hold every slot
 R=$(python3 - "$EV" <<'P'
 import socket, sys, time

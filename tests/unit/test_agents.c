@@ -154,6 +154,55 @@ Test(agents, secret_with_loose_mode_refused)
     cr_assert(strstr(err, "32-byte"), "%s", err);
 }
 
+Test(agents, a_secret_ending_in_a_newline_keeps_its_32_bytes)
+{
+    /* random bytes end in '\n' or '\r' now and then: none of them may be dropped */
+    int fd = open(secret, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, "0123456789abcdef0123456789abc\r\n\n", 32), 32);
+    close(fd);
+    struct agents *a = NULL;
+    char key[AGENTS_KEY_LEN + 1];
+    cr_assert_eq(agents_open(keys, secret, &a, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(agents_add(a, "web", key, NULL, err, sizeof err), 0, "%s", err);
+    agents_free(a);
+    cr_assert_eq(agents_open(keys, secret, &a, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(agents_check(a, key, NULL, NULL), AGENTS_OK);
+    agents_free(a);
+}
+
+Test(agents, a_symlinked_secret_is_refused)
+{
+    char target[160];
+    snprintf(target, sizeof target, "%s/elsewhere", dir);
+    int fd = open(target, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, "0123456789abcdef0123456789abcdef", 32), 32);
+    close(fd);
+    cr_assert_eq(symlink(target, secret), 0);
+    struct agents *a = NULL;
+    cr_assert_eq(agents_open(keys, secret, &a, err, sizeof err), -ELOOP);
+    cr_assert(strstr(err, "symbolic link"), "%s", err);
+    cr_assert_null(a);
+    unlink(target);
+}
+
+Test(agents, status_codes_are_not_errno_values)
+{
+    const int codes[] = {AGENTS_ERR_MALFORMED, AGENTS_ERR_UNKNOWN, AGENTS_ERR_REVOKED};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        cr_assert(codes[i] < 0 && !err_is_errno(codes[i]), "%d overlaps errno", codes[i]);
+        cr_assert(codes[i] < ERR_BLOCK_AGENTS && codes[i] > ERR_BLOCK_AGENTS - 100);
+        for (size_t j = 0; j < i; j++)
+            cr_assert_neq(codes[i], codes[j]);
+    }
+    cr_assert(strstr(agents_strerror(AGENTS_ERR_MALFORMED), "ck_"));
+    cr_assert(strstr(agents_strerror(AGENTS_ERR_UNKNOWN), "no agent"));
+    cr_assert(strstr(agents_strerror(AGENTS_ERR_REVOKED), "revoked"));
+    cr_assert_str_eq(agents_strerror(-ENOENT), strerror(ENOENT));
+    cr_assert_str_eq(agents_strerror(ERR_BLOCK_AGENTS - 99), "unknown agents status");
+}
+
 static int open_with(const char *text)
 {
     FILE *f = fopen(keys, "w");

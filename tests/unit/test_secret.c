@@ -110,3 +110,22 @@ Test(secret, exact_keeps_every_byte_and_reads_an_empty_file)
                  -EPERM);
     cr_assert_null(out);
 }
+
+Test(secret, a_binary_secret_keeps_every_byte)
+{
+    char *out, err[256];
+    size_t len;
+    /* 32 bytes whose last ones are a carriage return and a newline, as random ones may be */
+    const char *p = file("bin", "0123456789abcdef0123456789abc\r\n\n", 0600);
+    cr_assert_eq(secret_read_file_exact("the test secret", p, 64, &out, &len, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(len, 32);
+    cr_assert_eq(memcmp(out, "0123456789abcdef0123456789abc\r\n\n", 32), 0);
+    secret_free(out, len);
+    /* and it is refused as the text reader refuses */
+    p = file("loose", "0123456789abcdef0123456789abcdef", 0640);
+    out = NULL;
+    cr_assert_eq(secret_read_file_exact("the test secret", p, 64, &out, &len, err, sizeof err), -EPERM);
+    cr_assert_null(out);
+    cr_assert(strstr(err, "chmod 600"), "%s", err);
+}
