@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The one decision path (decision.h): count, audit, render, always in that order, so that no
- * handler can count a refusal it forgot to record or record one it answers differently.
+ * A decision and its refusal (decision.h); srv_decide() in server.c counts, audits and renders
+ * it, always in that order, so that no handler can count a refusal it forgot to record or
+ * record one it answers differently.
  * Records and refusal bodies are written with the JSON text writer (base/jbuf.h): whatever a
  * client sent ends up escaped, never formatted into JSON.
  */
@@ -13,7 +14,6 @@
 #include <string.h>
 
 #include "base/diag.h"
-#include "policy/server/server.h"
 
 void decision_init(struct decision *d, enum decision_kind kind, const char *audit_kind)
 {
@@ -97,8 +97,7 @@ const char *decision_outcome_name(enum decision_outcome outcome)
     return outcome < DECISION_OUTCOME_N ? names[outcome] : "error";
 }
 
-/* Append the record's closing members and write it. */
-static int audit(struct srv *s, struct decision *d)
+void decision_close_record(struct decision *d)
 {
     struct jbuf *f = &d->fields;
     if (d->rule) {
@@ -110,14 +109,11 @@ static int audit(struct srv *s, struct decision *d)
         jbuf_str(f, d->peer, 128);
     }
     jbuf_raw(f, "}");
-    return srv_audit_jbuf(s, d->audit_kind, d->agent, f,
-                          (d->audit_flags & DECISION_AUDIT_SYNC) != 0);
 }
 
-/* An allow that could not be recorded, when its action requires a record. */
-static void unrecorded(struct decision *d)
+void decision_unrecorded(struct decision *d, int invalid)
 {
-    if (d->audit_rc == SRV_AUDIT_INVALID)
+    if (invalid)
         decision_fail(d, 500, "audit_invalid", "audit",
                       "cordond could not record this decision (an internal error, reported in "
                       "the server's log), so it refuses it; retry, and report the server's log "
@@ -183,8 +179,7 @@ static void render_plain(struct decision *d, struct jbuf *b)
     jbuf_raw(b, "\n");
 }
 
-/* The refusal as the client reads it; d->body stays NULL when there is no memory. */
-static void render(struct decision *d)
+void decision_render(struct decision *d)
 {
     if (d->reply == DECISION_REPLY_NONE)
         return;
@@ -205,29 +200,6 @@ static void render(struct decision *d)
     }
     d->body = mem;
     d->body_len = b.len;
-}
-
-static void count(struct srv *s, const struct decision *d)
-{
-    srv_count(&s->m.decisions[d->kind][d->outcome], 1);
-    if (d->also && d->outcome != DECISION_ALLOW)
-        srv_count(d->also, 1);
-}
-
-enum decision_outcome srv_decide(struct srv *s, struct decision *d)
-{
-    if (d->kind >= DECISION_KIND_N)
-        d->kind = DECISION_REQUEST;
-    if (d->audit_kind) {
-        d->audit_rc = audit(s, d);
-        if (d->audit_rc != 0 && d->outcome == DECISION_ALLOW &&
-            (d->audit_flags & DECISION_AUDIT_REQUIRED))
-            unrecorded(d);
-    }
-    count(s, d);
-    if (d->outcome != DECISION_ALLOW)
-        render(d);
-    return d->outcome;
 }
 
 void decision_done(struct decision *d)

@@ -100,12 +100,15 @@ __attribute__((format(printf, 5, 6))) void decision_fail(struct decision *d, uns
                                                          const char *code, const char *rule,
                                                          const char *fmt, ...);
 
-/*
- * The one decision path: count d in the metrics, append its audit record, and render a
- * refusal into d->body (d->reply says how). Returns the final outcome, which is DECISION_ALLOW
- * only when the action may go on. The caller sends d->body, then calls decision_done().
- */
-enum decision_outcome srv_decide(struct srv *s, struct decision *d);
+/* Close d's audit record: its rule and peer members, and the closing brace. */
+void decision_close_record(struct decision *d);
+
+/* Turn an allow whose required record could not be written into its refusal: 500
+ * cordon.audit_invalid when the record was invalid (a bug), 503 cordon.audit_failed else. */
+void decision_unrecorded(struct decision *d, int invalid);
+
+/* Render the refusal into d->body as d->reply says; d->body stays NULL without memory. */
+void decision_render(struct decision *d);
 
 /* Free what srv_decide rendered. */
 void decision_done(struct decision *d);

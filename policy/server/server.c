@@ -26,10 +26,7 @@ static void say_failed(const char *kind, int rc)
         return;
     fprintf(stderr, "cordond: audit: cannot append the %s record (status %d: %s); actions "
             "that require audit are refused until the audit directory is fixed and cordond "
-            "is restarted\n", kind, rc,
-            rc == AUDIT_ERR_IO       ? "the log could not be written or synced"
-            : rc == AUDIT_ERR_CLOSED ? "the audit writer process is gone"
-                                     : "refused by the log");
+            "is restarted\n", kind, rc, audit_strerror(rc));
 }
 
 /* Every invalid record is said, not only the first: each one is a record lost to a bug. */
@@ -120,4 +117,24 @@ int srv_reload(struct srv *s, const struct pset_source *push, size_t npush, cons
     jbuf_raw(&f, "}");
     (void)srv_audit_jbuf(s, "policy.reload", NULL, &f, 0);
     return rc;
+}
+
+enum decision_outcome srv_decide(struct srv *s, struct decision *d)
+{
+    if (d->kind >= DECISION_KIND_N)
+        d->kind = DECISION_REQUEST;
+    if (d->audit_kind) {
+        decision_close_record(d);
+        d->audit_rc = srv_audit_jbuf(s, d->audit_kind, d->agent, &d->fields,
+                                     (d->audit_flags & DECISION_AUDIT_SYNC) != 0);
+        if (d->audit_rc != 0 && d->outcome == DECISION_ALLOW &&
+            (d->audit_flags & DECISION_AUDIT_REQUIRED))
+            decision_unrecorded(d, d->audit_rc == SRV_AUDIT_INVALID);
+    }
+    srv_count(&s->m.decisions[d->kind][d->outcome], 1);
+    if (d->also && d->outcome != DECISION_ALLOW)
+        srv_count(d->also, 1);
+    if (d->outcome != DECISION_ALLOW)
+        decision_render(d);
+    return d->outcome;
 }

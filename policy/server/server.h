@@ -74,6 +74,14 @@ int srv_audit_jbuf(struct srv *s, const char *kind, const char *agent, const str
                    int sync);
 
 /* 1 while the audit log can record (what /healthz reports), else 0. */
+/*
+ * The one decision path (decision.h): count d in the metrics, append its audit record, and
+ * render a refusal into d->body (d->reply says how). Returns the final outcome, which is
+ * DECISION_ALLOW only when the action may go on; an allow whose required record could not be
+ * written becomes a refusal. The caller sends d->body, then calls decision_done().
+ */
+enum decision_outcome srv_decide(struct srv *s, struct decision *d);
+
 int srv_healthy(struct srv *s);
 
 /* Reload the policy set (SIGHUP, POST /v1/admin/reload, push); audits the outcome. d gets
