@@ -195,9 +195,26 @@ int profile_read_file(struct profile *p, const char *file, char *err, size_t err
 
 int profile_load(struct profile *p, char *err, size_t errlen)
 {
+    return profile_load_from(p, NULL, err, errlen);
+}
+
+int profile_load_from(struct profile *p, const struct profile_source *src, char *err,
+                      size_t errlen)
+{
+    static const struct profile_source none;
+    const struct profile_source *s = src ? src : &none;
+    /* the options, in the order of fields[] */
+    const char *const given[sizeof fields / sizeof fields[0]] = {
+        s->server, s->key, s->trust, s->policy, s->workspace, NULL,
+    };
+    int from_options = s->server || s->policy;
     memset(p, 0, sizeof *p);
     for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
-        const char *v = getenv(fields[k].name);
+        const char *v = given[k];
+        char *dst = field_ptr(p, &fields[k]);
+        int source = dst == p->server || dst == p->policy;
+        if (!v && !(from_options && source))
+            v = getenv(fields[k].name);
         if (!v || !*v)
             continue;
         if (strlen(v) >= fields[k].size) {
@@ -205,14 +222,16 @@ int profile_load(struct profile *p, char *err, size_t errlen)
                      fields[k].size - 1);
             return -EINVAL;
         }
-        memcpy(field_ptr(p, &fields[k]), v, strlen(v) + 1);
+        memcpy(dst, v, strlen(v) + 1);
     }
-    const char *file = getenv("CORDON_PROFILE");
+    const char *file = s->file ? s->file : getenv("CORDON_PROFILE");
     if (file && *file) {
         int rc = profile_read_file(p, file, err, errlen);
         if (rc != 0)
             return rc;
     }
+    if (p->server[0] && p->policy[0] && !s->policy)
+        p->policy[0] = '\0'; /* a server wins over an offline file that was not asked for */
     return profile_check(p, err, errlen);
 }
 

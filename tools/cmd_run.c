@@ -253,51 +253,19 @@ struct run_source {
     const char *profile, *server, *key, *policy, *trust, *workspace;
 };
 
-/*
- * Where the policy comes from: the options, then the environment, then the profile file.
- * This is the one place that decides server, key and trust, so that another source (a
- * private cordond started for an unsigned policy) can be added here.
- */
+/* Where the policy comes from: the options, then the environment, then the profile file
+ * (profile_load_from). Another source (the private cordond of the embedded default) replaces
+ * the options here. */
 static int run_resolve_source(const struct run_source *s, struct profile *p, char *err,
                               size_t errlen)
 {
-    memset(p, 0, sizeof *p);
-    const struct {
-        const char *opt, *env;
-        char *dst;
-        size_t cap;
-    } f[] = {
-        {s->server, "CORDON_SERVER", p->server, sizeof p->server},
-        {s->key, "CORDON_KEY", p->key, sizeof p->key},
-        {s->policy, "CORDON_POLICY", p->policy, sizeof p->policy},
-        {s->trust, "CORDON_TRUST", p->trust, sizeof p->trust},
-        {s->workspace, "CORDON_WORKSPACE", p->workspace, sizeof p->workspace},
-        {NULL, "CORDON_LOG", p->log, sizeof p->log},
-    };
-    int from_options = s->server || s->policy;
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        const char *v = f[i].opt;
-        /* --server or --policy on the command line: the environment's source is ignored,
-         * so a stray CORDON_POLICY cannot shadow --server */
-        if (!v && !(from_options && (i == 0 || i == 2)))
-            v = getenv(f[i].env);
-        if (!v || !*v)
-            continue;
-        if (strlen(v) >= f[i].cap) {
-            diag_set(err, errlen, "%s is longer than %zu bytes", f[i].env, f[i].cap - 1);
-            return -EINVAL;
-        }
-        memcpy(f[i].dst, v, strlen(v) + 1);
-    }
-    const char *file = s->profile ? s->profile : getenv("CORDON_PROFILE");
-    if (file && *file) {
-        int rc = profile_read_file(p, file, err, errlen);
-        if (rc != 0)
-            return rc;
-    }
-    if (p->server[0] && p->policy[0] && !s->policy)
-        p->policy[0] = '\0'; /* a server wins over an offline file from the environment */
-    return profile_check(p, err, errlen);
+    const struct profile_source src = {.file = s->profile,
+                                       .server = s->server,
+                                       .key = s->key,
+                                       .policy = s->policy,
+                                       .trust = s->trust,
+                                       .workspace = s->workspace};
+    return profile_load_from(p, &src, err, errlen);
 }
 
 struct run_opts {

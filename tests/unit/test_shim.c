@@ -54,6 +54,65 @@ Test(profile, environment_wins_over_the_file)
     cr_assert_str_eq(p.server, "unix:/run/cordon.sock");
 }
 
+/* The precedence `cordon run` uses: its options, then the environment, then the file. */
+Test(profile, options_win_over_the_environment_and_the_file)
+{
+    char dir[] = "/tmp/cordon-prof-XXXXXX", file[64], err[512];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(file, sizeof file, "%s/p", dir);
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fputs("CORDON_TRUST=/file/t.pub\nCORDON_WORKSPACE=/file/ws\nCORDON_LOG=all\n", f);
+    fclose(f);
+    setenv("CORDON_SERVER", "http://127.0.0.1:1", 1);
+    setenv("CORDON_KEY", "/env/key", 1);
+    setenv("CORDON_POLICY", "/env/policy.dsse", 1);
+    setenv("CORDON_WORKSPACE", "/env/ws", 1);
+    unsetenv("CORDON_TRUST");
+    unsetenv("CORDON_LOG");
+    setenv("CORDON_PROFILE", "/nonexistent/profile", 1);
+
+    struct profile p;
+    struct profile_source src = {.file = file, .server = "unix:/run/c.sock", .key = "/opt/key"};
+    cr_assert_eq(profile_load_from(&p, &src, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(p.server, "unix:/run/c.sock");
+    cr_assert_str_eq(p.key, "/opt/key");
+    cr_assert_str_eq(p.policy, "", "an option's server: the environment's policy is ignored");
+    cr_assert_str_eq(p.workspace, "/env/ws", "the environment wins over the file");
+    cr_assert_str_eq(p.trust, "/file/t.pub", "the file fills what is left");
+    cr_assert_eq(p.log_mode, PROFILE_LOG_ALL);
+
+    /* --policy: the environment's server is ignored and the option's file kept */
+    struct profile_source off = {.file = file, .policy = "/opt/p.dsse"};
+    cr_assert_eq(profile_load_from(&p, &off, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(p.server, "");
+    cr_assert_str_eq(p.policy, "/opt/p.dsse");
+    cr_assert_str_eq(p.key, "/env/key");
+
+    /* no options: a server from the environment wins over its policy file */
+    struct profile_source env = {.file = file};
+    cr_assert_eq(profile_load_from(&p, &env, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(p.server, "http://127.0.0.1:1");
+    cr_assert_str_eq(p.policy, "");
+
+    /* profile_load is the same with no options at all (and reads CORDON_PROFILE) */
+    cr_assert_neq(profile_load(&p, err, sizeof err), 0);
+    cr_assert(strstr(err, "/nonexistent/profile"), "%s", err);
+    setenv("CORDON_PROFILE", file, 1);
+    cr_assert_eq(profile_load(&p, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(p.server, "http://127.0.0.1:1");
+    cr_assert_str_eq(p.trust, "/file/t.pub");
+
+    /* an option too long for its field is refused, naming the variable */
+    static char huge[PROFILE_VALUE_MAX + 8];
+    memset(huge, 'a', sizeof huge - 1);
+    struct profile_source big = {.file = file, .workspace = huge};
+    cr_assert_eq(profile_load_from(&p, &big, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "CORDON_WORKSPACE"), "%s", err);
+    unlink(file);
+    rmdir(dir);
+}
+
 Test(profile, unknown_name_is_refused_with_its_line)
 {
     struct profile p = {0};
