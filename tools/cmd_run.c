@@ -19,7 +19,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +35,7 @@
 #include "base/diag.h"
 #include "sandbox/cgroup.h"
 #include "shim/events.h"
+#include "shim/poll.h"
 #include "shim/root.h"
 #include "tools/cli.h"
 #include "tools/embedded.h"
@@ -230,24 +230,6 @@ static void on_child(int sig)
 }
 
 static struct root g_root;
-
-static void *poller(void *arg)
-{
-    (void)arg;
-    char msg[256], err[512];
-    int failed = 0;
-    for (;;) {
-        sleep(g_root.policy->poll_seconds);
-        int rc = root_poll_once(&g_root, msg, sizeof msg, err, sizeof err);
-        if (rc == 1) {
-            fprintf(stderr, "%s\n", msg);
-            events_emit("policy.stale", "log", NULL);
-        } else if (rc < 0 && !failed++) {
-            fprintf(stderr, "cordon run: policy poll failed: %s (will keep trying)\n", err);
-        }
-    }
-    return NULL;
-}
 
 struct run_source {
     const char *profile, *server, *key, *policy, *trust, *workspace;
@@ -525,9 +507,13 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
         g_root.event_fd = -1;
     }
     if (g_root.online && g_root.policy->poll_seconds > 0) {
-        pthread_t t;
-        if (pthread_create(&t, NULL, poller, NULL) == 0)
-            pthread_detach(t);
+        static struct poll_job job;
+        job.root = &g_root;
+        job.once = root_poll_once;
+        job.who = "cordon run";
+        if (poll_start(&job) != 0)
+            fprintf(stderr, "cordon run: warning: cannot start the policy poller; a newer "
+                            "policy will not be noticed during this run\n");
     }
 
     /* Wait for CMD, for the private cordond, for cordond's end of our connection. */

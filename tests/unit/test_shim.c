@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -25,6 +26,8 @@
 #include "shim/events.h"
 #include "shim/fetch.h"
 #include "shim/hookpol.h"
+#include "shim/poll.h"
+#include "shim/root.h"
 #include "shim/profile.h"
 
 /* ---------------------------------------------------------------- profile */
@@ -1102,4 +1105,77 @@ Test(events, drops_are_counted_never_silent)
     events_set_fd(-1);
     close(sv[0]);
     close(sv[1]);
+}
+
+/* ---------------------------------------------------------------- poll */
+
+static int poll_answer; /* what the stand-in fetch returns next */
+
+static int poll_stub(struct root *r, char *msg, size_t msglen, char *err, size_t errlen)
+{
+    (void)r;
+    if (poll_answer == 1)
+        snprintf(msg, msglen, "cordon: policy v8 is published; this process runs v7; restart "
+                              "to apply");
+    if (poll_answer < 0)
+        snprintf(err, errlen, "cordond at 127.0.0.1:1 refused the connection");
+    return poll_answer;
+}
+
+Test(poll, a_newer_policy_is_one_warning_and_one_stale_event, .init = cr_redirect_stderr)
+{
+    static struct root r;
+    static struct policy pol;
+    root_init(&r);
+    pol.poll_seconds = 30;
+    r.policy = &pol;
+    r.stamp.version = 7;
+    snprintf(r.etag, sizeof r.etag, "v8-abc");
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    events_set_fd(sv[0]);
+    struct poll_job job = {.root = &r, .once = poll_stub, .who = "cordon run"};
+
+    poll_answer = 0;
+    cr_assert_eq(poll_round(&job), 0);
+    char buf[1024];
+    cr_assert_lt(recv(sv[1], buf, sizeof buf, MSG_DONTWAIT), 0, "unchanged: no event");
+
+    poll_answer = 1;
+    cr_assert_eq(poll_round(&job), 1);
+    ssize_t n = recv(sv[1], buf, sizeof buf - 1, MSG_DONTWAIT);
+    cr_assert_gt(n, 0);
+    buf[n] = '\0';
+    cr_assert(strstr(buf, "\"kind\":\"policy.stale\""), "%s", buf);
+    cr_assert(strstr(buf, "\"detail\":{\"running\":7,\"etag\":\"v8-abc\"}"), "%s", buf);
+
+    /* failures: said once, however many rounds fail */
+    poll_answer = -ECONNREFUSED;
+    cr_assert_eq(poll_round(&job), -ECONNREFUSED);
+    cr_assert_eq(poll_round(&job), -ECONNREFUSED);
+    cr_assert_eq(job.failed, 2);
+
+    /* an ETag cordond would not send is left out, not cut into the JSON */
+    snprintf(r.etag, sizeof r.etag, "x\",\"y\":\"z");
+    poll_answer = 1;
+    cr_assert_eq(poll_round(&job), 1);
+    n = recv(sv[1], buf, sizeof buf - 1, MSG_DONTWAIT);
+    cr_assert_gt(n, 0);
+    buf[n] = '\0';
+    cr_assert(strstr(buf, "{\"running\":7,\"etag\":\"\"}"), "%s", buf);
+
+    /* quiet: the events still go, nothing is said */
+    job.quiet = 1;
+    job.failed = 0;
+    poll_answer = -ETIMEDOUT;
+    cr_assert_eq(poll_round(&job), -ETIMEDOUT);
+    events_set_fd(-1);
+    close(sv[0]);
+    close(sv[1]);
+    fflush(stderr);
+    cr_assert_stderr_eq_str(
+        "cordon: policy v8 is published; this process runs v7; restart to apply\n"
+        "cordon run: policy poll failed: cordond at 127.0.0.1:1 refused the connection (will "
+        "keep trying every 30 s)\n"
+        "cordon: policy v8 is published; this process runs v7; restart to apply\n");
 }
