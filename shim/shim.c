@@ -23,9 +23,11 @@
 #include <arpa/inet.h>
 
 #include "base/diag.h"
+#include "base/io.h"
 #include "sandbox/sandbox.h"
 #include "shim/dnsmap.h"
 #include "shim/events.h"
+#include "shim/handshake.h"
 #include "shim/hookpol.h"
 #include "shim/poll.h"
 #include "shim/root.h"
@@ -613,11 +615,10 @@ static void handshake(void)
     unsetenv("CORDON_HANDSHAKE_FD");
     if (fd < 0)
         return;
-    char line[96];
-    int n = snprintf(line, sizeof line, "ok pid=%d policy=v%llu\n", (int)getpid(),
-                     (unsigned long long)shim.version);
-    ssize_t w = write(fd, line, (size_t)n);
-    (void)w;
+    char line[HANDSHAKE_MAX];
+    size_t n = handshake_format(line, sizeof line, (long)getpid(), shim.version);
+    if (n)
+        (void)!io_write_all(fd, line, n); /* no answer is what cordon run reports */
     close(fd);
 }
 

@@ -25,6 +25,7 @@
 #include "shim/dnsmap.h"
 #include "shim/events.h"
 #include "shim/fetch.h"
+#include "shim/handshake.h"
 #include "shim/hookpol.h"
 #include "shim/poll.h"
 #include "shim/root.h"
@@ -1178,4 +1179,103 @@ Test(poll, a_newer_policy_is_one_warning_and_one_stale_event, .init = cr_redirec
         "cordon run: policy poll failed: cordond at 127.0.0.1:1 refused the connection (will "
         "keep trying every 30 s)\n"
         "cordon: policy v8 is published; this process runs v7; restart to apply\n");
+}
+
+/* ---------------------------------------------------------------- handshake */
+
+static int hs(const char *s, struct handshake *h)
+{
+    return handshake_parse(s, strlen(s), h);
+}
+
+Test(handshake, the_written_line_parses_back)
+{
+    char line[HANDSHAKE_MAX];
+    struct handshake h = {0};
+    size_t n = handshake_format(line, sizeof line, 4242, 21);
+    cr_assert_str_eq(line, "ok pid=4242 policy=v21\n");
+    cr_assert_eq(n, strlen(line));
+    cr_assert_eq(handshake_parse(line, n, &h), 0);
+    cr_assert_eq(h.pid, 4242);
+    cr_assert_eq(h.version, 21);
+    /* the extremes fit and come back */
+    n = handshake_format(line, sizeof line, 2147483647L, UINT64_MAX);
+    cr_assert_str_eq(line, "ok pid=2147483647 policy=v18446744073709551615\n");
+    cr_assert_eq(handshake_parse(line, n, &h), 0);
+    cr_assert_eq(h.pid, 2147483647L);
+    cr_assert_eq(h.version, UINT64_MAX);
+    cr_assert_eq(hs("ok pid=1 policy=v0\n", &h), 0);
+    cr_assert_eq(h.version, 0);
+    /* what cannot be written is not */
+    cr_assert_eq(handshake_format(line, sizeof line, 0, 1), 0);
+    cr_assert_eq(handshake_format(line, sizeof line, -5, 1), 0);
+    cr_assert_eq(handshake_format(line, 8, 1, 1), 0);
+}
+
+Test(handshake, every_prefix_asks_for_more)
+{
+    const char *full = "ok pid=77 policy=v3\n";
+    struct handshake h;
+    for (size_t i = 0; i < strlen(full); i++)
+        cr_assert_eq(handshake_parse(full, i, &h), -EAGAIN, "prefix of %zu bytes", i);
+    cr_assert_eq(handshake_parse(full, strlen(full), &h), 0);
+}
+
+Test(handshake, malformed_lines_are_refused)
+{
+    static const char *const bad[] = {
+        "ko pid=1 policy=v1\n",        /* another word */
+        "ok\n",                        /* the old free form */
+        "ok pid=1\n",                  /* no policy */
+        "ok pid= policy=v1\n",         /* no number */
+        "ok pid=0 policy=v1\n",        /* no such process */
+        "ok pid=01 policy=v1\n",       /* a leading zero */
+        "ok pid=1 policy=v01\n",       /* a leading zero */
+        "ok pid=-1 policy=v1\n",       /* a sign */
+        "ok pid=+1 policy=v1\n",       /* a sign */
+        "ok pid=1 policy=1\n",         /* no v */
+        "ok pid=1  policy=v1\n",       /* two spaces */
+        "OK pid=1 policy=v1\n",        /* case */
+        "ok pid=1 policy=v1\r\n",     /* CR */
+        "ok pid=1 policy=v1 \n",       /* trailing space */
+        "ok pid=1 policy=v1x\n",       /* trailing text */
+        "ok pid=1 policy=v1\n\n",     /* a second line */
+        "ok pid=1 policy=v1\nok",      /* bytes after the line */
+        "ok pid=2147483648 policy=v1\n",            /* past INT32_MAX */
+        "ok pid=99999999999999999999999 policy=v1\n", /* past everything */
+        "ok pid=1 policy=v18446744073709551616\n",  /* past UINT64_MAX */
+        "\n",
+    };
+    struct handshake h = {.pid = 9, .version = 9};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(hs(bad[i], &h), -EPROTO, "accepted: %s", bad[i]);
+        cr_assert_eq(h.pid, 9, "a refused line leaves h alone");
+    }
+}
+
+Test(handshake, hostile_bytes_and_sizes_are_refused)
+{
+    struct handshake h;
+    /* a NUL inside: refused, never read as the end of a string */
+    const char nul[] = "ok pid=1\0policy=v1\n";
+    cr_assert_eq(handshake_parse(nul, sizeof nul - 1, &h), -EPROTO);
+    const char nul2[] = "ok pid=1 policy=v1\n\0";
+    cr_assert_eq(handshake_parse(nul2, sizeof nul2 - 1, &h), -EPROTO);
+    /* more than a line can be: refused however it starts, even if it never ends */
+    char big[4096];
+    memset(big, '1', sizeof big);
+    memcpy(big, "ok pid=", 7);
+    cr_assert_eq(handshake_parse(big, sizeof big, &h), -EPROTO);
+    cr_assert_eq(handshake_parse(big, HANDSHAKE_MAX + 1, &h), -EPROTO);
+    /* a digit run longer than any number, but within HANDSHAKE_MAX: refused, not wrapped */
+    cr_assert_eq(handshake_parse(big, HANDSHAKE_MAX, &h), -EPROTO);
+    /* high bytes */
+    const char high[] = "ok pid=\xff\xfe policy=v1\n";
+    cr_assert_eq(handshake_parse(high, sizeof high - 1, &h), -EPROTO);
+    /* the parser reads no byte past len */
+    char *exact = malloc(19);
+    memcpy(exact, "ok pid=5 policy=v6\n", 19);
+    cr_assert_eq(handshake_parse(exact, 19, &h), 0);
+    cr_assert_eq(handshake_parse(exact, 12, &h), -EAGAIN);
+    free(exact);
 }
