@@ -26,7 +26,7 @@
 #include "shim/events.h"
 #include "shim/hookpol.h"
 #include "shim/root.h"
-#include "shim/rootlib.h"
+#include "shim/rootlib_path.h"
 
 void root_init(struct root *r)
 {

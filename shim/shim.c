@@ -32,6 +32,7 @@
 #include "shim/poll.h"
 #include "shim/root.h"
 #include "shim/rootlib.h"
+#include "shim/rootlib_path.h"
 #include "shim/shim.h"
 
 struct shim_state shim HIDDEN = {.fds = {-1, -1, -1, -1}};

@@ -29,6 +29,7 @@
 #include "shim/hookpol.h"
 #include "shim/poll.h"
 #include "shim/root.h"
+#include "shim/rootlib_path.h"
 #include "shim/profile.h"
 
 /* ---------------------------------------------------------------- profile */
@@ -1278,4 +1279,21 @@ Test(handshake, hostile_bytes_and_sizes_are_refused)
     cr_assert_eq(handshake_parse(exact, 19, &h), 0);
     cr_assert_eq(handshake_parse(exact, 12, &h), -EAGAIN);
     free(exact);
+}
+
+/* ---------------------------------------------------------------- rootlib_path */
+
+Test(rootlib_path, beside_the_shim_or_an_error)
+{
+    char out[64];
+    cr_assert_eq(rootlib_path("/usr/lib/libcordon.so", out, sizeof out), 0);
+    cr_assert_str_eq(out, "/usr/lib/libcordon-root.so");
+    cr_assert_eq(rootlib_path("libcordon.so", out, sizeof out), 0);
+    cr_assert_str_eq(out, "libcordon-root.so");
+    cr_assert_eq(rootlib_path("", out, sizeof out), -EINVAL);
+    cr_assert_eq(rootlib_path("/a/very/long/directory/name/libcordon.so", out, 30),
+                 -ENAMETOOLONG);
+    cr_assert_eq(rootlib_path("/x/libcordon.so", out, sizeof "/x/libcordon-root.so"), 0);
+    cr_assert_eq(rootlib_path("/x/libcordon.so", out, sizeof "/x/libcordon-root.so" - 1),
+                 -ENAMETOOLONG);
 }
