@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/diag.h"
+#include "base/grow.h"
 #include "shim/hookpol.h"
 
 #define MAGIC "cordon-hooks 1"
@@ -29,17 +30,9 @@ static void put_field(struct obuf *o, const char *s)
     size_t l = s ? strlen(s) : 0;
     if (o->fail)
         return;
-    if (o->n + l + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 1024;
-        while (cap < o->n + l + 1)
-            cap *= 2;
-        char *nb = realloc(o->b, cap);
-        if (!nb) {
-            o->fail = 1;
-            return;
-        }
-        o->b = nb;
-        o->cap = cap;
+    if (GROW(&o->b, &o->cap, o->n + l + 1) != 0) {
+        o->fail = 1;
+        return;
     }
     if (l)
         memcpy(o->b + o->n, s, l);

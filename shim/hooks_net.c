@@ -30,6 +30,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 
+#include "base/clock.h"
 #include "shim/decide.h"
 #include "shim/dnsmap.h"
 #include "shim/events.h"
@@ -98,17 +99,10 @@ static void net_detail(char *mem, size_t cap, const char *host, uint16_t port, c
     jbuf_raw(&b, "}");
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int wait_for(int fd, short ev, long long deadline)
 {
     for (;;) {
-        long long left = deadline - now_ms();
+        long long left = deadline - clock_mono_ms();
         if (left <= 0)
             return 0;
         struct pollfd p = {fd, ev, 0};
@@ -216,7 +210,7 @@ static void tunnel_addr(char *out, size_t cap)
 static int tunnel(int fd, int domain, const char *host, uint16_t port, int *status, char *why,
                   size_t wl)
 {
-    long long deadline = now_ms() + TUNNEL_TIMEOUT_MS;
+    long long deadline = clock_mono_ms() + TUNNEL_TIMEOUT_MS;
     *status = 0;
     why[0] = '\0';
     char req[1024], ta[INET6_ADDRSTRLEN + 10];
@@ -298,7 +292,7 @@ static int tunnel(int fd, int domain, const char *host, uint16_t port, int *stat
     while (bn < cl && bn < sizeof body - 1) {
         ssize_t r = recv(fd, body + bn, 1, 0);
         if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (wait_for(fd, POLLIN, now_ms() + 1000) <= 0)
+            if (wait_for(fd, POLLIN, clock_mono_ms() + 1000) <= 0)
                 break;
             continue;
         }

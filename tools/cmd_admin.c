@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/grow.h"
+#include "base/secret.h"
 #include "policy/policy.h"
 #include "tools/cli.h"
 
@@ -30,7 +32,7 @@
 
 struct resp {
     char *p;
-    size_t len;
+    size_t len, cap;
 };
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -39,17 +41,17 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
     if (r->len + n > MAX_RESPONSE)
         return 0;
-    char *np = realloc(r->p, r->len + n + 1);
-    if (!np)
+    if (GROW(&r->p, &r->cap, r->len + n + 1) != 0)
         return 0;
-    memcpy(np + r->len, ptr, n);
-    r->p = np;
+    memcpy(r->p + r->len, ptr, n);
     r->len += n;
     r->p[r->len] = '\0';
     return n;
 }
 
-/* Read the admin token: the first line of a file with no group or other permission bits. */
+/* Read the admin token: the first line of a private file (base/secret.h: no symlink, no
+ * group or other permission bits, wiped after use). 0, or a negative errno with the reason
+ * printed. */
 static int read_token(const char *cmd, const char *path, char *tok, size_t len)
 {
     if (!path)
@@ -57,31 +59,25 @@ static int read_token(const char *cmd, const char *path, char *tok, size_t len)
     if (!path || !path[0]) {
         cli_error(cmd, "no admin token: pass --admin-token FILE or set "
                   "CORDON_ADMIN_TOKEN_FILE (the server's admin_token_file)");
-        return -1;
+        return -ENOENT;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        cli_error(cmd, "%s: cannot read the admin token: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
+    char *buf = NULL, why[1024];
+    size_t n = 0;
+    int rc = secret_read_file("the admin token file", path, 0, &buf, &n, why, sizeof why);
+    if (rc != 0) {
+        cli_error(cmd, "%s", why);
+        return rc;
     }
-    if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
-        close(fd);
-        cli_error(cmd, "%s: the admin token file must be readable by its owner only; run "
-                  "chmod 600 %s", path, path);
-        return -1;
+    size_t line = strcspn(buf, "\r\n");
+    if (line < len) {
+        memcpy(tok, buf, line);
+        tok[line] = '\0';
+    } else {
+        cli_error(cmd, "%s: the admin token is longer than %zu bytes", path, len - 1);
+        rc = -EFBIG;
     }
-    ssize_t n = read(fd, tok, len - 1);
-    close(fd);
-    if (n <= 0) {
-        cli_error(cmd, "%s: the admin token file is empty", path);
-        return -1;
-    }
-    tok[n] = '\0';
-    tok[strcspn(tok, "\r\n")] = '\0';
-    return 0;
+    secret_free(buf, n);
+    return rc;
 }
 
 /*

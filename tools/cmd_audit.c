@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "policy/audit/audit_read.h"
 #include "policy/sign/key.h"
 #include "policy/audit/note.h"
@@ -337,9 +338,7 @@ static int run_query(int argc, char **argv)
     struct query q = {.since = INT64_MIN, .until = INT64_MAX};
     char path[4096];
     int c;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    int64_t now_ms = clock_real_ms();
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
