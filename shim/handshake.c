@@ -8,29 +8,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/jbuf.h"
 #include "shim/handshake.h"
 
 #define HANDSHAKE_PID_MAX 2147483647L
-
-static size_t put_str(char *buf, size_t cap, size_t n, const char *s)
-{
-    while (*s && n + 1 < cap)
-        buf[n++] = *s++;
-    return n;
-}
-
-static size_t put_u64(char *buf, size_t cap, size_t n, uint64_t v)
-{
-    char d[24];
-    int k = 0;
-    do {
-        d[k++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (k && n + 1 < cap)
-        buf[n++] = d[--k];
-    return n;
-}
 
 size_t handshake_format(char *buf, size_t cap, long pid, uint64_t version)
 {
@@ -39,13 +20,14 @@ size_t handshake_format(char *buf, size_t cap, long pid, uint64_t version)
             buf[0] = '\0';
         return 0;
     }
-    size_t n = put_str(buf, cap, 0, "ok pid=");
-    n = put_u64(buf, cap, n, (uint64_t)pid);
-    n = put_str(buf, cap, n, " policy=v");
-    n = put_u64(buf, cap, n, version);
-    n = put_str(buf, cap, n, "\n");
-    buf[n] = '\0';
-    return n;
+    struct jbuf b; /* no allocation, no stdio: a bounded text */
+    jbuf_init(&b, buf, cap);
+    jbuf_raw(&b, "ok pid=");
+    jbuf_u64(&b, (uint64_t)pid);
+    jbuf_raw(&b, " policy=v");
+    jbuf_u64(&b, version);
+    jbuf_raw(&b, "\n");
+    return b.overflow ? 0 : b.len;
 }
 
 /*
