@@ -32,15 +32,14 @@ int events_send(const char *msg, size_t len)
 {
     int fd = atomic_load(&ev_fd);
     if (fd < 0)
-        return -1;
+        return -EBADF;
     int saved = errno;
     ssize_t n = send(fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    int rc = n < 0 ? -errno : n != (ssize_t)len ? -EMSGSIZE : 0;
     errno = saved;
-    if (n != (ssize_t)len) {
+    if (rc != 0)
         atomic_fetch_add(&ev_dropped, 1);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 static void emit_one(const char *kind, const char *decision, const char *detail)

@@ -106,7 +106,7 @@ int fetch_target_parse(const char *url, struct fetch_target *t, char *err, size_
     return 0;
 }
 
-/* Copy a header value, trimmed, into dst; -1 when it does not fit. */
+/* Copy a header value, trimmed, into dst; -ENOSPC when it does not fit. */
 static int header_value(const char *v, size_t n, char *dst, size_t cap)
 {
     while (n && (*v == ' ' || *v == '\t'))
@@ -114,7 +114,7 @@ static int header_value(const char *v, size_t n, char *dst, size_t cap)
     while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
         n--;
     if (n >= cap)
-        return -1;
+        return -ENOSPC;
     memcpy(dst, v, n);
     dst[n] = '\0';
     return 0;

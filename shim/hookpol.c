@@ -112,18 +112,18 @@ static int num(struct ibuf *in, uint64_t max, uint64_t *v)
 {
     const char *s = next(in);
     if (!s || !*s || strlen(s) > 20)
-        return -1;
+        return -EINVAL;
     uint64_t x = 0;
     for (; *s; s++) {
         if (*s < '0' || *s > '9')
-            return -1;
+            return -EINVAL;
         uint64_t d = (uint64_t)(*s - '0');
         if (x > (UINT64_MAX - d) / 10)
-            return -1;
+            return -EINVAL;
         x = x * 10 + d;
     }
     if (x > max)
-        return -1;
+        return -EINVAL;
     *v = x;
     return 0;
 }

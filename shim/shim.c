@@ -123,7 +123,7 @@ void shim_move_own_fd(int fd)
 int shim_dir_of(int dirfd, char *buf, size_t len)
 {
     if (dirfd == AT_FDCWD)
-        return syscall(SYS_getcwd, buf, len) > 0 ? 0 : -1;
+        return syscall(SYS_getcwd, buf, len) > 0 ? 0 : -errno;
     char link[32] = "/proc/self/fd/";
     int k = 14;
     char d[12];
@@ -137,8 +137,10 @@ int shim_dir_of(int dirfd, char *buf, size_t len)
         link[k++] = d[--nd];
     link[k] = '\0';
     ssize_t n = readlink(link, buf, len - 1);
-    if (n <= 0 || buf[0] != '/')
-        return -1;
+    if (n < 0)
+        return -errno;
+    if (n == 0 || buf[0] != '/')
+        return -ENOTDIR; /* a pipe, a socket, an anonymous file */
     buf[n] = '\0';
     return 0;
 }
@@ -372,15 +374,15 @@ static int env_fd(const char *name)
 {
     const char *v = getenv(name);
     if (!v || !*v)
-        return -1;
+        return -ENOENT;
     int fd = 0; /* plain digits, without strtol's pages */
     for (int i = 0; v[i]; i++) {
         if (v[i] < '0' || v[i] > '9' || i == 5)
-            return -1;
+            return -EINVAL;
         fd = fd * 10 + (v[i] - '0');
     }
     if (fd > 65535 || fcntl(fd, F_GETFD) < 0)
-        return -1;
+        return -EBADF;
     return fd;
 }
 

@@ -105,7 +105,7 @@ static int load_curl(const char *cmd)
     if (!h) {
         cli_error(cmd, "cannot load libcurl (%s); the admin commands need it: install "
                   "libcurl4 (Debian) or your system's libcurl package", dlerror());
-        return -1;
+        return -ENOENT;
     }
     /* dlsym answers void *; POSIX guarantees it converts to a function pointer. */
 #define SYM(field, name)                                                                          \
@@ -114,7 +114,7 @@ static int load_curl(const char *cmd)
         if (!f) {                                                                              \
             cli_error(cmd, "libcurl has no %s; it is too old for cordon", name);              \
             dlclose(h);                                                                        \
-            return -1;                                                                         \
+            return -ENOSYS;                                                                    \
         }                                                                                      \
         memcpy(&lc.field, &f, sizeof f);                                                       \
     } while (0)
@@ -132,8 +132,9 @@ static int load_curl(const char *cmd)
 }
 
 /*
- * One admin request. server is http://HOST:PORT or unix:/PATH. Returns the HTTP status (0 when
- * the server could not be reached, with the reason printed) and the body in *r.
+ * One admin request. server is http://HOST:PORT or unix:/PATH. Returns the HTTP status and the
+ * body in *r; 0 when the server could not be reached, or a negative errno when the request
+ * could not be made (no token, no libcurl, a malformed --server), the reason printed.
  */
 static long admin_call(const char *cmd, const char *server, const char *token_file,
                        const char *method, const char *path, const char *body, struct resp *r)
@@ -142,13 +143,14 @@ static long admin_call(const char *cmd, const char *server, const char *token_fi
     long status = 0;
     CURL *c = NULL;
     struct curl_slist *h = NULL;
-    if (read_token(cmd, token_file, tok, sizeof tok) != 0)
-        return -1;
+    int rc;
+    if ((rc = read_token(cmd, token_file, tok, sizeof tok)) != 0)
+        return rc;
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
     sodium_memzero(tok, sizeof tok);
-    if (load_curl(cmd) != 0) {
+    if ((rc = load_curl(cmd)) != 0) {
         sodium_memzero(auth, sizeof auth);
-        return -1;
+        return rc;
     }
     c = lc.easy_init();
     if (!c)
@@ -164,7 +166,7 @@ static long admin_call(const char *cmd, const char *server, const char *token_fi
     } else {
         cli_error(cmd, "--server %s: expected unix:/PATH (cordond's admin_listen) or "
                   "http://HOST:PORT", server);
-        status = -1;
+        status = -EINVAL;
         goto out;
     }
     h = lc.slist_append(h, auth);
@@ -231,7 +233,8 @@ struct admin_args {
     const char *server, *token, *agent, *id;
 };
 
-/* Parse the shared options; returns the index of the first operand or -1. */
+/* Parse the shared options; returns the index of the first operand, or -EINVAL after saying
+ * what is wrong. */
 static int parse_args(const struct cli_command *cmd, int argc, char **argv,
                       struct admin_args *a, int want_agent)
 {
@@ -249,7 +252,7 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
         case 't': a->token = optarg; break;
         case 'a': a->agent = optarg; break;
         case 'i': a->id = optarg; break;
-        default: cli_usage_error(cmd, "unknown option"); return -1;
+        default: cli_usage_error(cmd, "unknown option"); return -EINVAL;
         }
     }
     /* Not CORDON_SERVER: that names the agent-facing listener, which has no admin API. */
@@ -257,7 +260,7 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
         a->server = DEFAULT_ADMIN;
     if (!want_agent && (a->agent || a->id)) {
         cli_usage_error(cmd, "--agent and --id do not apply here");
-        return -1;
+        return -EINVAL;
     }
     return optind;
 }

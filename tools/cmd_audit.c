@@ -25,7 +25,7 @@
 static int log_path(const char *dir, char *out, size_t outlen)
 {
     int n = snprintf(out, outlen, "%s/audit.jsonl", dir);
-    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+    return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
 }
 
 /* A missing log is a usage error for the commands that read one (audit_read_file() takes it
@@ -35,9 +35,10 @@ static int log_exists(const char *cmd, const char *dir, const char *path)
     struct stat st;
     if (stat(path, &st) == 0)
         return 0;
+    int e = errno;
     cli_error(cmd, "no audit log in %s: %s: %s (a cordond audit directory holds audit.jsonl)",
-              dir, path, strerror(errno));
-    return -1;
+              dir, path, strerror(e));
+    return -e;
 }
 
 /* ---------------------------------------------------------------- verify */

@@ -100,10 +100,10 @@ static int read_int_file(const char *path, long *v)
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return -1;
+        return -errno;
     int ok = fscanf(f, "%ld", v) == 1;
     fclose(f);
-    return ok ? 0 : -1;
+    return ok ? 0 : -EINVAL;
 }
 
 /* Sign a permissive policy with a throwaway key in dir and run /bin/true under the shim. */
@@ -112,10 +112,11 @@ static int check_shim_loads(const char *shim, char *msg, size_t len)
     char dir[] = "/tmp/cordon-doctor-XXXXXX", prefix[64], envp[96], pub[72], err[512];
     char *env = NULL, line[128];
     struct key_secret *k = NULL;
-    int rc = -1;
+    int rc = -EIO;
     if (!mkdtemp(dir)) {
-        snprintf(msg, len, "cannot create a temporary directory: %s", strerror(errno));
-        return -1;
+        rc = -errno;
+        snprintf(msg, len, "cannot create a temporary directory: %s", strerror(-rc));
+        return rc;
     }
     snprintf(prefix, sizeof prefix, "%s/doctor", dir);
     snprintf(envp, sizeof envp, "%s/doctor.envelope", dir);

@@ -37,7 +37,7 @@ static int parse_port(const char *s, uint16_t *port)
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || *end || end == s || v < 1 || v > 65535)
-        return -1;
+        return -EINVAL;
     *port = (uint16_t)v;
     return 0;
 }

@@ -133,11 +133,12 @@ static int enforce_in_child(void *arg)
     if (jr != 0) {
         cli_error("run", "cannot join the run's cgroup: %s; %s was not started", strerror(-jr),
                   c->cmd);
-        return -1;
+        return jr;
     }
-    if (root_enforce(&g_root, err, sizeof err) != 0) {
+    int rc = root_enforce(&g_root, err, sizeof err);
+    if (rc != 0) {
         cli_error("run", "%s; %s was not started", err, c->cmd);
-        return -1;
+        return rc;
     }
     for (size_t i = 0; i < g_root.report.n_degradations; i++)
         fprintf(stderr, "cordon run: warning: not enforced: %s\n", g_root.report.degradations[i]);

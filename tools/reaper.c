@@ -108,12 +108,12 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* Read a small /proc file whole; returns its length or -1. */
+/* Read a small /proc file whole; returns its length or a negative errno. */
 static ssize_t read_small(const char *path, char *buf, size_t cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return -1;
+        return -errno;
     size_t n = 0;
     for (;;) {
         ssize_t r = read(fd, buf + n, cap - 1 - n);
@@ -130,7 +130,8 @@ static ssize_t read_small(const char *path, char *buf, size_t cap)
     return (ssize_t)n;
 }
 
-/* The parent pid and state letter of pid, from /proc/PID/stat. 0 or -1 (gone). The command
+/* The parent pid and state letter of pid, from /proc/PID/stat. 0, -ESRCH (gone) or -EINVAL
+ * (unreadable). The command
  * name between the parentheses may hold anything, parentheses included: parse after the
  * last one. */
 static int read_stat(pid_t pid, pid_t *ppid, char *state)
@@ -138,12 +139,12 @@ static int read_stat(pid_t pid, pid_t *ppid, char *state)
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     if (read_small(path, buf, sizeof buf) <= 0)
-        return -1;
+        return -ESRCH;
     char *rp = strrchr(buf, ')');
     int pp;
     char st;
     if (!rp || sscanf(rp + 1, " %c %d", &st, &pp) != 2)
-        return -1;
+        return -EINVAL;
     *ppid = (pid_t)pp;
     *state = st;
     return 0;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/diag.h"
+#include "base/path.h"
 #include "policy/policy.h"
 #include "shim/decide.h"
 #include "shim/dnsmap.h"
@@ -558,7 +559,7 @@ Test(decide, abspath_folds_components)
     char big[100];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    cr_assert_eq(decide_abspath("/", big, out, sizeof out), -1);
+    cr_assert_eq(decide_abspath("/", big, out, sizeof out), -ENAMETOOLONG);
 }
 
 /* ---------------------------------------------------------------- hook image */
@@ -1296,4 +1297,38 @@ Test(rootlib_path, beside_the_shim_or_an_error)
     cr_assert_eq(rootlib_path("/x/libcordon.so", out, sizeof "/x/libcordon-root.so"), 0);
     cr_assert_eq(rootlib_path("/x/libcordon.so", out, sizeof "/x/libcordon-root.so" - 1),
                  -ENAMETOOLONG);
+}
+
+/* ---------------------------------------------------------------- root_verify */
+
+/* What the root sequence returns is one convention: an errno naming the class of failure,
+ * with the sign room's own reason in the message. */
+Test(root, verify_failures_are_errnos_with_the_reason_in_err)
+{
+    struct key_trust trust;
+    char err[1024], keyid[KEY_ID_HEX + 1], *payload = NULL;
+    size_t plen = 0;
+    struct envelope_stamp st;
+    cr_assert_eq(key_trust_load(CORDON_TEST_DATA "/dsse/test.pub", &trust, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(root_verify(&trust, "not json", 8, 0, &payload, &plen, &st, keyid, err,
+                             sizeof err),
+                 -EBADMSG);
+    cr_assert(strstr(err, "the policy envelope was refused"), "%s", err);
+    cr_assert_null(payload);
+
+    char *env = NULL;
+    size_t len = 0;
+    cr_assert_eq(path_read_file(CORDON_TEST_DATA "/envelope/policy.envelope.json", 1 << 20, &env,
+                                &len, NULL),
+                 0);
+    char *sig = strstr(env, "\"sig\"");
+    cr_assert_not_null(sig);
+    char *q = strchr(sig + 6, '"');
+    cr_assert_not_null(q);
+    q[3] = q[3] == 'A' ? 'B' : 'A'; /* another signature, still base64 */
+    cr_assert_eq(root_verify(&trust, env, len, 0, &payload, &plen, &st, keyid, err, sizeof err),
+                 -EKEYREJECTED, "%s", err);
+    cr_assert(strstr(err, "CORDON_TRUST"), "%s", err);
+    free(env);
 }
