@@ -20,6 +20,7 @@
 
 #include "base/clock.h"
 #include "base/diag.h"
+#include "base/io.h"
 #include "shim/fetch.h"
 
 int fetch_split_hostport(const char *s, char *host, size_t hostlen, unsigned short *port)
@@ -211,23 +212,6 @@ int fetch_parse_response(const char *buf, size_t len, struct fetch_response *r, 
     return 0;
 }
 
-/* Wait for events on fd until the deadline; 1 ready, 0 timeout, -errno. */
-static int wait_fd(int fd, short ev, int64_t deadline)
-{
-    for (;;) {
-        int64_t left = deadline - clock_mono_ms();
-        if (left <= 0)
-            return 0;
-        struct pollfd p = {.fd = fd, .events = ev};
-        int r = poll(&p, 1, (int)left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -errno;
-        return r;
-    }
-}
-
 /* A non-blocking socket connected to t before the deadline: the fd, or -errno with err set. */
 static int fetch_connect(const struct fetch_target *t, int64_t deadline, int timeout_ms,
                          char *err, size_t errlen)
@@ -245,7 +229,7 @@ static int fetch_connect(const struct fetch_target *t, int64_t deadline, int tim
         diag_set(err, errlen, "cannot connect to cordond at %s: %s", t->host, strerror(errno));
         goto fail;
     }
-    int w = wait_fd(fd, POLLOUT, deadline), soerr = 0;
+    int w = io_wait(fd, POLLOUT, deadline), soerr = 0;
     socklen_t sl = sizeof soerr;
     if (w == 0) {
         rc = -ETIMEDOUT;
@@ -282,29 +266,16 @@ static int fetch_request(const struct fetch_target *t, const char *key, const ch
     return n;
 }
 
-/* Send all n bytes of req before the deadline (the socket is non-blocking, so this waits
- * between short sends itself: io_write_all would stop at EAGAIN). 0 or -errno. */
+/* Send the request before the deadline. 0 or -errno with err set. */
 static int fetch_send(int fd, const struct fetch_target *t, const char *req, size_t n,
                       int64_t deadline, char *err, size_t errlen)
 {
-    for (size_t off = 0; off < n;) {
-        ssize_t w = send(fd, req + off, n - off, MSG_NOSIGNAL);
-        if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (wait_fd(fd, POLLOUT, deadline) <= 0) {
-                diag_set(err, errlen, "cordond at %s stopped reading the request", t->host);
-                return -ETIMEDOUT;
-            }
-            continue;
-        }
-        if (w < 0) {
-            int rc = -errno;
-            diag_set(err, errlen, "cannot send the policy request to cordond: %s",
-                     strerror(errno));
-            return rc;
-        }
-        off += (size_t)w;
-    }
-    return 0;
+    int rc = io_send_all(fd, req, n, deadline);
+    if (rc == -ETIMEDOUT)
+        diag_set(err, errlen, "cordond at %s stopped reading the request", t->host);
+    else if (rc != 0)
+        diag_set(err, errlen, "cannot send the policy request to cordond: %s", strerror(-rc));
+    return rc;
 }
 
 /*
@@ -321,7 +292,7 @@ static int fetch_receive(int fd, const struct fetch_target *t, int64_t deadline,
     for (;;) {
         ssize_t got = recv(fd, buf + *len, cap - 1 - *len, 0);
         if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (wait_fd(fd, POLLIN, deadline) <= 0) {
+            if (io_wait(fd, POLLIN, deadline) <= 0) {
                 diag_set(err, errlen, "cordond at %s did not finish its answer within %d ms",
                          t->host, timeout_ms);
                 return -ETIMEDOUT;

@@ -34,6 +34,7 @@
 
 #include "base/clock.h"
 #include "base/diag.h"
+#include "base/io.h"
 #include "sandbox/cgroup.h"
 #include "shim/events.h"
 #include "shim/poll.h"
@@ -187,12 +188,7 @@ static void finish_events(int fd)
         return;
     int64_t deadline = clock_mono_ms() + 2000;
     for (;;) {
-        int64_t left = deadline - clock_mono_ms();
-        struct pollfd p = {fd, POLLIN, 0};
-        int r = left > 0 ? poll(&p, 1, (int)left) : 0;
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
+        if (io_wait(fd, POLLIN, deadline) <= 0)
             return;
         char b[64];
         ssize_t n = recv(fd, b, sizeof b, MSG_DONTWAIT);

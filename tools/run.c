@@ -110,14 +110,7 @@ int run_spawn(const struct run_spawn *s, pid_t *pid, int *exec_errno, char *line
     size_t n = 0;
     struct handshake h;
     for (;;) {
-        int64_t left = deadline - clock_mono_ms();
-        if (left <= 0)
-            break;
-        struct pollfd p = {hs[0], POLLIN, 0};
-        int pr = poll(&p, 1, (int)left);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
+        if (io_wait(hs[0], POLLIN, deadline) <= 0)
             break;
         r = read(hs[0], line + n, linelen - 1 - n);
         if (r < 0 && errno == EINTR)
