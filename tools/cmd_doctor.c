@@ -41,16 +41,8 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 static int dry_run_like_exec(const struct policy *p, struct sandbox_opts *so,
                              struct sandbox_report *r, char *err, size_t errlen)
 {
-    struct sandbox_cgroup *g = NULL;
     char cgerr[512] = "";
-    if (p->sandbox.limits.processes || p->sandbox.limits.memory) {
-        struct sandbox_cgroup_want want = {p->sandbox.limits.processes,
-                                           p->sandbox.limits.memory};
-        if (sandbox_cgroup_create(&want, &g, cgerr, sizeof cgerr) != 0)
-            g = NULL;
-        if (cgerr[0])
-            so->cgroup_error = cgerr;
-    }
+    struct sandbox_cgroup *g = run_limits_group(p, so, cgerr, sizeof cgerr);
     if (!g)
         return sandbox_apply(p, so, r, err, errlen);
     struct result {

@@ -276,14 +276,7 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
     /* sandbox.limits processes and memory are held for the whole tree by a group made here,
      * outside the sandbox, where it can also be removed at the end; without one the sandbox
      * falls back to rlimits, or refuses under strict what no rlimit holds (sandbox_apply). */
-    if (g_root.policy->sandbox.limits.processes || g_root.policy->sandbox.limits.memory) {
-        struct sandbox_cgroup_want want = {g_root.policy->sandbox.limits.processes,
-                                           g_root.policy->sandbox.limits.memory};
-        if (sandbox_cgroup_create(&want, &cg, cgerr, sizeof cgerr) != 0)
-            cg = NULL;
-        if (cgerr[0])
-            g_root.sopts.cgroup_error = cgerr;
-    }
+    cg = run_limits_group(g_root.policy, &g_root.sopts, cgerr, sizeof cgerr);
 
     /* Every process CMD starts stays below this one, however it detaches. */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {

@@ -18,6 +18,9 @@
 
 #include "base/clock.h"
 #include "base/io.h"
+#include "policy/policy.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/sandbox.h"
 #include "shim/handshake.h"
 #include "shim/root.h"
 #include "tools/cli.h"
@@ -154,4 +157,19 @@ int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid
         reaper_end(NULL, 0, 0, NULL, &rr);
     }
     return st;
+}
+
+struct sandbox_cgroup *run_limits_group(const struct policy *p, struct sandbox_opts *so,
+                                        char *why, size_t whylen)
+{
+    struct sandbox_cgroup *g = NULL;
+    if (!p->sandbox.limits.processes && !p->sandbox.limits.memory)
+        return NULL;
+    struct sandbox_cgroup_want want = {p->sandbox.limits.processes, p->sandbox.limits.memory};
+    why[0] = '\0';
+    if (sandbox_cgroup_create(&want, &g, why, whylen) != 0)
+        g = NULL;
+    if (why[0])
+        so->cgroup_error = why;
+    return g;
 }
