@@ -8,10 +8,22 @@
 #define CORDON_BASE_IO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Write all len bytes of buf to fd, retrying after EINTR and short writes. Returns 0, or a
  * negative errno (-EAGAIN on a non-blocking descriptor that is full; what was written before
  * stays written). */
 __attribute__((warn_unused_result)) int io_write_all(int fd, const void *buf, size_t len);
+
+/* Wait until fd has one of events (POLLIN, POLLOUT...) or clock_mono_ms() reaches
+ * deadline_ms, retrying after EINTR. Returns 1 ready, 0 the deadline passed, or a negative
+ * errno. No allocation: safe in a hook. */
+__attribute__((warn_unused_result)) int io_wait(int fd, short events, int64_t deadline_ms);
+
+/* Send all len bytes on a socket (MSG_NOSIGNAL) before deadline_ms, waiting between short
+ * sends when it is non-blocking: io_write_all for a socket that must not stall forever.
+ * Returns 0, -ETIMEDOUT, or send's negative errno; what went out before stays sent. */
+__attribute__((warn_unused_result)) int io_send_all(int fd, const void *buf, size_t len,
+                                                    int64_t deadline_ms);
 
 #endif

@@ -26,7 +26,7 @@ int decide_fs_deny(const struct policy *p, const char *path, const char *real)
             ((r->path && path_within(real, r->path)) || (r->real && path_within(real, r->real))))
             return (int)i;
     }
-    return -1;
+    return DECIDE_NONE;
 }
 
 void decide_fs_prepare(struct decide_fs_index *ix, const struct policy *p, uint32_t *mem,
@@ -68,7 +68,7 @@ int decide_fs_deny_indexed(const struct decide_fs_index *ix, const char *path)
             (lr != DECIDE_NO_PATH && within_len(path, plen, v[i].real, lr)))
             return (int)i;
     }
-    return -1;
+    return DECIDE_NONE;
 }
 
 static const char *base_name(const char *s)
@@ -183,14 +183,14 @@ int decide_abspath(const char *base, const char *path, char *out, size_t outlen)
     if (path[0] != '/') {
         size_t bl = strlen(base);
         if (bl + 1 >= outlen)
-            return -1;
+            return -ENAMETOOLONG;
         memcpy(out, base, bl);
         n = bl;
         out[n++] = '/';
     }
     size_t pl = strlen(path);
     if (n + pl + 1 > outlen)
-        return -1;
+        return -ENAMETOOLONG;
     memcpy(out + n, path, pl + 1);
     /* Fold the components in place: out always starts with '/'. */
     char *r = out, *w = out;

@@ -13,9 +13,10 @@
 
 /*
  * The index of the sandbox.filesystem.deny entry that covers path (absolute, normalized),
- * comparing with both the rule's path and its symlink-resolved form; -1 when none does.
- * real may be NULL or the caller's realpath() of path, which is compared too.
+ * comparing with both the rule's path and its symlink-resolved form; DECIDE_NONE when none
+ * does. real may be NULL or the caller's realpath() of path, which is compared too.
  */
+#define DECIDE_NONE (-1) /* no entry covers the path: an answer, not an error */
 int decide_fs_deny(const struct policy *p, const char *path, const char *real);
 
 /*
@@ -49,7 +50,7 @@ int decide_exec(const struct policy *p, const char *program, const char *real, c
 
 /*
  * Lexically make path absolute against base (a directory, absolute) and normalize it
- * ("//", ".", ".." are folded) into out. Returns 0, or -1 when it does not fit.
+ * ("//", ".", ".." are folded) into out. Returns 0, or -ENAMETOOLONG when it does not fit.
  */
 int decide_abspath(const char *base, const char *path, char *out, size_t outlen);
 

@@ -8,9 +8,9 @@
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/jbuf.h"
 #include "shim/events.h"
 
@@ -32,23 +32,20 @@ int events_send(const char *msg, size_t len)
 {
     int fd = atomic_load(&ev_fd);
     if (fd < 0)
-        return -1;
+        return -EBADF;
     int saved = errno;
     ssize_t n = send(fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    int rc = n < 0 ? -errno : n != (ssize_t)len ? -EMSGSIZE : 0;
     errno = saved;
-    if (n != (ssize_t)len) {
+    if (rc != 0)
         atomic_fetch_add(&ev_dropped, 1);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 static void emit_one(const char *kind, const char *decision, const char *detail)
 {
     char mem[EVENTS_MAX_MSG];
     struct jbuf b;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     jbuf_init(&b, mem, sizeof mem);
     jbuf_raw(&b, "{\"type\":\"event\",\"kind\":");
     jbuf_str(&b, kind, 0);
@@ -57,7 +54,7 @@ static void emit_one(const char *kind, const char *decision, const char *detail)
     jbuf_raw(&b, ",\"pid\":");
     jbuf_i64(&b, (int64_t)syscall(SYS_getpid));
     jbuf_raw(&b, ",\"ts\":");
-    jbuf_i64(&b, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    jbuf_i64(&b, clock_real_ms());
     jbuf_raw(&b, ",\"detail\":");
     jbuf_raw(&b, detail && *detail ? detail : "{}");
     jbuf_raw(&b, "}");

@@ -22,7 +22,8 @@
 void events_set_fd(int fd);
 int events_fd(void);
 
-/* Send one message as it is; on failure the message is counted as dropped. 0 or -1. */
+/* Send one message as it is; on failure the message is counted as dropped. Returns 0,
+ * -EBADF when there is no channel, -EMSGSIZE when it went out short, or send's -errno. */
 int events_send(const char *msg, size_t len);
 
 /*

@@ -9,16 +9,18 @@
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "base/clock.h"
 #include "base/diag.h"
+#include "base/io.h"
 #include "shim/fetch.h"
 
 int fetch_split_hostport(const char *s, char *host, size_t hostlen, unsigned short *port)
@@ -105,7 +107,7 @@ int fetch_target_parse(const char *url, struct fetch_target *t, char *err, size_
     return 0;
 }
 
-/* Copy a header value, trimmed, into dst; -1 when it does not fit. */
+/* Copy a header value, trimmed, into dst; -ENOSPC when it does not fit. */
 static int header_value(const char *v, size_t n, char *dst, size_t cap)
 {
     while (n && (*v == ' ' || *v == '\t'))
@@ -113,7 +115,7 @@ static int header_value(const char *v, size_t n, char *dst, size_t cap)
     while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
         n--;
     if (n >= cap)
-        return -1;
+        return -ENOSPC;
     memcpy(dst, v, n);
     dst[n] = '\0';
     return 0;
@@ -210,164 +212,175 @@ int fetch_parse_response(const char *buf, size_t len, struct fetch_response *r, 
     return 0;
 }
 
-static long long now_ms(void)
+/* A non-blocking socket connected to t before the deadline: the fd, or -errno with err set. */
+static int fetch_connect(const struct fetch_target *t, int64_t deadline, int timeout_ms,
+                         char *err, size_t errlen)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int rc, fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        rc = -errno;
+        diag_set(err, errlen, "cannot create a socket to reach cordond: %s", strerror(errno));
+        return rc;
+    }
+    if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) == 0)
+        return fd;
+    if (errno != EINPROGRESS && errno != EAGAIN) {
+        rc = -errno;
+        diag_set(err, errlen, "cannot connect to cordond at %s: %s", t->host, strerror(errno));
+        goto fail;
+    }
+    int w = io_wait(fd, POLLOUT, deadline), soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (w == 0) {
+        rc = -ETIMEDOUT;
+        diag_set(err, errlen, "cordond at %s did not accept a connection within %d ms", t->host,
+                 timeout_ms);
+        goto fail;
+    }
+    if (w < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr) {
+        rc = -(soerr ? soerr : errno);
+        diag_set(err, errlen, "cannot connect to cordond at %s: %s", t->host, strerror(-rc));
+        goto fail;
+    }
+    return fd;
+fail:
+    close(fd);
+    return rc;
 }
 
-/* Wait for events on fd until the deadline; 1 ready, 0 timeout, -errno. */
-static int wait_fd(int fd, short ev, long long deadline)
+/* The request head into req (cap bytes): its length, or -EINVAL with err set. */
+static int fetch_request(const struct fetch_target *t, const char *key, const char *etag,
+                         char *req, size_t cap, char *err, size_t errlen)
 {
-    for (;;) {
-        long long left = deadline - now_ms();
-        if (left <= 0)
-            return 0;
-        struct pollfd p = {.fd = fd, .events = ev};
-        int r = poll(&p, 1, (int)left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -errno;
-        return r;
+    int cond = etag && *etag;
+    int n = snprintf(req, cap,
+                     "GET /v1/policy HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                     "%s%s%sUser-Agent: libcordon/" CORDON_VERSION "\r\n"
+                     "Connection: close\r\n\r\n",
+                     t->host, key, cond ? "If-None-Match: " : "", cond ? etag : "",
+                     cond ? "\r\n" : "");
+    if (n < 0 || (size_t)n >= cap) {
+        diag_set(err, errlen, "the policy request does not fit in %zu bytes", cap);
+        return -EINVAL;
     }
+    return n;
+}
+
+/* Send the request before the deadline. 0 or -errno with err set. */
+static int fetch_send(int fd, const struct fetch_target *t, const char *req, size_t n,
+                      int64_t deadline, char *err, size_t errlen)
+{
+    int rc = io_send_all(fd, req, n, deadline);
+    if (rc == -ETIMEDOUT)
+        diag_set(err, errlen, "cordond at %s stopped reading the request", t->host);
+    else if (rc != 0)
+        diag_set(err, errlen, "cannot send the policy request to cordond: %s", strerror(-rc));
+    return rc;
+}
+
+/*
+ * Read the answer into buf (cap bytes, one kept for a NUL) until the server closes or the
+ * body Content-Length announced is complete, parsing the headers into r as soon as they are
+ * whole. *len receives the bytes read. 0 or -errno with err set.
+ */
+static int fetch_receive(int fd, const struct fetch_target *t, int64_t deadline, int timeout_ms,
+                         char *buf, size_t cap, size_t *len, struct fetch_response *r,
+                         char *err, size_t errlen)
+{
+    int have_headers = 0;
+    *len = 0;
+    for (;;) {
+        ssize_t got = recv(fd, buf + *len, cap - 1 - *len, 0);
+        if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
+            if (io_wait(fd, POLLIN, deadline) <= 0) {
+                diag_set(err, errlen, "cordond at %s did not finish its answer within %d ms",
+                         t->host, timeout_ms);
+                return -ETIMEDOUT;
+            }
+            continue;
+        }
+        if (got < 0) {
+            int rc = -errno;
+            diag_set(err, errlen, "reading cordond's answer failed: %s", strerror(errno));
+            return rc;
+        }
+        *len += (size_t)got;
+        if (!have_headers) {
+            int p = fetch_parse_response(buf, *len, r, err, errlen);
+            if (p == 0)
+                have_headers = 1;
+            else if (p != -EAGAIN)
+                return p;
+        }
+        if (have_headers && r->content_length != (size_t)-1 &&
+            *len - r->header_len >= r->content_length)
+            break;
+        if (got == 0)
+            break;
+        if (*len == cap - 1) {
+            diag_set(err, errlen, "cordond's answer exceeds %u bytes", FETCH_MAX_BODY);
+            return -EFBIG;
+        }
+    }
+    if (!have_headers) {
+        diag_set(err, errlen, "cordond at %s closed the connection before a complete answer",
+                 t->host);
+        return -EPROTO;
+    }
+    return 0;
+}
+
+/* Check the body of a complete answer (len bytes in *buf) against r, and on 200 hand it over:
+ * *body takes *buf, moved to its start and NUL-terminated. 0 or -errno with err set. */
+static int fetch_body(char **buf, size_t len, const struct fetch_response *r, char **body,
+                      size_t *body_len, char *err, size_t errlen)
+{
+    size_t blen = len - r->header_len;
+    if (r->content_length != (size_t)-1 && blen != r->content_length) {
+        diag_set(err, errlen, "cordond's answer was cut: %zu of %zu body bytes", blen,
+                 r->content_length);
+        return -EPROTO;
+    }
+    if (blen > FETCH_MAX_BODY) {
+        diag_set(err, errlen, "cordond's answer exceeds %u bytes", FETCH_MAX_BODY);
+        return -EFBIG;
+    }
+    if (r->status == 200) {
+        char *b = *buf;
+        memmove(b, b + r->header_len, blen);
+        b[blen] = '\0';
+        char *shrunk = realloc(b, blen + 1);
+        *body = shrunk ? shrunk : b;
+        *body_len = blen;
+        *buf = NULL; /* transferred */
+    }
+    return 0;
 }
 
 int fetch_policy(const struct fetch_target *t, const char *key, const char *etag, int timeout_ms,
                  struct fetch_response *r, char **body, size_t *body_len, char *err, size_t errlen)
 {
-    int rc = -EPROTO, fd = -1;
+    int rc, fd = -1;
     char *buf = NULL, req[1024];
     size_t cap = FETCH_MAX_HEADERS + FETCH_MAX_BODY + 1, len = 0;
-    long long deadline = now_ms() + timeout_ms;
+    int64_t deadline = clock_mono_ms() + timeout_ms;
     *body = NULL;
     *body_len = 0;
 
-    fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        rc = -errno;
-        diag_set(err, errlen, "cannot create a socket to reach cordond: %s", strerror(errno));
+    if ((rc = fetch_connect(t, deadline, timeout_ms, err, errlen)) < 0)
         goto out;
-    }
-    if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) != 0) {
-        if (errno != EINPROGRESS && errno != EAGAIN) {
-            rc = -errno;
-            diag_set(err, errlen, "cannot connect to cordond at %s: %s", t->host, strerror(errno));
-            goto out;
-        }
-        int w = wait_fd(fd, POLLOUT, deadline), soerr = 0;
-        socklen_t sl = sizeof soerr;
-        if (w == 0) {
-            rc = -ETIMEDOUT;
-            diag_set(err, errlen, "cordond at %s did not accept a connection within %d ms", t->host,
-                     timeout_ms);
-            goto out;
-        }
-        if (w < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr) {
-            rc = -(soerr ? soerr : errno);
-            diag_set(err, errlen, "cannot connect to cordond at %s: %s", t->host, strerror(-rc));
-            goto out;
-        }
-    }
-    int n = snprintf(req, sizeof req,
-                     "GET /v1/policy HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
-                     "%s%s%sUser-Agent: libcordon/" CORDON_VERSION "\r\n"
-                     "Connection: close\r\n\r\n",
-                     t->host, key, etag && *etag ? "If-None-Match: " : "",
-                     etag && *etag ? etag : "", etag && *etag ? "\r\n" : "");
-    if (n < 0 || (size_t)n >= sizeof req) {
-        rc = -EINVAL;
-        diag_set(err, errlen, "the policy request does not fit in %zu bytes", sizeof req);
+    fd = rc;
+    if ((rc = fetch_request(t, key, etag, req, sizeof req, err, errlen)) < 0)
         goto out;
-    }
-    for (size_t off = 0; off < (size_t)n;) {
-        ssize_t w = send(fd, req + off, (size_t)n - off, MSG_NOSIGNAL);
-        if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (wait_fd(fd, POLLOUT, deadline) <= 0) {
-                rc = -ETIMEDOUT;
-                diag_set(err, errlen, "cordond at %s stopped reading the request", t->host);
-                goto out;
-            }
-            continue;
-        }
-        if (w < 0) {
-            rc = -errno;
-            diag_set(err, errlen, "cannot send the policy request to cordond: %s", strerror(errno));
-            goto out;
-        }
-        off += (size_t)w;
-    }
+    if ((rc = fetch_send(fd, t, req, (size_t)rc, deadline, err, errlen)) != 0)
+        goto out;
     if (!(buf = malloc(cap))) {
         rc = -ENOMEM;
         goto out;
     }
-    int have_headers = 0;
-    for (;;) {
-        ssize_t got = recv(fd, buf + len, cap - 1 - len, 0);
-        if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
-            int w = wait_fd(fd, POLLIN, deadline);
-            if (w <= 0) {
-                rc = -ETIMEDOUT;
-                diag_set(err, errlen, "cordond at %s did not finish its answer within %d ms",
-                         t->host, timeout_ms);
-                goto out;
-            }
-            continue;
-        }
-        if (got < 0) {
-            rc = -errno;
-            diag_set(err, errlen, "reading cordond's answer failed: %s", strerror(errno));
-            goto out;
-        }
-        len += (size_t)got;
-        if (!have_headers) {
-            int p = fetch_parse_response(buf, len, r, err, errlen);
-            if (p == 0)
-                have_headers = 1;
-            else if (p != -EAGAIN) {
-                rc = p;
-                goto out;
-            }
-        }
-        if (have_headers && r->content_length != (size_t)-1 &&
-            len - r->header_len >= r->content_length)
-            break;
-        if (got == 0)
-            break;
-        if (len == cap - 1) {
-            rc = -EFBIG;
-            diag_set(err, errlen, "cordond's answer exceeds %u bytes", FETCH_MAX_BODY);
-            goto out;
-        }
-    }
-    if (!have_headers) {
-        rc = -EPROTO;
-        diag_set(err, errlen, "cordond at %s closed the connection before a complete answer",
-                 t->host);
+    if ((rc = fetch_receive(fd, t, deadline, timeout_ms, buf, cap, &len, r, err, errlen)) != 0)
         goto out;
-    }
-    size_t blen = len - r->header_len;
-    if (r->content_length != (size_t)-1 && blen != r->content_length) {
-        rc = -EPROTO;
-        diag_set(err, errlen, "cordond's answer was cut: %zu of %zu body bytes", blen,
-                 r->content_length);
-        goto out;
-    }
-    if (blen > FETCH_MAX_BODY) {
-        rc = -EFBIG;
-        diag_set(err, errlen, "cordond's answer exceeds %u bytes", FETCH_MAX_BODY);
-        goto out;
-    }
-    if (r->status == 200) {
-        memmove(buf, buf + r->header_len, blen);
-        buf[blen] = '\0';
-        char *shrunk = realloc(buf, blen + 1);
-        *body = shrunk ? shrunk : buf;
-        *body_len = blen;
-        buf = NULL; /* transferred */
-    }
-    rc = 0;
+    rc = fetch_body(&buf, len, r, body, body_len, err, errlen);
 out:
     if (fd >= 0)
         close(fd);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/diag.h"
+#include "base/grow.h"
 #include "shim/hookpol.h"
 
 #define MAGIC "cordon-hooks 1"
@@ -29,17 +30,9 @@ static void put_field(struct obuf *o, const char *s)
     size_t l = s ? strlen(s) : 0;
     if (o->fail)
         return;
-    if (o->n + l + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 1024;
-        while (cap < o->n + l + 1)
-            cap *= 2;
-        char *nb = realloc(o->b, cap);
-        if (!nb) {
-            o->fail = 1;
-            return;
-        }
-        o->b = nb;
-        o->cap = cap;
+    if (GROW(&o->b, &o->cap, o->n + l + 1) != 0) {
+        o->fail = 1;
+        return;
     }
     if (l)
         memcpy(o->b + o->n, s, l);
@@ -119,18 +112,18 @@ static int num(struct ibuf *in, uint64_t max, uint64_t *v)
 {
     const char *s = next(in);
     if (!s || !*s || strlen(s) > 20)
-        return -1;
+        return -EINVAL;
     uint64_t x = 0;
     for (; *s; s++) {
         if (*s < '0' || *s > '9')
-            return -1;
+            return -EINVAL;
         uint64_t d = (uint64_t)(*s - '0');
         if (x > (UINT64_MAX - d) / 10)
-            return -1;
+            return -EINVAL;
         x = x * 10 + d;
     }
     if (x > max)
-        return -1;
+        return -EINVAL;
     *v = x;
     return 0;
 }

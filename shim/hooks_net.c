@@ -30,6 +30,8 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 
+#include "base/clock.h"
+#include "base/io.h"
 #include "shim/decide.h"
 #include "shim/dnsmap.h"
 #include "shim/events.h"
@@ -96,27 +98,6 @@ static void net_detail(char *mem, size_t cap, const char *host, uint16_t port, c
     jbuf_raw(&b, ",\"rule\":");
     jbuf_str(&b, rule, 900);
     jbuf_raw(&b, "}");
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int wait_for(int fd, short ev, long long deadline)
-{
-    for (;;) {
-        long long left = deadline - now_ms();
-        if (left <= 0)
-            return 0;
-        struct pollfd p = {fd, ev, 0};
-        int r = poll(&p, 1, (int)left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        return r;
-    }
 }
 
 /*
@@ -216,7 +197,7 @@ static void tunnel_addr(char *out, size_t cap)
 static int tunnel(int fd, int domain, const char *host, uint16_t port, int *status, char *why,
                   size_t wl)
 {
-    long long deadline = now_ms() + TUNNEL_TIMEOUT_MS;
+    long long deadline = clock_mono_ms() + TUNNEL_TIMEOUT_MS;
     *status = 0;
     why[0] = '\0';
     char req[1024], ta[INET6_ADDRSTRLEN + 10];
@@ -238,7 +219,7 @@ static int tunnel(int fd, int domain, const char *host, uint16_t port, int *stat
     if (rc != 0) {
         int soerr = 0;
         socklen_t sl = sizeof soerr;
-        if (wait_for(fd, POLLOUT, deadline) <= 0 ||
+        if (io_wait(fd, POLLOUT, deadline) <= 0 ||
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr) {
             snprintf(why, wl, "cordond's egress tunnel at %s cannot be reached: %s; is cordond "
                      "running?", ta, strerror(soerr ? soerr : ETIMEDOUT));
@@ -246,29 +227,20 @@ static int tunnel(int fd, int domain, const char *host, uint16_t port, int *stat
             return ECONNREFUSED;
         }
     }
-    for (size_t off = 0; off < (size_t)len;) {
-        ssize_t w = send(fd, req + off, (size_t)len - off, MSG_NOSIGNAL);
-        if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (wait_for(fd, POLLOUT, deadline) <= 0) {
-                explicit_bzero(req, sizeof req);
-                goto timeout;
-            }
-            continue;
-        }
-        if (w <= 0) {
-            snprintf(why, wl, "sending CONNECT to cordond failed: %s", strerror(errno));
-            explicit_bzero(req, sizeof req);
-            return ECONNREFUSED;
-        }
-        off += (size_t)w;
-    }
+    rc = io_send_all(fd, req, (size_t)len, deadline);
     explicit_bzero(req, sizeof req); /* the key was in it */
+    if (rc == -ETIMEDOUT)
+        goto timeout;
+    if (rc != 0) {
+        snprintf(why, wl, "sending CONNECT to cordond failed: %s", strerror(-rc));
+        return ECONNREFUSED;
+    }
     char resp[4096];
     size_t n = 0;
     while (n < sizeof resp - 1) {
         ssize_t r = recv(fd, resp + n, 1, 0);
         if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (wait_for(fd, POLLIN, deadline) <= 0)
+            if (io_wait(fd, POLLIN, deadline) <= 0)
                 goto timeout;
             continue;
         }
@@ -298,7 +270,7 @@ static int tunnel(int fd, int domain, const char *host, uint16_t port, int *stat
     while (bn < cl && bn < sizeof body - 1) {
         ssize_t r = recv(fd, body + bn, 1, 0);
         if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (wait_for(fd, POLLIN, now_ms() + 1000) <= 0)
+            if (io_wait(fd, POLLIN, clock_mono_ms() + 1000) <= 0)
                 break;
             continue;
         }

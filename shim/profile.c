@@ -15,6 +15,7 @@
 
 #include "base/diag.h"
 #include "base/path.h"
+#include "base/secret.h"
 #include "shim/profile.h"
 
 struct field {
@@ -189,15 +190,32 @@ int profile_read_file(struct profile *p, const char *file, char *err, size_t err
         diag_set(err, errlen, "%s: %s", file, why);
     else
         rc = profile_check_file_mode(file, mode, had_key, p, err, errlen);
-    free(buf);
+    secret_free(buf, len); /* a profile may hold the key itself */
     return rc;
 }
 
 int profile_load(struct profile *p, char *err, size_t errlen)
 {
+    return profile_load_from(p, NULL, err, errlen);
+}
+
+int profile_load_from(struct profile *p, const struct profile_source *src, char *err,
+                      size_t errlen)
+{
+    static const struct profile_source none;
+    const struct profile_source *s = src ? src : &none;
+    /* the options, in the order of fields[] */
+    const char *const given[sizeof fields / sizeof fields[0]] = {
+        s->server, s->key, s->trust, s->policy, s->workspace, NULL,
+    };
+    int from_options = s->server || s->policy;
     memset(p, 0, sizeof *p);
     for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
-        const char *v = getenv(fields[k].name);
+        const char *v = given[k];
+        char *dst = field_ptr(p, &fields[k]);
+        int source = dst == p->server || dst == p->policy;
+        if (!v && !(from_options && source))
+            v = getenv(fields[k].name);
         if (!v || !*v)
             continue;
         if (strlen(v) >= fields[k].size) {
@@ -205,14 +223,16 @@ int profile_load(struct profile *p, char *err, size_t errlen)
                      fields[k].size - 1);
             return -EINVAL;
         }
-        memcpy(field_ptr(p, &fields[k]), v, strlen(v) + 1);
+        memcpy(dst, v, strlen(v) + 1);
     }
-    const char *file = getenv("CORDON_PROFILE");
+    const char *file = s->file ? s->file : getenv("CORDON_PROFILE");
     if (file && *file) {
         int rc = profile_read_file(p, file, err, errlen);
         if (rc != 0)
             return rc;
     }
+    if (p->server[0] && p->policy[0] && !s->policy)
+        p->policy[0] = '\0'; /* a server wins over an offline file that was not asked for */
     return profile_check(p, err, errlen);
 }
 
@@ -236,8 +256,6 @@ int profile_key(const struct profile *p, char out[PROFILE_KEY_LEN + 1], char *er
 
 int profile_key_of(const char *key, char out[PROFILE_KEY_LEN + 1], char *err, size_t errlen)
 {
-    char buf[260];
-    int rc = -EINVAL;
     if (strncmp(key, "ck_", 3) == 0) {
         if (!profile_key_valid(key)) {
             diag_set(err, errlen,
@@ -249,43 +267,22 @@ int profile_key_of(const char *key, char out[PROFILE_KEY_LEN + 1], char *err, si
         memcpy(out, key, PROFILE_KEY_LEN + 1);
         return 0;
     }
-    int fd = open(key, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        rc = -errno;
-        diag_set(err, errlen, "cannot read the agent key file %s (CORDON_KEY): %s", key,
-                 strerror(errno));
-        goto out;
+    char *buf = NULL, why[1024];
+    size_t n = 0;
+    int rc = secret_read_file("the agent key file", key, 256, &buf, &n, why, sizeof why);
+    if (rc != 0) {
+        diag_set(err, errlen, "%s (CORDON_KEY)", why);
+        return rc;
     }
-    if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
-        rc = -EPERM;
-        diag_set(err, errlen,
-                 "the agent key file %s is readable by others or not a regular "
-                 "file; run chmod 600 %s",
-                 key, key);
-        goto out;
-    }
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    if (n < 0 || n > 256) {
-        diag_set(err, errlen, "the agent key file %s is unreadable or longer than 256 bytes",
-                 key);
-        goto out;
-    }
-    buf[n] = '\0';
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
-    if (!profile_key_valid(buf)) {
+    if (profile_key_valid(buf)) {
+        memcpy(out, buf, PROFILE_KEY_LEN + 1);
+    } else {
         diag_set(err, errlen,
                  "the agent key file %s does not hold an agent key (ck_ and 43 "
                  "URL-safe base64 characters on one line)",
                  key);
-        goto out;
+        rc = -EINVAL;
     }
-    memcpy(out, buf, PROFILE_KEY_LEN + 1);
-    rc = 0;
-out:
-    explicit_bzero(buf, sizeof buf); /* libcordon.so does not link libsodium */
-    if (fd >= 0)
-        close(fd);
+    secret_free(buf, n);
     return rc;
 }

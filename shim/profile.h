@@ -49,6 +49,24 @@ __attribute__((warn_unused_result)) int profile_read_file(struct profile *p, con
  */
 __attribute__((warn_unused_result)) int profile_load(struct profile *p, char *err, size_t errlen);
 
+/* Values given on a command line (`cordon run --server ...`); NULL: not given. */
+struct profile_source {
+    const char *file; /* the profile file (NULL: CORDON_PROFILE) */
+    const char *server, *key, *policy, *trust, *workspace;
+};
+
+/*
+ * profile_load with a command line on top: the one statement of the precedence. A value
+ * given in src wins over the environment, which wins over the profile file. A server or a
+ * policy given in src is the policy source: the environment's CORDON_SERVER and
+ * CORDON_POLICY are then ignored, so a stray variable cannot shadow the option. A server
+ * wins over a policy file that did not come from src. src NULL is profile_load. Returns 0 or
+ * a negative errno with err set.
+ */
+__attribute__((warn_unused_result)) int profile_load_from(struct profile *p,
+                                                          const struct profile_source *src,
+                                                          char *err, size_t errlen);
+
 /* Check the combination of an already filled profile (what profile_load checks last). */
 __attribute__((warn_unused_result)) int profile_check(struct profile *p, char *err, size_t errlen);
 

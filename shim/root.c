@@ -20,13 +20,15 @@
 #include <sodium.h>
 
 #include "base/diag.h"
+#include "base/err.h"
+#include "base/io.h"
 #include "base/path.h"
 #include "policy/policy.h"
 #include "shim/dnsmap.h"
 #include "shim/events.h"
 #include "shim/hookpol.h"
 #include "shim/root.h"
-#include "shim/rootlib.h"
+#include "shim/rootlib_path.h"
 
 void root_init(struct root *r)
 {
@@ -65,6 +67,36 @@ int root_load_trust(const char *spec, struct key_trust *t, char *err, size_t err
     return rc;
 }
 
+/*
+ * The errno for an envelope_verify failure, so that what the root sequence returns is one
+ * convention: the DSSE and envelope codes name what failed, the message says it, and the
+ * caller needs only to know the class. Named one by one: their values are the sign room's.
+ */
+static int verify_errno(int rc)
+{
+    switch (rc) {
+    case DSSE_ERR_NOMEM:
+        return -ENOMEM;
+    case DSSE_ERR_TOO_LARGE:
+        return -EFBIG;
+    case DSSE_ERR_UNKNOWN_KEY:
+    case DSSE_ERR_BAD_SIGNATURE:
+        return -EKEYREJECTED;
+    case ENVELOPE_ERR_EXPIRED:
+    case ENVELOPE_ERR_NOT_YET_VALID:
+        return -EKEYEXPIRED;
+    case DSSE_ERR_MALFORMED:
+    case DSSE_ERR_BASE64:
+    case DSSE_ERR_PAYLOAD_TYPE:
+    case DSSE_ERR_NO_SIGNATURE:
+    case ENVELOPE_ERR_PAYLOAD:
+    case ENVELOPE_ERR_STAMP:
+        return -EBADMSG;
+    default:
+        return err_is_errno(rc) ? rc : -EBADMSG;
+    }
+}
+
 int root_verify(const struct key_trust *trust, const char *env, size_t len, uint64_t min_version,
                 char **payload, size_t *payload_len, struct envelope_stamp *st,
                 char keyid[KEY_ID_HEX + 1], char *err, size_t errlen)
@@ -81,7 +113,7 @@ int root_verify(const struct key_trust *trust, const char *env, size_t len, uint
             what = "; check that CORDON_TRUST holds the public key that signs this agent's "
                    "policies and that the envelope was not edited";
         diag_set(err, errlen, "the policy envelope was refused: %s%s", why, what);
-        return rc < 0 ? rc : -EINVAL;
+        return verify_errno(rc);
     }
     if (st->version < min_version) {
         free(*payload);
@@ -102,8 +134,10 @@ int root_compile(const char *payload, size_t len, const char *workspace, struct 
     struct policy_env_storage *st = malloc(sizeof *st);
     struct diag *d = malloc(sizeof *d);
     int rc = -ENOMEM;
-    if (!st || !d)
+    if (!st || !d) {
+        diag_set(err, errlen, "out of memory compiling the policy");
         goto out;
+    }
     diag_init(d);
     if ((rc = policy_env_from_process(&env, st, workspace && *workspace ? workspace : NULL)) != 0) {
         diag_set(err, errlen,
@@ -346,19 +380,15 @@ int root_prepare(struct root *r, char *err, size_t errlen)
  * low numbers) or -errno. */
 static int sealed_memfd(const char *name, const char *buf, size_t len)
 {
-    int fd = memfd_create(name, MFD_ALLOW_SEALING), e;
+    int fd = memfd_create(name, MFD_ALLOW_SEALING), rc;
     if (fd < 0)
         return -errno;
-    for (size_t off = 0; off < len;) {
-        ssize_t n = write(fd, buf + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            goto fail;
-        off += (size_t)n;
-    }
-    if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+    if ((rc = io_write_all(fd, buf, len)) != 0)
         goto fail;
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        rc = -errno;
+        goto fail;
+    }
     int high = fcntl(fd, F_DUPFD, 100);
     if (high >= 0) {
         close(fd);
@@ -366,9 +396,8 @@ static int sealed_memfd(const char *name, const char *buf, size_t len)
     }
     return fd;
 fail:
-    e = errno ? errno : EIO;
     close(fd);
-    return -e;
+    return rc;
 }
 
 /* The verified envelope (CORDON_POLICY_FD, the protocol's cache) and the hook image
@@ -412,8 +441,9 @@ static int make_policy_fds(struct root *r, char *err, size_t errlen)
 static int put(const char *name, const char *value, char *err, size_t errlen)
 {
     if (setenv(name, value, 1) != 0) {
-        diag_set(err, errlen, "cannot set %s: %s", name, strerror(errno));
-        return -errno;
+        int e = errno;
+        diag_set(err, errlen, "cannot set %s: %s", name, strerror(e));
+        return -e;
     }
     return 0;
 }
@@ -521,9 +551,14 @@ int root_enforce(struct root *r, char *err, size_t errlen)
     {
         struct policy_env pe;
         struct policy_env_storage *ps = malloc(sizeof *ps);
-        if (!ps)
+        if (!ps) {
+            diag_set(err, errlen, "out of memory exporting the tree's directories");
             return -ENOMEM;
+        }
         rc = policy_env_from_process(&pe, ps, NULL);
+        if (rc != 0)
+            diag_set(err, errlen, "cannot establish the home and current directories to "
+                     "export for descendants: %s", strerror(-rc));
         if (rc == 0)
             rc = put("CORDON_HOME", pe.vars.home, err, errlen);
         if (rc == 0)

@@ -5,7 +5,8 @@
  * with libsodium and cJSON behind it. libcordon.so loads it with dlopen only when its
  * constructor takes the root path, so that a descendant (every exec in a governed tree)
  * loads no library but libcordon.so itself: loading and relocating libsodium and cJSON was a
- * fifth of an exec's cost. The library exports one symbol, a table of these entry points.
+ * fifth of an exec's cost. The library exports one symbol, a table of these entry points;
+ * where it is found is shim/rootlib_path.h.
  */
 #ifndef CORDON_SHIM_ROOTLIB_H
 #define CORDON_SHIM_ROOTLIB_H
@@ -16,7 +17,6 @@
 #include "policy/policy.h"
 #include "shim/root.h"
 
-#define ROOTLIB_FILE "libcordon-root.so" /* next to libcordon.so */
 #define ROOTLIB_SYMBOL "cordon_rootlib"
 
 struct rootlib {
@@ -30,23 +30,5 @@ struct rootlib {
                          const char *want_digest, struct policy **out, uint64_t *version,
                          char *err, size_t errlen);
 };
-
-/* The path of libcordon-root.so beside the shim at shim_path, into out. 0 or -1. */
-static inline int rootlib_path(const char *shim_path, char *out, size_t len)
-{
-    const char *slash = NULL;
-    for (const char *s = shim_path; *s; s++)
-        if (*s == '/')
-            slash = s;
-    size_t dir = slash ? (size_t)(slash - shim_path) + 1 : 0;
-    size_t need = dir + sizeof ROOTLIB_FILE;
-    if (!shim_path[0] || need > len)
-        return -1;
-    for (size_t i = 0; i < dir; i++)
-        out[i] = shim_path[i];
-    for (size_t i = 0; i < sizeof ROOTLIB_FILE; i++)
-        out[dir + i] = ROOTLIB_FILE[i];
-    return 0;
-}
 
 #endif

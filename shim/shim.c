@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +23,16 @@
 #include <arpa/inet.h>
 
 #include "base/diag.h"
+#include "base/io.h"
 #include "sandbox/sandbox.h"
 #include "shim/dnsmap.h"
 #include "shim/events.h"
+#include "shim/handshake.h"
 #include "shim/hookpol.h"
+#include "shim/poll.h"
 #include "shim/root.h"
 #include "shim/rootlib.h"
+#include "shim/rootlib_path.h"
 #include "shim/shim.h"
 
 struct shim_state shim HIDDEN = {.fds = {-1, -1, -1, -1}};
@@ -120,7 +123,7 @@ void shim_move_own_fd(int fd)
 int shim_dir_of(int dirfd, char *buf, size_t len)
 {
     if (dirfd == AT_FDCWD)
-        return syscall(SYS_getcwd, buf, len) > 0 ? 0 : -1;
+        return syscall(SYS_getcwd, buf, len) > 0 ? 0 : -errno;
     char link[32] = "/proc/self/fd/";
     int k = 14;
     char d[12];
@@ -134,8 +137,10 @@ int shim_dir_of(int dirfd, char *buf, size_t len)
         link[k++] = d[--nd];
     link[k] = '\0';
     ssize_t n = readlink(link, buf, len - 1);
-    if (n <= 0 || buf[0] != '/')
-        return -1;
+    if (n < 0)
+        return -errno;
+    if (n == 0 || buf[0] != '/')
+        return -ENOTDIR; /* a pipe, a socket, an anonymous file */
     buf[n] = '\0';
     return 0;
 }
@@ -369,15 +374,15 @@ static int env_fd(const char *name)
 {
     const char *v = getenv(name);
     if (!v || !*v)
-        return -1;
+        return -ENOENT;
     int fd = 0; /* plain digits, without strtol's pages */
     for (int i = 0; v[i]; i++) {
         if (v[i] < '0' || v[i] > '9' || i == 5)
-            return -1;
+            return -EINVAL;
         fd = fd * 10 + (v[i] - '0');
     }
     if (fd > 65535 || fcntl(fd, F_GETFD) < 0)
-        return -1;
+        return -EBADF;
     return fd;
 }
 
@@ -607,53 +612,16 @@ static int descend(const char *prog)
     return 0;
 }
 
-static void *poller(void *arg)
-{
-    (void)arg;
-    char msg[256], err[512];
-    int failures = 0;
-    for (;;) {
-        sleep(g_root.policy->poll_seconds);
-        int rc = g_rootlib->poll_once(&g_root, msg, sizeof msg, err, sizeof err);
-        if (rc == 1) {
-            if (shim.log_mode != PROFILE_LOG_OFF) {
-                size_t n = strlen(msg);
-                msg[n] = '\n';
-                ssize_t w = write(2, msg, n + 1);
-                (void)w;
-                msg[n] = '\0';
-            }
-            char d[128];
-            snprintf(d, sizeof d, "{\"running\":%llu,\"etag\":\"%.80s\"}",
-                     (unsigned long long)g_root.stamp.version,
-                     strchr(g_root.etag, '"') ? "" : g_root.etag);
-            events_emit("policy.stale", "log", d);
-        } else if (rc < 0 && failures++ == 0 && shim.log_mode != PROFILE_LOG_OFF) {
-            char line[700];
-            int n = snprintf(line, sizeof line,
-                             "cordon: policy poll failed: %s (will keep "
-                             "trying every %u s)\n",
-                             err, g_root.policy->poll_seconds);
-            if (n > 0) {
-                ssize_t w = write(2, line, (size_t)n < sizeof line ? (size_t)n : 0);
-                (void)w;
-            }
-        }
-    }
-    return NULL;
-}
-
 static void handshake(void)
 {
     int fd = env_fd("CORDON_HANDSHAKE_FD");
     unsetenv("CORDON_HANDSHAKE_FD");
     if (fd < 0)
         return;
-    char line[96];
-    int n = snprintf(line, sizeof line, "ok pid=%d policy=v%llu\n", (int)getpid(),
-                     (unsigned long long)shim.version);
-    ssize_t w = write(fd, line, (size_t)n);
-    (void)w;
+    char line[HANDSHAKE_MAX];
+    size_t n = handshake_format(line, sizeof line, (long)getpid(), shim.version);
+    if (n)
+        (void)!io_write_all(fd, line, n); /* no answer is what cordon run reports */
     close(fd);
 }
 
@@ -766,18 +734,17 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
     atexit(at_exit);
     if (!marked && g_root.online && shim.net != POLICY_NET_NONE &&
         g_root.policy->poll_seconds > 0) {
-        pthread_t t;
-        pthread_attr_t a;
-        pthread_attr_init(&a);
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&a, 256 * 1024);
-        if (pthread_create(&t, &a, poller, NULL) != 0 && shim.log_mode != PROFILE_LOG_OFF) {
+        static struct poll_job job;
+        job.root = &g_root;
+        job.once = g_rootlib->poll_once;
+        job.who = "cordon";
+        job.quiet = shim.log_mode == PROFILE_LOG_OFF;
+        if (poll_start(&job) != 0 && shim.log_mode != PROFILE_LOG_OFF) {
             static const char m[] = "cordon: cannot start the policy poller; a newer policy "
                                     "will not be noticed until restart\n";
             ssize_t w = write(2, m, sizeof m - 1);
             (void)w;
         }
-        pthread_attr_destroy(&a);
     }
     errno = saved;
 }

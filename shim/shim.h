@@ -99,7 +99,8 @@ void shim_move_own_fd(int fd) HIDDEN;
 char *const *shim_env_for_exec(char *const envp[], char **out, size_t cap, char *scratch,
                                size_t scratchlen) HIDDEN;
 
-/* The path of fd (readlink /proc/self/fd/N) or the cwd for AT_FDCWD, into buf. 0 or -1. */
+/* The path of fd (readlink /proc/self/fd/N) or the cwd for AT_FDCWD, into buf. 0, or a
+ * negative errno (-ENOTDIR: fd names no directory or file path). */
 int shim_dir_of(int dirfd, char *buf, size_t len) HIDDEN;
 
 #endif

@@ -5,13 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flavour=${1:-release}
+# Every libFuzzer target is a tests/fuzz/fuzz_NAME.c with its seeds in tests/fuzz/corpus/NAME/.
+fuzz_targets() { local f; for f in tests/fuzz/fuzz_*.c; do f=${f##*/}; echo "${f%.c}"; done; }
 case "$flavour" in
     release) dir=build; args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo); targets=() ;;
     asan) dir=build-asan; args=(-DCMAKE_BUILD_TYPE=Debug -DCORDON_SANITIZE=ON); targets=() ;;
     fuzz) dir=build-fuzz
           args=(-DCMAKE_BUILD_TYPE=Debug -DCORDON_FUZZ=ON -DCMAKE_C_COMPILER=clang)
-          targets=(--target fuzz_policy fuzz_envelope fuzz_audit fuzz_config fuzz_connect
-                   fuzz_agents fuzz_shim fuzz_peer fuzz_stub fuzz_ready) ;;
+          targets=(--target $(fuzz_targets)) ;;
     *) echo "usage: tools/build.sh [release|asan|fuzz]" >&2; exit 2 ;;
 esac
 cmake -S . -B "$dir" "${args[@]}" >/dev/null

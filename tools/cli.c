@@ -2,6 +2,8 @@
 /* Helpers shared by the `cordon` subcommands. */
 #include "tools/cli.h"
 
+#include "base/grow.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -15,7 +17,7 @@ int cli_read_file(const char *path, size_t max, char **buf, size_t *len)
 {
     int rc = -1, fd = -1;
     char *b = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0, cap = 0, alloc = 0;
 
     *buf = NULL;
     *len = 0;
@@ -34,16 +36,15 @@ int cli_read_file(const char *path, size_t max, char **buf, size_t *len)
     }
     for (;;) {
         if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            if (cap > max + 1)
-                cap = max + 1;
-            char *nb = realloc(b, cap + 1);
-            if (!nb) {
-                rc = -ENOMEM;
+            /* doubling reads from 64 KiB, up to one byte past max: how a larger file shows */
+            size_t want = cap ? cap * 2 : 65536;
+            if (want > max + 1)
+                want = max + 1;
+            if ((rc = GROW(&b, &alloc, want + 1)) != 0) {
                 fprintf(stderr, "cordon: cannot read %s: out of memory\n", path);
                 goto out;
             }
-            b = nb;
+            cap = want;
         }
         ssize_t r = read(fd, b + n, cap - n);
         if (r < 0 && errno == EINTR)

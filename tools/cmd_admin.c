@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/grow.h"
+#include "base/secret.h"
 #include "policy/policy.h"
 #include "tools/cli.h"
 
@@ -30,7 +32,7 @@
 
 struct resp {
     char *p;
-    size_t len;
+    size_t len, cap;
 };
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -39,17 +41,17 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
     if (r->len + n > MAX_RESPONSE)
         return 0;
-    char *np = realloc(r->p, r->len + n + 1);
-    if (!np)
+    if (GROW(&r->p, &r->cap, r->len + n + 1) != 0)
         return 0;
-    memcpy(np + r->len, ptr, n);
-    r->p = np;
+    memcpy(r->p + r->len, ptr, n);
     r->len += n;
     r->p[r->len] = '\0';
     return n;
 }
 
-/* Read the admin token: the first line of a file with no group or other permission bits. */
+/* Read the admin token: the first line of a private file (base/secret.h: no symlink, no
+ * group or other permission bits, wiped after use). 0, or a negative errno with the reason
+ * printed. */
 static int read_token(const char *cmd, const char *path, char *tok, size_t len)
 {
     if (!path)
@@ -57,31 +59,25 @@ static int read_token(const char *cmd, const char *path, char *tok, size_t len)
     if (!path || !path[0]) {
         cli_error(cmd, "no admin token: pass --admin-token FILE or set "
                   "CORDON_ADMIN_TOKEN_FILE (the server's admin_token_file)");
-        return -1;
+        return -ENOENT;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        cli_error(cmd, "%s: cannot read the admin token: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
+    char *buf = NULL, why[1024];
+    size_t n = 0;
+    int rc = secret_read_file("the admin token file", path, 0, &buf, &n, why, sizeof why);
+    if (rc != 0) {
+        cli_error(cmd, "%s", why);
+        return rc;
     }
-    if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
-        close(fd);
-        cli_error(cmd, "%s: the admin token file must be readable by its owner only; run "
-                  "chmod 600 %s", path, path);
-        return -1;
+    size_t line = strcspn(buf, "\r\n");
+    if (line < len) {
+        memcpy(tok, buf, line);
+        tok[line] = '\0';
+    } else {
+        cli_error(cmd, "%s: the admin token is longer than %zu bytes", path, len - 1);
+        rc = -EFBIG;
     }
-    ssize_t n = read(fd, tok, len - 1);
-    close(fd);
-    if (n <= 0) {
-        cli_error(cmd, "%s: the admin token file is empty", path);
-        return -1;
-    }
-    tok[n] = '\0';
-    tok[strcspn(tok, "\r\n")] = '\0';
-    return 0;
+    secret_free(buf, n);
+    return rc;
 }
 
 /*
@@ -109,7 +105,7 @@ static int load_curl(const char *cmd)
     if (!h) {
         cli_error(cmd, "cannot load libcurl (%s); the admin commands need it: install "
                   "libcurl4 (Debian) or your system's libcurl package", dlerror());
-        return -1;
+        return -ENOENT;
     }
     /* dlsym answers void *; POSIX guarantees it converts to a function pointer. */
 #define SYM(field, name)                                                                          \
@@ -118,7 +114,7 @@ static int load_curl(const char *cmd)
         if (!f) {                                                                              \
             cli_error(cmd, "libcurl has no %s; it is too old for cordon", name);              \
             dlclose(h);                                                                        \
-            return -1;                                                                         \
+            return -ENOSYS;                                                                    \
         }                                                                                      \
         memcpy(&lc.field, &f, sizeof f);                                                       \
     } while (0)
@@ -136,8 +132,9 @@ static int load_curl(const char *cmd)
 }
 
 /*
- * One admin request. server is http://HOST:PORT or unix:/PATH. Returns the HTTP status (0 when
- * the server could not be reached, with the reason printed) and the body in *r.
+ * One admin request. server is http://HOST:PORT or unix:/PATH. Returns the HTTP status and the
+ * body in *r; 0 when the server could not be reached, or a negative errno when the request
+ * could not be made (no token, no libcurl, a malformed --server), the reason printed.
  */
 static long admin_call(const char *cmd, const char *server, const char *token_file,
                        const char *method, const char *path, const char *body, struct resp *r)
@@ -146,13 +143,14 @@ static long admin_call(const char *cmd, const char *server, const char *token_fi
     long status = 0;
     CURL *c = NULL;
     struct curl_slist *h = NULL;
-    if (read_token(cmd, token_file, tok, sizeof tok) != 0)
-        return -1;
+    int rc;
+    if ((rc = read_token(cmd, token_file, tok, sizeof tok)) != 0)
+        return rc;
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
     sodium_memzero(tok, sizeof tok);
-    if (load_curl(cmd) != 0) {
+    if ((rc = load_curl(cmd)) != 0) {
         sodium_memzero(auth, sizeof auth);
-        return -1;
+        return rc;
     }
     c = lc.easy_init();
     if (!c)
@@ -168,7 +166,7 @@ static long admin_call(const char *cmd, const char *server, const char *token_fi
     } else {
         cli_error(cmd, "--server %s: expected unix:/PATH (cordond's admin_listen) or "
                   "http://HOST:PORT", server);
-        status = -1;
+        status = -EINVAL;
         goto out;
     }
     h = lc.slist_append(h, auth);
@@ -235,7 +233,8 @@ struct admin_args {
     const char *server, *token, *agent, *id;
 };
 
-/* Parse the shared options; returns the index of the first operand or -1. */
+/* Parse the shared options; returns the index of the first operand, or -EINVAL after saying
+ * what is wrong. */
 static int parse_args(const struct cli_command *cmd, int argc, char **argv,
                       struct admin_args *a, int want_agent)
 {
@@ -253,7 +252,7 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
         case 't': a->token = optarg; break;
         case 'a': a->agent = optarg; break;
         case 'i': a->id = optarg; break;
-        default: cli_usage_error(cmd, "unknown option"); return -1;
+        default: cli_usage_error(cmd, "unknown option"); return -EINVAL;
         }
     }
     /* Not CORDON_SERVER: that names the agent-facing listener, which has no admin API. */
@@ -261,7 +260,7 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
         a->server = DEFAULT_ADMIN;
     if (!want_agent && (a->agent || a->id)) {
         cli_usage_error(cmd, "--agent and --id do not apply here");
-        return -1;
+        return -EINVAL;
     }
     return optind;
 }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "policy/audit/audit_read.h"
 #include "policy/sign/key.h"
 #include "policy/audit/note.h"
@@ -24,7 +25,7 @@
 static int log_path(const char *dir, char *out, size_t outlen)
 {
     int n = snprintf(out, outlen, "%s/audit.jsonl", dir);
-    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+    return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
 }
 
 /* A missing log is a usage error for the commands that read one (audit_read_file() takes it
@@ -34,9 +35,10 @@ static int log_exists(const char *cmd, const char *dir, const char *path)
     struct stat st;
     if (stat(path, &st) == 0)
         return 0;
+    int e = errno;
     cli_error(cmd, "no audit log in %s: %s: %s (a cordond audit directory holds audit.jsonl)",
-              dir, path, strerror(errno));
-    return -1;
+              dir, path, strerror(e));
+    return -e;
 }
 
 /* ---------------------------------------------------------------- verify */
@@ -337,9 +339,7 @@ static int run_query(int argc, char **argv)
     struct query q = {.since = INT64_MIN, .until = INT64_MAX};
     char path[4096];
     int c;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    int64_t now_ms = clock_real_ms();
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {

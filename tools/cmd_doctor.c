@@ -41,16 +41,8 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 static int dry_run_like_exec(const struct policy *p, struct sandbox_opts *so,
                              struct sandbox_report *r, char *err, size_t errlen)
 {
-    struct sandbox_cgroup *g = NULL;
     char cgerr[512] = "";
-    if (p->sandbox.limits.processes || p->sandbox.limits.memory) {
-        struct sandbox_cgroup_want want = {p->sandbox.limits.processes,
-                                           p->sandbox.limits.memory};
-        if (sandbox_cgroup_create(&want, &g, cgerr, sizeof cgerr) != 0)
-            g = NULL;
-        if (cgerr[0])
-            so->cgroup_error = cgerr;
-    }
+    struct sandbox_cgroup *g = run_limits_group(p, so, cgerr, sizeof cgerr);
     if (!g)
         return sandbox_apply(p, so, r, err, errlen);
     struct result {
@@ -100,10 +92,10 @@ static int read_int_file(const char *path, long *v)
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return -1;
+        return -errno;
     int ok = fscanf(f, "%ld", v) == 1;
     fclose(f);
-    return ok ? 0 : -1;
+    return ok ? 0 : -EINVAL;
 }
 
 /* Sign a permissive policy with a throwaway key in dir and run /bin/true under the shim. */
@@ -112,10 +104,11 @@ static int check_shim_loads(const char *shim, char *msg, size_t len)
     char dir[] = "/tmp/cordon-doctor-XXXXXX", prefix[64], envp[96], pub[72], err[512];
     char *env = NULL, line[128];
     struct key_secret *k = NULL;
-    int rc = -1;
+    int rc = -EIO;
     if (!mkdtemp(dir)) {
-        snprintf(msg, len, "cannot create a temporary directory: %s", strerror(errno));
-        return -1;
+        rc = -errno;
+        snprintf(msg, len, "cannot create a temporary directory: %s", strerror(-rc));
+        return rc;
     }
     snprintf(prefix, sizeof prefix, "%s/doctor", dir);
     snprintf(envp, sizeof envp, "%s/doctor.envelope", dir);

@@ -25,6 +25,7 @@
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
 #include "tools/cli.h"
+#include "tools/run.h"
 
 /* The exit statuses of env(1) and timeout(1), so scripts can tell cordon's failure from the
  * command's. */
@@ -37,7 +38,7 @@ static int parse_port(const char *s, uint16_t *port)
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || *end || end == s || v < 1 || v > 65535)
-        return -1;
+        return -EINVAL;
     *port = (uint16_t)v;
     return 0;
 }
@@ -258,16 +259,9 @@ static int run_exec(int argc, char **argv)
         goto out;
     }
 
-    if (p->sandbox.limits.processes || p->sandbox.limits.memory) {
-        /* the limits are held best by a group made from outside the sandbox; without one the
-         * sandbox falls back to rlimits, or refuses (strict) what no rlimit can hold */
-        struct sandbox_cgroup_want want = {p->sandbox.limits.processes,
-                                           p->sandbox.limits.memory};
-        if (sandbox_cgroup_create(&want, &g, cgerr, sizeof cgerr) != 0)
-            g = NULL;
-        if (cgerr[0])
-            so.cgroup_error = cgerr;
-    }
+    /* the limits are held best by a group made from outside the sandbox; without one the
+     * sandbox falls back to rlimits, or refuses (strict) what no rlimit can hold */
+    g = run_limits_group(p, &so, cgerr, sizeof cgerr);
     if (g) {
         rc = run_in_cgroup(g, p, &so, report, argv + optind, &sig);
         g = NULL; /* destroyed there */

@@ -19,7 +19,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +32,12 @@
 
 #include <sodium.h>
 
+#include "base/clock.h"
 #include "base/diag.h"
+#include "base/io.h"
 #include "sandbox/cgroup.h"
 #include "shim/events.h"
+#include "shim/poll.h"
 #include "shim/root.h"
 #include "tools/cli.h"
 #include "tools/embedded.h"
@@ -45,148 +47,6 @@
 #ifndef CORDON_LIBDIR
 #define CORDON_LIBDIR "/usr/local/lib"
 #endif
-
-int run_find_shim(char *path, size_t len)
-{
-    static const char *const rel[] = {"/libcordon.so", "/../shim/libcordon.so",
-                                      "/../lib/libcordon.so"};
-    return cli_find_file("CORDON_SHIM_LIBRARY", rel, sizeof rel / sizeof rel[0],
-                         CORDON_LIBDIR "/libcordon.so", R_OK, path, len);
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int run_spawn(const struct run_spawn *s, pid_t *pid, int *exec_errno, char *line, size_t linelen)
-{
-    int ex[2], hs[2];
-    line[0] = '\0';
-    *exec_errno = 0;
-    if (pipe2(ex, O_CLOEXEC) != 0)
-        return -errno;
-    if (pipe2(hs, O_CLOEXEC) != 0) {
-        close(ex[0]);
-        close(ex[1]);
-        return -errno;
-    }
-    pid_t parent = getpid();
-    fflush(NULL);
-    *pid = fork();
-    if (*pid < 0) {
-        int e = errno;
-        close(ex[0]), close(ex[1]), close(hs[0]), close(hs[1]);
-        return -e;
-    }
-    if (*pid == 0) {
-        close(ex[0]);
-        close(hs[0]);
-        /* The parent's handlers and mask are not the command's: defaults first, so that a
-         * Ctrl-C while the sandbox is being applied stops this process as it would CMD. */
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int sig = 1; sig < NSIG; sig++)
-            if (sig != SIGKILL && sig != SIGSTOP)
-                signal(sig, SIG_DFL);
-        if (s->pdeathsig && (prctl(PR_SET_PDEATHSIG, s->pdeathsig) != 0 || getppid() != parent))
-            _exit(ROOT_EXIT_RUN); /* the parent is already gone */
-        if (s->before_exec && s->before_exec(s->ctx) != 0) {
-            int refused = -1;
-            ssize_t wr = write(ex[1], &refused, sizeof refused);
-            (void)wr;
-            _exit(ROOT_EXIT_RUN);
-        }
-        int w = fcntl(hs[1], F_DUPFD, 100); /* without close-on-exec: the shim writes to it */
-        char v[16], *pre = NULL;
-        snprintf(v, sizeof v, "%d", w);
-        setenv("CORDON_HANDSHAKE_FD", v, 1);
-        const char *old = getenv("LD_PRELOAD");
-        if (old && *old && asprintf(&pre, "%s:%s", s->shim, old) > 0)
-            setenv("LD_PRELOAD", pre, 1);
-        else
-            setenv("LD_PRELOAD", s->shim, 1);
-        execvp(s->argv[0], s->argv);
-        int e = errno;
-        ssize_t wr = write(ex[1], &e, sizeof e);
-        (void)wr;
-        _exit(e == ENOENT ? 127 : 126);
-    }
-    if (s->track)
-        *s->track = *pid;
-    close(ex[1]);
-    close(hs[1]);
-    int e = 0;
-    ssize_t r;
-    while ((r = read(ex[0], &e, sizeof e)) < 0 && errno == EINTR)
-        ;
-    close(ex[0]);
-    if (r == (ssize_t)sizeof e) {
-        close(hs[0]);
-        while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        if (e < 0)
-            return RUN_REFUSED;
-        *exec_errno = e;
-        return RUN_EXEC_FAILED;
-    }
-    long long deadline = now_ms() + (long long)(s->timeout_s * 1000);
-    size_t n = 0;
-    for (;;) {
-        long long left = deadline - now_ms();
-        if (left <= 0)
-            break;
-        struct pollfd p = {hs[0], POLLIN, 0};
-        int pr = poll(&p, 1, (int)left);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
-            break;
-        r = read(hs[0], line + n, linelen - 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        line[n] = '\0';
-        if (memchr(line, '\n', n) || n == linelen - 1)
-            break;
-    }
-    close(hs[0]);
-    line[n] = '\0';
-    if (strncmp(line, "ok ", 3) == 0) {
-        line[strcspn(line, "\n")] = '\0';
-        return RUN_STARTED;
-    }
-    /* The shim exits 126 when it refuses; it said why on stderr. */
-    int status;
-    if (waitpid(*pid, &status, WNOHANG) == *pid) {
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 126)
-            return RUN_SHIM_REFUSED;
-        return RUN_NO_HANDSHAKE;
-    }
-    kill(*pid, SIGKILL);
-    while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-    return RUN_NO_HANDSHAKE;
-}
-
-int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid, int *exec_errno,
-              char *line, size_t linelen)
-{
-    /* so that what the command starts comes back to us if we must stop it */
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
-    struct run_spawn s = {.argv = argv, .shim = shim, .timeout_s = timeout_s};
-    int st = run_spawn(&s, pid, exec_errno, line, linelen);
-    if (st == RUN_NO_HANDSHAKE) {
-        struct reaper_result rr;
-        reaper_end(NULL, 0, 0, NULL, &rr);
-    }
-    return st;
-}
 
 /* ---- the supervisor ---- */
 
@@ -231,73 +91,23 @@ static void on_child(int sig)
 
 static struct root g_root;
 
-static void *poller(void *arg)
-{
-    (void)arg;
-    char msg[256], err[512];
-    int failed = 0;
-    for (;;) {
-        sleep(g_root.policy->poll_seconds);
-        int rc = root_poll_once(&g_root, msg, sizeof msg, err, sizeof err);
-        if (rc == 1) {
-            fprintf(stderr, "%s\n", msg);
-            events_emit("policy.stale", "log", NULL);
-        } else if (rc < 0 && !failed++) {
-            fprintf(stderr, "cordon run: policy poll failed: %s (will keep trying)\n", err);
-        }
-    }
-    return NULL;
-}
-
 struct run_source {
     const char *profile, *server, *key, *policy, *trust, *workspace;
 };
 
-/*
- * Where the policy comes from: the options, then the environment, then the profile file.
- * This is the one place that decides server, key and trust, so that another source (a
- * private cordond started for an unsigned policy) can be added here.
- */
+/* Where the policy comes from: the options, then the environment, then the profile file
+ * (profile_load_from). Another source (the private cordond of the embedded default) replaces
+ * the options here. */
 static int run_resolve_source(const struct run_source *s, struct profile *p, char *err,
                               size_t errlen)
 {
-    memset(p, 0, sizeof *p);
-    const struct {
-        const char *opt, *env;
-        char *dst;
-        size_t cap;
-    } f[] = {
-        {s->server, "CORDON_SERVER", p->server, sizeof p->server},
-        {s->key, "CORDON_KEY", p->key, sizeof p->key},
-        {s->policy, "CORDON_POLICY", p->policy, sizeof p->policy},
-        {s->trust, "CORDON_TRUST", p->trust, sizeof p->trust},
-        {s->workspace, "CORDON_WORKSPACE", p->workspace, sizeof p->workspace},
-        {NULL, "CORDON_LOG", p->log, sizeof p->log},
-    };
-    int from_options = s->server || s->policy;
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        const char *v = f[i].opt;
-        /* --server or --policy on the command line: the environment's source is ignored,
-         * so a stray CORDON_POLICY cannot shadow --server */
-        if (!v && !(from_options && (i == 0 || i == 2)))
-            v = getenv(f[i].env);
-        if (!v || !*v)
-            continue;
-        if (strlen(v) >= f[i].cap) {
-            diag_set(err, errlen, "%s is longer than %zu bytes", f[i].env, f[i].cap - 1);
-            return -EINVAL;
-        }
-        memcpy(f[i].dst, v, strlen(v) + 1);
-    }
-    const char *file = s->profile ? s->profile : getenv("CORDON_PROFILE");
-    if (file && *file) {
-        int rc = profile_read_file(p, file, err, errlen);
-        if (rc != 0)
-            return rc;
-    }
-    if (p->server[0] && p->policy[0] && !s->policy)
-        p->policy[0] = '\0'; /* a server wins over an offline file from the environment */
-    return profile_check(p, err, errlen);
+    const struct profile_source src = {.file = s->profile,
+                                       .server = s->server,
+                                       .key = s->key,
+                                       .policy = s->policy,
+                                       .trust = s->trust,
+                                       .workspace = s->workspace};
+    return profile_load_from(p, &src, err, errlen);
 }
 
 struct run_opts {
@@ -324,11 +134,12 @@ static int enforce_in_child(void *arg)
     if (jr != 0) {
         cli_error("run", "cannot join the run's cgroup: %s; %s was not started", strerror(-jr),
                   c->cmd);
-        return -1;
+        return jr;
     }
-    if (root_enforce(&g_root, err, sizeof err) != 0) {
+    int rc = root_enforce(&g_root, err, sizeof err);
+    if (rc != 0) {
         cli_error("run", "%s; %s was not started", err, c->cmd);
-        return -1;
+        return rc;
     }
     for (size_t i = 0; i < g_root.report.n_degradations; i++)
         fprintf(stderr, "cordon run: warning: not enforced: %s\n", g_root.report.degradations[i]);
@@ -375,14 +186,9 @@ static void finish_events(int fd)
 {
     if (fd < 0 || shutdown(fd, SHUT_WR) != 0)
         return;
-    long long deadline = now_ms() + 2000;
+    int64_t deadline = clock_mono_ms() + 2000;
     for (;;) {
-        long long left = deadline - now_ms();
-        struct pollfd p = {fd, POLLIN, 0};
-        int r = left > 0 ? poll(&p, 1, (int)left) : 0;
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
+        if (io_wait(fd, POLLIN, deadline) <= 0)
             return;
         char b[64];
         ssize_t n = recv(fd, b, sizeof b, MSG_DONTWAIT);
@@ -470,14 +276,7 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
     /* sandbox.limits processes and memory are held for the whole tree by a group made here,
      * outside the sandbox, where it can also be removed at the end; without one the sandbox
      * falls back to rlimits, or refuses under strict what no rlimit holds (sandbox_apply). */
-    if (g_root.policy->sandbox.limits.processes || g_root.policy->sandbox.limits.memory) {
-        struct sandbox_cgroup_want want = {g_root.policy->sandbox.limits.processes,
-                                           g_root.policy->sandbox.limits.memory};
-        if (sandbox_cgroup_create(&want, &cg, cgerr, sizeof cgerr) != 0)
-            cg = NULL;
-        if (cgerr[0])
-            g_root.sopts.cgroup_error = cgerr;
-    }
+    cg = run_limits_group(g_root.policy, &g_root.sopts, cgerr, sizeof cgerr);
 
     /* Every process CMD starts stays below this one, however it detaches. */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
@@ -557,9 +356,13 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
         g_root.event_fd = -1;
     }
     if (g_root.online && g_root.policy->poll_seconds > 0) {
-        pthread_t t;
-        if (pthread_create(&t, NULL, poller, NULL) == 0)
-            pthread_detach(t);
+        static struct poll_job job;
+        job.root = &g_root;
+        job.once = root_poll_once;
+        job.who = "cordon run";
+        if (poll_start(&job) != 0)
+            fprintf(stderr, "cordon run: warning: cannot start the policy poller; a newer "
+                            "policy will not be noticed during this run\n");
     }
 
     /* Wait for CMD, for the private cordond, for cordond's end of our connection. */

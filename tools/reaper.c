@@ -20,6 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/grow.h"
+
 #define MAX_PROCS 65536   /* descendants looked at in one walk */
 #define KILL_WAIT_MS 5000 /* how long SIGKILL is repeated before giving up */
 #define POLL_MS 10
@@ -68,13 +71,9 @@ static void plist_index(struct plist *l, size_t i)
 static void plist_add(struct plist *l, pid_t pid, int zombie, int ours)
 {
     if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        if (cap > MAX_PROCS)
+        size_t cap = l->cap; /* l->cap follows once the index is rebuilt for it */
+        if (l->n + 1 > MAX_PROCS || GROW(&l->v, &cap, l->n + 1) != 0)
             return;
-        struct proc *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return;
-        l->v = v;
         size_t *slot = calloc(2 * cap, sizeof *slot);
         if (!slot)
             return; /* l->cap unchanged: the old index still covers the n entries */
@@ -103,25 +102,18 @@ static int is_kept(pid_t pid, const pid_t *keep, size_t nkeep)
     return 0;
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-/* Read a small /proc file whole; returns its length or -1. */
+/* Read a small /proc file whole; returns its length or a negative errno. */
 static ssize_t read_small(const char *path, char *buf, size_t cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return -1;
+        return -errno;
     size_t n = 0;
     for (;;) {
         ssize_t r = read(fd, buf + n, cap - 1 - n);
@@ -138,7 +130,8 @@ static ssize_t read_small(const char *path, char *buf, size_t cap)
     return (ssize_t)n;
 }
 
-/* The parent pid and state letter of pid, from /proc/PID/stat. 0 or -1 (gone). The command
+/* The parent pid and state letter of pid, from /proc/PID/stat. 0, -ESRCH (gone) or -EINVAL
+ * (unreadable). The command
  * name between the parentheses may hold anything, parentheses included: parse after the
  * last one. */
 static int read_stat(pid_t pid, pid_t *ppid, char *state)
@@ -146,12 +139,12 @@ static int read_stat(pid_t pid, pid_t *ppid, char *state)
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     if (read_small(path, buf, sizeof buf) <= 0)
-        return -1;
+        return -ESRCH;
     char *rp = strrchr(buf, ')');
     int pp;
     char st;
     if (!rp || sscanf(rp + 1, " %c %d", &st, &pp) != 2)
-        return -1;
+        return -EINVAL;
     *ppid = (pid_t)pp;
     *state = st;
     return 0;
@@ -212,14 +205,8 @@ static void collect_by_scan(struct plist *out, const pid_t *keep, size_t nkeep)
         char st;
         if (*end || pid <= 0 || read_stat((pid_t)pid, &pp, &st) != 0)
             continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 256;
-            void *na = realloc(all, nc * sizeof *all);
-            if (!na)
-                break;
-            all = na;
-            cap = nc;
-        }
+        if (GROW(&all, &cap, n + 1) != 0)
+            break;
         all[n].pid = (pid_t)pid;
         all[n].ppid = pp;
         all[n].zombie = st == 'Z' || st == 'X';
@@ -330,7 +317,7 @@ void reaper_end(const pid_t *keep, size_t nkeep, long grace_ms, volatile sig_ato
     collect(&l, keep, nkeep);
     out->running = running_in(&l);
     if (out->running && grace_ms > 0) {
-        long long deadline = now_ms() + grace_ms;
+        long long deadline = clock_mono_ms() + grace_ms;
         for (;;) {
             for (size_t i = 0; i < l.n; i++) {
                 if (l.v[i].zombie || plist_has(&termed, l.v[i].pid))
@@ -340,7 +327,7 @@ void reaper_end(const pid_t *keep, size_t nkeep, long grace_ms, volatile sig_ato
                 plist_add(&termed, l.v[i].pid, 0, 0);
             }
             (void)reap_in(&l);
-            if (now_ms() >= deadline || (hurry && *hurry))
+            if (clock_mono_ms() >= deadline || (hurry && *hurry))
                 break;
             sleep_ms(POLL_MS);
             collect(&l, keep, nkeep);
@@ -348,11 +335,11 @@ void reaper_end(const pid_t *keep, size_t nkeep, long grace_ms, volatile sig_ato
                 break;
         }
     }
-    long long give_up = now_ms() + KILL_WAIT_MS;
+    long long give_up = clock_mono_ms() + KILL_WAIT_MS;
     for (;;) {
         collect(&l, keep, nkeep);
         (void)reap_in(&l);
-        if (!running_in(&l) || now_ms() >= give_up)
+        if (!running_in(&l) || clock_mono_ms() >= give_up)
             break;
         for (size_t i = 0; i < l.n; i++) {
             if (l.v[i].zombie)

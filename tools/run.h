@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct policy;
+struct sandbox_cgroup;
+struct sandbox_opts;
+
 /* The libcordon.so to preload: CORDON_SHIM_LIBRARY, next to the cordon binary, the build
  * tree's shim/, or the installed library directory. 0 with path filled, -ENOENT. */
 int run_find_shim(char *path, size_t len);
@@ -50,5 +54,15 @@ int run_spawn(const struct run_spawn *s, pid_t *pid, int *exec_errno, char *line
  * no handshake comes (cordon doctor). */
 int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid, int *exec_errno,
               char *line, size_t linelen);
+
+/*
+ * The group that holds p's sandbox.limits (processes, memory) for a whole run, made from
+ * outside the sandbox, where it can also be removed at the end (sandbox_cgroup_destroy).
+ * NULL when p sets no limit or no group can be made; in the second case so->cgroup_error
+ * points at why (which must live as long as so), and the sandbox falls back to rlimits or
+ * refuses under strict what no rlimit holds (sandbox_apply). Used by run, exec and doctor.
+ */
+struct sandbox_cgroup *run_limits_group(const struct policy *p, struct sandbox_opts *so,
+                                        char *why, size_t whylen);
 
 #endif

@@ -18,7 +18,8 @@ ctest_in() { ctest --test-dir "$@" -j"$(nproc)" --output-on-failure --timeout 30
 
 fuzz_for_a_while() {
     local dir=$1 secs=${FUZZ_SECONDS:-15} t
-    for t in policy envelope audit config connect agents shim peer stub ready; do
+    for t in tests/fuzz/fuzz_*.c; do
+        t=${t##*/fuzz_}; t=${t%.c}
         local work
         work=$(mktemp -d)
         cp tests/fuzz/corpus/$t/* "$work"/

@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -19,12 +20,17 @@
 #include <unistd.h>
 
 #include "base/diag.h"
+#include "base/path.h"
 #include "policy/policy.h"
 #include "shim/decide.h"
 #include "shim/dnsmap.h"
 #include "shim/events.h"
 #include "shim/fetch.h"
+#include "shim/handshake.h"
 #include "shim/hookpol.h"
+#include "shim/poll.h"
+#include "shim/root.h"
+#include "shim/rootlib_path.h"
 #include "shim/profile.h"
 
 /* ---------------------------------------------------------------- profile */
@@ -52,6 +58,65 @@ Test(profile, environment_wins_over_the_file)
     char err[256];
     cr_assert_eq(profile_parse(t, strlen(t), &p, err, sizeof err), 0);
     cr_assert_str_eq(p.server, "unix:/run/cordon.sock");
+}
+
+/* The precedence `cordon run` uses: its options, then the environment, then the file. */
+Test(profile, options_win_over_the_environment_and_the_file)
+{
+    char dir[] = "/tmp/cordon-prof-XXXXXX", file[64], err[512];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(file, sizeof file, "%s/p", dir);
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fputs("CORDON_TRUST=/file/t.pub\nCORDON_WORKSPACE=/file/ws\nCORDON_LOG=all\n", f);
+    fclose(f);
+    setenv("CORDON_SERVER", "http://127.0.0.1:1", 1);
+    setenv("CORDON_KEY", "/env/key", 1);
+    setenv("CORDON_POLICY", "/env/policy.dsse", 1);
+    setenv("CORDON_WORKSPACE", "/env/ws", 1);
+    unsetenv("CORDON_TRUST");
+    unsetenv("CORDON_LOG");
+    setenv("CORDON_PROFILE", "/nonexistent/profile", 1);
+
+    struct profile p;
+    struct profile_source src = {.file = file, .server = "unix:/run/c.sock", .key = "/opt/key"};
+    cr_assert_eq(profile_load_from(&p, &src, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(p.server, "unix:/run/c.sock");
+    cr_assert_str_eq(p.key, "/opt/key");
+    cr_assert_str_eq(p.policy, "", "an option's server: the environment's policy is ignored");
+    cr_assert_str_eq(p.workspace, "/env/ws", "the environment wins over the file");
+    cr_assert_str_eq(p.trust, "/file/t.pub", "the file fills what is left");
+    cr_assert_eq(p.log_mode, PROFILE_LOG_ALL);
+
+    /* --policy: the environment's server is ignored and the option's file kept */
+    struct profile_source off = {.file = file, .policy = "/opt/p.dsse"};
+    cr_assert_eq(profile_load_from(&p, &off, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(p.server, "");
+    cr_assert_str_eq(p.policy, "/opt/p.dsse");
+    cr_assert_str_eq(p.key, "/env/key");
+
+    /* no options: a server from the environment wins over its policy file */
+    struct profile_source env = {.file = file};
+    cr_assert_eq(profile_load_from(&p, &env, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(p.server, "http://127.0.0.1:1");
+    cr_assert_str_eq(p.policy, "");
+
+    /* profile_load is the same with no options at all (and reads CORDON_PROFILE) */
+    cr_assert_neq(profile_load(&p, err, sizeof err), 0);
+    cr_assert(strstr(err, "/nonexistent/profile"), "%s", err);
+    setenv("CORDON_PROFILE", file, 1);
+    cr_assert_eq(profile_load(&p, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(p.server, "http://127.0.0.1:1");
+    cr_assert_str_eq(p.trust, "/file/t.pub");
+
+    /* an option too long for its field is refused, naming the variable */
+    static char huge[PROFILE_VALUE_MAX + 8];
+    memset(huge, 'a', sizeof huge - 1);
+    struct profile_source big = {.file = file, .workspace = huge};
+    cr_assert_eq(profile_load_from(&p, &big, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "CORDON_WORKSPACE"), "%s", err);
+    unlink(file);
+    rmdir(dir);
 }
 
 Test(profile, unknown_name_is_refused_with_its_line)
@@ -494,7 +559,7 @@ Test(decide, abspath_folds_components)
     char big[100];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    cr_assert_eq(decide_abspath("/", big, out, sizeof out), -1);
+    cr_assert_eq(decide_abspath("/", big, out, sizeof out), -ENAMETOOLONG);
 }
 
 /* ---------------------------------------------------------------- hook image */
@@ -1043,4 +1108,227 @@ Test(events, drops_are_counted_never_silent)
     events_set_fd(-1);
     close(sv[0]);
     close(sv[1]);
+}
+
+/* ---------------------------------------------------------------- poll */
+
+static int poll_answer; /* what the stand-in fetch returns next */
+
+static int poll_stub(struct root *r, char *msg, size_t msglen, char *err, size_t errlen)
+{
+    (void)r;
+    if (poll_answer == 1)
+        snprintf(msg, msglen, "cordon: policy v8 is published; this process runs v7; restart "
+                              "to apply");
+    if (poll_answer < 0)
+        snprintf(err, errlen, "cordond at 127.0.0.1:1 refused the connection");
+    return poll_answer;
+}
+
+Test(poll, a_newer_policy_is_one_warning_and_one_stale_event, .init = cr_redirect_stderr)
+{
+    static struct root r;
+    static struct policy pol;
+    root_init(&r);
+    pol.poll_seconds = 30;
+    r.policy = &pol;
+    r.stamp.version = 7;
+    snprintf(r.etag, sizeof r.etag, "v8-abc");
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    events_set_fd(sv[0]);
+    struct poll_job job = {.root = &r, .once = poll_stub, .who = "cordon run"};
+
+    poll_answer = 0;
+    cr_assert_eq(poll_round(&job), 0);
+    char buf[1024];
+    cr_assert_lt(recv(sv[1], buf, sizeof buf, MSG_DONTWAIT), 0, "unchanged: no event");
+
+    poll_answer = 1;
+    cr_assert_eq(poll_round(&job), 1);
+    ssize_t n = recv(sv[1], buf, sizeof buf - 1, MSG_DONTWAIT);
+    cr_assert_gt(n, 0);
+    buf[n] = '\0';
+    cr_assert(strstr(buf, "\"kind\":\"policy.stale\""), "%s", buf);
+    cr_assert(strstr(buf, "\"detail\":{\"running\":7,\"etag\":\"v8-abc\"}"), "%s", buf);
+
+    /* failures: said once, however many rounds fail */
+    poll_answer = -ECONNREFUSED;
+    cr_assert_eq(poll_round(&job), -ECONNREFUSED);
+    cr_assert_eq(poll_round(&job), -ECONNREFUSED);
+    cr_assert_eq(job.failed, 2);
+
+    /* an ETag cordond would not send is left out, not cut into the JSON */
+    snprintf(r.etag, sizeof r.etag, "x\",\"y\":\"z");
+    poll_answer = 1;
+    cr_assert_eq(poll_round(&job), 1);
+    n = recv(sv[1], buf, sizeof buf - 1, MSG_DONTWAIT);
+    cr_assert_gt(n, 0);
+    buf[n] = '\0';
+    cr_assert(strstr(buf, "{\"running\":7,\"etag\":\"\"}"), "%s", buf);
+
+    /* quiet: the events still go, nothing is said */
+    job.quiet = 1;
+    job.failed = 0;
+    poll_answer = -ETIMEDOUT;
+    cr_assert_eq(poll_round(&job), -ETIMEDOUT);
+    events_set_fd(-1);
+    close(sv[0]);
+    close(sv[1]);
+    fflush(stderr);
+    cr_assert_stderr_eq_str(
+        "cordon: policy v8 is published; this process runs v7; restart to apply\n"
+        "cordon run: policy poll failed: cordond at 127.0.0.1:1 refused the connection (will "
+        "keep trying every 30 s)\n"
+        "cordon: policy v8 is published; this process runs v7; restart to apply\n");
+}
+
+/* ---------------------------------------------------------------- handshake */
+
+static int hs(const char *s, struct handshake *h)
+{
+    return handshake_parse(s, strlen(s), h);
+}
+
+Test(handshake, the_written_line_parses_back)
+{
+    char line[HANDSHAKE_MAX];
+    struct handshake h = {0};
+    size_t n = handshake_format(line, sizeof line, 4242, 21);
+    cr_assert_str_eq(line, "ok pid=4242 policy=v21\n");
+    cr_assert_eq(n, strlen(line));
+    cr_assert_eq(handshake_parse(line, n, &h), 0);
+    cr_assert_eq(h.pid, 4242);
+    cr_assert_eq(h.version, 21);
+    /* the extremes fit and come back */
+    n = handshake_format(line, sizeof line, 2147483647L, UINT64_MAX);
+    cr_assert_str_eq(line, "ok pid=2147483647 policy=v18446744073709551615\n");
+    cr_assert_eq(handshake_parse(line, n, &h), 0);
+    cr_assert_eq(h.pid, 2147483647L);
+    cr_assert_eq(h.version, UINT64_MAX);
+    cr_assert_eq(hs("ok pid=1 policy=v0\n", &h), 0);
+    cr_assert_eq(h.version, 0);
+    /* what cannot be written is not */
+    cr_assert_eq(handshake_format(line, sizeof line, 0, 1), 0);
+    cr_assert_eq(handshake_format(line, sizeof line, -5, 1), 0);
+    cr_assert_eq(handshake_format(line, 8, 1, 1), 0);
+}
+
+Test(handshake, every_prefix_asks_for_more)
+{
+    const char *full = "ok pid=77 policy=v3\n";
+    struct handshake h;
+    for (size_t i = 0; i < strlen(full); i++)
+        cr_assert_eq(handshake_parse(full, i, &h), -EAGAIN, "prefix of %zu bytes", i);
+    cr_assert_eq(handshake_parse(full, strlen(full), &h), 0);
+}
+
+Test(handshake, malformed_lines_are_refused)
+{
+    static const char *const bad[] = {
+        "ko pid=1 policy=v1\n",        /* another word */
+        "ok\n",                        /* the old free form */
+        "ok pid=1\n",                  /* no policy */
+        "ok pid= policy=v1\n",         /* no number */
+        "ok pid=0 policy=v1\n",        /* no such process */
+        "ok pid=01 policy=v1\n",       /* a leading zero */
+        "ok pid=1 policy=v01\n",       /* a leading zero */
+        "ok pid=-1 policy=v1\n",       /* a sign */
+        "ok pid=+1 policy=v1\n",       /* a sign */
+        "ok pid=1 policy=1\n",         /* no v */
+        "ok pid=1  policy=v1\n",       /* two spaces */
+        "OK pid=1 policy=v1\n",        /* case */
+        "ok pid=1 policy=v1\r\n",     /* CR */
+        "ok pid=1 policy=v1 \n",       /* trailing space */
+        "ok pid=1 policy=v1x\n",       /* trailing text */
+        "ok pid=1 policy=v1\n\n",     /* a second line */
+        "ok pid=1 policy=v1\nok",      /* bytes after the line */
+        "ok pid=2147483648 policy=v1\n",            /* past INT32_MAX */
+        "ok pid=99999999999999999999999 policy=v1\n", /* past everything */
+        "ok pid=1 policy=v18446744073709551616\n",  /* past UINT64_MAX */
+        "\n",
+    };
+    struct handshake h = {.pid = 9, .version = 9};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(hs(bad[i], &h), -EPROTO, "accepted: %s", bad[i]);
+        cr_assert_eq(h.pid, 9, "a refused line leaves h alone");
+    }
+}
+
+Test(handshake, hostile_bytes_and_sizes_are_refused)
+{
+    struct handshake h;
+    /* a NUL inside: refused, never read as the end of a string */
+    const char nul[] = "ok pid=1\0policy=v1\n";
+    cr_assert_eq(handshake_parse(nul, sizeof nul - 1, &h), -EPROTO);
+    const char nul2[] = "ok pid=1 policy=v1\n\0";
+    cr_assert_eq(handshake_parse(nul2, sizeof nul2 - 1, &h), -EPROTO);
+    /* more than a line can be: refused however it starts, even if it never ends */
+    char big[4096];
+    memset(big, '1', sizeof big);
+    memcpy(big, "ok pid=", 7);
+    cr_assert_eq(handshake_parse(big, sizeof big, &h), -EPROTO);
+    cr_assert_eq(handshake_parse(big, HANDSHAKE_MAX + 1, &h), -EPROTO);
+    /* a digit run longer than any number, but within HANDSHAKE_MAX: refused, not wrapped */
+    cr_assert_eq(handshake_parse(big, HANDSHAKE_MAX, &h), -EPROTO);
+    /* high bytes */
+    const char high[] = "ok pid=\xff\xfe policy=v1\n";
+    cr_assert_eq(handshake_parse(high, sizeof high - 1, &h), -EPROTO);
+    /* the parser reads no byte past len */
+    char *exact = malloc(19);
+    memcpy(exact, "ok pid=5 policy=v6\n", 19);
+    cr_assert_eq(handshake_parse(exact, 19, &h), 0);
+    cr_assert_eq(handshake_parse(exact, 12, &h), -EAGAIN);
+    free(exact);
+}
+
+/* ---------------------------------------------------------------- rootlib_path */
+
+Test(rootlib_path, beside_the_shim_or_an_error)
+{
+    char out[64];
+    cr_assert_eq(rootlib_path("/usr/lib/libcordon.so", out, sizeof out), 0);
+    cr_assert_str_eq(out, "/usr/lib/libcordon-root.so");
+    cr_assert_eq(rootlib_path("libcordon.so", out, sizeof out), 0);
+    cr_assert_str_eq(out, "libcordon-root.so");
+    cr_assert_eq(rootlib_path("", out, sizeof out), -EINVAL);
+    cr_assert_eq(rootlib_path("/a/very/long/directory/name/libcordon.so", out, 30),
+                 -ENAMETOOLONG);
+    cr_assert_eq(rootlib_path("/x/libcordon.so", out, sizeof "/x/libcordon-root.so"), 0);
+    cr_assert_eq(rootlib_path("/x/libcordon.so", out, sizeof "/x/libcordon-root.so" - 1),
+                 -ENAMETOOLONG);
+}
+
+/* ---------------------------------------------------------------- root_verify */
+
+/* What the root sequence returns is one convention: an errno naming the class of failure,
+ * with the sign room's own reason in the message. */
+Test(root, verify_failures_are_errnos_with_the_reason_in_err)
+{
+    struct key_trust trust;
+    char err[1024], keyid[KEY_ID_HEX + 1], *payload = NULL;
+    size_t plen = 0;
+    struct envelope_stamp st;
+    cr_assert_eq(key_trust_load(CORDON_TEST_DATA "/dsse/test.pub", &trust, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(root_verify(&trust, "not json", 8, 0, &payload, &plen, &st, keyid, err,
+                             sizeof err),
+                 -EBADMSG);
+    cr_assert(strstr(err, "the policy envelope was refused"), "%s", err);
+    cr_assert_null(payload);
+
+    char *env = NULL;
+    size_t len = 0;
+    cr_assert_eq(path_read_file(CORDON_TEST_DATA "/envelope/policy.envelope.json", 1 << 20, &env,
+                                &len, NULL),
+                 0);
+    char *sig = strstr(env, "\"sig\"");
+    cr_assert_not_null(sig);
+    char *q = strchr(sig + 6, '"');
+    cr_assert_not_null(q);
+    q[3] = q[3] == 'A' ? 'B' : 'A'; /* another signature, still base64 */
+    cr_assert_eq(root_verify(&trust, env, len, 0, &payload, &plen, &st, keyid, err, sizeof err),
+                 -EKEYREJECTED, "%s", err);
+    cr_assert(strstr(err, "CORDON_TRUST"), "%s", err);
+    free(env);
 }
