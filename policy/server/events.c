@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "policy/server/identity.h"
 #include "policy/server/server.h"
 
 struct econn {
@@ -205,6 +206,17 @@ static void jbuf_number(struct jbuf *b, double v)
 
 /* The first message binds the connection: a hello with a live key and a 32-hex session.
  * Returns 0, or -EACCES when the connection is to be closed. */
+/* The hello's credential, through the one identity check of cordond (identity.h). */
+static int hello_identity(struct srv *s, const char *key, char agent[AGENTS_NAME_MAX + 1],
+                          char key_id[AGENTS_ID_LEN + 1])
+{
+    struct identity who;
+    int rc = identity_check(s, key, &who);
+    memcpy(agent, who.agent, sizeof who.agent);
+    memcpy(key_id, who.key_id, sizeof who.key_id);
+    return rc;
+}
+
 static int handle_hello(struct events *e, struct econn *c, cJSON *o, pid_t pid)
 {
     struct srv *s = e->s;
@@ -215,7 +227,7 @@ static int handle_hello(struct events *e, struct econn *c, cJSON *o, pid_t pid)
     int ks = -100;
     if (!cJSON_IsObject(o) || !cJSON_IsString(type) || strcmp(type->valuestring, "hello") != 0 ||
         !cJSON_IsString(key) || !cJSON_IsString(ses) || !hex32(ses->valuestring) ||
-        (ks = agents_check(s->agents, key->valuestring, agent, c->key_id)) != AGENTS_OK) {
+        (ks = hello_identity(s, key->valuestring, agent, c->key_id)) != AGENTS_OK) {
         drop(s, &s->m.events_malformed);
         elog(e, "pid %d: bad hello (%s); connection closed", (int)pid,
              ks == AGENTS_ERR_REVOKED   ? "revoked key"

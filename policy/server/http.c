@@ -24,6 +24,7 @@
 #include "base/clock.h"
 #include "policy/audit/audit.h"
 #include "policy/server/peer.h"
+#include "policy/server/identity.h"
 #include "policy/server/server.h"
 
 struct req;
@@ -294,7 +295,12 @@ static int identify(struct srv *s, struct MHD_Connection *c, struct decision *d,
                     char *id, char *peer, size_t peerlen)
 {
     const char *why = NULL, *key = bearer(c, &why);
-    int st = key ? agents_check(s->agents, key, agent, id) : AGENTS_ERR_UNKNOWN;
+    struct identity who;
+    int st = key ? identity_check(s, key, &who) : AGENTS_ERR_UNKNOWN;
+    if (key) {
+        memcpy(agent, who.agent, sizeof who.agent);
+        memcpy(id, who.key_id, sizeof who.key_id);
+    }
     if (key && st == AGENTS_OK)
         return 1;
     d->peer = peer_text(c, peer, peerlen);

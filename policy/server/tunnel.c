@@ -32,6 +32,7 @@
 #include "policy/policy.h"
 #include "policy/server/connect.h"
 #include "policy/server/egress.h"
+#include "policy/server/identity.h"
 #include "policy/server/server.h"
 
 #define CONNECT_TIMEOUT_MS 10000
@@ -390,7 +391,10 @@ static int identify(struct treq *t)
     snprintf(t->target, sizeof t->target, strchr(t->host, ':') ? "[%s]:%u" : "%s:%u", t->host,
              t->port);
     t->revocations = agents_revocations(t->s->agents);
-    int ks = agents_check(t->s->agents, key, t->agent, t->key_id);
+    struct identity who;
+    int ks = identity_check(t->s, key, &who);
+    memcpy(t->agent, who.agent, sizeof who.agent);
+    memcpy(t->key_id, who.key_id, sizeof who.key_id);
     sodium_memzero(key, sizeof key);
     if (ks == AGENTS_OK)
         return 0;
