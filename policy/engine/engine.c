@@ -254,14 +254,18 @@ static int refuse(struct engine_call *c, const struct engine_reason *why)
     return c->out ? ENGINE_REFUSE : -ENOMEM;
 }
 
-void engine_policy_tag(const struct engine_call *c, char *buf, size_t cap)
+void engine_tag(const struct policy *p, char *buf, size_t cap)
 {
-    const struct policy *p = c->e->p;
     if (p->version)
         snprintf(buf, cap, "policy of agent \"%s\" v%llu", p->agent ? p->agent : "",
                  (unsigned long long)p->version);
     else
         snprintf(buf, cap, "policy of agent \"%s\" (unsigned)", p->agent ? p->agent : "");
+}
+
+void engine_policy_tag(const struct engine_call *c, char *buf, size_t cap)
+{
+    engine_tag(c->e->p, buf, cap);
 }
 
 int engine_call_request(struct engine_call *c, const char *body, size_t len, const char **out,

@@ -274,9 +274,10 @@ static int chat_response(struct engine_call *c, cJSON *root)
                     continue;
                 }
                 removed++;
-                cJSON_Delete(cJSON_DetachItemViaPointer(tcs, tc));
+                /* the notice first: name points into the call about to be freed */
                 if (c->e->o.on_denied_call == ENGINE_CALL_NOTICE && add_notice(msg, name, &why))
                     return -ENOMEM;
+                cJSON_Delete(cJSON_DetachItemViaPointer(tcs, tc));
             }
             if (!kept && removed)
                 cJSON_DeleteItemFromObjectCaseSensitive(msg, "tool_calls");

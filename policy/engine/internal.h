@@ -135,5 +135,6 @@ int format_unreadable(struct engine_call *c, const struct sse_event *ev, const c
 
 /* "policy of agent "a" v3": which policy a message speaks of. */
 void engine_policy_tag(const struct engine_call *c, char *buf, size_t cap);
+void engine_tag(const struct policy *p, char *buf, size_t cap);
 
 #endif

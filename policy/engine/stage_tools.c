@@ -19,22 +19,21 @@
 int tools_name_allowed(const struct engine *e, const char *name, struct engine_reason *why)
 {
     const struct policy *p = e->p;
+    char tag[160];
+    engine_tag(p, tag, sizeof tag);
     for (size_t i = 0; i < p->api.tools_deny.n; i++)
         if (glob_match(p->api.tools_deny.v[i], name)) {
             reason_set(why, 403, "cordon.tool_denied",
-                       "tool \"%.100s\" matches \"%s\" in api.tools.deny of the policy of agent "
-                       "\"%s\" v%llu; remove it from api.tools.deny to allow it", name,
-                       p->api.tools_deny.v[i], p->agent ? p->agent : "",
-                       (unsigned long long)p->version);
+                       "tool \"%.100s\" matches \"%s\" in api.tools.deny of the %s; remove it "
+                       "from api.tools.deny to allow it", name, p->api.tools_deny.v[i], tag);
             return 0;
         }
     for (size_t i = 0; i < p->api.tools_allow.n; i++)
         if (glob_match(p->api.tools_allow.v[i], name))
             return 1;
     reason_set(why, 403, "cordon.tool_denied",
-               "tool \"%.100s\" is not in api.tools.allow of the policy of agent \"%s\" v%llu%s; "
-               "add it to api.tools.allow to allow it", name, p->agent ? p->agent : "",
-               (unsigned long long)p->version,
+               "tool \"%.100s\" is not in api.tools.allow of the %s%s; add it to "
+               "api.tools.allow to allow it", name, tag,
                p->api.tools_allow.n ? "" : " (the list is empty: no tool is allowed)");
     return 0;
 }
@@ -62,16 +61,16 @@ static enum engine_verdict check_arg(const struct engine *e, const struct arg_ch
                                      const char *name, const cJSON *args,
                                      struct engine_reason *why)
 {
-    const struct policy *p = e->p;
+    char tag[160];
+    engine_tag(e->p, tag, sizeof tag);
     const char *src = k->from_policy ? "api.tools.constraints" : "the argument rules";
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, k->arg);
     if (!v) {
         if (k->optional)
             return ENGINE_ALLOW;
         reason_set(why, 403, "cordon.tool_arguments",
-                   "tool call \"%.100s\" lacks argument \"%s\", which %s of agent \"%s\" v%llu "
-                   "constrain; the call must give it", name, k->arg, src,
-                   p->agent ? p->agent : "", (unsigned long long)p->version);
+                   "tool call \"%.100s\" lacks argument \"%s\", which %s of the %s "
+                   "constrain; the call must give it", name, k->arg, src, tag);
         return ENGINE_REFUSE;
     }
     char num[64];
@@ -80,15 +79,13 @@ static enum engine_verdict check_arg(const struct engine *e, const struct arg_ch
         if (value_text(v, num, sizeof num, &txt) != 0) {
             reason_set(why, 403, "cordon.tool_arguments",
                        "tool call \"%.100s\": argument \"%s\" must be a string or a number "
-                       "(%s of agent \"%s\" v%llu)", name, k->arg, src,
-                       p->agent ? p->agent : "", (unsigned long long)p->version);
+                       "(%s of the %s)", name, k->arg, src, tag);
             return ENGINE_REFUSE;
         }
         if (k->has_re && regexec(&k->re, txt, 0, NULL, 0) != 0) {
             reason_set(why, 403, "cordon.tool_arguments",
                        "tool call \"%.100s\": argument \"%s\" does not match \"%s\" in full "
-                       "(%s of agent \"%s\" v%llu)", name, k->arg, k->pattern, src,
-                       p->agent ? p->agent : "", (unsigned long long)p->version);
+                       "(%s of the %s)", name, k->arg, k->pattern, src, tag);
             return ENGINE_REFUSE;
         }
         if (k->n_enum) {
@@ -99,8 +96,8 @@ static enum engine_verdict check_arg(const struct engine *e, const struct arg_ch
             if (i == k->n_enum) {
                 reason_set(why, 403, "cordon.tool_arguments",
                            "tool call \"%.100s\": argument \"%s\" is not one of the %zu values "
-                           "the argument rules of agent \"%s\" allow", name, k->arg,
-                           k->n_enum, p->agent ? p->agent : "");
+                           "the argument rules of the %s allow", name, k->arg,
+                           k->n_enum, tag);
                 return ENGINE_REFUSE;
             }
         }
@@ -111,9 +108,8 @@ static enum engine_verdict check_arg(const struct engine *e, const struct arg_ch
             (k->has_max && v->valuedouble > k->max)) {
             reason_set(why, 403, "cordon.tool_arguments",
                        "tool call \"%.100s\": argument \"%s\" must be a number in [%g, %g] (the "
-                       "argument rules of agent \"%s\")", name, k->arg,
-                       k->has_min ? k->min : -INFINITY, k->has_max ? k->max : INFINITY,
-                       p->agent ? p->agent : "");
+                       "argument rules of the %s)", name, k->arg,
+                       k->has_min ? k->min : -INFINITY, k->has_max ? k->max : INFINITY, tag);
             return ENGINE_REFUSE;
         }
     }
