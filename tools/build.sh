@@ -11,7 +11,8 @@ case "$flavour" in
     fuzz) dir=build-fuzz
           args=(-DCMAKE_BUILD_TYPE=Debug -DCORDON_FUZZ=ON -DCMAKE_C_COMPILER=clang)
           targets=(--target fuzz_policy fuzz_envelope fuzz_audit fuzz_config fuzz_connect
-                   fuzz_agents fuzz_shim fuzz_peer fuzz_stub) ;;
+                   fuzz_agents fuzz_shim fuzz_peer fuzz_stub fuzz_sse fuzz_stream
+                   fuzz_request) ;;
     *) echo "usage: tools/build.sh [release|asan|fuzz]" >&2; exit 2 ;;
 esac
 cmake -S . -B "$dir" "${args[@]}" >/dev/null

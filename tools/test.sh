@@ -18,7 +18,7 @@ ctest_in() { ctest --test-dir "$@" -j"$(nproc)" --output-on-failure --timeout 30
 
 fuzz_for_a_while() {
     local dir=$1 secs=${FUZZ_SECONDS:-15} t
-    for t in policy envelope audit config connect agents shim peer stub; do
+    for t in policy envelope audit config connect agents shim peer stub sse stream request; do
         local work
         work=$(mktemp -d)
         cp tests/fuzz/corpus/$t/* "$work"/

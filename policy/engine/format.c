@@ -269,7 +269,7 @@ int format_parse(const char *buf, size_t len, int max_depth, cJSON **out, char *
     return 0;
 }
 
-static char *vfmt(const char *fmt, va_list ap)
+__attribute__((format(printf, 1, 0))) static char *vfmt(const char *fmt, va_list ap)
 {
     char small[256];
     va_list aq;

@@ -85,6 +85,8 @@ static int hand_over(struct sse_parser *p, int complete, sse_block_fn cb, void *
     ev.dispatch = p->has_data;
     if (ev.dispatch && p->data.len && p->data.p[p->data.len - 1] == '\n')
         p->data.p[--p->data.len] = '\0';
+    if (p->data.p)
+        p->data.p[p->data.len] = '\0'; /* also when the block had no data line */
     ev.data = p->data.p ? p->data.p : "";
     ev.data_len = p->data.len;
     if (p->type.len) {

@@ -163,3 +163,21 @@ Test(sse, nul_bytes_and_binary_do_not_break_the_bounds)
     cr_assert_eq(g.raw_len, sizeof in - 1);
     cr_assert(strstr(g.log, "[message|z||-1]") != NULL, "an id with NUL is ignored: %s", g.log);
 }
+
+static int empty_data(void *ud, const struct sse_event *ev)
+{
+    int *n = ud;
+    if ((*n)++ == 1)
+        cr_assert_eq(ev->data[0], '\0', "a block without data has empty, terminated data");
+    return 0;
+}
+
+Test(sse, a_block_without_data_after_one_with_data_has_empty_data)
+{
+    struct sse_parser *p;
+    int n = 0;
+    cr_assert_eq(sse_new(0, &p), 0);
+    cr_assert_eq(sse_feed(p, "data: abc\n\nevent: x\n\n", 21, empty_data, &n), 0);
+    cr_assert_eq(n, 2);
+    sse_free(p);
+}
