@@ -312,6 +312,7 @@ int engine_call_request(struct engine_call *c, const char *body, size_t len, con
                    c->rq.stored_context, tag);
         if (!c->observe)
             return refuse(c, &why);
+        c->would_refuse = why; /* observe mode: recorded, not acted on */
     }
     int refused = 0;
     for (int s = 0; s < ENGINE_N_STAGES && !refused; s++) {

@@ -35,7 +35,7 @@
 #define ENGINE_ERR_MALFORMED (ERR_BLOCK_ENGINE - 1)   /* a body that is not what it claims */
 #define ENGINE_ERR_SSE_LINE (ERR_BLOCK_ENGINE - 2)    /* an SSE line over the line limit */
 #define ENGINE_ERR_SSE_EVENT (ERR_BLOCK_ENGINE - 3)   /* an SSE event over the event limit */
-#define ENGINE_ERR_REGEX (ERR_BLOCK_ENGINE - 4)       /* a constraint pattern that does not compile */
+#define ENGINE_ERR_REGEX (ERR_BLOCK_ENGINE - 4)       /* a constraint pattern does not compile */
 #define ENGINE_ERR_STATE (ERR_BLOCK_ENGINE - 5)       /* a call used out of order */
 #define ENGINE_ERR_TOO_LARGE (ERR_BLOCK_ENGINE - 6)   /* a held-back tool call over its limit */
 

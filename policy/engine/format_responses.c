@@ -271,9 +271,12 @@ static int filter_output(struct engine_call *c, cJSON *output, int judge, struct
             }
             continue;
         }
-        if (!type || strcmp(type, "function_call") != 0)
+        int custom = type && !strcmp(type, "custom_tool_call");
+        if (!type || (strcmp(type, "function_call") != 0 && !custom))
             continue;
-        const char *name = format_str(it, "name"), *args = format_str(it, "arguments");
+        /* a custom tool's input is free text: judged by name only */
+        const char *name = format_str(it, "name");
+        const char *args = custom ? "{}" : format_str(it, "arguments");
         if (judge) {
             if (format_judge_call(c, name, format_str(it, "call_id"), args,
                                   args ? strlen(args) : 0, &why))
@@ -323,7 +326,7 @@ struct kept_event {
 };
 
 struct held_item {
-    int index, active;
+    int index, active, custom;
     char *name, *id, *call_id;
     struct fbuf args;
     char *final_args; /* from .done events, which are authoritative */
@@ -434,6 +437,10 @@ static int finish_item(struct engine_call *c, struct resp_asm *a, struct held_it
     h->active = 0;
     const char *args = h->final_args ? h->final_args : h->args.p;
     size_t len = h->final_args ? strlen(h->final_args) : h->args.len;
+    if (h->custom) { /* free text input: judged by name only */
+        args = "{}";
+        len = 2;
+    }
     int ok = format_judge_call(c, h->name, h->call_id, args, len, &why);
     int rc = 0;
     if (!ok) {
@@ -537,13 +544,15 @@ static int responses_event(struct engine_call *c, struct resp_asm *a, const stru
         const char *it_type = format_str(it, "type");
         if (h || a->map[index])
             return format_unreadable(c, ev, "an output item added twice");
-        if (it_type && !strcmp(it_type, "function_call")) {
+        if (it_type && (!strcmp(it_type, "function_call") ||
+                        !strcmp(it_type, "custom_tool_call"))) {
             if (GROW(&a->h, &a->cap, a->n + 1))
                 return -ENOMEM;
             h = &a->h[a->n++];
             memset(h, 0, sizeof *h);
             h->index = index;
             h->active = 1;
+            h->custom = it_type[0] == 'c';
             const char *name = format_str(it, "name"), *id = format_str(it, "id");
             const char *cid = format_str(it, "call_id"), *args = format_str(it, "arguments");
             if (!(h->name = strdup(name ? name : "")) || (id && !(h->id = strdup(id))) ||
@@ -556,7 +565,8 @@ static int responses_event(struct engine_call *c, struct resp_asm *a, const stru
     }
     if (h) {
         int rc;
-        if (!strcmp(type, "response.function_call_arguments.delta")) {
+        if (!strcmp(type, "response.function_call_arguments.delta") ||
+            !strcmp(type, "response.custom_tool_call_input.delta")) {
             const char *d = format_str(root, "delta");
             size_t n = d ? strlen(d) : 0;
             a->held += n;

@@ -76,6 +76,7 @@ struct engine_call {
     size_t out_len;
     struct engine_reason refusal;
     int refused;
+    struct engine_reason would_refuse; /* observe mode: a refusal before the stages */
 
     /* response side */
     struct sse_parser *sse;

@@ -62,6 +62,14 @@ char *engine_call_audit_json(const struct engine_call *c)
             cJSON_AddStringToObject(r, "message", c->refusal.message);
         }
     }
+    if (c->would_refuse.code[0]) {
+        cJSON *r = cJSON_AddObjectToObject(o, "would_refuse");
+        if (r) {
+            cJSON_AddNumberToObject(r, "status", c->would_refuse.status);
+            cJSON_AddStringToObject(r, "code", c->would_refuse.code);
+            cJSON_AddStringToObject(r, "message", c->would_refuse.message);
+        }
+    }
     cJSON *stages = cJSON_AddArrayToObject(o, "stages");
     for (int st = 0; stages && st < ENGINE_N_STAGES; st++) {
         cJSON *e = cJSON_CreateObject();

@@ -590,3 +590,18 @@ Test(engine, calls_used_out_of_order_say_so)
     te_close(&t);
     free(s.p);
 }
+
+Test(engine, observe_mode_records_a_stored_context_it_would_refuse)
+{
+    struct te t;
+    te_open(&t, ",\"mode\":\"observe\"" API_OK, NULL);
+    cr_assert_eq(te_request(&t, ENGINE_RESPONSES, "{\"model\":\"gpt-4o\",\"input\":\"x\","
+                                                  "\"previous_response_id\":\"resp_1\"}"),
+                 ENGINE_ALLOW);
+    engine_call_finish(t.c, 1);
+    char *rec = engine_call_audit_json(t.c);
+    cr_assert(strstr(rec, "\"would_refuse\":{\"status\":403,\"code\":\"cordon.stored_context\""),
+              "%s", rec);
+    free(rec);
+    te_close(&t);
+}

@@ -125,7 +125,8 @@ static void accumulate(const char *out, struct acc *a)
     sse_free(p);
 }
 
-#define ENV "\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\""
+#define ENV                                                                                       \
+    "\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\""
 #define CHUNK(choices) "data: {" ENV ",\"choices\":[" choices "]}\n\n"
 #define DELTA(d) "{\"index\":0,\"delta\":" d ",\"finish_reason\":null}"
 
@@ -138,7 +139,8 @@ static const char k_parallel[] =
     CHUNK(DELTA("{\"tool_calls\":[{\"index\":0,\"id\":\"call_A\",\"type\":\"function\","
                 "\"function\":{\"name\":\"shell\",\"arguments\":\"\"}}]}"))
     CHUNK(DELTA("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"cmd\\\":\"}}]}"))
-    CHUNK(DELTA("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"\\\"rm -rf /\\\"}\"}}]}"))
+    CHUNK(DELTA("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":"
+                "\"\\\"rm -rf /\\\"}\"}}]}"))
     CHUNK(DELTA("{\"tool_calls\":[{\"index\":1,\"id\":\"call_B\",\"type\":\"function\","
                 "\"function\":{\"name\":\"search\",\"arguments\":\"{\\\"q\\\"\"}}]}"))
     CHUNK(DELTA("{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\":\\\"cats\\\"}\"}}]}"))

@@ -10,7 +10,8 @@
 #include "policy/engine/sse.h"
 #include "test_engine_support.h"
 
-#define API ",\"api\":{\"models\":[\"claude-*\"],\"tools\":{\"allow\":[\"get_weather\",\"search\"]}}"
+#define API                                                                                       \
+    ",\"api\":{\"models\":[\"claude-*\"],\"tools\":{\"allow\":[\"get_weather\",\"search\"]}}"
 #define REQ "{\"model\":\"claude-x\",\"max_tokens\":64,\"stream\":true,\"messages\":[]}"
 
 Test(format_messages, every_text_position_is_found)
@@ -66,7 +67,8 @@ Test(format_messages, malformed_requests_in_anthropic_shape)
     te_open(&t, API, NULL);
     static const char *const bad[] = {
         "{\"model\":\"claude-x\",\"messages\":[{\"role\":\"user\",\"content\":5}]}",
-        "{\"model\":\"claude-x\",\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"x\"}]}]}",
+        "{\"model\":\"claude-x\",\"messages\":[{\"role\":\"user\",\"content\":"
+        "[{\"text\":\"x\"}]}]}",
         "{\"model\":\"claude-x\",\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":"
         "\"tool_use\",\"name\":\"search\",\"input\":[1]}]}]}",
         "{\"model\":\"claude-x\",\"system\":5,\"messages\":[]}",

@@ -232,3 +232,32 @@ Test(format_responses, an_error_event_in_responses_shape)
     free(s.p);
     te_close(&t);
 }
+
+Test(format_responses, custom_tool_calls_are_judged_by_name)
+{
+    static const char resp[] =
+        "{\"id\":\"r\",\"output\":[{\"type\":\"custom_tool_call\",\"id\":\"ct\",\"call_id\":\"c\","
+        "\"name\":\"exec\",\"input\":\"reboot\"},{\"type\":\"custom_tool_call\",\"id\":\"ct2\","
+        "\"call_id\":\"c2\",\"name\":\"search\",\"input\":\"cats\"}]}";
+    struct te t;
+    te_open(&t, API, NULL);
+    te_request(&t, ENGINE_RESPONSES, REQ);
+    const char *out;
+    size_t n;
+    cr_assert_eq(engine_call_response(t.c, resp, sizeof resp - 1, &out, &n), ENGINE_REWRITE);
+    cr_assert_null(strstr(out, "reboot"));
+    cr_assert(strstr(out, "cats"));
+    te_close(&t);
+    static const char in[] =
+        EV("response.output_item.added", "{\"type\":\"response.output_item.added\","
+           "\"output_index\":0,\"item\":{\"type\":\"custom_tool_call\",\"id\":\"ct\",\"call_id\":"
+           "\"c\",\"name\":\"exec\",\"input\":\"\"}}")
+        EV("response.custom_tool_call_input.delta", "{\"type\":\"response.custom_tool_call_input"
+           ".delta\",\"output_index\":0,\"item_id\":\"ct\",\"delta\":\"reboot\"}")
+        EV("response.output_item.done", "{\"type\":\"response.output_item.done\","
+           "\"output_index\":0,\"item\":{\"type\":\"custom_tool_call\",\"id\":\"ct\",\"call_id\":"
+           "\"c\",\"name\":\"exec\",\"input\":\"reboot\"}}");
+    char *got = te_stream_call(API, NULL, ENGINE_RESPONSES, REQ, in, 0, NULL);
+    cr_assert_str_eq(got, "");
+    free(got);
+}
