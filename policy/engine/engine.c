@@ -217,9 +217,11 @@ void engine_call_free(struct engine_call *c)
         c->ops->stream_free(c->asm_state);
     sse_free(c->sse);
     format_request_clear(&c->rq);
-    for (size_t i = 0; i < c->n_removed; i++)
-        free(c->removed[i].name);
-    free(c->removed);
+    for (size_t i = 0; i < c->n_notes; i++) {
+        free(c->notes[i].name);
+        free(c->notes[i].args);
+    }
+    free(c->notes);
     free(c->agent);
     free(c->session);
     free(c->model);
@@ -356,8 +358,25 @@ void engine_call_upstream(struct engine_call *c, int ok, const struct engine_rea
     struct engine_decision *d = &c->d[ENGINE_STAGE_UPSTREAM][ENGINE_HOOK_REQUEST];
     d->ran = 1;
     d->verdict = ok ? ENGINE_ALLOW : ENGINE_REFUSE;
-    if (!ok && why)
+    if (!ok && why) {
         d->why = *why;
+        (void)refuse(c, why); /* the body engine_call_error() gives */
+    }
+}
+
+int engine_stream_error(struct engine_call *c, const struct engine_reason *why,
+                        engine_emit_fn emit, void *ud)
+{
+    c->emit = emit;
+    c->emit_ud = ud;
+    c->stream_failed = 1;
+    engine_record_response(c, ENGINE_STAGE_UPSTREAM, ENGINE_REFUSE, why);
+    char *s = c->ops->error_event(why);
+    if (!s)
+        return -ENOMEM;
+    int rc = engine_emit(c, s, strlen(s));
+    free(s);
+    return rc;
 }
 
 static void record_event(struct engine_decision *d, enum engine_verdict v,
@@ -401,17 +420,25 @@ enum engine_verdict engine_judge_event(struct engine_call *c, const struct engin
 }
 
 void engine_note_tool(struct engine_call *c, const char *name, int allowed,
-                      const struct engine_reason *why)
+                      const struct engine_reason *why, const char *args, size_t args_len)
 {
-    if (allowed) {
-        c->tools_allowed++;
-        return;
+    allowed ? c->tools_allowed++ : c->n_removed++;
+    if (GROW(&c->notes, &c->cap_notes, c->n_notes + 1))
+        return; /* the counts stay right; only the detail is lost */
+    struct tool_note *t = &c->notes[c->n_notes++];
+    memset(t, 0, sizeof *t);
+    t->name = strdup(name ? name : "");
+    t->allowed = allowed;
+    if (!allowed)
+        t->why = *why;
+    crypto_hash_sha256(t->args_sha, (const unsigned char *)(args ? args : ""), args ? args_len : 0);
+    if (c->e->p->api.record_tool_arguments == POLICY_RECORD_TEXT && args) {
+        size_t n = args_len < 4096 ? args_len : 4096; /* a record is not a transcript */
+        if ((t->args = malloc(n + 1)) != NULL) {
+            memcpy(t->args, args, n);
+            t->args[n] = '\0';
+        }
     }
-    if (GROW(&c->removed, &c->cap_removed, c->n_removed + 1))
-        return; /* the count below stays right; only the name is lost */
-    struct removed_tool *r = &c->removed[c->n_removed++];
-    r->name = strdup(name ? name : "");
-    r->why = *why;
 }
 
 void engine_keep_text(struct engine_call *c, const char *s, size_t n)
@@ -608,5 +635,8 @@ size_t engine_call_tools_removed(const struct engine_call *c)
 
 const char *engine_call_tool_removed(const struct engine_call *c, size_t i)
 {
-    return i < c->n_removed ? c->removed[i].name : NULL;
+    for (size_t k = 0; k < c->n_notes; k++)
+        if (!c->notes[k].allowed && i-- == 0)
+            return c->notes[k].name;
+    return NULL;
 }

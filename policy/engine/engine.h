@@ -140,6 +140,9 @@ struct engine_options {
 struct engine;      /* built once per policy load */
 struct engine_call; /* one model call */
 
+/* Bytes for the client, in order. Return 0, or a negative value to stop the stream. */
+typedef int (*engine_emit_fn)(void *ud, const char *buf, size_t len);
+
 /*
  * Build the engine for policy p (borrowed: it must outlive the engine) and options o (may be
  * NULL; copied, but the strings it points to are borrowed). Compiles every constraint
@@ -189,11 +192,25 @@ int engine_call_stream(const struct engine_call *c);
 int engine_call_error(struct engine_call *c, int *status, const char **body, size_t *len);
 
 /* The server's answer from upstream, recorded as the upstream stage's decision: ok 1 when a
- * response came, else the refusal the server sends (502/504 with code and message). */
+ * response came; else why is the failure (502/504, "cordon.upstream", which upstream failed
+ * and how), and engine_call_error() then gives it in the client's shape. */
 void engine_call_upstream(struct engine_call *c, int ok, const struct engine_reason *why);
 
-/* Bytes for the client, in order. Return 0, or a negative value to stop the stream. */
-typedef int (*engine_emit_fn)(void *ud, const char *buf, size_t len);
+/* End a stream the server must cut (upstream failure mid-stream, a limit of its own): emit
+ * the format's in-stream error event for why and record it. Returns 0 or emit's value. */
+__attribute__((warn_unused_result)) int engine_stream_error(struct engine_call *c,
+                                                            const struct engine_reason *why,
+                                                            engine_emit_fn emit, void *ud);
+
+/*
+ * GET /v1/models: the upstream's list (OpenAI {"object":"list","data":[{"id"...}]} or
+ * Anthropic {"data":[...],"first_id","last_id","has_more"}) with only the models api.models
+ * allows. Returns 0 and *out (malloc'ed, NUL-terminated, caller frees), ENGINE_ERR_MALFORMED
+ * when body is not such a list, -ENOMEM.
+ */
+__attribute__((warn_unused_result)) int engine_models_filter(const struct engine *e,
+                                                             const char *body, size_t len,
+                                                             char **out, size_t *out_len);
 
 /*
  * A streamed response: feed upstream bytes as they come, any split. Bytes that may go on at

@@ -557,7 +557,7 @@ int format_judge_call(struct engine_call *c, const char *name, const char *id, c
                               .args = args ? args : "", .args_len = args ? len : 0};
     memset(why, 0, sizeof *why);
     int ok = engine_judge_event(c, &ev, why) != ENGINE_REFUSE;
-    engine_note_tool(c, ev.name, ok, why);
+    engine_note_tool(c, ev.name, ok, why, ev.args, ev.args_len);
     return ok;
 }
 

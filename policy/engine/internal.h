@@ -53,10 +53,14 @@ struct engine {
     struct arg_check *checks;
 };
 
-/* A tool call of the response, judged. */
-struct removed_tool {
+/* A tool call of the response, judged: its name, the answer, a digest of its arguments, and
+ * the arguments themselves when the policy records them as text. */
+struct tool_note {
     char *name;
+    int allowed;
     struct engine_reason why;
+    unsigned char args_sha[32];
+    char *args;
 };
 
 struct engine_call {
@@ -83,8 +87,9 @@ struct engine_call {
     void *asm_state; /* the format's stream assembler */
     uint64_t in_tokens, out_tokens;
     size_t tools_allowed;
-    size_t n_removed, cap_removed;
-    struct removed_tool *removed;
+    size_t n_removed;
+    size_t n_notes, cap_notes;
+    struct tool_note *notes;
     crypto_hash_sha256_state resp_hash;
     unsigned char prompt_sha[32];
     char *resp_text; /* text of the response, kept when the policy records text */
@@ -113,7 +118,7 @@ int tools_name_allowed(const struct engine *e, const char *name, struct engine_r
 
 /* Record a tool call of the response as allowed or removed. */
 void engine_note_tool(struct engine_call *c, const char *name, int allowed,
-                      const struct engine_reason *why);
+                      const struct engine_reason *why, const char *args, size_t args_len);
 
 /* Bytes that went to the client (hashed, text kept when asked). */
 int engine_emit(struct engine_call *c, const char *buf, size_t len);

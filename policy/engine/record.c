@@ -87,15 +87,24 @@ char *engine_call_audit_json(const struct engine_call *c)
     cJSON *tools = cJSON_AddObjectToObject(o, "tools");
     if (tools) {
         cJSON_AddNumberToObject(tools, "allowed", (double)c->tools_allowed);
+        cJSON *al = cJSON_AddArrayToObject(tools, "allowed_calls");
         cJSON *rm = cJSON_AddArrayToObject(tools, "removed");
-        for (size_t i = 0; rm && i < c->n_removed; i++) {
+        for (size_t i = 0; al && rm && i < c->n_notes; i++) {
+            const struct tool_note *t = &c->notes[i];
             cJSON *r = cJSON_CreateObject();
             if (!r)
                 goto out;
-            cJSON_AddItemToArray(rm, r);
-            cJSON_AddStringToObject(r, "name", c->removed[i].name ? c->removed[i].name : "");
-            cJSON_AddStringToObject(r, "code", c->removed[i].why.code);
-            cJSON_AddStringToObject(r, "message", c->removed[i].why.message);
+            cJSON_AddItemToArray(t->allowed ? al : rm, r);
+            cJSON_AddStringToObject(r, "name", t->name ? t->name : "");
+            if (!t->allowed) {
+                cJSON_AddStringToObject(r, "code", t->why.code);
+                cJSON_AddStringToObject(r, "message", t->why.message);
+            }
+            char ah[65];
+            hex(t->args_sha, ah);
+            cJSON_AddStringToObject(r, "arguments_sha256", ah);
+            if (t->args)
+                cJSON_AddStringToObject(r, "arguments", t->args);
         }
     }
     char h[65];

@@ -605,3 +605,87 @@ Test(engine, observe_mode_records_a_stored_context_it_would_refuse)
     free(rec);
     te_close(&t);
 }
+
+Test(engine, the_models_list_is_filtered_by_api_models)
+{
+    struct te t;
+    te_open(&t, API_OK, NULL);
+    static const char openai[] = "{\"object\":\"list\",\"data\":[{\"id\":\"gpt-4o\",\"object\":"
+                                 "\"model\"},{\"id\":\"o3\",\"object\":\"model\"},{\"id\":"
+                                 "\"gpt-4o-mini\",\"object\":\"model\"}]}";
+    char *out = NULL;
+    size_t n;
+    cr_assert_eq(engine_models_filter(t.e, openai, sizeof openai - 1, &out, &n), 0);
+    cr_assert_str_eq(out, "{\"object\":\"list\",\"data\":[{\"id\":\"gpt-4o\",\"object\":"
+                          "\"model\"},{\"id\":\"gpt-4o-mini\",\"object\":\"model\"}]}");
+    free(out);
+    static const char anthropic[] = "{\"data\":[{\"id\":\"x-1\",\"type\":\"model\"},{\"id\":"
+                                    "\"claude-a\",\"type\":\"model\"},{\"id\":\"claude-b\","
+                                    "\"type\":\"model\"},{\"id\":\"y\"}],\"has_more\":false,"
+                                    "\"first_id\":\"x-1\",\"last_id\":\"y\"}";
+    cr_assert_eq(engine_models_filter(t.e, anthropic, sizeof anthropic - 1, &out, &n), 0);
+    cr_assert(strstr(out, "\"first_id\":\"claude-a\",\"last_id\":\"claude-b\""), "%s", out);
+    cr_assert_null(strstr(out, "x-1"));
+    free(out);
+    cr_assert_eq(engine_models_filter(t.e, "{\"data\":5}", 10, &out, &n), ENGINE_ERR_MALFORMED);
+    cr_assert_eq(engine_models_filter(t.e, "{", 1, &out, &n), ENGINE_ERR_MALFORMED);
+    te_close(&t);
+}
+
+Test(engine, upstream_failures_in_the_clients_shape)
+{
+    struct te t;
+    te_open(&t, API_OK, NULL);
+    te_request(&t, ENGINE_MESSAGES, "{\"model\":\"claude-x\",\"messages\":[]}");
+    struct engine_reason why;
+    snprintf(why.code, sizeof why.code, "cordon.upstream");
+    snprintf(why.message, sizeof why.message, "upstream \"anthropic\" timed out after 30 s");
+    why.status = 504;
+    engine_call_upstream(t.c, 0, &why);
+    int status;
+    const char *body = te_error(&t, &status);
+    cr_assert_eq(status, 504);
+    cr_assert(strstr(body, "\"type\":\"error\",\"error\":{\"type\":\"api_error\""), "%s", body);
+    cr_assert(strstr(body, "timed out"));
+    te_close(&t);
+    te_open(&t, API_OK, NULL);
+    te_request(&t, ENGINE_CHAT, CHAT(",\"stream\":true"));
+    struct sink s = {0};
+    why.status = 502;
+    cr_assert_eq(engine_stream_error(t.c, &why, sink_put, &s), 0);
+    static const char want[] = "data: {\"error\":{\"message\":\"upstream";
+    cr_assert(strncmp(s.p, want, sizeof want - 1) == 0, "%s", s.p);
+    engine_call_finish(t.c, 1);
+    char *rec = engine_call_audit_json(t.c);
+    cr_assert(strstr(rec, "\"stage\":\"upstream\""), "%s", rec);
+    free(rec);
+    free(s.p);
+    te_close(&t);
+}
+
+Test(engine, tool_arguments_are_digested_or_kept_as_the_policy_says)
+{
+    static const char resp[] =
+        "{\"choices\":[{\"message\":{\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\","
+        "\"function\":{\"name\":\"search\",\"arguments\":\"{\\\"q\\\":\\\"cats\\\"}\"}},{\"id\":"
+        "\"b\",\"type\":\"function\",\"function\":{\"name\":\"rm\",\"arguments\":\"{}\"}}]},"
+        "\"finish_reason\":\"tool_calls\"}]}";
+    for (int text = 0; text < 2; text++) {
+        struct te t;
+        te_open(&t, text ? ",\"api\":{\"models\":[\"*\"],\"tools\":{\"allow\":[\"search\"]},"
+                           "\"audit\":{\"tool_arguments\":\"text\"}}"
+                         : API_OK, NULL);
+        te_request(&t, ENGINE_CHAT, CHAT(""));
+        const char *out;
+        size_t n;
+        cr_assert_eq(engine_call_response(t.c, resp, sizeof resp - 1, &out, &n), ENGINE_REWRITE);
+        engine_call_finish(t.c, 1);
+        char *rec = engine_call_audit_json(t.c);
+        cr_assert(strstr(rec, "\"allowed_calls\":[{\"name\":\"search\",\"arguments_sha256\":\""),
+                  "%s", rec);
+        cr_assert_eq(strstr(rec, "\"arguments\":\"{\\\"q\\\":\\\"cats\\\"}\"") != NULL, text,
+                     "%s", rec);
+        free(rec);
+        te_close(&t);
+    }
+}

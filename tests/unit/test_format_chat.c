@@ -413,3 +413,61 @@ Test(format_chat, complete_responses_are_judged)
     cr_assert_eq(engine_call_response(t.c, "{", 1, &out, &n), ENGINE_ERR_MALFORMED);
     te_close(&t);
 }
+
+Test(format_chat, an_unterminated_last_chunk_is_judged_not_passed)
+{
+    /* openai-node reads the data of a last event that lacks its blank line: the proxy must
+     * judge it like any other, not forward its bytes as a tail */
+    static const char in[] =
+        CHUNK(DELTA("{\"content\":\"x\"}"))
+        "data: {" ENV ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":"
+        "\"c\",\"type\":\"function\",\"function\":{\"name\":\"shell\",\"arguments\":\"{}\"}}]},"
+        "\"finish_reason\":\"tool_calls\"}]}";
+    for (size_t split = 0; split < sizeof in - 1; split += 7) {
+        char *got = te_stream_call(API, NULL, ENGINE_CHAT, "{\"model\":\"m\",\"messages\":[]}",
+                                   in, split, NULL);
+        cr_assert_null(strstr(got, "shell"), "split %zu: %s", split, got);
+        struct acc a;
+        accumulate(got, &a);
+        cr_assert_str_eq(a.finish, "stop");
+        free(got);
+    }
+}
+
+Test(format_chat, a_one_megabyte_line_is_refused_at_the_default_limit)
+{
+    struct te t;
+    te_open(&t, API, NULL);
+    te_request(&t, ENGINE_CHAT, "{\"model\":\"m\",\"messages\":[]}");
+    size_t n = (1u << 20) + 16;
+    char *big = malloc(n);
+    memset(big, 'a', n);
+    memcpy(big, "data: ", 6);
+    struct sink s = {0};
+    cr_assert_eq(engine_stream_feed(t.c, big, n, sink_put, &s), ENGINE_ERR_SSE_LINE);
+    cr_assert(strstr(s.p, "longer than 1048576 bytes"), "%s", s.p);
+    free(big);
+    free(s.p);
+    te_close(&t);
+}
+
+Test(format_chat, several_choices_are_kept_apart)
+{
+    static const char in[] =
+        CHUNK("{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"a\",\"type\":"
+              "\"function\",\"function\":{\"name\":\"shell\",\"arguments\":\"{}\"}}]},"
+              "\"finish_reason\":null},{\"index\":1,\"delta\":{\"tool_calls\":[{\"index\":0,"
+              "\"id\":\"b\",\"type\":\"function\",\"function\":{\"name\":\"search\","
+              "\"arguments\":\"{}\"}}]},\"finish_reason\":null}")
+        CHUNK("{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"},{\"index\":1,"
+              "\"delta\":{},\"finish_reason\":\"tool_calls\"}")
+        "data: [DONE]\n\n";
+    char *got = te_stream_call(API, NULL, ENGINE_CHAT, "{\"model\":\"m\",\"messages\":[]}", in,
+                               0, NULL);
+    cr_assert_null(strstr(got, "shell"));
+    cr_assert(strstr(got, "\"choices\":[{\"index\":1,\"delta\":{\"tool_calls\":[{\"index\":0,"
+                          "\"id\":\"b\""), "%s", got);
+    cr_assert(strstr(got, "{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"},{\"index\":1,"
+                          "\"delta\":{},\"finish_reason\":\"tool_calls\"}"), "%s", got);
+    free(got);
+}
