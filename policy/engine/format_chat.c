@@ -444,10 +444,21 @@ static int flush(struct engine_call *c, struct chat_asm *a, int choice, const cJ
 
 static struct slot *new_slot(struct chat_asm *a, int choice, int index, int legacy)
 {
-    if (GROW(&a->v, &a->cap, a->n + 1))
-        return NULL;
-    struct slot *s = &a->v[a->n++];
+    struct slot *s = NULL;
+    for (size_t i = 0; i < a->n && !s; i++) /* a flushed slot is free again */
+        if (a->v[i].flushed)
+            s = &a->v[i];
+    if (s) {
+        free(s->id);
+        fbuf_free(&s->name);
+        fbuf_free(&s->args);
+    } else {
+        if (GROW(&a->v, &a->cap, a->n + 1))
+            return NULL;
+        s = &a->v[a->n++];
+    }
     memset(s, 0, sizeof *s);
+    a->held += sizeof *s; /* a stream of empty calls is bounded too */
     s->choice = choice;
     s->index = index;
     s->legacy = legacy;
@@ -490,11 +501,13 @@ static int take_tool_calls(struct engine_call *c, struct chat_asm *a, int choice
     cJSON *tc;
     cJSON_ArrayForEach(tc, tcs) {
         cJSON *ix = GET(tc, "index");
-        int index = cJSON_IsNumber(ix) ? (int)ix->valuedouble : 0;
+        int index = cJSON_IsNumber(ix) ? ix->valueint : 0; /* cJSON saturates valueint */
         const char *id = format_str(tc, "id");
         struct slot *s = find_slot(a, choice, index, id);
         if (!s && !(s = new_slot(a, choice, index, 0)))
             return -ENOMEM;
+        if (a->held > c->e->o.max_held)
+            return ENGINE_ERR_TOO_LARGE;
         if (id && *id && !s->has_id) {
             if (!(s->id = strdup(id)))
                 return -ENOMEM;
@@ -538,7 +551,7 @@ static int chat_chunk(struct engine_call *c, struct chat_asm *a, const struct ss
         return format_unreadable(c, ev, "\"choices\" is not an array");
     cJSON_ArrayForEach(ch, choices) {
         cJSON *ix = GET(ch, "index");
-        int choice = cJSON_IsNumber(ix) ? (int)ix->valuedouble : 0;
+        int choice = cJSON_IsNumber(ix) ? ix->valueint : 0;
         if (choice < 0 || choice >= MAX_CHOICES)
             return format_unreadable(c, ev, "a choice index out of range");
         cJSON *delta = GET(ch, "delta");

@@ -481,10 +481,18 @@ static int messages_event(struct engine_call *c, struct msg_asm *a, const struct
         if (h || a->map[index])
             return format_unreadable(c, ev, "a content block started twice");
         if (cbt && !strcmp(cbt, "tool_use")) {
-            if (GROW(&a->h, &a->cap, a->n + 1))
-                return -ENOMEM;
-            h = &a->h[a->n++];
+            for (size_t i = 0; i < a->n && !h; i++) /* a finished block's entry is free */
+                if (!a->h[i].active)
+                    h = &a->h[i];
+            if (!h) {
+                if (GROW(&a->h, &a->cap, a->n + 1))
+                    return -ENOMEM;
+                h = &a->h[a->n++];
+            }
             memset(h, 0, sizeof *h);
+            a->held += sizeof *h;
+            if (a->held > c->e->o.max_held)
+                return ENGINE_ERR_TOO_LARGE;
             h->index = index;
             h->active = 1;
             if (!(h->start = cJSON_Duplicate(cb, 1)))

@@ -455,6 +455,7 @@ static int finish_item(struct engine_call *c, struct resp_asm *a, struct held_it
         cJSON_Delete(it);
         if (rc)
             return rc;
+        a->held += 64; /* the list of denied ids is bounded with the rest */
     }
     if (c->observe)
         goto out;
@@ -546,9 +547,15 @@ static int responses_event(struct engine_call *c, struct resp_asm *a, const stru
             return format_unreadable(c, ev, "an output item added twice");
         if (it_type && (!strcmp(it_type, "function_call") ||
                         !strcmp(it_type, "custom_tool_call"))) {
-            if (GROW(&a->h, &a->cap, a->n + 1))
-                return -ENOMEM;
-            h = &a->h[a->n++];
+            for (size_t i = 0; i < a->n && !h; i++) /* a finished item's entry is free */
+                if (!a->h[i].active)
+                    h = &a->h[i];
+            if (!h) {
+                if (GROW(&a->h, &a->cap, a->n + 1))
+                    return -ENOMEM;
+                h = &a->h[a->n++];
+            }
+            held_clear(h);
             memset(h, 0, sizeof *h);
             h->index = index;
             h->active = 1;

@@ -471,3 +471,33 @@ Test(format_chat, several_choices_are_kept_apart)
                           "\"delta\":{},\"finish_reason\":\"tool_calls\"}"), "%s", got);
     free(got);
 }
+
+Test(format_chat, many_empty_calls_are_bounded_and_huge_indices_are_safe)
+{
+    struct engine_options o = {.max_held = 4096};
+    struct te t;
+    te_open(&t, API, &o);
+    te_request(&t, ENGINE_CHAT, "{\"model\":\"m\",\"messages\":[]}");
+    struct sink s = {0};
+    int rc = 0;
+    for (int i = 0; i < 10000 && !rc; i++) {
+        char c[256];
+        snprintf(c, sizeof c, CHUNK(DELTA("{\"tool_calls\":[{\"index\":%d,\"id\":\"c%d\"}]}")),
+                 i, i);
+        rc = engine_stream_feed(t.c, c, strlen(c), sink_put, &s);
+    }
+    cr_assert_eq(rc, ENGINE_ERR_TOO_LARGE);
+    te_close(&t);
+    free(s.p);
+    static const char in[] =
+        CHUNK("{\"index\":1e300,\"delta\":{\"content\":\"x\"}}")
+        CHUNK("{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":-1e300,\"id\":\"a\","
+              "\"function\":{\"name\":\"search\",\"arguments\":\"{}\"}}]},"
+              "\"finish_reason\":\"tool_calls\"}");
+    char *got = te_stream_call(API, NULL, ENGINE_CHAT, "{\"model\":\"m\",\"messages\":[]}", in,
+                               0, NULL);
+    cr_assert_null(strstr(got, "\"content\":\"x\""),
+                   "an event with a choice out of range is dropped");
+    cr_assert(strstr(got, "\"name\":\"search\""));
+    free(got);
+}
