@@ -253,7 +253,8 @@ size_t engine_call_tools_removed(const struct engine_call *c);
 const char *engine_call_tool_removed(const struct engine_call *c, size_t i);
 
 /*
- * The audit record of the call, one JSON object (docs/AUDIT-FORMAT.md): agent, session,
+ * The audit record of the call, one JSON object (to be added to docs/AUDIT-FORMAT.md when
+ * cordond writes it): "type":"model_call", agent, session,
  * model, endpoint, mode, every stage's decision per hook ("not run" included), tool calls
  * allowed and removed, SHA-256 of the prompt (the request body) and of the response as sent,
  * the texts when the policy records text, tokens and latency. Returns a NUL-terminated

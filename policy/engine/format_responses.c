@@ -550,12 +550,13 @@ static int responses_event(struct engine_call *c, struct resp_asm *a, const stru
             for (size_t i = 0; i < a->n && !h; i++) /* a finished item's entry is free */
                 if (!a->h[i].active)
                     h = &a->h[i];
-            if (!h) {
+            if (h) {
+                held_clear(h);
+            } else {
                 if (GROW(&a->h, &a->cap, a->n + 1))
                     return -ENOMEM;
                 h = &a->h[a->n++];
             }
-            held_clear(h);
             memset(h, 0, sizeof *h);
             h->index = index;
             h->active = 1;
