@@ -1,0 +1,650 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * OpenAI Chat Completions (POST /v1/chat/completions): the request's model, tools (and the
+ * legacy "functions"), tool_choice, history tool calls and texts; the complete response's
+ * tool calls; and the stream assembler.
+ *
+ * The stream: each chunk's choices[].delta carries content, and tool_calls fragments keyed
+ * by index; a server that reuses index 0 for parallel calls tells them apart by a new id.
+ * Content flows on as it comes. Tool call fragments are taken out of their chunk and held
+ * until the choice's finish_reason (or [DONE], or the end), when each call is complete: it is
+ * judged, and an allowed call goes to the client as one delta holding the whole call, with
+ * its index renumbered among the calls that survive so that the SDKs' accumulators see
+ * 0, 1, 2... A denied call is left out (or a content notice takes its place), and a
+ * finish_reason "tool_calls" with no call left becomes "stop".
+ */
+#include "policy/engine/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GET cJSON_GetObjectItemCaseSensitive
+#define MAX_CHOICES 1024
+
+static const char *const k_tool_keys[] = {"tool_choice", "parallel_tool_calls", "function_call",
+                                          NULL};
+
+static enum engine_text_kind role_kind(const char *role)
+{
+    if (!strcmp(role, "system") || !strcmp(role, "developer"))
+        return ENGINE_TEXT_SYSTEM;
+    if (!strcmp(role, "assistant"))
+        return ENGINE_TEXT_ASSISTANT;
+    if (!strcmp(role, "tool") || !strcmp(role, "function"))
+        return ENGINE_TEXT_TOOL_RESULT;
+    return ENGINE_TEXT_USER; /* user, and any role a provider adds: still scanned */
+}
+
+/* A history tool call: {"name", "arguments"} (a tool_calls[].function or function_call). */
+static int history_call(struct engine_request *rq, cJSON *fn, struct engine_reason *why,
+                        const char *path)
+{
+    if (!cJSON_IsObject(fn))
+        return format_bad(why, "%s must be an object with \"name\" and \"arguments\"", path);
+    const char *name = format_str(fn, "name");
+    cJSON *args = GET(fn, "arguments");
+    if (!name)
+        return format_bad(why, "%s.name must be a string", path);
+    if (args && !cJSON_IsString(args))
+        return format_bad(why, "%s.arguments must be a string of JSON", path);
+    const char *a = args ? args->valuestring : "";
+    if (format_add_call(rq, name, a, strlen(a), "%s", path) ||
+        (args && format_add_text(rq, ENGINE_TEXT_TOOL_ARGS, args, "%s.arguments", path)))
+        return -ENOMEM;
+    return 0;
+}
+
+static int chat_message(struct engine_request *rq, cJSON *m, int i, struct engine_reason *why)
+{
+    char path[96];
+    if (!cJSON_IsObject(m))
+        return format_bad(why, "messages[%d] must be an object", i);
+    const char *role = format_str(m, "role");
+    if (!role)
+        return format_bad(why, "messages[%d].role must be a string", i);
+    enum engine_text_kind k = role_kind(role);
+    cJSON *content = GET(m, "content");
+    if (cJSON_IsString(content)) {
+        if (format_add_text(rq, k, content, "messages[%d].content", i))
+            return -ENOMEM;
+    } else if (cJSON_IsArray(content)) {
+        int j = 0;
+        cJSON *part;
+        cJSON_ArrayForEach(part, content) {
+            if (!cJSON_IsObject(part))
+                return format_bad(why, "messages[%d].content[%d] must be an object", i, j);
+            static const char *const keys[] = {"text", "refusal"};
+            for (int q = 0; q < 2; q++) {
+                cJSON *t = GET(part, keys[q]);
+                if (!t)
+                    continue;
+                if (!cJSON_IsString(t))
+                    return format_bad(why, "messages[%d].content[%d].%s must be a string", i,
+                                      j, keys[q]);
+                if (format_add_text(rq, k, t, "messages[%d].content[%d].%s", i, j, keys[q]))
+                    return -ENOMEM;
+            }
+            j++;
+        }
+    } else if (content && !cJSON_IsNull(content)) {
+        return format_bad(why, "messages[%d].content must be a string, an array of parts or "
+                          "null", i);
+    }
+    cJSON *refusal = GET(m, "refusal");
+    if (refusal && !cJSON_IsNull(refusal)) {
+        if (!cJSON_IsString(refusal))
+            return format_bad(why, "messages[%d].refusal must be a string", i);
+        if (format_add_text(rq, k, refusal, "messages[%d].refusal", i))
+            return -ENOMEM;
+    }
+    cJSON *tcs = GET(m, "tool_calls");
+    if (tcs && !cJSON_IsNull(tcs)) {
+        if (!cJSON_IsArray(tcs))
+            return format_bad(why, "messages[%d].tool_calls must be an array", i);
+        int j = 0, rc;
+        cJSON *tc;
+        cJSON_ArrayForEach(tc, tcs) {
+            snprintf(path, sizeof path, "messages[%d].tool_calls[%d].function", i, j);
+            if (!cJSON_IsObject(tc))
+                return format_bad(why, "messages[%d].tool_calls[%d] must be an object", i, j);
+            if ((rc = history_call(rq, GET(tc, "function"), why, path)) != 0)
+                return rc;
+            j++;
+        }
+    }
+    cJSON *fc = GET(m, "function_call");
+    if (fc && !cJSON_IsNull(fc)) {
+        snprintf(path, sizeof path, "messages[%d].function_call", i);
+        int rc = history_call(rq, fc, why, path);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int chat_inspect(struct engine_request *rq, struct engine_reason *why)
+{
+    cJSON *r = rq->root, *v;
+    int rc;
+    if (!cJSON_IsString(v = GET(r, "model")))
+        return format_bad(why, "\"model\" must be a string naming the model to call");
+    rq->model = v->valuestring;
+    if ((v = GET(r, "stream")) && !cJSON_IsBool(v) && !cJSON_IsNull(v))
+        return format_bad(why, "\"stream\" must be true or false");
+    rq->stream = cJSON_IsTrue(v);
+    cJSON *msgs = GET(r, "messages");
+    if (!cJSON_IsArray(msgs))
+        return format_bad(why, "\"messages\" must be an array of messages");
+    int i = 0;
+    cJSON *m;
+    cJSON_ArrayForEach(m, msgs) {
+        if ((rc = chat_message(rq, m, i++, why)) != 0)
+            return rc;
+    }
+    cJSON *tools = GET(r, "tools");
+    if (tools && !cJSON_IsNull(tools)) {
+        if (!cJSON_IsArray(tools))
+            return format_bad(why, "\"tools\" must be an array");
+        int j = 0;
+        cJSON *t;
+        cJSON_ArrayForEach(t, tools) {
+            if (!cJSON_IsObject(t))
+                return format_bad(why, "tools[%d] must be an object", j);
+            const char *type = format_str(t, "type");
+            const char *name = format_str(GET(t, "function"), "name");
+            if (!name)
+                name = format_str(GET(t, "custom"), "name");
+            if (!name && type && !strcmp(type, "function"))
+                return format_bad(why, "tools[%d].function.name must be a string", j);
+            if (format_add_tool(rq, name ? name : type ? type : "", t, tools))
+                return -ENOMEM;
+            j++;
+        }
+    }
+    cJSON *fns = GET(r, "functions");
+    if (fns && !cJSON_IsNull(fns)) {
+        if (!cJSON_IsArray(fns))
+            return format_bad(why, "\"functions\" must be an array");
+        int j = 0;
+        cJSON *t;
+        cJSON_ArrayForEach(t, fns) {
+            const char *name = format_str(t, "name");
+            if (!name)
+                return format_bad(why, "functions[%d].name must be a string", j);
+            if (format_add_tool(rq, name, t, fns))
+                return -ENOMEM;
+            j++;
+        }
+    }
+    cJSON *tc = GET(r, "tool_choice");
+    if (cJSON_IsString(tc)) {
+        rq->tool_choice_required = !strcmp(tc->valuestring, "required");
+    } else if (cJSON_IsObject(tc)) {
+        const char *name = format_str(GET(tc, "function"), "name");
+        if (!name)
+            name = format_str(GET(tc, "custom"), "name");
+        const char *mode = format_str(GET(tc, "allowed_tools"), "mode");
+        if (name)
+            rq->tool_choice_forced = name;
+        else if (mode && !strcmp(mode, "required"))
+            rq->tool_choice_required = 1;
+        else if (!format_str(tc, "type"))
+            return format_bad(why, "\"tool_choice\" names no tool");
+    } else if (tc && !cJSON_IsNull(tc)) {
+        return format_bad(why, "\"tool_choice\" must be a string or an object");
+    }
+    cJSON *fcall = GET(r, "function_call");
+    if (cJSON_IsObject(fcall)) {
+        const char *name = format_str(fcall, "name");
+        if (!name)
+            return format_bad(why, "\"function_call\" must name a function");
+        if (!rq->tool_choice_forced)
+            rq->tool_choice_forced = name;
+    }
+    return 0;
+}
+
+static char *chat_error_event(const struct engine_reason *why)
+{
+    char *e = format_openai_error(why);
+    if (!e)
+        return NULL;
+    size_t n = strlen(e) + 9;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "data: %s\n\n", e);
+    free(e);
+    return s;
+}
+
+/* ---- complete responses ---- */
+
+static int add_notice(cJSON *msg, const char *name, const struct engine_reason *why)
+{
+    char notice[ENGINE_MESSAGE_MAX + 160];
+    engine_notice_text(name, why, notice, sizeof notice);
+    const char *old = format_str(msg, "content");
+    struct fbuf b = {0};
+    if ((old && *old && (fbuf_put(&b, old, strlen(old)) || fbuf_put(&b, "\n", 1))) ||
+        fbuf_put(&b, notice, strlen(notice))) {
+        fbuf_free(&b);
+        return -ENOMEM;
+    }
+    cJSON *s = cJSON_CreateString(b.p);
+    fbuf_free(&b);
+    if (!s)
+        return -ENOMEM;
+    if (GET(msg, "content"))
+        cJSON_ReplaceItemInObjectCaseSensitive(msg, "content", s);
+    else
+        cJSON_AddItemToObject(msg, "content", s);
+    return 0;
+}
+
+static int chat_response(struct engine_call *c, cJSON *root)
+{
+    int changed = 0;
+    struct engine_reason why;
+    format_usage(c, GET(root, "usage"), "prompt_tokens", "completion_tokens");
+    cJSON *choices = GET(root, "choices");
+    if (!choices)
+        return 0;
+    if (!cJSON_IsArray(choices))
+        return ENGINE_ERR_MALFORMED;
+    cJSON *ch;
+    cJSON_ArrayForEach(ch, choices) {
+        cJSON *msg = GET(ch, "message");
+        if (!cJSON_IsObject(msg))
+            continue;
+        const char *text = format_str(msg, "content");
+        if (text)
+            format_judge_text(c, text, strlen(text));
+        int removed = 0, kept = 0;
+        cJSON *tcs = GET(msg, "tool_calls");
+        if (cJSON_IsArray(tcs)) {
+            for (cJSON *tc = tcs->child, *next; tc; tc = next) {
+                next = tc->next;
+                cJSON *fn = GET(tc, "function");
+                const char *name = format_str(fn, "name"), *args = format_str(fn, "arguments");
+                if (format_judge_call(c, name, format_str(tc, "id"), args,
+                                      args ? strlen(args) : 0, &why)) {
+                    kept++;
+                    continue;
+                }
+                removed++;
+                /* the notice first: name points into the call about to be freed */
+                if (c->e->o.on_denied_call == ENGINE_CALL_NOTICE && add_notice(msg, name, &why))
+                    return -ENOMEM;
+                cJSON_Delete(cJSON_DetachItemViaPointer(tcs, tc));
+            }
+            if (!kept && removed)
+                cJSON_DeleteItemFromObjectCaseSensitive(msg, "tool_calls");
+        }
+        cJSON *fc = GET(msg, "function_call");
+        if (cJSON_IsObject(fc)) {
+            const char *name = format_str(fc, "name"), *args = format_str(fc, "arguments");
+            if (format_judge_call(c, name, NULL, args, args ? strlen(args) : 0, &why)) {
+                kept++;
+            } else {
+                removed++;
+                if (c->e->o.on_denied_call == ENGINE_CALL_NOTICE && add_notice(msg, name, &why))
+                    return -ENOMEM;
+                cJSON_DeleteItemFromObjectCaseSensitive(msg, "function_call");
+            }
+        }
+        if (removed) {
+            changed = 1;
+            const char *fr = format_str(ch, "finish_reason");
+            if (!kept && fr && (!strcmp(fr, "tool_calls") || !strcmp(fr, "function_call")))
+                cJSON_ReplaceItemInObjectCaseSensitive(ch, "finish_reason",
+                                                       cJSON_CreateString("stop"));
+        }
+    }
+    return changed;
+}
+
+/* ---- streams ---- */
+
+struct slot {
+    int choice, index, legacy, has_id, flushed;
+    char *id;
+    struct fbuf name, args;
+};
+
+struct chat_asm {
+    struct slot *v;
+    size_t n, cap;
+    size_t held;
+    cJSON *tmpl;           /* the envelope of the last chunk that carried a tool call */
+    int allowed[MAX_CHOICES], removed[MAX_CHOICES];
+};
+
+static void chat_free(void *p)
+{
+    struct chat_asm *a = p;
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->n; i++) {
+        free(a->v[i].id);
+        fbuf_free(&a->v[i].name);
+        fbuf_free(&a->v[i].args);
+    }
+    free(a->v);
+    cJSON_Delete(a->tmpl);
+    free(a);
+}
+
+static cJSON *envelope(const cJSON *root)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    for (const cJSON *k = root ? root->child : NULL; k; k = k->next) {
+        if (!strcmp(k->string, "choices") || !strcmp(k->string, "usage"))
+            continue;
+        cJSON *d = cJSON_Duplicate(k, 1);
+        if (!d) {
+            cJSON_Delete(o);
+            return NULL;
+        }
+        cJSON_AddItemToObject(o, k->string, d);
+    }
+    return o;
+}
+
+/* One chunk holding delta for choice: {"choices":[{"index":choice,"delta":delta,...}]}. */
+static int emit_delta(struct engine_call *c, const cJSON *env, int choice, cJSON *delta)
+{
+    cJSON *o = envelope(env), *chs = cJSON_CreateArray(), *ch = cJSON_CreateObject();
+    int rc = -ENOMEM;
+    if (!o || !chs || !ch) {
+        cJSON_Delete(delta);
+        goto out;
+    }
+    cJSON_AddItemToObject(o, "choices", chs);
+    cJSON_AddItemToArray(chs, ch);
+    chs = NULL;
+    cJSON_AddNumberToObject(ch, "index", choice);
+    cJSON_AddItemToObject(ch, "delta", delta);
+    cJSON_AddNullToObject(ch, "finish_reason");
+    ch = NULL;
+    rc = format_emit_event(c, NULL, o);
+out:
+    cJSON_Delete(chs);
+    cJSON_Delete(ch);
+    cJSON_Delete(o);
+    return rc;
+}
+
+static int flush_slot(struct engine_call *c, struct chat_asm *a, struct slot *s,
+                      const cJSON *env)
+{
+    struct engine_reason why;
+    s->flushed = 1;
+    int ch = s->choice;
+    int ok = format_judge_call(c, s->name.p, s->id, s->args.p, s->args.len, &why);
+    ok ? a->allowed[ch]++ : a->removed[ch]++;
+    if (c->observe)
+        return 0;
+    cJSON *delta = cJSON_CreateObject();
+    if (!delta)
+        return -ENOMEM;
+    if (!ok) {
+        if (c->e->o.on_denied_call != ENGINE_CALL_NOTICE) {
+            cJSON_Delete(delta);
+            return 0;
+        }
+        char notice[ENGINE_MESSAGE_MAX + 160];
+        engine_notice_text(s->name.p, &why, notice, sizeof notice);
+        cJSON_AddStringToObject(delta, "content", notice);
+        return emit_delta(c, env, ch, delta);
+    }
+    cJSON *fn = cJSON_CreateObject();
+    if (!fn) {
+        cJSON_Delete(delta);
+        return -ENOMEM;
+    }
+    cJSON_AddStringToObject(fn, "name", s->name.p ? s->name.p : "");
+    cJSON_AddStringToObject(fn, "arguments", s->args.p ? s->args.p : "");
+    if (s->legacy) {
+        cJSON_AddItemToObject(delta, "function_call", fn);
+    } else {
+        cJSON *arr = cJSON_AddArrayToObject(delta, "tool_calls"), *tc = cJSON_CreateObject();
+        if (!arr || !tc) {
+            cJSON_Delete(fn);
+            cJSON_Delete(tc);
+            cJSON_Delete(delta);
+            return -ENOMEM;
+        }
+        cJSON_AddItemToArray(arr, tc);
+        cJSON_AddNumberToObject(tc, "index", a->allowed[ch] - 1);
+        if (s->has_id)
+            cJSON_AddStringToObject(tc, "id", s->id);
+        cJSON_AddStringToObject(tc, "type", "function");
+        cJSON_AddItemToObject(tc, "function", fn);
+    }
+    return emit_delta(c, env, ch, delta);
+}
+
+/* Flush the held calls of one choice (choice < 0: of all). */
+static int flush(struct engine_call *c, struct chat_asm *a, int choice, const cJSON *env)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        struct slot *s = &a->v[i];
+        if (s->flushed || (choice >= 0 && s->choice != choice))
+            continue;
+        int rc = flush_slot(c, a, s, env ? env : a->tmpl);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static struct slot *new_slot(struct chat_asm *a, int choice, int index, int legacy)
+{
+    struct slot *s = NULL;
+    for (size_t i = 0; i < a->n && !s; i++) /* a flushed slot is free again */
+        if (a->v[i].flushed)
+            s = &a->v[i];
+    if (s) {
+        free(s->id);
+        fbuf_free(&s->name);
+        fbuf_free(&s->args);
+    } else {
+        if (GROW(&a->v, &a->cap, a->n + 1))
+            return NULL;
+        s = &a->v[a->n++];
+    }
+    memset(s, 0, sizeof *s);
+    a->held += sizeof *s; /* a stream of empty calls is bounded too */
+    s->choice = choice;
+    s->index = index;
+    s->legacy = legacy;
+    return s;
+}
+
+static struct slot *find_slot(struct chat_asm *a, int choice, int index, const char *id)
+{
+    if (id && *id)
+        for (size_t i = a->n; i-- > 0;) {
+            struct slot *s = &a->v[i];
+            if (!s->flushed && s->choice == choice && s->has_id && !strcmp(s->id, id))
+                return s;
+        }
+    for (size_t i = a->n; i-- > 0;) {
+        struct slot *s = &a->v[i];
+        if (s->flushed || s->choice != choice || s->index != index || s->legacy)
+            continue;
+        if (id && *id && s->has_id)
+            break; /* index reused for a new call, told apart by its id */
+        return s;
+    }
+    return NULL;
+}
+
+static int take(struct engine_call *c, struct chat_asm *a, struct slot *s, const cJSON *fn)
+{
+    const char *name = format_str(fn, "name"), *args = format_str(fn, "arguments");
+    size_t nn = name ? strlen(name) : 0, an = args ? strlen(args) : 0;
+    a->held += nn + an;
+    if (a->held > c->e->o.max_held)
+        return ENGINE_ERR_TOO_LARGE;
+    if ((nn && fbuf_put(&s->name, name, nn)) || (an && fbuf_put(&s->args, args, an)))
+        return -ENOMEM;
+    return 0;
+}
+
+static int take_tool_calls(struct engine_call *c, struct chat_asm *a, int choice, cJSON *tcs)
+{
+    cJSON *tc;
+    cJSON_ArrayForEach(tc, tcs) {
+        cJSON *ix = GET(tc, "index");
+        int index = cJSON_IsNumber(ix) ? ix->valueint : 0; /* cJSON saturates valueint */
+        const char *id = format_str(tc, "id");
+        struct slot *s = find_slot(a, choice, index, id);
+        if (!s && !(s = new_slot(a, choice, index, 0)))
+            return -ENOMEM;
+        if (a->held > c->e->o.max_held)
+            return ENGINE_ERR_TOO_LARGE;
+        if (id && *id && !s->has_id) {
+            if (!(s->id = strdup(id)))
+                return -ENOMEM;
+            s->has_id = 1;
+        }
+        int rc = take(c, a, s, GET(tc, "function"));
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int chunk_empty(const cJSON *root)
+{
+    const cJSON *u = GET(root, "usage");
+    if (u && !cJSON_IsNull(u))
+        return 0;
+    const cJSON *ch;
+    cJSON_ArrayForEach(ch, GET(root, "choices")) {
+        const cJSON *d = GET(ch, "delta"), *fr = GET(ch, "finish_reason");
+        const cJSON *lp = GET(ch, "logprobs");
+        if ((d && d->child) || (fr && !cJSON_IsNull(fr)) || (lp && !cJSON_IsNull(lp)))
+            return 0;
+    }
+    return 1;
+}
+
+static int chat_chunk(struct engine_call *c, struct chat_asm *a, const struct sse_event *ev,
+                      cJSON *root)
+{
+    int rc, changed = 0;
+    if (GET(root, "error")) {
+        struct engine_event e = {.kind = ENGINE_EV_ERROR, .text = ev->data, .len = ev->data_len};
+        struct engine_reason why;
+        (void)engine_judge_event(c, &e, &why);
+        return format_emit_raw(c, ev);
+    }
+    format_usage(c, GET(root, "usage"), "prompt_tokens", "completion_tokens");
+    cJSON *choices = GET(root, "choices"), *ch;
+    if (choices && !cJSON_IsArray(choices))
+        return format_unreadable(c, ev, "\"choices\" is not an array");
+    cJSON_ArrayForEach(ch, choices) {
+        cJSON *ix = GET(ch, "index");
+        int choice = cJSON_IsNumber(ix) ? ix->valueint : 0;
+        if (choice < 0 || choice >= MAX_CHOICES)
+            return format_unreadable(c, ev, "a choice index out of range");
+        cJSON *delta = GET(ch, "delta");
+        if (cJSON_IsObject(delta)) {
+            const char *text = format_str(delta, "content");
+            if (text)
+                format_judge_text(c, text, strlen(text));
+            cJSON *tcs = GET(delta, "tool_calls"), *fc = GET(delta, "function_call");
+            if (tcs && !cJSON_IsNull(tcs)) {
+                if (!cJSON_IsArray(tcs))
+                    return format_unreadable(c, ev, "\"tool_calls\" is not an array");
+                if ((rc = take_tool_calls(c, a, choice, tcs)) != 0)
+                    return rc;
+                cJSON_DeleteItemFromObjectCaseSensitive(delta, "tool_calls");
+                changed = 1;
+            }
+            if (cJSON_IsObject(fc)) {
+                struct slot *s = NULL;
+                for (size_t i = a->n; i-- > 0 && !s;)
+                    if (!a->v[i].flushed && a->v[i].choice == choice && a->v[i].legacy)
+                        s = &a->v[i];
+                if (!s && !(s = new_slot(a, choice, -1, 1)))
+                    return -ENOMEM;
+                if ((rc = take(c, a, s, fc)) != 0)
+                    return rc;
+                cJSON_DeleteItemFromObjectCaseSensitive(delta, "function_call");
+                changed = 1;
+            }
+            if (changed && !c->observe) {
+                cJSON_Delete(a->tmpl);
+                if (!(a->tmpl = envelope(root)))
+                    return -ENOMEM;
+            }
+        }
+        const char *fr = format_str(ch, "finish_reason");
+        if (fr) {
+            if ((rc = flush(c, a, choice, root)) != 0)
+                return rc;
+            if (!a->allowed[choice] && a->removed[choice] &&
+                (!strcmp(fr, "tool_calls") || !strcmp(fr, "function_call"))) {
+                cJSON_ReplaceItemInObjectCaseSensitive(ch, "finish_reason",
+                                                       cJSON_CreateString("stop"));
+                changed = 1;
+            }
+        }
+    }
+    if (c->observe || !changed)
+        return format_emit_raw(c, ev);
+    if (chunk_empty(root))
+        return 0;
+    return format_emit_event(c, NULL, root);
+}
+
+static int chat_block(struct engine_call *c, const struct sse_event *ev)
+{
+    struct chat_asm *a = c->asm_state;
+    if (!a && !(a = c->asm_state = calloc(1, sizeof *a)))
+        return -ENOMEM;
+    if (!ev->dispatch)
+        return format_emit_raw(c, ev);
+    if (ev->data_len == 6 && !memcmp(ev->data, "[DONE]", 6)) {
+        int rc = flush(c, a, -1, NULL);
+        return rc ? rc : format_emit_raw(c, ev);
+    }
+    char err[160];
+    cJSON *root = NULL;
+    int rc = format_parse(ev->data, ev->data_len, ENGINE_MAX_DEPTH, &root, err, sizeof err);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return format_unreadable(c, ev, rc ? err : "not a JSON object");
+    }
+    rc = chat_chunk(c, a, ev, root);
+    cJSON_Delete(root);
+    return rc;
+}
+
+static int chat_end(struct engine_call *c)
+{
+    struct chat_asm *a = c->asm_state;
+    return a ? flush(c, a, -1, NULL) : 0;
+}
+
+const struct format_ops format_chat = {
+    .fmt = ENGINE_CHAT,
+    .endpoint = "/v1/chat/completions",
+    .tool_keys = k_tool_keys,
+    .inspect = chat_inspect,
+    .error_body = format_openai_error,
+    .error_event = chat_error_event,
+    .response = chat_response,
+    .stream_block = chat_block,
+    .stream_end = chat_end,
+    .stream_free = chat_free,
+};

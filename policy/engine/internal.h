@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the engine's files share and nothing outside policy/engine/ includes: the compiled
+ * engine, the call and its record, the request as the stages see it, the stage vtable and
+ * the per-format operations.
+ */
+#ifndef CORDON_POLICY_ENGINE_INTERNAL_H
+#define CORDON_POLICY_ENGINE_INTERNAL_H
+
+#include <cjson/cJSON.h>
+#include <regex.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include "base/grow.h"
+#include "policy/engine/engine.h"
+#include "policy/engine/format.h"
+#include "policy/engine/sse.h"
+
+struct engine_call;
+
+/* One stage: a small vtable, as a curl connection filter. A NULL hook is "not run". */
+struct engine_stage {
+    const char *name;
+    enum engine_verdict (*request)(struct engine_call *c, struct engine_request *rq,
+                                   struct engine_reason *why);
+    enum engine_verdict (*event)(struct engine_call *c, const struct engine_event *ev,
+                                 struct engine_reason *why);
+    enum engine_verdict (*final)(struct engine_call *c, struct engine_reason *why);
+};
+
+extern const struct engine_stage engine_stage_quarantine, engine_stage_models,
+    engine_stage_schedule, engine_stage_tools, engine_stage_data, engine_stage_budget,
+    engine_stage_usage, engine_stage_audit;
+
+/* A compiled argument check: api.tools.constraints and engine_options.arg_rules alike. */
+struct arg_check {
+    const char *tool, *arg;
+    int has_re;
+    regex_t re;
+    const char *pattern;
+    const char *const *enum_v;
+    size_t n_enum;
+    int has_min, has_max;
+    double min, max;
+    int optional;
+    int from_policy;
+};
+
+struct engine {
+    const struct policy *p;
+    struct engine_options o;
+    size_t n_checks;
+    struct arg_check *checks;
+};
+
+/* A tool call of the response, judged: its name, the answer, a digest of its arguments, and
+ * the arguments themselves when the policy records them as text. */
+struct tool_note {
+    char *name;
+    int allowed;
+    struct engine_reason why;
+    unsigned char args_sha[32];
+    char *args;
+};
+
+struct engine_call {
+    const struct engine *e;
+    enum engine_format fmt;
+    const struct format_ops *ops;
+    char *agent, *session;
+    int quarantined;
+    int observe;
+    int state; /* 0 new, 1 request read, 2 refused, 3 finished */
+    struct engine_decision d[ENGINE_N_STAGES][ENGINE_N_HOOKS];
+
+    struct engine_request rq;
+    char *model;
+    int stream;
+    char *out;  /* rewritten request or response, or the error body */
+    size_t out_len;
+    struct engine_reason refusal;
+    int refused;
+    struct engine_reason would_refuse; /* observe mode: a refusal before the stages */
+
+    /* response side */
+    struct sse_parser *sse;
+    void *asm_state; /* the format's stream assembler */
+    uint64_t in_tokens, out_tokens;
+    size_t tools_allowed;
+    size_t n_removed;
+    size_t n_notes, cap_notes;
+    struct tool_note *notes;
+    crypto_hash_sha256_state resp_hash;
+    unsigned char prompt_sha[32];
+    char *resp_text; /* text of the response, kept when the policy records text */
+    size_t resp_text_len, resp_text_cap;
+    int resp_text_cut;
+    uint64_t latency_ms;
+    int stream_failed;
+    engine_emit_fn emit;
+    void *emit_ud;
+};
+
+/* reason helpers */
+void reason_set(struct engine_reason *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Run every stage's response hook on ev; record; returns the strongest verdict, with *why. In
+ * observe mode the verdict is still returned: the caller forwards unchanged. */
+enum engine_verdict engine_judge_event(struct engine_call *c, const struct engine_event *ev,
+                                       struct engine_reason *why);
+
+/* The tools stage's judgement of one call, shared by request history and response. */
+enum engine_verdict tools_judge_call(const struct engine *e, const char *name,
+                                     const char *args, size_t args_len,
+                                     struct engine_reason *why);
+int tools_name_allowed(const struct engine *e, const char *name, struct engine_reason *why);
+
+/* Record a tool call of the response as allowed or removed. */
+void engine_note_tool(struct engine_call *c, const char *name, int allowed,
+                      const struct engine_reason *why, const char *args, size_t args_len);
+
+/* Bytes that went to the client (hashed, text kept when asked). */
+int engine_emit(struct engine_call *c, const char *buf, size_t len);
+void engine_keep_text(struct engine_call *c, const char *s, size_t n);
+
+/* The notice that stands in a denied tool call's place (on_denied_call notice). */
+void engine_notice_text(const char *name, const struct engine_reason *why, char *buf,
+                        size_t cap);
+
+/* Record a response-side answer of stage s that no stage hook gave (an unreadable event). */
+void engine_record_response(struct engine_call *c, enum engine_stage_id s, enum engine_verdict v,
+                            const struct engine_reason *why);
+
+/* Stream helpers for the assemblers: the block's raw bytes; a cJSON value as an event; an
+ * event that cannot be read (dropped, as it could carry a tool call; forwarded in observe
+ * mode). Return 0 or the emit callback's negative value. */
+int format_emit_raw(struct engine_call *c, const struct sse_event *ev);
+int format_emit_event(struct engine_call *c, const char *event, const cJSON *data);
+int format_unreadable(struct engine_call *c, const struct sse_event *ev, const char *what);
+
+/* "policy of agent "a" v3": which policy a message speaks of. */
+void engine_policy_tag(const struct engine_call *c, char *buf, size_t cap);
+void engine_tag(const struct policy *p, char *buf, size_t cap);
+
+#endif
