@@ -521,6 +521,21 @@ int format_unreadable(struct engine_call *c, const struct sse_event *ev, const c
     return c->observe ? format_emit_raw(c, ev) : 0;
 }
 
+int format_event_object(struct engine_call *c, const struct sse_event *ev, cJSON **root)
+{
+    char err[160];
+    *root = NULL;
+    int rc = format_parse(ev->data, ev->data_len, ENGINE_MAX_DEPTH, root, err, sizeof err);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc || !cJSON_IsObject(*root)) {
+        cJSON_Delete(*root);
+        *root = NULL;
+        return format_unreadable(c, ev, rc ? err : "not a JSON object");
+    }
+    return 1;
+}
+
 int format_bad(struct engine_reason *why, const char *fmt, ...)
 {
     char m[ENGINE_MESSAGE_MAX];

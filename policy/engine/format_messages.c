@@ -533,15 +533,10 @@ static int messages_block(struct engine_call *c, const struct sse_event *ev)
         return -ENOMEM;
     if (!ev->dispatch)
         return format_emit_raw(c, ev);
-    char err[160];
-    cJSON *root = NULL;
-    int rc = format_parse(ev->data, ev->data_len, ENGINE_MAX_DEPTH, &root, err, sizeof err);
-    if (rc == -ENOMEM)
+    cJSON *root;
+    int rc = format_event_object(c, ev, &root);
+    if (rc != 1)
         return rc;
-    if (rc || !cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return format_unreadable(c, ev, rc ? err : "not a JSON object");
-    }
     rc = messages_event(c, a, ev, root);
     cJSON_Delete(root);
     return rc;

@@ -138,6 +138,9 @@ void engine_record_response(struct engine_call *c, enum engine_stage_id s, enum 
 int format_emit_raw(struct engine_call *c, const struct sse_event *ev);
 int format_emit_event(struct engine_call *c, const char *event, const cJSON *data);
 int format_unreadable(struct engine_call *c, const struct sse_event *ev, const char *what);
+/* A dispatched event's data as a JSON object: 1 with *root (the caller cJSON_Deletes it); for
+ * data that is not one, what format_unreadable() returned (0 or negative); -ENOMEM. */
+int format_event_object(struct engine_call *c, const struct sse_event *ev, cJSON **root);
 
 /* "policy of agent "a" v3": which policy a message speaks of. */
 void engine_policy_tag(const struct engine_call *c, char *buf, size_t cap);
