@@ -4,6 +4,7 @@
  * hook's answer kept in the call's record, observe mode deciding without acting, and the
  * bytes for the client counted into the response digest.
  */
+#include "policy/engine/engine.h"
 #include "policy/engine/internal.h"
 
 #include <errno.h>

@@ -29,119 +29,17 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "base/err.h"
+#include "policy/engine/api.h"
 #include "policy/policy.h"
 
-/* The engine's own codes (base/err.h): engine_strerror() names them. */
-#define ENGINE_ERR_MALFORMED (ERR_BLOCK_ENGINE - 1)   /* a body that is not what it claims */
-#define ENGINE_ERR_SSE_LINE (ERR_BLOCK_ENGINE - 2)    /* an SSE line over the line limit */
-#define ENGINE_ERR_SSE_EVENT (ERR_BLOCK_ENGINE - 3)   /* an SSE event over the event limit */
-#define ENGINE_ERR_REGEX (ERR_BLOCK_ENGINE - 4)       /* a constraint pattern does not compile */
-#define ENGINE_ERR_STATE (ERR_BLOCK_ENGINE - 5)       /* a call used out of order */
-#define ENGINE_ERR_TOO_LARGE (ERR_BLOCK_ENGINE - 6)   /* a held-back tool call over its limit */
-
+/* The names of the vocabulary policy/engine/api.h declares (engine.c). */
 const char *engine_strerror(int rc);
-
-/* The four wire formats. */
-enum engine_format {
-    ENGINE_CHAT,       /* OpenAI POST /v1/chat/completions */
-    ENGINE_RESPONSES,  /* OpenAI POST /v1/responses */
-    ENGINE_MESSAGES,   /* Anthropic POST /v1/messages */
-    ENGINE_EMBEDDINGS, /* OpenAI POST /v1/embeddings */
-    ENGINE_N_FORMATS
-};
 
 /* The format that serves path ("/v1/chat/completions" or "/chat/completions"), or -1. */
 int engine_format_for_path(const char *path);
 const char *engine_format_endpoint(enum engine_format f);
-
-enum engine_verdict { ENGINE_ALLOW, ENGINE_REWRITE, ENGINE_REFUSE };
 const char *engine_verdict_name(enum engine_verdict v);
-
-/* Why a hook answered as it did. code is "cordon.<what>"; message tells a developer which
- * rule, which policy version and what to change; status is the HTTP status of a refusal
- * (400 malformed, 403 policy, 429 budget and rate, 502/504 upstream). */
-#define ENGINE_CODE_MAX 48
-#define ENGINE_MESSAGE_MAX 512
-struct engine_reason {
-    int status;
-    char code[ENGINE_CODE_MAX];
-    char message[ENGINE_MESSAGE_MAX];
-};
-
-/* The stages, in pipeline order. */
-enum engine_stage_id {
-    ENGINE_STAGE_QUARANTINE,
-    ENGINE_STAGE_MODELS,
-    ENGINE_STAGE_SCHEDULE,
-    ENGINE_STAGE_TOOLS,
-    ENGINE_STAGE_DATA,
-    ENGINE_STAGE_BUDGET,
-    ENGINE_STAGE_UPSTREAM, /* decided by the server: engine_call_upstream() */
-    ENGINE_STAGE_USAGE,
-    ENGINE_STAGE_AUDIT,
-    ENGINE_N_STAGES
-};
 const char *engine_stage_name(enum engine_stage_id s);
-
-/* Which hook of a stage. */
-enum engine_hook { ENGINE_HOOK_REQUEST, ENGINE_HOOK_RESPONSE, ENGINE_HOOK_FINAL, ENGINE_N_HOOKS };
-
-/* One hook's answer, as the record keeps it. For the response hook, which runs once per
- * event, the record keeps the strongest answer (refuse > rewrite > allow) and its reason,
- * and counts the events judged. */
-struct engine_decision {
-    int ran;                      /* 0: "not run" */
-    enum engine_verdict verdict;
-    struct engine_reason why;     /* meaningful when verdict != ENGINE_ALLOW */
-    unsigned events;              /* response hook: events judged */
-};
-
-/*
- * Options the policy document does not carry yet; a later step moves them into api.* of
- * the document. Zero-initialised options are the documented defaults.
- */
-enum engine_on_denied_definition {
-    ENGINE_DEFINITION_STRIP,  /* a request tool the policy does not allow is removed (default) */
-    ENGINE_DEFINITION_REFUSE, /* ... or the whole request is refused with 403 */
-};
-enum engine_on_denied_call {
-    ENGINE_CALL_DROP,   /* a denied response tool call is removed (default) */
-    ENGINE_CALL_NOTICE, /* ... and a text notice stands in its place */
-};
-
-/* A constraint on one argument of a tool call, beyond api.tools.constraints' patterns. All
- * the checks given must hold; an absent argument fails unless optional is set. */
-struct engine_arg_rule {
-    const char *tool;     /* tool name or glob */
-    const char *arg;      /* argument name */
-    const char *pattern;  /* POSIX extended regex matched against the whole value, or NULL */
-    const char *const *enum_v; /* allowed values (strings compared with the string value, or
-                                  with a number's JSON text), or NULL */
-    size_t n_enum;
-    int has_min, has_max; /* numeric bounds; the value must then be a JSON number */
-    double min, max;
-    int optional;         /* 1: the argument may be absent */
-};
-
-struct engine_options {
-    enum engine_on_denied_definition on_denied_definition;
-    enum engine_on_denied_call on_denied_call;
-    int allow_stored_context; /* 1: allow previous_response_id / conversation (Responses) */
-    const struct engine_arg_rule *arg_rules;
-    size_t n_arg_rules;
-    size_t max_sse_line;  /* bytes in one SSE line; 0: ENGINE_DEFAULT_SSE_LINE */
-    size_t max_held;      /* bytes of held-back tool calls per call; 0: ENGINE_DEFAULT_HELD */
-    size_t max_record_text; /* text kept for the audit record when asked; 0: 64 KiB */
-};
-#define ENGINE_DEFAULT_SSE_LINE (1u << 20)
-#define ENGINE_DEFAULT_HELD (4u << 20)
-#define ENGINE_MAX_DEPTH 128 /* JSON nesting accepted in a request or response */
-
-struct engine;      /* built once per policy load */
-struct engine_call; /* one model call */
-
-/* Bytes for the client, in order. Return 0, or a negative value to stop the stream. */
-typedef int (*engine_emit_fn)(void *ud, const char *buf, size_t len);
 
 /*
  * Build the engine for policy p (borrowed: it must outlive the engine) and options o (may be
@@ -154,14 +52,6 @@ __attribute__((warn_unused_result)) int engine_new(const struct policy *p,
                                                    struct engine **out, char *err,
                                                    size_t errlen);
 void engine_free(struct engine *e);
-
-/* What the server knows about the caller before the body is read. Strings are copied. */
-struct engine_call_info {
-    enum engine_format format;
-    const char *agent;
-    const char *session;  /* the session id of the tree's mark; NULL when none */
-    int quarantined;      /* the agent is quarantined (anomaly response): refuse everything */
-};
 
 /* Start a call. Returns 0 and *out (engine_call_free), -EINVAL, -ENOMEM. */
 __attribute__((warn_unused_result)) int engine_call_new(const struct engine *e,

@@ -15,7 +15,7 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "policy/engine/engine.h"
+#include "policy/engine/api.h"
 
 /* Where a text sits in a request. */
 enum engine_text_kind {

@@ -12,9 +12,10 @@
 #include <sodium.h>
 #include <stdarg.h>
 #include "base/grow.h"
-#include "policy/engine/engine.h"
+#include "policy/engine/api.h"
 #include "policy/engine/format.h"
 #include "policy/engine/sse.h"
+#include "policy/policy.h"
 
 struct engine_call;
 

@@ -6,6 +6,7 @@
  * only when the policy records text (api.audit record_prompts "text"). No I/O here: the
  * server appends the record to the audit log.
  */
+#include "policy/engine/engine.h"
 #include "policy/engine/internal.h"
 
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  * acting on it, so that the LF of a CRLF split across two reads stays in the block it ends.
  */
 #include "policy/engine/sse.h"
-#include "policy/engine/engine.h"
+#include "policy/engine/api.h"
 
 #include <errno.h>
 #include <stdlib.h>

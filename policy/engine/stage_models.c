@@ -4,6 +4,7 @@
  * An empty list allows no model (docs/POLICY.md), so a policy without api.models makes
  * every model call fail here with a message that says so.
  */
+#include "policy/engine/engine.h"
 #include "policy/engine/internal.h"
 
 #include <errno.h>
