@@ -56,9 +56,9 @@ for _ in $(seq 300); do [ -s "$W/ready" ] && break; sleep 0.05; done
 H=$(sed -n 's/^http=//p' "$W/ready")
 [ -n "$H" ] && ok "cordond ready" || { bad "cordond ready" "$(cat "$W/cordond.log")"; finish; exit 1; }
 URL=http://$H
-KEY=$("$CORDON" agent add --server "unix:$W/admin.sock" --agent web 2>/dev/null) </dev/null
-[[ $KEY =~ ^ck_ ]] && ok "agent key" || { bad "agent add" "$KEY"; finish; exit 1; }
 export CORDON_ADMIN_TOKEN_FILE=$W/admin
+KEY=$("$CORDON" agent add --server "unix:$W/admin.sock" --agent web 2>/dev/null) </dev/null
+[[ $KEY =~ ^ck_ ]] && ok "agent key" || { bad "agent add" "$KEY" "$(cat "$W/cordond.log")"; finish; exit 1; }
 
 # post PATH BODY [HEADER...]: the status in $CODE, the body in $W/body
 post() {
