@@ -118,7 +118,7 @@ struct req {
     const char *url, *method;
     pid_t peer_pid; /* the admin listener's peer, once judged */
     char *body;
-    size_t len, max;
+    size_t len, max, cap;
     int too_big;
     int answered; /* refused before the body: the rest of the upload is discarded */
     struct proxy_req *proxy; /* a model proxy request (proxy.h) */
@@ -1023,16 +1023,23 @@ static enum MHD_Result take_body(struct req *r, const char *upload, size_t *uplo
         if (!r->answered && !r->too_big) {
             free(r->body);
             r->body = NULL;
-            r->len = 0;
+            r->len = r->cap = 0;
             r->too_big = 2;
         }
         *upload_size = 0;
         return MHD_YES;
     }
-    char *nb = realloc(r->body, r->len + *upload_size + 1);
-    if (!nb)
-        return MHD_NO;
-    r->body = nb;
+    if (r->len + *upload_size + 1 > r->cap) {
+        /* geometric growth: a large body arrives in many small pieces */
+        size_t cap = r->cap ? r->cap : 4096;
+        while (cap < r->len + *upload_size + 1)
+            cap *= 2;
+        char *nb = realloc(r->body, cap);
+        if (!nb)
+            return MHD_NO;
+        r->body = nb;
+        r->cap = cap;
+    }
     memcpy(r->body + r->len, upload, *upload_size);
     r->len += *upload_size;
     r->body[r->len] = '\0';
