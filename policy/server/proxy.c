@@ -277,6 +277,8 @@ static void wake(void *ud)
 
 static int out_add(struct proxy_req *pr, const char *buf, size_t len)
 {
+    if (len == 0)
+        return 0;
     if (pr->out_off == pr->out_len)
         pr->out_off = pr->out_len = 0;
     if (pr->out_len + len > pr->out_cap) {
@@ -359,6 +361,8 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 static void drain_feed(void *ud, const char *buf, size_t len)
 {
     struct proxy_req *pr = ud;
+    if (len == 0)
+        return;
     if (pr->phase == P_STREAM) {
         if (!pr->ended && engine_stream_feed(pr->call, buf, len, emit, pr) < 0) {
             pr->ended = 1;

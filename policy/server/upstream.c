@@ -105,6 +105,8 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
 {
     struct up_call *c = ud;
     size_t len = size * n, qn = 0;
+    if (len == 0)
+        return 0;
     c->last_byte = clock_mono_ms();
     pthread_mutex_lock(&c->mu);
     if (c->feed) {
@@ -412,8 +414,10 @@ size_t upstream_read(struct up_call *c, char *buf, size_t max, enum up_state *st
     size_t n = c->qlen - c->qoff;
     if (n > max)
         n = max;
-    memcpy(buf, c->q + c->qoff, n);
-    c->qoff += n;
+    if (n) {
+        memcpy(buf, c->q + c->qoff, n);
+        c->qoff += n;
+    }
     int wakeup = 0;
     if (c->paused && !c->want_resume && c->qlen - c->qoff < UPSTREAM_QUEUE_BOUND / 2)
         c->want_resume = wakeup = 1;

@@ -196,7 +196,10 @@ echo "$OUT" | grep -q '"output":77' && ok "the record of the call whose client l
     bad "usage after leave" "$(echo "$OUT" | grep -c output)"
 echo "$OUT" | grep -q 'delete_all' && ok "the removed tool call is recorded" || bad "removed tool recorded"
 echo "$OUT" | grep -q '"status":403' && ok "a refusal is recorded" || bad "refusal recorded"
-kill -TERM "${PIDS[1]}"; wait "${PIDS[1]}" 2>/dev/null
+kill -TERM "${PIDS[1]}"; wait "${PIDS[1]}"; RC=$?
+[ "$RC" = 0 ] && ok "cordond stops cleanly with SIGTERM" || bad "cordond stop" "exit $RC" "$(tail -20 "$W/cordond.log")"
+grep -q 'Sanitizer' "$W/cordond.log" && bad "no sanitizer report" "$(grep -A20 -m1 Sanitizer "$W/cordond.log")" ||
+    ok "no sanitizer report from cordond"
 if "$CORDON" audit verify --help >/dev/null 2>&1; then
     run "the audit log verifies" 0 "$CORDON" audit verify "$W/state/audit" --trust "$W/sign.pub"
 fi
