@@ -87,7 +87,8 @@ enum engine_on_denied_call {
 struct engine_arg_rule {
     const char *tool;     /* tool name or glob */
     const char *arg;      /* argument name */
-    const char *pattern;  /* POSIX extended regex matched against the whole value, or NULL */
+    const char *pattern;  /* regex matched against the whole value (vectorscan's dialect, the
+                             one `cordon policy check` accepts, policy/deep.h), or NULL */
     const char *const *enum_v; /* allowed values (strings compared with the string value, or
                                   with a number's JSON text), or NULL */
     size_t n_enum;
