@@ -70,8 +70,10 @@ struct engine_decision {
 };
 
 /*
- * Options the policy document does not carry yet; a later step moves them into api.* of
- * the document. Zero-initialised options are the documented defaults.
+ * How the engine runs. The policy's part (api.tools.on_denied_definition,
+ * api.tools.on_denied_call, api.previous_response_id) comes from engine_options_from_policy(),
+ * the one place the document becomes options; the limits are the server's. Zero-initialised
+ * options are the documented defaults, which are also the document's defaults.
  */
 enum engine_on_denied_definition {
     ENGINE_DEFINITION_STRIP,  /* a request tool the policy does not allow is removed (default) */

@@ -135,6 +135,9 @@ int engine_new(const struct policy *p, const struct engine_options *o, struct en
     e->p = p;
     if (o)
         e->o = *o;
+    else if ((rc = engine_options_from_policy(p, &e->o, err, errlen)) != 0)
+        goto out;
+    rc = -ENOMEM;
     if (!e->o.max_sse_line)
         e->o.max_sse_line = ENGINE_DEFAULT_SSE_LINE;
     if (!e->o.max_held)
