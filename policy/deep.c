@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <hs/hs.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,35 +27,48 @@ static struct {
                                   hs_compile_error_t **);
     hs_error_t (*free_compile_error)(hs_compile_error_t *);
     hs_error_t (*free_database)(hs_database_t *);
+    hs_error_t (*alloc_scratch)(const hs_database_t *, hs_scratch_t **);
+    hs_error_t (*free_scratch)(hs_scratch_t *);
+    hs_error_t (*scan)(const hs_database_t *, const char *, unsigned, unsigned, hs_scratch_t *,
+                       match_event_handler, void *);
 } hs;
 
-static int hs_load(void)
+static void hs_load_once(void)
 {
-    if (hs.tried)
-        return hs.error ? -ELIBACC : 0;
     hs.tried = 1;
     void *h = dlopen(CORDON_LIBHS, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         hs.error = "cannot load vectorscan (" CORDON_LIBHS "); install the libvectorscan5 "
                    "package";
-        return -ELIBACC;
+        return;
     }
     *(void **)&hs.compile = dlsym(h, "hs_compile");
     *(void **)&hs.expression_info = dlsym(h, "hs_expression_info");
     *(void **)&hs.free_compile_error = dlsym(h, "hs_free_compile_error");
     *(void **)&hs.free_database = dlsym(h, "hs_free_database");
-    if (!hs.compile || !hs.expression_info || !hs.free_compile_error || !hs.free_database) {
+    *(void **)&hs.alloc_scratch = dlsym(h, "hs_alloc_scratch");
+    *(void **)&hs.free_scratch = dlsym(h, "hs_free_scratch");
+    *(void **)&hs.scan = dlsym(h, "hs_scan");
+    if (!hs.compile || !hs.expression_info || !hs.free_compile_error || !hs.free_database ||
+        !hs.alloc_scratch || !hs.free_scratch || !hs.scan) {
         hs.error = "the vectorscan library (" CORDON_LIBHS ") lacks hs_compile; install "
                    "the libvectorscan5 package";
-        return -ELIBACC;
     }
-    return 0;
+}
+
+/* Once per process, whichever thread asks first (cordond builds engines in several). */
+static int hs_load(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, hs_load_once);
+    return hs.error ? -ELIBACC : 0;
 }
 
 /*
  * Compile one expression the way the API engine will; NULL on success or the reason. A data
  * class must not match the empty string (it would flag every text); a constraint may, since
- * it is matched against the whole argument and an empty argument is a value like any other.
+ * it is matched against the whole argument and an empty argument is a value like any other
+ * (constraints go through deep_regex_compile, which calls this first).
  */
 static const char *check_regex(const char *re, int need_width, char *why, size_t len)
 {
@@ -132,9 +146,13 @@ size_t policy_check_deep(const struct policy *p, const char *zoneinfo, struct di
         char tp[DIAG_PATH_MAX];
         diag_path_key(tp, "api.tools.constraints", p->api.constraints[i].tool);
         diag_path_key(path, tp, p->api.constraints[i].arg);
-        if (check_regex(p->api.constraints[i].pattern, 0, why, sizeof why))
+        if (!p->api.constraints[i].pattern)
+            continue;
+        struct deep_regex *r = NULL;
+        if (deep_regex_compile(p->api.constraints[i].pattern, &r, why, sizeof why) != 0)
             diag_add(d, path, "pattern /%s/ cannot be used: %s",
                      p->api.constraints[i].pattern, why);
+        deep_regex_free(r);
     }
     for (size_t i = 0; i < p->api.n_schedule; i++) {
         char ep[DIAG_PATH_MAX];
@@ -143,4 +161,98 @@ size_t policy_check_deep(const struct policy *p, const char *zoneinfo, struct di
         check_tz(p->api.schedule[i].tz, zoneinfo, path, d);
     }
     return diag_total(d) - before;
+}
+
+/* ---- argument patterns, shared with the engine ---- */
+
+struct deep_regex {
+    hs_database_t *db;
+};
+
+int deep_regex_compile(const char *re, struct deep_regex **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (hs_load() != 0) {
+        snprintf(err, errlen, "%s", hs.error);
+        return -ELIBACC;
+    }
+    /* the pattern alone first, so that "a)|(b" is refused rather than closed by the anchors */
+    if (check_regex(re, 0, err, errlen))
+        return -EINVAL;
+    size_t n = strlen(re);
+    char *full = malloc(n + 12);
+    struct deep_regex *r = calloc(1, sizeof *r);
+    if (!full || !r) {
+        free(full);
+        free(r);
+        return -ENOMEM;
+    }
+    memcpy(full, "\\A(?:", 5);
+    memcpy(full + 5, re, n);
+    memcpy(full + 5 + n, ")\\z", 4);
+    hs_compile_error_t *ce = NULL;
+    hs_error_t hr = hs.compile(full, HS_FLAG_UTF8 | HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY,
+                               HS_MODE_BLOCK, NULL, &r->db, &ce);
+    free(full);
+    if (hr != HS_SUCCESS) {
+        snprintf(err, errlen, "%s", ce && ce->message ? ce->message : "rejected");
+        if (ce)
+            hs.free_compile_error(ce);
+        free(r);
+        return -EINVAL;
+    }
+    *out = r;
+    return 0;
+}
+
+static int on_match(unsigned id, unsigned long long from, unsigned long long to,
+                    unsigned flags, void *ud)
+{
+    (void)id, (void)from, (void)to, (void)flags;
+    *(int *)ud = 1;
+    return 1; /* one match is the answer: stop */
+}
+
+/* vectorscan's UTF-8 mode requires valid UTF-8 (RFC 3629: no overlong, no surrogate). */
+static int utf8_valid(const unsigned char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned c = s[i];
+        size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+                                : (c & 0xf8) == 0xf0 ? 4 : 0;
+        if (!n || i + n > len || (n == 2 && c < 0xc2) || c > 0xf4)
+            return 0;
+        for (size_t k = 1; k < n; k++)
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+        if ((n == 3 && c == 0xe0 && s[i + 1] < 0xa0) || (n == 3 && c == 0xed && s[i + 1] > 0x9f) ||
+            (n == 4 && c == 0xf0 && s[i + 1] < 0x90) || (n == 4 && c == 0xf4 && s[i + 1] > 0x8f))
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
+int deep_regex_match(const struct deep_regex *r, const char *s, size_t len)
+{
+    if (len > 0xffffffffu || !utf8_valid((const unsigned char *)s, len))
+        return 0;
+    /* scratch per scan: the pattern is shared by threads, a scratch may not be */
+    hs_scratch_t *scratch = NULL;
+    if (hs.alloc_scratch(r->db, &scratch) != HS_SUCCESS)
+        return -ENOMEM;
+    int matched = 0;
+    hs_error_t hr = hs.scan(r->db, s, (unsigned)len, 0, scratch, on_match, &matched);
+    hs.free_scratch(scratch);
+    if (hr != HS_SUCCESS && hr != HS_SCAN_TERMINATED)
+        return -EIO;
+    return matched;
+}
+
+void deep_regex_free(struct deep_regex *r)
+{
+    if (!r)
+        return;
+    hs.free_database(r->db);
+    free(r);
 }

@@ -25,4 +25,19 @@
  */
 size_t policy_check_deep(const struct policy *p, const char *zoneinfo, struct diag *d);
 
+/*
+ * The argument patterns of api.tools.constraints as the proxy runs them: one dialect for the
+ * check above and for the engine. The pattern is anchored at both ends (\A(?:RE)\z), so the
+ * whole value must match; the empty string is a value like any other. A compiled pattern is
+ * read-only and may be shared by every thread.
+ */
+struct deep_regex;
+/* Returns 0 and *out (deep_regex_free), -EINVAL with err saying why vectorscan rejects it,
+ * -ELIBACC when vectorscan cannot be loaded, -ENOMEM. */
+int deep_regex_compile(const char *re, struct deep_regex **out, char *err, size_t errlen);
+/* 1 when the len bytes of s match in full, 0 when not (also for bytes that are not UTF-8),
+ * -ENOMEM or -EIO when the scan cannot run. */
+int deep_regex_match(const struct deep_regex *r, const char *s, size_t len);
+void deep_regex_free(struct deep_regex *r);
+
 #endif

@@ -219,9 +219,29 @@ cJSON *policy_explain_json(const struct policy *p)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "tool", p->api.constraints[i].tool);
         cJSON_AddStringToObject(o, "argument", p->api.constraints[i].arg);
-        cJSON_AddStringToObject(o, "pattern", p->api.constraints[i].pattern);
+        const struct policy_constraint *k = &p->api.constraints[i];
+        if (k->pattern)
+            cJSON_AddStringToObject(o, "pattern", k->pattern);
+        else
+            cJSON_AddNullToObject(o, "pattern");
+        if (k->n_enum) {
+            cJSON *ev = cJSON_AddArrayToObject(o, "enum");
+            for (size_t j = 0; j < k->n_enum; j++)
+                cJSON_AddItemToArray(ev, cJSON_CreateString(k->enum_v[j]));
+        }
+        if (k->has_min)
+            cJSON_AddNumberToObject(o, "min", k->min);
+        if (k->has_max)
+            cJSON_AddNumberToObject(o, "max", k->max);
+        cJSON_AddBoolToObject(o, "optional", k->optional);
         cJSON_AddItemToArray(cs, o);
     }
+    cJSON_AddStringToObject(tools, "on_denied_definition",
+                            policy_denied_definition_name(p->api.on_denied_definition));
+    cJSON_AddStringToObject(tools, "on_denied_call",
+                            policy_denied_call_name(p->api.on_denied_call));
+    cJSON_AddStringToObject(api, "previous_response_id",
+                            policy_stored_context_name(p->api.previous_response_id));
     cJSON *bu = cJSON_AddObjectToObject(api, "budget");
     if (p->api.session_usd >= 0)
         cJSON_AddNumberToObject(bu, "session_usd", p->api.session_usd);
@@ -490,9 +510,37 @@ int policy_explain_text(const struct policy *p, FILE *f)
               "none (api.tools.allow is empty; every tool call is refused)");
     out(&t, "            deny  ");
     text_list(&t, &p->api.tools_deny, "none");
-    for (size_t i = 0; i < p->api.n_constraints; i++)
-        out(&t, "            %s: argument %s must match /%s/\n", p->api.constraints[i].tool,
-            p->api.constraints[i].arg, p->api.constraints[i].pattern);
+    for (size_t i = 0; i < p->api.n_constraints; i++) {
+        const struct policy_constraint *k = &p->api.constraints[i];
+        const char *sep = "";
+        out(&t, "            %s: argument %s must", k->tool, k->arg);
+        if (k->pattern) {
+            out(&t, " match /%s/", k->pattern);
+            sep = ",";
+        }
+        if (k->n_enum) {
+            out(&t, "%s be one of", sep);
+            for (size_t j = 0; j < k->n_enum; j++)
+                out(&t, "%s \"%s\"", j ? "," : "", k->enum_v[j]);
+            sep = ",";
+        }
+        if (k->has_min && k->has_max)
+            out(&t, "%s be a number from %g to %g", sep, k->min, k->max);
+        else if (k->has_min)
+            out(&t, "%s be a number of at least %g", sep, k->min);
+        else if (k->has_max)
+            out(&t, "%s be a number of at most %g", sep, k->max);
+        out(&t, "%s\n", k->optional ? " (it may be absent)" : "");
+    }
+    out(&t, "            a denied tool definition is %s, a denied tool call is %s\n",
+        p->api.on_denied_definition == POLICY_DEFINITION_REFUSE ? "refused (403)"
+                                                                : "stripped from the request",
+        p->api.on_denied_call == POLICY_CALL_NOTICE ? "removed with a notice in its place"
+                                                    : "removed");
+    out(&t, "  stored context  previous_response_id / conversation / stored prompts %s\n",
+        p->api.previous_response_id == POLICY_STORED_ALLOW
+            ? "allowed (the proxy does not see that context)"
+            : "refused (api.previous_response_id is refuse)");
     out(&t, "  budget    ");
     if (p->api.session_usd >= 0)
         out(&t, "session $%.2f", p->api.session_usd);

@@ -85,11 +85,24 @@ struct policy_custom_class {
     enum policy_action action;
 };
 
+/* One argument's constraint: "arg": "REGEX" or "arg": {"pattern", "enum", "min", "max",
+ * "optional"}. Every check given must hold; an absent argument fails unless optional. */
 struct policy_constraint {
     const char *tool;    /* tool name or glob */
     const char *arg;     /* argument name */
-    const char *pattern; /* regular expression the argument's value must match in full */
+    const char *pattern; /* regular expression the argument's value must match in full, or
+                            NULL (vectorscan's dialect, checked by policy_check_deep()) */
+    const char *const *enum_v; /* allowed values (a string's value, a number's JSON text) */
+    size_t n_enum;
+    int has_min, has_max; /* numeric bounds: the value must then be a JSON number */
+    double min, max;
+    int optional;         /* 1: the argument may be absent */
 };
+
+/* api.tools.on_denied_definition, api.tools.on_denied_call, api.previous_response_id */
+enum policy_denied_definition { POLICY_DEFINITION_STRIP, POLICY_DEFINITION_REFUSE };
+enum policy_denied_call { POLICY_CALL_DROP, POLICY_CALL_NOTICE };
+enum policy_stored_context { POLICY_STORED_REFUSE, POLICY_STORED_ALLOW };
 
 struct policy_price {
     const char *model; /* model name or glob */
@@ -160,6 +173,9 @@ struct policy {
         struct policy_list tools_allow, tools_deny;
         size_t n_constraints;
         const struct policy_constraint *constraints;
+        enum policy_denied_definition on_denied_definition;
+        enum policy_denied_call on_denied_call;
+        enum policy_stored_context previous_response_id;
         double session_usd, day_usd; /* < 0: no limit */
         size_t n_prices;
         const struct policy_price *prices;
@@ -237,6 +253,9 @@ const char *policy_sysv_name(enum policy_sysv s);
 const char *policy_action_name(enum policy_action a);
 const char *policy_trigger_name(enum policy_trigger t);
 const char *policy_record_name(enum policy_record r);
+const char *policy_denied_definition_name(enum policy_denied_definition d);
+const char *policy_denied_call_name(enum policy_denied_call d);
+const char *policy_stored_context_name(enum policy_stored_context s);
 const char *policy_origin_name(enum policy_origin o);
 
 /* The built-in data classes the classifier knows, NULL-terminated. */

@@ -19,8 +19,10 @@
 #include <string.h>
 
 static const char *const k_api[] = {"models", "data", "tools", "budget", "schedule", "anomaly",
-                                    "audit", NULL};
-static const char *const k_tools[] = {"allow", "deny", "constraints", NULL};
+                                    "audit", "previous_response_id", NULL};
+static const char *const k_tools[] = {"allow", "deny", "constraints", "on_denied_definition",
+                                      "on_denied_call", NULL};
+static const char *const k_constraint[] = {"pattern", "enum", "min", "max", "optional", NULL};
 static const char *const k_budget[] = {"session_usd", "day_usd", "prices", NULL};
 static const char *const k_price[] = {"input_per_mtok", "output_per_mtok", NULL};
 static const char *const k_window[] = {"outside", "inside", "tz", "data", "tools", "models",
@@ -169,6 +171,83 @@ static struct policy_data get_data(struct ctx *c, const cJSON *v, const char *pa
     return l;
 }
 
+/* "arg": {"pattern": RE, "enum": [...], "min": N, "max": N, "optional": bool}. Returns 1 and
+ * fills k (all but tool and arg) when it is valid. */
+static int get_constraint_object(struct ctx *c, const cJSON *a, const char *ap,
+                                 struct policy_constraint *k)
+{
+    char fp[DIAG_PATH_MAX];
+    size_t before = diag_total(c->d);
+    if (!pw_check_object(c, a, ap, k_constraint))
+        return 0;
+    const cJSON *v;
+    if ((v = cJSON_GetObjectItemCaseSensitive(a, "pattern"))) {
+        diag_path_key(fp, ap, "pattern");
+        const char *pat = pw_get_str(c, v, fp);
+        if (pat)
+            k->pattern = pw_cx_strdup(c, pat);
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(a, "enum"))) {
+        diag_path_key(fp, ap, "enum");
+        int n = pw_check_array(c, v, fp, "values");
+        if (n == 0)
+            diag_add(c->d, fp, "expected at least one value (strings or numbers); remove "
+                               "\"enum\" to allow any value");
+        const char **vals = n > 0 ? pw_cx_alloc(c, sizeof *vals * (size_t)n) : NULL;
+        int i = 0;
+        for (const cJSON *e = vals ? v->child : NULL; e; e = e->next, i++) {
+            char ep[DIAG_PATH_MAX], num[64];
+            diag_path_index(ep, fp, i);
+            const char *s = NULL;
+            if (cJSON_IsString(e)) {
+                s = e->valuestring;
+            } else if (cJSON_IsNumber(e) && isfinite(e->valuedouble)) {
+                /* the text the engine gives a number argument to compare with */
+                double d = e->valuedouble;
+                if (d == floor(d) && fabs(d) < 1e15)
+                    snprintf(num, sizeof num, "%.0f", d);
+                else
+                    snprintf(num, sizeof num, "%.17g", d);
+                s = num;
+            } else {
+                diag_add(c->d, ep, "expected a string or a number");
+                continue;
+            }
+            for (size_t j = 0; j < k->n_enum; j++)
+                if (strcmp(vals[j], s) == 0) {
+                    char q[96];
+                    diag_quote(s, q, sizeof q);
+                    diag_add(c->d, ep, "%s is listed twice; remove one", q);
+                    s = NULL;
+                    break;
+                }
+            if (s)
+                vals[k->n_enum++] = pw_cx_strdup(c, s);
+        }
+        k->enum_v = vals;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(a, "min"))) {
+        diag_path_key(fp, ap, "min");
+        k->min = pw_get_num(c, v, fp, -1e15, 1e15, 0);
+        k->has_min = 1;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(a, "max"))) {
+        diag_path_key(fp, ap, "max");
+        k->max = pw_get_num(c, v, fp, -1e15, 1e15, 0);
+        k->has_max = 1;
+    }
+    if (k->has_min && k->has_max && k->min > k->max)
+        diag_add(c->d, ap, "min %g is above max %g, so no value could pass; swap them", k->min,
+                 k->max);
+    diag_path_key(fp, ap, "optional");
+    k->optional = pw_get_bool(c, cJSON_GetObjectItemCaseSensitive(a, "optional"), fp, 0);
+    if (!k->pattern && !k->n_enum && !k->has_min && !k->has_max &&
+        diag_total(c->d) == before)
+        diag_add(c->d, ap, "this constraint checks nothing; give it \"pattern\", \"enum\", "
+                           "\"min\" or \"max\"");
+    return diag_total(c->d) == before;
+}
+
 static void get_constraints(struct ctx *c, const cJSON *v, const char *path)
 {
     if (!pw_check_object(c, v, path, NULL))
@@ -198,7 +277,9 @@ static void get_constraints(struct ctx *c, const cJSON *v, const char *path)
         if (!pw_check_object(c, t, tp, NULL))
             continue;
         if (!t->child)
-            diag_add(c->d, tp, "expected at least one \"argument\": \"pattern\" pair");
+            diag_add(c->d, tp, "expected at least one \"argument\": \"pattern\" pair (or "
+                               "\"argument\": {\"pattern\", \"enum\", \"min\", \"max\", "
+                               "\"optional\"})");
         for (const cJSON *a = t->child; a; a = a->next) {
             char ap[DIAG_PATH_MAX];
             diag_path_key(ap, tp, a->string);
@@ -208,12 +289,18 @@ static void get_constraints(struct ctx *c, const cJSON *v, const char *path)
                 diag_add(c->d, ap, "expected an argument name as the key, got %s", q);
                 continue;
             }
-            const char *pat = pw_get_str(c, a, ap);
-            if (!pat)
-                continue;
+            memset(&arr[k], 0, sizeof arr[k]);
+            if (cJSON_IsObject(a)) {
+                if (!get_constraint_object(c, a, ap, &arr[k]))
+                    continue;
+            } else {
+                const char *pat = pw_get_str(c, a, ap);
+                if (!pat)
+                    continue;
+                arr[k].pattern = pw_cx_strdup(c, pat);
+            }
             arr[k].tool = pw_cx_strdup(c, t->string);
             arr[k].arg = pw_cx_strdup(c, a->string);
-            arr[k].pattern = pw_cx_strdup(c, pat);
             k++;
         }
     }
@@ -445,6 +532,12 @@ void pw_walk_api(struct ctx *c, const cJSON *api)
             p->api.tools_deny = pw_get_names(c, t, "api.tools.deny", "tool", 0);
         if ((t = cJSON_GetObjectItemCaseSensitive(v, "constraints")))
             get_constraints(c, t, "api.tools.constraints");
+        p->api.on_denied_definition = (enum policy_denied_definition)pw_get_enum(
+            c, cJSON_GetObjectItemCaseSensitive(v, "on_denied_definition"),
+            "api.tools.on_denied_definition", pw_n_definition, POLICY_DEFINITION_STRIP);
+        p->api.on_denied_call = (enum policy_denied_call)pw_get_enum(
+            c, cJSON_GetObjectItemCaseSensitive(v, "on_denied_call"), "api.tools.on_denied_call",
+            pw_n_denied_call, POLICY_CALL_DROP);
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(api, "budget")) &&
         pw_check_object(c, v, "api.budget", k_budget)) {
@@ -464,6 +557,9 @@ void pw_walk_api(struct ctx *c, const cJSON *api)
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(api, "schedule")))
         get_schedule(c, v, "api.schedule");
+    p->api.previous_response_id = (enum policy_stored_context)pw_get_enum(
+        c, cJSON_GetObjectItemCaseSensitive(api, "previous_response_id"),
+        "api.previous_response_id", pw_n_stored, POLICY_STORED_REFUSE);
     if ((v = cJSON_GetObjectItemCaseSensitive(api, "anomaly")) &&
         pw_check_object(c, v, "api.anomaly", k_anomaly)) {
         p->api.has_anomaly = 1;

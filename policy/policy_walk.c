@@ -481,6 +481,9 @@ const char *const pw_n_action[] = {"allow", "log", "redact", "block", NULL};
 const char *const pw_n_trigger[] = {"log", "throttle", "quarantine", NULL};
 const char *const pw_n_record[] = {"digest", "text", NULL};
 const char *const pw_n_origin[] = {"policy", "default", "credentials", "host", NULL};
+const char *const pw_n_definition[] = {"strip", "refuse", NULL};
+const char *const pw_n_denied_call[] = {"drop", "notice", NULL};
+const char *const pw_n_stored[] = {"refuse", "allow", NULL};
 
 void policy_free(struct policy *p)
 {
@@ -500,3 +503,9 @@ const char *policy_action_name(enum policy_action a) { return pw_n_action[a]; }
 const char *policy_trigger_name(enum policy_trigger t) { return pw_n_trigger[t]; }
 const char *policy_record_name(enum policy_record r) { return pw_n_record[r]; }
 const char *policy_origin_name(enum policy_origin o) { return pw_n_origin[o]; }
+const char *policy_denied_definition_name(enum policy_denied_definition d)
+{
+    return pw_n_definition[d];
+}
+const char *policy_denied_call_name(enum policy_denied_call d) { return pw_n_denied_call[d]; }
+const char *policy_stored_context_name(enum policy_stored_context s) { return pw_n_stored[s]; }

@@ -79,5 +79,8 @@ extern const char *const pw_n_action[];
 extern const char *const pw_n_trigger[];
 extern const char *const pw_n_record[];
 extern const char *const pw_n_origin[];
+extern const char *const pw_n_definition[];
+extern const char *const pw_n_denied_call[];
+extern const char *const pw_n_stored[];
 
 #endif

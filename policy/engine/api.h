@@ -70,8 +70,10 @@ struct engine_decision {
 };
 
 /*
- * Options the policy document does not carry yet; a later step moves them into api.* of
- * the document. Zero-initialised options are the documented defaults.
+ * How the engine runs. The policy's part (api.tools.on_denied_definition,
+ * api.tools.on_denied_call, api.previous_response_id) comes from engine_options_from_policy(),
+ * the one place the document becomes options; the limits are the server's. Zero-initialised
+ * options are the documented defaults, which are also the document's defaults.
  */
 enum engine_on_denied_definition {
     ENGINE_DEFINITION_STRIP,  /* a request tool the policy does not allow is removed (default) */
@@ -87,7 +89,8 @@ enum engine_on_denied_call {
 struct engine_arg_rule {
     const char *tool;     /* tool name or glob */
     const char *arg;      /* argument name */
-    const char *pattern;  /* POSIX extended regex matched against the whole value, or NULL */
+    const char *pattern;  /* regex matched against the whole value (vectorscan's dialect, the
+                             one `cordon policy check` accepts, policy/deep.h), or NULL */
     const char *const *enum_v; /* allowed values (strings compared with the string value, or
                                   with a number's JSON text), or NULL */
     size_t n_enum;

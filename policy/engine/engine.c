@@ -6,6 +6,7 @@
  */
 #include "policy/engine/engine.h"
 #include "policy/engine/internal.h"
+#include "policy/deep.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -108,19 +109,13 @@ static int add_check(struct engine *e, size_t *cap, const char *tool, const char
     k->pattern = pattern;
     if (pattern) {
         /* Anchored both ends: the whole value must match, as api.tools.constraints says. */
-        size_t n = strlen(pattern) + 5;
-        char *full = malloc(n);
-        if (!full)
-            return -ENOMEM;
-        snprintf(full, n, "^(%s)$", pattern);
-        int rc = regcomp(&k->re, full, REG_EXTENDED | REG_NOSUB);
-        free(full);
+        char m[256];
+        int rc = deep_regex_compile(pattern, &k->re, m, sizeof m);
+        if (rc == -ENOMEM)
+            return rc;
         if (rc != 0) {
-            char m[128];
-            regerror(rc, &k->re, m, sizeof m);
-            snprintf(err, errlen, "tool \"%s\" argument \"%s\": pattern \"%s\" does not "
-                     "compile as a POSIX extended regular expression (%s)", tool, arg,
-                     pattern, m);
+            snprintf(err, errlen, "tool \"%s\" argument \"%s\": pattern \"%s\" cannot be "
+                     "used: %s", tool, arg, pattern, m);
             return ENGINE_ERR_REGEX;
         }
         k->has_re = 1;
@@ -140,6 +135,9 @@ int engine_new(const struct policy *p, const struct engine_options *o, struct en
     e->p = p;
     if (o)
         e->o = *o;
+    else if ((rc = engine_options_from_policy(p, &e->o, err, errlen)) != 0)
+        goto out;
+    rc = -ENOMEM;
     if (!e->o.max_sse_line)
         e->o.max_sse_line = ENGINE_DEFAULT_SSE_LINE;
     if (!e->o.max_held)
@@ -150,7 +148,15 @@ int engine_new(const struct policy *p, const struct engine_options *o, struct en
         const struct policy_constraint *k = &p->api.constraints[i];
         if ((rc = add_check(e, &cap, k->tool, k->arg, k->pattern, err, errlen)) != 0)
             goto out;
-        e->checks[e->n_checks - 1].from_policy = 1;
+        struct arg_check *c = &e->checks[e->n_checks - 1];
+        c->from_policy = 1;
+        c->enum_v = k->enum_v;
+        c->n_enum = k->n_enum;
+        c->has_min = k->has_min;
+        c->has_max = k->has_max;
+        c->min = k->min;
+        c->max = k->max;
+        c->optional = k->optional;
     }
     for (size_t i = 0; i < e->o.n_arg_rules; i++) {
         const struct engine_arg_rule *r = &e->o.arg_rules[i];
@@ -178,8 +184,7 @@ void engine_free(struct engine *e)
     if (!e)
         return;
     for (size_t i = 0; i < e->n_checks; i++)
-        if (e->checks[i].has_re)
-            regfree(&e->checks[i].re);
+        deep_regex_free(e->checks[i].re);
     free(e->checks);
     free(e);
 }

@@ -42,10 +42,19 @@ const char *engine_verdict_name(enum engine_verdict v);
 const char *engine_stage_name(enum engine_stage_id s);
 
 /*
- * Build the engine for policy p (borrowed: it must outlive the engine) and options o (may be
- * NULL; copied, but the strings it points to are borrowed). Compiles every constraint
- * pattern once. Returns 0 and *out (engine_free); ENGINE_ERR_REGEX with err saying which
- * pattern; -ENOMEM.
+ * The options policy p asks for: on_denied_definition, on_denied_call and
+ * allow_stored_context from api.*; everything else zero (the defaults; the server sets its
+ * limits afterwards). Argument constraints are not copied: engine_new() reads them from p.
+ * Returns 0, or -EINVAL with err saying which key holds a value this engine does not know.
+ */
+int engine_options_from_policy(const struct policy *p, struct engine_options *o, char *err,
+                               size_t errlen);
+
+/*
+ * Build the engine for policy p (borrowed: it must outlive the engine) and options o (copied,
+ * but the strings it points to are borrowed; NULL: engine_options_from_policy(p)). Compiles
+ * every constraint pattern once. Returns 0 and *out (engine_free); ENGINE_ERR_REGEX with err
+ * saying which pattern; -EINVAL from engine_options_from_policy(); -ENOMEM.
  */
 __attribute__((warn_unused_result)) int engine_new(const struct policy *p,
                                                    const struct engine_options *o,

@@ -8,7 +8,6 @@
 #define CORDON_POLICY_ENGINE_INTERNAL_H
 
 #include <cjson/cJSON.h>
-#include <regex.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include "base/grow.h"
@@ -33,11 +32,13 @@ extern const struct engine_stage engine_stage_quarantine, engine_stage_models,
     engine_stage_schedule, engine_stage_tools, engine_stage_data, engine_stage_budget,
     engine_stage_usage, engine_stage_audit;
 
-/* A compiled argument check: api.tools.constraints and engine_options.arg_rules alike. */
+/* A compiled argument check: api.tools.constraints and engine_options.arg_rules alike. The
+ * pattern is compiled by policy/deep.h, the dialect `cordon policy check` accepts. */
+struct deep_regex;
 struct arg_check {
     const char *tool, *arg;
     int has_re;
-    regex_t re;
+    struct deep_regex *re;
     const char *pattern;
     const char *const *enum_v;
     size_t n_enum;

@@ -9,6 +9,7 @@
  * (pattern matched in full, enum, numeric range, presence).
  */
 #include "policy/engine/internal.h"
+#include "policy/deep.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -82,7 +83,15 @@ static enum engine_verdict check_arg(const struct engine *e, const struct arg_ch
                        "(%s of the %s)", name, k->arg, src, tag);
             return ENGINE_REFUSE;
         }
-        if (k->has_re && regexec(&k->re, txt, 0, NULL, 0) != 0) {
+        int m = k->has_re ? deep_regex_match(k->re, txt, strlen(txt)) : 1;
+        if (m < 0) {
+            reason_set(why, 403, "cordon.tool_arguments",
+                       "tool call \"%.100s\": argument \"%s\" could not be checked against "
+                       "\"%s\" (%s of the %s), so the call is refused", name, k->arg,
+                       k->pattern, src, tag);
+            return ENGINE_REFUSE;
+        }
+        if (!m) {
             reason_set(why, 403, "cordon.tool_arguments",
                        "tool call \"%.100s\": argument \"%s\" does not match \"%s\" in full "
                        "(%s of the %s)", name, k->arg, k->pattern, src, tag);
@@ -96,8 +105,8 @@ static enum engine_verdict check_arg(const struct engine *e, const struct arg_ch
             if (i == k->n_enum) {
                 reason_set(why, 403, "cordon.tool_arguments",
                            "tool call \"%.100s\": argument \"%s\" is not one of the %zu values "
-                           "the argument rules of the %s allow", name, k->arg,
-                           k->n_enum, tag);
+                           "%s of the %s allow", name, k->arg,
+                           k->n_enum, src, tag);
                 return ENGINE_REFUSE;
             }
         }
@@ -107,9 +116,10 @@ static enum engine_verdict check_arg(const struct engine *e, const struct arg_ch
             (k->has_min && v->valuedouble < k->min) ||
             (k->has_max && v->valuedouble > k->max)) {
             reason_set(why, 403, "cordon.tool_arguments",
-                       "tool call \"%.100s\": argument \"%s\" must be a number in [%g, %g] (the "
-                       "argument rules of the %s)", name, k->arg,
-                       k->has_min ? k->min : -INFINITY, k->has_max ? k->max : INFINITY, tag);
+                       "tool call \"%.100s\": argument \"%s\" must be a number in [%g, %g] (%s "
+                       "of the %s)", name, k->arg,
+                       k->has_min ? k->min : -INFINITY, k->has_max ? k->max : INFINITY, src,
+                       tag);
             return ENGINE_REFUSE;
         }
     }

@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include "tests/unit/support.h"
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,4 +125,49 @@ Test(deep, a_file_that_is_not_a_zone_is_refused)
                        "\"leapseconds\", \"block\": true}]}"),
                  1);
     has("api.schedule[0].tz", "unknown time zone \"leapseconds\"");
+}
+
+Test(deep, constraint_object_pattern_is_checked)
+{
+    cr_assert_eq(check("{\"tools\": {\"constraints\": {\"t\": {\"id\": {\"pattern\": "
+                       "\"[0-9\"}, \"n\": {\"min\": 1}}}}}"),
+                 1);
+    has("api.tools.constraints.t.id", "cannot be used");
+}
+
+Test(deep, anchors_cannot_close_a_broken_pattern)
+{
+    /* "a)|(b" wrapped as \A(?:a)|(b)\z would compile; alone it does not */
+    cr_assert_eq(check("{\"tools\": {\"constraints\": {\"t\": {\"id\": \"a)|(b\"}}}}"), 1);
+    has("api.tools.constraints.t.id", "cannot be used");
+}
+
+/* The dialect the check accepts is the one the proxy matches with, anchored at both ends. */
+Test(deep, regex_matches_whole_values)
+{
+    char err[256];
+    struct deep_regex *r = NULL;
+    cr_assert_eq(deep_regex_compile("\\d{3}-[a-z]+", &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(deep_regex_match(r, "123-abc", 7), 1);
+    cr_assert_eq(deep_regex_match(r, "x123-abc", 8), 0, "anchored at the start");
+    cr_assert_eq(deep_regex_match(r, "123-abcX", 8), 0, "anchored at the end");
+    cr_assert_eq(deep_regex_match(r, "123-abc\n", 8), 0, "a trailing newline is not the end");
+    cr_assert_eq(deep_regex_match(r, "12-ab", 5), 0);
+    cr_assert_eq(deep_regex_match(r, "123-\xff", 5), 0, "bytes that are not UTF-8 never match");
+    deep_regex_free(r);
+
+    cr_assert_eq(deep_regex_compile("a|b", &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(deep_regex_match(r, "a", 1), 1);
+    cr_assert_eq(deep_regex_match(r, "ab", 2), 0, "the alternation is anchored as a whole");
+    deep_regex_free(r);
+
+    cr_assert_eq(deep_regex_compile("[0-9]*", &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(deep_regex_match(r, "", 0), 1, "an empty value is a value");
+    deep_regex_free(r);
+
+    cr_assert_eq(deep_regex_compile("(a)\\1", &r, err, sizeof err), -EINVAL,
+                 "back-references are not vectorscan's");
+    cr_assert_null(r);
+    cr_assert_eq(deep_regex_compile("(", &r, err, sizeof err), -EINVAL);
+    cr_assert_null(r);
 }

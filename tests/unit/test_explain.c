@@ -246,3 +246,38 @@ Test(explain, limits_and_sysv_are_shown_with_their_mechanisms)
     cJSON_Delete(o);
     policy_free(p);
 }
+
+Test(explain, proxy_keys_and_constraint_objects_are_shown)
+{
+    struct policy *p = load_plain(
+        "{\"cordon_policy\": 1, \"agent\": \"x\", \"api\": {\"tools\": {\"allow\": [\"*\"], "
+        "\"on_denied_definition\": \"refuse\", \"constraints\": {\"crm\": {\"id\": \"[0-9]+\", "
+        "\"region\": {\"enum\": [\"eu\", \"us\"], \"optional\": true}, \"n\": {\"min\": 1, "
+        "\"max\": 9}}}}}}");
+    char *t = capture_text(p);
+    cr_assert(strstr(t, "crm: argument id must match /[0-9]+/\n"), "%s", t);
+    cr_assert(strstr(t, "crm: argument region must be one of \"eu\", \"us\" (it may be absent)"),
+              "%s", t);
+    cr_assert(strstr(t, "crm: argument n must be a number from 1 to 9\n"), "%s", t);
+    cr_assert(strstr(t, "a denied tool definition is refused (403), a denied tool call is "
+                        "removed\n"), "%s", t);
+    cr_assert(strstr(t, "stored prompts refused"), "%s", t);
+    free(t);
+    cJSON *o = policy_explain_json(p);
+    cJSON *tools = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "api"), "tools");
+    cr_assert_str_eq(cJSON_GetObjectItem(tools, "on_denied_definition")->valuestring, "refuse");
+    cr_assert_str_eq(cJSON_GetObjectItem(tools, "on_denied_call")->valuestring, "drop");
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "api"),
+                                         "previous_response_id")->valuestring, "refuse");
+    cJSON *cs = cJSON_GetObjectItem(tools, "constraints");
+    cr_assert_eq(cJSON_GetArraySize(cs), 3);
+    cJSON *r = cJSON_GetArrayItem(cs, 1);
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(r, "pattern")));
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r, "enum")), 2);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(r, "optional")));
+    cJSON *n = cJSON_GetArrayItem(cs, 2);
+    cr_assert_eq(cJSON_GetObjectItem(n, "min")->valuedouble, 1.0);
+    cr_assert_eq(cJSON_GetObjectItem(n, "max")->valuedouble, 9.0);
+    cJSON_Delete(o);
+    policy_free(p);
+}

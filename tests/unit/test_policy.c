@@ -1237,3 +1237,91 @@ Test(judge, grant_covering_counts_read_only_grants_only_when_asked)
     cr_assert(strstr(err, "cannot be resolved"), "%s", err);
     policy_free(p);
 }
+
+/* ------------------------------------------------------------------ model proxy keys */
+
+Test(proxy_keys, defaults_are_strip_drop_refuse)
+{
+    struct policy *p = load(P("\"api\": {\"tools\": {\"allow\": [\"t\"]}}"));
+    cr_assert_not_null(p, "%s", all_errors());
+    cr_assert_eq(p->api.on_denied_definition, POLICY_DEFINITION_STRIP);
+    cr_assert_eq(p->api.on_denied_call, POLICY_CALL_DROP);
+    cr_assert_eq(p->api.previous_response_id, POLICY_STORED_REFUSE);
+    policy_free(p);
+}
+
+Test(proxy_keys, each_is_read)
+{
+    struct policy *p = load(P("\"api\": {\"tools\": {\"allow\": [\"t\"], "
+                              "\"on_denied_definition\": \"refuse\", \"on_denied_call\": "
+                              "\"notice\"}, \"previous_response_id\": \"allow\"}"));
+    cr_assert_not_null(p, "%s", all_errors());
+    cr_assert_eq(p->api.on_denied_definition, POLICY_DEFINITION_REFUSE);
+    cr_assert_eq(p->api.on_denied_call, POLICY_CALL_NOTICE);
+    cr_assert_eq(p->api.previous_response_id, POLICY_STORED_ALLOW);
+    cr_assert_str_eq(policy_denied_definition_name(p->api.on_denied_definition), "refuse");
+    cr_assert_str_eq(policy_denied_call_name(p->api.on_denied_call), "notice");
+    cr_assert_str_eq(policy_stored_context_name(p->api.previous_response_id), "allow");
+    policy_free(p);
+}
+
+Test(proxy_keys, wrong_values_name_the_choices)
+{
+    expect_error(P("\"api\": {\"tools\": {\"on_denied_definition\": \"drop\"}}"),
+                 "api.tools.on_denied_definition", "expected one of strip|refuse, got \"drop\"");
+    expect_error(P("\"api\": {\"tools\": {\"on_denied_call\": \"strip\"}}"),
+                 "api.tools.on_denied_call", "expected one of drop|notice");
+    expect_error(P("\"api\": {\"previous_response_id\": true}"), "api.previous_response_id",
+                 "expected one of refuse|allow");
+}
+
+Test(proxy_keys, constraint_object_form)
+{
+    struct policy *p = load(P("\"api\": {\"tools\": {\"allow\": [\"*\"], \"constraints\": "
+                              "{\"crm_get\": {\"id\": \"[0-9]+\", \"region\": {\"enum\": "
+                              "[\"eu\", \"us\", 7]}, \"limit\": {\"min\": 1, \"max\": 100, "
+                              "\"optional\": true}, \"q\": {\"pattern\": \"\\\\w+\"}}}}}"));
+    cr_assert_not_null(p, "%s", all_errors());
+    cr_assert_eq(p->api.n_constraints, 4);
+    const struct policy_constraint *k = p->api.constraints;
+    cr_assert_str_eq(k[0].arg, "id");
+    cr_assert_str_eq(k[0].pattern, "[0-9]+");
+    cr_assert_eq(k[0].n_enum, 0);
+    cr_assert_eq(k[0].optional, 0);
+    cr_assert_str_eq(k[1].arg, "region");
+    cr_assert_null(k[1].pattern);
+    cr_assert_eq(k[1].n_enum, 3);
+    cr_assert_str_eq(k[1].enum_v[0], "eu");
+    cr_assert_str_eq(k[1].enum_v[2], "7");
+    cr_assert(k[2].has_min && k[2].has_max && k[2].min == 1 && k[2].max == 100);
+    cr_assert_eq(k[2].optional, 1);
+    cr_assert_str_eq(k[3].pattern, "\\w+");
+    policy_free(p);
+}
+
+Test(proxy_keys, constraint_object_errors)
+{
+    expect_error(P("\"api\": {\"tools\": {\"constraints\": {\"t\": {\"a\": {\"patern\": "
+                   "\"x\"}}}}}"),
+                 "api.tools.constraints.t.a.patern", "unknown key");
+    expect_error(P("\"api\": {\"tools\": {\"constraints\": {\"t\": {\"a\": {\"optional\": "
+                   "true}}}}}"),
+                 "api.tools.constraints.t.a", "checks nothing");
+    expect_error(P("\"api\": {\"tools\": {\"constraints\": {\"t\": {\"a\": {\"min\": 5, "
+                   "\"max\": 1}}}}}"),
+                 "api.tools.constraints.t.a", "min 5 is above max 1");
+    expect_error(P("\"api\": {\"tools\": {\"constraints\": {\"t\": {\"a\": {\"enum\": []}}}}}"),
+                 "api.tools.constraints.t.a.enum", "at least one value");
+    expect_error(P("\"api\": {\"tools\": {\"constraints\": {\"t\": {\"a\": {\"enum\": "
+                   "[\"x\", {}]}}}}}"),
+                 "api.tools.constraints.t.a.enum[1]", "expected a string or a number");
+    expect_error(P("\"api\": {\"tools\": {\"constraints\": {\"t\": {\"a\": {\"enum\": "
+                   "[\"x\", \"x\"]}}}}}"),
+                 "api.tools.constraints.t.a.enum[1]", "listed twice");
+    expect_error(P("\"api\": {\"tools\": {\"constraints\": {\"t\": {\"a\": {\"min\": "
+                   "\"1\"}}}}}"),
+                 "api.tools.constraints.t.a.min", "expected");
+    expect_error(P("\"api\": {\"tools\": {\"constraints\": {\"t\": {\"a\": {\"optional\": "
+                   "1, \"max\": 3}}}}}"),
+                 "api.tools.constraints.t.a.optional", "expected");
+}
