@@ -341,15 +341,16 @@ static void record_event(struct srv *s, const struct econn *c, cJSON *o, pid_t p
 /*
  * The root of a tree reports its sandbox before it runs the agent: cordond answers it, on the
  * same connection, with the session token that stands for the agent key inside the tree
- * ({"type":"session","token":"cs_..."}, docs/PROTOCOL.md "Session tokens"). Only the process
- * that opened the connection gets one (pid is the kernel's), and only once per connection, so
- * a descendant sharing the connection cannot ask for more. The audit trail names the token by
- * its id, never in clear.
+ * ({"type":"session","token":"cs_..."}, docs/PROTOCOL.md "Session tokens"). One per
+ * connection, for its first report: the root (or `cordon run` for its child, which reports
+ * from another pid) opens the connection and reports before any process of the tree holds it,
+ * so a descendant that shares the connection later cannot ask for another. The audit trail
+ * names the token by its id, never in clear.
  */
 static void mint_session(struct events *e, struct econn *c, pid_t pid)
 {
     struct srv *s = e->s;
-    if (c->minted || !s->sessions || pid <= 0 || pid != c->peer_pid)
+    if (c->minted || !s->sessions)
         return;
     c->minted = 1;
     char token[SESSIONS_TOKEN_LEN + 1], id[SESSIONS_ID_LEN + 1];
