@@ -69,6 +69,10 @@ static const struct kdef keys[] = {
     {"event_rate", K_UINT, F(event_rate), 1, 1000000},
     {"event_burst", K_UINT, F(event_burst), 1, 1000000},
     {"upstream", K_UPSTREAM, F(upstreams), 0, 0},
+    {"upstream_connect_timeout_ms", K_UINT, F(upstream_connect_timeout_ms), 1, 3600000},
+    {"upstream_first_byte_timeout_ms", K_UINT, F(upstream_first_byte_timeout_ms), 1, 3600000},
+    {"upstream_idle_timeout_ms", K_UINT, F(upstream_idle_timeout_ms), 1, 3600000},
+    {"proxy_max_body", K_UINT, F(proxy_max_body), 1024, 1073741824},
 };
 #undef F
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -93,6 +97,10 @@ void config_defaults(struct config *c)
     c->max_tunnels = 256;
     c->event_rate = 100;
     c->event_burst = 200;
+    c->upstream_connect_timeout_ms = 5000;
+    c->upstream_first_byte_timeout_ms = 60000;
+    c->upstream_idle_timeout_ms = 60000;
+    c->proxy_max_body = 8u << 20;
 }
 
 int config_parse_addr(const char *s, struct sockaddr_storage *sa, socklen_t *salen)
@@ -171,6 +179,136 @@ static int valid_upstream_name(const char *s, size_t n)
             s[i] != '-')
             return 0;
     return 1;
+}
+
+/* One option of an upstream line after NAME URL: kind=, key_file=, key_env=, models=. */
+static int upstream_option(struct config_upstream *u, const char *o, size_t ol, const char *where,
+                           char *err, size_t errlen)
+{
+    const char *eq = memchr(o, '=', ol);
+    size_t kl = eq ? (size_t)(eq - o) : ol;
+    const char *val = eq ? eq + 1 : "";
+    size_t vl = eq ? ol - kl - 1 : 0;
+#define OPT(name) (kl == sizeof name - 1 && memcmp(o, name, kl) == 0)
+    if (eq && vl > 0 && OPT("kind")) {
+        if (vl == 6 && memcmp(val, "openai", 6) == 0)
+            u->kind = CONFIG_UPSTREAM_KIND_OPENAI;
+        else if (vl == 9 && memcmp(val, "anthropic", 9) == 0)
+            u->kind = CONFIG_UPSTREAM_KIND_ANTHROPIC;
+        else {
+            diag_set(err, errlen, "%s: upstream %s: kind: expected openai or anthropic, got "
+                     "%.*s", where, u->name, (int)vl, val);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (eq && vl > 0 && OPT("key_file")) {
+        if (val[0] != '/' || vl >= sizeof u->key_file) {
+            diag_set(err, errlen, "%s: upstream %s: key_file: expected an absolute path "
+                     "shorter than %zu bytes", where, u->name, sizeof u->key_file);
+            return -EINVAL;
+        }
+        memcpy(u->key_file, val, vl);
+        u->key_file[vl] = '\0';
+        return 0;
+    }
+    if (eq && vl > 0 && OPT("key_env")) {
+        int ok = vl < sizeof u->key_env && !isdigit((unsigned char)val[0]);
+        for (size_t i = 0; ok && i < vl; i++)
+            ok = isalnum((unsigned char)val[i]) || val[i] == '_';
+        if (!ok) {
+            diag_set(err, errlen, "%s: upstream %s: key_env: expected the name of an "
+                     "environment variable (A-Z a-z 0-9 _), got %.*s", where, u->name, (int)vl,
+                     val);
+            return -EINVAL;
+        }
+        memcpy(u->key_env, val, vl);
+        u->key_env[vl] = '\0';
+        return 0;
+    }
+    if (eq && vl > 0 && OPT("models")) {
+        if (vl >= sizeof u->models || val[0] == ',' || val[vl - 1] == ',' ||
+            memmem(val, vl, ",,", 2)) {
+            diag_set(err, errlen, "%s: upstream %s: models: expected GLOB,GLOB (no empty "
+                     "glob, under %zu bytes)", where, u->name, sizeof u->models);
+            return -EINVAL;
+        }
+        memcpy(u->models, val, vl);
+        u->models[vl] = '\0';
+        return 0;
+    }
+#undef OPT
+    diag_set(err, errlen, "%s: upstream %s: unknown option %.*s; expected kind=openai|anthropic, "
+             "key_file=PATH, key_env=VAR or models=GLOB,GLOB", where, u->name, (int)ol, o);
+    return -EINVAL;
+}
+
+/* upstream NAME URL [kind=openai|anthropic] [key_file=PATH] [key_env=VAR] [models=GLOB,...] */
+static int set_upstream(struct config *c, const char *v, const char *where, int replace,
+                        char *err, size_t errlen)
+{
+    char q[96];
+    diag_quote(v, q, sizeof q);
+    const char *sp = strpbrk(v, " \t");
+    const char *url = sp ? sp + 1 : "";
+    while (*url == ' ' || *url == '\t')
+        url++;
+    size_t nl = sp ? (size_t)(sp - v) : strlen(v);
+    size_t ul = strcspn(url, " \t");
+    int http = strncmp(url, "http://", 7) == 0, https = strncmp(url, "https://", 8) == 0;
+    const char *rest = url + (https ? 8 : 7);
+    if (!sp || !valid_upstream_name(v, nl) || (!http && !https) || rest >= url + ul ||
+        rest[0] == '/' || ul >= sizeof c->upstreams[0].url) {
+        diag_set(err, errlen, "%s: upstream: expected NAME URL [kind=openai|anthropic] "
+                 "[key_file=PATH] [key_env=VAR] [models=GLOB,GLOB] (NAME in a-z 0-9 _ -, URL "
+                 "http:// or https:// with a host), got %s", where, q);
+        return -EINVAL;
+    }
+    if (replace)
+        c->n_upstreams = 0;
+    for (size_t i = 0; i < c->n_upstreams; i++)
+        if (strlen(c->upstreams[i].name) == nl && memcmp(c->upstreams[i].name, v, nl) == 0) {
+            diag_set(err, errlen, "%s: upstream: %.*s is defined twice; keep one", where,
+                     (int)nl, v);
+            return -EINVAL;
+        }
+    if (c->n_upstreams == CONFIG_MAX_UPSTREAMS) {
+        diag_set(err, errlen, "%s: upstream: more than %d upstreams", where,
+                 CONFIG_MAX_UPSTREAMS);
+        return -EINVAL;
+    }
+    struct config_upstream u;
+    memset(&u, 0, sizeof u);
+    memcpy(u.name, v, nl);
+    memcpy(u.url, url, ul);
+    for (const char *o = url + ul;;) {
+        while (*o == ' ' || *o == '\t')
+            o++;
+        if (*o == '\0')
+            break;
+        size_t ol = strcspn(o, " \t");
+        if (upstream_option(&u, o, ol, where, err, errlen) != 0)
+            return -EINVAL;
+        o += ol;
+    }
+    if (u.kind == 0) {
+        if (strcmp(u.name, "openai") == 0)
+            u.kind = CONFIG_UPSTREAM_KIND_OPENAI;
+        else if (strcmp(u.name, "anthropic") == 0)
+            u.kind = CONFIG_UPSTREAM_KIND_ANTHROPIC;
+        else {
+            diag_set(err, errlen, "%s: upstream %s: kind=openai or kind=anthropic is required "
+                     "for an upstream not named openai or anthropic", where, u.name);
+            return -EINVAL;
+        }
+    }
+    if (u.key_file[0] && u.key_env[0]) {
+        diag_set(err, errlen, "%s: upstream %s: give key_file or key_env, not both", where,
+                 u.name);
+        return -EINVAL;
+    }
+    c->upstreams[c->n_upstreams++] = u;
+    return 0;
 }
 
 /* Set one key. where is "FILE:LINE" or "flag --KEY"; replace clears a list first. */
@@ -277,41 +415,8 @@ static int set_key(struct config *c, const struct kdef *k, const char *v, const 
         *(time_t *)(void *)field = t;
         return 0;
     }
-    case K_UPSTREAM: {
-        /* upstream NAME URL: parsed and validated now; the model-proxy work uses it. */
-        const char *sp = strchr(v, ' ');
-        const char *url = sp ? sp + 1 : "";
-        while (*url == ' ' || *url == '\t')
-            url++;
-        size_t nl = sp ? (size_t)(sp - v) : strlen(v);
-        int http = strncmp(url, "http://", 7) == 0, https = strncmp(url, "https://", 8) == 0;
-        const char *rest = url + (https ? 8 : 7);
-        if (!sp || !valid_upstream_name(v, nl) || (!http && !https) || rest[0] == '\0' ||
-            rest[0] == '/' || strpbrk(url, " \t") ||
-            strlen(url) >= sizeof c->upstreams[0].url) {
-            diag_set(err, errlen, "%s: upstream: expected NAME URL (NAME in a-z 0-9 _ -, URL "
-                     "http:// or https:// with a host), got %s", where, q);
-            return -EINVAL;
-        }
-        if (replace)
-            c->n_upstreams = 0;
-        for (size_t i = 0; i < c->n_upstreams; i++)
-            if (strlen(c->upstreams[i].name) == nl && memcmp(c->upstreams[i].name, v, nl) == 0) {
-                diag_set(err, errlen, "%s: upstream: %.*s is defined twice; keep one", where,
-                         (int)nl, v);
-                return -EINVAL;
-            }
-        if (c->n_upstreams == CONFIG_MAX_UPSTREAMS) {
-            diag_set(err, errlen, "%s: upstream: more than %d upstreams", where,
-                     CONFIG_MAX_UPSTREAMS);
-            return -EINVAL;
-        }
-        struct config_upstream *u = &c->upstreams[c->n_upstreams++];
-        memcpy(u->name, v, nl);
-        u->name[nl] = '\0';
-        snprintf(u->url, sizeof u->url, "%s", url);
-        return 0;
-    }
+    case K_UPSTREAM:
+        return set_upstream(c, v, where, replace, err, errlen);
     }
     diag_set(err, errlen, "%s: %s: this key has no reader; report it as a bug", where, k->name);
     return -EINVAL;

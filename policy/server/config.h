@@ -19,9 +19,15 @@
 #define CONFIG_MAX_UPSTREAMS 16
 #define CONFIG_ADDR_MAX 256
 
+#define CONFIG_UPSTREAM_KIND_OPENAI 1
+#define CONFIG_UPSTREAM_KIND_ANTHROPIC 2
 struct config_upstream {
     char name[64];
     char url[512];
+    int kind;            /* CONFIG_UPSTREAM_KIND_* */
+    char key_file[PATH_MAX]; /* "" or a 0600 file holding the provider key */
+    char key_env[64];    /* "" or a variable of cordond's environment */
+    char models[256];    /* "" (every model of its kind) or GLOB,GLOB */
 };
 
 struct config {
@@ -58,6 +64,10 @@ struct config {
     unsigned event_burst;         /* bucket size */
     struct config_upstream upstreams[CONFIG_MAX_UPSTREAMS];
     size_t n_upstreams;
+    unsigned upstream_connect_timeout_ms;    /* default 5000 */
+    unsigned upstream_first_byte_timeout_ms; /* default 60000 */
+    unsigned upstream_idle_timeout_ms;       /* default 60000 */
+    unsigned proxy_max_body;                 /* bytes of a request body; default 8 MiB */
     /* private: which keys were set by the file (twice is an error) and by flags */
     unsigned long long set_file, set_flag;
 };

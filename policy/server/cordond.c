@@ -27,6 +27,7 @@
 #include "base/secret.h"
 #include "policy/audit/audit.h"
 #include "policy/sign/key.h"
+#include "policy/server/proxy.h"
 #include "policy/server/events.h"
 #include "policy/server/http.h"
 #include "policy/server/ready.h"
@@ -568,6 +569,10 @@ static int start_services(struct srv *s, struct run *r)
         return rc;
     }
     r->tfd = -1; /* transferred */
+    if ((rc = proxy_open(s, &s->proxy, err, sizeof err)) != 0) {
+        fprintf(stderr, "cordond: model proxy: %s\n", err);
+        return rc;
+    }
     if ((rc = http_start(s, r->fds, (size_t)r->nfds, r->afd, &r->http, err, sizeof err)) != 0) {
         fprintf(stderr, "cordond: %s\n", err);
         return rc;
@@ -652,6 +657,8 @@ static int serve(struct srv *s, struct run *r)
 static int shut_down(struct srv *s, struct run *r, int rc)
 {
     http_stop(r->http);
+    proxy_close(s->proxy); /* after the HTTP front: drained calls write their records */
+    s->proxy = NULL;
     events_stop(r->ev);
     size_t left = tunnel_stop(r->tun);
     if (left)

@@ -25,6 +25,7 @@
 #include "policy/audit/audit.h"
 #include "policy/server/peer.h"
 #include "policy/server/identity.h"
+#include "policy/server/proxy.h"
 #include "policy/server/server.h"
 
 struct req;
@@ -38,6 +39,7 @@ typedef enum MHD_Result (*route_fn)(struct srv *s, struct MHD_Connection *c, str
 #define R_PREFIX 0x1 /* path is a prefix; else the whole path */
 #define R_ADMIN 0x2  /* served on admin_listen only; the others on listen only */
 #define R_TOKEN 0x4  /* needs the admin token */
+#define R_PROXY 0x8  /* the model proxy: body limit proxy_max_body */
 
 struct route {
     const char *path;
@@ -58,6 +60,7 @@ static enum MHD_Result admin_reload(struct srv *s, struct MHD_Connection *c, str
 static enum MHD_Result admin_push(struct srv *s, struct MHD_Connection *c, struct req *r);
 static enum MHD_Result admin_unknown(struct srv *s, struct MHD_Connection *c, struct req *r);
 static enum MHD_Result not_found(struct srv *s, struct MHD_Connection *c, struct req *r);
+static enum MHD_Result do_proxy(struct srv *s, struct MHD_Connection *c, struct req *r);
 
 #define SMALL HTTP_MAX_SMALL_BODY
 #define ADMIN_AUTH (R_ADMIN | R_TOKEN)
@@ -74,6 +77,16 @@ static const struct route routes[] = {
     {"/v1/admin/reload", ADMIN_AUTH, M_POST, admin_reload, "/v1/admin", SMALL},
     {"/v1/admin/policies", ADMIN_AUTH, M_POST, admin_push, "/v1/admin", HTTP_MAX_BODY},
     {"/v1/admin/", R_PREFIX | R_ADMIN, M_ANY, admin_unknown, "/v1/admin", SMALL},
+    {"/v1/chat/completions", R_PROXY, M_POST, do_proxy, "/v1/chat/completions", 0},
+    {"/chat/completions", R_PROXY, M_POST, do_proxy, "/v1/chat/completions", 0},
+    {"/v1/responses", R_PROXY, M_POST, do_proxy, "/v1/responses", 0},
+    {"/responses", R_PROXY, M_POST, do_proxy, "/v1/responses", 0},
+    {"/v1/messages", R_PROXY, M_POST, do_proxy, "/v1/messages", 0},
+    {"/messages", R_PROXY, M_POST, do_proxy, "/v1/messages", 0},
+    {"/v1/embeddings", R_PROXY, M_POST, do_proxy, "/v1/embeddings", 0},
+    {"/embeddings", R_PROXY, M_POST, do_proxy, "/v1/embeddings", 0},
+    {"/v1/models", R_PROXY, M_GET, do_proxy, "/v1/models", 0},
+    {"/models", R_PROXY, M_GET, do_proxy, "/v1/models", 0},
     {"", R_PREFIX, M_ANY, not_found, "other", SMALL},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
@@ -108,6 +121,7 @@ struct req {
     size_t len, max;
     int too_big;
     int answered; /* refused before the body: the rest of the upload is discarded */
+    struct proxy_req *proxy; /* a model proxy request (proxy.h) */
 };
 
 static unsigned method_bit(const char *m)
@@ -476,6 +490,16 @@ static void metrics_audit(struct srv *s, struct sbuf *b)
            "a defect of cordond (the log itself stays sound).\n"
            "# TYPE cordon_audit_invalid_total counter\ncordon_audit_invalid_total %" PRIu64 "\n",
            ld(&s->m.audit_invalid));
+    uint64_t calls, failed, timeouts;
+    proxy_stats(s->proxy, &calls, &failed, &timeouts);
+    sb_add(b,
+           "# HELP cordon_upstream_calls_total Model calls sent to an upstream.\n"
+           "# TYPE cordon_upstream_calls_total counter\ncordon_upstream_calls_total %" PRIu64
+           "\n# HELP cordon_upstream_errors_total Model calls answered 502 or 504 for their "
+           "upstream, by what failed.\n# TYPE cordon_upstream_errors_total counter\n"
+           "cordon_upstream_errors_total{why=\"error\"} %" PRIu64 "\n"
+           "cordon_upstream_errors_total{why=\"timeout\"} %" PRIu64 "\n",
+           calls, ld(&s->m.proxy_upstream_errors), ld(&s->m.proxy_upstream_timeouts));
 }
 
 static void metrics_traffic(struct srv *s, struct sbuf *b)
@@ -893,6 +917,20 @@ static enum MHD_Result admin_unknown(struct srv *s, struct MHD_Connection *c, st
                   "endpoints\"", "at this path");
 }
 
+/* ------------------------------------------------------------ the model proxy */
+
+static enum MHD_Result do_proxy(struct srv *s, struct MHD_Connection *c, struct req *r)
+{
+    struct MHD_Response *resp = NULL;
+    unsigned status = 0;
+    if (!s->proxy)
+        return refuse(s, c, r, 503, "the model proxy is not running");
+    if (proxy_serve(s->proxy, c, &r->proxy, r->url, r->method, &r->body, r->len, &resp,
+                    &status) != 0)
+        return MHD_NO;
+    return resp ? queue(c, r, status, resp) : MHD_YES;
+}
+
 static enum MHD_Result not_found(struct srv *s, struct MHD_Connection *c, struct req *r)
 {
     return refuse(s, c, r, 404, "no such endpoint; cordond serves /v1/policy, /healthz and "
@@ -950,6 +988,8 @@ static enum MHD_Result begin(const struct listener *L, struct MHD_Connection *c,
     r->method = method;
     r->route = route_find(url, method, &allowed);
     r->max = routes[r->route].max_body;
+    if (routes[r->route].flags & R_PROXY)
+        r->max = s->cfg.proxy_max_body;
     *con_cls = r;
     enum MHD_Result ret;
     if (wrong_listener(s, c, r, &ret)) {
@@ -1042,9 +1082,9 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     (void)cls;
     (void)c;
-    (void)toe;
     struct req *r = *con_cls;
     if (r) {
+        proxy_req_done(r->proxy, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
         free(r->body);
         free(r);
         *con_cls = NULL;
@@ -1083,7 +1123,8 @@ static struct MHD_Daemon *start_daemon(struct srv *s, struct listener *L, int fd
 {
     /* admin requests are rare: one thread; a reload in it stalls no agent */
     return MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+            MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
         handler, L, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_THREAD_POOL_SIZE, L->admin ? 1u : s->cfg.threads,
         MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.connection_timeout, MHD_OPTION_CONNECTION_LIMIT,

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "policy/deep.h"
+#include "policy/engine/engine.h"
 #include "policy/sign/envelope.h"
 #include "policy/sign/key.h"
 #include "policy/policy.h"
@@ -53,6 +54,7 @@ static void set_free(struct pset *s)
     for (size_t i = 0; i < s->n; i++) {
         free(s->v[i].source);
         free(s->v[i].envelope);
+        engine_free(s->v[i].engine);
         policy_free(s->v[i].policy);
     }
     free(s->v);
@@ -317,9 +319,17 @@ static int build(struct pset_manager *m, struct srcs *s, struct pset **out, stru
             policy_free(p);
             continue;
         }
+        struct engine *eng = NULL;
+        char eerr[256];
+        if (engine_new(p, NULL, &eng, eerr, sizeof eerr) != 0) {
+            diag_add(d, file, "the model proxy's engine cannot be built: %s", eerr);
+            policy_free(p);
+            continue;
+        }
         set->n++;
         memcpy(e->agent, x->agent, sizeof e->agent);
         e->policy = p;
+        e->engine = eng;
         e->source = x->text;
         e->source_len = x->len;
         x->text = NULL; /* transferred */

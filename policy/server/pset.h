@@ -24,6 +24,7 @@
 #define PSET_ETAG_MAX 48
 
 struct policy;
+struct engine;
 struct key_secret;
 
 struct pset_entry {
@@ -37,6 +38,7 @@ struct pset_entry {
     uint64_t version;
     time_t issued_at, expires_at;
     struct policy *policy; /* compiled, for the tunnel's allowlist */
+    struct engine *engine; /* the model proxy's engine for policy, built with the set */
 };
 
 struct pset {

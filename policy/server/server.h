@@ -21,6 +21,7 @@
 #include "policy/server/pset.h"
 
 struct audit_log;
+struct proxy;
 
 struct srv_metrics {
     uint64_t decisions[DECISION_KIND_N][DECISION_OUTCOME_N]; /* counted by srv_decide */
@@ -28,6 +29,7 @@ struct srv_metrics {
     uint64_t events_accepted, events_dropped, events_malformed, events_connections;
     uint64_t admin_refused; /* admin requests refused for their peer (peer.h) */
     uint64_t audit_invalid; /* records the log refused as malformed: a bug in cordond */
+    uint64_t proxy_upstream_errors, proxy_upstream_timeouts; /* model calls answered 502/504 */
 };
 
 struct srv {
@@ -44,6 +46,7 @@ struct srv {
     unsigned char admin_mac[32]; /* SHA-256 of the admin token; admin endpoints off if !admin_on */
     int admin_on;
     int stopping;
+    struct proxy *proxy; /* the model proxy (proxy.h) */
     /* Open tunnels per agent, for max_tunnels_per_agent (tunnel.c). */
     pthread_mutex_t tunnel_lock;
     struct srv_tunnel_count *tunnel_counts;

@@ -79,7 +79,7 @@ max_tunnels_per_agent 3
 event_rate 20
 event_burst 50
 audit_fsync always
-upstream openai https://api.openai.com
+upstream openai http://127.0.0.1:8401/v1
 CONF
 start_server() {
     rm -f "$W/ready"

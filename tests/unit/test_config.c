@@ -37,8 +37,8 @@ Test(config, defaults_and_every_key)
                        "event_rate 5\n"
                        "audit_fsync always\n"
                        "audit_on_failure exit\n"
-                       "upstream openai https://api.openai.com/v1\n"
-                       "upstream local http://127.0.0.1:11434\n"),
+                       "upstream openai http://127.0.0.1:8401/v1\n"
+                       "upstream local http://127.0.0.1:11434 kind=anthropic models=claude-*,x\n"),
                  0, "%s", err);
     cr_assert_eq(c.n_listen, 2);
     cr_assert_str_eq(c.listen[0], "127.0.0.1:8080");
@@ -54,6 +54,11 @@ Test(config, defaults_and_every_key)
     cr_assert_eq(c.n_upstreams, 2);
     cr_assert_str_eq(c.upstreams[1].name, "local");
     cr_assert_str_eq(c.upstreams[1].url, "http://127.0.0.1:11434");
+    cr_assert_eq(c.upstreams[0].kind, CONFIG_UPSTREAM_KIND_OPENAI);
+    cr_assert_eq(c.upstreams[1].kind, CONFIG_UPSTREAM_KIND_ANTHROPIC);
+    cr_assert_str_eq(c.upstreams[1].models, "claude-*,x");
+    cr_assert_eq(c.upstream_connect_timeout_ms, 5000);
+    cr_assert_eq(c.proxy_max_body, 8u << 20);
     cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(c.agent_keys, "/var/lib/x/agents");
     cr_assert_str_eq(c.audit_dir, "/var/lib/x/audit");
@@ -97,8 +102,27 @@ Test(config, errors_name_file_line_key_and_expectation)
     cr_assert_neq(parse("upstream OpenAI https://x\n"), 0);
     cr_assert_neq(parse("upstream a ftp://x\n"), 0);
     cr_assert_neq(parse("upstream a https://\n"), 0);
-    cr_assert_neq(parse("upstream a https://x\nupstream a https://y\n"), 0);
+    cr_assert_neq(parse("upstream a https://x kind=openai\nupstream a https://y kind=openai\n"), 0);
     cr_assert(strstr(err, "defined twice"), "%s", err);
+    cr_assert_neq(parse("upstream mine http://127.0.0.1:1\n"), 0);
+    cr_assert(strstr(err, "test.conf:1: upstream mine: kind=openai or kind=anthropic is "
+                      "required"), "%s", err);
+    cr_assert_neq(parse("upstream openai http://127.0.0.1:1 kind=gemini\n"), 0);
+    cr_assert(strstr(err, "kind: expected openai or anthropic"), "%s", err);
+    cr_assert_neq(parse("upstream openai http://127.0.0.1:1 key_file=rel\n"), 0);
+    cr_assert(strstr(err, "key_file: expected an absolute path"), "%s", err);
+    cr_assert_neq(parse("upstream openai http://127.0.0.1:1 key_env=A-B\n"), 0);
+    cr_assert(strstr(err, "key_env: expected the name"), "%s", err);
+    cr_assert_neq(parse("upstream openai http://127.0.0.1:1 key_env=A key_file=/k\n"), 0);
+    cr_assert(strstr(err, "not both"), "%s", err);
+    cr_assert_neq(parse("upstream openai http://127.0.0.1:1 models=a,,b\n"), 0);
+    cr_assert(strstr(err, "models: expected GLOB,GLOB"), "%s", err);
+    cr_assert_neq(parse("upstream openai http://127.0.0.1:1 key=sk-x\n"), 0);
+    cr_assert(strstr(err, "unknown option key=sk-x"), "%s", err);
+    cr_assert_neq(parse("upstream_connect_timeout_ms 0\n"), 0);
+    cr_assert(strstr(err, "test.conf:1: upstream_connect_timeout_ms: expected a whole number"),
+              "%s", err);
+    cr_assert_neq(parse("proxy_max_body 10\n"), 0);
     cr_assert_neq(parse("signing_key /a\x01b\n"), 0);
     cr_assert(strstr(err, "control character"), "%s", err);
 }
@@ -321,4 +345,32 @@ Test(config, audit_on_failure_defaults_to_refuse)
     cr_assert_str_eq(c.audit_on_failure, "refuse");
     cr_assert_eq(config_set_flag(&c, "audit_on_failure", "exit", err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(c.audit_on_failure, "exit");
+}
+
+Test(config, upstream_options_and_timeouts)
+{
+    config_defaults(&c);
+    cr_assert_eq(parse("upstream anthropic http://127.0.0.1:8402 key_file=/etc/cordon/ak\n"
+                       "upstream oa https://127.0.0.1:8403/v1 kind=openai key_env=OA_KEY "
+                       "models=gpt-*\n"
+                       "upstream_connect_timeout_ms 250\n"
+                       "upstream_first_byte_timeout_ms 1000\n"
+                       "upstream_idle_timeout_ms 2000\n"
+                       "proxy_max_body 65536\n"),
+                 0, "%s", err);
+    cr_assert_eq(c.n_upstreams, 2);
+    cr_assert_eq(c.upstreams[0].kind, CONFIG_UPSTREAM_KIND_ANTHROPIC);
+    cr_assert_str_eq(c.upstreams[0].key_file, "/etc/cordon/ak");
+    cr_assert_str_eq(c.upstreams[1].url, "https://127.0.0.1:8403/v1");
+    cr_assert_str_eq(c.upstreams[1].key_env, "OA_KEY");
+    cr_assert_str_eq(c.upstreams[1].models, "gpt-*");
+    cr_assert_eq(c.upstream_connect_timeout_ms, 250);
+    cr_assert_eq(c.upstream_first_byte_timeout_ms, 1000);
+    cr_assert_eq(c.upstream_idle_timeout_ms, 2000);
+    cr_assert_eq(c.proxy_max_body, 65536);
+    cr_assert_eq(config_set_flag(&c, "upstream", "openai http://127.0.0.1:9/v1 key_env=K", err,
+                                 sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(c.n_upstreams, 1);
+    cr_assert_str_eq(c.upstreams[0].key_env, "K");
 }
