@@ -40,6 +40,7 @@ struct econn {
     char agent[AGENTS_NAME_MAX + 1];
     char key_id[AGENTS_ID_LEN + 1]; /* the key that bound it, checked again on revocation */
     char session[33];
+    char parent[IDENTITY_SESSION_MAX + 1]; /* the session of the token the hello carried */
     int minted; /* a session token was sent on this connection (one per connection) */
 };
 
@@ -211,12 +212,14 @@ static void jbuf_number(struct jbuf *b, double v)
  * Returns 0, or -EACCES when the connection is to be closed. */
 /* The hello's credential, through the one identity check of cordond (identity.h). */
 static int hello_identity(struct srv *s, const char *key, char agent[AGENTS_NAME_MAX + 1],
-                          char key_id[AGENTS_ID_LEN + 1])
+                          char key_id[AGENTS_ID_LEN + 1],
+                          char parent[IDENTITY_SESSION_MAX + 1])
 {
     struct identity who;
     int rc = identity_check(s, key, &who);
     memcpy(agent, who.agent, sizeof who.agent);
     memcpy(key_id, who.key_id, sizeof who.key_id);
+    memcpy(parent, who.session, sizeof who.session); /* "" for an agent key */
     return rc;
 }
 
@@ -230,7 +233,7 @@ static int handle_hello(struct events *e, struct econn *c, cJSON *o, pid_t pid)
     int ks = -100;
     if (!cJSON_IsObject(o) || !cJSON_IsString(type) || strcmp(type->valuestring, "hello") != 0 ||
         !cJSON_IsString(key) || !cJSON_IsString(ses) || !hex32(ses->valuestring) ||
-        (ks = hello_identity(s, key->valuestring, agent, c->key_id)) != AGENTS_OK) {
+        (ks = hello_identity(s, key->valuestring, agent, c->key_id, c->parent)) != AGENTS_OK) {
         drop(s, &s->m.events_malformed);
         elog(e, "pid %d: bad hello (%s); connection closed", (int)pid,
              ks == AGENTS_ERR_REVOKED   ? "revoked key"
@@ -354,7 +357,7 @@ static void mint_session(struct events *e, struct econn *c, pid_t pid)
         return;
     c->minted = 1;
     char token[SESSIONS_TOKEN_LEN + 1], id[SESSIONS_ID_LEN + 1];
-    int rc = sessions_mint(s->sessions, c->agent, c->key_id, c->session, token, id);
+    int rc = sessions_mint(s->sessions, c->agent, c->key_id, c->session, c->parent, token, id);
     if (rc != 0) {
         elog(e, "agent %s pid %d: no session token: %s", c->agent, (int)pid, strerror(-rc));
         return;

@@ -21,6 +21,7 @@
 struct token_entry {
     unsigned char rid[RAW_ID];
     struct session_bind b;
+    char parent[SESSIONS_SESSION_MAX + 1]; /* "" unless minted for a root inside a tree */
     int64_t expires_ms;
     int ended;
 };
@@ -108,14 +109,17 @@ static int bound_ok(const char *s, size_t max)
 }
 
 int sessions_mint(struct sessions *ss, const char *agent, const char *key_id,
-                  const char *session, char token[SESSIONS_TOKEN_LEN + 1],
+                  const char *session, const char *parent, char token[SESSIONS_TOKEN_LEN + 1],
                   char id[SESSIONS_ID_LEN + 1])
 {
     token[0] = '\0';
     if (!bound_ok(agent, AGENTS_NAME_MAX) || !bound_ok(key_id, AGENTS_ID_LEN) ||
-        !bound_ok(session, SESSIONS_SESSION_MAX))
+        !bound_ok(session, SESSIONS_SESSION_MAX) ||
+        (parent && strlen(parent) > SESSIONS_SESSION_MAX))
         return -EINVAL;
     struct token_entry e = {0};
+    if (parent)
+        memcpy(e.parent, parent, strlen(parent) + 1);
     randombytes_buf(e.rid, RAW_ID);
     memcpy(e.b.agent, agent, strlen(agent) + 1);
     memcpy(e.b.key_id, key_id, strlen(key_id) + 1);
@@ -191,7 +195,8 @@ size_t sessions_end(struct sessions *ss, const char *session)
         return 0;
     pthread_mutex_lock(&ss->mu);
     for (size_t i = 0; i < ss->n; i++) {
-        if (!ss->v[i].ended && strcmp(ss->v[i].b.session, session) == 0) {
+        if (!ss->v[i].ended && (strcmp(ss->v[i].b.session, session) == 0 ||
+                                strcmp(ss->v[i].parent, session) == 0)) {
             ss->v[i].ended = 1;
             n++;
         }

@@ -44,11 +44,14 @@ void sessions_free(struct sessions *ss);
 
 /*
  * Mint a token for agent, key_id and session (each a NUL-terminated string within the limits
- * above). token gets the token, id (may be NULL) its id. Returns 0, -EINVAL for a binding out
- * of bounds, -ENOSPC when SESSIONS_MAX live tokens exist, -ENOMEM.
+ * above). parent (NULL or "" for none) is the session of the token the minting root itself
+ * authenticated with, for a process of a tree that became a root again: the new token ends
+ * with that session too. token gets the token, id (may be NULL) its id. Returns 0, -EINVAL
+ * for a binding out of bounds, -ENOSPC when SESSIONS_MAX live tokens exist, -ENOMEM.
  */
 __attribute__((warn_unused_result)) int sessions_mint(struct sessions *ss, const char *agent,
                                                       const char *key_id, const char *session,
+                                                      const char *parent,
                                                       char token[SESSIONS_TOKEN_LEN + 1],
                                                       char id[SESSIONS_ID_LEN + 1]);
 
@@ -60,7 +63,8 @@ __attribute__((warn_unused_result)) int sessions_mint(struct sessions *ss, const
  */
 int sessions_check(struct sessions *ss, const char *token, struct session_bind *b);
 
-/* End every token of this session (session.end). Returns how many ended. */
+/* End every token of this session, and those minted under it (parent), for session.end.
+ * Returns how many ended. */
 size_t sessions_end(struct sessions *ss, const char *session);
 
 /* The id a token is named by in logs: "st_" + 16 hex digits of its SHA-256. */

@@ -43,7 +43,7 @@ TestSuite(sessions, .init = setup, .fini = teardown);
 Test(sessions, mint_and_check)
 {
     char tok[SESSIONS_TOKEN_LEN + 1], id[SESSIONS_ID_LEN + 1], id2[SESSIONS_ID_LEN + 1];
-    cr_assert_eq(sessions_mint(ss, "bob", kid, sid, tok, id), 0);
+    cr_assert_eq(sessions_mint(ss, "bob", kid, sid, NULL, tok, id), 0);
     cr_assert_eq(strlen(tok), SESSIONS_TOKEN_LEN);
     cr_assert_eq(strncmp(tok, "cs_", 3), 0);
     for (const char *c = tok + 3; *c; c++)
@@ -60,7 +60,7 @@ Test(sessions, mint_and_check)
     cr_assert_str_eq(b.session, sid);
     /* Two mints never give the same token. */
     char tok2[SESSIONS_TOKEN_LEN + 1];
-    cr_assert_eq(sessions_mint(ss, "bob", kid, sid, tok2, NULL), 0);
+    cr_assert_eq(sessions_mint(ss, "bob", kid, sid, NULL, tok2, NULL), 0);
     cr_assert_str_neq(tok, tok2);
     cr_assert_eq(sessions_check(ss, tok2, &b), AGENTS_OK);
 }
@@ -68,7 +68,7 @@ Test(sessions, mint_and_check)
 Test(sessions, forged)
 {
     char tok[SESSIONS_TOKEN_LEN + 1];
-    cr_assert_eq(sessions_mint(ss, "bob", kid, sid, tok, NULL), 0);
+    cr_assert_eq(sessions_mint(ss, "bob", kid, sid, NULL, tok, NULL), 0);
     struct session_bind b;
     /* A well-formed token never minted. */
     cr_assert_eq(sessions_check(ss, "cs_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &b),
@@ -87,7 +87,7 @@ Test(sessions, forged)
     cr_assert_eq(agents_open(NULL, NULL, &a2, err, sizeof err), 0);
     cr_assert_eq(sessions_new(a2, 0, &s2), 0);
     char other[SESSIONS_TOKEN_LEN + 1];
-    cr_assert_eq(sessions_mint(s2, "bob", kid, sid, other, NULL), 0);
+    cr_assert_eq(sessions_mint(s2, "bob", kid, sid, NULL, other, NULL), 0);
     cr_assert_eq(sessions_check(ss, other, &b), AGENTS_ERR_UNKNOWN);
     sessions_free(s2);
     agents_free(a2);
@@ -101,7 +101,7 @@ Test(sessions, expired)
     teardown(); /* again with a TTL of 30 ms */
     open_with_ttl(30);
     char tok[SESSIONS_TOKEN_LEN + 1];
-    cr_assert_eq(sessions_mint(ss, "bob", kid, sid, tok, NULL), 0);
+    cr_assert_eq(sessions_mint(ss, "bob", kid, sid, NULL, tok, NULL), 0);
     struct session_bind b;
     cr_assert_eq(sessions_check(ss, tok, &b), AGENTS_OK);
     struct timespec t = {0, 60 * 1000 * 1000};
@@ -111,7 +111,7 @@ Test(sessions, expired)
     /* Long past its TTL the table forgets it: unknown. */
     nanosleep(&t, NULL);
     char tok2[SESSIONS_TOKEN_LEN + 1];
-    cr_assert_eq(sessions_mint(ss, "bob", kid, sid, tok2, NULL), 0); /* purges */
+    cr_assert_eq(sessions_mint(ss, "bob", kid, sid, NULL, tok2, NULL), 0); /* purges */
     cr_assert_eq(sessions_check(ss, tok, &b), AGENTS_ERR_UNKNOWN);
     cr_assert_eq(sessions_check(ss, tok2, &b), AGENTS_OK);
 }
@@ -119,9 +119,9 @@ Test(sessions, expired)
 Test(sessions, revoked_by_session_end)
 {
     char tok[SESSIONS_TOKEN_LEN + 1], other[SESSIONS_TOKEN_LEN + 1];
-    cr_assert_eq(sessions_mint(ss, "bob", kid, sid, tok, NULL), 0);
-    cr_assert_eq(sessions_mint(ss, "bob", kid, "ffffffffffffffffffffffffffffffff", other, NULL),
-                 0);
+    cr_assert_eq(sessions_mint(ss, "bob", kid, sid, NULL, tok, NULL), 0);
+    cr_assert_eq(
+        sessions_mint(ss, "bob", kid, "ffffffffffffffffffffffffffffffff", NULL, other, NULL), 0);
     cr_assert_eq(sessions_end(ss, sid), 1);
     struct session_bind b;
     cr_assert_eq(sessions_check(ss, tok, &b), AGENTS_ERR_REVOKED);
@@ -130,10 +130,26 @@ Test(sessions, revoked_by_session_end)
     cr_assert_eq(sessions_end(ss, sid), 0);
 }
 
+Test(sessions, a_nested_root_ends_with_its_tree)
+{
+    /* A process of the tree that became a root again gets a token of its own session,
+     * minted under the tree's: the tree's end ends both. */
+    const char *inner = "abababababababababababababababab";
+    char outer_tok[SESSIONS_TOKEN_LEN + 1], inner_tok[SESSIONS_TOKEN_LEN + 1];
+    cr_assert_eq(sessions_mint(ss, "bob", kid, sid, NULL, outer_tok, NULL), 0);
+    cr_assert_eq(sessions_mint(ss, "bob", kid, inner, sid, inner_tok, NULL), 0);
+    struct session_bind b;
+    cr_assert_eq(sessions_check(ss, inner_tok, &b), AGENTS_OK);
+    cr_assert_str_eq(b.session, inner);
+    cr_assert_eq(sessions_end(ss, sid), 2);
+    cr_assert_eq(sessions_check(ss, inner_tok, &b), AGENTS_ERR_REVOKED);
+    cr_assert_eq(sessions_check(ss, outer_tok, &b), AGENTS_ERR_REVOKED);
+}
+
 Test(sessions, revoked_with_its_key)
 {
     char tok[SESSIONS_TOKEN_LEN + 1];
-    cr_assert_eq(sessions_mint(ss, "bob", kid, sid, tok, NULL), 0);
+    cr_assert_eq(sessions_mint(ss, "bob", kid, sid, NULL, tok, NULL), 0);
     size_t n = 0;
     cr_assert_eq(agents_revoke(a, "bob", &n, err, sizeof err), 0, "%s", err);
     cr_assert_eq(n, 1);
@@ -154,8 +170,8 @@ Test(sessions, malformed)
     cr_assert_eq(sessions_check(ss, NULL, &b), AGENTS_ERR_MALFORMED);
     /* Bindings out of bounds are refused at mint. */
     char tok[SESSIONS_TOKEN_LEN + 1];
-    cr_assert_eq(sessions_mint(ss, "", kid, sid, tok, NULL), -EINVAL);
-    cr_assert_eq(sessions_mint(ss, "bob", kid, "", tok, NULL), -EINVAL);
+    cr_assert_eq(sessions_mint(ss, "", kid, sid, NULL, tok, NULL), -EINVAL);
+    cr_assert_eq(sessions_mint(ss, "bob", kid, "", NULL, tok, NULL), -EINVAL);
     cr_assert_str_eq(tok, "");
 }
 
@@ -169,12 +185,12 @@ Test(sessions, oversized)
     cr_assert_eq(sessions_check(ss, big, &b), AGENTS_ERR_MALFORMED);
     /* A real token with something after it. */
     char tok[SESSIONS_TOKEN_LEN + 1], longer[SESSIONS_TOKEN_LEN + 3];
-    cr_assert_eq(sessions_mint(ss, "bob", kid, sid, tok, NULL), 0);
+    cr_assert_eq(sessions_mint(ss, "bob", kid, sid, NULL, tok, NULL), 0);
     snprintf(longer, sizeof longer, "%sAA", tok);
     cr_assert_eq(sessions_check(ss, longer, &b), AGENTS_ERR_MALFORMED);
     /* An oversized binding is refused at mint. */
     char longsid[SESSIONS_SESSION_MAX + 2];
     memset(longsid, 'a', sizeof longsid - 1);
     longsid[sizeof longsid - 1] = '\0';
-    cr_assert_eq(sessions_mint(ss, "bob", kid, longsid, tok, NULL), -EINVAL);
+    cr_assert_eq(sessions_mint(ss, "bob", kid, longsid, NULL, tok, NULL), -EINVAL);
 }
