@@ -263,12 +263,14 @@ int decide_connect_head(const char *host, uint16_t port, const char *key, const 
         return -EINVAL;
     }
     size_t kl = key ? strlen(key) : 0, sl = session ? strlen(session) : 0;
-    int ok = kl > 3 && strncmp(key, "ck_", 3) == 0;
+    /* an agent key, or the session token that stands for it inside the tree */
+    int ok = kl > 3 && (strncmp(key, "ck_", 3) == 0 || strncmp(key, "cs_", 3) == 0);
     for (size_t i = 0; ok && i < kl; i++)
         ok = (key[i] >= 'a' && key[i] <= 'z') || (key[i] >= 'A' && key[i] <= 'Z') ||
              (key[i] >= '0' && key[i] <= '9') || key[i] == '-' || key[i] == '_';
     if (!ok) {
-        *why = "the agent key is not ck_ followed by base64url characters";
+        *why = "the agent key is not ck_ (or the session token cs_) followed by base64url "
+               "characters";
         return -EINVAL;
     }
     ok = sl == 0 || sl == 32;

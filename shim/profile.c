@@ -110,7 +110,7 @@ int profile_parse(const char *text, size_t len, struct profile *p, char *err, si
 
 int profile_key_valid(const char *s)
 {
-    if (strncmp(s, "ck_", 3) != 0 || strlen(s) != PROFILE_KEY_LEN)
+    if ((strncmp(s, "ck_", 3) != 0 && strncmp(s, "cs_", 3) != 0) || strlen(s) != PROFILE_KEY_LEN)
         return 0;
     for (const char *c = s + 3; *c; c++)
         if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
@@ -256,12 +256,12 @@ int profile_key(const struct profile *p, char out[PROFILE_KEY_LEN + 1], char *er
 
 int profile_key_of(const char *key, char out[PROFILE_KEY_LEN + 1], char *err, size_t errlen)
 {
-    if (strncmp(key, "ck_", 3) == 0) {
+    if (strncmp(key, "ck_", 3) == 0 || strncmp(key, "cs_", 3) == 0) {
         if (!profile_key_valid(key)) {
             diag_set(err, errlen,
                      "CORDON_KEY does not have the form of an agent key (ck_ and "
-                     "43 URL-safe base64 characters); copy it again from "
-                     "cordond's key listing");
+                     "43 URL-safe base64 characters) or of a session token (cs_ and 43); "
+                     "copy the agent key again from cordond's key listing");
             return -EINVAL;
         }
         memcpy(out, key, PROFILE_KEY_LEN + 1);

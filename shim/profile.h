@@ -97,7 +97,8 @@ __attribute__((warn_unused_result)) int profile_key_of(const char *key,
 __attribute__((warn_unused_result)) int profile_log_mode(const char *value, enum profile_log *mode,
                                                          char *err, size_t errlen);
 
-/* 1 when s has the form of an agent key. */
+/* 1 when s has the form of an agent key (ck_ + 43 URL-safe base64) or of the session token
+ * (cs_ + 43) that stands for it inside a governed tree (docs/PROTOCOL.md "Session tokens"). */
 int profile_key_valid(const char *s);
 
 #endif

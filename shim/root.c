@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <sodium.h>
 
+#include "base/clock.h"
 #include "base/diag.h"
 #include "base/err.h"
 #include "base/io.h"
@@ -455,6 +458,51 @@ static int put_fd(const char *name, int fd, char *err, size_t errlen)
     return put(name, v, err, errlen);
 }
 
+/*
+ * cordond answers the root's sandbox report with the tree's session token,
+ * {"type":"session","token":"cs_..."} (docs/PROTOCOL.md "Session tokens"). It is the only
+ * message cordond sends on the channel, and it comes before any descendant holds the
+ * connection. Without an answer in time (an older cordond), r->token stays "" and the tree
+ * keeps the agent key.
+ */
+#define ROOT_TOKEN_WAIT_MS 3000
+
+static void receive_token(struct root *r)
+{
+    struct pollfd p = {.fd = r->event_fd, .events = POLLIN};
+    int64_t end = clock_mono_ms() + ROOT_TOKEN_WAIT_MS;
+    char msg[512];
+    for (;;) {
+        int64_t left = end - clock_mono_ms();
+        if (left <= 0)
+            return;
+        int n = poll(&p, 1, (int)left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        ssize_t got = recv(r->event_fd, msg, sizeof msg - 1, MSG_DONTWAIT);
+        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (got <= 0)
+            return;
+        cJSON *o = cJSON_ParseWithLength(msg, (size_t)got);
+        sodium_memzero(msg, sizeof msg);
+        cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
+        cJSON *tok = cJSON_GetObjectItemCaseSensitive(o, "token");
+        int done = cJSON_IsString(type) && strcmp(type->valuestring, "session") == 0 &&
+                   cJSON_IsString(tok) && strncmp(tok->valuestring, "cs_", 3) == 0 &&
+                   profile_key_valid(tok->valuestring);
+        if (done)
+            memcpy(r->token, tok->valuestring, sizeof r->token);
+        if (cJSON_IsString(tok))
+            sodium_memzero(tok->valuestring, strlen(tok->valuestring));
+        cJSON_Delete(o);
+        if (done)
+            return;
+    }
+}
+
 int root_enforce(struct root *r, char *err, size_t errlen)
 {
     int rc;
@@ -475,6 +523,8 @@ int root_enforce(struct root *r, char *err, size_t errlen)
     char *json = sandbox_report_json(&r->report);
     events_emit("sandbox.report", "allow", json);
     free(json);
+    if (r->event_fd >= 0)
+        receive_token(r);
 
     if ((rc = make_policy_fds(r, err, errlen)) != 0)
         return rc;
@@ -491,9 +541,12 @@ int root_enforce(struct root *r, char *err, size_t errlen)
     }
     /* The effective profile, so descendants that lost it (env -i) get it back from the
      * hooks, and so a profile file need not be readable inside the sandbox. */
+    /* Inside the tree the session token stands for the agent key (cordond checks both the
+     * same way): the key itself never enters the environment of what the tree runs. */
+    const char *cred = r->token[0] ? r->token : r->key;
     if (r->online) {
         if ((rc = put("CORDON_SERVER", r->prof.server, err, errlen)) ||
-            (rc = put("CORDON_KEY", r->key, err, errlen)))
+            (rc = put("CORDON_KEY", cred, err, errlen)))
             return rc;
     } else if ((rc = put("CORDON_POLICY", r->prof.policy, err, errlen))) {
         return rc;
@@ -527,7 +580,7 @@ int root_enforce(struct root *r, char *err, size_t errlen)
         char url[FETCH_HOST_MAX * 2 + 64];
         /* The key rides in the proxy URL so that clients honouring HTTPS_PROXY authenticate
          * their own CONNECT (Basic, key as the password; docs/PROTOCOL.md). */
-        snprintf(url, sizeof url, "http://cordon:%s@%s", r->key, r->proxy);
+        snprintf(url, sizeof url, "http://cordon:%s@%s", cred, r->proxy);
         if ((rc = put("CORDON_PROXY", r->proxy, err, errlen)) ||
             (rc = put("HTTPS_PROXY", url, err, errlen)) ||
             (rc = put("https_proxy", url, err, errlen)) ||
@@ -546,6 +599,12 @@ int root_enforce(struct root *r, char *err, size_t errlen)
             return rc;
         snprintf(base, sizeof base, "http://%s", r->server.host);
         if ((rc = put("ANTHROPIC_BASE_URL", base, err, errlen)))
+            return rc;
+        /* The SDKs' own variables name the credential for cordond's model proxy, over what
+         * the agent had: a provider key in the agent's environment is never sent anywhere,
+         * cordond holds the real ones (docs/SHIM.md "Model clients"). */
+        if ((rc = put("OPENAI_API_KEY", cred, err, errlen)) ||
+            (rc = put("ANTHROPIC_API_KEY", cred, err, errlen)))
             return rc;
     }
     {

@@ -31,6 +31,8 @@
 struct root {
     struct profile prof;
     char key[PROFILE_KEY_LEN + 1]; /* "" offline */
+    char token[PROFILE_KEY_LEN + 1]; /* the tree's session token (cs_...), "" until cordond
+                                        answered the sandbox report */
     struct key_trust trust;
     int online; /* CORDON_SERVER given */
     struct fetch_target server;

@@ -231,6 +231,11 @@ static const struct {
     {"CORDON_CWD", 1},       {"CORDON_LOG", 0},
     {"HTTPS_PROXY", 0},      {"https_proxy", 0},
     {"NO_PROXY", 0},         {"no_proxy", 0},
+    /* The model clients' variables (docs/SHIM.md "Model clients"): the tree's credential and
+     * cordond's API, restored over whatever a process put in a child's environment, so that a
+     * provider key an agent sets is never what a client sends. */
+    {"OPENAI_API_KEY", 1},   {"ANTHROPIC_API_KEY", 1},
+    {"OPENAI_BASE_URL", 1},  {"ANTHROPIC_BASE_URL", 1},
 };
 
 static void build_env(void)

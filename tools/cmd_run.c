@@ -35,6 +35,7 @@
 #include "base/clock.h"
 #include "base/diag.h"
 #include "base/io.h"
+#include "base/secret.h"
 #include "sandbox/cgroup.h"
 #include "shim/events.h"
 #include "shim/poll.h"
@@ -450,8 +451,13 @@ out:
  * The embedded default: a plain policy and no server. A private cordond serves the policy,
  * signed with a key made for this run, tunnels the egress and records the run.
  */
+struct run_upstreams {
+    struct embedded_upstream v[EMBEDDED_MAX_UPSTREAMS];
+    size_t n;
+};
+
 static int run_embedded(const struct run_source *src, const char *audit, const struct run_opts *o,
-                        char **cmd)
+                        const struct run_upstreams *ups, char **cmd)
 {
     struct embedded e;
     char err[2048];
@@ -459,11 +465,103 @@ static int run_embedded(const struct run_source *src, const char *audit, const s
         cli_error("run", "%s; %s was not started", err, cmd[0]);
         return ROOT_EXIT_RUN;
     }
-    if (embedded_start(src->policy, audit, &e, err, sizeof err) != 0) {
+    if (embedded_start(src->policy, audit, ups->v, ups->n, &e, err, sizeof err) != 0) {
         cli_error("run", "%s; %s was not started", err, cmd[0]);
         return ROOT_EXIT_RUN;
     }
+    /* The provider keys of cordon run's environment went to the private cordond (key_env);
+     * the agent never sees them: inside the tree these names hold its session token. */
+    unsetenv("OPENAI_API_KEY");
+    unsetenv("ANTHROPIC_API_KEY");
     return supervise(src, o, cmd, &e);
+}
+
+/* --upstream NAME=URL: NAME openai or anthropic (also the API's kind), URL http(s)://. */
+static int parse_upstream(struct run_upstreams *u, const char *arg, char *err, size_t errlen)
+{
+    const char *eq = strchr(arg, '=');
+    size_t nl = eq ? (size_t)(eq - arg) : 0;
+    int known = eq && ((nl == 6 && memcmp(arg, "openai", 6) == 0) ||
+                       (nl == 9 && memcmp(arg, "anthropic", 9) == 0));
+    if (!known) {
+        snprintf(err, errlen, "--upstream %s: expected openai=URL or anthropic=URL (the model "
+                 "API cordond forwards to, e.g. openai=http://127.0.0.1:8080/v1)", arg);
+        return -EINVAL;
+    }
+    const char *url = eq + 1;
+    if ((strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
+        strlen(url) >= sizeof u->v[0].url || strpbrk(url, " \t\r\n")) {
+        snprintf(err, errlen, "--upstream %s: the URL must start with http:// or https://, "
+                 "hold no spaces and be shorter than %zu bytes", arg, sizeof u->v[0].url);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < u->n; i++)
+        if (strlen(u->v[i].name) == nl && memcmp(u->v[i].name, arg, nl) == 0) {
+            snprintf(err, errlen, "--upstream %.*s= is given twice; give each API once",
+                     (int)nl, arg);
+            return -EINVAL;
+        }
+    struct embedded_upstream *e = &u->v[u->n++];
+    memset(e, 0, sizeof *e);
+    memcpy(e->name, arg, nl);
+    snprintf(e->url, sizeof e->url, "%s", url);
+    snprintf(e->key_env, sizeof e->key_env, "%s",
+             nl == 6 ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY");
+    return 0;
+}
+
+/* --upstream-key NAME=FILE, after every --upstream: FILE mode 0600 and not empty (read here
+ * with base/secret.h to say so before anything starts, wiped; cordond reads it itself). */
+static int parse_upstream_key(struct run_upstreams *u, const char *arg, char *err,
+                              size_t errlen)
+{
+    const char *eq = strchr(arg, '=');
+    struct embedded_upstream *e = NULL;
+    for (size_t i = 0; eq && i < u->n; i++)
+        if (strlen(u->v[i].name) == (size_t)(eq - arg) &&
+            memcmp(u->v[i].name, arg, (size_t)(eq - arg)) == 0)
+            e = &u->v[i];
+    if (!eq || !eq[1]) {
+        snprintf(err, errlen, "--upstream-key %s: expected NAME=FILE (openai=FILE or "
+                 "anthropic=FILE, a file of mode 0600 holding the provider's key)", arg);
+        return -EINVAL;
+    }
+    if (!e) {
+        snprintf(err, errlen, "--upstream-key %s: there is no --upstream %.*s=URL for it; "
+                 "give the upstream too", arg, (int)(eq - arg), arg);
+        return -EINVAL;
+    }
+    char path[PATH_MAX], why[1024];
+    if (!realpath(eq + 1, path)) {
+        int e2 = errno;
+        snprintf(err, errlen, "--upstream-key %s: %s", arg, strerror(e2));
+        return -e2;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = secret_read_file("the upstream key file", path, 16384, &buf, &len, why, sizeof why);
+    secret_free(buf, len);
+    if (rc != 0) {
+        snprintf(err, errlen, "--upstream-key %s: %s", arg, why);
+        return rc;
+    }
+    snprintf(e->key_file, sizeof e->key_file, "%s", path);
+    return 0;
+}
+
+/* Each upstream without a key file takes its key from cordon run's environment. */
+static int check_upstream_env(const struct run_upstreams *u, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < u->n; i++) {
+        const char *v = u->v[i].key_file[0] ? "x" : getenv(u->v[i].key_env);
+        if (!v || !*v) {
+            snprintf(err, errlen, "--upstream %s=%s: %s is not set in cordon run's "
+                     "environment; set it (the agent never sees it) or give --upstream-key "
+                     "%s=FILE", u->v[i].name, u->v[i].url, u->v[i].key_env, u->v[i].name);
+            return -EINVAL;
+        }
+    }
+    return 0;
 }
 
 /* Seconds up to max, as --timeout-handshake (more than 0) and --grace (0 too) take them. */
@@ -490,7 +588,13 @@ static int run_run(int argc, char **argv)
                                          {"audit", required_argument, NULL, 'A'},
                                          {"grace", required_argument, NULL, 'g'},
                                          {"detach-ok", no_argument, NULL, 'D'},
+                                         {"upstream", required_argument, NULL, 'u'},
+                                         {"upstream-key", required_argument, NULL, 'K'},
                                          {0, 0, 0, 0}};
+    struct run_upstreams ups = {0};
+    const char *upkeys[EMBEDDED_MAX_UPSTREAMS * 4];
+    size_t n_upkeys = 0;
+    char uerr[PATH_MAX + 1200];
     struct run_source src = {0};
     struct run_opts o = {.handshake_s = 5, .grace_s = RUN_GRACE_DEFAULT};
     const char *audit = NULL;
@@ -545,6 +649,17 @@ static int run_run(int argc, char **argv)
         case 'D':
             o.detach_ok = 1;
             break;
+        case 'u':
+            /* two names, each once: the table never overflows */
+            if (parse_upstream(&ups, optarg, uerr, sizeof uerr) != 0)
+                return cli_usage_error(&cmd_run, "%s", uerr);
+            break;
+        case 'K':
+            if (n_upkeys == sizeof upkeys / sizeof upkeys[0])
+                return cli_usage_error(&cmd_run, "--upstream-key: given too often; once per "
+                                                 "upstream");
+            upkeys[n_upkeys++] = optarg; /* judged once every --upstream is known */
+            break;
         default:
             return cli_usage_error(&cmd_run, "unknown option");
         }
@@ -558,13 +673,23 @@ static int run_run(int argc, char **argv)
         return cli_usage_error(&cmd_run, "--server needs --key (or CORDON_KEY)");
     if (src.policy && access(src.policy, R_OK) != 0)
         return cli_usage_error(&cmd_run, "--policy %s: %s", src.policy, strerror(errno));
-    if (src.policy && embedded_is_policy(src.policy)) {
+    int plain = src.policy && embedded_is_policy(src.policy);
+    if ((ups.n || n_upkeys) && !plain)
+        return cli_usage_error(&cmd_run, "--upstream and --upstream-key apply to the embedded "
+                                         "default (a plain --policy): a cordond you run has its "
+                                         "own upstream lines (docs/SERVER.md)");
+    for (size_t i = 0; i < n_upkeys; i++)
+        if (parse_upstream_key(&ups, upkeys[i], uerr, sizeof uerr) != 0)
+            return cli_usage_error(&cmd_run, "%s", uerr);
+    if (check_upstream_env(&ups, uerr, sizeof uerr) != 0)
+        return cli_usage_error(&cmd_run, "%s", uerr);
+    if (plain) {
         if (src.trust || src.key)
             return cli_usage_error(&cmd_run, "%s is a plain policy: cordon run signs it for this "
                                              "run with a key of its own, so --trust and --key do "
                                              "not apply (sign it with `cordon sign` to use yours)",
                                    src.policy);
-        return run_embedded(&src, audit, &o, argv + optind);
+        return run_embedded(&src, audit, &o, &ups, argv + optind);
     }
     if (audit)
         return cli_usage_error(&cmd_run, "--audit applies to a plain --policy only (the embedded "
@@ -577,7 +702,8 @@ const struct cli_command cmd_run = {
     "run a command governed by its agent's signed policy (sandbox, hooks, events)",
     "usage: cordon run [--profile FILE | --server URL --key KEY | --policy FILE]\n"
     "                  [--trust KEY.pub] [--audit DIR] [--workspace DIR] [--timeout-handshake S]\n"
-    "                  [--grace S] [--detach-ok] -- CMD ARGS...\n"
+    "                  [--grace S] [--detach-ok] [--upstream openai=URL]\n"
+    "                  [--upstream anthropic=URL] [--upstream-key NAME=FILE] -- CMD ARGS...\n"
     "\n"
     "Fetch the agent's signed policy from cordond (or read a signed envelope file), verify\n"
     "it, apply the kernel sandbox, then run CMD with libcordon.so preloaded so that its\n"
@@ -609,6 +735,16 @@ const struct cli_command cmd_run = {
     "                         SIGTERM to cordon run cuts it short\n"
     "  --detach-ok            let what CMD started outlive the run (the old behaviour): it\n"
     "                         keeps running inside the sandbox, and session.end says so\n"
+    "  --upstream NAME=URL    with a plain policy: the model API the private cordond's proxy\n"
+    "                         forwards to, NAME openai or anthropic (each once), URL\n"
+    "                         http(s)://...; its key is cordon run's OPENAI_API_KEY or\n"
+    "                         ANTHROPIC_API_KEY, which CMD never sees\n"
+    "  --upstream-key NAME=FILE  the key of upstream NAME from FILE (mode 0600) instead\n"
+    "\n"
+    "Model clients: inside the tree OPENAI_BASE_URL and ANTHROPIC_BASE_URL point at cordond,\n"
+    "and OPENAI_API_KEY and ANTHROPIC_API_KEY hold the run's session token (cs_...), never a\n"
+    "provider key: cordond checks the token, applies the policy and forwards the call with\n"
+    "the upstream's key.\n"
     "\n"
     "The embedded default: with a plain policy and no server, cordon run starts a private\n"
     "cordond for this run (a signing key and an agent key made for it, loopback ports), runs\n"

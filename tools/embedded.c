@@ -356,8 +356,21 @@ static int make_keys(struct embedded *e, const struct embedded_files *f, char *e
 /* Fork and exec cordond with its output in the log, in its own process group, killed should
  * this process die. */
 static int spawn_cordond(struct embedded *e, char *cordond, char *policy_abs,
-                         struct embedded_files *f, char *err, size_t errlen)
+                         struct embedded_files *f, const struct embedded_upstream *ups,
+                         size_t n_ups, char *err, size_t errlen)
 {
+    /* The upstream lines, in cordond's flag form (docs/SERVER.md): never a key, only where
+     * cordond reads it. */
+    static char lines[EMBEDDED_MAX_UPSTREAMS][sizeof ups->url + PATH_MAX + 96];
+    for (size_t i = 0; i < n_ups && i < EMBEDDED_MAX_UPSTREAMS; i++) {
+        int w = snprintf(lines[i], sizeof lines[i], "%s %s kind=%s %s%s", ups[i].name,
+                         ups[i].url, ups[i].name, ups[i].key_file[0] ? "key_file=" : "key_env=",
+                         ups[i].key_file[0] ? ups[i].key_file : ups[i].key_env);
+        if (w < 0 || (size_t)w >= sizeof lines[i]) {
+            diag_set(err, errlen, "the upstream %s is too long for cordond", ups[i].name);
+            return -ENAMETOOLONG;
+        }
+    }
     int logfd = open(e->log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (logfd < 0) {
         int rc = -errno;
@@ -366,14 +379,22 @@ static int spawn_cordond(struct embedded *e, char *cordond, char *policy_abs,
     }
     /* audit-on-failure exit: a log that can no longer record stops this cordond, and the
      * run with it (cmd_run.c), instead of letting the agent go on unrecorded. */
-    char *const argv[] = {cordond,          "--listen",         "127.0.0.1:0",
-                          "--tunnel-listen", "127.0.0.1:0",     "--policy",
-                          policy_abs,        "--agent-key-file", e->key_path,
-                          "--signing-key",   e->signing_path,   "--audit-key",
-                          e->audit_key_path, "--state-dir",     e->dir,
-                          "--audit-dir",     e->audit_dir,      "--events-socket",
-                          f->events,         "--ready-file",    f->ready,
-                          "--audit-on-failure", "exit",         NULL};
+    char *argv[] = {cordond,          "--listen",         "127.0.0.1:0",
+                    "--tunnel-listen", "127.0.0.1:0",     "--policy",
+                    policy_abs,        "--agent-key-file", e->key_path,
+                    "--signing-key",   e->signing_path,   "--audit-key",
+                    e->audit_key_path, "--state-dir",     e->dir,
+                    "--audit-dir",     e->audit_dir,      "--events-socket",
+                    f->events,         "--ready-file",    f->ready,
+                    "--audit-on-failure", "exit",         NULL, NULL,
+                    NULL,              NULL,              NULL};
+    char **tail = argv;
+    while (*tail)
+        tail++;
+    for (size_t i = 0; i < n_ups && i < EMBEDDED_MAX_UPSTREAMS; i++) {
+        *tail++ = "--upstream";
+        *tail++ = lines[i];
+    }
     fflush(NULL);
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -458,7 +479,8 @@ static void abort_start(struct embedded *e)
         remove_dir(e->dir);
 }
 
-int embedded_start(const char *policy_path, const char *audit_dir, struct embedded *e,
+int embedded_start(const char *policy_path, const char *audit_dir,
+                   const struct embedded_upstream *ups, size_t n_ups, struct embedded *e,
                    char *err, size_t errlen)
 {
     char cordond[PATH_MAX], policy_abs[PATH_MAX];
@@ -471,7 +493,7 @@ int embedded_start(const char *policy_path, const char *audit_dir, struct embedd
         goto out;
     name_files(e, &f);
     if ((rc = make_keys(e, &f, err, errlen)) != 0 ||
-        (rc = spawn_cordond(e, cordond, policy_abs, &f, err, errlen)) != 0 ||
+        (rc = spawn_cordond(e, cordond, policy_abs, &f, ups, n_ups, err, errlen)) != 0 ||
         (rc = await_cordond(e, &f, err, errlen)) != 0)
         goto out;
     e->writer_pid = find_writer(e->pid);

@@ -50,13 +50,28 @@ __attribute__((warn_unused_result)) int embedded_check_audit(const char *policy_
                                                              size_t errlen);
 
 /*
+ * A model API the private cordond's proxy forwards to (`cordon run --upstream NAME=URL`):
+ * cordond gets `upstream NAME URL kind=NAME key_file=PATH` (from --upstream-key) or
+ * `key_env=VAR` (OPENAI_API_KEY, ANTHROPIC_API_KEY: cordond's environment is cordon run's).
+ */
+#define EMBEDDED_MAX_UPSTREAMS 2
+struct embedded_upstream {
+    char name[16];          /* openai or anthropic: also the kind */
+    char url[1024];
+    char key_file[PATH_MAX]; /* absolute, or "" */
+    char key_env[32];        /* when key_file is "" */
+};
+
+/*
  * Start a private cordond serving the policy at policy_path, with its audit log in audit_dir
- * (NULL: the XDG state directory). Waits until it listens. On failure err says what failed
- * and where cordond's own output is; nothing is left running. Returns 0 or a negative errno.
+ * (NULL: the XDG state directory) and the n upstreams ups for its model proxy. Waits until it
+ * listens. On failure err says what failed and where cordond's own output is; nothing is left
+ * running. Returns 0 or a negative errno.
  */
 __attribute__((warn_unused_result)) int embedded_start(const char *policy_path,
                                                        const char *audit_dir,
-                                                       struct embedded *e, char *err,
+                                                       const struct embedded_upstream *ups,
+                                                       size_t n, struct embedded *e, char *err,
                                                        size_t errlen);
 
 /*

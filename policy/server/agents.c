@@ -519,3 +519,8 @@ out:
     cJSON_Delete(arr);
     return out;
 }
+
+void agents_hmac(struct agents *a, const void *msg, size_t len, unsigned char mac[32])
+{
+    crypto_auth_hmacsha256(mac, (const unsigned char *)msg, len, a->secret);
+}

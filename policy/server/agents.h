@@ -108,4 +108,8 @@ char *agents_list_json(struct agents *a);
 /* 1 if s is a valid agent name: 1 to 64 of [A-Za-z0-9._-]. */
 int agents_valid_name(const char *s);
 
+/* HMAC-SHA-256 of msg under the server secret, for the modules that bind what they mint to
+ * this cordond (session tokens, sessions.h): one secret, never a second. */
+void agents_hmac(struct agents *a, const void *msg, size_t len, unsigned char mac[32]);
+
 #endif

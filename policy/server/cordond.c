@@ -32,6 +32,7 @@
 #include "policy/server/http.h"
 #include "policy/server/ready.h"
 #include "policy/server/server.h"
+#include "policy/server/sessions.h"
 #include "policy/server/tunnel.h"
 
 static const char usage[] =
@@ -440,6 +441,10 @@ static int open_keys(struct srv *s, struct run *r)
         fprintf(stderr, "cordond: agents: %s\n", err);
         return rc;
     }
+    if ((rc = sessions_new(s->agents, 0, &s->sessions)) != 0) {
+        fprintf(stderr, "cordond: out of memory for the session tokens\n");
+        return rc;
+    }
     return 0;
 }
 
@@ -673,6 +678,7 @@ static int shut_down(struct srv *s, struct run *r, int rc)
     pthread_rwlock_unlock(&s->audit_lock);
     if (!left) { /* a tunnel thread still running may use them: leave them to the exit */
         pset_manager_free(s->psets);
+        sessions_free(s->sessions);
         agents_free(s->agents);
     }
     key_secret_free(r->signer);

@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #include "base/clock.h"
 #include "policy/server/identity.h"
 #include "policy/server/server.h"
+#include "policy/server/sessions.h"
 
 struct econn {
     struct econn *prev, *next;
@@ -38,6 +40,8 @@ struct econn {
     char agent[AGENTS_NAME_MAX + 1];
     char key_id[AGENTS_ID_LEN + 1]; /* the key that bound it, checked again on revocation */
     char session[33];
+    char parent[IDENTITY_SESSION_MAX + 1]; /* the session of the token the hello carried */
+    int minted; /* a session token was sent on this connection (one per connection) */
 };
 
 struct bucket {
@@ -208,12 +212,14 @@ static void jbuf_number(struct jbuf *b, double v)
  * Returns 0, or -EACCES when the connection is to be closed. */
 /* The hello's credential, through the one identity check of cordond (identity.h). */
 static int hello_identity(struct srv *s, const char *key, char agent[AGENTS_NAME_MAX + 1],
-                          char key_id[AGENTS_ID_LEN + 1])
+                          char key_id[AGENTS_ID_LEN + 1],
+                          char parent[IDENTITY_SESSION_MAX + 1])
 {
     struct identity who;
     int rc = identity_check(s, key, &who);
     memcpy(agent, who.agent, sizeof who.agent);
     memcpy(key_id, who.key_id, sizeof who.key_id);
+    memcpy(parent, who.session, sizeof who.session); /* "" for an agent key */
     return rc;
 }
 
@@ -227,7 +233,7 @@ static int handle_hello(struct events *e, struct econn *c, cJSON *o, pid_t pid)
     int ks = -100;
     if (!cJSON_IsObject(o) || !cJSON_IsString(type) || strcmp(type->valuestring, "hello") != 0 ||
         !cJSON_IsString(key) || !cJSON_IsString(ses) || !hex32(ses->valuestring) ||
-        (ks = hello_identity(s, key->valuestring, agent, c->key_id)) != AGENTS_OK) {
+        (ks = hello_identity(s, key->valuestring, agent, c->key_id, c->parent)) != AGENTS_OK) {
         drop(s, &s->m.events_malformed);
         elog(e, "pid %d: bad hello (%s); connection closed", (int)pid,
              ks == AGENTS_ERR_REVOKED   ? "revoked key"
@@ -335,6 +341,61 @@ static void record_event(struct srv *s, const struct econn *c, cJSON *o, pid_t p
     srv_count(d.audit_rc == 0 ? &s->m.events_accepted : &s->m.events_dropped, 1);
 }
 
+/*
+ * The root of a tree reports its sandbox before it runs the agent: cordond answers it, on the
+ * same connection, with the session token that stands for the agent key inside the tree
+ * ({"type":"session","token":"cs_..."}, docs/PROTOCOL.md "Session tokens"). One per
+ * connection, for its first report: the root (or `cordon run` for its child, which reports
+ * from another pid) opens the connection and reports before any process of the tree holds it,
+ * so a descendant that shares the connection later cannot ask for another. The audit trail
+ * names the token by its id, never in clear.
+ */
+static void mint_session(struct events *e, struct econn *c, pid_t pid)
+{
+    struct srv *s = e->s;
+    if (c->minted || !s->sessions)
+        return;
+    c->minted = 1;
+    char token[SESSIONS_TOKEN_LEN + 1], id[SESSIONS_ID_LEN + 1];
+    int rc = sessions_mint(s->sessions, c->agent, c->key_id, c->session, c->parent, token, id);
+    if (rc != 0) {
+        elog(e, "agent %s pid %d: no session token: %s", c->agent, (int)pid, strerror(-rc));
+        return;
+    }
+    char msg[128];
+    int n = snprintf(msg, sizeof msg, "{\"type\":\"session\",\"token\":\"%s\"}", token);
+    ssize_t w = send(c->fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    sodium_memzero(msg, sizeof msg);
+    sodium_memzero(token, sizeof token);
+    if (w != n) {
+        elog(e, "agent %s pid %d: cannot send the session token; the tree keeps its agent key",
+             c->agent, (int)pid);
+        (void)sessions_end(s->sessions, c->session);
+        return;
+    }
+    char mem[192];
+    struct jbuf f;
+    jbuf_init(&f, mem, sizeof mem);
+    jbuf_raw(&f, "{");
+    jbuf_key(&f, "session");
+    jbuf_str(&f, c->session, 0);
+    jbuf_key(&f, "pid");
+    jbuf_i64(&f, (int64_t)pid);
+    jbuf_key(&f, "key_id");
+    jbuf_str(&f, c->key_id, 0);
+    jbuf_key(&f, "token_id");
+    jbuf_str(&f, id, 0);
+    jbuf_raw(&f, "}");
+    (void)srv_audit_jbuf(s, "session.token", c->agent, &f, 0);
+}
+
+/* session.end: the tree's tokens die with it. */
+static void end_session(struct srv *s, const struct econn *c)
+{
+    if (s->sessions)
+        (void)sessions_end(s->sessions, c->session);
+}
+
 /* Returns 0 to keep the connection, a negative errno to close it. */
 static int handle(struct events *e, struct econn *c, const char *msg, size_t len, pid_t pid)
 {
@@ -370,6 +431,10 @@ static int handle(struct events *e, struct econn *c, const char *msg, size_t len
     }
     report_drops(s, c, b);
     record_event(s, c, o, pid);
+    if (strcmp(kind->valuestring, "sandbox.report") == 0)
+        mint_session(e, c, pid);
+    else if (is_end)
+        end_session(s, c);
 out:
     cJSON_Delete(o);
     return rc;

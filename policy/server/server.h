@@ -51,6 +51,7 @@ struct srv {
     pthread_mutex_t tunnel_lock;
     struct srv_tunnel_count *tunnel_counts;
     size_t n_tunnel_counts;
+    struct sessions *sessions; /* session tokens (sessions.h); NULL: none are minted */
 };
 
 static inline void srv_count(uint64_t *c, uint64_t n)

@@ -200,6 +200,9 @@ Test(profile, agent_key_form)
     cr_assert_not(profile_key_valid("ck_0123456789abcdefghijABCDEFGHIJ-_xyzXYZ0123"));
     cr_assert_not(profile_key_valid("ck_0123456789abcdefghijABCDEFGHIJ+/xyzXYZ01234"));
     cr_assert_not(profile_key_valid("xx_0123456789abcdefghijABCDEFGHIJ-_xyzXYZ01234"));
+    /* the session token that stands for the key inside a tree has the same form */
+    cr_assert(profile_key_valid("cs_0123456789abcdefghijABCDEFGHIJ-_xyzXYZ01234"));
+    cr_assert_not(profile_key_valid("cs_0123456789abcdefghijABCDEFGHIJ-_xyzXYZ0123"));
     struct profile p = {0};
     char out[PROFILE_KEY_LEN + 1], err[256];
     memcpy(p.key, "ck_short", 9);
