@@ -43,8 +43,7 @@ void diag_format(const struct diag *d, size_t i, char *buf, size_t len);
 void diag_quote(const char *s, char *buf, size_t len);
 
 /* Set err (errlen bytes, may be 0) to a formatted sentence; for modules that report one error. */
-__attribute__((format(printf, 3, 4))) void diag_set(char *err, size_t errlen, const char *fmt,
-                                                    ...);
+__attribute__((format(printf, 3, 4))) void diag_set(char *err, size_t errlen, const char *fmt, ...);
 
 struct cJSON;
 /* "a string", "an object", ... for "expected X, got Y" messages. */

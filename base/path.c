@@ -59,8 +59,9 @@ int path_expand(const char *raw, const struct path_vars *v, char out[PATH_MAXLEN
             return PATH_ERR_SYNTAX;
         }
         if (!v->home) {
-            snprintf(why, whylen, "\"~\" needs a home directory and none is known here; "
-                                  "set HOME");
+            snprintf(why, whylen,
+                     "\"~\" needs a home directory and none is known here; "
+                     "set HOME");
             return PATH_ERR_UNSET;
         }
         if ((rc = append(out, &o, v->home, strlen(v->home))) != 0)

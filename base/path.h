@@ -58,8 +58,8 @@ int path_resolve(const char *p, char real[PATH_MAXLEN]);
  * larger than max (*len then holds its size); or the negative errno of open/fstat. mode, when
  * not NULL, gets the file's mode bits as fstat saw them on the descriptor that was read.
  */
-__attribute__((warn_unused_result)) int path_read_file(const char *path, size_t max,
-                                                       char **out, size_t *len, unsigned *mode);
+__attribute__((warn_unused_result)) int path_read_file(const char *path, size_t max, char **out,
+                                                       size_t *len, unsigned *mode);
 
 /*
  * The one canonical form a path is judged in, for paths that are about to be used rather than

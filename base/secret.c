@@ -35,8 +35,10 @@ static int read_private(const char *what, const char *path, size_t max, int exac
     if (fd < 0) {
         rc = -errno;
         if (rc == -ELOOP)
-            diag_set(err, errlen, "%s %s is a symbolic link; give the file itself (a link could "
-                     "be swapped for another file)", what, path);
+            diag_set(err, errlen,
+                     "%s %s is a symbolic link; give the file itself (a link could "
+                     "be swapped for another file)",
+                     what, path);
         else
             diag_set(err, errlen, "cannot open %s %s: %s", what, path, strerror(errno));
         goto out;
@@ -53,9 +55,11 @@ static int read_private(const char *what, const char *path, size_t max, int exac
     }
     if (st.st_mode & 077) {
         rc = -EPERM;
-        diag_set(err, errlen, "%s %s is mode %04o, so group or others may %s it; make it "
-                 "private with chmod 600 %s", what, path, (unsigned)(st.st_mode & 07777),
-                 st.st_mode & 044 ? "read" : "change", path);
+        diag_set(err, errlen,
+                 "%s %s is mode %04o, so group or others may %s it; make it "
+                 "private with chmod 600 %s",
+                 what, path, (unsigned)(st.st_mode & 07777), st.st_mode & 044 ? "read" : "change",
+                 path);
         goto out;
     }
     if ((uint64_t)st.st_size > max) {
@@ -85,8 +89,10 @@ static int read_private(const char *what, const char *path, size_t max, int exac
         got += (size_t)n;
         if (got == cap) {
             rc = -EFBIG;
-            diag_set(err, errlen, "%s %s grew while it was read; read it again when it is "
-                     "written", what, path);
+            diag_set(err, errlen,
+                     "%s %s grew while it was read; read it again when it is "
+                     "written",
+                     what, path);
             goto out;
         }
     }
@@ -118,8 +124,8 @@ int secret_read_file(const char *what, const char *path, size_t max, char **out,
     return read_private(what, path, max, 0, out, len, err, errlen);
 }
 
-int secret_read_file_exact(const char *what, const char *path, size_t max, char **out,
-                           size_t *len, char *err, size_t errlen)
+int secret_read_file_exact(const char *what, const char *path, size_t max, char **out, size_t *len,
+                           char *err, size_t errlen)
 {
     return read_private(what, path, max, 1, out, len, err, errlen);
 }

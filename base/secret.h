@@ -32,9 +32,8 @@ __attribute__((warn_unused_result)) int secret_read_file(const char *what, const
  * private key file holds exactly one) and for binary secrets (cordond's server secret, whose
  * random bytes may end in a newline).
  */
-__attribute__((warn_unused_result)) int secret_read_file_exact(const char *what,
-                                                               const char *path, size_t max,
-                                                               char **out, size_t *len,
+__attribute__((warn_unused_result)) int secret_read_file_exact(const char *what, const char *path,
+                                                               size_t max, char **out, size_t *len,
                                                                char *err, size_t errlen);
 
 /* Wipe len bytes of buf, then free it. NULL is accepted. */

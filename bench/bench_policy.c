@@ -134,8 +134,10 @@ int main(int argc, char **argv)
     char *env = NULL;
 
     if (sodium_init() < 0 || !(doc = slurp(path, &doclen))) {
-        fprintf(stderr, "bench_policy: cannot read %s (run from the source tree or name a "
-                        "policy)\n", path);
+        fprintf(stderr,
+                "bench_policy: cannot read %s (run from the source tree or name a "
+                "policy)\n",
+                path);
         return 2;
     }
     if (policy_env_from_process(&penv, &st, NULL) != 0 || !mkdtemp(dir))

@@ -176,7 +176,8 @@ static double push(int tunnel)
         char req[512], resp[256];
         int n = snprintf(req, sizeof req,
                          "CONNECT 127.0.0.1:%u HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Bearer "
-                         "%s\r\n\r\n", ntohs(sink_sa.sin_port), key);
+                         "%s\r\n\r\n",
+                         ntohs(sink_sa.sin_port), key);
         ssize_t r;
         if (write(fd, req, (size_t)n) != n || (r = read(fd, resp, sizeof resp - 1)) <= 0 ||
             strncmp(resp, "HTTP/1.1 200", 12) != 0) {
@@ -234,8 +235,7 @@ int main(int argc, char **argv)
     unsigned threads = argc == 5 ? (unsigned)strtoul(argv[4], NULL, 10) : 2;
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, bare,
-        NULL,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_SOCK_ADDR,
+        NULL, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&(struct sockaddr_in){.sin_family = AF_INET,
                                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)},
         MHD_OPTION_END);
@@ -257,8 +257,8 @@ int main(int argc, char **argv)
     MHD_stop_daemon(d);
     printf("policy fetch, %d clients x %d requests (keep-alive), %u server threads\n", CLIENTS,
            REQUESTS, threads);
-    printf("  %-24s p50 %8.0f us   p99 %8.0f us   errors %d\n", "cordond GET /v1/policy", p50,
-           p99, e1);
+    printf("  %-24s p50 %8.0f us   p99 %8.0f us   errors %d\n", "cordond GET /v1/policy", p50, p99,
+           e1);
     printf("  %-24s p50 %8.0f us   p99 %8.0f us   errors %d\n", "cordond GET /healthz", h50, h99,
            e2);
     printf("  %-24s p50 %8.0f us   p99 %8.0f us   errors %d\n", "bare MHD (base)", b50, b99, e3);

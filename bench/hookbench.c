@@ -40,7 +40,8 @@ int main(int argc, char **argv)
     int rounds = argc == 5 ? (int)strtol(argv[4], NULL, 10) : 7;
     if (n < 1 || rounds < 1 || rounds > 99)
         return 2;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                             .sin_port = htons((unsigned short)strtol(target, NULL, 10))};
     double r[99];
     for (int round = 0; round < rounds; round++) {

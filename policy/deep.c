@@ -23,8 +23,7 @@ static struct {
     const char *error;
     hs_error_t (*compile)(const char *, unsigned, unsigned, const hs_platform_info_t *,
                           hs_database_t **, hs_compile_error_t **);
-    hs_error_t (*expression_info)(const char *, unsigned, hs_expr_info_t **,
-                                  hs_compile_error_t **);
+    hs_error_t (*expression_info)(const char *, unsigned, hs_expr_info_t **, hs_compile_error_t **);
     hs_error_t (*free_compile_error)(hs_compile_error_t *);
     hs_error_t (*free_database)(hs_database_t *);
     hs_error_t (*alloc_scratch)(const hs_database_t *, hs_scratch_t **);
@@ -112,8 +111,10 @@ static void check_tz(const char *tz, const char *zoneinfo, const char *path, str
     if (strcmp(tz, "UTC") == 0)
         return;
     if (stat(zoneinfo, &st) != 0) {
-        diag_add(d, path, "cannot check time zone \"%s\": no tz database at %s (install the "
-                          "tzdata package)", tz, zoneinfo);
+        diag_add(d, path,
+                 "cannot check time zone \"%s\": no tz database at %s (install the "
+                 "tzdata package)",
+                 tz, zoneinfo);
         return;
     }
     char magic[4] = {0};
@@ -126,8 +127,10 @@ static void check_tz(const char *tz, const char *zoneinfo, const char *path, str
     }
     /* every zone file starts with "TZif"; other files live there too (leapseconds, tzdata.zi) */
     if (memcmp(magic, "TZif", 4) != 0)
-        diag_add(d, path, "unknown time zone \"%s\"; use an IANA name such as "
-                          "\"Europe/Brussels\" or \"America/New_York\"", tz);
+        diag_add(d, path,
+                 "unknown time zone \"%s\"; use an IANA name such as "
+                 "\"Europe/Brussels\" or \"America/New_York\"",
+                 tz);
 }
 
 size_t policy_check_deep(const struct policy *p, const char *zoneinfo, struct diag *d)
@@ -150,8 +153,8 @@ size_t policy_check_deep(const struct policy *p, const char *zoneinfo, struct di
             continue;
         struct deep_regex *r = NULL;
         if (deep_regex_compile(p->api.constraints[i].pattern, &r, why, sizeof why) != 0)
-            diag_add(d, path, "pattern /%s/ cannot be used: %s",
-                     p->api.constraints[i].pattern, why);
+            diag_add(d, path, "pattern /%s/ cannot be used: %s", p->api.constraints[i].pattern,
+                     why);
         deep_regex_free(r);
     }
     for (size_t i = 0; i < p->api.n_schedule; i++) {
@@ -205,8 +208,8 @@ int deep_regex_compile(const char *re, struct deep_regex **out, char *err, size_
     return 0;
 }
 
-static int on_match(unsigned id, unsigned long long from, unsigned long long to,
-                    unsigned flags, void *ud)
+static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                    void *ud)
 {
     (void)id, (void)from, (void)to, (void)flags;
     *(int *)ud = 1;
@@ -218,8 +221,11 @@ static int utf8_valid(const unsigned char *s, size_t len)
 {
     for (size_t i = 0; i < len;) {
         unsigned c = s[i];
-        size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                                : (c & 0xf8) == 0xf0 ? 4 : 0;
+        size_t n = c < 0x80             ? 1
+                   : (c & 0xe0) == 0xc0 ? 2
+                   : (c & 0xf0) == 0xe0 ? 3
+                   : (c & 0xf8) == 0xf0 ? 4
+                                        : 0;
         if (!n || i + n > len || (n == 2 && c < 0xc2) || c > 0xf4)
             return 0;
         for (size_t k = 1; k < n; k++)

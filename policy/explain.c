@@ -156,8 +156,8 @@ cJSON *policy_explain_json(const struct policy *p)
     cJSON_AddItemToObject(fs, "deny", paths_json(&p->sandbox.fs.deny));
     cJSON_AddBoolToObject(fs, "deny_credentials", p->sandbox.fs.deny_credentials);
     cJSON *ex = cJSON_AddObjectToObject(sb, "exec");
-    int allowlist = !(p->sandbox.exec.allow_names.n == 1 &&
-                      strcmp(p->sandbox.exec.allow_names.v[0], "*") == 0);
+    int allowlist =
+        !(p->sandbox.exec.allow_names.n == 1 && strcmp(p->sandbox.exec.allow_names.v[0], "*") == 0);
     cJSON_AddBoolToObject(ex, "allowlist", allowlist);
     cJSON_AddItemToObject(ex, "allow_names",
                           exec_names_json(p, &p->sandbox.exec.allow_names, allowlist));
@@ -286,8 +286,7 @@ cJSON *policy_explain_json(const struct policy *p)
     }
     cJSON *au = cJSON_AddObjectToObject(api, "audit");
     cJSON_AddStringToObject(au, "prompts", policy_record_name(p->api.record_prompts));
-    cJSON_AddStringToObject(au, "tool_arguments",
-                            policy_record_name(p->api.record_tool_arguments));
+    cJSON_AddStringToObject(au, "tool_arguments", policy_record_name(p->api.record_tool_arguments));
     return r;
 }
 
@@ -401,8 +400,10 @@ static void text_limits(struct text *t, const struct policy *p)
     }
     const char *lead = "  limits    ";
     if (np) {
-        out(t, "%sprocesses   %llu, the sandbox together (a cgroup; else RLIMIT_NPROC, per "
-               "user)\n", lead, (unsigned long long)np);
+        out(t,
+            "%sprocesses   %llu, the sandbox together (a cgroup; else RLIMIT_NPROC, per "
+            "user)\n",
+            lead, (unsigned long long)np);
         lead = "            ";
     }
     if (mem) {
@@ -416,8 +417,7 @@ static void text_limits(struct text *t, const struct policy *p)
         lead = "            ";
     }
     if (nof)
-        out(t, "%sopen_files  %llu, each process (RLIMIT_NOFILE)\n", lead,
-            (unsigned long long)nof);
+        out(t, "%sopen_files  %llu, each process (RLIMIT_NOFILE)\n", lead, (unsigned long long)nof);
 }
 
 static void text_list(struct text *t, const struct policy_list *l, const char *empty)
@@ -469,9 +469,15 @@ int policy_explain_text(const struct policy *p, FILE *f)
     text_paths(&t, "search", &p->sandbox.exec.search);
     out(&t, "  network   mode %s", policy_net_name(p->sandbox.net.mode));
     switch (p->sandbox.net.mode) {
-    case POLICY_NET_NONE: out(&t, ": no network sockets\n"); break;
-    case POLICY_NET_PROXY: out(&t, ": TCP only, through cordond, to the hosts below\n"); break;
-    case POLICY_NET_HOST: out(&t, ": unrestricted (the allow list is not enforced)\n"); break;
+    case POLICY_NET_NONE:
+        out(&t, ": no network sockets\n");
+        break;
+    case POLICY_NET_PROXY:
+        out(&t, ": TCP only, through cordond, to the hosts below\n");
+        break;
+    case POLICY_NET_HOST:
+        out(&t, ": unrestricted (the allow list is not enforced)\n");
+        break;
     }
     for (size_t i = 0; i < p->sandbox.net.n_allow; i++) {
         const struct policy_endpoint *e = &p->sandbox.net.allow[i];

@@ -15,41 +15,103 @@
 #include <unistd.h>
 
 const char *const policy_data_classes[] = {
-    "pii.email",          "pii.phone",          "pii.credit_card",       "pii.iban",
-    "pii.ssn",            "pii.ip_address",     "secret.aws_access_key", "secret.github_token",
-    "secret.private_key", "secret.jwt",         "secret.openai_key",     "secret.anthropic_key",
-    "secret.api_key",     "health",             "financial",             NULL,
+    "pii.email",
+    "pii.phone",
+    "pii.credit_card",
+    "pii.iban",
+    "pii.ssn",
+    "pii.ip_address",
+    "secret.aws_access_key",
+    "secret.github_token",
+    "secret.private_key",
+    "secret.jwt",
+    "secret.openai_key",
+    "secret.anthropic_key",
+    "secret.api_key",
+    "health",
+    "financial",
+    NULL,
 };
 
 /* docs/POLICY.md, "The credential deny set", says what each entry holds. The first 14 are the
  * original set, in their original order. */
 const char *const policy_credential_paths[] = {
     /* keys, clouds and clusters */
-    "~/.ssh", "~/.gnupg", "~/.aws", "~/.azure", "~/.config/gcloud", "~/.kube", "~/.docker",
-    "~/.git-credentials", "~/.netrc", "~/.npmrc", "~/.pypirc", "~/.vault-token",
-    "~/.terraform.d", "~/.config/gh",
-    "~/.config/hub", "~/.config/glab-cli", "~/.config/git/credentials", "~/.oci",
-    "~/.config/doctl", "~/.config/hcloud", "~/.config/netlify", "~/.terraformrc", "~/.s3cfg",
-    "~/.boto", "~/.config/rclone", "~/.config/containers/auth.json", "~/.config/sops",
-    "~/.huggingface", "~/.cache/huggingface/token", "~/.kaggle",
+    "~/.ssh",
+    "~/.gnupg",
+    "~/.aws",
+    "~/.azure",
+    "~/.config/gcloud",
+    "~/.kube",
+    "~/.docker",
+    "~/.git-credentials",
+    "~/.netrc",
+    "~/.npmrc",
+    "~/.pypirc",
+    "~/.vault-token",
+    "~/.terraform.d",
+    "~/.config/gh",
+    "~/.config/hub",
+    "~/.config/glab-cli",
+    "~/.config/git/credentials",
+    "~/.oci",
+    "~/.config/doctl",
+    "~/.config/hcloud",
+    "~/.config/netlify",
+    "~/.terraformrc",
+    "~/.s3cfg",
+    "~/.boto",
+    "~/.config/rclone",
+    "~/.config/containers/auth.json",
+    "~/.config/sops",
+    "~/.huggingface",
+    "~/.cache/huggingface/token",
+    "~/.kaggle",
     /* package registries */
-    "~/.yarnrc", "~/.yarnrc.yml", "~/.gem/credentials", "~/.cargo/credentials",
-    "~/.cargo/credentials.toml", "~/.composer/auth.json", "~/.config/composer/auth.json",
+    "~/.yarnrc",
+    "~/.yarnrc.yml",
+    "~/.gem/credentials",
+    "~/.cargo/credentials",
+    "~/.cargo/credentials.toml",
+    "~/.composer/auth.json",
+    "~/.config/composer/auth.json",
     "~/.m2/settings-security.xml",
     /* databases */
-    "~/.pgpass", "~/.my.cnf", "~/.mylogin.cnf",
+    "~/.pgpass",
+    "~/.my.cnf",
+    "~/.mylogin.cnf",
     /* password stores and keyrings */
-    "~/.password-store", "~/.local/share/keyrings", "~/.local/share/kwalletd",
-    "~/.local/share/python_keyring", "~/.config/op", "~/.pki",
+    "~/.password-store",
+    "~/.local/share/keyrings",
+    "~/.local/share/kwalletd",
+    "~/.local/share/python_keyring",
+    "~/.config/op",
+    "~/.pki",
     /* browser and mail profiles */
-    "~/.mozilla", "~/.thunderbird", "~/.config/google-chrome", "~/.config/chromium",
-    "~/.config/BraveSoftware", "~/.config/microsoft-edge", "~/.config/vivaldi",
+    "~/.mozilla",
+    "~/.thunderbird",
+    "~/.config/google-chrome",
+    "~/.config/chromium",
+    "~/.config/BraveSoftware",
+    "~/.config/microsoft-edge",
+    "~/.config/vivaldi",
     "~/.config/opera",
     /* shell and REPL histories */
-    "~/.bash_history", "~/.zsh_history", "~/.histfile", "~/.sh_history",
-    "~/.local/share/fish/fish_history", "~/.python_history", "~/.node_repl_history",
-    "~/.psql_history", "~/.mysql_history", "~/.sqlite_history", "~/.irb_history",
-    "~/.rediscli_history", "~/.lesshst", "~/.wget-hsts", "~/.viminfo",
+    "~/.bash_history",
+    "~/.zsh_history",
+    "~/.histfile",
+    "~/.sh_history",
+    "~/.local/share/fish/fish_history",
+    "~/.python_history",
+    "~/.node_repl_history",
+    "~/.psql_history",
+    "~/.mysql_history",
+    "~/.sqlite_history",
+    "~/.irb_history",
+    "~/.rediscli_history",
+    "~/.lesshst",
+    "~/.wget-hsts",
+    "~/.viminfo",
     NULL,
 };
 
@@ -60,7 +122,6 @@ const char *const policy_host_paths[] = {
 const char *const policy_exec_search_default[] = {
     "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin", NULL,
 };
-
 
 static int copy_abs(char dst[PATH_MAXLEN], const char *src)
 {
@@ -110,8 +171,7 @@ int policy_env_from_process(struct policy_env *env, struct policy_env_storage *s
 }
 
 const struct policy_path *policy_grant_covering(const struct policy *p, const char *path,
-                                                int write_only, char canon[PATH_MAXLEN],
-                                                int *rc)
+                                                int write_only, char canon[PATH_MAXLEN], int *rc)
 {
     const struct policy_paths *lists[] = {&p->sandbox.fs.read_write, &p->sandbox.fs.read_only};
     if ((*rc = path_canonical(path, canon)) != 0)
@@ -137,18 +197,21 @@ int policy_check_policy_file(const struct policy *p, const char *path, char *err
     int rc;
     const struct policy_path *g = policy_grant_covering(p, path, 1, canon, &rc);
     if (rc != 0) {
-        diag_set(err, errlen, "the policy file %s cannot be resolved (%s), so it cannot be "
-                              "judged against the agent's grants", path, strerror(-rc));
+        diag_set(err, errlen,
+                 "the policy file %s cannot be resolved (%s), so it cannot be "
+                 "judged against the agent's grants",
+                 path, strerror(-rc));
         return rc;
     }
     if (!g)
         return 0;
     int differs = strcmp(path, canon) != 0;
-    diag_set(err, errlen, "the policy file %s%s%s%s lies inside the agent's read_write grant "
-                          "%s (%s): the agent could rewrite the policy that governs its next "
-                          "run; keep the policy file where the sandbox cannot write (outside the "
-                          "workspace, ${tmp} and every read_write path)", path,
-             differs ? ", which resolves to " : "", differs ? canon : "", differs ? "," : "",
+    diag_set(err, errlen,
+             "the policy file %s%s%s%s lies inside the agent's read_write grant "
+             "%s (%s): the agent could rewrite the policy that governs its next "
+             "run; keep the policy file where the sandbox cannot write (outside the "
+             "workspace, ${tmp} and every read_write path)",
+             path, differs ? ", which resolves to " : "", differs ? canon : "", differs ? "," : "",
              g->raw, g->real ? g->real : g->path);
     return -EPERM;
 }

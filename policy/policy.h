@@ -32,16 +32,24 @@ enum policy_unix { POLICY_UNIX_OPEN, POLICY_UNIX_PAIRS };
 /* SysV IPC (shm, message queues, semaphores): refused (deny), or allowed inside an IPC
  * namespace of the sandbox's own (private), where objects outside cannot be named. */
 enum policy_sysv { POLICY_SYSV_DENY, POLICY_SYSV_PRIVATE };
-enum policy_action { POLICY_ACTION_ALLOW, POLICY_ACTION_LOG, POLICY_ACTION_REDACT,
-                     POLICY_ACTION_BLOCK };
+enum policy_action {
+    POLICY_ACTION_ALLOW,
+    POLICY_ACTION_LOG,
+    POLICY_ACTION_REDACT,
+    POLICY_ACTION_BLOCK
+};
 enum policy_trigger { POLICY_TRIGGER_LOG, POLICY_TRIGGER_THROTTLE, POLICY_TRIGGER_QUARANTINE };
 enum policy_record { POLICY_RECORD_DIGEST, POLICY_RECORD_TEXT };
 
 /* Where a rule came from: the document, a documented default, the credential deny set, or the
  * host secret set (cordond's own keys, token, state and audit log: policy_host_paths and the
  * signed payload's host_deny), which no policy can switch off or grant. */
-enum policy_origin { POLICY_ORIGIN_POLICY, POLICY_ORIGIN_DEFAULT, POLICY_ORIGIN_CREDENTIALS,
-                     POLICY_ORIGIN_HOST };
+enum policy_origin {
+    POLICY_ORIGIN_POLICY,
+    POLICY_ORIGIN_DEFAULT,
+    POLICY_ORIGIN_CREDENTIALS,
+    POLICY_ORIGIN_HOST
+};
 
 #define POLICY_HOST_DENY_MAX 64 /* entries in a document's host_deny */
 
@@ -88,15 +96,15 @@ struct policy_custom_class {
 /* One argument's constraint: "arg": "REGEX" or "arg": {"pattern", "enum", "min", "max",
  * "optional"}. Every check given must hold; an absent argument fails unless optional. */
 struct policy_constraint {
-    const char *tool;    /* tool name or glob */
-    const char *arg;     /* argument name */
-    const char *pattern; /* regular expression the argument's value must match in full, or
-                            NULL (vectorscan's dialect, checked by policy_check_deep()) */
+    const char *tool;          /* tool name or glob */
+    const char *arg;           /* argument name */
+    const char *pattern;       /* regular expression the argument's value must match in full, or
+                                  NULL (vectorscan's dialect, checked by policy_check_deep()) */
     const char *const *enum_v; /* allowed values (a string's value, a number's JSON text) */
     size_t n_enum;
     int has_min, has_max; /* numeric bounds: the value must then be a JSON number */
     double min, max;
-    int optional;         /* 1: the argument may be absent */
+    int optional; /* 1: the argument may be absent */
 };
 
 /* api.tools.on_denied_definition, api.tools.on_denied_call, api.previous_response_id */
@@ -110,16 +118,16 @@ struct policy_price {
 };
 
 struct policy_window {
-    const char *spec;    /* as written: "Mon-Fri 08:00-18:00" */
-    int outside;         /* 1: the rules apply outside the window, 0: inside it */
-    uint8_t days;        /* bit 0 Monday ... bit 6 Sunday */
-    uint16_t start_min;  /* minutes after midnight */
-    uint16_t end_min;    /* may be <= start_min: the window wraps past midnight */
-    const char *tz;      /* IANA zone name, "UTC" by default */
-    int block;           /* refuse every model call while the rule applies */
+    const char *spec;   /* as written: "Mon-Fri 08:00-18:00" */
+    int outside;        /* 1: the rules apply outside the window, 0: inside it */
+    uint8_t days;       /* bit 0 Monday ... bit 6 Sunday */
+    uint16_t start_min; /* minutes after midnight */
+    uint16_t end_min;   /* may be <= start_min: the window wraps past midnight */
+    const char *tz;     /* IANA zone name, "UTC" by default */
+    int block;          /* refuse every model call while the rule applies */
     struct policy_data data;
     struct policy_list tools_deny;
-    int has_models;      /* models restricts the allowlist further while the rule applies */
+    int has_models; /* models restricts the allowlist further while the rule applies */
     struct policy_list models;
 };
 
@@ -230,8 +238,7 @@ __attribute__((warn_unused_result)) int policy_env_from_process(struct policy_en
  * result: when *rc != 0 nothing was judged, and the caller must refuse rather than guess.
  */
 const struct policy_path *policy_grant_covering(const struct policy *p, const char *path,
-                                                int write_only, char canon[PATH_MAXLEN],
-                                                int *rc);
+                                                int write_only, char canon[PATH_MAXLEN], int *rc);
 
 /*
  * Refuse a policy file the sandbox it describes could rewrite: one inside a read_write grant
@@ -239,9 +246,8 @@ const struct policy_path *policy_grant_covering(const struct policy *p, const ch
  * next run obeys (or, for a signed file, put back an older envelope). Returns 0; -EPERM with
  * err saying which grant and what to do; or the canonicaliser's negative errno with err set.
  */
-__attribute__((warn_unused_result)) int policy_check_policy_file(const struct policy *p,
-                                                                 const char *path, char *err,
-                                                                 size_t errlen);
+__attribute__((warn_unused_result)) int
+policy_check_policy_file(const struct policy *p, const char *path, char *err, size_t errlen);
 
 /* Names for the enums, as written in the document. */
 const char *policy_mode_name(enum policy_mode m);
@@ -270,12 +276,11 @@ extern const char *const policy_host_paths[];
 extern const char *const policy_exec_search_default[];
 
 /* The bounds of sandbox.limits, as docs/POLICY.md gives them. */
-#define POLICY_LIMIT_PROCESSES_MAX 4194304ULL    /* PID_MAX_LIMIT */
+#define POLICY_LIMIT_PROCESSES_MAX 4194304ULL     /* PID_MAX_LIMIT */
 #define POLICY_LIMIT_MEMORY_MIN (1ULL << 20)      /* 1M */
 #define POLICY_LIMIT_MEMORY_MAX (1ULL << 50)      /* 1024T */
 #define POLICY_LIMIT_CPU_MAX 31536000ULL          /* a year of CPU time */
 #define POLICY_LIMIT_OPEN_FILES_MIN 3ULL          /* stdin, stdout, stderr */
 #define POLICY_LIMIT_OPEN_FILES_MAX 2147483584ULL /* the ceiling of fs.nr_open on 64-bit */
-
 
 #endif

@@ -18,21 +18,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const k_api[] = {"models", "data", "tools", "budget", "schedule", "anomaly",
-                                    "audit", "previous_response_id", NULL};
-static const char *const k_tools[] = {"allow", "deny", "constraints", "on_denied_definition",
-                                      "on_denied_call", NULL};
+static const char *const k_api[] = {"models",   "data",    "tools", "budget",
+                                    "schedule", "anomaly", "audit", "previous_response_id",
+                                    NULL};
+static const char *const k_tools[] = {
+    "allow", "deny", "constraints", "on_denied_definition", "on_denied_call", NULL};
 static const char *const k_constraint[] = {"pattern", "enum", "min", "max", "optional", NULL};
 static const char *const k_budget[] = {"session_usd", "day_usd", "prices", NULL};
 static const char *const k_price[] = {"input_per_mtok", "output_per_mtok", NULL};
-static const char *const k_window[] = {"outside", "inside", "tz", "data", "tools", "models",
-                                       "block", NULL};
+static const char *const k_window[] = {"outside", "inside", "tz",    "data",
+                                       "tools",   "models", "block", NULL};
 static const char *const k_window_tools[] = {"deny", NULL};
 static const char *const k_anomaly[] = {"requests_per_minute", "denials_per_10_minutes",
                                         "on_trigger", NULL};
 static const char *const k_audit[] = {"prompts", "tool_arguments", NULL};
 static const char *const k_custom[] = {"class", "pattern", "action", NULL};
-
 
 static int valid_class_name(const char *s)
 {
@@ -89,8 +89,10 @@ static void get_custom(struct ctx *c, const cJSON *v, const char *path)
         if (cs && !valid_class_name(cs)) {
             char q[96];
             diag_quote(cs, q, sizeof q);
-            diag_add(c->d, fp, "expected a class name of lowercase letters, digits and _ "
-                               "starting with a letter (at most 32), got %s", q);
+            diag_add(c->d, fp,
+                     "expected a class name of lowercase letters, digits and _ "
+                     "starting with a letter (at most 32), got %s",
+                     q);
             cs = NULL;
         }
         if (cs) {
@@ -123,8 +125,7 @@ static void get_custom(struct ctx *c, const cJSON *v, const char *path)
 }
 
 /* A data object: class (or glob) -> action; "custom" allowed only at top level. */
-static struct policy_data get_data(struct ctx *c, const cJSON *v, const char *path,
-                                   int top_level)
+static struct policy_data get_data(struct ctx *c, const cJSON *v, const char *path, int top_level)
 {
     struct policy_data l = {0, NULL};
     if (!pw_check_object(c, v, path, NULL))
@@ -146,8 +147,9 @@ static struct policy_data get_data(struct ctx *c, const cJSON *v, const char *pa
         diag_path_key(ep, path, e->string);
         if (strcmp(e->string, "custom") == 0) {
             if (!top_level)
-                diag_add(c->d, ep, "custom classes are defined once, in api.data.custom; "
-                                   "refer to them here by name");
+                diag_add(c->d, ep,
+                         "custom classes are defined once, in api.data.custom; "
+                         "refer to them here by name");
             continue;
         }
         int is_glob = strpbrk(e->string, "*?") != NULL;
@@ -191,8 +193,9 @@ static int get_constraint_object(struct ctx *c, const cJSON *a, const char *ap,
         diag_path_key(fp, ap, "enum");
         int n = pw_check_array(c, v, fp, "values");
         if (n == 0)
-            diag_add(c->d, fp, "expected at least one value (strings or numbers); remove "
-                               "\"enum\" to allow any value");
+            diag_add(c->d, fp,
+                     "expected at least one value (strings or numbers); remove "
+                     "\"enum\" to allow any value");
         const char **vals = n > 0 ? pw_cx_alloc(c, sizeof *vals * (size_t)n) : NULL;
         int i = 0;
         for (const cJSON *e = vals ? v->child : NULL; e; e = e->next, i++) {
@@ -241,10 +244,10 @@ static int get_constraint_object(struct ctx *c, const cJSON *a, const char *ap,
                  k->max);
     diag_path_key(fp, ap, "optional");
     k->optional = pw_get_bool(c, cJSON_GetObjectItemCaseSensitive(a, "optional"), fp, 0);
-    if (!k->pattern && !k->n_enum && !k->has_min && !k->has_max &&
-        diag_total(c->d) == before)
-        diag_add(c->d, ap, "this constraint checks nothing; give it \"pattern\", \"enum\", "
-                           "\"min\" or \"max\"");
+    if (!k->pattern && !k->n_enum && !k->has_min && !k->has_max && diag_total(c->d) == before)
+        diag_add(c->d, ap,
+                 "this constraint checks nothing; give it \"pattern\", \"enum\", "
+                 "\"min\" or \"max\"");
     return diag_total(c->d) == before;
 }
 
@@ -277,9 +280,10 @@ static void get_constraints(struct ctx *c, const cJSON *v, const char *path)
         if (!pw_check_object(c, t, tp, NULL))
             continue;
         if (!t->child)
-            diag_add(c->d, tp, "expected at least one \"argument\": \"pattern\" pair (or "
-                               "\"argument\": {\"pattern\", \"enum\", \"min\", \"max\", "
-                               "\"optional\"})");
+            diag_add(c->d, tp,
+                     "expected at least one \"argument\": \"pattern\" pair (or "
+                     "\"argument\": {\"pattern\", \"enum\", \"min\", \"max\", "
+                     "\"optional\"})");
         for (const cJSON *a = t->child; a; a = a->next) {
             char ap[DIAG_PATH_MAX];
             diag_path_key(ap, tp, a->string);
@@ -331,8 +335,9 @@ static void get_prices(struct ctx *c, const cJSON *v, const char *path)
         const cJSON *in = cJSON_GetObjectItemCaseSensitive(m, "input_per_mtok");
         const cJSON *out = cJSON_GetObjectItemCaseSensitive(m, "output_per_mtok");
         if (!in || !out) {
-            diag_add(c->d, mp, "a price needs both \"input_per_mtok\" and \"output_per_mtok\" "
-                               "(US dollars per million tokens)");
+            diag_add(c->d, mp,
+                     "a price needs both \"input_per_mtok\" and \"output_per_mtok\" "
+                     "(US dollars per million tokens)");
             continue;
         }
         diag_path_key(fp, mp, "input_per_mtok");
@@ -439,8 +444,9 @@ static void get_schedule(struct ctx *c, const cJSON *v, const char *path)
         const cJSON *out = cJSON_GetObjectItemCaseSensitive(e, "outside");
         const cJSON *in = cJSON_GetObjectItemCaseSensitive(e, "inside");
         if (!!out == !!in) {
-            diag_add(c->d, ep, "a schedule rule needs exactly one of \"outside\" or \"inside\" "
-                               "(a window such as \"Mon-Fri 08:00-18:00\")");
+            diag_add(c->d, ep,
+                     "a schedule rule needs exactly one of \"outside\" or \"inside\" "
+                     "(a window such as \"Mon-Fri 08:00-18:00\")");
             continue;
         }
         diag_path_key(fp, ep, out ? "outside" : "inside");
@@ -465,8 +471,9 @@ static void get_schedule(struct ctx *c, const cJSON *v, const char *path)
             if (ts && !valid_tz(ts)) {
                 char q[96];
                 diag_quote(ts, q, sizeof q);
-                diag_add(c->d, fp, "expected an IANA time zone name (\"Europe/Brussels\", "
-                                   "\"UTC\"), got %s",
+                diag_add(c->d, fp,
+                         "expected an IANA time zone name (\"Europe/Brussels\", "
+                         "\"UTC\"), got %s",
                          q);
                 ts = NULL;
             }
@@ -500,8 +507,9 @@ static void get_schedule(struct ctx *c, const cJSON *v, const char *path)
         diag_path_key(fp, ep, "block");
         w->block = pw_get_bool(c, cJSON_GetObjectItemCaseSensitive(e, "block"), fp, 0);
         if (!w->data.n && !w->tools_deny.n && !models && !w->block) {
-            diag_add(c->d, ep, "this rule changes nothing; give it \"data\", \"tools\", "
-                               "\"models\" or \"block\": true");
+            diag_add(c->d, ep,
+                     "this rule changes nothing; give it \"data\", \"tools\", "
+                     "\"models\" or \"block\": true");
             ok = 0;
         }
         if (ok)
@@ -548,8 +556,7 @@ void pw_walk_api(struct ctx *c, const cJSON *api)
         const cJSON *pr = cJSON_GetObjectItemCaseSensitive(v, "prices");
         if (pr)
             get_prices(c, pr, "api.budget.prices");
-        if (p->api.session_usd >= 0 && p->api.day_usd >= 0 &&
-            p->api.session_usd > p->api.day_usd)
+        if (p->api.session_usd >= 0 && p->api.day_usd >= 0 && p->api.session_usd > p->api.day_usd)
             diag_add(c->d, "api.budget.session_usd",
                      "a session budget of %g exceeds the day budget of %g; the day budget "
                      "would always bind first",
@@ -563,26 +570,27 @@ void pw_walk_api(struct ctx *c, const cJSON *api)
     if ((v = cJSON_GetObjectItemCaseSensitive(api, "anomaly")) &&
         pw_check_object(c, v, "api.anomaly", k_anomaly)) {
         p->api.has_anomaly = 1;
-        p->api.requests_per_minute = (unsigned)pw_get_int(
-            c, cJSON_GetObjectItemCaseSensitive(v, "requests_per_minute"),
-            "api.anomaly.requests_per_minute", 1, 100000, 0);
-        p->api.denials_per_10_minutes = (unsigned)pw_get_int(
-            c, cJSON_GetObjectItemCaseSensitive(v, "denials_per_10_minutes"),
-            "api.anomaly.denials_per_10_minutes", 1, 100000, 0);
+        p->api.requests_per_minute =
+            (unsigned)pw_get_int(c, cJSON_GetObjectItemCaseSensitive(v, "requests_per_minute"),
+                                 "api.anomaly.requests_per_minute", 1, 100000, 0);
+        p->api.denials_per_10_minutes =
+            (unsigned)pw_get_int(c, cJSON_GetObjectItemCaseSensitive(v, "denials_per_10_minutes"),
+                                 "api.anomaly.denials_per_10_minutes", 1, 100000, 0);
         p->api.on_trigger = (enum policy_trigger)pw_get_enum(
             c, cJSON_GetObjectItemCaseSensitive(v, "on_trigger"), "api.anomaly.on_trigger",
             pw_n_trigger, POLICY_TRIGGER_LOG);
         if (!p->api.requests_per_minute && !p->api.denials_per_10_minutes)
-            diag_add(c->d, "api.anomaly", "no trigger is set; give requests_per_minute, "
-                                          "denials_per_10_minutes or both");
+            diag_add(c->d, "api.anomaly",
+                     "no trigger is set; give requests_per_minute, "
+                     "denials_per_10_minutes or both");
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(api, "audit")) &&
         pw_check_object(c, v, "api.audit", k_audit)) {
-        p->api.record_prompts = (enum policy_record)pw_get_enum(
-            c, cJSON_GetObjectItemCaseSensitive(v, "prompts"), "api.audit.prompts", pw_n_record,
-            POLICY_RECORD_DIGEST);
+        p->api.record_prompts =
+            (enum policy_record)pw_get_enum(c, cJSON_GetObjectItemCaseSensitive(v, "prompts"),
+                                            "api.audit.prompts", pw_n_record, POLICY_RECORD_DIGEST);
         p->api.record_tool_arguments = (enum policy_record)pw_get_enum(
-            c, cJSON_GetObjectItemCaseSensitive(v, "tool_arguments"),
-            "api.audit.tool_arguments", pw_n_record, POLICY_RECORD_DIGEST);
+            c, cJSON_GetObjectItemCaseSensitive(v, "tool_arguments"), "api.audit.tool_arguments",
+            pw_n_record, POLICY_RECORD_DIGEST);
     }
 }

@@ -26,9 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const k_top[] = {"cordon_policy", "agent",  "mode",       "sandbox",
-                                    "api",           "poll_seconds", "version", "issued_at",
-                                    "expires_at",    "description", "host_deny", NULL};
+static const char *const k_top[] = {"cordon_policy", "agent",        "mode",      "sandbox",
+                                    "api",           "poll_seconds", "version",   "issued_at",
+                                    "expires_at",    "description",  "host_deny", NULL};
 
 /* ---------------------------------------------------------------- raw-byte guards */
 
@@ -39,15 +39,19 @@ static int prescan(const char *buf, size_t len, struct diag *d)
     for (size_t i = 0; i < len; i++) {
         char ch = buf[i];
         if (ch == '\0') {
-            diag_add(d, "", "the document contains a NUL byte at offset %zu; a policy is "
-                            "UTF-8 JSON text", i);
+            diag_add(d, "",
+                     "the document contains a NUL byte at offset %zu; a policy is "
+                     "UTF-8 JSON text",
+                     i);
             return -EINVAL;
         }
         if (in_str) {
             if (ch == '\\' && i + 1 < len) {
                 if (buf[i + 1] == 'u' && i + 5 < len && memcmp(buf + i + 2, "0000", 4) == 0) {
-                    diag_add(d, "", "the document contains the escape \\u0000 at offset %zu; "
-                                    "NUL characters are not accepted in a policy", i);
+                    diag_add(d, "",
+                             "the document contains the escape \\u0000 at offset %zu; "
+                             "NUL characters are not accepted in a policy",
+                             i);
                     return -EINVAL;
                 }
                 i++;
@@ -60,8 +64,10 @@ static int prescan(const char *buf, size_t len, struct diag *d)
             in_str = 1;
         else if (ch == '{' || ch == '[') {
             if (++depth > POLICY_MAX_DEPTH) {
-                diag_add(d, "", "the document nests deeper than %d levels (offset %zu); the "
-                                "schema needs far fewer", POLICY_MAX_DEPTH, i);
+                diag_add(d, "",
+                         "the document nests deeper than %d levels (offset %zu); the "
+                         "schema needs far fewer",
+                         POLICY_MAX_DEPTH, i);
                 return -EINVAL;
             }
         } else if (ch == '}' || ch == ']')
@@ -89,8 +95,9 @@ static void parse_error(const char *buf, size_t len, const char *at, struct diag
     near[k] = '\0';
     char q[96];
     diag_quote(near, q, sizeof q);
-    diag_add(d, "", "not valid JSON at line %zu, column %zu (near %s); check for a missing "
-                    "comma, quote or brace",
+    diag_add(d, "",
+             "not valid JSON at line %zu, column %zu (near %s); check for a missing "
+             "comma, quote or brace",
              line, col, q);
 }
 
@@ -147,8 +154,10 @@ int policy_load(const char *buf, size_t len, const struct policy_env *env, struc
     }
     const cJSON *schema = cJSON_GetObjectItemCaseSensitive(root, "cordon_policy");
     if (!schema)
-        diag_add(d, "cordon_policy", "missing; the first line of every policy is "
-                                     "\"cordon_policy\": %d", POLICY_SCHEMA);
+        diag_add(d, "cordon_policy",
+                 "missing; the first line of every policy is "
+                 "\"cordon_policy\": %d",
+                 POLICY_SCHEMA);
     else
         p->schema = (int)pw_get_int(&c, schema, "cordon_policy", POLICY_SCHEMA, POLICY_SCHEMA, 0);
 
@@ -164,8 +173,10 @@ int policy_load(const char *buf, size_t len, const struct policy_env *env, struc
         if (s && (!ok || strlen(s) > 64 || s[0] == '.' || s[0] == '-')) {
             char q[96];
             diag_quote(s, q, sizeof q);
-            diag_add(d, "agent", "expected 1 to 64 letters, digits, '.', '_' or '-' not "
-                                 "starting with '.' or '-', got %s", q);
+            diag_add(d, "agent",
+                     "expected 1 to 64 letters, digits, '.', '_' or '-' not "
+                     "starting with '.' or '-', got %s",
+                     q);
         } else if (s) {
             p->agent = pw_cx_strdup(&c, s);
         }

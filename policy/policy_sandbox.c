@@ -20,8 +20,8 @@
 static const char *const default_read_write[] = {"${workspace}", "${tmp}", NULL};
 static const char *const default_read_only[] = {"${cwd}", NULL};
 
-static const char *const k_sandbox[] = {"enforcement", "filesystem", "exec", "network", "ipc",
-                                        "limits", NULL};
+static const char *const k_sandbox[] = {"enforcement", "filesystem", "exec", "network",
+                                        "ipc",         "limits",     NULL};
 static const char *const k_fs[] = {"read_write", "read_only", "deny", "deny_credentials", NULL};
 static const char *const k_exec[] = {"allow", "deny", "search", NULL};
 static const char *const k_net[] = {"mode", "allow", NULL};
@@ -30,8 +30,8 @@ static const char *const k_limits[] = {"processes", "memory", "cpu_seconds", "op
 
 /* ---------------------------------------------------------------- paths */
 
-static int compile_path(struct ctx *c, const char *raw, const char *path,
-                        enum policy_origin origin, struct policy_path *out)
+static int compile_path(struct ctx *c, const char *raw, const char *path, enum policy_origin origin,
+                        struct policy_path *out)
 {
     char exp[PATH_MAXLEN], why[200];
     if (origin == POLICY_ORIGIN_HOST && raw[0] == '/') {
@@ -61,8 +61,7 @@ static int compile_path(struct ctx *c, const char *raw, const char *path,
 }
 
 /* The entry of v (n entries) with path p, or NULL. */
-static const struct policy_path *path_listed(const struct policy_path *v, size_t n,
-                                             const char *p)
+static const struct policy_path *path_listed(const struct policy_path *v, size_t n, const char *p)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(v[i].path, p) == 0)
@@ -197,8 +196,9 @@ void pw_get_host_deny(struct ctx *c, const cJSON *v)
 {
     const char *path = "host_deny";
     if (!cJSON_IsArray(v)) {
-        diag_add(c->d, path, "expected an array of absolute paths (the files and directories "
-                             "cordond keeps secret, added when it signs), got %s",
+        diag_add(c->d, path,
+                 "expected an array of absolute paths (the files and directories "
+                 "cordond keeps secret, added when it signs), got %s",
                  diag_json_type(v));
         return;
     }
@@ -220,8 +220,10 @@ void pw_get_host_deny(struct ctx *c, const cJSON *v)
             continue;
         diag_quote(s, q, sizeof q);
         if (s[0] != '/') {
-            diag_add(c->d, ep, "expected an absolute path, got %s; host_deny names files and "
-                               "directories from /", q);
+            diag_add(c->d, ep,
+                     "expected an absolute path, got %s; host_deny names files and "
+                     "directories from /",
+                     q);
             continue;
         }
         if (strlen(s) >= sizeof norm) {
@@ -234,8 +236,9 @@ void pw_get_host_deny(struct ctx *c, const cJSON *v)
             continue;
         }
         if (strcmp(norm, "/") == 0) {
-            diag_add(c->d, ep, "\"/\" would deny the whole file system; host_deny names "
-                               "cordond's own files and directories");
+            diag_add(c->d, ep,
+                     "\"/\" would deny the whole file system; host_deny names "
+                     "cordond's own files and directories");
             continue;
         }
         arr[c->n_host++] = pw_cx_strdup(c, s);
@@ -297,8 +300,9 @@ static void get_exec_rules(struct ctx *c, const cJSON *v, const char *path,
             if (strpbrk(s, "*?[")) {
                 char q[96];
                 diag_quote(s, q, sizeof q);
-                diag_add(c->d, ep, "globs are matched against program names, not paths (got "
-                                   "%s); name the file or the directory whose programs may run",
+                diag_add(c->d, ep,
+                         "globs are matched against program names, not paths (got "
+                         "%s); name the file or the directory whose programs may run",
                          q);
                 continue;
             }
@@ -408,8 +412,9 @@ static void get_endpoints(struct ctx *c, const cJSON *v, const char *path)
         host[hl] = '\0';
         uint16_t port;
         if (parse_port(colon + 1, &port) != 0) {
-            diag_add(c->d, ep, "expected a port from 1 to 65535 or \"*\" after the last \":\", "
-                               "got %s",
+            diag_add(c->d, ep,
+                     "expected a port from 1 to 65535 or \"*\" after the last \":\", "
+                     "got %s",
                      q);
             continue;
         }
@@ -462,7 +467,6 @@ static void get_endpoints(struct ctx *c, const cJSON *v, const char *path)
     c->p->sandbox.net.allow = arr;
     c->p->sandbox.net.n_allow = k;
 }
-
 
 /*
  * Rules that contradict each other are errors rather than precedence puzzles: the same entry
@@ -532,8 +536,8 @@ void pw_walk_sandbox(struct ctx *c, const cJSON *sb)
     const cJSON *fs = NULL, *ex = NULL, *net = NULL, *ipc = NULL, *limits = NULL;
     if (sb && pw_check_object(c, sb, "sandbox", k_sandbox)) {
         p->sandbox.enforcement = (enum policy_enforcement)pw_get_enum(
-            c, cJSON_GetObjectItemCaseSensitive(sb, "enforcement"), "sandbox.enforcement",
-            pw_n_enf, POLICY_STRICT);
+            c, cJSON_GetObjectItemCaseSensitive(sb, "enforcement"), "sandbox.enforcement", pw_n_enf,
+            POLICY_STRICT);
         fs = cJSON_GetObjectItemCaseSensitive(sb, "filesystem");
         ex = cJSON_GetObjectItemCaseSensitive(sb, "exec");
         net = cJSON_GetObjectItemCaseSensitive(sb, "network");
@@ -556,8 +560,8 @@ void pw_walk_sandbox(struct ctx *c, const cJSON *sb)
         get_paths(c, rw, "sandbox.filesystem.read_write", default_read_write, NULL);
     p->sandbox.fs.read_only =
         get_paths(c, ro, "sandbox.filesystem.read_only", default_read_only, NULL);
-    p->sandbox.fs.deny = get_paths(c, deny, "sandbox.filesystem.deny", NULL,
-                                   creds ? policy_credential_paths : NULL);
+    p->sandbox.fs.deny =
+        get_paths(c, deny, "sandbox.filesystem.deny", NULL, creds ? policy_credential_paths : NULL);
     add_host_paths(c, &p->sandbox.fs.deny);
 
     check_fs_conflicts(c);
@@ -579,9 +583,9 @@ void pw_walk_sandbox(struct ctx *c, const cJSON *sb)
     /* network */
     p->sandbox.net.mode = POLICY_NET_PROXY;
     if (net && pw_check_object(c, net, "sandbox.network", k_net)) {
-        p->sandbox.net.mode = (enum policy_net)pw_get_enum(
-            c, cJSON_GetObjectItemCaseSensitive(net, "mode"), "sandbox.network.mode", pw_n_net,
-            POLICY_NET_PROXY);
+        p->sandbox.net.mode =
+            (enum policy_net)pw_get_enum(c, cJSON_GetObjectItemCaseSensitive(net, "mode"),
+                                         "sandbox.network.mode", pw_n_net, POLICY_NET_PROXY);
         const cJSON *allow = cJSON_GetObjectItemCaseSensitive(net, "allow");
         get_endpoints(c, allow, "sandbox.network.allow");
         if (allow && p->sandbox.net.mode == POLICY_NET_NONE && cJSON_GetArraySize(allow) > 0)
@@ -594,18 +598,18 @@ void pw_walk_sandbox(struct ctx *c, const cJSON *sb)
     p->sandbox.ipc.signals = POLICY_SCOPE_SCOPED;
     p->sandbox.ipc.abstract_unix = POLICY_SCOPE_SCOPED;
     if (ipc && pw_check_object(c, ipc, "sandbox.ipc", k_ipc)) {
-        p->sandbox.ipc.signals = (enum policy_scope)pw_get_enum(
-            c, cJSON_GetObjectItemCaseSensitive(ipc, "signals"), "sandbox.ipc.signals", pw_n_scope,
-            POLICY_SCOPE_SCOPED);
+        p->sandbox.ipc.signals =
+            (enum policy_scope)pw_get_enum(c, cJSON_GetObjectItemCaseSensitive(ipc, "signals"),
+                                           "sandbox.ipc.signals", pw_n_scope, POLICY_SCOPE_SCOPED);
         p->sandbox.ipc.abstract_unix = (enum policy_scope)pw_get_enum(
-            c, cJSON_GetObjectItemCaseSensitive(ipc, "abstract_unix"),
-            "sandbox.ipc.abstract_unix", pw_n_scope, POLICY_SCOPE_SCOPED);
-        p->sandbox.ipc.unix_sockets = (enum policy_unix)pw_get_enum(
-            c, cJSON_GetObjectItemCaseSensitive(ipc, "unix_sockets"), "sandbox.ipc.unix_sockets",
-            pw_n_unix, POLICY_UNIX_OPEN);
-        p->sandbox.ipc.sysv = (enum policy_sysv)pw_get_enum(
-            c, cJSON_GetObjectItemCaseSensitive(ipc, "sysv"), "sandbox.ipc.sysv", pw_n_sysv,
-            POLICY_SYSV_DENY);
+            c, cJSON_GetObjectItemCaseSensitive(ipc, "abstract_unix"), "sandbox.ipc.abstract_unix",
+            pw_n_scope, POLICY_SCOPE_SCOPED);
+        p->sandbox.ipc.unix_sockets =
+            (enum policy_unix)pw_get_enum(c, cJSON_GetObjectItemCaseSensitive(ipc, "unix_sockets"),
+                                          "sandbox.ipc.unix_sockets", pw_n_unix, POLICY_UNIX_OPEN);
+        p->sandbox.ipc.sysv =
+            (enum policy_sysv)pw_get_enum(c, cJSON_GetObjectItemCaseSensitive(ipc, "sysv"),
+                                          "sandbox.ipc.sysv", pw_n_sysv, POLICY_SYSV_DENY);
     }
 
     /* limits */
@@ -615,8 +619,7 @@ void pw_walk_sandbox(struct ctx *c, const cJSON *sb)
                          "sandbox.limits.processes", "processes", 1, POLICY_LIMIT_PROCESSES_MAX);
         p->sandbox.limits.memory =
             pw_get_size(c, cJSON_GetObjectItemCaseSensitive(limits, "memory"),
-                        "sandbox.limits.memory", POLICY_LIMIT_MEMORY_MIN,
-                        POLICY_LIMIT_MEMORY_MAX);
+                        "sandbox.limits.memory", POLICY_LIMIT_MEMORY_MIN, POLICY_LIMIT_MEMORY_MAX);
         p->sandbox.limits.cpu_seconds =
             pw_get_limit(c, cJSON_GetObjectItemCaseSensitive(limits, "cpu_seconds"),
                          "sandbox.limits.cpu_seconds", "seconds", 1, POLICY_LIMIT_CPU_MAX);
@@ -625,4 +628,3 @@ void pw_walk_sandbox(struct ctx *c, const cJSON *sb)
             "open files", POLICY_LIMIT_OPEN_FILES_MIN, POLICY_LIMIT_OPEN_FILES_MAX);
     }
 }
-

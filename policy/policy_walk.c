@@ -135,8 +135,7 @@ static size_t edit_distance(const char *a, const char *b)
  * Check an object: it is an object, has at most POLICY_MAX_ITEMS members, no duplicate key,
  * and only keys from allowed (NULL-terminated). Returns 1 when the object may be walked.
  */
-int pw_check_object(struct ctx *c, const cJSON *o, const char *path,
-                    const char *const *allowed)
+int pw_check_object(struct ctx *c, const cJSON *o, const char *path, const char *const *allowed)
 {
     if (!cJSON_IsObject(o)) {
         diag_add(c->d, path, "expected an object, got %s", diag_json_type(o));
@@ -144,8 +143,7 @@ int pw_check_object(struct ctx *c, const cJSON *o, const char *path,
     }
     int n = cJSON_GetArraySize(o);
     if (n > (int)POLICY_MAX_ITEMS) {
-        diag_add(c->d, path, "too many members (%d); at most %u are accepted", n,
-                 POLICY_MAX_ITEMS);
+        diag_add(c->d, path, "too many members (%d); at most %u are accepted", n, POLICY_MAX_ITEMS);
         return 0;
     }
     for (const cJSON *k = o->child; k; k = k->next) {
@@ -153,8 +151,9 @@ int pw_check_object(struct ctx *c, const cJSON *o, const char *path,
         diag_path_key(kp, path, k->string);
         for (const cJSON *e = o->child; e != k; e = e->next)
             if (strcmp(e->string, k->string) == 0) {
-                diag_add(c->d, kp, "duplicate key; each key may appear once (a second copy "
-                                   "would silently replace the first)");
+                diag_add(c->d, kp,
+                         "duplicate key; each key may appear once (a second copy "
+                         "would silently replace the first)");
                 break;
             }
         if (!allowed)
@@ -176,8 +175,7 @@ int pw_check_object(struct ctx *c, const cJSON *o, const char *path,
         char list[256] = "";
         size_t o2 = 0;
         for (size_t i = 0; allowed[i] && o2 < sizeof list; i++)
-            o2 += (size_t)snprintf(list + o2, sizeof list - o2, "%s%s", i ? ", " : "",
-                                   allowed[i]);
+            o2 += (size_t)snprintf(list + o2, sizeof list - o2, "%s%s", i ? ", " : "", allowed[i]);
         if (best)
             diag_add(c->d, kp, "unknown key; did you mean \"%s\"? (expected one of %s)", best,
                      list);
@@ -189,8 +187,7 @@ int pw_check_object(struct ctx *c, const cJSON *o, const char *path,
 
 /* ---------------------------------------------------------------- scalars */
 
-int pw_get_enum(struct ctx *c, const cJSON *v, const char *path, const char *const *names,
-                int def)
+int pw_get_enum(struct ctx *c, const cJSON *v, const char *path, const char *const *names, int def)
 {
     if (!v)
         return def;
@@ -222,8 +219,8 @@ int pw_get_bool(struct ctx *c, const cJSON *v, const char *path, int def)
     return cJSON_IsTrue(v);
 }
 
-long long pw_get_int(struct ctx *c, const cJSON *v, const char *path, long long lo,
-                     long long hi, long long def)
+long long pw_get_int(struct ctx *c, const cJSON *v, const char *path, long long lo, long long hi,
+                     long long def)
 {
     if (!v)
         return def;
@@ -241,8 +238,7 @@ long long pw_get_int(struct ctx *c, const cJSON *v, const char *path, long long 
     return (long long)v->valuedouble;
 }
 
-double pw_get_num(struct ctx *c, const cJSON *v, const char *path, double lo, double hi,
-                  double def)
+double pw_get_num(struct ctx *c, const cJSON *v, const char *path, double lo, double hi, double def)
 {
     if (!v)
         return def;
@@ -272,9 +268,8 @@ uint64_t pw_get_limit(struct ctx *c, const cJSON *v, const char *path, const cha
         v->valuedouble > (double)hi) {
         diag_add(c->d, path, "expected a whole number of %s from %llu to %llu, got %s%s", unit,
                  (unsigned long long)lo, (unsigned long long)hi, got,
-                 cJSON_IsNumber(v) && v->valuedouble == 0
-                     ? " (to set no limit, leave the key out)"
-                     : "");
+                 cJSON_IsNumber(v) && v->valuedouble == 0 ? " (to set no limit, leave the key out)"
+                                                          : "");
         return 0;
     }
     return (uint64_t)v->valuedouble;
@@ -288,8 +283,7 @@ const char *pw_get_str(struct ctx *c, const cJSON *v, const char *path);
  * Returns the bytes, 0 (with an error) when it is malformed, overflows or lies outside
  * lo..hi.
  */
-uint64_t pw_get_size(struct ctx *c, const cJSON *v, const char *path, uint64_t lo,
-                     uint64_t hi)
+uint64_t pw_get_size(struct ctx *c, const cJSON *v, const char *path, uint64_t lo, uint64_t hi)
 {
     if (!v)
         return 0;
@@ -316,16 +310,31 @@ uint64_t pw_get_size(struct ctx *c, const cJSON *v, const char *path, uint64_t l
         const char *suf = s + n;
         if (*suf) {
             switch (*suf) {
-            case 'k': case 'K': mult = 1ULL << 10; break;
-            case 'm': case 'M': mult = 1ULL << 20; break;
-            case 'g': case 'G': mult = 1ULL << 30; break;
-            case 't': case 'T': mult = 1ULL << 40; break;
-            default: mult = 0; break;
+            case 'k':
+            case 'K':
+                mult = 1ULL << 10;
+                break;
+            case 'm':
+            case 'M':
+                mult = 1ULL << 20;
+                break;
+            case 'g':
+            case 'G':
+                mult = 1ULL << 30;
+                break;
+            case 't':
+            case 'T':
+                mult = 1ULL << 40;
+                break;
+            default:
+                mult = 0;
+                break;
             }
             if (mult && suf[1]) {
                 /* "512MB", "2GiB": the unit is the suffix alone */
-                if (n > 0 && n <= 16 && (strcmp(suf + 1, "B") == 0 || strcmp(suf + 1, "iB") == 0 ||
-                                         strcmp(suf + 1, "b") == 0))
+                if (n > 0 && n <= 16 &&
+                    (strcmp(suf + 1, "B") == 0 || strcmp(suf + 1, "iB") == 0 ||
+                     strcmp(suf + 1, "b") == 0))
                     snprintf(hint, sizeof hint, "; did you mean \"%.*s%c\"?", (int)n, s, *suf);
                 mult = 0;
             }
@@ -371,14 +380,12 @@ const char *pw_get_str(struct ctx *c, const cJSON *v, const char *path)
         return NULL;
     }
     if (n > POLICY_MAX_STRING) {
-        diag_add(c->d, path, "string is %zu bytes; at most %u are accepted", n,
-                 POLICY_MAX_STRING);
+        diag_add(c->d, path, "string is %zu bytes; at most %u are accepted", n, POLICY_MAX_STRING);
         return NULL;
     }
     for (const unsigned char *s = (const unsigned char *)v->valuestring; *s; s++)
         if (*s < 0x20 || *s == 0x7f) {
-            diag_add(c->d, path, "string contains a control character (0x%02x); remove it",
-                     *s);
+            diag_add(c->d, path, "string contains a control character (0x%02x); remove it", *s);
             return NULL;
         }
     return v->valuestring;
@@ -393,8 +400,7 @@ int pw_check_array(struct ctx *c, const cJSON *v, const char *path, const char *
     }
     int n = cJSON_GetArraySize(v);
     if (n > (int)POLICY_MAX_ITEMS) {
-        diag_add(c->d, path, "too many entries (%d); at most %u are accepted", n,
-                 POLICY_MAX_ITEMS);
+        diag_add(c->d, path, "too many entries (%d); at most %u are accepted", n, POLICY_MAX_ITEMS);
         return -E2BIG;
     }
     return n;
@@ -402,8 +408,7 @@ int pw_check_array(struct ctx *c, const cJSON *v, const char *path, const char *
 
 /* Room for the entries of array v (checked as pw_check_array does), or NULL when it is empty,
  * not an array, too long, or memory ran out; the error, if any, is already added. */
-void *pw_array_room(struct ctx *c, const cJSON *v, const char *path, const char *of,
-                    size_t elem)
+void *pw_array_room(struct ctx *c, const cJSON *v, const char *path, const char *of, size_t elem)
 {
     int n = pw_check_array(c, v, path, of);
     return n > 0 ? pw_cx_alloc(c, elem * (size_t)n) : NULL;
@@ -430,8 +435,8 @@ int pw_valid_name(const char *s, int allow_glob, int allow_slash)
 }
 
 /* A list of names (models, tools): strings, valid characters, no duplicates. */
-struct policy_list pw_get_names(struct ctx *c, const cJSON *v, const char *path,
-                                const char *what, int allow_slash)
+struct policy_list pw_get_names(struct ctx *c, const cJSON *v, const char *path, const char *what,
+                                int allow_slash)
 {
     struct policy_list l = {0, NULL};
     char of[48];
@@ -493,19 +498,55 @@ void policy_free(struct policy *p)
     free(p);
 }
 
-const char *policy_mode_name(enum policy_mode m) { return pw_n_mode[m]; }
-const char *policy_enforcement_name(enum policy_enforcement e) { return pw_n_enf[e]; }
-const char *policy_net_name(enum policy_net n) { return pw_n_net[n]; }
-const char *policy_scope_name(enum policy_scope s) { return pw_n_scope[s]; }
-const char *policy_unix_name(enum policy_unix u) { return pw_n_unix[u]; }
-const char *policy_sysv_name(enum policy_sysv s) { return pw_n_sysv[s]; }
-const char *policy_action_name(enum policy_action a) { return pw_n_action[a]; }
-const char *policy_trigger_name(enum policy_trigger t) { return pw_n_trigger[t]; }
-const char *policy_record_name(enum policy_record r) { return pw_n_record[r]; }
-const char *policy_origin_name(enum policy_origin o) { return pw_n_origin[o]; }
+const char *policy_mode_name(enum policy_mode m)
+{
+    return pw_n_mode[m];
+}
+const char *policy_enforcement_name(enum policy_enforcement e)
+{
+    return pw_n_enf[e];
+}
+const char *policy_net_name(enum policy_net n)
+{
+    return pw_n_net[n];
+}
+const char *policy_scope_name(enum policy_scope s)
+{
+    return pw_n_scope[s];
+}
+const char *policy_unix_name(enum policy_unix u)
+{
+    return pw_n_unix[u];
+}
+const char *policy_sysv_name(enum policy_sysv s)
+{
+    return pw_n_sysv[s];
+}
+const char *policy_action_name(enum policy_action a)
+{
+    return pw_n_action[a];
+}
+const char *policy_trigger_name(enum policy_trigger t)
+{
+    return pw_n_trigger[t];
+}
+const char *policy_record_name(enum policy_record r)
+{
+    return pw_n_record[r];
+}
+const char *policy_origin_name(enum policy_origin o)
+{
+    return pw_n_origin[o];
+}
 const char *policy_denied_definition_name(enum policy_denied_definition d)
 {
     return pw_n_definition[d];
 }
-const char *policy_denied_call_name(enum policy_denied_call d) { return pw_n_denied_call[d]; }
-const char *policy_stored_context_name(enum policy_stored_context s) { return pw_n_stored[s]; }
+const char *policy_denied_call_name(enum policy_denied_call d)
+{
+    return pw_n_denied_call[d];
+}
+const char *policy_stored_context_name(enum policy_stored_context s)
+{
+    return pw_n_stored[s];
+}

@@ -39,17 +39,15 @@ const char *pw_cx_strdup(struct ctx *c, const char *s);
 int pw_check_object(struct ctx *c, const cJSON *o, const char *path, const char *const *allowed);
 
 /* Scalars: absent (v NULL) gives def (0 for limits and sizes) without an error. */
-int pw_get_enum(struct ctx *c, const cJSON *v, const char *path, const char *const *names,
-                int def);
+int pw_get_enum(struct ctx *c, const cJSON *v, const char *path, const char *const *names, int def);
 int pw_get_bool(struct ctx *c, const cJSON *v, const char *path, int def);
-long long pw_get_int(struct ctx *c, const cJSON *v, const char *path, long long lo,
-                     long long hi, long long def);
+long long pw_get_int(struct ctx *c, const cJSON *v, const char *path, long long lo, long long hi,
+                     long long def);
 double pw_get_num(struct ctx *c, const cJSON *v, const char *path, double lo, double hi,
                   double def);
 uint64_t pw_get_limit(struct ctx *c, const cJSON *v, const char *path, const char *unit,
                       uint64_t lo, uint64_t hi);
-uint64_t pw_get_size(struct ctx *c, const cJSON *v, const char *path, uint64_t lo,
-                     uint64_t hi);
+uint64_t pw_get_size(struct ctx *c, const cJSON *v, const char *path, uint64_t lo, uint64_t hi);
 /* A string within POLICY_MAX_STRING, non-empty, no control character; NULL (with an error)
  * otherwise. The result points into the cJSON tree: copy it with pw_cx_strdup to keep it. */
 const char *pw_get_str(struct ctx *c, const cJSON *v, const char *path);
@@ -59,14 +57,13 @@ const char *pw_get_str(struct ctx *c, const cJSON *v, const char *path);
 int pw_check_array(struct ctx *c, const cJSON *v, const char *path, const char *of);
 /* Room for the entries of array v, or NULL when it is empty, not an array, too long or memory
  * ran out (the error, if any, already added). */
-void *pw_array_room(struct ctx *c, const cJSON *v, const char *path, const char *of,
-                    size_t elem);
+void *pw_array_room(struct ctx *c, const cJSON *v, const char *path, const char *of, size_t elem);
 
 /* Characters of model, tool and class names and their globs: 1 when s is one. */
 int pw_valid_name(const char *s, int allow_glob, int allow_slash);
 /* A list of names (models, tools): strings, valid characters, no duplicates. */
-struct policy_list pw_get_names(struct ctx *c, const cJSON *v, const char *path,
-                                const char *what, int allow_slash);
+struct policy_list pw_get_names(struct ctx *c, const cJSON *v, const char *path, const char *what,
+                                int allow_slash);
 
 /* The names of each enum, in its order, NULL-terminated. */
 extern const char *const pw_n_mode[];

@@ -35,8 +35,8 @@ struct cg_dir {
 struct sandbox_cgroup {
     size_t n;
     struct cg_dir dirs[CG_MAX_DIRS];
-    int held[2];                 /* per enum sandbox_cgroup_res: index in dirs, or -1 */
-    char file[2][CG_PATH + 32];  /* the limit file of each held resource */
+    int held[2];                /* per enum sandbox_cgroup_res: index in dirs, or -1 */
+    char file[2][CG_PATH + 32]; /* the limit file of each held resource */
 };
 
 /* ---------------------------------------------------------------- small file helpers */
@@ -93,8 +93,8 @@ static int join_path(char *dst, size_t len, const char *a, const char *b)
 }
 
 /* An error message; long paths in it are cut rather than overrun err. */
-__attribute__((format(printf, 3, 4))) static void say(char *err, size_t errlen,
-                                                       const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void say(char *err, size_t errlen, const char *fmt,
+                                                      ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -185,8 +185,8 @@ static void lines_close(struct lines *l)
 
 struct hier {
     enum sandbox_cgroup_kind kind;
-    char mount[CG_PATH];  /* where the hierarchy is mounted */
-    char own[CG_PATH];    /* the caller's group, relative to the mount ("" for its root) */
+    char mount[CG_PATH]; /* where the hierarchy is mounted */
+    char own[CG_PATH];   /* the caller's group, relative to the mount ("" for its root) */
 };
 
 static const char *controller_of(enum sandbox_cgroup_res res)
@@ -230,9 +230,9 @@ static int find_hier(enum sandbox_cgroup_kind kind, const char *controller, stru
         char *mroot, *mnt, *type, *opts;
         if (strchr(line, '\\') || mountinfo_fields(line, &mroot, &mnt, &type, &opts) != 0)
             continue; /* escaped characters in a path: not one of ours */
-        if (kind == SANDBOX_CGROUP_V2 ? strcmp(type, "cgroup2") != 0
-                                      : strcmp(type, "cgroup") != 0 ||
-                                            !has_word(opts, controller, ","))
+        if (kind == SANDBOX_CGROUP_V2
+                ? strcmp(type, "cgroup2") != 0
+                : strcmp(type, "cgroup") != 0 || !has_word(opts, controller, ","))
             continue;
         if (strlen(mnt) >= sizeof h->mount || strlen(mroot) >= sizeof root)
             continue;
@@ -295,9 +295,8 @@ static const char *limit_file(enum sandbox_cgroup_kind kind, enum sandbox_cgroup
     return kind == SANDBOX_CGROUP_V2 ? "/memory.max" : "/memory.limit_in_bytes";
 }
 
-uint64_t sandbox_cgroup_limit_of_self(enum sandbox_cgroup_res res,
-                                      enum sandbox_cgroup_kind *kind, char *file,
-                                      size_t filelen)
+uint64_t sandbox_cgroup_limit_of_self(enum sandbox_cgroup_res res, enum sandbox_cgroup_kind *kind,
+                                      char *file, size_t filelen)
 {
     static const enum sandbox_cgroup_kind kinds[] = {SANDBOX_CGROUP_V2, SANDBOX_CGROUP_V1};
     uint64_t best = 0;
@@ -371,9 +370,9 @@ static int make_dir(struct sandbox_cgroup *g, enum sandbox_cgroup_kind kind, con
     if (mkdir(d->path, 0755) != 0) {
         int e = errno;
         say(err, errlen,
-                 "cgroup: cannot create %s: %s (a group for a run can be made by root, or in "
-                 "a delegated subtree this user may write)",
-                 d->path, strerror(e));
+            "cgroup: cannot create %s: %s (a group for a run can be made by root, or in "
+            "a delegated subtree this user may write)",
+            d->path, strerror(e));
         return -e;
     }
     d->kind = kind;
@@ -398,8 +397,8 @@ static int write_limit(struct sandbox_cgroup *g, int dir, enum sandbox_cgroup_re
         /* swap counts too: a memory limit that swap could stretch is no limit. v2: no swap
          * for the group; v1: memory and swap together at the same value. Absent files
          * (no swap accounting) are fine. */
-        const char *sw = d->kind == SANDBOX_CGROUP_V2 ? "/memory.swap.max"
-                                                      : "/memory.memsw.limit_in_bytes";
+        const char *sw =
+            d->kind == SANDBOX_CGROUP_V2 ? "/memory.swap.max" : "/memory.memsw.limit_in_bytes";
         if (join_path(extra, sizeof extra, d->path, sw) == 0 && access(extra, F_OK) == 0 &&
             (rc = write_str(extra, d->kind == SANDBOX_CGROUP_V2 ? "0" : v)) != 0) {
             say(err, errlen, "cgroup: cannot write %s: %s", extra, strerror(-rc));
@@ -487,17 +486,19 @@ int sandbox_cgroup_create(const struct sandbox_cgroup_want *want, struct sandbox
     if (nneed) {
         char rel[CG_PATH];
         if (v2_parent(&h2, need, nneed, rel, sizeof rel) != 0) {
-            say(why, sizeof why, "cgroup v2 at %s offers %s but no group above this "
-                                      "process enables it for its children",
-                     h2.mount, need[0]);
+            say(why, sizeof why,
+                "cgroup v2 at %s offers %s but no group above this "
+                "process enables it for its children",
+                h2.mount, need[0]);
         } else if (join_path(parent, sizeof parent, h2.mount, rel) == 0) {
             sweep_stale(parent, prefix);
             int d = make_dir(g, SANDBOX_CGROUP_V2, parent, name, why, sizeof why);
             if (d < 0)
                 first_err = d;
             for (size_t i = 0; d >= 0 && i < nneed; i++)
-                if ((rc = write_limit(g, d, need_res[i], values[need_res[i]], why,
-                                      sizeof why)) != 0 && !first_err)
+                if ((rc = write_limit(g, d, need_res[i], values[need_res[i]], why, sizeof why)) !=
+                        0 &&
+                    !first_err)
                     first_err = rc;
         }
     }
@@ -509,9 +510,10 @@ int sandbox_cgroup_create(const struct sandbox_cgroup_want *want, struct sandbox
             continue;
         if (find_hier(SANDBOX_CGROUP_V1, controller_of(res), &h1) != 0) {
             if (!why[0])
-                say(why, sizeof why, "cgroup: no hierarchy offers the %s controller "
-                                          "(neither cgroup v2 nor a v1 mount)",
-                         controller_of(res));
+                say(why, sizeof why,
+                    "cgroup: no hierarchy offers the %s controller "
+                    "(neither cgroup v2 nor a v1 mount)",
+                    controller_of(res));
             continue;
         }
         if (join_path(parent, sizeof parent, h1.mount, h1.own) != 0)
@@ -704,8 +706,7 @@ int sandbox_cgroup_destroy(struct sandbox_cgroup *g, char *err, size_t errlen)
         if (e && !rc) {
             rc = -e;
             if (err && errlen)
-                say(err, errlen, "cgroup: cannot remove %s: %s", g->dirs[i].path,
-                         strerror(e));
+                say(err, errlen, "cgroup: cannot remove %s: %s", g->dirs[i].path, strerror(e));
         }
     }
     free(g);

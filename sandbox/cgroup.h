@@ -54,9 +54,9 @@ enum sandbox_cgroup_kind { SANDBOX_CGROUP_NONE, SANDBOX_CGROUP_V2, SANDBOX_CGROU
  * offers a wanted controller, -EACCES/-EPERM/-EROFS/... when the launcher may not create a
  * group: then nothing was created, *out is NULL and err says what failed and what to do.
  */
-__attribute__((warn_unused_result)) int sandbox_cgroup_create(
-    const struct sandbox_cgroup_want *want, struct sandbox_cgroup **out, char *err,
-    size_t errlen);
+__attribute__((warn_unused_result)) int
+sandbox_cgroup_create(const struct sandbox_cgroup_want *want, struct sandbox_cgroup **out,
+                      char *err, size_t errlen);
 
 /* How g holds res: SANDBOX_CGROUP_NONE when it does not. *file, when not NULL, gets the limit
  * file ("/sys/fs/cgroup/pids/cordon-.../pids.max"), owned by g. */
@@ -96,8 +96,7 @@ int sandbox_cgroup_destroy(struct sandbox_cgroup *g, char *err, size_t errlen);
  * v2 or v1) put on res, without changing anything and without allocating. Returns the limit
  * (bytes, or processes) with *kind and file (the limit file) set, or 0 when none applies.
  */
-uint64_t sandbox_cgroup_limit_of_self(enum sandbox_cgroup_res res,
-                                      enum sandbox_cgroup_kind *kind, char *file,
-                                      size_t filelen);
+uint64_t sandbox_cgroup_limit_of_self(enum sandbox_cgroup_res res, enum sandbox_cgroup_kind *kind,
+                                      char *file, size_t filelen);
 
 #endif

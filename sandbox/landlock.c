@@ -59,8 +59,8 @@ struct ll_net_port_attr {
 #define FS_READ (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
 #define FS_EXEC (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE)
 /* Rights that mean something on a file (the kernel refuses directory rights on a file). */
-#define FS_FILE_RIGHTS                                                                         \
-    (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE | \
+#define FS_FILE_RIGHTS                                                                             \
+    (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |   \
      LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_IOCTL_DEV)
 /* A valid policy has at most 1024 denies, each one or two paths (a symlink and its target),
  * plus the credential set (70), the system set (21) and the host secret set (4, $XDG_STATE_HOME,
@@ -135,10 +135,10 @@ static void run_push(struct fd_run *run, int fd)
 struct ll {
     int ruleset;
     struct fd_run run;
-    uint64_t fs;     /* handled file system rights */
+    uint64_t fs; /* handled file system rights */
     struct sandbox_report *r;
     size_t n_deny;
-    char *deny[MAX_DENY]; /* resolved denied paths */
+    char *deny[MAX_DENY];      /* resolved denied paths */
     size_t deny_len[MAX_DENY]; /* their lengths: is_denied() runs for every entry of every
                                   expanded directory, against every deny */
     size_t n_denied_ino;
@@ -210,8 +210,8 @@ static int is_denied(const struct ll *L, const char *path)
     size_t pl = strlen(path);
     for (size_t i = 0; i < L->n_deny; i++) {
         size_t n = L->deny_len[i];
-        if (n == 1 || (pl >= n && (path[n] == '\0' || path[n] == '/') &&
-                       memcmp(path, L->deny[i], n) == 0))
+        if (n == 1 ||
+            (pl >= n && (path[n] == '\0' || path[n] == '/') && memcmp(path, L->deny[i], n) == 0))
             return 1;
     }
     return 0;
@@ -254,8 +254,9 @@ static int expand(struct ll *L, const char *dir, uint64_t rights, unsigned *coun
 {
     int rc = 0;
     if (depth > MAX_DEPTH) {
-        snprintf(L->err, L->errlen, "landlock: a deny rule lies more than %d directories "
-                                    "below its grant (%s); grant a directory closer to it",
+        snprintf(L->err, L->errlen,
+                 "landlock: a deny rule lies more than %d directories "
+                 "below its grant (%s); grant a directory closer to it",
                  MAX_DEPTH, dir);
         return SANDBOX_ERR_UNSUPPORTED;
     }
@@ -381,9 +382,8 @@ static void add_deny(struct ll *L, const struct policy_path *pp, int resolved)
                 close(fd);
         }
         const char *rp = L->parent_real;
-        if (L->parent_ok &&
-            (size_t)snprintf(buf, sizeof buf, "%s%s", strcmp(rp, "/") ? rp : "", slash) <
-                sizeof buf)
+        if (L->parent_ok && (size_t)snprintf(buf, sizeof buf, "%s%s", strcmp(rp, "/") ? rp : "",
+                                             slash) < sizeof buf)
             use = buf;
         else
             use = pp->path;
@@ -465,8 +465,7 @@ static size_t parse_mounts(char *text, struct mount_entry *m, size_t max)
         /* id parent major:minor root mount-point ... */
         char *save = NULL, *f[5];
         int k = 0;
-        for (char *tok = strtok_r(line, " ", &save); tok && k < 5;
-             tok = strtok_r(NULL, " ", &save))
+        for (char *tok = strtok_r(line, " ", &save); tok && k < 5; tok = strtok_r(NULL, " ", &save))
             f[k++] = tok;
         unsigned maj, min;
         if (k < 5 || sscanf(f[2], "%u:%u", &maj, &min) != 2)
@@ -533,12 +532,28 @@ static const char *const system_read[] = {
 };
 /* Credentials of the machine itself, denied inside the system grants above. */
 static const char *const system_deny[] = {
-    "/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers",
-    "/etc/sudoers.d", "/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ecdsa_key",
-    "/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_dsa_key", "/etc/security/opasswd",
-    "/etc/ssl/private", "/etc/krb5.keytab", "/etc/wireguard", "/etc/ipsec.secrets",
-    "/etc/ppp/chap-secrets", "/etc/ppp/pap-secrets", "/etc/NetworkManager/system-connections",
-    "/etc/letsencrypt", "/etc/openvpn", "/etc/libvirt/secrets", NULL,
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/etc/ssh/ssh_host_rsa_key",
+    "/etc/ssh/ssh_host_ecdsa_key",
+    "/etc/ssh/ssh_host_ed25519_key",
+    "/etc/ssh/ssh_host_dsa_key",
+    "/etc/security/opasswd",
+    "/etc/ssl/private",
+    "/etc/krb5.keytab",
+    "/etc/wireguard",
+    "/etc/ipsec.secrets",
+    "/etc/ppp/chap-secrets",
+    "/etc/ppp/pap-secrets",
+    "/etc/NetworkManager/system-connections",
+    "/etc/letsencrypt",
+    "/etc/openvpn",
+    "/etc/libvirt/secrets",
+    NULL,
 };
 /* Directories of helper programs run by other programs (git's git-core, the loader). */
 static const char *const system_exec[] = {
@@ -547,7 +562,7 @@ static const char *const system_exec[] = {
 /* The ELF interpreters: the kernel opens them for execution, so they need EXECUTE. */
 static const char *const loaders[] = {
     "/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib/ld-linux-armhf.so.3",
-    "/lib/ld-linux.so.2", "/libx32/ld-linux-x32.so.2", NULL,
+    "/lib/ld-linux.so.2",          "/libx32/ld-linux-x32.so.2",  NULL,
 };
 
 struct dev_grant {
@@ -556,13 +571,13 @@ struct dev_grant {
 };
 
 static const struct dev_grant system_dev[] = {
-    {"/dev/null", LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
-                      LANDLOCK_ACCESS_FS_TRUNCATE},
+    {"/dev/null",
+     LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_TRUNCATE},
     {"/dev/zero", LANDLOCK_ACCESS_FS_READ_FILE},
     {"/dev/urandom", LANDLOCK_ACCESS_FS_READ_FILE},
     {"/dev/random", LANDLOCK_ACCESS_FS_READ_FILE},
-    {"/dev/tty", LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
-                     LANDLOCK_ACCESS_FS_IOCTL_DEV},
+    {"/dev/tty",
+     LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_IOCTL_DEV},
     {NULL, 0},
 };
 
@@ -699,8 +714,7 @@ static int exec_dir(struct ll *L, const char *dir, const struct policy *p, int a
             continue;
         struct stat st;
         if (de->d_type == DT_REG ||
-            (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-             !inode_denied(L, st.st_dev, st.st_ino)))
+            (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && !inode_denied(L, st.st_dev, st.st_ino)))
             rc = add_rule_fd(L, fd, FS_EXEC, 0, &L->r->exec_rules);
         run_push(&L->run, fd);
     }
@@ -714,8 +728,8 @@ static int exec_rules(struct ll *L, const struct policy *p)
     static char dirs[16][PATH_MAXLEN];
     size_t nd = search_dirs(p, dirs, 16);
     int rc = 0;
-    int allowlist = !(p->sandbox.exec.allow_names.n == 1 &&
-                      strcmp(p->sandbox.exec.allow_names.v[0], "*") == 0);
+    int allowlist =
+        !(p->sandbox.exec.allow_names.n == 1 && strcmp(p->sandbox.exec.allow_names.v[0], "*") == 0);
 
     /* The denied programs, by inode (a hard link is the same program) and by resolved path
      * (added to the deny list now that the file system grants are made, so that no exec
@@ -762,11 +776,12 @@ static int exec_rules(struct ll *L, const struct policy *p)
     /* an allowed tree (a pyenv, an nvm) must also be listable: interpreters read their
      * library directories */
     for (size_t i = 0; rc == 0 && i < p->sandbox.exec.allow_paths.n; i++)
-        rc = grant(L, p->sandbox.exec.allow_paths.v[i].path,
-                   FS_EXEC | LANDLOCK_ACCESS_FS_READ_DIR, &L->r->exec_rules);
+        rc = grant(L, p->sandbox.exec.allow_paths.v[i].path, FS_EXEC | LANDLOCK_ACCESS_FS_READ_DIR,
+                   &L->r->exec_rules);
     if (rc == 0 && L->overflow) {
-        snprintf(L->err, L->errlen, "landlock: more than %d denied paths or %d denied "
-                                    "programs; deny a directory instead of its entries",
+        snprintf(L->err, L->errlen,
+                 "landlock: more than %d denied paths or %d denied "
+                 "programs; deny a directory instead of its entries",
                  MAX_DENY, MAX_DENIED_INODES);
         rc = SANDBOX_ERR_UNSUPPORTED;
     }
@@ -821,12 +836,14 @@ int sandbox_landlock_apply(const struct policy *p, const struct sandbox_opts *o,
         goto out;
     /* Files the caller needs every process to read (libcordon.so outside the system paths). */
     for (size_t i = 0; i < o->n_read_files; i++)
-        if ((rc = add_rule_path(L, o->read_files[i], LANDLOCK_ACCESS_FS_READ_FILE,
-                                &r->fs_rules)) != 0)
+        if ((rc = add_rule_path(L, o->read_files[i], LANDLOCK_ACCESS_FS_READ_FILE, &r->fs_rules)) !=
+            0)
             goto out;
     if (L->overflow) {
-        snprintf(err, errlen, "landlock: more than %d denied paths; deny a directory instead of "
-                              "its entries", MAX_DENY);
+        snprintf(err, errlen,
+                 "landlock: more than %d denied paths; deny a directory instead of "
+                 "its entries",
+                 MAX_DENY);
         rc = SANDBOX_ERR_UNSUPPORTED;
         goto out;
     }
@@ -853,8 +870,10 @@ int sandbox_landlock_apply(const struct policy *p, const struct sandbox_opts *o,
     t = sandbox_report_clock_us();
     if (!o->dry_run) {
         if (syscall(SYS_landlock_restrict_self, L->ruleset, 0) != 0) {
-            snprintf(err, errlen, "landlock: cannot restrict this process: %s (no_new_privs "
-                                  "must be set first)", strerror(errno));
+            snprintf(err, errlen,
+                     "landlock: cannot restrict this process: %s (no_new_privs "
+                     "must be set first)",
+                     strerror(errno));
             rc = SANDBOX_ERR_SYSCALL;
             goto out;
         }

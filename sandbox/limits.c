@@ -22,8 +22,7 @@
 
 #include "sandbox/cgroup.h"
 
-static const int rlimit_of[SANDBOX_N_LIMITS] = {RLIMIT_NPROC, RLIMIT_AS, RLIMIT_CPU,
-                                                RLIMIT_NOFILE};
+static const int rlimit_of[SANDBOX_N_LIMITS] = {RLIMIT_NPROC, RLIMIT_AS, RLIMIT_CPU, RLIMIT_NOFILE};
 static const char *const rlimit_names[SANDBOX_N_LIMITS] = {"RLIMIT_NPROC", "RLIMIT_AS",
                                                            "RLIMIT_CPU", "RLIMIT_NOFILE"};
 
@@ -60,9 +59,9 @@ static int real_uid_is_host_root(void)
 int sandbox_limits_plan(const struct policy *p, const struct sandbox_opts *o,
                         struct sandbox_report *r, char *err, size_t errlen)
 {
-    const uint64_t want[SANDBOX_N_LIMITS] = {
-        p->sandbox.limits.processes, p->sandbox.limits.memory, p->sandbox.limits.cpu_seconds,
-        p->sandbox.limits.open_files};
+    const uint64_t want[SANDBOX_N_LIMITS] = {p->sandbox.limits.processes, p->sandbox.limits.memory,
+                                             p->sandbox.limits.cpu_seconds,
+                                             p->sandbox.limits.open_files};
     for (int i = 0; i < SANDBOX_N_LIMITS; i++) {
         struct sandbox_limit_state *ls = &r->resources[i];
         ls->want = ls->value = want[i];
@@ -73,8 +72,8 @@ int sandbox_limits_plan(const struct policy *p, const struct sandbox_opts *o,
         enum sandbox_cgroup_kind kind;
         char file[sizeof ls->where];
         uint64_t cg = sandbox_cgroup_limit_of_self(
-            i == SANDBOX_LIMIT_PROCESSES ? SANDBOX_CGROUP_PIDS : SANDBOX_CGROUP_MEMORY, &kind,
-            file, sizeof file);
+            i == SANDBOX_LIMIT_PROCESSES ? SANDBOX_CGROUP_PIDS : SANDBOX_CGROUP_MEMORY, &kind, file,
+            sizeof file);
         if (cg && cg <= want[i]) {
             ls->via = kind == SANDBOX_CGROUP_V2 ? SANDBOX_VIA_CGROUP_V2 : SANDBOX_VIA_CGROUP_V1;
             ls->value = cg;
@@ -139,8 +138,7 @@ int sandbox_limits_apply(struct sandbox_report *r, int dry_run, char *err, size_
             continue;
         struct rlimit cur;
         if (getrlimit(rlimit_of[i], &cur) != 0) {
-            snprintf(err, errlen, "sandbox: cannot read %s: %s", rlimit_names[i],
-                     strerror(errno));
+            snprintf(err, errlen, "sandbox: cannot read %s: %s", rlimit_names[i], strerror(errno));
             return SANDBOX_ERR_SYSCALL;
         }
         rlim_t v = (rlim_t)ls->want;

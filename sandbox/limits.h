@@ -27,8 +27,7 @@ __attribute__((warn_unused_result)) int sandbox_limits_plan(const struct policy 
  * one binds anyway); r->resources[].value says which. Nothing is set under dry_run.
  * Returns 0 or SANDBOX_ERR_SYSCALL with err set.
  */
-__attribute__((warn_unused_result)) int sandbox_limits_apply(struct sandbox_report *r,
-                                                             int dry_run, char *err,
-                                                             size_t errlen);
+__attribute__((warn_unused_result)) int sandbox_limits_apply(struct sandbox_report *r, int dry_run,
+                                                             char *err, size_t errlen);
 
 #endif

@@ -32,8 +32,7 @@
  * What the kernel lacks for this policy. Under strict the first gap is the error; under
  * best_effort each gap becomes a degradation in the report.
  */
-static int check_kernel(const struct policy *p, struct sandbox_report *r, char *err,
-                        size_t errlen)
+static int check_kernel(const struct policy *p, struct sandbox_report *r, char *err, size_t errlen)
 {
     int strict = p->sandbox.enforcement == POLICY_STRICT;
     struct gap {
@@ -66,8 +65,10 @@ static int check_kernel(const struct policy *p, struct sandbox_report *r, char *
         if (!gaps[i].missing)
             continue;
         if (strict) {
-            snprintf(err, errlen, "sandbox: %s; or set \"enforcement\": \"best_effort\" to run "
-                                  "with this gap reported", gaps[i].what);
+            snprintf(err, errlen,
+                     "sandbox: %s; or set \"enforcement\": \"best_effort\" to run "
+                     "with this gap reported",
+                     gaps[i].what);
             return i == sizeof gaps / sizeof gaps[0] - 1 ? SANDBOX_ERR_THREADS
                                                          : SANDBOX_ERR_UNSUPPORTED;
         }
@@ -94,19 +95,21 @@ static int has_cap(int cap)
  * back to "deny" and says so. Sets *sysv to what the filter must do.
  */
 static int private_ipc(const struct policy *p, const struct sandbox_opts *o,
-                       struct sandbox_report *r, enum sandbox_sysv *sysv, char *err,
-                       size_t errlen)
+                       struct sandbox_report *r, enum sandbox_sysv *sysv, char *err, size_t errlen)
 {
     *sysv = SANDBOX_SYSV_DENY;
     if (p->sandbox.ipc.sysv != POLICY_SYSV_PRIVATE)
         return 0;
     char why[200] = "";
     if (r->threads > 1)
-        snprintf(why, sizeof why, "unshare(CLONE_NEWIPC) would move only the calling thread, "
-                                  "and the process has %d", r->threads);
+        snprintf(why, sizeof why,
+                 "unshare(CLONE_NEWIPC) would move only the calling thread, "
+                 "and the process has %d",
+                 r->threads);
     else if (o->dry_run && !has_cap(CAP_SYS_ADMIN))
-        snprintf(why, sizeof why, "creating an IPC namespace needs CAP_SYS_ADMIN, which this "
-                                  "process lacks");
+        snprintf(why, sizeof why,
+                 "creating an IPC namespace needs CAP_SYS_ADMIN, which this "
+                 "process lacks");
     else if (!o->dry_run && syscall(SYS_unshare, (long)CLONE_NEWIPC) != 0)
         snprintf(why, sizeof why, "unshare(CLONE_NEWIPC) failed: %s%s", strerror(errno),
                  errno == EPERM ? " (it needs CAP_SYS_ADMIN)" : "");
@@ -125,7 +128,8 @@ static int private_ipc(const struct policy *p, const struct sandbox_opts *o,
     }
     sandbox_report_note(r->degradations, &r->n_degradations,
                         "sandbox.ipc.sysv \"private\" fell back to \"deny\" (SysV IPC is "
-                        "refused): %s", why);
+                        "refused): %s",
+                        why);
     return 0;
 }
 
@@ -203,8 +207,10 @@ static int drop_capabilities(char *err, size_t errlen)
             continue;
         if (can_setpcap && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
             prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
-            snprintf(err, errlen, "sandbox: cannot drop capability %d from the bounding set: "
-                                  "%s", cap, strerror(errno));
+            snprintf(err, errlen,
+                     "sandbox: cannot drop capability %d from the bounding set: "
+                     "%s",
+                     cap, strerror(errno));
             return SANDBOX_ERR_SYSCALL;
         }
         uint32_t bit = 1u << (cap % 32);
@@ -232,8 +238,8 @@ int sandbox_apply(const struct policy *p, const struct sandbox_opts *o, struct s
     r->net_mode = p->sandbox.net.mode;
 
     r->landlock_abi = sandbox_probe_landlock_abi();
-    r->seccomp_available = sandbox_probe_seccomp_mode() >= 0 &&
-                           prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
+    r->seccomp_available =
+        sandbox_probe_seccomp_mode() >= 0 && prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
     r->threads = sandbox_probe_threads();
     r->timing.probe_us = sandbox_report_clock_us() - t0;
     if ((rc = check_kernel(p, r, err, errlen)) != 0)

@@ -17,14 +17,14 @@ static const struct {
     uint64_t bit;
     const char *name;
 } fs_names[] = {
-    {LANDLOCK_ACCESS_FS_EXECUTE, "execute"},        {LANDLOCK_ACCESS_FS_WRITE_FILE, "write_file"},
-    {LANDLOCK_ACCESS_FS_READ_FILE, "read_file"},    {LANDLOCK_ACCESS_FS_READ_DIR, "read_dir"},
-    {LANDLOCK_ACCESS_FS_REMOVE_DIR, "remove_dir"},  {LANDLOCK_ACCESS_FS_REMOVE_FILE, "remove_file"},
-    {LANDLOCK_ACCESS_FS_MAKE_CHAR, "make_char"},    {LANDLOCK_ACCESS_FS_MAKE_DIR, "make_dir"},
-    {LANDLOCK_ACCESS_FS_MAKE_REG, "make_reg"},      {LANDLOCK_ACCESS_FS_MAKE_SOCK, "make_sock"},
-    {LANDLOCK_ACCESS_FS_MAKE_FIFO, "make_fifo"},    {LANDLOCK_ACCESS_FS_MAKE_BLOCK, "make_block"},
-    {LANDLOCK_ACCESS_FS_MAKE_SYM, "make_sym"},      {LANDLOCK_ACCESS_FS_REFER, "refer"},
-    {LANDLOCK_ACCESS_FS_TRUNCATE, "truncate"},      {LANDLOCK_ACCESS_FS_IOCTL_DEV, "ioctl_dev"},
+    {LANDLOCK_ACCESS_FS_EXECUTE, "execute"},       {LANDLOCK_ACCESS_FS_WRITE_FILE, "write_file"},
+    {LANDLOCK_ACCESS_FS_READ_FILE, "read_file"},   {LANDLOCK_ACCESS_FS_READ_DIR, "read_dir"},
+    {LANDLOCK_ACCESS_FS_REMOVE_DIR, "remove_dir"}, {LANDLOCK_ACCESS_FS_REMOVE_FILE, "remove_file"},
+    {LANDLOCK_ACCESS_FS_MAKE_CHAR, "make_char"},   {LANDLOCK_ACCESS_FS_MAKE_DIR, "make_dir"},
+    {LANDLOCK_ACCESS_FS_MAKE_REG, "make_reg"},     {LANDLOCK_ACCESS_FS_MAKE_SOCK, "make_sock"},
+    {LANDLOCK_ACCESS_FS_MAKE_FIFO, "make_fifo"},   {LANDLOCK_ACCESS_FS_MAKE_BLOCK, "make_block"},
+    {LANDLOCK_ACCESS_FS_MAKE_SYM, "make_sym"},     {LANDLOCK_ACCESS_FS_REFER, "refer"},
+    {LANDLOCK_ACCESS_FS_TRUNCATE, "truncate"},     {LANDLOCK_ACCESS_FS_IOCTL_DEV, "ioctl_dev"},
 };
 
 static cJSON *names(uint64_t bits, int fs)
@@ -92,14 +92,16 @@ static const char *scope_of(enum sandbox_limit l, enum sandbox_via v)
         return l == SANDBOX_LIMIT_PROCESSES ? "the sandbox's processes and threads together"
                                             : "the sandbox's processes together (swap included)";
     case SANDBOX_VIA_RLIMIT:
-        return l == SANDBOX_LIMIT_PROCESSES ? "every process of the real user id, on the whole "
-                                              "host"
-               : l == SANDBOX_LIMIT_MEMORY  ? "each process's address space"
+        return l == SANDBOX_LIMIT_PROCESSES     ? "every process of the real user id, on the whole "
+                                                  "host"
+               : l == SANDBOX_LIMIT_MEMORY      ? "each process's address space"
                : l == SANDBOX_LIMIT_CPU_SECONDS ? "each process's CPU time (SIGKILL at the "
                                                   "limit)"
                                                 : "each process";
-    case SANDBOX_VIA_NOTHING: return "not enforced (see degradations)";
-    case SANDBOX_VIA_UNSET: break;
+    case SANDBOX_VIA_NOTHING:
+        return "not enforced (see degradations)";
+    case SANDBOX_VIA_UNSET:
+        break;
     }
     return "";
 }
@@ -202,17 +204,18 @@ size_t sandbox_report_text(const struct sandbox_report *r, char *buf, size_t len
            : r->scoped                           ? "abstract unix sockets"
                                                  : "nothing");
     } else {
-        tb(&t, "  landlock     %s\n", r->landlock_abi ? "not applied (dry run)"
-                                                      : "NOT AVAILABLE on this kernel");
+        tb(&t, "  landlock     %s\n",
+           r->landlock_abi ? "not applied (dry run)" : "NOT AVAILABLE on this kernel");
     }
     tb(&t, "  seccomp      %s, %u rules\n",
-       r->seccomp_installed ? "installed" : r->seccomp_available ? "not installed (dry run)"
-                                                                 : "NOT AVAILABLE",
+       r->seccomp_installed   ? "installed"
+       : r->seccomp_available ? "not installed (dry run)"
+                              : "NOT AVAILABLE",
        r->seccomp_rules);
     tb(&t, "  privileges   no_new_privs %s, %u capabilities dropped\n",
        r->no_new_privs ? "set" : "not set", r->capabilities_dropped);
     tb(&t, "  sysv ipc     %s\n",
-       r->ipc_namespace ? "allowed in an IPC namespace of the sandbox's own"
+       r->ipc_namespace                 ? "allowed in an IPC namespace of the sandbox's own"
        : r->sysv == POLICY_SYSV_PRIVATE ? "refused by seccomp (\"private\" could not be made)"
                                         : "refused by seccomp");
     const char *lead = "  limits       ";
@@ -234,8 +237,7 @@ size_t sandbox_report_text(const struct sandbox_report *r, char *buf, size_t len
     if (!shown)
         tb(&t, "%snone (no process, memory, CPU time or open-file limit)\n", lead);
     tb(&t, "  threads      %d\n", r->threads);
-    tb(&t, "  time         %.0f us (seccomp %.0f us)\n", r->timing.total_us,
-       r->timing.seccomp_us);
+    tb(&t, "  time         %.0f us (seccomp %.0f us)\n", r->timing.total_us, r->timing.seccomp_us);
     for (size_t i = 0; i < r->n_degradations; i++)
         tb(&t, "  NOT ENFORCED %s\n", r->degradations[i]);
     for (size_t i = 0; i < r->n_limits; i++)

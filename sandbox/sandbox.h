@@ -24,11 +24,11 @@
 
 /* What the caller knows that the policy does not: where the governance proxy listens. */
 struct sandbox_opts {
-    size_t n_proxy_ports;                  /* TCP ports the agent may connect to in proxy mode */
+    size_t n_proxy_ports; /* TCP ports the agent may connect to in proxy mode */
     uint16_t proxy_ports[SANDBOX_MAX_PORTS];
-    int dry_run;                           /* build and count every rule, restrict nothing */
-    size_t n_read_files;                   /* files every process must be able to read: */
-    const char *read_files[2];             /* libcordon.so when it lives outside /usr, /lib */
+    int dry_run;               /* build and count every rule, restrict nothing */
+    size_t n_read_files;       /* files every process must be able to read: */
+    const char *read_files[2]; /* libcordon.so when it lives outside /usr, /lib */
     /* A launcher that tried to make a cgroup for sandbox.limits and could not says why here;
      * the sandbox puts it in its refusal or degradation (NULL: no launcher tried). Limits a
      * cgroup holds need no word: sandbox_apply finds them in /proc/self/cgroup. */
@@ -67,28 +67,28 @@ struct sandbox_timing {
 
 struct sandbox_report {
     /* The kernel */
-    int landlock_abi;          /* 0: Landlock unavailable (disabled or too old) */
+    int landlock_abi; /* 0: Landlock unavailable (disabled or too old) */
     int seccomp_available;
     /* What was applied */
-    int landlock_applied;      /* a Landlock domain now restricts this thread */
-    uint64_t fs_handled;       /* LANDLOCK_ACCESS_FS_* rights the ruleset handles */
-    uint64_t net_handled;      /* LANDLOCK_ACCESS_NET_* rights the ruleset handles */
-    uint64_t scoped;           /* LANDLOCK_SCOPE_* flags */
-    unsigned fs_rules;         /* path-beneath rules for read/write grants (sibling expansion
-                                  included) */
-    unsigned exec_rules;       /* path-beneath rules that grant EXECUTE */
-    unsigned net_rules;        /* TCP port rules */
-    unsigned expanded_dirs;    /* directories expanded into sibling rules around a deny */
+    int landlock_applied;   /* a Landlock domain now restricts this thread */
+    uint64_t fs_handled;    /* LANDLOCK_ACCESS_FS_* rights the ruleset handles */
+    uint64_t net_handled;   /* LANDLOCK_ACCESS_NET_* rights the ruleset handles */
+    uint64_t scoped;        /* LANDLOCK_SCOPE_* flags */
+    unsigned fs_rules;      /* path-beneath rules for read/write grants (sibling expansion
+                               included) */
+    unsigned exec_rules;    /* path-beneath rules that grant EXECUTE */
+    unsigned net_rules;     /* TCP port rules */
+    unsigned expanded_dirs; /* directories expanded into sibling rules around a deny */
     int seccomp_installed;
     unsigned seccomp_rules;
     int no_new_privs;
     unsigned capabilities_dropped; /* capabilities the process held and lost (root agents) */
-    int threads;               /* threads in the process when the sandbox was applied */
+    int threads;                   /* threads in the process when the sandbox was applied */
     enum policy_enforcement enforcement;
     enum policy_net net_mode;
-    enum policy_sysv sysv;     /* the policy's sandbox.ipc.sysv */
-    int ipc_namespace;         /* 1: the process got an IPC namespace of its own ("private");
-                                  0: SysV IPC is refused by seccomp */
+    enum policy_sysv sysv; /* the policy's sandbox.ipc.sysv */
+    int ipc_namespace;     /* 1: the process got an IPC namespace of its own ("private");
+                              0: SysV IPC is refused by seccomp */
     struct sandbox_limit_state resources[SANDBOX_N_LIMITS];
     struct sandbox_timing timing;
     /* Each degradation: something the policy asked for that the kernel does not enforce
@@ -169,8 +169,7 @@ int sandbox_probe_cordon_filter(void);
  * read-metadata but not read-data on denied paths; network-outbound only to the proxy ports
  * on localhost. *out is malloc'd text (caller frees). Returns 0, -ENOMEM.
  */
-__attribute__((warn_unused_result)) int sandbox_seatbelt_profile(const struct policy *p,
-                                                                 const struct sandbox_opts *o,
-                                                                 char **out);
+__attribute__((warn_unused_result)) int
+sandbox_seatbelt_profile(const struct policy *p, const struct sandbox_opts *o, char **out);
 
 #endif

@@ -609,9 +609,10 @@ static void add_limits(const struct policy *p, struct sandbox_report *r)
     for (size_t i = 0; seatbelt_limits[i]; i++)
         sandbox_report_note(r->limits, &r->n_limits, "%s", seatbelt_limits[i]);
     if (p->sandbox.net.mode == POLICY_NET_PROXY)
-        sandbox_report_note(r->limits, &r->n_limits, "%s",
-             "seatbelt: network rules name localhost ports only; the proxy, not the kernel, "
-             "decides which hosts are reached");
+        sandbox_report_note(
+            r->limits, &r->n_limits, "%s",
+            "seatbelt: network rules name localhost ports only; the proxy, not the kernel, "
+            "decides which hosts are reached");
 }
 
 /* The terminal devices on stdin, stdout and stderr, without repeats. */
@@ -658,23 +659,26 @@ int sandbox_apply(const struct policy *p, const struct sandbox_opts *o, struct s
     /* Not ported to macOS: sandbox.limits, and a SysV namespace of the sandbox's own
      * (Seatbelt's deny default refuses SysV IPC, which is "deny"). */
     const char *gap = NULL;
-    if (p->sandbox.limits.processes || p->sandbox.limits.memory ||
-        p->sandbox.limits.cpu_seconds || p->sandbox.limits.open_files)
+    if (p->sandbox.limits.processes || p->sandbox.limits.memory || p->sandbox.limits.cpu_seconds ||
+        p->sandbox.limits.open_files)
         gap = "sandbox.limits is not enforced on macOS yet";
     else if (p->sandbox.ipc.sysv == POLICY_SYSV_PRIVATE)
         gap = "sandbox.ipc.sysv \"private\" has no IPC namespace on macOS: SysV IPC stays "
               "refused";
     if (gap && p->sandbox.enforcement == POLICY_STRICT) {
-        diag_set(err, errlen, "seatbelt: %s; remove it from the policy or set "
-                              "\"enforcement\": \"best_effort\"", gap);
+        diag_set(err, errlen,
+                 "seatbelt: %s; remove it from the policy or set "
+                 "\"enforcement\": \"best_effort\"",
+                 gap);
         rc = SANDBOX_ERR_UNSUPPORTED;
         goto out;
     }
     if (gap)
         sandbox_report_note(r->degradations, &r->n_degradations, "%s", gap);
     if (p->sandbox.net.mode == POLICY_NET_PROXY && s.net_rules == 0)
-        sandbox_report_note(r->limits, &r->n_limits, "%s",
-             "network mode proxy without a proxy port: no TCP connection is allowed");
+        sandbox_report_note(
+            r->limits, &r->n_limits, "%s",
+            "network mode proxy without a proxy port: no TCP connection is allowed");
     add_limits(p, r);
     if (o && o->dry_run) {
         rc = SANDBOX_OK;
@@ -692,9 +696,10 @@ int sandbox_apply(const struct policy *p, const struct sandbox_opts *o, struct s
             rc = SANDBOX_ERR_SYSCALL;
             goto out;
         }
-        sandbox_report_note(r->degradations, &r->n_degradations,
-             "seatbelt: sandbox_init() refused the profile (%s); nothing is enforced",
-             sberr ? sberr : "no reason given");
+        sandbox_report_note(
+            r->degradations, &r->n_degradations,
+            "seatbelt: sandbox_init() refused the profile (%s); nothing is enforced",
+            sberr ? sberr : "no reason given");
     }
     r->timing.restrict_us = sandbox_report_clock_us() - t;
     rc = SANDBOX_OK;

@@ -53,11 +53,15 @@ int sandbox_seccomp_apply(const struct policy *p, enum sandbox_sysv sysv, int dr
     long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
     if (rc != 0) {
         if (rc > 0)
-            snprintf(err, errlen, "seccomp: thread %ld could not take the filter; apply the "
-                                  "sandbox before starting threads", rc);
+            snprintf(err, errlen,
+                     "seccomp: thread %ld could not take the filter; apply the "
+                     "sandbox before starting threads",
+                     rc);
         else
-            snprintf(err, errlen, "seccomp: the kernel refused the filter: %s (no_new_privs "
-                                  "must be set first)", strerror(errno));
+            snprintf(err, errlen,
+                     "seccomp: the kernel refused the filter: %s (no_new_privs "
+                     "must be set first)",
+                     strerror(errno));
         return SANDBOX_ERR_SYSCALL;
     }
     r->seccomp_installed = 1;

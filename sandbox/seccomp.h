@@ -4,8 +4,8 @@
  * and protocols (Landlock knows only TCP ports), TCP Fast Open (a connect hidden in sendto),
  * and the system calls an agent never needs and an escape often does (ptrace, io_uring, bpf,
  * mount, module loading, TIOCSTI, ...), calls that act on another process by pid (prlimit64,
- * sched_*, setpriority, ioprio_set) and SysV IPC. Denials return an errno rather than killing, so the
- * agent prints a sane error; system calls of other ABIs (i386, x32) are refused outright.
+ * sched_*, setpriority, ioprio_set) and SysV IPC. Denials return an errno rather than killing, so
+ * the agent prints a sane error; system calls of other ABIs (i386, x32) are refused outright.
  */
 #ifndef CORDON_SANDBOX_SECCOMP_H
 #define CORDON_SANDBOX_SECCOMP_H
@@ -25,10 +25,9 @@ enum sandbox_sysv { SANDBOX_SYSV_DENY, SANDBOX_SYSV_ALLOW };
  * Needs no_new_privs or CAP_SYS_ADMIN. Returns 0 or SANDBOX_ERR_* with err set.
  */
 __attribute__((warn_unused_result)) int sandbox_seccomp_apply(const struct policy *p,
-                                                              enum sandbox_sysv sysv,
-                                                              int dry_run,
-                                                              struct sandbox_report *r,
-                                                              char *err, size_t errlen);
+                                                              enum sandbox_sysv sysv, int dry_run,
+                                                              struct sandbox_report *r, char *err,
+                                                              size_t errlen);
 
 /* The compiled program for one combination, as the build made it (for the unit tests, which
  * build the rules again with libseccomp and compare): *len instructions, *rules rules. */

@@ -42,16 +42,48 @@ struct call {
 };
 
 static const struct call denied_calls[] = {
-    {"ptrace", 0}, {"process_vm_readv", 0}, {"process_vm_writev", 0}, {"bpf", 0},
-    {"perf_event_open", 0}, {"keyctl", 0}, {"add_key", 0}, {"request_key", 0},
-    {"mount", 0}, {"umount2", 0}, {"pivot_root", 0}, {"move_mount", 0}, {"open_tree", 0},
-    {"open_tree_attr", 467}, {"fsopen", 0}, {"fsconfig", 0}, {"fsmount", 0}, {"fspick", 0},
-    {"mount_setattr", 442}, {"kexec_load", 0}, {"kexec_file_load", 0}, {"init_module", 0},
-    {"finit_module", 0}, {"delete_module", 0}, {"io_uring_setup", 0}, {"io_uring_enter", 0},
-    {"io_uring_register", 0}, {"userfaultfd", 0}, {"quotactl", 0}, {"quotactl_fd", 443},
-    {"swapon", 0}, {"swapoff", 0}, {"reboot", 0}, {"settimeofday", 0}, {"clock_settime", 0},
-    {"adjtimex", 0}, {"clock_adjtime", 0}, {"acct", 0}, {"sethostname", 0},
-    {"setdomainname", 0}, {"setns", 0}, {NULL, 0},
+    {"ptrace", 0},
+    {"process_vm_readv", 0},
+    {"process_vm_writev", 0},
+    {"bpf", 0},
+    {"perf_event_open", 0},
+    {"keyctl", 0},
+    {"add_key", 0},
+    {"request_key", 0},
+    {"mount", 0},
+    {"umount2", 0},
+    {"pivot_root", 0},
+    {"move_mount", 0},
+    {"open_tree", 0},
+    {"open_tree_attr", 467},
+    {"fsopen", 0},
+    {"fsconfig", 0},
+    {"fsmount", 0},
+    {"fspick", 0},
+    {"mount_setattr", 442},
+    {"kexec_load", 0},
+    {"kexec_file_load", 0},
+    {"init_module", 0},
+    {"finit_module", 0},
+    {"delete_module", 0},
+    {"io_uring_setup", 0},
+    {"io_uring_enter", 0},
+    {"io_uring_register", 0},
+    {"userfaultfd", 0},
+    {"quotactl", 0},
+    {"quotactl_fd", 443},
+    {"swapon", 0},
+    {"swapoff", 0},
+    {"reboot", 0},
+    {"settimeofday", 0},
+    {"clock_settime", 0},
+    {"adjtimex", 0},
+    {"clock_adjtime", 0},
+    {"acct", 0},
+    {"sethostname", 0},
+    {"setdomainname", 0},
+    {"setns", 0},
+    {NULL, 0},
 };
 
 /*
@@ -61,8 +93,8 @@ static const struct call denied_calls[] = {
  * (sandbox.ipc.sysv "private"), where nothing from outside can be named.
  */
 static const char *const sysv_calls[] = {
-    "shmget", "shmat", "shmdt", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl",
-    "semget", "semop", "semtimedop", "semctl", NULL,
+    "shmget", "shmat",  "shmdt", "shmctl",     "msgget", "msgsnd", "msgrcv",
+    "msgctl", "semget", "semop", "semtimedop", "semctl", NULL,
 };
 
 /*
@@ -72,8 +104,7 @@ static const char *const sysv_calls[] = {
  * could be deleted from inside. No agent needs them; the family is refused.
  */
 static const char *const mq_calls[] = {
-    "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
-    NULL,
+    "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr", NULL,
 };
 
 /*
@@ -87,8 +118,7 @@ static const char *const mq_calls[] = {
  * filter cannot tell from another process's pid: they are refused (docs/SECURITY.md).
  */
 static const char *const self_only_calls[] = {
-    "prlimit64", "sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr",
-    NULL,
+    "prlimit64", "sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr", NULL,
 };
 
 /* Where each chmod-family call takes its mode, and the newer ones by number. */
@@ -96,7 +126,10 @@ static const struct {
     struct call call;
     unsigned mode_arg;
 } chmod_calls[] = {
-    {{"chmod", 0}, 1}, {{"fchmod", 0}, 1}, {{"fchmodat", 0}, 2}, {{"fchmodat2", 452}, 2},
+    {{"chmod", 0}, 1},
+    {{"fchmod", 0}, 1},
+    {{"fchmodat", 0}, 2},
+    {{"fchmodat2", 452}, 2},
 };
 
 /* The namespace flags of clone(2) and unshare(2). CLONE_NEWTIME shares its bit with the exit
@@ -125,8 +158,10 @@ static int resolve(struct filter *f, const struct call *c)
     if (nr == __NR_SCMP_ERROR && c->x86_64_nr && seccomp_arch_native() == SCMP_ARCH_X86_64)
         nr = c->x86_64_nr;
     if (nr == __NR_SCMP_ERROR)
-        snprintf(f->err, f->errlen, "seccomp: this libseccomp does not know the system call "
-                                    "%s; give its number in seccomp_rules.c", c->name);
+        snprintf(f->err, f->errlen,
+                 "seccomp: this libseccomp does not know the system call "
+                 "%s; give its number in seccomp_rules.c",
+                 c->name);
     return nr;
 }
 
@@ -191,8 +226,7 @@ static int socket_rules(struct filter *f, enum policy_net mode)
                                ARG_MASKED(1, 0xf, t));
             /* protocol 0 and IPPROTO_TCP (6) only: no MPTCP (262), SCTP, ... */
             for (uint32_t proto = 1; rc == 0 && proto < IPPROTO_TCP; proto++)
-                rc = deny2(f, EACCES, "socket", ARG_EQ32(0, (uint32_t)fams[i]),
-                           ARG_EQ32(2, proto));
+                rc = deny2(f, EACCES, "socket", ARG_EQ32(0, (uint32_t)fams[i]), ARG_EQ32(2, proto));
             if (rc == 0)
                 rc = deny2(f, EACCES, "socket", ARG_EQ32(0, (uint32_t)fams[i]),
                            SCMP_A2(SCMP_CMP_GT, IPPROTO_TCP));
@@ -273,8 +307,8 @@ int sandbox_seccomp_build(enum policy_net mode, enum policy_unix ux, enum sandbo
             (rc = deny1(&f, EPERM, "clone", fl)) != 0)
             goto out;
     }
-    if ((rc = deny1(&f, EPERM, "unshare", ARG_MASKED(0, CLONE_NEWTIME_FLAG,
-                                                      CLONE_NEWTIME_FLAG))) != 0 ||
+    if ((rc = deny1(&f, EPERM, "unshare", ARG_MASKED(0, CLONE_NEWTIME_FLAG, CLONE_NEWTIME_FLAG))) !=
+            0 ||
         (rc = deny(&f, ENOSYS, "clone3", 0, NULL)) != 0)
         goto out;
     /* TIOCSTI pushes characters into the terminal's input: typed commands for the parent
@@ -292,8 +326,7 @@ int sandbox_seccomp_build(enum policy_net mode, enum policy_unix ux, enum sandbo
      * (IOPRIO_WHO_PROCESS, 0), the caller. A process group may hold processes outside the
      * sandbox (a pipeline's other commands), and PRIO_USER 0 is every process of the
      * caller's user: for root, every root process of the host. */
-    if ((rc = deny1(&f, EPERM, "setpriority", SCMP_A0(SCMP_CMP_NE, 0 /* PRIO_PROCESS */))) !=
-            0 ||
+    if ((rc = deny1(&f, EPERM, "setpriority", SCMP_A0(SCMP_CMP_NE, 0 /* PRIO_PROCESS */))) != 0 ||
         (rc = deny1(&f, EPERM, "setpriority", SCMP_A1(SCMP_CMP_NE, 0))) != 0 ||
         (rc = deny1(&f, EPERM, "ioprio_set", SCMP_A0(SCMP_CMP_NE, 1 /* IOPRIO_WHO_PROCESS */))) !=
             0 ||

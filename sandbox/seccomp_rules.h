@@ -18,11 +18,8 @@
  * (caller releases it with seccomp_release) and *rules the number of rules added. Returns 0,
  * or a negative errno with err set.
  */
-__attribute__((warn_unused_result)) int sandbox_seccomp_build(enum policy_net mode,
-                                                              enum policy_unix ux,
-                                                              enum sandbox_sysv sysv,
-                                                              scmp_filter_ctx *out,
-                                                              unsigned *rules, char *err,
-                                                              size_t errlen);
+__attribute__((warn_unused_result)) int
+sandbox_seccomp_build(enum policy_net mode, enum policy_unix ux, enum sandbox_sysv sysv,
+                      scmp_filter_ctx *out, unsigned *rules, char *err, size_t errlen);
 
 #endif

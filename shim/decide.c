@@ -52,7 +52,8 @@ static int within_len(const char *path, size_t plen, const char *dir, size_t dle
 {
     if (dlen == 1 && dir[0] == '/')
         return path[0] == '/';
-    return dlen <= plen && memcmp(path, dir, dlen) == 0 && (path[dlen] == '\0' || path[dlen] == '/');
+    return dlen <= plen && memcmp(path, dir, dlen) == 0 &&
+           (path[dlen] == '\0' || path[dlen] == '/');
 }
 
 int decide_fs_deny_indexed(const struct decide_fs_index *ix, const char *path)
@@ -290,14 +291,11 @@ int decide_connect_head(const char *host, uint16_t port, const char *key, const 
         pp[pl++] = digits[--nd];
     size_t n = 0, hl = strlen(host);
     int over = PUT_LIT("CONNECT ") || put_bounded(out, cap, &n, host, hl) ||
-               put_bounded(out, cap, &n, pp, pl) ||
-               PUT_LIT(" HTTP/1.1\r\nHost: ") ||
+               put_bounded(out, cap, &n, pp, pl) || PUT_LIT(" HTTP/1.1\r\nHost: ") ||
                put_bounded(out, cap, &n, host, hl) || put_bounded(out, cap, &n, pp, pl) ||
-               PUT_LIT("\r\nProxy-Authorization: Bearer ") ||
-               put_bounded(out, cap, &n, key, kl);
+               PUT_LIT("\r\nProxy-Authorization: Bearer ") || put_bounded(out, cap, &n, key, kl);
     if (!over && sl)
-        over = PUT_LIT("\r\nCordon-Session: ") ||
-               put_bounded(out, cap, &n, session, sl);
+        over = PUT_LIT("\r\nCordon-Session: ") || put_bounded(out, cap, &n, session, sl);
     if (!over)
         over = PUT_LIT("\r\n\r\n");
     if (over) {

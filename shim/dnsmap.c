@@ -40,8 +40,8 @@ static struct table *table(void)
     struct table *t = atomic_load(&g_tab);
     if (t)
         return t;
-    void *m = mmap(NULL, sizeof(struct table), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
+    void *m =
+        mmap(NULL, sizeof(struct table), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
         return NULL;
     struct table *none = NULL;
@@ -204,8 +204,8 @@ const char *dnsmap_lookup_sa(const struct sockaddr *sa, socklen_t len)
     return dnsmap_lookup(ntohl(v));
 }
 
-int dnsmap_target(const struct sockaddr *sa, socklen_t len, char *host, size_t hl,
-                  uint16_t *port, int *named, uint32_t *v4)
+int dnsmap_target(const struct sockaddr *sa, socklen_t len, char *host, size_t hl, uint16_t *port,
+                  int *named, uint32_t *v4)
 {
     *named = 0;
     *v4 = 0;

@@ -25,7 +25,10 @@
 #define DNSMAP_NAME_MAX 253     /* a DNS name without its trailing dot */
 #define DNSMAP_BASE 0xC6120000u /* 198.18.0.0; slot i is 198.18.0.0 + 1 + i */
 /* The first 12 bytes of an IPv6 placeholder: 2001:2::/96; the last 4 are the IPv4 one. */
-#define DNSMAP_PREFIX6 {0x20, 0x01, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0}
+#define DNSMAP_PREFIX6                                                                             \
+    {                                                                                              \
+        0x20, 0x01, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0                                             \
+    }
 
 /* Create a new table in a memfd (not close-on-exec); returns the fd or -errno. */
 int dnsmap_create(void);
@@ -74,7 +77,7 @@ int dnsmap_is_placeholder(uint32_t addr);
  * the host came from the map. v4 receives the IPv4 address (host order) for IPv4 and
  * IPv4-mapped destinations, 0 otherwise.
  */
-int dnsmap_target(const struct sockaddr *sa, socklen_t len, char *host, size_t hl,
-                  uint16_t *port, int *named, uint32_t *v4);
+int dnsmap_target(const struct sockaddr *sa, socklen_t len, char *host, size_t hl, uint16_t *port,
+                  int *named, uint32_t *v4);
 
 #endif

@@ -17,7 +17,6 @@
 static _Atomic int ev_fd = -1;
 static _Atomic uint64_t ev_dropped, ev_reported;
 
-
 void events_set_fd(int fd)
 {
     atomic_store(&ev_fd, fd);

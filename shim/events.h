@@ -17,7 +17,6 @@
 #define EVENTS_MAX_PATH 1024
 #define EVENTS_MAX_ARGV 2048
 
-
 /* Use fd (already connected, hello sent) for events; -1 disables the channel. */
 void events_set_fd(int fd);
 int events_fd(void);

@@ -213,8 +213,8 @@ int fetch_parse_response(const char *buf, size_t len, struct fetch_response *r, 
 }
 
 /* A non-blocking socket connected to t before the deadline: the fd, or -errno with err set. */
-static int fetch_connect(const struct fetch_target *t, int64_t deadline, int timeout_ms,
-                         char *err, size_t errlen)
+static int fetch_connect(const struct fetch_target *t, int64_t deadline, int timeout_ms, char *err,
+                         size_t errlen)
 {
     int rc, fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
@@ -249,16 +249,16 @@ fail:
 }
 
 /* The request head into req (cap bytes): its length, or -EINVAL with err set. */
-static int fetch_request(const struct fetch_target *t, const char *key, const char *etag,
-                         char *req, size_t cap, char *err, size_t errlen)
+static int fetch_request(const struct fetch_target *t, const char *key, const char *etag, char *req,
+                         size_t cap, char *err, size_t errlen)
 {
     int cond = etag && *etag;
-    int n = snprintf(req, cap,
-                     "GET /v1/policy HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
-                     "%s%s%sUser-Agent: libcordon/" CORDON_VERSION "\r\n"
-                     "Connection: close\r\n\r\n",
-                     t->host, key, cond ? "If-None-Match: " : "", cond ? etag : "",
-                     cond ? "\r\n" : "");
+    int n =
+        snprintf(req, cap,
+                 "GET /v1/policy HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                 "%s%s%sUser-Agent: libcordon/" CORDON_VERSION "\r\n"
+                 "Connection: close\r\n\r\n",
+                 t->host, key, cond ? "If-None-Match: " : "", cond ? etag : "", cond ? "\r\n" : "");
     if (n < 0 || (size_t)n >= cap) {
         diag_set(err, errlen, "the policy request does not fit in %zu bytes", cap);
         return -EINVAL;
@@ -284,8 +284,8 @@ static int fetch_send(int fd, const struct fetch_target *t, const char *req, siz
  * whole. *len receives the bytes read. 0 or -errno with err set.
  */
 static int fetch_receive(int fd, const struct fetch_target *t, int64_t deadline, int timeout_ms,
-                         char *buf, size_t cap, size_t *len, struct fetch_response *r,
-                         char *err, size_t errlen)
+                         char *buf, size_t cap, size_t *len, struct fetch_response *r, char *err,
+                         size_t errlen)
 {
     int have_headers = 0;
     *len = 0;

@@ -35,8 +35,7 @@ size_t handshake_format(char *buf, size_t cap, long pid, uint64_t version)
  * byte is not a digit), 0 when the input ended inside it, -1 when it is malformed or out of
  * range.
  */
-static int number(const char *buf, size_t len, size_t *pos, int min, uint64_t max,
-                  uint64_t *out)
+static int number(const char *buf, size_t len, size_t *pos, int min, uint64_t max, uint64_t *out)
 {
     size_t i = *pos;
     uint64_t v = 0;

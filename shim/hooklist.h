@@ -17,6 +17,8 @@
 #ifndef CORDON_SHIM_HOOKLIST_H
 #define CORDON_SHIM_HOOKLIST_H
 
+/* One group per line, as the hooks' files are; clang-format would reflow the list. */
+/* clang-format off */
 #define CORDON_HOOKS(ALL, GLIBC)                                                                   \
     /* the open family (hooks_fs.c) */                                                             \
     ALL(open) GLIBC(open64) ALL(openat) GLIBC(openat64) GLIBC(__open_2) GLIBC(__open64_2)          \
@@ -30,5 +32,6 @@
     ALL(gethostbyname2) GLIBC(gethostbyname_r) GLIBC(gethostbyname2_r) ALL(getnameinfo)          \
     /* the raw gate and the shim's own descriptors (hooks_syscall.c, hooks_fd.c) */                \
     ALL(syscall) ALL(close) GLIBC(close_range) ALL(dup2) GLIBC(dup3)
+/* clang-format on */
 
 #endif

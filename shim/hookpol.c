@@ -187,12 +187,11 @@ truncated:
 }
 
 /* The header; leaves in->off at the first list. */
-static int header(struct ibuf *in, uint64_t *ver, uint64_t *mode, uint64_t *net,
-                  const char **agent, char *err, size_t errlen)
+static int header(struct ibuf *in, uint64_t *ver, uint64_t *mode, uint64_t *net, const char **agent,
+                  char *err, size_t errlen)
 {
     if (!in->b || in->n == 0 || in->n > HOOKPOL_MAX_BYTES) {
-        diag_set(err, errlen, "the hook image is empty or larger than %u bytes",
-                 HOOKPOL_MAX_BYTES);
+        diag_set(err, errlen, "the hook image is empty or larger than %u bytes", HOOKPOL_MAX_BYTES);
         return -EINVAL;
     }
     const char *magic = next(in);
@@ -202,8 +201,9 @@ static int header(struct ibuf *in, uint64_t *ver, uint64_t *mode, uint64_t *net,
     }
     if (num(in, UINT64_MAX, ver) != 0 || num(in, POLICY_MODE_OBSERVE, mode) != 0 ||
         num(in, POLICY_NET_HOST, net) != 0 || !(*agent = next(in))) {
-        diag_set(err, errlen, "the hook image's header (version, mode, network, agent) is "
-                              "malformed");
+        diag_set(err, errlen,
+                 "the hook image's header (version, mode, network, agent) is "
+                 "malformed");
         return -EINVAL;
     }
     return 0;
@@ -282,8 +282,8 @@ int hookpol_measure(const char *buf, size_t len, size_t *need, char *err, size_t
     return rc == -ENOMEM ? 0 : rc; /* counted, and nothing given to decode into */
 }
 
-int hookpol_decode(const char *buf, size_t len, struct policy **out, uint64_t *version,
-                   char *err, size_t errlen)
+int hookpol_decode(const char *buf, size_t len, struct policy **out, uint64_t *version, char *err,
+                   size_t errlen)
 {
     *out = NULL;
     size_t need;

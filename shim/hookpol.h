@@ -48,9 +48,8 @@ __attribute__((warn_unused_result)) int hookpol_measure(const char *buf, size_t 
  * (malformed) or -ENOMEM (mem too small, NULL or misaligned). */
 __attribute__((warn_unused_result)) int hookpol_decode_into(const char *buf, size_t len, void *mem,
                                                             size_t memlen, size_t *need,
-                                                            struct policy **out,
-                                                            uint64_t *version, char *err,
-                                                            size_t errlen);
+                                                            struct policy **out, uint64_t *version,
+                                                            char *err, size_t errlen);
 
 /* Release what hookpol_decode returned (not buf). */
 void hookpol_free(struct policy *p);

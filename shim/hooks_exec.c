@@ -218,7 +218,8 @@ static void exec_after(const char *prog, char *const argv[], const char *what, i
     exec_detail(mem, sizeof mem, abs, argv, "kernel");
     shim_report(SHIM_KIND_KERNEL_EXEC, "exec", "deny", what, abs,
                 "refused by the kernel: no execute right there under the policy's grants, "
-                "or denied by the file's permissions", mem);
+                "or denied by the file's permissions",
+                mem);
     errno = saved;
 }
 
@@ -378,13 +379,14 @@ int hooks_exec_execveat(int dirfd, const char *path, char *const argv[], char *c
     return rc;
 }
 
-EXPORT int HOOK(execveat)(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
+EXPORT int HOOK(execveat)(int dirfd, const char *path, char *const argv[], char *const envp[],
+                          int flags)
 {
     return hooks_exec_execveat(dirfd, path, argv, envp, flags);
 }
 
 EXPORT int HOOK(posix_spawn)(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
-                       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+                             const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
     if (exec_gate(path, argv, "posix_spawn") != 0)
         return EACCES;
@@ -398,7 +400,7 @@ EXPORT int HOOK(posix_spawn)(pid_t *pid, const char *path, const posix_spawn_fil
 }
 
 EXPORT int HOOK(posix_spawnp)(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
-                        const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+                              const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
     char found[PATH_MAXLEN];
     if (nonempty(file) && search_path(file, found, sizeof found) == 0 &&

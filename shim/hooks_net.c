@@ -210,9 +210,10 @@ static int tunnel(int fd, int domain, const char *host, uint16_t port, int *stat
     tunnel_addr(ta, sizeof ta);
     int rc = connect_tunnel(fd, domain);
     if (rc != 0 && errno != EINPROGRESS) {
-        snprintf(why, wl, "cordond's egress tunnel at %s cannot be reached from this %s socket: "
-                 "%s; is cordond running?", ta, domain == AF_INET6 ? "IPv6" : "IPv4",
-                 strerror(errno));
+        snprintf(why, wl,
+                 "cordond's egress tunnel at %s cannot be reached from this %s socket: "
+                 "%s; is cordond running?",
+                 ta, domain == AF_INET6 ? "IPv6" : "IPv4", strerror(errno));
         explicit_bzero(req, sizeof req);
         return ECONNREFUSED;
     }
@@ -221,8 +222,10 @@ static int tunnel(int fd, int domain, const char *host, uint16_t port, int *stat
         socklen_t sl = sizeof soerr;
         if (io_wait(fd, POLLOUT, deadline) <= 0 ||
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr) {
-            snprintf(why, wl, "cordond's egress tunnel at %s cannot be reached: %s; is cordond "
-                     "running?", ta, strerror(soerr ? soerr : ETIMEDOUT));
+            snprintf(why, wl,
+                     "cordond's egress tunnel at %s cannot be reached: %s; is cordond "
+                     "running?",
+                     ta, strerror(soerr ? soerr : ETIMEDOUT));
             explicit_bzero(req, sizeof req);
             return ECONNREFUSED;
         }
@@ -441,8 +444,8 @@ EXPORT int HOOK(connect)(int fd, const struct sockaddr *sa, socklen_t len)
     return hooks_net_connect(fd, sa, len);
 }
 
-EXPORT ssize_t HOOK(sendto)(int fd, const void *buf, size_t len, int flags, const struct sockaddr *sa,
-                      socklen_t alen)
+EXPORT ssize_t HOOK(sendto)(int fd, const void *buf, size_t len, int flags,
+                            const struct sockaddr *sa, socklen_t alen)
 {
     if (sa && udp_gate(fd, sa, alen, "sendto") != 0)
         return -1;

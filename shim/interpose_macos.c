@@ -25,7 +25,7 @@ struct cordon_interpose {
 /* Both members by their Mach-O symbol names: _<name> is libSystem's function, and
  * _cordon_hook_<name> is the hook that HOOK(<name>) defines (shim.h). */
 #define CORDON_INTERPOSE_DECL(name)                                                                \
-    extern const char cordon_replacee_##name __asm__("_" #name);                                 \
+    extern const char cordon_replacee_##name __asm__("_" #name);                                   \
     extern const char cordon_replacement_##name __asm__("_cordon_hook_" #name);
 #define CORDON_INTERPOSE_PAIR(name) {&cordon_replacement_##name, &cordon_replacee_##name},
 #define CORDON_INTERPOSE_SKIP(name)

@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 #include "base/diag.h"
 #include "base/path.h"
 #include "base/secret.h"
@@ -199,8 +198,7 @@ int profile_load(struct profile *p, char *err, size_t errlen)
     return profile_load_from(p, NULL, err, errlen);
 }
 
-int profile_load_from(struct profile *p, const struct profile_source *src, char *err,
-                      size_t errlen)
+int profile_load_from(struct profile *p, const struct profile_source *src, char *err, size_t errlen)
 {
     static const struct profile_source none;
     const struct profile_source *s = src ? src : &none;
@@ -236,8 +234,8 @@ int profile_load_from(struct profile *p, const struct profile_source *src, char 
     return profile_check(p, err, errlen);
 }
 
-int profile_check_file_mode(const char *file, unsigned mode, int had_key,
-                            const struct profile *p, char *err, size_t errlen)
+int profile_check_file_mode(const char *file, unsigned mode, int had_key, const struct profile *p,
+                            char *err, size_t errlen)
 {
     if (had_key || strncmp(p->key, "ck_", 3) != 0 || !(mode & 077))
         return 0;

@@ -63,9 +63,8 @@ struct profile_source {
  * wins over a policy file that did not come from src. src NULL is profile_load. Returns 0 or
  * a negative errno with err set.
  */
-__attribute__((warn_unused_result)) int profile_load_from(struct profile *p,
-                                                          const struct profile_source *src,
-                                                          char *err, size_t errlen);
+__attribute__((warn_unused_result)) int
+profile_load_from(struct profile *p, const struct profile_source *src, char *err, size_t errlen);
 
 /* Check the combination of an already filled profile (what profile_load checks last). */
 __attribute__((warn_unused_result)) int profile_check(struct profile *p, char *err, size_t errlen);
@@ -85,13 +84,12 @@ profile_key(const struct profile *p, char out[PROFILE_KEY_LEN + 1], char *err, s
  */
 __attribute__((warn_unused_result)) int profile_check_file_mode(const char *file, unsigned mode,
                                                                 int had_key,
-                                                                const struct profile *p,
-                                                                char *err, size_t errlen);
+                                                                const struct profile *p, char *err,
+                                                                size_t errlen);
 
 /* profile_key for a CORDON_KEY value given directly (a key, or the path of a key file). */
-__attribute__((warn_unused_result)) int profile_key_of(const char *key,
-                                                       char out[PROFILE_KEY_LEN + 1], char *err,
-                                                       size_t errlen);
+__attribute__((warn_unused_result)) int
+profile_key_of(const char *key, char out[PROFILE_KEY_LEN + 1], char *err, size_t errlen);
 
 /* The log mode CORDON_LOG names (NULL or "" is "once"). Returns 0, or -EINVAL with err set. */
 __attribute__((warn_unused_result)) int profile_log_mode(const char *value, enum profile_log *mode,

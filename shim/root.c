@@ -189,8 +189,7 @@ static int read_envelope_file(const char *path, char **buf, size_t *len, char *e
         diag_set(err, errlen, "the policy envelope %s is larger than %u bytes", path,
                  FETCH_MAX_BODY);
     else if (rc == -EINVAL)
-        diag_set(err, errlen, "the policy envelope %s (CORDON_POLICY) is not a regular file",
-                 path);
+        diag_set(err, errlen, "the policy envelope %s (CORDON_POLICY) is not a regular file", path);
     else if (rc != 0)
         diag_set(err, errlen, "cannot read the policy envelope %s (CORDON_POLICY): %s", path,
                  strerror(-rc));
@@ -616,8 +615,10 @@ int root_enforce(struct root *r, char *err, size_t errlen)
         }
         rc = policy_env_from_process(&pe, ps, NULL);
         if (rc != 0)
-            diag_set(err, errlen, "cannot establish the home and current directories to "
-                     "export for descendants: %s", strerror(-rc));
+            diag_set(err, errlen,
+                     "cannot establish the home and current directories to "
+                     "export for descendants: %s",
+                     strerror(-rc));
         if (rc == 0)
             rc = put("CORDON_HOME", pe.vars.home, err, errlen);
         if (rc == 0)

@@ -30,7 +30,7 @@
 
 struct root {
     struct profile prof;
-    char key[PROFILE_KEY_LEN + 1]; /* "" offline */
+    char key[PROFILE_KEY_LEN + 1];   /* "" offline */
     char token[PROFILE_KEY_LEN + 1]; /* the tree's session token (cs_...), "" until cordond
                                         answered the sandbox report */
     struct key_trust trust;
@@ -49,7 +49,7 @@ struct root {
     char digest[7 + 64 + 1]; /* "sha256:" + hex */
     char session[33];
     int event_fd, policy_fd, dns_fd, hooks_fd;
-    char hooks_id[48];   /* "DEV:INO" of the hook image's memfd */
+    char hooks_id[48];  /* "DEV:INO" of the hook image's memfd */
     char preload[4096]; /* libcordon.so, kept readable inside the sandbox */
     char rootlib[4096]; /* libcordon-root.so beside it, when it exists */
     struct sandbox_opts sopts;
@@ -72,8 +72,8 @@ __attribute__((warn_unused_result)) int root_prepare(struct root *r, char *err, 
  * down; its hello says "role":"supervisor". Returns the fd, -ENOENT when r has no event
  * channel (offline, or cordond announced none), or another negative errno with err set.
  */
-__attribute__((warn_unused_result)) int root_open_supervisor_events(const struct root *r,
-                                                                    char *err, size_t errlen);
+__attribute__((warn_unused_result)) int root_open_supervisor_events(const struct root *r, char *err,
+                                                                    size_t errlen);
 
 /* Apply the sandbox, report it, create the caches and export the tree mark and the proxy
  * variables into this process's environment. 0 or negative with err set. */

@@ -22,9 +22,9 @@ static int start(struct root *r, char *err, size_t errlen)
     return rc ? rc : root_enforce(r, err, errlen);
 }
 
-static int load_envelope(const char *trust_spec, const char *workspace, const char *env,
-                         size_t len, const char *want, struct policy **out, uint64_t *version,
-                         char *err, size_t errlen)
+static int load_envelope(const char *trust_spec, const char *workspace, const char *env, size_t len,
+                         const char *want, struct policy **out, uint64_t *version, char *err,
+                         size_t errlen)
 {
     char digest[7 + 64 + 1], keyid[KEY_ID_HEX + 1];
     char *payload = NULL;
@@ -38,8 +38,9 @@ static int load_envelope(const char *trust_spec, const char *workspace, const ch
     }
     root_digest(env, len, digest);
     if (strcmp(digest, want) != 0) {
-        diag_set(err, errlen, "the tree's policy cache does not match CORDON_POLICY_DIGEST (it "
-                              "was replaced); start the agent again from its profile");
+        diag_set(err, errlen,
+                 "the tree's policy cache does not match CORDON_POLICY_DIGEST (it "
+                 "was replaced); start the agent again from its profile");
         return -EINVAL;
     }
     if ((rc = root_load_trust(trust_spec, &trust, err, errlen)) != 0 ||

@@ -27,8 +27,8 @@ struct rootlib {
     /* A descendant of a tree without a hook image: check the cached envelope against
      * want_digest, verify it with trust and compile it for this process. */
     int (*load_envelope)(const char *trust, const char *workspace, const char *env, size_t len,
-                         const char *want_digest, struct policy **out, uint64_t *version,
-                         char *err, size_t errlen);
+                         const char *want_digest, struct policy **out, uint64_t *version, char *err,
+                         size_t errlen);
 };
 
 #endif

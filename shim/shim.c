@@ -221,21 +221,33 @@ static const struct {
     const char *name;
     int override;
 } env_names[] = {
-    {"CORDON_SESSION", 1},   {"CORDON_POLICY_DIGEST", 1},
-    {"CORDON_POLICY_FD", 1}, {"CORDON_EVENT_FD", 1},
-    {"CORDON_DNS_FD", 1},    {"CORDON_HOOKS_FD", 1},
-    {"CORDON_HOOKS_ID", 1},  {"CORDON_SERVER", 1},
-    {"CORDON_KEY", 1},       {"CORDON_TRUST", 1},
-    {"CORDON_POLICY", 1},    {"CORDON_WORKSPACE", 1},
-    {"CORDON_PROXY", 1},     {"CORDON_HOME", 1},
-    {"CORDON_CWD", 1},       {"CORDON_LOG", 0},
-    {"HTTPS_PROXY", 0},      {"https_proxy", 0},
-    {"NO_PROXY", 0},         {"no_proxy", 0},
+    {"CORDON_SESSION", 1},
+    {"CORDON_POLICY_DIGEST", 1},
+    {"CORDON_POLICY_FD", 1},
+    {"CORDON_EVENT_FD", 1},
+    {"CORDON_DNS_FD", 1},
+    {"CORDON_HOOKS_FD", 1},
+    {"CORDON_HOOKS_ID", 1},
+    {"CORDON_SERVER", 1},
+    {"CORDON_KEY", 1},
+    {"CORDON_TRUST", 1},
+    {"CORDON_POLICY", 1},
+    {"CORDON_WORKSPACE", 1},
+    {"CORDON_PROXY", 1},
+    {"CORDON_HOME", 1},
+    {"CORDON_CWD", 1},
+    {"CORDON_LOG", 0},
+    {"HTTPS_PROXY", 0},
+    {"https_proxy", 0},
+    {"NO_PROXY", 0},
+    {"no_proxy", 0},
     /* The model clients' variables (docs/SHIM.md "Model clients"): the tree's credential and
      * cordond's API, restored over whatever a process put in a child's environment, so that a
      * provider key an agent sets is never what a client sends. */
-    {"OPENAI_API_KEY", 1},   {"ANTHROPIC_API_KEY", 1},
-    {"OPENAI_BASE_URL", 1},  {"ANTHROPIC_BASE_URL", 1},
+    {"OPENAI_API_KEY", 1},
+    {"ANTHROPIC_API_KEY", 1},
+    {"OPENAI_BASE_URL", 1},
+    {"ANTHROPIC_BASE_URL", 1},
 };
 
 static void build_env(void)
@@ -249,8 +261,8 @@ static void build_env(void)
         const char *v = getenv(env_names[i].name);
         size_t nl = strlen(env_names[i].name);
         /* room for env_set_fd to write a longer descriptor number later */
-        size_t need = v ? nl + strlen(v) + 2 + (nl > 3 && strcmp(env_names[i].name + nl - 3,
-                                                                 "_FD") == 0 ? 8 : 0)
+        size_t need = v ? nl + strlen(v) + 2 +
+                              (nl > 3 && strcmp(env_names[i].name + nl - 3, "_FD") == 0 ? 8 : 0)
                         : 0;
         if (!v || need > ENV_SLOT || used + need > sizeof g_mem.b)
             continue;
@@ -591,8 +603,8 @@ static int descend(const char *prog)
         }
         return 1;
     }
-    struct policy *pol = hfd >= 0 && hwant ? descend_image(prog, hfd, hwant)
-                                           : descend_envelope(prog, fd, want);
+    struct policy *pol =
+        hfd >= 0 && hwant ? descend_image(prog, hfd, hwant) : descend_envelope(prog, fd, want);
     shim.policy = pol;
     atomic_store(&shim.fds[SHIM_FD_POLICY], fd);
     int efd = env_fd("CORDON_EVENT_FD");

@@ -59,8 +59,8 @@ int cli_read_file(const char *path, size_t max, char **buf, size_t *len)
         n += (size_t)r;
         if (n > max) {
             rc = -EFBIG;
-            fprintf(stderr, "cordon: %s is larger than %zu bytes, the most accepted here\n",
-                    path, max);
+            fprintf(stderr, "cordon: %s is larger than %zu bytes, the most accepted here\n", path,
+                    max);
             goto out;
         }
     }
@@ -132,7 +132,9 @@ int cli_find_file(const char *env, const char *const rel[], size_t nrel, const c
     const char *v = env ? getenv(env) : NULL;
     if (v && *v)
         return realpath(v, buf) && access(buf, mode) == 0 &&
-                       snprintf(out, len, "%s", buf) < (int)len ? 0 : -ENOENT;
+                       snprintf(out, len, "%s", buf) < (int)len
+                   ? 0
+                   : -ENOENT;
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {

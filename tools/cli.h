@@ -11,17 +11,17 @@
 #include "base/diag.h"
 
 enum cli_exit {
-    CLI_OK = 0,    /* success, valid */
-    CLI_FAIL = 1,  /* the policy or signature is invalid, verification failed */
-    CLI_USAGE = 2, /* wrong arguments, or a file could not be read or written */
+    CLI_OK = 0,         /* success, valid */
+    CLI_FAIL = 1,       /* the policy or signature is invalid, verification failed */
+    CLI_USAGE = 2,      /* wrong arguments, or a file could not be read or written */
     CLI_INCOMPLETE = 3, /* `cordon audit verify`: the log holds, but a writer stopped without
                            its stop record (at the end: not closed; or inside: a gap) */
 };
 
 struct cli_command {
-    const char *name;    /* "policy check" */
-    const char *summary; /* one line for `cordon help` */
-    const char *usage;   /* full --help text */
+    const char *name;                  /* "policy check" */
+    const char *summary;               /* one line for `cordon help` */
+    const char *usage;                 /* full --help text */
     int (*run)(int argc, char **argv); /* argv[0] is the last word of name */
 };
 
@@ -53,8 +53,8 @@ int cli_wants_help(const struct cli_command *cmd, int argc, char **argv);
  * Returns 0 or -ENOENT.
  */
 __attribute__((warn_unused_result)) int cli_find_file(const char *env, const char *const rel[],
-                                                      size_t nrel, const char *installed,
-                                                      int mode, char *out, size_t len);
+                                                      size_t nrel, const char *installed, int mode,
+                                                      char *out, size_t len);
 
 struct policy;
 /*
@@ -78,8 +78,8 @@ __attribute__((warn_unused_result)) int cli_read_policy(const char *cmd, const c
                                                         size_t *len);
 
 /* The subcommands, defined by the command files. */
-extern const struct cli_command cmd_keygen, cmd_sign, cmd_verify, cmd_policy_check,
-    cmd_explain, cmd_exec, cmd_audit_verify, cmd_audit_query, cmd_agent_add, cmd_agent_revoke,
-    cmd_agent_list, cmd_policy_push, cmd_policy_reload, cmd_run, cmd_doctor;
+extern const struct cli_command cmd_keygen, cmd_sign, cmd_verify, cmd_policy_check, cmd_explain,
+    cmd_exec, cmd_audit_verify, cmd_audit_query, cmd_agent_add, cmd_agent_revoke, cmd_agent_list,
+    cmd_policy_push, cmd_policy_reload, cmd_run, cmd_doctor;
 
 #endif

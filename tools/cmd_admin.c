@@ -58,7 +58,7 @@ static int read_token(const char *cmd, const char *path, char *tok, size_t len)
         path = getenv("CORDON_ADMIN_TOKEN_FILE");
     if (!path || !path[0]) {
         cli_error(cmd, "no admin token: pass --admin-token FILE or set "
-                  "CORDON_ADMIN_TOKEN_FILE (the server's admin_token_file)");
+                       "CORDON_ADMIN_TOKEN_FILE (the server's admin_token_file)");
         return -ENOENT;
     }
     char *buf = NULL, why[1024];
@@ -103,20 +103,22 @@ static int load_curl(const char *cmd)
         return 0;
     void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
     if (!h) {
-        cli_error(cmd, "cannot load libcurl (%s); the admin commands need it: install "
-                  "libcurl4 (Debian) or your system's libcurl package", dlerror());
+        cli_error(cmd,
+                  "cannot load libcurl (%s); the admin commands need it: install "
+                  "libcurl4 (Debian) or your system's libcurl package",
+                  dlerror());
         return -ENOENT;
     }
     /* dlsym answers void *; POSIX guarantees it converts to a function pointer. */
-#define SYM(field, name)                                                                          \
-    do {                                                                                       \
-        void *f = dlsym(h, name);                                                              \
-        if (!f) {                                                                              \
-            cli_error(cmd, "libcurl has no %s; it is too old for cordon", name);              \
-            dlclose(h);                                                                        \
-            return -ENOSYS;                                                                    \
-        }                                                                                      \
-        memcpy(&lc.field, &f, sizeof f);                                                       \
+#define SYM(field, name)                                                                           \
+    do {                                                                                           \
+        void *f = dlsym(h, name);                                                                  \
+        if (!f) {                                                                                  \
+            cli_error(cmd, "libcurl has no %s; it is too old for cordon", name);                   \
+            dlclose(h);                                                                            \
+            return -ENOSYS;                                                                        \
+        }                                                                                          \
+        memcpy(&lc.field, &f, sizeof f);                                                           \
     } while (0)
     SYM(easy_init, "curl_easy_init");
     SYM(easy_setopt, "curl_easy_setopt");
@@ -164,8 +166,10 @@ static long admin_call(const char *cmd, const char *server, const char *token_fi
             sl--;
         snprintf(url, sizeof url, "%.*s%s", (int)sl, server, path);
     } else {
-        cli_error(cmd, "--server %s: expected unix:/PATH (cordond's admin_listen) or "
-                  "http://HOST:PORT", server);
+        cli_error(cmd,
+                  "--server %s: expected unix:/PATH (cordond's admin_listen) or "
+                  "http://HOST:PORT",
+                  server);
         status = -EINVAL;
         goto out;
     }
@@ -184,7 +188,8 @@ static long admin_call(const char *cmd, const char *server, const char *token_fi
     lc.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     CURLcode cc = lc.easy_perform(c);
     if (cc != CURLE_OK) {
-        cli_error(cmd, "cannot reach cordond at %s: %s; is it running with an "
+        cli_error(cmd,
+                  "cannot reach cordond at %s: %s; is it running with an "
                   "admin_token_file, and is --server its admin_listen (default %s)?",
                   server, lc.easy_strerror(cc), DEFAULT_ADMIN);
         goto out;
@@ -210,23 +215,21 @@ static void print_error(const char *cmd, long status, const struct resp *r)
         cli_error(cmd, "server answered HTTP %ld", status);
     cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "diagnostics");
     cJSON *it;
-    cJSON_ArrayForEach(it, d)
-        if (cJSON_IsString(it))
-            fprintf(stderr, "  %s\n", it->valuestring);
+    cJSON_ArrayForEach(it, d) if (cJSON_IsString(it)) fprintf(stderr, "  %s\n", it->valuestring);
     cJSON_Delete(o);
 }
 
 /* The options every admin command takes, for its --help. */
-#define ADMIN_OPTIONS                                                                          \
-    "  --server ADMIN       cordond's admin_listen: unix:/PATH (default\n"                      \
-    "                       " DEFAULT_ADMIN ") or http://HOST:PORT when admin_listen\n"         \
-    "                       is a TCP address; the agent-facing listen address has no admin\n" \
-    "                       endpoints\n"                                                        \
-    "  --admin-token FILE   the admin token, a file of mode 0600 (default\n"                   \
-    "                       $CORDON_ADMIN_TOKEN_FILE)\n"                                       \
-    "\n"                                                                                        \
-    "cordond refuses these requests from a sandboxed process (no_new_privs and a seccomp\n"    \
-    "filter, which a systemd unit with NoNewPrivileges= and SystemCallFilter= also has),\n"   \
+#define ADMIN_OPTIONS                                                                              \
+    "  --server ADMIN       cordond's admin_listen: unix:/PATH (default\n"                         \
+    "                       " DEFAULT_ADMIN ") or http://HOST:PORT when admin_listen\n"            \
+    "                       is a TCP address; the agent-facing listen address has no admin\n"      \
+    "                       endpoints\n"                                                           \
+    "  --admin-token FILE   the admin token, a file of mode 0600 (default\n"                       \
+    "                       $CORDON_ADMIN_TOKEN_FILE)\n"                                           \
+    "\n"                                                                                           \
+    "cordond refuses these requests from a sandboxed process (no_new_privs and a seccomp\n"        \
+    "filter, which a systemd unit with NoNewPrivileges= and SystemCallFilter= also has),\n"        \
     "whatever token it holds: run them from an administrator's shell.\n"
 
 struct admin_args {
@@ -235,8 +238,8 @@ struct admin_args {
 
 /* Parse the shared options; returns the index of the first operand, or -EINVAL after saying
  * what is wrong. */
-static int parse_args(const struct cli_command *cmd, int argc, char **argv,
-                      struct admin_args *a, int want_agent)
+static int parse_args(const struct cli_command *cmd, int argc, char **argv, struct admin_args *a,
+                      int want_agent)
 {
     static const struct option opts[] = {{"server", required_argument, NULL, 's'},
                                          {"admin-token", required_argument, NULL, 't'},
@@ -248,11 +251,21 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv,
     optind = 1;
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         switch (c) {
-        case 's': a->server = optarg; break;
-        case 't': a->token = optarg; break;
-        case 'a': a->agent = optarg; break;
-        case 'i': a->id = optarg; break;
-        default: cli_usage_error(cmd, "unknown option"); return -EINVAL;
+        case 's':
+            a->server = optarg;
+            break;
+        case 't':
+            a->token = optarg;
+            break;
+        case 'a':
+            a->agent = optarg;
+            break;
+        case 'i':
+            a->id = optarg;
+            break;
+        default:
+            cli_usage_error(cmd, "unknown option");
+            return -EINVAL;
         }
     }
     /* Not CORDON_SERVER: that names the agent-facing listener, which has no admin API. */
@@ -298,8 +311,10 @@ static int run_agent_add(int argc, char **argv)
     cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
     if (cJSON_IsString(key) && cJSON_IsString(id)) {
         printf("%s\n", key->valuestring);
-        fprintf(stderr, "cordon agent add: key %s for agent %s; it is shown only once, store it "
-                "now (CORDON_KEY, mode 0600)\n", id->valuestring, a.agent);
+        fprintf(stderr,
+                "cordon agent add: key %s for agent %s; it is shown only once, store it "
+                "now (CORDON_KEY, mode 0600)\n",
+                id->valuestring, a.agent);
         rc = CLI_OK;
         sodium_memzero(key->valuestring, strlen(key->valuestring));
     } else {
@@ -321,9 +336,7 @@ const struct cli_command cmd_agent_add = {
     "Ask cordond to create a new key for agent NAME and print it on standard output. The key\n"
     "is shown only this once: the server keeps only an HMAC of it. Give it to the agent as\n"
     "CORDON_KEY (the value, or a file of mode 0600).\n"
-    "\n"
-    ADMIN_OPTIONS
-    "\n"
+    "\n" ADMIN_OPTIONS "\n"
     "Exit status: 0 created, 1 the server refused, 2 usage error or server unreachable.\n",
     run_agent_add,
 };
@@ -346,8 +359,8 @@ static int run_agent_revoke(int argc, char **argv)
     cJSON_AddStringToObject(b, a.agent ? "agent" : "id", a.agent ? a.agent : a.id);
     char *body = cJSON_PrintUnformatted(b);
     cJSON_Delete(b);
-    long st = admin_call("agent revoke", a.server, a.token, "POST", "/v1/admin/agents/revoke",
-                         body, &r);
+    long st =
+        admin_call("agent revoke", a.server, a.token, "POST", "/v1/admin/agents/revoke", body, &r);
     free(body);
     if (st <= 0) {
         rc = CLI_USAGE;
@@ -375,9 +388,7 @@ const struct cli_command cmd_agent_revoke = {
     "second cordond closes the tunnels and event connections it opened (a tunnel still\n"
     "connecting, as soon as it relays). The agent's processes keep their verified policy\n"
     "and kernel sandbox until the policy expires.\n"
-    "\n"
-    ADMIN_OPTIONS
-    "\n"
+    "\n" ADMIN_OPTIONS "\n"
     "Exit status: 0 revoked, 1 the server refused (no such key), 2 usage error or server\n"
     "unreachable.\n",
     run_agent_revoke,
@@ -430,9 +441,7 @@ const struct cli_command cmd_agent_list = {
     "\n"
     "Print every key id, its agent, when it was created and whether it is revoked. Keys\n"
     "themselves are never shown: the server does not have them.\n"
-    "\n"
-    ADMIN_OPTIONS
-    "\n"
+    "\n" ADMIN_OPTIONS "\n"
     "Exit status: 0 listed, 1 the server refused, 2 usage error or server unreachable.\n",
     run_agent_list,
 };
@@ -478,8 +487,7 @@ static int run_policy_push(int argc, char **argv)
         free(copy);
     }
     body = cJSON_PrintUnformatted(b);
-    long st = admin_call("policy push", a.server, a.token, "POST", "/v1/admin/policies", body,
-                         &r);
+    long st = admin_call("policy push", a.server, a.token, "POST", "/v1/admin/policies", body, &r);
     if (st <= 0) {
         rc = CLI_USAGE;
     } else if (st != 200) {
@@ -515,9 +523,7 @@ const struct cli_command cmd_policy_push = {
     "already serves (policy check and the deep checks); only if the whole set is valid are the\n"
     "files written into its policies directory and the new set served, atomically. Otherwise\n"
     "every problem is printed and the server keeps serving the previous set.\n"
-    "\n"
-    ADMIN_OPTIONS
-    "\n"
+    "\n" ADMIN_OPTIONS "\n"
     "Exit status: 0 served, 1 refused (the diagnostics say why), 2 usage error or server\n"
     "unreachable.\n",
     run_policy_push,
@@ -537,8 +543,7 @@ static int run_policy_reload(int argc, char **argv)
         return CLI_USAGE;
     if (i != argc)
         return cli_usage_error(&cmd_policy_reload, "no operands expected");
-    long st = admin_call("policy reload", a.server, a.token, "POST", "/v1/admin/reload", NULL,
-                         &r);
+    long st = admin_call("policy reload", a.server, a.token, "POST", "/v1/admin/reload", NULL, &r);
     if (st <= 0) {
         rc = CLI_USAGE;
     } else if (st != 200) {
@@ -558,9 +563,7 @@ const struct cli_command cmd_policy_reload = {
     "\n"
     "Ask cordond to re-read its policies directory, as SIGHUP does. A set with any invalid\n"
     "policy is refused as a whole (the diagnostics are printed) and the previous set stays.\n"
-    "\n"
-    ADMIN_OPTIONS
-    "\n"
+    "\n" ADMIN_OPTIONS "\n"
     "Exit status: 0 reloaded, 1 refused, 2 usage error or server unreachable.\n",
     run_policy_reload,
 };

@@ -36,8 +36,8 @@ static int log_exists(const char *cmd, const char *dir, const char *path)
     if (stat(path, &st) == 0)
         return 0;
     int e = errno;
-    cli_error(cmd, "no audit log in %s: %s: %s (a cordond audit directory holds audit.jsonl)",
-              dir, path, strerror(e));
+    cli_error(cmd, "no audit log in %s: %s: %s (a cordond audit directory holds audit.jsonl)", dir,
+              path, strerror(e));
     return -e;
 }
 
@@ -214,16 +214,16 @@ static int run_verify(int argc, char **argv)
     if (r->status == AUDIT_READ_VALID && r->lines == 0) {
         /* audit_open() writes a start record first: an empty log was truncated to nothing */
         r->status = AUDIT_READ_TRUNCATED;
-        snprintf(r->problem, sizeof r->problem, "%.600s holds no record; every log begins with a "
-                 "start record, so this one was truncated to nothing", path);
+        snprintf(r->problem, sizeof r->problem,
+                 "%.600s holds no record; every log begins with a "
+                 "start record, so this one was truncated to nothing",
+                 path);
     }
     if (json)
         print_json(r, nanchors);
     else
         print_text(path, r, nanchors);
-    rc = r->status != AUDIT_READ_VALID     ? CLI_FAIL
-         : !r->closed || r->gaps ? CLI_INCOMPLETE
-                                   : CLI_OK;
+    rc = r->status != AUDIT_READ_VALID ? CLI_FAIL : !r->closed || r->gaps ? CLI_INCOMPLETE : CLI_OK;
 out:
     for (size_t i = 0; i < loaded; i++)
         free(anchors[i]);

@@ -262,9 +262,9 @@ static int run_doctor(int argc, char **argv)
             printf("  network       %s, %u TCP port rules\n", policy_net_name(r.net_mode),
                    r.net_rules);
             printf("  seccomp       %u rules\n", r.seccomp_rules);
-            printf("  sysv ipc      %s\n",
-                   r.ipc_namespace ? "allowed in an IPC namespace of the sandbox's own"
-                                   : "refused by seccomp");
+            printf("  sysv ipc      %s\n", r.ipc_namespace
+                                               ? "allowed in an IPC namespace of the sandbox's own"
+                                               : "refused by seccomp");
             for (int i = 0; i < SANDBOX_N_LIMITS; i++) {
                 const struct sandbox_limit_state *ls = &r.resources[i];
                 if (ls->via == SANDBOX_VIA_UNSET)

@@ -73,8 +73,9 @@ static int sandbox_and_exec(const struct policy *p, const struct sandbox_opts *s
     execvp(cmd[0], cmd);
     int e = errno;
     if (e == EACCES)
-        cli_error("exec", "cannot run %s: %s (the sandbox allows executing only the programs "
-                          "in sandbox.exec; see `cordon explain`)",
+        cli_error("exec",
+                  "cannot run %s: %s (the sandbox allows executing only the programs "
+                  "in sandbox.exec; see `cordon explain`)",
                   cmd[0], strerror(e));
     else
         cli_error("exec", "cannot run %s: %s", cmd[0], strerror(e));
@@ -86,8 +87,8 @@ static int sandbox_and_exec(const struct policy *p, const struct sandbox_opts *s
 
 /* ---------------------------------------------------------------- the cgroup launcher */
 
-static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM,
-                                SIGWINCH};
+static const int forwarded[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM,
+                                SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH};
 static volatile sig_atomic_t command_pid;
 
 static void forward(int sig, siginfo_t *si, void *uc)
@@ -175,8 +176,9 @@ static int run_in_cgroup(struct sandbox_cgroup *g, const struct policy *p,
         *sig = WTERMSIG(status);
     unsigned long ooms = sandbox_cgroup_oom_kills(g);
     if (ooms)
-        cli_error("exec", "the memory limit (sandbox.limits.memory) was reached: the kernel "
-                          "killed %lu process%s of the command",
+        cli_error("exec",
+                  "the memory limit (sandbox.limits.memory) was reached: the kernel "
+                  "killed %lu process%s of the command",
                   ooms, ooms == 1 ? "" : "es");
 out:
     /* what the command left running dies with the run, and the group goes */
@@ -196,12 +198,10 @@ out:
 
 static int run_exec(int argc, char **argv)
 {
-    static const struct option opts[] = {{"policy", required_argument, NULL, 'p'},
-                                         {"trust", required_argument, NULL, 't'},
-                                         {"workspace", required_argument, NULL, 'w'},
-                                         {"proxy", required_argument, NULL, 'x'},
-                                         {"report", optional_argument, NULL, 'r'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"policy", required_argument, NULL, 'p'},    {"trust", required_argument, NULL, 't'},
+        {"workspace", required_argument, NULL, 'w'}, {"proxy", required_argument, NULL, 'x'},
+        {"report", optional_argument, NULL, 'r'},    {0, 0, 0, 0}};
     const char *policy_path = NULL, *trust_path = NULL, *workspace = NULL;
     struct sandbox_opts so = {0};
     enum report_form report = REPORT_NONE;
@@ -216,9 +216,15 @@ static int run_exec(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         switch (c) {
-        case 'p': policy_path = optarg; break;
-        case 't': trust_path = optarg; break;
-        case 'w': workspace = optarg; break;
+        case 'p':
+            policy_path = optarg;
+            break;
+        case 't':
+            trust_path = optarg;
+            break;
+        case 'w':
+            workspace = optarg;
+            break;
         case 'r':
             if (!optarg || strcmp(optarg, "json") == 0)
                 report = REPORT_JSON;
@@ -230,12 +236,14 @@ static int run_exec(int argc, char **argv)
         case 'x':
             if (so.n_proxy_ports == SANDBOX_MAX_PORTS ||
                 parse_port(optarg, &so.proxy_ports[so.n_proxy_ports]) != 0)
-                return cli_usage_error(&cmd_exec, "--proxy %s: expected a TCP port from 1 to "
-                                                  "65535 (at most %d of them)", optarg,
-                                       SANDBOX_MAX_PORTS);
+                return cli_usage_error(&cmd_exec,
+                                       "--proxy %s: expected a TCP port from 1 to "
+                                       "65535 (at most %d of them)",
+                                       optarg, SANDBOX_MAX_PORTS);
             so.n_proxy_ports++;
             break;
-        default: return cli_usage_error(&cmd_exec, "unknown option");
+        default:
+            return cli_usage_error(&cmd_exec, "unknown option");
         }
     }
     if (!policy_path)

@@ -64,10 +64,17 @@ static int run_sign(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         switch (c) {
-        case 'k': key_path = optarg; break;
-        case 'v': version_s = optarg; break;
-        case 'e': expires_s = optarg; break;
-        default: return cli_usage_error(&cmd_sign, "unknown option");
+        case 'k':
+            key_path = optarg;
+            break;
+        case 'v':
+            version_s = optarg;
+            break;
+        case 'e':
+            expires_s = optarg;
+            break;
+        default:
+            return cli_usage_error(&cmd_sign, "unknown option");
         }
     }
     if (!key_path)
@@ -78,8 +85,10 @@ static int run_sign(int argc, char **argv)
     time_t now = time(NULL), ttl;
     struct envelope_stamp st = {.version = (uint64_t)now, .issued_at = now};
     if (envelope_parse_duration(expires_s, &ttl) != 0)
-        return cli_usage_error(&cmd_sign, "--expires %s: expected a duration such as 90s, 30m, "
-                                          "24h or 7d", expires_s);
+        return cli_usage_error(&cmd_sign,
+                               "--expires %s: expected a duration such as 90s, 30m, "
+                               "24h or 7d",
+                               expires_s);
     st.expires_at = now + ttl;
     if (version_s) {
         char *end;
@@ -87,8 +96,10 @@ static int run_sign(int argc, char **argv)
         unsigned long long v = strtoull(version_s, &end, 10);
         if (errno || *end || end == version_s || v < 1 || v > 9007199254740991ULL ||
             version_s[0] == '-')
-            return cli_usage_error(&cmd_sign, "--version %s: expected a whole number from 1 to "
-                                              "2^53-1", version_s);
+            return cli_usage_error(&cmd_sign,
+                                   "--version %s: expected a whole number from 1 to "
+                                   "2^53-1",
+                                   version_s);
         st.version = v;
     }
 
@@ -158,9 +169,8 @@ const struct cli_command cmd_sign = {
 
 static int run_verify(int argc, char **argv)
 {
-    static const struct option opts[] = {{"trust", required_argument, NULL, 't'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"trust", required_argument, NULL, 't'}, {"json", no_argument, NULL, 'j'}, {0, 0, 0, 0}};
     const char *trust_path = NULL;
     char *buf = NULL, *payload = NULL, err[768] = "", keyid[KEY_ID_HEX + 1] = "";
     size_t len = 0, plen = 0;
@@ -173,9 +183,14 @@ static int run_verify(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         switch (c) {
-        case 't': trust_path = optarg; break;
-        case 'j': json = 1; break;
-        default: return cli_usage_error(&cmd_verify, "unknown option");
+        case 't':
+            trust_path = optarg;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        default:
+            return cli_usage_error(&cmd_verify, "unknown option");
         }
     }
     if (!trust_path)
@@ -203,8 +218,10 @@ static int run_verify(int argc, char **argv)
     if (cli_compile_policy(payload, plen, NULL, 0, &p, d) != CLI_OK) {
         char line[DIAG_PATH_MAX + DIAG_MSG_MAX + 4] = "";
         diag_format(d, 0, line, sizeof line);
-        snprintf(err, sizeof err, "the signature is valid but the payload is not a valid "
-                                  "policy (%zu errors, first: %s)", diag_total(d), line);
+        snprintf(err, sizeof err,
+                 "the signature is valid but the payload is not a valid "
+                 "policy (%zu errors, first: %s)",
+                 diag_total(d), line);
         goto report;
     }
     rc = CLI_OK;
@@ -238,8 +255,8 @@ report:
             puts(s);
         free(s);
         cJSON_Delete(o);
-        fprintf(stderr, "valid: agent \"%s\", version %" PRIu64 ", signed by key %s\n",
-                p->agent, st.version, keyid);
+        fprintf(stderr, "valid: agent \"%s\", version %" PRIu64 ", signed by key %s\n", p->agent,
+                st.version, keyid);
     } else {
         cli_error("verify", "%s: %s", argv[optind], err);
     }

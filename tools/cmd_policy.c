@@ -150,8 +150,7 @@ static int run_check(int argc, char **argv)
         } else {
             cli_print_diag(stdout, argv[i], d);
             if (diag_total(d))
-                printf("%s: %zu error%s\n", argv[i], diag_total(d),
-                       diag_total(d) == 1 ? "" : "s");
+                printf("%s: %zu error%s\n", argv[i], diag_total(d), diag_total(d) == 1 ? "" : "s");
         }
     next:
         if (rc > worst)
@@ -204,10 +203,17 @@ static int run_explain(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         switch (c) {
-        case 'j': json = 1; break;
-        case 'w': workspace = optarg; break;
-        case 't': trust_path = optarg; break;
-        default: return cli_usage_error(&cmd_explain, "unknown option");
+        case 'j':
+            json = 1;
+            break;
+        case 'w':
+            workspace = optarg;
+            break;
+        case 't':
+            trust_path = optarg;
+            break;
+        default:
+            return cli_usage_error(&cmd_explain, "unknown option");
         }
     }
     if (optind != argc - 1)

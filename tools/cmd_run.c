@@ -60,9 +60,9 @@
  * record the end on an event connection of its own, and can notice its private cordond dying.
  */
 
-static volatile pid_t child_pid;           /* CMD, while it runs */
-static volatile sig_atomic_t g_ending;      /* CMD has exited: its descendants are being ended */
-static volatile sig_atomic_t g_hurry;       /* a signal asked to skip the rest of the grace */
+static volatile pid_t child_pid;       /* CMD, while it runs */
+static volatile sig_atomic_t g_ending; /* CMD has exited: its descendants are being ended */
+static volatile sig_atomic_t g_hurry;  /* a signal asked to skip the rest of the grace */
 
 static void forward(int sig, siginfo_t *si, void *uc)
 {
@@ -389,9 +389,11 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
         int pr = ppoll(&pf, watch ? 1 : 0, &tick, &waitmask);
         if (pr > 0 && watch && (pf.revents & (POLLHUP | POLLRDHUP | POLLERR))) {
             hup_told = 1;
-            fprintf(stderr, "cordon run: warning: cordond closed this run's event connection "
-                            "(it stopped, or the agent key was revoked): what %s does from now "
-                            "on is not recorded, and its end will not be either\n", cmd[0]);
+            fprintf(stderr,
+                    "cordon run: warning: cordond closed this run's event connection "
+                    "(it stopped, or the agent key was revoked): what %s does from now "
+                    "on is not recorded, and its end will not be either\n",
+                    cmd[0]);
         }
     }
     g_ending = 1;
@@ -411,17 +413,19 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
     if (o->detach_ok) {
         still = reaper_count(keep, 2);
         if (still)
-            fprintf(stderr, "cordon run: %s exited; %u process%s it started still run%s "
-                            "(--detach-ok), inside the sandbox%s\n",
+            fprintf(stderr,
+                    "cordon run: %s exited; %u process%s it started still run%s "
+                    "(--detach-ok), inside the sandbox%s\n",
                     cmd[0], still, plural(still), still == 1 ? "s" : "",
                     e ? ", no longer recorded once the private cordond stops" : "");
     } else {
         reaper_end(keep, 2, (long)(o->grace_s * 1000), &g_hurry, &rr);
         still = rr.running;
         if (still)
-            fprintf(stderr, "cordon run: %s exited; the %u process%s it started that still "
-                            "ran %s ended (%u by SIGTERM, %u needed SIGKILL after the %g s "
-                            "grace%s)\n",
+            fprintf(stderr,
+                    "cordon run: %s exited; the %u process%s it started that still "
+                    "ran %s ended (%u by SIGTERM, %u needed SIGKILL after the %g s "
+                    "grace%s)\n",
                     cmd[0], still, plural(still), still == 1 ? "was" : "were", rr.terminated,
                     rr.killed, o->grace_s, rr.left ? ", some survived even SIGKILL" : "");
     }
@@ -484,36 +488,38 @@ static int parse_upstream(struct run_upstreams *u, const char *arg, char *err, s
     int known = eq && ((nl == 6 && memcmp(arg, "openai", 6) == 0) ||
                        (nl == 9 && memcmp(arg, "anthropic", 9) == 0));
     if (!known) {
-        snprintf(err, errlen, "--upstream %s: expected openai=URL or anthropic=URL (the model "
-                 "API cordond forwards to, e.g. openai=http://127.0.0.1:8080/v1)", arg);
+        snprintf(err, errlen,
+                 "--upstream %s: expected openai=URL or anthropic=URL (the model "
+                 "API cordond forwards to, e.g. openai=http://127.0.0.1:8080/v1)",
+                 arg);
         return -EINVAL;
     }
     const char *url = eq + 1;
     if ((strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
         strlen(url) >= sizeof u->v[0].url || strpbrk(url, " \t\r\n")) {
-        snprintf(err, errlen, "--upstream %s: the URL must start with http:// or https://, "
-                 "hold no spaces and be shorter than %zu bytes", arg, sizeof u->v[0].url);
+        snprintf(err, errlen,
+                 "--upstream %s: the URL must start with http:// or https://, "
+                 "hold no spaces and be shorter than %zu bytes",
+                 arg, sizeof u->v[0].url);
         return -EINVAL;
     }
     for (size_t i = 0; i < u->n; i++)
         if (strlen(u->v[i].name) == nl && memcmp(u->v[i].name, arg, nl) == 0) {
-            snprintf(err, errlen, "--upstream %.*s= is given twice; give each API once",
-                     (int)nl, arg);
+            snprintf(err, errlen, "--upstream %.*s= is given twice; give each API once", (int)nl,
+                     arg);
             return -EINVAL;
         }
     struct embedded_upstream *e = &u->v[u->n++];
     memset(e, 0, sizeof *e);
     memcpy(e->name, arg, nl);
     snprintf(e->url, sizeof e->url, "%s", url);
-    snprintf(e->key_env, sizeof e->key_env, "%s",
-             nl == 6 ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY");
+    snprintf(e->key_env, sizeof e->key_env, "%s", nl == 6 ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY");
     return 0;
 }
 
 /* --upstream-key NAME=FILE, after every --upstream: FILE mode 0600 and not empty (read here
  * with base/secret.h to say so before anything starts, wiped; cordond reads it itself). */
-static int parse_upstream_key(struct run_upstreams *u, const char *arg, char *err,
-                              size_t errlen)
+static int parse_upstream_key(struct run_upstreams *u, const char *arg, char *err, size_t errlen)
 {
     const char *eq = strchr(arg, '=');
     struct embedded_upstream *e = NULL;
@@ -522,13 +528,17 @@ static int parse_upstream_key(struct run_upstreams *u, const char *arg, char *er
             memcmp(u->v[i].name, arg, (size_t)(eq - arg)) == 0)
             e = &u->v[i];
     if (!eq || !eq[1]) {
-        snprintf(err, errlen, "--upstream-key %s: expected NAME=FILE (openai=FILE or "
-                 "anthropic=FILE, a file of mode 0600 holding the provider's key)", arg);
+        snprintf(err, errlen,
+                 "--upstream-key %s: expected NAME=FILE (openai=FILE or "
+                 "anthropic=FILE, a file of mode 0600 holding the provider's key)",
+                 arg);
         return -EINVAL;
     }
     if (!e) {
-        snprintf(err, errlen, "--upstream-key %s: there is no --upstream %.*s=URL for it; "
-                 "give the upstream too", arg, (int)(eq - arg), arg);
+        snprintf(err, errlen,
+                 "--upstream-key %s: there is no --upstream %.*s=URL for it; "
+                 "give the upstream too",
+                 arg, (int)(eq - arg), arg);
         return -EINVAL;
     }
     char path[PATH_MAX], why[1024];
@@ -555,9 +565,11 @@ static int check_upstream_env(const struct run_upstreams *u, char *err, size_t e
     for (size_t i = 0; i < u->n; i++) {
         const char *v = u->v[i].key_file[0] ? "x" : getenv(u->v[i].key_env);
         if (!v || !*v) {
-            snprintf(err, errlen, "--upstream %s=%s: %s is not set in cordon run's "
+            snprintf(err, errlen,
+                     "--upstream %s=%s: %s is not set in cordon run's "
                      "environment; set it (the agent never sees it) or give --upstream-key "
-                     "%s=FILE", u->v[i].name, u->v[i].url, u->v[i].key_env, u->v[i].name);
+                     "%s=FILE",
+                     u->v[i].name, u->v[i].url, u->v[i].key_env, u->v[i].name);
             return -EINVAL;
         }
     }
@@ -685,9 +697,10 @@ static int run_run(int argc, char **argv)
         return cli_usage_error(&cmd_run, "%s", uerr);
     if (plain) {
         if (src.trust || src.key)
-            return cli_usage_error(&cmd_run, "%s is a plain policy: cordon run signs it for this "
-                                             "run with a key of its own, so --trust and --key do "
-                                             "not apply (sign it with `cordon sign` to use yours)",
+            return cli_usage_error(&cmd_run,
+                                   "%s is a plain policy: cordon run signs it for this "
+                                   "run with a key of its own, so --trust and --key do "
+                                   "not apply (sign it with `cordon sign` to use yours)",
                                    src.policy);
         return run_embedded(&src, audit, &o, &ups, argv + optind);
     }

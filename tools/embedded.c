@@ -145,8 +145,9 @@ static int audit_dir_for(const char *audit_dir, char *out, size_t len, char *err
     else
         rc = default_audit_dir(dir, sizeof dir);
     if (rc == -ENOENT) {
-        diag_set(err, errlen, "no audit directory: HOME and XDG_STATE_HOME are unset; pass "
-                              "--audit DIR");
+        diag_set(err, errlen,
+                 "no audit directory: HOME and XDG_STATE_HOME are unset; pass "
+                 "--audit DIR");
         return rc;
     }
     if (rc == 0)
@@ -154,9 +155,11 @@ static int audit_dir_for(const char *audit_dir, char *out, size_t len, char *err
     if (rc == 0 && strlen(canon) >= len)
         rc = -ENAMETOOLONG;
     if (rc != 0) {
-        diag_set(err, errlen, "the audit directory %s cannot be resolved (%s), so it cannot be "
-                              "judged against the agent's grants; pass --audit DIR with a path "
-                              "that resolves", dir, strerror(-rc));
+        diag_set(err, errlen,
+                 "the audit directory %s cannot be resolved (%s), so it cannot be "
+                 "judged against the agent's grants; pass --audit DIR with a path "
+                 "that resolves",
+                 dir, strerror(-rc));
         return rc;
     }
     memcpy(out, canon, strlen(canon) + 1);
@@ -196,13 +199,14 @@ int embedded_check_audit(const char *policy_path, const char *audit_dir, const c
         else if (default_audit_dir(written, sizeof written) != 0)
             snprintf(written, sizeof written, "%s", dir);
         int differs = strcmp(written, dir) != 0;
-        diag_set(err, errlen, "the %saudit directory %s%s%s%s lies inside the agent's read_write "
-                              "grant %s (%s), so the agent could rewrite its own audit log; "
-                              "pass --audit DIR outside every read_write grant, or run from "
-                              "another directory than HOME when the workspace is the current "
-                              "directory", audit_dir ? "" : "default ", written,
-                 differs ? ", which resolves to " : "", differs ? dir : "", differs ? "," : "",
-                 g->raw, g->real ? g->real : g->path);
+        diag_set(err, errlen,
+                 "the %saudit directory %s%s%s%s lies inside the agent's read_write "
+                 "grant %s (%s), so the agent could rewrite its own audit log; "
+                 "pass --audit DIR outside every read_write grant, or run from "
+                 "another directory than HOME when the workspace is the current "
+                 "directory",
+                 audit_dir ? "" : "default ", written, differs ? ", which resolves to " : "",
+                 differs ? dir : "", differs ? "," : "", g->raw, g->real ? g->real : g->path);
         goto out;
     }
     if ((rc = policy_check_policy_file(p, policy_path, err, errlen)) != 0)
@@ -284,8 +288,9 @@ static int find_inputs(const char *policy_path, const char *audit_dir, struct em
         return rc;
     }
     if ((rc = find_cordond(cordond, cordond_len)) != 0) {
-        diag_set(err, errlen, "cordond was not found next to cordon, in the build tree or in "
-                              "%s; build it (tools/build.sh) or set CORDON_CORDOND to its path",
+        diag_set(err, errlen,
+                 "cordond was not found next to cordon, in the build tree or in "
+                 "%s; build it (tools/build.sh) or set CORDON_CORDOND to its path",
                  CORDON_SBINDIR);
         return rc;
     }
@@ -309,8 +314,7 @@ static int make_private_dir(struct embedded *e, char *err, size_t errlen)
     snprintf(e->dir, sizeof e->dir, "%s/cordon-run-XXXXXX", rt);
     if (!mkdtemp(e->dir)) {
         int rc = -errno;
-        diag_set(err, errlen, "cannot create a private directory %s: %s", e->dir,
-                 strerror(errno));
+        diag_set(err, errlen, "cannot create a private directory %s: %s", e->dir, strerror(errno));
         e->dir[0] = '\0';
         return rc;
     }
@@ -339,8 +343,7 @@ static void name_files(struct embedded *e, struct embedded_files *f)
 
 /* The run's three keys: the policy signing key, the audit checkpoint key (which only the audit
  * writer reads) and the agent key. */
-static int make_keys(struct embedded *e, const struct embedded_files *f, char *err,
-                     size_t errlen)
+static int make_keys(struct embedded *e, const struct embedded_files *f, char *err, size_t errlen)
 {
     char keyid[KEY_ID_HEX + 1];
     int rc;
@@ -363,8 +366,8 @@ static int spawn_cordond(struct embedded *e, char *cordond, char *policy_abs,
      * cordond reads it. */
     static char lines[EMBEDDED_MAX_UPSTREAMS][sizeof ups->url + PATH_MAX + 96];
     for (size_t i = 0; i < n_ups && i < EMBEDDED_MAX_UPSTREAMS; i++) {
-        int w = snprintf(lines[i], sizeof lines[i], "%s %s kind=%s %s%s", ups[i].name,
-                         ups[i].url, ups[i].name, ups[i].key_file[0] ? "key_file=" : "key_env=",
+        int w = snprintf(lines[i], sizeof lines[i], "%s %s kind=%s %s%s", ups[i].name, ups[i].url,
+                         ups[i].name, ups[i].key_file[0] ? "key_file=" : "key_env=",
                          ups[i].key_file[0] ? ups[i].key_file : ups[i].key_env);
         if (w < 0 || (size_t)w >= sizeof lines[i]) {
             diag_set(err, errlen, "the upstream %s is too long for cordond", ups[i].name);
@@ -379,15 +382,34 @@ static int spawn_cordond(struct embedded *e, char *cordond, char *policy_abs,
     }
     /* audit-on-failure exit: a log that can no longer record stops this cordond, and the
      * run with it (cmd_run.c), instead of letting the agent go on unrecorded. */
-    char *argv[] = {cordond,          "--listen",         "127.0.0.1:0",
-                    "--tunnel-listen", "127.0.0.1:0",     "--policy",
-                    policy_abs,        "--agent-key-file", e->key_path,
-                    "--signing-key",   e->signing_path,   "--audit-key",
-                    e->audit_key_path, "--state-dir",     e->dir,
-                    "--audit-dir",     e->audit_dir,      "--events-socket",
-                    f->events,         "--ready-file",    f->ready,
-                    "--audit-on-failure", "exit",         NULL, NULL,
-                    NULL,              NULL,              NULL};
+    char *argv[] = {cordond,
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--tunnel-listen",
+                    "127.0.0.1:0",
+                    "--policy",
+                    policy_abs,
+                    "--agent-key-file",
+                    e->key_path,
+                    "--signing-key",
+                    e->signing_path,
+                    "--audit-key",
+                    e->audit_key_path,
+                    "--state-dir",
+                    e->dir,
+                    "--audit-dir",
+                    e->audit_dir,
+                    "--events-socket",
+                    f->events,
+                    "--ready-file",
+                    f->ready,
+                    "--audit-on-failure",
+                    "exit",
+                    NULL,
+                    NULL,
+                    NULL,
+                    NULL,
+                    NULL};
     char **tail = argv;
     while (*tail)
         tail++;
@@ -442,8 +464,8 @@ static int await_cordond(struct embedded *e, const struct embedded_files *f, cha
         while (*said && said[strlen(said) - 1] == '\n')
             said[strlen(said) - 1] = '\0';
         diag_set(err, errlen, "the private cordond did not start (%s)%s%s; its output is in %s",
-                 rc == -ECHILD ? "it exited" : "no answer within 15 s", *said ? ":\n" : "",
-                 said, e->log_path);
+                 rc == -ECHILD ? "it exited" : "no answer within 15 s", *said ? ":\n" : "", said,
+                 e->log_path);
         return rc;
     }
     if (snprintf(e->server, sizeof e->server, "http://%s", http) >= (int)sizeof e->server) {
@@ -480,8 +502,8 @@ static void abort_start(struct embedded *e)
 }
 
 int embedded_start(const char *policy_path, const char *audit_dir,
-                   const struct embedded_upstream *ups, size_t n_ups, struct embedded *e,
-                   char *err, size_t errlen)
+                   const struct embedded_upstream *ups, size_t n_ups, struct embedded *e, char *err,
+                   size_t errlen)
 {
     char cordond[PATH_MAX], policy_abs[PATH_MAX];
     struct embedded_files f;
@@ -586,8 +608,10 @@ int embedded_stop(struct embedded *e)
     }
     sodium_memzero(e->key, sizeof e->key);
     if (rc != 0)
-        fprintf(stderr, "cordon run: the private cordond did not stop cleanly; its output is "
-                        "in %s\n", e->log_path);
+        fprintf(stderr,
+                "cordon run: the private cordond did not stop cleanly; its output is "
+                "in %s\n",
+                e->log_path);
     else
         remove_dir(e->dir);
     return rc;

@@ -15,18 +15,18 @@
 #include <sys/types.h>
 
 struct embedded {
-    pid_t pid;                  /* the private cordond, 0 when not running */
-    pid_t writer_pid;           /* its audit writer process, 0 when unknown */
-    char dir[160];              /* private runtime directory, removed by embedded_stop(); short,
-                                   so the event socket path fits in sun_path */
-    char audit_dir[PATH_MAX];   /* where the audit log stays */
-    char server[128];           /* http://127.0.0.1:PORT */
-    char key[64];               /* the agent key (ck_...), wiped by embedded_stop() */
-    char key_path[PATH_MAX];    /* where cordond read it; removed once cordond listens */
-    char trust_path[PATH_MAX];  /* the ephemeral signing key's public half */
-    char signing_path[PATH_MAX]; /* its private half; removed once cordond listens */
+    pid_t pid;                     /* the private cordond, 0 when not running */
+    pid_t writer_pid;              /* its audit writer process, 0 when unknown */
+    char dir[160];                 /* private runtime directory, removed by embedded_stop(); short,
+                                      so the event socket path fits in sun_path */
+    char audit_dir[PATH_MAX];      /* where the audit log stays */
+    char server[128];              /* http://127.0.0.1:PORT */
+    char key[64];                  /* the agent key (ck_...), wiped by embedded_stop() */
+    char key_path[PATH_MAX];       /* where cordond read it; removed once cordond listens */
+    char trust_path[PATH_MAX];     /* the ephemeral signing key's public half */
+    char signing_path[PATH_MAX];   /* its private half; removed once cordond listens */
     char audit_key_path[PATH_MAX]; /* the audit checkpoint key; removed once cordond listens */
-    char log_path[PATH_MAX];    /* cordond's own output */
+    char log_path[PATH_MAX];       /* cordond's own output */
 };
 
 /*
@@ -56,7 +56,7 @@ __attribute__((warn_unused_result)) int embedded_check_audit(const char *policy_
  */
 #define EMBEDDED_MAX_UPSTREAMS 2
 struct embedded_upstream {
-    char name[16];          /* openai or anthropic: also the kind */
+    char name[16]; /* openai or anthropic: also the kind */
     char url[1024];
     char key_file[PATH_MAX]; /* absolute, or "" */
     char key_env[32];        /* when key_file is "" */
@@ -68,11 +68,9 @@ struct embedded_upstream {
  * listens. On failure err says what failed and where cordond's own output is; nothing is left
  * running. Returns 0 or a negative errno.
  */
-__attribute__((warn_unused_result)) int embedded_start(const char *policy_path,
-                                                       const char *audit_dir,
-                                                       const struct embedded_upstream *ups,
-                                                       size_t n, struct embedded *e, char *err,
-                                                       size_t errlen);
+__attribute__((warn_unused_result)) int
+embedded_start(const char *policy_path, const char *audit_dir, const struct embedded_upstream *ups,
+               size_t n, struct embedded *e, char *err, size_t errlen);
 
 /*
  * The last three lines of cordond's output (what it said before it stopped), indented, for a

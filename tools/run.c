@@ -159,8 +159,8 @@ int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid
     return st;
 }
 
-struct sandbox_cgroup *run_limits_group(const struct policy *p, struct sandbox_opts *so,
-                                        char *why, size_t whylen)
+struct sandbox_cgroup *run_limits_group(const struct policy *p, struct sandbox_opts *so, char *why,
+                                        size_t whylen)
 {
     struct sandbox_cgroup *g = NULL;
     if (!p->sandbox.limits.processes && !p->sandbox.limits.memory)

@@ -30,16 +30,16 @@ enum run_start {
 };
 
 struct run_spawn {
-    char *const *argv;   /* CMD ARGS..., searched in PATH */
-    const char *shim;    /* libcordon.so, prepended to LD_PRELOAD */
-    double timeout_s;    /* how long to wait for the handshake */
+    char *const *argv; /* CMD ARGS..., searched in PATH */
+    const char *shim;  /* libcordon.so, prepended to LD_PRELOAD */
+    double timeout_s;  /* how long to wait for the handshake */
     /* Called in the child after fork, before exec, with every signal at its default and
      * none blocked: `cordon run` applies the sandbox here. Non-zero refuses (RUN_REFUSED);
      * it prints why itself. NULL: nothing. */
     int (*before_exec)(void *ctx);
     void *ctx;
-    int pdeathsig;          /* the child's parent-death signal (0: none) */
-    volatile pid_t *track;  /* receives the child's pid as soon as it exists (may be NULL) */
+    int pdeathsig;         /* the child's parent-death signal (0: none) */
+    volatile pid_t *track; /* receives the child's pid as soon as it exists (may be NULL) */
 };
 
 /*
@@ -62,7 +62,7 @@ int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid
  * points at why (which must live as long as so), and the sandbox falls back to rlimits or
  * refuses under strict what no rlimit holds (sandbox_apply). Used by run, exec and doctor.
  */
-struct sandbox_cgroup *run_limits_group(const struct policy *p, struct sandbox_opts *so,
-                                        char *why, size_t whylen);
+struct sandbox_cgroup *run_limits_group(const struct policy *p, struct sandbox_opts *so, char *why,
+                                        size_t whylen);
 
 #endif

@@ -39,6 +39,7 @@ fuzz_for_a_while() {
     done
 }
 
+stage "format" tools/format.sh --check
 stage "build (release)" tools/build.sh release
 stage "tests (release)" ctest_in build
 stage "build (asan+ubsan)" tools/build.sh asan

@@ -363,8 +363,10 @@ int audit_check(struct audit_log *l, char *why, size_t whylen)
     pthread_mutex_unlock(&l->lock);
     if (!closed) {
         if (failed)
-            snprintf(why, whylen, "the writer (pid %d) could not write or sync the log; it "
-                     "refuses every record until restarted", (int)l->pid);
+            snprintf(why, whylen,
+                     "the writer (pid %d) could not write or sync the log; it "
+                     "refuses every record until restarted",
+                     (int)l->pid);
         return failed ? AUDIT_ERR_IO : AUDIT_OK;
     }
     /* The writer's end of the socket closed: it has exited or is about to. */

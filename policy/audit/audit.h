@@ -30,9 +30,9 @@ enum audit_fsync {
 };
 
 struct audit_config {
-    const char *dir;             /* created 0700 if missing; holds audit.jsonl and checkpoints */
-    const char *key_path;        /* Ed25519 signing key (cordon keygen); read by the writer only */
-    const char *origin;          /* checkpoint origin line, e.g. "cordon.example/host1/audit" */
+    const char *dir;      /* created 0700 if missing; holds audit.jsonl and checkpoints */
+    const char *key_path; /* Ed25519 signing key (cordon keygen); read by the writer only */
+    const char *origin;   /* checkpoint origin line, e.g. "cordon.example/host1/audit" */
     enum audit_fsync fsync;
     unsigned batch_records;      /* 0: default 256 */
     unsigned batch_ms;           /* 0: default 50 */
@@ -75,9 +75,8 @@ enum audit_status {
  * (audit_close() waits for the writer itself). The writer keeps only stdio and its socket of
  * the caller's descriptors, and exits when the caller's end closes.
  */
-__attribute__((warn_unused_result)) int audit_open(const struct audit_config *cfg,
-                                                   struct audit_log **out, char *err,
-                                                   size_t errlen);
+__attribute__((warn_unused_result)) int
+audit_open(const struct audit_config *cfg, struct audit_log **out, char *err, size_t errlen);
 
 /*
  * Append one record. kind is the record kind ("policy.fetch", "fs.open", "tunnel", ...);
@@ -95,11 +94,11 @@ __attribute__((warn_unused_result)) int audit_append(struct audit_log *l, const 
                                                      unsigned flags, uint64_t *seq);
 
 struct audit_stats {
-    uint64_t records;      /* lines in the log, recovered ones included */
-    uint64_t synced;       /* lines known to be on disk */
-    uint64_t checkpoints;  /* checkpoints signed since open */
+    uint64_t records;              /* lines in the log, recovered ones included */
+    uint64_t synced;               /* lines known to be on disk */
+    uint64_t checkpoints;          /* checkpoints signed since open */
     uint64_t last_checkpoint_size; /* tree size of the latest checkpoint */
-    int failed;            /* 1 after an I/O error */
+    int failed;                    /* 1 after an I/O error */
 };
 
 /* A snapshot of the counters, for /metrics ("audit lag" is records - synced). */

@@ -17,7 +17,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-
 enum { FRAME_APPEND = 1, FRAME_STATS = 2, FRAME_CLOSE = 3 };
 enum { FRAME_SYNC = 0x1, FRAME_REPLY = 0x2 };
 

@@ -185,12 +185,12 @@ struct walk {
     int *anchor_done;
     /* Where each writer's records end (see track_writers). */
     char prev_kind[AUDIT_KIND_MAX + 1];
-    int closed_now;      /* the records so far end with stop, or stop and its checkpoint */
-    int seg_any;         /* a writer's records (not only gap/recovery) have been seen */
-    int seg_closed;      /* closed_now after the last of them */
+    int closed_now; /* the records so far end with stop, or stop and its checkpoint */
+    int seg_any;    /* a writer's records (not only gap/recovery) have been seen */
+    int seg_closed; /* closed_now after the last of them */
     uint64_t seg_last_line;
     int64_t seg_last_ts;
-    int init_open;       /* gap or recovery records seen since, and no start yet */
+    int init_open; /* gap or recovery records seen since, and no start yet */
     int init_has_gap;
     uint64_t init_first; /* the first of them */
 };

@@ -541,8 +541,8 @@ static int writer_init(struct writer *w, char *err, size_t errlen)
         goto out;
     }
     key_secret_public(w->key, w->pk);
-    w->fd = openat(w->dirfd, "audit.jsonl",
-                   O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    w->fd =
+        openat(w->dirfd, "audit.jsonl", O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (w->fd < 0) {
         snprintf(err, errlen, "audit: cannot open %s/audit.jsonl: %s%s", c->dir, strerror(errno),
                  errno == ELOOP ? " (it is a symbolic link; the log must be a file of its own)"

@@ -13,12 +13,12 @@
 #include "base/err.h"
 
 /* The engine's own codes (base/err.h): engine_strerror() names them. */
-#define ENGINE_ERR_MALFORMED (ERR_BLOCK_ENGINE - 1)   /* a body that is not what it claims */
-#define ENGINE_ERR_SSE_LINE (ERR_BLOCK_ENGINE - 2)    /* an SSE line over the line limit */
-#define ENGINE_ERR_SSE_EVENT (ERR_BLOCK_ENGINE - 3)   /* an SSE event over the event limit */
-#define ENGINE_ERR_REGEX (ERR_BLOCK_ENGINE - 4)       /* a constraint pattern does not compile */
-#define ENGINE_ERR_STATE (ERR_BLOCK_ENGINE - 5)       /* a call used out of order */
-#define ENGINE_ERR_TOO_LARGE (ERR_BLOCK_ENGINE - 6)   /* a held-back tool call over its limit */
+#define ENGINE_ERR_MALFORMED (ERR_BLOCK_ENGINE - 1) /* a body that is not what it claims */
+#define ENGINE_ERR_SSE_LINE (ERR_BLOCK_ENGINE - 2)  /* an SSE line over the line limit */
+#define ENGINE_ERR_SSE_EVENT (ERR_BLOCK_ENGINE - 3) /* an SSE event over the event limit */
+#define ENGINE_ERR_REGEX (ERR_BLOCK_ENGINE - 4)     /* a constraint pattern does not compile */
+#define ENGINE_ERR_STATE (ERR_BLOCK_ENGINE - 5)     /* a call used out of order */
+#define ENGINE_ERR_TOO_LARGE (ERR_BLOCK_ENGINE - 6) /* a held-back tool call over its limit */
 
 /* The four wire formats. */
 enum engine_format {
@@ -63,10 +63,10 @@ enum engine_hook { ENGINE_HOOK_REQUEST, ENGINE_HOOK_RESPONSE, ENGINE_HOOK_FINAL,
  * event, the record keeps the strongest answer (refuse > rewrite > allow) and its reason,
  * and counts the events judged. */
 struct engine_decision {
-    int ran;                      /* 0: "not run" */
+    int ran; /* 0: "not run" */
     enum engine_verdict verdict;
-    struct engine_reason why;     /* meaningful when verdict != ENGINE_ALLOW */
-    unsigned events;              /* response hook: events judged */
+    struct engine_reason why; /* meaningful when verdict != ENGINE_ALLOW */
+    unsigned events;          /* response hook: events judged */
 };
 
 /*
@@ -87,16 +87,16 @@ enum engine_on_denied_call {
 /* A constraint on one argument of a tool call, beyond api.tools.constraints' patterns. All
  * the checks given must hold; an absent argument fails unless optional is set. */
 struct engine_arg_rule {
-    const char *tool;     /* tool name or glob */
-    const char *arg;      /* argument name */
-    const char *pattern;  /* regex matched against the whole value (vectorscan's dialect, the
-                             one `cordon policy check` accepts, policy/deep.h), or NULL */
+    const char *tool;          /* tool name or glob */
+    const char *arg;           /* argument name */
+    const char *pattern;       /* regex matched against the whole value (vectorscan's dialect, the
+                                  one `cordon policy check` accepts, policy/deep.h), or NULL */
     const char *const *enum_v; /* allowed values (strings compared with the string value, or
                                   with a number's JSON text), or NULL */
     size_t n_enum;
     int has_min, has_max; /* numeric bounds; the value must then be a JSON number */
     double min, max;
-    int optional;         /* 1: the argument may be absent */
+    int optional; /* 1: the argument may be absent */
 };
 
 struct engine_options {
@@ -105,8 +105,8 @@ struct engine_options {
     int allow_stored_context; /* 1: allow previous_response_id / conversation (Responses) */
     const struct engine_arg_rule *arg_rules;
     size_t n_arg_rules;
-    size_t max_sse_line;  /* bytes in one SSE line; 0: ENGINE_DEFAULT_SSE_LINE */
-    size_t max_held;      /* bytes of held-back tool calls per call; 0: ENGINE_DEFAULT_HELD */
+    size_t max_sse_line;    /* bytes in one SSE line; 0: ENGINE_DEFAULT_SSE_LINE */
+    size_t max_held;        /* bytes of held-back tool calls per call; 0: ENGINE_DEFAULT_HELD */
     size_t max_record_text; /* text kept for the audit record when asked; 0: 64 KiB */
 };
 #define ENGINE_DEFAULT_SSE_LINE (1u << 20)
@@ -123,8 +123,8 @@ typedef int (*engine_emit_fn)(void *ud, const char *buf, size_t len);
 struct engine_call_info {
     enum engine_format format;
     const char *agent;
-    const char *session;  /* the session id of the tree's mark; NULL when none */
-    int quarantined;      /* the agent is quarantined (anomaly response): refuse everything */
+    const char *session; /* the session id of the tree's mark; NULL when none */
+    int quarantined;     /* the agent is quarantined (anomaly response): refuse everything */
 };
 
 #endif

@@ -30,13 +30,20 @@ static const struct engine_stage *const k_stages[ENGINE_N_STAGES] = {
 const char *engine_strerror(int rc)
 {
     switch (rc) {
-    case 0: return "success";
-    case ENGINE_ERR_MALFORMED: return "malformed body";
-    case ENGINE_ERR_SSE_LINE: return "an event-stream line is longer than the line limit";
-    case ENGINE_ERR_SSE_EVENT: return "an event-stream event is larger than the event limit";
-    case ENGINE_ERR_REGEX: return "a constraint pattern does not compile";
-    case ENGINE_ERR_STATE: return "engine call used out of order";
-    case ENGINE_ERR_TOO_LARGE: return "a held-back tool call is larger than the limit";
+    case 0:
+        return "success";
+    case ENGINE_ERR_MALFORMED:
+        return "malformed body";
+    case ENGINE_ERR_SSE_LINE:
+        return "an event-stream line is longer than the line limit";
+    case ENGINE_ERR_SSE_EVENT:
+        return "an event-stream event is larger than the event limit";
+    case ENGINE_ERR_REGEX:
+        return "a constraint pattern does not compile";
+    case ENGINE_ERR_STATE:
+        return "engine call used out of order";
+    case ENGINE_ERR_TOO_LARGE:
+        return "a held-back tool call is larger than the limit";
     default:
         if (err_is_errno(rc))
             return strerror(-rc);
@@ -47,22 +54,25 @@ const char *engine_strerror(int rc)
 const char *engine_verdict_name(enum engine_verdict v)
 {
     switch (v) {
-    case ENGINE_ALLOW: return "allow";
-    case ENGINE_REWRITE: return "rewrite";
-    case ENGINE_REFUSE: return "refuse";
+    case ENGINE_ALLOW:
+        return "allow";
+    case ENGINE_REWRITE:
+        return "rewrite";
+    case ENGINE_REFUSE:
+        return "refuse";
     }
     return "?";
 }
 
 const char *engine_stage_name(enum engine_stage_id s)
 {
-    static const char *const n[] = {"quarantine", "models", "schedule", "tools", "data",
-                                    "budget", "upstream", "usage", "audit"};
+    static const char *const n[] = {"quarantine", "models",   "schedule", "tools", "data",
+                                    "budget",     "upstream", "usage",    "audit"};
     return (unsigned)s < ENGINE_N_STAGES ? n[s] : "?";
 }
 
-static const char *const k_endpoints[ENGINE_N_FORMATS] = {
-    "/v1/chat/completions", "/v1/responses", "/v1/messages", "/v1/embeddings"};
+static const char *const k_endpoints[ENGINE_N_FORMATS] = {"/v1/chat/completions", "/v1/responses",
+                                                          "/v1/messages", "/v1/embeddings"};
 
 const char *engine_format_endpoint(enum engine_format f)
 {
@@ -114,8 +124,10 @@ static int add_check(struct engine *e, size_t *cap, const char *tool, const char
         if (rc == -ENOMEM)
             return rc;
         if (rc != 0) {
-            snprintf(err, errlen, "tool \"%s\" argument \"%s\": pattern \"%s\" cannot be "
-                     "used: %s", tool, arg, pattern, m);
+            snprintf(err, errlen,
+                     "tool \"%s\" argument \"%s\": pattern \"%s\" cannot be "
+                     "used: %s",
+                     tool, arg, pattern, m);
             return ENGINE_ERR_REGEX;
         }
         k->has_re = 1;
@@ -291,9 +303,10 @@ int engine_call_request(struct engine_call *c, const char *body, size_t len, con
     if (rc == -ENOMEM)
         return rc;
     if (rc) {
-        reason_set(&why, 400, "cordon.malformed", "the request body is not valid JSON: %s; "
-                   "send one JSON object as the %s API expects", err,
-                   engine_format_endpoint(c->fmt));
+        reason_set(&why, 400, "cordon.malformed",
+                   "the request body is not valid JSON: %s; "
+                   "send one JSON object as the %s API expects",
+                   err, engine_format_endpoint(c->fmt));
         return refuse(c, &why);
     }
     c->rq.fmt = c->fmt;
@@ -370,8 +383,8 @@ void engine_call_upstream(struct engine_call *c, int ok, const struct engine_rea
     }
 }
 
-int engine_stream_error(struct engine_call *c, const struct engine_reason *why,
-                        engine_emit_fn emit, void *ud)
+int engine_stream_error(struct engine_call *c, const struct engine_reason *why, engine_emit_fn emit,
+                        void *ud)
 {
     c->emit = emit;
     c->emit_ud = ud;
@@ -481,8 +494,7 @@ int engine_emit(struct engine_call *c, const char *buf, size_t len)
     return c->emit(c->emit_ud, buf, len);
 }
 
-void engine_notice_text(const char *name, const struct engine_reason *why, char *buf,
-                        size_t cap)
+void engine_notice_text(const char *name, const struct engine_reason *why, char *buf, size_t cap)
 {
     snprintf(buf, cap, "[cordon] the tool call \"%s\" was removed (%s): %s", name ? name : "",
              why->code, why->message);
@@ -504,16 +516,22 @@ static int stream_fail(struct engine_call *c, int rc)
     struct engine_reason why;
     switch (rc) {
     case ENGINE_ERR_SSE_LINE:
-        reason_set(&why, 502, "cordon.upstream_stream", "the upstream sent an event-stream line "
-                   "longer than %zu bytes; the stream was cut here", c->e->o.max_sse_line);
+        reason_set(&why, 502, "cordon.upstream_stream",
+                   "the upstream sent an event-stream line "
+                   "longer than %zu bytes; the stream was cut here",
+                   c->e->o.max_sse_line);
         break;
     case ENGINE_ERR_SSE_EVENT:
-        reason_set(&why, 502, "cordon.upstream_stream", "the upstream sent an event larger than "
-                   "%zu bytes; the stream was cut here", 4 * c->e->o.max_sse_line);
+        reason_set(&why, 502, "cordon.upstream_stream",
+                   "the upstream sent an event larger than "
+                   "%zu bytes; the stream was cut here",
+                   4 * c->e->o.max_sse_line);
         break;
     case ENGINE_ERR_TOO_LARGE:
-        reason_set(&why, 502, "cordon.upstream_stream", "a tool call of the response is larger "
-                   "than %zu bytes; the stream was cut here", c->e->o.max_held);
+        reason_set(&why, 502, "cordon.upstream_stream",
+                   "a tool call of the response is larger "
+                   "than %zu bytes; the stream was cut here",
+                   c->e->o.max_held);
         break;
     default:
         return rc;

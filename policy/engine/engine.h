@@ -58,8 +58,7 @@ int engine_options_from_policy(const struct policy *p, struct engine_options *o,
  */
 __attribute__((warn_unused_result)) int engine_new(const struct policy *p,
                                                    const struct engine_options *o,
-                                                   struct engine **out, char *err,
-                                                   size_t errlen);
+                                                   struct engine **out, char *err, size_t errlen);
 void engine_free(struct engine *e);
 
 /* Start a call. Returns 0 and *out (engine_call_free), -EINVAL, -ENOMEM. */
@@ -76,9 +75,9 @@ void engine_call_free(struct engine_call *c);
  * In observe mode the answer is ENGINE_ALLOW unless the body is malformed (a body the engine
  * cannot read is never forwarded). A negative value is -ENOMEM or ENGINE_ERR_STATE.
  */
-__attribute__((warn_unused_result)) int engine_call_request(struct engine_call *c,
-                                                            const char *body, size_t len,
-                                                            const char **out, size_t *out_len);
+__attribute__((warn_unused_result)) int engine_call_request(struct engine_call *c, const char *body,
+                                                            size_t len, const char **out,
+                                                            size_t *out_len);
 
 /* The call's facts once the request is read: model ("" when none), and whether the client
  * asked for a stream. */
@@ -118,9 +117,9 @@ __attribute__((warn_unused_result)) int engine_models_filter(const struct engine
  * format's in-stream error event (the stream must then end); the emit callback's negative
  * value; -ENOMEM.
  */
-__attribute__((warn_unused_result)) int engine_stream_feed(struct engine_call *c,
-                                                           const char *buf, size_t len,
-                                                           engine_emit_fn emit, void *ud);
+__attribute__((warn_unused_result)) int engine_stream_feed(struct engine_call *c, const char *buf,
+                                                           size_t len, engine_emit_fn emit,
+                                                           void *ud);
 /* The upstream stream ended (cleanly or not): flush what is held, judged. */
 __attribute__((warn_unused_result)) int engine_stream_end(struct engine_call *c,
                                                           engine_emit_fn emit, void *ud);

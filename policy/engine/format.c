@@ -33,8 +33,8 @@ static int vfail(struct vp *v, const char *what)
 
 static void ws(struct vp *v)
 {
-    while (v->i < v->n && (v->s[v->i] == ' ' || v->s[v->i] == '\t' || v->s[v->i] == '\n' ||
-                           v->s[v->i] == '\r'))
+    while (v->i < v->n &&
+           (v->s[v->i] == ' ' || v->s[v->i] == '\t' || v->s[v->i] == '\n' || v->s[v->i] == '\r'))
         v->i++;
 }
 
@@ -238,8 +238,7 @@ static int find_dup(const cJSON *j, const char **dup)
     return rc;
 }
 
-int format_parse(const char *buf, size_t len, int max_depth, cJSON **out, char *err,
-                 size_t errlen)
+int format_parse(const char *buf, size_t len, int max_depth, cJSON **out, char *err, size_t errlen)
 {
     struct vp v = {.s = buf, .n = len, .max = max_depth, .err = err, .errlen = errlen};
     int rc = v_value(&v);
@@ -258,8 +257,10 @@ int format_parse(const char *buf, size_t len, int max_depth, cJSON **out, char *
         if (rc == 1) {
             char q[80];
             snprintf(q, sizeof q, "%.64s", dup);
-            snprintf(err, errlen, "an object has two members named \"%s\" (each name may appear "
-                     "once, or the proxy and the provider could read different values)", q);
+            snprintf(err, errlen,
+                     "an object has two members named \"%s\" (each name may appear "
+                     "once, or the proxy and the provider could read different values)",
+                     q);
             rc = ENGINE_ERR_MALFORMED;
         }
         cJSON_Delete(j);
@@ -409,10 +410,14 @@ const char *format_str(const cJSON *o, const char *key)
 static const char *openai_type(int status)
 {
     switch (status) {
-    case 400: return "invalid_request_error";
-    case 403: return "permission_error";
-    case 429: return "rate_limit_error";
-    default: return "server_error";
+    case 400:
+        return "invalid_request_error";
+    case 403:
+        return "permission_error";
+    case 429:
+        return "rate_limit_error";
+    default:
+        return "server_error";
     }
 }
 
@@ -452,18 +457,23 @@ char *format_sse_event(const char *event, const cJSON *data, size_t *len)
 const struct format_ops *format_ops_for(enum engine_format f)
 {
     switch (f) {
-    case ENGINE_CHAT: return &format_chat;
-    case ENGINE_RESPONSES: return &format_responses;
-    case ENGINE_MESSAGES: return &format_messages;
-    case ENGINE_EMBEDDINGS: return &format_embeddings;
-    default: return NULL;
+    case ENGINE_CHAT:
+        return &format_chat;
+    case ENGINE_RESPONSES:
+        return &format_responses;
+    case ENGINE_MESSAGES:
+        return &format_messages;
+    case ENGINE_EMBEDDINGS:
+        return &format_embeddings;
+    default:
+        return NULL;
     }
 }
 
 const char *engine_text_kind_name(enum engine_text_kind k)
 {
-    static const char *const n[] = {"system", "user", "assistant", "tool_arguments",
-                                    "tool_result", "input"};
+    static const char *const n[] = {"system",         "user",        "assistant",
+                                    "tool_arguments", "tool_result", "input"};
     return (unsigned)k < ENGINE_N_TEXT_KINDS ? n[k] : "?";
 }
 
@@ -516,7 +526,8 @@ int format_unreadable(struct engine_call *c, const struct sse_event *ev, const c
     struct engine_reason why;
     reason_set(&why, 502, "cordon.upstream_stream",
                "an event of the upstream's stream could not be read (%s); it was dropped, as "
-               "it could carry a tool call", what);
+               "it could carry a tool call",
+               what);
     engine_record_response(c, ENGINE_STAGE_TOOLS, ENGINE_REFUSE, &why);
     return c->observe ? format_emit_raw(c, ev) : 0;
 }
@@ -554,8 +565,8 @@ void format_usage(struct engine_call *c, const cJSON *usage, const char *in_key,
         return;
     const cJSON *i = cJSON_GetObjectItemCaseSensitive(usage, in_key);
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(usage, out_key);
-    struct engine_event ev = {.kind = ENGINE_EV_USAGE, .in_tokens = UINT64_MAX,
-                              .out_tokens = UINT64_MAX};
+    struct engine_event ev = {
+        .kind = ENGINE_EV_USAGE, .in_tokens = UINT64_MAX, .out_tokens = UINT64_MAX};
     if (cJSON_IsNumber(i) && i->valuedouble >= 0 && i->valuedouble < 1e18)
         ev.in_tokens = (uint64_t)i->valuedouble;
     if (cJSON_IsNumber(o) && o->valuedouble >= 0 && o->valuedouble < 1e18)
@@ -566,10 +577,13 @@ void format_usage(struct engine_call *c, const cJSON *usage, const char *in_key,
 
 /* Judge one complete tool call; 1 allowed, 0 denied (why set). */
 int format_judge_call(struct engine_call *c, const char *name, const char *id, const char *args,
-                 size_t len, struct engine_reason *why)
+                      size_t len, struct engine_reason *why)
 {
-    struct engine_event ev = {.kind = ENGINE_EV_TOOL_CALL, .name = name ? name : "", .id = id,
-                              .args = args ? args : "", .args_len = args ? len : 0};
+    struct engine_event ev = {.kind = ENGINE_EV_TOOL_CALL,
+                              .name = name ? name : "",
+                              .id = id,
+                              .args = args ? args : "",
+                              .args_len = args ? len : 0};
     memset(why, 0, sizeof *why);
     int ok = engine_judge_event(c, &ev, why) != ENGINE_REFUSE;
     engine_note_tool(c, ev.name, ok, why, ev.args, ev.args_len);
@@ -583,4 +597,3 @@ void format_judge_text(struct engine_call *c, const char *s, size_t n)
     engine_keep_text(c, s, n);
     (void)engine_judge_event(c, &ev, &why);
 }
-

@@ -30,33 +30,33 @@ enum engine_text_kind {
 const char *engine_text_kind_name(enum engine_text_kind k);
 
 struct engine_text {
-    char *path;               /* "messages[1].content[0].text" (owned) */
+    char *path; /* "messages[1].content[0].text" (owned) */
     enum engine_text_kind kind;
-    const char *text;         /* into the cJSON tree, or into owned when the text was built */
+    const char *text; /* into the cJSON tree, or into owned when the text was built */
     size_t len;
-    cJSON *node;              /* the string node, so a stage may rewrite it; NULL if built */
+    cJSON *node; /* the string node, so a stage may rewrite it; NULL if built */
     char *owned;
 };
 
 /* A tool the request defines. */
 struct engine_tool_def {
-    const char *name;  /* the function name, or a built-in tool's type */
-    cJSON *node;       /* the definition, in its array */
-    cJSON *array;      /* the array holding it ("tools" or legacy "functions") */
+    const char *name; /* the function name, or a built-in tool's type */
+    cJSON *node;      /* the definition, in its array */
+    cJSON *array;     /* the array holding it ("tools" or legacy "functions") */
 };
 
 /* A tool call in the history. */
 struct engine_tool_call {
     char *path;
     const char *name;
-    char *args;        /* arguments as JSON text (owned) */
+    char *args; /* arguments as JSON text (owned) */
     size_t args_len;
 };
 
 struct engine_request {
     enum engine_format fmt;
     cJSON *root;
-    const char *model;  /* NULL when absent */
+    const char *model; /* NULL when absent */
     int stream;
     size_t n_tools, cap_tools;
     struct engine_tool_def *tools;
@@ -94,9 +94,8 @@ struct engine_event {
  * strings would cut the text there and hide the rest from every stage). Returns 0 and parses
  * into *out (cJSON_Delete), or ENGINE_ERR_MALFORMED with err saying what and where.
  */
-__attribute__((warn_unused_result)) int format_parse(const char *buf, size_t len,
-                                                     int max_depth, cJSON **out, char *err,
-                                                     size_t errlen);
+__attribute__((warn_unused_result)) int format_parse(const char *buf, size_t len, int max_depth,
+                                                     cJSON **out, char *err, size_t errlen);
 
 /* Builders for the inspectors. Return 0 or -ENOMEM. */
 int format_add_text(struct engine_request *rq, enum engine_text_kind k, cJSON *node,
@@ -136,8 +135,7 @@ struct format_ops {
     void (*stream_free)(void *state);
 };
 
-extern const struct format_ops format_chat, format_responses, format_messages,
-    format_embeddings;
+extern const struct format_ops format_chat, format_responses, format_messages, format_embeddings;
 const struct format_ops *format_ops_for(enum engine_format f);
 
 /* An OpenAI error object {"error":{"message","type","param","code"}}, shared by chat,
@@ -166,8 +164,8 @@ void format_usage(struct engine_call *c, const cJSON *usage, const char *in_key,
 
 /* Judge one complete tool call of the response through the response hooks and note it:
  * 1 allowed, 0 denied with why set. */
-int format_judge_call(struct engine_call *c, const char *name, const char *id,
-                      const char *args, size_t len, struct engine_reason *why);
+int format_judge_call(struct engine_call *c, const char *name, const char *id, const char *args,
+                      size_t len, struct engine_reason *why);
 /* A text of the response: kept for the record when asked, and judged. */
 void format_judge_text(struct engine_call *c, const char *s, size_t n);
 

@@ -72,7 +72,8 @@ static int chat_message(struct engine_request *rq, cJSON *m, int i, struct engin
     } else if (cJSON_IsArray(content)) {
         int j = 0;
         cJSON *part;
-        cJSON_ArrayForEach(part, content) {
+        cJSON_ArrayForEach(part, content)
+        {
             if (!cJSON_IsObject(part))
                 return format_bad(why, "messages[%d].content[%d] must be an object", i, j);
             static const char *const keys[] = {"text", "refusal"};
@@ -81,16 +82,18 @@ static int chat_message(struct engine_request *rq, cJSON *m, int i, struct engin
                 if (!t)
                     continue;
                 if (!cJSON_IsString(t))
-                    return format_bad(why, "messages[%d].content[%d].%s must be a string", i,
-                                      j, keys[q]);
+                    return format_bad(why, "messages[%d].content[%d].%s must be a string", i, j,
+                                      keys[q]);
                 if (format_add_text(rq, k, t, "messages[%d].content[%d].%s", i, j, keys[q]))
                     return -ENOMEM;
             }
             j++;
         }
     } else if (content && !cJSON_IsNull(content)) {
-        return format_bad(why, "messages[%d].content must be a string, an array of parts or "
-                          "null", i);
+        return format_bad(why,
+                          "messages[%d].content must be a string, an array of parts or "
+                          "null",
+                          i);
     }
     cJSON *refusal = GET(m, "refusal");
     if (refusal && !cJSON_IsNull(refusal)) {
@@ -105,7 +108,8 @@ static int chat_message(struct engine_request *rq, cJSON *m, int i, struct engin
             return format_bad(why, "messages[%d].tool_calls must be an array", i);
         int j = 0, rc;
         cJSON *tc;
-        cJSON_ArrayForEach(tc, tcs) {
+        cJSON_ArrayForEach(tc, tcs)
+        {
             snprintf(path, sizeof path, "messages[%d].tool_calls[%d].function", i, j);
             if (!cJSON_IsObject(tc))
                 return format_bad(why, "messages[%d].tool_calls[%d] must be an object", i, j);
@@ -139,7 +143,8 @@ static int chat_inspect(struct engine_request *rq, struct engine_reason *why)
         return format_bad(why, "\"messages\" must be an array of messages");
     int i = 0;
     cJSON *m;
-    cJSON_ArrayForEach(m, msgs) {
+    cJSON_ArrayForEach(m, msgs)
+    {
         if ((rc = chat_message(rq, m, i++, why)) != 0)
             return rc;
     }
@@ -149,7 +154,8 @@ static int chat_inspect(struct engine_request *rq, struct engine_reason *why)
             return format_bad(why, "\"tools\" must be an array");
         int j = 0;
         cJSON *t;
-        cJSON_ArrayForEach(t, tools) {
+        cJSON_ArrayForEach(t, tools)
+        {
             if (!cJSON_IsObject(t))
                 return format_bad(why, "tools[%d] must be an object", j);
             const char *type = format_str(t, "type");
@@ -169,7 +175,8 @@ static int chat_inspect(struct engine_request *rq, struct engine_reason *why)
             return format_bad(why, "\"functions\" must be an array");
         int j = 0;
         cJSON *t;
-        cJSON_ArrayForEach(t, fns) {
+        cJSON_ArrayForEach(t, fns)
+        {
             const char *name = format_str(t, "name");
             if (!name)
                 return format_bad(why, "functions[%d].name must be a string", j);
@@ -254,7 +261,8 @@ static int chat_response(struct engine_call *c, cJSON *root)
     if (!cJSON_IsArray(choices))
         return ENGINE_ERR_MALFORMED;
     cJSON *ch;
-    cJSON_ArrayForEach(ch, choices) {
+    cJSON_ArrayForEach(ch, choices)
+    {
         cJSON *msg = GET(ch, "message");
         if (!cJSON_IsObject(msg))
             continue;
@@ -268,8 +276,8 @@ static int chat_response(struct engine_call *c, cJSON *root)
                 next = tc->next;
                 cJSON *fn = GET(tc, "function");
                 const char *name = format_str(fn, "name"), *args = format_str(fn, "arguments");
-                if (format_judge_call(c, name, format_str(tc, "id"), args,
-                                      args ? strlen(args) : 0, &why)) {
+                if (format_judge_call(c, name, format_str(tc, "id"), args, args ? strlen(args) : 0,
+                                      &why)) {
                     kept++;
                     continue;
                 }
@@ -317,7 +325,7 @@ struct chat_asm {
     struct slot *v;
     size_t n, cap;
     size_t held;
-    cJSON *tmpl;           /* the envelope of the last chunk that carried a tool call */
+    cJSON *tmpl; /* the envelope of the last chunk that carried a tool call */
     int allowed[MAX_CHOICES], removed[MAX_CHOICES];
 };
 
@@ -378,8 +386,7 @@ out:
     return rc;
 }
 
-static int flush_slot(struct engine_call *c, struct chat_asm *a, struct slot *s,
-                      const cJSON *env)
+static int flush_slot(struct engine_call *c, struct chat_asm *a, struct slot *s, const cJSON *env)
 {
     struct engine_reason why;
     s->flushed = 1;
@@ -499,7 +506,8 @@ static int take(struct engine_call *c, struct chat_asm *a, struct slot *s, const
 static int take_tool_calls(struct engine_call *c, struct chat_asm *a, int choice, cJSON *tcs)
 {
     cJSON *tc;
-    cJSON_ArrayForEach(tc, tcs) {
+    cJSON_ArrayForEach(tc, tcs)
+    {
         cJSON *ix = GET(tc, "index");
         int index = cJSON_IsNumber(ix) ? ix->valueint : 0; /* cJSON saturates valueint */
         const char *id = format_str(tc, "id");
@@ -526,7 +534,8 @@ static int chunk_empty(const cJSON *root)
     if (u && !cJSON_IsNull(u))
         return 0;
     const cJSON *ch;
-    cJSON_ArrayForEach(ch, GET(root, "choices")) {
+    cJSON_ArrayForEach(ch, GET(root, "choices"))
+    {
         const cJSON *d = GET(ch, "delta"), *fr = GET(ch, "finish_reason");
         const cJSON *lp = GET(ch, "logprobs");
         if ((d && d->child) || (fr && !cJSON_IsNull(fr)) || (lp && !cJSON_IsNull(lp)))
@@ -549,7 +558,8 @@ static int chat_chunk(struct engine_call *c, struct chat_asm *a, const struct ss
     cJSON *choices = GET(root, "choices"), *ch;
     if (choices && !cJSON_IsArray(choices))
         return format_unreadable(c, ev, "\"choices\" is not an array");
-    cJSON_ArrayForEach(ch, choices) {
+    cJSON_ArrayForEach(ch, choices)
+    {
         cJSON *ix = GET(ch, "index");
         int choice = cJSON_IsNumber(ix) ? ix->valueint : 0;
         if (choice < 0 || choice >= MAX_CHOICES)

@@ -26,7 +26,8 @@ static int embeddings_inspect(struct engine_request *rq, struct engine_reason *w
         return format_bad(why, "\"input\" must be a string, an array of strings or tokens");
     int i = 0;
     cJSON *e;
-    cJSON_ArrayForEach(e, in) {
+    cJSON_ArrayForEach(e, in)
+    {
         if (cJSON_IsString(e)) {
             if (format_add_text(rq, ENGINE_TEXT_INPUT, e, "input[%d]", i))
                 return -ENOMEM;

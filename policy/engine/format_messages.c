@@ -37,7 +37,8 @@ static int texts_of(struct engine_request *rq, enum engine_text_kind k, cJSON *v
         return format_bad(why, "%s must be a string or an array of blocks", path);
     int j = 0;
     cJSON *b;
-    cJSON_ArrayForEach(b, v) {
+    cJSON_ArrayForEach(b, v)
+    {
         if (!cJSON_IsObject(b))
             return format_bad(why, "%s[%d] must be an object", path, j);
         cJSON *t = GET(b, "text");
@@ -124,14 +125,15 @@ static int messages_inspect(struct engine_request *rq, struct engine_reason *why
     if (!cJSON_IsArray(msgs))
         return format_bad(why, "\"messages\" must be an array of messages");
     int i = 0;
-    cJSON_ArrayForEach(m, msgs) {
+    cJSON_ArrayForEach(m, msgs)
+    {
         if (!cJSON_IsObject(m))
             return format_bad(why, "messages[%d] must be an object", i);
         const char *role = format_str(m, "role");
         if (!role)
             return format_bad(why, "messages[%d].role must be a string", i);
-        enum engine_text_kind k = !strcmp(role, "assistant") ? ENGINE_TEXT_ASSISTANT
-                                                             : ENGINE_TEXT_USER;
+        enum engine_text_kind k =
+            !strcmp(role, "assistant") ? ENGINE_TEXT_ASSISTANT : ENGINE_TEXT_USER;
         cJSON *content = GET(m, "content");
         if (cJSON_IsString(content)) {
             if (format_add_text(rq, k, content, "messages[%d].content", i))
@@ -139,13 +141,16 @@ static int messages_inspect(struct engine_request *rq, struct engine_reason *why
         } else if (cJSON_IsArray(content)) {
             int j = 0;
             cJSON *b;
-            cJSON_ArrayForEach(b, content) {
+            cJSON_ArrayForEach(b, content)
+            {
                 if ((rc = block(rq, b, k, i, j++, why)) != 0)
                     return rc;
             }
         } else {
-            return format_bad(why, "messages[%d].content must be a string or an array of "
-                              "blocks", i);
+            return format_bad(why,
+                              "messages[%d].content must be a string or an array of "
+                              "blocks",
+                              i);
         }
         i++;
     }
@@ -155,7 +160,8 @@ static int messages_inspect(struct engine_request *rq, struct engine_reason *why
             return format_bad(why, "\"tools\" must be an array");
         int j = 0;
         cJSON *t;
-        cJSON_ArrayForEach(t, tools) {
+        cJSON_ArrayForEach(t, tools)
+        {
             const char *name = format_str(t, "name");
             if (!cJSON_IsObject(t) || !name)
                 return format_bad(why, "tools[%d] must be an object with a \"name\"", j);
@@ -184,11 +190,16 @@ static int messages_inspect(struct engine_request *rq, struct engine_reason *why
 static const char *anthropic_type(int status)
 {
     switch (status) {
-    case 400: return "invalid_request_error";
-    case 403: return "permission_error";
-    case 413: return "request_too_large";
-    case 429: return "rate_limit_error";
-    default: return "api_error";
+    case 400:
+        return "invalid_request_error";
+    case 403:
+        return "permission_error";
+    case 413:
+        return "request_too_large";
+    case 429:
+        return "rate_limit_error";
+    default:
+        return "api_error";
     }
 }
 
@@ -282,8 +293,7 @@ static int messages_response(struct engine_call *c, cJSON *root)
         return 0;
     const char *sr = format_str(root, "stop_reason");
     if (!kept && sr && !strcmp(sr, "tool_use"))
-        cJSON_ReplaceItemInObjectCaseSensitive(root, "stop_reason",
-                                               cJSON_CreateString("end_turn"));
+        cJSON_ReplaceItemInObjectCaseSensitive(root, "stop_reason", cJSON_CreateString("end_turn"));
     return 1;
 }
 

@@ -49,7 +49,8 @@ static int parts(struct engine_request *rq, enum engine_text_kind k, cJSON *cont
         return format_bad(why, "%s must be a string or an array of parts", path);
     int j = 0;
     cJSON *p;
-    cJSON_ArrayForEach(p, content) {
+    cJSON_ArrayForEach(p, content)
+    {
         if (!cJSON_IsObject(p))
             return format_bad(why, "%s[%d] must be an object", path, j);
         static const char *const keys[] = {"text", "refusal"};
@@ -145,7 +146,8 @@ static int responses_inspect(struct engine_request *rq, struct engine_reason *wh
     } else if (cJSON_IsArray(in)) {
         int i = 0;
         cJSON *it;
-        cJSON_ArrayForEach(it, in) {
+        cJSON_ArrayForEach(it, in)
+        {
             if ((rc = item(rq, it, i++, why)) != 0)
                 return rc;
         }
@@ -158,7 +160,8 @@ static int responses_inspect(struct engine_request *rq, struct engine_reason *wh
             return format_bad(why, "\"tools\" must be an array");
         int j = 0;
         cJSON *t;
-        cJSON_ArrayForEach(t, tools) {
+        cJSON_ArrayForEach(t, tools)
+        {
             if (!cJSON_IsObject(t))
                 return format_bad(why, "tools[%d] must be an object", j);
             const char *type = format_str(t, "type"), *name = format_str(t, "name");
@@ -264,7 +267,8 @@ static int filter_output(struct engine_call *c, cJSON *output, int judge, struct
         const char *type = format_str(it, "type");
         if (judge && type && !strcmp(type, "message")) {
             cJSON *p;
-            cJSON_ArrayForEach(p, GET(it, "content")) {
+            cJSON_ArrayForEach(p, GET(it, "content"))
+            {
                 const char *t = format_str(p, "text");
                 if (t)
                     format_judge_text(c, t, strlen(t));
@@ -278,8 +282,8 @@ static int filter_output(struct engine_call *c, cJSON *output, int judge, struct
         const char *name = format_str(it, "name");
         const char *args = custom ? "{}" : format_str(it, "arguments");
         if (judge) {
-            if (format_judge_call(c, name, format_str(it, "call_id"), args,
-                                  args ? strlen(args) : 0, &why))
+            if (format_judge_call(c, name, format_str(it, "call_id"), args, args ? strlen(args) : 0,
+                                  &why))
                 continue;
             if (deny_id(d, it))
                 return -ENOMEM;
@@ -464,8 +468,8 @@ static int finish_item(struct engine_call *c, struct resp_asm *a, struct held_it
         a->map[h->index] = out + 1;
         for (size_t i = 0; i < h->n && !rc; i++) {
             struct kept_event *k = &h->ev[i];
-            rc = emit_at(c, k->event, k->raw, k->raw_len, k->data, k->data_len, NULL, h->index,
-                         out);
+            rc =
+                emit_at(c, k->event, k->raw, k->raw_len, k->data, k->data_len, NULL, h->index, out);
         }
     } else if (c->e->o.on_denied_call == ENGINE_CALL_NOTICE) {
         int out = a->next_out++;
@@ -515,9 +519,9 @@ static int responses_event(struct engine_call *c, struct resp_asm *a, const stru
         return format_emit_raw(c, ev);
     }
     cJSON *resp = GET(root, "response");
-    if (cJSON_IsObject(resp) && (!strcmp(type, "response.completed") ||
-                                 !strcmp(type, "response.incomplete") ||
-                                 !strcmp(type, "response.failed"))) {
+    if (cJSON_IsObject(resp) &&
+        (!strcmp(type, "response.completed") || !strcmp(type, "response.incomplete") ||
+         !strcmp(type, "response.failed"))) {
         format_usage(c, GET(resp, "usage"), "input_tokens", "output_tokens");
         /* a held call the stream never finished is judged now */
         for (size_t i = 0; i < a->n; i++)
@@ -545,8 +549,8 @@ static int responses_event(struct engine_call *c, struct resp_asm *a, const stru
         const char *it_type = format_str(it, "type");
         if (h || a->map[index])
             return format_unreadable(c, ev, "an output item added twice");
-        if (it_type && (!strcmp(it_type, "function_call") ||
-                        !strcmp(it_type, "custom_tool_call"))) {
+        if (it_type &&
+            (!strcmp(it_type, "function_call") || !strcmp(it_type, "custom_tool_call"))) {
             for (size_t i = 0; i < a->n && !h; i++) /* a finished item's entry is free */
                 if (!a->h[i].active)
                     h = &a->h[i];
@@ -613,8 +617,7 @@ static int responses_event(struct engine_call *c, struct resp_asm *a, const stru
         return 0;
     if (m == 0)
         return format_emit_raw(c, ev);
-    return emit_at(c, ev->event, ev->raw, ev->raw_len, ev->data, ev->data_len, root, index,
-                   m - 1);
+    return emit_at(c, ev->event, ev->raw, ev->raw_len, ev->data, ev->data_len, root, index, m - 1);
 }
 
 static int responses_block(struct engine_call *c, const struct sse_event *ev)

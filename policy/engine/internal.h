@@ -78,7 +78,7 @@ struct engine_call {
     struct engine_request rq;
     char *model;
     int stream;
-    char *out;  /* rewritten request or response, or the error body */
+    char *out; /* rewritten request or response, or the error body */
     size_t out_len;
     struct engine_reason refusal;
     int refused;
@@ -113,9 +113,8 @@ enum engine_verdict engine_judge_event(struct engine_call *c, const struct engin
                                        struct engine_reason *why);
 
 /* The tools stage's judgement of one call, shared by request history and response. */
-enum engine_verdict tools_judge_call(const struct engine *e, const char *name,
-                                     const char *args, size_t args_len,
-                                     struct engine_reason *why);
+enum engine_verdict tools_judge_call(const struct engine *e, const char *name, const char *args,
+                                     size_t args_len, struct engine_reason *why);
 int tools_name_allowed(const struct engine *e, const char *name, struct engine_reason *why);
 
 /* Record a tool call of the response as allowed or removed. */
@@ -127,8 +126,7 @@ int engine_emit(struct engine_call *c, const char *buf, size_t len);
 void engine_keep_text(struct engine_call *c, const char *s, size_t n);
 
 /* The notice that stands in a denied tool call's place (on_denied_call notice). */
-void engine_notice_text(const char *name, const struct engine_reason *why, char *buf,
-                        size_t cap);
+void engine_notice_text(const char *name, const struct engine_reason *why, char *buf, size_t cap);
 
 /* Record a response-side answer of stage s that no stage hook gave (an unreadable event). */
 void engine_record_response(struct engine_call *c, enum engine_stage_id s, enum engine_verdict v,

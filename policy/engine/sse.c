@@ -20,11 +20,11 @@ struct buf {
 
 struct sse_parser {
     size_t max_line;
-    struct buf raw;     /* the current block */
-    size_t line_start;  /* offset in raw of the current line */
-    size_t line_end;    /* where the pending line's content ends (its terminator excluded) */
-    int pending_cr;     /* a CR ended a line; an LF next belongs to it */
-    int first_line;     /* a UTF-8 BOM may open the stream */
+    struct buf raw;    /* the current block */
+    size_t line_start; /* offset in raw of the current line */
+    size_t line_end;   /* where the pending line's content ends (its terminator excluded) */
+    int pending_cr;    /* a CR ended a line; an LF next belongs to it */
+    int first_line;    /* a UTF-8 BOM may open the stream */
     struct buf data, type, id;
     int has_data;
     long retry;

@@ -20,19 +20,19 @@
 #include <stddef.h>
 
 struct sse_event {
-    const char *raw;     /* the block's bytes as received */
+    const char *raw; /* the block's bytes as received */
     size_t raw_len;
-    int dispatch;        /* 1: an event (data was given); 0: comments or empty fields only */
-    const char *event;   /* the event type: "message" when none was given */
+    int dispatch;      /* 1: an event (data was given); 0: comments or empty fields only */
+    const char *event; /* the event type: "message" when none was given */
     size_t event_len;
-    const char *data;    /* the data lines joined with "\n", NUL-terminated */
+    const char *data; /* the data lines joined with "\n", NUL-terminated */
     size_t data_len;
-    const char *id;      /* the last event id so far (persists across events), "" when none */
+    const char *id; /* the last event id so far (persists across events), "" when none */
     size_t id_len;
-    long retry;          /* the last valid retry field, -1 when none */
-    int complete;        /* 0 for the tail sse_finish() hands over without its blank line:
-                            the standard discards it, but some clients (openai-node) still
-                            read its data, so a proxy must judge it like any event */
+    long retry;   /* the last valid retry field, -1 when none */
+    int complete; /* 0 for the tail sse_finish() hands over without its blank line:
+                     the standard discards it, but some clients (openai-node) still
+                     read its data, so a proxy must judge it like any event */
 };
 
 struct sse_parser;
@@ -46,13 +46,12 @@ typedef int (*sse_block_fn)(void *ud, const struct sse_event *ev);
 /* Feed len bytes. Calls cb for each block completed; returns 0, cb's nonzero value (and stops
  * there, the rest unread), ENGINE_ERR_SSE_LINE, ENGINE_ERR_SSE_EVENT, or -ENOMEM. After an
  * error every later call returns the same error. */
-__attribute__((warn_unused_result)) int sse_feed(struct sse_parser *p, const char *buf,
-                                                 size_t len, sse_block_fn cb, void *ud);
+__attribute__((warn_unused_result)) int sse_feed(struct sse_parser *p, const char *buf, size_t len,
+                                                 sse_block_fn cb, void *ud);
 
 /* The stream ended. A pending line is taken as ended; a block without its blank line is
  * handed over with complete 0 (dispatch 1 when it holds data), so its
  * bytes can still be judged and forwarded or dropped. Returns as sse_feed(). */
-__attribute__((warn_unused_result)) int sse_finish(struct sse_parser *p, sse_block_fn cb,
-                                                   void *ud);
+__attribute__((warn_unused_result)) int sse_finish(struct sse_parser *p, sse_block_fn cb, void *ud);
 
 #endif

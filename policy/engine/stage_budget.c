@@ -18,7 +18,8 @@ static enum engine_verdict budget_request(struct engine_call *c, struct engine_r
     reason_set(why, 403, "cordon.stage_missing",
                "the %s has api.budget limits or api.anomaly triggers, and this cordond does not "
                "have the budget stage yet; the call is refused rather than spent uncounted. "
-               "Remove them or run a cordond that enforces budgets", tag);
+               "Remove them or run a cordond that enforces budgets",
+               tag);
     return ENGINE_REFUSE;
 }
 

@@ -19,7 +19,8 @@ static enum engine_verdict data_request(struct engine_call *c, struct engine_req
     reason_set(why, 403, "cordon.stage_missing",
                "the %s has api.data rules, and this cordond does not have the data stage yet; "
                "the call is refused rather than forwarded unscanned. Remove api.data or run a "
-               "cordond that classifies data", tag);
+               "cordond that classifies data",
+               tag);
     return ENGINE_REFUSE;
 }
 

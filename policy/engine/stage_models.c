@@ -33,8 +33,8 @@ static enum engine_verdict models_request(struct engine_call *c, struct engine_r
     }
     reason_set(why, 403, "cordon.model_denied",
                "model \"%.100s\" is not allowed by api.models of the %s (allowed: %s); call an "
-               "allowed model or add \"%.100s\" to api.models", model, tag,
-               m->n ? list : "none", model);
+               "allowed model or add \"%.100s\" to api.models",
+               model, tag, m->n ? list : "none", model);
     return ENGINE_REFUSE;
 }
 

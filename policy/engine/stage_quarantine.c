@@ -14,9 +14,9 @@ static enum engine_verdict quarantine_request(struct engine_call *c, struct engi
         return ENGINE_ALLOW;
     reason_set(why, 403, "cordon.quarantined",
                "agent \"%s\" is quarantined after an anomaly; every model call is refused "
-               "until an operator lifts the quarantine in cordond", c->agent);
+               "until an operator lifts the quarantine in cordond",
+               c->agent);
     return ENGINE_REFUSE;
 }
 
-const struct engine_stage engine_stage_quarantine = {"quarantine", quarantine_request, NULL,
-                                                     NULL};
+const struct engine_stage engine_stage_quarantine = {"quarantine", quarantine_request, NULL, NULL};

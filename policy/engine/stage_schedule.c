@@ -17,7 +17,8 @@ static enum engine_verdict schedule_request(struct engine_call *c, struct engine
     reason_set(why, 403, "cordon.stage_missing",
                "the %s has api.schedule rules, and this cordond does not have the schedule "
                "stage yet; calls are refused rather than forwarded unchecked. Remove "
-               "api.schedule or run a cordond that enforces it", tag);
+               "api.schedule or run a cordond that enforces it",
+               tag);
     return ENGINE_REFUSE;
 }
 

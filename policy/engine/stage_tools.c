@@ -26,7 +26,8 @@ int tools_name_allowed(const struct engine *e, const char *name, struct engine_r
         if (glob_match(p->api.tools_deny.v[i], name)) {
             reason_set(why, 403, "cordon.tool_denied",
                        "tool \"%.100s\" matches \"%s\" in api.tools.deny of the %s; remove it "
-                       "from api.tools.deny to allow it", name, p->api.tools_deny.v[i], tag);
+                       "from api.tools.deny to allow it",
+                       name, p->api.tools_deny.v[i], tag);
             return 0;
         }
     for (size_t i = 0; i < p->api.tools_allow.n; i++)
@@ -34,8 +35,8 @@ int tools_name_allowed(const struct engine *e, const char *name, struct engine_r
             return 1;
     reason_set(why, 403, "cordon.tool_denied",
                "tool \"%.100s\" is not in api.tools.allow of the %s%s; add it to "
-               "api.tools.allow to allow it", name, tag,
-               p->api.tools_allow.n ? "" : " (the list is empty: no tool is allowed)");
+               "api.tools.allow to allow it",
+               name, tag, p->api.tools_allow.n ? "" : " (the list is empty: no tool is allowed)");
     return 0;
 }
 
@@ -59,8 +60,7 @@ static int value_text(const cJSON *v, char *num, size_t cap, const char **out)
 }
 
 static enum engine_verdict check_arg(const struct engine *e, const struct arg_check *k,
-                                     const char *name, const cJSON *args,
-                                     struct engine_reason *why)
+                                     const char *name, const cJSON *args, struct engine_reason *why)
 {
     char tag[160];
     engine_tag(e->p, tag, sizeof tag);
@@ -71,7 +71,8 @@ static enum engine_verdict check_arg(const struct engine *e, const struct arg_ch
             return ENGINE_ALLOW;
         reason_set(why, 403, "cordon.tool_arguments",
                    "tool call \"%.100s\" lacks argument \"%s\", which %s of the %s "
-                   "constrain; the call must give it", name, k->arg, src, tag);
+                   "constrain; the call must give it",
+                   name, k->arg, src, tag);
         return ENGINE_REFUSE;
     }
     char num[64];
@@ -80,21 +81,23 @@ static enum engine_verdict check_arg(const struct engine *e, const struct arg_ch
         if (value_text(v, num, sizeof num, &txt) != 0) {
             reason_set(why, 403, "cordon.tool_arguments",
                        "tool call \"%.100s\": argument \"%s\" must be a string or a number "
-                       "(%s of the %s)", name, k->arg, src, tag);
+                       "(%s of the %s)",
+                       name, k->arg, src, tag);
             return ENGINE_REFUSE;
         }
         int m = k->has_re ? deep_regex_match(k->re, txt, strlen(txt)) : 1;
         if (m < 0) {
             reason_set(why, 403, "cordon.tool_arguments",
                        "tool call \"%.100s\": argument \"%s\" could not be checked against "
-                       "\"%s\" (%s of the %s), so the call is refused", name, k->arg,
-                       k->pattern, src, tag);
+                       "\"%s\" (%s of the %s), so the call is refused",
+                       name, k->arg, k->pattern, src, tag);
             return ENGINE_REFUSE;
         }
         if (!m) {
             reason_set(why, 403, "cordon.tool_arguments",
                        "tool call \"%.100s\": argument \"%s\" does not match \"%s\" in full "
-                       "(%s of the %s)", name, k->arg, k->pattern, src, tag);
+                       "(%s of the %s)",
+                       name, k->arg, k->pattern, src, tag);
             return ENGINE_REFUSE;
         }
         if (k->n_enum) {
@@ -105,21 +108,20 @@ static enum engine_verdict check_arg(const struct engine *e, const struct arg_ch
             if (i == k->n_enum) {
                 reason_set(why, 403, "cordon.tool_arguments",
                            "tool call \"%.100s\": argument \"%s\" is not one of the %zu values "
-                           "%s of the %s allow", name, k->arg,
-                           k->n_enum, src, tag);
+                           "%s of the %s allow",
+                           name, k->arg, k->n_enum, src, tag);
                 return ENGINE_REFUSE;
             }
         }
     }
     if (k->has_min || k->has_max) {
         if (!cJSON_IsNumber(v) || isnan(v->valuedouble) ||
-            (k->has_min && v->valuedouble < k->min) ||
-            (k->has_max && v->valuedouble > k->max)) {
+            (k->has_min && v->valuedouble < k->min) || (k->has_max && v->valuedouble > k->max)) {
             reason_set(why, 403, "cordon.tool_arguments",
                        "tool call \"%.100s\": argument \"%s\" must be a number in [%g, %g] (%s "
-                       "of the %s)", name, k->arg,
-                       k->has_min ? k->min : -INFINITY, k->has_max ? k->max : INFINITY, src,
-                       tag);
+                       "of the %s)",
+                       name, k->arg, k->has_min ? k->min : -INFINITY,
+                       k->has_max ? k->max : INFINITY, src, tag);
             return ENGINE_REFUSE;
         }
     }
@@ -165,8 +167,10 @@ static enum engine_verdict tools_request(struct engine_call *c, struct engine_re
         struct engine_tool_call *t = &rq->calls[i];
         if (tools_judge_call(e, t->name, t->args, t->args_len, why) == ENGINE_REFUSE) {
             struct engine_reason r = *why;
-            reason_set(why, 403, "cordon.tool_history", "the conversation history holds a "
-                       "tool call the policy denies (%s): %s", t->path, r.message);
+            reason_set(why, 403, "cordon.tool_history",
+                       "the conversation history holds a "
+                       "tool call the policy denies (%s): %s",
+                       t->path, r.message);
             return ENGINE_REFUSE;
         }
     }
@@ -190,8 +194,10 @@ static enum engine_verdict tools_request(struct engine_call *c, struct engine_re
             continue;
         }
         if (e->o.on_denied_definition == ENGINE_DEFINITION_REFUSE) {
-            reason_set(why, 403, "cordon.tool_denied", "the request defines a tool the policy "
-                       "denies (on_denied_definition is refuse): %s", r.message);
+            reason_set(why, 403, "cordon.tool_denied",
+                       "the request defines a tool the policy "
+                       "denies (on_denied_definition is refuse): %s",
+                       r.message);
             return ENGINE_REFUSE;
         }
         *why = r;
@@ -202,7 +208,8 @@ static enum engine_verdict tools_request(struct engine_call *c, struct engine_re
         struct engine_reason r = *why;
         reason_set(why, 403, "cordon.tool_choice_denied",
                    "tool_choice requires a tool call, and the policy denies every tool the "
-                   "request defines: %s", r.message);
+                   "request defines: %s",
+                   r.message);
         return ENGINE_REFUSE;
     }
     return v;

@@ -115,8 +115,8 @@ static int valid_id(const char *s)
 int agents_parse(struct agents *a, const char *text, size_t len, char *err, size_t errlen)
 {
     if (len > AGENTS_FILE_MAX) {
-        diag_set(err, errlen, "%s: larger than %u bytes; this is not a cordond keys file",
-                 a->path, AGENTS_FILE_MAX);
+        diag_set(err, errlen, "%s: larger than %u bytes; this is not a cordond keys file", a->path,
+                 AGENTS_FILE_MAX);
         return -EINVAL;
     }
     if (memchr(text, '\0', len)) {
@@ -130,8 +130,10 @@ int agents_parse(struct agents *a, const char *text, size_t len, char *err, size
         size_t ll = nl ? (size_t)(nl - (text + pos)) : len - pos;
         char line[512];
         if (ll >= sizeof line) {
-            diag_set(err, errlen, "%s:%zu: line longer than %zu bytes; the file was edited or "
-                     "damaged, restore it from a backup", a->path, lineno, sizeof line - 1);
+            diag_set(err, errlen,
+                     "%s:%zu: line longer than %zu bytes; the file was edited or "
+                     "damaged, restore it from a backup",
+                     a->path, lineno, sizeof line - 1);
             return -EINVAL;
         }
         memcpy(line, text + pos, ll);
@@ -141,8 +143,8 @@ int agents_parse(struct agents *a, const char *text, size_t len, char *err, size
             continue;
         char f[5][128];
         char extra[2];
-        int nf = sscanf(line, "%127s %127s %127s %127s %127s %1s", f[0], f[1], f[2], f[3], f[4],
-                        extra);
+        int nf =
+            sscanf(line, "%127s %127s %127s %127s %127s %1s", f[0], f[1], f[2], f[3], f[4], extra);
         struct agents_entry e = {0};
         const char *why = NULL;
         size_t ml;
@@ -160,14 +162,18 @@ int agents_parse(struct agents *a, const char *text, size_t len, char *err, size
         else if (parse_time(f[4], &e.revoked) != 0)
             why = "REVOKED is not \"-\" or a positive number of seconds";
         if (why) {
-            diag_set(err, errlen, "%s:%zu: %s; the file was edited or damaged, restore it from "
-                     "a backup", a->path, lineno, why);
+            diag_set(err, errlen,
+                     "%s:%zu: %s; the file was edited or damaged, restore it from "
+                     "a backup",
+                     a->path, lineno, why);
             return -EINVAL;
         }
         for (size_t i = 0; i < a->n; i++)
             if (strcmp(a->v[i].id, f[0]) == 0) {
-                diag_set(err, errlen, "%s:%zu: key id %s appears twice; restore the file from "
-                         "a backup", a->path, lineno, f[0]);
+                diag_set(err, errlen,
+                         "%s:%zu: key id %s appears twice; restore the file from "
+                         "a backup",
+                         a->path, lineno, f[0]);
                 return -EINVAL;
             }
         memcpy(e.id, f[0], AGENTS_ID_LEN + 1);
@@ -192,8 +198,10 @@ static int create_secret(struct agents *a, const char *path, char *err, size_t e
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         int rc = -errno;
-        diag_set(err, errlen, "%s: cannot create the server secret: %s; check that the "
-                 "state directory exists and is writable", path, strerror(errno));
+        diag_set(err, errlen,
+                 "%s: cannot create the server secret: %s; check that the "
+                 "state directory exists and is writable",
+                 path, strerror(errno));
         return rc;
     }
     randombytes_buf(a->secret, 32);
@@ -221,8 +229,10 @@ static int load_secret(struct agents *a, const char *path, char *err, size_t err
     if (rc == 0 && len == 32)
         return 0;
     if (rc == 0 || rc == -EINVAL || rc == -EFBIG || rc == -ENODATA) {
-        diag_set(err, errlen, "%s: not a 32-byte regular file; restore the server secret (or "
-                 "remove it, which invalidates every agent key)", path);
+        diag_set(err, errlen,
+                 "%s: not a 32-byte regular file; restore the server secret (or "
+                 "remove it, which invalidates every agent key)",
+                 path);
         return -EINVAL;
     }
     diag_set(err, errlen, "%s", why); /* a symlink, a loose mode (chmod 600), cannot open */
@@ -255,8 +265,7 @@ int agents_open(const char *keys_path, const char *secret_path, struct agents **
         f = fopen(keys_path, "re");
         if (!f && errno != ENOENT) {
             rc = -errno;
-            diag_set(err, errlen, "%s: cannot open the keys file: %s", keys_path,
-                     strerror(errno));
+            diag_set(err, errlen, "%s: cannot open the keys file: %s", keys_path, strerror(errno));
             goto out;
         }
         if (f) {
@@ -375,8 +384,8 @@ static int add_entry(struct agents *a, struct agents_entry *e, int persist, char
     int rc;
     pthread_rwlock_wrlock(&a->lock);
     if ((rc = push(a, e)) != 0) {
-        diag_set(err, errlen, "cannot add a key: %s", rc == -ENOSPC ? "the keys file is full"
-                                                                     : "out of memory");
+        diag_set(err, errlen, "cannot add a key: %s",
+                 rc == -ENOSPC ? "the keys file is full" : "out of memory");
         goto out;
     }
     if (persist && (rc = save(a, err, errlen)) != 0)
@@ -423,7 +432,8 @@ int agents_add_ephemeral(struct agents *a, const char *name, const char *key, ch
         return -EINVAL;
     }
     if (key_decode(key, raw) != 0) {
-        diag_set(err, errlen, "the agent key is not ck_ followed by 43 base64url characters; "
+        diag_set(err, errlen,
+                 "the agent key is not ck_ followed by 43 base64url characters; "
                  "create one with `cordon agent add` or 32 random bytes");
         return -EINVAL;
     }
@@ -440,8 +450,7 @@ int agents_add_ephemeral(struct agents *a, const char *name, const char *key, ch
     return add_entry(a, &e, 0, err, errlen);
 }
 
-int agents_revoke(struct agents *a, const char *id_or_name, size_t *count, char *err,
-                  size_t errlen)
+int agents_revoke(struct agents *a, const char *id_or_name, size_t *count, char *err, size_t errlen)
 {
     int rc = 0;
     size_t n = 0;

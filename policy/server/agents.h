@@ -23,8 +23,8 @@
 
 #include "base/err.h"
 
-#define AGENTS_KEY_LEN 46           /* "ck_" + 43 */
-#define AGENTS_ID_LEN 19            /* "ak_" + 16 hex */
+#define AGENTS_KEY_LEN 46 /* "ck_" + 43 */
+#define AGENTS_ID_LEN 19  /* "ak_" + 16 hex */
 #define AGENTS_NAME_MAX 64
 #define AGENTS_MAX 65536            /* keys one file may hold, revoked ones included */
 #define AGENTS_FILE_MAX (16u << 20) /* bytes */
@@ -60,15 +60,13 @@ struct agents_entry {
  * empty). A secret file with group or other permission bits, a keys file with a malformed
  * line (named by number) or over the limits is refused. *out is released with agents_free().
  */
-__attribute__((warn_unused_result)) int agents_open(const char *keys_path,
-                                                    const char *secret_path,
-                                                    struct agents **out, char *err,
-                                                    size_t errlen);
+__attribute__((warn_unused_result)) int agents_open(const char *keys_path, const char *secret_path,
+                                                    struct agents **out, char *err, size_t errlen);
 void agents_free(struct agents *a);
 
 /* Parse keys-file text (what agents_open reads); exposed for tests. Entries go into a. */
-__attribute__((warn_unused_result)) int agents_parse(struct agents *a, const char *text,
-                                                     size_t len, char *err, size_t errlen);
+__attribute__((warn_unused_result)) int agents_parse(struct agents *a, const char *text, size_t len,
+                                                     char *err, size_t errlen);
 
 /*
  * Identify a key: compares its HMAC with every entry in constant time (the scan does not stop
@@ -84,9 +82,8 @@ __attribute__((warn_unused_result)) int agents_add(struct agents *a, const char 
                                                    size_t errlen);
 
 /* Register an existing key for name in memory only (single-policy mode's --agent-key-file). */
-__attribute__((warn_unused_result)) int agents_add_ephemeral(struct agents *a, const char *name,
-                                                             const char *key, char *err,
-                                                             size_t errlen);
+__attribute__((warn_unused_result)) int
+agents_add_ephemeral(struct agents *a, const char *name, const char *key, char *err, size_t errlen);
 
 /* Revoke the key with this id, or every live key of the agent with this name. *count gets
  * how many were revoked (0 is not an error). */

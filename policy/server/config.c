@@ -136,8 +136,7 @@ int config_parse_addr(const char *s, struct sockaddr_storage *sa, socklen_t *sal
     char *end;
     errno = 0;
     unsigned long port = strtoul(colon + 1, &end, 10);
-    if (errno || *end || port > 65535 || !isdigit((unsigned char)colon[1]) ||
-        strlen(colon + 1) > 5)
+    if (errno || *end || port > 65535 || !isdigit((unsigned char)colon[1]) || strlen(colon + 1) > 5)
         return -EINVAL;
     if (s[0] == '[') {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)sa;
@@ -196,16 +195,20 @@ static int upstream_option(struct config_upstream *u, const char *o, size_t ol, 
         else if (vl == 9 && memcmp(val, "anthropic", 9) == 0)
             u->kind = CONFIG_UPSTREAM_KIND_ANTHROPIC;
         else {
-            diag_set(err, errlen, "%s: upstream %s: kind: expected openai or anthropic, got "
-                     "%.*s", where, u->name, (int)vl, val);
+            diag_set(err, errlen,
+                     "%s: upstream %s: kind: expected openai or anthropic, got "
+                     "%.*s",
+                     where, u->name, (int)vl, val);
             return -EINVAL;
         }
         return 0;
     }
     if (eq && vl > 0 && OPT("key_file")) {
         if (val[0] != '/' || vl >= sizeof u->key_file) {
-            diag_set(err, errlen, "%s: upstream %s: key_file: expected an absolute path "
-                     "shorter than %zu bytes", where, u->name, sizeof u->key_file);
+            diag_set(err, errlen,
+                     "%s: upstream %s: key_file: expected an absolute path "
+                     "shorter than %zu bytes",
+                     where, u->name, sizeof u->key_file);
             return -EINVAL;
         }
         memcpy(u->key_file, val, vl);
@@ -217,9 +220,10 @@ static int upstream_option(struct config_upstream *u, const char *o, size_t ol, 
         for (size_t i = 0; ok && i < vl; i++)
             ok = isalnum((unsigned char)val[i]) || val[i] == '_';
         if (!ok) {
-            diag_set(err, errlen, "%s: upstream %s: key_env: expected the name of an "
-                     "environment variable (A-Z a-z 0-9 _), got %.*s", where, u->name, (int)vl,
-                     val);
+            diag_set(err, errlen,
+                     "%s: upstream %s: key_env: expected the name of an "
+                     "environment variable (A-Z a-z 0-9 _), got %.*s",
+                     where, u->name, (int)vl, val);
             return -EINVAL;
         }
         memcpy(u->key_env, val, vl);
@@ -229,8 +233,10 @@ static int upstream_option(struct config_upstream *u, const char *o, size_t ol, 
     if (eq && vl > 0 && OPT("models")) {
         if (vl >= sizeof u->models || val[0] == ',' || val[vl - 1] == ',' ||
             memmem(val, vl, ",,", 2)) {
-            diag_set(err, errlen, "%s: upstream %s: models: expected GLOB,GLOB (no empty "
-                     "glob, under %zu bytes)", where, u->name, sizeof u->models);
+            diag_set(err, errlen,
+                     "%s: upstream %s: models: expected GLOB,GLOB (no empty "
+                     "glob, under %zu bytes)",
+                     where, u->name, sizeof u->models);
             return -EINVAL;
         }
         memcpy(u->models, val, vl);
@@ -238,14 +244,16 @@ static int upstream_option(struct config_upstream *u, const char *o, size_t ol, 
         return 0;
     }
 #undef OPT
-    diag_set(err, errlen, "%s: upstream %s: unknown option %.*s; expected kind=openai|anthropic, "
-             "key_file=PATH, key_env=VAR or models=GLOB,GLOB", where, u->name, (int)ol, o);
+    diag_set(err, errlen,
+             "%s: upstream %s: unknown option %.*s; expected kind=openai|anthropic, "
+             "key_file=PATH, key_env=VAR or models=GLOB,GLOB",
+             where, u->name, (int)ol, o);
     return -EINVAL;
 }
 
 /* upstream NAME URL [kind=openai|anthropic] [key_file=PATH] [key_env=VAR] [models=GLOB,...] */
-static int set_upstream(struct config *c, const char *v, const char *where, int replace,
-                        char *err, size_t errlen)
+static int set_upstream(struct config *c, const char *v, const char *where, int replace, char *err,
+                        size_t errlen)
 {
     char q[96];
     diag_quote(v, q, sizeof q);
@@ -259,22 +267,23 @@ static int set_upstream(struct config *c, const char *v, const char *where, int 
     const char *rest = url + (https ? 8 : 7);
     if (!sp || !valid_upstream_name(v, nl) || (!http && !https) || rest >= url + ul ||
         rest[0] == '/' || ul >= sizeof c->upstreams[0].url) {
-        diag_set(err, errlen, "%s: upstream: expected NAME URL [kind=openai|anthropic] "
+        diag_set(err, errlen,
+                 "%s: upstream: expected NAME URL [kind=openai|anthropic] "
                  "[key_file=PATH] [key_env=VAR] [models=GLOB,GLOB] (NAME in a-z 0-9 _ -, URL "
-                 "http:// or https:// with a host), got %s", where, q);
+                 "http:// or https:// with a host), got %s",
+                 where, q);
         return -EINVAL;
     }
     if (replace)
         c->n_upstreams = 0;
     for (size_t i = 0; i < c->n_upstreams; i++)
         if (strlen(c->upstreams[i].name) == nl && memcmp(c->upstreams[i].name, v, nl) == 0) {
-            diag_set(err, errlen, "%s: upstream: %.*s is defined twice; keep one", where,
-                     (int)nl, v);
+            diag_set(err, errlen, "%s: upstream: %.*s is defined twice; keep one", where, (int)nl,
+                     v);
             return -EINVAL;
         }
     if (c->n_upstreams == CONFIG_MAX_UPSTREAMS) {
-        diag_set(err, errlen, "%s: upstream: more than %d upstreams", where,
-                 CONFIG_MAX_UPSTREAMS);
+        diag_set(err, errlen, "%s: upstream: more than %d upstreams", where, CONFIG_MAX_UPSTREAMS);
         return -EINVAL;
     }
     struct config_upstream u;
@@ -297,14 +306,15 @@ static int set_upstream(struct config *c, const char *v, const char *where, int 
         else if (strcmp(u.name, "anthropic") == 0)
             u.kind = CONFIG_UPSTREAM_KIND_ANTHROPIC;
         else {
-            diag_set(err, errlen, "%s: upstream %s: kind=openai or kind=anthropic is required "
-                     "for an upstream not named openai or anthropic", where, u.name);
+            diag_set(err, errlen,
+                     "%s: upstream %s: kind=openai or kind=anthropic is required "
+                     "for an upstream not named openai or anthropic",
+                     where, u.name);
             return -EINVAL;
         }
     }
     if (u.key_file[0] && u.key_env[0]) {
-        diag_set(err, errlen, "%s: upstream %s: give key_file or key_env, not both", where,
-                 u.name);
+        diag_set(err, errlen, "%s: upstream %s: give key_file or key_env, not both", where, u.name);
         return -EINVAL;
     }
     c->upstreams[c->n_upstreams++] = u;
@@ -322,13 +332,17 @@ static int set_key(struct config *c, const struct kdef *k, const char *v, const 
     case K_PATH:
     case K_STR:
         if (strlen(v) >= k->size) {
-            diag_set(err, errlen, "%s: %s: value is %zu bytes, the limit is %zu; use a shorter "
-                     "path", where, k->name, strlen(v), k->size - 1);
+            diag_set(err, errlen,
+                     "%s: %s: value is %zu bytes, the limit is %zu; use a shorter "
+                     "path",
+                     where, k->name, strlen(v), k->size - 1);
             return -EINVAL;
         }
         if (k->type == K_PATH && v[0] != '/' && strcmp(k->name, "events_socket") != 0) {
-            diag_set(err, errlen, "%s: %s: expected an absolute path, got %s; write the path "
-                     "from /", where, k->name, q);
+            diag_set(err, errlen,
+                     "%s: %s: expected an absolute path, got %s; write the path "
+                     "from /",
+                     where, k->name, q);
             return -EINVAL;
         }
         if (k->type == K_PATH && v[0] != '/' && strcmp(v, "off") != 0) {
@@ -342,14 +356,13 @@ static int set_key(struct config *c, const struct kdef *k, const char *v, const 
         size_t vl = strlen(v);
         int ok = 0;
         const char *choices = choices_of(k->name);
-        for (const char *c0 = choices; c0 && !ok; c0 = strchr(c0, '|') ? strchr(c0, '|') + 1
-                                                                       : NULL) {
+        for (const char *c0 = choices; c0 && !ok;
+             c0 = strchr(c0, '|') ? strchr(c0, '|') + 1 : NULL) {
             size_t cl = strcspn(c0, "|");
             ok = cl == vl && memcmp(c0, v, vl) == 0 && vl < k->size;
         }
         if (!ok) {
-            diag_set(err, errlen, "%s: %s: expected one of %s, got %s", where, k->name,
-                     choices, q);
+            diag_set(err, errlen, "%s: %s: expected one of %s, got %s", where, k->name, choices, q);
             return -EINVAL;
         }
         snprintf(field, k->size, "%s", v);
@@ -359,9 +372,11 @@ static int set_key(struct config *c, const struct kdef *k, const char *v, const 
         struct sockaddr_storage sa;
         socklen_t sl;
         if (strlen(v) >= CONFIG_ADDR_MAX || config_parse_addr(v, &sa, &sl) != 0) {
-            diag_set(err, errlen, "%s: %s: expected unix:/ABSOLUTE/PATH (a socket only local "
+            diag_set(err, errlen,
+                     "%s: %s: expected unix:/ABSOLUTE/PATH (a socket only local "
                      "administrators can reach: the default is unix:/run/cordond/admin.sock), "
-                     "IPv4:PORT or [IPv6]:PORT, got %s", where, k->name, q);
+                     "IPv4:PORT or [IPv6]:PORT, got %s",
+                     where, k->name, q);
             return -EINVAL;
         }
         snprintf(field, k->size, "%s", v);
@@ -386,8 +401,8 @@ static int set_key(struct config *c, const struct kdef *k, const char *v, const 
         if (replace)
             c->n_listen = 0;
         if (c->n_listen == CONFIG_MAX_LISTEN) {
-            diag_set(err, errlen, "%s: listen: more than %d listen addresses; remove some",
-                     where, CONFIG_MAX_LISTEN);
+            diag_set(err, errlen, "%s: listen: more than %d listen addresses; remove some", where,
+                     CONFIG_MAX_LISTEN);
             return -EINVAL;
         }
         snprintf(c->listen[c->n_listen++], CONFIG_ADDR_MAX, "%s", v);
@@ -403,13 +418,17 @@ static int set_key(struct config *c, const struct kdef *k, const char *v, const 
     case K_DURATION: {
         time_t t;
         if (envelope_parse_duration(v, &t) != 0) {
-            diag_set(err, errlen, "%s: %s: expected a duration such as 90s, 30m, 24h or 7d, got "
-                     "%s", where, k->name, q);
+            diag_set(err, errlen,
+                     "%s: %s: expected a duration such as 90s, 30m, 24h or 7d, got "
+                     "%s",
+                     where, k->name, q);
             return -EINVAL;
         }
         if (t < 60) {
-            diag_set(err, errlen, "%s: %s: %s is too short: the server re-signs at half the "
-                     "expiry, so use at least 60s", where, k->name, q);
+            diag_set(err, errlen,
+                     "%s: %s: %s is too short: the server re-signs at half the "
+                     "expiry, so use at least 60s",
+                     where, k->name, q);
             return -EINVAL;
         }
         *(time_t *)(void *)field = t;
@@ -436,8 +455,8 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
                  size_t errlen)
 {
     if (len > CONFIG_MAX_BYTES) {
-        diag_set(err, errlen, "%s: %zu bytes, the limit is %u; this is not a cordond config",
-                 name, len, CONFIG_MAX_BYTES);
+        diag_set(err, errlen, "%s: %zu bytes, the limit is %u; this is not a cordond config", name,
+                 len, CONFIG_MAX_BYTES);
         return -EINVAL;
     }
     if (memchr(text, '\0', len)) {
@@ -488,8 +507,7 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
         if (!kd) {
             char q[96];
             diag_quote(k, q, sizeof q);
-            diag_set(err, errlen, "%s: unknown key %s; see docs/SERVER.md for the keys", where,
-                     q);
+            diag_set(err, errlen, "%s: unknown key %s; see docs/SERVER.md for the keys", where, q);
             return -EINVAL;
         }
         if (*p == '\0') {
@@ -518,8 +536,8 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
     if (rc == -EINVAL)
         diag_set(err, errlen, "%s: not a regular file; name the config file", path);
     else if (rc == -EFBIG)
-        diag_set(err, errlen, "%s: %zu bytes, the limit is %u; this is not a cordond config",
-                 path, len, CONFIG_MAX_BYTES);
+        diag_set(err, errlen, "%s: %zu bytes, the limit is %u; this is not a cordond config", path,
+                 len, CONFIG_MAX_BYTES);
     else if (rc != 0)
         diag_set(err, errlen, "%s: cannot open the config file: %s", path, strerror(-rc));
     else
@@ -528,8 +546,7 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
     return rc;
 }
 
-int config_set_flag(struct config *c, const char *key, const char *value, char *err,
-                    size_t errlen)
+int config_set_flag(struct config *c, const char *key, const char *value, char *err, size_t errlen)
 {
     size_t idx;
     const struct kdef *kd = find_key(key, &idx);
@@ -560,38 +577,44 @@ static int default_in_state(char *field, size_t size, const char *state, const c
 int config_finish(struct config *c, char *err, size_t errlen)
 {
     if (c->policies_dir[0] && c->policy_file[0]) {
-        diag_set(err, errlen, "policies_dir and policy_file are both set; serve a directory of "
+        diag_set(err, errlen,
+                 "policies_dir and policy_file are both set; serve a directory of "
                  "NAME.json files or one file (--policy), not both");
         return -EINVAL;
     }
     if (!c->policies_dir[0] && !c->policy_file[0]) {
-        diag_set(err, errlen, "no policies: set policies_dir (a directory of NAME.json files) "
+        diag_set(err, errlen,
+                 "no policies: set policies_dir (a directory of NAME.json files) "
                  "or policy_file (--policy FILE)");
         return -EINVAL;
     }
     if (c->agent_key_file[0] && !c->policy_file[0]) {
-        diag_set(err, errlen, "agent_key_file is only for single-policy mode; add keys to a "
+        diag_set(err, errlen,
+                 "agent_key_file is only for single-policy mode; add keys to a "
                  "policies_dir server with `cordon agent add`");
         return -EINVAL;
     }
     if (!c->signing_key[0]) {
-        diag_set(err, errlen, "signing_key is not set; create one with `cordon keygen PREFIX` "
+        diag_set(err, errlen,
+                 "signing_key is not set; create one with `cordon keygen PREFIX` "
                  "and set signing_key PREFIX.key");
         return -EINVAL;
     }
-    if (!c->audit_dir[0] && default_in_state(c->audit_dir, sizeof c->audit_dir, c->state_dir,
-                                             "audit") != 0)
+    if (!c->audit_dir[0] &&
+        default_in_state(c->audit_dir, sizeof c->audit_dir, c->state_dir, "audit") != 0)
         goto toolong;
     if (default_in_state(c->agent_keys, sizeof c->agent_keys, c->state_dir, "agents") != 0 ||
-        default_in_state(c->events_socket, sizeof c->events_socket, c->state_dir,
-                         "events.sock") != 0)
+        default_in_state(c->events_socket, sizeof c->events_socket, c->state_dir, "events.sock") !=
+            0)
         goto toolong;
     /* Single-policy mode serves one agent, which may then use every slot. */
     if (!c->max_tunnels_per_agent)
-        c->max_tunnels_per_agent =
-            c->policy_file[0] ? c->max_tunnels : c->max_tunnels > 1 ? c->max_tunnels / 2 : 1;
+        c->max_tunnels_per_agent = c->policy_file[0]    ? c->max_tunnels
+                                   : c->max_tunnels > 1 ? c->max_tunnels / 2
+                                                        : 1;
     if (c->max_tunnels_per_agent > c->max_tunnels) {
-        diag_set(err, errlen, "max_tunnels_per_agent (%u) is above max_tunnels (%u); one agent "
+        diag_set(err, errlen,
+                 "max_tunnels_per_agent (%u) is above max_tunnels (%u); one agent "
                  "cannot hold more tunnels than the server allows in all",
                  c->max_tunnels_per_agent, c->max_tunnels);
         return -EINVAL;
@@ -615,19 +638,21 @@ int config_finish(struct config *c, char *err, size_t errlen)
                 same = ((struct sockaddr_in6 *)&as)->sin6_port != 0 &&
                        memcmp(&as, &ls, sizeof(struct sockaddr_in6)) == 0;
             if (same) {
-                diag_set(err, errlen, "admin_listen %s is also a %s address; the admin API "
+                diag_set(err, errlen,
+                         "admin_listen %s is also a %s address; the admin API "
                          "must have a listener of its own (agents reach listen and "
-                         "tunnel_listen)", c->admin_listen,
-                         i < c->n_listen ? "listen" : "tunnel_listen");
+                         "tunnel_listen)",
+                         c->admin_listen, i < c->n_listen ? "listen" : "tunnel_listen");
                 return -EINVAL;
             }
         }
     }
     if (strcmp(c->events_socket, "off") != 0 &&
         strlen(c->events_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-        diag_set(err, errlen, "events_socket: %s is longer than a unix socket path may be (%zu "
-                 "bytes); choose a shorter path", c->events_socket,
-                 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+        diag_set(err, errlen,
+                 "events_socket: %s is longer than a unix socket path may be (%zu "
+                 "bytes); choose a shorter path",
+                 c->events_socket, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
         return -EINVAL;
     }
     return 0;
@@ -669,11 +694,16 @@ int config_secret_paths(const struct config *c, char (*out)[PATH_MAX], size_t ma
     const struct {
         const char *key, *path;
     } sec[] = {
-        {"signing_key", c->signing_key},     {"audit_key", c->audit_key},
-        {"admin_token_file", c->admin_token_file}, {"state_dir", c->state_dir},
-        {"audit_dir", c->audit_dir},         {"agent_keys", c->agent_keys},
-        {"agent_key_file", c->agent_key_file}, {"policies_dir", c->policies_dir},
-        {"policy_file", c->policy_file},     {"admin_listen", admin_dir},
+        {"signing_key", c->signing_key},
+        {"audit_key", c->audit_key},
+        {"admin_token_file", c->admin_token_file},
+        {"state_dir", c->state_dir},
+        {"audit_dir", c->audit_dir},
+        {"agent_keys", c->agent_keys},
+        {"agent_key_file", c->agent_key_file},
+        {"policies_dir", c->policies_dir},
+        {"policy_file", c->policy_file},
+        {"admin_listen", admin_dir},
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof sec / sizeof sec[0]; i++) {
@@ -682,9 +712,11 @@ int config_secret_paths(const struct config *c, char (*out)[PATH_MAX], size_t ma
         char canon[PATH_MAXLEN];
         int have = path_canonical(sec[i].path, canon) == 0;
         if ((have && strcmp(canon, "/") == 0) || strcmp(sec[i].path, "/") == 0) {
-            diag_set(err, errlen, "%s: / cannot hold cordond's secrets: every path cordond "
+            diag_set(err, errlen,
+                     "%s: / cannot hold cordond's secrets: every path cordond "
                      "keeps secret is denied to every sandbox, and this would be all of them; "
-                     "give it a directory of its own", sec[i].key);
+                     "give it a directory of its own",
+                     sec[i].key);
             return -EINVAL;
         }
         if ((have && secret_add(out, max, &n, canon) != 0) ||

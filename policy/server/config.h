@@ -24,10 +24,10 @@
 struct config_upstream {
     char name[64];
     char url[512];
-    int kind;            /* CONFIG_UPSTREAM_KIND_* */
+    int kind;                /* CONFIG_UPSTREAM_KIND_* */
     char key_file[PATH_MAX]; /* "" or a 0600 file holding the provider key */
-    char key_env[64];    /* "" or a variable of cordond's environment */
-    char models[256];    /* "" (every model of its kind) or GLOB,GLOB */
+    char key_env[64];        /* "" or a variable of cordond's environment */
+    char models[256];        /* "" (every model of its kind) or GLOB,GLOB */
 };
 
 struct config {
@@ -43,7 +43,7 @@ struct config {
     char agent_key_file[PATH_MAX]; /* a pre-made key for the single policy's agent */
     char audit_dir[PATH_MAX];
     char signing_key[PATH_MAX];
-    char audit_key[PATH_MAX];       /* signs audit checkpoints; "" = signing_key (warned) */
+    char audit_key[PATH_MAX];        /* signs audit checkpoints; "" = signing_key (warned) */
     char admin_token_file[PATH_MAX]; /* empty: admin endpoints are off */
     char state_dir[PATH_MAX];
     char events_socket[PATH_MAX]; /* default STATE/events.sock; "off" disables the channel */
@@ -51,17 +51,17 @@ struct config {
     char audit_fsync[16];         /* always | batch | none */
     char audit_on_failure[16];    /* refuse (503 until restarted) | exit (status 3) */
     char audit_origin[128];
-    time_t policy_expiry;         /* seconds; default 24h */
-    unsigned threads;             /* HTTP worker threads */
-    unsigned connection_timeout;  /* seconds an idle HTTP connection is kept */
-    unsigned handshake_timeout;   /* seconds a tunnel client has to send its CONNECT */
-    unsigned tunnel_idle_timeout; /* seconds a tunnel may carry nothing before it is closed */
-    unsigned max_connections;     /* HTTP connections at once */
-    unsigned max_tunnels;         /* tunnels at once */
+    time_t policy_expiry;           /* seconds; default 24h */
+    unsigned threads;               /* HTTP worker threads */
+    unsigned connection_timeout;    /* seconds an idle HTTP connection is kept */
+    unsigned handshake_timeout;     /* seconds a tunnel client has to send its CONNECT */
+    unsigned tunnel_idle_timeout;   /* seconds a tunnel may carry nothing before it is closed */
+    unsigned max_connections;       /* HTTP connections at once */
+    unsigned max_tunnels;           /* tunnels at once */
     unsigned max_tunnels_per_agent; /* tunnels one agent may hold at once; unset (0):
                                        max_tunnels with one policy file, else half of it */
-    unsigned event_rate;          /* events per second per agent (token bucket refill) */
-    unsigned event_burst;         /* bucket size */
+    unsigned event_rate;            /* events per second per agent (token bucket refill) */
+    unsigned event_burst;           /* bucket size */
     struct config_upstream upstreams[CONFIG_MAX_UPSTREAMS];
     size_t n_upstreams;
     unsigned upstream_connect_timeout_ms;    /* default 5000 */
@@ -83,22 +83,19 @@ void config_defaults(struct config *c);
 __attribute__((warn_unused_result)) int config_load_file(struct config *c, const char *path,
                                                          char *err, size_t errlen);
 /* Parse a whole config text (what config_load_file reads); name is used in messages. */
-__attribute__((warn_unused_result)) int config_parse(struct config *c, const char *text,
-                                                     size_t len, const char *name, char *err,
-                                                     size_t errlen);
+__attribute__((warn_unused_result)) int config_parse(struct config *c, const char *text, size_t len,
+                                                     const char *name, char *err, size_t errlen);
 
 /*
  * Set key from a command-line flag: it overrides the file's value (for listen and upstream,
  * the flags replace the file's whole list). where names the flag for messages.
  */
-__attribute__((warn_unused_result)) int config_set_flag(struct config *c, const char *key,
-                                                        const char *value, char *err,
-                                                        size_t errlen);
+__attribute__((warn_unused_result)) int
+config_set_flag(struct config *c, const char *key, const char *value, char *err, size_t errlen);
 
 /* Fill the paths that default inside the state dir and check the combination (a policies
  * dir or a policy file, a signing key, ...). Returns 0 or -EINVAL with err set. */
-__attribute__((warn_unused_result)) int config_finish(struct config *c, char *err,
-                                                      size_t errlen);
+__attribute__((warn_unused_result)) int config_finish(struct config *c, char *err, size_t errlen);
 
 /*
  * The paths this configuration keeps secret, which cordond adds to every policy it signs as
@@ -118,8 +115,7 @@ __attribute__((warn_unused_result)) int config_secret_paths(const struct config 
  * Parse a listen address: "unix:/ABS/PATH", "IPv4:PORT" or "[IPv6]:PORT" (port 0 lets the
  * kernel choose). Fills sa/salen (for unix, sun_path). Returns 0 or -EINVAL.
  */
-__attribute__((warn_unused_result)) int config_parse_addr(const char *s,
-                                                          struct sockaddr_storage *sa,
-                                                          socklen_t *salen);
+__attribute__((warn_unused_result)) int
+config_parse_addr(const char *s, struct sockaddr_storage *sa, socklen_t *salen);
 
 #endif

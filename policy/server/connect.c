@@ -33,7 +33,7 @@ static int valid_host(const char *h)
 }
 
 int connect_parse_request(const char *hdr, char *host, size_t hostlen, unsigned *port, char *key,
-                         size_t keylen, char *session, size_t sessionlen, const char **why)
+                          size_t keylen, char *session, size_t sessionlen, const char **why)
 {
     key[0] = session[0] = host[0] = '\0';
     const char *eol = strstr(hdr, "\r\n");
@@ -152,4 +152,3 @@ int connect_parse_request(const char *hdr, char *host, size_t hostlen, unsigned 
     }
     return 0;
 }
-

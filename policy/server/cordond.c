@@ -141,7 +141,6 @@ static int audit_watch(struct srv *s)
     return 0;
 }
 
-
 /* The directory of a unix socket path: created 0700 when missing (one level only: the admin
  * socket's directory is cordond's own, /run/cordond by default). */
 static int socket_dir(const char *what, const char *spec)
@@ -166,7 +165,8 @@ static int socket_dir(const char *what, const char *spec)
         return -ENOTDIR;
     }
     if (st.st_mode & 022)
-        fprintf(stderr, "cordond: warning: %s: %s is writable by group or others, who could "
+        fprintf(stderr,
+                "cordond: warning: %s: %s is writable by group or others, who could "
                 "put another socket in its place; make it 0700 (RuntimeDirectory=cordond does)\n",
                 what, dir);
     return 0;
@@ -316,8 +316,8 @@ static int scan_options(int argc, char **argv, struct run *r)
         if (c == 'C')
             r->check_only = 1;
         if (c == '?' || c == ':') {
-            fprintf(stderr, "cordond: unknown option or missing value: %s\n%s",
-                    argv[optind - 1], usage);
+            fprintf(stderr, "cordond: unknown option or missing value: %s\n%s", argv[optind - 1],
+                    usage);
             return 2;
         }
     }
@@ -405,9 +405,11 @@ static int load_admin_token(struct srv *s)
     if ((rc = read_token_file("admin_token_file", cfg->admin_token_file, tok, sizeof tok)) != 0)
         return rc;
     if (strlen(tok) < 16) {
-        fprintf(stderr, "cordond: admin_token_file %s: the token is shorter than 16 "
+        fprintf(stderr,
+                "cordond: admin_token_file %s: the token is shorter than 16 "
                 "characters; write a long random one (e.g. head -c 32 /dev/urandom | "
-                "base64)\n", cfg->admin_token_file);
+                "base64)\n",
+                cfg->admin_token_file);
         sodium_memzero(tok, sizeof tok);
         return -EINVAL;
     }
@@ -462,7 +464,8 @@ static int open_audit_log(struct srv *s)
                         "checkpoints are signed with the policy signing key, which the request-"
                         "handling process also holds; set audit_key to a key of its own (cordon "
                         "keygen) so that only the audit writer can sign checkpoints\n");
-    struct audit_config ac = {.dir = cfg->audit_dir, .key_path = audit_key,
+    struct audit_config ac = {.dir = cfg->audit_dir,
+                              .key_path = audit_key,
                               .origin = cfg->audit_origin,
                               .fsync = strcmp(cfg->audit_fsync, "always") == 0 ? AUDIT_FSYNC_ALWAYS
                                        : strcmp(cfg->audit_fsync, "none") == 0 ? AUDIT_FSYNC_NONE
@@ -508,8 +511,10 @@ static int open_policies(struct srv *s, struct run *r)
     snprintf(versions, sizeof versions, "%s/versions", cfg->state_dir);
     struct pset_options po = {.policies_dir = cfg->policies_dir[0] ? cfg->policies_dir : NULL,
                               .policy_file = cfg->policy_file[0] ? cfg->policy_file : NULL,
-                              .versions_path = versions, .key = r->signer,
-                              .expiry = cfg->policy_expiry, .host_deny = g_secret_ptrs,
+                              .versions_path = versions,
+                              .key = r->signer,
+                              .expiry = cfg->policy_expiry,
+                              .host_deny = g_secret_ptrs,
                               .n_host_deny = (size_t)r->nsecrets};
     if ((rc = pset_manager_open(&po, &s->psets, d)) != 0) {
         fprintf(stderr, "cordond: the policies are invalid; nothing is served:\n");
@@ -600,8 +605,10 @@ static int announce_ready(struct srv *s, struct run *r)
     snprintf(rd.admin, sizeof rd.admin, "%s", r->admin_bound);
     snprintf(rd.events, sizeof rd.events, "%s", s->events_addr);
     if ((rc = ready_format(&rd, text, sizeof text)) != 0) {
-        fprintf(stderr, "cordond: the listeners' addresses cannot be written as a ready file "
-                "(%s): a listen path holds a control character\n", strerror(-rc));
+        fprintf(stderr,
+                "cordond: the listeners' addresses cannot be written as a ready file "
+                "(%s): a listen path holds a control character\n",
+                strerror(-rc));
         return rc;
     }
     if (cfg->ready_file[0] && (rc = ready_write(cfg->ready_file, &rd, err, sizeof err)) != 0) {
@@ -646,8 +653,10 @@ static int serve(struct srv *s, struct run *r)
                 retry_at = now + 60;
         }
     }
-    fprintf(stderr, "cordond: stopping%s\n", stop_status ? " (exit status 3: the audit log "
-                    "can no longer record)" : "");
+    fprintf(stderr, "cordond: stopping%s\n",
+            stop_status ? " (exit status 3: the audit log "
+                          "can no longer record)"
+                        : "");
     return stop_status;
 }
 
@@ -662,8 +671,10 @@ static int shut_down(struct srv *s, struct run *r, int rc)
     events_stop(r->ev);
     size_t left = tunnel_stop(r->tun);
     if (left)
-        fprintf(stderr, "cordond: %zu tunnel(s) still open at exit; their tunnel.close records "
-                "are lost\n", left);
+        fprintf(stderr,
+                "cordond: %zu tunnel(s) still open at exit; their tunnel.close records "
+                "are lost\n",
+                left);
 
     for (int i = 0; i < r->nfds; i++)
         close(r->fds[i]);

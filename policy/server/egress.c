@@ -53,8 +53,7 @@ static int rule_admits(const struct policy_endpoint *e, const char *host)
     return strcmp(e->host, "localhost") == 0 && egress_is_localhost_literal(host);
 }
 
-const struct policy_endpoint *egress_match(const struct policy *p, const char *host,
-                                           uint16_t port)
+const struct policy_endpoint *egress_match(const struct policy *p, const char *host, uint16_t port)
 {
     const struct policy_endpoint *localhost = NULL;
     unsigned char lit[16];
@@ -99,7 +98,7 @@ const char *egress_addr_class(const struct sockaddr *sa)
     if (sa->sa_family != AF_INET6)
         return "unspecified";
     const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-    static const unsigned char ec2[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0,
+    static const unsigned char ec2[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0,    0,
                                           0,    0,    0,    0,    0, 0, 0x02, 0x54};
     static const unsigned char nat64[12] = {0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
     /* IPv6 forms that carry an IPv4 address a gateway on the path may reach: mapped and

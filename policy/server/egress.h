@@ -26,8 +26,7 @@ struct policy_endpoint;
  * or NULL: the first entry that names host itself (a wildcard never matches an IP literal),
  * else the first "localhost" entry when host is 127.0.0.1 or ::1.
  */
-const struct policy_endpoint *egress_match(const struct policy *p, const char *host,
-                                           uint16_t port);
+const struct policy_endpoint *egress_match(const struct policy *p, const char *host, uint16_t port);
 
 /* 1 when host is the IP literal 127.0.0.1 or ::1 (in any spelling). */
 int egress_is_localhost_literal(const char *host);
@@ -37,8 +36,7 @@ int egress_is_localhost_literal(const char *host);
  * another of the three on that port, words that say so and what to write, starting with a
  * space, into out (cap bytes); else out is "".
  */
-void egress_hint(const struct policy *p, const char *host, uint16_t port, char *out,
-                 size_t cap);
+void egress_hint(const struct policy *p, const char *host, uint16_t port, char *out, size_t cap);
 
 /*
  * Classify an address: NULL when it is an ordinary destination, else the name of the class

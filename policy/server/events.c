@@ -139,10 +139,9 @@ static int hex32(const char *s)
     return 1;
 }
 
-static const char *const kinds[] = {"sandbox.report", "fs.open",        "exec",
-                                    "net.connect",    "net.dns",        "net.udp",
-                                    "policy.stale",   "events.dropped", "shim.start",
-                                    "session.end",    NULL};
+static const char *const kinds[] = {
+    "sandbox.report", "fs.open",        "exec",       "net.connect", "net.dns", "net.udp",
+    "policy.stale",   "events.dropped", "shim.start", "session.end", NULL};
 
 /*
  * session.end is the supervisor's account of how a run ended (`cordon run`: the command's
@@ -212,8 +211,7 @@ static void jbuf_number(struct jbuf *b, double v)
  * Returns 0, or -EACCES when the connection is to be closed. */
 /* The hello's credential, through the one identity check of cordond (identity.h). */
 static int hello_identity(struct srv *s, const char *key, char agent[AGENTS_NAME_MAX + 1],
-                          char key_id[AGENTS_ID_LEN + 1],
-                          char parent[IDENTITY_SESSION_MAX + 1])
+                          char key_id[AGENTS_ID_LEN + 1], char parent[IDENTITY_SESSION_MAX + 1])
 {
     struct identity who;
     int rc = identity_check(s, key, &who);
@@ -408,17 +406,20 @@ static int handle(struct events *e, struct econn *c, const char *msg, size_t len
     }
     if (!event_valid(o)) {
         drop(s, &s->m.events_malformed);
-        elog(e, "agent %s pid %d: malformed event dropped (need type \"event\", a known kind, "
-             "decision allow|deny|log, numeric ts and pid, detail an object)", c->agent, (int)pid);
+        elog(e,
+             "agent %s pid %d: malformed event dropped (need type \"event\", a known kind, "
+             "decision allow|deny|log, numeric ts and pid, detail an object)",
+             c->agent, (int)pid);
         goto out;
     }
     cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
     int is_end = strcmp(kind->valuestring, "session.end") == 0;
     if (is_end && !from_supervisor(c, pid)) {
         drop(s, &s->m.events_malformed);
-        elog(e, "agent %s pid %d: session.end refused: only the unsandboxed process that "
-             "opened the connection (cordon run, pid %d) may end a session", c->agent, (int)pid,
-             (int)c->peer_pid);
+        elog(e,
+             "agent %s pid %d: session.end refused: only the unsandboxed process that "
+             "opened the connection (cordon run, pid %d) may end a session",
+             c->agent, (int)pid, (int)c->peer_pid);
         goto out;
     }
     struct bucket *b = bucket_for(e, c->agent);
@@ -506,8 +507,7 @@ static void sweep_unbound(struct events *e)
     for (struct econn *c = e->conns, *next; c; c = next) {
         next = c->next;
         if (!c->bound && t - c->accepted_ms >= HELLO_MS) {
-            elog(e, "pid %d: no hello within %d ms; connection closed", (int)c->peer_pid,
-                 HELLO_MS);
+            elog(e, "pid %d: no hello within %d ms; connection closed", (int)c->peer_pid, HELLO_MS);
             srv_count(&e->s->m.events_malformed, 1);
             close_conn(e, c);
         }
@@ -652,8 +652,10 @@ int events_start(struct srv *s, const char *path, struct events **out, char *err
     struct stat st;
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
-            snprintf(err, errlen, "events_socket: %s exists and is not a socket; remove it or "
-                     "choose another path", path);
+            snprintf(err, errlen,
+                     "events_socket: %s exists and is not a socket; remove it or "
+                     "choose another path",
+                     path);
             goto fail;
         }
         unlink(path); /* a stale socket of an earlier run */

@@ -20,8 +20,7 @@ struct events;
 /* Listen on path (an existing socket file is replaced) and serve. Returns 0, or a negative
  * errno with err set. */
 __attribute__((warn_unused_result)) int events_start(struct srv *s, const char *path,
-                                                     struct events **out, char *err,
-                                                     size_t errlen);
+                                                     struct events **out, char *err, size_t errlen);
 void events_stop(struct events *e);
 
 #endif

@@ -120,15 +120,16 @@ struct req {
     char *body;
     size_t len, max, cap;
     int too_big;
-    int answered; /* refused before the body: the rest of the upload is discarded */
+    int answered;            /* refused before the body: the rest of the upload is discarded */
     struct proxy_req *proxy; /* a model proxy request (proxy.h) */
 };
 
 static unsigned method_bit(const char *m)
 {
-    return strcmp(m, "GET") == 0 ? M_GET : strcmp(m, "HEAD") == 0 ? M_HEAD
-                                       : strcmp(m, "POST") == 0   ? M_POST
-                                                                  : 0;
+    return strcmp(m, "GET") == 0    ? M_GET
+           : strcmp(m, "HEAD") == 0 ? M_HEAD
+           : strcmp(m, "POST") == 0 ? M_POST
+                                    : 0;
 }
 
 static int path_matches(const struct route *rt, const char *url)
@@ -186,8 +187,7 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, struct req *r, unsigne
     return queue(c, r, status, resp);
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, struct req *r, unsigned status,
-                                 cJSON *o)
+static enum MHD_Result send_json(struct MHD_Connection *c, struct req *r, unsigned status, cJSON *o)
 {
     char *j = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -217,15 +217,19 @@ static enum MHD_Result decide(struct srv *s, struct MHD_Connection *c, struct re
 
 /* A refusal for the form of the request (unknown path, method, size, body): counted with the
  * responses, not audited, since it names and judges nobody. */
-__attribute__((format(printf, 5, 6))) static enum MHD_Result
-refuse(struct srv *s, struct MHD_Connection *c, struct req *r, unsigned status, const char *fmt,
-       ...)
+__attribute__((format(printf, 5, 6))) static enum MHD_Result refuse(struct srv *s,
+                                                                    struct MHD_Connection *c,
+                                                                    struct req *r, unsigned status,
+                                                                    const char *fmt, ...)
 {
     static const struct {
         unsigned status;
         const char *code;
-    } codes[] = {{400, "bad_request"}, {404, "not_found"}, {405, "method_not_allowed"},
-                 {413, "too_large"},   {503, "audit_failed"}};
+    } codes[] = {{400, "bad_request"},
+                 {404, "not_found"},
+                 {405, "method_not_allowed"},
+                 {413, "too_large"},
+                 {503, "audit_failed"}};
     const char *code = "error";
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
         if (codes[i].status == status)
@@ -321,7 +325,8 @@ static int identify(struct srv *s, struct MHD_Connection *c, struct decision *d,
     if (!key) {
         decision_refuse(d, 401, "unauthorized", "agent_key.missing",
                         "the Authorization header is %s; send Authorization: Bearer ck_... "
-                        "with the agent's key (CORDON_KEY)", why);
+                        "with the agent's key (CORDON_KEY)",
+                        why);
     } else if (st == AGENTS_ERR_REVOKED) {
         d->agent = agent;
         d->key_id = id;
@@ -345,9 +350,9 @@ static enum MHD_Result send_policy(struct srv *s, struct MHD_Connection *c, stru
                                    const struct pset_entry *e, int not_modified)
 {
     struct MHD_Response *resp =
-        not_modified ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
-                     : MHD_create_response_from_buffer(e->envelope_len, e->envelope,
-                                                       MHD_RESPMEM_MUST_COPY);
+        not_modified
+            ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
+            : MHD_create_response_from_buffer(e->envelope_len, e->envelope, MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, e->etag);
@@ -375,12 +380,13 @@ static enum MHD_Result do_policy(struct srv *s, struct MHD_Connection *c, struct
         pset_release(set);
         decision_refuse(&d, 404, "no_policy", "policy_set",
                         "agent %s has no policy on this server; add %s.json to the policies "
-                        "directory and reload", agent, agent);
+                        "directory and reload",
+                        agent, agent);
         fetch_fields(&d, id, 404, NULL);
         return decide(s, c, r, &d, NULL);
     }
-    const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                  MHD_HTTP_HEADER_IF_NONE_MATCH);
+    const char *inm =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
     int not_modified = inm && strcmp(inm, e->etag) == 0, allowed = 0;
     fetch_fields(&d, id, not_modified ? 304 : 200, e);
     /* Serving a policy requires audit: if the log has failed, refuse rather than serve
@@ -603,12 +609,14 @@ static enum MHD_Result admin_peer_gate(struct srv *s, struct MHD_Connection *c, 
                         "cordond refuses admin requests from a governed process: %s. The "
                         "admin API is for administrators outside every sandbox, whatever "
                         "token they hold; run the command from a shell or unit without "
-                        "NoNewPrivileges and a system call filter", why);
+                        "NoNewPrivileges and a system call filter",
+                        why);
     else
         decision_refuse(&d, 403, "admin_peer_unknown", NULL,
                         "cordond cannot tell which process sent this admin request (%s), so it "
                         "refuses it; use the unix admin socket (admin_listen) from a process "
-                        "that stays connected until the answer", why);
+                        "that stays connected until the answer",
+                        why);
     return decide(s, c, r, &d, NULL);
 }
 
@@ -648,7 +656,8 @@ static enum MHD_Result admin_token_gate(struct srv *s, struct MHD_Connection *c,
     admin_refused_fields(&d, r->url, r->peer_pid, "unauthorized", why);
     decision_refuse(&d, 401, "unauthorized", "admin.token",
                     "%s; send Authorization: Bearer with the token from the server's "
-                    "admin_token_file", why);
+                    "admin_token_file",
+                    why);
     return decide(s, c, r, &d, NULL);
 }
 
@@ -712,9 +721,9 @@ static cJSON *agent_target(struct srv *s, struct MHD_Connection *c, struct req *
     char msg[512];
     cJSON *o = parse_body(r, revoke ? rev_keys : add_keys, msg, sizeof msg);
     if (!o) {
-        *ret = refuse(s, c, r, 400, "%s; send %s", msg,
-                      revoke ? "{\"agent\":\"NAME\"} or {\"id\":\"ak_...\"}"
-                             : "{\"agent\":\"NAME\"}");
+        *ret =
+            refuse(s, c, r, 400, "%s; send %s", msg,
+                   revoke ? "{\"agent\":\"NAME\"} or {\"id\":\"ak_...\"}" : "{\"agent\":\"NAME\"}");
         return NULL;
     }
     cJSON *ag = cJSON_GetObjectItemCaseSensitive(o, "agent");
@@ -812,8 +821,8 @@ static enum MHD_Result admin_revoke(struct srv *s, struct MHD_Connection *c, str
 }
 
 /* A reload's answer: 200 with the set, or 422 with every diagnostic (the old set stays). */
-static enum MHD_Result send_reload_result(struct srv *s, struct MHD_Connection *c,
-                                          struct req *r, int rc, const struct diag *dg)
+static enum MHD_Result send_reload_result(struct srv *s, struct MHD_Connection *c, struct req *r,
+                                          int rc, const struct diag *dg)
 {
     if (rc != 0) {
         struct decision d;
@@ -839,9 +848,8 @@ static enum MHD_Result send_reload_result(struct srv *s, struct MHD_Connection *
     return send_json(c, r, 200, o);
 }
 
-static enum MHD_Result reload_and_answer(struct srv *s, struct MHD_Connection *c,
-                                         struct req *r, const struct pset_source *src, size_t n,
-                                         const char *why)
+static enum MHD_Result reload_and_answer(struct srv *s, struct MHD_Connection *c, struct req *r,
+                                         const struct pset_source *src, size_t n, const char *why)
 {
     struct diag *d = malloc(sizeof *d);
     if (!d)
@@ -866,7 +874,8 @@ static struct pset_source *push_sources(struct srv *s, struct MHD_Connection *c,
     cJSON *files = cJSON_GetObjectItemCaseSensitive(o, "files");
     *n = cJSON_GetArraySize(files);
     if (!cJSON_IsArray(files) || *n < 1 || *n > 256) {
-        *ret = refuse(s, c, r, 400, "files: expected an array of 1 to 256 {\"name\","
+        *ret = refuse(s, c, r, 400,
+                      "files: expected an array of 1 to 256 {\"name\","
                       "\"content\"} objects");
         return NULL;
     }
@@ -882,8 +891,10 @@ static struct pset_source *push_sources(struct srv *s, struct MHD_Connection *c,
         if (!cJSON_IsObject(f) || !cJSON_IsString(nm) || !cJSON_IsString(ct) ||
             cJSON_GetArraySize(f) != 2) {
             free(src);
-            *ret = refuse(s, c, r, 400, "files[%d]: expected exactly {\"name\":\"AGENT.json\","
-                          "\"content\":\"<policy text>\"}", i);
+            *ret = refuse(s, c, r, 400,
+                          "files[%d]: expected exactly {\"name\":\"AGENT.json\","
+                          "\"content\":\"<policy text>\"}",
+                          i);
             return NULL;
         }
         src[i].file = nm->valuestring;
@@ -899,8 +910,10 @@ static enum MHD_Result admin_push(struct srv *s, struct MHD_Connection *c, struc
     char msg[512];
     cJSON *o = parse_body(r, allowed, msg, sizeof msg);
     if (!o)
-        return refuse(s, c, r, 400, "%s; send {\"files\":[{\"name\":\"AGENT.json\","
-                      "\"content\":\"...\"}]}", msg);
+        return refuse(s, c, r, 400,
+                      "%s; send {\"files\":[{\"name\":\"AGENT.json\","
+                      "\"content\":\"...\"}]}",
+                      msg);
     int n = 0;
     enum MHD_Result ret;
     struct pset_source *src = push_sources(s, c, r, o, &n, &ret);
@@ -913,8 +926,10 @@ static enum MHD_Result admin_push(struct srv *s, struct MHD_Connection *c, struc
 
 static enum MHD_Result admin_unknown(struct srv *s, struct MHD_Connection *c, struct req *r)
 {
-    return refuse(s, c, r, 404, "no admin endpoint %s; see docs/PROTOCOL.md \"Admin "
-                  "endpoints\"", "at this path");
+    return refuse(s, c, r, 404,
+                  "no admin endpoint %s; see docs/PROTOCOL.md \"Admin "
+                  "endpoints\"",
+                  "at this path");
 }
 
 /* ------------------------------------------------------------ the model proxy */
@@ -925,15 +940,16 @@ static enum MHD_Result do_proxy(struct srv *s, struct MHD_Connection *c, struct 
     unsigned status = 0;
     if (!s->proxy)
         return refuse(s, c, r, 503, "the model proxy is not running");
-    if (proxy_serve(s->proxy, c, &r->proxy, r->url, r->method, &r->body, r->len, &resp,
-                    &status) != 0)
+    if (proxy_serve(s->proxy, c, &r->proxy, r->url, r->method, &r->body, r->len, &resp, &status) !=
+        0)
         return MHD_NO;
     return resp ? queue(c, r, status, resp) : MHD_YES;
 }
 
 static enum MHD_Result not_found(struct srv *s, struct MHD_Connection *c, struct req *r)
 {
-    return refuse(s, c, r, 404, "no such endpoint; cordond serves /v1/policy, /healthz and "
+    return refuse(s, c, r, 404,
+                  "no such endpoint; cordond serves /v1/policy, /healthz and "
                   "/metrics here, and /v1/admin/* on admin_listen");
 }
 
@@ -958,14 +974,18 @@ static int wrong_listener(struct srv *s, struct MHD_Connection *c, struct req *r
 {
     int admin_route = (routes[r->route].flags & R_ADMIN) != 0;
     if (r->L->admin && !admin_route)
-        *ret = refuse(s, c, r, 404, "this is cordond's admin listener (admin_listen): it serves "
+        *ret = refuse(s, c, r, 404,
+                      "this is cordond's admin listener (admin_listen): it serves "
                       "/v1/admin/* only; the policy fetch, /healthz and /metrics are on listen");
     else if (!r->L->admin && admin_route && !s->admin_on)
-        *ret = refuse(s, c, r, 404, "no admin endpoints here: this server has no "
+        *ret = refuse(s, c, r, 404,
+                      "no admin endpoints here: this server has no "
                       "admin_token_file, and when it has one they are served only on "
-                      "admin_listen (%s), never on listen", s->cfg.admin_listen);
+                      "admin_listen (%s), never on listen",
+                      s->cfg.admin_listen);
     else if (!r->L->admin && admin_route)
-        *ret = refuse(s, c, r, 404, "the admin endpoints are not served on this listener; they "
+        *ret = refuse(s, c, r, 404,
+                      "the admin endpoints are not served on this listener; they "
                       "are on admin_listen (%s), for administrators outside every sandbox",
                       s->cfg.admin_listen);
     else
@@ -1006,8 +1026,8 @@ static enum MHD_Result begin(const struct listener *L, struct MHD_Connection *c,
     }
     /* Refuse a declared oversized body before reading any of it (libmicrohttpd accepts a
      * response only here or after the upload, not in the middle of it). */
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > r->max) {
         r->too_big = 1;
         return refuse(s, c, r, 413, "the request body is over %zu bytes", r->max);
@@ -1107,9 +1127,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     static uint64_t suppressed;
     int64_t now_s = clock_mono_ms() / 1000;
     int64_t prev = __atomic_load_n(&last_s, __ATOMIC_RELAXED);
-    if (prev == now_s ||
-        !__atomic_compare_exchange_n(&last_s, &prev, now_s, 0, __ATOMIC_RELAXED,
-                                     __ATOMIC_RELAXED)) {
+    if (prev == now_s || !__atomic_compare_exchange_n(&last_s, &prev, now_s, 0, __ATOMIC_RELAXED,
+                                                      __ATOMIC_RELAXED)) {
         __atomic_add_fetch(&suppressed, 1, __ATOMIC_RELAXED);
         return;
     }
@@ -1131,20 +1150,20 @@ static struct MHD_Daemon *start_daemon(struct srv *s, struct listener *L, int fd
     /* admin requests are rare: one thread; a reload in it stalls no agent */
     return MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-            MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
-        handler, L, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_THREAD_POOL_SIZE, L->admin ? 1u : s->cfg.threads,
+            MHD_ALLOW_SUSPEND_RESUME,
+        0, NULL, NULL, handler, L, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, L->admin ? 1u : s->cfg.threads,
         MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.connection_timeout, MHD_OPTION_CONNECTION_LIMIT,
         s->cfg.max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
 }
 
-int http_start(struct srv *s, const int *fds, size_t n, int admin_fd, struct http **out,
-               char *err, size_t errlen)
+int http_start(struct srv *s, const int *fds, size_t n, int admin_fd, struct http **out, char *err,
+               size_t errlen)
 {
     if (n > CONFIG_MAX_LISTEN) {
-        snprintf(err, errlen, "cannot start the HTTP server: %zu listen addresses, at most %d",
-                 n, CONFIG_MAX_LISTEN);
+        snprintf(err, errlen, "cannot start the HTTP server: %zu listen addresses, at most %d", n,
+                 CONFIG_MAX_LISTEN);
         return -EINVAL;
     }
     struct http *h = calloc(1, sizeof *h);
@@ -1160,8 +1179,10 @@ int http_start(struct srv *s, const int *fds, size_t n, int admin_fd, struct htt
         h->l[i] = (struct listener){.s = s, .h = h, .admin = admin};
         h->d[i] = start_daemon(s, &h->l[i], admin ? admin_fd : fds[i]);
         if (!h->d[i]) {
-            snprintf(err, errlen, "cannot start the HTTP server on %s (libmicrohttpd refused; "
-                     "see the lines above)", admin ? s->cfg.admin_listen : s->cfg.listen[i]);
+            snprintf(err, errlen,
+                     "cannot start the HTTP server on %s (libmicrohttpd refused; "
+                     "see the lines above)",
+                     admin ? s->cfg.admin_listen : s->cfg.listen[i]);
             http_stop(h);
             return -EIO;
         }

@@ -19,7 +19,7 @@
 struct srv;
 struct http;
 
-#define HTTP_MAX_BODY (8u << 20)     /* a policy push; other endpoints allow 64 KiB */
+#define HTTP_MAX_BODY (8u << 20) /* a policy push; other endpoints allow 64 KiB */
 #define HTTP_MAX_SMALL_BODY (64u << 10)
 #define HTTP_MEMORY_LIMIT (64u << 10) /* per connection: request line + headers must fit */
 

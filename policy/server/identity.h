@@ -16,9 +16,9 @@ struct srv;
 #define IDENTITY_SESSION_MAX 64
 
 struct identity {
-    char agent[AGENTS_NAME_MAX + 1]; /* the agent's name */
-    char key_id[AGENTS_ID_LEN + 1];  /* the id of the agent key (or of the key the session
-                                        token was minted under) */
+    char agent[AGENTS_NAME_MAX + 1];        /* the agent's name */
+    char key_id[AGENTS_ID_LEN + 1];         /* the id of the agent key (or of the key the session
+                                               token was minted under) */
     char session[IDENTITY_SESSION_MAX + 1]; /* the session id; "" for an agent key */
     int via_session;                        /* 1 when the credential was a session token */
 };

@@ -116,13 +116,14 @@ static enum peer_verdict judge_pid(pid_t pid, char *why, size_t whylen)
         rc = peer_status_parse(buf, len, &st);
     free(buf);
     if (rc != 0) {
-        snprintf(why, whylen, "the status of pid %d cannot be read (%s)", (int)pid,
-                 strerror(-rc));
+        snprintf(why, whylen, "the status of pid %d cannot be read (%s)", (int)pid, strerror(-rc));
         return PEER_UNKNOWN;
     }
     if (st.no_new_privs && st.seccomp == 2) {
-        snprintf(why, whylen, "pid %d runs with no_new_privs and a seccomp filter, as every "
-                              "process cordon sandboxes does", (int)pid);
+        snprintf(why, whylen,
+                 "pid %d runs with no_new_privs and a seccomp filter, as every "
+                 "process cordon sandboxes does",
+                 (int)pid);
         return PEER_GOVERNED;
     }
     snprintf(why, whylen, "pid %d runs outside every sandbox (no_new_privs %d, seccomp %d)",
@@ -141,8 +142,9 @@ static enum peer_verdict check_unix(int fd, pid_t *pidp, char *why, size_t whyle
         return PEER_UNKNOWN;
     }
     if (cr.pid <= 0) {
-        snprintf(why, whylen, "the peer's process is not visible from cordond's pid "
-                              "namespace");
+        snprintf(why, whylen,
+                 "the peer's process is not visible from cordond's pid "
+                 "namespace");
         return PEER_UNKNOWN;
     }
     *pidp = cr.pid;
@@ -174,7 +176,9 @@ int peer_tcp_hex(const struct sockaddr *addr, int v4, char *out, size_t len)
     if (addr->sa_family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
         return (size_t)snprintf(out, len, "%08X:%04X", (unsigned)a->sin_addr.s_addr,
-                                ntohs(a->sin_port)) < len ? 0 : -EINVAL;
+                                ntohs(a->sin_port)) < len
+                   ? 0
+                   : -EINVAL;
     }
     if (addr->sa_family != AF_INET6)
         return -EINVAL;
@@ -184,12 +188,14 @@ int peer_tcp_hex(const struct sockaddr *addr, int v4, char *out, size_t len)
     if (v4) {
         if (!IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
             return -EINVAL;
-        return (size_t)snprintf(out, len, "%08X:%04X", (unsigned)w[3], ntohs(a->sin6_port)) <
-                       len ? 0 : -EINVAL;
+        return (size_t)snprintf(out, len, "%08X:%04X", (unsigned)w[3], ntohs(a->sin6_port)) < len
+                   ? 0
+                   : -EINVAL;
     }
     return (size_t)snprintf(out, len, "%08X%08X%08X%08X:%04X", (unsigned)w[0], (unsigned)w[1],
-                            (unsigned)w[2], (unsigned)w[3], ntohs(a->sin6_port)) < len ? 0
-                                                                                       : -EINVAL;
+                            (unsigned)w[2], (unsigned)w[3], ntohs(a->sin6_port)) < len
+               ? 0
+               : -EINVAL;
 }
 
 int peer_tcp_find(const char *text, size_t len, const char *local, const char *remote,
@@ -301,8 +307,8 @@ static int is_local(const struct sockaddr *addr)
         else if (addr->sa_family == AF_INET6 && i->ifa_addr->sa_family == AF_INET) {
             const struct in6_addr *m = &((const struct sockaddr_in6 *)addr)->sin6_addr;
             local = IN6_IS_ADDR_V4MAPPED(m) &&
-                    memcmp(m->s6_addr + 12,
-                           &((const struct sockaddr_in *)i->ifa_addr)->sin_addr, 4) == 0;
+                    memcmp(m->s6_addr + 12, &((const struct sockaddr_in *)i->ifa_addr)->sin_addr,
+                           4) == 0;
         }
     }
     freeifaddrs(ifa);
@@ -364,8 +370,10 @@ static enum peer_verdict owners(unsigned long ino, unsigned uid, pid_t *pidp, ch
     }
     closedir(proc);
     if (!found)
-        snprintf(why, whylen, "no process that cordond can see holds the peer's socket "
-                              "(inode %lu, uid %u)", ino, uid);
+        snprintf(why, whylen,
+                 "no process that cordond can see holds the peer's socket "
+                 "(inode %lu, uid %u)",
+                 ino, uid);
     return found ? worst : PEER_UNKNOWN;
 }
 

@@ -27,8 +27,8 @@
 #include "policy/server/server.h"
 #include "policy/server/upstream.h"
 
-#define MAX_ANSWER (64u << 20)   /* a whole (non-streamed) answer */
-#define DRAIN_BYTES (8u << 20)   /* read on after the client left, at most */
+#define MAX_ANSWER (64u << 20) /* a whole (non-streamed) answer */
+#define DRAIN_BYTES (8u << 20) /* read on after the client left, at most */
 #define DRAIN_MS 30000u
 
 struct proxy {
@@ -44,20 +44,20 @@ struct proxy_req {
     struct proxy *p;
     struct MHD_Connection *conn;
     enum phase phase;
-    int models;                /* GET /v1/models */
+    int models; /* GET /v1/models */
     enum engine_format fmt;
     struct identity who;
-    struct pset *set;          /* held while the engine is used */
+    struct pset *set; /* held while the engine is used */
     const struct pset_entry *pe;
     struct engine_call *call;
-    int up;                    /* index in cfg.upstreams */
+    int up; /* index in cfg.upstreams */
     struct up_call *uc;
-    char *body;                /* the client's body (owned) */
+    char *body; /* the client's body (owned) */
     size_t body_len;
     long status;
-    char *ans;                 /* a gathered answer */
+    char *ans; /* a gathered answer */
     size_t ans_len, ans_cap;
-    char *out;                 /* stream bytes for the client not yet taken by MHD */
+    char *out; /* stream bytes for the client not yet taken by MHD */
     size_t out_off, out_len, out_cap;
     int ended, recorded, detached;
     int64_t t0;
@@ -77,8 +77,8 @@ int proxy_open(struct srv *s, struct proxy **out, char *err, size_t errlen)
         if (u->key_file[0]) {
             char what[96];
             snprintf(what, sizeof what, "the key of upstream %s", u->name);
-            int rc = secret_read_file(what, u->key_file, 4096, &p->key[i], &p->key_len[i], err,
-                                      errlen);
+            int rc =
+                secret_read_file(what, u->key_file, 4096, &p->key[i], &p->key_len[i], err, errlen);
             if (rc != 0) {
                 proxy_close(p);
                 return rc;
@@ -86,8 +86,10 @@ int proxy_open(struct srv *s, struct proxy **out, char *err, size_t errlen)
         } else if (u->key_env[0]) {
             const char *v = getenv(u->key_env);
             if (!v || !v[0]) {
-                snprintf(err, errlen, "upstream %s: key_env %s is not set in cordond's "
-                         "environment", u->name, u->key_env);
+                snprintf(err, errlen,
+                         "upstream %s: key_env %s is not set in cordond's "
+                         "environment",
+                         u->name, u->key_env);
                 proxy_close(p);
                 return -EINVAL;
             }
@@ -197,9 +199,8 @@ static void record(struct proxy_req *pr)
 }
 
 /* A refusal of cordond's own (no engine call yet): through srv_decide, in its JSON shape. */
-static int refuse_plain(struct proxy_req *pr, unsigned status, const char *code,
-                        const char *rule, const char *msg, struct MHD_Response **resp,
-                        unsigned *st)
+static int refuse_plain(struct proxy_req *pr, unsigned status, const char *code, const char *rule,
+                        const char *msg, struct MHD_Response **resp, unsigned *st)
 {
     struct decision d;
     decision_init(&d, DECISION_REQUEST, pr->who.agent[0] ? "model.call" : NULL);
@@ -254,7 +255,8 @@ static int upstream_failed(struct proxy_req *pr, int status, const char *how, co
     snprintf(why.message, sizeof why.message, "upstream %s: %s%s%.300s", name, how,
              what && what[0] ? ": " : "", what ? what : "");
     srv_count(status == 504 ? &pr->p->s->m.proxy_upstream_timeouts
-                            : &pr->p->s->m.proxy_upstream_errors, 1);
+                            : &pr->p->s->m.proxy_upstream_errors,
+              1);
     if (!pr->call)
         return refuse_plain(pr, (unsigned)status, "upstream", "upstream", why.message, resp, st);
     engine_call_upstream(pr->call, 0, &why);
@@ -314,7 +316,8 @@ static void stream_close(struct proxy_req *pr, enum up_state st)
         snprintf(why.message, sizeof why.message, "upstream %s: the stream broke off: %s",
                  pr->p->s->cfg.upstreams[pr->up].name, upstream_error(pr->uc));
         srv_count(st == UP_TIMEOUT ? &pr->p->s->m.proxy_upstream_timeouts
-                                   : &pr->p->s->m.proxy_upstream_errors, 1);
+                                   : &pr->p->s->m.proxy_upstream_errors,
+                  1);
         if (engine_stream_error(pr->call, &why, emit, pr) != 0)
             pr->detached = 1; /* nothing more can be added */
     }
@@ -466,8 +469,7 @@ static int identify(struct proxy_req *pr, struct MHD_Response **resp, unsigned *
 }
 
 /* Build the upstream headers and start the call. */
-static int start_upstream(struct proxy_req *pr, const char *path, const char *fwd,
-                          size_t fwd_len)
+static int start_upstream(struct proxy_req *pr, const char *path, const char *fwd, size_t fwd_len)
 {
     const struct config_upstream *u = &pr->p->s->cfg.upstreams[pr->up];
     const char *key = pr->p->key[pr->up];
@@ -479,12 +481,9 @@ static int start_upstream(struct proxy_req *pr, const char *path, const char *fw
         rq.headers[n++] = "Content-Type: application/json";
     rq.headers[n++] = "Expect:";
     if (u->kind == CONFIG_UPSTREAM_KIND_ANTHROPIC) {
-        const char *v = MHD_lookup_connection_value(pr->conn, MHD_HEADER_KIND,
-                                                    "anthropic-version");
-        const char *b = MHD_lookup_connection_value(pr->conn, MHD_HEADER_KIND,
-                                                    "anthropic-beta");
-        snprintf(pr->hdr[0], sizeof pr->hdr[0], "anthropic-version: %.500s",
-                 v ? v : "2023-06-01");
+        const char *v = MHD_lookup_connection_value(pr->conn, MHD_HEADER_KIND, "anthropic-version");
+        const char *b = MHD_lookup_connection_value(pr->conn, MHD_HEADER_KIND, "anthropic-beta");
+        snprintf(pr->hdr[0], sizeof pr->hdr[0], "anthropic-version: %.500s", v ? v : "2023-06-01");
         rq.headers[n++] = pr->hdr[0];
         if (b) {
             snprintf(pr->hdr[1], sizeof pr->hdr[1], "anthropic-beta: %.500s", b);
@@ -522,29 +521,30 @@ static int start(struct proxy_req *pr, const char *url, const char *method,
         return refuse_plain(pr, 403, "no_policy", "policy", m, resp, st);
     }
     if (pr->models) {
-        int anthropic = MHD_lookup_connection_value(pr->conn, MHD_HEADER_KIND,
-                                                    "anthropic-version") != NULL;
-        pr->up = route(&s->cfg, anthropic ? CONFIG_UPSTREAM_KIND_ANTHROPIC
-                                          : CONFIG_UPSTREAM_KIND_OPENAI, "");
+        int anthropic =
+            MHD_lookup_connection_value(pr->conn, MHD_HEADER_KIND, "anthropic-version") != NULL;
+        pr->up = route(
+            &s->cfg, anthropic ? CONFIG_UPSTREAM_KIND_ANTHROPIC : CONFIG_UPSTREAM_KIND_OPENAI, "");
         for (size_t i = 0; pr->up < 0 && i < s->cfg.n_upstreams; i++)
-            if (s->cfg.upstreams[i].kind == (anthropic ? CONFIG_UPSTREAM_KIND_ANTHROPIC
-                                                       : CONFIG_UPSTREAM_KIND_OPENAI))
+            if (s->cfg.upstreams[i].kind ==
+                (anthropic ? CONFIG_UPSTREAM_KIND_ANTHROPIC : CONFIG_UPSTREAM_KIND_OPENAI))
                 pr->up = (int)i;
         if (pr->up < 0)
             return refuse_plain(pr, 502, "upstream", "upstream",
                                 "no upstream of this kind is configured (upstream lines in "
-                                "cordond.conf)", resp, st);
+                                "cordond.conf)",
+                                resp, st);
         (void)method;
         return start_upstream(pr, "/v1/models", NULL, 0) == 0 ? 1 : -1;
     }
-    struct engine_call_info info = {.format = pr->fmt, .agent = pr->who.agent,
+    struct engine_call_info info = {.format = pr->fmt,
+                                    .agent = pr->who.agent,
                                     .session = pr->who.via_session ? pr->who.session : NULL};
     if (engine_call_new(pr->pe->engine, &info, &pr->call) != 0)
         return -1;
     const char *fwd = NULL;
     size_t fwd_len = 0;
-    int v = engine_call_request(pr->call, pr->body ? pr->body : "", pr->body_len, &fwd,
-                                &fwd_len);
+    int v = engine_call_request(pr->call, pr->body ? pr->body : "", pr->body_len, &fwd, &fwd_len);
     if (v < 0)
         return -1;
     if (v == ENGINE_REFUSE)
@@ -553,12 +553,14 @@ static int start(struct proxy_req *pr, const char *url, const char *method,
         fwd = pr->body ? pr->body : "";
         fwd_len = pr->body_len;
     }
-    int kind = pr->fmt == ENGINE_MESSAGES ? CONFIG_UPSTREAM_KIND_ANTHROPIC
-                                          : CONFIG_UPSTREAM_KIND_OPENAI;
+    int kind =
+        pr->fmt == ENGINE_MESSAGES ? CONFIG_UPSTREAM_KIND_ANTHROPIC : CONFIG_UPSTREAM_KIND_OPENAI;
     pr->up = route(&s->cfg, kind, engine_call_model(pr->call));
     if (pr->up < 0)
-        return upstream_failed(pr, 502, "no upstream serves this model (upstream lines "
-                               "and their models= in cordond.conf)", NULL, resp, st);
+        return upstream_failed(pr, 502,
+                               "no upstream serves this model (upstream lines "
+                               "and their models= in cordond.conf)",
+                               NULL, resp, st);
     if (start_upstream(pr, engine_format_endpoint(pr->fmt), fwd, fwd_len) != 0)
         return -1;
     return 1;
@@ -576,8 +578,8 @@ static int gather(struct proxy_req *pr, enum up_state *st)
             pr->ans_cap = cap;
         }
         long status;
-        size_t n = upstream_read(pr->uc, pr->ans + pr->ans_len, pr->ans_cap - pr->ans_len - 1,
-                                 st, &status, park, pr);
+        size_t n = upstream_read(pr->uc, pr->ans + pr->ans_len, pr->ans_cap - pr->ans_len - 1, st,
+                                 &status, park, pr);
         pr->ans_len += n;
         if (pr->ans_len > MAX_ANSWER)
             return -EFBIG;
@@ -598,8 +600,8 @@ static int head(struct proxy_req *pr, struct MHD_Response **resp, unsigned *st)
     pr->status = status;
     if (status == 0) {
         return upstream_failed(pr, us == UP_TIMEOUT ? 504 : 502,
-                               us == UP_TIMEOUT ? "timed out" : "failed",
-                               upstream_error(pr->uc), resp, st);
+                               us == UP_TIMEOUT ? "timed out" : "failed", upstream_error(pr->uc),
+                               resp, st);
     }
     if (status == 401 || status == 403) {
         char m[128];
@@ -614,8 +616,7 @@ static int head(struct proxy_req *pr, struct MHD_Response **resp, unsigned *st)
     if (pr->call && status >= 200 && status < 300 && engine_call_stream(pr->call)) {
         engine_call_upstream(pr->call, 1, NULL);
         pr->phase = P_STREAM;
-        *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_reader, pr,
-                                                  NULL);
+        *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_reader, pr, NULL);
         if (!*resp)
             return -1;
         MHD_add_response_header(*resp, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -643,11 +644,10 @@ static int body_done(struct proxy_req *pr, enum up_state us, struct MHD_Response
     if (pr->models) {
         char *o = NULL;
         size_t ol = 0;
-        if (pr->status != 200 || engine_models_filter(pr->pe->engine, ans, pr->ans_len, &o,
-                                                      &ol) != 0) {
+        if (pr->status != 200 ||
+            engine_models_filter(pr->pe->engine, ans, pr->ans_len, &o, &ol) != 0) {
             free(o);
-            return upstream_failed(pr, 502, "did not answer with a model list", NULL, resp,
-                                   st);
+            return upstream_failed(pr, 502, "did not answer with a model list", NULL, resp, st);
         }
         *resp = buf_response(o, ol, "application/json");
         free(o);
@@ -663,8 +663,10 @@ static int body_done(struct proxy_req *pr, enum up_state us, struct MHD_Response
             out = ans;
             out_len = pr->ans_len;
         } else if (v < 0) {
-            return upstream_failed(pr, 502, "answered a body that is not JSON of its "
-                                   "format", NULL, resp, st);
+            return upstream_failed(pr, 502,
+                                   "answered a body that is not JSON of its "
+                                   "format",
+                                   NULL, resp, st);
         }
     }
     *resp = buf_response(out, out_len, "application/json");
@@ -674,9 +676,9 @@ static int body_done(struct proxy_req *pr, enum up_state us, struct MHD_Response
     return *resp ? 0 : -1;
 }
 
-int proxy_serve(struct proxy *p, struct MHD_Connection *c, struct proxy_req **prp,
-                const char *url, const char *method, char **body, size_t len,
-                struct MHD_Response **resp, unsigned *status)
+int proxy_serve(struct proxy *p, struct MHD_Connection *c, struct proxy_req **prp, const char *url,
+                const char *method, char **body, size_t len, struct MHD_Response **resp,
+                unsigned *status)
 {
     *resp = NULL;
     struct proxy_req *pr = *prp;
@@ -706,8 +708,10 @@ int proxy_serve(struct proxy *p, struct MHD_Connection *c, struct proxy_req **pr
     if (pr->phase == P_BODY) {
         enum up_state us;
         if (gather(pr, &us) != 0)
-            return upstream_failed(pr, 502, "answered more than cordond holds for one "
-                                   "answer", NULL, resp, status);
+            return upstream_failed(pr, 502,
+                                   "answered more than cordond holds for one "
+                                   "answer",
+                                   NULL, resp, status);
         if (us == UP_RUNNING)
             return 0; /* parked */
         return body_done(pr, us, resp, status);

@@ -35,9 +35,9 @@ void proxy_close(struct proxy *p);
  * is suspended (call again after the resume), 0 with *resp and *status to queue, or -1 to
  * close the connection.
  */
-int proxy_serve(struct proxy *p, struct MHD_Connection *c, struct proxy_req **pr,
-                const char *url, const char *method, char **body, size_t len,
-                struct MHD_Response **resp, unsigned *status);
+int proxy_serve(struct proxy *p, struct MHD_Connection *c, struct proxy_req **pr, const char *url,
+                const char *method, char **body, size_t len, struct MHD_Response **resp,
+                unsigned *status);
 
 /* The request is over (ok: completed normally). A stream the client left is read on to its
  * end in the background, bounded, so that its record holds the usage. */

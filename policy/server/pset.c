@@ -123,9 +123,11 @@ static int versions_load(struct pset_manager *m, struct diag *d)
             !agents_valid_name(name) || v == 0 || v > (1ull << 53) || strlen(hex) != 64 ||
             sodium_hex2bin(r.digest, 32, hex, 64, NULL, &bl, NULL) != 0 || bl != 32 ||
             m->n_vers >= PSET_MAX_AGENTS * 4) {
-            diag_add(d, "", "%s:%zu: malformed; expected AGENT VERSION SHA256 (the file is "
+            diag_add(d, "",
+                     "%s:%zu: malformed; expected AGENT VERSION SHA256 (the file is "
                      "written by cordond: restore it from a backup, or raise every version by "
-                     "hand so that none goes back)", m->versions_path, lineno);
+                     "hand so that none goes back)",
+                     m->versions_path, lineno);
             rc = -EINVAL;
             break;
         }
@@ -141,8 +143,7 @@ static int versions_load(struct pset_manager *m, struct diag *d)
     return rc;
 }
 
-static int versions_save(const char *path, const struct version_rec *v, size_t n,
-                         struct diag *d)
+static int versions_save(const char *path, const struct version_rec *v, size_t n, struct diag *d)
 {
     if (!path[0])
         return 0;
@@ -232,8 +233,10 @@ static int srcs_from_dir(struct pset_manager *m, struct srcs *s, struct diag *d)
             continue; /* editors' backups and temporary files are not policies */
         char agent[AGENTS_NAME_MAX + 1], path[8192];
         if (file_agent(de->d_name, agent) != 0) {
-            diag_add(d, "", "%s: the file name must be AGENT.json with AGENT 1 to 64 letters, "
-                     "digits, '.', '_' or '-'", de->d_name);
+            diag_add(d, "",
+                     "%s: the file name must be AGENT.json with AGENT 1 to 64 letters, "
+                     "digits, '.', '_' or '-'",
+                     de->d_name);
             rc = -EINVAL;
             continue;
         }
@@ -314,8 +317,10 @@ static int build(struct pset_manager *m, struct srcs *s, struct pset **out, stru
         if (strcmp(p->agent, x->agent) != 0) {
             char q[96];
             diag_quote(p->agent, q, sizeof q);
-            diag_add(d, file, "agent: is %s but the file is named for %s; the agent member must "
-                     "equal the file name without .json", q, x->agent);
+            diag_add(d, file,
+                     "agent: is %s but the file is named for %s; the agent member must "
+                     "equal the file name without .json",
+                     q, x->agent);
             policy_free(p);
             continue;
         }
@@ -359,10 +364,10 @@ static int build(struct pset_manager *m, struct srcs *s, struct pset **out, stru
     for (size_t i = 0; i < set->n; i++) {
         struct pset_entry *e = &set->v[i];
         char err[512];
-        struct envelope_stamp st = {.version = e->version, .issued_at = now,
-                                    .expires_at = now + m->o.expiry};
-        if (envelope_sign_host(e->source, e->source_len, &st, m->o.host_deny,
-                               m->o.n_host_deny, m->o.key, &e->envelope, err, sizeof err) != 0) {
+        struct envelope_stamp st = {
+            .version = e->version, .issued_at = now, .expires_at = now + m->o.expiry};
+        if (envelope_sign_host(e->source, e->source_len, &st, m->o.host_deny, m->o.n_host_deny,
+                               m->o.key, &e->envelope, err, sizeof err) != 0) {
             diag_add(d, e->agent, "cannot sign: %s", err);
             goto out;
         }
@@ -393,8 +398,8 @@ out:
     return rc;
 }
 
-static int write_pushed(struct pset_manager *m, const struct srcs *s,
-                        const struct pset *set, struct diag *d)
+static int write_pushed(struct pset_manager *m, const struct srcs *s, const struct pset *set,
+                        struct diag *d)
 {
     for (size_t i = 0; i < s->n; i++) {
         if (!s->v[i].pushed)
@@ -434,7 +439,8 @@ int pset_manager_reload(struct pset_manager *m, const struct pset_source *push, 
     }
     pthread_mutex_lock(&m->reload_mu);
     if (npush && !m->dir[0]) {
-        diag_add(d, "", "this server serves one policy file (--policy); push needs a server "
+        diag_add(d, "",
+                 "this server serves one policy file (--policy); push needs a server "
                  "with policies_dir");
         goto out;
     }
@@ -483,8 +489,10 @@ int pset_manager_reload(struct pset_manager *m, const struct pset_source *push, 
         if (file_agent(push[i].file, agent) != 0) {
             char q[96];
             diag_quote(push[i].file, q, sizeof q);
-            diag_add(d, "", "%s: a pushed file must be named AGENT.json with AGENT 1 to 64 "
-                     "letters, digits, '.', '_' or '-'", q);
+            diag_add(d, "",
+                     "%s: a pushed file must be named AGENT.json with AGENT 1 to 64 "
+                     "letters, digits, '.', '_' or '-'",
+                     q);
             rc = -EINVAL;
             goto out;
         }

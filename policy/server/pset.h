@@ -29,10 +29,10 @@ struct key_secret;
 
 struct pset_entry {
     char agent[AGENTS_NAME_MAX + 1];
-    char *source;   /* the policy text as written (re-signing uses it) */
+    char *source; /* the policy text as written (re-signing uses it) */
     size_t source_len;
     unsigned char digest[32]; /* SHA-256 of source */
-    char *envelope; /* the signed DSSE envelope */
+    char *envelope;           /* the signed DSSE envelope */
     size_t envelope_len;
     char etag[PSET_ETAG_MAX]; /* "\"v7-0123456789abcdef\"" */
     uint64_t version;
@@ -42,9 +42,9 @@ struct pset_entry {
 };
 
 struct pset {
-    int refs;          /* atomic */
+    int refs;            /* atomic */
     uint64_t generation; /* grows with every swap */
-    time_t resign_at;  /* when the earliest envelope passes half its validity */
+    time_t resign_at;    /* when the earliest envelope passes half its validity */
     size_t n;
     struct pset_entry *v; /* sorted by agent */
 };
@@ -52,9 +52,9 @@ struct pset {
 struct pset_options {
     const char *policies_dir; /* one of dir and file */
     const char *policy_file;
-    const char *versions_path; /* NULL: versions kept in memory only */
+    const char *versions_path;    /* NULL: versions kept in memory only */
     const struct key_secret *key; /* borrowed; outlives the manager */
-    time_t expiry;            /* seconds of validity of each envelope */
+    time_t expiry;                /* seconds of validity of each envelope */
     /* The server's own secret paths: every policy is compiled with them and signed with them
      * as its host_deny (borrowed; outlive the manager). */
     const char *const *host_deny;
@@ -64,9 +64,8 @@ struct pset_options {
 struct pset_manager;
 
 /* Create a manager and load the first set. On failure d holds every problem. */
-__attribute__((warn_unused_result)) int pset_manager_open(const struct pset_options *o,
-                                                          struct pset_manager **out,
-                                                          struct diag *d);
+__attribute__((warn_unused_result)) int
+pset_manager_open(const struct pset_options *o, struct pset_manager **out, struct diag *d);
 void pset_manager_free(struct pset_manager *m);
 
 /* A pushed file: NAME.json and its text. */

@@ -98,8 +98,7 @@ int ready_write(const char *path, const struct ready *r, char *err, size_t errle
         return rc;
     }
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-        diag_set(err, errlen, "cannot write the ready file %s: %s", path,
-                 strerror(ENAMETOOLONG));
+        diag_set(err, errlen, "cannot write the ready file %s: %s", path, strerror(ENAMETOOLONG));
         return -ENAMETOOLONG;
     }
     /* O_TRUNC keeps the mode of a file left behind: fchmod makes it 0600 whatever it was */
@@ -165,15 +164,16 @@ int ready_parse(const char *text, size_t len, struct ready *out, char *err, size
         const char *v = eq + 1;
         size_t vl = ll - kl - 1;
         if (!valid_value(v, vl)) {
-            diag_set(err, errlen, "line %zu: the value is empty, longer than %d bytes or holds "
-                     "a control character", lineno, READY_ADDR_MAX - 1);
+            diag_set(err, errlen,
+                     "line %zu: the value is empty, longer than %d bytes or holds "
+                     "a control character",
+                     lineno, READY_ADDR_MAX - 1);
             goto bad;
         }
         char *field = NULL;
         if (kl == 4 && memcmp(line, "http", 4) == 0) {
             if (out->n_http == READY_MAX_HTTP) {
-                diag_set(err, errlen, "line %zu: more than %d http lines", lineno,
-                         READY_MAX_HTTP);
+                diag_set(err, errlen, "line %zu: more than %d http lines", lineno, READY_MAX_HTTP);
                 goto bad;
             }
             field = out->http[out->n_http++];
@@ -215,8 +215,7 @@ int ready_read(const char *path, struct ready *out, char *err, size_t errlen)
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
     if (fd < 0) {
         rc = -errno;
-        diag_set(err, errlen, "%s: %s", path,
-                 rc == -ENOENT ? "not written yet" : strerror(errno));
+        diag_set(err, errlen, "%s: %s", path, rc == -ENOENT ? "not written yet" : strerror(errno));
         return rc;
     }
     /* one byte more than the limit, so that a file over it is seen to be */

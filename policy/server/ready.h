@@ -40,8 +40,7 @@ struct ready {
  * READY_MAX_HTTP http, an empty or too long value or one with a control character, an
  * events value not unix:/...); -ENOSPC when out is too small.
  */
-__attribute__((warn_unused_result)) int ready_format(const struct ready *r, char *out,
-                                                     size_t len);
+__attribute__((warn_unused_result)) int ready_format(const struct ready *r, char *out, size_t len);
 
 /*
  * Write r to path atomically: PATH.tmp (created 0600, never through a symlink) renamed over
@@ -58,16 +57,15 @@ __attribute__((warn_unused_result)) int ready_write(const char *path, const stru
  * with a control character, tunnel, admin or events twice, more than READY_MAX_HTTP http,
  * no http or no tunnel). err (may be NULL) names the line and what is wrong.
  */
-__attribute__((warn_unused_result)) int ready_parse(const char *text, size_t len,
-                                                    struct ready *out, char *err,
-                                                    size_t errlen);
+__attribute__((warn_unused_result)) int ready_parse(const char *text, size_t len, struct ready *out,
+                                                    char *err, size_t errlen);
 
 /*
  * Read and parse the ready file at path (never through a symlink). Returns 0; -ENOENT while
  * it does not exist; -EFBIG, -EINVAL as ready_parse; another negative errno when it cannot
  * be read. err (may be NULL) starts with the path.
  */
-__attribute__((warn_unused_result)) int ready_read(const char *path, struct ready *out,
-                                                   char *err, size_t errlen);
+__attribute__((warn_unused_result)) int ready_read(const char *path, struct ready *out, char *err,
+                                                   size_t errlen);
 
 #endif

@@ -24,20 +24,23 @@ static void say_failed(const char *kind, int rc)
     static int warned;
     if (__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
         return;
-    fprintf(stderr, "cordond: audit: cannot append the %s record (status %d: %s); actions "
+    fprintf(stderr,
+            "cordond: audit: cannot append the %s record (status %d: %s); actions "
             "that require audit are refused until the audit directory is fixed and cordond "
-            "is restarted\n", kind, rc, audit_strerror(rc));
+            "is restarted\n",
+            kind, rc, audit_strerror(rc));
 }
 
 /* Every invalid record is said, not only the first: each one is a record lost to a bug. */
 static int invalid(struct srv *s, const char *kind, const char *why)
 {
     uint64_t n = __atomic_add_fetch(&s->m.audit_invalid, 1, __ATOMIC_RELAXED);
-    fprintf(stderr, "cordond: BUG: audit: the %s record was refused as invalid (%s) and is "
+    fprintf(stderr,
+            "cordond: BUG: audit: the %s record was refused as invalid (%s) and is "
             "lost; the log itself is sound and cordond keeps serving. This is a defect of "
             "cordond: report it with this line (%" PRIu64 " invalid record%s so far, "
-            "cordon_audit_invalid_total)\n", kind ? kind : "(no kind)", why, n,
-            n == 1 ? "" : "s");
+            "cordon_audit_invalid_total)\n",
+            kind ? kind : "(no kind)", why, n, n == 1 ? "" : "s");
     return SRV_AUDIT_INVALID;
 }
 

@@ -41,8 +41,8 @@ struct srv {
     int audit_failed; /* atomic: set by a failed append or by the main loop's once-a-second
                          look at the log, so /healthz needs no round trip to the writer */
     struct srv_metrics m;
-    char proxy_addr[128];  /* Cordon-Proxy: HOST:PORT of the tunnel listener */
-    char events_addr[256]; /* Cordon-Events: unix:/PATH, or "" */
+    char proxy_addr[128];        /* Cordon-Proxy: HOST:PORT of the tunnel listener */
+    char events_addr[256];       /* Cordon-Events: unix:/PATH, or "" */
     unsigned char admin_mac[32]; /* SHA-256 of the admin token; admin endpoints off if !admin_on */
     int admin_on;
     int stopping;
@@ -60,7 +60,7 @@ static inline void srv_count(uint64_t *c, uint64_t n)
 }
 
 /* srv_audit's results besides 0. */
-#define SRV_AUDIT_FAILED (-EIO)      /* the log cannot record: refuse what requires audit */
+#define SRV_AUDIT_FAILED (-EIO)     /* the log cannot record: refuse what requires audit */
 #define SRV_AUDIT_INVALID (-EINVAL) /* this record was malformed: a bug, the log is fine */
 
 /*

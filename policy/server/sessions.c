@@ -108,8 +108,8 @@ static int bound_ok(const char *s, size_t max)
     return s && s[0] && strlen(s) <= max;
 }
 
-int sessions_mint(struct sessions *ss, const char *agent, const char *key_id,
-                  const char *session, const char *parent, char token[SESSIONS_TOKEN_LEN + 1],
+int sessions_mint(struct sessions *ss, const char *agent, const char *key_id, const char *session,
+                  const char *parent, char token[SESSIONS_TOKEN_LEN + 1],
                   char id[SESSIONS_ID_LEN + 1])
 {
     token[0] = '\0';
@@ -195,8 +195,8 @@ size_t sessions_end(struct sessions *ss, const char *session)
         return 0;
     pthread_mutex_lock(&ss->mu);
     for (size_t i = 0; i < ss->n; i++) {
-        if (!ss->v[i].ended && (strcmp(ss->v[i].b.session, session) == 0 ||
-                                strcmp(ss->v[i].parent, session) == 0)) {
+        if (!ss->v[i].ended &&
+            (strcmp(ss->v[i].b.session, session) == 0 || strcmp(ss->v[i].parent, session) == 0)) {
             ss->v[i].ended = 1;
             n++;
         }

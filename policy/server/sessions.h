@@ -49,11 +49,9 @@ void sessions_free(struct sessions *ss);
  * with that session too. token gets the token, id (may be NULL) its id. Returns 0, -EINVAL
  * for a binding out of bounds, -ENOSPC when SESSIONS_MAX live tokens exist, -ENOMEM.
  */
-__attribute__((warn_unused_result)) int sessions_mint(struct sessions *ss, const char *agent,
-                                                      const char *key_id, const char *session,
-                                                      const char *parent,
-                                                      char token[SESSIONS_TOKEN_LEN + 1],
-                                                      char id[SESSIONS_ID_LEN + 1]);
+__attribute__((warn_unused_result)) int
+sessions_mint(struct sessions *ss, const char *agent, const char *key_id, const char *session,
+              const char *parent, char token[SESSIONS_TOKEN_LEN + 1], char id[SESSIONS_ID_LEN + 1]);
 
 /*
  * Check a token (NUL-terminated, as the client sent it). Returns AGENTS_OK and fills *b;

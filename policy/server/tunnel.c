@@ -292,11 +292,11 @@ struct treq {
     unsigned port;
     char target[300]; /* host:port as it is written: [IPv6]:port */
     char agent[AGENTS_NAME_MAX + 1], key_id[AGENTS_ID_LEN + 1];
-    uint64_t revocations; /* agents_revocations() before the key was checked */
-    int counted;          /* this tunnel counts against its agent's max_tunnels_per_agent */
+    uint64_t revocations;        /* agents_revocations() before the key was checked */
+    int counted;                 /* this tunnel counts against its agent's max_tunnels_per_agent */
     char addr[INET6_ADDRSTRLEN]; /* the address connected to */
     uint64_t policy_version;
-    struct pset *set;             /* held from the verdict until tunnel.open is written */
+    struct pset *set;            /* held from the verdict until tunnel.open is written */
     struct policy_endpoint none; /* observe mode's rule: none, "" */
 };
 
@@ -384,7 +384,8 @@ static int identify(struct treq *t)
         return -EINVAL;
     }
     if (!key[0]) {
-        refuse(t->s, t->fd, 407, "no agent key: send Proxy-Authorization: Bearer ck_... (or a "
+        refuse(t->s, t->fd, 407,
+               "no agent key: send Proxy-Authorization: Bearer ck_... (or a "
                "proxy URL http://cordon:KEY@HOST:PORT)");
         return -EACCES;
     }
@@ -447,7 +448,8 @@ static const struct policy_endpoint *judge(struct treq *t)
     if (held) {
         deny(t, 429, "max_tunnels_per_agent",
              "agent %s already holds %u tunnels, its limit (max_tunnels_per_agent); close "
-             "some, or raise the limit in cordond's configuration", t->agent, held);
+             "some, or raise the limit in cordond's configuration",
+             t->agent, held);
         return NULL;
     }
     t->counted = 1;
@@ -504,9 +506,11 @@ static int dial(struct treq *t, const struct policy_endpoint *rule)
     if (t->up >= 0)
         return 0;
     if (refused_class)
-        deny(t, 403, "egress.address", "%s resolves to a %s address, which the policy does not "
+        deny(t, 403, "egress.address",
+             "%s resolves to a %s address, which the policy does not "
              "name explicitly (a special address is reached only through its exact IP "
-             "literal%s on sandbox.network.allow)", t->host, refused_class,
+             "literal%s on sandbox.network.allow)",
+             t->host, refused_class,
              strcmp(refused_class, "loopback") == 0 ? ", or localhost," : "");
     else
         deny(t, 502, "egress.connect", "%s cannot be reached", t->target);
@@ -559,8 +563,8 @@ static void run_tunnel(struct treq *t)
         /* the client is gone: the relay sees it at once and records the end */
     }
     uint64_t bytes_up = 0, bytes_down = 0;
-    enum relay_end how = relay(t->fd, t->up, t->hdr + t->head_len, t->len - t->head_len,
-                               &bytes_up, &bytes_down, t->s, t->key_id, t->revocations);
+    enum relay_end how = relay(t->fd, t->up, t->hdr + t->head_len, t->len - t->head_len, &bytes_up,
+                               &bytes_down, t->s, t->key_id, t->revocations);
     char mem[1024];
     struct jbuf f;
     jbuf_init(&f, mem, sizeof mem);

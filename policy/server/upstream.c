@@ -314,7 +314,7 @@ static void *loop_main(void *arg)
             char why[160];
             snprintf(why, sizeof why, "%s", curl_easy_strerror(rc));
             finish(l, c,
-                   rc == CURLE_OK            ? UP_DONE
+                   rc == CURLE_OK                   ? UP_DONE
                    : rc == CURLE_OPERATION_TIMEDOUT ? UP_TIMEOUT
                                                     : UP_FAILED,
                    rc == CURLE_OK ? NULL : why);
@@ -407,8 +407,8 @@ int upstream_call(struct upstream_loop *l, const struct up_request *rq, struct u
     return 0;
 }
 
-size_t upstream_read(struct up_call *c, char *buf, size_t max, enum up_state *state,
-                     long *status, void (*park)(void *ud), void *ud)
+size_t upstream_read(struct up_call *c, char *buf, size_t max, enum up_state *state, long *status,
+                     void (*park)(void *ud), void *ud)
 {
     pthread_mutex_lock(&c->mu);
     size_t n = c->qlen - c->qoff;
@@ -482,8 +482,7 @@ void upstream_release(struct up_call *c)
         call_free(c);
 }
 
-void upstream_stats(struct upstream_loop *l, uint64_t *calls, uint64_t *failed,
-                    uint64_t *timeouts)
+void upstream_stats(struct upstream_loop *l, uint64_t *calls, uint64_t *failed, uint64_t *timeouts)
 {
     *calls = __atomic_load_n(&l->calls, __ATOMIC_RELAXED);
     *failed = __atomic_load_n(&l->failed, __ATOMIC_RELAXED);

@@ -42,22 +42,22 @@ struct up_request {
 enum up_state { UP_RUNNING, UP_DONE, UP_FAILED, UP_TIMEOUT };
 
 __attribute__((warn_unused_result)) int upstream_loop_start(const struct upstream_timeouts *t,
-                                                            struct upstream_loop **out,
-                                                            char *err, size_t errlen);
+                                                            struct upstream_loop **out, char *err,
+                                                            size_t errlen);
 void upstream_loop_stop(struct upstream_loop *l);
 
 /* Start a call. Returns 0 and *out, or a negative errno. */
-__attribute__((warn_unused_result)) int upstream_call(struct upstream_loop *l,
-                                                      const struct up_request *rq,
-                                                      struct up_call **out);
+__attribute__((warn_unused_result)) int
+upstream_call(struct upstream_loop *l, const struct up_request *rq, struct up_call **out);
 
 /*
  * Take up to max queued bytes. Returns the count; 0 with *state UP_RUNNING means nothing yet:
  * park(ud) was then called under the call's lock (when park is not NULL) and wake will
- * follow. With max 0 it only peeks at the status, parking while that is unknown. *status is the upstream's HTTP status once known (0 before the first byte).
+ * follow. With max 0 it only peeks at the status, parking while that is unknown. *status is the
+ * upstream's HTTP status once known (0 before the first byte).
  */
-size_t upstream_read(struct up_call *c, char *buf, size_t max, enum up_state *state,
-                     long *status, void (*park)(void *ud), void *ud);
+size_t upstream_read(struct up_call *c, char *buf, size_t max, enum up_state *state, long *status,
+                     void (*park)(void *ud), void *ud);
 
 /* The failure text of a UP_FAILED / UP_TIMEOUT call ("connect: Connection refused"). */
 const char *upstream_error(const struct up_call *c);
@@ -75,7 +75,6 @@ void upstream_detach(struct up_call *c, void (*feed)(void *ud, const char *buf, 
 void upstream_release(struct up_call *c);
 
 /* Counters for /metrics: calls started, failed, timed out. */
-void upstream_stats(struct upstream_loop *l, uint64_t *calls, uint64_t *failed,
-                    uint64_t *timeouts);
+void upstream_stats(struct upstream_loop *l, uint64_t *calls, uint64_t *failed, uint64_t *timeouts);
 
 #endif

@@ -26,8 +26,8 @@
 
 /* One decoded entry of "signatures". */
 struct sig_entry {
-    const char *keyid; /* NULL or "" when the entry names no key (the spec allows that) */
-    const char *b64;   /* points into the JSON tree */
+    const char *keyid;  /* NULL or "" when the entry names no key (the spec allows that) */
+    const char *b64;    /* points into the JSON tree */
     unsigned char *sig; /* decoded, malloc'd */
     size_t sig_len;
 };
@@ -51,8 +51,8 @@ static void show(char *dst, size_t dstlen, const char *src)
 }
 
 /* Append to a message being assembled in a fixed buffer; truncation is acceptable. */
-__attribute__((format(printf, 3, 4))) static void append(char *buf, size_t len,
-                                                         const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void append(char *buf, size_t len, const char *fmt,
+                                                         ...)
 {
     size_t used = strlen(buf);
     va_list ap;
@@ -169,8 +169,10 @@ out:
 static int b64_decode_any(const char *s, unsigned char **out, size_t *out_len)
 {
     static const int variants[] = {
-        sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
-        sodium_base64_VARIANT_URLSAFE, sodium_base64_VARIANT_URLSAFE_NO_PADDING,
+        sodium_base64_VARIANT_ORIGINAL,
+        sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+        sodium_base64_VARIANT_URLSAFE,
+        sodium_base64_VARIANT_URLSAFE_NO_PADDING,
     };
     size_t len = strlen(s), cap = len / 4 * 3 + 3, n, i;
     unsigned char *buf = malloc(cap + 1);
@@ -206,9 +208,10 @@ static int member(const cJSON *obj, const char *name, const char *where, const c
         if (c->string == NULL || strcmp(c->string, name) != 0)
             continue;
         if (*out != NULL) {
-            diag_set(err, errlen, "envelope: %s has the field \"%s\" twice; a DSSE envelope has "
-                                "each field once (the envelope is damaged or was tampered with)",
-                   where, name);
+            diag_set(err, errlen,
+                     "envelope: %s has the field \"%s\" twice; a DSSE envelope has "
+                     "each field once (the envelope is damaged or was tampered with)",
+                     where, name);
             return DSSE_ERR_MALFORMED;
         }
         *out = c;
@@ -228,13 +231,15 @@ static int string_member(const cJSON *obj, const char *name, const char *where, 
     if (v == NULL || (!required && cJSON_IsNull(v))) {
         if (!required)
             return DSSE_OK;
-        diag_set(err, errlen, "envelope: %s has no \"%s\" field; expected a DSSE envelope "
-                            "{\"payload\", \"payloadType\", \"signatures\"}", where, name);
+        diag_set(err, errlen,
+                 "envelope: %s has no \"%s\" field; expected a DSSE envelope "
+                 "{\"payload\", \"payloadType\", \"signatures\"}",
+                 where, name);
         return DSSE_ERR_MALFORMED;
     }
     if (!cJSON_IsString(v) || v->valuestring == NULL) {
         diag_set(err, errlen, "envelope: %s field \"%s\" must be a string, got %s", where, name,
-               diag_json_type(v));
+                 diag_json_type(v));
         return DSSE_ERR_MALFORMED;
     }
     *out = v->valuestring;
@@ -258,36 +263,42 @@ static int parse_envelope(const char *env, size_t env_len, cJSON **root_out, con
     int rc;
 
     if (env_len > DSSE_MAX_ENVELOPE) {
-        diag_set(err, errlen, "envelope: %zu bytes, over the limit of %u; this is not a cordon "
-                            "policy envelope, or the policy is too large: split or shrink it",
-               env_len, DSSE_MAX_ENVELOPE);
+        diag_set(err, errlen,
+                 "envelope: %zu bytes, over the limit of %u; this is not a cordon "
+                 "policy envelope, or the policy is too large: split or shrink it",
+                 env_len, DSSE_MAX_ENVELOPE);
         return DSSE_ERR_TOO_LARGE;
     }
     if (memchr(env, '\0', env_len) != NULL) {
-        diag_set(err, errlen, "envelope: contains a NUL byte, so it is not JSON text; fetch the "
-                            "envelope again or check what produced it");
+        diag_set(err, errlen,
+                 "envelope: contains a NUL byte, so it is not JSON text; fetch the "
+                 "envelope again or check what produced it");
         return DSSE_ERR_MALFORMED;
     }
     root = cJSON_ParseWithLengthOpts(env, env_len, &end, 0);
     *root_out = root;
     if (root == NULL) {
-        diag_set(err, errlen, "envelope: not valid JSON (error near byte %zu); expected a DSSE "
-                            "envelope {\"payload\", \"payloadType\", \"signatures\"}",
-               end && end >= env ? (size_t)(end - env) : (size_t)0);
+        diag_set(err, errlen,
+                 "envelope: not valid JSON (error near byte %zu); expected a DSSE "
+                 "envelope {\"payload\", \"payloadType\", \"signatures\"}",
+                 end && end >= env ? (size_t)(end - env) : (size_t)0);
         return DSSE_ERR_MALFORMED;
     }
     /* cJSON's own trailing-garbage check wants a NUL inside the length; do it here. */
     while (end != NULL && end < env + env_len && json_space(*end))
         end++;
     if (end != env + env_len) {
-        diag_set(err, errlen, "envelope: unexpected text after the JSON object (byte %zu); the "
-                            "envelope is damaged: fetch it again",
-               end ? (size_t)(end - env) : (size_t)0);
+        diag_set(err, errlen,
+                 "envelope: unexpected text after the JSON object (byte %zu); the "
+                 "envelope is damaged: fetch it again",
+                 end ? (size_t)(end - env) : (size_t)0);
         return DSSE_ERR_MALFORMED;
     }
     if (!cJSON_IsObject(root)) {
-        diag_set(err, errlen, "envelope: the top level is %s, expected an object {\"payload\", "
-                            "\"payloadType\", \"signatures\"}", diag_json_type(root));
+        diag_set(err, errlen,
+                 "envelope: the top level is %s, expected an object {\"payload\", "
+                 "\"payloadType\", \"signatures\"}",
+                 diag_json_type(root));
         return DSSE_ERR_MALFORMED;
     }
     if ((rc = string_member(root, "payload", "the envelope", true, body, err, errlen)) != 0 ||
@@ -296,24 +307,26 @@ static int parse_envelope(const char *env, size_t env_len, cJSON **root_out, con
     if ((rc = member(root, "signatures", "the envelope", &arr, err, errlen)) != 0)
         return rc;
     if (arr == NULL || !cJSON_IsArray(arr)) {
-        diag_set(err, errlen, "envelope: the field \"signatures\" %s%s; expected an array of "
-                            "{\"keyid\", \"sig\"}", arr ? "is " : "is missing",
-               arr ? diag_json_type(arr) : "");
+        diag_set(err, errlen,
+                 "envelope: the field \"signatures\" %s%s; expected an array of "
+                 "{\"keyid\", \"sig\"}",
+                 arr ? "is " : "is missing", arr ? diag_json_type(arr) : "");
         return DSSE_ERR_MALFORMED;
     }
     for (e = arr->child; e != NULL; e = e->next) {
         char where[48];
 
         if (n == DSSE_MAX_SIGNATURES) {
-            diag_set(err, errlen, "envelope: more than %d signatures; cordon accepts at most %d: "
-                                "drop signatures from retired keys", DSSE_MAX_SIGNATURES,
-                   DSSE_MAX_SIGNATURES);
+            diag_set(err, errlen,
+                     "envelope: more than %d signatures; cordon accepts at most %d: "
+                     "drop signatures from retired keys",
+                     DSSE_MAX_SIGNATURES, DSSE_MAX_SIGNATURES);
             return DSSE_ERR_TOO_LARGE;
         }
         snprintf(where, sizeof where, "signatures[%zu]", n);
         if (!cJSON_IsObject(e)) {
             diag_set(err, errlen, "envelope: %s is %s, expected an object {\"keyid\", \"sig\"}",
-                   where, diag_json_type(e));
+                     where, diag_json_type(e));
             return DSSE_ERR_MALFORMED;
         }
         if ((rc = string_member(e, "keyid", where, false, &sigs[n].keyid, err, errlen)) != 0)
@@ -321,9 +334,10 @@ static int parse_envelope(const char *env, size_t env_len, cJSON **root_out, con
         if ((rc = member(e, "sig", where, &sv, err, errlen)) != 0)
             return rc;
         if (sv == NULL || !cJSON_IsString(sv) || sv->valuestring == NULL) {
-            diag_set(err, errlen, "envelope: %s field \"sig\" %s%s; expected the base64 "
-                                "signature", where, sv ? "is " : "is missing",
-                   sv ? diag_json_type(sv) : "");
+            diag_set(err, errlen,
+                     "envelope: %s field \"sig\" %s%s; expected the base64 "
+                     "signature",
+                     where, sv ? "is " : "is missing", sv ? diag_json_type(sv) : "");
             return DSSE_ERR_MALFORMED;
         }
         /* Decoded only once the payload type is known to be right. */
@@ -331,8 +345,9 @@ static int parse_envelope(const char *env, size_t env_len, cJSON **root_out, con
         n++;
     }
     if (n == 0) {
-        diag_set(err, errlen, "envelope: the signatures array is empty; the policy was never "
-                            "signed: sign it with cordon sign");
+        diag_set(err, errlen,
+                 "envelope: the signatures array is empty; the policy was never "
+                 "signed: sign it with cordon sign");
         return DSSE_ERR_NO_SIGNATURE;
     }
     *nsigs = n;
@@ -370,8 +385,8 @@ static void describe_keys(char *buf, size_t len, const struct sig_entry *sigs, s
 }
 
 int dsse_verify(const char *env, size_t env_len, const char *type, const struct key_trust *trust,
-                unsigned char **payload, size_t *payload_len, char keyid[KEY_ID_HEX + 1],
-                char *err, size_t errlen)
+                unsigned char **payload, size_t *payload_len, char keyid[KEY_ID_HEX + 1], char *err,
+                size_t errlen)
 {
     struct sig_entry sigs[DSSE_MAX_SIGNATURES];
     char shown[SHOW_MAX + 8], shown2[SHOW_MAX + 8];
@@ -394,8 +409,9 @@ int dsse_verify(const char *env, size_t env_len, const char *type, const struct 
     if (keyid != NULL)
         keyid[0] = '\0';
     if (env == NULL || type == NULL || trust == NULL) {
-        diag_set(err, errlen, "envelope: no envelope, payload type or trust set given "
-                            "(internal error)");
+        diag_set(err, errlen,
+                 "envelope: no envelope, payload type or trust set given "
+                 "(internal error)");
         return DSSE_ERR_MALFORMED;
     }
     if (sodium_init() < 0) {
@@ -410,20 +426,24 @@ int dsse_verify(const char *env, size_t env_len, const char *type, const struct 
         rc = DSSE_ERR_PAYLOAD_TYPE;
         show(shown, sizeof shown, got_type);
         show(shown2, sizeof shown2, type);
-        diag_set(err, errlen, "envelope: payloadType is \"%s\", expected \"%s\"; this envelope "
-                            "does not carry what was asked for: check the file or URL",
-               shown, shown2);
+        diag_set(err, errlen,
+                 "envelope: payloadType is \"%s\", expected \"%s\"; this envelope "
+                 "does not carry what was asked for: check the file or URL",
+                 shown, shown2);
         goto out;
     }
     if ((rc = b64_decode_any(body_b64, &body, &body_len)) != DSSE_OK) {
-        diag_set(err, errlen, "envelope: the payload is not valid base64; the envelope is damaged: "
-                            "fetch it again");
+        diag_set(err, errlen,
+                 "envelope: the payload is not valid base64; the envelope is damaged: "
+                 "fetch it again");
         goto out;
     }
     for (i = 0; i < nsigs; i++) {
         if ((rc = b64_decode_any(sigs[i].b64, &sigs[i].sig, &sigs[i].sig_len)) != DSSE_OK) {
-            diag_set(err, errlen, "envelope: signatures[%zu] field \"sig\" is not valid base64; "
-                                "the envelope is damaged: fetch it again", i);
+            diag_set(err, errlen,
+                     "envelope: signatures[%zu] field \"sig\" is not valid base64; "
+                     "the envelope is damaged: fetch it again",
+                     i);
             goto out;
         }
     }
@@ -460,17 +480,20 @@ int dsse_verify(const char *env, size_t env_len, const char *type, const struct 
     }
     if (bad >= 0) {
         rc = DSSE_ERR_BAD_SIGNATURE;
-        diag_set(err, errlen, "envelope: signatures[%ld] by trusted key %s does not verify; the "
-                            "payload or signature was changed after signing, or another key "
-                            "claims this id: fetch the policy again, and if it persists re-sign it",
-               bad, sigs[bad].keyid /* equal to a trusted id, so printable */);
+        diag_set(err, errlen,
+                 "envelope: signatures[%ld] by trusted key %s does not verify; the "
+                 "payload or signature was changed after signing, or another key "
+                 "claims this id: fetch the policy again, and if it persists re-sign it",
+                 bad, sigs[bad].keyid /* equal to a trusted id, so printable */);
         goto out;
     }
     if (good == NULL) {
         rc = DSSE_ERR_UNKNOWN_KEY;
         describe_keys(keys, sizeof keys, sigs, nsigs, trust);
-        diag_set(err, errlen, "envelope: no signature from a trusted key (%s); sign with the key "
-                            "whose .pub you pinned, or add that key to the trust file", keys);
+        diag_set(err, errlen,
+                 "envelope: no signature from a trusted key (%s); sign with the key "
+                 "whose .pub you pinned, or add that key to the trust file",
+                 keys);
         goto out;
     }
     if (keyid != NULL)

@@ -59,8 +59,7 @@ __attribute__((warn_unused_result)) int dsse_sign(const char *type, const unsign
  * err always receives a sentence naming what failed, why, and what to do.
  */
 __attribute__((warn_unused_result)) int dsse_verify(const char *env, size_t env_len,
-                                                    const char *type,
-                                                    const struct key_trust *trust,
+                                                    const char *type, const struct key_trust *trust,
                                                     unsigned char **payload, size_t *payload_len,
                                                     char keyid[KEY_ID_HEX + 1], char *err,
                                                     size_t errlen);

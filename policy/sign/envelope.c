@@ -21,11 +21,11 @@
 
 #include <cjson/cJSON.h>
 
-#define VERSION_MAX (UINT64_C(1) << 53) /* the largest integer a JSON double holds exactly */
-#define TIME_MIN INT64_C(0)            /* 1970-01-01T00:00:00Z */
-#define TIME_MAX INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
+#define VERSION_MAX (UINT64_C(1) << 53)      /* the largest integer a JSON double holds exactly */
+#define TIME_MIN INT64_C(0)                  /* 1970-01-01T00:00:00Z */
+#define TIME_MAX INT64_C(253402300799)       /* 9999-12-31T23:59:59Z */
 #define DURATION_MAX (INT64_C(3650) * 86400) /* 10 years: longer is a mistake, not a policy */
-#define TIME_LEN 20                    /* strlen("2026-11-28T11:00:00Z") */
+#define TIME_LEN 20                          /* strlen("2026-11-28T11:00:00Z") */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
@@ -90,8 +90,7 @@ int envelope_parse_time(const char *s, time_t *out)
     if (s == NULL || out == NULL || strlen(s) != TIME_LEN)
         return -EINVAL;
     /* Exactly YYYY-MM-DDTHH:MM:SSZ: no lowercase t/z, no offset, no fraction, no space. */
-    if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
-        s[19] != 'Z')
+    if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z')
         return -EINVAL;
     year = digits(s, 4);
     mon = digits(s + 5, 2);
@@ -104,8 +103,7 @@ int envelope_parse_time(const char *s, time_t *out)
         return -EINVAL;
     if ((unsigned)day > days_in_month(year, (unsigned)mon))
         return -EINVAL;
-    t = days_from_civil(year, (unsigned)mon, (unsigned)day) * 86400 + hour * 3600 + min * 60 +
-        sec;
+    t = days_from_civil(year, (unsigned)mon, (unsigned)day) * 86400 + hour * 3600 + min * 60 + sec;
     /* Where time_t is 32 bits, a date past 2038 does not fit: refuse rather than wrap. */
     if ((int64_t)(time_t)t != t)
         return -EINVAL;
@@ -144,11 +142,20 @@ int envelope_parse_duration(const char *s, time_t *out)
     if (n < 2)
         return -EINVAL;
     switch (s[n - 1]) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    default: return -EINVAL;
+    case 's':
+        unit = 1;
+        break;
+    case 'm':
+        unit = 60;
+        break;
+    case 'h':
+        unit = 3600;
+        break;
+    case 'd':
+        unit = 86400;
+        break;
+    default:
+        return -EINVAL;
     }
     for (i = 0; i < n - 1; i++) {
         if (s[i] < '0' || s[i] > '9')
@@ -202,10 +209,9 @@ static cJSON *parse_object(const char *text, size_t len, const char **why)
 static bool stamp_in_range(const struct envelope_stamp *st)
 {
     /* Compared as integers: (double)(2^53 + 1) rounds to 2^53 and would slip through. */
-    return st->version >= 1 && st->version <= VERSION_MAX &&
-           (int64_t)st->issued_at >= TIME_MIN && (int64_t)st->issued_at <= TIME_MAX &&
-           (int64_t)st->expires_at >= TIME_MIN && (int64_t)st->expires_at <= TIME_MAX &&
-           st->expires_at > st->issued_at;
+    return st->version >= 1 && st->version <= VERSION_MAX && (int64_t)st->issued_at >= TIME_MIN &&
+           (int64_t)st->issued_at <= TIME_MAX && (int64_t)st->expires_at >= TIME_MIN &&
+           (int64_t)st->expires_at <= TIME_MAX && st->expires_at > st->issued_at;
 }
 
 /* host: NULL leaves the document's host_deny alone; otherwise it is replaced by n paths. */
@@ -228,17 +234,19 @@ static int sign_doc(const char *policy_json, size_t len, const struct envelope_s
     *out = NULL;
     if (!stamp_in_range(st)) {
         rc = ENVELOPE_ERR_STAMP;
-        diag_set(err, errlen, "envelope: refusing to sign with stamp version %" PRIu64 ", issued "
-                            "at %lld, expiring at %lld: the version must be 1 to 2^53 and "
-                            "expires_at later than issued_at, both within 1970-9999",
-               st->version, (long long)st->issued_at, (long long)st->expires_at);
+        diag_set(err, errlen,
+                 "envelope: refusing to sign with stamp version %" PRIu64 ", issued "
+                 "at %lld, expiring at %lld: the version must be 1 to 2^53 and "
+                 "expires_at later than issued_at, both within 1970-9999",
+                 st->version, (long long)st->issued_at, (long long)st->expires_at);
         goto out;
     }
     if ((doc = parse_object(policy_json, len, &why)) == NULL) {
         rc = ENVELOPE_ERR_PAYLOAD;
-        diag_set(err, errlen, "envelope: cannot sign the policy: %s; a policy is one JSON object "
-                            "{\"cordon_policy\": 1, ...}: run cordon policy check on it",
-               why);
+        diag_set(err, errlen,
+                 "envelope: cannot sign the policy: %s; a policy is one JSON object "
+                 "{\"cordon_policy\": 1, ...}: run cordon policy check on it",
+                 why);
         goto out;
     }
     /* Drop every copy: a stale stamp left beside the new one would be ambiguous. */
@@ -285,8 +293,10 @@ static int sign_doc(const char *policy_json, size_t len, const struct envelope_s
     }
     rc = dsse_sign(ENVELOPE_PAYLOAD_TYPE, (const unsigned char *)body, strlen(body), k, out);
     if (rc == DSSE_ERR_TOO_LARGE)
-        diag_set(err, errlen, "envelope: the signed policy would be over %u bytes, more than a "
-                            "verifier accepts; shrink the policy", DSSE_MAX_ENVELOPE);
+        diag_set(err, errlen,
+                 "envelope: the signed policy would be over %u bytes, more than a "
+                 "verifier accepts; shrink the policy",
+                 DSSE_MAX_ENVELOPE);
     else if (rc != DSSE_OK)
         diag_set(err, errlen, "envelope: signing failed: %s", dsse_strerror(rc));
 out:
@@ -306,8 +316,8 @@ int envelope_sign_host(const char *policy_json, size_t len, const struct envelop
                        char **out, char *err, size_t errlen)
 {
     static const char *const none[1] = {NULL};
-    return sign_doc(policy_json, len, st, host_deny ? host_deny : none, host_deny ? n : 0, k,
-                    out, err, errlen);
+    return sign_doc(policy_json, len, st, host_deny ? host_deny : none, host_deny ? n : 0, k, out,
+                    err, errlen);
 }
 
 /* The one member called name; NULL when absent, *dup set when it appears more than once. */
@@ -335,10 +345,14 @@ static int read_time_field(const cJSON *doc, const char *name, time_t *out, char
     v = stamp_member(doc, name, &dup);
     if (v == NULL || dup || !cJSON_IsString(v) || v->valuestring == NULL ||
         envelope_parse_time(v->valuestring, out) != 0) {
-        diag_set(err, errlen, "envelope: policy stamp field \"%s\" is %s; expected one RFC 3339 "
-                            "UTC time like \"2026-11-28T11:00:00Z\": re-sign the policy with "
-                            "cordon sign",
-               name, v == NULL ? "missing" : dup ? "given twice" : "malformed");
+        diag_set(err, errlen,
+                 "envelope: policy stamp field \"%s\" is %s; expected one RFC 3339 "
+                 "UTC time like \"2026-11-28T11:00:00Z\": re-sign the policy with "
+                 "cordon sign",
+                 name,
+                 v == NULL ? "missing"
+                 : dup     ? "given twice"
+                           : "malformed");
         return ENVELOPE_ERR_STAMP;
     }
     return 0;
@@ -352,12 +366,15 @@ static int read_stamp(const cJSON *doc, struct envelope_stamp *st, char *err, si
 
     v = stamp_member(doc, "version", &dup);
     /* In range first, so the cast that tests for a fraction is defined. */
-    if (v == NULL || dup || !cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
-        v->valuedouble < 1 || v->valuedouble > (double)VERSION_MAX ||
+    if (v == NULL || dup || !cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 1 ||
+        v->valuedouble > (double)VERSION_MAX ||
         (double)(uint64_t)v->valuedouble != v->valuedouble) {
-        diag_set(err, errlen, "envelope: policy stamp field \"version\" is %s; expected one "
-                            "positive integer up to 2^53: re-sign the policy with cordon sign",
-               v == NULL ? "missing" : dup ? "given twice" : "malformed");
+        diag_set(err, errlen,
+                 "envelope: policy stamp field \"version\" is %s; expected one "
+                 "positive integer up to 2^53: re-sign the policy with cordon sign",
+                 v == NULL ? "missing"
+                 : dup     ? "given twice"
+                           : "malformed");
         return ENVELOPE_ERR_STAMP;
     }
     st->version = (uint64_t)v->valuedouble;
@@ -369,9 +386,10 @@ static int read_stamp(const cJSON *doc, struct envelope_stamp *st, char *err, si
 
         envelope_format_time(st->issued_at, a, sizeof a);
         envelope_format_time(st->expires_at, b, sizeof b);
-        diag_set(err, errlen, "envelope: policy stamp field \"expires_at\" (%s) is not after "
-                            "issued_at (%s); re-sign the policy with a positive --expires",
-               b, a);
+        diag_set(err, errlen,
+                 "envelope: policy stamp field \"expires_at\" (%s) is not after "
+                 "issued_at (%s); re-sign the policy with a positive --expires",
+                 b, a);
         return ENVELOPE_ERR_STAMP;
     }
     return 0;
@@ -399,9 +417,10 @@ int envelope_verify(const char *env, size_t env_len, const struct key_trust *tru
         goto out;
     if ((doc = parse_object((const char *)body, body_len, &why)) == NULL) {
         rc = ENVELOPE_ERR_PAYLOAD;
-        diag_set(err, errlen, "envelope: the signed payload is not a policy: %s, expected a JSON "
-                            "object; the signer signed the wrong file: sign the policy itself",
-               why);
+        diag_set(err, errlen,
+                 "envelope: the signed payload is not a policy: %s, expected a JSON "
+                 "object; the signer signed the wrong file: sign the policy itself",
+                 why);
         goto out;
     }
     if ((rc = read_stamp(doc, &stamp, err, errlen)) != 0)
@@ -411,9 +430,10 @@ int envelope_verify(const char *env, size_t env_len, const struct key_trust *tru
     envelope_format_time(stamp.expires_at, expires, sizeof expires);
     if ((int64_t)now >= (int64_t)stamp.expires_at) {
         rc = ENVELOPE_ERR_EXPIRED;
-        diag_set(err, errlen, "envelope: policy version %" PRIu64 " expired at %s (now %s, issued "
-                            "%s); ask for a fresh policy / re-sign with a later --expires",
-               stamp.version, expires, now_s[0] ? now_s : "after 9999", issued);
+        diag_set(err, errlen,
+                 "envelope: policy version %" PRIu64 " expired at %s (now %s, issued "
+                 "%s); ask for a fresh policy / re-sign with a later --expires",
+                 stamp.version, expires, now_s[0] ? now_s : "after 9999", issued);
         goto out;
     }
     /*
@@ -422,10 +442,11 @@ int envelope_verify(const char *env, size_t env_len, const struct key_trust *tru
      */
     if ((int64_t)now < TIME_MIN || (int64_t)stamp.issued_at - ENVELOPE_CLOCK_SKEW > (int64_t)now) {
         rc = ENVELOPE_ERR_NOT_YET_VALID;
-        diag_set(err, errlen, "envelope: policy version %" PRIu64 " is issued at %s, in the future "
-                            "(now %s, more than %d s of clock skew); check this machine's clock "
-                            "(NTP) and the signer's",
-               stamp.version, issued, now_s[0] ? now_s : "before 1970", ENVELOPE_CLOCK_SKEW);
+        diag_set(err, errlen,
+                 "envelope: policy version %" PRIu64 " is issued at %s, in the future "
+                 "(now %s, more than %d s of clock skew); check this machine's clock "
+                 "(NTP) and the signer's",
+                 stamp.version, issued, now_s[0] ? now_s : "before 1970", ENVELOPE_CLOCK_SKEW);
         goto out;
     }
     if (st != NULL)

@@ -31,7 +31,7 @@ enum envelope_status {
 #define ENVELOPE_CLOCK_SKEW 300 /* seconds of clock difference tolerated on issued_at */
 
 struct envelope_stamp {
-    uint64_t version;  /* >= 1 */
+    uint64_t version; /* >= 1 */
     time_t issued_at;
     time_t expires_at; /* > issued_at */
 };
@@ -55,22 +55,19 @@ __attribute__((warn_unused_result)) int envelope_sign(const char *policy_json, s
  */
 __attribute__((warn_unused_result)) int envelope_sign_host(const char *policy_json, size_t len,
                                                            const struct envelope_stamp *st,
-                                                           const char *const *host_deny,
-                                                           size_t n, const struct key_secret *k,
-                                                           char **out, char *err,
-                                                           size_t errlen);
+                                                           const char *const *host_deny, size_t n,
+                                                           const struct key_secret *k, char **out,
+                                                           char *err, size_t errlen);
 
 /*
  * Verify an envelope at time now: DSSE with the policy payload type, then the stamp
  * (present, well-formed, issued_at <= now + skew, now < expires_at). On success *payload gets
  * the policy JSON (malloc'd, caller frees) and *st the stamp. keyid may be NULL.
  */
-__attribute__((warn_unused_result)) int envelope_verify(const char *env, size_t env_len,
-                                                        const struct key_trust *trust, time_t now,
-                                                        char **payload, size_t *payload_len,
-                                                        struct envelope_stamp *st,
-                                                        char keyid[KEY_ID_HEX + 1], char *err,
-                                                        size_t errlen);
+__attribute__((warn_unused_result)) int
+envelope_verify(const char *env, size_t env_len, const struct key_trust *trust, time_t now,
+                char **payload, size_t *payload_len, struct envelope_stamp *st,
+                char keyid[KEY_ID_HEX + 1], char *err, size_t errlen);
 
 /* What a status of envelope_sign or envelope_verify means, in a few words: an envelope code,
  * a DSSE code (dsse_strerror) or a negative errno (strerror). */

@@ -26,10 +26,10 @@
 
 #define PUB_TAG "cordon-ed25519"
 #define SEC_TAG "cordon-ed25519-private"
-#define KEY_B64_MAX 128          /* longest base64 key field we bother decoding */
-#define SEC_FILE_MAX 256         /* a private key file is one 85-byte line */
+#define KEY_B64_MAX 128  /* longest base64 key field we bother decoding */
+#define SEC_FILE_MAX 256 /* a private key file is one 85-byte line */
 #define TRUST_FILE_MAX (64u << 10)
-#define SHOW_MAX 24              /* characters of a bad token quoted back in an error */
+#define SHOW_MAX 24 /* characters of a bad token quoted back in an error */
 
 struct key_secret {
     unsigned char sk[crypto_sign_SECRETKEYBYTES]; /* seed || pk, as libsodium wants it */
@@ -40,15 +40,15 @@ struct key_secret {
 static int sodium_ready(char *err, size_t errlen)
 {
     if (sodium_init() < 0) {
-        diag_set(err, errlen, "key: libsodium failed to initialise (no entropy source?); "
-                            "check that /dev/urandom or getrandom() is available");
+        diag_set(err, errlen,
+                 "key: libsodium failed to initialise (no entropy source?); "
+                 "check that /dev/urandom or getrandom() is available");
         return -EIO;
     }
     return 0;
 }
 
-static void key_id_of(const unsigned char pk[crypto_sign_PUBLICKEYBYTES],
-                      char id[KEY_ID_HEX + 1])
+static void key_id_of(const unsigned char pk[crypto_sign_PUBLICKEYBYTES], char id[KEY_ID_HEX + 1])
 {
     unsigned char h[crypto_hash_sha256_BYTES];
 
@@ -107,7 +107,7 @@ static int decode_key32(const char *b64, size_t len, unsigned char out[32], char
     }
     if (len > KEY_B64_MAX) {
         diag_set(why, whylen, "the key field is %zu characters, expected 44 (base64 of 32 bytes)",
-               len);
+                 len);
         goto out;
     }
     if (sodium_base642bin(tmp, sizeof tmp, b64, len, NULL, &n, NULL,
@@ -147,14 +147,16 @@ static int parse_pub_line(const char *line, size_t len, struct key_public *out, 
     n = token(line, len);
     if (n == strlen(SEC_TAG) && memcmp(line, SEC_TAG, n) == 0) {
         /* Never quote the rest of this line: it is a seed. */
-        diag_set(why, whylen, "this is a private key (%s), not a public key; pass the .pub "
-                            "file instead and keep the .key file secret", SEC_TAG);
+        diag_set(why, whylen,
+                 "this is a private key (%s), not a public key; pass the .pub "
+                 "file instead and keep the .key file secret",
+                 SEC_TAG);
         return -EINVAL;
     }
     if (n != strlen(PUB_TAG) || memcmp(line, PUB_TAG, n) != 0) {
         show(shown, sizeof shown, line, n);
         diag_set(why, whylen, "expected a line \"%s KEYID BASE64\", got one starting \"%s\"",
-               PUB_TAG, shown);
+                 PUB_TAG, shown);
         return -EINVAL;
     }
     pos = n + 1;
@@ -166,7 +168,7 @@ static int parse_pub_line(const char *line, size_t len, struct key_public *out, 
     if (!is_key_id(line + pos, n)) {
         show(shown, sizeof shown, line + pos, n);
         diag_set(why, whylen, "the key id \"%s\" is not %d lowercase hex characters", shown,
-               KEY_ID_HEX);
+                 KEY_ID_HEX);
         return -EINVAL;
     }
     memcpy(out->id, line + pos, KEY_ID_HEX);
@@ -182,9 +184,10 @@ static int parse_pub_line(const char *line, size_t len, struct key_public *out, 
         return -EINVAL;
     key_id_of(out->pk, computed);
     if (strcmp(computed, out->id) != 0) {
-        diag_set(why, whylen, "the key id %s does not match the key, whose id is %s; the line "
-                            "was edited or damaged: copy the .pub file from the signer again",
-               out->id, computed);
+        diag_set(why, whylen,
+                 "the key id %s does not match the key, whose id is %s; the line "
+                 "was edited or damaged: copy the .pub file from the signer again",
+                 out->id, computed);
         return -EINVAL;
     }
     return 0;
@@ -210,8 +213,10 @@ static int trust_parse(const char *text, size_t len, const char *origin, struct 
 
     memset(out, 0, sizeof *out);
     if (text == NULL || memchr(text, '\0', len) != NULL) {
-        diag_set(err, errlen, "%s: contains a NUL byte; a trust file is text, one "
-                            "\"%s KEYID BASE64\" line per key", origin, PUB_TAG);
+        diag_set(err, errlen,
+                 "%s: contains a NUL byte; a trust file is text, one "
+                 "\"%s KEYID BASE64\" line per key",
+                 origin, PUB_TAG);
         return -EINVAL;
     }
     while (pos < len) {
@@ -239,25 +244,26 @@ static int trust_parse(const char *text, size_t len, const char *origin, struct 
         if (dup)
             continue;
         if (out->n == KEY_TRUST_MAX) {
-            diag_set(err, errlen, "%s: line %u: more than %d keys; a trust file holds at most %d "
-                                "(the current key and those being rotated): remove retired keys",
-                   origin, lineno, KEY_TRUST_MAX, KEY_TRUST_MAX);
+            diag_set(err, errlen,
+                     "%s: line %u: more than %d keys; a trust file holds at most %d "
+                     "(the current key and those being rotated): remove retired keys",
+                     origin, lineno, KEY_TRUST_MAX, KEY_TRUST_MAX);
             memset(out, 0, sizeof *out);
             return -EINVAL;
         }
         out->keys[out->n++] = kp;
     }
     if (out->n == 0) {
-        diag_set(err, errlen, "%s: no public key found; expected at least one line \"%s KEYID "
-                            "BASE64\" (the content of a .pub file written by cordon keygen)",
-               origin, PUB_TAG);
+        diag_set(err, errlen,
+                 "%s: no public key found; expected at least one line \"%s KEYID "
+                 "BASE64\" (the content of a .pub file written by cordon keygen)",
+                 origin, PUB_TAG);
         return -EINVAL;
     }
     return 0;
 }
 
-int key_trust_parse(const char *text, size_t len, struct key_trust *out, char *err,
-                    size_t errlen)
+int key_trust_parse(const char *text, size_t len, struct key_trust *out, char *err, size_t errlen)
 {
     if (out == NULL) {
         diag_set(err, errlen, "trust: no output given (internal error)");
@@ -318,8 +324,10 @@ int key_trust_load(const char *path, struct key_trust *out, char *err, size_t er
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         rc = -errno;
-        diag_set(err, errlen, "trust: cannot open %s: %s; point CORDON_TRUST at the .pub file of "
-                            "the key that signs your policies", path, strerror(-rc));
+        diag_set(err, errlen,
+                 "trust: cannot open %s: %s; point CORDON_TRUST at the .pub file of "
+                 "the key that signs your policies",
+                 path, strerror(-rc));
         goto out;
     }
     if (fstat(fd, &st) != 0) {
@@ -341,8 +349,10 @@ int key_trust_load(const char *path, struct key_trust *out, char *err, size_t er
     rc = read_small(fd, buf, TRUST_FILE_MAX, &len);
     if (rc == -EFBIG) {
         rc = -EINVAL;
-        diag_set(err, errlen, "trust: %s is over %u bytes; a trust file holds at most %d key "
-                            "lines: is this the right file?", path, TRUST_FILE_MAX, KEY_TRUST_MAX);
+        diag_set(err, errlen,
+                 "trust: %s is over %u bytes; a trust file holds at most %d key "
+                 "lines: is this the right file?",
+                 path, TRUST_FILE_MAX, KEY_TRUST_MAX);
         goto out;
     }
     if (rc != 0) {
@@ -374,8 +384,7 @@ const struct key_public *key_trust_find(const struct key_trust *t, const char *i
  * Parse the private key line in buf. The caller owns and wipes buf; seed is wiped here on
  * every path once it has served to derive the key pair.
  */
-static int parse_secret(const char *buf, size_t len, struct key_secret *k, char *why,
-                        size_t whylen)
+static int parse_secret(const char *buf, size_t len, struct key_secret *k, char *why, size_t whylen)
 {
     unsigned char seed[crypto_sign_SEEDBYTES];
     char file_id[KEY_ID_HEX + 1];
@@ -388,8 +397,7 @@ static int parse_secret(const char *buf, size_t len, struct key_secret *k, char 
     if (len > 0 && buf[len - 1] == '\r')
         len--;
     if (len == 0) {
-        diag_set(why, whylen, "the file is empty; expected one line \"%s KEYID BASE64\"",
-               SEC_TAG);
+        diag_set(why, whylen, "the file is empty; expected one line \"%s KEYID BASE64\"", SEC_TAG);
         goto out;
     }
     if (memchr(buf, '\n', len) != NULL || memchr(buf, '\0', len) != NULL) {
@@ -399,11 +407,13 @@ static int parse_secret(const char *buf, size_t len, struct key_secret *k, char 
     n = token(buf, len);
     if (n != strlen(SEC_TAG) || memcmp(buf, SEC_TAG, n) != 0) {
         if (n == strlen(PUB_TAG) && memcmp(buf, PUB_TAG, n) == 0)
-            diag_set(why, whylen, "this is a public key (%s), not a private key; pass the .key "
-                                "file", PUB_TAG);
+            diag_set(why, whylen,
+                     "this is a public key (%s), not a private key; pass the .key "
+                     "file",
+                     PUB_TAG);
         else
             diag_set(why, whylen, "not a cordon private key; expected a line \"%s KEYID BASE64\"",
-                   SEC_TAG);
+                     SEC_TAG);
         goto out;
     }
     pos = n + 1;
@@ -431,9 +441,10 @@ static int parse_secret(const char *buf, size_t len, struct key_secret *k, char 
     }
     key_id_of(k->pk, k->id);
     if (strcmp(k->id, file_id) != 0) {
-        diag_set(why, whylen, "the key id %s does not match the key, whose id is %s; the file was "
-                            "edited or damaged: restore it from backup or generate a new key",
-               file_id, k->id);
+        diag_set(why, whylen,
+                 "the key id %s does not match the key, whose id is %s; the file was "
+                 "edited or damaged: restore it from backup or generate a new key",
+                 file_id, k->id);
         goto out;
     }
     rc = 0;
@@ -459,12 +470,13 @@ int key_secret_load(const char *path, struct key_secret **out, char *err, size_t
         goto out;
     /* As ssh does: a key others can read may already be someone else's key (-EPERM, with the
      * chmod that fixes it); a symbolic link in its place is refused too (-ELOOP). */
-    rc = secret_read_file_exact("the private key", path, SEC_FILE_MAX, &buf, &len, why,
-                                sizeof why);
+    rc = secret_read_file_exact("the private key", path, SEC_FILE_MAX, &buf, &len, why, sizeof why);
     if (rc == -EFBIG) {
         rc = -EINVAL;
-        diag_set(err, errlen, "key: %s: over %d bytes, not a cordon private key; expected one "
-                            "line \"%s KEYID BASE64\"", path, SEC_FILE_MAX, SEC_TAG);
+        diag_set(err, errlen,
+                 "key: %s: over %d bytes, not a cordon private key; expected one "
+                 "line \"%s KEYID BASE64\"",
+                 path, SEC_FILE_MAX, SEC_TAG);
         goto out;
     }
     if (rc != 0) {
@@ -600,8 +612,10 @@ int key_generate(const char *prefix, char id_out[KEY_ID_HEX + 1], char *err, siz
     rc = write_new(keypath, 0600, secline, (size_t)n, &key_made);
     if (rc != 0) {
         if (rc == -EEXIST)
-            diag_set(err, errlen, "key: %s already exists; refusing to overwrite a key: choose "
-                                "another prefix, or move the old key away first", keypath);
+            diag_set(err, errlen,
+                     "key: %s already exists; refusing to overwrite a key: choose "
+                     "another prefix, or move the old key away first",
+                     keypath);
         else
             diag_set(err, errlen, "key: cannot write %s: %s", keypath, strerror(-rc));
         goto out;
@@ -612,8 +626,10 @@ int key_generate(const char *prefix, char id_out[KEY_ID_HEX + 1], char *err, siz
     rc = write_new(pubpath, 0644, publine, (size_t)n, &pub_made);
     if (rc != 0) {
         if (rc == -EEXIST)
-            diag_set(err, errlen, "key: %s already exists; refusing to overwrite a key: choose "
-                                "another prefix, or move the old key away first", pubpath);
+            diag_set(err, errlen,
+                     "key: %s already exists; refusing to overwrite a key: choose "
+                     "another prefix, or move the old key away first",
+                     pubpath);
         else
             diag_set(err, errlen, "key: cannot write %s: %s", pubpath, strerror(-rc));
         goto out;

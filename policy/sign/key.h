@@ -13,10 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KEY_ID_HEX 16       /* characters in a key id */
-#define KEY_TRUST_MAX 16    /* public keys one trust file may hold */
+#define KEY_ID_HEX 16    /* characters in a key id */
+#define KEY_TRUST_MAX 16 /* public keys one trust file may hold */
 
-struct key_secret;          /* opaque: seed, public key and id, in guarded memory */
+struct key_secret; /* opaque: seed, public key and id, in guarded memory */
 
 struct key_public {
     char id[KEY_ID_HEX + 1];
@@ -33,9 +33,8 @@ struct key_trust {
  * Refuses to overwrite either file. On success copies the key id into id_out (may be NULL).
  * Returns 0, or a negative errno; err gets a sentence for a person.
  */
-__attribute__((warn_unused_result)) int key_generate(const char *prefix,
-                                                     char id_out[KEY_ID_HEX + 1],
-                                                     char *err, size_t errlen);
+__attribute__((warn_unused_result)) int
+key_generate(const char *prefix, char id_out[KEY_ID_HEX + 1], char *err, size_t errlen);
 
 /*
  * Load a private key file. Refuses a file readable or writable by group or others (-EPERM),
@@ -55,9 +54,8 @@ void key_secret_sign(const struct key_secret *k, const unsigned char *msg, size_
  * Parse trust text: one or more public key lines. Used both for files and for a key given
  * inline (CORDON_TRUST may hold the value itself). Returns 0 or -EINVAL with err set.
  */
-__attribute__((warn_unused_result)) int key_trust_parse(const char *text, size_t len,
-                                                        struct key_trust *out, char *err,
-                                                        size_t errlen);
+__attribute__((warn_unused_result)) int
+key_trust_parse(const char *text, size_t len, struct key_trust *out, char *err, size_t errlen);
 /* Read a trust file and parse it. */
 __attribute__((warn_unused_result)) int key_trust_load(const char *path, struct key_trust *out,
                                                        char *err, size_t errlen);

@@ -1339,14 +1339,12 @@ static long pid_ioprio_set_process(long pid)
 
 static long pid_ioprio_set_pgrp(long pgid)
 {
-    return syscall(SYS_ioprio_set, (long)IOPRIO_WHO_PGRP, pgid,
-                   IOPRIO_VALUE(IOPRIO_CLASS_IDLE, 0));
+    return syscall(SYS_ioprio_set, (long)IOPRIO_WHO_PGRP, pgid, IOPRIO_VALUE(IOPRIO_CLASS_IDLE, 0));
 }
 
 static long pid_ioprio_set_user(long uid)
 {
-    return syscall(SYS_ioprio_set, (long)IOPRIO_WHO_USER, uid,
-                   IOPRIO_VALUE(IOPRIO_CLASS_IDLE, 0));
+    return syscall(SYS_ioprio_set, (long)IOPRIO_WHO_USER, uid, IOPRIO_VALUE(IOPRIO_CLASS_IDLE, 0));
 }
 
 static long pid_migrate_pages(long pid)

@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     key[kl] = '\0';
     int st = agents_check(a, key, NULL, NULL);
     if ((st != AGENTS_OK && st != AGENTS_ERR_MALFORMED && st != AGENTS_ERR_UNKNOWN &&
-         st != AGENTS_ERR_REVOKED) || err_is_errno(st) || !agents_strerror(st)[0])
+         st != AGENTS_ERR_REVOKED) ||
+        err_is_errno(st) || !agents_strerror(st)[0])
         __builtin_trap();
     char *list = agents_list_json(a);
     if (!list)

@@ -39,8 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     if (r.n_http == 0 || r.n_http > READY_MAX_HTTP || !r.tunnel[0] || !clean(r.tunnel) ||
-        !clean(r.admin) || !clean(r.events) ||
-        (r.events[0] && strncmp(r.events, "unix:/", 6) != 0))
+        !clean(r.admin) || !clean(r.events) || (r.events[0] && strncmp(r.events, "unix:/", 6) != 0))
         __builtin_trap();
     for (size_t i = 0; i < r.n_http; i++)
         if (!r.http[i][0] || !clean(r.http[i]))

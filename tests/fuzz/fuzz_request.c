@@ -27,8 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static const char doc[] =
             "{\"cordon_policy\":1,\"agent\":\"f\",\"api\":{\"models\":[\"gpt-*\",\"claude-*\"],"
             "\"tools\":{\"allow\":[\"get_*\",\"search\"],\"deny\":[\"get_secret\"]}}}";
-        struct policy_env env = {.vars = {.home = "/h", .cwd = "/c", .workspace = "/w",
-                                          .tmp = "/tmp"}};
+        struct policy_env env = {
+            .vars = {.home = "/h", .cwd = "/c", .workspace = "/w", .tmp = "/tmp"}};
         struct diag d;
         diag_init(&d);
         char err[256];
@@ -36,8 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             engine_new(policy, NULL, &engine, err, sizeof err))
             __builtin_trap();
     }
-    struct engine_call_info info = {.format = (enum engine_format)(data[0] % ENGINE_N_FORMATS),
-                                    .agent = "f", .session = "s"};
+    struct engine_call_info info = {
+        .format = (enum engine_format)(data[0] % ENGINE_N_FORMATS), .agent = "f", .session = "s"};
     struct engine_call *c;
     if (engine_call_new(engine, &info, &c))
         return 0;

@@ -52,8 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
         /* a refused name can never become a request either (a bracketed IPv6 literal is
          * no name, but a destination the head takes) */
-        if (name[0] != '[' && decide_connect_head(name, 443, "ck_k", "", head, sizeof head,
-                                                  &why) >= 0)
+        if (name[0] != '[' &&
+            decide_connect_head(name, 443, "ck_k", "", head, sizeof head, &why) >= 0)
             __builtin_trap();
         return 0;
     }

@@ -29,15 +29,15 @@ static struct engine *get_engine(int observe)
         "{\"cordon_policy\":1,\"agent\":\"f\",\"mode\":\"observe\",\"api\":{\"models\":[\"*\"],"
         "\"tools\":{\"allow\":[\"get_*\",\"search\"]}}}",
     };
-    struct policy_env env = {.vars = {.home = "/h", .cwd = "/c", .workspace = "/w",
-                                      .tmp = "/tmp"}};
+    struct policy_env env = {.vars = {.home = "/h", .cwd = "/c", .workspace = "/w", .tmp = "/tmp"}};
     struct diag d;
     diag_init(&d);
     if (policy_load(docs[observe], strlen(docs[observe]), &env, &policies[observe], &d))
         __builtin_trap();
     char err[256];
     struct engine_options o = {.on_denied_call = observe ? ENGINE_CALL_DROP : ENGINE_CALL_NOTICE,
-                               .max_sse_line = 4096, .max_held = 8192};
+                               .max_sse_line = 4096,
+                               .max_held = 8192};
     if (engine_new(policies[observe], &o, &engines[observe], err, sizeof err))
         __builtin_trap();
     return engines[observe];
@@ -85,8 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sink s = {0};
     int rc = 0;
     for (size_t i = 0; i < size && !rc; i += chunk)
-        rc = engine_stream_feed(c, (const char *)data + i, size - i < chunk ? size - i : chunk,
-                                put, &s);
+        rc = engine_stream_feed(c, (const char *)data + i, size - i < chunk ? size - i : chunk, put,
+                                &s);
     if (!rc)
         rc = engine_stream_end(c, put, &s);
     if (observe && !rc && (s.len != size || (size && memcmp(s.p, data, size) != 0)))

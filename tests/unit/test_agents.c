@@ -231,7 +231,8 @@ Test(agents, hostile_keys_files)
     cr_assert_neq(open_with("ak_0123456789abcdef a " HMAC " 1 x\n"), 0);
     cr_assert_neq(open_with("ak_0123456789abcdef a " HMAC " 1 - extra\n"), 0);
     cr_assert_neq(open_with("ak_0123456789abcdef a " HMAC " 1 -\n"
-                            "ak_0123456789abcdef b " HMAC " 1 -\n"), 0);
+                            "ak_0123456789abcdef b " HMAC " 1 -\n"),
+                  0);
     cr_assert(strstr(err, "appears twice"), "%s", err);
     char *long_line = malloc(4096);
     memset(long_line, 'a', 4095);

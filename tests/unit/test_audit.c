@@ -271,9 +271,9 @@ Test(audit, invalid_appends_are_refused)
      * re-key a genuine log. */
     static const char *const own[] = {"start", "stop", "checkpoint", "recovery", "gap"};
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
-        cr_expect_eq(audit_append(l, own[i], NULL, "{\"public_key\":\"x\",\"size\":0}",
-                                  AUDIT_SYNC, NULL),
-                     AUDIT_ERR_INVALID, "kind %s", own[i]);
+        cr_expect_eq(
+            audit_append(l, own[i], NULL, "{\"public_key\":\"x\",\"size\":0}", AUDIT_SYNC, NULL),
+            AUDIT_ERR_INVALID, "kind %s", own[i]);
     /* Under the limit as sent, over it as printed: 1e15 is written 1e+15. */
     size_t n15 = (AUDIT_FIELDS_MAX - 16) / 5;
     char *grow = malloc(16 + n15 * 5);
@@ -1096,7 +1096,8 @@ Test(audit, random_frames_never_corrupt_the_log)
             h.len = h.kind_len + h.agent_len + (uint32_t)(rand_r(&seed) % 40);
             h.flags = (uint8_t)(rand_r(&seed) % 4 == 0 ? rand_r(&seed) % 8 : 0);
             for (uint32_t j = 0; j < h.len; j++) {
-                static const char alphabet[] = "ab.-_09{}[]\":,\\ \n\x01\x7f" "AZ";
+                static const char alphabet[] = "ab.-_09{}[]\":,\\ \n\x01\x7f"
+                                               "AZ";
                 body[j] = alphabet[rand_r(&seed) % (sizeof alphabet - 1)];
             }
             if (send(s, &h, sizeof h, MSG_NOSIGNAL) != (ssize_t)sizeof h ||
@@ -1158,8 +1159,10 @@ Test(audit, a_killed_writer_leaves_a_log_not_closed_and_the_next_start_records_t
     size_t n = lines_of(&v);
     char want[128], ts[40];
     audit_time_format(last_ts, ts, sizeof ts);
-    snprintf(want, sizeof want, "\"kind\":\"gap\",\"last_seq\":%llu,\"last_ts\":\"%s\","
-             "\"last_kind\":\"last.one\"", (unsigned long long)(cut - 1), ts);
+    snprintf(want, sizeof want,
+             "\"kind\":\"gap\",\"last_seq\":%llu,\"last_ts\":\"%s\","
+             "\"last_kind\":\"last.one\"",
+             (unsigned long long)(cut - 1), ts);
     cr_assert(strstr(v[cut], want), "line %llu: %s\nwant %s", (unsigned long long)cut, v[cut],
               want);
     cr_assert(strstr(v[cut + 1], "\"kind\":\"start\""), "%s", v[cut + 1]);
@@ -1197,8 +1200,10 @@ Test(audit, cli_verify_tells_a_closed_log_from_a_cut_one)
     uint64_t lines = killed_session(5);
     cr_assert_eq(verify_cli(""), 3, "%s", out);
     char want[160];
-    snprintf(want, sizeof want, "\nVALID up to line %llu, not closed: the writer stopped without "
-             "its stop record\n", (unsigned long long)(lines - 1));
+    snprintf(want, sizeof want,
+             "\nVALID up to line %llu, not closed: the writer stopped without "
+             "its stop record\n",
+             (unsigned long long)(lines - 1));
     cr_assert(strstr(out, want), "%s\nwant: %s", out, want);
     cr_assert(strstr(out, "its last record is last.one"), "%s", out);
     cr_assert_null(strstr(out, "VALID (closed)"), "%s", out);
@@ -1230,14 +1235,18 @@ Test(audit, cli_verify_a_log_cut_right_after_a_checkpoint)
     cr_assert_eq(r->closed, 0, "a checkpoint not preceded by stop does not close the log");
     cr_assert_eq(verify_cli(""), 3, "%s", out);
     char want[200];
-    snprintf(want, sizeof want, "VALID up to line %zu, not closed: the writer stopped without its "
-             "stop record\n  (its last record is checkpoint at line %zu", k, k);
+    snprintf(want, sizeof want,
+             "VALID up to line %zu, not closed: the writer stopped without its "
+             "stop record\n  (its last record is checkpoint at line %zu",
+             k, k);
     cr_assert(strstr(out, want), "%s\nwant: %s", out, want);
     /* the next start records it, and verify then lists it as a gap of a closed log */
     reopen_and_close();
     cr_assert_eq(verify_cli(""), 3, "%s", out);
-    snprintf(want, sizeof want, "gap: line %zu: the writer before stopped without its stop record "
-             "after line %zu (", k + 1, k);
+    snprintf(want, sizeof want,
+             "gap: line %zu: the writer before stopped without its stop record "
+             "after line %zu (",
+             k + 1, k);
     cr_assert(strstr(out, want), "%s\nwant: %s", out, want);
     cr_assert(strstr(out, "\nVALID (closed), with 1 gap: "), "%s", out);
 }
@@ -1255,13 +1264,15 @@ Test(audit, cli_verify_reports_every_gap)
     cr_assert(r->gap[0].recorded && r->gap[1].recorded);
     cr_assert_eq(verify_cli(""), 3, "%s", out);
     char want[160];
-    snprintf(want, sizeof want, "gap: line %llu: the writer before stopped without its stop "
-             "record after line %llu", (unsigned long long)first,
-             (unsigned long long)(first - 1));
+    snprintf(want, sizeof want,
+             "gap: line %llu: the writer before stopped without its stop "
+             "record after line %llu",
+             (unsigned long long)first, (unsigned long long)(first - 1));
     cr_assert(strstr(out, want), "%s\nwant: %s", out, want);
-    snprintf(want, sizeof want, "gap: line %llu: the writer before stopped without its stop "
-             "record after line %llu", (unsigned long long)second,
-             (unsigned long long)(second - 1));
+    snprintf(want, sizeof want,
+             "gap: line %llu: the writer before stopped without its stop "
+             "record after line %llu",
+             (unsigned long long)second, (unsigned long long)(second - 1));
     cr_assert(strstr(out, want), "%s\nwant: %s", out, want);
     cr_assert(strstr(out, "\nVALID (closed), with 2 gaps: "), "%s", out);
     cr_assert_eq(verify_cli("--json"), 3, "%s", out);
@@ -1375,8 +1386,7 @@ Test(audit, a_gap_record_that_does_not_fit_its_place_is_tampering)
     cr_assert_not_null(p, "%s", v[cut]);
     char other[64];
     snprintf(other, sizeof other, "\"last_seq\":%llu,", (unsigned long long)(cut - 2));
-    cr_assert_gt(asprintf(&line, "%.*s%s%s", (int)(p - v[cut]), v[cut], other, p + strlen(fix)),
-                 0);
+    cr_assert_gt(asprintf(&line, "%.*s%s%s", (int)(p - v[cut]), v[cut], other, p + strlen(fix)), 0);
     free(v[cut]);
     v[cut] = line;
     rechain(v, n);
@@ -1419,8 +1429,10 @@ Test(audit, rlimit_fsize_on_the_writer_fails_the_log_instead_of_killing_the_writ
     struct rlimit zero = {0, 0};
     cr_assert_eq(prlimit(w, RLIMIT_FSIZE, &zero, NULL), 0, "prlimit: %s", strerror(errno));
     int rc = audit_append(l, "after", NULL, "{\"pad\":\"xxxxxxxx\"}", AUDIT_SYNC, NULL);
-    cr_assert_eq(rc, AUDIT_ERR_IO, "append past the limit: %d, want AUDIT_ERR_IO (the writer must "
-                 "fail the log, not die of SIGXFSZ)", rc);
+    cr_assert_eq(rc, AUDIT_ERR_IO,
+                 "append past the limit: %d, want AUDIT_ERR_IO (the writer must "
+                 "fail the log, not die of SIGXFSZ)",
+                 rc);
     cr_assert_eq(kill(w, 0), 0, "the writer is gone");
     char st = proc_state(w);
     cr_assert(st != 'Z' && st != 'X' && st != '?', "the writer is in state %c", st);
@@ -1505,16 +1517,16 @@ Test(audit, a_log_that_is_a_symlink_is_refused)
  * -EINVAL), and audit_strerror names each one apart, and an errno as strerror does. */
 Test(audit, codes_are_disjoint_from_errno_and_named)
 {
-    static const int codes[] = {AUDIT_ERR_IO, AUDIT_ERR_CORRUPT, AUDIT_ERR_KEY,
-                                AUDIT_ERR_INVALID, AUDIT_ERR_NOMEM, AUDIT_ERR_CLOSED};
+    static const int codes[] = {AUDIT_ERR_IO,      AUDIT_ERR_CORRUPT, AUDIT_ERR_KEY,
+                                AUDIT_ERR_INVALID, AUDIT_ERR_NOMEM,   AUDIT_ERR_CLOSED};
     size_t n = sizeof codes / sizeof codes[0];
     for (size_t i = 0; i < n; i++) {
         cr_assert_lt(codes[i], 0);
         cr_assert(!err_is_errno(codes[i]), "code %d overlaps errno", codes[i]);
         cr_assert_str_neq(audit_strerror(codes[i]), audit_strerror(0));
         for (size_t j = 0; j < i; j++)
-            cr_assert_str_neq(audit_strerror(codes[i]), audit_strerror(codes[j]), "%d and %d", codes[i],
-                              codes[j]);
+            cr_assert_str_neq(audit_strerror(codes[i]), audit_strerror(codes[j]), "%d and %d",
+                              codes[i], codes[j]);
     }
     cr_assert_str_eq(audit_strerror(-ENOENT), strerror(ENOENT));
 }

@@ -200,8 +200,7 @@ Test(cgroup, a_member_finds_its_limit_by_itself)
             _exit(3);
         seen.pids = sandbox_cgroup_limit_of_self(SANDBOX_CGROUP_PIDS, &k, seen.pf, sizeof seen.pf);
         seen.pk = (int)k;
-        seen.mem = sandbox_cgroup_limit_of_self(SANDBOX_CGROUP_MEMORY, &k, seen.mf,
-                                                sizeof seen.mf);
+        seen.mem = sandbox_cgroup_limit_of_self(SANDBOX_CGROUP_MEMORY, &k, seen.mf, sizeof seen.mf);
         seen.mk = (int)k;
         _exit(write(fds[1], &seen, sizeof seen) == sizeof seen ? 0 : 4);
     }

@@ -106,7 +106,8 @@ Test(config, errors_name_file_line_key_and_expectation)
     cr_assert(strstr(err, "defined twice"), "%s", err);
     cr_assert_neq(parse("upstream mine http://127.0.0.1:1\n"), 0);
     cr_assert(strstr(err, "test.conf:1: upstream mine: kind=openai or kind=anthropic is "
-                      "required"), "%s", err);
+                          "required"),
+              "%s", err);
     cr_assert_neq(parse("upstream openai http://127.0.0.1:1 kind=gemini\n"), 0);
     cr_assert(strstr(err, "kind: expected openai or anthropic"), "%s", err);
     cr_assert_neq(parse("upstream openai http://127.0.0.1:1 key_file=rel\n"), 0);
@@ -166,7 +167,8 @@ Test(config, hostile_files)
 Test(config, flags_override_the_file)
 {
     cr_assert_eq(parse("listen 127.0.0.1:1\nlisten 127.0.0.1:2\nthreads 2\n"
-                       "policies_dir /p\nsigning_key /k\n"), 0, "%s", err);
+                       "policies_dir /p\nsigning_key /k\n"),
+                 0, "%s", err);
     cr_assert_eq(config_set_flag(&c, "threads", "9", err, sizeof err), 0, "%s", err);
     cr_assert_eq(c.threads, 9);
     cr_assert_eq(config_set_flag(&c, "listen", "127.0.0.1:0", err, sizeof err), 0);
@@ -206,9 +208,11 @@ Test(config, finish_checks_the_combination)
     cr_assert_eq(parse("policy_file /f\nsigning_key /k\nmax_tunnels 10\n"), 0);
     cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
     cr_assert_eq(c.max_tunnels_per_agent, 10);
-    cr_assert_eq(parse("policy_file /f\nsigning_key /k\nmax_tunnels 10\nmax_tunnels_per_agent 10\n"), 0);
+    cr_assert_eq(
+        parse("policy_file /f\nsigning_key /k\nmax_tunnels 10\nmax_tunnels_per_agent 10\n"), 0);
     cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(parse("policy_file /f\nsigning_key /k\nmax_tunnels 10\nmax_tunnels_per_agent 11\n"), 0);
+    cr_assert_eq(
+        parse("policy_file /f\nsigning_key /k\nmax_tunnels 10\nmax_tunnels_per_agent 11\n"), 0);
     cr_assert_neq(config_finish(&c, err, sizeof err), 0);
     cr_assert(strstr(err, "max_tunnels_per_agent (11) is above max_tunnels (10)"), "%s", err);
     cr_assert_neq(parse("max_tunnels_per_agent 0\n"), 0, "0 is not a limit");
@@ -222,9 +226,12 @@ Test(config, admin_listen)
     cr_assert_eq(parse("admin_listen 127.0.0.1:7073\n"), 0, "%s", err);
     cr_assert_str_eq(c.admin_listen, "127.0.0.1:7073");
     cr_assert_eq(parse("admin_listen [::1]:0\n"), 0, "%s", err);
-    const char *bad[] = {"admin_listen unix:relative\n", "admin_listen unix:\n",
-                         "admin_listen localhost:7073\n", "admin_listen 127.0.0.1\n",
-                         "admin_listen 127.0.0.1:99999\n", "admin_listen /run/cordond/admin.sock\n",
+    const char *bad[] = {"admin_listen unix:relative\n",
+                         "admin_listen unix:\n",
+                         "admin_listen localhost:7073\n",
+                         "admin_listen 127.0.0.1\n",
+                         "admin_listen 127.0.0.1:99999\n",
+                         "admin_listen /run/cordond/admin.sock\n",
                          NULL};
     for (int i = 0; bad[i]; i++) {
         cr_assert_neq(parse(bad[i]), 0, "%s", bad[i]);
@@ -238,19 +245,23 @@ Test(config, admin_listen)
     cr_assert(strstr(err, "set twice"), "%s", err);
     /* it cannot share a listener with the agents */
     cr_assert_eq(parse("policies_dir /p\nsigning_key /k\nlisten 127.0.0.1:7071\n"
-                       "admin_listen 127.0.0.1:7071\n"), 0);
+                       "admin_listen 127.0.0.1:7071\n"),
+                 0);
     cr_assert_neq(config_finish(&c, err, sizeof err), 0);
     cr_assert(strstr(err, "also a listen address"), "%s", err);
     cr_assert_eq(parse("policies_dir /p\nsigning_key /k\nlisten unix:/run/c.sock\n"
-                       "admin_listen unix:/run/c.sock\n"), 0);
+                       "admin_listen unix:/run/c.sock\n"),
+                 0);
     cr_assert_neq(config_finish(&c, err, sizeof err), 0);
     cr_assert_eq(parse("policies_dir /p\nsigning_key /k\ntunnel_listen 127.0.0.1:7072\n"
-                       "admin_listen 127.0.0.1:7072\n"), 0);
+                       "admin_listen 127.0.0.1:7072\n"),
+                 0);
     cr_assert_neq(config_finish(&c, err, sizeof err), 0);
     cr_assert(strstr(err, "tunnel_listen"), "%s", err);
     /* port 0 twice is two ports */
     cr_assert_eq(parse("policies_dir /p\nsigning_key /k\nlisten 127.0.0.1:0\n"
-                       "admin_listen 127.0.0.1:0\n"), 0);
+                       "admin_listen 127.0.0.1:0\n"),
+                 0);
     cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
     cr_assert_eq(config_set_flag(&c, "admin_listen", "unix:/tmp/a.sock", err, sizeof err), 0);
     cr_assert_neq(config_set_flag(&c, "admin_listen", "nope", err, sizeof err), 0);
@@ -271,13 +282,14 @@ Test(config, secret_paths_are_every_configured_secret)
     cr_assert_eq(parse("policies_dir /etc/cd/policies\nsigning_key /etc/cd/policy.key\n"
                        "audit_key /etc/cd/audit.key\nadmin_token_file /etc/cd/admin.token\n"
                        "state_dir /srv/cd-state//\naudit_dir /srv/audit\n"
-                       "admin_listen unix:/run/cd/admin.sock\n"), 0, "%s", err);
+                       "admin_listen unix:/run/cd/admin.sock\n"),
+                 0, "%s", err);
     cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
     int n = config_secret_paths(&c, out, CONFIG_MAX_SECRETS, err, sizeof err);
     cr_assert_geq(n, 8, "%s", err);
-    const char *want[] = {"/etc/cd/policies", "/etc/cd/policy.key", "/etc/cd/audit.key",
-                          "/etc/cd/admin.token", "/srv/cd-state", "/srv/audit",
-                          "/srv/cd-state/agents", "/run/cd"};
+    const char *want[] = {
+        "/etc/cd/policies", "/etc/cd/policy.key", "/etc/cd/audit.key",    "/etc/cd/admin.token",
+        "/srv/cd-state",    "/srv/audit",         "/srv/cd-state/agents", "/run/cd"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         cr_assert(has_path(out, n, want[i]), "%s is not among the secrets", want[i]);
     for (int i = 0; i < n; i++)
@@ -285,7 +297,8 @@ Test(config, secret_paths_are_every_configured_secret)
             cr_assert_str_neq(out[i], out[j], "listed twice");
     /* no admin token: the admin socket is not made, its directory is not a secret */
     cr_assert_eq(parse("policy_file /srv/p.json\nsigning_key /srv/k.key\n"
-                       "agent_key_file /srv/agent.key\nadmin_listen unix:/run/cd/admin.sock\n"), 0);
+                       "agent_key_file /srv/agent.key\nadmin_listen unix:/run/cd/admin.sock\n"),
+                 0);
     cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
     n = config_secret_paths(&c, out, CONFIG_MAX_SECRETS, err, sizeof err);
     cr_assert(has_path(out, n, "/srv/p.json") && has_path(out, n, "/srv/agent.key"));
@@ -333,8 +346,8 @@ Test(config, parse_addr)
     cr_assert_eq(ntohs(((struct sockaddr_in6 *)&sa)->sin6_port), 443);
     cr_assert_eq(config_parse_addr("unix:/run/x", &sa, &sl), 0);
     cr_assert_str_eq(((struct sockaddr_un *)&sa)->sun_path, "/run/x");
-    const char *bad[] = {"", ":80", "1.2.3.4", "1.2.3.4:+80", "1.2.3.4:080000", "[::1:80",
-                         "[]:80", "::1:80", "host:80", "256.1.1.1:80", "unix:", NULL};
+    const char *bad[] = {"",      ":80",    "1.2.3.4", "1.2.3.4:+80",  "1.2.3.4:080000", "[::1:80",
+                         "[]:80", "::1:80", "host:80", "256.1.1.1:80", "unix:",          NULL};
     for (int i = 0; bad[i]; i++)
         cr_assert_neq(config_parse_addr(bad[i], &sa, &sl), 0, "%s", bad[i]);
 }
@@ -368,9 +381,9 @@ Test(config, upstream_options_and_timeouts)
     cr_assert_eq(c.upstream_first_byte_timeout_ms, 1000);
     cr_assert_eq(c.upstream_idle_timeout_ms, 2000);
     cr_assert_eq(c.proxy_max_body, 65536);
-    cr_assert_eq(config_set_flag(&c, "upstream", "openai http://127.0.0.1:9/v1 key_env=K", err,
-                                 sizeof err),
-                 0, "%s", err);
+    cr_assert_eq(
+        config_set_flag(&c, "upstream", "openai http://127.0.0.1:9/v1 key_env=K", err, sizeof err),
+        0, "%s", err);
     cr_assert_eq(c.n_upstreams, 1);
     cr_assert_str_eq(c.upstreams[0].key_env, "K");
 }

@@ -55,10 +55,14 @@ Test(connect, what_the_shim_sends_parses_to_the_same_destination)
     struct {
         const char *sent, *host;
     } cases[] = {
-        {"localhost", "localhost"},     {"crm.internal", "crm.internal"},
-        {"my_svc.internal", "my_svc.internal"}, {"127.0.0.1", "127.0.0.1"},
-        {"[::1]", "::1"},               {"[2001:db8::1]", "2001:db8::1"},
-        {"127.1", "127.1"},             {n253, n253},
+        {"localhost", "localhost"},
+        {"crm.internal", "crm.internal"},
+        {"my_svc.internal", "my_svc.internal"},
+        {"127.0.0.1", "127.0.0.1"},
+        {"[::1]", "::1"},
+        {"[2001:db8::1]", "2001:db8::1"},
+        {"127.1", "127.1"},
+        {n253, n253},
     };
     const char *k = "ck_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG";
     const char *sess = "0123456789abcdef0123456789abcdef";
@@ -113,8 +117,7 @@ Test(connect, refused_with_a_reason)
         {"CONNECT x:443 HTTP/1.1\r\nProxy-Authorization: Basic !!!\r\n\r\n", 400},
         {"CONNECT x:443 HTTP/1.1\r\nProxy-Authorization: Basic Y29yZG9u\r\n\r\n", 400},
         {"CONNECT x:443 HTTP/1.1\r\nCordon-Session: 0123\r\n\r\n", 400},
-        {"CONNECT x:443 HTTP/1.1\r\nCordon-Session: 0123456789ABCDEF0123456789ABCDEF\r\n\r\n",
-         400},
+        {"CONNECT x:443 HTTP/1.1\r\nCordon-Session: 0123456789ABCDEF0123456789ABCDEF\r\n\r\n", 400},
         {"", 400},
         {"\r\n\r\n", 400},
     };

@@ -27,11 +27,11 @@
 #define TYPE "application/vnd.cordon.policy+json"
 #define GOLDEN_ID "21fe31dfa154a261"
 
-#define assert_has(text, phrase)                                                               \
-    cr_assert(strstr((text), (phrase)) != NULL, "expected \"%s\" in the message: %s", (phrase), \
+#define assert_has(text, phrase)                                                                   \
+    cr_assert(strstr((text), (phrase)) != NULL, "expected \"%s\" in the message: %s", (phrase),    \
               (text))
 
-static char tmpdir[64]; /* short: paths built from it always fit PATH_MAX */
+static char tmpdir[64];        /* short: paths built from it always fit PATH_MAX */
 static struct key_trust trust; /* the checked-in test.pub */
 
 static void setup(void)
@@ -106,7 +106,8 @@ static void flip_b64(cJSON *obj, const char *name, size_t i)
     size_t n = 0;
 
     cr_assert_eq(sodium_base642bin(bin, sizeof bin, b64, strlen(b64), NULL, &n, NULL,
-                                   sodium_base64_VARIANT_ORIGINAL), 0);
+                                   sodium_base64_VARIANT_ORIGINAL),
+                 0);
     cr_assert(i < n);
     bin[i] ^= 0x01;
     sodium_bin2base64(out, sizeof out, bin, n, sodium_base64_VARIANT_ORIGINAL);
@@ -171,8 +172,8 @@ Test(dsse, pae_matches_the_specification_example)
 {
     static const char want[] = "DSSEv1 29 http://example.com/HelloWorld 11 hello world";
     size_t len = 0;
-    unsigned char *pae = dsse_pae("http://example.com/HelloWorld",
-                                  (const unsigned char *)"hello world", 11, &len);
+    unsigned char *pae =
+        dsse_pae("http://example.com/HelloWorld", (const unsigned char *)"hello world", 11, &len);
 
     cr_assert_not_null(pae);
     cr_assert_eq(len, sizeof want - 1);
@@ -259,8 +260,8 @@ Test(dsse, sign_then_verify_round_trip_with_binary_payload)
         cr_assert_eq(key_trust_load(path, &t, err, sizeof err), 0, "%s", err);
     }
     cr_assert_eq(dsse_sign("application/x-test", body, sizeof body, k, &env), DSSE_OK);
-    cr_assert_eq(dsse_verify(env, strlen(env), "application/x-test", &t, &payload, &len, keyid,
-                             err, sizeof err),
+    cr_assert_eq(dsse_verify(env, strlen(env), "application/x-test", &t, &payload, &len, keyid, err,
+                             sizeof err),
                  DSSE_OK, "%s", err);
     cr_assert_eq(len, sizeof body);
     cr_assert_eq(memcmp(payload, body, len), 0);
@@ -352,8 +353,7 @@ Test(dsse, signature_from_an_unknown_key_lists_both_sides)
 
     cr_assert_eq(dsse_sign(TYPE, (const unsigned char *)body, body_len, k, &env), DSSE_OK);
     expect_fail(env, DSSE_ERR_UNKNOWN_KEY, "no signature from a trusted key");
-    snprintf(want, sizeof want, "envelope signed by %s; trust holds " GOLDEN_ID,
-             key_secret_id(k));
+    snprintf(want, sizeof want, "envelope signed by %s; trust holds " GOLDEN_ID, key_secret_id(k));
     expect_fail(env, DSSE_ERR_UNKNOWN_KEY, want);
     expect_fail(env, DSSE_ERR_UNKNOWN_KEY, "add that key to the trust file");
     free(env);
@@ -530,9 +530,9 @@ Test(dsse, oversize_input_is_refused_before_parsing)
     memset(big, ' ', DSSE_MAX_ENVELOPE + 1);
     memcpy(big, text, len);
     big[DSSE_MAX_ENVELOPE] = '\0';
-    cr_assert_eq(dsse_verify(big, DSSE_MAX_ENVELOPE, TYPE, &trust, &payload, &plen, NULL, err,
-                             sizeof err),
-                 DSSE_OK, "%s", err);
+    cr_assert_eq(
+        dsse_verify(big, DSSE_MAX_ENVELOPE, TYPE, &trust, &payload, &plen, NULL, err, sizeof err),
+        DSSE_OK, "%s", err);
     free(payload);
     /* ...one byte more is not. */
     big[DSSE_MAX_ENVELOPE] = ' ';
@@ -710,9 +710,9 @@ Test(dsse, a_rotated_trust_set_verifies_with_the_old_key)
     snprintf(path, sizeof path, "%s/stranger.pub", tmpdir);
     cr_assert_eq(key_trust_load(path, &both, err, sizeof err), 0, "%s", err);
     both.keys[both.n++] = trust.keys[0];
-    cr_assert_eq(dsse_verify(text, strlen(text), TYPE, &both, &payload, &len, keyid, err,
-                             sizeof err),
-                 DSSE_OK, "%s", err);
+    cr_assert_eq(
+        dsse_verify(text, strlen(text), TYPE, &both, &payload, &len, keyid, err, sizeof err),
+        DSSE_OK, "%s", err);
     cr_assert_str_eq(keyid, GOLDEN_ID);
     free(payload);
     free(text);
@@ -727,9 +727,9 @@ Test(dsse, an_empty_trust_set_trusts_nothing)
     unsigned char *payload = NULL;
     size_t len;
 
-    cr_assert_eq(dsse_verify(text, strlen(text), TYPE, &none, &payload, &len, NULL, err,
-                             sizeof err),
-                 DSSE_ERR_UNKNOWN_KEY);
+    cr_assert_eq(
+        dsse_verify(text, strlen(text), TYPE, &none, &payload, &len, NULL, err, sizeof err),
+        DSSE_ERR_UNKNOWN_KEY);
     assert_has(err, "trust holds no key");
     cr_assert_null(payload);
     free(text);
@@ -752,9 +752,15 @@ Test(dsse, a_nul_byte_inside_the_envelope_is_malformed)
 
 Test(dsse, strerror_names_every_status)
 {
-    static const int codes[] = {DSSE_OK, DSSE_ERR_MALFORMED, DSSE_ERR_TOO_LARGE, DSSE_ERR_BASE64,
-                                DSSE_ERR_PAYLOAD_TYPE, DSSE_ERR_NO_SIGNATURE,
-                                DSSE_ERR_UNKNOWN_KEY, DSSE_ERR_BAD_SIGNATURE, DSSE_ERR_NOMEM};
+    static const int codes[] = {DSSE_OK,
+                                DSSE_ERR_MALFORMED,
+                                DSSE_ERR_TOO_LARGE,
+                                DSSE_ERR_BASE64,
+                                DSSE_ERR_PAYLOAD_TYPE,
+                                DSSE_ERR_NO_SIGNATURE,
+                                DSSE_ERR_UNKNOWN_KEY,
+                                DSSE_ERR_BAD_SIGNATURE,
+                                DSSE_ERR_NOMEM};
     size_t i, j;
 
     for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {

@@ -30,17 +30,28 @@ Test(egress, address_classes)
     struct {
         const char *a, *cls;
     } cases[] = {
-        {"127.0.0.1", "loopback"},       {"127.255.0.9", "loopback"},
-        {"::1", "loopback"},             {"::ffff:127.0.0.1", "loopback"},
-        {"169.254.169.254", "metadata"}, {"::ffff:169.254.169.254", "metadata"},
-        {"fd00:ec2::254", "metadata"},   {"100.100.100.200", "metadata"},
-        {"169.254.1.1", "link-local"},   {"fe80::1", "link-local"},
-        {"0.0.0.0", "unspecified"},      {"::", "unspecified"},
-        {"::ffff:0.0.0.0", "unspecified"}, {"140.82.112.3", NULL},
-        {"64:ff9b::a9fe:a9fe", "metadata"}, {"64:ff9b::127.0.0.1", "loopback"},
-        {"2002:a9fe:a9fe::1", "metadata"},  {"2002:7f00:1::", "loopback"},
-        {"2002:8c52:7003::1", NULL},        {"64:ff9b::8c52:7003", NULL},
-        {"2606:4700::1111", NULL},       {"100.100.100.201", NULL},
+        {"127.0.0.1", "loopback"},
+        {"127.255.0.9", "loopback"},
+        {"::1", "loopback"},
+        {"::ffff:127.0.0.1", "loopback"},
+        {"169.254.169.254", "metadata"},
+        {"::ffff:169.254.169.254", "metadata"},
+        {"fd00:ec2::254", "metadata"},
+        {"100.100.100.200", "metadata"},
+        {"169.254.1.1", "link-local"},
+        {"fe80::1", "link-local"},
+        {"0.0.0.0", "unspecified"},
+        {"::", "unspecified"},
+        {"::ffff:0.0.0.0", "unspecified"},
+        {"140.82.112.3", NULL},
+        {"64:ff9b::a9fe:a9fe", "metadata"},
+        {"64:ff9b::127.0.0.1", "loopback"},
+        {"2002:a9fe:a9fe::1", "metadata"},
+        {"2002:7f00:1::", "loopback"},
+        {"2002:8c52:7003::1", NULL},
+        {"64:ff9b::8c52:7003", NULL},
+        {"2606:4700::1111", NULL},
+        {"100.100.100.201", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *got = egress_addr_class(addr(cases[i].a));
@@ -57,7 +68,8 @@ static struct policy *load(const char *allow)
     char doc[512];
     snprintf(doc, sizeof doc,
              "{\"cordon_policy\":1,\"agent\":\"t\",\"sandbox\":{\"network\":{\"mode\":\"proxy\","
-             "\"allow\":[%s]}}}", allow);
+             "\"allow\":[%s]}}}",
+             allow);
     struct policy_env env;
     struct policy_env_storage st;
     cr_assert_eq(policy_env_from_process(&env, &st, NULL), 0);
@@ -107,8 +119,7 @@ Test(egress, names_and_literals)
                             "\"10.1.2.3:9006\"");
     /* localhost: the name, and the two literals it stands for (curl turns localhost into
      * 127.0.0.1 before it connects), in any spelling; not other loopback addresses */
-    const char *lh_ok[] = {"localhost", "127.0.0.1", "::1", "0:0:0:0:0:0:0:1",
-                           "::ffff:127.0.0.1"};
+    const char *lh_ok[] = {"localhost", "127.0.0.1", "::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"};
     for (size_t i = 0; i < sizeof lh_ok / sizeof lh_ok[0]; i++) {
         const struct policy_endpoint *e = egress_match(p, lh_ok[i], 9000);
         cr_assert(e && strcmp(e->raw, "localhost:9000") == 0, "%s under localhost", lh_ok[i]);
@@ -166,13 +177,14 @@ Test(egress, special_addresses_for_names_and_ipv6)
     cr_assert(egress_addr_allowed(v6, "::1", addr("::1")));
     /* a name that resolves to a special address, however it is written */
     const struct policy_endpoint *rb = egress_match(p, "rebind.test", 9003);
-    const char *special[] = {"127.0.0.1", "::1", "::ffff:127.0.0.1", "64:ff9b::127.0.0.1",
-                             "2002:7f00:1::", "169.254.169.254", "fd00:ec2::254",
-                             "::ffff:169.254.169.254", "fe80::1", "::", "0.0.0.0",
-                             "::127.0.0.1"};
+    const char *special[] = {"127.0.0.1",        "::1",
+                             "::ffff:127.0.0.1", "64:ff9b::127.0.0.1",
+                             "2002:7f00:1::",    "169.254.169.254",
+                             "fd00:ec2::254",    "::ffff:169.254.169.254",
+                             "fe80::1",          "::",
+                             "0.0.0.0",          "::127.0.0.1"};
     for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
-        cr_assert_not(egress_addr_allowed(rb, "rebind.test", addr(special[i])), "%s",
-                      special[i]);
+        cr_assert_not(egress_addr_allowed(rb, "rebind.test", addr(special[i])), "%s", special[i]);
     cr_assert(egress_addr_allowed(rb, "rebind.test", addr("2001:db8::5")));
     const struct policy_endpoint *wc = egress_match(p, "a.corp.internal", 9004);
     cr_assert_not(egress_addr_allowed(wc, "a.corp.internal", addr("::1")));

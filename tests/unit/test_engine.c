@@ -9,11 +9,13 @@
 
 #include "test_engine_support.h"
 
-#define API_OK ",\"api\":{\"models\":[\"gpt-4o*\",\"claude-*\"],\"tools\":{\"allow\":[\"get_*\"," \
-               "\"search\"],\"deny\":[\"get_secret\"]}}"
+#define API_OK                                                                                     \
+    ",\"api\":{\"models\":[\"gpt-4o*\",\"claude-*\"],\"tools\":{\"allow\":[\"get_*\","             \
+    "\"search\"],\"deny\":[\"get_secret\"]}}"
 
-#define CHAT(extra) "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\"," \
-                    "\"content\":\"hi\"}]" extra "}"
+#define CHAT(extra)                                                                                \
+    "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\","                                 \
+    "\"content\":\"hi\"}]" extra "}"
 
 Test(engine, paths_map_to_formats_with_and_without_v1)
 {
@@ -34,8 +36,8 @@ Test(engine, an_allowed_call_is_forwarded_unchanged)
     cr_assert_str_eq(engine_call_model(t.c), "gpt-4o-mini");
     for (int s = 0; s < ENGINE_N_STAGES; s++) {
         const struct engine_decision *d = engine_call_decision(t.c, s, ENGINE_HOOK_REQUEST);
-        int has_hook = s != ENGINE_STAGE_UPSTREAM && s != ENGINE_STAGE_USAGE &&
-                       s != ENGINE_STAGE_AUDIT;
+        int has_hook =
+            s != ENGINE_STAGE_UPSTREAM && s != ENGINE_STAGE_USAGE && s != ENGINE_STAGE_AUDIT;
         cr_assert_eq(d->ran, has_hook, "stage %s", engine_stage_name(s));
         if (d->ran)
             cr_assert_eq(d->verdict, ENGINE_ALLOW, "stage %s", engine_stage_name(s));
@@ -48,8 +50,7 @@ Test(engine, a_denied_model_is_refused_in_each_clients_shape)
     struct te t;
     int status;
     te_open(&t, API_OK, NULL);
-    cr_assert_eq(te_request(&t, ENGINE_CHAT, "{\"model\":\"o3\",\"messages\":[]}"),
-                 ENGINE_REFUSE);
+    cr_assert_eq(te_request(&t, ENGINE_CHAT, "{\"model\":\"o3\",\"messages\":[]}"), ENGINE_REFUSE);
     const char *body = te_error(&t, &status);
     cr_assert_eq(status, 403);
     cJSON *j = cJSON_Parse(body);
@@ -63,8 +64,9 @@ Test(engine, a_denied_model_is_refused_in_each_clients_shape)
         engine_call_decision(t.c, ENGINE_STAGE_TOOLS, ENGINE_HOOK_REQUEST);
     cr_assert_eq(d->ran, 0, "a stage after the refusal does not run");
 
-    cr_assert_eq(te_request(&t, ENGINE_MESSAGES, "{\"model\":\"gpt-3\",\"max_tokens\":5,"
-                                                 "\"messages\":[]}"),
+    cr_assert_eq(te_request(&t, ENGINE_MESSAGES,
+                            "{\"model\":\"gpt-3\",\"max_tokens\":5,"
+                            "\"messages\":[]}"),
                  ENGINE_REFUSE);
     body = te_error(&t, &status);
     j = cJSON_Parse(body);
@@ -125,8 +127,9 @@ Test(engine, hostile_bodies_are_refused_with_400)
     expect_malformed(&t, ENGINE_CHAT,
                      "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":5}]}",
                      "messages[0].content");
-    expect_malformed(&t, ENGINE_CHAT, "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\","
-                                      "\"content\":[{\"type\":\"text\",\"text\":{}}]}]}",
+    expect_malformed(&t, ENGINE_CHAT,
+                     "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\","
+                     "\"content\":[{\"type\":\"text\",\"text\":{}}]}]}",
                      "messages[0].content[0].text must be a string");
     expect_malformed(&t, ENGINE_CHAT, "{\"model\":\"gpt-4o\",\"messages\":[\"x\\q\"]}",
                      "bad escape");
@@ -196,7 +199,7 @@ Test(engine, placeholders_fail_closed_with_stage_missing)
         int status;
         te_open(&t, extras[i], NULL);
         for (int f = 0; f < ENGINE_N_FORMATS; f++) {
-            const char *body = f == ENGINE_EMBEDDINGS ? "{\"model\":\"m\",\"input\":\"x\"}"
+            const char *body = f == ENGINE_EMBEDDINGS  ? "{\"model\":\"m\",\"input\":\"x\"}"
                                : f == ENGINE_RESPONSES ? "{\"model\":\"m\",\"input\":\"x\"}"
                                                        : "{\"model\":\"m\",\"messages\":[]}";
             cr_assert_eq(te_request(&t, f, body), ENGINE_REFUSE, "%d/%d", i, f);
@@ -278,9 +281,10 @@ Test(engine, denied_tool_definitions_are_stripped)
     cJSON_Delete(j);
 
     /* every tool denied: the array and the keys that need it go */
-    te_request(&t, ENGINE_CHAT, CHAT(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":"
-                                     "\"shell\"}}],\"tool_choice\":\"auto\","
-                                     "\"parallel_tool_calls\":true"));
+    te_request(&t, ENGINE_CHAT,
+               CHAT(",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":"
+                    "\"shell\"}}],\"tool_choice\":\"auto\","
+                    "\"parallel_tool_calls\":true"));
     j = rewritten(&t);
     cr_assert_null(cJSON_GetObjectItem(j, "tools"));
     cr_assert_null(cJSON_GetObjectItem(j, "tool_choice"));
@@ -294,16 +298,18 @@ Test(engine, denied_tool_definitions_are_stripped)
     cJSON_Delete(j);
 
     /* Anthropic and Responses shapes */
-    te_request(&t, ENGINE_MESSAGES, "{\"model\":\"claude-x\",\"max_tokens\":9,\"messages\":[],"
-                                    "\"tools\":[{\"name\":\"get_a\",\"input_schema\":{}},"
-                                    "{\"name\":\"exec\",\"input_schema\":{}}],"
-                                    "\"tool_choice\":{\"type\":\"auto\"}}");
+    te_request(&t, ENGINE_MESSAGES,
+               "{\"model\":\"claude-x\",\"max_tokens\":9,\"messages\":[],"
+               "\"tools\":[{\"name\":\"get_a\",\"input_schema\":{}},"
+               "{\"name\":\"exec\",\"input_schema\":{}}],"
+               "\"tool_choice\":{\"type\":\"auto\"}}");
     j = rewritten(&t);
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "tools")), 1);
     cJSON_Delete(j);
-    te_request(&t, ENGINE_RESPONSES, "{\"model\":\"gpt-4o\",\"input\":\"x\",\"tools\":["
-                                     "{\"type\":\"function\",\"name\":\"exec\"},"
-                                     "{\"type\":\"web_search\"}]}");
+    te_request(&t, ENGINE_RESPONSES,
+               "{\"model\":\"gpt-4o\",\"input\":\"x\",\"tools\":["
+               "{\"type\":\"function\",\"name\":\"exec\"},"
+               "{\"type\":\"web_search\"}]}");
     j = rewritten(&t);
     cr_assert_null(cJSON_GetObjectItem(j, "tools"), "a built-in tool is judged by its type");
     cJSON_Delete(j);
@@ -316,8 +322,9 @@ Test(engine, on_denied_definition_refuse)
     struct engine_options o = {.on_denied_definition = ENGINE_DEFINITION_REFUSE};
     int status;
     te_open(&t, API_OK, &o);
-    cr_assert_eq(te_request(&t, ENGINE_CHAT, CHAT(",\"tools\":[{\"type\":\"function\","
-                                                  "\"function\":{\"name\":\"shell\"}}]")),
+    cr_assert_eq(te_request(&t, ENGINE_CHAT,
+                            CHAT(",\"tools\":[{\"type\":\"function\","
+                                 "\"function\":{\"name\":\"shell\"}}]")),
                  ENGINE_REFUSE);
     const char *err = te_error(&t, &status);
     cr_assert_eq(status, 403);
@@ -397,27 +404,32 @@ Test(engine, stored_context_is_refused_unless_allowed)
     struct te t;
     int status;
     te_open(&t, API_OK, NULL);
-    cr_assert_eq(te_request(&t, ENGINE_RESPONSES, "{\"model\":\"gpt-4o\",\"input\":\"x\","
-                                                  "\"previous_response_id\":\"resp_1\"}"),
+    cr_assert_eq(te_request(&t, ENGINE_RESPONSES,
+                            "{\"model\":\"gpt-4o\",\"input\":\"x\","
+                            "\"previous_response_id\":\"resp_1\"}"),
                  ENGINE_REFUSE);
     const char *err = te_error(&t, &status);
     cr_assert_eq(status, 403);
     cr_assert(strstr(err, "cordon.stored_context"), "%s", err);
     cr_assert(strstr(err, "previous_response_id"), "%s", err);
-    cr_assert_eq(te_request(&t, ENGINE_RESPONSES, "{\"model\":\"gpt-4o\",\"input\":\"x\","
-                                                  "\"conversation\":\"conv_1\"}"),
+    cr_assert_eq(te_request(&t, ENGINE_RESPONSES,
+                            "{\"model\":\"gpt-4o\",\"input\":\"x\","
+                            "\"conversation\":\"conv_1\"}"),
                  ENGINE_REFUSE);
-    cr_assert_eq(te_request(&t, ENGINE_RESPONSES, "{\"model\":\"gpt-4o\",\"input\":[{\"type\":"
-                                                  "\"item_reference\",\"id\":\"msg_1\"}]}"),
+    cr_assert_eq(te_request(&t, ENGINE_RESPONSES,
+                            "{\"model\":\"gpt-4o\",\"input\":[{\"type\":"
+                            "\"item_reference\",\"id\":\"msg_1\"}]}"),
                  ENGINE_REFUSE);
-    cr_assert_eq(te_request(&t, ENGINE_RESPONSES, "{\"model\":\"gpt-4o\",\"input\":\"x\","
-                                                  "\"previous_response_id\":null}"),
+    cr_assert_eq(te_request(&t, ENGINE_RESPONSES,
+                            "{\"model\":\"gpt-4o\",\"input\":\"x\","
+                            "\"previous_response_id\":null}"),
                  ENGINE_ALLOW);
     te_close(&t);
     struct engine_options o = {.allow_stored_context = 1};
     te_open(&t, API_OK, &o);
-    cr_assert_eq(te_request(&t, ENGINE_RESPONSES, "{\"model\":\"gpt-4o\",\"input\":\"x\","
-                                                  "\"previous_response_id\":\"resp_1\"}"),
+    cr_assert_eq(te_request(&t, ENGINE_RESPONSES,
+                            "{\"model\":\"gpt-4o\",\"input\":\"x\","
+                            "\"previous_response_id\":\"resp_1\"}"),
                  ENGINE_ALLOW);
     te_close(&t);
 }
@@ -430,7 +442,8 @@ static int history_with(struct te *t, const char *args)
     snprintf(body, sizeof body,
              "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{"
              "\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"get_order\","
-             "\"arguments\":\"%s\"}}]}]}", args);
+             "\"arguments\":\"%s\"}}]}]}",
+             args);
     return te_request(t, ENGINE_CHAT, body);
 }
 
@@ -445,8 +458,10 @@ Test(engine, argument_rules_pattern_enum_range_presence_and_json)
     struct engine_options o = {.arg_rules = rules, .n_arg_rules = 3};
     struct te t;
     int status;
-    te_open(&t, ",\"api\":{\"models\":[\"*\"],\"tools\":{\"allow\":[\"get_*\"],\"constraints\":"
-                "{\"get_order\":{\"id\":\"[0-9]+\"}}}}", &o);
+    te_open(&t,
+            ",\"api\":{\"models\":[\"*\"],\"tools\":{\"allow\":[\"get_*\"],\"constraints\":"
+            "{\"get_order\":{\"id\":\"[0-9]+\"}}}}",
+            &o);
     static const struct {
         const char *args;
         int ok;
@@ -468,8 +483,8 @@ Test(engine, argument_rules_pattern_enum_range_presence_and_json)
         {"{\\\"id\\\":[1],\\\"region\\\":\\\"eu\\\",\\\"limit\\\":5}", 0, "string or a number"},
         {"{\\\"id\\\":\\\"1\\\",", 0, "not a JSON object"},
         {"[1]", 0, "not a JSON object"},
-        {"{\\\"id\\\":\\\"1\\\",\\\"id\\\":\\\"x\\\",\\\"region\\\":\\\"eu\\\",\\\"limit\\\":5}",
-         0, "two members"},
+        {"{\\\"id\\\":\\\"1\\\",\\\"id\\\":\\\"x\\\",\\\"region\\\":\\\"eu\\\",\\\"limit\\\":5}", 0,
+         "two members"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int v = history_with(&t, cases[i].args);
@@ -527,12 +542,10 @@ Test(engine, the_audit_record_lists_every_stage_and_hook)
     cr_assert_str_eq(cJSON_GetObjectItem(models, "response")->valuestring, "not run");
     cJSON *up = cJSON_GetArrayItem(stages, ENGINE_STAGE_UPSTREAM);
     cr_assert_str_eq(
-        cJSON_GetObjectItem(cJSON_GetObjectItem(up, "request"), "decision")->valuestring,
-        "allow");
+        cJSON_GetObjectItem(cJSON_GetObjectItem(up, "request"), "decision")->valuestring, "allow");
     cJSON *usage = cJSON_GetArrayItem(stages, ENGINE_STAGE_USAGE);
-    cr_assert_eq(
-        cJSON_GetObjectItem(cJSON_GetObjectItem(usage, "response"), "events")->valueint, 2,
-        "a text and a usage event");
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(usage, "response"), "events")->valueint, 2,
+                 "a text and a usage event");
     cJSON *tok = cJSON_GetObjectItem(j, "tokens");
     cr_assert_eq(cJSON_GetObjectItem(tok, "input")->valueint, 11);
     cr_assert_eq(cJSON_GetObjectItem(tok, "output")->valueint, 3);
@@ -595,8 +608,9 @@ Test(engine, observe_mode_records_a_stored_context_it_would_refuse)
 {
     struct te t;
     te_open(&t, ",\"mode\":\"observe\"" API_OK, NULL);
-    cr_assert_eq(te_request(&t, ENGINE_RESPONSES, "{\"model\":\"gpt-4o\",\"input\":\"x\","
-                                                  "\"previous_response_id\":\"resp_1\"}"),
+    cr_assert_eq(te_request(&t, ENGINE_RESPONSES,
+                            "{\"model\":\"gpt-4o\",\"input\":\"x\","
+                            "\"previous_response_id\":\"resp_1\"}"),
                  ENGINE_ALLOW);
     engine_call_finish(t.c, 1);
     char *rec = engine_call_audit_json(t.c);
@@ -672,9 +686,11 @@ Test(engine, tool_arguments_are_digested_or_kept_as_the_policy_says)
         "\"finish_reason\":\"tool_calls\"}]}";
     for (int text = 0; text < 2; text++) {
         struct te t;
-        te_open(&t, text ? ",\"api\":{\"models\":[\"*\"],\"tools\":{\"allow\":[\"search\"]},"
-                           "\"audit\":{\"tool_arguments\":\"text\"}}"
-                         : API_OK, NULL);
+        te_open(&t,
+                text ? ",\"api\":{\"models\":[\"*\"],\"tools\":{\"allow\":[\"search\"]},"
+                       "\"audit\":{\"tool_arguments\":\"text\"}}"
+                     : API_OK,
+                NULL);
         te_request(&t, ENGINE_CHAT, CHAT(""));
         const char *out;
         size_t n;
@@ -683,8 +699,8 @@ Test(engine, tool_arguments_are_digested_or_kept_as_the_policy_says)
         char *rec = engine_call_audit_json(t.c);
         cr_assert(strstr(rec, "\"allowed_calls\":[{\"name\":\"search\",\"arguments_sha256\":\""),
                   "%s", rec);
-        cr_assert_eq(strstr(rec, "\"arguments\":\"{\\\"q\\\":\\\"cats\\\"}\"") != NULL, text,
-                     "%s", rec);
+        cr_assert_eq(strstr(rec, "\"arguments\":\"{\\\"q\\\":\\\"cats\\\"}\"") != NULL, text, "%s",
+                     rec);
         free(rec);
         te_close(&t);
     }

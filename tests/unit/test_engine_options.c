@@ -28,7 +28,7 @@ Test(engine_options, defaults_and_each_key)
     policy_free(p);
 
     p = te_policy(ALLOW_GET ",\"on_denied_definition\":\"refuse\",\"on_denied_call\":"
-                  "\"notice\"},\"previous_response_id\":\"allow\"}");
+                            "\"notice\"},\"previous_response_id\":\"allow\"}");
     cr_assert_eq(engine_options_from_policy(p, &o, err, sizeof err), 0, "%s", err);
     cr_assert_eq(o.on_denied_definition, ENGINE_DEFINITION_REFUSE);
     cr_assert_eq(o.on_denied_call, ENGINE_CALL_NOTICE);
@@ -47,23 +47,27 @@ Test(engine_options, engine_new_without_options_follows_the_policy)
     struct te t;
     int status;
     te_open(&t, ALLOW_GET ",\"on_denied_definition\":\"refuse\"}}", NULL);
-    cr_assert_eq(te_request(&t, ENGINE_CHAT, "{\"model\":\"m\",\"messages\":[],\"tools\":[{"
-                                             "\"type\":\"function\",\"function\":{\"name\":"
-                                             "\"shell\"}}]}"),
+    cr_assert_eq(te_request(&t, ENGINE_CHAT,
+                            "{\"model\":\"m\",\"messages\":[],\"tools\":[{"
+                            "\"type\":\"function\",\"function\":{\"name\":"
+                            "\"shell\"}}]}"),
                  ENGINE_REFUSE);
     cr_assert(strstr(te_error(&t, &status), "on_denied_definition is refuse"));
-    cr_assert_eq(te_request(&t, ENGINE_RESPONSES, "{\"model\":\"m\",\"input\":\"x\","
-                                                  "\"previous_response_id\":\"resp_1\"}"),
+    cr_assert_eq(te_request(&t, ENGINE_RESPONSES,
+                            "{\"model\":\"m\",\"input\":\"x\","
+                            "\"previous_response_id\":\"resp_1\"}"),
                  ENGINE_REFUSE);
     te_close(&t);
 
     te_open(&t, ALLOW_GET "},\"previous_response_id\":\"allow\"}", NULL);
-    cr_assert_eq(te_request(&t, ENGINE_CHAT, "{\"model\":\"m\",\"messages\":[],\"tools\":[{"
-                                             "\"type\":\"function\",\"function\":{\"name\":"
-                                             "\"shell\"}}]}"),
+    cr_assert_eq(te_request(&t, ENGINE_CHAT,
+                            "{\"model\":\"m\",\"messages\":[],\"tools\":[{"
+                            "\"type\":\"function\",\"function\":{\"name\":"
+                            "\"shell\"}}]}"),
                  ENGINE_REWRITE, "strip by default");
-    cr_assert_eq(te_request(&t, ENGINE_RESPONSES, "{\"model\":\"m\",\"input\":\"x\","
-                                                  "\"previous_response_id\":\"resp_1\"}"),
+    cr_assert_eq(te_request(&t, ENGINE_RESPONSES,
+                            "{\"model\":\"m\",\"input\":\"x\","
+                            "\"previous_response_id\":\"resp_1\"}"),
                  ENGINE_ALLOW);
     te_close(&t);
 }
@@ -74,7 +78,8 @@ static int history_with(struct te *t, const char *args)
     snprintf(body, sizeof body,
              "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{"
              "\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"get_order\","
-             "\"arguments\":\"%s\"}}]}]}", args);
+             "\"arguments\":\"%s\"}}]}]}",
+             args);
     return te_request(t, ENGINE_CHAT, body);
 }
 
@@ -83,8 +88,8 @@ static void expect(struct te *t, const char *args, int ok, const char *why)
     int status;
     int v = history_with(t, args);
     if (ok) {
-        cr_assert_eq(v, ENGINE_ALLOW, "%s: %s", args, v == ENGINE_REFUSE ? te_error(t, &status)
-                                                                          : "");
+        cr_assert_eq(v, ENGINE_ALLOW, "%s: %s", args,
+                     v == ENGINE_REFUSE ? te_error(t, &status) : "");
         return;
     }
     cr_assert_eq(v, ENGINE_REFUSE, "%s", args);
@@ -95,9 +100,12 @@ static void expect(struct te *t, const char *args, int ok, const char *why)
 Test(engine_options, constraint_objects_from_the_policy_are_enforced)
 {
     struct te t;
-    te_open(&t, ALLOW_GET ",\"constraints\":{\"get_order\":{\"id\":\"\\\\d+\",\"region\":{"
-                "\"enum\":[\"eu\",\"us\",7]},\"limit\":{\"min\":1,\"max\":50,\"optional\":true},"
-                "\"note\":{\"pattern\":\"[a-z ]*\",\"optional\":true}}}}}", NULL);
+    te_open(&t,
+            ALLOW_GET
+            ",\"constraints\":{\"get_order\":{\"id\":\"\\\\d+\",\"region\":{"
+            "\"enum\":[\"eu\",\"us\",7]},\"limit\":{\"min\":1,\"max\":50,\"optional\":true},"
+            "\"note\":{\"pattern\":\"[a-z ]*\",\"optional\":true}}}}}",
+            NULL);
     expect(&t, "{\\\"id\\\":\\\"12\\\",\\\"region\\\":\\\"eu\\\"}", 1, NULL);
     expect(&t, "{\\\"id\\\":12,\\\"region\\\":7,\\\"limit\\\":50,\\\"note\\\":\\\"ok\\\"}", 1,
            NULL);
@@ -118,17 +126,17 @@ Test(engine_options, one_dialect_for_the_check_and_the_proxy)
         const char *pattern; /* as JSON string text */
         int valid;
     } cases[] = {
-        {"\\\\d{3}", 1},          /* vectorscan's \d: POSIX ERE has none */
-        {"[[:alpha:]]+", 1},
-        {"(?i)abc", 1},
-        {"(a)\\\\1", 0},          /* back-reference */
-        {"a(?=b)", 0},            /* look-ahead */
+        {"\\\\d{3}", 1}, /* vectorscan's \d: POSIX ERE has none */
+        {"[[:alpha:]]+", 1}, {"(?i)abc", 1}, {"(a)\\\\1", 0}, /* back-reference */
+        {"a(?=b)", 0},                                        /* look-ahead */
         {"a)|(b", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char extra[512];
-        snprintf(extra, sizeof extra, ALLOW_GET ",\"constraints\":{\"get_order\":{\"id\":\"%s\""
-                 "}}}}", cases[i].pattern);
+        snprintf(extra, sizeof extra,
+                 ALLOW_GET ",\"constraints\":{\"get_order\":{\"id\":\"%s\""
+                           "}}}}",
+                 cases[i].pattern);
         struct policy *p = te_policy(extra);
         struct diag d;
         diag_init(&d);
@@ -145,8 +153,10 @@ Test(engine_options, one_dialect_for_the_check_and_the_proxy)
     }
 
     struct te t;
-    te_open(&t, ALLOW_GET ",\"constraints\":{\"get_order\":{\"id\":\"\\\\d{3}\",\"k\":"
-                "\"(?i)abc|x\"}}}}", NULL);
+    te_open(&t,
+            ALLOW_GET ",\"constraints\":{\"get_order\":{\"id\":\"\\\\d{3}\",\"k\":"
+                      "\"(?i)abc|x\"}}}}",
+            NULL);
     expect(&t, "{\\\"id\\\":\\\"123\\\",\\\"k\\\":\\\"ABC\\\"}", 1, NULL);
     expect(&t, "{\\\"id\\\":\\\"123\\\",\\\"k\\\":\\\"x\\\"}", 1, NULL);
     expect(&t, "{\\\"id\\\":\\\"ddd\\\",\\\"k\\\":\\\"x\\\"}", 0, "does not match");

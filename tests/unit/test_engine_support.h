@@ -14,7 +14,9 @@
 #include "policy/policy.h"
 
 static const struct policy_env te_env = {
-    .vars = {.home = "/home/tester", .cwd = "/work/proj", .workspace = "/work/proj/ws",
+    .vars = {.home = "/home/tester",
+             .cwd = "/work/proj",
+             .workspace = "/work/proj/ws",
              .tmp = "/tmp"},
 };
 

@@ -30,8 +30,8 @@
 #define ISSUED ((time_t)1795863600)  /* 2026-11-28T11:00:00Z */
 #define EXPIRES ((time_t)1796468400) /* 2026-12-05T11:00:00Z */
 
-#define assert_has(text, phrase)                                                               \
-    cr_assert(strstr((text), (phrase)) != NULL, "expected \"%s\" in the message: %s", (phrase), \
+#define assert_has(text, phrase)                                                                   \
+    cr_assert(strstr((text), (phrase)) != NULL, "expected \"%s\" in the message: %s", (phrase),    \
               (text))
 
 static char tmpdir[64];
@@ -62,8 +62,8 @@ static char *sign(const char *policy, const struct envelope_stamp *st)
 {
     char err[512] = "", *out = NULL;
 
-    cr_assert_eq(envelope_sign(policy, strlen(policy), st, key, &out, err, sizeof err),
-                 ENVELOPE_OK, "%s", err);
+    cr_assert_eq(envelope_sign(policy, strlen(policy), st, key, &out, err, sizeof err), ENVELOPE_OK,
+                 "%s", err);
     return out;
 }
 
@@ -72,8 +72,8 @@ static char *sign_raw(const char *payload)
 {
     char *out = NULL;
 
-    cr_assert_eq(dsse_sign(ENVELOPE_PAYLOAD_TYPE, (const unsigned char *)payload,
-                           strlen(payload), key, &out),
+    cr_assert_eq(dsse_sign(ENVELOPE_PAYLOAD_TYPE, (const unsigned char *)payload, strlen(payload),
+                           key, &out),
                  DSSE_OK);
     return out;
 }
@@ -139,8 +139,8 @@ Test(envelope, signing_reproduces_the_golden_envelope)
 Test(envelope, round_trip_keeps_the_policy_and_the_stamp)
 {
     const struct envelope_stamp in = {123456789, 1700000000, 1700086400};
-    char *env = sign("{\"cordon_policy\":1,\"agent\":\"a\",\"list\":[1,2.5,\"x\"],\"t\":true}",
-                     &in);
+    char *env =
+        sign("{\"cordon_policy\":1,\"agent\":\"a\",\"list\":[1,2.5,\"x\"],\"t\":true}", &in);
     char *payload = NULL, err[512] = "";
     struct envelope_stamp st;
     cJSON *doc;
@@ -204,9 +204,9 @@ Test(envelope, signing_host_replaces_host_deny_and_plain_signing_keeps_it)
                       "\"host_deny\":[\"/second\"]}";
     char *out = NULL, *payload = NULL, err[512] = "";
     struct envelope_stamp st;
-    cr_assert_eq(envelope_sign_host(doc, strlen(doc), &golden_stamp, host, 2, key, &out, err,
-                                    sizeof err),
-                 ENVELOPE_OK, "%s", err);
+    cr_assert_eq(
+        envelope_sign_host(doc, strlen(doc), &golden_stamp, host, 2, key, &out, err, sizeof err),
+        ENVELOPE_OK, "%s", err);
     cr_assert_eq(verify_at(out, ISSUED, &payload, &st, err, sizeof err), ENVELOPE_OK, "%s", err);
     cJSON *p = cJSON_Parse(payload);
     cr_assert_eq(count_members(p, "host_deny"), 1, "%s", payload);
@@ -218,9 +218,9 @@ Test(envelope, signing_host_replaces_host_deny_and_plain_signing_keeps_it)
     free(payload);
     free(out);
     /* none to add: whatever the document claimed is removed */
-    cr_assert_eq(envelope_sign_host(doc, strlen(doc), &golden_stamp, NULL, 0, key, &out, err,
-                                    sizeof err),
-                 ENVELOPE_OK, "%s", err);
+    cr_assert_eq(
+        envelope_sign_host(doc, strlen(doc), &golden_stamp, NULL, 0, key, &out, err, sizeof err),
+        ENVELOPE_OK, "%s", err);
     cr_assert_eq(verify_at(out, ISSUED, &payload, &st, err, sizeof err), ENVELOPE_OK, "%s", err);
     p = cJSON_Parse(payload);
     cr_assert_eq(count_members(p, "host_deny"), 0, "%s", payload);
@@ -239,16 +239,16 @@ Test(envelope, signing_host_replaces_host_deny_and_plain_signing_keeps_it)
 Test(envelope, signing_refuses_a_policy_that_is_not_an_object)
 {
     static const char *bad[] = {"[1,2]", "42", "\"policy\"", "not json", "{} {}", ""};
-    static const char *why[] = {"JSON array", "not a JSON object", "not a JSON object",
-                                "not valid JSON", "text after", "not valid JSON"};
+    static const char *why[] = {"JSON array",     "not a JSON object", "not a JSON object",
+                                "not valid JSON", "text after",        "not valid JSON"};
     size_t i;
 
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[512] = "", *out = (char *)"sentinel";
 
-        cr_assert_eq(envelope_sign(bad[i], strlen(bad[i]), &golden_stamp, key, &out, err,
-                                   sizeof err),
-                     ENVELOPE_ERR_PAYLOAD, "case %zu", i);
+        cr_assert_eq(
+            envelope_sign(bad[i], strlen(bad[i]), &golden_stamp, key, &out, err, sizeof err),
+            ENVELOPE_ERR_PAYLOAD, "case %zu", i);
         cr_assert_null(out);
         assert_has(err, "cannot sign the policy");
         assert_has(err, why[i]);
@@ -258,11 +258,11 @@ Test(envelope, signing_refuses_a_policy_that_is_not_an_object)
 Test(envelope, signing_refuses_a_stamp_it_could_not_verify)
 {
     static const struct envelope_stamp bad[] = {
-        {0, ISSUED, EXPIRES},                    /* version 0 */
+        {0, ISSUED, EXPIRES}, /* version 0 */
         {(UINT64_C(1) << 53) + 1, ISSUED, EXPIRES},
-        {1, ISSUED, ISSUED},                     /* empty window */
-        {1, EXPIRES, ISSUED},                    /* inverted window */
-        {1, -1, EXPIRES},                        /* before 1970 */
+        {1, ISSUED, ISSUED},  /* empty window */
+        {1, EXPIRES, ISSUED}, /* inverted window */
+        {1, -1, EXPIRES},     /* before 1970 */
     };
     size_t i;
 
@@ -300,8 +300,7 @@ Test(envelope, issued_in_the_future_within_and_beyond_clock_skew)
     cr_assert_eq(verify_at(env, ISSUED - ENVELOPE_CLOCK_SKEW, &payload, NULL, err, sizeof err),
                  ENVELOPE_OK, "a clock %d s behind is tolerated: %s", ENVELOPE_CLOCK_SKEW, err);
     free(payload);
-    expect_fail_at(env, ISSUED - ENVELOPE_CLOCK_SKEW - 1, ENVELOPE_ERR_NOT_YET_VALID,
-                   "clock skew");
+    expect_fail_at(env, ISSUED - ENVELOPE_CLOCK_SKEW - 1, ENVELOPE_ERR_NOT_YET_VALID, "clock skew");
     expect_fail_at(env, ISSUED - ENVELOPE_CLOCK_SKEW - 1, ENVELOPE_ERR_NOT_YET_VALID,
                    "issued at 2026-11-28T11:00:00Z, in the future (now 2026-11-28T10:54:59Z");
     expect_fail_at(env, -1, ENVELOPE_ERR_NOT_YET_VALID, "before 1970");
@@ -319,36 +318,48 @@ Test(envelope, missing_or_malformed_stamp_fields_are_named)
         {"{\"issued_at\":\"2026-11-28T11:00:00Z\",\"expires_at\":\"2026-12-05T11:00:00Z\"}",
          "\"version\" is missing"},
         {"{\"version\":\"7\",\"issued_at\":\"2026-11-28T11:00:00Z\","
-         "\"expires_at\":\"2026-12-05T11:00:00Z\"}", "\"version\" is malformed"},
+         "\"expires_at\":\"2026-12-05T11:00:00Z\"}",
+         "\"version\" is malformed"},
         {"{\"version\":0,\"issued_at\":\"2026-11-28T11:00:00Z\","
-         "\"expires_at\":\"2026-12-05T11:00:00Z\"}", "\"version\" is malformed"},
+         "\"expires_at\":\"2026-12-05T11:00:00Z\"}",
+         "\"version\" is malformed"},
         {"{\"version\":-3,\"issued_at\":\"2026-11-28T11:00:00Z\","
-         "\"expires_at\":\"2026-12-05T11:00:00Z\"}", "\"version\" is malformed"},
+         "\"expires_at\":\"2026-12-05T11:00:00Z\"}",
+         "\"version\" is malformed"},
         {"{\"version\":1.5,\"issued_at\":\"2026-11-28T11:00:00Z\","
-         "\"expires_at\":\"2026-12-05T11:00:00Z\"}", "\"version\" is malformed"},
+         "\"expires_at\":\"2026-12-05T11:00:00Z\"}",
+         "\"version\" is malformed"},
         {"{\"version\":9007199254740994,\"issued_at\":\"2026-11-28T11:00:00Z\","
-         "\"expires_at\":\"2026-12-05T11:00:00Z\"}", "\"version\" is malformed"},
+         "\"expires_at\":\"2026-12-05T11:00:00Z\"}",
+         "\"version\" is malformed"},
         {"{\"version\":1e400,\"issued_at\":\"2026-11-28T11:00:00Z\","
-         "\"expires_at\":\"2026-12-05T11:00:00Z\"}", "\"version\" is malformed"},
+         "\"expires_at\":\"2026-12-05T11:00:00Z\"}",
+         "\"version\" is malformed"},
         {"{\"version\":1,\"version\":2,\"issued_at\":\"2026-11-28T11:00:00Z\","
-         "\"expires_at\":\"2026-12-05T11:00:00Z\"}", "\"version\" is given twice"},
+         "\"expires_at\":\"2026-12-05T11:00:00Z\"}",
+         "\"version\" is given twice"},
         {"{\"version\":1,\"expires_at\":\"2026-12-05T11:00:00Z\"}", "\"issued_at\" is missing"},
         {"{\"version\":1,\"issued_at\":1795863600,\"expires_at\":\"2026-12-05T11:00:00Z\"}",
          "\"issued_at\" is malformed"},
         {"{\"version\":1,\"issued_at\":\"2026-11-28 11:00:00Z\","
-         "\"expires_at\":\"2026-12-05T11:00:00Z\"}", "\"issued_at\" is malformed"},
+         "\"expires_at\":\"2026-12-05T11:00:00Z\"}",
+         "\"issued_at\" is malformed"},
         {"{\"version\":1,\"issued_at\":\"2026-11-28T11:00:00+00:00\","
-         "\"expires_at\":\"2026-12-05T11:00:00Z\"}", "\"issued_at\" is malformed"},
+         "\"expires_at\":\"2026-12-05T11:00:00Z\"}",
+         "\"issued_at\" is malformed"},
         {"{\"version\":1,\"issued_at\":\"2026-11-28T11:00:00Z\"}", "\"expires_at\" is missing"},
         {"{\"version\":1,\"issued_at\":\"2026-11-28T11:00:00Z\","
-         "\"expires_at\":\"2026-02-30T11:00:00Z\"}", "\"expires_at\" is malformed"},
+         "\"expires_at\":\"2026-02-30T11:00:00Z\"}",
+         "\"expires_at\" is malformed"},
         {"{\"version\":1,\"issued_at\":\"2026-11-28T11:00:00Z\","
          "\"expires_at\":\"2026-12-05T11:00:00Z\",\"expires_at\":\"2099-01-01T00:00:00Z\"}",
          "\"expires_at\" is given twice"},
         {"{\"version\":1,\"issued_at\":\"2026-11-28T11:00:00Z\","
-         "\"expires_at\":\"2026-11-28T11:00:00Z\"}", "is not after issued_at"},
+         "\"expires_at\":\"2026-11-28T11:00:00Z\"}",
+         "is not after issued_at"},
         {"{\"version\":1,\"issued_at\":\"2026-11-28T11:00:00Z\","
-         "\"expires_at\":\"2026-11-27T11:00:00Z\"}", "is not after issued_at"},
+         "\"expires_at\":\"2026-11-27T11:00:00Z\"}",
+         "is not after issued_at"},
     };
     size_t i;
 
@@ -399,8 +410,8 @@ Test(envelope, dsse_failures_pass_through_unchanged)
         cJSON *osig = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "signatures"), 0);
 
         cJSON_ReplaceItemInObjectCaseSensitive(
-            sig, "sig", cJSON_CreateString(cJSON_GetObjectItemCaseSensitive(osig, "sig")
-                                               ->valuestring));
+            sig, "sig",
+            cJSON_CreateString(cJSON_GetObjectItemCaseSensitive(osig, "sig")->valuestring));
         cJSON_Delete(o);
     }
     tampered = cJSON_PrintUnformatted(root);
@@ -410,11 +421,10 @@ Test(envelope, dsse_failures_pass_through_unchanged)
     cJSON_Delete(root);
 
     /* Signed, but as something other than a policy. */
-    cr_assert_eq(dsse_sign("application/vnd.in-toto+json", (const unsigned char *)"{}", 2, key,
-                           &other),
-                 DSSE_OK);
-    expect_fail_at(other, ISSUED, DSSE_ERR_PAYLOAD_TYPE,
-                   "expected \"" ENVELOPE_PAYLOAD_TYPE "\"");
+    cr_assert_eq(
+        dsse_sign("application/vnd.in-toto+json", (const unsigned char *)"{}", 2, key, &other),
+        DSSE_OK);
+    expect_fail_at(other, ISSUED, DSSE_ERR_PAYLOAD_TYPE, "expected \"" ENVELOPE_PAYLOAD_TYPE "\"");
     free(other);
     free(env);
 }
@@ -426,8 +436,12 @@ struct time_case {
 
 static time_t oracle(int y, int mo, int d, int h, int mi, int s)
 {
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                    .tm_hour = h, .tm_min = mi, .tm_sec = s};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = s};
     return timegm(&tm);
 }
 
@@ -439,7 +453,7 @@ Test(envelope, parse_time_accepts_valid_rfc3339_utc)
         {"2028-02-29T12:34:56Z", 2028, 2, 29, 12, 34, 56}, /* leap day */
         {"2000-02-29T23:59:59Z", 2000, 2, 29, 23, 59, 59}, /* divisible by 400: leap */
         {"2026-12-31T23:59:59Z", 2026, 12, 31, 23, 59, 59},
-        {"2038-01-19T03:14:08Z", 2038, 1, 19, 3, 14, 8},   /* past 32-bit time_t */
+        {"2038-01-19T03:14:08Z", 2038, 1, 19, 3, 14, 8}, /* past 32-bit time_t */
         {"9999-12-31T23:59:59Z", 9999, 12, 31, 23, 59, 59},
     };
     size_t i;
@@ -448,8 +462,8 @@ Test(envelope, parse_time_accepts_valid_rfc3339_utc)
         time_t t = -1;
 
         cr_assert_eq(envelope_parse_time(ok[i].text, &t), 0, "%s", ok[i].text);
-        cr_assert_eq(t, oracle(ok[i].year, ok[i].mon, ok[i].day, ok[i].hour, ok[i].min,
-                               ok[i].sec), "%s", ok[i].text);
+        cr_assert_eq(t, oracle(ok[i].year, ok[i].mon, ok[i].day, ok[i].hour, ok[i].min, ok[i].sec),
+                     "%s", ok[i].text);
     }
     {
         time_t t;
@@ -464,13 +478,27 @@ Test(envelope, parse_time_refuses_everything_else)
     static const char *bad[] = {
         "2027-02-29T00:00:00Z", /* not a leap year */
         "2100-02-29T00:00:00Z", /* century, not divisible by 400 */
-        "2026-04-31T00:00:00Z", "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z",
-        "2026-01-00T00:00:00Z", "2026-01-32T00:00:00Z", "2026-01-01T24:00:00Z",
-        "2026-01-01T00:60:00Z", "2026-01-01T00:00:60Z", /* no leap seconds */
-        "2026-01-01t00:00:00Z", "2026-01-01T00:00:00z", "2026-01-01T00:00:00+00:00",
-        "2026-01-01T00:00:00.5Z", "2026-01-01 00:00:00Z", " 2026-01-01T00:00:00Z",
-        "2026-01-01T00:00:00Z ", "2026-01-01T00:00:00", "2026-1-01T00:00:00Z",
-        "+026-01-01T00:00:00Z", "2026-01-01T0a:00:00Z", "1969-12-31T23:59:59Z", "",
+        "2026-04-31T00:00:00Z",
+        "2026-13-01T00:00:00Z",
+        "2026-00-10T00:00:00Z",
+        "2026-01-00T00:00:00Z",
+        "2026-01-32T00:00:00Z",
+        "2026-01-01T24:00:00Z",
+        "2026-01-01T00:60:00Z",
+        "2026-01-01T00:00:60Z", /* no leap seconds */
+        "2026-01-01t00:00:00Z",
+        "2026-01-01T00:00:00z",
+        "2026-01-01T00:00:00+00:00",
+        "2026-01-01T00:00:00.5Z",
+        "2026-01-01 00:00:00Z",
+        " 2026-01-01T00:00:00Z",
+        "2026-01-01T00:00:00Z ",
+        "2026-01-01T00:00:00",
+        "2026-1-01T00:00:00Z",
+        "+026-01-01T00:00:00Z",
+        "2026-01-01T0a:00:00Z",
+        "1969-12-31T23:59:59Z",
+        "",
         "2026/01/01T00:00:00Z",
     };
     size_t i;
@@ -517,9 +545,8 @@ Test(envelope, parse_duration_accepts_one_positive_count_and_unit)
         const char *text;
         time_t secs;
     } ok[] = {
-        {"90s", 90},      {"30m", 1800},     {"24h", 86400},
-        {"7d", 604800},   {"1s", 1},         {"3650d", 3650 * 86400},
-        {"87600h", 315360000},
+        {"90s", 90}, {"30m", 1800},           {"24h", 86400},        {"7d", 604800},
+        {"1s", 1},   {"3650d", 3650 * 86400}, {"87600h", 315360000},
     };
     size_t i;
 
@@ -534,8 +561,9 @@ Test(envelope, parse_duration_accepts_one_positive_count_and_unit)
 Test(envelope, parse_duration_refuses_everything_else)
 {
     static const char *bad[] = {
-        "", "0h", "0s", "-1h", "+1h", "1x", "1H", "1h2m", " 1h", "1h ", "h", "1", "1.5h",
-        "3651d", "315360001s", "99999999999999999999999d", "1e3s", "0x10s",
+        "",     "0h",    "0s", "-1h", "+1h",  "1x",    "1H",         "1h2m",
+        " 1h",  "1h ",   "h",  "1",   "1.5h", "3651d", "315360001s", "99999999999999999999999d",
+        "1e3s", "0x10s",
     };
     size_t i;
 
@@ -551,17 +579,17 @@ Test(envelope, parse_duration_refuses_everything_else)
  * -EINVAL), and envelope_strerror names each one apart, and an errno as strerror does. */
 Test(envelope, codes_are_disjoint_from_errno_and_named)
 {
-    static const int codes[] = {ENVELOPE_ERR_PAYLOAD, ENVELOPE_ERR_STAMP, ENVELOPE_ERR_EXPIRED,
-                                ENVELOPE_ERR_NOT_YET_VALID, DSSE_ERR_MALFORMED,
-                                DSSE_ERR_BAD_SIGNATURE};
+    static const int codes[] = {ENVELOPE_ERR_PAYLOAD, ENVELOPE_ERR_STAMP,
+                                ENVELOPE_ERR_EXPIRED, ENVELOPE_ERR_NOT_YET_VALID,
+                                DSSE_ERR_MALFORMED,   DSSE_ERR_BAD_SIGNATURE};
     size_t n = sizeof codes / sizeof codes[0];
     for (size_t i = 0; i < n; i++) {
         cr_assert_lt(codes[i], 0);
         cr_assert(!err_is_errno(codes[i]), "code %d overlaps errno", codes[i]);
         cr_assert_str_neq(envelope_strerror(codes[i]), envelope_strerror(0));
         for (size_t j = 0; j < i; j++)
-            cr_assert_str_neq(envelope_strerror(codes[i]), envelope_strerror(codes[j]), "%d and %d", codes[i],
-                              codes[j]);
+            cr_assert_str_neq(envelope_strerror(codes[i]), envelope_strerror(codes[j]), "%d and %d",
+                              codes[i], codes[j]);
     }
     cr_assert_str_eq(envelope_strerror(-ENOENT), strerror(ENOENT));
 }
@@ -570,8 +598,8 @@ Test(envelope, codes_are_disjoint_from_errno_and_named)
  * -EINVAL), and dsse_strerror names each one apart, and an errno as strerror does. */
 Test(envelope, dsse_codes_are_disjoint_from_errno_and_named)
 {
-    static const int codes[] = {DSSE_ERR_MALFORMED, DSSE_ERR_TOO_LARGE, DSSE_ERR_BASE64,
-                                DSSE_ERR_PAYLOAD_TYPE, DSSE_ERR_NO_SIGNATURE, DSSE_ERR_UNKNOWN_KEY,
+    static const int codes[] = {DSSE_ERR_MALFORMED,     DSSE_ERR_TOO_LARGE,    DSSE_ERR_BASE64,
+                                DSSE_ERR_PAYLOAD_TYPE,  DSSE_ERR_NO_SIGNATURE, DSSE_ERR_UNKNOWN_KEY,
                                 DSSE_ERR_BAD_SIGNATURE, DSSE_ERR_NOMEM};
     size_t n = sizeof codes / sizeof codes[0];
     for (size_t i = 0; i < n; i++) {
@@ -579,8 +607,8 @@ Test(envelope, dsse_codes_are_disjoint_from_errno_and_named)
         cr_assert(!err_is_errno(codes[i]), "code %d overlaps errno", codes[i]);
         cr_assert_str_neq(dsse_strerror(codes[i]), dsse_strerror(0));
         for (size_t j = 0; j < i; j++)
-            cr_assert_str_neq(dsse_strerror(codes[i]), dsse_strerror(codes[j]), "%d and %d", codes[i],
-                              codes[j]);
+            cr_assert_str_neq(dsse_strerror(codes[i]), dsse_strerror(codes[j]), "%d and %d",
+                              codes[i], codes[j]);
     }
     cr_assert_str_eq(dsse_strerror(-ENOENT), strerror(ENOENT));
 }

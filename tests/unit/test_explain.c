@@ -93,8 +93,10 @@ Test(explain, text_shows_resolution_and_origins, .init = setup, .fini = teardown
     cr_assert(strstr(t, want), "missing '%s' in:\n%s", want, t);
     snprintf(want, sizeof want, "~/.ssh                 %s/.ssh  [credentials]", home);
     cr_assert(strstr(t, want), "missing '%s' in:\n%s", want, t);
-    snprintf(want, sizeof want, "~/.aws                 %s/.aws  (does not exist yet)  "
-                                "[credentials]", home);
+    snprintf(want, sizeof want,
+             "~/.aws                 %s/.aws  (does not exist yet)  "
+             "[credentials]",
+             home);
     cr_assert(strstr(t, want), "missing '%s' in:\n%s", want, t);
     cr_assert(strstr(t, "any name under github.com, port 443"), "%s", t);
     cr_assert(strstr(t, "(covers secret.aws_access_key"), "%s", t);
@@ -218,8 +220,8 @@ Test(explain, limits_and_sysv_are_shown_with_their_mechanisms)
                                   "\"open_files\": 1024}}}");
     char *t = capture_text(p);
     cr_assert(strstr(t, "SysV IPC in an IPC namespace of the sandbox's own"), "%s", t);
-    cr_assert(strstr(t, "processes   50, the sandbox together (a cgroup; else RLIMIT_NPROC"),
-              "%s", t);
+    cr_assert(strstr(t, "processes   50, the sandbox together (a cgroup; else RLIMIT_NPROC"), "%s",
+              t);
     cr_assert(strstr(t, "memory      512M (536870912 bytes)"), "%s", t);
     cr_assert(strstr(t, "cpu_seconds 60, each process (RLIMIT_CPU)"), "%s", t);
     cr_assert(strstr(t, "open_files  1024, each process (RLIMIT_NOFILE)"), "%s", t);
@@ -260,15 +262,17 @@ Test(explain, proxy_keys_and_constraint_objects_are_shown)
               "%s", t);
     cr_assert(strstr(t, "crm: argument n must be a number from 1 to 9\n"), "%s", t);
     cr_assert(strstr(t, "a denied tool definition is refused (403), a denied tool call is "
-                        "removed\n"), "%s", t);
+                        "removed\n"),
+              "%s", t);
     cr_assert(strstr(t, "stored prompts refused"), "%s", t);
     free(t);
     cJSON *o = policy_explain_json(p);
     cJSON *tools = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "api"), "tools");
     cr_assert_str_eq(cJSON_GetObjectItem(tools, "on_denied_definition")->valuestring, "refuse");
     cr_assert_str_eq(cJSON_GetObjectItem(tools, "on_denied_call")->valuestring, "drop");
-    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "api"),
-                                         "previous_response_id")->valuestring, "refuse");
+    cr_assert_str_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(o, "api"), "previous_response_id")->valuestring,
+        "refuse");
     cJSON *cs = cJSON_GetObjectItem(tools, "constraints");
     cr_assert_eq(cJSON_GetArraySize(cs), 3);
     cJSON *r = cJSON_GetArrayItem(cs, 1);

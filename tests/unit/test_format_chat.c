@@ -85,13 +85,15 @@ static int acc_event(void *ud, const struct sse_event *ev)
     if (cJSON_IsObject(u))
         a->prompt_tokens = cJSON_GetObjectItem(u, "prompt_tokens")->valueint;
     cJSON *ch;
-    cJSON_ArrayForEach(ch, cJSON_GetObjectItem(j, "choices")) {
+    cJSON_ArrayForEach(ch, cJSON_GetObjectItem(j, "choices"))
+    {
         cJSON *d = cJSON_GetObjectItem(ch, "delta");
         cJSON *c = cJSON_GetObjectItem(d, "content");
         if (cJSON_IsString(c))
             strncat(a->content, c->valuestring, sizeof a->content - strlen(a->content) - 1);
         cJSON *tc;
-        cJSON_ArrayForEach(tc, cJSON_GetObjectItem(d, "tool_calls")) {
+        cJSON_ArrayForEach(tc, cJSON_GetObjectItem(d, "tool_calls"))
+        {
             int ix = cJSON_GetObjectItem(tc, "index")->valueint;
             cr_assert(ix >= 0 && ix < 8);
             cr_assert(ix <= a->n_calls, "indices come in order with no gap");
@@ -125,28 +127,31 @@ static void accumulate(const char *out, struct acc *a)
     sse_free(p);
 }
 
-#define ENV                                                                                       \
-    "\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\""
+#define ENV                                                                                        \
+    "\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-"    \
+    "4o\""
 #define CHUNK(choices) "data: {" ENV ",\"choices\":[" choices "]}\n\n"
 #define DELTA(d) "{\"index\":0,\"delta\":" d ",\"finish_reason\":null}"
 
 /* Text, then two parallel calls (search allowed, shell denied) in fragments, then finish,
  * usage and [DONE]. */
-static const char k_parallel[] =
-    CHUNK(DELTA("{\"role\":\"assistant\",\"content\":\"\"}"))
-    CHUNK(DELTA("{\"content\":\"Let me \"}"))
-    CHUNK(DELTA("{\"content\":\"look.\"}"))
-    CHUNK(DELTA("{\"tool_calls\":[{\"index\":0,\"id\":\"call_A\",\"type\":\"function\","
-                "\"function\":{\"name\":\"shell\",\"arguments\":\"\"}}]}"))
-    CHUNK(DELTA("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"cmd\\\":\"}}]}"))
-    CHUNK(DELTA("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":"
-                "\"\\\"rm -rf /\\\"}\"}}]}"))
-    CHUNK(DELTA("{\"tool_calls\":[{\"index\":1,\"id\":\"call_B\",\"type\":\"function\","
-                "\"function\":{\"name\":\"search\",\"arguments\":\"{\\\"q\\\"\"}}]}"))
-    CHUNK(DELTA("{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\":\\\"cats\\\"}\"}}]}"))
-    CHUNK("{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}")
-    "data: {" ENV ",\"choices\":[],\"usage\":{\"prompt_tokens\":17,\"completion_tokens\":9}}\n\n"
-    "data: [DONE]\n\n";
+static const char k_parallel[] = CHUNK(DELTA("{\"role\":\"assistant\",\"content\":\"\"}"))
+    CHUNK(DELTA("{\"content\":\"Let me \"}")) CHUNK(DELTA("{\"content\":\"look.\"}")) CHUNK(
+        DELTA("{\"tool_calls\":[{\"index\":0,\"id\":\"call_A\",\"type\":\"function\","
+              "\"function\":{\"name\":\"shell\",\"arguments\":\"\"}}]}"))
+        CHUNK(DELTA(
+            "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"cmd\\\":\"}}]}"))
+            CHUNK(DELTA("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":"
+                        "\"\\\"rm -rf /\\\"}\"}}]}"))
+                CHUNK(DELTA("{\"tool_calls\":[{\"index\":1,\"id\":\"call_B\",\"type\":\"function\","
+                            "\"function\":{\"name\":\"search\",\"arguments\":\"{\\\"q\\\"\"}}]}"))
+                    CHUNK(DELTA(
+                        "{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\":\\\"cats\\\"}"
+                        "\"}}]}")) CHUNK("{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_"
+                                         "calls\"}") "data: {" ENV
+                                                     ",\"choices\":[],\"usage\":{\"prompt_tokens\":"
+                                                     "17,\"completion_tokens\":9}}\n\n"
+                                                     "data: [DONE]\n\n";
 
 Test(format_chat, a_denied_parallel_call_is_removed_at_every_split)
 {
@@ -180,9 +185,9 @@ Test(format_chat, a_denied_parallel_call_is_removed_at_every_split)
 Test(format_chat, the_record_counts_what_was_allowed_and_removed)
 {
     struct te t;
-    char *got = te_stream_call(API, NULL, ENGINE_CHAT,
-                               "{\"model\":\"gpt-4o\",\"messages\":[],\"stream\":true}",
-                               k_parallel, 0, &t);
+    char *got =
+        te_stream_call(API, NULL, ENGINE_CHAT,
+                       "{\"model\":\"gpt-4o\",\"messages\":[],\"stream\":true}", k_parallel, 0, &t);
     cr_assert_eq(engine_call_tools_allowed(t.c), 1);
     cr_assert_eq(engine_call_tools_removed(t.c), 1);
     cr_assert_str_eq(engine_call_tool_removed(t.c, 0), "shell");
@@ -196,8 +201,8 @@ Test(format_chat, the_record_counts_what_was_allowed_and_removed)
     cr_assert_str_eq(d->why.code, "cordon.tool_denied");
     engine_call_finish(t.c, 3);
     char *rec = engine_call_audit_json(t.c);
-    cr_assert(strstr(rec, "\"removed\":[{\"name\":\"shell\",\"code\":\"cordon.tool_denied\""),
-              "%s", rec);
+    cr_assert(strstr(rec, "\"removed\":[{\"name\":\"shell\",\"code\":\"cordon.tool_denied\""), "%s",
+              rec);
     free(rec);
     free(got);
     te_close(&t);
@@ -210,8 +215,7 @@ Test(format_chat, text_flows_while_a_call_is_held)
     te_request(&t, ENGINE_CHAT, "{\"model\":\"gpt-4o\",\"messages\":[],\"stream\":true}");
     struct sink s = {0};
     const char *cut = strstr(k_parallel, "rm -rf");
-    cr_assert_eq(engine_stream_feed(t.c, k_parallel, (size_t)(cut - k_parallel), sink_put, &s),
-                 0);
+    cr_assert_eq(engine_stream_feed(t.c, k_parallel, (size_t)(cut - k_parallel), sink_put, &s), 0);
     cr_assert(strstr(s.p, "look."), "text before the call went on at once");
     cr_assert_null(strstr(s.p, "tool_calls"), "the call is held");
     cr_assert_null(strstr(s.p, "shell"));
@@ -223,8 +227,7 @@ static const char k_only_denied[] =
     CHUNK(DELTA("{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"index\":0,\"id\":"
                 "\"c\",\"type\":\"function\",\"function\":{\"name\":\"shell\",\"arguments\":"
                 "\"{}\"}}]}"))
-    CHUNK("{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}")
-    "data: [DONE]\n\n";
+        CHUNK("{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}") "data: [DONE]\n\n";
 
 Test(format_chat, no_call_left_turns_finish_reason_to_stop)
 {
@@ -246,21 +249,20 @@ Test(format_chat, notice_mode_puts_a_text_in_the_calls_place)
     struct acc a;
     accumulate(got, &a);
     cr_assert_eq(a.n_calls, 0);
-    cr_assert(strstr(a.content, "[cordon] the tool call \"shell\" was removed"), "%s",
-              a.content);
+    cr_assert(strstr(a.content, "[cordon] the tool call \"shell\" was removed"), "%s", a.content);
     cr_assert_str_eq(a.finish, "stop");
     free(got);
 }
 
 /* A server that reuses index 0 for parallel calls, told apart by id. */
-static const char k_reused[] =
-    CHUNK(DELTA("{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",\"type\":\"function\",\"function\":"
-                "{\"name\":\"search\",\"arguments\":\"{\\\"q\\\":1}\"}}]}"))
+static const char k_reused[] = CHUNK(
+    DELTA("{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",\"type\":\"function\",\"function\":"
+          "{\"name\":\"search\",\"arguments\":\"{\\\"q\\\":1}\"}}]}"))
     CHUNK(DELTA("{\"tool_calls\":[{\"index\":0,\"id\":\"c2\",\"type\":\"function\",\"function\":"
                 "{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\"\"}}]}"))
-    CHUNK(DELTA("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\":\\\"Oslo\\\"}\"}}]}"))
-    CHUNK("{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}")
-    "data: [DONE]\n\n";
+        CHUNK(DELTA(
+            "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\":\\\"Oslo\\\"}\"}}]}"))
+            CHUNK("{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}") "data: [DONE]\n\n";
 
 Test(format_chat, a_reused_index_is_told_apart_by_id)
 {
@@ -279,7 +281,7 @@ Test(format_chat, a_reused_index_is_told_apart_by_id)
 static const char k_malformed_args[] =
     CHUNK(DELTA("{\"tool_calls\":[{\"index\":0,\"id\":\"c\",\"type\":\"function\",\"function\":"
                 "{\"name\":\"search\",\"arguments\":\"{\\\"q\\\": \"}}]}"))
-    CHUNK("{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}");
+        CHUNK("{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}");
 
 Test(format_chat, malformed_arguments_are_denied_even_when_the_stream_just_ends)
 {
@@ -302,8 +304,8 @@ Test(format_chat, a_held_call_is_judged_when_the_stream_ends_without_finish)
     static const char in[] =
         CHUNK(DELTA("{\"tool_calls\":[{\"index\":0,\"id\":\"c\",\"type\":\"function\","
                     "\"function\":{\"name\":\"search\",\"arguments\":\"{}\"}}]}"));
-    char *got = te_stream_call(API, NULL, ENGINE_CHAT, "{\"model\":\"m\",\"messages\":[]}", in,
-                               0, NULL);
+    char *got =
+        te_stream_call(API, NULL, ENGINE_CHAT, "{\"model\":\"m\",\"messages\":[]}", in, 0, NULL);
     struct acc a;
     accumulate(got, &a);
     cr_assert_eq(a.n_calls, 1);
@@ -324,13 +326,13 @@ Test(format_chat, observe_mode_forwards_every_byte)
 
 Test(format_chat, mid_stream_errors_and_keepalives_pass_and_unreadable_events_do_not)
 {
-    static const char in[] =
-        ": keep-alive\n\n"
-        CHUNK(DELTA("{\"content\":\"a\"}"))
-        "data: {not json \"tool_calls\"\n\n"
-        "data: {\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}\n\n";
-    char *got = te_stream_call(API, NULL, ENGINE_CHAT, "{\"model\":\"m\",\"messages\":[]}", in,
-                               0, NULL);
+    static const char in[] = ": keep-alive\n\n" CHUNK(
+        DELTA("{\"content\":\"a\"}")) "data: {not json \"tool_calls\"\n\n"
+                                      "data: "
+                                      "{\"error\":{\"message\":\"overloaded\",\"type\":\"server_"
+                                      "error\"}}\n\n";
+    char *got =
+        te_stream_call(API, NULL, ENGINE_CHAT, "{\"model\":\"m\",\"messages\":[]}", in, 0, NULL);
     cr_assert(strstr(got, ": keep-alive\n\n"));
     cr_assert(strstr(got, "overloaded"));
     cr_assert_null(strstr(got, "not json"));
@@ -389,8 +391,8 @@ Test(format_chat, complete_responses_are_judged)
     size_t n;
     cr_assert_eq(engine_call_response(t.c, resp, sizeof resp - 1, &out, &n), ENGINE_REWRITE);
     cJSON *j = cJSON_Parse(out);
-    cJSON *msg = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0),
-                                     "message");
+    cJSON *msg =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "message");
     cJSON *tcs = cJSON_GetObjectItem(msg, "tool_calls");
     cr_assert_eq(cJSON_GetArraySize(tcs), 1);
     cr_assert_null(strstr(out, "shell"));
@@ -419,13 +421,14 @@ Test(format_chat, an_unterminated_last_chunk_is_judged_not_passed)
     /* openai-node reads the data of a last event that lacks its blank line: the proxy must
      * judge it like any other, not forward its bytes as a tail */
     static const char in[] =
-        CHUNK(DELTA("{\"content\":\"x\"}"))
-        "data: {" ENV ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":"
-        "\"c\",\"type\":\"function\",\"function\":{\"name\":\"shell\",\"arguments\":\"{}\"}}]},"
-        "\"finish_reason\":\"tool_calls\"}]}";
+        CHUNK(DELTA("{\"content\":\"x\"}")) "data: {" ENV ",\"choices\":[{\"index\":0,\"delta\":{"
+                                            "\"tool_calls\":[{\"index\":0,\"id\":"
+                                            "\"c\",\"type\":\"function\",\"function\":{\"name\":"
+                                            "\"shell\",\"arguments\":\"{}\"}}]},"
+                                            "\"finish_reason\":\"tool_calls\"}]}";
     for (size_t split = 0; split < sizeof in - 1; split += 7) {
-        char *got = te_stream_call(API, NULL, ENGINE_CHAT, "{\"model\":\"m\",\"messages\":[]}",
-                                   in, split, NULL);
+        char *got = te_stream_call(API, NULL, ENGINE_CHAT, "{\"model\":\"m\",\"messages\":[]}", in,
+                                   split, NULL);
         cr_assert_null(strstr(got, "shell"), "split %zu: %s", split, got);
         struct acc a;
         accumulate(got, &a);
@@ -459,16 +462,17 @@ Test(format_chat, several_choices_are_kept_apart)
               "\"finish_reason\":null},{\"index\":1,\"delta\":{\"tool_calls\":[{\"index\":0,"
               "\"id\":\"b\",\"type\":\"function\",\"function\":{\"name\":\"search\","
               "\"arguments\":\"{}\"}}]},\"finish_reason\":null}")
-        CHUNK("{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"},{\"index\":1,"
-              "\"delta\":{},\"finish_reason\":\"tool_calls\"}")
-        "data: [DONE]\n\n";
-    char *got = te_stream_call(API, NULL, ENGINE_CHAT, "{\"model\":\"m\",\"messages\":[]}", in,
-                               0, NULL);
+            CHUNK("{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"},{\"index\":1,"
+                  "\"delta\":{},\"finish_reason\":\"tool_calls\"}") "data: [DONE]\n\n";
+    char *got =
+        te_stream_call(API, NULL, ENGINE_CHAT, "{\"model\":\"m\",\"messages\":[]}", in, 0, NULL);
     cr_assert_null(strstr(got, "shell"));
     cr_assert(strstr(got, "\"choices\":[{\"index\":1,\"delta\":{\"tool_calls\":[{\"index\":0,"
-                          "\"id\":\"b\""), "%s", got);
+                          "\"id\":\"b\""),
+              "%s", got);
     cr_assert(strstr(got, "{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"},{\"index\":1,"
-                          "\"delta\":{},\"finish_reason\":\"tool_calls\"}"), "%s", got);
+                          "\"delta\":{},\"finish_reason\":\"tool_calls\"}"),
+              "%s", got);
     free(got);
 }
 
@@ -482,20 +486,19 @@ Test(format_chat, many_empty_calls_are_bounded_and_huge_indices_are_safe)
     int rc = 0;
     for (int i = 0; i < 10000 && !rc; i++) {
         char c[256];
-        snprintf(c, sizeof c, CHUNK(DELTA("{\"tool_calls\":[{\"index\":%d,\"id\":\"c%d\"}]}")),
-                 i, i);
+        snprintf(c, sizeof c, CHUNK(DELTA("{\"tool_calls\":[{\"index\":%d,\"id\":\"c%d\"}]}")), i,
+                 i);
         rc = engine_stream_feed(t.c, c, strlen(c), sink_put, &s);
     }
     cr_assert_eq(rc, ENGINE_ERR_TOO_LARGE);
     te_close(&t);
     free(s.p);
-    static const char in[] =
-        CHUNK("{\"index\":1e300,\"delta\":{\"content\":\"x\"}}")
+    static const char in[] = CHUNK("{\"index\":1e300,\"delta\":{\"content\":\"x\"}}")
         CHUNK("{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":-1e300,\"id\":\"a\","
               "\"function\":{\"name\":\"search\",\"arguments\":\"{}\"}}]},"
               "\"finish_reason\":\"tool_calls\"}");
-    char *got = te_stream_call(API, NULL, ENGINE_CHAT, "{\"model\":\"m\",\"messages\":[]}", in,
-                               0, NULL);
+    char *got =
+        te_stream_call(API, NULL, ENGINE_CHAT, "{\"model\":\"m\",\"messages\":[]}", in, 0, NULL);
     cr_assert_null(strstr(got, "\"content\":\"x\""),
                    "an event with a choice out of range is dropped");
     cr_assert(strstr(got, "\"name\":\"search\""));

@@ -12,22 +12,25 @@ Test(format_embeddings, every_text_position_is_found)
 {
     struct te t;
     te_open(&t, API, NULL);
-    cr_assert_eq(te_request(&t, ENGINE_EMBEDDINGS, "{\"model\":\"text-embedding-3-small\","
-                                                   "\"input\":\"one\"}"),
+    cr_assert_eq(te_request(&t, ENGINE_EMBEDDINGS,
+                            "{\"model\":\"text-embedding-3-small\","
+                            "\"input\":\"one\"}"),
                  ENGINE_ALLOW);
     cr_assert_eq(t.c->rq.n_texts, 1);
     cr_assert_str_eq(t.c->rq.texts[0].path, "input");
     cr_assert_eq(t.c->rq.texts[0].kind, ENGINE_TEXT_INPUT);
-    cr_assert_eq(te_request(&t, ENGINE_EMBEDDINGS, "{\"model\":\"text-embedding-3-small\","
-                                                   "\"input\":[\"a\",\"b\",[1,2],3]}"),
+    cr_assert_eq(te_request(&t, ENGINE_EMBEDDINGS,
+                            "{\"model\":\"text-embedding-3-small\","
+                            "\"input\":[\"a\",\"b\",[1,2],3]}"),
                  ENGINE_ALLOW);
     cr_assert_eq(t.c->rq.n_texts, 2);
     cr_assert_str_eq(t.c->rq.texts[1].path, "input[1]");
     cr_assert_str_eq(t.c->rq.texts[1].text, "b");
     cr_assert_eq(t.c->rq.tokens_input, 2);
     int status;
-    cr_assert_eq(te_request(&t, ENGINE_EMBEDDINGS, "{\"model\":\"text-embedding-3-small\","
-                                                   "\"input\":{\"a\":1}}"),
+    cr_assert_eq(te_request(&t, ENGINE_EMBEDDINGS,
+                            "{\"model\":\"text-embedding-3-small\","
+                            "\"input\":{\"a\":1}}"),
                  ENGINE_REFUSE);
     cr_assert(strstr(te_error(&t, &status), "cordon.malformed"));
     cr_assert_eq(status, 400);

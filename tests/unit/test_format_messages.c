@@ -10,7 +10,7 @@
 #include "policy/engine/sse.h"
 #include "test_engine_support.h"
 
-#define API                                                                                       \
+#define API                                                                                        \
     ",\"api\":{\"models\":[\"claude-*\"],\"tools\":{\"allow\":[\"get_weather\",\"search\"]}}"
 #define REQ "{\"model\":\"claude-x\",\"max_tokens\":64,\"stream\":true,\"messages\":[]}"
 
@@ -136,9 +136,10 @@ static int acc_event(void *ud, const struct sse_event *ev)
         cr_assert_eq(ix->valueint, a->n_blocks - 1);
         a->open = 0;
     } else if (!strcmp(type, "message_start")) {
-        a->in_tokens = cJSON_GetObjectItem(
-            cJSON_GetObjectItem(cJSON_GetObjectItem(j, "message"), "usage"), "input_tokens")
-                           ->valueint;
+        a->in_tokens =
+            cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "message"), "usage"),
+                                "input_tokens")
+                ->valueint;
     } else if (!strcmp(type, "message_delta")) {
         snprintf(a->stop_reason, sizeof a->stop_reason, "%s",
                  cJSON_GetObjectItem(cJSON_GetObjectItem(j, "delta"), "stop_reason")->valuestring);
@@ -161,33 +162,46 @@ static void accumulate(const char *out, struct acc *a)
 
 #define EV(name, data) "event: " name "\ndata: " data "\n\n"
 
-static const char k_stream[] =
-    EV("message_start", "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":"
-       "\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-x\",\"stop_reason\":"
-       "null,\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}")
-    EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":"
-       "{\"type\":\"text\",\"text\":\"\"}}")
-    EV("ping", "{\"type\": \"ping\"}")
-    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
-       "\"text_delta\",\"text\":\"Checking.\"}}")
-    EV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}")
-    EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":1,\"content_block\":"
-       "{\"type\":\"tool_use\",\"id\":\"toolu_A\",\"name\":\"bash\",\"input\":{}}}")
-    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
-       "\"input_json_delta\",\"partial_json\":\"{\\\"cmd\\\": \\\"cat /etc/sh\"}}")
-    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
-       "\"input_json_delta\",\"partial_json\":\"adow\\\"}\"}}")
-    EV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":1}")
-    EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":2,\"content_block\":"
-       "{\"type\":\"tool_use\",\"id\":\"toolu_B\",\"name\":\"get_weather\",\"input\":{}}}")
-    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":"
-       "\"input_json_delta\",\"partial_json\":\"\"}}")
-    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":"
-       "\"input_json_delta\",\"partial_json\":\"{\\\"city\\\": \\\"Oslo\\\"}\"}}")
-    EV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":2}")
-    EV("message_delta", "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\","
-       "\"stop_sequence\":null},\"usage\":{\"output_tokens\":40}}")
-    EV("message_stop", "{\"type\":\"message_stop\"}");
+static const char k_stream[] = EV(
+    "message_start",
+    "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":"
+    "\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-x\",\"stop_reason\":"
+    "null,\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}")
+    EV("content_block_start",
+       "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":"
+       "{\"type\":\"text\",\"text\":\"\"}}") EV("ping", "{\"type\": \"ping\"}")
+        EV("content_block_delta",
+           "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+           "\"text_delta\",\"text\":\"Checking.\"}}")
+            EV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}") EV(
+                "content_block_start",
+                "{\"type\":\"content_block_start\",\"index\":1,\"content_block\":"
+                "{\"type\":\"tool_use\",\"id\":\"toolu_A\",\"name\":\"bash\",\"input\":{}}}")
+                EV("content_block_delta",
+                   "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+                   "\"input_json_delta\",\"partial_json\":\"{\\\"cmd\\\": \\\"cat /etc/sh\"}}")
+                    EV("content_block_delta",
+                       "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+                       "\"input_json_delta\",\"partial_json\":\"adow\\\"}\"}}")
+                        EV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":1}")
+                            EV("content_block_start",
+                               "{\"type\":\"content_block_start\",\"index\":2,\"content_block\":"
+                               "{\"type\":\"tool_use\",\"id\":\"toolu_B\",\"name\":\"get_weather\","
+                               "\"input\":{}}}") EV("content_block_delta",
+                                                    "{\"type\":\"content_block_delta\",\"index\":2,"
+                                                    "\"delta\":{\"type\":"
+                                                    "\"input_json_delta\",\"partial_json\":\"\"}}")
+                                EV("content_block_delta", "{\"type\":\"content_block_delta\","
+                                                          "\"index\":2,\"delta\":{\"type\":"
+                                                          "\"input_json_delta\",\"partial_json\":"
+                                                          "\"{\\\"city\\\": \\\"Oslo\\\"}\"}}")
+                                    EV("content_block_stop",
+                                       "{\"type\":\"content_block_stop\",\"index\":2}")
+                                        EV("message_delta", "{\"type\":\"message_delta\",\"delta\":"
+                                                            "{\"stop_reason\":\"tool_use\","
+                                                            "\"stop_sequence\":null},\"usage\":{"
+                                                            "\"output_tokens\":40}}")
+                                            EV("message_stop", "{\"type\":\"message_stop\"}");
 
 Test(format_messages, a_denied_tool_use_is_removed_at_every_split)
 {
@@ -257,8 +271,8 @@ Test(format_messages, notice_mode_puts_a_text_block_in_the_calls_place)
 Test(format_messages, observe_mode_forwards_every_byte)
 {
     struct te t;
-    char *got = te_stream_call(",\"mode\":\"observe\"" API, NULL, ENGINE_MESSAGES, REQ, k_stream,
-                               0, &t);
+    char *got =
+        te_stream_call(",\"mode\":\"observe\"" API, NULL, ENGINE_MESSAGES, REQ, k_stream, 0, &t);
     cr_assert_str_eq(got, k_stream);
     cr_assert_eq(engine_call_tools_removed(t.c), 1);
     free(got);
@@ -282,11 +296,12 @@ Test(format_messages, text_flows_while_a_tool_use_is_held)
 Test(format_messages, mid_stream_error_passes_through)
 {
     static const char in[] =
-        EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":0,"
+        EV("content_block_start",
+           "{\"type\":\"content_block_start\",\"index\":0,"
            "\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"search\",\"input\":"
            "{}}}")
-        EV("error", "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":"
-           "\"Overloaded\"}}");
+            EV("error", "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":"
+                        "\"Overloaded\"}}");
     char *got = te_stream_call(API, NULL, ENGINE_MESSAGES, REQ, in, 0, NULL);
     cr_assert(strstr(got, "event: error\n"));
     /* the truncated call is judged at the end: its input {} is complete */
@@ -304,8 +319,11 @@ Test(format_messages, oversized_line_gives_an_anthropic_error_event)
     memset(big, 'x', sizeof big);
     struct sink s = {0};
     cr_assert_eq(engine_stream_feed(t.c, big, sizeof big, sink_put, &s), ENGINE_ERR_SSE_LINE);
-    cr_assert(strncmp(s.p, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
-                           "\"api_error\"", 60) == 0, "%s", s.p);
+    cr_assert(strncmp(s.p,
+                      "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
+                      "\"api_error\"",
+                      60) == 0,
+              "%s", s.p);
     free(s.p);
     te_close(&t);
 }

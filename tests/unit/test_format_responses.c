@@ -62,51 +62,79 @@ Test(format_responses, every_text_position_is_found)
 
 #define EV(name, data) "event: " name "\ndata: " data "\n\n"
 
-static const char k_stream[] =
-    EV("response.created", "{\"type\":\"response.created\",\"sequence_number\":0,\"response\":"
-       "{\"id\":\"resp_1\",\"status\":\"in_progress\",\"output\":[]}}")
-    EV("response.output_item.added", "{\"type\":\"response.output_item.added\",\"sequence_number"
+static const char k_stream[] = EV(
+    "response.created", "{\"type\":\"response.created\",\"sequence_number\":0,\"response\":"
+                        "{\"id\":\"resp_1\",\"status\":\"in_progress\",\"output\":[]}}")
+    EV("response.output_item.added",
+       "{\"type\":\"response.output_item.added\",\"sequence_number"
        "\":1,\"output_index\":0,\"item\":{\"type\":\"message\",\"id\":\"msg_1\",\"role\":"
        "\"assistant\",\"status\":\"in_progress\",\"content\":[]}}")
-    EV("response.output_text.delta", "{\"type\":\"response.output_text.delta\",\"sequence_number"
-       "\":2,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"Hi.\"}")
-    EV("response.output_item.done", "{\"type\":\"response.output_item.done\",\"sequence_number"
-       "\":3,\"output_index\":0,\"item\":{\"type\":\"message\",\"id\":\"msg_1\",\"status\":"
-       "\"completed\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":"
-       "\"Hi.\"}]}}")
-    EV("response.output_item.added", "{\"type\":\"response.output_item.added\",\"sequence_number"
-       "\":4,\"output_index\":1,\"item\":{\"type\":\"function_call\",\"id\":\"fc_A\",\"call_id\":"
-       "\"call_A\",\"name\":\"exec\",\"arguments\":\"\",\"status\":\"in_progress\"}}")
-    EV("response.function_call_arguments.delta", "{\"type\":\"response.function_call_arguments"
-       ".delta\",\"sequence_number\":5,\"item_id\":\"fc_A\",\"output_index\":1,\"delta\":"
-       "\"{\\\"c\\\":\\\"reboot\\\"}\"}")
-    EV("response.function_call_arguments.done", "{\"type\":\"response.function_call_arguments"
-       ".done\",\"sequence_number\":6,\"item_id\":\"fc_A\",\"output_index\":1,\"arguments\":"
-       "\"{\\\"c\\\":\\\"reboot\\\"}\"}")
-    EV("response.output_item.done", "{\"type\":\"response.output_item.done\",\"sequence_number"
-       "\":7,\"output_index\":1,\"item\":{\"type\":\"function_call\",\"id\":\"fc_A\",\"call_id\":"
-       "\"call_A\",\"name\":\"exec\",\"arguments\":\"{\\\"c\\\":\\\"reboot\\\"}\",\"status\":"
-       "\"completed\"}}")
-    EV("response.output_item.added", "{\"type\":\"response.output_item.added\",\"sequence_number"
-       "\":8,\"output_index\":2,\"item\":{\"type\":\"function_call\",\"id\":\"fc_B\",\"call_id\":"
-       "\"call_B\",\"name\":\"search\",\"arguments\":\"\",\"status\":\"in_progress\"}}")
-    EV("response.function_call_arguments.delta", "{\"type\":\"response.function_call_arguments"
-       ".delta\",\"sequence_number\":9,\"item_id\":\"fc_B\",\"output_index\":2,\"delta\":"
-       "\"{\\\"q\\\":\\\"x\\\"}\"}")
-    EV("response.function_call_arguments.done", "{\"type\":\"response.function_call_arguments"
-       ".done\",\"sequence_number\":10,\"item_id\":\"fc_B\",\"output_index\":2,\"arguments\":"
-       "\"{\\\"q\\\":\\\"x\\\"}\"}")
-    EV("response.output_item.done", "{\"type\":\"response.output_item.done\",\"sequence_number"
-       "\":11,\"output_index\":2,\"item\":{\"type\":\"function_call\",\"id\":\"fc_B\",\"call_id\":"
-       "\"call_B\",\"name\":\"search\",\"arguments\":\"{\\\"q\\\":\\\"x\\\"}\",\"status\":"
-       "\"completed\"}}")
-    EV("response.completed", "{\"type\":\"response.completed\",\"sequence_number\":12,"
-       "\"response\":{\"id\":\"resp_1\",\"status\":\"completed\",\"output\":[{\"type\":\"message\""
-       ",\"id\":\"msg_1\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":"
-       "\"Hi.\"}]},{\"type\":\"function_call\",\"id\":\"fc_A\",\"call_id\":\"call_A\",\"name\":"
-       "\"exec\",\"arguments\":\"{}\"},{\"type\":\"function_call\",\"id\":\"fc_B\",\"call_id\":"
-       "\"call_B\",\"name\":\"search\",\"arguments\":\"{\\\"q\\\":\\\"x\\\"}\"}],\"usage\":{"
-       "\"input_tokens\":30,\"output_tokens\":12,\"total_tokens\":42}}}");
+        EV("response.output_text.delta",
+           "{\"type\":\"response.output_text.delta\",\"sequence_number"
+           "\":2,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"Hi.\"}")
+            EV("response.output_item.done",
+               "{\"type\":\"response.output_item.done\",\"sequence_number"
+               "\":3,\"output_index\":0,\"item\":{\"type\":\"message\",\"id\":\"msg_1\",\"status\":"
+               "\"completed\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\","
+               "\"text\":"
+               "\"Hi.\"}]}}") EV("response.output_item.added",
+                                 "{\"type\":\"response.output_item.added\",\"sequence_number"
+                                 "\":4,\"output_index\":1,\"item\":{\"type\":\"function_call\","
+                                 "\"id\":\"fc_A\",\"call_id\":"
+                                 "\"call_A\",\"name\":\"exec\",\"arguments\":\"\",\"status\":\"in_"
+                                 "progress\"}}") EV("response.function_call_arguments.delta",
+                                                    "{\"type\":\"response.function_call_arguments"
+                                                    ".delta\",\"sequence_number\":5,\"item_id\":"
+                                                    "\"fc_A\",\"output_index\":1,\"delta\":"
+                                                    "\"{\\\"c\\\":\\\"reboot\\\"}\"}")
+                EV("response.function_call_arguments.done",
+                   "{\"type\":\"response.function_call_arguments"
+                   ".done\",\"sequence_number\":6,\"item_id\":\"fc_A\",\"output_index\":1,"
+                   "\"arguments\":"
+                   "\"{\\\"c\\\":\\\"reboot\\\"}\"}")
+                    EV("response.output_item.done",
+                       "{\"type\":\"response.output_item.done\",\"sequence_number"
+                       "\":7,\"output_index\":1,\"item\":{\"type\":\"function_call\",\"id\":\"fc_"
+                       "A\",\"call_id\":"
+                       "\"call_A\",\"name\":\"exec\",\"arguments\":\"{\\\"c\\\":\\\"reboot\\\"}\","
+                       "\"status\":"
+                       "\"completed\"}}")
+                        EV("response.output_item.added",
+                           "{\"type\":\"response.output_item.added\",\"sequence_number"
+                           "\":8,\"output_index\":2,\"item\":{\"type\":\"function_call\",\"id\":"
+                           "\"fc_B\",\"call_id\":"
+                           "\"call_B\",\"name\":\"search\",\"arguments\":\"\",\"status\":\"in_"
+                           "progress\"}}") EV("response.function_call_arguments.delta",
+                                              "{\"type\":\"response.function_call_arguments"
+                                              ".delta\",\"sequence_number\":9,\"item_id\":\"fc_B\","
+                                              "\"output_index\":2,\"delta\":"
+                                              "\"{\\\"q\\\":\\\"x\\\"}\"}")
+                            EV("response.function_call_arguments.done",
+                               "{\"type\":\"response.function_call_arguments"
+                               ".done\",\"sequence_number\":10,\"item_id\":\"fc_B\",\"output_"
+                               "index\":2,\"arguments\":"
+                               "\"{\\\"q\\\":\\\"x\\\"}\"}")
+                                EV("response.output_item.done",
+                                   "{\"type\":\"response.output_item.done\",\"sequence_number"
+                                   "\":11,\"output_index\":2,\"item\":{\"type\":\"function_call\","
+                                   "\"id\":\"fc_B\",\"call_id\":"
+                                   "\"call_B\",\"name\":\"search\",\"arguments\":\"{\\\"q\\\":"
+                                   "\\\"x\\\"}\",\"status\":"
+                                   "\"completed\"}}")
+                                    EV("response.completed",
+                                       "{\"type\":\"response.completed\",\"sequence_number\":12,"
+                                       "\"response\":{\"id\":\"resp_1\",\"status\":\"completed\","
+                                       "\"output\":[{\"type\":\"message\""
+                                       ",\"id\":\"msg_1\",\"role\":\"assistant\",\"content\":[{"
+                                       "\"type\":\"output_text\",\"text\":"
+                                       "\"Hi.\"}]},{\"type\":\"function_call\",\"id\":\"fc_A\","
+                                       "\"call_id\":\"call_A\",\"name\":"
+                                       "\"exec\",\"arguments\":\"{}\"},{\"type\":\"function_call\","
+                                       "\"id\":\"fc_B\",\"call_id\":"
+                                       "\"call_B\",\"name\":\"search\",\"arguments\":\"{\\\"q\\\":"
+                                       "\\\"x\\\"}\"}],\"usage\":{"
+                                       "\"input_tokens\":30,\"output_tokens\":12,\"total_tokens\":"
+                                       "42}}}");
 
 struct acc {
     int items, calls;
@@ -129,8 +157,7 @@ static int acc_event(void *ud, const struct sse_event *ev)
         cr_assert_eq(ix->valueint, a->items, "output indices 0, 1, 2 with no gap");
         cJSON *it = cJSON_GetObjectItem(j, "item");
         if (!strcmp(cJSON_GetObjectItem(it, "type")->valuestring, "function_call"))
-            snprintf(a->names[a->calls++], 32, "%s",
-                     cJSON_GetObjectItem(it, "name")->valuestring);
+            snprintf(a->names[a->calls++], 32, "%s", cJSON_GetObjectItem(it, "name")->valuestring);
         a->items++;
     } else if (ix) {
         cr_assert_lt(ix->valueint, a->items, "an event about an item the client knows");
@@ -191,8 +218,8 @@ Test(format_responses, notice_mode_and_observe_mode)
     cr_assert(strstr(got, "[cordon] the tool call \\\"exec\\\" was removed"), "%s", got);
     cr_assert_eq(a.completed_outputs, 3);
     free(got);
-    got = te_stream_call(",\"mode\":\"observe\"" API, NULL, ENGINE_RESPONSES, REQ, k_stream, 0,
-                         NULL);
+    got =
+        te_stream_call(",\"mode\":\"observe\"" API, NULL, ENGINE_RESPONSES, REQ, k_stream, 0, NULL);
     cr_assert_str_eq(got, k_stream);
     free(got);
 }
@@ -227,8 +254,11 @@ Test(format_responses, an_error_event_in_responses_shape)
     memset(big, 'x', sizeof big);
     struct sink s = {0};
     cr_assert_eq(engine_stream_feed(t.c, big, sizeof big, sink_put, &s), ENGINE_ERR_SSE_LINE);
-    cr_assert(strncmp(s.p, "event: error\ndata: {\"type\":\"error\",\"code\":"
-                           "\"cordon.upstream_stream\"", 60) == 0, "%s", s.p);
+    cr_assert(strncmp(s.p,
+                      "event: error\ndata: {\"type\":\"error\",\"code\":"
+                      "\"cordon.upstream_stream\"",
+                      60) == 0,
+              "%s", s.p);
     free(s.p);
     te_close(&t);
 }
@@ -249,14 +279,17 @@ Test(format_responses, custom_tool_calls_are_judged_by_name)
     cr_assert(strstr(out, "cats"));
     te_close(&t);
     static const char in[] =
-        EV("response.output_item.added", "{\"type\":\"response.output_item.added\","
+        EV("response.output_item.added",
+           "{\"type\":\"response.output_item.added\","
            "\"output_index\":0,\"item\":{\"type\":\"custom_tool_call\",\"id\":\"ct\",\"call_id\":"
            "\"c\",\"name\":\"exec\",\"input\":\"\"}}")
-        EV("response.custom_tool_call_input.delta", "{\"type\":\"response.custom_tool_call_input"
-           ".delta\",\"output_index\":0,\"item_id\":\"ct\",\"delta\":\"reboot\"}")
-        EV("response.output_item.done", "{\"type\":\"response.output_item.done\","
-           "\"output_index\":0,\"item\":{\"type\":\"custom_tool_call\",\"id\":\"ct\",\"call_id\":"
-           "\"c\",\"name\":\"exec\",\"input\":\"reboot\"}}");
+            EV("response.custom_tool_call_input.delta",
+               "{\"type\":\"response.custom_tool_call_input"
+               ".delta\",\"output_index\":0,\"item_id\":\"ct\",\"delta\":\"reboot\"}")
+                EV("response.output_item.done", "{\"type\":\"response.output_item.done\","
+                                                "\"output_index\":0,\"item\":{\"type\":\"custom_"
+                                                "tool_call\",\"id\":\"ct\",\"call_id\":"
+                                                "\"c\",\"name\":\"exec\",\"input\":\"reboot\"}}");
     char *got = te_stream_call(API, NULL, ENGINE_RESPONSES, REQ, in, 0, NULL);
     cr_assert_str_eq(got, "");
     free(got);

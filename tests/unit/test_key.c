@@ -26,8 +26,8 @@
 #define GOLDEN_PK_B64 "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 #define GOLDEN_SEED_B64 "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A="
 
-#define assert_has(text, phrase)                                                               \
-    cr_assert(strstr((text), (phrase)) != NULL, "expected \"%s\" in the message: %s", (phrase), \
+#define assert_has(text, phrase)                                                                   \
+    cr_assert(strstr((text), (phrase)) != NULL, "expected \"%s\" in the message: %s", (phrase),    \
               (text))
 
 static char tmpdir[PATH_MAX];
@@ -335,11 +335,13 @@ Test(key, load_accepts_the_exact_form_and_crlf)
     struct key_secret *k = NULL;
     char err[512] = "";
 
-    cr_assert_eq(load_text_as_key("cordon-ed25519-private " GOLDEN_ID " " GOLDEN_SEED_B64,
-                                  &k, err, sizeof err), 0, "no final newline: %s", err);
+    cr_assert_eq(load_text_as_key("cordon-ed25519-private " GOLDEN_ID " " GOLDEN_SEED_B64, &k, err,
+                                  sizeof err),
+                 0, "no final newline: %s", err);
     key_secret_free(k);
     cr_assert_eq(load_text_as_key("cordon-ed25519-private " GOLDEN_ID " " GOLDEN_SEED_B64 "\r\n",
-                                  &k, err, sizeof err), 0, "CRLF: %s", err);
+                                  &k, err, sizeof err),
+                 0, "CRLF: %s", err);
     cr_assert_str_eq(key_secret_id(k), GOLDEN_ID);
     key_secret_free(k);
 }

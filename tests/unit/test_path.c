@@ -174,9 +174,9 @@ Test(canonical, follows_symlink_chains_relative_and_absolute)
 {
     cr_assert_eq(mkdir(at("real"), 0700), 0);
     cr_assert_eq(mkdir(at("real/sub"), 0700), 0);
-    cr_assert_eq(symlink("real", at("c3")), 0);      /* relative */
+    cr_assert_eq(symlink("real", at("c3")), 0); /* relative */
     cr_assert_eq(symlink("c3", at("c2")), 0);
-    cr_assert_eq(symlink(at("c2"), at("c1")), 0);    /* absolute */
+    cr_assert_eq(symlink(at("c2"), at("c1")), 0); /* absolute */
     canon_is(at("c1"), at("real"));
     canon_is(at("c1/sub/new/audit"), at("real/sub/new/audit"));
     /* a link whose target climbs: sub/up -> ../.. */
@@ -287,7 +287,7 @@ Test(canonical, an_unreadable_prefix_is_an_error_not_a_guess)
  * -EINVAL), and path_strerror names each one apart, and an errno as strerror does. */
 Test(path, codes_are_disjoint_from_errno_and_named)
 {
-    static const int codes[] = {PATH_ERR_SYNTAX, PATH_ERR_VAR, PATH_ERR_UNSET,
+    static const int codes[] = {PATH_ERR_SYNTAX,   PATH_ERR_VAR,    PATH_ERR_UNSET,
                                 PATH_ERR_RELATIVE, PATH_ERR_DOTDOT, PATH_ERR_TOO_LONG};
     size_t n = sizeof codes / sizeof codes[0];
     for (size_t i = 0; i < n; i++) {
@@ -295,8 +295,8 @@ Test(path, codes_are_disjoint_from_errno_and_named)
         cr_assert(!err_is_errno(codes[i]), "code %d overlaps errno", codes[i]);
         cr_assert_str_neq(path_strerror(codes[i]), path_strerror(0));
         for (size_t j = 0; j < i; j++)
-            cr_assert_str_neq(path_strerror(codes[i]), path_strerror(codes[j]), "%d and %d", codes[i],
-                              codes[j]);
+            cr_assert_str_neq(path_strerror(codes[i]), path_strerror(codes[j]), "%d and %d",
+                              codes[i], codes[j]);
     }
     cr_assert_str_eq(path_strerror(-ENOENT), strerror(ENOENT));
 }

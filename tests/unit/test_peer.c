@@ -61,17 +61,17 @@ Test(status, malformed_text_is_never_taken_for_an_ungoverned_peer)
 {
     struct peer_status st;
     const char *bad[] = {
-        "",                                                 /* nothing */
-        "Name:\tx\nSeccomp:\t2\n",                          /* NoNewPrivs missing */
-        "NoNewPrivs:\t0\nNoNewPrivs:\t1\nSeccomp:\t2\n",    /* twice: which one? */
+        "",                                              /* nothing */
+        "Name:\tx\nSeccomp:\t2\n",                       /* NoNewPrivs missing */
+        "NoNewPrivs:\t0\nNoNewPrivs:\t1\nSeccomp:\t2\n", /* twice: which one? */
         "NoNewPrivs:\t1\nSeccomp:\t2\nSeccomp:\t0\n",
-        "NoNewPrivs:\t2\n",                                 /* not a flag */
+        "NoNewPrivs:\t2\n", /* not a flag */
         "NoNewPrivs:\t10\n",
         "NoNewPrivs:\t\n",
         "NoNewPrivs:\tyes\n",
         "NoNewPrivs:\t0 1\n",
         "NoNewPrivs:\t-1\n",
-        "NoNewPrivs:\t1\nSeccomp:\t3\n",                    /* no such mode */
+        "NoNewPrivs:\t1\nSeccomp:\t3\n", /* no such mode */
         "NoNewPrivs:\t1\nSeccomp:\tfilter\n",
         NULL,
     };
@@ -123,19 +123,19 @@ Test(tcp, finds_the_line_of_the_peer_socket)
 {
     unsigned long ino = 0;
     unsigned uid = 0;
-    cr_assert_eq(peer_tcp_find(table, strlen(table), "0100007F:A1B2", "0100007F:1F90", &ino,
-                               &uid), 0);
+    cr_assert_eq(peer_tcp_find(table, strlen(table), "0100007F:A1B2", "0100007F:1F90", &ino, &uid),
+                 0);
     cr_assert_eq(ino, 98765);
     cr_assert_eq(uid, 1000);
     /* a closing socket has no owner: inode 0, which the check refuses */
-    cr_assert_eq(peer_tcp_find(table, strlen(table), "0100007F:A1B3", "0100007F:1F90", &ino,
-                               &uid), 0);
+    cr_assert_eq(peer_tcp_find(table, strlen(table), "0100007F:A1B3", "0100007F:1F90", &ino, &uid),
+                 0);
     cr_assert_eq(ino, 0);
     /* the reverse direction is the server's own socket, not the peer's */
-    cr_assert_eq(peer_tcp_find(table, strlen(table), "0100007F:1F90", "0100007F:A1B2", &ino,
-                               &uid), -ENOENT);
-    cr_assert_eq(peer_tcp_find(table, strlen(table), "0100007F:A1B", "0100007F:1F90", &ino,
-                               &uid), -ENOENT, "a prefix is not an address");
+    cr_assert_eq(peer_tcp_find(table, strlen(table), "0100007F:1F90", "0100007F:A1B2", &ino, &uid),
+                 -ENOENT);
+    cr_assert_eq(peer_tcp_find(table, strlen(table), "0100007F:A1B", "0100007F:1F90", &ino, &uid),
+                 -ENOENT, "a prefix is not an address");
 }
 
 Test(tcp, malformed_lines_are_skipped_and_bad_input_refused)
@@ -143,20 +143,21 @@ Test(tcp, malformed_lines_are_skipped_and_bad_input_refused)
     unsigned long ino = 7;
     unsigned uid = 7;
     const char *junk[] = {
-        "0: 0100007F:A1B2 0100007F:1F90\n",                              /* too few fields */
-        "0: 0100007F:A1B2 0100007F:1F90 01 x x x 99999999999 0 5\n",     /* uid too long */
-        "0: 0100007F:A1B2 0100007F:1F90 01 x x x u 0 5\n",                /* uid not a number */
+        "0: 0100007F:A1B2 0100007F:1F90\n",                          /* too few fields */
+        "0: 0100007F:A1B2 0100007F:1F90 01 x x x 99999999999 0 5\n", /* uid too long */
+        "0: 0100007F:A1B2 0100007F:1F90 01 x x x u 0 5\n",           /* uid not a number */
         "0: 0100007F:A1B2 0100007F:1F90 01 x x x 0 0 123456789012345678901\n", /* inode */
         "0: 0100007F:A1B2 0100007F:1F90 01 x x x 0 0 -1\n",
         NULL,
     };
     for (int i = 0; junk[i]; i++)
-        cr_assert_eq(peer_tcp_find(junk[i], strlen(junk[i]), "0100007F:A1B2", "0100007F:1F90",
-                                   &ino, &uid), -ENOENT, "%s", junk[i]);
+        cr_assert_eq(
+            peer_tcp_find(junk[i], strlen(junk[i]), "0100007F:A1B2", "0100007F:1F90", &ino, &uid),
+            -ENOENT, "%s", junk[i]);
     cr_assert_eq(ino, 7, "nothing written for a line that does not parse");
     const char nul[] = "0: 0100007F:A1B2 0100007F:1F90 01 x x x 0 0 5\n\0";
-    cr_assert_eq(peer_tcp_find(nul, sizeof nul - 1, "0100007F:A1B2", "0100007F:1F90", &ino,
-                               &uid), -EINVAL);
+    cr_assert_eq(peer_tcp_find(nul, sizeof nul - 1, "0100007F:A1B2", "0100007F:1F90", &ino, &uid),
+                 -EINVAL);
     cr_assert_eq(peer_tcp_find(table, (size_t)PEER_TCP_TABLE_MAX + 1, "a", "b", &ino, &uid),
                  -EINVAL, "refused by its length, before any byte is read");
 }

@@ -17,7 +17,9 @@
 #include "tests/unit/support.h"
 
 static const struct policy_env test_env = {
-    .vars = {.home = "/home/tester", .cwd = "/work/proj", .workspace = "/work/proj/ws",
+    .vars = {.home = "/home/tester",
+             .cwd = "/work/proj",
+             .workspace = "/work/proj/ws",
              .tmp = "/tmp"},
     .resolve_symlinks = 0,
 };
@@ -158,11 +160,11 @@ Test(good, credential_set_is_on_by_default_and_expanded)
         ;
     cr_assert_eq(n, 70);
     cr_assert_eq(p->sandbox.fs.deny.n, n + host_paths());
-    const char *want[] = {"/home/tester/.ssh", "/home/tester/.aws", "/home/tester/.config/gcloud",
-                          "/home/tester/.git-credentials", "/home/tester/.config/gh",
-                          "/home/tester/.pgpass", "/home/tester/.bash_history",
-                          "/home/tester/.cargo/credentials.toml", "/home/tester/.mozilla",
-                          "/home/tester/.local/share/keyrings"};
+    const char *want[] = {"/home/tester/.ssh",           "/home/tester/.aws",
+                          "/home/tester/.config/gcloud", "/home/tester/.git-credentials",
+                          "/home/tester/.config/gh",     "/home/tester/.pgpass",
+                          "/home/tester/.bash_history",  "/home/tester/.cargo/credentials.toml",
+                          "/home/tester/.mozilla",       "/home/tester/.local/share/keyrings"};
     for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
         int found = 0;
         for (size_t i = 0; i < p->sandbox.fs.deny.n; i++)
@@ -367,26 +369,42 @@ Test(good, version_up_to_two_to_the_53)
 
 /* ------------------------------------------------------------------ bad corpus */
 
-
-Test(bad, not_json) { expect_error("{\"cordon_policy\": 1,", "", "not valid JSON at line 1"); }
+Test(bad, not_json)
+{
+    expect_error("{\"cordon_policy\": 1,", "", "not valid JSON at line 1");
+}
 Test(bad, json_error_has_line_and_column)
 {
     expect_error("{\n  \"cordon_policy\": 1\n  \"agent\": \"a\"\n}", "", "line 3, column 3");
 }
-Test(bad, trailing_garbage) { expect_error(P("\"mode\": \"enforce\"") " x", "", "not valid JSON"); }
-Test(bad, top_level_array) { expect_error("[]", "", "expected an object, got an array"); }
-Test(bad, empty_document) { expect_error("", "", "the document is empty"); }
-Test(bad, missing_schema) { expect_error("{\"agent\": \"a\"}", "cordon_policy", "missing"); }
+Test(bad, trailing_garbage)
+{
+    expect_error(P("\"mode\": \"enforce\"") " x", "", "not valid JSON");
+}
+Test(bad, top_level_array)
+{
+    expect_error("[]", "", "expected an object, got an array");
+}
+Test(bad, empty_document)
+{
+    expect_error("", "", "the document is empty");
+}
+Test(bad, missing_schema)
+{
+    expect_error("{\"agent\": \"a\"}", "cordon_policy", "missing");
+}
 Test(bad, wrong_schema)
 {
     expect_error("{\"cordon_policy\": 2, \"agent\": \"a\"}", "cordon_policy",
                  "expected a whole number from 1 to 1, got 2");
 }
-Test(bad, missing_agent) { expect_error("{\"cordon_policy\": 1}", "agent", "missing"); }
+Test(bad, missing_agent)
+{
+    expect_error("{\"cordon_policy\": 1}", "agent", "missing");
+}
 Test(bad, agent_with_space)
 {
-    expect_error("{\"cordon_policy\": 1, \"agent\": \"a b\"}", "agent",
-                 "expected 1 to 64 letters");
+    expect_error("{\"cordon_policy\": 1, \"agent\": \"a b\"}", "agent", "expected 1 to 64 letters");
 }
 Test(bad, agent_not_string)
 {
@@ -571,9 +589,10 @@ Test(good, limits_take_whole_numbers_and_sizes)
     const struct {
         const char *v;
         uint64_t bytes;
-    } sizes[] = {{"1048576", 1ULL << 20}, {"\"1048576\"", 1ULL << 20}, {"\"1024K\"", 1ULL << 20},
-                 {"\"1m\"", 1ULL << 20},  {"\"2G\"", 2ULL << 30},        {"\"2g\"", 2ULL << 30},
-                 {"\"1T\"", 1ULL << 40},  {"\"1024T\"", 1ULL << 50},     {"1125899906842624", 1ULL << 50}};
+    } sizes[] = {
+        {"1048576", 1ULL << 20}, {"\"1048576\"", 1ULL << 20}, {"\"1024K\"", 1ULL << 20},
+        {"\"1m\"", 1ULL << 20},  {"\"2G\"", 2ULL << 30},      {"\"2g\"", 2ULL << 30},
+        {"\"1T\"", 1ULL << 40},  {"\"1024T\"", 1ULL << 50},   {"1125899906842624", 1ULL << 50}};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         char body[128];
         snprintf(body, sizeof body, "\"memory\": %s", sizes[i].v);
@@ -597,8 +616,7 @@ Test(bad, limits_zero_says_how_to_mean_no_limit)
     expect_limit_error("\"processes\": 0", "sandbox.limits.processes",
                        "expected a whole number of processes from 1 to 4194304, got 0 (to set "
                        "no limit, leave the key out)");
-    expect_limit_error("\"cpu_seconds\": 0", "sandbox.limits.cpu_seconds",
-                       "leave the key out");
+    expect_limit_error("\"cpu_seconds\": 0", "sandbox.limits.cpu_seconds", "leave the key out");
     expect_limit_error("\"memory\": 0", "sandbox.limits.memory", "(below the minimum of 1M)");
 }
 
@@ -634,12 +652,11 @@ Test(bad, limits_wrong_types_and_spellings)
     expect_limit_error("\"memory\": [1]", "sandbox.limits.memory", "got an array");
     expect_limit_error("\"memory\": \"2GB\"", "sandbox.limits.memory",
                        "got \"2GB\"; did you mean \"2G\"?");
-    expect_limit_error("\"memory\": \"512MiB\"", "sandbox.limits.memory",
-                       "did you mean \"512M\"?");
+    expect_limit_error("\"memory\": \"512MiB\"", "sandbox.limits.memory", "did you mean \"512M\"?");
     expect_limit_error("\"memory\": \"1.5G\"", "sandbox.limits.memory",
                        "(whole numbers only: \"1536M\", not \"1.5G\")");
-    const char *const malformed[] = {"\"\"", "\"M\"", "\" 5M\"", "\"5 M\"", "\"+5M\"",
-                                     "\"-5M\"", "\"0x10M\"", "\"5P\"", "\"5MM\""};
+    const char *const malformed[] = {"\"\"",    "\"M\"",     "\" 5M\"", "\"5 M\"", "\"+5M\"",
+                                     "\"-5M\"", "\"0x10M\"", "\"5P\"",  "\"5MM\""};
     for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
         char body[96];
         snprintf(body, sizeof body, "\"memory\": %s", malformed[i]);
@@ -650,8 +667,7 @@ Test(bad, limits_wrong_types_and_spellings)
                        "unknown key; did you mean \"memory\"?");
     expect_error(P("\"sandbox\": {\"limits\": [50]}"), "sandbox.limits",
                  "expected an object, got an array");
-    expect_error(P("\"sandbox\": {\"limit\": {}}"), "sandbox.limit",
-                 "did you mean \"limits\"?");
+    expect_error(P("\"sandbox\": {\"limit\": {}}"), "sandbox.limit", "did you mean \"limits\"?");
     expect_limit_error("\"processes\": 5, \"processes\": 5000", "sandbox.limits.processes",
                        "duplicate key");
 }
@@ -835,8 +851,8 @@ Test(bad, literal_duplicate_across_read_only_and_read_write)
 }
 Test(bad, duplicate_exec_name)
 {
-    expect_error(P("\"sandbox\": {\"exec\": {\"deny\": [\"rm\", \"rm\"]}}"),
-                 "sandbox.exec.deny[1]", "listed twice");
+    expect_error(P("\"sandbox\": {\"exec\": {\"deny\": [\"rm\", \"rm\"]}}"), "sandbox.exec.deny[1]",
+                 "listed twice");
 }
 Test(bad, glob_in_exec_path)
 {
@@ -867,8 +883,8 @@ Test(bad, models_not_array_message_reads_well)
 }
 Test(bad, large_number_is_printed_in_full)
 {
-    expect_error(P("\"api\": {\"budget\": {\"session_usd\": 1000001}}"),
-                 "api.budget.session_usd", "from 0 to 1000000, got 1000001");
+    expect_error(P("\"api\": {\"budget\": {\"session_usd\": 1000001}}"), "api.budget.session_usd",
+                 "from 0 to 1000000, got 1000001");
 }
 Test(bad, version_beyond_two_to_the_53)
 {
@@ -942,8 +958,9 @@ Test(hostile, too_many_entries_are_refused)
 {
     size_t cap = 1100 * 8 + 200;
     char *buf = malloc(cap);
-    size_t o = (size_t)snprintf(buf, cap, "{\"cordon_policy\": 1, \"agent\": \"a\", \"api\": "
-                                          "{\"models\": [");
+    size_t o = (size_t)snprintf(buf, cap,
+                                "{\"cordon_policy\": 1, \"agent\": \"a\", \"api\": "
+                                "{\"models\": [");
     for (int i = 0; i < 1100; i++)
         o += (size_t)snprintf(buf + o, cap - o, "%s\"m%d\"", i ? "," : "", i);
     snprintf(buf + o, cap - o, "]}}");
@@ -1175,8 +1192,10 @@ static struct policy *judge_policy(void)
     snprintf(ro, sizeof ro, "%s/ro", fx);
     cr_assert_eq(mkdir(ws, 0700), 0);
     cr_assert_eq(mkdir(ro, 0700), 0);
-    snprintf(doc, sizeof doc, P("\"sandbox\": {\"filesystem\": {\"read_write\": [\"%s\"], "
-                                "\"read_only\": [\"%s\"]}}"), ws, ro);
+    snprintf(doc, sizeof doc,
+             P("\"sandbox\": {\"filesystem\": {\"read_write\": [\"%s\"], "
+               "\"read_only\": [\"%s\"]}}"),
+             ws, ro);
     struct policy_env env = test_env;
     env.resolve_symlinks = 1;
     struct policy *p = NULL;

@@ -36,7 +36,8 @@ static const char *doc(const char *agent, const char *host)
     static char buf[512];
     snprintf(buf, sizeof buf,
              "{\"cordon_policy\":1,\"agent\":\"%s\",\"sandbox\":{\"network\":{\"mode\":\"proxy\","
-             "\"allow\":[\"%s:443\"]}}}", agent, host);
+             "\"allow\":[\"%s:443\"]}}}",
+             agent, host);
     return buf;
 }
 
@@ -68,8 +69,8 @@ TestSuite(pset, .init = setup, .fini = teardown);
 
 static struct pset_manager *open_mgr(void)
 {
-    struct pset_options o = {.policies_dir = pol, .versions_path = vers, .key = key,
-                             .expiry = 3600};
+    struct pset_options o = {
+        .policies_dir = pol, .versions_path = vers, .key = key, .expiry = 3600};
     struct pset_manager *m = NULL;
     diag_init(&d);
     int rc = pset_manager_open(&o, &m, &d);
@@ -177,11 +178,11 @@ Test(pset, push_validates_with_the_existing_set_and_writes_atomically)
 
     const char *mism = doc("zzz", "x.example.org");
     struct pset_source bad[] = {
-        {"d.json", mism, strlen(mism)},                /* agent is not the file name */
-        {"../evil.json", c, strlen(c)},               /* path in the name */
-        {"e.txt", c, strlen(c)},                      /* not .json */
-        {"f.json", "[1,2", 4},                        /* not JSON */
-        {"g.json", "{\"cordon_policy\":1}", 19},      /* no agent */
+        {"d.json", mism, strlen(mism)},          /* agent is not the file name */
+        {"../evil.json", c, strlen(c)},          /* path in the name */
+        {"e.txt", c, strlen(c)},                 /* not .json */
+        {"f.json", "[1,2", 4},                   /* not JSON */
+        {"g.json", "{\"cordon_policy\":1}", 19}, /* no agent */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         diag_init(&d);
@@ -211,8 +212,8 @@ Test(pset, push_validates_with_the_existing_set_and_writes_atomically)
 Test(pset, hostile_directory_and_versions_file)
 {
     writef("Bad Name.json", doc("a", "a.example.org"));
-    struct pset_options o = {.policies_dir = pol, .versions_path = vers, .key = key,
-                             .expiry = 3600};
+    struct pset_options o = {
+        .policies_dir = pol, .versions_path = vers, .key = key, .expiry = 3600};
     struct pset_manager *m = NULL;
     cr_assert_neq(pset_manager_open(&o, &m, &d), 0);
     cr_assert(has_diag("file name must be AGENT.json"));

@@ -113,11 +113,9 @@ Test(ready, malformed_text_is_refused_naming_the_line)
     cr_assert_eq(parse("HTTP=127.0.0.1:1\ntunnel=127.0.0.1:2\n", &r), -EINVAL, "upper case");
     cr_assert_eq(parse("http=\ntunnel=127.0.0.1:2\n", &r), -EINVAL);
     cr_assert(strstr(err, "line 1: the value is empty"), "%s", err);
-    cr_assert_eq(parse("http=127.0.0.1:1\ntunnel=127.0.0.1:2\ntunnel=127.0.0.1:3\n", &r),
-                 -EINVAL);
+    cr_assert_eq(parse("http=127.0.0.1:1\ntunnel=127.0.0.1:2\ntunnel=127.0.0.1:3\n", &r), -EINVAL);
     cr_assert(strstr(err, "line 3: tunnel appears twice"), "%s", err);
-    cr_assert_eq(parse("http=127.0.0.1:1\ntunnel=127.0.0.1:2\nevents=/tmp/e.sock\n", &r),
-                 -EINVAL);
+    cr_assert_eq(parse("http=127.0.0.1:1\ntunnel=127.0.0.1:2\nevents=/tmp/e.sock\n", &r), -EINVAL);
     cr_assert(strstr(err, "events is not unix:/PATH"), "%s", err);
     /* on failure nothing half-parsed is left */
     cr_assert_eq(r.n_http, 0);
@@ -150,8 +148,8 @@ Test(ready, hostile_text_is_refused)
     cr_assert_eq(parse("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=1\nhttp=127.0.0.1:1\ntunnel=1:2\n", &r),
                  -EINVAL);
     /* no NUL terminator needed: len bounds the text */
-    cr_assert_eq(ready_parse("http=127.0.0.1:1\ntunnel=127.0.0.1:2\nXXXX", 36, &r, err,
-                             sizeof err), 0, "%s", err);
+    cr_assert_eq(ready_parse("http=127.0.0.1:1\ntunnel=127.0.0.1:2\nXXXX", 36, &r, err, sizeof err),
+                 0, "%s", err);
 }
 
 Test(ready, too_many_lines_and_oversized_text_are_refused)

@@ -107,7 +107,8 @@ static void skip_or_fail(const char *why)
     const char *ci = getenv("CI");
     if (ci && strcmp(ci, "true") == 0)
         cr_assert_fail("CI=true, and %s: the kernel suite must run where the kernel sandbox "
-                       "can be tested", why);
+                       "can be tested",
+                       why);
     cr_skip_test("%s", why);
 }
 
@@ -135,8 +136,8 @@ static struct policy *compile(const char *extra)
 
 /* Run fn in a forked child after applying the sandbox; returns fn's result, or -100 - status
  * when apply failed. */
-static int in_sandbox(const struct policy *p, const struct sandbox_opts *o,
-                      int (*fn)(void *), void *arg)
+static int in_sandbox(const struct policy *p, const struct sandbox_opts *o, int (*fn)(void *),
+                      void *arg)
 {
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
@@ -365,8 +366,8 @@ static int connect_probe(void *arg)
     int s = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
     if (s < 0)
         return errno;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int rc = (int)syscall(SYS_connect, s, &a, sizeof a);
     return rc == 0 ? 0 : errno;
 }
@@ -541,8 +542,12 @@ static int caps_probe(void *arg)
 {
     (void)arg;
     unsigned long long eff = cap_eff();
-    const int gone[] = {2 /* DAC_READ_SEARCH */, 12 /* NET_ADMIN */, 13 /* NET_RAW */,
-                        19 /* SYS_PTRACE */, 21 /* SYS_ADMIN */, 25 /* SYS_TIME */,
+    const int gone[] = {2 /* DAC_READ_SEARCH */,
+                        12 /* NET_ADMIN */,
+                        13 /* NET_RAW */,
+                        19 /* SYS_PTRACE */,
+                        21 /* SYS_ADMIN */,
+                        25 /* SYS_TIME */,
                         38 /* PERFMON */};
     for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
         if (eff & (1ULL << gone[i]))
@@ -753,7 +758,6 @@ Test(sandbox, a_bind_mount_of_a_denied_directory_is_denied_too)
 
 /* ------------------------------------------------------------------ seccomp: the programs */
 
-
 /* The BPF compiled into cordon is what the rules give when built again now. */
 Test(sandbox, compiled_programs_match_the_rules)
 {
@@ -774,9 +778,9 @@ Test(sandbox, compiled_programs_match_the_rules)
                 unsigned char *buf = malloc((size_t)len);
                 cr_assert_eq(pread(fd, buf, (size_t)len, 0), len);
                 size_t ins;
-                const struct sock_filter *bpf = sandbox_seccomp_program(
-                    (enum policy_net)n, (enum policy_unix)u, (enum sandbox_sysv)v, &ins,
-                    &built_rules);
+                const struct sock_filter *bpf =
+                    sandbox_seccomp_program((enum policy_net)n, (enum policy_unix)u,
+                                            (enum sandbox_sysv)v, &ins, &built_rules);
                 cr_assert_eq(ins * sizeof *bpf, (size_t)len, "net %d unix %d sysv %d", n, u, v);
                 cr_assert_eq(memcmp(bpf, buf, (size_t)len), 0, "net %d unix %d sysv %d", n, u, v);
                 cr_assert_eq(built_rules, rules);
@@ -794,7 +798,6 @@ Test(sandbox, compiled_programs_match_the_rules)
 }
 
 /* ------------------------------------------------------------------ other processes by pid */
-
 
 #define IOPRIO(cls, data) (((long)(cls) << 13) | (data))
 
@@ -874,8 +877,7 @@ static int ipc_denied_probe(void *arg)
         return 3;
     if (syscall(SYS_msgrcv, 0L, NULL, 0L, 0L, (long)IPC_NOWAIT) >= 0 || errno != EPERM)
         return 4;
-    if (syscall(SYS_semget, (long)IPC_PRIVATE, 1L, (long)(IPC_CREAT | 0600)) >= 0 ||
-        errno != EPERM)
+    if (syscall(SYS_semget, (long)IPC_PRIVATE, 1L, (long)(IPC_CREAT | 0600)) >= 0 || errno != EPERM)
         return 5;
     if (syscall(SYS_semctl, 0L, 0L, (long)GETVAL, 0L) >= 0 || errno != EPERM)
         return 6;
@@ -963,9 +965,10 @@ static void apply_unprivileged(const struct policy *p, struct apply_result *out)
 
 Test(sandbox, private_sysv_without_the_capability_refuses_or_degrades)
 {
-    struct policy *strict = compile_json(
-        "{\"cordon_policy\": 1, \"agent\": \"t\", \"sandbox\": {\"filesystem\": "
-        "{\"read_write\": [\"%s\"]}, \"ipc\": {\"sysv\": \"private\"}}}", ws);
+    struct policy *strict =
+        compile_json("{\"cordon_policy\": 1, \"agent\": \"t\", \"sandbox\": {\"filesystem\": "
+                     "{\"read_write\": [\"%s\"]}, \"ipc\": {\"sysv\": \"private\"}}}",
+                     ws);
     struct apply_result a;
     apply_unprivileged(strict, &a);
     cr_assert_eq(a.rc, SANDBOX_ERR_UNSUPPORTED);
@@ -976,7 +979,8 @@ Test(sandbox, private_sysv_without_the_capability_refuses_or_degrades)
     struct policy *be = compile_json(
         "{\"cordon_policy\": 1, \"agent\": \"t\", \"sandbox\": {\"enforcement\": "
         "\"best_effort\", \"filesystem\": {\"read_write\": [\"%s\"]}, \"ipc\": {\"sysv\": "
-        "\"private\"}}}", ws);
+        "\"private\"}}}",
+        ws);
     apply_unprivileged(be, &a);
     cr_assert_eq(a.rc, 0, "%s", a.err);
     cr_assert_eq(a.r.ipc_namespace, 0);
@@ -1175,16 +1179,16 @@ Test(sandbox, no_limit_by_default_is_reported_as_none)
  * -EINVAL), and sandbox_strerror names each one apart, and an errno as strerror does. */
 Test(sandbox, codes_are_disjoint_from_errno_and_named)
 {
-    static const int codes[] = {SANDBOX_ERR_UNSUPPORTED, SANDBOX_ERR_THREADS,
-                                SANDBOX_ERR_SYSCALL, SANDBOX_ERR_NOMEM};
+    static const int codes[] = {SANDBOX_ERR_UNSUPPORTED, SANDBOX_ERR_THREADS, SANDBOX_ERR_SYSCALL,
+                                SANDBOX_ERR_NOMEM};
     size_t n = sizeof codes / sizeof codes[0];
     for (size_t i = 0; i < n; i++) {
         cr_assert_lt(codes[i], 0);
         cr_assert(!err_is_errno(codes[i]), "code %d overlaps errno", codes[i]);
         cr_assert_str_neq(sandbox_strerror(codes[i]), sandbox_strerror(0));
         for (size_t j = 0; j < i; j++)
-            cr_assert_str_neq(sandbox_strerror(codes[i]), sandbox_strerror(codes[j]), "%d and %d", codes[i],
-                              codes[j]);
+            cr_assert_str_neq(sandbox_strerror(codes[i]), sandbox_strerror(codes[j]), "%d and %d",
+                              codes[i], codes[j]);
     }
     cr_assert_str_eq(sandbox_strerror(-ENOENT), strerror(ENOENT));
 }

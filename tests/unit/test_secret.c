@@ -56,8 +56,7 @@ Test(secret, reads_a_private_file_without_its_newline)
     char *out, err[256];
     size_t len;
     const char *p = file("k", "ck_secret\r\n\n", 0600);
-    cr_assert_eq(secret_read_file("the test key", p, 0, &out, &len, err, sizeof err), 0, "%s",
-                 err);
+    cr_assert_eq(secret_read_file("the test key", p, 0, &out, &len, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(out, "ck_secret");
     cr_assert_eq(len, 9);
     secret_free(out, len);
@@ -94,20 +93,19 @@ Test(secret, exact_keeps_every_byte_and_reads_an_empty_file)
     char err[256] = "", *out = NULL;
     size_t len = 0;
     const char *p = file("two", "line\n\n", 0600);
-    cr_assert_eq(secret_read_file_exact("the test key", p, 0, &out, &len, err, sizeof err), 0,
-                 "%s", err);
+    cr_assert_eq(secret_read_file_exact("the test key", p, 0, &out, &len, err, sizeof err), 0, "%s",
+                 err);
     cr_assert_eq(len, 6);
     cr_assert_str_eq(out, "line\n\n");
     secret_free(out, len);
     p = file("empty", "", 0600);
-    cr_assert_eq(secret_read_file_exact("the test key", p, 0, &out, &len, err, sizeof err), 0,
-                 "%s", err);
+    cr_assert_eq(secret_read_file_exact("the test key", p, 0, &out, &len, err, sizeof err), 0, "%s",
+                 err);
     cr_assert_eq(len, 0);
     cr_assert_str_eq(out, "");
     secret_free(out, len);
     p = file("open", "x", 0644);
-    cr_assert_eq(secret_read_file_exact("the test key", p, 0, &out, &len, err, sizeof err),
-                 -EPERM);
+    cr_assert_eq(secret_read_file_exact("the test key", p, 0, &out, &len, err, sizeof err), -EPERM);
     cr_assert_null(out);
 }
 
@@ -125,7 +123,8 @@ Test(secret, a_binary_secret_keeps_every_byte)
     /* and it is refused as the text reader refuses */
     p = file("loose", "0123456789abcdef0123456789abcdef", 0640);
     out = NULL;
-    cr_assert_eq(secret_read_file_exact("the test secret", p, 64, &out, &len, err, sizeof err), -EPERM);
+    cr_assert_eq(secret_read_file_exact("the test secret", p, 64, &out, &len, err, sizeof err),
+                 -EPERM);
     cr_assert_null(out);
     cr_assert(strstr(err, "chmod 600"), "%s", err);
 }

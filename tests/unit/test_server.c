@@ -43,7 +43,9 @@ static void setup(void)
     pthread_rwlock_init(&S.audit_lock, NULL);
     pthread_mutex_init(&S.tunnel_lock, NULL);
     char err[512];
-    struct audit_config ac = {.dir = logdir, .key_path = keypath, .origin = "cordon.test/server",
+    struct audit_config ac = {.dir = logdir,
+                              .key_path = keypath,
+                              .origin = "cordon.test/server",
                               .fsync = AUDIT_FSYNC_NONE};
     cr_assert_eq(audit_open(&ac, &S.audit, err, sizeof err), AUDIT_OK, "%s", err);
     /* the HTTP front on a loopback port the kernel chooses */
@@ -69,8 +71,8 @@ static void teardown(void)
 static int get(const char *path, char *body, size_t bodylen)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     char req[256];
     int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: test\r\n\r\n", path);

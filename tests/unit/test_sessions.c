@@ -16,9 +16,8 @@ static const char *sid = "0123456789abcdef0123456789abcdef";
 static void open_with_ttl(int64_t ttl)
 {
     cr_assert_eq(agents_open(NULL, NULL, &a, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(agents_add_ephemeral(a, "bob",
-                                      "ck_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", err,
-                                      sizeof err),
+    cr_assert_eq(agents_add_ephemeral(a, "bob", "ck_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                                      err, sizeof err),
                  0, "%s", err);
     cr_assert_eq(agents_check(a, "ck_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL, kid),
                  AGENTS_OK);
@@ -160,10 +159,14 @@ Test(sessions, revoked_with_its_key)
 
 Test(sessions, malformed)
 {
-    const char *bad[] = {"", "cs_", "cs_short", "CS_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    const char *bad[] = {"",
+                         "cs_",
+                         "cs_short",
+                         "CS_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
                          "cs_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+", /* not url-safe */
                          "cs_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-                         "cs_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA ", NULL};
+                         "cs_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA ",
+                         NULL};
     struct session_bind b;
     for (size_t i = 0; bad[i]; i++)
         cr_assert_eq(sessions_check(ss, bad[i], &b), AGENTS_ERR_MALFORMED, "%s", bad[i]);

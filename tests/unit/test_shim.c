@@ -221,8 +221,9 @@ Test(profile, log_mode_and_key_from_a_value)
     cr_assert_eq(m, PROFILE_LOG_OFF);
     cr_assert_eq(profile_log_mode("OFF\n", &m, err, sizeof err), -EINVAL);
     cr_assert(strstr(err, "once, all or off"), "%s", err);
-    cr_assert_eq(profile_key_of("ck_0123456789abcdefghijABCDEFGHIJ-_xyzXYZ01234", out, err,
-                                sizeof err), 0, "%s", err);
+    cr_assert_eq(
+        profile_key_of("ck_0123456789abcdefghijABCDEFGHIJ-_xyzXYZ01234", out, err, sizeof err), 0,
+        "%s", err);
     cr_assert_str_eq(out, "ck_0123456789abcdefghijABCDEFGHIJ-_xyzXYZ01234");
     cr_assert_eq(profile_key_of("ck_0123", out, err, sizeof err), -EINVAL);
     cr_assert(strstr(err, "form of an agent key"), "%s", err);
@@ -509,14 +510,29 @@ Test(decide, fs_deny_index_answers_like_the_plain_check)
     decide_fs_prepare(&small, p, mem, 1); /* too little room: the plain check answers */
     cr_assert_null(small.len);
     decide_fs_prepare(&ix, p, mem, sizeof mem / sizeof mem[0]);
-    const char *paths[] = {"/", "/home", "/home/a", "/home/a/", "/home/a/.ssh", "/home/a/.ssh/k",
-                           "/home/a/.sshX", "/home/a/.ss", "/home/a/secrets", "/home/a/secretsX",
-                           "/home/a/secrets/deep/er", "/srv/real/secrets", "/srv/real/secrets2",
-                           "/srv/real/secrets/x", "/srv/real", "/etc/x", "/etc/xy", "/etc/x/y",
-                           "/home/a/.aws/credentials", "/home/a/work/file"};
+    const char *paths[] = {"/",
+                           "/home",
+                           "/home/a",
+                           "/home/a/",
+                           "/home/a/.ssh",
+                           "/home/a/.ssh/k",
+                           "/home/a/.sshX",
+                           "/home/a/.ss",
+                           "/home/a/secrets",
+                           "/home/a/secretsX",
+                           "/home/a/secrets/deep/er",
+                           "/srv/real/secrets",
+                           "/srv/real/secrets2",
+                           "/srv/real/secrets/x",
+                           "/srv/real",
+                           "/etc/x",
+                           "/etc/xy",
+                           "/etc/x/y",
+                           "/home/a/.aws/credentials",
+                           "/home/a/work/file"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
-        cr_assert_eq(decide_fs_deny_indexed(&ix, paths[i]), decide_fs_deny(p, paths[i], NULL),
-                     "%s", paths[i]);
+        cr_assert_eq(decide_fs_deny_indexed(&ix, paths[i]), decide_fs_deny(p, paths[i], NULL), "%s",
+                     paths[i]);
         cr_assert_eq(decide_fs_deny_indexed(&small, paths[i]), decide_fs_deny(p, paths[i], NULL),
                      "%s", paths[i]);
     }
@@ -595,8 +611,9 @@ Test(hookpol, round_trip_decides_like_the_compiled_policy)
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
         cr_assert_eq(decide_fs_deny(q, paths[i], NULL), decide_fs_deny(p, paths[i], NULL), "%s",
                      paths[i]);
-    const char *progs[] = {"/usr/bin/rm", "/usr/bin/dd", "/usr/bin/python3.11",
-                           "/srv/agent/ws/bin/tool", "/usr/bin/curl", "/opt/x/rm"};
+    const char *progs[] = {"/usr/bin/rm",         "/usr/bin/dd",
+                           "/usr/bin/python3.11", "/srv/agent/ws/bin/tool",
+                           "/usr/bin/curl",       "/opt/x/rm"};
     for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++) {
         char r1[200], r2[200];
         cr_assert_eq(decide_exec(q, progs[i], NULL, r1, sizeof r1),
@@ -643,37 +660,170 @@ Test(hookpol, hostile_images_are_refused_with_a_reason)
 {
     char err[256];
     /* the smallest valid image: no list entries */
-    cr_assert_eq(DECODE("cordon-hooks 1\0" "1\0" "0\0" "2\0" "a\0" "0\0" "0\0" "0\0" "0\0"
-                        "0\0" "0\0", err), 0, "%s", err);
-    cr_assert_eq(DECODE("cordon-hooks 2\0" "1\0" "0\0" "2\0" "a\0" "0\0" "0\0" "0\0" "0\0"
-                        "0\0" "0\0", err), -EINVAL);
+    cr_assert_eq(DECODE("cordon-hooks 1\0"
+                        "1\0"
+                        "0\0"
+                        "2\0"
+                        "a\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0",
+                        err),
+                 0, "%s", err);
+    cr_assert_eq(DECODE("cordon-hooks 2\0"
+                        "1\0"
+                        "0\0"
+                        "2\0"
+                        "a\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0",
+                        err),
+                 -EINVAL);
     cr_assert(strstr(err, "does not start"), "%s", err);
     /* trailing bytes */
-    cr_assert_eq(DECODE("cordon-hooks 1\0" "1\0" "0\0" "2\0" "a\0" "0\0" "0\0" "0\0" "0\0"
-                        "0\0" "0\0" "x\0", err), -EINVAL);
+    cr_assert_eq(DECODE("cordon-hooks 1\0"
+                        "1\0"
+                        "0\0"
+                        "2\0"
+                        "a\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "x\0",
+                        err),
+                 -EINVAL);
     cr_assert(strstr(err, "unexpected bytes"), "%s", err);
     /* mode and network out of range, numbers that are not plain decimal */
-    cr_assert_eq(DECODE("cordon-hooks 1\0" "1\0" "2\0" "2\0" "a\0" "0\0" "0\0" "0\0" "0\0"
-                        "0\0" "0\0", err), -EINVAL);
-    cr_assert_eq(DECODE("cordon-hooks 1\0" "1\0" "0\0" "3\0" "a\0" "0\0" "0\0" "0\0" "0\0"
-                        "0\0" "0\0", err), -EINVAL);
-    cr_assert_eq(DECODE("cordon-hooks 1\0" "-1\0" "0\0" "2\0" "a\0" "0\0" "0\0" "0\0" "0\0"
-                        "0\0" "0\0", err), -EINVAL);
-    cr_assert_eq(DECODE("cordon-hooks 1\0" "99999999999999999999\0" "0\0" "2\0" "a\0" "0\0"
-                        "0\0" "0\0" "0\0" "0\0" "0\0", err), -EINVAL);
+    cr_assert_eq(DECODE("cordon-hooks 1\0"
+                        "1\0"
+                        "2\0"
+                        "2\0"
+                        "a\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0",
+                        err),
+                 -EINVAL);
+    cr_assert_eq(DECODE("cordon-hooks 1\0"
+                        "1\0"
+                        "0\0"
+                        "3\0"
+                        "a\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0",
+                        err),
+                 -EINVAL);
+    cr_assert_eq(DECODE("cordon-hooks 1\0"
+                        "-1\0"
+                        "0\0"
+                        "2\0"
+                        "a\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0",
+                        err),
+                 -EINVAL);
+    cr_assert_eq(DECODE("cordon-hooks 1\0"
+                        "99999999999999999999\0"
+                        "0\0"
+                        "2\0"
+                        "a\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0",
+                        err),
+                 -EINVAL);
     /* a count far beyond what follows, and beyond the limit */
-    cr_assert_eq(DECODE("cordon-hooks 1\0" "1\0" "0\0" "2\0" "a\0" "4000\0" "0\0", err), -EINVAL);
-    cr_assert_eq(DECODE("cordon-hooks 1\0" "1\0" "0\0" "2\0" "a\0" "18446744073709551615\0",
-                        err), -EINVAL);
+    cr_assert_eq(DECODE("cordon-hooks 1\0"
+                        "1\0"
+                        "0\0"
+                        "2\0"
+                        "a\0"
+                        "4000\0"
+                        "0\0",
+                        err),
+                 -EINVAL);
+    cr_assert_eq(DECODE("cordon-hooks 1\0"
+                        "1\0"
+                        "0\0"
+                        "2\0"
+                        "a\0"
+                        "18446744073709551615\0",
+                        err),
+                 -EINVAL);
     /* a relative path, a bad origin */
-    cr_assert_eq(DECODE("cordon-hooks 1\0" "1\0" "0\0" "2\0" "a\0" "1\0" "0\0" "x\0" "etc\0"
-                        "\0" "0\0" "0\0" "0\0" "0\0" "0\0", err), -EINVAL);
+    cr_assert_eq(DECODE("cordon-hooks 1\0"
+                        "1\0"
+                        "0\0"
+                        "2\0"
+                        "a\0"
+                        "1\0"
+                        "0\0"
+                        "x\0"
+                        "etc\0"
+                        "\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0",
+                        err),
+                 -EINVAL);
     cr_assert(strstr(err, "relative"), "%s", err);
-    cr_assert_eq(DECODE("cordon-hooks 1\0" "1\0" "0\0" "2\0" "a\0" "1\0" "9\0" "x\0" "/etc\0"
-                        "\0" "0\0" "0\0" "0\0" "0\0" "0\0", err), -EINVAL);
+    cr_assert_eq(DECODE("cordon-hooks 1\0"
+                        "1\0"
+                        "0\0"
+                        "2\0"
+                        "a\0"
+                        "1\0"
+                        "9\0"
+                        "x\0"
+                        "/etc\0"
+                        "\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0",
+                        err),
+                 -EINVAL);
     /* the last field without its NUL */
-    cr_assert_eq(DECODE("cordon-hooks 1\0" "1\0" "0\0" "2\0" "a\0" "0\0" "0\0" "0\0" "0\0"
-                        "0\0" "0", err), -EINVAL);
+    cr_assert_eq(DECODE("cordon-hooks 1\0"
+                        "1\0"
+                        "0\0"
+                        "2\0"
+                        "a\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0\0"
+                        "0",
+                        err),
+                 -EINVAL);
     /* empty and oversized */
     struct policy *q = NULL;
     uint64_t ver;
@@ -694,12 +844,16 @@ Test(hookpol, decode_into_caller_memory_checks_size_and_alignment)
     cr_assert_geq(need, sizeof(struct policy) + 3 * sizeof(char *));
     unsigned char *mem = malloc(need + 1);
     memset(mem, 0xa5, need + 1); /* decoding must not rely on zeroed memory */
-    cr_assert_eq(hookpol_decode_into(img, len, mem, need - 1, NULL, &q, &ver, err, sizeof err), -ENOMEM);
+    cr_assert_eq(hookpol_decode_into(img, len, mem, need - 1, NULL, &q, &ver, err, sizeof err),
+                 -ENOMEM);
     cr_assert(strstr(err, "aligned bytes"), "%s", err);
     cr_assert_null(q);
-    cr_assert_eq(hookpol_decode_into(img, len, mem + 1, need, NULL, &q, &ver, err, sizeof err), -ENOMEM);
-    cr_assert_eq(hookpol_decode_into(img, len, NULL, need, NULL, &q, &ver, err, sizeof err), -ENOMEM);
-    cr_assert_eq(hookpol_decode_into(img, len, mem, need, NULL, &q, &ver, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(hookpol_decode_into(img, len, mem + 1, need, NULL, &q, &ver, err, sizeof err),
+                 -ENOMEM);
+    cr_assert_eq(hookpol_decode_into(img, len, NULL, need, NULL, &q, &ver, err, sizeof err),
+                 -ENOMEM);
+    cr_assert_eq(hookpol_decode_into(img, len, mem, need, NULL, &q, &ver, err, sizeof err), 0, "%s",
+                 err);
     cr_assert_eq((void *)q, (void *)mem);
     cr_assert_eq(ver, 9);
     cr_assert_eq(mem[need], 0xa5, "wrote past the measured size");
@@ -712,7 +866,8 @@ Test(hookpol, decode_into_caller_memory_checks_size_and_alignment)
     /* a malformed image is refused by both, with the same reason */
     char e2[256];
     cr_assert_eq(hookpol_measure(img, len - 1, &need, err, sizeof err), -EINVAL);
-    cr_assert_eq(hookpol_decode_into(img, len - 1, mem, need, NULL, &q, &ver, e2, sizeof e2), -EINVAL);
+    cr_assert_eq(hookpol_decode_into(img, len - 1, mem, need, NULL, &q, &ver, e2, sizeof e2),
+                 -EINVAL);
     cr_assert_str_eq(err, e2);
     free(mem);
     free(img);
@@ -802,8 +957,9 @@ Test(dnsmap, both_families_reach_the_same_name)
     cr_assert_str_eq(lookup_lit(t6, 0), "localhost");
     cr_assert_str_eq(lookup_lit(mapped, 0), "localhost", "IPv4-mapped form");
     /* neighbours of the ranges are not placeholders */
-    const char *others[] = {"::1", "127.0.0.1", "2001:2::c612:2", "2001:3::c612:1",
-                            "2001:2:0:0:1::c612:1", "198.20.0.1", "::ffff:127.0.0.1"};
+    const char *others[] = {
+        "::1",        "127.0.0.1",       "2001:2::c612:2", "2001:3::c612:1", "2001:2:0:0:1::c612:1",
+        "198.20.0.1", "::ffff:127.0.0.1"};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
         cr_assert_null(lookup_lit(others[i], 0), "%s", others[i]);
     cr_assert_null(lookup_lit(t6, 1), "a short address");
@@ -837,10 +993,22 @@ Test(dnsmap, name_check_normalizes_or_says_why)
     cr_assert_eq(dnsmap_name_check(n253, out, sizeof out, &why), 0);
     cr_assert_eq(dnsmap_name_check(n254, out, sizeof out, &why), -EINVAL);
     cr_assert(strstr(why, "253"), "%s", why);
-    const char *bad[] = {"", ".", "..", "crm.internal..", "crm..internal", ".crm.internal",
+    const char *bad[] = {"",
+                         ".",
+                         "..",
+                         "crm.internal..",
+                         "crm..internal",
+                         ".crm.internal",
                          "crm internal",
-                         "crm.internal\r\nX: 1", "crm.internal\n", "a:b", "[::1]", "a%b",
-                         "caf\xc3\xa9.internal", "a/b", "user@host", "a\tb"};
+                         "crm.internal\r\nX: 1",
+                         "crm.internal\n",
+                         "a:b",
+                         "[::1]",
+                         "a%b",
+                         "caf\xc3\xa9.internal",
+                         "a/b",
+                         "user@host",
+                         "a\tb"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         why = NULL;
         cr_assert_eq(dnsmap_name_check(bad[i], out, sizeof out, &why), -EINVAL, "case %zu", i);
@@ -852,13 +1020,13 @@ Test(dnsmap, name_check_normalizes_or_says_why)
 
 Test(dnsmap, literals_and_numeric_looking_names)
 {
-    const char *lit[] = {"127.0.0.1", "10.0.0.5", "::1", "2001:db8::1", "::ffff:127.0.0.1",
-                         "fe80::1%eth0", "fe80::1%2"};
+    const char *lit[] = {"127.0.0.1",        "10.0.0.5",     "::1",      "2001:db8::1",
+                         "::ffff:127.0.0.1", "fe80::1%eth0", "fe80::1%2"};
     for (size_t i = 0; i < sizeof lit / sizeof lit[0]; i++)
         cr_assert(dnsmap_is_literal(lit[i]), "%s is a literal", lit[i]);
     /* glibc reads these as addresses; the tunnel sees them as the names they were written */
-    const char *names[] = {"127.1", "0x7f000001", "2130706433", "0177.0.0.1", "localhost",
-                           "1.2.3.4.5", "::1%", "%eth0", "[::1]", ""};
+    const char *names[] = {"127.1",     "0x7f000001", "2130706433", "0177.0.0.1", "localhost",
+                           "1.2.3.4.5", "::1%",       "%eth0",      "[::1]",      ""};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         cr_assert_not(dnsmap_is_literal(names[i]), "%s is not a literal", names[i]);
 }
@@ -972,9 +1140,9 @@ Test(dnsmap, connect_targets)
         sa_family_t f;
         char p[20];
     } un = {AF_UNIX, "x"};
-    cr_assert_eq(dnsmap_target((struct sockaddr *)&un, sizeof un, host, sizeof host, &port,
-                               &named, &v4),
-                 -EINVAL);
+    cr_assert_eq(
+        dnsmap_target((struct sockaddr *)&un, sizeof un, host, sizeof host, &port, &named, &v4),
+        -EINVAL);
     dnsmap_use(NULL);
     free(mem);
 }
@@ -997,8 +1165,9 @@ Test(connect_head, names_literals_and_ipv6_in_brackets)
     n = decide_connect_head("[::1]", 443, KEY, "", out, sizeof out, &why);
     cr_assert_gt(n, 0, "%s", why);
     out[n] = '\0';
-    cr_assert_str_eq(out, "CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n"
-                          "Proxy-Authorization: Bearer " KEY "\r\n\r\n",
+    cr_assert_str_eq(out,
+                     "CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n"
+                     "Proxy-Authorization: Bearer " KEY "\r\n\r\n",
                      "no session: no header");
     n = decide_connect_head("127.0.0.1", 1, KEY, SESSION, out, sizeof out, &why);
     cr_assert_gt(n, 0);
@@ -1045,15 +1214,14 @@ Test(connect_head, hostile_fields_are_refused_before_a_byte_is_written)
     cr_assert_eq(decide_connect_head(n254, 80, KEY, SESSION, out, sizeof out, &why), -EINVAL);
     cr_assert_eq(decide_connect_head("x.internal", 0, KEY, SESSION, out, sizeof out, &why),
                  -EINVAL);
-    cr_assert_eq(decide_connect_head("x.internal", 80, "ck_a\r\nX: 1", SESSION, out, sizeof out,
-                                     &why),
-                 -EINVAL, "a key with CR LF");
-    cr_assert_eq(decide_connect_head("x.internal", 80, "", SESSION, out, sizeof out, &why),
-                 -EINVAL, "no key");
-    cr_assert_eq(decide_connect_head("x.internal", 80, KEY, "0123", out, sizeof out, &why),
-                 -EINVAL, "a short session");
-    cr_assert_eq(decide_connect_head("x.internal", 80, KEY, SESSION "\r\n", out, sizeof out,
-                                     &why),
+    cr_assert_eq(
+        decide_connect_head("x.internal", 80, "ck_a\r\nX: 1", SESSION, out, sizeof out, &why),
+        -EINVAL, "a key with CR LF");
+    cr_assert_eq(decide_connect_head("x.internal", 80, "", SESSION, out, sizeof out, &why), -EINVAL,
+                 "no key");
+    cr_assert_eq(decide_connect_head("x.internal", 80, KEY, "0123", out, sizeof out, &why), -EINVAL,
+                 "a short session");
+    cr_assert_eq(decide_connect_head("x.internal", 80, KEY, SESSION "\r\n", out, sizeof out, &why),
                  -EINVAL, "a session with CR LF");
     cr_assert_eq(decide_connect_head("x.internal", 80, KEY, SESSION, out, 60, &why), -EINVAL,
                  "too small a buffer");
@@ -1121,8 +1289,9 @@ static int poll_stub(struct root *r, char *msg, size_t msglen, char *err, size_t
 {
     (void)r;
     if (poll_answer == 1)
-        snprintf(msg, msglen, "cordon: policy v8 is published; this process runs v7; restart "
-                              "to apply");
+        snprintf(msg, msglen,
+                 "cordon: policy v8 is published; this process runs v7; restart "
+                 "to apply");
     if (poll_answer < 0)
         snprintf(err, errlen, "cordond at 127.0.0.1:1 refused the connection");
     return poll_answer;
@@ -1229,26 +1398,26 @@ Test(handshake, every_prefix_asks_for_more)
 Test(handshake, malformed_lines_are_refused)
 {
     static const char *const bad[] = {
-        "ko pid=1 policy=v1\n",        /* another word */
-        "ok\n",                        /* the old free form */
-        "ok pid=1\n",                  /* no policy */
-        "ok pid= policy=v1\n",         /* no number */
-        "ok pid=0 policy=v1\n",        /* no such process */
-        "ok pid=01 policy=v1\n",       /* a leading zero */
-        "ok pid=1 policy=v01\n",       /* a leading zero */
-        "ok pid=-1 policy=v1\n",       /* a sign */
-        "ok pid=+1 policy=v1\n",       /* a sign */
-        "ok pid=1 policy=1\n",         /* no v */
-        "ok pid=1  policy=v1\n",       /* two spaces */
-        "OK pid=1 policy=v1\n",        /* case */
-        "ok pid=1 policy=v1\r\n",     /* CR */
-        "ok pid=1 policy=v1 \n",       /* trailing space */
-        "ok pid=1 policy=v1x\n",       /* trailing text */
-        "ok pid=1 policy=v1\n\n",     /* a second line */
-        "ok pid=1 policy=v1\nok",      /* bytes after the line */
-        "ok pid=2147483648 policy=v1\n",            /* past INT32_MAX */
+        "ko pid=1 policy=v1\n",                       /* another word */
+        "ok\n",                                       /* the old free form */
+        "ok pid=1\n",                                 /* no policy */
+        "ok pid= policy=v1\n",                        /* no number */
+        "ok pid=0 policy=v1\n",                       /* no such process */
+        "ok pid=01 policy=v1\n",                      /* a leading zero */
+        "ok pid=1 policy=v01\n",                      /* a leading zero */
+        "ok pid=-1 policy=v1\n",                      /* a sign */
+        "ok pid=+1 policy=v1\n",                      /* a sign */
+        "ok pid=1 policy=1\n",                        /* no v */
+        "ok pid=1  policy=v1\n",                      /* two spaces */
+        "OK pid=1 policy=v1\n",                       /* case */
+        "ok pid=1 policy=v1\r\n",                     /* CR */
+        "ok pid=1 policy=v1 \n",                      /* trailing space */
+        "ok pid=1 policy=v1x\n",                      /* trailing text */
+        "ok pid=1 policy=v1\n\n",                     /* a second line */
+        "ok pid=1 policy=v1\nok",                     /* bytes after the line */
+        "ok pid=2147483648 policy=v1\n",              /* past INT32_MAX */
         "ok pid=99999999999999999999999 policy=v1\n", /* past everything */
-        "ok pid=1 policy=v18446744073709551616\n",  /* past UINT64_MAX */
+        "ok pid=1 policy=v18446744073709551616\n",    /* past UINT64_MAX */
         "\n",
     };
     struct handshake h = {.pid = 9, .version = 9};
@@ -1295,8 +1464,7 @@ Test(rootlib_path, beside_the_shim_or_an_error)
     cr_assert_eq(rootlib_path("libcordon.so", out, sizeof out), 0);
     cr_assert_str_eq(out, "libcordon-root.so");
     cr_assert_eq(rootlib_path("", out, sizeof out), -EINVAL);
-    cr_assert_eq(rootlib_path("/a/very/long/directory/name/libcordon.so", out, 30),
-                 -ENAMETOOLONG);
+    cr_assert_eq(rootlib_path("/a/very/long/directory/name/libcordon.so", out, 30), -ENAMETOOLONG);
     cr_assert_eq(rootlib_path("/x/libcordon.so", out, sizeof "/x/libcordon-root.so"), 0);
     cr_assert_eq(rootlib_path("/x/libcordon.so", out, sizeof "/x/libcordon-root.so" - 1),
                  -ENAMETOOLONG);
@@ -1314,9 +1482,9 @@ Test(root, verify_failures_are_errnos_with_the_reason_in_err)
     struct envelope_stamp st;
     cr_assert_eq(key_trust_load(CORDON_TEST_DATA "/dsse/test.pub", &trust, err, sizeof err), 0,
                  "%s", err);
-    cr_assert_eq(root_verify(&trust, "not json", 8, 0, &payload, &plen, &st, keyid, err,
-                             sizeof err),
-                 -EBADMSG);
+    cr_assert_eq(
+        root_verify(&trust, "not json", 8, 0, &payload, &plen, &st, keyid, err, sizeof err),
+        -EBADMSG);
     cr_assert(strstr(err, "the policy envelope was refused"), "%s", err);
     cr_assert_null(payload);
 

@@ -49,17 +49,16 @@ static void run(const char *in, size_t len, size_t max_line, struct got *g, size
     sse_free(p);
 }
 
-static const char k_stream[] =
-    "\xEF\xBB\xBF: a comment first\r\n"
-    "event: message_start\n"
-    "data: {\"a\":1}\n\n"
-    "data: one\r\ndata: two\r\n\r\n"
-    "id: 7\rretry: 1500\rdata:no-space\r\r"
-    "event: ping\ndata\n\n"
-    ": keep-alive\n\n"
-    "data: [DONE]\n\n"
-    "field-unknown: x\nevent: x\n\n"
-    "data: tail without blank line";
+static const char k_stream[] = "\xEF\xBB\xBF: a comment first\r\n"
+                               "event: message_start\n"
+                               "data: {\"a\":1}\n\n"
+                               "data: one\r\ndata: two\r\n\r\n"
+                               "id: 7\rretry: 1500\rdata:no-space\r\r"
+                               "event: ping\ndata\n\n"
+                               ": keep-alive\n\n"
+                               "data: [DONE]\n\n"
+                               "field-unknown: x\nevent: x\n\n"
+                               "data: tail without blank line";
 
 static const char k_expect[] =
     "[message_start|{\"a\":1}||-1][message|one\ntwo||-1][message|no-space|7|1500]"
@@ -152,7 +151,6 @@ Test(sse, a_callback_stop_is_returned)
     cr_assert_eq(sse_feed(p, "data: a\n\ndata: b\n\n", 18, stop, NULL), 5);
     sse_free(p);
 }
-
 
 Test(sse, nul_bytes_and_binary_do_not_break_the_bounds)
 {

@@ -162,7 +162,10 @@ Test(upstream, streamed_body_with_pause_and_resume)
                        "\"user\",\"content\":\"[[stub:huge mib=2]]\"}]}";
     struct up_request rq = {.url = u("/v1/chat/completions"),
                             .headers = {"Content-Type: application/json"},
-                            .body = body, .len = strlen(body), .wake = w_wake, .ud = &w};
+                            .body = body,
+                            .len = strlen(body),
+                            .wake = w_wake,
+                            .ud = &w};
     struct up_call *c;
     cr_assert_eq(upstream_call(l, &rq, &c), 0);
     size_t n;
@@ -198,12 +201,14 @@ Test(upstream, refused_and_timed_out)
                        "\"[[stub:slow_first_byte first_byte_ms=1500]]\"}]}";
     struct up_request rq2 = {.url = u("/v1/chat/completions"),
                              .headers = {"Content-Type: application/json"},
-                             .body = body, .len = strlen(body), .wake = w_wake, .ud = &w};
+                             .body = body,
+                             .len = strlen(body),
+                             .wake = w_wake,
+                             .ud = &w};
     cr_assert_eq(upstream_call(l, &rq2, &c), 0);
     free(read_all(c, &w, &n, &st, &status, 0));
     cr_assert_eq(st, UP_TIMEOUT);
-    cr_assert(strstr(upstream_error(c), "upstream_first_byte_timeout_ms"), "%s",
-              upstream_error(c));
+    cr_assert(strstr(upstream_error(c), "upstream_first_byte_timeout_ms"), "%s", upstream_error(c));
     upstream_release(c);
     upstream_loop_stop(l);
 }
@@ -235,7 +240,10 @@ Test(upstream, detach_and_cancel)
                        "\"user\",\"content\":\"[[stub:text chunks=10 size=8 delay_ms=20]]\"}]}";
     struct up_request rq = {.url = u("/v1/chat/completions"),
                             .headers = {"Content-Type: application/json"},
-                            .body = body, .len = strlen(body), .wake = w_wake, .ud = &w};
+                            .body = body,
+                            .len = strlen(body),
+                            .wake = w_wake,
+                            .ud = &w};
     struct up_call *c;
     cr_assert_eq(upstream_call(l, &rq, &c), 0);
     char b[64];
