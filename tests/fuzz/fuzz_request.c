@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/diag.h"
+#include "policy/engine/engine.h"
 #include "policy/engine/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
