@@ -13,6 +13,17 @@ stage() {
     echo "=== $name"
     if "$@"; then echo "=== $name: ok"; else echo "=== $name: FAILED"; failed+=("$name"); fi
 }
+# A stage that runs what a build made: after a failed build, its binaries are an earlier
+# build's (or none), so the stage does not run and counts as failed.
+built_stage() {
+    local build=$1 name=$2; shift 2
+    if [[ " ${failed[*]} " == *" build ($build) "* ]]; then
+        echo "=== $name: FAILED (not run: build ($build) failed)"
+        failed+=("$name")
+        return
+    fi
+    stage "$name" "$@"
+}
 
 ctest_in() { ctest --test-dir "$@" -j"$(nproc)" --output-on-failure --timeout 300; }
 
@@ -41,12 +52,12 @@ fuzz_for_a_while() {
 
 stage "format" tools/format.sh --check
 stage "build (release)" tools/build.sh release
-stage "tests (release)" ctest_in build
+built_stage release "tests (release)" ctest_in build
 stage "build (asan+ubsan)" tools/build.sh asan
-stage "tests (asan+ubsan)" ctest_in build-asan
+built_stage asan+ubsan "tests (asan+ubsan)" ctest_in build-asan
 stage "build (fuzz)" tools/build.sh fuzz
-stage "fuzz seeds" ctest_in build-fuzz -R '^fuzz\.'
-stage "fuzz ${FUZZ_SECONDS:-15}s per target" fuzz_for_a_while build-fuzz
+built_stage fuzz "fuzz seeds" ctest_in build-fuzz -R '^fuzz\.'
+built_stage fuzz "fuzz ${FUZZ_SECONDS:-15}s per target" fuzz_for_a_while build-fuzz
 
 if [ ${#failed[@]} -gt 0 ]; then
     echo "FAILED stages: ${failed[*]}"
