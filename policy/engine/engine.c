@@ -82,7 +82,7 @@ const char *engine_format_endpoint(enum engine_format f)
 int engine_format_for_path(const char *path)
 {
     if (!path)
-        return -1;
+        return -ENOENT;
     size_t n = strcspn(path, "?");
     for (int f = 0; f < ENGINE_N_FORMATS; f++) {
         const char *e = k_endpoints[f];
@@ -92,7 +92,7 @@ int engine_format_for_path(const char *path)
         if (n == en - 3 && memcmp(path, e + 3, n) == 0) /* without "/v1" */
             return f;
     }
-    return -1;
+    return -ENOENT;
 }
 
 void reason_set(struct engine_reason *r, int status, const char *code, const char *fmt, ...)

@@ -35,7 +35,7 @@
 /* The names of the vocabulary policy/engine/api.h declares (engine.c). */
 const char *engine_strerror(int rc);
 
-/* The format that serves path ("/v1/chat/completions" or "/chat/completions"), or -1. */
+/* The format that serves path ("/v1/chat/completions" or "/chat/completions"), or -ENOENT. */
 int engine_format_for_path(const char *path);
 const char *engine_format_endpoint(enum engine_format f);
 const char *engine_verdict_name(enum engine_verdict v);

@@ -24,8 +24,8 @@ Test(engine, paths_map_to_formats_with_and_without_v1)
     cr_assert_eq(engine_format_for_path("/v1/messages?beta=true"), ENGINE_MESSAGES);
     cr_assert_eq(engine_format_for_path("/responses"), ENGINE_RESPONSES);
     cr_assert_eq(engine_format_for_path("/v1/embeddings"), ENGINE_EMBEDDINGS);
-    cr_assert_eq(engine_format_for_path("/v1/models"), -1);
-    cr_assert_eq(engine_format_for_path("/v2/messages"), -1);
+    cr_assert_eq(engine_format_for_path("/v1/models"), -ENOENT);
+    cr_assert_eq(engine_format_for_path("/v2/messages"), -ENOENT);
 }
 
 Test(engine, an_allowed_call_is_forwarded_unchanged)
