@@ -503,6 +503,7 @@ echo "other: $("$p" tcp 127.0.0.1 "$2" 2>&1)"
 [ -z "$3" ] || echo "tunnel: $("$p" tcp 127.0.0.1 "$3" 2>&1)"
 echo "udp: $("$p" udp 127.0.0.1 "$2" 2>&1)"'
 # none_checks WHERE WITH_TUNNEL: the verdicts on R_OUT
+# shellcheck disable=SC2034 # api and no are read by check's eval
 none_checks() {
     # Landlock refuses the connect itself; without its TCP rules seccomp refuses the socket
     local api='api [0-9]+: tcp: SUCCEEDED connected' no='errno=EACCES \(connect\)'
