@@ -13,8 +13,6 @@
 #     scope; a raw kill(2) from the static probe, with a control outside), while with
 #     signals "open" it can, and the audit log then shows a run that was not closed;
 #   - a terminal Ctrl-C reaches the command once, not twice;
-#   - network mode none reaches cordond's API port and nothing else: not another loopback
-#     listener, not the tunnel port, no UDP (raw calls of the static probe, a control outside);
 #   - the audit writer killed from outside during a run: the run ends (124) and says why, the
 #     next run records the gap, `cordon audit verify` tells the cut log (3) from a closed one.
 #
