@@ -855,10 +855,18 @@ int sandbox_landlock_apply(const struct policy *p, const struct sandbox_opts *o,
     r->timing.exec_us = sandbox_report_clock_us() - t;
 
     t = sandbox_report_clock_us();
-    for (size_t i = 0; attr.handled_access_net && i < o->n_proxy_ports; i++) {
-        struct ll_net_port_attr na = {LANDLOCK_ACCESS_NET_CONNECT_TCP, o->proxy_ports[i]};
+    /* Mode proxy: cordond's ports (the API and the tunnel). Mode none: the API port alone,
+     * so that the agent reaches cordond's model proxy and nothing else. */
+    const uint16_t *ports = o->proxy_ports;
+    size_t n_ports = o->n_proxy_ports;
+    if (p->sandbox.net.mode == POLICY_NET_NONE) {
+        ports = &o->api_port;
+        n_ports = o->api_port != 0;
+    }
+    for (size_t i = 0; attr.handled_access_net && i < n_ports; i++) {
+        struct ll_net_port_attr na = {LANDLOCK_ACCESS_NET_CONNECT_TCP, ports[i]};
         if (syscall(SYS_landlock_add_rule, L->ruleset, LL_RULE_NET_PORT, &na, 0) != 0) {
-            snprintf(err, errlen, "landlock: cannot allow TCP port %u: %s", o->proxy_ports[i],
+            snprintf(err, errlen, "landlock: cannot allow TCP port %u: %s", ports[i],
                      strerror(errno));
             rc = SANDBOX_ERR_SYSCALL;
             goto out;

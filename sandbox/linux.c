@@ -146,8 +146,24 @@ static const char *const limits[] = {
     NULL,
 };
 
-static void add_limits(const struct policy *p, struct sandbox_report *r)
+static void add_limits(const struct policy *p, const struct sandbox_opts *o,
+                       struct sandbox_report *r)
 {
+    if (p->sandbox.net.mode == POLICY_NET_NONE && r->api_port)
+        sandbox_report_note(r->limits, &r->n_limits,
+                            "network mode none lets TCP connect() reach cordond's API port %u "
+                            "(its model proxy) and nothing else; landlock filters TCP by port "
+                            "only: that port is reachable on every address",
+                            (unsigned)r->api_port);
+    else if (p->sandbox.net.mode == POLICY_NET_NONE && o->api_port)
+        sandbox_report_note(r->limits, &r->n_limits,
+                            "network mode none: cordond's model proxy (port %u) is unreachable: "
+                            "%s, so every inet socket stays refused",
+                            (unsigned)o->api_port,
+                            r->landlock_abi < 1 ? "landlock is not available; run on Linux 6.7+"
+                            : r->landlock_abi < 4
+                                ? "landlock ABI < 4 lacks TCP rules; run on Linux 6.7+"
+                                : "seccomp filters are not available");
     if (p->sandbox.net.mode == POLICY_NET_PROXY) {
         sandbox_report_note(r->limits, &r->n_limits,
                             "landlock filters TCP by port only: the proxy port is reachable "
@@ -271,9 +287,19 @@ int sandbox_apply(const struct policy *p, const struct sandbox_opts *o, struct s
         (rc = sandbox_landlock_apply(p, o, r->landlock_abi, r, err, errlen)) != 0)
         return rc;
 
+    /* Mode none with cordond's API port: Landlock lets TCP connect() reach that port alone
+     * and refuses bind(), so the filter may let TCP sockets be made (the program of mode
+     * proxy); UDP and every other family stay refused. Without Landlock's TCP rules, or
+     * without a filter to refuse UDP, mode none keeps refusing every inet socket. */
+    enum policy_net net = p->sandbox.net.mode;
+    if (net == POLICY_NET_NONE && o->api_port && r->seccomp_available &&
+        (r->net_handled & LANDLOCK_ACCESS_NET_CONNECT_TCP) && r->net_rules == 1) {
+        net = POLICY_NET_PROXY;
+        r->api_port = o->api_port;
+    }
     t = sandbox_report_clock_us();
     if (r->seccomp_available &&
-        (rc = sandbox_seccomp_apply(p, sysv, o->dry_run, r, err, errlen)) != 0)
+        (rc = sandbox_seccomp_apply(p, net, sysv, o->dry_run, r, err, errlen)) != 0)
         return rc;
     r->timing.seccomp_us = sandbox_report_clock_us() - t;
 
@@ -282,7 +308,7 @@ int sandbox_apply(const struct policy *p, const struct sandbox_opts *o, struct s
     if ((rc = sandbox_limits_apply(r, o->dry_run, err, errlen)) != 0)
         return rc;
 
-    add_limits(p, r);
+    add_limits(p, o, r);
     r->timing.total_us = sandbox_report_clock_us() - t0;
     return SANDBOX_OK;
 }

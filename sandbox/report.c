@@ -155,6 +155,8 @@ char *sandbox_report_json(const struct sandbox_report *r)
     cJSON_AddBoolToObject(o, "no_new_privs", r->no_new_privs);
     cJSON_AddNumberToObject(o, "capabilities_dropped", r->capabilities_dropped);
     cJSON_AddStringToObject(o, "network", policy_net_name(r->net_mode));
+    if (r->api_port)
+        cJSON_AddNumberToObject(o, "api_port", r->api_port);
     cJSON_AddNumberToObject(o, "threads", r->threads);
     cJSON *t = cJSON_AddObjectToObject(o, "timing_us");
     cJSON_AddNumberToObject(t, "probe", r->timing.probe_us);

@@ -26,6 +26,10 @@
 struct sandbox_opts {
     size_t n_proxy_ports; /* TCP ports the agent may connect to in proxy mode */
     uint16_t proxy_ports[SANDBOX_MAX_PORTS];
+    /* cordond's API port (its model proxy), 0 when no cordond is involved. In network mode
+     * none it is the one TCP port connect() may reach, where Landlock has TCP rules (ABI 4);
+     * proxy mode reaches it through proxy_ports. */
+    uint16_t api_port;
     int dry_run;               /* build and count every rule, restrict nothing */
     size_t n_read_files;       /* files every process must be able to read: */
     const char *read_files[2]; /* libcordon.so when it lives outside /usr, /lib */
@@ -78,6 +82,7 @@ struct sandbox_report {
                                included) */
     unsigned exec_rules;    /* path-beneath rules that grant EXECUTE */
     unsigned net_rules;     /* TCP port rules */
+    uint16_t api_port;      /* mode none: the TCP port the agent may connect to (0: none) */
     unsigned expanded_dirs; /* directories expanded into sibling rules around a deny */
     int seccomp_installed;
     unsigned seccomp_rules;

@@ -40,11 +40,10 @@ const struct sock_filter *sandbox_seccomp_program(enum policy_net net, enum poli
     return sp->bpf;
 }
 
-int sandbox_seccomp_apply(const struct policy *p, enum sandbox_sysv sysv, int dry_run,
-                          struct sandbox_report *r, char *err, size_t errlen)
+int sandbox_seccomp_apply(const struct policy *p, enum policy_net net, enum sandbox_sysv sysv,
+                          int dry_run, struct sandbox_report *r, char *err, size_t errlen)
 {
-    const struct seccomp_program *sp =
-        &seccomp_programs[p->sandbox.net.mode][p->sandbox.ipc.unix_sockets][sysv];
+    const struct seccomp_program *sp = &seccomp_programs[net][p->sandbox.ipc.unix_sockets][sysv];
     r->seccomp_rules = sp->rules;
     struct sock_fprog prog = {.len = (unsigned short)sp->len,
                               .filter = (struct sock_filter *)sp->bpf};

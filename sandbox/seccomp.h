@@ -20,14 +20,14 @@
 enum sandbox_sysv { SANDBOX_SYSV_DENY, SANDBOX_SYSV_ALLOW };
 
 /*
- * Load the filter for p's network and unix-socket modes and for sysv (compiled into cordon at
+ * Load the filter for network mode net (p's, or "proxy" for a mode "none" that may reach
+ * cordond's API port: TCP sockets only), p's unix-socket mode and sysv (compiled into cordon at
  * build time, see seccomp_rules.c) for every thread of the process (TSYNC), unless dry_run.
  * Needs no_new_privs or CAP_SYS_ADMIN. Returns 0 or SANDBOX_ERR_* with err set.
  */
-__attribute__((warn_unused_result)) int sandbox_seccomp_apply(const struct policy *p,
-                                                              enum sandbox_sysv sysv, int dry_run,
-                                                              struct sandbox_report *r, char *err,
-                                                              size_t errlen);
+__attribute__((warn_unused_result)) int
+sandbox_seccomp_apply(const struct policy *p, enum policy_net net, enum sandbox_sysv sysv,
+                      int dry_run, struct sandbox_report *r, char *err, size_t errlen);
 
 /* The compiled program for one combination, as the build made it (for the unit tests, which
  * build the rules again with libseccomp and compare): *len instructions, *rules rules. */

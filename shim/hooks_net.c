@@ -12,8 +12,9 @@
  * sees connect() return 0 at once, which POSIX allows.
  *
  * UDP to inet addresses is refused with a line that says why (the seccomp filter refuses UDP
- * sockets in "proxy" and "none" anyway). Mode "none" refuses TCP too; mode "host" passes
- * everything and records it.
+ * sockets in "proxy" and "none" anyway). Mode "none" refuses TCP too, but for cordond's API
+ * port (its model proxy), which the sandbox lets through; mode "host" passes everything and
+ * records it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -82,6 +83,22 @@ static int to_cordond(const struct sockaddr *sa, uint16_t port, uint32_t v4, int
                ((const struct sockaddr_in *)sa)->sin_addr.s_addr;
     return memcmp(&((const struct sockaddr_in6 *)&shim.proxy)->sin6_addr,
                   &((const struct sockaddr_in6 *)sa)->sin6_addr, sizeof(struct in6_addr)) == 0;
+}
+
+/* Mode none: 1 for cordond's API address (loopback, or the server's own numeric address, on
+ * its port), the one TCP connection the sandbox lets through. */
+static int to_api(const struct sockaddr *sa, uint16_t port, uint32_t v4, int named)
+{
+    if (!shim.server_port || port != shim.server_port || named)
+        return 0;
+    if (is_loopback(sa, v4))
+        return 1;
+    unsigned char a[sizeof(struct in6_addr)];
+    if (sa->sa_family == AF_INET)
+        return inet_pton(AF_INET, shim.server_host, a) == 1 &&
+               memcmp(a, &((const struct sockaddr_in *)sa)->sin_addr, 4) == 0;
+    return inet_pton(AF_INET6, shim.server_host, a) == 1 &&
+           memcmp(a, &((const struct sockaddr_in6 *)sa)->sin6_addr, sizeof a) == 0;
 }
 
 static void net_detail(char *mem, size_t cap, const char *host, uint16_t port, const char *proto,
@@ -395,6 +412,9 @@ int hooks_net_connect(int fd, const struct sockaddr *sa, socklen_t len)
         return REAL(connect)(fd, sa, len);
     }
     if (shim.net == POLICY_NET_NONE) {
+        /* cordond's API port, which the sandbox lets through where Landlock has TCP rules */
+        if (to_api(sa, port, v4, named))
+            return REAL(connect)(fd, sa, len);
         if (deny_net(SHIM_KIND_NET, "net.connect", "connect", host, port, "tcp",
                      "sandbox.network.mode \"none\": no network at all", EACCES) != 0)
             return -1;

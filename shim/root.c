@@ -359,6 +359,8 @@ int root_prepare(struct root *r, char *err, size_t errlen)
     if (r->online) {
         if (r->server.port)
             add_port(&r->sopts, r->server.port);
+        /* The model proxy: in network mode none the only TCP port the tree may reach. */
+        r->sopts.api_port = r->server.port;
         if (r->proxy[0]) {
             char host[FETCH_HOST_MAX];
             unsigned short port;

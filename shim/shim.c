@@ -446,6 +446,7 @@ static void set_server(const char *server)
     if (fetch_split_hostport(hp, host, sizeof host, &port) != 0)
         return;
     copy(shim.server_host, sizeof shim.server_host, host);
+    shim.server_port = port;
     if (shim.n_cordond_ports < 8)
         shim.cordond_ports[shim.n_cordond_ports++] = port;
 }

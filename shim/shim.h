@@ -59,6 +59,7 @@ struct shim_state {
     uint16_t cordond_ports[8]; /* connects to these pass untouched */
     size_t n_cordond_ports;
     char server_host[256]; /* never mapped to a placeholder */
+    uint16_t server_port;  /* cordond's API port (its model proxy); 0: no cordond */
     char key[PROFILE_KEY_LEN + 1];
     char session[33];
     char agent[128];

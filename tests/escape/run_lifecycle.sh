@@ -476,6 +476,72 @@ check verify_reports_the_gap_inside \
     '[ "$VRC" -eq 3 ] && grep -q "^gap: line $((LAST + 1)): the writer before stopped without its stop record after line $LAST" "$OUTD/wv2" && grep -q "^VALID (closed), with 1 gap" "$OUTD/wv2"' \
     "exit $VRC" "$(cat "$OUTD/wv2")"
 
+# ---------------------------------------------------------------- network mode none
+# Mode none lets the tree reach cordond's API port (its model proxy) and nothing else. The
+# static probe makes raw system calls, so the kernel answers, never a hook: a connect to the
+# API port succeeds; a connect to another loopback listener (reachable outside: the control)
+# and to cordond's tunnel port is refused by Landlock (EACCES at connect); a UDP socket is
+# refused by seccomp. Without Landlock TCP rules (ABI < 4) every inet socket stays refused.
+cat >"$POL/none.json" <<EOF
+{"cordon_policy": 1, "agent": "lifecycle-none",
+ "sandbox": {"enforcement": "best_effort",
+   "filesystem": {"read_write": ["\${workspace}", "\${tmp}"], "read_only": ["\${cwd}"]},
+   "exec": {"allow": ["*", "$PROBES"]},
+   "network": {"mode": "none"},
+   "ipc": {"signals": "scoped", "abstract_unix": "scoped"}}}
+EOF
+ABI=$("$P" abi | sed -n 's/^landlock_abi=//p')
+listener other 127.0.0.1 0 || die "the loopback listener did not start"
+OUT=$("$P" tcp 127.0.0.1 "$PORT_other" 2>&1)
+check none_control_other_port_reachable_outside 'matches "$OUT" "SUCCEEDED connected"' "$OUT"
+# inside: $1 the probe, $2 the other port, $3 the tunnel port (empty: unknown)
+NONE_SH='p=$1 a=${OPENAI_BASE_URL#http://*:}
+a=${a%/v1}
+echo "api $a: $("$p" tcp 127.0.0.1 "$a" 2>&1)"
+echo "other: $("$p" tcp 127.0.0.1 "$2" 2>&1)"
+[ -z "$3" ] || echo "tunnel: $("$p" tcp 127.0.0.1 "$3" 2>&1)"
+echo "udp: $("$p" udp 127.0.0.1 "$2" 2>&1)"'
+# none_checks WHERE WITH_TUNNEL: the verdicts on R_OUT
+# shellcheck disable=SC2034 # api and no are read by check's eval
+none_checks() {
+    # Landlock refuses the connect itself; without its TCP rules seccomp refuses the socket
+    local api='api [0-9]+: tcp: SUCCEEDED connected' no='errno=EACCES \(connect\)'
+    if [ "${ABI:-0}" -lt 4 ]; then
+        api='api [0-9]+: tcp: errno=(EACCES|EPERM) \(socket\)'
+        no='errno=(EACCES|EPERM) \(socket\)'
+    fi
+    check "none_$1_api_port_reachable" '[ "$R_RC" -eq 0 ] && matches "$R_OUT" "$api"' \
+        "exit $R_RC (landlock ABI $ABI)" "$R_OUT"
+    check "none_$1_other_port_refused_by_the_kernel" \
+        'matches "$R_OUT" "other: tcp: $no"' "$R_OUT"
+    [ "$2" = 0 ] || check "none_$1_tunnel_port_refused_by_the_kernel" \
+        'matches "$R_OUT" "tunnel: tcp: $no"' "$R_OUT"
+    check "none_$1_udp_socket_refused" 'matches "$R_OUT" "udp: udp: errno=(EACCES|EPERM) \(socket\)"' \
+        "$R_OUT"
+}
+wait_for "$OUTD/listen_other.log" . # the control's connection, logged by the listener
+b=$(accepts other)
+new_audit
+crun "$OUTD/n1" --policy "$POL/none.json" --audit "$AUD" -- sh -c "$NONE_SH" sh "$P" "$PORT_other" ""
+none_checks embedded 0
+mkdir -p "$SRV/state-none"
+"$CORDOND" --policy "$POL/none.json" --agent-key-file "$SRV/agent.key" --signing-key "$SRV/sign.key" \
+    --state-dir "$SRV/state-none" --listen 127.0.0.1:0 --tunnel-listen 127.0.0.1:0 \
+    --ready-file "$SRV/ready-none" >"$SRV/log-none" 2>&1 &
+NPID=$!
+BG_PIDS+=("$NPID")
+wait_for "$SRV/ready-none" '^tunnel=' || die "cordond did not start: $(cat "$SRV/log-none")"
+NSH=$(sed -n 's/^http=//p' "$SRV/ready-none")
+NTUN=$(sed -n 's/^tunnel=.*://p' "$SRV/ready-none")
+crun "$OUTD/n2" --server "http://$NSH" --key "$SRV/agent.key" --trust "$SRV/sign.pub" -- \
+    sh -c "$NONE_SH" sh "$P" "$PORT_other" "$NTUN"
+none_checks server 1
+check none_other_listener_saw_nothing '[ "$(accepts other)" = "$b" ]' \
+    "the other listener accepted $(($(accepts other) - b)) connections from inside"
+kill "$NPID" 2>/dev/null
+wait "$NPID" 2>/dev/null
+forget "$NPID"
+
 # ---------------------------------------------------------------- usage
 crun "$OUTD/u1" --policy "$POL/run.json" --grace -1 -- true
 check grace_negative_is_a_usage_error '[ "$R_RC" -eq 2 ] && matches "$R_OUT" "--grace -1: expected seconds from 0 to 3600"' \

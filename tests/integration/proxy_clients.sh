@@ -112,6 +112,21 @@ run "curl with the exported variables" 0 \
     echo'
 has "curl: the chat answer" '"content":"curl-ok"'
 has "curl: the messages answer" '"text":"curl-claude"'
+# Network mode none: no network but cordond's API port, so the model calls still work.
+sed 's/"mode":"proxy"/"mode":"none"/' "$FX/p.json" >"$FX/none.json"
+run "network mode none: curl and python3 reach the model proxy" 0 \
+    "$CORDON" run --policy "$FX/none.json" --audit "$V/a1" "${UP[@]}" "${KEYS[@]}" -- sh -c '
+    curl -sS --fail "$OPENAI_BASE_URL/chat/completions" -H "Authorization: Bearer $OPENAI_API_KEY" \
+        -H content-type:application/json \
+        -d "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"[[stub:text text=none-curl]]\"}]}"
+    echo
+    python3 -c "import json, os, urllib.request as u
+r = u.Request(os.environ[\"OPENAI_BASE_URL\"] + \"/chat/completions\", json.dumps({\"model\": \"gpt-4o-mini\",
+    \"messages\": [{\"role\": \"user\", \"content\": \"[[stub:text text=none-py]]\"}]}).encode(),
+    {\"Authorization\": \"Bearer \" + os.environ[\"OPENAI_API_KEY\"], \"content-type\": \"application/json\"})
+print(u.urlopen(r).read().decode())"'
+has "mode none: the curl answer" '"content":"none-curl"'
+has "mode none: the python3 answer" '"content":"none-py"'
 run "a model outside api.models is refused by cordond, not forwarded" 0 \
     env OPENAI_API_KEY="$FAKE" "$CORDON" run --policy "$FX/p.json" --audit "$V/a1" "${UP[@]}" \
     "${KEYS[@]}" -- sh -c 'curl -sS "$OPENAI_BASE_URL/chat/completions" \

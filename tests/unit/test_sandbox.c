@@ -404,6 +404,40 @@ Test(sandbox, mode_none_refuses_inet_sockets)
     policy_free(p);
 }
 
+static int bind_probe(void *arg)
+{
+    (void)arg;
+    int s = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+    if (s < 0)
+        return errno;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    return syscall(SYS_bind, s, &a, sizeof a) == 0 ? 0 : errno;
+}
+
+/* Mode none with cordond's API port: that port alone, no UDP, no bind (so no DNS server and
+ * no listener); the proxy ports of mode proxy (the tunnel) are not reachable. */
+Test(sandbox, mode_none_allows_only_the_api_port)
+{
+    uint16_t api, tunnel, other;
+    int l1 = listener(&api), l2 = listener(&tunnel), l3 = listener(&other);
+    struct policy *p = compile("\"network\": {\"mode\": \"none\"}");
+    struct sandbox_opts o = {.n_proxy_ports = 2, .proxy_ports = {api, tunnel}, .api_port = api};
+    if (sandbox_probe_landlock_abi() < 4) {
+        /* no TCP rules: every inet socket stays refused, as without a cordond */
+        cr_assert_eq(in_sandbox(p, &o, connect_probe, &api), EACCES);
+    } else {
+        cr_assert_eq(in_sandbox(p, &o, connect_probe, &api), 0, "the API port is reachable");
+        cr_assert_eq(in_sandbox(p, &o, connect_probe, &tunnel), EACCES, "the tunnel port");
+        cr_assert_eq(in_sandbox(p, &o, connect_probe, &other), EACCES);
+        cr_assert_eq(in_sandbox(p, &o, bind_probe, NULL), EACCES, "bind is refused");
+    }
+    cr_assert_eq(in_sandbox(p, &o, udp_probe, NULL), EACCES, "UDP sockets are refused");
+    policy_free(p);
+    close(l1);
+    close(l2);
+    close(l3);
+}
+
 static int ptrace_probe(void *arg)
 {
     (void)arg;
@@ -487,6 +521,39 @@ Test(sandbox, strict_names_the_missing_proxy_port_as_a_limit)
     for (size_t i = 0; i < r.n_limits; i++)
         seen |= strstr(r.limits[i], "without a proxy port") != NULL;
     cr_assert(seen);
+    policy_free(p);
+}
+
+Test(sandbox, mode_none_reports_the_api_port_or_why_it_is_unreachable)
+{
+    struct policy *p = compile("\"network\": {\"mode\": \"none\"}");
+    struct sandbox_opts o = {.api_port = 4242};
+    struct sandbox_report r;
+    char err[512];
+    cr_assert_eq(dry_run(p, o, &r, err, sizeof err), 0, "%s", err);
+    int seen = 0;
+    for (size_t i = 0; i < r.n_limits; i++)
+        seen |= strstr(r.limits[i], r.api_port ? "reach cordond's API port 4242"
+                                               : "model proxy (port 4242) is unreachable") != NULL;
+    cr_assert(seen, "no limit names the API port");
+    char *json = sandbox_report_json(&r);
+    cr_assert_not_null(json);
+    if (r.landlock_abi >= 4 && r.seccomp_available) {
+        cr_assert_eq(r.api_port, 4242);
+        cr_assert_eq(r.net_rules, 1);
+        cr_assert(strstr(json, "\"api_port\":\t4242") || strstr(json, "\"api_port\": 4242"), "%s",
+                  json);
+    } else {
+        cr_assert_eq(r.api_port, 0);
+    }
+    free(json);
+    /* without a cordond, mode none reports nothing of the kind */
+    o.api_port = 0;
+    cr_assert_eq(dry_run(p, o, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(r.api_port, 0);
+    cr_assert_eq(r.net_rules, 0);
+    for (size_t i = 0; i < r.n_limits; i++)
+        cr_assert_null(strstr(r.limits[i], "API port"), "%s", r.limits[i]);
     policy_free(p);
 }
 
