@@ -70,7 +70,10 @@ wait_file() { for _ in $(seq 200); do [ -s "$1" ] && return 0; sleep 0.05; done;
 start_origin() {
     python3 tests/support/http_origin.py "$work/site" "$work/$1.port" &
     pids+=($!)
-    wait_file "$work/$1.port" || { echo "quickstart: the loopback origin did not start" >&2; exit 1; }
+    wait_file "$work/$1.port" || {
+        echo "quickstart: the loopback origin did not start" >&2
+        exit 1
+    }
     port=$(cat "$work/$1.port")
 }
 start_origin origin-allowed
@@ -118,13 +121,17 @@ echo "\$ cordon policy check $policy"
 echo
 allowed_url=http://127.0.0.1:$allowed_port/
 denied_url=http://127.0.0.1:$denied_port/
-echo "\$ export OPENAI_API_KEY=sk-quickstart-... ANTHROPIC_API_KEY=sk-quickstart-...   (cordon run's, never the agent's)"
+echo "\$ export OPENAI_API_KEY=sk-quickstart-... ANTHROPIC_API_KEY=sk-quickstart-..."
+echo "  (cordon run's own environment: its private cordond holds them, the agent never sees them)"
 echo "\$ cordon run --policy $policy --upstream openai=$stub_url/v1 \\"
 echo "      --upstream anthropic=$stub_url -- python3 demo_agent.py $allowed_url $denied_url"
 rc=0
-(cd "$ws" && env HOME="$home" OPENAI_API_KEY="$openai_key" ANTHROPIC_API_KEY="$anthropic_key" \
-    "$cordon" run --policy "$policy" --upstream "openai=$stub_url/v1" \
-    --upstream "anthropic=$stub_url" -- python3 demo_agent.py --results results.jsonl \
+# TMPDIR and XDG_STATE_HOME unset: ${tmp} is then /tmp, which holds neither the policy nor the
+# audit log, and the log is where the checks below read it.
+(cd "$ws" && env -u TMPDIR -u XDG_STATE_HOME HOME="$home" OPENAI_API_KEY="$openai_key" \
+    ANTHROPIC_API_KEY="$anthropic_key" "$cordon" run --policy "$policy" \
+    --upstream "openai=$stub_url/v1" --upstream "anthropic=$stub_url" -- \
+    python3 demo_agent.py --results results.jsonl \
     "$allowed_url" "$denied_url") || rc=$?
 echo
 failures=0
@@ -174,12 +181,14 @@ echo
 
 # Both layers in the audit log: the kernel and the shim (fs.open, exec), cordond's tunnel
 # (tunnel.open, tunnel.deny) and cordond's model proxy (model.call).
-echo "\$ cordon audit query \$HOME/.local/state/cordon/audit --kind fs.open   (then tunnel.open, tunnel.deny)"
+echo "\$ cordon audit query \$HOME/.local/state/cordon/audit --kind fs.open"
+echo "  (then --kind tunnel.open and --kind tunnel.deny)"
 for kind in fs.open tunnel.open tunnel.deny; do
     "$cordon" audit query "$audit" --kind "$kind" || failures=$((failures + 1))
 done
 echo
-echo "\$ cordon audit query \$HOME/.local/state/cordon/audit --kind model.call --json   (summarised)"
+echo "\$ cordon audit query \$HOME/.local/state/cordon/audit --kind model.call --json"
+echo "  (summarised: the model, the endpoint, what each stage of cordond did)"
 "$cordon" audit query "$audit" --json >"$work/audit.jsonl" || failures=$((failures + 1))
 python3 - "$work/audit.jsonl" "$home" "$allowed_port" "$denied_port" "$work/stub-requests.jsonl" \
     <<'PY' || failures=$((failures + 1))
@@ -194,7 +203,8 @@ for r in calls:
     else:
         what.append("answered, %(input)s+%(output)s tokens" % r["tokens"])
     tools = [s for s in r.get("stages", []) if s["stage"] == "tools"]
-    if tools and isinstance(tools[0]["request"], dict) and tools[0]["request"]["decision"] == "rewrite":
+    req = tools[0]["request"] if tools else None
+    if isinstance(req, dict) and req["decision"] == "rewrite":
         what.append("denied tool definitions stripped")
     for t in r.get("tools", {}).get("removed", []):
         what.append("tool call %s removed (%s)" % (t["name"], t["code"]))
@@ -232,9 +242,10 @@ bad += has("the removed deploy_production call", lambda r: r["kind"] == "model.c
 # What reached the model API: the two allowed calls, with cordond's provider key (the stub
 # answers 401 to any other), and no deploy_production definition.
 seen = [json.loads(l) for l in open(stub_log)]
-if [(s["path"], s["status"]) for s in seen] != [("/v1/chat/completions", 200), ("/v1/messages", 200)]:
+got = [(s["path"], s["status"]) for s in seen]
+if got != [("/v1/chat/completions", 200), ("/v1/messages", 200)]:
     print("quickstart: DIFFERS: the stub upstream saw %s, expected the allowed chat call and "
-          "the Messages call, both answered" % [(s["path"], s["status"]) for s in seen])
+          "the Messages call, both answered" % got)
     bad += 1
 elif "deploy_production" in seen[1].get("body", ""):
     print("quickstart: DIFFERS: the deploy_production definition reached the model API")
