@@ -124,7 +124,8 @@ denied_url=http://127.0.0.1:$denied_port/
 echo "\$ export OPENAI_API_KEY=sk-quickstart-... ANTHROPIC_API_KEY=sk-quickstart-..."
 echo "  (cordon run's own environment: its private cordond holds them, the agent never sees them)"
 echo "\$ cordon run --policy $policy --upstream openai=$stub_url/v1 \\"
-echo "      --upstream anthropic=$stub_url -- python3 demo_agent.py $allowed_url $denied_url"
+echo "      --upstream anthropic=$stub_url -- python3 demo_agent.py --results results.jsonl \\"
+echo "      $allowed_url $denied_url"
 rc=0
 # TMPDIR and XDG_STATE_HOME unset: ${tmp} is then /tmp, which holds neither the policy nor the
 # audit log, and the log is where the checks below read it.
