@@ -357,6 +357,8 @@ static int build(struct pset_manager *m, struct srcs *s, struct pset **out, stru
             memcpy(r->digest, e->digest, 32);
         }
         e->version = r->version;
+        /* the version cordond signs is the policy's own: the engine names it in refusals */
+        e->policy->version = e->version;
     }
     if (diag_total(d))
         goto out;
