@@ -284,7 +284,7 @@ static int out_add(struct proxy_req *pr, const char *buf, size_t len)
     if (pr->out_off == pr->out_len)
         pr->out_off = pr->out_len = 0;
     if (pr->out_len + len > pr->out_cap) {
-        size_t cap = pr->out_cap ? pr->out_cap : 16384;
+        size_t cap = pr->out_cap ? pr->out_cap : 4096;
         while (cap < pr->out_len + len)
             cap *= 2;
         char *n = realloc(pr->out, cap);
@@ -570,7 +570,7 @@ static int gather(struct proxy_req *pr, enum up_state *st)
 {
     for (;;) {
         if (pr->ans_cap - pr->ans_len < 16384) {
-            size_t cap = pr->ans_cap ? pr->ans_cap * 2 : 65536;
+            size_t cap = pr->ans_cap ? pr->ans_cap * 2 : 32768;
             char *n = realloc(pr->ans, cap);
             if (!n)
                 return -ENOMEM;
@@ -616,7 +616,7 @@ static int head(struct proxy_req *pr, struct MHD_Response **resp, unsigned *st)
     if (pr->call && status >= 200 && status < 300 && engine_call_stream(pr->call)) {
         engine_call_upstream(pr->call, 1, NULL);
         pr->phase = P_STREAM;
-        *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_reader, pr, NULL);
+        *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, pr, NULL);
         if (!*resp)
             return -1;
         MHD_add_response_header(*resp, MHD_HTTP_HEADER_CONTENT_TYPE,

@@ -138,7 +138,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
             c->qoff = 0;
         }
         if (c->qlen + len > c->qcap) {
-            size_t cap = c->qcap ? c->qcap : 16384;
+            size_t cap = c->qcap ? c->qcap : 4096; /* most answers and events are small */
             while (cap < c->qlen + len)
                 cap *= 2;
             char *nq = realloc(c->q, cap);
@@ -399,10 +399,14 @@ int upstream_call(struct upstream_loop *l, const struct up_request *rq, struct u
     }
     __atomic_add_fetch(&l->calls, 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&l->mu);
+    /* The loop takes the whole list at once and only then polls: a wakeup is owed only by
+     * the call that finds the list empty (one wakeup per pass of the loop, not per call). */
+    int first = l->pending == NULL;
     c->pnext = l->pending;
     l->pending = c;
     pthread_mutex_unlock(&l->mu);
-    curl_multi_wakeup(l->m);
+    if (first)
+        curl_multi_wakeup(l->m);
     *out = c;
     return 0;
 }
