@@ -558,6 +558,21 @@ int format_bad(struct engine_reason *why, const char *fmt, ...)
     return ENGINE_ERR_MALFORMED;
 }
 
+int format_model_stream(struct engine_request *rq, int streams, struct engine_reason *why)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(rq->root, "model");
+    if (!cJSON_IsString(v))
+        return format_bad(why, "\"model\" must be a string naming the model to call");
+    rq->model = v->valuestring;
+    if (!streams)
+        return 0;
+    v = cJSON_GetObjectItemCaseSensitive(rq->root, "stream");
+    if (v && !cJSON_IsBool(v) && !cJSON_IsNull(v))
+        return format_bad(why, "\"stream\" must be true or false");
+    rq->stream = cJSON_IsTrue(v);
+    return 0;
+}
+
 void format_usage(struct engine_call *c, const cJSON *usage, const char *in_key,
                   const char *out_key)
 {

@@ -154,6 +154,11 @@ struct fbuf {
 int fbuf_put(struct fbuf *b, const char *s, size_t n);
 void fbuf_free(struct fbuf *b);
 
+/* Every format's first members: "model" (a string, into rq->model) and, where the format
+ * streams, "stream" (true, false or null, into rq->stream). 0, or ENGINE_ERR_MALFORMED with why
+ * set. */
+int format_model_stream(struct engine_request *rq, int streams, struct engine_reason *why);
+
 /* Fill why with a 400 cordon.malformed and return ENGINE_ERR_MALFORMED. */
 int format_bad(struct engine_reason *why, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

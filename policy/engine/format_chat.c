@@ -130,14 +130,10 @@ static int chat_message(struct engine_request *rq, cJSON *m, int i, struct engin
 
 static int chat_inspect(struct engine_request *rq, struct engine_reason *why)
 {
-    cJSON *r = rq->root, *v;
+    cJSON *r = rq->root;
     int rc;
-    if (!cJSON_IsString(v = GET(r, "model")))
-        return format_bad(why, "\"model\" must be a string naming the model to call");
-    rq->model = v->valuestring;
-    if ((v = GET(r, "stream")) && !cJSON_IsBool(v) && !cJSON_IsNull(v))
-        return format_bad(why, "\"stream\" must be true or false");
-    rq->stream = cJSON_IsTrue(v);
+    if ((rc = format_model_stream(rq, 1, why)) != 0)
+        return rc;
     cJSON *msgs = GET(r, "messages");
     if (!cJSON_IsArray(msgs))
         return format_bad(why, "\"messages\" must be an array of messages");

@@ -15,10 +15,10 @@
 
 static int embeddings_inspect(struct engine_request *rq, struct engine_reason *why)
 {
-    cJSON *r = rq->root, *v;
-    if (!cJSON_IsString(v = GET(r, "model")))
-        return format_bad(why, "\"model\" must be a string naming the model to call");
-    rq->model = v->valuestring;
+    cJSON *r = rq->root;
+    int rc;
+    if ((rc = format_model_stream(rq, 0, why)) != 0)
+        return rc;
     cJSON *in = GET(r, "input");
     if (cJSON_IsString(in))
         return format_add_text(rq, ENGINE_TEXT_INPUT, in, "input");

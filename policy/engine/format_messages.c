@@ -111,14 +111,10 @@ static int block(struct engine_request *rq, cJSON *b, enum engine_text_kind k, i
 
 static int messages_inspect(struct engine_request *rq, struct engine_reason *why)
 {
-    cJSON *r = rq->root, *v;
+    cJSON *r = rq->root;
     int rc;
-    if (!cJSON_IsString(v = GET(r, "model")))
-        return format_bad(why, "\"model\" must be a string naming the model to call");
-    rq->model = v->valuestring;
-    if ((v = GET(r, "stream")) && !cJSON_IsBool(v) && !cJSON_IsNull(v))
-        return format_bad(why, "\"stream\" must be true or false");
-    rq->stream = cJSON_IsTrue(v);
+    if ((rc = format_model_stream(rq, 1, why)) != 0)
+        return rc;
     if ((rc = texts_of(rq, ENGINE_TEXT_SYSTEM, GET(r, "system"), why, "system")) != 0)
         return rc;
     cJSON *msgs = GET(r, "messages"), *m;

@@ -122,12 +122,8 @@ static int responses_inspect(struct engine_request *rq, struct engine_reason *wh
 {
     cJSON *r = rq->root, *v;
     int rc;
-    if (!cJSON_IsString(v = GET(r, "model")))
-        return format_bad(why, "\"model\" must be a string naming the model to call");
-    rq->model = v->valuestring;
-    if ((v = GET(r, "stream")) && !cJSON_IsBool(v) && !cJSON_IsNull(v))
-        return format_bad(why, "\"stream\" must be true or false");
-    rq->stream = cJSON_IsTrue(v);
+    if ((rc = format_model_stream(rq, 1, why)) != 0)
+        return rc;
     cJSON *ins = GET(r, "instructions");
     if (ins && !cJSON_IsNull(ins)) {
         if (!cJSON_IsString(ins))
