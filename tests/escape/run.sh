@@ -26,6 +26,19 @@ HERE=$(dirname "$(realpath "$0")")
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
+# The cases that run the agent as nobody need cordon, the shim and the probes where nobody
+# can reach them; a build inside a home that others cannot pass through (/root is 0700) is
+# not, so the runner copies them into its own run directory (mode 0755) first.
+if ! setpriv --reuid=65534 --regid=65534 --clear-groups \
+    test -x "$CORDON" -a -x "$PROBES/escape_probe"; then
+    mkdir -p "$RUN/bin/tools" "$RUN/bin/shim" "$RUN/bin/probes"
+    cp "$CORDON" "$RUN/bin/tools/"
+    cp "$(dirname "$CORDON")"/../shim/*.so "$RUN/bin/shim/"
+    cp -a "$PROBES"/. "$RUN/bin/probes/"
+    chmod -R a+rX "$RUN/bin"
+    CORDON=$RUN/bin/tools/cordon
+    PROBES=$RUN/bin/probes
+fi
 P=$PROBES/escape_probe
 PY=/usr/bin/python3
 LDSO=/lib64/ld-linux-x86-64.so.2
