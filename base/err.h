@@ -27,6 +27,9 @@
 #define ERR_BLOCK_PATH (-10500)
 #define ERR_BLOCK_KEY (-10600)
 #define ERR_BLOCK_ENGINE (-10700)
+#define ERR_BLOCK_DATA (-10800)
+#define ERR_BLOCK_LEDGER (-10900)
+#define ERR_BLOCK_TZ (-11000)
 
 /* 1 when rc is a negative errno, 0 for success and for a module's own code. */
 static inline int err_is_errno(int rc)
