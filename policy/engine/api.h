@@ -125,6 +125,7 @@ struct engine_call_info {
     const char *agent;
     const char *session; /* the session id of the tree's mark; NULL when none */
     int quarantined;     /* the agent is quarantined (anomaly response): refuse everything */
+    int64_t quarantined_since_ms; /* since when (wall clock, ms), for the refusal's message */
 };
 
 #endif

@@ -217,6 +217,7 @@ int engine_call_new(const struct engine *e, const struct engine_call_info *info,
     c->agent = strdup(info->agent ? info->agent : "");
     c->session = info->session ? strdup(info->session) : NULL;
     c->quarantined = info->quarantined;
+    c->quarantined_since_ms = info->quarantined_since_ms;
     c->observe = e->p->mode == POLICY_MODE_OBSERVE;
     crypto_hash_sha256_init(&c->resp_hash);
     if (!c->agent || (info->session && !c->session)) {
@@ -663,4 +664,9 @@ const char *engine_call_tool_removed(const struct engine_call *c, size_t i)
         if (!c->notes[k].allowed && i-- == 0)
             return c->notes[k].name;
     return NULL;
+}
+
+const char *engine_call_tool_name(const struct engine_call *c, size_t i)
+{
+    return i < c->n_notes ? c->notes[i].name : NULL;
 }

@@ -27,6 +27,7 @@
 #include "base/secret.h"
 #include "policy/audit/audit.h"
 #include "policy/sign/key.h"
+#include "policy/server/anomaly.h"
 #include "policy/server/proxy.h"
 #include "policy/server/events.h"
 #include "policy/server/http.h"
@@ -447,6 +448,13 @@ static int open_keys(struct srv *s, struct run *r)
         fprintf(stderr, "cordond: out of memory for the session tokens\n");
         return rc;
     }
+    /* The quarantines of the anomaly response outlive a restart (anomaly.h). */
+    char qpath[PATH_MAX + 16];
+    snprintf(qpath, sizeof qpath, "%s/" ANOMALY_FILE, cfg->state_dir);
+    if ((rc = anomaly_open(qpath, srv_anomaly_record, s, &s->anomaly, err, sizeof err)) != 0) {
+        fprintf(stderr, "cordond: anomaly: %s\n", err);
+        return rc;
+    }
     return 0;
 }
 
@@ -690,6 +698,7 @@ static int shut_down(struct srv *s, struct run *r, int rc)
     if (!left) { /* a tunnel thread still running may use them: leave them to the exit */
         pset_manager_free(s->psets);
         sessions_free(s->sessions);
+        anomaly_close(s->anomaly);
         agents_free(s->agents);
     }
     key_secret_free(r->signer);

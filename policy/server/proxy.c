@@ -23,6 +23,7 @@
 #include "base/glob.h"
 #include "base/secret.h"
 #include "policy/engine/engine.h"
+#include "policy/server/anomaly.h"
 #include "policy/server/identity.h"
 #include "policy/server/server.h"
 #include "policy/server/upstream.h"
@@ -60,6 +61,8 @@ struct proxy_req {
     char *out; /* stream bytes for the client not yet taken by MHD */
     size_t out_off, out_len, out_cap;
     int ended, recorded, detached;
+    int quarantined; /* refused for a quarantine: not counted again by the anomaly response */
+    uint64_t qgen;   /* anomaly_generation() when the call started */
     int64_t t0;
     char hdr[4][600];
 };
@@ -176,6 +179,61 @@ static struct MHD_Response *buf_response(const char *buf, size_t len, const char
     return r;
 }
 
+/* ------------------------------------------------------------ the anomaly response */
+
+/* The price of a call from api.budget.prices (the first glob matching the model), in
+ * micro-dollars; 0 when no price names it. */
+static uint64_t call_micro_usd(const struct policy *p, const char *model, uint64_t in, uint64_t out)
+{
+    for (size_t i = 0; model && i < p->api.n_prices; i++)
+        if (glob_match(p->api.prices[i].model, model)) {
+            double usd = ((double)in * p->api.prices[i].input_per_mtok +
+                          (double)out * p->api.prices[i].output_per_mtok) /
+                         1e6;
+            return usd > 0 && usd < 1e12 ? (uint64_t)(usd * 1e6) : 0;
+        }
+    return 0;
+}
+
+/* What one finished call adds to its agent's windows (anomaly.h): a request, its tokens and
+ * price, a denial for a refusal of a policy stage (decided, in observe mode too) and for each
+ * tool call removed, and the tools the model called. */
+static void anomaly_count_call(struct proxy_req *pr)
+{
+    struct anomaly *a = pr->p->s->anomaly;
+    if (!a || pr->quarantined || !pr->pe)
+        return;
+    const struct policy *p = pr->pe->policy;
+    const char *agent = pr->who.agent;
+    const struct engine_call *c = pr->call;
+    (void)anomaly_note(a, agent, p, ANOMALY_REQUESTS, 1, NULL, 0);
+    uint64_t in = 0, out = 0;
+    engine_call_tokens(c, &in, &out);
+    if (in + out)
+        (void)anomaly_note(a, agent, p, ANOMALY_TOKENS, in + out, NULL, 0);
+    uint64_t micro = call_micro_usd(p, engine_call_model(c), in, out);
+    if (micro)
+        (void)anomaly_note(a, agent, p, ANOMALY_SPEND, micro, NULL, 0);
+    for (int s = ENGINE_STAGE_MODELS; s < ENGINE_STAGE_UPSTREAM; s++) {
+        const struct engine_decision *d =
+            engine_call_decision(c, (enum engine_stage_id)s, ENGINE_HOOK_REQUEST);
+        if (d && d->ran && d->verdict == ENGINE_REFUSE) {
+            char what[96];
+            snprintf(what, sizeof what, "model.call %s", d->why.code);
+            (void)anomaly_note(a, agent, p, ANOMALY_DENIALS, 1, what, 0);
+            break;
+        }
+    }
+    const char *name;
+    for (size_t i = 0; (name = engine_call_tool_removed(c, i)); i++) {
+        char what[96];
+        snprintf(what, sizeof what, "tool call %.70s", name);
+        (void)anomaly_note(a, agent, p, ANOMALY_DENIALS, 1, what, 0);
+    }
+    for (size_t i = 0; (name = engine_call_tool_name(c, i)); i++)
+        (void)anomaly_note(a, agent, p, ANOMALY_TOOLS, 1, name, 0);
+}
+
 /* The engine's record without the members the audit log sets itself (type, agent). */
 static void record(struct proxy_req *pr)
 {
@@ -183,6 +241,7 @@ static void record(struct proxy_req *pr)
         return;
     pr->recorded = 1;
     engine_call_finish(pr->call, (uint64_t)(clock_mono_ms() - pr->t0));
+    anomaly_count_call(pr);
     char *j = engine_call_audit_json(pr->call);
     if (!j)
         return;
@@ -216,6 +275,22 @@ static int refuse_plain(struct proxy_req *pr, unsigned status, const char *code,
     decision_done(&d);
     pr->phase = P_DONE;
     return *resp ? 0 : -1;
+}
+
+/* A throttled agent (api.anomaly on_trigger throttle): 429 with Retry-After. */
+static int refuse_throttled(struct proxy_req *pr, unsigned retry, struct MHD_Response **resp,
+                            unsigned *st)
+{
+    char m[256], ra[16];
+    snprintf(m, sizeof m,
+             "agent %s is throttled by cordond's anomaly response (api.anomaly.on_trigger "
+             "\"throttle\"): retry in %u s",
+             pr->who.agent, retry);
+    int rc = refuse_plain(pr, 429, "throttled", "api.anomaly", m, resp, st);
+    snprintf(ra, sizeof ra, "%u", retry);
+    if (*resp)
+        MHD_add_response_header(*resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    return rc;
 }
 
 /* The engine's refusal (policy, malformed body, upstream failure): its status and body, in
@@ -326,6 +401,32 @@ static void stream_close(struct proxy_req *pr, enum up_state st)
     record(pr);
 }
 
+/* A quarantine that lands while the stream runs ends it, checked between chunks: the engine
+ * says why in the stream's own error shape, and the call is recorded. 1 when it ended. */
+static int quarantine_cut(struct proxy_req *pr)
+{
+    struct anomaly *a = pr->p->s->anomaly;
+    int64_t since = 0;
+    if (!a || anomaly_generation(a) == pr->qgen)
+        return 0;
+    pr->qgen = anomaly_generation(a);
+    if (!anomaly_quarantined(a, pr->who.agent, &since))
+        return 0;
+    struct engine_reason why = {.status = 403};
+    snprintf(why.code, sizeof why.code, "cordon.quarantined");
+    snprintf(why.message, sizeof why.message,
+             "agent \"%s\" was quarantined by cordond's anomaly response while this stream "
+             "ran; it is closed, and every model call and tunnel is refused until an "
+             "administrator runs `cordon agent release %s`",
+             pr->who.agent, pr->who.agent);
+    pr->ended = 1;
+    if (engine_stream_error(pr->call, &why, emit, pr) != 0 ||
+        engine_stream_end(pr->call, emit, pr) != 0)
+        pr->detached = 1;
+    record(pr);
+    return 1;
+}
+
 /* MHD's content reader of a streamed answer. */
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -343,6 +444,8 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
         }
         if (pr->ended)
             return MHD_CONTENT_READER_END_OF_STREAM;
+        if (quarantine_cut(pr))
+            continue; /* the in-stream error is queued, and the stream ended */
         enum up_state st;
         long status;
         size_t n = upstream_read(pr->uc, tmp, sizeof tmp, &st, &status, park, pr);
@@ -520,6 +623,20 @@ static int start(struct proxy_req *pr, const char *url, const char *method,
         snprintf(m, sizeof m, "agent %s has no policy on this server", pr->who.agent);
         return refuse_plain(pr, 403, "no_policy", "policy", m, resp, st);
     }
+    int64_t q_since = 0;
+    unsigned retry = 0;
+    int gate = s->anomaly ? anomaly_gate(s->anomaly, pr->who.agent, 0, 0, &q_since, &retry) : 0;
+    if (s->anomaly)
+        pr->qgen = anomaly_generation(s->anomaly);
+    if (gate == ANOMALY_THROTTLED)
+        return refuse_throttled(pr, retry, resp, st);
+    pr->quarantined = gate == ANOMALY_QUARANTINED;
+    if (pr->quarantined && pr->models)
+        return refuse_plain(pr, 403, "quarantined", "api.anomaly",
+                            "this agent is quarantined by cordond's anomaly response; every "
+                            "model call is refused until an administrator runs `cordon agent "
+                            "release`",
+                            resp, st);
     if (pr->models) {
         int anthropic =
             MHD_lookup_connection_value(pr->conn, MHD_HEADER_KIND, "anthropic-version") != NULL;
@@ -539,7 +656,9 @@ static int start(struct proxy_req *pr, const char *url, const char *method,
     }
     struct engine_call_info info = {.format = pr->fmt,
                                     .agent = pr->who.agent,
-                                    .session = pr->who.via_session ? pr->who.session : NULL};
+                                    .session = pr->who.via_session ? pr->who.session : NULL,
+                                    .quarantined = pr->quarantined,
+                                    .quarantined_since_ms = q_since};
     if (engine_call_new(pr->pe->engine, &info, &pr->call) != 0)
         return -1;
     const char *fwd = NULL;
