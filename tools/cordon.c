@@ -9,10 +9,12 @@
 #include "tools/cli.h"
 
 static const struct cli_command *const commands[] = {
-    &cmd_run,           &cmd_exec,         &cmd_doctor,       &cmd_keygen,
-    &cmd_sign,          &cmd_verify,       &cmd_policy_check, &cmd_policy_push,
-    &cmd_policy_reload, &cmd_explain,      &cmd_audit_verify, &cmd_audit_query,
-    &cmd_agent_add,     &cmd_agent_revoke, &cmd_agent_list,   NULL,
+    &cmd_run,           &cmd_exec,         &cmd_doctor,
+    &cmd_keygen,        &cmd_sign,         &cmd_verify,
+    &cmd_policy_check,  &cmd_policy_push,  &cmd_policy_reload,
+    &cmd_explain,       &cmd_audit_verify, &cmd_audit_query,
+    &cmd_agent_add,     &cmd_agent_revoke, &cmd_agent_list,
+    &cmd_agent_release, &cmd_status,       NULL,
 };
 
 static void print_help(FILE *f)
