@@ -84,6 +84,27 @@ static void notice_field(const char *msg, const char *key, char *out, size_t cap
     out[n] = '\0';
 }
 
+/* Say a quarantine notice once: "WHO: agent A is quarantined by cordond since T; ...". */
+static void say_notice(struct poll_job *job, const char *msg)
+{
+    if (job->quarantine_said++ || job->quiet)
+        return;
+    char agent[80], since[24], when[40] = "?";
+    notice_field(msg, "\"agent\":", agent, sizeof agent);
+    notice_field(msg, "\"since_ms\":", since, sizeof since);
+    time_t t = (time_t)(strtoll(since, NULL, 10) / 1000);
+    struct tm tm;
+    if (since[0] && gmtime_r(&t, &tm))
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char line[512];
+    int k = snprintf(line, sizeof line,
+                     "%s: agent %s is quarantined by cordond since %s; model calls and "
+                     "tunnels are refused until an admin runs `cordon agent release`\n",
+                     job->who, agent, when);
+    if (k > 0)
+        say(line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
+}
+
 int poll_notices(struct poll_job *job)
 {
     int seen = 0;
@@ -100,22 +121,7 @@ int poll_notices(struct poll_job *job)
         if (!strstr(msg, "\"type\":\"quarantine\""))
             continue;
         seen = 1;
-        if (job->quarantine_said++ || job->quiet)
-            continue;
-        char agent[80], since[24], when[40] = "?";
-        notice_field(msg, "\"agent\":", agent, sizeof agent);
-        notice_field(msg, "\"since_ms\":", since, sizeof since);
-        time_t t = (time_t)(strtoll(since, NULL, 10) / 1000);
-        struct tm tm;
-        if (since[0] && gmtime_r(&t, &tm))
-            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        char line[512];
-        int k = snprintf(line, sizeof line,
-                         "%s: agent %s is quarantined by cordond since %s; model calls and "
-                         "tunnels are refused until an admin runs `cordon agent release`\n",
-                         job->who, agent, when);
-        if (k > 0)
-            say(line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
+        say_notice(job, msg);
     }
     return seen;
 }
@@ -145,6 +151,8 @@ static void wait_round(struct poll_job *job)
 static void *poll_loop(void *arg)
 {
     struct poll_job *job = arg;
+    if (job->root->notice[0]) /* came before the session token */
+        say_notice(job, job->root->notice);
     for (;;) {
         wait_round(job);
         (void)poll_round(job);

@@ -61,12 +61,14 @@ DP=$(cat "$W/drip.port")
 wait_file "$W/stub.ready" || { bad "the stub starts" "$(cat "$W/stub.err")"; finish; exit 1; }
 SP=$(sed -n 's/^port=//p' "$W/stub.ready")
 
-policy() { # AGENT MODE
-    printf '{"cordon_policy":1,"agent":"%s","mode":"%s","sandbox":{"enforcement":"best_effort","filesystem":{"read_write":["${workspace}","${tmp}"],"read_only":["${cwd}"]},"network":{"mode":"proxy","allow":["127.0.0.1:%s"]}},"api":{"models":["gpt-4o-mini"],"anomaly":{"denials_per_10_minutes":4,"on_trigger":"quarantine"}}}\n' \
-        "$1" "$2" "$DP" > "$W/pol/$1.json"
+policy() { # AGENT MODE [ANOMALY]
+    printf '{"cordon_policy":1,"agent":"%s","mode":"%s","sandbox":{"enforcement":"best_effort","filesystem":{"read_write":["${workspace}","${tmp}"],"read_only":["${cwd}"]},"network":{"mode":"proxy","allow":["127.0.0.1:%s"]}},"api":{"models":["gpt-4o-mini"],"anomaly":%s}}\n' \
+        "$1" "$2" "$DP" "${3:-{\"denials_per_10_minutes\":4,\"on_trigger\":\"quarantine\"\}}" > "$W/pol/$1.json"
 }
 policy bob enforce
 policy obs observe
+policy thr enforce '{"requests_per_minute":2,"on_trigger":"throttle","throttle_seconds":5}'
+SHIM=$(cd "$(dirname "$CORDON")/../shim" && pwd)/libcordon.so
 cat > "$W/cordond.conf" <<CONF
 listen 127.0.0.1:0
 tunnel_listen 127.0.0.1:0
@@ -90,17 +92,18 @@ start_cordond
 ok "cordond, the stub upstream and the origin run"
 export CORDON_ADMIN_TOKEN_FILE=$W/admin
 ADM=(--server "unix:$W/admin.sock")
-for a in bob obs; do
+for a in bob obs thr; do
     k=$("$CORDON" agent add "${ADM[@]}" --agent "$a" 2>/dev/null </dev/null)
     [[ $k =~ ^ck_ ]] || { bad "agent add $a" "$k" "$(tail "$W/cordond.log")"; finish; exit 1; }
     printf '%s\n' "$k" > "$W/$a.key"; chmod 600 "$W/$a.key"
 done
 BOB=$(cat "$W/bob.key")
 
-chat() { # KEY [STREAM_SCENARIO]: the status in $CODE, the body in $W/body
+chat() { # KEY: the status in $CODE, the body in $W/body, the headers in $W/head
     local body='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi [[stub:text text=howdy]]"}]}'
-    CODE=$(curl -s -o "$W/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-        -H "Authorization: Bearer $1" --data-binary "$body" "$URL/v1/chat/completions")
+    CODE=$(curl -s -D "$W/head" -o "$W/body" -w '%{http_code}' -X POST \
+        -H 'Content-Type: application/json' -H "Authorization: Bearer $1" --data-binary "$body" \
+        "$URL/v1/chat/completions")
 }
 chat "$BOB"
 [ "$CODE" = 200 ] && grep -q howdy "$W/body" && ok "bob's model call is served before" ||
@@ -151,6 +154,11 @@ grep -q 'since 20[0-9-]*T[0-9:]*Z' "$W/body" && grep -q 'cordon agent release bo
     ok "the refusal says since when and how to release" || bad "refusal words" "$(cat "$W/body")"
 run "a new tunnel is refused" 7 "${RUN[@]}" -- curl -sS --noproxy '*' "http://127.0.0.1:$DP/"
 has "the tunnel refusal names the quarantine" "quarantined by cordond's anomaly response"
+has "a tree started while quarantined is told at its start" "cordon run: agent bob is quarantined by cordond since"
+run "so is a root started by the shim alone (profile mode)" 0 env CORDON_SERVER="$URL" \
+    CORDON_KEY="$W/bob.key" CORDON_TRUST="$W/sign.pub" CORDON_WORKSPACE="$T/ws" LD_PRELOAD="$SHIM" \
+    sleep 1.5
+has "the shim's root says it" "cordon: agent bob is quarantined by cordond since"
 curl -s "$URL/metrics" > "$W/metrics"
 grep -q '^cordon_quarantined_agents 1$' "$W/metrics" && ok "metrics: one agent quarantined" ||
     bad "metrics gauge" "$(grep -i quarantin "$W/metrics")"
@@ -185,6 +193,19 @@ grep -q '"kind":"anomaly.release","agent":"bob"' "$W"/state/audit/*.jsonl && ok 
 curl -s "$URL/metrics" > "$W/metrics"
 grep -q '^cordon_quarantined_agents 0$' "$W/metrics" && grep -q '^cordon_quarantine_releases_total 1$' "$W/metrics" &&
     ok "metrics: none quarantined, one release" || bad "metrics after release" "$(grep -i quarantin "$W/metrics")"
+
+# Throttle: over 2 requests a minute, the next calls get 429 with Retry-After for 5 s.
+THR=$(cat "$W/thr.key")
+for i in 1 2 3; do chat "$THR"; done
+[ "$CODE" = 200 ] && ok "throttle: the call that goes over is served" || bad "throttle third" "$CODE"
+chat "$THR"
+[ "$CODE" = 429 ] && grep -q 'cordon.throttled' "$W/body" && grep -qi '^retry-after: [1-5]' "$W/head" &&
+    ok "throttle: then 429 cordon.throttled with Retry-After" || bad "throttle 429" "$CODE $(cat "$W/head" "$W/body")"
+sleep 5.2
+chat "$THR"
+[ "$CODE" = 200 ] && ok "throttle: served again after the cool-down" || bad "throttle cool-down" "$CODE $(cat "$W/body")"
+grep -q '"kind":"anomaly.throttle","agent":"thr"' "$W"/state/audit/*.jsonl && ok "audit: anomaly.throttle" ||
+    bad "audit throttle"
 
 # Observe mode: the same agent, recorded and never quarantined.
 run_as obs
