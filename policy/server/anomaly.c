@@ -70,7 +70,10 @@ struct anomaly {
     char *path;
     anomaly_record_fn rec;
     void *rec_ud;
-    uint64_t gen; /* atomic */
+    uint64_t gen;             /* atomic */
+    pthread_rwlock_t hook_mu; /* held (read) while on_q runs */
+    void (*on_q)(void *ud, const char *agent);
+    void *on_q_ud;
     /* counters, under mu */
     uint64_t triggers[ANOMALY_N_SIGNALS][3], observed[ANOMALY_N_SIGNALS];
     uint64_t quarantines, releases, refused_model, refused_tunnel, throttled, state_errors;
@@ -422,6 +425,7 @@ int anomaly_open(const char *state_path, anomaly_record_fn rec, void *rec_ud, st
         return -ENOMEM;
     }
     pthread_mutex_init(&a->mu, NULL);
+    pthread_rwlock_init(&a->hook_mu, NULL);
     a->rec = rec;
     a->rec_ud = rec_ud;
     if (state_path && !(a->path = strdup(state_path))) {
@@ -447,6 +451,7 @@ void anomaly_close(struct anomaly *a)
     free(a->v);
     free(a->path);
     pthread_mutex_destroy(&a->mu);
+    pthread_rwlock_destroy(&a->hook_mu);
     free(a);
 }
 
@@ -588,7 +593,23 @@ out:
     pthread_mutex_unlock(&a->mu);
     if (pd.kind && a->rec)
         a->rec(a->rec_ud, pd.kind, agent, pd.mem, pd.sync);
+    if (quarantined) {
+        pthread_rwlock_rdlock(&a->hook_mu);
+        if (a->on_q)
+            a->on_q(a->on_q_ud, agent);
+        pthread_rwlock_unlock(&a->hook_mu);
+    }
     return quarantined;
+}
+
+void anomaly_on_quarantine(struct anomaly *a, void (*fn)(void *ud, const char *agent), void *ud)
+{
+    if (!a)
+        return;
+    pthread_rwlock_wrlock(&a->hook_mu);
+    a->on_q = fn;
+    a->on_q_ud = ud;
+    pthread_rwlock_unlock(&a->hook_mu);
 }
 
 int anomaly_quarantined(struct anomaly *a, const char *agent, int64_t *since_ms)

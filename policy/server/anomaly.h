@@ -87,6 +87,10 @@ int anomaly_gate(struct anomaly *a, const char *agent, int is_tunnel, int64_t no
 int anomaly_note(struct anomaly *a, const char *agent, const struct policy *p,
                  enum anomaly_signal s, uint64_t amount, const char *what, int64_t now_ms);
 
+/* Call fn(ud, agent) after each quarantine, once its record is written (the server wakes the
+ * agent's streams with it); fn NULL: none. Returns once no call to the previous fn runs. */
+void anomaly_on_quarantine(struct anomaly *a, void (*fn)(void *ud, const char *agent), void *ud);
+
 /* 1 with *since_ms when agent is quarantined, else 0. */
 int anomaly_quarantined(struct anomaly *a, const char *agent, int64_t *since_ms);
 

@@ -567,6 +567,12 @@ static int start_listeners(struct srv *s, struct run *r)
     return 0;
 }
 
+/* A quarantine wakes the agent's streams parked on a silent upstream, to end them now. */
+static void wake_streams(void *ud, const char *agent)
+{
+    proxy_quarantined(ud, agent);
+}
+
 /* The event intake, the tunnel and the HTTP front, each taking its listener. */
 static int start_services(struct srv *s, struct run *r)
 {
@@ -586,6 +592,7 @@ static int start_services(struct srv *s, struct run *r)
         fprintf(stderr, "cordond: model proxy: %s\n", err);
         return rc;
     }
+    anomaly_on_quarantine(s->anomaly, wake_streams, s->proxy);
     if ((rc = http_start(s, r->fds, (size_t)r->nfds, r->afd, &r->http, err, sizeof err)) != 0) {
         fprintf(stderr, "cordond: %s\n", err);
         return rc;
@@ -674,6 +681,7 @@ static int serve(struct srv *s, struct run *r)
 static int shut_down(struct srv *s, struct run *r, int rc)
 {
     http_stop(r->http);
+    anomaly_on_quarantine(s->anomaly, NULL, NULL); /* before the proxy it calls goes */
     proxy_close(s->proxy); /* after the HTTP front: drained calls write their records */
     s->proxy = NULL;
     events_stop(r->ev);

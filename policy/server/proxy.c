@@ -15,6 +15,7 @@
 #include "policy/server/proxy.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@
 
 struct proxy {
     struct srv *s;
+    pthread_mutex_t streams_mu; /* the open streams, for proxy_quarantined */
+    struct proxy_req *streams;
     struct upstream_loop *loop;
     char *key[CONFIG_MAX_UPSTREAMS];
     size_t key_len[CONFIG_MAX_UPSTREAMS];
@@ -63,6 +66,8 @@ struct proxy_req {
     int ended, recorded, detached;
     int quarantined; /* refused for a quarantine: not counted again by the anomaly response */
     uint64_t qgen;   /* anomaly_generation() when the call started */
+    struct proxy_req *snext, *sprev; /* in p->streams while listed */
+    int listed;
     int64_t t0;
     char hdr[4][600];
 };
@@ -75,6 +80,7 @@ int proxy_open(struct srv *s, struct proxy **out, char *err, size_t errlen)
     if (!p)
         return -ENOMEM;
     p->s = s;
+    pthread_mutex_init(&p->streams_mu, NULL);
     for (size_t i = 0; i < s->cfg.n_upstreams; i++) {
         const struct config_upstream *u = &s->cfg.upstreams[i];
         if (u->key_file[0]) {
@@ -126,9 +132,46 @@ void proxy_close(struct proxy *p)
     if (!p)
         return;
     upstream_loop_stop(p->loop);
+    pthread_mutex_destroy(&p->streams_mu);
     for (size_t i = 0; i < CONFIG_MAX_UPSTREAMS; i++)
         secret_free(p->key[i], p->key_len[i]);
     free(p);
+}
+
+/* A stream is listed while its client is there to be woken: from its start to its end or its
+ * detach. */
+static void stream_list(struct proxy_req *pr, int on)
+{
+    struct proxy *p = pr->p;
+    pthread_mutex_lock(&p->streams_mu);
+    if (on && !pr->listed) {
+        pr->sprev = NULL;
+        pr->snext = p->streams;
+        if (p->streams)
+            p->streams->sprev = pr;
+        p->streams = pr;
+        pr->listed = 1;
+    } else if (!on && pr->listed) {
+        if (pr->sprev)
+            pr->sprev->snext = pr->snext;
+        else
+            p->streams = pr->snext;
+        if (pr->snext)
+            pr->snext->sprev = pr->sprev;
+        pr->listed = 0;
+    }
+    pthread_mutex_unlock(&p->streams_mu);
+}
+
+void proxy_quarantined(struct proxy *p, const char *agent)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->streams_mu);
+    for (struct proxy_req *pr = p->streams; pr; pr = pr->snext)
+        if (pr->uc && strcmp(pr->who.agent, agent) == 0)
+            upstream_nudge(pr->uc);
+    pthread_mutex_unlock(&p->streams_mu);
 }
 
 void proxy_stats(struct proxy *p, uint64_t *calls, uint64_t *failed, uint64_t *timeouts)
@@ -492,6 +535,7 @@ static void drain_feed(void *ud, const char *buf, size_t len)
 
 static void req_free(struct proxy_req *pr)
 {
+    stream_list(pr, 0);
     if (pr->uc)
         upstream_release(pr->uc);
     engine_call_free(pr->call);
@@ -530,6 +574,7 @@ void proxy_req_done(struct proxy_req *pr, int ok)
         if (pr->phase == P_HEAD)
             pr->phase = engine_call_stream(pr->call) ? P_STREAM : P_BODY;
         pr->detached = 1;
+        stream_list(pr, 0); /* no client to wake any more */
         upstream_detach(pr->uc, drain_feed, drain_end, pr, DRAIN_BYTES, DRAIN_MS);
         return;
     }
@@ -735,6 +780,7 @@ static int head(struct proxy_req *pr, struct MHD_Response **resp, unsigned *st)
     if (pr->call && status >= 200 && status < 300 && engine_call_stream(pr->call)) {
         engine_call_upstream(pr->call, 1, NULL);
         pr->phase = P_STREAM;
+        stream_list(pr, 1);
         *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, pr, NULL);
         if (!*resp)
             return -1;

@@ -492,3 +492,13 @@ void upstream_stats(struct upstream_loop *l, uint64_t *calls, uint64_t *failed, 
     *failed = __atomic_load_n(&l->failed, __ATOMIC_RELAXED);
     *timeouts = __atomic_load_n(&l->timeouts, __ATOMIC_RELAXED);
 }
+
+void upstream_nudge(struct up_call *c)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->parked) {
+        c->parked = 0;
+        c->wake(c->ud);
+    }
+    pthread_mutex_unlock(&c->mu);
+}

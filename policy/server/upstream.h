@@ -71,6 +71,10 @@ void upstream_detach(struct up_call *c, void (*feed)(void *ud, const char *buf, 
                      void (*end)(void *ud, enum up_state st), void *ud, size_t max_bytes,
                      unsigned max_ms);
 
+/* Wake a consumer parked in upstream_read() now, as new bytes would (its reader then finds
+ * none and may park again): for a stream that must look at something else at once. */
+void upstream_nudge(struct up_call *c);
+
 /* Done with the call: a running transfer is cancelled. */
 void upstream_release(struct up_call *c);
 

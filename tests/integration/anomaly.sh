@@ -109,8 +109,9 @@ chat "$BOB"
 [ "$CODE" = 200 ] && grep -q howdy "$W/body" && ok "bob's model call is served before" ||
     bad "model call before" "$CODE $(head -c 400 "$W/body")"
 
-# A stream in flight: the upstream is silent for 6 s, and the quarantine lands meanwhile.
-SBODY='{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"[[stub:sse_unterminated text=a chunks=2 hold_ms=6000]]"}]}'
+# A stream in flight: the upstream sends a little, then stays silent for 30 s; the quarantine
+# lands meanwhile and ends it at once.
+SBODY='{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"[[stub:sse_unterminated text=a chunks=2 hold_ms=30000]]"}]}'
 curl -s -N -o "$W/stream.out" -X POST -H 'Content-Type: application/json' \
     -H "Authorization: Bearer $BOB" --data-binary "$SBODY" "$URL/v1/chat/completions" &
 SCURL=$!
@@ -135,6 +136,13 @@ n=$(grep -c "is quarantined by cordond" <<<"$OUT")
 t=$(grep -c tick "$T/ws/drip.out")
 [ "$t" -ge 5 ] && ok "the tunnel carried the origin's body ($t ticks) until it was cut" ||
     bad "the tunnel ran" "$t ticks" "$(cat "$T/ws/drip.err")"
+for _ in $(seq 20); do kill -0 "$SCURL" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$SCURL" 2>/dev/null; then
+    bad "the silent stream is ended at the quarantine, not when its upstream speaks again"
+    kill "$SCURL"
+else
+    ok "the silent stream is ended at the quarantine"
+fi
 wait "$SCURL"
 grep -q 'cordon.quarantined' "$W/stream.out" && ok "the stream in flight ends with cordon.quarantined" ||
     bad "stream cut" "$(head -c 600 "$W/stream.out")"
