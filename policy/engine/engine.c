@@ -346,7 +346,9 @@ int engine_call_request(struct engine_call *c, const char *body, size_t len, con
         d->ran = 1;
         d->verdict = st->request(c, &c->rq, &why);
         d->why = why;
-        if (d->verdict == ENGINE_REFUSE && !c->observe) {
+        /* A quarantine is the server's state, not a rule to observe: it holds in observe mode
+         * too (a policy switched to observe after it was set does not lift it). */
+        if (d->verdict == ENGINE_REFUSE && (!c->observe || s == ENGINE_STAGE_QUARANTINE)) {
             refused = 1;
             c->refusal = why;
         }

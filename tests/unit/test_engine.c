@@ -250,6 +250,20 @@ Test(engine, a_quarantine_says_since_when_and_how_to_release)
     te_close(&t);
 }
 
+Test(engine, a_quarantine_holds_in_observe_mode)
+{
+    struct te t;
+    te_open(&t, ",\"mode\":\"observe\"" API_OK, NULL);
+    struct engine_call_info info = {.format = ENGINE_CHAT, .agent = "a", .quarantined = 1};
+    cr_assert_eq(engine_call_new(t.e, &info, &t.c), 0);
+    const char *o;
+    size_t n;
+    cr_assert_eq(engine_call_request(t.c, CHAT(""), strlen(CHAT("")), &o, &n), ENGINE_REFUSE);
+    int status;
+    cr_assert(strstr(te_error(&t, &status), "cordon.quarantined"));
+    te_close(&t);
+}
+
 Test(engine, observe_mode_decides_records_and_forwards)
 {
     struct te t;
