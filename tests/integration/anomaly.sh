@@ -178,6 +178,8 @@ grep '^bob ' <<<"$OUT" | grep -Eq 'fs.open|net.connect' && ok "status: bob's las
 run "cordon status --json" 0 "$CORDON" status "${ADM[@]}" --json
 "$PY" -c 'import json,sys; a={x["agent"]: x for x in json.load(sys.stdin)["agents"]}; assert a["bob"]["quarantined"] is True and a["obs"].get("quarantined") is not True' <<<"$OUT" &&
     ok "status --json: bob quarantined, obs not" || bad "status json" "$OUT"
+"$PY" -c 'import json,sys; a={x["agent"]: x for x in json.load(sys.stdin)["agents"]}; w=a["bob"]["windows"]; assert w["new_egress_hosts_per_hour"] == 1 and w["requests_per_minute"] >= 1 and w["denials_per_10_minutes"] >= 5, w' <<<"$OUT" &&
+    ok "status --json: the windows (one new egress host, the calls, the denials)" || bad "status windows" "$OUT"
 
 # A restart keeps it.
 kill "$DPID"; wait "$DPID" 2>/dev/null; DPID=
