@@ -52,13 +52,11 @@ int schedule_engine_init(struct engine *e, char *err, size_t errlen)
         if (rc == -ENOMEM)
             return rc;
         if (rc) {
-            char tag[160];
-            engine_tag(p, tag, sizeof tag);
+            /* the sentence must fit cordond's reload message: what, then why */
             snprintf(err, errlen,
-                     "api.schedule[%zu].tz of the %s: %s; the rule's window cannot be read, so "
-                     "the policy is not used (`cordon policy check` names unknown zones; install "
-                     "tzdata or name an installed zone)",
-                     i, tag, why);
+                     "api.schedule[%zu].tz: %s; the policy cannot be used until its "
+                     "zones can be read",
+                     i, why);
             return rc;
         }
         e->tz_own[e->n_tz_own++] = z;
