@@ -36,7 +36,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "policy/data/data_action.h"
+#include "policy/data/data.h"
+#include "policy/data/data_buf.h"
 
 #define DATA_EDM_MAGIC "CDNEDM\r\n"
 #define DATA_EDM_VERSION 1

@@ -19,7 +19,8 @@
 #define CORDON_POLICY_DATA_DATA_VAULT_H
 
 #include <stddef.h>
-#include "policy/data/data_action.h"
+#include "policy/data/data.h"
+#include "policy/data/data_buf.h"
 
 #define DATA_VAULT_ENTRIES_DEFAULT 4096
 #define DATA_VAULT_BYTES_DEFAULT (1u << 20)
