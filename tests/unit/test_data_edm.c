@@ -312,3 +312,27 @@ Test(data_edm, word_spans_in_text)
     data_edm_free(e);
     data_buf_free(&b);
 }
+
+Test(data_edm, golden_file_from_an_independent_writer)
+{
+    /* tests/fuzz/corpus/edm/valid.edm was written by a separate implementation of the format
+     * (Python's hashlib.blake2b), after a mode byte: the C reader must agree with it */
+    unsigned char k[DATA_KEY_LEN];
+    for (int i = 0; i < DATA_KEY_LEN; i++)
+        k[i] = (unsigned char)(3 * i + 5);
+    FILE *f = fopen(CORDON_SOURCE_DIR "/tests/fuzz/corpus/edm/valid.edm", "rb");
+    cr_assert_not_null(f);
+    static unsigned char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    struct data_edm *e = NULL;
+    cr_assert_eq(data_edm_load_mem(buf + 1, n - 1, k, &e, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(data_edm_count(e), 4);
+    cr_assert_eq(data_edm_max_words(e), 3);
+    cr_assert(data_edm_contains(e, "JOHN SMITH", 10));
+    cr_assert(data_edm_contains(e, "jane q public", 13));
+    cr_assert(data_edm_contains(e, "acme inc", 8));
+    cr_assert(data_edm_contains(e, "clm12345678", 11));
+    cr_assert(!data_edm_contains(e, "john", 4));
+    data_edm_free(e);
+}
