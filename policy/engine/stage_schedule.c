@@ -296,11 +296,11 @@ int engine_schedule_tool_denied(const struct engine_call *c, const char *name,
     return 0;
 }
 
-/* The action of entry r for the side asked. api.schedule[].data has one action for both. */
+/* The action of entry r for the side asked: a rule's data entry, as api.data's, may set the
+ * request and the response apart. */
 static enum policy_action rule_action(const struct policy_data_rule *r, int response)
 {
-    (void)response;
-    return r->action;
+    return response ? r->response : r->request;
 }
 
 enum policy_action engine_schedule_data_action(const struct engine_call *c, const char *cls,

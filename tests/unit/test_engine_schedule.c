@@ -306,8 +306,9 @@ Test(engine_schedule, tools_denied_in_response_calls)
 
 #define DATA_POLICY                                                                                \
     ",\"api\":{\"models\":[\"*\"],\"data\":{\"pii.email\":\"allow\"},\"schedule\":[{"              \
-    "\"outside\":\"Mon-Fri 08:00-18:00\",\"data\":{\"financial\":\"block\",\"pii.*\":\"redact\","  \
-    "\"pii.email\":\"log\"}},{\"inside\":\"Mon-Sun 20:00-21:00\",\"data\":{\"pii.email\":"         \
+    "\"outside\":\"Mon-Fri 08:00-18:00\",\"data\":{\"financial\":{\"request\":\"block\","          \
+    "\"response\":\"redact\"},\"pii.*\":\"redact\",\"pii.email\":\"log\"}},{\"inside\":\"Mon-Sun " \
+    "20:00-21:00\",\"data\":{\"pii.email\":"                                                       \
     "\"block\",\"secret.*\":\"log\",\"secret.*key\":\"block\"}}]}"
 
 static enum policy_action data_at(struct te *t, int64_t now, const char *cls, int response,
@@ -334,8 +335,10 @@ Test(engine_schedule, data_actions_for_the_data_stage)
     /* evening: rule 0 */
     cr_expect_eq(data_at(&t, evening, "financial", 0, &found), POLICY_ACTION_BLOCK);
     cr_expect_eq(found, 1);
-    cr_expect_eq(data_at(&t, evening, "financial", 1, &found), POLICY_ACTION_BLOCK);
+    cr_expect_eq(data_at(&t, evening, "financial", 1, &found), POLICY_ACTION_REDACT,
+                 "the response side's own action");
     cr_expect_eq(found, 1, "the response side too");
+    cr_expect_eq(data_at(&t, evening, "pii.phone", 1, &found), POLICY_ACTION_REDACT);
     cr_expect_eq(data_at(&t, evening, "pii.phone", 0, &found), POLICY_ACTION_REDACT, "glob");
     cr_expect_eq(found, 1);
     cr_expect_eq(data_at(&t, evening, "pii.email", 0, &found), POLICY_ACTION_LOG,
