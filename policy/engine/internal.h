@@ -168,8 +168,8 @@ int engine_schedule_tool_denied(const struct engine_call *c, const char *name,
 /* The data action for class cls (a built-in or custom class name) from the rules that apply
  * to the call, on the request (response 0) or the response (1) side: *found 1 when a rule
  * names the class (exactly, or with a glob), and the action; *found 0 (and ALLOW) when none
- * does, and api.data decides. In one rule the exact name beats a glob; across rules the
- * strictest action wins. */
+ * does, and api.data decides. In one rule the most specific entry decides (the exact name,
+ * else the longest glob), as in api.data; across rules the strongest action wins. */
 enum policy_action engine_schedule_data_action(const struct engine_call *c, const char *cls,
                                                int response, int *found);
 

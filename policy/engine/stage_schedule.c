@@ -315,20 +315,24 @@ enum policy_action engine_schedule_data_action(const struct engine_call *c, cons
         if (!rule_on(c, i))
             continue;
         const struct policy_data *d = &p->api.schedule[i].data;
-        /* in one rule, an entry that names the class exactly beats the globs that cover it;
-         * across the rules that apply, the strictest action wins */
-        int exact = 0, hit = 0;
+        /* in one rule the most specific entry decides, as in api.data: the exact name, else
+         * the longest glob that covers the class (the strongest of equals); across the rules
+         * that apply, the strongest action wins */
+        size_t spec = 0; /* 0: none; SIZE_MAX: exact; else the glob's length */
+        int hit = 0;
         enum policy_action a = POLICY_ACTION_ALLOW;
         for (size_t k = 0; k < d->n; k++) {
-            int is_exact = strcmp(d->v[k].cls, cls) == 0;
-            if (!is_exact && (exact || !glob_match(d->v[k].cls, cls)))
+            size_t sp;
+            if (strcmp(d->v[k].cls, cls) == 0)
+                sp = SIZE_MAX;
+            else if (glob_match(d->v[k].cls, cls))
+                sp = strlen(d->v[k].cls);
+            else
                 continue;
             enum policy_action v = rule_action(&d->v[k], response);
-            if (is_exact && !exact) {
-                exact = 1;
+            if (!hit || sp > spec || (sp == spec && v > a)) {
                 a = v;
-            } else if (!hit || v > a) {
-                a = v;
+                spec = sp;
             }
             hit = 1;
         }

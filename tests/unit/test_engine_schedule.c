@@ -350,9 +350,18 @@ Test(engine_schedule, data_actions_for_the_data_stage)
     cr_expect_eq(found, 1);
     cr_expect_eq(data_at(&t, late, "secret.jwt", 0, &found), POLICY_ACTION_LOG);
     cr_expect_eq(data_at(&t, late, "secret.openai_key", 0, &found), POLICY_ACTION_BLOCK,
-                 "two globs of one rule: the strictest");
+                 "two globs of one rule: the longer");
     cr_expect_eq(data_at(&t, day + 10 * 3600 * 1000LL, "secret.jwt", 0, &found), POLICY_ACTION_LOG,
                  "20:00 UTC on a Wednesday");
+    te_close(&t);
+    /* the longer glob decides in its rule even when it is the weaker */
+    te_open(&t,
+            ",\"api\":{\"models\":[\"*\"],\"data\":{\"pii.email\":\"allow\"},\"schedule\":[{"
+            "\"inside\":\"Mon-Sun 00:00-24:00\",\"data\":{\"secret.*\":\"block\",\"secret.*_key\":"
+            "\"log\"}}]}",
+            NULL);
+    cr_expect_eq(data_at(&t, day, "secret.openai_key", 0, &found), POLICY_ACTION_LOG);
+    cr_expect_eq(data_at(&t, day, "secret.jwt", 0, &found), POLICY_ACTION_BLOCK);
     te_close(&t);
 }
 
