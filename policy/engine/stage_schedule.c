@@ -224,9 +224,11 @@ static enum engine_verdict schedule_request(struct engine_call *c, struct engine
         return ENGINE_ALLOW;
     char tag[160], desc[400], list[200];
     engine_policy_tag(c, tag, sizeof tag);
-    /* Until the data stage reads the rules' data actions (it has a response hook then), a
-     * rule with data actions cannot be honoured: refuse rather than forward unscanned. */
-    if (!engine_stage_data.event && any_data_rule(p) && !p->api.data.n && !p->api.n_custom) {
+    /* The data stage is still the placeholder of stage_data.c, which refuses a policy with
+     * api.data and lets one without it through unscanned; a rule's "data" actions would then
+     * be ignored. Refuse instead. This goes with that placeholder: the data stage takes the
+     * rules' actions through engine_schedule_data_action(). */
+    if (any_data_rule(p) && !p->api.data.n && !p->api.n_custom) {
         reason_set(why, 403, "cordon.stage_missing",
                    "the %s has api.schedule rules with \"data\" actions, and this cordond does "
                    "not have the data stage yet; calls are refused rather than forwarded "

@@ -367,8 +367,7 @@ Test(engine_schedule, data_actions_for_the_data_stage)
 
 Test(engine_schedule, data_rules_without_the_data_stage_fail_closed)
 {
-    if (engine_stage_data.event)
-        cr_skip_test("the data stage is built: it reads the rules' data actions");
+    /* goes with the guard in stage_schedule.c when the data stage replaces its placeholder */
     struct te t;
     int status;
     te_open(&t,
