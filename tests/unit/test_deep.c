@@ -171,3 +171,19 @@ Test(deep, regex_matches_whole_values)
     cr_assert_eq(deep_regex_compile("(", &r, err, sizeof err), -EINVAL);
     cr_assert_null(r);
 }
+
+Test(deep, data_classes_are_compiled_by_the_scanner_cordond_runs)
+{
+    /* a word list and an exact-data-match class compile (the file is cordond's to open) */
+    cr_assert_eq(check("{\"data\": {\"pii.*\": \"redact\", \"custom\": [{\"class\": \"drugs\", "
+                       "\"words\": [\"ozempic\", \"wegovy\"], \"action\": \"block\"}, "
+                       "{\"class\": \"customer\", \"edm\": \"/nonexistent/customers.edm\", "
+                       "\"action\": \"tokenize\"}]}}"),
+                 0);
+    /* a pattern vectorscan compiles but a stream could not bound: the scanner refuses it */
+    cr_assert_eq(check("{\"data\": {\"custom\": [{\"class\": \"claim\", \"pattern\": "
+                       "\"CLM-[0-9]+\", \"action\": \"redact\"}]}}"),
+                 1);
+    has("api.data.custom[0].pattern", "data class \"claim\"");
+    has("api.data.custom[0].pattern", "unbounded repetition");
+}
