@@ -222,6 +222,7 @@ int engine_call_new(const struct engine *e, const struct engine_call_info *info,
     c->quarantined = info->quarantined;
     c->observe = e->p->mode == POLICY_MODE_OBSERVE;
     crypto_hash_sha256_init(&c->resp_hash);
+    /* first: the other stages' per-call state may ask which schedule rules apply */
     schedule_call_init(c, info->now_ms);
     if (!c->agent || (info->session && !c->session)) {
         engine_call_free(c);
