@@ -13,7 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "policy/data/data.h"
 #include "policy/deep.h"
+#include "policy/policy.h"
 
 static char zdir[64];
 static struct diag d;
@@ -28,7 +30,18 @@ static void setup(void)
     mkdir(p, 0755);
     snprintf(p, sizeof p, "%s/Europe/Brussels", zdir);
     int fd = open(p, O_WRONLY | O_CREAT, 0644);
-    cr_assert_eq(write(fd, "TZif2", 5), 5); /* the magic every zone file starts with */
+    /* the smallest zone file there is: a version 1 TZif with one type, UTC+1 "CET" */
+    static const unsigned char zone[] = {
+        'T', 'Z', 'i',  'f',  0, 0, 0,   0,   0,   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* magic,
+                                                                                       version */
+        0,   0,   0,    0,    0, 0, 0,   0,   0,   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0,
+        0,   0,   4,                                   /* counts */
+        0,   0,   0x0e, 0x10, 0, 0, 'C', 'E', 'T', 0}; /* +3600, not DST, designation "CET" */
+    cr_assert_eq(write(fd, zone, sizeof zone), (ssize_t)sizeof zone);
+    close(fd);
+    snprintf(p, sizeof p, "%s/Broken", zdir); /* starts as a zone does, and is not one */
+    fd = open(p, O_WRONLY | O_CREAT, 0644);
+    cr_assert_eq(write(fd, "TZif2", 5), 5);
     close(fd);
     snprintf(p, sizeof p, "%s/leapseconds", zdir); /* lives there, is not a zone */
     fd = open(p, O_WRONLY | O_CREAT, 0644);
@@ -127,6 +140,16 @@ Test(deep, a_file_that_is_not_a_zone_is_refused)
     has("api.schedule[0].tz", "unknown time zone \"leapseconds\"");
 }
 
+Test(deep, a_truncated_zone_file_is_refused)
+{
+    cr_assert_eq(check("{\"schedule\": [{\"outside\": \"Mon 08:00-09:00\", \"tz\": "
+                       "\"Broken\", \"block\": true}]}"),
+                 1);
+    has("api.schedule[0].tz", "time zone \"Broken\" (");
+    has("api.schedule[0].tz", "reinstall the tzdata package");
+    has("api.schedule[0].tz", "shorter than a TZif header");
+}
+
 Test(deep, constraint_object_pattern_is_checked)
 {
     cr_assert_eq(check("{\"tools\": {\"constraints\": {\"t\": {\"id\": {\"pattern\": "
@@ -170,4 +193,30 @@ Test(deep, regex_matches_whole_values)
     cr_assert_null(r);
     cr_assert_eq(deep_regex_compile("(", &r, err, sizeof err), -EINVAL);
     cr_assert_null(r);
+}
+
+Test(deep, data_classes_are_compiled_by_the_scanner_cordond_runs)
+{
+    /* a word list and an exact-data-match class compile (the file is cordond's to open) */
+    cr_assert_eq(check("{\"data\": {\"pii.*\": \"redact\", \"custom\": [{\"class\": \"drugs\", "
+                       "\"words\": [\"ozempic\", \"wegovy\"], \"action\": \"block\"}, "
+                       "{\"class\": \"customer\", \"edm\": \"/nonexistent/customers.edm\", "
+                       "\"action\": \"tokenize\"}]}}"),
+                 0);
+    /* a pattern vectorscan compiles but a stream could not bound: the scanner refuses it */
+    cr_assert_eq(check("{\"data\": {\"custom\": [{\"class\": \"claim\", \"pattern\": "
+                       "\"CLM-[0-9]+\", \"action\": \"redact\"}]}}"),
+                 1);
+    has("api.data.custom[0].pattern", "data class \"claim\"");
+    has("api.data.custom[0].pattern", "unbounded repetition");
+}
+
+Test(deep, policy_and_scanner_know_the_same_classes)
+{
+    /* policy.c mirrors the scanner's list: a class the policy accepts is one cordond finds */
+    size_t i = 0;
+    for (; policy_data_classes[i] && data_builtin_classes[i]; i++)
+        cr_assert_str_eq(policy_data_classes[i], data_builtin_classes[i], "class %zu", i);
+    cr_assert_null(policy_data_classes[i], "policy.c has more classes than the scanner");
+    cr_assert_null(data_builtin_classes[i], "the scanner has more classes than policy.c");
 }
