@@ -138,7 +138,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
             c->qoff = 0;
         }
         if (c->qlen + len > c->qcap) {
-            size_t cap = c->qcap ? c->qcap : 4096; /* most answers and events are small */
+            size_t cap = c->qcap ? c->qcap : 1024; /* most answers and events are small */
             while (cap < c->qlen + len)
                 cap *= 2;
             char *nq = realloc(c->q, cap);
