@@ -588,24 +588,41 @@ static int start(struct proxy_req *pr, const char *url, const char *method,
     return 1;
 }
 
+/* Take what the upstream queued: the first piece becomes the answer's buffer as it is (a
+ * small answer arrives whole, so it is neither copied nor grown), later pieces are appended.
+ * Returns 0 with *st UP_RUNNING when parked, or with the final state. */
 static int gather(struct proxy_req *pr, enum up_state *st)
 {
     for (;;) {
-        if (pr->ans_cap - pr->ans_len < 16384) {
-            size_t cap = pr->ans_cap ? pr->ans_cap * 2 : 32768;
-            char *n = realloc(pr->ans, cap);
-            if (!n)
-                return -ENOMEM;
-            pr->ans = n;
-            pr->ans_cap = cap;
-        }
+        size_t n;
         long status;
-        size_t n = upstream_read(pr->uc, pr->ans + pr->ans_len, pr->ans_cap - pr->ans_len - 1, st,
-                                 &status, park, pr);
-        pr->ans_len += n;
+        char *q = upstream_take(pr->uc, &n, st, &status, park, pr);
+        if (!q)
+            return 0;
+        if (!pr->ans) {
+            pr->ans = q;
+            pr->ans_len = n;
+            pr->ans_cap = n + 1;
+        } else {
+            if (pr->ans_len + n + 1 > pr->ans_cap) {
+                size_t cap = pr->ans_cap * 2;
+                while (cap < pr->ans_len + n + 1)
+                    cap *= 2;
+                char *nb = realloc(pr->ans, cap);
+                if (!nb) {
+                    free(q);
+                    return -ENOMEM;
+                }
+                pr->ans = nb;
+                pr->ans_cap = cap;
+            }
+            memcpy(pr->ans + pr->ans_len, q, n + 1);
+            pr->ans_len += n;
+            free(q);
+        }
         if (pr->ans_len > MAX_ANSWER)
             return -EFBIG;
-        if (n == 0)
+        if (*st != UP_RUNNING)
             return 0;
     }
 }
