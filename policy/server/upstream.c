@@ -27,6 +27,7 @@
 #define POOL_MAX 64 /* easy handles kept for reuse */
 #define TEND_MS 50  /* how often the first-byte, idle and drain deadlines are checked */
 #define MAX_EVENTS 64
+#define UPSTREAM_RECV_BUFFER (8L << 10)
 
 struct up_call {
     struct upstream_loop *l;
@@ -235,6 +236,9 @@ static void configure(struct upstream_loop *l, CURL *e)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
+    /* each easy handle holds a receive buffer, and an open stream holds its handle: 8 KiB
+     * (curl's default is 16) is still a whole SSE event or more per read */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, UPSTREAM_RECV_BUFFER);
 }
 
 static int setup(struct upstream_loop *l, struct up_call *c)
