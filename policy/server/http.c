@@ -1153,10 +1153,12 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 static struct MHD_Daemon *start_daemon(struct srv *s, struct listener *L, int fd)
 {
-    /* admin requests are rare: one thread; a reload in it stalls no agent */
+    /* admin requests are rare: one thread; a reload in it stalls no agent. MHD_USE_TURBO reads
+     * and writes a socket before asking epoll whether it is ready (non-blocking: EAGAIN costs
+     * what the check would have), which saves about one system call per proxied request. */
     return MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-            MHD_ALLOW_SUSPEND_RESUME,
+            MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO,
         0, NULL, NULL, handler, L, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, L->admin ? 1u : s->cfg.threads,
         MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.connection_timeout, MHD_OPTION_CONNECTION_LIMIT,
