@@ -452,7 +452,9 @@ static void *loop_main(void *arg)
                 uint64_t v;
                 ssize_t r = read(l->efd, &v, sizeof v);
                 (void)r;
-                __atomic_store_n(&l->signaled, 0, __ATOMIC_RELEASE);
+                /* a read-modify-write, so that what the signalling thread stored before
+                 * (pending calls, tend_now) is seen by this pass */
+                (void)__atomic_exchange_n(&l->signaled, 0, __ATOMIC_ACQ_REL);
                 continue;
             }
             uint32_t e = ev[i].events;
