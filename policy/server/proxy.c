@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,13 +64,14 @@ struct proxy_req {
     size_t ans_len, ans_cap;
     char *out; /* stream bytes for the client not yet taken by MHD */
     size_t out_off, out_len, out_cap;
+    char *dst; /* inside stream_reader: MHD's own buffer, which emit fills first */
+    size_t dst_len, dst_max;
     int ended, recorded, detached;
     int quarantined; /* refused for a quarantine: not counted again by the anomaly response */
     uint64_t qgen;   /* anomaly_generation() when the call started */
     struct proxy_req *snext, *sprev; /* in p->streams while listed */
     int listed;
     int64_t t0;
-    char hdr[4][600];
 };
 
 /* ------------------------------------------------------------ keys and routing */
@@ -416,10 +418,23 @@ static int out_add(struct proxy_req *pr, const char *buf, size_t len)
     return 0;
 }
 
+/* The engine's output: straight into MHD's buffer while the content reader runs and nothing
+ * waits before it, the rest (or all, outside the reader) into out. */
 static int emit(void *ud, const char *buf, size_t len)
 {
     struct proxy_req *pr = ud;
-    return pr->detached ? 0 : out_add(pr, buf, len);
+    if (pr->detached)
+        return 0;
+    if (pr->dst && pr->out_off == pr->out_len) {
+        size_t n = pr->dst_max - pr->dst_len;
+        if (n > len)
+            n = len;
+        memcpy(pr->dst + pr->dst_len, buf, n);
+        pr->dst_len += n;
+        buf += n;
+        len -= n;
+    }
+    return out_add(pr, buf, len);
 }
 
 /* The stream ended (st says how): the engine flushes what it held, then the record. */
@@ -470,7 +485,8 @@ static int quarantine_cut(struct proxy_req *pr)
     return 1;
 }
 
-/* MHD's content reader of a streamed answer. */
+/* MHD's content reader of a streamed answer: what waits in out first, then the engine's
+ * output of what the upstream queued, written into buf as it is emitted. */
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
@@ -492,17 +508,23 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
         enum up_state st;
         long status;
         size_t n = upstream_read(pr->uc, tmp, sizeof tmp, &st, &status, park, pr);
+        pr->dst = buf;
+        pr->dst_len = 0;
+        pr->dst_max = max;
         if (n) {
             int rc = engine_stream_feed(pr->call, tmp, n, emit, pr);
             if (rc < 0) {
                 pr->ended = 1; /* the engine emitted its in-stream error */
                 record(pr);
             }
-            continue;
+        } else if (st != UP_RUNNING) {
+            stream_close(pr, st);
         }
-        if (st == UP_RUNNING)
+        pr->dst = NULL;
+        if (pr->dst_len)
+            return (ssize_t)pr->dst_len;
+        if (n == 0 && st == UP_RUNNING)
             return 0; /* suspended until the loop's wake */
-        stream_close(pr, st);
     }
 }
 
@@ -621,7 +643,7 @@ static int start_upstream(struct proxy_req *pr, const char *path, const char *fw
 {
     const struct config_upstream *u = &pr->p->s->cfg.upstreams[pr->up];
     const char *key = pr->p->key[pr->up];
-    char url[700];
+    char url[700], hdr[3][600]; /* upstream_call copies the headers */
     endpoint_url(u, path, url, sizeof url);
     struct up_request rq = {.url = url, .body = fwd, .len = fwd_len, .wake = wake, .ud = pr};
     size_t n = 0;
@@ -631,22 +653,22 @@ static int start_upstream(struct proxy_req *pr, const char *path, const char *fw
     if (u->kind == CONFIG_UPSTREAM_KIND_ANTHROPIC) {
         const char *v = MHD_lookup_connection_value(pr->conn, MHD_HEADER_KIND, "anthropic-version");
         const char *b = MHD_lookup_connection_value(pr->conn, MHD_HEADER_KIND, "anthropic-beta");
-        snprintf(pr->hdr[0], sizeof pr->hdr[0], "anthropic-version: %.500s", v ? v : "2023-06-01");
-        rq.headers[n++] = pr->hdr[0];
+        snprintf(hdr[0], sizeof hdr[0], "anthropic-version: %.500s", v ? v : "2023-06-01");
+        rq.headers[n++] = hdr[0];
         if (b) {
-            snprintf(pr->hdr[1], sizeof pr->hdr[1], "anthropic-beta: %.500s", b);
-            rq.headers[n++] = pr->hdr[1];
+            snprintf(hdr[1], sizeof hdr[1], "anthropic-beta: %.500s", b);
+            rq.headers[n++] = hdr[1];
         }
         if (key) {
-            snprintf(pr->hdr[2], sizeof pr->hdr[2], "x-api-key: %s", key);
-            rq.headers[n++] = pr->hdr[2];
+            snprintf(hdr[2], sizeof hdr[2], "x-api-key: %s", key);
+            rq.headers[n++] = hdr[2];
         }
     } else if (key) {
-        snprintf(pr->hdr[2], sizeof pr->hdr[2], "Authorization: Bearer %s", key);
-        rq.headers[n++] = pr->hdr[2];
+        snprintf(hdr[2], sizeof hdr[2], "Authorization: Bearer %s", key);
+        rq.headers[n++] = hdr[2];
     }
     int rc = upstream_call(pr->p->loop, &rq, &pr->uc);
-    memset(pr->hdr[2], 0, sizeof pr->hdr[2]); /* curl copied it */
+    sodium_memzero(hdr[2], sizeof hdr[2]); /* the key: upstream_call copied it */
     pr->phase = P_HEAD;
     return rc;
 }
@@ -730,24 +752,41 @@ static int start(struct proxy_req *pr, const char *url, const char *method,
     return 1;
 }
 
+/* Take what the upstream queued: the first piece becomes the answer's buffer as it is (a
+ * small answer arrives whole, so it is neither copied nor grown), later pieces are appended.
+ * Returns 0 with *st UP_RUNNING when parked, or with the final state. */
 static int gather(struct proxy_req *pr, enum up_state *st)
 {
     for (;;) {
-        if (pr->ans_cap - pr->ans_len < 16384) {
-            size_t cap = pr->ans_cap ? pr->ans_cap * 2 : 32768;
-            char *n = realloc(pr->ans, cap);
-            if (!n)
-                return -ENOMEM;
-            pr->ans = n;
-            pr->ans_cap = cap;
-        }
+        size_t n;
         long status;
-        size_t n = upstream_read(pr->uc, pr->ans + pr->ans_len, pr->ans_cap - pr->ans_len - 1, st,
-                                 &status, park, pr);
-        pr->ans_len += n;
+        char *q = upstream_take(pr->uc, &n, st, &status, park, pr);
+        if (!q)
+            return 0;
+        if (!pr->ans) {
+            pr->ans = q;
+            pr->ans_len = n;
+            pr->ans_cap = n + 1;
+        } else {
+            if (pr->ans_len + n + 1 > pr->ans_cap) {
+                size_t cap = pr->ans_cap * 2;
+                while (cap < pr->ans_len + n + 1)
+                    cap *= 2;
+                char *nb = realloc(pr->ans, cap);
+                if (!nb) {
+                    free(q);
+                    return -ENOMEM;
+                }
+                pr->ans = nb;
+                pr->ans_cap = cap;
+            }
+            memcpy(pr->ans + pr->ans_len, q, n + 1);
+            pr->ans_len += n;
+            free(q);
+        }
         if (pr->ans_len > MAX_ANSWER)
             return -EFBIG;
-        if (n == 0)
+        if (*st != UP_RUNNING)
             return 0;
     }
 }
@@ -781,7 +820,9 @@ static int head(struct proxy_req *pr, struct MHD_Response **resp, unsigned *st)
         engine_call_upstream(pr->call, 1, NULL);
         pr->phase = P_STREAM;
         stream_list(pr, 1);
-        *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, pr, NULL);
+        /* A chunked answer is written into the connection's own pool (what the pool has
+         * free), not the block: the block serves an HTTP/1.0 client only. */
+        *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, stream_reader, pr, NULL);
         if (!*resp)
             return -1;
         MHD_add_response_header(*resp, MHD_HTTP_HEADER_CONTENT_TYPE,
