@@ -30,7 +30,8 @@ run "fingerprint by column name" 0 "$CORDON" data fingerprint --key key --header
 has "it says how many values" "4 values (4 distinct)"
 [ "$(head -c 8 names.edm)" = "$(printf 'CDNEDM\r\n')" ] && ok "the file starts with the magic" ||
     bad "the file starts with the magic" "$(head -c 8 names.edm | od -c)"
-[ "$(stat -c %s names.edm)" -eq $((48 + 4 * 16)) ] && ok "48-byte header and 16 bytes a value" ||
+[ "$(stat -c %s names.edm)" -eq $((56 + 4 * 16 + 2 * 128)) ] &&
+    ok "56-byte header, 16 bytes a value, two 1024-bit filters" ||
     bad "size" "$(stat -c %s names.edm)"
 leak=0
 for v in "John Smith" "john smith" "ACME" "acme inc" "Public" "public" "Müller" "müller"; do
