@@ -447,6 +447,8 @@ int data_scanner_new(const struct data_config *cfg, struct data_scanner **out, c
     for (int b = 0; b < B_COUNT; b++)
         if (s->bcls[b] >= 0 && (b <= B_IP || b == B_HEALTH || b == B_FINANCIAL))
             s->any_num = 1;
+    if (s->any_num)
+        s->window = max_sz(s->window, 512); /* a numeric token: 8 groups of up to 40 digits */
     unsigned kinds = (s->bcls[B_PHONE] >= 0 ? CTX_PHONE : 0) | (s->bcls[B_SSN] >= 0 ? CTX_SSN : 0) |
                      (s->bcls[B_FINANCIAL] >= 0 ? CTX_ROUTING | CTX_ACCOUNT | CTX_SORT : 0) |
                      (s->bcls[B_IP] >= 0 ? CTX_VERSION : 0) |

@@ -413,6 +413,11 @@ static long pem_at(struct dview *v, size_t as, size_t ae, int *b)
     size_t cap = as + DATA_PEM_CAP;
     size_t lim = v->n < cap ? v->n : cap;
     static const char endm[] = "-----END ";
+    /* a block ends at its footer, or where the next block begins */
+    const unsigned char *nb =
+        body < lim ? memmem(v->p + body, lim - body, "-----BEGIN ", 11) : NULL;
+    if (nb)
+        lim = (size_t)(nb - v->p);
     const unsigned char *f = body < lim ? memmem(v->p + body, lim - body, endm, 9) : NULL;
     if (f) {
         size_t k = (size_t)(f - v->p) + 9;
@@ -422,14 +427,14 @@ static long pem_at(struct dview *v, size_t as, size_t ae, int *b)
             return (long)k;
         return D_MORE;
     }
-    if (!v->eof && v->n < cap)
+    if (!nb && !v->eof && v->n < cap)
         return D_MORE;
     /* no footer within the cap: the block as far as its base64 lines go */
     size_t k = body;
     while (k < lim) {
         int ch = v->p[k];
         if (!(alnum(ch) || ch == '+' || ch == '/' || ch == '=' || ch == '\n' || ch == '\r' ||
-              ch == ':' || ch == ',' || ch == '-' || ch == ' '))
+              ch == ':' || ch == ','))
             break;
         k++;
     }
