@@ -75,6 +75,8 @@ const struct dlit data_builtin_lits[] = {
     TOK("sk_live_", B_STRIPE, T_STRIPE),
     TOK("rk_live_", B_STRIPE, T_STRIPE),
     TOK("pk_live_", B_STRIPE, T_STRIPE),
+    TOK("sk_test_", B_STRIPE, T_STRIPE),
+    TOK("rk_test_", B_STRIPE, T_STRIPE),
     {"-----BEGIN ", 0, A_PEM, B_PRIVKEY, 0},
     {"eyJ", 0, A_JWT, B_JWT, 0},
     KEY("password", B_GENERIC, KV_PASSWORD),
@@ -378,8 +380,9 @@ static long token_at(const struct danchor *a, struct dview *v, size_t as, size_t
         if (!dig || !let || data_entropy(q, n) < 3.0)
             return 0;
     }
-    if (sub == T_AWS && data_entropy(q, n) < 2.5)
-        return 0;
+    if ((sub == T_AWS || sub == T_GH || sub == T_GHPAT || sub == T_STRIPE) &&
+        data_entropy(q, n) < 2.5)
+        return 0; /* ghp_xxxxxxxx...: a placeholder */
     return (long)e;
 }
 
@@ -574,8 +577,8 @@ static long dburl_at(struct dview *v, size_t as, size_t ae)
     while (e - ae < 128 && (c = at(v, e)) && c != ':' && c != '@' && c != '/' && c > ' ' &&
            c != '"' && c != '\'')
         e++;
-    if (at(v, e) != ':' || e == ae)
-        return v->more ? D_MORE : 0;
+    if (at(v, e) != ':')
+        return v->more ? D_MORE : 0; /* (an empty user is fine: redis://:password@host) */
     size_t ps = ++e;
     while (e - ps < 256 && (c = at(v, e)) && c != '@' && c != '/' && c > ' ' && c != '"' &&
            c != '\'')
@@ -711,6 +714,10 @@ static long word_at(struct dview *v, size_t as, size_t ae)
         return D_MORE;
     if (word(v->p[ae - 1]) && word(c))
         return 0;
+    if (c == '-' && alpha(at(v, ae + 1)))
+        return v->more ? D_MORE : 0; /* "cancer-free", "insulin-like": another word */
+    if (v->more)
+        return D_MORE;
     return (long)ae;
 }
 

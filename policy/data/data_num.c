@@ -97,8 +97,8 @@ static long email_at(struct dview *v, size_t a, size_t *ms)
     while (s > v->lo && cnt <= DATA_TAIL_CAP && is_local(v->p[s - 1]))
         s--, cnt++;
     *ms = s;
-    if (cnt == 0 || cnt > DATA_TAIL_CAP)
-        return 0;
+    if (cnt == 0 || cnt > DATA_TAIL_CAP || (s > v->lo && v->p[s - 1] == '/'))
+        return 0; /* scheme://user@host is a URL's user, not an address */
     while (s < a && v->p[s] == '.')
         s++;
     if (s == a || v->p[a - 1] == '.')
@@ -327,7 +327,13 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
         if (plus) {
             /* +CC groups: E.164, 8-15 digits, space/dash/dot groups, one (0) or (area) */
             for (int b = ng; b > a && !done; b--) {
-                size_t n = digits_of(v, t, a, b, d, sizeof(d));
+                size_t n = 0;
+                for (int g = a; g < b; g++) {
+                    if (g > a && t->gl[g] == 1 && t->d[t->doff[g]] == '0' &&
+                        (t->sep[g - 1] & SEP_OPEN))
+                        continue; /* +44 (0)20 ...: the trunk 0 is not dialled from abroad */
+                    n += digits_of(v, t, g, g + 1, d + n, sizeof(d) - n);
+                }
                 if (n < 8 || n > 15)
                     continue;
                 if (data_phone_e164(d, n)) {
