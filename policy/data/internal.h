@@ -89,6 +89,8 @@ static inline int at(struct dview *v, size_t i)
 {
     if (i < v->n)
         return i >= v->lo ? v->p[i] : 0;
+    if (i > SIZE_MAX / 2)
+        return 0; /* before the text (an index below 0): nothing will arrive there */
     if (!v->eof)
         v->more = 1;
     return 0;
