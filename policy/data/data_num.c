@@ -806,6 +806,15 @@ static int scan_range(struct numctx *cx, size_t i, size_t lim, size_t *cur, size
 }
 
 #ifdef __x86_64__
+/* Set bits, without a libgcc call on builds for the baseline x86-64 (no POPCNT). */
+static inline int popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (int)((x * 0x0101010101010101ull) >> 56);
+}
+
 /* The byte classes of one 64-byte block, as bit masks. */
 struct bmask {
     uint64_t d, s, p, l, c, u, a;
@@ -883,7 +892,7 @@ static void interesting(const struct bmask *bp, const struct bmask *b0, const st
     m |= b0->u & SH(d, 1) & ~prevd; /* not "T21" in 2024-03-01T21:53 */
     *near |= m;
     uint64_t f = b0->c & SH(c, 1);
-    if (__builtin_popcountll(b0->c) + __builtin_popcountll(b1->c) >= 7)
+    if (b0->c && popcount64(b0->c) + popcount64(b1->c) >= 7)
         f |= b0->c;
 #undef SH
     *far = f;
