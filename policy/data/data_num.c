@@ -946,8 +946,45 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
                     goto done;
             }
         }
-        size_t start = blk > cur + 48 ? blk - 48 : cur;
-        r = scan_range(&c, start, n, &cur, hold, &v6);
+        /* the last 64..127 bytes: the same masks over a zero-padded copy (zero is what at()
+         * reads past the end of a text); in a stream the last bytes are looked at whatever
+         * they are, since bytes still to come decide them */
+        unsigned char pad[192];
+        size_t rest = n - blk;
+        memset(pad, 0, sizeof(pad));
+        memcpy(pad, v->p + blk, rest);
+        struct bmask t0, t1, t2 = {0};
+        if (avx2 > 1) {
+            classes64_512(pad, at_, &t0);
+            classes64_512(pad + 64, at_, &t1);
+        } else {
+            classes64(pad, at_, &t0);
+            classes64(pad + 64, at_, &t1);
+        }
+        for (int h = 0; h < 2 && blk + (size_t)h * 64 < n; h++) {
+            uint64_t near, far;
+            if (h == 0)
+                interesting(&mp, &t0, &t1, c.any_digit, &near, &far);
+            else
+                interesting(&t0, &t1, &t2, c.any_digit, &near, &far);
+            size_t hb = blk + (size_t)h * 64;
+            if (!v->eof) {
+                size_t from_end = n > 12 ? n - 12 : 0;
+                for (size_t q = from_end > hb ? from_end : hb; q < n && q < hb + 64; q++)
+                    near |= 1ull << (q - hb);
+            }
+            uint64_t m = near | far;
+            while (m) {
+                size_t j = hb + (size_t)__builtin_ctzll(m);
+                size_t back = (far >> (j - hb)) & 1 ? 48 : 8;
+                m &= m - 1;
+                if (j < cur || j >= n)
+                    continue;
+                size_t start = j > cur + back ? j - back : cur;
+                if ((r = scan_range(&c, start, j + 3, &cur, hold, &v6)) != 0)
+                    goto done;
+            }
+        }
         goto done;
     }
 #endif
