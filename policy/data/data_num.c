@@ -806,23 +806,31 @@ static int scan_range(struct numctx *cx, size_t i, size_t lim, size_t *cur, size
 }
 
 #ifdef __x86_64__
+/* Set bits, without a libgcc call on builds for the baseline x86-64 (no POPCNT). */
+static inline int popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (int)((x * 0x0101010101010101ull) >> 56);
+}
+
 /* The byte classes of one 64-byte block, as bit masks. */
 struct bmask {
-    uint64_t d, s, p, l, c, u, a;
+    uint64_t d, s, p, l, c, u, a, o; /* o: dots (s: spaces and dashes) */
 };
 
 __attribute__((target("avx2"))) static void classes64(const unsigned char *p, int at_,
                                                       struct bmask *o)
 {
-    uint64_t r[7] = {0};
+    uint64_t r[8] = {0};
     for (int q = 0; q < 2; q++) {
         __m256i x = _mm256_loadu_si256((const __m256i *)(p + q * 32));
         __m256i t = _mm256_sub_epi8(x, _mm256_set1_epi8('0'));
         __m256i v[7];
         v[0] = _mm256_cmpeq_epi8(_mm256_min_epu8(t, _mm256_set1_epi8(9)), t);
-        v[1] = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8(' ')),
-                                               _mm256_cmpeq_epi8(x, _mm256_set1_epi8('-'))),
-                               _mm256_cmpeq_epi8(x, _mm256_set1_epi8('.')));
+        v[1] = _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8(' ')),
+                               _mm256_cmpeq_epi8(x, _mm256_set1_epi8('-')));
         v[2] = _mm256_cmpeq_epi8(x, _mm256_set1_epi8(')'));
         v[3] = _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('+')),
                                _mm256_cmpeq_epi8(x, _mm256_set1_epi8('(')));
@@ -832,8 +840,11 @@ __attribute__((target("avx2"))) static void classes64(const unsigned char *p, in
         v[6] = at_ ? _mm256_cmpeq_epi8(x, _mm256_set1_epi8('@')) : _mm256_setzero_si256();
         for (int k = 0; k < 7; k++)
             r[k] |= (uint64_t)(uint32_t)_mm256_movemask_epi8(v[k]) << (q * 32);
+        r[7] |=
+            (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('.')))
+            << (q * 32);
     }
-    *o = (struct bmask){r[0], r[1], r[2], r[3], r[4], r[5], r[6]};
+    *o = (struct bmask){r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]};
 }
 
 __attribute__((target("avx512bw"))) static void classes64_512(const unsigned char *p, int at_,
@@ -843,8 +854,8 @@ __attribute__((target("avx512bw"))) static void classes64_512(const unsigned cha
     __m512i t = _mm512_sub_epi8(x, _mm512_set1_epi8('0'));
     o->d = _mm512_cmple_epu8_mask(t, _mm512_set1_epi8(9));
     o->s = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(' ')) |
-           _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('-')) |
-           _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('.'));
+           _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('-'));
+    o->o = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('.'));
     o->p = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(')'));
     o->l = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('+')) |
            _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('('));
@@ -872,6 +883,9 @@ static void interesting(const struct bmask *bp, const struct bmask *b0, const st
         return;
     uint64_t run6 = d & SH(d, 1) & SH(d, 2) & SH(d, 3) & SH(d, 4) & SH(d, 5);
     uint64_t dsd = d & SH(s, 1) & SH(d, 2);
+    /* dotted: only with a second dot close after (1.2.3.4, 415.555.2671, 01.23.45), not a
+     * decimal (489.70, 10:23:45.266) */
+    dsd |= d & SH(o, 1) & SH(d, 2) & (SH(o, 3) | SH(o, 4) | SH(o, 5));
     /* an ISO date (2024-03-24) and the time after it are no candidate of ours */
     uint64_t prevd = (b0->d << 1) | (bp->d >> 63);
     uint64_t date = d & SH(d, 1) & SH(d, 2) & SH(d, 3) & SH(s, 4) & SH(d, 5) & SH(d, 6) & SH(s, 7) &
@@ -883,7 +897,7 @@ static void interesting(const struct bmask *bp, const struct bmask *b0, const st
     m |= b0->u & SH(d, 1) & ~prevd; /* not "T21" in 2024-03-01T21:53 */
     *near |= m;
     uint64_t f = b0->c & SH(c, 1);
-    if (__builtin_popcountll(b0->c) + __builtin_popcountll(b1->c) >= 7)
+    if (b0->c && popcount64(b0->c) + popcount64(b1->c) >= 7)
         f |= b0->c;
 #undef SH
     *far = f;
@@ -937,8 +951,45 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
                     goto done;
             }
         }
-        size_t start = blk > cur + 48 ? blk - 48 : cur;
-        r = scan_range(&c, start, n, &cur, hold, &v6);
+        /* the last 64..127 bytes: the same masks over a zero-padded copy (zero is what at()
+         * reads past the end of a text); in a stream the last bytes are looked at whatever
+         * they are, since bytes still to come decide them */
+        unsigned char pad[192];
+        size_t rest = n - blk;
+        memset(pad, 0, sizeof(pad));
+        memcpy(pad, v->p + blk, rest);
+        struct bmask t0, t1, t2 = {0};
+        if (avx2 > 1) {
+            classes64_512(pad, at_, &t0);
+            classes64_512(pad + 64, at_, &t1);
+        } else {
+            classes64(pad, at_, &t0);
+            classes64(pad + 64, at_, &t1);
+        }
+        for (int h = 0; h < 2 && blk + (size_t)h * 64 < n; h++) {
+            uint64_t near, far;
+            if (h == 0)
+                interesting(&mp, &t0, &t1, c.any_digit, &near, &far);
+            else
+                interesting(&t0, &t1, &t2, c.any_digit, &near, &far);
+            size_t hb = blk + (size_t)h * 64;
+            if (!v->eof) {
+                size_t from_end = n > 12 ? n - 12 : 0;
+                for (size_t q = from_end > hb ? from_end : hb; q < n && q < hb + 64; q++)
+                    near |= 1ull << (q - hb);
+            }
+            uint64_t m = near | far;
+            while (m) {
+                size_t j = hb + (size_t)__builtin_ctzll(m);
+                size_t back = (far >> (j - hb)) & 1 ? 48 : 8;
+                m &= m - 1;
+                if (j < cur || j >= n)
+                    continue;
+                size_t start = j > cur + back ? j - back : cur;
+                if ((r = scan_range(&c, start, j + 3, &cur, hold, &v6)) != 0)
+                    goto done;
+            }
+        }
         goto done;
     }
 #endif
