@@ -422,6 +422,8 @@ int data_scanner_new(const struct data_config *cfg, struct data_scanner **out, c
             s->window = max_sz(s->window, strlen(sp->words[k]) + 1);
         }
         c->edm = sp->edm;
+        if (c->edm)
+            s->window = max_sz(s->window, DATA_EDM_WINDOW);
     }
     for (size_t k = 0; k < data_n_builtin_lits; k++) {
         const struct dlit *l = &data_builtin_lits[k];
@@ -444,6 +446,20 @@ int data_scanner_new(const struct data_config *cfg, struct data_scanner **out, c
     for (int b = 0; b < B_COUNT; b++)
         if (s->bcls[b] >= 0 && (b <= B_IP || b == B_HEALTH || b == B_FINANCIAL))
             s->any_num = 1;
+    if (s->any_num)
+        s->window = max_sz(s->window, 512); /* a numeric token: 8 groups of up to 40 digits */
+    unsigned kinds = (s->bcls[B_PHONE] >= 0 ? CTX_PHONE : 0) | (s->bcls[B_SSN] >= 0 ? CTX_SSN : 0) |
+                     (s->bcls[B_FINANCIAL] >= 0 ? CTX_ROUTING | CTX_ACCOUNT | CTX_SORT : 0) |
+                     (s->bcls[B_IP] >= 0 ? CTX_VERSION : 0) |
+                     (s->bcls[B_HEALTH] >= 0 ? CTX_ICD : 0) |
+                     (s->bcls[B_CARD] >= 0 ? CTX_NOTCARD : 0);
+    for (size_t k = 0; data_ctx_words[k].w; k++) {
+        if (!(data_ctx_words[k].kinds & kinds))
+            continue;
+        struct danchor a = {A_CTX, B_COUNT, (uint16_t)data_ctx_words[k].kinds, 0, 0};
+        if ((rc = anc_add(s, &p, data_ctx_words[k].w, 1, a)) != 0)
+            goto out;
+    }
     if (p.n) {
         if ((rc = compile_db(s, &p, HS_MODE_BLOCK, &s->db_block, err, errlen)) != 0)
             goto out;
@@ -715,12 +731,18 @@ static int resolve_upto(struct dsink *k, uint64_t upto, struct data_match **out,
             return rc;
         i = j;
     }
-    memmove(k->v, k->v + i, (k->n - i) * sizeof(*k->v));
+    if (i && i < k->n)
+        memmove(k->v, k->v + i, (k->n - i) * sizeof(*k->v));
     k->n -= i;
     return 0;
 }
 
 /* ---- one pass ------------------------------------------------------------------------- */
+
+struct ctxs {
+    struct dctx *v;
+    size_t n, cap;
+};
 
 struct hctx {
     struct data_scanner *s;
@@ -729,8 +751,28 @@ struct hctx {
     hs_scratch_t *scr;
     struct dsink *k;
     struct hits *pend; /* hits that wait for more text, and custom patterns */
+    struct ctxs *ctx;
     int err;
 };
+
+static int push_ctx(struct ctxs *c, uint64_t start, uint64_t end, unsigned kinds)
+{
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 64;
+        struct dctx *nv = realloc(c->v, nc * sizeof(*nv));
+        if (!nv)
+            return -ENOMEM;
+        c->v = nv;
+        c->cap = nc;
+    }
+    size_t i = c->n++;
+    while (i > 0 && c->v[i - 1].start > start) {
+        c->v[i] = c->v[i - 1];
+        i--;
+    }
+    c->v[i] = (struct dctx){start, end, kinds};
+    return 0;
+}
 
 static int push_hit(struct hits *h, uint32_t id, uint64_t end)
 {
@@ -753,7 +795,17 @@ static int on_anchor(unsigned id, unsigned long long from, unsigned long long to
     (void)flags;
     struct hctx *c = ctx;
     struct hit h = {id, to};
-    if (c->s->anc[id].kind == A_REGEX) {
+    const struct danchor *a = &c->s->anc[id];
+    if (a->kind == A_CTX) {
+        uint64_t st = to - a->len;
+        int before = st > c->base ? c->v->p[st - c->base - 1] : 0;
+        if ((unsigned)((before | 32) - 'a') < 26)
+            return 0; /* inside a word */
+        if ((c->err = push_ctx(c->ctx, st, to, a->sub)) != 0)
+            return 1;
+        return 0;
+    }
+    if (a->kind == A_REGEX) {
         if ((c->err = push_hit(c->pend, id, to)) != 0)
             return 1;
         return 0;
@@ -787,12 +839,37 @@ static int retry_pending(struct hctx *c)
     return 0;
 }
 
+/* ---- exact data match (data_edmscan.c) ---------------------------------------------- */
+
+/* The exact-data-match classes over v from from_of[cls] (NULL: a block scan, everything);
+ * in a stream the next pass starts where data_edm_scan() says, and the stream holds there. */
+static int edm_pass(struct data_scanner *s, const struct dview *v, struct dsink *k,
+                    uint64_t *from_of, uint64_t base, uint64_t *hold)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (!s->c[i].edm)
+            continue;
+        size_t from = from_of ? (size_t)(from_of[i] - base) : 0, next = 0, k0 = k->n;
+        int rc = data_edm_scan(s->c[i].edm, (uint32_t)i, v, from, k, &next);
+        if (rc)
+            return rc;
+        filter_allow(s, k, k0, v->p, base);
+        if (from_of) {
+            from_of[i] = base + next;
+            if (from_of[i] < *hold)
+                *hold = from_of[i];
+        }
+    }
+    return 0;
+}
+
 long data_scan(const struct data_scanner *cs, const char *text, size_t len, struct data_match **out)
 {
     struct data_scanner *s = (struct data_scanner *)cs;
-    struct dview v = {(const unsigned char *)text, 0, len, 1, 0};
+    struct dview v = {(const unsigned char *)text, 0, len, 1, 0, 0, NULL, 0};
     struct dsink k = {.limit = s->max_matches};
     struct hits pend = {0};
+    struct ctxs ctx = {0};
     struct data_match *m = NULL;
     size_t nm = 0, cap = 0;
     hs_scratch_t *scr = NULL;
@@ -805,7 +882,7 @@ long data_scan(const struct data_scanner *cs, const char *text, size_t len, stru
     if (s->db_block) {
         if (!(scr = scratch_get(s)))
             return -ENOMEM;
-        struct hctx c = {s, &v, 0, scr, &k, &pend, 0};
+        struct hctx c = {s, &v, 0, scr, &k, &pend, &ctx, 0};
         hs_error_t hr =
             s->hs->scan(s->db_block, text ? text : "", (unsigned)len, 0, scr, on_anchor, &c);
         if (c.err) {
@@ -819,12 +896,17 @@ long data_scan(const struct data_scanner *cs, const char *text, size_t len, stru
         if ((rc = retry_pending(&c)) != 0)
             goto out;
     }
+    v.ctx = ctx.v;
+    v.n_ctx = ctx.n;
     if (s->any_num || s->bcls[B_EMAIL] >= 0) {
         size_t from = k.n, hold;
         if ((rc = data_num_scan(s, &v, 0, &k, &hold)) != 0)
             goto out;
         filter_allow(s, &k, from, v.p, 0);
     }
+    uint64_t unused = 0;
+    if ((rc = edm_pass(s, &v, &k, NULL, 0, &unused)) != 0)
+        goto out;
     uint64_t left;
     if ((rc = resolve_upto(&k, UINT64_MAX, &m, &nm, &cap, &left)) != 0)
         goto out;
@@ -836,6 +918,7 @@ out:
     free(m);
     free(k.v);
     free(pend.v);
+    free(ctx.v);
     return rc;
 }
 
@@ -853,6 +936,8 @@ struct data_stream {
     uint64_t ready; /* bytes final */
     uint64_t num_from;
     struct hits pend;
+    struct ctxs ctx;
+    uint64_t *edm_from; /* per class: where its next exact-data-match pass starts */
     struct dsink k;
     struct data_match *fin;
     size_t nfin, capfin, fin0, total;
@@ -868,6 +953,10 @@ int data_stream_new(const struct data_scanner *cs, struct data_stream **out)
         return -ENOMEM;
     st->s = s;
     st->k.limit = s->max_matches + 1;
+    if (!(st->edm_from = calloc(s->n ? s->n : 1, sizeof(uint64_t)))) {
+        free(st);
+        return -ENOMEM;
+    }
     if (s->db_stream) {
         if (!(st->scr = scratch_get(s)) ||
             s->hs->open_stream(s->db_stream, 0, &st->hss) != HS_SUCCESS) {
@@ -888,6 +977,8 @@ void data_stream_free(struct data_stream *st)
     scratch_put(st->s, st->scr);
     free(st->buf);
     free(st->pend.v);
+    free(st->ctx.v);
+    free(st->edm_from);
     free(st->k.v);
     free(st->fin);
     free(st);
@@ -896,9 +987,18 @@ void data_stream_free(struct data_stream *st)
 static int advance(struct data_stream *st, size_t new_at, size_t new_len, int eof)
 {
     struct data_scanner *s = st->s;
-    struct dview v = {st->buf, 0, (size_t)(st->end - st->bbase), eof, 0};
-    struct hctx c = {s, &v, st->bbase, st->scr, &st->k, &st->pend, 0};
+    struct dview v = {st->buf, 0, (size_t)(st->end - st->bbase), eof, 0, st->bbase, NULL, 0};
+    struct hctx c = {s, &v, st->bbase, st->scr, &st->k, &st->pend, &st->ctx, 0};
     int rc;
+    /* context words older than the look-back of any candidate still to come */
+    uint64_t old = st->rel > DATA_KEEP ? st->rel - DATA_KEEP : 0;
+    size_t drop = 0;
+    while (drop < st->ctx.n && st->ctx.v[drop].start < old)
+        drop++;
+    if (drop) {
+        memmove(st->ctx.v, st->ctx.v + drop, (st->ctx.n - drop) * sizeof(*st->ctx.v));
+        st->ctx.n -= drop;
+    }
     st->k.base = st->bbase;
     if (st->hss && new_len) {
         hs_error_t hr = s->hs->scan_stream(st->hss, (const char *)st->buf + new_at,
@@ -919,6 +1019,8 @@ static int advance(struct data_stream *st, size_t new_at, size_t new_len, int eo
     if ((rc = retry_pending(&c)) != 0)
         return rc;
     uint64_t hold = st->end;
+    v.ctx = st->ctx.v;
+    v.n_ctx = st->ctx.n;
     if (s->any_num || s->bcls[B_EMAIL] >= 0) {
         size_t from = st->k.n, h;
         if ((rc = data_num_scan(s, &v, (size_t)(st->num_from - st->bbase), &st->k, &h)) != 0)
@@ -927,6 +1029,8 @@ static int advance(struct data_stream *st, size_t new_at, size_t new_len, int eo
         st->num_from = st->bbase + h;
         hold = st->num_from;
     }
+    if ((rc = edm_pass(s, &v, &st->k, st->edm_from, st->bbase, &hold)) != 0)
+        return rc;
     if (!eof) {
         for (size_t i = 0; i < st->pend.n; i++) {
             uint64_t hs0 = hit_start(s, &st->pend.v[i]);
