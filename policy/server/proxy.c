@@ -659,6 +659,8 @@ static int body_done(struct proxy_req *pr, enum up_state us, struct MHD_Response
     size_t out_len = pr->ans_len;
     if (pr->status >= 200 && pr->status < 300) {
         int v = engine_call_response(pr->call, ans, pr->ans_len, &out, &out_len);
+        if (v == ENGINE_REFUSE) /* the data stage blocked a value of the answer */
+            return refuse_engine(pr, resp, st);
         if (v == ENGINE_ALLOW) {
             out = ans;
             out_len = pr->ans_len;
