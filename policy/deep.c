@@ -141,6 +141,10 @@ size_t policy_check_deep(const struct policy *p, const char *zoneinfo, struct di
     for (size_t i = 0; i < p->api.n_custom; i++) {
         char ep[DIAG_PATH_MAX];
         diag_path_index(ep, "api.data.custom", (int)i);
+        /* Word lists and exact-data-match files are checked by the data scanner itself; until
+         * policy_check_deep() builds it (data_scanner_new()), a pattern is checked here. */
+        if (!p->api.custom[i].pattern)
+            continue;
         diag_path_key(path, ep, "pattern");
         if (check_regex(p->api.custom[i].pattern, 1, why, sizeof why))
             diag_add(d, path, "pattern /%s/ cannot be used: %s", p->api.custom[i].pattern, why);

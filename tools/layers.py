@@ -16,21 +16,22 @@ import os
 import re
 import sys
 
-ROOMS = ["base", "sandbox", "policy", "policy/sign", "policy/audit", "policy/engine",
-         "policy/server", "shim", "tools"]
+ROOMS = ["base", "sandbox", "policy", "policy/sign", "policy/audit", "policy/data",
+         "policy/engine", "policy/server", "shim", "tools"]
 # What each room may include, besides itself. The shim never reaches the audit log, the
 # engine or cordond; nothing below tools/ reaches the CLI.
 ALLOWED = {
     "base": [],
     "policy/sign": ["base"],
-    "policy": ["base"],
+    "policy": ["base", "policy/data"],
+    "policy/data": ["base"],
     "policy/audit": ["base", "policy/sign"],
-    "policy/engine": ["base", "policy"],
+    "policy/engine": ["base", "policy", "policy/data"],
     "sandbox": ["base", "policy"],
     "shim": ["base", "policy", "policy/sign", "sandbox"],
-    "policy/server": ["base", "policy", "policy/sign", "policy/audit", "policy/engine",
-                      "sandbox"],
-    "tools": ["base", "policy", "policy/sign", "policy/audit", "policy/engine",
+    "policy/server": ["base", "policy", "policy/sign", "policy/audit", "policy/data",
+                      "policy/engine", "sandbox"],
+    "tools": ["base", "policy", "policy/sign", "policy/audit", "policy/data", "policy/engine",
               "policy/server", "sandbox", "shim"],
 }
 INC = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
