@@ -19,7 +19,7 @@
 #define ENGINE_ERR_REGEX (ERR_BLOCK_ENGINE - 4)     /* a constraint pattern does not compile */
 #define ENGINE_ERR_STATE (ERR_BLOCK_ENGINE - 5)     /* a call used out of order */
 #define ENGINE_ERR_TOO_LARGE (ERR_BLOCK_ENGINE - 6) /* a held-back tool call over its limit */
-#define ENGINE_ERR_DATA (ERR_BLOCK_ENGINE - 7) /* the data stage blocked or could not scan */
+#define ENGINE_ERR_DATA (ERR_BLOCK_ENGINE - 7)      /* the data stage blocked or could not scan */
 
 /* The four wire formats. */
 enum engine_format {

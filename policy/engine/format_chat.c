@@ -626,7 +626,6 @@ static int chunk_empty(const cJSON *root)
     return 1;
 }
 
-
 /* ---- stream texts through the data stage's lanes ---- */
 
 /* One string member of a choice's delta (content, refusal, ...): fed to its lane, and replaced

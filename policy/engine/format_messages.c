@@ -243,8 +243,7 @@ static char *messages_error_event(const struct engine_reason *why)
 
 /* The texts of one content block of a complete response: text, thinking, a tool_use's input
  * (judged before, by the caller). 1 rewritten, 0, or the data stage's error. */
-static int messages_data_block(struct engine_call *c, cJSON *b, const char *path,
-                               const char *type)
+static int messages_data_block(struct engine_call *c, cJSON *b, const char *path, const char *type)
 {
     char p[96];
     if (!strcmp(type, "tool_use") || !strcmp(type, "server_tool_use")) {
@@ -499,7 +498,6 @@ static int forward(struct engine_call *c, struct msg_asm *a, const struct sse_ev
     return format_emit_event(c, event_name(ev), root);
 }
 
-
 /* ---- stream texts through the data stage's lanes ---- */
 
 /* Emit a content_block_delta of block out holding member (text, thinking) = text. */
@@ -544,9 +542,9 @@ static int messages_data_delta(struct engine_call *c, struct msg_asm *a, const s
         rc = format_emit_raw(c, ev);
     } else if (!rc && a->map[index] != -1 && out.len) {
         format_judge_text(c, out.p, out.len);
-        rc = data_buf_put(&out, "", 1) ? -ENOMEM
-                                      : emit_text_delta(c, client_index(a, index),
-                                                        l->env->valuestring, member, out.p);
+        rc = data_buf_put(&out, "", 1)
+                 ? -ENOMEM
+                 : emit_text_delta(c, client_index(a, index), l->env->valuestring, member, out.p);
     }
     data_buf_free(&out);
     return rc;

@@ -309,7 +309,6 @@ static void denied_free(struct denied *d)
     memset(d, 0, sizeof *d);
 }
 
-
 /* ---- the data stage's part (stage_data.c) ---- */
 
 /* The texts of one output item (a message's parts, a reasoning item's summary and content, a
@@ -504,7 +503,6 @@ static int emit_at(struct engine_call *c, const char *event, const char *raw, si
     return rc;
 }
 
-
 /* A kept event of a call whose arguments the data stage rewrote: the first argument delta
  * carries them whole, later deltas are dropped, the done events and the item carry them. */
 static int emit_rewritten(struct engine_call *c, const struct kept_event *k, int index, int out,
@@ -628,7 +626,6 @@ static struct held_item *held_at(struct resp_asm *a, int index)
     return NULL;
 }
 
-
 /* ---- stream texts through the data stage's lanes ---- */
 
 /* The text events of the stream: a delta and its done event per text position. */
@@ -636,16 +633,16 @@ static const struct text_kind {
     const char *delta, *done; /* event types */
     const char *sub;          /* "output_index" is the first key; this the second */
     const char *done_key;     /* the done event's member holding the whole text */
-    const char *path;         /* the position's name: response.output[O].<path with S> */
+    const char *arr, *leaf;   /* the position: response.output[O].arr[S].leaf */
 } k_texts[] = {
-    {"response.output_text.delta", "response.output_text.done", "content_index", "text",
-     "content[%d].text"},
-    {"response.refusal.delta", "response.refusal.done", "content_index", "refusal",
-     "content[%d].refusal"},
+    {"response.output_text.delta", "response.output_text.done", "content_index", "text", "content",
+     "text"},
+    {"response.refusal.delta", "response.refusal.done", "content_index", "refusal", "content",
+     "refusal"},
     {"response.reasoning_summary_text.delta", "response.reasoning_summary_text.done",
-     "summary_index", "text", "summary[%d].text"},
+     "summary_index", "text", "summary", "text"},
     {"response.reasoning_text.delta", "response.reasoning_text.done", "content_index", "text",
-     "content[%d].reasoning_text"},
+     "content", "reasoning_text"},
 };
 
 /* Emit root (an event of the stream) as the client's output index out. */
@@ -662,9 +659,8 @@ static struct data_lane *text_lane(struct engine_call *c, const struct text_kind
 {
     cJSON *sub = GET(root, k->sub);
     int si = cJSON_IsNumber(sub) ? sub->valueint : 0;
-    char path[96], fmt[64];
-    snprintf(fmt, sizeof fmt, "response.output[%%d].%s", k->path);
-    snprintf(path, sizeof path, fmt, index, si);
+    char path[128];
+    snprintf(path, sizeof path, "response.output[%d].%s[%d].%s", index, k->arr, si, k->leaf);
     return engine_data_lane(c, path, index, si);
 }
 
@@ -730,7 +726,8 @@ static int resp_data_event(struct engine_call *c, struct resp_asm *a, const stru
             return 0;
         return m == -1 ? 1 : (rc = emit_root(c, ev, root, index, out)) ? rc : 1;
     }
-    if (!strcmp(type, "response.content_part.added") || !strcmp(type, "response.content_part.done") ||
+    if (!strcmp(type, "response.content_part.added") ||
+        !strcmp(type, "response.content_part.done") ||
         !strcmp(type, "response.reasoning_summary_part.added") ||
         !strcmp(type, "response.reasoning_summary_part.done")) {
         char path[96];

@@ -13,6 +13,7 @@
 #include "base/grow.h"
 #include "policy/engine/api.h"
 #include "policy/engine/format.h"
+#include "policy/data/data_buf.h"
 #include "policy/engine/sse.h"
 #include "policy/policy.h"
 
@@ -31,7 +32,6 @@ struct data_scanner;
 struct data_stream;
 struct data_vault;
 struct data_restore;
-struct data_buf;
 
 enum data_dir { DATA_DIR_REQUEST, DATA_DIR_RESPONSE, DATA_N_DIRS };
 
@@ -96,8 +96,8 @@ int engine_data_json(struct engine_call *c, enum data_dir dir, const char *path,
                      int record);
 /* Tool arguments given as JSON text: *out gets the rewritten text (malloc'ed) when the answer
  * is 1. Text that is not JSON is scanned as a plain string. */
-int engine_data_args(struct engine_call *c, enum data_dir dir, const char *path,
-                     const char *args, size_t len, int record, char **out);
+int engine_data_args(struct engine_call *c, enum data_dir dir, const char *path, const char *args,
+                     size_t len, int record, char **out);
 
 /* The audit record's "data" member (NULL when the stage found nothing). */
 cJSON *engine_data_audit(const struct engine_call *c);

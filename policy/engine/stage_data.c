@@ -42,12 +42,12 @@ static const char *const k_dir_name[DATA_N_DIRS] = {"request", "response"};
 
 struct engine_data {
     struct data_scanner *s;
-    size_t n;                              /* classes in the scanner */
-    const char **names;                    /* data_scanner_class_name() of each */
-    enum data_action *act[DATA_N_DIRS];    /* the policy's action per class */
-    const char **rule;                     /* the api.data key that gave the action */
-    int on[DATA_N_DIRS];                   /* some class acts in that direction */
-    int needs_key, needs_vault;            /* a hash / tokenize action exists */
+    size_t n;                           /* classes in the scanner */
+    const char **names;                 /* data_scanner_class_name() of each */
+    enum data_action *act[DATA_N_DIRS]; /* the policy's action per class */
+    const char **rule;                  /* the api.data key that gave the action */
+    int on[DATA_N_DIRS];                /* some class acts in that direction */
+    int needs_key, needs_vault;         /* a hash / tokenize action exists */
     struct data_edm **edm;
     size_t n_edm;
 };
@@ -194,8 +194,7 @@ int engine_data_new(const struct policy *p, const struct engine_options *o,
     struct data_config cfg = {.classes = spec, .n_classes = n};
     char m[256] = "";
     if ((rc = data_scanner_new(&cfg, &d->s, m, sizeof m)) != 0) {
-        snprintf(err, errlen, "api.data cannot be compiled: %s",
-                 m[0] ? m : data_strerror(rc));
+        snprintf(err, errlen, "api.data cannot be compiled: %s", m[0] ? m : data_strerror(rc));
         goto out;
     }
     d->n = data_scanner_n_classes(d->s);
@@ -377,9 +376,8 @@ static int blocked(struct engine_call *c, enum data_dir dir, size_t cls, const c
     reason_set(&c->dc.cut, 403, "cordon.data_blocked",
                "the %s holds a value of class %s at %s, which api.data \"%s\" of the %s blocks "
                "in the %s; remove it%s",
-               dir == DATA_DIR_REQUEST ? "request" : "response", d->names[cls], path,
-               d->rule[cls], tag, k_dir_name[dir],
-               dir == DATA_DIR_REQUEST ? " and send the request again" : "");
+               dir == DATA_DIR_REQUEST ? "request" : "response", d->names[cls], path, d->rule[cls],
+               tag, k_dir_name[dir], dir == DATA_DIR_REQUEST ? " and send the request again" : "");
     if (dir == DATA_DIR_RESPONSE)
         record_resp(c, c->observe ? ENGINE_ALLOW : ENGINE_REFUSE, &c->dc.cut);
     return c->observe ? 0 : ENGINE_ERR_DATA;
@@ -465,8 +463,8 @@ static int scan_text(struct engine_call *c, enum data_dir dir, const char *path,
     }
     if (dir == DATA_DIR_RESPONSE && c->dc.restore && !c->observe) {
         struct data_buf r = {0};
-        long k = changed ? data_vault_restore(c->dc.vault ? c->dc.vault : c->dc.own_vault,
-                                              out->p, out->len, &r)
+        long k = changed ? data_vault_restore(c->dc.vault ? c->dc.vault : c->dc.own_vault, out->p,
+                                              out->len, &r)
                          : data_vault_restore(c->dc.vault ? c->dc.vault : c->dc.own_vault, text,
                                               len, &r);
         if (k < 0) {
@@ -518,8 +516,8 @@ int engine_data_json(struct engine_call *c, enum data_dir dir, const char *path,
     return changed;
 }
 
-int engine_data_args(struct engine_call *c, enum data_dir dir, const char *path,
-                     const char *args, size_t len, int record, char **out)
+int engine_data_args(struct engine_call *c, enum data_dir dir, const char *path, const char *args,
+                     size_t len, int record, char **out)
 {
     char err[64];
     cJSON *j = NULL;
@@ -619,8 +617,7 @@ static enum engine_verdict data_request(struct engine_call *c, struct engine_req
     if (!changed)
         return ENGINE_ALLOW;
     rq->changed = 1;
-    reason_set(why, 0, "cordon.data_rewritten", "values api.data acts on were rewritten (%s)",
-               tag);
+    reason_set(why, 0, "cordon.data_rewritten", "values api.data acts on were rewritten (%s)", tag);
     return ENGINE_REWRITE;
 }
 

@@ -25,6 +25,7 @@
 #include "policy/engine/engine.h"
 #include "policy/server/identity.h"
 #include "policy/server/server.h"
+#include "policy/server/sessions.h"
 #include "policy/server/upstream.h"
 
 #define MAX_ANSWER (64u << 20) /* a whole (non-streamed) answer */
@@ -50,7 +51,8 @@ struct proxy_req {
     struct pset *set; /* held while the engine is used */
     const struct pset_entry *pe;
     struct engine_call *call;
-    int up; /* index in cfg.upstreams */
+    struct data_vault *vault; /* the session's tokenize vault, held for the call (sessions.h) */
+    int up;                   /* index in cfg.upstreams */
     struct up_call *uc;
     char *body; /* the client's body (owned) */
     size_t body_len;
@@ -392,6 +394,7 @@ static void req_free(struct proxy_req *pr)
     if (pr->uc)
         upstream_release(pr->uc);
     engine_call_free(pr->call);
+    sessions_vault_release(pr->p->s->sessions, pr->vault); /* after the call: it borrows it */
     if (pr->set)
         pset_release(pr->set);
     free(pr->body);
@@ -537,9 +540,12 @@ static int start(struct proxy_req *pr, const char *url, const char *method,
         (void)method;
         return start_upstream(pr, "/v1/models", NULL, 0) == 0 ? 1 : -1;
     }
+    if (pr->who.via_session) /* api.data tokenize: restored in the same session's answers */
+        pr->vault = sessions_vault_acquire(s->sessions, pr->who.agent, pr->who.session);
     struct engine_call_info info = {.format = pr->fmt,
                                     .agent = pr->who.agent,
-                                    .session = pr->who.via_session ? pr->who.session : NULL};
+                                    .session = pr->who.via_session ? pr->who.session : NULL,
+                                    .vault = pr->vault};
     if (engine_call_new(pr->pe->engine, &info, &pr->call) != 0)
         return -1;
     const char *fwd = NULL;
