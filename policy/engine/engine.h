@@ -142,6 +142,10 @@ __attribute__((warn_unused_result)) int engine_call_response(struct engine_call 
  * to the last byte. */
 void engine_call_finish(struct engine_call *c, uint64_t latency_ms);
 
+/* The longest text the data stage holds back per text position of a streamed response (the
+ * data scanner's window), 0 when api.data has no response rule. */
+size_t engine_data_window(const struct engine *e);
+
 /* The record's view of one hook. */
 const struct engine_decision *engine_call_decision(const struct engine_call *c,
                                                    enum engine_stage_id s, enum engine_hook h);

@@ -23,6 +23,7 @@
  * Tool arguments are JSON: each string inside is scanned as its decoded value (a PEM block's
  * newlines are newlines), and the arguments printed again when one changed.
  */
+#include "policy/engine/engine.h"
 #include "policy/engine/internal.h"
 
 #include <errno.h>
@@ -228,6 +229,11 @@ out:
     free(act[1]);
     free(rule);
     return rc;
+}
+
+size_t engine_data_window(const struct engine *e)
+{
+    return e->data && e->data->on[DATA_DIR_RESPONSE] ? data_scanner_window(e->data->s) : 0;
 }
 
 /* ---- the call's part ---- */

@@ -194,7 +194,7 @@ Test(engine, placeholders_fail_closed_with_stage_missing)
     };
     static const int stage[] = {ENGINE_STAGE_DATA, ENGINE_STAGE_BUDGET, ENGINE_STAGE_SCHEDULE};
     static const char *const word[] = {"data stage", "budget stage", "schedule stage"};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 1; i < 3; i++) { /* the data stage is built: test_engine_data.c */
         struct te t;
         int status;
         te_open(&t, extras[i], NULL);
