@@ -198,8 +198,9 @@ static void splits(enum engine_format f, int three)
     for (size_t k = 0; k < N_VALUES; k++) {
         const struct value *v = &k_values[k];
         char text[1024], want[256];
-        snprintf(text, sizeof text, "Here it is: %s and more.", v->v);
-        snprintf(want, sizeof want, "Here it is: %s and more.", v->label);
+        /* a PEM block's match runs to the end of its footer's line */
+        snprintf(text, sizeof text, "Here it is: %s\nand more.", v->v);
+        snprintf(want, sizeof want, "Here it is: %s\nand more.", v->label);
         size_t vs = 12, ve = vs + strlen(v->v); /* the value's bytes in text */
         for (size_t i = vs + 1; i < ve; i++)
             for (size_t j = three ? i + 1 : ve; j <= (three ? ve - 1 : ve); j++) {
@@ -248,7 +249,7 @@ Test(engine_data, holdback_is_bounded_by_the_window)
     te_open(&t, POLICY_REDACT, NULL);
     size_t w = engine_data_window(t.e);
     cr_assert_gt(w, 0);
-    cr_assert_lt(w, 16384, "a window of %zu bytes", w);
+    cr_assert_leq(w, 65536, "a window of %zu bytes", w);
     cr_assert_eq(dt_request(&t, ENGINE_CHAT,
                             "{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{\"role\":"
                             "\"user\",\"content\":\"hi\"}]}",
@@ -257,7 +258,7 @@ Test(engine_data, holdback_is_bounded_by_the_window)
     struct sink s = {0};
     sink_put(&s, "", 0);
     size_t fed = 0;
-    for (size_t i = 0; i < 3 * w + 100; i++) {
+    for (size_t i = 0; i < (w < 2000 ? 3 * w : 2000) + 100; i++) {
         char ev[256];
         const char word = "the quick brown fox jumps over lazy dogs "[i % 41];
         snprintf(ev, sizeof ev,
@@ -520,7 +521,11 @@ Test(engine_data, a_blocked_value_refuses_a_complete_response)
 {
     struct te t;
     te_open(&t, ",\"api\":{\"models\":[\"*\"],\"data\":{\"secret.*\":\"block\"}}", NULL);
-    cr_assert_eq(dt_request(&t, ENGINE_CHAT, k_requests[ENGINE_CHAT], NULL), ENGINE_ALLOW);
+    cr_assert_eq(dt_request(&t, ENGINE_CHAT,
+                            "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
+                            "\"hi\"}]}",
+                            NULL),
+                 ENGINE_ALLOW);
     const char *body = "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
                        "\"content\":\"AKIAZ3MSJV4WQ7XK2P5N\"}}]}";
     const char *out;
