@@ -717,3 +717,84 @@ Test(engine_data, a_full_vault_refuses_the_call)
     te_close(&t);
     data_vault_free(v);
 }
+
+/* OpenAI Responses: the output_text deltas go through the lane; the done event, the part, the
+ * item and the terminal response repeat the text, rewritten the same way. */
+Test(engine_data, responses_stream_is_redacted_in_every_event)
+{
+    struct te t;
+    te_open(&t, POLICY_REDACT, NULL);
+    const char *v = "alice.smith@example.com";
+    for (size_t i = 1; i < strlen(v); i++) {
+        cr_assert_eq(dt_request(&t, ENGINE_RESPONSES,
+                                "{\"model\":\"gpt-4o\",\"stream\":true,\"input\":\"hi\"}", NULL),
+                     ENGINE_ALLOW);
+        char full[128], a[128], b[128];
+        snprintf(full, sizeof full, "mail %s now", v);
+        snprintf(a, sizeof a, "mail %.*s", (int)i, v);
+        snprintf(b, sizeof b, "%s now", v + i);
+        char in[8192];
+        snprintf(
+            in, sizeof in,
+            "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":"
+            "0,\"response\":{\"id\":\"r\",\"object\":\"response\",\"output\":[]}}\n\n"
+            "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\","
+            "\"output_index\":0,\"item\":{\"type\":\"message\",\"id\":\"m\",\"role\":"
+            "\"assistant\",\"content\":[]}}\n\n"
+            "event: response.content_part.added\ndata: {\"type\":\"response.content_part."
+            "added\",\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,\"part\":{"
+            "\"type\":\"output_text\",\"text\":\"\"}}\n\n"
+            "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\","
+            "\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,\"delta\":\"%s\"}\n\n"
+            "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\","
+            "\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,\"delta\":\"%s\"}\n\n"
+            "event: response.output_text.done\ndata: {\"type\":\"response.output_text.done\","
+            "\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,\"text\":\"%s\"}\n\n"
+            "event: response.content_part.done\ndata: {\"type\":\"response.content_part.done\","
+            "\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,\"part\":{\"type\":"
+            "\"output_text\",\"text\":\"%s\"}}\n\n"
+            "event: response.output_item.done\ndata: {\"type\":\"response.output_item.done\","
+            "\"output_index\":0,\"item\":{\"type\":\"message\",\"id\":\"m\",\"role\":"
+            "\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"%s\"}]}}\n\n"
+            "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{"
+            "\"id\":\"r\",\"object\":\"response\",\"output\":[{\"type\":\"message\",\"id\":"
+            "\"m\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":"
+            "\"%s\"}]}]}}\n\n",
+            a, b, full, full, full, full);
+        int rc;
+        char *out = te_stream(t.c, in, 0, &rc);
+        cr_assert_eq(rc, 0);
+        cr_assert_null(strstr(out, "alice"), "split %zu: %s", i, out);
+        /* the deltas assemble to the text the done events carry */
+        struct sink s = {0};
+        sink_put(&s, "", 0);
+        int dones = 0;
+        for (const char *p = out; (p = strstr(p, "data: ")) != NULL; p++) {
+            const char *e = strstr(p, "\n\n");
+            cJSON *j = cJSON_ParseWithLength(p + 6, (size_t)(e - p - 6));
+            cr_assert_not_null(j, "%s", p);
+            const char *type = cJSON_GetObjectItem(j, "type")->valuestring;
+            if (!strcmp(type, "response.output_text.delta")) {
+                const char *d = cJSON_GetObjectItem(j, "delta")->valuestring;
+                sink_put(&s, d, strlen(d));
+            } else if (!strcmp(type, "response.output_text.done")) {
+                cr_assert_str_eq(cJSON_GetObjectItem(j, "text")->valuestring, "mail [EMAIL] now");
+                cr_assert_str_eq(s.p, "mail [EMAIL] now", "deltas before done, split %zu", i);
+                dones++;
+            }
+            cJSON_Delete(j);
+        }
+        cr_assert_eq(dones, 1);
+        size_t repeats = 0;
+        for (const char *p = out; (p = strstr(p, "\"text\":\"mail [EMAIL] now\"")) != NULL; p++)
+            repeats++;
+        cr_assert_eq(repeats, 4, "done, part, item and response rewritten: %s", out);
+        free(s.p);
+        free(out);
+    }
+    char *rec = engine_call_audit_json(t.c);
+    cr_assert(strstr(rec, "response.output[0].content[0].text"), "%s", rec);
+    cr_assert(strstr(rec, "\"count\":1"), "counted once, not per repeat: %s", rec);
+    free(rec);
+    te_close(&t);
+}
