@@ -189,8 +189,17 @@ static char *through(struct te *t, enum engine_format f, const char *const *piec
     return out;
 }
 
-/* Every value, split at every offset across two events and at every pair of offsets across
- * three, comes out redacted in both formats, the text around it whole. */
+/* Three events: every pair of offsets for a value up to 48 bytes; for a longer one (a JWT, a
+ * PEM block) every first offset with the second just after it, 7 bytes on and at the value's
+ * last byte, and every second offset after the first byte, so each offset is a boundary in
+ * each position (all pairs of a 200-byte block are 20,000 calls, minutes under ASan). */
+static int pair_wanted(size_t i, size_t j, size_t vs, size_t ve)
+{
+    return ve - vs <= 48 || i == vs + 1 || j == i + 1 || j == i + 7 || j == ve - 1;
+}
+
+/* Every value, split at every offset across two events and across three (pair_wanted), comes
+ * out redacted in both formats, the text around it whole. */
 static void splits(enum engine_format f, int three)
 {
     struct te t;
@@ -204,6 +213,8 @@ static void splits(enum engine_format f, int three)
         size_t vs = 12, ve = vs + strlen(v->v); /* the value's bytes in text */
         for (size_t i = vs + 1; i < ve; i++)
             for (size_t j = three ? i + 1 : ve; j <= (three ? ve - 1 : ve); j++) {
+                if (three && !pair_wanted(i, j, vs, ve))
+                    continue;
                 char a[1024], b[1024], c[1024];
                 snprintf(a, sizeof a, "%.*s", (int)i, text);
                 snprintf(b, sizeof b, "%.*s", (int)(j - i), text + i);
