@@ -4,63 +4,30 @@
  * out of the core).
  */
 #include "policy/deep.h"
+#include "policy/data/data.h"
+#include "policy/data/data_edm.h"
+#include "policy/data/data_hs.h"
+#include "base/glob.h"
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <hs/hs.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-/*
- * vectorscan is loaded when a pattern is first checked, not when cordon starts: it brings
- * libstdc++ along, and `cordon exec`, which never checks a pattern, must not pay for that.
- */
-static struct {
-    int tried;
-    const char *error;
-    hs_error_t (*compile)(const char *, unsigned, unsigned, const hs_platform_info_t *,
-                          hs_database_t **, hs_compile_error_t **);
-    hs_error_t (*expression_info)(const char *, unsigned, hs_expr_info_t **, hs_compile_error_t **);
-    hs_error_t (*free_compile_error)(hs_compile_error_t *);
-    hs_error_t (*free_database)(hs_database_t *);
-    hs_error_t (*alloc_scratch)(const hs_database_t *, hs_scratch_t **);
-    hs_error_t (*free_scratch)(hs_scratch_t *);
-    hs_error_t (*scan)(const hs_database_t *, const char *, unsigned, unsigned, hs_scratch_t *,
-                       match_event_handler, void *);
-} hs;
+/* vectorscan through the tree's one loader (policy/data/data_hs.h says why it is dlopen'ed). */
+static const struct data_hs *hs;
+static const char *hs_error;
 
-static void hs_load_once(void)
-{
-    hs.tried = 1;
-    void *h = dlopen(CORDON_LIBHS, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        hs.error = "cannot load vectorscan (" CORDON_LIBHS "); install the libvectorscan5 "
-                   "package";
-        return;
-    }
-    *(void **)&hs.compile = dlsym(h, "hs_compile");
-    *(void **)&hs.expression_info = dlsym(h, "hs_expression_info");
-    *(void **)&hs.free_compile_error = dlsym(h, "hs_free_compile_error");
-    *(void **)&hs.free_database = dlsym(h, "hs_free_database");
-    *(void **)&hs.alloc_scratch = dlsym(h, "hs_alloc_scratch");
-    *(void **)&hs.free_scratch = dlsym(h, "hs_free_scratch");
-    *(void **)&hs.scan = dlsym(h, "hs_scan");
-    if (!hs.compile || !hs.expression_info || !hs.free_compile_error || !hs.free_database ||
-        !hs.alloc_scratch || !hs.free_scratch || !hs.scan) {
-        hs.error = "the vectorscan library (" CORDON_LIBHS ") lacks hs_compile; install "
-                   "the libvectorscan5 package";
-    }
-}
-
-/* Once per process, whichever thread asks first (cordond builds engines in several). */
 static int hs_load(void)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, hs_load_once);
-    return hs.error ? -ELIBACC : 0;
+    const struct data_hs *t = data_hs_load(&hs_error);
+    if (!t)
+        return -ELIBACC;
+    hs = t;
+    return 0;
 }
 
 /*
@@ -78,29 +45,29 @@ static const char *check_regex(const char *re, int need_width, char *why, size_t
     unsigned flags = HS_FLAG_UTF8 | HS_FLAG_SINGLEMATCH | (need_width ? 0 : HS_FLAG_ALLOWEMPTY);
 
     if (hs_load() != 0) {
-        snprintf(why, len, "%s", hs.error);
+        snprintf(why, len, "%s", hs_error);
         return why;
     }
 
-    if (need_width && hs.expression_info(re, HS_FLAG_UTF8, &info, &ce) == HS_SUCCESS && info &&
+    if (need_width && hs->expression_info(re, HS_FLAG_UTF8, &info, &ce) == HS_SUCCESS && info &&
         info->min_width == 0) {
         snprintf(why, len, "it matches the empty string, so it would match every text");
         res = why;
         goto out;
     }
     if (ce)
-        hs.free_compile_error(ce);
+        hs->free_compile_error(ce);
     ce = NULL;
-    if (hs.compile(re, flags, HS_MODE_BLOCK, NULL, &db, &ce) != HS_SUCCESS) {
+    if (hs->compile(re, flags, HS_MODE_BLOCK, NULL, &db, &ce) != HS_SUCCESS) {
         snprintf(why, len, "%s", ce && ce->message ? ce->message : "rejected");
         res = why;
     }
 out:
     free(info);
     if (ce)
-        hs.free_compile_error(ce);
+        hs->free_compile_error(ce);
     if (db)
-        hs.free_database(db);
+        hs->free_database(db);
     return res;
 }
 
@@ -133,22 +100,124 @@ static void check_tz(const char *tz, const char *zoneinfo, const char *path, str
                  tz);
 }
 
+/* ---- data classes: compiled by the scanner cordond runs (policy/data/data.h) ---- */
+
+/* An empty exact-data-match set. `cordon policy check` has no data key, so an edm class is
+ * compiled without values; cordond opens the file with its key when it loads the policy. */
+static struct data_edm *empty_edm(void)
+{
+    unsigned char k[DATA_KEY_LEN] = {0};
+    struct data_edm_writer *w = NULL;
+    struct data_buf b = {0};
+    struct data_edm *e = NULL;
+    char err[256];
+    if (data_edm_writer_new(k, &w) == 0 && data_edm_writer_finish(w, &b) == 0 &&
+        data_edm_load_mem(b.p, b.len, k, &e, err, sizeof err) != 0)
+        e = NULL;
+    data_edm_writer_free(w);
+    data_buf_free(&b);
+    return e;
+}
+
+static void spec_of(const struct policy_custom_class *cc, const struct data_edm *edm,
+                    struct data_class_spec *sp)
+{
+    memset(sp, 0, sizeof *sp);
+    sp->name = cc->cls;
+    sp->pattern = cc->pattern;
+    sp->words = cc->words.n ? cc->words.v : NULL;
+    sp->n_words = cc->words.n;
+    sp->edm = cc->edm ? edm : NULL;
+    sp->allow = cc->allow.v;
+    sp->n_allow = cc->allow.n;
+    sp->deny = cc->deny.v;
+    sp->n_deny = cc->deny.n;
+}
+
+static int named_by(const struct policy_data *dd, const char *cls)
+{
+    for (size_t i = 0; i < dd->n; i++)
+        if (glob_match(dd->v[i].cls, cls))
+            return 1;
+    return 0;
+}
+
+/*
+ * Every custom class alone (so that an error names its class), then the whole configuration
+ * the policy's api.data makes (so that what passes here is what cordond builds): the same
+ * data_scanner_new() the data stage calls.
+ */
+static void check_data(const struct policy *p, struct diag *d)
+{
+    char path[DIAG_PATH_MAX], ep[DIAG_PATH_MAX], why[256], err[512];
+    struct data_edm *edm = NULL;
+    struct data_class_spec *all = NULL;
+    size_t bad = 0, n = 0;
+    for (size_t i = 0; i < p->api.n_custom && !edm; i++)
+        if (p->api.custom[i].edm && !(edm = empty_edm())) {
+            diag_add(d, "api.data.custom", "out of memory while checking the data classes");
+            return;
+        }
+    for (size_t i = 0; i < p->api.n_custom; i++) {
+        const struct policy_custom_class *cc = &p->api.custom[i];
+        diag_path_index(ep, "api.data.custom", (int)i);
+        diag_path_key(path, ep, cc->pattern ? "pattern" : cc->edm ? "edm" : "words");
+        if (cc->pattern && check_regex(cc->pattern, 1, why, sizeof why)) {
+            diag_add(d, path, "pattern /%s/ cannot be used: %s", cc->pattern, why);
+            bad++;
+            continue;
+        }
+        struct data_class_spec sp;
+        spec_of(cc, edm, &sp);
+        struct data_config cfg = {&sp, 1, 0, 0};
+        struct data_scanner *s = NULL;
+        err[0] = '\0';
+        int rc = data_scanner_new(&cfg, &s, err, sizeof err);
+        data_scanner_free(s);
+        if (rc != 0) {
+            diag_add(d, path, "%s", err[0] ? err : data_strerror(rc));
+            bad++;
+        }
+    }
+    if (bad)
+        goto out;
+    size_t nb = 0;
+    while (data_builtin_classes[nb])
+        nb++;
+    if (!(all = calloc(nb + p->api.n_custom + 1, sizeof *all))) {
+        diag_add(d, "api.data", "out of memory while checking the data classes");
+        goto out;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        int on = named_by(&p->api.data, data_builtin_classes[i]);
+        for (size_t w = 0; w < p->api.n_schedule && !on; w++)
+            on = named_by(&p->api.schedule[w].data, data_builtin_classes[i]);
+        if (on)
+            all[n++].name = data_builtin_classes[i];
+    }
+    for (size_t i = 0; i < p->api.n_custom; i++)
+        spec_of(&p->api.custom[i], edm, &all[n++]);
+    if (n) {
+        struct data_config cfg = {all, n, 0, 0};
+        struct data_scanner *s = NULL;
+        err[0] = '\0';
+        int rc = data_scanner_new(&cfg, &s, err, sizeof err);
+        data_scanner_free(s);
+        if (rc != 0)
+            diag_add(d, "api.data", "the data classes do not compile together: %s",
+                     err[0] ? err : data_strerror(rc));
+    }
+out:
+    free(all);
+    data_edm_free(edm);
+}
+
 size_t policy_check_deep(const struct policy *p, const char *zoneinfo, struct diag *d)
 {
     size_t before = diag_total(d);
     char path[DIAG_PATH_MAX], why[256];
 
-    for (size_t i = 0; i < p->api.n_custom; i++) {
-        char ep[DIAG_PATH_MAX];
-        diag_path_index(ep, "api.data.custom", (int)i);
-        /* Word lists and exact-data-match files are checked by the data scanner itself; until
-         * policy_check_deep() builds it (data_scanner_new()), a pattern is checked here. */
-        if (!p->api.custom[i].pattern)
-            continue;
-        diag_path_key(path, ep, "pattern");
-        if (check_regex(p->api.custom[i].pattern, 1, why, sizeof why))
-            diag_add(d, path, "pattern /%s/ cannot be used: %s", p->api.custom[i].pattern, why);
-    }
+    check_data(p, d);
     for (size_t i = 0; i < p->api.n_constraints; i++) {
         char tp[DIAG_PATH_MAX];
         diag_path_key(tp, "api.tools.constraints", p->api.constraints[i].tool);
@@ -180,7 +249,7 @@ int deep_regex_compile(const char *re, struct deep_regex **out, char *err, size_
 {
     *out = NULL;
     if (hs_load() != 0) {
-        snprintf(err, errlen, "%s", hs.error);
+        snprintf(err, errlen, "%s", hs_error);
         return -ELIBACC;
     }
     /* the pattern alone first, so that "a)|(b" is refused rather than closed by the anchors */
@@ -198,13 +267,13 @@ int deep_regex_compile(const char *re, struct deep_regex **out, char *err, size_
     memcpy(full + 5, re, n);
     memcpy(full + 5 + n, ")\\z", 4);
     hs_compile_error_t *ce = NULL;
-    hs_error_t hr = hs.compile(full, HS_FLAG_UTF8 | HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY,
-                               HS_MODE_BLOCK, NULL, &r->db, &ce);
+    hs_error_t hr = hs->compile(full, HS_FLAG_UTF8 | HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY,
+                                HS_MODE_BLOCK, NULL, &r->db, &ce);
     free(full);
     if (hr != HS_SUCCESS) {
         snprintf(err, errlen, "%s", ce && ce->message ? ce->message : "rejected");
         if (ce)
-            hs.free_compile_error(ce);
+            hs->free_compile_error(ce);
         free(r);
         return -EINVAL;
     }
@@ -249,11 +318,11 @@ int deep_regex_match(const struct deep_regex *r, const char *s, size_t len)
         return 0;
     /* scratch per scan: the pattern is shared by threads, a scratch may not be */
     hs_scratch_t *scratch = NULL;
-    if (hs.alloc_scratch(r->db, &scratch) != HS_SUCCESS)
+    if (hs->alloc_scratch(r->db, &scratch) != HS_SUCCESS)
         return -ENOMEM;
     int matched = 0;
-    hs_error_t hr = hs.scan(r->db, s, (unsigned)len, 0, scratch, on_match, &matched);
-    hs.free_scratch(scratch);
+    hs_error_t hr = hs->scan(r->db, s, (unsigned)len, 0, scratch, on_match, &matched);
+    hs->free_scratch(scratch);
     if (hr != HS_SUCCESS && hr != HS_SCAN_TERMINATED)
         return -EIO;
     return matched;
@@ -263,6 +332,6 @@ void deep_regex_free(struct deep_regex *r)
 {
     if (!r)
         return;
-    hs.free_database(r->db);
+    hs->free_database(r->db);
     free(r);
 }
