@@ -4,6 +4,7 @@
  * out of the core).
  */
 #include "policy/deep.h"
+#include "base/tz.h"
 #include "policy/data/data.h"
 #include "policy/data/data_edm.h"
 #include "policy/data/data_hs.h"
@@ -73,7 +74,6 @@ out:
 
 static void check_tz(const char *tz, const char *zoneinfo, const char *path, struct diag *d)
 {
-    char file[512];
     struct stat st;
     if (strcmp(tz, "UTC") == 0)
         return;
@@ -84,20 +84,22 @@ static void check_tz(const char *tz, const char *zoneinfo, const char *path, str
                  tz, zoneinfo);
         return;
     }
-    char magic[4] = {0};
-    FILE *f = NULL;
-    if ((size_t)snprintf(file, sizeof file, "%s/%s", zoneinfo, tz) < sizeof file &&
-        stat(file, &st) == 0 && S_ISREG(st.st_mode) && (f = fopen(file, "rb"))) {
-        if (fread(magic, 1, sizeof magic, f) != sizeof magic)
-            magic[0] = '\0';
-        fclose(f);
-    }
+    /* read as cordond's engine will (base/tz.h), so that what passes here loads there */
+    char why[400] = "";
+    struct tz *z = NULL;
+    int rc = tz_load(zoneinfo, tz, &z, why, sizeof why);
+    tz_free(z);
+    if (rc == 0 || rc == -ENOMEM)
+        return;
     /* every zone file starts with "TZif"; other files live there too (leapseconds, tzdata.zi) */
-    if (memcmp(magic, "TZif", 4) != 0)
+    if (rc == -ENOENT || rc == TZ_ERR_MAGIC || rc == TZ_ERR_NAME)
         diag_add(d, path,
                  "unknown time zone \"%s\"; use an IANA name such as "
                  "\"Europe/Brussels\" or \"America/New_York\"",
                  tz);
+    else
+        diag_add(d, path, "%s%s", why,
+                 rc == TZ_ERR_LEAP ? "" : "; reinstall the tzdata package or name another zone");
 }
 
 /* ---- data classes: compiled by the scanner cordond runs (policy/data/data.h) ---- */

@@ -109,6 +109,8 @@ struct engine_options {
     size_t max_sse_line;    /* bytes in one SSE line; 0: ENGINE_DEFAULT_SSE_LINE */
     size_t max_held;        /* bytes of held-back tool calls per call; 0: ENGINE_DEFAULT_HELD */
     size_t max_record_text; /* text kept for the audit record when asked; 0: 64 KiB */
+    const char *zoneinfo;   /* the tz database api.schedule's zones are read from, once, by
+                               engine_new(); NULL: /usr/share/zoneinfo */
     /* The 32-byte data key (cordond's data_key_file) the exact-data-match files of api.data
      * were made with (borrowed, read by engine_new only); NULL: a policy with such a class
      * does not build. */
@@ -132,6 +134,8 @@ struct engine_call_info {
     const char *agent;
     const char *session; /* the session id of the tree's mark; NULL when none */
     int quarantined;     /* the agent is quarantined (anomaly response): refuse everything */
+    int64_t now_ms;      /* the call's time, ms since the epoch (UTC), by which api.schedule's
+                            windows are read for the whole call; 0: the real clock */
     /* The data stage (api.data). vault: the session's tokenize vault (policy/data/data_vault.h),
      * borrowed, it must outlive the call; NULL: the call tokenizes into a vault of its own, so
      * its response restores only its own tokens. data_key: the 32-byte data key (cordond's

@@ -238,19 +238,30 @@ size_t engine_data_window(const struct engine *e)
 
 /* ---- the call's part ---- */
 
-/*
- * Window overrides of data actions (api.schedule[].data): the schedule stage says which
- * window applies now. This hook is where the call's actions take them: until the schedule
- * stage exports engine_schedule_data_action(), the base action of api.data stands (the
- * classes a window names are in the scanner already, so an override needs no recompile).
- */
+/* Window overrides of data actions (api.schedule[].data): the schedule stage says which of
+ * its rules apply to the call, and the one that names the class decides; else api.data's
+ * action stands (the classes a window names are in the scanner already, so an override needs
+ * no recompile). */
 static enum data_action data_window_action(struct engine_call *c, const char *cls,
                                            enum data_dir dir, enum data_action base)
 {
-    (void)c;
-    (void)cls;
-    (void)dir;
-    return base;
+    int found = 0;
+    enum policy_action a = engine_schedule_data_action(c, cls, dir == DATA_DIR_RESPONSE, &found);
+    return found ? to_data(a) : base;
+}
+
+/* The call's action per class, once the schedule stage has read the call's time (its request
+ * hook runs before this stage's). */
+static void data_acts(struct engine_call *c)
+{
+    struct data_call *dc = &c->dc;
+    const struct engine_data *d = c->e->data;
+    if (!d || dc->acts_set)
+        return;
+    dc->acts_set = 1;
+    for (int dir = 0; dir < DATA_N_DIRS; dir++)
+        for (size_t i = 0; i < d->n; i++)
+            dc->act[dir][i] = data_window_action(c, d->names[i], dir, d->act[dir][i]);
 }
 
 int engine_data_call_init(struct engine_call *c, const struct engine_call_info *info)
@@ -269,7 +280,7 @@ int engine_data_call_init(struct engine_call *c, const struct engine_call_info *
         if (!(dc->act[dir] = calloc(d->n ? d->n : 1, sizeof *dc->act[dir])))
             return -ENOMEM;
         for (size_t i = 0; i < d->n; i++)
-            dc->act[dir][i] = data_window_action(c, d->names[i], dir, d->act[dir][i]);
+            dc->act[dir][i] = d->act[dir][i];
         dc->on[dir] = d->on[dir];
     }
     return 0;
@@ -556,6 +567,7 @@ static enum engine_verdict data_request(struct engine_call *c, struct engine_req
     const struct engine_data *d = c->e->data;
     if (!d || !c->dc.on[DATA_DIR_REQUEST])
         return ENGINE_ALLOW;
+    data_acts(c);
     char tag[160];
     engine_policy_tag(c, tag, sizeof tag);
     if (rq->tokens_input) {
@@ -634,6 +646,7 @@ int engine_data_stream_on(struct engine_call *c)
     struct data_call *dc = &c->dc;
     if (dc->stream >= 0)
         return dc->stream;
+    data_acts(c);
     struct data_vault *v = dc->vault ? dc->vault : dc->own_vault;
     dc->restore = !c->observe && v && data_vault_count(v) > 0;
     dc->stream = (c->e->data && dc->on[DATA_DIR_RESPONSE]) || dc->restore;
