@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <time.h>
 
 #include "policy/data/data_vault.h"
 #include "test_engine_support.h"
@@ -807,5 +808,35 @@ Test(engine_data, responses_stream_is_redacted_in_every_event)
     cr_assert(strstr(rec, "response.output[0].content[0].text"), "%s", rec);
     cr_assert(strstr(rec, "\"count\":1"), "counted once, not per repeat: %s", rec);
     free(rec);
+    te_close(&t);
+}
+
+/* A window of api.schedule with data actions: inside it the window's action applies, outside
+ * it api.data's (here none). */
+Test(engine_data, schedule_windows_override_data_actions)
+{
+    struct te t;
+    te_open(&t,
+            ",\"api\":{\"models\":[\"*\"],\"schedule\":[{\"inside\":\"Mon-Fri 08:00-18:00\","
+            "\"data\":{\"pii.email\":\"redact\"}}]}",
+            NULL);
+    const char *body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"mail "
+                       "alice.smith@example.com\"}]}";
+    struct tm in = {.tm_year = 126, .tm_mon = 11, .tm_mday = 2, .tm_hour = 10}; /* a Wednesday */
+    struct tm out = in;
+    out.tm_hour = 20;
+    int64_t when[2] = {(int64_t)timegm(&in) * 1000, (int64_t)timegm(&out) * 1000};
+    for (int k = 0; k < 2; k++) {
+        struct engine_call_info info = {.format = ENGINE_CHAT, .agent = "a", .now_ms = when[k]};
+        engine_call_free(t.c);
+        cr_assert_eq(engine_call_new(t.e, &info, &t.c), 0);
+        t.verdict = engine_call_request(t.c, body, strlen(body), &t.out, &t.out_len);
+        if (k == 0) {
+            cr_assert_eq(t.verdict, ENGINE_REWRITE, "inside the window");
+            cr_assert(memmem(t.out, t.out_len, "mail [EMAIL]", 12));
+        } else {
+            cr_assert_eq(t.verdict, ENGINE_ALLOW, "outside the window");
+        }
+    }
     te_close(&t);
 }
