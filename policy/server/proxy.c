@@ -15,6 +15,7 @@
 #include "policy/server/proxy.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@ struct proxy {
     struct upstream_loop *loop;
     char *key[CONFIG_MAX_UPSTREAMS];
     size_t key_len[CONFIG_MAX_UPSTREAMS];
+    unsigned char data_key[32]; /* api.data's hash key (config_data_key_load) */
+    int has_data_key;
 };
 
 enum phase { P_NEW, P_HEAD, P_BODY, P_STREAM, P_DONE };
@@ -108,6 +111,13 @@ int proxy_open(struct srv *s, struct proxy **out, char *err, size_t errlen)
             return -EINVAL;
         }
     }
+    /* The data key: without it a policy's hash action refuses its calls (fail closed), so a
+     * key that cannot be read is said, not fatal. */
+    char kerr[512] = "";
+    if (config_data_key_load(&s->cfg, p->data_key, kerr, sizeof kerr) == 0)
+        p->has_data_key = 1;
+    else
+        fprintf(stderr, "cordond: data_key_file: %s; api.data \"hash\" refuses calls\n", kerr);
     struct upstream_timeouts t = {s->cfg.upstream_connect_timeout_ms,
                                   s->cfg.upstream_first_byte_timeout_ms,
                                   s->cfg.upstream_idle_timeout_ms};
@@ -127,6 +137,7 @@ void proxy_close(struct proxy *p)
     upstream_loop_stop(p->loop);
     for (size_t i = 0; i < CONFIG_MAX_UPSTREAMS; i++)
         secret_free(p->key[i], p->key_len[i]);
+    sodium_memzero(p->data_key, sizeof p->data_key);
     free(p);
 }
 
@@ -545,7 +556,8 @@ static int start(struct proxy_req *pr, const char *url, const char *method,
     struct engine_call_info info = {.format = pr->fmt,
                                     .agent = pr->who.agent,
                                     .session = pr->who.via_session ? pr->who.session : NULL,
-                                    .vault = pr->vault};
+                                    .vault = pr->vault,
+                                    .data_key = pr->p->has_data_key ? pr->p->data_key : NULL};
     if (engine_call_new(pr->pe->engine, &info, &pr->call) != 0)
         return -1;
     const char *fwd = NULL;
