@@ -6,7 +6,8 @@
 # api.data acts on every built-in PII and secret class in both directions (every text delta
 # goes through the data stage's holdback lane and out rewritten). The prompt carries an
 # e-mail address and a card number (redacted on the way in), and the answer is 32 deltas of
-# 16 bytes. Same method as bench_proxy.sh: bench/loadgen, medians of ROUNDS rounds (default
+# 16 bytes. bench/bench_redact (the engine alone, no sockets) runs first, for the cost per
+# event. Same method as bench_proxy.sh: bench/loadgen, medians of ROUNDS rounds (default
 # 5) of BENCH_SECONDS seconds (default 2), audit fsync off; the machine is shared: read the
 # difference, not the absolute figures.
 #   bench/bench_redact.sh [BUILD_DIR]   (default build)
@@ -118,7 +119,10 @@ for f in ("ttfb_us.p50", "ttfb_us.p99", "latency_us.p50", "latency_us.p99"):
 PY
 }
 
-echo "bench_redact: streamed chat, 32 deltas of 16 bytes; median of $ROUNDS rounds of" \
+"$B/bench/bench_redact"
+echo
+echo "bench_redact: through cordond, streamed chat, 32 deltas of 16 bytes (the stub sends them"
+echo "at once: the first byte waits for the batch cordond read); median of $ROUNDS rounds of" \
     "${SECONDS_PER}s; the machine is shared"
 printf '%-34s %-16s %9s %9s\n' case figure "data off" "data on"
 measure "chat stream, closed loop, c=1" -c 1
