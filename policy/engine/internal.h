@@ -61,6 +61,7 @@ struct data_call {
     struct data_vault *own_vault; /* a call without a session's vault tokenizes into its own */
     int *act[DATA_N_DIRS];        /* the call's action per class (enum data_action) */
     int acts_set;                 /* act has the schedule's overrides (data_acts) */
+    int *resp_apply;              /* the response's actions as applied: tokenize only restores */
     struct data_lane *lanes;
     size_t n_lanes, cap_lanes;
     struct data_find *finds;

@@ -155,7 +155,9 @@ int engine_data_new(const struct policy *p, const struct engine_options *o,
     }
     for (size_t i = 0; i < p->api.n_custom; i++) {
         const struct policy_custom_class *k = &p->api.custom[i];
+        const struct policy_data_rule *kr = rule_for(&p->api.data, k->cls);
         if (k->request == POLICY_ACTION_ALLOW && k->response == POLICY_ACTION_ALLOW &&
+            (!kr || (kr->request == POLICY_ACTION_ALLOW && kr->response == POLICY_ACTION_ALLOW)) &&
             !in_windows(p, k->cls))
             continue;
         struct data_class_spec *c = &spec[n];
@@ -183,9 +185,20 @@ int engine_data_new(const struct policy *p, const struct engine_options *o,
             }
             c->edm = d->edm[d->n_edm++];
         }
-        act[0][n] = to_data(k->request);
-        act[1][n] = to_data(k->response);
-        rule[n] = k->cls;
+        /* named in api.data: an exact key gives the class another action; a glob that covers
+         * it adds to its own (the stronger wins) */
+        const struct policy_data_rule *r = rule_for(&p->api.data, k->cls);
+        enum data_action rq = to_data(k->request), rs = to_data(k->response);
+        if (r && !strcmp(r->cls, k->cls)) {
+            rq = to_data(r->request);
+            rs = to_data(r->response);
+        } else if (r) {
+            rq = to_data(r->request) > rq ? to_data(r->request) : rq;
+            rs = to_data(r->response) > rs ? to_data(r->response) : rs;
+        }
+        act[0][n] = rq;
+        act[1][n] = rs;
+        rule[n] = r && !strcmp(r->cls, k->cls) ? r->cls : k->cls;
         n++;
     }
     if (!n) { /* api.data acts on nothing: no stage state, the raw paths everywhere */
@@ -262,6 +275,10 @@ static void data_acts(struct engine_call *c)
     for (int dir = 0; dir < DATA_N_DIRS; dir++)
         for (size_t i = 0; i < d->n; i++)
             dc->act[dir][i] = data_window_action(c, d->names[i], dir, d->act[dir][i]);
+    for (size_t i = 0; i < d->n; i++)
+        dc->resp_apply[i] = dc->act[DATA_DIR_RESPONSE][i] == DATA_TOKENIZE
+                                ? DATA_LOG
+                                : dc->act[DATA_DIR_RESPONSE][i];
 }
 
 int engine_data_call_init(struct engine_call *c, const struct engine_call_info *info)
@@ -276,6 +293,8 @@ int engine_data_call_init(struct engine_call *c, const struct engine_call_info *
     dc->vault = info->vault;
     if (!d)
         return 0;
+    if (!(dc->resp_apply = calloc(d->n ? d->n : 1, sizeof *dc->resp_apply)))
+        return -ENOMEM;
     for (int dir = 0; dir < DATA_N_DIRS; dir++) {
         if (!(dc->act[dir] = calloc(d->n ? d->n : 1, sizeof *dc->act[dir])))
             return -ENOMEM;
@@ -306,6 +325,7 @@ void engine_data_call_free(struct engine_call *c)
     free(dc->finds);
     free(dc->act[0]);
     free(dc->act[1]);
+    free(dc->resp_apply);
     data_vault_free(dc->own_vault);
     sodium_memzero(dc->key, sizeof dc->key);
     memset(dc, 0, sizeof *dc);
@@ -418,7 +438,8 @@ static int judge(struct engine_call *c, enum data_dir dir, const char *path,
             if (rc)
                 return rc;
         }
-        if (a >= DATA_REDACT && a <= DATA_TOKENIZE)
+        if (a >= DATA_REDACT && a <= DATA_TOKENIZE &&
+            !(a == DATA_TOKENIZE && dir == DATA_DIR_RESPONSE))
             *acts = 1;
     }
     if (dir == DATA_DIR_RESPONSE && record) {
@@ -437,7 +458,7 @@ static int apply(struct engine_call *c, enum data_dir dir, const char *path, con
 {
     const struct engine_data *d = c->e->data;
     struct data_act_ctx ctx = {.hash_key = c->dc.has_key ? c->dc.key : NULL};
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n && dir == DATA_DIR_REQUEST; i++)
         if (c->dc.act[dir][m[i].cls] == DATA_TOKENIZE && !(ctx.vault = vault_of(c)))
             return -ENOMEM;
     for (size_t i = 0; i < n && !ctx.hash_key; i++)
@@ -452,8 +473,10 @@ static int apply(struct engine_call *c, enum data_dir dir, const char *path, con
                 record_resp(c, ENGINE_REFUSE, &c->dc.cut);
             return ENGINE_ERR_DATA;
         }
-    long r = data_action_apply(text, len, base, m, n, (const enum data_action *)c->dc.act[dir],
-                               d->names, &ctx, out);
+    /* tokenize in a response: the session's tokens are restored, a value new there passes */
+    const int *act = dir == DATA_DIR_RESPONSE ? c->dc.resp_apply : c->dc.act[dir];
+    long r = data_action_apply(text, len, base, m, n, (const enum data_action *)act, d->names, &ctx,
+                               out);
     return r < 0 ? fail(c, dir, path, (int)r) : 0;
 }
 
@@ -466,6 +489,7 @@ static int scan_text(struct engine_call *c, enum data_dir dir, const char *path,
     const struct engine_data *d = c->e->data;
     int changed = 0, rc = 0, acts = 0;
     struct data_match *m = NULL;
+    data_acts(c);
     if (d && c->dc.on[dir]) {
         long n = data_scan(d->s, text, len, &m);
         if (n < 0)

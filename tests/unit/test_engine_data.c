@@ -10,7 +10,9 @@
 #include <sodium.h>
 #include <stdarg.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "policy/data/data_edm.h"
 #include "policy/data/data_vault.h"
 #include "test_engine_support.h"
 
@@ -838,5 +840,85 @@ Test(engine_data, schedule_windows_override_data_actions)
             cr_assert_eq(t.verdict, ENGINE_ALLOW, "outside the window");
         }
     }
+    te_close(&t);
+}
+
+/* An exact-data-match class: the engine reads the file with the data key of its options, and
+ * a value of the file is found in a prompt and tokenized; without the key the policy does not
+ * build, with a message that names the class. */
+Test(engine_data, exact_data_match_class_with_the_data_key)
+{
+    struct data_edm_writer *w;
+    struct data_buf file = {0};
+    cr_assert_eq(data_edm_writer_new(k_key, &w), 0);
+    cr_assert_eq(data_edm_writer_add(w, "Jane Q Customer", 15), 0);
+    cr_assert_eq(data_edm_writer_finish(w, &file), 0);
+    data_edm_writer_free(w);
+    char path[] = "/tmp/cordon-edm-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, file.p, file.len), (ssize_t)file.len);
+    close(fd);
+    data_buf_free(&file);
+    char extra[512];
+    snprintf(extra, sizeof extra,
+             ",\"api\":{\"models\":[\"*\"],\"data\":{\"custom\":[{\"class\":\"customer\","
+             "\"edm\":\"%s\",\"action\":\"redact\"}]}}",
+             path);
+    struct policy *p = te_policy(extra);
+    struct engine *e = NULL;
+    char err[512] = "";
+    cr_assert_neq(engine_new(p, NULL, &e, err, sizeof err), 0, "no key: the policy does not build");
+    cr_assert(strstr(err, "customer") && strstr(err, "data_key_file"), "%s", err);
+    engine_free(e);
+    policy_free(p);
+    struct engine_options o = {.data_key = k_key};
+    struct te t;
+    te_open(&t, extra, &o);
+    cr_assert_eq(dt_request(&t, ENGINE_CHAT,
+                            "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"the "
+                            "claim of jane q. customer is late\"}]}",
+                            NULL),
+                 ENGINE_REWRITE);
+    char *out = strndup(t.out, t.out_len);
+    cr_assert(strstr(out, "[CUSTOMER]"), "%s", out);
+    cr_assert_null(strstr(out, "jane"), "%s", out);
+    free(out);
+    te_close(&t);
+    unlink(path);
+}
+
+/* tokenize on the response side restores the session's tokens and lets a value that is new in
+ * the response pass (counted); a custom class named in api.data takes the action given there. */
+Test(engine_data, response_tokenize_passes_new_values_and_custom_classes_take_api_data)
+{
+    struct te t;
+    te_open(&t,
+            ",\"api\":{\"models\":[\"*\"],\"data\":{\"pii.email\":\"tokenize\",\"claim_id\":"
+            "\"block\",\"custom\":[{\"class\":\"claim_id\",\"pattern\":\"CLM-[0-9]{8}\","
+            "\"action\":\"redact\"}]}}",
+            NULL);
+    cr_assert_eq(dt_request(&t, ENGINE_CHAT,
+                            "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"mail "
+                            "alice.smith@example.com\"}]}",
+                            NULL),
+                 ENGINE_REWRITE);
+    const char *body = "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+                       "\"content\":\"[EMAIL_1] and bob.jones@example.org\"}}]}";
+    const char *out;
+    size_t ol;
+    cr_assert_eq(engine_call_response(t.c, body, strlen(body), &out, &ol), ENGINE_REWRITE);
+    char *o = strndup(out, ol);
+    cr_assert(strstr(o, "alice.smith@example.com and bob.jones@example.org"), "%s", o);
+    free(o);
+    cr_assert_eq(dt_request(&t, ENGINE_CHAT,
+                            "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"claim "
+                            "CLM-12345678\"}]}",
+                            NULL),
+                 ENGINE_REFUSE, "api.data's block for the custom class, not its own redact");
+    int status;
+    const char *err = te_error(&t, &status);
+    cr_assert(strstr(err, "claim_id"), "%s", err);
+    cr_assert_null(strstr(err, "12345678"), "%s", err);
     te_close(&t);
 }
