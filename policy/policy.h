@@ -103,8 +103,8 @@ struct policy_custom_class {
     const char *cls;
     const char *pattern;      /* regular expression, checked by policy_check_deep(); or NULL */
     struct policy_list words; /* words matched whole and case-blind; or empty */
-    const char *edm;          /* path of an exact-data-match file (absolute, or relative to the
-                                 policy file's directory when checked by the CLI); or NULL */
+    const char *edm;          /* absolute path of an exact-data-match file (cordond opens it
+                                 with its data key when it loads the policy); or NULL */
     enum policy_action request, response;
     struct policy_list allow, deny;
 };

@@ -224,8 +224,17 @@ static void get_custom(struct ctx *c, const cJSON *v, const char *path)
             }
         } else {
             diag_path_key(fp, ep, "edm");
-            if (!(es = pw_get_str(c, edm, fp)))
+            if (!(es = pw_get_str(c, edm, fp))) {
                 ok = 0;
+            } else if (es[0] != '/') {
+                char q[96];
+                diag_quote(es, q, sizeof q);
+                diag_add(c->d, fp,
+                         "expected an absolute path to an exact-data-match file (cordond opens "
+                         "it as written, wherever the policy came from), got %s",
+                         q);
+                ok = 0;
+            }
         }
         struct policy_custom_class *cc = &arr[k];
         if (!get_actions(c, e, ep, &cc->request, &cc->response, &cc->allow, &cc->deny))

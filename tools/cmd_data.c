@@ -16,9 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/glob.h"
 #include "base/io.h"
+#include "policy/data/data.h"
 #include "policy/data/data_action.h"
 #include "policy/data/data_edm.h"
+#include "policy/policy.h"
 #include "tools/cli.h"
 
 #define CSV_MAX (1024u * 1024 * 1024) /* bytes of CSV read */
@@ -346,4 +349,175 @@ const struct cli_command cmd_data_fingerprint = {
     "Exit status: 0 written, 1 the CSV or a value was refused, 2 usage error, unreadable\n"
     "key or file.\n",
     run_fingerprint,
+};
+
+/* ---------------------------------------------------------------- data scan */
+
+#define SCAN_MAX (256u * 1024 * 1024) /* bytes of text scanned */
+
+static const char k_scan[] = "data scan";
+
+static int named_by(const struct policy_data *dd, const char *cls)
+{
+    for (size_t i = 0; i < dd->n; i++)
+        if (glob_match(dd->v[i].cls, cls))
+            return 1;
+    return 0;
+}
+
+static int run_scan(int argc, char **argv)
+{
+    static const struct option opts[] = {{"policy", required_argument, NULL, 'p'},
+                                         {"key", required_argument, NULL, 'k'},
+                                         {0, 0, 0, 0}};
+    const char *policy_path = NULL, *key_path = NULL;
+    int c, rc = CLI_USAGE, have_key = 0;
+    unsigned char key[DATA_KEY_LEN];
+    char err[512];
+    char *pbuf = NULL, *text = NULL;
+    size_t plen = 0, tlen = 0, n = 0, n_edm = 0;
+    struct policy *p = NULL;
+    struct diag *d = NULL;
+    struct data_class_spec *specs = NULL;
+    struct data_edm **edms = NULL;
+    struct data_scanner *s = NULL;
+    struct data_match *m = NULL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "p:k:", opts, NULL)) != -1) {
+        if (c == 'p')
+            policy_path = optarg;
+        else if (c == 'k')
+            key_path = optarg;
+        else
+            return cli_usage_error(&cmd_data_scan, "unknown option");
+    }
+    if (optind + 1 < argc)
+        return cli_usage_error(&cmd_data_scan, "name at most one text file");
+    const char *text_path = optind < argc ? argv[optind] : "-";
+    if (sodium_init() < 0) {
+        cli_error(k_scan, "libsodium failed to initialise");
+        return CLI_USAGE;
+    }
+    if (key_path) {
+        if (data_key_read(key_path, key, err, sizeof err) != 0) {
+            cli_error(k_scan, "%s", err);
+            goto out;
+        }
+        have_key = 1;
+    }
+    size_t nb = 0;
+    while (data_builtin_classes[nb])
+        nb++;
+    if (policy_path) {
+        if (!(d = malloc(sizeof *d)))
+            goto out;
+        diag_init(d);
+        if (cli_read_file(policy_path, POLICY_MAX_BYTES, &pbuf, &plen) != 0)
+            goto out;
+        if ((rc = cli_compile_policy(pbuf, plen, NULL, 1, &p, d)) != CLI_OK) {
+            cli_print_diag(stderr, policy_path, d);
+            goto out;
+        }
+        rc = CLI_USAGE;
+    }
+    size_t n_custom = p ? p->api.n_custom : 0;
+    if (!(specs = calloc(nb + n_custom + 1, sizeof *specs)) ||
+        !(edms = calloc(n_custom + 1, sizeof *edms))) {
+        cli_error(k_scan, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        int on = !p || named_by(&p->api.data, data_builtin_classes[i]);
+        for (size_t w = 0; p && w < p->api.n_schedule && !on; w++)
+            on = named_by(&p->api.schedule[w].data, data_builtin_classes[i]);
+        if (on)
+            specs[n++].name = data_builtin_classes[i];
+    }
+    for (size_t i = 0; i < n_custom; i++) {
+        const struct policy_custom_class *cc = &p->api.custom[i];
+        struct data_class_spec *sp = &specs[n++];
+        sp->name = cc->cls;
+        sp->pattern = cc->pattern;
+        sp->words = cc->words.n ? cc->words.v : NULL;
+        sp->n_words = cc->words.n;
+        sp->allow = cc->allow.v;
+        sp->n_allow = cc->allow.n;
+        sp->deny = cc->deny.v;
+        sp->n_deny = cc->deny.n;
+        if (cc->edm) {
+            if (!have_key) {
+                cli_error(k_scan,
+                          "class %s is an exact-data-match file (%s): give --key, the data key "
+                          "it was made with",
+                          cc->cls, cc->edm);
+                goto out;
+            }
+            if (data_edm_load(cc->edm, key, &edms[n_edm], err, sizeof err) != 0) {
+                cli_error(k_scan, "class %s: %s", cc->cls, err);
+                rc = CLI_FAIL;
+                goto out;
+            }
+            sp->edm = edms[n_edm++];
+        }
+    }
+    struct data_config cfg = {specs, n, 0, 0};
+    err[0] = '\0';
+    int e = data_scanner_new(&cfg, &s, err, sizeof err);
+    if (e != 0) {
+        cli_error(k_scan, "%s", err[0] ? err : data_strerror(e));
+        rc = CLI_FAIL;
+        goto out;
+    }
+    if (cli_read_file(text_path, SCAN_MAX, &text, &tlen) != 0)
+        goto out;
+    long k = data_scan(s, text, tlen, &m);
+    if (k < 0) {
+        cli_error(k_scan, "the text was not scanned: %s", data_strerror((int)k));
+        rc = CLI_FAIL;
+        goto out;
+    }
+    for (long i = 0; i < k; i++)
+        printf("%llu-%llu\t%s\t%.*s\n", (unsigned long long)m[i].start,
+               (unsigned long long)m[i].end, data_scanner_class_name(s, m[i].cls),
+               (int)(m[i].end - m[i].start), text + m[i].start);
+    fprintf(stderr, "cordon data scan: %ld match%s in %zu bytes, %zu classes\n", k,
+            k == 1 ? "" : "es", tlen, n);
+    rc = CLI_OK;
+out:
+    sodium_memzero(key, sizeof key);
+    free(m);
+    data_scanner_free(s);
+    for (size_t i = 0; i < n_edm; i++)
+        data_edm_free(edms[i]);
+    free(edms);
+    free(specs);
+    policy_free(p);
+    free(pbuf);
+    free(d);
+    if (text) {
+        sodium_memzero(text, tlen);
+        free(text);
+    }
+    return rc;
+}
+
+const struct cli_command cmd_data_scan = {
+    "data scan",
+    "show what the data classes find in a text",
+    "usage: cordon data scan [--policy POLICY.json] [--key KEYFILE] [TEXT]\n"
+    "\n"
+    "Run the data scanner cordond runs over TEXT (standard input by default) and print each\n"
+    "match as START-END, its class and the matched text, one a line: a way to try a class,\n"
+    "a word list or an allow list before it guards a model. Without --policy every built-in\n"
+    "class is on; with it, the classes its api.data names and its custom classes.\n"
+    "\n"
+    "  --policy FILE   the classes of this policy\n"
+    "  --key KEYFILE   the data key, to read the policy's exact-data-match files\n"
+    "\n"
+    "The matches are printed as found: run it on test text, not on real customer data\n"
+    "in a shared terminal.\n"
+    "\n"
+    "Exit status: 0 scanned (whether or not anything matched), 1 the policy or its classes\n"
+    "are refused, or the text could not be scanned, 2 usage error or unreadable file.\n",
+    run_scan,
 };

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,8 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define EDM_CONTEXT "cordon edm v1"      /* the digest subkey: BLAKE2b(this, key) */
-#define KEYID_CONTEXT "cordon key id v1" /* the key id: BLAKE2b-128(this, key) */
+#define EDM_CONTEXT "cordon edm v1"           /* the digest subkey: BLAKE2b(this, key) */
+#define KEYID_CONTEXT "cordon key id v1"      /* the key id: BLAKE2b-128(this, key) */
+#define FILTER_CONTEXT "cordon edm filter v1" /* the filters' SipHash key: BLAKE2b-128 */
 
 struct data_edm {
     unsigned char sub[crypto_generichash_KEYBYTES];
@@ -26,6 +28,10 @@ struct data_edm {
     uint32_t min_len, max_len;
     size_t count;
     unsigned char *d; /* count * DATA_EDM_DIGEST, sorted */
+    unsigned char fk[crypto_shorthash_KEYBYTES];
+    uint64_t mask;        /* filter bits - 1 */
+    unsigned char *first; /* bitmap of the first words' SipHash */
+    unsigned char *value; /* bitmap of the values' SipHash */
 };
 
 static void fail(char *err, size_t errlen, const char *fmt, ...)
@@ -40,25 +46,45 @@ static void fail(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static int is_space(unsigned char c)
+/* Byte classes: whitespace, ASCII punctuation, word separators (whitespace and the
+ * separators of data_edm.h); one table lookup per byte of text. */
+enum { C_SPACE = 1, C_PUNCT = 2, C_SEP = 4 };
+static unsigned char k_class[256];
+static pthread_once_t k_class_once = PTHREAD_ONCE_INIT;
+
+static void class_init(void)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+    for (int c = 0; c < 256; c++) {
+        unsigned char f = 0;
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f')
+            f |= C_SPACE | C_SEP;
+        if ((c >= '!' && c <= '/') || (c >= ':' && c <= '@') || (c >= '[' && c <= '`') ||
+            (c >= '{' && c <= '~'))
+            f |= C_PUNCT;
+        if (c && strchr("\"(),:;<>=[]{}|\\/`", c))
+            f |= C_SEP;
+        k_class[c] = f;
+    }
 }
 
-static int is_punct(unsigned char c)
+static inline int is_space(unsigned char c)
 {
-    return (c >= '!' && c <= '/') || (c >= ':' && c <= '@') || (c >= '[' && c <= '`') ||
-           (c >= '{' && c <= '~');
+    return k_class[c] & C_SPACE;
 }
 
-/* Bytes that end a word in text besides whitespace. */
-static int is_sep(unsigned char c)
+static inline int is_punct(unsigned char c)
 {
-    return is_space(c) || (c && strchr("\"(),:;<>=[]{}|\\/`", c) != NULL);
+    return k_class[c] & C_PUNCT;
+}
+
+static inline int is_sep(unsigned char c)
+{
+    return k_class[c] & C_SEP;
 }
 
 size_t data_edm_normalize(const char *in, size_t len, char *out, size_t outcap)
 {
+    pthread_once(&k_class_once, class_init);
     size_t n = 0;
     int space = 0;
     for (size_t i = 0; i < len; i++) {
@@ -84,11 +110,50 @@ size_t data_edm_normalize(const char *in, size_t len, char *out, size_t outcap)
 
 size_t data_edm_words(const char *in, size_t len)
 {
+    pthread_once(&k_class_once, class_init);
     size_t w = 0;
     for (size_t i = 0; i < len; i++)
         if (!is_sep((unsigned char)in[i]) && (i == 0 || is_sep((unsigned char)in[i - 1])))
             w++;
     return w;
+}
+
+static void derive_filter(const unsigned char *key, unsigned char fk[crypto_shorthash_KEYBYTES])
+{
+    crypto_generichash(fk, crypto_shorthash_KEYBYTES, (const unsigned char *)FILTER_CONTEXT,
+                       sizeof FILTER_CONTEXT - 1, key, DATA_KEY_LEN);
+}
+
+static uint64_t sip(const unsigned char *fk, const char *in, size_t len)
+{
+    unsigned char h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, (const unsigned char *)in, len, fk);
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | h[i];
+    return v;
+}
+
+static int bit(const unsigned char *map, uint64_t i)
+{
+    return map[i >> 3] >> (i & 7) & 1;
+}
+
+/* The normalized length of the first word of in[0..len) that normalizes to something. */
+static size_t first_word(const char *in, size_t len, char *out, size_t outcap)
+{
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && is_sep((unsigned char)in[i]))
+            i++;
+        size_t s = i;
+        while (i < len && !is_sep((unsigned char)in[i]))
+            i++;
+        size_t n = data_edm_normalize(in + s, i - s, out, outcap);
+        if (n)
+            return n;
+    }
+    return 0;
 }
 
 static void derive(const unsigned char *key, unsigned char sub[crypto_generichash_KEYBYTES],
@@ -183,7 +248,16 @@ static int load(const unsigned char *buf, size_t len, const unsigned char *key,
              max_len, (unsigned long long)count, k_remake);
         goto out;
     }
-    size_t want = DATA_EDM_HEADER + (size_t)count * DATA_EDM_DIGEST;
+    uint32_t fbits = rd32(buf + 48), reserved = rd32(buf + 52);
+    if (fbits < DATA_EDM_FILTER_MIN || fbits > DATA_EDM_FILTER_MAX || reserved != 0) {
+        fail(err, errlen,
+             "filter size 2^%u is out of range (2^%d..2^%d), or reserved bytes are "
+             "set; %s",
+             fbits, DATA_EDM_FILTER_MIN, DATA_EDM_FILTER_MAX, k_remake);
+        goto out;
+    }
+    size_t fbytes = ((size_t)1 << fbits) / 8;
+    size_t want = DATA_EDM_HEADER + (size_t)count * DATA_EDM_DIGEST + 2 * fbytes;
     if (len != want) {
         fail(err, errlen, "%s: the header says %llu values (%zu bytes), the file has %zu bytes; %s",
              len < want ? "truncated" : "trailing bytes", (unsigned long long)count, want, len,
@@ -197,9 +271,28 @@ static int load(const unsigned char *buf, size_t len, const unsigned char *key,
                  i - 1, k_remake);
             goto out;
         }
+    /* each value sets at most one bit of each filter: more is not a file the writer made */
+    const unsigned char *maps = d + (size_t)count * DATA_EDM_DIGEST;
+    for (int m = 0; m < 2; m++) {
+        uint64_t set = 0;
+        for (size_t i = 0; i < fbytes; i++)
+            set += (uint64_t)__builtin_popcount(maps[m * fbytes + i]);
+        if (set > count) {
+            fail(err, errlen, "the %s filter has %llu bits set for %llu values; %s",
+                 m ? "value" : "first-word", (unsigned long long)set, (unsigned long long)count,
+                 k_remake);
+            goto out;
+        }
+    }
     rc = -ENOMEM;
     if (!(e = calloc(1, sizeof *e)))
         goto out;
+    if (!(e->first = malloc(2 * fbytes)))
+        goto out;
+    memcpy(e->first, maps, 2 * fbytes);
+    e->value = e->first + fbytes;
+    e->mask = ((uint64_t)1 << fbits) - 1;
+    derive_filter(key, e->fk);
     if (count && !(e->d = malloc((size_t)count * DATA_EDM_DIGEST)))
         goto out;
     if (count)
@@ -250,7 +343,8 @@ int data_edm_load(const char *path, const unsigned char *key, struct data_edm **
         fail(err, errlen, "exact-data-match file %s is not a regular file", path);
         goto out;
     }
-    size_t max = DATA_EDM_HEADER + (size_t)DATA_EDM_COUNT_MAX * DATA_EDM_DIGEST;
+    size_t max = DATA_EDM_HEADER + (size_t)DATA_EDM_COUNT_MAX * DATA_EDM_DIGEST +
+                 2 * (((size_t)1 << DATA_EDM_FILTER_MAX) / 8);
     if ((uint64_t)st.st_size > max) {
         rc = DATA_ERR_EDM;
         fail(err, errlen, "exact-data-match file %s has %lld bytes, over the limit of %zu", path,
@@ -287,6 +381,7 @@ void data_edm_free(struct data_edm *e)
     if (!e)
         return;
     free(e->d);
+    free(e->first);
     sodium_memzero(e, sizeof *e);
     free(e);
 }
@@ -305,6 +400,8 @@ static int has(const struct data_edm *e, const char *norm, size_t n)
 {
     if (n < e->min_len || n > e->max_len || !e->count)
         return 0;
+    if (!bit(e->value, sip(e->fk, norm, n) & e->mask))
+        return 0; /* most candidates end here, before the BLAKE2b digest */
     unsigned char d[DATA_EDM_DIGEST];
     digest(e->sub, norm, n, d);
     size_t lo = 0, hi = e->count;
@@ -335,6 +432,7 @@ int data_edm_match_words(const struct data_edm *e, const char *text, size_t len,
 {
     if (!e->count)
         return 0;
+    pthread_once(&k_class_once, class_init);
     char norm[DATA_EDM_VALUE_MAX + 1];
     size_t i = 0;
     int rc = 0;
@@ -345,7 +443,7 @@ int data_edm_match_words(const struct data_edm *e, const char *text, size_t len,
             break;
         size_t ws = i, ends[DATA_EDM_MAX_WORDS], nl[DATA_EDM_MAX_WORDS];
         size_t k = 0, n = 0, j = ws;
-        int space = 0;
+        int space = 0, skip = 0;
         /* normalize word after word from ws, noting the normalized length at each word's end */
         while (k < e->max_words && j < len && n <= e->max_len) {
             int in_word = 0;
@@ -376,9 +474,15 @@ int data_edm_match_words(const struct data_edm *e, const char *text, size_t len,
             ends[k] = j;
             nl[k] = n;
             k++;
+            /* no value starts with this word: the next start, without a digest */
+            if (k == 1 &&
+                (n == 0 || n > sizeof norm || !bit(e->first, sip(e->fk, norm, n) & e->mask))) {
+                skip = 1;
+                break;
+            }
         }
         size_t next = k ? ends[0] : len;
-        if (k && nl[0] > 0) {
+        if (k && !skip) {
             for (size_t w = k; w-- > 0;) {
                 if (w > 0 && nl[w] == nl[w - 1])
                     continue; /* the last word adds nothing: the shorter span is the match */
@@ -406,6 +510,8 @@ out:
 
 struct data_edm_writer {
     unsigned char sub[crypto_generichash_KEYBYTES], id[16];
+    unsigned char fk[crypto_shorthash_KEYBYTES];
+    uint64_t *h; /* per value: SipHash of its first word, then of the value */
     unsigned char *d;
     size_t n, cap;
     unsigned max_words;
@@ -420,6 +526,7 @@ int data_edm_writer_new(const unsigned char *key, struct data_edm_writer **out)
     if (!w)
         return -ENOMEM;
     derive(key, w->sub, w->id);
+    derive_filter(key, w->fk);
     *out = w;
     return 0;
 }
@@ -445,14 +552,20 @@ int data_edm_writer_add(struct data_edm_writer *w, const char *value, size_t len
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 1024;
         unsigned char *d = realloc(w->d, cap * DATA_EDM_DIGEST);
-        if (!d) {
+        if (d)
+            w->d = d;
+        uint64_t *h = d ? realloc(w->h, cap * 2 * sizeof *h) : NULL;
+        if (!h) {
             rc = -ENOMEM;
             goto out;
         }
-        w->d = d;
+        w->h = h;
         w->cap = cap;
     }
     digest(w->sub, norm, n, w->d + w->n * DATA_EDM_DIGEST);
+    w->h[2 * w->n + 1] = sip(w->fk, norm, n);
+    size_t fn = first_word(value, len, norm, sizeof norm);
+    w->h[2 * w->n] = sip(w->fk, norm, fn);
     w->n++;
     if (words > w->max_words)
         w->max_words = (unsigned)words;
@@ -484,6 +597,19 @@ int data_edm_writer_finish(struct data_edm_writer *w, struct data_buf *out)
         if (k == 0 || memcmp(w->d + (k - 1) * DATA_EDM_DIGEST, w->d + i * DATA_EDM_DIGEST,
                              DATA_EDM_DIGEST) != 0)
             memmove(w->d + k++ * DATA_EDM_DIGEST, w->d + i * DATA_EDM_DIGEST, DATA_EDM_DIGEST);
+    unsigned fbits = DATA_EDM_FILTER_MIN;
+    while (fbits < DATA_EDM_FILTER_MAX && ((uint64_t)1 << fbits) < 16 * (uint64_t)w->n)
+        fbits++;
+    size_t fbytes = ((size_t)1 << fbits) / 8;
+    unsigned char *maps = calloc(2, fbytes);
+    if (!maps)
+        return -ENOMEM;
+    uint64_t mask = ((uint64_t)1 << fbits) - 1;
+    for (size_t i = 0; i < w->n; i++)
+        for (int m = 0; m < 2; m++) {
+            uint64_t b = w->h[2 * i + m] & mask;
+            maps[m * fbytes + (b >> 3)] |= (unsigned char)(1u << (b & 7));
+        }
     w->n = k;
     unsigned char h[DATA_EDM_HEADER] = {0};
     memcpy(h, DATA_EDM_MAGIC, 8);
@@ -493,10 +619,14 @@ int data_edm_writer_finish(struct data_edm_writer *w, struct data_buf *out)
     wr32(h + 32, k ? w->min_len : 0);
     wr32(h + 36, k ? w->max_len : 0);
     wr64(h + 40, k);
+    wr32(h + 48, fbits);
     size_t before = out->len;
     int rc = data_buf_put(out, h, sizeof h);
     if (rc == 0 && k)
         rc = data_buf_put(out, w->d, k * DATA_EDM_DIGEST);
+    if (rc == 0)
+        rc = data_buf_put(out, maps, 2 * fbytes);
+    free(maps);
     if (rc != 0)
         out->len = before;
     return rc;
@@ -507,6 +637,7 @@ void data_edm_writer_free(struct data_edm_writer *w)
     if (!w)
         return;
     free(w->d);
+    free(w->h);
     sodium_memzero(w, sizeof *w);
     free(w);
 }

@@ -20,6 +20,13 @@
  * the data key, so loading with another key fails with a clear error rather than matching
  * nothing.
  *
+ * Filters: two bitmaps of 2^filter_bits bits, one bit set per value in each: SipHash-2-4
+ * (crypto_shorthash, keyed with another subkey of the data key) of the value's first word
+ * (the first word that normalizes to something), and of the whole normalized value. A word
+ * of text whose bit is clear in the first-word filter starts no match, and a candidate whose
+ * bit is clear in the value filter is not digested: most of a text is passed over without a
+ * BLAKE2b digest.
+ *
  * File format, version 1, integers little-endian:
  *    0   8  magic "CDNEDM\r\n"
  *    8   4  version (1)
@@ -28,8 +35,12 @@
  *   32   4  min_len: the shortest normalized value, in bytes (>= 1)
  *   36   4  max_len: the longest (min_len <= max_len <= DATA_EDM_VALUE_MAX)
  *   40   8  count (>= 0)
- *   48      count digests of 16 bytes, strictly ascending (memcmp order): binary search
- * The file is exactly 48 + 16 * count bytes; anything else is refused.
+ *   48   4  filter_bits (DATA_EDM_FILTER_MIN..DATA_EDM_FILTER_MAX)
+ *   52   4  reserved (0)
+ *   56      count digests of 16 bytes, strictly ascending (memcmp order): binary search
+ *           then the first-word filter and the value filter, 2^filter_bits / 8 bytes each
+ * The file is exactly 56 + 16 * count + 2^filter_bits / 4 bytes, and neither filter has more
+ * bits set than count; anything else is refused. (With an empty set: min_len = max_len = 0.)
  */
 #ifndef CORDON_POLICY_DATA_DATA_EDM_H
 #define CORDON_POLICY_DATA_DATA_EDM_H
@@ -41,7 +52,9 @@
 
 #define DATA_EDM_MAGIC "CDNEDM\r\n"
 #define DATA_EDM_VERSION 1
-#define DATA_EDM_HEADER 48
+#define DATA_EDM_HEADER 56
+#define DATA_EDM_FILTER_MIN 10
+#define DATA_EDM_FILTER_MAX 30
 #define DATA_EDM_DIGEST 16
 #define DATA_EDM_MAX_WORDS 16
 #define DATA_EDM_VALUE_MAX 1024                /* bytes of a normalized value */

@@ -30,7 +30,8 @@ run "fingerprint by column name" 0 "$CORDON" data fingerprint --key key --header
 has "it says how many values" "4 values (4 distinct)"
 [ "$(head -c 8 names.edm)" = "$(printf 'CDNEDM\r\n')" ] && ok "the file starts with the magic" ||
     bad "the file starts with the magic" "$(head -c 8 names.edm | od -c)"
-[ "$(stat -c %s names.edm)" -eq $((48 + 4 * 16)) ] && ok "48-byte header and 16 bytes a value" ||
+[ "$(stat -c %s names.edm)" -eq $((56 + 4 * 16 + 2 * 128)) ] &&
+    ok "56-byte header, 16 bytes a value, two 1024-bit filters" ||
     bad "size" "$(stat -c %s names.edm)"
 leak=0
 for v in "John Smith" "john smith" "ACME" "acme inc" "Public" "public" "Müller" "müller"; do
@@ -94,4 +95,21 @@ cat > p.json <<JSON
  "api": {"data": {"custom": [{"class": "customer", "edm": "$T/names.edm", "action": "tokenize"}]}}}
 JSON
 run "a policy with an edm class checks" 0 "$CORDON" policy check p.json
+
+# `cordon data scan`: what the classes find in a text
+printf 'write to alice@example.com about claim CLM-12345678\n' > t.txt
+run "scan with every built-in class" 0 "$CORDON" data scan t.txt
+has "the e-mail is found with its offsets" "$(printf '9-26\tpii.email\talice@example.com')"
+cat > q.json <<'JSON'
+{"cordon_policy": 1, "agent": "a",
+ "api": {"data": {"custom": [{"class": "claim_id", "pattern": "CLM-[0-9]{8}", "action": "redact"}]}}}
+JSON
+run "scan with a policy's classes" 0 "$CORDON" data scan --policy q.json t.txt
+has "the custom class is found" "$(printf 'claim_id\tCLM-12345678')"
+case "$OUT" in *pii.email*) bad "only the policy's classes run" "$OUT" ;; *) ok "only the policy's classes run" ;; esac
+run "an edm class needs the key" 2 "$CORDON" data scan --policy p.json t.txt
+has "it says so" "give --key"
+run "with the key it loads" 0 "$CORDON" data scan --policy p.json --key key t.txt
+run "with another key it is refused" 1 "$CORDON" data scan --policy p.json --key key2 t.txt
+has "the wrong key is named" "made with another data key"
 finish

@@ -52,6 +52,22 @@ static struct data_edm *load_ok(const struct data_buf *b)
     return e;
 }
 
+struct spans {
+    size_t n;
+    size_t s[16], e[16];
+};
+
+static int collect(void *arg, size_t start, size_t end)
+{
+    struct spans *sp = arg;
+    if (sp->n < 16) {
+        sp->s[sp->n] = start;
+        sp->e[sp->n] = end;
+    }
+    sp->n++;
+    return 0;
+}
+
 static char *norm(const char *s)
 {
     static char out[256];
@@ -78,7 +94,8 @@ Test(data_edm, round_trip_and_lookup_after_normalization)
 {
     struct data_buf b = {0};
     make(values, NV, key, &b);
-    cr_assert_eq(b.len, DATA_EDM_HEADER + NV * DATA_EDM_DIGEST);
+    cr_assert_eq(b.len,
+                 DATA_EDM_HEADER + NV * DATA_EDM_DIGEST + 2 * (1 << DATA_EDM_FILTER_MIN) / 8);
     struct data_edm *e = load_ok(&b);
     cr_assert_eq(data_edm_count(e), NV);
     cr_assert_eq(data_edm_max_words(e), 6);
@@ -209,6 +226,19 @@ Test(data_edm, hostile_files_are_refused_with_the_reason)
     expect_refused(f, b.len, "value lengths");
     memcpy(f + 32, b.p + 32, 8);
 
+    /* filters: a size out of range, reserved bytes, more bits set than values */
+    put32(f + 48, DATA_EDM_FILTER_MIN - 1);
+    expect_refused(f, b.len, "filter size");
+    put32(f + 48, DATA_EDM_FILTER_MAX + 1);
+    expect_refused(f, b.len, "filter size");
+    memcpy(f + 48, b.p + 48, 4);
+    put32(f + 52, 1);
+    expect_refused(f, b.len, "reserved");
+    put32(f + 52, 0);
+    memset(f + b.len - 16, 0xff, 16);
+    expect_refused(f, b.len, "the value filter has");
+    memcpy(f + b.len - 16, b.p + b.len - 16, 16);
+
     /* two digests swapped, then one repeated */
     unsigned char *d = f + DATA_EDM_HEADER, tmp[DATA_EDM_DIGEST];
     memcpy(tmp, d, DATA_EDM_DIGEST);
@@ -258,22 +288,6 @@ Test(data_edm, load_from_a_file_names_the_path)
     cr_assert_eq(data_edm_load(path, key, &e, err, sizeof err), -ENOENT);
     cr_assert(strstr(err, path), "%s", err);
     data_buf_free(&b);
-}
-
-struct spans {
-    size_t n;
-    size_t s[16], e[16];
-};
-
-static int collect(void *arg, size_t start, size_t end)
-{
-    struct spans *sp = arg;
-    if (sp->n < 16) {
-        sp->s[sp->n] = start;
-        sp->e[sp->n] = end;
-    }
-    sp->n++;
-    return 0;
 }
 
 static int stop_at_first(void *arg, size_t start, size_t end)
@@ -334,5 +348,17 @@ Test(data_edm, golden_file_from_an_independent_writer)
     cr_assert(data_edm_contains(e, "acme inc", 8));
     cr_assert(data_edm_contains(e, "clm12345678", 11));
     cr_assert(!data_edm_contains(e, "john", 4));
+    /* the first-word filter agrees too: the spans are found in text */
+    const char *text = "Dear JOHN smith, (acme inc) and Jane Q Public; not John Smyth.";
+    struct spans sp = {0};
+    cr_assert_eq(data_edm_match_words(e, text, strlen(text), collect, &sp), 0);
+    cr_assert_eq(sp.n, 3);
+    /* and this writer makes the same bytes from the same values and key */
+    const char *const v[] = {"John Smith", "ACME, Inc.", "CLM-12345678", "Jane Q. Public"};
+    struct data_buf b = {0};
+    make(v, 4, k, &b);
+    cr_assert_eq(b.len, n - 1);
+    cr_assert(memcmp(b.p, buf + 1, b.len) == 0, "the two writers differ");
+    data_buf_free(&b);
     data_edm_free(e);
 }

@@ -838,6 +838,12 @@ Test(bad, custom_class_empty_words)
                    "\"action\": \"block\"}]}}"),
                  "api.data.custom[0].words", "at least one word");
 }
+Test(bad, custom_class_relative_edm)
+{
+    expect_error(P("\"api\": {\"data\": {\"custom\": [{\"class\": \"x\", \"edm\": \"c.edm\", "
+                   "\"action\": \"block\"}]}}"),
+                 "api.data.custom[0].edm", "expected an absolute path");
+}
 Test(bad, custom_class_without_action)
 {
     expect_error(P("\"api\": {\"data\": {\"custom\": [{\"class\": \"x\", \"edm\": \"/x.edm\"}]}}"),
