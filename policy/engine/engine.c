@@ -474,6 +474,10 @@ void engine_keep_text(struct engine_call *c, const char *s, size_t n)
 {
     if (c->e->p->api.record_prompts != POLICY_RECORD_TEXT || c->resp_text_cut)
         return;
+    /* with tokens restored, the record keeps the text as it was before (data_keep_text), so
+     * the log holds the tokens, not the values the session's vault gave back */
+    if (c->dc.restore && !c->dc.keeping)
+        return;
     size_t room = c->e->o.max_record_text - c->resp_text_len;
     if (n > room) {
         n = room;

@@ -55,6 +55,7 @@ struct data_call {
     int on[DATA_N_DIRS]; /* the direction is scanned */
     int restore;         /* response texts get the vault's tokens back */
     int stream;          /* -1 not decided; 0 the raw path; 1 texts flow through lanes */
+    int keeping;         /* the data stage keeps the record's text (before restoring tokens) */
     unsigned char key[32];
     int has_key;
     struct data_vault *vault;

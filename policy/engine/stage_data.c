@@ -480,6 +480,17 @@ static int apply(struct engine_call *c, enum data_dir dir, const char *path, con
     return r < 0 ? fail(c, dir, path, (int)r) : 0;
 }
 
+/* The response text for the record (api.audit prompts "text") as it was before the tokens
+ * were restored. */
+static void keep_text(struct engine_call *c, const char *s, size_t n)
+{
+    if (!c->dc.restore || !n)
+        return;
+    c->dc.keeping = 1;
+    engine_keep_text(c, s, n);
+    c->dc.keeping = 0;
+}
+
 /* ---- block mode ---- */
 
 /* text at path, scanned whole: *out gets the rewritten text and 1, or 0 when it stays. */
@@ -503,6 +514,8 @@ static int scan_text(struct engine_call *c, enum data_dir dir, const char *path,
         }
     }
     if (dir == DATA_DIR_RESPONSE && c->dc.restore && !c->observe) {
+        if (record)
+            keep_text(c, changed ? out->p : text, changed ? out->len : len);
         struct data_buf r = {0};
         long k = changed ? data_vault_restore(c->dc.vault ? c->dc.vault : c->dc.own_vault, out->p,
                                               out->len, &r)
@@ -740,6 +753,7 @@ static int take(struct engine_call *c, struct data_lane *l, const char *raw, siz
         len = mid.len;
     }
     if (l->rs) {
+        keep_text(c, txt, len);
         long k = raw ? data_restore_feed(l->rs, txt, len, out) : 0;
         if (k >= 0 && l->ended)
             k = data_restore_end(l->rs, out);

@@ -922,3 +922,35 @@ Test(engine_data, response_tokenize_passes_new_values_and_custom_classes_take_ap
     cr_assert_null(strstr(err, "12345678"), "%s", err);
     te_close(&t);
 }
+
+/* With prompts recorded as text, the record holds the tokens the model saw and sent, never the
+ * values the vault gave back to the client. */
+Test(engine_data, recorded_text_keeps_tokens_not_restored_values)
+{
+    struct te t;
+    te_open(&t,
+            ",\"api\":{\"models\":[\"*\"],\"audit\":{\"prompts\":\"text\"},\"data\":{\"pii.email\":"
+            "{\"request\":\"tokenize\",\"response\":\"allow\"}}}",
+            NULL);
+    cr_assert_eq(dt_request(&t, ENGINE_CHAT,
+                            "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+                            "\"content\":\"write to alice.smith@example.com\"}]}",
+                            NULL),
+                 ENGINE_REWRITE);
+    const char *pieces[] = {"Sent to [EMA", "IL_1]."};
+    char *in = chat_stream(pieces, 2);
+    int rc;
+    char *out = te_stream(t.c, in, 0, &rc);
+    cr_assert_eq(rc, 0);
+    char *got = assemble(out, ENGINE_CHAT);
+    cr_assert_str_eq(got, "Sent to alice.smith@example.com.");
+    engine_call_finish(t.c, 1);
+    char *rec = engine_call_audit_json(t.c);
+    cr_assert_null(strstr(rec, "alice.smith"), "%s", rec);
+    cr_assert(strstr(rec, "\"response_text\":\"Sent to [EMAIL_1].\""), "%s", rec);
+    free(rec);
+    free(got);
+    free(out);
+    free(in);
+    te_close(&t);
+}
