@@ -954,3 +954,41 @@ Test(engine_data, recorded_text_keeps_tokens_not_restored_values)
     free(in);
     te_close(&t);
 }
+
+/* A Responses function call, held until done: its arguments go out rewritten in the delta,
+ * the done event and the item. */
+Test(engine_data, responses_function_call_arguments_are_redacted)
+{
+    struct te t;
+    te_open(&t, POLICY_REDACT, NULL);
+    cr_assert_eq(dt_request(&t, ENGINE_RESPONSES,
+                            "{\"model\":\"gpt-4o\",\"stream\":true,\"input\":\"hi\"}", NULL),
+                 ENGINE_ALLOW);
+    const char *in =
+        "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\","
+        "\"output_index\":0,\"item\":{\"type\":\"function_call\",\"id\":\"fc\",\"call_id\":\"c1\","
+        "\"name\":\"send\",\"arguments\":\"\"}}\n\n"
+        "event: response.function_call_arguments.delta\ndata: {\"type\":\"response.function_call_"
+        "arguments.delta\",\"item_id\":\"fc\",\"output_index\":0,\"delta\":\"{\\\"to\\\":\\\"alice."
+        "smi\"}\n\n"
+        "event: response.function_call_arguments.delta\ndata: {\"type\":\"response.function_call_"
+        "arguments.delta\",\"item_id\":\"fc\",\"output_index\":0,\"delta\":\"th@example.com\\\"}\"}"
+        "\n\n"
+        "event: response.function_call_arguments.done\ndata: {\"type\":\"response.function_call_"
+        "arguments.done\",\"item_id\":\"fc\",\"output_index\":0,\"arguments\":\"{\\\"to\\\":"
+        "\\\"alice."
+        "smith@example.com\\\"}\"}\n\n"
+        "event: response.output_item.done\ndata: {\"type\":\"response.output_item.done\","
+        "\"output_index\":0,\"item\":{\"type\":\"function_call\",\"id\":\"fc\",\"call_id\":\"c1\","
+        "\"name\":\"send\",\"arguments\":\"{\\\"to\\\":\\\"alice.smith@example.com\\\"}\"}}\n\n";
+    int rc;
+    char *out = te_stream(t.c, in, 0, &rc);
+    cr_assert_eq(rc, 0);
+    cr_assert_null(strstr(out, "alice"), "%s", out);
+    size_t n = 0;
+    for (const char *p = out; (p = strstr(p, "[EMAIL]")) != NULL; p++)
+        n++;
+    cr_assert_eq(n, 3, "the delta, the done event and the item: %s", out);
+    free(out);
+    te_close(&t);
+}
