@@ -85,10 +85,15 @@ for port in $OFF $ON; do
     fi
 done
 
+# the same answer paced as a model sends it: 1 ms after every delta
+printf '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"%s"}]}' \
+    "Mail alice.smith@example.com the card 4539 1488 0343 6467. [[stub:text chunks=32 size=16 delay_ms=1]]" \
+    >"$T/paced.json"
+BODY=$T/stream.json
 lg() { # PORT ARGS...
     local port=$1
     shift
-    "$B/bench/loadgen" --json -d "$SECONDS_PER" --body "$T/stream.json" \
+    "$B/bench/loadgen" --json -d "$SECONDS_PER" --body "$BODY" \
         -H "Authorization: Bearer $KEY" "$@" "http://127.0.0.1:$port/v1/chat/completions"
 }
 measure() { # LABEL ARGS...
@@ -127,3 +132,5 @@ echo "at once: the first byte waits for the batch cordond read); median of $ROUN
 printf '%-34s %-16s %9s %9s\n' case figure "data off" "data on"
 measure "chat stream, closed loop, c=1" -c 1
 measure "chat stream, open loop 200/s, c=16" -c 16 -r 200
+BODY=$T/paced.json
+measure "paced stream (1 ms/delta), c=1" -c 1
