@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/data/data_edm.h"
 #include "policy/data/data_hs.h"
 #include "policy/data/internal.h"
 
@@ -422,6 +423,8 @@ int data_scanner_new(const struct data_config *cfg, struct data_scanner **out, c
             s->window = max_sz(s->window, strlen(sp->words[k]) + 1);
         }
         c->edm = sp->edm;
+        if (c->edm)
+            s->window = max_sz(s->window, 2 * DATA_EDM_VALUE_MAX + 64);
     }
     for (size_t k = 0; k < data_n_builtin_lits; k++) {
         const struct dlit *l = &data_builtin_lits[k];
@@ -834,6 +837,99 @@ static int retry_pending(struct hctx *c)
     return 0;
 }
 
+/* ---- exact data match ---------------------------------------------------------------- */
+
+struct edm_cb {
+    struct dsink *k;
+    const struct cls_info *c;
+    uint32_t cls;
+    const unsigned char *text;
+    size_t off;   /* index of text[0] in the sink's view */
+    size_t limit; /* spans must start before this (relative to text) */
+    size_t last;  /* end of the last span taken */
+    int err;
+};
+
+static int on_edm(void *arg, size_t st, size_t en)
+{
+    struct edm_cb *e = arg;
+    if (st >= e->limit)
+        return 1;
+    e->last = en;
+    if (allowed(e->c, e->text + st, en - st))
+        return 0;
+    if (dsink_add(e->k, e->cls, 0, e->off + st, e->off + en) != 0) {
+        e->err = e->k->err;
+        return 1;
+    }
+    return 0;
+}
+
+/* data_edm.h's word separators */
+static int edm_sep(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' ||
+           (c && strchr("\"(),:;<>=[]{}|\\/`", c) != NULL);
+}
+
+/*
+ * The exact-data-match classes over v from from_of[cls] (a block scan: from 0, everything).
+ * data_edm_match_words() is greedy from left to right, so a stream takes only the spans that
+ * more text cannot change: those starting at a word followed by max_words - 1 complete words;
+ * the next pass starts at the first word that is not settled (or after the last span taken),
+ * which is also where the stream holds.
+ */
+static int edm_pass(struct data_scanner *s, const struct dview *v, struct dsink *k,
+                    uint64_t *from_of, uint64_t base, uint64_t *hold)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const struct cls_info *c = &s->c[i];
+        if (!c->edm)
+            continue;
+        size_t from = from_of ? (size_t)(from_of[i] - base) : 0;
+        const unsigned char *t = v->p + from;
+        size_t len = v->n - from, limit = len;
+        if (!v->eof) {
+            size_t nw = data_edm_max_words(c->edm), ring[DATA_EDM_MAX_WORDS + 1], cnt = 0;
+            size_t j = 0, partial = len;
+            if (nw < 1)
+                nw = 1;
+            while (j < len) {
+                while (j < len && edm_sep(t[j]))
+                    j++;
+                if (j >= len)
+                    break;
+                size_t ws = j;
+                while (j < len && !edm_sep(t[j]))
+                    j++;
+                if (j >= len) {
+                    partial = ws; /* the last word may go on */
+                    break;
+                }
+                ring[cnt++ % (nw + 1)] = ws;
+            }
+            /* words w <= cnt - nw are settled: every span from them ends at a complete word */
+            if (cnt < nw)
+                limit = 0;
+            else if (cnt - nw + 1 < cnt)
+                limit = ring[(cnt - nw + 1) % (nw + 1)];
+            else
+                limit = partial;
+        }
+        struct edm_cb cb = {k, c, (uint32_t)i, t, from, limit, 0, 0};
+        data_edm_match_words(c->edm, (const char *)t, len, on_edm, &cb);
+        if (cb.err)
+            return cb.err;
+        if (from_of) {
+            size_t nx = cb.last > limit ? cb.last : limit;
+            from_of[i] = base + from + nx;
+            if (from_of[i] < *hold)
+                *hold = from_of[i];
+        }
+    }
+    return 0;
+}
+
 long data_scan(const struct data_scanner *cs, const char *text, size_t len, struct data_match **out)
 {
     struct data_scanner *s = (struct data_scanner *)cs;
@@ -875,6 +971,9 @@ long data_scan(const struct data_scanner *cs, const char *text, size_t len, stru
             goto out;
         filter_allow(s, &k, from, v.p, 0);
     }
+    uint64_t unused = 0;
+    if ((rc = edm_pass(s, &v, &k, NULL, 0, &unused)) != 0)
+        goto out;
     uint64_t left;
     if ((rc = resolve_upto(&k, UINT64_MAX, &m, &nm, &cap, &left)) != 0)
         goto out;
@@ -905,6 +1004,7 @@ struct data_stream {
     uint64_t num_from;
     struct hits pend;
     struct ctxs ctx;
+    uint64_t *edm_from; /* per class: where its next exact-data-match pass starts */
     struct dsink k;
     struct data_match *fin;
     size_t nfin, capfin, fin0, total;
@@ -920,6 +1020,10 @@ int data_stream_new(const struct data_scanner *cs, struct data_stream **out)
         return -ENOMEM;
     st->s = s;
     st->k.limit = s->max_matches + 1;
+    if (!(st->edm_from = calloc(s->n ? s->n : 1, sizeof(uint64_t)))) {
+        free(st);
+        return -ENOMEM;
+    }
     if (s->db_stream) {
         if (!(st->scr = scratch_get(s)) ||
             s->hs->open_stream(s->db_stream, 0, &st->hss) != HS_SUCCESS) {
@@ -941,6 +1045,7 @@ void data_stream_free(struct data_stream *st)
     free(st->buf);
     free(st->pend.v);
     free(st->ctx.v);
+    free(st->edm_from);
     free(st->k.v);
     free(st->fin);
     free(st);
@@ -991,6 +1096,8 @@ static int advance(struct data_stream *st, size_t new_at, size_t new_len, int eo
         st->num_from = st->bbase + h;
         hold = st->num_from;
     }
+    if ((rc = edm_pass(s, &v, &st->k, st->edm_from, st->bbase, &hold)) != 0)
+        return rc;
     if (!eof) {
         for (size_t i = 0; i < st->pend.n; i++) {
             uint64_t hs0 = hit_start(s, &st->pend.v[i]);
