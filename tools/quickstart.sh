@@ -4,7 +4,8 @@
 # (examples/agent/demo_agent.py, python3) under `cordon run` on the default policy
 # (examples/policies/default.json). cordon starts a private cordond that signs the policy for
 # this run, applies the kernel sandbox and the shim's hooks to the agent, tunnels its
-# permitted egress, judges its model calls, records every decision of both layers in a
+# permitted egress, judges its model calls (the card number in a prompt reaches the model as
+# [CREDIT_CARD]), records every decision of both layers in a
 # tamper-evident audit log, and stops afterwards. The same agent then runs without cordon for
 # comparison.
 #
