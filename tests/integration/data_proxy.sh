@@ -78,7 +78,7 @@ echo "$OUT" | grep -E '^(ok|FAIL|     )' | sed 's/^/    /'
 # What the stub saw: the token, never the address.
 n=$(grep -c '/v1/chat/completions' "$T/stub.jsonl" 2>/dev/null || echo 0)
 if [ "$n" -ge 3 ]; then ok "the stub saw the $n chat calls"; else
-    bad "the stub saw the chat calls" "$n" "$(cat "$T/stub.jsonl" 2>/dev/null | head -c 2000)"; fi
+    bad "the stub saw the chat calls" "$n" "$(head -c 2000 "$T/stub.jsonl" 2>/dev/null)"; fi
 if grep -q 'alice.smith' "$T/stub.jsonl"; then
     bad "the stub upstream never saw the address" "$(grep 'alice.smith' "$T/stub.jsonl" | head -c 800)"
 else ok "the stub upstream never saw the address"; fi
