@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "policy/data/data.h"
+#include "policy/data/data_edm.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint32_t rnd(void)
@@ -365,7 +366,8 @@ static double run_pcre(const struct buf *c)
     return (double)c->n / median(t, RUNS) / 1e6;
 }
 
-static struct data_scanner *scanner(const char *const *custom, size_t n_custom)
+static struct data_scanner *scanner_edm(const char *const *custom, size_t n_custom,
+                                        const struct data_edm *edm)
 {
     static struct data_class_spec sp[32];
     size_t n = 0;
@@ -385,6 +387,11 @@ static struct data_scanner *scanner(const char *const *custom, size_t n_custom)
         sp[n].n_words = n_custom;
         n++;
     }
+    if (edm) {
+        sp[n].name = "customers";
+        sp[n].edm = edm;
+        n++;
+    }
     struct data_config cfg = {sp, n, 100u * 1000 * 1000, 0};
     struct data_scanner *s;
     char err[512];
@@ -393,6 +400,37 @@ static struct data_scanner *scanner(const char *const *custom, size_t n_custom)
         exit(1);
     }
     return s;
+}
+
+static struct data_scanner *scanner(const char *const *custom, size_t n_custom)
+{
+    return scanner_edm(custom, n_custom, NULL);
+}
+
+/* 100,000 customer names of two or three words, some of which the corpus holds. */
+static struct data_edm *make_edm(void)
+{
+    unsigned char key[DATA_KEY_LEN];
+    struct data_edm_writer *w;
+    struct data_buf b = {0};
+    struct data_edm *e = NULL;
+    char err[256], v[64];
+    memset(key, 7, sizeof(key));
+    if (data_edm_writer_new(key, &w) != 0)
+        exit(1);
+    for (unsigned i = 0; i < 100000; i++) {
+        int l = snprintf(v, sizeof(v), "%s %s %05u", words[i % NW], words[(i / NW) % NW], i);
+        if (data_edm_writer_add(w, v, (size_t)l) != 0)
+            exit(1);
+    }
+    if (data_edm_writer_finish(w, &b) != 0 ||
+        data_edm_load_mem(b.p, b.len, key, &e, err, sizeof(err)) != 0) {
+        fprintf(stderr, "bench_scan: edm: %s\n", err);
+        exit(1);
+    }
+    data_edm_writer_free(w);
+    data_buf_free(&b);
+    return e;
 }
 
 int main(int argc, char **argv)
@@ -446,6 +484,15 @@ int main(int argc, char **argv)
     printf("  + 1,000 custom words, block mode         %8.0f MB/s\n", cblk);
     printf("  + 1,000 custom words, 512-byte stream    %8.0f MB/s\n", cstr);
     data_scanner_free(s);
+
+    struct data_edm *edm = make_edm();
+    s = scanner_edm(wl, 1000, edm);
+    double eblk = run_block(s, &c);
+    double estr = run_stream(s, &c, 512);
+    printf("  + 1,000 words + 100,000-value EDM, block %8.0f MB/s\n", eblk);
+    printf("  + 1,000 words + 100,000-value EDM, 512 B %8.0f MB/s\n", estr);
+    data_scanner_free(s);
+    data_edm_free(edm);
 
     double base = run_pcre(&c);
     printf("  baseline: %zu PCRE2-JIT patterns, one pass each %5.0f MB/s  (%ld matches)\n", NB,

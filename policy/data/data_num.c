@@ -321,7 +321,7 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
         }
     }
     /* phone */
-    if (c->cls[B_PHONE] >= 0) {
+    if (c->cls[B_PHONE] >= 0 && a == 0) { /* a phone number is a token of its own */
         int done = 0;
         if (plus) {
             /* +CC groups: E.164, 8-15 digits, space/dash/dot groups, one (0) or (area) */
@@ -386,7 +386,8 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
             int shape = (l == 10 && nanp_valid(q)) ||
                         (l == 11 && q[0] == '1' && nanp_valid(q + 1)) ||
                         (l >= 10 && l <= 11 && q[0] == '0' && q[1] != '0');
-            if (shape && data_ctx_before(v, st, CTX_PHONE)) {
+            if (shape && data_ctx_before(v, st, CTX_PHONE) &&
+                !data_ctx_before(v, st, CTX_ACCOUNT | CTX_ROUTING)) {
                 int rc = add(c, B_PHONE, st, gend(t, a));
                 if (rc)
                     return rc;
