@@ -16,7 +16,8 @@ static const struct cli_command *const commands[] = {
     &cmd_policy_reload, &cmd_explain,
     &cmd_audit_verify,  &cmd_audit_query,
     &cmd_agent_add,     &cmd_agent_revoke,
-    &cmd_agent_list,    &cmd_data_fingerprint,
+    &cmd_agent_list,    &cmd_agent_release,
+    &cmd_status,        &cmd_data_fingerprint,
     &cmd_data_scan,     NULL,
 };
 

@@ -134,8 +134,9 @@ struct engine_call_info {
     const char *agent;
     const char *session; /* the session id of the tree's mark; NULL when none */
     int quarantined;     /* the agent is quarantined (anomaly response): refuse everything */
-    int64_t now_ms;      /* the call's time, ms since the epoch (UTC), by which api.schedule's
-                            windows are read for the whole call; 0: the real clock */
+    int64_t quarantined_since_ms; /* since when (wall clock, ms), for the refusal's message */
+    int64_t now_ms; /* the call's time, ms since the epoch (UTC), by which api.schedule's
+                       windows are read for the whole call; 0: the real clock */
     /* The data stage (api.data). vault: the session's tokenize vault (policy/data/data_vault.h),
      * borrowed, it must outlive the call; NULL: the call tokenizes into a vault of its own, so
      * its response restores only its own tokens. data_key: the 32-byte data key (cordond's

@@ -408,13 +408,17 @@ static int fail(struct engine_call *c, enum data_dir dir, const char *path, int 
 static int blocked(struct engine_call *c, enum data_dir dir, size_t cls, const char *path)
 {
     const struct engine_data *d = c->e->data;
-    char tag[160];
+    char tag[160], rule[200];
     engine_policy_tag(c, tag, sizeof tag);
+    if (c->dc.act[dir][cls] != (int)d->act[dir][cls]) /* a window's override */
+        snprintf(rule, sizeof rule, "a rule of api.schedule that applies now");
+    else
+        snprintf(rule, sizeof rule, "api.data \"%s\"", d->rule[cls]);
     reason_set(&c->dc.cut, 403, "cordon.data_blocked",
-               "the %s holds a value of class %s at %s, which api.data \"%s\" of the %s blocks "
-               "in the %s; remove it%s",
-               dir == DATA_DIR_REQUEST ? "request" : "response", d->names[cls], path, d->rule[cls],
-               tag, k_dir_name[dir], dir == DATA_DIR_REQUEST ? " and send the request again" : "");
+               "the %s holds a value of class %s at %s, which %s of the %s blocks in the %s; "
+               "remove it%s",
+               dir == DATA_DIR_REQUEST ? "request" : "response", d->names[cls], path, rule, tag,
+               k_dir_name[dir], dir == DATA_DIR_REQUEST ? " and send the request again" : "");
     if (dir == DATA_DIR_RESPONSE)
         record_resp(c, c->observe ? ENGINE_ALLOW : ENGINE_REFUSE, &c->dc.cut);
     return c->observe ? 0 : ENGINE_ERR_DATA;

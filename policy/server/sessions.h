@@ -86,6 +86,9 @@ void sessions_vault_release(struct sessions *ss, struct data_vault *v);
 /* Vaults live now (tests, status). */
 size_t sessions_vault_count(struct sessions *ss);
 
+/* The live session tokens of agent now, one per governed tree (`cordon status`). */
+size_t sessions_live(struct sessions *ss, const char *agent);
+
 /* The id a token is named by in logs: "st_" + 16 hex digits of its SHA-256. */
 void sessions_token_id(const char *token, char id[SESSIONS_ID_LEN + 1]);
 

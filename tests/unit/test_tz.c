@@ -526,6 +526,12 @@ Test(tz, hostile_files)
     v1(&m);
     m.b[m.len++] = '\n';
     expect_bad(&m, TZ_ERR_FORMAT, "bytes after a version 1 file");
+    v2(&m, "AAA-1");
+    m.len = h2 + 10;
+    expect_bad(&m, TZ_ERR_TRUNCATED, "cut in the second header");
+    v2(&m, "AAA-1");
+    m.len = h2 + 44 + 20;
+    expect_bad(&m, TZ_ERR_TRUNCATED, "cut in the 64-bit data");
 
     /* every prefix of a valid file is refused, never read past */
     v2(&m, "CET-1CEST,M3.5.0,M10.5.0/3");
@@ -626,4 +632,36 @@ Test(tz, shared_between_threads)
         cr_expect_eq(j[i].bad, 0, "thread %d: %d conversions differ", i, j[i].bad);
     }
     tz_free(z);
+}
+
+Test(tz, too_many_transitions)
+{
+    /* a well-formed version 1 file with one transition more than the limit */
+    size_t n = TZ_MAX_TIMES + 1, len = 44 + n * 5 + 6 + 4;
+    unsigned char *b = calloc(1, len);
+    cr_assert_not_null(b);
+    memcpy(b, "TZif", 4);
+    uint32_t counts[6] = {0, 0, 0, (uint32_t)n, 1, 4};
+    for (int i = 0; i < 6; i++)
+        for (int k = 0; k < 4; k++)
+            b[20 + 4 * i + k] = (unsigned char)(counts[i] >> (8 * (3 - k)));
+    for (size_t i = 0; i < n; i++) {
+        uint32_t t = (uint32_t)(i * 1000);
+        for (int k = 0; k < 4; k++)
+            b[44 + 4 * i + (size_t)k] = (unsigned char)(t >> (8 * (3 - k)));
+    }
+    memcpy(b + 44 + n * 5 + 6, "CET", 4);
+    struct tz *z = NULL;
+    char err[256] = "";
+    cr_expect_eq(tz_parse(b, len, "big", &z, err, sizeof err), TZ_ERR_TOO_LARGE, "%s", err);
+    cr_expect(strstr(err, "4097 transitions"), "%s", err);
+    /* one fewer loads */
+    counts[3] = (uint32_t)(n - 1);
+    for (int k = 0; k < 4; k++)
+        b[32 + k] = (unsigned char)(counts[3] >> (8 * (3 - k)));
+    memmove(b + 44 + (n - 1) * 4, b + 44 + n * 4, n - 1); /* indexes */
+    memmove(b + 44 + (n - 1) * 5, b + 44 + n * 5, 6 + 4); /* type, designation */
+    cr_expect_eq(tz_parse(b, len - 5, "big", &z, err, sizeof err), 0, "%s", err);
+    tz_free(z);
+    free(b);
 }
