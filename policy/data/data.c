@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/data/data_edm.h"
 #include "policy/data/data_hs.h"
 #include "policy/data/internal.h"
 
@@ -424,7 +423,7 @@ int data_scanner_new(const struct data_config *cfg, struct data_scanner **out, c
         }
         c->edm = sp->edm;
         if (c->edm)
-            s->window = max_sz(s->window, 2 * DATA_EDM_VALUE_MAX + 64);
+            s->window = max_sz(s->window, DATA_EDM_WINDOW);
     }
     for (size_t k = 0; k < data_n_builtin_lits; k++) {
         const struct dlit *l = &data_builtin_lits[k];
@@ -447,6 +446,8 @@ int data_scanner_new(const struct data_config *cfg, struct data_scanner **out, c
     for (int b = 0; b < B_COUNT; b++)
         if (s->bcls[b] >= 0 && (b <= B_IP || b == B_HEALTH || b == B_FINANCIAL))
             s->any_num = 1;
+    if (s->any_num)
+        s->window = max_sz(s->window, 512); /* a numeric token: 8 groups of up to 40 digits */
     unsigned kinds = (s->bcls[B_PHONE] >= 0 ? CTX_PHONE : 0) | (s->bcls[B_SSN] >= 0 ? CTX_SSN : 0) |
                      (s->bcls[B_FINANCIAL] >= 0 ? CTX_ROUTING | CTX_ACCOUNT | CTX_SORT : 0) |
                      (s->bcls[B_IP] >= 0 ? CTX_VERSION : 0) |
@@ -837,92 +838,23 @@ static int retry_pending(struct hctx *c)
     return 0;
 }
 
-/* ---- exact data match ---------------------------------------------------------------- */
+/* ---- exact data match (data_edmscan.c) ---------------------------------------------- */
 
-struct edm_cb {
-    struct dsink *k;
-    const struct cls_info *c;
-    uint32_t cls;
-    const unsigned char *text;
-    size_t off;   /* index of text[0] in the sink's view */
-    size_t limit; /* spans must start before this (relative to text) */
-    size_t last;  /* end of the last span taken */
-    int err;
-};
-
-static int on_edm(void *arg, size_t st, size_t en)
-{
-    struct edm_cb *e = arg;
-    if (st >= e->limit)
-        return 1;
-    e->last = en;
-    if (allowed(e->c, e->text + st, en - st))
-        return 0;
-    if (dsink_add(e->k, e->cls, 0, e->off + st, e->off + en) != 0) {
-        e->err = e->k->err;
-        return 1;
-    }
-    return 0;
-}
-
-/* data_edm.h's word separators */
-static int edm_sep(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' ||
-           (c && strchr("\"(),:;<>=[]{}|\\/`", c) != NULL);
-}
-
-/*
- * The exact-data-match classes over v from from_of[cls] (a block scan: from 0, everything).
- * data_edm_match_words() is greedy from left to right, so a stream takes only the spans that
- * more text cannot change: those starting at a word followed by max_words - 1 complete words;
- * the next pass starts at the first word that is not settled (or after the last span taken),
- * which is also where the stream holds.
- */
+/* The exact-data-match classes over v from from_of[cls] (NULL: a block scan, everything);
+ * in a stream the next pass starts where data_edm_scan() says, and the stream holds there. */
 static int edm_pass(struct data_scanner *s, const struct dview *v, struct dsink *k,
                     uint64_t *from_of, uint64_t base, uint64_t *hold)
 {
     for (size_t i = 0; i < s->n; i++) {
-        const struct cls_info *c = &s->c[i];
-        if (!c->edm)
+        if (!s->c[i].edm)
             continue;
-        size_t from = from_of ? (size_t)(from_of[i] - base) : 0;
-        const unsigned char *t = v->p + from;
-        size_t len = v->n - from, limit = len;
-        if (!v->eof) {
-            size_t nw = data_edm_max_words(c->edm), ring[DATA_EDM_MAX_WORDS + 1], cnt = 0;
-            size_t j = 0, partial = len;
-            if (nw < 1)
-                nw = 1;
-            while (j < len) {
-                while (j < len && edm_sep(t[j]))
-                    j++;
-                if (j >= len)
-                    break;
-                size_t ws = j;
-                while (j < len && !edm_sep(t[j]))
-                    j++;
-                if (j >= len) {
-                    partial = ws; /* the last word may go on */
-                    break;
-                }
-                ring[cnt++ % (nw + 1)] = ws;
-            }
-            /* words w <= cnt - nw are settled: every span from them ends at a complete word */
-            if (cnt < nw)
-                limit = 0;
-            else if (cnt - nw + 1 < cnt)
-                limit = ring[(cnt - nw + 1) % (nw + 1)];
-            else
-                limit = partial;
-        }
-        struct edm_cb cb = {k, c, (uint32_t)i, t, from, limit, 0, 0};
-        data_edm_match_words(c->edm, (const char *)t, len, on_edm, &cb);
-        if (cb.err)
-            return cb.err;
+        size_t from = from_of ? (size_t)(from_of[i] - base) : 0, next = 0, k0 = k->n;
+        int rc = data_edm_scan(s->c[i].edm, (uint32_t)i, v, from, k, &next);
+        if (rc)
+            return rc;
+        filter_allow(s, k, k0, v->p, base);
         if (from_of) {
-            size_t nx = cb.last > limit ? cb.last : limit;
-            from_of[i] = base + from + nx;
+            from_of[i] = base + next;
             if (from_of[i] < *hold)
                 *hold = from_of[i];
         }

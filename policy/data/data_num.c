@@ -97,8 +97,8 @@ static long email_at(struct dview *v, size_t a, size_t *ms)
     while (s > v->lo && cnt <= DATA_TAIL_CAP && is_local(v->p[s - 1]))
         s--, cnt++;
     *ms = s;
-    if (cnt == 0 || cnt > DATA_TAIL_CAP)
-        return 0;
+    if (cnt == 0 || cnt > DATA_TAIL_CAP || (s > v->lo && v->p[s - 1] == '/'))
+        return 0; /* scheme://user@host is a URL's user, not an address */
     while (s < a && v->p[s] == '.')
         s++;
     if (s == a || v->p[a - 1] == '.')
@@ -200,7 +200,8 @@ struct ntok {
     size_t gs[NT_GROUPS], gl[NT_GROUPS];
     unsigned sep[NT_GROUPS]; /* between group g and g+1 */
     int ng;
-    int plus, paren;                   /* '+' or '(' right before the first digit */
+    int plus, paren; /* '+' or '(' right before the first digit */
+    int overflow;    /* more groups than NT_GROUPS: a table of numbers, no candidate */
     unsigned char doff[NT_GROUPS + 1]; /* where each group's digits start in d */
     char d[NT_GROUPS * 40];
 };
@@ -304,7 +305,7 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
     }
     /* IPv4: four dotted groups of 0-255 without leading zeros, not a version number */
     if (c->cls[B_IP] >= 0 && !plus && !paren && ng - a >= 4 && seps_are(t, a, a + 4, '.') &&
-        (ng - a == 4 || t->sep[a + 3] != '.')) {
+        (ng - a == 4 || t->sep[a + 3] != '.') && (a == 0 || t->sep[a - 1] != '.') && !t->overflow) {
         int ok = 1;
         for (int g = a; g < a + 4 && ok; g++) {
             size_t l = t->gl[g];
@@ -326,7 +327,13 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
         if (plus) {
             /* +CC groups: E.164, 8-15 digits, space/dash/dot groups, one (0) or (area) */
             for (int b = ng; b > a && !done; b--) {
-                size_t n = digits_of(v, t, a, b, d, sizeof(d));
+                size_t n = 0;
+                for (int g = a; g < b; g++) {
+                    if (g > a && t->gl[g] == 1 && t->d[t->doff[g]] == '0' &&
+                        (t->sep[g - 1] & SEP_OPEN))
+                        continue; /* +44 (0)20 ...: the trunk 0 is not dialled from abroad */
+                    n += digits_of(v, t, g, g + 1, d + n, sizeof(d) - n);
+                }
                 if (n < 8 || n > 15)
                     continue;
                 if (data_phone_e164(d, n)) {
@@ -434,6 +441,7 @@ static void read_token(struct dview *v, size_t i, struct ntok *t)
 {
     int prev = at(v, i - 1);
     t->ng = 0;
+    t->overflow = 0;
     t->doff[0] = 0;
     t->plus = i > v->lo && prev == '+';
     t->paren = i > v->lo && prev == '(';
@@ -447,8 +455,19 @@ static void read_token(struct dview *v, size_t i, struct ntok *t)
         t->doff[t->ng + 1] = (unsigned char)(t->doff[t->ng] + (j - gs));
         memcpy(t->d + t->doff[t->ng], v->p + gs, j - gs);
         t->ng++;
-        if (t->ng == NT_GROUPS || j - gs >= 40)
+        if (j - gs >= 40)
             break;
+        if (t->ng == NT_GROUPS) {
+            /* skip the rest of a long run of groups (1.2.1.2..., a table) in one go */
+            int ch;
+            while ((ch = at(v, j)) && (is_digit(ch) || ch == ' ' || ch == '-' || ch == '.') &&
+                   j - i < 128)
+                j++;
+            t->overflow = 1;
+            t->gl[t->ng - 1] = 0;
+            t->gs[t->ng - 1] = j;
+            break;
+        }
         int ch = at(v, j);
         unsigned sep = 0;
         size_t k = j;
@@ -752,7 +771,7 @@ static int scan_range(struct numctx *cx, size_t i, size_t lim, size_t *cur, size
         }
         int after = at(v, gend(&t, t.ng - 1));
         if (!is_alpha(after) && after != '_' && after != '@') {
-            for (int a = 0; a < t.ng; a++) {
+            for (int a = 0; a < t.ng && !t.overflow; a++) {
                 if (a + 2 < t.ng && t.gl[a] == 4 && t.gl[a + 1] == 2 && t.gl[a + 2] == 2 &&
                     t.sep[a] == '-' && t.sep[a + 1] == '-') {
                     a += 2; /* an ISO date: no class of ours */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "policy/data/data.h"
+#include "policy/data/data_edm.h"
 
 static struct data_scanner *all_builtin(void)
 {
@@ -437,4 +438,39 @@ Test(data_scan, errors_have_names)
     char err[256];
     cr_assert_eq(data_scanner_new(&cfg, &s, err, sizeof(err)), -EINVAL);
     cr_assert(strstr(err, "not_builtin") != NULL, "%s", err);
+}
+
+Test(data_scan, exact_data_match_in_block_and_stream)
+{
+    unsigned char key[DATA_KEY_LEN];
+    memset(key, 3, sizeof(key));
+    struct data_edm_writer *w;
+    cr_assert_eq(data_edm_writer_new(key, &w), 0);
+    cr_assert_eq(data_edm_writer_add(w, "Acme Corp", 9), 0);
+    cr_assert_eq(data_edm_writer_add(w, "Jane Q Public", 13), 0);
+    struct data_buf b = {0};
+    cr_assert_eq(data_edm_writer_finish(w, &b), 0);
+    data_edm_writer_free(w);
+    struct data_edm *e;
+    char err[256];
+    cr_assert_eq(data_edm_load_mem(b.p, b.len, key, &e, err, sizeof(err)), 0, "%s", err);
+    data_buf_free(&b);
+    struct data_class_spec sp[1] = {{.name = "customers", .edm = e}};
+    struct data_config cfg = {sp, 1, 0, 0};
+    struct data_scanner *s;
+    cr_assert_eq(data_scanner_new(&cfg, &s, err, sizeof(err)), 0, "%s", err);
+    const char *t = "ticket from ACME corp. about jane q. public, not acme";
+    struct data_match *m = NULL, sm[8];
+    long n = data_scan(s, t, strlen(t), &m);
+    cr_assert_eq(n, 2, "%ld", n);
+    cr_assert_eq(m[0].start, 12);
+    cr_assert_eq(m[0].end, 21);
+    for (size_t a = 1; a < strlen(t); a++) {
+        long ns = stream_matches(s, t, strlen(t), &a, 1, sm, 8);
+        cr_assert_eq(ns, 2, "split at %zu: %ld", a, ns);
+        cr_assert(sm[0].start == m[0].start && sm[1].end == m[1].end, "split at %zu", a);
+    }
+    free(m);
+    data_scanner_free(s);
+    data_edm_free(e);
 }
