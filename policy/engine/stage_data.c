@@ -419,8 +419,8 @@ static int blocked(struct engine_call *c, enum data_dir dir, size_t cls, const c
                "remove it%s",
                dir == DATA_DIR_REQUEST ? "request" : "response", d->names[cls], path, rule, tag,
                k_dir_name[dir], dir == DATA_DIR_REQUEST ? " and send the request again" : "");
-    if (dir == DATA_DIR_RESPONSE)
-        record_resp(c, c->observe ? ENGINE_ALLOW : ENGINE_REFUSE, &c->dc.cut);
+    if (dir == DATA_DIR_RESPONSE) /* observe mode too: recorded as enforce mode decides */
+        record_resp(c, ENGINE_REFUSE, &c->dc.cut);
     return c->observe ? 0 : ENGINE_ERR_DATA;
 }
 
