@@ -731,7 +731,8 @@ static int resolve_upto(struct dsink *k, uint64_t upto, struct data_match **out,
             return rc;
         i = j;
     }
-    memmove(k->v, k->v + i, (k->n - i) * sizeof(*k->v));
+    if (i && i < k->n)
+        memmove(k->v, k->v + i, (k->n - i) * sizeof(*k->v));
     k->n -= i;
     return 0;
 }

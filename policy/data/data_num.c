@@ -806,6 +806,15 @@ static int scan_range(struct numctx *cx, size_t i, size_t lim, size_t *cur, size
 }
 
 #ifdef __x86_64__
+/* Set bits, without a libgcc call on builds for the baseline x86-64 (no POPCNT). */
+static inline int popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (int)((x * 0x0101010101010101ull) >> 56);
+}
+
 /* The byte classes of one 64-byte block, as bit masks. */
 struct bmask {
     uint64_t d, s, p, l, c, u, a;
@@ -883,7 +892,7 @@ static void interesting(const struct bmask *bp, const struct bmask *b0, const st
     m |= b0->u & SH(d, 1) & ~prevd; /* not "T21" in 2024-03-01T21:53 */
     *near |= m;
     uint64_t f = b0->c & SH(c, 1);
-    if (__builtin_popcountll(b0->c) + __builtin_popcountll(b1->c) >= 7)
+    if (b0->c && popcount64(b0->c) + popcount64(b1->c) >= 7)
         f |= b0->c;
 #undef SH
     *far = f;
@@ -937,8 +946,45 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
                     goto done;
             }
         }
-        size_t start = blk > cur + 48 ? blk - 48 : cur;
-        r = scan_range(&c, start, n, &cur, hold, &v6);
+        /* the last 64..127 bytes: the same masks over a zero-padded copy (zero is what at()
+         * reads past the end of a text); in a stream the last bytes are looked at whatever
+         * they are, since bytes still to come decide them */
+        unsigned char pad[192];
+        size_t rest = n - blk;
+        memset(pad, 0, sizeof(pad));
+        memcpy(pad, v->p + blk, rest);
+        struct bmask t0, t1, t2 = {0};
+        if (avx2 > 1) {
+            classes64_512(pad, at_, &t0);
+            classes64_512(pad + 64, at_, &t1);
+        } else {
+            classes64(pad, at_, &t0);
+            classes64(pad + 64, at_, &t1);
+        }
+        for (int h = 0; h < 2 && blk + (size_t)h * 64 < n; h++) {
+            uint64_t near, far;
+            if (h == 0)
+                interesting(&mp, &t0, &t1, c.any_digit, &near, &far);
+            else
+                interesting(&t0, &t1, &t2, c.any_digit, &near, &far);
+            size_t hb = blk + (size_t)h * 64;
+            if (!v->eof) {
+                size_t from_end = n > 12 ? n - 12 : 0;
+                for (size_t q = from_end > hb ? from_end : hb; q < n && q < hb + 64; q++)
+                    near |= 1ull << (q - hb);
+            }
+            uint64_t m = near | far;
+            while (m) {
+                size_t j = hb + (size_t)__builtin_ctzll(m);
+                size_t back = (far >> (j - hb)) & 1 ? 48 : 8;
+                m &= m - 1;
+                if (j < cur || j >= n)
+                    continue;
+                size_t start = j > cur + back ? j - back : cur;
+                if ((r = scan_range(&c, start, j + 3, &cur, hold, &v6)) != 0)
+                    goto done;
+            }
+        }
         goto done;
     }
 #endif
