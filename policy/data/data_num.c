@@ -296,7 +296,8 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
             }
         } else if (t->gl[a] == 9 && (ng - a == 1 || t->sep[a] == ' ')) {
             digits_of(v, t, a, a + 1, d, sizeof(d));
-            if (data_ssn_valid(d) && data_ctx_before(v, st, CTX_SSN)) {
+            if (data_ssn_valid(d) &&
+                (data_ctx_before(v, st, CTX_SSN) || data_ctx_after(v, gend(t, a), CTX_SSN))) {
                 int rc = add(c, B_SSN, st, gend(t, a));
                 if (rc)
                     return rc;
@@ -586,7 +587,12 @@ static long icd_at(struct dview *v, size_t s)
         return D_MORE;
     if (is_word(after))
         return 0;
-    return data_ctx_before(v, s, CTX_ICD) ? (long)e : 0;
+    if (data_ctx_before(v, s, CTX_ICD))
+        return (long)e;
+    int after_ = data_ctx_after(v, e, CTX_ICD);
+    if (v->more)
+        return D_MORE;
+    return after_ ? (long)e : 0;
 }
 
 static const struct {
@@ -817,21 +823,20 @@ static inline int popcount64(uint64_t x)
 
 /* The byte classes of one 64-byte block, as bit masks. */
 struct bmask {
-    uint64_t d, s, p, l, c, u, a;
+    uint64_t d, s, p, l, c, u, a, o; /* o: dots (s: spaces and dashes) */
 };
 
 __attribute__((target("avx2"))) static void classes64(const unsigned char *p, int at_,
                                                       struct bmask *o)
 {
-    uint64_t r[7] = {0};
+    uint64_t r[8] = {0};
     for (int q = 0; q < 2; q++) {
         __m256i x = _mm256_loadu_si256((const __m256i *)(p + q * 32));
         __m256i t = _mm256_sub_epi8(x, _mm256_set1_epi8('0'));
         __m256i v[7];
         v[0] = _mm256_cmpeq_epi8(_mm256_min_epu8(t, _mm256_set1_epi8(9)), t);
-        v[1] = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8(' ')),
-                                               _mm256_cmpeq_epi8(x, _mm256_set1_epi8('-'))),
-                               _mm256_cmpeq_epi8(x, _mm256_set1_epi8('.')));
+        v[1] = _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8(' ')),
+                               _mm256_cmpeq_epi8(x, _mm256_set1_epi8('-')));
         v[2] = _mm256_cmpeq_epi8(x, _mm256_set1_epi8(')'));
         v[3] = _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('+')),
                                _mm256_cmpeq_epi8(x, _mm256_set1_epi8('(')));
@@ -841,8 +846,11 @@ __attribute__((target("avx2"))) static void classes64(const unsigned char *p, in
         v[6] = at_ ? _mm256_cmpeq_epi8(x, _mm256_set1_epi8('@')) : _mm256_setzero_si256();
         for (int k = 0; k < 7; k++)
             r[k] |= (uint64_t)(uint32_t)_mm256_movemask_epi8(v[k]) << (q * 32);
+        r[7] |=
+            (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('.')))
+            << (q * 32);
     }
-    *o = (struct bmask){r[0], r[1], r[2], r[3], r[4], r[5], r[6]};
+    *o = (struct bmask){r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]};
 }
 
 __attribute__((target("avx512bw"))) static void classes64_512(const unsigned char *p, int at_,
@@ -852,8 +860,8 @@ __attribute__((target("avx512bw"))) static void classes64_512(const unsigned cha
     __m512i t = _mm512_sub_epi8(x, _mm512_set1_epi8('0'));
     o->d = _mm512_cmple_epu8_mask(t, _mm512_set1_epi8(9));
     o->s = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(' ')) |
-           _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('-')) |
-           _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('.'));
+           _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('-'));
+    o->o = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('.'));
     o->p = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(')'));
     o->l = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('+')) |
            _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('('));
@@ -881,6 +889,9 @@ static void interesting(const struct bmask *bp, const struct bmask *b0, const st
         return;
     uint64_t run6 = d & SH(d, 1) & SH(d, 2) & SH(d, 3) & SH(d, 4) & SH(d, 5);
     uint64_t dsd = d & SH(s, 1) & SH(d, 2);
+    /* dotted: only with a second dot close after (1.2.3.4, 415.555.2671, 01.23.45), not a
+     * decimal (489.70, 10:23:45.266) */
+    dsd |= d & SH(o, 1) & SH(d, 2) & (SH(o, 3) | SH(o, 4) | SH(o, 5));
     /* an ISO date (2024-03-24) and the time after it are no candidate of ours */
     uint64_t prevd = (b0->d << 1) | (bp->d >> 63);
     uint64_t date = d & SH(d, 1) & SH(d, 2) & SH(d, 3) & SH(s, 4) & SH(d, 5) & SH(d, 6) & SH(s, 7) &
