@@ -4,7 +4,8 @@
 # (examples/agent/demo_agent.py, python3) under `cordon run` on the default policy
 # (examples/policies/default.json). cordon starts a private cordond that signs the policy for
 # this run, applies the kernel sandbox and the shim's hooks to the agent, tunnels its
-# permitted egress, judges its model calls, records every decision of both layers in a
+# permitted egress, judges its model calls (the card number in a prompt reaches the model as
+# [CREDIT_CARD]), records every decision of both layers in a
 # tamper-evident audit log, and stops afterwards. The same agent then runs without cordon for
 # comparison.
 #
@@ -209,6 +210,9 @@ for r in calls:
         what.append("denied tool definitions stripped")
     for t in r.get("tools", {}).get("removed", []):
         what.append("tool call %s removed (%s)" % (t["name"], t["code"]))
+    for x in (r.get("data") or {}).get("request", []):
+        what.append("%s %s at %s" % (x["class"], x["action"] if x["applied"] else
+                                     "would be " + x["action"], ", ".join(x["positions"])))
     print("  #%-4s %-17s %s: %s" % (r["seq"], r.get("model", "?"), what[0], "; ".join(what[1:])))
 
 
@@ -240,13 +244,28 @@ bad += has("the refused gpt-4o call", lambda r: r["kind"] == "model.call"
            and (r.get("refusal") or {}).get("code") == "cordon.model_denied")
 bad += has("the removed deploy_production call", lambda r: r["kind"] == "model.call"
            and any(t["name"] == "deploy_production" for t in r["tools"]["removed"]))
+# The card number in the allowed call's prompt (api.data "pii.credit_card": "redact"): the
+# record names the class and the position, never the number.
+card = "4539 1488 0343 6467"
+bad += has("the card number redacted in the gpt-4o-mini call", lambda r: r["kind"] ==
+           "model.call" and r.get("model") == "gpt-4o-mini" and any(
+               x["class"] == "pii.credit_card" and x["action"] == "redact" and x["applied"]
+               and "messages[0].content" in x["positions"]
+               for x in (r.get("data") or {}).get("request", [])))
+if any(card in l for l in open(log)):
+    print("quickstart: DIFFERS: the audit log holds the card number")
+    bad += 1
 # What reached the model API: the two allowed calls, with cordond's provider key (the stub
-# answers 401 to any other), and no deploy_production definition.
+# answers 401 to any other), the card number redacted, and no deploy_production definition.
 seen = [json.loads(l) for l in open(stub_log)]
 got = [(s["path"], s["status"]) for s in seen]
 if got != [("/v1/chat/completions", 200), ("/v1/messages", 200)]:
     print("quickstart: DIFFERS: the stub upstream saw %s, expected the allowed chat call and "
           "the Messages call, both answered" % got)
+    bad += 1
+elif card in seen[0].get("body", "") or "[CREDIT_CARD]" not in seen[0].get("body", ""):
+    print("quickstart: DIFFERS: the card number reached the model API as it was, not as "
+          "[CREDIT_CARD]")
     bad += 1
 elif "deploy_production" in seen[1].get("body", ""):
     print("quickstart: DIFFERS: the deploy_production definition reached the model API")
@@ -255,7 +274,7 @@ if bad:
     sys.exit(1)
 print("quickstart: the audit log holds both layers: the sandbox's and the tunnel's refusals, "
       "and the %d model calls; the stub upstream saw only the 2 allowed calls, with cordond's "
-      "key" % len(calls))
+      "key and the card number redacted" % len(calls))
 PY
 echo
 echo "\$ cordon audit verify \$HOME/.local/state/cordon/audit"

@@ -113,7 +113,8 @@ def openai_chat(model):
     def go():
         base = os.environ["OPENAI_BASE_URL"].rstrip("/")
         key = os.environ.get("OPENAI_API_KEY", "")
-        body = {"model": model, "messages": [{"role": "user", "content": "Say hello."}]}
+        body = {"model": model, "messages": [{"role": "user", "content":
+                "Say hello. The card on file is 4539 1488 0343 6467."}]}
         with post(base + "/chat/completions", {"authorization": "Bearer " + key}, body) as r:
             answer = json.loads(r.read().decode())
         text = answer["choices"][0]["message"]["content"]

@@ -19,6 +19,7 @@
 #define ENGINE_ERR_REGEX (ERR_BLOCK_ENGINE - 4)     /* a constraint pattern does not compile */
 #define ENGINE_ERR_STATE (ERR_BLOCK_ENGINE - 5)     /* a call used out of order */
 #define ENGINE_ERR_TOO_LARGE (ERR_BLOCK_ENGINE - 6) /* a held-back tool call over its limit */
+#define ENGINE_ERR_DATA (ERR_BLOCK_ENGINE - 7)      /* the data stage blocked or could not scan */
 
 /* The four wire formats. */
 enum engine_format {
@@ -110,6 +111,10 @@ struct engine_options {
     size_t max_record_text; /* text kept for the audit record when asked; 0: 64 KiB */
     const char *zoneinfo;   /* the tz database api.schedule's zones are read from, once, by
                                engine_new(); NULL: /usr/share/zoneinfo */
+    /* The 32-byte data key (cordond's data_key_file) the exact-data-match files of api.data
+     * were made with (borrowed, read by engine_new only); NULL: a policy with such a class
+     * does not build. */
+    const unsigned char *data_key;
 };
 #define ENGINE_DEFAULT_SSE_LINE (1u << 20)
 #define ENGINE_DEFAULT_HELD (4u << 20)
@@ -121,6 +126,8 @@ struct engine_call; /* one model call */
 /* Bytes for the client, in order. Return 0, or a negative value to stop the stream. */
 typedef int (*engine_emit_fn)(void *ud, const char *buf, size_t len);
 
+struct data_vault; /* policy/data/data_vault.h */
+
 /* What the server knows about the caller before the body is read. Strings are copied. */
 struct engine_call_info {
     enum engine_format format;
@@ -130,6 +137,12 @@ struct engine_call_info {
     int64_t quarantined_since_ms; /* since when (wall clock, ms), for the refusal's message */
     int64_t now_ms; /* the call's time, ms since the epoch (UTC), by which api.schedule's
                        windows are read for the whole call; 0: the real clock */
+    /* The data stage (api.data). vault: the session's tokenize vault (policy/data/data_vault.h),
+     * borrowed, it must outlive the call; NULL: the call tokenizes into a vault of its own, so
+     * its response restores only its own tokens. data_key: the 32-byte data key (cordond's
+     * data_key_file) for the hash action, copied; NULL: a hash rule refuses the call. */
+    struct data_vault *vault;
+    const unsigned char *data_key;
 };
 
 #endif

@@ -44,6 +44,8 @@ const char *engine_strerror(int rc)
         return "engine call used out of order";
     case ENGINE_ERR_TOO_LARGE:
         return "a held-back tool call is larger than the limit";
+    case ENGINE_ERR_DATA:
+        return "the data stage blocked a value or could not scan the text";
     default:
         if (err_is_errno(rc))
             return strerror(-rc);
@@ -185,6 +187,8 @@ int engine_new(const struct policy *p, const struct engine_options *o, struct en
     }
     if ((rc = schedule_engine_init(e, err, errlen)) != 0)
         goto out;
+    if ((rc = engine_data_new(p, &e->o, &e->data, err, errlen)) != 0)
+        goto out;
     *out = e;
     e = NULL; /* transferred */
     rc = 0;
@@ -201,6 +205,7 @@ void engine_free(struct engine *e)
         deep_regex_free(e->checks[i].re);
     free(e->checks);
     schedule_engine_free(e);
+    engine_data_free(e->data);
     free(e);
 }
 
@@ -225,7 +230,7 @@ int engine_call_new(const struct engine *e, const struct engine_call_info *info,
     crypto_hash_sha256_init(&c->resp_hash);
     /* first: the other stages' per-call state may ask which schedule rules apply */
     schedule_call_init(c, info->now_ms);
-    if (!c->agent || (info->session && !c->session)) {
+    if (!c->agent || (info->session && !c->session) || engine_data_call_init(c, info) != 0) {
         engine_call_free(c);
         return -ENOMEM;
     }
@@ -251,6 +256,7 @@ void engine_call_free(struct engine_call *c)
     free(c->model);
     free(c->out);
     free(c->resp_text);
+    engine_data_call_free(c);
     free(c);
 }
 
@@ -472,6 +478,10 @@ void engine_keep_text(struct engine_call *c, const char *s, size_t n)
 {
     if (c->e->p->api.record_prompts != POLICY_RECORD_TEXT || c->resp_text_cut)
         return;
+    /* with tokens restored, the record keeps the text as it was before (data_keep_text), so
+     * the log holds the tokens, not the values the session's vault gave back */
+    if (c->dc.restore && !c->dc.keeping)
+        return;
     size_t room = c->e->o.max_record_text - c->resp_text_len;
     if (n > room) {
         n = room;
@@ -541,6 +551,9 @@ static int stream_fail(struct engine_call *c, int rc)
                    "than %zu bytes; the stream was cut here",
                    c->e->o.max_held);
         break;
+    case ENGINE_ERR_DATA: /* a block or a text that could not be scanned: recorded already */
+        why = c->dc.cut;
+        break;
     default:
         return rc;
     }
@@ -549,7 +562,8 @@ static int stream_fail(struct engine_call *c, int rc)
         (void)engine_emit(c, s, strlen(s));
         free(s);
     }
-    record_event(&c->d[ENGINE_STAGE_TOOLS][ENGINE_HOOK_RESPONSE], ENGINE_REFUSE, &why);
+    if (rc != ENGINE_ERR_DATA)
+        record_event(&c->d[ENGINE_STAGE_TOOLS][ENGINE_HOOK_RESPONSE], ENGINE_REFUSE, &why);
     return rc;
 }
 
@@ -606,6 +620,10 @@ int engine_call_response(struct engine_call *c, const char *body, size_t len, co
         return rc;
     c->emit = collect;
     rc = cJSON_IsObject(root) ? c->ops->response(c, root) : ENGINE_ERR_MALFORMED;
+    if (rc == ENGINE_ERR_DATA) { /* a block, or a text that could not be scanned */
+        cJSON_Delete(root);
+        return refuse(c, &c->dc.cut);
+    }
     if (rc == 1 && !c->observe) {
         set_out(c, cJSON_PrintUnformatted(root));
         cJSON_Delete(root);

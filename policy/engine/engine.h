@@ -16,9 +16,10 @@
  * the audit record, never left out. In observe mode every stage decides and is recorded as
  * enforce mode would have decided, but the request and the response go through unchanged.
  *
- * Stages the next issues fill (data, budget) are here as fail-closed placeholders:
+ * Stages the next issues fill (budget) are here as fail-closed placeholders:
  * a policy that uses them has every call refused with cordon.stage_missing rather than
- * forwarded unchecked.
+ * forwarded unchecked. The data stage (stage_data.c) scans every text of the request and
+ * of the response for the classes api.data names.
  *
  * Lifetimes: struct engine is built once per policy load and never modified; it may be
  * shared by every thread. struct engine_call is one model call, used by one thread at a time.
@@ -116,9 +117,11 @@ __attribute__((warn_unused_result)) int engine_models_filter(const struct engine
 /*
  * A streamed response: feed upstream bytes as they come, any split. Bytes that may go on at
  * once are emitted at once; a tool call is held back until its arguments are complete and
- * judged. Returns 0; ENGINE_ERR_SSE_LINE / _SSE_EVENT / _TOO_LARGE after emitting the
- * format's in-stream error event (the stream must then end); the emit callback's negative
- * value; -ENOMEM.
+ * judged; when api.data acts on the response (or the vault has tokens to restore), each text
+ * position is held back at most the data scanner's window and goes out rewritten. Returns 0;
+ * ENGINE_ERR_SSE_LINE / _SSE_EVENT / _TOO_LARGE / ENGINE_ERR_DATA (a blocked value, a text that
+ * could not be scanned) after emitting the format's in-stream error event (the stream must
+ * then end); the emit callback's negative value; -ENOMEM.
  */
 __attribute__((warn_unused_result)) int engine_stream_feed(struct engine_call *c, const char *buf,
                                                            size_t len, engine_emit_fn emit,
@@ -129,9 +132,10 @@ __attribute__((warn_unused_result)) int engine_stream_end(struct engine_call *c,
 
 /*
  * A complete (non-streamed) response body. Returns ENGINE_ALLOW (send it as it is),
- * ENGINE_REWRITE (send *out, owned by the call), or a negative value (ENGINE_ERR_MALFORMED:
- * the body is not JSON of the format; the server sends it on unchanged in observe mode and
- * a 502 otherwise).
+ * ENGINE_REWRITE (send *out, owned by the call), ENGINE_REFUSE (the data stage blocked a value
+ * of the response or could not scan it: send engine_call_error() instead), or a negative value
+ * (ENGINE_ERR_MALFORMED: the body is not JSON of the format; the server sends it on unchanged
+ * in observe mode and a 502 otherwise).
  */
 __attribute__((warn_unused_result)) int engine_call_response(struct engine_call *c,
                                                              const char *body, size_t len,
@@ -140,6 +144,10 @@ __attribute__((warn_unused_result)) int engine_call_response(struct engine_call 
 /* Run the final hooks (usage, audit) once the call is over; latency_ms from request start
  * to the last byte. */
 void engine_call_finish(struct engine_call *c, uint64_t latency_ms);
+
+/* The longest text the data stage holds back per text position of a streamed response (the
+ * data scanner's window), 0 when api.data has no response rule. */
+size_t engine_data_window(const struct engine *e);
 
 /* The record's view of one hook. */
 const struct engine_decision *engine_call_decision(const struct engine_call *c,

@@ -36,6 +36,7 @@ struct engine_text {
     size_t len;
     cJSON *node; /* the string node, so a stage may rewrite it; NULL if built */
     char *owned;
+    cJSON *src; /* a built text's source (a tool_use input object), rewritten in place; or NULL */
 };
 
 /* A tool the request defines. */

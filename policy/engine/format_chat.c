@@ -224,6 +224,51 @@ static char *chat_error_event(const struct engine_reason *why)
 
 /* ---- complete responses ---- */
 
+/* ---- the data stage's part (stage_data.c) ---- */
+
+/* A complete message's texts (content, refusal, and any other string member but role). */
+static int chat_data_message(struct engine_call *c, cJSON *msg, int ci)
+{
+    int changed = 0;
+    if (!engine_data_stream_on(c))
+        return 0;
+    for (cJSON *k = msg->child; k; k = k->next) {
+        if (!cJSON_IsString(k) || !strcmp(k->string, "role"))
+            continue;
+        char path[128];
+        snprintf(path, sizeof path, "response.choices[%d].message.%.40s", ci, k->string);
+        int rc = engine_data_node(c, DATA_DIR_RESPONSE, path, k, 1);
+        if (rc < 0)
+            return rc;
+        changed |= rc;
+    }
+    cJSON *parts = GET(msg, "content");
+    int j = 0;
+    for (cJSON *p = cJSON_IsArray(parts) ? parts->child : NULL; p; p = p->next, j++) {
+        char path[128];
+        snprintf(path, sizeof path, "response.choices[%d].message.content[%d].text", ci, j);
+        int rc = engine_data_node(c, DATA_DIR_RESPONSE, path, GET(p, "text"), 1);
+        if (rc < 0)
+            return rc;
+        changed |= rc;
+    }
+    return changed;
+}
+
+/* A kept tool call's arguments (a string node of JSON), rewritten in place. */
+static int chat_data_args(struct engine_call *c, const char *path, cJSON *node)
+{
+    if (!engine_data_stream_on(c) || !cJSON_IsString(node))
+        return 0;
+    char *s = NULL;
+    int rc = engine_data_args(c, DATA_DIR_RESPONSE, path, node->valuestring,
+                              strlen(node->valuestring), 1, &s);
+    if (rc == 1 && !cJSON_SetValuestring(node, s))
+        rc = -ENOMEM;
+    free(s);
+    return rc;
+}
+
 static int add_notice(cJSON *msg, const char *name, const struct engine_reason *why)
 {
     char notice[ENGINE_MESSAGE_MAX + 160];
@@ -257,15 +302,21 @@ static int chat_response(struct engine_call *c, cJSON *root)
     if (!cJSON_IsArray(choices))
         return ENGINE_ERR_MALFORMED;
     cJSON *ch;
+    int ci = -1;
     cJSON_ArrayForEach(ch, choices)
     {
+        ci++;
         cJSON *msg = GET(ch, "message");
         if (!cJSON_IsObject(msg))
             continue;
+        int rc = chat_data_message(c, msg, ci);
+        if (rc < 0)
+            return rc;
+        changed |= rc;
         const char *text = format_str(msg, "content");
         if (text)
             format_judge_text(c, text, strlen(text));
-        int removed = 0, kept = 0;
+        int removed = 0, kept = 0, tj = 0;
         cJSON *tcs = GET(msg, "tool_calls");
         if (cJSON_IsArray(tcs)) {
             for (cJSON *tc = tcs->child, *next; tc; tc = next) {
@@ -275,8 +326,16 @@ static int chat_response(struct engine_call *c, cJSON *root)
                 if (format_judge_call(c, name, format_str(tc, "id"), args, args ? strlen(args) : 0,
                                       &why)) {
                     kept++;
+                    char path[128];
+                    snprintf(path, sizeof path,
+                             "response.choices[%d].message.tool_calls[%d].function.arguments", ci,
+                             tj++);
+                    if ((rc = chat_data_args(c, path, GET(fn, "arguments"))) < 0)
+                        return rc;
+                    changed |= rc;
                     continue;
                 }
+                tj++;
                 removed++;
                 /* the notice first: name points into the call about to be freed */
                 if (c->e->o.on_denied_call == ENGINE_CALL_NOTICE && add_notice(msg, name, &why))
@@ -291,6 +350,12 @@ static int chat_response(struct engine_call *c, cJSON *root)
             const char *name = format_str(fc, "name"), *args = format_str(fc, "arguments");
             if (format_judge_call(c, name, NULL, args, args ? strlen(args) : 0, &why)) {
                 kept++;
+                char path[96];
+                snprintf(path, sizeof path, "response.choices[%d].message.function_call.arguments",
+                         ci);
+                if ((rc = chat_data_args(c, path, GET(fc, "arguments"))) < 0)
+                    return rc;
+                changed |= rc;
             } else {
                 removed++;
                 if (c->e->o.on_denied_call == ENGINE_CALL_NOTICE && add_notice(msg, name, &why))
@@ -389,6 +454,27 @@ static int flush_slot(struct engine_call *c, struct chat_asm *a, struct slot *s,
     int ch = s->choice;
     int ok = format_judge_call(c, s->name.p, s->id, s->args.p, s->args.len, &why);
     ok ? a->allowed[ch]++ : a->removed[ch]++;
+    if (ok && engine_data_stream_on(c)) { /* the whole arguments, held: scanned as one */
+        char path[128], *args = NULL;
+        if (s->legacy)
+            snprintf(path, sizeof path, "response.choices[%d].delta.function_call.arguments", ch);
+        else
+            snprintf(path, sizeof path,
+                     "response.choices[%d].delta.tool_calls[%d].function.arguments", ch,
+                     a->allowed[ch] - 1);
+        int rc = engine_data_args(c, DATA_DIR_RESPONSE, path, s->args.p, s->args.len, 1, &args);
+        if (rc < 0)
+            return rc;
+        if (rc == 1 && !c->observe) {
+            fbuf_free(&s->args);
+            rc = fbuf_put(&s->args, args, strlen(args));
+            free(args);
+            args = NULL;
+            if (rc)
+                return rc;
+        }
+        free(args);
+    }
     if (c->observe)
         return 0;
     cJSON *delta = cJSON_CreateObject();
@@ -540,6 +626,72 @@ static int chunk_empty(const cJSON *root)
     return 1;
 }
 
+/* ---- stream texts through the data stage's lanes ---- */
+
+/* One string member of a choice's delta (content, refusal, ...): fed to its lane, and replaced
+ * by what the lane releases (removed when nothing is released yet). */
+static int chat_data_delta(struct engine_call *c, const cJSON *root, int choice, cJSON *delta,
+                           int last, int *changed)
+{
+    for (cJSON *k = delta->child, *next; k; k = next) {
+        next = k->next;
+        if (!cJSON_IsString(k) || !strcmp(k->string, "role"))
+            continue;
+        char path[128];
+        snprintf(path, sizeof path, "response.choices[%d].delta.%.40s", choice, k->string);
+        struct data_lane *l = engine_data_lane(c, path, choice, 0);
+        if (!l || (!l->env && !(l->env = envelope(root))))
+            return -ENOMEM;
+        struct data_buf out = {0};
+        int rc = engine_data_feed(c, l, k->valuestring, strlen(k->valuestring), &out);
+        if (!rc && last) /* the choice ends in this chunk: its text goes whole */
+            rc = engine_data_end(c, l, &out);
+        if (!rc && c->observe) {
+            format_judge_text(c, k->valuestring, strlen(k->valuestring));
+        } else if (!rc) {
+            format_judge_text(c, out.p ? out.p : "", out.len);
+            if (!out.len)
+                cJSON_Delete(cJSON_DetachItemViaPointer(delta, k));
+            else if (data_buf_put(&out, "", 1) || !cJSON_SetValuestring(k, out.p))
+                rc = -ENOMEM;
+            *changed = 1;
+        }
+        data_buf_free(&out);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* End the lanes of one choice (choice < 0: of all) and emit what they held, each as one delta
+ * in the shape of its choice's chunks. */
+static int chat_data_end(struct engine_call *c, int choice)
+{
+    for (size_t i = 0; i < c->dc.n_lanes; i++) {
+        struct data_lane *l = &c->dc.lanes[i];
+        if (l->ended || (choice >= 0 && l->k0 != choice))
+            continue;
+        struct data_buf out = {0};
+        int rc = engine_data_end(c, l, &out);
+        if (!rc && out.len && !c->observe) {
+            format_judge_text(c, out.p, out.len);
+            cJSON *delta = cJSON_CreateObject();
+            const char *member = strrchr(l->path, '.') + 1;
+            if (!delta || data_buf_put(&out, "", 1) ||
+                !cJSON_AddStringToObject(delta, member, out.p)) {
+                cJSON_Delete(delta);
+                rc = -ENOMEM;
+            } else {
+                rc = emit_delta(c, l->env, l->k0, delta);
+            }
+        }
+        data_buf_free(&out);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int chat_chunk(struct engine_call *c, struct chat_asm *a, const struct sse_event *ev,
                       cJSON *root)
 {
@@ -561,10 +713,23 @@ static int chat_chunk(struct engine_call *c, struct chat_asm *a, const struct ss
         if (choice < 0 || choice >= MAX_CHOICES)
             return format_unreadable(c, ev, "a choice index out of range");
         cJSON *delta = GET(ch, "delta");
+        int lanes = engine_data_stream_on(c);
+        if (lanes) {
+            cJSON *lp = GET(ch, "logprobs"); /* tokens of the text the lanes rewrite */
+            if (!c->observe && lp && !cJSON_IsNull(lp)) {
+                cJSON_ReplaceItemInObjectCaseSensitive(ch, "logprobs", cJSON_CreateNull());
+                changed = 1;
+            }
+        }
         if (cJSON_IsObject(delta)) {
             const char *text = format_str(delta, "content");
-            if (text)
+            if (lanes) {
+                if ((rc = chat_data_delta(c, root, choice, delta,
+                                          format_str(ch, "finish_reason") != NULL, &changed)) != 0)
+                    return rc;
+            } else if (text) {
                 format_judge_text(c, text, strlen(text));
+            }
             cJSON *tcs = GET(delta, "tool_calls"), *fc = GET(delta, "function_call");
             if (tcs && !cJSON_IsNull(tcs)) {
                 if (!cJSON_IsArray(tcs))
@@ -594,6 +759,8 @@ static int chat_chunk(struct engine_call *c, struct chat_asm *a, const struct ss
         }
         const char *fr = format_str(ch, "finish_reason");
         if (fr) {
+            if (lanes && (rc = chat_data_end(c, choice)) != 0)
+                return rc;
             if ((rc = flush(c, a, choice, root)) != 0)
                 return rc;
             if (!a->allowed[choice] && a->removed[choice] &&
@@ -619,7 +786,9 @@ static int chat_block(struct engine_call *c, const struct sse_event *ev)
     if (!ev->dispatch)
         return format_emit_raw(c, ev);
     if (ev->data_len == 6 && !memcmp(ev->data, "[DONE]", 6)) {
-        int rc = flush(c, a, -1, NULL);
+        int rc = engine_data_stream_on(c) ? chat_data_end(c, -1) : 0;
+        if (!rc)
+            rc = flush(c, a, -1, NULL);
         return rc ? rc : format_emit_raw(c, ev);
     }
     cJSON *root;
@@ -634,7 +803,8 @@ static int chat_block(struct engine_call *c, const struct sse_event *ev)
 static int chat_end(struct engine_call *c)
 {
     struct chat_asm *a = c->asm_state;
-    return a ? flush(c, a, -1, NULL) : 0;
+    int rc = a && engine_data_stream_on(c) ? chat_data_end(c, -1) : 0;
+    return rc ? rc : a ? flush(c, a, -1, NULL) : 0;
 }
 
 const struct format_ops format_chat = {

@@ -77,7 +77,10 @@ static int block(struct engine_request *rq, cJSON *b, enum engine_text_kind k, i
             free(args);
             return rc;
         }
-        return format_add_owned_text(rq, ENGINE_TEXT_TOOL_ARGS, args, "%s.input", path);
+        if ((rc = format_add_owned_text(rq, ENGINE_TEXT_TOOL_ARGS, args, "%s.input", path)) != 0)
+            return rc;
+        rq->texts[rq->n_texts - 1].src = input; /* the data stage rewrites the object */
+        return 0;
     }
     if (!strcmp(type, "tool_result")) {
         char cp[112];
@@ -236,6 +239,29 @@ static char *messages_error_event(const struct engine_reason *why)
 
 /* ---- complete responses ---- */
 
+/* ---- the data stage's part (stage_data.c) ---- */
+
+/* The texts of one content block of a complete response: text, thinking, a tool_use's input
+ * (judged before, by the caller). 1 rewritten, 0, or the data stage's error. */
+static int messages_data_block(struct engine_call *c, cJSON *b, const char *path, const char *type)
+{
+    char p[96];
+    if (!strcmp(type, "tool_use") || !strcmp(type, "server_tool_use")) {
+        snprintf(p, sizeof p, "%s.input", path);
+        return engine_data_json(c, DATA_DIR_RESPONSE, p, GET(b, "input"), 1);
+    }
+    int changed = 0;
+    static const char *const keys[] = {"text", "thinking"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(p, sizeof p, "%s.%s", path, keys[k]);
+        int rc = engine_data_node(c, DATA_DIR_RESPONSE, p, GET(b, keys[k]), 1);
+        if (rc < 0)
+            return rc;
+        changed |= rc;
+    }
+    return changed;
+}
+
 static int messages_response(struct engine_call *c, cJSON *root)
 {
     struct engine_reason why;
@@ -245,12 +271,21 @@ static int messages_response(struct engine_call *c, cJSON *root)
         return 0;
     if (!cJSON_IsArray(content))
         return ENGINE_ERR_MALFORMED;
-    int kept = 0, removed = 0;
+    int kept = 0, removed = 0, changed = 0, bi = -1;
     for (cJSON *b = content->child, *next; b; b = next) {
         next = b->next;
+        bi++;
         const char *type = format_str(b, "type");
         if (!type)
             continue;
+        if (engine_data_stream_on(c)) {
+            char path[64];
+            snprintf(path, sizeof path, "response.content[%d]", bi);
+            int rc = messages_data_block(c, b, path, type);
+            if (rc < 0)
+                return rc;
+            changed |= rc;
+        }
         if (!strcmp(type, "text")) {
             const char *t = format_str(b, "text");
             if (t)
@@ -286,7 +321,7 @@ static int messages_response(struct engine_call *c, cJSON *root)
         }
     }
     if (!removed)
-        return 0;
+        return changed;
     const char *sr = format_str(root, "stop_reason");
     if (!kept && sr && !strcmp(sr, "tool_use"))
         cJSON_ReplaceItemInObjectCaseSensitive(root, "stop_reason", cJSON_CreateString("end_turn"));
@@ -384,6 +419,20 @@ static int finish_block(struct engine_call *c, struct msg_asm *a, struct held *h
     int ok = format_judge_call(c, name, format_str(h->start, "id"), args, len, &why);
     int rc = 0;
     ok ? a->kept++ : a->removed++;
+    if (ok && engine_data_stream_on(c)) { /* the whole input, held: scanned as one */
+        char path[64], *nargs = NULL;
+        snprintf(path, sizeof path, "response.content[%d].input", h->index);
+        rc = engine_data_args(c, DATA_DIR_RESPONSE, path, args, len, 1, &nargs);
+        if (rc < 0)
+            goto out;
+        rc = 0;
+        if (nargs) {
+            free(owned);
+            owned = nargs;
+            args = owned;
+            len = strlen(owned);
+        }
+    }
     if (c->observe)
         goto out;
     if (ok) {
@@ -449,6 +498,82 @@ static int forward(struct engine_call *c, struct msg_asm *a, const struct sse_ev
     return format_emit_event(c, event_name(ev), root);
 }
 
+/* ---- stream texts through the data stage's lanes ---- */
+
+/* Emit a content_block_delta of block out holding member (text, thinking) = text. */
+static int emit_text_delta(struct engine_call *c, int out, const char *dtype, const char *member,
+                           const char *text)
+{
+    cJSON *d = cJSON_CreateObject();
+    if (!d || !cJSON_AddStringToObject(d, "type", dtype) ||
+        !cJSON_AddStringToObject(d, member, text)) {
+        cJSON_Delete(d);
+        return -ENOMEM;
+    }
+    return emit3(c, "content_block_delta", out, "delta", d);
+}
+
+/* The client's index of upstream block index. */
+static int client_index(const struct msg_asm *a, int index)
+{
+    int m = a->map[index];
+    return m > 0 ? m - 1 : index;
+}
+
+/* A text_delta or thinking_delta: fed to the block's lane; what the lane releases goes out as
+ * the same event (nothing when it holds everything). */
+static int messages_data_delta(struct engine_call *c, struct msg_asm *a, const struct sse_event *ev,
+                               cJSON *d, int index)
+{
+    const char *member = GET(d, "text") ? "text" : "thinking";
+    cJSON *t = GET(d, member);
+    const char *dtype = format_str(d, "type");
+    char path[64];
+    snprintf(path, sizeof path, "response.content[%d].%s", index, member);
+    struct data_lane *l = engine_data_lane(c, path, index, 0);
+    if (!l)
+        return -ENOMEM;
+    if (!l->env && !(l->env = cJSON_CreateString(dtype ? dtype : "text_delta")))
+        return -ENOMEM;
+    struct data_buf out = {0};
+    int rc = engine_data_feed(c, l, t->valuestring, strlen(t->valuestring), &out);
+    if (!rc && c->observe) {
+        format_judge_text(c, t->valuestring, strlen(t->valuestring));
+        rc = format_emit_raw(c, ev);
+    } else if (!rc && a->map[index] != -1 && out.len) {
+        format_judge_text(c, out.p, out.len);
+        rc = data_buf_put(&out, "", 1)
+                 ? -ENOMEM
+                 : emit_text_delta(c, client_index(a, index), l->env->valuestring, member, out.p);
+    }
+    data_buf_free(&out);
+    return rc;
+}
+
+/* End the lanes of block index (index < 0: of all): what they held goes out as one delta. */
+static int messages_data_end(struct engine_call *c, struct msg_asm *a, int index)
+{
+    for (size_t i = 0; i < c->dc.n_lanes; i++) {
+        struct data_lane *l = &c->dc.lanes[i];
+        if (l->ended || (index >= 0 && l->k0 != index))
+            continue;
+        struct data_buf out = {0};
+        int rc = engine_data_end(c, l, &out);
+        if (!rc && out.len && !c->observe && a->map[l->k0] != -1) {
+            format_judge_text(c, out.p, out.len);
+            rc = data_buf_put(&out, "", 1)
+                     ? -ENOMEM
+                     : emit_text_delta(c, client_index(a, l->k0),
+                                       l->env ? l->env->valuestring : "text_delta",
+                                       strrchr(l->path, '.') + 1, out.p);
+        }
+        data_buf_free(&out);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int messages_event(struct engine_call *c, struct msg_asm *a, const struct sse_event *ev,
                           cJSON *root)
 {
@@ -506,6 +631,18 @@ static int messages_event(struct engine_call *c, struct msg_asm *a, const struct
             return c->observe ? format_emit_raw(c, ev) : 0;
         }
         a->map[index] = ++a->next_out; /* client index next_out - 1 */
+        if (engine_data_stream_on(c) && cJSON_IsObject(cb)) {
+            char path[64];
+            snprintf(path, sizeof path, "response.content[%d]", index);
+            int rc = messages_data_block(c, cb, path, cbt ? cbt : "");
+            if (rc < 0)
+                return rc;
+            if (rc && !c->observe) {
+                cJSON_ReplaceItemInObjectCaseSensitive(root, "index",
+                                                       cJSON_CreateNumber(a->map[index] - 1));
+                return format_emit_event(c, event_name(ev), root);
+            }
+        }
         return forward(c, a, ev, root, index);
     }
     if (!strcmp(type, "content_block_delta")) {
@@ -520,6 +657,9 @@ static int messages_event(struct engine_call *c, struct msg_asm *a, const struct
                 return -ENOMEM;
             return c->observe ? format_emit_raw(c, ev) : 0;
         }
+        if (engine_data_stream_on(c) &&
+            (cJSON_IsString(GET(d, "text")) || cJSON_IsString(GET(d, "thinking"))))
+            return messages_data_delta(c, a, ev, d, index);
         const char *t = format_str(d, "text");
         if (t)
             format_judge_text(c, t, strlen(t));
@@ -528,6 +668,11 @@ static int messages_event(struct engine_call *c, struct msg_asm *a, const struct
     if (!strcmp(type, "content_block_stop") && h) {
         int rc = finish_block(c, a, h);
         return rc || !c->observe ? rc : format_emit_raw(c, ev);
+    }
+    if (!strcmp(type, "content_block_stop") && engine_data_stream_on(c)) {
+        int rc = messages_data_end(c, a, index); /* the held tail goes before the stop */
+        if (rc)
+            return rc;
     }
     return forward(c, a, ev, root, index);
 }
@@ -551,6 +696,11 @@ static int messages_block(struct engine_call *c, const struct sse_event *ev)
 static int messages_end(struct engine_call *c)
 {
     struct msg_asm *a = c->asm_state;
+    if (a && engine_data_stream_on(c)) {
+        int rc = messages_data_end(c, a, -1);
+        if (rc)
+            return rc;
+    }
     for (size_t i = 0; a && i < a->n; i++)
         if (a->h[i].active) {
             int rc = finish_block(c, a, &a->h[i]);

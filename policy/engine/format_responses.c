@@ -309,13 +309,85 @@ static void denied_free(struct denied *d)
     memset(d, 0, sizeof *d);
 }
 
+/* ---- the data stage's part (stage_data.c) ---- */
+
+/* The texts of one output item (a message's parts, a reasoning item's summary and content, a
+ * function call's arguments, a custom tool call's input), at output index oi. record 0: a copy
+ * of text the stream's lanes counted already. 1 rewritten, 0, or the data stage's error. */
+#define DATA_TEXTS 1
+#define DATA_CALLS 2
+static int resp_data_item(struct engine_call *c, cJSON *it, int oi, int record, int what)
+{
+    const char *type = format_str(it, "type");
+    char path[96];
+    int changed = 0, rc;
+    if (!cJSON_IsObject(it))
+        return 0;
+    int call = type && (!strcmp(type, "function_call") || !strcmp(type, "custom_tool_call"));
+    if (!(what & (call ? DATA_CALLS : DATA_TEXTS)))
+        return 0;
+    if (call) {
+        const char *key = type[0] == 'c' ? "input" : "arguments";
+        cJSON *n = GET(it, key);
+        if (!cJSON_IsString(n))
+            return 0;
+        char *s = NULL;
+        snprintf(path, sizeof path, "response.output[%d].%s", oi, key);
+        rc = engine_data_args(c, DATA_DIR_RESPONSE, path, n->valuestring, strlen(n->valuestring),
+                              record, &s);
+        if (rc == 1 && !cJSON_SetValuestring(n, s))
+            rc = -ENOMEM;
+        free(s);
+        return rc;
+    }
+    static const char *const arrays[] = {"content", "summary"};
+    for (int a = 0; a < 2; a++) {
+        int j = 0;
+        cJSON *parts = GET(it, arrays[a]);
+        for (cJSON *p = cJSON_IsArray(parts) ? parts->child : NULL; p; p = p->next, j++) {
+            static const char *const keys[] = {"text", "refusal"};
+            for (int k = 0; k < 2; k++) {
+                snprintf(path, sizeof path, "response.output[%d].%s[%d].%s", oi, arrays[a], j,
+                         keys[k]);
+                if ((rc = engine_data_node(c, DATA_DIR_RESPONSE, path, GET(p, keys[k]), record)) <
+                    0)
+                    return rc;
+                changed |= rc;
+            }
+        }
+    }
+    return changed;
+}
+
+static int resp_data_output(struct engine_call *c, cJSON *output, int record, int what)
+{
+    int changed = 0, i = 0;
+    if (!engine_data_stream_on(c))
+        return 0;
+    for (cJSON *it = cJSON_IsArray(output) ? output->child : NULL; it; it = it->next, i++) {
+        int rc = resp_data_item(c, it, i, record, what);
+        if (rc < 0)
+            return rc;
+        changed |= rc;
+    }
+    return changed;
+}
+
 static int responses_response(struct engine_call *c, cJSON *root)
 {
     format_usage(c, GET(root, "usage"), "input_tokens", "output_tokens");
     struct denied d = {0};
+    /* texts rewritten before they are judged and kept for the record; calls judged on what
+     * the model sent, then rewritten */
+    int dt = resp_data_output(c, GET(root, "output"), 1, DATA_TEXTS);
+    if (dt < 0)
+        return dt;
     int rc = filter_output(c, GET(root, "output"), 1, &d);
     denied_free(&d);
-    return rc;
+    if (rc < 0)
+        return rc;
+    int dr = resp_data_output(c, GET(root, "output"), 1, DATA_CALLS);
+    return dr < 0 ? dr : rc | dr | dt;
 }
 
 /* ---- streams ---- */
@@ -431,6 +503,42 @@ static int emit_at(struct engine_call *c, const char *event, const char *raw, si
     return rc;
 }
 
+/* A kept event of a call whose arguments the data stage rewrote: the first argument delta
+ * carries them whole, later deltas are dropped, the done events and the item carry them. */
+static int emit_rewritten(struct engine_call *c, const struct kept_event *k, int index, int out,
+                          int custom, const char *nargs, int *sent)
+{
+    cJSON *root = NULL;
+    char err[64];
+    if (format_parse(k->data, k->data_len, ENGINE_MAX_DEPTH, &root, err, sizeof err))
+        return 0;
+    const char *type = format_str(root, "type");
+    const char *key = custom ? "input" : "arguments";
+    int rc = 0;
+    if (type && (strstr(type, "_arguments.delta") || strstr(type, "_input.delta"))) {
+        if (*sent)
+            goto out;
+        *sent = 1;
+        cJSON_ReplaceItemInObjectCaseSensitive(root, "delta", cJSON_CreateString(nargs));
+    } else if (type && (strstr(type, "_arguments.done") || strstr(type, "_input.done"))) {
+        cJSON_ReplaceItemInObjectCaseSensitive(root, key, cJSON_CreateString(nargs));
+    } else if (type && !strcmp(type, "response.output_item.done")) {
+        cJSON *it = GET(root, "item");
+        if (cJSON_IsObject(it) && GET(it, key))
+            cJSON_ReplaceItemInObjectCaseSensitive(it, key, cJSON_CreateString(nargs));
+    } else if (type && !strcmp(type, "response.output_item.added")) {
+        cJSON *it = GET(root, "item");
+        if (cJSON_IsObject(it) && cJSON_IsString(GET(it, key)) && *GET(it, key)->valuestring)
+            cJSON_ReplaceItemInObjectCaseSensitive(it, key, cJSON_CreateString(nargs));
+    }
+    if (index != out)
+        cJSON_ReplaceItemInObjectCaseSensitive(root, "output_index", cJSON_CreateNumber(out));
+    rc = format_emit_event(c, event_name(k->event), root);
+out:
+    cJSON_Delete(root);
+    return rc;
+}
+
 static int finish_item(struct engine_call *c, struct resp_asm *a, struct held_item *h)
 {
     struct engine_reason why;
@@ -443,6 +551,17 @@ static int finish_item(struct engine_call *c, struct resp_asm *a, struct held_it
     }
     int ok = format_judge_call(c, h->name, h->call_id, args, len, &why);
     int rc = 0;
+    char *nargs = NULL; /* the arguments as the data stage rewrote them */
+    if (ok && engine_data_stream_on(c)) {
+        const char *raw = h->final_args ? h->final_args : h->args.p;
+        size_t rlen = h->final_args ? strlen(h->final_args) : h->args.len;
+        char path[64];
+        snprintf(path, sizeof path, "response.output[%d].%s", h->index,
+                 h->custom ? "input" : "arguments");
+        if ((rc = engine_data_args(c, DATA_DIR_RESPONSE, path, raw, rlen, 1, &nargs)) < 0)
+            return rc;
+        rc = 0;
+    }
     if (!ok) {
         cJSON *it = cJSON_CreateObject();
         if (!it)
@@ -462,10 +581,14 @@ static int finish_item(struct engine_call *c, struct resp_asm *a, struct held_it
     if (ok) {
         int out = a->next_out++;
         a->map[h->index] = out + 1;
+        int sent = 0;
         for (size_t i = 0; i < h->n && !rc; i++) {
             struct kept_event *k = &h->ev[i];
-            rc =
-                emit_at(c, k->event, k->raw, k->raw_len, k->data, k->data_len, NULL, h->index, out);
+            if (nargs)
+                rc = emit_rewritten(c, k, h->index, out, h->custom, nargs, &sent);
+            else
+                rc = emit_at(c, k->event, k->raw, k->raw_len, k->data, k->data_len, NULL, h->index,
+                             out);
         }
     } else if (c->e->o.on_denied_call == ENGINE_CALL_NOTICE) {
         int out = a->next_out++;
@@ -490,6 +613,7 @@ static int finish_item(struct engine_call *c, struct resp_asm *a, struct held_it
         a->map[h->index] = -1;
     }
 out:
+    free(nargs);
     held_clear(h);
     return rc;
 }
@@ -500,6 +624,122 @@ static struct held_item *held_at(struct resp_asm *a, int index)
         if (a->h[i].active && a->h[i].index == index)
             return &a->h[i];
     return NULL;
+}
+
+/* ---- stream texts through the data stage's lanes ---- */
+
+/* The text events of the stream: a delta and its done event per text position. */
+static const struct text_kind {
+    const char *delta, *done; /* event types */
+    const char *sub;          /* "output_index" is the first key; this the second */
+    const char *done_key;     /* the done event's member holding the whole text */
+    const char *arr, *leaf;   /* the position: response.output[O].arr[S].leaf */
+} k_texts[] = {
+    {"response.output_text.delta", "response.output_text.done", "content_index", "text", "content",
+     "text"},
+    {"response.refusal.delta", "response.refusal.done", "content_index", "refusal", "content",
+     "refusal"},
+    {"response.reasoning_summary_text.delta", "response.reasoning_summary_text.done",
+     "summary_index", "text", "summary", "text"},
+    {"response.reasoning_text.delta", "response.reasoning_text.done", "content_index", "text",
+     "content", "reasoning_text"},
+};
+
+/* Emit root (an event of the stream) as the client's output index out. */
+static int emit_root(struct engine_call *c, const struct sse_event *ev, cJSON *root, int index,
+                     int out)
+{
+    if (index != out)
+        cJSON_ReplaceItemInObjectCaseSensitive(root, "output_index", cJSON_CreateNumber(out));
+    return format_emit_event(c, event_name(ev->event), root);
+}
+
+static struct data_lane *text_lane(struct engine_call *c, const struct text_kind *k, cJSON *root,
+                                   int index)
+{
+    cJSON *sub = GET(root, k->sub);
+    int si = cJSON_IsNumber(sub) ? sub->valueint : 0;
+    char path[128];
+    snprintf(path, sizeof path, "response.output[%d].%s[%d].%s", index, k->arr, si, k->leaf);
+    return engine_data_lane(c, path, index, si);
+}
+
+/*
+ * An event about a non-held output item when the lanes are on. Answers 1 when it emitted (or
+ * dropped) the event itself, 0 to let the caller forward it, or an error. A text delta goes
+ * through its lane and out with what the lane released; a done event is preceded by the
+ * lane's tail, and its whole text (like the parts and items that repeat it) is rewritten as
+ * the lanes rewrote the deltas.
+ */
+static int resp_data_event(struct engine_call *c, struct resp_asm *a, const struct sse_event *ev,
+                           cJSON *root, const char *type, int index)
+{
+    int m = a->map[index], out = m > 0 ? m - 1 : index, rc = 0;
+    for (size_t i = 0; i < sizeof k_texts / sizeof *k_texts; i++) {
+        const struct text_kind *k = &k_texts[i];
+        int is_delta = !strcmp(type, k->delta);
+        if (!is_delta && strcmp(type, k->done) != 0)
+            continue;
+        struct data_lane *l = text_lane(c, k, root, index);
+        if (!l)
+            return -ENOMEM;
+        struct data_buf buf = {0};
+        cJSON *d = GET(root, "delta");
+        if (is_delta) {
+            if (!cJSON_IsString(d))
+                return 0;
+            if (!l->env && !(l->env = cJSON_Duplicate(root, 1)))
+                return -ENOMEM;
+            rc = engine_data_feed(c, l, d->valuestring, strlen(d->valuestring), &buf);
+            if (!rc && c->observe) {
+                format_judge_text(c, d->valuestring, strlen(d->valuestring));
+                rc = format_emit_raw(c, ev);
+            } else if (!rc && m != -1 && buf.len) {
+                format_judge_text(c, buf.p, buf.len);
+                if (GET(root, "logprobs")) /* tokens of the text the lane rewrote */
+                    cJSON_ReplaceItemInObjectCaseSensitive(root, "logprobs", cJSON_CreateArray());
+                rc = data_buf_put(&buf, "", 1) || !cJSON_SetValuestring(d, buf.p)
+                         ? -ENOMEM
+                         : emit_root(c, ev, root, index, out);
+            }
+            data_buf_free(&buf);
+            return rc ? rc : 1;
+        }
+        rc = engine_data_end(c, l, &buf);
+        if (!rc && buf.len && !c->observe && m != -1 && l->env) {
+            format_judge_text(c, buf.p, buf.len);
+            cJSON *e = l->env;
+            cJSON *dn = GET(e, "delta");
+            if (GET(e, "logprobs"))
+                cJSON_ReplaceItemInObjectCaseSensitive(e, "logprobs", cJSON_CreateArray());
+            rc = data_buf_put(&buf, "", 1) || !dn || !cJSON_SetValuestring(dn, buf.p)
+                     ? -ENOMEM
+                     : emit_root(c, ev, e, index, out);
+        }
+        data_buf_free(&buf);
+        if (rc)
+            return rc;
+        rc = engine_data_node(c, DATA_DIR_RESPONSE, l->path, GET(root, k->done_key), 0);
+        if (rc < 0)
+            return rc;
+        if (!rc || c->observe)
+            return 0;
+        return m == -1 ? 1 : (rc = emit_root(c, ev, root, index, out)) ? rc : 1;
+    }
+    if (!strcmp(type, "response.content_part.added") ||
+        !strcmp(type, "response.content_part.done") ||
+        !strcmp(type, "response.reasoning_summary_part.added") ||
+        !strcmp(type, "response.reasoning_summary_part.done")) {
+        char path[96];
+        snprintf(path, sizeof path, "response.output[%d].part", index);
+        rc = engine_data_json(c, DATA_DIR_RESPONSE, path, GET(root, "part"), 0);
+    } else if (!strcmp(type, "response.output_item.added") ||
+               !strcmp(type, "response.output_item.done")) {
+        rc = resp_data_item(c, GET(root, "item"), index, 0, DATA_TEXTS);
+    }
+    if (rc <= 0 || c->observe)
+        return rc;
+    return m == -1 ? 1 : (rc = emit_root(c, ev, root, index, out)) ? rc : 1;
 }
 
 static int responses_event(struct engine_call *c, struct resp_asm *a, const struct sse_event *ev,
@@ -529,6 +769,10 @@ static int responses_event(struct engine_call *c, struct resp_asm *a, const stru
         int rc = filter_output(c, GET(resp, "output"), 0, &a->denied);
         if (rc < 0)
             return rc;
+        int dr = resp_data_output(c, GET(resp, "output"), 0, DATA_TEXTS | DATA_CALLS);
+        if (dr < 0)
+            return dr;
+        rc |= dr;
         if (!rc || c->observe)
             return format_emit_raw(c, ev);
         return format_emit_event(c, event_name(ev->event), root);
@@ -601,7 +845,11 @@ static int responses_event(struct engine_call *c, struct resp_asm *a, const stru
             rc = finish_item(c, a, h);
         return rc;
     }
-    if (!strcmp(type, "response.output_text.delta")) {
+    if (engine_data_stream_on(c)) {
+        int rc = resp_data_event(c, a, ev, root, type, index);
+        if (rc)
+            return rc < 0 ? rc : 0;
+    } else if (!strcmp(type, "response.output_text.delta")) {
         const char *d = format_str(root, "delta");
         if (d)
             format_judge_text(c, d, strlen(d));
@@ -635,6 +883,27 @@ static int responses_block(struct engine_call *c, const struct sse_event *ev)
 static int responses_end(struct engine_call *c)
 {
     struct resp_asm *a = c->asm_state;
+    for (size_t i = 0; a && engine_data_stream_on(c) && i < c->dc.n_lanes; i++) {
+        struct data_lane *l = &c->dc.lanes[i];
+        struct data_buf buf = {0};
+        int rc = engine_data_end(c, l, &buf);
+        int m = a->map[l->k0];
+        if (!rc && buf.len && !c->observe && m != -1 && l->env) {
+            format_judge_text(c, buf.p, buf.len);
+            cJSON *dn = GET(l->env, "delta");
+            if (data_buf_put(&buf, "", 1) || !dn || !cJSON_SetValuestring(dn, buf.p))
+                rc = -ENOMEM;
+            else {
+                if (m > 0)
+                    cJSON_ReplaceItemInObjectCaseSensitive(l->env, "output_index",
+                                                           cJSON_CreateNumber(m - 1));
+                rc = format_emit_event(c, format_str(l->env, "type"), l->env);
+            }
+        }
+        data_buf_free(&buf);
+        if (rc)
+            return rc;
+    }
     for (size_t i = 0; a && i < a->n; i++)
         if (a->h[i].active) {
             int rc = finish_item(c, a, &a->h[i]);

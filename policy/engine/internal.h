@@ -13,10 +13,97 @@
 #include "base/grow.h"
 #include "policy/engine/api.h"
 #include "policy/engine/format.h"
+#include "policy/data/data_buf.h"
 #include "policy/engine/sse.h"
 #include "policy/policy.h"
 
 struct engine_call;
+
+/* ---- the data stage (stage_data.c): api.data over every text of a call ----
+ *
+ * Compiled once per policy (struct engine_data: the scanner of every class some rule acts on,
+ * and each class's action per direction). Per call (struct data_call): the session's vault, the
+ * data key, what was found (for the audit record), and the lanes of a streamed response. A lane
+ * is one text position of the stream (a choice's content, a content block's text, an output
+ * part's text): the upstream's deltas are fed in, and only the final part comes out, with the
+ * actions applied and the vault's tokens restored; the format emits it in its own event shape.
+ */
+struct data_scanner;
+struct data_stream;
+struct data_vault;
+struct data_restore;
+
+enum data_dir { DATA_DIR_REQUEST, DATA_DIR_RESPONSE, DATA_N_DIRS };
+
+struct engine_data; /* stage_data.c */
+int engine_data_new(const struct policy *p, const struct engine_options *o,
+                    struct engine_data **out, char *err, size_t errlen);
+void engine_data_free(struct engine_data *d);
+
+struct data_lane {
+    char *path; /* "response.choices[0].delta.content" */
+    int k0, k1; /* the format's key of the position */
+    cJSON *env; /* the format's template for the events it emits (owned), or NULL */
+    struct data_stream *st;
+    struct data_restore *rs;
+    int ended;
+};
+
+struct data_find; /* stage_data.c: one class's count and positions, per direction */
+
+struct data_call {
+    int on[DATA_N_DIRS]; /* the direction is scanned */
+    int restore;         /* response texts get the vault's tokens back */
+    int stream;          /* -1 not decided; 0 the raw path; 1 texts flow through lanes */
+    int keeping;         /* the data stage keeps the record's text (before restoring tokens) */
+    unsigned char key[32];
+    int has_key;
+    struct data_vault *vault;
+    struct data_vault *own_vault; /* a call without a session's vault tokenizes into its own */
+    int *act[DATA_N_DIRS];        /* the call's action per class (enum data_action) */
+    int acts_set;                 /* act has the schedule's overrides (data_acts) */
+    int *resp_apply;              /* the response's actions as applied: tokenize only restores */
+    struct data_lane *lanes;
+    size_t n_lanes, cap_lanes;
+    struct data_find *finds;
+    size_t n_finds, cap_finds;
+    struct engine_reason cut; /* why the data stage refused or cut the stream */
+};
+
+/* Set up and free the call's part (engine_call_new / _free). */
+int engine_data_call_init(struct engine_call *c, const struct engine_call_info *info);
+void engine_data_call_free(struct engine_call *c);
+
+/* 1 when the response's texts must flow through lanes (decided at the first use: response
+ * rules, or tokens to restore); 0 for the raw, zero-copy path. */
+int engine_data_stream_on(struct engine_call *c);
+/* The lane at path (made on first use, with k0/k1 set). NULL on -ENOMEM. */
+struct data_lane *engine_data_lane(struct engine_call *c, const char *path, int k0, int k1);
+struct data_lane *engine_data_lane_find(struct engine_call *c, const char *path);
+/* Feed text into the lane; append the final part (actions applied, tokens restored) to *out.
+ * 0; ENGINE_ERR_DATA (a block, or the scanner failed: c->dc.cut says why; the format ends the
+ * stream); -ENOMEM. In observe mode a block is only recorded. */
+int engine_data_feed(struct engine_call *c, struct data_lane *l, const char *text, size_t len,
+                     struct data_buf *out);
+/* The lane's position ended: everything it holds, final. */
+int engine_data_end(struct engine_call *c, struct data_lane *l, struct data_buf *out);
+
+/* Block mode: the string node at path (a complete response's text, a request text) scanned in
+ * direction dir; the actions applied in place (not in observe mode), tokens restored on the
+ * response side. record 0: a copy of text already counted (the done events of a stream).
+ * Returns 1 rewritten, 0 unchanged, ENGINE_ERR_DATA (refused: c->dc.cut), -ENOMEM. */
+int engine_data_node(struct engine_call *c, enum data_dir dir, const char *path, cJSON *node,
+                     int record);
+/* Every string inside v (tool arguments, an input object), as engine_data_node(). */
+int engine_data_json(struct engine_call *c, enum data_dir dir, const char *path, cJSON *v,
+                     int record);
+/* Tool arguments given as JSON text: *out gets the rewritten text (malloc'ed) when the answer
+ * is 1. Text that is not JSON is scanned as a plain string. */
+int engine_data_args(struct engine_call *c, enum data_dir dir, const char *path, const char *args,
+                     size_t len, int record, char **out);
+
+/* The audit record's "data" member (NULL when the stage found nothing). */
+cJSON *engine_data_audit(const struct engine_call *c);
 
 /* One stage: a small vtable, as a curl connection filter. A NULL hook is "not run". */
 struct engine_stage {
@@ -58,6 +145,7 @@ struct engine {
      * once by engine_new() and owned in tz_own */
     struct tz **rule_tz, **tz_own;
     size_t n_tz_own;
+    struct engine_data *data; /* NULL when api.data acts on nothing */
 };
 
 /* A tool call of the response, judged: its name, the answer, a digest of its arguments, and
@@ -112,6 +200,7 @@ struct engine_call {
     int64_t now_ms;
     uint64_t sched_on[(POLICY_MAX_ITEMS + 63) / 64];
     size_t n_sched_on;
+    struct data_call dc; /* the data stage's part of the call (stage_data.c) */
 };
 
 /* reason helpers */

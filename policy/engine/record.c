@@ -108,6 +108,9 @@ char *engine_call_audit_json(const struct engine_call *c)
                 cJSON_AddStringToObject(r, "arguments", t->args);
         }
     }
+    cJSON *data = engine_data_audit(c); /* per class: count, action, positions; no value */
+    if (data)
+        cJSON_AddItemToObject(o, "data", data);
     char h[65];
     hex(c->prompt_sha, h);
     cJSON_AddStringToObject(o, "prompt_sha256", h);

@@ -207,14 +207,6 @@ static void list_text(const struct policy_list *m, char *buf, size_t cap)
     }
 }
 
-static int any_data_rule(const struct policy *p)
-{
-    for (size_t i = 0; i < p->api.n_schedule; i++)
-        if (p->api.schedule[i].data.n)
-            return 1;
-    return 0;
-}
-
 static enum engine_verdict schedule_request(struct engine_call *c, struct engine_request *rq,
                                             struct engine_reason *why)
 {
@@ -224,18 +216,6 @@ static enum engine_verdict schedule_request(struct engine_call *c, struct engine
         return ENGINE_ALLOW;
     char tag[160], desc[400], list[200];
     engine_policy_tag(c, tag, sizeof tag);
-    /* The data stage is still the placeholder of stage_data.c, which refuses a policy with
-     * api.data and lets one without it through unscanned; a rule's "data" actions would then
-     * be ignored. Refuse instead. This goes with that placeholder: the data stage takes the
-     * rules' actions through engine_schedule_data_action(). */
-    if (any_data_rule(p) && !p->api.data.n && !p->api.n_custom) {
-        reason_set(why, 403, "cordon.stage_missing",
-                   "the %s has api.schedule rules with \"data\" actions, and this cordond does "
-                   "not have the data stage yet; calls are refused rather than forwarded "
-                   "unscanned. Remove the rules' \"data\" or run a cordond that classifies data",
-                   tag);
-        return ENGINE_REFUSE;
-    }
     for (size_t i = 0; i < p->api.n_schedule; i++)
         if (rule_on(c, i) && p->api.schedule[i].block) {
             rule_desc(c, i, desc, sizeof desc);

@@ -290,6 +290,9 @@ struct run {
  * its whole life, hence static. */
 static char g_secrets[CONFIG_MAX_SECRETS][PATH_MAX];
 static const char *g_secret_ptrs[CONFIG_MAX_SECRETS];
+/* The data key (data_key_file) the policies' exact-data-match files are read with. */
+static unsigned char g_data_key[32];
+static int g_has_data_key;
 
 /* Returned by the option and configuration steps, which may end the process early with an
  * exit status: go on starting. The later steps return 0 or a negative errno (or the failing
@@ -517,13 +520,21 @@ static int open_policies(struct srv *s, struct run *r)
     diag_init(d);
     char versions[PATH_MAX + 16];
     snprintf(versions, sizeof versions, "%s/versions", cfg->state_dir);
+    char kerr[512] = "";
+    if (config_data_key_load(cfg, g_data_key, kerr, sizeof kerr) == 0)
+        g_has_data_key = 1;
+    else
+        fprintf(stderr,
+                "cordond: data_key_file: %s; api.data exact-data-match classes do not load\n",
+                kerr);
     struct pset_options po = {.policies_dir = cfg->policies_dir[0] ? cfg->policies_dir : NULL,
                               .policy_file = cfg->policy_file[0] ? cfg->policy_file : NULL,
                               .versions_path = versions,
                               .key = r->signer,
                               .expiry = cfg->policy_expiry,
                               .host_deny = g_secret_ptrs,
-                              .n_host_deny = (size_t)r->nsecrets};
+                              .n_host_deny = (size_t)r->nsecrets,
+                              .data_key = g_has_data_key ? g_data_key : NULL};
     if ((rc = pset_manager_open(&po, &s->psets, d)) != 0) {
         fprintf(stderr, "cordond: the policies are invalid; nothing is served:\n");
         for (size_t i = 0; i < d->count; i++) {
@@ -711,6 +722,8 @@ static int shut_down(struct srv *s, struct run *r, int rc)
     }
     key_secret_free(r->signer);
     free(r->d);
+    if (!left)
+        sodium_memzero(g_data_key, sizeof g_data_key);
     return rc;
 }
 

@@ -28,6 +28,7 @@
 #include "policy/server/anomaly.h"
 #include "policy/server/identity.h"
 #include "policy/server/server.h"
+#include "policy/server/sessions.h"
 #include "policy/server/upstream.h"
 
 #define MAX_ANSWER (64u << 20) /* a whole (non-streamed) answer */
@@ -41,6 +42,8 @@ struct proxy {
     struct upstream_loop *loop;
     char *key[CONFIG_MAX_UPSTREAMS];
     size_t key_len[CONFIG_MAX_UPSTREAMS];
+    unsigned char data_key[32]; /* api.data's hash key (config_data_key_load) */
+    int has_data_key;
 };
 
 enum phase { P_NEW, P_HEAD, P_BODY, P_STREAM, P_DONE };
@@ -55,7 +58,8 @@ struct proxy_req {
     struct pset *set; /* held while the engine is used */
     const struct pset_entry *pe;
     struct engine_call *call;
-    int up; /* index in cfg.upstreams */
+    struct data_vault *vault; /* the session's tokenize vault, held for the call (sessions.h) */
+    int up;                   /* index in cfg.upstreams */
     struct up_call *uc;
     char *body; /* the client's body (owned) */
     size_t body_len;
@@ -117,6 +121,13 @@ int proxy_open(struct srv *s, struct proxy **out, char *err, size_t errlen)
             return -EINVAL;
         }
     }
+    /* The data key: without it a policy's hash action refuses its calls (fail closed), so a
+     * key that cannot be read is said, not fatal. */
+    char kerr[512] = "";
+    if (config_data_key_load(&s->cfg, p->data_key, kerr, sizeof kerr) == 0)
+        p->has_data_key = 1;
+    else
+        fprintf(stderr, "cordond: data_key_file: %s; api.data \"hash\" refuses calls\n", kerr);
     struct upstream_timeouts t = {s->cfg.upstream_connect_timeout_ms,
                                   s->cfg.upstream_first_byte_timeout_ms,
                                   s->cfg.upstream_idle_timeout_ms};
@@ -137,6 +148,7 @@ void proxy_close(struct proxy *p)
     pthread_mutex_destroy(&p->streams_mu);
     for (size_t i = 0; i < CONFIG_MAX_UPSTREAMS; i++)
         secret_free(p->key[i], p->key_len[i]);
+    sodium_memzero(p->data_key, sizeof p->data_key);
     free(p);
 }
 
@@ -561,6 +573,7 @@ static void req_free(struct proxy_req *pr)
     if (pr->uc)
         upstream_release(pr->uc);
     engine_call_free(pr->call);
+    sessions_vault_release(pr->p->s->sessions, pr->vault); /* after the call: it borrows it */
     if (pr->set)
         pset_release(pr->set);
     free(pr->body);
@@ -721,11 +734,15 @@ static int start(struct proxy_req *pr, const char *url, const char *method,
         (void)method;
         return start_upstream(pr, "/v1/models", NULL, 0) == 0 ? 1 : -1;
     }
+    if (pr->who.via_session) /* api.data tokenize: restored in the same session's answers */
+        pr->vault = sessions_vault_acquire(s->sessions, pr->who.agent, pr->who.session);
     struct engine_call_info info = {.format = pr->fmt,
                                     .agent = pr->who.agent,
                                     .session = pr->who.via_session ? pr->who.session : NULL,
                                     .quarantined = pr->quarantined,
-                                    .quarantined_since_ms = q_since};
+                                    .quarantined_since_ms = q_since,
+                                    .vault = pr->vault,
+                                    .data_key = pr->p->has_data_key ? pr->p->data_key : NULL};
     if (engine_call_new(pr->pe->engine, &info, &pr->call) != 0)
         return -1;
     const char *fwd = NULL;
@@ -865,6 +882,8 @@ static int body_done(struct proxy_req *pr, enum up_state us, struct MHD_Response
     size_t out_len = pr->ans_len;
     if (pr->status >= 200 && pr->status < 300) {
         int v = engine_call_response(pr->call, ans, pr->ans_len, &out, &out_len);
+        if (v == ENGINE_REFUSE) /* the data stage blocked a value of the answer */
+            return refuse_engine(pr, resp, st);
         if (v == ENGINE_ALLOW) {
             out = ans;
             out_len = pr->ans_len;

@@ -325,8 +325,11 @@ static int build(struct pset_manager *m, struct srcs *s, struct pset **out, stru
             continue;
         }
         struct engine *eng = NULL;
-        char eerr[256];
-        if (engine_new(p, NULL, &eng, eerr, sizeof eerr) != 0) {
+        char eerr[256] = "";
+        struct engine_options eo;
+        if (engine_options_from_policy(p, &eo, eerr, sizeof eerr) == 0)
+            eo.data_key = m->o.data_key; /* the exact-data-match files' key */
+        if (engine_new(p, eerr[0] ? NULL : &eo, &eng, eerr, sizeof eerr) != 0) {
             diag_add(d, file, "the model proxy's engine cannot be built: %s", eerr);
             policy_free(p);
             continue;

@@ -59,6 +59,9 @@ struct pset_options {
      * as its host_deny (borrowed; outlive the manager). */
     const char *const *host_deny;
     size_t n_host_deny;
+    /* The data key (32 bytes, borrowed; outlives the manager) that api.data's exact-data-match
+     * files were made with; NULL: a policy with such a class does not load. */
+    const unsigned char *data_key;
 };
 
 struct pset_manager;

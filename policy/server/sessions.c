@@ -14,6 +14,7 @@
 
 #include "base/clock.h"
 #include "base/grow.h"
+#include "policy/data/data_vault.h"
 
 #define RAW_ID 16
 #define RAW_MAC 16
@@ -26,12 +27,25 @@ struct token_entry {
     int ended;
 };
 
+/* A session's tokenize vault, held by refs calls; freed at the session's end once none
+ * holds it. */
+struct vault_entry {
+    char agent[AGENTS_NAME_MAX + 1];
+    char session[SESSIONS_SESSION_MAX + 1];
+    struct data_vault *v;
+    unsigned refs;
+    int ended;
+    int64_t used_ms;
+};
+
 struct sessions {
     pthread_mutex_t mu;
     struct agents *a;
     int64_t ttl_ms;
     struct token_entry *v;
     size_t n, cap;
+    struct vault_entry *vaults;
+    size_t n_vaults, cap_vaults;
 };
 
 int sessions_new(struct agents *a, int64_t ttl_ms, struct sessions **out)
@@ -54,6 +68,9 @@ void sessions_free(struct sessions *ss)
     if (ss->v)
         sodium_memzero(ss->v, ss->cap * sizeof *ss->v);
     free(ss->v);
+    for (size_t i = 0; i < ss->n_vaults; i++)
+        data_vault_free(ss->vaults[i].v); /* wipes every value */
+    free(ss->vaults);
     pthread_mutex_destroy(&ss->mu);
     free(ss);
 }
@@ -188,19 +205,112 @@ int sessions_check(struct sessions *ss, const char *token, struct session_bind *
     return rc;
 }
 
+/* Free the vault at i (refs 0). Called with mu held. */
+static void vault_drop(struct sessions *ss, size_t i)
+{
+    data_vault_free(ss->vaults[i].v);
+    ss->vaults[i] = ss->vaults[--ss->n_vaults];
+}
+
+/* End the vaults of session (called with mu held): freed now when no call holds them. */
+static void vault_end(struct sessions *ss, const char *session)
+{
+    for (size_t i = ss->n_vaults; i-- > 0;) {
+        struct vault_entry *e = &ss->vaults[i];
+        if (strcmp(e->session, session) != 0)
+            continue;
+        e->ended = 1;
+        if (!e->refs)
+            vault_drop(ss, i);
+    }
+}
+
 size_t sessions_end(struct sessions *ss, const char *session)
 {
     size_t n = 0;
     if (!session || !session[0])
         return 0;
     pthread_mutex_lock(&ss->mu);
+    vault_end(ss, session);
     for (size_t i = 0; i < ss->n; i++) {
         if (!ss->v[i].ended &&
             (strcmp(ss->v[i].b.session, session) == 0 || strcmp(ss->v[i].parent, session) == 0)) {
             ss->v[i].ended = 1;
+            if (strcmp(ss->v[i].b.session, session) != 0)
+                vault_end(ss, ss->v[i].b.session); /* a tree inside the tree ends with it */
             n++;
         }
     }
+    pthread_mutex_unlock(&ss->mu);
+    return n;
+}
+
+/* Whether session still has a live token (called with mu held). */
+static int session_live(struct sessions *ss, const char *session, int64_t now)
+{
+    for (size_t i = 0; i < ss->n; i++)
+        if (!ss->v[i].ended && now < ss->v[i].expires_ms && !strcmp(ss->v[i].b.session, session))
+            return 1;
+    return 0;
+}
+
+struct data_vault *sessions_vault_acquire(struct sessions *ss, const char *agent,
+                                          const char *session)
+{
+    if (!ss || !bound_ok(agent, AGENTS_NAME_MAX) || !bound_ok(session, SESSIONS_SESSION_MAX))
+        return NULL;
+    struct data_vault *v = NULL;
+    pthread_mutex_lock(&ss->mu);
+    int64_t now = clock_mono_ms();
+    for (size_t i = 0; i < ss->n_vaults && !v; i++) {
+        struct vault_entry *e = &ss->vaults[i];
+        if (!e->ended && !strcmp(e->agent, agent) && !strcmp(e->session, session)) {
+            e->refs++;
+            e->used_ms = now;
+            v = e->v;
+        }
+    }
+    if (!v && ss->n_vaults >= SESSIONS_VAULTS_MAX) /* room: vaults no live session needs */
+        for (size_t i = ss->n_vaults; i-- > 0;)
+            if (!ss->vaults[i].refs && !session_live(ss, ss->vaults[i].session, now))
+                vault_drop(ss, i);
+    if (!v && ss->n_vaults < SESSIONS_VAULTS_MAX &&
+        GROW(&ss->vaults, &ss->cap_vaults, ss->n_vaults + 1) == 0 &&
+        data_vault_new(NULL, &v) == 0) {
+        struct vault_entry *e = &ss->vaults[ss->n_vaults++];
+        memset(e, 0, sizeof *e);
+        memcpy(e->agent, agent, strlen(agent) + 1);
+        memcpy(e->session, session, strlen(session) + 1);
+        e->v = v;
+        e->refs = 1;
+        e->used_ms = now;
+    }
+    pthread_mutex_unlock(&ss->mu);
+    return v;
+}
+
+void sessions_vault_release(struct sessions *ss, struct data_vault *v)
+{
+    if (!ss || !v)
+        return;
+    pthread_mutex_lock(&ss->mu);
+    for (size_t i = 0; i < ss->n_vaults; i++) {
+        struct vault_entry *e = &ss->vaults[i];
+        if (e->v != v)
+            continue;
+        if (e->refs)
+            e->refs--;
+        if (!e->refs && e->ended)
+            vault_drop(ss, i);
+        break;
+    }
+    pthread_mutex_unlock(&ss->mu);
+}
+
+size_t sessions_vault_count(struct sessions *ss)
+{
+    pthread_mutex_lock(&ss->mu);
+    size_t n = ss->n_vaults;
     pthread_mutex_unlock(&ss->mu);
     return n;
 }

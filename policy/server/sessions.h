@@ -65,6 +65,27 @@ int sessions_check(struct sessions *ss, const char *token, struct session_bind *
  * Returns how many ended. */
 size_t sessions_end(struct sessions *ss, const char *session);
 
+/*
+ * The tokenize vault of a session (api.data "tokenize", policy/data/data_vault.h): a value the
+ * request carried becomes "[EMAIL_1]" for the model and is restored in the responses of the
+ * same session. One vault per (agent, session), made on first use and shared by the session's
+ * parallel calls; each call holds it from acquire to release. sessions_end() ends it: it is
+ * freed, every value wiped, once the last call that holds it releases it. Bounded: at most
+ * SESSIONS_VAULTS_MAX vaults live (vaults of ended or expired sessions are freed first), each
+ * with the vault's own bounds (entries and bytes).
+ *
+ * sessions_vault_acquire() returns NULL when session is NULL or "", when the table is full,
+ * or on -ENOMEM: the call then tokenizes into a vault of its own (engine_call_info.vault
+ * NULL), which restores only that call's tokens.
+ */
+#define SESSIONS_VAULTS_MAX 4096
+struct data_vault;
+struct data_vault *sessions_vault_acquire(struct sessions *ss, const char *agent,
+                                          const char *session);
+void sessions_vault_release(struct sessions *ss, struct data_vault *v);
+/* Vaults live now (tests, status). */
+size_t sessions_vault_count(struct sessions *ss);
+
 /* The live session tokens of agent now, one per governed tree (`cordon status`). */
 size_t sessions_live(struct sessions *ss, const char *agent);
 

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the stream assemblers (chat, messages, responses) on arbitrary upstream
- * bytes in arbitrary splits, under a policy that allows some tools and denies others. The
- * first byte picks the format, observe or enforce mode and the chunk size. Nothing crashes or
- * leaks, and in observe mode the client receives exactly the upstream's bytes.
+ * bytes in arbitrary splits, under a policy that allows some tools and denies others, with or
+ * without api.data rules on the response (the data stage's lanes). The first byte picks the
+ * format, observe or enforce mode, the data rules and the chunk size. Nothing crashes or
+ * leaks, and in observe mode (whose policy has data rules) the client receives exactly the
+ * upstream's bytes.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,8 +17,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct engine *engines[2];
-static struct policy *policies[2];
+static struct engine *engines[3];
+static struct policy *policies[3];
 
 static struct engine *get_engine(int observe)
 {
@@ -27,7 +29,11 @@ static struct engine *get_engine(int observe)
         "[\"get_*\",\"search\"],\"deny\":[\"get_secret\"],\"constraints\":{\"search\":{\"q\":"
         "\"[a-z]+\"}}}}}",
         "{\"cordon_policy\":1,\"agent\":\"f\",\"mode\":\"observe\",\"api\":{\"models\":[\"*\"],"
-        "\"tools\":{\"allow\":[\"get_*\",\"search\"]}}}",
+        "\"tools\":{\"allow\":[\"get_*\",\"search\"]},\"data\":{\"pii.*\":\"redact\","
+        "\"secret.*\":\"block\"}}}",
+        "{\"cordon_policy\":1,\"agent\":\"f\",\"api\":{\"models\":[\"*\"],\"tools\":{\"allow\":"
+        "[\"get_*\",\"search\"]},\"data\":{\"pii.*\":\"redact\",\"pii.phone\":\"mask\","
+        "\"secret.*\":\"block\",\"health\":\"log\"}}}",
     };
     struct policy_env env = {.vars = {.home = "/h", .cwd = "/c", .workspace = "/w", .tmp = "/tmp"}};
     struct diag d;
@@ -35,7 +41,8 @@ static struct engine *get_engine(int observe)
     if (policy_load(docs[observe], strlen(docs[observe]), &env, &policies[observe], &d))
         __builtin_trap();
     char err[256];
-    struct engine_options o = {.on_denied_call = observe ? ENGINE_CALL_DROP : ENGINE_CALL_NOTICE,
+    struct engine_options o = {.on_denied_call =
+                                   observe == 1 ? ENGINE_CALL_DROP : ENGINE_CALL_NOTICE,
                                .max_sse_line = 4096,
                                .max_held = 8192};
     if (engine_new(policies[observe], &o, &engines[observe], err, sizeof err))
@@ -71,12 +78,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         "{\"model\":\"m\",\"stream\":true,\"input\":\"x\"}",
     };
     int f = data[0] % 3, observe = (data[0] >> 2) & 1;
+    int which = observe ? 1 : (data[0] >> 7) & 1 ? 2 : 0; /* 2: enforce with data rules */
     size_t chunk = (size_t)(data[0] >> 3) + 1;
     data++;
     size--;
     struct engine_call_info info = {.format = fmts[f], .agent = "f"};
     struct engine_call *c;
-    if (engine_call_new(get_engine(observe), &info, &c))
+    if (engine_call_new(get_engine(which), &info, &c))
         return 0;
     const char *out;
     size_t out_len;

@@ -52,6 +52,8 @@ keep_work
 has "it names the denied model's line" "DIFFERS: ask gpt-4o (not in api.models): allowed"
 has "it names the denied tool's line" "DIFFERS: claude streams a deploy_production call"
 has "it names what reached the model API" "DIFFERS: the stub upstream saw"
+has "it names the card number it did not redact" \
+    "DIFFERS: the audit log has no record of the card number redacted"
 has "it says it failed" "quickstart: FAILED:"
 
 # Nothing in the demo names a host beyond loopback.

@@ -365,19 +365,25 @@ Test(engine_schedule, data_actions_for_the_data_stage)
     te_close(&t);
 }
 
-Test(engine_schedule, data_rules_without_the_data_stage_fail_closed)
+Test(engine_schedule, data_rules_are_honoured_by_the_data_stage)
 {
-    /* goes with the guard in stage_schedule.c when the data stage replaces its placeholder */
+    /* the data stage reads the rules' actions (engine_schedule_data_action), with no api.data */
     struct te t;
     int status;
     te_open(&t,
             ",\"api\":{\"models\":[\"*\"],\"schedule\":[{\"outside\":\"Mon-Fri 08:00-18:00\","
-            "\"data\":{\"financial\":\"block\"}}]}",
+            "\"data\":{\"pii.email\":\"block\"}}]}",
             NULL);
-    cr_assert_eq(call_at(&t, at(2026, 12, 2, 10, 0), CHAT_M("m")), ENGINE_REFUSE);
+    const char *body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"mail "
+                       "alice.smith@example.com\"}]}";
+    cr_assert_eq(call_at(&t, at(2026, 12, 2, 10, 0), body), ENGINE_ALLOW, "the rule is off");
+    cr_assert_eq(call_at(&t, at(2026, 12, 2, 20, 0), body), ENGINE_REFUSE, "the rule applies");
     const char *err = refusal(&t, &status);
-    cr_expect(strstr(err, "cordon.stage_missing"), "%s", err);
-    cr_expect(strstr(err, "data stage"), "%s", err);
+    cr_expect_eq(status, 403);
+    cr_expect(strstr(err, "cordon.data_blocked"), "%s", err);
+    cr_expect(strstr(err, "pii.email"), "%s", err);
+    cr_expect(strstr(err, "api.schedule"), "%s", err);
+    cr_expect_null(strstr(err, "alice.smith"), "%s", err);
     te_close(&t);
 }
 

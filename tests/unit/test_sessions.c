@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "policy/data/data_vault.h"
 #include "policy/server/sessions.h"
 
 static struct agents *a;
@@ -196,4 +197,37 @@ Test(sessions, oversized)
     memset(longsid, 'a', sizeof longsid - 1);
     longsid[sizeof longsid - 1] = '\0';
     cr_assert_eq(sessions_mint(ss, "bob", kid, longsid, NULL, tok, NULL), -EINVAL);
+}
+
+/* The tokenize vault of a session: one per (agent, session), shared by its calls, freed at the
+ * session's end once the last call lets go, so a new call of an ended session gets none of
+ * its values back. */
+Test(sessions, vault_per_session_freed_at_its_end)
+{
+    char tok[SESSIONS_TOKEN_LEN + 1];
+    cr_assert_eq(sessions_mint(ss, "bob", kid, sid, NULL, tok, NULL), 0);
+    cr_assert_null(sessions_vault_acquire(ss, "bob", NULL));
+    cr_assert_null(sessions_vault_acquire(ss, "bob", ""));
+    struct data_vault *v1 = sessions_vault_acquire(ss, "bob", sid);
+    struct data_vault *v2 = sessions_vault_acquire(ss, "bob", sid);
+    struct data_vault *other = sessions_vault_acquire(ss, "eve", sid);
+    cr_assert_not_null(v1);
+    cr_assert_eq(v1, v2, "one vault for the session's parallel calls");
+    cr_assert_neq(v1, other, "another agent's vault is its own");
+    struct data_buf b = {0};
+    cr_assert_eq(data_vault_tokenize(v1, "pii.email", "a@b.example", 11, &b), 0);
+    cr_assert_eq(data_vault_count(v2), 1);
+    sessions_vault_release(ss, v2);
+    sessions_vault_release(ss, other);
+    cr_assert_eq(sessions_vault_count(ss), 2, "a vault outlives its calls until the end");
+    cr_assert_eq(sessions_end(ss, sid), 1);
+    cr_assert_eq(sessions_vault_count(ss), 1, "eve's is freed, bob's is held by a call");
+    cr_assert_eq(data_vault_count(v1), 1, "still usable by the call that holds it");
+    sessions_vault_release(ss, v1);
+    cr_assert_eq(sessions_vault_count(ss), 0, "freed once the last call let go");
+    struct data_vault *v3 = sessions_vault_acquire(ss, "bob", sid);
+    cr_assert_not_null(v3);
+    cr_assert_eq(data_vault_count(v3), 0, "a new vault holds none of the ended session's values");
+    sessions_vault_release(ss, v3);
+    data_buf_free(&b);
 }
