@@ -217,6 +217,9 @@ int engine_call_new(const struct engine *e, const struct engine_call_info *info,
     c->agent = strdup(info->agent ? info->agent : "");
     c->session = info->session ? strdup(info->session) : NULL;
     c->quarantined = info->quarantined;
+    c->bops = info->budget;
+    c->bops_ud = info->budget_ud;
+    c->now_ms = info->now_ms;
     c->observe = e->p->mode == POLICY_MODE_OBSERVE;
     crypto_hash_sha256_init(&c->resp_hash);
     if (!c->agent || (info->session && !c->session)) {
@@ -231,6 +234,13 @@ void engine_call_free(struct engine_call *c)
 {
     if (!c)
         return;
+    if (c->budget_held) { /* a path that never finished the call: settle or release */
+        const struct engine_decision *up = &c->d[ENGINE_STAGE_UPSTREAM][ENGINE_HOOK_REQUEST];
+        if (up->ran && up->verdict == ENGINE_ALLOW)
+            budget_settle(c);
+        else
+            budget_release(c);
+    }
     if (c->ops && c->ops->stream_free && c->asm_state)
         c->ops->stream_free(c->asm_state);
     sse_free(c->sse);
@@ -294,6 +304,7 @@ int engine_call_request(struct engine_call *c, const char *body, size_t len, con
     if (c->state != 0)
         return ENGINE_ERR_STATE;
     c->state = 1;
+    c->req_len = len;
     crypto_hash_sha256(c->prompt_sha, (const unsigned char *)body, len);
     char err[256], tag[160];
     struct engine_reason why = {0};
@@ -377,10 +388,22 @@ void engine_call_upstream(struct engine_call *c, int ok, const struct engine_rea
     struct engine_decision *d = &c->d[ENGINE_STAGE_UPSTREAM][ENGINE_HOOK_REQUEST];
     d->ran = 1;
     d->verdict = ok ? ENGINE_ALLOW : ENGINE_REFUSE;
+    if (!ok)
+        budget_release(c); /* the upstream never answered: nothing was spent */
     if (!ok && why) {
         d->why = *why;
         (void)refuse(c, why); /* the body engine_call_error() gives */
     }
+}
+
+void engine_call_no_charge(struct engine_call *c)
+{
+    budget_release(c);
+}
+
+unsigned engine_call_retry_after(const struct engine_call *c)
+{
+    return c->refused ? c->retry_after : 0;
 }
 
 int engine_stream_error(struct engine_call *c, const struct engine_reason *why, engine_emit_fn emit,

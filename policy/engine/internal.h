@@ -101,7 +101,28 @@ struct engine_call {
     int stream_failed;
     engine_emit_fn emit;
     void *emit_ud;
+
+    /* the budget stage (stage_budget.c) */
+    size_t req_len;                       /* bytes of the request body */
+    int64_t now_ms;                       /* engine_call_info.now_ms, or the clock at the start */
+    const struct engine_budget_ops *bops; /* NULL: no ledger */
+    void *bops_ud;
+    uint64_t budget_handle;
+    int budget_held;                       /* a reservation is open */
+    int budget_done;                       /* 1 settled, 2 released */
+    int budget_est;                        /* settled at the worst case: no usage came */
+    int64_t budget_usd_p, budget_tokens;   /* the worst case reserved */
+    int64_t charged_usd_p, charged_tokens; /* what was settled */
+    unsigned retry_after;                  /* seconds, for a 429 of the budget stage */
+    int strip_usage; /* cordon added stream_options.include_usage: keep the usage chunk */
+    int usage_seen;  /* an ENGINE_EV_USAGE came */
+    uint64_t cached_tokens, reasoning_tokens, cache_write_tokens;
 };
+
+/* The budget stage's end of a call (stage_budget.c): settle from usage (or at the worst case
+ * when none came), or release when nothing was spent. Idempotent. */
+void budget_settle(struct engine_call *c);
+void budget_release(struct engine_call *c);
 
 /* reason helpers */
 void reason_set(struct engine_reason *r, int status, const char *code, const char *fmt, ...)

@@ -188,12 +188,12 @@ Test(engine, placeholders_fail_closed_with_stage_missing)
 {
     static const char *const extras[] = {
         ",\"api\":{\"models\":[\"*\"],\"data\":{\"pii.email\":\"redact\"}}",
-        ",\"api\":{\"models\":[\"*\"],\"budget\":{\"session_usd\":1.0}}",
+        ",\"api\":{\"models\":[\"*\"],\"anomaly\":{\"requests_per_minute\":60}}",
         ",\"api\":{\"models\":[\"*\"],\"schedule\":[{\"outside\":\"Mon-Fri 08:00-18:00\","
         "\"block\":true}]}",
     };
     static const int stage[] = {ENGINE_STAGE_DATA, ENGINE_STAGE_BUDGET, ENGINE_STAGE_SCHEDULE};
-    static const char *const word[] = {"data stage", "budget stage", "schedule stage"};
+    static const char *const word[] = {"data stage", "anomaly stage", "schedule stage"};
     for (int i = 0; i < 3; i++) {
         struct te t;
         int status;
