@@ -118,7 +118,7 @@ static int64_t usd_limit(double usd)
 
 /* The day and month buckets of now in api.budget.tz, and when each ends. UTC until the zone
  * reader lands; the bucket names are the ledger's keys. */
-static void buckets(const struct policy *p, int64_t now_ms, struct engine_budget_ask *a)
+void engine_budget_buckets(const struct policy *p, int64_t now_ms, struct engine_budget_ask *a)
 {
     (void)p;
     time_t t = (time_t)(now_ms / 1000);
@@ -263,6 +263,8 @@ static enum engine_verdict budget_request(struct engine_call *c, struct engine_r
         return ENGINE_REFUSE;
     }
     int64_t in = (int64_t)(c->req_len / 3 + 1), out = worst_output(c, rq);
+    if ((int64_t)rq->tokens_input > in)
+        in = (int64_t)rq->tokens_input; /* embeddings input given as token arrays */
     int64_t in_p = 0, out_p = 0;
     if (pr) {
         in_p = per_token(pr->input_per_mtok);
@@ -284,7 +286,7 @@ static enum engine_verdict budget_request(struct engine_call *c, struct engine_r
     a.agent = c->agent;
     a.session = c->session ? c->session : "";
     a.now_ms = c->now_ms;
-    buckets(p, c->now_ms, &a);
+    engine_budget_buckets(p, c->now_ms, &a);
     a.tokens = sat_add(in, out);
     a.usd_p = sat_add(sat_mul(in, in_p), sat_mul(out, out_p));
     a.limit[ENGINE_BUDGET_SESSION_USD] = usd_limit(p->api.session_usd);
