@@ -118,20 +118,59 @@ static int64_t usd_limit(double usd)
 
 /* The day and month buckets of now in api.budget.tz, and when each ends. UTC until the zone
  * reader lands; the bucket names are the ledger's keys. */
+/* Days since 1970-01-01 to the civil date (H. Hinnant's algorithm): no libc time zone state,
+ * no formatting library on the hot path. */
+static void civil(int64_t days, int *y, unsigned *m, unsigned *d)
+{
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    unsigned doe = (unsigned)(days - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static int64_t days_from_civil(int y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void digits(char *out, unsigned v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        out[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/* The day and month buckets of now in api.budget.tz, and when each ends. UTC until the zone
+ * reader lands; the bucket names are the ledger's keys. */
 void engine_budget_buckets(const struct policy *p, int64_t now_ms, struct engine_budget_ask *a)
 {
     (void)p;
-    time_t t = (time_t)(now_ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    unsigned y = (unsigned)(tm.tm_year + 1900) % 10000u, m = (unsigned)(tm.tm_mon + 1) % 100u,
-             d = (unsigned)tm.tm_mday % 100u;
-    snprintf(a->day, sizeof a->day, "%04u-%02u-%02u", y, m, d);
-    snprintf(a->month, sizeof a->month, "%04u-%02u", y, m);
-    int64_t day0 = now_ms - (now_ms % 86400000);
-    a->day_reset_ms = day0 + 86400000;
-    struct tm nm = {.tm_year = tm.tm_year, .tm_mon = tm.tm_mon + 1, .tm_mday = 1};
-    a->month_reset_ms = (int64_t)timegm(&nm) * 1000;
+    int64_t days = now_ms >= 0 ? now_ms / 86400000 : (now_ms - 86399999) / 86400000;
+    int y;
+    unsigned m, d;
+    civil(days, &y, &m, &d);
+    unsigned yy = (unsigned)(y < 0 ? 0 : y) % 10000u;
+    digits(a->day, yy, 4);
+    a->day[4] = '-';
+    digits(a->day + 5, m, 2);
+    a->day[7] = '-';
+    digits(a->day + 8, d, 2);
+    a->day[10] = '\0';
+    memcpy(a->month, a->day, 7);
+    a->month[7] = '\0';
+    a->day_reset_ms = (days + 1) * 86400000;
+    a->month_reset_ms = days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) * 86400000;
 }
 
 const char *engine_budget_scope_name(enum engine_budget_scope s)
@@ -244,8 +283,8 @@ static enum engine_verdict budget_request(struct engine_call *c, struct engine_r
     }
     if (!p->api.has_budget)
         return ENGINE_ALLOW;
-    engine_policy_tag(c, tag, sizeof tag);
     if (!c->bops) {
+        engine_policy_tag(c, tag, sizeof tag);
         reason_set(why, 503, "cordon.budget_unavailable",
                    "the %s has api.budget or api.rate limits and this cordond has no ledger to "
                    "count them in; the call is refused rather than spent uncounted",
@@ -256,6 +295,7 @@ static enum engine_verdict budget_request(struct engine_call *c, struct engine_r
     const struct policy_price *pr = price_for(p, model);
     int usd = p->api.session_usd >= 0 || p->api.day_usd >= 0 || p->api.month_usd >= 0;
     if (usd && !pr) {
+        engine_policy_tag(c, tag, sizeof tag);
         reason_set(why, 403, "cordon.budget_unpriced",
                    "the %s limits spending in US dollars and api.budget.prices has no price "
                    "for model \"%s\", so the call cannot be counted; add a price for it",

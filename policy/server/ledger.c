@@ -557,18 +557,24 @@ static struct lagent *agent_get(struct ledger *l, const char *name, int create)
     return a;
 }
 
+static void copy_name(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strnlen(src, cap - 1) : 0;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
+}
+
 static void fill_rec(struct ledger_rec *r, char kind, uint64_t id, int64_t t, const char *agent,
                      const char *session, const char *day, const char *month, int64_t usd,
                      int64_t tok, int est)
 {
-    memset(r, 0, sizeof *r);
     r->kind = kind;
     r->id = id;
     r->t_ms = t;
-    snprintf(r->agent, sizeof r->agent, "%s", agent ? agent : "");
-    snprintf(r->session, sizeof r->session, "%s", session ? session : "");
-    snprintf(r->day, sizeof r->day, "%s", day ? day : "");
-    snprintf(r->month, sizeof r->month, "%s", month ? month : "");
+    copy_name(r->agent, sizeof r->agent, agent);
+    copy_name(r->session, sizeof r->session, session);
+    copy_name(r->day, sizeof r->day, day);
+    copy_name(r->month, sizeof r->month, month);
     r->usd_p = usd;
     r->tokens = tok;
     r->estimated = est;
@@ -693,8 +699,10 @@ int ledger_reserve(struct ledger *l, const struct engine_budget_ask *a, uint64_t
     pthread_mutex_unlock(&ag->mu);
 
     struct ledger_rec rec;
-    fill_rec(&rec, 'R', r->id, now, a->agent, session, a->day, a->month, a->usd_p, a->tokens, 0);
-    if (store_append(l, &rec) != 0) {
+    if (l->st)
+        fill_rec(&rec, 'R', r->id, now, a->agent, session, a->day, a->month, a->usd_p, a->tokens,
+                 0);
+    if (l->st && store_append(l, &rec) != 0) {
         /* not recorded, so not held: the call is refused */
         pthread_mutex_lock(&ag->mu);
         end_res(s, r, 0, 0);
@@ -734,9 +742,11 @@ static void finish(struct ledger *l, struct resv *r, char kind, int64_t usd, int
     }
     ag->open--;
     pthread_mutex_unlock(&ag->mu);
-    struct ledger_rec rec;
-    fill_rec(&rec, kind, r->id, now, NULL, NULL, NULL, NULL, usd, tok, est);
-    (void)store_append(l, &rec); /* lost: the next start charges the worst case */
+    if (l->st) {
+        struct ledger_rec rec;
+        fill_rec(&rec, kind, r->id, now, NULL, NULL, NULL, NULL, usd, tok, est);
+        (void)store_append(l, &rec); /* lost: the next start charges the worst case */
+    }
     __atomic_sub_fetch(&l->stats.open, 1, __ATOMIC_RELAXED);
     count_i(&l->stats.reserved_usd_p, -r->usd);
     count_i(&l->stats.reserved_tokens, -r->tok);
