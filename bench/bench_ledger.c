@@ -10,7 +10,8 @@
  *    (request, upstream answer with usage, finish, audit record) on a policy with api.budget
  *    and api.rate, against the same policy without them, the ledger in memory.
  *
- * usage: bench_ledger [SECONDS_PER_ROUND]   (default 0.3)
+ * usage: bench_ledger [SECONDS_PER_ROUND [calls]]   (default 0.3; "calls": the second figure
+ * alone)
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -211,7 +212,8 @@ int main(int argc, char **argv)
              (int)getpid());
     double base[ROUNDS], one[ROUNDS], many[ROUNDS], jone[ROUNDS], jmany[ROUNDS];
     struct ledger *mem = open_ledger(NULL), *jl = open_ledger(journal);
-    for (int r = 0; r < ROUNDS; r++) {
+    int only_calls = argc > 2 && !strcmp(argv[2], "calls");
+    for (int r = 0; r < ROUNDS && !only_calls; r++) {
         base[r] = run_mutex_counter();
         one[r] = run_threads(mem, 1);
         many[r] = run_threads(mem, 0);
@@ -221,18 +223,22 @@ int main(int argc, char **argv)
     ledger_close(jl);
     unlink(journal);
     double b = median(base, ROUNDS);
-    printf("ledger throughput, %d threads, reservations + settlements per second (medians of %d "
-           "rounds of %.2f s):\n",
-           THREADS, ROUNDS, secs);
-    printf("  baseline: uncontended mutex counter, 1 thread   %12.0f /s\n", b);
-    printf("  in memory, one agent (one mutex)                %12.0f /s  (%.3f x baseline)\n",
-           median(one, ROUNDS), median(one, ROUNDS) / b);
-    printf("  in memory, %d agents                            %12.0f /s  (%.3f x baseline)\n",
-           THREADS, median(many, ROUNDS), median(many, ROUNDS) / b);
-    printf("  journal, one agent                              %12.0f /s  (%.3f x baseline)\n",
-           median(jone, ROUNDS), median(jone, ROUNDS) / b);
-    printf("  journal, %d agents                              %12.0f /s  (%.3f x baseline)\n",
-           THREADS, median(jmany, ROUNDS), median(jmany, ROUNDS) / b);
+    if (!only_calls)
+        printf(
+            "ledger throughput, %d threads, reservations + settlements per second (medians of %d "
+            "rounds of %.2f s):\n",
+            THREADS, ROUNDS, secs);
+    if (!only_calls) {
+        printf("  baseline: uncontended mutex counter, 1 thread   %12.0f /s\n", b);
+        printf("  in memory, one agent (one mutex)                %12.0f /s  (%.3f x baseline)\n",
+               median(one, ROUNDS), median(one, ROUNDS) / b);
+        printf("  in memory, %d agents                            %12.0f /s  (%.3f x baseline)\n",
+               THREADS, median(many, ROUNDS), median(many, ROUNDS) / b);
+        printf("  journal, one agent                              %12.0f /s  (%.3f x baseline)\n",
+               median(jone, ROUNDS), median(jone, ROUNDS) / b);
+        printf("  journal, %d agents                              %12.0f /s  (%.3f x baseline)\n",
+               THREADS, median(jmany, ROUNDS), median(jmany, ROUNDS) / b);
+    }
 
     static const char with[] =
         "{\"cordon_policy\":1,\"agent\":\"bench\",\"api\":{\"models\":[\"gpt-*\"],"
