@@ -89,6 +89,7 @@ static const struct route routes[] = {
     {"/embeddings", R_PROXY, M_POST, do_proxy, "/v1/embeddings", 0},
     {"/v1/models", R_PROXY, M_GET, do_proxy, "/v1/models", 0},
     {"/v1/budget", 0, M_GET | M_HEAD, do_budget, "/v1/budget", SMALL},
+    {"/budget", 0, M_GET | M_HEAD, do_budget, "/v1/budget", SMALL},
     {"/models", R_PROXY, M_GET, do_proxy, "/v1/models", 0},
     {"", R_PREFIX, M_ANY, not_found, "other", SMALL},
 };
