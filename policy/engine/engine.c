@@ -386,9 +386,12 @@ int engine_call_error(struct engine_call *c, int *status, const char **body, siz
 void engine_call_upstream(struct engine_call *c, int ok, const struct engine_reason *why)
 {
     struct engine_decision *d = &c->d[ENGINE_STAGE_UPSTREAM][ENGINE_HOOK_REQUEST];
+    int answered = d->ran && d->verdict == ENGINE_ALLOW;
     d->ran = 1;
     d->verdict = ok ? ENGINE_ALLOW : ENGINE_REFUSE;
-    if (!ok)
+    if (!ok && answered)
+        budget_settle(c); /* it answered 2xx, then failed in the body: it may have spent */
+    else if (!ok)
         budget_release(c); /* the upstream never answered: nothing was spent */
     if (!ok && why) {
         d->why = *why;

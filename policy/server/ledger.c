@@ -33,6 +33,20 @@ static int64_t sat_add(int64_t a, int64_t b)
     return r < -LEDGER_CAP ? -LEDGER_CAP : r;
 }
 
+const char *ledger_strerror(int rc)
+{
+    switch (rc) {
+    case 0:
+        return "success";
+    case LEDGER_ERR_STORE:
+        return "the ledger's store cannot record";
+    case LEDGER_ERR_CORRUPT:
+        return "a ledger record could not be applied";
+    default:
+        return err_is_errno(rc) ? strerror(-rc) : "unknown ledger error";
+    }
+}
+
 /* ------------------------------------------------------------ the line format */
 
 static uint64_t fnv1a(const char *s, size_t n)
@@ -1008,7 +1022,7 @@ int ledger_open(struct ledger_store *st, int64_t now_ms, struct ledger **out, ch
     uint64_t damaged = 0;
     if ((rc = st->ops->load(st, on_rec, rp, &damaged)) != 0) {
         snprintf(err, errlen, "ledger: cannot replay the journal: %s",
-                 rc < 0 ? strerror(-rc) : "a record could not be applied");
+                 rc < 0 ? strerror(-rc) : ledger_strerror(LEDGER_ERR_CORRUPT));
         goto fail;
     }
     l->stats.damaged = damaged;

@@ -34,6 +34,9 @@
 #define LEDGER_ERR_STORE (ERR_BLOCK_LEDGER - 1)   /* the store failed: calls are refused */
 #define LEDGER_ERR_CORRUPT (ERR_BLOCK_LEDGER - 2) /* a record that is not one */
 
+/* The name of a ledger code or a negative errno. */
+const char *ledger_strerror(int rc);
+
 #define LEDGER_NAME_MAX 64 /* agent and session names; longer ones are refused */
 
 /* One record of the store. Kinds: 'R' a reservation (id, scopes, worst case), 'C' its

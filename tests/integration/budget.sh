@@ -123,7 +123,7 @@ done
 [ "$(budget spent)" = "$SPENT" ] && ok "the hostile requests spent nothing" || bad "hostile spent" "$(cat "$W/budget.json")"
 
 # ------------------------------------------------------------------ a rate
-for i in 1 2 3; do
+for _ in 1 2 3; do
     CODE=$(curl -s -D "$W/hdr" -o "$W/body" -w '%{http_code}' -H "Authorization: Bearer $RKEY" \
         -H 'Content-Type: application/json' \
         --data-binary '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"[[stub:text text=r]]"}]}' \
