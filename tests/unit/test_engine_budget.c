@@ -377,3 +377,31 @@ Test(engine_budget, fails_closed_without_a_ledger_or_a_price)
     cr_assert_eq(f.reserves, 0);
     te_close(&t);
 }
+
+Test(engine_budget, day_and_month_buckets_at_their_edges)
+{
+    struct policy *p = te_policy("");
+    static const struct {
+        int64_t now;
+        const char *day, *month;
+        int64_t day_reset, month_reset;
+    } v[] = {
+        /* 2025-12-31T23:59:59.999Z: the month ends at the new year */
+        {1767225599999LL, "2025-12-31", "2025-12", 1767225600000LL, 1767225600000LL},
+        /* 2026-01-01T00:00:00Z */
+        {1767225600000LL, "2026-01-01", "2026-01", 1767312000000LL, 1769904000000LL},
+        /* 2028-02-29T12:00:00Z, a leap day: March starts the next day */
+        {1835438400000LL, "2028-02-29", "2028-02", 1835481600000LL, 1835481600000LL},
+        {0, "1970-01-01", "1970-01", 86400000LL, 2678400000LL},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        struct engine_budget_ask a;
+        memset(&a, 0, sizeof a);
+        engine_budget_buckets(p, v[i].now, &a);
+        cr_assert_str_eq(a.day, v[i].day, "%zu", i);
+        cr_assert_str_eq(a.month, v[i].month, "%zu", i);
+        cr_assert_eq(a.day_reset_ms, v[i].day_reset, "%zu", i);
+        cr_assert_eq(a.month_reset_ms, v[i].month_reset, "%zu", i);
+    }
+    policy_free(p);
+}
