@@ -161,6 +161,9 @@ start_cordond && [ "$(budget spent)" = "$AFTER" ] && ok "and a second start does
     bad "no double counting" "want $AFTER" "$(cat "$W/budget.json")"
 kill -TERM "$CPID"; wait "$CPID"; CPID=
 
+if grep -q 'Sanitizer' "$W/cordond.log"; then bad "cordond ran clean" "$(grep -A20 Sanitizer "$W/cordond.log" | head -40)"
+else ok "cordond ran clean (no sanitizer report in its log)"; fi
+
 # ------------------------------------------------------------------ the audit records
 "$CORDON" audit query "$W/state/audit" --kind model.call --json >"$W/audit.json" 2>&1
 C=$(grep -c '"outcome":"charged"' "$W/audit.json")
