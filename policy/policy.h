@@ -71,8 +71,8 @@ struct policy_paths {
 };
 
 struct policy_endpoint {
-    const char *raw;  /* "*.github.com:443" */
-    const char *host; /* lowercase; "*.github.com" when wildcard, IPv6 without brackets */
+    const char *raw;  /* "*.git.example.com:443" */
+    const char *host; /* lowercase; "*.git.example.com" when wildcard, IPv6 without brackets */
     int wildcard;     /* host begins with "*.": any name strictly beneath the suffix */
     uint16_t port;    /* 0 means any port ("host:*") */
 };

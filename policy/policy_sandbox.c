@@ -402,7 +402,7 @@ static void get_endpoints(struct ctx *c, const cJSON *v, const char *path)
         const char *colon = strrchr(s, ':');
         if (!colon || strlen(s) > 260) {
             diag_add(c->d, ep,
-                     "expected \"host:port\" (\"api.example.com:443\", \"*.github.com:443\", "
+                     "expected \"host:port\" (\"api.example.com:443\", \"*.git.example.com:443\", "
                      "\"[::1]:8080\", \"host:*\"), got %s",
                      q);
             continue;

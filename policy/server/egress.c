@@ -65,7 +65,7 @@ const struct policy_endpoint *egress_match(const struct policy *p, const char *h
         if (e->wildcard) {
             if (is_lit)
                 continue; /* "*.0.1" names names, never the address 10.0.0.1 */
-            /* "*.github.com": a name strictly beneath the suffix, never the suffix itself. */
+            /* "*.git.example.com": a name strictly beneath the suffix, never the suffix itself. */
             size_t hl = strlen(host), sl = strlen(e->host + 1);
             if (hl > sl && host[0] != '.' && glob_match(e->host, host))
                 return e;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * DSSE v1 envelopes (https://github.com/secure-systems-lab/dsse, protocol.md and envelope.md)
+ * DSSE v1 envelopes (the secure-systems-lab DSSE specification, protocol.md and envelope.md)
  * signed with Ed25519. Verification is the gate every policy passes before the shim trusts a
  * rule, so it is deliberately unforgiving: a size cap before parsing, duplicate members
  * rejected (cJSON keeps both, and two parsers could pick different ones), the payload type

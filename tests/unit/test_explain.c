@@ -62,7 +62,7 @@ static struct policy *compile(void)
     snprintf(json, sizeof json,
              "{\"cordon_policy\": 1, \"agent\": \"x\", \"sandbox\": {\"exec\": {\"deny\": "
              "[\"rm*\"], \"search\": [\"%s\"]}, \"network\": {\"allow\": "
-             "[\"*.github.com:443\"]}}, \"api\": {\"data\": {\"secret.*\": \"block\"}}}",
+             "[\"*.git.example.com:443\"]}}, \"api\": {\"data\": {\"secret.*\": \"block\"}}}",
              bin);
     struct policy_env env = {.vars = {home, dir, ws_link, "/tmp"}, .resolve_symlinks = 1};
     struct policy *p = NULL;
@@ -98,7 +98,7 @@ Test(explain, text_shows_resolution_and_origins, .init = setup, .fini = teardown
              "[credentials]",
              home);
     cr_assert(strstr(t, want), "missing '%s' in:\n%s", want, t);
-    cr_assert(strstr(t, "any name under github.com, port 443"), "%s", t);
+    cr_assert(strstr(t, "any name under git.example.com, port 443"), "%s", t);
     cr_assert(strstr(t, "(covers secret.aws_access_key"), "%s", t);
     cr_assert(strstr(t, "models    none allowed"), "%s", t);
     free(t);

@@ -325,11 +325,11 @@ Test(good, hosts_are_lowercased_and_wildcards_marked)
 {
     struct policy *p = load("{\"cordon_policy\": 1, \"agent\": \"a\", \"sandbox\": "
                             "{\"network\": {\"allow\": [\"API.Example.COM:443\", "
-                            "\"*.GitHub.com:22\"]}}}");
+                            "\"*.Git.Example.com:22\"]}}}");
     cr_assert_not_null(p, "%s", all_errors());
     cr_assert_str_eq(p->sandbox.net.allow[0].host, "api.example.com");
     cr_assert_eq(p->sandbox.net.allow[0].wildcard, 0);
-    cr_assert_str_eq(p->sandbox.net.allow[1].host, "*.github.com");
+    cr_assert_str_eq(p->sandbox.net.allow[1].host, "*.git.example.com");
     cr_assert_eq(p->sandbox.net.allow[1].wildcard, 1);
     cr_assert_eq(p->sandbox.net.allow[1].port, 22);
     policy_free(p);

@@ -378,7 +378,7 @@ Test(fetch, target_forms)
     char host[64];
     cr_assert_eq(fetch_split_hostport("[::1]:443", host, sizeof host, &port), 0);
     cr_assert_str_eq(host, "::1");
-    cr_assert_eq(fetch_split_hostport("api.github.com:", host, sizeof host, &port), -EINVAL);
+    cr_assert_eq(fetch_split_hostport("api.git.example.com:", host, sizeof host, &port), -EINVAL);
 }
 
 /* A one-shot loopback server that sends a canned answer, for fetch_policy end to end. */
@@ -922,12 +922,12 @@ Test(dnsmap, names_get_stable_placeholders_and_map_back)
 {
     void *mem = calloc(1, dnsmap_size());
     dnsmap_use(mem);
-    uint32_t a = dnsmap_assign("API.GitHub.com"), b = dnsmap_assign("crm.internal");
+    uint32_t a = dnsmap_assign("API.Git.Example.com"), b = dnsmap_assign("crm.internal");
     cr_assert(dnsmap_is_placeholder(a) && dnsmap_is_placeholder(b));
     cr_assert_neq(a, b);
-    cr_assert_eq(dnsmap_assign("api.github.com"), a, "case-insensitive and stable");
-    cr_assert_eq(dnsmap_assign("api.github.com."), a, "the absolute form is the same name");
-    cr_assert_str_eq(dnsmap_lookup(a), "api.github.com");
+    cr_assert_eq(dnsmap_assign("api.git.example.com"), a, "case-insensitive and stable");
+    cr_assert_eq(dnsmap_assign("api.git.example.com."), a, "the absolute form is the same name");
+    cr_assert_str_eq(dnsmap_lookup(a), "api.git.example.com");
     cr_assert_null(dnsmap_lookup(0x7f000001));
     cr_assert_null(dnsmap_lookup(DNSMAP_BASE));
     cr_assert_null(dnsmap_lookup(DNSMAP_BASE + 4000), "an unassigned slot");
