@@ -122,6 +122,17 @@ for b in '{"model":"gpt-4o-mini","max_tokens":9223372036854775808,"n":10000,"mes
 done
 [ "$(budget spent)" = "$SPENT" ] && ok "the hostile requests spent nothing" || bad "hostile spent" "$(cat "$W/budget.json")"
 
+# ------------------------------------------------------------------ a client that leaves mid-stream
+LEAVE='{"model":"gpt-4o-mini","stream":true,"max_tokens":100,"messages":[{"role":"user","content":"[[stub:text chunks=30 size=4 delay_ms=60 input_tokens=40 output_tokens=20]]"}]}'
+curl -s -o /dev/null --max-time 0.4 -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+    --data-binary "$LEAVE" "http://$H/v1/chat/completions"
+WANTL=$("$PY" -c "print('%.9f' % ($SPENT + 60 / 1e6))")
+for _ in $(seq 100); do [ "$(budget spent)" = "$WANTL" ] && break; sleep 0.05; done
+[ "$(budget spent)" = "$WANTL" ] && [ "$(budget reserved)" = "0.000000000" ] &&
+    ok "a client that leaves mid-stream: the stream is drained and charged its usage" ||
+    bad "disconnect mid-stream" "want $WANTL" "$(cat "$W/budget.json")"
+SPENT=$(budget spent)
+
 # ------------------------------------------------------------------ a rate
 for _ in 1 2 3; do
     CODE=$(curl -s -D "$W/hdr" -o "$W/body" -w '%{http_code}' -H "Authorization: Bearer $RKEY" \
