@@ -16,6 +16,7 @@ PACKAGES=(
     python3-requests python3-httpx  # real HTTP clients against tests/support/stub_upstream
     wrk                        # the baseline of bench/bench_stub.sh
     bubblewrap firejail hyperfine   # baselines for bench/
+    tzdata                     # the zones of api.schedule and api.budget.tz (base/tz.c, unit.tz)
 )
 
 # npm installs the official OpenAI and Anthropic clients for integration.stub_upstream (the

@@ -108,6 +108,8 @@ struct engine_options {
     size_t max_sse_line;    /* bytes in one SSE line; 0: ENGINE_DEFAULT_SSE_LINE */
     size_t max_held;        /* bytes of held-back tool calls per call; 0: ENGINE_DEFAULT_HELD */
     size_t max_record_text; /* text kept for the audit record when asked; 0: 64 KiB */
+    const char *zoneinfo;   /* the tz database api.schedule's zones are read from, once, by
+                               engine_new(); NULL: /usr/share/zoneinfo */
 };
 #define ENGINE_DEFAULT_SSE_LINE (1u << 20)
 #define ENGINE_DEFAULT_HELD (4u << 20)
@@ -182,7 +184,8 @@ struct engine_call_info {
      * with 503 cordon.budget_unavailable). Borrowed: it must outlive the call. */
     const struct engine_budget_ops *budget;
     void *budget_ud;
-    int64_t now_ms; /* the time the call is judged at (Unix ms); 0: the real clock */
+    int64_t now_ms; /* the call's time, ms since the epoch (UTC), by which api.schedule's
+                       windows are read for the whole call; 0: the real clock */
 };
 
 #endif

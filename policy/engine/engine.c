@@ -183,6 +183,8 @@ int engine_new(const struct policy *p, const struct engine_options *o, struct en
         k->max = r->max;
         k->optional = r->optional;
     }
+    if ((rc = schedule_engine_init(e, err, errlen)) != 0)
+        goto out;
     *out = e;
     e = NULL; /* transferred */
     rc = 0;
@@ -198,6 +200,7 @@ void engine_free(struct engine *e)
     for (size_t i = 0; i < e->n_checks; i++)
         deep_regex_free(e->checks[i].re);
     free(e->checks);
+    schedule_engine_free(e);
     free(e);
 }
 
@@ -219,9 +222,9 @@ int engine_call_new(const struct engine *e, const struct engine_call_info *info,
     c->quarantined = info->quarantined;
     c->bops = info->budget;
     c->bops_ud = info->budget_ud;
-    c->now_ms = info->now_ms;
     c->observe = e->p->mode == POLICY_MODE_OBSERVE;
     crypto_hash_sha256_init(&c->resp_hash);
+    schedule_call_init(c, info->now_ms);
     if (!c->agent || (info->session && !c->session)) {
         engine_call_free(c);
         return -ENOMEM;

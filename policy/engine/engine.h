@@ -16,7 +16,7 @@
  * the audit record, never left out. In observe mode every stage decides and is recorded as
  * enforce mode would have decided, but the request and the response go through unchanged.
  *
- * Stages the next issues fill (schedule, data, anomaly) are here as fail-closed placeholders:
+ * Stages the next issues fill (data, anomaly) are here as fail-closed placeholders:
  * a policy that uses them has every call refused with cordon.stage_missing rather than
  * forwarded unchecked. The budget stage reserves through the ledger the server passes in
  * engine_call_info (api.h, struct engine_budget_ops) and settles in the usage stage.
@@ -54,8 +54,11 @@ int engine_options_from_policy(const struct policy *p, struct engine_options *o,
 /*
  * Build the engine for policy p (borrowed: it must outlive the engine) and options o (copied,
  * but the strings it points to are borrowed; NULL: engine_options_from_policy(p)). Compiles
- * every constraint pattern once. Returns 0 and *out (engine_free); ENGINE_ERR_REGEX with err
- * saying which pattern; -EINVAL from engine_options_from_policy(); -ENOMEM.
+ * every constraint pattern once and reads the zone of every api.schedule rule once from
+ * o->zoneinfo (base/tz.h). Returns 0 and *out (engine_free); ENGINE_ERR_REGEX with err
+ * saying which pattern; a zone that cannot be read: -ENOENT (no such zone file), another
+ * errno, or a TZ_ERR_* code (tz_strerror), with err naming the rule, the zone and the file;
+ * -EINVAL from engine_options_from_policy(); -ENOMEM.
  */
 __attribute__((warn_unused_result)) int engine_new(const struct policy *p,
                                                    const struct engine_options *o,

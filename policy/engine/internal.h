@@ -35,6 +35,7 @@ extern const struct engine_stage engine_stage_quarantine, engine_stage_models,
 /* A compiled argument check: api.tools.constraints and engine_options.arg_rules alike. The
  * pattern is compiled by policy/deep.h, the dialect `cordon policy check` accepts. */
 struct deep_regex;
+struct tz;
 struct arg_check {
     const char *tool, *arg;
     int has_re;
@@ -53,6 +54,10 @@ struct engine {
     struct engine_options o;
     size_t n_checks;
     struct arg_check *checks;
+    /* api.schedule: the zone of each rule (rule_tz[i], shared by rules of one zone), loaded
+     * once by engine_new() and owned in tz_own */
+    struct tz **rule_tz, **tz_own;
+    size_t n_tz_own;
 };
 
 /* A tool call of the response, judged: its name, the answer, a digest of its arguments, and
@@ -104,7 +109,6 @@ struct engine_call {
 
     /* the budget stage (stage_budget.c) */
     size_t req_len;                       /* bytes of the request body */
-    int64_t now_ms;                       /* engine_call_info.now_ms, or the clock at the start */
     const struct engine_budget_ops *bops; /* NULL: no ledger */
     void *bops_ud;
     uint64_t budget_handle;
@@ -117,6 +121,10 @@ struct engine_call {
     int strip_usage; /* cordon added stream_options.include_usage: keep the usage chunk */
     int usage_seen;  /* an ENGINE_EV_USAGE came */
     uint64_t cached_tokens, reasoning_tokens, cache_write_tokens;
+    /* schedule: the call's time and the api.schedule rules that apply at it (bit i: rule i) */
+    int64_t now_ms;
+    uint64_t sched_on[(POLICY_MAX_ITEMS + 63) / 64];
+    size_t n_sched_on;
 };
 
 /* The budget stage's end of a call (stage_budget.c): settle from usage (or at the worst case
@@ -162,6 +170,27 @@ int format_unreadable(struct engine_call *c, const struct sse_event *ev, const c
 /* A dispatched event's data as a JSON object: 1 with *root (the caller cJSON_Deletes it); for
  * data that is not one, what format_unreadable() returned (0 or negative); -ENOMEM. */
 int format_event_object(struct engine_call *c, const struct sse_event *ev, cJSON **root);
+
+/*
+ * The schedule stage (stage_schedule.c). schedule_engine_init() loads every rule's zone from
+ * e->o.zoneinfo (0; -ENOMEM; a tz_load() error with err naming the rule and the zone);
+ * schedule_call_init() reads the call's time (0: the real clock) and which rules apply.
+ */
+int schedule_engine_init(struct engine *e, char *err, size_t errlen);
+void schedule_engine_free(struct engine *e);
+void schedule_call_init(struct engine_call *c, int64_t now_ms);
+/* 1 when a rule that applies to the call lists name in its tools.deny (why says which rule
+ * and until when); 0 otherwise. The tools stage asks for request definitions, a forced
+ * tool_choice and response tool calls. */
+int engine_schedule_tool_denied(const struct engine_call *c, const char *name,
+                                struct engine_reason *why);
+/* The data action for class cls (a built-in or custom class name) from the rules that apply
+ * to the call, on the request (response 0) or the response (1) side: *found 1 when a rule
+ * names the class (exactly, or with a glob), and the action; *found 0 (and ALLOW) when none
+ * does, and api.data decides. In one rule the most specific entry decides (the exact name,
+ * else the longest glob), as in api.data; across rules the strongest action wins. */
+enum policy_action engine_schedule_data_action(const struct engine_call *c, const char *cls,
+                                               int response, int *found);
 
 /* "policy of agent "a" v3": which policy a message speaks of. */
 void engine_policy_tag(const struct engine_call *c, char *buf, size_t cap);

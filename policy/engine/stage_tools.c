@@ -159,6 +159,14 @@ enum engine_verdict tools_judge_call(const struct engine *e, const char *name, c
     return v;
 }
 
+/* The policy's api.tools, then the api.schedule rules that apply to the call. History calls
+ * are judged by api.tools alone: they were made earlier, perhaps while no rule applied. */
+static int call_name_allowed(const struct engine_call *c, const char *name,
+                             struct engine_reason *why)
+{
+    return tools_name_allowed(c->e, name, why) && !engine_schedule_tool_denied(c, name, why);
+}
+
 static enum engine_verdict tools_request(struct engine_call *c, struct engine_request *rq,
                                          struct engine_reason *why)
 {
@@ -176,7 +184,7 @@ static enum engine_verdict tools_request(struct engine_call *c, struct engine_re
     }
     if (rq->tool_choice_forced) {
         struct engine_reason r;
-        if (!tools_name_allowed(e, rq->tool_choice_forced, &r)) {
+        if (!call_name_allowed(c, rq->tool_choice_forced, &r)) {
             reason_set(why, 403, "cordon.tool_choice_denied",
                        "tool_choice forces tool \"%.100s\", which the policy denies: %s",
                        rq->tool_choice_forced, r.message);
@@ -189,7 +197,7 @@ static enum engine_verdict tools_request(struct engine_call *c, struct engine_re
         struct engine_reason r;
         if (!rq->tools[i].node)
             continue;
-        if (tools_name_allowed(e, rq->tools[i].name, &r)) {
+        if (call_name_allowed(c, rq->tools[i].name, &r)) {
             left++;
             continue;
         }
@@ -220,6 +228,8 @@ static enum engine_verdict tools_event(struct engine_call *c, const struct engin
 {
     if (ev->kind != ENGINE_EV_TOOL_CALL)
         return ENGINE_ALLOW;
+    if (engine_schedule_tool_denied(c, ev->name, why))
+        return ENGINE_REFUSE;
     return tools_judge_call(c->e, ev->name, ev->args, ev->args_len, why);
 }
 

@@ -28,7 +28,18 @@ static void setup(void)
     mkdir(p, 0755);
     snprintf(p, sizeof p, "%s/Europe/Brussels", zdir);
     int fd = open(p, O_WRONLY | O_CREAT, 0644);
-    cr_assert_eq(write(fd, "TZif2", 5), 5); /* the magic every zone file starts with */
+    /* the smallest zone file there is: a version 1 TZif with one type, UTC+1 "CET" */
+    static const unsigned char zone[] = {
+        'T', 'Z', 'i',  'f',  0, 0, 0,   0,   0,   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* magic,
+                                                                                       version */
+        0,   0,   0,    0,    0, 0, 0,   0,   0,   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0,
+        0,   0,   4,                                   /* counts */
+        0,   0,   0x0e, 0x10, 0, 0, 'C', 'E', 'T', 0}; /* +3600, not DST, designation "CET" */
+    cr_assert_eq(write(fd, zone, sizeof zone), (ssize_t)sizeof zone);
+    close(fd);
+    snprintf(p, sizeof p, "%s/Broken", zdir); /* starts as a zone does, and is not one */
+    fd = open(p, O_WRONLY | O_CREAT, 0644);
+    cr_assert_eq(write(fd, "TZif2", 5), 5);
     close(fd);
     snprintf(p, sizeof p, "%s/leapseconds", zdir); /* lives there, is not a zone */
     fd = open(p, O_WRONLY | O_CREAT, 0644);
@@ -125,6 +136,16 @@ Test(deep, a_file_that_is_not_a_zone_is_refused)
                        "\"leapseconds\", \"block\": true}]}"),
                  1);
     has("api.schedule[0].tz", "unknown time zone \"leapseconds\"");
+}
+
+Test(deep, a_truncated_zone_file_is_refused)
+{
+    cr_assert_eq(check("{\"schedule\": [{\"outside\": \"Mon 08:00-09:00\", \"tz\": "
+                       "\"Broken\", \"block\": true}]}"),
+                 1);
+    has("api.schedule[0].tz", "time zone \"Broken\" (");
+    has("api.schedule[0].tz", "reinstall the tzdata package");
+    has("api.schedule[0].tz", "shorter than a TZif header");
 }
 
 Test(deep, constraint_object_pattern_is_checked)

@@ -189,12 +189,10 @@ Test(engine, placeholders_fail_closed_with_stage_missing)
     static const char *const extras[] = {
         ",\"api\":{\"models\":[\"*\"],\"data\":{\"pii.email\":\"redact\"}}",
         ",\"api\":{\"models\":[\"*\"],\"anomaly\":{\"requests_per_minute\":60}}",
-        ",\"api\":{\"models\":[\"*\"],\"schedule\":[{\"outside\":\"Mon-Fri 08:00-18:00\","
-        "\"block\":true}]}",
     };
-    static const int stage[] = {ENGINE_STAGE_DATA, ENGINE_STAGE_BUDGET, ENGINE_STAGE_SCHEDULE};
-    static const char *const word[] = {"data stage", "anomaly stage", "schedule stage"};
-    for (int i = 0; i < 3; i++) {
+    static const int stage[] = {ENGINE_STAGE_DATA, ENGINE_STAGE_BUDGET};
+    static const char *const word[] = {"data stage", "anomaly stage"};
+    for (size_t i = 0; i < sizeof extras / sizeof *extras; i++) {
         struct te t;
         int status;
         te_open(&t, extras[i], NULL);
@@ -202,7 +200,7 @@ Test(engine, placeholders_fail_closed_with_stage_missing)
             const char *body = f == ENGINE_EMBEDDINGS  ? "{\"model\":\"m\",\"input\":\"x\"}"
                                : f == ENGINE_RESPONSES ? "{\"model\":\"m\",\"input\":\"x\"}"
                                                        : "{\"model\":\"m\",\"messages\":[]}";
-            cr_assert_eq(te_request(&t, f, body), ENGINE_REFUSE, "%d/%d", i, f);
+            cr_assert_eq(te_request(&t, f, body), ENGINE_REFUSE, "%zu/%d", i, f);
             const char *err = te_error(&t, &status);
             cr_assert_eq(status, 403);
             cr_assert(strstr(err, "cordon.stage_missing"), "%s", err);
