@@ -183,7 +183,8 @@ int engine_new(const struct policy *p, const struct engine_options *o, struct en
         k->max = r->max;
         k->optional = r->optional;
     }
-    if ((rc = schedule_engine_init(e, err, errlen)) != 0)
+    if ((rc = schedule_engine_init(e, err, errlen)) != 0 ||
+        (rc = budget_engine_init(e, err, errlen)) != 0)
         goto out;
     *out = e;
     e = NULL; /* transferred */
@@ -201,6 +202,7 @@ void engine_free(struct engine *e)
         deep_regex_free(e->checks[i].re);
     free(e->checks);
     schedule_engine_free(e);
+    budget_engine_free(e);
     free(e);
 }
 

@@ -150,9 +150,10 @@ __attribute__((warn_unused_result)) int engine_call_response(struct engine_call 
  * to the last byte. */
 void engine_call_finish(struct engine_call *c, uint64_t latency_ms);
 
-/* The day and month buckets of now_ms (Unix ms) in p's api.budget.tz, and when they end: the
- * day, month, day_reset_ms and month_reset_ms of a (the rest is left as it is). */
-void engine_budget_buckets(const struct policy *p, int64_t now_ms, struct engine_budget_ask *a);
+/* The day and month buckets of now_ms (Unix ms) in the api.budget.tz of e's policy, and when
+ * they end: the day, month, day_reset_ms and month_reset_ms of a (the rest is left as it
+ * is). */
+void engine_budget_buckets(const struct engine *e, int64_t now_ms, struct engine_budget_ask *a);
 
 /* "api.budget.day_usd": the policy key a budget or rate scope comes from. */
 const char *engine_budget_scope_name(enum engine_budget_scope s);

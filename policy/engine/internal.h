@@ -58,6 +58,8 @@ struct engine {
      * once by engine_new() and owned in tz_own */
     struct tz **rule_tz, **tz_own;
     size_t n_tz_own;
+    /* api.budget.tz, loaded once by engine_new() when the policy has budgets (NULL: UTC) */
+    struct tz *budget_tz;
 };
 
 /* A tool call of the response, judged: its name, the answer, a digest of its arguments, and
@@ -126,6 +128,11 @@ struct engine_call {
     uint64_t sched_on[(POLICY_MAX_ITEMS + 63) / 64];
     size_t n_sched_on;
 };
+
+/* The budget stage's zone (stage_budget.c): loaded from e->o.zoneinfo when the policy has
+ * limits; 0, -ENOMEM, or a tz_load() error with err naming api.budget.tz. */
+int budget_engine_init(struct engine *e, char *err, size_t errlen);
+void budget_engine_free(struct engine *e);
 
 /* The budget stage's end of a call (stage_budget.c): settle from usage (or at the worst case
  * when none came), or release when nothing was spent. Idempotent. */

@@ -21,6 +21,7 @@
 #include "policy/engine/engine.h"
 #include "policy/engine/internal.h"
 #include "base/glob.h"
+#include "base/tz.h"
 
 #include <errno.h>
 #include <math.h>
@@ -116,33 +117,6 @@ static int64_t usd_limit(double usd)
     return usd < 0 ? -1 : (int64_t)llround(usd * 1e12);
 }
 
-/* The day and month buckets of now in api.budget.tz, and when each ends. UTC until the zone
- * reader lands; the bucket names are the ledger's keys. */
-/* Days since 1970-01-01 to the civil date (H. Hinnant's algorithm): no libc time zone state,
- * no formatting library on the hot path. */
-static void civil(int64_t days, int *y, unsigned *m, unsigned *d)
-{
-    days += 719468;
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    unsigned doe = (unsigned)(days - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
-static int64_t days_from_civil(int y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 static void digits(char *out, unsigned v, int n)
 {
     for (int i = n - 1; i >= 0; i--) {
@@ -151,26 +125,70 @@ static void digits(char *out, unsigned v, int n)
     }
 }
 
-/* The day and month buckets of now in api.budget.tz, and when each ends. UTC until the zone
- * reader lands; the bucket names are the ledger's keys. */
-void engine_budget_buckets(const struct policy *p, int64_t now_ms, struct engine_budget_ask *a)
+static void bucket_names(struct engine_budget_ask *a, int64_t y, int m, int d)
 {
-    (void)p;
-    int64_t days = now_ms >= 0 ? now_ms / 86400000 : (now_ms - 86399999) / 86400000;
-    int y;
-    unsigned m, d;
-    civil(days, &y, &m, &d);
     unsigned yy = (unsigned)(y < 0 ? 0 : y) % 10000u;
     digits(a->day, yy, 4);
     a->day[4] = '-';
-    digits(a->day + 5, m, 2);
+    digits(a->day + 5, (unsigned)m, 2);
     a->day[7] = '-';
-    digits(a->day + 8, d, 2);
+    digits(a->day + 8, (unsigned)d, 2);
     a->day[10] = '\0';
     memcpy(a->month, a->day, 7);
     a->month[7] = '\0';
+}
+
+/* The day and month buckets of now in api.budget.tz, and when each ends: UTC by arithmetic;
+ * another zone through base/tz.h (no TZ, no localtime: safe from every thread). The bucket
+ * names are the ledger's keys. */
+void engine_budget_buckets(const struct engine *e, int64_t now_ms, struct engine_budget_ask *a)
+{
+    int64_t days = now_ms >= 0 ? now_ms / 86400000 : (now_ms - 86399999) / 86400000;
+    const struct tz *z = e ? e->budget_tz : NULL;
+    struct tz_local l;
+    if (z && tz_convert(z, now_ms >= 0 ? now_ms / 1000 : (now_ms - 999) / 1000, &l) == 0) {
+        bucket_names(a, l.year, l.month, l.mday);
+        int64_t ny, my;
+        int nm, nd, mm = l.month == 12 ? 1 : l.month + 1;
+        tz_civil_from_days(tz_days_from_civil(l.year, l.month, l.mday) + 1, &ny, &nm, &nd);
+        my = l.month == 12 ? l.year + 1 : l.year;
+        int64_t t1 = 0, t2 = 0;
+        if (tz_local_to_utc(z, ny, nm, nd, 0, &t1) == 0 &&
+            tz_local_to_utc(z, my, mm, 1, 0, &t2) == 0) {
+            a->day_reset_ms = t1 * 1000;
+            a->month_reset_ms = t2 * 1000;
+            return;
+        }
+    }
+    int64_t y;
+    int m, d;
+    tz_civil_from_days(days, &y, &m, &d);
+    bucket_names(a, y, m, d);
     a->day_reset_ms = (days + 1) * 86400000;
-    a->month_reset_ms = days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) * 86400000;
+    a->month_reset_ms = tz_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) * 86400000;
+}
+
+int budget_engine_init(struct engine *e, char *err, size_t errlen)
+{
+    const struct policy *p = e->p;
+    const char *name = p->api.budget_tz;
+    if (!p->api.has_budget || !name || !strcmp(name, "UTC"))
+        return 0;
+    char why[400] = "";
+    int rc = tz_load(e->o.zoneinfo ? e->o.zoneinfo : TZ_DEFAULT_DIR, name, &e->budget_tz, why,
+                     sizeof why);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc)
+        snprintf(err, errlen,
+                 "api.budget.tz: %s; the policy cannot be used until its zone can be read", why);
+    return rc;
+}
+
+void budget_engine_free(struct engine *e)
+{
+    tz_free(e->budget_tz);
+    e->budget_tz = NULL;
 }
 
 const char *engine_budget_scope_name(enum engine_budget_scope s)
@@ -326,7 +344,7 @@ static enum engine_verdict budget_request(struct engine_call *c, struct engine_r
     a.agent = c->agent;
     a.session = c->session ? c->session : "";
     a.now_ms = c->now_ms;
-    engine_budget_buckets(p, c->now_ms, &a);
+    engine_budget_buckets(c->e, c->now_ms, &a);
     a.tokens = sat_add(in, out);
     a.usd_p = sat_add(sat_mul(in, in_p), sat_mul(out, out_p));
     a.limit[ENGINE_BUDGET_SESSION_USD] = usd_limit(p->api.session_usd);

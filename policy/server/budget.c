@@ -81,7 +81,7 @@ int budget_report(struct srv *s, const struct identity *who, int64_t now_ms, cha
     const struct policy *p = pe->policy;
     struct engine_budget_ask a;
     memset(&a, 0, sizeof a);
-    engine_budget_buckets(p, now_ms, &a);
+    engine_budget_buckets(pe->engine, now_ms, &a);
     const char *session = who->via_session ? who->session : "";
     struct ledger_view v;
     memset(&v, 0, sizeof v);

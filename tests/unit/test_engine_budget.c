@@ -5,6 +5,7 @@
  * every path that spent nothing, OpenAI stream usage asked for and kept from the client, and
  * observe mode. */
 #include <errno.h>
+#include <unistd.h>
 
 #include "test_engine_support.h"
 
@@ -380,7 +381,8 @@ Test(engine_budget, fails_closed_without_a_ledger_or_a_price)
 
 Test(engine_budget, day_and_month_buckets_at_their_edges)
 {
-    struct policy *p = te_policy("");
+    struct te t;
+    te_open(&t, "", NULL);
     static const struct {
         int64_t now;
         const char *day, *month;
@@ -397,11 +399,40 @@ Test(engine_budget, day_and_month_buckets_at_their_edges)
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         struct engine_budget_ask a;
         memset(&a, 0, sizeof a);
-        engine_budget_buckets(p, v[i].now, &a);
+        engine_budget_buckets(t.e, v[i].now, &a);
         cr_assert_str_eq(a.day, v[i].day, "%zu", i);
         cr_assert_str_eq(a.month, v[i].month, "%zu", i);
         cr_assert_eq(a.day_reset_ms, v[i].day_reset, "%zu", i);
         cr_assert_eq(a.month_reset_ms, v[i].month_reset, "%zu", i);
     }
-    policy_free(p);
+    te_close(&t);
+}
+
+/* api.budget.tz: the day and the month are Brussels' (UTC+1 in winter, +2 in summer). */
+Test(engine_budget, buckets_in_the_policy_zone)
+{
+    if (access("/usr/share/zoneinfo/Europe/Brussels", R_OK) != 0) {
+        if (getenv("CI") && !strcmp(getenv("CI"), "true"))
+            cr_assert_fail("no tz database at /usr/share/zoneinfo (install tzdata)");
+        cr_skip_test("no tz database at /usr/share/zoneinfo");
+    }
+    struct te t;
+    te_open(&t,
+            ",\"api\":{\"models\":[\"*\"],\"budget\":{\"day_tokens\":1000,"
+            "\"tz\":\"Europe/Brussels\"}}",
+            NULL);
+    struct engine_budget_ask a;
+    memset(&a, 0, sizeof a);
+    /* 2025-12-31T23:30:00Z is 00:30 on 1 January in Brussels */
+    engine_budget_buckets(t.e, 1767223800000LL, &a);
+    cr_assert_str_eq(a.day, "2026-01-01");
+    cr_assert_str_eq(a.month, "2026-01");
+    cr_assert_eq(a.day_reset_ms, 1767308400000LL);   /* 2026-01-01T23:00:00Z */
+    cr_assert_eq(a.month_reset_ms, 1769900400000LL); /* 2026-01-31T23:00:00Z */
+    /* 2026-03-28T23:30:00Z is 00:30 on the 29th, the day of 23 hours (summer time at 02:00) */
+    engine_budget_buckets(t.e, 1774740600000LL, &a);
+    cr_assert_str_eq(a.day, "2026-03-29");
+    cr_assert_eq(a.day_reset_ms, 1774821600000LL);   /* 2026-03-29T22:00:00Z */
+    cr_assert_eq(a.month_reset_ms, 1774994400000LL); /* 2026-03-31T22:00:00Z */
+    te_close(&t);
 }
