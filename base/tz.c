@@ -526,6 +526,13 @@ int tz_parse(const void *buf, size_t len, const char *name, struct tz **out, cha
         if ((rc = check_counts(&h1, name, err, errlen)) != 0)
             return rc;
     } else {
+        if (len - end < TZIF_HEAD) {
+            say(err, errlen,
+                "time zone \"%s\": the file ends %zu bytes into the header of its 64-bit data, "
+                "which is %d bytes",
+                name, len - end, TZIF_HEAD);
+            return TZ_ERR_TRUNCATED;
+        }
         if ((rc = read_head(p + end, len - end, &h2, name, err, errlen)) != 0)
             return rc == TZ_ERR_MAGIC ? TZ_ERR_FORMAT : rc;
         if (h2.version != h1.version) {

@@ -13,6 +13,7 @@
 # "added" is through cordond minus direct. Each figure is the median of ROUNDS rounds
 # (default 5) of BENCH_SECONDS seconds (default 2). The machine is shared: read ratios and
 # differences, not absolute figures.
+# CASES picks some of them (default all): latency stream saturation memory.
 #   bench/bench_proxy.sh [BUILD_DIR]   (default build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,8 @@ SECONDS_PER=${BENCH_SECONDS:-2} # not SECONDS: bash keeps its own count of secon
 THREADS=${THREADS:-1}          # stub worker threads
 CORDOND_THREADS=${CORDOND_THREADS:-2}
 HOLD=${HOLD:-1000}
+CASES=${CASES:-latency stream saturation memory}
+want() { [[ " $CASES " == *" $1 "* ]]; }
 T=$(mktemp -d /tmp/cordon-bench-proxy-XXXXXX)
 PIDS=()
 cleanup() {
@@ -151,13 +154,18 @@ print("stub_upstream alone, chat, closed loop, c=64: %.1f req/s" % statistics.me
 PY
 
 printf '%-36s %-20s %10s %10s\n' case figure direct cordond
-measure "chat, closed loop, c=1" "$T/chat.json" latency_us.p50,latency_us.p99 -c 1
-measure "chat, open loop 1000/s, c=64" "$T/chat.json" latency_us.p50,latency_us.p99 -c 64 \
-    -r 1000
-measure "chat stream, closed loop, c=1" "$T/stream.json" ttfb_us.p50,ttfb_us.p99 -c 1
-measure "chat stream, open loop 1000/s, c=64" "$T/stream.json" ttfb_us.p50,ttfb_us.p99 -c 64 \
-    -r 1000
-measure "chat, saturation, closed loop, c=64" "$T/chat.json" rate -c 64
+if want latency; then
+    measure "chat, closed loop, c=1" "$T/chat.json" latency_us.p50,latency_us.p99 -c 1
+    measure "chat, open loop 1000/s, c=64" "$T/chat.json" latency_us.p50,latency_us.p99 -c 64 \
+        -r 1000
+fi
+if want stream; then
+    measure "chat stream, closed loop, c=1" "$T/stream.json" ttfb_us.p50,ttfb_us.p99 -c 1
+    measure "chat stream, open loop 1000/s, c=64" "$T/stream.json" ttfb_us.p50,ttfb_us.p99 \
+        -c 64 -r 1000
+fi
+want saturation && measure "chat, saturation, closed loop, c=64" "$T/chat.json" rate -c 64
+want memory || exit 0
 
 # memory: cordond's RSS idle, then with HOLD streams open through it at once
 before=$(rss_kib "$CPID")

@@ -6,6 +6,9 @@
  *  - one conversion of an instant to local time in Europe/Brussels (base/tz.h), inside the
  *    zone's transition table and past it (the footer's POSIX rule), beside glibc's gmtime_r,
  *    which does the same calendar arithmetic with no zone at all;
+ *  - a call started and ended (engine_call_new, engine_call_free), where the stage reads
+ *    the call's instant in each rule's zone and checks each window, with and without
+ *    api.schedule;
  *  - one call through the engine's request stages (engine_call_new, engine_call_request,
  *    engine_call_free) with a policy of three schedule rules in two zones, at an instant
  *    when none applies, beside the same call with the same policy without api.schedule.
@@ -95,6 +98,29 @@ static double median_ns(void (*op)(void), int iters)
     }
     qsort(r, ROUNDS, sizeof r[0], cmp);
     return r[ROUNDS / 2];
+}
+
+/* a call started and ended: where the schedule reads the instant's local time in each zone */
+static void op_new(void)
+{
+    struct engine_call_info info = {
+        .format = ENGINE_CHAT, .agent = "a", .session = "s", .now_ms = instant * 1000};
+    struct engine_call *c = NULL;
+    if (engine_call_new(eng, &info, &c) != 0)
+        abort();
+    engine_call_free(c);
+}
+
+static void op_new_plain(void)
+{
+    eng = eng_plain;
+    op_new();
+}
+
+static void op_new_sched(void)
+{
+    eng = eng_sched;
+    op_new();
 }
 
 static void op_plain(void)
@@ -196,6 +222,12 @@ int main(int argc, char **argv)
     instant = 1764752400;
     double c0, c1;
     median_pair(op_plain, op_sched, 5000, &c0, &c1);
+    double n0, n1;
+    median_pair(op_new_plain, op_new_sched, 50000, &n0, &n1);
+    printf("  call start+end, no api.schedule    %8.1f ns  (baseline)\n", n0);
+    printf("  call start+end, 3 schedule rules   %8.1f ns  (+%.1f ns: the rules read at the "
+           "call's instant)\n",
+           n1, n1 - n0);
     printf("  request stages, no api.schedule    %8.1f ns  (baseline)\n", c0);
     printf("  request stages, 3 schedule rules   %8.1f ns  (+%.1f ns = %.2f us per call)\n", c1,
            c1 - c0, (c1 - c0) / 1000);

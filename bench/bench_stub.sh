@@ -6,7 +6,7 @@
 # that case with (captured first): the least a loopback HTTP server can do. Cases:
 # non-streaming chat at 1 and 64 connections (closed loop), the open loop at 1,000 requests/s
 # over 64 connections, and a streamed chat answer's time to first event. Each figure is the
-# median of ROUNDS rounds (default 5) of SECONDS seconds (default 2); the ratio is stub over
+# median of ROUNDS rounds (default 5) of BENCH_SECONDS seconds (default 2); the ratio is stub over
 # baseline (rates: near 1 or above means the stub keeps up; latencies: near 1 is as fast).
 # wrk, when installed, adds its own rate for the c=64 case as a second opinion on loadgen.
 #   bench/bench_stub.sh [BUILD_DIR]   (default build)
@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build}
 ROUNDS=${ROUNDS:-5}
-SECONDS_PER=${SECONDS:-2}
+SECONDS_PER=${BENCH_SECONDS:-2} # not SECONDS: bash keeps its own count of seconds there
 THREADS=${THREADS:-1}
 T=$(mktemp -d /tmp/cordon-bench-stub-XXXXXX)
 PIDS=()

@@ -346,7 +346,16 @@ cJSON *policy_explain_json(const struct policy *p)
         cJSON *an = cJSON_AddObjectToObject(api, "anomaly");
         cJSON_AddNumberToObject(an, "requests_per_minute", p->api.requests_per_minute);
         cJSON_AddNumberToObject(an, "denials_per_10_minutes", p->api.denials_per_10_minutes);
+        cJSON_AddNumberToObject(an, "tokens_per_minute", (double)p->api.tokens_per_minute);
+        if (p->api.usd_per_hour >= 0)
+            cJSON_AddNumberToObject(an, "usd_per_hour", p->api.usd_per_hour);
+        else
+            cJSON_AddNullToObject(an, "usd_per_hour");
+        cJSON_AddNumberToObject(an, "distinct_tools_per_10_minutes",
+                                p->api.distinct_tools_per_10_minutes);
+        cJSON_AddNumberToObject(an, "new_egress_hosts_per_hour", p->api.new_egress_hosts_per_hour);
         cJSON_AddStringToObject(an, "on_trigger", policy_trigger_name(p->api.on_trigger));
+        cJSON_AddNumberToObject(an, "throttle_seconds", p->api.throttle_seconds);
     } else {
         cJSON_AddNullToObject(api, "anomaly");
     }
@@ -687,13 +696,36 @@ int policy_explain_text(const struct policy *p, FILE *f)
     }
     if (p->api.has_anomaly) {
         out(&t, "  anomaly   ");
-        if (p->api.requests_per_minute)
-            out(&t, "more than %u requests a minute", p->api.requests_per_minute);
-        if (p->api.requests_per_minute && p->api.denials_per_10_minutes)
-            out(&t, " or ");
-        if (p->api.denials_per_10_minutes)
-            out(&t, "more than %u denials in 10 minutes", p->api.denials_per_10_minutes);
-        out(&t, " -> %s\n", policy_trigger_name(p->api.on_trigger));
+        const char *sep = "";
+        if (p->api.requests_per_minute) {
+            out(&t, "%smore than %u requests a minute", sep, p->api.requests_per_minute);
+            sep = " or ";
+        }
+        if (p->api.tokens_per_minute) {
+            out(&t, "%smore than %llu tokens a minute", sep,
+                (unsigned long long)p->api.tokens_per_minute);
+            sep = " or ";
+        }
+        if (p->api.usd_per_hour >= 0) {
+            out(&t, "%smore than $%g an hour", sep, p->api.usd_per_hour);
+            sep = " or ";
+        }
+        if (p->api.denials_per_10_minutes) {
+            out(&t, "%smore than %u denials in 10 minutes", sep, p->api.denials_per_10_minutes);
+            sep = " or ";
+        }
+        if (p->api.distinct_tools_per_10_minutes) {
+            out(&t, "%smore than %u distinct tools in 10 minutes", sep,
+                p->api.distinct_tools_per_10_minutes);
+            sep = " or ";
+        }
+        if (p->api.new_egress_hosts_per_hour)
+            out(&t, "%smore than %u new egress hosts an hour", sep,
+                p->api.new_egress_hosts_per_hour);
+        out(&t, " -> %s", policy_trigger_name(p->api.on_trigger));
+        if (p->api.on_trigger == POLICY_TRIGGER_THROTTLE)
+            out(&t, " for %u s", p->api.throttle_seconds);
+        out(&t, "\n");
     } else {
         out(&t, "  anomaly   off\n");
     }

@@ -43,7 +43,8 @@ enum policy_action {
     POLICY_ACTION_TOKENIZE,
     POLICY_ACTION_BLOCK
 };
-enum policy_trigger { POLICY_TRIGGER_LOG, POLICY_TRIGGER_THROTTLE, POLICY_TRIGGER_QUARANTINE };
+/* api.anomaly.on_trigger; "log" is read as alert, its name before alert existed. */
+enum policy_trigger { POLICY_TRIGGER_ALERT, POLICY_TRIGGER_THROTTLE, POLICY_TRIGGER_QUARANTINE };
 enum policy_record { POLICY_RECORD_DIGEST, POLICY_RECORD_TEXT };
 
 /* Where a rule came from: the document, a documented default, the credential deny set, or the
@@ -103,8 +104,8 @@ struct policy_custom_class {
     const char *cls;
     const char *pattern;      /* regular expression, checked by policy_check_deep(); or NULL */
     struct policy_list words; /* words matched whole and case-blind; or empty */
-    const char *edm;          /* path of an exact-data-match file (absolute, or relative to the
-                                 policy file's directory when checked by the CLI); or NULL */
+    const char *edm;          /* absolute path of an exact-data-match file (cordond opens it
+                                 with its data key when it loads the policy); or NULL */
     enum policy_action request, response;
     struct policy_list allow, deny;
 };
@@ -233,6 +234,12 @@ struct policy {
         int has_anomaly;
         unsigned requests_per_minute, denials_per_10_minutes; /* 0: that trigger is off */
         enum policy_trigger on_trigger;
+        /* More api.anomaly triggers, 0 (or < 0 for the spend) when off, and the cool-down of
+         * on_trigger throttle. */
+        uint64_t tokens_per_minute;
+        double usd_per_hour;
+        unsigned distinct_tools_per_10_minutes, new_egress_hosts_per_hour;
+        unsigned throttle_seconds;
         enum policy_record record_prompts, record_tool_arguments;
     } api;
 
@@ -315,6 +322,10 @@ extern const char *const policy_credential_paths[];
 extern const char *const policy_host_paths[];
 /* The default exec search directories, NULL-terminated. */
 extern const char *const policy_exec_search_default[];
+
+/* api.anomaly's distinct-name triggers (tools, egress hosts) count at most this many names
+ * per window: cordond keeps a fixed table of them per agent. */
+#define POLICY_ANOMALY_DISTINCT_MAX 100
 
 /* The bounds of sandbox.limits, as docs/POLICY.md gives them. */
 #define POLICY_LIMIT_PROCESSES_MAX 4194304ULL     /* PID_MAX_LIMIT */

@@ -37,8 +37,15 @@ static const char *const k_rate[] = {"requests_per_minute", "tokens_per_minute",
 static const char *const k_window[] = {"outside", "inside", "tz",    "data",
                                        "tools",   "models", "block", NULL};
 static const char *const k_window_tools[] = {"deny", NULL};
-static const char *const k_anomaly[] = {"requests_per_minute", "denials_per_10_minutes",
-                                        "on_trigger", NULL};
+static const char *const k_anomaly[] = {"requests_per_minute",
+                                        "tokens_per_minute",
+                                        "usd_per_hour",
+                                        "denials_per_10_minutes",
+                                        "distinct_tools_per_10_minutes",
+                                        "new_egress_hosts_per_hour",
+                                        "on_trigger",
+                                        "throttle_seconds",
+                                        NULL};
 static const char *const k_audit[] = {"prompts", "tool_arguments", NULL};
 static const char *const k_custom[] = {"class",   "pattern",  "words", "edm",  "action",
                                        "request", "response", "allow", "deny", NULL};
@@ -232,8 +239,17 @@ static void get_custom(struct ctx *c, const cJSON *v, const char *path)
             }
         } else {
             diag_path_key(fp, ep, "edm");
-            if (!(es = pw_get_str(c, edm, fp)))
+            if (!(es = pw_get_str(c, edm, fp))) {
                 ok = 0;
+            } else if (es[0] != '/') {
+                char q[96];
+                diag_quote(es, q, sizeof q);
+                diag_add(c->d, fp,
+                         "expected an absolute path to an exact-data-match file (cordond opens "
+                         "it as written, wherever the policy came from), got %s",
+                         q);
+                ok = 0;
+            }
         }
         struct policy_custom_class *cc = &arr[k];
         if (!get_actions(c, e, ep, &cc->request, &cc->response, &cc->allow, &cc->deny))
@@ -767,6 +783,50 @@ static void get_rate(struct ctx *c, const cJSON *v)
         p->api.has_budget = 1;
 }
 
+/* api.anomaly: the triggers over sliding windows per agent (cordond's anomaly.c counts) and
+ * what a trigger does. "log", the name of alert before it had one, is still read as alert. */
+static void get_anomaly(struct ctx *c, const cJSON *v)
+{
+    struct policy *p = c->p;
+    p->api.has_anomaly = 1;
+    p->api.requests_per_minute =
+        (unsigned)pw_get_int(c, cJSON_GetObjectItemCaseSensitive(v, "requests_per_minute"),
+                             "api.anomaly.requests_per_minute", 1, 100000, 0);
+    p->api.tokens_per_minute =
+        (uint64_t)pw_get_int(c, cJSON_GetObjectItemCaseSensitive(v, "tokens_per_minute"),
+                             "api.anomaly.tokens_per_minute", 1, 1000000000000LL, 0);
+    p->api.usd_per_hour = pw_get_num(c, cJSON_GetObjectItemCaseSensitive(v, "usd_per_hour"),
+                                     "api.anomaly.usd_per_hour", 0.000001, 1e6, -1);
+    p->api.denials_per_10_minutes =
+        (unsigned)pw_get_int(c, cJSON_GetObjectItemCaseSensitive(v, "denials_per_10_minutes"),
+                             "api.anomaly.denials_per_10_minutes", 1, 100000, 0);
+    p->api.distinct_tools_per_10_minutes = (unsigned)pw_get_int(
+        c, cJSON_GetObjectItemCaseSensitive(v, "distinct_tools_per_10_minutes"),
+        "api.anomaly.distinct_tools_per_10_minutes", 1, POLICY_ANOMALY_DISTINCT_MAX, 0);
+    p->api.new_egress_hosts_per_hour = (unsigned)pw_get_int(
+        c, cJSON_GetObjectItemCaseSensitive(v, "new_egress_hosts_per_hour"),
+        "api.anomaly.new_egress_hosts_per_hour", 1, POLICY_ANOMALY_DISTINCT_MAX, 0);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "on_trigger");
+    if (cJSON_IsString(t) && strcmp(t->valuestring, "log") == 0)
+        p->api.on_trigger = POLICY_TRIGGER_ALERT;
+    else
+        p->api.on_trigger = (enum policy_trigger)pw_get_enum(c, t, "api.anomaly.on_trigger",
+                                                             pw_n_trigger, POLICY_TRIGGER_ALERT);
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(v, "throttle_seconds");
+    p->api.throttle_seconds =
+        (unsigned)pw_get_int(c, ts, "api.anomaly.throttle_seconds", 1, 86400, 60);
+    if (ts && p->api.on_trigger != POLICY_TRIGGER_THROTTLE)
+        diag_add(c->d, "api.anomaly.throttle_seconds",
+                 "applies only with \"on_trigger\": \"throttle\"; remove it or set on_trigger");
+    if (!p->api.requests_per_minute && !p->api.tokens_per_minute && p->api.usd_per_hour < 0 &&
+        !p->api.denials_per_10_minutes && !p->api.distinct_tools_per_10_minutes &&
+        !p->api.new_egress_hosts_per_hour)
+        diag_add(c->d, "api.anomaly",
+                 "no trigger is set; give at least one of requests_per_minute, "
+                 "tokens_per_minute, usd_per_hour, denials_per_10_minutes, "
+                 "distinct_tools_per_10_minutes, new_egress_hosts_per_hour");
+}
+
 void pw_walk_api(struct ctx *c, const cJSON *api)
 {
     struct policy *p = c->p;
@@ -775,6 +835,7 @@ void pw_walk_api(struct ctx *c, const cJSON *api)
     p->api.month_usd = -1;
     p->api.session_tokens = p->api.day_tokens = p->api.month_tokens = -1;
     p->api.budget_tz = "UTC";
+    p->api.usd_per_hour = -1;
     if (!api || !pw_check_object(c, api, "api", k_api))
         return;
     const cJSON *v;
@@ -811,22 +872,8 @@ void pw_walk_api(struct ctx *c, const cJSON *api)
         c, cJSON_GetObjectItemCaseSensitive(api, "previous_response_id"),
         "api.previous_response_id", pw_n_stored, POLICY_STORED_REFUSE);
     if ((v = cJSON_GetObjectItemCaseSensitive(api, "anomaly")) &&
-        pw_check_object(c, v, "api.anomaly", k_anomaly)) {
-        p->api.has_anomaly = 1;
-        p->api.requests_per_minute =
-            (unsigned)pw_get_int(c, cJSON_GetObjectItemCaseSensitive(v, "requests_per_minute"),
-                                 "api.anomaly.requests_per_minute", 1, 100000, 0);
-        p->api.denials_per_10_minutes =
-            (unsigned)pw_get_int(c, cJSON_GetObjectItemCaseSensitive(v, "denials_per_10_minutes"),
-                                 "api.anomaly.denials_per_10_minutes", 1, 100000, 0);
-        p->api.on_trigger = (enum policy_trigger)pw_get_enum(
-            c, cJSON_GetObjectItemCaseSensitive(v, "on_trigger"), "api.anomaly.on_trigger",
-            pw_n_trigger, POLICY_TRIGGER_LOG);
-        if (!p->api.requests_per_minute && !p->api.denials_per_10_minutes)
-            diag_add(c->d, "api.anomaly",
-                     "no trigger is set; give requests_per_minute, "
-                     "denials_per_10_minutes or both");
-    }
+        pw_check_object(c, v, "api.anomaly", k_anomaly))
+        get_anomaly(c, v);
     if ((v = cJSON_GetObjectItemCaseSensitive(api, "audit")) &&
         pw_check_object(c, v, "api.audit", k_audit)) {
         p->api.record_prompts =

@@ -484,7 +484,7 @@ const char *const pw_n_unix[] = {"open", "pairs", NULL};
 const char *const pw_n_sysv[] = {"deny", "private", NULL};
 const char *const pw_n_action[] = {"allow", "log",      "redact", "mask",
                                    "hash",  "tokenize", "block",  NULL};
-const char *const pw_n_trigger[] = {"log", "throttle", "quarantine", NULL};
+const char *const pw_n_trigger[] = {"alert", "throttle", "quarantine", NULL};
 const char *const pw_n_record[] = {"digest", "text", NULL};
 const char *const pw_n_origin[] = {"policy", "default", "credentials", "host", NULL};
 const char *const pw_n_definition[] = {"strip", "refuse", NULL};

@@ -4,10 +4,16 @@
  * thread runs inside the agent, whose stdio buffers and locks are the agent's own.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "base/clock.h"
 
 #include "base/jbuf.h"
 #include "shim/events.h"
@@ -60,11 +66,95 @@ int poll_round(struct poll_job *job)
     return rc;
 }
 
+/* The value of "key": in a flat JSON text, copied up to cap-1 bytes of [A-Za-z0-9._-] (an
+ * agent name, a number); "" when absent. cordond's notices are flat and small. */
+static void notice_field(const char *msg, const char *key, char *out, size_t cap)
+{
+    out[0] = '\0';
+    const char *p = strstr(msg, key);
+    if (!p)
+        return;
+    p += strlen(key);
+    if (*p == '"')
+        p++;
+    size_t n = 0;
+    while (n + 1 < cap && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                           (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+        out[n++] = *p++;
+    out[n] = '\0';
+}
+
+/* Say a quarantine notice once: "WHO: agent A is quarantined by cordond since T; ...". */
+static void say_notice(struct poll_job *job, const char *msg)
+{
+    if (job->quarantine_said++ || job->quiet)
+        return;
+    char agent[80], since[24], when[40] = "?";
+    notice_field(msg, "\"agent\":", agent, sizeof agent);
+    notice_field(msg, "\"since_ms\":", since, sizeof since);
+    time_t t = (time_t)(strtoll(since, NULL, 10) / 1000);
+    struct tm tm;
+    if (since[0] && gmtime_r(&t, &tm))
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char line[512];
+    int k = snprintf(line, sizeof line,
+                     "%s: agent %s is quarantined by cordond since %s; model calls and "
+                     "tunnels are refused until an admin runs `cordon agent release`\n",
+                     job->who, agent, when);
+    if (k > 0)
+        say(line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
+}
+
+int poll_notices(struct poll_job *job)
+{
+    int seen = 0;
+    for (int i = 0; i < 16; i++) {
+        char msg[512];
+        ssize_t n = recv(job->notice_fd, msg, sizeof msg - 1, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return seen;
+        if (n == 0)
+            return -1;
+        msg[n] = '\0';
+        if (!strstr(msg, "\"type\":\"quarantine\""))
+            continue;
+        seen = 1;
+        say_notice(job, msg);
+    }
+    return seen;
+}
+
+/* Wait for the next round, reading cordond's notices meanwhile when there is a channel. */
+static void wait_round(struct poll_job *job)
+{
+    int64_t end = clock_mono_ms() + (int64_t)job->root->policy->poll_seconds * 1000;
+    for (;;) {
+        int64_t left = end - clock_mono_ms();
+        if (left <= 0)
+            return;
+        if (!job->notices || job->notice_fd < 0) {
+            struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        struct pollfd p = {.fd = job->notice_fd, .events = POLLIN};
+        int n = poll(&p, 1, (int)left);
+        if (n > 0 && (p.revents & POLLIN) && poll_notices(job) >= 0)
+            continue;
+        if (n > 0)
+            job->notices = 0; /* closed or broken: rounds go on without it */
+    }
+}
+
 static void *poll_loop(void *arg)
 {
     struct poll_job *job = arg;
+    if (job->root->notice[0]) /* came before the session token */
+        say_notice(job, job->root->notice);
     for (;;) {
-        sleep(job->root->policy->poll_seconds);
+        wait_round(job);
         (void)poll_round(job);
     }
     return NULL;

@@ -22,7 +22,16 @@ struct poll_job {
     const char *who; /* the start of its lines on stderr: "cordon", "cordon run" */
     int quiet;       /* say nothing on stderr (CORDON_LOG=off); the events still go */
     unsigned failed; /* rounds that failed so far (only the first is said) */
+    /* cordond's notices on the event channel (docs/PROTOCOL.md "Event channel"): with
+     * notices set, the poller also waits on notice_fd and says a quarantine once. */
+    int notices, notice_fd;
+    int quarantine_said;
 };
+
+/* Read what cordond sent on job->notice_fd without waiting; a quarantine notice is said once
+ * on stderr. Returns 1 when a quarantine notice was read, 0 when none, -1 when the channel is
+ * closed. */
+int poll_notices(struct poll_job *job);
 
 /* One round, without the wait: fetch, and say what changed. Returns what once returned. */
 int poll_round(struct poll_job *job);

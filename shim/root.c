@@ -487,6 +487,11 @@ static void receive_token(struct root *r)
             continue;
         if (got <= 0)
             return;
+        msg[got] = '\0';
+        if (strstr(msg, "\"type\":\"quarantine\"") && (size_t)got < sizeof r->notice) {
+            memcpy(r->notice, msg, (size_t)got + 1); /* for the poller to say */
+            continue;
+        }
         cJSON *o = cJSON_ParseWithLength(msg, (size_t)got);
         sodium_memzero(msg, sizeof msg);
         cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");

@@ -33,6 +33,7 @@ struct root {
     char key[PROFILE_KEY_LEN + 1];   /* "" offline */
     char token[PROFILE_KEY_LEN + 1]; /* the tree's session token (cs_...), "" until cordond
                                         answered the sandbox report */
+    char notice[256]; /* a quarantine notice read while waiting for the token (poll.h says it) */
     struct key_trust trust;
     int online; /* CORDON_SERVER given */
     struct fetch_target server;

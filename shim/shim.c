@@ -757,6 +757,8 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
         job.once = g_rootlib->poll_once;
         job.who = "cordon";
         job.quiet = shim.log_mode == PROFILE_LOG_OFF;
+        job.notices = g_root.event_fd >= 0; /* a quarantine notice from cordond */
+        job.notice_fd = g_root.event_fd;
         if (poll_start(&job) != 0 && shim.log_mode != PROFILE_LOG_OFF) {
             static const char m[] = "cordon: cannot start the policy poller; a newer policy "
                                     "will not be noticed until restart\n";

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The administration commands that talk to a running cordond: `cordon agent add|revoke|list`,
- * `cordon policy push` and `cordon policy reload`. Each authenticates with the admin bearer
- * token read from a 0600 file (--admin-token FILE or CORDON_ADMIN_TOKEN_FILE), never from
- * the command line, where other users could read it in the process list. They talk to
- * cordond's admin listener (admin_listen), by default the unix socket
+ * The administration commands that talk to a running cordond: `cordon agent
+ * add|revoke|list|release`, `cordon status`, `cordon policy push` and `cordon policy reload`. Each
+ * authenticates with the admin bearer token read from a 0600 file (--admin-token FILE or
+ * CORDON_ADMIN_TOKEN_FILE), never from the command line, where other users could read it in the
+ * process list. They talk to cordond's admin listener (admin_listen), by default the unix socket
  * /run/cordond/admin.sock; the agent-facing listener does not serve these endpoints. The
  * endpoints are specified in docs/PROTOCOL.md "Admin endpoints".
  */
@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/grow.h"
@@ -234,6 +235,7 @@ static void print_error(const char *cmd, long status, const struct resp *r)
 
 struct admin_args {
     const char *server, *token, *agent, *id;
+    int json; /* --json (cordon status) */
 };
 
 /* Parse the shared options; returns the index of the first operand, or -EINVAL after saying
@@ -241,11 +243,10 @@ struct admin_args {
 static int parse_args(const struct cli_command *cmd, int argc, char **argv, struct admin_args *a,
                       int want_agent)
 {
-    static const struct option opts[] = {{"server", required_argument, NULL, 's'},
-                                         {"admin-token", required_argument, NULL, 't'},
-                                         {"agent", required_argument, NULL, 'a'},
-                                         {"id", required_argument, NULL, 'i'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"server", required_argument, NULL, 's'}, {"admin-token", required_argument, NULL, 't'},
+        {"agent", required_argument, NULL, 'a'},  {"id", required_argument, NULL, 'i'},
+        {"json", no_argument, NULL, 'j'},         {0, 0, 0, 0}};
     int c;
     memset(a, 0, sizeof *a);
     optind = 1;
@@ -262,6 +263,13 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv, stru
             break;
         case 'i':
             a->id = optarg;
+            break;
+        case 'j':
+            if (cmd != &cmd_status) {
+                cli_usage_error(cmd, "--json applies to `cordon status` only");
+                return -EINVAL;
+            }
+            a->json = 1;
             break;
         default:
             cli_usage_error(cmd, "unknown option");
@@ -566,4 +574,172 @@ const struct cli_command cmd_policy_reload = {
     "\n" ADMIN_OPTIONS "\n"
     "Exit status: 0 reloaded, 1 refused, 2 usage error or server unreachable.\n",
     run_policy_reload,
+};
+
+/* ---------------------------------------------------------------- agent release */
+
+static int run_agent_release(int argc, char **argv)
+{
+    struct admin_args a;
+    struct resp r = {0};
+    int rc = CLI_FAIL;
+    if (cli_wants_help(&cmd_agent_release, argc, argv))
+        return CLI_OK;
+    int i = parse_args(&cmd_agent_release, argc, argv, &a, 1);
+    if (i < 0)
+        return CLI_USAGE;
+    const char *agent = a.agent;
+    if (!agent && i == argc - 1)
+        agent = argv[i++];
+    if (!agent || a.id || i != argc)
+        return cli_usage_error(&cmd_agent_release, "name one agent: cordon agent release AGENT");
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "agent", agent);
+    char *body = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    long st = admin_call("agent release", a.server, a.token, "POST", "/v1/admin/agents/release",
+                         body, &r);
+    free(body);
+    if (st <= 0) {
+        rc = CLI_USAGE;
+    } else if (st != 200) {
+        print_error("agent release", st, &r);
+    } else {
+        printf("released %s: its model calls and tunnels are served again\n", agent);
+        rc = CLI_OK;
+    }
+    free(r.p);
+    return rc;
+}
+
+const struct cli_command cmd_agent_release = {
+    "agent release",
+    "lift the quarantine of an agent on a cordond",
+    "usage: cordon agent release [--server ADMIN] [--admin-token FILE] AGENT\n"
+    "\n"
+    "Lift the quarantine cordond's anomaly response put on AGENT (api.anomaly on_trigger\n"
+    "\"quarantine\"): its model calls and tunnels are served again, and its anomaly windows\n"
+    "start over. The release is an anomaly.release audit record; `cordon status` shows who is\n"
+    "quarantined and why.\n"
+    "\n" ADMIN_OPTIONS "\n"
+    "Exit status: 0 released, 1 the server refused (the agent is not quarantined), 2 usage\n"
+    "error or server unreachable.\n",
+    run_agent_release,
+};
+
+/* ---------------------------------------------------------------- status */
+
+static double num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* "2026-12-02T18:31:30Z" for a wall-clock time in ms. */
+static void iso_ms(double ms, char *buf, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || !strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(buf, cap, "?");
+}
+
+/* One line per agent: what the table shows of it. */
+static void status_line(const cJSON *ag, double now)
+{
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(ag, "agent");
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(ag, "windows");
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(ag, "quarantined");
+    const cJSON *bud = cJSON_GetObjectItemCaseSensitive(ag, "budget");
+    const cJSON *sch = cJSON_GetObjectItemCaseSensitive(ag, "schedule");
+    const cJSON *ld = cJSON_GetObjectItemCaseSensitive(ag, "last_denials");
+    char state[96], win[96], den[160], budget[48], sched[24];
+    if (cJSON_IsTrue(q)) {
+        char t[32];
+        iso_ms(num(ag, "quarantined_since_ms"), t, sizeof t);
+        snprintf(state, sizeof state, "quarantined since %s", t);
+    } else if (num(ag, "throttled_until_ms") > now) {
+        snprintf(state, sizeof state, "throttled %.0f s",
+                 (num(ag, "throttled_until_ms") - now) / 1000);
+    } else {
+        snprintf(state, sizeof state, "ok");
+    }
+    if (w)
+        snprintf(win, sizeof win, "%.0f req/min %.0f tok/min $%.4g/h %.0f denials",
+                 num(w, "requests_per_minute"), num(w, "tokens_per_minute"), num(w, "usd_per_hour"),
+                 num(w, "denials_per_10_minutes"));
+    else
+        snprintf(win, sizeof win, "-");
+    const cJSON *last = cJSON_GetArrayItem(ld, 0);
+    const cJSON *what = cJSON_GetObjectItemCaseSensitive(last, "what");
+    if (cJSON_IsString(what)) {
+        char t[32];
+        iso_ms(num(last, "ts_ms"), t, sizeof t);
+        snprintf(den, sizeof den, "%s %.100s", t, what->valuestring);
+    } else {
+        snprintf(den, sizeof den, "-");
+    }
+    if (cJSON_IsObject(bud)) {
+        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(bud, "spent_usd");
+        snprintf(budget, sizeof budget, cJSON_IsNumber(sp) ? "$%.4g spent" : "set",
+                 cJSON_IsNumber(sp) ? sp->valuedouble : 0);
+    } else {
+        snprintf(budget, sizeof budget, "-");
+    }
+    int nsch = cJSON_GetArraySize(sch);
+    if (nsch > 0)
+        snprintf(sched, sizeof sched, "%d rule%s", nsch, nsch == 1 ? "" : "s");
+    else
+        snprintf(sched, sizeof sched, "-");
+    printf("%-20s %-8.0f %-12s %-8s %-42s %-36s %s\n",
+           cJSON_IsString(name) ? name->valuestring : "?", num(ag, "sessions"), budget, sched, win,
+           state, den);
+}
+
+static int run_status(int argc, char **argv)
+{
+    struct admin_args a;
+    struct resp r = {0};
+    int rc = CLI_FAIL;
+    if (cli_wants_help(&cmd_status, argc, argv))
+        return CLI_OK;
+    int i = parse_args(&cmd_status, argc, argv, &a, 0);
+    if (i < 0)
+        return CLI_USAGE;
+    if (i != argc)
+        return cli_usage_error(&cmd_status, "no operands expected");
+    long st = admin_call("status", a.server, a.token, "GET", "/v1/admin/status", NULL, &r);
+    if (st <= 0) {
+        rc = CLI_USAGE;
+    } else if (st != 200) {
+        print_error("status", st, &r);
+    } else if (a.json) {
+        printf("%s\n", r.p ? r.p : "{}");
+        rc = CLI_OK;
+    } else {
+        cJSON *o = cJSON_Parse(r.p), *it;
+        double now = num(o, "now_ms");
+        printf("%-20s %-8s %-12s %-8s %-42s %-36s %s\n", "AGENT", "SESSIONS", "BUDGET", "WINDOWS",
+               "ANOMALY WINDOWS", "STATE", "LAST DENIAL");
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "agents")) status_line(it, now);
+        cJSON_Delete(o);
+        rc = CLI_OK;
+    }
+    free(r.p);
+    return rc;
+}
+
+const struct cli_command cmd_status = {
+    "status",
+    "show every agent of a cordond: sessions, budgets, quarantine, denials",
+    "usage: cordon status [--server ADMIN] [--admin-token FILE] [--json]\n"
+    "\n"
+    "One line per agent cordond knows: its live sessions, its budget (\"-\" when it has\n"
+    "none), its time windows (api.schedule), what its anomaly windows hold now (requests and\n"
+    "tokens in the last minute, spend in the last hour, denials in the last 10 minutes),\n"
+    "whether it is quarantined or throttled, and its last denial. --json prints the server's\n"
+    "answer (GET /v1/admin/status) as it is.\n"
+    "\n" ADMIN_OPTIONS "\n"
+    "Exit status: 0 shown, 1 the server refused, 2 usage error or server unreachable.\n",
+    run_status,
 };

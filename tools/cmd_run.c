@@ -361,6 +361,8 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
         job.root = &g_root;
         job.once = root_poll_once;
         job.who = "cordon run";
+        job.notices = sup_fd >= 0; /* cordond tells this connection of a quarantine */
+        job.notice_fd = sup_fd;
         if (poll_start(&job) != 0)
             fprintf(stderr, "cordon run: warning: cannot start the policy poller; a newer "
                             "policy will not be noticed during this run\n");

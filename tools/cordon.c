@@ -24,6 +24,8 @@ static const struct cli_command *const commands[] = {
     &cmd_agent_add,
     &cmd_agent_revoke,
     &cmd_agent_list,
+    &cmd_agent_release,
+    &cmd_status,
     &cmd_data_fingerprint,
     NULL,
 };

@@ -184,6 +184,7 @@ struct engine_call_info {
      * with 503 cordon.budget_unavailable). Borrowed: it must outlive the call. */
     const struct engine_budget_ops *budget;
     void *budget_ud;
+    int64_t quarantined_since_ms; /* since when (wall clock, ms), for the refusal's message */
     int64_t now_ms; /* the call's time, ms since the epoch (UTC), by which api.schedule's
                        windows are read for the whole call; 0: the real clock */
 };

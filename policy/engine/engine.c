@@ -224,8 +224,10 @@ int engine_call_new(const struct engine *e, const struct engine_call_info *info,
     c->quarantined = info->quarantined;
     c->bops = info->budget;
     c->bops_ud = info->budget_ud;
+    c->quarantined_since_ms = info->quarantined_since_ms;
     c->observe = e->p->mode == POLICY_MODE_OBSERVE;
     crypto_hash_sha256_init(&c->resp_hash);
+    /* first: the other stages' per-call state may ask which schedule rules apply */
     schedule_call_init(c, info->now_ms);
     if (!c->agent || (info->session && !c->session)) {
         engine_call_free(c);
@@ -361,7 +363,9 @@ int engine_call_request(struct engine_call *c, const char *body, size_t len, con
         d->ran = 1;
         d->verdict = st->request(c, &c->rq, &why);
         d->why = why;
-        if (d->verdict == ENGINE_REFUSE && !c->observe) {
+        /* A quarantine is the server's state, not a rule to observe: it holds in observe mode
+         * too (a policy switched to observe after it was set does not lift it). */
+        if (d->verdict == ENGINE_REFUSE && (!c->observe || s == ENGINE_STAGE_QUARANTINE)) {
             refused = 1;
             c->refusal = why;
         }
@@ -694,4 +698,9 @@ const char *engine_call_tool_removed(const struct engine_call *c, size_t i)
         if (!c->notes[k].allowed && i-- == 0)
             return c->notes[k].name;
     return NULL;
+}
+
+const char *engine_call_tool_name(const struct engine_call *c, size_t i)
+{
+    return i < c->n_notes ? c->notes[i].name : NULL;
 }

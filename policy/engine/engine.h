@@ -169,6 +169,8 @@ void engine_call_tokens(const struct engine_call *c, uint64_t *input, uint64_t *
 size_t engine_call_tools_allowed(const struct engine_call *c);
 size_t engine_call_tools_removed(const struct engine_call *c);
 const char *engine_call_tool_removed(const struct engine_call *c, size_t i);
+/* The name of the i-th tool call of the response, allowed or removed; NULL past the last. */
+const char *engine_call_tool_name(const struct engine_call *c, size_t i);
 
 /*
  * The audit record of the call, one JSON object (to be added to docs/AUDIT-FORMAT.md when

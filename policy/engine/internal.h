@@ -78,6 +78,7 @@ struct engine_call {
     const struct format_ops *ops;
     char *agent, *session;
     int quarantined;
+    int64_t quarantined_since_ms;
     int observe;
     int state; /* 0 new, 1 request read, 2 refused, 3 finished */
     struct engine_decision d[ENGINE_N_STAGES][ENGINE_N_HOOKS];

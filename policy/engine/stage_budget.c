@@ -15,8 +15,8 @@
  * saturates at ENGINE_BUDGET_CAP, so a max_tokens of 2^63 times an n of 10,000 is a very
  * large reservation, refused by any limit, never an overflow.
  *
- * api.anomaly is not this stage's: until its stage exists a policy with it has every call
- * refused with cordon.stage_missing (fail closed).
+ * api.anomaly is not this stage's: cordond's anomaly response (policy/server/anomaly.c)
+ * watches the agent's rates.
  */
 #include "policy/engine/engine.h"
 #include "policy/engine/internal.h"
@@ -290,15 +290,6 @@ static enum engine_verdict budget_request(struct engine_call *c, struct engine_r
 {
     const struct policy *p = c->e->p;
     char tag[160];
-    if (p->api.has_anomaly) {
-        engine_policy_tag(c, tag, sizeof tag);
-        reason_set(why, 403, "cordon.stage_missing",
-                   "the %s has api.anomaly triggers, and this cordond does not have the anomaly "
-                   "stage yet; the call is refused rather than let through unwatched. Remove "
-                   "api.anomaly or run a cordond that enforces it",
-                   tag);
-        return ENGINE_REFUSE;
-    }
     if (!p->api.has_budget)
         return ENGINE_ALLOW;
     if (!c->bops) {

@@ -28,6 +28,7 @@
 #include "policy/audit/audit.h"
 #include "policy/sign/key.h"
 #include "policy/server/ledger.h"
+#include "policy/server/anomaly.h"
 #include "policy/server/proxy.h"
 #include "policy/server/events.h"
 #include "policy/server/http.h"
@@ -472,6 +473,13 @@ static int open_keys(struct srv *s, struct run *r)
         fprintf(stderr, "cordond: out of memory for the session tokens\n");
         return rc;
     }
+    /* The quarantines of the anomaly response outlive a restart (anomaly.h). */
+    char qpath[PATH_MAX + 16];
+    snprintf(qpath, sizeof qpath, "%s/" ANOMALY_FILE, cfg->state_dir);
+    if ((rc = anomaly_open(qpath, srv_anomaly_record, s, &s->anomaly, err, sizeof err)) != 0) {
+        fprintf(stderr, "cordond: anomaly: %s\n", err);
+        return rc;
+    }
     return open_ledger(s);
 }
 
@@ -584,6 +592,12 @@ static int start_listeners(struct srv *s, struct run *r)
     return 0;
 }
 
+/* A quarantine wakes the agent's streams parked on a silent upstream, to end them now. */
+static void wake_streams(void *ud, const char *agent)
+{
+    proxy_quarantined(ud, agent);
+}
+
 /* The event intake, the tunnel and the HTTP front, each taking its listener. */
 static int start_services(struct srv *s, struct run *r)
 {
@@ -603,6 +617,7 @@ static int start_services(struct srv *s, struct run *r)
         fprintf(stderr, "cordond: model proxy: %s\n", err);
         return rc;
     }
+    anomaly_on_quarantine(s->anomaly, wake_streams, s->proxy);
     if ((rc = http_start(s, r->fds, (size_t)r->nfds, r->afd, &r->http, err, sizeof err)) != 0) {
         fprintf(stderr, "cordond: %s\n", err);
         return rc;
@@ -691,6 +706,7 @@ static int serve(struct srv *s, struct run *r)
 static int shut_down(struct srv *s, struct run *r, int rc)
 {
     http_stop(r->http);
+    anomaly_on_quarantine(s->anomaly, NULL, NULL); /* before the proxy it calls goes */
     proxy_close(s->proxy); /* after the HTTP front: drained calls write their records */
     s->proxy = NULL;
     ledger_close(s->ledger); /* after the proxy: its calls settled or released */
@@ -717,6 +733,7 @@ static int shut_down(struct srv *s, struct run *r, int rc)
     if (!left) { /* a tunnel thread still running may use them: leave them to the exit */
         pset_manager_free(s->psets);
         sessions_free(s->sessions);
+        anomaly_close(s->anomaly);
         agents_free(s->agents);
     }
     key_secret_free(r->signer);

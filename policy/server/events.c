@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "policy/server/anomaly.h"
 #include "policy/server/identity.h"
 #include "policy/server/server.h"
 #include "policy/server/sessions.h"
@@ -42,6 +43,7 @@ struct econn {
     char session[33];
     char parent[IDENTITY_SESSION_MAX + 1]; /* the session of the token the hello carried */
     int minted; /* a session token was sent on this connection (one per connection) */
+    int q_told; /* the quarantine notice was sent on this connection */
 };
 
 struct bucket {
@@ -63,6 +65,8 @@ struct events {
     size_t n_conns;
     struct econn *conns;
     uint64_t revocations_seen; /* agents_revocations() at the last look */
+    uint64_t quarantine_seen;  /* anomaly_generation() at the last look */
+    int quarantine_dirty;      /* a connection was bound since: look again */
 };
 
 __attribute__((format(printf, 2, 3))) static void elog(struct events *e, const char *fmt, ...)
@@ -240,6 +244,7 @@ static int handle_hello(struct events *e, struct econn *c, cJSON *o, pid_t pid)
         return -EACCES;
     }
     c->bound = 1;
+    e->quarantine_dirty = 1;
     memcpy(c->agent, agent, sizeof agent);
     memcpy(c->session, ses->valuestring, 33);
     /* A role is what the sender says of itself: recorded, never trusted (session.end is
@@ -339,6 +344,31 @@ static void record_event(struct srv *s, const struct econn *c, cJSON *o, pid_t p
     srv_count(d.audit_rc == 0 ? &s->m.events_accepted : &s->m.events_dropped, 1);
 }
 
+/* A denied open, exec or connect of the shim (or, in observe mode, one it would deny: "log")
+ * counts in the agent's anomaly windows with the proxy's refusals (anomaly.h). */
+static void count_denial(struct srv *s, const struct econn *c, cJSON *o)
+{
+    static const char *const denied_kinds[] = {"fs.open", "exec",    "net.connect",
+                                               "net.dns", "net.udp", NULL};
+    const char *kind = cJSON_GetObjectItemCaseSensitive(o, "kind")->valuestring;
+    const char *dec = cJSON_GetObjectItemCaseSensitive(o, "decision")->valuestring;
+    int counts = 0;
+    for (size_t i = 0; denied_kinds[i]; i++)
+        counts |= strcmp(kind, denied_kinds[i]) == 0;
+    if (!s->anomaly || !counts || strcmp(dec, "allow") == 0)
+        return;
+    cJSON *detail = cJSON_GetObjectItemCaseSensitive(o, "detail");
+    cJSON *subj = cJSON_GetObjectItemCaseSensitive(detail, "path");
+    if (!cJSON_IsString(subj))
+        subj = cJSON_GetObjectItemCaseSensitive(detail, "host");
+    char what[96];
+    snprintf(what, sizeof what, "%s %.80s", kind, cJSON_IsString(subj) ? subj->valuestring : "");
+    struct pset *set = pset_acquire(s->psets);
+    const struct pset_entry *pe = pset_find(set, c->agent);
+    (void)anomaly_note(s->anomaly, c->agent, pe ? pe->policy : NULL, ANOMALY_DENIALS, 1, what, 0);
+    pset_release(set);
+}
+
 /*
  * The root of a tree reports its sandbox before it runs the agent: cordond answers it, on the
  * same connection, with the session token that stands for the agent key inside the tree
@@ -432,6 +462,7 @@ static int handle(struct events *e, struct econn *c, const char *msg, size_t len
     }
     report_drops(s, c, b);
     record_event(s, c, o, pid);
+    count_denial(s, c, o);
     if (strcmp(kind->valuestring, "sandbox.report") == 0)
         mint_session(e, c, pid);
     else if (is_end)
@@ -542,6 +573,42 @@ static void sweep_revoked(struct events *e)
     }
 }
 
+/*
+ * Tell the processes of a quarantined agent, once per connection: {"type":"quarantine",
+ * "agent":A,"since_ms":T} (docs/PROTOCOL.md "Event channel"). The root of the tree reads it
+ * and says so on its stderr. Looked at when a quarantine or release happened, or when a
+ * connection was bound; a release lets a later quarantine be told again.
+ */
+static void sweep_quarantine(struct events *e)
+{
+    struct anomaly *a = e->s->anomaly;
+    if (!a)
+        return;
+    uint64_t gen = anomaly_generation(a);
+    if (gen == e->quarantine_seen && !e->quarantine_dirty)
+        return;
+    e->quarantine_seen = gen;
+    e->quarantine_dirty = 0;
+    for (struct econn *c = e->conns; c; c = c->next) {
+        int64_t since = 0;
+        if (!c->bound)
+            continue;
+        if (!anomaly_quarantined(a, c->agent, &since)) {
+            c->q_told = 0;
+            continue;
+        }
+        if (c->q_told)
+            continue;
+        char msg[192];
+        int n = snprintf(msg, sizeof msg,
+                         "{\"type\":\"quarantine\",\"agent\":\"%s\",\"since_ms\":%" PRId64 "}",
+                         c->agent, since);
+        if (n > 0 && (size_t)n < sizeof msg &&
+            send(c->fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
+            c->q_told = 1;
+    }
+}
+
 static size_t unbound_count(const struct events *e, uid_t uid)
 {
     size_t n = 0;
@@ -628,6 +695,7 @@ static void *loop(void *arg)
         /* after the events: none of them may point at a closed one */
         sweep_unbound(e);
         sweep_revoked(e);
+        sweep_quarantine(e);
     }
     return NULL;
 }

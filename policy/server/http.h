@@ -21,7 +21,10 @@ struct http;
 
 #define HTTP_MAX_BODY (8u << 20) /* a policy push; other endpoints allow 64 KiB */
 #define HTTP_MAX_SMALL_BODY (64u << 10)
-#define HTTP_MEMORY_LIMIT (64u << 10) /* per connection: request line + headers must fit */
+/* Per connection, libmicrohttpd's memory pool: the request line and headers must fit (431
+ * beyond), and it is also the write buffer of a streamed (chunked) answer. 16 KiB is the
+ * request-head limit of Node.js's HTTP server; every open stream holds one. */
+#define HTTP_MEMORY_LIMIT (16u << 10)
 
 /*
  * Start one daemon per listen socket (already bound and listening), and one for admin_fd

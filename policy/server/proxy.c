@@ -15,6 +15,8 @@
 #include "policy/server/proxy.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@
 #include "base/glob.h"
 #include "base/secret.h"
 #include "policy/engine/engine.h"
+#include "policy/server/anomaly.h"
 #include "policy/server/identity.h"
 #include "policy/server/ledger.h"
 #include "policy/server/server.h"
@@ -34,6 +37,8 @@
 
 struct proxy {
     struct srv *s;
+    pthread_mutex_t streams_mu; /* the open streams, for proxy_quarantined */
+    struct proxy_req *streams;
     struct upstream_loop *loop;
     char *key[CONFIG_MAX_UPSTREAMS];
     size_t key_len[CONFIG_MAX_UPSTREAMS];
@@ -60,9 +65,14 @@ struct proxy_req {
     size_t ans_len, ans_cap;
     char *out; /* stream bytes for the client not yet taken by MHD */
     size_t out_off, out_len, out_cap;
+    char *dst; /* inside stream_reader: MHD's own buffer, which emit fills first */
+    size_t dst_len, dst_max;
     int ended, recorded, detached;
+    int quarantined; /* refused for a quarantine: not counted again by the anomaly response */
+    uint64_t qgen;   /* anomaly_generation() when the call started */
+    struct proxy_req *snext, *sprev; /* in p->streams while listed */
+    int listed;
     int64_t t0;
-    char hdr[4][600];
 };
 
 /* ------------------------------------------------------------ keys and routing */
@@ -73,6 +83,7 @@ int proxy_open(struct srv *s, struct proxy **out, char *err, size_t errlen)
     if (!p)
         return -ENOMEM;
     p->s = s;
+    pthread_mutex_init(&p->streams_mu, NULL);
     for (size_t i = 0; i < s->cfg.n_upstreams; i++) {
         const struct config_upstream *u = &s->cfg.upstreams[i];
         if (u->key_file[0]) {
@@ -124,9 +135,46 @@ void proxy_close(struct proxy *p)
     if (!p)
         return;
     upstream_loop_stop(p->loop);
+    pthread_mutex_destroy(&p->streams_mu);
     for (size_t i = 0; i < CONFIG_MAX_UPSTREAMS; i++)
         secret_free(p->key[i], p->key_len[i]);
     free(p);
+}
+
+/* A stream is listed while its client is there to be woken: from its start to its end or its
+ * detach. */
+static void stream_list(struct proxy_req *pr, int on)
+{
+    struct proxy *p = pr->p;
+    pthread_mutex_lock(&p->streams_mu);
+    if (on && !pr->listed) {
+        pr->sprev = NULL;
+        pr->snext = p->streams;
+        if (p->streams)
+            p->streams->sprev = pr;
+        p->streams = pr;
+        pr->listed = 1;
+    } else if (!on && pr->listed) {
+        if (pr->sprev)
+            pr->sprev->snext = pr->snext;
+        else
+            p->streams = pr->snext;
+        if (pr->snext)
+            pr->snext->sprev = pr->sprev;
+        pr->listed = 0;
+    }
+    pthread_mutex_unlock(&p->streams_mu);
+}
+
+void proxy_quarantined(struct proxy *p, const char *agent)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->streams_mu);
+    for (struct proxy_req *pr = p->streams; pr; pr = pr->snext)
+        if (pr->uc && strcmp(pr->who.agent, agent) == 0)
+            upstream_nudge(pr->uc);
+    pthread_mutex_unlock(&p->streams_mu);
 }
 
 void proxy_stats(struct proxy *p, uint64_t *calls, uint64_t *failed, uint64_t *timeouts)
@@ -177,6 +225,61 @@ static struct MHD_Response *buf_response(const char *buf, size_t len, const char
     return r;
 }
 
+/* ------------------------------------------------------------ the anomaly response */
+
+/* The price of a call from api.budget.prices (the first glob matching the model), in
+ * micro-dollars; 0 when no price names it. */
+static uint64_t call_micro_usd(const struct policy *p, const char *model, uint64_t in, uint64_t out)
+{
+    for (size_t i = 0; model && i < p->api.n_prices; i++)
+        if (glob_match(p->api.prices[i].model, model)) {
+            double usd = ((double)in * p->api.prices[i].input_per_mtok +
+                          (double)out * p->api.prices[i].output_per_mtok) /
+                         1e6;
+            return usd > 0 && usd < 1e12 ? (uint64_t)(usd * 1e6) : 0;
+        }
+    return 0;
+}
+
+/* What one finished call adds to its agent's windows (anomaly.h): a request, its tokens and
+ * price, a denial for a refusal of a policy stage (decided, in observe mode too) and for each
+ * tool call removed, and the tools the model called. */
+static void anomaly_count_call(struct proxy_req *pr)
+{
+    struct anomaly *a = pr->p->s->anomaly;
+    if (!a || pr->quarantined || !pr->pe)
+        return;
+    const struct policy *p = pr->pe->policy;
+    const char *agent = pr->who.agent;
+    const struct engine_call *c = pr->call;
+    (void)anomaly_note(a, agent, p, ANOMALY_REQUESTS, 1, NULL, 0);
+    uint64_t in = 0, out = 0;
+    engine_call_tokens(c, &in, &out);
+    if (in + out)
+        (void)anomaly_note(a, agent, p, ANOMALY_TOKENS, in + out, NULL, 0);
+    uint64_t micro = call_micro_usd(p, engine_call_model(c), in, out);
+    if (micro)
+        (void)anomaly_note(a, agent, p, ANOMALY_SPEND, micro, NULL, 0);
+    for (int s = ENGINE_STAGE_MODELS; s < ENGINE_STAGE_UPSTREAM; s++) {
+        const struct engine_decision *d =
+            engine_call_decision(c, (enum engine_stage_id)s, ENGINE_HOOK_REQUEST);
+        if (d && d->ran && d->verdict == ENGINE_REFUSE) {
+            char what[96];
+            snprintf(what, sizeof what, "model.call %s", d->why.code);
+            (void)anomaly_note(a, agent, p, ANOMALY_DENIALS, 1, what, 0);
+            break;
+        }
+    }
+    const char *name;
+    for (size_t i = 0; (name = engine_call_tool_removed(c, i)); i++) {
+        char what[96];
+        snprintf(what, sizeof what, "tool call %.70s", name);
+        (void)anomaly_note(a, agent, p, ANOMALY_DENIALS, 1, what, 0);
+    }
+    for (size_t i = 0; (name = engine_call_tool_name(c, i)); i++)
+        (void)anomaly_note(a, agent, p, ANOMALY_TOOLS, 1, name, 0);
+}
+
 /* The engine's record without the members the audit log sets itself (type, agent). */
 static void record(struct proxy_req *pr)
 {
@@ -184,6 +287,7 @@ static void record(struct proxy_req *pr)
         return;
     pr->recorded = 1;
     engine_call_finish(pr->call, (uint64_t)(clock_mono_ms() - pr->t0));
+    anomaly_count_call(pr);
     char *j = engine_call_audit_json(pr->call);
     if (!j)
         return;
@@ -217,6 +321,22 @@ static int refuse_plain(struct proxy_req *pr, unsigned status, const char *code,
     decision_done(&d);
     pr->phase = P_DONE;
     return *resp ? 0 : -1;
+}
+
+/* A throttled agent (api.anomaly on_trigger throttle): 429 with Retry-After. */
+static int refuse_throttled(struct proxy_req *pr, unsigned retry, struct MHD_Response **resp,
+                            unsigned *st)
+{
+    char m[256], ra[16];
+    snprintf(m, sizeof m,
+             "agent %s is throttled by cordond's anomaly response (api.anomaly.on_trigger "
+             "\"throttle\"): retry in %u s",
+             pr->who.agent, retry);
+    int rc = refuse_plain(pr, 429, "throttled", "api.anomaly", m, resp, st);
+    snprintf(ra, sizeof ra, "%u", retry);
+    if (*resp)
+        MHD_add_response_header(*resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    return rc;
 }
 
 /* The engine's refusal (policy, malformed body, upstream failure): its status and body, in
@@ -305,10 +425,23 @@ static int out_add(struct proxy_req *pr, const char *buf, size_t len)
     return 0;
 }
 
+/* The engine's output: straight into MHD's buffer while the content reader runs and nothing
+ * waits before it, the rest (or all, outside the reader) into out. */
 static int emit(void *ud, const char *buf, size_t len)
 {
     struct proxy_req *pr = ud;
-    return pr->detached ? 0 : out_add(pr, buf, len);
+    if (pr->detached)
+        return 0;
+    if (pr->dst && pr->out_off == pr->out_len) {
+        size_t n = pr->dst_max - pr->dst_len;
+        if (n > len)
+            n = len;
+        memcpy(pr->dst + pr->dst_len, buf, n);
+        pr->dst_len += n;
+        buf += n;
+        len -= n;
+    }
+    return out_add(pr, buf, len);
 }
 
 /* The stream ended (st says how): the engine flushes what it held, then the record. */
@@ -333,7 +466,34 @@ static void stream_close(struct proxy_req *pr, enum up_state st)
     record(pr);
 }
 
-/* MHD's content reader of a streamed answer. */
+/* A quarantine that lands while the stream runs ends it, checked between chunks: the engine
+ * says why in the stream's own error shape, and the call is recorded. 1 when it ended. */
+static int quarantine_cut(struct proxy_req *pr)
+{
+    struct anomaly *a = pr->p->s->anomaly;
+    int64_t since = 0;
+    if (!a || anomaly_generation(a) == pr->qgen)
+        return 0;
+    pr->qgen = anomaly_generation(a);
+    if (!anomaly_quarantined(a, pr->who.agent, &since))
+        return 0;
+    struct engine_reason why = {.status = 403};
+    snprintf(why.code, sizeof why.code, "cordon.quarantined");
+    snprintf(why.message, sizeof why.message,
+             "agent \"%s\" was quarantined by cordond's anomaly response while this stream "
+             "ran; it is closed, and every model call and tunnel is refused until an "
+             "administrator runs `cordon agent release %s`",
+             pr->who.agent, pr->who.agent);
+    pr->ended = 1;
+    if (engine_stream_error(pr->call, &why, emit, pr) != 0 ||
+        engine_stream_end(pr->call, emit, pr) != 0)
+        pr->detached = 1;
+    record(pr);
+    return 1;
+}
+
+/* MHD's content reader of a streamed answer: what waits in out first, then the engine's
+ * output of what the upstream queued, written into buf as it is emitted. */
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
@@ -350,20 +510,28 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
         }
         if (pr->ended)
             return MHD_CONTENT_READER_END_OF_STREAM;
+        if (quarantine_cut(pr))
+            continue; /* the in-stream error is queued, and the stream ended */
         enum up_state st;
         long status;
         size_t n = upstream_read(pr->uc, tmp, sizeof tmp, &st, &status, park, pr);
+        pr->dst = buf;
+        pr->dst_len = 0;
+        pr->dst_max = max;
         if (n) {
             int rc = engine_stream_feed(pr->call, tmp, n, emit, pr);
             if (rc < 0) {
                 pr->ended = 1; /* the engine emitted its in-stream error */
                 record(pr);
             }
-            continue;
+        } else if (st != UP_RUNNING) {
+            stream_close(pr, st);
         }
-        if (st == UP_RUNNING)
+        pr->dst = NULL;
+        if (pr->dst_len)
+            return (ssize_t)pr->dst_len;
+        if (n == 0 && st == UP_RUNNING)
             return 0; /* suspended until the loop's wake */
-        stream_close(pr, st);
     }
 }
 
@@ -396,6 +564,7 @@ static void drain_feed(void *ud, const char *buf, size_t len)
 
 static void req_free(struct proxy_req *pr)
 {
+    stream_list(pr, 0);
     if (pr->uc)
         upstream_release(pr->uc);
     engine_call_free(pr->call);
@@ -434,6 +603,7 @@ void proxy_req_done(struct proxy_req *pr, int ok)
         if (pr->phase == P_HEAD)
             pr->phase = engine_call_stream(pr->call) ? P_STREAM : P_BODY;
         pr->detached = 1;
+        stream_list(pr, 0); /* no client to wake any more */
         upstream_detach(pr->uc, drain_feed, drain_end, pr, DRAIN_BYTES, DRAIN_MS);
         return;
     }
@@ -480,7 +650,7 @@ static int start_upstream(struct proxy_req *pr, const char *path, const char *fw
 {
     const struct config_upstream *u = &pr->p->s->cfg.upstreams[pr->up];
     const char *key = pr->p->key[pr->up];
-    char url[700];
+    char url[700], hdr[3][600]; /* upstream_call copies the headers */
     endpoint_url(u, path, url, sizeof url);
     struct up_request rq = {.url = url, .body = fwd, .len = fwd_len, .wake = wake, .ud = pr};
     size_t n = 0;
@@ -490,22 +660,22 @@ static int start_upstream(struct proxy_req *pr, const char *path, const char *fw
     if (u->kind == CONFIG_UPSTREAM_KIND_ANTHROPIC) {
         const char *v = MHD_lookup_connection_value(pr->conn, MHD_HEADER_KIND, "anthropic-version");
         const char *b = MHD_lookup_connection_value(pr->conn, MHD_HEADER_KIND, "anthropic-beta");
-        snprintf(pr->hdr[0], sizeof pr->hdr[0], "anthropic-version: %.500s", v ? v : "2023-06-01");
-        rq.headers[n++] = pr->hdr[0];
+        snprintf(hdr[0], sizeof hdr[0], "anthropic-version: %.500s", v ? v : "2023-06-01");
+        rq.headers[n++] = hdr[0];
         if (b) {
-            snprintf(pr->hdr[1], sizeof pr->hdr[1], "anthropic-beta: %.500s", b);
-            rq.headers[n++] = pr->hdr[1];
+            snprintf(hdr[1], sizeof hdr[1], "anthropic-beta: %.500s", b);
+            rq.headers[n++] = hdr[1];
         }
         if (key) {
-            snprintf(pr->hdr[2], sizeof pr->hdr[2], "x-api-key: %s", key);
-            rq.headers[n++] = pr->hdr[2];
+            snprintf(hdr[2], sizeof hdr[2], "x-api-key: %s", key);
+            rq.headers[n++] = hdr[2];
         }
     } else if (key) {
-        snprintf(pr->hdr[2], sizeof pr->hdr[2], "Authorization: Bearer %s", key);
-        rq.headers[n++] = pr->hdr[2];
+        snprintf(hdr[2], sizeof hdr[2], "Authorization: Bearer %s", key);
+        rq.headers[n++] = hdr[2];
     }
     int rc = upstream_call(pr->p->loop, &rq, &pr->uc);
-    memset(pr->hdr[2], 0, sizeof pr->hdr[2]); /* curl copied it */
+    sodium_memzero(hdr[2], sizeof hdr[2]); /* the key: upstream_call copied it */
     pr->phase = P_HEAD;
     return rc;
 }
@@ -527,6 +697,20 @@ static int start(struct proxy_req *pr, const char *url, const char *method,
         snprintf(m, sizeof m, "agent %s has no policy on this server", pr->who.agent);
         return refuse_plain(pr, 403, "no_policy", "policy", m, resp, st);
     }
+    int64_t q_since = 0;
+    unsigned retry = 0;
+    int gate = s->anomaly ? anomaly_gate(s->anomaly, pr->who.agent, 0, 0, &q_since, &retry) : 0;
+    if (s->anomaly)
+        pr->qgen = anomaly_generation(s->anomaly);
+    if (gate == ANOMALY_THROTTLED)
+        return refuse_throttled(pr, retry, resp, st);
+    pr->quarantined = gate == ANOMALY_QUARANTINED;
+    if (pr->quarantined && pr->models)
+        return refuse_plain(pr, 403, "quarantined", "api.anomaly",
+                            "this agent is quarantined by cordond's anomaly response; every "
+                            "model call is refused until an administrator runs `cordon agent "
+                            "release`",
+                            resp, st);
     if (pr->models) {
         int anthropic =
             MHD_lookup_connection_value(pr->conn, MHD_HEADER_KIND, "anthropic-version") != NULL;
@@ -548,7 +732,9 @@ static int start(struct proxy_req *pr, const char *url, const char *method,
                                     .agent = pr->who.agent,
                                     .session = pr->who.via_session ? pr->who.session : NULL,
                                     .budget = s->ledger ? &ledger_engine_ops : NULL,
-                                    .budget_ud = s->ledger};
+                                    .budget_ud = s->ledger,
+                                    .quarantined = pr->quarantined,
+                                    .quarantined_since_ms = q_since};
     if (engine_call_new(pr->pe->engine, &info, &pr->call) != 0)
         return -1;
     const char *fwd = NULL;
@@ -575,24 +761,41 @@ static int start(struct proxy_req *pr, const char *url, const char *method,
     return 1;
 }
 
+/* Take what the upstream queued: the first piece becomes the answer's buffer as it is (a
+ * small answer arrives whole, so it is neither copied nor grown), later pieces are appended.
+ * Returns 0 with *st UP_RUNNING when parked, or with the final state. */
 static int gather(struct proxy_req *pr, enum up_state *st)
 {
     for (;;) {
-        if (pr->ans_cap - pr->ans_len < 16384) {
-            size_t cap = pr->ans_cap ? pr->ans_cap * 2 : 32768;
-            char *n = realloc(pr->ans, cap);
-            if (!n)
-                return -ENOMEM;
-            pr->ans = n;
-            pr->ans_cap = cap;
-        }
+        size_t n;
         long status;
-        size_t n = upstream_read(pr->uc, pr->ans + pr->ans_len, pr->ans_cap - pr->ans_len - 1, st,
-                                 &status, park, pr);
-        pr->ans_len += n;
+        char *q = upstream_take(pr->uc, &n, st, &status, park, pr);
+        if (!q)
+            return 0;
+        if (!pr->ans) {
+            pr->ans = q;
+            pr->ans_len = n;
+            pr->ans_cap = n + 1;
+        } else {
+            if (pr->ans_len + n + 1 > pr->ans_cap) {
+                size_t cap = pr->ans_cap * 2;
+                while (cap < pr->ans_len + n + 1)
+                    cap *= 2;
+                char *nb = realloc(pr->ans, cap);
+                if (!nb) {
+                    free(q);
+                    return -ENOMEM;
+                }
+                pr->ans = nb;
+                pr->ans_cap = cap;
+            }
+            memcpy(pr->ans + pr->ans_len, q, n + 1);
+            pr->ans_len += n;
+            free(q);
+        }
         if (pr->ans_len > MAX_ANSWER)
             return -EFBIG;
-        if (n == 0)
+        if (*st != UP_RUNNING)
             return 0;
     }
 }
@@ -627,7 +830,10 @@ static int head(struct proxy_req *pr, struct MHD_Response **resp, unsigned *st)
     if (pr->call && status >= 200 && status < 300 && engine_call_stream(pr->call)) {
         engine_call_upstream(pr->call, 1, NULL);
         pr->phase = P_STREAM;
-        *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, pr, NULL);
+        stream_list(pr, 1);
+        /* A chunked answer is written into the connection's own pool (what the pool has
+         * free), not the block: the block serves an HTTP/1.0 client only. */
+        *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, stream_reader, pr, NULL);
         if (!*resp)
             return -1;
         MHD_add_response_header(*resp, MHD_HTTP_HEADER_CONTENT_TYPE,

@@ -43,6 +43,10 @@ int proxy_serve(struct proxy *p, struct MHD_Connection *c, struct proxy_req **pr
  * end in the background, bounded, so that its record holds the usage. */
 void proxy_req_done(struct proxy_req *pr, int ok);
 
+/* agent was just quarantined (anomaly.h): its streams waiting on a silent upstream are woken,
+ * so that each ends at once rather than at its next bytes. */
+void proxy_quarantined(struct proxy *p, const char *agent);
+
 /* /metrics: upstream calls, failures, timeouts. */
 void proxy_stats(struct proxy *p, uint64_t *calls, uint64_t *failed, uint64_t *timeouts);
 

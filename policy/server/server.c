@@ -141,3 +141,8 @@ enum decision_outcome srv_decide(struct srv *s, struct decision *d)
         decision_render(d);
     return d->outcome;
 }
+
+void srv_anomaly_record(void *ud, const char *kind, const char *agent, const char *fields, int sync)
+{
+    (void)srv_audit(ud, kind, agent, fields, sync);
+}

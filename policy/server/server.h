@@ -53,6 +53,7 @@ struct srv {
     size_t n_tunnel_counts;
     struct sessions *sessions; /* session tokens (sessions.h); NULL: none are minted */
     struct ledger *ledger;     /* budgets and rates (ledger.h); NULL: calls with limits refused */
+    struct anomaly *anomaly;   /* the anomaly response (anomaly.h); NULL: off */
 };
 
 static inline void srv_count(uint64_t *c, uint64_t n)
@@ -88,6 +89,10 @@ int srv_audit_jbuf(struct srv *s, const char *kind, const char *agent, const str
 enum decision_outcome srv_decide(struct srv *s, struct decision *d);
 
 int srv_healthy(struct srv *s);
+
+/* The anomaly response's records (anomaly_record_fn): srv_audit with ud the struct srv. */
+void srv_anomaly_record(void *ud, const char *kind, const char *agent, const char *fields,
+                        int sync);
 
 /* Reload the policy set (SIGHUP, POST /v1/admin/reload, push); audits the outcome. d gets
  * the diagnostics. Returns 0 or a negative errno. */

@@ -204,3 +204,14 @@ size_t sessions_end(struct sessions *ss, const char *session)
     pthread_mutex_unlock(&ss->mu);
     return n;
 }
+
+size_t sessions_live(struct sessions *ss, const char *agent)
+{
+    size_t n = 0;
+    int64_t now = clock_mono_ms();
+    pthread_mutex_lock(&ss->mu);
+    for (size_t i = 0; i < ss->n; i++)
+        n += !ss->v[i].ended && ss->v[i].expires_ms > now && strcmp(ss->v[i].b.agent, agent) == 0;
+    pthread_mutex_unlock(&ss->mu);
+    return n;
+}

@@ -65,6 +65,9 @@ int sessions_check(struct sessions *ss, const char *token, struct session_bind *
  * Returns how many ended. */
 size_t sessions_end(struct sessions *ss, const char *session);
 
+/* The live session tokens of agent now, one per governed tree (`cordon status`). */
+size_t sessions_live(struct sessions *ss, const char *agent);
+
 /* The id a token is named by in logs: "st_" + 16 hex digits of its SHA-256. */
 void sessions_token_id(const char *token, char id[SESSIONS_ID_LEN + 1]);
 

@@ -26,10 +26,12 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <time.h>
 
 #include "base/clock.h"
 #include "base/io.h"
 #include "policy/policy.h"
+#include "policy/server/anomaly.h"
 #include "policy/server/connect.h"
 #include "policy/server/egress.h"
 #include "policy/server/identity.h"
@@ -177,8 +179,8 @@ struct flow {
 
 /* Why a relay ended, for the tunnel.close record: both directions done, silent for
  * tunnel_idle_timeout, its key revoked, or a peer reset (or the relay failed). */
-static const char *const relay_end_words[] = {"closed", "idle", "revoked", "reset"};
-enum relay_end { RELAY_CLOSED, RELAY_IDLE, RELAY_REVOKED, RELAY_RESET };
+static const char *const relay_end_words[] = {"closed", "idle", "revoked", "reset", "quarantined"};
+enum relay_end { RELAY_CLOSED, RELAY_IDLE, RELAY_REVOKED, RELAY_RESET, RELAY_QUARANTINED };
 
 /*
  * Relay both directions with non-blocking sockets and a buffer each, so a peer that writes
@@ -188,7 +190,8 @@ enum relay_end { RELAY_CLOSED, RELAY_IDLE, RELAY_REVOKED, RELAY_RESET };
  * revoke that lands between the check and the relay is caught at the first turn.
  */
 static enum relay_end relay(int a, int b, const char *pre, size_t prelen, uint64_t *up,
-                            uint64_t *down, struct srv *s, const char *key_id, uint64_t seen)
+                            uint64_t *down, struct srv *s, const char *key_id, uint64_t seen,
+                            const char *agent, uint64_t qseen)
 {
     enum relay_end end = RELAY_RESET;
     int64_t idle_ms = (int64_t)s->cfg.tunnel_idle_timeout * 1000, last = clock_mono_ms();
@@ -229,6 +232,14 @@ static enum relay_end relay(int a, int b, const char *pre, size_t prelen, uint64
             seen = gen;
             if (!agents_id_live(s->agents, key_id)) {
                 end = RELAY_REVOKED;
+                break;
+            }
+        }
+        /* ... and a quarantine of its agent (anomaly.h) the same way. */
+        if (s->anomaly && anomaly_generation(s->anomaly) != qseen) {
+            qseen = anomaly_generation(s->anomaly);
+            if (anomaly_quarantined(s->anomaly, agent, NULL)) {
+                end = RELAY_QUARANTINED;
                 break;
             }
         }
@@ -298,7 +309,22 @@ struct treq {
     uint64_t policy_version;
     struct pset *set;            /* held from the verdict until tunnel.open is written */
     struct policy_endpoint none; /* observe mode's rule: none, "" */
+    uint64_t qgen;               /* anomaly_generation() before the quarantine gate */
+    int quarantined;             /* refused for a quarantine: not a denial to count */
 };
+
+/* Count a tunnel's signal in its agent's anomaly windows (anomaly.h), judged with its policy. */
+static void note_anomaly(struct treq *t, enum anomaly_signal sig, const char *what)
+{
+    struct anomaly *a = t->s->anomaly;
+    if (!a)
+        return;
+    struct pset *set = t->set ? t->set : pset_acquire(t->s->psets);
+    const struct pset_entry *e = pset_find(set, t->agent);
+    (void)anomaly_note(a, t->agent, e ? e->policy : NULL, sig, 1, what, 0);
+    if (set != t->set)
+        pset_release(set);
+}
 
 /* A refusal of an identified agent's tunnel: tunnel.deny with host, port, session, status
  * and the sentence, then the response. */
@@ -331,6 +357,11 @@ __attribute__((format(printf, 4, 5))) static void deny(struct treq *t, unsigned 
     jbuf_str(f, d.message, 0);
     (void)srv_decide(t->s, &d);
     send_refusal(t->fd, &d);
+    if (status == 403 && !t->quarantined) {
+        char what[96];
+        snprintf(what, sizeof what, "tunnel %.80s", t->target);
+        note_anomaly(t, ANOMALY_DENIALS, what);
+    }
 }
 
 /* Read the head: bounded in size and in time, so a slow or endless client costs a bounded
@@ -444,6 +475,24 @@ static int identify(struct treq *t)
  * used, or NULL once refused. */
 static const struct policy_endpoint *judge(struct treq *t)
 {
+    struct anomaly *a = t->s->anomaly;
+    int64_t since = 0;
+    unsigned retry = 0;
+    if (a)
+        t->qgen = anomaly_generation(a);
+    if (a && anomaly_gate(a, t->agent, 1, 0, &since, &retry) == ANOMALY_QUARANTINED) {
+        char when[40] = "?";
+        time_t ts = (time_t)(since / 1000);
+        struct tm tm;
+        if (gmtime_r(&ts, &tm))
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        t->quarantined = 1;
+        deny(t, 403, "api.anomaly",
+             "agent %s is quarantined by cordond's anomaly response since %s; every tunnel "
+             "and model call is refused until an administrator runs `cordon agent release %s`",
+             t->agent, when, t->agent);
+        return NULL;
+    }
     unsigned held = count_take(t->s, t->agent);
     if (held) {
         deny(t, 429, "max_tunnels_per_agent",
@@ -564,7 +613,7 @@ static void run_tunnel(struct treq *t)
     }
     uint64_t bytes_up = 0, bytes_down = 0;
     enum relay_end how = relay(t->fd, t->up, t->hdr + t->head_len, t->len - t->head_len, &bytes_up,
-                               &bytes_down, t->s, t->key_id, t->revocations);
+                               &bytes_down, t->s, t->key_id, t->revocations, t->agent, t->qgen);
     char mem[1024];
     struct jbuf f;
     jbuf_init(&f, mem, sizeof mem);
@@ -601,6 +650,7 @@ static void *serve(void *arg)
         const struct policy_endpoint *rule = NULL;
         if (read_head(t) == 0 && identify(t) == 0 && (rule = judge(t)) && dial(t, rule) == 0 &&
             open_recorded(t, rule) == 0) {
+            note_anomaly(t, ANOMALY_HOSTS, t->host);
             pset_release(t->set); /* the rule is not used past its record */
             t->set = NULL;
             run_tunnel(t);

@@ -59,6 +59,16 @@ upstream_call(struct upstream_loop *l, const struct up_request *rq, struct up_ca
 size_t upstream_read(struct up_call *c, char *buf, size_t max, enum up_state *state, long *status,
                      void (*park)(void *ud), void *ud);
 
+/*
+ * For a consumer that gathers a whole answer: the queue itself (malloc'ed, *len bytes and a
+ * NUL; the caller frees it) instead of a copy, once the transfer has ended (*state is then
+ * final and nothing is left behind) or the queue is half its bound. NULL otherwise: park(ud)
+ * was then called under the call's lock (when park is not NULL and the call runs on), and
+ * wake will follow.
+ */
+char *upstream_take(struct up_call *c, size_t *len, enum up_state *state, long *status,
+                    void (*park)(void *ud), void *ud);
+
 /* The failure text of a UP_FAILED / UP_TIMEOUT call ("connect: Connection refused"). */
 const char *upstream_error(const struct up_call *c);
 
@@ -70,6 +80,10 @@ const char *upstream_error(const struct up_call *c);
 void upstream_detach(struct up_call *c, void (*feed)(void *ud, const char *buf, size_t len),
                      void (*end)(void *ud, enum up_state st), void *ud, size_t max_bytes,
                      unsigned max_ms);
+
+/* Wake a consumer parked in upstream_read() now, as new bytes would (its reader then finds
+ * none and may park again): for a stream that must look at something else at once. */
+void upstream_nudge(struct up_call *c);
 
 /* Done with the call: a running transfer is cancelled. */
 void upstream_release(struct up_call *c);

@@ -188,10 +188,9 @@ Test(engine, placeholders_fail_closed_with_stage_missing)
 {
     static const char *const extras[] = {
         ",\"api\":{\"models\":[\"*\"],\"data\":{\"pii.email\":\"redact\"}}",
-        ",\"api\":{\"models\":[\"*\"],\"anomaly\":{\"requests_per_minute\":60}}",
     };
-    static const int stage[] = {ENGINE_STAGE_DATA, ENGINE_STAGE_BUDGET};
-    static const char *const word[] = {"data stage", "anomaly stage"};
+    static const int stage[] = {ENGINE_STAGE_DATA};
+    static const char *const word[] = {"data stage"};
     for (size_t i = 0; i < sizeof extras / sizeof *extras; i++) {
         struct te t;
         int status;
@@ -224,7 +223,41 @@ Test(engine, a_quarantined_agent_is_refused_first)
     cr_assert_eq(engine_call_request(t.c, CHAT(""), strlen(CHAT("")), &o, &n), ENGINE_REFUSE);
     int status;
     cr_assert(strstr(te_error(&t, &status), "cordon.quarantined"));
+    cr_assert_eq(status, 403);
     cr_assert_eq(engine_call_decision(t.c, ENGINE_STAGE_MODELS, ENGINE_HOOK_REQUEST)->ran, 0);
+    te_close(&t);
+}
+
+Test(engine, a_quarantine_says_since_when_and_how_to_release)
+{
+    struct te t;
+    te_open(&t, API_OK, NULL);
+    struct engine_call_info info = {.format = ENGINE_CHAT,
+                                    .agent = "a",
+                                    .quarantined = 1,
+                                    .quarantined_since_ms = 1800000000000LL};
+    cr_assert_eq(engine_call_new(t.e, &info, &t.c), 0);
+    const char *o;
+    size_t n;
+    cr_assert_eq(engine_call_request(t.c, CHAT(""), strlen(CHAT("")), &o, &n), ENGINE_REFUSE);
+    int status;
+    const char *err = te_error(&t, &status);
+    cr_assert(strstr(err, "since 2027-01-15T08:00:00Z"), "%s", err);
+    cr_assert(strstr(err, "cordon agent release a"), "%s", err);
+    te_close(&t);
+}
+
+Test(engine, a_quarantine_holds_in_observe_mode)
+{
+    struct te t;
+    te_open(&t, ",\"mode\":\"observe\"" API_OK, NULL);
+    struct engine_call_info info = {.format = ENGINE_CHAT, .agent = "a", .quarantined = 1};
+    cr_assert_eq(engine_call_new(t.e, &info, &t.c), 0);
+    const char *o;
+    size_t n;
+    cr_assert_eq(engine_call_request(t.c, CHAT(""), strlen(CHAT("")), &o, &n), ENGINE_REFUSE);
+    int status;
+    cr_assert(strstr(te_error(&t, &status), "cordon.quarantined"));
     te_close(&t);
 }
 

@@ -838,6 +838,12 @@ Test(bad, custom_class_empty_words)
                    "\"action\": \"block\"}]}}"),
                  "api.data.custom[0].words", "at least one word");
 }
+Test(bad, custom_class_relative_edm)
+{
+    expect_error(P("\"api\": {\"data\": {\"custom\": [{\"class\": \"x\", \"edm\": \"c.edm\", "
+                   "\"action\": \"block\"}]}}"),
+                 "api.data.custom[0].edm", "expected an absolute path");
+}
 Test(bad, custom_class_without_action)
 {
     expect_error(P("\"api\": {\"data\": {\"custom\": [{\"class\": \"x\", \"edm\": \"/x.edm\"}]}}"),
@@ -919,7 +925,7 @@ Test(bad, anomaly_trigger_typo)
 {
     expect_error(P("\"api\": {\"anomaly\": {\"requests_per_minute\": 5, \"on_trigger\": "
                    "\"kill\"}}"),
-                 "api.anomaly.on_trigger", "expected one of log|throttle|quarantine");
+                 "api.anomaly.on_trigger", "expected one of alert|throttle|quarantine");
 }
 Test(bad, anomaly_zero_rate)
 {
@@ -935,6 +941,43 @@ Test(bad, anomaly_without_trigger)
 {
     expect_error(P("\"api\": {\"anomaly\": {\"on_trigger\": \"log\"}}"), "api.anomaly",
                  "no trigger is set");
+}
+Test(bad, anomaly_throttle_seconds_without_throttle)
+{
+    expect_error(P("\"api\": {\"anomaly\": {\"requests_per_minute\": 5, \"throttle_seconds\": 5}}"),
+                 "api.anomaly.throttle_seconds", "applies only with");
+}
+Test(bad, anomaly_new_triggers_bounded)
+{
+    expect_error(P("\"api\": {\"anomaly\": {\"usd_per_hour\": -1}}"), "api.anomaly.usd_per_hour",
+                 "expected a number");
+    expect_error(P("\"api\": {\"anomaly\": {\"distinct_tools_per_10_minutes\": 101}}"),
+                 "api.anomaly.distinct_tools_per_10_minutes", "from 1 to 100");
+    expect_error(P("\"api\": {\"anomaly\": {\"new_egress_hosts_per_hour\": 0}}"),
+                 "api.anomaly.new_egress_hosts_per_hour", "from 1 to 100");
+    expect_error(P("\"api\": {\"anomaly\": {\"tokens_per_minute\": 1.5}}"),
+                 "api.anomaly.tokens_per_minute", "expected a whole number");
+}
+Test(good, anomaly_triggers_and_the_log_alias)
+{
+    struct policy *p =
+        load(P("\"api\": {\"anomaly\": {\"tokens_per_minute\": 50000, \"usd_per_hour\": 2.5, "
+               "\"denials_per_10_minutes\": 5, \"distinct_tools_per_10_minutes\": 20, "
+               "\"new_egress_hosts_per_hour\": 3, \"on_trigger\": \"log\"}}"));
+    cr_assert_not_null(p, "%s", all_errors());
+    cr_assert_eq(p->api.on_trigger, POLICY_TRIGGER_ALERT, "log is read as alert");
+    cr_assert_eq(p->api.tokens_per_minute, 50000);
+    cr_assert_float_eq(p->api.usd_per_hour, 2.5, 1e-9);
+    cr_assert_eq(p->api.distinct_tools_per_10_minutes, 20);
+    cr_assert_eq(p->api.new_egress_hosts_per_hour, 3);
+    cr_assert_eq(p->api.requests_per_minute, 0);
+    policy_free(p);
+    p = load(P("\"api\": {\"anomaly\": {\"requests_per_minute\": 5, \"on_trigger\": "
+               "\"throttle\", \"throttle_seconds\": 90}}"));
+    cr_assert_not_null(p, "%s", all_errors());
+    cr_assert_eq(p->api.throttle_seconds, 90);
+    cr_assert_lt(p->api.usd_per_hour, 0, "off when absent");
+    policy_free(p);
 }
 Test(bad, audit_typo)
 {

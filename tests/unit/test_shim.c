@@ -1503,3 +1503,31 @@ Test(root, verify_failures_are_errnos_with_the_reason_in_err)
     cr_assert(strstr(err, "CORDON_TRUST"), "%s", err);
     free(env);
 }
+
+/* cordon's notices on the event channel: a quarantine is said once, other messages are
+ * ignored, a closed channel is told apart. */
+Test(poll, quarantine_notice_said_once, .init = cr_redirect_stderr)
+{
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    struct poll_job job = {.who = "cordon", .notices = 1, .notice_fd = sv[0]};
+    static const char other[] = "{\"type\":\"something-else\"}";
+    static const char q[] =
+        "{\"type\":\"quarantine\",\"agent\":\"bob\",\"since_ms\":1800000000000}";
+    cr_assert_eq(poll_notices(&job), 0, "nothing queued");
+    cr_assert_eq(send(sv[1], other, sizeof other - 1, 0), (ssize_t)sizeof other - 1);
+    cr_assert_eq(poll_notices(&job), 0, "another type is ignored");
+    cr_assert_eq(send(sv[1], q, sizeof q - 1, 0), (ssize_t)sizeof q - 1);
+    cr_assert_eq(send(sv[1], q, sizeof q - 1, 0), (ssize_t)sizeof q - 1);
+    cr_assert_eq(poll_notices(&job), 1);
+    cr_assert_eq(send(sv[1], q, sizeof q - 1, 0), (ssize_t)sizeof q - 1);
+    cr_assert_eq(poll_notices(&job), 1);
+    close(sv[1]);
+    cr_assert_eq(poll_notices(&job), -1, "a closed channel");
+    close(sv[0]);
+    fflush(stderr);
+    cr_assert_stderr_eq_str(
+        "cordon: agent bob is quarantined by cordond since 2027-01-15T08:00:00Z; "
+        "model calls and tunnels are refused until an admin runs `cordon "
+        "agent release`\n");
+}

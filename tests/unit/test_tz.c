@@ -526,6 +526,12 @@ Test(tz, hostile_files)
     v1(&m);
     m.b[m.len++] = '\n';
     expect_bad(&m, TZ_ERR_FORMAT, "bytes after a version 1 file");
+    v2(&m, "AAA-1");
+    m.len = h2 + 10;
+    expect_bad(&m, TZ_ERR_TRUNCATED, "cut in the second header");
+    v2(&m, "AAA-1");
+    m.len = h2 + 44 + 20;
+    expect_bad(&m, TZ_ERR_TRUNCATED, "cut in the 64-bit data");
 
     /* every prefix of a valid file is refused, never read past */
     v2(&m, "CET-1CEST,M3.5.0,M10.5.0/3");
