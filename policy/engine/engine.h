@@ -16,7 +16,7 @@
  * the audit record, never left out. In observe mode every stage decides and is recorded as
  * enforce mode would have decided, but the request and the response go through unchanged.
  *
- * Stages the next issues fill (data, anomaly) are here as fail-closed placeholders:
+ * Stages the next issues fill (data) are here as fail-closed placeholders:
  * a policy that uses them has every call refused with cordon.stage_missing rather than
  * forwarded unchecked. The budget stage reserves through the ledger the server passes in
  * engine_call_info (api.h, struct engine_budget_ops) and settles in the usage stage.
