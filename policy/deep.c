@@ -238,6 +238,8 @@ size_t policy_check_deep(const struct policy *p, const char *zoneinfo, struct di
         diag_path_key(path, ep, "tz");
         check_tz(p->api.schedule[i].tz, zoneinfo, path, d);
     }
+    if (p->api.budget_tz && strcmp(p->api.budget_tz, "UTC") != 0)
+        check_tz(p->api.budget_tz, zoneinfo, "api.budget.tz", d);
     return diag_total(d) - before;
 }
 

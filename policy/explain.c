@@ -139,6 +139,52 @@ static cJSON *data_json(const struct policy *p, const struct policy_data *d)
     return a;
 }
 
+/* api.budget beyond session and day, and api.rate: shown only when set, so that an
+ * explanation of a policy without them reads as it did. */
+static void explain_budget_json(const struct policy *p, cJSON *bu)
+{
+    if (p->api.month_usd >= 0)
+        cJSON_AddNumberToObject(bu, "month_usd", p->api.month_usd);
+    const int64_t tok[] = {p->api.session_tokens, p->api.day_tokens, p->api.month_tokens};
+    static const char *const tk[] = {"session_tokens", "day_tokens", "month_tokens"};
+    for (int i = 0; i < 3; i++)
+        if (tok[i] >= 0)
+            cJSON_AddNumberToObject(bu, tk[i], (double)tok[i]);
+    if (p->api.has_budget) {
+        cJSON_AddStringToObject(bu, "tz", p->api.budget_tz ? p->api.budget_tz : "UTC");
+        cJSON_AddNumberToObject(bu, "max_tokens_default",
+                                p->api.max_tokens_default ? (double)p->api.max_tokens_default
+                                                          : POLICY_MAX_TOKENS_DEFAULT);
+    }
+    if (p->api.n_models_max) {
+        cJSON *mm = cJSON_AddObjectToObject(bu, "models_max_output");
+        for (size_t i = 0; mm && i < p->api.n_models_max; i++)
+            cJSON_AddNumberToObject(mm, p->api.models_max[i].model,
+                                    (double)p->api.models_max[i].max_output);
+    }
+    if (p->api.rate_requests_per_minute || p->api.rate_tokens_per_minute ||
+        p->api.rate_concurrent_per_agent || p->api.rate_concurrent_per_session) {
+        cJSON *r = cJSON_CreateObject();
+        if (!r)
+            return;
+        cJSON_AddNumberToObject(r, "requests_per_minute", p->api.rate_requests_per_minute);
+        cJSON_AddNumberToObject(r, "tokens_per_minute", (double)p->api.rate_tokens_per_minute);
+        cJSON_AddNumberToObject(r, "concurrent_per_agent", p->api.rate_concurrent_per_agent);
+        cJSON_AddNumberToObject(r, "concurrent_per_session", p->api.rate_concurrent_per_session);
+        cJSON_AddItemToObject(bu, "rate", r);
+    }
+}
+
+static void explain_price_json(const struct policy_price *pr, cJSON *o)
+{
+    if (pr->cached_input_per_mtok >= 0)
+        cJSON_AddNumberToObject(o, "cached_input_per_mtok", pr->cached_input_per_mtok);
+    if (pr->reasoning_per_mtok >= 0)
+        cJSON_AddNumberToObject(o, "reasoning_per_mtok", pr->reasoning_per_mtok);
+    if (pr->cache_write_per_mtok >= 0)
+        cJSON_AddNumberToObject(o, "cache_write_per_mtok", pr->cache_write_per_mtok);
+}
+
 static const char *const day_abbr[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
 
 cJSON *policy_explain_json(const struct policy *p)
@@ -269,11 +315,13 @@ cJSON *policy_explain_json(const struct policy *p)
         cJSON_AddNumberToObject(bu, "day_usd", p->api.day_usd);
     else
         cJSON_AddNullToObject(bu, "day_usd");
+    explain_budget_json(p, bu);
     cJSON *pr = cJSON_AddObjectToObject(bu, "prices");
     for (size_t i = 0; i < p->api.n_prices; i++) {
         cJSON *o = cJSON_AddObjectToObject(pr, p->api.prices[i].model);
         cJSON_AddNumberToObject(o, "input_per_mtok", p->api.prices[i].input_per_mtok);
         cJSON_AddNumberToObject(o, "output_per_mtok", p->api.prices[i].output_per_mtok);
+        explain_price_json(&p->api.prices[i], o);
     }
     cJSON *sc = cJSON_AddArrayToObject(api, "schedule");
     for (size_t i = 0; i < p->api.n_schedule; i++) {
@@ -331,6 +379,29 @@ __attribute__((format(printf, 2, 3))) static void out(struct text *t, const char
     if (vfprintf(t->f, fmt, ap) < 0)
         t->err = 1;
     va_end(ap);
+}
+
+/* The text form of explain_budget_json's keys, each line only when its key is set. */
+static void explain_budget_text(struct text *t, const struct policy *p)
+{
+    if (p->api.month_usd >= 0)
+        out(t, "            month $%.2f\n", p->api.month_usd);
+    const int64_t tok[] = {p->api.session_tokens, p->api.day_tokens, p->api.month_tokens};
+    static const char *const tk[] = {"session", "day", "month"};
+    for (int i = 0; i < 3; i++)
+        if (tok[i] >= 0)
+            out(t, "            %s %lld tokens\n", tk[i], (long long)tok[i]);
+    if (p->api.has_budget && p->api.budget_tz && strcmp(p->api.budget_tz, "UTC") != 0)
+        out(t, "            days and months in %s\n", p->api.budget_tz);
+    if (p->api.rate_requests_per_minute)
+        out(t, "  rate      %u requests a minute\n", p->api.rate_requests_per_minute);
+    if (p->api.rate_tokens_per_minute)
+        out(t, "  rate      %llu tokens a minute\n",
+            (unsigned long long)p->api.rate_tokens_per_minute);
+    if (p->api.rate_concurrent_per_agent)
+        out(t, "  rate      %u calls at once for the agent\n", p->api.rate_concurrent_per_agent);
+    if (p->api.rate_concurrent_per_session)
+        out(t, "  rate      %u calls at once per session\n", p->api.rate_concurrent_per_session);
 }
 
 static void text_paths(struct text *t, const char *title, const struct policy_paths *l)
@@ -608,6 +679,7 @@ int policy_explain_text(const struct policy *p, FILE *f)
     for (size_t i = 0; i < p->api.n_prices; i++)
         out(&t, "            %s: $%g in, $%g out per million tokens\n", p->api.prices[i].model,
             p->api.prices[i].input_per_mtok, p->api.prices[i].output_per_mtok);
+    explain_budget_text(&t, p);
     for (size_t i = 0; i < p->api.n_schedule; i++) {
         const struct policy_window *w = &p->api.schedule[i];
         out(&t, "  schedule  %s %s (%s)%s\n", w->outside ? "outside" : "inside", w->spec, w->tz,

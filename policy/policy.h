@@ -132,7 +132,20 @@ enum policy_stored_context { POLICY_STORED_REFUSE, POLICY_STORED_ALLOW };
 struct policy_price {
     const char *model; /* model name or glob */
     double input_per_mtok, output_per_mtok;
+    /* < 0 when not given: cached input and cache writes are then priced as input, reasoning
+     * as output */
+    double cached_input_per_mtok, reasoning_per_mtok, cache_write_per_mtok;
 };
+
+/* api.budget.models_max_output: the most output tokens a model can produce. */
+struct policy_model_max {
+    const char *model; /* model name or glob */
+    uint64_t max_output;
+};
+
+/* The output a request without max_tokens is reserved at, when neither
+ * api.budget.models_max_output nor api.budget.max_tokens_default names one. */
+#define POLICY_MAX_TOKENS_DEFAULT 65536
 
 struct policy_window {
     const char *spec;   /* as written: "Mon-Fri 08:00-18:00" */
@@ -204,6 +217,18 @@ struct policy {
         double session_usd, day_usd; /* < 0: no limit */
         size_t n_prices;
         const struct policy_price *prices;
+        /* api.budget beyond session_usd / day_usd; api.rate. has_budget: api.budget or
+         * api.rate sets a limit (the budget stage then counts every call). */
+        int has_budget;
+        double month_usd;                                 /* < 0: no limit */
+        int64_t session_tokens, day_tokens, month_tokens; /* < 0: no limit */
+        const char *budget_tz;                            /* IANA zone, "UTC" by default */
+        uint64_t max_tokens_default;                      /* 0: POLICY_MAX_TOKENS_DEFAULT */
+        size_t n_models_max;
+        const struct policy_model_max *models_max;
+        unsigned rate_requests_per_minute;                               /* 0: no limit */
+        uint64_t rate_tokens_per_minute;                                 /* 0: no limit */
+        unsigned rate_concurrent_per_agent, rate_concurrent_per_session; /* 0: no limit */
         size_t n_schedule;
         const struct policy_window *schedule;
         int has_anomaly;

@@ -18,14 +18,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const k_api[] = {"models",   "data",    "tools", "budget",
-                                    "schedule", "anomaly", "audit", "previous_response_id",
+static const char *const k_api[] = {"models",  "data",  "tools",
+                                    "budget",  "rate",  "schedule",
+                                    "anomaly", "audit", "previous_response_id",
                                     NULL};
 static const char *const k_tools[] = {
     "allow", "deny", "constraints", "on_denied_definition", "on_denied_call", NULL};
 static const char *const k_constraint[] = {"pattern", "enum", "min", "max", "optional", NULL};
-static const char *const k_budget[] = {"session_usd", "day_usd", "prices", NULL};
-static const char *const k_price[] = {"input_per_mtok", "output_per_mtok", NULL};
+static const char *const k_budget[] = {
+    "session_usd",        "day_usd",           "month_usd", "session_tokens",
+    "day_tokens",         "month_tokens",      "tz",        "prices",
+    "max_tokens_default", "models_max_output", NULL};
+static const char *const k_price[] = {"input_per_mtok",        "output_per_mtok",
+                                      "cached_input_per_mtok", "reasoning_per_mtok",
+                                      "cache_write_per_mtok",  NULL};
+static const char *const k_rate[] = {"requests_per_minute", "tokens_per_minute",
+                                     "concurrent_per_agent", "concurrent_per_session", NULL};
 static const char *const k_window[] = {"outside", "inside", "tz",    "data",
                                        "tools",   "models", "block", NULL};
 static const char *const k_window_tools[] = {"deny", NULL};
@@ -487,6 +495,14 @@ static void get_prices(struct ctx *c, const cJSON *v, const char *path)
         arr[k].input_per_mtok = pw_get_num(c, in, fp, 0, 10000, 0);
         diag_path_key(fp, mp, "output_per_mtok");
         arr[k].output_per_mtok = pw_get_num(c, out, fp, 0, 10000, 0);
+        static const char *const opt[] = {"cached_input_per_mtok", "reasoning_per_mtok",
+                                          "cache_write_per_mtok"};
+        double *dst[] = {&arr[k].cached_input_per_mtok, &arr[k].reasoning_per_mtok,
+                         &arr[k].cache_write_per_mtok};
+        for (int q = 0; q < 3; q++) {
+            diag_path_key(fp, mp, opt[q]);
+            *dst[q] = pw_get_num(c, cJSON_GetObjectItemCaseSensitive(m, opt[q]), fp, 0, 10000, -1);
+        }
         arr[k].model = pw_cx_strdup(c, m->string);
         k++;
     }
@@ -662,6 +678,111 @@ static void get_schedule(struct ctx *c, const cJSON *v, const char *path)
     c->p->api.n_schedule = k;
 }
 
+static void get_models_max(struct ctx *c, const cJSON *v, const char *path)
+{
+    if (!pw_check_object(c, v, path, NULL))
+        return;
+    int n = cJSON_GetArraySize(v);
+    struct policy_model_max *arr = pw_cx_alloc(c, sizeof *arr * (size_t)(n ? n : 1));
+    if (!arr)
+        return;
+    size_t k = 0;
+    for (const cJSON *m = v->child; m; m = m->next) {
+        char mp[DIAG_PATH_MAX];
+        diag_path_key(mp, path, m->string);
+        if (!pw_valid_name(m->string, 1, 1)) {
+            char q[96];
+            diag_quote(m->string, q, sizeof q);
+            diag_add(c->d, mp, "expected a model name or glob as the key, got %s", q);
+            continue;
+        }
+        arr[k].max_output = (uint64_t)pw_get_int(c, m, mp, 1, 100000000, 1);
+        arr[k].model = pw_cx_strdup(c, m->string);
+        k++;
+    }
+    c->p->api.models_max = arr;
+    c->p->api.n_models_max = k;
+}
+
+/* A token limit: a whole number from 0 to 10^15; absent: no limit (-1). */
+static int64_t get_tokens(struct ctx *c, const cJSON *o, const char *key, const char *path)
+{
+    return (int64_t)pw_get_int(c, cJSON_GetObjectItemCaseSensitive(o, key), path, 0,
+                               1000000000000000LL, -1);
+}
+
+static void get_budget(struct ctx *c, const cJSON *v)
+{
+    struct policy *p = c->p;
+    p->api.session_usd = pw_get_num(c, cJSON_GetObjectItemCaseSensitive(v, "session_usd"),
+                                    "api.budget.session_usd", 0, 1e6, -1);
+    p->api.day_usd = pw_get_num(c, cJSON_GetObjectItemCaseSensitive(v, "day_usd"),
+                                "api.budget.day_usd", 0, 1e6, -1);
+    p->api.month_usd = pw_get_num(c, cJSON_GetObjectItemCaseSensitive(v, "month_usd"),
+                                  "api.budget.month_usd", 0, 1e6, -1);
+    p->api.session_tokens = get_tokens(c, v, "session_tokens", "api.budget.session_tokens");
+    p->api.day_tokens = get_tokens(c, v, "day_tokens", "api.budget.day_tokens");
+    p->api.month_tokens = get_tokens(c, v, "month_tokens", "api.budget.month_tokens");
+    p->api.max_tokens_default =
+        (uint64_t)pw_get_int(c, cJSON_GetObjectItemCaseSensitive(v, "max_tokens_default"),
+                             "api.budget.max_tokens_default", 1, 100000000, 0);
+    const cJSON *tz = cJSON_GetObjectItemCaseSensitive(v, "tz");
+    if (tz) {
+        const char *ts = pw_get_str(c, tz, "api.budget.tz");
+        if (ts && !valid_tz(ts)) {
+            char q[96];
+            diag_quote(ts, q, sizeof q);
+            diag_add(c->d, "api.budget.tz",
+                     "expected an IANA time zone name such as \"Europe/Brussels\", got %s", q);
+        } else if (ts) {
+            p->api.budget_tz = pw_cx_strdup(c, ts);
+        }
+    }
+    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(v, "prices");
+    if (pr)
+        get_prices(c, pr, "api.budget.prices");
+    const cJSON *mm = cJSON_GetObjectItemCaseSensitive(v, "models_max_output");
+    if (mm)
+        get_models_max(c, mm, "api.budget.models_max_output");
+    if (p->api.session_usd >= 0 && p->api.day_usd >= 0 && p->api.session_usd > p->api.day_usd)
+        diag_add(c->d, "api.budget.session_usd",
+                 "a session budget of %g exceeds the day budget of %g; the day budget "
+                 "would always bind first",
+                 p->api.session_usd, p->api.day_usd);
+    if (p->api.day_usd >= 0 && p->api.month_usd >= 0 && p->api.day_usd > p->api.month_usd)
+        diag_add(c->d, "api.budget.day_usd",
+                 "a day budget of %g exceeds the month budget of %g; the month budget "
+                 "would always bind first",
+                 p->api.day_usd, p->api.month_usd);
+    int usd = p->api.session_usd >= 0 || p->api.day_usd >= 0 || p->api.month_usd >= 0;
+    if (usd || p->api.session_tokens >= 0 || p->api.day_tokens >= 0 || p->api.month_tokens >= 0)
+        p->api.has_budget = 1;
+}
+
+static void get_rate(struct ctx *c, const cJSON *v)
+{
+    struct policy *p = c->p;
+    p->api.rate_requests_per_minute =
+        (unsigned)pw_get_int(c, cJSON_GetObjectItemCaseSensitive(v, "requests_per_minute"),
+                             "api.rate.requests_per_minute", 1, 1000000, 0);
+    p->api.rate_tokens_per_minute =
+        (uint64_t)pw_get_int(c, cJSON_GetObjectItemCaseSensitive(v, "tokens_per_minute"),
+                             "api.rate.tokens_per_minute", 1, 1000000000000LL, 0);
+    p->api.rate_concurrent_per_agent =
+        (unsigned)pw_get_int(c, cJSON_GetObjectItemCaseSensitive(v, "concurrent_per_agent"),
+                             "api.rate.concurrent_per_agent", 1, 100000, 0);
+    p->api.rate_concurrent_per_session =
+        (unsigned)pw_get_int(c, cJSON_GetObjectItemCaseSensitive(v, "concurrent_per_session"),
+                             "api.rate.concurrent_per_session", 1, 100000, 0);
+    if (!p->api.rate_requests_per_minute && !p->api.rate_tokens_per_minute &&
+        !p->api.rate_concurrent_per_agent && !p->api.rate_concurrent_per_session)
+        diag_add(c->d, "api.rate",
+                 "no limit is set; give requests_per_minute, tokens_per_minute, "
+                 "concurrent_per_agent or concurrent_per_session");
+    else
+        p->api.has_budget = 1;
+}
+
 /* api.anomaly: the triggers over sliding windows per agent (cordond's anomaly.c counts) and
  * what a trigger does. "log", the name of alert before it had one, is still read as alert. */
 static void get_anomaly(struct ctx *c, const cJSON *v)
@@ -711,6 +832,9 @@ void pw_walk_api(struct ctx *c, const cJSON *api)
     struct policy *p = c->p;
     p->api.session_usd = -1;
     p->api.day_usd = -1;
+    p->api.month_usd = -1;
+    p->api.session_tokens = p->api.day_tokens = p->api.month_tokens = -1;
+    p->api.budget_tz = "UTC";
     p->api.usd_per_hour = -1;
     if (!api || !pw_check_object(c, api, "api", k_api))
         return;
@@ -737,19 +861,11 @@ void pw_walk_api(struct ctx *c, const cJSON *api)
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(api, "budget")) &&
         pw_check_object(c, v, "api.budget", k_budget)) {
-        p->api.session_usd = pw_get_num(c, cJSON_GetObjectItemCaseSensitive(v, "session_usd"),
-                                        "api.budget.session_usd", 0, 1e6, -1);
-        p->api.day_usd = pw_get_num(c, cJSON_GetObjectItemCaseSensitive(v, "day_usd"),
-                                    "api.budget.day_usd", 0, 1e6, -1);
-        const cJSON *pr = cJSON_GetObjectItemCaseSensitive(v, "prices");
-        if (pr)
-            get_prices(c, pr, "api.budget.prices");
-        if (p->api.session_usd >= 0 && p->api.day_usd >= 0 && p->api.session_usd > p->api.day_usd)
-            diag_add(c->d, "api.budget.session_usd",
-                     "a session budget of %g exceeds the day budget of %g; the day budget "
-                     "would always bind first",
-                     p->api.session_usd, p->api.day_usd);
+        get_budget(c, v);
     }
+    if ((v = cJSON_GetObjectItemCaseSensitive(api, "rate")) &&
+        pw_check_object(c, v, "api.rate", k_rate))
+        get_rate(c, v);
     if ((v = cJSON_GetObjectItemCaseSensitive(api, "schedule")))
         get_schedule(c, v, "api.schedule");
     p->api.previous_response_id = (enum policy_stored_context)pw_get_enum(

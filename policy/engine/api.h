@@ -128,12 +128,69 @@ typedef int (*engine_emit_fn)(void *ud, const char *buf, size_t len);
 
 struct data_vault; /* policy/data/data_vault.h */
 
+/*
+ * The ledger as the budget stage sees it (the server's policy/server/ledger.h behind it, a
+ * fake in the unit tests): the engine computes the worst case and the limits, the ledger
+ * holds the counts and decides atomically. Money is in pico-dollars (10^-12 USD) so that
+ * every sum is exact; a limit < 0 is no limit.
+ */
+enum engine_budget_scope {
+    ENGINE_BUDGET_SESSION_USD,
+    ENGINE_BUDGET_DAY_USD,
+    ENGINE_BUDGET_MONTH_USD,
+    ENGINE_BUDGET_SESSION_TOKENS,
+    ENGINE_BUDGET_DAY_TOKENS,
+    ENGINE_BUDGET_MONTH_TOKENS,
+    ENGINE_RATE_REQUESTS,   /* api.rate.requests_per_minute */
+    ENGINE_RATE_TOKENS,     /* api.rate.tokens_per_minute */
+    ENGINE_RATE_CONC_AGENT, /* api.rate.concurrent_per_agent */
+    ENGINE_RATE_CONC_SESSION,
+    ENGINE_BUDGET_N_SCOPES
+};
+
+struct engine_budget_ask {
+    const char *agent;
+    const char *session; /* "" for calls made with the agent key: they share one session */
+    char day[16];        /* the day and month buckets in api.budget.tz: "2026-12-02", "2026-12" */
+    char month[8];
+    int64_t day_reset_ms, month_reset_ms; /* when those buckets end (Unix ms) */
+    int64_t now_ms;
+    int64_t usd_p;                         /* the worst case, pico-dollars */
+    int64_t tokens;                        /* the worst case, tokens */
+    int64_t limit[ENGINE_BUDGET_N_SCOPES]; /* < 0: none; pico-dollars, tokens or counts */
+    int force; /* observe mode: hold it even over a limit (recorded as would-refuse) */
+};
+
+/* Why the ledger refused: the first scope over its limit, what remains there, when it resets
+ * (Unix ms; 0 for concurrency, which resets when a call ends). */
+struct engine_budget_refusal {
+    enum engine_budget_scope scope;
+    int64_t limit, used, remaining;
+    int64_t reset_ms;
+};
+
+struct engine_budget_ops {
+    /* Hold ask's worst case against every limit at once. 0 and *handle; 1 refused with *why;
+     * a negative errno when the ledger cannot record (the call is then refused, 503). */
+    int (*reserve)(void *ud, const struct engine_budget_ask *ask, uint64_t *handle,
+                   struct engine_budget_refusal *why);
+    /* The call is over: charge usd_p and tokens in place of the reservation (estimated: no
+     * usage came and the worst case is charged). */
+    void (*settle)(void *ud, uint64_t handle, int64_t usd_p, int64_t tokens, int estimated);
+    /* The call never spent: drop the reservation. */
+    void (*release)(void *ud, uint64_t handle);
+};
+
 /* What the server knows about the caller before the body is read. Strings are copied. */
 struct engine_call_info {
     enum engine_format format;
     const char *agent;
     const char *session; /* the session id of the tree's mark; NULL when none */
     int quarantined;     /* the agent is quarantined (anomaly response): refuse everything */
+    /* The ledger (NULL: none; a policy with api.budget or api.rate then has its calls refused
+     * with 503 cordon.budget_unavailable). Borrowed: it must outlive the call. */
+    const struct engine_budget_ops *budget;
+    void *budget_ud;
     int64_t quarantined_since_ms; /* since when (wall clock, ms), for the refusal's message */
     int64_t now_ms; /* the call's time, ms since the epoch (UTC), by which api.schedule's
                        windows are read for the whole call; 0: the real clock */

@@ -185,7 +185,8 @@ int engine_new(const struct policy *p, const struct engine_options *o, struct en
         k->max = r->max;
         k->optional = r->optional;
     }
-    if ((rc = schedule_engine_init(e, err, errlen)) != 0)
+    if ((rc = schedule_engine_init(e, err, errlen)) != 0 ||
+        (rc = budget_engine_init(e, err, errlen)) != 0)
         goto out;
     if ((rc = engine_data_new(p, &e->o, &e->data, err, errlen)) != 0)
         goto out;
@@ -206,6 +207,7 @@ void engine_free(struct engine *e)
     free(e->checks);
     schedule_engine_free(e);
     engine_data_free(e->data);
+    budget_engine_free(e);
     free(e);
 }
 
@@ -225,6 +227,8 @@ int engine_call_new(const struct engine *e, const struct engine_call_info *info,
     c->agent = strdup(info->agent ? info->agent : "");
     c->session = info->session ? strdup(info->session) : NULL;
     c->quarantined = info->quarantined;
+    c->bops = info->budget;
+    c->bops_ud = info->budget_ud;
     c->quarantined_since_ms = info->quarantined_since_ms;
     c->observe = e->p->mode == POLICY_MODE_OBSERVE;
     crypto_hash_sha256_init(&c->resp_hash);
@@ -242,6 +246,13 @@ void engine_call_free(struct engine_call *c)
 {
     if (!c)
         return;
+    if (c->budget_held) { /* a path that never finished the call: settle or release */
+        const struct engine_decision *up = &c->d[ENGINE_STAGE_UPSTREAM][ENGINE_HOOK_REQUEST];
+        if (up->ran && up->verdict == ENGINE_ALLOW)
+            budget_settle(c);
+        else
+            budget_release(c);
+    }
     if (c->ops && c->ops->stream_free && c->asm_state)
         c->ops->stream_free(c->asm_state);
     sse_free(c->sse);
@@ -306,6 +317,7 @@ int engine_call_request(struct engine_call *c, const char *body, size_t len, con
     if (c->state != 0)
         return ENGINE_ERR_STATE;
     c->state = 1;
+    c->req_len = len;
     crypto_hash_sha256(c->prompt_sha, (const unsigned char *)body, len);
     char err[256], tag[160];
     struct engine_reason why = {0};
@@ -389,12 +401,27 @@ int engine_call_error(struct engine_call *c, int *status, const char **body, siz
 void engine_call_upstream(struct engine_call *c, int ok, const struct engine_reason *why)
 {
     struct engine_decision *d = &c->d[ENGINE_STAGE_UPSTREAM][ENGINE_HOOK_REQUEST];
+    int answered = d->ran && d->verdict == ENGINE_ALLOW;
     d->ran = 1;
     d->verdict = ok ? ENGINE_ALLOW : ENGINE_REFUSE;
+    if (!ok && answered)
+        budget_settle(c); /* it answered 2xx, then failed in the body: it may have spent */
+    else if (!ok)
+        budget_release(c); /* the upstream never answered: nothing was spent */
     if (!ok && why) {
         d->why = *why;
         (void)refuse(c, why); /* the body engine_call_error() gives */
     }
+}
+
+void engine_call_no_charge(struct engine_call *c)
+{
+    budget_release(c);
+}
+
+unsigned engine_call_retry_after(const struct engine_call *c)
+{
+    return c->refused ? c->retry_after : 0;
 }
 
 int engine_stream_error(struct engine_call *c, const struct engine_reason *why, engine_emit_fn emit,

@@ -16,10 +16,10 @@
  * the audit record, never left out. In observe mode every stage decides and is recorded as
  * enforce mode would have decided, but the request and the response go through unchanged.
  *
- * Stages the next issues fill (budget) are here as fail-closed placeholders:
- * a policy that uses them has every call refused with cordon.stage_missing rather than
- * forwarded unchecked. The data stage (stage_data.c) scans every text of the request and
- * of the response for the classes api.data names.
+ * Every stage is built: the data stage (stage_data.c) scans every text of the request and
+ * of the response for the classes api.data names; the budget stage reserves through the
+ * ledger the server passes in engine_call_info (api.h, struct engine_budget_ops) and
+ * settles in the usage stage.
  *
  * Lifetimes: struct engine is built once per policy load and never modified; it may be
  * shared by every thread. struct engine_call is one model call, used by one thread at a time.
@@ -98,6 +98,14 @@ int engine_call_error(struct engine_call *c, int *status, const char **body, siz
  * and how), and engine_call_error() then gives it in the client's shape. */
 void engine_call_upstream(struct engine_call *c, int ok, const struct engine_reason *why);
 
+/* The upstream answered with an error status the client gets as it is (a 4xx): the call
+ * spent nothing, and the budget stage's reservation is released. */
+void engine_call_no_charge(struct engine_call *c);
+
+/* For a refusal of the budget stage (429): the seconds until the limit that refused resets,
+ * for Retry-After; 0 for any other refusal. */
+unsigned engine_call_retry_after(const struct engine_call *c);
+
 /* End a stream the server must cut (upstream failure mid-stream, a limit of its own): emit
  * the format's in-stream error event for why and record it. Returns 0 or emit's value. */
 __attribute__((warn_unused_result)) int engine_stream_error(struct engine_call *c,
@@ -148,6 +156,14 @@ void engine_call_finish(struct engine_call *c, uint64_t latency_ms);
 /* The longest text the data stage holds back per text position of a streamed response (the
  * data scanner's window), 0 when api.data has no response rule. */
 size_t engine_data_window(const struct engine *e);
+
+/* The day and month buckets of now_ms (Unix ms) in the api.budget.tz of e's policy, and when
+ * they end: the day, month, day_reset_ms and month_reset_ms of a (the rest is left as it
+ * is). */
+void engine_budget_buckets(const struct engine *e, int64_t now_ms, struct engine_budget_ask *a);
+
+/* "api.budget.day_usd": the policy key a budget or rate scope comes from. */
+const char *engine_budget_scope_name(enum engine_budget_scope s);
 
 /* The record's view of one hook. */
 const struct engine_decision *engine_call_decision(const struct engine_call *c,

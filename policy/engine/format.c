@@ -573,6 +573,39 @@ int format_model_stream(struct engine_request *rq, int streams, struct engine_re
     return 0;
 }
 
+/* A usage count, or UINT64_MAX when absent or not a count. */
+static uint64_t usage_count(const cJSON *v)
+{
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e18)
+        return (uint64_t)v->valuedouble;
+    return UINT64_MAX;
+}
+
+/* The priced details each API reports in its own place (format.h, struct engine_event). */
+static void usage_details(const cJSON *usage, struct engine_event *ev)
+{
+    static const char *const cached[][2] = {{"prompt_tokens_details", "cached_tokens"},
+                                            {"input_tokens_details", "cached_tokens"}};
+    static const char *const reasoning[][2] = {{"completion_tokens_details", "reasoning_tokens"},
+                                               {"output_tokens_details", "reasoning_tokens"}};
+    for (int k = 0; k < 2; k++) {
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(usage, cached[k][0]);
+        uint64_t n = usage_count(cJSON_GetObjectItemCaseSensitive(d, cached[k][1]));
+        if (n != UINT64_MAX)
+            ev->cached_tokens = n;
+        d = cJSON_GetObjectItemCaseSensitive(usage, reasoning[k][0]);
+        n = usage_count(cJSON_GetObjectItemCaseSensitive(d, reasoning[k][1]));
+        if (n != UINT64_MAX)
+            ev->reasoning_tokens = n;
+    }
+    uint64_t n = usage_count(cJSON_GetObjectItemCaseSensitive(usage, "cache_read_input_tokens"));
+    if (n != UINT64_MAX)
+        ev->cached_tokens = n;
+    n = usage_count(cJSON_GetObjectItemCaseSensitive(usage, "cache_creation_input_tokens"));
+    if (n != UINT64_MAX)
+        ev->cache_write_tokens = n;
+}
+
 void format_usage(struct engine_call *c, const cJSON *usage, const char *in_key,
                   const char *out_key)
 {
@@ -580,12 +613,17 @@ void format_usage(struct engine_call *c, const cJSON *usage, const char *in_key,
         return;
     const cJSON *i = cJSON_GetObjectItemCaseSensitive(usage, in_key);
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(usage, out_key);
-    struct engine_event ev = {
-        .kind = ENGINE_EV_USAGE, .in_tokens = UINT64_MAX, .out_tokens = UINT64_MAX};
+    struct engine_event ev = {.kind = ENGINE_EV_USAGE,
+                              .in_tokens = UINT64_MAX,
+                              .out_tokens = UINT64_MAX,
+                              .cached_tokens = UINT64_MAX,
+                              .reasoning_tokens = UINT64_MAX,
+                              .cache_write_tokens = UINT64_MAX};
     if (cJSON_IsNumber(i) && i->valuedouble >= 0 && i->valuedouble < 1e18)
         ev.in_tokens = (uint64_t)i->valuedouble;
     if (cJSON_IsNumber(o) && o->valuedouble >= 0 && o->valuedouble < 1e18)
         ev.out_tokens = (uint64_t)o->valuedouble;
+    usage_details(usage, &ev);
     struct engine_reason why;
     (void)engine_judge_event(c, &ev, &why);
 }

@@ -87,6 +87,11 @@ struct engine_event {
     const char *args;
     size_t args_len;
     uint64_t in_tokens, out_tokens; /* ENGINE_EV_USAGE; a count not reported is UINT64_MAX */
+    /* ENGINE_EV_USAGE details, UINT64_MAX when not reported: cached input (OpenAI
+     * *_tokens_details.cached_tokens, within the input count; Anthropic
+     * cache_read_input_tokens, beside it), reasoning (OpenAI, within the output count), cache
+     * writes (Anthropic cache_creation_input_tokens, beside the input count) */
+    uint64_t cached_tokens, reasoning_tokens, cache_write_tokens;
 };
 
 /*

@@ -692,6 +692,26 @@ static int chat_data_end(struct engine_call *c, int choice)
     return 0;
 }
 
+/*
+ * The budget stage asked for stream_options.include_usage on a client's behalf (the usage is
+ * what the call is charged): the extra usage-only chunk ("choices": []) is not the client's,
+ * so it is dropped (1), and a usage riding on a chunk with choices is taken off it (0, with
+ * *changed). The "usage": null the upstream then adds to every other chunk is left as it is:
+ * a client that reads usage reads null, as it would for a chunk without it.
+ */
+static int usage_chunk_strip(cJSON *root, int *changed)
+{
+    cJSON *u = GET(root, "usage");
+    if (!u || cJSON_IsNull(u))
+        return 0;
+    cJSON *choices = GET(root, "choices");
+    if (!choices || (cJSON_IsArray(choices) && !choices->child))
+        return 1;
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "usage");
+    *changed = 1;
+    return 0;
+}
+
 static int chat_chunk(struct engine_call *c, struct chat_asm *a, const struct sse_event *ev,
                       cJSON *root)
 {
@@ -703,6 +723,8 @@ static int chat_chunk(struct engine_call *c, struct chat_asm *a, const struct ss
         return format_emit_raw(c, ev);
     }
     format_usage(c, GET(root, "usage"), "prompt_tokens", "completion_tokens");
+    if (c->strip_usage && (rc = usage_chunk_strip(root, &changed)) != 0)
+        return rc == 1 ? 0 : rc;
     cJSON *choices = GET(root, "choices"), *ch;
     if (choices && !cJSON_IsArray(choices))
         return format_unreadable(c, ev, "\"choices\" is not an array");

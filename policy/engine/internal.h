@@ -146,6 +146,8 @@ struct engine {
     struct tz **rule_tz, **tz_own;
     size_t n_tz_own;
     struct engine_data *data; /* NULL when api.data acts on nothing */
+    /* api.budget.tz, loaded once by engine_new() when the policy has budgets (NULL: UTC) */
+    struct tz *budget_tz;
 };
 
 /* A tool call of the response, judged: its name, the answer, a digest of its arguments, and
@@ -196,12 +198,36 @@ struct engine_call {
     engine_emit_fn emit;
     void *emit_ud;
 
+    /* the budget stage (stage_budget.c) */
+    size_t req_len;                       /* bytes of the request body */
+    const struct engine_budget_ops *bops; /* NULL: no ledger */
+    void *bops_ud;
+    uint64_t budget_handle;
+    int budget_held;                       /* a reservation is open */
+    int budget_done;                       /* 1 settled, 2 released */
+    int budget_est;                        /* settled at the worst case: no usage came */
+    int64_t budget_usd_p, budget_tokens;   /* the worst case reserved */
+    int64_t charged_usd_p, charged_tokens; /* what was settled */
+    unsigned retry_after;                  /* seconds, for a 429 of the budget stage */
+    int strip_usage; /* cordon added stream_options.include_usage: keep the usage chunk */
+    int usage_seen;  /* an ENGINE_EV_USAGE came */
+    uint64_t cached_tokens, reasoning_tokens, cache_write_tokens;
     /* schedule: the call's time and the api.schedule rules that apply at it (bit i: rule i) */
     int64_t now_ms;
     uint64_t sched_on[(POLICY_MAX_ITEMS + 63) / 64];
     size_t n_sched_on;
     struct data_call dc; /* the data stage's part of the call (stage_data.c) */
 };
+
+/* The budget stage's zone (stage_budget.c): loaded from e->o.zoneinfo when the policy has
+ * limits; 0, -ENOMEM, or a tz_load() error with err naming api.budget.tz. */
+int budget_engine_init(struct engine *e, char *err, size_t errlen);
+void budget_engine_free(struct engine *e);
+
+/* The budget stage's end of a call (stage_budget.c): settle from usage (or at the worst case
+ * when none came), or release when nothing was spent. Idempotent. */
+void budget_settle(struct engine_call *c);
+void budget_release(struct engine_call *c);
 
 /* reason helpers */
 void reason_set(struct engine_reason *r, int status, const char *code, const char *fmt, ...)

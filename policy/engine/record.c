@@ -36,6 +36,30 @@ static cJSON *decision(const struct engine_decision *d, int response)
     return o;
 }
 
+/* The budget stage's part: what was reserved and what was charged, in pico-dollars (exact)
+ * and dollars, and whether the charge is the worst case because no usage came. */
+static cJSON *budget_json(const struct engine_call *c)
+{
+    cJSON *b = cJSON_CreateObject();
+    if (!b)
+        return NULL;
+    cJSON_AddNumberToObject(b, "reserved_usd", (double)c->budget_usd_p / 1e12);
+    cJSON_AddNumberToObject(b, "reserved_pusd", (double)c->budget_usd_p);
+    cJSON_AddNumberToObject(b, "reserved_tokens", (double)c->budget_tokens);
+    const char *outcome = c->budget_done == 1   ? "charged"
+                          : c->budget_done == 2 ? "released"
+                          : c->budget_held      ? "open"
+                                                : "refused";
+    cJSON_AddStringToObject(b, "outcome", outcome);
+    if (c->budget_done == 1) {
+        cJSON_AddNumberToObject(b, "charged_usd", (double)c->charged_usd_p / 1e12);
+        cJSON_AddNumberToObject(b, "charged_pusd", (double)c->charged_usd_p);
+        cJSON_AddNumberToObject(b, "charged_tokens", (double)c->charged_tokens);
+        cJSON_AddBoolToObject(b, "estimated", c->budget_est);
+    }
+    return b;
+}
+
 char *engine_call_audit_json(const struct engine_call *c)
 {
     static const char *const hooks[] = {"request", "response", "final"};
@@ -139,6 +163,18 @@ char *engine_call_audit_json(const struct engine_call *c)
     if (tok) {
         cJSON_AddNumberToObject(tok, "input", (double)c->in_tokens);
         cJSON_AddNumberToObject(tok, "output", (double)c->out_tokens);
+        if (c->cached_tokens)
+            cJSON_AddNumberToObject(tok, "cached_input", (double)c->cached_tokens);
+        if (c->reasoning_tokens)
+            cJSON_AddNumberToObject(tok, "reasoning", (double)c->reasoning_tokens);
+        if (c->cache_write_tokens)
+            cJSON_AddNumberToObject(tok, "cache_write", (double)c->cache_write_tokens);
+    }
+    if (c->budget_done || c->budget_held || c->budget_tokens) {
+        cJSON *bu = budget_json(c);
+        if (!bu)
+            goto out;
+        cJSON_AddItemToObject(o, "budget", bu);
     }
     cJSON_AddNumberToObject(o, "latency_ms", (double)c->latency_ms);
     s = cJSON_PrintUnformatted(o);

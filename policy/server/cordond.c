@@ -27,6 +27,7 @@
 #include "base/secret.h"
 #include "policy/audit/audit.h"
 #include "policy/sign/key.h"
+#include "policy/server/ledger.h"
 #include "policy/server/anomaly.h"
 #include "policy/server/proxy.h"
 #include "policy/server/events.h"
@@ -423,6 +424,30 @@ static int load_admin_token(struct srv *s)
     return 0;
 }
 
+/* The ledger of budgets (ledger.h), from its journal in the state dir: replayed, open
+ * reservations charged, compacted, before any call is served. */
+static int open_ledger(struct srv *s)
+{
+    char path[PATH_MAX + 32], err[1024];
+    struct ledger_store *st = NULL;
+    snprintf(path, sizeof path, "%s/ledger.journal", s->cfg.state_dir);
+    int rc = ledger_journal_open(path, 0, &st, err, sizeof err);
+    if (rc == 0)
+        rc = ledger_open(st, 0, &s->ledger, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "cordond: %s\n", err);
+        return rc;
+    }
+    struct ledger_stats ls;
+    ledger_stats_get(s->ledger, &ls);
+    if (ls.recovered_open || ls.damaged)
+        fprintf(stderr,
+                "cordond: ledger: %" PRIu64 " reservation(s) open at the last stop charged at "
+                "their worst case; %" PRIu64 " damaged journal line(s) skipped\n",
+                ls.recovered_open, ls.damaged);
+    return 0;
+}
+
 /* The state directory, the policy signing key, the admin token and the agent keys. */
 static int open_keys(struct srv *s, struct run *r)
 {
@@ -458,7 +483,7 @@ static int open_keys(struct srv *s, struct run *r)
         fprintf(stderr, "cordond: anomaly: %s\n", err);
         return rc;
     }
-    return 0;
+    return open_ledger(s);
 }
 
 /* The audit log and its writer process, which holds the checkpoint key. */
@@ -695,6 +720,8 @@ static int shut_down(struct srv *s, struct run *r, int rc)
     anomaly_on_quarantine(s->anomaly, NULL, NULL); /* before the proxy it calls goes */
     proxy_close(s->proxy); /* after the HTTP front: drained calls write their records */
     s->proxy = NULL;
+    ledger_close(s->ledger); /* after the proxy: its calls settled or released */
+    s->ledger = NULL;
     events_stop(r->ev);
     size_t left = tunnel_stop(r->tun);
     if (left)

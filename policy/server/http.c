@@ -26,6 +26,7 @@
 #include "policy/server/anomaly.h"
 #include "policy/server/peer.h"
 #include "policy/server/identity.h"
+#include "policy/server/budget.h"
 #include "policy/server/proxy.h"
 #include "policy/server/server.h"
 #include "policy/server/sessions.h"
@@ -65,6 +66,7 @@ static enum MHD_Result admin_release(struct srv *s, struct MHD_Connection *c, st
 static enum MHD_Result admin_status(struct srv *s, struct MHD_Connection *c, struct req *r);
 static enum MHD_Result not_found(struct srv *s, struct MHD_Connection *c, struct req *r);
 static enum MHD_Result do_proxy(struct srv *s, struct MHD_Connection *c, struct req *r);
+static enum MHD_Result do_budget(struct srv *s, struct MHD_Connection *c, struct req *r);
 
 #define SMALL HTTP_MAX_SMALL_BODY
 #define ADMIN_AUTH (R_ADMIN | R_TOKEN)
@@ -92,6 +94,8 @@ static const struct route routes[] = {
     {"/v1/embeddings", R_PROXY, M_POST, do_proxy, "/v1/embeddings", 0},
     {"/embeddings", R_PROXY, M_POST, do_proxy, "/v1/embeddings", 0},
     {"/v1/models", R_PROXY, M_GET, do_proxy, "/v1/models", 0},
+    {"/v1/budget", 0, M_GET | M_HEAD, do_budget, "/v1/budget", SMALL},
+    {"/budget", 0, M_GET | M_HEAD, do_budget, "/v1/budget", SMALL},
     {"/models", R_PROXY, M_GET, do_proxy, "/v1/models", 0},
     {"", R_PREFIX, M_ANY, not_found, "other", SMALL},
 };
@@ -561,6 +565,10 @@ static enum MHD_Result do_metrics(struct srv *s, struct MHD_Connection *c, struc
     metrics_audit(s, &b);
     metrics_traffic(s, &b);
     metrics_policies(s, &b);
+    char *bm = budget_metrics(s);
+    if (bm)
+        sb_add(&b, "%s", bm);
+    free(bm);
     char *am = s->anomaly ? anomaly_metrics(s->anomaly) : NULL;
     if (am)
         sb_add(&b, "%s", am);
@@ -1053,6 +1061,33 @@ static enum MHD_Result do_proxy(struct srv *s, struct MHD_Connection *c, struct 
         0)
         return MHD_NO;
     return resp ? queue(c, r, status, resp) : MHD_YES;
+}
+
+/* GET /v1/budget: the agent's own budgets and rates (docs/PROTOCOL.md "Budget"). */
+static enum MHD_Result do_budget(struct srv *s, struct MHD_Connection *c, struct req *r)
+{
+    struct decision d;
+    decision_init(&d, DECISION_REQUEST, NULL);
+    char agent[AGENTS_NAME_MAX + 1], id[AGENTS_ID_LEN + 1], peer[INET6_ADDRSTRLEN + 8];
+    if (!identify(s, c, &d, agent, id, peer, sizeof peer))
+        return decide(s, c, r, &d, NULL);
+    decision_done(&d);
+    const char *why = NULL, *key = bearer(c, &why);
+    struct identity who;
+    if (!key || identity_check(s, key, &who) != AGENTS_OK)
+        return refuse(s, c, r, 401, "the credential ended while it was read; send it again");
+    char *j = NULL;
+    int rc = budget_report(s, &who, 0, &j);
+    if (rc == -ENOENT)
+        return refuse(s, c, r, 404,
+                      "agent %s has no policy on this server; add %s.json to the policies "
+                      "directory and reload",
+                      who.agent, who.agent);
+    if (rc != 0)
+        return MHD_NO;
+    enum MHD_Result ret = send_buf(c, r, 200, "application/json", j, strlen(j));
+    free(j);
+    return ret;
 }
 
 static enum MHD_Result not_found(struct srv *s, struct MHD_Connection *c, struct req *r)

@@ -27,6 +27,7 @@
 #include "policy/engine/engine.h"
 #include "policy/server/anomaly.h"
 #include "policy/server/identity.h"
+#include "policy/server/ledger.h"
 #include "policy/server/server.h"
 #include "policy/server/sessions.h"
 #include "policy/server/upstream.h"
@@ -372,6 +373,12 @@ static int refuse_engine(struct proxy_req *pr, struct MHD_Response **resp, unsig
     decision_done(&d);
     record(pr);
     *resp = buf_response(body, len, "application/json");
+    unsigned retry = engine_call_retry_after(pr->call);
+    if (*resp && retry) { /* a budget or rate refusal: when to try again */
+        char ra[16];
+        snprintf(ra, sizeof ra, "%u", retry);
+        MHD_add_response_header(*resp, "Retry-After", ra);
+    }
     *st = (unsigned)status;
     pr->phase = P_DONE;
     return *resp ? 0 : -1;
@@ -739,6 +746,8 @@ static int start(struct proxy_req *pr, const char *url, const char *method,
     struct engine_call_info info = {.format = pr->fmt,
                                     .agent = pr->who.agent,
                                     .session = pr->who.via_session ? pr->who.session : NULL,
+                                    .budget = s->ledger ? &ledger_engine_ops : NULL,
+                                    .budget_ud = s->ledger,
                                     .quarantined = pr->quarantined,
                                     .quarantined_since_ms = q_since,
                                     .vault = pr->vault,
@@ -833,6 +842,8 @@ static int head(struct proxy_req *pr, struct MHD_Response **resp, unsigned *st)
         snprintf(m, sizeof m, "HTTP %ld", status);
         return upstream_failed(pr, 502, "answered with a server error", m, resp, st);
     }
+    if (pr->call && (status < 200 || status >= 300))
+        engine_call_no_charge(pr->call); /* the provider's refusal costs nothing */
     if (pr->call && status >= 200 && status < 300 && engine_call_stream(pr->call)) {
         engine_call_upstream(pr->call, 1, NULL);
         pr->phase = P_STREAM;

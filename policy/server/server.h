@@ -52,6 +52,7 @@ struct srv {
     struct srv_tunnel_count *tunnel_counts;
     size_t n_tunnel_counts;
     struct sessions *sessions; /* session tokens (sessions.h); NULL: none are minted */
+    struct ledger *ledger;     /* budgets and rates (ledger.h); NULL: calls with limits refused */
     struct anomaly *anomaly;   /* the anomaly response (anomaly.h); NULL: off */
 };
 

@@ -184,36 +184,6 @@ Test(engine, unknown_fields_pass_through)
     te_close(&t);
 }
 
-Test(engine, placeholders_fail_closed_with_stage_missing)
-{
-    /* the data stage is built (test_engine_data.c), and the schedule stage
-     * (test_engine_schedule.c) */
-    static const char *const extras[] = {
-        ",\"api\":{\"models\":[\"*\"],\"budget\":{\"session_usd\":1.0}}",
-    };
-    static const int stage[] = {ENGINE_STAGE_BUDGET};
-    static const char *const word[] = {"budget stage"};
-    for (size_t i = 0; i < sizeof extras / sizeof *extras; i++) {
-        struct te t;
-        int status;
-        te_open(&t, extras[i], NULL);
-        for (int f = 0; f < ENGINE_N_FORMATS; f++) {
-            const char *body = f == ENGINE_EMBEDDINGS  ? "{\"model\":\"m\",\"input\":\"x\"}"
-                               : f == ENGINE_RESPONSES ? "{\"model\":\"m\",\"input\":\"x\"}"
-                                                       : "{\"model\":\"m\",\"messages\":[]}";
-            cr_assert_eq(te_request(&t, f, body), ENGINE_REFUSE, "%zu/%d", i, f);
-            const char *err = te_error(&t, &status);
-            cr_assert_eq(status, 403);
-            cr_assert(strstr(err, "cordon.stage_missing"), "%s", err);
-            cr_assert(strstr(err, word[i]), "%s", err);
-            const struct engine_decision *d =
-                engine_call_decision(t.c, stage[i], ENGINE_HOOK_REQUEST);
-            cr_assert_eq(d->verdict, ENGINE_REFUSE);
-        }
-        te_close(&t);
-    }
-}
-
 Test(engine, a_quarantined_agent_is_refused_first)
 {
     struct te t;

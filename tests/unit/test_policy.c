@@ -1494,3 +1494,70 @@ Test(proxy_keys, constraint_object_errors)
                    "1, \"max\": 3}}}}}"),
                  "api.tools.constraints.t.a.optional", "expected");
 }
+
+/* ------------------------------------------------------------------ api.budget, api.rate */
+
+Test(policy, budget_and_rate_keys)
+{
+    struct policy *p = load(P("\"api\": {\"budget\": {\"session_usd\": 1, \"day_usd\": 5, "
+                              "\"month_usd\": 50, \"session_tokens\": 1000, \"day_tokens\": 0, "
+                              "\"tz\": \"Europe/Brussels\", \"max_tokens_default\": 4096, "
+                              "\"models_max_output\": {\"gpt-*\": 16384}, \"prices\": "
+                              "{\"gpt-*\": {\"input_per_mtok\": 1, \"output_per_mtok\": 2, "
+                              "\"cached_input_per_mtok\": 0.5, \"reasoning_per_mtok\": 3, "
+                              "\"cache_write_per_mtok\": 1.25}}}, \"rate\": "
+                              "{\"requests_per_minute\": 60, \"tokens_per_minute\": 100000, "
+                              "\"concurrent_per_agent\": 4, \"concurrent_per_session\": 2}}"));
+    cr_assert_not_null(p, "%s", all_errors());
+    cr_assert(p->api.has_budget);
+    cr_assert_eq(p->api.month_usd, 50);
+    cr_assert_eq(p->api.session_tokens, 1000);
+    cr_assert_eq(p->api.day_tokens, 0, "0 is a limit, not unlimited");
+    cr_assert_eq(p->api.month_tokens, -1);
+    cr_assert_str_eq(p->api.budget_tz, "Europe/Brussels");
+    cr_assert_eq(p->api.max_tokens_default, 4096);
+    cr_assert_eq(p->api.n_models_max, 1);
+    cr_assert_eq(p->api.models_max[0].max_output, 16384);
+    cr_assert_eq(p->api.prices[0].cached_input_per_mtok, 0.5);
+    cr_assert_eq(p->api.prices[0].reasoning_per_mtok, 3);
+    cr_assert_eq(p->api.prices[0].cache_write_per_mtok, 1.25);
+    cr_assert_eq(p->api.rate_requests_per_minute, 60);
+    cr_assert_eq(p->api.rate_tokens_per_minute, 100000);
+    cr_assert_eq(p->api.rate_concurrent_per_agent, 4);
+    cr_assert_eq(p->api.rate_concurrent_per_session, 2);
+    policy_free(p);
+    p = load(P("\"api\": {\"budget\": {\"prices\": {\"m\": {\"input_per_mtok\": 1, "
+               "\"output_per_mtok\": 1}}}}"));
+    cr_assert_not_null(p);
+    cr_assert(!p->api.has_budget, "prices alone limit nothing");
+    cr_assert_eq(p->api.prices[0].cached_input_per_mtok, -1);
+    policy_free(p);
+}
+
+Test(policy, budget_and_rate_refusals)
+{
+    expect_error(P("\"api\": {\"budget\": {\"prices\": {\"m\": {\"input_per_mtok\": -1, "
+                   "\"output_per_mtok\": 1}}}}"),
+                 "api.budget.prices.m.input_per_mtok", "expected a number from 0 to 10000");
+    expect_error(P("\"api\": {\"budget\": {\"prices\": {\"m\": {\"input_per_mtok\": 1e999, "
+                   "\"output_per_mtok\": 1}}}}"),
+                 "api.budget.prices.m.input_per_mtok", "expected a number");
+    expect_error(P("\"api\": {\"budget\": {\"prices\": {\"m\": {\"input_per_mtok\": 1, "
+                   "\"output_per_mtok\": 1, \"reasoning_per_mtok\": -0.5}}}}"),
+                 "api.budget.prices.m.reasoning_per_mtok", "expected a number");
+    expect_error(P("\"api\": {\"budget\": {\"prices\": {\"m\": {\"input_per_mtok\": \"1\", "
+                   "\"output_per_mtok\": 1}}}}"),
+                 "api.budget.prices.m.input_per_mtok", "expected a number");
+    expect_error(P("\"api\": {\"budget\": {\"day_usd\": 9, \"month_usd\": 5}}"),
+                 "api.budget.day_usd", "exceeds the month budget");
+    expect_error(P("\"api\": {\"budget\": {\"day_tokens\": 1.5}}"), "api.budget.day_tokens",
+                 "whole number");
+    expect_error(P("\"api\": {\"budget\": {\"tz\": \"../etc/passwd\"}}"), "api.budget.tz",
+                 "IANA time zone");
+    expect_error(P("\"api\": {\"budget\": {\"models_max_output\": {\"m\": 0}}}"),
+                 "api.budget.models_max_output.m", "whole number");
+    expect_error(P("\"api\": {\"rate\": {}}"), "api.rate", "no limit is set");
+    expect_error(P("\"api\": {\"rate\": {\"requests_per_minute\": 0}}"),
+                 "api.rate.requests_per_minute", "whole number from 1");
+    expect_error(P("\"api\": {\"rate\": {\"burst\": 3}}"), "api.rate.burst", "unknown key");
+}
