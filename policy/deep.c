@@ -4,63 +4,27 @@
  * out of the core).
  */
 #include "policy/deep.h"
+#include "policy/data/data_hs.h"
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <hs/hs.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-/*
- * vectorscan is loaded when a pattern is first checked, not when cordon starts: it brings
- * libstdc++ along, and `cordon exec`, which never checks a pattern, must not pay for that.
- */
-static struct {
-    int tried;
-    const char *error;
-    hs_error_t (*compile)(const char *, unsigned, unsigned, const hs_platform_info_t *,
-                          hs_database_t **, hs_compile_error_t **);
-    hs_error_t (*expression_info)(const char *, unsigned, hs_expr_info_t **, hs_compile_error_t **);
-    hs_error_t (*free_compile_error)(hs_compile_error_t *);
-    hs_error_t (*free_database)(hs_database_t *);
-    hs_error_t (*alloc_scratch)(const hs_database_t *, hs_scratch_t **);
-    hs_error_t (*free_scratch)(hs_scratch_t *);
-    hs_error_t (*scan)(const hs_database_t *, const char *, unsigned, unsigned, hs_scratch_t *,
-                       match_event_handler, void *);
-} hs;
+/* vectorscan through the tree's one loader (policy/data/data_hs.h says why it is dlopen'ed). */
+static const struct data_hs *hs;
+static const char *hs_error;
 
-static void hs_load_once(void)
-{
-    hs.tried = 1;
-    void *h = dlopen(CORDON_LIBHS, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        hs.error = "cannot load vectorscan (" CORDON_LIBHS "); install the libvectorscan5 "
-                   "package";
-        return;
-    }
-    *(void **)&hs.compile = dlsym(h, "hs_compile");
-    *(void **)&hs.expression_info = dlsym(h, "hs_expression_info");
-    *(void **)&hs.free_compile_error = dlsym(h, "hs_free_compile_error");
-    *(void **)&hs.free_database = dlsym(h, "hs_free_database");
-    *(void **)&hs.alloc_scratch = dlsym(h, "hs_alloc_scratch");
-    *(void **)&hs.free_scratch = dlsym(h, "hs_free_scratch");
-    *(void **)&hs.scan = dlsym(h, "hs_scan");
-    if (!hs.compile || !hs.expression_info || !hs.free_compile_error || !hs.free_database ||
-        !hs.alloc_scratch || !hs.free_scratch || !hs.scan) {
-        hs.error = "the vectorscan library (" CORDON_LIBHS ") lacks hs_compile; install "
-                   "the libvectorscan5 package";
-    }
-}
-
-/* Once per process, whichever thread asks first (cordond builds engines in several). */
 static int hs_load(void)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, hs_load_once);
-    return hs.error ? -ELIBACC : 0;
+    const struct data_hs *t = data_hs_load(&hs_error);
+    if (!t)
+        return -ELIBACC;
+    hs = t;
+    return 0;
 }
 
 /*
@@ -78,29 +42,29 @@ static const char *check_regex(const char *re, int need_width, char *why, size_t
     unsigned flags = HS_FLAG_UTF8 | HS_FLAG_SINGLEMATCH | (need_width ? 0 : HS_FLAG_ALLOWEMPTY);
 
     if (hs_load() != 0) {
-        snprintf(why, len, "%s", hs.error);
+        snprintf(why, len, "%s", hs_error);
         return why;
     }
 
-    if (need_width && hs.expression_info(re, HS_FLAG_UTF8, &info, &ce) == HS_SUCCESS && info &&
+    if (need_width && hs->expression_info(re, HS_FLAG_UTF8, &info, &ce) == HS_SUCCESS && info &&
         info->min_width == 0) {
         snprintf(why, len, "it matches the empty string, so it would match every text");
         res = why;
         goto out;
     }
     if (ce)
-        hs.free_compile_error(ce);
+        hs->free_compile_error(ce);
     ce = NULL;
-    if (hs.compile(re, flags, HS_MODE_BLOCK, NULL, &db, &ce) != HS_SUCCESS) {
+    if (hs->compile(re, flags, HS_MODE_BLOCK, NULL, &db, &ce) != HS_SUCCESS) {
         snprintf(why, len, "%s", ce && ce->message ? ce->message : "rejected");
         res = why;
     }
 out:
     free(info);
     if (ce)
-        hs.free_compile_error(ce);
+        hs->free_compile_error(ce);
     if (db)
-        hs.free_database(db);
+        hs->free_database(db);
     return res;
 }
 
@@ -176,7 +140,7 @@ int deep_regex_compile(const char *re, struct deep_regex **out, char *err, size_
 {
     *out = NULL;
     if (hs_load() != 0) {
-        snprintf(err, errlen, "%s", hs.error);
+        snprintf(err, errlen, "%s", hs_error);
         return -ELIBACC;
     }
     /* the pattern alone first, so that "a)|(b" is refused rather than closed by the anchors */
@@ -194,13 +158,13 @@ int deep_regex_compile(const char *re, struct deep_regex **out, char *err, size_
     memcpy(full + 5, re, n);
     memcpy(full + 5 + n, ")\\z", 4);
     hs_compile_error_t *ce = NULL;
-    hs_error_t hr = hs.compile(full, HS_FLAG_UTF8 | HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY,
-                               HS_MODE_BLOCK, NULL, &r->db, &ce);
+    hs_error_t hr = hs->compile(full, HS_FLAG_UTF8 | HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY,
+                                HS_MODE_BLOCK, NULL, &r->db, &ce);
     free(full);
     if (hr != HS_SUCCESS) {
         snprintf(err, errlen, "%s", ce && ce->message ? ce->message : "rejected");
         if (ce)
-            hs.free_compile_error(ce);
+            hs->free_compile_error(ce);
         free(r);
         return -EINVAL;
     }
@@ -245,11 +209,11 @@ int deep_regex_match(const struct deep_regex *r, const char *s, size_t len)
         return 0;
     /* scratch per scan: the pattern is shared by threads, a scratch may not be */
     hs_scratch_t *scratch = NULL;
-    if (hs.alloc_scratch(r->db, &scratch) != HS_SUCCESS)
+    if (hs->alloc_scratch(r->db, &scratch) != HS_SUCCESS)
         return -ENOMEM;
     int matched = 0;
-    hs_error_t hr = hs.scan(r->db, s, (unsigned)len, 0, scratch, on_match, &matched);
-    hs.free_scratch(scratch);
+    hs_error_t hr = hs->scan(r->db, s, (unsigned)len, 0, scratch, on_match, &matched);
+    hs->free_scratch(scratch);
     if (hr != HS_SUCCESS && hr != HS_SCAN_TERMINATED)
         return -EIO;
     return matched;
@@ -259,6 +223,6 @@ void deep_regex_free(struct deep_regex *r)
 {
     if (!r)
         return;
-    hs.free_database(r->db);
+    hs->free_database(r->db);
     free(r);
 }

@@ -1,0 +1,738 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The C pass of the scanner: every class whose shape is digits (card, SSN, phone, IPv4 and
+ * IPv6, IBAN, ICD-10 codes, account and routing numbers) and the e-mail address, found
+ * without vectorscan. A vectorscan pattern for a digit-shaped class wakes on every digit of
+ * the text (timestamps, ids, counters) and costs more than the rest of the database together;
+ * here a 16-byte SSE2 step finds the next digit or '@', and a small parser reads the token
+ * there once, for all these classes at the same time, then skips past it.
+ *
+ * A token whose parse reads past the bytes that have arrived is held (D_MORE): the caller's
+ * stream asks again with more text. See internal.h.
+ */
+#include <arpa/inet.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "policy/data/internal.h"
+
+static inline int is_digit(int c)
+{
+    return (unsigned)(c - '0') < 10;
+}
+static inline int is_alpha(int c)
+{
+    return (unsigned)((c | 32) - 'a') < 26;
+}
+static inline int is_upper(int c)
+{
+    return (unsigned)(c - 'A') < 26;
+}
+static inline int is_alnum(int c)
+{
+    return is_digit(c) || is_alpha(c);
+}
+static inline int is_word(int c)
+{
+    return is_alnum(c) || c == '_';
+}
+static inline int is_hex(int c)
+{
+    return is_digit(c) || (unsigned)((c | 32) - 'a') < 6;
+}
+/* The bytes of an e-mail local part cordon accepts (the common dot-atom subset). */
+static inline int is_local(int c)
+{
+    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+}
+static inline int is_ldh(int c)
+{
+    return is_alnum(c) || c == '-';
+}
+
+/* The next index >= i holding a digit (when dig) or '@' (when at_), or n. */
+static size_t next_trigger(const unsigned char *p, size_t i, size_t n, int dig, int at_)
+{
+#ifdef __SSE2__
+    const __m128i k0 = _mm_set1_epi8('0' - 128), k9 = _mm_set1_epi8('9' - 128 + 1);
+    const __m128i kat = _mm_set1_epi8(at_ ? '@' : 0), bias = _mm_set1_epi8((char)0x80);
+    const __m128i dm = _mm_set1_epi8(dig ? -1 : 0);
+    for (; i + 16 <= n; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(p + i));
+        __m128i xs = _mm_xor_si128(x, bias); /* signed compare of unsigned bytes */
+        __m128i d = _mm_and_si128(_mm_cmpgt_epi8(xs, _mm_sub_epi8(k0, _mm_set1_epi8(1))),
+                                  _mm_cmplt_epi8(xs, k9));
+        d = _mm_and_si128(d, dm);
+        if (at_)
+            d = _mm_or_si128(d, _mm_cmpeq_epi8(x, kat));
+        unsigned m = (unsigned)_mm_movemask_epi8(d);
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+    }
+#endif
+    for (; i < n; i++) {
+        if ((dig && is_digit(p[i])) || (at_ && p[i] == '@'))
+            return i;
+    }
+    return n;
+}
+
+/* ---- e-mail ---------------------------------------------------------------------------- */
+
+/* File extensions that follow '@' in asset names (icon@2x.png) and are no mail domain. */
+static const char *const not_tld[] = {
+    "png",  "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp", "css", "html", "htm",
+    "json", "xml", "yaml", "yml", "txt", "js",   "ts",  "py",  "rb",  "java", "cpp",
+    "hpp",  "exe", "dll",  "zip", "tar", "gz",   "pdf", "csv", "log", "lock", "mp4",
+    "mp3",  "wav", "md",   "sh",  "tsx", "jsx",  "map", NULL};
+
+static long email_at(struct dview *v, size_t a, size_t *ms)
+{
+    size_t s = a, cnt = 0;
+    while (s > v->lo && cnt <= DATA_TAIL_CAP && is_local(v->p[s - 1]))
+        s--, cnt++;
+    *ms = s;
+    if (cnt == 0 || cnt > DATA_TAIL_CAP)
+        return 0;
+    while (s < a && v->p[s] == '.')
+        s++;
+    if (s == a || v->p[a - 1] == '.')
+        return 0;
+    *ms = s;
+    size_t j = a + 1, ls = 0, le = 0;
+    int labels = 0;
+    for (;;) {
+        ls = j;
+        while (is_ldh(at(v, j)) && j - ls < 64)
+            j++;
+        if (j == ls)
+            break;
+        if (v->p[ls] == '-' || v->p[j - 1] == '-')
+            return v->more ? D_MORE : 0;
+        labels++;
+        le = j;
+        if (at(v, j) == '.' && is_alnum(at(v, j + 1)))
+            j++;
+        else
+            break;
+    }
+    int after = at(v, le);
+    if (v->more)
+        return D_MORE;
+    if (labels < 2 || after == '@' || after == '_' || le - s > 254)
+        return 0;
+    size_t tl = le - ls;
+    if (tl < 2 || tl > 24)
+        return 0;
+    char tld[25];
+    for (size_t i = 0; i < tl; i++) {
+        if (!is_alpha(v->p[ls + i]))
+            return 0;
+        tld[i] = (char)(v->p[ls + i] | 32);
+    }
+    tld[tl] = 0;
+    for (size_t i = 0; not_tld[i]; i++)
+        if (strcmp(tld, not_tld[i]) == 0)
+            return 0;
+    return (long)le;
+}
+
+/* ---- phone numbers: E.164 country plans ------------------------------------------------ */
+
+/* Country calling codes with the lengths of their national significant numbers (ITU-T E.164
+ * assignments and the national plans; a compact table rather than libphonenumber, see
+ * docs/POLICY.md: the scanner must stay C without libstdc++, and length plus country plan is
+ * what the class needs). */
+static const struct {
+    unsigned short cc;
+    unsigned char min, max;
+} plans[] = {
+    {1, 10, 10},  {7, 10, 10}, {20, 9, 10},  {27, 9, 9},   {30, 10, 10}, {31, 9, 9},   {32, 8, 9},
+    {33, 9, 9},   {34, 9, 9},  {36, 8, 9},   {39, 6, 11},  {40, 9, 9},   {41, 9, 9},   {43, 7, 13},
+    {44, 9, 10},  {45, 8, 8},  {46, 7, 10},  {47, 8, 8},   {48, 9, 9},   {49, 6, 13},  {51, 8, 9},
+    {52, 10, 10}, {53, 8, 8},  {54, 10, 11}, {55, 10, 11}, {56, 9, 9},   {57, 10, 10}, {58, 10, 10},
+    {60, 8, 10},  {61, 9, 9},  {62, 8, 12},  {63, 9, 10},  {64, 8, 10},  {65, 8, 8},   {66, 8, 9},
+    {81, 9, 10},  {82, 8, 10}, {84, 9, 10},  {86, 10, 11}, {90, 10, 10}, {91, 10, 10}, {92, 9, 10},
+    {93, 9, 9},   {94, 9, 9},  {95, 7, 10},  {98, 10, 10}, {212, 9, 9},  {213, 9, 9},  {216, 8, 8},
+    {234, 8, 10}, {254, 9, 9}, {351, 9, 9},  {352, 8, 11}, {353, 7, 9},  {354, 7, 9},  {358, 6, 11},
+    {359, 8, 9},  {370, 8, 8}, {371, 8, 8},  {372, 7, 8},  {380, 9, 9},  {385, 8, 9},  {386, 8, 8},
+    {420, 9, 9},  {421, 9, 9}, {852, 8, 8},  {886, 8, 9},  {966, 9, 9},  {971, 8, 9},  {972, 8, 9},
+};
+
+int data_phone_e164(const char *d, size_t n)
+{
+    if (n < 8 || n > 15 || d[0] == '0')
+        return 0;
+    for (size_t l = 1; l <= 3 && l < n; l++) {
+        unsigned cc = 0;
+        for (size_t i = 0; i < l; i++)
+            cc = cc * 10 + (unsigned)(d[i] - '0');
+        for (size_t i = 0; i < sizeof(plans) / sizeof(plans[0]); i++) {
+            if (plans[i].cc != cc)
+                continue;
+            size_t nsn = n - l;
+            if (nsn < plans[i].min || nsn > plans[i].max)
+                return 0;
+            if (cc == 1 && (d[1] < '2' || d[4] < '2'))
+                return 0; /* NANP: area code and exchange start with 2-9 */
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int nanp_valid(const char *d)
+{
+    return d[0] >= '2' && d[3] >= '2' && !(d[1] == '1' && d[2] == '1');
+}
+
+/* ---- the numeric token ----------------------------------------------------------------- */
+
+#define NT_GROUPS 8
+#define SEP_OPEN 0x100  /* "(" before the next group */
+#define SEP_CLOSE 0x200 /* ")" after this group */
+struct ntok {
+    size_t gs[NT_GROUPS], gl[NT_GROUPS];
+    unsigned sep[NT_GROUPS]; /* between group g and g+1 */
+    int ng;
+    int plus, paren; /* '+' or '(' right before the first digit */
+};
+
+static const char *const ctx_phone[] = {"phone",    "call",    "tel",      "mobile", "cell",
+                                        "fax",      "contact", "whatsapp", "sms",    "text me",
+                                        "reach me", "number",  NULL};
+static const char *const ctx_ssn[] = {"ssn",  "social security", "social sec", "ss#",
+                                      "ss #", "taxpayer",        "tin",        NULL};
+static const char *const ctx_routing[] = {"routing", "aba", "rtn", "transit", NULL};
+static const char *const ctx_account[] = {"account", "acct", "a/c", "acc no", "acc.", NULL};
+static const char *const ctx_sort[] = {"sort code", "sort-code", "sortcode", NULL};
+static const char *const ctx_version[] = {"version", "ver ",     "ver.", "release", "build",
+                                          "v.",      "firmware", "oid",  NULL};
+static const char *const ctx_icd[] = {"icd", "diagnos", "dx", "code", NULL};
+static const char *const ctx_notcard[] = {"order", "invoice", "tracking", "isbn", NULL};
+
+/* Copy the digits of groups [a, b) into out (at most cap); their count. */
+static size_t digits_of(const struct dview *v, const struct ntok *t, int a, int b, char *out,
+                        size_t cap)
+{
+    size_t n = 0;
+    for (int g = a; g < b; g++)
+        for (size_t i = 0; i < t->gl[g] && n < cap; i++)
+            out[n++] = (char)v->p[t->gs[g] + i];
+    return n;
+}
+
+/* The separators between groups [a, b) are all the plain char c (no parentheses). */
+static int seps_are(const struct ntok *t, int a, int b, unsigned c)
+{
+    for (int g = a; g + 1 < b; g++)
+        if (t->sep[g] != c)
+            return 0;
+    return 1;
+}
+
+static size_t gend(const struct ntok *t, int g)
+{
+    return t->gs[g] + t->gl[g];
+}
+
+struct numctx {
+    const struct data_scanner *s;
+    struct dview *v;
+    struct dsink *k;
+    int cls[B_COUNT];
+    int found; /* a candidate was added: its end */
+    size_t found_end;
+};
+
+static int add(struct numctx *c, int b, size_t st, size_t en)
+{
+    if (c->cls[b] < 0)
+        return 0;
+    if (!c->found || en > c->found_end)
+        c->found_end = en;
+    c->found = 1;
+    return dsink_add(c->k, (uint32_t)c->cls[b], (uint32_t)b, st, en);
+}
+
+/* The classes of a token's groups starting at group a (a > 0: the groups before were no
+ * candidate). Adds candidates; returns the error of the sink. */
+static int classify(struct numctx *c, const struct ntok *t, int a)
+{
+    struct dview *v = c->v;
+    char d[48];
+    int ng = t->ng;
+    size_t st = t->gs[a];
+    int plus = a == 0 && t->plus, paren = a == 0 && t->paren;
+    size_t pst = (plus || paren) ? st - 1 : st;
+
+    /* card: 13-19 digits in one group, or groups joined by one space or dash */
+    if (c->cls[B_CARD] >= 0 && !plus && !paren) {
+        for (int b = ng; b > a; b--) {
+            if (b - a > 1 && !seps_are(t, a, b, ' ') && !seps_are(t, a, b, '-'))
+                continue;
+            size_t n = digits_of(v, t, a, b, d, sizeof(d));
+            if (n < 13 || n > 19)
+                continue;
+            if (b - a > 1 && (t->gl[a] != 4 || t->gl[b - 1] < 2))
+                continue; /* grouped cards start with a group of four */
+            if (data_luhn(d, n) && data_card_iin(d, n) && !data_ctx_before(v, st, ctx_notcard)) {
+                int rc = add(c, B_CARD, st, gend(t, b - 1));
+                if (rc)
+                    return rc;
+                break;
+            }
+        }
+    }
+    /* SSN: 3-2-4 with dashes or spaces; nine bare digits only with context */
+    if (c->cls[B_SSN] >= 0 && !plus && !paren) {
+        if (ng - a >= 3 && t->gl[a] == 3 && t->gl[a + 1] == 2 && t->gl[a + 2] == 4 &&
+            (seps_are(t, a, a + 3, '-') || seps_are(t, a, a + 3, ' '))) {
+            digits_of(v, t, a, a + 3, d, sizeof(d));
+            if (data_ssn_valid(d) && (ng - a == 3 || t->sep[a + 2] != t->sep[a])) {
+                int rc = add(c, B_SSN, st, gend(t, a + 2));
+                if (rc)
+                    return rc;
+            }
+        } else if (t->gl[a] == 9 && (ng - a == 1 || t->sep[a] == ' ')) {
+            digits_of(v, t, a, a + 1, d, sizeof(d));
+            if (data_ssn_valid(d) && data_ctx_before(v, st, ctx_ssn)) {
+                int rc = add(c, B_SSN, st, gend(t, a));
+                if (rc)
+                    return rc;
+            }
+        }
+    }
+    /* IPv4: four dotted groups of 0-255 without leading zeros, not a version number */
+    if (c->cls[B_IP] >= 0 && !plus && !paren && ng - a >= 4 && seps_are(t, a, a + 4, '.') &&
+        (ng - a == 4 || t->sep[a + 3] != '.')) {
+        int ok = 1;
+        for (int g = a; g < a + 4 && ok; g++) {
+            size_t l = t->gl[g];
+            const unsigned char *q = v->p + t->gs[g];
+            unsigned val = 0;
+            for (size_t i = 0; i < l; i++)
+                val = val * 10 + (unsigned)(q[i] - '0');
+            ok = l <= 3 && val <= 255 && !(l > 1 && q[0] == '0');
+        }
+        if (ok && !data_ctx_before(v, st, ctx_version)) {
+            int rc = add(c, B_IP, st, gend(t, a + 3));
+            if (rc)
+                return rc;
+        }
+    }
+    /* phone */
+    if (c->cls[B_PHONE] >= 0) {
+        int done = 0;
+        if (plus) {
+            /* +CC groups: E.164, 8-15 digits, space/dash/dot groups, one (0) or (area) */
+            for (int b = ng; b > a && !done; b--) {
+                size_t n = digits_of(v, t, a, b, d, sizeof(d));
+                if (n < 8 || n > 15)
+                    continue;
+                if (data_phone_e164(d, n)) {
+                    int rc = add(c, B_PHONE, pst, gend(t, b - 1));
+                    if (rc)
+                        return rc;
+                    done = 1;
+                }
+            }
+        }
+        if (!done && !plus) {
+            /* NANP: (415) 555-2671, 415-555-2671, 415.555.2671, 415 555 2671, 1-415-555-2671 */
+            int b0 = a;
+            if (!paren && ng - a >= 4 && t->gl[a] == 1 && v->p[t->gs[a]] == '1')
+                b0 = a + 1;
+            if (ng - b0 >= 3 && t->gl[b0] == 3 && t->gl[b0 + 1] == 3 && t->gl[b0 + 2] == 4) {
+                unsigned s1 = t->sep[b0], s2 = t->sep[b0 + 1];
+                int shape = 0;
+                if (paren && b0 == a)
+                    shape = (s1 & SEP_CLOSE) && (s2 == '-' || s2 == '.' || s2 == ' ');
+                else
+                    shape = s1 == s2 && (s1 == '-' || s1 == '.' || s1 == ' ') &&
+                            (b0 == a || t->sep[a] == s1);
+                digits_of(v, t, b0, b0 + 3, d, sizeof(d));
+                if (shape && nanp_valid(d) && (ng - b0 == 3 || t->sep[b0 + 2] != s2)) {
+                    int rc = add(c, B_PHONE, paren ? pst : st, gend(t, b0 + 2));
+                    if (rc)
+                        return rc;
+                    done = 1;
+                }
+            }
+        }
+        if (!done && !plus && !paren && ng - a >= 2 && v->p[st] == '0' && v->p[st + 1] != '0') {
+            /* national with a trunk 0: 020 7946 0958, 01 23 45 67 89, 030-1234567 */
+            for (int b = ng; b >= a + 2 && !done; b--) {
+                if (!seps_are(t, a, b, ' ') && !seps_are(t, a, b, '-') && !seps_are(t, a, b, '.'))
+                    continue;
+                size_t n = digits_of(v, t, a, b, d, sizeof(d));
+                int ok = n >= 9 && n <= 12 && t->gl[a] >= 2 && t->gl[a] <= 5 &&
+                         !(b - a == 3 && t->gl[a] == 3 && t->gl[a + 1] == 2 && t->gl[a + 2] == 4);
+                for (int g = a; g < b && ok; g++)
+                    ok = t->gl[g] >= 2;
+                if (ok && t->sep[a] == '.' && !data_ctx_before(v, st, ctx_phone))
+                    ok = 0; /* dotted: too close to versions and dates without context */
+                if (ok) {
+                    int rc = add(c, B_PHONE, st, gend(t, b - 1));
+                    if (rc)
+                        return rc;
+                    done = 1;
+                }
+            }
+        }
+        if (!done && !plus && !paren && (ng - a == 1 || t->sep[a] == ' ')) {
+            /* bare runs: 4155552671, 14155552671, 07700900123 with a phone word before */
+            size_t l = t->gl[a];
+            const char *q = (const char *)v->p + st;
+            int shape = (l == 10 && nanp_valid(q)) ||
+                        (l == 11 && q[0] == '1' && nanp_valid(q + 1)) ||
+                        (l >= 10 && l <= 11 && q[0] == '0' && q[1] != '0');
+            if (shape && data_ctx_before(v, st, ctx_phone)) {
+                int rc = add(c, B_PHONE, st, gend(t, a));
+                if (rc)
+                    return rc;
+            }
+        }
+    }
+    /* financial: routing numbers (ABA checksum), account numbers, sort codes, with context */
+    if (c->cls[B_FINANCIAL] >= 0 && !plus && !paren) {
+        size_t l = t->gl[a];
+        if (l == 9 && (ng - a == 1 || t->sep[a] == ' ')) {
+            digits_of(v, t, a, a + 1, d, sizeof(d));
+            if (data_aba_valid(d) && data_ctx_before(v, st, ctx_routing)) {
+                int rc = add(c, B_FINANCIAL, st, gend(t, a));
+                if (rc)
+                    return rc;
+            }
+        }
+        if (ng - a >= 3 && l == 2 && t->gl[a + 1] == 2 && t->gl[a + 2] == 2 &&
+            seps_are(t, a, a + 3, '-') && data_ctx_before(v, st, ctx_sort)) {
+            int rc = add(c, B_FINANCIAL, st, gend(t, a + 2));
+            if (rc)
+                return rc;
+        }
+        /* account: 6-17 digits, in one group or dash/space groups */
+        for (int b = ng; b > a; b--) {
+            if (b - a > 1 && !seps_are(t, a, b, '-') && !seps_are(t, a, b, ' '))
+                continue;
+            size_t n = digits_of(v, t, a, b, d, sizeof(d));
+            if (n < 6 || n > 17)
+                continue;
+            if (data_ctx_before(v, st, ctx_account)) {
+                int rc = add(c, B_FINANCIAL, st, gend(t, b - 1));
+                if (rc)
+                    return rc;
+            }
+            break;
+        }
+    }
+    return 0;
+}
+
+/* Read the numeric token whose first digit is at i. */
+static void read_token(struct dview *v, size_t i, struct ntok *t)
+{
+    int prev = at(v, i - 1);
+    memset(t, 0, sizeof(*t));
+    t->plus = i > v->lo && prev == '+';
+    t->paren = i > v->lo && prev == '(';
+    size_t j = i;
+    for (;;) {
+        size_t gs = j;
+        while (is_digit(at(v, j)) && j - gs < 40)
+            j++;
+        t->gs[t->ng] = gs;
+        t->gl[t->ng] = j - gs;
+        t->ng++;
+        if (t->ng == NT_GROUPS || j - gs >= 40)
+            break;
+        int ch = at(v, j);
+        unsigned sep = 0;
+        size_t k = j;
+        if (ch == ')') {
+            sep |= SEP_CLOSE;
+            ch = at(v, ++k);
+        }
+        if (ch == ' ' || ch == '-' || ch == '.') {
+            sep |= (unsigned)ch;
+            ch = at(v, ++k);
+        }
+        if (ch == '(' && (sep & 0xff) == ' ') {
+            sep |= SEP_OPEN;
+            ch = at(v, ++k);
+        }
+        if (!is_digit(ch) || ((sep & 0xff) == 0 && !(sep & SEP_CLOSE))) {
+            break;
+        }
+        if ((sep & SEP_CLOSE) && !(t->paren && t->ng == 1) && !(t->sep[t->ng - 2] & SEP_OPEN))
+            break;
+        t->sep[t->ng - 1] = sep;
+        j = k;
+    }
+}
+
+/* IPv6 in the hex-and-colon token around index i (a digit). */
+static long ipv6_at(struct dview *v, size_t i, size_t *ms)
+{
+    size_t s = i, e = i;
+    while (s > v->lo && i - s < 45 && (is_hex(v->p[s - 1]) || v->p[s - 1] == ':'))
+        s--;
+    *ms = s;
+    int c;
+    while ((c = at(v, e)) && e - s < 46 && (is_hex(c) || c == ':' || c == '.'))
+        e++;
+    int after = at(v, e);
+    if (v->more)
+        return D_MORE;
+    while (e > s && v->p[e - 1] == '.')
+        e--;
+    int before = at(v, s - 1);
+    if (is_word(before) || before == ':' || is_word(after) || e - s < 3 || e - s > 45)
+        return 0;
+    char buf[48];
+    int colons = 0;
+    for (size_t k = s; k < e; k++)
+        colons += v->p[k] == ':';
+    if (colons < 2)
+        return 0;
+    memcpy(buf, v->p + s, e - s);
+    buf[e - s] = 0;
+    unsigned char addr[16];
+    if (inet_pton(AF_INET6, buf, addr) != 1)
+        return 0;
+    return (long)e;
+}
+
+/* IBAN: two capitals of a known country, check digits, the BBAN in groups. */
+static int iban_len(int a, int b);
+static long iban_at(struct dview *v, size_t s)
+{
+    int len = iban_len(v->p[s], v->p[s + 1]);
+    if (!len)
+        return 0;
+    char buf[40];
+    size_t j = s, n = 0, end = s;
+    while (n < (size_t)len) {
+        int ch = at(v, j);
+        if (is_digit(ch) || is_upper(ch)) {
+            buf[n++] = (char)ch;
+            end = ++j;
+        } else if (ch == ' ' && n >= 4 && (is_digit(at(v, j + 1)) || is_upper(at(v, j + 1)))) {
+            j++;
+        } else {
+            break;
+        }
+    }
+    int after = at(v, end);
+    if (v->more)
+        return D_MORE;
+    if (n != (size_t)len || is_alnum(after))
+        return 0;
+    return data_iban_valid(buf, n) ? (long)end : 0;
+}
+
+/* ICD-10-CM: a letter (not U), two digits, then optionally '.' and 1-4 characters. */
+static long icd_at(struct dview *v, size_t s)
+{
+    int l = v->p[s];
+    if (l == 'U' || !is_digit(at(v, s + 1)) || !is_digit(at(v, s + 2)))
+        return v->more ? D_MORE : 0;
+    size_t e = s + 3;
+    if (at(v, e) == '.' && is_alnum(at(v, e + 1))) {
+        e++;
+        size_t k = 0;
+        while (k < 5 && is_alnum(at(v, e)))
+            e++, k++;
+        if (k > 4)
+            return v->more ? D_MORE : 0;
+    }
+    int after = at(v, e);
+    if (v->more)
+        return D_MORE;
+    if (is_word(after))
+        return 0;
+    return data_ctx_before(v, s, ctx_icd) ? (long)e : 0;
+}
+
+static const struct {
+    char cc[3];
+    unsigned char len;
+} iban_lens[] = {
+    {"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28}, {"BA", 20}, {"BE", 16}, {"BG", 22},
+    {"BH", 22}, {"BR", 29}, {"BY", 28}, {"CH", 21}, {"CR", 22}, {"CY", 28}, {"CZ", 24}, {"DE", 22},
+    {"DK", 18}, {"DO", 28}, {"EE", 20}, {"EG", 29}, {"ES", 24}, {"FI", 18}, {"FO", 18}, {"FR", 27},
+    {"GB", 22}, {"GE", 22}, {"GI", 23}, {"GL", 18}, {"GR", 27}, {"GT", 28}, {"HR", 21}, {"HU", 28},
+    {"IE", 22}, {"IL", 23}, {"IQ", 23}, {"IS", 26}, {"IT", 27}, {"JO", 30}, {"KW", 30}, {"KZ", 20},
+    {"LB", 28}, {"LC", 32}, {"LI", 21}, {"LT", 20}, {"LU", 20}, {"LV", 21}, {"LY", 25}, {"MC", 27},
+    {"MD", 24}, {"ME", 22}, {"MK", 19}, {"MR", 27}, {"MT", 31}, {"MU", 30}, {"NL", 18}, {"NO", 15},
+    {"PK", 24}, {"PL", 28}, {"PS", 29}, {"PT", 25}, {"QA", 29}, {"RO", 24}, {"RS", 22}, {"SA", 24},
+    {"SC", 31}, {"SE", 24}, {"SI", 19}, {"SK", 24}, {"SM", 27}, {"ST", 25}, {"SV", 28}, {"TL", 23},
+    {"TN", 24}, {"TR", 26}, {"UA", 29}, {"VA", 22}, {"VG", 24}, {"XK", 20},
+};
+
+static int iban_len(int a, int b)
+{
+    for (size_t i = 0; i < sizeof(iban_lens) / sizeof(iban_lens[0]); i++)
+        if (iban_lens[i].cc[0] == a && iban_lens[i].cc[1] == b)
+            return iban_lens[i].len;
+    return 0;
+}
+
+/* The start a held token may have: back over the bytes a candidate can begin with. */
+static size_t token_start(const struct dview *v, size_t i)
+{
+    size_t s = i;
+    while (
+        s > v->lo && i - s < 45 &&
+        (is_alnum(v->p[s - 1]) || v->p[s - 1] == ':' || v->p[s - 1] == '+' || v->p[s - 1] == '('))
+        s--;
+    return s;
+}
+
+/* The bytes at the end that a later '@' or digit could make part of a candidate. */
+static size_t tail_start(const struct dview *v)
+{
+    size_t s = v->n;
+    while (s > v->lo && v->n - s < DATA_TAIL_CAP &&
+           (is_local(v->p[s - 1]) || v->p[s - 1] == '(' || v->p[s - 1] == ':'))
+        s--;
+    return s;
+}
+
+int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, struct dsink *k,
+                  size_t *hold)
+{
+    struct numctx c = {.s = s, .v = v, .k = k};
+    int any_digit = 0;
+    for (int b = 0; b < B_COUNT; b++) {
+        c.cls[b] = data_builtin_cls(s, b);
+        if (c.cls[b] >= 0 && b != B_EMAIL && (b <= B_IP || b == B_HEALTH || b == B_FINANCIAL))
+            any_digit = 1;
+    }
+    int want_at = c.cls[B_EMAIL] >= 0;
+    const unsigned char *p = v->p;
+    size_t n = v->n, i = from;
+    *hold = n;
+    if (!any_digit && !want_at)
+        return 0;
+    int rc = 0;
+    for (;;) {
+        i = next_trigger(p, i, n, any_digit, want_at);
+        if (i >= n)
+            break;
+        v->more = 0;
+        size_t ms = i;
+        if (p[i] == '@') {
+            long r = email_at(v, i, &ms);
+            if (r == D_MORE) {
+                *hold = ms;
+                goto done;
+            }
+            if (r > 0) {
+                if ((rc = add(&c, B_EMAIL, ms, (size_t)r)) != 0)
+                    return rc;
+                i = (size_t)r;
+            } else {
+                i++;
+            }
+            continue;
+        }
+        int prev = at(v, i - 1);
+        size_t next = i + 1;
+        c.found = 0;
+        if (is_word(prev)) {
+            /* inside a word: an IBAN or ICD-10 code starts with capitals, IPv6 with hex */
+            size_t ws = i;
+            while (ws > v->lo && i - ws < 3 && is_alpha(p[ws - 1]))
+                ws--;
+            int wb = !is_word(at(v, ws - 1));
+            long r = 0;
+            if (wb && i - ws == 2 && c.cls[B_IBAN] >= 0 && is_upper(p[ws]) && is_upper(p[ws + 1])) {
+                if ((r = iban_at(v, ws)) == D_MORE) {
+                    *hold = ws;
+                    goto done;
+                }
+                if (r > 0 && (rc = add(&c, B_IBAN, ws, (size_t)r)) != 0)
+                    return rc;
+            }
+            if (wb && i - ws == 1 && c.cls[B_HEALTH] >= 0 && is_upper(p[ws])) {
+                if ((r = icd_at(v, ws)) == D_MORE) {
+                    *hold = ws;
+                    goto done;
+                }
+                if (r > 0 && (rc = add(&c, B_HEALTH, ws, (size_t)r)) != 0)
+                    return rc;
+            }
+            if (c.cls[B_IP] >= 0 && is_hex(prev)) {
+                if ((r = ipv6_at(v, i, &ms)) == D_MORE) {
+                    *hold = ms;
+                    goto done;
+                }
+                if (r > 0 && (rc = add(&c, B_IP, ms, (size_t)r)) != 0)
+                    return rc;
+            }
+            next = i;
+            while (next < n && is_word(p[next]))
+                next++;
+            if (c.found && c.found_end > next)
+                next = c.found_end;
+            i = next;
+            continue;
+        }
+        if (c.cls[B_IP] >= 0) {
+            size_t e = i;
+            while (e < n && is_hex(p[e]))
+                e++;
+            if (prev == ':' || (e < n && p[e] == ':') || e == n) {
+                long r = ipv6_at(v, i, &ms);
+                if (r == D_MORE) {
+                    *hold = ms;
+                    goto done;
+                }
+                if (r > 0) {
+                    if ((rc = add(&c, B_IP, ms, (size_t)r)) != 0)
+                        return rc;
+                    i = (size_t)r;
+                    continue;
+                }
+            }
+        }
+        struct ntok t;
+        read_token(v, i, &t);
+        if (v->more) {
+            *hold = token_start(v, i);
+            goto done;
+        }
+        int after = at(v, gend(&t, t.ng - 1));
+        if (!is_alpha(after) && after != '_' && after != '@') {
+            for (int a = 0; a < t.ng; a++) {
+                c.found = 0;
+                v->more = 0;
+                if ((rc = classify(&c, &t, a)) != 0)
+                    return rc;
+                if (v->more) {
+                    /* context look-back never reads forward; defensive */
+                    *hold = token_start(v, i);
+                    goto done;
+                }
+                if (c.found) {
+                    while (a + 1 < t.ng && t.gs[a + 1] < c.found_end)
+                        a++;
+                }
+            }
+        }
+        next = gend(&t, t.ng - 1);
+        while (next < n && is_word(p[next]))
+            next++;
+        i = next > i ? next : i + 1;
+    }
+done:
+    if (!v->eof) {
+        size_t ts = tail_start(v);
+        if (ts < *hold)
+            *hold = ts;
+    }
+    return 0;
+}
