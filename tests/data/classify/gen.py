@@ -419,7 +419,7 @@ def ssns():
             continue
         vals.append([f"{a}-{g}-{s}", f"{a} {g} {s}", f"{a}{g}{s}"][0 if i % 5 < 3 else i % 5 - 2])
     for v in vals:
-        key = R.choice(["ssn", "social_security_number", "SSN", "social"])
+        key = R.choice(["ssn", "social_security_number", "SSN", "tax_ssn"])
         rec("pii.ssn", carrier(key, v), [("pii.ssn", v)])
     rec("pii.ssn", f"Applicant: Dana Ruiz\nSSN: {vals[0]}\nSpouse SSN: {vals[1]}\n",
         [("pii.ssn", vals[0]), ("pii.ssn", vals[1])])
@@ -634,7 +634,9 @@ def pem(label, lines=8, body_start=""):
 def secret_values():
     """(class, value, key) for every prefix and shape."""
     out = []
-    aws_prefixes = ["AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "ABIA",
+    # access key ids (AKIA long-term, ASIA temporary, ABIA and ACCA service ones); the other
+    # AWS unique-id prefixes (AIDA users, AROA roles...) name things, they are no credential
+    aws_prefixes = ["AKIA", "ASIA", "AKIA", "ASIA", "AKIA", "ASIA", "AKIA", "ASIA", "ABIA",
                     "ACCA"]
     for p in aws_prefixes:
         out.append(("secret.aws_access_key", p + rand(string.ascii_uppercase + "234567", 16),
@@ -773,7 +775,10 @@ def secrets():
         "the file starts with BEGIN PRIVATE KEY and ends with END PRIVATE KEY",
         f"docker pull registry.example.internal/app@sha256:{rand('0123456789abcdef', 64)}",
         "api_key_header = 'X-Api-Key'", "token_type: bearer", "password_reset_url: /reset",
-    ]
+    ] + [f"{{\"{k}\": \"{p}{rand(string.ascii_uppercase + '234567', 17)}\"}}"
+         for k, p in [("UserId", "AIDA"), ("RoleId", "AROA"), ("GroupId", "AGPA"),
+                      ("InstanceProfileId", "AIPA"), ("PolicyId", "ANPA"),
+                      ("VersionId", "ANVA")]]
     for v in negs:
         rec("secret", neg_carrier(v) if "\n" not in v else f"Is this safe to share?\n{v}\n", [],
             note="near-miss: an identifier, digest, blob, placeholder or public key")
