@@ -8,6 +8,7 @@ PACKAGES=(
     build-essential cmake pkg-config git ca-certificates
     libcurl4-openssl-dev libcjson-dev libsodium-dev libcriterion-dev
     libmicrohttpd-dev libseccomp-dev libvectorscan-dev
+    libpcre2-dev               # the PCRE2-JIT baseline of bench/bench_scan.c
     clang libclang-rt-14-dev   # libFuzzer targets in tests/fuzz
     clang-format               # tools/format.sh --check: the tree stays formatted
     llvm-14                    # llvm-readobj: the Mach-O check of the macOS interpose table

@@ -444,6 +444,18 @@ int data_scanner_new(const struct data_config *cfg, struct data_scanner **out, c
     for (int b = 0; b < B_COUNT; b++)
         if (s->bcls[b] >= 0 && (b <= B_IP || b == B_HEALTH || b == B_FINANCIAL))
             s->any_num = 1;
+    unsigned kinds = (s->bcls[B_PHONE] >= 0 ? CTX_PHONE : 0) | (s->bcls[B_SSN] >= 0 ? CTX_SSN : 0) |
+                     (s->bcls[B_FINANCIAL] >= 0 ? CTX_ROUTING | CTX_ACCOUNT | CTX_SORT : 0) |
+                     (s->bcls[B_IP] >= 0 ? CTX_VERSION : 0) |
+                     (s->bcls[B_HEALTH] >= 0 ? CTX_ICD : 0) |
+                     (s->bcls[B_CARD] >= 0 ? CTX_NOTCARD : 0);
+    for (size_t k = 0; data_ctx_words[k].w; k++) {
+        if (!(data_ctx_words[k].kinds & kinds))
+            continue;
+        struct danchor a = {A_CTX, B_COUNT, (uint16_t)data_ctx_words[k].kinds, 0, 0};
+        if ((rc = anc_add(s, &p, data_ctx_words[k].w, 1, a)) != 0)
+            goto out;
+    }
     if (p.n) {
         if ((rc = compile_db(s, &p, HS_MODE_BLOCK, &s->db_block, err, errlen)) != 0)
             goto out;
@@ -722,6 +734,11 @@ static int resolve_upto(struct dsink *k, uint64_t upto, struct data_match **out,
 
 /* ---- one pass ------------------------------------------------------------------------- */
 
+struct ctxs {
+    struct dctx *v;
+    size_t n, cap;
+};
+
 struct hctx {
     struct data_scanner *s;
     struct dview *v;
@@ -729,8 +746,28 @@ struct hctx {
     hs_scratch_t *scr;
     struct dsink *k;
     struct hits *pend; /* hits that wait for more text, and custom patterns */
+    struct ctxs *ctx;
     int err;
 };
+
+static int push_ctx(struct ctxs *c, uint64_t start, uint64_t end, unsigned kinds)
+{
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 64;
+        struct dctx *nv = realloc(c->v, nc * sizeof(*nv));
+        if (!nv)
+            return -ENOMEM;
+        c->v = nv;
+        c->cap = nc;
+    }
+    size_t i = c->n++;
+    while (i > 0 && c->v[i - 1].start > start) {
+        c->v[i] = c->v[i - 1];
+        i--;
+    }
+    c->v[i] = (struct dctx){start, end, kinds};
+    return 0;
+}
 
 static int push_hit(struct hits *h, uint32_t id, uint64_t end)
 {
@@ -753,7 +790,17 @@ static int on_anchor(unsigned id, unsigned long long from, unsigned long long to
     (void)flags;
     struct hctx *c = ctx;
     struct hit h = {id, to};
-    if (c->s->anc[id].kind == A_REGEX) {
+    const struct danchor *a = &c->s->anc[id];
+    if (a->kind == A_CTX) {
+        uint64_t st = to - a->len;
+        int before = st > c->base ? c->v->p[st - c->base - 1] : 0;
+        if ((unsigned)((before | 32) - 'a') < 26)
+            return 0; /* inside a word */
+        if ((c->err = push_ctx(c->ctx, st, to, a->sub)) != 0)
+            return 1;
+        return 0;
+    }
+    if (a->kind == A_REGEX) {
         if ((c->err = push_hit(c->pend, id, to)) != 0)
             return 1;
         return 0;
@@ -790,9 +837,10 @@ static int retry_pending(struct hctx *c)
 long data_scan(const struct data_scanner *cs, const char *text, size_t len, struct data_match **out)
 {
     struct data_scanner *s = (struct data_scanner *)cs;
-    struct dview v = {(const unsigned char *)text, 0, len, 1, 0};
+    struct dview v = {(const unsigned char *)text, 0, len, 1, 0, 0, NULL, 0};
     struct dsink k = {.limit = s->max_matches};
     struct hits pend = {0};
+    struct ctxs ctx = {0};
     struct data_match *m = NULL;
     size_t nm = 0, cap = 0;
     hs_scratch_t *scr = NULL;
@@ -805,7 +853,7 @@ long data_scan(const struct data_scanner *cs, const char *text, size_t len, stru
     if (s->db_block) {
         if (!(scr = scratch_get(s)))
             return -ENOMEM;
-        struct hctx c = {s, &v, 0, scr, &k, &pend, 0};
+        struct hctx c = {s, &v, 0, scr, &k, &pend, &ctx, 0};
         hs_error_t hr =
             s->hs->scan(s->db_block, text ? text : "", (unsigned)len, 0, scr, on_anchor, &c);
         if (c.err) {
@@ -819,6 +867,8 @@ long data_scan(const struct data_scanner *cs, const char *text, size_t len, stru
         if ((rc = retry_pending(&c)) != 0)
             goto out;
     }
+    v.ctx = ctx.v;
+    v.n_ctx = ctx.n;
     if (s->any_num || s->bcls[B_EMAIL] >= 0) {
         size_t from = k.n, hold;
         if ((rc = data_num_scan(s, &v, 0, &k, &hold)) != 0)
@@ -836,6 +886,7 @@ out:
     free(m);
     free(k.v);
     free(pend.v);
+    free(ctx.v);
     return rc;
 }
 
@@ -853,6 +904,7 @@ struct data_stream {
     uint64_t ready; /* bytes final */
     uint64_t num_from;
     struct hits pend;
+    struct ctxs ctx;
     struct dsink k;
     struct data_match *fin;
     size_t nfin, capfin, fin0, total;
@@ -888,6 +940,7 @@ void data_stream_free(struct data_stream *st)
     scratch_put(st->s, st->scr);
     free(st->buf);
     free(st->pend.v);
+    free(st->ctx.v);
     free(st->k.v);
     free(st->fin);
     free(st);
@@ -896,9 +949,18 @@ void data_stream_free(struct data_stream *st)
 static int advance(struct data_stream *st, size_t new_at, size_t new_len, int eof)
 {
     struct data_scanner *s = st->s;
-    struct dview v = {st->buf, 0, (size_t)(st->end - st->bbase), eof, 0};
-    struct hctx c = {s, &v, st->bbase, st->scr, &st->k, &st->pend, 0};
+    struct dview v = {st->buf, 0, (size_t)(st->end - st->bbase), eof, 0, st->bbase, NULL, 0};
+    struct hctx c = {s, &v, st->bbase, st->scr, &st->k, &st->pend, &st->ctx, 0};
     int rc;
+    /* context words older than the look-back of any candidate still to come */
+    uint64_t old = st->rel > DATA_KEEP ? st->rel - DATA_KEEP : 0;
+    size_t drop = 0;
+    while (drop < st->ctx.n && st->ctx.v[drop].start < old)
+        drop++;
+    if (drop) {
+        memmove(st->ctx.v, st->ctx.v + drop, (st->ctx.n - drop) * sizeof(*st->ctx.v));
+        st->ctx.n -= drop;
+    }
     st->k.base = st->bbase;
     if (st->hss && new_len) {
         hs_error_t hr = s->hs->scan_stream(st->hss, (const char *)st->buf + new_at,
@@ -919,6 +981,8 @@ static int advance(struct data_stream *st, size_t new_at, size_t new_len, int eo
     if ((rc = retry_pending(&c)) != 0)
         return rc;
     uint64_t hold = st->end;
+    v.ctx = st->ctx.v;
+    v.n_ctx = st->ctx.n;
     if (s->any_num || s->bcls[B_EMAIL] >= 0) {
         size_t from = st->k.n, h;
         if ((rc = data_num_scan(s, &v, (size_t)(st->num_from - st->bbase), &st->k, &h)) != 0)

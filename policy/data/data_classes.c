@@ -270,26 +270,48 @@ static inline int alpha(int c)
     return (unsigned)((c | 32) - 'a') < 26;
 }
 
-int data_ctx_before(struct dview *v, size_t i, const char *const *words)
+const struct dctx_word data_ctx_words[] = {{"phone", CTX_PHONE},     {"call", CTX_PHONE},
+                                           {"tel", CTX_PHONE},       {"mobile", CTX_PHONE},
+                                           {"cell", CTX_PHONE},      {"fax", CTX_PHONE},
+                                           {"contact", CTX_PHONE},   {"whatsapp", CTX_PHONE},
+                                           {"sms", CTX_PHONE},       {"text me", CTX_PHONE},
+                                           {"reach me", CTX_PHONE},  {"number", CTX_PHONE},
+                                           {"ssn", CTX_SSN},         {"social security", CTX_SSN},
+                                           {"social sec", CTX_SSN},  {"ss#", CTX_SSN},
+                                           {"taxpayer", CTX_SSN},    {"routing", CTX_ROUTING},
+                                           {"aba", CTX_ROUTING},     {"rtn", CTX_ROUTING},
+                                           {"transit", CTX_ROUTING}, {"account", CTX_ACCOUNT},
+                                           {"acct", CTX_ACCOUNT},    {"a/c", CTX_ACCOUNT},
+                                           {"acc no", CTX_ACCOUNT},  {"sort code", CTX_SORT},
+                                           {"sort-code", CTX_SORT},  {"sortcode", CTX_SORT},
+                                           {"version", CTX_VERSION}, {"ver ", CTX_VERSION},
+                                           {"ver.", CTX_VERSION},    {"release", CTX_VERSION},
+                                           {"build", CTX_VERSION},   {"firmware", CTX_VERSION},
+                                           {"oid", CTX_VERSION},     {"icd", CTX_ICD},
+                                           {"diagnos", CTX_ICD},     {"dx", CTX_ICD},
+                                           {"code", CTX_ICD},        {"order", CTX_NOTCARD},
+                                           {"invoice", CTX_NOTCARD}, {"tracking", CTX_NOTCARD},
+                                           {"isbn", CTX_NOTCARD},    {NULL, 0}};
+
+int data_ctx_before(const struct dview *v, size_t i, unsigned kinds)
 {
-    char buf[DATA_CTX_BACK + 1];
-    size_t s = i > v->lo + DATA_CTX_BACK ? i - DATA_CTX_BACK : v->lo;
-    size_t n = i > s ? i - s : 0;
-    for (size_t k = 0; k < n; k++)
-        buf[k] = (char)lower(v->p[s + k]);
-    buf[n] = 0;
-    for (size_t w = 0; words[w]; w++) {
-        size_t wl = strlen(words[w]);
-        const char *q = buf;
-        while ((q = memmem(q, n - (size_t)(q - buf), words[w], wl)) != NULL) {
-            if (q == buf ? (s == v->lo || !alpha(v->p[s - 1])) : !alpha((unsigned char)q[-1]))
-                return 1;
-            q++;
-        }
+    uint64_t at_ = v->base + i, from = at_ > DATA_CTX_BACK ? at_ - DATA_CTX_BACK : 0;
+    uint64_t lo = v->base + v->lo;
+    if (from < lo)
+        from = lo;
+    size_t a = 0, b = v->n_ctx;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (v->ctx[m].start < from)
+            a = m + 1;
+        else
+            b = m;
     }
+    for (; a < v->n_ctx && v->ctx[a].start < at_; a++)
+        if ((v->ctx[a].kinds & kinds) && v->ctx[a].end <= at_)
+            return 1;
     return 0;
 }
-
 /* ---- confirmers ----------------------------------------------------------------------- */
 
 static inline int digit(int c)

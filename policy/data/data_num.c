@@ -200,19 +200,6 @@ struct ntok {
     int plus, paren; /* '+' or '(' right before the first digit */
 };
 
-static const char *const ctx_phone[] = {"phone",    "call",    "tel",      "mobile", "cell",
-                                        "fax",      "contact", "whatsapp", "sms",    "text me",
-                                        "reach me", "number",  NULL};
-static const char *const ctx_ssn[] = {"ssn",  "social security", "social sec", "ss#",
-                                      "ss #", "taxpayer",        "tin",        NULL};
-static const char *const ctx_routing[] = {"routing", "aba", "rtn", "transit", NULL};
-static const char *const ctx_account[] = {"account", "acct", "a/c", "acc no", "acc.", NULL};
-static const char *const ctx_sort[] = {"sort code", "sort-code", "sortcode", NULL};
-static const char *const ctx_version[] = {"version", "ver ",     "ver.", "release", "build",
-                                          "v.",      "firmware", "oid",  NULL};
-static const char *const ctx_icd[] = {"icd", "diagnos", "dx", "code", NULL};
-static const char *const ctx_notcard[] = {"order", "invoice", "tracking", "isbn", NULL};
-
 /* Copy the digits of groups [a, b) into out (at most cap); their count. */
 static size_t digits_of(const struct dview *v, const struct ntok *t, int a, int b, char *out,
                         size_t cap)
@@ -278,7 +265,7 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
                 continue;
             if (b - a > 1 && (t->gl[a] != 4 || t->gl[b - 1] < 2))
                 continue; /* grouped cards start with a group of four */
-            if (data_luhn(d, n) && data_card_iin(d, n) && !data_ctx_before(v, st, ctx_notcard)) {
+            if (data_luhn(d, n) && data_card_iin(d, n) && !data_ctx_before(v, st, CTX_NOTCARD)) {
                 int rc = add(c, B_CARD, st, gend(t, b - 1));
                 if (rc)
                     return rc;
@@ -298,7 +285,7 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
             }
         } else if (t->gl[a] == 9 && (ng - a == 1 || t->sep[a] == ' ')) {
             digits_of(v, t, a, a + 1, d, sizeof(d));
-            if (data_ssn_valid(d) && data_ctx_before(v, st, ctx_ssn)) {
+            if (data_ssn_valid(d) && data_ctx_before(v, st, CTX_SSN)) {
                 int rc = add(c, B_SSN, st, gend(t, a));
                 if (rc)
                     return rc;
@@ -317,7 +304,7 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
                 val = val * 10 + (unsigned)(q[i] - '0');
             ok = l <= 3 && val <= 255 && !(l > 1 && q[0] == '0');
         }
-        if (ok && !data_ctx_before(v, st, ctx_version)) {
+        if (ok && !data_ctx_before(v, st, CTX_VERSION)) {
             int rc = add(c, B_IP, st, gend(t, a + 3));
             if (rc)
                 return rc;
@@ -372,7 +359,7 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
                          !(b - a == 3 && t->gl[a] == 3 && t->gl[a + 1] == 2 && t->gl[a + 2] == 4);
                 for (int g = a; g < b && ok; g++)
                     ok = t->gl[g] >= 2;
-                if (ok && t->sep[a] == '.' && !data_ctx_before(v, st, ctx_phone))
+                if (ok && t->sep[a] == '.' && !data_ctx_before(v, st, CTX_PHONE))
                     ok = 0; /* dotted: too close to versions and dates without context */
                 if (ok) {
                     int rc = add(c, B_PHONE, st, gend(t, b - 1));
@@ -389,7 +376,7 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
             int shape = (l == 10 && nanp_valid(q)) ||
                         (l == 11 && q[0] == '1' && nanp_valid(q + 1)) ||
                         (l >= 10 && l <= 11 && q[0] == '0' && q[1] != '0');
-            if (shape && data_ctx_before(v, st, ctx_phone)) {
+            if (shape && data_ctx_before(v, st, CTX_PHONE)) {
                 int rc = add(c, B_PHONE, st, gend(t, a));
                 if (rc)
                     return rc;
@@ -401,14 +388,14 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
         size_t l = t->gl[a];
         if (l == 9 && (ng - a == 1 || t->sep[a] == ' ')) {
             digits_of(v, t, a, a + 1, d, sizeof(d));
-            if (data_aba_valid(d) && data_ctx_before(v, st, ctx_routing)) {
+            if (data_aba_valid(d) && data_ctx_before(v, st, CTX_ROUTING)) {
                 int rc = add(c, B_FINANCIAL, st, gend(t, a));
                 if (rc)
                     return rc;
             }
         }
         if (ng - a >= 3 && l == 2 && t->gl[a + 1] == 2 && t->gl[a + 2] == 2 &&
-            seps_are(t, a, a + 3, '-') && data_ctx_before(v, st, ctx_sort)) {
+            seps_are(t, a, a + 3, '-') && data_ctx_before(v, st, CTX_SORT)) {
             int rc = add(c, B_FINANCIAL, st, gend(t, a + 2));
             if (rc)
                 return rc;
@@ -420,7 +407,7 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
             size_t n = digits_of(v, t, a, b, d, sizeof(d));
             if (n < 6 || n > 17)
                 continue;
-            if (data_ctx_before(v, st, ctx_account)) {
+            if (data_ctx_before(v, st, CTX_ACCOUNT)) {
                 int rc = add(c, B_FINANCIAL, st, gend(t, b - 1));
                 if (rc)
                     return rc;
@@ -435,7 +422,7 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
 static void read_token(struct dview *v, size_t i, struct ntok *t)
 {
     int prev = at(v, i - 1);
-    memset(t, 0, sizeof(*t));
+    t->ng = 0;
     t->plus = i > v->lo && prev == '+';
     t->paren = i > v->lo && prev == '(';
     size_t j = i;
@@ -495,8 +482,9 @@ static long ipv6_at(struct dview *v, size_t i, size_t *ms)
     int colons = 0;
     for (size_t k = s; k < e; k++)
         colons += v->p[k] == ':';
-    if (colons < 2)
-        return 0;
+    if (colons < 2 || (colons < 7 && !memmem(v->p + s, e - s, "::", 2) &&
+                       !(colons == 6 && memchr(v->p + s, '.', e - s))))
+        return 0; /* no "::" and not eight groups: a time of day, a MAC address */
     memcpy(buf, v->p + s, e - s);
     buf[e - s] = 0;
     unsigned char addr[16];
@@ -553,7 +541,7 @@ static long icd_at(struct dview *v, size_t s)
         return D_MORE;
     if (is_word(after))
         return 0;
-    return data_ctx_before(v, s, ctx_icd) ? (long)e : 0;
+    return data_ctx_before(v, s, CTX_ICD) ? (long)e : 0;
 }
 
 static const struct {

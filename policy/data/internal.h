@@ -54,11 +54,35 @@ enum {
 #define DATA_REGEX_MAX 1024 /* the widest custom pattern accepted */
 
 /* A window on the text: p[lo..n) may be read, index 0 is offset `base` of the text. */
+/* A context word vectorscan saw at [start, end) (offsets), with its CTX_* kinds. */
+struct dctx {
+    uint64_t start, end;
+    unsigned kinds;
+};
+enum {
+    CTX_PHONE = 1,
+    CTX_SSN = 2,
+    CTX_ROUTING = 4,
+    CTX_ACCOUNT = 8,
+    CTX_SORT = 16,
+    CTX_VERSION = 32,
+    CTX_ICD = 64,
+    CTX_NOTCARD = 128,
+};
+struct dctx_word {
+    const char *w;
+    unsigned kinds;
+};
+extern const struct dctx_word data_ctx_words[];
+
 struct dview {
     const unsigned char *p;
     size_t lo, n;
     int eof;
-    int more; /* set by at() when a read went past n before the end */
+    int more;               /* set by at() when a read went past n before the end */
+    uint64_t base;          /* offset of p[0] */
+    const struct dctx *ctx; /* the context words seen, in order of start */
+    size_t n_ctx;
 };
 
 static inline int at(struct dview *v, size_t i)
@@ -97,6 +121,7 @@ enum {
     A_WORD,   /* a whole word or phrase: health terms, custom words, deny values */
     A_BIC,    /* "SWIFT"/"BIC": the code after it */
     A_REGEX,  /* a custom pattern: the start is found again with its own SOM database */
+    A_CTX,    /* a context word (sub: its CTX_* kinds), no class of its own */
 };
 struct danchor {
     uint8_t kind;
@@ -142,7 +167,7 @@ int data_iban_valid(const char *alnum, size_t n);
 int data_aba_valid(const char *digits9);
 int data_phone_e164(const char *digits, size_t n);
 double data_entropy(const unsigned char *p, size_t n);
-/* Case-blind: does one of words (NULL-terminated) occur in the DATA_CTX_BACK bytes before i? */
-int data_ctx_before(struct dview *v, size_t i, const char *const *words);
+/* Is a context word of one of the kinds within the DATA_CTX_BACK bytes before index i? */
+int data_ctx_before(const struct dview *v, size_t i, unsigned kinds);
 
 #endif
