@@ -109,7 +109,7 @@ def neg_carrier(v):
     return R.choice([
         f"The build log says {v} and then stops; any idea why?",
         f"fix: handle {v} in the parser (see the failing test)",
-        f"2026-03-14T08:01:{R.randint(10, 59)}Z DEBUG loader: read token {v} from the manifest",
+        f"2026-03-14T08:01:{R.randint(10, 59)}Z DEBUG loader: read value {v} from the manifest",
         f"Can you explain what {v} means in this output?\n",
         f"```\n{v}\n```\nThis is what the tool printed.",
         f"{{\"build\": \"{v}\", \"ok\": true}}",
