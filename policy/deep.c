@@ -4,7 +4,10 @@
  * out of the core).
  */
 #include "policy/deep.h"
+#include "policy/data/data.h"
+#include "policy/data/data_edm.h"
 #include "policy/data/data_hs.h"
+#include "base/glob.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -97,18 +100,124 @@ static void check_tz(const char *tz, const char *zoneinfo, const char *path, str
                  tz);
 }
 
+/* ---- data classes: compiled by the scanner cordond runs (policy/data/data.h) ---- */
+
+/* An empty exact-data-match set. `cordon policy check` has no data key, so an edm class is
+ * compiled without values; cordond opens the file with its key when it loads the policy. */
+static struct data_edm *empty_edm(void)
+{
+    unsigned char k[DATA_KEY_LEN] = {0};
+    struct data_edm_writer *w = NULL;
+    struct data_buf b = {0};
+    struct data_edm *e = NULL;
+    char err[256];
+    if (data_edm_writer_new(k, &w) == 0 && data_edm_writer_finish(w, &b) == 0 &&
+        data_edm_load_mem(b.p, b.len, k, &e, err, sizeof err) != 0)
+        e = NULL;
+    data_edm_writer_free(w);
+    data_buf_free(&b);
+    return e;
+}
+
+static void spec_of(const struct policy_custom_class *cc, const struct data_edm *edm,
+                    struct data_class_spec *sp)
+{
+    memset(sp, 0, sizeof *sp);
+    sp->name = cc->cls;
+    sp->pattern = cc->pattern;
+    sp->words = cc->words.n ? cc->words.v : NULL;
+    sp->n_words = cc->words.n;
+    sp->edm = cc->edm ? edm : NULL;
+    sp->allow = cc->allow.v;
+    sp->n_allow = cc->allow.n;
+    sp->deny = cc->deny.v;
+    sp->n_deny = cc->deny.n;
+}
+
+static int named_by(const struct policy_data *dd, const char *cls)
+{
+    for (size_t i = 0; i < dd->n; i++)
+        if (glob_match(dd->v[i].cls, cls))
+            return 1;
+    return 0;
+}
+
+/*
+ * Every custom class alone (so that an error names its class), then the whole configuration
+ * the policy's api.data makes (so that what passes here is what cordond builds): the same
+ * data_scanner_new() the data stage calls.
+ */
+static void check_data(const struct policy *p, struct diag *d)
+{
+    char path[DIAG_PATH_MAX], ep[DIAG_PATH_MAX], why[256], err[512];
+    struct data_edm *edm = NULL;
+    struct data_class_spec *all = NULL;
+    size_t bad = 0, n = 0;
+    for (size_t i = 0; i < p->api.n_custom && !edm; i++)
+        if (p->api.custom[i].edm && !(edm = empty_edm())) {
+            diag_add(d, "api.data.custom", "out of memory while checking the data classes");
+            return;
+        }
+    for (size_t i = 0; i < p->api.n_custom; i++) {
+        const struct policy_custom_class *cc = &p->api.custom[i];
+        diag_path_index(ep, "api.data.custom", (int)i);
+        diag_path_key(path, ep, cc->pattern ? "pattern" : cc->edm ? "edm" : "words");
+        if (cc->pattern && check_regex(cc->pattern, 1, why, sizeof why)) {
+            diag_add(d, path, "pattern /%s/ cannot be used: %s", cc->pattern, why);
+            bad++;
+            continue;
+        }
+        struct data_class_spec sp;
+        spec_of(cc, edm, &sp);
+        struct data_config cfg = {&sp, 1, 0, 0};
+        struct data_scanner *s = NULL;
+        err[0] = '\0';
+        int rc = data_scanner_new(&cfg, &s, err, sizeof err);
+        data_scanner_free(s);
+        if (rc != 0) {
+            diag_add(d, path, "%s", err[0] ? err : data_strerror(rc));
+            bad++;
+        }
+    }
+    if (bad)
+        goto out;
+    size_t nb = 0;
+    while (data_builtin_classes[nb])
+        nb++;
+    if (!(all = calloc(nb + p->api.n_custom + 1, sizeof *all))) {
+        diag_add(d, "api.data", "out of memory while checking the data classes");
+        goto out;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        int on = named_by(&p->api.data, data_builtin_classes[i]);
+        for (size_t w = 0; w < p->api.n_schedule && !on; w++)
+            on = named_by(&p->api.schedule[w].data, data_builtin_classes[i]);
+        if (on)
+            all[n++].name = data_builtin_classes[i];
+    }
+    for (size_t i = 0; i < p->api.n_custom; i++)
+        spec_of(&p->api.custom[i], edm, &all[n++]);
+    if (n) {
+        struct data_config cfg = {all, n, 0, 0};
+        struct data_scanner *s = NULL;
+        err[0] = '\0';
+        int rc = data_scanner_new(&cfg, &s, err, sizeof err);
+        data_scanner_free(s);
+        if (rc != 0)
+            diag_add(d, "api.data", "the data classes do not compile together: %s",
+                     err[0] ? err : data_strerror(rc));
+    }
+out:
+    free(all);
+    data_edm_free(edm);
+}
+
 size_t policy_check_deep(const struct policy *p, const char *zoneinfo, struct diag *d)
 {
     size_t before = diag_total(d);
     char path[DIAG_PATH_MAX], why[256];
 
-    for (size_t i = 0; i < p->api.n_custom; i++) {
-        char ep[DIAG_PATH_MAX];
-        diag_path_index(ep, "api.data.custom", (int)i);
-        diag_path_key(path, ep, "pattern");
-        if (check_regex(p->api.custom[i].pattern, 1, why, sizeof why))
-            diag_add(d, path, "pattern /%s/ cannot be used: %s", p->api.custom[i].pattern, why);
-    }
+    check_data(p, d);
     for (size_t i = 0; i < p->api.n_constraints; i++) {
         char tp[DIAG_PATH_MAX];
         diag_path_key(tp, "api.tools.constraints", p->api.constraints[i].tool);

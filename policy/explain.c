@@ -108,13 +108,25 @@ static cJSON *exec_names_json(const struct policy *p, const struct policy_list *
     return a;
 }
 
+/* "action" when both directions agree, "request" and "response" always, "allow" and "deny". */
+static void actions_json(cJSON *o, enum policy_action req, enum policy_action resp,
+                         const struct policy_list *allow, const struct policy_list *deny)
+{
+    if (req == resp)
+        cJSON_AddStringToObject(o, "action", policy_action_name(req));
+    cJSON_AddStringToObject(o, "request", policy_action_name(req));
+    cJSON_AddStringToObject(o, "response", policy_action_name(resp));
+    cJSON_AddItemToObject(o, "allow", str_array(allow));
+    cJSON_AddItemToObject(o, "deny", str_array(deny));
+}
+
 static cJSON *data_json(const struct policy *p, const struct policy_data *d)
 {
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; a && i < d->n; i++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "class", d->v[i].cls);
-        cJSON_AddStringToObject(o, "action", policy_action_name(d->v[i].action));
+        actions_json(o, d->v[i].request, d->v[i].response, &d->v[i].allow, &d->v[i].deny);
         cJSON *m = cJSON_AddArrayToObject(o, "covers");
         for (size_t j = 0; policy_data_classes[j]; j++)
             if (glob_match(d->v[i].cls, policy_data_classes[j]))
@@ -207,8 +219,14 @@ cJSON *policy_explain_json(const struct policy *p)
     for (size_t i = 0; i < p->api.n_custom; i++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "class", p->api.custom[i].cls);
-        cJSON_AddStringToObject(o, "pattern", p->api.custom[i].pattern);
-        cJSON_AddStringToObject(o, "action", policy_action_name(p->api.custom[i].action));
+        const struct policy_custom_class *cc = &p->api.custom[i];
+        if (cc->pattern)
+            cJSON_AddStringToObject(o, "pattern", cc->pattern);
+        else if (cc->edm)
+            cJSON_AddStringToObject(o, "edm", cc->edm);
+        else
+            cJSON_AddItemToObject(o, "words", str_array(&cc->words));
+        actions_json(o, cc->request, cc->response, &cc->allow, &cc->deny);
         cJSON_AddItemToArray(cu, o);
     }
     cJSON *tools = cJSON_AddObjectToObject(api, "tools");
@@ -353,11 +371,25 @@ static void text_names(struct text *t, const struct policy *p, const char *title
     }
 }
 
+static void text_actions(struct text *t, enum policy_action req, enum policy_action resp,
+                         const struct policy_list *allow, const struct policy_list *deny)
+{
+    if (req == resp)
+        out(t, "%s", policy_action_name(req));
+    else
+        out(t, "request %s, response %s", policy_action_name(req), policy_action_name(resp));
+    if (allow->n)
+        out(t, "  (%zu allowed value%s)", allow->n, allow->n == 1 ? "" : "s");
+    if (deny->n)
+        out(t, "  (%zu denied value%s)", deny->n, deny->n == 1 ? "" : "s");
+}
+
 static void text_data(struct text *t, const struct policy *p, const char *indent,
                       const struct policy_data *d)
 {
     for (size_t i = 0; i < d->n; i++) {
-        out(t, "%s%-22s %s", indent, d->v[i].cls, policy_action_name(d->v[i].action));
+        out(t, "%s%-22s ", indent, d->v[i].cls);
+        text_actions(t, d->v[i].request, d->v[i].response, &d->v[i].allow, &d->v[i].deny);
         if (strpbrk(d->v[i].cls, "*?")) {
             out(t, "  (covers");
             for (size_t j = 0; policy_data_classes[j]; j++)
@@ -508,9 +540,17 @@ int policy_explain_text(const struct policy *p, FILE *f)
     out(&t, "  data%s\n",
         p->api.data.n || p->api.n_custom ? "" : "      no rules (nothing is classified)");
     text_data(&t, p, "    ", &p->api.data);
-    for (size_t i = 0; i < p->api.n_custom; i++)
-        out(&t, "    %-22s %s  (custom: /%s/)\n", p->api.custom[i].cls,
-            policy_action_name(p->api.custom[i].action), p->api.custom[i].pattern);
+    for (size_t i = 0; i < p->api.n_custom; i++) {
+        const struct policy_custom_class *cc = &p->api.custom[i];
+        out(&t, "    %-22s ", cc->cls);
+        text_actions(&t, cc->request, cc->response, &cc->allow, &cc->deny);
+        if (cc->pattern)
+            out(&t, "  (custom: /%s/)\n", cc->pattern);
+        else if (cc->edm)
+            out(&t, "  (custom: exact-data-match file %s)\n", cc->edm);
+        else
+            out(&t, "  (custom: %zu word%s)\n", cc->words.n, cc->words.n == 1 ? "" : "s");
+    }
     out(&t, "  tools     allow ");
     text_list(&t, &p->api.tools_allow,
               "none (api.tools.allow is empty; every tool call is refused)");

@@ -14,20 +14,27 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The same names, in the same order, as policy/data's data_builtin_classes. */
 const char *const policy_data_classes[] = {
     "pii.email",
     "pii.phone",
     "pii.credit_card",
-    "pii.iban",
     "pii.ssn",
-    "pii.ip_address",
+    "pii.iban",
+    "pii.ip",
     "secret.aws_access_key",
+    "secret.aws_secret_key",
     "secret.github_token",
-    "secret.private_key",
-    "secret.jwt",
     "secret.openai_key",
     "secret.anthropic_key",
-    "secret.api_key",
+    "secret.slack_token",
+    "secret.google_api_key",
+    "secret.stripe_key",
+    "secret.jwt",
+    "secret.private_key",
+    "secret.ssh_private_key",
+    "secret.database_url",
+    "secret.generic",
     "health",
     "financial",
     NULL,

@@ -32,10 +32,15 @@ enum policy_unix { POLICY_UNIX_OPEN, POLICY_UNIX_PAIRS };
 /* SysV IPC (shm, message queues, semaphores): refused (deny), or allowed inside an IPC
  * namespace of the sandbox's own (private), where objects outside cannot be named. */
 enum policy_sysv { POLICY_SYSV_DENY, POLICY_SYSV_PRIVATE };
+/* What api.data does with a value of a class; the order is strength ("strongest wins") and is
+ * the same as policy/data/data_action.h's enum data_action. */
 enum policy_action {
     POLICY_ACTION_ALLOW,
     POLICY_ACTION_LOG,
     POLICY_ACTION_REDACT,
+    POLICY_ACTION_MASK,
+    POLICY_ACTION_HASH,
+    POLICY_ACTION_TOKENIZE,
     POLICY_ACTION_BLOCK
 };
 enum policy_trigger { POLICY_TRIGGER_LOG, POLICY_TRIGGER_THROTTLE, POLICY_TRIGGER_QUARANTINE };
@@ -77,9 +82,14 @@ struct policy_endpoint {
     uint16_t port;    /* 0 means any port ("host:*") */
 };
 
+/* "pii.email": "redact" sets request and response alike; the object form
+ * {"action", "request", "response", "allow", "deny"} sets them apart ("action" sets both, the
+ * other two override it). allow: values that never count for this class (test card numbers in
+ * docs); deny: values that always do. */
 struct policy_data_rule {
     const char *cls; /* a built-in class, a custom class, or a glob over them ("secret.*") */
-    enum policy_action action;
+    enum policy_action request, response;
+    struct policy_list allow, deny;
 };
 
 struct policy_data {
@@ -87,10 +97,16 @@ struct policy_data {
     const struct policy_data_rule *v;
 };
 
+/* api.data.custom[]: a class of the policy's own, given by exactly one of pattern, words and
+ * edm. */
 struct policy_custom_class {
     const char *cls;
-    const char *pattern; /* regular expression, checked by policy_check_deep() */
-    enum policy_action action;
+    const char *pattern;      /* regular expression, checked by policy_check_deep(); or NULL */
+    struct policy_list words; /* words matched whole and case-blind; or empty */
+    const char *edm;          /* absolute path of an exact-data-match file (cordond opens it
+                                 with its data key when it loads the policy); or NULL */
+    enum policy_action request, response;
+    struct policy_list allow, deny;
 };
 
 /* One argument's constraint: "arg": "REGEX" or "arg": {"pattern", "enum", "min", "max",

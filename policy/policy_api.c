@@ -32,7 +32,9 @@ static const char *const k_window_tools[] = {"deny", NULL};
 static const char *const k_anomaly[] = {"requests_per_minute", "denials_per_10_minutes",
                                         "on_trigger", NULL};
 static const char *const k_audit[] = {"prompts", "tool_arguments", NULL};
-static const char *const k_custom[] = {"class", "pattern", "action", NULL};
+static const char *const k_custom[] = {"class",   "pattern",  "words", "edm",  "action",
+                                       "request", "response", "allow", "deny", NULL};
+static const char *const k_rule[] = {"action", "request", "response", "allow", "deny", NULL};
 
 static int valid_class_name(const char *s)
 {
@@ -62,6 +64,97 @@ static int class_known(const char *glob, const struct policy *p, int is_glob)
     return 0;
 }
 
+/* A list of values (allow, deny, words): non-empty strings, no duplicates. */
+static struct policy_list get_values(struct ctx *c, const cJSON *v, const char *path,
+                                     const char *of)
+{
+    struct policy_list l = {0, NULL};
+    const char **arr = pw_array_room(c, v, path, of, sizeof *arr);
+    if (!arr)
+        return l;
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        char ep[DIAG_PATH_MAX];
+        diag_path_index(ep, path, i);
+        const char *s = pw_get_str(c, e, ep);
+        if (!s)
+            continue;
+        int dup = 0;
+        for (size_t j = 0; j < l.n && !dup; j++)
+            dup = strcmp(arr[j], s) == 0;
+        if (dup) {
+            char q[96];
+            diag_quote(s, q, sizeof q);
+            diag_add(c->d, ep, "%s is listed twice", q);
+            continue;
+        }
+        arr[l.n++] = pw_cx_strdup(c, s);
+    }
+    l.v = arr;
+    return l;
+}
+
+/* The actions of one class: a string sets both directions; an object (o, at path) gives
+ * "action" (both), "request" and "response" (each overrides "action"), "allow" and "deny".
+ * Returns 1 when both directions are known. */
+static int get_actions(struct ctx *c, const cJSON *o, const char *path, enum policy_action *req,
+                       enum policy_action *resp, struct policy_list *allow,
+                       struct policy_list *deny)
+{
+    char fp[DIAG_PATH_MAX];
+    *allow = *deny = (struct policy_list){0, NULL};
+    if (cJSON_IsString(o)) {
+        int a = pw_get_enum(c, o, path, pw_n_action, -1);
+        if (a < 0)
+            return 0;
+        *req = *resp = (enum policy_action)a;
+        return 1;
+    }
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(o, "action");
+    const cJSON *rq = cJSON_GetObjectItemCaseSensitive(o, "request");
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(o, "response");
+    const cJSON *al = cJSON_GetObjectItemCaseSensitive(o, "allow");
+    const cJSON *de = cJSON_GetObjectItemCaseSensitive(o, "deny");
+    int ok = 1, a = -1, q = -1, r = -1;
+    if (act) {
+        diag_path_key(fp, path, "action");
+        if ((a = pw_get_enum(c, act, fp, pw_n_action, -1)) < 0)
+            ok = 0;
+    }
+    if (rq) {
+        diag_path_key(fp, path, "request");
+        if ((q = pw_get_enum(c, rq, fp, pw_n_action, -1)) < 0)
+            ok = 0;
+    }
+    if (rs) {
+        diag_path_key(fp, path, "response");
+        if ((r = pw_get_enum(c, rs, fp, pw_n_action, -1)) < 0)
+            ok = 0;
+    }
+    if (al) {
+        diag_path_key(fp, path, "allow");
+        *allow = get_values(c, al, fp, "allowed values");
+    }
+    if (de) {
+        diag_path_key(fp, path, "deny");
+        *deny = get_values(c, de, fp, "denied values");
+    }
+    if (!ok)
+        return 0;
+    if (!act && (!rq || !rs)) {
+        diag_add(c->d, path,
+                 "no action for the %s; give \"action\" (both directions), or both \"request\" "
+                 "and \"response\"",
+                 !rq && !rs ? "request or the response"
+                 : !rq      ? "request"
+                            : "response");
+        return 0;
+    }
+    *req = (enum policy_action)(q >= 0 ? q : a);
+    *resp = (enum policy_action)(r >= 0 ? r : a);
+    return 1;
+}
+
 static void get_custom(struct ctx *c, const cJSON *v, const char *path)
 {
     struct policy_custom_class *arr = pw_array_room(c, v, path, "custom classes", sizeof *arr);
@@ -76,12 +169,18 @@ static void get_custom(struct ctx *c, const cJSON *v, const char *path)
             continue;
         const cJSON *cls = cJSON_GetObjectItemCaseSensitive(e, "class");
         const cJSON *pat = cJSON_GetObjectItemCaseSensitive(e, "pattern");
-        const cJSON *act = cJSON_GetObjectItemCaseSensitive(e, "action");
+        const cJSON *wds = cJSON_GetObjectItemCaseSensitive(e, "words");
+        const cJSON *edm = cJSON_GetObjectItemCaseSensitive(e, "edm");
         int ok = 1;
-        if (!cls || !pat || !act) {
-            diag_add(c->d, ep, "a custom class needs \"class\", \"pattern\" and \"action\"%s%s%s",
-                     cls ? "" : " (class is missing)", pat ? "" : " (pattern is missing)",
-                     act ? "" : " (action is missing)");
+        int kinds = !!pat + !!wds + !!edm;
+        if (!cls || kinds != 1) {
+            diag_add(c->d, ep,
+                     "a custom class needs \"class\" and exactly one of \"pattern\", \"words\" "
+                     "and \"edm\"%s%s",
+                     cls ? "" : " (class is missing)",
+                     kinds == 0  ? " (none of them is given)"
+                     : kinds > 1 ? " (several are given)"
+                                 : "");
             continue;
         }
         diag_path_key(fp, ep, "class");
@@ -109,22 +208,51 @@ static void get_custom(struct ctx *c, const cJSON *v, const char *path)
                 cs = NULL;
             }
         }
-        diag_path_key(fp, ep, "pattern");
-        const char *ps = pw_get_str(c, pat, fp);
-        diag_path_key(fp, ep, "action");
-        enum policy_action a = (enum policy_action)pw_get_enum(c, act, fp, pw_n_action, -1);
-        if (!cs || !ps || (int)a < 0)
+        const char *ps = NULL, *es = NULL;
+        struct policy_list words = {0, NULL};
+        if (pat) {
+            diag_path_key(fp, ep, "pattern");
+            if (!(ps = pw_get_str(c, pat, fp)))
+                ok = 0;
+        } else if (wds) {
+            diag_path_key(fp, ep, "words");
+            words = get_values(c, wds, fp, "words");
+            if (!words.n) {
+                if (pw_check_array(c, wds, fp, "words") == 0)
+                    diag_add(c->d, fp, "a word list needs at least one word");
+                ok = 0;
+            }
+        } else {
+            diag_path_key(fp, ep, "edm");
+            if (!(es = pw_get_str(c, edm, fp))) {
+                ok = 0;
+            } else if (es[0] != '/') {
+                char q[96];
+                diag_quote(es, q, sizeof q);
+                diag_add(c->d, fp,
+                         "expected an absolute path to an exact-data-match file (cordond opens "
+                         "it as written, wherever the policy came from), got %s",
+                         q);
+                ok = 0;
+            }
+        }
+        struct policy_custom_class *cc = &arr[k];
+        if (!get_actions(c, e, ep, &cc->request, &cc->response, &cc->allow, &cc->deny))
+            ok = 0;
+        if (!cs || !ok)
             continue;
-        arr[k].cls = pw_cx_strdup(c, cs);
-        arr[k].pattern = pw_cx_strdup(c, ps);
-        arr[k].action = a;
+        cc->cls = pw_cx_strdup(c, cs);
+        cc->pattern = ps ? pw_cx_strdup(c, ps) : NULL;
+        cc->words = words;
+        cc->edm = es ? pw_cx_strdup(c, es) : NULL;
         k++;
     }
     c->p->api.custom = arr;
     c->p->api.n_custom = k;
 }
 
-/* A data object: class (or glob) -> action; "custom" allowed only at top level. */
+/* A data object: class (or glob) -> action or {action, request, response, allow, deny};
+ * "custom" allowed only at top level. */
 static struct policy_data get_data(struct ctx *c, const cJSON *v, const char *path, int top_level)
 {
     struct policy_data l = {0, NULL};
@@ -162,11 +290,19 @@ static struct policy_data get_data(struct ctx *c, const cJSON *v, const char *pa
                      q);
             continue;
         }
-        int a = pw_get_enum(c, e, ep, pw_n_action, -1);
-        if (a < 0)
+        if (!cJSON_IsString(e) && !cJSON_IsObject(e)) {
+            diag_add(c->d, ep,
+                     "expected an action (\"redact\") or an object with \"action\" or "
+                     "\"request\" and \"response\", got %s",
+                     diag_json_type(e));
             continue;
-        arr[l.n].cls = pw_cx_strdup(c, e->string);
-        arr[l.n].action = (enum policy_action)a;
+        }
+        if (cJSON_IsObject(e) && !pw_check_object(c, e, ep, k_rule))
+            continue;
+        struct policy_data_rule *r = &arr[l.n];
+        if (!get_actions(c, e, ep, &r->request, &r->response, &r->allow, &r->deny))
+            continue;
+        r->cls = pw_cx_strdup(c, e->string);
         l.n++;
     }
     l.v = arr;

@@ -482,7 +482,8 @@ const char *const pw_n_net[] = {"none", "proxy", "host", NULL};
 const char *const pw_n_scope[] = {"scoped", "open", NULL};
 const char *const pw_n_unix[] = {"open", "pairs", NULL};
 const char *const pw_n_sysv[] = {"deny", "private", NULL};
-const char *const pw_n_action[] = {"allow", "log", "redact", "block", NULL};
+const char *const pw_n_action[] = {"allow", "log",      "redact", "mask",
+                                   "hash",  "tokenize", "block",  NULL};
 const char *const pw_n_trigger[] = {"log", "throttle", "quarantine", NULL};
 const char *const pw_n_record[] = {"digest", "text", NULL};
 const char *const pw_n_origin[] = {"policy", "default", "credentials", "host", NULL};

@@ -80,6 +80,6 @@ __attribute__((warn_unused_result)) int cli_read_policy(const char *cmd, const c
 /* The subcommands, defined by the command files. */
 extern const struct cli_command cmd_keygen, cmd_sign, cmd_verify, cmd_policy_check, cmd_explain,
     cmd_exec, cmd_audit_verify, cmd_audit_query, cmd_agent_add, cmd_agent_revoke, cmd_agent_list,
-    cmd_policy_push, cmd_policy_reload, cmd_run, cmd_doctor;
+    cmd_policy_push, cmd_policy_reload, cmd_run, cmd_doctor, cmd_data_fingerprint;
 
 #endif

@@ -9,10 +9,23 @@
 #include "tools/cli.h"
 
 static const struct cli_command *const commands[] = {
-    &cmd_run,           &cmd_exec,         &cmd_doctor,       &cmd_keygen,
-    &cmd_sign,          &cmd_verify,       &cmd_policy_check, &cmd_policy_push,
-    &cmd_policy_reload, &cmd_explain,      &cmd_audit_verify, &cmd_audit_query,
-    &cmd_agent_add,     &cmd_agent_revoke, &cmd_agent_list,   NULL,
+    &cmd_run,
+    &cmd_exec,
+    &cmd_doctor,
+    &cmd_keygen,
+    &cmd_sign,
+    &cmd_verify,
+    &cmd_policy_check,
+    &cmd_policy_push,
+    &cmd_policy_reload,
+    &cmd_explain,
+    &cmd_audit_verify,
+    &cmd_audit_query,
+    &cmd_agent_add,
+    &cmd_agent_revoke,
+    &cmd_agent_list,
+    &cmd_data_fingerprint,
+    NULL,
 };
 
 static void print_help(FILE *f)
@@ -79,6 +92,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "policy") == 0)
         fprintf(stderr, "cordon policy: expected a subcommand: check\n");
+    else if (strcmp(argv[1], "data") == 0)
+        fprintf(stderr, "cordon data: expected a subcommand: fingerprint\n");
     else if (strcmp(argv[1], "audit") == 0)
         fprintf(stderr, "cordon audit: expected a subcommand: verify or query\n");
     else

@@ -422,6 +422,8 @@ int data_scanner_new(const struct data_config *cfg, struct data_scanner **out, c
             s->window = max_sz(s->window, strlen(sp->words[k]) + 1);
         }
         c->edm = sp->edm;
+        if (c->edm)
+            s->window = max_sz(s->window, DATA_EDM_WINDOW);
     }
     for (size_t k = 0; k < data_n_builtin_lits; k++) {
         const struct dlit *l = &data_builtin_lits[k];
@@ -444,6 +446,8 @@ int data_scanner_new(const struct data_config *cfg, struct data_scanner **out, c
     for (int b = 0; b < B_COUNT; b++)
         if (s->bcls[b] >= 0 && (b <= B_IP || b == B_HEALTH || b == B_FINANCIAL))
             s->any_num = 1;
+    if (s->any_num)
+        s->window = max_sz(s->window, 512); /* a numeric token: 8 groups of up to 40 digits */
     unsigned kinds = (s->bcls[B_PHONE] >= 0 ? CTX_PHONE : 0) | (s->bcls[B_SSN] >= 0 ? CTX_SSN : 0) |
                      (s->bcls[B_FINANCIAL] >= 0 ? CTX_ROUTING | CTX_ACCOUNT | CTX_SORT : 0) |
                      (s->bcls[B_IP] >= 0 ? CTX_VERSION : 0) |
@@ -727,7 +731,8 @@ static int resolve_upto(struct dsink *k, uint64_t upto, struct data_match **out,
             return rc;
         i = j;
     }
-    memmove(k->v, k->v + i, (k->n - i) * sizeof(*k->v));
+    if (i && i < k->n)
+        memmove(k->v, k->v + i, (k->n - i) * sizeof(*k->v));
     k->n -= i;
     return 0;
 }
@@ -834,6 +839,30 @@ static int retry_pending(struct hctx *c)
     return 0;
 }
 
+/* ---- exact data match (data_edmscan.c) ---------------------------------------------- */
+
+/* The exact-data-match classes over v from from_of[cls] (NULL: a block scan, everything);
+ * in a stream the next pass starts where data_edm_scan() says, and the stream holds there. */
+static int edm_pass(struct data_scanner *s, const struct dview *v, struct dsink *k,
+                    uint64_t *from_of, uint64_t base, uint64_t *hold)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (!s->c[i].edm)
+            continue;
+        size_t from = from_of ? (size_t)(from_of[i] - base) : 0, next = 0, k0 = k->n;
+        int rc = data_edm_scan(s->c[i].edm, (uint32_t)i, v, from, k, &next);
+        if (rc)
+            return rc;
+        filter_allow(s, k, k0, v->p, base);
+        if (from_of) {
+            from_of[i] = base + next;
+            if (from_of[i] < *hold)
+                *hold = from_of[i];
+        }
+    }
+    return 0;
+}
+
 long data_scan(const struct data_scanner *cs, const char *text, size_t len, struct data_match **out)
 {
     struct data_scanner *s = (struct data_scanner *)cs;
@@ -875,6 +904,9 @@ long data_scan(const struct data_scanner *cs, const char *text, size_t len, stru
             goto out;
         filter_allow(s, &k, from, v.p, 0);
     }
+    uint64_t unused = 0;
+    if ((rc = edm_pass(s, &v, &k, NULL, 0, &unused)) != 0)
+        goto out;
     uint64_t left;
     if ((rc = resolve_upto(&k, UINT64_MAX, &m, &nm, &cap, &left)) != 0)
         goto out;
@@ -905,6 +937,7 @@ struct data_stream {
     uint64_t num_from;
     struct hits pend;
     struct ctxs ctx;
+    uint64_t *edm_from; /* per class: where its next exact-data-match pass starts */
     struct dsink k;
     struct data_match *fin;
     size_t nfin, capfin, fin0, total;
@@ -920,6 +953,10 @@ int data_stream_new(const struct data_scanner *cs, struct data_stream **out)
         return -ENOMEM;
     st->s = s;
     st->k.limit = s->max_matches + 1;
+    if (!(st->edm_from = calloc(s->n ? s->n : 1, sizeof(uint64_t)))) {
+        free(st);
+        return -ENOMEM;
+    }
     if (s->db_stream) {
         if (!(st->scr = scratch_get(s)) ||
             s->hs->open_stream(s->db_stream, 0, &st->hss) != HS_SUCCESS) {
@@ -941,6 +978,7 @@ void data_stream_free(struct data_stream *st)
     free(st->buf);
     free(st->pend.v);
     free(st->ctx.v);
+    free(st->edm_from);
     free(st->k.v);
     free(st->fin);
     free(st);
@@ -991,6 +1029,8 @@ static int advance(struct data_stream *st, size_t new_at, size_t new_len, int eo
         st->num_from = st->bbase + h;
         hold = st->num_from;
     }
+    if ((rc = edm_pass(s, &v, &st->k, st->edm_from, st->bbase, &hold)) != 0)
+        return rc;
     if (!eof) {
         for (size_t i = 0; i < st->pend.n; i++) {
             uint64_t hs0 = hit_start(s, &st->pend.v[i]);

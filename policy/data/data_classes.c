@@ -75,6 +75,8 @@ const struct dlit data_builtin_lits[] = {
     TOK("sk_live_", B_STRIPE, T_STRIPE),
     TOK("rk_live_", B_STRIPE, T_STRIPE),
     TOK("pk_live_", B_STRIPE, T_STRIPE),
+    TOK("sk_test_", B_STRIPE, T_STRIPE),
+    TOK("rk_test_", B_STRIPE, T_STRIPE),
     {"-----BEGIN ", 0, A_PEM, B_PRIVKEY, 0},
     {"eyJ", 0, A_JWT, B_JWT, 0},
     KEY("password", B_GENERIC, KV_PASSWORD),
@@ -270,28 +272,28 @@ static inline int alpha(int c)
     return (unsigned)((c | 32) - 'a') < 26;
 }
 
-const struct dctx_word data_ctx_words[] = {{"phone", CTX_PHONE},     {"call", CTX_PHONE},
-                                           {"tel", CTX_PHONE},       {"mobile", CTX_PHONE},
-                                           {"cell", CTX_PHONE},      {"fax", CTX_PHONE},
-                                           {"contact", CTX_PHONE},   {"whatsapp", CTX_PHONE},
-                                           {"sms", CTX_PHONE},       {"text me", CTX_PHONE},
-                                           {"reach me", CTX_PHONE},  {"number", CTX_PHONE},
-                                           {"ssn", CTX_SSN},         {"social security", CTX_SSN},
-                                           {"social sec", CTX_SSN},  {"ss#", CTX_SSN},
-                                           {"taxpayer", CTX_SSN},    {"routing", CTX_ROUTING},
-                                           {"aba", CTX_ROUTING},     {"rtn", CTX_ROUTING},
-                                           {"transit", CTX_ROUTING}, {"account", CTX_ACCOUNT},
-                                           {"acct", CTX_ACCOUNT},    {"a/c", CTX_ACCOUNT},
-                                           {"acc no", CTX_ACCOUNT},  {"sort code", CTX_SORT},
-                                           {"sort-code", CTX_SORT},  {"sortcode", CTX_SORT},
-                                           {"version", CTX_VERSION}, {"ver ", CTX_VERSION},
-                                           {"ver.", CTX_VERSION},    {"release", CTX_VERSION},
-                                           {"build", CTX_VERSION},   {"firmware", CTX_VERSION},
-                                           {"oid", CTX_VERSION},     {"icd", CTX_ICD},
-                                           {"diagnos", CTX_ICD},     {"dx", CTX_ICD},
-                                           {"code", CTX_ICD},        {"order", CTX_NOTCARD},
-                                           {"invoice", CTX_NOTCARD}, {"tracking", CTX_NOTCARD},
-                                           {"isbn", CTX_NOTCARD},    {NULL, 0}};
+const struct dctx_word data_ctx_words[] = {{"phone", CTX_PHONE},      {"call", CTX_PHONE},
+                                           {"tel:", CTX_PHONE},       {"tel.", CTX_PHONE},
+                                           {"tel ", CTX_PHONE},       {"mobile", CTX_PHONE},
+                                           {"cell", CTX_PHONE},       {"fax", CTX_PHONE},
+                                           {"contact", CTX_PHONE},    {"whatsapp", CTX_PHONE},
+                                           {"sms", CTX_PHONE},        {"text me", CTX_PHONE},
+                                           {"reach me", CTX_PHONE},   {"number", CTX_PHONE},
+                                           {"ssn", CTX_SSN},          {"social security", CTX_SSN},
+                                           {"ss#", CTX_SSN},          {"taxpayer", CTX_SSN},
+                                           {"routing", CTX_ROUTING},  {"aba ", CTX_ROUTING},
+                                           {"aba:", CTX_ROUTING},     {"aba#", CTX_ROUTING},
+                                           {"rtn", CTX_ROUTING},      {"transit", CTX_ROUTING},
+                                           {"account", CTX_ACCOUNT},  {"acct", CTX_ACCOUNT},
+                                           {"a/c", CTX_ACCOUNT},      {"sort code", CTX_SORT},
+                                           {"sort-code", CTX_SORT},   {"sortcode", CTX_SORT},
+                                           {"version", CTX_VERSION},  {"ver ", CTX_VERSION},
+                                           {"ver.", CTX_VERSION},     {"release", CTX_VERSION},
+                                           {"firmware", CTX_VERSION}, {"icd", CTX_ICD},
+                                           {"diagnos", CTX_ICD},      {"dx:", CTX_ICD},
+                                           {"dx ", CTX_ICD},          {"order", CTX_NOTCARD},
+                                           {"invoice", CTX_NOTCARD},  {"tracking", CTX_NOTCARD},
+                                           {"isbn", CTX_NOTCARD},     {NULL, 0}};
 
 int data_ctx_before(const struct dview *v, size_t i, unsigned kinds)
 {
@@ -378,8 +380,9 @@ static long token_at(const struct danchor *a, struct dview *v, size_t as, size_t
         if (!dig || !let || data_entropy(q, n) < 3.0)
             return 0;
     }
-    if (sub == T_AWS && data_entropy(q, n) < 2.5)
-        return 0;
+    if ((sub == T_AWS || sub == T_GH || sub == T_GHPAT || sub == T_STRIPE) &&
+        data_entropy(q, n) < 2.5)
+        return 0; /* ghp_xxxxxxxx...: a placeholder */
     return (long)e;
 }
 
@@ -413,6 +416,11 @@ static long pem_at(struct dview *v, size_t as, size_t ae, int *b)
     size_t cap = as + DATA_PEM_CAP;
     size_t lim = v->n < cap ? v->n : cap;
     static const char endm[] = "-----END ";
+    /* a block ends at its footer, or where the next block begins */
+    const unsigned char *nb =
+        body < lim ? memmem(v->p + body, lim - body, "-----BEGIN ", 11) : NULL;
+    if (nb)
+        lim = (size_t)(nb - v->p);
     const unsigned char *f = body < lim ? memmem(v->p + body, lim - body, endm, 9) : NULL;
     if (f) {
         size_t k = (size_t)(f - v->p) + 9;
@@ -422,14 +430,14 @@ static long pem_at(struct dview *v, size_t as, size_t ae, int *b)
             return (long)k;
         return D_MORE;
     }
-    if (!v->eof && v->n < cap)
+    if (!nb && !v->eof && v->n < cap)
         return D_MORE;
     /* no footer within the cap: the block as far as its base64 lines go */
     size_t k = body;
     while (k < lim) {
         int ch = v->p[k];
         if (!(alnum(ch) || ch == '+' || ch == '/' || ch == '=' || ch == '\n' || ch == '\r' ||
-              ch == ':' || ch == ',' || ch == '-' || ch == ' '))
+              ch == ':' || ch == ','))
             break;
         k++;
     }
@@ -569,8 +577,8 @@ static long dburl_at(struct dview *v, size_t as, size_t ae)
     while (e - ae < 128 && (c = at(v, e)) && c != ':' && c != '@' && c != '/' && c > ' ' &&
            c != '"' && c != '\'')
         e++;
-    if (at(v, e) != ':' || e == ae)
-        return v->more ? D_MORE : 0;
+    if (at(v, e) != ':')
+        return v->more ? D_MORE : 0; /* (an empty user is fine: redis://:password@host) */
     size_t ps = ++e;
     while (e - ps < 256 && (c = at(v, e)) && c != '@' && c != '/' && c > ' ' && c != '"' &&
            c != '\'')
@@ -706,6 +714,10 @@ static long word_at(struct dview *v, size_t as, size_t ae)
         return D_MORE;
     if (word(v->p[ae - 1]) && word(c))
         return 0;
+    if (c == '-' && alpha(at(v, ae + 1)))
+        return v->more ? D_MORE : 0; /* "cancer-free", "insulin-like": another word */
+    if (v->more)
+        return D_MORE;
     return (long)ae;
 }
 

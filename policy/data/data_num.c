@@ -15,6 +15,9 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#ifdef __x86_64__
+#include <immintrin.h>
+#endif
 
 #include "policy/data/internal.h"
 
@@ -94,8 +97,8 @@ static long email_at(struct dview *v, size_t a, size_t *ms)
     while (s > v->lo && cnt <= DATA_TAIL_CAP && is_local(v->p[s - 1]))
         s--, cnt++;
     *ms = s;
-    if (cnt == 0 || cnt > DATA_TAIL_CAP)
-        return 0;
+    if (cnt == 0 || cnt > DATA_TAIL_CAP || (s > v->lo && v->p[s - 1] == '/'))
+        return 0; /* scheme://user@host is a URL's user, not an address */
     while (s < a && v->p[s] == '.')
         s++;
     if (s == a || v->p[a - 1] == '.')
@@ -198,16 +201,20 @@ struct ntok {
     unsigned sep[NT_GROUPS]; /* between group g and g+1 */
     int ng;
     int plus, paren; /* '+' or '(' right before the first digit */
+    int overflow;    /* more groups than NT_GROUPS: a table of numbers, no candidate */
+    unsigned char doff[NT_GROUPS + 1]; /* where each group's digits start in d */
+    char d[NT_GROUPS * 40];
 };
 
-/* Copy the digits of groups [a, b) into out (at most cap); their count. */
+/* The digits of groups [a, b) (t->d holds them all, in order); their count. */
 static size_t digits_of(const struct dview *v, const struct ntok *t, int a, int b, char *out,
                         size_t cap)
 {
-    size_t n = 0;
-    for (int g = a; g < b; g++)
-        for (size_t i = 0; i < t->gl[g] && n < cap; i++)
-            out[n++] = (char)v->p[t->gs[g] + i];
+    (void)v;
+    size_t n = (size_t)(t->doff[b] - t->doff[a]);
+    if (n > cap)
+        n = cap;
+    memcpy(out, t->d + t->doff[a], n);
     return n;
 }
 
@@ -230,6 +237,7 @@ struct numctx {
     struct dview *v;
     struct dsink *k;
     int cls[B_COUNT];
+    int any_digit;
     int found; /* a candidate was added: its end */
     size_t found_end;
 };
@@ -254,6 +262,9 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
     size_t st = t->gs[a];
     int plus = a == 0 && t->plus, paren = a == 0 && t->paren;
     size_t pst = (plus || paren) ? st - 1 : st;
+    size_t total = (size_t)(t->doff[ng] - t->doff[a]);
+    if (total < 6 && ng - a < 4)
+        return 0; /* too short for every class: counts, prices, times of day */
 
     /* card: 13-19 digits in one group, or groups joined by one space or dash */
     if (c->cls[B_CARD] >= 0 && !plus && !paren) {
@@ -294,7 +305,7 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
     }
     /* IPv4: four dotted groups of 0-255 without leading zeros, not a version number */
     if (c->cls[B_IP] >= 0 && !plus && !paren && ng - a >= 4 && seps_are(t, a, a + 4, '.') &&
-        (ng - a == 4 || t->sep[a + 3] != '.')) {
+        (ng - a == 4 || t->sep[a + 3] != '.') && (a == 0 || t->sep[a - 1] != '.') && !t->overflow) {
         int ok = 1;
         for (int g = a; g < a + 4 && ok; g++) {
             size_t l = t->gl[g];
@@ -311,12 +322,18 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
         }
     }
     /* phone */
-    if (c->cls[B_PHONE] >= 0) {
+    if (c->cls[B_PHONE] >= 0 && a == 0) { /* a phone number is a token of its own */
         int done = 0;
         if (plus) {
             /* +CC groups: E.164, 8-15 digits, space/dash/dot groups, one (0) or (area) */
             for (int b = ng; b > a && !done; b--) {
-                size_t n = digits_of(v, t, a, b, d, sizeof(d));
+                size_t n = 0;
+                for (int g = a; g < b; g++) {
+                    if (g > a && t->gl[g] == 1 && t->d[t->doff[g]] == '0' &&
+                        (t->sep[g - 1] & SEP_OPEN))
+                        continue; /* +44 (0)20 ...: the trunk 0 is not dialled from abroad */
+                    n += digits_of(v, t, g, g + 1, d + n, sizeof(d) - n);
+                }
                 if (n < 8 || n > 15)
                     continue;
                 if (data_phone_e164(d, n)) {
@@ -376,7 +393,8 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
             int shape = (l == 10 && nanp_valid(q)) ||
                         (l == 11 && q[0] == '1' && nanp_valid(q + 1)) ||
                         (l >= 10 && l <= 11 && q[0] == '0' && q[1] != '0');
-            if (shape && data_ctx_before(v, st, CTX_PHONE)) {
+            if (shape && data_ctx_before(v, st, CTX_PHONE) &&
+                !data_ctx_before(v, st, CTX_ACCOUNT | CTX_ROUTING)) {
                 int rc = add(c, B_PHONE, st, gend(t, a));
                 if (rc)
                     return rc;
@@ -423,6 +441,8 @@ static void read_token(struct dview *v, size_t i, struct ntok *t)
 {
     int prev = at(v, i - 1);
     t->ng = 0;
+    t->overflow = 0;
+    t->doff[0] = 0;
     t->plus = i > v->lo && prev == '+';
     t->paren = i > v->lo && prev == '(';
     size_t j = i;
@@ -432,9 +452,22 @@ static void read_token(struct dview *v, size_t i, struct ntok *t)
             j++;
         t->gs[t->ng] = gs;
         t->gl[t->ng] = j - gs;
+        t->doff[t->ng + 1] = (unsigned char)(t->doff[t->ng] + (j - gs));
+        memcpy(t->d + t->doff[t->ng], v->p + gs, j - gs);
         t->ng++;
-        if (t->ng == NT_GROUPS || j - gs >= 40)
+        if (j - gs >= 40)
             break;
+        if (t->ng == NT_GROUPS) {
+            /* skip the rest of a long run of groups (1.2.1.2..., a table) in one go */
+            int ch;
+            while ((ch = at(v, j)) && (is_digit(ch) || ch == ' ' || ch == '-' || ch == '.') &&
+                   j - i < 128)
+                j++;
+            t->overflow = 1;
+            t->gl[t->ng - 1] = 0;
+            t->gs[t->ng - 1] = j;
+            break;
+        }
         int ch = at(v, j);
         unsigned sep = 0;
         size_t k = j;
@@ -460,8 +493,19 @@ static void read_token(struct dview *v, size_t i, struct ntok *t)
     }
 }
 
+/* Is the run of hex digits around i next to a ':'? (IPv6 is worth a look) */
+static int hexrun_colon(const struct dview *v, size_t i)
+{
+    size_t s = i, e = i;
+    while (s > v->lo && i - s < 5 && is_hex(v->p[s - 1]))
+        s--;
+    while (e < v->n && e - i < 5 && is_hex(v->p[e]))
+        e++;
+    return (s > v->lo && v->p[s - 1] == ':') || e >= v->n || v->p[e] == ':';
+}
+
 /* IPv6 in the hex-and-colon token around index i (a digit). */
-static long ipv6_at(struct dview *v, size_t i, size_t *ms)
+static long ipv6_at(struct dview *v, size_t i, size_t *ms, size_t *te)
 {
     size_t s = i, e = i;
     while (s > v->lo && i - s < 45 && (is_hex(v->p[s - 1]) || v->p[s - 1] == ':'))
@@ -470,6 +514,7 @@ static long ipv6_at(struct dview *v, size_t i, size_t *ms)
     int c;
     while ((c = at(v, e)) && e - s < 46 && (is_hex(c) || c == ':' || c == '.'))
         e++;
+    *te = e;
     int after = at(v, e);
     if (v->more)
         return D_MORE;
@@ -589,26 +634,25 @@ static size_t tail_start(const struct dview *v)
     return s;
 }
 
-int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, struct dsink *k,
-                  size_t *hold)
+/* The per-trigger scan of [i, lim): triggers (digits, '@') at i' < lim are read; a token read
+ * there may go past lim. *cur: where the scan stopped. 0, 1 with *hold (more text needed),
+ * or the sink's error. */
+static int scan_range(struct numctx *cx, size_t i, size_t lim, size_t *cur, size_t *hold,
+                      size_t *v6_skip_)
 {
-    struct numctx c = {.s = s, .v = v, .k = k};
-    int any_digit = 0;
-    for (int b = 0; b < B_COUNT; b++) {
-        c.cls[b] = data_builtin_cls(s, b);
-        if (c.cls[b] >= 0 && b != B_EMAIL && (b <= B_IP || b == B_HEALTH || b == B_FINANCIAL))
-            any_digit = 1;
-    }
-    int want_at = c.cls[B_EMAIL] >= 0;
+    struct numctx *cp = cx;
+#define c (*cp)
+    struct dview *v = c.v;
     const unsigned char *p = v->p;
-    size_t n = v->n, i = from;
-    *hold = n;
-    if (!any_digit && !want_at)
-        return 0;
+    size_t n = v->n;
+    int any_digit = c.any_digit, want_at = c.cls[B_EMAIL] >= 0;
+    size_t v6_skip = *v6_skip_;
     int rc = 0;
+    if (lim > n)
+        lim = n;
     for (;;) {
-        i = next_trigger(p, i, n, any_digit, want_at);
-        if (i >= n)
+        i = next_trigger(p, i, lim, any_digit, want_at);
+        if (i >= lim)
             break;
         v->more = 0;
         size_t ms = i;
@@ -616,7 +660,9 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
             long r = email_at(v, i, &ms);
             if (r == D_MORE) {
                 *hold = ms;
-                goto done;
+                *v6_skip_ = v6_skip;
+                *cur = i;
+                return 1;
             }
             if (r > 0) {
                 if ((rc = add(&c, B_EMAIL, ms, (size_t)r)) != 0)
@@ -632,6 +678,11 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
         c.found = 0;
         if (is_word(prev)) {
             /* inside a word: an IBAN or ICD-10 code starts with capitals, IPv6 with hex */
+            if (!is_upper(prev) && !(c.cls[B_IP] >= 0 && is_hex(prev))) {
+                while (i < n && is_word(p[i]))
+                    i++;
+                continue;
+            }
             size_t ws = i;
             while (ws > v->lo && i - ws < 3 && is_alpha(p[ws - 1]))
                 ws--;
@@ -640,7 +691,9 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
             if (wb && i - ws == 2 && c.cls[B_IBAN] >= 0 && is_upper(p[ws]) && is_upper(p[ws + 1])) {
                 if ((r = iban_at(v, ws)) == D_MORE) {
                     *hold = ws;
-                    goto done;
+                    *v6_skip_ = v6_skip;
+                    *cur = i;
+                    return 1;
                 }
                 if (r > 0 && (rc = add(&c, B_IBAN, ws, (size_t)r)) != 0)
                     return rc;
@@ -648,15 +701,20 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
             if (wb && i - ws == 1 && c.cls[B_HEALTH] >= 0 && is_upper(p[ws])) {
                 if ((r = icd_at(v, ws)) == D_MORE) {
                     *hold = ws;
-                    goto done;
+                    *v6_skip_ = v6_skip;
+                    *cur = i;
+                    return 1;
                 }
                 if (r > 0 && (rc = add(&c, B_HEALTH, ws, (size_t)r)) != 0)
                     return rc;
             }
-            if (c.cls[B_IP] >= 0 && is_hex(prev)) {
-                if ((r = ipv6_at(v, i, &ms)) == D_MORE) {
+            if (c.cls[B_IP] >= 0 && is_hex(prev) && hexrun_colon(v, i)) {
+                size_t te;
+                if ((r = ipv6_at(v, i, &ms, &te)) == D_MORE) {
                     *hold = ms;
-                    goto done;
+                    *v6_skip_ = v6_skip;
+                    *cur = i;
+                    return 1;
                 }
                 if (r > 0 && (rc = add(&c, B_IP, ms, (size_t)r)) != 0)
                     return rc;
@@ -669,33 +727,56 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
             i = next;
             continue;
         }
-        if (c.cls[B_IP] >= 0) {
-            size_t e = i;
-            while (e < n && is_hex(p[e]))
-                e++;
-            if (prev == ':' || (e < n && p[e] == ':') || e == n) {
-                long r = ipv6_at(v, i, &ms);
-                if (r == D_MORE) {
-                    *hold = ms;
-                    goto done;
-                }
-                if (r > 0) {
-                    if ((rc = add(&c, B_IP, ms, (size_t)r)) != 0)
-                        return rc;
-                    i = (size_t)r;
-                    continue;
-                }
+        size_t e = i;
+        while (e < n && is_digit(p[e]))
+            e++;
+        if (c.cls[B_IP] >= 0 && i >= v6_skip &&
+            (prev == ':' || e == n || p[e] == ':' || (is_hex(p[e]) && !is_digit(p[e])))) {
+            size_t te;
+            long r = ipv6_at(v, i, &ms, &te);
+            if (r == D_MORE) {
+                *hold = ms;
+                *v6_skip_ = v6_skip;
+                *cur = i;
+                return 1;
+            }
+            if (r > 0) {
+                if ((rc = add(&c, B_IP, ms, (size_t)r)) != 0)
+                    return rc;
+                i = (size_t)r;
+                continue;
+            }
+            v6_skip = te; /* the rest of this hex-and-colon run is no address either */
+        }
+        /* the common case, a short number alone (a count, a price, a time of day): nothing
+         * can start here, skip it without reading a token */
+        if (e - i < 6 && e + 1 < n && prev != '+' && prev != '(') {
+            int c1 = p[e], c2 = p[e + 1];
+            int cont =
+                c1 == ')' || ((c1 == ' ' || c1 == '-' || c1 == '.') && (is_digit(c2) || c2 == '('));
+            if (!cont) {
+                i = e;
+                while (i < n && is_word(p[i]))
+                    i++;
+                continue;
             }
         }
         struct ntok t;
         read_token(v, i, &t);
         if (v->more) {
             *hold = token_start(v, i);
-            goto done;
+            *v6_skip_ = v6_skip;
+            *cur = i;
+            return 1;
         }
         int after = at(v, gend(&t, t.ng - 1));
         if (!is_alpha(after) && after != '_' && after != '@') {
-            for (int a = 0; a < t.ng; a++) {
+            for (int a = 0; a < t.ng && !t.overflow; a++) {
+                if (a + 2 < t.ng && t.gl[a] == 4 && t.gl[a + 1] == 2 && t.gl[a + 2] == 2 &&
+                    t.sep[a] == '-' && t.sep[a + 1] == '-') {
+                    a += 2; /* an ISO date: no class of ours */
+                    continue;
+                }
                 c.found = 0;
                 v->more = 0;
                 if ((rc = classify(&c, &t, a)) != 0)
@@ -703,7 +784,9 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
                 if (v->more) {
                     /* context look-back never reads forward; defensive */
                     *hold = token_start(v, i);
-                    goto done;
+                    *v6_skip_ = v6_skip;
+                    *cur = i;
+                    return 1;
                 }
                 if (c.found) {
                     while (a + 1 < t.ng && t.gs[a + 1] < c.found_end)
@@ -716,7 +799,204 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
             next++;
         i = next > i ? next : i + 1;
     }
+    *cur = i > lim ? i : lim;
+    *v6_skip_ = v6_skip;
+    return 0;
+#undef c
+}
+
+#ifdef __x86_64__
+/* Set bits, without a libgcc call on builds for the baseline x86-64 (no POPCNT). */
+static inline int popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (int)((x * 0x0101010101010101ull) >> 56);
+}
+
+/* The byte classes of one 64-byte block, as bit masks. */
+struct bmask {
+    uint64_t d, s, p, l, c, u, a, o; /* o: dots (s: spaces and dashes) */
+};
+
+__attribute__((target("avx2"))) static void classes64(const unsigned char *p, int at_,
+                                                      struct bmask *o)
+{
+    uint64_t r[8] = {0};
+    for (int q = 0; q < 2; q++) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(p + q * 32));
+        __m256i t = _mm256_sub_epi8(x, _mm256_set1_epi8('0'));
+        __m256i v[7];
+        v[0] = _mm256_cmpeq_epi8(_mm256_min_epu8(t, _mm256_set1_epi8(9)), t);
+        v[1] = _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8(' ')),
+                               _mm256_cmpeq_epi8(x, _mm256_set1_epi8('-')));
+        v[2] = _mm256_cmpeq_epi8(x, _mm256_set1_epi8(')'));
+        v[3] = _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('+')),
+                               _mm256_cmpeq_epi8(x, _mm256_set1_epi8('(')));
+        v[4] = _mm256_cmpeq_epi8(x, _mm256_set1_epi8(':'));
+        t = _mm256_sub_epi8(x, _mm256_set1_epi8('A'));
+        v[5] = _mm256_cmpeq_epi8(_mm256_min_epu8(t, _mm256_set1_epi8(25)), t);
+        v[6] = at_ ? _mm256_cmpeq_epi8(x, _mm256_set1_epi8('@')) : _mm256_setzero_si256();
+        for (int k = 0; k < 7; k++)
+            r[k] |= (uint64_t)(uint32_t)_mm256_movemask_epi8(v[k]) << (q * 32);
+        r[7] |=
+            (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('.')))
+            << (q * 32);
+    }
+    *o = (struct bmask){r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]};
+}
+
+__attribute__((target("avx512bw"))) static void classes64_512(const unsigned char *p, int at_,
+                                                              struct bmask *o)
+{
+    __m512i x = _mm512_loadu_si512((const void *)p);
+    __m512i t = _mm512_sub_epi8(x, _mm512_set1_epi8('0'));
+    o->d = _mm512_cmple_epu8_mask(t, _mm512_set1_epi8(9));
+    o->s = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(' ')) |
+           _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('-'));
+    o->o = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('.'));
+    o->p = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(')'));
+    o->l = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('+')) |
+           _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('('));
+    o->c = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(':'));
+    t = _mm512_sub_epi8(x, _mm512_set1_epi8('A'));
+    o->u = _mm512_cmple_epu8_mask(t, _mm512_set1_epi8(25));
+    o->a = at_ ? _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('@')) : 0;
+}
+
+/*
+ * Where in block b0 (with b1, the block after it, for look-ahead) a candidate of the C pass
+ * may begin: a run of six digits, digit-separator-digit, a digit and ')', '+' or '(' and a
+ * digit, a capital and a digit, '@' (*near: the candidate starts at most 8 bytes before);
+ * "::" or a colon-rich stretch (*far: an IPv6 address, up to 45 bytes before). Every
+ * candidate shows one of these, so a block without them is skipped whole.
+ */
+static void interesting(const struct bmask *bp, const struct bmask *b0, const struct bmask *b1,
+                        int digits, uint64_t *near, uint64_t *far)
+{
+#define SH(f, k) ((b0->f >> (k)) | (b1->f << (64 - (k))))
+    uint64_t d = b0->d;
+    *near = b0->a;
+    *far = 0;
+    if (!digits)
+        return;
+    uint64_t run6 = d & SH(d, 1) & SH(d, 2) & SH(d, 3) & SH(d, 4) & SH(d, 5);
+    uint64_t dsd = d & SH(s, 1) & SH(d, 2);
+    /* dotted: only with a second dot close after (1.2.3.4, 415.555.2671, 01.23.45), not a
+     * decimal (489.70, 10:23:45.266) */
+    dsd |= d & SH(o, 1) & SH(d, 2) & (SH(o, 3) | SH(o, 4) | SH(o, 5));
+    /* an ISO date (2024-03-24) and the time after it are no candidate of ours */
+    uint64_t prevd = (b0->d << 1) | (bp->d >> 63);
+    uint64_t date = d & SH(d, 1) & SH(d, 2) & SH(d, 3) & SH(s, 4) & SH(d, 5) & SH(d, 6) & SH(s, 7) &
+                    SH(d, 8) & SH(d, 9) & ~SH(d, 10) & ~prevd;
+    dsd &= ~((date << 3) | (date << 6) | (date << 9));
+    uint64_t m = run6 | dsd;
+    m |= d & SH(p, 1);
+    m |= b0->l & SH(d, 1);
+    m |= b0->u & SH(d, 1) & ~prevd; /* not "T21" in 2024-03-01T21:53 */
+    *near |= m;
+    uint64_t f = b0->c & SH(c, 1);
+    if (b0->c && popcount64(b0->c) + popcount64(b1->c) >= 7)
+        f |= b0->c;
+#undef SH
+    *far = f;
+}
+#endif
+
+int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, struct dsink *k,
+                  size_t *hold)
+{
+    struct numctx c = {.s = s, .v = v, .k = k};
+    for (int b = 0; b < B_COUNT; b++) {
+        c.cls[b] = data_builtin_cls(s, b);
+        if (c.cls[b] >= 0 && b != B_EMAIL && (b <= B_IP || b == B_HEALTH || b == B_FINANCIAL))
+            c.any_digit = 1;
+    }
+    size_t n = v->n, cur = from, v6 = 0;
+    *hold = n;
+    if (!c.any_digit && c.cls[B_EMAIL] < 0)
+        return 0;
+    int r = 0;
+#ifdef __x86_64__
+    static int avx2 = -1;
+    if (avx2 < 0)
+        avx2 = __builtin_cpu_supports("avx512bw") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+    if (avx2 && n - from >= 128) {
+        int at_ = c.cls[B_EMAIL] >= 0;
+        size_t blk = from;
+        struct bmask mp = {0}, m0, m1;
+        if (avx2 > 1)
+            classes64_512(v->p + blk, at_, &m0);
+        else
+            classes64(v->p + blk, at_, &m0);
+        for (; blk + 128 <= n; blk += 64) {
+            if (avx2 > 1)
+                classes64_512(v->p + blk + 64, at_, &m1);
+            else
+                classes64(v->p + blk + 64, at_, &m1);
+            uint64_t near, far;
+            interesting(&mp, &m0, &m1, c.any_digit, &near, &far);
+            mp = m0;
+            m0 = m1;
+            uint64_t m = near | far;
+            while (m) {
+                size_t j = blk + (size_t)__builtin_ctzll(m);
+                size_t back = (far >> (j - blk)) & 1 ? 48 : 8;
+                m &= m - 1;
+                if (j < cur)
+                    continue;
+                size_t start = j > cur + back ? j - back : cur;
+                if ((r = scan_range(&c, start, j + 3, &cur, hold, &v6)) != 0)
+                    goto done;
+            }
+        }
+        /* the last 64..127 bytes: the same masks over a zero-padded copy (zero is what at()
+         * reads past the end of a text); in a stream the last bytes are looked at whatever
+         * they are, since bytes still to come decide them */
+        unsigned char pad[192];
+        size_t rest = n - blk;
+        memset(pad, 0, sizeof(pad));
+        memcpy(pad, v->p + blk, rest);
+        struct bmask t0, t1, t2 = {0};
+        if (avx2 > 1) {
+            classes64_512(pad, at_, &t0);
+            classes64_512(pad + 64, at_, &t1);
+        } else {
+            classes64(pad, at_, &t0);
+            classes64(pad + 64, at_, &t1);
+        }
+        for (int h = 0; h < 2 && blk + (size_t)h * 64 < n; h++) {
+            uint64_t near, far;
+            if (h == 0)
+                interesting(&mp, &t0, &t1, c.any_digit, &near, &far);
+            else
+                interesting(&t0, &t1, &t2, c.any_digit, &near, &far);
+            size_t hb = blk + (size_t)h * 64;
+            if (!v->eof) {
+                size_t from_end = n > 12 ? n - 12 : 0;
+                for (size_t q = from_end > hb ? from_end : hb; q < n && q < hb + 64; q++)
+                    near |= 1ull << (q - hb);
+            }
+            uint64_t m = near | far;
+            while (m) {
+                size_t j = hb + (size_t)__builtin_ctzll(m);
+                size_t back = (far >> (j - hb)) & 1 ? 48 : 8;
+                m &= m - 1;
+                if (j < cur || j >= n)
+                    continue;
+                size_t start = j > cur + back ? j - back : cur;
+                if ((r = scan_range(&c, start, j + 3, &cur, hold, &v6)) != 0)
+                    goto done;
+            }
+        }
+        goto done;
+    }
+#endif
+    r = scan_range(&c, cur, n, &cur, hold, &v6);
 done:
+    if (r < 0)
+        return r;
     if (!v->eof) {
         size_t ts = tail_start(v);
         if (ts < *hold)

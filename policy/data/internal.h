@@ -89,6 +89,8 @@ static inline int at(struct dview *v, size_t i)
 {
     if (i < v->n)
         return i >= v->lo ? v->p[i] : 0;
+    if (i > SIZE_MAX / 2)
+        return 0; /* before the text (an index below 0): nothing will arrive there */
     if (!v->eof)
         v->more = 1;
     return 0;
@@ -158,6 +160,15 @@ long data_confirm(const struct danchor *a, struct dview *v, size_t as, size_t ae
  * in a block scan always v->n). 0, or k's error. */
 int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, struct dsink *k,
                   size_t *hold);
+
+/* An exact-data-match class (cfg index cls) over v from index `from` into k. In a block scan
+ * (v->eof) every span; in a stream only the spans that more text cannot change (data_edm's
+ * matcher is greedy from left to right: a span counts once max_words - 1 complete words
+ * follow its first word); *next: where the next pass starts, which the stream holds. */
+struct data_edm;
+#define DATA_EDM_WINDOW (2 * 1024 + 64) /* twice data_edm.h's longest normalized value */
+int data_edm_scan(const struct data_edm *e, uint32_t cls, const struct dview *v, size_t from,
+                  struct dsink *k, size_t *next);
 
 /* Validators, exposed for the tests of data_classes.c through the scanner. */
 int data_luhn(const char *digits, size_t n);

@@ -9,6 +9,7 @@
 #include "base/path.h"
 
 #include <arpa/inet.h>
+#include <sodium.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,8 @@
 #include <unistd.h>
 
 #include "base/diag.h"
+#include "base/io.h"
+#include "policy/data/data_action.h"
 #include "policy/sign/envelope.h"
 
 enum ktype { K_PATH, K_LISTEN, K_ADDR, K_ADMIN, K_UINT, K_DURATION, K_UPSTREAM, K_CHOICE, K_STR };
@@ -73,6 +76,7 @@ static const struct kdef keys[] = {
     {"upstream_first_byte_timeout_ms", K_UINT, F(upstream_first_byte_timeout_ms), 1, 3600000},
     {"upstream_idle_timeout_ms", K_UINT, F(upstream_idle_timeout_ms), 1, 3600000},
     {"proxy_max_body", K_UINT, F(proxy_max_body), 1024, 1073741824},
+    {"data_key_file", K_PATH, F(data_key_file), 0, 0},
 };
 #undef F
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -603,6 +607,9 @@ int config_finish(struct config *c, char *err, size_t errlen)
     if (!c->audit_dir[0] &&
         default_in_state(c->audit_dir, sizeof c->audit_dir, c->state_dir, "audit") != 0)
         goto toolong;
+    c->data_key_default = !c->data_key_file[0];
+    if (default_in_state(c->data_key_file, sizeof c->data_key_file, c->state_dir, "data.key") != 0)
+        goto toolong;
     if (default_in_state(c->agent_keys, sizeof c->agent_keys, c->state_dir, "agents") != 0 ||
         default_in_state(c->events_socket, sizeof c->events_socket, c->state_dir, "events.sock") !=
             0)
@@ -703,6 +710,7 @@ int config_secret_paths(const struct config *c, char (*out)[PATH_MAX], size_t ma
         {"agent_key_file", c->agent_key_file},
         {"policies_dir", c->policies_dir},
         {"policy_file", c->policy_file},
+        {"data_key_file", c->data_key_file},
         {"admin_listen", admin_dir},
     };
     size_t n = 0;
@@ -726,4 +734,32 @@ int config_secret_paths(const struct config *c, char (*out)[PATH_MAX], size_t ma
         }
     }
     return (int)n;
+}
+
+int config_data_key_load(const struct config *c, unsigned char key[32], char *err, size_t errlen)
+{
+    const char *path = c->data_key_file;
+    int rc = data_key_read(path, key, err, errlen);
+    if (rc != -ENOENT || !c->data_key_default)
+        return rc;
+    /* the default place, first start: make the key, synced before anything is hashed with it */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        rc = -errno;
+        diag_set(err, errlen,
+                 "data_key_file %s: cannot create the data key: %s; check that the state "
+                 "directory exists and is writable, or set data_key_file",
+                 path, strerror(errno));
+        return rc;
+    }
+    randombytes_buf(key, 32);
+    int ok = fchmod(fd, 0600) == 0 && io_write_all(fd, key, 32) == 0 && fsync(fd) == 0;
+    close(fd);
+    if (!ok) {
+        unlink(path);
+        sodium_memzero(key, 32);
+        diag_set(err, errlen, "data_key_file %s: cannot write the data key", path);
+        return -EIO;
+    }
+    return 0;
 }

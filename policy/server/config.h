@@ -68,6 +68,9 @@ struct config {
     unsigned upstream_first_byte_timeout_ms; /* default 60000 */
     unsigned upstream_idle_timeout_ms;       /* default 60000 */
     unsigned proxy_max_body;                 /* bytes of a request body; default 8 MiB */
+    char data_key_file[PATH_MAX]; /* the data key (api.data hash, exact-data-match files);
+                                     default STATE/data.key, created when missing */
+    int data_key_default;         /* set by config_finish(): data_key_file was not configured */
     /* private: which keys were set by the file (twice is an error) and by flags */
     unsigned long long set_file, set_flag;
 };
@@ -110,6 +113,17 @@ __attribute__((warn_unused_result)) int config_finish(struct config *c, char *er
 __attribute__((warn_unused_result)) int config_secret_paths(const struct config *c,
                                                             char (*out)[PATH_MAX], size_t max,
                                                             char *err, size_t errlen);
+
+/*
+ * The data key (32 bytes): the key of api.data's hash action and of exact-data-match files
+ * (`cordon data fingerprint --key` must be given the same file). Read from data_key_file
+ * (mode 0600, no symlink, exactly 32 bytes); when it is missing at its default place in the
+ * state dir, 32 random bytes are written there first (0600). Call after config_finish().
+ * Returns 0 with key filled (the caller wipes it), or a negative errno with err saying what
+ * to do.
+ */
+__attribute__((warn_unused_result)) int
+config_data_key_load(const struct config *c, unsigned char key[32], char *err, size_t errlen);
 
 /*
  * Parse a listen address: "unix:/ABS/PATH", "IPv4:PORT" or "[IPv6]:PORT" (port 0 lets the

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -386,4 +387,42 @@ Test(config, upstream_options_and_timeouts)
         0, "%s", err);
     cr_assert_eq(c.n_upstreams, 1);
     cr_assert_str_eq(c.upstreams[0].key_env, "K");
+}
+
+Test(config, data_key_file_defaults_in_the_state_dir_and_is_made_once)
+{
+    char dir[] = "/tmp/cordon-datakey-XXXXXX", text[512], path[256];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(text, sizeof text, "policies_dir /p\nsigning_key /k\nstate_dir %s\n", dir);
+    cr_assert_eq(parse(text), 0, "%s", err);
+    cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
+    snprintf(path, sizeof path, "%s/data.key", dir);
+    cr_assert_str_eq(c.data_key_file, path);
+    /* the data key is one of the secrets no policy may read */
+    static char out[CONFIG_MAX_SECRETS][PATH_MAX];
+    int n = config_secret_paths(&c, out, CONFIG_MAX_SECRETS, err, sizeof err);
+    cr_assert_gt(n, 0, "%s", err);
+    /* created on first load, 0600, 32 bytes; the same key on the next load */
+    unsigned char k1[32], k2[32];
+    cr_assert_eq(config_data_key_load(&c, k1, err, sizeof err), 0, "%s", err);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    cr_assert_eq(st.st_size, 32);
+    cr_assert_eq(config_data_key_load(&c, k2, err, sizeof err), 0, "%s", err);
+    cr_assert(memcmp(k1, k2, 32) == 0);
+    /* a loose mode is refused with the fix */
+    cr_assert_eq(chmod(path, 0640), 0);
+    cr_assert_lt(config_data_key_load(&c, k2, err, sizeof err), 0);
+    cr_assert(strstr(err, "chmod 600"), "%s", err);
+    unlink(path);
+    /* a configured path that is missing is an error, not a new key */
+    snprintf(text, sizeof text,
+             "policies_dir /p\nsigning_key /k\nstate_dir %s\ndata_key_file %s/elsewhere.key\n", dir,
+             dir);
+    cr_assert_eq(parse(text), 0, "%s", err);
+    cr_assert_eq(config_finish(&c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(config_data_key_load(&c, k2, err, sizeof err), -ENOENT);
+    cr_assert(strstr(err, "elsewhere.key"), "%s", err);
+    rmdir(dir);
 }

@@ -13,7 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "policy/data/data.h"
 #include "policy/deep.h"
+#include "policy/policy.h"
 
 static char zdir[64];
 static struct diag d;
@@ -170,4 +172,30 @@ Test(deep, regex_matches_whole_values)
     cr_assert_null(r);
     cr_assert_eq(deep_regex_compile("(", &r, err, sizeof err), -EINVAL);
     cr_assert_null(r);
+}
+
+Test(deep, data_classes_are_compiled_by_the_scanner_cordond_runs)
+{
+    /* a word list and an exact-data-match class compile (the file is cordond's to open) */
+    cr_assert_eq(check("{\"data\": {\"pii.*\": \"redact\", \"custom\": [{\"class\": \"drugs\", "
+                       "\"words\": [\"ozempic\", \"wegovy\"], \"action\": \"block\"}, "
+                       "{\"class\": \"customer\", \"edm\": \"/nonexistent/customers.edm\", "
+                       "\"action\": \"tokenize\"}]}}"),
+                 0);
+    /* a pattern vectorscan compiles but a stream could not bound: the scanner refuses it */
+    cr_assert_eq(check("{\"data\": {\"custom\": [{\"class\": \"claim\", \"pattern\": "
+                       "\"CLM-[0-9]+\", \"action\": \"redact\"}]}}"),
+                 1);
+    has("api.data.custom[0].pattern", "data class \"claim\"");
+    has("api.data.custom[0].pattern", "unbounded repetition");
+}
+
+Test(deep, policy_and_scanner_know_the_same_classes)
+{
+    /* policy.c mirrors the scanner's list: a class the policy accepts is one cordond finds */
+    size_t i = 0;
+    for (; policy_data_classes[i] && data_builtin_classes[i]; i++)
+        cr_assert_str_eq(policy_data_classes[i], data_builtin_classes[i], "class %zu", i);
+    cr_assert_null(policy_data_classes[i], "policy.c has more classes than the scanner");
+    cr_assert_null(data_builtin_classes[i], "the scanner has more classes than policy.c");
 }

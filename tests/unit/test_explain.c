@@ -285,3 +285,39 @@ Test(explain, proxy_keys_and_constraint_objects_are_shown)
     cJSON_Delete(o);
     policy_free(p);
 }
+
+Test(explain, data_actions_per_direction_lists_and_custom_kinds)
+{
+    struct policy *p = load_plain(
+        "{\"cordon_policy\": 1, \"agent\": \"x\", \"api\": {\"data\": {\"pii.email\": "
+        "{\"request\": \"tokenize\", \"response\": \"redact\", \"allow\": [\"a@b.example\"]}, "
+        "\"pii.credit_card\": \"mask\", \"custom\": [{\"class\": \"drugs\", \"words\": "
+        "[\"ozempic\", \"wegovy\"], \"action\": \"block\"}, {\"class\": \"customer\", \"edm\": "
+        "\"/etc/c.edm\", \"action\": \"hash\", \"deny\": [\"ACME\"]}]}}}");
+    char *t = capture_text(p);
+    cr_assert(strstr(t, "pii.email              request tokenize, response redact  (1 allowed "
+                        "value)"),
+              "%s", t);
+    cr_assert(strstr(t, "pii.credit_card        mask\n"), "%s", t);
+    cr_assert(strstr(t, "drugs                  block  (custom: 2 words)"), "%s", t);
+    cr_assert(strstr(t, "customer               hash  (1 denied value)  (custom: "
+                        "exact-data-match file /etc/c.edm)"),
+              "%s", t);
+    free(t);
+    cJSON *o = policy_explain_json(p);
+    cJSON *api = cJSON_GetObjectItem(o, "api");
+    cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItem(api, "data"), 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(r0, "request")->valuestring, "tokenize");
+    cr_assert_str_eq(cJSON_GetObjectItem(r0, "response")->valuestring, "redact");
+    cr_assert_null(cJSON_GetObjectItem(r0, "action"), "no single action when they differ");
+    cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(r0, "allow"), 0)->valuestring,
+                     "a@b.example");
+    cJSON *r1 = cJSON_GetArrayItem(cJSON_GetObjectItem(api, "data"), 1);
+    cr_assert_str_eq(cJSON_GetObjectItem(r1, "action")->valuestring, "mask");
+    cJSON *cu = cJSON_GetObjectItem(api, "custom");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(cu, 0), "words")), 2);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(cu, 1), "edm")->valuestring,
+                     "/etc/c.edm");
+    cJSON_Delete(o);
+    policy_free(p);
+}

@@ -244,7 +244,8 @@ Test(good, everything_compiles_to_what_it_says)
     cr_assert_eq(p->api.models.n, 3);
     cr_assert_eq(p->api.n_custom, 2);
     cr_assert_str_eq(p->api.custom[0].cls, "claim_id");
-    cr_assert_eq(p->api.custom[1].action, POLICY_ACTION_BLOCK);
+    cr_assert_eq(p->api.custom[1].request, POLICY_ACTION_BLOCK);
+    cr_assert_eq(p->api.custom[1].response, POLICY_ACTION_BLOCK);
     cr_assert_eq(p->api.data.n, 5); /* pii.* secret.* health financial claim_id */
     cr_assert_eq(p->api.n_constraints, 3);
     cr_assert_eq(p->api.session_usd, 0.5);
@@ -715,14 +716,14 @@ Test(bad, data_glob_matching_nothing)
 }
 Test(bad, data_action_typo)
 {
-    expect_error(P("\"api\": {\"data\": {\"pii.email\": \"mask\"}}"), "api.data[\"pii.email\"]",
-                 "expected one of allow|log|redact|block, got \"mask\"");
+    expect_error(P("\"api\": {\"data\": {\"pii.email\": \"masc\"}}"), "api.data[\"pii.email\"]",
+                 "expected one of allow|log|redact|mask|hash|tokenize|block, got \"masc\"");
 }
 Test(bad, custom_class_missing_pattern)
 {
     expect_error(
         P("\"api\": {\"data\": {\"custom\": [{\"class\": \"x\", \"action\": \"block\"}]}}"),
-        "api.data.custom[0]", "(pattern is missing)");
+        "api.data.custom[0]", "(none of them is given)");
 }
 Test(bad, custom_class_shadows_builtin)
 {
@@ -735,6 +736,118 @@ Test(bad, custom_class_bad_name)
     expect_error(P("\"api\": {\"data\": {\"custom\": [{\"class\": \"Claim-ID\", \"pattern\": "
                    "\"x+\", \"action\": \"block\"}]}}"),
                  "api.data.custom[0].class", "expected a class name");
+}
+Test(good, data_actions_short_and_long_forms)
+{
+    struct policy *p = load(P(
+        "\"api\": {\"data\": {\"pii.email\": {\"request\": \"tokenize\", \"response\": \"redact\", "
+        "\"allow\": [\"noreply@example.com\"]}, \"pii.credit_card\": \"mask\", "
+        "\"secret.*\": {\"action\": \"block\", \"response\": \"redact\", \"deny\": [\"hunter2\"]}, "
+        "\"pii.phone\": \"hash\", \"custom\": ["
+        "{\"class\": \"claim_id\", \"pattern\": \"CLM-[0-9]{8}\", \"action\": \"redact\"}, "
+        "{\"class\": \"drugs\", \"words\": [\"ozempic\", \"wegovy\"], \"action\": \"block\"}, "
+        "{\"class\": \"customer\", \"edm\": \"/etc/cordon/customers.edm\", \"request\": "
+        "\"tokenize\", \"response\": \"log\", \"allow\": [\"ACME\"]}]}}"));
+    cr_assert_not_null(p, "%s", all_errors());
+    cr_assert_eq(p->api.data.n, 4);
+    const struct policy_data_rule *r = &p->api.data.v[0];
+    cr_assert_str_eq(r->cls, "pii.email");
+    cr_assert_eq(r->request, POLICY_ACTION_TOKENIZE);
+    cr_assert_eq(r->response, POLICY_ACTION_REDACT);
+    cr_assert_eq(r->allow.n, 1);
+    cr_assert_str_eq(r->allow.v[0], "noreply@example.com");
+    cr_assert_eq(r->deny.n, 0);
+    r = &p->api.data.v[1];
+    cr_assert_eq(r->request, POLICY_ACTION_MASK);
+    cr_assert_eq(r->response, POLICY_ACTION_MASK);
+    r = &p->api.data.v[2];
+    cr_assert_eq(r->request, POLICY_ACTION_BLOCK);   /* "action" sets both ... */
+    cr_assert_eq(r->response, POLICY_ACTION_REDACT); /* ... and "response" overrides it */
+    cr_assert_str_eq(r->deny.v[0], "hunter2");
+    cr_assert_eq(p->api.data.v[3].request, POLICY_ACTION_HASH);
+    cr_assert_eq(p->api.n_custom, 3);
+    const struct policy_custom_class *cc = p->api.custom;
+    cr_assert_str_eq(cc[0].pattern, "CLM-[0-9]{8}");
+    cr_assert_null(cc[0].edm);
+    cr_assert_eq(cc[0].words.n, 0);
+    cr_assert_null(cc[1].pattern);
+    cr_assert_eq(cc[1].words.n, 2);
+    cr_assert_str_eq(cc[1].words.v[1], "wegovy");
+    cr_assert_eq(cc[1].request, POLICY_ACTION_BLOCK);
+    cr_assert_str_eq(cc[2].edm, "/etc/cordon/customers.edm");
+    cr_assert_eq(cc[2].request, POLICY_ACTION_TOKENIZE);
+    cr_assert_eq(cc[2].response, POLICY_ACTION_LOG);
+    cr_assert_str_eq(cc[2].allow.v[0], "ACME");
+    policy_free(p);
+}
+Test(good, every_action_name_parses)
+{
+    static const char *const names[] = {"allow", "log",      "redact", "mask",
+                                        "hash",  "tokenize", "block"};
+    for (int i = 0; i < 7; i++) {
+        char json[256];
+        snprintf(json, sizeof json, P("\"api\": {\"data\": {\"health\": \"%s\"}}"), names[i]);
+        struct policy *p = load(json);
+        cr_assert_not_null(p, "%s: %s", names[i], all_errors());
+        cr_assert_eq((int)p->api.data.v[0].request, i);
+        cr_assert_str_eq(policy_action_name(p->api.data.v[0].response), names[i]);
+        policy_free(p);
+    }
+}
+Test(bad, data_rule_without_both_directions)
+{
+    expect_error(P("\"api\": {\"data\": {\"pii.email\": {\"request\": \"redact\"}}}"),
+                 "api.data[\"pii.email\"]", "no action for the response");
+    expect_error(P("\"api\": {\"data\": {\"pii.email\": {\"allow\": [\"a@b.c\"]}}}"),
+                 "api.data[\"pii.email\"]", "no action for the request or the response");
+}
+Test(bad, data_rule_unknown_key)
+{
+    expect_error(P("\"api\": {\"data\": {\"pii.email\": {\"action\": \"redact\", \"alow\": []}}}"),
+                 "api.data[\"pii.email\"].alow", "allow");
+}
+Test(bad, data_rule_not_string_or_object)
+{
+    expect_error(P("\"api\": {\"data\": {\"pii.email\": 3}}"), "api.data[\"pii.email\"]",
+                 "expected an action (\"redact\") or an object");
+}
+Test(bad, data_rule_bad_direction)
+{
+    expect_error(
+        P("\"api\": {\"data\": {\"pii.email\": {\"action\": \"redact\", \"response\": \"undo\"}}}"),
+        "api.data[\"pii.email\"].response", "expected one of allow|log|redact");
+}
+Test(bad, data_allow_list_duplicate)
+{
+    expect_error(P("\"api\": {\"data\": {\"pii.email\": {\"action\": \"redact\", \"allow\": "
+                   "[\"a@b.c\", \"a@b.c\"]}}}"),
+                 "api.data[\"pii.email\"].allow[1]", "listed twice");
+    expect_error(P("\"api\": {\"data\": {\"pii.email\": {\"action\": \"redact\", \"deny\": "
+                   "[\"\"]}}}"),
+                 "api.data[\"pii.email\"].deny[0]", "");
+}
+Test(bad, custom_class_two_kinds)
+{
+    expect_error(P("\"api\": {\"data\": {\"custom\": [{\"class\": \"x\", \"pattern\": \"a+\", "
+                   "\"words\": [\"a\"], \"action\": \"block\"}]}}"),
+                 "api.data.custom[0]", "(several are given)");
+}
+Test(bad, custom_class_empty_words)
+{
+    expect_error(P("\"api\": {\"data\": {\"custom\": [{\"class\": \"x\", \"words\": [], "
+                   "\"action\": \"block\"}]}}"),
+                 "api.data.custom[0].words", "at least one word");
+}
+Test(bad, custom_class_relative_edm)
+{
+    expect_error(P("\"api\": {\"data\": {\"custom\": [{\"class\": \"x\", \"edm\": \"c.edm\", "
+                   "\"action\": \"block\"}]}}"),
+                 "api.data.custom[0].edm", "expected an absolute path");
+}
+Test(bad, custom_class_without_action)
+{
+    expect_error(P("\"api\": {\"data\": {\"custom\": [{\"class\": \"x\", \"edm\": \"/x.edm\"}]}}"),
+                 "api.data.custom[0]", "no action for the request or the response");
 }
 Test(bad, tools_unknown_key)
 {
