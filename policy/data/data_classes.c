@@ -130,8 +130,8 @@ const char *const data_health_terms[] = {
     "anorexia", "bulimia", "eating disorder", "obsessive-compulsive disorder",
     "substance use disorder", "alcoholism", "opioid use disorder", "hypothyroidism",
     "hyperthyroidism", "glaucoma", "migraine", "infertility", "pregnancy", "miscarriage",
-    "sexually transmitted", "chlamydia", "gonorrhea", "syphilis", "herpes", "diagnosed with",
-    "diagnosis of",
+    "sexually transmitted", "chlamydia", "gonorrhea", "syphilis", "herpes",
+
     /* medications */
     "insulin", "metformin", "ozempic", "semaglutide", "wegovy", "mounjaro", "tirzepatide",
     "lisinopril", "amlodipine", "atorvastatin", "simvastatin", "rosuvastatin", "losartan",
@@ -272,28 +272,71 @@ static inline int alpha(int c)
     return (unsigned)((c | 32) - 'a') < 26;
 }
 
-const struct dctx_word data_ctx_words[] = {{"phone", CTX_PHONE},      {"call", CTX_PHONE},
-                                           {"tel:", CTX_PHONE},       {"tel.", CTX_PHONE},
-                                           {"tel ", CTX_PHONE},       {"mobile", CTX_PHONE},
-                                           {"cell", CTX_PHONE},       {"fax", CTX_PHONE},
-                                           {"contact", CTX_PHONE},    {"whatsapp", CTX_PHONE},
-                                           {"sms", CTX_PHONE},        {"text me", CTX_PHONE},
-                                           {"reach me", CTX_PHONE},   {"number", CTX_PHONE},
-                                           {"ssn", CTX_SSN},          {"social security", CTX_SSN},
-                                           {"ss#", CTX_SSN},          {"taxpayer", CTX_SSN},
-                                           {"routing", CTX_ROUTING},  {"aba ", CTX_ROUTING},
-                                           {"aba:", CTX_ROUTING},     {"aba#", CTX_ROUTING},
-                                           {"rtn", CTX_ROUTING},      {"transit", CTX_ROUTING},
-                                           {"account", CTX_ACCOUNT},  {"acct", CTX_ACCOUNT},
-                                           {"a/c", CTX_ACCOUNT},      {"sort code", CTX_SORT},
-                                           {"sort-code", CTX_SORT},   {"sortcode", CTX_SORT},
-                                           {"version", CTX_VERSION},  {"ver ", CTX_VERSION},
-                                           {"ver.", CTX_VERSION},     {"release", CTX_VERSION},
-                                           {"firmware", CTX_VERSION}, {"icd", CTX_ICD},
-                                           {"diagnos", CTX_ICD},      {"dx:", CTX_ICD},
-                                           {"dx ", CTX_ICD},          {"order", CTX_NOTCARD},
-                                           {"invoice", CTX_NOTCARD},  {"tracking", CTX_NOTCARD},
-                                           {"isbn", CTX_NOTCARD},     {NULL, 0}};
+const struct dctx_word data_ctx_words[] = {{"phone", CTX_PHONE},
+                                           {"call", CTX_PHONE},
+                                           {"tel:", CTX_PHONE},
+                                           {"tel.", CTX_PHONE},
+                                           {"tel ", CTX_PHONE},
+                                           {"mobile", CTX_PHONE},
+                                           {"cell", CTX_PHONE},
+                                           {"fax", CTX_PHONE},
+                                           {"contact", CTX_PHONE},
+                                           {"whatsapp", CTX_PHONE},
+                                           {"sms", CTX_PHONE},
+                                           {"text me", CTX_PHONE},
+                                           {"reach me", CTX_PHONE},
+                                           {"number", CTX_PHONE},
+                                           {"ssn", CTX_SSN},
+                                           {"social security", CTX_SSN},
+                                           {"social_security", CTX_SSN},
+                                           {"social-security", CTX_SSN},
+                                           {"ss#", CTX_SSN},
+                                           {"taxpayer", CTX_SSN},
+                                           {"routing", CTX_ROUTING},
+                                           {"aba ", CTX_ROUTING},
+                                           {"aba:", CTX_ROUTING},
+                                           {"aba#", CTX_ROUTING},
+                                           {"rtn", CTX_ROUTING},
+                                           {"transit", CTX_ROUTING},
+                                           {"account", CTX_ACCOUNT},
+                                           {"acct", CTX_ACCOUNT},
+                                           {"a/c", CTX_ACCOUNT},
+                                           {"sort code", CTX_SORT},
+                                           {"sort-code", CTX_SORT},
+                                           {"sortcode", CTX_SORT},
+                                           {"version", CTX_VERSION},
+                                           {"ver ", CTX_VERSION},
+                                           {"ver.", CTX_VERSION},
+                                           {"release", CTX_VERSION},
+                                           {"firmware", CTX_VERSION},
+                                           {"icd", CTX_ICD},
+                                           {"coded", CTX_ICD},
+                                           {"diagnos", CTX_ICD},
+                                           {"dx:", CTX_ICD},
+                                           {"dx ", CTX_ICD},
+                                           {"order", CTX_NOTCARD},
+                                           {"invoice", CTX_NOTCARD},
+                                           {"tracking", CTX_NOTCARD},
+                                           {"isbn", CTX_NOTCARD},
+                                           {NULL, 0}};
+
+int data_ctx_after(struct dview *v, size_t e, unsigned kinds)
+{
+    (void)at(v, e + DATA_CTX_FWD + 24); /* a stream waits until every such word has come */
+    uint64_t from = v->base + e, to = from + DATA_CTX_FWD;
+    size_t a = 0, b = v->n_ctx;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (v->ctx[m].start < from)
+            a = m + 1;
+        else
+            b = m;
+    }
+    for (; a < v->n_ctx && v->ctx[a].start < to; a++)
+        if (v->ctx[a].kinds & kinds)
+            return 1;
+    return 0;
+}
 
 int data_ctx_before(const struct dview *v, size_t i, unsigned kinds)
 {

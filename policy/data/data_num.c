@@ -296,7 +296,8 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
             }
         } else if (t->gl[a] == 9 && (ng - a == 1 || t->sep[a] == ' ')) {
             digits_of(v, t, a, a + 1, d, sizeof(d));
-            if (data_ssn_valid(d) && data_ctx_before(v, st, CTX_SSN)) {
+            if (data_ssn_valid(d) &&
+                (data_ctx_before(v, st, CTX_SSN) || data_ctx_after(v, gend(t, a), CTX_SSN))) {
                 int rc = add(c, B_SSN, st, gend(t, a));
                 if (rc)
                     return rc;
@@ -586,7 +587,12 @@ static long icd_at(struct dview *v, size_t s)
         return D_MORE;
     if (is_word(after))
         return 0;
-    return data_ctx_before(v, s, CTX_ICD) ? (long)e : 0;
+    if (data_ctx_before(v, s, CTX_ICD))
+        return (long)e;
+    int after_ = data_ctx_after(v, e, CTX_ICD);
+    if (v->more)
+        return D_MORE;
+    return after_ ? (long)e : 0;
 }
 
 static const struct {

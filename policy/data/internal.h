@@ -178,6 +178,10 @@ int data_iban_valid(const char *alnum, size_t n);
 int data_aba_valid(const char *digits9);
 int data_phone_e164(const char *digits, size_t n);
 double data_entropy(const unsigned char *p, size_t n);
+/* Is a context word of one of the kinds within DATA_CTX_FWD bytes after index e? (Reads
+ * ahead: in a stream the candidate waits for those bytes.) */
+#define DATA_CTX_FWD 32
+int data_ctx_after(struct dview *v, size_t e, unsigned kinds);
 /* Is a context word of one of the kinds within the DATA_CTX_BACK bytes before index i? */
 int data_ctx_before(const struct dview *v, size_t i, unsigned kinds);
 
