@@ -79,7 +79,7 @@ static size_t next_trigger(const unsigned char *p, size_t i, size_t n, int dig, 
         if ((dig && is_digit(p[i])) || (at_ && p[i] == '@'))
             return i;
     }
-    return n;
+    return i > n ? i : n; /* never back: a token read may have gone past n */
 }
 
 /* ---- e-mail ---------------------------------------------------------------------------- */
