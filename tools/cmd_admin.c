@@ -698,8 +698,9 @@ static void sched_text(const cJSON *sch, char *buf, size_t cap)
             idle++;
             continue;
         }
-        int k = snprintf(buf + len, cap - len, "%sACTIVE \"%.120s\"", len ? ", " : "",
-                         cJSON_IsString(r) ? r->valuestring : "?");
+        int out = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "outside"));
+        int k = snprintf(buf + len, cap - len, "%sACTIVE %s \"%.120s\"", len ? ", " : "",
+                         out ? "outside" : "inside", cJSON_IsString(r) ? r->valuestring : "?");
         if (k > 0 && (size_t)k < cap - len)
             len += (size_t)k;
     }

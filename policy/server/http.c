@@ -1038,6 +1038,7 @@ static enum MHD_Result admin_status(struct srv *s, struct MHD_Connection *c, str
             for (size_t k = 0; k < p->api.n_schedule; k++) {
                 cJSON *w = cJSON_CreateObject();
                 cJSON_AddStringToObject(w, "rule", p->api.schedule[k].spec);
+                cJSON_AddBoolToObject(w, "outside", p->api.schedule[k].outside);
                 cJSON_AddBoolToObject(w, "active", engine_schedule_active(e->engine, k, now) == 1);
                 cJSON_AddItemToArray(sch, w);
             }
