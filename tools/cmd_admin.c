@@ -790,11 +790,15 @@ const struct cli_command cmd_status = {
     "show every agent of a cordond: sessions, budgets, quarantine, denials",
     "usage: cordon status [--server ADMIN] [--admin-token FILE] [--json]\n"
     "\n"
-    "One line per agent cordond knows: its live sessions, its budget (\"-\" when it has\n"
-    "none), its time windows (api.schedule), what its anomaly windows hold now (requests and\n"
-    "tokens in the last minute, spend in the last hour, denials in the last 10 minutes),\n"
-    "whether it is quarantined or throttled, and its last denial. --json prints the server's\n"
-    "answer (GET /v1/admin/status) as it is.\n"
+    "One line per agent cordond knows: its live sessions, what its anomaly windows hold now\n"
+    "(requests and tokens in the last minute, spend in the last hour, denials in the last 10\n"
+    "minutes), whether it is quarantined or throttled, and its last denial. Under it:\n"
+    "  budget: each api.budget and api.rate scope its policy sets, as spent/reserved/remaining\n"
+    "          (a rate: used this minute or open now), e.g. day_tokens 555/0/999445; \"-\"\n"
+    "          when it sets none\n"
+    "  windows: the api.schedule rules that apply now (ACTIVE inside \"Mon-Fri 08:00-18:00\")\n"
+    "          and how many do not; \"-\" when it has none\n"
+    "--json prints the server's answer (GET /v1/admin/status) as it is.\n"
     "\n" ADMIN_OPTIONS "\n"
     "Exit status: 0 shown, 1 the server refused, 2 usage error or server unreachable.\n",
     run_status,
