@@ -808,6 +808,9 @@ int events_start(struct srv *s, const char *path, struct events **out, char *err
         return -ENOMEM;
     }
     e->s = s;
+    pthread_mutex_lock(&board_mu); /* refusals posted before this intake are not its own */
+    e->board_seen = board_seq;
+    pthread_mutex_unlock(&board_mu);
     e->lfd = e->ep = e->stopfd = -1;
     if (strlen(path) >= sizeof un.sun_path) {
         snprintf(err, errlen, "events_socket: %s is too long for a unix socket path", path);
