@@ -105,11 +105,62 @@ static void say_notice(struct poll_job *job, const char *msg)
         say(line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
 }
 
+/* The JSON string value of "key" in msg, unescaped into out (cap bytes, control characters
+ * as spaces, \\u escapes as '?'); "" when absent. */
+static void notice_text(const char *msg, const char *key, char *out, size_t cap)
+{
+    size_t n = 0;
+    const char *p = strstr(msg, key);
+    if (p) {
+        p += strlen(key);
+        while (*p == ' ')
+            p++;
+    }
+    if (p && *p == '"') {
+        for (p++; *p && *p != '"' && n + 1 < cap; p++) {
+            char ch = *p;
+            if (ch == '\\' && p[1]) {
+                p++;
+                ch = *p == 'u' ? '?' : *p == 'n' || *p == 't' || *p == 'r' ? ' ' : *p;
+                if (*p == 'u')
+                    for (int k = 0; k < 4 && p[1]; k++)
+                        p++;
+            }
+            out[n++] = (unsigned char)ch < 0x20 ? ' ' : ch;
+        }
+    }
+    out[n] = '\0';
+}
+
+/* Say a budget or rate refusal once per scope: "WHO: model calls of agent A are refused: M". */
+static void say_refused(struct poll_job *job, const char *msg)
+{
+    char agent[80], scope[64], text[600];
+    notice_field(msg, "\"agent\":", agent, sizeof agent);
+    notice_field(msg, "\"scope\":", scope, sizeof scope);
+    notice_text(msg, "\"message\":", text, sizeof text);
+    unsigned h = 2166136261u;
+    for (const char *p = scope; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    for (unsigned i = 0; i < job->n_refused_said; i++)
+        if (job->refused_said[i] == h)
+            return;
+    if (job->n_refused_said < sizeof job->refused_said / sizeof job->refused_said[0])
+        job->refused_said[job->n_refused_said++] = h;
+    if (job->quiet)
+        return;
+    char line[800];
+    int k = snprintf(line, sizeof line, "%s: model calls of agent %s are refused: %s\n", job->who,
+                     agent, text[0] ? text : scope);
+    if (k > 0)
+        say(line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
+}
+
 int poll_notices(struct poll_job *job)
 {
     int seen = 0;
     for (int i = 0; i < 16; i++) {
-        char msg[512];
+        char msg[1200];
         ssize_t n = recv(job->notice_fd, msg, sizeof msg - 1, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
@@ -118,6 +169,10 @@ int poll_notices(struct poll_job *job)
         if (n == 0)
             return -1;
         msg[n] = '\0';
+        if (strstr(msg, "\"type\":\"refused\"")) {
+            say_refused(job, msg);
+            continue;
+        }
         if (!strstr(msg, "\"type\":\"quarantine\""))
             continue;
         seen = 1;

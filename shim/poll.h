@@ -26,6 +26,10 @@ struct poll_job {
      * notices set, the poller also waits on notice_fd and says a quarantine once. */
     int notices, notice_fd;
     int quarantine_said;
+    /* the budget or rate refusals said so far ({"type":"refused"}), by scope hash: each
+     * scope is said once for the tree */
+    unsigned refused_said[16];
+    unsigned n_refused_said;
 };
 
 /* Read what cordond sent on job->notice_fd without waiting; a quarantine notice is said once

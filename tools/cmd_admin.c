@@ -644,6 +644,72 @@ static void iso_ms(double ms, char *buf, size_t cap)
         snprintf(buf, cap, "?");
 }
 
+/* One budget or rate of the status answer: "day_tokens 120/0/1880" (spent or used, reserved,
+ * remaining), dollars with a "$". */
+static size_t scope_text(const cJSON *e, char *buf, size_t cap)
+{
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(e, "name");
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(e, "unit");
+    const char *name = cJSON_IsString(n) ? n->valuestring : "?";
+    const char *dot = strrchr(name, '.');
+    int usd = cJSON_IsString(u) && strcmp(u->valuestring, "usd") == 0;
+    int rate = cJSON_GetObjectItemCaseSensitive(e, "used") != NULL;
+    double spent = num(e, rate ? "used" : "spent"), res = num(e, "reserved"),
+           rem = num(e, "remaining");
+    int k = usd ? snprintf(buf, cap, "%s $%.6g/$%.6g/$%.6g", dot ? dot + 1 : name, spent, res, rem)
+                : snprintf(buf, cap, "%s %.0f/%.0f/%.0f", dot ? dot + 1 : name, spent, res, rem);
+    return k > 0 && (size_t)k < cap ? (size_t)k : 0;
+}
+
+/* "-" when the policy sets none; else each scope as spent/reserved/remaining. */
+static void budget_text(const cJSON *bud, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    const char *arrays[2] = {"budgets", "rates"};
+    for (int a = 0; a < 2 && cJSON_IsObject(bud); a++) {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(bud, arrays[a]))
+        {
+            if (len && len + 2 < cap) {
+                memcpy(buf + len, ", ", 3);
+                len += 2;
+            }
+            len += scope_text(e, buf + len, cap - len);
+        }
+    }
+    if (!len)
+        snprintf(buf, cap, "-");
+    else if (len + 40 < cap)
+        snprintf(buf + len, cap - len, " (spent/reserved/remaining)");
+}
+
+/* The api.schedule rules: "-" when none; else the active ones, and how many are not. */
+static void sched_text(const cJSON *sch, char *buf, size_t cap)
+{
+    size_t len = 0;
+    int idle = 0;
+    buf[0] = '\0';
+    const cJSON *w;
+    cJSON_ArrayForEach(w, sch)
+    {
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(w, "rule");
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "active"))) {
+            idle++;
+            continue;
+        }
+        int out = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "outside"));
+        int k = snprintf(buf + len, cap - len, "%sACTIVE %s \"%.120s\"", len ? ", " : "",
+                         out ? "outside" : "inside", cJSON_IsString(r) ? r->valuestring : "?");
+        if (k > 0 && (size_t)k < cap - len)
+            len += (size_t)k;
+    }
+    if (!len && !idle)
+        snprintf(buf, cap, "-");
+    else if (idle)
+        snprintf(buf + len, cap - len, "%s%d inactive", len ? "; " : "", idle);
+}
+
 /* One line per agent: what the table shows of it. */
 static void status_line(const cJSON *ag, double now)
 {
@@ -653,7 +719,7 @@ static void status_line(const cJSON *ag, double now)
     const cJSON *bud = cJSON_GetObjectItemCaseSensitive(ag, "budget");
     const cJSON *sch = cJSON_GetObjectItemCaseSensitive(ag, "schedule");
     const cJSON *ld = cJSON_GetObjectItemCaseSensitive(ag, "last_denials");
-    char state[96], win[96], den[160], budget[48], sched[24];
+    char state[96], win[96], den[160], budget[512], sched[512];
     if (cJSON_IsTrue(q)) {
         char t[32];
         iso_ms(num(ag, "quarantined_since_ms"), t, sizeof t);
@@ -679,21 +745,11 @@ static void status_line(const cJSON *ag, double now)
     } else {
         snprintf(den, sizeof den, "-");
     }
-    if (cJSON_IsObject(bud)) {
-        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(bud, "spent_usd");
-        snprintf(budget, sizeof budget, cJSON_IsNumber(sp) ? "$%.4g spent" : "set",
-                 cJSON_IsNumber(sp) ? sp->valuedouble : 0);
-    } else {
-        snprintf(budget, sizeof budget, "-");
-    }
-    int nsch = cJSON_GetArraySize(sch);
-    if (nsch > 0)
-        snprintf(sched, sizeof sched, "%d rule%s", nsch, nsch == 1 ? "" : "s");
-    else
-        snprintf(sched, sizeof sched, "-");
-    printf("%-20s %-8.0f %-12s %-8s %-42s %-36s %s\n",
-           cJSON_IsString(name) ? name->valuestring : "?", num(ag, "sessions"), budget, sched, win,
-           state, den);
+    budget_text(bud, budget, sizeof budget);
+    sched_text(sch, sched, sizeof sched);
+    printf("%-20s %-8.0f %-42s %-36s %s\n", cJSON_IsString(name) ? name->valuestring : "?",
+           num(ag, "sessions"), win, state, den);
+    printf("    budget: %s\n    windows: %s\n", budget, sched);
 }
 
 static int run_status(int argc, char **argv)
@@ -719,8 +775,8 @@ static int run_status(int argc, char **argv)
     } else {
         cJSON *o = cJSON_Parse(r.p), *it;
         double now = num(o, "now_ms");
-        printf("%-20s %-8s %-12s %-8s %-42s %-36s %s\n", "AGENT", "SESSIONS", "BUDGET", "WINDOWS",
-               "ANOMALY WINDOWS", "STATE", "LAST DENIAL");
+        printf("%-20s %-8s %-42s %-36s %s\n", "AGENT", "SESSIONS", "ANOMALY WINDOWS", "STATE",
+               "LAST DENIAL");
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "agents")) status_line(it, now);
         cJSON_Delete(o);
         rc = CLI_OK;
@@ -734,11 +790,15 @@ const struct cli_command cmd_status = {
     "show every agent of a cordond: sessions, budgets, quarantine, denials",
     "usage: cordon status [--server ADMIN] [--admin-token FILE] [--json]\n"
     "\n"
-    "One line per agent cordond knows: its live sessions, its budget (\"-\" when it has\n"
-    "none), its time windows (api.schedule), what its anomaly windows hold now (requests and\n"
-    "tokens in the last minute, spend in the last hour, denials in the last 10 minutes),\n"
-    "whether it is quarantined or throttled, and its last denial. --json prints the server's\n"
-    "answer (GET /v1/admin/status) as it is.\n"
+    "One line per agent cordond knows: its live sessions, what its anomaly windows hold now\n"
+    "(requests and tokens in the last minute, spend in the last hour, denials in the last 10\n"
+    "minutes), whether it is quarantined or throttled, and its last denial. Under it:\n"
+    "  budget: each api.budget and api.rate scope its policy sets, as spent/reserved/remaining\n"
+    "          (a rate: used this minute or open now), e.g. day_tokens 555/0/999445; \"-\"\n"
+    "          when it sets none\n"
+    "  windows: the api.schedule rules that apply now (ACTIVE inside \"Mon-Fri 08:00-18:00\")\n"
+    "          and how many do not; \"-\" when it has none\n"
+    "--json prints the server's answer (GET /v1/admin/status) as it is.\n"
     "\n" ADMIN_OPTIONS "\n"
     "Exit status: 0 shown, 1 the server refused, 2 usage error or server unreachable.\n",
     run_status,

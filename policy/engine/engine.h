@@ -162,6 +162,11 @@ size_t engine_data_window(const struct engine *e);
  * is). */
 void engine_budget_buckets(const struct engine *e, int64_t now_ms, struct engine_budget_ask *a);
 
+/* Whether api.schedule rule i of e's policy applies at now_ms (0: the clock), as a call's
+ * schedule stage would see it: 1 active, 0 not, -1 when there is no rule i. For `cordon
+ * status`; reads only what the engine read at init. */
+int engine_schedule_active(const struct engine *e, size_t i, int64_t now_ms);
+
 /* "api.budget.day_usd": the policy key a budget or rate scope comes from. */
 const char *engine_budget_scope_name(enum engine_budget_scope s);
 

@@ -26,6 +26,7 @@
 #include "base/clock.h"
 #include "base/glob.h"
 #include "base/tz.h"
+#include "policy/engine/engine.h"
 
 static const char *const k_days[7] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
 
@@ -95,6 +96,13 @@ static int rule_applies_at(const struct engine *e, size_t i, int64_t t)
 static int64_t floor_div(int64_t a, int64_t b)
 {
     return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+int engine_schedule_active(const struct engine *e, size_t i, int64_t now_ms)
+{
+    if (!e || i >= e->p->api.n_schedule || i >= POLICY_MAX_ITEMS)
+        return -1;
+    return rule_applies_at(e, i, floor_div(now_ms ? now_ms : clock_real_ms(), 1000));
 }
 
 void schedule_call_init(struct engine_call *c, int64_t now_ms)

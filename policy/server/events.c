@@ -31,6 +31,21 @@
 #include "policy/server/server.h"
 #include "policy/server/sessions.h"
 
+#define EVENTS_TOLD_MAX 16
+#define BOARD_MAX 64
+
+/* Refusals waiting to be told (events_refusal), shared by every intake of the process. */
+struct notice {
+    const struct srv *s;
+    uint64_t seq;
+    char agent[AGENTS_NAME_MAX + 1];
+    char scope[64];
+    char message[640];
+};
+static pthread_mutex_t board_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct notice board[BOARD_MAX];
+static uint64_t board_seq; /* notices posted so far; board[seq % BOARD_MAX] is the newest */
+
 struct econn {
     struct econn *prev, *next;
     int fd;
@@ -44,6 +59,8 @@ struct econn {
     char parent[IDENTITY_SESSION_MAX + 1]; /* the session of the token the hello carried */
     int minted; /* a session token was sent on this connection (one per connection) */
     int q_told; /* the quarantine notice was sent on this connection */
+    uint32_t told[EVENTS_TOLD_MAX]; /* hashes of the refusal scopes told on it */
+    size_t n_told;
 };
 
 struct bucket {
@@ -67,6 +84,7 @@ struct events {
     uint64_t revocations_seen; /* agents_revocations() at the last look */
     uint64_t quarantine_seen;  /* anomaly_generation() at the last look */
     int quarantine_dirty;      /* a connection was bound since: look again */
+    uint64_t board_seen;       /* board_seq at the last look */
 };
 
 __attribute__((format(printf, 2, 3))) static void elog(struct events *e, const char *fmt, ...)
@@ -609,6 +627,85 @@ static void sweep_quarantine(struct events *e)
     }
 }
 
+void events_refusal(struct srv *s, const char *agent, const char *scope, const char *message)
+{
+    if (!s || !agent || !agent[0] || !scope || !scope[0])
+        return;
+    pthread_mutex_lock(&board_mu);
+    /* the same refusal again (every call of an agent over budget): nothing new to tell */
+    for (uint64_t i = board_seq > BOARD_MAX ? board_seq - BOARD_MAX : 0; i < board_seq; i++) {
+        const struct notice *o = &board[i % BOARD_MAX];
+        if (o->s == s && !strcmp(o->agent, agent) && !strcmp(o->scope, scope) &&
+            board_seq - i <= 8) {
+            pthread_mutex_unlock(&board_mu);
+            return;
+        }
+    }
+    struct notice *n = &board[board_seq % BOARD_MAX];
+    n->s = s;
+    n->seq = board_seq++;
+    snprintf(n->agent, sizeof n->agent, "%s", agent);
+    snprintf(n->scope, sizeof n->scope, "%s", scope);
+    snprintf(n->message, sizeof n->message, "%s", message ? message : "");
+    pthread_mutex_unlock(&board_mu);
+}
+
+static uint32_t scope_hash(const char *scope)
+{
+    uint32_t h = 2166136261u;
+    for (; *scope; scope++)
+        h = (h ^ (uint8_t)*scope) * 16777619u;
+    return h;
+}
+
+/* Tell the bound connections of an agent refused by a budget or rate, once per scope per
+ * connection: {"type":"refused",...}; the root of the tree says it once on its stderr. */
+static void sweep_refusals(struct events *e)
+{
+    pthread_mutex_lock(&board_mu);
+    uint64_t end = board_seq;
+    uint64_t i = e->board_seen;
+    if (end - i > BOARD_MAX)
+        i = end - BOARD_MAX;
+    for (; i < end; i++) {
+        struct notice n = board[i % BOARD_MAX];
+        if (n.s != e->s)
+            continue;
+        pthread_mutex_unlock(&board_mu);
+        uint32_t h = scope_hash(n.scope);
+        char mem[1024];
+        struct jbuf f;
+        jbuf_init(&f, mem, sizeof mem);
+        jbuf_raw(&f, "{");
+        jbuf_key(&f, "type");
+        jbuf_str(&f, "refused", 0);
+        jbuf_key(&f, "agent");
+        jbuf_str(&f, n.agent, 0);
+        jbuf_key(&f, "scope");
+        jbuf_str(&f, n.scope, 0);
+        jbuf_key(&f, "message");
+        jbuf_str(&f, n.message, 480);
+        jbuf_raw(&f, "}");
+        const char *msg = f.overflow ? NULL : f.p;
+        size_t len = msg ? f.len : 0;
+        for (struct econn *c = e->conns; msg && c; c = c->next) {
+            if (!c->bound || strcmp(c->agent, n.agent))
+                continue;
+            size_t k = 0;
+            while (k < c->n_told && c->told[k] != h)
+                k++;
+            if (k < c->n_told)
+                continue;
+            if (send(c->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len &&
+                c->n_told < EVENTS_TOLD_MAX)
+                c->told[c->n_told++] = h;
+        }
+        pthread_mutex_lock(&board_mu);
+    }
+    e->board_seen = end;
+    pthread_mutex_unlock(&board_mu);
+}
+
 static size_t unbound_count(const struct events *e, uid_t uid)
 {
     size_t n = 0;
@@ -696,6 +793,7 @@ static void *loop(void *arg)
         sweep_unbound(e);
         sweep_revoked(e);
         sweep_quarantine(e);
+        sweep_refusals(e);
     }
     return NULL;
 }
@@ -710,6 +808,9 @@ int events_start(struct srv *s, const char *path, struct events **out, char *err
         return -ENOMEM;
     }
     e->s = s;
+    pthread_mutex_lock(&board_mu); /* refusals posted before this intake are not its own */
+    e->board_seen = board_seq;
+    pthread_mutex_unlock(&board_mu);
     e->lfd = e->ep = e->stopfd = -1;
     if (strlen(path) >= sizeof un.sun_path) {
         snprintf(err, errlen, "events_socket: %s is too long for a unix socket path", path);

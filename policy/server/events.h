@@ -23,4 +23,13 @@ __attribute__((warn_unused_result)) int events_start(struct srv *s, const char *
                                                      struct events **out, char *err, size_t errlen);
 void events_stop(struct events *e);
 
+/*
+ * A model call of agent was refused with 429 by a budget or rate (scope: its policy key,
+ * "api.budget.session_tokens"; message: the refusal's text, which says what remains and when
+ * it resets). The event thread of s tells each bound connection of the agent once per scope:
+ * {"type":"refused","agent":A,"scope":S,"message":M} (docs/PROTOCOL.md "Event channel").
+ * Safe from any thread; a full board drops the oldest. Without an intake it is a no-op.
+ */
+void events_refusal(struct srv *s, const char *agent, const char *scope, const char *message);
+
 #endif

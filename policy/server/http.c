@@ -23,6 +23,7 @@
 
 #include "base/clock.h"
 #include "policy/audit/audit.h"
+#include "policy/engine/engine.h"
 #include "policy/server/anomaly.h"
 #include "policy/server/peer.h"
 #include "policy/server/identity.h"
@@ -994,6 +995,29 @@ static cJSON *status_agent(struct srv *s, cJSON *list, const char *name)
     return o;
 }
 
+/* The agent's budgets and rates as GET /v1/budget shows them to its agent key (budget.c):
+ * "budget": {"budgets": [...], "rates": [...]}, or null when the policy sets none. */
+static void status_budget(struct srv *s, cJSON *o, const char *agent, int64_t now)
+{
+    struct identity who;
+    memset(&who, 0, sizeof who);
+    snprintf(who.agent, sizeof who.agent, "%s", agent);
+    char *j = NULL;
+    cJSON *rep = budget_report(s, &who, now, &j) == 0 ? cJSON_Parse(j) : NULL;
+    free(j);
+    cJSON *b = cJSON_GetObjectItemCaseSensitive(rep, "budgets");
+    cJSON *r = cJSON_GetObjectItemCaseSensitive(rep, "rates");
+    if (cJSON_GetArraySize(b) + cJSON_GetArraySize(r) > 0) {
+        cJSON *n = cJSON_CreateObject();
+        cJSON_AddItemToObject(n, "budgets", cJSON_DetachItemViaPointer(rep, b));
+        cJSON_AddItemToObject(n, "rates", cJSON_DetachItemViaPointer(rep, r));
+        cJSON_AddItemToObject(n, "day", cJSON_DetachItemFromObject(rep, "day"));
+        cJSON_AddItemToObject(n, "month", cJSON_DetachItemFromObject(rep, "month"));
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "budget", n);
+    }
+    cJSON_Delete(rep);
+}
+
 /* GET /v1/admin/status: every agent with a policy or anomaly state (`cordon status`). */
 static enum MHD_Result admin_status(struct srv *s, struct MHD_Connection *c, struct req *r)
 {
@@ -1011,8 +1035,14 @@ static enum MHD_Result admin_status(struct srv *s, struct MHD_Connection *c, str
             const struct policy *p = e->policy;
             cJSON_AddStringToObject(o, "mode", policy_mode_name(p->mode));
             cJSON *sch = cJSON_AddArrayToObject(o, "schedule");
-            for (size_t k = 0; k < p->api.n_schedule; k++)
-                cJSON_AddItemToArray(sch, cJSON_CreateString(p->api.schedule[k].spec));
+            for (size_t k = 0; k < p->api.n_schedule; k++) {
+                cJSON *w = cJSON_CreateObject();
+                cJSON_AddStringToObject(w, "rule", p->api.schedule[k].spec);
+                cJSON_AddBoolToObject(w, "outside", p->api.schedule[k].outside);
+                cJSON_AddBoolToObject(w, "active", engine_schedule_active(e->engine, k, now) == 1);
+                cJSON_AddItemToArray(sch, w);
+            }
+            status_budget(s, o, e->agent, now);
             cJSON *th = cJSON_AddObjectToObject(o, "thresholds");
             if (p->api.has_anomaly) {
                 cJSON_AddNumberToObject(th, "requests_per_minute", p->api.requests_per_minute);

@@ -14,6 +14,7 @@
  */
 #include "policy/server/proxy.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -26,6 +27,7 @@
 #include "base/secret.h"
 #include "policy/engine/engine.h"
 #include "policy/server/anomaly.h"
+#include "policy/server/events.h"
 #include "policy/server/identity.h"
 #include "policy/server/ledger.h"
 #include "policy/server/server.h"
@@ -351,6 +353,27 @@ static int refuse_throttled(struct proxy_req *pr, unsigned retry, struct MHD_Res
     return rc;
 }
 
+/* A budget or rate refusal (429) told on the agent's event channel, once per scope
+ * (events_refusal): the scope is the policy key the engine's message names. */
+static void tell_refusal(struct proxy_req *pr, const char *body, size_t len)
+{
+    cJSON *j = cJSON_ParseWithLength(body, len);
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(err, "message");
+    const char *msg = cJSON_IsString(m) ? m->valuestring : NULL;
+    const char *p = msg ? strstr(msg, "api.budget.") : NULL;
+    if (msg && !p)
+        p = strstr(msg, "api.rate.");
+    char scope[64];
+    size_t n = 0;
+    while (p && n + 1 < sizeof scope && ((*p >= 'a' && *p <= 'z') || *p == '.' || *p == '_'))
+        scope[n++] = *p++;
+    scope[n] = '\0';
+    if (n)
+        events_refusal(pr->p->s, pr->who.agent, scope, msg);
+    cJSON_Delete(j);
+}
+
 /* The engine's refusal (policy, malformed body, upstream failure): its status and body, in
  * the client's shape; counted through srv_decide, recorded as the call's model.call. */
 static int refuse_engine(struct proxy_req *pr, struct MHD_Response **resp, unsigned *st)
@@ -379,6 +402,8 @@ static int refuse_engine(struct proxy_req *pr, struct MHD_Response **resp, unsig
         snprintf(ra, sizeof ra, "%u", retry);
         MHD_add_response_header(*resp, "Retry-After", ra);
     }
+    if (status == 429 && retry && pr->who.agent[0])
+        tell_refusal(pr, body, len);
     *st = (unsigned)status;
     pr->phase = P_DONE;
     return *resp ? 0 : -1;

@@ -1531,3 +1531,32 @@ Test(poll, quarantine_notice_said_once, .init = cr_redirect_stderr)
         "model calls and tunnels are refused until an admin runs `cordon "
         "agent release`\n");
 }
+
+/* A budget or rate refusal: said once per scope however often it comes, a second scope said
+ * too, the message's JSON escapes undone and control characters never reach stderr. */
+Test(poll, refused_notice_said_once_per_scope, .init = cr_redirect_stderr)
+{
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    struct poll_job job = {.who = "cordon", .notices = 1, .notice_fd = sv[0]};
+    static const char a[] =
+        "{\"type\":\"refused\",\"agent\":\"tok\",\"scope\":\"api.budget.session_tokens\","
+        "\"message\":\"policy of agent \\\"tok\\\": api.budget.session_tokens is 1000; 0 "
+        "remain\\n\\u001b[2J\"}";
+    static const char b[] =
+        "{\"type\":\"refused\",\"agent\":\"tok\",\"scope\":\"api.rate.requests_per_minute\","
+        "\"message\":\"api.rate.requests_per_minute is 2\"}";
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(send(sv[1], a, sizeof a - 1, 0), (ssize_t)sizeof a - 1);
+    cr_assert_eq(poll_notices(&job), 0, "a refusal is not a quarantine");
+    cr_assert_eq(send(sv[1], b, sizeof b - 1, 0), (ssize_t)sizeof b - 1);
+    cr_assert_eq(send(sv[1], a, sizeof a - 1, 0), (ssize_t)sizeof a - 1);
+    cr_assert_eq(poll_notices(&job), 0);
+    close(sv[1]);
+    close(sv[0]);
+    fflush(stderr);
+    cr_assert_stderr_eq_str(
+        "cordon: model calls of agent tok are refused: policy of agent \"tok\": "
+        "api.budget.session_tokens is 1000; 0 remain ?[2J\n"
+        "cordon: model calls of agent tok are refused: api.rate.requests_per_minute is 2\n");
+}
