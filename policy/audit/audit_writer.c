@@ -68,6 +68,8 @@ struct writer {
     int failed, told_failed;
     struct waiter_reply *replies;
     size_t nreplies, replies_cap;
+    int64_t ts_ms; /* the time ts holds, formatted */
+    char ts[40];
 };
 
 static unsigned cfg_or(unsigned v, unsigned dflt)
@@ -157,8 +159,13 @@ static int writer_record_text(struct writer *w, const char *kind, const char *ag
         memcpy(w->snap_hash, w->last_hash, 32);
         w->snap_since_cp = w->since_cp;
     }
-    char ts[40], prev[65], *line = w->pend + w->pend_len;
-    audit_time_format(clock_real_ms(), ts, sizeof ts);
+    char prev[65], *line = w->pend + w->pend_len;
+    int64_t now = clock_real_ms();
+    if (now != w->ts_ms || !w->ts[0]) { /* a busy writer formats each millisecond once */
+        audit_time_format(now, w->ts, sizeof w->ts);
+        w->ts_ms = now;
+    }
+    const char *ts = w->ts;
     sodium_bin2hex(prev, sizeof prev, w->last_hash, 32);
     /* kind and agent were validated as printable ASCII (audit_kind_valid, audit_agent_valid),
      * so jbuf_str escapes no more than '"' and '\\': the canonical line stays the one
