@@ -25,6 +25,7 @@
 #define ROUNDS 5
 #define BATCH_RECORDS 200000
 #define ALWAYS_RECORDS 400
+#define MODEL_CALL_RECORDS 50000
 
 static char base[256], keyprefix[300], keypath[320], pubpath[320], logdir[300], logpath[320];
 
@@ -59,6 +60,34 @@ static void fields_for(int i, char *out, size_t len)
              i, hex);
 }
 
+/* A record the size and shape of cordond's model.call (engine_call_audit_json): every stage
+ * with its three hooks, two digests, a tool call, tokens and latency; about 1.4 KB. */
+static void fields_model_call(int i, char *out, size_t len)
+{
+    static const char *const stages[] = {"quarantine", "models",   "schedule", "tools", "data",
+                                         "budget",     "upstream", "usage",    "audit"};
+    unsigned char h[32];
+    char hex[65];
+    crypto_hash_sha256(h, (const unsigned char *)&i, sizeof i);
+    sodium_bin2hex(hex, sizeof hex, h, 32);
+    size_t n = (size_t)snprintf(out, len,
+                                "{\"type\":\"model_call\",\"session\":\"s-4f1c\",\"model\":"
+                                "\"gpt-4o-mini\",\"endpoint\":\"/v1/chat/completions\",\"mode\":"
+                                "\"enforce\",\"policy_version\":3,\"stream\":false,\"stages\":[");
+    for (size_t k = 0; k < sizeof stages / sizeof stages[0]; k++)
+        n += (size_t)snprintf(out + n, len - n,
+                              "%s{\"stage\":\"%s\",\"request\":{\"decision\":\"allow\"},"
+                              "\"response\":{\"decision\":\"allow\",\"events\":1},\"final\":"
+                              "{\"decision\":\"allow\"}}",
+                              k ? "," : "", stages[k]);
+    snprintf(out + n, len - n,
+             "],\"tools\":{\"allowed\":1,\"allowed_calls\":[{\"name\":\"crm_get\","
+             "\"arguments_sha256\":\"%s\"}],\"removed\":[]},\"prompt_sha256\":\"%s\","
+             "\"response_sha256\":\"%s\",\"tokens\":{\"input\":812,\"output\":%d},"
+             "\"latency_ms\":%d}",
+             hex, hex, hex, i % 1000, i % 431);
+}
+
 static void clear_log(void)
 {
     char p[400];
@@ -67,22 +96,24 @@ static void clear_log(void)
     unlink(p);
 }
 
-/* records/s through audit_append (no waiting) until audit_close returns (all synced). */
-static double run_log(enum audit_fsync mode, int n)
+/* records/s through audit_append (no waiting) until audit_close returns (all synced), with
+ * the given fields and append flags. */
+static double run_log_with(enum audit_fsync mode, int n, void (*fill)(int, char *, size_t),
+                           unsigned flags)
 {
     clear_log();
     struct audit_config c = {
         .dir = logdir, .key_path = keypath, .origin = "bench.cordon/audit", .fsync = mode};
     struct audit_log *l = NULL;
-    char err[512], f[256];
+    char err[512], f[4096];
     if (audit_open(&c, &l, err, sizeof err) != AUDIT_OK) {
         fprintf(stderr, "bench_audit: %s\n", err);
         exit(2);
     }
     double t0 = now_s();
     for (int i = 0; i < n; i++) {
-        fields_for(i, f, sizeof f);
-        if (audit_append(l, "api.request", "bench-agent", f, 0, NULL) != AUDIT_OK) {
+        fill(i, f, sizeof f);
+        if (audit_append(l, "api.request", "bench-agent", f, flags, NULL) != AUDIT_OK) {
             fprintf(stderr, "bench_audit: append failed\n");
             exit(2);
         }
@@ -90,6 +121,11 @@ static double run_log(enum audit_fsync mode, int n)
     if (audit_close(l) != AUDIT_OK)
         exit(2);
     return n / (now_s() - t0);
+}
+
+static double run_log(enum audit_fsync mode, int n)
+{
+    return run_log_with(mode, n, fields_for, 0);
 }
 
 /* records/s writing the log's own lines with write() and fdatasync every sync_every lines. */
@@ -198,6 +234,17 @@ int main(int argc, char **argv)
         b[r] = run_raw(BATCH_RECORDS, 256);
     }
     row("append, fsync=batch (records/s)", a, "write()/line, fdatasync/256 lines", b, "rec/s");
+
+    /* model.call-sized records, parsed by the caller (as before AUDIT_TRUSTED) and not */
+    double c[ROUNDS];
+    for (int r = 0; r < ROUNDS; r++) {
+        c[r] = run_log_with(AUDIT_FSYNC_BATCH, MODEL_CALL_RECORDS, fields_model_call, 0);
+        a[r] =
+            run_log_with(AUDIT_FSYNC_BATCH, MODEL_CALL_RECORDS, fields_model_call, AUDIT_TRUSTED);
+        b[r] = run_raw(MODEL_CALL_RECORDS, 256);
+    }
+    row("append model.call, fsync=batch", c, "write()/line, fdatasync/256 lines", b, "rec/s");
+    row("append model.call, AUDIT_TRUSTED", a, "write()/line, fdatasync/256 lines", b, "rec/s");
 
     for (int r = 0; r < ROUNDS; r++) {
         a[r] = run_verify(&t);

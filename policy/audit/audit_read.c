@@ -24,6 +24,7 @@
 
 #include "policy/sign/key.h"
 #include "policy/audit/note.h"
+#include "policy/audit/sha256.h"
 
 int audit_kind_valid(const char *kind)
 {
@@ -82,6 +83,139 @@ int audit_fields_parse(const char *text, size_t len, struct cJSON **out)
         }
     *out = o;
     return 0;
+}
+
+/* A string at *pp in the form cJSON prints it: raw bytes from 0x20 up but '"' and '\\', the
+ * short escapes, and \u00xx (lowercase) for the other control characters but NUL. On success
+ * *pp is past the closing quote. */
+static int canon_string(const unsigned char **pp, const unsigned char *end)
+{
+    const unsigned char *p = *pp + 1;
+    static const char hex[] = "0123456789abcdef";
+    while (p < end) {
+        unsigned char c = *p;
+        if (c == '"') {
+            *pp = p + 1;
+            return 1;
+        }
+        if (c < 0x20)
+            return 0;
+        if (c != '\\') {
+            p++;
+            continue;
+        }
+        if (end - p < 2)
+            return 0;
+        c = p[1];
+        if (c == '"' || c == '\\' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') {
+            p += 2;
+            continue;
+        }
+        if (c != 'u' || end - p < 6 || p[2] != '0' || p[3] != '0' || (p[4] != '0' && p[4] != '1'))
+            return 0;
+        const char *d = memchr(hex, p[5], 16);
+        if (!d || p[5] == '\0')
+            return 0;
+        unsigned v = (unsigned)(p[4] - '0') * 16 + (unsigned)(d - hex);
+        if (v == 0 || v == '\b' || v == '\t' || v == '\n' || v == '\f' || v == '\r')
+            return 0;
+        p += 6;
+    }
+    return 0;
+}
+
+int audit_fields_canonical(const char *text, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)text, *end = p + len;
+    char stack[AUDIT_CANON_DEPTH]; /* '{' or '[' per open level */
+    int depth = 0;
+    if (len < 2 || *p != '{')
+        return 0;
+    for (;;) {
+        /* a value at p */
+        if (p >= end)
+            return 0;
+        unsigned char c = *p;
+        if (c == '{' || c == '[') {
+            if (depth == AUDIT_CANON_DEPTH)
+                return 0;
+            stack[depth++] = (char)c;
+            p++;
+            if (p < end && *p == (c == '{' ? '}' : ']')) {
+                depth--;
+                p++;
+                goto after_value;
+            }
+            if (c == '[')
+                continue;
+            goto member;
+        } else if (c == '"') {
+            if (!canon_string(&p, end))
+                return 0;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            /* integers of at most 15 digits, which cJSON prints back digit for digit */
+            const unsigned char *s = p;
+            if (c == '-' && ++p < end && *p == '0')
+                return 0; /* -0 prints as 0 */
+            if (p >= end || *p < '0' || *p > '9')
+                return 0;
+            if (*p == '0') {
+                p++;
+            } else {
+                while (p < end && *p >= '0' && *p <= '9')
+                    p++;
+            }
+            if (p - s - (*s == '-') > 15 ||
+                (p < end && (*p == '.' || *p == 'e' || *p == 'E' || (*p >= '0' && *p <= '9'))))
+                return 0;
+        } else if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
+            p += 4;
+        } else if (end - p >= 5 && memcmp(p, "false", 5) == 0) {
+            p += 5;
+        } else if (end - p >= 4 && memcmp(p, "null", 4) == 0) {
+            p += 4;
+        } else {
+            return 0;
+        }
+    after_value:
+        if (depth == 0)
+            return p == end;
+        if (p >= end)
+            return 0;
+        if (*p == ',') {
+            p++;
+            if (stack[depth - 1] == '[')
+                continue;
+            goto member;
+        }
+        if (*p != (stack[depth - 1] == '{' ? '}' : ']'))
+            return 0;
+        depth--;
+        p++;
+        goto after_value;
+    member:
+        /* a member name at p, then ':' */
+        if (p >= end || *p != '"')
+            return 0;
+        {
+            const unsigned char *k = p + 1;
+            if (!canon_string(&p, end))
+                return 0;
+            if (depth == 1) {
+                char name[8];
+                size_t kl = (size_t)(p - 1 - k);
+                if (kl < sizeof name) {
+                    memcpy(name, k, kl);
+                    name[kl] = '\0';
+                    if (audit_member_reserved(name))
+                        return 0;
+                }
+            }
+        }
+        if (p >= end || *p != ':')
+            return 0;
+        p++;
+    }
 }
 
 /* n digits at s as a number; -1 when any is not a digit. */
@@ -471,7 +605,7 @@ static int walk_line(struct walk *w, const char *line, size_t len, int is_last)
             goto out;
         }
     }
-    crypto_hash_sha256(r->last_hash, (const unsigned char *)line, len);
+    audit_sha256(line, len, r->last_hash);
     merkle_append(&r->tree, line, len);
     r->lines++;
     r->bytes += len + 1;

@@ -40,6 +40,17 @@ __attribute__((warn_unused_result)) int audit_fields_parse(const char *text, siz
                                                            struct cJSON **out);
 
 /*
+ * 1 if the fields text is a JSON object exactly as cJSON_PrintUnformatted would print what
+ * audit_fields_parse makes of it, and that parse would accept it: compact, strings with only
+ * the escapes cJSON prints, integers of at most 15 digits, at most AUDIT_CANON_DEPTH levels,
+ * no member the log sets itself. Such text can go into a line as it stands, with the bytes
+ * the parse and print would give; 0 means only that the parse must decide (floats, other
+ * escapes, whitespace, deeper nesting, or text that is not valid at all).
+ */
+#define AUDIT_CANON_DEPTH 64
+int audit_fields_canonical(const char *text, size_t len);
+
+/*
  * Parse a time for queries and records: RFC 3339 ("2026-11-24T09:00:00Z", fractional seconds
  * and numeric offsets accepted), a date "2026-11-24" (midnight UTC), or a duration before now
  * ("90s", "15m", "24h", "7d"). now_ms is the reference for durations. Returns 0 with *ms

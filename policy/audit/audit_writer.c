@@ -35,6 +35,7 @@
 #include "policy/audit/audit_read.h"
 #include "policy/audit/merkle.h"
 #include "policy/audit/note.h"
+#include "policy/audit/sha256.h"
 #include "policy/sign/key.h"
 
 /* ---- the writer process ------------------------------------------------------------- */
@@ -67,6 +68,8 @@ struct writer {
     int failed, told_failed;
     struct waiter_reply *replies;
     size_t nreplies, replies_cap;
+    int64_t ts_ms; /* the time ts holds, formatted */
+    char ts[40];
 };
 
 static unsigned cfg_or(unsigned v, unsigned dflt)
@@ -126,36 +129,29 @@ static int writer_sync(struct writer *w)
 }
 
 /*
- * Add one record: the members the writer decides, then the caller's (already validated)
- * fields. The line goes to the pending batch; it reaches the file in one write() with the
- * rest of the batch, so a crash leaves whole lines or a torn tail recovery can recognise.
- * Returns AUDIT_OK with *seq, or a status (AUDIT_ERR_IO: the writer is failed).
+ * Add one record: the members the writer decides, then the caller's fields, as the text of a
+ * compact JSON object (ftext, flen; NULL or "{}" for none) already validated and in the form
+ * the format specifies. The line goes to the pending batch; it reaches the file in one write()
+ * with the rest of the batch, so a crash leaves whole lines or a torn tail recovery can
+ * recognise. Returns AUDIT_OK with *seq, or a status (AUDIT_ERR_IO: the writer is failed).
  */
-static int writer_record(struct writer *w, const char *kind, const char *agent, const cJSON *fields,
-                         uint64_t *seq)
+static int writer_record_text(struct writer *w, const char *kind, const char *agent,
+                              const char *ftext, size_t flen, uint64_t *seq)
 {
-    int rc = AUDIT_ERR_IO;
-    char *printed = NULL;
     if (w->failed)
         return AUDIT_ERR_IO;
-    if (fields && fields->child) {
-        printed = cJSON_PrintUnformatted(fields);
-        if (!printed)
-            return AUDIT_ERR_NOMEM;
-    }
-    size_t flen = printed ? strlen(printed) : 0;
+    if (ftext && flen <= 2)
+        ftext = NULL, flen = 0; /* "{}": no members */
+    if (!ftext)
+        flen = 0;
     /* The limit holds for what is written, not for what the caller sent: cJSON may print a
      * number longer than it was given (1e15 -> 1e+15), and a line the reader refuses would
      * make the log unreadable and cordond unable to restart. */
-    if (flen > AUDIT_FIELDS_MAX) {
-        free(printed);
+    if (flen > AUDIT_FIELDS_MAX)
         return AUDIT_ERR_INVALID;
-    }
     size_t need = w->pend_len + 256 + 2 * AUDIT_AGENT_MAX + flen;
-    if (GROW(&w->pend, &w->pend_cap, need) != 0) {
-        free(printed);
+    if (GROW(&w->pend, &w->pend_cap, need) != 0)
         return AUDIT_ERR_NOMEM;
-    }
     if (w->synced == w->tree.size)
         w->first_unsynced_ms = clock_mono_ms(); /* the batch_ms clock starts with this record */
     if (w->pend_len == 0) {
@@ -163,8 +159,13 @@ static int writer_record(struct writer *w, const char *kind, const char *agent, 
         memcpy(w->snap_hash, w->last_hash, 32);
         w->snap_since_cp = w->since_cp;
     }
-    char ts[40], prev[65], *line = w->pend + w->pend_len;
-    audit_time_format(clock_real_ms(), ts, sizeof ts);
+    char prev[65], *line = w->pend + w->pend_len;
+    int64_t now = clock_real_ms();
+    if (now != w->ts_ms || !w->ts[0]) { /* a busy writer formats each millisecond once */
+        audit_time_format(now, w->ts, sizeof w->ts);
+        w->ts_ms = now;
+    }
+    const char *ts = w->ts;
     sodium_bin2hex(prev, sizeof prev, w->last_hash, 32);
     /* kind and agent were validated as printable ASCII (audit_kind_valid, audit_agent_valid),
      * so jbuf_str escapes no more than '"' and '\\': the canonical line stays the one
@@ -183,31 +184,44 @@ static int writer_record(struct writer *w, const char *kind, const char *agent, 
         jbuf_raw(&b, ",\"agent\":");
         jbuf_str(&b, agent, 0);
     }
-    if (b.overflow) {
-        free(printed);
+    if (b.overflow)
         return AUDIT_ERR_INVALID;
-    }
     size_t len = b.len;
-    if (printed) {
+    if (ftext) {
         /* The caller's object without its braces: "{...}" -> ",..." */
         line[len++] = ',';
-        memcpy(line + len, printed + 1, flen - 2);
+        memcpy(line + len, ftext + 1, flen - 2);
         len += flen - 2;
     }
     line[len++] = '}';
     line[len++] = '\n';
-    crypto_hash_sha256(w->last_hash, (const unsigned char *)line, len - 1);
+    audit_sha256(line, len - 1, w->last_hash);
     merkle_append(&w->tree, line, len - 1);
     w->pend_len += len;
     w->since_cp++;
     if (seq)
         *seq = w->tree.size - 1;
     if (w->cfg->fsync == AUDIT_FSYNC_ALWAYS)
-        rc = writer_sync(w);
-    else if (w->pend_len >= PEND_FLUSH)
-        rc = writer_flush(w);
-    else
-        rc = AUDIT_OK;
+        return writer_sync(w);
+    if (w->pend_len >= PEND_FLUSH)
+        return writer_flush(w);
+    return AUDIT_OK;
+}
+
+/* The same from a parsed object, printed compact by cJSON (the records the writer makes
+ * itself, and callers' fields in any other form). */
+static int writer_record(struct writer *w, const char *kind, const char *agent, const cJSON *fields,
+                         uint64_t *seq)
+{
+    if (w->failed)
+        return AUDIT_ERR_IO;
+    char *printed = NULL;
+    if (fields && fields->child) {
+        printed = cJSON_PrintUnformatted(fields);
+        if (!printed)
+            return AUDIT_ERR_NOMEM;
+    }
+    int rc = writer_record_text(w, kind, agent, printed, printed ? strlen(printed) : 0, seq);
     free(printed);
     return rc;
 }
@@ -351,13 +365,19 @@ static int writer_append(struct writer *w, const struct frame_hdr *h, const char
     if (!audit_kind_valid(kind) || (h->agent_len && !audit_agent_valid(agent)) ||
         strlen(kind) != h->kind_len || strlen(agent) != h->agent_len)
         st = AUDIT_ERR_INVALID;
-    if (st == AUDIT_OK)
-        st = audit_fields_parse(body + h->kind_len + h->agent_len,
-                                h->len - h->kind_len - h->agent_len, &fields) == 0
-                 ? AUDIT_OK
-                 : AUDIT_ERR_INVALID;
-    if (st == AUDIT_OK)
-        st = writer_record(w, kind, h->agent_len ? agent : NULL, fields, &seq);
+    const char *ftext = body + h->kind_len + h->agent_len;
+    size_t flen = h->len - h->kind_len - h->agent_len;
+    /* Fields already in the form the line needs (cordond's own records are) go in as they
+     * stand: one pass over the bytes instead of a parse and a print that would give the same
+     * bytes back. Anything else is parsed, checked and printed compact, as always. */
+    if (st == AUDIT_OK && flen <= AUDIT_FIELDS_MAX && audit_fields_canonical(ftext, flen)) {
+        st = writer_record_text(w, kind, h->agent_len ? agent : NULL, ftext, flen, &seq);
+    } else {
+        if (st == AUDIT_OK)
+            st = audit_fields_parse(ftext, flen, &fields) == 0 ? AUDIT_OK : AUDIT_ERR_INVALID;
+        if (st == AUDIT_OK)
+            st = writer_record(w, kind, h->agent_len ? agent : NULL, fields, &seq);
+    }
     cJSON_Delete(fields);
     if (st == AUDIT_OK && w->since_cp >= cfg_or(w->cfg->checkpoint_records, 1000))
         (void)writer_checkpoint(w, 0); /* the record is in whatever the checkpoint does */

@@ -6,8 +6,9 @@
  */
 #include "policy/audit/merkle.h"
 
-#include <sodium.h>
 #include <string.h>
+
+#include "policy/audit/sha256.h"
 
 void merkle_init(struct merkle_tree *t)
 {
@@ -16,12 +17,7 @@ void merkle_init(struct merkle_tree *t)
 
 void merkle_leaf_hash(const void *data, size_t len, unsigned char out[MERKLE_HASH])
 {
-    crypto_hash_sha256_state st;
-    static const unsigned char zero = 0x00;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, &zero, 1);
-    crypto_hash_sha256_update(&st, data, len);
-    crypto_hash_sha256_final(&st, out);
+    audit_sha256_prefixed(0x00, data, len, out);
 }
 
 static void node_hash(const unsigned char l[MERKLE_HASH], const unsigned char r[MERKLE_HASH],
@@ -31,7 +27,7 @@ static void node_hash(const unsigned char l[MERKLE_HASH], const unsigned char r[
     buf[0] = 0x01;
     memcpy(buf + 1, l, MERKLE_HASH);
     memcpy(buf + 1 + MERKLE_HASH, r, MERKLE_HASH);
-    crypto_hash_sha256(out, buf, sizeof buf);
+    audit_sha256(buf, sizeof buf, out);
 }
 
 void merkle_append_hash(struct merkle_tree *t, const unsigned char leaf[MERKLE_HASH])
@@ -58,7 +54,7 @@ void merkle_append(struct merkle_tree *t, const void *data, size_t len)
 void merkle_root(const struct merkle_tree *t, unsigned char out[MERKLE_HASH])
 {
     if (t->size == 0) {
-        crypto_hash_sha256(out, NULL, 0);
+        audit_sha256("", 0, out);
         return;
     }
     unsigned char acc[MERKLE_HASH];

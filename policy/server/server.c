@@ -44,13 +44,13 @@ static int invalid(struct srv *s, const char *kind, const char *why)
     return SRV_AUDIT_INVALID;
 }
 
-int srv_audit(struct srv *s, const char *kind, const char *agent, const char *fields, int sync)
+static int audit_flags(struct srv *s, const char *kind, const char *agent, const char *fields,
+                       unsigned flags)
 {
     if (!kind || !fields)
         return invalid(s, kind, "no kind or no fields");
     pthread_rwlock_rdlock(&s->audit_lock);
-    int rc = s->audit ? audit_append(s->audit, kind, agent, fields, sync ? AUDIT_SYNC : 0, NULL)
-                      : AUDIT_ERR_CLOSED;
+    int rc = s->audit ? audit_append(s->audit, kind, agent, fields, flags, NULL) : AUDIT_ERR_CLOSED;
     pthread_rwlock_unlock(&s->audit_lock);
     if (rc == AUDIT_OK)
         return 0;
@@ -59,6 +59,16 @@ int srv_audit(struct srv *s, const char *kind, const char *agent, const char *fi
     __atomic_store_n(&s->audit_failed, 1, __ATOMIC_RELAXED);
     say_failed(kind, rc);
     return SRV_AUDIT_FAILED;
+}
+
+int srv_audit(struct srv *s, const char *kind, const char *agent, const char *fields, int sync)
+{
+    return audit_flags(s, kind, agent, fields, sync ? AUDIT_SYNC : 0);
+}
+
+int srv_audit_trusted(struct srv *s, const char *kind, const char *agent, const char *fields)
+{
+    return audit_flags(s, kind, agent, fields, AUDIT_TRUSTED);
 }
 
 int srv_audit_jbuf(struct srv *s, const char *kind, const char *agent, const struct jbuf *b,

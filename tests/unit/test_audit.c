@@ -1530,3 +1530,118 @@ Test(audit, codes_are_disjoint_from_errno_and_named)
     }
     cr_assert_str_eq(audit_strerror(-ENOENT), strerror(ENOENT));
 }
+
+/* The writer copies fields it finds canonical as they stand, and parses and prints the rest:
+ * the copy must be the very bytes the parse and print would give, or the log's lines would
+ * depend on which path a record took. */
+Test(audit, canonical_fields_are_the_bytes_the_parse_and_print_give)
+{
+    static const char *const canonical[] = {
+        "{}",
+        "{\"a\":1}",
+        "{\"type\":\"model_call\",\"session\":null,\"stream\":false,\"ok\":true,"
+        "\"tokens\":{\"input\":812,\"output\":0},\"latency_ms\":-431,\"n\":123456789012345,"
+        "\"stages\":[{\"stage\":\"tools\",\"request\":\"not run\"},[],{}],\"e\":[]}",
+        "{\"m\":\"tool \\\"shell\\\" \\\\ \\n\\r\\t\\b\\f \\u0001\\u001f é \x7f\"}",
+        "{\"\":0,\"a\":[[[[1]]]],\"agents\":1,\"sequence\":2,\"kinds\":3}",
+    };
+    static const char *const not_canonical[] = {
+        "",
+        "{",
+        "{ }",
+        "{\"a\": 1}",
+        "{\"a\":1} ",
+        "{\"a\":1.5}",
+        "{\"a\":1e3}",
+        "{\"a\":-0}",
+        "{\"a\":01}",
+        "{\"a\":1234567890123456}",
+        "{\"a\":\"\\/\"}",
+        "{\"a\":\"\\u0041\"}",
+        "{\"a\":\"\\u000a\"}",
+        "{\"a\":\"\\u0000\"}",
+        "{\"a\":\"\\u001F\"}",
+        "{\"a\":\"\\u007f\"}",
+        "{\"a\":\"x\ty\"}",
+        "{\"seq\":1}",
+        "{\"agent\":\"x\"}",
+        "{\"kind\":\"x\"}",
+        "{\"ts\":1,\"prev\":2}",
+        "{\"a\":1,}",
+        "{\"a\":[1,]}",
+        "{\"a\":tru}",
+        "{\"a\":1}{}",
+        "[1]",
+        "{\"a\":\"x}",
+        "{\"a\":-}",
+        "{\"a\" :1}",
+        "{\"a\":[1 ,2]}",
+    };
+    for (size_t i = 0; i < sizeof canonical / sizeof canonical[0]; i++) {
+        const char *t = canonical[i];
+        cr_expect(audit_fields_canonical(t, strlen(t)), "canonical: %s", t);
+        cJSON *o = NULL;
+        cr_assert_eq(audit_fields_parse(t, strlen(t), &o), 0, "%s", t);
+        char *p = cJSON_PrintUnformatted(o);
+        cr_expect_str_eq(p, t, "printed back differently");
+        free(p);
+        cJSON_Delete(o);
+    }
+    for (size_t i = 0; i < sizeof not_canonical / sizeof not_canonical[0]; i++)
+        cr_expect(!audit_fields_canonical(not_canonical[i], strlen(not_canonical[i])),
+                  "not canonical: %s", not_canonical[i]);
+    /* nesting deeper than the scanner follows goes to the parse */
+    char deep[2 * AUDIT_CANON_DEPTH + 16];
+    size_t n = 0;
+    deep[n++] = '{';
+    deep[n++] = '"';
+    deep[n++] = 'a';
+    deep[n++] = '"';
+    deep[n++] = ':';
+    for (int i = 0; i < AUDIT_CANON_DEPTH; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < AUDIT_CANON_DEPTH; i++)
+        deep[n++] = ']';
+    deep[n++] = '}';
+    cr_expect(!audit_fields_canonical(deep, n));
+    cr_expect(audit_fields_canonical(deep + 0, 0) == 0);
+}
+
+/* AUDIT_TRUSTED skips the caller's parse, not the writer's checks. */
+Test(audit, trusted_appends_are_still_checked_by_the_writer)
+{
+    struct audit_log *l =
+        open_ok(&(struct audit_config){.dir = logdir, .key_path = keypath, .origin = ORIGIN});
+    unsigned t = AUDIT_TRUSTED | AUDIT_SYNC;
+    /* what the caller's side still refuses at once */
+    cr_expect_eq(audit_append(l, "x", NULL, "{\"a\":1}\n{\"b\":2}", t, NULL), AUDIT_ERR_INVALID);
+    cr_expect_eq(audit_append(l, "x", NULL, "[1]", t, NULL), AUDIT_ERR_INVALID);
+    cr_expect_eq(audit_append(l, "start", NULL, "{\"a\":1}", t, NULL), AUDIT_ERR_INVALID);
+    /* what only the writer sees: it refuses them, and writes nothing */
+    static const char *const bad[] = {"{\"seq\":1}", "{\"a\":1} {}", "{\"a\":}", "{\"a\":1,}",
+                                      "{\"agent\":\"forged\"}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_eq(audit_append(l, "x", NULL, bad[i], t, NULL), AUDIT_ERR_INVALID, "%s", bad[i]);
+    /* canonical fields are copied; others are printed compact, as without the flag */
+    cr_assert_eq(audit_append(l, "a.b", "ag", "{\"n\":1,\"s\":\"q\\\"\"}", t, NULL), AUDIT_OK);
+    cr_assert_eq(audit_append(l, "a.b", "ag", "{\"n\" : 1.50, \"s\":\"\\u0041\"}", t, NULL),
+                 AUDIT_OK);
+    cr_assert_eq(audit_close(l), AUDIT_OK);
+    struct audit_read_report *r = walk(NULL);
+    cr_assert_eq(r->status, AUDIT_READ_VALID, "%s", r->problem);
+    cr_assert_eq(r->lines, 5, "start, two records, stop, checkpoint");
+    char path[600], *text = NULL;
+    snprintf(path, sizeof path, "%s/audit.jsonl", logdir);
+    FILE *f = fopen(path, "r");
+    cr_assert(f);
+    size_t cap = 0;
+    int found = 0;
+    while (getline(&text, &cap, f) > 0) {
+        found +=
+            strstr(text, "\"kind\":\"a.b\",\"agent\":\"ag\",\"n\":1,\"s\":\"q\\\"\"}\n") != NULL;
+        found += strstr(text, "\"kind\":\"a.b\",\"agent\":\"ag\",\"n\":1.5,\"s\":\"A\"}\n") != NULL;
+    }
+    free(text);
+    fclose(f);
+    cr_expect_eq(found, 2, "both records as the format writes them");
+}
