@@ -216,7 +216,7 @@ static void usd_text(int64_t p, char *buf, size_t cap)
 static void refusal(struct engine_call *c, const struct engine_budget_refusal *r,
                     struct engine_reason *why)
 {
-    char tag[160], lim[40], rem[40], need[40], when[64];
+    char tag[160], lim[40], rem[40], need[40], when[96];
     engine_policy_tag(c, tag, sizeof tag);
     int usd = scope_is_usd(r->scope);
     int64_t ask = usd ? c->budget_usd_p : c->budget_tokens;
@@ -238,6 +238,10 @@ static void refusal(struct engine_call *c, const struct engine_budget_refusal *r
         struct tm tm;
         gmtime_r(&t, &tm);
         strftime(when, sizeof when, "resets at %Y-%m-%dT%H:%M:%SZ", &tm);
+    } else if (r->scope == ENGINE_BUDGET_SESSION_USD || r->scope == ENGINE_BUDGET_SESSION_TOKENS) {
+        snprintf(when, sizeof when,
+                 "it resets when the session ends (what open calls hold "
+                 "comes back as they end)");
     } else {
         snprintf(when, sizeof when, "frees up when a call of the agent ends");
     }
