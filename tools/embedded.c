@@ -570,13 +570,12 @@ int embedded_tail(const struct embedded *e, char *out, size_t len)
     return 0;
 }
 
-void embedded_abandon(struct embedded *e)
+/* The audit writer was cordond's child; with cordond gone it is ours. It exits once it has
+ * written and synced what it holds, and until then it holds the audit directory's lock: give
+ * it that time, so that the log is complete before anyone is told to verify it and the next
+ * run with the same --audit directory finds the lock free. */
+static void wait_writer(struct embedded *e)
 {
-    sodium_memzero(e->key, sizeof e->key);
-    e->pid = 0;
-    /* The writer was cordond's child; with cordond gone it is ours. It exits once it has
-     * written and synced what it holds: give it that time, so that the log is complete
-     * before anyone is told to verify it. */
     for (long waited = 0; e->writer_pid > 0 && waited < STOP_WAIT_MS; waited += 10) {
         pid_t r = waitpid(e->writer_pid, NULL, WNOHANG);
         if (r == e->writer_pid || (r < 0 && errno == ECHILD && kill(e->writer_pid, 0) != 0))
@@ -584,6 +583,13 @@ void embedded_abandon(struct embedded *e)
         sleep_ms(10);
     }
     e->writer_pid = 0;
+}
+
+void embedded_abandon(struct embedded *e)
+{
+    sodium_memzero(e->key, sizeof e->key);
+    e->pid = 0;
+    wait_writer(e);
 }
 
 int embedded_stop(struct embedded *e)
@@ -606,6 +612,7 @@ int embedded_stop(struct embedded *e)
             rc = -EIO;
         e->pid = 0;
     }
+    wait_writer(e);
     sodium_memzero(e->key, sizeof e->key);
     if (rc != 0)
         fprintf(stderr,
