@@ -1115,7 +1115,7 @@ const char *data_stream_pending(const struct data_stream *st, uint64_t *base, si
 {
     *base = st->rel;
     *len = st->dead ? 0 : (size_t)(st->end - st->rel);
-    return (const char *)st->buf + (st->rel - st->bbase);
+    return st->buf ? (const char *)st->buf + (st->rel - st->bbase) : "";
 }
 
 size_t data_stream_ready(const struct data_stream *st)
@@ -1126,7 +1126,7 @@ size_t data_stream_ready(const struct data_stream *st)
 const struct data_match *data_stream_matches(const struct data_stream *st, size_t *n)
 {
     *n = st->dead ? 0 : st->nfin - st->fin0;
-    return st->fin + st->fin0;
+    return st->fin ? st->fin + st->fin0 : NULL;
 }
 
 void data_stream_release(struct data_stream *st, size_t n)

@@ -246,6 +246,20 @@ static int add(struct numctx *c, int b, size_t st, size_t en)
 {
     if (c->cls[b] < 0)
         return 0;
+    /* A number is not a piece of a longer one: a candidate with a digit right before or right
+     * after it, or joined to one by '-' or '.', is part of a run the token reader did not take
+     * whole (a long dashed run, a table), and is not reported. */
+    if (b != B_EMAIL) {
+        const struct dview *v = c->v;
+        if (st > v->lo && (is_digit(v->p[st - 1]) ||
+                           (st - 1 > v->lo && (v->p[st - 1] == '-' || v->p[st - 1] == '.') &&
+                            is_digit(v->p[st - 2]))))
+            return 0;
+        if (en < v->n &&
+            (is_digit(v->p[en]) ||
+             (en + 1 < v->n && (v->p[en] == '-' || v->p[en] == '.') && is_digit(v->p[en + 1]))))
+            return 0;
+    }
     if (!c->found || en > c->found_end)
         c->found_end = en;
     c->found = 1;
@@ -487,7 +501,8 @@ static void read_token(struct dview *v, size_t i, struct ntok *t)
         if (!is_digit(ch) || ((sep & 0xff) == 0 && !(sep & SEP_CLOSE))) {
             break;
         }
-        if ((sep & SEP_CLOSE) && !(t->paren && t->ng == 1) && !(t->sep[t->ng - 2] & SEP_OPEN))
+        if ((sep & SEP_CLOSE) && !(t->paren && t->ng == 1) &&
+            (t->ng < 2 || !(t->sep[t->ng - 2] & SEP_OPEN)))
             break;
         t->sep[t->ng - 1] = sep;
         j = k;
