@@ -249,15 +249,15 @@ static int add(struct numctx *c, int b, size_t st, size_t en)
     /* A number is not a piece of a longer one: a candidate with a digit right before or right
      * after it, or joined to one by '-' or '.', is part of a run the token reader did not take
      * whole (a long dashed run, a table), and is not reported. */
-    if (b != B_EMAIL) {
-        const struct dview *v = c->v;
+    if (b != B_EMAIL && b != B_HEALTH && b != B_IBAN) { /* their readers end them */
+        struct dview *v = c->v;
         if (st > v->lo && (is_digit(v->p[st - 1]) ||
                            (st - 1 > v->lo && (v->p[st - 1] == '-' || v->p[st - 1] == '.') &&
                             is_digit(v->p[st - 2]))))
             return 0;
-        if (en < v->n &&
-            (is_digit(v->p[en]) ||
-             (en + 1 < v->n && (v->p[en] == '-' || v->p[en] == '.') && is_digit(v->p[en + 1]))))
+        /* at(): a byte not yet arrived makes the stream wait for it, as the block has it */
+        int a0 = at(v, en);
+        if (is_digit(a0) || ((a0 == '-' || a0 == '.') && is_digit(at(v, en + 1))))
             return 0;
     }
     if (!c->found || en > c->found_end)
@@ -925,6 +925,18 @@ static void interesting(const struct bmask *bp, const struct bmask *b0, const st
 }
 #endif
 
+/* A look-back start never falls inside a run of digit groups: back to the run's start (not
+ * before lo), so that a token is read from where the scalar pass would read it. */
+static size_t run_back(const unsigned char *p, size_t start, size_t lo)
+{
+    while (start > lo && (is_digit(p[start - 1]) ||
+                          (start - 1 > lo && is_digit(p[start - 2]) &&
+                           (p[start - 1] == ' ' || p[start - 1] == '-' || p[start - 1] == '.' ||
+                            p[start - 1] == ')' || p[start - 1] == '('))))
+        start--;
+    return start;
+}
+
 int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, struct dsink *k,
                   size_t *hold)
 {
@@ -967,7 +979,7 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
                 m &= m - 1;
                 if (j < cur)
                     continue;
-                size_t start = j > cur + back ? j - back : cur;
+                size_t start = run_back(v->p, j > cur + back ? j - back : cur, cur);
                 if ((r = scan_range(&c, start, j + 3, &cur, hold, &v6)) != 0)
                     goto done;
             }
@@ -1006,7 +1018,7 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
                 m &= m - 1;
                 if (j < cur || j >= n)
                     continue;
-                size_t start = j > cur + back ? j - back : cur;
+                size_t start = run_back(v->p, j > cur + back ? j - back : cur, cur);
                 if ((r = scan_range(&c, start, j + 3, &cur, hold, &v6)) != 0)
                     goto done;
             }

@@ -85,6 +85,24 @@ static int stream(const char *text, size_t len, size_t a, size_t b, struct data_
     return rc;
 }
 
+/* A run of digit groups (digits joined by ' ', '-', '.', '(' or ')') longer than 96 bytes: the
+ * scanner reads such a run in tokens whose boundaries depend on where a pass starts, so a
+ * block scan and a stream may report different numbers inside it (docs/SECURITY.md, "Data
+ * classification and its actions: limits"). Everything else must agree exactly. */
+static int long_digit_run(const char *t, size_t n)
+{
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = t[i];
+        int dig = c >= '0' && c <= '9';
+        int sep = (c == ' ' || c == '-' || c == '.' || c == '(' || c == ')') && run;
+        run = dig || sep ? run + 1 : 0;
+        if (run > 96)
+            return 1;
+    }
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!scanner)
@@ -107,7 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = stream(text, len, a, b, &sm, &sn);
     if (rc && !known(rc))
         __builtin_trap();
-    if (n >= 0 && !rc) {
+    if (n >= 0 && !rc && !long_digit_run(text, len)) {
         if ((size_t)n != sn)
             __builtin_trap(); /* block and stream disagree */
         for (size_t i = 0; i < sn; i++)
