@@ -5,6 +5,7 @@
  * is expanded with in this process, and the judgement of a path against the grants. The
  * document itself is read by policy_load.c and the walk it drives (policy_walk.h).
  */
+#include "policy/data/data_names.h"
 #include "policy/policy.h"
 
 #include <errno.h>
@@ -15,30 +16,7 @@
 #include <unistd.h>
 
 /* The same names, in the same order, as policy/data's data_builtin_classes. */
-const char *const policy_data_classes[] = {
-    "pii.email",
-    "pii.phone",
-    "pii.credit_card",
-    "pii.ssn",
-    "pii.iban",
-    "pii.ip",
-    "secret.aws_access_key",
-    "secret.aws_secret_key",
-    "secret.github_token",
-    "secret.openai_key",
-    "secret.anthropic_key",
-    "secret.slack_token",
-    "secret.google_api_key",
-    "secret.stripe_key",
-    "secret.jwt",
-    "secret.private_key",
-    "secret.ssh_private_key",
-    "secret.database_url",
-    "secret.generic",
-    "health",
-    "financial",
-    NULL,
-};
+const char *const policy_data_classes[] = {DATA_BUILTIN_NAMES, NULL};
 
 /* docs/POLICY.md, "The credential deny set", says what each entry holds. The first 14 are the
  * original set, in their original order. */

@@ -37,7 +37,7 @@ const char *data_strerror(int rc);
 /* The built-in classes, in a fixed order (their ids are indexes into this list),
  * NULL-terminated: "pii.email", "pii.phone", "pii.credit_card", "pii.ssn", "pii.iban",
  * "pii.ip", "secret.aws_access_key", ..., "health", "financial". policy.c's
- * policy_data_classes lists the same names. */
+ * policy_data_classes is built from the same list (data_names.h). */
 extern const char *const data_builtin_classes[];
 
 struct data_edm; /* data_edm.h */

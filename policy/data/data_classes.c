@@ -11,30 +11,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "policy/data/data_names.h"
 #include "policy/data/internal.h"
 
-const char *const data_builtin_classes[] = {"pii.email",
-                                            "pii.phone",
-                                            "pii.credit_card",
-                                            "pii.ssn",
-                                            "pii.iban",
-                                            "pii.ip",
-                                            "secret.aws_access_key",
-                                            "secret.aws_secret_key",
-                                            "secret.github_token",
-                                            "secret.openai_key",
-                                            "secret.anthropic_key",
-                                            "secret.slack_token",
-                                            "secret.google_api_key",
-                                            "secret.stripe_key",
-                                            "secret.jwt",
-                                            "secret.private_key",
-                                            "secret.ssh_private_key",
-                                            "secret.database_url",
-                                            "secret.generic",
-                                            "health",
-                                            "financial",
-                                            NULL};
+const char *const data_builtin_classes[] = {DATA_BUILTIN_NAMES, NULL};
 
 enum { T_AWS, T_GH, T_GHPAT, T_OPENAI, T_ANTH, T_SLACK, T_GOOGLE, T_STRIPE };
 enum { KV_PASSWORD, KV_SECRET, KV_AWS };
