@@ -984,22 +984,6 @@ void data_stream_free(struct data_stream *st)
     free(st);
 }
 
-/* Where the run of digit groups around i begins ("4111 1111 1111", "2025-03-14"): a stream
- * that resumes its numeric pass inside such a run reads the run from its start, as a block
- * scan reads it, so that both see the same tokens. At most 128 bytes back. */
-static size_t run_start(const unsigned char *p, size_t i)
-{
-    size_t s = i;
-#define DIG(c) ((c) >= '0' && (c) <= '9')
-    while (s > 0 && i - s < 128 &&
-           (DIG(p[s - 1]) || (s > 1 && DIG(p[s - 2]) &&
-                              (p[s - 1] == ' ' || p[s - 1] == '-' || p[s - 1] == '.' ||
-                               p[s - 1] == ')' || p[s - 1] == '('))))
-        s--;
-#undef DIG
-    return s;
-}
-
 static int advance(struct data_stream *st, size_t new_at, size_t new_len, int eof)
 {
     struct data_scanner *s = st->s;
@@ -1039,7 +1023,7 @@ static int advance(struct data_stream *st, size_t new_at, size_t new_len, int eo
     v.n_ctx = st->ctx.n;
     if (s->any_num || s->bcls[B_EMAIL] >= 0) {
         size_t from = st->k.n, h;
-        size_t at_ = (size_t)(st->num_from - st->bbase), rs = run_start(st->buf, at_);
+        size_t at_ = (size_t)(st->num_from - st->bbase), rs = data_num_run_start(st->buf, at_, 0);
         if ((rc = data_num_scan(s, &v, rs, &st->k, &h)) != 0)
             return rc;
         if (rs < at_) { /* the run's candidates before the resume point were found already */

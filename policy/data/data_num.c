@@ -925,16 +925,15 @@ static void interesting(const struct bmask *bp, const struct bmask *b0, const st
 }
 #endif
 
-/* A look-back start never falls inside a run of digit groups: back to the run's start (not
- * before lo), so that a token is read from where the scalar pass would read it. */
-static size_t run_back(const unsigned char *p, size_t start, size_t lo)
+size_t data_num_run_start(const unsigned char *p, size_t i, size_t lo)
 {
-    while (start > lo && (is_digit(p[start - 1]) ||
-                          (start - 1 > lo && is_digit(p[start - 2]) &&
-                           (p[start - 1] == ' ' || p[start - 1] == '-' || p[start - 1] == '.' ||
-                            p[start - 1] == ')' || p[start - 1] == '('))))
-        start--;
-    return start;
+    size_t s = i;
+    while (s > lo && i - s < 128 &&
+           (is_digit(p[s - 1]) || (s - 1 > lo && is_digit(p[s - 2]) &&
+                                   (p[s - 1] == ' ' || p[s - 1] == '-' || p[s - 1] == '.' ||
+                                    p[s - 1] == ')' || p[s - 1] == '('))))
+        s--;
+    return s;
 }
 
 int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, struct dsink *k,
@@ -979,7 +978,7 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
                 m &= m - 1;
                 if (j < cur)
                     continue;
-                size_t start = run_back(v->p, j > cur + back ? j - back : cur, cur);
+                size_t start = data_num_run_start(v->p, j > cur + back ? j - back : cur, cur);
                 if ((r = scan_range(&c, start, j + 3, &cur, hold, &v6)) != 0)
                     goto done;
             }
@@ -1018,7 +1017,7 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
                 m &= m - 1;
                 if (j < cur || j >= n)
                     continue;
-                size_t start = run_back(v->p, j > cur + back ? j - back : cur, cur);
+                size_t start = data_num_run_start(v->p, j > cur + back ? j - back : cur, cur);
                 if ((r = scan_range(&c, start, j + 3, &cur, hold, &v6)) != 0)
                     goto done;
             }

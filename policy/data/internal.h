@@ -158,6 +158,11 @@ long data_confirm(const struct danchor *a, struct dview *v, size_t as, size_t ae
 /* The C pass (digits and '@'): candidates of the numeric classes, e-mail and IP from index
  * `from` of v into k. *hold: the first index a candidate may still start at (v->n when none;
  * in a block scan always v->n). 0, or k's error. */
+/* Where the run of digit groups around i begins ("4111 1111 1111", "2025-03-14"), not before
+ * lo and at most 128 bytes back: a pass that starts inside a run starts at its beginning
+ * instead, so that block and stream scans read the same tokens (data_num.c). */
+size_t data_num_run_start(const unsigned char *p, size_t i, size_t lo);
+
 int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, struct dsink *k,
                   size_t *hold);
 
