@@ -255,9 +255,11 @@ static int add(struct numctx *c, int b, size_t st, size_t en)
                            (st - 1 > v->lo && (v->p[st - 1] == '-' || v->p[st - 1] == '.') &&
                             is_digit(v->p[st - 2]))))
             return 0;
-        /* at(): a byte not yet arrived makes the stream wait for it, as the block has it */
+        /* at(): a byte not yet arrived makes the stream wait for it, as the block has it;
+         * the caller sees v->more and holds the candidate back instead of reporting it */
         int a0 = at(v, en);
-        if (is_digit(a0) || ((a0 == '-' || a0 == '.') && is_digit(at(v, en + 1))))
+        int a1 = a0 == '-' || a0 == '.' ? at(v, en + 1) : 0;
+        if (v->more || is_digit(a0) || is_digit(a1))
             return 0;
     }
     if (!c->found || en > c->found_end)
@@ -393,6 +395,15 @@ static int classify(struct numctx *c, const struct ntok *t, int a)
                     ok = t->gl[g] >= 2;
                 if (ok && t->sep[a] == '.' && !data_ctx_before(v, st, CTX_PHONE))
                     ok = 0; /* dotted: too close to versions and dates without context */
+                if (ok && t->sep[a] == '.') {
+                    /* and shaped as the vectorized pre-filter tells a number from a decimal:
+                     * a group of six digits or more, or a middle group of three or fewer
+                     * (0123.56789 is a decimal in a block scan, so it is one here too) */
+                    int shaped = 0;
+                    for (int g = a; g < b && !shaped; g++)
+                        shaped = t->gl[g] >= 6 || (g > a && g < b - 1 && t->gl[g] <= 3);
+                    ok = shaped;
+                }
                 if (ok) {
                     int rc = add(c, B_PHONE, st, gend(t, b - 1));
                     if (rc)
@@ -739,6 +750,12 @@ static int scan_range(struct numctx *cx, size_t i, size_t lim, size_t *cur, size
                 }
                 if (r > 0 && (rc = add(&c, B_IP, ms, (size_t)r)) != 0)
                     return rc;
+                if (v->more) {
+                    *hold = ms;
+                    *v6_skip_ = v6_skip;
+                    *cur = i;
+                    return 1;
+                }
             }
             next = i;
             while (next < n && is_word(p[next]))
@@ -764,6 +781,12 @@ static int scan_range(struct numctx *cx, size_t i, size_t lim, size_t *cur, size
             if (r > 0) {
                 if ((rc = add(&c, B_IP, ms, (size_t)r)) != 0)
                     return rc;
+                if (v->more) {
+                    *hold = ms;
+                    *v6_skip_ = v6_skip;
+                    *cur = i;
+                    return 1;
+                }
                 i = (size_t)r;
                 continue;
             }
@@ -974,12 +997,16 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
             uint64_t m = near | far;
             while (m) {
                 size_t j = blk + (size_t)__builtin_ctzll(m);
-                size_t back = (far >> (j - blk)) & 1 ? 48 : 8;
+                int isfar = (far >> (j - blk)) & 1;
+                size_t back = isfar ? 48 : 8, ahead = isfar ? 48 : 3;
                 m &= m - 1;
-                if (j < cur)
+                /* skipped only when the window it needs was read already: a pass that ended
+                 * inside it (a "::" just before "E0") goes on to its end. An IPv6 candidate's
+                 * first digit may come a whole address after its colons ("::abc:Ec0"). */
+                if (j + ahead <= cur)
                     continue;
                 size_t start = data_num_run_start(v->p, j > cur + back ? j - back : cur, cur);
-                if ((r = scan_range(&c, start, j + 3, &cur, hold, &v6)) != 0)
+                if ((r = scan_range(&c, start, j + ahead, &cur, hold, &v6)) != 0)
                     goto done;
             }
         }
@@ -1013,12 +1040,13 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
             uint64_t m = near | far;
             while (m) {
                 size_t j = hb + (size_t)__builtin_ctzll(m);
-                size_t back = (far >> (j - hb)) & 1 ? 48 : 8;
+                int isfar = (far >> (j - hb)) & 1;
+                size_t back = isfar ? 48 : 8, ahead = isfar ? 48 : 3;
                 m &= m - 1;
-                if (j < cur || j >= n)
+                if (j + ahead <= cur || j >= n)
                     continue;
                 size_t start = data_num_run_start(v->p, j > cur + back ? j - back : cur, cur);
-                if ((r = scan_range(&c, start, j + 3, &cur, hold, &v6)) != 0)
+                if ((r = scan_range(&c, start, j + ahead, &cur, hold, &v6)) != 0)
                     goto done;
             }
         }
