@@ -38,7 +38,7 @@
 #define CORDON_SBINDIR "/usr/local/sbin"
 #endif
 
-#define READY_WAIT_MS 15000
+#define READY_WAIT_MS 30000
 #define STOP_WAIT_MS 10000
 
 int embedded_is_policy(const char *path)
@@ -463,9 +463,11 @@ static int await_cordond(struct embedded *e, const struct embedded_files *f, cha
         }
         while (*said && said[strlen(said) - 1] == '\n')
             said[strlen(said) - 1] = '\0';
+        char why[48] = "it exited";
+        if (rc != -ECHILD)
+            snprintf(why, sizeof why, "no answer within %d s", READY_WAIT_MS / 1000);
         diag_set(err, errlen, "the private cordond did not start (%s)%s%s; its output is in %s",
-                 rc == -ECHILD ? "it exited" : "no answer within 15 s", *said ? ":\n" : "", said,
-                 e->log_path);
+                 why, *said ? ":\n" : "", said, e->log_path);
         return rc;
     }
     if (snprintf(e->server, sizeof e->server, "http://%s", http) >= (int)sizeof e->server) {
@@ -486,16 +488,56 @@ static void unlink_keys(const struct embedded *e)
         unlink(e->key_path);
 }
 
+/* The audit writer was cordond's child; with cordond gone it is ours. It exits once it has
+ * written and synced what it holds, and until then it holds the audit directory's lock: give
+ * it that time, so that the log is complete before anyone is told to verify it and the next
+ * run with the same --audit directory finds the lock free. */
+static void wait_writer(struct embedded *e)
+{
+    for (long waited = 0; e->writer_pid > 0 && waited < STOP_WAIT_MS; waited += 10) {
+        pid_t r = waitpid(e->writer_pid, NULL, WNOHANG);
+        if (r == e->writer_pid || (r < 0 && errno == ECHILD && kill(e->writer_pid, 0) != 0))
+            break;
+        sleep_ms(10);
+    }
+    e->writer_pid = 0;
+}
+
+/* Stop cordond: SIGTERM, SIGKILL after STOP_WAIT_MS, then wait for its audit writer (found
+ * before the signal, while it is still cordond's child). 0 when cordond exited 0 on the
+ * SIGTERM, or -EIO; 0 also when none runs. */
+static int stop_cordond(struct embedded *e)
+{
+    int rc = 0;
+    if (e->pid > 0) {
+        int st = 0;
+        if (e->writer_pid <= 0)
+            e->writer_pid = find_writer(e->pid);
+        kill(e->pid, SIGTERM);
+        long waited = 0;
+        pid_t r;
+        while ((r = waitpid(e->pid, &st, WNOHANG)) == 0 && waited < STOP_WAIT_MS) {
+            sleep_ms(10);
+            waited += 10;
+        }
+        if (r == 0) {
+            kill(e->pid, SIGKILL);
+            waitpid(e->pid, &st, 0);
+        }
+        if (r <= 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            rc = -EIO;
+        e->pid = 0;
+    }
+    wait_writer(e);
+    return rc;
+}
+
 /* A start that failed: nothing left running, no key anywhere, and the directory kept only
  * when cordond's output in it is the explanation. */
 static void abort_start(struct embedded *e)
 {
     sodium_memzero(e->key, sizeof e->key);
-    if (e->pid > 0) {
-        kill(e->pid, SIGKILL);
-        waitpid(e->pid, NULL, 0);
-        e->pid = 0;
-    }
+    stop_cordond(e);
     unlink_keys(e);
     if (access(e->log_path, R_OK) != 0)
         remove_dir(e->dir);
@@ -570,21 +612,6 @@ int embedded_tail(const struct embedded *e, char *out, size_t len)
     return 0;
 }
 
-/* The audit writer was cordond's child; with cordond gone it is ours. It exits once it has
- * written and synced what it holds, and until then it holds the audit directory's lock: give
- * it that time, so that the log is complete before anyone is told to verify it and the next
- * run with the same --audit directory finds the lock free. */
-static void wait_writer(struct embedded *e)
-{
-    for (long waited = 0; e->writer_pid > 0 && waited < STOP_WAIT_MS; waited += 10) {
-        pid_t r = waitpid(e->writer_pid, NULL, WNOHANG);
-        if (r == e->writer_pid || (r < 0 && errno == ECHILD && kill(e->writer_pid, 0) != 0))
-            break;
-        sleep_ms(10);
-    }
-    e->writer_pid = 0;
-}
-
 void embedded_abandon(struct embedded *e)
 {
     sodium_memzero(e->key, sizeof e->key);
@@ -594,25 +621,7 @@ void embedded_abandon(struct embedded *e)
 
 int embedded_stop(struct embedded *e)
 {
-    int rc = 0;
-    if (e->pid > 0) {
-        int st = 0;
-        kill(e->pid, SIGTERM);
-        long waited = 0;
-        pid_t r;
-        while ((r = waitpid(e->pid, &st, WNOHANG)) == 0 && waited < STOP_WAIT_MS) {
-            sleep_ms(10);
-            waited += 10;
-        }
-        if (r == 0) {
-            kill(e->pid, SIGKILL);
-            waitpid(e->pid, &st, 0);
-        }
-        if (r <= 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-            rc = -EIO;
-        e->pid = 0;
-    }
-    wait_writer(e);
+    int rc = stop_cordond(e);
     sodium_memzero(e->key, sizeof e->key);
     if (rc != 0)
         fprintf(stderr,
