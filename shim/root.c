@@ -28,6 +28,7 @@
 #include "base/path.h"
 #include "policy/policy.h"
 #include "shim/dnsmap.h"
+#include "shim/env.h"
 #include "shim/events.h"
 #include "shim/hookpol.h"
 #include "shim/root.h"
@@ -522,11 +523,27 @@ int root_enforce(struct root *r, char *err, size_t errlen)
             access(r->rootlib, R_OK) == 0)
             r->sopts.read_files[r->sopts.n_read_files++] = r->rootlib;
     }
+    /* The hidden variables go first: what the tree starts inherits this environment, and
+     * /proc/self/stat, which locates the kernel's copy, is still readable. The variables the
+     * root exports below (the session token under the SDKs' key names among them) come
+     * after, so a hide rule never takes them from the agent. */
+    if ((rc = env_scrub(r->policy, &r->hidden)) != 0) {
+        diag_set(err, errlen,
+                 "out of memory removing the variables sandbox.env hides from the "
+                 "environment");
+        return rc;
+    }
     if (sandbox_apply(r->policy, &r->sopts, &r->report, why, sizeof why) != SANDBOX_OK) {
         diag_set(err, errlen, "%s", why);
         return -EPERM;
     }
-    char *json = sandbox_report_json(&r->report);
+    cJSON *rep = sandbox_report_object(&r->report);
+    char *json = rep && env_hidden_json(&r->hidden, rep) == 0 ? cJSON_Print(rep) : NULL;
+    cJSON_Delete(rep);
+    if (!json) {
+        diag_set(err, errlen, "out of memory writing the enforcement report");
+        return -ENOMEM;
+    }
     events_emit("sandbox.report", "allow", json);
     free(json);
     if (r->event_fd >= 0)
