@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What a process can still learn of planted variables: envprobe [--proc FILE] NAME=VALUE...
- * prints, for each, whether getenv(NAME) answers and whether VALUE appears anywhere in FILE
- * (default /proc/self/environ, the kernel's copy of the environment as exec placed it), one
- * line per variable:
+ * What a process can still learn of planted variables: envprobe [--proc FILE] EXPECT reads
+ * NAME=VALUE lines from the file EXPECT (so that no value rides on a command line, which the
+ * audit log records) and prints, for each, whether getenv(NAME) answers and whether VALUE
+ * appears anywhere in FILE (default /proc/self/environ, the kernel's copy of the environment
+ * as exec placed it), one line per variable:
  *   NAME getenv=absent|present environ=absent|present
  * Built twice by integration.env: with -static, so that no shim runs in it and it reads the
  * file with plain system calls, and dynamically, so that the shim's constructor runs in the
@@ -35,15 +36,25 @@ int main(int argc, char **argv)
     while (n < sizeof buf && (r = read(fd, buf + n, sizeof buf - n)) > 0)
         n += (size_t)r;
     close(fd);
-    for (; i < argc; i++) {
-        char *eq = strchr(argv[i], '=');
-        if (!eq || eq == argv[i] || !eq[1])
-            return 2;
+    if (i != argc - 1)
+        return 2;
+    FILE *ex = fopen(argv[i], "r");
+    if (!ex) {
+        perror(argv[i]);
+        return 2;
+    }
+    char line[4096];
+    while (fgets(line, sizeof line, ex)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *eq = strchr(line, '=');
+        if (!eq || eq == line || !eq[1])
+            continue;
         *eq = '\0';
         const char *value = eq + 1;
         int in_file = memmem(buf, n, value, strlen(value)) != NULL;
-        printf("%s getenv=%s environ=%s\n", argv[i], getenv(argv[i]) ? "present" : "absent",
+        printf("%s getenv=%s environ=%s\n", line, getenv(line) ? "present" : "absent",
                in_file ? "present" : "absent");
     }
+    fclose(ex);
     return 0;
 }

@@ -17,7 +17,9 @@
 #include "shim/env.h"
 
 static const struct policy_env test_env = {
-    .vars = {.home = "/home/tester", .cwd = "/work/proj", .workspace = "/work/proj/ws",
+    .vars = {.home = "/home/tester",
+             .cwd = "/work/proj",
+             .workspace = "/work/proj/ws",
              .tmp = "/tmp"},
 };
 
@@ -71,18 +73,39 @@ static int hides(const struct policy *p, const char *entry)
 Test(env, default_set_hides_credentials_and_keeps_the_rest)
 {
     struct policy *p = load_ok("{\"cordon_policy\": 1, \"agent\": \"a\"}");
-    const char *hidden[] = {"AWS_SECRET_ACCESS_KEY=x", "AWS_SESSION_TOKEN=x",
-                            "GITHUB_TOKEN=ghp_x", "GH_TOKEN=x", "NPM_TOKEN=x", "OPENAI_API_KEY=sk",
-                            "ANTHROPIC_API_KEY=x", "STRIPE_SECRET_KEY=x", "AZURE_CLIENT_SECRET=x",
-                            "GOOGLE_APPLICATION_CREDENTIALS=/k.json", "PGPASSWORD=x",
-                            "MYSQL_PWD_PASSWORD=x", "SSH_AUTH_SOCK=/run/a", "DATABASE_URL=pg://",
-                            "AWS_ACCESS_KEY_ID=AKIA", "DEPLOY_PRIVATE_KEY=x", "HF_TOKEN=x",
-                            "github_token=lower case too", "SENDGRID_APIKEY=x", NULL};
+    const char *hidden[] = {"AWS_SECRET_ACCESS_KEY=x",
+                            "AWS_SESSION_TOKEN=x",
+                            "GITHUB_TOKEN=ghp_x",
+                            "GH_TOKEN=x",
+                            "NPM_TOKEN=x",
+                            "OPENAI_API_KEY=sk",
+                            "ANTHROPIC_API_KEY=x",
+                            "STRIPE_SECRET_KEY=x",
+                            "AZURE_CLIENT_SECRET=x",
+                            "GOOGLE_APPLICATION_CREDENTIALS=/k.json",
+                            "PGPASSWORD=x",
+                            "MYSQL_PWD_PASSWORD=x",
+                            "SSH_AUTH_SOCK=/run/a",
+                            "DATABASE_URL=pg://",
+                            "AWS_ACCESS_KEY_ID=AKIA",
+                            "DEPLOY_PRIVATE_KEY=x",
+                            "HF_TOKEN=x",
+                            "github_token=lower case too",
+                            "SENDGRID_APIKEY=x",
+                            NULL};
     for (size_t i = 0; hidden[i]; i++)
         cr_expect(hides(p, hidden[i]), "%s should be hidden by default", hidden[i]);
-    const char *shown[] = {"PATH=/usr/bin", "HOME=/home/a", "LANG=C.UTF-8", "TERM=xterm",
-                           "AWS_REGION=eu-west-1", "TOKENIZERS_PARALLELISM=false", "EDITOR=vi",
-                           "SSH_TTY=/dev/pts/1", "=x", "", NULL};
+    const char *shown[] = {"PATH=/usr/bin",
+                           "HOME=/home/a",
+                           "LANG=C.UTF-8",
+                           "TERM=xterm",
+                           "AWS_REGION=eu-west-1",
+                           "TOKENIZERS_PARALLELISM=false",
+                           "EDITOR=vi",
+                           "SSH_TTY=/dev/pts/1",
+                           "=x",
+                           "",
+                           NULL};
     for (size_t i = 0; shown[i]; i++)
         cr_expect(!hides(p, shown[i]), "%s should be shown", shown[i]);
     policy_free(p);
@@ -175,8 +198,9 @@ Test(env, hostile_keys_are_refused_without_harm)
     name[sizeof name - 1] = '\0';
     snprintf(json, sizeof json, P("{\"hide\": [\"%s\"]}"), name);
     expect_error(json, "sandbox.env.hide[0]", "at most 128");
-    size_t o = (size_t)snprintf(json, sizeof json, "{\"cordon_policy\": 1, \"agent\": \"a\", "
-                                                   "\"sandbox\": {\"env\": {\"allow\": [");
+    size_t o = (size_t)snprintf(json, sizeof json,
+                                "{\"cordon_policy\": 1, \"agent\": \"a\", "
+                                "\"sandbox\": {\"env\": {\"allow\": [");
     for (int i = 0; i < 1100; i++)
         o += (size_t)snprintf(json + o, sizeof json - o, "%s\"V%d\"", i ? "," : "", i);
     snprintf(json + o, sizeof json - o, "]}}}");
