@@ -123,6 +123,14 @@ grep -rq -e aws-planted-7Qx2 -e ghp_planted9Zr1 -e pg-planted-Wc6 "$AUD" &&
     bad "audit: no value anywhere in the log directory" || ok "audit: no value anywhere in the log directory"
 run "audit: the log verifies" 0 "$CORDON" audit verify "$AUD"
 
+# ---------------------------------------------------------------- cordon exec (kernel layer alone)
+run "cordon exec: the static probe itself" 0 "${PLANT[@]}" "$CORDON" exec --policy "$FX/plain.json" \
+    --report -- "$WS/bin/envprobe" "${ARGS[@]}"
+each_secret "cordon exec: the command never gets it" "getenv=absent environ=absent"
+has "cordon exec: the harmless variable passes" "ENVTEST_KEEP getenv=present environ=present"
+has "cordon exec: the report names what was hidden" '"GITHUB_TOKEN"'
+no_value "cordon exec: no value in the report"
+
 # ---------------------------------------------------------------- cordon explain
 run "explain: lists what this environment would lose" 0 "${PLANT[@]}" "$CORDON" explain "$FX/plain.json"
 for s in "${SECRETS[@]}"; do
