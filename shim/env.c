@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -143,4 +144,27 @@ int env_hidden_json(const struct env_hidden *h, cJSON *o)
         !cJSON_AddBoolToObject(env, "truncated", h->truncated))
         return -ENOMEM;
     return 0;
+}
+
+size_t env_hidden_line(const struct env_hidden *h, char *buf, size_t len)
+{
+    if (!len)
+        return 0;
+    buf[0] = '\0';
+    if (!h->n)
+        return 0;
+    size_t o = 0;
+    int w = snprintf(buf, len, "sandbox.env hid %zu variable%s from the agent:", h->n,
+                     h->n == 1 ? "" : "s");
+    o = w > 0 ? (size_t)w : 0;
+    for (size_t off = 0; off < h->used && o < len; off += strlen(h->names + off) + 1) {
+        w = snprintf(buf + o, len - o, " %s", h->names + off);
+        o += w > 0 ? (size_t)w : 0;
+    }
+    if (o < len) {
+        w = snprintf(buf + o, len - o, "%s (list one in sandbox.env.allow to pass it on)",
+                     h->truncated ? " ..." : "");
+        o += w > 0 ? (size_t)w : 0;
+    }
+    return o < len ? o : len - 1;
 }

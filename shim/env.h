@@ -42,4 +42,9 @@ __attribute__((warn_unused_result)) int env_scrub(const struct policy *p, struct
  * 0 or -ENOMEM. */
 __attribute__((warn_unused_result)) int env_hidden_json(const struct env_hidden *h, cJSON *o);
 
+/* One line for a person, "sandbox.env hid N variable(s) from the agent: A B ...; ..." with
+ * no newline, into buf (truncated to len). Nothing is written when h->n is 0. Returns the
+ * length. */
+size_t env_hidden_line(const struct env_hidden *h, char *buf, size_t len);
+
 #endif

@@ -533,6 +533,7 @@ int root_enforce(struct root *r, char *err, size_t errlen)
                  "environment");
         return rc;
     }
+    (void)env_hidden_line(&r->hidden, r->env_notice, sizeof r->env_notice);
     if (sandbox_apply(r->policy, &r->sopts, &r->report, why, sizeof why) != SANDBOX_OK) {
         diag_set(err, errlen, "%s", why);
         return -EPERM;

@@ -57,6 +57,7 @@ struct root {
     struct sandbox_opts sopts;
     struct sandbox_report report;
     struct env_hidden hidden; /* what sandbox.env took from the environment (names only) */
+    char env_notice[ENV_NAMES_MAX + 128]; /* the line saying so (env_hidden_line), or "" */
 };
 
 /* Zero r and set its fds to -1. */

@@ -77,6 +77,8 @@ run "preload: the dynamic probe runs as the root" 0 "${PLANT[@]}" "${PRE[@]}" LD
 each_secret "preload: the root's own getenv and /proc/self/environ" "getenv=absent environ=absent"
 has "preload: a variable no rule hides stays" "ENVTEST_KEEP getenv=present environ=present"
 no_value "preload: no value printed"
+has "preload: the shim says what it hid, and how to pass one on" \
+    "cordon: sandbox.env hid ${#SECRETS[@]} variables from the agent: AWS_SECRET_ACCESS_KEY GITHUB_TOKEN"
 
 run "preload: a static program the root starts" 0 "${PLANT[@]}" "${PRE[@]}" LD_PRELOAD="$SHIM" \
     bash -c '"$0" "$@"; "$0" --proc /proc/$$/environ "$@"; true' "$WS/bin/envprobe" "${ARGS[@]}"
@@ -110,6 +112,7 @@ n=$(grep -c "getenv=absent environ=absent" <<<"$OUT")
 has "cordon run: the harmless variable reaches the agent" "ENVTEST_KEEP getenv=present environ=present"
 has "cordon run: OPENAI_API_KEY holds the run's session token" "openai-key-prefix=cs"
 no_value "cordon run: no value printed"
+has "cordon run: it says what it hid" "cordon run: sandbox.env hid ${#SECRETS[@]} variables from the agent:"
 case "$OUT" in *sk-provider-planted-Jq3*) bad "cordon run: the provider key stays with cordond" "$OUT" ;;
     *) ok "cordon run: the provider key stays with cordond" ;; esac
 

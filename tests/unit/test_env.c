@@ -329,3 +329,28 @@ Test(env, explain_lists_what_would_be_hidden_by_name)
     cJSON_Delete(o);
     policy_free(p);
 }
+
+Test(env, the_notice_names_and_counts_and_fits_its_buffer)
+{
+    struct env_hidden h;
+    memset(&h, 0, sizeof h);
+    char line[64];
+    cr_expect_eq(env_hidden_line(&h, line, sizeof line), 0, "nothing hidden, nothing said");
+    cr_expect_str_eq(line, "");
+    memcpy(h.names, "GITHUB_TOKEN\0PGPASSWORD", 24);
+    h.used = 24;
+    h.n = h.listed = 2;
+    char big[256];
+    size_t n = env_hidden_line(&h, big, sizeof big);
+    cr_expect_str_eq(big, "sandbox.env hid 2 variables from the agent: GITHUB_TOKEN PGPASSWORD "
+                          "(list one in sandbox.env.allow to pass it on)");
+    cr_expect_eq(n, strlen(big));
+    n = env_hidden_line(&h, line, sizeof line);
+    cr_expect_eq(n, strlen(line), "cut short, the length is what was written");
+    cr_expect_lt(n, sizeof line);
+    h.n = 1;
+    h.used = 13;
+    h.listed = 1;
+    (void)env_hidden_line(&h, big, sizeof big);
+    cr_expect(strstr(big, "hid 1 variable from"), "%s", big);
+}
