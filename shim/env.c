@@ -90,9 +90,11 @@ static void note_name(struct env_hidden *h, const char *entry)
     h->listed++;
 }
 
-int env_scrub(const struct policy *p, struct env_hidden *h)
+/* Take every entry of environ that judge() picks out of it, then overwrite those that lie in
+ * the kernel's block. h counts them (names noted when note is set). */
+static int take(int (*judge)(const char *entry, const void *arg), const void *arg,
+                struct env_hidden *h, int note)
 {
-    memset(h, 0, sizeof *h);
     if (!environ)
         return 0;
     size_t total = 0;
@@ -101,12 +103,13 @@ int env_scrub(const struct policy *p, struct env_hidden *h)
     char **gone = malloc(sizeof *gone * (total + 1));
     if (!gone)
         return -ENOMEM;
-    size_t kept = 0;
+    size_t kept = 0, n = 0;
     for (size_t i = 0; i < total; i++) {
         char *e = environ[i];
-        if (policy_env_hides(p, e, NULL)) {
-            gone[h->n++] = e;
-            note_name(h, e);
+        if (judge(e, arg)) {
+            gone[n++] = e;
+            if (note)
+                note_name(h, e);
         } else {
             environ[kept++] = e;
         }
@@ -114,7 +117,7 @@ int env_scrub(const struct policy *p, struct env_hidden *h)
     environ[kept] = NULL;
     uintptr_t lo, hi;
     block_bounds(&lo, &hi);
-    for (size_t i = 0; i < h->n; i++) {
+    for (size_t i = 0; i < n; i++) {
         uintptr_t a = (uintptr_t)gone[i];
         size_t len = strlen(gone[i]);
         if (a >= lo && a < hi && len <= hi - a) {
@@ -122,8 +125,33 @@ int env_scrub(const struct policy *p, struct env_hidden *h)
             h->scrubbed++;
         }
     }
+    h->n += n;
     free(gone);
     return 0;
+}
+
+static int judge_policy(const char *entry, const void *arg)
+{
+    return policy_env_hides(arg, entry, NULL);
+}
+
+static int judge_name(const char *entry, const void *arg)
+{
+    size_t n = strlen(arg);
+    return strncmp(entry, arg, n) == 0 && entry[n] == '=';
+}
+
+int env_scrub(const struct policy *p, struct env_hidden *h)
+{
+    memset(h, 0, sizeof *h);
+    return take(judge_policy, p, h, 1);
+}
+
+int env_forget(const char *name)
+{
+    struct env_hidden h;
+    memset(&h, 0, sizeof h);
+    return take(judge_name, name, &h, 0);
 }
 
 int env_hidden_json(const struct env_hidden *h, cJSON *o)

@@ -37,6 +37,12 @@ struct env_hidden {
  */
 __attribute__((warn_unused_result)) int env_scrub(const struct policy *p, struct env_hidden *h);
 
+/* Remove the variable name from environ and overwrite its string in the kernel's block, as
+ * env_scrub does, before the caller sets it again: the root replaces the agent key it was
+ * started with (CORDON_KEY) by the session token, and the key must not stay readable in
+ * /proc/PID/environ. Returns 0 or -ENOMEM. */
+__attribute__((warn_unused_result)) int env_forget(const char *name);
+
 /* Add {"hidden": N, "names": [...], "scrubbed": M, "truncated": bool} as "env" to o (N counts
  * environment entries; a name given twice is listed once). Returns
  * 0 or -ENOMEM. */

@@ -568,6 +568,10 @@ int root_enforce(struct root *r, char *err, size_t errlen)
     /* Inside the tree the session token stands for the agent key (cordond checks both the
      * same way): the key itself never enters the environment of what the tree runs. */
     const char *cred = r->token[0] ? r->token : r->key;
+    if (r->token[0] && env_forget("CORDON_KEY") != 0) {
+        diag_set(err, errlen, "out of memory removing the agent key from the environment");
+        return -ENOMEM;
+    }
     if (r->online) {
         if ((rc = put("CORDON_SERVER", r->prof.server, err, errlen)) ||
             (rc = put("CORDON_KEY", cred, err, errlen)))
