@@ -115,8 +115,9 @@ static int take(int (*judge)(const char *entry, const void *arg), const void *ar
         }
     }
     environ[kept] = NULL;
-    uintptr_t lo, hi;
-    block_bounds(&lo, &hi);
+    uintptr_t lo = 0, hi = 0;
+    if (n) /* reading /proc/self/stat is most of the cost: only when there is a string to find */
+        block_bounds(&lo, &hi);
     for (size_t i = 0; i < n; i++) {
         uintptr_t a = (uintptr_t)gone[i];
         size_t len = strlen(gone[i]);
