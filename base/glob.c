@@ -1,18 +1,30 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Glob matching with '*' and '?' for the names a policy lists (models, tools, programs,
- * hosts). It lives in the base so that libcordon.so decides exec rules without linking the
- * policy compiler and cJSON.
+ * hosts, environment variables). It lives in the base so that libcordon.so decides exec
+ * rules without linking the policy compiler and cJSON.
  */
 #include "base/glob.h"
 
 #include <stddef.h>
 
-int glob_match(const char *g, const char *s)
+static int same(char a, char b, int fold)
 {
-    const char *star = NULL, *ss = NULL;
-    while (*s) {
-        if (*g == '?' || *g == *s) {
+    if (fold) {
+        if (a >= 'a' && a <= 'z')
+            a = (char)(a - 'a' + 'A');
+        if (b >= 'a' && b <= 'z')
+            b = (char)(b - 'a' + 'A');
+    }
+    return a == b;
+}
+
+/* The one matcher: s is the n bytes at s (it need not end there), fold ignores ASCII case. */
+static int match(const char *g, const char *s, size_t n, int fold)
+{
+    const char *star = NULL, *ss = NULL, *end = s + n;
+    while (s < end) {
+        if (*g == '?' || (*g && *g != '*' && same(*g, *s, fold))) {
             g++;
             s++;
         } else if (*g == '*') {
@@ -28,4 +40,17 @@ int glob_match(const char *g, const char *s)
     while (*g == '*')
         g++;
     return *g == '\0';
+}
+
+int glob_match(const char *g, const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return match(g, s, n, 0);
+}
+
+int glob_match_fold(const char *g, const char *s, size_t n)
+{
+    return match(g, s, n, 1);
 }

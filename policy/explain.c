@@ -11,8 +11,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+extern char **environ;
 
 /* ---------------------------------------------------------------- exec matches */
 
@@ -187,6 +190,36 @@ static void explain_price_json(const struct policy_price *pr, cJSON *o)
 
 static const char *const day_abbr[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
 
+/* sandbox.env and what it hides from this process's environment: names and rules, never a
+ * value. */
+static cJSON *env_json(const struct policy *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "hide", str_array(&p->sandbox.env.hide));
+    cJSON_AddItemToObject(o, "allow", str_array(&p->sandbox.env.allow));
+    cJSON_AddBoolToObject(o, "hide_credentials", p->sandbox.env.hide_credentials);
+    cJSON *hid = cJSON_AddArrayToObject(o, "hidden_now");
+    cJSON *kept = cJSON_AddArrayToObject(o, "allowed_now");
+    for (char **e = environ; e && *e; e++) {
+        struct policy_env_verdict v;
+        int hidden = policy_env_hides(p, *e, &v);
+        if (!v.hide)
+            continue;
+        char *name = strndup(*e, strcspn(*e, "="));
+        if (!name)
+            continue;
+        cJSON *it = cJSON_CreateObject();
+        cJSON_AddStringToObject(it, "name", name);
+        free(name);
+        cJSON_AddStringToObject(it, "rule", v.hide);
+        cJSON_AddBoolToObject(it, "default", v.is_default);
+        if (!hidden)
+            cJSON_AddStringToObject(it, "allowed_by", v.allow);
+        cJSON_AddItemToArray(hidden ? hid : kept, it);
+    }
+    return o;
+}
+
 cJSON *policy_explain_json(const struct policy *p)
 {
     char hex[65];
@@ -243,6 +276,7 @@ cJSON *policy_explain_json(const struct policy *p)
     cJSON_AddStringToObject(ipc, "abstract_unix", policy_scope_name(p->sandbox.ipc.abstract_unix));
     cJSON_AddStringToObject(ipc, "unix_sockets", policy_unix_name(p->sandbox.ipc.unix_sockets));
     cJSON_AddStringToObject(ipc, "sysv", policy_sysv_name(p->sandbox.ipc.sysv));
+    cJSON_AddItemToObject(sb, "env", env_json(p));
     cJSON *lim = cJSON_AddObjectToObject(sb, "limits");
     const struct {
         const char *name;
@@ -541,6 +575,33 @@ static void text_list(struct text *t, const struct policy_list *l, const char *e
     out(t, "\n");
 }
 
+static void text_env(struct text *t, const struct policy *p)
+{
+    out(t, "  env       hide ");
+    text_list(t, &p->sandbox.env.hide, "(no rules of the policy's own)");
+    out(t, "            allow ");
+    text_list(t, &p->sandbox.env.allow, "none");
+    out(t, "            credential set: %s\n",
+        p->sandbox.env.hide_credentials ? "on (*_API_KEY, *_TOKEN, *_SECRET*, *PASSWORD*, ...)"
+                                        : "OFF (hide_credentials is false)");
+    size_t hidden = 0;
+    for (char **e = environ; e && *e; e++) {
+        struct policy_env_verdict v;
+        int h = policy_env_hides(p, *e, &v);
+        if (!v.hide)
+            continue;
+        int n = (int)strcspn(*e, "=");
+        if (h)
+            out(t, "    hidden now   %.*s (%s%s)\n", n, *e, v.hide,
+                v.is_default ? ", the credential set" : "");
+        else
+            out(t, "    shown now    %.*s (%s, allowed by %s)\n", n, *e, v.hide, v.allow);
+        hidden += (size_t)h;
+    }
+    if (!hidden)
+        out(t, "    (nothing in this environment would be hidden)\n");
+}
+
 int policy_explain_text(const struct policy *p, FILE *f)
 {
     struct text t = {f, 0};
@@ -612,6 +673,7 @@ int policy_explain_text(const struct policy *p, FILE *f)
         p->sandbox.ipc.sysv == POLICY_SYSV_PRIVATE
             ? "in an IPC namespace of the sandbox's own (objects outside are invisible)"
             : "refused (shm, message queues, semaphores)");
+    text_env(&t, p);
     text_limits(&t, p);
     out(&t, "\n");
 

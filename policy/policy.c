@@ -5,6 +5,7 @@
  * is expanded with in this process, and the judgement of a path against the grants. The
  * document itself is read by policy_load.c and the walk it drives (policy_walk.h).
  */
+#include "base/glob.h"
 #include "policy/data/data_names.h"
 #include "policy/policy.h"
 
@@ -103,6 +104,75 @@ const char *const policy_credential_paths[] = {
 const char *const policy_host_paths[] = {
     "/etc/cordon", "/var/lib/cordond", "/run/cordond", "~/.local/state/cordon", NULL,
 };
+
+/* Credentials by the names their tools read; the globs catch the conventions (FOO_API_KEY,
+ * FOO_TOKEN, FOO_SECRET_KEY, FOO_PASSWORD). docs/POLICY.md "sandbox.env" lists them. */
+const char *const policy_env_hide_default[] = {
+    /* clouds */
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+    /* the conventions */
+    "*_API_KEY",
+    "*_APIKEY",
+    "*_ACCESS_KEY*",
+    "*_PRIVATE_KEY*",
+    "*_TOKEN",
+    "*_SECRET*",
+    "*PASSWORD*",
+    "*PASSWD*",
+    "*_CREDENTIALS",
+    /* connection strings that carry a password */
+    "DATABASE_URL",
+    "*_DATABASE_URL",
+    "*_CONNECTION_STRING",
+    /* agents that sign or decrypt for whoever reaches their socket */
+    "SSH_AUTH_SOCK",
+    "GPG_AGENT_INFO",
+    NULL,
+};
+
+/* A variable's name: the part of its environment string before the first '='. */
+static size_t env_name_len(const char *entry)
+{
+    size_t n = 0;
+    while (entry[n] && entry[n] != '=')
+        n++;
+    return n;
+}
+
+static const char *env_match(const struct policy_list *l, const char *name, size_t n)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (glob_match_fold(l->v[i], name, n))
+            return l->v[i];
+    return NULL;
+}
+
+int policy_env_hides(const struct policy *p, const char *entry, struct policy_env_verdict *v)
+{
+    struct policy_env_verdict tmp;
+    if (!v)
+        v = &tmp;
+    memset(v, 0, sizeof *v);
+    size_t n = env_name_len(entry);
+    if ((n >= 7 && strncmp(entry, "CORDON_", 7) == 0) ||
+        (n == 10 && strncmp(entry, "LD_PRELOAD", 10) == 0))
+        return 0;
+    v->hide = env_match(&p->sandbox.env.hide, entry, n);
+    if (!v->hide && p->sandbox.env.hide_credentials) {
+        size_t nd = 0;
+        while (policy_env_hide_default[nd])
+            nd++;
+        const struct policy_list def = {nd, policy_env_hide_default};
+        v->hide = env_match(&def, entry, n);
+        v->is_default = v->hide != NULL;
+    }
+    v->allow = env_match(&p->sandbox.env.allow, entry, n);
+    return v->hide && !v->allow;
+}
 
 const char *const policy_exec_search_default[] = {
     "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin", NULL,

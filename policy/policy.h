@@ -197,6 +197,13 @@ struct policy {
             enum policy_unix unix_sockets;
             enum policy_sysv sysv;
         } ipc;
+        /* sandbox.env: the variables of the environment the agent never sees. hide holds
+         * the document's globs; policy_env_hide_default joins them unless hide_credentials
+         * is 0. allow wins over both. Names are compared ASCII case-blind. */
+        struct {
+            struct policy_list hide, allow;
+            int hide_credentials;
+        } env;
         /* sandbox.limits; 0 means no limit. memory is in bytes. */
         struct {
             uint64_t processes, memory, cpu_seconds, open_files;
@@ -320,6 +327,25 @@ extern const char *const policy_credential_paths[];
  * cordond's default configuration, state and runtime directories and the embedded default's
  * audit location. $XDG_STATE_HOME/cordon is added when the variable is set. */
 extern const char *const policy_host_paths[];
+/* The default set of environment variables hidden from the agent, NULL-terminated globs
+ * (docs/POLICY.md "sandbox.env" says why each is there). */
+extern const char *const policy_env_hide_default[];
+
+/* How sandbox.env judges one variable. */
+struct policy_env_verdict {
+    const char *hide;  /* the hide glob that matches, or NULL */
+    const char *allow; /* the allow glob that matches, or NULL */
+    int is_default;    /* hide came from policy_env_hide_default */
+};
+
+/*
+ * Whether p hides the variable of entry, an environment string "NAME=value" (or a bare NAME):
+ * only the part before the first '=' is judged, the value never read. cordon's own profile
+ * (CORDON_* and LD_PRELOAD) is never hidden: the shim of every descendant needs it. Returns 1
+ * when hidden; v (may be NULL) gets the rules that matched, also when an allow rule won.
+ */
+int policy_env_hides(const struct policy *p, const char *entry, struct policy_env_verdict *v);
+
 /* The default exec search directories, NULL-terminated. */
 extern const char *const policy_exec_search_default[];
 

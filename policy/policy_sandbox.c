@@ -21,11 +21,12 @@ static const char *const default_read_write[] = {"${workspace}", "${tmp}", NULL}
 static const char *const default_read_only[] = {"${cwd}", NULL};
 
 static const char *const k_sandbox[] = {"enforcement", "filesystem", "exec", "network",
-                                        "ipc",         "limits",     NULL};
+                                        "ipc",         "limits",     "env",  NULL};
 static const char *const k_fs[] = {"read_write", "read_only", "deny", "deny_credentials", NULL};
 static const char *const k_exec[] = {"allow", "deny", "search", NULL};
 static const char *const k_net[] = {"mode", "allow", NULL};
 static const char *const k_ipc[] = {"signals", "abstract_unix", "unix_sockets", "sysv", NULL};
+static const char *const k_env[] = {"hide", "allow", "hide_credentials", NULL};
 static const char *const k_limits[] = {"processes", "memory", "cpu_seconds", "open_files", NULL};
 
 /* ---------------------------------------------------------------- paths */
@@ -533,7 +534,7 @@ static void check_fs_conflicts(struct ctx *c)
 void pw_walk_sandbox(struct ctx *c, const cJSON *sb)
 {
     struct policy *p = c->p;
-    const cJSON *fs = NULL, *ex = NULL, *net = NULL, *ipc = NULL, *limits = NULL;
+    const cJSON *fs = NULL, *ex = NULL, *net = NULL, *ipc = NULL, *limits = NULL, *env = NULL;
     if (sb && pw_check_object(c, sb, "sandbox", k_sandbox)) {
         p->sandbox.enforcement = (enum policy_enforcement)pw_get_enum(
             c, cJSON_GetObjectItemCaseSensitive(sb, "enforcement"), "sandbox.enforcement", pw_n_enf,
@@ -543,6 +544,7 @@ void pw_walk_sandbox(struct ctx *c, const cJSON *sb)
         net = cJSON_GetObjectItemCaseSensitive(sb, "network");
         ipc = cJSON_GetObjectItemCaseSensitive(sb, "ipc");
         limits = cJSON_GetObjectItemCaseSensitive(sb, "limits");
+        env = cJSON_GetObjectItemCaseSensitive(sb, "env");
     }
 
     /* filesystem */
@@ -610,6 +612,20 @@ void pw_walk_sandbox(struct ctx *c, const cJSON *sb)
         p->sandbox.ipc.sysv =
             (enum policy_sysv)pw_get_enum(c, cJSON_GetObjectItemCaseSensitive(ipc, "sysv"),
                                           "sandbox.ipc.sysv", pw_n_sysv, POLICY_SYSV_DENY);
+    }
+
+    /* env: hide is the document's, the default set stays unless turned off */
+    p->sandbox.env.hide_credentials = 1;
+    if (env && pw_check_object(c, env, "sandbox.env", k_env)) {
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(env, "hide");
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(env, "allow");
+        if (h)
+            p->sandbox.env.hide = pw_get_names(c, h, "sandbox.env.hide", "variable", 0);
+        if (a)
+            p->sandbox.env.allow = pw_get_names(c, a, "sandbox.env.allow", "variable", 0);
+        p->sandbox.env.hide_credentials =
+            pw_get_bool(c, cJSON_GetObjectItemCaseSensitive(env, "hide_credentials"),
+                        "sandbox.env.hide_credentials", 1);
     }
 
     /* limits */

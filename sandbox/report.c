@@ -106,7 +106,7 @@ static const char *scope_of(enum sandbox_limit l, enum sandbox_via v)
     return "";
 }
 
-char *sandbox_report_json(const struct sandbox_report *r)
+struct cJSON *sandbox_report_object(const struct sandbox_report *r)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
@@ -168,7 +168,13 @@ char *sandbox_report_json(const struct sandbox_report *r)
     cJSON_AddNumberToObject(t, "total", r->timing.total_us);
     cJSON_AddItemToObject(o, "degradations", notes(r->degradations, r->n_degradations));
     cJSON_AddItemToObject(o, "limits", notes(r->limits, r->n_limits));
-    char *s = cJSON_Print(o);
+    return o;
+}
+
+char *sandbox_report_json(const struct sandbox_report *r)
+{
+    cJSON *o = sandbox_report_object(r);
+    char *s = o ? cJSON_Print(o) : NULL;
     cJSON_Delete(o);
     return s;
 }

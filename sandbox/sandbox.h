@@ -18,6 +18,8 @@
 #include "base/err.h"
 #include "policy/policy.h"
 
+struct cJSON;
+
 #define SANDBOX_MAX_PORTS 8
 #define SANDBOX_MAX_NOTES 24
 #define SANDBOX_NOTE_MAX 240
@@ -131,6 +133,9 @@ __attribute__((warn_unused_result)) int sandbox_apply(const struct policy *p,
 /* The report as JSON text (malloc'd, caller frees), for `cordon exec --report` and the
  * enforcement report the shim sends to cordond. NULL on OOM. */
 char *sandbox_report_json(const struct sandbox_report *r);
+/* The same report as a cJSON object (caller cJSON_Delete's it), for a caller that adds to it
+ * (the shim's root adds what sandbox.env hid). NULL on OOM. */
+struct cJSON *sandbox_report_object(const struct sandbox_report *r);
 
 /* The same report as text for a person (`cordon exec --report=text`), one fact a line.
  * Writes at most len bytes (NUL-terminated, truncated when short); returns the length the

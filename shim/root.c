@@ -28,6 +28,7 @@
 #include "base/path.h"
 #include "policy/policy.h"
 #include "shim/dnsmap.h"
+#include "shim/env.h"
 #include "shim/events.h"
 #include "shim/hookpol.h"
 #include "shim/root.h"
@@ -522,11 +523,28 @@ int root_enforce(struct root *r, char *err, size_t errlen)
             access(r->rootlib, R_OK) == 0)
             r->sopts.read_files[r->sopts.n_read_files++] = r->rootlib;
     }
+    /* The hidden variables go first: what the tree starts inherits this environment, and
+     * /proc/self/stat, which locates the kernel's copy, is still readable. The variables the
+     * root exports below (the session token under the SDKs' key names among them) come
+     * after, so a hide rule never takes them from the agent. */
+    if ((rc = env_scrub(r->policy, &r->hidden)) != 0) {
+        diag_set(err, errlen,
+                 "out of memory removing the variables sandbox.env hides from the "
+                 "environment");
+        return rc;
+    }
+    (void)env_hidden_line(&r->hidden, r->env_notice, sizeof r->env_notice);
     if (sandbox_apply(r->policy, &r->sopts, &r->report, why, sizeof why) != SANDBOX_OK) {
         diag_set(err, errlen, "%s", why);
         return -EPERM;
     }
-    char *json = sandbox_report_json(&r->report);
+    cJSON *rep = sandbox_report_object(&r->report);
+    char *json = rep && env_hidden_json(&r->hidden, rep) == 0 ? cJSON_Print(rep) : NULL;
+    cJSON_Delete(rep);
+    if (!json) {
+        diag_set(err, errlen, "out of memory writing the enforcement report");
+        return -ENOMEM;
+    }
     events_emit("sandbox.report", "allow", json);
     free(json);
     if (r->event_fd >= 0)
@@ -550,6 +568,10 @@ int root_enforce(struct root *r, char *err, size_t errlen)
     /* Inside the tree the session token stands for the agent key (cordond checks both the
      * same way): the key itself never enters the environment of what the tree runs. */
     const char *cred = r->token[0] ? r->token : r->key;
+    if (r->token[0] && env_forget("CORDON_KEY") != 0) {
+        diag_set(err, errlen, "out of memory removing the agent key from the environment");
+        return -ENOMEM;
+    }
     if (r->online) {
         if ((rc = put("CORDON_SERVER", r->prof.server, err, errlen)) ||
             (rc = put("CORDON_KEY", cred, err, errlen)))

@@ -19,6 +19,7 @@
 #include "policy/sign/envelope.h"
 #include "policy/sign/key.h"
 #include "sandbox/sandbox.h"
+#include "shim/env.h"
 #include "shim/fetch.h"
 #include "shim/profile.h"
 
@@ -55,6 +56,8 @@ struct root {
     char rootlib[4096]; /* libcordon-root.so beside it, when it exists */
     struct sandbox_opts sopts;
     struct sandbox_report report;
+    struct env_hidden hidden; /* what sandbox.env took from the environment (names only) */
+    char env_notice[ENV_NAMES_MAX + 128]; /* the line saying so (env_hidden_line), or "" */
 };
 
 /* Zero r and set its fds to -1. */

@@ -706,6 +706,12 @@ __attribute__((noinline)) static void become_root(const char *prog)
         ssize_t w = write(2, m, sizeof m - 1);
         (void)w;
     }
+    if (g_root.env_notice[0] && shim.log_mode != PROFILE_LOG_OFF) {
+        char l[sizeof g_root.env_notice + 16];
+        int n = snprintf(l, sizeof l, "cordon: %s\n", g_root.env_notice);
+        ssize_t w = write(2, l, n > 0 && (size_t)n < sizeof l ? (size_t)n : 0);
+        (void)w;
+    }
     for (size_t i = 0; i < g_root.report.n_degradations; i++) {
         char l[SANDBOX_NOTE_MAX + 64];
         int n = snprintf(l, sizeof l, "cordon: warning: not enforced: %s\n",

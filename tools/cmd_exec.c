@@ -10,6 +10,7 @@
  * the group, removes it and exits as the command did; the child joins the group, applies the
  * sandbox and execs. Without such limits nothing forks: the common start stays one exec.
  */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include "policy/policy.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
+#include "shim/env.h"
 #include "tools/cli.h"
 #include "tools/run.h"
 
@@ -52,7 +54,16 @@ static int sandbox_and_exec(const struct policy *p, const struct sandbox_opts *s
                             enum report_form report, char **cmd)
 {
     struct sandbox_report r;
+    struct env_hidden hidden;
     char err[1024];
+    /* what sandbox.env hides never reaches the command: exec copies environ as it is now */
+    if (env_scrub(p, &hidden) != 0) {
+        cli_error("exec",
+                  "out of memory removing the variables sandbox.env hides; %s was not "
+                  "started",
+                  cmd[0]);
+        return EXEC_FAILED;
+    }
     if (sandbox_apply(p, so, &r, err, sizeof err) != SANDBOX_OK) {
         cli_error("exec", "%s", err);
         return EXEC_FAILED;
@@ -60,7 +71,9 @@ static int sandbox_and_exec(const struct policy *p, const struct sandbox_opts *s
     for (size_t i = 0; i < r.n_degradations; i++)
         fprintf(stderr, "cordon exec: warning: not enforced: %s\n", r.degradations[i]);
     if (report == REPORT_JSON) {
-        char *json = sandbox_report_json(&r);
+        cJSON *o = sandbox_report_object(&r);
+        char *json = o && env_hidden_json(&hidden, o) == 0 ? cJSON_Print(o) : NULL;
+        cJSON_Delete(o);
         if (json)
             fprintf(stderr, "%s\n", json);
         free(json);
@@ -68,6 +81,11 @@ static int sandbox_and_exec(const struct policy *p, const struct sandbox_opts *s
         char text[8192];
         sandbox_report_text(&r, text, sizeof text);
         fputs(text, stderr);
+        fprintf(stderr, "env: %zu variable%s hidden (sandbox.env)%s", hidden.n,
+                hidden.n == 1 ? "" : "s", hidden.n ? ":" : "");
+        for (size_t o = 0; o < hidden.used; o += strlen(hidden.names + o) + 1)
+            fprintf(stderr, " %s", hidden.names + o);
+        fprintf(stderr, "%s\n", hidden.truncated ? " ..." : "");
     }
     fflush(stderr);
     execvp(cmd[0], cmd);
@@ -294,7 +312,9 @@ const struct cli_command cmd_exec = {
     "Apply the policy's sandbox (Landlock file system, exec and TCP rules, IPC scopes, a\n"
     "seccomp filter, no_new_privs, and for root all but the file capabilities dropped) to\n"
     "this process, then run CMD in it. CMD and all of its descendants stay inside; nothing\n"
-    "they do can lift the restrictions. See docs/SECURITY.md for the limits.\n"
+    "they do can lift the restrictions. The variables sandbox.env hides (credentials such\n"
+    "as AWS_SECRET_ACCESS_KEY, *_TOKEN, *_API_KEY) are not passed to CMD. See\n"
+    "docs/SECURITY.md for the limits.\n"
     "\n"
     "  --policy FILE     the policy, or a signed envelope with --trust\n"
     "  --trust KEY.pub   verify the envelope with this public key first\n"

@@ -144,6 +144,8 @@ static int enforce_in_child(void *arg)
     }
     for (size_t i = 0; i < g_root.report.n_degradations; i++)
         fprintf(stderr, "cordon run: warning: not enforced: %s\n", g_root.report.degradations[i]);
+    if (g_root.env_notice[0] && strcmp(g_root.prof.log, "off") != 0)
+        fprintf(stderr, "cordon run: %s\n", g_root.env_notice);
     if (!g_root.online && strcmp(g_root.prof.log, "off") != 0)
         fprintf(stderr, "cordon run: offline mode (--policy): decisions are enforced but not "
                         "recorded by cordond\n");

@@ -33,6 +33,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < p->sandbox.net.n_allow; i++)
             if (strlen(p->sandbox.net.allow[i].host) == 0)
                 __builtin_trap();
+        /* sandbox.env: a name an allow rule names literally is never hidden */
+        for (size_t i = 0; i < p->sandbox.env.allow.n; i++) {
+            const char *a = p->sandbox.env.allow.v[i];
+            if (!strpbrk(a, "*?") && policy_env_hides(p, a, NULL))
+                __builtin_trap();
+        }
+        for (size_t i = 0; i < p->sandbox.env.hide.n; i++)
+            (void)policy_env_hides(p, p->sandbox.env.hide.v[i], NULL);
         policy_free(p);
     } else if (diag_total(&d) == 0 && rc == -EINVAL) {
         __builtin_trap(); /* refused without saying why */

@@ -50,6 +50,17 @@ has "credentials: the rule and the version" '(policy it-real v'
 case "$OUT" in *PRIVATE-KEY-MATERIAL*) bad "credentials leaked" ;; *) ok "credentials: no leak" ;; esac
 run "profile mode (LD_PRELOAD) against cordond" 1 env CORDON_SERVER="http://$H" CORDON_KEY="$T/agent.key" CORDON_TRUST="$T/sign.pub" CORDON_WORKSPACE="$T/ws" LD_PRELOAD="$SHIM" sh -c "rm -f $T/ws/x; exit 1"
 has "profile mode: exec denial" 'sandbox.exec.deny "rm"'
+# The agent key given by value is replaced by the session token, and its bytes leave the
+# root's own /proc/PID/environ too, which any process of the user may read.
+run "profile mode: the agent key leaves the root's kernel environment" 0 env CORDON_SERVER="http://$H" \
+    CORDON_KEY="$KEY" CORDON_TRUST="$T/sign.pub" CORDON_WORKSPACE="$T/ws" LD_PRELOAD="$SHIM" \
+    sh -c 'tr "\0" "\n" < /proc/$$/environ | grep "^CORDON_KEY="; echo "now=${CORDON_KEY%%_*}"; true'
+has "profile mode: the root now holds the session token" 'now=cs'
+case "$OUT" in *"$KEY"*) bad "profile mode: the agent key is gone from /proc/PID/environ" "$OUT" ;;
+    *) ok "profile mode: the agent key is gone from /proc/PID/environ" ;; esac
+run "control: without the shim the key is in /proc/PID/environ" 0 env CORDON_KEY="$KEY" \
+    sh -c 'tr "\0" "\n" < /proc/$$/environ | grep "^CORDON_KEY="; true'
+has "control: the key is there" "CORDON_KEY=$KEY"
 
 sleep 0.5
 AUDIT=$(cat "$T"/state/audit/*.jsonl 2>/dev/null)
