@@ -232,14 +232,16 @@ matches() {
 
 # ---------------------------------------------------------------- background helpers
 
-# wait_for FILE REGEX: up to 10 s for a line matching REGEX to appear in FILE.
+# wait_for FILE REGEX: up to 60 s of wall time (a loaded machine starts an ASan cordond
+# slowly, and a count of polls stretches with every fork) for a line matching REGEX to
+# appear in FILE.
 wait_for() {
-    local _
-    for _ in $(seq 1 1000); do
+    local until=$((SECONDS + 60))
+    while ((SECONDS < until)); do
         grep -Eq "$2" "$1" 2>/dev/null && return 0
         sleep 0.01
     done
-    return 1
+    grep -Eq "$2" "$1" 2>/dev/null
 }
 
 # listener NAME ADDR PORT: a TCP listener outside the sandbox; sets PORT_<NAME>.
