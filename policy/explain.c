@@ -213,6 +213,9 @@ cJSON *policy_explain_json(const struct policy *p)
     cJSON_AddItemToObject(fs, "read_only", paths_json(&p->sandbox.fs.read_only));
     cJSON_AddItemToObject(fs, "deny", paths_json(&p->sandbox.fs.deny));
     cJSON_AddBoolToObject(fs, "deny_credentials", p->sandbox.fs.deny_credentials);
+    cJSON *pre = cJSON_AddArrayToObject(sb, "presets");
+    for (size_t i = 0; pre && i < p->sandbox.presets.n; i++)
+        cJSON_AddItemToArray(pre, cJSON_CreateString(p->sandbox.presets.v[i]));
     cJSON *ex = cJSON_AddObjectToObject(sb, "exec");
     int allowlist =
         !(p->sandbox.exec.allow_names.n == 1 && strcmp(p->sandbox.exec.allow_names.v[0], "*") == 0);

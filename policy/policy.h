@@ -54,7 +54,8 @@ enum policy_origin {
     POLICY_ORIGIN_POLICY,
     POLICY_ORIGIN_DEFAULT,
     POLICY_ORIGIN_CREDENTIALS,
-    POLICY_ORIGIN_HOST
+    POLICY_ORIGIN_HOST,
+    POLICY_ORIGIN_PRESET /* a directory of a sandbox.presets entry */
 };
 
 #define POLICY_HOST_DENY_MAX 64 /* entries in a document's host_deny */
@@ -187,6 +188,9 @@ struct policy {
             struct policy_paths deny_paths;
             struct policy_paths search; /* directories whose programs the names refer to */
         } exec;
+        /* sandbox.presets as written; their directories are in exec.allow_paths with origin
+         * POLICY_ORIGIN_PRESET (read and execute, never write). */
+        struct policy_list presets;
         struct {
             enum policy_net mode;
             size_t n_allow;
@@ -320,6 +324,24 @@ extern const char *const policy_credential_paths[];
  * cordond's default configuration, state and runtime directories and the embedded default's
  * audit location. $XDG_STATE_HOME/cordon is added when the variable is set. */
 extern const char *const policy_host_paths[];
+/* A named set of directories sandbox.presets grants read and execute beneath (never
+ * write); paths are written as in a policy ("~/.pyenv"), NULL-terminated. */
+struct policy_preset {
+    const char *name;
+    const char *const *paths;
+};
+/* The known presets, ended by an entry whose name is NULL. */
+extern const struct policy_preset policy_presets[];
+/* The known preset names joined by ", " into out (a message naming them). */
+void policy_preset_names(char *out, size_t len);
+/*
+ * The preset whose directories hold path (absolute, normalized) for a HOME of home (absolute),
+ * or NULL: what a message can suggest when a program there may not run. *dir (when not NULL)
+ * gets the preset directory as written ("~/.pyenv").
+ */
+const struct policy_preset *policy_preset_covering(const char *home, const char *path,
+                                                   const char **dir);
+
 /* The default exec search directories, NULL-terminated. */
 extern const char *const policy_exec_search_default[];
 
