@@ -161,6 +161,10 @@ const char *const policy_exec_search_default[] = {
     "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin", NULL,
 };
 
+const char *const policy_exec_system_dirs[] = {
+    "/usr/lib", "/usr/libexec", "/usr/lib64", "/usr/lib32", "/lib", "/lib64", "/lib32", NULL,
+};
+
 static int copy_abs(char dst[PATH_MAXLEN], const char *src)
 {
     if (!src || src[0] != '/' || strlen(src) >= PATH_MAXLEN)

@@ -344,6 +344,9 @@ const struct policy_preset *policy_preset_covering(const char *home, const char 
 
 /* The default exec search directories, NULL-terminated. */
 extern const char *const policy_exec_search_default[];
+/* The library directories whose helper programs (git's git-core, the loader) the sandbox lets
+ * run in denylist mode, whatever the search directories are; NULL-terminated. */
+extern const char *const policy_exec_system_dirs[];
 
 /* api.anomaly's distinct-name triggers (tools, egress hosts) count at most this many names
  * per window: cordond keeps a fixed table of them per agent. */
