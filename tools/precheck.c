@@ -122,9 +122,9 @@ static void suggestion(const struct policy *p, int why, const char *rule, const 
     }
     if (why == DECIDE_EXEC_FS_DENY) {
         say(out, len,
-                 "move the program out of the denied directory, or remove the entry from "
-                 "sandbox.filesystem.deny (an entry of the credential deny set: set "
-                 "sandbox.filesystem.deny_credentials to false)");
+            "move the program out of the denied directory, or remove the entry from "
+            "sandbox.filesystem.deny (an entry of the credential deny set: set "
+            "sandbox.filesystem.deny_credentials to false)");
         return;
     }
     char parent[PATH_MAXLEN];
@@ -134,14 +134,14 @@ static void suggestion(const struct policy *p, int why, const char *rule, const 
         *slash = '\0';
     if (pr && !listed)
         say(out, len,
-                 "add \"%s\" to sandbox.presets (it grants read and execute, never write, "
-                 "beneath %s), or add \"%s\" to sandbox.exec.allow",
-                 pr->name, dir, parent);
+            "add \"%s\" to sandbox.presets (it grants read and execute, never write, "
+            "beneath %s), or add \"%s\" to sandbox.exec.allow",
+            pr->name, dir, parent);
     else
         say(out, len,
-                 "add \"%s\" (its directory) or \"%s\" to sandbox.exec.allow: a path entry "
-                 "grants read and execute beneath it",
-                 parent, file);
+            "add \"%s\" (its directory) or \"%s\" to sandbox.exec.allow: a path entry "
+            "grants read and execute beneath it",
+            parent, file);
 }
 
 /* Judge one file: 0 may run, else the reason with rule and hint filled. real (PATH_MAX
@@ -197,9 +197,9 @@ int precheck_judge(const struct policy *p, const char *cmd, const char *path, co
         return 0;
     if (judge_file(p, which, home, rule, sizeof rule, hint, sizeof hint, real)) {
         say(msg, len,
-                 "%s is %s, a script whose interpreter %s this policy will not let run (%s); to "
-                 "allow it, %s",
-                 cmd, file, which, rule, hint);
+            "%s is %s, a script whose interpreter %s this policy will not let run (%s); to "
+            "allow it, %s",
+            cmd, file, which, rule, hint);
         return 1;
     }
     return 0;

@@ -277,20 +277,20 @@ Test(precheck, hostile_commands_and_files)
     cr_assert_eq(precheck_judge(p, big, "/usr/bin", home, msg, sizeof msg), 0);
     char f[PATH_MAX + 64];
     const char *bodies[] = {
-        "#!",                                      /* no interpreter, no newline */
-        "#!\n",                                    /* empty */
-        "#!relative/interp\n",                     /* not absolute: nothing to judge */
-        "#!/nonexistent/interp\n",                 /* the start reports it */
-        "#!/usr/bin/env\n",                        /* env with nothing */
-        "#!/usr/bin/env -S python3 -u\n",          /* env options */
-        "#!/usr/bin/env A=1\n",                    /* an assignment */
-        "\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0", /* a binary */
+        "#!",                             /* no interpreter, no newline */
+        "#!\n",                           /* empty */
+        "#!relative/interp\n",            /* not absolute: nothing to judge */
+        "#!/nonexistent/interp\n",        /* the start reports it */
+        "#!/usr/bin/env\n",               /* env with nothing */
+        "#!/usr/bin/env -S python3 -u\n", /* env options */
+        "#!/usr/bin/env A=1\n",           /* an assignment */
+        "\x7f"
+        "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0", /* a binary */
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         snprintf(f, sizeof f, "%s/bin/odd%zu", ws, i);
         plant(f, bodies[i], 0755);
-        cr_assert_eq(precheck_judge(p, f, "/usr/bin", home, msg, sizeof msg), 0, "%zu: %s", i,
-                     msg);
+        cr_assert_eq(precheck_judge(p, f, "/usr/bin", home, msg, sizeof msg), 0, "%zu: %s", i, msg);
     }
     /* a "#!" line longer than one read: nothing reliable to judge */
     static char longline[600];
