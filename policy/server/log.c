@@ -190,7 +190,8 @@ static int put_pair(struct line *l, enum log_form form, int first, const char *k
     char k[LOG_KEY_MAX + 2];
     clean_key(key, k);
     /* an event's own key never repeats time, level or msg: it gets a '_' after it */
-    if (!reserved_ok && (strcmp(k, "time") == 0 || strcmp(k, "level") == 0 || strcmp(k, "msg") == 0))
+    if (!reserved_ok &&
+        (strcmp(k, "time") == 0 || strcmp(k, "level") == 0 || strcmp(k, "msg") == 0))
         memcpy(k + strlen(k), "_", 2);
     size_t mark = l->n;
     int bad;
@@ -274,7 +275,8 @@ int log_reopen(char *err, size_t errlen)
     if (fd < 0) {
         int e = errno;
         snprintf(err, errlen,
-                 "cannot reopen the log file %s: %s; lines go on to the file it was before",
+                 "cannot reopen the log file %s: %s; lines go on to the file it was before; "
+                 "make its directory writable for cordond and send SIGHUP again",
                  g_path, strerror(e));
         return -e;
     }

@@ -22,7 +22,7 @@
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 enum log_form { LOG_FORM_TEXT, LOG_FORM_JSON };
 
-#define LOG_LINE_MAX 8192 /* bytes in one line, the newline included */
+#define LOG_LINE_MAX 8192  /* bytes in one line, the newline included */
 #define LOG_VALUE_MAX 2048 /* bytes of one value; a longer one is cut and ends with "..." */
 #define LOG_KEY_MAX 32     /* bytes of one key; keys are [a-z0-9_], others become '_' */
 

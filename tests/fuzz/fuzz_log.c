@@ -18,9 +18,11 @@ static int utf8_ok(const unsigned char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
         unsigned char c = s[i];
-        size_t k = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-                             : c >= 0xf0 && c <= 0xf4    ? 4
-                                                         : 0;
+        size_t k = c < 0x80                 ? 1
+                   : c >= 0xc2 && c <= 0xdf ? 2
+                   : c >= 0xe0 && c <= 0xef ? 3
+                   : c >= 0xf0 && c <= 0xf4 ? 4
+                                            : 0;
         if (!k || i + k > n)
             return 0;
         for (size_t j = 1; j < k; j++)
@@ -50,7 +52,8 @@ static void check_text(const char *out, size_t n)
     size_t i = 0;
     while (i + 1 < n) {
         size_t k = i;
-        while (out[i] == '_' || (out[i] >= 'a' && out[i] <= 'z') || (out[i] >= '0' && out[i] <= '9'))
+        while (out[i] == '_' || (out[i] >= 'a' && out[i] <= 'z') ||
+               (out[i] >= '0' && out[i] <= '9'))
             i++;
         if (i == k || out[i] != '=')
             __builtin_trap();

@@ -45,8 +45,9 @@ Test(log, text_bare_and_quoted_values)
 Test(log, text_escapes_quotes_controls_and_bytes_that_are_not_utf8)
 {
     const char *kv[] = {"v", "a\"b\\c=d\ne\rf\tg\x01h\x7f", "u", "caf\xc3\xa9 \xff\xc0\x80"};
-    cr_assert_str_eq(text("m", kv, 2), "level=info msg=m v=\"a\\\"b\\\\c=d\\ne\\rf\\tg\\x01h\\x7f\" "
-                                       "u=\"caf\xc3\xa9 \\xff\\xc0\\x80\"\n");
+    cr_assert_str_eq(text("m", kv, 2),
+                     "level=info msg=m v=\"a\\\"b\\\\c=d\\ne\\rf\\tg\\x01h\\x7f\" "
+                     "u=\"caf\xc3\xa9 \\xff\\xc0\\x80\"\n");
     /* an '=' alone is enough to quote: a reader must not see a second key */
     const char *eq[] = {"v", "a=b"};
     cr_assert_str_eq(text("m", eq, 1), "level=info msg=m v=\"a=b\"\n");
@@ -55,8 +56,7 @@ Test(log, text_escapes_quotes_controls_and_bytes_that_are_not_utf8)
 Test(log, keys_are_cleaned_and_never_repeat_the_fixed_ones)
 {
     const char *kv[] = {"Bad Key=", "1", "msg", "2", "level", "3", "", "4"};
-    cr_assert_str_eq(text("m", kv, 4),
-                     "level=info msg=m _ad__ey_=1 msg_=2 level_=3 _=4\n");
+    cr_assert_str_eq(text("m", kv, 4), "level=info msg=m _ad__ey_=1 msg_=2 level_=3 _=4\n");
 }
 
 Test(log, json_is_one_object_with_level_and_msg_first)
@@ -72,7 +72,7 @@ Test(log, json_is_one_object_with_level_and_msg_first)
     cr_assert_str_eq(cJSON_GetObjectItem(o, "bytes")->valuestring, "\xef\xbf\xbd");
     cJSON_Delete(o);
     cr_assert_null(strchr(out, '\n') + 1 < out + strlen(out) ? strchr(strchr(out, '\n') + 1, '\n')
-                                                              : NULL);
+                                                             : NULL);
 }
 
 Test(log, time_comes_first_when_given)
@@ -82,7 +82,8 @@ Test(log, time_comes_first_when_given)
     cr_assert_str_eq(out, "time=2026-12-03T05:00:00.000Z level=error msg=x\n");
     log_format(LOG_FORM_JSON, "2026-12-03T05:00:00.000Z", LOG_LEVEL_DEBUG, "x", NULL, 0, out,
                sizeof out);
-    cr_assert_str_eq(out, "{\"time\":\"2026-12-03T05:00:00.000Z\",\"level\":\"debug\",\"msg\":\"x\"}\n");
+    cr_assert_str_eq(out,
+                     "{\"time\":\"2026-12-03T05:00:00.000Z\",\"level\":\"debug\",\"msg\":\"x\"}\n");
 }
 
 Test(log, oversized_values_are_cut_and_the_line_stays_whole)
@@ -122,9 +123,9 @@ Test(log, a_tiny_buffer_still_gets_a_whole_line)
     char small[64];
     const char *kv[] = {"k", "\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01"};
     for (int f = 0; f < 2; f++) {
-        size_t n = log_format((enum log_form)f, "2026-12-03T05:00:00.000Z", LOG_LEVEL_ERROR,
-                              "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b", kv, 1, small,
-                              sizeof small);
+        size_t n =
+            log_format((enum log_form)f, "2026-12-03T05:00:00.000Z", LOG_LEVEL_ERROR,
+                       "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b", kv, 1, small, sizeof small);
         cr_assert_gt(n, 0);
         cr_assert_lt(n, sizeof small);
         cr_assert_eq(small[n - 1], '\n');
