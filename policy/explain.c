@@ -575,6 +575,9 @@ int policy_explain_text(const struct policy *p, FILE *f)
     out(&t, "    host secret set: on (cordond's keys, token, state and audit log; no policy "
             "switches it off)\n");
     out(&t, "  exec\n");
+    for (size_t i = 0; i < p->sandbox.presets.n; i++)
+        out(&t, "    preset %s: read and execute, never write, beneath its [preset] paths\n",
+            p->sandbox.presets.v[i]);
     text_names(&t, p, "allow (names)", &p->sandbox.exec.allow_names);
     if (p->sandbox.exec.allow_paths.n)
         text_paths(&t, "allow (paths)", &p->sandbox.exec.allow_paths);
