@@ -132,11 +132,13 @@ static void suggestion(const struct policy *p, int why, const char *rule, const 
     char *slash = strrchr(parent, '/');
     if (slash && slash != parent)
         *slash = '\0';
+    /* the whole toolchain directory, not the program's: a pyenv shim runs the interpreter
+     * of a version elsewhere beneath ~/.pyenv */
     if (pr && !listed)
         say(out, len,
             "add \"%s\" to sandbox.presets (it grants read and execute, never write, "
             "beneath %s), or add \"%s\" to sandbox.exec.allow",
-            pr->name, dir, parent);
+            pr->name, dir, dir);
     else
         say(out, len,
             "add \"%s\" (its directory) or \"%s\" to sandbox.exec.allow: a path entry "

@@ -149,7 +149,8 @@ Test(precheck, pyenv_shim_is_refused_without_the_preset_and_names_it)
     cr_assert(strstr(msg, want), "got: %s", msg);
     cr_assert(strstr(msg, "no exec rule reaches it"), "got: %s", msg);
     cr_assert(strstr(msg, "add \"home-toolchains\" to sandbox.presets"), "got: %s", msg);
-    cr_assert(strstr(msg, "~/.pyenv"), "got: %s", msg);
+    cr_assert(strstr(msg, "beneath ~/.pyenv), or add \"~/.pyenv\" to sandbox.exec.allow"),
+              "got: %s", msg);
     /* execvp goes on down PATH after EACCES: the program that runs instead is named */
     cr_assert(strstr(msg, "; /usr/bin/python3, next on PATH, runs in its place;"), "got: %s", msg);
     policy_free(p);
