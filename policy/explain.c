@@ -246,6 +246,9 @@ cJSON *policy_explain_json(const struct policy *p)
     cJSON_AddItemToObject(fs, "read_only", paths_json(&p->sandbox.fs.read_only));
     cJSON_AddItemToObject(fs, "deny", paths_json(&p->sandbox.fs.deny));
     cJSON_AddBoolToObject(fs, "deny_credentials", p->sandbox.fs.deny_credentials);
+    cJSON *pre = cJSON_AddArrayToObject(sb, "presets");
+    for (size_t i = 0; pre && i < p->sandbox.presets.n; i++)
+        cJSON_AddItemToArray(pre, cJSON_CreateString(p->sandbox.presets.v[i]));
     cJSON *ex = cJSON_AddObjectToObject(sb, "exec");
     int allowlist =
         !(p->sandbox.exec.allow_names.n == 1 && strcmp(p->sandbox.exec.allow_names.v[0], "*") == 0);
@@ -633,6 +636,9 @@ int policy_explain_text(const struct policy *p, FILE *f)
     out(&t, "    host secret set: on (cordond's keys, token, state and audit log; no policy "
             "switches it off)\n");
     out(&t, "  exec\n");
+    for (size_t i = 0; i < p->sandbox.presets.n; i++)
+        out(&t, "    preset %s: read and execute, never write, beneath its [preset] paths\n",
+            p->sandbox.presets.v[i]);
     text_names(&t, p, "allow (names)", &p->sandbox.exec.allow_names);
     if (p->sandbox.exec.allow_paths.n)
         text_paths(&t, "allow (paths)", &p->sandbox.exec.allow_paths);

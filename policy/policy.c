@@ -174,8 +174,65 @@ int policy_env_hides(const struct policy *p, const char *entry, struct policy_en
     return v->hide && !v->allow;
 }
 
+/* Where the usual installers put interpreters and tools under HOME: version managers (pyenv,
+ * conda and its minimal installers, uv, pipx, rustup and cargo, nvm, volta, fnm, bun), go's
+ * installed programs, and ~/.local/bin (pip --user, pipx and uv tool links). */
+static const char *const home_toolchains[] = {
+    "~/.pyenv",     "~/.conda",    "~/miniconda3",
+    "~/miniforge3", "~/anaconda3", "~/.local/share/uv",
+    "~/.cargo/bin", "~/.rustup",   "~/.local/pipx",
+    "~/.nvm",       "~/.volta",    "~/.local/share/fnm",
+    "~/.fnm",       "~/.bun",      "~/go/bin",
+    "~/.local/bin", NULL,
+};
+
+const struct policy_preset policy_presets[] = {
+    {"home-toolchains", home_toolchains},
+    {NULL, NULL},
+};
+
+void policy_preset_names(char *out, size_t len)
+{
+    size_t n = 0;
+    if (!len)
+        return;
+    out[0] = '\0';
+    for (size_t i = 0; policy_presets[i].name; i++) {
+        int w = snprintf(out + n, len - n, "%s\"%s\"", i ? ", " : "", policy_presets[i].name);
+        if (w < 0 || (size_t)w >= len - n)
+            return;
+        n += (size_t)w;
+    }
+}
+
+const struct policy_preset *policy_preset_covering(const char *home, const char *path,
+                                                   const char **dir)
+{
+    if (!home || home[0] != '/' || !path)
+        return NULL;
+    for (size_t i = 0; policy_presets[i].name; i++)
+        for (const char *const *d = policy_presets[i].paths; *d; d++) {
+            char full[PATH_MAXLEN];
+            size_t hl = strlen(home);
+            while (hl > 0 && home[hl - 1] == '/')
+                hl--;
+            if ((size_t)snprintf(full, sizeof full, "%.*s%s", (int)hl, home, *d + 1) >= sizeof full)
+                continue;
+            if (path_within(path, full)) {
+                if (dir)
+                    *dir = *d;
+                return &policy_presets[i];
+            }
+        }
+    return NULL;
+}
+
 const char *const policy_exec_search_default[] = {
     "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin", NULL,
+};
+
+const char *const policy_exec_system_dirs[] = {
+    "/usr/lib", "/usr/libexec", "/usr/lib64", "/usr/lib32", "/lib", "/lib64", "/lib32", NULL,
 };
 
 static int copy_abs(char dst[PATH_MAXLEN], const char *src)

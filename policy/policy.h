@@ -54,7 +54,8 @@ enum policy_origin {
     POLICY_ORIGIN_POLICY,
     POLICY_ORIGIN_DEFAULT,
     POLICY_ORIGIN_CREDENTIALS,
-    POLICY_ORIGIN_HOST
+    POLICY_ORIGIN_HOST,
+    POLICY_ORIGIN_PRESET /* a directory of a sandbox.presets entry */
 };
 
 #define POLICY_HOST_DENY_MAX 64 /* entries in a document's host_deny */
@@ -187,6 +188,9 @@ struct policy {
             struct policy_paths deny_paths;
             struct policy_paths search; /* directories whose programs the names refer to */
         } exec;
+        /* sandbox.presets as written; their directories are in exec.allow_paths with origin
+         * POLICY_ORIGIN_PRESET (read and execute, never write). */
+        struct policy_list presets;
         struct {
             enum policy_net mode;
             size_t n_allow;
@@ -345,9 +349,29 @@ struct policy_env_verdict {
  * when hidden; v (may be NULL) gets the rules that matched, also when an allow rule won.
  */
 int policy_env_hides(const struct policy *p, const char *entry, struct policy_env_verdict *v);
+/* A named set of directories sandbox.presets grants read and execute beneath (never
+ * write); paths are written as in a policy ("~/.pyenv"), NULL-terminated. */
+struct policy_preset {
+    const char *name;
+    const char *const *paths;
+};
+/* The known presets, ended by an entry whose name is NULL. */
+extern const struct policy_preset policy_presets[];
+/* The known preset names joined by ", " into out (a message naming them). */
+void policy_preset_names(char *out, size_t len);
+/*
+ * The preset whose directories hold path (absolute, normalized) for a HOME of home (absolute),
+ * or NULL: what a message can suggest when a program there may not run. *dir (when not NULL)
+ * gets the preset directory as written ("~/.pyenv").
+ */
+const struct policy_preset *policy_preset_covering(const char *home, const char *path,
+                                                   const char **dir);
 
 /* The default exec search directories, NULL-terminated. */
 extern const char *const policy_exec_search_default[];
+/* The library directories whose helper programs (git's git-core, the loader) the sandbox lets
+ * run in denylist mode, whatever the search directories are; NULL-terminated. */
+extern const char *const policy_exec_system_dirs[];
 
 /* api.anomaly's distinct-name triggers (tools, egress hosts) count at most this many names
  * per window: cordond keeps a fixed table of them per agent. */

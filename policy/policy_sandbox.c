@@ -20,8 +20,8 @@
 static const char *const default_read_write[] = {"${workspace}", "${tmp}", NULL};
 static const char *const default_read_only[] = {"${cwd}", NULL};
 
-static const char *const k_sandbox[] = {"enforcement", "filesystem", "exec", "network",
-                                        "ipc",         "limits",     "env",  NULL};
+static const char *const k_sandbox[] = {"enforcement", "filesystem", "exec",    "network", "ipc",
+                                        "limits",      "env",        "presets", NULL};
 static const char *const k_fs[] = {"read_write", "read_only", "deny", "deny_credentials", NULL};
 static const char *const k_exec[] = {"allow", "deny", "search", NULL};
 static const char *const k_net[] = {"mode", "allow", NULL};
@@ -326,6 +326,76 @@ static void get_exec_rules(struct ctx *c, const cJSON *v, const char *path,
     paths->v = pv;
 }
 
+/*
+ * sandbox.presets: names from policy_presets, each once. Their directories are appended to
+ * the exec allow paths (origin "preset"), which the kernel grants read and execute but never
+ * write; a directory already listed there is not added twice.
+ */
+static void get_presets(struct ctx *c, const cJSON *v, struct policy_list *names,
+                        struct policy_paths *allow)
+{
+    const char *path = "sandbox.presets";
+    names->n = 0;
+    names->v = NULL;
+    if (!v)
+        return;
+    int n = pw_check_array(c, v, path, "preset names");
+    if (n <= 0)
+        return;
+    const char **nv = pw_cx_alloc(c, sizeof *nv * (size_t)n);
+    const struct policy_preset **chosen = pw_cx_alloc(c, sizeof *chosen * (size_t)n);
+    if (!nv || !chosen)
+        return;
+    size_t extra = 0;
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        char ep[DIAG_PATH_MAX], q[96];
+        diag_path_index(ep, path, i);
+        const char *s = pw_get_str(c, e, ep);
+        if (!s)
+            continue;
+        diag_quote(s, q, sizeof q);
+        const struct policy_preset *pr = NULL;
+        for (size_t k = 0; policy_presets[k].name && !pr; k++)
+            if (strcmp(policy_presets[k].name, s) == 0)
+                pr = &policy_presets[k];
+        if (!pr) {
+            char known[256];
+            policy_preset_names(known, sizeof known);
+            diag_add(c->d, ep, "unknown preset %s; the known presets are %s", q, known);
+            continue;
+        }
+        int dup = 0;
+        for (size_t k = 0; k < names->n; k++)
+            if (chosen[k] == pr)
+                dup = 1;
+        if (dup) {
+            diag_add(c->d, ep, "%s is listed twice", q);
+            continue;
+        }
+        chosen[names->n] = pr;
+        nv[names->n++] = pr->name;
+        for (const char *const *d = pr->paths; *d; d++)
+            extra++;
+    }
+    names->v = nv;
+    if (!extra)
+        return;
+    struct policy_path *arr = pw_cx_alloc(c, sizeof *arr * (allow->n + extra));
+    if (!arr)
+        return;
+    if (allow->n)
+        memcpy(arr, allow->v, sizeof *arr * allow->n);
+    size_t k = allow->n;
+    for (size_t j = 0; j < names->n; j++)
+        for (const char *const *d = chosen[j]->paths; *d; d++)
+            if (compile_path(c, *d, path, POLICY_ORIGIN_PRESET, &arr[k]) == 0 &&
+                !path_listed(arr, k, arr[k].path))
+                k++;
+    allow->v = arr;
+    allow->n = k;
+}
+
 static int parse_port(const char *s, uint16_t *port)
 {
     if (strcmp(s, "*") == 0) {
@@ -534,7 +604,8 @@ static void check_fs_conflicts(struct ctx *c)
 void pw_walk_sandbox(struct ctx *c, const cJSON *sb)
 {
     struct policy *p = c->p;
-    const cJSON *fs = NULL, *ex = NULL, *net = NULL, *ipc = NULL, *limits = NULL, *env = NULL;
+    const cJSON *fs = NULL, *ex = NULL, *net = NULL, *ipc = NULL, *limits = NULL, *env = NULL,
+                *pre = NULL;
     if (sb && pw_check_object(c, sb, "sandbox", k_sandbox)) {
         p->sandbox.enforcement = (enum policy_enforcement)pw_get_enum(
             c, cJSON_GetObjectItemCaseSensitive(sb, "enforcement"), "sandbox.enforcement", pw_n_enf,
@@ -545,6 +616,7 @@ void pw_walk_sandbox(struct ctx *c, const cJSON *sb)
         ipc = cJSON_GetObjectItemCaseSensitive(sb, "ipc");
         limits = cJSON_GetObjectItemCaseSensitive(sb, "limits");
         env = cJSON_GetObjectItemCaseSensitive(sb, "env");
+        pre = cJSON_GetObjectItemCaseSensitive(sb, "presets");
     }
 
     /* filesystem */
@@ -581,6 +653,7 @@ void pw_walk_sandbox(struct ctx *c, const cJSON *sb)
                    &p->sandbox.exec.deny_paths, NULL);
     p->sandbox.exec.search =
         get_paths(c, es, "sandbox.exec.search", policy_exec_search_default, NULL);
+    get_presets(c, pre, &p->sandbox.presets, &p->sandbox.exec.allow_paths);
 
     /* network */
     p->sandbox.net.mode = POLICY_NET_PROXY;

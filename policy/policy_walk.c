@@ -486,7 +486,7 @@ const char *const pw_n_action[] = {"allow", "log",      "redact", "mask",
                                    "hash",  "tokenize", "block",  NULL};
 const char *const pw_n_trigger[] = {"alert", "throttle", "quarantine", NULL};
 const char *const pw_n_record[] = {"digest", "text", NULL};
-const char *const pw_n_origin[] = {"policy", "default", "credentials", "host", NULL};
+const char *const pw_n_origin[] = {"policy", "default", "credentials", "host", "preset", NULL};
 const char *const pw_n_definition[] = {"strip", "refuse", NULL};
 const char *const pw_n_denied_call[] = {"drop", "notice", NULL};
 const char *const pw_n_stored[] = {"refuse", "allow", NULL};

@@ -555,10 +555,6 @@ static const char *const system_deny[] = {
     "/etc/libvirt/secrets",
     NULL,
 };
-/* Directories of helper programs run by other programs (git's git-core, the loader). */
-static const char *const system_exec[] = {
-    "/usr/lib", "/usr/libexec", "/usr/lib64", "/usr/lib32", "/lib", "/lib64", "/lib32", NULL,
-};
 /* The ELF interpreters: the kernel opens them for execution, so they need EXECUTE. */
 static const char *const loaders[] = {
     "/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib/ld-linux-armhf.so.3",
@@ -769,8 +765,8 @@ static int exec_rules(struct ll *L, const struct policy *p)
             rc = exec_dir(L, dirs[i], p, allowlist);
     /* Helper programs under the library directories run only in denylist mode; an allowlist
      * names what runs, and the ELF interpreter is all the kernel itself needs. */
-    for (size_t i = 0; rc == 0 && !allowlist && system_exec[i]; i++)
-        rc = grant(L, system_exec[i], FS_EXEC, &L->r->exec_rules);
+    for (size_t i = 0; rc == 0 && !allowlist && policy_exec_system_dirs[i]; i++)
+        rc = grant(L, policy_exec_system_dirs[i], FS_EXEC, &L->r->exec_rules);
     for (size_t i = 0; rc == 0 && loaders[i]; i++)
         rc = add_rule_path(L, loaders[i], FS_EXEC, &L->r->exec_rules);
     /* an allowed tree (a pyenv, an nvm) must also be listable: interpreters read their

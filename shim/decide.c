@@ -178,6 +178,54 @@ int decide_exec(const struct policy *p, const char *program, const char *real, c
     return 1;
 }
 
+/* s into rule (rulelen bytes, may be 0), cut to fit. */
+static void put_rule(char *rule, size_t rulelen, const char *a, const char *b, const char *c)
+{
+    if (!rulelen)
+        return;
+    size_t n = 0;
+    const char *parts[3] = {a, b, c};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; parts[k] && parts[k][i] && n + 1 < rulelen; i++)
+            rule[n++] = parts[k][i];
+    rule[n] = '\0';
+}
+
+static int within_entry(const struct policy_path *r, const char *file)
+{
+    return (r->path && path_within(file, r->path)) || (r->real && path_within(file, r->real));
+}
+
+int decide_exec_reach(const struct policy *p, const char *program, const char *real, char *rule,
+                      size_t rulelen)
+{
+    if (decide_exec(p, program, real, rule, rulelen))
+        return DECIDE_EXEC_RULE;
+    const char *file = real ? real : program;
+    int d = decide_fs_deny(p, program, real);
+    if (d != DECIDE_NONE) {
+        put_rule(rule, rulelen, "sandbox.filesystem.deny \"", p->sandbox.fs.deny.v[d].raw, "\"");
+        return DECIDE_EXEC_FS_DENY;
+    }
+    const struct policy_paths *s = &p->sandbox.exec.search;
+    for (size_t i = 0; i < s->n; i++)
+        if (within_entry(&s->v[i], file))
+            return 0;
+    const struct policy_paths *a = &p->sandbox.exec.allow_paths;
+    for (size_t i = 0; i < a->n; i++)
+        if (within_entry(&a->v[i], file))
+            return 0;
+    if (all_names(&p->sandbox.exec.allow_names))
+        for (size_t i = 0; policy_exec_system_dirs[i]; i++)
+            if (path_within(file, policy_exec_system_dirs[i]))
+                return 0;
+    put_rule(rule, rulelen,
+             "no exec rule reaches it: it is not in a sandbox.exec.search directory, a "
+             "sandbox.exec.allow path or a sandbox.presets directory",
+             NULL, NULL);
+    return DECIDE_EXEC_UNREACHED;
+}
+
 int decide_abspath(const char *base, const char *path, char *out, size_t outlen)
 {
     size_t n = 0;

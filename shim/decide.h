@@ -49,6 +49,20 @@ int decide_exec(const struct policy *p, const char *program, const char *real, c
                 size_t rulelen);
 
 /*
+ * decide_exec, and whether the kernel's exec grants reach program at all: the sandbox gives
+ * EXECUTE only beneath the search directories, the exec allow paths (presets included) and,
+ * in denylist mode, policy_exec_system_dirs, and never inside a file system deny. The kernel
+ * judges the file itself, so real (program with its symlinks followed; NULL when unknown) is
+ * what is compared when given. Returns 0 when the program may run, else the reason:
+ * DECIDE_EXEC_RULE (sandbox.exec refuses it; rule as decide_exec gives it),
+ * DECIDE_EXEC_FS_DENY (it lies in a sandbox.filesystem.deny entry; rule names it) or
+ * DECIDE_EXEC_UNREACHED (no exec grant covers it; rule says so).
+ */
+enum { DECIDE_EXEC_RULE = 1, DECIDE_EXEC_FS_DENY = 2, DECIDE_EXEC_UNREACHED = 3 };
+int decide_exec_reach(const struct policy *p, const char *program, const char *real, char *rule,
+                      size_t rulelen);
+
+/*
  * Lexically make path absolute against base (a directory, absolute) and normalize it
  * ("//", ".", ".." are folded) into out. Returns 0, or -ENAMETOOLONG when it does not fit.
  */

@@ -159,7 +159,7 @@ static int walk(struct ibuf *in, size_t n[N_LISTS], const struct fill *fill, cha
             }
             uint64_t origin;
             const char *raw, *path, *real;
-            if (num(in, POLICY_ORIGIN_HOST, &origin) != 0 || !(raw = next(in)) ||
+            if (num(in, POLICY_ORIGIN_PRESET, &origin) != 0 || !(raw = next(in)) ||
                 !(path = next(in)) || !(real = next(in)))
                 goto truncated;
             if ((*path && *path != '/') || (*real && *real != '/')) {

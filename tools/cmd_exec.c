@@ -27,6 +27,7 @@
 #include "sandbox/sandbox.h"
 #include "shim/env.h"
 #include "tools/cli.h"
+#include "tools/precheck.h"
 #include "tools/run.h"
 
 /* The exit statuses of env(1) and timeout(1), so scripts can tell cordon's failure from the
@@ -285,6 +286,9 @@ static int run_exec(int argc, char **argv)
         goto out;
     }
 
+    /* said before the sandbox exists, so the refusal inside it is not the first word */
+    precheck_warn(p, "exec", argv[optind], stderr);
+
     /* the limits are held best by a group made from outside the sandbox; without one the
      * sandbox falls back to rlimits, or refuses (strict) what no rlimit can hold */
     g = run_limits_group(p, &so, cgerr, sizeof cgerr);
@@ -331,6 +335,10 @@ const struct cli_command cmd_exec = {
     "\n"
     "Under \"enforcement\": \"strict\" cordon refuses to run CMD when the kernel cannot\n"
     "enforce the policy; under \"best_effort\" it runs CMD and prints each gap.\n"
+    "\n"
+    "Before it starts CMD, cordon exec finds the program as execvp does (through PATH) and\n"
+    "prints one warning when the policy will not let it run, naming the rule and the policy\n"
+    "line that would allow it (a \"sandbox.presets\" entry, a \"sandbox.exec.allow\" path).\n"
     "\n"
     "Exit status: CMD's own; 125 cordon failed before running CMD (invalid policy or\n"
     "envelope, the kernel cannot enforce a strict policy); 126 CMD cannot be executed\n"

@@ -41,6 +41,7 @@
 #include "shim/poll.h"
 #include "shim/root.h"
 #include "tools/cli.h"
+#include "tools/precheck.h"
 #include "tools/embedded.h"
 #include "tools/reaper.h"
 #include "tools/run.h"
@@ -270,6 +271,9 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
     }
     if (e)
         sodium_memzero(e->key, sizeof e->key); /* the root holds its own copy now */
+    /* said before CMD starts: a refused pyenv or nvm shim otherwise shows up, if at all, as
+     * a shell quietly running another program of the same name */
+    precheck_warn(g_root.policy, "run", cmd[0], stderr);
     sup_fd = root_open_supervisor_events(&g_root, err, sizeof err);
     if (sup_fd < 0 && sup_fd != -ENOENT) {
         cli_error("run", "%s; %s was not started", err, cmd[0]);
@@ -772,6 +776,10 @@ const struct cli_command cmd_run = {
     "\n"
     "Options win over the environment (CORDON_*), which wins over the profile file.\n"
     "The variables are described in docs/SHIM.md.\n"
+    "\n"
+    "Before it starts CMD, cordon run finds the program as execvp does (through PATH) and\n"
+    "prints one warning when the policy will not let it run, naming the rule and the policy\n"
+    "line that would allow it (a \"sandbox.presets\" entry, a \"sandbox.exec.allow\" path).\n"
     "\n"
     "Exit status: CMD's own, or 128+N when signal N ended it; 124 the private cordond\n"
     "stopped during the run, which was ended (embedded default); 125 cordon refused before\n"

@@ -6,6 +6,7 @@
  * just counted is judged, since the others did not grow.
  */
 #include "policy/server/anomaly.h"
+#include "policy/server/log.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -583,9 +584,9 @@ int anomaly_note(struct anomaly *a, const char *agent, const struct policy *p,
         jbuf_key(&pd.f, "persisted");
         jbuf_bool(&pd.f, rc == 0);
         if (rc != 0)
-            fprintf(stderr,
-                    "cordond: anomaly: cannot write %s: %s; agent %s is quarantined until "
-                    "cordond stops, and not after a restart\n",
+            log_msg(LOG_LEVEL_ERROR,
+                    "anomaly: cannot write %s: %s; agent %s is quarantined until "
+                    "cordond stops, and not after a restart",
                     a->path, strerror(-rc), agent);
     }
     jbuf_raw(&pd.f, "}");

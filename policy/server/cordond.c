@@ -28,6 +28,7 @@
 #include "policy/audit/audit.h"
 #include "policy/sign/key.h"
 #include "policy/server/ledger.h"
+#include "policy/server/log.h"
 #include "policy/server/anomaly.h"
 #include "policy/server/proxy.h"
 #include "policy/server/events.h"
@@ -75,10 +76,16 @@ static const char usage[] =
     "  --audit-origin TEXT, --audit-on-failure refuse|exit,\n"
     "  --upstream 'NAME URL' (parsed and validated; used by the model\n"
     "                           proxy, not yet by this version)\n"
+    "  --log-format text|json   the log on standard error (or --log-file): text is one\n"
+    "                           level=info msg=\"...\" key=value line per event (the default),\n"
+    "                           json one JSON object per line; see docs/SERVER.md \"Logs\"\n"
+    "  --log-file PATH          append the log to PATH (created 0600; lines start with time=)\n"
+    "                           instead of standard error; SIGHUP reopens it (logrotate)\n"
     "  --check-config           validate the configuration and flags, then exit\n"
     "  --help, --version\n"
     "\n"
-    "Signals: SIGHUP reloads the policies; SIGTERM or SIGINT stops. See docs/SERVER.md.\n"
+    "Signals: SIGHUP reloads the policies and reopens --log-file; SIGTERM or SIGINT stops.\n"
+    "See docs/SERVER.md.\n"
     "Exit status: 0 stopped cleanly, 1 could not start (the message says why), 2 usage,\n"
     "3 stopped because the audit log could no longer record (its writer process died, or\n"
     "the log failed with audit_on_failure exit): restart it, the next start records the gap.\n";
@@ -92,11 +99,11 @@ static int read_token_file(const char *what, const char *path, char *out, size_t
     size_t len = 0;
     int rc = secret_read_file(what, path, outlen - 1, &buf, &len, err, sizeof err);
     if (rc != 0) {
-        fprintf(stderr, "cordond: %s\n", err);
+        log_msg(LOG_LEVEL_ERROR, "%s", err);
         return rc;
     }
     if (memchr(buf, '\n', len) || memchr(buf, '\r', len)) {
-        fprintf(stderr, "cordond: %s %s: expected one line\n", what, path);
+        log_msg(LOG_LEVEL_ERROR, "%s %s: expected one line", what, path);
         secret_free(buf, len);
         return -EINVAL;
     }
@@ -120,25 +127,25 @@ static int audit_watch(struct srv *s)
         return 0;
     int was = __atomic_exchange_n(&s->audit_failed, 1, __ATOMIC_RELAXED);
     if (st == AUDIT_ERR_CLOSED) {
-        fprintf(stderr,
-                "cordond: audit: %s. Nothing can be recorded any more: policy fetches and "
+        log_msg(LOG_LEVEL_ERROR,
+                "audit: %s. Nothing can be recorded any more: policy fetches and "
                 "tunnels are refused (503), and cordond stops now with exit status 3 rather than "
                 "serve unrecorded. Restart it (a supervisor with Restart=on-failure does); the "
-                "next start records the gap in %s/audit.jsonl\n",
+                "next start records the gap in %s/audit.jsonl",
                 why, s->cfg.audit_dir);
         return 1;
     }
     if (strcmp(s->cfg.audit_on_failure, "exit") == 0) {
-        fprintf(stderr,
-                "cordond: audit: %s. audit_on_failure is exit: cordond stops now with exit "
-                "status 3; fix the audit directory (disk full?) and restart it\n",
+        log_msg(LOG_LEVEL_ERROR,
+                "audit: %s. audit_on_failure is exit: cordond stops now with exit "
+                "status 3; fix the audit directory (disk full?) and restart it",
                 why);
         return 1;
     }
     if (!was)
-        fprintf(stderr,
-                "cordond: audit: %s. Policy fetches and tunnels are refused (503) and /healthz "
-                "reports it until the audit directory is fixed and cordond restarted\n",
+        log_msg(LOG_LEVEL_ERROR,
+                "audit: %s. Policy fetches and tunnels are refused (503) and /healthz "
+                "reports it until the audit directory is fixed and cordond restarted",
                 why);
     return 0;
 }
@@ -158,18 +165,18 @@ static int socket_dir(const char *what, const char *spec)
     struct stat st;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         int rc = -errno;
-        fprintf(stderr, "cordond: %s: cannot create the directory %s: %s\n", what, dir,
+        log_msg(LOG_LEVEL_ERROR, "%s: cannot create the directory %s: %s", what, dir,
                 strerror(-rc));
         return rc;
     }
     if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "cordond: %s: %s is not a directory\n", what, dir);
+        log_msg(LOG_LEVEL_ERROR, "%s: %s is not a directory", what, dir);
         return -ENOTDIR;
     }
     if (st.st_mode & 022)
-        fprintf(stderr,
-                "cordond: warning: %s: %s is writable by group or others, who could "
-                "put another socket in its place; make it 0700 (RuntimeDirectory=cordond does)\n",
+        log_msg(LOG_LEVEL_WARN,
+                "%s: %s is writable by group or others, who could "
+                "put another socket in its place; make it 0700 (RuntimeDirectory=cordond does)",
                 what, dir);
     return 0;
 }
@@ -226,7 +233,7 @@ static int listen_on(const char *spec, int *fd_out, char *bound, size_t boundlen
     return 0;
 fail:
     rc = -errno;
-    fprintf(stderr, "cordond: cannot listen on %s: %s; is another server using it?\n", spec,
+    log_msg(LOG_LEVEL_ERROR, "cannot listen on %s: %s; is another server using it?", spec,
             strerror(-rc));
     if (fd >= 0)
         close(fd);
@@ -267,6 +274,8 @@ static const struct option opts[] = {
     {"event-rate", required_argument, NULL, 0},
     {"event-burst", required_argument, NULL, 0},
     {"upstream", required_argument, NULL, 0},
+    {"log-format", required_argument, NULL, 'L'},
+    {"log-file", required_argument, NULL, 'O'},
     {0, 0, 0, 0},
 };
 
@@ -275,6 +284,8 @@ static const struct option opts[] = {
 struct run {
     const char *config_path;
     int check_only;
+    enum log_form log_form;
+    const char *log_file;
     int nsecrets;
     struct key_secret *signer;
     struct http *http;
@@ -320,15 +331,28 @@ static int scan_options(int argc, char **argv, struct run *r)
             r->config_path = optarg;
         if (c == 'C')
             r->check_only = 1;
+        if (c == 'L' && log_form_parse(optarg, &r->log_form) != 0) {
+            log_msg(LOG_LEVEL_ERROR, "--log-format %s: expected text or json", optarg);
+            return 2;
+        }
+        if (c == 'O')
+            r->log_file = optarg;
         if (c == '?' || c == ':') {
-            fprintf(stderr, "cordond: unknown option or missing value: %s\n%s", argv[optind - 1],
-                    usage);
+            log_msg(LOG_LEVEL_ERROR, "unknown option or missing value: %s; the usage follows",
+                    argv[optind - 1]);
+            fputs(usage, stderr);
             return 2;
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "cordond: unexpected argument %s\n", argv[optind]);
+        log_msg(LOG_LEVEL_ERROR, "unexpected argument %s", argv[optind]);
         return 2;
+    }
+    /* from here on every line is in the form asked for, the configuration's errors included */
+    char err[PATH_MAX + 256];
+    if (log_setup(r->log_form, r->log_file, err, sizeof err) != 0) {
+        log_msg(LOG_LEVEL_ERROR, "%s", err);
+        return 1;
     }
     return GO_ON;
 }
@@ -350,7 +374,7 @@ static int apply_flags(int argc, char **argv, struct config *cfg)
             if (*p == '-')
                 *p = '_';
         if (config_set_flag(cfg, key, optarg, err, sizeof err) != 0) {
-            fprintf(stderr, "cordond: %s\n", err);
+            log_msg(LOG_LEVEL_ERROR, "%s", err);
             return 2;
         }
     }
@@ -365,20 +389,20 @@ static int load_config(int argc, char **argv, struct config *cfg, struct run *r)
     const char *path = r->config_path;
     int rc;
     if (path && config_load_file(cfg, path, err, sizeof err) != 0) {
-        fprintf(stderr, "cordond: %s\n", err);
+        log_msg(LOG_LEVEL_ERROR, "%s", err);
         return 1;
     }
     if ((rc = apply_flags(argc, argv, cfg)) != GO_ON)
         return rc;
     if (config_finish(cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "cordond: %s%s%s\n", path ? path : "", path ? ": " : "", err);
+        log_msg(LOG_LEVEL_ERROR, "%s%s%s", path ? path : "", path ? ": " : "", err);
         return 1;
     }
     /* What this server keeps secret: added to every policy it signs as host_deny, so that no
      * sandbox on the host reaches its keys, token, state or audit log whatever the layout. */
     r->nsecrets = config_secret_paths(cfg, g_secrets, CONFIG_MAX_SECRETS, err, sizeof err);
     if (r->nsecrets < 0) {
-        fprintf(stderr, "cordond: %s%s%s\n", path ? path : "", path ? ": " : "", err);
+        log_msg(LOG_LEVEL_ERROR, "%s%s%s", path ? path : "", path ? ": " : "", err);
         return 1;
     }
     for (int i = 0; i < r->nsecrets; i++)
@@ -410,10 +434,10 @@ static int load_admin_token(struct srv *s)
     if ((rc = read_token_file("admin_token_file", cfg->admin_token_file, tok, sizeof tok)) != 0)
         return rc;
     if (strlen(tok) < 16) {
-        fprintf(stderr,
-                "cordond: admin_token_file %s: the token is shorter than 16 "
+        log_msg(LOG_LEVEL_ERROR,
+                "admin_token_file %s: the token is shorter than 16 "
                 "characters; write a long random one (e.g. head -c 32 /dev/urandom | "
-                "base64)\n",
+                "base64)",
                 cfg->admin_token_file);
         sodium_memzero(tok, sizeof tok);
         return -EINVAL;
@@ -435,15 +459,15 @@ static int open_ledger(struct srv *s)
     if (rc == 0)
         rc = ledger_open(st, 0, &s->ledger, err, sizeof err);
     if (rc != 0) {
-        fprintf(stderr, "cordond: %s\n", err);
+        log_msg(LOG_LEVEL_ERROR, "%s", err);
         return rc;
     }
     struct ledger_stats ls;
     ledger_stats_get(s->ledger, &ls);
     if (ls.recovered_open || ls.damaged)
-        fprintf(stderr,
-                "cordond: ledger: %" PRIu64 " reservation(s) open at the last stop charged at "
-                "their worst case; %" PRIu64 " damaged journal line(s) skipped\n",
+        log_msg(LOG_LEVEL_WARN,
+                "ledger: %" PRIu64 " reservation(s) open at the last stop charged at "
+                "their worst case; %" PRIu64 " damaged journal line(s) skipped",
                 ls.recovered_open, ls.damaged);
     return 0;
 }
@@ -456,12 +480,11 @@ static int open_keys(struct srv *s, struct run *r)
     int rc;
     if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
         rc = -errno;
-        fprintf(stderr, "cordond: state_dir %s: cannot create: %s\n", cfg->state_dir,
-                strerror(-rc));
+        log_msg(LOG_LEVEL_ERROR, "state_dir %s: cannot create: %s", cfg->state_dir, strerror(-rc));
         return rc;
     }
     if ((rc = key_secret_load(cfg->signing_key, &r->signer, err, sizeof err)) != 0) {
-        fprintf(stderr, "cordond: signing_key: %s\n", err);
+        log_msg(LOG_LEVEL_ERROR, "signing_key: %s", err);
         return rc;
     }
     if (cfg->admin_token_file[0] && (rc = load_admin_token(s)) != 0)
@@ -469,18 +492,18 @@ static int open_keys(struct srv *s, struct run *r)
     char secret_path[PATH_MAX + 16];
     snprintf(secret_path, sizeof secret_path, "%s/server.secret", cfg->state_dir);
     if ((rc = agents_open(cfg->agent_keys, secret_path, &s->agents, err, sizeof err)) != 0) {
-        fprintf(stderr, "cordond: agents: %s\n", err);
+        log_msg(LOG_LEVEL_ERROR, "agents: %s", err);
         return rc;
     }
     if ((rc = sessions_new(s->agents, 0, &s->sessions)) != 0) {
-        fprintf(stderr, "cordond: out of memory for the session tokens\n");
+        log_msg(LOG_LEVEL_ERROR, "out of memory for the session tokens");
         return rc;
     }
     /* The quarantines of the anomaly response outlive a restart (anomaly.h). */
     char qpath[PATH_MAX + 16];
     snprintf(qpath, sizeof qpath, "%s/" ANOMALY_FILE, cfg->state_dir);
     if ((rc = anomaly_open(qpath, srv_anomaly_record, s, &s->anomaly, err, sizeof err)) != 0) {
-        fprintf(stderr, "cordond: anomaly: %s\n", err);
+        log_msg(LOG_LEVEL_ERROR, "anomaly: %s", err);
         return rc;
     }
     return open_ledger(s);
@@ -496,10 +519,11 @@ static int open_audit_log(struct srv *s)
      * compromised request handler could sign checkpoints of its own. */
     const char *audit_key = cfg->audit_key[0] ? cfg->audit_key : cfg->signing_key;
     if (strcmp(audit_key, cfg->signing_key) == 0)
-        fprintf(stderr, "cordond: warning: audit_key is not set (or is signing_key): audit "
-                        "checkpoints are signed with the policy signing key, which the request-"
-                        "handling process also holds; set audit_key to a key of its own (cordon "
-                        "keygen) so that only the audit writer can sign checkpoints\n");
+        log_msg(LOG_LEVEL_WARN,
+                "audit_key is not set (or is signing_key): audit "
+                "checkpoints are signed with the policy signing key, which the request-"
+                "handling process also holds; set audit_key to a key of its own (cordon "
+                "keygen) so that only the audit writer can sign checkpoints");
     struct audit_config ac = {.dir = cfg->audit_dir,
                               .key_path = audit_key,
                               .origin = cfg->audit_origin,
@@ -508,7 +532,7 @@ static int open_audit_log(struct srv *s)
                                                                                : AUDIT_FSYNC_BATCH};
     int rc = audit_open(&ac, &s->audit, err, sizeof err);
     if (rc != AUDIT_OK) {
-        fprintf(stderr, "cordond: audit: %s\n", err);
+        log_msg(LOG_LEVEL_ERROR, "audit: %s", err);
         return rc;
     }
     return 0;
@@ -527,7 +551,7 @@ static int add_agent_key(struct srv *s)
     pset_release(cur);
     sodium_memzero(key, sizeof key);
     if (rc != 0)
-        fprintf(stderr, "cordond: agent_key_file %s: %s\n", cfg->agent_key_file, err);
+        log_msg(LOG_LEVEL_ERROR, "agent_key_file %s: %s", cfg->agent_key_file, err);
     return rc;
 }
 
@@ -539,7 +563,7 @@ static int open_policies(struct srv *s, struct run *r)
     struct diag *d = r->d = malloc(sizeof *d);
     int rc;
     if (!d) {
-        fprintf(stderr, "cordond: out of memory\n");
+        log_msg(LOG_LEVEL_ERROR, "out of memory");
         return -ENOMEM;
     }
     diag_init(d);
@@ -549,8 +573,7 @@ static int open_policies(struct srv *s, struct run *r)
     if (config_data_key_load(cfg, g_data_key, kerr, sizeof kerr) == 0)
         g_has_data_key = 1;
     else
-        fprintf(stderr,
-                "cordond: data_key_file: %s; api.data exact-data-match classes do not load\n",
+        log_msg(LOG_LEVEL_WARN, "data_key_file: %s; api.data exact-data-match classes do not load",
                 kerr);
     struct pset_options po = {.policies_dir = cfg->policies_dir[0] ? cfg->policies_dir : NULL,
                               .policy_file = cfg->policy_file[0] ? cfg->policy_file : NULL,
@@ -561,11 +584,13 @@ static int open_policies(struct srv *s, struct run *r)
                               .n_host_deny = (size_t)r->nsecrets,
                               .data_key = g_has_data_key ? g_data_key : NULL};
     if ((rc = pset_manager_open(&po, &s->psets, d)) != 0) {
-        fprintf(stderr, "cordond: the policies are invalid; nothing is served:\n");
+        char n[24];
+        snprintf(n, sizeof n, "%zu", diag_total(d));
+        log_kv(LOG_LEVEL_ERROR, "the policies are invalid; nothing is served", "errors", n, NULL);
         for (size_t i = 0; i < d->count; i++) {
             char line[DIAG_PATH_MAX + DIAG_MSG_MAX + 4];
             diag_format(d, i, line, sizeof line);
-            fprintf(stderr, "  %s\n", line);
+            log_kv(LOG_LEVEL_ERROR, "policy error", "error", line, NULL);
         }
         return rc;
     }
@@ -616,21 +641,21 @@ static int start_services(struct srv *s, struct run *r)
     int rc;
     if (s->events_addr[0] &&
         (rc = events_start(s, s->cfg.events_socket, &r->ev, err, sizeof err)) != 0) {
-        fprintf(stderr, "cordond: %s\n", err);
+        log_msg(LOG_LEVEL_ERROR, "%s", err);
         return rc;
     }
     if ((rc = tunnel_start(s, r->tfd, &r->tun, err, sizeof err)) != 0) {
-        fprintf(stderr, "cordond: %s\n", err);
+        log_msg(LOG_LEVEL_ERROR, "%s", err);
         return rc;
     }
     r->tfd = -1; /* transferred */
     if ((rc = proxy_open(s, &s->proxy, err, sizeof err)) != 0) {
-        fprintf(stderr, "cordond: model proxy: %s\n", err);
+        log_msg(LOG_LEVEL_ERROR, "model proxy: %s", err);
         return rc;
     }
     anomaly_on_quarantine(s->anomaly, wake_streams, s->proxy);
     if ((rc = http_start(s, r->fds, (size_t)r->nfds, r->afd, &r->http, err, sizeof err)) != 0) {
-        fprintf(stderr, "cordond: %s\n", err);
+        log_msg(LOG_LEVEL_ERROR, "%s", err);
         return rc;
     }
     r->nfds = 0; /* transferred: MHD closes them */
@@ -656,17 +681,27 @@ static int announce_ready(struct srv *s, struct run *r)
     snprintf(rd.admin, sizeof rd.admin, "%s", r->admin_bound);
     snprintf(rd.events, sizeof rd.events, "%s", s->events_addr);
     if ((rc = ready_format(&rd, text, sizeof text)) != 0) {
-        fprintf(stderr,
-                "cordond: the listeners' addresses cannot be written as a ready file "
-                "(%s): a listen path holds a control character\n",
+        log_msg(LOG_LEVEL_ERROR,
+                "the listeners' addresses cannot be written as a ready file "
+                "(%s): a listen path holds a control character",
                 strerror(-rc));
         return rc;
     }
     if (cfg->ready_file[0] && (rc = ready_write(cfg->ready_file, &rd, err, sizeof err)) != 0) {
-        fprintf(stderr, "cordond: %s\n", err);
+        log_msg(LOG_LEVEL_ERROR, "%s", err);
         return rc;
     }
-    fprintf(stderr, "cordond %s: serving\n%s", CORDON_VERSION, text);
+    /* one line for the operator; the ready file keeps its own format for the starter */
+    char http[READY_MAX_HTTP * (READY_ADDR_MAX + 1) + 1] = "";
+    size_t hn = 0;
+    for (size_t i = 0; i < rd.n_http; i++) {
+        int w = snprintf(http + hn, sizeof http - hn, "%s%s", i ? "," : "", rd.http[i]);
+        if (w < 0 || (size_t)w >= sizeof http - hn)
+            break;
+        hn += (size_t)w;
+    }
+    log_kv(LOG_LEVEL_INFO, "serving", "version", CORDON_VERSION, "http", http, "tunnel", rd.tunnel,
+           "admin", rd.admin, "events", rd.events, NULL);
     return 0;
 }
 
@@ -686,6 +721,9 @@ static int serve(struct srv *s, struct run *r)
         if (sig == SIGTERM || sig == SIGINT)
             break;
         if (sig == SIGHUP) {
+            char err[PATH_MAX + 256];
+            if (log_reopen(err, sizeof err) != 0)
+                log_msg(LOG_LEVEL_ERROR, "%s", err);
             diag_init(d);
             (void)srv_reload(s, NULL, 0, "sighup", d);
             continue;
@@ -704,10 +742,11 @@ static int serve(struct srv *s, struct run *r)
                 retry_at = now + 60;
         }
     }
-    fprintf(stderr, "cordond: stopping%s\n",
-            stop_status ? " (exit status 3: the audit log "
-                          "can no longer record)"
-                        : "");
+    if (stop_status)
+        log_kv(LOG_LEVEL_ERROR, "stopping: the audit log can no longer record", "exit_status", "3",
+               NULL);
+    else
+        log_kv(LOG_LEVEL_INFO, "stopping", "exit_status", "0", NULL);
     return stop_status;
 }
 
@@ -725,9 +764,9 @@ static int shut_down(struct srv *s, struct run *r, int rc)
     events_stop(r->ev);
     size_t left = tunnel_stop(r->tun);
     if (left)
-        fprintf(stderr,
-                "cordond: %zu tunnel(s) still open at exit; their tunnel.close records "
-                "are lost\n",
+        log_msg(LOG_LEVEL_WARN,
+                "%zu tunnel(s) still open at exit; their tunnel.close records "
+                "are lost",
                 left);
 
     for (int i = 0; i < r->nfds; i++)

@@ -7,6 +7,7 @@
  * client sent ends up escaped, never formatted into JSON.
  */
 #include "policy/server/decision.h"
+#include "policy/server/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -194,7 +195,7 @@ void decision_render(struct decision *d)
     else
         render_plain(d, &b);
     if (b.overflow) { /* body_cap is an upper bound: this is a bug, and nothing is sent */
-        fprintf(stderr, "cordond: BUG: the %u refusal did not fit %zu bytes\n", d->status, cap);
+        log_msg(LOG_LEVEL_ERROR, "BUG: the %u refusal did not fit %zu bytes", d->status, cap);
         free(mem);
         return;
     }

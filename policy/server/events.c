@@ -6,6 +6,7 @@
  * limited to one a second so a hostile sender cannot flood the server's log.
  */
 #include "policy/server/events.h"
+#include "policy/server/log.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -99,10 +100,9 @@ __attribute__((format(printf, 2, 3))) static void elog(struct events *e, const c
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "cordond: events: %s", line);
-    if (e->log_suppressed)
-        fprintf(stderr, " (%" PRIu64 " similar lines suppressed)", e->log_suppressed);
-    fputc('\n', stderr);
+    char n[24];
+    snprintf(n, sizeof n, "%" PRIu64, e->log_suppressed);
+    log_kv(LOG_LEVEL_WARN, line, "component", "events", "suppressed", n, NULL);
     e->last_log_ms = t;
     e->log_suppressed = 0;
 }

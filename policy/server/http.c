@@ -8,6 +8,7 @@
  * the case and what to do, and is audited whenever it judges a caller (a key, a token, a peer).
  */
 #include "policy/server/http.h"
+#include "policy/server/log.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -1317,11 +1318,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(line);
     while (n && line[n - 1] == '\n')
         line[--n] = '\0';
-    if (skipped)
-        fprintf(stderr, "cordond: http: %s (%" PRIu64 " similar lines suppressed)\n", line,
-                skipped);
-    else
-        fprintf(stderr, "cordond: http: %s\n", line);
+    char sup[24];
+    snprintf(sup, sizeof sup, "%" PRIu64, skipped);
+    log_kv(LOG_LEVEL_WARN, line, "component", "http", "suppressed", sup, NULL);
 }
 
 static struct MHD_Daemon *start_daemon(struct srv *s, struct listener *L, int fd)

@@ -13,6 +13,7 @@
  * again.
  */
 #include "policy/server/proxy.h"
+#include "policy/server/log.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -130,7 +131,7 @@ int proxy_open(struct srv *s, struct proxy **out, char *err, size_t errlen)
     if (config_data_key_load(&s->cfg, p->data_key, kerr, sizeof kerr) == 0)
         p->has_data_key = 1;
     else
-        fprintf(stderr, "cordond: data_key_file: %s; api.data \"hash\" refuses calls\n", kerr);
+        log_msg(LOG_LEVEL_WARN, "data_key_file: %s; api.data \"hash\" refuses calls", kerr);
     struct upstream_timeouts t = {s->cfg.upstream_connect_timeout_ms,
                                   s->cfg.upstream_first_byte_timeout_ms,
                                   s->cfg.upstream_idle_timeout_ms};

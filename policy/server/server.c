@@ -18,16 +18,17 @@
 #include <string.h>
 
 #include "policy/audit/audit.h"
+#include "policy/server/log.h"
 
 static void say_failed(const char *kind, int rc)
 {
     static int warned;
     if (__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
         return;
-    fprintf(stderr,
-            "cordond: audit: cannot append the %s record (status %d: %s); actions "
+    log_msg(LOG_LEVEL_ERROR,
+            "audit: cannot append the %s record (status %d: %s); actions "
             "that require audit are refused until the audit directory is fixed and cordond "
-            "is restarted\n",
+            "is restarted",
             kind, rc, audit_strerror(rc));
 }
 
@@ -35,8 +36,8 @@ static void say_failed(const char *kind, int rc)
 static int invalid(struct srv *s, const char *kind, const char *why)
 {
     uint64_t n = __atomic_add_fetch(&s->m.audit_invalid, 1, __ATOMIC_RELAXED);
-    fprintf(stderr,
-            "cordond: BUG: audit: the %s record was refused as invalid (%s) and is "
+    log_msg(LOG_LEVEL_ERROR,
+            "BUG: audit: the %s record was refused as invalid (%s) and is "
             "lost; the log itself is sound and cordond keeps serving. This is a defect of "
             "cordond: report it with this line (%" PRIu64 " invalid record%s so far, "
             "cordon_audit_invalid_total)\n",
@@ -89,7 +90,7 @@ static void print_diag(const struct diag *d)
     for (size_t i = 0; i < d->count; i++) {
         char line[DIAG_PATH_MAX + DIAG_MSG_MAX + 4];
         diag_format(d, i, line, sizeof line);
-        fprintf(stderr, "  %s\n", line);
+        log_kv(LOG_LEVEL_ERROR, "policy error", "error", line, NULL);
     }
 }
 
@@ -115,7 +116,7 @@ int srv_reload(struct srv *s, const struct pset_source *push, size_t npush, cons
         pset_release(set);
         jbuf_key(&f, "pushed");
         jbuf_u64(&f, npush);
-        fprintf(stderr, "cordond: policy set reloaded (%s)\n", why);
+        log_kv(LOG_LEVEL_INFO, "policy set reloaded", "trigger", why, NULL);
     } else {
         char first[DIAG_PATH_MAX + DIAG_MSG_MAX + 4] = "";
         if (d->count)
@@ -124,7 +125,10 @@ int srv_reload(struct srv *s, const struct pset_source *push, size_t npush, cons
         jbuf_u64(&f, diag_total(d));
         jbuf_key(&f, "first");
         jbuf_str(&f, first, 400);
-        fprintf(stderr, "cordond: policy reload (%s) refused; the previous set stays:\n", why);
+        char n[24];
+        snprintf(n, sizeof n, "%zu", diag_total(d));
+        log_kv(LOG_LEVEL_ERROR, "policy reload refused; the previous set stays", "trigger", why,
+               "errors", n, NULL);
         print_diag(d);
     }
     jbuf_raw(&f, "}");

@@ -44,7 +44,7 @@ run "cordond --help" 0 "$CORDOND" --help
 has "help names the flags" "--ready-file"
 printf 'listen 127.0.0.1:1\nbogus_key 1\n' > "$W/bad.conf"
 run "unknown config key refused" 1 "$CORDOND" --config "$W/bad.conf"
-has "config error names file and line" "bad.conf:2: unknown key \"bogus_key\""
+has "config error names file and line" 'bad.conf:2: unknown key \"bogus_key\"' # quoted in the log line
 printf 'threads lots\n' > "$W/bad2.conf"
 run "bad number refused" 1 "$CORDOND" --config "$W/bad2.conf"
 has "config error says what was expected" "threads: expected a whole number from 1 to 256"

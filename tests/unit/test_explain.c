@@ -321,3 +321,24 @@ Test(explain, data_actions_per_direction_lists_and_custom_kinds)
     cJSON_Delete(o);
     policy_free(p);
 }
+
+Test(explain, presets_are_named_and_their_paths_marked)
+{
+    struct policy *p = load_plain("{\"cordon_policy\": 1, \"agent\": \"x\", \"sandbox\": "
+                                  "{\"presets\": [\"home-toolchains\"]}}");
+    char *t = capture_text(p);
+    cr_assert(strstr(t, "preset home-toolchains: read and execute, never write"), "%s", t);
+    cr_assert(strstr(t, "~/.pyenv               /h/.pyenv"), "%s", t);
+    cr_assert(strstr(t, "[preset]"), "%s", t);
+    free(t);
+    cJSON *o = policy_explain_json(p);
+    cJSON *pr = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "sandbox"), "presets");
+    cr_assert_eq(cJSON_GetArraySize(pr), 1);
+    cr_assert_str_eq(cJSON_GetArrayItem(pr, 0)->valuestring, "home-toolchains");
+    cJSON *ap = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "sandbox"), "exec"),
+                                    "allow_paths");
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(ap, 0), "origin")->valuestring,
+                     "preset");
+    cJSON_Delete(o);
+    policy_free(p);
+}

@@ -1561,3 +1561,159 @@ Test(policy, budget_and_rate_refusals)
                  "api.rate.requests_per_minute", "whole number from 1");
     expect_error(P("\"api\": {\"rate\": {\"burst\": 3}}"), "api.rate.burst", "unknown key");
 }
+
+/* ------------------------------------------------------------------ sandbox.presets */
+
+/* The exec allow path of p whose raw form is raw, or NULL. */
+static const struct policy_path *allow_path(const struct policy *p, const char *raw)
+{
+    for (size_t i = 0; i < p->sandbox.exec.allow_paths.n; i++)
+        if (strcmp(p->sandbox.exec.allow_paths.v[i].raw, raw) == 0)
+            return &p->sandbox.exec.allow_paths.v[i];
+    return NULL;
+}
+
+Test(presets, home_toolchains_grants_read_and_execute_under_home)
+{
+    struct policy *p = load(P("\"sandbox\": {\"presets\": [\"home-toolchains\"]}"));
+    cr_assert_not_null(p, "%s", all_errors());
+    cr_assert_eq(p->sandbox.presets.n, 1);
+    cr_assert_str_eq(p->sandbox.presets.v[0], "home-toolchains");
+    const char *want[][2] = {
+        {"~/.pyenv", "/home/tester/.pyenv"},
+        {"~/.conda", "/home/tester/.conda"},
+        {"~/miniconda3", "/home/tester/miniconda3"},
+        {"~/miniforge3", "/home/tester/miniforge3"},
+        {"~/anaconda3", "/home/tester/anaconda3"},
+        {"~/.local/share/uv", "/home/tester/.local/share/uv"},
+        {"~/.cargo/bin", "/home/tester/.cargo/bin"},
+        {"~/.rustup", "/home/tester/.rustup"},
+        {"~/.local/pipx", "/home/tester/.local/pipx"},
+        {"~/.nvm", "/home/tester/.nvm"},
+        {"~/.volta", "/home/tester/.volta"},
+        {"~/.local/share/fnm", "/home/tester/.local/share/fnm"},
+        {"~/.fnm", "/home/tester/.fnm"},
+        {"~/.bun", "/home/tester/.bun"},
+        {"~/go/bin", "/home/tester/go/bin"},
+        {"~/.local/bin", "/home/tester/.local/bin"},
+    };
+    cr_assert_eq(p->sandbox.exec.allow_paths.n, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const struct policy_path *a = allow_path(p, want[i][0]);
+        cr_assert_not_null(a, "%s is not an exec allow path", want[i][0]);
+        cr_assert_str_eq(a->path, want[i][1]);
+        cr_assert_eq(a->origin, POLICY_ORIGIN_PRESET);
+    }
+    cr_assert_str_eq(policy_origin_name(POLICY_ORIGIN_PRESET), "preset");
+    /* never write: the grants that carry write are exactly the documented defaults */
+    cr_assert_eq(p->sandbox.fs.read_write.n, 2);
+    for (size_t i = 0; i < p->sandbox.fs.read_write.n; i++)
+        cr_assert_not(path_within(p->sandbox.fs.read_write.v[i].path, "/home/tester"));
+    /* denylist mode is kept: the preset adds paths, not an allowlist of names */
+    cr_assert_eq(p->sandbox.exec.allow_names.n, 1);
+    cr_assert_str_eq(p->sandbox.exec.allow_names.v[0], "*");
+    policy_free(p);
+}
+
+Test(presets, merge_with_exec_allow_without_duplicates)
+{
+    struct policy *p = load(P("\"sandbox\": {\"presets\": [\"home-toolchains\"], "
+                              "\"exec\": {\"allow\": [\"git\", \"~/.pyenv\", \"/opt/tool\"]}}"));
+    cr_assert_not_null(p, "%s", all_errors());
+    size_t pyenv = 0;
+    for (size_t i = 0; i < p->sandbox.exec.allow_paths.n; i++)
+        if (strcmp(p->sandbox.exec.allow_paths.v[i].path, "/home/tester/.pyenv") == 0)
+            pyenv++;
+    cr_assert_eq(pyenv, 1);
+    cr_assert_eq(allow_path(p, "~/.pyenv")->origin, POLICY_ORIGIN_POLICY);
+    cr_assert_not_null(allow_path(p, "/opt/tool"));
+    cr_assert_eq(allow_path(p, "~/.nvm")->origin, POLICY_ORIGIN_PRESET);
+    policy_free(p);
+}
+
+Test(presets, absent_or_empty_adds_nothing)
+{
+    struct policy *p = load(P("\"sandbox\": {\"presets\": []}"));
+    cr_assert_not_null(p, "%s", all_errors());
+    cr_assert_eq(p->sandbox.presets.n, 0);
+    cr_assert_eq(p->sandbox.exec.allow_paths.n, 0);
+    policy_free(p);
+    p = load(P("\"sandbox\": {}"));
+    cr_assert_not_null(p, "%s", all_errors());
+    cr_assert_eq(p->sandbox.exec.allow_paths.n, 0);
+    policy_free(p);
+}
+
+Test(presets, unknown_name_names_the_known_ones)
+{
+    expect_error(P("\"sandbox\": {\"presets\": [\"home-toolchain\"]}"), "sandbox.presets[0]",
+                 "unknown preset \"home-toolchain\"; the known presets are \"home-toolchains\"");
+    expect_error(P("\"sandbox\": {\"presets\": [\"home-toolchains\", \"HOME-TOOLCHAINS\"]}"),
+                 "sandbox.presets[1]", "unknown preset");
+}
+
+Test(presets, listed_twice)
+{
+    expect_error(P("\"sandbox\": {\"presets\": [\"home-toolchains\", \"home-toolchains\"]}"),
+                 "sandbox.presets[1]", "listed twice");
+}
+
+Test(presets, hostile_input)
+{
+    expect_error(P("\"sandbox\": {\"presets\": \"home-toolchains\"}"), "sandbox.presets",
+                 "expected an array");
+    expect_error(P("\"sandbox\": {\"presets\": [1]}"), "sandbox.presets[0]", "");
+    expect_error(P("\"sandbox\": {\"presets\": [null]}"), "sandbox.presets[0]", "");
+    expect_error(P("\"sandbox\": {\"presets\": [\"\"]}"), "sandbox.presets[0]", "");
+    cr_assert_null(load(P("\"sandbox\": {\"presets\": [\"home-toolchains\\u0000x\"]}")));
+    expect_error(P("\"sandbox\": {\"presets\": [\"home-\\ntoolchains\"]}"), "sandbox.presets[0]",
+                 "");
+    expect_error(P("\"sandbox\": {\"presets\": [[\"home-toolchains\"]]}"), "sandbox.presets[0]",
+                 "");
+    expect_error(P("\"sandbox\": {\"presets\": {\"home-toolchains\": true}}"), "sandbox.presets",
+                 "expected an array");
+    /* a long unknown name is quoted shortened, not copied whole into the message */
+    char doc[6000];
+    char name[4100];
+    memset(name, 'x', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    snprintf(doc, sizeof doc, P("\"sandbox\": {\"presets\": [\"%s\"]}"), name);
+    struct policy *p = load(doc);
+    cr_assert_null(p);
+    for (size_t i = 0; i < d.count; i++)
+        cr_assert_lt(strlen(d.e[i].msg), 1024);
+    /* an array past POLICY_MAX_ITEMS is refused before any entry is read */
+    size_t cap = 20 * (POLICY_MAX_ITEMS + 2) + 200, o = 0;
+    char *big = malloc(cap);
+    cr_assert_not_null(big);
+    o += (size_t)snprintf(big + o, cap - o,
+                          "{\"cordon_policy\": 1, \"agent\": \"a\", "
+                          "\"sandbox\": {\"presets\": [");
+    for (int i = 0; i < POLICY_MAX_ITEMS + 1; i++)
+        o += (size_t)snprintf(big + o, cap - o, "%s\"home-toolchains\"", i ? "," : "");
+    snprintf(big + o, cap - o, "]}}");
+    p = load(big);
+    cr_assert_null(p);
+    free(big);
+}
+
+Test(presets, covering_names_the_preset_directory)
+{
+    const char *dir = NULL;
+    const struct policy_preset *pr =
+        policy_preset_covering("/home/tester", "/home/tester/.pyenv/shims/python3", &dir);
+    cr_assert_not_null(pr);
+    cr_assert_str_eq(pr->name, "home-toolchains");
+    cr_assert_str_eq(dir, "~/.pyenv");
+    cr_assert_not_null(policy_preset_covering("/home/tester/", "/home/tester/.local/bin/x", NULL));
+    cr_assert_null(policy_preset_covering("/home/tester", "/home/tester/.pyenvx/python3", NULL));
+    cr_assert_null(policy_preset_covering("/home/tester", "/home/tester/bin/python3", NULL));
+    cr_assert_null(policy_preset_covering("/home/tester", "/usr/bin/python3", NULL));
+    cr_assert_null(policy_preset_covering(NULL, "/home/tester/.pyenv/x", NULL));
+    cr_assert_null(policy_preset_covering("relative", "/home/tester/.pyenv/x", NULL));
+    char names[64];
+    policy_preset_names(names, sizeof names);
+    cr_assert_str_eq(names, "\"home-toolchains\"");
+    policy_preset_names(names, 4); /* too small: stays a terminated string */
+    cr_assert_lt(strlen(names), 4);
+}
