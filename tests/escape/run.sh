@@ -26,19 +26,22 @@ HERE=$(dirname "$(realpath "$0")")
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
-# The cases that run the agent as nobody need cordon, the shim and the probes where nobody
-# can reach them; a build inside a home that others cannot pass through (/root is 0700) is
-# not, so the runner copies them into its own run directory (mode 0755) first.
-if ! setpriv --reuid=65534 --regid=65534 --clear-groups \
-    test -x "$CORDON" -a -x "$PROBES/escape_probe"; then
-    mkdir -p "$RUN/bin/tools" "$RUN/bin/shim" "$RUN/bin/probes"
-    cp "$CORDON" "$RUN/bin/tools/"
-    cp "$(dirname "$CORDON")"/../shim/*.so "$RUN/bin/shim/"
-    cp -a "$PROBES"/. "$RUN/bin/probes/"
-    chmod -R a+rX "$RUN/bin"
-    CORDON=$RUN/bin/tools/cordon
-    PROBES=$RUN/bin/probes
-fi
+# The cases that run the agent as another user need cordon, the shim and the probes where that
+# user can reach them. A build inside a home that others cannot pass through (/root is 0700)
+# is not, and whether it is depends on the clone's location, so the runner always copies them
+# into a directory of its own (mode 0755 under /tmp) and every case, and its control, runs
+# them from there.
+BIN=$RUN/bin
+mkdir -p "$BIN/tools" "$BIN/shim" "$BIN/probes"
+cp "$CORDON" "$BIN/tools/" || die "cannot copy $CORDON into $BIN/tools"
+cp "$(dirname "$CORDON")"/../shim/*.so "$BIN/shim/" 2>/dev/null || true
+for f in escape_probe canary_watch escape_threads; do
+    cp "$PROBES/$f" "$BIN/probes/" || die "cannot copy $PROBES/$f into $BIN/probes: build the tree first"
+done
+chmod 755 "$BIN" "$BIN/tools" "$BIN/shim" "$BIN/probes"
+chmod -R a+rX "$BIN"
+CORDON=$BIN/tools/cordon
+PROBES=$BIN/probes
 P=$PROBES/escape_probe
 PY=/usr/bin/python3
 LDSO=/lib64/ld-linux-x86-64.so.2
@@ -210,20 +213,48 @@ rm -f "$WS/hl_ssh"
 # other processes' secrets through /proc and pidfd
 attack fs "$PROJ" "$P" read "/proc/$SLEEPER/environ"
 denied read_environ_of_process_outside "$FS"
-# the same as an unprivileged user: the sleeper and the agent both run as nobody
-NB=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-"${NB[@]}" env -i CORDON_ESCAPE_SECRET="env-$T_ENV" /usr/bin/sleep 600 >/dev/null 2>&1 &
+# the same as an unprivileged user: the sleeper and the agent both run as nobody. setpriv
+# keeps root's capabilities until its own exec, so a path it resolves itself would be resolved
+# as root: it drops every capability and execs env, which resolves the program as nobody
+# without any, as the test case's own cordon does.
+NB=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all
+    /usr/bin/env)
+"${NB[@]}" -i CORDON_ESCAPE_SECRET="env-$T_ENV" /usr/bin/sleep 600 >/dev/null 2>&1 &
 SLEEPER_NB=$!
 BG_PIDS+=("$SLEEPER_NB")
 sleep 0.1
+outside "${NB[@]}" /usr/bin/grep '^CapEff:' /proc/self/status
+if matches "$A_OUT" '^CapEff:[[:space:]]+0+$'; then
+    ok control_as_nobody_runs_without_capabilities
+else
+    bad control_as_nobody_runs_without_capabilities \
+        "the wrapper for nobody left capabilities in place (its controls would prove nothing)" \
+        "exit status: $A_RC" "$A_OUT"
+fi
+# The control cannot pass vacuously: the same control with the probe where nobody cannot
+# reach it (a 0700 directory, as /root is) fails.
+UNREACH=$(mktemp -d "$RUN/unreachable.XXXXXX")
+chmod 700 "$UNREACH"
+cp "$P" "$UNREACH/escape_probe"
+outside "${NB[@]}" "$UNREACH/escape_probe" read "/proc/$SLEEPER_NB/environ"
+if [ "$A_RC" -ne 0 ] && matches "$A_OUT" 'Permission denied'; then
+    ok control_as_nobody_fails_when_probe_unreachable
+else
+    bad control_as_nobody_fails_when_probe_unreachable \
+        "nobody ran a probe in a 0700 directory of root's: the control does not run as nobody" \
+        "exit status: $A_RC" "$A_OUT"
+fi
+rm -rf "$UNREACH"
+rebaseline # the runner made and removed it in $RUN, not an attack
 outside "${NB[@]}" "$P" read "/proc/$SLEEPER_NB/environ"
-if [ "$A_RC" -eq 0 ]; then
+if [ "$A_RC" -eq 0 ] && matches "$A_OUT" "env-$T_ENV"; then
     A_WRAP=("${NB[@]}")
     attack fs "$PROJ" "$P" read "/proc/$SLEEPER_NB/environ"
     denied read_environ_of_process_outside_as_same_nonroot_user "$FS"
 else
     bad read_environ_of_process_outside_as_same_nonroot_user \
-        "control failed: nobody cannot read its own sleeper's environ outside the sandbox" "$A_OUT"
+        "control failed: nobody cannot read its own sleeper's environ outside the sandbox" \
+        "exit status: $A_RC" "$A_OUT"
 fi
 attack fs "$PROJ" "$P" read "/proc/$HOLDER/fd/3"
 denied read_ssh_via_proc_fd_of_process_outside "$FS"
@@ -872,7 +903,8 @@ for u in $(seq 61000 61999); do
     fi
 done
 [ -n "$FREE_UID" ] || die "no free uid in 61000-61999 for the PRIO_USER cases"
-AS_U=(setpriv --reuid="$FREE_UID" --regid="$FREE_UID" --clear-groups)
+AS_U=(setpriv --reuid="$FREE_UID" --regid="$FREE_UID" --clear-groups --inh-caps=-all
+    --bounding-set=-all /usr/bin/env)
 while read -r case who; do
     [ "$who" = self ] && who=$FREE_UID
     new_victim "${AS_U[@]}"
