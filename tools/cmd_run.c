@@ -35,6 +35,7 @@
 #include "base/clock.h"
 #include "base/diag.h"
 #include "base/io.h"
+#include "base/path.h"
 #include "base/secret.h"
 #include "sandbox/cgroup.h"
 #include "shim/events.h"
@@ -328,10 +329,15 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
     if (st == RUN_REFUSED)
         goto out;
     if (st == RUN_EXEC_FAILED) {
-        cli_error("run", "cannot run %s: %s%s", cmd[0], strerror(exec_errno),
-                  exec_errno == EACCES ? " (the sandbox allows executing only the programs in "
-                                         "sandbox.exec; see `cordon explain`)"
-                                       : "");
+        char why[PATH_MAXLEN + 160];
+        if (exec_errno == EACCES && run_exec_blocker(cmd[0], 1, why, sizeof why))
+            cli_error("run", "cannot run %s: the file system refused: %s (not the policy: %s)",
+                      cmd[0], why, RUN_BLOCKED_FIX);
+        else
+            cli_error("run", "cannot run %s: %s%s", cmd[0], strerror(exec_errno),
+                      exec_errno == EACCES ? " (the sandbox allows executing only the programs in "
+                                             "sandbox.exec; see `cordon explain`)"
+                                           : "");
         code = exec_errno == ENOENT ? 127 : 126;
         goto out;
     }
@@ -687,6 +693,12 @@ static int run_run(int argc, char **argv)
         return cli_usage_error(&cmd_run, "--server needs --key (or CORDON_KEY)");
     if (src.policy && access(src.policy, R_OK) != 0)
         return cli_usage_error(&cmd_run, "--policy %s: %s", src.policy, strerror(errno));
+    char why[PATH_MAXLEN + 160];
+    if (run_exec_blocker(argv[optind], 0, why, sizeof why)) {
+        cli_error("run", "cannot run %s: the file system refused: %s; nothing was started (%s)",
+                  argv[optind], why, RUN_BLOCKED_FIX);
+        return 126;
+    }
     int plain = src.policy && embedded_is_policy(src.policy);
     if ((ups.n || n_upkeys) && !plain)
         return cli_usage_error(&cmd_run, "--upstream and --upstream-key apply to the embedded "

@@ -18,6 +18,7 @@
 
 #include "base/clock.h"
 #include "base/io.h"
+#include "base/path.h"
 #include "policy/policy.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
@@ -143,6 +144,33 @@ int run_spawn(const struct run_spawn *s, pid_t *pid, int *exec_errno, char *line
     while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
         ;
     return RUN_NO_HANDSHAKE;
+}
+
+int run_exec_blocker(const char *cmd0, int exec_failed, char *why, size_t len)
+{
+    if (strchr(cmd0, '/'))
+        return path_exec_blocker(cmd0, why, len) == 1;
+    if (!exec_failed)
+        return 0;
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/bin:/usr/bin";
+    while (*path) {
+        const char *e = strchrnul(path, ':'), *dir = path;
+        int dl = (int)(e - path);
+        if (dl == 0) { /* an empty entry is the current directory */
+            dir = ".";
+            dl = 1;
+        }
+        char cand[PATH_MAXLEN];
+        int n = snprintf(cand, sizeof cand, "%.*s/%s", dl, dir, cmd0);
+        if (n > 0 && (size_t)n < sizeof cand && path_exec_blocker(cand, why, len) == 1)
+            return 1;
+        if (!*e)
+            break;
+        path = e + 1;
+    }
+    return 0;
 }
 
 int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid, int *exec_errno,

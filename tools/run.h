@@ -56,6 +56,19 @@ int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid
               char *line, size_t linelen);
 
 /*
+ * What in the file system refuses to run cmd0 as this process stands (path_exec_blocker): a
+ * directory on the way without search for this user, as /root (0700) is for all others. A
+ * cmd0 with a slash is judged as given. A bare name is judged in each directory of PATH, the
+ * first refusal counting, so ask only once an exec of it failed with EACCES: before, a PATH
+ * directory this user cannot reach says nothing (execvp passes over it). 1 with why filled
+ * ("/root is mode 0700 ..."), 0 when nothing there refuses.
+ */
+int run_exec_blocker(const char *cmd0, int exec_failed, char *why, size_t len);
+/* What to do about it, for the message that follows a run_exec_blocker reason. */
+#define RUN_BLOCKED_FIX                                                                            \
+    "move the program where this user can reach it, or run as a user the directory lets through"
+
+/*
  * The group that holds p's sandbox.limits (processes, memory) for a whole run, made from
  * outside the sandbox, where it can also be removed at the end (sandbox_cgroup_destroy).
  * NULL when p sets no limit or no group can be made; in the second case so->cgroup_error

@@ -244,8 +244,19 @@ else
         "nobody ran a probe in a 0700 directory of root's: the control does not run as nobody" \
         "exit status: $A_RC" "$A_OUT"
 fi
+rebaseline # the runner made it in $RUN, not an attack
+# ... and cordon says that the file system refused, not the policy: before it starts anything
+# for a path, and after the exec failed for a name found through PATH
+A_WRAP=("${NB[@]}")
+attack fs "$PROJ" "$UNREACH/escape_probe" status
+denied_rc exec_refusal_names_the_directory_not_the_policy 126 \
+    "the file system refused: $UNREACH is mode 0700 \(owner uid 0, gid 0\), which grants no search to uid 65534.*nothing was run"
+A_WRAP=("${NB[@]}" PATH="$UNREACH:/usr/bin:/bin")
+attack fs "$PROJ" escape_probe status
+denied_rc exec_refusal_through_path_names_the_directory 126 \
+    "cannot run escape_probe: the file system refused: $UNREACH is mode 0700"
 rm -rf "$UNREACH"
-rebaseline # the runner made and removed it in $RUN, not an attack
+rebaseline # and removed it
 outside "${NB[@]}" "$P" read "/proc/$SLEEPER_NB/environ"
 if [ "$A_RC" -eq 0 ] && matches "$A_OUT" "env-$T_ENV"; then
     A_WRAP=("${NB[@]}")
