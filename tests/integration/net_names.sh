@@ -40,7 +40,7 @@ ip addr add 10.77.0.1/32 dev lo
 ip -6 addr add fd77::1/128 dev lo nodad
 printf '127.0.0.1 localhost\n::1 localhost\n10.77.0.1 crm.internal\nfd77::1 crm.internal\n127.0.0.1 loop.internal\n' \
     > "$T/hosts"
-mount --bind "$T/hosts" /etc/hosts
+hosts_mount "$T/hosts" || { bad "the private /etc/hosts is in place"; finish; exit 1; }
 mkdir -p "$T/site" "$T/ws/bin"
 git init -q --bare "$T/site/repo.git"
 git -C "$T/site/repo.git" symbolic-ref HEAD refs/heads/main
