@@ -4,8 +4,9 @@
 # watcher around it. Raw system calls come from the static escape_probe, so no LD_PRELOAD hook
 # can hide or cause a result; real programs (python3, sh, cat, cp) show the same from the
 # other side. Prints one ok / FAIL / skip line per check, then "N passed, N failed"; exits
-# nonzero on any failure. A check is skipped only when this kernel lacks the feature under
-# test, and the skip line says which.
+# nonzero on any failure. A check is skipped only when what it needs is missing, and the skip
+# line names the cause: "kernel lacks ..." (the feature under test) or "n/a: ..." (this
+# machine: no IPv6 loopback, a nosuid mount, a container's root).
 #
 #   usage: run.sh CORDON PROBES_DIR
 #     CORDON      the cordon binary (build/tools/cordon)
@@ -292,13 +293,13 @@ if [ -b "$ROOTDEV" ]; then
     attack fs "$PROJ" "$P" read "$ROOTDEV"
     denied read_raw_root_block_device "$FS"
 else
-    skip read_raw_root_block_device "the root file system is not on a block device here"
+    skip read_raw_root_block_device "n/a: the root file system is not on a block device here (a container or chroot)"
 fi
 if [ -e /proc/kcore ]; then
     attack fs "$PROJ" "$P" read /proc/kcore
     denied read_proc_kcore "$FS"
 else
-    skip read_proc_kcore "this kernel has no /proc/kcore"
+    skip read_proc_kcore "kernel lacks /proc/kcore"
 fi
 
 # ---------------------------------------------------------------- HOME as the current directory
@@ -550,7 +551,7 @@ if [ "$HAVE_V6" = 1 ]; then
     net_quiet other6 "$b6"
     denied tcp6_other_port_refused "$NET"
 else
-    skip tcp6_other_port_refused "no IPv6 loopback (::1) on this machine"
+    skip tcp6_other_port_refused "n/a: no IPv6 loopback (::1) on this machine"
 fi
 
 b=$(accepts alias)
@@ -613,7 +614,7 @@ if [ "$A_RC" -eq 0 ]; then
 else
     for m in tfo_sendto tfo_sendmsg tfo_sendmmsg tfo_hibits; do
         skip "${m}_other_port_refused" \
-            "client TCP Fast Open does not work here even without the sandbox ($A_OUT)"
+            "n/a: client TCP Fast Open does not work here even without the sandbox (net.ipv4.tcp_fastopen; $A_OUT)"
     done
 fi
 
@@ -676,7 +677,7 @@ PTY_PY='import os, pty, sys; sys.exit(os.waitstatus_to_exitcode(pty.spawn(sys.ar
 for v in plain hibits; do
     outside "$PY" -c "$PTY_PY" "$P" tiocsti "$v"
     if [ "$A_RC" -ne 0 ]; then
-        skip "tiocsti_${v}_refused" "TIOCSTI does not work here even without the sandbox: $A_OUT"
+        skip "tiocsti_${v}_refused" "n/a: TIOCSTI does not work here even without the sandbox (dev.tty.legacy_tiocsti off?): $A_OUT"
         continue
     fi
     A_WRAP=("$PY" -c "$PTY_PY")
@@ -691,7 +692,7 @@ if printf '%s\n' "$A_OUT" | grep -q 'euid=65534'; then
     denied setuid_bit_ignored_under_no_new_privs 'set-user-ID bit was ignored: euid=0 '
 else
     skip setuid_bit_ignored_under_no_new_privs \
-        "set-user-ID bits are not honoured here even without the sandbox (nosuid?): $A_OUT"
+        "n/a: set-user-ID bits are not honoured here even without the sandbox (a nosuid mount?): $A_OUT"
 fi
 
 # a thread that exists before the sandbox is applied (the library, not cordon exec)
@@ -990,7 +991,7 @@ console.log(cp.execFileSync("/usr/bin/echo", ["node-child-ran"]).toString().trim
 elif [ "${CI:-}" = true ]; then
     bad real_node_child_process_ok "CI=true, and node is not installed (/usr/bin/node)"
 else
-    skip real_node_child_process_ok "node is not installed here (/usr/bin/node)"
+    skip real_node_child_process_ok "n/a: node is not installed here (/usr/bin/node; tools/install-deps.sh installs it)"
 fi
 
 # ---------------------------------------------------------------- SysV IPC and POSIX mqueues
@@ -1248,7 +1249,7 @@ for s in $("$P" sys list); do
     ctl=$(printf '%s\n' "$A_OUT" | sed -n 's/^sys: //p' | head -1)
     attack fs "$PROJ" "$P" sys "$s" "$WS/mnt"
     if matches "$A_OUT" 'errno=ENOSYS' && matches "$ctl" 'errno=ENOSYS'; then
-        skip "$t" "this kernel lacks $s (ENOSYS without the sandbox too): nothing to observe"
+        skip "$t" "kernel lacks $s (ENOSYS without the sandbox too): nothing to observe"
         continue
     fi
     denied "$t" "$SYS"
@@ -1261,8 +1262,8 @@ echo "# non-native system call ABIs"
 outside "$P" int80_open "$PROJ/ro.txt"
 if [ "$A_RC" -eq 4 ]; then
     skip i386_int80_open_ssh_refused \
-        "this kernel has no IA32 emulation (int \$0x80 faults without the sandbox too)"
-    skip i386_int80_udp_socket_refused "this kernel has no IA32 emulation"
+        "kernel lacks IA32 emulation (int \$0x80 faults without the sandbox too)"
+    skip i386_int80_udp_socket_refused "kernel lacks IA32 emulation"
 else
     attack fs "$PROJ" "$P" int80_open "$H/.ssh/id_rsa"
     denied i386_int80_open_ssh_refused 'errno=(EPERM|EACCES|ENOSYS)'

@@ -50,3 +50,18 @@ hosts_mount() {
     mount --bind "$f" /etc/hosts
 }
 export -f hosts_mount
+
+# ns_skip_reason FLAGS: why `unshare FLAGS` (a private mount or network namespace) cannot be
+# made here, as the cause a skip line names: "n/a: ..." for this machine (not root, a chroot
+# whose / is not a mount point, a container without CAP_SYS_ADMIN), never "the kernel lacks".
+ns_skip_reason() {
+    local err
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "n/a: not root (unshare $1 needs CAP_SYS_ADMIN)"
+    elif ! mountpoint -q /; then
+        echo "n/a: / is not a mount point (a chroot), so unshare $1 cannot make its mounts private"
+    else
+        err=$(unshare "$1" true 2>&1)
+        echo "n/a: unshare $1 fails here (a container without CAP_SYS_ADMIN?): ${err:-no message}"
+    fi
+}

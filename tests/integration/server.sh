@@ -7,7 +7,7 @@
 CORDOND=$1 CORDON=$2 SRC=$3
 . "$SRC/tests/integration/lib.sh"
 if ! unshare -m true 2>/dev/null; then
-    echo "skipped: the name-resolution checks need a private mount namespace (unshare -m, root)"
+    echo "skipped: the name-resolution checks need a private mount namespace: $(ns_skip_reason -m)"
     exit 77
 fi
 PY="/usr/bin/python3 $SRC/tests/integration/server_client.py"
