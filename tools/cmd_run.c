@@ -240,7 +240,7 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
                      struct embedded *e)
 {
     struct run_source src = *srcp;
-    char err[2048], shim[PATH_MAX];
+    char err[2048], shim[PATH_MAX], alias[RUN_ALIAS_DIR] = "";
     int code = ROOT_EXIT_RUN, sup_fd = -1;
     struct sandbox_cgroup *cg = NULL;
     char cgerr[512] = "";
@@ -255,6 +255,10 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
                   "libcordon.so was not found next to cordon, in the build tree or in "
                   "%s; set CORDON_SHIM_LIBRARY to its path",
                   CORDON_LIBDIR);
+        goto out;
+    }
+    if (run_shim_alias(shim, sizeof shim, alias, err, sizeof err) != 0) {
+        cli_error("run", "%s; %s was not started", err, cmd[0]);
         goto out;
     }
     root_init(&g_root);
@@ -440,6 +444,7 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
     send_session_end(code, WIFSIGNALED(status) ? WTERMSIG(status) : 0, &rr, o, still);
     finish_events(sup_fd);
 out:
+    run_shim_alias_remove(alias);
     if (cg) {
         /* what the reaper could not end (it left the tree's reach) ends with the group */
         char why[512];
