@@ -292,6 +292,74 @@ int path_within(const char *path, const char *dir)
     return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+/* Whether st's mode bits grant bit (1: execute/search) to the effective ids. */
+static int mode_grants(const struct stat *st, unsigned bit)
+{
+    unsigned m = (unsigned)st->st_mode;
+    if (st->st_uid == geteuid())
+        return (m >> 6) & bit;
+    gid_t g[256];
+    int n = getgroups(256, g);
+    int member = st->st_gid == getegid();
+    for (int i = 0; i < n && !member; i++)
+        member = g[i] == st->st_gid;
+    return member ? (m >> 3) & bit : m & bit;
+}
+
+/* The part p[0..n) (a directory on the way, or the program when last) refuses. */
+static int blocker_at(char *p, size_t n, int last, char *why, size_t whylen)
+{
+    char c = p[n];
+    p[n] = '\0';
+    int rc = 0;
+    struct stat st;
+    if (faccessat(AT_FDCWD, p, X_OK, AT_EACCESS) != 0 && errno == EACCES && stat(p, &st) == 0) {
+        const char *right = last && !S_ISDIR(st.st_mode) ? "execute" : "search";
+        if (!mode_grants(&st, 1))
+            snprintf(why, whylen,
+                     "%s is mode %04o (owner uid %u, gid %u), which grants no %s to uid %u gid %u",
+                     p, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (unsigned)st.st_gid,
+                     right, (unsigned)geteuid(), (unsigned)getegid());
+        else
+            snprintf(why, whylen,
+                     "%s refuses %s to uid %u though its mode %04o grants it (a noexec mount, an "
+                     "ACL or a security module)",
+                     p, right, (unsigned)geteuid(), (unsigned)(st.st_mode & 07777));
+        rc = 1;
+    }
+    p[n] = c;
+    return rc;
+}
+
+int path_exec_blocker(const char *path, char *why, size_t whylen)
+{
+    char p[PATH_MAXLEN];
+    size_t n = strlen(path), o = 0;
+    if (n == 0)
+        return -EINVAL;
+    if (path[0] != '/') {
+        if (!getcwd(p, sizeof p))
+            return -errno;
+        o = strlen(p);
+        if (o > 1)
+            p[o++] = '/';
+    }
+    if (o + n >= sizeof p)
+        return -ENAMETOOLONG;
+    memcpy(p + o, path, n + 1);
+    n += o;
+    /* The walk stops at the first part that refuses: the ones after it cannot even be seen. */
+    if (blocker_at(p, 1, 0, why, whylen))
+        return 1;
+    for (size_t i = 1; i <= n; i++) {
+        if ((p[i] != '/' && p[i] != '\0') || p[i - 1] == '/')
+            continue;
+        if (blocker_at(p, i, p[i] == '\0', why, whylen))
+            return 1;
+    }
+    return 0;
+}
+
 int path_read_file(const char *path, size_t max, char **out, size_t *len, unsigned *mode)
 {
     int rc, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);

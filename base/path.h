@@ -76,6 +76,21 @@ __attribute__((warn_unused_result)) int path_read_file(const char *path, size_t 
  */
 __attribute__((warn_unused_result)) int path_canonical(const char *p, char out[PATH_MAXLEN]);
 
+/*
+ * Which part of the way to a program the file system refuses to the calling process, with its
+ * credentials as they stand (uid, groups, capabilities; the kernel's own check, faccessat with
+ * AT_EACCESS): every directory on the way must grant search, the program itself execute. A
+ * relative path is taken from the current directory. When one refuses, why receives "/root is
+ * mode 0700 (owner uid 0, gid 0), which grants no search to uid 65534 gid 65534" and 1 is
+ * returned (a part whose mode grants the right and is refused anyway is named as such: a
+ * noexec mount, an ACL); 0 when nothing on the way refuses (a refused exec then came from
+ * elsewhere: the sandbox) or the path does not exist; -EINVAL for an empty path and
+ * -ENAMETOOLONG when it exceeds PATH_MAXLEN - 1 bytes. Safe in a hook: no allocation, no
+ * stdio beyond snprintf into why.
+ */
+__attribute__((warn_unused_result)) int path_exec_blocker(const char *path, char *why,
+                                                          size_t whylen);
+
 /* What a path_expand or path_normalize status means, in a few words: a path code, or a
  * negative errno (strerror). */
 const char *path_strerror(int status);

@@ -216,10 +216,15 @@ static void exec_after(const char *prog, char *const argv[], const char *what, i
         return;
     }
     exec_detail(mem, sizeof mem, abs, argv, "kernel");
-    shim_report(SHIM_KIND_KERNEL_EXEC, "exec", "deny", what, abs,
-                "refused by the kernel: no execute right there under the policy's grants, "
-                "or denied by the file's permissions",
-                mem);
+    /* A directory's mode (a build in /root, 0700, run as another user) is no policy matter:
+     * name it, so that nobody goes looking in sandbox.exec. */
+    static const char fs[] = "the file system refused: ";
+    char *rule = base; /* free again once abs is made: the stack of a vfork child is small */
+    memcpy(rule, fs, sizeof fs);
+    if (path_exec_blocker(abs, rule + sizeof fs - 1, sizeof base - (sizeof fs - 1)) != 1)
+        snprintf(rule, sizeof base, "%s",
+                 "refused by the kernel: no execute right there under the policy's grants");
+    shim_report(SHIM_KIND_KERNEL_EXEC, "exec", "deny", what, abs, rule, mem);
     errno = saved;
 }
 

@@ -227,7 +227,11 @@ static int run_doctor(int argc, char **argv)
     } else {
         printf("libcordon.so    %s\n", shim);
         fflush(stdout);
-        int ok = check_shim_loads(shim, msg, sizeof msg);
+        char alias[RUN_ALIAS_DIR];
+        int ok = run_shim_alias(shim, sizeof shim, alias, msg, sizeof msg);
+        if (ok == 0)
+            ok = check_shim_loads(shim, msg, sizeof msg);
+        run_shim_alias_remove(alias);
         printf("shim            %s\n", msg);
         if (ok != 0)
             problems++;

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/path.h"
 #include "policy/policy.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
@@ -91,7 +92,11 @@ static int sandbox_and_exec(const struct policy *p, const struct sandbox_opts *s
     fflush(stderr);
     execvp(cmd[0], cmd);
     int e = errno;
-    if (e == EACCES)
+    char why[PATH_MAXLEN + 160];
+    if (e == EACCES && run_exec_blocker(cmd[0], 1, why, sizeof why))
+        cli_error("exec", "cannot run %s: the file system refused: %s (not the policy: %s)", cmd[0],
+                  why, RUN_BLOCKED_FIX);
+    else if (e == EACCES)
         cli_error("exec",
                   "cannot run %s: %s (the sandbox allows executing only the programs "
                   "in sandbox.exec; see `cordon explain`)",
@@ -270,6 +275,13 @@ static int run_exec(int argc, char **argv)
     if (optind >= argc)
         return cli_usage_error(&cmd_exec, "name the command to run after --");
 
+    char why[PATH_MAXLEN + 160];
+    if (run_exec_blocker(argv[optind], 0, why, sizeof why)) {
+        cli_error("exec", "cannot run %s: the file system refused: %s; nothing was run (%s)",
+                  argv[optind], why, RUN_BLOCKED_FIX);
+        rc = EXEC_CANNOT_RUN;
+        goto out;
+    }
     if (!(d = malloc(sizeof *d)))
         goto out;
     diag_init(d);

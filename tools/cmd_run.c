@@ -35,6 +35,7 @@
 #include "base/clock.h"
 #include "base/diag.h"
 #include "base/io.h"
+#include "base/path.h"
 #include "base/secret.h"
 #include "sandbox/cgroup.h"
 #include "shim/events.h"
@@ -242,7 +243,7 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
                      struct embedded *e)
 {
     struct run_source src = *srcp;
-    char err[2048], shim[PATH_MAX];
+    char err[2048], shim[PATH_MAX], alias[RUN_ALIAS_DIR] = "";
     int code = ROOT_EXIT_RUN, sup_fd = -1;
     struct sandbox_cgroup *cg = NULL;
     char cgerr[512] = "";
@@ -257,6 +258,10 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
                   "libcordon.so was not found next to cordon, in the build tree or in "
                   "%s; set CORDON_SHIM_LIBRARY to its path",
                   CORDON_LIBDIR);
+        goto out;
+    }
+    if (run_shim_alias(shim, sizeof shim, alias, err, sizeof err) != 0) {
+        cli_error("run", "%s; %s was not started", err, cmd[0]);
         goto out;
     }
     root_init(&g_root);
@@ -334,10 +339,15 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
     if (st == RUN_REFUSED)
         goto out;
     if (st == RUN_EXEC_FAILED) {
-        cli_error("run", "cannot run %s: %s%s", cmd[0], strerror(exec_errno),
-                  exec_errno == EACCES ? " (the sandbox allows executing only the programs in "
-                                         "sandbox.exec; see `cordon explain`)"
-                                       : "");
+        char why[PATH_MAXLEN + 160];
+        if (exec_errno == EACCES && run_exec_blocker(cmd[0], 1, why, sizeof why))
+            cli_error("run", "cannot run %s: the file system refused: %s (not the policy: %s)",
+                      cmd[0], why, RUN_BLOCKED_FIX);
+        else
+            cli_error("run", "cannot run %s: %s%s", cmd[0], strerror(exec_errno),
+                      exec_errno == EACCES ? " (the sandbox allows executing only the programs in "
+                                             "sandbox.exec; see `cordon explain`)"
+                                           : "");
         code = exec_errno == ENOENT ? 127 : 126;
         goto out;
     }
@@ -440,6 +450,7 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
     send_session_end(code, WIFSIGNALED(status) ? WTERMSIG(status) : 0, &rr, o, still);
     finish_events(sup_fd);
 out:
+    run_shim_alias_remove(alias);
     if (cg) {
         /* what the reaper could not end (it left the tree's reach) ends with the group */
         char why[512];
@@ -693,6 +704,12 @@ static int run_run(int argc, char **argv)
         return cli_usage_error(&cmd_run, "--server needs --key (or CORDON_KEY)");
     if (src.policy && access(src.policy, R_OK) != 0)
         return cli_usage_error(&cmd_run, "--policy %s: %s", src.policy, strerror(errno));
+    char why[PATH_MAXLEN + 160];
+    if (run_exec_blocker(argv[optind], 0, why, sizeof why)) {
+        cli_error("run", "cannot run %s: the file system refused: %s; nothing was started (%s)",
+                  argv[optind], why, RUN_BLOCKED_FIX);
+        return 126;
+    }
     int plain = src.policy && embedded_is_policy(src.policy);
     if ((ups.n || n_upkeys) && !plain)
         return cli_usage_error(&cmd_run, "--upstream and --upstream-key apply to the embedded "

@@ -18,6 +18,7 @@ PACKAGES=(
     wrk                        # the baseline of bench/bench_stub.sh
     bubblewrap firejail hyperfine   # baselines for bench/
     tzdata                     # the zones of api.schedule and api.budget.tz (base/tz.c, unit.tz)
+    netbase                    # /etc/hosts and /etc/services: localhost resolves on a bare root
 )
 
 # npm installs the official OpenAI and Anthropic clients for integration.stub_upstream (the

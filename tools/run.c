@@ -18,11 +18,13 @@
 
 #include "base/clock.h"
 #include "base/io.h"
+#include "base/path.h"
 #include "policy/policy.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
 #include "shim/handshake.h"
 #include "shim/root.h"
+#include "shim/rootlib_path.h"
 #include "tools/cli.h"
 #include "tools/reaper.h"
 #include "tools/run.h"
@@ -37,6 +39,59 @@ int run_find_shim(char *path, size_t len)
                                       "/../lib/libcordon.so"};
     return cli_find_file("CORDON_SHIM_LIBRARY", rel, sizeof rel / sizeof rel[0],
                          CORDON_LIBDIR "/libcordon.so", R_OK, path, len);
+}
+
+int run_shim_alias(char *shim, size_t len, char dir[RUN_ALIAS_DIR], char *err, size_t errlen)
+{
+    char root[PATH_MAXLEN], link[RUN_ALIAS_DIR + 32];
+    dir[0] = '\0';
+    if (!strpbrk(shim, " \t\n:"))
+        return 0;
+    snprintf(dir, RUN_ALIAS_DIR, "/tmp/cordon-preload-XXXXXX");
+    if (!mkdtemp(dir)) { /* mode 0700 */
+        int e = errno;
+        snprintf(err, errlen,
+                 "%s holds a space or a colon, which LD_PRELOAD cannot carry, and no private "
+                 "directory for a link to it could be made in /tmp (%s); move the build to a "
+                 "path without them, or set CORDON_SHIM_LIBRARY to a copy there",
+                 shim, strerror(e));
+        dir[0] = '\0';
+        return -e;
+    }
+    int rc = 0;
+    if (rootlib_path(shim, root, sizeof root) == 0 && access(root, R_OK) == 0) {
+        snprintf(link, sizeof link, "%s/" ROOTLIB_FILE, dir);
+        if (symlink(root, link) != 0)
+            rc = -errno;
+    }
+    snprintf(link, sizeof link, "%s/libcordon.so", dir);
+    if (rc == 0 && symlink(shim, link) != 0)
+        rc = -errno;
+    if (rc == 0 && strlen(link) >= len)
+        rc = -ENAMETOOLONG;
+    if (rc != 0) {
+        snprintf(err, errlen,
+                 "%s holds a space or a colon, which LD_PRELOAD cannot carry, and the link to "
+                 "it in %s could not be made (%s); move the build to a path without them",
+                 shim, dir, strerror(-rc));
+        run_shim_alias_remove(dir);
+        dir[0] = '\0';
+        return rc;
+    }
+    memcpy(shim, link, strlen(link) + 1);
+    return 0;
+}
+
+void run_shim_alias_remove(const char *dir)
+{
+    char link[RUN_ALIAS_DIR + 32];
+    if (!dir[0])
+        return;
+    snprintf(link, sizeof link, "%s/libcordon.so", dir);
+    unlink(link);
+    snprintf(link, sizeof link, "%s/" ROOTLIB_FILE, dir);
+    unlink(link);
+    rmdir(dir);
 }
 
 int run_spawn(const struct run_spawn *s, pid_t *pid, int *exec_errno, char *line, size_t linelen)
@@ -143,6 +198,33 @@ int run_spawn(const struct run_spawn *s, pid_t *pid, int *exec_errno, char *line
     while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
         ;
     return RUN_NO_HANDSHAKE;
+}
+
+int run_exec_blocker(const char *cmd0, int exec_failed, char *why, size_t len)
+{
+    if (strchr(cmd0, '/'))
+        return path_exec_blocker(cmd0, why, len) == 1;
+    if (!exec_failed)
+        return 0;
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/bin:/usr/bin";
+    while (*path) {
+        const char *e = strchrnul(path, ':'), *dir = path;
+        int dl = (int)(e - path);
+        if (dl == 0) { /* an empty entry is the current directory */
+            dir = ".";
+            dl = 1;
+        }
+        char cand[PATH_MAXLEN];
+        int n = snprintf(cand, sizeof cand, "%.*s/%s", dl, dir, cmd0);
+        if (n > 0 && (size_t)n < sizeof cand && path_exec_blocker(cand, why, len) == 1)
+            return 1;
+        if (!*e)
+            break;
+        path = e + 1;
+    }
+    return 0;
 }
 
 int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid, int *exec_errno,

@@ -17,6 +17,8 @@ struct sandbox_opts;
  * tree's shim/, or the installed library directory. 0 with path filled, -ENOENT. */
 int run_find_shim(char *path, size_t len);
 
+#define RUN_ALIAS_DIR 64 /* "/tmp/cordon-preload-XXXXXX" and its NUL, with room */
+
 /* `cordon run` ended the command because its private cordond stopped during the run: the
  * decisions could no longer be recorded. */
 #define RUN_EXIT_UNRECORDED 124
@@ -54,6 +56,33 @@ int run_spawn(const struct run_spawn *s, pid_t *pid, int *exec_errno, char *line
  * no handshake comes (cordon doctor). */
 int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid, int *exec_errno,
               char *line, size_t linelen);
+
+/*
+ * What in the file system refuses to run cmd0 as this process stands (path_exec_blocker): a
+ * directory on the way without search for this user, as /root (0700) is for all others. A
+ * cmd0 with a slash is judged as given. A bare name is judged in each directory of PATH, the
+ * first refusal counting, so ask only once an exec of it failed with EACCES: before, a PATH
+ * directory this user cannot reach says nothing (execvp passes over it). 1 with why filled
+ * ("/root is mode 0700 ..."), 0 when nothing there refuses.
+ */
+int run_exec_blocker(const char *cmd0, int exec_failed, char *why, size_t len);
+/* What to do about it, for the message that follows a run_exec_blocker reason. */
+#define RUN_BLOCKED_FIX                                                                            \
+    "move the program where this user can reach it, or run as a user the directory lets through"
+
+/*
+ * LD_PRELOAD splits its value at spaces and colons, so a libcordon.so whose path holds one (a
+ * clone in "/home/u/my projects") cannot be named there. When shim's path holds one, make a
+ * private directory in /tmp (mode 0700) with symlinks named libcordon.so and
+ * libcordon-root.so to the two libraries, and put the first one's path into shim (len
+ * bytes): the kernel follows the link, so the sandbox grants, and the loader maps, the real
+ * file. dir receives the directory for run_shim_alias_remove(), or "" when none was needed.
+ * Returns 0, or a negative errno with err filled (what failed and what to do).
+ */
+__attribute__((warn_unused_result)) int
+run_shim_alias(char *shim, size_t len, char dir[RUN_ALIAS_DIR], char *err, size_t errlen);
+/* Remove what run_shim_alias made (nothing when dir is ""). */
+void run_shim_alias_remove(const char *dir);
 
 /*
  * The group that holds p's sandbox.limits (processes, memory) for a whole run, made from

@@ -70,12 +70,23 @@ bad() {
         printf '%s\n' "$l" | sed 's/^/     /'
     done
 }
+# skip NAME CAUSE: CAUSE is "kernel lacks ..." or "n/a: ..." (this machine, not the kernel),
+# so that a reader of the tally knows which; any other wording is a failure of the suite.
+SKIP_KERNEL=0
 skip() {
+    case $2 in
+    "kernel lacks "*) SKIP_KERNEL=$((SKIP_KERNEL + 1)) ;;
+    "n/a: "*) ;;
+    *)
+        bad "$1" "skipped without naming its cause as \"kernel lacks ...\" or \"n/a: ...\": $2"
+        return
+        ;;
+    esac
     SKIP=$((SKIP + 1))
     printf 'skip %s: %s\n' "$1" "$2"
 }
 finish() {
-    echo "$SKIP skipped (the kernel lacks the feature; reason given on each skip line)"
+    echo "$SKIP skipped ($SKIP_KERNEL: the kernel lacks the feature; $((SKIP - SKIP_KERNEL)): n/a on this machine; each skip line names its cause)"
     echo "$PASS passed, $FAIL failed"
     [ "$FAIL" -eq 0 ]
 }

@@ -4,8 +4,9 @@
 # watcher around it. Raw system calls come from the static escape_probe, so no LD_PRELOAD hook
 # can hide or cause a result; real programs (python3, sh, cat, cp) show the same from the
 # other side. Prints one ok / FAIL / skip line per check, then "N passed, N failed"; exits
-# nonzero on any failure. A check is skipped only when this kernel lacks the feature under
-# test, and the skip line says which.
+# nonzero on any failure. A check is skipped only when what it needs is missing, and the skip
+# line names the cause: "kernel lacks ..." (the feature under test) or "n/a: ..." (this
+# machine: no IPv6 loopback, a nosuid mount, a container's root).
 #
 #   usage: run.sh CORDON PROBES_DIR
 #     CORDON      the cordon binary (build/tools/cordon)
@@ -26,19 +27,22 @@ HERE=$(dirname "$(realpath "$0")")
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
-# The cases that run the agent as nobody need cordon, the shim and the probes where nobody
-# can reach them; a build inside a home that others cannot pass through (/root is 0700) is
-# not, so the runner copies them into its own run directory (mode 0755) first.
-if ! setpriv --reuid=65534 --regid=65534 --clear-groups \
-    test -x "$CORDON" -a -x "$PROBES/escape_probe"; then
-    mkdir -p "$RUN/bin/tools" "$RUN/bin/shim" "$RUN/bin/probes"
-    cp "$CORDON" "$RUN/bin/tools/"
-    cp "$(dirname "$CORDON")"/../shim/*.so "$RUN/bin/shim/"
-    cp -a "$PROBES"/. "$RUN/bin/probes/"
-    chmod -R a+rX "$RUN/bin"
-    CORDON=$RUN/bin/tools/cordon
-    PROBES=$RUN/bin/probes
-fi
+# The cases that run the agent as another user need cordon, the shim and the probes where that
+# user can reach them. A build inside a home that others cannot pass through (/root is 0700)
+# is not, and whether it is depends on the clone's location, so the runner always copies them
+# into a directory of its own (mode 0755 under /tmp) and every case, and its control, runs
+# them from there.
+BIN=$RUN/bin
+mkdir -p "$BIN/tools" "$BIN/shim" "$BIN/probes"
+cp "$CORDON" "$BIN/tools/" || die "cannot copy $CORDON into $BIN/tools"
+cp "$(dirname "$CORDON")"/../shim/*.so "$BIN/shim/" 2>/dev/null || true
+for f in escape_probe canary_watch escape_threads; do
+    cp "$PROBES/$f" "$BIN/probes/" || die "cannot copy $PROBES/$f into $BIN/probes: build the tree first"
+done
+chmod 755 "$BIN" "$BIN/tools" "$BIN/shim" "$BIN/probes"
+chmod -R a+rX "$BIN"
+CORDON=$BIN/tools/cordon
+PROBES=$BIN/probes
 P=$PROBES/escape_probe
 PY=/usr/bin/python3
 LDSO=/lib64/ld-linux-x86-64.so.2
@@ -210,20 +214,59 @@ rm -f "$WS/hl_ssh"
 # other processes' secrets through /proc and pidfd
 attack fs "$PROJ" "$P" read "/proc/$SLEEPER/environ"
 denied read_environ_of_process_outside "$FS"
-# the same as an unprivileged user: the sleeper and the agent both run as nobody
-NB=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-"${NB[@]}" env -i CORDON_ESCAPE_SECRET="env-$T_ENV" /usr/bin/sleep 600 >/dev/null 2>&1 &
+# the same as an unprivileged user: the sleeper and the agent both run as nobody. setpriv
+# keeps root's capabilities until its own exec, so a path it resolves itself would be resolved
+# as root: it drops every capability and execs env, which resolves the program as nobody
+# without any, as the test case's own cordon does.
+NB=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all
+    /usr/bin/env)
+"${NB[@]}" -i CORDON_ESCAPE_SECRET="env-$T_ENV" /usr/bin/sleep 600 >/dev/null 2>&1 &
 SLEEPER_NB=$!
 BG_PIDS+=("$SLEEPER_NB")
 sleep 0.1
+outside "${NB[@]}" /usr/bin/grep '^CapEff:' /proc/self/status
+if matches "$A_OUT" '^CapEff:[[:space:]]+0+$'; then
+    ok control_as_nobody_runs_without_capabilities
+else
+    bad control_as_nobody_runs_without_capabilities \
+        "the wrapper for nobody left capabilities in place (its controls would prove nothing)" \
+        "exit status: $A_RC" "$A_OUT"
+fi
+# The control cannot pass vacuously: the same control with the probe where nobody cannot
+# reach it (a 0700 directory, as /root is) fails.
+UNREACH=$(mktemp -d "$RUN/unreachable.XXXXXX")
+chmod 700 "$UNREACH"
+cp "$P" "$UNREACH/escape_probe"
+outside "${NB[@]}" "$UNREACH/escape_probe" read "/proc/$SLEEPER_NB/environ"
+if [ "$A_RC" -ne 0 ] && matches "$A_OUT" 'Permission denied'; then
+    ok control_as_nobody_fails_when_probe_unreachable
+else
+    bad control_as_nobody_fails_when_probe_unreachable \
+        "nobody ran a probe in a 0700 directory of root's: the control does not run as nobody" \
+        "exit status: $A_RC" "$A_OUT"
+fi
+rebaseline # the runner made it in $RUN, not an attack
+# ... and cordon says that the file system refused, not the policy: before it starts anything
+# for a path, and after the exec failed for a name found through PATH
+A_WRAP=("${NB[@]}")
+attack fs "$PROJ" "$UNREACH/escape_probe" status
+denied_rc exec_refusal_names_the_directory_not_the_policy 126 \
+    "the file system refused: $UNREACH is mode 0700 \(owner uid 0, gid 0\), which grants no search to uid 65534.*nothing was run"
+A_WRAP=("${NB[@]}" PATH="$UNREACH:/usr/bin:/bin")
+attack fs "$PROJ" escape_probe status
+denied_rc exec_refusal_through_path_names_the_directory 126 \
+    "cannot run escape_probe: the file system refused: $UNREACH is mode 0700"
+rm -rf "$UNREACH"
+rebaseline # and removed it
 outside "${NB[@]}" "$P" read "/proc/$SLEEPER_NB/environ"
-if [ "$A_RC" -eq 0 ]; then
+if [ "$A_RC" -eq 0 ] && matches "$A_OUT" "env-$T_ENV"; then
     A_WRAP=("${NB[@]}")
     attack fs "$PROJ" "$P" read "/proc/$SLEEPER_NB/environ"
     denied read_environ_of_process_outside_as_same_nonroot_user "$FS"
 else
     bad read_environ_of_process_outside_as_same_nonroot_user \
-        "control failed: nobody cannot read its own sleeper's environ outside the sandbox" "$A_OUT"
+        "control failed: nobody cannot read its own sleeper's environ outside the sandbox" \
+        "exit status: $A_RC" "$A_OUT"
 fi
 attack fs "$PROJ" "$P" read "/proc/$HOLDER/fd/3"
 denied read_ssh_via_proc_fd_of_process_outside "$FS"
@@ -250,13 +293,13 @@ if [ -b "$ROOTDEV" ]; then
     attack fs "$PROJ" "$P" read "$ROOTDEV"
     denied read_raw_root_block_device "$FS"
 else
-    skip read_raw_root_block_device "the root file system is not on a block device here"
+    skip read_raw_root_block_device "n/a: the root file system is not on a block device here (a container or chroot)"
 fi
 if [ -e /proc/kcore ]; then
     attack fs "$PROJ" "$P" read /proc/kcore
     denied read_proc_kcore "$FS"
 else
-    skip read_proc_kcore "this kernel has no /proc/kcore"
+    skip read_proc_kcore "kernel lacks /proc/kcore"
 fi
 
 # ---------------------------------------------------------------- HOME as the current directory
@@ -508,7 +551,7 @@ if [ "$HAVE_V6" = 1 ]; then
     net_quiet other6 "$b6"
     denied tcp6_other_port_refused "$NET"
 else
-    skip tcp6_other_port_refused "no IPv6 loopback (::1) on this machine"
+    skip tcp6_other_port_refused "n/a: no IPv6 loopback (::1) on this machine"
 fi
 
 b=$(accepts alias)
@@ -571,7 +614,7 @@ if [ "$A_RC" -eq 0 ]; then
 else
     for m in tfo_sendto tfo_sendmsg tfo_sendmmsg tfo_hibits; do
         skip "${m}_other_port_refused" \
-            "client TCP Fast Open does not work here even without the sandbox ($A_OUT)"
+            "n/a: client TCP Fast Open does not work here even without the sandbox (net.ipv4.tcp_fastopen; $A_OUT)"
     done
 fi
 
@@ -634,7 +677,7 @@ PTY_PY='import os, pty, sys; sys.exit(os.waitstatus_to_exitcode(pty.spawn(sys.ar
 for v in plain hibits; do
     outside "$PY" -c "$PTY_PY" "$P" tiocsti "$v"
     if [ "$A_RC" -ne 0 ]; then
-        skip "tiocsti_${v}_refused" "TIOCSTI does not work here even without the sandbox: $A_OUT"
+        skip "tiocsti_${v}_refused" "n/a: TIOCSTI does not work here even without the sandbox (dev.tty.legacy_tiocsti off?): $A_OUT"
         continue
     fi
     A_WRAP=("$PY" -c "$PTY_PY")
@@ -649,7 +692,7 @@ if printf '%s\n' "$A_OUT" | grep -q 'euid=65534'; then
     denied setuid_bit_ignored_under_no_new_privs 'set-user-ID bit was ignored: euid=0 '
 else
     skip setuid_bit_ignored_under_no_new_privs \
-        "set-user-ID bits are not honoured here even without the sandbox (nosuid?): $A_OUT"
+        "n/a: set-user-ID bits are not honoured here even without the sandbox (a nosuid mount?): $A_OUT"
 fi
 
 # a thread that exists before the sandbox is applied (the library, not cordon exec)
@@ -872,7 +915,8 @@ for u in $(seq 61000 61999); do
     fi
 done
 [ -n "$FREE_UID" ] || die "no free uid in 61000-61999 for the PRIO_USER cases"
-AS_U=(setpriv --reuid="$FREE_UID" --regid="$FREE_UID" --clear-groups)
+AS_U=(setpriv --reuid="$FREE_UID" --regid="$FREE_UID" --clear-groups --inh-caps=-all
+    --bounding-set=-all /usr/bin/env)
 while read -r case who; do
     [ "$who" = self ] && who=$FREE_UID
     new_victim "${AS_U[@]}"
@@ -947,7 +991,7 @@ console.log(cp.execFileSync("/usr/bin/echo", ["node-child-ran"]).toString().trim
 elif [ "${CI:-}" = true ]; then
     bad real_node_child_process_ok "CI=true, and node is not installed (/usr/bin/node)"
 else
-    skip real_node_child_process_ok "node is not installed here (/usr/bin/node)"
+    skip real_node_child_process_ok "n/a: node is not installed here (/usr/bin/node; tools/install-deps.sh installs it)"
 fi
 
 # ---------------------------------------------------------------- SysV IPC and POSIX mqueues
@@ -1205,7 +1249,7 @@ for s in $("$P" sys list); do
     ctl=$(printf '%s\n' "$A_OUT" | sed -n 's/^sys: //p' | head -1)
     attack fs "$PROJ" "$P" sys "$s" "$WS/mnt"
     if matches "$A_OUT" 'errno=ENOSYS' && matches "$ctl" 'errno=ENOSYS'; then
-        skip "$t" "this kernel lacks $s (ENOSYS without the sandbox too): nothing to observe"
+        skip "$t" "kernel lacks $s (ENOSYS without the sandbox too): nothing to observe"
         continue
     fi
     denied "$t" "$SYS"
@@ -1218,8 +1262,8 @@ echo "# non-native system call ABIs"
 outside "$P" int80_open "$PROJ/ro.txt"
 if [ "$A_RC" -eq 4 ]; then
     skip i386_int80_open_ssh_refused \
-        "this kernel has no IA32 emulation (int \$0x80 faults without the sandbox too)"
-    skip i386_int80_udp_socket_refused "this kernel has no IA32 emulation"
+        "kernel lacks IA32 emulation (int \$0x80 faults without the sandbox too)"
+    skip i386_int80_udp_socket_refused "kernel lacks IA32 emulation"
 else
     attack fs "$PROJ" "$P" int80_open "$H/.ssh/id_rsa"
     denied i386_int80_open_ssh_refused 'errno=(EPERM|EACCES|ENOSYS)'

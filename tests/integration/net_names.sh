@@ -12,11 +12,19 @@
 #   net_names.sh CORDON ESCAPE_PROBE CORDOND SOURCE_DIR
 if [ -z "${CORDON_NET_NAMES_NS:-}" ]; then
     if ! unshare -mn true 2>/dev/null || ! command -v ip >/dev/null; then
+        # the cause, in lib.sh's words (sourced only here: its temporary directories would
+        # outlive the exec below)
+        . "$(dirname "$0")/lib.sh"
+        if ! command -v ip >/dev/null; then
+            why="n/a: ip(8) is not installed (iproute2; tools/install-deps.sh installs it)"
+        else
+            why=$(ns_skip_reason -mn)
+        fi
         if [ "${CI:-}" = true ]; then
-            echo "FAIL a private network namespace (unshare -mn, root) and ip(8) are required under CI"
+            echo "FAIL a private network and mount namespace and ip(8) are required under CI: $why"
             exit 1
         fi
-        echo "skipped: needs a private network and mount namespace (unshare -mn, root) and ip(8)"
+        echo "skipped: needs a private network and mount namespace: $why"
         exit 77
     fi
     CORDON_NET_NAMES_NS=1 exec unshare -mn bash "$0" "$@"
@@ -40,7 +48,7 @@ ip addr add 10.77.0.1/32 dev lo
 ip -6 addr add fd77::1/128 dev lo nodad
 printf '127.0.0.1 localhost\n::1 localhost\n10.77.0.1 crm.internal\nfd77::1 crm.internal\n127.0.0.1 loop.internal\n' \
     > "$T/hosts"
-mount --bind "$T/hosts" /etc/hosts
+hosts_mount "$T/hosts" || { bad "the private /etc/hosts is in place"; finish; exit 1; }
 mkdir -p "$T/site" "$T/ws/bin"
 git init -q --bare "$T/site/repo.git"
 git -C "$T/site/repo.git" symbolic-ref HEAD refs/heads/main
@@ -153,7 +161,7 @@ if [ "${ABI:-0}" -ge 4 ]; then
 elif [ "${CI:-}" = true ]; then
     bad "kernel: Landlock ABI $ABI has no TCP rules (4 is needed), under CI"
 else
-    echo "skip kernel: Landlock ABI ${ABI:-?} has no TCP rules; the raw connect checks need 4"
+    echo "skip kernel: raw connect checks: kernel lacks Landlock ABI 4 (TCP rules; this one has ${ABI:-none})"
 fi
 
 # git (libcurl) by name

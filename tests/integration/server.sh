@@ -7,7 +7,7 @@
 CORDOND=$1 CORDON=$2 SRC=$3
 . "$SRC/tests/integration/lib.sh"
 if ! unshare -m true 2>/dev/null; then
-    echo "skipped: the name-resolution checks need a private mount namespace (unshare -m, root)"
+    echo "skipped: the name-resolution checks need a private mount namespace: $(ns_skip_reason -m)"
     exit 77
 fi
 PY="/usr/bin/python3 $SRC/tests/integration/server_client.py"
@@ -81,9 +81,25 @@ event_burst 50
 audit_fsync always
 upstream openai http://127.0.0.1:8401/v1
 CONF
+# A root without /etc/hosts (netbase not installed): hosts_mount still gives the private
+# namespace its names. The namespace first hides /etc/hosts (an overlay with the file removed),
+# and the machine's own /etc stays as it was.
+HOSTS_BEFORE=$(sha256sum /etc/hosts 2>&1)
+mkdir -p "$W/nohosts"
+OUT=$(unshare -m bash -c 'mount -t tmpfs t "$1" && mkdir "$1/u" "$1/w" &&
+    mount -t overlay t -o "lowerdir=/etc,upperdir=$1/u,workdir=$1/w" /etc && rm /etc/hosts &&
+    if [ -e /etc/hosts ]; then echo "control failed: /etc/hosts is still there"; exit 1; fi &&
+    hosts_mount "$2" && getent hosts meta.test' sh "$W/nohosts" "$W/hosts" 2>&1)
+case "$OUT" in
+*"169.254.169.254"*meta.test*) ok "names resolve through the private /etc/hosts when the root has none" ;;
+*) bad "names resolve through the private /etc/hosts when the root has none" "$OUT" ;;
+esac
+[ "$(sha256sum /etc/hosts 2>&1)" = "$HOSTS_BEFORE" ] && ok "the machine's /etc/hosts is untouched" ||
+    bad "the machine's /etc/hosts is untouched" "before: $HOSTS_BEFORE" "after: $(sha256sum /etc/hosts 2>&1)"
 start_server() {
     rm -f "$W/ready"
-    unshare -m sh -c "mount --bind '$W/hosts' /etc/hosts && exec '$CORDOND' --config '$W/cordond.conf'" \
+    unshare -m bash -c 'hosts_mount "$1" && exec "$2" --config "$3"' sh "$W/hosts" "$CORDOND" \
+        "$W/cordond.conf" \
         >>"$W/cordond.log" 2>&1 &
     SPID=$!; PIDS+=($SPID)
     for _ in $(seq 300); do [ -s "$W/ready" ] && break; sleep 0.05; done

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,13 +274,33 @@ Test(canonical, empty_and_too_long_are_refused)
     cr_assert_eq(path_canonical(in, out), -ENAMETOOLONG);
 }
 
+/* Act as nobody, without effective capabilities (an effective uid other than 0 clears them);
+ * the saved ids stay 0 so that back_to_root() can return for the teardown. */
+static void become_nobody(void)
+{
+    cr_assert_eq(setgroups(0, NULL), 0);
+    cr_assert_eq(setresgid(65534, 65534, 0), 0);
+    cr_assert_eq(setresuid(65534, 65534, 0), 0);
+}
+
+static void back_to_root(void)
+{
+    cr_assert_eq(setresuid(0, 0, 0), 0);
+    cr_assert_eq(setresgid(0, 0, 0), 0);
+}
+
 Test(canonical, an_unreadable_prefix_is_an_error_not_a_guess)
 {
-    if (geteuid() == 0)
-        cr_skip_test("root sees through directory permissions");
     char out[PATH_MAXLEN];
     cr_assert_eq(mkdir(at("closed"), 0000), 0);
+    int as_root = geteuid() == 0;
+    if (as_root) { /* root sees through directory permissions: act as nobody */
+        cr_assert_eq(chmod(canon_dir, 0755), 0);
+        become_nobody();
+    }
     cr_assert_eq(path_canonical(at("closed/x/y"), out), -EACCES);
+    if (as_root)
+        back_to_root();
     chmod(at("closed"), 0700);
 }
 
@@ -299,4 +320,78 @@ Test(path, codes_are_disjoint_from_errno_and_named)
                               codes[i], codes[j]);
     }
     cr_assert_str_eq(path_strerror(-ENOENT), strerror(ENOENT));
+}
+
+/* ------------------------------------------------------------------ path_exec_blocker */
+
+/* A 0700 directory of root's on the way (a clone in /root): named, with its mode. */
+Test(exec_blocker, names_the_directory_whose_mode_refuses_search, .init = canon_setup,
+     .fini = canon_teardown)
+{
+    if (geteuid() != 0)
+        cr_skip_test("n/a: making a directory of another user's needs root");
+    cr_assert_eq(chmod(canon_dir, 0755), 0);
+    cr_assert_eq(mkdir(at("home"), 0700), 0);
+    cr_assert_eq(mkdir(at("home/x"), 0755), 0);
+    int fd = open(at("home/x/prog"), O_CREAT | O_WRONLY, 0755);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    cr_assert_eq(mkdir(at("open"), 0755), 0);
+    fd = open(at("open/prog"), O_CREAT | O_WRONLY, 0755);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    fd = open(at("open/data"), O_CREAT | O_WRONLY, 0644);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    char why[512] = "", want[512];
+
+    /* root itself, with its capabilities, passes through */
+    cr_assert_eq(path_exec_blocker(at("home/x/prog"), why, sizeof why), 0, "%s", why);
+
+    become_nobody();
+    cr_assert_eq(path_exec_blocker(at("home/x/prog"), why, sizeof why), 1);
+    snprintf(want, sizeof want,
+             "%s is mode 0700 (owner uid 0, gid 0), which grants no search to "
+             "uid 65534 gid 65534",
+             at("home"));
+    cr_assert_str_eq(why, want);
+    /* the walk stops at the first refusal, and a trailing slash changes nothing */
+    cr_assert_eq(path_exec_blocker(at("home/x/"), why, sizeof why), 1);
+    cr_assert(strstr(why, "/home is mode 0700"), "%s", why);
+    /* a program without an execute bit is the file's own refusal */
+    cr_assert_eq(path_exec_blocker(at("open/data"), why, sizeof why), 1);
+    cr_assert(strstr(why, "/open/data is mode 0644"), "%s", why);
+    cr_assert(strstr(why, "grants no execute"), "%s", why);
+    /* nothing on the way refuses: 0, and why untouched */
+    why[0] = '\0';
+    cr_assert_eq(path_exec_blocker(at("open/prog"), why, sizeof why), 0);
+    cr_assert_eq(path_exec_blocker(at("open//prog"), why, sizeof why), 0);
+    cr_assert_eq(path_exec_blocker(at("open/missing/prog"), why, sizeof why), 0);
+    cr_assert_str_eq(why, "");
+    /* relative: from the current directory */
+    cr_assert_eq(chdir(canon_dir), 0);
+    cr_assert_eq(path_exec_blocker("home/x/prog", why, sizeof why), 1);
+    cr_assert(strstr(why, "/home is mode 0700"), "%s", why);
+    /* a short buffer is cut, not overrun */
+    char tiny[8];
+    memset(tiny, 'z', sizeof tiny);
+    cr_assert_eq(path_exec_blocker(at("home/x/prog"), tiny, sizeof tiny), 1);
+    cr_assert_eq(tiny[sizeof tiny - 1], '\0');
+    cr_assert_eq(chdir("/"), 0);
+    back_to_root();
+}
+
+Test(exec_blocker, refuses_empty_and_oversized_paths)
+{
+    char why[64] = "", big[PATH_MAXLEN + 16];
+    cr_assert_eq(path_exec_blocker("", why, sizeof why), -EINVAL);
+    memset(big, 'a', sizeof big - 1);
+    big[0] = '/';
+    big[sizeof big - 1] = '\0';
+    cr_assert_eq(path_exec_blocker(big, why, sizeof why), -ENAMETOOLONG);
+    big[PATH_MAXLEN - 1] = '\0'; /* exactly PATH_MAXLEN - 1 bytes: judged */
+    cr_assert_geq(path_exec_blocker(big, why, sizeof why), 0);
+    /* a relative path that the current directory makes too long */
+    cr_assert_eq(chdir("/tmp"), 0);
+    cr_assert_eq(path_exec_blocker(big + 1, why, sizeof why), -ENAMETOOLONG);
 }
