@@ -10,9 +10,12 @@ cordond.conf.5 (the configuration sections of docs/SERVER.md). The programs are 
 parsed: the page shows what this build prints. tests/integration/manpages.sh checks that
 every flag a --help names is on its page.
 
-    manpage.py --flags BIN [COMMAND...]
+    manpage.py --check DIR --cordon BIN --cordond BIN --docs DIR
 
-prints the flags that `BIN [COMMAND...] --help` names, one a line (what the test compares).
+renders the four pages in DIR with man(1) and fails, naming each, when a flag that a --help
+names is missing from its command's section, or a key of docs/SERVER.md's configuration
+table or of docs/POLICY.md's key reference is missing from its page
+(tests/integration/manpages.sh).
 """
 import argparse
 import os
@@ -303,6 +306,76 @@ def page_policy(policy_md, version):
     return out
 
 
+def render(path):
+    """The page as man(1) prints it, in plain ASCII and wide enough not to break flags."""
+    env = {**os.environ, "LC_ALL": "C", "MANWIDTH": "250", "MAN_KEEP_FORMATTING": ""}
+    try:
+        p = subprocess.run(["man", "-l", path], capture_output=True, text=True, env=env,
+                           timeout=60)
+    except OSError as e:
+        sys.exit(f"manpage.py: cannot run man: {e.strerror}; install man-db "
+                 "(tools/install-deps.sh)")
+    if p.returncode != 0 or p.stderr.strip():
+        sys.exit(f"manpage.py: man -l {path} failed ({p.returncode}): {p.stderr.strip()}")
+    return re.sub(r".\x08", "", p.stdout)
+
+
+def sections(text, prefix):
+    """{title: body} of a rendered page's subsections whose titles start with prefix."""
+    out, cur = {}, None
+    for line in text.splitlines():
+        m = re.match(r"^   (\S.*)$", line)
+        if m:
+            cur = m.group(1).strip() if m.group(1).startswith(prefix) else None
+            if cur:
+                out[cur] = []
+            continue
+        if re.match(r"^\S", line):
+            cur = None
+        elif cur:
+            out[cur].append(line)
+    return {k: "\n".join(v) for k, v in out.items()}
+
+
+def has_word(text, word):
+    return re.search(r"(?<![\w-])" + re.escape(word) + r"(?![\w-])", text) is not None
+
+
+def check(a, server_md, policy_md):
+    missing = []
+    page = render(os.path.join(a.check, "cordon.1"))
+    secs = sections(page, "cordon ")
+    for c in commands(run_help([a.cordon])):
+        body = secs.get("cordon " + c)
+        if body is None:
+            missing.append(f"cordon.1: no section for `cordon {c}`")
+            continue
+        for f in help_flags(run_help([a.cordon] + c.split())):
+            if not has_word(body, f):
+                missing.append(f"cordon.1: `cordon {c} --help` names {f}, its section does not")
+    page = render(os.path.join(a.check, "cordond.8"))
+    for f in help_flags(run_help([a.cordond])):
+        if not has_word(page, f):
+            missing.append(f"cordond.8: `cordond --help` names {f}, the page does not")
+    page = render(os.path.join(a.check, "cordond.conf.5"))
+    conf = md_sections(server_md, ["Configuration"])
+    for row in re.findall(r"(?m)^\| `([a-z_]+)`", conf):
+        if not has_word(page, row):
+            missing.append(f"cordond.conf.5: docs/SERVER.md configures `{row}`, the page does not")
+    page = render(os.path.join(a.check, "cordon-policy.5"))
+    for key in re.findall(r"(?m)^#{4,5} `([a-z_.]+)`", policy_md):
+        if not has_word(page, key):
+            missing.append(f"cordon-policy.5: docs/POLICY.md documents `{key}`, the page does not")
+    for m in missing:
+        print("manpage.py: " + m, file=sys.stderr)
+    if missing:
+        print(f"manpage.py: {len(missing)} missing; the pages in {a.check} are not written from "
+              "the current --help and docs/: run tools/manpage.py again, or fix its parser",
+              file=sys.stderr)
+        sys.exit(1)
+    print(f"manpage.py: every flag and key is on its page ({a.check})")
+
+
 def write(path, lines):
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -315,17 +388,17 @@ def main():
     ap.add_argument("--docs")
     ap.add_argument("--version", default="0")
     ap.add_argument("--out")
-    ap.add_argument("--flags", nargs="+", metavar="BIN")
+    ap.add_argument("--check", metavar="DIR")
     a = ap.parse_args()
-    if a.flags:
-        print("\n".join(help_flags(run_help(a.flags))))
-        return
-    if not (a.cordon and a.cordond and a.docs and a.out):
-        ap.error("--cordon, --cordond, --docs and --out are required")
+    if not (a.cordon and a.cordond and a.docs and (a.out or a.check)):
+        ap.error("--cordon, --cordond, --docs and --out (or --check) are required")
     with open(os.path.join(a.docs, "SERVER.md")) as f:
         server_md = f.read()
     with open(os.path.join(a.docs, "POLICY.md")) as f:
         policy_md = f.read()
+    if a.check:
+        check(a, server_md, policy_md)
+        return
     os.makedirs(a.out, exist_ok=True)
     write(os.path.join(a.out, "cordon.1"), page_cordon(a.cordon, a.version))
     write(os.path.join(a.out, "cordond.8"), page_cordond(a.cordond, server_md, a.version))
