@@ -67,7 +67,7 @@ test -f "$root/usr/lib/x86_64-linux-gnu/cordon/libcordon.so" || {
 }
 
 install -D -m 0644 "$src/examples/cordond.conf" "$root/etc/cordon/cordond.conf"
-install -D -m 0644 "$src/packaging/profile.sh" "$root/etc/profile.d/cordon.sh"
+install -D -m 0644 "$src/examples/profiles/cordon.sh" "$root/etc/profile.d/cordon.sh"
 install -D -m 0644 "$src/examples/systemd/cordond.service" "$root/lib/systemd/system/cordond.service"
 install -D -m 0644 "$src/packaging/cordond.sysusers" "$root/usr/lib/sysusers.d/cordond.conf"
 install -D -m 0644 "$src/packaging/cordond.tmpfiles" "$root/usr/lib/tmpfiles.d/cordond.conf"
@@ -98,13 +98,14 @@ strip --strip-unneeded --remove-section=.comment --remove-section=.note \
 chmod 0644 "$root"/usr/lib/x86_64-linux-gnu/cordon/*.so
 
 # Depends: what the binaries link (dpkg-shlibdeps), and what they load with dlopen: libcurl
-# for the admin commands, vectorscan for the data classes.
+# for the admin commands, vectorscan for the data classes; passwd for useradd in postinst and
+# procps for the unit's ExecReload (/bin/kill).
 mkdir -p "$stage/shlibs/debian"
 printf 'Source: cordon\n\nPackage: cordon\nArchitecture: amd64\n' >"$stage/shlibs/debian/control"
 shlibs=$(cd "$stage/shlibs" && dpkg-shlibdeps -O "$root/usr/bin/cordon" "$root/usr/sbin/cordond" \
     "$root"/usr/lib/x86_64-linux-gnu/cordon/*.so 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 depends=$shlibs
-for extra in libcurl4 libvectorscan5 passwd; do
+for extra in libcurl4 libvectorscan5 passwd procps; do
     case ", $depends" in *", $extra "* | *", $extra,"* | *", $extra") ;; *) depends="$depends, $extra" ;; esac
 done
 
