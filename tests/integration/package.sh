@@ -10,13 +10,16 @@
 # same agent without cordon in the same root, where every attempt succeeds. Then `apt-get
 # purge` and autoremove leave the root as it was before the install: no file, no user.
 #
-#   package.sh SOURCE_DIR BUILD_DIR
+#   package.sh SOURCE_DIR BUILD_DIR ESCAPE_PROBE
+#
+# ESCAPE_PROBE is tests/escape's static probe: no preload hook can stand between its raw
+# open(2) and the kernel, so its refusal under the installed cordon is the kernel sandbox's.
 #
 # Time: the first run builds the package (about a minute on 2 cores) and makes the root
 # (debootstrap, about 2 minutes, needs the mirror apt is configured with); a rerun takes
 # about 40 seconds with no network.
 set -uo pipefail
-src=$1 build=$2
+src=$1 build=$2 probe=$3
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 source "$here/debroot.sh"
@@ -43,6 +46,7 @@ if ! debroot_new "$root" 2>"$T/root.err"; then
     bad "a fresh Debian root" "$(cat "$T/root.err")"; finish; exit; fi
 ok "a fresh $DEBROOT_SUITE minbase root"
 mkdir -p "$root/tmp/pkg" && cp "$deb" "$root/tmp/pkg/"
+install -m 0755 "$probe" "$root/usr/local/bin/escape_probe" # a system path: the policy lets it run
 # What the root holds before cordon, python3 installed first since the agent needs it.
 snapshot='find / -xdev \( -path /proc -o -path /dev -o -path /run -o -path /tmp -o -path /var/cache \
     -o -path /var/lib/apt -o -path /var/lib/dpkg -o -path /var/log -o -path /root/.cache \) -prune \
@@ -69,6 +73,44 @@ run "the cordond user, keys and files" 0 debroot_sh "$root" '
     cordond --config /etc/cordon/cordond.conf --check-config'
 has "cordon finds the shim where the package puts it" "/usr/lib/x86_64-linux-gnu/cordon/libcordon.so"
 
+# The profile.d snippet governs an account only once it has a profile; the bash completion
+# reads the commands from the installed cordon (bash-completion's helpers stubbed: minbase
+# has no bash-completion package).
+run "profile.d and bash completion" 0 debroot_sh "$root" '
+    set -e
+    useradd --create-home pkgtest-agent
+    printf "CORDON_SERVER=http://127.0.0.1:7071\n" >/etc/cordon/pkgtest-agent.env
+    echo "before: $(runuser -l pkgtest-agent -c "echo \${LD_PRELOAD:-none}")"
+    mkdir -p /etc/cordon/profile
+    mv /etc/cordon/pkgtest-agent.env /etc/cordon/profile/
+    echo "after: $(runuser -l pkgtest-agent -c "echo \${LD_PRELOAD:-none} \${CORDON_PROFILE:-none}")"
+    echo "root: $(bash -lc "echo \${LD_PRELOAD:-none}")"
+    rm -r /etc/cordon/profile
+    userdel --remove pkgtest-agent 2>/dev/null
+    bash -c "_init_completion() { cur=\${COMP_WORDS[COMP_CWORD]}; words=(\"\${COMP_WORDS[@]}\"); cword=\$COMP_CWORD; }
+        _filedir() { :; }
+        source /usr/share/bash-completion/completions/cordon
+        COMP_WORDS=(cordon policy \"\"); COMP_CWORD=2; _cordon; echo \"complete policy: \${COMPREPLY[*]}\"
+        COMP_WORDS=(cordon run --up); COMP_CWORD=2; _cordon; echo \"complete run --up: \${COMPREPLY[*]}\"
+        COMP_WORDS=(cordond --tunnel); COMP_CWORD=1; _cordond; echo \"complete cordond: \${COMPREPLY[*]}\""'
+has "profile.d: inert for an account without a profile" "before: none"
+has "profile.d: an account with /etc/cordon/profile/ACCOUNT.env is governed" \
+    "after: /usr/lib/x86_64-linux-gnu/cordon/libcordon.so /etc/cordon/profile/pkgtest-agent.env"
+has "profile.d: root's shell is left alone" "root: none"
+has "completion: cordon policy <TAB>" "complete policy: check push reload"
+has "completion: cordon run --up<TAB>" "complete run --up: --upstream --upstream-key"
+has "completion: cordond --tunnel<TAB>" "complete cordond: --tunnel-idle-timeout --tunnel-listen"
+
+# A reinstall keeps the keys and an edited conffile.
+run "apt-get reinstall keeps keys and the edited config" 0 debroot_sh "$root" '
+    set -e
+    sum=$(cat /etc/cordon/policy.key /etc/cordon/admin.token | md5sum)
+    echo "# edited by the operator" >>/etc/cordon/cordond.conf
+    cd /tmp/pkg && apt-get install -y -qq --reinstall -o Dpkg::Options::=--force-confold ./cordon_*.deb >/dev/null
+    [ "$(cat /etc/cordon/policy.key /etc/cordon/admin.token | md5sum)" = "$sum" ]
+    tail -1 /etc/cordon/cordond.conf | grep -qx "# edited by the operator"
+    sed -i "\$d" /etc/cordon/cordond.conf'
+
 # cordond as the cordond user (what cordond.service does: User=cordond, RuntimeDirectory),
 # an agent key from the admin socket, and the agent under cordon run, then without it.
 cat >"$root/tmp/pkg/agent.sh" <<'EOF'
@@ -91,6 +133,11 @@ cordon run --server http://127.0.0.1:7071 --key /root/claims-agent.key \
     --trust /etc/cordon/policy.pub -- python3 /usr/share/doc/cordon/examples/agent.py
 echo "--- ungoverned"
 python3 /usr/share/doc/cordon/examples/agent.py
+echo "--- kernel"
+cordon run --server http://127.0.0.1:7071 --key /root/claims-agent.key \
+    --trust /etc/cordon/policy.pub -- /usr/local/bin/escape_probe read /etc/cordon/policy.key || echo "status $?"
+echo "--- kernel control"
+/usr/local/bin/escape_probe read /etc/cordon/policy.key || echo "status $?"
 kill "$cordond"
 wait "$cordond" || true
 echo "--- audit"
@@ -103,7 +150,9 @@ EOF
 run "cordond as cordond, the agent governed and not" 0 debroot_sh "$root" "bash /tmp/pkg/agent.sh"
 has "cordond runs as the cordond user" "cordond runs as: cordond "
 gov=$(sed -n '/^--- governed/,/^--- ungoverned/p' <<<"$OUT")
-free=$(sed -n '/^--- ungoverned/,/^--- audit/p' <<<"$OUT")
+free=$(sed -n '/^--- ungoverned/,/^--- kernel/p' <<<"$OUT")
+kern=$(sed -n '/^--- kernel$/,/^--- kernel control/p' <<<"$OUT")
+kctl=$(sed -n '/^--- kernel control/,/^--- audit/p' <<<"$OUT")
 audit=$(sed -n '/^--- audit/,$p' <<<"$OUT")
 for want in "governed: yes" "ok       write and read notes.txt" "refused  read /root/.ssh/id_rsa" \
     "refused  read /etc/cordon/policy.key" "refused  write /etc/cordon/stolen" "refused  run rm"; do
@@ -113,6 +162,10 @@ for want in "governed: no" "ok       read /root/.ssh/id_rsa" "ok       read /etc
     "ok       write /etc/cordon/stolen" "ok       run rm"; do
     case "$free" in *"$want"*) ok "control, without cordon: $want" ;; *) bad "control: $want" "$free" ;; esac
 done
+case "$kern" in *"errno=EACCES (open)"*) ok "the kernel refuses the static probe's open of policy.key" ;;
+    *) bad "the kernel refuses the static probe's open of policy.key" "$kern" ;; esac
+case "$kctl" in *"read: SUCCEEDED"*) ok "control: the same probe reads policy.key outside cordon" ;;
+    *) bad "control: the probe reads policy.key outside cordon" "$kctl" ;; esac
 for want in " policy.fetch " " shim.start " " fs.open " " exec " " model.call " " session.end " "VALID (closed)"; do
     case "$audit" in *"$want"*) ok "audit log: $want" ;; *) bad "audit log: $want" "$audit" ;; esac
 done
