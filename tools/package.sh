@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # Build the Debian package cordon_VERSION_amd64.deb with dpkg-deb, from this tree and with no
 # network: configure a build for /usr (its own build directory, so that the paths compiled
-# into cordon are the installed ones), build the programs and the shim, install them into a
-# staging root, add the man pages (tools/manpage.py, from the programs' --help and docs/),
-# the systemd unit, sysusers.d, tmpfiles.d, the conffiles, the profile.d snippet and the bash
-# completion from packaging/, and pack it. Then lintian checks it, with the overrides that
+# into cordon are the installed ones), build the programs, the shim and the man pages
+# (tools/manpage.py, from the programs' --help and docs/), install them with the bash
+# completion into a staging root (cmake --install), add the systemd unit, sysusers.d,
+# tmpfiles.d, the conffiles and the profile.d snippet, and pack it. Then lintian checks it, with the overrides that
 # packaging/lintian-overrides explains.
 #
 #   tools/package.sh [--build-dir DIR] [--out DIR] [--no-lintian]
@@ -49,7 +49,7 @@ cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_
     -DCMAKE_EXE_LINKER_FLAGS="$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get LDFLAGS)" \
     -DCMAKE_SHARED_LINKER_FLAGS="$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get LDFLAGS)" \
     >/dev/null
-ninja -C "$build" -j"${JOBS:-2}" cordon cordond cordon_preload cordon_rootlib >/dev/null
+ninja -C "$build" -j"${JOBS:-2}" cordon cordond cordon_preload cordon_rootlib manpages >/dev/null
 
 version=$("$build/tools/cordon" version | awk '{ print $2 }')
 pkg="cordon_${version}_amd64"
@@ -71,8 +71,6 @@ install -D -m 0644 "$src/examples/profiles/cordon.sh" "$root/etc/profile.d/cordo
 install -D -m 0644 "$src/examples/systemd/cordond.service" "$root/lib/systemd/system/cordond.service"
 install -D -m 0644 "$src/packaging/cordond.sysusers" "$root/usr/lib/sysusers.d/cordond.conf"
 install -D -m 0644 "$src/packaging/cordond.tmpfiles" "$root/usr/lib/tmpfiles.d/cordond.conf"
-install -D -m 0644 "$src/packaging/cordon.bash-completion" \
-    "$root/usr/share/bash-completion/completions/cordon"
 ln -s cordon "$root/usr/share/bash-completion/completions/cordond"
 install -D -m 0644 "$src/packaging/copyright" "$root/usr/share/doc/cordon/copyright"
 if grep -qv '^#' "$src/packaging/lintian-overrides"; then
@@ -82,14 +80,9 @@ date=$(date -R -u -d "@${SOURCE_DATE_EPOCH:-$(git -C "$src" log -1 --format=%ct 
 sed -e "s/@VERSION@/$version/g" -e "s/@DATE@/$date/" "$src/packaging/changelog.in" |
     gzip -9n >"$root/usr/share/doc/cordon/changelog.gz"
 
-mandir="$root/usr/share/man"
-python3 "$src/tools/manpage.py" --cordon "$build/tools/cordon" \
-    --cordond "$build/policy/server/cordond" --docs "$src/docs" --version "$version" \
-    --out "$stage/man"
-for page in "$stage"/man/*; do
-    sec=${page##*.}
-    install -D -m 0644 "$page" "$mandir/man$sec/$(basename "$page")"
-    gzip -9n "$mandir/man$sec/$(basename "$page")"
+# The man pages cmake --install put in place (tools/manpage.py wrote them at build time).
+for page in "$root"/usr/share/man/man?/*.[158]; do
+    gzip -9n "$page"
 done
 
 # Binaries stripped as Debian ships them (the build keeps its symbols for debugging).
