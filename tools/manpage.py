@@ -148,16 +148,17 @@ def markdown(md, top_level=2):
         if s.startswith("|"):
             flush()
             head = table_cells(s)
-            i += 1
-            if i < len(lines) and re.match(r"^\|?[\s:|-]+\|?$", lines[i].strip()):
-                i += 1
+            if i + 1 < len(lines) and re.match(r"^\|?[\s:|-]+\|?$", lines[i + 1].strip()):
+                i += 2
+            else:  # no separator line: no header either, the first row is data
+                head = [""] * len(head)
             while i < len(lines) and lines[i].strip().startswith("|"):
                 cells = table_cells(lines[i])
                 out += [".TP", line_safe(inline(cells[0]))]
                 rest = []
                 for h, c in zip(head[1:], cells[1:]):
                     if c:
-                        rest.append(f"{h}: {c}" if len(head) > 2 else c)
+                        rest.append(f"{h}: {c}" if len(head) > 2 and h else c)
                 out.append(line_safe(inline("; ".join(rest))))
                 i += 1
             continue

@@ -3,7 +3,9 @@
 # integration.manpages: the manual pages tools/manpage.py writes (the ones tools/package.sh
 # ships) carry every flag of every command's --help, every cordond flag, every key of
 # docs/SERVER.md's configuration table and every key of docs/POLICY.md, as man(1) renders
-# them; man reports no warning. Controls: a page with one flag taken out, and one with one
+# them; man reports no warning. Hostile text in the docs (roff requests, escapes, a table
+# with no header) is printed, not obeyed, and a missing docs section stops the generator
+# naming it. Controls: a page with one flag taken out, and one with one
 # configuration key taken out, each fail the check and name what is missing.
 #   manpages.sh CORDON CORDOND SOURCE_DIR
 set -euo pipefail
@@ -57,3 +59,39 @@ fi
 grep -q "configures \`tunnel_idle_timeout\`" "$tmp/err2" || {
     echo "manpages: FAIL: the check did not name tunnel_idle_timeout:" >&2; cat "$tmp/err2" >&2; exit 1; }
 echo "manpages: ok: a page without tunnel_idle_timeout fails the check and names it"
+
+# Hostile text in the docs stays text: a line that would be a roff request (.so would pull
+# in another file), an escape that would switch fonts or a string, a quote-led line, and a
+# document whose section the page needs is missing.
+cp -r "$src/docs" "$tmp/docs"
+python3 - "$tmp/docs/SERVER.md" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+evil = ("\n.so /etc/passwd\n\n" r"'br \*(Tm \fB\n(.l \\ \" not a comment" "\n\n"
+        r"| `evil_key` | `\fR.so /etc/passwd` | .TH X |" "\n")
+s = s.replace("\n## Model proxy", evil + "\n## Model proxy", 1)
+open(p, "w").write(s)
+PY
+python3 "$src/tools/manpage.py" --cordon "$cordon" --cordond "$cordond" --docs "$tmp/docs" \
+    --version test --out "$tmp/evil"
+warn=$(LC_ALL=C MANWIDTH=200 man --warnings=all -l "$tmp/evil/cordond.conf.5" 2>&1 >/dev/null || true)
+text=$(LC_ALL=C MANWIDTH=200 man -l "$tmp/evil/cordond.conf.5" 2>/dev/null)
+if [ -n "$warn" ] || [[ $text == *"root:x:0:0"* ]] || [[ $text != *".so /etc/passwd"* ]] ||
+    [[ $text != *'\*(Tm \fB\n(.l \\ \" not a comment'* ]] || [[ $text != *"evil_key"* ]]; then
+    echo "manpages: FAIL: hostile docs text was not kept as text:" >&2
+    echo "$warn" >&2
+    grep -n -A3 "so /etc/passwd" <<<"$text" >&2
+    exit 1
+fi
+echo "manpages: ok: roff requests and escapes in the docs are printed, not obeyed"
+
+sed -i 's/^## The admin listener$/## Admin listener (renamed)/' "$tmp/docs/SERVER.md"
+if python3 "$src/tools/manpage.py" --cordon "$cordon" --cordond "$cordond" --docs "$tmp/docs" \
+    --version test --out "$tmp/renamed" 2>"$tmp/err3"; then
+    echo "manpages: FAIL: a page was written without its section \"The admin listener\"" >&2
+    exit 1
+fi
+grep -q '"## The admin listener" not found' "$tmp/err3" || {
+    echo "manpages: FAIL: the error does not name the missing section:" >&2; cat "$tmp/err3" >&2; exit 1; }
+echo "manpages: ok: a renamed docs section stops the generator and is named"
