@@ -5,10 +5,16 @@
 # into cordon are the installed ones), build the programs, the shim and the man pages
 # (tools/manpage.py, from the programs' --help and docs/), install them with the bash
 # completion into a staging root (cmake --install), add the systemd unit, sysusers.d,
-# tmpfiles.d, the conffiles and the profile.d snippet, and pack it. Then lintian checks it, with the overrides that
-# packaging/lintian-overrides explains.
+# tmpfiles.d, the conffiles and the profile.d snippet, and pack it. Then lintian checks it,
+# with the overrides that packaging/lintian-overrides explains.
 #
 #   tools/package.sh [--build-dir DIR] [--out DIR] [--no-lintian]
+#     --build-dir DIR  the build for /usr (default build-deb/ in the tree; reused, so a
+#                      second run builds only what changed)
+#     --out DIR        where the .deb goes (default: the top of the tree)
+#     --no-lintian     skip the lintian check
+#   JOBS=N: parallel build jobs (default 2); SOURCE_DATE_EPOCH: the changelog date (default:
+#   the last commit)
 #
 # Prints the path of the .deb on its last line. Needs dpkg-dev, lintian and man-db
 # (tools/install-deps.sh).
@@ -24,7 +30,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --no-lintian) lint=0; shift ;;
     -h | --help)
-        sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '3,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
         exit 0 ;;
     *)
         echo "package.sh: unknown argument '$1'; see tools/package.sh --help" >&2
