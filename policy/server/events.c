@@ -28,6 +28,7 @@
 #include "base/clock.h"
 #include "policy/server/anomaly.h"
 #include "policy/server/identity.h"
+#include "policy/server/kaudit.h"
 #include "policy/server/server.h"
 #include "policy/server/sessions.h"
 
@@ -403,6 +404,9 @@ static void mint_session(struct events *e, struct econn *c, pid_t pid)
         return;
     c->minted = 1;
     char token[SESSIONS_TOKEN_LEN + 1], id[SESSIONS_ID_LEN + 1];
+    /* The pid is the kernel's: the process that restricted itself, whose Landlock domain the
+     * kernel's audit names by this pid (kaudit.h). */
+    kaudit_root(s->kaudit, pid, c->agent, c->session);
     int rc = sessions_mint(s->sessions, c->agent, c->key_id, c->session, c->parent, token, id);
     if (rc != 0) {
         elog(e, "agent %s pid %d: no session token: %s", c->agent, (int)pid, strerror(-rc));
