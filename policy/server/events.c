@@ -360,6 +360,7 @@ static void record_event(struct srv *s, const struct econn *c, cJSON *o, pid_t p
         free(text);
     }
     (void)srv_decide(s, &d);
+    kaudit_pid_seen(s->kaudit, pid, c->agent, c->session);
     srv_count(d.audit_rc == 0 ? &s->m.events_accepted : &s->m.events_dropped, 1);
 }
 

@@ -277,6 +277,8 @@ struct kaudit {
     struct domain dom[DOMAINS];
     struct root roots[ROOTS];
     size_t next_root;
+    struct root *pids; /* a ring of KAUDIT_PIDS: processes seen on the event channel */
+    size_t next_pid;
     struct pend *pend; /* a ring of PENDING */
     size_t pend_head, pend_n;
     int64_t now_ms;
@@ -288,7 +290,10 @@ int kaudit_new(const struct kaudit_sink *sink, struct kaudit **out)
     if (!k)
         return -ENOMEM;
     k->pend = calloc(PENDING, sizeof *k->pend);
-    if (!k->pend) {
+    k->pids = calloc(KAUDIT_PIDS, sizeof *k->pids);
+    if (!k->pend || !k->pids) {
+        free(k->pend);
+        free(k->pids);
         free(k);
         return -ENOMEM;
     }
@@ -304,6 +309,7 @@ void kaudit_free(struct kaudit *k)
         return;
     pthread_mutex_destroy(&k->mu);
     free(k->pend);
+    free(k->pids);
     free(k);
 }
 
@@ -340,6 +346,14 @@ static const struct root *root_of_pid(struct kaudit *k, pid_t pid)
     for (size_t i = 0; i < ROOTS; i++)
         if (k->roots[i].pid == pid)
             return &k->roots[i];
+    /* the newest sighting first: a pid reused by a later session wins */
+    for (size_t n = 0; n < KAUDIT_PIDS; n++) {
+        const struct root *r = &k->pids[(k->next_pid + KAUDIT_PIDS - 1 - n) % KAUDIT_PIDS];
+        if (r->pid == pid)
+            return r;
+        if (r->pid == 0)
+            break;
+    }
     return NULL;
 }
 
@@ -456,9 +470,8 @@ static void write_loss(struct kaudit *k, const struct domain *d, int64_t denials
     jbuf_init(&b, mem, sizeof mem);
     char dom[24];
     snprintf(dom, sizeof dom, "%" PRIx64, d->id);
-    uint64_t lost = denials > 0 && (uint64_t)denials > d->received
-                        ? (uint64_t)denials - d->received
-                        : 0;
+    uint64_t lost =
+        denials > 0 && (uint64_t)denials > d->received ? (uint64_t)denials - d->received : 0;
     jbuf_raw(&b, "{");
     jbuf_key(&b, "session");
     jbuf_str(&b, d->who.session, 0);
@@ -507,8 +520,8 @@ static void pend_sweep(struct kaudit *k, int64_t expire_before)
             continue;
         }
         if (p.t_ms < expire_before) {
-            const struct root *r = sys ? root_by_ancestry(k, (pid_t)sys->pid, (pid_t)sys->ppid)
-                                       : NULL;
+            const struct root *r =
+                sys ? root_by_ancestry(k, (pid_t)sys->pid, (pid_t)sys->ppid) : NULL;
             if (r) {
                 write_deny(k, &r->who, sys, &p.rec);
                 if (d)
@@ -544,7 +557,8 @@ static void finish(struct kaudit *k, struct event *e)
     const struct kaudit_rec *sys = e->has_sys ? &e->sys : NULL;
     /* the creator first: the allocated record follows the denial that caused it */
     for (size_t i = 0; i < e->n; i++)
-        if (e->recs[i].type == KAUDIT_LANDLOCK_DOMAIN && strcmp(e->recs[i].status, "allocated") == 0)
+        if (e->recs[i].type == KAUDIT_LANDLOCK_DOMAIN &&
+            strcmp(e->recs[i].status, "allocated") == 0)
             domain_allocated(k, &e->recs[i]);
     for (size_t i = 0; i < e->n; i++) {
         const struct kaudit_rec *r = &e->recs[i];
@@ -626,6 +640,10 @@ int kaudit_feed(struct kaudit *k, int type, const char *text, size_t len, int64_
         e->has_sys = 1;
     } else if (e->n < EVENT_RECS) {
         e->recs[e->n++] = r;
+        /* seccomp decides before the system call's audit context begins: no SYSCALL record
+         * follows, and the process may be gone soon, so its ancestry is read now */
+        if (type == KAUDIT_SECCOMP && !e->has_sys)
+            finish(k, e);
     } else {
         k->st.unattributed++; /* more refusals in one system call than kept: counted */
     }
@@ -679,14 +697,29 @@ void kaudit_root(struct kaudit *k, pid_t pid, const char *agent, const char *ses
     /* its domain may have been named already (the deliberate denial comes before the report) */
     for (size_t i = 0; i < DOMAINS; i++) {
         struct domain *d = &k->dom[i];
-        if (d->used && !d->mapped && d->creator > 0 &&
-            root_by_ancestry(k, d->creator, -1) == r) {
+        if (d->used && !d->mapped && d->creator > 0 && root_by_ancestry(k, d->creator, -1) == r) {
             d->mapped = 1;
             d->who = r->who;
             k->st.domains++;
         }
     }
     pend_sweep(k, INT64_MIN);
+    pthread_mutex_unlock(&k->mu);
+}
+
+void kaudit_pid_seen(struct kaudit *k, pid_t pid, const char *agent, const char *session)
+{
+    if (!k || pid <= 0 || !agent || !session)
+        return;
+    pthread_mutex_lock(&k->mu);
+    struct root *last = &k->pids[(k->next_pid + KAUDIT_PIDS - 1) % KAUDIT_PIDS];
+    if (last->pid != pid || strcmp(last->who.session, session) != 0) {
+        struct root *r = &k->pids[k->next_pid];
+        k->next_pid = (k->next_pid + 1) % KAUDIT_PIDS;
+        r->pid = pid;
+        snprintf(r->who.agent, sizeof r->who.agent, "%s", agent);
+        snprintf(r->who.session, sizeof r->who.session, "%s", session);
+    }
     pthread_mutex_unlock(&k->mu);
 }
 

@@ -55,10 +55,10 @@ struct kaudit_rec {
     int64_t stamp_ms; /* the record's time, milliseconds since the epoch */
     int64_t pid, ppid;
     int64_t syscall, exit_code;
-    uint64_t domain;   /* Landlock, 0 when absent */
-    int64_t denials;   /* 1424 deallocated */
-    int64_t code;      /* 1326: the filter's action and data (0x50000 | errno for errno) */
-    char status[16];   /* 1424: allocated | deallocated */
+    uint64_t domain; /* Landlock, 0 when absent */
+    int64_t denials; /* 1424 deallocated */
+    int64_t code;    /* 1326: the filter's action and data (0x50000 | errno for errno) */
+    char status[16]; /* 1424: allocated | deallocated */
     char blockers[KAUDIT_NAME_MAX];
     char path[KAUDIT_PATH_MAX];
     char exe[KAUDIT_NAME_MAX];
@@ -119,6 +119,13 @@ void kaudit_flush(struct kaudit *k);
 /* A root reported its sandbox: pid restricted itself for agent and session. Refusals of its
  * domain held until now are written. NULL k: nothing. */
 void kaudit_root(struct kaudit *k, pid_t pid, const char *agent, const char *session);
+
+/* A process of a session spoke on the event channel (pid is the kernel's, from the socket's
+ * credentials): a seccomp refusal of this pid, or of a child of it, belongs to that session
+ * even after it exited, when /proc no longer tells its parent. The last KAUDIT_PIDS are
+ * kept. NULL k: nothing. */
+#define KAUDIT_PIDS 4096
+void kaudit_pid_seen(struct kaudit *k, pid_t pid, const char *agent, const char *session);
 
 /* Domains mapped to a session whose end (the deallocated record) has not come yet. */
 size_t kaudit_live_domains(struct kaudit *k);

@@ -33,8 +33,7 @@ static int control_socket(char *err, size_t errlen)
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT);
     if (fd < 0) {
         int e = errno;
-        snprintf(err, errlen,
-                 "cannot open a NETLINK_AUDIT socket: %s%s", strerror(e),
+        snprintf(err, errlen, "cannot open a NETLINK_AUDIT socket: %s%s", strerror(e),
                  e == EPROTONOSUPPORT ? " (this kernel was built without audit support)" : "");
         return -e;
     }
@@ -156,8 +155,8 @@ struct kaudit_listener {
     struct kaudit *k;
     int fd;
     pthread_t thread;
-    int stop;      /* atomic: 1 stop reading, once drained */
-    int drain_ms;  /* how long the stop may wait for live domains */
+    int stop;                     /* atomic: 1 stop reading, once drained */
+    int drain_ms;                 /* how long the stop may wait for live domains */
     int set_enabled, set_backlog; /* what "on" changed */
     struct kaudit_state before;
 };
@@ -233,8 +232,8 @@ int kaudit_listen_start(struct kaudit *k, enum kaudit_mode mode, struct kaudit_l
         goto fail;
     }
     if (rc != 0) {
-        snprintf(note, notelen,
-                 "kernel_audit if-enabled: %s; kernel refusals are not recorded", why);
+        snprintf(note, notelen, "kernel_audit if-enabled: %s; kernel refusals are not recorded",
+                 why);
         free(l);
         return 0;
     }
@@ -269,8 +268,7 @@ int kaudit_listen_start(struct kaudit *k, enum kaudit_mode mode, struct kaudit_l
         l->set_enabled = 1;
     }
     if (on && l->before.backlog_limit < KAUDIT_BACKLOG && l->before.enabled != 2) {
-        if ((rc = set_one(KAUDIT_SET_BACKLOG, KAUDIT_BACKLOG, why, sizeof why)) !=
-            0) {
+        if ((rc = set_one(KAUDIT_SET_BACKLOG, KAUDIT_BACKLOG, why, sizeof why)) != 0) {
             snprintf(err, errlen, "kernel_audit on: cannot raise the backlog limit to %d: %s",
                      KAUDIT_BACKLOG, why);
             goto fail;
@@ -278,8 +276,7 @@ int kaudit_listen_start(struct kaudit *k, enum kaudit_mode mode, struct kaudit_l
         l->set_backlog = 1;
     }
     if ((rc = pthread_create(&l->thread, NULL, listen_thread, l)) != 0) {
-        snprintf(err, errlen, "kernel audit: cannot start the listener thread: %s",
-                 strerror(rc));
+        snprintf(err, errlen, "kernel audit: cannot start the listener thread: %s", strerror(rc));
         rc = -rc;
         goto fail;
     }
@@ -305,8 +302,7 @@ fail:
     if (l->set_enabled || l->set_backlog) {
         char ignore[256];
         if (l->set_backlog)
-            (void)set_one(KAUDIT_SET_BACKLOG, l->before.backlog_limit, ignore,
-                            sizeof ignore);
+            (void)set_one(KAUDIT_SET_BACKLOG, l->before.backlog_limit, ignore, sizeof ignore);
         if (l->set_enabled)
             (void)set_one(KAUDIT_SET_ENABLED, 0, ignore, sizeof ignore);
     }
@@ -338,8 +334,7 @@ void kaudit_listen_stop(struct kaudit_listener *l, int drain_ms, char *note, siz
         } else {
             int ok = 1;
             if (l->set_backlog)
-                ok &= set_one(KAUDIT_SET_BACKLOG, l->before.backlog_limit, why,
-                                sizeof why) == 0;
+                ok &= set_one(KAUDIT_SET_BACKLOG, l->before.backlog_limit, why, sizeof why) == 0;
             if (l->set_enabled)
                 ok &= set_one(KAUDIT_SET_ENABLED, 0, why, sizeof why) == 0;
             snprintf(note, notelen, "kernel audit: %s%s%s", ok ? "restored" : "could not restore",
