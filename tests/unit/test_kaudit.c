@@ -120,7 +120,7 @@ Test(kaudit_parse, oversized_and_cut)
 Test(kaudit_parse, hostile_bytes)
 {
     /* not NUL-terminated, NULs inside, stray quotes and '=' */
-    const char t[] = {'a', 'u', 'd', 'i', 't', '(', '1', '.', '0', ':', '1', ')', ':', ' ',
+    const char t[] = {'a', 'u', 'd', 'i', 't', '(', '1', '.', '0', ':', '1', ')',  ':', ' ',
                       'p', 'i', 'd', '=', '5', ' ', '=', '=', ' ', 'x', '=', '\0', 'y'};
     cr_assert_eq(kaudit_parse(1300, t, sizeof t, &r), 0);
     cr_assert_eq(r.pid, 5);
@@ -189,16 +189,17 @@ static void feed(int type, const char *fmt, ...)
 
 /* One Landlock denial by pid (child of ppid) in domain dom, with serial ser; first also
  * carries the allocated record naming creator. */
-static void denial(unsigned ser, const char *dom, int pid, int ppid, const char *path,
-                   int creator)
+static void denial(unsigned ser, const char *dom, int pid, int ppid, const char *path, int creator)
 {
     feed(1423, "audit(1.0:%u): domain=%s blockers=fs.read_file path=\"%s\"", ser, dom, path);
     if (creator)
-        feed(1424, "audit(1.0:%u): domain=%s status=allocated mode=enforcing pid=%d uid=0 "
-                   "exe=\"/c\"",
+        feed(1424,
+             "audit(1.0:%u): domain=%s status=allocated mode=enforcing pid=%d uid=0 "
+             "exe=\"/c\"",
              ser, dom, creator);
-    feed(1300, "audit(1.0:%u): arch=c000003e syscall=257 success=no exit=-13 ppid=%d pid=%d "
-               "exe=\"/probe\"",
+    feed(1300,
+         "audit(1.0:%u): arch=c000003e syscall=257 success=no exit=-13 ppid=%d pid=%d "
+         "exe=\"/probe\"",
          ser, ppid, pid);
     feed(1320, "audit(1.0:%u): ", ser);
 }
