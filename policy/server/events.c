@@ -350,6 +350,19 @@ static void record_event(struct srv *s, const struct econn *c, cJSON *o, pid_t p
     jbuf_str(f, dec->valuestring, 0);
     jbuf_key(f, "event_ts");
     jbuf_number(f, cJSON_GetObjectItemCaseSensitive(o, "ts")->valuedouble);
+    /* an access the kernel refused too (the hook let it through, or only logged it): the
+     * two records name each other (kaudit.h) */
+    cJSON *path = cJSON_GetObjectItemCaseSensitive(detail, "path");
+    uint64_t kserial =
+        cJSON_IsString(path)
+            ? kaudit_hook_event(s->kaudit, pid, c->session, kind->valuestring, dec->valuestring,
+                                path->valuestring,
+                                cJSON_GetObjectItemCaseSensitive(o, "ts")->valuedouble)
+            : 0;
+    if (kserial) {
+        jbuf_key(f, "kernel_serial");
+        jbuf_u64(f, kserial);
+    }
     if (detail) {
         char *text = cJSON_PrintUnformatted(detail); /* cJSON's own output: valid JSON */
         jbuf_key(f, "detail");

@@ -269,6 +269,17 @@ struct pend {
     int64_t t_ms;
 };
 
+/* A hook event, or a kernel refusal, that the other may link to. */
+struct link {
+    pid_t pid;
+    int64_t t_ms;
+    uint64_t serial; /* the kernel's refusal: its event serial */
+    double event_ts; /* the hook's event: its timestamp */
+    char session[KAUDIT_SESSION_MAX + 1];
+    char kind[16], decision[8];
+    char path[KAUDIT_PATH_MAX];
+};
+
 struct kaudit {
     pthread_mutex_t mu;
     struct kaudit_sink sink;
@@ -279,6 +290,8 @@ struct kaudit {
     size_t next_root;
     struct root *pids; /* a ring of KAUDIT_PIDS: processes seen on the event channel */
     size_t next_pid;
+    struct link *hooks, *kernel; /* rings of KAUDIT_LINKS */
+    size_t next_hook, next_kernel;
     struct pend *pend; /* a ring of PENDING */
     size_t pend_head, pend_n;
     int64_t now_ms;
@@ -291,9 +304,13 @@ int kaudit_new(const struct kaudit_sink *sink, struct kaudit **out)
         return -ENOMEM;
     k->pend = calloc(PENDING, sizeof *k->pend);
     k->pids = calloc(KAUDIT_PIDS, sizeof *k->pids);
-    if (!k->pend || !k->pids) {
+    k->hooks = calloc(KAUDIT_LINKS, sizeof *k->hooks);
+    k->kernel = calloc(KAUDIT_LINKS, sizeof *k->kernel);
+    if (!k->pend || !k->pids || !k->hooks || !k->kernel) {
         free(k->pend);
         free(k->pids);
+        free(k->hooks);
+        free(k->kernel);
         free(k);
         return -ENOMEM;
     }
@@ -310,6 +327,8 @@ void kaudit_free(struct kaudit *k)
     pthread_mutex_destroy(&k->mu);
     free(k->pend);
     free(k->pids);
+    free(k->hooks);
+    free(k->kernel);
     free(k);
 }
 
@@ -402,6 +421,33 @@ static struct domain *domain_get(struct kaudit *k, uint64_t id)
     return old;
 }
 
+/* The newest entry of ring for pid, session and path within KAUDIT_LINK_MS, or NULL. */
+static const struct link *link_find(const struct kaudit *k, const struct link *ring, size_t next,
+                                    pid_t pid, const char *session, const char *path)
+{
+    for (size_t n = 0; n < KAUDIT_LINKS; n++) {
+        const struct link *l = &ring[(next + KAUDIT_LINKS - 1 - n) % KAUDIT_LINKS];
+        if (l->pid == 0 || k->now_ms - l->t_ms > KAUDIT_LINK_MS)
+            break;
+        if (l->pid == pid && strcmp(l->session, session) == 0 && strcmp(l->path, path) == 0)
+            return l;
+    }
+    return NULL;
+}
+
+static struct link *link_push(struct kaudit *k, struct link *ring, size_t *next, pid_t pid,
+                              const char *session, const char *path)
+{
+    struct link *l = &ring[*next];
+    *next = (*next + 1) % KAUDIT_LINKS;
+    memset(l, 0, sizeof *l);
+    l->pid = pid;
+    l->t_ms = k->now_ms;
+    snprintf(l->session, sizeof l->session, "%s", session);
+    snprintf(l->path, sizeof l->path, "%s", path);
+    return l;
+}
+
 static void emit(struct kaudit *k, const char *kind, const struct owner *who, struct jbuf *b)
 {
     if (b->overflow || !k->sink.emit)
@@ -449,6 +495,23 @@ static void write_deny(struct kaudit *k, const struct owner *who, const struct k
         if (rec->path[0]) {
             jbuf_key(&b, "path");
             jbuf_str(&b, rec->path, 0);
+            /* the hook event of the same access, when the hook let it reach the kernel */
+            const struct link *h =
+                link_find(k, k->hooks, k->next_hook, (pid_t)pid, who->session, rec->path);
+            if (h) {
+                jbuf_key(&b, "hook");
+                jbuf_raw(&b, "{");
+                jbuf_key(&b, "kind");
+                jbuf_str(&b, h->kind, 0);
+                jbuf_key(&b, "decision");
+                jbuf_str(&b, h->decision, 0);
+                jbuf_key(&b, "event_ts");
+                jbuf_i64(&b, (int64_t)h->event_ts);
+                jbuf_raw(&b, "}");
+            }
+            struct link *l =
+                link_push(k, k->kernel, &k->next_kernel, (pid_t)pid, who->session, rec->path);
+            l->serial = rec->serial;
         }
     } else {
         char code[24];
@@ -721,6 +784,22 @@ void kaudit_pid_seen(struct kaudit *k, pid_t pid, const char *agent, const char 
         snprintf(r->who.session, sizeof r->who.session, "%s", session);
     }
     pthread_mutex_unlock(&k->mu);
+}
+
+uint64_t kaudit_hook_event(struct kaudit *k, pid_t pid, const char *session, const char *kind,
+                           const char *decision, const char *path, double event_ts)
+{
+    if (!k || pid <= 0 || !session || !kind || !decision || !path || !path[0])
+        return 0;
+    pthread_mutex_lock(&k->mu);
+    const struct link *kr = link_find(k, k->kernel, k->next_kernel, pid, session, path);
+    uint64_t serial = kr ? kr->serial : 0;
+    struct link *l = link_push(k, k->hooks, &k->next_hook, pid, session, path);
+    snprintf(l->kind, sizeof l->kind, "%s", kind);
+    snprintf(l->decision, sizeof l->decision, "%s", decision);
+    l->event_ts = event_ts;
+    pthread_mutex_unlock(&k->mu);
+    return serial;
 }
 
 size_t kaudit_live_domains(struct kaudit *k)

@@ -127,6 +127,19 @@ void kaudit_root(struct kaudit *k, pid_t pid, const char *agent, const char *ses
 #define KAUDIT_PIDS 4096
 void kaudit_pid_seen(struct kaudit *k, pid_t pid, const char *agent, const char *session);
 
+/*
+ * A hook event of a session (the shim's fs.open, exec, ...) for path, which the kernel may
+ * also refuse (the hook allowed it, or only logged it): the two records name each other. A
+ * kernel refusal of the same pid and path written after it carries "hook" {kind, decision,
+ * event_ts}; when the kernel's record came first, this returns its serial (the hook record
+ * then carries "kernel_serial"), else 0. Only within KAUDIT_LINK_MS, among the last
+ * KAUDIT_LINKS of each. NULL k or path: 0.
+ */
+#define KAUDIT_LINK_MS 10000
+#define KAUDIT_LINKS 1024
+uint64_t kaudit_hook_event(struct kaudit *k, pid_t pid, const char *session, const char *kind,
+                           const char *decision, const char *path, double event_ts);
+
 /* Domains mapped to a session whose end (the deallocated record) has not come yet. */
 size_t kaudit_live_domains(struct kaudit *k);
 

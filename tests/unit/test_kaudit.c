@@ -309,3 +309,27 @@ Test(kaudit_map, hostile_streams_stay_bounded, .init = msetup, .fini = mteardown
     cr_assert_eq(n_out, 0);
     cr_assert_gt(st.unattributed, 0);
 }
+
+Test(kaudit_map, hook_event_and_kernel_refusal_name_each_other, .init = msetup, .fini = mteardown)
+{
+    kaudit_root(k, 700, "fay", "s6");
+    denial(1, "77", 700, 1, "/mark", 700);
+    /* the hook let the exec through and the kernel refused it: hook first */
+    cr_assert_eq(kaudit_hook_event(k, 701, "s6", "exec", "allow", "/bin/x", 1234.0), 0);
+    denial(2, "77", 701, 700, "/bin/x", 0);
+    cr_assert_eq(n_out, 2);
+    cr_assert(strstr(outs[1].fields,
+                     "\"hook\":{\"kind\":\"exec\",\"decision\":\"allow\",\"event_ts\":1234}"),
+              "%s", outs[1].fields);
+    /* the kernel's record first: the hook event gets its serial */
+    denial(3, "77", 702, 700, "/etc/y", 0);
+    cr_assert_eq(kaudit_hook_event(k, 702, "s6", "fs.open", "log", "/etc/y", 1.0), 3);
+    /* another pid, another session, another path: no link */
+    cr_assert_eq(kaudit_hook_event(k, 703, "s6", "fs.open", "log", "/etc/y", 1.0), 0);
+    cr_assert_eq(kaudit_hook_event(k, 702, "s7", "fs.open", "log", "/etc/y", 1.0), 0);
+    cr_assert_eq(kaudit_hook_event(k, 702, "s6", "fs.open", "log", "/etc/z", 1.0), 0);
+    cr_assert_eq(kaudit_hook_event(NULL, 702, "s6", "fs.open", "log", "/etc/y", 1.0), 0);
+    /* too late: outside KAUDIT_LINK_MS */
+    kaudit_tick(k, 1000 + KAUDIT_LINK_MS + 1);
+    cr_assert_eq(kaudit_hook_event(k, 702, "s6", "fs.open", "log", "/etc/y", 1.0), 0);
+}
