@@ -644,6 +644,10 @@ static int start_kernel_audit(struct srv *s, struct run *r)
     }
     if (note[0])
         fprintf(stderr, "cordond: %s\n", note);
+    if (!r->kaudit) { /* if-enabled with no way to listen: nothing to map */
+        kaudit_free(s->kaudit);
+        s->kaudit = NULL;
+    }
     return 0;
 }
 

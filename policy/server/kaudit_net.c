@@ -231,12 +231,10 @@ int kaudit_listen_start(struct kaudit *k, enum kaudit_mode mode, struct kaudit_l
         snprintf(err, errlen, "kernel_audit on: %s; or set kernel_audit if-enabled or off", why);
         goto fail;
     }
-    if (rc != 0) {
-        snprintf(note, notelen, "kernel_audit if-enabled: %s; kernel refusals are not recorded",
-                 why);
-        free(l);
-        return 0;
-    }
+    /* if-enabled needs only CAP_AUDIT_READ: a state it cannot read is said, not fatal */
+    char unknown[600] = "";
+    if (rc != 0)
+        snprintf(unknown, sizeof unknown, "%s", why);
     l->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT);
     struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = 1u << (AUDIT_NLGRP_READLOG - 1)};
     if (l->fd < 0 || bind(l->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
@@ -250,7 +248,9 @@ int kaudit_listen_start(struct kaudit *k, enum kaudit_mode mode, struct kaudit_l
             rc = -e;
             goto fail;
         }
-        snprintf(note, notelen, "kernel_audit if-enabled: %s; kernel refusals are not recorded",
+        snprintf(note, notelen,
+                 "kernel_audit if-enabled: %s; kernel refusals are not recorded (set "
+                 "kernel_audit off to leave them out knowingly)",
                  why);
         if (l->fd >= 0)
             close(l->fd);
@@ -287,6 +287,11 @@ int kaudit_listen_start(struct kaudit *k, enum kaudit_mode mode, struct kaudit_l
                  l->set_enabled ? "enabled by cordond" : "already enabled",
                  l->set_backlog ? KAUDIT_BACKLOG : l->before.backlog_limit,
                  l->set_backlog ? ", raised by cordond" : "");
+    else if (unknown[0])
+        snprintf(note, notelen,
+                 "kernel_audit if-enabled: the audit state is unknown (%s); kernel refusals are "
+                 "recorded whenever audit is enabled",
+                 unknown);
     else if (l->before.enabled)
         snprintf(note, notelen,
                  "kernel_audit if-enabled: audit is enabled (backlog limit %u): recording "
