@@ -38,13 +38,15 @@ static int num_of(const char *v, size_t n, int64_t *out)
     }
     if (i == n || n - i > 19)
         return -EINVAL;
-    int64_t x = 0;
+    uint64_t x = 0;
     for (; i < n; i++) {
         if (v[i] < '0' || v[i] > '9')
             return -EINVAL;
-        x = x * 10 + (v[i] - '0');
+        x = x * 10 + (uint64_t)(v[i] - '0'); /* 19 digits fit in 64 bits unsigned */
     }
-    *out = neg ? -x : x;
+    if (x > (uint64_t)INT64_MAX)
+        return -EINVAL;
+    *out = neg ? -(int64_t)x : (int64_t)x;
     return 0;
 }
 

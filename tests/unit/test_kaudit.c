@@ -97,6 +97,8 @@ Test(kaudit_parse, malformed)
     cr_assert_eq(parse(1300, "audit(1.2:3): pid=12a"), -EINVAL);
     cr_assert_eq(parse(1300, "audit(1.2:3): pid=\"12\""), -EINVAL);
     cr_assert_eq(parse(1300, "audit(1.2:3): pid=-"), -EINVAL);
+    cr_assert_eq(parse(1300, "audit(1.2:3): pid=9999999999999999999"), -EINVAL); /* > int64 */
+    cr_assert_eq(parse(1300, "audit(1.2:3): pid=9223372036854775807"), 0);
     cr_assert_eq(parse(1423, "audit(1.2:3): domain=1 path=\"/never/closed"), -EINVAL);
 }
 
