@@ -74,21 +74,24 @@ struct sandbox_report {
     int landlock_abi; /* 0: Landlock unavailable (disabled or too old) */
     int seccomp_available;
     /* What was applied */
-    int landlock_applied;        /* a Landlock domain now restricts this thread */
+    int landlock_applied;   /* a Landlock domain now restricts this thread */
+    uint64_t fs_handled;    /* LANDLOCK_ACCESS_FS_* rights the ruleset handles */
+    uint64_t net_handled;   /* LANDLOCK_ACCESS_NET_* rights the ruleset handles */
+    uint64_t scoped;        /* LANDLOCK_SCOPE_* flags */
+    unsigned fs_rules;      /* path-beneath rules for read/write grants (sibling expansion
+                               included) */
+    unsigned exec_rules;    /* path-beneath rules that grant EXECUTE */
+    unsigned net_rules;     /* TCP port rules */
+    uint16_t api_port;      /* mode none: the TCP port the agent may connect to (0: none) */
+    unsigned expanded_dirs; /* directories expanded into sibling rules around a deny */
+
+    /* What the kernel's audit log gets (kernel_audit, policy/server/kaudit.h) */
     unsigned landlock_log_flags; /* LANDLOCK_RESTRICT_SELF_LOG_* given to restrict_self */
-    int landlock_marked;         /* the deliberate first denial that names the domain's creator
-                                    to the kernel's audit log (ABI 7) was refused as meant */
-    uint64_t fs_handled;         /* LANDLOCK_ACCESS_FS_* rights the ruleset handles */
-    uint64_t net_handled;        /* LANDLOCK_ACCESS_NET_* rights the ruleset handles */
-    uint64_t scoped;             /* LANDLOCK_SCOPE_* flags */
-    unsigned fs_rules;           /* path-beneath rules for read/write grants (sibling expansion
-                                    included) */
-    unsigned exec_rules;         /* path-beneath rules that grant EXECUTE */
-    unsigned net_rules;          /* TCP port rules */
-    uint16_t api_port;           /* mode none: the TCP port the agent may connect to (0: none) */
-    unsigned expanded_dirs;      /* directories expanded into sibling rules around a deny */
+    int landlock_marked; /* 1: the deliberate first denial that names the domain's creator to
+                            the kernel's audit log (ABI 7) was refused as meant */
+    int seccomp_logged;  /* the filter was installed with SECCOMP_FILTER_FLAG_LOG */
+
     int seccomp_installed;
-    int seccomp_logged; /* the filter was installed with SECCOMP_FILTER_FLAG_LOG */
     unsigned seccomp_rules;
     int no_new_privs;
     unsigned capabilities_dropped; /* capabilities the process held and lost (root agents) */
