@@ -452,7 +452,11 @@ static struct link *link_push(struct kaudit *k, struct link *ring, size_t *next,
 
 static void emit(struct kaudit *k, const char *kind, const struct owner *who, struct jbuf *b)
 {
-    if (b->overflow || !k->sink.emit)
+    if (b->overflow) { /* cannot happen within the bounds above; counted should it */
+        k->st.malformed++;
+        return;
+    }
+    if (!k->sink.emit)
         return;
     k->sink.emit(k->sink.ud, kind, who->agent, b->p);
 }
@@ -461,7 +465,8 @@ static void emit(struct kaudit *k, const char *kind, const struct owner *who, st
 static void write_deny(struct kaudit *k, const struct owner *who, const struct kaudit_rec *sys,
                        const struct kaudit_rec *rec)
 {
-    char mem[KAUDIT_PATH_MAX * 2 + 1024];
+    /* every string escaped at worst doubles: path, exe, blockers, session, the hook's */
+    char mem[KAUDIT_PATH_MAX * 2 + KAUDIT_NAME_MAX * 4 + 1024];
     struct jbuf b;
     jbuf_init(&b, mem, sizeof mem);
     int ll = rec->type == KAUDIT_LANDLOCK_ACCESS;

@@ -86,7 +86,7 @@ struct kaudit_sink {
 
 struct kaudit_stats {
     uint64_t records;      /* records parsed (of the types above) */
-    uint64_t malformed;    /* records refused by the parser */
+    uint64_t malformed;    /* records refused by the parser, or too large to write */
     uint64_t denials;      /* kernel.deny records written */
     uint64_t unattributed; /* refusals of processes in no known session (other sandboxes, or a
                               root that never reported) */
