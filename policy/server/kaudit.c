@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/audit.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/jbuf.h"
@@ -141,13 +143,15 @@ static int field(struct kaudit_rec *r, const char *k, size_t kn, const char *v, 
             r->exit_code = x;
         else
             r->denials = x;
-    } else if (KEY("domain") || KEY("code")) {
+    } else if (KEY("domain") || KEY("code") || KEY("arch")) {
         if (quoted || hex_of(v, vn, &u) != 0)
             return -EINVAL;
         if (KEY("domain"))
             r->domain = u;
-        else
+        else if (KEY("code"))
             r->code = (int64_t)(u & 0xffffffffu);
+        else
+            r->arch = (int64_t)(u & 0xffffffffu);
     } else if (KEY("status")) {
         str_of(v, vn, quoted, r->status, sizeof r->status);
     } else if (KEY("blockers")) {
@@ -165,7 +169,7 @@ int kaudit_parse(int type, const char *text, size_t len, struct kaudit_rec *r)
 {
     memset(r, 0, sizeof *r);
     r->type = type;
-    r->pid = r->ppid = r->syscall = r->exit_code = r->denials = r->code = -1;
+    r->pid = r->ppid = r->syscall = r->exit_code = r->denials = r->code = r->arch = -1;
     if (len > KAUDIT_TEXT_MAX)
         return -E2BIG;
     while (len > 0 && (text[len - 1] == '\0' || text[len - 1] == '\n'))
@@ -622,6 +626,25 @@ static void domain_allocated(struct kaudit *k, const struct kaudit_rec *r)
     }
 }
 
+/*
+ * cordon's filter refuses prctl for one option only: the canary every shim asks once
+ * (SANDBOX_CANARY_OPTION, sandbox/sandbox.h), which no agent's refusal is. The record names
+ * neither the option nor the errno, so the system call and the architecture decide.
+ */
+static int is_canary(const struct kaudit_rec *r)
+{
+    if (r->code != KAUDIT_SECCOMP_ERRNO)
+        return 0;
+#if defined(__x86_64__)
+    return (r->arch == AUDIT_ARCH_X86_64 && r->syscall == 157) ||
+           (r->arch == AUDIT_ARCH_I386 && r->syscall == 172);
+#elif defined(__aarch64__)
+    return r->arch == AUDIT_ARCH_AARCH64 && r->syscall == 167;
+#else
+    return r->arch == -1 ? 0 : r->syscall == SYS_prctl;
+#endif
+}
+
 static void finish(struct kaudit *k, struct event *e)
 {
     const struct kaudit_rec *sys = e->has_sys ? &e->sys : NULL;
@@ -641,8 +664,7 @@ static void finish(struct kaudit *k, struct event *e)
                 pend_push(k, sys, r);
             }
         } else if (r->type == KAUDIT_SECCOMP) {
-            /* the canary every shim asks: SECCOMP_RET_ERRNO | KAUDIT_CANARY_ERRNO */
-            if (r->code == (0x50000 | KAUDIT_CANARY_ERRNO))
+            if (is_canary(r))
                 continue;
             pid_t pid = (pid_t)(sys && sys->pid > 0 ? sys->pid : r->pid);
             const struct root *root = root_by_ancestry(k, pid, sys ? (pid_t)sys->ppid : -1);

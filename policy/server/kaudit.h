@@ -43,10 +43,9 @@
 #define KAUDIT_SESSION_MAX 64
 #define KAUDIT_AGENT_MAX 64
 
-/* The errno cordon's seccomp filter answers its canary prctl with (SANDBOX_CANARY_ERRNO in
- * sandbox/sandbox.h, which this room may not include; unit.kaudit holds them equal). Every
- * shim asks it once: those records are no refusal of the agent's, and are not written. */
-#define KAUDIT_CANARY_ERRNO 131
+/* SECCOMP_RET_ERRNO, the action of every refusal of cordon's filter, as a record's code gives
+ * it (the action alone: the errno is not in the record). */
+#define KAUDIT_SECCOMP_ERRNO 0x50000
 
 /* One record's fields. Strings are NUL-terminated, "" when absent; numbers -1 when absent. */
 struct kaudit_rec {
@@ -57,7 +56,8 @@ struct kaudit_rec {
     int64_t syscall, exit_code;
     uint64_t domain; /* Landlock, 0 when absent */
     int64_t denials; /* 1424 deallocated */
-    int64_t code;    /* 1326: the filter's action and data (0x50000 | errno for errno) */
+    int64_t code;    /* 1326: the filter's action (KAUDIT_SECCOMP_ERRNO) */
+    int64_t arch;    /* SYSCALL, 1326: the AUDIT_ARCH_* of the system call */
     char status[16]; /* 1424: allocated | deallocated */
     char blockers[KAUDIT_NAME_MAX];
     char path[KAUDIT_PATH_MAX];
