@@ -528,8 +528,8 @@ static void metrics_audit(struct srv *s, struct sbuf *b)
            "cordon_kernel_unattributed_total %" PRIu64 "\n"
            "# HELP cordon_kernel_malformed_total Kernel audit records the parser refused.\n"
            "# TYPE cordon_kernel_malformed_total counter\ncordon_kernel_malformed_total %" PRIu64
-           "\n# TYPE cordon_kernel_domains_total counter\ncordon_kernel_domains_total %" PRIu64
-           "\n",
+           "\n# HELP cordon_kernel_domains_total Landlock domains mapped to a session.\n"
+           "# TYPE cordon_kernel_domains_total counter\ncordon_kernel_domains_total %" PRIu64 "\n",
            ks.records, ks.denials, ks.lost, ks.overruns, ks.unattributed, ks.malformed, ks.domains);
     uint64_t calls, failed, timeouts;
     proxy_stats(s->proxy, &calls, &failed, &timeouts);
