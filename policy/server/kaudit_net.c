@@ -260,6 +260,15 @@ int kaudit_listen_start(struct kaudit *k, enum kaudit_mode mode, struct kaudit_l
     int big = 8 << 20;
     if (setsockopt(l->fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) != 0)
         (void)setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    if (on && l->before.enabled == 0 && l->before.failure == 2) {
+        /* a lost record panics the machine in that mode: cordond never turns that on */
+        snprintf(err, errlen,
+                 "kernel_audit on: audit is off and its failure mode is panic (2), so a record "
+                 "lost in a burst would halt the machine; set the failure mode to 1 (auditctl "
+                 "-f 1) or enable audit yourself, or set kernel_audit if-enabled");
+        rc = -EPERM;
+        goto fail;
+    }
     if (on && l->before.enabled == 0) {
         if ((rc = set_one(KAUDIT_SET_ENABLED, 1, why, sizeof why)) != 0) {
             snprintf(err, errlen, "kernel_audit on: cannot enable audit: %s", why);
