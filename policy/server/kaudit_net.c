@@ -228,7 +228,10 @@ int kaudit_listen_start(struct kaudit *k, enum kaudit_mode mode, struct kaudit_l
     l->fd = -1;
     int rc = kaudit_state_get(&l->before, why, sizeof why);
     if (rc != 0 && on) {
-        snprintf(err, errlen, "kernel_audit on: %s; or set kernel_audit if-enabled or off", why);
+        snprintf(err, errlen,
+                 "kernel_audit on: %s; or set kernel_audit if-enabled or off (cordon run: "
+                 "--kernel-audit)",
+                 why);
         goto fail;
     }
     /* if-enabled needs only CAP_AUDIT_READ: a state it cannot read is said, not fatal */
@@ -244,7 +247,10 @@ int kaudit_listen_start(struct kaudit *k, enum kaudit_mode mode, struct kaudit_l
                  "AUDIT_NLGRP_READLOG): %s%s",
                  strerror(e), e == EPERM ? " (it needs CAP_AUDIT_READ: run cordond as root)" : "");
         if (on) {
-            snprintf(err, errlen, "kernel_audit on: %s; or set kernel_audit off", why);
+            snprintf(
+                err, errlen,
+                "kernel_audit on: %s; or set kernel_audit off (cordon run: --kernel-audit off)",
+                why);
             rc = -e;
             goto fail;
         }
