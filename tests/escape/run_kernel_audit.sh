@@ -62,6 +62,11 @@ make_tree
 BIN=$RUN/bin
 mkdir -p "$BIN"
 cp /bin/true "$BIN/forbidden"
+# a program where no exec rule reaches: the shell's hook lets its exec through, the kernel
+# refuses it, and the two records must name each other
+NOX=$RUN/nox
+mkdir -p "$NOX"
+cp /bin/true "$NOX/prog"
 cat >"$POL/kaudit.json" <<EOF
 {"cordon_policy": 1, "agent": "kaudit-test",
  "sandbox": {"enforcement": "best_effort",
@@ -90,7 +95,7 @@ run_probes() {
     (cd "$WS" && HOME=$H TMPDIR=$TMPD timeout 120 "$CORDON" run --policy "$POL/kaudit.json" \
         --audit "$2" --kernel-audit "$1" -- /bin/sh -c '
         "$0" read "$HOME/.ssh/id_rsa"; "$0" exec "$1"; "$0" udp; "$0" burst 10000 "$HOME/.ssh/id_rsa"
-        true' "$P" "$BIN/forbidden") >"$OUTD/run.$1" 2>&1
+        "$2"; true' "$P" "$BIN/forbidden" "$NOX/prog") >"$OUTD/run.$1" 2>&1
 }
 run_probes on "$OUTD/audit.on"
 rc=$?
@@ -106,7 +111,7 @@ done
 # check WHAT: one verdict from the records (python3 reads the JSON lines)
 # judge RECORDS RUN_OUTPUT: one line per check, "NAME yes|no", and "why ..." for the burst
 judge() {
-    "$PY" - "$1" "$2" "$P" "$H/.ssh/id_rsa" "$BIN/forbidden" <<'EOF'
+    "$PY" - "$1" "$2" "$P" "$H/.ssh/id_rsa" "$BIN/forbidden" "$NOX/prog" <<'EOF'
 import json, re, sys
 recs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 out = open(sys.argv[2]).read()
@@ -146,6 +151,14 @@ for l in loss:
     why = "burst recorded %d of 10000; loss record %s; %d kernel.deny in the domain" % (
         n_burst, l, n_dom)
 res.append(("burst", ok_burst))
+# the shell's exec of a program no exec rule reaches: hook allowed, kernel refused, linked
+nox = sys.argv[6]
+kd = [f for f in deny if f.get("path") == nox and "fs.execute" in f.get("blockers", "")]
+hooks = [fields(r) for r in recs if r.get("kind") == "exec"
+         and (fields(r).get("detail") or {}).get("path") == nox]
+linked = any(f.get("hook", {}).get("kind") == "exec" for f in kd) or any(
+    h.get("kernel_serial") in {f.get("serial") for f in kd} for h in hooks)
+res.append(("link", bool(kd) and bool(hooks) and linked))
 # the enforcement report says what the kernel's audit gets
 rep = [fields(r).get("detail", {}) for r in recs if r.get("kind") == "sandbox.report"]
 res.append(("report", bool(rep) and rep[0]["landlock"].get("audit_new_exec") is True
@@ -171,6 +184,12 @@ if grep -q "^report yes" <<<"$verdict"; then
 else
     bad "the enforcement report says Landlock logs executed programs, the domain was named and seccomp logs" \
         "$(grep sandbox.report "$OUTD/records.on" | head -1)"
+fi
+if grep -q "^link yes" <<<"$verdict"; then
+    ok "the shell's exec that its hook let through and the kernel refused: the two records name each other"
+else
+    bad "the shell's exec that its hook let through and the kernel refused: the two records name each other" \
+        "$(grep -F "$NOX/prog" "$OUTD/records.on" | head -5)"
 fi
 if grep -q "^burst yes" <<<"$verdict"; then
     ok "a burst of 10,000 denials is recorded or counted as lost ($(sed -n 's/^why //p' <<<"$verdict"))"
