@@ -236,7 +236,7 @@ int kaudit_parse(int type, const char *text, size_t len, struct kaudit_rec *r)
 #define EVENT_RECS 8    /* records of interest in one event; more are counted, not kept */
 #define DOMAINS 1024    /* domains known at once */
 #define ROOTS 1024      /* roots known at once */
-#define PENDING 4096    /* refusals waiting for their root's report */
+#define PENDING 1024    /* refusals waiting for their root's report */
 #define ANCESTRY_MAX 64 /* parents looked at for one pid */
 
 struct event {
