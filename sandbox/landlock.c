@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -786,6 +787,32 @@ static int exec_rules(struct ll *L, const struct policy *p)
 
 /* ---------------------------------------------------------------- apply */
 
+/*
+ * The domain's first logged denial makes the kernel name its creator (an audit record of type
+ * 1424, "status=allocated ... pid=P"); there is no other way to learn a domain's id. So the
+ * new domain is refused once on purpose, at once: a character device, which no rule ever
+ * grants, named after this process, in the first directory where the kernel gets as far as
+ * asking Landlock (a read-only mount answers EROFS before that). Returns 1 when Landlock
+ * refused it (EACCES), 0 otherwise. Nothing is created: were it allowed, CAP_MKNOD (dropped)
+ * would still refuse it.
+ */
+static int mark_domain(void)
+{
+    static const char *const dirs[] = {"/tmp", "/dev/shm", "/var/tmp", "/"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "%s/.cordon-domain-%ld", strcmp(dirs[i], "/") ? dirs[i] : "",
+                 (long)getpid());
+        if (mknodat(AT_FDCWD, path, S_IFCHR | 0600, makedev(1, 3)) == 0) {
+            (void)unlinkat(AT_FDCWD, path, 0);
+            return 0;
+        }
+        if (errno == EACCES)
+            return 1;
+    }
+    return 0;
+}
+
 int sandbox_landlock_apply(const struct policy *p, const struct sandbox_opts *o, int abi,
                            struct sandbox_report *r, char *err, size_t errlen)
 {
@@ -873,7 +900,10 @@ int sandbox_landlock_apply(const struct policy *p, const struct sandbox_opts *o,
 
     t = sandbox_report_clock_us();
     if (!o->dry_run) {
-        if (syscall(SYS_landlock_restrict_self, L->ruleset, 0) != 0) {
+        /* ABI 7: the kernel logs the denials of the programs the tree executes too, not
+         * only those of this one (kaudit.h attributes them to the session). */
+        unsigned flags = abi >= 7 ? LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON : 0;
+        if (syscall(SYS_landlock_restrict_self, L->ruleset, flags) != 0) {
             snprintf(err, errlen,
                      "landlock: cannot restrict this process: %s (no_new_privs "
                      "must be set first)",
@@ -882,6 +912,9 @@ int sandbox_landlock_apply(const struct policy *p, const struct sandbox_opts *o,
             goto out;
         }
         r->landlock_applied = 1;
+        r->landlock_log_flags = flags;
+        if (abi >= 7)
+            r->landlock_marked = mark_domain();
     }
     r->timing.restrict_us = sandbox_report_clock_us() - t;
     rc = 0;

@@ -126,10 +126,15 @@ struct cJSON *sandbox_report_object(const struct sandbox_report *r)
     cJSON_AddNumberToObject(ll, "exec_rules", r->exec_rules);
     cJSON_AddNumberToObject(ll, "net_rules", r->net_rules);
     cJSON_AddNumberToObject(ll, "expanded_dirs", r->expanded_dirs);
+    /* what the kernel's audit log gets (kernel_audit, docs/SERVER.md "Kernel refusals") */
+    cJSON_AddBoolToObject(ll, "audit_new_exec",
+                          (r->landlock_log_flags & LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON) != 0);
+    cJSON_AddBoolToObject(ll, "audit_domain_named", r->landlock_marked);
     cJSON *se = cJSON_AddObjectToObject(o, "seccomp");
     cJSON_AddBoolToObject(se, "available", r->seccomp_available);
     cJSON_AddBoolToObject(se, "installed", r->seccomp_installed);
     cJSON_AddNumberToObject(se, "rules", r->seccomp_rules);
+    cJSON_AddBoolToObject(se, "audit_logged", r->seccomp_logged);
     cJSON *ipc = cJSON_AddObjectToObject(o, "ipc");
     cJSON_AddStringToObject(ipc, "sysv", policy_sysv_name(r->sysv));
     cJSON_AddBoolToObject(ipc, "ipc_namespace", r->ipc_namespace);

@@ -86,6 +86,13 @@ struct sandbox_report {
     unsigned net_rules;     /* TCP port rules */
     uint16_t api_port;      /* mode none: the TCP port the agent may connect to (0: none) */
     unsigned expanded_dirs; /* directories expanded into sibling rules around a deny */
+
+    /* What the kernel's audit log gets (kernel_audit, policy/server/kaudit.h) */
+    unsigned landlock_log_flags; /* LANDLOCK_RESTRICT_SELF_LOG_* given to restrict_self */
+    int landlock_marked; /* 1: the deliberate first denial that names the domain's creator to
+                            the kernel's audit log (ABI 7) was refused as meant */
+    int seccomp_logged;  /* the filter was installed with SECCOMP_FILTER_FLAG_LOG */
+
     int seccomp_installed;
     unsigned seccomp_rules;
     int no_new_privs;

@@ -7,6 +7,7 @@
 #include "sandbox/seccomp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stdio.h>
@@ -40,6 +41,28 @@ const struct sock_filter *sandbox_seccomp_program(enum policy_net net, enum poli
     return sp->bpf;
 }
 
+#ifndef SECCOMP_FILTER_FLAG_LOG
+#define SECCOMP_FILTER_FLAG_LOG (1UL << 1)
+#endif
+
+int sandbox_seccomp_errno_logged(void)
+{
+    char buf[256];
+    int fd = open("/proc/sys/kernel/seccomp/actions_logged", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* space-separated action names: kill_process kill_thread trap errno user_notif trace log */
+    for (char *save = NULL, *w = strtok_r(buf, " \n", &save); w; w = strtok_r(NULL, " \n", &save))
+        if (strcmp(w, "errno") == 0)
+            return 1;
+    return 0;
+}
+
 int sandbox_seccomp_apply(const struct policy *p, enum policy_net net, enum sandbox_sysv sysv,
                           int dry_run, struct sandbox_report *r, char *err, size_t errlen)
 {
@@ -49,7 +72,17 @@ int sandbox_seccomp_apply(const struct policy *p, enum policy_net net, enum sand
                               .filter = (struct sock_filter *)sp->bpf};
     if (dry_run)
         return 0;
-    long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
+    /* Every refusal (SECCOMP_RET_ERRNO) goes to the kernel's audit log where the host lets
+     * errno actions be logged, for kaudit.h to attribute; a kernel older than 4.14 knows no
+     * FLAG_LOG (EINVAL) and takes the filter without it. */
+    unsigned long flags = SECCOMP_FILTER_FLAG_TSYNC;
+    int log = sandbox_seccomp_errno_logged();
+    long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                      flags | (log ? SECCOMP_FILTER_FLAG_LOG : 0), &prog);
+    if (rc != 0 && log && errno == EINVAL) {
+        log = 0;
+        rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    }
     if (rc != 0) {
         if (rc > 0)
             snprintf(err, errlen,
@@ -64,5 +97,6 @@ int sandbox_seccomp_apply(const struct policy *p, enum policy_net net, enum sand
         return SANDBOX_ERR_SYSCALL;
     }
     r->seccomp_installed = 1;
+    r->seccomp_logged = log;
     return 0;
 }

@@ -29,6 +29,10 @@ __attribute__((warn_unused_result)) int
 sandbox_seccomp_apply(const struct policy *p, enum policy_net net, enum sandbox_sysv sysv,
                       int dry_run, struct sandbox_report *r, char *err, size_t errlen);
 
+/* 1 when /proc/sys/kernel/seccomp/actions_logged lets the kernel log "errno" actions (the
+ * filter's refusals) for a filter installed with SECCOMP_FILTER_FLAG_LOG, else 0. */
+int sandbox_seccomp_errno_logged(void);
+
 /* The compiled program for one combination, as the build made it (for the unit tests, which
  * build the rules again with libseccomp and compare): *len instructions, *rules rules. */
 const struct sock_filter *sandbox_seccomp_program(enum policy_net net, enum policy_unix ux,

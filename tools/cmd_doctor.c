@@ -22,8 +22,10 @@
 #include "policy/sign/envelope.h"
 #include "policy/sign/key.h"
 #include "policy/policy.h"
+#include "policy/server/kaudit.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/seccomp.h"
 #include "tools/cli.h"
 #include "tools/run.h"
 
@@ -160,6 +162,43 @@ out:
     return rc;
 }
 
+/* kernel_audit (docs/SERVER.md "Kernel refusals"): what the kernel's audit state means for
+ * each mode here. Information only: kernel audit is opt-in, never a problem. */
+static void doctor_kernel_audit(int abi)
+{
+    struct kaudit_state st;
+    char err[512];
+    int rc = kaudit_state_get(&st, err, sizeof err);
+    int ll = abi >= 7, sc = sandbox_seccomp_errno_logged();
+    if (rc != 0) {
+        printf("kernel audit    unknown: %s\n", err);
+        printf("                kernel_audit if-enabled (the default) and on need cordond to run "
+               "as root\n");
+        return;
+    }
+    printf("kernel audit    %s, backlog limit %u, %u lost since boot%s%s\n",
+           st.enabled == 2   ? "enabled and locked"
+           : st.enabled == 1 ? "enabled"
+                             : "off",
+           st.backlog_limit, st.lost, st.pid ? ", an audit daemon is registered" : "",
+           st.rate_limit ? ", rate limited" : "");
+    printf("                Landlock refusals %s; seccomp refusals %s\n",
+           ll ? "logged (ABI 7: the tree's executed programs too)"
+              : "NOT logged (Landlock audit needs ABI 7, Linux 6.15)",
+           sc ? "logged"
+              : "NOT logged (\"errno\" is not in /proc/sys/kernel/seccomp/actions_logged)");
+    if (st.enabled)
+        printf("                kernel_audit if-enabled (the default) records them as "
+               "kernel.deny%s\n",
+               st.backlog_limit < KAUDIT_BACKLOG
+                   ? "; a backlog limit this low drops most of a burst (on raises it to 8192)"
+                   : "");
+    else
+        printf("                kernel_audit if-enabled (the default) records nothing while audit "
+               "is off; kernel_audit on (cordon run --kernel-audit on) enables it for the run "
+               "and restores it afterwards\n");
+}
+
 static int run_doctor(int argc, char **argv)
 {
     static const struct option opts[] = {{"policy", required_argument, NULL, 'p'},
@@ -218,6 +257,8 @@ static int run_doctor(int argc, char **argv)
     printf("seccomp here    %s\n", mode == 2   ? "a filter applies to this shell"
                                    : mode == 0 ? "none"
                                                : "unknown");
+
+    doctor_kernel_audit(abi);
 
     char shim[PATH_MAX], msg[512];
     if (run_find_shim(shim, sizeof shim) != 0) {
@@ -295,7 +336,8 @@ const struct cli_command cmd_doctor = {
     "check what this machine can enforce, and that libcordon.so really loads",
     "usage: cordon doctor [--policy POLICY.json [--trust KEY.pub] [--workspace DIR]]\n"
     "\n"
-    "Report the kernel, its Landlock ABI, seccomp, user namespaces and no_new_privs; find\n"
+    "Report the kernel, its Landlock ABI, seccomp, user namespaces, no_new_privs and the\n"
+    "kernel's audit state (what cordond's kernel_audit would record here); find\n"
     "libcordon.so and prove that it loads by running /bin/true under it with a throwaway\n"
     "signed policy. With --policy, also show what that policy would get enforced on this\n"
     "machine (a dry run: nothing is restricted).\n"

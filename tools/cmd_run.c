@@ -477,6 +477,7 @@ out:
 struct run_upstreams {
     struct embedded_upstream v[EMBEDDED_MAX_UPSTREAMS];
     size_t n;
+    const char *kernel_audit; /* --kernel-audit, NULL: cordond's default */
 };
 
 static int run_embedded(const struct run_source *src, const char *audit, const struct run_opts *o,
@@ -488,7 +489,8 @@ static int run_embedded(const struct run_source *src, const char *audit, const s
         cli_error("run", "%s; %s was not started", err, cmd[0]);
         return ROOT_EXIT_RUN;
     }
-    if (embedded_start(src->policy, audit, ups->v, ups->n, &e, err, sizeof err) != 0) {
+    if (embedded_start(src->policy, audit, ups->v, ups->n, ups->kernel_audit, &e, err,
+                       sizeof err) != 0) {
         cli_error("run", "%s; %s was not started", err, cmd[0]);
         return ROOT_EXIT_RUN;
     }
@@ -621,6 +623,7 @@ static int run_run(int argc, char **argv)
                                          {"detach-ok", no_argument, NULL, 'D'},
                                          {"upstream", required_argument, NULL, 'u'},
                                          {"upstream-key", required_argument, NULL, 'K'},
+                                         {"kernel-audit", required_argument, NULL, 'R'},
                                          {0, 0, 0, 0}};
     struct run_upstreams ups = {0};
     const char *upkeys[EMBEDDED_MAX_UPSTREAMS * 4];
@@ -685,6 +688,13 @@ static int run_run(int argc, char **argv)
             if (parse_upstream(&ups, optarg, uerr, sizeof uerr) != 0)
                 return cli_usage_error(&cmd_run, "%s", uerr);
             break;
+        case 'R':
+            if (strcmp(optarg, "off") != 0 && strcmp(optarg, "on") != 0 &&
+                strcmp(optarg, "if-enabled") != 0)
+                return cli_usage_error(&cmd_run,
+                                       "--kernel-audit %s: expected off, on or if-enabled", optarg);
+            ups.kernel_audit = optarg;
+            break;
         case 'K':
             if (n_upkeys == sizeof upkeys / sizeof upkeys[0])
                 return cli_usage_error(&cmd_run, "--upstream-key: given too often; once per "
@@ -711,6 +721,10 @@ static int run_run(int argc, char **argv)
         return 126;
     }
     int plain = src.policy && embedded_is_policy(src.policy);
+    if (ups.kernel_audit && !plain)
+        return cli_usage_error(&cmd_run, "--kernel-audit applies to the embedded default (a "
+                                         "plain --policy): a cordond you run has its own "
+                                         "kernel_audit line (docs/SERVER.md)");
     if ((ups.n || n_upkeys) && !plain)
         return cli_usage_error(&cmd_run, "--upstream and --upstream-key apply to the embedded "
                                          "default (a plain --policy): a cordond you run has its "
@@ -741,7 +755,8 @@ const struct cli_command cmd_run = {
     "usage: cordon run [--profile FILE | --server URL --key KEY | --policy FILE]\n"
     "                  [--trust KEY.pub] [--audit DIR] [--workspace DIR] [--timeout-handshake S]\n"
     "                  [--grace S] [--detach-ok] [--upstream openai=URL]\n"
-    "                  [--upstream anthropic=URL] [--upstream-key NAME=FILE] -- CMD ARGS...\n"
+    "                  [--upstream anthropic=URL] [--upstream-key NAME=FILE]\n"
+    "                  [--kernel-audit off|on|if-enabled] -- CMD ARGS...\n"
     "\n"
     "Fetch the agent's signed policy from cordond (or read a signed envelope file), verify\n"
     "it, apply the kernel sandbox, then run CMD with libcordon.so preloaded so that its\n"
@@ -778,6 +793,11 @@ const struct cli_command cmd_run = {
     "                         http(s)://...; its key is cordon run's OPENAI_API_KEY or\n"
     "                         ANTHROPIC_API_KEY, which CMD never sees\n"
     "  --upstream-key NAME=FILE  the key of upstream NAME from FILE (mode 0600) instead\n"
+    "  --kernel-audit MODE    with a plain policy, run as root: whether the private cordond\n"
+    "                         records the kernel's own refusals (a static binary's, a raw\n"
+    "                         system call's) as kernel.deny: if-enabled (default) only when\n"
+    "                         the host's audit is already enabled; on enables it for the run\n"
+    "                         (backlog limit 8192) and restores it afterwards; off\n"
     "\n"
     "Model clients: inside the tree OPENAI_BASE_URL and ANTHROPIC_BASE_URL point at cordond,\n"
     "and OPENAI_API_KEY and ANTHROPIC_API_KEY hold the run's session token (cs_...), never a\n"

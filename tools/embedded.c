@@ -360,7 +360,7 @@ static int make_keys(struct embedded *e, const struct embedded_files *f, char *e
  * this process die. */
 static int spawn_cordond(struct embedded *e, char *cordond, char *policy_abs,
                          struct embedded_files *f, const struct embedded_upstream *ups,
-                         size_t n_ups, char *err, size_t errlen)
+                         size_t n_ups, const char *kernel_audit, char *err, size_t errlen)
 {
     /* The upstream lines, in cordond's flag form (docs/SERVER.md): never a key, only where
      * cordond reads it. */
@@ -409,10 +409,16 @@ static int spawn_cordond(struct embedded *e, char *cordond, char *policy_abs,
                     NULL,
                     NULL,
                     NULL,
+                    NULL,
+                    NULL,
                     NULL};
     char **tail = argv;
     while (*tail)
         tail++;
+    if (kernel_audit) {
+        *tail++ = "--kernel-audit";
+        *tail++ = (char *)kernel_audit;
+    }
     for (size_t i = 0; i < n_ups && i < EMBEDDED_MAX_UPSTREAMS; i++) {
         *tail++ = "--upstream";
         *tail++ = lines[i];
@@ -544,8 +550,8 @@ static void abort_start(struct embedded *e)
 }
 
 int embedded_start(const char *policy_path, const char *audit_dir,
-                   const struct embedded_upstream *ups, size_t n_ups, struct embedded *e, char *err,
-                   size_t errlen)
+                   const struct embedded_upstream *ups, size_t n_ups, const char *kernel_audit,
+                   struct embedded *e, char *err, size_t errlen)
 {
     char cordond[PATH_MAX], policy_abs[PATH_MAX];
     struct embedded_files f;
@@ -557,7 +563,8 @@ int embedded_start(const char *policy_path, const char *audit_dir,
         goto out;
     name_files(e, &f);
     if ((rc = make_keys(e, &f, err, errlen)) != 0 ||
-        (rc = spawn_cordond(e, cordond, policy_abs, &f, ups, n_ups, err, errlen)) != 0 ||
+        (rc = spawn_cordond(e, cordond, policy_abs, &f, ups, n_ups, kernel_audit, err, errlen)) !=
+            0 ||
         (rc = await_cordond(e, &f, err, errlen)) != 0)
         goto out;
     e->writer_pid = find_writer(e->pid);

@@ -64,13 +64,14 @@ struct embedded_upstream {
 
 /*
  * Start a private cordond serving the policy at policy_path, with its audit log in audit_dir
- * (NULL: the XDG state directory) and the n upstreams ups for its model proxy. Waits until it
+ * (NULL: the XDG state directory), the n upstreams ups for its model proxy and its kernel_audit
+ * mode (off|on|if-enabled, NULL: cordond's default, kaudit.h). Waits until it
  * listens. On failure err says what failed and where cordond's own output is; nothing is left
  * running. Returns 0 or a negative errno.
  */
 __attribute__((warn_unused_result)) int
 embedded_start(const char *policy_path, const char *audit_dir, const struct embedded_upstream *ups,
-               size_t n, struct embedded *e, char *err, size_t errlen);
+               size_t n, const char *kernel_audit, struct embedded *e, char *err, size_t errlen);
 
 /*
  * The last three lines of cordond's output (what it said before it stopped), indented, for a

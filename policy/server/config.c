@@ -39,7 +39,9 @@ struct kdef {
 /* The values a K_CHOICE key allows, "a|b|c". */
 static const char *choices_of(const char *key)
 {
-    return strcmp(key, "audit_fsync") == 0 ? "always|batch|none" : "refuse|exit";
+    return strcmp(key, "audit_fsync") == 0    ? "always|batch|none"
+           : strcmp(key, "kernel_audit") == 0 ? "off|on|if-enabled"
+                                              : "refuse|exit";
 }
 
 #define F(m) offsetof(struct config, m), sizeof(((struct config *)0)->m)
@@ -61,6 +63,7 @@ static const struct kdef keys[] = {
     {"audit_fsync", K_CHOICE, F(audit_fsync), 0, 0},
     {"audit_on_failure", K_CHOICE, F(audit_on_failure), 0, 0},
     {"audit_origin", K_STR, F(audit_origin), 0, 0},
+    {"kernel_audit", K_CHOICE, F(kernel_audit), 0, 0},
     {"policy_expiry", K_DURATION, F(policy_expiry), 0, 0},
     {"threads", K_UINT, F(threads), 1, 256},
     {"connection_timeout", K_UINT, F(connection_timeout), 1, 3600},
@@ -92,6 +95,7 @@ void config_defaults(struct config *c)
     snprintf(c->audit_fsync, sizeof c->audit_fsync, "batch");
     snprintf(c->audit_on_failure, sizeof c->audit_on_failure, "refuse");
     snprintf(c->audit_origin, sizeof c->audit_origin, "cordond/audit");
+    snprintf(c->kernel_audit, sizeof c->kernel_audit, "if-enabled");
     c->policy_expiry = 24 * 3600;
     c->threads = 4;
     c->connection_timeout = 30;

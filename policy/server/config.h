@@ -51,6 +51,7 @@ struct config {
     char audit_fsync[16];         /* always | batch | none */
     char audit_on_failure[16];    /* refuse (503 until restarted) | exit (status 3) */
     char audit_origin[128];
+    char kernel_audit[16];          /* off | on | if-enabled (kaudit.h; default if-enabled) */
     time_t policy_expiry;           /* seconds; default 24h */
     unsigned threads;               /* HTTP worker threads */
     unsigned connection_timeout;    /* seconds an idle HTTP connection is kept */

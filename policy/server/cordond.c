@@ -33,6 +33,7 @@
 #include "policy/server/proxy.h"
 #include "policy/server/events.h"
 #include "policy/server/http.h"
+#include "policy/server/kaudit.h"
 #include "policy/server/ready.h"
 #include "policy/server/server.h"
 #include "policy/server/sessions.h"
@@ -74,6 +75,11 @@ static const char usage[] =
     "  --max-connections N, --max-tunnels-per-agent N,\n"
     "  --max-tunnels N, --event-rate N, --event-burst N, --audit-fsync always|batch|none,\n"
     "  --audit-origin TEXT, --audit-on-failure refuse|exit,\n"
+    "  --kernel-audit off|on|if-enabled\n"
+    "                           record the kernel's own refusals (Landlock, seccomp) of the\n"
+    "                           agents as kernel.deny (needs root: CAP_AUDIT_READ). if-enabled\n"
+    "                           (default): only when audit is already enabled on the host; on:\n"
+    "                           enable it and raise its backlog limit to 8192, restored at exit\n"
     "  --upstream 'NAME URL' (parsed and validated; used by the model\n"
     "                           proxy, not yet by this version)\n"
     "  --log-format text|json   the log on standard error (or --log-file): text is one\n"
@@ -263,6 +269,7 @@ static const struct option opts[] = {
     {"audit-fsync", required_argument, NULL, 0},
     {"audit-on-failure", required_argument, NULL, 0},
     {"audit-origin", required_argument, NULL, 0},
+    {"kernel-audit", required_argument, NULL, 0},
     {"policy-expiry", required_argument, NULL, 0},
     {"threads", required_argument, NULL, 0},
     {"connection-timeout", required_argument, NULL, 0},
@@ -291,6 +298,7 @@ struct run {
     struct http *http;
     struct tunnel *tun;
     struct events *ev;
+    struct kaudit_listener *kaudit;
     int fds[CONFIG_MAX_LISTEN], nfds, tfd, afd;
     char admin_bound[CONFIG_ADDR_MAX];
     char bound[CONFIG_MAX_LISTEN][CONFIG_ADDR_MAX];
@@ -634,11 +642,47 @@ static void wake_streams(void *ud, const char *agent)
     proxy_quarantined(ud, agent);
 }
 
+/* kernel.deny and kernel.loss from the kernel's audit records (kaudit.h) into the log. */
+static void kaudit_emit(void *ud, const char *kind, const char *agent, const char *fields)
+{
+    (void)srv_audit_trusted(ud, kind, agent, fields);
+}
+
+/* The kernel's refusals (kernel_audit): before the event intake, which names the roots. Under
+ * "on" a failure stops the start; otherwise it is said and cordond goes on without. */
+static int start_kernel_audit(struct srv *s, struct run *r)
+{
+    char err[1024], note[512];
+    enum kaudit_mode mode;
+    if (kaudit_mode_parse(s->cfg.kernel_audit, &mode) != 0 || mode == KAUDIT_OFF)
+        return 0;
+    const struct kaudit_sink sink = {.emit = kaudit_emit, .ud = s};
+    int rc = kaudit_new(&sink, &s->kaudit);
+    if (rc != 0) {
+        fprintf(stderr, "cordond: kernel audit: %s\n", strerror(-rc));
+        return rc;
+    }
+    rc = kaudit_listen_start(s->kaudit, mode, &r->kaudit, note, sizeof note, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "cordond: %s\n", err);
+        return rc;
+    }
+    if (note[0])
+        fprintf(stderr, "cordond: %s\n", note);
+    if (!r->kaudit) { /* if-enabled with no way to listen: nothing to map */
+        kaudit_free(s->kaudit);
+        s->kaudit = NULL;
+    }
+    return 0;
+}
+
 /* The event intake, the tunnel and the HTTP front, each taking its listener. */
 static int start_services(struct srv *s, struct run *r)
 {
     char err[1024];
     int rc;
+    if ((rc = start_kernel_audit(s, r)) != 0)
+        return rc;
     if (s->events_addr[0] &&
         (rc = events_start(s, s->cfg.events_socket, &r->ev, err, sizeof err)) != 0) {
         log_msg(LOG_LEVEL_ERROR, "%s", err);
@@ -762,6 +806,15 @@ static int shut_down(struct srv *s, struct run *r, int rc)
     ledger_close(s->ledger); /* after the proxy: its calls settled or released */
     s->ledger = NULL;
     events_stop(r->ev);
+    /* after the intake (no root is named any more), before the log closes: the ended
+     * sessions' domains are waited for a moment, for their loss counts */
+    char note[512];
+    kaudit_listen_stop(r->kaudit, 2000, note, sizeof note);
+    if (note[0])
+        fprintf(stderr, "cordond: %s\n", note);
+    r->kaudit = NULL;
+    kaudit_free(s->kaudit);
+    s->kaudit = NULL;
     size_t left = tunnel_stop(r->tun);
     if (left)
         log_msg(LOG_LEVEL_WARN,

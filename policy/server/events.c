@@ -29,6 +29,7 @@
 #include "base/clock.h"
 #include "policy/server/anomaly.h"
 #include "policy/server/identity.h"
+#include "policy/server/kaudit.h"
 #include "policy/server/server.h"
 #include "policy/server/sessions.h"
 
@@ -349,6 +350,19 @@ static void record_event(struct srv *s, const struct econn *c, cJSON *o, pid_t p
     jbuf_str(f, dec->valuestring, 0);
     jbuf_key(f, "event_ts");
     jbuf_number(f, cJSON_GetObjectItemCaseSensitive(o, "ts")->valuedouble);
+    /* an access the kernel refused too (the hook let it through, or only logged it): the
+     * two records name each other (kaudit.h) */
+    cJSON *path = cJSON_GetObjectItemCaseSensitive(detail, "path");
+    uint64_t kserial =
+        cJSON_IsString(path)
+            ? kaudit_hook_event(s->kaudit, pid, c->session, kind->valuestring, dec->valuestring,
+                                path->valuestring,
+                                cJSON_GetObjectItemCaseSensitive(o, "ts")->valuedouble)
+            : 0;
+    if (kserial) {
+        jbuf_key(f, "kernel_serial");
+        jbuf_u64(f, kserial);
+    }
     if (detail) {
         char *text = cJSON_PrintUnformatted(detail); /* cJSON's own output: valid JSON */
         jbuf_key(f, "detail");
@@ -359,6 +373,7 @@ static void record_event(struct srv *s, const struct econn *c, cJSON *o, pid_t p
         free(text);
     }
     (void)srv_decide(s, &d);
+    kaudit_pid_seen(s->kaudit, pid, c->agent, c->session);
     srv_count(d.audit_rc == 0 ? &s->m.events_accepted : &s->m.events_dropped, 1);
 }
 
@@ -403,6 +418,9 @@ static void mint_session(struct events *e, struct econn *c, pid_t pid)
         return;
     c->minted = 1;
     char token[SESSIONS_TOKEN_LEN + 1], id[SESSIONS_ID_LEN + 1];
+    /* The pid is the kernel's: the process that restricted itself, whose Landlock domain the
+     * kernel's audit names by this pid (kaudit.h). */
+    kaudit_root(s->kaudit, pid, c->agent, c->session);
     int rc = sessions_mint(s->sessions, c->agent, c->key_id, c->session, c->parent, token, id);
     if (rc != 0) {
         elog(e, "agent %s pid %d: no session token: %s", c->agent, (int)pid, strerror(-rc));

@@ -28,6 +28,7 @@
 #include "policy/server/anomaly.h"
 #include "policy/server/peer.h"
 #include "policy/server/identity.h"
+#include "policy/server/kaudit.h"
 #include "policy/server/budget.h"
 #include "policy/server/proxy.h"
 #include "policy/server/server.h"
@@ -509,6 +510,28 @@ static void metrics_audit(struct srv *s, struct sbuf *b)
            "a defect of cordond (the log itself stays sound).\n"
            "# TYPE cordon_audit_invalid_total counter\ncordon_audit_invalid_total %" PRIu64 "\n",
            ld(&s->m.audit_invalid));
+    struct kaudit_stats ks;
+    kaudit_stats_get(s->kaudit, &ks);
+    sb_add(b,
+           "# HELP cordon_kernel_records_total Kernel audit records read (Landlock, seccomp, "
+           "SYSCALL, EOE).\n# TYPE cordon_kernel_records_total counter\n"
+           "cordon_kernel_records_total %" PRIu64 "\n"
+           "# HELP cordon_kernel_denials_total Kernel refusals recorded as kernel.deny.\n"
+           "# TYPE cordon_kernel_denials_total counter\ncordon_kernel_denials_total %" PRIu64
+           "\n# HELP cordon_kernel_lost_total Refusals the kernel counted in a session's domain "
+           "and never logged (kernel.loss).\n# TYPE cordon_kernel_lost_total counter\n"
+           "cordon_kernel_lost_total %" PRIu64 "\n"
+           "# HELP cordon_kernel_overruns_total Times the audit socket overflowed (records "
+           "lost uncounted).\n# TYPE cordon_kernel_overruns_total counter\n"
+           "cordon_kernel_overruns_total %" PRIu64 "\n"
+           "# HELP cordon_kernel_unattributed_total Kernel refusals of processes in no known "
+           "session.\n# TYPE cordon_kernel_unattributed_total counter\n"
+           "cordon_kernel_unattributed_total %" PRIu64 "\n"
+           "# HELP cordon_kernel_malformed_total Kernel audit records the parser refused.\n"
+           "# TYPE cordon_kernel_malformed_total counter\ncordon_kernel_malformed_total %" PRIu64
+           "\n# HELP cordon_kernel_domains_total Landlock domains mapped to a session.\n"
+           "# TYPE cordon_kernel_domains_total counter\ncordon_kernel_domains_total %" PRIu64 "\n",
+           ks.records, ks.denials, ks.lost, ks.overruns, ks.unattributed, ks.malformed, ks.domains);
     uint64_t calls, failed, timeouts;
     proxy_stats(s->proxy, &calls, &failed, &timeouts);
     sb_add(b,

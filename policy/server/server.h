@@ -54,6 +54,7 @@ struct srv {
     struct sessions *sessions; /* session tokens (sessions.h); NULL: none are minted */
     struct ledger *ledger;     /* budgets and rates (ledger.h); NULL: calls with limits refused */
     struct anomaly *anomaly;   /* the anomaly response (anomaly.h); NULL: off */
+    struct kaudit *kaudit;     /* kernel refusals (kaudit.h); NULL: kernel_audit off */
 };
 
 static inline void srv_count(uint64_t *c, uint64_t n)

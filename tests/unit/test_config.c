@@ -90,6 +90,14 @@ Test(config, errors_name_file_line_key_and_expectation)
     cr_assert_neq(parse("audit_fsync sometimes\n"), 0);
     cr_assert(strstr(err, "audit_fsync: expected one of always|batch|none, got \"sometimes\""),
               "%s", err);
+    cr_assert_neq(parse("kernel_audit yes\n"), 0);
+    cr_assert(strstr(err, "kernel_audit: expected one of off|on|if-enabled, got \"yes\""), "%s",
+              err);
+    cr_assert_neq(parse("kernel_audit if-enabled-and-more\n"), 0);
+    cr_assert_eq(parse("kernel_audit on\n"), 0, "%s", err);
+    cr_assert_str_eq(c.kernel_audit, "on");
+    cr_assert_eq(parse("\n"), 0);
+    cr_assert_str_eq(c.kernel_audit, "if-enabled", "the default");
     cr_assert_neq(parse("audit_on_failure ignore\n"), 0);
     cr_assert(strstr(err, "audit_on_failure: expected one of refuse|exit"), "%s", err);
     cr_assert_neq(parse("audit_on_failure exi\n"), 0);
