@@ -245,7 +245,11 @@ int kaudit_listen_start(struct kaudit *k, enum kaudit_mode mode, struct kaudit_l
         snprintf(why, sizeof why,
                  "cannot subscribe to the kernel's audit records (NETLINK_AUDIT, group "
                  "AUDIT_NLGRP_READLOG): %s%s",
-                 strerror(e), e == EPERM ? " (it needs CAP_AUDIT_READ: run cordond as root)" : "");
+                 strerror(e),
+                 e == EPERM ? " (it needs CAP_AUDIT_READ: run cordond as root, or under systemd "
+                              "add the drop-in "
+                              "cordond.service.d/audit-read.conf)"
+                            : "");
         if (on) {
             snprintf(
                 err, errlen,
