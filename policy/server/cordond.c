@@ -659,16 +659,16 @@ static int start_kernel_audit(struct srv *s, struct run *r)
     const struct kaudit_sink sink = {.emit = kaudit_emit, .ud = s};
     int rc = kaudit_new(&sink, &s->kaudit);
     if (rc != 0) {
-        fprintf(stderr, "cordond: kernel audit: %s\n", strerror(-rc));
+        log_kv(LOG_LEVEL_ERROR, "kernel audit", "error", strerror(-rc), NULL);
         return rc;
     }
     rc = kaudit_listen_start(s->kaudit, mode, &r->kaudit, note, sizeof note, err, sizeof err);
     if (rc != 0) {
-        fprintf(stderr, "cordond: %s\n", err);
+        log_msg(LOG_LEVEL_ERROR, "%s", err);
         return rc;
     }
     if (note[0])
-        fprintf(stderr, "cordond: %s\n", note);
+        log_msg(LOG_LEVEL_WARN, "%s", note);
     if (!r->kaudit) { /* if-enabled with no way to listen: nothing to map */
         kaudit_free(s->kaudit);
         s->kaudit = NULL;
@@ -811,7 +811,7 @@ static int shut_down(struct srv *s, struct run *r, int rc)
     char note[512];
     kaudit_listen_stop(r->kaudit, 2000, note, sizeof note);
     if (note[0])
-        fprintf(stderr, "cordond: %s\n", note);
+        log_msg(LOG_LEVEL_WARN, "%s", note);
     r->kaudit = NULL;
     kaudit_free(s->kaudit);
     s->kaudit = NULL;
