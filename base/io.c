@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Whole writes (see io.h). */
+/* Whole writes and small reads (see io.h). */
 #include "base/io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -58,4 +59,21 @@ int io_send_all(int fd, const void *buf, size_t len, int64_t deadline_ms)
         len -= (size_t)n;
     }
     return 0;
+}
+
+ssize_t io_read_small(const char *path, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n;
+    while ((n = read(fd, buf, cap - 1)) < 0 && errno == EINTR)
+        ;
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return -e;
+    buf[n] = '\0';
+    return n > 0 ? n : -EIO;
 }

@@ -9,6 +9,7 @@
  * CAP_SYS_RESOURCE left to raise a hard limit, and a soft one below it could be raised.
  * No stdio: the shim runs this in its constructor.
  */
+#include "base/io.h"
 #include "sandbox/limits.h"
 #include "sandbox/report.h"
 
@@ -36,14 +37,8 @@ static int real_uid_is_host_root(void)
     if (getuid() != 0)
         return 0;
     char buf[512];
-    int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (io_read_small("/proc/self/uid_map", buf, sizeof buf) < 0)
         return 1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 1;
-    buf[n] = '\0';
     for (char *line = buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
         nl = strchr(line, '\n');
         char *end;

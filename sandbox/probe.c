@@ -4,6 +4,7 @@
  * the thread count, no_new_privs and the seccomp mode. `cordon doctor`, the enforcement report
  * and the strict-mode checks all start here. No stdio: the shim calls these before main().
  */
+#include "base/io.h"
 #include "sandbox/sandbox.h"
 
 #include <errno.h>
@@ -31,14 +32,8 @@ int sandbox_probe_landlock_abi(void)
 static int status_field(const char *key)
 {
     char buf[4096];
-    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (io_read_small("/proc/self/status", buf, sizeof buf) < 0)
         return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
     size_t kl = strlen(key);
     for (char *line = buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
         nl = strchr(line, '\n');

@@ -4,6 +4,7 @@
  * seccomp_rules.c, one program per network mode, unix-socket mode and SysV IPC mode, installed
  * for every thread (TSYNC) with one system call.
  */
+#include "base/io.h"
 #include "sandbox/seccomp.h"
 
 #include <errno.h>
@@ -48,14 +49,8 @@ const struct sock_filter *sandbox_seccomp_program(enum policy_net net, enum poli
 int sandbox_seccomp_errno_logged(void)
 {
     char buf[256];
-    int fd = open("/proc/sys/kernel/seccomp/actions_logged", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (io_read_small("/proc/sys/kernel/seccomp/actions_logged", buf, sizeof buf) < 0)
         return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
     /* space-separated action names: kill_process kill_thread trap errno user_notif trace log */
     for (char *save = NULL, *w = strtok_r(buf, " \n", &save); w; w = strtok_r(NULL, " \n", &save))
         if (strcmp(w, "errno") == 0)

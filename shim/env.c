@@ -7,6 +7,7 @@
  * only inside the kernel's block: a string the program set itself may be a literal in
  * read-only memory, and a write there would crash it.
  */
+#include "base/io.h"
 #include "shim/env.h"
 
 #include <errno.h>
@@ -28,16 +29,9 @@ extern char **environ;
 static int block_from_proc(uintptr_t *lo, uintptr_t *hi)
 {
     char buf[4096];
-    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf - 1)) < 0 && errno == EINTR)
-        ;
-    close(fd);
-    if (n <= 0)
-        return -EIO;
-    buf[n] = '\0';
+    ssize_t n = io_read_small("/proc/self/stat", buf, sizeof buf);
+    if (n < 0)
+        return (int)n;
     char *s = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
     if (!s)
         return -EIO;

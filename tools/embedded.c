@@ -251,24 +251,16 @@ static pid_t find_writer(pid_t cordond)
 {
     char path[96], buf[4096];
     snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)cordond, (int)cordond);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (io_read_small(path, buf, sizeof buf) < 0)
         return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = '\0';
     for (char *p = buf, *end; *p; p = end) {
         long c = strtol(p, &end, 10);
         if (end == p)
             break;
         char comm[32] = "";
         snprintf(path, sizeof path, "/proc/%ld/comm", c);
-        int cf = open(path, O_RDONLY | O_CLOEXEC);
-        if (cf < 0)
+        if (io_read_small(path, comm, sizeof comm) < 0)
             continue;
-        ssize_t cl = read(cf, comm, sizeof comm - 1);
-        close(cf);
-        comm[cl > 0 ? cl : 0] = '\0';
         if (strncmp(comm, "cordon-audit", 12) == 0)
             return (pid_t)c;
     }
@@ -460,13 +452,8 @@ static int await_cordond(struct embedded *e, const struct embedded_files *f, cha
     char http[256];
     int rc;
     if ((rc = wait_ready(e, f->ready, http, sizeof http)) != 0) {
-        char said[1024] = "";
-        int lfd = open(e->log_path, O_RDONLY | O_CLOEXEC);
-        if (lfd >= 0) {
-            ssize_t n = read(lfd, said, sizeof said - 1);
-            said[n > 0 ? n : 0] = '\0';
-            close(lfd);
-        }
+        char said[1024];
+        (void)!io_read_small(e->log_path, said, sizeof said); /* none: said stays "" */
         while (*said && said[strlen(said) - 1] == '\n')
             said[strlen(said) - 1] = '\0';
         char why[48] = "it exited";

@@ -3,6 +3,7 @@
  * The parser of the kernel's audit records and the mapper from Landlock domains and pids to
  * sessions (kaudit.h).
  */
+#include "base/io.h"
 #include "policy/server/kaudit.h"
 
 #include <ctype.h>
@@ -80,43 +81,22 @@ static int hex_of(const char *v, size_t n, uint64_t *out)
  */
 static void str_of(const char *v, size_t n, int quoted, char *out, size_t outlen)
 {
-    size_t o = 0;
+    int hex = !quoted && n > 0 && n % 2 == 0;
+    for (size_t i = 0; hex && i < n; i++)
+        hex = hexval((unsigned char)v[i]) >= 0;
+    /* "(null)", "?" or a plain word: kept as the kernel wrote it, unless it is none */
+    if (!quoted && !hex && ((n == 6 && memcmp(v, "(null)", 6) == 0) || (n == 1 && v[0] == '?')))
+        n = 0;
+    size_t o = 0, step = hex ? 2 : 1;
     int cut = 0;
-    if (quoted) {
-        for (size_t i = 0; i < n; i++) {
-            if (o + 1 >= outlen) {
-                cut = 1;
-                break;
-            }
-            unsigned char c = (unsigned char)v[i];
-            out[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    for (size_t i = 0; i < n; i += step) {
+        if (o + 1 >= outlen) {
+            cut = 1;
+            break;
         }
-    } else {
-        int hex = n > 0 && n % 2 == 0;
-        for (size_t i = 0; hex && i < n; i++)
-            hex = hexval((unsigned char)v[i]) >= 0;
-        if (!hex) {
-            /* "(null)", "?" or a plain word: kept as the kernel wrote it, unless it is none */
-            if ((n == 6 && memcmp(v, "(null)", 6) == 0) || (n == 1 && v[0] == '?'))
-                n = 0;
-            for (size_t i = 0; i < n; i++) {
-                if (o + 1 >= outlen) {
-                    cut = 1;
-                    break;
-                }
-                unsigned char c = (unsigned char)v[i];
-                out[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-            }
-        } else {
-            for (size_t i = 0; i < n; i += 2) {
-                if (o + 1 >= outlen) {
-                    cut = 1;
-                    break;
-                }
-                int c = hexval((unsigned char)v[i]) << 4 | hexval((unsigned char)v[i + 1]);
-                out[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-            }
-        }
+        int c = hex ? hexval((unsigned char)v[i]) << 4 | hexval((unsigned char)v[i + 1])
+                    : (unsigned char)v[i];
+        out[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
     }
     if (cut && outlen >= 4)
         memcpy(out + outlen - 4, "...", 3), o = outlen - 1;
@@ -342,14 +322,8 @@ static pid_t proc_parent(pid_t pid)
 {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (io_read_small(path, buf, sizeof buf) < 0)
         return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
     /* pid (comm) state ppid ...: comm may hold anything, so look after its last ')' */
     char *rp = strrchr(buf, ')');
     int ppid;

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Whole writes: every byte through a pipe that takes less at a time, and errors as errno. */
+/* Whole writes: every byte through a pipe that takes less at a time, and errors as errno;
+ * small reads. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,4 +54,35 @@ Test(io, errors_are_negative_errno)
     close(p[0]);
     close(p[1]);
     cr_assert_eq(io_write_all(0, "", 0), 0);
+}
+
+/* A small file read whole and ended; a longer one cut at the buffer, still ended; an empty
+ * one, a missing one and a directory are errors, never a stale buffer. */
+Test(io, small_reads)
+{
+    char dir[] = "/tmp/cordon-io-XXXXXX", path[64], buf[8];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/f", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(io_write_all(fd, "abc", 3), 0);
+    close(fd);
+    cr_assert_eq(io_read_small(path, buf, sizeof buf), 3);
+    cr_assert_str_eq(buf, "abc");
+
+    fd = open(path, O_WRONLY | O_TRUNC);
+    cr_assert_eq(io_write_all(fd, "0123456789", 10), 0);
+    close(fd);
+    cr_assert_eq(io_read_small(path, buf, sizeof buf), 7);
+    cr_assert_str_eq(buf, "0123456");
+
+    fd = open(path, O_WRONLY | O_TRUNC);
+    close(fd);
+    memcpy(buf, "stale", 6);
+    cr_assert_eq(io_read_small(path, buf, sizeof buf), -EIO);
+    cr_assert_str_eq(buf, "");
+    cr_assert_eq(io_read_small(dir, buf, sizeof buf), -EISDIR);
+    unlink(path);
+    cr_assert_eq(io_read_small(path, buf, sizeof buf), -ENOENT);
+    rmdir(dir);
 }
