@@ -161,7 +161,8 @@ struct kaudit_listener {
     struct kaudit_state before;
 };
 
-static void read_once(struct kaudit_listener *l)
+/* Up to 256 records from the socket; 1 when it was left empty, else 0. */
+static int read_once(struct kaudit_listener *l)
 {
     char buf[KAUDIT_TEXT_MAX + 512] __attribute__((aligned(4)));
     for (int i = 0; i < 256; i++) {
@@ -171,7 +172,7 @@ static void read_once(struct kaudit_listener *l)
                 kaudit_overrun(l->k, 1);
                 continue;
             }
-            return; /* EAGAIN, EINTR */
+            return errno == EAGAIN || errno == EWOULDBLOCK; /* or EINTR: read again */
         }
         /* One record a datagram. The kernel's nlmsg_len of an audit record is not to be
          * trusted (it has excluded the header in some paths), so the datagram's length
@@ -182,6 +183,7 @@ static void read_once(struct kaudit_listener *l)
         size_t len = (size_t)n - NLMSG_HDRLEN;
         (void)kaudit_feed(l->k, h->nlmsg_type, buf + NLMSG_HDRLEN, len, clock_mono_ms());
     }
+    return 0;
 }
 
 static void *listen_thread(void *arg)
@@ -191,19 +193,19 @@ static void *listen_thread(void *arg)
     for (;;) {
         struct pollfd p = {.fd = l->fd, .events = POLLIN};
         int n = poll(&p, 1, 100);
-        if (n > 0)
-            read_once(l);
+        int empty = n > 0 ? read_once(l) : n == 0;
         int64_t now = clock_mono_ms();
         kaudit_tick(l->k, now);
         if (__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE)) {
             if (!stop_at)
                 stop_at = now + l->drain_ms;
-            /* the ended sessions' domains end a moment later: their counts are the loss */
-            if (now >= stop_at || kaudit_live_domains(l->k) == 0)
+            /* What the kernel queued is read first: a domain whose allocated record still
+             * waits in the socket is not yet known to be live. Then the ended sessions'
+             * domains end a moment later, and their counts are the loss. */
+            if (now >= stop_at || (empty && kaudit_live_domains(l->k) == 0))
                 break;
         }
     }
-    read_once(l);
     kaudit_flush(l->k);
     return NULL;
 }
