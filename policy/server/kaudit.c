@@ -525,12 +525,21 @@ static void write_loss(struct kaudit *k, const struct domain *d, int64_t denials
     jbuf_str(&b, d->who.session, 0);
     jbuf_key(&b, "domain");
     jbuf_str(&b, dom, 0);
+    /* a domain whose end never came: its count is not known, so neither is the loss */
     jbuf_key(&b, "denials");
-    jbuf_i64(&b, denials);
+    denials >= 0 ? jbuf_i64(&b, denials) : jbuf_raw(&b, "null");
     jbuf_key(&b, "received");
     jbuf_u64(&b, d->received);
     jbuf_key(&b, "lost");
-    jbuf_u64(&b, lost);
+    denials >= 0 ? jbuf_u64(&b, lost) : jbuf_raw(&b, "null");
+    if (denials < 0) {
+        jbuf_key(&b, "why");
+        jbuf_str(&b,
+                 k->st.overruns ? "cordond's audit socket overflowed, and the kernel's count "
+                                  "of the domain's refusals may have been among what it dropped"
+                                : "the domain had not ended when cordond stopped",
+                 0);
+    }
     jbuf_raw(&b, "}");
     emit(k, "kernel.loss", &d->who, &b);
     k->st.lost += lost;
@@ -741,6 +750,12 @@ void kaudit_flush(struct kaudit *k)
         if (k->ev[i].used)
             finish(k, &k->ev[i]);
     pend_sweep(k, INT64_MAX);
+    /* a session's domain whose end was not seen: its loss is said to be unknown, not none */
+    for (size_t i = 0; i < DOMAINS; i++)
+        if (k->dom[i].used && k->dom[i].mapped) {
+            write_loss(k, &k->dom[i], -1);
+            k->dom[i].used = 0;
+        }
     pthread_mutex_unlock(&k->mu);
 }
 

@@ -269,7 +269,10 @@ int kaudit_listen_start(struct kaudit *k, enum kaudit_mode mode, struct kaudit_l
         free(l);
         return 0;
     }
-    int big = 8 << 20;
+    /* A burst of refusals is three or four datagrams each (SYSCALL, LANDLOCK_ACCESS,
+     * PROCTITLE...), about 2 KiB of buffer a refusal: 64 MiB holds a burst of 10,000 and more
+     * while the reader catches up. It costs memory only while records wait. */
+    int big = 64 << 20;
     if (setsockopt(l->fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) != 0)
         (void)setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
     if (on && l->before.enabled == 0 && l->before.failure == 2) {

@@ -235,6 +235,33 @@ Test(kaudit_map, root_first_then_denials, .init = msetup, .fini = mteardown)
     cr_assert_eq(kaudit_live_domains(k), 0);
 }
 
+/* cordond stops before a session's domain ends: the loss is written as not known, never as
+ * none. */
+Test(kaudit_map, a_domain_whose_end_never_came_has_an_unknown_loss, .init = msetup,
+     .fini = mteardown)
+{
+    kaudit_root(k, 100, "alice", "s1");
+    denial(1, "ab", 100, 1, "/mark", 100);
+    denial(2, "ab", 101, 100, "/home/u/.ssh/id_rsa", 0);
+    cr_assert_eq(kaudit_live_domains(k), 1);
+    kaudit_flush(k);
+    cr_assert_eq(n_out, 3);
+    cr_assert_str_eq(outs[2].kind, "kernel.loss");
+    cr_assert(strstr(outs[2].fields, "\"denials\":null,\"received\":2,\"lost\":null"), "%s",
+              outs[2].fields);
+    cr_assert(strstr(outs[2].fields, "had not ended when cordond stopped"), "%s", outs[2].fields);
+    cr_assert_eq(kaudit_live_domains(k), 0);
+    kaudit_overrun(k, 1);
+    kaudit_root(k, 200, "bob", "s2");
+    denial(3, "cd", 200, 1, "/mark", 200);
+    kaudit_flush(k);
+    cr_assert_eq(n_out, 5);
+    cr_assert(strstr(outs[4].fields, "socket overflowed"), "%s", outs[4].fields);
+    struct kaudit_stats st;
+    kaudit_stats_get(k, &st);
+    cr_assert_eq(st.lost, 0);
+}
+
 Test(kaudit_map, denials_before_the_report_are_held, .init = msetup, .fini = mteardown)
 {
     /* the deliberate denial comes before the root's sandbox report */
