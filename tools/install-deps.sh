@@ -19,6 +19,7 @@ PACKAGES=(
     bubblewrap firejail hyperfine   # baselines for bench/
     tzdata                     # the zones of api.schedule and api.budget.tz (base/tz.c, unit.tz)
     dpkg-dev lintian binutils  # tools/package.sh: dpkg-shlibdeps, the lintian check, strip
+    ninja-build                # tools/package.sh and integration.clone_anywhere build with Ninja
     man-db                     # integration.manpages renders the pages with man -l
     debootstrap                # integration.package and readme_fleet: a fresh Debian root
     netbase                    # /etc/hosts and /etc/services: localhost resolves on a bare root
