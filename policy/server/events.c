@@ -339,6 +339,10 @@ static void record_event(struct srv *s, const struct econn *c, cJSON *o, pid_t p
     d.key_id = c->key_id;
     d.what = kind->valuestring;
     d.outcome = strcmp(dec->valuestring, "deny") == 0 ? DECISION_DENY : DECISION_ALLOW;
+    /* The end of a run is on disk before its connection is closed: cordon run exits on that
+     * close, and whoever reads the log next (cordon audit query) finds it. */
+    if (strcmp(kind->valuestring, "session.end") == 0)
+        d.audit_flags = DECISION_AUDIT_SYNC;
     struct jbuf *f = &d.fields;
     jbuf_key(f, "session");
     jbuf_str(f, c->session, 0);
