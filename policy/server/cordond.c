@@ -809,7 +809,7 @@ static int shut_down(struct srv *s, struct run *r, int rc)
     /* after the intake (no root is named any more), before the log closes: the ended
      * sessions' domains are waited for a moment, for their loss counts */
     char note[512];
-    kaudit_listen_stop(r->kaudit, 5000, note, sizeof note);
+    kaudit_listen_stop(r->kaudit, 2000, note, sizeof note);
     if (note[0])
         log_msg(LOG_LEVEL_WARN, "%s", note);
     r->kaudit = NULL;

@@ -189,8 +189,9 @@ struct kaudit_listener;
 int kaudit_listen_start(struct kaudit *k, enum kaudit_mode mode, struct kaudit_listener **out,
                         char *note, size_t notelen, char *err, size_t errlen);
 
-/* Stop: read on for up to drain_ms, until the socket is empty and kaudit_live_domains() says
- * no session's domain is still to end (its loss count is still to come), flush k, then restore what
+/* Stop: read what the socket holds (up to drain_ms + 3 s), and up to drain_ms until
+ * kaudit_live_domains() says no session's domain is still to end (its loss count is still to
+ * come), flush k, then restore what
  * "on" changed unless another audit daemon registered meanwhile. note says what was restored. NULL
  * l: nothing. */
 void kaudit_listen_stop(struct kaudit_listener *l, int drain_ms, char *note, size_t notelen);

@@ -186,6 +186,9 @@ static int read_once(struct kaudit_listener *l)
     return 0;
 }
 
+/* How much longer than drain_ms the stop reads what is already queued. */
+#define KAUDIT_QUEUE_MS 3000
+
 static void *listen_thread(void *arg)
 {
     struct kaudit_listener *l = arg;
@@ -198,11 +201,13 @@ static void *listen_thread(void *arg)
         kaudit_tick(l->k, now);
         if (__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE)) {
             if (!stop_at)
-                stop_at = now + l->drain_ms;
-            /* What the kernel queued is read first: a domain whose allocated record still
-             * waits in the socket is not yet known to be live. Then the ended sessions'
-             * domains end a moment later, and their counts are the loss. */
-            if (now >= stop_at || (empty && kaudit_live_domains(l->k) == 0))
+                stop_at = now;
+            /* What the kernel queued is read first (up to KAUDIT_QUEUE_MS more): a domain
+             * whose allocated record still waits in the socket is not yet known to be live.
+             * Then the ended sessions' domains end a moment later (up to drain_ms), and their
+             * counts are the loss. */
+            if (now >= stop_at + l->drain_ms + KAUDIT_QUEUE_MS ||
+                (empty && (kaudit_live_domains(l->k) == 0 || now >= stop_at + l->drain_ms)))
                 break;
         }
     }
