@@ -514,7 +514,7 @@ static int open_keys(struct srv *s, struct run *r)
         log_msg(LOG_LEVEL_ERROR, "anomaly: %s", err);
         return rc;
     }
-    return open_ledger(s);
+    return 0;
 }
 
 /* The audit log and its writer process, which holds the checkpoint key. */
@@ -865,8 +865,11 @@ int main(int argc, char **argv)
     if (prepare_process(&r) != 0)
         return 1;
     rc = 1;
-    if (open_keys(s, &r) == 0 && open_audit_log(s) == 0 && open_policies(s, &r) == 0 &&
-        start_listeners(s, &r) == 0 && start_services(s, &r) == 0 && announce_ready(s, &r) == 0)
+    /* The audit writer is forked before the ledger's flusher, the first thread: a fork while
+     * another thread holds an allocator lock leaves the child stuck on it. */
+    if (open_keys(s, &r) == 0 && open_audit_log(s) == 0 && open_ledger(s) == 0 &&
+        open_policies(s, &r) == 0 && start_listeners(s, &r) == 0 && start_services(s, &r) == 0 &&
+        announce_ready(s, &r) == 0)
         rc = serve(s, &r);
     return shut_down(s, &r, rc);
 }

@@ -374,7 +374,7 @@ common_checks() {
             "$A_WATCH")
     [ -z "$A_CHANGED" ] || WHY+=("canary or protected path changed:" "$A_CHANGED")
     if [ "$A_RC" -eq 125 ]; then
-        WHY+=("cordon exec failed before exec (exit 125)")
+        WHY+=("cordon exec failed before exec (exit 125): $(tail -3 <<<"$A_OUT")")
     elif [ "$A_RC" -eq 124 ] || [ "$A_RC" -eq 137 ]; then
         WHY+=("timed out (exit $A_RC)")
     elif [ "$A_RC" -gt 128 ] && [ "$A_RC" -lt 160 ]; then
