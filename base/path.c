@@ -426,3 +426,20 @@ const char *path_strerror(int status)
         return err_is_errno(status) ? strerror(-status) : "unknown path error";
     }
 }
+
+int path_search_nth(const char *path, const char *cmd, size_t i, char *out, size_t len)
+{
+    if (!path || !*path)
+        path = "/bin:/usr/bin";
+    const char *d = path;
+    for (; i > 0; i--) {
+        d = strchr(d, ':');
+        if (!d)
+            return -ENOENT;
+        d++;
+    }
+    const char *e = strchrnul(d, ':');
+    int n = e == d ? snprintf(out, len, "./%s", cmd)
+                   : snprintf(out, len, "%.*s/%s", (int)(e - d), d, cmd);
+    return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}

@@ -98,4 +98,13 @@ const char *path_strerror(int status);
 /* True when path equals dir or lies beneath it ("/a/b" is beneath "/a", "/ab" is not). */
 int path_within(const char *path, const char *dir);
 
+/*
+ * The i-th file execvp(3) would try for cmd (a bare name) on search path (PATH; NULL or ""
+ * means "/bin:/usr/bin"): the i-th entry joined with cmd, an empty entry giving "./cmd" (the
+ * current directory). 0 with out filled; -ENAMETOOLONG when that candidate does not fit
+ * (skip it, the next may); -ENOENT when path has fewer entries. No allocation: safe in a hook.
+ */
+__attribute__((warn_unused_result)) int path_search_nth(const char *path, const char *cmd, size_t i,
+                                                        char *out, size_t len);
+
 #endif

@@ -39,25 +39,13 @@ static int resolve_nth(const char *cmd, const char *path, unsigned skip, char *o
             return -ENAMETOOLONG;
         return 0;
     }
-    if (!path || !*path)
-        path = "/bin:/usr/bin";
-    size_t cl = strlen(cmd);
-    for (const char *d = path;;) {
-        const char *e = strchr(d, ':');
-        size_t dl = e ? (size_t)(e - d) : strlen(d);
-        if (dl + cl + 2 <= sizeof cand) {
-            if (dl == 0)
-                snprintf(cand, sizeof cand, "%s", cmd);
-            else
-                snprintf(cand, sizeof cand, "%.*s/%s", (int)dl, d, cmd);
-            if (runnable(cand) && skip-- == 0)
-                return decide_abspath(cwd, cand, out, len) == 0 ? 0 : -ENAMETOOLONG;
-        }
-        if (!e)
-            break;
-        d = e + 1;
+    for (size_t i = 0;; i++) {
+        int rc = path_search_nth(path, cmd, i, cand, sizeof cand);
+        if (rc == -ENOENT)
+            return -ENOENT;
+        if (rc == 0 && runnable(cand) && skip-- == 0)
+            return decide_abspath(cwd, cand, out, len) == 0 ? 0 : -ENAMETOOLONG;
     }
-    return -ENOENT;
 }
 
 int precheck_resolve(const char *cmd, const char *path, char *out, size_t len)

@@ -207,24 +207,14 @@ int run_exec_blocker(const char *cmd0, int exec_failed, char *why, size_t len)
     if (!exec_failed)
         return 0;
     const char *path = getenv("PATH");
-    if (!path || !*path)
-        path = "/bin:/usr/bin";
-    while (*path) {
-        const char *e = strchrnul(path, ':'), *dir = path;
-        int dl = (int)(e - path);
-        if (dl == 0) { /* an empty entry is the current directory */
-            dir = ".";
-            dl = 1;
-        }
-        char cand[PATH_MAXLEN];
-        int n = snprintf(cand, sizeof cand, "%.*s/%s", dl, dir, cmd0);
-        if (n > 0 && (size_t)n < sizeof cand && path_exec_blocker(cand, why, len) == 1)
+    char cand[PATH_MAXLEN];
+    for (size_t i = 0;; i++) {
+        int rc = path_search_nth(path, cmd0, i, cand, sizeof cand);
+        if (rc == -ENOENT)
+            return 0;
+        if (rc == 0 && path_exec_blocker(cand, why, len) == 1)
             return 1;
-        if (!*e)
-            break;
-        path = e + 1;
     }
-    return 0;
 }
 
 int run_start(char *const argv[], const char *shim, double timeout_s, pid_t *pid, int *exec_errno,

@@ -395,3 +395,25 @@ Test(exec_blocker, refuses_empty_and_oversized_paths)
     cr_assert_eq(chdir("/tmp"), 0);
     cr_assert_eq(path_exec_blocker(big + 1, why, sizeof why), -ENAMETOOLONG);
 }
+
+/* The files execvp tries, in order: an empty entry is the current directory, the default
+ * path stands in for none, a candidate too long is skipped, and the end is -ENOENT. */
+Test(path, search_candidates_in_order)
+{
+    char out[32];
+    cr_assert_eq(path_search_nth("/a::/b/", "py", 0, out, sizeof out), 0);
+    cr_assert_str_eq(out, "/a/py");
+    cr_assert_eq(path_search_nth("/a::/b/", "py", 1, out, sizeof out), 0);
+    cr_assert_str_eq(out, "./py");
+    cr_assert_eq(path_search_nth("/a::/b/", "py", 2, out, sizeof out), 0);
+    cr_assert_str_eq(out, "/b//py");
+    cr_assert_eq(path_search_nth("/a::/b/", "py", 3, out, sizeof out), -ENOENT);
+    cr_assert_eq(path_search_nth(NULL, "sh", 1, out, sizeof out), 0);
+    cr_assert_str_eq(out, "/usr/bin/sh");
+    cr_assert_eq(path_search_nth("", "sh", 2, out, sizeof out), -ENOENT);
+    cr_assert_eq(path_search_nth("/a-very-long-directory-name-here:/c", "py", 0, out, sizeof out),
+                 -ENAMETOOLONG);
+    cr_assert_eq(path_search_nth("/a-very-long-directory-name-here:/c", "py", 1, out, sizeof out),
+                 0);
+    cr_assert_str_eq(out, "/c/py");
+}
