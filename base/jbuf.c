@@ -41,7 +41,20 @@ void jbuf_str(struct jbuf *b, const char *s, size_t max)
     static const char hex[] = "0123456789abcdef";
     jbuf_put(b, "\"", 1);
     size_t i = 0;
-    for (; s && s[i]; i++) {
+    while (s && s[i]) {
+        /* a run of bytes that need no escape goes in at once */
+        size_t run = i;
+        while (s[run] && (!max || run < max)) {
+            unsigned char c = (unsigned char)s[run];
+            if (c == '"' || c == '\\' || c < 0x20 || c == 0x7f)
+                break;
+            run++;
+        }
+        if (run > i) {
+            jbuf_put(b, s + i, run - i);
+            i = run;
+            continue;
+        }
         if (max && i >= max) {
             jbuf_put(b, "...", 3);
             break;
@@ -51,11 +64,10 @@ void jbuf_str(struct jbuf *b, const char *s, size_t max)
         if (c == '"' || c == '\\') {
             char q[2] = {'\\', (char)c};
             jbuf_put(b, q, 2);
-        } else if (c < 0x20 || c == 0x7f) {
-            jbuf_put(b, e, 6);
         } else {
-            jbuf_put(b, (const char *)&c, 1);
+            jbuf_put(b, e, 6);
         }
+        i++;
     }
     jbuf_put(b, "\"", 1);
 }

@@ -294,7 +294,9 @@ int audit_append(struct audit_log *l, const char *kind, const char *agent, const
         if (flen && (flen < 2 || fields[0] != '{' || fields[flen - 1] != '}' ||
                      memchr(fields, '\n', flen) || memchr(fields, '\r', flen)))
             return AUDIT_ERR_INVALID;
-    } else {
+    } else if (!audit_fields_canonical(fields, flen)) {
+        /* Text already in canonical form is valid fields (the writer's own test); only other
+         * forms need the full parse to be judged. */
         cJSON *o = NULL;
         int st = audit_fields_parse(fields, flen, &o);
         cJSON_Delete(o);

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,20 @@ static int canon_string(const unsigned char **pp, const unsigned char *end)
     const unsigned char *p = *pp + 1;
     static const char hex[] = "0123456789abcdef";
     while (p < end) {
+        /* Eight plain bytes at a time (none below 0x20, none '"' or '\\'): most of a record
+         * is plain text, and this check runs on every line the writer takes and verify
+         * reads. A word with any other byte is left to the byte loop below. */
+        while (end - p >= 8) {
+            uint64_t x;
+            memcpy(&x, p, 8);
+            const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+            uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+            if ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high)
+                break;
+            p += 8;
+        }
+        if (p >= end)
+            return 0;
         unsigned char c = *p;
         if (c == '"') {
             *pp = p + 1;
@@ -124,13 +139,17 @@ static int canon_string(const unsigned char **pp, const unsigned char *end)
     return 0;
 }
 
-int audit_fields_canonical(const char *text, size_t len)
+/* The canonical checker's walk from p. With in_object, p is inside an object whose earlier
+ * members were already checked, at the ',' or '}' after them (the tail of a line past its
+ * header, see fast_line). */
+static int canon_walk(const unsigned char *p, const unsigned char *end, int in_object)
 {
-    const unsigned char *p = (const unsigned char *)text, *end = p + len;
     char stack[AUDIT_CANON_DEPTH]; /* '{' or '[' per open level */
     int depth = 0;
-    if (len < 2 || *p != '{')
-        return 0;
+    if (in_object) {
+        stack[depth++] = '{';
+        goto after_value;
+    }
     for (;;) {
         /* a value at p */
         if (p >= end)
@@ -216,6 +235,12 @@ int audit_fields_canonical(const char *text, size_t len)
             return 0;
         p++;
     }
+}
+
+int audit_fields_canonical(const char *text, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    return len >= 2 && *p == '{' && canon_walk(p, p + len, 0);
 }
 
 /* n digits at s as a number; -1 when any is not a digit. */
@@ -534,27 +559,106 @@ static int track_writers(struct walk *w, uint64_t seq, const char *kind, int64_t
     return 0;
 }
 
+/*
+ * The header of a line as the writer lays it out: {"seq":N,"ts":"..","prev":"..","kind":".."
+ * and an optional ,"agent":"..", then the other members in canonical form (canon_walk, which
+ * also refuses a second seq, ts, prev, kind or agent). Such a line means to cJSON exactly what
+ * the header says, so walk_line takes it without building a tree: parsing every line into
+ * cJSON objects was most of what verify cost. Returns 1 with the header copied out, or 0 for
+ * any other line (and for the kinds whose other members the walk reads), which then takes
+ * the general path: only the speed differs, never the verdict.
+ */
+static int head_str(const char **pp, const char *end, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    const char *p = *pp;
+    if ((size_t)(end - p) < nl + 4 || p[0] != ',' || p[1] != '"' || memcmp(p + 2, name, nl) != 0 ||
+        p[2 + nl] != '"' || p[3 + nl] != ':' || p[4 + nl] != '"')
+        return 0;
+    p += nl + 5;
+    size_t n = 0;
+    while (p < end && *p != '"') {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == '\\' || n + 1 >= cap)
+            return 0;
+        out[n++] = *p++;
+    }
+    if (p >= end)
+        return 0;
+    out[n] = '\0';
+    *pp = p + 1;
+    return 1;
+}
+
+static int fast_line(const char *line, size_t len, uint64_t *seq, char ts[40], char prev[65],
+                     char kind[AUDIT_KIND_MAX + 1])
+{
+    const char *p = line, *end = line + len;
+    if (len > AUDIT_LINE_MAX || len < 8 || memcmp(p, "{\"seq\":", 7) != 0)
+        return 0;
+    p += 7;
+    const char *d = p;
+    uint64_t v = 0;
+    while (p < end && *p >= '0' && *p <= '9' && p - d < 15)
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    if (p == d || (*d == '0' && p - d > 1) || p >= end || *p != ',')
+        return 0;
+    if (!head_str(&p, end, "ts", ts, 40) || !head_str(&p, end, "prev", prev, 65) ||
+        !head_str(&p, end, "kind", kind, AUDIT_KIND_MAX + 1))
+        return 0;
+    if (strcmp(kind, "checkpoint") == 0 || strcmp(kind, "start") == 0 || strcmp(kind, "gap") == 0)
+        return 0;
+    if (end - p > 9 && memcmp(p, ",\"agent\":\"", 10) == 0) {
+        const unsigned char *q = (const unsigned char *)p + 9;
+        if (!canon_string(&q, (const unsigned char *)end))
+            return 0;
+        p = (const char *)q;
+    }
+    if (!canon_walk((const unsigned char *)p, (const unsigned char *)end, 1))
+        return 0;
+    *seq = v;
+    return 1;
+}
+
 /* One complete line (without LF); is_last when nothing follows its LF. Returns 1 to go on,
  * 0 to stop (problem recorded, torn tail noted, or the visitor asked). */
 static int walk_line(struct walk *w, const char *line, size_t len, int is_last)
 {
     struct audit_read_report *r = w->r;
-    uint64_t seq = r->lines;
-    const char *pend = NULL;
-    cJSON *o = len <= AUDIT_LINE_MAX ? cJSON_ParseWithLengthOpts(line, len, &pend, 0) : NULL;
-    if (o && pend != line + len) { /* a line is exactly one object, nothing after it */
-        cJSON_Delete(o);
-        o = NULL;
+    uint64_t seq = r->lines, fseq = 0;
+    char fts[40], fprev[65], fkind[AUDIT_KIND_MAX + 1];
+    cJSON *o = NULL;
+    const cJSON *jagent = NULL;
+    const char *ts, *prev, *kind;
+    double seqv = -1;
+    int shaped;
+    if (!w->o->visit && fast_line(line, len, &fseq, fts, fprev, fkind)) {
+        ts = fts;
+        prev = fprev;
+        kind = fkind;
+        seqv = (double)fseq;
+        shaped = 1;
+    } else {
+        const char *pend = NULL;
+        o = len <= AUDIT_LINE_MAX ? cJSON_ParseWithLengthOpts(line, len, &pend, 0) : NULL;
+        if (o && pend != line + len) { /* a line is exactly one object, nothing after it */
+            cJSON_Delete(o);
+            o = NULL;
+        }
+        const cJSON *jseq = cJSON_GetObjectItemCaseSensitive(o, "seq");
+        ts = str_member(o, "ts");
+        prev = str_member(o, "prev");
+        kind = str_member(o, "kind");
+        jagent = cJSON_GetObjectItemCaseSensitive(o, "agent");
+        shaped = cJSON_IsObject(o) && cJSON_IsNumber(jseq) && (!jagent || cJSON_IsString(jagent)) &&
+                 !memchr(line, '\0', len);
+        if (shaped)
+            seqv = jseq->valuedouble;
     }
-    const cJSON *jseq = cJSON_GetObjectItemCaseSensitive(o, "seq");
-    const char *ts = str_member(o, "ts"), *prev = str_member(o, "prev"),
-               *kind = str_member(o, "kind");
-    const cJSON *jagent = cJSON_GetObjectItemCaseSensitive(o, "agent");
     int64_t ts_ms = 0;
     int go = 0;
-    if (!cJSON_IsObject(o) || !cJSON_IsNumber(jseq) || !ts || !prev || !kind || strlen(ts) < 20 ||
-        audit_time_parse(ts, 0, &ts_ms) != 0 || !audit_kind_valid(kind) ||
-        (jagent && !cJSON_IsString(jagent)) || memchr(line, '\0', len)) {
+    if (!shaped || !ts || !prev || !kind || strlen(ts) < 20 ||
+        audit_time_parse(ts, 0, &ts_ms) != 0 || !audit_kind_valid(kind)) {
         if (is_last) {
             /* A last line that does not parse is what a crash mid-write leaves behind. */
             r->torn_bytes = len + 1;
@@ -568,12 +672,12 @@ static int walk_line(struct walk *w, const char *line, size_t len, int is_last)
              (unsigned long long)seq);
         goto out;
     }
-    if (jseq->valuedouble != (double)seq) {
+    if (seqv != (double)seq) {
         fail(w, AUDIT_READ_TAMPERED, seq,
              "line %llu has seq %.0f: lines were removed, "
              "inserted or reordered before it; keep a copy as evidence, then move the file "
              "aside to start a new log",
-             (unsigned long long)seq, jseq->valuedouble);
+             (unsigned long long)seq, seqv);
         goto out;
     }
     char want[65];

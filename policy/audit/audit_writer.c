@@ -203,6 +203,11 @@ static int writer_record_text(struct writer *w, const char *kind, const char *ag
         *seq = w->tree.size - 1;
     if (w->cfg->fsync == AUDIT_FSYNC_ALWAYS)
         return writer_sync(w);
+    /* A batch is batch_records records, however many frames one read brought: the loop's
+     * own check runs only between reads, which let a busy batch grow to several times that. */
+    if (w->cfg->fsync == AUDIT_FSYNC_BATCH &&
+        w->tree.size - w->synced >= cfg_or(w->cfg->batch_records, 256))
+        return writer_sync(w);
     if (w->pend_len >= PEND_FLUSH)
         return writer_flush(w);
     return AUDIT_OK;

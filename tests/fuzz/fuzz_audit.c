@@ -3,7 +3,8 @@
  * libFuzzer target: the audit log's readers on arbitrary bytes. The first byte picks the
  * reader: even, the bytes are a signed checkpoint note for note_checkpoint_verify; odd, they
  * are an audit.jsonl walked by audit_read_buf with signature checks against the golden key.
- * Any input must be judged without a crash or a leak, and a refusal must say why.
+ * Any input must be judged without a crash or a leak, and a refusal must say why; the walk's
+ * fast path (no visitor) and its general path must give the same verdict.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +16,13 @@
 #include "policy/audit/note.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int visit_all(const struct audit_rec *rec, void *ctx)
+{
+    (void)rec;
+    (void)ctx;
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -45,6 +53,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (r.status != AUDIT_READ_VALID && r.problem[0] == '\0')
         __builtin_trap();
     if (r.bytes + r.torn_bytes > len)
+        __builtin_trap();
+    /* with a visitor every line takes the general path: the verdict must be the same */
+    static struct audit_read_report g;
+    o.visit = visit_all;
+    if (audit_read_buf(text, len, &o, &g) != 0 || g.status != r.status ||
+        g.bad_line != r.bad_line || g.lines != r.lines || g.bytes != r.bytes ||
+        g.torn_bytes != r.torn_bytes || g.checkpoints != r.checkpoints || g.gaps != r.gaps ||
+        strcmp(g.problem, r.problem) != 0)
         __builtin_trap();
     /* how the log ends and where writers stopped: consistent with the lines read */
     if (r.status == AUDIT_READ_VALID) {

@@ -1024,6 +1024,70 @@ Test(audit, full_disk_fails_closed_and_keeps_what_was_acknowledged)
 
 /* ---------------------------------------------------------------- golden log */
 
+/* A visitor forces the walk's general path (every line through cJSON); without one, lines
+ * in the writer's layout take the fast path. Both must give the same verdict on any bytes. */
+static int visit_all(const struct audit_rec *rec, void *ctx)
+{
+    (void)rec;
+    (void)ctx;
+    return 0;
+}
+
+static void same_verdict(const char *buf, size_t len, size_t at)
+{
+    static struct audit_read_report a, b;
+    struct audit_read_opts fast = {.check_signatures = 1}, slow = fast;
+    slow.visit = visit_all;
+    cr_assert_eq(audit_read_buf(buf, len, &fast, &a), 0);
+    cr_assert_eq(audit_read_buf(buf, len, &slow, &b), 0);
+    cr_assert(a.status == b.status && a.bad_line == b.bad_line && a.lines == b.lines &&
+                  a.bytes == b.bytes && a.torn_bytes == b.torn_bytes &&
+                  a.checkpoints == b.checkpoints && a.gaps == b.gaps && a.closed == b.closed &&
+                  strcmp(a.problem, b.problem) == 0,
+              "edit at byte %zu: fast path says %d line %llu (%s), general path %d line %llu (%s)",
+              at, a.status, (unsigned long long)a.bad_line, a.problem, b.status,
+              (unsigned long long)b.bad_line, b.problem);
+}
+
+Test(audit, the_fast_walk_and_the_general_walk_agree_on_every_edit)
+{
+    make_log();
+    char path[256];
+    log_file(path, sizeof path);
+    size_t len;
+    char *orig = read_file(path, &len);
+    char *buf = malloc(len + 1);
+    cr_assert(orig && buf);
+    same_verdict(orig, len, 0);
+    /* characters that change what a line means to a JSON parser, and plain ones */
+    static const char subst[] = "\"\\,: }{x0\n9-";
+    for (size_t i = 0; i < len; i++) {
+        memcpy(buf, orig, len);
+        buf[i] = subst[i % (sizeof subst - 1)];
+        same_verdict(buf, len, i);
+        if (i % 3 == 0) { /* and a byte deleted */
+            memcpy(buf, orig, i);
+            memcpy(buf + i, orig + i + 1, len - i - 1);
+            same_verdict(buf, len - 1, i);
+        }
+    }
+    /* a duplicate header member, an escaped kind, spacing: valid JSON the fast path leaves */
+    static const char *const odd[] = {",\"kind\":\"other\"}", ",\"agent\":1}", " }"};
+    for (size_t k = 0; k < sizeof odd / sizeof odd[0]; k++) {
+        char *nl = memchr(orig, '\n', len),
+             *second = memchr(nl + 1, '\n', len - (size_t)(nl + 1 - orig));
+        size_t head = (size_t)(second - 1 - orig), add = strlen(odd[k]);
+        char *e = malloc(len + add);
+        memcpy(e, orig, head);
+        memcpy(e + head, odd[k], add);
+        memcpy(e + head + add, orig + head + 1, len - head - 1);
+        same_verdict(e, len + add - 1, head);
+        free(e);
+    }
+    free(buf);
+    free(orig);
+}
+
 Test(audit, golden_log_from_the_independent_writer_verifies)
 {
     size_t len;
