@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -70,6 +71,7 @@ struct writer {
     size_t nreplies, replies_cap;
     int64_t ts_ms; /* the time ts holds, formatted */
     char ts[40];
+    struct bg_sync *bg; /* batch mode's background fdatasync, or NULL */
 };
 
 static unsigned cfg_or(unsigned v, unsigned dflt)
@@ -125,6 +127,139 @@ static int writer_sync(struct writer *w)
         return AUDIT_ERR_IO;
     }
     w->synced = w->tree.size;
+    return AUDIT_OK;
+}
+
+/*
+ * Batch mode's group commit runs beside the writing: a thread syncs the file up to what was
+ * written when it was asked, while the writer goes on taking frames and writing lines, so a
+ * busy log pays for fdatasync once per batch in wall time but not in its own loop. At most
+ * one such sync is in flight; a batch that fills meanwhile waits for it and is then synced in
+ * turn. Only the counter of synced records and the batch clock depend on it: every answer
+ * that promises a synced record (FRAME_SYNC, checkpoints, close) still comes from
+ * writer_sync() in the writer's own thread.
+ */
+struct bg_sync {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int fd, wake[2]; /* the thread writes a byte to wake[1] when a sync ends */
+    int busy, stop, done, err;
+    uint64_t target, done_target;
+};
+
+static void *bg_main(void *arg)
+{
+    struct bg_sync *b = arg;
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        while (!b->busy && !b->stop)
+            pthread_cond_wait(&b->cv, &b->mu);
+        if (!b->busy)
+            break;
+        uint64_t t = b->target;
+        pthread_mutex_unlock(&b->mu);
+        int rc = fdatasync(b->fd), e = rc ? errno : 0;
+        pthread_mutex_lock(&b->mu);
+        b->busy = 0;
+        b->done = 1;
+        b->done_target = t;
+        if (e && !b->err)
+            b->err = e;
+        char one = 1;
+        (void)!write(b->wake[1], &one, 1);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+/* Start the thread; without it (no memory, no threads) batches are synced in the loop. */
+static void bg_start(struct writer *w)
+{
+    struct bg_sync *b = calloc(1, sizeof *b);
+    if (!b)
+        return;
+    b->fd = w->fd;
+    if (pipe2(b->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+        free(b);
+        return;
+    }
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+    if (pthread_create(&b->thread, NULL, bg_main, b) != 0) {
+        close(b->wake[0]);
+        close(b->wake[1]);
+        free(b);
+        return;
+    }
+    w->bg = b;
+}
+
+static void bg_stop(struct writer *w)
+{
+    struct bg_sync *b = w->bg;
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->stop = 1;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    pthread_join(b->thread, NULL);
+    close(b->wake[0]);
+    close(b->wake[1]);
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cv);
+    free(b);
+    w->bg = NULL;
+}
+
+static int bg_busy(const struct writer *w)
+{
+    if (!w->bg)
+        return 0;
+    pthread_mutex_lock(&w->bg->mu);
+    int busy = w->bg->busy;
+    pthread_mutex_unlock(&w->bg->mu);
+    return busy;
+}
+
+/* Take the result of a finished background sync: the synced counter moves on, or the log
+ * fails closed as after any failed sync. */
+static void bg_collect(struct writer *w)
+{
+    struct bg_sync *b = w->bg;
+    char drain[64];
+    if (!b)
+        return;
+    while (read(b->wake[0], drain, sizeof drain) > 0)
+        ;
+    pthread_mutex_lock(&b->mu);
+    int done = b->done, e = b->err;
+    uint64_t t = b->done_target;
+    b->done = 0;
+    pthread_mutex_unlock(&b->mu);
+    if (e)
+        writer_fail(w, "syncing", e);
+    else if (done && t > w->synced)
+        w->synced = t;
+}
+
+/* A full or due batch: written now, synced by the thread (or here, without one). */
+static int writer_sync_batch(struct writer *w)
+{
+    if (!w->bg)
+        return writer_sync(w);
+    if (writer_flush(w) != AUDIT_OK)
+        return AUDIT_ERR_IO;
+    if (w->synced == w->tree.size)
+        return AUDIT_OK;
+    pthread_mutex_lock(&w->bg->mu);
+    if (!w->bg->busy) {
+        w->bg->busy = 1;
+        w->bg->target = w->tree.size;
+        pthread_cond_signal(&w->bg->cv);
+    }
+    pthread_mutex_unlock(&w->bg->mu);
     return AUDIT_OK;
 }
 
@@ -206,8 +341,8 @@ static int writer_record_text(struct writer *w, const char *kind, const char *ag
     /* A batch is batch_records records, however many frames one read brought: the loop's
      * own check runs only between reads, which let a busy batch grow to several times that. */
     if (w->cfg->fsync == AUDIT_FSYNC_BATCH &&
-        w->tree.size - w->synced >= cfg_or(w->cfg->batch_records, 256))
-        return writer_sync(w);
+        w->tree.size - w->synced >= cfg_or(w->cfg->batch_records, 256) && !bg_busy(w))
+        return writer_sync_batch(w);
     if (w->pend_len >= PEND_FLUSH)
         return writer_flush(w);
     return AUDIT_OK;
@@ -438,7 +573,8 @@ static int writer_timeout(const struct writer *w)
 {
     int64_t now = clock_mono_ms(), due = INT64_MAX;
     if (!w->failed) {
-        if (w->cfg->fsync == AUDIT_FSYNC_BATCH && w->synced < w->tree.size)
+        /* while a background sync runs, its end wakes the loop instead */
+        if (w->cfg->fsync == AUDIT_FSYNC_BATCH && w->synced < w->tree.size && !bg_busy(w))
             due = w->first_unsynced_ms + cfg_or(w->cfg->batch_ms, 50);
         int64_t cp = w->since_cp > 0
                          ? w->last_cp_ms + (int64_t)cfg_or(w->cfg->checkpoint_seconds, 60) * 1000
@@ -458,12 +594,17 @@ static void writer_loop(struct writer *w)
     int closing = 0;
     if (!buf)
         return;
+    if (w->cfg->fsync == AUDIT_FSYNC_BATCH)
+        bg_start(w);
     while (!closing) {
-        struct pollfd p = {.fd = w->sock, .events = POLLIN};
-        int pr = poll(&p, 1, writer_timeout(w));
+        struct pollfd p[2] = {{.fd = w->sock, .events = POLLIN},
+                              {.fd = w->bg ? w->bg->wake[0] : -1, .events = POLLIN}};
+        int pr = poll(p, 2, writer_timeout(w));
         if (pr < 0 && errno != EINTR)
             break;
-        if (pr > 0) {
+        if (pr > 0 && p[1].revents)
+            bg_collect(w);
+        if (pr > 0 && p[0].revents) {
             ssize_t n = read(w->sock, buf + have, cap - have);
             if (n < 0 && errno == EINTR)
                 continue;
@@ -479,8 +620,9 @@ static void writer_loop(struct writer *w)
         if (!w->failed && w->cfg->fsync == AUDIT_FSYNC_BATCH &&
             (w->tree.size - w->synced >= cfg_or(w->cfg->batch_records, 256) ||
              (w->synced < w->tree.size &&
-              clock_mono_ms() - w->first_unsynced_ms >= cfg_or(w->cfg->batch_ms, 50))))
-            (void)writer_sync(w);
+              clock_mono_ms() - w->first_unsynced_ms >= cfg_or(w->cfg->batch_ms, 50))) &&
+            !bg_busy(w))
+            (void)writer_sync_batch(w);
         if (!w->failed && !closing && writer_due_checkpoint(w))
             (void)writer_checkpoint(w, 0);
         if (flush_replies(w) != 0)
@@ -496,6 +638,7 @@ static void writer_loop(struct writer *w)
     }
     if (!w->failed)
         (void)(w->cfg->fsync != AUDIT_FSYNC_NONE ? writer_sync(w) : writer_flush(w));
+    bg_stop(w);
     free(buf);
 }
 
