@@ -347,6 +347,14 @@ static int add_name_constraints(X509 *x, const struct mint_ca_opts *opts, char *
         size_t plen = slash ? (size_t)(slash - p) : strlen(p);
         enum mint_host_kind kind;
         char e2[512];
+        if (plen > 2 && p[0] == '*' && p[1] == '.') {
+            diag_set(err, errlen,
+                     "mint: permitted name %zu (%s) is a wildcard; write %.*s, which permits "
+                     "every name under it too",
+                     i + 1, p, (int)(plen - 2 > 200 ? 200 : plen - 2), p + 2);
+            rc = -EINVAL;
+            goto out;
+        }
         if ((rc = mint_host_normalize(p, plen, norm, &kind, e2, sizeof e2)) != 0) {
             diag_set(err, errlen, "mint: permitted name %zu: %s", i + 1, e2 + 6);
             rc = -EINVAL;
