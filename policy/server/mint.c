@@ -910,7 +910,9 @@ static X509 *leaf_make(struct mint_ca *ca, const char *host, enum mint_host_kind
         !add_ext(x, ca->cert, NID_ext_key_usage, "serverAuth") ||
         !add_ext(x, ca->cert, NID_subject_alt_name, sanv) ||
         !add_ext(x, ca->cert, NID_subject_key_identifier, "hash") ||
-        !add_ext(x, ca->cert, NID_authority_key_identifier, "keyid:always")) {
+        /* "keyid,issuer": a supplied CA without a subject key identifier is named by issuer and
+         * serial instead. */
+        !add_ext(x, ca->cert, NID_authority_key_identifier, "keyid,issuer")) {
         tls_fail(err, errlen, "cannot build a leaf certificate's extensions");
         goto fail;
     }

@@ -209,6 +209,87 @@ Test(mint, the_key_of_another_ca_or_a_missing_ca_is_refused)
     cr_assert_str_eq(mint_strerror(MINT_ERR_CA), "not a usable CA");
 }
 
+/* Write PREFIX.ca.pem and PREFIX.ca.key by hand: a certificate valid from now + from_s to
+ * now + to_s, a CA or not. */
+static void write_ca(const char *prefix, long from_s, long to_s, int is_ca)
+{
+    char path[300];
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509 *x = X509_new();
+    X509V3_CTX v3;
+    cr_assert(k && x);
+    X509_set_version(x, X509_VERSION_3);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+    X509_gmtime_adj(X509_getm_notBefore(x), from_s);
+    X509_gmtime_adj(X509_getm_notAfter(x), to_s);
+    X509_set_pubkey(x, k);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"hand made", -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(x));
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
+                                            is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+    cr_assert(e && X509_add_ext(x, e, -1));
+    X509_EXTENSION_free(e);
+    cr_assert(X509_sign(x, k, EVP_sha256()));
+    snprintf(path, sizeof path, "%s.ca.pem", prefix);
+    FILE *f = fopen(path, "w");
+    cr_assert(f && PEM_write_X509(f, x));
+    fclose(f);
+    snprintf(path, sizeof path, "%s.ca.key", prefix);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    cr_assert(fd >= 0 && (f = fdopen(fd, "w")));
+    cr_assert(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL));
+    fclose(f);
+    X509_free(x);
+    EVP_PKEY_free(k);
+}
+
+Test(mint, a_ca_that_is_not_valid_now_or_not_a_ca_is_refused)
+{
+    char prefix[256];
+    struct mint_ca *ca = NULL;
+
+    prefix_in(prefix, sizeof prefix, "expired");
+    write_ca(prefix, -10 * 86400, -86400, 1);
+    cr_assert_eq(mint_ca_open(prefix, NULL, &ca, err, sizeof err), MINT_ERR_EXPIRED, "%s", err);
+    cr_assert(strstr(err, "expired at") && strstr(err, "cordon keygen --ca"), "%s", err);
+
+    prefix_in(prefix, sizeof prefix, "future");
+    write_ca(prefix, 86400, 10 * 86400, 1);
+    cr_assert_eq(mint_ca_open(prefix, NULL, &ca, err, sizeof err), MINT_ERR_EXPIRED, "%s", err);
+    cr_assert(strstr(err, "not valid before") && strstr(err, "clock"), "%s", err);
+
+    prefix_in(prefix, sizeof prefix, "leaf");
+    write_ca(prefix, -60, 86400, 0);
+    cr_assert_eq(mint_ca_open(prefix, NULL, &ca, err, sizeof err), MINT_ERR_CA, "%s", err);
+    cr_assert(strstr(err, "is not a CA certificate"), "%s", err);
+
+    /* A CA made elsewhere (no pathlen, no key usage) is taken, and its leaves verify. */
+    prefix_in(prefix, sizeof prefix, "supplied");
+    write_ca(prefix, -60, 30 * 86400, 1);
+    cr_assert_eq(mint_ca_open(prefix, NULL, &ca, err, sizeof err), 0, "%s", err);
+    X509 *leaf = NULL;
+    cr_assert_eq(mint_leaf(ca, "crm.internal", &leaf, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(verify(mint_ca_cert(ca), leaf, "crm.internal"), 0);
+    int days = 0, secs = 0;
+    cr_assert_eq(ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(leaf)), 1);
+    cr_assert_leq(days, MINT_LEAF_DAYS);
+    X509_free(leaf);
+    mint_ca_free(ca);
+
+    /* A leaf never outlives its CA. */
+    prefix_in(prefix, sizeof prefix, "short");
+    write_ca(prefix, -60, 3600, 1);
+    cr_assert_eq(mint_ca_open(prefix, NULL, &ca, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mint_leaf(ca, "crm.internal", &leaf, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(ASN1_TIME_compare(X509_get0_notAfter(leaf), X509_get0_notAfter(mint_ca_cert(ca))),
+                 0);
+    X509_free(leaf);
+    mint_ca_free(ca);
+}
+
 /* ------------------------------------------------------------ leaves */
 
 Test(mint, a_leaf_verifies_against_the_ca_and_names_its_host)
