@@ -812,11 +812,22 @@ int mint_ca_write_bundle(const struct mint_ca *ca, const char *system_bundle, co
         diag_set(err, errlen, "mint: out of memory encoding the CA certificate");
         return rc;
     }
-    sys = open(system_bundle, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO in the store's place must not hang cordond; a regular file ignores
+     * it. */
+    sys = open(system_bundle, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (sys < 0 && errno != ENOENT) {
         rc = -errno;
         diag_set(err, errlen, "mint: cannot read the system CAs %s: %s", system_bundle,
                  strerror(errno));
+        goto out;
+    }
+    struct stat st;
+    if (sys >= 0 && (fstat(sys, &st) != 0 || !S_ISREG(st.st_mode))) {
+        rc = -EINVAL;
+        diag_set(err, errlen,
+                 "mint: the system CAs %s are not a regular file; give the bundle file "
+                 "itself (on Debian /etc/ssl/certs/ca-certificates.crt)",
+                 system_bundle);
         goto out;
     }
     unlink(tmp); /* a leftover of a crash; O_EXCL below refuses anything put back */

@@ -746,6 +746,12 @@ Test(mint, the_bundle_is_the_system_cas_then_cordons)
     cr_assert_eq(sk_X509_OBJECT_num(X509_STORE_get0_objects(store)), 1);
     X509_STORE_free(store);
 
+    /* A directory in the store's place is refused, and nothing is written. */
+    cr_assert_eq(unlink(bundle), 0);
+    cr_assert_eq(mint_ca_write_bundle(ca, dir, bundle, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "not a regular file"), "%s", err);
+    cr_assert_eq(access(bundle, F_OK), -1);
+
     /* The default: the system's file, when this machine has one. */
     if (access(MINT_SYSTEM_BUNDLE, R_OK) == 0) {
         cr_assert_eq(mint_ca_write_bundle(ca, NULL, bundle, err, sizeof err), 0, "%s", err);
