@@ -32,10 +32,11 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
-#define SHOW_MAX 48              /* bytes of a hostile name quoted back in an error */
-#define KEY_FILE_MAX (16u << 10) /* a PEM private key is far smaller */
-#define EPHEMERAL_DAYS 30        /* an in-memory CA outlives any one run */
-#define SKEW_SECONDS 3600        /* notBefore an hour back, for clients with a slow clock */
+#define SHOW_MAX 48                /* bytes of a hostile name quoted back in an error */
+#define KEY_FILE_MAX (16u << 10)   /* a PEM private key is far smaller */
+#define EPHEMERAL_DAYS 30          /* an in-memory CA outlives any one run */
+#define MINT_SESSIONS_PER_HOST 256 /* TLS sessions each host's server context caches */
+#define SKEW_SECONDS 3600          /* notBefore an hour back, for clients with a slow clock */
 
 struct leaf {
     char host[MINT_HOST_MAX + 1];
@@ -950,6 +951,9 @@ static SSL_CTX *ctx_make(struct mint_ca *ca, X509 *cert, char *err, size_t errle
     }
     /* A renegotiation would let a client start a second handshake the tunnel never sees. */
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    /* OpenSSL keeps up to 20,480 sessions per context by default; with a context per host
+     * that bound times the cache's would be no bound. Tickets resume past it. */
+    SSL_CTX_sess_set_cache_size(ctx, MINT_SESSIONS_PER_HOST);
     return ctx;
 }
 

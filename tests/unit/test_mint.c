@@ -685,6 +685,9 @@ Test(mint, a_client_that_trusts_the_ca_completes_a_handshake_and_one_that_does_n
     SSL_CTX *wrong = client(mint_ca_cert(other));
     cr_assert_eq(handshake(server, wrong, "crm.internal", &verr, sni, sizeof sni), 0);
 
+    /* Its session cache is bounded: a context per host must not multiply OpenSSL's 20,480. */
+    cr_assert_leq(SSL_CTX_sess_get_cache_size(server), 256);
+
     /* A context from the cache is the same context. */
     SSL_CTX *again = NULL;
     cr_assert_eq(mint_server_ctx(ca, "crm.internal", &again, err, sizeof err), 0, "%s", err);
