@@ -146,7 +146,13 @@ __attribute__((warn_unused_result)) int mint_leaf(struct mint_ca *ca, const char
  * A server SSL_CTX for host (TLS 1.2 and later, the leaf and its key loaded and checked),
  * cached with the leaf, so that a tunnel makes SSL_new(ctx) per connection and nothing more.
  * *ctx is a new reference: SSL_CTX_free it when done (an SSL made from it holds its own).
- * Errors as mint_leaf.
+ * Renegotiation is refused; at most 256 sessions per host are cached (tickets resume past
+ * that). The context does not look at the ClientHello: a caller that took host from a
+ * CONNECT line decides what an SNI naming another host means. Errors as mint_leaf.
+ *
+ * Cost, for the tunnel's planning (one core of the 2-core development machine): a new host
+ * is a signature and an SSL_CTX_new, about 0.5 ms; a cached one is a lookup under the mutex,
+ * well under a microsecond.
  */
 __attribute__((warn_unused_result)) int mint_server_ctx(struct mint_ca *ca, const char *host,
                                                         SSL_CTX **ctx, char *err, size_t errlen);
