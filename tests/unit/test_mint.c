@@ -290,6 +290,29 @@ Test(mint, a_ca_that_is_not_valid_now_or_not_a_ca_is_refused)
     mint_ca_free(ca);
 }
 
+Test(mint, an_ephemeral_ca_is_a_ca_of_its_own_for_one_run)
+{
+    struct mint_ca *a = ephemeral(0), *b = ephemeral(0);
+    char fa[96], fb[96];
+    time_t end;
+    mint_ca_describe(a, fa, &end);
+    mint_ca_describe(b, fb, NULL);
+    cr_assert_str_neq(fa, fb);
+    time_t now = time(NULL);
+    cr_assert(end > now + 29 * 86400 && end <= now + 31 * 86400, "%lld s", (long long)(end - now));
+    cr_assert_eq(X509_check_ca(mint_ca_cert(a)), 1);
+    /* Two cordon CAs are two issuers: a bundle holding both finds the right one. */
+    cr_assert_neq(X509_NAME_cmp(X509_get_subject_name(mint_ca_cert(a)),
+                                X509_get_subject_name(mint_ca_cert(b))),
+                  0);
+    X509 *leaf = NULL;
+    cr_assert_eq(mint_leaf(a, "crm.internal", &leaf, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_neq(verify(mint_ca_cert(b), leaf, "crm.internal"), 0);
+    X509_free(leaf);
+    mint_ca_free(a);
+    mint_ca_free(b);
+}
+
 /* ------------------------------------------------------------ leaves */
 
 Test(mint, a_leaf_verifies_against_the_ca_and_names_its_host)
