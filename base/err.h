@@ -30,6 +30,7 @@
 #define ERR_BLOCK_DATA (-10800)
 #define ERR_BLOCK_LEDGER (-10900)
 #define ERR_BLOCK_TZ (-11000)
+#define ERR_BLOCK_MINT (-11100)
 
 /* 1 when rc is a negative errno, 0 for success and for a module's own code. */
 static inline int err_is_errno(int rc)

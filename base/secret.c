@@ -19,9 +19,10 @@ void secret_free(char *buf, size_t len)
     free(buf);
 }
 
-/* The reader of both forms; exact keeps the bytes as they are, an empty file included. */
-static int read_private(const char *what, const char *path, size_t max, int exact, char **out,
-                        size_t *len, char *err, size_t errlen)
+/* The reader of every form; exact keeps the bytes as they are, an empty file included; owned
+ * also refuses a file that another user owns. */
+static int read_private(const char *what, const char *path, size_t max, int exact, int owned,
+                        char **out, size_t *len, char *err, size_t errlen)
 {
     int rc, fd = -1;
     struct stat st;
@@ -60,6 +61,14 @@ static int read_private(const char *what, const char *path, size_t max, int exac
                  "private with chmod 600 %s",
                  what, path, (unsigned)(st.st_mode & 07777), st.st_mode & 044 ? "read" : "change",
                  path);
+        goto out;
+    }
+    if (owned && st.st_uid != geteuid()) {
+        rc = -EPERM;
+        diag_set(err, errlen,
+                 "%s %s is owned by uid %u, not by uid %u that reads it, so another user "
+                 "controls it; give it to this user with chown %u %s",
+                 what, path, (unsigned)st.st_uid, (unsigned)geteuid(), (unsigned)geteuid(), path);
         goto out;
     }
     if ((uint64_t)st.st_size > max) {
@@ -121,11 +130,17 @@ out:
 int secret_read_file(const char *what, const char *path, size_t max, char **out, size_t *len,
                      char *err, size_t errlen)
 {
-    return read_private(what, path, max, 0, out, len, err, errlen);
+    return read_private(what, path, max, 0, 0, out, len, err, errlen);
 }
 
 int secret_read_file_exact(const char *what, const char *path, size_t max, char **out, size_t *len,
                            char *err, size_t errlen)
 {
-    return read_private(what, path, max, 1, out, len, err, errlen);
+    return read_private(what, path, max, 1, 0, out, len, err, errlen);
+}
+
+int secret_read_file_owned(const char *what, const char *path, size_t max, char **out, size_t *len,
+                           char *err, size_t errlen)
+{
+    return read_private(what, path, max, 1, 1, out, len, err, errlen);
 }

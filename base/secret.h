@@ -36,6 +36,15 @@ __attribute__((warn_unused_result)) int secret_read_file_exact(const char *what,
                                                                size_t max, char **out, size_t *len,
                                                                char *err, size_t errlen);
 
+/*
+ * secret_read_file_exact, refusing also (-EPERM, with the chown that fixes it) a file owned by
+ * a user other than the effective one: for a key that must be this user's alone, such as
+ * cordond's deployment CA key (policy/server/mint.h).
+ */
+__attribute__((warn_unused_result)) int secret_read_file_owned(const char *what, const char *path,
+                                                               size_t max, char **out, size_t *len,
+                                                               char *err, size_t errlen);
+
 /* Wipe len bytes of buf, then free it. NULL is accepted. */
 void secret_free(char *buf, size_t len);
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `cordon keygen`, `cordon sign` and `cordon verify`: Ed25519 keys and the DSSE envelopes
- * that carry signed policies.
+ * that carry signed policies; `cordon keygen --ca`, the deployment CA cordond mints TLS
+ * certificates from (policy/server/mint.h).
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -14,32 +15,112 @@
 #include "policy/sign/envelope.h"
 #include "policy/sign/key.h"
 #include "policy/policy.h"
+#include "policy/server/mint.h"
 #include "tools/cli.h"
 
 /* ---------------------------------------------------------------- keygen */
 
-static int run_keygen(int argc, char **argv)
+/* `cordon keygen --ca PREFIX [--permit NAME]... [--days N]` */
+static int keygen_ca(const char *prefix, const char *const *permit, size_t n_permit,
+                     const char *days_s)
 {
-    char id[KEY_ID_HEX + 1], err[512];
-    if (argc != 2 || argv[1][0] == '-')
-        return cli_usage_error(&cmd_keygen, "name exactly one PREFIX");
-    int rc = key_generate(argv[1], id, err, sizeof err);
+    struct mint_ca_opts o = {.permit = permit, .n_permit = n_permit};
+    struct mint_ca *ca = NULL;
+    char err[1024], fp[96], until[32] = "?";
+    time_t end = 0;
+    struct tm tm;
+
+    if (days_s) {
+        char *e;
+        errno = 0;
+        unsigned long d = strtoul(days_s, &e, 10);
+        if (errno || e == days_s || *e || days_s[0] == '-' || d < 1 || d > 3650)
+            return cli_usage_error(&cmd_keygen, "--days %s: expected a whole number from 1 to 3650",
+                                   days_s);
+        o.days = (unsigned)d;
+    }
+    int rc = mint_ca_create(prefix, &o, &ca, err, sizeof err);
     if (rc != 0) {
         cli_error("keygen", "%s", err);
         return CLI_USAGE;
     }
-    printf("wrote %s.key (private, mode 0600) and %s.pub (key id %s)\n", argv[1], argv[1], id);
+    mint_ca_describe(ca, fp, &end);
+    if (gmtime_r(&end, &tm))
+        strftime(until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    printf("wrote %s.ca.key (private, mode 0600) and %s.ca.pem (CA certificate, valid until "
+           "%s)\nSHA-256 fingerprint %s\n",
+           prefix, prefix, until, fp);
+    mint_ca_free(ca);
+    return CLI_OK;
+}
+
+static int run_keygen(int argc, char **argv)
+{
+    static const struct option opts[] = {{"ca", no_argument, NULL, 'c'},
+                                         {"permit", required_argument, NULL, 'p'},
+                                         {"days", required_argument, NULL, 'd'},
+                                         {0, 0, 0, 0}};
+    const char *permit[MINT_PERMIT_MAX], *days_s = NULL;
+    size_t n_permit = 0;
+    char id[KEY_ID_HEX + 1], err[512];
+    int c, ca = 0;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            ca = 1;
+            break;
+        case 'p':
+            if (n_permit == MINT_PERMIT_MAX)
+                return cli_usage_error(&cmd_keygen, "--permit: at most %d names", MINT_PERMIT_MAX);
+            permit[n_permit++] = optarg;
+            break;
+        case 'd':
+            days_s = optarg;
+            break;
+        default:
+            return cli_usage_error(&cmd_keygen, "unknown option");
+        }
+    }
+    if (optind != argc - 1 || argv[optind][0] == '-')
+        return cli_usage_error(&cmd_keygen, "name exactly one PREFIX");
+    if (!ca && (n_permit || days_s))
+        return cli_usage_error(&cmd_keygen, "--permit and --days are for a CA: add --ca");
+    if (ca)
+        return keygen_ca(argv[optind], permit, n_permit, days_s);
+    int rc = key_generate(argv[optind], id, err, sizeof err);
+    if (rc != 0) {
+        cli_error("keygen", "%s", err);
+        return CLI_USAGE;
+    }
+    printf("wrote %s.key (private, mode 0600) and %s.pub (key id %s)\n", argv[optind], argv[optind],
+           id);
     return CLI_OK;
 }
 
 const struct cli_command cmd_keygen = {
     "keygen",
-    "create an Ed25519 signing key pair",
+    "create an Ed25519 signing key pair, or a deployment CA",
     "usage: cordon keygen PREFIX\n"
+    "       cordon keygen --ca [--permit NAME]... [--days N] PREFIX\n"
     "\n"
     "Write a new Ed25519 key pair: PREFIX.key (the private key, mode 0600) and PREFIX.pub\n"
     "(the public key to pin in CORDON_TRUST or pass to --trust). Existing files are never\n"
     "overwritten. The formats are specified in docs/PROTOCOL.md.\n"
+    "\n"
+    "With --ca, write a deployment CA instead: PREFIX.ca.key (its EC P-256 private key, mode\n"
+    "0600, for cordond alone) and PREFIX.ca.pem (the self-signed CA certificate that governed\n"
+    "clients trust), from which cordond mints a certificate for each host whose TLS it\n"
+    "terminates. Keep the key in cordond's state directory: whoever holds it can impersonate\n"
+    "any host to a client that trusts the certificate (docs/SECURITY.md).\n"
+    "\n"
+    "  --ca           write a deployment CA, not a signing key\n"
+    "  --permit NAME  the CA may only vouch for NAME and the names under it (a DNS name), or\n"
+    "                 for an address or range (10.0.0.0/8, fd00::/8): X.509 name constraints;\n"
+    "                 repeat for several (at most 32). With names only, no address is\n"
+    "                 permitted; with addresses only, no name. Default: no constraint.\n"
+    "  --days N       how long the CA is valid, 1 to 3650 days (default 365)\n"
     "\n"
     "Exit status: 0 written, 2 usage error or the files could not be written.\n",
     run_keygen,

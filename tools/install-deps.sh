@@ -7,6 +7,7 @@ set -euo pipefail
 PACKAGES=(
     build-essential cmake pkg-config git ca-certificates
     libcurl4-openssl-dev libcjson-dev libsodium-dev libcriterion-dev
+    libssl-dev                 # cordond's TLS: the deployment CA and the leaves it mints
     libmicrohttpd-dev libseccomp-dev libvectorscan-dev
     libpcre2-dev               # the PCRE2-JIT baseline of bench/bench_scan.c
     clang libclang-rt-14-dev   # libFuzzer targets in tests/fuzz

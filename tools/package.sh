@@ -97,14 +97,15 @@ strip --strip-unneeded --remove-section=.comment --remove-section=.note \
 chmod 0644 "$root"/usr/lib/x86_64-linux-gnu/cordon/*.so
 
 # Depends: what the binaries link (dpkg-shlibdeps), and what they load with dlopen: libcurl
-# for the admin commands, vectorscan for the data classes; passwd for useradd in postinst and
-# procps for the unit's ExecReload (/bin/kill).
+# for the admin commands, vectorscan for the data classes; libssl3 for cordond's TLS (the
+# deployment CA and the certificates it mints, policy/server/mint.c); passwd for useradd in postinst
+# and procps for the unit's ExecReload (/bin/kill).
 mkdir -p "$stage/shlibs/debian"
 printf 'Source: cordon\n\nPackage: cordon\nArchitecture: amd64\n' >"$stage/shlibs/debian/control"
 shlibs=$(cd "$stage/shlibs" && dpkg-shlibdeps -O "$root/usr/bin/cordon" "$root/usr/sbin/cordond" \
     "$root"/usr/lib/x86_64-linux-gnu/cordon/*.so 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 depends=$shlibs
-for extra in libcurl4 libvectorscan5 passwd procps; do
+for extra in libcurl4 libvectorscan5 libssl3 passwd procps; do
     case ", $depends" in *", $extra "* | *", $extra,"* | *", $extra") ;; *) depends="$depends, $extra" ;; esac
 done
 

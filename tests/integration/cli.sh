@@ -32,6 +32,23 @@ mode=$(stat -c %a "$T/k.key")
 run "keygen refuses to overwrite" 2 "$CORDON" keygen "$T/k"
 "$CORDON" keygen "$T/other" >/dev/null
 
+# --- the deployment CA: key 0600, a CA certificate openssl reads, never overwritten
+run "keygen --ca" 0 "$CORDON" keygen --ca "$T/tls"
+has "keygen --ca names both files" "tls.ca.key (private, mode 0600) and $T/tls.ca.pem"
+mode=$(stat -c %a "$T/tls.ca.key")
+[ "$mode" = 600 ] && ok "CA key is mode 0600" || bad "CA key is mode 0600" "mode $mode"
+if openssl x509 -in "$T/tls.ca.pem" -noout -text 2>/dev/null | grep -q "CA:TRUE, pathlen:0"; then
+    ok "the CA certificate is a CA of path length 0"
+else
+    bad "the CA certificate is a CA of path length 0" "$(openssl x509 -in "$T/tls.ca.pem" -noout -text 2>&1 | head -5)"
+fi
+run "keygen --ca refuses to overwrite" 2 "$CORDON" keygen --ca "$T/tls"
+has "the refusal names the file" "tls.ca.key already exists"
+run "keygen --permit without --ca" 2 "$CORDON" keygen --permit corp.example "$T/x"
+run "keygen --ca --permit a wildcard" 2 "$CORDON" keygen --ca --permit "*.corp.example" "$T/w"
+has "the wildcard is refused with its fix" "write corp.example"
+run "keygen --ca --permit --days" 0 "$CORDON" keygen --ca --permit corp.example --days 30 "$T/nc"
+
 # --- policy check
 run "examples are valid" 0 "$CORDON" policy check "$EX"/*.json
 cat > bad.json <<'J'

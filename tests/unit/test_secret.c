@@ -128,3 +128,29 @@ Test(secret, a_binary_secret_keeps_every_byte)
     cr_assert_null(out);
     cr_assert(strstr(err, "chmod 600"), "%s", err);
 }
+
+Test(secret, owned_refuses_a_file_another_user_owns)
+{
+    char *out = NULL, err[512] = "";
+    size_t len = 0;
+    const char *p = file("mine", "-----BEGIN PRIVATE KEY-----\n", 0600);
+    cr_assert_eq(secret_read_file_owned("the CA key", p, 0, &out, &len, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_str_eq(out, "-----BEGIN PRIVATE KEY-----\n", "the bytes are kept as they are");
+    secret_free(out, len);
+    out = NULL;
+    cr_assert_eq(chmod(p, 0640), 0);
+    cr_assert_eq(secret_read_file_owned("the CA key", p, 0, &out, &len, err, sizeof err), -EPERM);
+    cr_assert(strstr(err, "chmod 600"), "%s", err);
+    if (geteuid() != 0)
+        return; /* only root can give a file away */
+    cr_assert_eq(chmod(p, 0600), 0);
+    cr_assert_eq(chown(p, 1, 1), 0);
+    cr_assert_eq(secret_read_file_owned("the CA key", p, 0, &out, &len, err, sizeof err), -EPERM);
+    cr_assert_null(out);
+    cr_assert(strstr(err, "owned by uid 1") && strstr(err, "chown 0"), "%s", err);
+    /* the readers that do not ask about the owner still take it */
+    cr_assert_eq(secret_read_file_exact("the CA key", p, 0, &out, &len, err, sizeof err), 0, "%s",
+                 err);
+    secret_free(out, len);
+}
