@@ -532,11 +532,13 @@ static int read_head(struct treq *t)
             return n < 0 ? -errno : -ECONNRESET;
         t->len += (size_t)n;
         t->hdr[t->len] = '\0';
-        if (memchr(t->hdr, '\0', t->len)) {
+        end = memmem(t->hdr, t->len, "\r\n\r\n", 4);
+        /* only the head is text: bytes behind it (a TLS hello sent without waiting for the
+         * 200) are the stream's, NULs included */
+        if (memchr(t->hdr, '\0', end ? (size_t)(end - t->hdr) : t->len)) {
             refuse(t->s, t->fd, 400, "the request holds a NUL byte");
             return -EINVAL;
         }
-        end = strstr(t->hdr, "\r\n\r\n");
     }
     t->head_len = (size_t)(end + 4 - t->hdr);
     return 0;
