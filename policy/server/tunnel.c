@@ -39,7 +39,9 @@
 
 #define CONNECT_TIMEOUT_MS 10000
 #define RELAY_BUF (64 * 1024)
-/* Each direction's pipe (F_SETPIPE_SZ): what one splice can move. */
+/* A busy direction's pipe (F_SETPIPE_SZ), the most one splice moves: 1 MiB, the default
+ * /proc/sys/fs/pipe-max-size. With the default 64 KiB pipe the relay makes about 16 times as
+ * many splice calls and costs about twice the CPU per byte (bench/bench_tunnel.sh). */
 #define TUNNEL_PIPE_SIZE (1024 * 1024)
 
 struct tunnel {
@@ -177,6 +179,7 @@ struct flow {
     int from, to;
     int pipe[2];   /* [0] read end, [1] write end; -1 when this flow copies */
     size_t cap;    /* the pipe's capacity */
+    int grown;     /* F_SETPIPE_SZ was tried */
     size_t queued; /* bytes in the pipe */
     int full;      /* the pipe took nothing more while holding bytes: wait for `to` */
     char *buf;     /* the copy loop's buffer, allocated on fallback */
@@ -193,20 +196,39 @@ struct flow {
 static const char *const relay_end_words[] = {"closed", "idle", "revoked", "reset", "quarantined"};
 enum relay_end { RELAY_CLOSED, RELAY_IDLE, RELAY_REVOKED, RELAY_RESET, RELAY_QUARANTINED };
 
-/* Give a flow its pipe. Returns 0, or -1 without one (no descriptors left, say): the flow
- * then copies. */
+/* Give a flow its pipe, of the default size. Returns 0, or -1 without one: no descriptors
+ * left, or a pipe smaller than the copy loop's buffer, which the kernel makes once the user's
+ * pipes hold /proc/sys/fs/pipe-user-pages-soft (splicing through it would cost more than
+ * copying). The flow then copies. */
 static int flow_pipe(struct flow *x)
 {
     if (pipe2(x->pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
         x->pipe[0] = x->pipe[1] = -1;
         return -1;
     }
-    /* A larger pipe takes a whole socket buffer in one splice; beyond the user's pipe quota
-     * the kernel refuses (EPERM) and the default (64 KiB) stays. */
-    (void)fcntl(x->pipe[1], F_SETPIPE_SZ, TUNNEL_PIPE_SIZE);
     int cap = fcntl(x->pipe[1], F_GETPIPE_SZ);
-    x->cap = cap > 0 ? (size_t)cap : 65536;
+    if (cap < RELAY_BUF) {
+        close(x->pipe[0]);
+        close(x->pipe[1]);
+        x->pipe[0] = x->pipe[1] = -1;
+        return -1;
+    }
+    x->cap = (size_t)cap;
     return 0;
+}
+
+/* A flow that filled its pipe is busy: give it TUNNEL_PIPE_SIZE, once. Only busy flows grow,
+ * because a pipe's pages count against the user's quota from the moment it is sized, and most
+ * tunnels are idle most of the time. Past the quota the kernel refuses (EPERM) and the pipe
+ * keeps its size. */
+static void flow_grow(struct flow *x)
+{
+    x->grown = 1;
+    if (fcntl(x->pipe[1], F_SETPIPE_SZ, TUNNEL_PIPE_SIZE) > 0) {
+        int cap = fcntl(x->pipe[1], F_GETPIPE_SZ);
+        if (cap > 0 && (size_t)cap > x->cap)
+            x->cap = (size_t)cap;
+    }
 }
 
 /* Switch a flow to the copy loop: the bytes already in its pipe go to its buffer first (a
@@ -257,8 +279,8 @@ static int flow_in(struct flow *x)
 {
     ssize_t n;
     if (x->pipe[0] >= 0) {
-        n = splice(x->from, NULL, x->pipe[1], NULL, x->cap - x->queued,
-                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        size_t want = x->cap - x->queued;
+        n = splice(x->from, NULL, x->pipe[1], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n < 0 && splice_refused(errno)) {
             if (flow_copy(x) != 0)
                 return -1;
@@ -268,6 +290,8 @@ static int flow_in(struct flow *x)
             x->full = 1; /* the socket or the pipe is out: POLLOUT on `to` decides */
         if (n > 0)
             x->queued += (size_t)n;
+        if (n > 0 && (size_t)n == want && !x->grown)
+            flow_grow(x);
     } else {
         n = recv(x->from, x->buf, x->bufcap, 0);
         if (n > 0) {
