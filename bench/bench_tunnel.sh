@@ -7,6 +7,7 @@
 # ROUNDS interleaved rounds; prints the medians, the ratio (median of each round's
 # tunnel/direct pair) and cordond's CPU time per GiB relayed.
 #   bench/bench_tunnel.sh [BUILD_DIR [MIB [ROUNDS]]]   (default: build 1024 7)
+# CORDOND=PATH measures another cordond binary (an older build, say) against the same client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -14,7 +15,7 @@ build=${1:-build}
 mib=${2:-1024}
 rounds=${3:-7}
 cordon=$src/$build/tools/cordon
-cordond=$src/$build/policy/server/cordond
+cordond=${CORDOND:-$src/$build/policy/server/cordond}
 bench=$src/$build/bench/bench_tunnel
 work=$(mktemp -d /var/tmp/cordon-bench-XXXXXX)
 pids=()
