@@ -290,7 +290,7 @@ int httprule_judge(const struct httprule_set *s, size_t host, const struct httpr
         snprintf(extra, sizeof extra, " (the path read without its ;parameters, as %s)", shown);
     }
     if (r >= 0) {
-        char d[280];
+        char d[240];
         describe(&e->rules[r], d, sizeof d);
         snprintf(v->reason, sizeof v->reason, "sandbox.network.http[%zu].rules[%d]: %s%s", host, r,
                  d, extra);

@@ -21,7 +21,7 @@
 
 /* Query parameters judged in one request at most; more is refused as unjudgeable. */
 #define HTTPRULE_PARAMS_MAX 256
-#define HTTPRULE_REASON_MAX 400
+#define HTTPRULE_REASON_MAX 512
 
 struct httprule_set;
 
