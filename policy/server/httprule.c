@@ -102,6 +102,45 @@ int httprule_host(const struct policy *p, const char *host, unsigned port)
     return -1;
 }
 
+/* A path for a message: at most 100 bytes, bytes outside printable ASCII as '?'. */
+static void show(const char *s, char *out, size_t cap)
+{
+    size_t i = 0;
+    for (; s[i] && i + 4 < cap && i < 100; i++)
+        out[i] = (unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f ? '?' : s[i];
+    if (s[i] && i + 4 < cap) {
+        memcpy(out + i, "...", 3);
+        i += 3;
+    }
+    out[i] = '\0';
+}
+
+int httprule_check_host(const char *conn_host, unsigned conn_port, const char *host_field,
+                        unsigned default_port, char *err, size_t errlen)
+{
+    char h[256], shown[128];
+    unsigned port = 0;
+    const char *why = "";
+    show(host_field, shown, sizeof shown);
+    int rc = httppath_host(host_field, h, sizeof h, &port, &why);
+    if (rc != 0) {
+        snprintf(err, errlen, "Host \"%s\" cannot be read: %s", shown,
+                 rc == -ENAMETOOLONG ? "the name is too long" : why);
+        return -EINVAL;
+    }
+    if (!port)
+        port = default_port;
+    if (strcmp(h, conn_host) != 0 || port != conn_port) {
+        snprintf(err, errlen,
+                 "Host \"%s\" is not %s%s%s:%u, the endpoint this connection was opened to; "
+                 "the rules judge requests for that host only",
+                 shown, strchr(conn_host, ':') ? "[" : "", conn_host,
+                 strchr(conn_host, ':') ? "]" : "", conn_port);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 void httprule_verdict_free(struct httprule_verdict *v)
 {
     free(v->path);
@@ -187,19 +226,6 @@ static void describe(const struct policy_http_rule *r, char *out, size_t cap)
     }
     if (r->methods.n == 0 && !r->path && r->n_query == 0 && o < cap)
         snprintf(out + o, cap - o, " every request");
-}
-
-/* A path for a message: at most 100 bytes, bytes outside printable ASCII as '?'. */
-static void show(const char *s, char *out, size_t cap)
-{
-    size_t i = 0;
-    for (; s[i] && i + 4 < cap && i < 100; i++)
-        out[i] = (unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f ? '?' : s[i];
-    if (s[i] && i + 4 < cap) {
-        memcpy(out + i, "...", 3);
-        i += 3;
-    }
-    out[i] = '\0';
 }
 
 int httprule_judge(const struct httprule_set *s, size_t host, const struct httprule_request *rq,

@@ -43,6 +43,17 @@ void httprule_free(struct httprule_set *s);
  */
 int httprule_host(const struct policy *p, const char *host, unsigned port);
 
+/*
+ * Does a request's Host value (httpreq's host) name the endpoint the tunnel was opened to
+ * (conn_host lowercased, an IPv6 literal without brackets; conn_port)? A Host without a port
+ * means default_port (80 for plain HTTP, 443 when cordond terminated TLS). Returns 0 when it
+ * does; -EINVAL with err saying what differs otherwise: the rules were chosen for the
+ * tunnel's host, and an origin serving several names would answer for the Host's.
+ */
+__attribute__((warn_unused_result)) int
+httprule_check_host(const char *conn_host, unsigned conn_port, const char *host_field,
+                    unsigned default_port, char *err, size_t errlen);
+
 struct httprule_request {
     const char *method; /* "GET" */
     const char *path;   /* as sent, percent-encoded (httpreq's path) */

@@ -187,3 +187,27 @@ Test(httprule, defaults_and_catch_alls_name_themselves)
     cr_assert_eq(httprule_judge(set, 9, &rq, &v), -EINVAL);
     cr_assert_eq(v.action, POLICY_HTTP_DENY);
 }
+
+Test(httprule, the_host_field_must_name_the_tunnels_endpoint)
+{
+    char err[256];
+    cr_assert_eq(httprule_check_host("crm.internal", 443, "CRM.internal.", 443, err, sizeof err),
+                 0);
+    cr_assert_eq(httprule_check_host("crm.internal", 443, "crm.internal:443", 80, err, sizeof err),
+                 0);
+    cr_assert_eq(httprule_check_host("::1", 8080, "[::1]:8080", 80, err, sizeof err), 0);
+    cr_assert_eq(httprule_check_host("crm.internal", 443, "other.internal", 443, err, sizeof err),
+                 -EINVAL);
+    cr_assert_str_eq(err, "Host \"other.internal\" is not crm.internal:443, the endpoint this "
+                          "connection was opened to; the rules judge requests for that host only");
+    cr_assert_eq(
+        httprule_check_host("crm.internal", 443, "crm.internal:8443", 443, err, sizeof err),
+        -EINVAL);
+    cr_assert_eq(httprule_check_host("crm.internal", 80, "crm.internal", 443, err, sizeof err),
+                 -EINVAL);
+    cr_assert_eq(httprule_check_host("::1", 80, "[::2]", 80, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "is not [::1]:80"), "%s", err);
+    cr_assert_eq(httprule_check_host("crm.internal", 443, "crm.internal:x", 443, err, sizeof err),
+                 -EINVAL);
+    cr_assert(strstr(err, "cannot be read: the port"), "%s", err);
+}
