@@ -93,11 +93,32 @@ const char *httpreq_field(const struct httpreq *r, const char *name)
     return NULL;
 }
 
-/* RFC 9110 section 5.6.2: tchar. */
+/* RFC 9110 section 5.6.2: tchar, as a table (it is asked of every byte of every name). */
+#define T1(c) [c] = 1
+static const unsigned char tchar[256] = {
+    T1('!'), T1('#'), T1('$'), T1('%'), T1('&'), T1('\''), T1('*'), T1('+'), T1('-'), T1('.'),
+    T1('^'), T1('_'), T1('`'), T1('|'), T1('~'), T1('0'),  T1('1'), T1('2'), T1('3'), T1('4'),
+    T1('5'), T1('6'), T1('7'), T1('8'), T1('9'), T1('A'),  T1('B'), T1('C'), T1('D'), T1('E'),
+    T1('F'), T1('G'), T1('H'), T1('I'), T1('J'), T1('K'),  T1('L'), T1('M'), T1('N'), T1('O'),
+    T1('P'), T1('Q'), T1('R'), T1('S'), T1('T'), T1('U'),  T1('V'), T1('W'), T1('X'), T1('Y'),
+    T1('Z'), T1('a'), T1('b'), T1('c'), T1('d'), T1('e'),  T1('f'), T1('g'), T1('h'), T1('i'),
+    T1('j'), T1('k'), T1('l'), T1('m'), T1('n'), T1('o'),  T1('p'), T1('q'), T1('r'), T1('s'),
+    T1('t'), T1('u'), T1('v'), T1('w'), T1('x'), T1('y'),  T1('z'),
+};
+#undef T1
+
 static int is_tchar(unsigned char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
+    return tchar[c];
+}
+
+/* 1 when the n bytes at b are the token t (lowercase), ASCII case ignored. */
+static int token_is(const char *b, size_t n, const char *t)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!t[i] || lower((unsigned char)b[i]) != t[i])
+            return 0;
+    return t[n] == '\0';
 }
 
 static int is_ows(unsigned char c)
@@ -187,6 +208,29 @@ static void reset(struct httpreq_parser *p)
     p->cline_len = 0;
 }
 
+static size_t line_max(const struct httpreq_parser *p, int trailers)
+{
+    return !trailers && p->lines == 0 ? p->lim.request_line : p->lim.field_line;
+}
+
+static int head_too_big(struct httpreq_parser *p, int trailers)
+{
+    return fail(p, -EMSGSIZE, 431,
+                "the %s is larger than %zu bytes in all; send fewer or shorter fields",
+                trailers ? "head with its trailer section" : "request head", p->lim.head);
+}
+
+static int line_too_long(struct httpreq_parser *p, int trailers)
+{
+    if (!trailers && p->lines == 0)
+        return fail(p, -EMSGSIZE, 414,
+                    "the request line is longer than %zu bytes; send a shorter URL",
+                    p->lim.request_line);
+    return fail(p, -EMSGSIZE, 431,
+                "field line %zu of the %s is longer than %zu bytes; send a shorter field", p->lines,
+                trailers ? "trailer section" : "head", p->lim.field_line);
+}
+
 /*
  * Gather the lines of a head (trailers 0) or a trailer section (1) from buf. Returns 1 when
  * the block's empty line was reached (*used: the bytes up to and including it), 0 when all
@@ -217,10 +261,26 @@ static int gather(struct httpreq_parser *p, const char *buf, size_t len, size_t 
                 continue;
             }
         }
+        if (!p->cr && ch != '\r' && ch != '\n' && ch != '\0') {
+            /* a run of ordinary bytes is taken at once, and refused where reading it byte by
+             * byte would have refused it, so the answer does not depend on the split */
+            size_t n = 1;
+            while (i + n < len && buf[i + n] != '\r' && buf[i + n] != '\n' && buf[i + n] != '\0')
+                n++;
+            size_t head_room = p->lim.head - p->raw_len;
+            size_t line_room = line_max(p, trailers) - p->line_len;
+            if (head_room < n && head_room <= line_room)
+                return head_too_big(p, trailers);
+            if (line_room < n)
+                return line_too_long(p, trailers);
+            memcpy(p->raw + p->raw_len, buf + i, n);
+            p->raw_len += n;
+            p->line_len += n;
+            i += n - 1;
+            continue;
+        }
         if (p->raw_len >= p->lim.head)
-            return fail(p, -EMSGSIZE, 431,
-                        "the %s is larger than %zu bytes in all; send fewer or shorter fields",
-                        trailers ? "head with its trailer section" : "request head", p->lim.head);
+            return head_too_big(p, trailers);
         p->raw[p->raw_len++] = (char)ch;
         if (p->cr) {
             /* RFC 9112 section 2.2: a bare CR is invalid; some servers read it as a line
@@ -258,16 +318,6 @@ static int gather(struct httpreq_parser *p, const char *buf, size_t len, size_t 
             return fail(p, -EBADMSG, 400,
                         "a NUL byte in line %zu of the %s: RFC 9110 section 5.5 forbids it",
                         p->lines + 1, trailers ? "trailer section" : "head");
-        p->line_len++;
-        if (!trailers && p->lines == 0 && p->line_len > p->lim.request_line)
-            return fail(p, -EMSGSIZE, 414,
-                        "the request line is longer than %zu bytes; send a shorter URL",
-                        p->lim.request_line);
-        if ((trailers || p->lines > 0) && p->line_len > p->lim.field_line)
-            return fail(p, -EMSGSIZE, 431,
-                        "field line %zu of the %s is longer than %zu bytes; send a shorter "
-                        "field",
-                        p->lines, trailers ? "trailer section" : "head", p->lim.field_line);
     }
     *used = len;
     return 0;
@@ -533,10 +583,7 @@ static int parse_te(struct httpreq_parser *p, const char *v, struct te *t)
                         "Transfer-Encoding \"%s\" is not a list of coding names%s (RFC 9112 "
                         "section 6.1)",
                         show(v, sh, sizeof sh), *s == ';' ? " without parameters" : "");
-        char name[8] = "";
-        if (n == 7)
-            memcpy(name, b, 7);
-        int is_chunked = httpreq_field_is(name, "chunked");
+        int is_chunked = token_is(b, n, "chunked");
         t->n++;
         t->last_chunked = is_chunked;
         if (is_chunked)
@@ -588,11 +635,10 @@ static int parse_head(struct httpreq_parser *p)
                 const char *b = s;
                 while (*s && *s != ',' && !is_ows((unsigned char)*s))
                     s++;
-                char tok[16];
-                snprintf(tok, sizeof tok, "%.*s", (int)((size_t)(s - b) > 15 ? 15 : s - b), b);
-                close |= httpreq_field_is(tok, "close");
-                ka |= httpreq_field_is(tok, "keep-alive");
-                r->upgrade |= httpreq_field_is(tok, "upgrade");
+                size_t n = (size_t)(s - b);
+                close |= token_is(b, n, "close");
+                ka |= token_is(b, n, "keep-alive");
+                r->upgrade |= token_is(b, n, "upgrade");
             }
         } else if (httpreq_field_is(name, "expect")) {
             r->expect_continue |= httpreq_field_is(v, "100-continue");
