@@ -24,6 +24,7 @@ enum state {
     S_CHUNK_CR,   /* the CRLF after a chunk's data */
     S_CHUNK_LF,
     S_TRAILERS, /* gathering the trailer section */
+    S_CLOSE,    /* a response body that ends when the connection does */
     S_ENDING,   /* END is the next step */
     S_NEXT,     /* END was returned: the next byte starts a new request */
     S_DEAD,
@@ -33,8 +34,15 @@ enum state {
  * one: some clients send a CRLF after a POST body). */
 #define LEAD_EMPTY_MAX 4
 
+/* Requests a response parser may wait on at once (pipelining depth). */
+#define PENDING_MAX 64
+
 struct httpreq_parser {
     struct httpreq_limits lim;
+    int response; /* parses responses (httpreq_new_response) */
+    /* response mode: whether each request still waiting for its response was a HEAD */
+    unsigned char pending[PENDING_MAX];
+    size_t pending_first, pending_n;
     enum state st;
     int err, status;
     char why[320];
@@ -67,7 +75,8 @@ __attribute__((format(printf, 4, 5))) static int fail(struct httpreq_parser *p, 
     vsnprintf(p->why, sizeof p->why, fmt, ap);
     va_end(ap);
     p->err = err;
-    p->status = status;
+    /* a response cordon cannot frame is the origin's fault: the client gets a 502 */
+    p->status = p->response ? 502 : status;
     p->st = S_DEAD;
     return err;
 }
@@ -166,6 +175,53 @@ int httpreq_new(const struct httpreq_limits *lim, struct httpreq_parser **out)
     return 0;
 }
 
+int httpreq_new_response(const struct httpreq_limits *lim, struct httpreq_parser **out)
+{
+    int rc = httpreq_new(lim, out);
+    if (rc == 0)
+        (*out)->response = 1;
+    return rc;
+}
+
+int httpreq_expect(struct httpreq_parser *p, int head)
+{
+    if (!p->response)
+        return -EINVAL;
+    if (p->pending_n == PENDING_MAX)
+        return -ENOSPC;
+    p->pending[(p->pending_first + p->pending_n) % PENDING_MAX] = (unsigned char)!!head;
+    p->pending_n++;
+    return 0;
+}
+
+int httpreq_eof(struct httpreq_parser *p, struct httpreq_step *st)
+{
+    st->event = HTTPREQ_MORE;
+    st->used = 0;
+    st->data = NULL;
+    st->len = 0;
+    switch (p->st) {
+    case S_DEAD:
+        return p->err;
+    case S_CLOSE:
+    case S_ENDING:
+        p->count++;
+        p->st = S_NEXT;
+        st->event = HTTPREQ_END;
+        return 0;
+    case S_NEXT:
+        return 0;
+    case S_HEAD:
+        if (p->raw_len == 0 && !p->cr)
+            return 0;
+        return fail(p, -EPIPE, 400, "the connection closed inside a %s's head",
+                    p->response ? "response" : "request");
+    default:
+        return fail(p, -EPIPE, 400, "the connection closed inside a %s's body",
+                    p->response ? "response" : "request");
+    }
+}
+
 void httpreq_free(struct httpreq_parser *p)
 {
     if (!p)
@@ -213,19 +269,27 @@ static size_t line_max(const struct httpreq_parser *p, int trailers)
     return !trailers && p->lines == 0 ? p->lim.request_line : p->lim.field_line;
 }
 
+/* "request line" or "status line", for messages */
+static const char *start_line(const struct httpreq_parser *p)
+{
+    return p->response ? "status line" : "request line";
+}
+
 static int head_too_big(struct httpreq_parser *p, int trailers)
 {
     return fail(p, -EMSGSIZE, 431,
                 "the %s is larger than %zu bytes in all; send fewer or shorter fields",
-                trailers ? "head with its trailer section" : "request head", p->lim.head);
+                trailers      ? "head with its trailer section"
+                : p->response ? "response head"
+                              : "request head",
+                p->lim.head);
 }
 
 static int line_too_long(struct httpreq_parser *p, int trailers)
 {
     if (!trailers && p->lines == 0)
-        return fail(p, -EMSGSIZE, 414,
-                    "the request line is longer than %zu bytes; send a shorter URL",
-                    p->lim.request_line);
+        return fail(p, -EMSGSIZE, 414, "the %s is longer than %zu bytes%s", start_line(p),
+                    p->lim.request_line, p->response ? "" : "; send a shorter URL");
     return fail(p, -EMSGSIZE, 431,
                 "field line %zu of the %s is longer than %zu bytes; send a shorter field", p->lines,
                 trailers ? "trailer section" : "head", p->lim.field_line);
@@ -245,18 +309,18 @@ static int gather(struct httpreq_parser *p, const char *buf, size_t len, size_t 
             if (p->cr) {
                 if (ch != '\n')
                     return fail(p, -EBADMSG, 400,
-                                "a CR not followed by LF before the request line: lines end "
-                                "in CRLF (RFC 9112 section 2.2)");
+                                "a CR not followed by LF before the %s: lines end in CRLF "
+                                "(RFC 9112 section 2.2)",
+                                start_line(p));
                 p->cr = 0;
                 continue;
             }
             if (ch == '\r') {
                 if (++p->lead > LEAD_EMPTY_MAX)
                     return fail(p, -EBADMSG, 400,
-                                "more than %d empty lines before the request line (RFC 9112 "
-                                "section 2.2 asks a server to ignore one); send the request "
-                                "line",
-                                LEAD_EMPTY_MAX);
+                                "more than %d empty lines before the %s (RFC 9112 section 2.2 "
+                                "asks a server to ignore one)",
+                                LEAD_EMPTY_MAX, start_line(p));
                 p->cr = 1;
                 continue;
             }
@@ -344,8 +408,9 @@ static int parse_field(struct httpreq_parser *p, char *line, int first, int trai
     if (is_ows((unsigned char)line[0])) {
         if (first && !trailers)
             return fail(p, -EBADMSG, 400,
-                        "whitespace between the request line and the first field: RFC 9112 "
-                        "section 2.2 forbids it (a server may ignore that line or fold it)");
+                        "whitespace between the %s and the first field: RFC 9112 section 2.2 "
+                        "forbids it (a recipient may ignore that line or fold it)",
+                        start_line(p));
         /* RFC 9112 section 5.2: obs-fold is not allowed outside message/http; a server
          * either refuses it or unfolds it, and a proxy that passed it on would have the
          * origin see a field the rules did not */
@@ -596,6 +661,111 @@ static int parse_te(struct httpreq_parser *p, const char *v, struct te *t)
     }
 }
 
+/* RFC 9112 section 6.2: Content-Length = 1*DIGIT, into the request's framing. */
+static int parse_length(struct httpreq_parser *p, const char *cl)
+{
+    char sh[64];
+    uint64_t n = 0;
+    const char *q = cl;
+    for (; *q >= '0' && *q <= '9'; q++) {
+        if (n > (UINT64_MAX >> 1) / 10)
+            return fail(p, -EBADMSG, 400, "Content-Length %s is too large",
+                        show(cl, sh, sizeof sh));
+        n = n * 10 + (uint64_t)(*q - '0');
+    }
+    if (q == cl || *q)
+        return fail(p, -EBADMSG, 400,
+                    "Content-Length \"%s\" is not one decimal number (RFC 9112 sections 6.2 "
+                    "and 6.3)",
+                    show(cl, sh, sizeof sh));
+    p->req.body = n ? HTTPREQ_BODY_LENGTH : HTTPREQ_BODY_NONE;
+    p->req.content_length = n;
+    return 0;
+}
+
+/* RFC 9112 section 4: status-line = HTTP-version SP status-code SP [ reason-phrase ] */
+static int parse_status_line(struct httpreq_parser *p, char *line)
+{
+    char sh[64];
+    struct httpreq *r = &p->req;
+    const char *l = line;
+    if (strncmp(l, "HTTP/1.", 7) != 0 || (l[7] != '0' && l[7] != '1') || l[8] != ' ' ||
+        !(l[9] >= '1' && l[9] <= '5') || !(l[10] >= '0' && l[10] <= '9') ||
+        !(l[11] >= '0' && l[11] <= '9') || (l[12] != ' ' && l[12] != '\0'))
+        return fail(p, -EBADMSG, 502,
+                    "the status line \"%s\" is not HTTP/1.x, a space and a status code from "
+                    "100 to 599 (RFC 9112 section 4)",
+                    show(line, sh, sizeof sh));
+    r->minor = l[7] - '0';
+    r->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+    r->reason_phrase = l[12] ? line + 13 : line + 12;
+    for (const char *q = r->reason_phrase; *q; q++)
+        if (((unsigned char)*q < 0x20 && *q != '\t') || *q == 0x7f)
+            return fail(p, -EBADMSG, 502, "a control character in the status line's reason");
+    r->method = NULL;
+    return 0;
+}
+
+/*
+ * A response's framing, RFC 9112 section 6.3: no body for a HEAD request's response, a 1xx,
+ * 204 or 304; chunked when it is the final transfer coding; Content-Length; else the body
+ * runs to the end of the connection. What the client and cordon could frame differently is
+ * refused, so that the two never disagree on where the next response starts.
+ */
+static int response_framing(struct httpreq_parser *p, size_t n_cl, const char *cl, int has_te,
+                            const struct te *te, int close, int ka)
+{
+    struct httpreq *r = &p->req;
+    int rc;
+    if (p->pending_n == 0)
+        return fail(p, -EBADMSG, 502, "a response arrived with no request waiting for it");
+    int head = p->pending[p->pending_first];
+    r->interim = r->status < 200 && r->status != 101;
+    if (!r->interim) {
+        /* the final response (or the switch to another protocol) answers that request */
+        p->pending_first = (p->pending_first + 1) % PENDING_MAX;
+        p->pending_n--;
+    }
+    r->upgrade = r->status == 101;
+    r->keep_alive = r->minor == 1 ? !close : ka && !close;
+    if (r->status < 200 || head || r->status == 204 || r->status == 304) {
+        r->body = HTTPREQ_BODY_NONE;
+    } else if (has_te && n_cl) {
+        /* section 6.3 (item 3): Transfer-Encoding wins, and the message "ought to be
+         * handled as an error"; a client that read the length would be desynchronized */
+        return fail(p, -EBADMSG, 502,
+                    "the response has both Transfer-Encoding and Content-Length (RFC 9112 "
+                    "section 6.3)");
+    } else if (has_te && te->last_chunked) {
+        if (te->chunked > 1)
+            return fail(p, -EBADMSG, 502,
+                        "the response's Transfer-Encoding names chunked more than once (RFC "
+                        "9112 section 7.1)");
+        r->body = HTTPREQ_BODY_CHUNKED;
+        if (te->other[0])
+            r->coding = keep(p, te->other, strlen(te->other));
+    } else if (has_te) {
+        /* section 6.3 (item 4): the body of a response whose last coding is not chunked
+         * ends with the connection */
+        r->body = HTTPREQ_BODY_CLOSE;
+        r->coding = keep(p, te->other, strlen(te->other));
+        r->keep_alive = 0;
+    } else if (n_cl > 1) {
+        return fail(p, -EBADMSG, 502,
+                    "the response has more than one Content-Length field (RFC 9112 section "
+                    "6.3)");
+    } else if (n_cl == 1) {
+        if ((rc = parse_length(p, cl)) != 0)
+            return rc;
+    } else {
+        /* section 6.3 (item 8) */
+        r->body = HTTPREQ_BODY_CLOSE;
+        r->keep_alive = 0;
+    }
+    p->have_req = 1;
+    return 0;
+}
+
 static int parse_head(struct httpreq_parser *p)
 {
     char sh[64];
@@ -604,7 +774,7 @@ static int parse_head(struct httpreq_parser *p)
     int rc;
     if ((rc = parse_fields(p, 0, 0, &line)) != 0)
         return rc;
-    if ((rc = parse_request_line(p, line)) != 0)
+    if ((rc = p->response ? parse_status_line(p, line) : parse_request_line(p, line)) != 0)
         return rc;
     r->fields = p->fields;
     r->n_fields = p->n_fields;
@@ -644,6 +814,8 @@ static int parse_head(struct httpreq_parser *p)
             r->expect_continue |= httpreq_field_is(v, "100-continue");
         }
     }
+    if (p->response)
+        return response_framing(p, n_cl, cl, has_te, &te, close, ka);
     /* RFC 9112 section 3.2: a request without Host, or with more than one, gets 400 */
     if (n_host == 0)
         return fail(p, -EBADMSG, 400,
@@ -711,22 +883,8 @@ static int parse_head(struct httpreq_parser *p)
                     "more than one Content-Length field (RFC 9112 section 6.3): servers may "
                     "pick different ones; send one");
     } else if (n_cl == 1) {
-        /* RFC 9112 section 6.2: Content-Length = 1*DIGIT */
-        uint64_t n = 0;
-        const char *q = cl;
-        for (; *q >= '0' && *q <= '9'; q++) {
-            if (n > (UINT64_MAX >> 1) / 10)
-                return fail(p, -EBADMSG, 400, "Content-Length %s is too large",
-                            show(cl, sh, sizeof sh));
-            n = n * 10 + (uint64_t)(*q - '0');
-        }
-        if (q == cl || *q)
-            return fail(p, -EBADMSG, 400,
-                        "Content-Length \"%s\" is not one decimal number (RFC 9112 sections "
-                        "6.2 and 6.3)",
-                        show(cl, sh, sizeof sh));
-        r->body = n ? HTTPREQ_BODY_LENGTH : HTTPREQ_BODY_NONE;
-        r->content_length = n;
+        if ((rc = parse_length(p, cl)) != 0)
+            return rc;
     }
     r->keep_alive = r->minor == 1 ? !close : ka && !close;
     p->have_req = 1;
@@ -903,10 +1061,22 @@ int httpreq_feed(struct httpreq_parser *p, const char *buf, size_t len, struct h
             } else if (p->req.body == HTTPREQ_BODY_LENGTH) {
                 p->remaining = p->req.content_length;
                 p->st = S_LENGTH;
+            } else if (p->req.body == HTTPREQ_BODY_CLOSE) {
+                p->st = S_CLOSE;
             } else {
                 p->st = S_ENDING;
             }
             st->event = HTTPREQ_HEAD;
+            return 0;
+        case S_CLOSE:
+            if (off == len) {
+                st->used = off;
+                return 0;
+            }
+            st->event = HTTPREQ_BODY;
+            st->data = buf + off;
+            st->len = len - off;
+            st->used = len;
             return 0;
         case S_LENGTH:
         case S_CHUNK_DATA: {

@@ -12,7 +12,12 @@
  * that no input makes it hold more than its limits: a head is refused as soon as a line or
  * the whole outgrows them, not after it has been read.
  *
- * No I/O, no global state: one parser per connection, used by one thread.
+ * The same parser reads the origin's responses (httpreq_new_response), so that a tunnel knows
+ * where each response ends: to answer a refused request in its turn among pipelined ones,
+ * and to scan response bodies. A response's framing depends on the request it answers
+ * (RFC 9112 section 6.3: none after HEAD), which the caller announces with httpreq_expect.
+ *
+ * No I/O, no global state: one parser per connection and direction, used by one thread.
  */
 #ifndef CORDON_SERVER_HTTPREQ_H
 #define CORDON_SERVER_HTTPREQ_H
@@ -42,11 +47,13 @@ enum httpreq_body {
     HTTPREQ_BODY_NONE,    /* no body (RFC 9112 section 6.3: neither framing field) */
     HTTPREQ_BODY_LENGTH,  /* Content-Length bytes */
     HTTPREQ_BODY_CHUNKED, /* Transfer-Encoding: chunked */
+    HTTPREQ_BODY_CLOSE,   /* responses only: the body ends when the connection does */
 };
 
-/* One request's head; every string NUL-terminated, owned by the parser. */
+/* One request's head (or, from a response parser, one response's); every string
+ * NUL-terminated, owned by the parser. */
 struct httpreq {
-    const char *method;    /* "GET" */
+    const char *method;    /* "GET"; NULL for a response */
     const char *target;    /* the request-target as sent: "/a?b", "http://h/a", "*" */
     const char *path;      /* its path, still percent-encoded: "/a" ("*" for OPTIONS *) */
     const char *query;     /* what follows '?', or NULL when there is no '?' */
@@ -62,7 +69,12 @@ struct httpreq {
     int expect_continue;     /* Expect: 100-continue */
     int upgrade;             /* Connection: upgrade: what follows may not be HTTP/1.1; the
                                 caller must not go on parsing after a 101 */
-    const char *raw;         /* the head as received, request line to blank line */
+    /* responses only */
+    int status;                /* 100..599 */
+    const char *reason_phrase; /* "OK", or "" */
+    int interim;               /* a 1xx other than 101: the final response is still to come */
+    const char *coding;        /* a transfer coding besides chunked ("gzip"), or NULL */
+    const char *raw;           /* the head as received, start line to blank line */
     size_t raw_len;
     /* trailer fields of a chunked body; set when HTTPREQ_END is returned */
     size_t n_trailers;
@@ -89,6 +101,25 @@ struct httpreq_parser;
 __attribute__((warn_unused_result)) int httpreq_new(const struct httpreq_limits *lim,
                                                     struct httpreq_parser **out);
 void httpreq_free(struct httpreq_parser *p);
+
+/*
+ * A parser of responses, with the same limits. Before the response to each request arrives
+ * (in practice: as each request is forwarded), the caller says whether that request was a
+ * HEAD with httpreq_expect, which returns 0, -ENOSPC when 64 requests already wait, or
+ * -EINVAL on a request parser. A response with no request waiting is refused. Failures carry
+ * status 502: the origin sent what cannot be framed.
+ */
+__attribute__((warn_unused_result)) int httpreq_new_response(const struct httpreq_limits *lim,
+                                                             struct httpreq_parser **out);
+__attribute__((warn_unused_result)) int httpreq_expect(struct httpreq_parser *p, int head);
+
+/*
+ * The connection's end (the peer closed its side): 0 and END for a response whose body runs
+ * to the close (or a message whose END was not yet returned), 0 and MORE between messages;
+ * -EPIPE inside a head or a framed body (the message was cut short).
+ */
+__attribute__((warn_unused_result)) int httpreq_eof(struct httpreq_parser *p,
+                                                    struct httpreq_step *st);
 
 /*
  * Feed len bytes of the connection (len may be 0). Returns 0 and one step: the caller

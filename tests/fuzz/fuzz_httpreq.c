@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libFuzzer target: the judged egress tunnel's HTTP/1.1 request parser (policy/server/
- * httpreq.c) on arbitrary bytes, fed whole and again in pieces whose sizes the input's first
- * byte chooses. Both feedings must give the same transcript (heads, body bytes, ends, the
- * refusal); every step stays within its input; a refusal has a reason and a status.
+ * libFuzzer target: the judged egress tunnel's HTTP/1.1 parser (policy/server/httpreq.c) on
+ * arbitrary bytes, as requests or (the first byte's top bit) as responses to a mix of GET and
+ * HEAD requests, fed whole and again in pieces whose sizes the first byte chooses, and then
+ * told the connection ended. Both feedings must give the same transcript (heads, body bytes, ends,
+ * the refusal); every step stays within its input; a refusal has a reason and a status.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -29,14 +30,17 @@ static void mix(struct out *o, const void *p, size_t n)
     }
 }
 
-static void run(const uint8_t *data, size_t size, size_t piece, struct out *o)
+static void run(const uint8_t *data, size_t size, size_t piece, int response, struct out *o)
 {
     struct httpreq_limits lim = {
         .request_line = 512, .field_line = 256, .fields = 16, .head = 2048, .chunk = 4096};
     struct httpreq_parser *p = NULL;
     memset(o, 0, sizeof *o);
-    if (httpreq_new(&lim, &p) != 0)
+    if ((response ? httpreq_new_response(&lim, &p) : httpreq_new(&lim, &p)) != 0)
         return;
+    for (int i = 0; response && i < 64; i++)
+        if (httpreq_expect(p, i % 3 == 2) != 0)
+            __builtin_trap();
     size_t at = 0;
     int rc = 0;
     while (rc == 0) {
@@ -68,11 +72,16 @@ static void run(const uint8_t *data, size_t size, size_t piece, struct out *o)
             }
             const struct httpreq *r = httpreq_request(p);
             if (st.event == HTTPREQ_HEAD) {
-                if (!r || !r->method || !r->target || !r->path || !r->host)
+                if (!r || (!response && (!r->method || !r->target || !r->path || !r->host)) ||
+                    (response && (r->status < 100 || r->status > 599 || !r->reason_phrase)))
                     __builtin_trap();
-                mix(o, r->method, strlen(r->method));
-                mix(o, r->path, strlen(r->path));
-                mix(o, r->host, strlen(r->host));
+                if (!response) {
+                    mix(o, r->method, strlen(r->method));
+                    mix(o, r->path, strlen(r->path));
+                    mix(o, r->host, strlen(r->host));
+                } else {
+                    mix(o, &r->status, sizeof r->status);
+                }
                 for (size_t i = 0; i < r->n_fields; i++) {
                     mix(o, r->fields[i].name, strlen(r->fields[i].name));
                     mix(o, r->fields[i].value, strlen(r->fields[i].value));
@@ -98,6 +107,14 @@ static void run(const uint8_t *data, size_t size, size_t piece, struct out *o)
         if (at == size)
             break;
     }
+    if (rc == 0) {
+        struct httpreq_step st;
+        rc = httpreq_eof(p, &st);
+        if (rc != 0 && !httpreq_reason(p)[0])
+            __builtin_trap();
+        mix(o, &rc, sizeof rc);
+        mix(o, &st.event, sizeof st.event);
+    }
     httpreq_free(p);
 }
 
@@ -105,10 +122,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > 16384)
         return 0;
-    size_t piece = (size_t)data[0] % 17 + 1;
+    size_t piece = (size_t)(data[0] & 0x7f) % 17 + 1;
+    int response = data[0] >> 7;
     struct out whole, parts;
-    run(data + 1, size - 1, size, &whole);
-    run(data + 1, size - 1, piece, &parts);
+    run(data + 1, size - 1, size, response, &whole);
+    run(data + 1, size - 1, piece, response, &parts);
     if (memcmp(&whole, &parts, sizeof whole) != 0)
         __builtin_trap();
     return 0;

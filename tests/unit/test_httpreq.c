@@ -490,3 +490,154 @@ Test(httpreq, the_raw_head_is_kept_for_forwarding)
     cr_assert_eq(httpreq_count(p), 1);
     httpreq_free(p);
 }
+
+/* ---- responses ---- */
+
+/* The transcript of a response stream fed at one split point (0: whole), for requests whose
+ * HEAD-ness heads gives, then the connection's end when eof. */
+static char *run_resp(const char *in, size_t len, size_t cut, const char *heads, int eof)
+{
+    struct httpreq_parser *p = NULL;
+    cr_assert_eq(httpreq_new_response(NULL, &p), 0);
+    for (const char *h = heads; *h; h++)
+        cr_assert_eq(httpreq_expect(p, *h == 'H'), 0);
+    struct tr *t = calloc(1, sizeof *t);
+    put(t, "%s", "");
+    size_t pieces[2][2] = {{0, cut ? cut : len}, {cut ? cut : len, len}};
+    int rc = 0;
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        const char *buf = in + pieces[k][0];
+        size_t n = pieces[k][1] - pieces[k][0];
+        struct httpreq_step st;
+        for (;;) {
+            rc = httpreq_feed(p, buf, n, &st);
+            if (rc != 0) {
+                put(t, "ERR %d: %s\n", httpreq_status(p), httpreq_reason(p));
+                break;
+            }
+            buf += st.used;
+            n -= st.used;
+            const struct httpreq *r = httpreq_request(p);
+            if (st.event == HTTPREQ_MORE)
+                break;
+            if (st.event == HTTPREQ_HEAD) {
+                put(t, "HEAD %d %s 1.%d body=%d cl=%llu ka=%d interim=%d upgrade=%d coding=%s\n",
+                    r->status, r->reason_phrase, r->minor, (int)r->body,
+                    (unsigned long long)r->content_length, r->keep_alive, r->interim, r->upgrade,
+                    r->coding ? r->coding : "(none)");
+                t->body_len = 0;
+            } else if (st.event == HTTPREQ_BODY) {
+                memcpy(t->body + t->body_len, st.data, st.len);
+                t->body_len += st.len;
+            } else {
+                put(t, "END body=%.*s\n", (int)t->body_len, t->body);
+            }
+        }
+    }
+    if (rc == 0 && eof) {
+        struct httpreq_step st;
+        rc = httpreq_eof(p, &st);
+        if (rc != 0)
+            put(t, "EOF ERR: %s\n", httpreq_reason(p));
+        else
+            put(t, "EOF %s body=%.*s\n", st.event == HTTPREQ_END ? "END" : "clean",
+                (int)t->body_len, t->body);
+    }
+    char *s = t->s;
+    free(t);
+    httpreq_free(p);
+    return s;
+}
+
+static char *resp_all_splits(const char *in, const char *heads, int eof)
+{
+    size_t len = strlen(in);
+    char *whole = run_resp(in, len, 0, heads, eof);
+    for (size_t k = 1; k < len; k++) {
+        char *s = run_resp(in, len, k, heads, eof);
+        cr_assert_str_eq(s, whole, "split at %zu differs", k);
+        free(s);
+    }
+    return whole;
+}
+
+Test(httpresp, pipelined_responses_are_framed_by_their_requests)
+{
+    const char *in = "HTTP/1.1 100 Continue\r\n\r\n"
+                     "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+                     "HTTP/1.1 200 OK\r\nContent-Length: 999\r\n\r\n" /* to a HEAD: no body */
+                     "HTTP/1.1 204 No Content\r\n\r\n"
+                     "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                     "3\r\nabc\r\n0\r\n\r\n"
+                     "HTTP/1.0 200\r\n\r\nuntil the end";
+    char *s = resp_all_splits(in, "GHGGG", 1);
+    cr_assert_str_eq(s, "HEAD 100 Continue 1.1 body=0 cl=0 ka=1 interim=1 upgrade=0 coding=(none)\n"
+                        "END body=\n"
+                        "HEAD 200 OK 1.1 body=1 cl=5 ka=1 interim=0 upgrade=0 coding=(none)\n"
+                        "END body=hello\n"
+                        "HEAD 200 OK 1.1 body=0 cl=0 ka=1 interim=0 upgrade=0 coding=(none)\n"
+                        "END body=\n"
+                        "HEAD 204 No Content 1.1 body=0 cl=0 ka=1 interim=0 upgrade=0 "
+                        "coding=(none)\nEND body=\n"
+                        "HEAD 404 Not Found 1.1 body=2 cl=0 ka=1 interim=0 upgrade=0 coding=gzip\n"
+                        "END body=abc\n"
+                        "HEAD 200  1.0 body=3 cl=0 ka=0 interim=0 upgrade=0 coding=(none)\n"
+                        "EOF END body=until the end\n");
+    free(s);
+}
+
+Test(httpresp, a_response_with_no_request_or_ambiguous_framing_is_refused)
+{
+    const char *two = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\n\r\n";
+    char *s = run_resp(two, strlen(two), 0, "G", 0);
+    cr_assert(strstr(s, "ERR 502: a response arrived with no request waiting for it"), "%s", s);
+    free(s);
+    const char *bad[][2] = {
+        {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+         "both Transfer-Encoding and Content-Length"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+         "more than one Content-Length"},
+        {"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "not one decimal number"},
+        {"HTTP/1.1 20 OK\r\n\r\n", "status code from 100 to 599"},
+        {"HTTP/2 200\r\n\r\n", "is not HTTP/1.x"},
+        {"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", "obs-fold"},
+        {"HTTP/1.1 200 OK\r\nX : a\r\n\r\n", "section 5.1"},
+        {"HTTP/1.1 200 OK\rX: a\r\n\r\n", "bare CR"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        s = run_resp(bad[i][0], strlen(bad[i][0]), 0, "G", 0);
+        cr_assert(strstr(s, "ERR 502: ") && strstr(s, bad[i][1]), "case %zu: %s", i, s);
+        free(s);
+    }
+}
+
+Test(httpresp, switching_protocols_and_connection_ends)
+{
+    char *s = run_resp("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+                       strlen("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"), 0,
+                       "G", 0);
+    cr_assert(strstr(s, "HEAD 101 Switching Protocols 1.1 body=0 cl=0 ka=1 interim=0 upgrade=1"),
+              "%s", s);
+    free(s);
+    /* a close between responses is clean, one inside a framed body is not */
+    s = run_resp("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                 strlen("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), 0, "G", 1);
+    cr_assert(strstr(s, "END body=ok\nEOF clean"), "%s", s);
+    free(s);
+    s = run_resp("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok",
+                 strlen("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok"), 0, "G", 1);
+    cr_assert(strstr(s, "EOF ERR: the connection closed inside a response's body"), "%s", s);
+    free(s);
+    s = run_resp("HTTP/1.1 200 OK\r\nContent-", strlen("HTTP/1.1 200 OK\r\nContent-"), 0, "G", 1);
+    cr_assert(strstr(s, "EOF ERR: the connection closed inside a response's head"), "%s", s);
+    free(s);
+    struct httpreq_parser *p = NULL;
+    cr_assert_eq(httpreq_new(NULL, &p), 0);
+    cr_assert_eq(httpreq_expect(p, 0), -EINVAL, "a request parser waits on nothing");
+    httpreq_free(p);
+    cr_assert_eq(httpreq_new_response(NULL, &p), 0);
+    for (int i = 0; i < 64; i++)
+        cr_assert_eq(httpreq_expect(p, 0), 0);
+    cr_assert_eq(httpreq_expect(p, 0), -ENOSPC);
+    httpreq_free(p);
+}
