@@ -232,6 +232,26 @@ size_t policy_check_deep(const struct policy *p, const char *zoneinfo, struct di
                      why);
         deep_regex_free(r);
     }
+    /* sandbox.network.http[].rules[].query patterns: compiled as cordond's rule matcher
+     * compiles them (policy/server/httprule.c) */
+    for (size_t i = 0; i < p->sandbox.net.n_http; i++)
+        for (size_t j = 0; j < p->sandbox.net.http[i].n_rules; j++) {
+            const struct policy_http_rule *r = &p->sandbox.net.http[i].rules[j];
+            for (size_t k = 0; k < r->n_query; k++) {
+                if (!r->query[k].pattern)
+                    continue;
+                char hp[DIAG_PATH_MAX], rp[DIAG_PATH_MAX], qp[DIAG_PATH_MAX];
+                diag_path_index(hp, "sandbox.network.http", (int)i);
+                diag_path_key(rp, hp, "rules");
+                diag_path_index(qp, rp, (int)j);
+                diag_path_key(rp, qp, "query");
+                diag_path_key(path, rp, r->query[k].name);
+                struct deep_regex *re = NULL;
+                if (deep_regex_compile(r->query[k].pattern, &re, why, sizeof why) != 0)
+                    diag_add(d, path, "pattern /%s/ cannot be used: %s", r->query[k].pattern, why);
+                deep_regex_free(re);
+            }
+        }
     for (size_t i = 0; i < p->api.n_schedule; i++) {
         char ep[DIAG_PATH_MAX];
         diag_path_index(ep, "api.schedule", (int)i);

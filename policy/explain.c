@@ -274,6 +274,36 @@ cJSON *policy_explain_json(const struct policy *p)
             cJSON_AddStringToObject(o, "port", "*");
         cJSON_AddItemToArray(al, o);
     }
+    if (p->sandbox.net.n_http) {
+        cJSON *ha = cJSON_AddArrayToObject(net, "http");
+        for (size_t i = 0; i < p->sandbox.net.n_http; i++) {
+            const struct policy_http_host *h = &p->sandbox.net.http[i];
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "host", h->host.raw);
+            cJSON_AddStringToObject(o, "tls", policy_http_tls_name(h->tls));
+            cJSON_AddStringToObject(o, "default", policy_http_action_name(h->def));
+            cJSON_AddBoolToObject(o, "scan", h->scan);
+            cJSON *rules = cJSON_AddArrayToObject(o, "rules");
+            for (size_t k = 0; k < h->n_rules; k++) {
+                const struct policy_http_rule *ru = &h->rules[k];
+                cJSON *ro = cJSON_CreateObject();
+                cJSON_AddItemToObject(ro, "methods", str_array(&ru->methods));
+                if (ru->path)
+                    cJSON_AddStringToObject(ro, "path", ru->path);
+                cJSON *qo = cJSON_AddObjectToObject(ro, "query");
+                for (size_t q = 0; q < ru->n_query; q++) {
+                    const struct policy_http_query *c = &ru->query[q];
+                    if (c->op == POLICY_HTTP_QUERY_MATCH)
+                        cJSON_AddStringToObject(qo, c->name, c->pattern);
+                    else
+                        cJSON_AddBoolToObject(qo, c->name, c->op == POLICY_HTTP_QUERY_PRESENT);
+                }
+                cJSON_AddStringToObject(ro, "action", policy_http_action_name(ru->action));
+                cJSON_AddItemToArray(rules, ro);
+            }
+            cJSON_AddItemToArray(ha, o);
+        }
+    }
     cJSON *ipc = cJSON_AddObjectToObject(sb, "ipc");
     cJSON_AddStringToObject(ipc, "signals", policy_scope_name(p->sandbox.ipc.signals));
     cJSON_AddStringToObject(ipc, "abstract_unix", policy_scope_name(p->sandbox.ipc.abstract_unix));
@@ -672,6 +702,32 @@ int policy_explain_text(const struct policy *p, FILE *f)
     }
     if (p->sandbox.net.mode == POLICY_NET_PROXY && !p->sandbox.net.n_allow)
         out(&t, "    (no host is allowed: only model calls to cordond leave the sandbox)\n");
+    for (size_t i = 0; i < p->sandbox.net.n_http; i++) {
+        const struct policy_http_host *h = &p->sandbox.net.http[i];
+        out(&t, "    http    %-28s rules per request, tls %s%s\n", h->host.raw,
+            policy_http_tls_name(h->tls), h->scan ? ", bodies scanned by api.data" : "");
+        for (size_t r = 0; r < h->n_rules; r++) {
+            const struct policy_http_rule *ru = &h->rules[r];
+            out(&t, "      [%zu] %s", r, policy_http_action_name(ru->action));
+            for (size_t m = 0; m < ru->methods.n; m++)
+                out(&t, "%s%s", m ? "|" : " method ", ru->methods.v[m]);
+            if (ru->path)
+                out(&t, " path %s", ru->path);
+            for (size_t q = 0; q < ru->n_query; q++) {
+                const struct policy_http_query *c = &ru->query[q];
+                if (c->op == POLICY_HTTP_QUERY_PRESENT)
+                    out(&t, " query %s present", c->name);
+                else if (c->op == POLICY_HTTP_QUERY_ABSENT)
+                    out(&t, " query %s absent", c->name);
+                else
+                    out(&t, " query %s matching /%s/", c->name, c->pattern);
+            }
+            if (!ru->methods.n && !ru->path && !ru->n_query)
+                out(&t, " every request");
+            out(&t, "\n");
+        }
+        out(&t, "      otherwise %s\n", policy_http_action_name(h->def));
+    }
     out(&t, "  ipc       signals %s, abstract unix sockets %s, new unix sockets %s\n",
         policy_scope_name(p->sandbox.ipc.signals), policy_scope_name(p->sandbox.ipc.abstract_unix),
         p->sandbox.ipc.unix_sockets == POLICY_UNIX_PAIRS ? "only as stream pairs" : "open");

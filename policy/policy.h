@@ -84,6 +84,46 @@ struct policy_endpoint {
     uint16_t port;    /* 0 means any port ("host:*") */
 };
 
+/*
+ * sandbox.network.http[]: the hosts whose HTTP requests cordond reads and judges one by one
+ * (docs/POLICY.md "sandbox.network.http"). Every entry's host is covered by
+ * sandbox.network.allow; the rules are tried in order and the first that matches decides,
+ * else the entry's default.
+ */
+enum policy_http_tls { POLICY_HTTP_TLS_NONE, POLICY_HTTP_TLS_TERMINATE };
+enum policy_http_action { POLICY_HTTP_ALLOW, POLICY_HTTP_DENY };
+/* One query condition: "name": true (present), false (absent) or "REGEX" (present, and its
+ * values match in full: every value for an allow rule, any value for a deny rule). */
+enum policy_http_query_op {
+    POLICY_HTTP_QUERY_PRESENT,
+    POLICY_HTTP_QUERY_ABSENT,
+    POLICY_HTTP_QUERY_MATCH
+};
+
+struct policy_http_query {
+    const char *name; /* the parameter's name, compared after percent-decoding */
+    enum policy_http_query_op op;
+    const char *pattern; /* POLICY_HTTP_QUERY_MATCH: vectorscan's dialect, anchored at both
+                            ends by deep_regex_compile; else NULL */
+};
+
+struct policy_http_rule {
+    struct policy_list methods; /* exact method names ("GET"); empty: any method */
+    const char *path;           /* glob (base/glob.h) over the normalized path; NULL: any path */
+    size_t n_query;
+    const struct policy_http_query *query; /* every condition must hold */
+    enum policy_http_action action;
+};
+
+struct policy_http_host {
+    struct policy_endpoint host; /* as a sandbox.network.allow entry */
+    enum policy_http_tls tls;
+    size_t n_rules;
+    const struct policy_http_rule *rules;
+    enum policy_http_action def; /* no rule matched: POLICY_HTTP_DENY unless written */
+    int scan;                    /* bodies go through api.data's classification */
+};
+
 /* "pii.email": "redact" sets request and response alike; the object form
  * {"action", "request", "response", "allow", "deny"} sets them apart ("action" sets both, the
  * other two override it). allow: values that never count for this class (test card numbers in
@@ -195,6 +235,8 @@ struct policy {
             enum policy_net mode;
             size_t n_allow;
             const struct policy_endpoint *allow;
+            size_t n_http;
+            const struct policy_http_host *http;
         } net;
         struct {
             enum policy_scope signals, abstract_unix;
@@ -322,6 +364,8 @@ const char *policy_denied_definition_name(enum policy_denied_definition d);
 const char *policy_denied_call_name(enum policy_denied_call d);
 const char *policy_stored_context_name(enum policy_stored_context s);
 const char *policy_origin_name(enum policy_origin o);
+const char *policy_http_tls_name(enum policy_http_tls t);
+const char *policy_http_action_name(enum policy_http_action a);
 
 /* The built-in data classes the classifier knows, NULL-terminated. */
 extern const char *const policy_data_classes[];

@@ -24,7 +24,9 @@ static const char *const k_sandbox[] = {"enforcement", "filesystem", "exec",    
                                         "limits",      "env",        "presets", NULL};
 static const char *const k_fs[] = {"read_write", "read_only", "deny", "deny_credentials", NULL};
 static const char *const k_exec[] = {"allow", "deny", "search", NULL};
-static const char *const k_net[] = {"mode", "allow", NULL};
+static const char *const k_net[] = {"mode", "allow", "http", NULL};
+static const char *const k_http[] = {"host", "tls", "rules", "default", "scan", NULL};
+static const char *const k_http_rule[] = {"method", "path", "query", "action", NULL};
 static const char *const k_ipc[] = {"signals", "abstract_unix", "unix_sockets", "sysv", NULL};
 static const char *const k_env[] = {"hide", "allow", "hide_credentials", NULL};
 static const char *const k_limits[] = {"processes", "memory", "cpu_seconds", "open_files", NULL};
@@ -454,6 +456,72 @@ static int valid_ip6(const char *h)
     return colons >= 2;
 }
 
+/*
+ * One endpoint as sandbox.network.allow writes it ("host:port", docs/POLICY.md section 7):
+ * 0 and *out (strings in the arena) when s is one, else -EINVAL with the error added at ep.
+ */
+static int parse_endpoint(struct ctx *c, const char *s, const char *ep, struct policy_endpoint *out)
+{
+    char q[96], host[300];
+    diag_quote(s, q, sizeof q);
+    const char *colon = strrchr(s, ':');
+    if (!colon || strlen(s) > 260) {
+        diag_add(c->d, ep,
+                 "expected \"host:port\" (\"api.example.com:443\", \"*.git.example.com:443\", "
+                 "\"[::1]:8080\", \"host:*\"), got %s",
+                 q);
+        return -EINVAL;
+    }
+    size_t hl = (size_t)(colon - s);
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    uint16_t port;
+    if (parse_port(colon + 1, &port) != 0) {
+        diag_add(c->d, ep,
+                 "expected a port from 1 to 65535 or \"*\" after the last \":\", "
+                 "got %s",
+                 q);
+        return -EINVAL;
+    }
+    int wildcard = 0, ok;
+    char *h = host;
+    if (h[0] == '[') {
+        ok = hl > 2 && h[hl - 1] == ']';
+        if (ok) {
+            h[hl - 1] = '\0';
+            h++;
+            ok = valid_ip6(h);
+        }
+    } else {
+        if (strncmp(h, "*.", 2) == 0) {
+            wildcard = 1;
+            ok = valid_hostname(h + 2) && strchr(h + 2, '.') != NULL;
+        } else {
+            ok = valid_hostname(h);
+            /* all digits and dots: it is meant as an IPv4 address, so it must be one */
+            if (ok && strspn(h, "0123456789.") == strlen(h)) {
+                struct in_addr a4;
+                ok = inet_pton(AF_INET, h, &a4) == 1;
+            }
+        }
+    }
+    if (!ok) {
+        diag_add(c->d, ep,
+                 "expected a host name, \"*.\" followed by a domain with at least two "
+                 "labels, an IPv4 address or a bracketed IPv6 address before the port, "
+                 "got %s",
+                 q);
+        return -EINVAL;
+    }
+    for (char *p = h; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    out->raw = pw_cx_strdup(c, s);
+    out->host = pw_cx_strdup(c, h);
+    out->wildcard = wildcard;
+    out->port = port;
+    return 0;
+}
+
 static void get_endpoints(struct ctx *c, const cJSON *v, const char *path)
 {
     if (!v)
@@ -464,79 +532,350 @@ static void get_endpoints(struct ctx *c, const cJSON *v, const char *path)
     size_t k = 0;
     int i = 0;
     for (const cJSON *e = v->child; e; e = e->next, i++) {
-        char ep[DIAG_PATH_MAX], q[96], host[300];
+        char ep[DIAG_PATH_MAX], q[96];
         diag_path_index(ep, path, i);
         const char *s = pw_get_str(c, e, ep);
-        if (!s)
+        if (!s || parse_endpoint(c, s, ep, &arr[k]) != 0)
             continue;
-        diag_quote(s, q, sizeof q);
-        const char *colon = strrchr(s, ':');
-        if (!colon || strlen(s) > 260) {
-            diag_add(c->d, ep,
-                     "expected \"host:port\" (\"api.example.com:443\", \"*.git.example.com:443\", "
-                     "\"[::1]:8080\", \"host:*\"), got %s",
-                     q);
-            continue;
-        }
-        size_t hl = (size_t)(colon - s);
-        memcpy(host, s, hl);
-        host[hl] = '\0';
-        uint16_t port;
-        if (parse_port(colon + 1, &port) != 0) {
-            diag_add(c->d, ep,
-                     "expected a port from 1 to 65535 or \"*\" after the last \":\", "
-                     "got %s",
-                     q);
-            continue;
-        }
-        int wildcard = 0, ok;
-        char *h = host;
-        if (h[0] == '[') {
-            ok = hl > 2 && h[hl - 1] == ']';
-            if (ok) {
-                h[hl - 1] = '\0';
-                h++;
-                ok = valid_ip6(h);
-            }
-        } else {
-            if (strncmp(h, "*.", 2) == 0) {
-                wildcard = 1;
-                ok = valid_hostname(h + 2) && strchr(h + 2, '.') != NULL;
-            } else {
-                ok = valid_hostname(h);
-                /* all digits and dots: it is meant as an IPv4 address, so it must be one */
-                if (ok && strspn(h, "0123456789.") == strlen(h)) {
-                    struct in_addr a4;
-                    ok = inet_pton(AF_INET, h, &a4) == 1;
-                }
-            }
-        }
-        if (!ok) {
-            diag_add(c->d, ep,
-                     "expected a host name, \"*.\" followed by a domain with at least two "
-                     "labels, an IPv4 address or a bracketed IPv6 address before the port, "
-                     "got %s",
-                     q);
-            continue;
-        }
-        for (char *p = h; *p; p++)
-            *p = (char)tolower((unsigned char)*p);
         int dup = 0;
         for (size_t j = 0; j < k; j++)
-            if (strcmp(arr[j].host, h) == 0 && arr[j].port == port)
+            if (strcmp(arr[j].host, arr[k].host) == 0 && arr[j].port == arr[k].port)
                 dup = 1;
         if (dup) {
+            diag_quote(s, q, sizeof q);
             diag_add(c->d, ep, "%s is listed twice", q);
             continue;
         }
-        arr[k].raw = pw_cx_strdup(c, s);
-        arr[k].host = pw_cx_strdup(c, h);
-        arr[k].wildcard = wildcard;
-        arr[k].port = port;
         k++;
     }
     c->p->sandbox.net.allow = arr;
     c->p->sandbox.net.n_allow = k;
+}
+
+/* ---------------------------------------------------------------- network.http */
+
+/*
+ * Does allow entry a admit every connection that http entry h names? The same reading as
+ * cordond's egress_match: a name is admitted by its own entry or a wildcard above it,
+ * "localhost" also admits the loopback literals, and a port "*" admits every port.
+ */
+static int endpoint_covers(const struct policy_endpoint *a, const struct policy_endpoint *h)
+{
+    if (a->port != 0 && a->port != h->port)
+        return 0;
+    if (!a->wildcard) {
+        if (h->wildcard)
+            return 0;
+        if (strcmp(a->host, h->host) == 0)
+            return 1;
+        return strcmp(a->host, "localhost") == 0 &&
+               (strcmp(h->host, "127.0.0.1") == 0 || strcmp(h->host, "::1") == 0);
+    }
+    /* "*.x.y" admits names strictly beneath x.y, and wildcards at or beneath itself */
+    const char *suf = a->host + 1, *n = h->wildcard ? h->host + 1 : h->host;
+    size_t ls = strlen(suf), ln = strlen(n);
+    if (ln < ls || (ln == ls && !h->wildcard))
+        return 0;
+    return strcmp(n + ln - ls, suf) == 0;
+}
+
+/* RFC 9110 section 5.6.2: a method is a token. */
+static int valid_token(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("!#$%&'*+-.^_`|~", *p))
+            return 0;
+    return 1;
+}
+
+/* One method name at ep: 1 and arr[*n] filled, or 0 with the error added. */
+static int get_method(struct ctx *c, const cJSON *e, const char *ep, const char **arr, size_t *n)
+{
+    char q[96];
+    if (!cJSON_IsString(e)) {
+        diag_add(c->d, ep, "expected a method name (\"GET\") or an array of them, got %s",
+                 diag_json_type(e));
+        return 0;
+    }
+    const char *s = pw_get_str(c, e, ep);
+    if (!s)
+        return 0;
+    diag_quote(s, q, sizeof q);
+    if (!valid_token(s) || strlen(s) > 32) {
+        diag_add(c->d, ep,
+                 "expected a method name such as \"GET\" or \"POST\" (letters, digits and "
+                 "!#$%%&'*+-.^_`|~, at most 32), got %s",
+                 q);
+        return 0;
+    }
+    for (size_t k = 0; k < *n; k++)
+        if (strcmp(arr[k], s) == 0) {
+            diag_add(c->d, ep, "%s is listed twice", q);
+            return 0;
+        }
+    arr[(*n)++] = pw_cx_strdup(c, s);
+    return 1;
+}
+
+/* "method": "GET" or ["GET", "HEAD"]; methods are case-sensitive (RFC 9110 section 9.1). */
+static struct policy_list get_methods(struct ctx *c, const cJSON *v, const char *path)
+{
+    struct policy_list l = {0, NULL};
+    int n = 1;
+    if (cJSON_IsArray(v)) {
+        n = pw_check_array(c, v, path, "method names");
+        if (n == 0)
+            diag_add(c->d, path,
+                     "an empty list matches no request; name the methods (\"GET\") or "
+                     "leave \"method\" out to match every method");
+        if (n <= 0)
+            return l;
+    }
+    const char **arr = pw_cx_alloc(c, sizeof *arr * (size_t)n);
+    if (!arr)
+        return l;
+    if (!cJSON_IsArray(v)) {
+        get_method(c, v, path, arr, &l.n);
+    } else {
+        int i = 0;
+        for (const cJSON *e = v->child; e; e = e->next, i++) {
+            char ep[DIAG_PATH_MAX];
+            diag_path_index(ep, path, i);
+            get_method(c, e, ep, arr, &l.n);
+        }
+    }
+    l.v = arr;
+    return l;
+}
+
+/*
+ * A rule's path glob is matched against the normalized path (docs/POLICY.md
+ * "sandbox.network.http"): decoded, without "." or ".." segments or "//". A glob that could
+ * only match something normalization removes would never match, so it is refused.
+ */
+static const char *http_path_problem(const char *s)
+{
+    if (s[0] != '/')
+        return "a path glob starts with \"/\" (\"/api/orders/*\")";
+    if (strpbrk(s, " \t"))
+        return "a path glob has no spaces; it is matched against the decoded path, so write "
+               "the character itself";
+    if (strchr(s, '%'))
+        return "paths are matched decoded: write the character itself, not its %XX encoding";
+    if (strchr(s, '#'))
+        return "a fragment (\"#...\") never reaches the server; remove it";
+    if (strchr(s, '\\'))
+        return "a backslash is refused in request paths, so a glob with one never matches";
+    if (strstr(s, "//"))
+        return "normalized paths have no \"//\" (it is folded to \"/\")";
+    for (const char *p = s; (p = strchr(p, '/')) != NULL; p++) {
+        size_t n = strcspn(p + 1, "/");
+        if ((n == 1 && p[1] == '.') || (n == 2 && p[1] == '.' && p[2] == '.'))
+            return "normalized paths have no \".\" or \"..\" segments (they are resolved "
+                   "before matching)";
+    }
+    return NULL;
+}
+
+static void get_http_query(struct ctx *c, const cJSON *v, const char *path,
+                           struct policy_http_rule *r)
+{
+    if (!cJSON_IsObject(v)) {
+        diag_add(c->d, path,
+                 "expected an object of query parameters, each true (present), false (absent) "
+                 "or a regular expression its value must match, got %s",
+                 diag_json_type(v));
+        return;
+    }
+    if (!pw_check_object(c, v, path, NULL))
+        return;
+    int n = cJSON_GetArraySize(v);
+    if (n == 0)
+        return;
+    struct policy_http_query *arr = pw_cx_alloc(c, sizeof *arr * (size_t)n);
+    if (!arr)
+        return;
+    size_t k = 0;
+    for (const cJSON *e = v->child; e; e = e->next) {
+        char ep[DIAG_PATH_MAX];
+        diag_path_key(ep, path, e->string);
+        size_t nl = strlen(e->string);
+        if (nl == 0 || nl > 256) {
+            diag_add(c->d, ep, "a query parameter's name is 1 to 256 characters");
+            continue;
+        }
+        int ctl = 0;
+        for (const char *p = e->string; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                ctl = 1;
+        if (ctl) {
+            diag_add(c->d, ep, "a query parameter's name has no control characters");
+            continue;
+        }
+        struct policy_http_query *qy = &arr[k];
+        qy->name = pw_cx_strdup(c, e->string);
+        qy->pattern = NULL;
+        if (cJSON_IsTrue(e)) {
+            qy->op = POLICY_HTTP_QUERY_PRESENT;
+        } else if (cJSON_IsFalse(e)) {
+            qy->op = POLICY_HTTP_QUERY_ABSENT;
+        } else if (cJSON_IsString(e)) {
+            const char *re = pw_get_str(c, e, ep);
+            if (!re)
+                continue;
+            qy->op = POLICY_HTTP_QUERY_MATCH;
+            qy->pattern = pw_cx_strdup(c, re);
+        } else {
+            diag_add(c->d, ep,
+                     "expected true (the parameter is present), false (it is absent) or a "
+                     "regular expression its value must match in full, got %s",
+                     diag_json_type(e));
+            continue;
+        }
+        k++;
+    }
+    r->query = arr;
+    r->n_query = k;
+}
+
+static void get_http_rules(struct ctx *c, const cJSON *v, const char *path,
+                           struct policy_http_host *h)
+{
+    struct policy_http_rule *arr = pw_array_room(c, v, path, "rule objects", sizeof *arr);
+    if (!arr)
+        return;
+    size_t k = 0;
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        char ep[DIAG_PATH_MAX], kp[DIAG_PATH_MAX];
+        diag_path_index(ep, path, i);
+        if (!cJSON_IsObject(e)) {
+            diag_add(c->d, ep,
+                     "expected a rule object ({\"method\": \"GET\", \"path\": \"/api/*\", "
+                     "\"action\": \"allow\"}), got %s",
+                     diag_json_type(e));
+            continue;
+        }
+        if (!pw_check_object(c, e, ep, k_http_rule))
+            continue;
+        struct policy_http_rule *r = &arr[k];
+        memset(r, 0, sizeof *r);
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "method");
+        const cJSON *pa = cJSON_GetObjectItemCaseSensitive(e, "path");
+        const cJSON *qy = cJSON_GetObjectItemCaseSensitive(e, "query");
+        const cJSON *ac = cJSON_GetObjectItemCaseSensitive(e, "action");
+        if (m) {
+            diag_path_key(kp, ep, "method");
+            r->methods = get_methods(c, m, kp);
+        }
+        if (pa) {
+            diag_path_key(kp, ep, "path");
+            const char *s = pw_get_str(c, pa, kp);
+            const char *why = s ? http_path_problem(s) : NULL;
+            if (why) {
+                char q[96];
+                diag_quote(s, q, sizeof q);
+                diag_add(c->d, kp, "%s would never match: %s", q, why);
+            } else if (s) {
+                r->path = pw_cx_strdup(c, s);
+            }
+        }
+        if (qy) {
+            diag_path_key(kp, ep, "query");
+            get_http_query(c, qy, kp, r);
+        }
+        diag_path_key(kp, ep, "action");
+        if (!ac)
+            diag_add(c->d, kp, "missing; a rule says what it does: \"allow\" or \"deny\"");
+        else
+            r->action =
+                (enum policy_http_action)pw_get_enum(c, ac, kp, pw_n_http_action, POLICY_HTTP_DENY);
+        k++;
+    }
+    h->rules = arr;
+    h->n_rules = k;
+}
+
+static void get_http(struct ctx *c, const cJSON *v, const char *path)
+{
+    struct policy *p = c->p;
+    struct policy_http_host *arr = pw_array_room(c, v, path, "host objects", sizeof *arr);
+    if (!arr)
+        return;
+    size_t k = 0;
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        char ep[DIAG_PATH_MAX], kp[DIAG_PATH_MAX], q[96];
+        diag_path_index(ep, path, i);
+        /* every slot is kept, so that arr[j] is the document's http[j]; a document with
+         * errors is refused whole, so an empty slot is never judged with */
+        struct policy_http_host *h = &arr[k++];
+        memset(h, 0, sizeof *h);
+        h->def = POLICY_HTTP_DENY;
+        if (!cJSON_IsObject(e)) {
+            diag_add(c->d, ep,
+                     "expected a host object ({\"host\": \"crm.internal:443\", \"tls\": "
+                     "\"terminate\", \"rules\": [...]}), got %s",
+                     diag_json_type(e));
+            continue;
+        }
+        if (!pw_check_object(c, e, ep, k_http))
+            continue;
+        const cJSON *ho = cJSON_GetObjectItemCaseSensitive(e, "host");
+        diag_path_key(kp, ep, "host");
+        const char *s = ho ? pw_get_str(c, ho, kp) : NULL;
+        if (!ho)
+            diag_add(c->d, kp,
+                     "missing; name the endpoint whose requests these rules judge, as in "
+                     "sandbox.network.allow (\"crm.internal:443\")");
+        if (s && parse_endpoint(c, s, kp, &h->host) == 0) {
+            diag_quote(s, q, sizeof q);
+            int covered = 0;
+            for (size_t j = 0; j < p->sandbox.net.n_allow && !covered; j++)
+                covered = endpoint_covers(&p->sandbox.net.allow[j], &h->host);
+            if (!covered)
+                diag_add(c->d, kp,
+                         "%s is not allowed by sandbox.network.allow, so no request reaches it "
+                         "to be judged; add it to allow or remove this entry",
+                         q);
+            for (size_t j = 0; j + 1 < k; j++) {
+                const struct policy_endpoint *o = &arr[j].host;
+                if (!o->host)
+                    continue;
+                if (strcmp(o->host, h->host.host) == 0 && o->port == h->host.port) {
+                    diag_add(c->d, kp, "%s is listed twice; give each host one entry", q);
+                    break;
+                }
+                if (endpoint_covers(o, &h->host) || endpoint_covers(&h->host, o)) {
+                    char qo[96];
+                    diag_quote(o->raw, qo, sizeof qo);
+                    diag_add(c->d, kp,
+                             "%s overlaps %s of sandbox.network.http[%zu], so a request could "
+                             "be judged by either; make the entries disjoint",
+                             q, qo, j);
+                    break;
+                }
+            }
+        }
+        diag_path_key(kp, ep, "tls");
+        h->tls = (enum policy_http_tls)pw_get_enum(c, cJSON_GetObjectItemCaseSensitive(e, "tls"),
+                                                   kp, pw_n_http_tls, POLICY_HTTP_TLS_NONE);
+        diag_path_key(kp, ep, "default");
+        h->def =
+            (enum policy_http_action)pw_get_enum(c, cJSON_GetObjectItemCaseSensitive(e, "default"),
+                                                 kp, pw_n_http_action, POLICY_HTTP_DENY);
+        diag_path_key(kp, ep, "scan");
+        h->scan = pw_get_bool(c, cJSON_GetObjectItemCaseSensitive(e, "scan"), kp, 0);
+        const cJSON *ru = cJSON_GetObjectItemCaseSensitive(e, "rules");
+        if (ru) {
+            diag_path_key(kp, ep, "rules");
+            get_http_rules(c, ru, kp, h);
+        }
+    }
+    p->sandbox.net.http = arr;
+    p->sandbox.net.n_http = k;
 }
 
 /*
@@ -667,6 +1006,14 @@ void pw_walk_sandbox(struct ctx *c, const cJSON *sb)
             diag_add(c->d, "sandbox.network.allow",
                      "mode \"none\" permits no connection, so an allow list has no effect; "
                      "set \"mode\": \"proxy\" or remove the list");
+        const cJSON *http = cJSON_GetObjectItemCaseSensitive(net, "http");
+        if (http && p->sandbox.net.mode != POLICY_NET_PROXY && cJSON_GetArraySize(http) > 0)
+            diag_add(c->d, "sandbox.network.http",
+                     "mode \"%s\" does not pass the agent's connections through cordond, so "
+                     "no HTTP rule could judge them; set \"mode\": \"proxy\" or remove the list",
+                     policy_net_name(p->sandbox.net.mode));
+        else if (http)
+            get_http(c, http, "sandbox.network.http");
     }
 
     /* ipc */

@@ -490,6 +490,8 @@ const char *const pw_n_origin[] = {"policy", "default", "credentials", "host", "
 const char *const pw_n_definition[] = {"strip", "refuse", NULL};
 const char *const pw_n_denied_call[] = {"drop", "notice", NULL};
 const char *const pw_n_stored[] = {"refuse", "allow", NULL};
+const char *const pw_n_http_tls[] = {"none", "terminate", NULL};
+const char *const pw_n_http_action[] = {"allow", "deny", NULL};
 
 void policy_free(struct policy *p)
 {
@@ -538,6 +540,14 @@ const char *policy_record_name(enum policy_record r)
 const char *policy_origin_name(enum policy_origin o)
 {
     return pw_n_origin[o];
+}
+const char *policy_http_tls_name(enum policy_http_tls t)
+{
+    return pw_n_http_tls[t];
+}
+const char *policy_http_action_name(enum policy_http_action a)
+{
+    return pw_n_http_action[a];
 }
 const char *policy_denied_definition_name(enum policy_denied_definition d)
 {

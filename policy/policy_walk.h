@@ -79,5 +79,7 @@ extern const char *const pw_n_origin[];
 extern const char *const pw_n_definition[];
 extern const char *const pw_n_denied_call[];
 extern const char *const pw_n_stored[];
+extern const char *const pw_n_http_tls[];
+extern const char *const pw_n_http_action[];
 
 #endif

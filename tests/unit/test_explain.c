@@ -286,6 +286,39 @@ Test(explain, proxy_keys_and_constraint_objects_are_shown)
     policy_free(p);
 }
 
+Test(explain, http_hosts_and_their_rules_are_shown)
+{
+    struct policy *p = load_plain(
+        "{\"cordon_policy\": 1, \"agent\": \"x\", \"sandbox\": {\"network\": {\"allow\": "
+        "[\"crm.internal:443\"], \"http\": [{\"host\": \"crm.internal:443\", \"tls\": "
+        "\"terminate\", \"scan\": true, \"rules\": [{\"method\": [\"GET\", \"HEAD\"], "
+        "\"path\": \"/api/orders/*\", \"query\": {\"id\": \"[0-9]+\", \"all\": false}, "
+        "\"action\": \"allow\"}, {\"action\": \"deny\"}]}]}}}");
+    char *t = capture_text(p);
+    cr_assert(strstr(t, "    http    crm.internal:443             rules per request, tls "
+                        "terminate, bodies scanned by api.data\n"),
+              "%s", t);
+    cr_assert(strstr(t, "      [0] allow method GET|HEAD path /api/orders/* query id matching "
+                        "/[0-9]+/ query all absent\n      [1] deny every request\n      "
+                        "otherwise deny\n"),
+              "%s", t);
+    free(t);
+    cJSON *o = policy_explain_json(p);
+    cJSON *h = cJSON_GetArrayItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "sandbox"), "network"),
+                            "http"),
+        0);
+    cr_assert_not_null(h);
+    cr_assert_str_eq(cJSON_GetObjectItem(h, "tls")->valuestring, "terminate");
+    cr_assert_str_eq(cJSON_GetObjectItem(h, "default")->valuestring, "deny");
+    cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItem(h, "rules"), 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(r0, "query"), "id")->valuestring,
+                     "[0-9]+");
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(r0, "query"), "all")));
+    cJSON_Delete(o);
+    policy_free(p);
+}
+
 Test(explain, data_actions_per_direction_lists_and_custom_kinds)
 {
     struct policy *p = load_plain(
