@@ -40,7 +40,7 @@
 #define CONNECT_TIMEOUT_MS 10000
 #define RELAY_BUF (64 * 1024)
 /* A busy direction's pipe (F_SETPIPE_SZ), the most one splice moves: 1 MiB, the default
- * /proc/sys/fs/pipe-max-size. With the default 64 KiB pipe the relay makes about 16 times as
+ * /proc/sys/fs/pipe-max-size. With the default 64 KiB pipe the relay makes about 12 times as
  * many splice calls and costs about twice the CPU per byte (bench/bench_tunnel.sh). */
 #define TUNNEL_PIPE_SIZE (1024 * 1024)
 
@@ -170,19 +170,22 @@ fail:
 }
 
 /*
- * One direction of a tunnel. Bytes read from `from` wait until `to` takes them: in a pipe
- * (splice(2): socket to pipe to socket, the pages move by reference and never cross into user
- * space), or, where splice is refused (a socket type without splice support, no descriptors
- * left for the pipe), in buf through recv and send.
+ * One direction of a tunnel. Bytes read from `from` wait until `to` takes them, in buf
+ * (recv, then send) or, once the direction is busy, in a pipe (splice(2): socket to pipe to
+ * socket; the pages move by reference and never cross into user space). A direction starts
+ * copying, and takes a pipe when a recv fills the whole buffer; it gives the pipe back after
+ * a quiet turn. So idle and interactive tunnels hold no pipe (no descriptors, none of the
+ * user's pipe quota), and bulk ones splice.
  */
 struct flow {
     int from, to;
-    int pipe[2];   /* [0] read end, [1] write end; -1 when this flow copies */
+    int pipe[2];   /* [0] read end, [1] write end; -1 while this flow copies */
     size_t cap;    /* the pipe's capacity */
-    int grown;     /* F_SETPIPE_SZ was tried */
     size_t queued; /* bytes in the pipe */
     int full;      /* the pipe took nothing more while holding bytes: wait for `to` */
-    char *buf;     /* the copy loop's buffer, allocated on fallback */
+    int busy;      /* a recv filled buf: take a pipe once buf is empty */
+    int nosplice;  /* a splice was refused (EINVAL...): this flow copies to its end */
+    char *buf;     /* the copy loop's buffer */
     size_t bufcap, len, off;
     int eof, shut;
     uint64_t *total, *metric;
@@ -196,49 +199,50 @@ struct flow {
 static const char *const relay_end_words[] = {"closed", "idle", "revoked", "reset", "quarantined"};
 enum relay_end { RELAY_CLOSED, RELAY_IDLE, RELAY_REVOKED, RELAY_RESET, RELAY_QUARANTINED };
 
-/* Give a flow its pipe, of the default size. Returns 0, or -1 without one: no descriptors
- * left, or a pipe smaller than the copy loop's buffer, which the kernel makes once the user's
- * pipes hold /proc/sys/fs/pipe-user-pages-soft (splicing through it would cost more than
- * copying). The flow then copies. */
-static int flow_pipe(struct flow *x)
+static void flow_unpipe(struct flow *x)
 {
-    if (pipe2(x->pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-        x->pipe[0] = x->pipe[1] = -1;
-        return -1;
-    }
-    int cap = fcntl(x->pipe[1], F_GETPIPE_SZ);
-    if (cap < RELAY_BUF) {
+    if (x->pipe[0] >= 0) {
         close(x->pipe[0]);
         close(x->pipe[1]);
+    }
+    x->pipe[0] = x->pipe[1] = -1;
+    x->queued = 0;
+    x->full = 0;
+}
+
+/* Give a busy flow (its buffer empty) a pipe of TUNNEL_PIPE_SIZE. Without one it goes on
+ * copying: no descriptor left, or the kernel made a pipe smaller than the buffer, as it does
+ * once the user's pipes hold /proc/sys/fs/pipe-user-pages-soft (F_SETPIPE_SZ is then refused
+ * and new pipes have 2 pages, through which splicing would cost more than copying). */
+static void flow_pipe(struct flow *x)
+{
+    x->busy = 0;
+    if (pipe2(x->pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
         x->pipe[0] = x->pipe[1] = -1;
-        return -1;
+        return;
+    }
+    (void)fcntl(x->pipe[1], F_SETPIPE_SZ, TUNNEL_PIPE_SIZE);
+    int cap = fcntl(x->pipe[1], F_GETPIPE_SZ);
+    if (cap < RELAY_BUF) {
+        flow_unpipe(x);
+        return;
     }
     x->cap = (size_t)cap;
-    return 0;
 }
 
-/* A flow that filled its pipe is busy: give it TUNNEL_PIPE_SIZE, once. Only busy flows grow,
- * because a pipe's pages count against the user's quota from the moment it is sized, and most
- * tunnels are idle most of the time. Past the quota the kernel refuses (EPERM) and the pipe
- * keeps its size. */
-static void flow_grow(struct flow *x)
-{
-    x->grown = 1;
-    if (fcntl(x->pipe[1], F_SETPIPE_SZ, TUNNEL_PIPE_SIZE) > 0) {
-        int cap = fcntl(x->pipe[1], F_GETPIPE_SZ);
-        if (cap > 0 && (size_t)cap > x->cap)
-            x->cap = (size_t)cap;
-    }
-}
-
-/* Switch a flow to the copy loop: the bytes already in its pipe go to its buffer first (a
- * buffer as large as they are, once). Returns 0, or -1 when that cannot be done (the tunnel
- * is then over). */
+/* A splice was refused: the bytes already in the pipe go to the buffer (grown to hold them)
+ * and the flow copies from now on. Returns 0, or -1 when that cannot be done (the tunnel is
+ * then over). */
 static int flow_copy(struct flow *x)
 {
-    x->bufcap = x->queued > RELAY_BUF ? x->queued : RELAY_BUF;
-    if (!(x->buf = malloc(x->bufcap)))
-        return -1;
+    x->nosplice = 1;
+    if (x->queued > x->bufcap) {
+        char *nb = realloc(x->buf, x->queued);
+        if (!nb)
+            return -1;
+        x->buf = nb;
+        x->bufcap = x->queued;
+    }
     x->len = x->off = 0;
     while (x->len < x->queued) {
         ssize_t n = read(x->pipe[0], x->buf + x->len, x->queued - x->len);
@@ -248,12 +252,7 @@ static int flow_copy(struct flow *x)
             return -1;
         x->len += (size_t)n;
     }
-    if (x->pipe[0] >= 0) {
-        close(x->pipe[0]);
-        close(x->pipe[1]);
-    }
-    x->pipe[0] = x->pipe[1] = -1;
-    x->queued = 0;
+    flow_unpipe(x);
     return 0;
 }
 
@@ -278,9 +277,11 @@ static int splice_refused(int e)
 static int flow_in(struct flow *x)
 {
     ssize_t n;
+    if (x->pipe[0] < 0 && x->busy && !x->nosplice)
+        flow_pipe(x); /* the buffer is empty: flow_room() said so */
     if (x->pipe[0] >= 0) {
-        size_t want = x->cap - x->queued;
-        n = splice(x->from, NULL, x->pipe[1], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        n = splice(x->from, NULL, x->pipe[1], NULL, x->cap - x->queued,
+                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n < 0 && splice_refused(errno)) {
             if (flow_copy(x) != 0)
                 return -1;
@@ -290,13 +291,12 @@ static int flow_in(struct flow *x)
             x->full = 1; /* the socket or the pipe is out: POLLOUT on `to` decides */
         if (n > 0)
             x->queued += (size_t)n;
-        if (n > 0 && (size_t)n == want && !x->grown)
-            flow_grow(x);
     } else {
         n = recv(x->from, x->buf, x->bufcap, 0);
         if (n > 0) {
             x->len = (size_t)n;
             x->off = 0;
+            x->busy = (size_t)n == x->bufcap;
         }
     }
     if (n > 0) {
@@ -341,7 +341,7 @@ static int flow_out(struct flow *x)
 }
 
 /*
- * Relay both directions with non-blocking sockets and a pipe (or buffer) each, so a peer that
+ * Relay both directions with non-blocking sockets and a buffer or pipe each, so a peer that
  * writes without reading cannot wedge the other direction (blocking writes would deadlock two
  * peers that both send large amounts at once). EOF is passed on as a half-close once the
  * held bytes are out. seen: agents_revocations() from before the key was checked, so a
@@ -355,26 +355,17 @@ static enum relay_end relay(int a, int b, const char *pre, size_t prelen, uint64
     int64_t idle_ms = (int64_t)s->cfg.tunnel_idle_timeout * 1000, last = clock_mono_ms();
     struct flow f[2] = {{.from = a, .to = b, .total = up, .metric = &s->m.tunnel_bytes_up},
                         {.from = b, .to = a, .total = down, .metric = &s->m.tunnel_bytes_down}};
-    for (int i = 0; i < 2; i++)
-        if (flow_pipe(&f[i]) != 0 && flow_copy(&f[i]) != 0)
+    for (int i = 0; i < 2; i++) {
+        f[i].pipe[0] = f[i].pipe[1] = -1;
+        f[i].bufcap = RELAY_BUF;
+        if (!(f[i].buf = malloc(RELAY_BUF)))
             goto out;
+    }
     fcntl(a, F_SETFL, fcntl(a, F_GETFL) | O_NONBLOCK);
     fcntl(b, F_SETFL, fcntl(b, F_GETFL) | O_NONBLOCK);
     if (prelen) { /* bytes the client sent right behind its CONNECT head */
-        /* into the pipe (a head is far smaller than any pipe), or the copy loop's buffer */
-        if (f[0].pipe[1] >= 0 && write(f[0].pipe[1], pre, prelen) == (ssize_t)prelen) {
-            f[0].queued = prelen;
-        } else {
-            if (f[0].pipe[1] >= 0) { /* a short write leaves bytes of unknown count behind */
-                close(f[0].pipe[0]);
-                close(f[0].pipe[1]);
-                f[0].pipe[0] = f[0].pipe[1] = -1;
-            }
-            if (!f[0].buf && flow_copy(&f[0]) != 0)
-                goto out;
-            memcpy(f[0].buf, pre, prelen);
-            f[0].len = prelen;
-        }
+        memcpy(f[0].buf, pre, prelen);
+        f[0].len = prelen;
         *up += prelen;
         srv_count(&s->m.tunnel_bytes_up, prelen);
     }
@@ -426,8 +417,12 @@ static enum relay_end relay(int a, int b, const char *pre, size_t prelen, uint64
                 continue;
             break;
         }
-        if (pr == 0)
+        if (pr == 0) { /* a quiet turn: an empty pipe goes back until the next burst */
+            for (int i = 0; i < 2; i++)
+                if (f[i].pipe[0] >= 0 && !f[i].queued)
+                    flow_unpipe(&f[i]);
             continue;
+        }
         int moved = 0;
         for (int i = 0; i < 2; i++) {
             struct flow *x = &f[i];
@@ -450,10 +445,7 @@ static enum relay_end relay(int a, int b, const char *pre, size_t prelen, uint64
     }
 out:
     for (int i = 0; i < 2; i++) {
-        if (f[i].pipe[0] >= 0) {
-            close(f[i].pipe[0]);
-            close(f[i].pipe[1]);
-        }
+        flow_unpipe(&f[i]);
         free(f[i].buf);
     }
     return end;
