@@ -8,6 +8,7 @@
  * in its place among pipelined requests (RFC 9112 section 9.3.2: responses in request order).
  */
 #include "policy/server/httpjudge.h"
+#include "policy/server/decision.h"
 #include "policy/server/httppath.h"
 #include "policy/server/httpreq.h"
 
@@ -38,15 +39,15 @@ struct httpjudge {
     struct httpreq_parser *req, *resp;
     struct obuf to_origin, to_client;
     struct turn q[HTTPJUDGE_PIPELINE_MAX + 1];
-    size_t head, n;        /* the queue: q[head], ... q[head + n - 1] (mod size) */
-    int in_request;        /* a request's head was read and its END not yet */
-    int cur_forward;       /* that request goes to the origin */
-    int cur_chunked;       /* ... with a chunked body, chunked again on the way */
-    int resp_chunked;      /* the response being passed on is chunked */
-    int resp_interim;      /* the head passed on last was a 1xx */
-    int client_stop;       /* nothing more of the client's is read */
-    int client_eof;        /* the client closed its sending side */
-    int closing;           /* the connection ends once to_client is sent */
+    size_t head, n;   /* the queue: q[head], ... q[head + n - 1] (mod size) */
+    int in_request;   /* a request's head was read and its END not yet */
+    int cur_forward;  /* that request goes to the origin */
+    int cur_chunked;  /* ... with a chunked body, chunked again on the way */
+    int resp_chunked; /* the response being passed on is chunked */
+    int resp_interim; /* the head passed on last was a 1xx */
+    int client_stop;  /* nothing more of the client's is read */
+    int client_eof;   /* the client closed its sending side */
+    int closing;      /* the connection ends once to_client is sent */
     int nomem;
 };
 
@@ -163,24 +164,10 @@ static void pump(struct httpjudge *j)
     }
 }
 
-static const char *status_text(int status)
-{
-    switch (status) {
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 405: return "Method Not Allowed";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Error";
-    }
-}
-
 /* A complete response of cordon's: status, a plain-text body that says what to do, and the
  * rule in a header a program can read. */
-static int canned(struct turn *t, int status, const char *rule, const char *body, int close)
+static int canned(struct turn *t, int status, const char *rule, const char *body, int close,
+                  int keep_alive_10)
 {
     size_t blen = strlen(body);
     size_t cap = blen + strlen(rule) + 256;
@@ -191,7 +178,10 @@ static int canned(struct turn *t, int status, const char *rule, const char *body
                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
                      "Content-Length: %zu\r\nCache-Control: no-store\r\nX-Cordon-Rule: %s\r\n"
                      "%s\r\n%s",
-                     status, status_text(status), blen, rule, close ? "Connection: close\r\n" : "",
+                     status, decision_status_text((unsigned)status), blen, rule,
+                     close           ? "Connection: close\r\n"
+                     : keep_alive_10 ? "Connection: keep-alive\r\n"
+                                     : "",
                      body);
     if (n < 0 || (size_t)n >= cap) {
         free(p);
@@ -240,7 +230,8 @@ static int refuse_unreadable(struct httpjudge *j)
     j->in_request = 0;
     if (!t->reason || !t->method || !t->path)
         return -ENOMEM;
-    return canned(t, httpreq_status(j->req) ? httpreq_status(j->req) : 400, "http.parse", body, 1);
+    return canned(t, httpreq_status(j->req) ? httpreq_status(j->req) : 400, "http.parse", body, 1,
+                  0);
 }
 
 /* A request head: judged, then forwarded or answered in its turn. */
@@ -268,7 +259,8 @@ static int on_head(struct httpjudge *j, const struct httpreq *r)
         observable = 0; /* refused in observe mode too: nothing after it could be read */
     } else if (httprule_check_host(j->c.host, j->c.port, r->host, j->c.default_port, why,
                                    sizeof why) != 0) {
-        /* why says how the Host differs */
+        status = 421; /* RFC 9110 section 15.5.20: this connection does not serve that Host */
+        rule = "http.host";
     } else {
         struct httprule_request rq = {.method = r->method, .path = r->path, .query = r->query};
         rc = httprule_judge(j->c.rules, j->c.entry, &rq, &v);
@@ -316,7 +308,8 @@ static int on_head(struct httpjudge *j, const struct httpreq *r)
     int close = r->expect_continue && r->body != HTTPREQ_BODY_NONE;
     if (close)
         j->client_stop = 1;
-    return canned(t, status, safe_rule, body, close);
+    /* an HTTP/1.0 client that asked to stay connected is told it may (RFC 9112 section 9.3) */
+    return canned(t, status, safe_rule, body, close, r->minor == 0 && r->keep_alive);
 }
 
 int httpjudge_new(const struct httpjudge_conf *conf, struct httpjudge **out)
@@ -418,7 +411,7 @@ static int origin_failed(struct httpjudge *j, const char *why)
              j->c.host, j->c.port, why);
     free(t->canned);
     t->canned = NULL;
-    if (canned(t, 502, "http.origin", body, 1) != 0)
+    if (canned(t, 502, "http.origin", body, 1, 0) != 0)
         return -ENOMEM;
     put(j, &j->to_client, t->canned, t->canned_len);
     t->down = t->canned_len;

@@ -35,13 +35,13 @@
 /* One request's exchange, for the audit record (strings valid during the call only). */
 struct httpjudge_rec {
     const char *method;
-    const char *path;   /* normalized; the path as sent when it could not be normalized */
-    const char *reason; /* the verdict's sentence (httprule_verdict.reason) */
-    int rule;           /* deciding rule's index in the entry, -1: the entry's default or none */
-    int allowed;        /* what enforce mode decides */
-    int forwarded;      /* it went to the origin (allowed, or observe mode) */
-    int status;         /* the status the client got: the origin's, cordon's, or 0 (cut) */
-    uint64_t bytes_up;  /* request bytes as forwarded (0 when refused) */
+    const char *path;    /* normalized; the path as sent when it could not be normalized */
+    const char *reason;  /* the verdict's sentence (httprule_verdict.reason) */
+    int rule;            /* deciding rule's index in the entry, -1: the entry's default or none */
+    int allowed;         /* what enforce mode decides */
+    int forwarded;       /* it went to the origin (allowed, or observe mode) */
+    int status;          /* the status the client got: the origin's, cordon's, or 0 (cut) */
+    uint64_t bytes_up;   /* request bytes as forwarded (0 when refused) */
     uint64_t bytes_down; /* response bytes sent to the client */
 };
 
@@ -73,15 +73,13 @@ void httpjudge_free(struct httpjudge *j);
  * (the rest is to be offered again later, or dropped once httpjudge_done). Returns 0 or
  * -ENOMEM.
  */
-__attribute__((warn_unused_result)) int httpjudge_from_client(struct httpjudge *j,
-                                                              const char *buf, size_t len,
-                                                              size_t *used);
+__attribute__((warn_unused_result)) int httpjudge_from_client(struct httpjudge *j, const char *buf,
+                                                              size_t len, size_t *used);
 /* Bytes from the origin, the same way. An origin that sends what cannot be framed as the
  * responses to what was forwarded ends the connection (a 502 if nothing of its response was
  * sent yet). */
-__attribute__((warn_unused_result)) int httpjudge_from_origin(struct httpjudge *j,
-                                                              const char *buf, size_t len,
-                                                              size_t *used);
+__attribute__((warn_unused_result)) int httpjudge_from_origin(struct httpjudge *j, const char *buf,
+                                                              size_t len, size_t *used);
 /* A side closed its sending half. Returns 0 or -ENOMEM. */
 __attribute__((warn_unused_result)) int httpjudge_client_eof(struct httpjudge *j);
 __attribute__((warn_unused_result)) int httpjudge_origin_eof(struct httpjudge *j);

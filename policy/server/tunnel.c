@@ -34,6 +34,9 @@
 #include "policy/server/anomaly.h"
 #include "policy/server/connect.h"
 #include "policy/server/egress.h"
+#include "policy/server/httpjudge.h"
+#include "policy/server/httppath.h"
+#include "policy/server/httprule.h"
 #include "policy/server/identity.h"
 #include "policy/server/server.h"
 
@@ -341,6 +344,40 @@ static int flow_out(struct flow *x)
 }
 
 /*
+ * What ends a tunnel whatever its bytes: a revoked key ends its tunnels within
+ * REVOKE_CHECK_MS, busy or idle; a quarantine of its agent (anomaly.h) the same way; and
+ * idleness past tunnel_idle_timeout frees the slot. Returns 1 with *end, or 0 with how long
+ * the relay may wait in poll before asking again.
+ */
+static int relay_over(struct srv *s, const char *key_id, uint64_t *seen, const char *agent,
+                      uint64_t *qseen, int64_t last, int64_t idle_ms, enum relay_end *end,
+                      int *wait_ms)
+{
+    uint64_t gen = agents_revocations(s->agents);
+    if (gen != *seen) {
+        *seen = gen;
+        if (!agents_id_live(s->agents, key_id)) {
+            *end = RELAY_REVOKED;
+            return 1;
+        }
+    }
+    if (s->anomaly && anomaly_generation(s->anomaly) != *qseen) {
+        *qseen = anomaly_generation(s->anomaly);
+        if (anomaly_quarantined(s->anomaly, agent, NULL)) {
+            *end = RELAY_QUARANTINED;
+            return 1;
+        }
+    }
+    int64_t left = idle_ms - (clock_mono_ms() - last);
+    if (left <= 0) {
+        *end = RELAY_IDLE;
+        return 1;
+    }
+    *wait_ms = (int)(left < REVOKE_CHECK_MS ? left : REVOKE_CHECK_MS);
+    return 0;
+}
+
+/*
  * Relay both directions with non-blocking sockets and a buffer or pipe each, so a peer that
  * writes without reading cannot wedge the other direction (blocking writes would deadlock two
  * peers that both send large amounts at once). EOF is passed on as a half-close once the
@@ -389,29 +426,10 @@ static enum relay_end relay(int a, int b, const char *pre, size_t prelen, uint64
             end = RELAY_CLOSED;
             break;
         }
-        /* A revoked key ends its tunnels within REVOKE_CHECK_MS, busy or idle. */
-        uint64_t gen = agents_revocations(s->agents);
-        if (gen != seen) {
-            seen = gen;
-            if (!agents_id_live(s->agents, key_id)) {
-                end = RELAY_REVOKED;
-                break;
-            }
-        }
-        /* ... and a quarantine of its agent (anomaly.h) the same way. */
-        if (s->anomaly && anomaly_generation(s->anomaly) != qseen) {
-            qseen = anomaly_generation(s->anomaly);
-            if (anomaly_quarantined(s->anomaly, agent, NULL)) {
-                end = RELAY_QUARANTINED;
-                break;
-            }
-        }
-        int64_t left = idle_ms - (clock_mono_ms() - last);
-        if (left <= 0) {
-            end = RELAY_IDLE; /* idle past tunnel_idle_timeout: free the slot */
+        int wait_ms;
+        if (relay_over(s, key_id, &seen, agent, &qseen, last, idle_ms, &end, &wait_ms))
             break;
-        }
-        int pr = poll(p, 2, (int)(left < REVOKE_CHECK_MS ? left : REVOKE_CHECK_MS));
+        int pr = poll(p, 2, wait_ms);
         if (pr < 0) {
             if (errno == EINTR)
                 continue;
@@ -470,6 +488,12 @@ struct treq {
     struct policy_endpoint none; /* observe mode's rule: none, "" */
     uint64_t qgen;               /* anomaly_generation() before the quarantine gate */
     int quarantined;             /* refused for a quarantine: not a denial to count */
+    /* A host of sandbox.network.http: its entry, the rules compiled for this tunnel, and the
+     * policy they belong to (t->set stays held until the tunnel ends). */
+    int http_entry;
+    struct httprule_set *rules;
+    const struct policy *pol;
+    char http_host[256]; /* t->host as the rules compare it (httppath_host) */
 };
 
 /* Count a tunnel's signal in its agent's anomaly windows (anomaly.h), judged with its policy. */
@@ -631,6 +655,39 @@ static int identify(struct treq *t)
     return -EACCES;
 }
 
+/*
+ * A tunnel to a host of sandbox.network.http with tls "none" is judged request by request
+ * (httpjudge.h): its rules are compiled for it here. A host with tls "terminate" stays an
+ * opaque tunnel until TLS termination is wired (docs/SECURITY.md says so). Returns 0, or -1
+ * once refused: rules that cannot be compiled refuse the tunnel, never let it through unread.
+ */
+static int http_rules(struct treq *t, const struct policy *pol)
+{
+    const char *why = NULL;
+    t->http_entry = -1;
+    if (!pol->sandbox.net.n_http)
+        return 0;
+    char authority[300];
+    unsigned port = 0;
+    snprintf(authority, sizeof authority, "%s", t->target);
+    if (httppath_host(authority, t->http_host, sizeof t->http_host, &port, &why) != 0)
+        return 0; /* a name the rules cannot name is on no entry */
+    int entry = httprule_host(pol, t->http_host, t->port);
+    if (entry < 0 || pol->sandbox.net.http[entry].tls != POLICY_HTTP_TLS_NONE)
+        return 0;
+    char err[256];
+    if (httprule_compile(pol, &t->rules, err, sizeof err) != 0) {
+        deny(t, 403, "sandbox.network.http",
+             "the HTTP rules of agent %s for %s cannot be used (%s), so the tunnel is refused "
+             "rather than opened unread; fix the policy and push it again",
+             t->agent, t->target, err);
+        return -1;
+    }
+    t->http_entry = entry;
+    t->pol = pol;
+    return 0;
+}
+
 /* The agent's slot and the policy's verdict on host:port. Returns the rule that allows it
  * (t->none in observe mode, which logs instead), with t->set held for as long as the rule is
  * used, or NULL once refused. */
@@ -679,6 +736,8 @@ static const struct policy_endpoint *judge(struct treq *t)
         return NULL;
     }
     t->policy_version = e->version;
+    if (http_rules(t, pol) != 0)
+        return NULL;
     return rule ? rule : &t->none; /* observe: logged, special addresses still refused */
 }
 
@@ -764,6 +823,192 @@ static int open_recorded(struct treq *t, const struct policy_endpoint *rule)
     return -EIO;
 }
 
+/* One judged request's exchange: http.request, with where it went and what was decided. */
+static void http_record(void *ctx, const struct httpjudge_rec *r)
+{
+    struct treq *t = ctx;
+    char mem[2048];
+    struct jbuf f;
+    jbuf_init(&f, mem, sizeof mem);
+    jbuf_raw(&f, "{");
+    where_fields(t, &f);
+    jbuf_key(&f, "method");
+    jbuf_str(&f, r->method, 64);
+    jbuf_key(&f, "path");
+    jbuf_str(&f, r->path, 512);
+    jbuf_key(&f, "rule");
+    if (r->rule >= 0) {
+        char rule[64];
+        snprintf(rule, sizeof rule, "sandbox.network.http[%d].rules[%d]", t->http_entry, r->rule);
+        jbuf_str(&f, rule, 0);
+    } else {
+        jbuf_raw(&f, "null");
+    }
+    jbuf_key(&f, "decision");
+    jbuf_str(&f, r->allowed ? "allow" : r->forwarded ? "log" : "deny", 0);
+    if (!r->allowed && r->forwarded) {
+        jbuf_key(&f, "would");
+        jbuf_str(&f, "deny", 0); /* observe mode: what enforce mode would have done */
+    }
+    jbuf_key(&f, "reason");
+    jbuf_str(&f, r->reason, 600);
+    jbuf_key(&f, "status");
+    jbuf_u64(&f, (uint64_t)r->status);
+    jbuf_key(&f, "bytes_up");
+    jbuf_u64(&f, r->bytes_up);
+    jbuf_key(&f, "bytes_down");
+    jbuf_u64(&f, r->bytes_down);
+    jbuf_key(&f, "policy_version");
+    jbuf_u64(&f, t->policy_version);
+    jbuf_raw(&f, "}");
+    (void)srv_audit_jbuf(t->s, "http.request", t->agent, &f, 0);
+    if (!r->allowed && !r->forwarded && r->status == 403) {
+        char what[96];
+        snprintf(what, sizeof what, "http %.80s", t->target);
+        note_anomaly(t, ANOMALY_DENIALS, what);
+    }
+}
+
+/* Write what the judge holds for one side; -1 when the peer is gone. */
+static int judged_write(int fd, const char *p, size_t n, size_t *sent)
+{
+    *sent = 0;
+    if (!n)
+        return 0;
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0)
+        return errno == EAGAIN || errno == EINTR ? 0 : -1;
+    *sent = (size_t)w;
+    return 0;
+}
+
+/* Read what a side sent behind the *len bytes buf holds (RELAY_BUF in all), counting them;
+ * *eof once it closed. Returns -1 when the connection failed. */
+static int judged_read(int fd, char *buf, size_t *len, int *eof, uint64_t *total, uint64_t *metric)
+{
+    ssize_t n = recv(fd, buf + *len, RELAY_BUF - *len, 0);
+    if (n > 0) {
+        *len += (size_t)n;
+        *total += (uint64_t)n;
+        srv_count(metric, (uint64_t)n);
+    } else if (n == 0) {
+        *eof = 1;
+    } else if (errno != EAGAIN && errno != EINTR) {
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * The relay of a judged tunnel: every byte goes through the judge, which decides what the
+ * origin gets and what the client gets; bytes the judge cannot take yet (its pipeline is full)
+ * wait in the input buffer, and a side is not read while the output it feeds is backed up.
+ * The same ends as relay(): closed, idle, revoked, quarantined, reset.
+ */
+static enum relay_end relay_judged(struct treq *t, const char *pre, size_t prelen, uint64_t *up,
+                                   uint64_t *down)
+{
+    struct srv *s = t->s;
+    enum relay_end end = RELAY_RESET;
+    int a = t->fd, b = t->up;
+    int64_t idle_ms = (int64_t)s->cfg.tunnel_idle_timeout * 1000, last = clock_mono_ms();
+    uint64_t seen = t->revocations, qseen = t->qgen;
+    struct httpjudge_conf c = {.policy = t->pol,
+                               .rules = t->rules,
+                               .entry = (size_t)t->http_entry,
+                               .host = t->http_host,
+                               .port = t->port,
+                               .default_port = 80,
+                               .agent = t->agent,
+                               .policy_version = t->policy_version,
+                               .observe = t->pol->mode == POLICY_MODE_OBSERVE,
+                               .record = http_record,
+                               .ctx = t};
+    struct httpjudge *j = NULL;
+    char *cin = malloc(RELAY_BUF), *oin = malloc(RELAY_BUF);
+    size_t clen = 0, olen = 0;
+    int ceof = 0, oeof = 0, oshut = 0, ceof_told = 0, oeof_told = 0;
+    if (!cin || !oin || httpjudge_new(&c, &j) != 0)
+        goto out;
+    fcntl(a, F_SETFL, fcntl(a, F_GETFL) | O_NONBLOCK);
+    fcntl(b, F_SETFL, fcntl(b, F_GETFL) | O_NONBLOCK);
+    if (prelen) { /* bytes the client sent right behind its CONNECT head */
+        size_t n = prelen < RELAY_BUF ? prelen : RELAY_BUF;
+        memcpy(cin, pre, n);
+        clen = n;
+        *up += n;
+        srv_count(&s->m.tunnel_bytes_up, n);
+    }
+    for (;;) {
+        size_t used = 0, ton, toc, sent;
+        if (clen && httpjudge_from_client(j, cin, clen, &used) != 0)
+            goto out;
+        memmove(cin, cin + used, clen - used);
+        clen -= used;
+        used = 0;
+        if (olen && httpjudge_from_origin(j, oin, olen, &used) != 0)
+            goto out;
+        memmove(oin, oin + used, olen - used);
+        olen -= used;
+        /* a side's end reaches the judge once the bytes before it did */
+        if (ceof && !clen && !ceof_told && (ceof_told = 1) && httpjudge_client_eof(j) != 0)
+            goto out;
+        if (oeof && !olen && !oeof_told && (oeof_told = 1) && httpjudge_origin_eof(j) != 0)
+            goto out;
+        const char *po = httpjudge_to_origin(j, &ton), *pc = httpjudge_to_client(j, &toc);
+        if (judged_write(b, po, ton, &sent) != 0)
+            goto out;
+        httpjudge_sent_origin(j, sent);
+        ton -= sent;
+        if (judged_write(a, pc, toc, &sent) != 0)
+            goto out;
+        httpjudge_sent_client(j, sent);
+        toc -= sent;
+        if (httpjudge_done(j) && toc == 0) {
+            end = RELAY_CLOSED;
+            break;
+        }
+        if (httpjudge_origin_over(j) && ton == 0 && !oshut) {
+            shutdown(b, SHUT_WR);
+            oshut = 1;
+        }
+        struct pollfd p[2] = {{a, 0, 0}, {b, 0, 0}};
+        int backed = ton >= HTTPJUDGE_OUT_HIGH || toc >= HTTPJUDGE_OUT_HIGH;
+        if (!ceof && clen < RELAY_BUF && !backed)
+            p[0].events |= POLLIN;
+        if (!oeof && olen < RELAY_BUF && toc < HTTPJUDGE_OUT_HIGH)
+            p[1].events |= POLLIN;
+        if (toc)
+            p[0].events |= POLLOUT;
+        if (ton)
+            p[1].events |= POLLOUT;
+        if (!p[0].events && !p[1].events) {
+            end = RELAY_CLOSED; /* both sides ended and nothing is left to send */
+            break;
+        }
+        int wait_ms;
+        if (relay_over(s, t->key_id, &seen, t->agent, &qseen, last, idle_ms, &end, &wait_ms))
+            break;
+        int pr = poll(p, 2, wait_ms);
+        if (pr < 0 && errno != EINTR)
+            break;
+        if (pr <= 0)
+            continue;
+        if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && (p[0].events & POLLIN) &&
+            judged_read(a, cin, &clen, &ceof, up, &s->m.tunnel_bytes_up) != 0)
+            goto out;
+        if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && (p[1].events & POLLIN) &&
+            judged_read(b, oin, &olen, &oeof, down, &s->m.tunnel_bytes_down) != 0)
+            goto out;
+        last = clock_mono_ms();
+    }
+out:
+    httpjudge_free(j); /* requests still open are recorded as cut */
+    free(cin);
+    free(oin);
+    return end;
+}
+
 /* Relay until the tunnel ends, then record its totals and why it ended. */
 static void run_tunnel(struct treq *t)
 {
@@ -773,8 +1018,11 @@ static void run_tunnel(struct treq *t)
         /* the client is gone: the relay sees it at once and records the end */
     }
     uint64_t bytes_up = 0, bytes_down = 0;
-    enum relay_end how = relay(t->fd, t->up, t->hdr + t->head_len, t->len - t->head_len, &bytes_up,
-                               &bytes_down, t->s, t->key_id, t->revocations, t->agent, t->qgen);
+    enum relay_end how =
+        t->rules
+            ? relay_judged(t, t->hdr + t->head_len, t->len - t->head_len, &bytes_up, &bytes_down)
+            : relay(t->fd, t->up, t->hdr + t->head_len, t->len - t->head_len, &bytes_up,
+                    &bytes_down, t->s, t->key_id, t->revocations, t->agent, t->qgen);
     char mem[1024];
     struct jbuf f;
     jbuf_init(&f, mem, sizeof mem);
@@ -812,10 +1060,13 @@ static void *serve(void *arg)
         if (read_head(t) == 0 && identify(t) == 0 && (rule = judge(t)) && dial(t, rule) == 0 &&
             open_recorded(t, rule) == 0) {
             note_anomaly(t, ANOMALY_HOSTS, t->host);
-            pset_release(t->set); /* the rule is not used past its record */
-            t->set = NULL;
+            if (!t->rules) { /* the rule is not used past its record; judged rules are */
+                pset_release(t->set);
+                t->set = NULL;
+            }
             run_tunnel(t);
         }
+        httprule_free(t->rules);
         pset_release(t->set);
         if (t->counted)
             count_give(s, t->agent);

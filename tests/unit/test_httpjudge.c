@@ -231,8 +231,9 @@ static char *dechunk(const char *s, char *out, size_t cap)
 Test(httpjudge, bodies_are_reframed_and_a_refused_body_is_dropped)
 {
     static char to_o[16384];
-    const char *chunked = "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\n"
-                          "Transfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+    const char *chunked =
+        "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
     const char *refused = "POST /api/customers/export HTTP/1.1\r\nHost: crm.internal\r\n"
                           "Content-Length: 11\r\n\r\nall records";
     const char *sized = "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\n"
@@ -293,7 +294,23 @@ Test(httpjudge, host_that_differs_from_the_tunnel_is_refused)
     drain(j, 1, to_o, sizeof to_o);
     drain(j, 0, to_c, sizeof to_c);
     cr_assert_str_eq(to_o, "");
-    cr_assert(strncmp(to_c, "HTTP/1.1 403 ", 13) == 0, "%s", to_c);
+    cr_assert(strncmp(to_c, "HTTP/1.1 421 Misdirected Request\r\n", 34) == 0, "%s", to_c);
+    cr_assert(strstr(to_c, "X-Cordon-Rule: http.host\r\n"), "%s", to_c);
+    httpjudge_free(j);
+}
+
+Test(httpjudge, an_http10_keep_alive_client_is_told_it_stays_connected)
+{
+    struct httpjudge *j = judge_new(0);
+    static char to_c[4096];
+    to_c[0] = '\0';
+    client(j,
+           "GET /api/customers/export HTTP/1.0\r\nHost: crm.internal\r\nConnection: "
+           "keep-alive\r\n\r\n",
+           0);
+    drain(j, 0, to_c, sizeof to_c);
+    cr_assert(strstr(to_c, "Connection: keep-alive\r\n"), "%s", to_c);
+    cr_assert_not(httpjudge_done(j));
     httpjudge_free(j);
 }
 
@@ -363,8 +380,10 @@ Test(httpjudge, upgrades_and_connect_are_refused_even_in_observe_mode)
     struct httpjudge *j = judge_new(1);
     static char to_o[4096], to_c[4096];
     to_o[0] = to_c[0] = '\0';
-    client(j, "GET /api/orders/1 HTTP/1.1\r\nHost: crm.internal\r\nConnection: upgrade\r\n"
-              "Upgrade: websocket\r\n\r\n", 0);
+    client(j,
+           "GET /api/orders/1 HTTP/1.1\r\nHost: crm.internal\r\nConnection: upgrade\r\n"
+           "Upgrade: websocket\r\n\r\n",
+           0);
     drain(j, 1, to_o, sizeof to_o);
     drain(j, 0, to_c, sizeof to_c);
     cr_assert_str_eq(to_o, "");
@@ -395,15 +414,41 @@ Test(httpjudge, pipelining_is_bounded_and_resumes)
 Test(httpjudge, connection_close_ends_the_exchange)
 {
     struct httpjudge *j = judge_new(0);
-    client(j, "GET /api/orders/1 HTTP/1.1\r\nHost: crm.internal\r\nConnection: close\r\n\r\n" GET_ORDER,
-           0);
+    client(
+        j,
+        "GET /api/orders/1 HTTP/1.1\r\nHost: crm.internal\r\nConnection: close\r\n\r\n" GET_ORDER,
+        0);
     size_t n;
     httpjudge_to_origin(j, &n);
-    cr_assert_eq(n, strlen("GET /api/orders/1 HTTP/1.1\r\nHost: crm.internal\r\nConnection: "
-                           "close\r\n\r\n"),
+    cr_assert_eq(n,
+                 strlen("GET /api/orders/1 HTTP/1.1\r\nHost: crm.internal\r\nConnection: "
+                        "close\r\n\r\n"),
                  "nothing after the last request goes on");
     cr_assert(httpjudge_origin_over(j));
     origin(j, OK_RESP);
     cr_assert(httpjudge_done(j));
     httpjudge_free(j);
+}
+
+Test(httpjudge, responses_in_pieces_pass_whole)
+{
+    const char *resp = "HTTP/1.1 200 OK\r\nServer: BaseHTTP/0.6 Python/3.11.7\r\nDate: Thu, 03 Dec "
+                       "2026 12:00:00 GMT\r\nContent-Type: text/plain\r\nContent-Length: 29\r\n\r\n"
+                       "origin saw GET /api/orders/1\n";
+    for (size_t step = 1; step <= 40; step += 13) {
+        struct httpjudge *j = judge_new(0);
+        static char to_c[4096];
+        to_c[0] = '\0';
+        client(j, GET_ORDER, 0);
+        size_t len = strlen(resp), pos = 0;
+        while (pos < len) {
+            size_t n = len - pos > step ? step : len - pos, used;
+            cr_assert_eq(httpjudge_from_origin(j, resp + pos, n, &used), 0);
+            cr_assert_eq(used, n, "step %zu at %zu: took %zu of %zu", step, pos, used, n);
+            pos += n;
+        }
+        drain(j, 0, to_c, sizeof to_c);
+        cr_assert_str_eq(to_c, resp, "step %zu", step);
+        httpjudge_free(j);
+    }
 }

@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# A loopback HTTP/1.1 origin with keep-alive for the judged-egress tests: every request is
+# answered 200 with a body naming its method and path, and its request line and body are
+# appended to LOG, so a test can tell what reached the origin and what did not.
+#   tests/support/http_origin_ka.py PORTFILE LOG
+import http.server, os, sys, threading
+
+PORTFILE, LOG = sys.argv[1:3]
+lock = threading.Lock()
+
+
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def answer(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else b""
+        with lock, open(LOG, "a") as f:
+            f.write("%s %s %s\n" % (self.command, self.path, body.decode(errors="replace")))
+        out = ("origin saw %s %s\n" % (self.command, self.path)).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(out)
+
+    do_GET = do_POST = do_HEAD = do_DELETE = do_PUT = answer
+
+    def log_message(self, *a):
+        pass
+
+
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+with open(PORTFILE + ".tmp", "w") as f:
+    f.write(str(s.server_address[1]))
+os.rename(PORTFILE + ".tmp", PORTFILE)
+s.serve_forever()
