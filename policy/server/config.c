@@ -80,6 +80,8 @@ static const struct kdef keys[] = {
     {"upstream_idle_timeout_ms", K_UINT, F(upstream_idle_timeout_ms), 1, 3600000},
     {"proxy_max_body", K_UINT, F(proxy_max_body), 1024, 1073741824},
     {"data_key_file", K_PATH, F(data_key_file), 0, 0},
+    {"tls_ca", K_PATH, F(tls_ca), 0, 0},
+    {"origin_ca", K_PATH, F(origin_ca), 0, 0},
 };
 #undef F
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -69,6 +69,9 @@ struct config {
     unsigned upstream_first_byte_timeout_ms; /* default 60000 */
     unsigned upstream_idle_timeout_ms;       /* default 60000 */
     unsigned proxy_max_body;                 /* bytes of a request body; default 8 MiB */
+    char tls_ca[PATH_MAX];        /* the deployment CA's prefix (PREFIX.ca.pem, PREFIX.ca.key):
+                                     terminates TLS for sandbox.network.http "tls": "terminate" */
+    char origin_ca[PATH_MAX];     /* PEM CAs trusted for origins besides the system's */
     char data_key_file[PATH_MAX]; /* the data key (api.data hash, exact-data-match files);
                                      default STATE/data.key, created when missing */
     int data_key_default;         /* set by config_finish(): data_key_file was not configured */

@@ -36,6 +36,7 @@
 #include "policy/server/kaudit.h"
 #include "policy/server/ready.h"
 #include "policy/server/server.h"
+#include "policy/server/mint.h"
 #include "policy/server/sessions.h"
 #include "policy/server/tunnel.h"
 
@@ -82,6 +83,9 @@ static const char usage[] =
     "                           enable it and raise its backlog limit to 8192, restored at exit\n"
     "  --upstream 'NAME URL' (parsed and validated; used by the model\n"
     "                           proxy, not yet by this version)\n"
+    "  --tls-ca PREFIX          the deployment CA (cordon keygen --ca PREFIX): terminate TLS\n"
+    "                           for the sandbox.network.http hosts with \"tls\": \"terminate\"\n"
+    "  --origin-ca FILE         PEM CAs trusted for those hosts' origins besides the system's\n"
     "  --log-format text|json   the log on standard error (or --log-file): text is one\n"
     "                           level=info msg=\"...\" key=value line per event (the default),\n"
     "                           json one JSON object per line; see docs/SERVER.md \"Logs\"\n"
@@ -281,6 +285,8 @@ static const struct option opts[] = {
     {"event-rate", required_argument, NULL, 0},
     {"event-burst", required_argument, NULL, 0},
     {"upstream", required_argument, NULL, 0},
+    {"tls-ca", required_argument, NULL, 0},
+    {"origin-ca", required_argument, NULL, 0},
     {"log-format", required_argument, NULL, 'L'},
     {"log-file", required_argument, NULL, 'O'},
     {0, 0, 0, 0},
@@ -480,6 +486,40 @@ static int open_ledger(struct srv *s)
     return 0;
 }
 
+/* The deployment CA (tls_ca) and the context that connects to terminated hosts' origins. */
+static int open_tls(struct srv *s)
+{
+    const struct config *cfg = &s->cfg;
+    char err[1024];
+    int rc;
+    if (!cfg->tls_ca[0])
+        return 0;
+    if ((rc = mint_ca_open(cfg->tls_ca, NULL, &s->mint, err, sizeof err)) != 0) {
+        log_msg(LOG_LEVEL_ERROR, "tls_ca: %s", err);
+        return rc < 0 ? rc : -EINVAL;
+    }
+    SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+    if (!c || SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_default_verify_paths(c) != 1) {
+        log_msg(LOG_LEVEL_ERROR, "tls: cannot make the origins' TLS context (out of memory, or "
+                                 "no system CA store)");
+        SSL_CTX_free(c);
+        return -ENOMEM;
+    }
+    if (cfg->origin_ca[0] && SSL_CTX_load_verify_locations(c, cfg->origin_ca, NULL) != 1) {
+        log_msg(LOG_LEVEL_ERROR,
+                "origin_ca %s: not a readable PEM file of CA certificates; give a file of "
+                "one or more \"BEGIN CERTIFICATE\" blocks",
+                cfg->origin_ca);
+        SSL_CTX_free(c);
+        return -EINVAL;
+    }
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    s->origin_ctx = c;
+    return 0;
+}
+
 /* The state directory, the policy signing key, the admin token and the agent keys. */
 static int open_keys(struct srv *s, struct run *r)
 {
@@ -514,7 +554,7 @@ static int open_keys(struct srv *s, struct run *r)
         log_msg(LOG_LEVEL_ERROR, "anomaly: %s", err);
         return rc;
     }
-    return 0;
+    return open_tls(s);
 }
 
 /* The audit log and its writer process, which holds the checkpoint key. */
@@ -838,6 +878,8 @@ static int shut_down(struct srv *s, struct run *r, int rc)
         sessions_free(s->sessions);
         anomaly_close(s->anomaly);
         agents_free(s->agents);
+        mint_ca_free(s->mint);
+        SSL_CTX_free(s->origin_ctx);
     }
     key_secret_free(r->signer);
     free(r->d);

@@ -32,6 +32,8 @@ struct srv_metrics {
     uint64_t proxy_upstream_errors, proxy_upstream_timeouts; /* model calls answered 502/504 */
 };
 
+struct mint_ca;
+
 struct srv {
     struct config cfg;
     struct agents *agents;
@@ -55,6 +57,11 @@ struct srv {
     struct ledger *ledger;     /* budgets and rates (ledger.h); NULL: calls with limits refused */
     struct anomaly *anomaly;   /* the anomaly response (anomaly.h); NULL: off */
     struct kaudit *kaudit;     /* kernel refusals (kaudit.h); NULL: kernel_audit off */
+    /* TLS termination for sandbox.network.http "terminate" hosts: the deployment CA
+     * (mint.h; NULL: tls_ca unset, such tunnels are refused) and the context that connects
+     * to their origins, verifying them against the system store and origin_ca. */
+    struct mint_ca *mint;
+    struct ssl_ctx_st *origin_ctx;
 };
 
 static inline void srv_count(uint64_t *c, uint64_t n)

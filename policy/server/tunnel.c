@@ -37,6 +37,11 @@
 #include "policy/server/httpjudge.h"
 #include "policy/server/httppath.h"
 #include "policy/server/httprule.h"
+#include "policy/server/mint.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include "policy/server/identity.h"
 #include "policy/server/server.h"
 
@@ -494,6 +499,7 @@ struct treq {
     struct httprule_set *rules;
     const struct policy *pol;
     char http_host[256]; /* t->host as the rules compare it (httppath_host) */
+    int tls;             /* "tls": "terminate": cordond terminates and re-encrypts */
 };
 
 /* Count a tunnel's signal in its agent's anomaly windows (anomaly.h), judged with its policy. */
@@ -656,10 +662,11 @@ static int identify(struct treq *t)
 }
 
 /*
- * A tunnel to a host of sandbox.network.http with tls "none" is judged request by request
- * (httpjudge.h): its rules are compiled for it here. A host with tls "terminate" stays an
- * opaque tunnel until TLS termination is wired (docs/SECURITY.md says so). Returns 0, or -1
- * once refused: rules that cannot be compiled refuse the tunnel, never let it through unread.
+ * A tunnel to a host of sandbox.network.http is judged request by request (httpjudge.h): its
+ * rules are compiled for it here. With tls "terminate" cordond also terminates TLS with a
+ * certificate minted for the host, which needs the deployment CA (tls_ca). Returns 0, or -1
+ * once refused: rules that cannot be compiled, or a CA that is missing, refuse the tunnel,
+ * never let it through unread.
  */
 static int http_rules(struct treq *t, const struct policy *pol)
 {
@@ -673,8 +680,18 @@ static int http_rules(struct treq *t, const struct policy *pol)
     if (httppath_host(authority, t->http_host, sizeof t->http_host, &port, &why) != 0)
         return 0; /* a name the rules cannot name is on no entry */
     int entry = httprule_host(pol, t->http_host, t->port);
-    if (entry < 0 || pol->sandbox.net.http[entry].tls != POLICY_HTTP_TLS_NONE)
+    if (entry < 0)
         return 0;
+    int terminate = pol->sandbox.net.http[entry].tls == POLICY_HTTP_TLS_TERMINATE;
+    if (terminate && !t->s->mint) {
+        deny(t, 403, "sandbox.network.http",
+             "sandbox.network.http[%d] of agent %s asks cordond to terminate TLS for %s, but "
+             "cordond has no deployment CA, so the tunnel is refused rather than passed unread; "
+             "create one with `cordon keygen --ca PREFIX` and set tls_ca, or make the entry "
+             "\"tls\": \"none\"",
+             entry, t->agent, t->target);
+        return -1;
+    }
     char err[256];
     if (httprule_compile(pol, &t->rules, err, sizeof err) != 0) {
         deny(t, 403, "sandbox.network.http",
@@ -685,6 +702,7 @@ static int http_rules(struct treq *t, const struct policy *pol)
     }
     t->http_entry = entry;
     t->pol = pol;
+    t->tls = terminate;
     return 0;
 }
 
@@ -869,13 +887,29 @@ static void http_record(void *ctx, const struct httpjudge_rec *r)
     }
 }
 
+/* One side of a judged tunnel: its socket, and its TLS session when cordond terminates. */
+struct side {
+    int fd;
+    SSL *ssl;
+};
+
 /* Write what the judge holds for one side; -1 when the peer is gone. */
-static int judged_write(int fd, const char *p, size_t n, size_t *sent)
+static int judged_write(const struct side *x, const char *p, size_t n, size_t *sent)
 {
     *sent = 0;
     if (!n)
         return 0;
-    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (x->ssl) {
+        ERR_clear_error();
+        int w = SSL_write(x->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+        if (w > 0) {
+            *sent = (size_t)w;
+            return 0;
+        }
+        int e = SSL_get_error(x->ssl, w);
+        return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? 0 : -1;
+    }
+    ssize_t w = send(x->fd, p, n, MSG_NOSIGNAL);
     if (w < 0)
         return errno == EAGAIN || errno == EINTR ? 0 : -1;
     *sent = (size_t)w;
@@ -883,10 +917,31 @@ static int judged_write(int fd, const char *p, size_t n, size_t *sent)
 }
 
 /* Read what a side sent behind the *len bytes buf holds (RELAY_BUF in all), counting them;
- * *eof once it closed. Returns -1 when the connection failed. */
-static int judged_read(int fd, char *buf, size_t *len, int *eof, uint64_t *total, uint64_t *metric)
+ * *eof once it closed (for TLS: its close_notify, or the connection's end). Returns -1 when
+ * the connection failed. */
+static int judged_read(const struct side *x, char *buf, size_t *len, int *eof, uint64_t *total,
+                       uint64_t *metric)
 {
-    ssize_t n = recv(fd, buf + *len, RELAY_BUF - *len, 0);
+    ssize_t n;
+    if (x->ssl) {
+        ERR_clear_error();
+        int r = SSL_read(x->ssl, buf + *len, (int)(RELAY_BUF - *len));
+        if (r <= 0) {
+            int e = SSL_get_error(x->ssl, r);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                return 0;
+            if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && r == 0) ||
+                (e == SSL_ERROR_SSL &&
+                 ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
+                *eof = 1;
+                return 0;
+            }
+            return -1;
+        }
+        n = r;
+    } else {
+        n = recv(x->fd, buf + *len, RELAY_BUF - *len, 0);
+    }
     if (n > 0) {
         *len += (size_t)n;
         *total += (uint64_t)n;
@@ -905,12 +960,13 @@ static int judged_read(int fd, char *buf, size_t *len, int *eof, uint64_t *total
  * wait in the input buffer, and a side is not read while the output it feeds is backed up.
  * The same ends as relay(): closed, idle, revoked, quarantined, reset.
  */
-static enum relay_end relay_judged(struct treq *t, const char *pre, size_t prelen, uint64_t *up,
-                                   uint64_t *down)
+static enum relay_end relay_judged(struct treq *t, SSL *cs, SSL *os, const char *pre, size_t prelen,
+                                   uint64_t *up, uint64_t *down)
 {
     struct srv *s = t->s;
     enum relay_end end = RELAY_RESET;
-    int a = t->fd, b = t->up;
+    const struct side sa = {t->fd, cs}, sb = {t->up, os};
+    const struct side *a = &sa, *b = &sb;
     int64_t idle_ms = (int64_t)s->cfg.tunnel_idle_timeout * 1000, last = clock_mono_ms();
     uint64_t seen = t->revocations, qseen = t->qgen;
     struct httpjudge_conf c = {.policy = t->pol,
@@ -918,7 +974,7 @@ static enum relay_end relay_judged(struct treq *t, const char *pre, size_t prele
                                .entry = (size_t)t->http_entry,
                                .host = t->http_host,
                                .port = t->port,
-                               .default_port = 80,
+                               .default_port = cs ? 443 : 80,
                                .agent = t->agent,
                                .policy_version = t->policy_version,
                                .observe = t->pol->mode == POLICY_MODE_OBSERVE,
@@ -930,8 +986,8 @@ static enum relay_end relay_judged(struct treq *t, const char *pre, size_t prele
     int ceof = 0, oeof = 0, oshut = 0, ceof_told = 0, oeof_told = 0;
     if (!cin || !oin || httpjudge_new(&c, &j) != 0)
         goto out;
-    fcntl(a, F_SETFL, fcntl(a, F_GETFL) | O_NONBLOCK);
-    fcntl(b, F_SETFL, fcntl(b, F_GETFL) | O_NONBLOCK);
+    fcntl(a->fd, F_SETFL, fcntl(a->fd, F_GETFL) | O_NONBLOCK);
+    fcntl(b->fd, F_SETFL, fcntl(b->fd, F_GETFL) | O_NONBLOCK);
     if (prelen) { /* bytes the client sent right behind its CONNECT head */
         size_t n = prelen < RELAY_BUF ? prelen : RELAY_BUF;
         memcpy(cin, pre, n);
@@ -969,14 +1025,21 @@ static enum relay_end relay_judged(struct treq *t, const char *pre, size_t prele
             break;
         }
         if (httpjudge_origin_over(j) && ton == 0 && !oshut) {
-            shutdown(b, SHUT_WR);
+            if (os)
+                (void)SSL_shutdown(os); /* close_notify, then the TCP half-close */
+            shutdown(b->fd, SHUT_WR);
             oshut = 1;
         }
-        struct pollfd p[2] = {{a, 0, 0}, {b, 0, 0}};
+        struct pollfd p[2] = {{a->fd, 0, 0}, {b->fd, 0, 0}};
         int backed = ton >= HTTPJUDGE_OUT_HIGH || toc >= HTTPJUDGE_OUT_HIGH;
-        if (!ceof && clen < RELAY_BUF && !backed)
+        int read_a = !ceof && clen < RELAY_BUF && !backed,
+            read_b = !oeof && olen < RELAY_BUF && toc < HTTPJUDGE_OUT_HIGH;
+        /* bytes TLS already decrypted wake no poll: they are read without waiting */
+        int held_a = read_a && cs && SSL_pending(cs) > 0,
+            held_b = read_b && os && SSL_pending(os) > 0;
+        if (read_a)
             p[0].events |= POLLIN;
-        if (!oeof && olen < RELAY_BUF && toc < HTTPJUDGE_OUT_HIGH)
+        if (read_b)
             p[1].events |= POLLIN;
         if (toc)
             p[0].events |= POLLOUT;
@@ -989,15 +1052,15 @@ static enum relay_end relay_judged(struct treq *t, const char *pre, size_t prele
         int wait_ms;
         if (relay_over(s, t->key_id, &seen, t->agent, &qseen, last, idle_ms, &end, &wait_ms))
             break;
-        int pr = poll(p, 2, wait_ms);
+        int pr = poll(p, 2, held_a || held_b ? 0 : wait_ms);
         if (pr < 0 && errno != EINTR)
             break;
-        if (pr <= 0)
+        if (pr <= 0 && !held_a && !held_b)
             continue;
-        if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && (p[0].events & POLLIN) &&
+        if ((held_a || ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && read_a)) &&
             judged_read(a, cin, &clen, &ceof, up, &s->m.tunnel_bytes_up) != 0)
             goto out;
-        if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && (p[1].events & POLLIN) &&
+        if ((held_b || ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && read_b)) &&
             judged_read(b, oin, &olen, &oeof, down, &s->m.tunnel_bytes_down) != 0)
             goto out;
         last = clock_mono_ms();
@@ -1009,6 +1072,164 @@ out:
     return end;
 }
 
+/* Blocking socket timeouts for the handshakes: handshake_timeout seconds, or none (0). */
+static void io_timeouts(int fd, unsigned seconds)
+{
+    struct timeval tv = {.tv_sec = seconds};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+/* OpenSSL's reason for the last failure, or what the verification said. */
+static void tls_why(SSL *ssl, char *why, size_t len)
+{
+    long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+    unsigned long e = ERR_peek_last_error();
+    if (v != X509_V_OK)
+        snprintf(why, len, "certificate verification failed: %s", X509_verify_cert_error_string(v));
+    else if (e)
+        snprintf(why, len, "%s", ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "?");
+    else
+        snprintf(why, len, "the peer closed the connection during the handshake");
+}
+
+/* tunnel.tls: a handshake of a terminated tunnel failed, on which side and why. */
+static void tls_failed(struct treq *t, const char *side, const char *why)
+{
+    char mem[1024];
+    struct jbuf f;
+    jbuf_init(&f, mem, sizeof mem);
+    jbuf_raw(&f, "{");
+    where_fields(t, &f);
+    jbuf_key(&f, "side");
+    jbuf_str(&f, side, 0);
+    jbuf_key(&f, "reason");
+    jbuf_str(&f, why, 400);
+    jbuf_key(&f, "policy_version");
+    jbuf_u64(&f, t->policy_version);
+    jbuf_raw(&f, "}");
+    (void)srv_audit_jbuf(t->s, "tunnel.tls", t->agent, &f, 0);
+}
+
+/*
+ * Terminate TLS for a "terminate" host: the client's handshake with a certificate minted for
+ * the host (bytes it sent behind its CONNECT head are the start of that handshake), a Server
+ * Name that must name the same host, then cordond's own handshake with the origin, verified
+ * against the system store and origin_ca for that host. Returns 0 with *cs and *os, or -1
+ * (recorded as tunnel.tls; a client already in TLS is told with a 502 why the origin failed).
+ */
+static int tls_begin(struct treq *t, const char *pre, size_t prelen, SSL **cs, SSL **os)
+{
+    struct srv *s = t->s;
+    char why[512], err[256];
+    SSL_CTX *ctx = NULL;
+    SSL *c = NULL, *o = NULL;
+    *cs = *os = NULL;
+    io_timeouts(t->fd, s->cfg.handshake_timeout);
+    io_timeouts(t->up, s->cfg.handshake_timeout);
+    if (mint_server_ctx(s->mint, t->http_host, &ctx, err, sizeof err) != 0) {
+        tls_failed(t, "client", err);
+        return -1;
+    }
+    c = SSL_new(ctx);
+    SSL_CTX_free(ctx);
+    BIO *sock = c ? BIO_new_socket(t->fd, BIO_NOCLOSE) : NULL;
+    BIO *early = prelen ? BIO_new_mem_buf(pre, (int)prelen) : NULL;
+    if (!c || !sock || (prelen && !early)) {
+        BIO_free(sock);
+        BIO_free(early);
+        SSL_free(c);
+        tls_failed(t, "client", "out of memory");
+        return -1;
+    }
+    SSL_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (early) {
+        BIO_set_mem_eof_return(early, -1); /* drained: "retry", and the socket takes over */
+        BIO_up_ref(sock);
+        SSL_set_bio(c, early, sock);
+    } else {
+        SSL_set_bio(c, sock, sock);
+    }
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_accept(c);
+        if (r == 1)
+            break;
+        if (early && SSL_get_error(c, r) == SSL_ERROR_WANT_READ && BIO_ctrl_pending(early) == 0) {
+            SSL_set0_rbio(c, sock); /* takes the reference held for this */
+            early = NULL;
+            continue;
+        }
+        tls_why(NULL, why, sizeof why);
+        tls_failed(t, "client", why);
+        if (early)
+            BIO_free(sock);
+        SSL_free(c);
+        return -1;
+    }
+    const char *sni = SSL_get_servername(c, TLSEXT_NAMETYPE_host_name);
+    char sni_host[256];
+    unsigned sni_port = 0;
+    const char *hwhy = NULL;
+    if (sni && (httppath_host(sni, sni_host, sizeof sni_host, &sni_port, &hwhy) != 0 ||
+                strcmp(sni_host, t->http_host) != 0)) {
+        snprintf(why, sizeof why,
+                 "the client's Server Name \"%.120s\" is not %.200s, the host this tunnel was "
+                 "opened to",
+                 sni, t->http_host);
+        tls_failed(t, "client", why);
+        SSL_free(c);
+        return -1;
+    }
+    o = SSL_new(s->origin_ctx);
+    int ip =
+        strchr(t->http_host, ':') || strspn(t->http_host, "0123456789.") == strlen(t->http_host);
+    if (!o || SSL_set_fd(o, t->up) != 1 ||
+        (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(o), t->http_host) != 1
+            : SSL_set1_host(o, t->http_host) != 1 ||
+                  SSL_set_tlsext_host_name(o, t->http_host) != 1)) {
+        snprintf(why, sizeof why, "out of memory");
+        goto origin_failed;
+    }
+    ERR_clear_error();
+    if (SSL_connect(o) != 1) {
+        tls_why(o, why, sizeof why);
+        goto origin_failed;
+    }
+    io_timeouts(t->fd, 0);
+    io_timeouts(t->up, 0);
+    *cs = c;
+    *os = o;
+    return 0;
+origin_failed:
+    tls_failed(t, "origin", why);
+    {
+        char body[768], resp[1024];
+        int bn = snprintf(body, sizeof body,
+                          "cordon: the origin %s could not be reached over verified TLS: %s. "
+                          "If it uses a private CA, give that CA to cordond (origin_ca).\n",
+                          t->target, why);
+        int rn = snprintf(resp, sizeof resp,
+                          "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                          "Content-Length: %d\r\nX-Cordon-Rule: http.origin\r\nConnection: "
+                          "close\r\n\r\n%s",
+                          bn, body);
+        if (rn > 0 && (size_t)rn < sizeof resp)
+            (void)SSL_write(c, resp, rn);
+        (void)SSL_shutdown(c);
+        /* The client's request is still unread: closing now would answer it with a reset
+         * that can overtake the 502. Half-close, then drop what it sent, for a second. */
+        shutdown(t->fd, SHUT_WR);
+        io_timeouts(t->fd, 1);
+        char sink[4096];
+        for (int i = 0; i < 64 && recv(t->fd, sink, sizeof sink, 0) > 0; i++)
+            ;
+    }
+    SSL_free(o);
+    SSL_free(c);
+    return -1;
+}
+
 /* Relay until the tunnel ends, then record its totals and why it ended. */
 static void run_tunnel(struct treq *t)
 {
@@ -1018,11 +1239,22 @@ static void run_tunnel(struct treq *t)
         /* the client is gone: the relay sees it at once and records the end */
     }
     uint64_t bytes_up = 0, bytes_down = 0;
-    enum relay_end how =
-        t->rules
-            ? relay_judged(t, t->hdr + t->head_len, t->len - t->head_len, &bytes_up, &bytes_down)
-            : relay(t->fd, t->up, t->hdr + t->head_len, t->len - t->head_len, &bytes_up,
-                    &bytes_down, t->s, t->key_id, t->revocations, t->agent, t->qgen);
+    const char *pre = t->hdr + t->head_len;
+    size_t prelen = t->len - t->head_len;
+    enum relay_end how = RELAY_RESET;
+    SSL *cs = NULL, *os = NULL;
+    if (!t->rules)
+        how = relay(t->fd, t->up, pre, prelen, &bytes_up, &bytes_down, t->s, t->key_id,
+                    t->revocations, t->agent, t->qgen);
+    else if (!t->tls)
+        how = relay_judged(t, NULL, NULL, pre, prelen, &bytes_up, &bytes_down);
+    else if (tls_begin(t, pre, prelen, &cs, &os) == 0) /* the early bytes were its start */
+        how = relay_judged(t, cs, os, NULL, 0, &bytes_up, &bytes_down);
+    if (cs) {
+        (void)SSL_shutdown(cs);
+        SSL_free(cs);
+        SSL_free(os);
+    }
     char mem[1024];
     struct jbuf f;
     jbuf_init(&f, mem, sizeof mem);

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # A loopback HTTP/1.1 origin with keep-alive for the judged-egress tests: every request is
 # answered 200 with a body naming its method and path, and its request line and body are
-# appended to LOG, so a test can tell what reached the origin and what did not.
-#   tests/support/http_origin_ka.py PORTFILE LOG
-import http.server, os, sys, threading
+# appended to LOG, so a test can tell what reached the origin and what did not. With CERT and
+# KEY it serves HTTPS with that certificate.
+#   tests/support/http_origin_ka.py PORTFILE LOG [CERT KEY]
+import http.server, os, ssl, sys, threading
 
 PORTFILE, LOG = sys.argv[1:3]
 lock = threading.Lock()
@@ -33,6 +34,10 @@ class H(http.server.BaseHTTPRequestHandler):
 
 
 s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+if len(sys.argv) > 4:
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(sys.argv[3], sys.argv[4])
+    s.socket = tls.wrap_socket(s.socket, server_side=True)
 with open(PORTFILE + ".tmp", "w") as f:
     f.write(str(s.server_address[1]))
 os.rename(PORTFILE + ".tmp", PORTFILE)
