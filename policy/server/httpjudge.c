@@ -41,6 +41,7 @@ struct httpjudge {
     struct turn q[HTTPJUDGE_PIPELINE_MAX + 1];
     size_t head, n;   /* the queue: q[head], ... q[head + n - 1] (mod size) */
     int in_request;   /* a request's head was read and its END not yet */
+    int head_pending; /* part of a head arrived, not all of it */
     int cur_forward;  /* that request goes to the origin */
     int cur_chunked;  /* ... with a chunked body, chunked again on the way */
     int resp_chunked; /* the response being passed on is chunked */
@@ -217,17 +218,26 @@ static void header_safe(char *s)
 /* A request the parser refused: its status and why, then the connection closes. */
 static int refuse_unreadable(struct httpjudge *j)
 {
-    struct turn *t = push(j);
+    /* Inside the body of a request already forwarded (a bad chunk size): that request is
+     * answered by the refusal in its place, since the origin got only part of it, and the
+     * connection ends there, before the origin's answer to the fragment could be passed on. */
+    int cut = j->in_request && j->cur_forward;
+    struct turn *t = cut ? turn_at(j, j->n - 1) : push(j);
     char body[1024];
     snprintf(body, sizeof body,
-             "cordon: a request to %s:%u was refused before it was read, because %s. The "
-             "connection is closed; send a well-formed HTTP/1.1 request.\n",
-             j->c.host, j->c.port, httpreq_reason(j->req));
+             "cordon: a request to %s:%u was refused %s, because %s. The connection is closed; "
+             "send a well-formed HTTP/1.1 request.\n",
+             j->c.host, j->c.port, cut ? "while its body was read" : "before it was read",
+             httpreq_reason(j->req));
+    free(t->reason);
     t->reason = strdup(httpreq_reason(j->req));
-    t->method = strdup("");
-    t->path = strdup("");
+    if (!t->method)
+        t->method = strdup("");
+    if (!t->path)
+        t->path = strdup("");
     j->client_stop = 1;
     j->in_request = 0;
+    j->cur_forward = 0;
     if (!t->reason || !t->method || !t->path)
         return -ENOMEM;
     return canned(t, httpreq_status(j->req) ? httpreq_status(j->req) : 400, "http.parse", body, 1,
@@ -365,7 +375,10 @@ int httpjudge_from_client(struct httpjudge *j, const char *buf, size_t len, size
             break;
         }
         pos += st.used;
+        if (st.event == HTTPREQ_MORE && !j->in_request && st.used)
+            j->head_pending = 1;
         if (st.event == HTTPREQ_HEAD) {
+            j->head_pending = 0;
             if ((rc = on_head(j, httpreq_request(j->req))) != 0)
                 break;
         } else if (st.event == HTTPREQ_BODY) {
@@ -532,6 +545,32 @@ const char *httpjudge_to_client(const struct httpjudge *j, size_t *len)
 void httpjudge_sent_client(struct httpjudge *j, size_t n)
 {
     j->to_client.off += n;
+}
+
+int httpjudge_head_pending(const struct httpjudge *j)
+{
+    return j->head_pending && !j->client_stop && !j->closing;
+}
+
+int httpjudge_head_timeout(struct httpjudge *j)
+{
+    if (!httpjudge_head_pending(j))
+        return 0;
+    struct turn *t = push(j);
+    char body[512];
+    snprintf(body, sizeof body,
+             "cordon: a request head to %s:%u did not arrive in time, so the connection is "
+             "closed; send each request's head at once.\n",
+             j->c.host, j->c.port);
+    t->method = strdup("");
+    t->path = strdup("");
+    t->reason = strdup("the request head did not arrive in time");
+    j->client_stop = 1;
+    j->head_pending = 0;
+    if (!t->method || !t->path || !t->reason || canned(t, 408, "http.timeout", body, 1, 0) != 0)
+        return -ENOMEM;
+    pump(j);
+    return j->nomem ? -ENOMEM : 0;
 }
 
 int httpjudge_origin_over(const struct httpjudge *j)

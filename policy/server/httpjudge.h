@@ -90,6 +90,12 @@ void httpjudge_sent_origin(struct httpjudge *j, size_t n);
 const char *httpjudge_to_client(const struct httpjudge *j, size_t *len);
 void httpjudge_sent_client(struct httpjudge *j, size_t n);
 
+/* 1 while part of a request head has arrived and not the rest: the caller bounds how long
+ * that may last, since a client that sends its head a byte at a time holds the connection. */
+int httpjudge_head_pending(const struct httpjudge *j);
+/* A pending head took too long: the client gets 408 and the connection ends. 0 or -ENOMEM. */
+__attribute__((warn_unused_result)) int httpjudge_head_timeout(struct httpjudge *j);
+
 /* 1 once nothing more will go to the origin: shut its writing side when to_origin is empty. */
 int httpjudge_origin_over(const struct httpjudge *j);
 /* 1 once nothing more will go to the client: close the connection when to_client is empty. */

@@ -955,6 +955,32 @@ static int judged_read(const struct side *x, char *buf, size_t *len, int *eof, u
 }
 
 /*
+ * The judge ended the connection (a refusal that closes, a timeout, the last exchange): a
+ * client whose bytes are still unread would get a reset from the close, which can overtake
+ * the answer just sent. So the close is graceful: half-close (TLS: close_notify first), then
+ * read and drop what the client still sends, for at most 2 s and 4 MiB, until it closes.
+ */
+static void linger_close(const struct side *x)
+{
+    if (x->ssl)
+        (void)SSL_shutdown(x->ssl);
+    shutdown(x->fd, SHUT_WR);
+    char sink[16384];
+    int64_t until = clock_mono_ms() + 2000;
+    for (size_t got = 0; got < (4u << 20);) {
+        int64_t left = until - clock_mono_ms();
+        struct pollfd p = {x->fd, POLLIN, 0};
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            break;
+        ssize_t n = recv(x->fd, sink, sizeof sink, 0);
+        if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR)))
+            break;
+        if (n > 0)
+            got += (size_t)n;
+    }
+}
+
+/*
  * The relay of a judged tunnel: every byte goes through the judge, which decides what the
  * origin gets and what the client gets; bytes the judge cannot take yet (its pipeline is full)
  * wait in the input buffer, and a side is not read while the output it feeds is backed up.
@@ -984,6 +1010,7 @@ static enum relay_end relay_judged(struct treq *t, SSL *cs, SSL *os, const char 
     char *cin = malloc(RELAY_BUF), *oin = malloc(RELAY_BUF);
     size_t clen = 0, olen = 0;
     int ceof = 0, oeof = 0, oshut = 0, ceof_told = 0, oeof_told = 0;
+    int64_t head_since = 0; /* when the pending head's first byte came */
     if (!cin || !oin || httpjudge_new(&c, &j) != 0)
         goto out;
     fcntl(a->fd, F_SETFL, fcntl(a->fd, F_GETFL) | O_NONBLOCK);
@@ -1022,6 +1049,7 @@ static enum relay_end relay_judged(struct treq *t, SSL *cs, SSL *os, const char 
         toc -= sent;
         if (httpjudge_done(j) && toc == 0) {
             end = RELAY_CLOSED;
+            linger_close(a);
             break;
         }
         if (httpjudge_origin_over(j) && ton == 0 && !oshut) {
@@ -1052,6 +1080,21 @@ static enum relay_end relay_judged(struct treq *t, SSL *cs, SSL *os, const char 
         int wait_ms;
         if (relay_over(s, t->key_id, &seen, t->agent, &qseen, last, idle_ms, &end, &wait_ms))
             break;
+        /* a head must arrive within handshake_timeout of its first byte (slowloris) */
+        if (!httpjudge_head_pending(j)) {
+            head_since = 0;
+        } else {
+            int64_t now = clock_mono_ms(), limit = (int64_t)s->cfg.handshake_timeout * 1000;
+            if (!head_since)
+                head_since = now;
+            if (now - head_since >= limit) {
+                if (httpjudge_head_timeout(j) != 0)
+                    goto out;
+                continue;
+            }
+            if (limit - (now - head_since) < wait_ms)
+                wait_ms = (int)(limit - (now - head_since));
+        }
         int pr = poll(p, 2, held_a || held_b ? 0 : wait_ms);
         if (pr < 0 && errno != EINTR)
             break;

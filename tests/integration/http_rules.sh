@@ -40,7 +40,7 @@ cat > "$T/policy.json" <<JSON
 JSON
 run "policy check accepts the HTTP rules" 0 "$CORDON" policy check "$T/policy.json"
 "$CORDOND" --policy "$T/policy.json" --agent-key-file "$T/agent.key" --signing-key "$T/sign.key" \
-    --state-dir "$T/state" --listen 127.0.0.1:0 --tunnel-listen 127.0.0.1:0 \
+    --state-dir "$T/state" --listen 127.0.0.1:0 --tunnel-listen 127.0.0.1:0 --handshake-timeout 3 \
     --ready-file "$T/ready" > "$T/cordond.log" 2>&1 & PIDS+=($!)
 if ! wait_file "$T/ready"; then bad "cordond started" "$(cat "$T/cordond.log")"; finish; exit 1; fi
 ok "cordond started"
@@ -148,12 +148,54 @@ for name, req in [("cl+te", "POST /api/notes HTTP/1.1\r\n%sContent-Length: 5\r\n
     s.sendall(req.encode())
     out = upto_eof(s).decode(errors="replace")
     print(name, out.split("\r\n", 1)[0], "closed" if "Connection: close" in out else "open")
+# hostile heads and bodies: each refused with its status, the connection closed
+for name, req in [("1mb-line", "GET /api/orders/1 HTTP/1.1\r\n%sX: %s\r\n\r\n" % (host, "a" * (1 << 20))),
+                  ("10k-headers", "GET /api/orders/1 HTTP/1.1\r\n%s%s\r\n" % (host, "X: y\r\n" * 10000)),
+                  ("chunk-2^64", "POST /api/notes HTTP/1.1\r\n%sTransfer-Encoding: chunked\r\n\r\n1%s\r\n" % (host, "0" * 16))]:
+    s = tunnel()
+    s.settimeout(5)
+    try:
+        s.sendall(req.encode())
+    except OSError:
+        pass  # cordond may close before all of it is sent
+    out = upto_eof(s).decode(errors="replace")
+    print(name, out.split("\r\n", 1)[0], "closed" if "Connection: close" in out else "open")
+# a head sent a byte at a time (slowloris): 408 within handshake_timeout, then closed
+import time
+s = tunnel()
+s.settimeout(10)
+t0 = time.time()
+out = b""
+try:
+    for ch in "GET /api/orders/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + "z" * 40:
+        s.send(ch.encode())
+        time.sleep(0.2)
+        s.setblocking(False)
+        try:
+            got = s.recv(65536)
+            if got:
+                out += got
+                break
+        except BlockingIOError:
+            pass
+        finally:
+            s.setblocking(True)
+            s.settimeout(10)
+except OSError:
+    pass
+s.settimeout(3)
+out += upto_eof(s)
+print("slowloris", out.decode(errors="replace").split("\r\n", 1)[0], "after %ds" % round(time.time() - t0))
 PYEOF
 has "raw: pipelined answers in request order" "order ok 3"
 has "raw: Content-Length with Transfer-Encoding refused" "cl+te HTTP/1.1 400 Bad Request closed"
 has "raw: two Content-Length refused" "two-cl HTTP/1.1 400 Bad Request closed"
 has "raw: obs-fold refused" "obs-fold HTTP/1.1 400 Bad Request closed"
 has "raw: a bare CR refused" "bare-cr HTTP/1.1 400 Bad Request closed"
+has "raw: a 1 MB header line refused" "1mb-line HTTP/1.1 431 Request Header Fields Too Large closed"
+has "raw: 10,000 headers refused" "10k-headers HTTP/1.1 431 Request Header Fields Too Large closed"
+has "raw: a chunk size of 2^64 refused" "chunk-2^64 HTTP/1.1 400 Bad Request closed"
+has "raw: a head sent a byte at a time gets 408" "slowloris HTTP/1.1 408 Request Timeout after"
 [ "$(seen 'POST /api/notes  ')$(seen 'abcd')" = "00" ] && ok "no smuggled request reached the origin" ||
     bad "no smuggled request reached the origin" "$(cat "$T/origin.log")"
 

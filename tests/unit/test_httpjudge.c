@@ -452,3 +452,41 @@ Test(httpjudge, responses_in_pieces_pass_whole)
         httpjudge_free(j);
     }
 }
+
+Test(httpjudge, a_head_that_does_not_arrive_in_time_gets_408_and_a_close)
+{
+    struct httpjudge *j = judge_new(0);
+    static char to_c[4096];
+    to_c[0] = '\0';
+    cr_assert_not(httpjudge_head_pending(j));
+    client(j, "GET /api/orders/1 HTTP/1.1\r\nHo", 0);
+    cr_assert(httpjudge_head_pending(j));
+    cr_assert_eq(httpjudge_head_timeout(j), 0);
+    drain(j, 0, to_c, sizeof to_c);
+    cr_assert(strncmp(to_c, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0, "%s", to_c);
+    cr_assert(strstr(to_c, "Connection: close"), "%s", to_c);
+    cr_assert(httpjudge_done(j));
+    httpjudge_free(j);
+    /* a complete head is not pending */
+    j = judge_new(0);
+    client(j, GET_ORDER, 0);
+    cr_assert_not(httpjudge_head_pending(j));
+    httpjudge_free(j);
+}
+
+Test(httpjudge, a_bad_chunk_in_a_forwarded_body_answers_that_request_and_ends)
+{
+    struct httpjudge *j = judge_new(0);
+    static char to_c[4096];
+    to_c[0] = '\0';
+    client(j,
+           "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "10000000000000000\r\n",
+           0);
+    origin(j, OK_RESP); /* what the origin says to the fragment is not passed on */
+    drain(j, 0, to_c, sizeof to_c);
+    cr_assert(strncmp(to_c, "HTTP/1.1 400 ", 13) == 0, "%s", to_c);
+    cr_assert_not(strstr(to_c, "200 OK"), "%s", to_c);
+    cr_assert(httpjudge_done(j) && httpjudge_origin_over(j));
+    httpjudge_free(j);
+}
