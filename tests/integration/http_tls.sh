@@ -125,6 +125,35 @@ except (ssl.SSLError, OSError) as e:
 PYEOF
 has "the handshake with another Server Name fails" "refused:"
 
+run "a ClientHello with a 64 KB Server Name is refused, and cordond goes on" 0 "$PY" - "$(sed -n 's/^tunnel=//p' "$T/state/ready")" "$KEY" "$P1" <<'PYEOF'
+import os, socket, struct, sys
+tun, key, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+h, p = tun.rsplit(":", 1)
+s = socket.create_connection((h, int(p)), timeout=10)
+s.sendall(("CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nProxy-Authorization: Bearer %s\r\n\r\n" % (port, port, key)).encode())
+r = b""
+while b"\r\n\r\n" not in r:
+    r += s.recv(1)
+name = b"a" * 65000
+sni = struct.pack(">HBH", len(name) + 3, 0, len(name)) + name
+ext = struct.pack(">HH", 0, len(sni)) + sni
+body = b"\x03\x03" + os.urandom(32) + b"\x00" + struct.pack(">H", 2) + b"\x13\x01" + b"\x01\x00"
+body += struct.pack(">H", len(ext)) + ext
+hs = b"\x01" + struct.pack(">I", len(body))[1:] + body
+try:
+    for i in range(0, len(hs), 16384):  # the handshake message spans records of 16 KiB
+        frag = hs[i:i + 16384]
+        s.sendall(b"\x16\x03\x01" + struct.pack(">H", len(frag)) + frag)
+    got = s.recv(100)
+    print("refused" if not got or got[:1] == b"\x15" else "answered %r" % got[:20])
+except OSError as e:
+    print("refused", type(e).__name__)
+PYEOF
+has "the oversized Server Name: an alert or a close" "refused"
+run "cordond still serves after it" 0 "${O[@]}" -- curl -sS --noproxy '*' --cacert "$T/deploy.ca.pem" \
+    "$U/api/orders/9"
+has "after the oversized Server Name: the origin answers" "origin saw GET /api/orders/9"
+
 sleep 0.5
 AUDIT=$(cat "$T"/state/audit/*.jsonl 2>/dev/null)
 OUT=$(echo "$AUDIT" | grep '"kind":"http.request"' | grep '"path":"/api/customers/export"' | head -1)
