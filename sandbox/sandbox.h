@@ -34,7 +34,8 @@ struct sandbox_opts {
     uint16_t api_port;
     int dry_run;               /* build and count every rule, restrict nothing */
     size_t n_read_files;       /* files every process must be able to read: */
-    const char *read_files[2]; /* libcordon.so when it lives outside /usr, /lib */
+    const char *read_files[3]; /* libcordon.so when it lives outside /usr, /lib, and the CA
+                                  bundle of terminated hosts (shim/root.c) */
     /* A launcher that tried to make a cgroup for sandbox.limits and could not says why here;
      * the sandbox puts it in its refusal or degradation (NULL: no launcher tried). Limits a
      * cgroup holds need no word: sandbox_apply finds them in /proc/self/cgroup. */

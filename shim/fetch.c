@@ -181,6 +181,11 @@ int fetch_parse_response(const char *buf, size_t len, struct fetch_response *r, 
             bad = header_value(v, vl, r->proxy, sizeof r->proxy);
         else if (kl == 13 && strncasecmp(s, "Cordon-Events", 13) == 0)
             bad = header_value(v, vl, r->events, sizeof r->events);
+        else if (kl == 9 && strncasecmp(s, "Cordon-CA", 9) == 0)
+            bad = header_value(v, vl, r->ca, sizeof r->ca) ||
+                  strspn(r->ca,
+                         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") !=
+                      strlen(r->ca);
         else if (kl == 14 && strncasecmp(s, "Content-Length", 14) == 0) {
             char num[24];
             char *ep;

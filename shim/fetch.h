@@ -14,6 +14,7 @@
 #define FETCH_MAX_HEADERS 16384           /* bytes of status line and headers */
 #define FETCH_MAX_BODY (2u * 1024 * 1024) /* an envelope is at most 2 MiB */
 #define FETCH_HOST_MAX 256
+#define FETCH_CA_MAX 4096 /* a CA certificate, DER in base64 (P-256: about 700 characters) */
 
 /* Where cordond answers, resolved once (before the sandbox and the DNS hook exist). */
 struct fetch_target {
@@ -28,6 +29,7 @@ struct fetch_response {
     char etag[128];
     char proxy[FETCH_HOST_MAX];  /* Cordon-Proxy: HOST:PORT, "" when absent */
     char events[FETCH_HOST_MAX]; /* Cordon-Events: unix:/PATH, "" when absent */
+    char ca[FETCH_CA_MAX];       /* Cordon-CA: base64 DER of the deployment CA, "" when absent */
     size_t content_length;       /* (size_t)-1 when absent */
     size_t header_len;           /* bytes before the body */
 };

@@ -233,6 +233,7 @@ static int get_envelope(struct root *r, char *err, size_t errlen)
     }
     memcpy(r->etag, resp.etag, sizeof r->etag);
     memcpy(r->proxy, resp.proxy, sizeof r->proxy);
+    memcpy(r->ca, resp.ca, sizeof r->ca);
     memcpy(r->events_url, resp.events, sizeof r->events_url);
     return 0;
 }
@@ -510,6 +511,81 @@ static void receive_token(struct root *r)
     }
 }
 
+/* Does the policy name a host whose TLS cordond terminates? */
+static int wants_ca(const struct policy *p)
+{
+    for (size_t i = 0; p && i < p->sandbox.net.n_http; i++)
+        if (p->sandbox.net.http[i].tls == POLICY_HTTP_TLS_TERMINATE)
+            return 1;
+    return 0;
+}
+
+/*
+ * The CA bundle of the tree when cordond terminates TLS for some of its hosts: the CAs the
+ * process trusted (SSL_CERT_FILE when it names a readable file, else the system bundle) and
+ * cordond's deployment CA after them, in a file of its own (0644, $TMPDIR/cordon-ca-PID.pem,
+ * or /tmp) that every process of the tree may read and `cordon run` removes at the end. The usual
+ * variables then name it (root_export). A client that pins or reads only its own store fails on
+ * those hosts (docs/SECURITY.md). Returns 0 (r->bundle set, or "" when there is nothing to do) or a
+ * negative errno.
+ */
+static int write_bundle(struct root *r, char *err, size_t errlen)
+{
+    r->bundle[0] = '\0';
+    if (!r->ca[0] || !wants_ca(r->policy))
+        return 0;
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || tmp[0] != '/' || strlen(tmp) > 200)
+        tmp = "/tmp";
+    /* Named after this process, so that `cordon run` removes it when the tree has ended; a
+     * name already taken (a stale file, or someone else's) gets a random one instead. */
+    snprintf(r->bundle, sizeof r->bundle, "%s/cordon-ca-%d.pem", tmp, (int)getpid());
+    int fd = open(r->bundle, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST) {
+        snprintf(r->bundle, sizeof r->bundle, "%s/cordon-ca-XXXXXX", tmp);
+        fd = mkostemp(r->bundle, O_CLOEXEC);
+    }
+    if (fd < 0) {
+        int e = errno;
+        diag_set(err, errlen, "cannot create the CA bundle in %s: %s", tmp, strerror(e));
+        r->bundle[0] = '\0';
+        return -e;
+    }
+    const char *base = getenv("SSL_CERT_FILE");
+    struct stat st;
+    if (!base || stat(base, &st) != 0 || !S_ISREG(st.st_mode) || access(base, R_OK) != 0)
+        base = "/etc/ssl/certs/ca-certificates.crt";
+    int rc = 0, in = open(base, O_RDONLY | O_CLOEXEC);
+    char buf[16384];
+    ssize_t n;
+    while (in >= 0 && (n = read(in, buf, sizeof buf)) > 0)
+        if ((rc = io_write_all(fd, buf, (size_t)n)) != 0)
+            break;
+    if (in >= 0)
+        close(in);
+    /* the CA: its base64 DER in PEM lines */
+    size_t len = strlen(r->ca);
+    if (rc == 0)
+        rc = io_write_all(fd, "\n-----BEGIN CERTIFICATE-----\n", 29);
+    for (size_t i = 0; rc == 0 && i < len; i += 64) {
+        size_t k = len - i < 64 ? len - i : 64;
+        if ((rc = io_write_all(fd, r->ca + i, k)) == 0)
+            rc = io_write_all(fd, "\n", 1);
+    }
+    if (rc == 0)
+        rc = io_write_all(fd, "-----END CERTIFICATE-----\n", 26);
+    if (rc == 0 && fchmod(fd, 0644) != 0)
+        rc = -errno;
+    close(fd);
+    if (rc != 0) {
+        diag_set(err, errlen, "cannot write the CA bundle %s: %s", r->bundle, strerror(-rc));
+        unlink(r->bundle);
+        r->bundle[0] = '\0';
+        return rc;
+    }
+    return 0;
+}
+
 int root_enforce(struct root *r, char *err, size_t errlen)
 {
     int rc;
@@ -523,6 +599,10 @@ int root_enforce(struct root *r, char *err, size_t errlen)
             access(r->rootlib, R_OK) == 0)
             r->sopts.read_files[r->sopts.n_read_files++] = r->rootlib;
     }
+    if ((rc = write_bundle(r, err, errlen)) != 0)
+        return rc;
+    if (r->bundle[0])
+        r->sopts.read_files[r->sopts.n_read_files++] = r->bundle;
     /* The hidden variables go first: what the tree starts inherits this environment, and
      * /proc/self/stat, which locates the kernel's copy, is still readable. The variables the
      * root exports below (the session token under the SDKs' key names among them) come
@@ -619,6 +699,13 @@ int root_enforce(struct root *r, char *err, size_t errlen)
         /* Not HTTP_PROXY or ALL_PROXY: plain http through a proxy uses absolute-form GET
          * requests, which the tunnel port refuses; the connect hook tunnels plain http
          * itself. */
+    }
+    if (r->bundle[0]) {
+        static const char *const names[] = {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+                                            "NODE_EXTRA_CA_CERTS", "GIT_SSL_CAINFO"};
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if ((rc = put(names[i], r->bundle, err, errlen)))
+                return rc;
     }
     if (r->online && r->server.port) {
         char base[FETCH_HOST_MAX + 16];

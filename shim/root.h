@@ -40,6 +40,8 @@ struct root {
     struct fetch_target server;
     char etag[128];
     char proxy[FETCH_HOST_MAX]; /* Cordon-Proxy, "" when unknown */
+    char ca[FETCH_CA_MAX];      /* Cordon-CA, "" when cordond terminates no TLS */
+    char bundle[256];           /* the CA bundle written for the tree, "" when none */
     char events_url[FETCH_HOST_MAX];
     char *envelope; /* the verified envelope bytes (malloc'd) */
     size_t envelope_len;

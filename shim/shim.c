@@ -238,6 +238,13 @@ static const struct {
     {"CORDON_CWD", 1},
     {"CORDON_LOG", 0},
     {"HTTPS_PROXY", 0},
+    /* the CA bundle of hosts cordond terminates TLS for (shim/root.c): only if removed, so a
+     * process may still point a child at a bundle of its own */
+    {"SSL_CERT_FILE", 0},
+    {"REQUESTS_CA_BUNDLE", 0},
+    {"CURL_CA_BUNDLE", 0},
+    {"NODE_EXTRA_CA_CERTS", 0},
+    {"GIT_SSL_CAINFO", 0},
     {"https_proxy", 0},
     {"NO_PROXY", 0},
     {"no_proxy", 0},

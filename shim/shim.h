@@ -45,7 +45,7 @@ enum shim_kind {
 /* The shim's own descriptors, which close/dup2/close_range must not take away. */
 enum shim_fd { SHIM_FD_EVENT, SHIM_FD_POLICY, SHIM_FD_DNS, SHIM_FD_HOOKS, SHIM_FD_COUNT };
 
-#define SHIM_ENV_MAX 28
+#define SHIM_ENV_MAX 34
 
 struct shim_state {
     _Atomic int active; /* hooks decide only when 1 */

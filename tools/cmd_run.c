@@ -235,6 +235,20 @@ static void report_lost_cordond(struct embedded *e, int wstatus, const char *cmd
             e->audit_dir, e->audit_dir, e->log_path);
 }
 
+/* The CA bundle the tree's root wrote for it (shim/root.c: $TMPDIR/cordon-ca-PID.pem, when
+ * cordond terminates TLS for some of its hosts), once the tree has ended. */
+static void remove_bundle(pid_t root)
+{
+    const char *tmp = getenv("TMPDIR");
+    char path[300];
+    if (root <= 0)
+        return;
+    if (!tmp || tmp[0] != '/' || strlen(tmp) > 200)
+        tmp = "/tmp";
+    snprintf(path, sizeof path, "%s/cordon-ca-%d.pem", tmp, (int)root);
+    (void)unlink(path);
+}
+
 /*
  * Everything after the options: the root sequence, the command, the supervision, the end.
  * e is the private cordond of the embedded default, or NULL. Returns the exit status.
@@ -451,6 +465,7 @@ static int supervise(const struct run_source *srcp, const struct run_opts *o, ch
     finish_events(sup_fd);
 out:
     run_shim_alias_remove(alias);
+    remove_bundle(pid);
     if (cg) {
         /* what the reaper could not end (it left the tree's reach) ends with the group */
         char why[512];

@@ -514,6 +514,18 @@ static int open_tls(struct srv *s)
         SSL_CTX_free(c);
         return -EINVAL;
     }
+    /* The CA certificate for the shims, which build the governed processes' bundle from it. */
+    unsigned char *der = NULL;
+    int dl = i2d_X509(mint_ca_cert(s->mint), &der);
+    if (dl <= 0 || (size_t)dl * 4 / 3 + 4 >= sizeof s->ca_header) {
+        log_msg(LOG_LEVEL_ERROR, "tls_ca: the CA certificate is too large to hand to the shims");
+        OPENSSL_free(der);
+        SSL_CTX_free(c);
+        return -EINVAL;
+    }
+    sodium_bin2base64(s->ca_header, sizeof s->ca_header, der, (size_t)dl,
+                      sodium_base64_VARIANT_ORIGINAL);
+    OPENSSL_free(der);
     SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
     SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     s->origin_ctx = c;

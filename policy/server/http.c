@@ -374,6 +374,8 @@ static enum MHD_Result send_policy(struct srv *s, struct MHD_Connection *c, stru
     MHD_add_response_header(resp, "Cordon-Proxy", s->proxy_addr);
     if (s->events_addr[0])
         MHD_add_response_header(resp, "Cordon-Events", s->events_addr);
+    if (s->ca_header[0]) /* the deployment CA, for the shim's bundle (docs/PROTOCOL.md) */
+        MHD_add_response_header(resp, "Cordon-CA", s->ca_header);
     if (!not_modified)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     return queue(c, r, not_modified ? 304 : 200, resp);

@@ -62,6 +62,7 @@ struct srv {
      * to their origins, verifying them against the system store and origin_ca. */
     struct mint_ca *mint;
     struct ssl_ctx_st *origin_ctx;
+    char ca_header[4096]; /* Cordon-CA: the CA certificate, DER in base64; "" without mint */
 };
 
 static inline void srv_count(uint64_t *c, uint64_t n)

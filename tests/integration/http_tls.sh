@@ -70,6 +70,33 @@ U="https://127.0.0.1:$P1"
 DCA="$T/state/deploy.ca.pem"
 cp "$DCA" "$T/deploy.ca.pem" # where the agent may read it (the state dir is denied to it)
 
+# The shim exports the bundle (system CAs + cordond's) where the usual clients look for it.
+run "curl, told nothing: trusts the minted certificate through the exported bundle" 0 "${O[@]}" -- \
+    curl -sS --noproxy '*' "$U/api/orders/0"
+has "curl with the exported bundle: the origin answered" "origin saw GET /api/orders/0"
+run "the exported variables name one bundle with cordond's CA" 0 "${O[@]}" -- sh -c \
+    'for v in SSL_CERT_FILE REQUESTS_CA_BUNDLE CURL_CA_BUNDLE NODE_EXTRA_CA_CERTS GIT_SSL_CAINFO; do
+         eval "printf \"%s=%s\n\" $v \$$v"; done; grep -c "BEGIN CERTIFICATE" "$SSL_CERT_FILE"'
+case "$OUT" in *"SSL_CERT_FILE=/"*"GIT_SSL_CAINFO=/"*) ok "all five variables are set" ;;
+               *) bad "all five variables are set" "$OUT" ;; esac
+B=$(echo "$OUT" | sed -n 's/^SSL_CERT_FILE=//p')
+[ -n "$B" ] && [ "$(echo "$OUT" | grep -c "=$B\$")" -eq 5 ] && ok "the five name the same file" ||
+    bad "the five name the same file" "$OUT"
+run "the bundle ends with cordond's CA" 0 "${O[@]}" -- sh -c \
+    'awk "/BEGIN CERTIFICATE/ { b = \"\" } { b = b \$0 \"\\n\" } END { printf \"%s\", b }" "$SSL_CERT_FILE" |
+         openssl x509 -noout -fingerprint -sha256'
+has "the last certificate of the bundle is cordond's CA" "$(openssl x509 -in "$DCA" -noout -fingerprint -sha256)"
+[ -n "$B" ] && [ ! -e "$B" ] && ok "cordon run removed the bundle when the tree ended" ||
+    bad "cordon run removed the bundle when the tree ended" "$B: $(ls -l "$B" 2>&1)"
+run "python3 requests, told nothing" 0 "${O[@]}" -- "$PY" -c "
+import requests; print(requests.get('$U/api/orders/10').text.strip())"
+has "python3 requests with the exported bundle" "origin saw GET /api/orders/10"
+if command -v node >/dev/null; then
+    run "node fetch, told nothing" 0 "${O[@]}" -- node -e "
+fetch('$U/api/orders/11').then(r => r.text()).then(t => console.log(t.trim()))"
+    has "node fetch with the exported bundle" "origin saw GET /api/orders/11"
+fi
+
 run "curl over TLS: allowed, refused, allowed on one connection" 0 "${O[@]}" -- curl -sS --noproxy '*' \
     --cacert "$T/deploy.ca.pem" -w '[%{http_code}]\n' "$U/api/orders/1" "$U/api/customers/export" "$U/api/orders/2"
 has "curl: the origin answered through cordond's TLS" "origin saw GET /api/orders/1"
@@ -82,8 +109,8 @@ run "curl: the certificate it saw was minted by the deployment CA" 0 "${O[@]}" -
     --cacert "$T/deploy.ca.pem" -o /dev/null -w '%{certs}' "$U/api/orders/3"
 case "$OUT" in *"Issuer:"*cordon*|*"issuer"*cordon*|*cordon*) ok "curl: issuer is cordon's CA" ;;
                *) bad "curl: issuer is cordon's CA" "$(echo "$OUT" | grep -i issuer | head -3)" ;; esac
-run "curl without cordon's CA: the minted certificate is not trusted" 60 "${O[@]}" -- curl -sS \
-    --noproxy '*' "$U/api/orders/4"
+run "curl with only the system's CAs: the minted certificate is not trusted" 60 "${O[@]}" -- curl -sS \
+    --noproxy '*' --cacert /etc/ssl/certs/ca-certificates.crt "$U/api/orders/4"
 run "python3 requests over TLS: 200 then 403" 0 "${O[@]}" -- "$PY" -c "
 import requests
 s = requests.Session(); ca = '$T/deploy.ca.pem'
