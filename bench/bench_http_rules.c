@@ -379,6 +379,15 @@ int main(int argc, char **argv)
         printf("  %-8s %9.1f %9.1f   (judged - opaque, median of the per-round differences)\n",
                "added", median(d50, rounds), median(d99, rounds));
     }
+    /* every round's figures, so that the spread behind each median is in the report */
+    printf("each round, p50/p99 us: direct opaque judged\n");
+    for (int ci = 0; ci < nconc; ci++)
+        for (int i = 0; i < rounds; i++) {
+            printf("  c=%-3d round %-2d", concs[ci], i + 1);
+            for (int p = 0; p < P_COUNT; p++)
+                printf("  %7.1f/%-7.1f", p50[ci][p][i], p99[ci][p][i]);
+            printf("\n");
+        }
     free(lat);
     return 0;
 }
