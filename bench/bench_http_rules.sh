@@ -8,7 +8,7 @@
 # origin and audited as http.request). bench/bench_http_rules.c drives small GETs the rules
 # allow over keep-alive connections, one tunnel each, at each concurrency, in interleaved
 # rounds; prints the medians of each run's p50 and p99, the judged minus opaque difference
-# and each cordond's CPU per request.
+# and each cordond's CPU per request (its audit writer included).
 #   bench/bench_http_rules.sh [BUILD_DIR [REQUESTS [ROUNDS [CONCURRENCY,...]]]]
 #   (default: build 20000 7 1,32)
 # CORDOND=PATH measures another cordond binary (an older build, say) with the same client.
