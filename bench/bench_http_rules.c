@@ -257,31 +257,29 @@ static double cpu_of_one(long pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* cpu_of_one of pid and of the children its main thread forked: cordond's audit writer is
- * one, and every judged request's http.request record costs it a parse and a write. */
-static double cpu_of(long pid)
+/* cpu_of_one of pid, and in *writer that of the children its main thread forked: cordond's
+ * audit writer is one, and every judged request's http.request record costs it a parse and a
+ * write. */
+static double cpu_of(long pid, double *writer)
 {
     char path[64], list[1024];
-    double sum = cpu_of_one(pid);
+    *writer = 0;
     snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", pid, pid);
     FILE *f = fopen(path, "r");
-    if (!f || sum < 0) {
-        if (f)
-            fclose(f);
-        return sum;
+    if (f) {
+        size_t n = fread(list, 1, sizeof list - 1, f);
+        fclose(f);
+        list[n] = '\0';
+        for (char *p = list, *e; *p; p = e) {
+            long child = strtol(p, &e, 10);
+            if (e == p)
+                break;
+            double c = cpu_of_one(child);
+            if (c > 0)
+                *writer += c;
+        }
     }
-    size_t n = fread(list, 1, sizeof list - 1, f);
-    fclose(f);
-    list[n] = '\0';
-    for (char *p = list, *e; *p; p = e) {
-        long child = strtol(p, &e, 10);
-        if (e == p)
-            break;
-        double c = cpu_of_one(child);
-        if (c > 0)
-            sum += c;
-    }
-    return sum;
+    return cpu_of_one(pid);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -367,7 +365,8 @@ int main(int argc, char **argv)
         return 1;
     /* [conc][path][round] */
     static double p50[MAX_CONCS][P_COUNT][MAX_ROUNDS], p99[MAX_CONCS][P_COUNT][MAX_ROUNDS];
-    static double cpu[MAX_CONCS][P_COUNT][MAX_ROUNDS];
+    /* CPU us per request: [..][0] cordond, [..][1] its audit writer */
+    static double cpu[MAX_CONCS][P_COUNT][2][MAX_ROUNDS];
     for (int ci = 0; ci < nconc; ci++) /* warm up: first tunnels, first connects */
         for (int p = 0; p < P_COUNT; p++) {
             double a, b;
@@ -378,11 +377,14 @@ int main(int argc, char **argv)
         for (int ci = 0; ci < nconc; ci++)
             for (int k = 0; k < P_COUNT; k++) {
                 int p = (i + k) % P_COUNT;
-                double c0 = pids[p] ? cpu_of(pids[p]) : 0;
+                double w0 = 0, w1 = 0, c0 = pids[p] ? cpu_of(pids[p], &w0) : 0;
                 if (run_once(&t, p, concs[ci], requests, lat, &p50[ci][p][i], &p99[ci][p][i]))
                     return 1;
-                cpu[ci][p][i] =
-                    pids[p] ? (cpu_of(pids[p]) - c0) * 1e6 / (requests + WARMUP * concs[ci]) : 0;
+                if (pids[p]) {
+                    double c1 = cpu_of(pids[p], &w1), per = 1e6 / (requests + WARMUP * concs[ci]);
+                    cpu[ci][p][0][i] = (c1 - c0) * per;
+                    cpu[ci][p][1][i] = (w1 - w0) * per;
+                }
             }
     printf("per-request latency in us: median of %d interleaved rounds, %d requests per run "
            "(+%d warm-up per connection)\n",
@@ -396,20 +398,22 @@ int main(int argc, char **argv)
         printf("concurrency %d (%d keep-alive connection%s%s)\n", concs[ci], concs[ci],
                concs[ci] > 1 ? "s" : "", concs[ci] > 1 ? ", each through its own tunnel" : "");
         printf("  %-8s %9s %9s%s\n", "", "p50", "p99",
-               pids[1] ? "  cordond+writer CPU us/req" : "");
+               pids[1] ? "   CPU us/req: cordond  audit writer" : "");
         for (int p = 0; p < P_COUNT; p++) {
             printf("  %-8s %9.1f %9.1f", path_name[p], median(p50[ci][p], rounds),
                    median(p99[ci][p], rounds));
             if (pids[1] && p != P_DIRECT)
-                printf("  %25.1f", median(cpu[ci][p], rounds));
+                printf("  %20.1f %13.1f", median(cpu[ci][p][0], rounds),
+                       median(cpu[ci][p][1], rounds));
             printf("\n");
         }
-        double dc[MAX_ROUNDS];
-        for (int i = 0; i < rounds; i++)
-            dc[i] = cpu[ci][P_JUDGED][i] - cpu[ci][P_OPAQUE][i];
+        double dc[2][MAX_ROUNDS];
+        for (int w = 0; w < 2; w++)
+            for (int i = 0; i < rounds; i++)
+                dc[w][i] = cpu[ci][P_JUDGED][w][i] - cpu[ci][P_OPAQUE][w][i];
         printf("  %-8s %9.1f %9.1f", "added", median(d50, rounds), median(d99, rounds));
         if (pids[1])
-            printf("  %25.1f", median(dc, rounds));
+            printf("  %20.1f %13.1f", median(dc[0], rounds), median(dc[1], rounds));
         printf("   (judged - opaque, median of the per-round differences)\n");
     }
     /* every round's figures, so that the spread behind each median is in the report */
