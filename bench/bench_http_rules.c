@@ -390,10 +390,12 @@ int main(int argc, char **argv)
            "(+%d warm-up per connection)\n",
            rounds, requests, WARMUP);
     for (int ci = 0; ci < nconc; ci++) {
-        double d50[MAX_ROUNDS], d99[MAX_ROUNDS];
+        double d50[MAX_ROUNDS], d99[MAX_ROUNDS], r50[MAX_ROUNDS], r99[MAX_ROUNDS];
         for (int i = 0; i < rounds; i++) {
             d50[i] = p50[ci][P_JUDGED][i] - p50[ci][P_OPAQUE][i];
             d99[i] = p99[ci][P_JUDGED][i] - p99[ci][P_OPAQUE][i];
+            r50[i] = p50[ci][P_JUDGED][i] / p50[ci][P_OPAQUE][i];
+            r99[i] = p99[ci][P_JUDGED][i] / p99[ci][P_OPAQUE][i];
         }
         printf("concurrency %d (%d keep-alive connection%s%s)\n", concs[ci], concs[ci],
                concs[ci] > 1 ? "s" : "", concs[ci] > 1 ? ", each through its own tunnel" : "");
@@ -415,6 +417,8 @@ int main(int argc, char **argv)
         if (pids[1])
             printf("  %20.1f %13.1f", median(dc[0], rounds), median(dc[1], rounds));
         printf("   (judged - opaque, median of the per-round differences)\n");
+        printf("  %-8s %8.2fx %8.2fx   (judged / opaque, median of the per-round ratios)\n",
+               "ratio", median(r50, rounds), median(r99, rounds));
     }
     /* every round's figures, so that the spread behind each median is in the report */
     printf("each round, p50/p99 us: direct opaque judged\n");
