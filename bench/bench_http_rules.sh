@@ -24,7 +24,15 @@ cordond=${CORDOND:-$src/$build/policy/server/cordond}
 bench=$src/$build/bench/bench_http_rules
 work=$(mktemp -d /var/tmp/cordon-bench-XXXXXX)
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
+# cordond closes its audit log on SIGTERM (its writer writes the last checkpoint): wait for
+# that before removing the directory, or the checkpoint lands in a removed tree
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
 wait_file() { for _ in $(seq 200); do [ -s "$1" ] && return 0; sleep 0.05; done; return 1; }
 
 # a small JSON answer, as an API would give one order
@@ -58,20 +66,22 @@ cat > "$work/judged.json" <<J
                      {"method":"POST","path":"/api/notes","action":"allow"}],
             "default":"deny"}]}},"poll_seconds":3600}
 J
-start_cordond() { # NAME: starts cordond on $work/NAME.json, sets tun_NAME and pid_NAME
+start_cordond() { # NAME: starts cordond on $work/NAME.json; sets started_pid and started_tunnel
     mkdir -p "$work/$1"
     "$cordond" --policy "$work/$1.json" --agent-key-file "$work/keys/agent.key" \
         --signing-key "$work/keys/k.key" --state-dir "$work/$1" --listen 127.0.0.1:0 \
         --tunnel-listen 127.0.0.1:0 --events-socket off --ready-file "$work/$1.ready" \
         > "$work/$1.log" 2>&1 & pids+=($!)
-    printf -v "pid_$1" %s $!
+    started_pid=$!
     if ! wait_file "$work/$1.ready"; then
         echo "bench_http_rules: cordond ($1) did not start:" >&2; cat "$work/$1.log" >&2; exit 1
     fi
-    printf -v "tun_$1" %s "$(sed -n 's/^tunnel=//p' "$work/$1.ready")"
+    started_tunnel=$(sed -n 's/^tunnel=//p' "$work/$1.ready")
 }
 start_cordond opaque
+pid_opaque=$started_pid tun_opaque=$started_tunnel
 start_cordond judged
+pid_judged=$started_pid tun_judged=$started_tunnel
 
 echo "== $build/bench/bench_http_rules $port $tun_opaque $tun_judged KEY $requests $rounds $concs" \
     "PID PID   ($(nproc) CPUs)"
