@@ -493,6 +493,7 @@ struct run_upstreams {
     struct embedded_upstream v[EMBEDDED_MAX_UPSTREAMS];
     size_t n;
     const char *kernel_audit; /* --kernel-audit, NULL: cordond's default */
+    const char *origin_ca;    /* --origin-ca, NULL: the system's CAs only */
 };
 
 static int run_embedded(const struct run_source *src, const char *audit, const struct run_opts *o,
@@ -504,8 +505,8 @@ static int run_embedded(const struct run_source *src, const char *audit, const s
         cli_error("run", "%s; %s was not started", err, cmd[0]);
         return ROOT_EXIT_RUN;
     }
-    if (embedded_start(src->policy, audit, ups->v, ups->n, ups->kernel_audit, &e, err,
-                       sizeof err) != 0) {
+    if (embedded_start(src->policy, audit, ups->v, ups->n, ups->kernel_audit, ups->origin_ca, &e,
+                       err, sizeof err) != 0) {
         cli_error("run", "%s; %s was not started", err, cmd[0]);
         return ROOT_EXIT_RUN;
     }
@@ -639,6 +640,7 @@ static int run_run(int argc, char **argv)
                                          {"upstream", required_argument, NULL, 'u'},
                                          {"upstream-key", required_argument, NULL, 'K'},
                                          {"kernel-audit", required_argument, NULL, 'R'},
+                                         {"origin-ca", required_argument, NULL, 'C'},
                                          {0, 0, 0, 0}};
     struct run_upstreams ups = {0};
     const char *upkeys[EMBEDDED_MAX_UPSTREAMS * 4];
@@ -710,6 +712,14 @@ static int run_run(int argc, char **argv)
                                        "--kernel-audit %s: expected off, on or if-enabled", optarg);
             ups.kernel_audit = optarg;
             break;
+        case 'C':
+            if (optarg[0] != '/' || access(optarg, R_OK) != 0)
+                return cli_usage_error(&cmd_run,
+                                       "--origin-ca %s: expected the absolute path of a readable "
+                                       "PEM file of CA certificates",
+                                       optarg);
+            ups.origin_ca = optarg;
+            break;
         case 'K':
             if (n_upkeys == sizeof upkeys / sizeof upkeys[0])
                 return cli_usage_error(&cmd_run, "--upstream-key: given too often; once per "
@@ -740,6 +750,10 @@ static int run_run(int argc, char **argv)
         return cli_usage_error(&cmd_run, "--kernel-audit applies to the embedded default (a "
                                          "plain --policy): a cordond you run has its own "
                                          "kernel_audit line (docs/SERVER.md)");
+    if (ups.origin_ca && !plain)
+        return cli_usage_error(&cmd_run, "--origin-ca applies to the embedded default (a plain "
+                                         "--policy): a cordond you run has its own origin_ca "
+                                         "line (docs/SERVER.md)");
     if ((ups.n || n_upkeys) && !plain)
         return cli_usage_error(&cmd_run, "--upstream and --upstream-key apply to the embedded "
                                          "default (a plain --policy): a cordond you run has its "
@@ -771,7 +785,7 @@ const struct cli_command cmd_run = {
     "                  [--trust KEY.pub] [--audit DIR] [--workspace DIR] [--timeout-handshake S]\n"
     "                  [--grace S] [--detach-ok] [--upstream openai=URL]\n"
     "                  [--upstream anthropic=URL] [--upstream-key NAME=FILE]\n"
-    "                  [--kernel-audit off|on|if-enabled] -- CMD ARGS...\n"
+    "                  [--kernel-audit off|on|if-enabled] [--origin-ca FILE] -- CMD ARGS...\n"
     "\n"
     "Fetch the agent's signed policy from cordond (or read a signed envelope file), verify\n"
     "it, apply the kernel sandbox, then run CMD with libcordon.so preloaded so that its\n"
@@ -813,6 +827,10 @@ const struct cli_command cmd_run = {
     "                         system call's) as kernel.deny: if-enabled (default) only when\n"
     "                         the host's audit is already enabled; on enables it for the run\n"
     "                         (backlog limit 8192) and restores it afterwards; off\n"
+    "  --origin-ca FILE       with a plain policy: PEM CAs the private cordond trusts, besides\n"
+    "                         the system's, for the origins of the hosts whose TLS it\n"
+    "                         terminates (sandbox.network.http \"tls\": \"terminate\"; it\n"
+    "                         makes a CA for the run to mint their certificates)\n"
     "\n"
     "Model clients: inside the tree OPENAI_BASE_URL and ANTHROPIC_BASE_URL point at cordond,\n"
     "and OPENAI_API_KEY and ANTHROPIC_API_KEY hold the run's session token (cs_...), never a\n"

@@ -30,6 +30,7 @@
 #include "policy/sign/key.h"
 #include "base/path.h"
 #include "policy/policy.h"
+#include "policy/server/mint.h"
 #include "policy/server/ready.h"
 #include "tools/cli.h"
 #include "tools/embedded.h"
@@ -352,7 +353,8 @@ static int make_keys(struct embedded *e, const struct embedded_files *f, char *e
  * this process die. */
 static int spawn_cordond(struct embedded *e, char *cordond, char *policy_abs,
                          struct embedded_files *f, const struct embedded_upstream *ups,
-                         size_t n_ups, const char *kernel_audit, char *err, size_t errlen)
+                         size_t n_ups, const char *kernel_audit, const char *origin_ca, char *err,
+                         size_t errlen)
 {
     /* The upstream lines, in cordond's flag form (docs/SERVER.md): never a key, only where
      * cordond reads it. */
@@ -403,6 +405,10 @@ static int spawn_cordond(struct embedded *e, char *cordond, char *policy_abs,
                     NULL,
                     NULL,
                     NULL,
+                    NULL,
+                    NULL,
+                    NULL,
+                    NULL,
                     NULL};
     char **tail = argv;
     while (*tail)
@@ -414,6 +420,14 @@ static int spawn_cordond(struct embedded *e, char *cordond, char *policy_abs,
     for (size_t i = 0; i < n_ups && i < EMBEDDED_MAX_UPSTREAMS; i++) {
         *tail++ = "--upstream";
         *tail++ = lines[i];
+    }
+    if (e->ca_prefix[0]) {
+        *tail++ = "--tls-ca";
+        *tail++ = e->ca_prefix;
+    }
+    if (e->ca_prefix[0] && origin_ca) {
+        *tail++ = "--origin-ca";
+        *tail++ = (char *)origin_ca;
     }
     fflush(NULL);
     pid_t parent = getpid();
@@ -479,6 +493,11 @@ static void unlink_keys(const struct embedded *e)
         unlink(e->audit_key_path);
     if (e->key_path[0])
         unlink(e->key_path);
+    if (e->ca_prefix[0]) {
+        char key[PATH_MAX + 16];
+        snprintf(key, sizeof key, "%s.ca.key", e->ca_prefix);
+        unlink(key);
+    }
 }
 
 /* The audit writer was cordond's child; with cordond gone it is ours. It exits once it has
@@ -536,9 +555,42 @@ static void abort_start(struct embedded *e)
         remove_dir(e->dir);
 }
 
+/* Does the policy document name a host whose TLS cordond terminates? */
+static int policy_terminates(const char *policy_abs)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int yes = 0;
+    if (path_read_file(policy_abs, 1u << 20, &buf, &len, NULL) != 0)
+        return 0;
+    cJSON *doc = cJSON_ParseWithLength(buf, len);
+    const cJSON *sb = cJSON_GetObjectItemCaseSensitive(doc, "sandbox");
+    const cJSON *net = cJSON_GetObjectItemCaseSensitive(sb, "network");
+    const cJSON *http = cJSON_GetObjectItemCaseSensitive(net, "http");
+    for (const cJSON *h = cJSON_IsArray(http) ? http->child : NULL; h; h = h->next) {
+        const cJSON *tls = cJSON_GetObjectItemCaseSensitive(h, "tls");
+        yes |= cJSON_IsString(tls) && strcmp(tls->valuestring, "terminate") == 0;
+    }
+    cJSON_Delete(doc);
+    free(buf);
+    return yes;
+}
+
+/* The run's deployment CA, in the private directory (cordond reads it at start, then its key
+ * is removed): valid 30 days, the longest a run is expected to last. */
+static int make_ca(struct embedded *e, char *err, size_t errlen)
+{
+    struct mint_ca_opts o = {.days = 30};
+    snprintf(e->ca_prefix, sizeof e->ca_prefix, "%s/deploy", e->dir);
+    int rc = mint_ca_create(e->ca_prefix, &o, NULL, err, errlen);
+    if (rc != 0)
+        e->ca_prefix[0] = '\0';
+    return rc < 0 ? rc : rc ? -EINVAL : 0;
+}
+
 int embedded_start(const char *policy_path, const char *audit_dir,
                    const struct embedded_upstream *ups, size_t n_ups, const char *kernel_audit,
-                   struct embedded *e, char *err, size_t errlen)
+                   const char *origin_ca, struct embedded *e, char *err, size_t errlen)
 {
     char cordond[PATH_MAX], policy_abs[PATH_MAX];
     struct embedded_files f;
@@ -550,8 +602,9 @@ int embedded_start(const char *policy_path, const char *audit_dir,
         goto out;
     name_files(e, &f);
     if ((rc = make_keys(e, &f, err, errlen)) != 0 ||
-        (rc = spawn_cordond(e, cordond, policy_abs, &f, ups, n_ups, kernel_audit, err, errlen)) !=
-            0 ||
+        (policy_terminates(policy_abs) && (rc = make_ca(e, err, errlen)) != 0) ||
+        (rc = spawn_cordond(e, cordond, policy_abs, &f, ups, n_ups, kernel_audit, origin_ca, err,
+                            errlen)) != 0 ||
         (rc = await_cordond(e, &f, err, errlen)) != 0)
         goto out;
     e->writer_pid = find_writer(e->pid);

@@ -27,6 +27,8 @@ struct embedded {
     char signing_path[PATH_MAX];   /* its private half; removed once cordond listens */
     char audit_key_path[PATH_MAX]; /* the audit checkpoint key; removed once cordond listens */
     char log_path[PATH_MAX];       /* cordond's own output */
+    char ca_prefix[PATH_MAX];      /* the run's deployment CA, "" when the policy terminates
+                                      no TLS; its key is removed once cordond listens */
 };
 
 /*
@@ -65,13 +67,16 @@ struct embedded_upstream {
 /*
  * Start a private cordond serving the policy at policy_path, with its audit log in audit_dir
  * (NULL: the XDG state directory), the n upstreams ups for its model proxy and its kernel_audit
- * mode (off|on|if-enabled, NULL: cordond's default, kaudit.h). Waits until it
+ * mode (off|on|if-enabled, NULL: cordond's default, kaudit.h). When the policy names a host
+ * whose TLS cordond terminates, a CA is made for the run (its key gone once cordond has read
+ * it) and origin_ca (NULL: none) is what cordond trusts besides the system. Waits until it
  * listens. On failure err says what failed and where cordond's own output is; nothing is left
  * running. Returns 0 or a negative errno.
  */
 __attribute__((warn_unused_result)) int
 embedded_start(const char *policy_path, const char *audit_dir, const struct embedded_upstream *ups,
-               size_t n, const char *kernel_audit, struct embedded *e, char *err, size_t errlen);
+               size_t n, const char *kernel_audit, const char *origin_ca, struct embedded *e,
+               char *err, size_t errlen);
 
 /*
  * The last three lines of cordond's output (what it said before it stopped), indented, for a

@@ -189,6 +189,24 @@ OUT=$(echo "$AUDIT" | grep '"kind":"tunnel.tls"')
 has "audit: the origin's failed verification" '"side":"origin"'
 has "audit: the other Server Name" '"side":"client"'
 
+# The embedded default (a plain policy, no server) makes a CA for the run.
+cp "$T/policy.json" "$FX/policy.json" # outside every grant, as cordon run requires
+E=("$CORDON" run --policy "$FX/policy.json" --audit "$FX/embedded-audit" --workspace "$T/ws")
+run "embedded default: TLS terminated with a CA made for the run" 0 "${E[@]}" --origin-ca "$T/ca.pem" \
+    -- curl -sS --noproxy '*' -w '[%{http_code}]\n' "$U/api/orders/12" "$U/api/customers/export"
+has "embedded default: the origin answered" "origin saw GET /api/orders/12"
+has "embedded default: the refusal inside TLS" "[403]"
+run "embedded default without --origin-ca: the test CA's origin is not trusted" 0 "${E[@]}" \
+    -- curl -sS --noproxy '*' -w '[%{http_code}]' "$U/api/orders/13"
+has "embedded default without --origin-ca: 502" "[502]"
+run "--origin-ca needs a readable absolute path" 2 "$CORDON" run --policy "$FX/policy.json" \
+    --origin-ca ca.pem -- true
+has "--origin-ca: the usage error says what it expects" "absolute path"
+case "$(ls "$T"/ws 2>/dev/null; ls /run/cordon-run-* /tmp/cordon-run-* 2>/dev/null)" in
+    *deploy.ca.key*) bad "the run's CA key is gone after the run" "$(ls -R /run/cordon-run-* 2>&1 | head)" ;;
+    *) ok "the run's CA key is gone after the run" ;;
+esac
+
 # Without a deployment CA, a "terminate" host's tunnels are refused, never passed unread.
 start "$T/state2" && ok "cordond started without tls_ca"
 O2=("$CORDON" run --server "http://$H" --key "$T/agent.key" --trust "$T/sign.pub" --workspace "$T/ws")
