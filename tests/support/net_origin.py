@@ -4,11 +4,13 @@
 tests: `net_origin.py PORT_FILE DIR ADDR...`. GET / answers "hello ADDR" (the address that
 took the connection, so a test sees which one a name reached); other paths are files of DIR
 (a bare git repository after `git update-server-info` works). The first address gets a port
-from the kernel, the others the same port; the port is written to PORT_FILE once all listen."""
+from the kernel, the others the same port; the port is written to PORT_FILE once all listen.
+With NET_ORIGIN_TLS=CERT:KEY in the environment they serve HTTPS with that certificate."""
 import functools
 import http.server
 import os
 import socket
+import ssl
 import sys
 import threading
 
@@ -46,6 +48,11 @@ h = functools.partial(Handler, directory=root)
 for a in addrs:
     s = (V6 if ":" in a else V4)((a, port), h)
     s.tag = a
+    if os.environ.get("NET_ORIGIN_TLS"):
+        cert, key = os.environ["NET_ORIGIN_TLS"].split(":", 1)
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert, key)
+        s.socket = tls.wrap_socket(s.socket, server_side=True)
     port = s.server_address[1]
     threading.Thread(target=s.serve_forever, daemon=True).start()
 with open(port_file + ".tmp", "w") as f:
