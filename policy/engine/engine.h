@@ -157,6 +157,22 @@ void engine_call_finish(struct engine_call *c, uint64_t latency_ms);
  * data scanner's window), 0 when api.data has no response rule. */
 size_t engine_data_window(const struct engine *e);
 
+/*
+ * The data stage's compiled classes, for what else scans with the same policy (the egress
+ * judge, policy/server/httpjudge.h): the scanner, each class's name and its api.data action
+ * for requests (act[0]) and responses (act[1]), in the data_action order of
+ * policy/data/data_action.h. scanner is NULL when api.data acts on nothing. Valid as long as
+ * e is.
+ */
+struct data_scanner;
+struct engine_data_view {
+    const struct data_scanner *scanner;
+    size_t n;
+    const char *const *names;
+    const int *act[2];
+};
+void engine_data_view(const struct engine *e, struct engine_data_view *v);
+
 /* The day and month buckets of now_ms (Unix ms) in the api.budget.tz of e's policy, and when
  * they end: the day, month, day_reset_ms and month_reset_ms of a (the rest is left as it
  * is). */

@@ -244,6 +244,19 @@ out:
     return rc;
 }
 
+void engine_data_view(const struct engine *e, struct engine_data_view *v)
+{
+    memset(v, 0, sizeof *v);
+    if (!e || !e->data)
+        return;
+    v->scanner = e->data->s;
+    v->n = e->data->n;
+    v->names = e->data->names;
+    _Static_assert(sizeof(enum data_action) == sizeof(int), "actions are read as int");
+    v->act[0] = (const int *)e->data->act[DATA_DIR_REQUEST];
+    v->act[1] = (const int *)e->data->act[DATA_DIR_RESPONSE];
+}
+
 size_t engine_data_window(const struct engine *e)
 {
     return e->data && e->data->on[DATA_DIR_RESPONSE] ? data_scanner_window(e->data->s) : 0;

@@ -11,6 +11,7 @@
 #include "policy/server/decision.h"
 #include "policy/server/httppath.h"
 #include "policy/server/httpreq.h"
+#include "policy/data/data.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -32,12 +33,14 @@ struct turn {
     size_t canned_len;
     char *method, *path, *reason;
     uint64_t up, down;
+    char classes[256]; /* data classes found in its bodies, comma-separated */
 };
 
 struct httpjudge {
     struct httpjudge_conf c;
     struct httpreq_parser *req, *resp;
     struct obuf to_origin, to_client;
+    struct data_stream *rq_st, *rs_st; /* the bodies being scanned (conf.data) */
     struct turn q[HTTPJUDGE_PIPELINE_MAX + 1];
     size_t head, n;   /* the queue: q[head], ... q[head + n - 1] (mod size) */
     int in_request;   /* a request's head was read and its END not yet */
@@ -129,7 +132,8 @@ static void record(struct httpjudge *j, struct turn *t)
                               .forwarded = t->forwarded,
                               .status = t->status,
                               .bytes_up = t->up,
-                              .bytes_down = t->down};
+                              .bytes_down = t->down,
+                              .classes = t->classes};
     j->c.record(j->c.ctx, &r);
 }
 
@@ -216,6 +220,70 @@ static void header_safe(char *s)
 }
 
 /* A request the parser refused: its status and why, then the connection closes. */
+/* Add a class to a turn's list, once. */
+static void note_class(struct turn *t, const char *name)
+{
+    size_t n = strlen(name), have = strlen(t->classes);
+    for (const char *p = t->classes; (p = strstr(p, name)); p += n)
+        if ((p == t->classes || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+            return;
+    if (have + n + 2 < sizeof t->classes)
+        snprintf(t->classes + have, sizeof t->classes - have, "%s%s", have ? "," : "", name);
+}
+
+/*
+ * Pass on what a scanned body has made final: the matches in it are noted, and a class whose
+ * action is neither allow nor log stops it (returns 1 with *cls, nothing of the value out);
+ * otherwise the final bytes go to out (chunked when the message is) and are released.
+ * Returns 0, 1, or a negative error (the body could not be scanned: stopped too).
+ */
+static int pass_scanned(struct httpjudge *j, struct data_stream *st, int dir, struct turn *t,
+                        struct obuf *out, int chunked, const char **cls)
+{
+    size_t nm, ready = data_stream_ready(st);
+    const struct data_match *m = data_stream_matches(st, &nm);
+    for (size_t i = 0; i < nm; i++) {
+        const char *name = j->c.data->names[m[i].cls];
+        int a = j->c.data->act[dir] ? j->c.data->act[dir][m[i].cls] : 0;
+        note_class(t, name);
+        if (a > 1 && !j->c.observe) { /* redact, mask, hash, tokenize, block: stopped */
+            *cls = name;
+            return 1;
+        }
+    }
+    uint64_t base;
+    size_t plen;
+    const char *p = data_stream_pending(st, &base, &plen);
+    if (ready) {
+        if (chunked)
+            put_chunk(j, out, p, ready);
+        else
+            put(j, out, p, ready);
+        data_stream_release(st, ready);
+    }
+    return 0;
+}
+
+/* A scanned body: feed it (len 0 with end: its end). Returns as pass_scanned. */
+static int scan_body(struct httpjudge *j, struct data_stream **stp, int dir, struct turn *t,
+                     struct obuf *out, int chunked, const char *data, size_t len, int end,
+                     const char **cls)
+{
+    if (!*stp && data_stream_new(j->c.data->scanner, stp) != 0)
+        return -ENOMEM;
+    int rc = end ? data_stream_end(*stp) : data_stream_feed(*stp, data, len);
+    if (rc != 0) {
+        *cls = "(the scanner failed)";
+        return rc;
+    }
+    rc = pass_scanned(j, *stp, dir, t, out, chunked, cls);
+    if (end || rc != 0) {
+        data_stream_free(*stp);
+        *stp = NULL;
+    }
+    return rc;
+}
+
 static int refuse_unreadable(struct httpjudge *j)
 {
     /* Inside the body of a request already forwarded (a bad chunk size): that request is
@@ -242,6 +310,34 @@ static int refuse_unreadable(struct httpjudge *j)
         return -ENOMEM;
     return canned(t, httpreq_status(j->req) ? httpreq_status(j->req) : 400, "http.parse", body, 1,
                   0);
+}
+
+/* A request whose body holds a class the policy does not let leave: answered 403 in its
+ * place (the origin got only the bytes before the value), and the connection ends. */
+static int refuse_body(struct httpjudge *j, const char *cls)
+{
+    struct turn *t = turn_at(j, j->n - 1);
+    char body[1024], why[512];
+    snprintf(why, sizeof why,
+             "the request body holds %s, which api.data does not let leave (scan of "
+             "sandbox.network.http[%zu])",
+             cls, j->c.entry);
+    snprintf(body, sizeof body,
+             "cordon: %s %s on %s:%u is refused: %s (policy of agent %s, version %llu). The "
+             "value was not sent; the connection is closed.\n",
+             t->method ? t->method : "", t->path ? t->path : "", j->c.host, j->c.port, why,
+             j->c.agent ? j->c.agent : "?", (unsigned long long)j->c.policy_version);
+    free(t->reason);
+    t->reason = strdup(why);
+    t->allowed = 0;
+    j->client_stop = 1;
+    j->in_request = 0;
+    j->cur_forward = 0;
+    if (!t->reason)
+        return -ENOMEM;
+    char rule[64];
+    snprintf(rule, sizeof rule, "sandbox.network.http[%zu].scan", j->c.entry);
+    return canned(t, 403, rule, body, 1, 0);
 }
 
 /* A request head: judged, then forwarded or answered in its turn. */
@@ -350,6 +446,8 @@ void httpjudge_free(struct httpjudge *j)
         j->head = (j->head + 1) % QSIZE;
         j->n--;
     }
+    data_stream_free(j->rq_st);
+    data_stream_free(j->rs_st);
     httpreq_free(j->req);
     httpreq_free(j->resp);
     free(j->to_origin.p);
@@ -382,7 +480,17 @@ int httpjudge_from_client(struct httpjudge *j, const char *buf, size_t len, size
             if ((rc = on_head(j, httpreq_request(j->req))) != 0)
                 break;
         } else if (st.event == HTTPREQ_BODY) {
-            if (j->cur_forward) {
+            if (j->cur_forward && j->c.data) {
+                const char *cls = NULL;
+                int sr = scan_body(j, &j->rq_st, 0, turn_at(j, j->n - 1), &j->to_origin,
+                                   j->cur_chunked, st.data, st.len, 0, &cls);
+                turn_at(j, j->n - 1)->up += st.len;
+                if (sr != 0) {
+                    rc = sr == -ENOMEM ? sr : refuse_body(j, cls);
+                    pos = len;
+                    break;
+                }
+            } else if (j->cur_forward) {
                 if (j->cur_chunked)
                     put_chunk(j, &j->to_origin, st.data, st.len);
                 else
@@ -390,6 +498,16 @@ int httpjudge_from_client(struct httpjudge *j, const char *buf, size_t len, size
                 turn_at(j, j->n - 1)->up += st.len;
             }
         } else if (st.event == HTTPREQ_END) {
+            if (j->cur_forward && j->rq_st) {
+                const char *cls = NULL;
+                int sr = scan_body(j, &j->rq_st, 0, turn_at(j, j->n - 1), &j->to_origin,
+                                   j->cur_chunked, NULL, 0, 1, &cls);
+                if (sr != 0) {
+                    rc = sr == -ENOMEM ? sr : refuse_body(j, cls);
+                    pos = len;
+                    break;
+                }
+            }
             if (j->cur_forward && j->cur_chunked) {
                 size_t before = j->to_origin.len;
                 put_chunk_end(j, &j->to_origin, httpreq_request(j->req));
@@ -433,6 +551,26 @@ static int origin_failed(struct httpjudge *j, const char *why)
     return 0;
 }
 
+/* A response whose body holds a class the policy does not let in: its head went out, so the
+ * connection is cut before the value; the record says why. */
+static int cut_response(struct httpjudge *j, struct turn *t, const char *cls, int rc)
+{
+    char why[512];
+    snprintf(why, sizeof why,
+             "the response body holds %s, which api.data does not let in (scan of "
+             "sandbox.network.http[%zu]); the response was cut before it",
+             cls, j->c.entry);
+    free(t->reason);
+    t->reason = strdup(why);
+    t->allowed = 0;
+    j->closing = 1;
+    if (j->rs_st) {
+        data_stream_free(j->rs_st);
+        j->rs_st = NULL;
+    }
+    return rc == -ENOMEM || !t->reason ? -ENOMEM : 0;
+}
+
 static int on_response_step(struct httpjudge *j, const struct httpreq_step *st)
 {
     struct turn *t = j->n ? turn_at(j, 0) : NULL;
@@ -450,12 +588,25 @@ static int on_response_step(struct httpjudge *j, const struct httpreq_step *st)
         j->resp_interim = r->interim;
         if (!r->interim && !r->keep_alive)
             t->close_after = 1; /* the origin closes after this response */
+    } else if (st->event == HTTPREQ_BODY && j->c.data) {
+        const char *cls = NULL;
+        int sr = scan_body(j, &j->rs_st, 1, t, &j->to_client, j->resp_chunked, st->data, st->len, 0,
+                           &cls);
+        if (sr != 0)
+            return cut_response(j, t, cls, sr);
     } else if (st->event == HTTPREQ_BODY) {
         if (j->resp_chunked)
             put_chunk(j, &j->to_client, st->data, st->len);
         else
             put(j, &j->to_client, st->data, st->len);
     } else if (st->event == HTTPREQ_END) {
+        if (j->rs_st) {
+            const char *cls = NULL;
+            int sr =
+                scan_body(j, &j->rs_st, 1, t, &j->to_client, j->resp_chunked, NULL, 0, 1, &cls);
+            if (sr != 0)
+                return cut_response(j, t, cls, sr);
+        }
         if (j->resp_chunked && !j->resp_interim)
             put_chunk_end(j, &j->to_client, r);
         if (!j->resp_interim) {

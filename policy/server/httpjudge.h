@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/engine/engine.h"
 #include "policy/policy.h"
 #include "policy/server/httprule.h"
 
@@ -43,6 +44,7 @@ struct httpjudge_rec {
     int status;          /* the status the client got: the origin's, cordon's, or 0 (cut) */
     uint64_t bytes_up;   /* request bytes as forwarded (0 when refused) */
     uint64_t bytes_down; /* response bytes sent to the client */
+    const char *classes; /* data classes found in its bodies (scan), comma-separated, or "" */
 };
 
 struct httpjudge_conf {
@@ -55,6 +57,10 @@ struct httpjudge_conf {
     const char *agent;     /* named in refusals */
     uint64_t policy_version;
     int observe;
+    /* scan: the entry's bodies go through api.data's classes (NULL: not scanned). A class
+     * whose action is anything but allow or log stops the body before the value is passed
+     * on: a request is answered 403 in its place and the connection ends; a response is cut. */
+    const struct engine_data_view *data;
     void (*record)(void *ctx, const struct httpjudge_rec *r);
     void *ctx;
 };

@@ -498,8 +498,9 @@ struct treq {
     int http_entry;
     struct httprule_set *rules;
     const struct policy *pol;
-    char http_host[256]; /* t->host as the rules compare it (httppath_host) */
-    int tls;             /* "tls": "terminate": cordond terminates and re-encrypts */
+    char http_host[256];          /* t->host as the rules compare it (httppath_host) */
+    int tls;                      /* "tls": "terminate": cordond terminates and re-encrypts */
+    struct engine_data_view data; /* "scan": api.data's classes (data.scanner NULL: none) */
 };
 
 /* Count a tunnel's signal in its agent's anomaly windows (anomaly.h), judged with its policy. */
@@ -703,6 +704,10 @@ static int http_rules(struct treq *t, const struct policy *pol)
     t->http_entry = entry;
     t->pol = pol;
     t->tls = terminate;
+    if (pol->sandbox.net.http[entry].scan) {
+        const struct pset_entry *pe = pset_find(t->set, t->agent);
+        engine_data_view(pe ? pe->engine : NULL, &t->data);
+    }
     return 0;
 }
 
@@ -876,6 +881,21 @@ static void http_record(void *ctx, const struct httpjudge_rec *r)
     jbuf_u64(&f, r->bytes_up);
     jbuf_key(&f, "bytes_down");
     jbuf_u64(&f, r->bytes_down);
+    if (r->classes && r->classes[0]) { /* the classes found, never the values */
+        jbuf_key(&f, "data_classes");
+        jbuf_raw(&f, "[");
+        char list[256];
+        snprintf(list, sizeof list, "%s", r->classes);
+        char *save = NULL;
+        int first = 1;
+        for (char *c = strtok_r(list, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+            if (!first)
+                jbuf_raw(&f, ",");
+            jbuf_str(&f, c, 64);
+            first = 0;
+        }
+        jbuf_raw(&f, "]");
+    }
     jbuf_key(&f, "policy_version");
     jbuf_u64(&f, t->policy_version);
     jbuf_raw(&f, "}");
@@ -1004,6 +1024,7 @@ static enum relay_end relay_judged(struct treq *t, SSL *cs, SSL *os, const char 
                                .agent = t->agent,
                                .policy_version = t->policy_version,
                                .observe = t->pol->mode == POLICY_MODE_OBSERVE,
+                               .data = t->data.scanner ? &t->data : NULL,
                                .record = http_record,
                                .ctx = t};
     struct httpjudge *j = NULL;

@@ -36,7 +36,8 @@ cat > "$T/policy.json" <<JSON
                "rules": [{"method": "GET", "path": "/api/orders/*", "action": "allow"},
                          {"path": "/api/customers/export*", "action": "deny"},
                          {"method": "POST", "path": "/api/notes", "action": "allow"}],
-               "default": "deny"}]}}}
+               "default": "deny", "scan": true}]}},
+ "api": {"data": {"pii.credit_card": "block", "pii.ssn": {"request": "allow", "response": "block"}}}}
 JSON
 run "policy check accepts the HTTP rules" 0 "$CORDON" policy check "$T/policy.json"
 "$CORDOND" --policy "$T/policy.json" --agent-key-file "$T/agent.key" --signing-key "$T/sign.key" \
@@ -199,6 +200,57 @@ has "raw: a head sent a byte at a time gets 408" "slowloris HTTP/1.1 408 Request
 [ "$(seen 'POST /api/notes  ')$(seen 'abcd')" = "00" ] && ok "no smuggled request reached the origin" ||
     bad "no smuggled request reached the origin" "$(cat "$T/origin.log")"
 
+# scan: a card number in a POST body never reaches the origin, split across TCP segments at
+# every offset; one in a response body never reaches the client.
+CARD=5555555555554444 # a Luhn-valid test number (Mastercard)
+run "scan: a card number in a POST body, split at every offset, is refused" 0 "$PY" - "$TUN" "$KEY" "$HP" "$CARD" <<'PYEOF'
+import socket, sys, time
+tun, key, port, card = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+def tunnel():
+    h, p = tun.rsplit(":", 1)
+    s = socket.create_connection((h, int(p)), timeout=10)
+    s.sendall(("CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nProxy-Authorization: Bearer %s\r\n\r\n" % (port, port, key)).encode())
+    r = b""
+    while b"\r\n\r\n" not in r:
+        r += s.recv(1)
+    return s
+body = ("customer=ada&card=%s&end=1" % card).encode()
+head = ("POST /api/notes HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n\r\n" % (port, len(body))).encode()
+refused = 0
+for cut in range(len(body) + 1):
+    s = tunnel()
+    s.sendall(head + body[:cut])
+    time.sleep(0.01)
+    try:
+        s.sendall(body[cut:])
+    except OSError:
+        pass
+    s.settimeout(5)
+    out = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+    except OSError:
+        pass
+    refused += out.startswith(b"HTTP/1.1 403") and b".scan" in out
+print("refused %d of %d" % (refused, len(body) + 1))
+PYEOF
+case "$OUT" in *"refused "*" of "*) n=$(echo "$OUT" | sed -n 's/.*refused \([0-9]*\) of \([0-9]*\).*/\1 \2/p');
+    set -- $n; [ "$1" = "$2" ] && ok "scan: refused at every offset ($1)" || bad "scan: refused at every offset" "$OUT" ;;
+    *) bad "scan: refused at every offset" "$OUT" ;; esac
+[ "$(seen "$CARD")" -eq 0 ] && ok "scan: the card number never reached the origin" ||
+    bad "scan: the card number never reached the origin" "$(grep -F "$CARD" "$T/origin.log" | head -3)"
+# pii.ssn may leave (request: allow) but not come back (response: block): the origin echoes it
+run "scan: an SSN in a response is cut before it reaches the client" 18 "${O[@]}" -- \
+    curl -sS --noproxy '*' -d 'ssn=536-90-4312' "$U/api/notes"
+case "$OUT" in *"536-90-4312"*) bad "scan: the SSN never reached the client" "$OUT" ;;
+               *) ok "scan: the SSN never reached the client" ;; esac
+[ "$(seen 'ssn=536-90-4312')" -eq 1 ] && ok "scan: the SSN did leave, as the request rule allows" ||
+    bad "scan: the SSN did leave, as the request rule allows" "$(cat "$T/origin.log")"
+
 sleep 0.5
 AUDIT=$(cat "$T"/state/audit/*.jsonl 2>/dev/null)
 OUT=$(echo "$AUDIT" | grep '"kind":"http.request"' | grep '"path":"/api/customers/export"' | head -1)
@@ -208,6 +260,13 @@ has "audit: the refusal's status" '"status":403'
 OUT=$(echo "$AUDIT" | grep '"kind":"http.request"' | grep '"path":"/api/orders/17"' | head -1)
 has "audit: the allowed request" '"decision":"allow"'
 has "audit: the origin's status" '"status":200'
+OUT=$(echo "$AUDIT" | grep '"kind":"http.request"' | grep '"data_classes"' | head -1)
+has "audit: the class found, never the value" '"data_classes":["pii.credit_card"]'
+OUT=$(echo "$AUDIT" | grep '"kind":"http.request"' | grep '"pii.ssn"' | head -1)
+has "audit: the SSN's response recorded with its class" '"data_classes":["pii.ssn"]'
+HR=$(echo "$AUDIT" | grep '"kind":"http.request"')
+case "$HR" in *"card=$CARD"*|*"536-90-4312"*) bad "audit: no body value is in http.request" "$HR" ;;
+              *) ok "audit: no body value is in http.request" ;; esac
 HTTPREC=$(echo "$AUDIT" | grep '"kind":"http.request"')
 case "$HTTPREC" in *'%63ustomers'*|*'/../'*) bad "audit: paths are recorded normalized" "$HTTPREC" ;;
                    *) ok "audit: paths are recorded normalized" ;; esac

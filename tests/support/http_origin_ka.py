@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 # A loopback HTTP/1.1 origin with keep-alive for the judged-egress tests: every request is
-# answered 200 with a body naming its method and path, and its request line and body are
+# answered 200 with a body naming its method and path (and echoing its body), and its request
+# line and body are
 # appended to LOG, so a test can tell what reached the origin and what did not. With CERT and
 # KEY it serves HTTPS with that certificate.
 #   tests/support/http_origin_ka.py PORTFILE LOG [CERT KEY]
@@ -19,7 +20,8 @@ class H(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(n) if n else b""
         with lock, open(LOG, "a") as f:
             f.write("%s %s %s\n" % (self.command, self.path, body.decode(errors="replace")))
-        out = ("origin saw %s %s\n" % (self.command, self.path)).encode()
+        out = ("origin saw %s %s%s\n" % (self.command, self.path,
+                                          (" " + body.decode(errors="replace")) if body else "")).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(out)))

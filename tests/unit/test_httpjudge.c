@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/data/data.h"
 #include "policy/policy.h"
 #include "policy/server/httpjudge.h"
 
@@ -29,7 +30,7 @@ static struct httprule_set *set;
 
 #define MAXREC 128
 static struct httpjudge_rec recs[MAXREC];
-static char rec_paths[MAXREC][256], rec_methods[MAXREC][16];
+static char rec_paths[MAXREC][256], rec_methods[MAXREC][16], rec_classes[MAXREC][256];
 static size_t nrec;
 
 static void on_record(void *ctx, const struct httpjudge_rec *r)
@@ -42,6 +43,8 @@ static void on_record(void *ctx, const struct httpjudge_rec *r)
     recs[nrec].path = rec_paths[nrec];
     recs[nrec].method = rec_methods[nrec];
     recs[nrec].reason = "";
+    snprintf(rec_classes[nrec], sizeof rec_classes[0], "%s", r->classes ? r->classes : "");
+    recs[nrec].classes = rec_classes[nrec];
     nrec++;
 }
 
@@ -488,5 +491,79 @@ Test(httpjudge, a_bad_chunk_in_a_forwarded_body_answers_that_request_and_ends)
     cr_assert(strncmp(to_c, "HTTP/1.1 400 ", 13) == 0, "%s", to_c);
     cr_assert_not(strstr(to_c, "200 OK"), "%s", to_c);
     cr_assert(httpjudge_done(j) && httpjudge_origin_over(j));
+    httpjudge_free(j);
+}
+
+/* scan: api.data's classes in the bodies, with the stream's holdback */
+static struct data_scanner *card_scanner;
+static const char *card_names[1];
+static const int block_act[1] = {6 /* DATA_BLOCK */}, allow_act[1] = {0};
+static struct engine_data_view card_view;
+
+static struct httpjudge *judge_scanning(int request_blocks)
+{
+    struct data_class_spec spec = {.name = "pii.credit_card"};
+    struct data_config cfg = {.classes = &spec, .n_classes = 1};
+    char err[256];
+    if (!card_scanner)
+        cr_assert_eq(data_scanner_new(&cfg, &card_scanner, err, sizeof err), 0, "%s", err);
+    card_names[0] = data_scanner_class_name(card_scanner, 0);
+    card_view =
+        (struct engine_data_view){.scanner = card_scanner,
+                                  .n = 1,
+                                  .names = card_names,
+                                  .act = {request_blocks ? block_act : allow_act, block_act}};
+    struct httpjudge_conf c = {.policy = p,
+                               .rules = set,
+                               .host = "crm.internal",
+                               .port = 80,
+                               .default_port = 80,
+                               .agent = "crm-agent",
+                               .data = &card_view,
+                               .record = on_record};
+    struct httpjudge *j = NULL;
+    cr_assert_eq(httpjudge_new(&c, &j), 0);
+    return j;
+}
+
+Test(httpjudge, scan_stops_a_card_in_a_request_body_at_every_split)
+{
+    const char *head =
+        "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\nContent-Length: 26\r\n\r\n";
+    const char *body = "card=5555555555554444&x=1\n";
+    for (size_t cut = 0; cut <= strlen(body); cut++) {
+        struct httpjudge *j = judge_scanning(1);
+        static char to_o[4096], to_c[4096];
+        to_o[0] = to_c[0] = '\0';
+        char first[256];
+        snprintf(first, sizeof first, "%s%.*s", head, (int)cut, body);
+        client(j, first, 0);
+        client(j, body + cut, 0);
+        drain(j, 1, to_o, sizeof to_o);
+        drain(j, 0, to_c, sizeof to_c);
+        cr_assert_not(strstr(to_o, "5555555555554444"), "cut %zu: the card reached the origin",
+                      cut);
+        cr_assert(strncmp(to_c, "HTTP/1.1 403 ", 13) == 0 && strstr(to_c, ".scan"), "cut %zu: %s",
+                  cut, to_c);
+        httpjudge_free(j);
+    }
+    cr_assert_str_eq(recs[nrec - 1].classes, "pii.credit_card");
+}
+
+Test(httpjudge, scan_lets_clean_bodies_through_and_cuts_a_card_in_a_response)
+{
+    struct httpjudge *j = judge_scanning(0);
+    static char to_o[4096], to_c[4096];
+    to_o[0] = to_c[0] = '\0';
+    client(j,
+           "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\nContent-Length: 21\r\n\r\n"
+           "card=5555555555554444",
+           0);
+    drain(j, 1, to_o, sizeof to_o);
+    cr_assert(strstr(to_o, "card=5555555555554444"), "request: allow lets it leave: %s", to_o);
+    origin(j, "HTTP/1.1 200 OK\r\nContent-Length: 27\r\n\r\nyour card=5555555555554444\n");
+    drain(j, 0, to_c, sizeof to_c);
+    cr_assert_not(strstr(to_c, "5555555555554444"), "the card reached the client: %s", to_c);
+    cr_assert(httpjudge_done(j), "the response is cut and the connection ends");
     httpjudge_free(j);
 }
