@@ -676,16 +676,16 @@ static size_t tail_start(const struct dview *v)
 
 /*
  * The per-trigger scan of [i, lim): triggers (digits, '@') at i' < lim are read; a token read
- * there may go past lim. *cur: where the scan stopped. 0, 1 with *hold (more text needed),
- * or the sink's error.
+ * there may go past lim. *cur: where the scan stopped. 0; 1 with *hold (more text needed); 2
+ * with *in_word set (it stopped at the end of the text, inside a word it was skipping, which
+ * the next pass goes on skipping); or the sink's error.
  *
- * A trigger whose reading goes past the bytes that have arrived (a confirmer's D_MORE, a skip
- * over a word that reaches the end) pauses the scan at that trigger: the candidates it added
- * are taken back, *cur is the trigger and *hold the first byte any candidate of it or of a
- * later trigger may start at. A stream resumes at *cur with the same *v6_skip_, so it reads
- * the same triggers in the same order, from the same state, as a block scan does; resuming
- * anywhere else (where a candidate is held, say) would start inside a token the block scan
- * read from its first byte, and see other tokens.
+ * A trigger whose reading goes past the bytes that have arrived (a confirmer's D_MORE)
+ * pauses the scan at that trigger: the candidates it added are taken back, *cur is the
+ * trigger and *hold the first byte any candidate of it or of a later trigger may start at. A stream
+ * resumes at *cur with the same *v6_skip_, so it reads the same triggers in the same order, from
+ * the same state, as a block scan does; resuming anywhere else (where a candidate is held, say)
+ * would start inside a token the block scan read from its first byte, and see other tokens.
  */
 static int scan_range(struct numctx *cx, size_t i, size_t lim, size_t *cur, size_t *hold,
                       size_t *v6_skip_, int *in_word)
