@@ -992,6 +992,19 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, struct dnum_sta
     ns->next = n;
     if (!c.any_digit && c.cls[B_EMAIL] < 0)
         return 0;
+#ifdef __x86_64__
+    static int avx2 = -1;
+    if (avx2 < 0)
+        avx2 = __builtin_cpu_supports("avx512bw") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+    if (avx2 && !v->eof && v->base + n < 128 &&
+        next_trigger(v->p, cur, n, c.any_digit, c.cls[B_EMAIL] >= 0) < n) {
+        /* a block scan of 128 bytes or more reads its triggers with the vectorized pass, of
+         * fewer with the scalar one: a stream with triggers waits to know which */
+        ns->next = cur;
+        *hold = cand_start(v, cur);
+        return 0;
+    }
+#endif
     if (ns->in_word) {
         /* the last pass ended inside a word it was skipping: a block scan skips it whole */
         while (cur < n && is_word(v->p[cur]))
@@ -1003,9 +1016,6 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, struct dnum_sta
     }
     size_t from = cur;
 #ifdef __x86_64__
-    static int avx2 = -1;
-    if (avx2 < 0)
-        avx2 = __builtin_cpu_supports("avx512bw") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
     /* Blocks sit at multiples of 64 of the text's offsets, whatever the view, and the last
      * 64..127 bytes of the text are its tail: a stream's pass sees the blocks, and so the
      * windows, of a block scan. It starts a block early enough to see again the windows of
