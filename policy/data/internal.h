@@ -164,8 +164,8 @@ long data_confirm(const struct danchor *a, struct dview *v, size_t as, size_t ae
  * in a block scan always v->n); *ns: where and how the next pass over more text resumes, so
  * that it reads what a block scan reads (data_num.c's scan_range). 0, or k's error. */
 /* Where the run of digit groups around i begins ("4111 1111 1111", "2025-03-14"), not before
- * lo and at most 128 bytes back: a pass that starts inside a run starts at its beginning
- * instead, so that block and stream scans read the same tokens (data_num.c). */
+ * lo and at most 128 bytes back: a window of the vectorized pass that would start inside a
+ * run starts at its beginning instead, to read the run's tokens whole (data_num.c). */
 size_t data_num_run_start(const unsigned char *p, size_t i, size_t lo);
 
 /* Where a C pass starts, and the state it starts in: {0} for a block scan; a stream keeps
