@@ -95,6 +95,8 @@ static void same(long n, const struct data_match *m, int rc, const struct data_m
 {
     if (rc && !known(rc))
         __builtin_trap();
+    if (n >= 0 && rc == DATA_ERR_SCAN)
+        __builtin_trap(); /* the block scan read the text, the stream failed on it */
     if (n < 0 || rc)
         return;
     if ((size_t)n != sn)
