@@ -467,6 +467,8 @@ int data_scanner_new(const struct data_config *cfg, struct data_scanner **out, c
             goto out;
     }
     s->window = max_sz(s->window, s->tail);
+    if (s->any_num || s->bcls[B_EMAIL] >= 0)
+        s->window += DATA_NUM_LAG; /* a match is final once the C pass is past it */
     *out = s;
     s = NULL;
     rc = 0;
@@ -900,7 +902,8 @@ long data_scan(const struct data_scanner *cs, const char *text, size_t len, stru
     v.n_ctx = ctx.n;
     if (s->any_num || s->bcls[B_EMAIL] >= 0) {
         size_t from = k.n, hold;
-        if ((rc = data_num_scan(s, &v, 0, &k, &hold)) != 0)
+        struct dnum_state ns = {0};
+        if ((rc = data_num_scan(s, &v, &ns, &k, &hold)) != 0)
             goto out;
         filter_allow(s, &k, from, v.p, 0);
     }
@@ -934,7 +937,9 @@ struct data_stream {
     uint64_t end;   /* bytes fed */
     uint64_t rel;   /* bytes released */
     uint64_t ready; /* bytes final */
-    uint64_t num_from;
+    /* where the C pass resumes (the trigger it paused at), and the state it resumes in */
+    uint64_t num_from, num_v6;
+    int num_in_word;
     struct hits pend;
     struct ctxs ctx;
     uint64_t *edm_from; /* per class: where its next exact-data-match pass starts */
@@ -1022,20 +1027,19 @@ static int advance(struct data_stream *st, size_t new_at, size_t new_len, int eo
     v.ctx = st->ctx.v;
     v.n_ctx = st->ctx.n;
     if (s->any_num || s->bcls[B_EMAIL] >= 0) {
+        /* the pass resumes exactly where the last one paused, in the same state: it reads
+         * the triggers a block scan reads, in its order, and never one twice */
         size_t from = st->k.n, h;
-        size_t at_ = (size_t)(st->num_from - st->bbase), rs = data_num_run_start(st->buf, at_, 0);
-        if ((rc = data_num_scan(s, &v, rs, &st->k, &h)) != 0)
+        struct dnum_state ns = {(size_t)(st->num_from - st->bbase),
+                                st->num_v6 > st->bbase ? (size_t)(st->num_v6 - st->bbase) : 0,
+                                st->num_in_word};
+        if ((rc = data_num_scan(s, &v, &ns, &st->k, &h)) != 0)
             return rc;
-        if (rs < at_) { /* the run's candidates before the resume point were found already */
-            size_t w = from;
-            for (size_t i = from; i < st->k.n; i++)
-                if (st->k.v[i].start >= st->num_from)
-                    st->k.v[w++] = st->k.v[i];
-            st->k.n = w;
-        }
         filter_allow(s, &st->k, from, v.p, st->bbase);
-        st->num_from = st->bbase + h;
-        hold = st->num_from;
+        st->num_from = st->bbase + ns.next;
+        st->num_v6 = st->bbase + ns.v6_skip;
+        st->num_in_word = ns.in_word;
+        hold = st->bbase + h;
     }
     if ((rc = edm_pass(s, &v, &st->k, st->edm_from, st->bbase, &hold)) != 0)
         return rc;

@@ -76,7 +76,8 @@ __attribute__((warn_unused_result)) int data_scanner_new(const struct data_confi
                                                          size_t errlen);
 void data_scanner_free(struct data_scanner *s);
 
-/* The holdback window: the longest match any enabled class can make, in bytes. */
+/* The holdback window, in bytes: the longest match any enabled class can make, and for the
+ * numeric and e-mail classes the look-behind of their pass (a few hundred bytes). */
 size_t data_scanner_window(const struct data_scanner *s);
 /* The index in cfg->classes of each match's class, and its name. */
 size_t data_scanner_n_classes(const struct data_scanner *s);

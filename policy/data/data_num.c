@@ -656,21 +656,39 @@ static size_t token_start(const struct dview *v, size_t i)
     return s;
 }
 
-/* The bytes at the end that a later '@' or digit could make part of a candidate. */
-static size_t tail_start(const struct dview *v)
+/* The first index before i where a candidate that a trigger at i or after it makes may
+ * begin: back over the bytes any of them can start with (an IPv6 address's hex and colons, an
+ * IBAN's or ICD-10 code's capitals, a phone's '+' or '(', an e-mail's local part). */
+static size_t cand_start(const struct dview *v, size_t i)
 {
-    size_t s = v->n;
-    while (s > v->lo && v->n - s < DATA_TAIL_CAP &&
+    size_t s = i;
+    while (s > v->lo && i - s < DATA_TAIL_CAP &&
            (is_local(v->p[s - 1]) || v->p[s - 1] == '(' || v->p[s - 1] == ':'))
         s--;
     return s;
 }
 
-/* The per-trigger scan of [i, lim): triggers (digits, '@') at i' < lim are read; a token read
- * there may go past lim. *cur: where the scan stopped. 0, 1 with *hold (more text needed),
- * or the sink's error. */
+/* The bytes at the end that a later '@' or digit could make part of a candidate. */
+static size_t tail_start(const struct dview *v)
+{
+    return cand_start(v, v->n);
+}
+
+/*
+ * The per-trigger scan of [i, lim): triggers (digits, '@') at i' < lim are read; a token read
+ * there may go past lim. *cur: where the scan stopped. 0; 1 with *hold (more text needed); 2
+ * with *in_word set (it stopped at the end of the text, inside a word it was skipping, which
+ * the next pass goes on skipping); or the sink's error.
+ *
+ * A trigger whose reading goes past the bytes that have arrived (a confirmer's D_MORE)
+ * pauses the scan at that trigger: the candidates it added are taken back, *cur is the
+ * trigger and *hold the first byte any candidate of it or of a later trigger may start at. A stream
+ * resumes at *cur with the same *v6_skip_, so it reads the same triggers in the same order, from
+ * the same state, as a block scan does; resuming anywhere else (where a candidate is held, say)
+ * would start inside a token the block scan read from its first byte, and see other tokens.
+ */
 static int scan_range(struct numctx *cx, size_t i, size_t lim, size_t *cur, size_t *hold,
-                      size_t *v6_skip_)
+                      size_t *v6_skip_, int *in_word)
 {
     struct numctx *cp = cx;
 #define c (*cp)
@@ -678,27 +696,38 @@ static int scan_range(struct numctx *cx, size_t i, size_t lim, size_t *cur, size
     const unsigned char *p = v->p;
     size_t n = v->n;
     int any_digit = c.any_digit, want_at = c.cls[B_EMAIL] >= 0;
-    size_t v6_skip = *v6_skip_;
+    size_t v6_skip = *v6_skip_, trig = i, k0 = 0, ph = 0;
     int rc = 0;
     if (lim > n)
         lim = n;
+#define PAUSE(h)                                                                                   \
+    do {                                                                                           \
+        ph = (h);                                                                                  \
+        goto pause;                                                                                \
+    } while (0)
+/* a skip over a word that reaches the end: the next pass goes on skipping it */
+#define SKIP_END(x)                                                                                \
+    do {                                                                                           \
+        if ((x) >= n && !v->eof)                                                                   \
+            goto in_word_end;                                                                      \
+    } while (0)
     for (;;) {
         i = next_trigger(p, i, lim, any_digit, want_at);
         if (i >= lim)
             break;
         v->more = 0;
+        trig = i;
+        k0 = c.k->n;
         size_t ms = i;
         if (p[i] == '@') {
             long r = email_at(v, i, &ms);
-            if (r == D_MORE) {
-                *hold = ms;
-                *v6_skip_ = v6_skip;
-                *cur = i;
-                return 1;
-            }
+            if (r == D_MORE)
+                PAUSE(ms);
             if (r > 0) {
                 if ((rc = add(&c, B_EMAIL, ms, (size_t)r)) != 0)
                     return rc;
+                if (v->more)
+                    PAUSE(ms);
                 i = (size_t)r;
             } else {
                 i++;
@@ -713,6 +742,7 @@ static int scan_range(struct numctx *cx, size_t i, size_t lim, size_t *cur, size
             if (!is_upper(prev) && !(c.cls[B_IP] >= 0 && is_hex(prev))) {
                 while (i < n && is_word(p[i]))
                     i++;
+                SKIP_END(i);
                 continue;
             }
             size_t ws = i;
@@ -721,45 +751,30 @@ static int scan_range(struct numctx *cx, size_t i, size_t lim, size_t *cur, size
             int wb = !is_word(at(v, ws - 1));
             long r = 0;
             if (wb && i - ws == 2 && c.cls[B_IBAN] >= 0 && is_upper(p[ws]) && is_upper(p[ws + 1])) {
-                if ((r = iban_at(v, ws)) == D_MORE) {
-                    *hold = ws;
-                    *v6_skip_ = v6_skip;
-                    *cur = i;
-                    return 1;
-                }
+                if ((r = iban_at(v, ws)) == D_MORE)
+                    PAUSE(ws);
                 if (r > 0 && (rc = add(&c, B_IBAN, ws, (size_t)r)) != 0)
                     return rc;
             }
             if (wb && i - ws == 1 && c.cls[B_HEALTH] >= 0 && is_upper(p[ws])) {
-                if ((r = icd_at(v, ws)) == D_MORE) {
-                    *hold = ws;
-                    *v6_skip_ = v6_skip;
-                    *cur = i;
-                    return 1;
-                }
+                if ((r = icd_at(v, ws)) == D_MORE)
+                    PAUSE(ws);
                 if (r > 0 && (rc = add(&c, B_HEALTH, ws, (size_t)r)) != 0)
                     return rc;
             }
             if (c.cls[B_IP] >= 0 && is_hex(prev) && hexrun_colon(v, i)) {
                 size_t te;
-                if ((r = ipv6_at(v, i, &ms, &te)) == D_MORE) {
-                    *hold = ms;
-                    *v6_skip_ = v6_skip;
-                    *cur = i;
-                    return 1;
-                }
+                if ((r = ipv6_at(v, i, &ms, &te)) == D_MORE)
+                    PAUSE(ms);
                 if (r > 0 && (rc = add(&c, B_IP, ms, (size_t)r)) != 0)
                     return rc;
-                if (v->more) {
-                    *hold = ms;
-                    *v6_skip_ = v6_skip;
-                    *cur = i;
-                    return 1;
-                }
             }
+            if (v->more)
+                PAUSE(ms);
             next = i;
             while (next < n && is_word(p[next]))
                 next++;
+            SKIP_END(next);
             if (c.found && c.found_end > next)
                 next = c.found_end;
             i = next;
@@ -772,21 +787,13 @@ static int scan_range(struct numctx *cx, size_t i, size_t lim, size_t *cur, size
             (prev == ':' || e == n || p[e] == ':' || (is_hex(p[e]) && !is_digit(p[e])))) {
             size_t te;
             long r = ipv6_at(v, i, &ms, &te);
-            if (r == D_MORE) {
-                *hold = ms;
-                *v6_skip_ = v6_skip;
-                *cur = i;
-                return 1;
-            }
+            if (r == D_MORE)
+                PAUSE(ms);
             if (r > 0) {
                 if ((rc = add(&c, B_IP, ms, (size_t)r)) != 0)
                     return rc;
-                if (v->more) {
-                    *hold = ms;
-                    *v6_skip_ = v6_skip;
-                    *cur = i;
-                    return 1;
-                }
+                if (v->more)
+                    PAUSE(ms);
                 i = (size_t)r;
                 continue;
             }
@@ -802,18 +809,17 @@ static int scan_range(struct numctx *cx, size_t i, size_t lim, size_t *cur, size
                 i = e;
                 while (i < n && is_word(p[i]))
                     i++;
+                SKIP_END(i);
                 continue;
             }
         }
         struct ntok t;
         read_token(v, i, &t);
-        if (v->more) {
-            *hold = token_start(v, i);
-            *v6_skip_ = v6_skip;
-            *cur = i;
-            return 1;
-        }
+        if (v->more)
+            PAUSE(token_start(v, i));
         int after = at(v, gend(&t, t.ng - 1));
+        if (v->more)
+            PAUSE(token_start(v, i));
         if (!is_alpha(after) && after != '_' && after != '@') {
             for (int a = 0; a < t.ng && !t.overflow; a++) {
                 if (a + 2 < t.ng && t.gl[a] == 4 && t.gl[a + 1] == 2 && t.gl[a + 2] == 2 &&
@@ -825,13 +831,8 @@ static int scan_range(struct numctx *cx, size_t i, size_t lim, size_t *cur, size
                 v->more = 0;
                 if ((rc = classify(&c, &t, a)) != 0)
                     return rc;
-                if (v->more) {
-                    /* context look-back never reads forward; defensive */
-                    *hold = token_start(v, i);
-                    *v6_skip_ = v6_skip;
-                    *cur = i;
-                    return 1;
-                }
+                if (v->more)
+                    PAUSE(token_start(v, i));
                 if (c.found) {
                     while (a + 1 < t.ng && t.gs[a + 1] < c.found_end)
                         a++;
@@ -841,11 +842,28 @@ static int scan_range(struct numctx *cx, size_t i, size_t lim, size_t *cur, size
         next = gend(&t, t.ng - 1);
         while (next < n && is_word(p[next]))
             next++;
+        SKIP_END(next);
         i = next > i ? next : i + 1;
     }
     *cur = i > lim ? i : lim;
     *v6_skip_ = v6_skip;
     return 0;
+in_word_end:
+    *cur = n;
+    *v6_skip_ = v6_skip;
+    *in_word = 1;
+    return 2;
+pause:
+    c.k->n = k0; /* the trigger is read again, whole, when more text has come */
+    {
+        size_t cs = cand_start(v, trig);
+        *hold = ph < cs ? ph : cs;
+    }
+    *v6_skip_ = v6_skip;
+    *cur = trig;
+    return 1;
+#undef SKIP_END
+#undef PAUSE
 #undef c
 }
 
@@ -959,8 +977,8 @@ size_t data_num_run_start(const unsigned char *p, size_t i, size_t lo)
     return s;
 }
 
-int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, struct dsink *k,
-                  size_t *hold)
+int data_num_scan(const struct data_scanner *s, struct dview *v, struct dnum_state *ns,
+                  struct dsink *k, size_t *hold)
 {
     struct numctx c = {.s = s, .v = v, .k = k};
     for (int b = 0; b < B_COUNT; b++) {
@@ -968,19 +986,53 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
         if (c.cls[b] >= 0 && b != B_EMAIL && (b <= B_IP || b == B_HEALTH || b == B_FINANCIAL))
             c.any_digit = 1;
     }
-    size_t n = v->n, cur = from, v6 = 0;
+    size_t n = v->n, cur = ns->next, v6 = ns->v6_skip;
+    int r = 0, in_word = 0;
     *hold = n;
+    ns->next = n;
     if (!c.any_digit && c.cls[B_EMAIL] < 0)
         return 0;
-    int r = 0;
 #ifdef __x86_64__
     static int avx2 = -1;
     if (avx2 < 0)
         avx2 = __builtin_cpu_supports("avx512bw") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
-    if (avx2 && n - from >= 128) {
+    if (avx2 && !v->eof && v->base + n < 128 &&
+        next_trigger(v->p, cur, n, c.any_digit, c.cls[B_EMAIL] >= 0) < n) {
+        /* a block scan of 128 bytes or more reads its triggers with the vectorized pass, of
+         * fewer with the scalar one: a stream with triggers waits to know which */
+        ns->next = cur;
+        *hold = cand_start(v, cur);
+        return 0;
+    }
+#endif
+    if (ns->in_word) {
+        /* the last pass ended inside a word it was skipping: a block scan skips it whole */
+        while (cur < n && is_word(v->p[cur]))
+            cur++;
+        if (cur >= n && !v->eof) {
+            in_word = 1;
+            goto done;
+        }
+    }
+    size_t from = cur;
+#ifdef __x86_64__
+    /* Blocks sit at multiples of 64 of the text's offsets, whatever the view, and the last
+     * 64..127 bytes of the text are its tail: a stream's pass sees the blocks, and so the
+     * windows, of a block scan. It starts a block early enough to see again the windows of
+     * the triggers before `from` that reach past it (48 bytes at most); those that ended
+     * before it are skipped by the floor `cur`. A text shorter than 128 bytes is read by the
+     * scalar pass alone, in a block scan and in a stream alike. */
+    uint64_t end = v->base + n;
+    if (avx2 && end >= 128) {
+        uint64_t a = v->base + from > 48 ? v->base + from - 48 : 0, last = (end - 64) & ~63ull;
+        a &= ~(uint64_t)63;
+        if (a > last)
+            a = last;
+        size_t blk = a > v->base + v->lo ? (size_t)(a - v->base) : v->lo;
         int at_ = c.cls[B_EMAIL] >= 0;
-        size_t blk = from;
         struct bmask mp = {0}, m0, m1;
+        if (blk > v->lo && is_digit(v->p[blk - 1]))
+            mp.d = 1ull << 63; /* all interesting() reads of the block before */
         if (avx2 > 1)
             classes64_512(v->p + blk, at_, &m0);
         else
@@ -1006,13 +1058,27 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
                 if (j + ahead <= cur)
                     continue;
                 size_t start = data_num_run_start(v->p, j > cur + back ? j - back : cur, cur);
-                if ((r = scan_range(&c, start, j + ahead, &cur, hold, &v6)) != 0)
+                if ((r = scan_range(&c, start, j + ahead, &cur, hold, &v6, &in_word)) != 0)
                     goto done;
             }
         }
-        /* the last 64..127 bytes: the same masks over a zero-padded copy (zero is what at()
-         * reads past the end of a text); in a stream the last bytes are looked at whatever
-         * they are, since bytes still to come decide them */
+        if (!v->eof) {
+            /* The last 64..127 bytes: which of their triggers are worth a window depends on
+             * bytes still to come. They are left to the next pass, which sees them whole and
+             * in a block scan's order; so is any window that may reach back into them (48
+             * bytes, and a run of digits before that: DATA_NUM_LAG). */
+            size_t back = data_num_run_start(v->p, blk > cur + 48 ? blk - 48 : cur, cur);
+            ns->v6_skip = v6;
+            ns->next = back;
+            ns->in_word = 0;
+            size_t cs = cand_start(v, back);
+            if (cs < *hold)
+                *hold = cs;
+            r = 0;
+            goto tail;
+        }
+        /* the last 64..127 bytes of the text: the same masks over a zero-padded copy (zero is
+         * what at() reads past the end of a text) */
         unsigned char pad[192];
         size_t rest = n - blk;
         memset(pad, 0, sizeof(pad));
@@ -1032,11 +1098,6 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
             else
                 interesting(&t0, &t1, &t2, c.any_digit, &near, &far);
             size_t hb = blk + (size_t)h * 64;
-            if (!v->eof) {
-                size_t from_end = n > 12 ? n - 12 : 0;
-                for (size_t q = from_end > hb ? from_end : hb; q < n && q < hb + 64; q++)
-                    near |= 1ull << (q - hb);
-            }
             uint64_t m = near | far;
             while (m) {
                 size_t j = hb + (size_t)__builtin_ctzll(m);
@@ -1046,17 +1107,21 @@ int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, st
                 if (j + ahead <= cur || j >= n)
                     continue;
                 size_t start = data_num_run_start(v->p, j > cur + back ? j - back : cur, cur);
-                if ((r = scan_range(&c, start, j + ahead, &cur, hold, &v6)) != 0)
+                if ((r = scan_range(&c, start, j + ahead, &cur, hold, &v6, &in_word)) != 0)
                     goto done;
             }
         }
         goto done;
     }
 #endif
-    r = scan_range(&c, cur, n, &cur, hold, &v6);
+    r = scan_range(&c, cur, n, &cur, hold, &v6, &in_word);
 done:
     if (r < 0)
         return r;
+    ns->v6_skip = v6;
+    ns->next = r == 1 ? cur : n;
+    ns->in_word = in_word;
+tail:
     if (!v->eof) {
         size_t ts = tail_start(v);
         if (ts < *hold)

@@ -52,6 +52,10 @@ enum {
 #define DATA_TAIL_CAP 64    /* an e-mail local part: the most a candidate starts before '@' */
 #define DATA_KEEP 128       /* released bytes a stream keeps for look-back (>= the two above) */
 #define DATA_REGEX_MAX 1024 /* the widest custom pattern accepted */
+/* How far behind the end of a stream's text the C pass (data_num.c) may be: it leaves the
+ * last 64..127 bytes, and the windows that may reach back into them (48 bytes, then a run of
+ * digits, 128), to its next pass, and a candidate there may start DATA_TAIL_CAP before. */
+#define DATA_NUM_LAG (127 + 48 + 128 + DATA_TAIL_CAP)
 
 /* A window on the text: p[lo..n) may be read, index 0 is offset `base` of the text. */
 /* A context word vectorscan saw at [start, end) (offsets), with its CTX_* kinds. */
@@ -156,15 +160,23 @@ long data_confirm(const struct danchor *a, struct dview *v, size_t as, size_t ae
                   int *b);
 
 /* The C pass (digits and '@'): candidates of the numeric classes, e-mail and IP from index
- * `from` of v into k. *hold: the first index a candidate may still start at (v->n when none;
- * in a block scan always v->n). 0, or k's error. */
+ * ns->next of v into k. *hold: the first index a candidate may still start at (v->n when none;
+ * in a block scan always v->n); *ns: where and how the next pass over more text resumes, so
+ * that it reads what a block scan reads (data_num.c's scan_range). 0, or k's error. */
 /* Where the run of digit groups around i begins ("4111 1111 1111", "2025-03-14"), not before
- * lo and at most 128 bytes back: a pass that starts inside a run starts at its beginning
- * instead, so that block and stream scans read the same tokens (data_num.c). */
+ * lo and at most 128 bytes back: a window of the vectorized pass that would start inside a
+ * run starts at its beginning instead, to read the run's tokens whole (data_num.c). */
 size_t data_num_run_start(const unsigned char *p, size_t i, size_t lo);
 
-int data_num_scan(const struct data_scanner *s, struct dview *v, size_t from, struct dsink *k,
-                  size_t *hold);
+/* Where a C pass starts, and the state it starts in: {0} for a block scan; a stream keeps
+ * what the last pass left (indexes of that pass's view, rebased by the caller). */
+struct dnum_state {
+    size_t next;    /* the trigger it paused at, or where it stopped */
+    size_t v6_skip; /* the end of the last hex-and-colon run that was no address */
+    int in_word;    /* it stopped at the end of the text inside a word it was skipping */
+};
+int data_num_scan(const struct data_scanner *s, struct dview *v, struct dnum_state *ns,
+                  struct dsink *k, size_t *hold);
 
 /* An exact-data-match class (cfg index cls) over v from index `from` into k. In a block scan
  * (v->eof) every span; in a stream only the spans that more text cannot change (data_edm's

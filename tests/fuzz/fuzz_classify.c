@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the classifier (policy/data/data.h) with every built-in class, on
- * arbitrary bytes. The first two bytes pick a split; the rest is scanned in block mode and
- * streamed in two feeds at that split (and a third at a second split). Nothing crashes, an
- * error is one of the library's, and when both scans read the text they report the same
- * matches at the same offsets, in order and never overlapping, inside the text; a stream
- * never holds more than data_scanner_window() bytes back.
+ * arbitrary bytes. The first two bytes pick a split and a piece size; the rest is scanned in
+ * block mode, streamed in two feeds at that split (and a third at a second split), and
+ * streamed in pieces of 1, 2, 3, 7, 13, 64, 512 or 4096 bytes. Nothing crashes, an error is
+ * one of the library's, and when the scans read the text they report the same matches at the
+ * same offsets, in order and never overlapping, inside the text; a stream never holds more
+ * than data_scanner_window() bytes back.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -40,28 +41,31 @@ static int known(long rc)
     return rc == DATA_ERR_BUDGET || rc == DATA_ERR_SCAN || rc == -12;
 }
 
-/* Stream text in feeds cut at a and b (a <= b <= len); the matches into *out. */
-static int stream(const char *text, size_t len, size_t a, size_t b, struct data_match **out,
+/* Stream text in feeds ending at cuts[0..n_cuts) (increasing, the last one its length); the
+ * matches into *out (NULL when none could be kept). */
+static int stream(const char *text, const size_t *cuts, size_t n_cuts, struct data_match **out,
                   size_t *n_out)
 {
     struct data_stream *st;
+    *out = NULL;
+    *n_out = 0;
     if (data_stream_new(scanner, &st))
         return -12;
-    size_t cuts[3] = {a, b, len}, fed = 0, n = 0, cap = 8, w = data_scanner_window(scanner);
+    size_t fed = 0, n = 0, cap = 8, w = data_scanner_window(scanner);
     struct data_match *all = malloc(cap * sizeof *all);
     int rc = all ? 0 : -12;
-    for (size_t k = 0; k <= 3 && !rc; k++) {
-        rc = k < 3 ? data_stream_feed(st, text + fed, cuts[k] - fed) : data_stream_end(st);
+    for (size_t k = 0; k <= n_cuts && !rc; k++) {
+        rc = k < n_cuts ? data_stream_feed(st, text + fed, cuts[k] - fed) : data_stream_end(st);
         if (rc)
             break;
-        if (k < 3)
+        if (k < n_cuts)
             fed = cuts[k];
         uint64_t base;
         size_t plen, nm;
         data_stream_pending(st, &base, &plen);
         size_t ready = data_stream_ready(st);
-        if (base + plen != fed || ready > plen || (k < 3 && plen - ready > w) ||
-            (k == 3 && ready != plen))
+        if (base + plen != fed || ready > plen || (k < n_cuts && plen - ready > w) ||
+            (k == n_cuts && ready != plen))
             __builtin_trap(); /* the holdback contract */
         const struct data_match *m = data_stream_matches(st, &nm);
         for (size_t i = 0; i < nm; i++) {
@@ -85,22 +89,21 @@ static int stream(const char *text, size_t len, size_t a, size_t b, struct data_
     return rc;
 }
 
-/* A run of digit groups (digits joined by ' ', '-', '.', '(' or ')') longer than 96 bytes: the
- * scanner reads such a run in tokens whose boundaries depend on where a pass starts, so a
- * block scan and a stream may report different numbers inside it (docs/SECURITY.md, "Data
- * classification and its actions: limits"). Everything else must agree exactly. */
-static int long_digit_run(const char *t, size_t n)
+/* When both read the text, a stream reports exactly the block scan's matches: everywhere,
+ * long runs of digit groups included (a stream's pass resumes where a block scan goes on). */
+static void same(long n, const struct data_match *m, int rc, const struct data_match *sm, size_t sn)
 {
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = t[i];
-        int dig = c >= '0' && c <= '9';
-        int sep = (c == ' ' || c == '-' || c == '.' || c == '(' || c == ')') && run;
-        run = dig || sep ? run + 1 : 0;
-        if (run > 96)
-            return 1;
-    }
-    return 0;
+    if (rc && !known(rc))
+        __builtin_trap();
+    if (n >= 0 && rc == DATA_ERR_SCAN)
+        __builtin_trap(); /* the block scan read the text, the stream failed on it */
+    if (n < 0 || rc)
+        return;
+    if ((size_t)n != sn)
+        __builtin_trap(); /* block and stream disagree */
+    for (size_t i = 0; i < sn; i++)
+        if (m[i].cls != sm[i].cls || m[i].start != sm[i].start || m[i].end != sm[i].end)
+            __builtin_trap();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -121,17 +124,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (m[i].start >= m[i].end || m[i].end > len || (i && m[i - 1].end > m[i].start) ||
             m[i].cls >= data_scanner_n_classes(scanner))
             __builtin_trap();
-    size_t sn = 0;
-    int rc = stream(text, len, a, b, &sm, &sn);
-    if (rc && !known(rc))
-        __builtin_trap();
-    if (n >= 0 && !rc && !long_digit_run(text, len)) {
-        if ((size_t)n != sn)
-            __builtin_trap(); /* block and stream disagree */
-        for (size_t i = 0; i < sn; i++)
-            if (m[i].cls != sm[i].cls || m[i].start != sm[i].start || m[i].end != sm[i].end)
-                __builtin_trap();
-    }
+    size_t sn = 0, cuts[3] = {a, b, len};
+    int rc = stream(text, cuts, 3, &sm, &sn);
+    same(n, m, rc, sm, sn);
+    free(sm);
+    /* and in pieces of one size, from one byte to more than a vectorized pass reads at once */
+    static const size_t pieces[] = {1, 2, 3, 7, 13, 64, 512, 4096};
+    size_t piece = pieces[data[0] >> 5], n_cuts = 0;
+    size_t *at = malloc((len / piece + 1) * sizeof *at);
+    if (!at)
+        abort();
+    for (size_t off = piece; off < len; off += piece)
+        at[n_cuts++] = off;
+    at[n_cuts++] = len;
+    rc = stream(text, at, n_cuts, &sm, &sn);
+    same(n, m, rc, sm, sn);
+    free(at);
     free(m);
     free(sm);
     return 0;

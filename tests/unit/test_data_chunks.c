@@ -5,6 +5,7 @@
  * values) or a sample of pairs (long ones) into three, and one byte at a time. The stream
  * must report exactly the matches data_scan reports for the whole text, at the same offsets,
  * and keep the holdback contract (data_corpus.h's corpus_stream checks it at every feed).
+ * test_data_pieces.c does the same for random text in pieces of every size.
  */
 #include "data_corpus.h"
 
