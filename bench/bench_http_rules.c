@@ -27,7 +27,7 @@
  * cordond's deployment CA) verifying the origin's address: end to end straight and through the
  * opaque tunnel, and to cordond through the judged one, whose host is "tls": "terminate"
  * (cordond answers with a certificate it minted, judges each request and talks TLS to the
- * origin). Then come the new connections per second on each path: THREADS threads (default 4)
+ * origin). Then come the new connections per second on each path: THREADS threads (default 32)
  * for SECONDS (default 1) per run each open a connection (its tunnel and its TLS handshake, with
  * no session to resume), send one GET, read the answer and close, over and over, in the same
  * interleaved rounds. The warm-up before them leaves cordond's minted certificate cached.
@@ -466,7 +466,7 @@ int main(int argc, char **argv)
 {
     const char *cafile = NULL;
     double hs_seconds = 1;
-    int hs_threads = 4;
+    int hs_threads = 32;
     while (argc > 2 && strncmp(argv[1], "--", 2) == 0) {
         if (strcmp(argv[1], "--tls") == 0)
             cafile = argv[2];

@@ -13,7 +13,7 @@
 # 127.0.0.1 from a test CA made here with openssl, the client does TLS end to end straight and
 # through the opaque tunnel, and the second cordond terminates it ("tls": "terminate", with a
 # deployment CA from `cordon keygen --ca` and the test CA as --origin-ca); then the new TLS
-# connections per second of each path, HANDSHAKES=SECONDS,THREADS per run (default 1,4).
+# connections per second of each path, HANDSHAKES=SECONDS,THREADS per run (default 1,32).
 #   bench/bench_http_rules.sh [--tls] [BUILD_DIR [REQUESTS [ROUNDS [CONCURRENCY,...]]]]
 #   (default: build 20000 7 1,32)
 # CORDOND=PATH measures another cordond binary (an older build, say) with the same client.
@@ -63,7 +63,7 @@ if [ -n "$tls" ]; then
     cat "$work/ca.pem" "$work/judged/deploy.ca.pem" > "$work/client-ca.pem"
     origin_tls=(--tls "$work/origin.pem" "$work/origin.key")
     judged_tls=(--tls-ca "$work/judged/deploy" --origin-ca "$work/ca.pem")
-    bench_tls=(--tls "$work/client-ca.pem" --handshakes "${HANDSHAKES:-1,4}")
+    bench_tls=(--tls "$work/client-ca.pem" --handshakes "${HANDSHAKES:-1,32}")
     mode=terminate
 fi
 "$src/$build/bench/static_responder" --response "$work/response" --ready-file "$work/origin" \
@@ -112,7 +112,7 @@ pid_opaque=$started_pid tun_opaque=$started_tunnel
 start_cordond judged "${judged_tls[@]}"
 pid_judged=$started_pid tun_judged=$started_tunnel
 
-echo "== $build/bench/bench_http_rules ${tls:+--tls CAS --handshakes ${HANDSHAKES:-1,4} }$port" \
+echo "== $build/bench/bench_http_rules ${tls:+--tls CAS --handshakes ${HANDSHAKES:-1,32} }$port" \
     "$tun_opaque $tun_judged KEY $requests $rounds $concs PID PID   ($(nproc) CPUs)"
 "$bench" "${bench_tls[@]}" "$port" "$tun_opaque" "$tun_judged" "$work/keys/agent.key" \
     "$requests" "$rounds" \
