@@ -4,9 +4,9 @@
  * (policy/server/httpjudge.c), beside an opaque tunnel to the same origin and the origin
  * straight, on loopback (bench/bench_http_rules.sh starts the origin and two cordonds).
  *
- *   bench_http_rules [--tls CAFILE [--handshakes SECONDS,THREADS]] ORIGIN_PORT OPAQUE_TUNNEL
- *                    JUDGED_TUNNEL KEYFILE [REQUESTS [ROUNDS [CONCURRENCY,... [OPAQUE_PID
- *                    JUDGED_PID]]]]
+ *   bench_http_rules [--tls CAFILE [--handshakes SECONDS,THREADS] [--origin-pid PID]]
+ *                    ORIGIN_PORT OPAQUE_TUNNEL JUDGED_TUNNEL KEYFILE [REQUESTS [ROUNDS
+ * [CONCURRENCY,... [OPAQUE_PID JUDGED_PID]]]]
  *
  * OPAQUE_TUNNEL and JUDGED_TUNNEL are two cordonds' tunnel listeners (IPV4:PORT): the first
  * relays ORIGIN_PORT as a plain allowed endpoint, the second names it in sandbox.network.http.
@@ -30,7 +30,9 @@
  * origin). Then come the new connections per second on each path: THREADS threads (default 32)
  * for SECONDS (default 1) per run each open a connection (its tunnel and its TLS handshake, with
  * no session to resume), send one GET, read the answer and close, over and over, in the same
- * interleaved rounds. The warm-up before them leaves cordond's minted certificate cached.
+ * interleaved rounds. The warm-up before them leaves cordond's minted certificate cached. The
+ * client's own handshakes share the machine with the servers, so each rate is also given as
+ * CPU per connection: cordond's on the tunnels and, with --origin-pid, the origin's direct.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -467,9 +469,12 @@ int main(int argc, char **argv)
     const char *cafile = NULL;
     double hs_seconds = 1;
     int hs_threads = 32;
+    long origin_pid = 0;
     while (argc > 2 && strncmp(argv[1], "--", 2) == 0) {
         if (strcmp(argv[1], "--tls") == 0)
             cafile = argv[2];
+        else if (strcmp(argv[1], "--origin-pid") == 0)
+            origin_pid = strtol(argv[2], NULL, 10);
         else if (strcmp(argv[1], "--handshakes") != 0 ||
                  sscanf(argv[2], "%lf,%d", &hs_seconds, &hs_threads) != 2 || hs_seconds < 0.1 ||
                  hs_seconds > 60 || hs_threads < 1 || hs_threads > 64)
@@ -480,10 +485,12 @@ int main(int argc, char **argv)
         argv += 2;
     }
     if (argc < 5 || argc > 10 || argc == 9) {
-        fprintf(stderr, "usage: bench_http_rules [--tls CAFILE [--handshakes SECONDS,THREADS]] "
-                        "ORIGIN_PORT OPAQUE_TUNNEL JUDGED_TUNNEL KEYFILE [REQUESTS [ROUNDS "
-                        "[CONCURRENCY,... [OPAQUE_PID JUDGED_PID]]]]\n"
-                        "  (--handshakes: SECONDS 0.1 to 60 per run, THREADS 1 to 64)\n");
+        fprintf(
+            stderr,
+            "usage: bench_http_rules [--tls CAFILE [--handshakes SECONDS,THREADS] "
+            "[--origin-pid PID]] ORIGIN_PORT OPAQUE_TUNNEL JUDGED_TUNNEL KEYFILE [REQUESTS [ROUNDS "
+            "[CONCURRENCY,... [OPAQUE_PID JUDGED_PID]]]]\n"
+            "  (--handshakes: SECONDS 0.1 to 60 per run, THREADS 1 to 64)\n");
         return 2;
     }
     struct target t = {.origin_port = (unsigned)strtoul(argv[1], NULL, 10)};
@@ -566,12 +573,12 @@ int main(int argc, char **argv)
             for (int k = 0; k < P_COUNT; k++) {
                 int p = (i + k) % P_COUNT;
                 if (ci == nconc) { /* the round's new-connection runs, after its latency runs */
-                    double w = 0, c0 = pids[p] ? cpu_of(pids[p], &w) : 0;
-                    long done = 0;
+                    long who = p == P_DIRECT ? origin_pid : pids[p], done = 0;
+                    double w = 0, c0 = who ? cpu_of(who, &w) : 0;
                     if (hs_once(&t, p, hs_threads, hs_seconds, &hs[p][i], &done) != 0 || !done)
                         return 1;
-                    if (pids[p])
-                        hs_cpu[p][i] = (cpu_of(pids[p], &w) - c0) * 1e6 / (double)done;
+                    if (who)
+                        hs_cpu[p][i] = (cpu_of(who, &w) - c0) * 1e6 / (double)done;
                     continue;
                 }
                 double w0 = 0, w1 = 0, c0 = pids[p] ? cpu_of(pids[p], &w0) : 0;
@@ -629,8 +636,9 @@ int main(int argc, char **argv)
                hs_threads, hs_seconds, rounds);
         for (int p = 0; p < P_COUNT; p++) {
             printf("  %-10s %9.0f /s", path_name[p], median(hs[p], rounds));
-            if (pids[1] && p != P_DIRECT)
-                printf("   cordond CPU %7.1f us/connection", median(hs_cpu[p], rounds));
+            if (p == P_DIRECT ? origin_pid != 0 : pids[1] != 0)
+                printf("   %-7s CPU %7.1f us/connection", p == P_DIRECT ? "origin" : "cordond",
+                       median(hs_cpu[p], rounds));
             printf("\n");
         }
         printf("  %-10s %8.2fx      (terminated / direct, median of the per-round ratios)\n",

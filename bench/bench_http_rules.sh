@@ -68,6 +68,8 @@ if [ -n "$tls" ]; then
 fi
 "$src/$build/bench/static_responder" --response "$work/response" --ready-file "$work/origin" \
     "${origin_tls[@]}" & pids+=($!)
+# the origin's CPU per handshake is the direct new-connection figure that its client cannot move
+if [ -n "$tls" ]; then bench_tls+=(--origin-pid "$!"); fi
 wait_file "$work/origin" || { echo "bench_http_rules: the origin did not start" >&2; exit 1; }
 port=$(sed -n 's/^port=//p' "$work/origin")
 
@@ -112,11 +114,11 @@ pid_opaque=$started_pid tun_opaque=$started_tunnel
 start_cordond judged "${judged_tls[@]}"
 pid_judged=$started_pid tun_judged=$started_tunnel
 
-echo "== $build/bench/bench_http_rules ${tls:+--tls CAS --handshakes ${HANDSHAKES:-1,32} }$port" \
-    "$tun_opaque $tun_judged KEY $requests $rounds $concs PID PID   ($(nproc) CPUs)"
+echo "== $build/bench/bench_http_rules ${tls:+--tls CAS --handshakes ${HANDSHAKES:-1,32}" \
+    "--origin-pid PID }$port $tun_opaque $tun_judged KEY $requests $rounds $concs PID PID" \
+    "  ($(nproc) CPUs)"
 "$bench" "${bench_tls[@]}" "$port" "$tun_opaque" "$tun_judged" "$work/keys/agent.key" \
-    "$requests" "$rounds" \
-    "$concs" "$pid_opaque" "$pid_judged"
+    "$requests" "$rounds" "$concs" "$pid_opaque" "$pid_judged"
 # the judged cordond read and recorded every request; the opaque one none
 sleep 0.5
 judged=$(cat "$work"/judged/audit/*.jsonl | grep -c '"kind":"http.request"' || true)
