@@ -114,9 +114,9 @@ pid_opaque=$started_pid tun_opaque=$started_tunnel
 start_cordond judged "${judged_tls[@]}"
 pid_judged=$started_pid tun_judged=$started_tunnel
 
-echo "== $build/bench/bench_http_rules ${tls:+--tls CAS --handshakes ${HANDSHAKES:-1,32}" \
-    "--origin-pid PID }$port $tun_opaque $tun_judged KEY $requests $rounds $concs PID PID" \
-    "  ($(nproc) CPUs)"
+shown=${tls:+"--tls CAS --handshakes ${HANDSHAKES:-1,32} --origin-pid PID "}
+echo "== $build/bench/bench_http_rules $shown$port $tun_opaque $tun_judged KEY $requests $rounds" \
+    "$concs PID PID   ($(nproc) CPUs)"
 "$bench" "${bench_tls[@]}" "$port" "$tun_opaque" "$tun_judged" "$work/keys/agent.key" \
     "$requests" "$rounds" "$concs" "$pid_opaque" "$pid_judged"
 # the judged cordond read and recorded every request; the opaque one none
