@@ -9,12 +9,19 @@
 # allow over keep-alive connections, one tunnel each, at each concurrency, in interleaved
 # rounds; prints the medians of each run's p50 and p99, the judged minus opaque difference
 # and each cordond's CPU per request (its audit writer included).
-#   bench/bench_http_rules.sh [BUILD_DIR [REQUESTS [ROUNDS [CONCURRENCY,...]]]]
+# With --tls, the same over TLS: the origin (static_responder --tls) has a certificate for
+# 127.0.0.1 from a test CA made here with openssl, the client does TLS end to end straight and
+# through the opaque tunnel, and the second cordond terminates it ("tls": "terminate", with a
+# deployment CA from `cordon keygen --ca` and the test CA as --origin-ca); then the new TLS
+# connections per second of each path, HANDSHAKES=SECONDS,THREADS per run (default 1,32).
+#   bench/bench_http_rules.sh [--tls] [BUILD_DIR [REQUESTS [ROUNDS [CONCURRENCY,...]]]]
 #   (default: build 20000 7 1,32)
 # CORDOND=PATH measures another cordond binary (an older build, say) with the same client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
+tls=
+if [ "${1:-}" = --tls ]; then tls=1; shift; fi
 build=${1:-build}
 requests=${2:-20000}
 rounds=${3:-7}
@@ -39,8 +46,30 @@ wait_file() { for _ in $(seq 200); do [ -s "$1" ] && return 0; sleep 0.05; done;
 body='{"id":1042,"status":"shipped","total":"129.90","currency":"EUR"}'
 printf 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
     "${#body}" "$body" > "$work/response"
-"$src/$build/bench/static_responder" --response "$work/response" --ready-file "$work/origin" &
-pids+=($!)
+origin_tls=() judged_tls=() bench_tls=() mode=none
+if [ -n "$tls" ]; then
+    # a test CA and the origin's P-256 certificate for 127.0.0.1 (what cordond mints is P-256)
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=bench-ca -keyout "$work/ca.key" -out "$work/ca.pem" \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+        -keyout "$work/origin.key" -out "$work/origin.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$work/ext.cnf"
+    openssl x509 -req -in "$work/origin.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
+        -CAcreateserial -days 2 -extfile "$work/ext.cnf" -out "$work/origin.pem" 2>/dev/null
+    mkdir -p "$work/judged"
+    "$cordon" keygen --ca "$work/judged/deploy" >/dev/null
+    # the client trusts the origin's CA (direct, opaque) and cordond's (terminated)
+    cat "$work/ca.pem" "$work/judged/deploy.ca.pem" > "$work/client-ca.pem"
+    origin_tls=(--tls "$work/origin.pem" "$work/origin.key")
+    judged_tls=(--tls-ca "$work/judged/deploy" --origin-ca "$work/ca.pem")
+    bench_tls=(--tls "$work/client-ca.pem" --handshakes "${HANDSHAKES:-1,32}")
+    mode=terminate
+fi
+"$src/$build/bench/static_responder" --response "$work/response" --ready-file "$work/origin" \
+    "${origin_tls[@]}" & pids+=($!)
+# the origin's CPU per handshake is the direct new-connection figure that its client cannot move
+if [ -n "$tls" ]; then bench_tls+=(--origin-pid "$!"); fi
 wait_file "$work/origin" || { echo "bench_http_rules: the origin did not start" >&2; exit 1; }
 port=$(sed -n 's/^port=//p' "$work/origin")
 
@@ -59,34 +88,37 @@ J
 cat > "$work/judged.json" <<J
 {"cordon_policy":1,"agent":"bench","sandbox":{"enforcement":"best_effort",
  "network":{"mode":"proxy","allow":["127.0.0.1:$port"],
-   "http":[{"host":"127.0.0.1:$port","tls":"none",
+   "http":[{"host":"127.0.0.1:$port","tls":"$mode",
             "rules":[{"path":"/api/customers/export*","action":"deny"},
                      {"method":["GET","HEAD"],"path":"/api/customers/*","action":"allow"},
                      {"method":"GET","path":"/api/orders/*","action":"allow"},
                      {"method":"POST","path":"/api/notes","action":"allow"}],
             "default":"deny"}]}},"poll_seconds":3600}
 J
-start_cordond() { # NAME: starts cordond on $work/NAME.json; sets started_pid and started_tunnel
-    mkdir -p "$work/$1"
-    "$cordond" --policy "$work/$1.json" --agent-key-file "$work/keys/agent.key" \
-        --signing-key "$work/keys/k.key" --state-dir "$work/$1" --listen 127.0.0.1:0 \
-        --tunnel-listen 127.0.0.1:0 --events-socket off --ready-file "$work/$1.ready" \
-        > "$work/$1.log" 2>&1 & pids+=($!)
+start_cordond() { # NAME [FLAG...]: cordond on $work/NAME.json; sets started_pid, started_tunnel
+    local name=$1; shift
+    mkdir -p "$work/$name"
+    "$cordond" --policy "$work/$name.json" --agent-key-file "$work/keys/agent.key" \
+        --signing-key "$work/keys/k.key" --state-dir "$work/$name" --listen 127.0.0.1:0 \
+        --tunnel-listen 127.0.0.1:0 --events-socket off --ready-file "$work/$name.ready" "$@" \
+        > "$work/$name.log" 2>&1 & pids+=($!)
     started_pid=$!
-    if ! wait_file "$work/$1.ready"; then
-        echo "bench_http_rules: cordond ($1) did not start:" >&2; cat "$work/$1.log" >&2; exit 1
+    if ! wait_file "$work/$name.ready"; then
+        echo "bench_http_rules: cordond ($name) did not start:" >&2; cat "$work/$name.log" >&2
+        exit 1
     fi
-    started_tunnel=$(sed -n 's/^tunnel=//p' "$work/$1.ready")
+    started_tunnel=$(sed -n 's/^tunnel=//p' "$work/$name.ready")
 }
 start_cordond opaque
 pid_opaque=$started_pid tun_opaque=$started_tunnel
-start_cordond judged
+start_cordond judged "${judged_tls[@]}"
 pid_judged=$started_pid tun_judged=$started_tunnel
 
-echo "== $build/bench/bench_http_rules $port $tun_opaque $tun_judged KEY $requests $rounds $concs" \
-    "PID PID   ($(nproc) CPUs)"
-"$bench" "$port" "$tun_opaque" "$tun_judged" "$work/keys/agent.key" "$requests" "$rounds" \
-    "$concs" "$pid_opaque" "$pid_judged"
+shown=${tls:+"--tls CAS --handshakes ${HANDSHAKES:-1,32} --origin-pid PID "}
+echo "== $build/bench/bench_http_rules $shown$port $tun_opaque $tun_judged KEY $requests $rounds" \
+    "$concs PID PID   ($(nproc) CPUs)"
+"$bench" "${bench_tls[@]}" "$port" "$tun_opaque" "$tun_judged" "$work/keys/agent.key" \
+    "$requests" "$rounds" "$concs" "$pid_opaque" "$pid_judged"
 # the judged cordond read and recorded every request; the opaque one none
 sleep 0.5
 judged=$(cat "$work"/judged/audit/*.jsonl | grep -c '"kind":"http.request"' || true)

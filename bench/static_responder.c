@@ -4,13 +4,17 @@
  * with the same bytes, read once from --response FILE (a whole response, head and body,
  * captured from the stub upstream), over keep-alive connections on loopback: the least a
  * server can do per request. Beside it, the stub's figures show what its own parsing,
- * scenario and log work cost. Only for benchmarks: it trusts its client.
- *   static_responder --response FILE --ready-file FILE [--threads N]
+ * scenario and log work cost. With --tls it speaks TLS (OpenSSL's defaults: TLS 1.3, session
+ * tickets) with CERT (a PEM chain) and KEY, the fast TLS origin of bench/bench_http_rules.sh
+ * --tls. Only for benchmarks: it trusts its client.
+ *   static_responder --response FILE --ready-file FILE [--threads N] [--tls CERT KEY]
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -27,9 +31,12 @@
 static char *resp;
 static size_t resp_len;
 static int port;
+static SSL_CTX *tls; /* NULL: plain HTTP */
 
 struct sconn {
     int fd;
+    SSL *ssl;                      /* with --tls */
+    int handshake;                 /* the TLS handshake is still under way */
     size_t have, out_off, out_len; /* out_len: bytes of resp still owed, as a count */
     char in[CBUF];
 };
@@ -47,12 +54,51 @@ static size_t request_len(struct sconn *c)
     return hl + cl <= c->have ? hl + cl : 0;
 }
 
+/* send(2) or SSL_write: bytes written, -EAGAIN when the socket is full, -1 when it is gone. */
+static ssize_t conn_send(struct sconn *c, const void *p, size_t n)
+{
+    if (!c->ssl) {
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+        return w < 0 && errno == EAGAIN ? -EAGAIN : w > 0 ? w : -1;
+    }
+    int w = SSL_write(c->ssl, p, (int)n);
+    if (w > 0)
+        return w;
+    int e = SSL_get_error(c->ssl, w);
+    return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? -EAGAIN : -1;
+}
+
+/* read(2) or SSL_read: bytes read, -EAGAIN when there are none yet, -1 at the end. */
+static ssize_t conn_recv(struct sconn *c, void *p, size_t n)
+{
+    if (!c->ssl) {
+        ssize_t r = read(c->fd, p, n);
+        return r < 0 && errno == EAGAIN ? -EAGAIN : r > 0 ? r : -1;
+    }
+    int r = SSL_read(c->ssl, p, (int)n);
+    if (r > 0)
+        return r;
+    int e = SSL_get_error(c->ssl, r);
+    return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? -EAGAIN : -1;
+}
+
 static void serve(int ep, struct sconn *c)
 {
+    while (c->handshake) { /* edge-triggered: on until OpenSSL waits for the socket */
+        int r = SSL_accept(c->ssl);
+        if (r == 1) {
+            c->handshake = 0;
+            break;
+        }
+        int e = SSL_get_error(c->ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            return;
+        goto gone;
+    }
     for (;;) {
         while (c->out_len) { /* owed answers, written from the one shared copy */
-            ssize_t n = send(c->fd, resp + c->out_off, resp_len - c->out_off, MSG_NOSIGNAL);
-            if (n < 0 && errno == EAGAIN)
+            ssize_t n = conn_send(c, resp + c->out_off, resp_len - c->out_off);
+            if (n == -EAGAIN)
                 return;
             if (n <= 0)
                 goto gone;
@@ -71,15 +117,17 @@ static void serve(int ep, struct sconn *c)
         }
         if (c->have == CBUF)
             goto gone;
-        ssize_t n = read(c->fd, c->in + c->have, CBUF - c->have);
-        if (n < 0 && errno == EAGAIN)
+        ssize_t n = conn_recv(c, c->in + c->have, CBUF - c->have);
+        if (n == -EAGAIN)
             return;
         if (n <= 0)
             goto gone;
         c->have += (size_t)n;
     }
 gone:
+    ERR_clear_error(); /* a failed peer's errors would be read as the next one's */
     epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+    SSL_free(c->ssl);
     close(c->fd);
     free(c);
 }
@@ -103,6 +151,13 @@ static void *worker(void *arg)
                         continue;
                     }
                     c->fd = fd;
+                    if (tls && (!(c->ssl = SSL_new(tls)) || SSL_set_fd(c->ssl, fd) != 1)) {
+                        SSL_free(c->ssl);
+                        close(fd);
+                        free(c);
+                        continue;
+                    }
+                    c->handshake = c->ssl != NULL;
                     struct epoll_event ce = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c};
                     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ce);
                     serve(ep, c);
@@ -131,10 +186,13 @@ static int listen_on(void)
 
 int main(int argc, char **argv)
 {
-    const char *rfile = NULL, *ready = NULL;
+    const char *rfile = NULL, *ready = NULL, *cert = NULL, *key = NULL;
     int threads = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--response") == 0)
+        if (strcmp(argv[i], "--tls") == 0 && i + 2 < argc) {
+            cert = argv[++i];
+            key = argv[i + 1];
+        } else if (strcmp(argv[i], "--response") == 0)
             rfile = argv[i + 1];
         else if (strcmp(argv[i], "--ready-file") == 0)
             ready = argv[i + 1];
@@ -144,7 +202,7 @@ int main(int argc, char **argv)
     FILE *f = rfile ? fopen(rfile, "rb") : NULL;
     if (!f || !ready || threads < 1 || threads > 64) {
         fprintf(stderr, "usage: static_responder --response FILE --ready-file FILE "
-                        "[--threads N]\n");
+                        "[--threads N] [--tls CERT KEY]\n");
         return 2;
     }
     fseek(f, 0, SEEK_END);
@@ -156,6 +214,16 @@ int main(int argc, char **argv)
         return 1;
     }
     fclose(f);
+    if (cert && (!(tls = SSL_CTX_new(TLS_server_method())) ||
+                 SSL_CTX_use_certificate_chain_file(tls, cert) != 1 ||
+                 SSL_CTX_use_PrivateKey_file(tls, key, SSL_FILETYPE_PEM) != 1 ||
+                 SSL_CTX_check_private_key(tls) != 1)) {
+        fprintf(stderr, "static_responder: --tls %s %s: not a PEM certificate chain and its key\n",
+                cert, key);
+        return 1;
+    }
+    if (tls)
+        SSL_CTX_set_mode(tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     signal(SIGPIPE, SIG_IGN);
     pthread_t th;
     for (int i = 0; i < threads; i++) {
