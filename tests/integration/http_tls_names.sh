@@ -7,23 +7,8 @@
 # option: curl, python3 requests, node fetch and git clone over HTTPS are judged by method and
 # path inside the TLS that cordond terminates. Runs in a private network and mount namespace.
 #   http_tls_names.sh CORDON CORDOND SOURCE_DIR
-if [ -z "${CORDON_TLS_NAMES_NS:-}" ]; then
-    if ! unshare -mn true 2>/dev/null || ! command -v ip >/dev/null; then
-        . "$(dirname "$0")/lib.sh"
-        if ! command -v ip >/dev/null; then
-            why="n/a: ip(8) is not installed (iproute2; tools/install-deps.sh installs it)"
-        else
-            why=$(ns_skip_reason -mn)
-        fi
-        if [ "${CI:-}" = true ]; then
-            echo "FAIL a private network and mount namespace and ip(8) are required under CI: $why"
-            exit 1
-        fi
-        echo "skipped: needs a private network and mount namespace: $why"
-        exit 77
-    fi
-    CORDON_TLS_NAMES_NS=1 exec unshare -mn bash "$0" "$@"
-fi
+. "$(dirname "$0")/netns.sh"
+netns_enter "$0" "$@"
 CORDON=$(realpath "$1")
 CORDOND=$(realpath "$2")
 SRC=$(realpath "$3")

@@ -10,25 +10,8 @@
 # write, and that the kernel, not the hook, still refuses a raw connect to the same port. Then a
 # cordond whose tunnel listens on [::1] only: IPv4 sockets reach it too.
 #   net_names.sh CORDON ESCAPE_PROBE CORDOND SOURCE_DIR
-if [ -z "${CORDON_NET_NAMES_NS:-}" ]; then
-    if ! unshare -mn true 2>/dev/null || ! command -v ip >/dev/null; then
-        # the cause, in lib.sh's words (sourced only here: its temporary directories would
-        # outlive the exec below)
-        . "$(dirname "$0")/lib.sh"
-        if ! command -v ip >/dev/null; then
-            why="n/a: ip(8) is not installed (iproute2; tools/install-deps.sh installs it)"
-        else
-            why=$(ns_skip_reason -mn)
-        fi
-        if [ "${CI:-}" = true ]; then
-            echo "FAIL a private network and mount namespace and ip(8) are required under CI: $why"
-            exit 1
-        fi
-        echo "skipped: needs a private network and mount namespace: $why"
-        exit 77
-    fi
-    CORDON_NET_NAMES_NS=1 exec unshare -mn bash "$0" "$@"
-fi
+. "$(dirname "$0")/netns.sh"
+netns_enter "$0" "$@"
 CORDON=$(realpath "$1")
 PROBE=$(realpath "$2")
 CORDOND=$(realpath "$3")
