@@ -7,6 +7,7 @@
  * client sent ends up escaped, never formatted into JSON.
  */
 #include "policy/server/decision.h"
+#include "policy/server/httpstatus.h"
 #include "policy/server/log.h"
 
 #include <stdarg.h>
@@ -31,8 +32,9 @@ void decision_init(struct decision *d, enum decision_kind kind, const char *audi
     d->body_len = 0;
 }
 
-static void set_refusal(struct decision *d, enum decision_outcome outcome, unsigned status,
-                        const char *code, const char *rule, const char *fmt, va_list ap)
+__attribute__((format(printf, 6, 0))) static void
+set_refusal(struct decision *d, enum decision_outcome outcome, unsigned status, const char *code,
+            const char *rule, const char *fmt, va_list ap)
 {
     d->outcome = outcome;
     d->status = status;
@@ -61,32 +63,7 @@ void decision_fail(struct decision *d, unsigned status, const char *code, const 
 
 const char *decision_status_text(unsigned status)
 {
-    static const struct {
-        unsigned status;
-        const char *text;
-    } t[] = {{200, "OK"},
-             {400, "Bad Request"},
-             {401, "Unauthorized"},
-             {403, "Forbidden"},
-             {404, "Not Found"},
-             {405, "Method Not Allowed"},
-             {407, "Proxy Authentication Required"},
-             {408, "Request Timeout"},
-             {413, "Content Too Large"},
-             {414, "URI Too Long"},
-             {421, "Misdirected Request"},
-             {422, "Unprocessable Content"},
-             {429, "Too Many Requests"},
-             {431, "Request Header Fields Too Large"},
-             {500, "Internal Server Error"},
-             {501, "Not Implemented"},
-             {502, "Bad Gateway"},
-             {503, "Service Unavailable"},
-             {505, "HTTP Version Not Supported"}};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (t[i].status == status)
-            return t[i].text;
-    return "Error";
+    return http_status_text(status);
 }
 
 const char *decision_kind_name(enum decision_kind kind)

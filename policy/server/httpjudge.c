@@ -8,7 +8,7 @@
  * in its place among pipelined requests (RFC 9112 section 9.3.2: responses in request order).
  */
 #include "policy/server/httpjudge.h"
-#include "policy/server/decision.h"
+#include "policy/server/httpstatus.h"
 #include "policy/server/httppath.h"
 #include "policy/server/httpreq.h"
 #include "policy/data/data.h"
@@ -183,7 +183,7 @@ static int canned(struct turn *t, int status, const char *rule, const char *body
                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
                      "Content-Length: %zu\r\nCache-Control: no-store\r\nX-Cordon-Rule: %s\r\n"
                      "%s\r\n%s",
-                     status, decision_status_text((unsigned)status), blen, rule,
+                     status, http_status_text((unsigned)status), blen, rule,
                      close           ? "Connection: close\r\n"
                      : keep_alive_10 ? "Connection: keep-alive\r\n"
                                      : "",
