@@ -23,6 +23,7 @@
 
 #include "policy/deep.h"
 #include "policy/engine/engine.h"
+#include "policy/server/httprule.h"
 #include "policy/sign/envelope.h"
 #include "policy/sign/key.h"
 #include "policy/policy.h"
@@ -55,6 +56,7 @@ static void set_free(struct pset *s)
         free(s->v[i].source);
         free(s->v[i].envelope);
         engine_free(s->v[i].engine);
+        httprule_free(s->v[i].http_rules);
         policy_free(s->v[i].policy);
     }
     free(s->v);
@@ -334,10 +336,18 @@ static int build(struct pset_manager *m, struct srcs *s, struct pset **out, stru
             policy_free(p);
             continue;
         }
+        struct httprule_set *hr = NULL;
+        if (p->sandbox.net.n_http && httprule_compile(p, &hr, eerr, sizeof eerr) != 0) {
+            diag_add(d, file, "the sandbox.network.http rules cannot be compiled: %s", eerr);
+            engine_free(eng);
+            policy_free(p);
+            continue;
+        }
         set->n++;
         memcpy(e->agent, x->agent, sizeof e->agent);
         e->policy = p;
         e->engine = eng;
+        e->http_rules = hr;
         e->source = x->text;
         e->source_len = x->len;
         x->text = NULL; /* transferred */

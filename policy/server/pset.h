@@ -27,6 +27,8 @@ struct policy;
 struct engine;
 struct key_secret;
 
+struct httprule_set; /* httprule.h */
+
 struct pset_entry {
     char agent[AGENTS_NAME_MAX + 1];
     char *source; /* the policy text as written (re-signing uses it) */
@@ -37,8 +39,9 @@ struct pset_entry {
     char etag[PSET_ETAG_MAX]; /* "\"v7-0123456789abcdef\"" */
     uint64_t version;
     time_t issued_at, expires_at;
-    struct policy *policy; /* compiled, for the tunnel's allowlist */
-    struct engine *engine; /* the model proxy's engine for policy, built with the set */
+    struct policy *policy;           /* compiled, for the tunnel's allowlist */
+    struct engine *engine;           /* the model proxy's engine for policy, built with the set */
+    struct httprule_set *http_rules; /* sandbox.network.http compiled with the set; NULL: none */
 };
 
 struct pset {

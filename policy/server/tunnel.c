@@ -496,7 +496,7 @@ struct treq {
     /* A host of sandbox.network.http: its entry, the rules compiled for this tunnel, and the
      * policy they belong to (t->set stays held until the tunnel ends). */
     int http_entry;
-    struct httprule_set *rules;
+    const struct httprule_set *rules; /* the policy set's (pset_entry.http_rules) */
     const struct policy *pol;
     char http_host[256];          /* t->host as the rules compare it (httppath_host) */
     int tls;                      /* "tls": "terminate": cordond terminates and re-encrypts */
@@ -663,14 +663,15 @@ static int identify(struct treq *t)
 }
 
 /*
- * A tunnel to a host of sandbox.network.http is judged request by request (httpjudge.h): its
- * rules are compiled for it here. With tls "terminate" cordond also terminates TLS with a
- * certificate minted for the host, which needs the deployment CA (tls_ca). Returns 0, or -1
- * once refused: rules that cannot be compiled, or a CA that is missing, refuse the tunnel,
- * never let it through unread.
+ * A tunnel to a host of sandbox.network.http is judged request by request (httpjudge.h), by
+ * the rules the policy set compiled with the policy (pset_entry.http_rules). With tls "terminate"
+ * cordond also terminates TLS with a certificate minted for the host, which needs the deployment CA
+ * (tls_ca). Returns 0, or -1 once refused: rules that cannot be compiled, or a CA that is missing,
+ * refuse the tunnel, never let it through unread.
  */
-static int http_rules(struct treq *t, const struct policy *pol)
+static int http_rules(struct treq *t, const struct pset_entry *pe)
 {
+    const struct policy *pol = pe->policy;
     const char *why = NULL;
     t->http_entry = -1;
     if (!pol->sandbox.net.n_http)
@@ -693,21 +694,19 @@ static int http_rules(struct treq *t, const struct policy *pol)
              entry, t->agent, t->target);
         return -1;
     }
-    char err[256];
-    if (httprule_compile(pol, &t->rules, err, sizeof err) != 0) {
+    if (!pe->http_rules) { /* the set compiles them with the policy: never happens */
         deny(t, 403, "sandbox.network.http",
-             "the HTTP rules of agent %s for %s cannot be used (%s), so the tunnel is refused "
-             "rather than opened unread; fix the policy and push it again",
-             t->agent, t->target, err);
+             "the HTTP rules of agent %s for %s were not compiled, so the tunnel is refused "
+             "rather than opened unread; push the policy again",
+             t->agent, t->target);
         return -1;
     }
+    t->rules = pe->http_rules;
     t->http_entry = entry;
     t->pol = pol;
     t->tls = terminate;
-    if (pol->sandbox.net.http[entry].scan) {
-        const struct pset_entry *pe = pset_find(t->set, t->agent);
-        engine_data_view(pe ? pe->engine : NULL, &t->data);
-    }
+    if (pol->sandbox.net.http[entry].scan)
+        engine_data_view(pe->engine, &t->data);
     return 0;
 }
 
@@ -759,7 +758,7 @@ static const struct policy_endpoint *judge(struct treq *t)
         return NULL;
     }
     t->policy_version = e->version;
-    if (http_rules(t, pol) != 0)
+    if (http_rules(t, e) != 0)
         return NULL;
     return rule ? rule : &t->none; /* observe: logged, special addresses still refused */
 }
@@ -1362,8 +1361,7 @@ static void *serve(void *arg)
             }
             run_tunnel(t);
         }
-        httprule_free(t->rules);
-        pset_release(t->set);
+        pset_release(t->set); /* the judged rules with it */
         if (t->counted)
             count_give(s, t->agent);
         if (t->up >= 0)
