@@ -1560,3 +1560,23 @@ Test(poll, refused_notice_said_once_per_scope, .init = cr_redirect_stderr)
         "api.budget.session_tokens is 1000; 0 remain ?[2J\n"
         "cordon: model calls of agent tok are refused: api.rate.requests_per_minute is 2\n");
 }
+
+Test(fetch, the_deployment_ca_header_is_base64_within_its_bound)
+{
+    struct fetch_response r;
+    char err[256];
+    cr_assert_eq(parse("HTTP/1.1 200 OK\r\nCordon-CA: MIIBkTCB+wIJAK/x=\r\n\r\n", &r, err), 0, "%s",
+                 err);
+    cr_assert_str_eq(r.ca, "MIIBkTCB+wIJAK/x=");
+    cr_assert_eq(parse("HTTP/1.1 200 OK\r\n\r\n", &r, err), 0, "%s", err);
+    cr_assert_str_eq(r.ca, "", "absent: empty");
+    /* what is not base64 would end up in a PEM file every process of the tree trusts */
+    cr_assert_eq(
+        parse("HTTP/1.1 200 OK\r\nCordon-CA: abc-----END CERTIFICATE-----\r\n\r\n", &r, err),
+        -EPROTO);
+    cr_assert_eq(parse("HTTP/1.1 200 OK\r\nCordon-CA: ab\"c\r\n\r\n", &r, err), -EPROTO);
+    static char big[FETCH_CA_MAX + 128] = "HTTP/1.1 200 OK\r\nCordon-CA: ";
+    memset(big + strlen(big), 'A', FETCH_CA_MAX + 8);
+    strcat(big, "\r\n\r\n");
+    cr_assert_eq(parse(big, &r, err), -EPROTO, "a CA longer than the shim keeps is refused");
+}
