@@ -820,7 +820,14 @@ static int scan_range(struct numctx *cx, size_t i, size_t lim, size_t *cur, size
         int after = at(v, gend(&t, t.ng - 1));
         if (v->more)
             PAUSE(token_start(v, i));
-        if (!is_alpha(after) && after != '_' && after != '@') {
+        int glued = is_alpha(after) || after == '_' || after == '@';
+        if (glued && t.ng > 1 && !t.overflow && t.sep[t.ng - 2] == ' ') {
+            /* "4111 1111 1111 1111 2b", "... 2@host": the last group is the start of a word
+             * of its own, after a space; the groups before it are still a number */
+            t.ng--;
+            glued = 0;
+        }
+        if (!glued) {
             for (int a = 0; a < t.ng && !t.overflow; a++) {
                 if (a + 2 < t.ng && t.gl[a] == 4 && t.gl[a + 1] == 2 && t.gl[a + 2] == 2 &&
                     t.sep[a] == '-' && t.sep[a + 1] == '-') {
