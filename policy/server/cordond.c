@@ -630,11 +630,15 @@ static int open_policies(struct srv *s, struct run *r)
     char versions[PATH_MAX + 16];
     snprintf(versions, sizeof versions, "%s/versions", cfg->state_dir);
     char kerr[512] = "";
-    if (config_data_key_load(cfg, g_data_key, kerr, sizeof kerr) == 0)
+    if (config_data_key_load(cfg, g_data_key, kerr, sizeof kerr) == 0) {
         g_has_data_key = 1;
-    else
-        log_msg(LOG_LEVEL_WARN, "data_key_file: %s; api.data exact-data-match classes do not load",
+        s->data_key = g_data_key;
+    } else {
+        log_msg(LOG_LEVEL_WARN,
+                "data_key_file: %s; api.data exact-data-match classes do not load and its "
+                "\"hash\" action refuses",
                 kerr);
+    }
     struct pset_options po = {.policies_dir = cfg->policies_dir[0] ? cfg->policies_dir : NULL,
                               .policy_file = cfg->policy_file[0] ? cfg->policy_file : NULL,
                               .versions_path = versions,

@@ -46,8 +46,6 @@ struct proxy {
     struct upstream_loop *loop;
     char *key[CONFIG_MAX_UPSTREAMS];
     size_t key_len[CONFIG_MAX_UPSTREAMS];
-    unsigned char data_key[32]; /* api.data's hash key (config_data_key_load) */
-    int has_data_key;
 };
 
 enum phase { P_NEW, P_HEAD, P_BODY, P_STREAM, P_DONE };
@@ -125,13 +123,6 @@ int proxy_open(struct srv *s, struct proxy **out, char *err, size_t errlen)
             return -EINVAL;
         }
     }
-    /* The data key: without it a policy's hash action refuses its calls (fail closed), so a
-     * key that cannot be read is said, not fatal. */
-    char kerr[512] = "";
-    if (config_data_key_load(&s->cfg, p->data_key, kerr, sizeof kerr) == 0)
-        p->has_data_key = 1;
-    else
-        log_msg(LOG_LEVEL_WARN, "data_key_file: %s; api.data \"hash\" refuses calls", kerr);
     struct upstream_timeouts t = {s->cfg.upstream_connect_timeout_ms,
                                   s->cfg.upstream_first_byte_timeout_ms,
                                   s->cfg.upstream_idle_timeout_ms};
@@ -152,7 +143,6 @@ void proxy_close(struct proxy *p)
     pthread_mutex_destroy(&p->streams_mu);
     for (size_t i = 0; i < CONFIG_MAX_UPSTREAMS; i++)
         secret_free(p->key[i], p->key_len[i]);
-    sodium_memzero(p->data_key, sizeof p->data_key);
     free(p);
 }
 
@@ -779,7 +769,7 @@ static int start(struct proxy_req *pr, const char *url, const char *method,
                                     .quarantined = pr->quarantined,
                                     .quarantined_since_ms = q_since,
                                     .vault = pr->vault,
-                                    .data_key = pr->p->has_data_key ? pr->p->data_key : NULL};
+                                    .data_key = pr->p->s->data_key};
     if (engine_call_new(pr->pe->engine, &info, &pr->call) != 0)
         return -1;
     const char *fwd = NULL;

@@ -63,6 +63,10 @@ struct srv {
     struct mint_ca *mint;
     struct ssl_ctx_st *origin_ctx;
     char ca_header[4096]; /* Cordon-CA: the CA certificate, DER in base64; "" without mint */
+    /* The data key (data_key_file, 32 bytes): api.data's exact-data-match files and its
+     * "hash" action, in the model proxy and at the egress. NULL: it could not be read, so
+     * exact-data-match classes do not load and "hash" refuses (fail closed). */
+    const unsigned char *data_key;
 };
 
 static inline void srv_count(uint64_t *c, uint64_t n)
