@@ -12,15 +12,19 @@
 #include "policy/server/httppath.h"
 #include "policy/server/httpreq.h"
 #include "policy/data/data.h"
+#include "policy/data/data_action.h"
+#include "policy/data/data_vault.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct obuf {
     char *p;
     size_t len, off, cap; /* bytes [off, len) are still to be sent */
+    uint64_t total;       /* bytes ever put: what a turn sent is a difference of two */
 };
 
 struct turn {
@@ -28,12 +32,14 @@ struct turn {
     int close_after; /* the connection ends once this turn is answered */
     int head_sent;   /* some of the answer went to the client */
     int keep_alive;  /* the request's own */
+    int minor;       /* the request's HTTP/1.<minor>: how its response may be re-framed */
     int allowed, forwarded, rule, status;
     char *canned;
     size_t canned_len;
     char *method, *path, *reason;
     uint64_t up, down;
     char classes[256]; /* data classes found in its bodies, comma-separated */
+    unsigned rewritten;
 };
 
 struct httpjudge {
@@ -41,6 +47,17 @@ struct httpjudge {
     struct httpreq_parser *req, *resp;
     struct obuf to_origin, to_client;
     struct data_stream *rq_st, *rs_st; /* the bodies being scanned (conf.data) */
+    /* scan: what is done with each class in each direction (0 request, 1 response; tokenize
+     * in a response is log: the vault restores instead), and whether any class is rewritten */
+    enum data_action *act[2];
+    int rewrites[2];
+    struct data_vault *vault;     /* this connection's tokenize vault, made at its first value */
+    struct data_restore *restore; /* the response body getting the vault's tokens back */
+    /* A message whose body may change length: its head waits (built from the parser's fields
+     * when it goes) and its body gathers here, up to HTTPJUDGE_HOLD_MAX (spill()). */
+    int hold[2];
+    struct obuf held[2];
+    char stop[400]; /* why a scanned body was stopped */
     struct turn q[HTTPJUDGE_PIPELINE_MAX + 1];
     size_t head, n;   /* the queue: q[head], ... q[head + n - 1] (mod size) */
     int in_request;   /* a request's head was read and its END not yet */
@@ -89,6 +106,7 @@ static void put(struct httpjudge *j, struct obuf *b, const char *p, size_t n)
     }
     memcpy(b->p + b->len, p, n);
     b->len += n;
+    b->total += n;
 }
 
 static void put_chunk(struct httpjudge *j, struct obuf *b, const char *p, size_t n)
@@ -134,6 +152,7 @@ static void record(struct httpjudge *j, struct turn *t)
                               .bytes_up = t->up,
                               .bytes_down = t->down,
                               .classes = t->classes};
+    r.rewritten = t->rewritten;
     j->c.record(j->c.ctx, &r);
 }
 
@@ -231,52 +250,196 @@ static void note_class(struct turn *t, const char *name)
         snprintf(t->classes + have, sizeof t->classes - have, "%s%s", have ? "," : "", name);
 }
 
-/*
- * Pass on what a scanned body has made final: the matches in it are noted, and a class whose
- * action is neither allow nor log stops it (returns 1 with *cls, nothing of the value out);
- * otherwise the final bytes go to out (chunked when the message is) and are released.
- * Returns 0, 1, or a negative error (the body could not be scanned: stopped too).
- */
-static int pass_scanned(struct httpjudge *j, struct data_stream *st, int dir, struct turn *t,
-                        struct obuf *out, int chunked, const char **cls)
+/* The framing fields put_head leaves out, and what it does instead. */
+#define HEAD_NO_LENGTH 1u  /* Content-Length: the body's length is to change */
+#define HEAD_IDENTITY 2u   /* Accept-Encoding: replaced by identity (a scanned request) */
+#define HEAD_NO_CONNECT 4u /* Connection, Keep-Alive: replaced by the extra line's close */
+
+/* A head rebuilt from the parser's fields: its start line as sent, the fields but those flags
+ * leave out, the extra line (with its CRLF, or NULL) and the blank line. The parser refused
+ * every field it could not read unambiguously, so a field written back means the same. */
+static void put_head(struct httpjudge *j, struct obuf *out, const struct httpreq *m, unsigned flags,
+                     const char *extra)
 {
-    size_t nm, ready = data_stream_ready(st);
-    const struct data_match *m = data_stream_matches(st, &nm);
-    for (size_t i = 0; i < nm; i++) {
-        const char *name = j->c.data->names[m[i].cls];
-        int a = j->c.data->act[dir] ? j->c.data->act[dir][m[i].cls] : 0;
-        note_class(t, name);
-        if (a > 1 && !j->c.observe) { /* redact, mask, hash, tokenize, block: stopped */
-            *cls = name;
-            return 1;
-        }
+    const char *eol = memchr(m->raw, '\n', m->raw_len);
+    put(j, out, m->raw, eol ? (size_t)(eol - m->raw) + 1 : m->raw_len);
+    for (size_t i = 0; i < m->n_fields; i++) {
+        const char *n = m->fields[i].name;
+        if (((flags & HEAD_NO_LENGTH) && httpreq_field_is(n, "Content-Length")) ||
+            ((flags & HEAD_IDENTITY) && httpreq_field_is(n, "Accept-Encoding")) ||
+            ((flags & HEAD_NO_CONNECT) &&
+             (httpreq_field_is(n, "Connection") || httpreq_field_is(n, "Keep-Alive"))))
+            continue;
+        put(j, out, n, strlen(n));
+        put(j, out, ": ", 2);
+        put(j, out, m->fields[i].value, strlen(m->fields[i].value));
+        put(j, out, "\r\n", 2);
     }
-    uint64_t base;
-    size_t plen;
-    const char *p = data_stream_pending(st, &base, &plen);
-    if (ready) {
-        if (chunked)
-            put_chunk(j, out, p, ready);
-        else
-            put(j, out, p, ready);
-        data_stream_release(st, ready);
+    if (flags & HEAD_IDENTITY)
+        put(j, out, "Accept-Encoding: identity\r\n", 27);
+    if (extra)
+        put(j, out, extra, strlen(extra));
+    put(j, out, "\r\n", 2);
+}
+
+/* A held message outgrew the hold: its head goes with a framing that needs no length, then
+ * what was held. Returns 0, or 1 for an HTTP/1.0 request, which has no such framing. */
+static int spill(struct httpjudge *j, int dir)
+{
+    const struct httpreq *m = httpreq_request(dir ? j->resp : j->req);
+    struct obuf *out = dir ? &j->to_client : &j->to_origin, *h = &j->held[dir];
+    if (!dir && m->minor == 0) {
+        snprintf(j->stop, sizeof j->stop,
+                 "an HTTP/1.0 request body over %u bytes that api.data rewrites: its new "
+                 "length could not be announced before it was known; send it as HTTP/1.1",
+                 HTTPJUDGE_HOLD_MAX);
+        return 1;
     }
+    if (!dir) {
+        put_head(j, out, m, HEAD_NO_LENGTH | HEAD_IDENTITY, "Transfer-Encoding: chunked\r\n");
+        j->cur_chunked = 1;
+        put_chunk(j, out, h->p, h->len);
+    } else if (turn_at(j, 0)->minor >= 1) {
+        put_head(j, out, m, HEAD_NO_LENGTH, "Transfer-Encoding: chunked\r\n");
+        j->resp_chunked = 1;
+        put_chunk(j, out, h->p, h->len);
+    } else { /* an HTTP/1.0 client reads to the close (RFC 9112 section 6.3, item 8) */
+        put_head(j, out, m, HEAD_NO_LENGTH | HEAD_NO_CONNECT, "Connection: close\r\n");
+        turn_at(j, 0)->close_after = 1;
+        put(j, out, h->p, h->len);
+    }
+    if (dir)
+        turn_at(j, 0)->head_sent = 1;
+    j->hold[dir] = 0;
+    h->len = h->off = 0;
     return 0;
 }
 
-/* A scanned body: feed it (len 0 with end: its end). Returns as pass_scanned. */
+/* The end of a held message: its head with the length it has now, then its body. */
+static void unhold(struct httpjudge *j, int dir)
+{
+    if (!j->hold[dir])
+        return;
+    const struct httpreq *m = httpreq_request(dir ? j->resp : j->req);
+    struct obuf *out = dir ? &j->to_client : &j->to_origin, *h = &j->held[dir];
+    char cl[48];
+    snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", h->len);
+    put_head(j, out, m, HEAD_NO_LENGTH | (dir ? 0u : HEAD_IDENTITY), cl);
+    put(j, out, h->p, h->len);
+    j->hold[dir] = 0;
+    h->len = h->off = 0;
+}
+
+/* Body bytes on their way (dir 0: to the origin, 1: to the client), framed as the message
+ * now is: held, chunked, or as they are. Returns 0, or 1 (j->stop says why) when a held
+ * request outgrows the hold and cannot go otherwise. */
+static int emit(struct httpjudge *j, int dir, const char *p, size_t n)
+{
+    if (j->hold[dir]) {
+        put(j, &j->held[dir], p, n);
+        return j->held[dir].len > HTTPJUDGE_HOLD_MAX ? spill(j, dir) : 0;
+    }
+    struct obuf *out = dir ? &j->to_client : &j->to_origin;
+    if (dir ? j->resp_chunked : j->cur_chunked)
+        put_chunk(j, out, p, n);
+    else
+        put(j, out, p, n);
+    return 0;
+}
+
+/* Text a response gives back: the vault's tokens restored, when it minted any. */
+static int restored(struct httpjudge *j, struct turn *t, const char *p, size_t n, int end)
+{
+    struct data_buf b = {0};
+    long k = end ? data_restore_end(j->restore, &b) : data_restore_feed(j->restore, p, n, &b);
+    int rc = k < 0 ? -ENOMEM : emit(j, 1, b.p ? b.p : "", b.len);
+    if (k > 0)
+        t->rewritten += (unsigned)k;
+    data_buf_free(&b);
+    return rc;
+}
+
+/*
+ * Pass on what a scanned body has made final: the matches in it are noted, and each class's
+ * action applies. A class blocked (or hashed with no key, or a vault full) stops the body:
+ * returns 1, j->stop says why, nothing of the value went out. Otherwise the final bytes, with
+ * their values rewritten, are emitted and released. Returns 0, 1, or -ENOMEM.
+ */
+static int pass_scanned(struct httpjudge *j, struct data_stream *st, int dir, struct turn *t)
+{
+    size_t nm, ready = data_stream_ready(st);
+    const struct data_match *m = data_stream_matches(st, &nm);
+    int rewrite = 0;
+    for (size_t i = 0; i < nm; i++) {
+        const char *name = j->c.data->names[m[i].cls];
+        enum data_action a = j->act[dir][m[i].cls];
+        note_class(t, name);
+        if (j->c.observe || a <= DATA_LOG)
+            continue; /* observe mode: the record names the class, nothing is done */
+        if (a == DATA_BLOCK) {
+            snprintf(j->stop, sizeof j->stop, "%s, which api.data blocks", name);
+            return 1;
+        }
+        if (a == DATA_HASH && !j->c.hash_key) {
+            snprintf(j->stop, sizeof j->stop,
+                     "%s, which api.data hashes, and this cordond has no data key to hash "
+                     "with (set data_key_file in cordond.conf)",
+                     name);
+            return 1;
+        }
+        if (a == DATA_TOKENIZE && !j->vault && data_vault_new(NULL, &j->vault) != 0)
+            return -ENOMEM;
+        rewrite = 1;
+    }
+    if (!ready)
+        return 0;
+    uint64_t base;
+    size_t plen;
+    const char *p = data_stream_pending(st, &base, &plen);
+    struct data_buf b = {0};
+    int rc = 0;
+    if (rewrite) {
+        struct data_act_ctx ctx = {.hash_key = j->c.hash_key, .vault = j->vault};
+        long k = data_action_apply(p, ready, base, m, nm, j->act[dir], j->c.data->names, &ctx, &b);
+        if (k == -ENOMEM) {
+            rc = -ENOMEM;
+        } else if (k < 0) {
+            snprintf(j->stop, sizeof j->stop,
+                     "a value that could not be rewritten (the connection's tokenize vault "
+                     "is full); open a new connection");
+            rc = 1;
+        } else {
+            t->rewritten += (unsigned)k;
+            p = b.p ? b.p : "";
+            ready = b.len;
+        }
+    }
+    if (rc == 0)
+        rc = dir && j->restore ? restored(j, t, p, ready, 0) : emit(j, dir, p, ready);
+    data_buf_free(&b);
+    if (rc == 0)
+        data_stream_release(st, data_stream_ready(st));
+    return rc;
+}
+
+/* A scanned body: feed it (len 0 with end: its end). Returns as pass_scanned; a scanner
+ * failure stops the body too. */
 static int scan_body(struct httpjudge *j, struct data_stream **stp, int dir, struct turn *t,
-                     struct obuf *out, int chunked, const char *data, size_t len, int end,
-                     const char **cls)
+                     const char *data, size_t len, int end)
 {
     if (!*stp && data_stream_new(j->c.data->scanner, stp) != 0)
         return -ENOMEM;
     int rc = end ? data_stream_end(*stp) : data_stream_feed(*stp, data, len);
-    if (rc != 0) {
-        *cls = "(the scanner failed)";
+    if (rc == -ENOMEM)
         return rc;
+    if (rc != 0) {
+        snprintf(j->stop, sizeof j->stop, "text the scanner could not scan within its budget");
+        rc = 1;
+    } else {
+        rc = pass_scanned(j, *stp, dir, t);
     }
-    rc = pass_scanned(j, *stp, dir, t, out, chunked, cls);
+    if (rc == 0 && end && dir && j->restore)
+        rc = restored(j, t, NULL, 0, 1);
     if (end || rc != 0) {
         data_stream_free(*stp);
         *stp = NULL;
@@ -313,15 +476,15 @@ static int refuse_unreadable(struct httpjudge *j)
 }
 
 /* A request whose body holds a class the policy does not let leave: answered 403 in its
- * place (the origin got only the bytes before the value), and the connection ends. */
-static int refuse_body(struct httpjudge *j, const char *cls)
+ * place (the origin got only the bytes before the value, or nothing of a held request), and
+ * the connection ends. */
+static int refuse_body(struct httpjudge *j)
 {
     struct turn *t = turn_at(j, j->n - 1);
-    char body[1024], why[512];
-    snprintf(why, sizeof why,
-             "the request body holds %s, which api.data does not let leave (scan of "
-             "sandbox.network.http[%zu])",
-             cls, j->c.entry);
+    char body[1200], why[512];
+    snprintf(why, sizeof why, "the request body holds %s (scan of sandbox.network.http[%zu])",
+             j->stop, j->c.entry);
+    j->hold[0] = 0;
     snprintf(body, sizeof body,
              "cordon: %s %s on %s:%u is refused: %s (policy of agent %s, version %llu). The "
              "value was not sent; the connection is closed.\n",
@@ -350,12 +513,14 @@ static int on_head(struct httpjudge *j, const struct httpreq *r)
     char rname[64];
     int status = 403, rc = 0, judged = 0, observable = 1;
     t->keep_alive = r->keep_alive;
+    t->minor = r->minor;
     t->method = strdup(r->method);
     if (!t->method)
         return -ENOMEM;
     j->in_request = 1;
     j->cur_forward = 0;
     j->cur_chunked = r->body == HTTPREQ_BODY_CHUNKED;
+    const char *ce = httpreq_field(r, "Content-Encoding");
     if (r->upgrade || strcmp(r->method, "CONNECT") == 0) {
         /* what follows a 101 or a CONNECT is not HTTP/1.1 and could not be judged */
         snprintf(why, sizeof why,
@@ -367,6 +532,14 @@ static int on_head(struct httpjudge *j, const struct httpreq *r)
                                    sizeof why) != 0) {
         status = 421; /* RFC 9110 section 15.5.20: this connection does not serve that Host */
         rule = "http.host";
+    } else if (j->c.data && r->body != HTTPREQ_BODY_NONE && ce && strcasecmp(ce, "identity")) {
+        snprintf(why, sizeof why,
+                 "%s on %s:%u has a body with Content-Encoding: %.40s, and this host's bodies "
+                 "are scanned, which compressed text cannot be; send the body uncompressed",
+                 r->method, j->c.host, j->c.port, ce);
+        status = 415; /* RFC 9110 section 15.5.16 */
+        rule = "http.scan";
+        observable = 0; /* observe mode could not say what the body held either */
     } else {
         struct httprule_request rq = {.method = r->method, .path = r->path, .query = r->query};
         rc = httprule_judge(j->c.rules, j->c.entry, &rq, &v);
@@ -395,8 +568,20 @@ static int on_head(struct httpjudge *j, const struct httpreq *r)
     if (t->allowed || (j->c.observe && observable)) {
         t->forwarded = 1;
         j->cur_forward = 1;
-        put(j, &j->to_origin, r->raw, r->raw_len);
         t->up = r->raw_len;
+        if (!j->c.data) {
+            put(j, &j->to_origin, r->raw, r->raw_len);
+        } else if (!j->rewrites[0] || r->body != HTTPREQ_BODY_LENGTH) {
+            put_head(j, &j->to_origin, r, HEAD_IDENTITY, NULL);
+        } else if (r->expect_continue && r->minor >= 1) {
+            /* the client waits for the origin's 100 before its body: the head goes now,
+             * with a framing that lets the body change length */
+            put_head(j, &j->to_origin, r, HEAD_NO_LENGTH | HEAD_IDENTITY,
+                     "Transfer-Encoding: chunked\r\n");
+            j->cur_chunked = 1;
+        } else {
+            j->hold[0] = 1; /* the head waits for the body's new length (unhold, spill) */
+        }
         if (httpreq_expect(j->resp, strcmp(r->method, "HEAD") == 0) != 0)
             return -ENOMEM; /* the queue bound is the same: never happens */
         return 0;
@@ -429,6 +614,22 @@ int httpjudge_new(const struct httpjudge_conf *conf, struct httpjudge **out)
         httpjudge_free(j);
         return -ENOMEM;
     }
+    for (int dir = 0; conf->data && dir < 2; dir++) {
+        size_t n = conf->data->n;
+        if (!(j->act[dir] = calloc(n ? n : 1, sizeof *j->act[dir]))) {
+            httpjudge_free(j);
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+            int a = conf->data->act[dir] ? conf->data->act[dir][i] : DATA_ALLOW;
+            if (a < DATA_ALLOW || a > DATA_BLOCK)
+                a = DATA_BLOCK; /* an action this judge does not know: the strongest */
+            if (dir == 1 && a == DATA_TOKENIZE)
+                a = DATA_LOG; /* a response's own values pass; the vault's come back */
+            j->act[dir][i] = (enum data_action)a;
+            j->rewrites[dir] |= a >= DATA_REDACT && a <= DATA_TOKENIZE;
+        }
+    }
     *out = j;
     return 0;
 }
@@ -448,6 +649,12 @@ void httpjudge_free(struct httpjudge *j)
     }
     data_stream_free(j->rq_st);
     data_stream_free(j->rs_st);
+    data_restore_free(j->restore);
+    data_vault_free(j->vault); /* wipes the values it held */
+    free(j->act[0]);
+    free(j->act[1]);
+    free(j->held[0].p);
+    free(j->held[1].p);
     httpreq_free(j->req);
     httpreq_free(j->resp);
     free(j->to_origin.p);
@@ -481,12 +688,10 @@ int httpjudge_from_client(struct httpjudge *j, const char *buf, size_t len, size
                 break;
         } else if (st.event == HTTPREQ_BODY) {
             if (j->cur_forward && j->c.data) {
-                const char *cls = NULL;
-                int sr = scan_body(j, &j->rq_st, 0, turn_at(j, j->n - 1), &j->to_origin,
-                                   j->cur_chunked, st.data, st.len, 0, &cls);
+                int sr = scan_body(j, &j->rq_st, 0, turn_at(j, j->n - 1), st.data, st.len, 0);
                 turn_at(j, j->n - 1)->up += st.len;
                 if (sr != 0) {
-                    rc = sr == -ENOMEM ? sr : refuse_body(j, cls);
+                    rc = sr == -ENOMEM ? sr : refuse_body(j);
                     pos = len;
                     break;
                 }
@@ -499,19 +704,19 @@ int httpjudge_from_client(struct httpjudge *j, const char *buf, size_t len, size
             }
         } else if (st.event == HTTPREQ_END) {
             if (j->cur_forward && j->rq_st) {
-                const char *cls = NULL;
-                int sr = scan_body(j, &j->rq_st, 0, turn_at(j, j->n - 1), &j->to_origin,
-                                   j->cur_chunked, NULL, 0, 1, &cls);
+                int sr = scan_body(j, &j->rq_st, 0, turn_at(j, j->n - 1), NULL, 0, 1);
                 if (sr != 0) {
-                    rc = sr == -ENOMEM ? sr : refuse_body(j, cls);
+                    rc = sr == -ENOMEM ? sr : refuse_body(j);
                     pos = len;
                     break;
                 }
             }
+            if (j->cur_forward)
+                unhold(j, 0);
             if (j->cur_forward && j->cur_chunked) {
-                size_t before = j->to_origin.len;
+                uint64_t before = j->to_origin.total;
                 put_chunk_end(j, &j->to_origin, httpreq_request(j->req));
-                turn_at(j, j->n - 1)->up += j->to_origin.len - before;
+                turn_at(j, j->n - 1)->up += j->to_origin.total - before;
             }
             j->in_request = 0;
             j->cur_forward = 0;
@@ -530,6 +735,9 @@ int httpjudge_from_client(struct httpjudge *j, const char *buf, size_t len, size
 static int origin_failed(struct httpjudge *j, const char *why)
 {
     j->closing = 1;
+    j->hold[1] = 0; /* a held response is not passed on */
+    data_restore_free(j->restore);
+    j->restore = NULL;
     if (!j->n)
         return 0;
     struct turn *t = turn_at(j, 0);
@@ -551,24 +759,45 @@ static int origin_failed(struct httpjudge *j, const char *why)
     return 0;
 }
 
-/* A response whose body holds a class the policy does not let in: its head went out, so the
- * connection is cut before the value; the record says why. */
-static int cut_response(struct httpjudge *j, struct turn *t, const char *cls, int rc)
+/* A response whose body holds a class the policy does not let in. Its head still held: the
+ * client gets a 403 in its place. Else the head went out, so the connection is cut before the
+ * value. The record says why, and the connection ends. */
+static int cut_response(struct httpjudge *j, struct turn *t, int rc)
 {
     char why[512];
-    snprintf(why, sizeof why,
-             "the response body holds %s, which api.data does not let in (scan of "
-             "sandbox.network.http[%zu]); the response was cut before it",
-             cls, j->c.entry);
+    int held = j->hold[1];
+    snprintf(why, sizeof why, "the response body holds %s (scan of sandbox.network.http[%zu])%s",
+             j->stop, j->c.entry, held ? "" : "; the response was cut before it");
     free(t->reason);
     t->reason = strdup(why);
     t->allowed = 0;
-    j->closing = 1;
-    if (j->rs_st) {
-        data_stream_free(j->rs_st);
-        j->rs_st = NULL;
+    j->hold[1] = 0;
+    j->held[1].len = j->held[1].off = 0;
+    data_stream_free(j->rs_st);
+    j->rs_st = NULL;
+    data_restore_free(j->restore);
+    j->restore = NULL;
+    if (rc == -ENOMEM || !t->reason)
+        return -ENOMEM;
+    if (!held) {
+        j->closing = 1;
+        return 0;
     }
-    return rc == -ENOMEM || !t->reason ? -ENOMEM : 0;
+    char body[1200], rule[64];
+    snprintf(body, sizeof body,
+             "cordon: the response of %s:%u to %s %s is refused: %s (policy of agent %s, version "
+             "%llu). Nothing of it was passed on; the connection is closed.\n",
+             j->c.host, j->c.port, t->method ? t->method : "", t->path ? t->path : "", why,
+             j->c.agent ? j->c.agent : "?", (unsigned long long)j->c.policy_version);
+    snprintf(rule, sizeof rule, "sandbox.network.http[%zu].scan", j->c.entry);
+    if (canned(t, 403, rule, body, 1, 0) != 0)
+        return -ENOMEM;
+    put(j, &j->to_client, t->canned, t->canned_len);
+    t->down = t->canned_len;
+    t->head_sent = 1;
+    pop(j);
+    j->closing = 1;
+    return 0;
 }
 
 static int on_response_step(struct httpjudge *j, const struct httpreq_step *st)
@@ -576,24 +805,42 @@ static int on_response_step(struct httpjudge *j, const struct httpreq_step *st)
     struct turn *t = j->n ? turn_at(j, 0) : NULL;
     if (!t || t->local)
         return origin_failed(j, "sent bytes nobody asked for");
-    size_t before = j->to_client.len;
+    uint64_t before = j->to_client.total;
     const struct httpreq *r = httpreq_request(j->resp);
     if (st->event == HTTPREQ_HEAD) {
         if (r->status == 101)
             return origin_failed(j, "switched protocols without being asked to");
-        put(j, &j->to_client, r->raw, r->raw_len);
-        t->head_sent = 1;
+        const char *ce = httpreq_field(r, "Content-Encoding");
+        if (j->c.data && r->body != HTTPREQ_BODY_NONE &&
+            (r->coding || (ce && strcasecmp(ce, "identity")))) {
+            char why[200];
+            snprintf(why, sizeof why,
+                     "sent a body with %s %.40s, though asked for none, and this host's "
+                     "bodies are scanned, which compressed text cannot be",
+                     r->coding ? "Transfer-Encoding" : "Content-Encoding",
+                     r->coding ? r->coding : ce);
+            return origin_failed(j, why);
+        }
         t->status = r->status;
         j->resp_chunked = r->body == HTTPREQ_BODY_CHUNKED;
         j->resp_interim = r->interim;
+        int restore = !r->interim && r->body != HTTPREQ_BODY_NONE && j->vault &&
+                      data_vault_count(j->vault) > 0 && !j->c.observe;
+        if (restore && data_restore_new(j->vault, &j->restore) != 0)
+            return -ENOMEM;
+        if (!r->interim && r->body == HTTPREQ_BODY_LENGTH && (j->rewrites[1] || restore) &&
+            j->c.data && !j->c.observe) {
+            j->hold[1] = 1; /* the head waits for the body's new length (unhold, spill) */
+        } else {
+            put(j, &j->to_client, r->raw, r->raw_len);
+            t->head_sent = 1;
+        }
         if (!r->interim && !r->keep_alive)
             t->close_after = 1; /* the origin closes after this response */
     } else if (st->event == HTTPREQ_BODY && j->c.data) {
-        const char *cls = NULL;
-        int sr = scan_body(j, &j->rs_st, 1, t, &j->to_client, j->resp_chunked, st->data, st->len, 0,
-                           &cls);
+        int sr = scan_body(j, &j->rs_st, 1, t, st->data, st->len, 0);
         if (sr != 0)
-            return cut_response(j, t, cls, sr);
+            return cut_response(j, t, sr);
     } else if (st->event == HTTPREQ_BODY) {
         if (j->resp_chunked)
             put_chunk(j, &j->to_client, st->data, st->len);
@@ -601,22 +848,30 @@ static int on_response_step(struct httpjudge *j, const struct httpreq_step *st)
             put(j, &j->to_client, st->data, st->len);
     } else if (st->event == HTTPREQ_END) {
         if (j->rs_st) {
-            const char *cls = NULL;
-            int sr =
-                scan_body(j, &j->rs_st, 1, t, &j->to_client, j->resp_chunked, NULL, 0, 1, &cls);
+            int sr = scan_body(j, &j->rs_st, 1, t, NULL, 0, 1);
             if (sr != 0)
-                return cut_response(j, t, cls, sr);
+                return cut_response(j, t, sr);
+        } else if (j->restore) { /* an empty body */
+            int sr = restored(j, t, NULL, 0, 1);
+            if (sr != 0)
+                return cut_response(j, t, sr);
+        }
+        data_restore_free(j->restore);
+        j->restore = NULL;
+        if (j->hold[1]) {
+            unhold(j, 1);
+            t->head_sent = 1;
         }
         if (j->resp_chunked && !j->resp_interim)
             put_chunk_end(j, &j->to_client, r);
         if (!j->resp_interim) {
-            t->down += j->to_client.len - before;
+            t->down += j->to_client.total - before;
             pop(j);
             pump(j);
             return 0;
         }
     }
-    t->down += j->to_client.len - before;
+    t->down += j->to_client.total - before;
     return 0;
 }
 

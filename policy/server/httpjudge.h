@@ -32,6 +32,11 @@
 #define HTTPJUDGE_PIPELINE_MAX 64
 /* Output held for one side past which the caller should stop reading the other side. */
 #define HTTPJUDGE_OUT_HIGH (256u * 1024)
+/* A scanned body whose values api.data rewrites may change length. A Content-Length message
+ * is held, head and body, up to this many bytes, and goes out with its new length; past it
+ * the rest streams chunked (or, to an HTTP/1.0 client, to the connection's close), and an
+ * HTTP/1.0 request, which can be framed no other way, is refused. */
+#define HTTPJUDGE_HOLD_MAX (256u * 1024)
 
 /* One request's exchange, for the audit record (strings valid during the call only). */
 struct httpjudge_rec {
@@ -45,6 +50,8 @@ struct httpjudge_rec {
     uint64_t bytes_up;   /* request bytes as forwarded (0 when refused) */
     uint64_t bytes_down; /* response bytes sent to the client */
     const char *classes; /* data classes found in its bodies (scan), comma-separated, or "" */
+    unsigned rewritten;  /* values api.data rewrote in its bodies (redact, mask, hash, tokenize,
+                            and tokens restored in the response) */
 };
 
 struct httpjudge_conf {
@@ -57,10 +64,19 @@ struct httpjudge_conf {
     const char *agent;     /* named in refusals */
     uint64_t policy_version;
     int observe;
-    /* scan: the entry's bodies go through api.data's classes (NULL: not scanned). A class
-     * whose action is anything but allow or log stops the body before the value is passed
-     * on: a request is answered 403 in its place and the connection ends; a response is cut. */
+    /*
+     * scan: the entry's bodies go through api.data's classes (NULL: not scanned), streamed
+     * with the scanner's holdback. Each class's action for the direction applies: redact,
+     * mask and hash rewrite the value (hash with hash_key, DATA_KEY_LEN bytes; without it a
+     * hashed class stops the body); tokenize puts a placeholder in the request from a vault
+     * of this connection's, and its responses get the values back; block stops the body before
+     * the value: a request is answered 403 in its place and the connection ends, a response is
+     * answered 403 if its head is still held, else cut. The request asks for an unencoded
+     * response (Accept-Encoding: identity), and a body with a Content-Encoding is refused
+     * (415 from the client, 502 from the origin): compressed text could not be scanned.
+     */
     const struct engine_data_view *data;
+    const unsigned char *hash_key;
     void (*record)(void *ctx, const struct httpjudge_rec *r);
     void *ctx;
 };

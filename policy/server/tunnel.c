@@ -880,6 +880,10 @@ static void http_record(void *ctx, const struct httpjudge_rec *r)
     jbuf_u64(&f, r->bytes_up);
     jbuf_key(&f, "bytes_down");
     jbuf_u64(&f, r->bytes_down);
+    if (r->rewritten) { /* values api.data rewrote (redact, mask, hash, tokenize, restored) */
+        jbuf_key(&f, "data_rewritten");
+        jbuf_u64(&f, r->rewritten);
+    }
     if (r->classes && r->classes[0]) { /* the classes found, never the values */
         jbuf_key(&f, "data_classes");
         jbuf_raw(&f, "[");
@@ -1024,6 +1028,7 @@ static enum relay_end relay_judged(struct treq *t, SSL *cs, SSL *os, const char 
                                .policy_version = t->policy_version,
                                .observe = t->pol->mode == POLICY_MODE_OBSERVE,
                                .data = t->data.scanner ? &t->data : NULL,
+                               .hash_key = s->data_key,
                                .record = http_record,
                                .ctx = t};
     struct httpjudge *j = NULL;

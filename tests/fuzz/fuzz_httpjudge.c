@@ -4,7 +4,11 @@
  * both sides. The input is a list of records: a byte whose low bit picks the side (client or
  * origin; 0xfe and 0xff: that side's end), a length byte, then that many bytes. Whatever comes,
  * what the judge sends the origin must read back, with a fresh parser, as well-formed requests
- * that the rules allow: nothing refused and nothing unreadable ever reaches the origin.
+ * that the rules allow: nothing refused and nothing unreadable ever reaches the origin. An
+ * input of odd size is judged with scan on, api.data redacting card numbers in requests,
+ * blocking them in responses and tokenizing e-mail addresses, so that bodies are held,
+ * re-framed and rewritten: the origin's stream must still parse, and no body in it may hold a
+ * card number the scanner finds.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -12,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/data/data.h"
 #include "policy/policy.h"
 #include "policy/server/httpjudge.h"
 #include "policy/server/httpreq.h"
@@ -26,13 +31,31 @@ static const char *policy_text =
     "\"action\": \"allow\"},"
     "{\"path\": \"/api/customers/export*\", \"action\": \"deny\"}], \"default\": \"deny\"}]}}}";
 
+static struct data_scanner *scanner;
 static struct policy *pol;
 static struct httprule_set *rules;
+static const char *names[2];
+static int acts[2][2];
+static struct engine_data_view view;
 
-/* Every request in what went to the origin parses and is allowed. */
-static void check_origin_side(const char *buf, size_t len)
+/* A body that went to the origin, under scan: no card number in it. */
+static void check_body(const char *b, size_t n)
+{
+    struct data_match *m = NULL;
+    long k = data_scan(scanner, b, n, &m);
+    for (long i = 0; i < k; i++)
+        if (strcmp(data_scanner_class_name(scanner, m[i].cls), "pii.credit_card") == 0)
+            __builtin_trap(); /* a card number the policy redacts reached the origin */
+    free(m);
+}
+
+/* Every request in what went to the origin parses and is allowed (and, under scan, no body
+ * holds a card number). */
+static void check_origin_side(const char *buf, size_t len, int scan)
 {
     struct httpreq_parser *p = NULL;
+    char *body = NULL;
+    size_t blen = 0;
     if (httpreq_new(NULL, &p) != 0)
         return;
     size_t pos = 0;
@@ -54,9 +77,22 @@ static void check_origin_side(const char *buf, size_t len)
             if (jr != -ENOMEM && !ok)
                 __builtin_trap(); /* a refused request reached the origin */
         }
+        if (st.event == HTTPREQ_BODY && scan) {
+            char *g = realloc(body, blen + st.len + 1);
+            if (!g)
+                break;
+            body = g;
+            memcpy(body + blen, st.data, st.len);
+            blen += st.len;
+        }
+        if (st.event == HTTPREQ_END && scan) {
+            check_body(body ? body : "", blen);
+            blen = 0;
+        }
         if (st.event == HTTPREQ_MORE)
             break;
     }
+    free(body);
     httpreq_free(p);
 }
 
@@ -77,13 +113,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (policy_load(policy_text, strlen(policy_text), &env, &pol, &d) != 0 ||
             httprule_compile(pol, &rules, err, sizeof err) != 0)
             abort();
+        struct data_class_spec spec[2] = {{.name = "pii.credit_card"}, {.name = "pii.email"}};
+        struct data_config cfg = {.classes = spec, .n_classes = 2};
+        if (data_scanner_new(&cfg, &scanner, err, sizeof err) != 0)
+            abort();
+        for (size_t k = 0; k < 2; k++) {
+            names[k] = data_scanner_class_name(scanner, k);
+            int card = strcmp(names[k], "pii.credit_card") == 0;
+            acts[0][k] = card ? 2 /* redact */ : 5 /* tokenize */;
+            acts[1][k] = card ? 6 /* block */ : 5;
+        }
+        view = (struct engine_data_view){
+            .scanner = scanner, .n = 2, .names = names, .act = {acts[0], acts[1]}};
     }
+    int scan = size & 1;
     struct httpjudge_conf c = {.policy = pol,
                                .rules = rules,
                                .host = "crm.internal",
                                .port = 80,
                                .default_port = 80,
                                .agent = "f",
+                               .data = scan ? &view : NULL,
                                .record = noop};
     struct httpjudge *j = NULL;
     if (httpjudge_new(&c, &j) != 0)
@@ -124,7 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         httpjudge_sent_client(j, cn);
     }
     if (sent)
-        check_origin_side(sent, sent_len);
+        check_origin_side(sent, sent_len, scan);
     free(sent);
     httpjudge_free(j);
     return 0;

@@ -4,8 +4,9 @@
 # cordond on loopback: for a host the policy names, every request on the tunnel is judged by
 # method and path; allowed ones reach the origin, refused ones get cordond's 403 naming the
 # rule and never reach it, on a keep-alive connection that stays usable; encoded and dotted
-# spellings are judged as what they are; smuggling shapes are refused with 400; and each
-# request is in the audit log with its rule, decision and status.
+# spellings are judged as what they are; smuggling shapes are refused with 400; scanned bodies
+# get api.data's actions (block, redact, tokenize with the values restored in the response);
+# and each request is in the audit log with its rule, decision and status.
 #   http_rules.sh CORDOND CORDON SOURCE_DIR
 CORDOND=$(realpath "$1")
 CORDON=$(realpath "$2")
@@ -37,7 +38,8 @@ cat > "$T/policy.json" <<JSON
                          {"path": "/api/customers/export*", "action": "deny"},
                          {"method": "POST", "path": "/api/notes", "action": "allow"}],
                "default": "deny", "scan": true}]}},
- "api": {"data": {"pii.credit_card": "block", "pii.ssn": {"request": "allow", "response": "block"}}}}
+ "api": {"data": {"pii.credit_card": "block", "pii.ssn": {"request": "allow", "response": "block"},
+                  "pii.email": "redact", "pii.iban": "tokenize"}}}
 JSON
 run "policy check accepts the HTTP rules" 0 "$CORDON" policy check "$T/policy.json"
 "$CORDOND" --policy "$T/policy.json" --agent-key-file "$T/agent.key" --signing-key "$T/sign.key" \
@@ -244,12 +246,75 @@ case "$OUT" in *"refused "*" of "*) n=$(echo "$OUT" | sed -n 's/.*refused \([0-9
 [ "$(seen "$CARD")" -eq 0 ] && ok "scan: the card number never reached the origin" ||
     bad "scan: the card number never reached the origin" "$(grep -F "$CARD" "$T/origin.log" | head -3)"
 # pii.ssn may leave (request: allow) but not come back (response: block): the origin echoes it
-run "scan: an SSN in a response is cut before it reaches the client" 18 "${O[@]}" -- \
-    curl -sS --noproxy '*' -d 'ssn=536-90-4312' "$U/api/notes"
+# (the response is held, since api.data rewrites responses: the client gets a 403 in its place)
+run "scan: an SSN in a response is refused before it reaches the client" 0 "${O[@]}" -- \
+    curl -sS --noproxy '*' -d 'ssn=536-90-4312' -w '[%{http_code}]' "$U/api/notes"
+has "scan: the refusal names the class" "pii.ssn, which api.data blocks"
+has "scan: the refusal is a 403" "[403]"
 case "$OUT" in *"536-90-4312"*) bad "scan: the SSN never reached the client" "$OUT" ;;
                *) ok "scan: the SSN never reached the client" ;; esac
 [ "$(seen 'ssn=536-90-4312')" -eq 1 ] && ok "scan: the SSN did leave, as the request rule allows" ||
     bad "scan: the SSN did leave, as the request rule allows" "$(cat "$T/origin.log")"
+
+# redact: an e-mail address in a POST body reaches the origin as [EMAIL], with the body's new
+# length, at every split of the body across TCP segments, on a connection that stays usable
+MAIL=ada.lovelace@example.org
+run "redact: an address in a POST body, split at every offset, is redacted" 0 "$PY" - "$TUN" "$KEY" "$HP" "$MAIL" <<'PYEOF'
+import socket, sys, time
+tun, key, port, mail = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+h, p = tun.rsplit(":", 1)
+body = ("note=write to %s soon" % mail).encode()
+head = ("POST /api/notes HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n\r\n" % (port, len(body))).encode()
+get = ("GET /api/orders/9 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port).encode()
+good = 0
+for cut in range(len(body) + 1):
+    s = socket.create_connection((h, int(p)), timeout=10)
+    s.sendall(("CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nProxy-Authorization: Bearer %s\r\n\r\n" % (port, port, key)).encode())
+    r = b""
+    while b"\r\n\r\n" not in r:
+        r += s.recv(1)
+    s.sendall(head + body[:cut])
+    time.sleep(0.01)
+    s.sendall(body[cut:] + get)
+    out = b""
+    while out.count(b"origin saw") < 2:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+    s.close()
+    good += (b"origin saw POST /api/notes note=write to [EMAIL] soon" in out
+             and b"origin saw GET /api/orders/9" in out and mail.encode() not in out)
+print("redacted %d of %d" % (good, len(body) + 1))
+PYEOF
+case "$OUT" in *"redacted "*" of "*) n=$(echo "$OUT" | sed -n 's/.*redacted \([0-9]*\) of \([0-9]*\).*/\1 \2/p');
+    set -- $n; [ "$1" = "$2" ] && ok "redact: at every offset, and the next request answered ($1)" ||
+        bad "redact: at every offset, and the next request answered" "$OUT" ;;
+    *) bad "redact: at every offset, and the next request answered" "$OUT" ;; esac
+[ "$(seen "$MAIL")" -eq 0 ] && ok "redact: the address never reached the origin" ||
+    bad "redact: the address never reached the origin" "$(grep -F "$MAIL" "$T/origin.log" | head -3)"
+# a body past the hold (256 KiB) goes chunked; the value near its end is still redacted
+"$PY" -c "import sys; sys.stdout.write('x' * 300000 + ' mail $MAIL end')" > "$T/big.txt"
+run "redact: a 300 KB body with an address at its end" 0 "${O[@]}" -- curl -sS --noproxy '*' \
+    -H 'Expect:' --data-binary @"$T/big.txt" -o "$T/ws/big.out" -w '%{http_code}' "$U/api/notes"
+has "redact: the 300 KB body was answered" "200"
+grep -q -F "mail [EMAIL] end" "$T/origin.log" && ok "redact: the origin got the long body, redacted" ||
+    bad "redact: the origin got the long body, redacted" "$(tail -c 300 "$T/origin.log")"
+# tokenize: the origin sees [IBAN_1], the agent gets its own value back in the response; real
+# python requests, which asks for gzip (cordon asks the origin for identity instead)
+IBAN=DE89370400440532013000
+run "tokenize: python requests posts an IBAN" 0 "${O[@]}" -- "$PY" -c "
+import requests, sys
+r = requests.post('$U/api/notes', data='pay $IBAN today', headers={'Content-Type': 'text/plain'})
+print(r.status_code, r.text)"
+has "tokenize: the agent gets its value back" "200 origin saw POST /api/notes pay $IBAN today"
+[ "$(seen 'pay [IBAN_1] today')" -eq 1 ] && [ "$(seen "$IBAN")" -eq 0 ] &&
+    ok "tokenize: the origin saw only the token" ||
+    bad "tokenize: the origin saw only the token" "$(grep -F "pay " "$T/origin.log" | head -3)"
+run "scan: a gzip-encoded body is refused with 415" 0 "${O[@]}" -- curl -sS --noproxy '*' \
+    -H 'Content-Encoding: gzip' --data-binary 'not really gzip' -w '[%{http_code}]' "$U/api/notes"
+has "scan: the 415 says what to do" "send the body uncompressed"
+has "scan: 415" "[415]"
 
 sleep 0.5
 AUDIT=$(cat "$T"/state/audit/*.jsonl 2>/dev/null)
@@ -264,8 +329,10 @@ OUT=$(echo "$AUDIT" | grep '"kind":"http.request"' | grep '"data_classes"' | hea
 has "audit: the class found, never the value" '"data_classes":["pii.credit_card"]'
 OUT=$(echo "$AUDIT" | grep '"kind":"http.request"' | grep '"pii.ssn"' | head -1)
 has "audit: the SSN's response recorded with its class" '"data_classes":["pii.ssn"]'
+OUT=$(echo "$AUDIT" | grep '"kind":"http.request"' | grep '"pii.email"' | head -1)
+has "audit: a redacted request says how many values were rewritten" '"data_rewritten":1'
 HR=$(echo "$AUDIT" | grep '"kind":"http.request"')
-case "$HR" in *"card=$CARD"*|*"536-90-4312"*) bad "audit: no body value is in http.request" "$HR" ;;
+case "$HR" in *"card=$CARD"*|*"536-90-4312"*|*"$MAIL"*|*"$IBAN"*) bad "audit: no body value is in http.request" "$HR" ;;
               *) ok "audit: no body value is in http.request" ;; esac
 HTTPREC=$(echo "$AUDIT" | grep '"kind":"http.request"')
 case "$HTTPREC" in *'%63ustomers'*|*'/../'*) bad "audit: paths are recorded normalized" "$HTTPREC" ;;

@@ -111,10 +111,16 @@ static void client(struct httpjudge *j, const char *s, size_t step)
     }
 }
 
-static void origin(struct httpjudge *j, const char *s)
+static void origin_n(struct httpjudge *j, const char *s, size_t n)
 {
     size_t used;
-    cr_assert_eq(httpjudge_from_origin(j, s, strlen(s), &used), 0);
+    cr_assert_eq(httpjudge_from_origin(j, s, n, &used), 0);
+    cr_assert_eq(used, n);
+}
+
+static void origin(struct httpjudge *j, const char *s)
+{
+    origin_n(j, s, strlen(s));
 }
 
 #define GET_ORDER "GET /api/orders/17 HTTP/1.1\r\nHost: crm.internal\r\n\r\n"
@@ -494,36 +500,50 @@ Test(httpjudge, a_bad_chunk_in_a_forwarded_body_answers_that_request_and_ends)
     httpjudge_free(j);
 }
 
-/* scan: api.data's classes in the bodies, with the stream's holdback */
-static struct data_scanner *card_scanner;
-static const char *card_names[1];
-static const int block_act[1] = {6 /* DATA_BLOCK */}, allow_act[1] = {0};
-static struct engine_data_view card_view;
+/* scan: api.data's classes in the bodies, with the stream's holdback; two classes (card,
+ * email) with an action for each direction. */
+static struct data_scanner *two_scanner;
+static const char *two_names[2];
+static int two_act[2][2];
+static struct engine_data_view two_view;
+static const unsigned char test_key[32] = {1, 2, 3};
 
-static struct httpjudge *judge_scanning(int request_blocks)
+enum { A_ALLOW, A_LOG, A_REDACT, A_MASK, A_HASH, A_TOKENIZE, A_BLOCK };
+
+static struct httpjudge *judge_rewriting(int card_rq, int card_rs, int mail_rq, int mail_rs,
+                                         int with_key)
 {
-    struct data_class_spec spec = {.name = "pii.credit_card"};
-    struct data_config cfg = {.classes = &spec, .n_classes = 1};
+    struct data_class_spec spec[2] = {{.name = "pii.credit_card"}, {.name = "pii.email"}};
+    struct data_config cfg = {.classes = spec, .n_classes = 2};
     char err[256];
-    if (!card_scanner)
-        cr_assert_eq(data_scanner_new(&cfg, &card_scanner, err, sizeof err), 0, "%s", err);
-    card_names[0] = data_scanner_class_name(card_scanner, 0);
-    card_view =
-        (struct engine_data_view){.scanner = card_scanner,
-                                  .n = 1,
-                                  .names = card_names,
-                                  .act = {request_blocks ? block_act : allow_act, block_act}};
+    if (!two_scanner)
+        cr_assert_eq(data_scanner_new(&cfg, &two_scanner, err, sizeof err), 0, "%s", err);
+    for (size_t i = 0; i < 2; i++) {
+        two_names[i] = data_scanner_class_name(two_scanner, i);
+        int card = strcmp(two_names[i], "pii.credit_card") == 0;
+        two_act[0][i] = card ? card_rq : mail_rq;
+        two_act[1][i] = card ? card_rs : mail_rs;
+    }
+    two_view = (struct engine_data_view){
+        .scanner = two_scanner, .n = 2, .names = two_names, .act = {two_act[0], two_act[1]}};
     struct httpjudge_conf c = {.policy = p,
                                .rules = set,
                                .host = "crm.internal",
                                .port = 80,
                                .default_port = 80,
                                .agent = "crm-agent",
-                               .data = &card_view,
+                               .data = &two_view,
+                               .hash_key = with_key ? test_key : NULL,
                                .record = on_record};
     struct httpjudge *j = NULL;
     cr_assert_eq(httpjudge_new(&c, &j), 0);
     return j;
+}
+
+/* Card numbers blocked in responses, and in requests too or allowed there. */
+static struct httpjudge *judge_scanning(int request_blocks)
+{
+    return judge_rewriting(request_blocks ? A_BLOCK : A_ALLOW, A_BLOCK, A_ALLOW, A_ALLOW, 0);
 }
 
 Test(httpjudge, scan_stops_a_card_in_a_request_body_at_every_split)
@@ -565,5 +585,217 @@ Test(httpjudge, scan_lets_clean_bodies_through_and_cuts_a_card_in_a_response)
     drain(j, 0, to_c, sizeof to_c);
     cr_assert_not(strstr(to_c, "5555555555554444"), "the card reached the client: %s", to_c);
     cr_assert(httpjudge_done(j), "the response is cut and the connection ends");
+    httpjudge_free(j);
+}
+
+/* Rewriting actions: the rewritten message goes out with a length that is its own (held,
+ * then Content-Length; chunked or to the close past HTTPJUDGE_HOLD_MAX), and the connection
+ * stays usable. */
+/* The body of the first message in s, after its head, by its own framing. */
+static size_t body_of(const char *s, char *out, size_t cap)
+{
+    const char *b = strstr(s, "\r\n\r\n");
+    cr_assert(b, "no head end in %s", s);
+    b += 4;
+    const char *cl = strstr(s, "Content-Length: ");
+    size_t n = 0;
+    if (strstr(s, "Transfer-Encoding: chunked") && strstr(s, "Transfer-Encoding: chunked") < b) {
+        for (;;) {
+            char *end;
+            unsigned long k = strtoul(b, &end, 16);
+            cr_assert(end[0] == '\r' && end[1] == '\n', "bad chunk line at %.20s", b);
+            b = end + 2;
+            if (k == 0)
+                break;
+            cr_assert_lt(n + k, cap);
+            memcpy(out + n, b, k);
+            n += k;
+            b += k + 2;
+        }
+    } else if (cl && cl < b) {
+        n = strtoul(cl + 16, NULL, 10);
+        cr_assert_leq(n, strlen(b), "Content-Length %zu, %zu bytes follow", n, strlen(b));
+        memcpy(out, b, n);
+    } else {
+        n = strlen(b);
+        memcpy(out, b, n);
+    }
+    out[n] = '\0';
+    return n;
+}
+
+Test(httpjudge, redact_in_a_request_body_at_every_split_keeps_the_framing_true)
+{
+    const char *head =
+        "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\nAccept-Encoding: gzip, br\r\n"
+        "Content-Length: 26\r\n\r\n";
+    const char *body = "card=5555555555554444&x=1\n";
+    for (size_t cut = 0; cut <= strlen(body); cut++) {
+        struct httpjudge *j = judge_rewriting(A_REDACT, A_ALLOW, A_ALLOW, A_ALLOW, 0);
+        static char to_o[8192], to_c[8192], got[4096];
+        to_o[0] = to_c[0] = '\0';
+        char first[256];
+        snprintf(first, sizeof first, "%s%.*s", head, (int)cut, body);
+        client(j, first, 0);
+        drain(j, 1, to_o, sizeof to_o);
+        if (cut < strlen(body))
+            cr_assert_not(strstr(to_o, "\r\n\r\n"), "cut %zu: the head went before the body: %s",
+                          cut, to_o);
+        client(j, body + cut, 0);
+        client(j, GET_ORDER, 0);
+        drain(j, 1, to_o, sizeof to_o);
+        cr_assert_not(strstr(to_o, "5555555555554444"), "cut %zu: the card reached the origin",
+                      cut);
+        body_of(to_o, got, sizeof got);
+        cr_assert_str_eq(got, "card=[CREDIT_CARD]&x=1\n", "cut %zu: %s", cut, to_o);
+        cr_assert(strstr(to_o, "Content-Length: 23\r\n"), "cut %zu: %s", cut, to_o);
+        cr_assert(strstr(to_o, "Accept-Encoding: identity\r\n") && !strstr(to_o, "gzip"),
+                  "a scanned request asks for an unencoded response: %s", to_o);
+        cr_assert(strstr(to_o, "\nGET /api/orders/17 HTTP/1.1\r\n"),
+                  "cut %zu: the next request follows: %s", cut, to_o);
+        origin(j, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" OK_RESP);
+        drain(j, 0, to_c, sizeof to_c);
+        cr_assert(strstr(to_c, "ok") && strstr(to_c, "order"), "cut %zu: %s", cut, to_c);
+        cr_assert_not(httpjudge_done(j), "the connection stays usable");
+        httpjudge_free(j);
+        cr_assert_eq(recs[nrec - 2].rewritten, 1);
+        cr_assert_str_eq(recs[nrec - 2].classes, "pii.credit_card");
+        cr_assert_eq(recs[nrec - 2].status, 200);
+    }
+}
+
+Test(httpjudge, mask_and_hash_in_a_response_go_with_their_new_length)
+{
+    struct httpjudge *j = judge_rewriting(A_ALLOW, A_MASK, A_ALLOW, A_HASH, 1);
+    static char to_c[4096], got[4096];
+    to_c[0] = '\0';
+    client(j, GET_ORDER, 0);
+    const char *rb = "card 5555555555554444 of ada@example.org\n";
+    char resp[512];
+    snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", strlen(rb), rb);
+    for (size_t i = 0; resp[i]; i++) /* a byte at a time */
+        origin_n(j, resp + i, 1);
+    drain(j, 0, to_c, sizeof to_c);
+    body_of(to_c, got, sizeof got);
+    cr_assert(strstr(got, "card ************4444 of [EMAIL:"), "%s", to_c);
+    cr_assert_not(strstr(to_c, "ada@example.org") || strstr(to_c, "5555555555554444"), "%s", to_c);
+    char cl[48];
+    snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", strlen(got));
+    cr_assert(strstr(to_c, cl), "the new length, once: %s", to_c);
+    cr_assert_not(strstr(strstr(to_c, cl) + 1, "Content-Length"), "%s", to_c);
+    cr_assert_eq(recs[nrec - 1].rewritten, 2);
+    cr_assert_not(httpjudge_done(j));
+    httpjudge_free(j);
+}
+
+Test(httpjudge, hash_without_a_data_key_stops_the_body)
+{
+    struct httpjudge *j = judge_rewriting(A_HASH, A_ALLOW, A_ALLOW, A_ALLOW, 0);
+    static char to_o[4096], to_c[4096];
+    to_o[0] = to_c[0] = '\0';
+    client(j,
+           "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\nContent-Length: 21\r\n\r\n"
+           "card=5555555555554444",
+           0);
+    drain(j, 1, to_o, sizeof to_o);
+    drain(j, 0, to_c, sizeof to_c);
+    cr_assert_not(strstr(to_o, "5555"), "%s", to_o);
+    cr_assert(strncmp(to_c, "HTTP/1.1 403 ", 13) == 0 && strstr(to_c, "data_key_file"), "%s", to_c);
+    httpjudge_free(j);
+}
+
+Test(httpjudge, tokenize_hides_the_value_from_the_origin_and_restores_it_in_the_response)
+{
+    struct httpjudge *j = judge_rewriting(A_ALLOW, A_ALLOW, A_TOKENIZE, A_TOKENIZE, 0);
+    static char to_o[4096], to_c[4096], got[4096];
+    to_o[0] = to_c[0] = '\0';
+    client(j,
+           "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\nContent-Length: 18\r\n\r\n"
+           "to=ada@example.org",
+           0);
+    drain(j, 1, to_o, sizeof to_o);
+    cr_assert_not(strstr(to_o, "ada@example.org"), "%s", to_o);
+    body_of(to_o, got, sizeof got);
+    cr_assert_str_eq(got, "to=[EMAIL_1]", "%s", to_o);
+    /* the origin echoes the token, split inside it, and names a value of its own */
+    origin(j, "HTTP/1.1 200 OK\r\nContent-Length: 41\r\n\r\nsent to [EMA");
+    origin(j, "IL_1]; cc bob@example.org ok\n");
+    drain(j, 0, to_c, sizeof to_c);
+    body_of(to_c, got, sizeof got);
+    cr_assert_str_eq(got, "sent to ada@example.org; cc bob@example.org ok\n", "%s", to_c);
+    httpjudge_free(j);
+}
+
+Test(httpjudge, a_response_over_the_hold_goes_chunked_or_to_the_close)
+{
+    size_t big = HTTPJUDGE_HOLD_MAX + 5000;
+    char *rb = malloc(big + 64);
+    memset(rb, 'a', big);
+    memcpy(rb + 1000, " 5555555555554444 ", 18);
+    memcpy(rb + big - 100, " 4111111111111111 ", 18);
+    rb[big] = '\0';
+    for (int minor = 1; minor >= 0; minor--) {
+        struct httpjudge *j = judge_rewriting(A_ALLOW, A_REDACT, A_ALLOW, A_ALLOW, 0);
+        size_t cap = big * 2 + 4096;
+        char *to_c = malloc(cap), *got = malloc(cap), *resp = malloc(big + 256);
+        to_c[0] = '\0';
+        client(j, minor ? GET_ORDER : "GET /api/orders/17 HTTP/1.0\r\nHost: crm.internal\r\n\r\n",
+               0);
+        int k =
+            snprintf(resp, big + 256, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", big, rb);
+        for (int off = 0; off < k; off += 4096) {
+            origin_n(j, resp + off, (size_t)(k - off < 4096 ? k - off : 4096));
+            drain(j, 0, to_c, cap);
+        }
+        size_t n = body_of(to_c, got, cap);
+        cr_assert(strstr(to_c, minor ? "Transfer-Encoding: chunked\r\n" : "Connection: close\r\n"),
+                  "HTTP/1.%d: %.200s", minor, to_c);
+        cr_assert_eq(n, big - 2 * 16 + 2 * strlen("[CREDIT_CARD]"), "HTTP/1.%d", minor);
+        cr_assert_not(strstr(got, "5555555555554444") || strstr(got, "4111111111111111"));
+        cr_assert_eq(httpjudge_done(j), minor == 0, "HTTP/1.%d", minor);
+        httpjudge_free(j);
+        free(to_c);
+        free(got);
+        free(resp);
+    }
+    free(rb);
+}
+
+Test(httpjudge, a_held_response_with_a_blocked_value_is_refused_whole)
+{
+    struct httpjudge *j = judge_rewriting(A_ALLOW, A_BLOCK, A_ALLOW, A_REDACT, 0);
+    static char to_c[4096];
+    to_c[0] = '\0';
+    client(j, GET_ORDER, 0);
+    origin(j, "HTTP/1.1 200 OK\r\nContent-Length: 26\r\n\r\nyour card=5555555555554444");
+    drain(j, 0, to_c, sizeof to_c);
+    cr_assert(strncmp(to_c, "HTTP/1.1 403 ", 13) == 0, "%s", to_c);
+    cr_assert_not(strstr(to_c, "200 OK") || strstr(to_c, "5555"), "%s", to_c);
+    cr_assert(strstr(to_c, "pii.credit_card, which api.data blocks"), "%s", to_c);
+    cr_assert(httpjudge_done(j));
+    httpjudge_free(j);
+    cr_assert_eq(recs[nrec - 1].status, 403);
+}
+
+Test(httpjudge, encoded_bodies_are_refused_on_a_scanned_host)
+{
+    struct httpjudge *j = judge_rewriting(A_BLOCK, A_BLOCK, A_ALLOW, A_ALLOW, 0);
+    static char to_o[4096], to_c[4096];
+    to_o[0] = to_c[0] = '\0';
+    client(j,
+           "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\nContent-Encoding: gzip\r\n"
+           "Content-Length: 4\r\n\r\nxxxx" GET_ORDER,
+           0);
+    drain(j, 1, to_o, sizeof to_o);
+    drain(j, 0, to_c, sizeof to_c);
+    cr_assert(strncmp(to_c, "HTTP/1.1 415 ", 13) == 0 && strstr(to_c, "uncompressed"), "%s", to_c);
+    cr_assert_not(strstr(to_o, "POST"), "the encoded request stays here: %s", to_o);
+    cr_assert(strstr(to_o, "GET /api/orders/17"), "the connection stays usable: %s", to_o);
+    origin(j, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nzzzz");
+    to_c[0] = '\0';
+    drain(j, 0, to_c, sizeof to_c);
+    cr_assert(strncmp(to_c, "HTTP/1.1 502 ", 13) == 0 && strstr(to_c, "Content-Encoding gzip"),
+              "%s", to_c);
+    cr_assert_not(strstr(to_c, "zzzz"), "%s", to_c);
     httpjudge_free(j);
 }
