@@ -627,7 +627,8 @@ int httpjudge_new(const struct httpjudge_conf *conf, struct httpjudge **out)
             if (dir == 1 && a == DATA_TOKENIZE)
                 a = DATA_LOG; /* a response's own values pass; the vault's come back */
             j->act[dir][i] = (enum data_action)a;
-            j->rewrites[dir] |= a >= DATA_REDACT && a <= DATA_TOKENIZE;
+            /* observe mode rewrites nothing, so nothing needs holding */
+            j->rewrites[dir] |= !conf->observe && a >= DATA_REDACT && a <= DATA_TOKENIZE;
         }
     }
     *out = j;
@@ -828,8 +829,7 @@ static int on_response_step(struct httpjudge *j, const struct httpreq_step *st)
                       data_vault_count(j->vault) > 0 && !j->c.observe;
         if (restore && data_restore_new(j->vault, &j->restore) != 0)
             return -ENOMEM;
-        if (!r->interim && r->body == HTTPREQ_BODY_LENGTH && (j->rewrites[1] || restore) &&
-            j->c.data && !j->c.observe) {
+        if (!r->interim && r->body == HTTPREQ_BODY_LENGTH && (j->rewrites[1] || restore)) {
             j->hold[1] = 1; /* the head waits for the body's new length (unhold, spill) */
         } else {
             put(j, &j->to_client, r->raw, r->raw_len);
