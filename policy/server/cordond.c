@@ -37,6 +37,7 @@
 #include "policy/server/ready.h"
 #include "policy/server/server.h"
 #include "policy/server/mint.h"
+#include "policy/server/origintls.h"
 #include "policy/server/sessions.h"
 #include "policy/server/tunnel.h"
 
@@ -498,21 +499,12 @@ static int open_tls(struct srv *s)
         log_msg(LOG_LEVEL_ERROR, "tls_ca: %s", err);
         return rc < 0 ? rc : -EINVAL;
     }
-    SSL_CTX *c = SSL_CTX_new(TLS_client_method());
-    if (!c || SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1 ||
-        SSL_CTX_set_default_verify_paths(c) != 1) {
-        log_msg(LOG_LEVEL_ERROR, "tls: cannot make the origins' TLS context (out of memory, or "
-                                 "no system CA store)");
-        SSL_CTX_free(c);
-        return -ENOMEM;
-    }
-    if (cfg->origin_ca[0] && SSL_CTX_load_verify_locations(c, cfg->origin_ca, NULL) != 1) {
-        log_msg(LOG_LEVEL_ERROR,
-                "origin_ca %s: not a readable PEM file of CA certificates; give a file of "
-                "one or more \"BEGIN CERTIFICATE\" blocks",
-                cfg->origin_ca);
-        SSL_CTX_free(c);
-        return -EINVAL;
+    SSL_CTX *c = NULL;
+    char cerr[PATH_MAX + 160];
+    int crc = origintls_ctx(cfg->origin_ca, &c, cerr, sizeof cerr);
+    if (crc != 0) {
+        log_msg(LOG_LEVEL_ERROR, "%s", cerr);
+        return crc;
     }
     /* The CA certificate for the shims, which build the governed processes' bundle from it. */
     unsigned char *der = NULL;
@@ -526,8 +518,6 @@ static int open_tls(struct srv *s)
     sodium_bin2base64(s->ca_header, sizeof s->ca_header, der, (size_t)dl,
                       sodium_base64_VARIANT_ORIGINAL);
     OPENSSL_free(der);
-    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
-    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     s->origin_ctx = c;
     return 0;
 }

@@ -557,6 +557,13 @@ static void metrics_traffic(struct srv *s, struct sbuf *b)
            ld(&s->m.tunnels_open), ld(&s->m.tunnels_total), ld(&s->m.tunnel_bytes_up),
            ld(&s->m.tunnel_bytes_down));
     sb_add(b,
+           "# HELP cordon_origin_tls_handshakes_total TLS handshakes with the origins of "
+           "terminated hosts, by whether they resumed a kept session.\n"
+           "# TYPE cordon_origin_tls_handshakes_total counter\n"
+           "cordon_origin_tls_handshakes_total{resumed=\"no\"} %" PRIu64 "\n"
+           "cordon_origin_tls_handshakes_total{resumed=\"yes\"} %" PRIu64 "\n",
+           ld(&s->m.origin_tls_full), ld(&s->m.origin_tls_resumed));
+    sb_add(b,
            "# TYPE cordon_events_total counter\n"
            "cordon_events_total{outcome=\"accepted\"} %" PRIu64 "\n"
            "cordon_events_total{outcome=\"dropped\"} %" PRIu64 "\n"

@@ -30,6 +30,7 @@ struct srv_metrics {
     uint64_t admin_refused; /* admin requests refused for their peer (peer.h) */
     uint64_t audit_invalid; /* records the log refused as malformed: a bug in cordond */
     uint64_t proxy_upstream_errors, proxy_upstream_timeouts; /* model calls answered 502/504 */
+    uint64_t origin_tls_full, origin_tls_resumed; /* handshakes with terminated hosts' origins */
 };
 
 struct mint_ca;

@@ -38,6 +38,7 @@
 #include "policy/server/httppath.h"
 #include "policy/server/httprule.h"
 #include "policy/server/mint.h"
+#include "policy/server/origintls.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -1249,13 +1250,8 @@ static int tls_begin(struct treq *t, const char *pre, size_t prelen, SSL **cs, S
         SSL_free(c);
         return -1;
     }
-    o = SSL_new(s->origin_ctx);
-    int ip =
-        strchr(t->http_host, ':') || strspn(t->http_host, "0123456789.") == strlen(t->http_host);
-    if (!o || SSL_set_fd(o, t->up) != 1 ||
-        (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(o), t->http_host) != 1
-            : SSL_set1_host(o, t->http_host) != 1 ||
-                  SSL_set_tlsext_host_name(o, t->http_host) != 1)) {
+    o = origintls_new(s->origin_ctx, t->http_host, t->port);
+    if (!o || SSL_set_fd(o, t->up) != 1) {
         snprintf(why, sizeof why, "out of memory");
         goto origin_failed;
     }
@@ -1264,6 +1260,7 @@ static int tls_begin(struct treq *t, const char *pre, size_t prelen, SSL **cs, S
         tls_why(o, why, sizeof why);
         goto origin_failed;
     }
+    srv_count(SSL_session_reused(o) ? &s->m.origin_tls_resumed : &s->m.origin_tls_full, 1);
     io_timeouts(t->fd, 0);
     io_timeouts(t->up, 0);
     *cs = c;

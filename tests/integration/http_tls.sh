@@ -109,6 +109,12 @@ run "curl: the certificate it saw was minted by the deployment CA" 0 "${O[@]}" -
     --cacert "$T/deploy.ca.pem" -o /dev/null -w '%{certs}' "$U/api/orders/3"
 case "$OUT" in *"Issuer:"*cordon*|*"issuer"*cordon*|*cordon*) ok "curl: issuer is cordon's CA" ;;
                *) bad "curl: issuer is cordon's CA" "$(echo "$OUT" | grep -i issuer | head -3)" ;; esac
+# each run above opened a new tunnel to the same origin: after the first, cordond resumes
+# the session the origin gave it instead of a full handshake
+M=$(curl -s "http://$H/metrics" | grep '^cordon_origin_tls_handshakes_total')
+full=$(echo "$M" | sed -n 's/.*resumed="no"} //p'); res=$(echo "$M" | sed -n 's/.*resumed="yes"} //p')
+[ "${full:-0}" -ge 1 ] && [ "${res:-0}" -ge 3 ] && ok "origin sessions resumed ($res resumed, $full full)" ||
+    bad "origin sessions resumed" "$M"
 run "curl with only the system's CAs: the minted certificate is not trusted" 60 "${O[@]}" -- curl -sS \
     --noproxy '*' --cacert /etc/ssl/certs/ca-certificates.crt "$U/api/orders/4"
 run "python3 requests over TLS: 200 then 403" 0 "${O[@]}" -- "$PY" -c "
