@@ -374,6 +374,23 @@ static int pass_scanned(struct httpjudge *j, struct data_stream *st, int dir, st
         const char *name = j->c.data->names[m[i].cls];
         enum data_action a = j->act[dir][m[i].cls];
         note_class(t, name);
+        if (j->c.observe && t->allowed && (a == DATA_BLOCK || (a == DATA_HASH && !j->c.hash_key))) {
+            /* observe mode: the body passes, and the record says enforce mode would have
+             * refused it, and why */
+            char why[400];
+            snprintf(why, sizeof why,
+                     "the %s body holds %s, which api.data %s (scan of "
+                     "sandbox.network.http[%zu])",
+                     dir ? "response" : "request", name,
+                     a == DATA_BLOCK ? "blocks" : "hashes with a data key this cordond lacks",
+                     j->c.entry);
+            char *r = strdup(why);
+            if (!r)
+                return -ENOMEM;
+            free(t->reason);
+            t->reason = r;
+            t->allowed = 0;
+        }
         if (j->c.observe || a <= DATA_LOG)
             continue; /* observe mode: the record names the class, nothing is done */
         if (a == DATA_BLOCK) {

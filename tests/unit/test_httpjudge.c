@@ -507,6 +507,7 @@ static const char *two_names[2];
 static int two_act[2][2];
 static struct engine_data_view two_view;
 static const unsigned char test_key[32] = {1, 2, 3};
+static int rewriting_observe; /* the next judge_rewriting() is in observe mode */
 
 enum { A_ALLOW, A_LOG, A_REDACT, A_MASK, A_HASH, A_TOKENIZE, A_BLOCK };
 
@@ -534,7 +535,9 @@ static struct httpjudge *judge_rewriting(int card_rq, int card_rs, int mail_rq, 
                                .agent = "crm-agent",
                                .data = &two_view,
                                .hash_key = with_key ? test_key : NULL,
+                               .observe = rewriting_observe,
                                .record = on_record};
+    rewriting_observe = 0;
     struct httpjudge *j = NULL;
     cr_assert_eq(httpjudge_new(&c, &j), 0);
     return j;
@@ -797,5 +800,27 @@ Test(httpjudge, encoded_bodies_are_refused_on_a_scanned_host)
     cr_assert(strncmp(to_c, "HTTP/1.1 502 ", 13) == 0 && strstr(to_c, "Content-Encoding gzip"),
               "%s", to_c);
     cr_assert_not(strstr(to_c, "zzzz"), "%s", to_c);
+    httpjudge_free(j);
+}
+
+Test(httpjudge, observe_mode_passes_a_blocked_value_and_records_the_refusal_it_would_make)
+{
+    rewriting_observe = 1;
+    struct httpjudge *j = judge_rewriting(A_BLOCK, A_ALLOW, A_REDACT, A_ALLOW, 0);
+    static char to_o[4096], to_c[4096];
+    to_o[0] = to_c[0] = '\0';
+    const char *req = "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\nContent-Length: 38\r\n\r\n"
+                      "card=5555555555554444&to=a@example.org";
+    client(j, req, 0);
+    drain(j, 1, to_o, sizeof to_o);
+    cr_assert(strstr(to_o, "card=5555555555554444&to=a@example.org"), "observe changes nothing: %s",
+              to_o);
+    cr_assert(strstr(to_o, "Content-Length: 38\r\n"), "%s", to_o);
+    origin(j, OK_RESP);
+    drain(j, 0, to_c, sizeof to_c);
+    cr_assert_str_eq(to_c, OK_RESP);
+    cr_assert_eq(nrec, 1);
+    cr_assert(!recs[0].allowed && recs[0].forwarded, "the record says enforce mode would refuse");
+    cr_assert_eq(recs[0].rewritten, 0);
     httpjudge_free(j);
 }
