@@ -58,6 +58,11 @@ struct httpjudge {
     int hold[2];
     struct obuf held[2];
     char stop[400]; /* why a scanned body was stopped */
+    /* The origin answered the request being read before its body ended (a 401 with
+     * keep-alive, say): that turn left the queue, and what is left of the request is counted
+     * in `gone`, a turn nobody records. */
+    int cur_answered;
+    struct turn gone;
     struct turn q[HTTPJUDGE_PIPELINE_MAX + 1];
     size_t head, n;   /* the queue: q[head], ... q[head + n - 1] (mod size) */
     int in_request;   /* a request's head was read and its END not yet */
@@ -165,9 +170,50 @@ static void turn_clear(struct turn *t)
     memset(t, 0, sizeof *t);
 }
 
+/* The turn of the request being read: the last in the queue, or `gone` once the origin
+ * answered it early (cur_answered). */
+static struct turn *reading(struct httpjudge *j)
+{
+    return j->cur_answered || !j->n ? &j->gone : turn_at(j, j->n - 1);
+}
+
+/* The head of the request being read went to the origin: the origin's next response owed is
+ * its answer (none has a body after HEAD). Not before: a response to a request still held
+ * here would be one the origin was never sent. */
+static void expect_answer(struct httpjudge *j, const struct httpreq *r)
+{
+    if (httpreq_expect(j->resp, strcmp(r->method, "HEAD") == 0) != 0)
+        j->nomem = 1; /* the queue bound is the same: never happens */
+}
+
+/* The first content coding of m other than identity, over every Content-Encoding field (RFC
+ * 9110 section 8.4: each a list, in the order the codings were applied), into buf; NULL when
+ * the body is not encoded. */
+static const char *encoded(const struct httpreq *m, char *buf, size_t cap)
+{
+    for (size_t i = 0; i < m->n_fields; i++) {
+        if (!httpreq_field_is(m->fields[i].name, "Content-Encoding"))
+            continue;
+        for (const char *p = m->fields[i].value; *p;) {
+            p += strspn(p, " \t,");
+            size_t n = strcspn(p, ",");
+            while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+                n--;
+            if (n && !(n == 8 && strncasecmp(p, "identity", 8) == 0)) {
+                snprintf(buf, cap, "%.*s", (int)(n < 40 ? n : 40), p);
+                return buf;
+            }
+            p += n;
+        }
+    }
+    return NULL;
+}
+
 static void pop(struct httpjudge *j)
 {
     struct turn *t = turn_at(j, 0);
+    if (j->in_request && j->n == 1)
+        j->cur_answered = 1; /* it was the request still being read */
     record(j, t);
     if (t->close_after || !t->keep_alive)
         j->closing = 1;
@@ -299,7 +345,9 @@ static int spill(struct httpjudge *j, int dir)
         put_head(j, out, m, HEAD_NO_LENGTH | HEAD_IDENTITY, "Transfer-Encoding: chunked\r\n");
         j->cur_chunked = 1;
         put_chunk(j, out, h->p, h->len);
-    } else if (turn_at(j, 0)->minor >= 1) {
+        expect_answer(j, m);
+    } else if (turn_at(j, 0)->minor >= 1 && m->minor >= 1) {
+        /* chunked only where both ends speak HTTP/1.1 (RFC 9112 section 6.1) */
         put_head(j, out, m, HEAD_NO_LENGTH, "Transfer-Encoding: chunked\r\n");
         j->resp_chunked = 1;
         put_chunk(j, out, h->p, h->len);
@@ -308,8 +356,10 @@ static int spill(struct httpjudge *j, int dir)
         turn_at(j, 0)->close_after = 1;
         put(j, out, h->p, h->len);
     }
-    if (dir)
+    if (dir) {
         turn_at(j, 0)->head_sent = 1;
+        turn_at(j, 0)->status = m->status;
+    }
     j->hold[dir] = 0;
     h->len = h->off = 0;
     return 0;
@@ -326,6 +376,12 @@ static void unhold(struct httpjudge *j, int dir)
     snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", h->len);
     put_head(j, out, m, HEAD_NO_LENGTH | (dir ? 0u : HEAD_IDENTITY), cl);
     put(j, out, h->p, h->len);
+    if (dir) {
+        turn_at(j, 0)->head_sent = 1;
+        turn_at(j, 0)->status = m->status;
+    } else {
+        expect_answer(j, m);
+    }
     j->hold[dir] = 0;
     h->len = h->off = 0;
 }
@@ -360,28 +416,26 @@ static int restored(struct httpjudge *j, struct turn *t, const char *p, size_t n
 }
 
 /*
- * Pass on what a scanned body has made final: the matches in it are noted, and each class's
- * action applies. A class blocked (or hashed with no key, or a vault full) stops the body:
- * returns 1, j->stop says why, nothing of the value went out. Otherwise the final bytes, with
- * their values rewritten, are emitted and released. Returns 0, 1, or -ENOMEM.
+ * The matches m[0..nm) of a text of direction dir judged by their classes' actions: each is
+ * noted in the turn's record, and a class blocked (or hashed with no key) stops the text:
+ * returns 1, j->stop says why. Otherwise 0, with *rewrite set when some value is to be
+ * rewritten (data_action_apply()); -ENOMEM. In observe mode nothing is stopped or rewritten,
+ * and the record says what enforce mode would have refused.
  */
-static int pass_scanned(struct httpjudge *j, struct data_stream *st, int dir, struct turn *t)
+static int judge_matches(struct httpjudge *j, int dir, struct turn *t, const struct data_match *m,
+                         size_t nm, const char *where, int *rewrite)
 {
-    size_t nm, ready = data_stream_ready(st);
-    const struct data_match *m = data_stream_matches(st, &nm);
-    int rewrite = 0;
+    *rewrite = 0;
     for (size_t i = 0; i < nm; i++) {
         const char *name = j->c.data->names[m[i].cls];
         enum data_action a = j->act[dir][m[i].cls];
         note_class(t, name);
         if (j->c.observe && t->allowed && (a == DATA_BLOCK || (a == DATA_HASH && !j->c.hash_key))) {
-            /* observe mode: the body passes, and the record says enforce mode would have
-             * refused it, and why */
             char why[400];
             snprintf(why, sizeof why,
-                     "the %s body holds %s, which api.data %s (scan of "
+                     "the %s %s holds %s, which api.data %s (scan of "
                      "sandbox.network.http[%zu])",
-                     dir ? "response" : "request", name,
+                     dir ? "response" : "request", where, name,
                      a == DATA_BLOCK ? "blocks" : "hashes with a data key this cordond lacks",
                      j->c.entry);
             char *r = strdup(why);
@@ -406,36 +460,99 @@ static int pass_scanned(struct httpjudge *j, struct data_stream *st, int dir, st
         }
         if (a == DATA_TOKENIZE && !j->vault && data_vault_new(NULL, &j->vault) != 0)
             return -ENOMEM;
-        rewrite = 1;
+        *rewrite = 1;
     }
-    if (!ready)
-        return 0;
+    return 0;
+}
+
+/* text[0..len) (at offset base of its stream) with the values of m[0..nm) rewritten, into
+ * *b. Returns 0, 1 (a full vault: j->stop says why) or -ENOMEM. */
+static int rewrite_text(struct httpjudge *j, int dir, struct turn *t, const char *text, size_t len,
+                        uint64_t base, const struct data_match *m, size_t nm, struct data_buf *b)
+{
+    struct data_act_ctx ctx = {.hash_key = j->c.hash_key, .vault = j->vault};
+    long k = data_action_apply(text, len, base, m, nm, j->act[dir], j->c.data->names, &ctx, b);
+    if (k == -ENOMEM)
+        return -ENOMEM;
+    if (k < 0) {
+        snprintf(j->stop, sizeof j->stop,
+                 "a value that could not be rewritten (the connection's tokenize vault is "
+                 "full); open a new connection");
+        return 1;
+    }
+    t->rewritten += (unsigned)k;
+    return 0;
+}
+
+/*
+ * Pass on what a scanned body has made final: its matches judged (judge_matches), then the
+ * final bytes, with their values rewritten, emitted and released. Returns 0, 1 (stopped:
+ * nothing of the value went out) or -ENOMEM.
+ */
+static int pass_scanned(struct httpjudge *j, struct data_stream *st, int dir, struct turn *t)
+{
+    size_t nm, ready = data_stream_ready(st);
+    const struct data_match *m = data_stream_matches(st, &nm);
+    int rewrite, rc = judge_matches(j, dir, t, m, nm, "body", &rewrite);
+    if (rc != 0 || !ready)
+        return rc;
     uint64_t base;
     size_t plen;
     const char *p = data_stream_pending(st, &base, &plen);
     struct data_buf b = {0};
-    int rc = 0;
-    if (rewrite) {
-        struct data_act_ctx ctx = {.hash_key = j->c.hash_key, .vault = j->vault};
-        long k = data_action_apply(p, ready, base, m, nm, j->act[dir], j->c.data->names, &ctx, &b);
-        if (k == -ENOMEM) {
-            rc = -ENOMEM;
-        } else if (k < 0) {
-            snprintf(j->stop, sizeof j->stop,
-                     "a value that could not be rewritten (the connection's tokenize vault "
-                     "is full); open a new connection");
-            rc = 1;
-        } else {
-            t->rewritten += (unsigned)k;
-            p = b.p ? b.p : "";
-            ready = b.len;
-        }
+    if (rewrite && (rc = rewrite_text(j, dir, t, p, ready, base, m, nm, &b)) == 0) {
+        p = b.p ? b.p : "";
+        ready = b.len;
     }
     if (rc == 0)
         rc = dir && j->restore ? restored(j, t, p, ready, 0) : emit(j, dir, p, ready);
     data_buf_free(&b);
     if (rc == 0)
         data_stream_release(st, data_stream_ready(st));
+    return rc;
+}
+
+/*
+ * The end of a chunked message (dir 0: to the origin): the last chunk and the trailer fields.
+ * On a scan host each field's value is a text of its own for api.data, judged and rewritten
+ * like a body. Returns 0, 1 (stopped: j->stop says why, nothing of it went out) or -ENOMEM.
+ */
+static int end_chunked(struct httpjudge *j, int dir, struct turn *t, const struct httpreq *m)
+{
+    struct obuf *out = dir ? &j->to_client : &j->to_origin;
+    if (!j->c.data || !m || m->n_trailers == 0) {
+        put_chunk_end(j, out, m);
+        return 0;
+    }
+    struct data_buf o = {0};
+    int rc = data_buf_put(&o, "0\r\n", 3);
+    for (size_t i = 0; rc == 0 && i < m->n_trailers; i++) {
+        const char *v = m->trailers[i].value;
+        size_t vl = strlen(v);
+        struct data_match *mt = NULL;
+        struct data_buf b = {0};
+        long k = data_scan(j->c.data->scanner, v, vl, &mt);
+        int rewrite = 0;
+        if (k < 0) {
+            snprintf(j->stop, sizeof j->stop, "a trailer field the scanner could not scan");
+            rc = k == -ENOMEM ? -ENOMEM : 1;
+        } else if ((rc = judge_matches(j, dir, t, mt, (size_t)k, "trailer", &rewrite)) == 0 &&
+                   rewrite && (rc = rewrite_text(j, dir, t, v, vl, 0, mt, (size_t)k, &b)) == 0) {
+            v = b.p ? b.p : "";
+            vl = b.len;
+        }
+        if (rc == 0 &&
+            (data_buf_put(&o, m->trailers[i].name, strlen(m->trailers[i].name)) ||
+             data_buf_put(&o, ": ", 2) || data_buf_put(&o, v, vl) || data_buf_put(&o, "\r\n", 2)))
+            rc = -ENOMEM;
+        data_buf_free(&b);
+        free(mt);
+    }
+    if (rc == 0 && data_buf_put(&o, "\r\n", 2) != 0)
+        rc = -ENOMEM;
+    if (rc == 0)
+        put(j, out, o.p, o.len);
+    data_buf_free(&o);
     return rc;
 }
 
@@ -469,6 +586,12 @@ static int refuse_unreadable(struct httpjudge *j)
     /* Inside the body of a request already forwarded (a bad chunk size): that request is
      * answered by the refusal in its place, since the origin got only part of it, and the
      * connection ends there, before the origin's answer to the fragment could be passed on. */
+    if (j->in_request && j->cur_answered) {
+        /* the request already answered goes on unreadable: the connection ends here */
+        j->client_stop = j->closing = 1;
+        j->in_request = j->cur_forward = j->hold[0] = 0;
+        return 0;
+    }
     int cut = j->in_request && j->cur_forward;
     struct turn *t = cut ? turn_at(j, j->n - 1) : push(j);
     char body[1024];
@@ -497,6 +620,13 @@ static int refuse_unreadable(struct httpjudge *j)
  * the connection ends. */
 static int refuse_body(struct httpjudge *j)
 {
+    if (j->cur_answered) {
+        /* the client has its answer already: the connection ends before the value, and the
+         * origin never gets the rest of a request it cannot then read to its end */
+        j->client_stop = j->closing = 1;
+        j->in_request = j->cur_forward = j->hold[0] = 0;
+        return 0;
+    }
     struct turn *t = turn_at(j, j->n - 1);
     char body[1200], why[512];
     snprintf(why, sizeof why, "the request body holds %s (scan of sandbox.network.http[%zu])",
@@ -537,7 +667,10 @@ static int on_head(struct httpjudge *j, const struct httpreq *r)
     j->in_request = 1;
     j->cur_forward = 0;
     j->cur_chunked = r->body == HTTPREQ_BODY_CHUNKED;
-    const char *ce = httpreq_field(r, "Content-Encoding");
+    char cebuf[48];
+    const char *ce = encoded(r, cebuf, sizeof cebuf);
+    j->cur_answered = 0;
+    turn_clear(&j->gone);
     if (r->upgrade || strcmp(r->method, "CONNECT") == 0) {
         /* what follows a 101 or a CONNECT is not HTTP/1.1 and could not be judged */
         snprintf(why, sizeof why,
@@ -549,9 +682,9 @@ static int on_head(struct httpjudge *j, const struct httpreq *r)
                                    sizeof why) != 0) {
         status = 421; /* RFC 9110 section 15.5.20: this connection does not serve that Host */
         rule = "http.host";
-    } else if (j->c.data && r->body != HTTPREQ_BODY_NONE && ce && strcasecmp(ce, "identity")) {
+    } else if (j->c.data && r->body != HTTPREQ_BODY_NONE && ce) {
         snprintf(why, sizeof why,
-                 "%s on %s:%u has a body with Content-Encoding: %.40s, and this host's bodies "
+                 "%s on %s:%u has a body with Content-Encoding: %s, and this host's bodies "
                  "are scanned, which compressed text cannot be; send the body uncompressed",
                  r->method, j->c.host, j->c.port, ce);
         status = 415; /* RFC 9110 section 15.5.16 */
@@ -585,7 +718,6 @@ static int on_head(struct httpjudge *j, const struct httpreq *r)
     if (t->allowed || (j->c.observe && observable)) {
         t->forwarded = 1;
         j->cur_forward = 1;
-        t->up = r->raw_len;
         if (!j->c.data) {
             put(j, &j->to_origin, r->raw, r->raw_len);
         } else if (!j->rewrites[0] || r->body != HTTPREQ_BODY_LENGTH) {
@@ -598,10 +730,10 @@ static int on_head(struct httpjudge *j, const struct httpreq *r)
             j->cur_chunked = 1;
         } else {
             j->hold[0] = 1; /* the head waits for the body's new length (unhold, spill) */
+            return 0;
         }
-        if (httpreq_expect(j->resp, strcmp(r->method, "HEAD") == 0) != 0)
-            return -ENOMEM; /* the queue bound is the same: never happens */
-        return 0;
+        expect_answer(j, r);
+        return j->nomem ? -ENOMEM : 0;
     }
     char body[2048], safe_rule[64];
     snprintf(safe_rule, sizeof safe_rule, "%s", rule);
@@ -680,6 +812,38 @@ void httpjudge_free(struct httpjudge *j)
     free(j);
 }
 
+/* One step of the client's: a head, body bytes or a request's end. Returns 0, 1 when the
+ * client's input is not read further (a value stopped the body), or -ENOMEM. */
+static int client_event(struct httpjudge *j, const struct httpreq_step *st)
+{
+    const struct httpreq *r = httpreq_request(j->req);
+    if (st->event == HTTPREQ_HEAD) {
+        j->head_pending = 0;
+        return on_head(j, r);
+    }
+    if (!j->cur_forward)
+        return 0; /* a refused request's body is read and dropped */
+    int sr = 0;
+    if (st->event == HTTPREQ_BODY) {
+        sr = j->c.data ? scan_body(j, &j->rq_st, 0, reading(j), st->data, st->len, 0)
+                       : emit(j, 0, st->data, st->len);
+    } else if (st->event == HTTPREQ_END) {
+        if (j->rq_st)
+            sr = scan_body(j, &j->rq_st, 0, reading(j), NULL, 0, 1);
+        if (sr == 0 && j->cur_chunked)
+            sr = end_chunked(j, 0, reading(j), r); /* the trailers, scanned on a scan host */
+        if (sr == 0)
+            unhold(j, 0);
+        if (sr == 0) {
+            j->in_request = 0;
+            j->cur_forward = 0;
+        }
+    }
+    if (sr == 1)
+        return refuse_body(j) == -ENOMEM ? -ENOMEM : 1;
+    return sr;
+}
+
 int httpjudge_from_client(struct httpjudge *j, const char *buf, size_t len, size_t *used)
 {
     size_t pos = 0;
@@ -698,48 +862,20 @@ int httpjudge_from_client(struct httpjudge *j, const char *buf, size_t len, size
             break;
         }
         pos += st.used;
-        if (st.event == HTTPREQ_MORE && !j->in_request && st.used)
-            j->head_pending = 1;
-        if (st.event == HTTPREQ_HEAD) {
-            j->head_pending = 0;
-            if ((rc = on_head(j, httpreq_request(j->req))) != 0)
-                break;
-        } else if (st.event == HTTPREQ_BODY) {
-            if (j->cur_forward && j->c.data) {
-                int sr = scan_body(j, &j->rq_st, 0, turn_at(j, j->n - 1), st.data, st.len, 0);
-                turn_at(j, j->n - 1)->up += st.len;
-                if (sr != 0) {
-                    rc = sr == -ENOMEM ? sr : refuse_body(j);
-                    pos = len;
-                    break;
-                }
-            } else if (j->cur_forward) {
-                if (j->cur_chunked)
-                    put_chunk(j, &j->to_origin, st.data, st.len);
-                else
-                    put(j, &j->to_origin, st.data, st.len);
-                turn_at(j, j->n - 1)->up += st.len;
-            }
-        } else if (st.event == HTTPREQ_END) {
-            if (j->cur_forward && j->rq_st) {
-                int sr = scan_body(j, &j->rq_st, 0, turn_at(j, j->n - 1), NULL, 0, 1);
-                if (sr != 0) {
-                    rc = sr == -ENOMEM ? sr : refuse_body(j);
-                    pos = len;
-                    break;
-                }
-            }
-            if (j->cur_forward)
-                unhold(j, 0);
-            if (j->cur_forward && j->cur_chunked) {
-                uint64_t before = j->to_origin.total;
-                put_chunk_end(j, &j->to_origin, httpreq_request(j->req));
-                turn_at(j, j->n - 1)->up += j->to_origin.total - before;
-            }
-            j->in_request = 0;
-            j->cur_forward = 0;
-        } else {
-            break; /* MORE: every byte given was used */
+        if (st.event == HTTPREQ_MORE) {
+            if (!j->in_request && st.used)
+                j->head_pending = 1;
+            break; /* every byte given was used */
+        }
+        /* bytes_up: what of the request went to the origin, as it went */
+        uint64_t mark = j->to_origin.total;
+        int er = client_event(j, &st);
+        reading(j)->up += j->to_origin.total - mark;
+        if (er < 0)
+            return er;
+        if (er == 1) {
+            pos = len;
+            break;
         }
     }
     if (j->client_stop && !j->in_request)
@@ -752,15 +888,18 @@ int httpjudge_from_client(struct httpjudge *j, const char *buf, size_t len, size
 /* The origin sent what cannot be the responses to what was forwarded, or stopped early. */
 static int origin_failed(struct httpjudge *j, const char *why)
 {
+    int held = j->hold[1];
     j->closing = 1;
     j->hold[1] = 0; /* a held response is not passed on */
+    j->held[1].len = j->held[1].off = 0;
     data_restore_free(j->restore);
     j->restore = NULL;
     if (!j->n)
         return 0;
     struct turn *t = turn_at(j, 0);
-    if (t->head_sent)
+    if (t->head_sent && !held)
         return 0; /* part of the answer went: cutting the connection is all that is left */
+    /* (after a 1xx, a held final response can still be replaced by the 502) */
     char body[1024];
     snprintf(body, sizeof body,
              "cordon: the origin %s:%u %s, so there is no response to pass on. Try again; if "
@@ -828,18 +967,17 @@ static int on_response_step(struct httpjudge *j, const struct httpreq_step *st)
     if (st->event == HTTPREQ_HEAD) {
         if (r->status == 101)
             return origin_failed(j, "switched protocols without being asked to");
-        const char *ce = httpreq_field(r, "Content-Encoding");
-        if (j->c.data && r->body != HTTPREQ_BODY_NONE &&
-            (r->coding || (ce && strcasecmp(ce, "identity")))) {
+        char cebuf[48];
+        const char *ce = encoded(r, cebuf, sizeof cebuf);
+        if (j->c.data && r->body != HTTPREQ_BODY_NONE && (r->coding || ce)) {
             char why[200];
             snprintf(why, sizeof why,
-                     "sent a body with %s %.40s, though asked for none, and this host's "
+                     "sent a body with %s %s, though asked for none, and this host's "
                      "bodies are scanned, which compressed text cannot be",
                      r->coding ? "Transfer-Encoding" : "Content-Encoding",
                      r->coding ? r->coding : ce);
             return origin_failed(j, why);
         }
-        t->status = r->status;
         j->resp_chunked = r->body == HTTPREQ_BODY_CHUNKED;
         j->resp_interim = r->interim;
         int restore = !r->interim && r->body != HTTPREQ_BODY_NONE && j->vault &&
@@ -851,6 +989,7 @@ static int on_response_step(struct httpjudge *j, const struct httpreq_step *st)
         } else {
             put(j, &j->to_client, r->raw, r->raw_len);
             t->head_sent = 1;
+            t->status = r->status;
         }
         if (!r->interim && !r->keep_alive)
             t->close_after = 1; /* the origin closes after this response */
@@ -875,12 +1014,12 @@ static int on_response_step(struct httpjudge *j, const struct httpreq_step *st)
         }
         data_restore_free(j->restore);
         j->restore = NULL;
-        if (j->hold[1]) {
-            unhold(j, 1);
-            t->head_sent = 1;
+        unhold(j, 1);
+        if (j->resp_chunked && !j->resp_interim) {
+            int sr = end_chunked(j, 1, t, r);
+            if (sr != 0)
+                return cut_response(j, t, sr);
         }
-        if (j->resp_chunked && !j->resp_interim)
-            put_chunk_end(j, &j->to_client, r);
         if (!j->resp_interim) {
             t->down += j->to_client.total - before;
             pop(j);

@@ -780,27 +780,45 @@ Test(httpjudge, a_held_response_with_a_blocked_value_is_refused_whole)
     cr_assert_eq(recs[nrec - 1].status, 403);
 }
 
+/* A request body with a Content-Encoding is refused with 415 (the connection stays usable), a
+ * response with one gets a 502: compressed text could not be scanned. Every Content-Encoding
+ * field counts, each a list. */
 Test(httpjudge, encoded_bodies_are_refused_on_a_scanned_host)
 {
-    struct httpjudge *j = judge_rewriting(A_BLOCK, A_BLOCK, A_ALLOW, A_ALLOW, 0);
-    static char to_o[4096], to_c[4096];
-    to_o[0] = to_c[0] = '\0';
-    client(j,
-           "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\nContent-Encoding: gzip\r\n"
-           "Content-Length: 4\r\n\r\nxxxx" GET_ORDER,
-           0);
-    drain(j, 1, to_o, sizeof to_o);
-    drain(j, 0, to_c, sizeof to_c);
-    cr_assert(strncmp(to_c, "HTTP/1.1 415 ", 13) == 0 && strstr(to_c, "uncompressed"), "%s", to_c);
-    cr_assert_not(strstr(to_o, "POST"), "the encoded request stays here: %s", to_o);
-    cr_assert(strstr(to_o, "GET /api/orders/17"), "the connection stays usable: %s", to_o);
-    origin(j, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nzzzz");
-    to_c[0] = '\0';
-    drain(j, 0, to_c, sizeof to_c);
-    cr_assert(strncmp(to_c, "HTTP/1.1 502 ", 13) == 0 && strstr(to_c, "Content-Encoding gzip"),
-              "%s", to_c);
-    cr_assert_not(strstr(to_c, "zzzz"), "%s", to_c);
-    httpjudge_free(j);
+    static const struct {
+        const char *rq, *rs, *coding;
+    } cases[] = {
+        {"Content-Encoding: gzip\r\n", "Content-Encoding: gzip\r\n", "gzip"},
+        {"Content-Encoding: identity\r\nContent-Encoding: gzip\r\n",
+         "Content-Encoding: identity, gzip\r\n", "gzip"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct httpjudge *j = judge_rewriting(A_BLOCK, A_BLOCK, A_ALLOW, A_ALLOW, 0);
+        static char to_o[4096], to_c[4096], m[1024];
+        to_o[0] = to_c[0] = '\0';
+        snprintf(m, sizeof m,
+                 "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\n%sContent-Length: 4\r\n\r\n"
+                 "xxxx" GET_ORDER,
+                 cases[i].rq);
+        client(j, m, 0);
+        drain(j, 1, to_o, sizeof to_o);
+        drain(j, 0, to_c, sizeof to_c);
+        cr_assert(strncmp(to_c, "HTTP/1.1 415 ", 13) == 0 && strstr(to_c, "uncompressed"),
+                  "case %zu: %s", i, to_c);
+        cr_assert_not(strstr(to_o, "POST"), "case %zu: the encoded request stays here: %s", i,
+                      to_o);
+        cr_assert(strstr(to_o, "GET /api/orders/17"), "case %zu: the connection stays usable", i);
+        snprintf(m, sizeof m, "HTTP/1.1 200 OK\r\n%sContent-Length: 4\r\n\r\nzzzz", cases[i].rs);
+        origin(j, m);
+        to_c[0] = '\0';
+        drain(j, 0, to_c, sizeof to_c);
+        char want[64];
+        snprintf(want, sizeof want, "Content-Encoding %s", cases[i].coding);
+        cr_assert(strncmp(to_c, "HTTP/1.1 502 ", 13) == 0 && strstr(to_c, want), "case %zu: %s", i,
+                  to_c);
+        cr_assert_not(strstr(to_c, "zzzz"), "%s", to_c);
+        httpjudge_free(j);
+    }
 }
 
 Test(httpjudge, observe_mode_passes_a_blocked_value_and_records_the_refusal_it_would_make)
@@ -822,5 +840,145 @@ Test(httpjudge, observe_mode_passes_a_blocked_value_and_records_the_refusal_it_w
     cr_assert_eq(nrec, 1);
     cr_assert(!recs[0].allowed && recs[0].forwarded, "the record says enforce mode would refuse");
     cr_assert_eq(recs[0].rewritten, 0);
+    httpjudge_free(j);
+}
+
+Test(httpjudge, an_http10_origin_response_over_the_hold_goes_to_the_close_not_chunked)
+{
+    size_t big = HTTPJUDGE_HOLD_MAX + 5000, cap = big * 2 + 4096;
+    char *resp = malloc(big + 256), *to_c = malloc(cap), *got = malloc(cap);
+    int k = snprintf(
+        resp, 256, "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: %zu\r\n\r\n", big);
+    memset(resp + k, 'a', big);
+    resp[k + big] = '\0';
+    struct httpjudge *j = judge_rewriting(A_ALLOW, A_REDACT, A_ALLOW, A_ALLOW, 0);
+    to_c[0] = '\0';
+    client(j, GET_ORDER, 0);
+    for (size_t off = 0; off < (size_t)k + big; off += 4096) {
+        origin_n(j, resp + off, (size_t)k + big - off < 4096 ? (size_t)k + big - off : 4096);
+        drain(j, 0, to_c, cap);
+    }
+    cr_assert(strncmp(to_c, "HTTP/1.0 200 OK\r\n", 17) == 0, "%.80s", to_c);
+    cr_assert_not(strstr(to_c, "Transfer-Encoding"), "%.200s", to_c);
+    cr_assert(strstr(to_c, "Connection: close\r\n") && !strstr(to_c, "keep-alive"), "%.200s", to_c);
+    cr_assert_eq(body_of(to_c, got, cap), big);
+    cr_assert(httpjudge_done(j), "the body ends with the connection");
+    httpjudge_free(j);
+    free(resp);
+    free(to_c);
+    free(got);
+}
+
+Test(httpjudge, a_response_to_a_request_still_held_is_not_passed_on)
+{
+    struct httpjudge *j = judge_rewriting(A_REDACT, A_ALLOW, A_ALLOW, A_ALLOW, 0);
+    static char to_o[4096], to_c[4096];
+    to_o[0] = to_c[0] = '\0';
+    client(j,
+           "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\nContent-Length: 26\r\n\r\ncard=", 0);
+    drain(j, 1, to_o, sizeof to_o);
+    cr_assert_str_eq(to_o, "", "the request is held");
+    origin(j, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nforge");
+    drain(j, 0, to_c, sizeof to_c);
+    cr_assert_not(strstr(to_c, "forge"), "%s", to_c);
+    cr_assert(strncmp(to_c, "HTTP/1.1 502 ", 13) == 0, "%s", to_c);
+    client(j, "5555555555554444&x=1\n", 0);
+    drain(j, 1, to_o, sizeof to_o);
+    cr_assert_str_eq(to_o, "", "nothing goes to an origin that answered what it was not sent");
+    cr_assert(httpjudge_done(j));
+    httpjudge_free(j);
+}
+
+Test(httpjudge, an_early_answer_then_a_blocked_value_in_the_rest_of_the_body)
+{
+    struct httpjudge *j = judge_rewriting(A_BLOCK, A_ALLOW, A_ALLOW, A_ALLOW, 0);
+    static char to_o[4096], to_c[4096];
+    to_o[0] = to_c[0] = '\0';
+    client(j,
+           "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "5\r\nhello\r\n",
+           0);
+    drain(j, 1, to_o, sizeof to_o);
+    origin(j, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
+    drain(j, 0, to_c, sizeof to_c);
+    cr_assert(strstr(to_c, "401"), "%s", to_c);
+    cr_assert_eq(nrec, 1, "the answered request is recorded once");
+    client(j, "15\r\ncard=5555555555554444\r\n0\r\n\r\n", 0);
+    drain(j, 1, to_o, sizeof to_o);
+    drain(j, 0, to_c, sizeof to_c);
+    cr_assert_not(strstr(to_o, "5555555555554444"), "%s", to_o);
+    cr_assert(httpjudge_done(j), "the connection ends before the value");
+    httpjudge_free(j);
+    cr_assert_eq(nrec, 1);
+}
+
+Test(httpjudge, a_held_final_response_after_a_1xx_is_replaced_by_a_502_when_the_origin_cuts)
+{
+    struct httpjudge *j = judge_rewriting(A_ALLOW, A_REDACT, A_ALLOW, A_ALLOW, 0);
+    static char to_c[4096];
+    to_c[0] = '\0';
+    client(j, GET_ORDER, 0);
+    origin(j, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+              "HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\nabc");
+    cr_assert_eq(httpjudge_origin_eof(j), 0);
+    drain(j, 0, to_c, sizeof to_c);
+    cr_assert(strncmp(to_c, "HTTP/1.1 103 ", 13) == 0, "%s", to_c);
+    cr_assert(strstr(to_c, "HTTP/1.1 502 ") && !strstr(to_c, "200 OK"), "%s", to_c);
+    httpjudge_free(j);
+    cr_assert_eq(nrec, 1);
+    cr_assert_eq(recs[0].status, 502);
+}
+
+Test(httpjudge, bytes_up_is_what_went_to_the_origin)
+{
+    struct httpjudge *j = judge_rewriting(A_REDACT, A_ALLOW, A_ALLOW, A_ALLOW, 0);
+    static char to_o[4096];
+    to_o[0] = '\0';
+    client(j,
+           "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\nAccept-Encoding: gzip, br\r\n"
+           "Content-Length: 21\r\n\r\ncard=5555555555554444",
+           0);
+    drain(j, 1, to_o, sizeof to_o);
+    origin(j, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    cr_assert_eq(nrec, 1);
+    cr_assert_eq(recs[0].bytes_up, strlen(to_o), "bytes_up %llu, the origin got %zu",
+                 (unsigned long long)recs[0].bytes_up, strlen(to_o));
+    httpjudge_free(j);
+    nrec = 0;
+    j = judge_rewriting(A_BLOCK, A_ALLOW, A_REDACT, A_ALLOW, 0); /* e-mail rewritten: held */
+    to_o[0] = '\0';
+    client(j,
+           "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\nContent-Length: 21\r\n\r\n"
+           "card=5555555555554444",
+           0);
+    drain(j, 1, to_o, sizeof to_o);
+    cr_assert_str_eq(to_o, "");
+    httpjudge_free(j);
+    cr_assert_eq(nrec, 1);
+    cr_assert_eq(recs[0].bytes_up, 0, "nothing of the held, refused request went");
+}
+
+Test(httpjudge, trailer_fields_are_scanned_like_bodies)
+{
+    struct httpjudge *j = judge_rewriting(A_BLOCK, A_ALLOW, A_REDACT, A_ALLOW, 0);
+    static char to_o[4096], to_c[4096];
+    to_o[0] = to_c[0] = '\0';
+    client(j,
+           "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "2\r\nok\r\n0\r\nX-Mail: to ada@example.org\r\n\r\n",
+           0);
+    drain(j, 1, to_o, sizeof to_o);
+    cr_assert(strstr(to_o, "0\r\nX-Mail: to [EMAIL]\r\n\r\n"), "a redacted trailer: %s", to_o);
+    cr_assert_not(strstr(to_o, "ada@example.org"), "%s", to_o);
+    origin(j, OK_RESP);
+    to_o[0] = '\0';
+    client(j,
+           "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "2\r\nok\r\n0\r\nX-Note: card 5555555555554444\r\n\r\n",
+           0);
+    drain(j, 1, to_o, sizeof to_o);
+    drain(j, 0, to_c, sizeof to_c);
+    cr_assert_not(strstr(to_o, "5555555555554444"), "%s", to_o);
+    cr_assert(strstr(to_c, "HTTP/1.1 403 ") && strstr(to_c, "pii.credit_card"), "%s", to_c);
     httpjudge_free(j);
 }
