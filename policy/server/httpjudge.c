@@ -1060,11 +1060,22 @@ int httpjudge_from_origin(struct httpjudge *j, const char *buf, size_t len, size
 int httpjudge_client_eof(struct httpjudge *j)
 {
     j->client_eof = 1;
-    if (j->in_request) {
+    if (j->in_request && j->hold[0] && !j->cur_answered && j->n) {
+        /* cut inside a request still held: nothing of it went, so it is dropped (recorded as
+         * cut) and the answers to the requests before it still come */
+        struct turn *t = turn_at(j, j->n - 1);
+        t->status = 0;
+        record(j, t);
+        turn_clear(t);
+        j->n--;
+        j->hold[0] = 0;
+        j->held[0].len = j->held[0].off = 0;
+        j->in_request = j->cur_forward = 0;
+    } else if (j->in_request) {
         /* cut inside a request: what was forwarded of it is incomplete, so the origin's
          * answer (if any) is not trusted to be for a whole request */
         j->in_request = 0;
-        j->closing = j->closing || j->cur_forward;
+        j->closing = j->closing || (j->cur_forward && !j->cur_answered);
     }
     j->client_stop = 1;
     pump(j);

@@ -982,3 +982,23 @@ Test(httpjudge, trailer_fields_are_scanned_like_bodies)
     cr_assert(strstr(to_c, "HTTP/1.1 403 ") && strstr(to_c, "pii.credit_card"), "%s", to_c);
     httpjudge_free(j);
 }
+
+Test(httpjudge, a_client_that_stops_inside_a_held_request_still_gets_the_answers_before_it)
+{
+    struct httpjudge *j = judge_rewriting(A_REDACT, A_ALLOW, A_ALLOW, A_ALLOW, 0);
+    static char to_o[4096], to_c[4096];
+    to_o[0] = to_c[0] = '\0';
+    client(j,
+           GET_ORDER "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\nContent-Length: 26\r\n"
+                     "\r\ncard=",
+           0);
+    cr_assert_eq(httpjudge_client_eof(j), 0);
+    drain(j, 1, to_o, sizeof to_o);
+    cr_assert(strstr(to_o, "GET /api/orders/17") && !strstr(to_o, "POST"), "%s", to_o);
+    origin(j, OK_RESP);
+    drain(j, 0, to_c, sizeof to_c);
+    cr_assert_str_eq(to_c, OK_RESP, "the first request is still answered");
+    cr_assert(httpjudge_done(j));
+    httpjudge_free(j);
+    cr_assert_eq(nrec, 2);
+}
