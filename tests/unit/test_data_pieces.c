@@ -14,6 +14,8 @@ static const char *const alphabets[] = {
     "0123456789abcdefABCDEF:::...--@ __/\n+xyzqwXYZ",
     "0123456789 -.()+:@ab\n",
     "0123456789abcdef:.@ xyz_%+-GBDE",
+    "0123456789     ab_@.\n", /* groups after spaces, words glued to them */
+    "0123456789  ---  b@._x\n",
 };
 static const char *const fragments[] = {
     "4111 1111 1111 1111",
@@ -43,6 +45,13 @@ static const char *const fragments[] = {
     "version 1.2.3.4",
     "2024-03-14T21:53:00",
     "0123456789",
+    /* a grouped number whose last group starts a word after a space */
+    "4111 1111 1111 1111 2b",
+    "5555555555554444 2@b.org",
+    "536 22 1234 5x",
+    "415 555 2671 3rd",
+    "4111-1111-1111-1111 7_",
+    "4111 1111 1111 1111 1 2@b",
 };
 
 static uint64_t rnd_state;
