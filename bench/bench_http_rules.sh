@@ -17,6 +17,9 @@
 #   bench/bench_http_rules.sh [--tls] [BUILD_DIR [REQUESTS [ROUNDS [CONCURRENCY,...]]]]
 #   (default: build 20000 7 1,32)
 # CORDOND=PATH measures another cordond binary (an older build, say) with the same client.
+# SCAN=1: the judged host also has "scan": true, with api.data redacting e-mail addresses and
+# blocking card numbers, and the origin's answer names an address, so that every response is
+# scanned, held, rewritten and sent with its new length.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -44,6 +47,11 @@ wait_file() { for _ in $(seq 200); do [ -s "$1" ] && return 0; sleep 0.05; done;
 
 # a small JSON answer, as an API would give one order
 body='{"id":1042,"status":"shipped","total":"129.90","currency":"EUR"}'
+scan= data=
+if [ -n "${SCAN:-}" ]; then
+    body='{"id":1042,"status":"shipped","total":"129.90","currency":"EUR","contact":"ada.lovelace@example.org"}'
+    scan=',"scan":true' data=',"api":{"data":{"pii.email":"redact","pii.credit_card":"block"}}'
+fi
 printf 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
     "${#body}" "$body" > "$work/response"
 origin_tls=() judged_tls=() bench_tls=() mode=none
@@ -93,7 +101,7 @@ cat > "$work/judged.json" <<J
                      {"method":["GET","HEAD"],"path":"/api/customers/*","action":"allow"},
                      {"method":"GET","path":"/api/orders/*","action":"allow"},
                      {"method":"POST","path":"/api/notes","action":"allow"}],
-            "default":"deny"}]}},"poll_seconds":3600}
+            "default":"deny"$scan}]}}$data,"poll_seconds":3600}
 J
 start_cordond() { # NAME [FLAG...]: cordond on $work/NAME.json; sets started_pid, started_tunnel
     local name=$1; shift
@@ -125,4 +133,6 @@ judged=$(cat "$work"/judged/audit/*.jsonl | grep -c '"kind":"http.request"' || t
 allowed=$(cat "$work"/judged/audit/*.jsonl | grep '"kind":"http.request"' |
     grep -c '"decision":"allow"' || true)
 opaque=$(cat "$work"/opaque/audit/*.jsonl | grep -c '"kind":"http.request"' || true)
-echo "http.request records: judged $judged ($allowed allowed), opaque $opaque"
+rewritten=$(cat "$work"/judged/audit/*.jsonl | grep '"kind":"http.request"' |
+    grep -c '"data_rewritten":1' || true)
+echo "http.request records: judged $judged ($allowed allowed${SCAN:+, $rewritten with the address redacted}), opaque $opaque"
