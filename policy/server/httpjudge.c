@@ -616,8 +616,9 @@ static int refuse_unreadable(struct httpjudge *j)
 }
 
 /* A request whose body holds a class the policy does not let leave: answered 403 in its
- * place (the origin got only the bytes before the value, or nothing of a held request), and
- * the connection ends. */
+ * place. A held request never reached the origin: the rest of its body is dropped and the
+ * connection goes on. Otherwise the origin got the bytes before the value, and the connection
+ * ends so that it never gets the rest. */
 static int refuse_body(struct httpjudge *j)
 {
     if (j->cur_answered) {
@@ -628,26 +629,32 @@ static int refuse_body(struct httpjudge *j)
         return 0;
     }
     struct turn *t = turn_at(j, j->n - 1);
+    int held = j->hold[0]; /* nothing of it went: the connection can go on */
     char body[1200], why[512];
     snprintf(why, sizeof why, "the request body holds %s (scan of sandbox.network.http[%zu])",
              j->stop, j->c.entry);
     j->hold[0] = 0;
+    j->held[0].len = j->held[0].off = 0;
     snprintf(body, sizeof body,
-             "cordon: %s %s on %s:%u is refused: %s (policy of agent %s, version %llu). The "
-             "value was not sent; the connection is closed.\n",
+             "cordon: %s %s on %s:%u is refused: %s (policy of agent %s, version %llu). %s\n",
              t->method ? t->method : "", t->path ? t->path : "", j->c.host, j->c.port, why,
-             j->c.agent ? j->c.agent : "?", (unsigned long long)j->c.policy_version);
+             j->c.agent ? j->c.agent : "?", (unsigned long long)j->c.policy_version,
+             held ? "Nothing of the request was sent; the connection stays usable."
+                  : "The value was not sent; the connection is closed.");
     free(t->reason);
     t->reason = strdup(why);
     t->allowed = 0;
-    j->client_stop = 1;
-    j->in_request = 0;
+    t->forwarded = !held; /* the bytes before the value did go */
     j->cur_forward = 0;
+    if (!held) {
+        j->client_stop = 1;
+        j->in_request = 0;
+    } /* held: the rest of its body is read and dropped (in_request stays) */
     if (!t->reason)
         return -ENOMEM;
     char rule[64];
     snprintf(rule, sizeof rule, "sandbox.network.http[%zu].scan", j->c.entry);
-    return canned(t, 403, rule, body, 1, 0);
+    return canned(t, 403, rule, body, !held, t->minor == 0 && t->keep_alive);
 }
 
 /* A request head: judged, then forwarded or answered in its turn. */
@@ -821,8 +828,12 @@ static int client_event(struct httpjudge *j, const struct httpreq_step *st)
         j->head_pending = 0;
         return on_head(j, r);
     }
-    if (!j->cur_forward)
-        return 0; /* a refused request's body is read and dropped */
+    if (!j->cur_forward) {
+        /* a refused request's body is read and dropped, to its end */
+        if (st->event == HTTPREQ_END)
+            j->in_request = 0;
+        return 0;
+    }
     int sr = 0;
     if (st->event == HTTPREQ_BODY) {
         sr = j->c.data ? scan_body(j, &j->rq_st, 0, reading(j), st->data, st->len, 0)
@@ -839,8 +850,16 @@ static int client_event(struct httpjudge *j, const struct httpreq_step *st)
             j->cur_forward = 0;
         }
     }
-    if (sr == 1)
-        return refuse_body(j) == -ENOMEM ? -ENOMEM : 1;
+    if (sr == 1) {
+        /* held, nothing of the request went: the rest of its body is read and dropped and
+         * the connection goes on; else the connection ends before the value */
+        int held = j->hold[0] && !j->cur_answered;
+        if (refuse_body(j) != 0)
+            return -ENOMEM;
+        if (held && st->event == HTTPREQ_END)
+            j->in_request = 0;
+        return held ? 0 : 1;
+    }
     return sr;
 }
 

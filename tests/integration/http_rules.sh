@@ -217,7 +217,9 @@ def tunnel():
         r += s.recv(1)
     return s
 body = ("customer=ada&card=%s&end=1" % card).encode()
-head = ("POST /api/notes HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n\r\n" % (port, len(body))).encode()
+# (api.data rewrites e-mail addresses in requests, so the body is held and the refused
+# request never reaches the origin; the client ends the connection after the answer)
+head = ("POST /api/notes HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % (port, len(body))).encode()
 refused = 0
 for cut in range(len(body) + 1):
     s = tunnel()
@@ -245,6 +247,29 @@ case "$OUT" in *"refused "*" of "*) n=$(echo "$OUT" | sed -n 's/.*refused \([0-9
     *) bad "scan: refused at every offset" "$OUT" ;; esac
 [ "$(seen "$CARD")" -eq 0 ] && ok "scan: the card number never reached the origin" ||
     bad "scan: the card number never reached the origin" "$(grep -F "$CARD" "$T/origin.log" | head -3)"
+run "scan: after a refused body, the same connection serves the next request" 0 "$PY" - "$TUN" "$KEY" "$HP" "$CARD" <<'PYEOF'
+import socket, sys
+tun, key, port, card = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+h, p = tun.rsplit(":", 1)
+s = socket.create_connection((h, int(p)), timeout=10)
+s.sendall(("CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nProxy-Authorization: Bearer %s\r\n\r\n" % (port, port, key)).encode())
+r = b""
+while b"\r\n\r\n" not in r:
+    r += s.recv(1)
+body = ("card=%s" % card).encode()
+s.sendall(("POST /api/notes HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n\r\n" % (port, len(body))).encode() + body
+          + ("GET /api/orders/31 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n" % port).encode())
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+print(out.decode(errors="replace"))
+PYEOF
+has "scan: the refusal comes first" "HTTP/1.1 403 Forbidden"
+has "scan: the connection stayed usable" "origin saw GET /api/orders/31"
+
 # pii.ssn may leave (request: allow) but not come back (response: block): the origin echoes it
 # (the response is held, since api.data rewrites responses: the client gets a 403 in its place)
 run "scan: an SSN in a response is refused before it reaches the client" 0 "${O[@]}" -- \

@@ -1002,3 +1002,50 @@ Test(httpjudge, a_client_that_stops_inside_a_held_request_still_gets_the_answers
     httpjudge_free(j);
     cr_assert_eq(nrec, 2);
 }
+
+Test(httpjudge, a_held_request_with_a_blocked_value_leaves_the_connection_usable)
+{
+    /* e-mail redacted in requests: bodies are held, so a blocked card stops a request that
+     * never reached the origin */
+    const char *body = "card=5555555555554444&x=1\n";
+    for (size_t cut = 0; cut <= strlen(body); cut++) {
+        struct httpjudge *j = judge_rewriting(A_BLOCK, A_ALLOW, A_REDACT, A_ALLOW, 0);
+        static char to_o[4096], to_c[4096], first[256];
+        to_o[0] = to_c[0] = '\0';
+        snprintf(first, sizeof first,
+                 "POST /api/notes HTTP/1.1\r\nHost: crm.internal\r\nContent-Length: 26\r\n\r\n%.*s",
+                 (int)cut, body);
+        client(j, first, 0);
+        client(j, body + cut, 0);
+        client(j, GET_ORDER, 0);
+        drain(j, 1, to_o, sizeof to_o);
+        drain(j, 0, to_c, sizeof to_c);
+        cr_assert_not(strstr(to_o, "POST"), "cut %zu: %s", cut, to_o);
+        cr_assert(strncmp(to_o, "GET /api/orders/17 HTTP/1.1\r\n", 28) == 0,
+                  "cut %zu: the next request goes on: %s", cut, to_o);
+        cr_assert(strncmp(to_c, "HTTP/1.1 403 ", 13) == 0 && strstr(to_c, "stays usable"),
+                  "cut %zu: %s", cut, to_c);
+        origin(j, OK_RESP);
+        drain(j, 0, to_c, sizeof to_c);
+        cr_assert(strstr(to_c, "order"), "cut %zu: %s", cut, to_c);
+        cr_assert_not(httpjudge_done(j));
+        httpjudge_free(j);
+        cr_assert_eq(nrec, 2);
+        cr_assert(!recs[0].forwarded && recs[0].status == 403 && recs[0].bytes_up == 0);
+        nrec = 0;
+    }
+}
+
+Test(httpjudge, a_refused_last_request_ends_the_connection_once_answered)
+{
+    struct httpjudge *j = judge_new(0);
+    static char to_c[4096];
+    to_c[0] = '\0';
+    client(j,
+           "GET /api/customers/export HTTP/1.1\r\nHost: crm.internal\r\nConnection: close\r\n\r\n",
+           0);
+    drain(j, 0, to_c, sizeof to_c);
+    cr_assert(strncmp(to_c, "HTTP/1.1 403 ", 13) == 0, "%s", to_c);
+    cr_assert(httpjudge_done(j), "nothing is left to wait for");
+    httpjudge_free(j);
+}
