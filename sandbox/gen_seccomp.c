@@ -57,7 +57,8 @@ int main(int argc, char **argv)
         return 2;
     }
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", argv[1]);
+    /* a name of this run's own: two runs at once never write or rename each other's file */
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", argv[1], (long)getpid());
     FILE *out = fopen(tmp, "w");
     if (!out) {
         fprintf(stderr, "gen_seccomp: cannot write %s: %s\n", tmp, strerror(errno));
