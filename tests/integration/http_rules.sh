@@ -13,6 +13,7 @@ CORDON=$(realpath "$2")
 SRC=$(realpath "$3")
 . "$SRC/tests/integration/lib.sh"
 PY=$(command -v /usr/bin/python3 || command -v python3)
+RAW=(env PYTHONPATH="$SRC/tests/support" "$PY" -) # scripts of raw bytes, with raw_tunnel.py
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T" "$FX"; }
 trap cleanup EXIT
@@ -112,28 +113,13 @@ else
 fi
 
 # Raw bytes through the tunnel: pipelining and smuggling shapes a client library would not send.
-run "raw tunnel: pipelined requests answered in order, smuggling refused" 0 "$PY" - "$TUN" "$KEY" "$HP" <<'PYEOF'
+run "raw tunnel: pipelined requests answered in order, smuggling refused" 0 "${RAW[@]}" "$TUN" "$KEY" "$HP" <<'PYEOF'
 import socket, sys
+import raw_tunnel
+from raw_tunnel import upto_eof
 tun, key, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def tunnel():
-    h, p = tun.rsplit(":", 1)
-    s = socket.create_connection((h, int(p)), timeout=10)
-    s.sendall(("CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nProxy-Authorization: Bearer %s\r\n\r\n" % (port, port, key)).encode())
-    r = b""
-    while b"\r\n\r\n" not in r:
-        r += s.recv(1)
-    assert r.startswith(b"HTTP/1.1 200"), r
-    return s
-def upto_eof(s):
-    out = b""
-    while True:
-        try:
-            b = s.recv(65536)
-        except socket.timeout:
-            return out
-        if not b:
-            return out
-        out += b
+    return raw_tunnel.tunnel(tun, key, port)
 host = "Host: 127.0.0.1:%d\r\n" % port
 s = tunnel()
 s.settimeout(2)
@@ -205,24 +191,17 @@ has "raw: a head sent a byte at a time gets 408" "slowloris HTTP/1.1 408 Request
 # scan: a card number in a POST body never reaches the origin, split across TCP segments at
 # every offset; one in a response body never reaches the client.
 CARD=5555555555554444 # a Luhn-valid test number (Mastercard)
-run "scan: a card number in a POST body, split at every offset, is refused" 0 "$PY" - "$TUN" "$KEY" "$HP" "$CARD" <<'PYEOF'
-import socket, sys, time
+run "scan: a card number in a POST body, split at every offset, is refused" 0 "${RAW[@]}" "$TUN" "$KEY" "$HP" "$CARD" <<'PYEOF'
+import sys, time
+from raw_tunnel import tunnel, upto_eof
 tun, key, port, card = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-def tunnel():
-    h, p = tun.rsplit(":", 1)
-    s = socket.create_connection((h, int(p)), timeout=10)
-    s.sendall(("CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nProxy-Authorization: Bearer %s\r\n\r\n" % (port, port, key)).encode())
-    r = b""
-    while b"\r\n\r\n" not in r:
-        r += s.recv(1)
-    return s
 body = ("customer=ada&card=%s&end=1" % card).encode()
 # (api.data rewrites e-mail addresses in requests, so the body is held and the refused
 # request never reaches the origin; the client ends the connection after the answer)
 head = ("POST /api/notes HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % (port, len(body))).encode()
 refused = 0
 for cut in range(len(body) + 1):
-    s = tunnel()
+    s = tunnel(tun, key, port)
     s.sendall(head + body[:cut])
     time.sleep(0.01)
     try:
@@ -230,15 +209,7 @@ for cut in range(len(body) + 1):
     except OSError:
         pass
     s.settimeout(5)
-    out = b""
-    try:
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            out += b
-    except OSError:
-        pass
+    out = upto_eof(s)
     refused += out.startswith(b"HTTP/1.1 403") and b".scan" in out
 print("refused %d of %d" % (refused, len(body) + 1))
 PYEOF
@@ -247,25 +218,15 @@ case "$OUT" in *"refused "*" of "*) n=$(echo "$OUT" | sed -n 's/.*refused \([0-9
     *) bad "scan: refused at every offset" "$OUT" ;; esac
 [ "$(seen "$CARD")" -eq 0 ] && ok "scan: the card number never reached the origin" ||
     bad "scan: the card number never reached the origin" "$(grep -F "$CARD" "$T/origin.log" | head -3)"
-run "scan: after a refused body, the same connection serves the next request" 0 "$PY" - "$TUN" "$KEY" "$HP" "$CARD" <<'PYEOF'
-import socket, sys
+run "scan: after a refused body, the same connection serves the next request" 0 "${RAW[@]}" "$TUN" "$KEY" "$HP" "$CARD" <<'PYEOF'
+import sys
+from raw_tunnel import tunnel, upto_eof
 tun, key, port, card = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-h, p = tun.rsplit(":", 1)
-s = socket.create_connection((h, int(p)), timeout=10)
-s.sendall(("CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nProxy-Authorization: Bearer %s\r\n\r\n" % (port, port, key)).encode())
-r = b""
-while b"\r\n\r\n" not in r:
-    r += s.recv(1)
+s = tunnel(tun, key, port)
 body = ("card=%s" % card).encode()
 s.sendall(("POST /api/notes HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n\r\n" % (port, len(body))).encode() + body
           + ("GET /api/orders/31 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n" % port).encode())
-out = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    out += b
-print(out.decode(errors="replace"))
+print(upto_eof(s).decode(errors="replace"))
 PYEOF
 has "scan: the refusal comes first" "HTTP/1.1 403 Forbidden"
 has "scan: the connection stayed usable" "origin saw GET /api/orders/31"
@@ -284,20 +245,16 @@ case "$OUT" in *"536-90-4312"*) bad "scan: the SSN never reached the client" "$O
 # redact: an e-mail address in a POST body reaches the origin as [EMAIL], with the body's new
 # length, at every split of the body across TCP segments, on a connection that stays usable
 MAIL=ada.lovelace@example.org
-run "redact: an address in a POST body, split at every offset, is redacted" 0 "$PY" - "$TUN" "$KEY" "$HP" "$MAIL" <<'PYEOF'
-import socket, sys, time
+run "redact: an address in a POST body, split at every offset, is redacted" 0 "${RAW[@]}" "$TUN" "$KEY" "$HP" "$MAIL" <<'PYEOF'
+import sys, time
+from raw_tunnel import tunnel
 tun, key, port, mail = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-h, p = tun.rsplit(":", 1)
 body = ("note=write to %s soon" % mail).encode()
 head = ("POST /api/notes HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n\r\n" % (port, len(body))).encode()
 get = ("GET /api/orders/9 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port).encode()
 good = 0
 for cut in range(len(body) + 1):
-    s = socket.create_connection((h, int(p)), timeout=10)
-    s.sendall(("CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nProxy-Authorization: Bearer %s\r\n\r\n" % (port, port, key)).encode())
-    r = b""
-    while b"\r\n\r\n" not in r:
-        r += s.recv(1)
+    s = tunnel(tun, key, port)
     s.sendall(head + body[:cut])
     time.sleep(0.01)
     s.sendall(body[cut:] + get)

@@ -13,6 +13,7 @@ CORDON=$(realpath "$2")
 SRC=$(realpath "$3")
 . "$SRC/tests/integration/lib.sh"
 PY=$(command -v /usr/bin/python3 || command -v python3)
+RAW=(env PYTHONPATH="$SRC/tests/support" "$PY" -) # scripts of raw bytes, with raw_tunnel.py
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T" "$FX"; }
 trap cleanup EXIT
@@ -137,15 +138,11 @@ has "the status is 502" "[502]"
 [ "$(grep -c . "$T/o2.log")" -eq 0 ] && ok "nothing reached the unverified origin" ||
     bad "nothing reached the unverified origin" "$(cat "$T/o2.log")"
 
-run "a Server Name for another host is refused" 0 "$PY" - "$(sed -n 's/^tunnel=//p' "$T/state/ready")" "$KEY" "$P1" "$T/deploy.ca.pem" <<'PYEOF'
-import socket, ssl, sys
+run "a Server Name for another host is refused" 0 "${RAW[@]}" "$(sed -n 's/^tunnel=//p' "$T/state/ready")" "$KEY" "$P1" "$T/deploy.ca.pem" <<'PYEOF'
+import ssl, sys
+from raw_tunnel import tunnel
 tun, key, port, ca = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-h, p = tun.rsplit(":", 1)
-s = socket.create_connection((h, int(p)), timeout=10)
-s.sendall(("CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nProxy-Authorization: Bearer %s\r\n\r\n" % (port, port, key)).encode())
-r = b""
-while b"\r\n\r\n" not in r:
-    r += s.recv(1)
+s = tunnel(tun, key, port)
 ctx = ssl.create_default_context(cafile=ca)
 ctx.check_hostname = False
 try:
@@ -158,15 +155,11 @@ except (ssl.SSLError, OSError) as e:
 PYEOF
 has "the handshake with another Server Name fails" "refused:"
 
-run "a ClientHello with a 64 KB Server Name is refused, and cordond goes on" 0 "$PY" - "$(sed -n 's/^tunnel=//p' "$T/state/ready")" "$KEY" "$P1" <<'PYEOF'
-import os, socket, struct, sys
+run "a ClientHello with a 64 KB Server Name is refused, and cordond goes on" 0 "${RAW[@]}" "$(sed -n 's/^tunnel=//p' "$T/state/ready")" "$KEY" "$P1" <<'PYEOF'
+import os, struct, sys
+from raw_tunnel import tunnel
 tun, key, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-h, p = tun.rsplit(":", 1)
-s = socket.create_connection((h, int(p)), timeout=10)
-s.sendall(("CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nProxy-Authorization: Bearer %s\r\n\r\n" % (port, port, key)).encode())
-r = b""
-while b"\r\n\r\n" not in r:
-    r += s.recv(1)
+s = tunnel(tun, key, port)
 name = b"a" * 65000
 sni = struct.pack(">HBH", len(name) + 3, 0, len(name)) + name
 ext = struct.pack(">HH", 0, len(sni)) + sni
