@@ -317,9 +317,9 @@ struct run {
  * its whole life, hence static. */
 static char g_secrets[CONFIG_MAX_SECRETS][PATH_MAX];
 static const char *g_secret_ptrs[CONFIG_MAX_SECRETS];
-/* The data key (data_key_file) the policies' exact-data-match files are read with. */
+/* The data key (data_key_file): the policies' exact-data-match files and api.data's "hash",
+ * handed out as srv.data_key once read. */
 static unsigned char g_data_key[32];
-static int g_has_data_key;
 
 /* Returned by the option and configuration steps, which may end the process early with an
  * exit status: go on starting. The later steps return 0 or a negative errno (or the failing
@@ -621,7 +621,6 @@ static int open_policies(struct srv *s, struct run *r)
     snprintf(versions, sizeof versions, "%s/versions", cfg->state_dir);
     char kerr[512] = "";
     if (config_data_key_load(cfg, g_data_key, kerr, sizeof kerr) == 0) {
-        g_has_data_key = 1;
         s->data_key = g_data_key;
     } else {
         log_msg(LOG_LEVEL_WARN,
@@ -636,7 +635,7 @@ static int open_policies(struct srv *s, struct run *r)
                               .expiry = cfg->policy_expiry,
                               .host_deny = g_secret_ptrs,
                               .n_host_deny = (size_t)r->nsecrets,
-                              .data_key = g_has_data_key ? g_data_key : NULL};
+                              .data_key = s->data_key};
     if ((rc = pset_manager_open(&po, &s->psets, d)) != 0) {
         char n[24];
         snprintf(n, sizeof n, "%zu", diag_total(d));

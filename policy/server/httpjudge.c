@@ -125,19 +125,6 @@ static void put_chunk(struct httpjudge *j, struct obuf *b, const char *p, size_t
     put(j, b, "\r\n", 2);
 }
 
-/* The last chunk and the trailer fields of a chunked message. */
-static void put_chunk_end(struct httpjudge *j, struct obuf *b, const struct httpreq *m)
-{
-    put(j, b, "0\r\n", 3);
-    for (size_t i = 0; m && i < m->n_trailers; i++) {
-        put(j, b, m->trailers[i].name, strlen(m->trailers[i].name));
-        put(j, b, ": ", 2);
-        put(j, b, m->trailers[i].value, strlen(m->trailers[i].value));
-        put(j, b, "\r\n", 2);
-    }
-    put(j, b, "\r\n", 2);
-}
-
 static char *dup_or_empty(const char *s)
 {
     return strdup(s ? s : "");
@@ -328,6 +315,26 @@ static void put_head(struct httpjudge *j, struct obuf *out, const struct httpreq
     put(j, out, "\r\n", 2);
 }
 
+/* A held message goes no further: whatever it gathered is dropped. */
+static void drop_held(struct httpjudge *j, int dir)
+{
+    j->hold[dir] = 0;
+    j->held[dir].len = j->held[dir].off = 0;
+}
+
+/* A held message's head went out: a response's turn has its head and status, a request's
+ * answer is now owed by the origin (expect_answer). */
+static void head_went(struct httpjudge *j, int dir, const struct httpreq *m)
+{
+    if (dir) {
+        turn_at(j, 0)->head_sent = 1;
+        turn_at(j, 0)->status = m->status;
+    } else {
+        expect_answer(j, m);
+    }
+    drop_held(j, dir);
+}
+
 /* A held message outgrew the hold: its head goes with a framing that needs no length, then
  * what was held. Returns 0, or 1 for an HTTP/1.0 request, which has no such framing. */
 static int spill(struct httpjudge *j, int dir)
@@ -345,7 +352,6 @@ static int spill(struct httpjudge *j, int dir)
         put_head(j, out, m, HEAD_NO_LENGTH | HEAD_IDENTITY, "Transfer-Encoding: chunked\r\n");
         j->cur_chunked = 1;
         put_chunk(j, out, h->p, h->len);
-        expect_answer(j, m);
     } else if (turn_at(j, 0)->minor >= 1 && m->minor >= 1) {
         /* chunked only where both ends speak HTTP/1.1 (RFC 9112 section 6.1) */
         put_head(j, out, m, HEAD_NO_LENGTH, "Transfer-Encoding: chunked\r\n");
@@ -356,12 +362,7 @@ static int spill(struct httpjudge *j, int dir)
         turn_at(j, 0)->close_after = 1;
         put(j, out, h->p, h->len);
     }
-    if (dir) {
-        turn_at(j, 0)->head_sent = 1;
-        turn_at(j, 0)->status = m->status;
-    }
-    j->hold[dir] = 0;
-    h->len = h->off = 0;
+    head_went(j, dir, m);
     return 0;
 }
 
@@ -376,14 +377,7 @@ static void unhold(struct httpjudge *j, int dir)
     snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", h->len);
     put_head(j, out, m, HEAD_NO_LENGTH | (dir ? 0u : HEAD_IDENTITY), cl);
     put(j, out, h->p, h->len);
-    if (dir) {
-        turn_at(j, 0)->head_sent = 1;
-        turn_at(j, 0)->status = m->status;
-    } else {
-        expect_answer(j, m);
-    }
-    j->hold[dir] = 0;
-    h->len = h->off = 0;
+    head_went(j, dir, m);
 }
 
 /* Body bytes on their way (dir 0: to the origin, 1: to the client), framed as the message
@@ -515,44 +509,41 @@ static int pass_scanned(struct httpjudge *j, struct data_stream *st, int dir, st
 /*
  * The end of a chunked message (dir 0: to the origin): the last chunk and the trailer fields.
  * On a scan host each field's value is a text of its own for api.data, judged and rewritten
- * like a body. Returns 0, 1 (stopped: j->stop says why, nothing of it went out) or -ENOMEM.
+ * like a body. Returns 0, 1 (stopped: j->stop says why; the field that holds the value and
+ * the message's end never go out) or -ENOMEM.
  */
 static int end_chunked(struct httpjudge *j, int dir, struct turn *t, const struct httpreq *m)
 {
     struct obuf *out = dir ? &j->to_client : &j->to_origin;
-    if (!j->c.data || !m || m->n_trailers == 0) {
-        put_chunk_end(j, out, m);
-        return 0;
-    }
-    struct data_buf o = {0};
-    int rc = data_buf_put(&o, "0\r\n", 3);
-    for (size_t i = 0; rc == 0 && i < m->n_trailers; i++) {
+    int rc = 0;
+    put(j, out, "0\r\n", 3);
+    for (size_t i = 0; rc == 0 && m && i < m->n_trailers; i++) {
         const char *v = m->trailers[i].value;
         size_t vl = strlen(v);
         struct data_match *mt = NULL;
         struct data_buf b = {0};
-        long k = data_scan(j->c.data->scanner, v, vl, &mt);
+        long k = j->c.data ? data_scan(j->c.data->scanner, v, vl, &mt) : 0;
         int rewrite = 0;
         if (k < 0) {
             snprintf(j->stop, sizeof j->stop, "a trailer field the scanner could not scan");
             rc = k == -ENOMEM ? -ENOMEM : 1;
-        } else if ((rc = judge_matches(j, dir, t, mt, (size_t)k, "trailer", &rewrite)) == 0 &&
+        } else if (k > 0 &&
+                   (rc = judge_matches(j, dir, t, mt, (size_t)k, "trailer", &rewrite)) == 0 &&
                    rewrite && (rc = rewrite_text(j, dir, t, v, vl, 0, mt, (size_t)k, &b)) == 0) {
             v = b.p ? b.p : "";
             vl = b.len;
         }
-        if (rc == 0 &&
-            (data_buf_put(&o, m->trailers[i].name, strlen(m->trailers[i].name)) ||
-             data_buf_put(&o, ": ", 2) || data_buf_put(&o, v, vl) || data_buf_put(&o, "\r\n", 2)))
-            rc = -ENOMEM;
+        if (rc == 0) { /* a field that stops the message is not written, nor any after it */
+            put(j, out, m->trailers[i].name, strlen(m->trailers[i].name));
+            put(j, out, ": ", 2);
+            put(j, out, v, vl);
+            put(j, out, "\r\n", 2);
+        }
         data_buf_free(&b);
         free(mt);
     }
-    if (rc == 0 && data_buf_put(&o, "\r\n", 2) != 0)
-        rc = -ENOMEM;
     if (rc == 0)
-        put(j, out, o.p, o.len);
-    data_buf_free(&o);
+        put(j, out, "\r\n", 2);
     return rc;
 }
 
@@ -581,17 +572,23 @@ static int scan_body(struct httpjudge *j, struct data_stream **stp, int dir, str
     return rc;
 }
 
+/* The request the origin answered early (cur_answered) cannot go on: the connection ends
+ * here, and the origin never gets the rest of a request it could not then read to its end. */
+static int end_answered(struct httpjudge *j)
+{
+    j->client_stop = j->closing = 1;
+    j->in_request = j->cur_forward = 0;
+    drop_held(j, 0);
+    return 0;
+}
+
 static int refuse_unreadable(struct httpjudge *j)
 {
     /* Inside the body of a request already forwarded (a bad chunk size): that request is
      * answered by the refusal in its place, since the origin got only part of it, and the
      * connection ends there, before the origin's answer to the fragment could be passed on. */
-    if (j->in_request && j->cur_answered) {
-        /* the request already answered goes on unreadable: the connection ends here */
-        j->client_stop = j->closing = 1;
-        j->in_request = j->cur_forward = j->hold[0] = 0;
-        return 0;
-    }
+    if (j->in_request && j->cur_answered)
+        return end_answered(j); /* the request already answered goes on unreadable */
     int cut = j->in_request && j->cur_forward;
     struct turn *t = cut ? turn_at(j, j->n - 1) : push(j);
     char body[1024];
@@ -621,20 +618,14 @@ static int refuse_unreadable(struct httpjudge *j)
  * ends so that it never gets the rest. */
 static int refuse_body(struct httpjudge *j)
 {
-    if (j->cur_answered) {
-        /* the client has its answer already: the connection ends before the value, and the
-         * origin never gets the rest of a request it cannot then read to its end */
-        j->client_stop = j->closing = 1;
-        j->in_request = j->cur_forward = j->hold[0] = 0;
-        return 0;
-    }
+    if (j->cur_answered)
+        return end_answered(j); /* the client has its answer already */
     struct turn *t = turn_at(j, j->n - 1);
     int held = j->hold[0]; /* nothing of it went: the connection can go on */
     char body[1200], why[512];
     snprintf(why, sizeof why, "the request body holds %s (scan of sandbox.network.http[%zu])",
              j->stop, j->c.entry);
-    j->hold[0] = 0;
-    j->held[0].len = j->held[0].off = 0;
+    drop_held(j, 0);
     snprintf(body, sizeof body,
              "cordon: %s %s on %s:%u is refused: %s (policy of agent %s, version %llu). %s\n",
              t->method ? t->method : "", t->path ? t->path : "", j->c.host, j->c.port, why,
@@ -675,7 +666,8 @@ static int on_head(struct httpjudge *j, const struct httpreq *r)
     j->cur_forward = 0;
     j->cur_chunked = r->body == HTTPREQ_BODY_CHUNKED;
     char cebuf[48];
-    const char *ce = encoded(r, cebuf, sizeof cebuf);
+    const char *ce =
+        j->c.data && r->body != HTTPREQ_BODY_NONE ? encoded(r, cebuf, sizeof cebuf) : NULL;
     j->cur_answered = 0;
     turn_clear(&j->gone);
     if (r->upgrade || strcmp(r->method, "CONNECT") == 0) {
@@ -689,7 +681,7 @@ static int on_head(struct httpjudge *j, const struct httpreq *r)
                                    sizeof why) != 0) {
         status = 421; /* RFC 9110 section 15.5.20: this connection does not serve that Host */
         rule = "http.host";
-    } else if (j->c.data && r->body != HTTPREQ_BODY_NONE && ce) {
+    } else if (ce) {
         snprintf(why, sizeof why,
                  "%s on %s:%u has a body with Content-Encoding: %s, and this host's bodies "
                  "are scanned, which compressed text cannot be; send the body uncompressed",
@@ -843,9 +835,8 @@ static int client_event(struct httpjudge *j, const struct httpreq_step *st)
             sr = scan_body(j, &j->rq_st, 0, reading(j), NULL, 0, 1);
         if (sr == 0 && j->cur_chunked)
             sr = end_chunked(j, 0, reading(j), r); /* the trailers, scanned on a scan host */
-        if (sr == 0)
-            unhold(j, 0);
         if (sr == 0) {
+            unhold(j, 0);
             j->in_request = 0;
             j->cur_forward = 0;
         }
@@ -909,8 +900,7 @@ static int origin_failed(struct httpjudge *j, const char *why)
 {
     int held = j->hold[1];
     j->closing = 1;
-    j->hold[1] = 0; /* a held response is not passed on */
-    j->held[1].len = j->held[1].off = 0;
+    drop_held(j, 1); /* a held response is not passed on */
     data_restore_free(j->restore);
     j->restore = NULL;
     if (!j->n)
@@ -947,8 +937,7 @@ static int cut_response(struct httpjudge *j, struct turn *t, int rc)
     free(t->reason);
     t->reason = strdup(why);
     t->allowed = 0;
-    j->hold[1] = 0;
-    j->held[1].len = j->held[1].off = 0;
+    drop_held(j, 1);
     data_stream_free(j->rs_st);
     j->rs_st = NULL;
     data_restore_free(j->restore);
@@ -987,8 +976,9 @@ static int on_response_step(struct httpjudge *j, const struct httpreq_step *st)
         if (r->status == 101)
             return origin_failed(j, "switched protocols without being asked to");
         char cebuf[48];
-        const char *ce = encoded(r, cebuf, sizeof cebuf);
-        if (j->c.data && r->body != HTTPREQ_BODY_NONE && (r->coding || ce)) {
+        int scanned = j->c.data && r->body != HTTPREQ_BODY_NONE;
+        const char *ce = scanned ? encoded(r, cebuf, sizeof cebuf) : NULL;
+        if (scanned && (r->coding || ce)) {
             char why[200];
             snprintf(why, sizeof why,
                      "sent a body with %s %s, though asked for none, and this host's "
@@ -1087,8 +1077,7 @@ int httpjudge_client_eof(struct httpjudge *j)
         record(j, t);
         turn_clear(t);
         j->n--;
-        j->hold[0] = 0;
-        j->held[0].len = j->held[0].off = 0;
+        drop_held(j, 0);
         j->in_request = j->cur_forward = 0;
     } else if (j->in_request) {
         /* cut inside a request: what was forwarded of it is incomplete, so the origin's

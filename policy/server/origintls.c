@@ -10,8 +10,10 @@
 
 #include <openssl/x509v3.h>
 
+#define KEY_MAX 272 /* "host:port": a name of up to 255 bytes, a colon and a port */
+
 struct kept {
-    char key[272]; /* "host:port" */
+    char key[KEY_MAX];
     SSL_SESSION *sess;
     unsigned long long used; /* when it was last stored: the oldest goes first */
 };
@@ -129,13 +131,13 @@ int origintls_ctx(const char *ca_file, SSL_CTX **out, char *err, size_t errlen)
 SSL *origintls_new(SSL_CTX *ctx, const char *host, unsigned port)
 {
     SSL *o = SSL_new(ctx);
-    char *key = malloc(272);
+    char *key = malloc(KEY_MAX);
     if (!o || !key) {
         SSL_free(o);
         free(key);
         return NULL;
     }
-    snprintf(key, 272, "%.255s:%u", host, port);
+    snprintf(key, KEY_MAX, "%.255s:%u", host, port);
     if (SSL_set_ex_data(o, ssl_index, key) != 1) {
         free(key);
         SSL_free(o);
