@@ -103,7 +103,9 @@ int engine_data_args(struct engine_call *c, enum data_dir dir, const char *path,
                      size_t len, int record, char **out);
 
 /* The audit record's "data" member (NULL when the stage found nothing). */
-cJSON *engine_data_audit(const struct engine_call *c);
+struct jbuf;
+/* The record's "data" member (per class: count, action, positions; no value), when any. */
+void engine_data_audit(const struct engine_call *c, struct jbuf *b);
 
 /* One stage: a small vtable, as a curl connection filter. A NULL hook is "not run". */
 struct engine_stage {

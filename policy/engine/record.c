@@ -9,176 +9,239 @@
 #include "policy/engine/engine.h"
 #include "policy/engine/internal.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/jbuf.h"
 
 static void hex(const unsigned char d[32], char out[65])
 {
     sodium_bin2hex(out, 65, d, 32);
 }
 
-static cJSON *decision(const struct engine_decision *d, int response)
+/* An array element's comma: none right after the array opened. */
+static void elem(struct jbuf *b)
 {
-    if (!d->ran)
-        return cJSON_CreateString("not run");
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
-    cJSON_AddStringToObject(o, "decision", engine_verdict_name(d->verdict));
+    if (b->len && b->p[b->len - 1] != '[')
+        jbuf_raw(b, ",");
+}
+
+/* A number as cJSON prints one (integers plain; otherwise 15 significant digits, 17 when 15
+ * do not read back the same), so a record's figures read the same however it was written. */
+static void num(struct jbuf *b, double v)
+{
+    char t[32];
+    if (v != v || v - v != 0) {
+        jbuf_raw(b, "null");
+        return;
+    }
+    if (v == (double)(int64_t)v && v > -9e15 && v < 9e15) {
+        jbuf_i64(b, (int64_t)v);
+        return;
+    }
+    snprintf(t, sizeof t, "%1.15g", v);
+    if (strtod(t, NULL) != v)
+        snprintf(t, sizeof t, "%1.17g", v);
+    jbuf_raw(b, t);
+}
+
+static void kstr(struct jbuf *b, const char *k, const char *v)
+{
+    jbuf_key(b, k);
+    jbuf_str(b, v, 0);
+}
+
+static void ku64(struct jbuf *b, const char *k, uint64_t v)
+{
+    jbuf_key(b, k);
+    jbuf_u64(b, v);
+}
+
+static void reason(struct jbuf *b, const char *k, const struct engine_reason *r)
+{
+    jbuf_key(b, k);
+    jbuf_raw(b, "{");
+    ku64(b, "status", r->status);
+    kstr(b, "code", r->code);
+    kstr(b, "message", r->message);
+    jbuf_raw(b, "}");
+}
+
+static void decision(struct jbuf *b, const struct engine_decision *d, int response)
+{
+    if (!d->ran) {
+        jbuf_str(b, "not run", 0);
+        return;
+    }
+    jbuf_raw(b, "{");
+    kstr(b, "decision", engine_verdict_name(d->verdict));
     if (d->verdict != ENGINE_ALLOW || d->why.code[0]) {
         if (d->why.status)
-            cJSON_AddNumberToObject(o, "status", d->why.status);
-        cJSON_AddStringToObject(o, "code", d->why.code);
-        cJSON_AddStringToObject(o, "message", d->why.message);
+            ku64(b, "status", d->why.status);
+        kstr(b, "code", d->why.code);
+        kstr(b, "message", d->why.message);
     }
     if (response)
-        cJSON_AddNumberToObject(o, "events", d->events);
-    return o;
+        ku64(b, "events", (uint64_t)d->events);
+    jbuf_raw(b, "}");
 }
 
 /* The budget stage's part: what was reserved and what was charged, in pico-dollars (exact)
  * and dollars, and whether the charge is the worst case because no usage came. */
-static cJSON *budget_json(const struct engine_call *c)
+static void budget_json(struct jbuf *b, const struct engine_call *c)
 {
-    cJSON *b = cJSON_CreateObject();
-    if (!b)
-        return NULL;
-    cJSON_AddNumberToObject(b, "reserved_usd", (double)c->budget_usd_p / 1e12);
-    cJSON_AddNumberToObject(b, "reserved_pusd", (double)c->budget_usd_p);
-    cJSON_AddNumberToObject(b, "reserved_tokens", (double)c->budget_tokens);
+    jbuf_key(b, "budget");
+    jbuf_raw(b, "{");
+    jbuf_key(b, "reserved_usd");
+    num(b, (double)c->budget_usd_p / 1e12);
+    jbuf_key(b, "reserved_pusd");
+    num(b, (double)c->budget_usd_p);
+    jbuf_key(b, "reserved_tokens");
+    num(b, (double)c->budget_tokens);
     const char *outcome = c->budget_done == 1   ? "charged"
                           : c->budget_done == 2 ? "released"
                           : c->budget_held      ? "open"
                                                 : "refused";
-    cJSON_AddStringToObject(b, "outcome", outcome);
+    kstr(b, "outcome", outcome);
     if (c->budget_done == 1) {
-        cJSON_AddNumberToObject(b, "charged_usd", (double)c->charged_usd_p / 1e12);
-        cJSON_AddNumberToObject(b, "charged_pusd", (double)c->charged_usd_p);
-        cJSON_AddNumberToObject(b, "charged_tokens", (double)c->charged_tokens);
-        cJSON_AddBoolToObject(b, "estimated", c->budget_est);
+        jbuf_key(b, "charged_usd");
+        num(b, (double)c->charged_usd_p / 1e12);
+        jbuf_key(b, "charged_pusd");
+        num(b, (double)c->charged_usd_p);
+        jbuf_key(b, "charged_tokens");
+        num(b, (double)c->charged_tokens);
+        jbuf_key(b, "estimated");
+        jbuf_bool(b, c->budget_est);
     }
-    return b;
+    jbuf_raw(b, "}");
 }
 
-char *engine_call_audit_json(const struct engine_call *c)
+/* The whole record into b (which may overflow: the caller then tries a larger one). */
+static void write_record(struct jbuf *b, const struct engine_call *c)
 {
     static const char *const hooks[] = {"request", "response", "final"};
-    cJSON *o = cJSON_CreateObject();
-    char *s = NULL;
-    if (!o)
-        return NULL;
     const struct policy *p = c->e->p;
-    cJSON_AddStringToObject(o, "type", "model_call");
-    cJSON_AddStringToObject(o, "agent", c->agent);
+    jbuf_raw(b, "{");
+    kstr(b, "type", "model_call");
+    kstr(b, "agent", c->agent);
+    jbuf_key(b, "session");
     if (c->session)
-        cJSON_AddStringToObject(o, "session", c->session);
+        jbuf_str(b, c->session, 0);
     else
-        cJSON_AddNullToObject(o, "session");
-    cJSON_AddStringToObject(o, "model", c->model ? c->model : "");
-    cJSON_AddStringToObject(o, "endpoint", engine_format_endpoint(c->fmt));
-    cJSON_AddStringToObject(o, "mode", c->observe ? "observe" : "enforce");
-    cJSON_AddNumberToObject(o, "policy_version", (double)p->version);
-    cJSON_AddBoolToObject(o, "stream", c->stream);
-    if (c->refused) {
-        cJSON *r = cJSON_AddObjectToObject(o, "refusal");
-        if (r) {
-            cJSON_AddNumberToObject(r, "status", c->refusal.status);
-            cJSON_AddStringToObject(r, "code", c->refusal.code);
-            cJSON_AddStringToObject(r, "message", c->refusal.message);
-        }
-    }
-    if (c->would_refuse.code[0]) {
-        cJSON *r = cJSON_AddObjectToObject(o, "would_refuse");
-        if (r) {
-            cJSON_AddNumberToObject(r, "status", c->would_refuse.status);
-            cJSON_AddStringToObject(r, "code", c->would_refuse.code);
-            cJSON_AddStringToObject(r, "message", c->would_refuse.message);
-        }
-    }
-    cJSON *stages = cJSON_AddArrayToObject(o, "stages");
-    for (int st = 0; stages && st < ENGINE_N_STAGES; st++) {
-        cJSON *e = cJSON_CreateObject();
-        if (!e)
-            goto out;
-        cJSON_AddItemToArray(stages, e);
-        cJSON_AddStringToObject(e, "stage", engine_stage_name(st));
+        jbuf_raw(b, "null");
+    kstr(b, "model", c->model ? c->model : "");
+    kstr(b, "endpoint", engine_format_endpoint(c->fmt));
+    kstr(b, "mode", c->observe ? "observe" : "enforce");
+    ku64(b, "policy_version", p->version);
+    jbuf_key(b, "stream");
+    jbuf_bool(b, c->stream);
+    if (c->refused)
+        reason(b, "refusal", &c->refusal);
+    if (c->would_refuse.code[0])
+        reason(b, "would_refuse", &c->would_refuse);
+    jbuf_key(b, "stages");
+    jbuf_raw(b, "[");
+    for (int st = 0; st < ENGINE_N_STAGES; st++) {
+        elem(b);
+        jbuf_raw(b, "{");
+        kstr(b, "stage", engine_stage_name(st));
         for (int h = 0; h < ENGINE_N_HOOKS; h++) {
-            cJSON *d = decision(&c->d[st][h], h == ENGINE_HOOK_RESPONSE);
-            if (!d)
-                goto out;
-            cJSON_AddItemToObject(e, hooks[h], d);
+            jbuf_key(b, hooks[h]);
+            decision(b, &c->d[st][h], h == ENGINE_HOOK_RESPONSE);
         }
+        jbuf_raw(b, "}");
     }
-    cJSON *tools = cJSON_AddObjectToObject(o, "tools");
-    if (tools) {
-        cJSON_AddNumberToObject(tools, "allowed", (double)c->tools_allowed);
-        cJSON *al = cJSON_AddArrayToObject(tools, "allowed_calls");
-        cJSON *rm = cJSON_AddArrayToObject(tools, "removed");
-        for (size_t i = 0; al && rm && i < c->n_notes; i++) {
+    jbuf_raw(b, "]");
+    jbuf_key(b, "tools");
+    jbuf_raw(b, "{");
+    ku64(b, "allowed", c->tools_allowed);
+    for (int allowed = 1; allowed >= 0; allowed--) {
+        jbuf_key(b, allowed ? "allowed_calls" : "removed");
+        jbuf_raw(b, "[");
+        for (size_t i = 0; i < c->n_notes; i++) {
             const struct tool_note *t = &c->notes[i];
-            cJSON *r = cJSON_CreateObject();
-            if (!r)
-                goto out;
-            cJSON_AddItemToArray(t->allowed ? al : rm, r);
-            cJSON_AddStringToObject(r, "name", t->name ? t->name : "");
+            if (!t->allowed != !allowed)
+                continue;
+            elem(b);
+            jbuf_raw(b, "{");
+            kstr(b, "name", t->name ? t->name : "");
             if (!t->allowed) {
-                cJSON_AddStringToObject(r, "code", t->why.code);
-                cJSON_AddStringToObject(r, "message", t->why.message);
+                kstr(b, "code", t->why.code);
+                kstr(b, "message", t->why.message);
             }
             char ah[65];
             hex(t->args_sha, ah);
-            cJSON_AddStringToObject(r, "arguments_sha256", ah);
+            kstr(b, "arguments_sha256", ah);
             if (t->args)
-                cJSON_AddStringToObject(r, "arguments", t->args);
+                kstr(b, "arguments", t->args);
+            jbuf_raw(b, "}");
         }
+        jbuf_raw(b, "]");
     }
-    cJSON *data = engine_data_audit(c); /* per class: count, action, positions; no value */
-    if (data)
-        cJSON_AddItemToObject(o, "data", data);
+    jbuf_raw(b, "}");
+    engine_data_audit(c, b); /* per class: count, action, positions; no value */
     char h[65];
     hex(c->prompt_sha, h);
-    cJSON_AddStringToObject(o, "prompt_sha256", h);
+    kstr(b, "prompt_sha256", h);
     crypto_hash_sha256_state st = c->resp_hash;
     unsigned char rd[32];
     crypto_hash_sha256_final(&st, rd);
     hex(rd, h);
-    cJSON_AddStringToObject(o, "response_sha256", h);
+    kstr(b, "response_sha256", h);
     if (p->api.record_prompts == POLICY_RECORD_TEXT) {
-        cJSON *texts = cJSON_AddArrayToObject(o, "prompt");
-        for (size_t i = 0; texts && i < c->rq.n_texts; i++) {
+        jbuf_key(b, "prompt");
+        jbuf_raw(b, "[");
+        for (size_t i = 0; i < c->rq.n_texts; i++) {
             const struct engine_text *t = &c->rq.texts[i];
-            cJSON *x = cJSON_CreateObject();
-            if (!x)
-                goto out;
-            cJSON_AddItemToArray(texts, x);
-            cJSON_AddStringToObject(x, "path", t->path);
-            cJSON_AddStringToObject(x, "kind", engine_text_kind_name(t->kind));
-            cJSON_AddStringToObject(x, "text", t->text);
+            elem(b);
+            jbuf_raw(b, "{");
+            kstr(b, "path", t->path);
+            kstr(b, "kind", engine_text_kind_name(t->kind));
+            kstr(b, "text", t->text);
+            jbuf_raw(b, "}");
         }
-        cJSON_AddStringToObject(o, "response_text", c->resp_text ? c->resp_text : "");
-        if (c->resp_text_cut)
-            cJSON_AddBoolToObject(o, "response_text_cut", 1);
+        jbuf_raw(b, "]");
+        kstr(b, "response_text", c->resp_text ? c->resp_text : "");
+        if (c->resp_text_cut) {
+            jbuf_key(b, "response_text_cut");
+            jbuf_bool(b, 1);
+        }
     }
-    cJSON *tok = cJSON_AddObjectToObject(o, "tokens");
-    if (tok) {
-        cJSON_AddNumberToObject(tok, "input", (double)c->in_tokens);
-        cJSON_AddNumberToObject(tok, "output", (double)c->out_tokens);
-        if (c->cached_tokens)
-            cJSON_AddNumberToObject(tok, "cached_input", (double)c->cached_tokens);
-        if (c->reasoning_tokens)
-            cJSON_AddNumberToObject(tok, "reasoning", (double)c->reasoning_tokens);
-        if (c->cache_write_tokens)
-            cJSON_AddNumberToObject(tok, "cache_write", (double)c->cache_write_tokens);
+    jbuf_key(b, "tokens");
+    jbuf_raw(b, "{");
+    ku64(b, "input", c->in_tokens);
+    ku64(b, "output", c->out_tokens);
+    if (c->cached_tokens)
+        ku64(b, "cached_input", c->cached_tokens);
+    if (c->reasoning_tokens)
+        ku64(b, "reasoning", c->reasoning_tokens);
+    if (c->cache_write_tokens)
+        ku64(b, "cache_write", c->cache_write_tokens);
+    jbuf_raw(b, "}");
+    if (c->budget_done || c->budget_held || c->budget_tokens)
+        budget_json(b, c);
+    ku64(b, "latency_ms", c->latency_ms);
+    jbuf_raw(b, "}");
+}
+
+/* Written straight as text, without a tree of allocated nodes: this runs once per model call,
+ * and the tree was a tenth of cordond's time per call at saturation (bench/bench_proxy.sh). A
+ * record holding prompt text may outgrow the first buffer; it is then written again into one
+ * twice as large, up to the audit log's own limit and a margin. */
+char *engine_call_audit_json(const struct engine_call *c)
+{
+    for (size_t cap = 4096; cap <= ((size_t)64 << 20); cap *= 2) {
+        char *mem = malloc(cap);
+        if (!mem)
+            return NULL;
+        struct jbuf b;
+        jbuf_init(&b, mem, cap);
+        write_record(&b, c);
+        if (!b.overflow)
+            return mem;
+        free(mem);
     }
-    if (c->budget_done || c->budget_held || c->budget_tokens) {
-        cJSON *bu = budget_json(c);
-        if (!bu)
-            goto out;
-        cJSON_AddItemToObject(o, "budget", bu);
-    }
-    cJSON_AddNumberToObject(o, "latency_ms", (double)c->latency_ms);
-    s = cJSON_PrintUnformatted(o);
-out:
-    cJSON_Delete(o);
-    return s;
+    return NULL;
 }

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "base/glob.h"
+#include "base/jbuf.h"
 #include "policy/data/data.h"
 #include "policy/data/data_action.h"
 #include "policy/data/data_edm.h"
@@ -812,42 +813,54 @@ int engine_data_end(struct engine_call *c, struct data_lane *l, struct data_buf 
 
 /* ---- the audit record ---- */
 
-cJSON *engine_data_audit(const struct engine_call *c)
+void engine_data_audit(const struct engine_call *c, struct jbuf *b)
 {
     const struct data_call *dc = &c->dc;
     const struct engine_data *d = c->e->data;
     if (!d || !dc->n_finds)
-        return NULL;
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
+        return;
+    jbuf_key(b, "data");
+    jbuf_raw(b, "{");
     for (int dir = 0; dir < DATA_N_DIRS; dir++) {
-        cJSON *arr = NULL;
+        int opened = 0;
         for (size_t i = 0; i < dc->n_finds; i++) {
             const struct data_find *f = &dc->finds[i];
             if (f->dir != (enum data_dir)dir)
                 continue;
-            if (!arr && !(arr = cJSON_AddArrayToObject(o, k_dir_name[dir])))
-                goto fail;
-            cJSON *x = cJSON_CreateObject();
-            if (!x)
-                goto fail;
-            cJSON_AddItemToArray(arr, x);
-            cJSON_AddStringToObject(x, "class", d->names[f->cls]);
-            cJSON_AddStringToObject(x, "action", data_action_name(f->action));
-            cJSON_AddBoolToObject(x, "applied", !c->observe && f->action != DATA_LOG);
-            cJSON_AddNumberToObject(x, "count", f->count);
-            cJSON *pos = cJSON_AddArrayToObject(x, "positions");
-            for (size_t k = 0; pos && k < f->n_pos; k++)
-                cJSON_AddItemToArray(pos, cJSON_CreateString(f->pos[k]));
-            if (f->pos_cut)
-                cJSON_AddBoolToObject(x, "positions_cut", 1);
+            if (!opened) {
+                jbuf_key(b, k_dir_name[dir]);
+                jbuf_raw(b, "[");
+                opened = 1;
+            } else {
+                jbuf_raw(b, ",");
+            }
+            jbuf_raw(b, "{");
+            jbuf_key(b, "class");
+            jbuf_str(b, d->names[f->cls], 0);
+            jbuf_key(b, "action");
+            jbuf_str(b, data_action_name(f->action), 0);
+            jbuf_key(b, "applied");
+            jbuf_bool(b, !c->observe && f->action != DATA_LOG);
+            jbuf_key(b, "count");
+            jbuf_u64(b, f->count);
+            jbuf_key(b, "positions");
+            jbuf_raw(b, "[");
+            for (size_t k = 0; k < f->n_pos; k++) {
+                if (k)
+                    jbuf_raw(b, ",");
+                jbuf_str(b, f->pos[k], 0);
+            }
+            jbuf_raw(b, "]");
+            if (f->pos_cut) {
+                jbuf_key(b, "positions_cut");
+                jbuf_bool(b, 1);
+            }
+            jbuf_raw(b, "}");
         }
+        if (opened)
+            jbuf_raw(b, "]");
     }
-    return o;
-fail:
-    cJSON_Delete(o);
-    return NULL;
+    jbuf_raw(b, "}");
 }
 
 /* The response's texts are judged in the lanes and the formats' calls above, where they can be
