@@ -231,7 +231,7 @@ int engine_call_new(const struct engine *e, const struct engine_call_info *info,
     c->bops_ud = info->budget_ud;
     c->quarantined_since_ms = info->quarantined_since_ms;
     c->observe = e->p->mode == POLICY_MODE_OBSERVE;
-    crypto_hash_sha256_init(&c->resp_hash);
+    SHA256_Init(&c->resp_hash);
     /* first: the other stages' per-call state may ask which schedule rules apply */
     schedule_call_init(c, info->now_ms);
     if (!c->agent || (info->session && !c->session) || engine_data_call_init(c, info) != 0) {
@@ -318,7 +318,7 @@ int engine_call_request(struct engine_call *c, const char *body, size_t len, con
         return ENGINE_ERR_STATE;
     c->state = 1;
     c->req_len = len;
-    crypto_hash_sha256(c->prompt_sha, (const unsigned char *)body, len);
+    SHA256((const unsigned char *)body, len, c->prompt_sha);
     char err[256], tag[160];
     struct engine_reason why = {0};
     cJSON *root = NULL;
@@ -491,7 +491,7 @@ void engine_note_tool(struct engine_call *c, const char *name, int allowed,
     t->allowed = allowed;
     if (!allowed)
         t->why = *why;
-    crypto_hash_sha256(t->args_sha, (const unsigned char *)(args ? args : ""), args ? args_len : 0);
+    SHA256((const unsigned char *)(args ? args : ""), args ? args_len : 0, t->args_sha);
     if (c->e->p->api.record_tool_arguments == POLICY_RECORD_TEXT && args) {
         size_t n = args_len < 4096 ? args_len : 4096; /* a record is not a transcript */
         if ((t->args = malloc(n + 1)) != NULL) {
@@ -535,7 +535,7 @@ int engine_emit(struct engine_call *c, const char *buf, size_t len)
 {
     if (!len)
         return 0;
-    crypto_hash_sha256_update(&c->resp_hash, (const unsigned char *)buf, len);
+    SHA256_Update(&c->resp_hash, (const unsigned char *)buf, len);
     return c->emit(c->emit_ud, buf, len);
 }
 
@@ -656,7 +656,7 @@ int engine_call_response(struct engine_call *c, const char *body, size_t len, co
         cJSON_Delete(root);
         if (!c->out)
             return -ENOMEM;
-        crypto_hash_sha256_update(&c->resp_hash, (const unsigned char *)c->out, c->out_len);
+        SHA256_Update(&c->resp_hash, (const unsigned char *)c->out, c->out_len);
         *out = c->out;
         *out_len = c->out_len;
         return ENGINE_REWRITE;
@@ -664,7 +664,7 @@ int engine_call_response(struct engine_call *c, const char *body, size_t len, co
     cJSON_Delete(root);
     if (rc < 0)
         return rc;
-    crypto_hash_sha256_update(&c->resp_hash, (const unsigned char *)body, len);
+    SHA256_Update(&c->resp_hash, (const unsigned char *)body, len);
     return ENGINE_ALLOW;
 }
 

@@ -8,6 +8,7 @@
 #define CORDON_POLICY_ENGINE_INTERNAL_H
 
 #include <cjson/cJSON.h>
+#include <openssl/sha.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include "base/grow.h"
@@ -190,7 +191,7 @@ struct engine_call {
     size_t n_removed;
     size_t n_notes, cap_notes;
     struct tool_note *notes;
-    crypto_hash_sha256_state resp_hash;
+    SHA256_CTX resp_hash; /* libcrypto: the CPU's SHA extensions, where libsodium's is portable C */
     unsigned char prompt_sha[32];
     char *resp_text; /* text of the response, kept when the policy records text */
     size_t resp_text_len, resp_text_cap;

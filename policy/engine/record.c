@@ -185,9 +185,9 @@ static void write_record(struct jbuf *b, const struct engine_call *c)
     char h[65];
     hex(c->prompt_sha, h);
     kstr(b, "prompt_sha256", h);
-    crypto_hash_sha256_state st = c->resp_hash;
+    SHA256_CTX st = c->resp_hash;
     unsigned char rd[32];
-    crypto_hash_sha256_final(&st, rd);
+    SHA256_Final(rd, &st);
     hex(rd, h);
     kstr(b, "response_sha256", h);
     if (p->api.record_prompts == POLICY_RECORD_TEXT) {
