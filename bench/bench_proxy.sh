@@ -8,7 +8,9 @@
 #   - added latency p50/p99 of a non-streaming chat call, at c=1 (closed loop) and open loop
 #     1,000 requests/s over 64 connections (latency from each request's scheduled time);
 #   - added time to first byte of a streamed chat call, at the same two loads;
-#   - the saturation rate at c=64 through cordond against the stub's own (ratio);
+#   - the saturation rate at c=64 through cordond against the stub's own (ratio), and beside
+#     it the same through bench/relay_floor, a bare byte relay with cordond's thread count:
+#     what any second hop on loopback costs before a proxy does any work of its own;
 #   - cordond's resident memory with 1,000 streams held open at once, in KiB per stream.
 # "added" is through cordond minus direct. Each figure is the median of ROUNDS rounds
 # (default 5) of BENCH_SECONDS seconds (default 2). The machine is shared: read ratios and
@@ -91,25 +93,34 @@ if ! curl -sf -o "$T/probe.out" -H "Authorization: Bearer $KEY" \
     exit 1
 fi
 
-# one loadgen run -> its JSON report; "direct" goes to the stub, "proxy" through cordond
-lg() { # direct|proxy BODY ARGS...
+# the floor of the saturation figure: a bare relay to the stub, as many threads as cordond
+"$B/bench/relay_floor" --upstream "$SP" --threads "$CORDOND_THREADS" --ready-file "$T/relay.ready" &
+PIDS+=($!)
+RP=$(wait_line "$T/relay.ready" port)
+[ -n "$RP" ] || { echo "bench_proxy: relay_floor did not start" >&2; exit 1; }
+
+# one loadgen run -> its JSON report; "direct" goes to the stub, "proxy" through cordond,
+# "relay" through relay_floor
+lg() { # direct|proxy|relay BODY ARGS...
     local who=$1 body=$2 port=$SP
     shift 2
     [ "$who" = proxy ] && port=$CP
+    [ "$who" = relay ] && port=$RP
     "$B/bench/loadgen" --json -d "$SECONDS_PER" --body "$body" \
         -H "Authorization: Bearer $KEY" "$@" "http://127.0.0.1:$port/v1/chat/completions"
 }
 
 # LABEL BODY FIELDS ARGS...: median per field, direct and through cordond, their difference
 # (latencies: the time cordond adds) and ratio (rates: how much of the stub's rate is left)
+# (VIA=relay: through relay_floor instead of cordond)
 measure() {
-    local label=$1 body=$2 fields=$3
+    local label=$1 body=$2 fields=$3 via=${VIA:-proxy}
     shift 3
     : >"$T/d.jsonl"
     : >"$T/p.jsonl"
     for _ in $(seq "$ROUNDS"); do
         lg direct "$body" "$@" >>"$T/d.jsonl" || true
-        lg proxy "$body" "$@" >>"$T/p.jsonl" || true
+        lg "$via" "$body" "$@" >>"$T/p.jsonl" || true
     done
     python3 - "$label" "$fields" "$T/d.jsonl" "$T/p.jsonl" <<'PY'
 import json, statistics, sys
@@ -164,7 +175,10 @@ if want stream; then
     measure "chat stream, open loop 1000/s, c=64" "$T/stream.json" ttfb_us.p50,ttfb_us.p99 \
         -c 64 -r 1000
 fi
-want saturation && measure "chat, saturation, closed loop, c=64" "$T/chat.json" rate -c 64
+if want saturation; then
+    measure "chat, saturation, closed loop, c=64" "$T/chat.json" rate -c 64
+    VIA=relay measure "  the same through relay_floor" "$T/chat.json" rate -c 64
+fi
 want memory || exit 0
 
 # memory: cordond's RSS idle, then with HOLD streams open through it at once
