@@ -586,6 +586,45 @@ static int write_bundle(struct root *r, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * The enforcement report as one event: compact, and within what the channel carries
+ * (EVENTS_MAX_MSG with the event's own members around it). An event over that is dropped
+ * whole, and with this one would go the session token it is answered with and the kernel
+ * domain's name. So what does not fit is cut, said so, and counted: first the names of
+ * hidden variables (env.truncated; env.hidden keeps the count), then the limit and
+ * degradation notes from the last (notes_cut: how many). Returns the text (free()) or NULL.
+ */
+#define REPORT_ROOM (EVENTS_MAX_MSG - 192)
+
+static char *report_fit(cJSON *rep)
+{
+    char *json = cJSON_PrintUnformatted(rep);
+    cJSON *env = cJSON_GetObjectItemCaseSensitive(rep, "env");
+    cJSON *names = cJSON_GetObjectItemCaseSensitive(env, "names");
+    int cut = 0;
+    while (json && strlen(json) > REPORT_ROOM) {
+        int n = cJSON_GetArraySize(names);
+        if (n > 0) {
+            cJSON_DeleteItemFromArray(names, n - 1);
+            cJSON_ReplaceItemInObjectCaseSensitive(env, "truncated", cJSON_CreateTrue());
+        } else {
+            cJSON *lim = cJSON_GetObjectItemCaseSensitive(rep, "limits");
+            cJSON *deg = cJSON_GetObjectItemCaseSensitive(rep, "degradations");
+            cJSON *from = cJSON_GetArraySize(lim) > 0 ? lim : deg;
+            int k = cJSON_GetArraySize(from);
+            if (k == 0)
+                break; /* nothing left to cut: the event is dropped and counted as such */
+            cJSON_DeleteItemFromArray(from, k - 1);
+            cut++;
+            cJSON_DeleteItemFromObjectCaseSensitive(rep, "notes_cut");
+            cJSON_AddNumberToObject(rep, "notes_cut", cut);
+        }
+        free(json);
+        json = cJSON_PrintUnformatted(rep);
+    }
+    return json;
+}
+
 int root_enforce(struct root *r, char *err, size_t errlen)
 {
     int rc;
@@ -619,7 +658,7 @@ int root_enforce(struct root *r, char *err, size_t errlen)
         return -EPERM;
     }
     cJSON *rep = sandbox_report_object(&r->report);
-    char *json = rep && env_hidden_json(&r->hidden, rep) == 0 ? cJSON_Print(rep) : NULL;
+    char *json = rep && env_hidden_json(&r->hidden, rep) == 0 ? report_fit(rep) : NULL;
     cJSON_Delete(rep);
     if (!json) {
         diag_set(err, errlen, "out of memory writing the enforcement report");

@@ -101,6 +101,39 @@ CORDON_PROFILE=$T/p.env run "so it is by the shim in a profile-mode root" 126 \
 has "the shim says chmod 600" "chmod 600 $T/p.env"
 chmod 600 "$T/p.env"
 run "the same profile at mode 0600 works" 0 "$CORDON" run --profile "$T/p.env" --workspace "$T/ws" -- true
+# An enforcement report that outgrows the event channel's 4 KiB (many hidden variables, every
+# resource limit with its notes) still reaches cordond: one over it would be dropped whole,
+# the session token and the kernel domain's name with it. The names are cut and said so.
+printf '{"cordon_policy":1,"agent":"it-real","poll_seconds":7,"sandbox":{"enforcement":"best_effort","filesystem":{"read_write":["${workspace}","${tmp}"],"read_only":["${cwd}"]},"limits":{"processes":256,"memory":"2G","cpu_seconds":3600,"open_files":4096},"exec":{"deny":["rm"]},"network":{"mode":"proxy","allow":["127.0.0.1:%s"]}}}\n' "$HP" > "$T/policy.json"
+kill -HUP "$DPID"
+sleep 1
+BIG=()
+for i in $(seq 1 150); do BIG+=("ENVTEST_PLANTED_CREDENTIAL_NUMBER_${i}_API_KEY=planted-$i"); done
+run "profile mode: 150 hidden variables and every limit, the report still reaches cordond" 0 \
+    env "${BIG[@]}" CORDON_SERVER="http://$H" CORDON_KEY="$T/agent.key" CORDON_TRUST="$T/sign.pub" \
+    CORDON_WORKSPACE="$T/ws" LD_PRELOAD="$SHIM" sh -c 'echo "tree-key=${OPENAI_API_KEY%%_*}"'
+has "profile mode: the tree got its session token for that report" 'tree-key=cs'
+sleep 0.5
+if "$PY" - "$T/state/audit" <<'PY'; then
+import glob, json, sys
+for f in glob.glob(sys.argv[1] + "/*.jsonl"):
+    for line in open(f):
+        r = json.loads(line)
+        d = r.get("detail", {})
+        env = d.get("env", {})
+        if r.get("kind") == "sandbox.report" and env.get("hidden") == 150:
+            names = env.get("names", [])
+            ok = env.get("truncated") is True and 0 < len(names) < 150 and all(
+                n.startswith("ENVTEST_PLANTED_CREDENTIAL_NUMBER_") for n in names)
+            ok = ok and d["resource_limits"]["memory"]["limit"] > 0 and "planted-" not in line
+            sys.exit(0 if ok else 1)
+sys.exit(1)
+PY
+    ok "audit: that report: the variables counted, the names cut and said so, the limits there"
+else
+    bad "audit: that report: the variables counted, the names cut and said so, the limits there" \
+        "$(grep -h sandbox.report "$T"/state/audit/*.jsonl | tail -n 1 | cut -c1-600)"
+fi
 kill "$DPID"; wait "$DPID" 2>/dev/null
 run "cordond gone: nothing runs" 125 "${O[@]}" -- echo RAN
 has "cordond gone: explained" 'cannot fetch the policy'
