@@ -117,8 +117,55 @@ static size_t body_cap(const struct decision *d)
     return cap;
 }
 
+/* The error type an SDK reads beside the status: OpenAI's and Anthropic's names for it. */
+static const char *api_error_type(enum decision_shape shape, unsigned status)
+{
+    int anth = shape == DECISION_SHAPE_ANTHROPIC;
+    switch (status) {
+    case 401:
+        return "authentication_error";
+    case 403:
+        return "permission_error";
+    case 404:
+        return anth ? "not_found_error" : "invalid_request_error";
+    case 413:
+        return anth ? "request_too_large" : "invalid_request_error";
+    case 429:
+        return "rate_limit_error";
+    default:
+        if (status >= 500)
+            return anth ? "api_error" : "server_error";
+        return "invalid_request_error";
+    }
+}
+
+/* A refusal on a model API endpoint, in the error shape of that API (code cordon.CODE). */
+static void render_api(struct decision *d, struct jbuf *b)
+{
+    const char *type = api_error_type(d->shape, d->status);
+    if (d->shape == DECISION_SHAPE_ANTHROPIC) {
+        jbuf_raw(b, "{\"type\":\"error\",\"error\":{\"type\":");
+        jbuf_str(b, type, 0);
+        jbuf_raw(b, ",\"message\":");
+        jbuf_str(b, d->message, 0);
+    } else {
+        jbuf_raw(b, "{\"error\":{\"message\":");
+        jbuf_str(b, d->message, 0);
+        jbuf_raw(b, ",\"type\":");
+        jbuf_str(b, type, 0);
+        jbuf_raw(b, ",\"param\":null");
+    }
+    jbuf_raw(b, ",\"code\":\"cordon.");
+    jbuf_raw(b, d->code ? d->code : "error"); /* codes are fixed words of cordond's */
+    jbuf_raw(b, "\"}}");
+}
+
 static void render_json(struct decision *d, struct jbuf *b)
 {
+    if (d->shape != DECISION_SHAPE_CORDON) {
+        render_api(d, b);
+        return;
+    }
     jbuf_raw(b, "{\"error\":{\"code\":\"cordon.");
     jbuf_raw(b, d->code ? d->code : "error"); /* codes are fixed words of cordond's */
     jbuf_raw(b, "\",\"message\":");

@@ -45,6 +45,14 @@ enum decision_kind {
 enum decision_outcome { DECISION_ALLOW, DECISION_DENY, DECISION_ERROR, DECISION_OUTCOME_N };
 
 /* How a refusal reaches the client. */
+/* The error object of a JSON refusal: cordond's own, or the model API's that the client speaks
+ * (the model proxy's endpoints answer in the shape of the SDK calling them). */
+enum decision_shape {
+    DECISION_SHAPE_CORDON,    /* {"error":{"code","message"[,"diagnostics"]}} */
+    DECISION_SHAPE_OPENAI,    /* {"error":{"message","type","param":null,"code"}} */
+    DECISION_SHAPE_ANTHROPIC, /* {"type":"error","error":{"type","message","code"}} */
+};
+
 enum decision_reply {
     DECISION_REPLY_JSON,  /* {"error":{"code":"cordon.CODE","message":"..."}} (docs/PROTOCOL.md) */
     DECISION_REPLY_PLAIN, /* a whole HTTP/1.1 response with a text/plain body (the tunnel) */
@@ -73,6 +81,7 @@ struct decision {
     char message[DECISION_MESSAGE_MAX]; /* a refusal's sentence: what, why, what to do */
     const struct diag *diag;            /* diagnostics listed in a JSON refusal, or NULL */
     enum decision_reply reply;
+    enum decision_shape shape; /* of a JSON refusal; DECISION_SHAPE_CORDON unless set */
     const char *audit_failed_msg; /* the 503 sentence when a required record cannot be written */
     uint64_t *also;               /* a counter of struct srv_metrics a refusal adds 1 to */
     /* the audit record: kind (NULL: none), flags, and the members the handler adds to fields

@@ -229,6 +229,24 @@ static enum MHD_Result decide(struct srv *s, struct MHD_Connection *c, struct re
     return ret;
 }
 
+/* The error shape of the model API a path belongs to (with or without /v1, as the SDKs build
+ * their URLs), or cordond's own for any other path. */
+static enum decision_shape api_shape(const char *url)
+{
+    static const char *const openai[] = {"/chat/completions", "/responses", "/embeddings",
+                                         "/models"};
+    if (!url)
+        return DECISION_SHAPE_CORDON;
+    if (strncmp(url, "/v1/", 4) == 0)
+        url += 3;
+    if (strcmp(url, "/messages") == 0)
+        return DECISION_SHAPE_ANTHROPIC;
+    for (size_t i = 0; i < sizeof openai / sizeof openai[0]; i++)
+        if (strcmp(url, openai[i]) == 0)
+            return DECISION_SHAPE_OPENAI;
+    return DECISION_SHAPE_CORDON;
+}
+
 /* A refusal for the form of the request (unknown path, method, size, body): counted with the
  * responses, not audited, since it names and judges nobody. */
 __attribute__((format(printf, 5, 6))) static enum MHD_Result refuse(struct srv *s,
@@ -256,6 +274,7 @@ __attribute__((format(printf, 5, 6))) static enum MHD_Result refuse(struct srv *
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     decision_refuse(&d, status, code, NULL, "%s", msg);
+    d.shape = api_shape(r->url);
     return decide(s, c, r, &d, NULL);
 }
 

@@ -319,6 +319,7 @@ static int refuse_plain(struct proxy_req *pr, unsigned status, const char *code,
     d.agent = pr->who.agent[0] ? pr->who.agent : NULL;
     d.key_id = pr->who.key_id[0] ? pr->who.key_id : NULL;
     d.what = engine_format_endpoint(pr->fmt);
+    d.shape = pr->fmt == ENGINE_MESSAGES ? DECISION_SHAPE_ANTHROPIC : DECISION_SHAPE_OPENAI;
     decision_refuse(&d, status, code, rule, "%s", msg);
     jbuf_key(&d.fields, "status");
     jbuf_u64(&d.fields, status);

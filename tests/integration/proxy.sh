@@ -119,6 +119,35 @@ post /v1/chat/completions "$(chat hi)"
 check "no credential: 401" 401 'cordon.unknown_key'
 post /v1/chat/completions "$(chat hi)" -H "Authorization: Bearer ck_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 check "an unknown key: 401" 401 'cordon.'
+# cordond's own refusals (before the engine: the key, the size) in the shape of the API the
+# path belongs to, as the SDKs parse them: OpenAI's error object, Anthropic's error.
+shape() { # NAME WANT_CODE SHAPE(openai|anthropic) TYPE CODE
+    if [ "$CODE" = "$2" ] && "$PY" - "$W/body" "$3" "$4" "$5" <<'PYEOF'; then ok "$1"; else
+import json, sys
+b = json.load(open(sys.argv[1]))
+shape, typ, code = sys.argv[2:5]
+e = b["error"]
+ok = e["type"] == typ and e["code"] == code and len(e["message"]) > 20
+ok = ok and (b.get("type") == "error" and "param" not in e if shape == "anthropic"
+             else "type" not in b and "param" in e and e["param"] is None)
+sys.exit(0 if ok else 1)
+PYEOF
+        bad "$1" "status $CODE, want $2 $3 $4 $5" "$(head -c 600 "$W/body")"
+    fi
+}
+post /v1/messages "$(msgs hi)" -H "x-api-key: ck_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" \
+    -H "anthropic-version: 2023-06-01"
+shape "an unknown key on /v1/messages: Anthropic's error shape" 401 anthropic authentication_error \
+    cordon.unknown_key
+post /messages "$(msgs hi)" -H "anthropic-version: 2023-06-01"
+shape "no key on /messages (no /v1): Anthropic's error shape" 401 anthropic authentication_error \
+    cordon.unknown_key
+post /v1/chat/completions "$(chat hi)" -H "Authorization: Bearer ck_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+shape "an unknown key on /v1/chat/completions: OpenAI's error object" 401 openai \
+    authentication_error cordon.unknown_key
+post /v1/embeddings '{"model":"text-embedding-3-small","input":"x"}'
+shape "no key on /v1/embeddings: OpenAI's error object" 401 openai authentication_error \
+    cordon.unknown_key
 post /v1/chat/completions '{"model": "gpt-4o-mini", "messages": [' "${OA[@]}"
 check "invalid JSON: 400" 400 'error'
 DEEP=$("$PY" -c 'print("{\"model\":\"gpt-4o-mini\",\"messages\":" + "[" * 10000 + "]" * 10000 + "}")')
@@ -169,6 +198,10 @@ head -c $((2 << 20)) /dev/zero | tr '\0' 'a' > "$W/2m"
 CODE=$(curl -s -o "$W/body" -w '%{http_code}' -X POST "${OA[@]}" -H 'Transfer-Encoding: chunked' \
     --data-binary @"$W/2m" "$URL/v1/chat/completions")
 [ "$CODE" = 413 ] && ok "a chunked body over proxy_max_body: 413" || bad "chunked 413" "$CODE"
+CODE=$(curl -s -o "$W/body" -w '%{http_code}' -X POST "${AN[@]}" -H 'Content-Type: application/json' \
+    --data-binary @"$W/2m" "$URL/v1/messages")
+shape "a body over proxy_max_body on /v1/messages: Anthropic's request_too_large" 413 anthropic \
+    request_too_large cordon.too_large
 
 # ------------------------------------------------------------------ a client that leaves
 "$PY" - "${H%:*}" "${H##*:}" "$KEY" >"$W/leave.out" 2>&1 <<'PYEOF'
