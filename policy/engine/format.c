@@ -361,7 +361,22 @@ int format_add_call(struct engine_request *rq, const char *name, const char *arg
     }
     memcpy(a, args, len);
     a[len] = '\0';
-    rq->calls[rq->n_calls++] = (struct engine_tool_call){path, name ? name : "", a, len};
+    rq->calls[rq->n_calls++] = (struct engine_tool_call){path, name ? name : "", a, len, NULL};
+    return 0;
+}
+
+int format_add_result(struct engine_request *rq, const char *name, const char *call_id,
+                      const char *fmt, ...)
+{
+    if (GROW(&rq->results, &rq->cap_results, rq->n_results + 1))
+        return -ENOMEM;
+    va_list ap;
+    va_start(ap, fmt);
+    char *path = vfmt(fmt, ap);
+    va_end(ap);
+    if (!path)
+        return -ENOMEM;
+    rq->results[rq->n_results++] = (struct engine_tool_result){path, name, call_id};
     return 0;
 }
 
@@ -375,6 +390,9 @@ void format_request_clear(struct engine_request *rq)
         free(rq->calls[i].path);
         free(rq->calls[i].args);
     }
+    for (size_t i = 0; i < rq->n_results; i++)
+        free(rq->results[i].path);
+    free(rq->results);
     free(rq->texts);
     free(rq->calls);
     free(rq->tools);

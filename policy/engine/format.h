@@ -52,6 +52,15 @@ struct engine_tool_call {
     const char *name;
     char *args; /* arguments as JSON text (owned) */
     size_t args_len;
+    const char *id; /* the call's id in the history (tool_calls[].id, tool_use.id, call_id) */
+};
+
+/* A tool result in the history: the tool it names (the legacy "function" role), or the id of
+ * the call it answers; the tools stage finds the call and judges the tool. */
+struct engine_tool_result {
+    char *path;
+    const char *name;    /* NULL unless the result names its tool */
+    const char *call_id; /* NULL unless the result names its call */
 };
 
 struct engine_request {
@@ -65,6 +74,8 @@ struct engine_request {
     int tool_choice_required;       /* tool_choice demands some tool ("required", "any") */
     size_t n_calls, cap_calls;
     struct engine_tool_call *calls;
+    size_t n_results, cap_results;
+    struct engine_tool_result *results;
     size_t n_texts, cap_texts;
     struct engine_text *texts;
     size_t tokens_input;        /* embeddings input given as tokens: no text to hand over */
@@ -111,6 +122,10 @@ int format_add_text(struct engine_request *rq, enum engine_text_kind k, cJSON *n
 int format_add_owned_text(struct engine_request *rq, enum engine_text_kind k, char *owned,
                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int format_add_tool(struct engine_request *rq, const char *name, cJSON *node, cJSON *array);
+/* A history tool result (name or call_id may be NULL, not both, and stay owned by the tree).
+ * Returns 0 or -ENOMEM. */
+int format_add_result(struct engine_request *rq, const char *name, const char *call_id,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int format_add_call(struct engine_request *rq, const char *name, const char *args, size_t len,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void format_request_clear(struct engine_request *rq);

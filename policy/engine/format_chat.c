@@ -65,6 +65,16 @@ static int chat_message(struct engine_request *rq, cJSON *m, int i, struct engin
     if (!role)
         return format_bad(why, "messages[%d].role must be a string", i);
     enum engine_text_kind k = role_kind(role);
+    if (k == ENGINE_TEXT_TOOL_RESULT) {
+        /* "tool" answers a call by its id, the legacy "function" names its function */
+        const char *name = role[0] == 'f' ? format_str(m, "name") : NULL;
+        const char *cid = role[0] == 't' ? format_str(m, "tool_call_id") : NULL;
+        if (!name && !cid)
+            return format_bad(why, "messages[%d] (role %s) must name its %s", i, role,
+                              role[0] == 't' ? "call in \"tool_call_id\"" : "function in \"name\"");
+        if (format_add_result(rq, name, cid, "messages[%d]", i))
+            return -ENOMEM;
+    }
     cJSON *content = GET(m, "content");
     if (cJSON_IsString(content)) {
         if (format_add_text(rq, k, content, "messages[%d].content", i))
@@ -115,6 +125,7 @@ static int chat_message(struct engine_request *rq, cJSON *m, int i, struct engin
                 return format_bad(why, "messages[%d].tool_calls[%d] must be an object", i, j);
             if ((rc = history_call(rq, GET(tc, "function"), why, path)) != 0)
                 return rc;
+            rq->calls[rq->n_calls - 1].id = format_str(tc, "id");
             j++;
         }
     }

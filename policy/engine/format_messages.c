@@ -77,12 +77,18 @@ static int block(struct engine_request *rq, cJSON *b, enum engine_text_kind k, i
             free(args);
             return rc;
         }
+        rq->calls[rq->n_calls - 1].id = format_str(b, "id");
         if ((rc = format_add_owned_text(rq, ENGINE_TEXT_TOOL_ARGS, args, "%s.input", path)) != 0)
             return rc;
         rq->texts[rq->n_texts - 1].src = input; /* the data stage rewrites the object */
         return 0;
     }
     if (!strcmp(type, "tool_result")) {
+        const char *cid = format_str(b, "tool_use_id");
+        if (!cid)
+            return format_bad(why, "%s.tool_use_id must be a string", path);
+        if (format_add_result(rq, NULL, cid, "%s", path))
+            return -ENOMEM;
         char cp[112];
         snprintf(cp, sizeof cp, "%s.content", path);
         return texts_of(rq, ENGINE_TEXT_TOOL_RESULT, GET(b, "content"), why, cp);

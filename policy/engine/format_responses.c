@@ -93,11 +93,17 @@ static int item(struct engine_request *rq, cJSON *it, int i, struct engine_reaso
         const char *a = args && !custom ? args->valuestring : "{}";
         if (format_add_call(rq, name, a, strlen(a), "%s", path))
             return -ENOMEM;
+        rq->calls[rq->n_calls - 1].id = format_str(it, "call_id");
         return args ? format_add_text(rq, ENGINE_TEXT_TOOL_ARGS, args, "%s.%s", path,
                                       custom ? "input" : "arguments")
                     : 0;
     }
     if (!strcmp(type, "function_call_output") || !strcmp(type, "custom_tool_call_output")) {
+        const char *cid = format_str(it, "call_id");
+        if (!cid)
+            return format_bad(why, "%s.call_id must be a string", path);
+        if (format_add_result(rq, NULL, cid, "%s", path))
+            return -ENOMEM;
         snprintf(sub, sizeof sub, "%s.output", path);
         return parts(rq, ENGINE_TEXT_TOOL_RESULT, GET(it, "output"), why, sub);
     }

@@ -182,6 +182,36 @@ static enum engine_verdict tools_request(struct engine_call *c, struct engine_re
             return ENGINE_REFUSE;
         }
     }
+    /* A tool result is judged by the tool of the call it answers: a result for a denied tool
+     * would hand the model what that tool gave, and one for a call the conversation does not
+     * hold could be anything's. With stored context (previous_response_id, a conversation, an
+     * item_reference), which the policy allowed, the call may lie in the part the proxy
+     * cannot see: then only a result that names its tool is judged. */
+    for (size_t i = 0; i < rq->n_results; i++) {
+        const struct engine_tool_result *res = &rq->results[i];
+        const char *name = res->name;
+        for (size_t k = 0; !name && res->call_id && k < rq->n_calls; k++)
+            if (rq->calls[k].id && strcmp(rq->calls[k].id, res->call_id) == 0)
+                name = rq->calls[k].name;
+        if (!name) {
+            if (rq->stored_context)
+                continue;
+            reason_set(why, 403, "cordon.tool_result",
+                       "the conversation holds a tool result (%s) for call \"%.80s\", which no "
+                       "tool call of the conversation made; send the assistant turn holding the "
+                       "call before its result",
+                       res->path, res->call_id);
+            return ENGINE_REFUSE;
+        }
+        struct engine_reason r;
+        if (!tools_name_allowed(e, name, &r)) {
+            reason_set(why, 403, "cordon.tool_result",
+                       "the conversation holds the result of a tool the policy denies (%s, "
+                       "tool \"%.100s\"): %s",
+                       res->path, name, r.message);
+            return ENGINE_REFUSE;
+        }
+    }
     if (rq->tool_choice_forced) {
         struct engine_reason r;
         if (!call_name_allowed(c, rq->tool_choice_forced, &r)) {

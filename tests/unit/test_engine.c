@@ -402,6 +402,89 @@ Test(engine, history_cannot_smuggle_a_denied_call)
     te_close(&t);
 }
 
+/* Tool results are judged by the tool of the call they answer: a result for a denied tool,
+ * or for a call the conversation does not hold, is refused in every format. */
+Test(engine, tool_results_are_judged_by_their_call)
+{
+    struct te t;
+    int status;
+    te_open(&t, API_OK, NULL);
+    static const struct {
+        enum engine_format f;
+        const char *body;
+        const char *want; /* in the refusal, or NULL: allowed */
+    } cases[] = {
+        /* chat: the legacy function role names a denied function */
+        {ENGINE_CHAT,
+         "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"function\",\"name\":\"get_secret\","
+         "\"content\":\"s3cr3t\"}]}",
+         "tool \\\"get_secret"},
+        /* chat: a tool message for a call no assistant turn made */
+        {ENGINE_CHAT,
+         "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"ghost\","
+         "\"content\":\"r\"}]}",
+         "ghost"},
+        /* chat: the result answers an allowed call */
+        {ENGINE_CHAT,
+         "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":"
+         "\"c1\",\"type\":\"function\",\"function\":{\"name\":\"search\",\"arguments\":\"{}\"}}]},"
+         "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"r\"}]}",
+         NULL},
+        /* chat: a tool message that names no call */
+        {ENGINE_CHAT,
+         "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"tool\",\"content\":\"r\"}]}",
+         "tool_call_id"},
+        /* Anthropic: a tool_result whose tool_use is not in the conversation */
+        {ENGINE_MESSAGES,
+         "{\"model\":\"claude-x\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+         "\"tool_result\",\"tool_use_id\":\"toolu_9\",\"content\":\"r\"}]}]}",
+         "toolu_9"},
+        {ENGINE_MESSAGES,
+         "{\"model\":\"claude-x\",\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":"
+         "\"tool_use\",\"id\":\"toolu_1\",\"name\":\"get_order\",\"input\":{}}]},{\"role\":"
+         "\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_1\","
+         "\"content\":\"r\"}]}]}",
+         NULL},
+        /* Responses: a function_call_output for an unknown call_id */
+        {ENGINE_RESPONSES,
+         "{\"model\":\"gpt-4o\",\"input\":[{\"type\":\"function_call_output\",\"call_id\":"
+         "\"call_x\",\"output\":\"r\"}]}",
+         "call_x"},
+        {ENGINE_RESPONSES,
+         "{\"model\":\"gpt-4o\",\"input\":[{\"type\":\"function_call\",\"call_id\":\"call_1\","
+         "\"name\":\"search\",\"arguments\":\"{}\"},{\"type\":\"function_call_output\","
+         "\"call_id\":\"call_1\",\"output\":\"r\"}]}",
+         NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        enum engine_verdict v = te_request(&t, cases[i].f, cases[i].body);
+        if (!cases[i].want) {
+            cr_assert_eq(v, ENGINE_ALLOW, "case %zu: %s", i, te_error(&t, &status));
+            continue;
+        }
+        cr_assert_eq(v, ENGINE_REFUSE, "case %zu", i);
+        const char *err = te_error(&t, &status);
+        cr_assert(strstr(err, cases[i].want), "case %zu: %s", i, err);
+        if (strcmp(cases[i].want, "tool_call_id") != 0) {
+            cr_assert_eq(status, 403, "case %zu", i);
+            cr_assert(strstr(err, "cordon.tool_result"), "case %zu: %s", i, err);
+        } else {
+            cr_assert_eq(status, 400, "case %zu", i);
+        }
+    }
+    te_close(&t);
+    /* with stored context the policy allows, the call may be in the part the proxy cannot
+     * see: an unknown call id then passes, a result naming a denied tool still does not */
+    struct engine_options o = {.allow_stored_context = 1};
+    te_open(&t, API_OK, &o);
+    cr_assert_eq(te_request(&t, ENGINE_RESPONSES,
+                            "{\"model\":\"gpt-4o\",\"previous_response_id\":\"resp_1\",\"input\":"
+                            "[{\"type\":\"function_call_output\",\"call_id\":\"call_x\","
+                            "\"output\":\"r\"}]}"),
+                 ENGINE_ALLOW);
+    te_close(&t);
+}
+
 Test(engine, stored_context_is_refused_unless_allowed)
 {
     struct te t;
