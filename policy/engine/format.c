@@ -336,11 +336,35 @@ int format_add_owned_text(struct engine_request *rq, enum engine_text_kind k, ch
     return 0;
 }
 
+void format_add_opaque(struct engine_request *rq, const char *what, const char *fmt, ...)
+{
+    if (rq->opaque++)
+        return;
+    char path[96];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(path, sizeof path, fmt, ap);
+    va_end(ap);
+    snprintf(rq->opaque_at, sizeof rq->opaque_at, "%s at %s", what, path);
+}
+
 int format_add_tool(struct engine_request *rq, const char *name, cJSON *node, cJSON *array)
 {
     if (GROW(&rq->tools, &rq->cap_tools, rq->n_tools + 1))
         return -ENOMEM;
     rq->tools[rq->n_tools++] = (struct engine_tool_def){name ? name : "", node, array};
+    /* Its description and its schema's are text the model reads like a prompt: the data stage
+     * scans the definition whole and rewrites it in place, unless the tools stage removed it
+     * first (tool says which). */
+    size_t at = 0;
+    for (size_t i = 0; i + 1 < rq->n_tools; i++)
+        at += rq->tools[i].array == array;
+    int rc = format_add_owned_text(rq, ENGINE_TEXT_TOOL_DEF, cJSON_PrintUnformatted(node),
+                                   "%s[%zu]", array->string ? array->string : "tools", at);
+    if (rc)
+        return rc;
+    rq->texts[rq->n_texts - 1].src = node;
+    rq->texts[rq->n_texts - 1].tool = rq->n_tools;
     return 0;
 }
 
@@ -490,8 +514,8 @@ const struct format_ops *format_ops_for(enum engine_format f)
 
 const char *engine_text_kind_name(enum engine_text_kind k)
 {
-    static const char *const n[] = {"system",         "user",        "assistant",
-                                    "tool_arguments", "tool_result", "input"};
+    static const char *const n[] = {"system",      "user",  "assistant",      "tool_arguments",
+                                    "tool_result", "input", "tool_definition"};
     return (unsigned)k < ENGINE_N_TEXT_KINDS ? n[k] : "?";
 }
 

@@ -25,6 +25,7 @@ enum engine_text_kind {
     ENGINE_TEXT_TOOL_ARGS,   /* assistant tool call arguments in the history */
     ENGINE_TEXT_TOOL_RESULT, /* tool results */
     ENGINE_TEXT_INPUT,       /* Responses input string or item text, embeddings input */
+    ENGINE_TEXT_TOOL_DEF,    /* a tool the request defines: its description and schema */
     ENGINE_N_TEXT_KINDS
 };
 const char *engine_text_kind_name(enum engine_text_kind k);
@@ -37,6 +38,7 @@ struct engine_text {
     cJSON *node; /* the string node, so a stage may rewrite it; NULL if built */
     char *owned;
     cJSON *src; /* a built text's source (a tool_use input object), rewritten in place; or NULL */
+    size_t tool; /* 1 + the index in tools of the definition it is the text of; 0 for others */
 };
 
 /* A tool the request defines. */
@@ -79,6 +81,8 @@ struct engine_request {
     size_t n_texts, cap_texts;
     struct engine_text *texts;
     size_t tokens_input;        /* embeddings input given as tokens: no text to hand over */
+    size_t opaque;              /* content whose text cannot be read (a file, a PDF document) */
+    char opaque_at[128];        /* the first one's path and what it is */
     const char *stored_context; /* "previous_response_id" or "conversation" when present */
     int changed;                /* a stage rewrote the tree */
 };
@@ -122,6 +126,12 @@ int format_add_text(struct engine_request *rq, enum engine_text_kind k, cJSON *n
 int format_add_owned_text(struct engine_request *rq, enum engine_text_kind k, char *owned,
                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int format_add_tool(struct engine_request *rq, const char *name, cJSON *node, cJSON *array);
+/* Content the data stage cannot read (a base64 file, a document by URL): counted, and the
+ * first one's path kept, so that a policy with api.data refuses it rather than forwarding it
+ * unscanned. */
+void format_add_opaque(struct engine_request *rq, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* A history tool result (name or call_id may be NULL, not both, and stay owned by the tree).
  * Returns 0 or -ENOMEM. */
 int format_add_result(struct engine_request *rq, const char *name, const char *call_id,

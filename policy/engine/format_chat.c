@@ -86,6 +86,9 @@ static int chat_message(struct engine_request *rq, cJSON *m, int i, struct engin
         {
             if (!cJSON_IsObject(part))
                 return format_bad(why, "messages[%d].content[%d] must be an object", i, j);
+            const char *ptype = format_str(part, "type");
+            if (ptype && !strcmp(ptype, "file"))
+                format_add_opaque(rq, "a file part", "messages[%d].content[%d]", i, j);
             static const char *const keys[] = {"text", "refusal"};
             for (int q = 0; q < 2; q++) {
                 cJSON *t = GET(part, keys[q]);
@@ -154,6 +157,32 @@ static int chat_inspect(struct engine_request *rq, struct engine_reason *why)
     {
         if ((rc = chat_message(rq, m, i++, why)) != 0)
             return rc;
+    }
+    /* Predicted Outputs: text the model is handed to reuse */
+    cJSON *pred = GET(r, "prediction");
+    if (pred && !cJSON_IsNull(pred)) {
+        if (!cJSON_IsObject(pred))
+            return format_bad(why, "\"prediction\" must be an object");
+        cJSON *pc = GET(pred, "content");
+        if (cJSON_IsString(pc)) {
+            if (format_add_text(rq, ENGINE_TEXT_ASSISTANT, pc, "prediction.content"))
+                return -ENOMEM;
+        } else if (cJSON_IsArray(pc)) {
+            int j = 0;
+            cJSON *part;
+            cJSON_ArrayForEach(part, pc)
+            {
+                cJSON *t = GET(part, "text");
+                if (!cJSON_IsObject(part) || (t && !cJSON_IsString(t)))
+                    return format_bad(why, "prediction.content[%d] must be a text part", j);
+                if (t && format_add_text(rq, ENGINE_TEXT_ASSISTANT, t,
+                                         "prediction.content[%d].text", j))
+                    return -ENOMEM;
+                j++;
+            }
+        } else if (pc && !cJSON_IsNull(pc)) {
+            return format_bad(why, "prediction.content must be a string or an array of parts");
+        }
     }
     cJSON *tools = GET(r, "tools");
     if (tools && !cJSON_IsNull(tools)) {

@@ -101,6 +101,9 @@ static int block(struct engine_request *rq, cJSON *b, enum engine_text_kind k, i
     }
     if (!strcmp(type, "document")) {
         cJSON *src = GET(b, "source");
+        const char *st = cJSON_IsObject(src) ? format_str(src, "type") : NULL;
+        if (!st || (strcmp(st, "text") != 0 && strcmp(st, "content") != 0))
+            format_add_opaque(rq, "a document given as a file, base64 or a URL", "%s", path);
         int rc = 0;
         if (cJSON_IsObject(src) && cJSON_IsString(GET(src, "data")) &&
             (format_str(src, "type") && !strcmp(format_str(src, "type"), "text")))

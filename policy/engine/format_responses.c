@@ -53,6 +53,9 @@ static int parts(struct engine_request *rq, enum engine_text_kind k, cJSON *cont
     {
         if (!cJSON_IsObject(p))
             return format_bad(why, "%s[%d] must be an object", path, j);
+        const char *ptype = format_str(p, "type");
+        if (ptype && !strcmp(ptype, "input_file"))
+            format_add_opaque(rq, "an input_file part", "%s[%d]", path, j);
         static const char *const keys[] = {"text", "refusal"};
         for (int q = 0; q < 2; q++) {
             cJSON *t = GET(p, keys[q]);

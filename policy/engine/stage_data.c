@@ -625,6 +625,13 @@ static enum engine_verdict data_request(struct engine_call *c, struct engine_req
     data_acts(c);
     char tag[160];
     engine_policy_tag(c, tag, sizeof tag);
+    if (rq->opaque) {
+        reason_set(why, 400, "cordon.data_scan",
+                   "the request holds %s (and %zu such part%s in all), content the data stage "
+                   "cannot read, and the %s has api.data rules; send its text as a text part",
+                   rq->opaque_at, rq->opaque, rq->opaque == 1 ? "" : "s", tag);
+        return ENGINE_REFUSE;
+    }
     if (rq->tokens_input) {
         reason_set(why, 400, "cordon.data_scan",
                    "the embeddings input holds %zu entries given as tokens, which the data "
@@ -636,6 +643,8 @@ static enum engine_verdict data_request(struct engine_call *c, struct engine_req
     for (size_t i = 0; i < rq->n_texts; i++) {
         struct engine_text *t = &rq->texts[i];
         int rc;
+        if (t->tool && !rq->tools[t->tool - 1].node)
+            continue; /* a definition the tools stage removed: nothing of it goes upstream */
         if (t->kind == ENGINE_TEXT_TOOL_ARGS && t->node) {
             char *s = NULL;
             rc = engine_data_args(c, DATA_DIR_REQUEST, t->path, t->text, t->len, 1, &s);
@@ -644,7 +653,7 @@ static enum engine_verdict data_request(struct engine_call *c, struct engine_req
                     rc = -ENOMEM;
                 free(s);
             }
-        } else if (t->kind == ENGINE_TEXT_TOOL_ARGS && t->src) {
+        } else if ((t->kind == ENGINE_TEXT_TOOL_ARGS || t->kind == ENGINE_TEXT_TOOL_DEF) && t->src) {
             rc = engine_data_json(c, DATA_DIR_REQUEST, t->path, t->src, 1);
             if (rc == 1) { /* the record's copy of the text follows the object */
                 char *s = cJSON_PrintUnformatted(t->src);

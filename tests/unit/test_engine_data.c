@@ -452,6 +452,134 @@ Test(engine_data, hash_without_a_data_key_refuses)
     te_close(&t);
 }
 
+/* A tool definition's description and schema, and chat's Predicted Outputs, are text the
+ * model reads: scanned and rewritten like the messages, in every format with tools. */
+Test(engine_data, tool_definitions_and_predictions_are_scanned)
+{
+    static const struct {
+        enum engine_format f;
+        const char *body;
+    } cases[] = {
+        {ENGINE_CHAT,
+         "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+         "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"mail\",\"description\":"
+         "\"send to bob.jones@example.org\",\"parameters\":{\"type\":\"object\",\"properties\":"
+         "{\"to\":{\"type\":\"string\",\"description\":\"e.g. carol.white@example.net\"}}}}}],"
+         "\"prediction\":{\"type\":\"content\",\"content\":\"dave.green@example.com\"}}"},
+        {ENGINE_CHAT,
+         "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+         "\"functions\":[{\"name\":\"mail\",\"description\":\"send to bob.jones@example.org\","
+         "\"parameters\":{\"type\":\"object\",\"properties\":{\"to\":{\"description\":"
+         "\"e.g. carol.white@example.net\"}}}}],\"prediction\":{\"type\":\"content\","
+         "\"content\":[{\"type\":\"text\",\"text\":\"dave.green@example.com\"}]}}"},
+        {ENGINE_MESSAGES,
+         "{\"model\":\"claude-x\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":"
+         "\"hi\"}],\"tools\":[{\"name\":\"mail\",\"description\":\"send to "
+         "bob.jones@example.org\",\"input_schema\":{\"type\":\"object\",\"properties\":{\"to\":"
+         "{\"description\":\"e.g. carol.white@example.net dave.green@example.com\"}}}}]}"},
+        {ENGINE_RESPONSES,
+         "{\"model\":\"gpt-4o\",\"input\":\"hi\",\"tools\":[{\"type\":\"function\",\"name\":"
+         "\"mail\",\"description\":\"send to bob.jones@example.org\",\"parameters\":{\"type\":"
+         "\"object\",\"properties\":{\"to\":{\"description\":\"e.g. carol.white@example.net "
+         "dave.green@example.com\"}}}}]}"},
+    };
+    struct te t;
+    te_open(&t, POLICY_REDACT, NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cr_assert_eq(dt_request(&t, cases[i].f, cases[i].body, NULL), ENGINE_REWRITE, "case %zu",
+                     i);
+        char *out = strndup(t.out, t.out_len);
+        cr_assert_null(strstr(out, "@example."), "case %zu leaked: %s", i, out);
+        cr_assert(strstr(out, "send to [EMAIL]"), "case %zu: %s", i, out);
+        cr_assert(strstr(out, "e.g. [EMAIL]"), "case %zu: %s", i, out);
+        cr_assert(strstr(out, "\"name\":\"mail\""), "case %zu: the tool keeps its name: %s", i,
+                  out);
+        cJSON *j = cJSON_Parse(out);
+        cr_assert_not_null(j, "case %zu: not JSON: %s", i, out);
+        cJSON_Delete(j);
+        char *rec = engine_call_audit_json(t.c);
+        cr_assert_null(strstr(rec, "@example."), "case %zu: the record holds a value: %s", i, rec);
+        cr_assert(strstr(rec, "tools[0]") || strstr(rec, "functions[0]"), "case %zu: %s", i, rec);
+        free(rec);
+        free(out);
+    }
+    te_close(&t);
+}
+
+/* A definition the tools stage removed is not scanned (nothing of it goes upstream), and the
+ * data stage never reads it after it is gone. */
+Test(engine_data, a_stripped_definition_is_not_scanned)
+{
+    struct te t;
+    te_open(&t,
+            ",\"api\":{\"models\":[\"*\"],\"tools\":{\"allow\":[\"ok_*\"]},\"data\":{"
+            "\"pii.email\":\"block\"}}",
+            NULL);
+    const char *body =
+        "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":["
+        "{\"type\":\"function\",\"function\":{\"name\":\"secret_mail\",\"description\":\"send "
+        "to bob.jones@example.org\"}},{\"type\":\"function\",\"function\":{\"name\":\"ok_get\","
+        "\"description\":\"reads\"}}]}";
+    cr_assert_eq(dt_request(&t, ENGINE_CHAT, body, NULL), ENGINE_REWRITE);
+    char *out = strndup(t.out, t.out_len);
+    cr_assert_null(strstr(out, "secret_mail"), "%s", out);
+    cr_assert(strstr(out, "ok_get"), "%s", out);
+    free(out);
+    /* the same definition, allowed, holds a blocked value: refused */
+    te_close(&t);
+    te_open(&t,
+            ",\"api\":{\"models\":[\"*\"],\"tools\":{\"allow\":[\"*\"]},\"data\":{"
+            "\"pii.email\":\"block\"}}",
+            NULL);
+    cr_assert_eq(dt_request(&t, ENGINE_CHAT, body, NULL), ENGINE_REFUSE);
+    int status;
+    const char *err = te_error(&t, &status);
+    cr_assert(strstr(err, "tools[0]"), "%s", err);
+    te_close(&t);
+}
+
+/* Content whose text the data stage cannot read (a file, a PDF document) is refused under a
+ * policy with api.data, never forwarded unscanned; without api.data it passes. */
+Test(engine_data, files_and_documents_cannot_be_scanned_and_are_refused)
+{
+    static const struct {
+        enum engine_format f;
+        const char *body, *want;
+    } cases[] = {
+        {ENGINE_CHAT,
+         "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+         "\"text\":\"read this\"},{\"type\":\"file\",\"file\":{\"filename\":\"a.pdf\","
+         "\"file_data\":\"data:application/pdf;base64,JVBERi0=\"}}]}]}",
+         "a file part at messages[0].content[1]"},
+        {ENGINE_RESPONSES,
+         "{\"model\":\"gpt-4o\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":"
+         "\"input_file\",\"file_id\":\"file-1\"}]}]}",
+         "an input_file part at input[0].content[0]"},
+        {ENGINE_MESSAGES,
+         "{\"model\":\"claude-x\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":"
+         "[{\"type\":\"document\",\"source\":{\"type\":\"base64\",\"media_type\":"
+         "\"application/pdf\",\"data\":\"JVBERi0=\"}}]}]}",
+         "a document given as a file, base64 or a URL at messages[0].content[0]"},
+    };
+    struct te t;
+    int status;
+    te_open(&t, POLICY_REDACT, NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cr_assert_eq(dt_request(&t, cases[i].f, cases[i].body, NULL), ENGINE_REFUSE, "case %zu",
+                     i);
+        const char *err = te_error(&t, &status);
+        cr_assert_eq(status, 400, "case %zu", i);
+        cr_assert(strstr(err, "cordon.data_scan"), "case %zu: %s", i, err);
+        cr_assert(strstr(err, cases[i].want), "case %zu: %s", i, err);
+    }
+    te_close(&t);
+    te_open(&t, ",\"api\":{\"models\":[\"*\"],\"tools\":{\"allow\":[\"*\"]}}", NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        cr_assert_eq(dt_request(&t, cases[i].f, cases[i].body, NULL), ENGINE_ALLOW, "case %zu",
+                     i);
+    te_close(&t);
+}
+
 Test(engine_data, embeddings_tokens_cannot_be_scanned_and_are_refused)
 {
     struct te t;
