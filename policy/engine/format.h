@@ -37,7 +37,7 @@ struct engine_text {
     size_t len;
     cJSON *node; /* the string node, so a stage may rewrite it; NULL if built */
     char *owned;
-    cJSON *src; /* a built text's source (a tool_use input object), rewritten in place; or NULL */
+    cJSON *src;  /* a built text's source (a tool_use input object), rewritten in place; or NULL */
     size_t tool; /* 1 + the index in tools of the definition it is the text of; 0 for others */
 };
 

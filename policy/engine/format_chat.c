@@ -175,8 +175,8 @@ static int chat_inspect(struct engine_request *rq, struct engine_reason *why)
                 cJSON *t = GET(part, "text");
                 if (!cJSON_IsObject(part) || (t && !cJSON_IsString(t)))
                     return format_bad(why, "prediction.content[%d] must be a text part", j);
-                if (t && format_add_text(rq, ENGINE_TEXT_ASSISTANT, t,
-                                         "prediction.content[%d].text", j))
+                if (t &&
+                    format_add_text(rq, ENGINE_TEXT_ASSISTANT, t, "prediction.content[%d].text", j))
                     return -ENOMEM;
                 j++;
             }

@@ -653,7 +653,8 @@ static enum engine_verdict data_request(struct engine_call *c, struct engine_req
                     rc = -ENOMEM;
                 free(s);
             }
-        } else if ((t->kind == ENGINE_TEXT_TOOL_ARGS || t->kind == ENGINE_TEXT_TOOL_DEF) && t->src) {
+        } else if ((t->kind == ENGINE_TEXT_TOOL_ARGS || t->kind == ENGINE_TEXT_TOOL_DEF) &&
+                   t->src) {
             rc = engine_data_json(c, DATA_DIR_REQUEST, t->path, t->src, 1);
             if (rc == 1) { /* the record's copy of the text follows the object */
                 char *s = cJSON_PrintUnformatted(t->src);

@@ -81,7 +81,7 @@ struct decision {
     char message[DECISION_MESSAGE_MAX]; /* a refusal's sentence: what, why, what to do */
     const struct diag *diag;            /* diagnostics listed in a JSON refusal, or NULL */
     enum decision_reply reply;
-    enum decision_shape shape; /* of a JSON refusal; DECISION_SHAPE_CORDON unless set */
+    enum decision_shape shape;    /* of a JSON refusal; DECISION_SHAPE_CORDON unless set */
     const char *audit_failed_msg; /* the 503 sentence when a required record cannot be written */
     uint64_t *also;               /* a counter of struct srv_metrics a refusal adds 1 to */
     /* the audit record: kind (NULL: none), flags, and the members the handler adds to fields

@@ -431,8 +431,7 @@ Test(engine, tool_results_are_judged_by_their_call)
          "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"r\"}]}",
          NULL},
         /* chat: a tool message that names no call */
-        {ENGINE_CHAT,
-         "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"tool\",\"content\":\"r\"}]}",
+        {ENGINE_CHAT, "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"tool\",\"content\":\"r\"}]}",
          "tool_call_id"},
         /* Anthropic: a tool_result whose tool_use is not in the conversation */
         {ENGINE_MESSAGES,
