@@ -47,7 +47,7 @@ static const char *const fragments[] = {
     "0123456789",
     /* a grouped number whose last group starts a word after a space */
     "4111 1111 1111 1111 2b",
-    "5555555555554444 2@b.org",
+    "5555555555554444 2@b.example",
     "536 22 1234 5x",
     "415 555 2671 3rd",
     "4111-1111-1111-1111 7_",

@@ -77,7 +77,7 @@ static const struct pos positives[] = {
     {"pii.credit_card", "amex 378282246310005.", "378282246310005"},
     {"pii.credit_card", "mc 5555-5555-5555-4444", "5555-5555-5555-4444"},
     /* a word after a space that starts with a digit is a word of its own, not the card's */
-    {"pii.credit_card", "card=5555555555554444 2@b.org", "5555555555554444"},
+    {"pii.credit_card", "card=5555555555554444 2@b.example", "5555555555554444"},
     {"pii.credit_card", "card 4111 1111 1111 1111 2nd try", "4111 1111 1111 1111"},
     {"pii.ssn", "SSN 536-22-1234 on file", "536-22-1234"},
     {"pii.ssn", "ssn: 536221234", "536221234"},

@@ -17,7 +17,7 @@ static const struct policy_env test_env = {.vars = {"/h", "/c", "/w", "/tmp"}};
 
 static const char *issue_policy =
     "{\"cordon_policy\": 1, \"agent\": \"a\", \"sandbox\": {\"network\": {\"mode\": \"proxy\", "
-    "\"allow\": [\"crm.internal:443\", \"*.github.com:443\", \"localhost:8080\", "
+    "\"allow\": [\"crm.internal:443\", \"*.git.example.com:443\", \"localhost:8080\", "
     "\"open.internal:*\"], \"http\": ["
     "{\"host\": \"crm.internal:443\", \"tls\": \"terminate\", \"rules\": ["
     "  {\"method\": \"GET\", \"path\": \"/api/orders/*\", \"action\": \"allow\"},"
@@ -27,7 +27,7 @@ static const char *issue_policy =
     "  {\"path\": \"/api/search\", \"query\": {\"q\": \".*secret.*\"}, \"action\": \"deny\"},"
     "  {\"path\": \"/api/search\", \"action\": \"allow\"}"
     "], \"default\": \"deny\", \"scan\": true},"
-    "{\"host\": \"*.github.com:443\", \"rules\": [{\"method\": \"DELETE\", \"action\": "
+    "{\"host\": \"*.git.example.com:443\", \"rules\": [{\"method\": \"DELETE\", \"action\": "
     "\"deny\"}], \"default\": \"allow\"},"
     "{\"host\": \"localhost:8080\"},"
     "{\"host\": \"open.internal:*\", \"rules\": [{\"action\": \"allow\"}]}"
@@ -153,9 +153,9 @@ Test(httprule, hosts_fall_under_their_entries)
 {
     cr_assert_eq(httprule_host(p, "crm.internal", 443), 0);
     cr_assert_eq(httprule_host(p, "crm.internal", 80), -1);
-    cr_assert_eq(httprule_host(p, "api.github.com", 443), 1);
-    cr_assert_eq(httprule_host(p, "a.b.github.com", 443), 1);
-    cr_assert_eq(httprule_host(p, "github.com", 443), -1);
+    cr_assert_eq(httprule_host(p, "api.git.example.com", 443), 1);
+    cr_assert_eq(httprule_host(p, "a.b.git.example.com", 443), 1);
+    cr_assert_eq(httprule_host(p, "git.example.com", 443), -1);
     cr_assert_eq(httprule_host(p, "localhost", 8080), 2);
     cr_assert_eq(httprule_host(p, "127.0.0.1", 8080), 2);
     cr_assert_eq(httprule_host(p, "::1", 8080), 2);

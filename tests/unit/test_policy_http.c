@@ -23,7 +23,7 @@ static const struct policy_env test_env = {
 #define NET(allow, http)                                                                           \
     "{\"cordon_policy\": 1, \"agent\": \"a\", \"sandbox\": {\"network\": {\"mode\": \"proxy\", "   \
     "\"allow\": " allow ", \"http\": " http "}}}"
-#define CRM "[\"crm.internal:443\", \"*.github.com:443\", \"localhost:8080\"]"
+#define CRM "[\"crm.internal:443\", \"*.git.example.com:443\", \"localhost:8080\"]"
 
 static struct diag d;
 
@@ -133,9 +133,9 @@ Test(http_good, query_conditions_and_method_lists)
 
 Test(http_good, hosts_covered_by_wildcards_any_port_and_localhost)
 {
-    struct policy *p = load(NET("[\"*.github.com:443\", \"crm.internal:*\", \"localhost:8080\"]",
-                                "[{\"host\": \"api.github.com:443\"}, {\"host\": "
-                                "\"*.uploads.github.com:443\"}, {\"host\": \"crm.internal:80\"}, "
+    struct policy *p = load(NET("[\"*.git.example.com:443\", \"crm.internal:*\", \"localhost:8080\"]",
+                                "[{\"host\": \"api.git.example.com:443\"}, {\"host\": "
+                                "\"*.uploads.git.example.com:443\"}, {\"host\": \"crm.internal:80\"}, "
                                 "{\"host\": \"127.0.0.1:8080\"}]"));
     cr_assert_not_null(p, "%s", all_errors());
     cr_assert_eq(p->sandbox.net.n_http, 4);
@@ -148,7 +148,7 @@ Test(http_bad, host_not_in_allow)
                  "is not allowed by sandbox.network.allow");
     expect_error(NET(CRM, "[{\"host\": \"crm.internal:80\"}]"), "sandbox.network.http[0].host",
                  "is not allowed by sandbox.network.allow");
-    expect_error(NET(CRM, "[{\"host\": \"github.com:443\"}]"), "sandbox.network.http[0].host",
+    expect_error(NET(CRM, "[{\"host\": \"git.example.com:443\"}]"), "sandbox.network.http[0].host",
                  "is not allowed");
     expect_error(NET(CRM, "[{\"host\": \"*.com:443\"}]"), "sandbox.network.http[0].host",
                  "expected a host name");
@@ -158,8 +158,8 @@ Test(http_bad, duplicate_and_overlapping_hosts)
 {
     expect_error(NET(CRM, "[{\"host\": \"crm.internal:443\"}, {\"host\": \"CRM.INTERNAL:443\"}]"),
                  "sandbox.network.http[1].host", "is listed twice");
-    expect_error(NET(CRM, "[{\"host\": \"*.github.com:443\"}, {\"host\": \"api.github.com:443\"}]"),
-                 "sandbox.network.http[1].host", "overlaps \"*.github.com:443\"");
+    expect_error(NET(CRM, "[{\"host\": \"*.git.example.com:443\"}, {\"host\": \"api.git.example.com:443\"}]"),
+                 "sandbox.network.http[1].host", "overlaps \"*.git.example.com:443\"");
 }
 
 Test(http_bad, host_syntax_and_shape)
