@@ -884,6 +884,43 @@ static int head(struct proxy_req *pr, struct MHD_Response **resp, unsigned *st)
     return 2;
 }
 
+/* A model list served: a model.call record like the refusals of GET /v1/models, with the
+ * upstream asked and how many of its models the policy let through. */
+static void record_models(struct proxy_req *pr, const char *list, size_t len)
+{
+    size_t upstream_n = 0, listed = 0;
+    cJSON *in = cJSON_ParseWithLength(pr->ans ? pr->ans : "", pr->ans_len);
+    cJSON *out = cJSON_ParseWithLength(list, len);
+    upstream_n = (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(in, "data"));
+    listed = (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(out, "data"));
+    cJSON_Delete(in);
+    cJSON_Delete(out);
+    struct decision d;
+    decision_init(&d, DECISION_REQUEST, "model.call");
+    d.agent = pr->who.agent;
+    d.key_id = pr->who.key_id[0] ? pr->who.key_id : NULL;
+    d.what = "/v1/models";
+    jbuf_key(&d.fields, "endpoint");
+    jbuf_str(&d.fields, "/v1/models", 0);
+    jbuf_key(&d.fields, "session");
+    if (pr->who.via_session)
+        jbuf_str(&d.fields, pr->who.session, 0);
+    else
+        jbuf_raw(&d.fields, "null");
+    jbuf_key(&d.fields, "decision");
+    jbuf_str(&d.fields, "allow", 0);
+    jbuf_key(&d.fields, "status");
+    jbuf_u64(&d.fields, 200);
+    jbuf_key(&d.fields, "upstream");
+    jbuf_str(&d.fields, pr->p->s->cfg.upstreams[pr->up].name, 0);
+    jbuf_key(&d.fields, "upstream_models");
+    jbuf_u64(&d.fields, upstream_n);
+    jbuf_key(&d.fields, "models_listed");
+    jbuf_u64(&d.fields, listed);
+    (void)srv_decide(pr->p->s, &d);
+    decision_done(&d);
+}
+
 /* The whole answer is in: filter or judge it, and send it. */
 static int body_done(struct proxy_req *pr, enum up_state us, struct MHD_Response **resp,
                      unsigned *st)
@@ -902,6 +939,7 @@ static int body_done(struct proxy_req *pr, enum up_state us, struct MHD_Response
             free(o);
             return upstream_failed(pr, 502, "did not answer with a model list", NULL, resp, st);
         }
+        record_models(pr, o, ol);
         *resp = buf_response(o, ol, "application/json");
         free(o);
         *st = 200;

@@ -229,6 +229,9 @@ echo "$OUT" | grep -q '"output":77' && ok "the record of the call whose client l
     bad "usage after leave" "$(echo "$OUT" | grep -c output)"
 echo "$OUT" | grep -q 'delete_all' && ok "the removed tool call is recorded" || bad "removed tool recorded"
 echo "$OUT" | grep -q '"status":403' && ok "a refusal is recorded" || bad "refusal recorded"
+echo "$OUT" | grep '"endpoint":"/v1/models"' | grep '"decision":"allow"' |
+    grep -q '"models_listed":[1-9]' && ok "the model list served is recorded, with what it listed" ||
+    bad "the model list served is recorded, with what it listed" "$(echo "$OUT" | grep models | head -3)"
 kill -TERM "${PIDS[1]}"; wait "${PIDS[1]}"; RC=$?
 [ "$RC" = 0 ] && ok "cordond stops cleanly with SIGTERM" || bad "cordond stop" "exit $RC" "$(tail -20 "$W/cordond.log")"
 grep -q 'Sanitizer' "$W/cordond.log" && bad "no sanitizer report" "$(grep -A20 -m1 Sanitizer "$W/cordond.log")" ||
