@@ -48,6 +48,7 @@ upstream openai http://127.0.0.1:$SP/v1 key_file=$W/okey
 upstream anthropic http://127.0.0.1:$SP key_file=$W/akey
 upstream_connect_timeout_ms 1000
 upstream_first_byte_timeout_ms 1000
+upstream_idle_timeout_ms 2000
 proxy_max_body 1048576
 CONF
 "$CORDOND" --config "$W/cordond.conf" >>"$W/cordond.log" 2>&1 &
@@ -177,6 +178,27 @@ post /v1/chat/completions "$(chat 'x [[stub:slow_first_byte first_byte_ms=3000]]
 check "slow first byte: 504" 504 'timed out'
 post /v1/chat/completions "$(chat 'x [[stub:status code=503]]')" "${OA[@]}"
 check "upstream 5xx: 502" 502 'server error'
+# a stream the upstream drops, one it leaves silent, one that errs in the middle, and a whole
+# answer larger than cordond holds: each ends in the client's shape, naming the upstream
+post /v1/chat/completions "$(chat 'x [[stub:drop chunks=6 after=2]]' gpt-4o-mini true)" "${OA[@]}"
+[ "$CODE" = 200 ] && grep -q 'upstream openai: the stream broke off' "$W/body" &&
+    grep -q '"code":"cordon.upstream"' "$W/body" &&
+    ok "a stream the upstream drops: an in-stream error event naming it" ||
+    bad "a stream the upstream drops: an in-stream error event naming it" "$CODE $(tail -c 600 "$W/body")"
+post /v1/chat/completions "$(chat 'x [[stub:drop chunks=6 after=2]]')" "${OA[@]}"
+check "a whole answer the upstream drops: 502 naming it" 502 'upstream openai'
+post /v1/chat/completions "$(chat 'x [[stub:sse_unterminated mode=hold hold_ms=6000]]' gpt-4o-mini true)" \
+    "${OA[@]}"
+[ "$CODE" = 200 ] && grep -q 'upstream openai: the stream broke off' "$W/body" && grep -q 'timed out\|no bytes' "$W/body" &&
+    ok "a stream the upstream leaves silent past upstream_idle_timeout_ms: ended with an error event" ||
+    bad "a stream the upstream leaves silent past upstream_idle_timeout_ms: ended with an error event" \
+        "$CODE $(tail -c 600 "$W/body")"
+post /v1/messages "$(msgs 'x [[stub:error_midstream chunks=4 after=2 message=overloaded]]' true)" "${AN[@]}"
+[ "$CODE" = 200 ] && grep -q '^event: error' "$W/body" && grep -q 'overloaded' "$W/body" &&
+    ok "an error event in the middle of an Anthropic stream passes through" ||
+    bad "an error event in the middle of an Anthropic stream passes through" "$CODE $(tail -c 600 "$W/body")"
+post /v1/chat/completions "$(chat 'x [[stub:huge mib=70 size=65536]]')" "${OA[@]}"
+check "a whole answer over 64 MiB: 502, never held whole" 502 'more than cordond holds'
 curl -s "$URL/metrics" > "$W/metrics"
 grep -q 'cordon_upstream_errors_total{why="timeout"} [1-9]' "$W/metrics" && ok "metrics count upstream timeouts" ||
     bad "metrics upstream" "$(grep upstream "$W/metrics")"
