@@ -133,10 +133,11 @@ Test(http_good, query_conditions_and_method_lists)
 
 Test(http_good, hosts_covered_by_wildcards_any_port_and_localhost)
 {
-    struct policy *p = load(NET("[\"*.git.example.com:443\", \"crm.internal:*\", \"localhost:8080\"]",
-                                "[{\"host\": \"api.git.example.com:443\"}, {\"host\": "
-                                "\"*.uploads.git.example.com:443\"}, {\"host\": \"crm.internal:80\"}, "
-                                "{\"host\": \"127.0.0.1:8080\"}]"));
+    struct policy *p =
+        load(NET("[\"*.git.example.com:443\", \"crm.internal:*\", \"localhost:8080\"]",
+                 "[{\"host\": \"api.git.example.com:443\"}, {\"host\": "
+                 "\"*.uploads.git.example.com:443\"}, {\"host\": \"crm.internal:80\"}, "
+                 "{\"host\": \"127.0.0.1:8080\"}]"));
     cr_assert_not_null(p, "%s", all_errors());
     cr_assert_eq(p->sandbox.net.n_http, 4);
     policy_free(p);
@@ -158,8 +159,10 @@ Test(http_bad, duplicate_and_overlapping_hosts)
 {
     expect_error(NET(CRM, "[{\"host\": \"crm.internal:443\"}, {\"host\": \"CRM.INTERNAL:443\"}]"),
                  "sandbox.network.http[1].host", "is listed twice");
-    expect_error(NET(CRM, "[{\"host\": \"*.git.example.com:443\"}, {\"host\": \"api.git.example.com:443\"}]"),
-                 "sandbox.network.http[1].host", "overlaps \"*.git.example.com:443\"");
+    expect_error(
+        NET(CRM,
+            "[{\"host\": \"*.git.example.com:443\"}, {\"host\": \"api.git.example.com:443\"}]"),
+        "sandbox.network.http[1].host", "overlaps \"*.git.example.com:443\"");
 }
 
 Test(http_bad, host_syntax_and_shape)
