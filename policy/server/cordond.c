@@ -688,9 +688,9 @@ static void wake_streams(void *ud, const char *agent)
 }
 
 /* kernel.deny and kernel.loss from the kernel's audit records (kaudit.h) into the log. */
-static void kaudit_emit(void *ud, const char *kind, const char *agent, const char *fields)
+static int kaudit_emit(void *ud, const char *kind, const char *agent, const char *fields)
 {
-    (void)srv_audit_trusted(ud, kind, agent, fields);
+    return srv_audit_trusted(ud, kind, agent, fields) == 0 ? 0 : -1;
 }
 
 /* The kernel's refusals (kernel_audit): before the event intake, which names the roots. Under

@@ -212,9 +212,10 @@ int kaudit_parse(int type, const char *text, size_t len, struct kaudit_rec *r)
 
 /* ---------------------------------------------------------------- mapper */
 
-#define EVENTS_OPEN 64  /* events being gathered at once */
-#define EVENT_RECS 8    /* records of interest in one event; more are counted, not kept */
-#define DOMAINS 1024    /* domains known at once */
+#define EVENTS_OPEN 64 /* events being gathered at once */
+#define EVENT_RECS 8   /* records of interest in one event; more are counted, not kept */
+#define DOMAINS 1024   /* domains known at once */
+#define DOMAINS_TEXT "1,024"
 #define ROOTS 1024      /* roots known at once */
 #define PENDING 1024    /* refusals waiting for their root's report */
 #define ANCESTRY_MAX 64 /* parents looked at for one pid */
@@ -380,7 +381,10 @@ static struct domain *domain_find(struct kaudit *k, uint64_t id)
     return NULL;
 }
 
-/* The domain's slot, made when new (the oldest slot goes when the table is full). */
+static void write_loss(struct kaudit *k, const struct domain *d, int64_t denials, const char *why);
+
+/* The domain's slot, made when new (the oldest slot goes when the table is full, its loss
+ * written as unknown). */
 static struct domain *domain_get(struct kaudit *k, uint64_t id)
 {
     struct domain *d = domain_find(k, id), *old = NULL;
@@ -394,6 +398,11 @@ static struct domain *domain_get(struct kaudit *k, uint64_t id)
         if (!old || k->dom[i].t_ms < old->t_ms)
             old = &k->dom[i];
     }
+    if (old->used && old->who.session[0]) /* its count can no longer be compared: say so */
+        write_loss(k, old, -1,
+                   "cordond tracked as many domains as it holds (" DOMAINS_TEXT
+                   ") and stopped tracking this one, the oldest: its later refusals, and the "
+                   "kernel's count of them, are not attributed");
     memset(old, 0, sizeof *old);
     old->used = 1;
     old->id = id;
@@ -428,20 +437,27 @@ static struct link *link_push(struct kaudit *k, struct link *ring, size_t *next,
     return l;
 }
 
-static void emit(struct kaudit *k, const char *kind, const struct owner *who, struct jbuf *b)
+/* 0 when the record was written (or there is no sink), -1 when it was not. */
+static int emit(struct kaudit *k, const char *kind, const struct owner *who, struct jbuf *b)
 {
     if (b->overflow) { /* cannot happen within the bounds above; counted should it */
         k->st.malformed++;
-        return;
+        return -1;
     }
     if (!k->sink.emit)
-        return;
-    k->sink.emit(k->sink.ud, kind, who->agent, b->p);
+        return 0;
+    if (k->sink.emit(k->sink.ud, kind, who->agent, b->p) != 0) {
+        k->st.unwritten++;
+        return -1;
+    }
+    return 0;
 }
 
 /* kernel.deny for one refusal: rec (1423 or 1326) with its event's SYSCALL record, if any. */
-static void write_deny(struct kaudit *k, const struct owner *who, const struct kaudit_rec *sys,
-                       const struct kaudit_rec *rec)
+/* Returns 0 when the record was written: only then does it count as received, so that a
+ * refusal the audit log could not take shows in the domain's loss. */
+static int write_deny(struct kaudit *k, const struct owner *who, const struct kaudit_rec *sys,
+                      const struct kaudit_rec *rec)
 {
     /* every string escaped at worst doubles: path, exe, blockers, session, the hook's */
     char mem[KAUDIT_PATH_MAX * 2 + KAUDIT_NAME_MAX * 4 + 1024];
@@ -507,11 +523,13 @@ static void write_deny(struct kaudit *k, const struct owner *who, const struct k
     jbuf_key(&b, "serial");
     jbuf_u64(&b, rec->serial);
     jbuf_raw(&b, "}");
-    emit(k, "kernel.deny", who, &b);
+    if (emit(k, "kernel.deny", who, &b) != 0)
+        return -1;
     k->st.denials++;
+    return 0;
 }
 
-static void write_loss(struct kaudit *k, const struct domain *d, int64_t denials)
+static void write_loss(struct kaudit *k, const struct domain *d, int64_t denials, const char *why)
 {
     char mem[512];
     struct jbuf b;
@@ -535,9 +553,11 @@ static void write_loss(struct kaudit *k, const struct domain *d, int64_t denials
     if (denials < 0) {
         jbuf_key(&b, "why");
         jbuf_str(&b,
-                 k->st.overruns ? "cordond's audit socket overflowed, and the kernel's count "
-                                  "of the domain's refusals may have been among what it dropped"
-                                : "the domain had not ended when cordond stopped",
+                 why              ? why
+                 : k->st.overruns ? "cordond's audit socket overflowed, and the kernel's count "
+                                    "of the domain's refusals may have been among what it "
+                                    "dropped"
+                                  : "the domain had not ended when cordond stopped",
                  0);
     }
     jbuf_raw(&b, "}");
@@ -572,16 +592,15 @@ static void pend_sweep(struct kaudit *k, int64_t expire_before)
         struct domain *d = domain_find(k, p.rec.domain);
         const struct kaudit_rec *sys = p.sys.type ? &p.sys : NULL;
         if (d && d->mapped) {
-            d->received++;
-            write_deny(k, &d->who, sys, &p.rec);
+            if (write_deny(k, &d->who, sys, &p.rec) == 0)
+                d->received++;
             continue;
         }
         if (p.t_ms < expire_before) {
             const struct root *r =
                 sys ? root_by_ancestry(k, (pid_t)sys->pid, (pid_t)sys->ppid) : NULL;
             if (r) {
-                write_deny(k, &r->who, sys, &p.rec);
-                if (d)
+                if (write_deny(k, &r->who, sys, &p.rec) == 0 && d)
                     d->received++;
             } else {
                 k->st.unattributed++;
@@ -641,8 +660,8 @@ static void finish(struct kaudit *k, struct event *e)
         if (r->type == KAUDIT_LANDLOCK_ACCESS) {
             struct domain *d = domain_find(k, r->domain);
             if (d && d->mapped) {
-                d->received++;
-                write_deny(k, &d->who, sys, r);
+                if (write_deny(k, &d->who, sys, r) == 0)
+                    d->received++;
             } else {
                 pend_push(k, sys, r);
             }
@@ -661,7 +680,7 @@ static void finish(struct kaudit *k, struct event *e)
                 continue;
             pend_sweep(k, INT64_MIN); /* what is held for it counts as received */
             if (d->mapped)
-                write_loss(k, d, r->denials);
+                write_loss(k, d, r->denials, NULL);
             d->used = 0;
         }
     }
@@ -753,7 +772,7 @@ void kaudit_flush(struct kaudit *k)
     /* a session's domain whose end was not seen: its loss is said to be unknown, not none */
     for (size_t i = 0; i < DOMAINS; i++)
         if (k->dom[i].used && k->dom[i].mapped) {
-            write_loss(k, &k->dom[i], -1);
+            write_loss(k, &k->dom[i], -1, NULL);
             k->dom[i].used = 0;
         }
     pthread_mutex_unlock(&k->mu);

@@ -77,8 +77,9 @@ __attribute__((warn_unused_result)) int kaudit_parse(int type, const char *text,
 
 /* Where the mapper's records go. */
 struct kaudit_sink {
-    /* An audit record: kind "kernel.deny" or "kernel.loss", the agent, fields a JSON object. */
-    void (*emit)(void *ud, const char *kind, const char *agent, const char *fields);
+    /* An audit record: kind "kernel.deny" or "kernel.loss", the agent, fields a JSON object.
+     * Returns 0 when it was written; a kernel.deny that was not counts as lost. */
+    int (*emit)(void *ud, const char *kind, const char *agent, const char *fields);
     /* The parent of pid, or -1 (NULL: read from /proc/PID/stat). */
     pid_t (*parent)(void *ud, pid_t pid);
     void *ud;
@@ -93,6 +94,7 @@ struct kaudit_stats {
     uint64_t lost;         /* denials the kernel counted and never logged (kernel.loss) */
     uint64_t overruns;     /* the socket overflowed (ENOBUFS): records lost uncounted */
     uint64_t domains;      /* domains mapped to a session */
+    uint64_t unwritten;    /* records the audit log did not take (its writer failed) */
 };
 
 struct kaudit;

@@ -147,15 +147,25 @@ static struct out outs[64];
 static size_t n_out;
 static pid_t parents[100000];
 
-static void sink_emit(void *ud, const char *kind, const char *agent, const char *fields)
+static size_t n_loss;         /* kernel.loss records, counted past what outs holds */
+static char first_loss[4096]; /* the first one's fields */
+
+static int fail_writes; /* the sink refuses records, as a failed audit writer does */
+
+static int sink_emit(void *ud, const char *kind, const char *agent, const char *fields)
 {
     (void)ud;
+    if (fail_writes)
+        return -1;
+    if (strcmp(kind, "kernel.loss") == 0 && n_loss++ == 0)
+        snprintf(first_loss, sizeof first_loss, "%s", fields);
     if (n_out == sizeof outs / sizeof outs[0])
-        return;
+        return 0;
     snprintf(outs[n_out].kind, sizeof outs[n_out].kind, "%s", kind);
     snprintf(outs[n_out].agent, sizeof outs[n_out].agent, "%s", agent);
     snprintf(outs[n_out].fields, sizeof outs[n_out].fields, "%s", fields);
     n_out++;
+    return 0;
 }
 
 static pid_t sink_parent(void *ud, pid_t pid)
@@ -169,6 +179,9 @@ static struct kaudit *k;
 static void msetup(void)
 {
     n_out = 0;
+    n_loss = 0;
+    fail_writes = 0;
+    first_loss[0] = '\0';
     memset(parents, 0, sizeof parents);
     const struct kaudit_sink s = {.emit = sink_emit, .parent = sink_parent};
     cr_assert_eq(kaudit_new(&s, &k), 0);
@@ -292,6 +305,47 @@ Test(kaudit_map, nested_domain_by_ancestry, .init = msetup, .fini = mteardown)
     denial(1, "99", 450, 400, "/inner", 450);
     cr_assert_eq(n_out, 1);
     cr_assert_str_eq(outs[0].agent, "carol");
+}
+
+/* A kernel.deny the audit log did not take is not received: the domain's end shows it lost. */
+Test(kaudit_map, a_record_the_log_refused_counts_as_lost, .init = msetup, .fini = mteardown)
+{
+    kaudit_root(k, 100, "alice", "s1");
+    denial(1, "ab", 100, 1, "/mark", 100);
+    fail_writes = 1;
+    denial(2, "ab", 101, 100, "/home/u/.ssh/id_rsa", 0);
+    fail_writes = 0;
+    feed(1424, "audit(1.0:9): domain=ab status=deallocated denials=2");
+    kaudit_tick(k, 1000 + KAUDIT_EVENT_MS);
+    cr_assert_eq(n_out, 2);
+    cr_assert_str_eq(outs[1].kind, "kernel.loss");
+    cr_assert(strstr(outs[1].fields, "\"denials\":2,\"received\":1,\"lost\":1"), "%s",
+              outs[1].fields);
+    struct kaudit_stats st;
+    kaudit_stats_get(k, &st);
+    cr_assert_eq(st.unwritten, 1);
+    cr_assert_eq(st.lost, 1);
+}
+
+/* More domains at once than the table holds: the oldest session domain is let go, and its loss
+ * is written as not known, never dropped in silence. */
+Test(kaudit_map, an_evicted_domain_writes_its_unknown_loss, .init = msetup, .fini = mteardown)
+{
+    kaudit_root(k, 400, "carol", "s3");
+    denial(1, "99", 400, 1, "/mark", 400);
+    cr_assert_eq(n_out, 1);
+    for (int i = 0; i < 1100; i++) {
+        char dom[16];
+        snprintf(dom, sizeof dom, "%x", 0x1000 + i);
+        parents[1000 + i] = 400; /* a process of the tree that restricted itself again */
+        denial((unsigned)(10 + i), dom, 1000 + i, 400, "/inner", 1000 + i);
+    }
+    cr_assert_gt(n_loss, 0, "no kernel.loss among %zu records", n_out);
+    cr_assert(strstr(first_loss, "\"domain\":\"99\""), "the first let go is the oldest: %s",
+              first_loss);
+    cr_assert(strstr(first_loss, "\"session\":\"s3\""), "%s", first_loss);
+    cr_assert(strstr(first_loss, "\"lost\":null"), "%s", first_loss);
+    cr_assert(strstr(first_loss, "stopped tracking this one"), "%s", first_loss);
 }
 
 Test(kaudit_map, seccomp_by_ancestry_and_canary, .init = msetup, .fini = mteardown)
