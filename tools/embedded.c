@@ -446,9 +446,9 @@ static int spawn_cordond(struct embedded *e, char *cordond, char *policy_abs,
          * before the run has been recorded to the end */
         setpgid(0, 0);
         /* If cordon run itself is killed, nothing supervises the run any more: cordond goes
-         * too, and its log ends without a stop record, which the next start and `cordon
-         * audit verify` report. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+         * too, by SIGTERM, so that it still writes its stop record and puts back the kernel
+         * audit state it changed (--kernel-audit on). */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
             _exit(127);
         execv(cordond, argv);
         _exit(127);

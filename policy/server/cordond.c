@@ -95,7 +95,8 @@ static const char usage[] =
     "  --check-config           validate the configuration and flags, then exit\n"
     "  --help, --version\n"
     "\n"
-    "Signals: SIGHUP reloads the policies and reopens --log-file; SIGTERM or SIGINT stops.\n"
+    "Signals: SIGHUP reloads the policies and reopens --log-file; SIGTERM, SIGINT or SIGQUIT\n"
+    "stops (the audit log's stop record, the kernel audit state put back).\n"
     "See docs/SERVER.md.\n"
     "Exit status: 0 stopped cleanly, 1 could not start (the message says why), 2 usage,\n"
     "3 stopped because the audit log could no longer record (its writer process died, or\n"
@@ -436,6 +437,7 @@ static int prepare_process(struct run *r)
     sigaddset(&r->signals, SIGHUP);
     sigaddset(&r->signals, SIGTERM);
     sigaddset(&r->signals, SIGINT);
+    sigaddset(&r->signals, SIGQUIT); /* a stop too: its default would skip the restore */
     pthread_sigmask(SIG_BLOCK, &r->signals, NULL);
     return 0;
 }
@@ -807,7 +809,7 @@ static int serve(struct srv *s, struct run *r)
     for (;;) {
         struct timespec one = {1, 0};
         int sig = sigtimedwait(&r->signals, NULL, &one);
-        if (sig == SIGTERM || sig == SIGINT)
+        if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT)
             break;
         if (sig == SIGHUP) {
             char err[PATH_MAX + 256];

@@ -68,6 +68,19 @@ run "the log of two runs verifies" 0 "$CORDON" audit verify "$AUD"
 run "two start records" 0 "$CORDON" audit query "$AUD" --kind start
 has "query counts both" "2 of"
 
+# cordon run killed outright: its cordond is told to stop (SIGTERM, not SIGKILL), so the log
+# it leaves still ends with its stop record
+"$CORDON" run --policy "$FX/plain.json" --audit "$V/killed" -- \
+    sh -c 'echo $$ > "$0"; exec sleep 30' "$V/agent.pid" >"$V/killed.out" 2>&1 &
+RUNPID=$!
+for _ in $(seq 100); do grep -q 'sandbox.report' "$V/killed/audit.jsonl" 2>/dev/null && break; sleep 0.1; done
+kill -KILL "$RUNPID"
+wait "$RUNPID" 2>/dev/null || true
+for _ in $(seq 100); do grep -q '"kind":"stop"' "$V/killed/audit.jsonl" 2>/dev/null && break; sleep 0.1; done
+run "cordon run killed: its cordond still closes the log" 0 "$CORDON" audit verify "$V/killed"
+has "cordon run killed: the log is closed" "VALID (closed)"
+kill "$(cat "$V/agent.pid" 2>/dev/null)" 2>/dev/null || true
+
 # an audit directory the agent could write is refused: here HOME is under /tmp, ${tmp}
 run "an audit directory inside a grant is refused" 125 "$CORDON" run --policy "$FX/plain.json" -- true
 has "the refusal names the grant" 'read_write grant ${tmp}'
