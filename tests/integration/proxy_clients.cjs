@@ -104,9 +104,41 @@ async function anthropicTests() {
        { name, js });
 }
 
+// A call the policy denies (only get_weather is allowed) is taken out of the stream before
+// the client sees it; the SDKs' own accumulators, which check indices and block order, still
+// end cleanly, with no call and a finish that says so.
+async function deniedInStreamTests() {
+    const cs = oa.chat.completions.stream({ model: M, tools: [weather],
+        messages: user('[[stub:text_then_tool text="Let me check." name=delete_all args={"all":true} chunks=3]]') });
+    const fc = await cs.finalChatCompletion();
+    const m = fc.choices[0].message;
+    ok('openai chat stream helper: the denied call is gone, the stream ends cleanly',
+       !(m.tool_calls && m.tool_calls.length) && fc.choices[0].finish_reason === 'stop' &&
+       (m.content || '').startsWith('Let me check.'), fc.choices[0]);
+    const rs = oa.responses.stream({ model: M, input: '[[stub:tool name=delete_all args={"all":true}]]',
+        tools: [{ type: 'function', name: 'get_weather', parameters: weather.function.parameters }] });
+    const rr = await rs.finalResponse();
+    ok('openai responses stream helper: the denied call is gone, the response completes',
+       !rr.output.some((o) => o.type === 'function_call') && rr.status === 'completed', rr.output);
+    const ra = oa.responses.stream({ model: M, input: '[[stub:tool name=get_weather args={"city":"Quito"} chunks=3]]',
+        tools: [{ type: 'function', name: 'get_weather', parameters: weather.function.parameters }] });
+    const rra = await ra.finalResponse();
+    const f = rra.output.find((o) => o.type === 'function_call');
+    ok('openai responses stream helper: an allowed call assembled', f && f.name === 'get_weather' &&
+       JSON.parse(f.arguments).city === 'Quito', rra.output);
+    const tools = [{ name: 'get_weather', description: 'weather',
+        input_schema: { type: 'object', properties: { city: { type: 'string' } } } }];
+    const as = an.messages.stream({ model: C, max_tokens: 64, tools,
+        messages: user('[[stub:text_then_tool text="One moment." name=delete_all args={"all":true} chunks=3]]') });
+    const am = await as.finalMessage();
+    ok('anthropic stream helper: the denied tool_use is gone, the message ends cleanly',
+       !am.content.some((b) => b.type === 'tool_use') && am.stop_reason !== 'tool_use' &&
+       am.content.some((b) => b.type === 'text' && b.text.startsWith('One moment.')), am);
+}
+
 (async () => {
     envTests();
-    for (const f of [chatTests, responsesTests, anthropicTests]) {
+    for (const f of [chatTests, responsesTests, anthropicTests, deniedInStreamTests]) {
         try { await f(); }
         catch (e) { ok(f.name + ' ran without an error', false, String(e && e.stack || e).slice(0, 600)); }
     }
