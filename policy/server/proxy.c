@@ -299,11 +299,26 @@ static void record(struct proxy_req *pr)
     char head[AGENTS_NAME_MAX + 64];
     snprintf(head, sizeof head, "{\"type\":\"model_call\",\"agent\":\"%s\",", pr->who.agent);
     size_t hl = strlen(head);
-    /* The engine's record is built by jbuf, compact and escaped: the append skips its parse
-     * (the audit writer still checks it in full before it is written). */
+    /* The pipeline's first stage, cordond's own (the engine starts at quarantine): who the
+     * credential named, and which kind of credential it was. The engine's record is built by
+     * jbuf, compact and escaped: the append skips its parse (the audit writer still checks it
+     * in full before it is written). */
     if (strncmp(j, head, hl) == 0) {
-        j[hl - 1] = '{';
-        (void)srv_audit_trusted(pr->p->s, "model.call", pr->who.agent, j + hl - 1);
+        size_t jl = strlen(j + hl);
+        char *line = malloc(jl + 160);
+        if (line) {
+            int n = snprintf(line, jl + 160,
+                             "{\"identity\":{\"decision\":\"allow\",\"via\":\"%s\",\"key_id\":"
+                             "\"%s\"},%s",
+                             pr->who.via_session ? "session_token" : "agent_key", pr->who.key_id,
+                             j + hl);
+            if (n > 0 && (size_t)n < jl + 160)
+                (void)srv_audit_trusted(pr->p->s, "model.call", pr->who.agent, line);
+            free(line);
+        } else { /* no memory for the identity's part: the record goes without it */
+            j[hl - 1] = '{';
+            (void)srv_audit_trusted(pr->p->s, "model.call", pr->who.agent, j + hl - 1);
+        }
     } else {
         (void)srv_audit_trusted(pr->p->s, "model.call", pr->who.agent, j);
     }

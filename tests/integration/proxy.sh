@@ -251,6 +251,9 @@ echo "$OUT" | grep -q '"output":77' && ok "the record of the call whose client l
     bad "usage after leave" "$(echo "$OUT" | grep -c output)"
 echo "$OUT" | grep -q 'delete_all' && ok "the removed tool call is recorded" || bad "removed tool recorded"
 echo "$OUT" | grep -q '"status":403' && ok "a refusal is recorded" || bad "refusal recorded"
+echo "$OUT" | grep '"endpoint":"/v1/chat/completions"' | grep -q '"identity":{"decision":"allow","via":"agent_key","key_id":"ak_' &&
+    ok "the record opens with the identity stage: the credential's kind and key" ||
+    bad "the record opens with the identity stage" "$(echo "$OUT" | grep chat/completions | head -1 | cut -c1-400)"
 echo "$OUT" | grep '"endpoint":"/v1/models"' | grep '"decision":"allow"' |
     grep -q '"models_listed":[1-9]' && ok "the model list served is recorded, with what it listed" ||
     bad "the model list served is recorded, with what it listed" "$(echo "$OUT" | grep models | head -3)"
