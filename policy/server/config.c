@@ -190,7 +190,8 @@ static int valid_upstream_name(const char *s, size_t n)
     return 1;
 }
 
-/* One option of an upstream line after NAME URL: kind=, key_file=, key_env=, models=. */
+/* One option of an upstream line after NAME URL: kind=, key_file=, key_env=, ca_file=,
+ * models=. */
 static int upstream_option(struct config_upstream *u, const char *o, size_t ol, const char *where,
                            char *err, size_t errlen)
 {
@@ -225,6 +226,26 @@ static int upstream_option(struct config_upstream *u, const char *o, size_t ol, 
         u->key_file[vl] = '\0';
         return 0;
     }
+    if (eq && vl > 0 && OPT("ca_file")) {
+        if (val[0] != '/' || vl >= sizeof u->ca_file) {
+            diag_set(err, errlen,
+                     "%s: upstream %s: ca_file: expected an absolute path "
+                     "shorter than %zu bytes",
+                     where, u->name, sizeof u->ca_file);
+            return -EINVAL;
+        }
+        memcpy(u->ca_file, val, vl);
+        u->ca_file[vl] = '\0';
+        if (access(u->ca_file, R_OK) != 0) {
+            int e = errno;
+            diag_set(err, errlen,
+                     "%s: upstream %s: ca_file %s cannot be read: %s; give the PEM file of "
+                     "the CAs the upstream's certificate chains to",
+                     where, u->name, u->ca_file, strerror(e));
+            return -EINVAL;
+        }
+        return 0;
+    }
     if (eq && vl > 0 && OPT("key_env")) {
         int ok = vl < sizeof u->key_env && !isdigit((unsigned char)val[0]);
         for (size_t i = 0; ok && i < vl; i++)
@@ -256,7 +277,7 @@ static int upstream_option(struct config_upstream *u, const char *o, size_t ol, 
 #undef OPT
     diag_set(err, errlen,
              "%s: upstream %s: unknown option %.*s; expected kind=openai|anthropic, "
-             "key_file=PATH, key_env=VAR or models=GLOB,GLOB",
+             "key_file=PATH, key_env=VAR, ca_file=PATH or models=GLOB,GLOB",
              where, u->name, (int)ol, o);
     return -EINVAL;
 }

@@ -26,6 +26,8 @@ struct config_upstream {
     char url[512];
     int kind;                /* CONFIG_UPSTREAM_KIND_* */
     char key_file[PATH_MAX]; /* "" or a 0600 file holding the provider key */
+    char ca_file[PATH_MAX];  /* "" (the system store) or the PEM CAs the upstream's TLS must
+                                chain to, in place of the system store */
     char key_env[64];        /* "" or a variable of cordond's environment */
     char models[256];        /* "" (every model of its kind) or GLOB,GLOB */
 };

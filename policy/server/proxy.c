@@ -699,7 +699,12 @@ static int start_upstream(struct proxy_req *pr, const char *path, const char *fw
     const char *key = pr->p->key[pr->up];
     char url[700], hdr[3][600]; /* upstream_call copies the headers */
     endpoint_url(u, path, url, sizeof url);
-    struct up_request rq = {.url = url, .body = fwd, .len = fwd_len, .wake = wake, .ud = pr};
+    struct up_request rq = {.url = url,
+                            .body = fwd,
+                            .len = fwd_len,
+                            .ca_file = u->ca_file[0] ? u->ca_file : NULL,
+                            .wake = wake,
+                            .ud = pr};
     size_t n = 0;
     if (fwd)
         rq.headers[n++] = "Content-Type: application/json";

@@ -37,6 +37,7 @@ struct up_call {
     char *url;
     const char *body;
     size_t len;
+    const char *ca_file;
     void (*wake)(void *ud);
     void *ud;
     /* under mu */
@@ -75,6 +76,8 @@ struct upstream_loop {
     size_t n_owed, cap_owed;
     CURL *pool[POOL_MAX];
     size_t n_pool;
+    char *ca_default; /* curl's own CA bundle (CURLINFO_CAINFO), NULL when it has none */
+    int ca_known;
     uint64_t calls, failed, timeouts;
 };
 
@@ -227,6 +230,12 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
  * them, and setup() sets every option that differs between calls. */
 static void configure(struct upstream_loop *l, CURL *e)
 {
+    if (!l->ca_known) { /* what a fresh handle verifies with, before any upstream's ca_file */
+        char *def = NULL;
+        if (curl_easy_getinfo(e, CURLINFO_CAINFO, &def) == CURLE_OK && def)
+            l->ca_default = strdup(def);
+        l->ca_known = 1;
+    }
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -258,6 +267,10 @@ static int setup(struct upstream_loop *l, struct up_call *c)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->err);
+    /* every transfer sets it, as a pooled handle may have served another upstream: the
+     * upstream's ca_file, or the bundle curl was built with (curl reuses no connection across
+     * two CA settings) */
+    curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file ? c->ca_file : l->ca_default);
     if (c->body) {
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
@@ -545,6 +558,7 @@ void upstream_loop_stop(struct upstream_loop *l)
     curl_multi_cleanup(l->m);
     close(l->ep);
     close(l->efd);
+    free(l->ca_default);
     free(l->owed);
     pthread_mutex_destroy(&l->mu);
     free(l);
@@ -560,6 +574,7 @@ int upstream_call(struct upstream_loop *l, const struct up_request *rq, struct u
     c->url = strdup(rq->url);
     c->body = rq->body;
     c->len = rq->len;
+    c->ca_file = rq->ca_file;
     c->wake = rq->wake;
     c->ud = rq->ud;
     c->owner = 1;

@@ -32,7 +32,9 @@ struct upstream_timeouts {
 struct up_request {
     const char *url;
     const char *headers[UPSTREAM_MAX_HEADERS]; /* "Name: value", NULL-terminated; copied */
-    const char *body; /* borrowed until the call is released; NULL for a GET */
+    const char *body;    /* borrowed until the call is released; NULL for a GET */
+    const char *ca_file; /* the CAs to verify the upstream with, NULL: the system store;
+                            borrowed until the call is released */
     size_t len;
     void (*wake)(void *ud); /* from the loop thread, under the call's lock, after a park */
     void *ud;

@@ -29,9 +29,29 @@ for _ in $(seq 100); do [ -s "$W/stub.ready" ] && break; sleep 0.05; done
 SP=$(sed -n 's/^port=//p' "$W/stub.ready")
 [ -n "$SP" ] && ok "stub upstream on 127.0.0.1:$SP" || { bad "stub starts" "$(cat "$W/stub.err")"; finish; exit 1; }
 
+# An HTTPS upstream whose certificate comes from a private CA: verified against the
+# upstream's ca_file, and refused by an upstream line without it (the system store).
+SR=$(cd "$(dirname "$CORDON")/../bench" && pwd)/static_responder
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=it-ca" \
+    -keyout "$W/ca.key" -out "$W/ca.pem" -addext basicConstraints=critical,CA:TRUE 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$W/tls.key" -out "$W/tls.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' > "$W/tls.ext"
+openssl x509 -req -in "$W/tls.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" -CAcreateserial -days 2 \
+    -extfile "$W/tls.ext" -out "$W/tls.pem" 2>/dev/null
+TB='{"id":"chatcmpl-tls","object":"chat.completion","created":1,"model":"tls-ok","choices":[{"index":0,"message":{"role":"assistant","content":"over verified TLS"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":3,"total_tokens":6}}'
+printf 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' "${#TB}" "$TB" > "$W/tls.resp"
+"$SR" --response "$W/tls.resp" --ready-file "$W/tls.ready" --tls "$W/tls.pem" "$W/tls.key" \
+    2>"$W/tls.err" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$W/tls.ready" ] && break; sleep 0.05; done
+TLSP=$(sed -n 's/^port=//p' "$W/tls.ready")
+[ -n "$TLSP" ] && ok "a TLS upstream with a private CA on 127.0.0.1:$TLSP" ||
+    bad "the TLS upstream starts" "$(cat "$W/tls.err")"
+
 cat > "$W/pol/web.json" <<JSON
 {"cordon_policy": 1, "agent": "web", "mode": "enforce",
- "api": {"models": ["gpt-4o-mini", "claude-*", "text-embedding-3-small", "down-*"],
+ "api": {"models": ["gpt-4o-mini", "claude-*", "text-embedding-3-small", "down-*", "tls-*"],
          "tools": {"allow": ["get_weather"], "deny": ["delete_*"]}}}
 JSON
 cat > "$W/cordond.conf" <<CONF
@@ -44,6 +64,8 @@ admin_token_file $W/admin
 admin_listen unix:$W/admin.sock
 ready_file $W/ready
 upstream down http://127.0.0.1:1/v1 kind=openai models=down-*
+upstream tlsbad https://127.0.0.1:$TLSP/v1 kind=openai models=tls-bad* key_file=$W/okey
+upstream tlsok https://127.0.0.1:$TLSP/v1 kind=openai models=tls-ok* key_file=$W/okey ca_file=$W/ca.pem
 upstream openai http://127.0.0.1:$SP/v1 key_file=$W/okey
 upstream anthropic http://127.0.0.1:$SP key_file=$W/akey
 upstream_connect_timeout_ms 1000
@@ -52,7 +74,8 @@ upstream_idle_timeout_ms 2000
 proxy_max_body 1048576
 CONF
 "$CORDOND" --config "$W/cordond.conf" >>"$W/cordond.log" 2>&1 &
-PIDS+=($!)
+CPID=$!
+PIDS+=($CPID)
 for _ in $(seq 300); do [ -s "$W/ready" ] && break; sleep 0.05; done
 H=$(sed -n 's/^http=//p' "$W/ready")
 [ -n "$H" ] && ok "cordond ready" || { bad "cordond ready" "$(cat "$W/cordond.log")"; finish; exit 1; }
@@ -174,6 +197,12 @@ grep -q "\"x-api-key\", \"$AKEY\"\|\"x-api-key\",\"$AKEY\"" "$W/stub.jsonl" && o
 # ------------------------------------------------------------------ upstream failures
 post /v1/chat/completions "$(chat hi down-model)" "${OA[@]}"
 check "upstream down: 502 naming the upstream" 502 'upstream down'
+post /v1/chat/completions "$(chat hi tls-ok)" "${OA[@]}"
+check "an HTTPS upstream verified against its ca_file" 200 'over verified TLS'
+post /v1/chat/completions "$(chat hi tls-bad)" "${OA[@]}"
+check "the same upstream without ca_file: its certificate is refused, 502 naming it" 502 'upstream tlsbad'
+grep -qi 'certificate\|SSL' "$W/body" && ok "the refusal says the certificate did not verify" ||
+    bad "the refusal says the certificate did not verify" "$(head -c 400 "$W/body")"
 post /v1/chat/completions "$(chat 'x [[stub:slow_first_byte first_byte_ms=3000]]')" "${OA[@]}"
 check "slow first byte: 504" 504 'timed out'
 post /v1/chat/completions "$(chat 'x [[stub:status code=503]]')" "${OA[@]}"
@@ -257,7 +286,7 @@ echo "$OUT" | grep '"endpoint":"/v1/chat/completions"' | grep -q '"identity":{"d
 echo "$OUT" | grep '"endpoint":"/v1/models"' | grep '"decision":"allow"' |
     grep -q '"models_listed":[1-9]' && ok "the model list served is recorded, with what it listed" ||
     bad "the model list served is recorded, with what it listed" "$(echo "$OUT" | grep models | head -3)"
-kill -TERM "${PIDS[1]}"; wait "${PIDS[1]}"; RC=$?
+kill -TERM "$CPID"; wait "$CPID"; RC=$?
 [ "$RC" = 0 ] && ok "cordond stops cleanly with SIGTERM" || bad "cordond stop" "exit $RC" "$(tail -20 "$W/cordond.log")"
 grep -q 'Sanitizer' "$W/cordond.log" && bad "no sanitizer report" "$(grep -A20 -m1 Sanitizer "$W/cordond.log")" ||
     ok "no sanitizer report from cordond"
