@@ -121,6 +121,11 @@ Test(config, errors_name_file_line_key_and_expectation)
     cr_assert(strstr(err, "kind: expected openai or anthropic"), "%s", err);
     cr_assert_neq(parse("upstream openai http://127.0.0.1:1 key_file=rel\n"), 0);
     cr_assert(strstr(err, "key_file: expected an absolute path"), "%s", err);
+    cr_assert_neq(parse("upstream openai https://127.0.0.1:1 ca_file=ca.pem\n"), 0);
+    cr_assert(strstr(err, "ca_file: expected an absolute path"), "%s", err);
+    cr_assert_neq(parse("upstream openai https://127.0.0.1:1 ca_file=/nonexistent/ca.pem\n"), 0);
+    cr_assert(strstr(err, "ca_file /nonexistent/ca.pem cannot be read"), "%s", err);
+    cr_assert_eq(parse("upstream openai https://127.0.0.1:1 ca_file=/dev/null\n"), 0, "%s", err);
     cr_assert_neq(parse("upstream openai http://127.0.0.1:1 key_env=A-B\n"), 0);
     cr_assert(strstr(err, "key_env: expected the name"), "%s", err);
     cr_assert_neq(parse("upstream openai http://127.0.0.1:1 key_env=A key_file=/k\n"), 0);
