@@ -626,7 +626,8 @@ static void req_free(struct proxy_req *pr)
 static void drain_end(void *ud, enum up_state st)
 {
     struct proxy_req *pr = ud;
-    pr->uc = NULL; /* the loop frees it */
+    /* pr->uc stays readable until this returns (its error says why a stream broke off, at a
+     * stop too), and the loop frees it after: req_free must not release it */
     if (pr->phase == P_STREAM) {
         stream_close(pr, st);
     } else if (pr->call && st == UP_DONE && pr->status >= 200 && pr->status < 300) {
@@ -638,6 +639,7 @@ static void drain_end(void *ud, enum up_state st)
     } else {
         record(pr);
     }
+    pr->uc = NULL; /* the loop's to free */
     req_free(pr);
 }
 

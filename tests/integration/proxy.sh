@@ -271,6 +271,44 @@ PYEOF
 grep -q '^HTTP/1.1 200' "$W/leave.out" && ok "a client that leaves mid-stream got the head" || bad "leave" "$(cat "$W/leave.out")"
 sleep 2.5
 
+# ------------------------------------------------------------------ a client that reads a byte a second
+# A streamed answer of 16 MiB to a client that takes one byte a second: cordond pauses the
+# upstream instead of holding the answer (its resident size stays far below 16 MiB), and
+# other clients are served meanwhile.
+rss() { awk '/^VmRSS:/ {print $2}' "/proc/$CPID/status"; }
+R0=$(rss)
+"$PY" - "${H%:*}" "${H##*:}" "$KEY" >"$W/slow.out" 2>&1 <<'PYEOF' &
+import json, socket, sys, time
+host, port, key = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+body = json.dumps({"model": "gpt-4o-mini", "stream": True,
+                   "messages": [{"role": "user", "content": "[[stub:huge mib=16 size=4096]]"}]})
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect((host, port))
+s.sendall(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+           "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (key, len(body), body)).encode())
+got = b""
+for _ in range(6):
+    got += s.recv(1)
+    time.sleep(1)
+print("read", len(got), got[:8])
+s.close()
+PYEOF
+SLOW=$!
+sleep 2
+T0=$(date +%s%N)
+post /v1/chat/completions "$(chat 'meanwhile [[stub:text text=served]]')" "${OA[@]}"
+T1=$(date +%s%N)
+check "while a client reads a byte a second, another is served" 200 'served'
+[ $(((T1 - T0) / 1000000)) -lt 2000 ] && ok "... at once ($(((T1 - T0) / 1000000)) ms)" ||
+    bad "... at once" "$(((T1 - T0) / 1000000)) ms"
+sleep 2
+R1=$(rss)
+wait "$SLOW"
+grep -q '^read 6 ' "$W/slow.out" && ok "the slow client read its bytes" || bad "the slow client" "$(cat "$W/slow.out")"
+[ $((R1 - R0)) -lt 8192 ] && ok "cordond held back by the slow client, not the 16 MiB answer (RSS +$((R1 - R0)) KiB)" ||
+    bad "cordond held back by the slow client, not the 16 MiB answer" "RSS $R0 -> $R1 KiB"
+
 # ------------------------------------------------------------------ the audit log
 run "audit query reads the model.call records" 0 "$CORDON" audit query "$W/state/audit" --kind model.call --json
 N=$(echo "$OUT" | grep -c '"kind":"model.call"')
