@@ -201,4 +201,15 @@ XDG_RUNTIME_DIR=$T/rt CORDON_CORDOND=$V/fake-cordond run "a malformed ready file
     "$CORDON" run --policy "$FX/plain.json" --audit "$V/a7" -- true
 has "the run waits for a ready file that parses, and says cordond exited" "did not start (it exited)"
 has "it quotes what cordond said" "fake cordond: wrote a hostile ready file"
+# --kernel-audit: its three values, for the embedded default only; cordond's flag the same
+run "--kernel-audit with another value is a usage error" 2 "$CORDON" run --policy "$FX/plain.json" \
+    --audit "$V/a8" --kernel-audit sometimes -- true
+has "it names the values" "--kernel-audit sometimes: expected off, on or if-enabled"
+run "--kernel-audit with a server is a usage error" 2 "$CORDON" run --server http://127.0.0.1:9 \
+    --key "ck_$(printf 'A%.0s' $(seq 43))" --kernel-audit on -- true
+has "it says where the setting belongs" "kernel_audit line"
+CD=$(cd "$(dirname "$CORDON")/../policy/server" && pwd)/cordond
+run "cordond --kernel-audit with another value is refused" 2 "$CD" --policy "$FX/plain.json" \
+    --kernel-audit sometimes --state-dir "$V/kd" --listen 127.0.0.1:0
+has "cordond names the values" "off|on|if-enabled"
 finish
