@@ -110,6 +110,20 @@ static int field(struct kaudit_rec *r, const char *k, size_t kn, const char *v, 
 #define KEY(s) (kn == sizeof(s) - 1 && memcmp(k, s, kn) == 0)
     int64_t x;
     uint64_t u;
+    if (KEY("dest") || KEY("src") || KEY("fport") || KEY("lport") || KEY("opid")) {
+        if (quoted || num_of(v, vn, &x) != 0 || x < 0)
+            return 0; /* named only, never relied on: a value that does not parse is left out */
+        if (KEY("opid"))
+            r->opid = x;
+        else if (KEY("dest") || KEY("fport") || !r->port)
+            r->port = x; /* the destination wins over the source */
+        return 0;
+    }
+    if (KEY("daddr") || KEY("faddr") || KEY("saddr") || KEY("laddr")) {
+        if (!r->addr[0] || KEY("daddr") || KEY("faddr"))
+            str_of(v, vn, quoted, r->addr, sizeof r->addr);
+        return 0;
+    }
     if (KEY("pid") || KEY("ppid") || KEY("syscall") || KEY("exit") || KEY("denials")) {
         if (quoted || num_of(v, vn, &x) != 0)
             return -EINVAL;
@@ -493,6 +507,18 @@ static int write_deny(struct kaudit *k, const struct owner *who, const struct ka
         jbuf_str(&b, dom, 0);
         jbuf_key(&b, "blockers");
         jbuf_str(&b, rec->blockers, 0);
+        if (rec->addr[0]) {
+            jbuf_key(&b, "address");
+            jbuf_str(&b, rec->addr, 0);
+        }
+        if (rec->port) {
+            jbuf_key(&b, "port");
+            jbuf_i64(&b, rec->port);
+        }
+        if (rec->opid) {
+            jbuf_key(&b, "target_pid");
+            jbuf_i64(&b, rec->opid);
+        }
         if (rec->path[0]) {
             jbuf_key(&b, "path");
             jbuf_str(&b, rec->path, 0);

@@ -62,6 +62,10 @@ struct kaudit_rec {
     char blockers[KAUDIT_NAME_MAX];
     char path[KAUDIT_PATH_MAX];
     char exe[KAUDIT_NAME_MAX];
+    /* 1423 network and scope refusals: the address and port (daddr= dest=, or src= for a
+     * bind), and the process a scoped signal or socket was aimed at (opid=); 0 and "" absent */
+    char addr[48];
+    int64_t port, opid;
 };
 
 /*

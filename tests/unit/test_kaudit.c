@@ -69,6 +69,28 @@ Test(kaudit_parse, domain_records_and_seccomp)
     cr_assert_str_eq(r.exe, "/x/p");
 }
 
+/* A network refusal names its address and port, a scoped one the process it aimed at. */
+Test(kaudit_parse, network_and_scope_targets)
+{
+    cr_assert_eq(parse(1423, "audit(1.0:1): domain=1 blockers=net.connect_tcp daddr=127.0.0.1 "
+                             "dest=22"),
+                 0);
+    cr_assert_str_eq(r.blockers, "net.connect_tcp");
+    cr_assert_str_eq(r.addr, "127.0.0.1");
+    cr_assert_eq(r.port, 22);
+    cr_assert_eq(parse(1423, "audit(1.0:2): domain=1 blockers=net.bind_tcp saddr=0.0.0.0 src=8080"),
+                 0);
+    cr_assert_str_eq(r.addr, "0.0.0.0");
+    cr_assert_eq(r.port, 8080);
+    cr_assert_eq(parse(1423, "audit(1.0:3): domain=1 blockers=scope.signal opid=4242 "
+                             "ocomm=\"sshd\""),
+                 0);
+    cr_assert_eq(r.opid, 4242);
+    /* a value that does not parse is left out, the record still read */
+    cr_assert_eq(parse(1423, "audit(1.0:4): domain=1 blockers=net.connect_tcp dest=x"), 0);
+    cr_assert_eq(r.port, 0);
+}
+
 Test(kaudit_parse, hex_encoded_strings)
 {
     /* the kernel hex-encodes a path with a space or a quote: "/tmp/a b" */
