@@ -223,19 +223,19 @@ check agent_cannot_kill_the_supervisor_end_recorded 'matches "$SE" "status=0"' "
 check agent_cannot_kill_the_supervisor_log_closed '[ $? -eq 0 ]' "$(cat "$OUTD/v4")"
 
 # The documented limit: with "signals": "open" the agent can kill the supervisor. The run then
-# has no end record, and the log shows that it was not closed (the private cordond goes with
-# the supervisor, PR_SET_PDEATHSIG).
+# has no end record; the private cordond is told to stop with the supervisor (SIGTERM,
+# PR_SET_PDEATHSIG), so the log itself is closed.
 new_audit
 crun "$OUTD/e5" --policy "$POL/open.json" --audit "$AUD" -- sh -c \
     '"$1" kill "$PPID" 9; sleep 1; echo still-here' sh "$P"
-sleep 1
+for _ in $(seq 100); do grep -q '"kind":"stop"' "$AUD/audit.jsonl" 2>/dev/null && break; sleep 0.1; done
 "$CORDON" audit verify "$AUD" >"$OUTD/v5" 2>&1
 VRC=$?
 SE=$(session_end "$AUD/audit.jsonl")
-if [ "$R_RC" -eq 137 ] && [ "$VRC" -eq 3 ] && grep -q "not closed" "$OUTD/v5" && [ "$SE" = none ] &&
+if [ "$R_RC" -eq 137 ] && [ "$VRC" -eq 0 ] && grep -q "VALID (closed)" "$OUTD/v5" && [ "$SE" = none ] &&
     ! matches "$R_OUT" still-here; then
     ok limit_signals_open_agent_kills_the_supervisor
-    echo '     note: with "signals": "open" the agent can kill cordon run; the log then ends without its stop record and without session.end (docs/SECURITY.md)'
+    echo '     note: with "signals": "open" the agent can kill cordon run; the run then has no session.end, though the log is closed (docs/SECURITY.md)'
 else
     bad limit_signals_open_agent_kills_the_supervisor \
         "the documented limit did not reproduce as written in docs/SECURITY.md" \
