@@ -70,9 +70,9 @@ has "query counts both" "2 of"
 
 # cordon run killed outright: its cordond is told to stop (SIGTERM, not SIGKILL), so the log
 # it leaves still ends with its stop record
+PRE_BEFORE=$(compgen -G '/tmp/cordon-preload-*' | sort)
 "$CORDON" run --policy "$FX/plain.json" --audit "$V/killed" -- \
-    sh -c 'echo "$LD_PRELOAD" > "$0.preload"; echo $$ > "$0"; exec sleep 30' "$V/agent.pid" \
-    >"$V/killed.out" 2>&1 &
+    sh -c 'echo $$ > "$0"; exec sleep 30' "$V/agent.pid" >"$V/killed.out" 2>&1 &
 RUNPID=$!
 for _ in $(seq 100); do grep -q 'sandbox.report' "$V/killed/audit.jsonl" 2>/dev/null && break; sleep 0.1; done
 kill -KILL "$RUNPID"
@@ -82,9 +82,9 @@ run "cordon run killed: its cordond still closes the log" 0 "$CORDON" audit veri
 has "cordon run killed: the log is closed" "VALID (closed)"
 kill "$(cat "$V/agent.pid" 2>/dev/null)" 2>/dev/null || true
 # a killed cordon run cannot remove the private preload directory it made for a shim path
-# with a space (a clone in such a path): this run's, named in the agent's LD_PRELOAD, goes here
-for d in $(tr ' :' '\n\n' <"$V/agent.pid.preload" 2>/dev/null | sed -n 's|^\(/tmp/cordon-preload-[A-Za-z0-9]*\)/.*|\1|p' | sort -u); do
-    rm -rf "$d"
+# with a space (a clone in such a path): the one that appeared during this run goes here
+for d in $(comm -13 <(echo "$PRE_BEFORE") <(compgen -G '/tmp/cordon-preload-*' | sort)); do
+    [ -L "$d/libcordon.so" ] && rm -rf "$d"
 done
 
 # an audit directory the agent could write is refused: here HOME is under /tmp, ${tmp}
