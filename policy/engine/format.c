@@ -400,7 +400,7 @@ int format_add_result(struct engine_request *rq, const char *name, const char *c
     va_end(ap);
     if (!path)
         return -ENOMEM;
-    rq->results[rq->n_results++] = (struct engine_tool_result){path, name, call_id};
+    rq->results[rq->n_results++] = (struct engine_tool_result){path, name, call_id, rq->n_calls};
     return 0;
 }
 

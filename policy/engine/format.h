@@ -63,6 +63,7 @@ struct engine_tool_result {
     char *path;
     const char *name;    /* NULL unless the result names its tool */
     const char *call_id; /* NULL unless the result names its call */
+    size_t calls_before; /* the history's calls that come before it: only those it answers */
 };
 
 struct engine_request {

@@ -46,6 +46,19 @@ static int texts_of(struct engine_request *rq, enum engine_text_kind k, cJSON *v
             return format_bad(why, "%s[%d].text must be a string", path, j);
         if (t && format_add_text(rq, k, t, "%s[%d].text", path, j))
             return -ENOMEM;
+        /* a document inside a tool result or a system block: its text only when given as text */
+        const char *bt = format_str(b, "type");
+        if (bt && !strcmp(bt, "document")) {
+            cJSON *src = GET(b, "source");
+            const char *st = cJSON_IsObject(src) ? format_str(src, "type") : NULL;
+            if (st && !strcmp(st, "text") && cJSON_IsString(GET(src, "data"))) {
+                if (format_add_text(rq, k, GET(src, "data"), "%s[%d].source.data", path, j))
+                    return -ENOMEM;
+            } else {
+                format_add_opaque(rq, "a document given as a file, base64 or a URL", "%s[%d]", path,
+                                  j);
+            }
+        }
         j++;
     }
     return 0;

@@ -226,13 +226,17 @@ static void write_record(struct jbuf *b, const struct engine_call *c)
     jbuf_raw(b, "}");
 }
 
+/* The audit log takes a record's fields up to 64 KiB (AUDIT_FIELDS_MAX): a record past twice
+ * that is not tried further. */
+#define RECORD_MAX ((size_t)128 << 10)
+
 /* Written straight as text, without a tree of allocated nodes: this runs once per model call,
  * and the tree was a tenth of cordond's time per call at saturation (bench/bench_proxy.sh). A
  * record holding prompt text may outgrow the first buffer; it is then written again into one
- * twice as large, up to the audit log's own limit and a margin. */
+ * twice as large, up to RECORD_MAX. */
 char *engine_call_audit_json(const struct engine_call *c)
 {
-    for (size_t cap = 4096; cap <= ((size_t)64 << 20); cap *= 2) {
+    for (size_t cap = 4096; cap <= RECORD_MAX; cap *= 2) {
         char *mem = malloc(cap);
         if (!mem)
             return NULL;

@@ -190,7 +190,7 @@ static enum engine_verdict tools_request(struct engine_call *c, struct engine_re
     for (size_t i = 0; i < rq->n_results; i++) {
         const struct engine_tool_result *res = &rq->results[i];
         const char *name = res->name;
-        for (size_t k = 0; !name && res->call_id && k < rq->n_calls; k++)
+        for (size_t k = 0; !name && res->call_id && k < res->calls_before; k++)
             if (rq->calls[k].id && strcmp(rq->calls[k].id, res->call_id) == 0)
                 name = rq->calls[k].name;
         if (!name) {

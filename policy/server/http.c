@@ -275,6 +275,9 @@ __attribute__((format(printf, 5, 6))) static enum MHD_Result refuse(struct srv *
     va_end(ap);
     decision_refuse(&d, status, code, NULL, "%s", msg);
     d.shape = api_shape(r->url);
+    if (d.shape == DECISION_SHAPE_OPENAI && strstr(r->url, "/models") &&
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "anthropic-version"))
+        d.shape = DECISION_SHAPE_ANTHROPIC; /* the model list, asked by an Anthropic client */
     return decide(s, c, r, &d, NULL);
 }
 

@@ -334,7 +334,12 @@ static int refuse_plain(struct proxy_req *pr, unsigned status, const char *code,
     d.agent = pr->who.agent[0] ? pr->who.agent : NULL;
     d.key_id = pr->who.key_id[0] ? pr->who.key_id : NULL;
     d.what = engine_format_endpoint(pr->fmt);
-    d.shape = pr->fmt == ENGINE_MESSAGES ? DECISION_SHAPE_ANTHROPIC : DECISION_SHAPE_OPENAI;
+    /* the model list speaks Anthropic's API to a client that says it does */
+    d.shape = pr->fmt == ENGINE_MESSAGES ||
+                      (pr->models &&
+                       MHD_lookup_connection_value(pr->conn, MHD_HEADER_KIND, "anthropic-version"))
+                  ? DECISION_SHAPE_ANTHROPIC
+                  : DECISION_SHAPE_OPENAI;
     decision_refuse(&d, status, code, rule, "%s", msg);
     jbuf_key(&d.fields, "status");
     jbuf_u64(&d.fields, status);

@@ -76,7 +76,8 @@ struct upstream_loop {
     size_t n_owed, cap_owed;
     CURL *pool[POOL_MAX];
     size_t n_pool;
-    char *ca_default; /* curl's own CA bundle (CURLINFO_CAINFO), NULL when it has none */
+    char *ca_default;     /* curl's own CA bundle (CURLINFO_CAINFO), NULL when it has none */
+    char *capath_default; /* and its CA directory (CURLINFO_CAPATH) */
     int ca_known;
     uint64_t calls, failed, timeouts;
 };
@@ -234,6 +235,9 @@ static void configure(struct upstream_loop *l, CURL *e)
         char *def = NULL;
         if (curl_easy_getinfo(e, CURLINFO_CAINFO, &def) == CURLE_OK && def)
             l->ca_default = strdup(def);
+        def = NULL;
+        if (curl_easy_getinfo(e, CURLINFO_CAPATH, &def) == CURLE_OK && def)
+            l->capath_default = strdup(def);
         l->ca_known = 1;
     }
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
@@ -271,6 +275,8 @@ static int setup(struct upstream_loop *l, struct up_call *c)
      * upstream's ca_file, or the bundle curl was built with (curl reuses no connection across
      * two CA settings) */
     curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file ? c->ca_file : l->ca_default);
+    /* and the CA directory curl was built with goes for a ca_file, which replaces the store */
+    curl_easy_setopt(e, CURLOPT_CAPATH, c->ca_file ? NULL : l->capath_default);
     if (c->body) {
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
@@ -559,6 +565,7 @@ void upstream_loop_stop(struct upstream_loop *l)
     close(l->ep);
     close(l->efd);
     free(l->ca_default);
+    free(l->capath_default);
     free(l->owed);
     pthread_mutex_destroy(&l->mu);
     free(l);

@@ -105,8 +105,10 @@ run "the same profile at mode 0600 works" 0 "$CORDON" run --profile "$T/p.env" -
 # resource limit with its notes) still reaches cordond: one over it would be dropped whole,
 # the session token and the kernel domain's name with it. The names are cut and said so.
 printf '{"cordon_policy":1,"agent":"it-real","poll_seconds":7,"sandbox":{"enforcement":"best_effort","filesystem":{"read_write":["${workspace}","${tmp}"],"read_only":["${cwd}"]},"limits":{"processes":256,"memory":"2G","cpu_seconds":3600,"open_files":4096},"exec":{"deny":["rm"]},"network":{"mode":"proxy","allow":["127.0.0.1:%s"]}}}\n' "$HP" > "$T/policy.json"
+reloads() { cat "$T"/state/audit/*.jsonl 2>/dev/null | grep '"kind":"policy.reload"' | grep -c '"ok":true'; }
+R0=$(reloads)
 kill -HUP "$DPID"
-sleep 1
+for _ in $(seq 100); do [ "$(reloads)" -gt "$R0" ] && break; sleep 0.1; done
 BIG=()
 for i in $(seq 1 150); do BIG+=("ENVTEST_PLANTED_CREDENTIAL_NUMBER_${i}_API_KEY=planted-$i"); done
 run "profile mode: 150 hidden variables and every limit, the report still reaches cordond" 0 \

@@ -430,6 +430,12 @@ Test(engine, tool_results_are_judged_by_their_call)
          "\"c1\",\"type\":\"function\",\"function\":{\"name\":\"search\",\"arguments\":\"{}\"}}]},"
          "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"r\"}]}",
          NULL},
+        /* chat: a result that comes before the call it names */
+        {ENGINE_CHAT,
+         "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"c1\","
+         "\"content\":\"r\"},{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c1\",\"type\":"
+         "\"function\",\"function\":{\"name\":\"search\",\"arguments\":\"{}\"}}]}]}",
+         "c1"},
         /* chat: a tool message that names no call */
         {ENGINE_CHAT, "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"tool\",\"content\":\"r\"}]}",
          "tool_call_id"},

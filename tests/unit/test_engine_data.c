@@ -585,6 +585,13 @@ Test(engine_data, files_and_documents_cannot_be_scanned_and_are_refused)
          "[{\"type\":\"document\",\"source\":{\"type\":\"base64\",\"media_type\":"
          "\"application/pdf\",\"data\":\"JVBERi0=\"}}]}]}",
          "a document given as a file, base64 or a URL at messages[0].content[0]"},
+        {ENGINE_MESSAGES,
+         "{\"model\":\"claude-x\",\"max_tokens\":9,\"messages\":[{\"role\":\"assistant\","
+         "\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"read\",\"input\":{}}]},"
+         "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\","
+         "\"content\":[{\"type\":\"document\",\"source\":{\"type\":\"base64\",\"media_type\":"
+         "\"application/pdf\",\"data\":\"JVBERi0=\"}}]}]}]}",
+         "a document given as a file, base64 or a URL at messages[1].content[0].content[0]"},
     };
     struct te t;
     int status;
