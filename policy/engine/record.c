@@ -88,30 +88,35 @@ static void decision(struct jbuf *b, const struct engine_decision *d, int respon
     jbuf_raw(b, "}");
 }
 
+/* WHAT_usd, WHAT_pusd and WHAT_tokens: an amount in dollars, pico-dollars and tokens. */
+static void amount(struct jbuf *b, const char *what, int64_t pusd, int64_t tokens)
+{
+    char k[32];
+    snprintf(k, sizeof k, "%s_usd", what);
+    jbuf_key(b, k);
+    num(b, (double)pusd / 1e12);
+    snprintf(k, sizeof k, "%s_pusd", what);
+    jbuf_key(b, k);
+    num(b, (double)pusd);
+    snprintf(k, sizeof k, "%s_tokens", what);
+    jbuf_key(b, k);
+    num(b, (double)tokens);
+}
+
 /* The budget stage's part: what was reserved and what was charged, in pico-dollars (exact)
  * and dollars, and whether the charge is the worst case because no usage came. */
 static void budget_json(struct jbuf *b, const struct engine_call *c)
 {
     jbuf_key(b, "budget");
     jbuf_raw(b, "{");
-    jbuf_key(b, "reserved_usd");
-    num(b, (double)c->budget_usd_p / 1e12);
-    jbuf_key(b, "reserved_pusd");
-    num(b, (double)c->budget_usd_p);
-    jbuf_key(b, "reserved_tokens");
-    num(b, (double)c->budget_tokens);
+    amount(b, "reserved", c->budget_usd_p, c->budget_tokens);
     const char *outcome = c->budget_done == 1   ? "charged"
                           : c->budget_done == 2 ? "released"
                           : c->budget_held      ? "open"
                                                 : "refused";
     kstr(b, "outcome", outcome);
     if (c->budget_done == 1) {
-        jbuf_key(b, "charged_usd");
-        num(b, (double)c->charged_usd_p / 1e12);
-        jbuf_key(b, "charged_pusd");
-        num(b, (double)c->charged_usd_p);
-        jbuf_key(b, "charged_tokens");
-        num(b, (double)c->charged_tokens);
+        amount(b, "charged", c->charged_usd_p, c->charged_tokens);
         jbuf_key(b, "estimated");
         jbuf_bool(b, c->budget_est);
     }

@@ -190,6 +190,21 @@ static int valid_upstream_name(const char *s, size_t n)
     return 1;
 }
 
+/* A path option of an upstream line (key_file=, ca_file=) into dst (PATH_MAX bytes). */
+static int upstream_path(const struct config_upstream *u, const char *opt, const char *val,
+                         size_t vl, char dst[PATH_MAX], const char *where, char *err, size_t errlen)
+{
+    if (val[0] != '/' || vl >= PATH_MAX) {
+        diag_set(err, errlen,
+                 "%s: upstream %s: %s: expected an absolute path shorter than %d bytes", where,
+                 u->name, opt, PATH_MAX);
+        return -EINVAL;
+    }
+    memcpy(dst, val, vl);
+    dst[vl] = '\0';
+    return 0;
+}
+
 /* One option of an upstream line after NAME URL: kind=, key_file=, key_env=, ca_file=,
  * models=. */
 static int upstream_option(struct config_upstream *u, const char *o, size_t ol, const char *where,
@@ -214,28 +229,12 @@ static int upstream_option(struct config_upstream *u, const char *o, size_t ol, 
         }
         return 0;
     }
-    if (eq && vl > 0 && OPT("key_file")) {
-        if (val[0] != '/' || vl >= sizeof u->key_file) {
-            diag_set(err, errlen,
-                     "%s: upstream %s: key_file: expected an absolute path "
-                     "shorter than %zu bytes",
-                     where, u->name, sizeof u->key_file);
-            return -EINVAL;
-        }
-        memcpy(u->key_file, val, vl);
-        u->key_file[vl] = '\0';
-        return 0;
-    }
+    if (eq && vl > 0 && OPT("key_file"))
+        return upstream_path(u, "key_file", val, vl, u->key_file, where, err, errlen);
     if (eq && vl > 0 && OPT("ca_file")) {
-        if (val[0] != '/' || vl >= sizeof u->ca_file) {
-            diag_set(err, errlen,
-                     "%s: upstream %s: ca_file: expected an absolute path "
-                     "shorter than %zu bytes",
-                     where, u->name, sizeof u->ca_file);
-            return -EINVAL;
-        }
-        memcpy(u->ca_file, val, vl);
-        u->ca_file[vl] = '\0';
+        int rc = upstream_path(u, "ca_file", val, vl, u->ca_file, where, err, errlen);
+        if (rc != 0)
+            return rc;
         if (access(u->ca_file, R_OK) != 0) {
             int e = errno;
             diag_set(err, errlen,
